@@ -1,0 +1,37 @@
+import { KeelError } from './keel-error.js';
+
+/** The database cannot be reached (down at start, or dropped mid-run). Retryable. */
+export class DatabaseUnavailableError extends KeelError {
+  constructor(message: string, cause?: unknown) {
+    super({ code: 'database_unavailable', message, fault: 'system', retryable: true, cause });
+  }
+}
+
+/**
+ * A journal write was refused because this worker no longer holds the run's lease: another worker
+ * claimed it with a newer fencing token. The stale worker must stop working on the run.
+ */
+export class LeaseLostError extends KeelError {
+  constructor(runId: string, fence: number) {
+    super({
+      code: 'lease_lost',
+      message: `Run ${runId}: lease lost (fencing token ${fence} is stale); another worker owns the run.`,
+      fault: 'system',
+      details: { runId, fence },
+    });
+  }
+}
+
+/** The schema in the database is newer than this code knows, or migrations are missing. */
+export class MigrationError extends KeelError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super({ code: 'migration_error', message, fault: 'system', details });
+  }
+}
+
+/** A run id that does not exist (or belongs to another tenant). */
+export class RunNotFoundError extends KeelError {
+  constructor(runId: string) {
+    super({ code: 'run_not_found', message: `Run ${runId} not found.`, fault: 'caller', details: { runId } });
+  }
+}

@@ -1,0 +1,62 @@
+import type {
+  HeartbeatResult,
+  Lease,
+  NewRun,
+  RunEnd,
+  RunFilter,
+  RunRecord,
+  StepEnd,
+  StepRecord,
+  StepStart,
+} from './types.js';
+
+/**
+ * The journal store: everything Keel persists about runs. One implementation in SQL serves
+ * PGlite (embedded) and Postgres (`pg`); one contract suite runs over both.
+ *
+ * Writes that belong to a claimed run take its `Lease` and fail with `LeaseLostError` when the
+ * run's fencing token moved on. Each method is one atomic statement or transaction, so a crash
+ * never leaves a half-written journal entry. Connection failures surface as
+ * `DatabaseUnavailableError` (retryable).
+ */
+export interface JournalStore {
+  /** Applies pending migrations (idempotent, safe to call concurrently from many processes). */
+  migrate(): Promise<void>;
+
+  /** Creates a queued run, or returns the existing one for the same tenant + idempotency key. */
+  createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
+  getRun(runId: string, options?: { tenantId?: string }): Promise<RunRecord | undefined>;
+  /** Newest first, with a cursor for the next page (undefined on the last page). */
+  listRuns(filter?: RunFilter): Promise<{ runs: RunRecord[]; nextCursor?: string }>;
+
+  /**
+   * Claims up to `limit` runnable runs (queued, or running with an expired lease) with
+   * `FOR UPDATE SKIP LOCKED`, setting the owner, a lease of `leaseMs` and a new fencing token.
+   * `agents` restricts the claim to runs of those agents (a worker claims only what it can run).
+   */
+  claimRuns(options: { owner: string; limit: number; leaseMs: number; agents?: readonly string[] }): Promise<RunRecord[]>;
+  /** Extends the leases still held; reports lost leases and cancellation requests. */
+  heartbeat(options: { leases: readonly Lease[]; leaseMs: number }): Promise<HeartbeatResult[]>;
+  /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */
+  releaseRun(lease: Lease, options?: { delayMs?: number }): Promise<void>;
+
+  /** The journal of a run in `seq` order; outputs loaded only when asked. */
+  loadSteps(runId: string, options?: { withOutputs?: boolean }): Promise<StepRecord[]>;
+  /** Journals a step as started (before a tool with effects runs). */
+  startStep(lease: Lease, step: StepStart): Promise<void>;
+  /** Records a step's end with its output payload; inserts the row if it was never started. */
+  completeStep(lease: Lease, step: StepEnd): Promise<void>;
+  /** Ends the run with its stop reason and totals, and clears the lease. */
+  finishRun(lease: Lease, end: RunEnd): Promise<RunRecord>;
+
+  /** Asks a run to stop. A queued run is cancelled at once; a running one at its next heartbeat. */
+  requestCancel(runId: string, options?: { tenantId?: string }): Promise<RunRecord | undefined>;
+
+  /**
+   * Subscribes to "a run became runnable" (LISTEN/NOTIFY). Workers also poll, so a missed
+   * notification only delays a claim. Returns an unsubscribe function.
+   */
+  onRunnable(listener: () => void): Promise<() => Promise<void>>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,103 @@
+/**
+ * The model interface: the one boundary between Keel and any LLM. A provider adapter implements
+ * `LanguageModel`; the agent loop and (later) the gateway only ever talk to this interface.
+ * Messages and tool calls use a provider-neutral shape; adapters translate at their wire.
+ */
+
+/** A tool call requested by the model. `arguments` is the raw JSON text the model produced. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export interface SystemMessage {
+  role: 'system';
+  content: string;
+}
+export interface UserMessage {
+  role: 'user';
+  content: string;
+}
+export interface AssistantMessage {
+  role: 'assistant';
+  content: string;
+  toolCalls?: ToolCall[];
+}
+export interface ToolMessage {
+  role: 'tool';
+  toolCallId: string;
+  /** Name of the tool that produced this result. */
+  name: string;
+  /** The result as text (JSON for structured results). */
+  content: string;
+  isError?: boolean;
+}
+export type Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage;
+
+/** A tool as offered to the model: name, description and a JSON Schema of its arguments. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json'; schema?: Record<string, unknown>; name?: string };
+
+/** Everything a model call depends on. Its canonical hash is the step's input hash. */
+export interface ModelRequest {
+  messages: Message[];
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  responseFormat?: ResponseFormat;
+  maxOutputTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  seed?: number;
+}
+
+/** Token counts of one call. Missing counts are 0. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens served from the provider's prompt cache (a subset of inputTokens). */
+  cachedInputTokens?: number;
+  /** Reasoning tokens (a subset of outputTokens). */
+  reasoningTokens?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'other';
+
+export interface ModelResponse {
+  message: AssistantMessage;
+  finishReason: FinishReason;
+  usage: Usage;
+  /** The model that actually answered, as the provider named it. */
+  modelId: string;
+}
+
+/** Incremental events of a streamed call; the last one is always `finish`. */
+export type ModelStreamEvent =
+  | { type: 'text-delta'; text: string }
+  | { type: 'tool-call-delta'; index: number; id?: string; name?: string; argumentsDelta: string }
+  | { type: 'finish'; response: ModelResponse };
+
+export interface ModelCallOptions {
+  /** Aborts the call (timeout, cancellation, caller gone). */
+  signal?: AbortSignal;
+}
+
+/** A language model. Implementations must not retry on their own: retries have one owner. */
+export interface LanguageModel {
+  /** Provider id, e.g. `openai`, `builtin`. */
+  readonly provider: string;
+  /** Model id as priced and reported, e.g. `gpt-4o-mini`. */
+  readonly modelId: string;
+  generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
+  stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
+}

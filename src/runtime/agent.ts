@@ -1,0 +1,87 @@
+import { InvalidAgentError } from '../errors/config-errors.js';
+import type { LanguageModel, ResponseFormat } from '../model/model.js';
+import type { Tool } from '../tools/tool.js';
+
+/** Caps on one run. Each one, when hit, ends the run with its own stop reason. */
+export interface AgentLimits {
+  /** Model calls per run (stop reason `max_steps`). Default 20. */
+  maxSteps?: number;
+  /** Input + output tokens per run (stop reason `budget`). Default: none. */
+  maxTokens?: number;
+  /** Dollars per run, checked before every model call (stop reason `budget`). Default: none. */
+  maxCostUsd?: number;
+  /** Wall time from the run's first start (stop reason `deadline`). Default 10 minutes. */
+  deadlineMs?: number;
+  /** Timeout of one model call. Default 60 s. */
+  modelTimeoutMs?: number;
+  /** Default timeout of one tool call (a tool's own `timeoutMs` wins). Default 30 s. */
+  toolTimeoutMs?: number;
+  /** Same tool with the same arguments this many times ends the run (`loop_detected`). Default 3. */
+  loopThreshold?: number;
+  /** Attempts of a model call on a retryable provider error. Default 3. */
+  modelAttempts?: number;
+}
+
+export const DEFAULT_LIMITS: Required<Omit<AgentLimits, 'maxTokens' | 'maxCostUsd'>> &
+  Pick<AgentLimits, 'maxTokens' | 'maxCostUsd'> = {
+  maxSteps: 20,
+  maxTokens: undefined,
+  maxCostUsd: undefined,
+  deadlineMs: 10 * 60_000,
+  modelTimeoutMs: 60_000,
+  toolTimeoutMs: 30_000,
+  loopThreshold: 3,
+  modelAttempts: 3,
+};
+
+export interface AgentOptions {
+  /** 1-64 chars of letters, digits, `_`, `-` or `.`; the name runs are submitted under. */
+  name: string;
+  /** The system prompt. */
+  instructions: string;
+  /** A model instance, or a reference such as `openai:gpt-4o-mini` resolved at run time. */
+  model: LanguageModel | string;
+  tools?: Tool[];
+  limits?: AgentLimits;
+  /** Ask the model for JSON (optionally matching a schema) in its final answer. */
+  responseFormat?: ResponseFormat;
+  /** Sampling temperature passed to the model. */
+  temperature?: number;
+  /** Cap on output tokens of each model call. */
+  maxOutputTokens?: number;
+}
+
+/** A validated agent definition. */
+export interface Agent extends AgentOptions {
+  readonly tools: Tool[];
+  readonly limits: AgentLimits;
+}
+
+const AGENT_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+/** Defines an agent. Throws `InvalidAgentError` (code `invalid_agent`) for an unusable one. */
+export function defineAgent(options: AgentOptions): Agent {
+  const { name, instructions, model, tools = [], limits = {} } = options;
+  const label = typeof name === 'string' ? name : String(name);
+  if (typeof name !== 'string' || !AGENT_NAME.test(name)) {
+    throw new InvalidAgentError(label, 'name must be 1-64 characters of letters, digits, "_", "-" or "."');
+  }
+  if (typeof instructions !== 'string') throw new InvalidAgentError(name, 'instructions must be a string');
+  if (typeof model !== 'string' && (typeof model !== 'object' || model === null || typeof model.generate !== 'function')) {
+    throw new InvalidAgentError(name, 'model must be a LanguageModel or a reference such as "openai:gpt-4o-mini"');
+  }
+  const seen = new Set<string>();
+  for (const tool of tools) {
+    if (!tool || typeof tool !== 'object' || !tool.spec) {
+      throw new InvalidAgentError(name, 'every tool must be created with defineTool()');
+    }
+    if (seen.has(tool.name)) throw new InvalidAgentError(name, `two tools are named "${tool.name}"`);
+    seen.add(tool.name);
+  }
+  for (const [key, value] of Object.entries(limits)) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new InvalidAgentError(name, `limits.${key} must be a positive number`);
+    }
+  }
+  return { ...options, tools, limits };
+}

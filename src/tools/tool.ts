@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { InvalidToolError } from '../errors/config-errors.js';
+import type { ToolSpec } from '../model/model.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * What a tool does to the world. `none`: pure read, safe to repeat. `write`: an effect that must
+ * happen once (use `ctx.idempotencyKey`). `destructive`: like write, and later issues gate it
+ * behind approvals and policies.
+ */
+export type ToolEffect = 'none' | 'write' | 'destructive';
+
+/** What a tool's `run` receives besides its arguments. */
+export interface ToolContext {
+  runId: string;
+  /**
+   * `runId:seq`: the same for every execution of this step, including a re-execution after a
+   * crash. Pass it to any API with idempotency keys, or use the effect ledger.
+   */
+  idempotencyKey: string;
+  /** Aborted on timeout or cancellation; pass it to fetch and friends. */
+  signal: AbortSignal;
+  /** The model's id for this tool call. */
+  toolCallId: string;
+  /** 1 on the first try of this step in this process; retries and recoveries count up. */
+  attempt: number;
+  logger: Logger;
+}
+
+export interface ToolOptions<Input extends z.ZodType, Output> {
+  /** 1-64 chars of letters, digits, `_` or `-` (what every provider accepts). */
+  name: string;
+  description: string;
+  /** Arguments schema; must describe an object. Arguments are validated before `run`. */
+  input: Input;
+  effect?: ToolEffect;
+  /** Per-call timeout (default: the agent's `toolTimeoutMs`). */
+  timeoutMs?: number;
+  /** Extra attempts after a failure or timeout, with backoff (default 0). */
+  retries?: number;
+  run(args: z.output<Input>, ctx: ToolContext): Promise<Output> | Output;
+}
+
+/** A tool ready for agents: its options plus the JSON Schema offered to models. */
+export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> extends ToolOptions<Input, Output> {
+  readonly effect: ToolEffect;
+  readonly retries: number;
+  readonly spec: ToolSpec;
+}
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** Defines a tool. Throws `InvalidToolError` (code `invalid_tool`) for an unusable definition. */
+export function defineTool<Input extends z.ZodType, Output>(options: ToolOptions<Input, Output>): Tool<Input, Output> {
+  const { name, description, input, effect = 'none', timeoutMs, retries = 0, run } = options;
+  const label = typeof name === 'string' ? name : String(name);
+  if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
+    throw new InvalidToolError(label, 'name must be 1-64 characters of letters, digits, "_" or "-"');
+  }
+  if (typeof description !== 'string' || description.trim() === '') {
+    throw new InvalidToolError(name, 'description must be a non-empty string');
+  }
+  if (!(input instanceof z.ZodType)) throw new InvalidToolError(name, 'input must be a zod schema');
+  if (!['none', 'write', 'destructive'].includes(effect)) {
+    throw new InvalidToolError(name, `effect must be none, write or destructive, not ${String(effect)}`);
+  }
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new InvalidToolError(name, 'timeoutMs must be a positive number');
+  }
+  if (!(Number.isInteger(retries) && retries >= 0 && retries <= 10)) {
+    throw new InvalidToolError(name, 'retries must be an integer from 0 to 10');
+  }
+  if (typeof run !== 'function') throw new InvalidToolError(name, 'run must be a function');
+
+  let parameters: Record<string, unknown>;
+  try {
+    parameters = z.toJSONSchema(input, { io: 'input', unrepresentable: 'throw' }) as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidToolError(name, `input schema cannot be expressed as JSON Schema (${(error as Error).message})`);
+  }
+  if (parameters.type !== 'object') throw new InvalidToolError(name, 'input must be an object schema (z.object)');
+  delete parameters.$schema;
+
+  return { ...options, effect, retries, timeoutMs, spec: { name, description, parameters } };
+}
