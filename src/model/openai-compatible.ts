@@ -1,0 +1,665 @@
+/**
+ * The OpenAI chat-completions adapter: OpenAI itself and every server that speaks its wire format
+ * (vLLM, Ollama, LM Studio, OpenRouter, LiteLLM, Keel's own gateway). It translates Keel's
+ * provider-neutral request to `POST {baseURL}/chat/completions` and the answer back, streaming or
+ * not. It never retries: retries have one owner (the gateway), which reads `ProviderError.status`,
+ * `retryable` and `retryAfterMs` to decide.
+ */
+import { z } from 'zod';
+import { isKeelError } from '../errors/keel-error.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type {
+  AssistantMessage,
+  FinishReason,
+  LanguageModel,
+  Message,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ToolCall,
+  Usage,
+} from './model.js';
+import { readEventStream } from './sse.js';
+
+/** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
+export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+/** Options of {@link createOpenAICompatibleModel}. */
+export interface OpenAICompatibleModelOptions {
+  /** Model id sent to the server and used for pricing, e.g. `gpt-4o-mini`. */
+  model: string;
+  /** Sent as a bearer token. Default: `OPENAI_API_KEY`. Local servers may need none. */
+  apiKey?: string;
+  /** Base URL up to and including the version, e.g. `http://127.0.0.1:8000/v1`. Default: `OPENAI_BASE_URL`, else the official API. */
+  baseURL?: string;
+  /** Sent as `OpenAI-Organization`. Default: `OPENAI_ORG_ID`. */
+  organization?: string;
+  /** Extra headers on every request; they win over the adapter's own. */
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+  /** Provider id reported by the model and used for pricing: `openai` (default), `openai-compatible`, `openrouter`... */
+  provider?: string;
+  /** Where the `OPENAI_*` defaults are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Turns a `Retry-After` HTTP date into a delay. */
+  clock?: Clock;
+  /**
+   * The request field for `maxOutputTokens`. `max_completion_tokens` (default) is the current one:
+   * OpenAI deprecated `max_tokens`, and its reasoning models reject it. Some older compatible
+   * servers only know `max_tokens`.
+   */
+  maxTokensField?: 'max_completion_tokens' | 'max_tokens';
+}
+
+/**
+ * Creates a LanguageModel that talks to an OpenAI-compatible chat-completions endpoint. Defaults
+ * follow the official SDK: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`. Throws
+ * ModelConfigError when the official API would be called without a key.
+ *
+ * Errors of a call: a non-2xx answer is a ProviderError with its status, the provider's message
+ * and `retryAfterMs`; a network failure is a ProviderError without status (retryable); an answer
+ * that cannot be read (bad JSON, truncated stream) is a ModelOutputError; an abort rejects with the
+ * signal's reason.
+ */
+export function createOpenAICompatibleModel({
+  model,
+  env = process.env,
+  apiKey = readEnv(env, 'OPENAI_API_KEY'),
+  baseURL = readEnv(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL,
+  organization = readEnv(env, 'OPENAI_ORG_ID'),
+  headers = {},
+  fetch: fetchFunction = globalThis.fetch,
+  provider = 'openai',
+  clock = systemClock,
+  maxTokensField = 'max_completion_tokens',
+}: OpenAICompatibleModelOptions): LanguageModel {
+  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
+  let endpoint: URL;
+  try {
+    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/chat/completions`);
+  } catch {
+    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
+  }
+  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
+    throw new ModelConfigError(
+      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
+      { provider, model, variable: 'OPENAI_API_KEY' },
+    );
+  }
+  const label = `${provider} ${model}`;
+  const redact = (text: string) => redactSecrets(text, apiKey);
+
+  async function post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Response> {
+    const requestHeaders: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: body.stream === true ? 'text/event-stream' : 'application/json',
+      ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+      ...(organization === undefined ? {} : { 'openai-organization': organization }),
+      ...lowerCaseKeys(headers),
+    };
+    let response: Response;
+    try {
+      response = await fetchFunction(endpoint, {
+        method: 'POST',
+        headers: requestHeaders,
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
+    }
+    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
+    return response;
+  }
+
+  return {
+    provider,
+    modelId: model,
+
+    async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      const { signal } = options;
+      const response = await post(toRequestBody({ model, request, stream: false, maxTokensField }), signal);
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
+      }
+      const json = parseJson(text);
+      if (!json.ok) {
+        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
+          provider,
+          model,
+          status: response.status,
+          bodyLength: text.length,
+        });
+      }
+      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+      const parsed = completionSchema.safeParse(json.value);
+      if (!parsed.success) {
+        throw new ModelOutputError(
+          `${label}: the response is not a chat completion: ${z.prettifyError(parsed.error)}`,
+          {
+            provider,
+            model,
+          },
+        );
+      }
+      const choice =
+        parsed.data.choices.find((candidate) => (candidate.index ?? 0) === 0) ?? parsed.data.choices[0];
+      if (choice === undefined) {
+        throw new ModelOutputError(`${label}: the response has no choices.`, { provider, model });
+      }
+      const message = choice.message ?? {};
+      const toolCalls: ToolCall[] = (message.tool_calls ?? []).map((call, index) => ({
+        id: call.id ?? `call_${index}`,
+        name: call.function.name,
+        arguments: call.function.arguments ?? '',
+      }));
+      if (message.function_call) {
+        toolCalls.push({
+          id: 'call_0',
+          name: message.function_call.name,
+          arguments: message.function_call.arguments ?? '',
+        });
+      }
+      const refusal = message.refusal || undefined;
+      const content = contentText(message.content);
+      return {
+        message: toAssistantMessage(content === '' && refusal !== undefined ? refusal : content, toolCalls),
+        finishReason: toFinishReason(choice.finish_reason, refusal !== undefined),
+        usage: toUsage(parsed.data.usage),
+        modelId: parsed.data.model ?? model,
+      };
+    },
+
+    async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      const { signal } = options;
+      const response = await post(toRequestBody({ model, request, stream: true, maxTokensField }), signal);
+      const contentType = response.headers.get('content-type') ?? '';
+      if (contentType.includes('json')) {
+        // An error (or a server that ignored `stream`) answering with a plain JSON body.
+        const json = parseJson(await response.text().catch(() => ''));
+        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+        throw new ModelOutputError(
+          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
+          {
+            provider,
+            model,
+          },
+        );
+      }
+      if (response.body === null) {
+        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
+      }
+      const assembly = createStreamAssembly(model);
+      try {
+        for await (const event of readEventStream({
+          source: response.body,
+          signal,
+          label,
+          isComplete: () => assembly.finishReason !== undefined,
+        })) {
+          const json = parseJson(event.data);
+          const value = json.ok ? json.value : undefined;
+          throwIfErrorBody({
+            value,
+            provider,
+            redact,
+            always: event.event === 'error',
+            code: 'provider_stream_error',
+          });
+          if (!json.ok) {
+            throw new ModelOutputError(`${label}: a stream chunk is not valid JSON.`, {
+              provider,
+              model,
+              reason: 'stream_chunk_invalid',
+            });
+          }
+          const chunk = chunkSchema.safeParse(value);
+          if (!chunk.success) {
+            throw new ModelOutputError(
+              `${label}: a stream chunk is malformed: ${z.prettifyError(chunk.error)}`,
+              {
+                provider,
+                model,
+                reason: 'stream_chunk_invalid',
+              },
+            );
+          }
+          yield* assembly.apply(chunk.data);
+        }
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      }
+      yield { type: 'finish', response: assembly.finish(label, provider) };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request translation
+
+function toRequestBody({
+  model,
+  request,
+  stream,
+  maxTokensField,
+}: {
+  model: string;
+  request: ModelRequest;
+  stream: boolean;
+  maxTokensField: 'max_completion_tokens' | 'max_tokens';
+}): Record<string, unknown> {
+  const body: Record<string, unknown> = { model, messages: request.messages.map(toWireMessage) };
+  if (request.tools !== undefined && request.tools.length > 0) {
+    body.tools = request.tools.map((tool) => ({
+      type: 'function',
+      function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+    }));
+  }
+  if (request.toolChoice !== undefined) {
+    body.tool_choice =
+      typeof request.toolChoice === 'string'
+        ? request.toolChoice
+        : { type: 'function', function: { name: request.toolChoice.name } };
+  }
+  const format = request.responseFormat;
+  if (format?.type === 'json') {
+    body.response_format =
+      format.schema === undefined
+        ? { type: 'json_object' }
+        : {
+            type: 'json_schema',
+            json_schema: { name: format.name ?? 'response', schema: format.schema, strict: true },
+          };
+  }
+  if (request.maxOutputTokens !== undefined) body[maxTokensField] = request.maxOutputTokens;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
+  if (request.seed !== undefined) body.seed = request.seed;
+  if (stream) {
+    body.stream = true;
+    // Without it a stream carries no token counts, and the call could not be priced.
+    body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
+function toWireMessage(message: Message): Record<string, unknown> {
+  switch (message.role) {
+    case 'system':
+    case 'user':
+      return { role: message.role, content: message.content };
+    case 'assistant': {
+      const toolCalls = message.toolCalls ?? [];
+      if (toolCalls.length === 0) return { role: 'assistant', content: message.content };
+      return {
+        role: 'assistant',
+        // OpenAI's own answers carry null content beside tool calls.
+        content: message.content === '' ? null : message.content,
+        tool_calls: toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        })),
+      };
+    }
+    case 'tool':
+      // The wire has no error flag: the tool layer states failures in the content itself.
+      return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
+
+const usageSchema = z
+  .object({
+    prompt_tokens: z.number().nullish(),
+    completion_tokens: z.number().nullish(),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
+    completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
+  })
+  .nullish();
+
+const contentSchema = z
+  .union([z.string(), z.array(z.object({ text: z.string().nullish() }).loose())])
+  .nullish();
+
+const completionSchema = z.object({
+  model: z.string().nullish(),
+  choices: z.array(
+    z.object({
+      index: z.number().nullish(),
+      message: z
+        .object({
+          content: contentSchema,
+          refusal: z.string().nullish(),
+          tool_calls: z
+            .array(
+              z.object({
+                id: z.string().nullish(),
+                function: z.object({ name: z.string(), arguments: z.string().nullish() }),
+              }),
+            )
+            .nullish(),
+          function_call: z.object({ name: z.string(), arguments: z.string().nullish() }).nullish(),
+        })
+        .nullish(),
+      finish_reason: z.string().nullish(),
+    }),
+  ),
+  usage: usageSchema,
+});
+
+const deltaFunctionSchema = z
+  .object({ name: z.string().nullish(), arguments: z.string().nullish() })
+  .nullish();
+
+const chunkSchema = z.object({
+  model: z.string().nullish(),
+  choices: z
+    .array(
+      z.object({
+        index: z.number().nullish(),
+        delta: z
+          .object({
+            content: z.string().nullish(),
+            refusal: z.string().nullish(),
+            tool_calls: z
+              .array(
+                z.object({
+                  index: z.number().nullish(),
+                  id: z.string().nullish(),
+                  function: deltaFunctionSchema,
+                }),
+              )
+              .nullish(),
+            function_call: deltaFunctionSchema,
+          })
+          .nullish(),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  usage: usageSchema,
+});
+
+type Chunk = z.infer<typeof chunkSchema>;
+
+function contentText(content: z.infer<typeof contentSchema>): string {
+  if (content === null || content === undefined) return '';
+  if (typeof content === 'string') return content;
+  return content.map((part) => part.text ?? '').join('');
+}
+
+function toAssistantMessage(content: string, toolCalls: ToolCall[]): AssistantMessage {
+  return toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls };
+}
+
+/** A refusal (structured outputs) is the model declining on safety grounds: `content_filter`. */
+function toFinishReason(raw: string | null | undefined, refused: boolean): FinishReason {
+  if (refused) return 'content_filter';
+  switch (raw) {
+    case 'stop':
+    case 'length':
+    case 'tool_calls':
+    case 'content_filter':
+      return raw;
+    case 'function_call':
+      return 'tool_calls';
+    default:
+      return 'other';
+  }
+}
+
+function toUsage(usage: z.infer<typeof usageSchema>): Usage {
+  const result: Usage = {
+    inputTokens: usage?.prompt_tokens ?? 0,
+    outputTokens: usage?.completion_tokens ?? 0,
+  };
+  const cached = usage?.prompt_tokens_details?.cached_tokens;
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (typeof cached === 'number') result.cachedInputTokens = cached;
+  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
+  return result;
+}
+
+/**
+ * Assembles a streamed answer. Tool calls arrive as deltas keyed by `index`: the first delta of an
+ * index carries the id and name, the next ones fragments of the arguments; parallel calls may
+ * interleave. Usage arrives in a last chunk with no choices.
+ */
+function createStreamAssembly(model: string) {
+  let text = '';
+  let refused = false;
+  let modelId = model;
+  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  const toolCalls = new Map<number, { id?: string; name?: string; arguments: string }>();
+  const state = {
+    finishReason: undefined as string | undefined,
+
+    *apply(chunk: Chunk): Generator<ModelStreamEvent> {
+      if (chunk.model) modelId = chunk.model;
+      if (chunk.usage) usage = toUsage(chunk.usage);
+      const choice = chunk.choices?.find((candidate) => (candidate.index ?? 0) === 0);
+      if (choice === undefined) return;
+      const delta = choice.delta ?? {};
+      if (delta.content) {
+        text += delta.content;
+        yield { type: 'text-delta', text: delta.content };
+      }
+      if (delta.refusal) {
+        // Streamed like content so the deltas still add up to the final message.
+        refused = true;
+        text += delta.refusal;
+        yield { type: 'text-delta', text: delta.refusal };
+      }
+      const callDeltas = [...(delta.tool_calls ?? [])];
+      if (delta.function_call) callDeltas.push({ index: 0, id: 'call_0', function: delta.function_call });
+      for (const [position, callDelta] of callDeltas.entries()) {
+        const index = callDelta.index ?? position;
+        let call = toolCalls.get(index);
+        if (call === undefined) toolCalls.set(index, (call = { arguments: '' }));
+        const id = callDelta.id || undefined;
+        const name = callDelta.function?.name || undefined;
+        const argumentsDelta = callDelta.function?.arguments ?? '';
+        if (id !== undefined && call.id === undefined) call.id = id;
+        // Some servers repeat the full name in every delta; others would send fragments.
+        if (name !== undefined && name !== call.name) call.name = (call.name ?? '') + name;
+        call.arguments += argumentsDelta;
+        if (id === undefined && name === undefined && argumentsDelta === '') continue;
+        yield {
+          type: 'tool-call-delta',
+          index,
+          ...(id === undefined ? {} : { id }),
+          ...(name === undefined ? {} : { name }),
+          argumentsDelta,
+        };
+      }
+      if (choice.finish_reason) state.finishReason = choice.finish_reason;
+    },
+
+    finish(label: string, provider: string): ModelResponse {
+      const calls: ToolCall[] = [...toolCalls.entries()]
+        .sort(([left], [right]) => left - right)
+        .map(([index, call]) => {
+          if (call.name === undefined) {
+            throw new ModelOutputError(`${label}: the streamed tool call at index ${index} has no name.`, {
+              provider,
+              model,
+              reason: 'stream_chunk_invalid',
+            });
+          }
+          return { id: call.id ?? `call_${index}`, name: call.name, arguments: call.arguments };
+        });
+      return {
+        message: toAssistantMessage(text, calls),
+        finishReason: toFinishReason(state.finishReason, refused),
+        usage,
+        modelId,
+      };
+    },
+  };
+  return state;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const errorBodySchema = z.object({
+  error: z.union([
+    z.string(),
+    z.object({
+      message: z.string().nullish(),
+      type: z.string().nullish(),
+      code: z.union([z.string(), z.number()]).nullish(),
+    }),
+  ]),
+});
+
+/** Throws a ProviderError for a body of the form `{ error: ... }` (some servers send it with 200 or mid-stream). */
+function throwIfErrorBody({
+  value,
+  provider,
+  redact,
+  always = false,
+  code,
+}: {
+  value: unknown;
+  provider: string;
+  redact: (text: string) => string;
+  /** Throw even when the body has no recognizable error (an SSE `event: error`). */
+  always?: boolean;
+  code: 'provider_error_body' | 'provider_stream_error';
+}): void {
+  const parsed = errorBodySchema.safeParse(value);
+  if (!parsed.success && !always) return;
+  const message = parsed.success ? describeError(parsed.data.error) : 'the provider sent an error event';
+  throw new ProviderError({ provider, message: redact(message), code });
+}
+
+function describeError(error: z.infer<typeof errorBodySchema>['error']): string {
+  if (typeof error === 'string') return error;
+  const kind = [error.type, error.code].filter((part) => part !== null && part !== undefined).join(', ');
+  return `${error.message ?? 'unknown error'}${kind === '' ? '' : ` (${kind})`}`;
+}
+
+async function toHttpError({
+  response,
+  signal,
+  provider,
+  redact,
+  clock,
+}: {
+  response: Response;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  clock: Clock;
+}): Promise<Error> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // Without a body the status alone still says what happened, unless the caller aborted.
+    if (signal?.aborted) return abortReason(signal);
+  }
+  const json = parseJson(text);
+  const parsed = json.ok ? errorBodySchema.safeParse(json.value) : undefined;
+  const detail = parsed?.success
+    ? describeError(parsed.data.error)
+    : text.trim().slice(0, 300) || response.statusText || 'no error message';
+  const requestId = response.headers.get('x-request-id');
+  return new ProviderError({
+    provider,
+    status: response.status,
+    message: redact(`HTTP ${response.status}: ${detail}${requestId ? ` [request id ${requestId}]` : ''}`),
+    retryAfterMs: retryAfterMs(response.headers, clock),
+  });
+}
+
+/**
+ * The wait the provider asked for: `retry-after-ms` (milliseconds, OpenAI's) first, else
+ * `retry-after` as seconds or an HTTP date. Undefined when absent or unreadable.
+ */
+function retryAfterMs(headers: Headers, clock: Clock): number | undefined {
+  const milliseconds = Number.parseFloat(headers.get('retry-after-ms') ?? '');
+  if (Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  const retryAfter = headers.get('retry-after')?.trim();
+  if (!retryAfter) return undefined;
+  if (/^\d+(\.\d+)?$/.test(retryAfter)) return Number.parseFloat(retryAfter) * 1000;
+  const date = Date.parse(retryAfter);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now());
+}
+
+/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
+function toTransportError({
+  error,
+  signal,
+  provider,
+  redact,
+  during,
+}: {
+  error: unknown;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  during: string;
+}): unknown {
+  if (signal?.aborted) return abortReason(signal);
+  if (isKeelError(error)) return error;
+  return new ProviderError({
+    provider,
+    message: redact(`network failure while ${during}: ${describeCause(error)}`),
+    cause: error,
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Like the official SDK: trimmed, and empty means unset. */
+function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Keeps keys out of messages: the configured key, and masked keys that providers echo back in 401s. */
+function redactSecrets(text: string, apiKey: string | undefined): string {
+  let result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
+  result = result.replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]');
+  return result;
+}

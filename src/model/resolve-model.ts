@@ -1,0 +1,132 @@
+/**
+ * Model references: `provider:model` strings such as `openai:gpt-4o-mini`, resolved to a
+ * LanguageModel through a registry of provider factories. `openai`, `openai-compatible` and
+ * `builtin` are registered here; further adapters (Anthropic, Gemini...) join with
+ * `registerModelProvider` without this file importing them.
+ */
+import { ModelConfigError } from '../errors/model-errors.js';
+import { createBuiltinModel } from './builtin-model.js';
+import type { LanguageModel } from './model.js';
+import { createOpenAICompatibleModel } from './openai-compatible.js';
+
+/** What a provider factory receives. */
+export interface ModelProviderOptions {
+  /** The part after the first `:`, e.g. `gpt-4o-mini` (may itself contain `:`, like `llama3:8b`). */
+  modelId: string;
+  /** The whole reference, for error messages. */
+  reference: string;
+  env: Readonly<Record<string, string | undefined>>;
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Builds a model for one provider prefix. Throws ModelConfigError when configuration is missing. */
+export type ModelProviderFactory = (options: ModelProviderOptions) => LanguageModel;
+
+/** Options of {@link resolveModel}. */
+export interface ResolveModelOptions {
+  /** Where API keys and base URLs are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  fetch?: typeof globalThis.fetch;
+  /** Factories for this call only; they win over the registered ones (tests, embedders). */
+  providers?: Readonly<Record<string, ModelProviderFactory>>;
+}
+
+const PREFIX = /^[a-z][a-z0-9-]*$/;
+
+const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+  const apiKey = readEnv(env, 'OPENAI_API_KEY');
+  if (apiKey === undefined) {
+    throw new ModelConfigError(`Model "${reference}" needs an OpenAI API key: set OPENAI_API_KEY.`, {
+      reference,
+      variable: 'OPENAI_API_KEY',
+    });
+  }
+  return createOpenAICompatibleModel({ model: modelId, apiKey, env, fetch, provider: 'openai' });
+};
+
+const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+  const baseURL = readEnv(env, 'OPENAI_BASE_URL');
+  if (baseURL === undefined) {
+    throw new ModelConfigError(
+      `Model "${reference}" needs the server's base URL: set OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1).`,
+      { reference, variable: 'OPENAI_BASE_URL' },
+    );
+  }
+  // Priced as unknown on purpose: a compatible server's model is not OpenAI's price list.
+  return createOpenAICompatibleModel({ model: modelId, baseURL, env, fetch, provider: 'openai-compatible' });
+};
+
+const builtinFactory: ModelProviderFactory = ({ modelId }) => createBuiltinModel(modelId);
+
+// On globalThis because the CLI (from dist/) and a config file (from src/) may load two copies of
+// this module; a provider registered by one must resolve in the other.
+const REGISTRY_KEY = Symbol.for('keel.model-providers');
+const registry = ((globalThis as unknown as Record<symbol, Map<string, ModelProviderFactory> | undefined>)[
+  REGISTRY_KEY
+] ??= new Map<string, ModelProviderFactory>([
+  ['openai', openAIFactory],
+  ['openai-compatible', openAICompatibleFactory],
+  ['builtin', builtinFactory],
+]));
+
+/**
+ * Makes `prefix:model` references resolvable, e.g. `registerModelProvider('builtin', ...)`.
+ * Replaces an earlier factory of the same prefix; the returned function undoes the registration
+ * (restoring the earlier factory), which keeps tests from leaking registrations.
+ */
+export function registerModelProvider(prefix: string, factory: ModelProviderFactory): () => void {
+  if (!PREFIX.test(prefix)) {
+    throw new ModelConfigError(
+      `Model provider prefix "${prefix}" is invalid: use lowercase letters, digits and "-".`,
+      { prefix },
+    );
+  }
+  const previous = registry.get(prefix);
+  registry.set(prefix, factory);
+  return () => {
+    if (registry.get(prefix) !== factory) return;
+    if (previous === undefined) registry.delete(prefix);
+    else registry.set(prefix, previous);
+  };
+}
+
+/** The prefixes that resolve right now, sorted. */
+export function registeredModelProviders(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/**
+ * Resolves a model reference. A LanguageModel passes through unchanged. A string is
+ * `provider:model`: `openai:<model>` (needs OPENAI_API_KEY), `openai-compatible:<model>` (needs
+ * OPENAI_BASE_URL), `builtin:<name>` (the offline models of builtin-model.ts), or any registered prefix. Anything else throws
+ * ModelConfigError (code `model_config_invalid`) naming the known prefixes.
+ */
+export function resolveModel(
+  reference: string | LanguageModel,
+  options: ResolveModelOptions = {},
+): LanguageModel {
+  if (typeof reference !== 'string') return reference;
+  const { env = process.env, fetch, providers = {} } = options;
+  const colon = reference.indexOf(':');
+  const prefix = colon === -1 ? '' : reference.slice(0, colon).trim();
+  const modelId = colon === -1 ? '' : reference.slice(colon + 1).trim();
+  const known = [...new Set([...registry.keys(), ...Object.keys(providers)])].sort();
+  if (prefix === '' || modelId === '') {
+    throw new ModelConfigError(
+      `Model reference "${reference}" is invalid: expected "provider:model", e.g. "openai:gpt-4o-mini". Known providers: ${known.join(', ')}.`,
+      { reference, known },
+    );
+  }
+  const factory = (Object.hasOwn(providers, prefix) ? providers[prefix] : undefined) ?? registry.get(prefix);
+  if (factory === undefined) {
+    throw new ModelConfigError(
+      `Model reference "${reference}" names an unknown provider "${prefix}". Known providers: ${known.join(', ')}.`,
+      { reference, prefix, known },
+    );
+  }
+  return factory({ modelId, reference, env, ...(fetch === undefined ? {} : { fetch }) });
+}
+
+function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}

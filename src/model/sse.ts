@@ -1,0 +1,223 @@
+/**
+ * Server-sent events (the `text/event-stream` format) as streamed by LLM providers. Parsing follows
+ * the WHATWG spec (https://html.spec.whatwg.org/multipage/server-sent-events.html): lines end in
+ * CRLF, LF or CR, `:` starts a comment, `data:` lines join with `\n`, a blank line dispatches.
+ * Provider streams add one convention on top: a `data: [DONE]` event ends the stream, and a stream
+ * that just stops without its terminal event was cut off and must never look like a clean finish.
+ */
+import { ModelOutputError } from '../errors/model-errors.js';
+
+/** One dispatched event. */
+export interface ServerSentEvent {
+  /** The `event:` field, `message` when the server sent none. */
+  event: string;
+  /** The `data:` lines joined with `\n`. */
+  data: string;
+  /** The last `id:` seen on the stream (ids persist across events, per the spec). */
+  id: string | undefined;
+  /** The `retry:` field of this event, in milliseconds, if it had one. */
+  retry: number | undefined;
+}
+
+/** Bytes as they arrive: a fetch body, a Node stream, or any async iterable of chunks. */
+export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** An incremental parser: push decoded text as it arrives, take the complete events. */
+export interface ServerSentEventParser {
+  /** Feeds more text; returns the events completed by it (possibly none). */
+  push(text: string): ServerSentEvent[];
+}
+
+/**
+ * Creates an incremental parser. Events and lines may be split anywhere across pushes, including
+ * between the CR and LF of a CRLF. An event still incomplete when the input ends is never
+ * dispatched (as the spec requires): the caller decides what a cut-off stream means.
+ */
+export function createServerSentEventParser(): ServerSentEventParser {
+  let partialLine = '';
+  // A chunk that ends in CR may be followed by the LF of the same CRLF in the next chunk.
+  let skipLeadingLineFeed = false;
+  let eventType = '';
+  let dataLines: string[] = [];
+  let lastEventId: string | undefined;
+  let retry: number | undefined;
+
+  const processLine = (line: string, events: ServerSentEvent[]): void => {
+    if (line === '') {
+      // The spec dispatches only events that carry data; a lone `event:` block is dropped.
+      if (dataLines.length > 0) {
+        events.push({ event: eventType || 'message', data: dataLines.join('\n'), id: lastEventId, retry });
+      }
+      eventType = '';
+      dataLines = [];
+      retry = undefined;
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') dataLines.push(value);
+    else if (field === 'event') eventType = value;
+    else if (field === 'id' && !value.includes('\u0000')) lastEventId = value;
+    else if (field === 'retry' && /^\d+$/.test(value)) retry = Number(value);
+  };
+
+  return {
+    push(text) {
+      const events: ServerSentEvent[] = [];
+      let start = 0;
+      if (skipLeadingLineFeed && text.length > 0) {
+        if (text.charCodeAt(0) === 10) start = 1;
+        skipLeadingLineFeed = false;
+      }
+      for (let index = start; index < text.length; index++) {
+        const code = text.charCodeAt(index);
+        if (code !== 10 && code !== 13) continue;
+        processLine(partialLine + text.slice(start, index), events);
+        partialLine = '';
+        if (code === 13) {
+          if (index + 1 === text.length) skipLeadingLineFeed = true;
+          else if (text.charCodeAt(index + 1) === 10) index++;
+        }
+        start = index + 1;
+      }
+      partialLine += text.slice(start);
+      return events;
+    },
+  };
+}
+
+/** Options of {@link parseServerSentEvents}. */
+export interface ParseServerSentEventsOptions {
+  source: ByteSource;
+  /** Aborts the read: the pending read rejects with the signal's reason and the source is cancelled. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads a byte source as server-sent events. Bytes are decoded as UTF-8 across chunk boundaries.
+ * Breaking out of the loop, an error or an abort cancels the source, so no reader is left holding
+ * the connection open.
+ */
+export async function* parseServerSentEvents({
+  source,
+  signal,
+}: ParseServerSentEventsOptions): AsyncGenerator<ServerSentEvent, void, undefined> {
+  const parser = createServerSentEventParser();
+  const decoder = new TextDecoder('utf-8');
+  for await (const chunk of readChunks(source, signal)) {
+    yield* parser.push(decoder.decode(chunk, { stream: true }));
+  }
+  // Flushes a trailing partial UTF-8 sequence; a final line without its line break stays pending.
+  yield* parser.push(decoder.decode());
+}
+
+/** Options of {@link readEventStream}. */
+export interface ReadEventStreamOptions extends ParseServerSentEventsOptions {
+  /** The data of the event that ends the stream. */
+  doneData?: string;
+  /**
+   * Asked when the source ends without the done event: true if the consumer already saw its own
+   * terminal event (an OpenAI `finish_reason`, an Anthropic `message_stop`). Default: never.
+   */
+  isComplete?: () => boolean;
+  /** Names the stream in the truncation error, e.g. `openai gpt-4o-mini`. */
+  label?: string;
+}
+
+/**
+ * Reads server-sent events until `data: [DONE]`, which is consumed and ends the iteration. A source
+ * that ends before that, and before the consumer saw a terminal event of its own (`isComplete`),
+ * throws a ModelOutputError (code `model_output_invalid`, details.reason `stream_truncated`): a
+ * truncated answer must never pass for a complete one.
+ */
+export async function* readEventStream({
+  source,
+  signal,
+  doneData = '[DONE]',
+  isComplete = () => false,
+  label,
+}: ReadEventStreamOptions): AsyncGenerator<ServerSentEvent, void, undefined> {
+  let eventCount = 0;
+  for await (const event of parseServerSentEvents({ source, signal })) {
+    if (event.data === doneData) return;
+    eventCount++;
+    yield event;
+  }
+  if (isComplete()) return;
+  const prefix = label === undefined ? '' : `${label}: `;
+  throw new ModelOutputError(
+    `${prefix}the event stream was truncated: it ended after ${eventCount} event(s) without a terminal event (${doneData} or a finish reason).`,
+    { reason: 'stream_truncated', eventCount },
+  );
+}
+
+/** Yields the chunks of a source, racing every read against the signal and cancelling the source on exit. */
+async function* readChunks(source: ByteSource, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  signal?.throwIfAborted();
+  if (isReadableStream(source)) {
+    const reader = source.getReader();
+    let finished = false;
+    try {
+      while (true) {
+        const result = await raceAbort(() => reader.read(), signal);
+        if (result.done) {
+          finished = true;
+          return;
+        }
+        yield result.value;
+      }
+    } finally {
+      if (!finished) {
+        // Cancelling settles a read still pending after an abort and closes the connection.
+        await reader.cancel(signal?.reason).catch(() => undefined);
+      }
+      reader.releaseLock();
+    }
+  }
+  const iterator = source[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    while (true) {
+      const result = await raceAbort(() => iterator.next(), signal);
+      if (result.done === true) {
+        finished = true;
+        return;
+      }
+      yield result.value;
+    }
+  } finally {
+    // Not awaited: an async generator queues return() behind a next() that may never settle.
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
+
+function isReadableStream(source: ByteSource): source is ReadableStream<Uint8Array> {
+  return typeof (source as ReadableStream<Uint8Array>).getReader === 'function';
+}
+
+/**
+ * Settles with the operation, or rejects with the signal's reason as soon as it aborts. The
+ * operation is not started once aborted: its promise would reject with nobody listening.
+ */
+function raceAbort<T>(operation: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return operation();
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  const promise = operation();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}

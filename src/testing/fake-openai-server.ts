@@ -1,0 +1,596 @@
+/**
+ * A local HTTP server that speaks OpenAI's chat-completions wire format, for tests of anything
+ * that calls an OpenAI-compatible endpoint (Keel's adapter, the official `openai` client, the
+ * gateway). Each request gets the next scripted reply: a completion (plain or streamed, exactly as
+ * OpenAI streams it) or a fault (an error status with `retry-after`, malformed JSON, a stream cut
+ * before `[DONE]`, a hang, a connection reset). Every request is recorded for assertions.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** A tool call in a scripted completion. */
+export interface FakeToolCall {
+  /** Default: `call_<request>_<position>`. */
+  id?: string;
+  name: string;
+  /** The arguments JSON text (an object is serialized). */
+  arguments: string | Record<string, unknown>;
+}
+
+/** Token counts of a scripted completion; missing counts are estimated from the text (4 chars a token). */
+export interface FakeUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
+
+/** A successful answer, sent as JSON or as an event stream depending on the request's `stream`. */
+export interface FakeCompletionReply {
+  kind?: 'completion';
+  content?: string | null;
+  toolCalls?: FakeToolCall[];
+  /** A structured-outputs refusal, sent in `refusal` instead of `content`. */
+  refusal?: string;
+  /** Default: `tool_calls` when there are tool calls, else `stop`. */
+  finishReason?: string;
+  usage?: FakeUsage;
+  /** The model named in the answer. Default: the requested model. */
+  model?: string;
+  /** Characters per streamed content delta or arguments fragment. Default 4. */
+  chunkSize?: number;
+  /** Stream the fragments of parallel tool calls round-robin instead of one call after the other. */
+  interleaveToolCalls?: boolean;
+  /** Pause between streamed chunks, in milliseconds. */
+  delayMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** An HTTP error with an OpenAI error body `{ error: { message, type, param, code } }`. */
+export interface FakeErrorReply {
+  kind: 'error';
+  status: number;
+  message?: string;
+  /** Default by status, e.g. `invalid_request_error`, `server_error`. */
+  type?: string;
+  code?: string | null;
+  /** The `retry-after` header: seconds or an HTTP date. */
+  retryAfter?: number | string;
+  /** The `retry-after-ms` header. */
+  retryAfterMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** A 200 whose body is not JSON; on a streaming request, a stream with a chunk that is not JSON. */
+export interface FakeMalformedReply {
+  kind: 'malformed-json';
+  /** Default: a cut-off JSON object. */
+  body?: string;
+}
+
+/**
+ * A stream that ends cleanly at the HTTP level but before `[DONE]`: after `afterChunks` chunks,
+ * by default just before the finish-reason chunk. On a non-streaming request, half the body.
+ */
+export interface FakeTruncatedReply {
+  kind: 'truncated';
+  reply?: FakeCompletionReply;
+  afterChunks?: number;
+}
+
+/** Never answers (default), or stops sending after `afterChunks` streamed chunks. Ends when the client leaves or the server closes. */
+export interface FakeHangReply {
+  kind: 'hang';
+  reply?: FakeCompletionReply;
+  afterChunks?: number;
+}
+
+/** Destroys the connection before answering (default), or after `afterChunks` streamed chunks. */
+export interface FakeResetReply {
+  kind: 'reset';
+  reply?: FakeCompletionReply;
+  afterChunks?: number;
+}
+
+/** Exactly these bytes: each string of `body` is written separately, to split events across writes. */
+export interface FakeRawReply {
+  kind: 'raw';
+  status?: number;
+  headers?: Record<string, string>;
+  body: string | string[];
+  delayMs?: number;
+}
+
+/** One scripted answer. */
+export type FakeOpenAIReply =
+  | FakeCompletionReply
+  | FakeErrorReply
+  | FakeMalformedReply
+  | FakeTruncatedReply
+  | FakeHangReply
+  | FakeResetReply
+  | FakeRawReply;
+
+/** A request as received. `outcome` is updated while the answer is sent. */
+export interface FakeOpenAIRequest {
+  method: string;
+  /** Path and query, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Lowercase header names. */
+  headers: Record<string, string>;
+  /** The parsed JSON body, or undefined when it was not JSON. */
+  body: unknown;
+  rawBody: string;
+  /** `finished`: the answer was sent; `client-closed`: the client went away before that; `reset`: a scripted reset. */
+  outcome: 'pending' | 'finished' | 'client-closed' | 'reset';
+}
+
+/** Options of {@link createFakeOpenAIServer}. */
+export interface FakeOpenAIServerOptions {
+  /** Replies used in order, one per chat-completions request, before `handler`. */
+  script?: FakeOpenAIReply[];
+  /** Answers requests once the script is used up. Without it, an unscripted request gets a 500. */
+  handler?: (request: FakeOpenAIRequest) => FakeOpenAIReply | Promise<FakeOpenAIReply>;
+  /** Epoch milliseconds for the `created` field. */
+  now?: () => number;
+}
+
+/** A running fake. */
+export interface FakeOpenAIServer {
+  /** Base URL ending in `/v1`, as given to an OpenAI client. */
+  url: string;
+  /** Every request received, in order. */
+  requests: FakeOpenAIRequest[];
+  /** Appends a reply to the script. */
+  enqueue(reply: FakeOpenAIReply): void;
+  /** Stops the server, ending hanging responses and open connections. */
+  close(): Promise<void>;
+}
+
+/** Starts a fake on 127.0.0.1 with a free port. */
+export async function createFakeOpenAIServer(
+  options: FakeOpenAIServerOptions = {},
+): Promise<FakeOpenAIServer> {
+  const { script = [], handler, now = () => Date.now() } = options;
+  const queue = [...script];
+  const requests: FakeOpenAIRequest[] = [];
+  const sockets = new Set<Socket>();
+  let completionCount = 0;
+
+  const server = createServer((incoming, outgoing) => {
+    void handle(incoming, outgoing).catch((error: unknown) => {
+      if (!outgoing.headersSent) {
+        sendError(outgoing, { kind: 'error', status: 500, message: `fake server failed: ${String(error)}` });
+      } else outgoing.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    const rawBody = await readBody(incoming);
+    const record: FakeOpenAIRequest = {
+      method: incoming.method ?? 'GET',
+      path: incoming.url ?? '/',
+      headers: flattenHeaders(incoming.headers),
+      body: parseJson(rawBody),
+      rawBody,
+      outcome: 'pending',
+    };
+    requests.push(record);
+    outgoing.on('close', () => {
+      if (record.outcome === 'pending')
+        record.outcome = outgoing.writableFinished ? 'finished' : 'client-closed';
+    });
+    const pathname = record.path.split('?')[0];
+    if (record.method !== 'POST' || pathname !== '/v1/chat/completions') {
+      sendError(outgoing, {
+        kind: 'error',
+        status: 404,
+        message: `Invalid URL (${record.method} ${pathname ?? ''})`,
+        type: 'invalid_request_error',
+      });
+      return;
+    }
+    completionCount++;
+    const reply = queue.shift() ?? (await handler?.(record)) ?? unscripted;
+    const context: ReplyContext = {
+      record,
+      number: completionCount,
+      body: isRecord(record.body) ? record.body : {},
+      created: Math.floor(now() / 1000),
+    };
+    await sendReply(incoming, outgoing, reply, context);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    enqueue(reply) {
+      queue.push(reply);
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const unscripted: FakeErrorReply = {
+  kind: 'error',
+  status: 500,
+  message: 'fake OpenAI server: no reply scripted for this request',
+  type: 'server_error',
+};
+
+interface ReplyContext {
+  record: FakeOpenAIRequest;
+  /** 1-based number of this chat-completions request, for ids. */
+  number: number;
+  body: Record<string, unknown>;
+  created: number;
+}
+
+async function sendReply(
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  reply: FakeOpenAIReply,
+  context: ReplyContext,
+): Promise<void> {
+  const streaming = context.body.stream === true;
+  switch (reply.kind) {
+    case undefined:
+    case 'completion':
+      if (streaming) await sendStream(outgoing, reply, context, {});
+      else sendJson(outgoing, 200, completionBody(reply, context), requestIdHeaders(context, reply.headers));
+      return;
+    case 'error':
+      sendError(outgoing, reply, requestIdHeaders(context));
+      return;
+    case 'malformed-json':
+      if (streaming) {
+        outgoing.writeHead(200, streamHeaders(context));
+        outgoing.end(`data: ${reply.body ?? '{"id":"chatcmpl-broken","choices":[{"delta":{"content":'}\n\n`);
+      } else {
+        outgoing.writeHead(200, { 'content-type': 'application/json', ...requestIdHeaders(context) });
+        outgoing.end(reply.body ?? '{"id":"chatcmpl-broken","choices":[{"message":');
+      }
+      return;
+    case 'truncated': {
+      const completion = reply.reply ?? { content: 'This answer is cut off' };
+      if (streaming) {
+        const chunks = streamChunks(completion, context);
+        // By default, cut right before the finish-reason chunk: no terminal event at all.
+        const cut = reply.afterChunks ?? chunks.findIndex((chunk) => chunk.finishing);
+        await sendStream(outgoing, completion, context, { stopAfter: cut, ending: 'end' });
+      } else {
+        const body = JSON.stringify(completionBody(completion, context));
+        outgoing.writeHead(200, { 'content-type': 'application/json', ...requestIdHeaders(context) });
+        outgoing.end(body.slice(0, Math.floor(body.length / 2)));
+      }
+      return;
+    }
+    case 'hang':
+    case 'reset': {
+      const ending = reply.kind === 'hang' ? 'hang' : 'reset';
+      if (reply.afterChunks === undefined || !streaming) {
+        if (ending === 'reset') {
+          context.record.outcome = 'reset';
+          incoming.socket.destroy();
+        }
+        // A hang answers nothing; the response ends when the client leaves or close() destroys it.
+        return;
+      }
+      await sendStream(outgoing, reply.reply ?? { content: 'Hello from a stream that stops' }, context, {
+        stopAfter: reply.afterChunks,
+        ending,
+      });
+      return;
+    }
+    case 'raw': {
+      outgoing.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'text/event-stream' });
+      const parts = typeof reply.body === 'string' ? [reply.body] : reply.body;
+      for (const part of parts) {
+        if (outgoing.destroyed) return;
+        outgoing.write(part);
+        if (reply.delayMs) await delay(reply.delayMs);
+      }
+      outgoing.end();
+      return;
+    }
+  }
+}
+
+interface StreamChunk {
+  data: Record<string, unknown>;
+  /** The chunk that carries the finish reason. */
+  finishing: boolean;
+}
+
+async function sendStream(
+  outgoing: ServerResponse,
+  reply: FakeCompletionReply,
+  context: ReplyContext,
+  { stopAfter, ending = 'end' }: { stopAfter?: number; ending?: 'end' | 'hang' | 'reset' },
+): Promise<void> {
+  const chunks = streamChunks(reply, context);
+  outgoing.writeHead(200, streamHeaders(context, reply.headers));
+  outgoing.flushHeaders();
+  const limit = stopAfter ?? chunks.length;
+  for (const [position, chunk] of chunks.entries()) {
+    if (position >= limit) break;
+    if (outgoing.destroyed) return;
+    outgoing.write(`data: ${JSON.stringify(chunk.data)}\n\n`);
+    if (reply.delayMs) await delay(reply.delayMs);
+  }
+  if (outgoing.destroyed) return;
+  if (ending === 'reset') {
+    context.record.outcome = 'reset';
+    outgoing.socket?.destroy();
+    return;
+  }
+  if (ending === 'hang') return;
+  if (stopAfter === undefined) outgoing.write('data: [DONE]\n\n');
+  outgoing.end();
+}
+
+/** The chunks of a streamed answer, in OpenAI's order. */
+function streamChunks(reply: FakeCompletionReply, context: ReplyContext): StreamChunk[] {
+  const includeUsage =
+    isRecord(context.body.stream_options) && context.body.stream_options.include_usage === true;
+  const model = reply.model ?? requestedModel(context);
+  const size = Math.max(1, reply.chunkSize ?? 4);
+  const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): StreamChunk => ({
+    data: {
+      id: `chatcmpl-fake-${context.number}`,
+      object: 'chat.completion.chunk',
+      created: context.created,
+      model,
+      service_tier: 'default',
+      system_fingerprint: 'fp_fake',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      ...(includeUsage ? { usage: null } : {}),
+    },
+    finishing: finishReason !== null,
+  });
+  const content = reply.content ?? '';
+  const toolCalls = normalizeToolCalls(reply, context);
+  const chunks: StreamChunk[] = [
+    chunk({ role: 'assistant', content: content === '' ? null : '', refusal: null }),
+  ];
+  for (const piece of split(content, size)) chunks.push(chunk({ content: piece }));
+  for (const piece of split(reply.refusal ?? '', size)) chunks.push(chunk({ refusal: piece }));
+
+  const callChunks = toolCalls.map((call, index) => [
+    chunk({
+      tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
+    }),
+    ...split(call.arguments, size).map((piece) =>
+      chunk({ tool_calls: [{ index, function: { arguments: piece } }] }),
+    ),
+  ]);
+  if (reply.interleaveToolCalls) {
+    const longest = Math.max(0, ...callChunks.map((list) => list.length));
+    for (let step = 0; step < longest; step++) {
+      for (const list of callChunks) {
+        const next = list[step];
+        if (next !== undefined) chunks.push(next);
+      }
+    }
+  } else chunks.push(...callChunks.flat());
+
+  chunks.push(chunk({}, finishReasonOf(reply, toolCalls)));
+  if (includeUsage) {
+    const { choices: _choices, ...envelope } = chunk({}).data;
+    chunks.push({
+      data: { ...envelope, choices: [], usage: usageBody(reply, context, toolCalls) },
+      finishing: false,
+    });
+  }
+  return chunks;
+}
+
+function completionBody(reply: FakeCompletionReply, context: ReplyContext): Record<string, unknown> {
+  const toolCalls = normalizeToolCalls(reply, context);
+  return {
+    id: `chatcmpl-fake-${context.number}`,
+    object: 'chat.completion',
+    created: context.created,
+    model: reply.model ?? requestedModel(context),
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: reply.content ?? null,
+          refusal: reply.refusal ?? null,
+          annotations: [],
+          ...(toolCalls.length === 0
+            ? {}
+            : {
+                tool_calls: toolCalls.map((call) => ({
+                  id: call.id,
+                  type: 'function',
+                  function: { name: call.name, arguments: call.arguments },
+                })),
+              }),
+        },
+        logprobs: null,
+        finish_reason: finishReasonOf(reply, toolCalls),
+      },
+    ],
+    usage: usageBody(reply, context, toolCalls),
+    service_tier: 'default',
+    system_fingerprint: 'fp_fake',
+  };
+}
+
+function normalizeToolCalls(
+  reply: FakeCompletionReply,
+  context: ReplyContext,
+): { id: string; name: string; arguments: string }[] {
+  return (reply.toolCalls ?? []).map((call, index) => ({
+    id: call.id ?? `call_${context.number}_${index}`,
+    name: call.name,
+    arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments),
+  }));
+}
+
+function finishReasonOf(reply: FakeCompletionReply, toolCalls: unknown[]): string {
+  return reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
+}
+
+function usageBody(
+  reply: FakeCompletionReply,
+  context: ReplyContext,
+  toolCalls: { name: string; arguments: string }[],
+): Record<string, unknown> {
+  const outputText =
+    (reply.content ?? '') +
+    (reply.refusal ?? '') +
+    toolCalls.map((call) => call.name + call.arguments).join('');
+  const promptTokens =
+    reply.usage?.promptTokens ?? Math.ceil(JSON.stringify(context.body.messages ?? []).length / 4);
+  const completionTokens = reply.usage?.completionTokens ?? Math.ceil(outputText.length / 4);
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: reply.usage?.cachedTokens ?? 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: reply.usage?.reasoningTokens ?? 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+const ERROR_TYPES: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: 'invalid_request_error', code: null, message: 'Invalid request.' },
+  401: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' },
+  403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Forbidden.' },
+  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist.' },
+  429: {
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+    message: 'Rate limit reached. Please try again later.',
+  },
+  500: {
+    type: 'server_error',
+    code: null,
+    message: 'The server had an error while processing your request.',
+  },
+  503: {
+    type: 'server_error',
+    code: null,
+    message: 'The engine is currently overloaded, please try again later.',
+  },
+};
+
+function sendError(
+  outgoing: ServerResponse,
+  reply: FakeErrorReply,
+  headers: Record<string, string> = {},
+): void {
+  const defaults = ERROR_TYPES[reply.status] ?? { type: 'server_error', code: null, message: 'Error.' };
+  const body = {
+    error: {
+      message: reply.message ?? defaults.message,
+      type: reply.type ?? defaults.type,
+      param: null,
+      code: reply.code === undefined ? defaults.code : reply.code,
+    },
+  };
+  sendJson(outgoing, reply.status, body, {
+    ...headers,
+    ...(reply.retryAfter === undefined ? {} : { 'retry-after': String(reply.retryAfter) }),
+    ...(reply.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(reply.retryAfterMs) }),
+    ...reply.headers,
+  });
+}
+
+function sendJson(
+  outgoing: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  outgoing.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  outgoing.end(text);
+}
+
+function streamHeaders(context: ReplyContext, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...requestIdHeaders(context),
+    ...extra,
+  };
+}
+
+function requestIdHeaders(context: ReplyContext, extra: Record<string, string> = {}): Record<string, string> {
+  return { 'x-request-id': `req_fake_${context.number}`, ...extra };
+}
+
+function requestedModel(context: ReplyContext): string {
+  return typeof context.body.model === 'string' ? context.body.model : 'gpt-4o-mini';
+}
+
+/** Splits by code points so no delta ends inside a surrogate pair. */
+function split(text: string, size: number): string[] {
+  const characters = Array.from(text);
+  const pieces: string[] = [];
+  for (let start = 0; start < characters.length; start += size)
+    pieces.push(characters.slice(start, start + size).join(''));
+  return pieces;
+}
+
+function readBody(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    incoming.on('data', (part: Buffer) => parts.push(part));
+    incoming.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    incoming.on('error', reject);
+  });
+}
+
+function flattenHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
