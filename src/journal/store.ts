@@ -32,9 +32,16 @@ export interface JournalStore {
   /**
    * Claims up to `limit` runnable runs (queued, or running with an expired lease) with
    * `FOR UPDATE SKIP LOCKED`, setting the owner, a lease of `leaseMs` and a new fencing token.
-   * `agents` restricts the claim to runs of those agents (a worker claims only what it can run).
+   * `agents` restricts the claim to runs of those agents (a worker claims only what it can run);
+   * `ids` to those runs (the CLI's in-process worker runs only the run it submitted).
    */
-  claimRuns(options: { owner: string; limit: number; leaseMs: number; agents?: readonly string[] }): Promise<RunRecord[]>;
+  claimRuns(options: {
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    agents?: readonly string[];
+    ids?: readonly string[];
+  }): Promise<RunRecord[]>;
   /** Extends the leases still held; reports lost leases and cancellation requests. */
   heartbeat(options: { leases: readonly Lease[]; leaseMs: number }): Promise<HeartbeatResult[]>;
   /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */

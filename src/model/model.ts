@@ -45,8 +45,7 @@ export interface ToolSpec {
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export type ResponseFormat =
-  | { type: 'text' }
-  | { type: 'json'; schema?: Record<string, unknown>; name?: string };
+  { type: 'text' } | { type: 'json'; schema?: Record<string, unknown>; name?: string };
 
 /** Everything a model call depends on. Its canonical hash is the step's input hash. */
 export interface ModelRequest {

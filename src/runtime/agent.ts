@@ -67,8 +67,14 @@ export function defineAgent(options: AgentOptions): Agent {
     throw new InvalidAgentError(label, 'name must be 1-64 characters of letters, digits, "_", "-" or "."');
   }
   if (typeof instructions !== 'string') throw new InvalidAgentError(name, 'instructions must be a string');
-  if (typeof model !== 'string' && (typeof model !== 'object' || model === null || typeof model.generate !== 'function')) {
-    throw new InvalidAgentError(name, 'model must be a LanguageModel or a reference such as "openai:gpt-4o-mini"');
+  if (
+    typeof model !== 'string' &&
+    (typeof model !== 'object' || model === null || typeof model.generate !== 'function')
+  ) {
+    throw new InvalidAgentError(
+      name,
+      'model must be a LanguageModel or a reference such as "openai:gpt-4o-mini"',
+    );
   }
   const seen = new Set<string>();
   for (const tool of tools) {

@@ -1,0 +1,1 @@
+export default { agents: [ this is not typescript

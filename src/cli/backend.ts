@@ -1,0 +1,151 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { KeelError } from '../errors/keel-error.js';
+import { DatabaseUnavailableError } from '../errors/storage-errors.js';
+import { openStore } from '../journal/open-store.js';
+import type { JournalStore } from '../journal/store.js';
+import type { RunStatus } from '../journal/types.js';
+import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
+import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
+
+/** Where CLI commands read and submit runs: the store itself, or a running local server. */
+export type Backend =
+  | { mode: 'direct'; store: JournalStore; description: string; close(): Promise<void> }
+  | { mode: 'remote'; api: RemoteApi; description: string; close(): Promise<void> };
+
+export interface BackendOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Open the store even if a local server owns it (fails with store_locked instead). */
+  directOnly?: boolean;
+  migrate?: boolean;
+}
+
+/** The folder of the embedded database and its lock: `KEEL_DATA_DIR` or `./.keel`. */
+export function keelDirectory({
+  env = process.env,
+  cwd = process.cwd(),
+}: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): string {
+  return resolve(cwd, env.KEEL_DATA_DIR ?? '.keel');
+}
+
+/**
+ * Opens the backend: `DATABASE_URL` → Postgres (shared by any number of processes); otherwise
+ * the embedded PGlite in `.keel/`, or, when a `keel serve` holds it, that server's API.
+ */
+export async function openBackend({
+  env = process.env,
+  cwd = process.cwd(),
+  directOnly = false,
+  migrate = true,
+}: BackendOptions = {}): Promise<Backend> {
+  const databaseUrl = env.DATABASE_URL;
+  if (databaseUrl) {
+    const { store } = await openStore({ databaseUrl, migrate });
+    return {
+      mode: 'direct',
+      store,
+      description: `postgres ${redactUrl(databaseUrl)}`,
+      close: () => store.close(),
+    };
+  }
+  const keelDir = keelDirectory({ env, cwd });
+  const owner = readEmbeddedOwner(keelDir);
+  if (owner?.url && !directOnly) {
+    return {
+      mode: 'remote',
+      api: createRemoteApi(owner.url),
+      description: `server ${owner.url}`,
+      close: async () => {},
+    };
+  }
+  const release = acquireEmbeddedLock(keelDir);
+  try {
+    const { store } = await openStore({ dataDir: resolve(keelDir, 'data'), migrate });
+    return {
+      mode: 'direct',
+      store,
+      description: `embedded ${keelDir}`,
+      close: async () => {
+        await store.close();
+        release();
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** The slice of the HTTP API the CLI uses when a local server owns the embedded database. */
+export interface RemoteApi {
+  submit(
+    body: { agent: string; input: unknown; session_id?: string },
+    idempotencyKey?: string,
+  ): Promise<{ id: string; status: RunStatus }>;
+  getRun(id: string): Promise<RunView | undefined>;
+  listRuns(query: Record<string, string>): Promise<RunView[]>;
+  getSteps(id: string, withOutputs: boolean): Promise<StepView[]>;
+}
+
+const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+function createRemoteApi(baseUrl: string): RemoteApi {
+  async function call<T>(path: string, init: RequestInit = {}): Promise<T | undefined> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, baseUrl), {
+        ...init,
+        headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      });
+    } catch (error) {
+      throw new DatabaseUnavailableError(`The local Keel server at ${baseUrl} does not answer.`, error);
+    }
+    const text = await response.text();
+    const data: unknown = text ? JSON.parse(text) : undefined;
+    if (response.status === 404 && init.method !== 'POST') return undefined;
+    if (!response.ok) {
+      const parsed = errorBody.safeParse(data);
+      throw new KeelError({
+        code: parsed.success ? parsed.data.error.code : `http_${response.status}`,
+        message: parsed.success ? parsed.data.error.message : `Server answered ${response.status}.`,
+        fault: response.status < 500 ? 'caller' : 'system',
+      });
+    }
+    return data as T;
+  }
+  return {
+    submit: async (body, idempotencyKey) =>
+      (await call<{ id: string; status: RunStatus }>('/v1/runs', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+      }))!,
+    getRun: (id) => call<RunView>(`/v1/runs/${encodeURIComponent(id)}`),
+    listRuns: async (query) =>
+      (await call<{ data: RunView[] }>(`/v1/runs?${new URLSearchParams(query).toString()}`))?.data ?? [],
+    getSteps: async (id, withOutputs) =>
+      (
+        await call<{ data: StepView[] }>(
+          `/v1/runs/${encodeURIComponent(id)}/steps?outputs=${String(withOutputs)}`,
+        )
+      )?.data ?? [],
+  };
+}
+
+/** Reads a run in API shape from either backend. */
+export async function fetchRun(backend: Backend, id: string): Promise<RunView | undefined> {
+  if (backend.mode === 'remote') return backend.api.getRun(id);
+  const run = await backend.store.getRun(id);
+  return run ? runView(run) : undefined;
+}
+
+/** Reads a run's steps in API shape from either backend. */
+export async function fetchSteps(backend: Backend, id: string, withOutputs: boolean): Promise<StepView[]> {
+  if (backend.mode === 'remote') return backend.api.getSteps(id, withOutputs);
+  return (await backend.store.loadSteps(id, { withOutputs })).map(stepView);
+}

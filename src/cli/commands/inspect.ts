@@ -1,0 +1,74 @@
+import { RunNotFoundError } from '../../errors/storage-errors.js';
+import type { RunStatus } from '../../journal/types.js';
+import { runView, type RunView } from '../../server/run-views.js';
+import { fetchRun, fetchSteps, openBackend } from '../backend.js';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../exit-codes.js';
+import { renderRunDetail, renderRunTable } from '../render.js';
+import { UsageError } from '../usage-error.js';
+
+const STATUSES: RunStatus[] = ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
+
+/** `keel runs`: the most recent runs, newest first. */
+export async function runsCommand(
+  { limit = '20', status, agent, json }: { limit?: string; status?: string; agent?: string; json: boolean },
+  io: CliIo,
+): Promise<number> {
+  const count = Number(limit);
+  if (!Number.isInteger(count) || count < 1 || count > 500)
+    throw new UsageError('--limit must be an integer from 1 to 500');
+  if (status !== undefined && !STATUSES.includes(status as RunStatus)) {
+    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  }
+  const backend = await openBackend({ env: io.env, cwd: io.cwd });
+  try {
+    let runs: RunView[];
+    if (backend.mode === 'remote') {
+      runs = await backend.api.listRuns({
+        limit: String(count),
+        ...(status ? { status } : {}),
+        ...(agent ? { agent } : {}),
+      });
+    } else {
+      const page = await backend.store.listRuns({
+        limit: count,
+        status: status as RunStatus | undefined,
+        agent,
+      });
+      runs = page.runs.map(runView);
+    }
+    io.stdout.write(json ? JSON.stringify(runs) + '\n' : renderRunTable(runs));
+    return EXIT.ok;
+  } finally {
+    await backend.close();
+  }
+}
+
+/** `keel show <run-id>`: a run, its journal and its output. */
+export async function showCommand(
+  { runId, json }: { runId?: string; json: boolean },
+  io: CliIo,
+): Promise<number> {
+  if (!runId) throw new UsageError('Usage: keel show <run-id> [--json]');
+  const backend = await openBackend({ env: io.env, cwd: io.cwd });
+  try {
+    const run = await fetchRun(backend, runId);
+    if (!run) throw new RunNotFoundError(runId);
+    const steps = await fetchSteps(backend, runId, json);
+    io.stdout.write(json ? JSON.stringify({ ...run, steps }) + '\n' : renderRunDetail(run, steps));
+    return EXIT.ok;
+  } finally {
+    await backend.close();
+  }
+}
+
+/** `keel migrate`: applies pending migrations and reports the schema version. */
+export async function migrateCommand(io: CliIo): Promise<number> {
+  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true, migrate: true });
+  try {
+    io.stdout.write(`Migrations applied (${backend.description}).\n`);
+    return EXIT.ok;
+  } finally {
+    await backend.close();
+  }
+}

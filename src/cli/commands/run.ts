@@ -1,0 +1,130 @@
+import { UnknownAgentError } from '../../errors/config-errors.js';
+import { loadConfig } from '../../config/load-config.js';
+import { TERMINAL_STATUSES } from '../../journal/types.js';
+import { sleep } from '../../runtime/backoff.js';
+import { runAgent } from '../../runtime/run-agent.js';
+import { runView, type RunView } from '../../server/run-views.js';
+import { createJsonLogger } from '../../util/logger.js';
+import type { Agent } from '../../runtime/agent.js';
+import { keelDirectory, openBackend, type Backend } from '../backend.js';
+import { readEmbeddedOwner } from '../embedded-lock.js';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../exit-codes.js';
+import { renderEvent, renderOutput, renderStep, renderSummary } from '../render.js';
+import { UsageError } from '../usage-error.js';
+
+export interface RunCommandOptions {
+  agent?: string;
+  input: string;
+  detach: boolean;
+  json: boolean;
+  config?: string;
+  session?: string;
+  idempotencyKey?: string;
+}
+
+/**
+ * `keel run <agent> <input>`: submits a run and, unless `--detach`, executes it in this process
+ * (or follows it on the local server that owns the embedded database), showing live progress.
+ */
+export async function runCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
+  const { agent, input, detach, json } = options;
+  if (!agent) throw new UsageError('Usage: keel run <agent> <input> [--detach] [--json]');
+  if (input.trim() === '') throw new UsageError('Give the run an input: keel run <agent> "<input>"');
+  const progress = io.stderr.isTTY === true && !json;
+  // Config errors come first (and cheaply): a local server would only find the same ones later.
+  const remote = !io.env.DATABASE_URL && readEmbeddedOwner(keelDirectory({ env: io.env, cwd: io.cwd }))?.url;
+  const config = remote ? undefined : await loadConfig({ path: options.config, cwd: io.cwd, env: io.env });
+  if (config && !config.agents.has(agent)) throw new UnknownAgentError(agent, [...config.agents.keys()]);
+  const backend = await openBackend({ env: io.env, cwd: io.cwd });
+  try {
+    const run =
+      backend.mode === 'remote'
+        ? await runRemote(backend, options, io, progress)
+        : await runDirect(
+            backend,
+            options,
+            io,
+            progress,
+            config?.agents ?? (await loadConfig({ path: options.config, cwd: io.cwd, env: io.env })).agents,
+          );
+    if (detach && run.status === 'queued') {
+      io.stdout.write(json ? JSON.stringify({ id: run.id, status: run.status }) + '\n' : `${run.id}\n`);
+      return EXIT.ok;
+    }
+    if (json) io.stdout.write(JSON.stringify(run) + '\n');
+    else {
+      io.stdout.write(renderOutput(run.output));
+      io.stderr.write(renderSummary(run));
+    }
+    return run.stop_reason === 'completed' ? EXIT.ok : EXIT.runNotCompleted;
+  } finally {
+    await backend.close();
+  }
+}
+
+async function runDirect(
+  backend: Extract<Backend, { mode: 'direct' }>,
+  { agent, input, detach, session, idempotencyKey }: RunCommandOptions,
+  io: CliIo,
+  progress: boolean,
+  agents: ReadonlyMap<string, Agent>,
+): Promise<RunView> {
+  if (!agents.has(agent!)) throw new UnknownAgentError(agent!, [...agents.keys()]);
+  const { store } = backend;
+  if (detach) {
+    const { run } = await store.createRun({
+      agent: agent!,
+      input,
+      sessionId: session ?? null,
+      idempotencyKey: idempotencyKey ?? null,
+    });
+    return runView(run);
+  }
+  const run = await runAgent({
+    store,
+    agents: [...agents.values()],
+    agent: agent!,
+    input,
+    sessionId: session,
+    idempotencyKey,
+    logger: createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
+    onEvent: (event) => {
+      if (!progress) return;
+      const line = renderEvent(event);
+      if (line) io.stderr.write(line);
+    },
+  });
+  return runView(run);
+}
+
+async function runRemote(
+  backend: Extract<Backend, { mode: 'remote' }>,
+  { agent, input, detach, session, idempotencyKey }: RunCommandOptions,
+  io: CliIo,
+  progress: boolean,
+): Promise<RunView> {
+  const { api } = backend;
+  const submitted = await api.submit(
+    { agent: agent!, input, ...(session ? { session_id: session } : {}) },
+    idempotencyKey,
+  );
+  let run = await api.getRun(submitted.id);
+  if (detach || !run) return run ?? ({ id: submitted.id, status: submitted.status } as RunView);
+  let shown = 0;
+  while (!TERMINAL_STATUSES.includes(run.status)) {
+    await sleep(150, io.signal);
+    if (progress) {
+      const steps = await api.getSteps(run.id, false);
+      for (const step of steps.slice(shown)) {
+        if (step.status === 'started') break;
+        io.stderr.write(renderStep(step));
+        shown++;
+      }
+    }
+    run = (await api.getRun(run.id)) ?? run;
+  }
+  if (progress)
+    for (const step of (await api.getSteps(run.id, false)).slice(shown)) io.stderr.write(renderStep(step));
+  return run;
+}

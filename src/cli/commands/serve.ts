@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../config/load-config.js';
+import { createWorker, type Worker } from '../../runtime/worker.js';
+import { createServer } from '../../server/create-server.js';
+import { createJsonLogger } from '../../util/logger.js';
+import { keelDirectory, openBackend } from '../backend.js';
+import type { CliIo } from '../cli-io.js';
+import { advertiseServer } from '../embedded-lock.js';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../usage-error.js';
+import { positiveInteger } from './worker.js';
+
+/** `keel serve`: the HTTP API plus (by default) workers in the same process. */
+export async function serveCommand(
+  {
+    port,
+    host,
+    workers,
+    noWorker,
+    config,
+  }: { port?: string; host?: string; workers?: string; noWorker: boolean; config?: string },
+  io: CliIo,
+): Promise<number> {
+  const logger = createJsonLogger();
+  const listenPort = Number(port ?? io.env.PORT ?? 4000);
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
+    throw new UsageError(`--port must be 0-65535, not "${port}"`);
+  const { agents, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
+  if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
+  const server = createServer({ store: backend.store, agents, logger });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenPort, host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+  if (!io.env.DATABASE_URL) advertiseServer(keelDirectory({ env: io.env, cwd: io.cwd }), url);
+
+  let worker: Worker | undefined;
+  if (!noWorker) {
+    worker = createWorker({
+      store: backend.store,
+      agents: [...agents.values()],
+      concurrency: positiveInteger('workers', workers, 4),
+      logger,
+    });
+    worker.start();
+  }
+  logger.info('keel serving', {
+    url,
+    agents: [...agents.keys()],
+    config: path,
+    store: backend.description,
+    worker: worker?.owner ?? null,
+  });
+  io.stderr.write(
+    `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
+  );
+
+  await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+  logger.info('draining');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await worker?.stop();
+  await closed;
+  await backend.close();
+  return EXIT.ok;
+}

@@ -1,0 +1,47 @@
+import { loadConfig } from '../../config/load-config.js';
+import { createWorker } from '../../runtime/worker.js';
+import { createJsonLogger } from '../../util/logger.js';
+import { openBackend } from '../backend.js';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../usage-error.js';
+
+/** Parses a positive integer flag or throws a usage error naming it. */
+export function positiveInteger(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1)
+    throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
+  return number;
+}
+
+/** `keel worker`: claims and executes runs until SIGTERM/SIGINT, then drains. */
+export async function workerCommand(
+  { concurrency, config, leaseMs }: { concurrency?: string; config?: string; leaseMs?: string },
+  io: CliIo,
+): Promise<number> {
+  const logger = createJsonLogger();
+  const { agents, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
+  if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
+  const worker = createWorker({
+    store: backend.store,
+    agents: [...agents.values()],
+    concurrency: positiveInteger('concurrency', concurrency, 4),
+    leaseMs: positiveInteger('lease-ms', leaseMs, 5_000),
+    logger,
+  });
+  worker.start();
+  logger.info('worker started', {
+    owner: worker.owner,
+    agents: [...agents.keys()],
+    config: path,
+    store: backend.description,
+  });
+  await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+  logger.info('worker draining');
+  await worker.stop();
+  await backend.close();
+  logger.info('worker stopped');
+  return EXIT.ok;
+}

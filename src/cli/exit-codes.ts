@@ -1,0 +1,35 @@
+import { isKeelError } from '../errors/keel-error.js';
+
+/** Exit codes of the `keel` command; documented in docs/operations.md. */
+export const EXIT = {
+  /** The command did what was asked (for `keel run`: the run completed). */
+  ok: 0,
+  /** The run ended without completing (a limit, an error, a cancellation). */
+  runNotCompleted: 1,
+  /** Bad command line or input: unknown command, flag or agent. */
+  usage: 2,
+  /** The config file is missing, broken or invalid. */
+  config: 3,
+  /** The database cannot be reached or is locked by another process. */
+  database: 4,
+  /** Anything else: a bug or an unexpected failure. */
+  internal: 5,
+  /** Interrupted (Ctrl-C). */
+  interrupted: 130,
+} as const;
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(error: unknown): number {
+  if (!isKeelError(error)) return EXIT.internal;
+  if (error.code.startsWith('config_') || error.code === 'invalid_tool' || error.code === 'invalid_agent')
+    return EXIT.config;
+  if (error.code === 'unknown_agent' || error.code === 'usage' || error.code === 'run_not_found')
+    return EXIT.usage;
+  if (
+    error.code === 'database_unavailable' ||
+    error.code === 'store_locked' ||
+    error.code === 'migration_error'
+  )
+    return EXIT.database;
+  return EXIT.internal;
+}

@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { serializeError } from '../errors/keel-error.js';
+import type { CliIo } from './cli-io.js';
+import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
+import { workerCommand } from './commands/worker.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `keel: the production runtime for LLM agents
+
+Usage:
+  keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY]
+  keel worker [--concurrency N] [--lease-ms MS]
+  keel serve [--port N] [--host H] [--workers N] [--no-worker]
+  keel runs [--limit N] [--status S] [--agent A] [--json]
+  keel show <run-id> [--json]
+  keel migrate
+
+Common:
+  --config FILE   the config file (default: KEEL_CONFIG or ./keel.config.{ts,mts,js,mjs})
+
+Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
+KEEL_DATA_DIR (default ./.keel).
+Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal, 130 interrupted.
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  detach: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  session: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  concurrency: { type: 'string' },
+  'lease-ms': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  workers: { type: 'string' },
+  'no-worker': { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  status: { type: 'string' },
+  agent: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Runs the `keel` command line; returns the exit code. */
+export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  const ownSignals = io?.signal === undefined;
+  if (ownSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  const fullIo: CliIo = {
+    stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    env: io?.env ?? process.env,
+    cwd: io?.cwd ?? process.cwd(),
+    signal: io?.signal ?? controller.signal,
+  };
+  try {
+    return await dispatch(argv, fullIo);
+  } catch (error) {
+    const serialized = serializeError(error);
+    if (fullIo.signal.aborted && serialized.code === 'internal_error') return EXIT.interrupted;
+    fullIo.stderr.write(`keel: ${serialized.message} [${serialized.code}]\n`);
+    return exitCodeFor(error);
+  } finally {
+    if (ownSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    io.stdout.write(HELP);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  switch (command) {
+    case 'run':
+      return runCommand(
+        {
+          agent: rest[0],
+          input: rest.slice(1).join(' '),
+          detach: values.detach,
+          json: values.json,
+          config: values.config,
+          session: values.session,
+          idempotencyKey: values['idempotency-key'],
+        },
+        io,
+      );
+    case 'worker':
+      return workerCommand(
+        { concurrency: values.concurrency, config: values.config, leaseMs: values['lease-ms'] },
+        io,
+      );
+    case 'serve':
+      return serveCommand(
+        {
+          port: values.port,
+          host: values.host,
+          workers: values.workers,
+          noWorker: values['no-worker'],
+          config: values.config,
+        },
+        io,
+      );
+    case 'runs':
+      return runsCommand(
+        { limit: values.limit, status: values.status, agent: values.agent, json: values.json },
+        io,
+      );
+    case 'show':
+      return showCommand({ runId: rest[0], json: values.json }, io);
+    case 'migrate':
+      return migrateCommand(io);
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${HELP}`);
+  }
+}

@@ -1,0 +1,77 @@
+import type { RunEvent } from '../runtime/run-events.js';
+import type { RunView, StepView } from '../server/run-views.js';
+
+const dollars = (value: number | null | undefined) => `$${(value ?? 0).toFixed(6)}`;
+
+/** One line of live progress for a step event (TTY only). */
+export function renderEvent(event: RunEvent): string | undefined {
+  if (event.type === 'run-start' && event.replayedSteps > 0) {
+    return `↻ resuming ${event.runId} (attempt ${event.attempt}, ${event.replayedSteps} recorded steps)\n`;
+  }
+  if (event.type !== 'step-end') return undefined;
+  const mark = event.status === 'completed' ? '✓' : '✗';
+  const tokens = event.usage ? `  ${event.usage.inputTokens}→${event.usage.outputTokens} tok` : '';
+  const error = event.error ? `  ${event.error.code}: ${event.error.message}` : '';
+  const replay = event.replayed ? ' (replayed)' : '';
+  return `${mark} ${event.kind.padEnd(5)} ${event.name}${replay}  ${event.durationMs} ms${tokens}${error}\n`;
+}
+
+/** A step as a progress line, for runs followed through the API. */
+export function renderStep(step: StepView): string {
+  const mark = step.status === 'completed' ? '✓' : step.status === 'failed' ? '✗' : '…';
+  const duration = step.ended_at ? Date.parse(step.ended_at) - Date.parse(step.started_at) : 0;
+  const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok` : '';
+  const error = step.error ? `  ${step.error.code}: ${step.error.message}` : '';
+  return `${mark} ${step.kind.padEnd(5)} ${step.name}  ${duration} ms${tokens}${error}\n`;
+}
+
+/** The summary printed after a run: stop reason, tokens, cost, id. */
+export function renderSummary(run: RunView): string {
+  const tokens = run.usage.input_tokens + run.usage.output_tokens;
+  const error =
+    run.error && run.stop_reason !== 'completed' ? `\nerror: ${run.error.code}: ${run.error.message}` : '';
+  return `\n${run.stop_reason ?? run.status} · ${run.step_count} steps · ${tokens} tokens (${run.usage.input_tokens} in, ${run.usage.output_tokens} out) · ${dollars(run.cost_usd)} · ${run.id}${error}\n`;
+}
+
+/** The output of a run as text. */
+export function renderOutput(output: unknown): string {
+  if (output === null || output === undefined) return '';
+  return (typeof output === 'string' ? output : JSON.stringify(output, null, 2)) + '\n';
+}
+
+/** A table of runs for `keel runs`. */
+export function renderRunTable(runs: RunView[]): string {
+  if (runs.length === 0) return 'No runs yet.\n';
+  const rows = runs.map((run) => [
+    run.id,
+    run.agent,
+    run.status,
+    run.stop_reason ?? '',
+    String(run.step_count),
+    dollars(run.cost_usd),
+    run.created_at.replace('T', ' ').slice(0, 19),
+  ]);
+  const header = ['ID', 'AGENT', 'STATUS', 'STOP', 'STEPS', 'COST', 'CREATED'];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd() + '\n';
+  return line(header) + rows.map(line).join('');
+}
+
+/** A run and its journal for `keel show`. */
+export function renderRunDetail(run: RunView, steps: StepView[]): string {
+  let text = `run       ${run.id}\nagent     ${run.agent}\nstatus    ${run.status}${run.stop_reason ? ` (${run.stop_reason})` : ''}\n`;
+  text += `attempts  ${run.attempts}\ncreated   ${run.created_at}\nended     ${run.ended_at ?? '-'}\n`;
+  text += `usage     ${run.usage.input_tokens} in, ${run.usage.output_tokens} out · ${dollars(run.cost_usd)}\n`;
+  text += `input     ${typeof run.input === 'string' ? run.input : JSON.stringify(run.input)}\n`;
+  if (run.error) text += `error     ${run.error.code}: ${run.error.message}\n`;
+  text += `\nsteps\n`;
+  for (const step of steps) text += `  ${String(step.seq).padStart(3)} ${renderStep(step)}`;
+  if (run.output !== null && run.output !== undefined) text += `\noutput\n${renderOutput(run.output)}`;
+  return text;
+}

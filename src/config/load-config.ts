@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJiti } from 'jiti';
+import { ConfigError } from '../errors/config-errors.js';
+import { isKeelError } from '../errors/keel-error.js';
+import { defineAgent, type Agent } from '../runtime/agent.js';
+
+const DEFAULT_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs'];
+
+/** A loaded config: its agents by name, and where it came from. */
+export interface LoadedConfig {
+  path: string;
+  agents: Map<string, Agent>;
+}
+
+/**
+ * Finds the config file: `path` (from `--config`), else `KEEL_CONFIG`, else the first
+ * `keel.config.{ts,mts,js,mjs}` in `cwd`. Throws `config_not_found` naming what was tried.
+ */
+export function findConfigPath({
+  path,
+  cwd = process.cwd(),
+  env = process.env,
+}: { path?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const explicit = path ?? env.KEEL_CONFIG;
+  if (explicit) {
+    const absolute = resolve(cwd, explicit);
+    if (!existsSync(absolute))
+      throw new ConfigError('config_not_found', `Config file not found: ${absolute}`, { path: absolute });
+    return absolute;
+  }
+  for (const name of DEFAULT_NAMES) {
+    const candidate = resolve(cwd, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new ConfigError(
+    'config_not_found',
+    `No keel.config.ts (or .mts, .js, .mjs) in ${cwd}. Pass --config <file> or set KEEL_CONFIG.`,
+    { cwd },
+  );
+}
+
+/**
+ * Loads a config file (TypeScript or JavaScript) and validates its agents. Inside the file,
+ * `import ... from 'keel'` resolves to this very copy of Keel, so a config works inside or
+ * beside the project without its own install.
+ */
+export async function loadConfig(
+  options: { path?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<LoadedConfig> {
+  const path = findConfigPath(options);
+  const jiti = createJiti(import.meta.url, {
+    alias: { 'keel/testing': ownModule('testing/index'), keel: ownModule('index') },
+    fsCache: false,
+    moduleCache: false,
+    interopDefault: true,
+  });
+  let loaded: unknown;
+  try {
+    loaded = await jiti.import(path);
+  } catch (error) {
+    if (isKeelError(error)) throw error; // e.g. invalid_tool thrown by defineTool at load time
+    throw new ConfigError(
+      'config_load_failed',
+      `Could not load ${path}: ${(error as Error).message ?? String(error)}`,
+      { path },
+      error,
+    );
+  }
+  return { path, agents: agentsOf(loaded, path) };
+}
+
+function agentsOf(loaded: unknown, path: string): Map<string, Agent> {
+  const module = loaded as { default?: unknown; agents?: unknown } | null | undefined;
+  const exported = (module && typeof module === 'object' && 'default' in module ? module.default : module) as
+    { agents?: unknown } | undefined;
+  const list = exported?.agents ?? module?.agents;
+  if (!Array.isArray(list)) {
+    throw new ConfigError(
+      'config_invalid',
+      `${path} must export { agents: [...] } (default export or named "agents").`,
+      { path },
+    );
+  }
+  const agents = new Map<string, Agent>();
+  for (const candidate of list as unknown[]) {
+    // Re-validates: a config may build agents by hand or with another copy of Keel.
+    const agent = defineAgent(candidate as Agent);
+    if (agents.has(agent.name))
+      throw new ConfigError('config_invalid', `${path} defines agent "${agent.name}" twice.`, { path });
+    agents.set(agent.name, agent);
+  }
+  return agents;
+}
+
+/** The path of one of Keel's own modules: built `.js` next to this file, or `.ts` in the source tree. */
+function ownModule(name: string): string {
+  const base = fileURLToPath(new URL(`../${name}`, import.meta.url));
+  return existsSync(`${base}.js`) ? `${base}.js` : `${base}.ts`;
+}

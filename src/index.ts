@@ -1,0 +1,121 @@
+/**
+ * Keel's public API. Everything a user imports comes from here; the CLI and server use only
+ * these exports plus their own modules.
+ */
+export { z } from 'zod';
+
+// Agents, tools and config
+export {
+  defineAgent,
+  DEFAULT_LIMITS,
+  type Agent,
+  type AgentOptions,
+  type AgentLimits,
+} from './runtime/agent.js';
+export { defineTool, type Tool, type ToolOptions, type ToolContext, type ToolEffect } from './tools/tool.js';
+export {
+  createEffectLedger,
+  type EffectLedger,
+  type EffectLedgerOptions,
+  type EffectOutcome,
+  type EffectRecord,
+} from './tools/effect-ledger.js';
+export { defineConfig, type KeelConfig } from './config/define-config.js';
+export { loadConfig, findConfigPath, type LoadedConfig } from './config/load-config.js';
+
+// Running agents
+export { createWorker, DEFAULT_LEASE_MS, type Worker, type WorkerOptions } from './runtime/worker.js';
+export { runAgent, waitForRun, type RunAgentOptions } from './runtime/run-agent.js';
+export type { RunEvent, RunEventListener } from './runtime/run-events.js';
+export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
+
+// Storage
+export { openStore, type OpenStoreOptions } from './journal/open-store.js';
+export { createSqlJournalStore, type SqlJournalStoreOptions } from './journal/sql-journal-store.js';
+export { createPgliteClient, type PgliteClientOptions } from './journal/pglite-client.js';
+export { createPgClient, type PgClientOptions } from './journal/pg-client.js';
+export type { SqlClient, SqlExecutor, SqlResult } from './journal/sql-client.js';
+export type { JournalStore } from './journal/store.js';
+export {
+  statusForStopReason,
+  TERMINAL_STATUSES,
+  type RunRecord,
+  type RunStatus,
+  type StopReason,
+  type StepRecord,
+  type StepKind,
+  type StepStatus,
+  type Lease,
+  type NewRun,
+  type RunFilter,
+} from './journal/types.js';
+
+// Models
+export type {
+  LanguageModel,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ModelCallOptions,
+  Message,
+  ToolCall,
+  ToolSpec,
+  ToolChoice,
+  ResponseFormat,
+  Usage,
+  FinishReason,
+} from './model/model.js';
+export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
+export {
+  createScriptedModel,
+  createRuleModel,
+  createBuiltinModel,
+  registerBuiltinModel,
+  listBuiltinModels,
+  type BuiltinModelOptions,
+  type BuiltinReply,
+  type BuiltinToolCall,
+  type RuleToolResult,
+  type ScriptedModel,
+  type ScriptedModelOptions,
+  type RuleModelOptions,
+  type ModelRule,
+  type RuleContext,
+} from './model/builtin-model.js';
+export { resolveModel, registerModelProvider, type ModelProviderFactory } from './model/resolve-model.js';
+export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } from './model/prices.js';
+
+// Server
+export { createServer, type ServerOptions } from './server/create-server.js';
+
+// Errors
+export {
+  KeelError,
+  isKeelError,
+  serializeError,
+  type Fault,
+  type SerializedError,
+} from './errors/keel-error.js';
+export {
+  ConfigError,
+  UnknownAgentError,
+  InvalidToolError,
+  InvalidAgentError,
+} from './errors/config-errors.js';
+export {
+  DatabaseUnavailableError,
+  LeaseLostError,
+  MigrationError,
+  RunNotFoundError,
+} from './errors/storage-errors.js';
+export {
+  ProviderError,
+  ModelOutputError,
+  ModelTimeoutError,
+  ModelConfigError,
+} from './errors/model-errors.js';
+export { NondeterminismError, ToolError, RunCancelledError } from './errors/runtime-errors.js';
+
+// Utilities
+export { createJsonLogger, silentLogger, type Logger } from './util/logger.js';
+export type { Clock } from './util/clock.js';

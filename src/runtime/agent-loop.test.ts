@@ -1,0 +1,295 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { JournalStore } from '../journal/store.js';
+import { createScriptedModel } from '../model/builtin-model.js';
+import type { LanguageModel, ModelRequest, ModelResponse } from '../model/model.js';
+import { ProviderError } from '../errors/model-errors.js';
+import { createMemoryStore } from '../testing/memory-store.js';
+import { defineTool } from '../tools/tool.js';
+import { silentLogger } from '../util/logger.js';
+import { defineAgent, type AgentOptions } from './agent.js';
+import { runAgent } from './run-agent.js';
+import type { RunEvent } from './run-events.js';
+
+let store: JournalStore;
+beforeAll(async () => {
+  store = await createMemoryStore();
+});
+afterAll(async () => {
+  await store.close();
+});
+
+let agentCounter = 0;
+function agent(options: Partial<AgentOptions> & Pick<AgentOptions, 'model'>) {
+  return defineAgent({ name: `agent-${++agentCounter}`, instructions: 'You are a test agent.', ...options });
+}
+
+async function run(
+  agentDefinition: ReturnType<typeof agent>,
+  input = 'go',
+  onEvent?: (event: RunEvent) => void,
+) {
+  return runAgent({
+    store,
+    agents: [agentDefinition],
+    agent: agentDefinition.name,
+    input,
+    logger: silentLogger,
+    ...(onEvent ? { onEvent } : {}),
+  });
+}
+
+const echoTool = defineTool({
+  name: 'echo',
+  description: 'Echoes its text.',
+  input: z.object({ text: z.string() }),
+  run: ({ text }) => ({ echoed: text }),
+});
+
+describe('the agent loop', () => {
+  it('calls tools in parallel, feeds results back and completes with the final text', async () => {
+    const model = createScriptedModel({
+      replies: [
+        {
+          toolCalls: [
+            { name: 'echo', arguments: { text: 'a' } },
+            { name: 'echo', arguments: { text: 'b' } },
+          ],
+        },
+        (request: ModelRequest) => {
+          const results = request.messages
+            .filter((message) => message.role === 'tool')
+            .map((message) => message.content);
+          return `results: ${results.join(' ')}`;
+        },
+      ],
+    });
+    const result = await run(agent({ model, tools: [echoTool] }));
+    expect(result.status).toBe('completed');
+    expect(result.stopReason).toBe('completed');
+    expect(result.output).toBe('results: {"echoed":"a"} {"echoed":"b"}');
+    const steps = await store.loadSteps(result.id);
+    expect(steps.map((step) => `${step.seq}:${step.kind}:${step.name}`)).toEqual([
+      '0:model:builtin:scripted',
+      '1:tool:echo',
+      '2:tool:echo',
+      '3:model:builtin:scripted',
+    ]);
+    expect(result.stepCount).toBe(4);
+    expect(result.usage.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('stops with max_steps after maxSteps model calls', async () => {
+    let n = 0;
+    const model = createScriptedModel({
+      respond: () => ({ toolCalls: [{ name: 'echo', arguments: { text: `call ${n++}` } }] }),
+    });
+    const result = await run(agent({ model, tools: [echoTool], limits: { maxSteps: 3 } }));
+    expect(result.stopReason).toBe('max_steps');
+    expect(result.status).toBe('failed');
+    expect(model.calls).toHaveLength(3);
+  });
+
+  it('stops with budget when maxTokens is used up', async () => {
+    const model = createScriptedModel({
+      respond: (request) => ({
+        toolCalls: [{ name: 'echo', arguments: { text: String(request.messages.length) } }],
+        usage: { inputTokens: 600, outputTokens: 10 },
+      }),
+    });
+    const result = await run(agent({ model, tools: [echoTool], limits: { maxTokens: 1000 } }));
+    expect(result.stopReason).toBe('budget');
+    expect(model.calls).toHaveLength(2);
+    expect(result.error?.message).toMatch(/maxTokens/);
+  });
+
+  it('stops with budget when maxCostUsd is spent, using the price table', async () => {
+    const priced = pricedModel(() => ({
+      toolCalls: [{ name: 'echo', arguments: '{"text":"x' + Math.random() + '"}' }],
+    }));
+    const result = await run(agent({ model: priced, tools: [echoTool], limits: { maxCostUsd: 0.02 } }));
+    expect(result.stopReason).toBe('budget');
+    // gpt-4o: $2.50 per 1M input tokens; 4000 tokens a call = $0.01; the cap is hit after 2 calls.
+    expect(result.costUsd).toBeGreaterThanOrEqual(0.02);
+    expect(result.costUsd).toBeLessThan(0.03);
+  });
+
+  it('stops with deadline when the run outlives deadlineMs', async () => {
+    const model = createScriptedModel({
+      latencyMs: 300,
+      respond: () => ({ toolCalls: [{ name: 'echo', arguments: { text: String(Math.random()) } }] }),
+    });
+    const result = await run(agent({ model, tools: [echoTool], limits: { deadlineMs: 500 } }));
+    expect(result.stopReason).toBe('deadline');
+  });
+
+  it('detects a loop: the same tool with the same arguments N times', async () => {
+    const model = createScriptedModel({
+      respond: () => ({ toolCalls: [{ name: 'echo', arguments: { text: 'again' } }] }),
+    });
+    const result = await run(agent({ model, tools: [echoTool], limits: { loopThreshold: 3 } }));
+    expect(result.stopReason).toBe('loop_detected');
+    expect(model.calls).toHaveLength(3);
+    const toolSteps = (await store.loadSteps(result.id)).filter((step) => step.kind === 'tool');
+    expect(toolSteps).toHaveLength(2);
+  });
+
+  it('ends with cancelled when the run is cancelled mid-tool', async () => {
+    let started!: () => void;
+    const toolStarted = new Promise<void>((resolve) => (started = resolve));
+    const slow = defineTool({
+      name: 'slow',
+      description: 'Waits until aborted.',
+      input: z.object({}),
+      run: (_args, { signal }) =>
+        new Promise((_resolve, reject) => {
+          started();
+          signal.addEventListener('abort', () => reject(signal.reason as Error));
+        }),
+    });
+    const model = createScriptedModel({
+      replies: [{ toolCalls: [{ name: 'slow', arguments: {} }] }, 'never'],
+    });
+    const definition = agent({ model, tools: [slow] });
+    const resultPromise = run(definition);
+    await toolStarted;
+    const [queued] = (await store.listRuns({ agent: definition.name })).runs;
+    await store.requestCancel(queued!.id);
+    const result = await resultPromise;
+    expect(result.stopReason).toBe('cancelled');
+    expect(result.status).toBe('cancelled');
+  });
+
+  it('ends with error on a non-retryable provider error, and retries retryable ones', async () => {
+    const failing = createScriptedModel({
+      replies: [new ProviderError({ provider: 'test', status: 400, message: 'bad request' })],
+    });
+    const failed = await run(agent({ model: failing }));
+    expect(failed.stopReason).toBe('error');
+    expect(failed.error?.code).toBe('provider_http_400');
+    expect(failing.calls).toHaveLength(1);
+
+    const flaky = createScriptedModel({
+      replies: [
+        new ProviderError({ provider: 'test', status: 503, message: 'overloaded', retryAfterMs: 10 }),
+        'recovered',
+      ],
+    });
+    const recovered = await run(agent({ model: flaky }));
+    expect(recovered.stopReason).toBe('completed');
+    expect(recovered.output).toBe('recovered');
+    expect(flaky.calls).toHaveLength(2);
+  });
+
+  it('sends unknown tools, invalid arguments and tool errors back to the model, and counts them', async () => {
+    const broken = defineTool({
+      name: 'broken',
+      description: 'Always fails.',
+      input: z.object({}),
+      run: () => {
+        throw new Error('boom');
+      },
+    });
+    const model = createScriptedModel({
+      replies: [
+        {
+          toolCalls: [
+            { name: 'nope', arguments: {} },
+            { name: 'echo', arguments: '{"text": ' },
+            { name: 'echo', arguments: { text: 42 } },
+            { name: 'broken', arguments: {} },
+          ],
+        },
+        (request: ModelRequest) =>
+          request.messages
+            .filter((message) => message.role === 'tool')
+            .map((message) =>
+              message.role === 'tool' && message.isError ? JSON.parse(message.content).error.code : 'ok',
+            )
+            .join(','),
+      ],
+    });
+    const result = await run(agent({ model, tools: [echoTool, broken] }));
+    expect(result.stopReason).toBe('completed');
+    expect(result.output).toBe('tool_unknown,tool_invalid_arguments,tool_invalid_arguments,tool_failed');
+    const failedTools = (await store.loadSteps(result.id)).filter(
+      (step) => step.kind === 'tool' && step.status === 'failed',
+    );
+    expect(failedTools).toHaveLength(4);
+  });
+
+  it('retries a failing tool up to its retries and times out a slow one', async () => {
+    let attempts = 0;
+    const flaky = defineTool({
+      name: 'flaky',
+      description: 'Fails twice.',
+      input: z.object({}),
+      retries: 2,
+      run: () => {
+        attempts++;
+        if (attempts < 3) throw new Error('transient');
+        return 'ok';
+      },
+    });
+    const hang = defineTool({
+      name: 'hang',
+      description: 'Never answers.',
+      input: z.object({}),
+      timeoutMs: 50,
+      run: () => new Promise(() => {}),
+    });
+    const model = createScriptedModel({
+      replies: [
+        {
+          toolCalls: [
+            { name: 'flaky', arguments: {} },
+            { name: 'hang', arguments: {} },
+          ],
+        },
+        (request: ModelRequest) =>
+          request.messages
+            .filter((message) => message.role === 'tool')
+            .map((message) => message.content)
+            .join(' | '),
+      ],
+    });
+    const result = await run(agent({ model, tools: [flaky, hang] }));
+    expect(attempts).toBe(3);
+    expect(result.output).toMatch(/^ok \| .*tool_timeout/);
+  });
+
+  it('emits step and text events in one vocabulary', async () => {
+    const events: RunEvent[] = [];
+    const model = createScriptedModel({
+      replies: [{ toolCalls: [{ name: 'echo', arguments: { text: 'x' } }] }, 'all done now'],
+    });
+    await run(agent({ model, tools: [echoTool] }), 'go', (event) => events.push(event));
+    const types = events.map((event) => event.type);
+    expect(types[0]).toBe('run-start');
+    expect(types.at(-1)).toBe('run-end');
+    expect(types).toContain('step-start');
+    expect(types).toContain('step-end');
+    expect(
+      events
+        .filter((event) => event.type === 'text-delta')
+        .map((event) => (event as { text: string }).text)
+        .join(''),
+    ).toContain('done');
+  });
+});
+
+/** A model priced like gpt-4o, using 4000 input tokens per call. */
+function pricedModel(reply: () => { toolCalls: { name: string; arguments: string }[] }): LanguageModel {
+  const inner = createScriptedModel({
+    respond: () => ({ ...reply(), usage: { inputTokens: 4000, outputTokens: 0 } }),
+  });
+  return {
+    provider: 'openai',
+    modelId: 'gpt-4o',
+    generate: (request, options) =>
+      inner
+        .generate(request, options)
+        .then((response): ModelResponse => ({ ...response, modelId: 'gpt-4o' })),
+    stream: (request, options) => inner.stream(request, options),
+  };
+}

@@ -1,0 +1,514 @@
+import { isKeelError, KeelError, serializeError, type SerializedError } from '../errors/keel-error.js';
+import { ModelTimeoutError, ProviderError } from '../errors/model-errors.js';
+import { RunCancelledError, ToolError } from '../errors/runtime-errors.js';
+import type { RunEnd, RunRecord, StopReason } from '../journal/types.js';
+import type {
+  AssistantMessage,
+  LanguageModel,
+  Message,
+  ModelRequest,
+  ModelResponse,
+  ToolCall,
+  ToolMessage,
+  Usage,
+} from '../model/model.js';
+import { costOf } from '../model/prices.js';
+import type { Tool } from '../tools/tool.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { DEFAULT_LIMITS, type Agent } from './agent.js';
+import { fullJitterDelay, sleep } from './backoff.js';
+import type { DurableRun, StepOutcome } from './durable-run.js';
+import type { FaultHook } from './fault-points.js';
+import { createLoopDetector } from './loop-detector.js';
+import { storedModelResponseSchema } from './stored-model-response.js';
+import { combineSignals, DeadlineExceededError } from './run-signals.js';
+import type { RunEventListener } from './run-events.js';
+
+/** The longest wait a provider's Retry-After may impose on one model call. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+export interface AgentLoopOptions {
+  run: RunRecord;
+  agent: Agent;
+  model: LanguageModel;
+  durable: DurableRun;
+  /** Aborts on cancellation, lost lease or drain; the reason says which. */
+  signal: AbortSignal;
+  clock: Clock;
+  logger: Logger;
+  onEvent?: RunEventListener;
+  faultHook?: FaultHook;
+}
+
+/**
+ * The agent loop, an explicit state machine: `model` (call the model) → `tools` (run the calls
+ * it asked for, in parallel) → `model` ... until the model answers without tool calls or a
+ * limit stops the run. Every transition goes through the journal, so re-running this function
+ * after a crash replays recorded steps and continues where the run stopped.
+ *
+ * Returns how the run ended; throws only when this execution must not end the run (lease lost,
+ * worker draining), leaving it to the next owner.
+ */
+export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
+  const { run, agent, model, durable, clock, logger, onEvent, faultHook } = options;
+  const limits = { ...DEFAULT_LIMITS, ...agent.limits };
+  const tools = new Map(agent.tools.map((tool) => [tool.name, tool]));
+  const toolSpecs = agent.tools.map((tool) => tool.spec);
+  const messages: Message[] = [
+    { role: 'system', content: agent.instructions },
+    { role: 'user', content: typeof run.input === 'string' ? run.input : JSON.stringify(run.input) },
+  ];
+  const usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let costUsd = 0;
+  let modelCalls = 0;
+  const loopDetector = createLoopDetector({ threshold: limits.loopThreshold });
+
+  // The deadline counts from the run's first start, so a recovered run does not get a new one.
+  const startedAt = run.startedAt?.getTime() ?? clock.now();
+  const deadline = combineSignals({
+    signals: [options.signal],
+    timeoutMs: startedAt + limits.deadlineMs - clock.now(),
+    onTimeout: () => new DeadlineExceededError(run.id, limits.deadlineMs),
+  });
+  const signal = deadline.signal;
+
+  const end = (
+    stopReason: StopReason,
+    extra: { output?: unknown; error?: SerializedError } = {},
+  ): RunEnd => ({
+    stopReason,
+    output: extra.output ?? null,
+    error: extra.error ?? null,
+    usage,
+    costUsd,
+    stepCount: durable.stepCount,
+  });
+  const addUsage = (stepUsage: Usage | undefined, stepCost: number | undefined) => {
+    if (stepUsage) {
+      usage.inputTokens += stepUsage.inputTokens;
+      usage.outputTokens += stepUsage.outputTokens;
+    }
+    costUsd += stepCost ?? 0;
+  };
+
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      if (modelCalls >= limits.maxSteps) {
+        return end('max_steps', {
+          error: limitError('max_steps', `reached maxSteps (${limits.maxSteps} model calls)`),
+        });
+      }
+      if (limits.maxTokens !== undefined && usage.inputTokens + usage.outputTokens >= limits.maxTokens) {
+        return end('budget', {
+          error: limitError(
+            'budget',
+            `used ${usage.inputTokens + usage.outputTokens} tokens of maxTokens ${limits.maxTokens}`,
+          ),
+        });
+      }
+      if (limits.maxCostUsd !== undefined && costUsd >= limits.maxCostUsd) {
+        return end('budget', {
+          error: limitError('budget', `spent $${costUsd.toFixed(6)} of maxCostUsd $${limits.maxCostUsd}`),
+        });
+      }
+
+      const request: ModelRequest = {
+        messages: [...messages],
+        ...(toolSpecs.length > 0 ? { tools: toolSpecs } : {}),
+        ...(agent.responseFormat ? { responseFormat: agent.responseFormat } : {}),
+        ...(agent.temperature !== undefined ? { temperature: agent.temperature } : {}),
+        ...(agent.maxOutputTokens !== undefined ? { maxOutputTokens: agent.maxOutputTokens } : {}),
+      };
+      const seq = durable.allocateSeq();
+      const modelResult = await durable.step(
+        {
+          seq,
+          kind: 'model',
+          name: `${model.provider}:${model.modelId}`,
+          input: request,
+          journalStart: false,
+          meta: { provider: model.provider, model: model.modelId, tools: toolSpecs.map((spec) => spec.name) },
+        },
+        () => callModel({ model, request, seq, limits, signal, runId: run.id, onEvent, faultHook, logger }),
+      );
+      modelCalls++;
+      addUsage(modelResult.usage, modelResult.costUsd);
+      if (modelResult.status === 'failed') return end('error', { error: modelResult.error });
+      if (limits.maxCostUsd !== undefined && modelResult.meta?.priced === false) {
+        // A dollar cap that cannot be computed is not a cap: stop rather than spend blind.
+        return end('budget', {
+          error: limitError(
+            'budget',
+            `no price is known for model ${model.provider}:${model.modelId}, so maxCostUsd cannot be enforced`,
+          ),
+        });
+      }
+
+      const response = storedModelResponseSchema.parse(modelResult.output) as ModelResponse;
+      const assistant: AssistantMessage = response.message;
+      messages.push(assistant);
+      const calls = assistant.toolCalls ?? [];
+      if (calls.length === 0) return end('completed', { output: finalOutput(agent, assistant.content) });
+
+      // Seqs are allocated before any tool starts so parallel calls get deterministic positions.
+      const planned = calls.map((call) => ({ call, seq: durable.allocateSeq(), args: parseArguments(call) }));
+      for (const { call, args } of planned) {
+        if (args.ok && loopDetector.record(call.name, args.value)) {
+          return end('loop_detected', {
+            error: limitError(
+              'loop_detected',
+              `tool "${call.name}" was called ${limits.loopThreshold} times with the same arguments`,
+            ),
+          });
+        }
+      }
+      const results = await Promise.all(
+        planned.map(({ call, seq: toolSeq, args }) =>
+          runToolCall({
+            call,
+            seq: toolSeq,
+            args,
+            tool: tools.get(call.name),
+            durable,
+            limits,
+            signal,
+            run,
+            logger,
+            faultHook,
+          }),
+        ),
+      );
+      messages.push(...results);
+    }
+  } catch (error) {
+    const reason = signal.aborted ? signal.reason : error;
+    if (reason instanceof RunCancelledError) return end('cancelled', { error: reason.toJSON() });
+    if (reason instanceof DeadlineExceededError) return end('deadline', { error: reason.toJSON() });
+    if (isKeelError(reason) && (reason.code === 'lease_lost' || reason.code === 'worker_draining'))
+      throw reason;
+    if (isKeelError(error) && (error.code === 'lease_lost' || error.code === 'database_unavailable'))
+      throw error;
+    logger.error('run failed', { runId: run.id, error: serializeError(error) });
+    return end('error', { error: serializeError(error) });
+  } finally {
+    deadline.dispose();
+  }
+}
+
+type Limits = typeof DEFAULT_LIMITS;
+
+async function callModel({
+  model,
+  request,
+  seq,
+  limits,
+  signal,
+  runId,
+  onEvent,
+  faultHook,
+  logger,
+}: {
+  model: LanguageModel;
+  request: ModelRequest;
+  seq: number;
+  limits: Limits;
+  signal: AbortSignal;
+  runId: string;
+  onEvent?: RunEventListener;
+  faultHook?: FaultHook;
+  logger: Logger;
+}): Promise<StepOutcome> {
+  let lastError: SerializedError | undefined;
+  for (let attempt = 0; attempt < limits.modelAttempts; attempt++) {
+    throwIfAborted(signal);
+    await faultHook?.('before-model-call', { runId, seq });
+    const call = combineSignals({
+      signals: [signal],
+      timeoutMs: limits.modelTimeoutMs,
+      onTimeout: () => new ModelTimeoutError(model.modelId, limits.modelTimeoutMs),
+    });
+    try {
+      const response = onEvent
+        ? await streamModel({ model, request, signal: call.signal, runId, seq, onEvent })
+        : await model.generate(request, { signal: call.signal });
+      await faultHook?.('after-model-call', { runId, seq });
+      const cost = costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage });
+      return {
+        status: 'completed',
+        output: response,
+        usage: response.usage,
+        costUsd: cost ?? 0,
+        meta: { finishReason: response.finishReason, priced: cost !== undefined },
+      };
+    } catch (thrown) {
+      if (signal.aborted) throw signal.reason;
+      const error = call.signal.aborted && !signal.aborted ? call.signal.reason : thrown;
+      lastError = serializeError(error);
+      const retryable = isKeelError(error) ? error.retryable : false;
+      if (!retryable || attempt + 1 >= limits.modelAttempts) break;
+      const retryAfter = error instanceof ProviderError ? error.retryAfterMs : undefined;
+      const delay = Math.max(
+        fullJitterDelay({ attempt, baseMs: 250, capMs: 8_000 }),
+        Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS),
+      );
+      logger.warn('model call failed, retrying', {
+        runId,
+        seq,
+        attempt: attempt + 1,
+        delayMs: delay,
+        code: lastError.code,
+      });
+      await sleep(delay, signal);
+    } finally {
+      call.dispose();
+    }
+  }
+  return { status: 'failed', error: lastError ?? serializeError(new Error('model call failed')) };
+}
+
+async function streamModel({
+  model,
+  request,
+  signal,
+  runId,
+  seq,
+  onEvent,
+}: {
+  model: LanguageModel;
+  request: ModelRequest;
+  signal: AbortSignal;
+  runId: string;
+  seq: number;
+  onEvent: RunEventListener;
+}): Promise<ModelResponse> {
+  for await (const event of model.stream(request, { signal })) {
+    if (event.type === 'text-delta') onEvent({ type: 'text-delta', runId, seq, text: event.text });
+    if (event.type === 'finish') return event.response;
+  }
+  throw new KeelError({
+    code: 'model_output_invalid',
+    message: `${model.modelId}: stream ended without a finish event`,
+    fault: 'model',
+    retryable: true,
+  });
+}
+
+type ParsedArguments = { ok: true; value: unknown } | { ok: false; message: string };
+
+function parseArguments(call: ToolCall): ParsedArguments {
+  const text = call.arguments.trim() === '' ? '{}' : call.arguments;
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, message: `arguments are not valid JSON: ${(error as Error).message}` };
+  }
+}
+
+async function runToolCall({
+  call,
+  seq,
+  args,
+  tool,
+  durable,
+  limits,
+  signal,
+  run,
+  logger,
+  faultHook,
+}: {
+  call: ToolCall;
+  seq: number;
+  args: ParsedArguments;
+  tool: Tool | undefined;
+  durable: DurableRun;
+  limits: Limits;
+  signal: AbortSignal;
+  run: RunRecord;
+  logger: Logger;
+  faultHook?: FaultHook;
+}): Promise<ToolMessage> {
+  const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
+  // Rejected calls are journaled too (as failed steps) so traces and counters see them.
+  const reject = (error: ToolError) =>
+    durable.step(
+      { seq, kind: 'tool', name: call.name, input: { arguments: call.arguments }, journalStart: false, meta },
+      async () => ({ status: 'failed', error: error.toJSON() }),
+    );
+
+  let result;
+  if (!tool) {
+    result = await reject(
+      new ToolError(
+        'tool_unknown',
+        call.name,
+        `Unknown tool "${call.name}". Available tools are listed in the request.`,
+      ),
+    );
+  } else if (!args.ok) {
+    result = await reject(new ToolError('tool_invalid_arguments', call.name, args.message));
+  } else {
+    const parsed = tool.input.safeParse(args.value);
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+        .join('; ');
+      result = await reject(
+        new ToolError('tool_invalid_arguments', call.name, `invalid arguments: ${issues}`),
+      );
+    } else {
+      result = await durable.step(
+        {
+          seq,
+          kind: 'tool',
+          name: call.name,
+          input: { arguments: args.value },
+          journalStart: tool.effect !== 'none',
+          meta,
+        },
+        ({ attempt, idempotencyKey }) =>
+          executeTool({
+            tool,
+            args: parsed.data,
+            attempt,
+            idempotencyKey,
+            call,
+            seq,
+            limits,
+            signal,
+            run,
+            logger,
+            faultHook,
+          }),
+      );
+    }
+  }
+  return result.status === 'completed'
+    ? { role: 'tool', toolCallId: call.id, name: call.name, content: toolContent(result.output) }
+    : {
+        role: 'tool',
+        toolCallId: call.id,
+        name: call.name,
+        content: JSON.stringify({ error: { code: result.error.code, message: result.error.message } }),
+        isError: true,
+      };
+}
+
+async function executeTool({
+  tool,
+  args,
+  attempt,
+  idempotencyKey,
+  call,
+  seq,
+  limits,
+  signal,
+  run,
+  logger,
+  faultHook,
+}: {
+  tool: Tool;
+  args: unknown;
+  attempt: number;
+  idempotencyKey: string;
+  call: ToolCall;
+  seq: number;
+  limits: Limits;
+  signal: AbortSignal;
+  run: RunRecord;
+  logger: Logger;
+  faultHook?: FaultHook;
+}): Promise<StepOutcome> {
+  const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
+  let lastError: SerializedError | undefined;
+  for (let retry = 0; retry <= tool.retries; retry++) {
+    throwIfAborted(signal);
+    await faultHook?.('before-tool-call', { runId: run.id, seq });
+    const call_ = combineSignals({
+      signals: [signal],
+      timeoutMs,
+      onTimeout: () =>
+        new ToolError('tool_timeout', tool.name, `Tool "${tool.name}" timed out after ${timeoutMs} ms.`),
+    });
+    try {
+      const output = await raceAbort(
+        Promise.resolve(
+          tool.run(args, {
+            runId: run.id,
+            idempotencyKey,
+            signal: call_.signal,
+            toolCallId: call.id,
+            attempt: attempt + retry,
+            logger: logger.child({ runId: run.id, tool: tool.name, seq }),
+          }),
+        ),
+        call_.signal,
+      );
+      await faultHook?.('after-tool-call', { runId: run.id, seq });
+      return { status: 'completed', output: output === undefined ? null : output };
+    } catch (thrown) {
+      if (signal.aborted) throw signal.reason;
+      const error = call_.signal.aborted ? call_.signal.reason : thrown;
+      lastError = isKeelError(error)
+        ? error.toJSON()
+        : new ToolError(
+            'tool_failed',
+            tool.name,
+            error instanceof Error ? error.message : String(error),
+          ).toJSON();
+      if (retry < tool.retries)
+        await sleep(fullJitterDelay({ attempt: retry, baseMs: 200, capMs: 5_000 }), signal);
+    } finally {
+      call_.dispose();
+    }
+  }
+  return {
+    status: 'failed',
+    error: lastError ?? new ToolError('tool_failed', tool.name, 'tool failed').toJSON(),
+  };
+}
+
+/** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason;
+}
+
+function toolContent(output: unknown): string {
+  return typeof output === 'string' ? output : JSON.stringify(output ?? null);
+}
+
+function finalOutput(agent: Agent, content: string): unknown {
+  if (agent.responseFormat?.type !== 'json') return content;
+  try {
+    return JSON.parse(content) as unknown;
+  } catch {
+    throw new KeelError({
+      code: 'model_output_invalid',
+      message: `Agent "${agent.name}" asked for JSON but the model's final answer is not valid JSON.`,
+      fault: 'model',
+    });
+  }
+}
+
+function limitError(code: StopReason, message: string): SerializedError {
+  return { code, message, fault: 'caller', retryable: false };
+}

@@ -1,0 +1,260 @@
+import { isKeelError, type SerializedError } from '../errors/keel-error.js';
+import { NondeterminismError } from '../errors/runtime-errors.js';
+import { DatabaseUnavailableError, LeaseLostError } from '../errors/storage-errors.js';
+import type { JournalStore } from '../journal/store.js';
+import type { Lease, RunEnd, RunRecord, StepKind, StepRecord } from '../journal/types.js';
+import type { Usage } from '../model/model.js';
+import { hashCanonical } from '../util/canonical-hash.js';
+import type { Clock } from '../util/clock.js';
+import { fullJitterDelay, sleep } from './backoff.js';
+import type { FaultHook } from './fault-points.js';
+import type { RunEventListener } from './run-events.js';
+
+/** A step the code wants to take. Its identity on replay is (seq, kind, name, hash of input). */
+export interface StepRequest {
+  seq: number;
+  kind: StepKind;
+  name: string;
+  /** Everything the step depends on; only its canonical hash is stored. */
+  input: unknown;
+  parentSeq?: number | null;
+  /** Small facts worth keeping on the step row (model id, effect, tool call id). */
+  meta?: Record<string, unknown>;
+  /**
+   * Journal `started` before executing. Required for steps with effects: a recovered run then
+   * knows the step may have happened, and re-invokes it with the same idempotency key.
+   */
+  journalStart: boolean;
+}
+
+/** What executing a step produced. A failed step is still a recorded, replayable fact. */
+export type StepOutcome =
+  | { status: 'completed'; output: unknown; usage?: Usage; costUsd?: number; meta?: Record<string, unknown> }
+  | {
+      status: 'failed';
+      error: SerializedError;
+      output?: unknown;
+      usage?: Usage;
+      costUsd?: number;
+      meta?: Record<string, unknown>;
+    };
+
+export type StepResult = StepOutcome & { replayed: boolean; attempt: number };
+
+export interface DurableRunOptions {
+  store: JournalStore;
+  run: RunRecord;
+  lease: Lease;
+  /** The run's journal, loaded with outputs. */
+  steps: readonly StepRecord[];
+  clock: Clock;
+  onEvent?: RunEventListener;
+  faultHook?: FaultHook;
+  /** False once this worker can no longer be sure it holds the lease; writes then give up. */
+  isLeaseValid?: () => boolean;
+}
+
+/**
+ * The journal side of one execution of a run: hands out step sequence numbers, returns recorded
+ * results on replay (checking that the code asks for the same step), and journals new steps
+ * through the fenced store. Store outages are retried while the lease is still ours.
+ */
+export class DurableRun {
+  readonly runId: string;
+  private readonly recorded: Map<number, StepRecord>;
+  private nextSeqValue = 0;
+  private completedSteps = 0;
+
+  constructor(private readonly options: DurableRunOptions) {
+    this.runId = options.run.id;
+    this.recorded = new Map(options.steps.map((step) => [step.seq, step]));
+  }
+
+  /** Number of steps recorded before this execution began. */
+  get replayableSteps(): number {
+    return this.recorded.size;
+  }
+
+  /** Steps of the run so far (recorded and new), for the run's totals. */
+  get stepCount(): number {
+    return this.completedSteps;
+  }
+
+  /** Allocates the next sequence number. Callers allocate in a deterministic order. */
+  allocateSeq(): number {
+    return this.nextSeqValue++;
+  }
+
+  /** True when the journal already holds a finished result for this seq. */
+  isReplay(seq: number): boolean {
+    const step = this.recorded.get(seq);
+    return step !== undefined && step.status !== 'started';
+  }
+
+  /**
+   * Runs a step exactly as the journal dictates: a finished recorded step returns its result
+   * without executing; an unfinished one (a crash mid-step) executes again with the next attempt
+   * number and the same idempotency key; a new one executes and is journaled.
+   */
+  async step(
+    request: StepRequest,
+    execute: (context: { attempt: number; idempotencyKey: string }) => Promise<StepOutcome>,
+  ): Promise<StepResult> {
+    const { store, lease, clock, onEvent, faultHook } = this.options;
+    const inputHash = hashCanonical(request.input);
+    const recorded = this.recorded.get(request.seq);
+    if (recorded) {
+      if (
+        recorded.kind !== request.kind ||
+        recorded.name !== request.name ||
+        recorded.inputHash !== inputHash
+      ) {
+        throw new NondeterminismError(
+          this.runId,
+          { seq: recorded.seq, kind: recorded.kind, name: recorded.name, inputHash: recorded.inputHash },
+          { seq: request.seq, kind: request.kind, name: request.name, inputHash },
+        );
+      }
+      if (recorded.status !== 'started') {
+        this.completedSteps++;
+        onEvent?.({
+          type: 'step-start',
+          runId: this.runId,
+          seq: request.seq,
+          kind: request.kind,
+          name: request.name,
+          replayed: true,
+        });
+        const result = replayedResult(recorded);
+        onEvent?.({
+          type: 'step-end',
+          runId: this.runId,
+          seq: request.seq,
+          kind: request.kind,
+          name: request.name,
+          status: result.status,
+          replayed: true,
+          durationMs: 0,
+          usage: result.usage,
+          costUsd: result.costUsd,
+          error: result.status === 'failed' ? result.error : undefined,
+        });
+        return result;
+      }
+    }
+
+    const attempt = (recorded?.attempt ?? 0) + 1;
+    const startedAt = new Date(clock.now());
+    const identity = {
+      seq: request.seq,
+      parentSeq: request.parentSeq ?? null,
+      kind: request.kind,
+      name: request.name,
+      inputHash,
+      attempt,
+      startedAt,
+      meta: request.meta ?? null,
+    };
+    onEvent?.({
+      type: 'step-start',
+      runId: this.runId,
+      seq: request.seq,
+      kind: request.kind,
+      name: request.name,
+      replayed: false,
+    });
+    if (request.journalStart) await this.write(() => store.startStep(lease, identity));
+
+    const outcome = await execute({ attempt, idempotencyKey: `${this.runId}:${request.seq}` });
+    const endedAt = new Date(clock.now());
+    const meta = outcome.meta ? { ...request.meta, ...outcome.meta } : (request.meta ?? null);
+    await this.write(async () => {
+      const append = store.completeStep(lease, {
+        ...identity,
+        meta,
+        status: outcome.status,
+        endedAt,
+        output: outcome.output,
+        error: outcome.status === 'failed' ? outcome.error : null,
+        usage: outcome.usage ?? null,
+        costUsd: outcome.costUsd ?? null,
+      });
+      // The crash test kills the process here, with the append in flight.
+      await faultHook?.('during-journal-append', { runId: this.runId, seq: request.seq });
+      await append;
+    });
+    this.completedSteps++;
+    onEvent?.({
+      type: 'step-end',
+      runId: this.runId,
+      seq: request.seq,
+      kind: request.kind,
+      name: request.name,
+      status: outcome.status,
+      replayed: false,
+      durationMs: endedAt.getTime() - startedAt.getTime(),
+      usage: outcome.usage,
+      costUsd: outcome.costUsd,
+      error: outcome.status === 'failed' ? outcome.error : undefined,
+    });
+    return { ...outcome, replayed: false, attempt };
+  }
+
+  /** Ends the run with its stop reason and totals (fenced, retried like any journal write). */
+  finish(end: RunEnd): Promise<RunRecord> {
+    return this.write(() => this.options.store.finishRun(this.options.lease, end));
+  }
+
+  /**
+   * Retries a journal write through database outages for as long as the lease may still be
+   * ours; a fencing failure is final. Writes are idempotent per (run, seq), so a retry after an
+   * ambiguous failure (sent, but the answer was lost) cannot duplicate an entry.
+   */
+  private async write<T>(operation: () => Promise<T>): Promise<T> {
+    const { isLeaseValid = () => true, lease } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        const unavailable =
+          error instanceof DatabaseUnavailableError ||
+          (isKeelError(error) && error.code === 'database_unavailable');
+        if (!unavailable) throw error;
+        if (!isLeaseValid()) throw new LeaseLostError(lease.runId, lease.fence);
+        await sleep(fullJitterDelay({ attempt, baseMs: 50, capMs: 2_000 }));
+      }
+    }
+  }
+}
+
+function replayedResult(step: StepRecord): StepResult {
+  const usage = step.usage ?? undefined;
+  const costUsd = step.costUsd ?? undefined;
+  const meta = step.meta ?? undefined;
+  if (step.status === 'failed') {
+    return {
+      status: 'failed',
+      error: step.error ?? {
+        code: 'unknown',
+        message: 'failed step without error',
+        fault: 'system',
+        retryable: false,
+      },
+      output: step.output,
+      usage,
+      costUsd,
+      meta,
+      replayed: true,
+      attempt: step.attempt,
+    };
+  }
+  return {
+    status: 'completed',
+    output: step.output,
+    usage,
+    costUsd,
+    meta,
+    replayed: true,
+    attempt: step.attempt,
+  };
+}

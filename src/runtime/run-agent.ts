@@ -1,0 +1,79 @@
+import { RunNotFoundError } from '../errors/storage-errors.js';
+import type { JournalStore } from '../journal/store.js';
+import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
+import type { Agent } from './agent.js';
+import { sleep } from './backoff.js';
+import type { RunEvent } from './run-events.js';
+import { createWorker, type WorkerOptions } from './worker.js';
+
+/**
+ * Waits until a run reaches a terminal status and returns it. Polls the store, so it works
+ * whichever process executes the run; `wake` lets a local worker cut the wait short.
+ */
+export async function waitForRun({
+  store,
+  runId,
+  tenantId,
+  pollMs = 200,
+  signal,
+}: {
+  store: JournalStore;
+  runId: string;
+  tenantId?: string;
+  pollMs?: number;
+  signal?: AbortSignal;
+}): Promise<RunRecord> {
+  for (;;) {
+    const run = await store.getRun(runId, tenantId ? { tenantId } : {});
+    if (!run) throw new RunNotFoundError(runId);
+    if (TERMINAL_STATUSES.includes(run.status)) return run;
+    await sleep(pollMs, signal);
+  }
+}
+
+export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'> {
+  agents: readonly Agent[];
+  /** Name of the agent to run. */
+  agent: string;
+  input: unknown;
+  sessionId?: string;
+  metadata?: Record<string, unknown>;
+  idempotencyKey?: string;
+  tenantId?: string;
+}
+
+/**
+ * Submits a run and executes it in this process until it ends; returns the finished run.
+ * The run is durable like any other: if this process dies, any worker resumes it.
+ */
+export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
+  const { store, agent, input, sessionId, metadata, idempotencyKey, tenantId, onEvent, ...workerOptions } =
+    options;
+  const newRun: NewRun = { agent, input, sessionId, metadata, idempotencyKey, tenantId };
+  const { run } = await store.createRun(newRun);
+  const controller = new AbortController();
+  let announceEnd: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (announceEnd = resolve));
+  const worker = createWorker({
+    ...workerOptions,
+    store,
+    concurrency: 1,
+    runIds: [run.id],
+    onEvent: (event: RunEvent) => {
+      onEvent?.(event);
+      if (event.type === 'run-end' && event.runId === run.id) announceEnd();
+    },
+  });
+  worker.start();
+  try {
+    // The local worker's event ends the wait at once; polling covers a run finished elsewhere.
+    await Promise.race([
+      ended,
+      waitForRun({ store, runId: run.id, tenantId, pollMs: 1_000, signal: controller.signal }),
+    ]);
+    return await waitForRun({ store, runId: run.id, tenantId, pollMs: 50 });
+  } finally {
+    controller.abort();
+    await worker.stop();
+  }
+}

@@ -1,0 +1,43 @@
+import type { SerializedError } from '../errors/keel-error.js';
+import type { StopReason } from '../journal/types.js';
+import type { Usage } from '../model/model.js';
+
+/**
+ * Live events of a run, in one vocabulary (noun-verb). They carry ids and summaries, never raw
+ * payloads: a listener that wants content reads it from the journal with its own permissions.
+ * `text-delta` is the one exception, for callers streaming the answer they asked for.
+ */
+export type RunEvent =
+  | { type: 'run-start'; runId: string; agent: string; attempt: number; replayedSteps: number }
+  | {
+      type: 'step-start';
+      runId: string;
+      seq: number;
+      kind: string;
+      name: string;
+      replayed: boolean;
+    }
+  | {
+      type: 'step-end';
+      runId: string;
+      seq: number;
+      kind: string;
+      name: string;
+      status: 'completed' | 'failed';
+      replayed: boolean;
+      durationMs: number;
+      usage?: Usage;
+      costUsd?: number;
+      error?: SerializedError;
+    }
+  | { type: 'text-delta'; runId: string; seq: number; text: string }
+  | {
+      type: 'run-end';
+      runId: string;
+      stopReason: StopReason;
+      usage: Usage;
+      costUsd: number;
+      error?: SerializedError;
+    };
+
+export type RunEventListener = (event: RunEvent) => void;

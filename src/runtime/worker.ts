@@ -1,0 +1,314 @@
+import { hostname } from 'node:os';
+import { isKeelError, serializeError } from '../errors/keel-error.js';
+import { RunCancelledError } from '../errors/runtime-errors.js';
+import { LeaseLostError } from '../errors/storage-errors.js';
+import type { JournalStore } from '../journal/store.js';
+import type { Lease, RunEnd, RunRecord } from '../journal/types.js';
+import type { LanguageModel } from '../model/model.js';
+import { resolveModel } from '../model/resolve-model.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createId } from '../util/ids.js';
+import { createJsonLogger, type Logger } from '../util/logger.js';
+import type { Agent } from './agent.js';
+import { runAgentLoop } from './agent-loop.js';
+import { fullJitterDelay } from './backoff.js';
+import { DurableRun } from './durable-run.js';
+import type { FaultHook } from './fault-points.js';
+import type { RunEventListener } from './run-events.js';
+import { WorkerDrainingError } from './run-signals.js';
+import { createWakeSignal } from './wake-signal.js';
+
+/** Default lease on a claimed run. Recovery after a worker dies takes about this long. */
+export const DEFAULT_LEASE_MS = 5_000;
+
+export interface WorkerOptions {
+  store: JournalStore;
+  agents: readonly Agent[];
+  /** Runs executed at once by this worker. Default 4. */
+  concurrency?: number;
+  /** Lease on claimed runs. Default 5 s; heartbeats renew it every `leaseMs / 4`. */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** Fallback poll when no notification arrives (also finds expired leases). Default 500 ms. */
+  pollMs?: number;
+  /** Time SIGTERM gives running runs to finish before they are handed back. Default 10 s. */
+  drainTimeoutMs?: number;
+  /** A run claimed more often than this is ended with `error` (a poison run). Default 25. */
+  maxRunAttempts?: number;
+  /** Claim only these runs (the CLI's in-process worker runs the run it submitted). */
+  runIds?: readonly string[];
+  /** Worker identity written as lease owner. Default: host:pid:random. */
+  owner?: string;
+  logger?: Logger;
+  clock?: Clock;
+  onEvent?: RunEventListener;
+  faultHook?: FaultHook;
+  /** Turns an agent's model reference into a model (default: `resolveModel`). */
+  resolveModel?: (reference: LanguageModel | string) => LanguageModel;
+}
+
+/** A worker: claims runnable runs, executes them durably, heartbeats, drains on stop. */
+export interface Worker {
+  readonly owner: string;
+  /** Starts claiming. Returns at once; work happens in the background. */
+  start(): void;
+  /** Stops claiming, lets running runs finish within the drain timeout, releases the rest. */
+  stop(): Promise<void>;
+  /** Ids of the runs this worker is executing now. */
+  activeRunIds(): string[];
+}
+
+interface ActiveRun {
+  lease: Lease;
+  controller: AbortController;
+  /** Until when this worker may assume it holds the lease (last good heartbeat + lease). */
+  validUntil: number;
+  done: Promise<void>;
+}
+
+/** Creates a worker. See `Worker`. */
+export function createWorker(options: WorkerOptions): Worker {
+  const {
+    store,
+    concurrency = 4,
+    leaseMs = DEFAULT_LEASE_MS,
+    heartbeatMs = Math.max(50, Math.floor(leaseMs / 4)),
+    pollMs = 500,
+    drainTimeoutMs = 10_000,
+    maxRunAttempts = 25,
+    runIds,
+    owner = `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
+    clock = systemClock,
+    onEvent,
+    faultHook,
+  } = options;
+  const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
+  const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
+  const agentNames = [...agents.keys()];
+  const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
+  const active = new Map<string, ActiveRun>();
+  const wake = createWakeSignal();
+  let stopping = false;
+  let loopDone: Promise<void> | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => Promise<void>) | undefined;
+
+  async function claimLoop(): Promise<void> {
+    try {
+      unsubscribe = await store.onRunnable(() => wake.notify());
+    } catch (error) {
+      logger.warn('cannot listen for new runs; polling only', { error: serializeError(error) });
+    }
+    let failures = 0;
+    while (!stopping) {
+      const capacity = concurrency - active.size;
+      if (capacity > 0) {
+        let claimed: RunRecord[];
+        try {
+          claimed = await store.claimRuns({
+            owner,
+            limit: capacity,
+            leaseMs,
+            agents: agentNames,
+            ...(runIds ? { ids: runIds } : {}),
+          });
+          failures = 0;
+        } catch (error) {
+          failures++;
+          logger.warn('claim failed; retrying', { error: serializeError(error), failures });
+          await wake.wait(fullJitterDelay({ attempt: failures, baseMs: 200, capMs: 5_000 }) + 100);
+          continue;
+        }
+        for (const run of claimed) execute(run);
+        if (claimed.length === capacity) continue;
+      }
+      await wake.wait(pollMs);
+    }
+  }
+
+  function execute(run: RunRecord): void {
+    const lease: Lease = { runId: run.id, owner, fence: run.fence };
+    const controller = new AbortController();
+    const entry: ActiveRun = {
+      lease,
+      controller,
+      validUntil: clock.now() + leaseMs,
+      done: Promise.resolve(),
+    };
+    active.set(run.id, entry);
+    entry.done = executeRun(run, entry)
+      .catch((error: unknown) =>
+        logger.error('run execution crashed', { runId: run.id, error: serializeError(error) }),
+      )
+      .finally(() => {
+        active.delete(run.id);
+        wake.notify();
+      });
+  }
+
+  async function executeRun(run: RunRecord, entry: ActiveRun): Promise<void> {
+    const { lease, controller } = entry;
+    const log = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
+    const finishEarly = (end: RunEnd) => store.finishRun(lease, end);
+    try {
+      const agent = agents.get(run.agent);
+      if (!agent) return; // not claimable by construction (claims filter by agent)
+      if (run.cancelRequested) {
+        await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON()));
+        return;
+      }
+      if (run.attempts > maxRunAttempts) {
+        await finishEarly(
+          emptyEnd('error', {
+            code: 'too_many_attempts',
+            message: `Run was claimed ${run.attempts} times without finishing; giving up (maxRunAttempts ${maxRunAttempts}).`,
+            fault: 'system',
+            retryable: false,
+          }),
+        );
+        return;
+      }
+      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      const durable = new DurableRun({
+        store,
+        run,
+        lease,
+        steps,
+        clock,
+        onEvent,
+        faultHook,
+        isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
+      });
+      onEvent?.({
+        type: 'run-start',
+        runId: run.id,
+        agent: run.agent,
+        attempt: run.attempts,
+        replayedSteps: steps.length,
+      });
+      log.debug('run claimed', { fence: run.fence, recordedSteps: steps.length });
+
+      let end: RunEnd;
+      let model: LanguageModel | undefined;
+      try {
+        model = toModel(agent.model);
+      } catch (error) {
+        end = emptyEnd('error', serializeError(error));
+      }
+      end ??= await runAgentLoop({
+        run,
+        agent,
+        model: model!,
+        durable,
+        signal: controller.signal,
+        clock,
+        logger: log,
+        onEvent,
+        faultHook,
+      });
+      await faultHook?.('before-run-end', { runId: run.id });
+      const finished = await durable.finish(end);
+      onEvent?.({
+        type: 'run-end',
+        runId: run.id,
+        stopReason: end.stopReason,
+        usage: end.usage,
+        costUsd: end.costUsd,
+        ...(end.error ? { error: end.error } : {}),
+      });
+      log.info('run ended', { stopReason: finished.stopReason, steps: end.stepCount, costUsd: end.costUsd });
+    } catch (error) {
+      if (isKeelError(error) && error.code === 'worker_draining') {
+        await store.releaseRun(lease).catch((releaseError: unknown) => {
+          log.warn('could not release run; it will be recovered when its lease expires', {
+            error: serializeError(releaseError),
+          });
+        });
+        log.info('run released by draining worker');
+      } else if (isKeelError(error) && error.code === 'lease_lost') {
+        log.warn('lease lost; abandoning run to its new owner');
+      } else {
+        // Database outages and the like: the lease expires and another claim resumes the run.
+        log.error('run interrupted; it will resume after its lease expires', {
+          error: serializeError(error),
+        });
+      }
+    }
+  }
+
+  async function heartbeat(): Promise<void> {
+    if (active.size === 0) return;
+    const entries = [...active.values()];
+    const sentAt = clock.now();
+    try {
+      const results = await store.heartbeat({ leases: entries.map((entry) => entry.lease), leaseMs });
+      for (const result of results) {
+        const entry = active.get(result.runId);
+        if (!entry) continue;
+        if (!result.held) entry.controller.abort(new LeaseLostError(entry.lease.runId, entry.lease.fence));
+        else {
+          entry.validUntil = sentAt + leaseMs;
+          if (result.cancelRequested) entry.controller.abort(new RunCancelledError(result.runId));
+        }
+      }
+    } catch (error) {
+      logger.warn('heartbeat failed', { error: serializeError(error), runs: entries.length });
+      // Without a heartbeat we cannot know we still own a run past its lease: stop working on it.
+      for (const entry of entries) {
+        if (clock.now() >= entry.validUntil)
+          entry.controller.abort(new LeaseLostError(entry.lease.runId, entry.lease.fence));
+      }
+    }
+  }
+
+  let heartbeatRunning = false;
+  const tick = () => {
+    if (heartbeatRunning) return;
+    heartbeatRunning = true;
+    void heartbeat().finally(() => {
+      heartbeatRunning = false;
+    });
+  };
+
+  return {
+    owner,
+    start() {
+      if (loopDone) return;
+      heartbeatTimer = setInterval(tick, heartbeatMs);
+      loopDone = claimLoop();
+    },
+    async stop() {
+      stopping = true;
+      wake.notify();
+      await loopDone;
+      const drained = Promise.all([...active.values()].map((entry) => entry.done));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        for (const entry of active.values())
+          entry.controller.abort(new WorkerDrainingError(entry.lease.runId));
+        await Promise.all([...active.values()].map((entry) => entry.done));
+      }
+      clearInterval(heartbeatTimer);
+      await unsubscribe?.().catch(() => {});
+    },
+    activeRunIds: () => [...active.keys()],
+  };
+}
+
+function emptyEnd(stopReason: RunEnd['stopReason'], error: RunEnd['error']): RunEnd {
+  return {
+    stopReason,
+    output: null,
+    error,
+    usage: { inputTokens: 0, outputTokens: 0 },
+    costUsd: 0,
+    stepCount: 0,
+  };
+}

@@ -1,0 +1,49 @@
+import type { RunRecord, StepRecord } from '../journal/types.js';
+
+/** A run as the API returns it (snake_case, no lease internals). */
+export function runView(run: RunRecord) {
+  return {
+    id: run.id,
+    agent: run.agent,
+    status: run.status,
+    stop_reason: run.stopReason,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    session_id: run.sessionId,
+    metadata: run.metadata,
+    attempts: run.attempts,
+    usage: { input_tokens: run.usage.inputTokens, output_tokens: run.usage.outputTokens },
+    cost_usd: run.costUsd,
+    step_count: run.stepCount,
+    created_at: run.createdAt.toISOString(),
+    started_at: run.startedAt?.toISOString() ?? null,
+    ended_at: run.endedAt?.toISOString() ?? null,
+  };
+}
+
+export type RunView = ReturnType<typeof runView>;
+
+/** A journal step as the API returns it. */
+export function stepView(step: StepRecord) {
+  return {
+    seq: step.seq,
+    parent_seq: step.parentSeq,
+    kind: step.kind,
+    name: step.name,
+    status: step.status,
+    attempt: step.attempt,
+    input_hash: step.inputHash,
+    started_at: step.startedAt.toISOString(),
+    ended_at: step.endedAt?.toISOString() ?? null,
+    usage: step.usage
+      ? { input_tokens: step.usage.inputTokens, output_tokens: step.usage.outputTokens }
+      : null,
+    cost_usd: step.costUsd,
+    error: step.error,
+    meta: step.meta,
+    output: step.output,
+  };
+}
+
+export type StepView = ReturnType<typeof stepView>;

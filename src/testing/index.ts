@@ -1,0 +1,19 @@
+/**
+ * `keel/testing`: fakes of Keel's interfaces for your tests. Every fake records the calls it
+ * received; none patches globals.
+ */
+export {
+  createScriptedModel,
+  createRuleModel,
+  type ScriptedModel,
+  type ScriptedModelOptions,
+} from '../model/builtin-model.js';
+export {
+  createFakeOpenAIServer,
+  type FakeOpenAIServer,
+  type FakeOpenAIServerOptions,
+  type FakeOpenAIReply,
+  type FakeOpenAIRequest,
+} from './fake-openai-server.js';
+export { createMemoryStore } from './memory-store.js';
+export { createFakeClock, type FakeClock } from './fake-clock.js';
