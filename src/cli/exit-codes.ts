@@ -28,6 +28,7 @@ export function exitCodeFor(error: unknown): number {
   if (
     error.code === 'database_unavailable' ||
     error.code === 'store_locked' ||
+    error.code === 'data_dir_in_use' ||
     error.code === 'migration_error'
   )
     return EXIT.database;

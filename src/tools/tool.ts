@@ -42,7 +42,10 @@ export interface ToolOptions<Input extends z.ZodType, Output> {
 }
 
 /** A tool ready for agents: its options plus the JSON Schema offered to models. */
-export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> extends ToolOptions<Input, Output> {
+export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> extends ToolOptions<
+  Input,
+  Output
+> {
   readonly effect: ToolEffect;
   readonly retries: number;
   readonly spec: ToolSpec;
@@ -51,7 +54,9 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> ext
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Defines a tool. Throws `InvalidToolError` (code `invalid_tool`) for an unusable definition. */
-export function defineTool<Input extends z.ZodType, Output>(options: ToolOptions<Input, Output>): Tool<Input, Output> {
+export function defineTool<Input extends z.ZodType, Output>(
+  options: ToolOptions<Input, Output>,
+): Tool<Input, Output> {
   const { name, description, input, effect = 'none', timeoutMs, retries = 0, run } = options;
   const label = typeof name === 'string' ? name : String(name);
   if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
@@ -76,9 +81,13 @@ export function defineTool<Input extends z.ZodType, Output>(options: ToolOptions
   try {
     parameters = z.toJSONSchema(input, { io: 'input', unrepresentable: 'throw' }) as Record<string, unknown>;
   } catch (error) {
-    throw new InvalidToolError(name, `input schema cannot be expressed as JSON Schema (${(error as Error).message})`);
+    throw new InvalidToolError(
+      name,
+      `input schema cannot be expressed as JSON Schema (${(error as Error).message})`,
+    );
   }
-  if (parameters.type !== 'object') throw new InvalidToolError(name, 'input must be an object schema (z.object)');
+  if (parameters.type !== 'object')
+    throw new InvalidToolError(name, 'input must be an object schema (z.object)');
   delete parameters.$schema;
 
   return { ...options, effect, retries, timeoutMs, spec: { name, description, parameters } };

@@ -1,0 +1,79 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { migrationStatus } from './migrations.js';
+import { openStore, resolveStoreLocation } from './open-store.js';
+
+describe('resolveStoreLocation', () => {
+  const url = 'postgres://keel@db:5432/keel';
+
+  it('prefers options over the environment, and an explicit dataDir over DATABASE_URL', () => {
+    expect(resolveStoreLocation({ databaseUrl: url, env: {} })).toEqual({
+      dialect: 'postgres',
+      databaseUrl: url,
+    });
+    expect(resolveStoreLocation({ env: { DATABASE_URL: url } })).toEqual({
+      dialect: 'postgres',
+      databaseUrl: url,
+    });
+    expect(resolveStoreLocation({ dataDir: 'memory://', env: { DATABASE_URL: url } })).toEqual({
+      dialect: 'pglite',
+      dataDir: 'memory://',
+    });
+  });
+
+  it('falls back to data/ in KEEL_DATA_DIR, else in ./.keel, resolved from the working directory', () => {
+    expect(resolveStoreLocation({ env: { KEEL_DATA_DIR: 'var/keel' } })).toEqual({
+      dialect: 'pglite',
+      dataDir: resolve('var/keel/data'),
+    });
+    expect(resolveStoreLocation({ dataDir: 'db', env: {} })).toEqual({
+      dialect: 'pglite',
+      dataDir: resolve('db'),
+    });
+    expect(resolveStoreLocation({ env: { DATABASE_URL: ' ' } })).toEqual({
+      dialect: 'pglite',
+      dataDir: resolve('.keel/data'),
+    });
+  });
+
+  it('rejects a URL that is not Postgres without echoing it', () => {
+    let error: unknown;
+    try {
+      resolveStoreLocation({ databaseUrl: 'mysql://root:secret@db/keel', env: {} });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toMatchObject({ code: 'config_invalid', details: { scheme: 'mysql' } });
+    expect(JSON.stringify(error) + String(error)).not.toContain('secret');
+  });
+});
+
+describe('openStore', () => {
+  it('opens an in-memory PGlite store, migrated, that closes its client', async () => {
+    const { store, client } = await openStore({ env: { KEEL_DATA_DIR: 'memory://' } });
+    try {
+      expect(client.dialect).toBe('pglite');
+      expect((await migrationStatus(client, {})).upToDate).toBe(true);
+      const { run } = await store.createRun({ agent: 'support', input: 'hi' });
+      expect((await store.getRun(run.id))?.status).toBe('queued');
+    } finally {
+      await store.close();
+    }
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+  });
+});
+
+describePostgres('openStore with DATABASE_URL', (connectionString) => {
+  it('opens a Postgres store from the environment and migrates it', async () => {
+    const schema = createTestSchemaName();
+    const { store, client } = await openStore({ schema, env: { DATABASE_URL: connectionString } });
+    try {
+      expect(client.dialect).toBe('postgres');
+      expect((await migrationStatus(client, { schema })).upToDate).toBe(true);
+      await client.exec(`DROP SCHEMA ${schema} CASCADE`);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,121 @@
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/config-errors.js';
+import type { Clock } from '../util/clock.js';
+import type { IdGenerator } from '../util/ids.js';
+import type { Logger } from '../util/logger.js';
+import { DEFAULT_SCHEMA, migrate as applyMigrations } from './migrations.js';
+import { createPgClient } from './pg-client.js';
+import { createPgliteClient } from './pglite-client.js';
+import type { SqlClient } from './sql-client.js';
+import { createSqlJournalStore } from './sql-journal-store.js';
+import type { JournalStore } from './store.js';
+
+/** Options of `openStore`. */
+export interface OpenStoreOptions {
+  /** `postgres://...`: use Postgres. Default: `DATABASE_URL`, unless `dataDir` is given. */
+  databaseUrl?: string;
+  /**
+   * PGlite data directory, or `memory://` for an in-memory database. Default: `data` inside the
+   * Keel folder, which is `KEEL_DATA_DIR` or else `./.keel` (as the CLI reads it), resolved from
+   * the working directory; `KEEL_DATA_DIR=memory://` means in memory.
+   */
+  dataDir?: string;
+  /** Postgres schema of Keel's tables (default `keel`). */
+  schema?: string;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  /** Pool size for Postgres (default 10). */
+  maxConnections?: number;
+  clock?: Clock;
+  generateId?: IdGenerator;
+  logger?: Logger;
+  /** Where `DATABASE_URL` and `KEEL_DATA_DIR` are read from (default `process.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Default Keel folder (holding the PGlite `data` directory), relative to the working directory. */
+export const DEFAULT_KEEL_DIR = './.keel';
+
+/**
+ * Opens the journal store Keel runs on: Postgres when a database URL is given (option, else
+ * `DATABASE_URL`), otherwise embedded PGlite in a data directory. Options win over the
+ * environment, which is read only for what the options leave out; an explicit `dataDir` means
+ * PGlite even when `DATABASE_URL` is set. The returned store closes the client when it closes;
+ * `client` is returned for what shares the database (the effect ledger, readiness checks).
+ */
+export async function openStore({
+  databaseUrl,
+  dataDir,
+  schema = DEFAULT_SCHEMA,
+  migrate = true,
+  maxConnections,
+  clock,
+  generateId,
+  logger,
+  env = process.env,
+}: OpenStoreOptions = {}): Promise<{ store: JournalStore; client: SqlClient }> {
+  const location = resolveStoreLocation({ databaseUrl, dataDir, env });
+  const client =
+    location.dialect === 'postgres'
+      ? createPgClient({
+          connectionString: location.databaseUrl,
+          ...(maxConnections === undefined ? {} : { max: maxConnections }),
+          ...(logger === undefined ? {} : { logger }),
+        })
+      : await createPgliteClient({ dataDir: location.dataDir });
+
+  try {
+    if (migrate) await applyMigrations(client, { schema });
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
+  }
+  const store = createSqlJournalStore({
+    client,
+    schema,
+    closeClient: true,
+    ...(clock === undefined ? {} : { clock }),
+    ...(generateId === undefined ? {} : { generateId }),
+  });
+  return { store, client };
+}
+
+/** Where `openStore` will keep its data: a Postgres URL, or a PGlite directory (absolute) or `memory://`. */
+export type StoreLocation =
+  { dialect: 'postgres'; databaseUrl: string } | { dialect: 'pglite'; dataDir: string };
+
+/**
+ * Decides between Postgres and PGlite exactly as `openStore` does, without opening anything
+ * (for `keel doctor`-style reports and tests). Throws `ConfigError` for a URL that is not
+ * `postgres://` or `postgresql://`.
+ */
+export function resolveStoreLocation({
+  databaseUrl,
+  dataDir,
+  env = process.env,
+}: Pick<OpenStoreOptions, 'databaseUrl' | 'dataDir' | 'env'>): StoreLocation {
+  const url = databaseUrl ?? (dataDir === undefined ? nonEmpty(env.DATABASE_URL) : undefined);
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError(
+        'config_invalid',
+        'The database URL must start with postgres:// or postgresql://.',
+        {
+          // The URL may carry a password: report only its scheme.
+          scheme: url.split(':')[0],
+        },
+      );
+    }
+    return { dialect: 'postgres', databaseUrl: url };
+  }
+  if (dataDir !== undefined)
+    return { dialect: 'pglite', dataDir: dataDir === IN_MEMORY ? dataDir : resolve(dataDir) };
+  const keelDir = nonEmpty(env.KEEL_DATA_DIR) ?? DEFAULT_KEEL_DIR;
+  return { dialect: 'pglite', dataDir: keelDir === IN_MEMORY ? keelDir : resolve(keelDir, 'data') };
+}
+
+const IN_MEMORY = 'memory://';
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}

@@ -1,0 +1,304 @@
+import pg from 'pg';
+import type { CustomTypesConfig, PoolClient, PoolConfig } from 'pg';
+import { silentLogger } from '../util/logger.js';
+import type { Logger } from '../util/logger.js';
+import { toDatabaseError } from './sql-client.js';
+import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
+
+/** Options of `createPgClient`. */
+export interface PgClientOptions {
+  /** `postgres://user:password@host:port/database` (the usual `DATABASE_URL`). */
+  connectionString: string;
+  /** Pool size (default 10). LISTEN uses one more, dedicated connection. */
+  max?: number;
+  /** How long to wait for a connection, from the server or the pool, before failing (default 10 s). */
+  connectionTimeoutMillis?: number;
+  /** How long an idle pooled connection stays open (default 30 s). */
+  idleTimeoutMillis?: number;
+  /** Shown in `pg_stat_activity` (default `keel`). */
+  applicationName?: string;
+  /** Backoff of the LISTEN connection after it drops: first delay, then doubling up to the cap. */
+  reconnectDelayMs?: { initial?: number; max?: number };
+  /** Where dropped connections and reconnects are reported (default: silent). */
+  logger?: Logger;
+}
+
+const INT8_OID = 20;
+const INT8_ARRAY_OID = 1016;
+
+/** int8 as a number while exact, like PGlite does; a bigint beyond 2^53 rather than a wrong number. */
+function parseInt8(value: string): number | bigint {
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) ? parsed : BigInt(value);
+}
+
+/** pg's own lookup, typed loosely: its typings list only some type ids, not array types. */
+const defaultTypeParser = pg.types.getTypeParser as (
+  oid: number,
+  format: 'text' | 'binary',
+) => (value: string) => unknown;
+const parseInt8Array = defaultTypeParser(INT8_ARRAY_OID, 'text') as (value: string) => (string | null)[];
+
+/** Per-client parsers, so Keel never patches the global `pg.types` other code may rely on. */
+const typeParsers = {
+  getTypeParser(oid: number, format: 'text' | 'binary' = 'text') {
+    if (oid === INT8_OID) return parseInt8;
+    if (oid === INT8_ARRAY_OID) {
+      return (value: string) => parseInt8Array(value).map((item) => (item === null ? null : parseInt8(item)));
+    }
+    return defaultTypeParser(oid, format);
+  },
+} as CustomTypesConfig;
+
+/**
+ * A `SqlClient` over a `pg` Pool: any number of processes on any number of machines share the
+ * database. Dropped connections never crash the process: idle pooled connections and the LISTEN
+ * connection report through `logger`; a connection that breaks during a transaction is destroyed
+ * rather than returned to the pool. The LISTEN connection reconnects with exponential backoff
+ * (with jitter) for as long as someone is subscribed, and re-subscribes every channel, so a
+ * worker that loses the database keeps going when it returns.
+ */
+export function createPgClient({
+  connectionString,
+  max = 10,
+  connectionTimeoutMillis = 10_000,
+  idleTimeoutMillis = 30_000,
+  applicationName = 'keel',
+  reconnectDelayMs = {},
+  logger = silentLogger,
+}: PgClientOptions): SqlClient {
+  const connectionConfig: PoolConfig = {
+    connectionString,
+    connectionTimeoutMillis,
+    application_name: applicationName,
+    keepAlive: true,
+    types: typeParsers,
+  };
+  const pool = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
+  // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
+  pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+
+  const executorOf = (target: pg.Pool | PoolClient): SqlExecutor => ({
+    async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
+      try {
+        const result = await target.query(sql, params as unknown[]);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+      } catch (error) {
+        throw toDatabaseError(error);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        // Without parameters pg uses the simple protocol, which accepts several statements.
+        await target.query(sql);
+      } catch (error) {
+        throw toDatabaseError(error);
+      }
+    },
+  });
+  const executor = executorOf(pool);
+
+  async function transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    let connection: PoolClient;
+    try {
+      connection = await pool.connect();
+    } catch (error) {
+      throw toDatabaseError(error);
+    }
+    // A checked-out client has no pool listener: without ours, a drop mid-transaction would crash.
+    let connectionError: Error | undefined;
+    const onError = (error: Error) => {
+      connectionError = error;
+    };
+    connection.on('error', onError);
+    const tx = executorOf(connection);
+    let destroy = false;
+    try {
+      await tx.query('BEGIN');
+      const result = await fn(tx);
+      await tx.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        if (connectionError === undefined) await connection.query('ROLLBACK');
+        else destroy = true;
+      } catch {
+        destroy = true;
+      }
+      throw error;
+    } finally {
+      connection.removeListener('error', onError);
+      connection.release(destroy || connectionError !== undefined);
+    }
+  }
+
+  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, logger });
+
+  return {
+    dialect: 'postgres',
+    query: executor.query,
+    exec: executor.exec,
+    transaction,
+    listen: notifications.listen,
+    async notify(channel, payload) {
+      await executor.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    async close() {
+      await notifications.close();
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * The one dedicated LISTEN connection of a client. It is opened by the first subscription,
+ * closed with the last one, and reopened with backoff whenever it drops in between.
+ */
+function createListenConnection({
+  connectionConfig,
+  reconnectDelayMs: { initial = 100, max = 5_000 },
+  logger,
+}: {
+  connectionConfig: PoolConfig;
+  reconnectDelayMs: { initial?: number; max?: number };
+  logger: Logger;
+}) {
+  const subscribers = new Map<string, Set<(payload: string) => void>>();
+  let connection: pg.Client | undefined;
+  let connecting: Promise<void> | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let failedAttempts = 0;
+  let closed = false;
+
+  async function connect(): Promise<void> {
+    const client = new pg.Client(connectionConfig);
+    const dropped = (error?: Error) => {
+      if (connection !== client && connection !== undefined) return;
+      if (connection === client) connection = undefined;
+      client.removeAllListeners('end');
+      client.end().catch(() => {});
+      if (error) logger.warn('LISTEN connection lost; reconnecting', { error: error.message });
+      scheduleReconnect();
+    };
+    client.on('error', dropped);
+    client.on('end', () => dropped(new Error('connection ended')));
+    client.on('notification', ({ channel, payload }) => {
+      for (const onNotify of subscribers.get(channel) ?? []) {
+        try {
+          onNotify(payload ?? '');
+        } catch (error) {
+          logger.error('notification listener threw', { channel, error: (error as Error).message });
+        }
+      }
+    });
+    try {
+      await client.connect();
+      for (const channel of subscribers.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    } catch (error) {
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+      throw toDatabaseError(error);
+    }
+    if (closed || subscribers.size === 0) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      return;
+    }
+    connection = client;
+    failedAttempts = 0;
+  }
+
+  function ensureConnected(): Promise<void> {
+    connecting ??= connect().finally(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  }
+
+  function scheduleReconnect(): void {
+    if (closed || subscribers.size === 0 || reconnectTimer !== undefined || connecting !== undefined) return;
+    // Full jitter keeps a fleet of workers from reconnecting in lockstep after an outage.
+    const delay = Math.random() * Math.min(max, initial * 2 ** failedAttempts);
+    failedAttempts++;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      ensureConnected().then(
+        () => logger.info('LISTEN connection restored', { channels: [...subscribers.keys()] }),
+        (error: unknown) => {
+          logger.warn('LISTEN reconnect failed', {
+            error: (error as Error).message,
+            attempt: failedAttempts,
+          });
+          scheduleReconnect();
+        },
+      );
+    }, delay);
+    // The reconnect loop alone must not keep a process alive that is otherwise done.
+    reconnectTimer.unref();
+  }
+
+  async function listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    if (closed) throw new Error('The database client is closed.');
+    const existing = subscribers.get(channel);
+    const callbacks = existing ?? new Set<(payload: string) => void>();
+    callbacks.add(onNotify);
+    subscribers.set(channel, callbacks);
+    const unsubscribe = () => unlisten(channel, onNotify);
+
+    if (reconnectTimer !== undefined) return unsubscribe; // subscribed when the reconnect succeeds
+    try {
+      if (connection === undefined) await ensureConnected();
+      // LISTEN is idempotent; repeating it covers a connection opened just before this channel.
+      if (existing === undefined && connection !== undefined) {
+        await connection.query(`LISTEN ${quoteIdentifier(channel)}`);
+      }
+    } catch (error) {
+      // Database down (at start or meanwhile): keep the subscription and retry in the background
+      // rather than leave a worker on polling alone for the rest of its life.
+      logger.warn('LISTEN connection unavailable; retrying in the background', {
+        error: (error as Error).message,
+      });
+      scheduleReconnect();
+    }
+    return unsubscribe;
+  }
+
+  async function unlisten(channel: string, onNotify: (payload: string) => void): Promise<void> {
+    const callbacks = subscribers.get(channel);
+    if (!callbacks?.delete(onNotify) || callbacks.size > 0) return;
+    subscribers.delete(channel);
+    const client = connection;
+    if (subscribers.size === 0) {
+      await stop();
+    } else if (client !== undefined) {
+      await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+    }
+  }
+
+  async function stop(): Promise<void> {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = undefined;
+    const client = connection;
+    connection = undefined;
+    if (client !== undefined) {
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+    }
+  }
+
+  return {
+    listen,
+    async close() {
+      closed = true;
+      subscribers.clear();
+      await connecting?.catch(() => {});
+      await stop();
+    },
+  };
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

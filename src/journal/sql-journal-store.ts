@@ -1,0 +1,575 @@
+import { z } from 'zod';
+import { KeelError } from '../errors/keel-error.js';
+import type { SerializedError } from '../errors/keel-error.js';
+import { LeaseLostError } from '../errors/storage-errors.js';
+import type { Usage } from '../model/model.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
+import { createId } from '../util/ids.js';
+import type { IdGenerator } from '../util/ids.js';
+import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
+import type { SqlClient } from './sql-client.js';
+import type { JournalStore } from './store.js';
+import { statusForStopReason } from './types.js';
+import type { RunRecord, RunStatus, StepRecord, StepStatus, StopReason } from './types.js';
+
+/** Options of `createSqlJournalStore`. */
+export interface SqlJournalStoreOptions {
+  client: SqlClient;
+  /** Postgres schema of the tables (default `keel`); validated, then interpolated into SQL. */
+  schema?: string;
+  /** Stamps `created_at` (the same clock that orders generated ids). Leases use the database clock. */
+  clock?: Clock;
+  generateId?: IdGenerator;
+  /** Close `client` when the store closes (default false: whoever created the client owns it). */
+  closeClient?: boolean;
+}
+
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 500;
+const MAX_CHANNEL_LENGTH = 63;
+
+/**
+ * The journal store over SQL, for PGlite and Postgres alike.
+ *
+ * Round trips: every method is one statement, except on rare paths (a duplicate idempotency
+ * key reads the existing run; a refused fenced write looks once more to tell an already
+ * applied retry from a lost lease). A journaled step costs one round trip for `completeStep`
+ * (payload insert and step upsert in one statement) plus one for `startStep` when the step has
+ * effects.
+ *
+ * Time: leases, `available_at`, `started_at`, `ended_at` and `updated_at` use the database's
+ * `now()`, so clock skew between machines cannot break a lease; `created_at` uses the injected
+ * clock, which also orders generated ids and so keeps the (created_at, id) keyset coherent.
+ *
+ * Fencing: a lease is held while the run is `running` with the same owner and fence. Each
+ * fenced write checks that in the statement that writes, locking the run row (`FOR SHARE`), so
+ * a claim by another worker either happens before (the write is refused with `LeaseLostError`,
+ * nothing written) or after (the new owner sees the write when it loads the journal).
+ *
+ * Append-only steps: once a step is `completed` or `failed`, it never changes. A second
+ * `completeStep` for the same seq is a no-op that keeps the first record and its payload,
+ * whether or not it is identical; this makes retrying an ambiguous write (sent, answer lost)
+ * safe. Divergence is the runtime's to detect, by comparing the replayed step with its record.
+ * Likewise `startStep` on a finished step does nothing; on a `started` step it records the new
+ * attempt.
+ */
+export function createSqlJournalStore({
+  client,
+  schema = DEFAULT_SCHEMA,
+  clock = systemClock,
+  generateId = createId,
+  closeClient = false,
+}: SqlJournalStoreOptions): JournalStore {
+  assertSchemaName(schema);
+  const runs = `${schema}.runs`;
+  const steps = `${schema}.steps`;
+  const payloads = `${schema}.payloads`;
+  const channel = `${schema}_runnable`.slice(0, MAX_CHANNEL_LENGTH);
+  const leaseInterval = (parameter: string) => `now() + ${parameter}::float8 * interval '1 millisecond'`;
+  const unsubscribers = new Set<() => Promise<void>>();
+
+  const heldLease = `
+    lease AS (
+      SELECT id FROM ${runs}
+      WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+      FOR SHARE
+    )`;
+
+  const store: JournalStore = {
+    async migrate() {
+      await migrate(client, { schema });
+    },
+
+    async createRun(run) {
+      const tenantId = run.tenantId ?? 'default';
+      const idempotencyKey = run.idempotencyKey ?? null;
+      const inserted = await client.query<RunRow>(
+        `INSERT INTO ${runs} (id, tenant_id, agent, status, input, session_id, metadata, idempotency_key, created_at)
+         VALUES ($1, $2, $3, 'queued', $4::jsonb, $5, $6::jsonb, $7, $8::timestamptz)
+         ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *, pg_notify($9, '')`,
+        [
+          run.id ?? generateId('run'),
+          tenantId,
+          run.agent,
+          toJson(run.input),
+          run.sessionId ?? null,
+          JSON.stringify(run.metadata ?? {}),
+          idempotencyKey,
+          new Date(clock.now()).toISOString(),
+          channel,
+        ],
+      );
+      const row = inserted.rows[0];
+      if (row) return { run: toRunRecord(row), created: true };
+      // Conflict: ON CONFLICT waited for any concurrent insert of the key to commit, and this
+      // second statement's snapshot sees it.
+      const existing = await client.query<RunRow>(
+        `SELECT * FROM ${runs} WHERE tenant_id = $1 AND idempotency_key = $2`,
+        [tenantId, idempotencyKey],
+      );
+      const existingRow = existing.rows[0];
+      if (!existingRow)
+        throw new Error(`Run with idempotency key ${String(idempotencyKey)} vanished during creation.`);
+      return { run: toRunRecord(existingRow), created: false };
+    },
+
+    async getRun(runId, { tenantId } = {}) {
+      const result = await client.query<RunRow>(
+        `SELECT * FROM ${runs} WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)`,
+        [runId, tenantId ?? null],
+      );
+      const row = result.rows[0];
+      return row ? toRunRecord(row) : undefined;
+    },
+
+    async listRuns(filter = {}) {
+      const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(filter.limit ?? DEFAULT_PAGE_SIZE)));
+      const conditions: string[] = [];
+      const params: unknown[] = [];
+      const where = (condition: (parameter: string) => string, value: unknown) => {
+        params.push(value);
+        conditions.push(condition(`$${params.length}`));
+      };
+      // Only the filters present go into the SQL, so the planner can pick the matching index.
+      if (filter.tenantId !== undefined) where((p) => `tenant_id = ${p}`, filter.tenantId);
+      if (filter.agent !== undefined) where((p) => `agent = ${p}`, filter.agent);
+      if (filter.status !== undefined) where((p) => `status = ${p}`, filter.status);
+      if (filter.sessionId !== undefined) where((p) => `session_id = ${p}`, filter.sessionId);
+      if (filter.createdAfter !== undefined)
+        where((p) => `created_at > ${p}::timestamptz`, filter.createdAfter.toISOString());
+      if (filter.createdBefore !== undefined)
+        where((p) => `created_at < ${p}::timestamptz`, filter.createdBefore.toISOString());
+      if (filter.cursor !== undefined) {
+        const cursor = decodeCursor(filter.cursor);
+        params.push(cursor.createdAt, cursor.id);
+        conditions.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
+      }
+      params.push(limit + 1);
+      // created_at::text keeps the microseconds a JS Date would drop, so the cursor is exact.
+      const result = await client.query<RunRow & { cursor_created_at: string }>(
+        `SELECT *, created_at::text AS cursor_created_at FROM ${runs}
+         ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+         ORDER BY created_at DESC, id DESC
+         LIMIT $${params.length}`,
+        params,
+      );
+      const page = result.rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const nextCursor =
+        result.rows.length > limit && last
+          ? encodeCursor({ createdAt: last.cursor_created_at, id: last.id })
+          : undefined;
+      return { runs: page.map(toRunRecord), ...(nextCursor === undefined ? {} : { nextCursor }) };
+    },
+
+    async claimRuns({ owner, limit, leaseMs, agents, ids }) {
+      if (limit <= 0 || agents?.length === 0 || ids?.length === 0) return [];
+      const params: unknown[] = [owner, leaseMs, limit];
+      let filters = '';
+      if (agents !== undefined) {
+        params.push([...agents]);
+        filters += ` AND agent = ANY($${params.length}::text[])`;
+      }
+      if (ids !== undefined) {
+        params.push([...ids]);
+        filters += ` AND id = ANY($${params.length}::text[])`;
+      }
+      const result = await client.query<RunRow>(
+        `WITH candidates AS (
+           SELECT id FROM ${runs}
+           WHERE ((status = 'queued' AND available_at <= now()) OR (status = 'running' AND lease_expires_at < now()))
+             ${filters}
+           ORDER BY created_at, id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${runs} AS run SET
+           status = 'running',
+           lease_owner = $1,
+           lease_expires_at = ${leaseInterval('$2')},
+           fence = run.fence + 1,
+           attempts = run.attempts + 1,
+           started_at = coalesce(run.started_at, now()),
+           updated_at = now()
+         FROM candidates
+         WHERE run.id = candidates.id
+         RETURNING run.*`,
+        params,
+      );
+      return result.rows.map(toRunRecord).sort(byCreation);
+    },
+
+    async heartbeat({ leases, leaseMs }) {
+      if (leases.length === 0) return [];
+      const result = await client.query<{ run_id: string; held: boolean; cancel_requested: boolean }>(
+        `WITH lease AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) AS lease (run_id, owner, fence)
+         ), extended AS (
+           UPDATE ${runs} AS run SET lease_expires_at = ${leaseInterval('$4')}
+           FROM lease
+           WHERE run.id = lease.run_id AND run.lease_owner = lease.owner AND run.fence = lease.fence
+             AND run.status = 'running'
+           RETURNING run.id, run.cancel_requested
+         )
+         SELECT lease.run_id, extended.id IS NOT NULL AS held, coalesce(extended.cancel_requested, false) AS cancel_requested
+         FROM lease LEFT JOIN extended ON extended.id = lease.run_id`,
+        [
+          leases.map((lease) => lease.runId),
+          leases.map((lease) => lease.owner),
+          leases.map((lease) => lease.fence),
+          leaseMs,
+        ],
+      );
+      const byRun = new Map(result.rows.map((row) => [row.run_id, row]));
+      return leases.map((lease) => ({
+        runId: lease.runId,
+        held: byRun.get(lease.runId)?.held === true,
+        cancelRequested: byRun.get(lease.runId)?.cancel_requested === true,
+      }));
+    },
+
+    async releaseRun(lease, { delayMs = 0 } = {}) {
+      const released = await client.query(
+        `UPDATE ${runs} SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+           available_at = ${leaseInterval('$4')}, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+         RETURNING pg_notify($5, '')`,
+        [lease.runId, lease.owner, lease.fence, delayMs, channel],
+      );
+      if (released.rowCount > 0) return;
+      // A retry of a release that did commit finds the run queued under the same fence.
+      const retried = await client.query(
+        `SELECT 1 FROM ${runs} WHERE id = $1 AND fence = $2 AND status = 'queued' AND lease_owner IS NULL`,
+        [lease.runId, lease.fence],
+      );
+      if (retried.rowCount === 0) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
+    async loadSteps(runId, { withOutputs = false } = {}) {
+      const result = await client.query<StepRow>(
+        withOutputs
+          ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
+             LEFT JOIN ${payloads} AS payload ON payload.run_id = step.run_id AND payload.id = step.output_ref
+             WHERE step.run_id = $1 ORDER BY step.seq`
+          : `SELECT * FROM ${steps} WHERE run_id = $1 ORDER BY seq`,
+        [runId],
+      );
+      return result.rows.map((row) => toStepRecord(row, withOutputs));
+    },
+
+    async startStep(lease, step) {
+      const result = await client.query<{ held: boolean }>(
+        `WITH ${heldLease}, written AS (
+           INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
+           SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, 'started', $9::int, $10::timestamptz, $11::jsonb FROM lease
+           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at, meta = excluded.meta
+           WHERE step.status = 'started'
+           RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM lease) AS held`,
+        [
+          lease.runId,
+          lease.owner,
+          lease.fence,
+          step.seq,
+          step.parentSeq,
+          step.kind,
+          step.name,
+          step.inputHash,
+          step.attempt,
+          step.startedAt.toISOString(),
+          step.meta == null ? null : JSON.stringify(step.meta),
+        ],
+      );
+      if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
+    async completeStep(lease, step) {
+      const payloadId = step.output === undefined ? null : `${lease.runId}:${step.seq}`;
+      const body = step.output === undefined ? null : toJson(step.output);
+      const usage = step.usage ?? null;
+      const result = await client.query<{ held: boolean }>(
+        `WITH ${heldLease}, recorded AS (
+           SELECT 1 FROM ${steps} WHERE run_id = $1 AND seq = $4::int AND status <> 'started'
+         ), payload AS (
+           INSERT INTO ${payloads} (run_id, id, body, bytes)
+           SELECT id, $12::text, $13::jsonb, $14::int FROM lease
+           WHERE $12::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM recorded)
+           ON CONFLICT (run_id, id) DO NOTHING
+         ), written AS (
+           INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at,
+             meta, ended_at, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, output_ref, error)
+           SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, $15::text, $9::int, $10::timestamptz,
+             $11::jsonb, $16::timestamptz, $17::int, $18::int, $19::int, $20::int, $21::numeric, $12::text, $22::jsonb
+           FROM lease
+           ON CONFLICT (run_id, seq) DO UPDATE SET
+             status = excluded.status, attempt = excluded.attempt, meta = excluded.meta, ended_at = excluded.ended_at,
+             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+             cached_input_tokens = excluded.cached_input_tokens, reasoning_tokens = excluded.reasoning_tokens,
+             cost_usd = excluded.cost_usd, output_ref = excluded.output_ref, error = excluded.error
+           WHERE step.status = 'started'
+           RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM lease) AS held`,
+        [
+          lease.runId,
+          lease.owner,
+          lease.fence,
+          step.seq,
+          step.parentSeq,
+          step.kind,
+          step.name,
+          step.inputHash,
+          step.attempt,
+          step.startedAt.toISOString(),
+          step.meta == null ? null : JSON.stringify(step.meta),
+          payloadId,
+          body,
+          body === null ? null : Buffer.byteLength(body),
+          step.status,
+          step.endedAt.toISOString(),
+          usage?.inputTokens ?? null,
+          usage?.outputTokens ?? null,
+          usage?.cachedInputTokens ?? null,
+          usage?.reasoningTokens ?? null,
+          step.costUsd ?? null,
+          step.error == null ? null : JSON.stringify(step.error),
+        ],
+      );
+      if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
+    async finishRun(lease, end) {
+      const status = statusForStopReason(end.stopReason);
+      const finished = await client.query<RunRow>(
+        `UPDATE ${runs} SET status = $4, stop_reason = $5, output = $6::jsonb, error = $7::jsonb,
+           input_tokens = $8, output_tokens = $9, cached_input_tokens = $10, reasoning_tokens = $11,
+           cost_usd = $12, step_count = $13, ended_at = now(), updated_at = now(),
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+         RETURNING *`,
+        [
+          lease.runId,
+          lease.owner,
+          lease.fence,
+          status,
+          end.stopReason,
+          end.output === undefined ? null : toJson(end.output),
+          end.error == null ? null : JSON.stringify(end.error),
+          end.usage.inputTokens,
+          end.usage.outputTokens,
+          end.usage.cachedInputTokens ?? null,
+          end.usage.reasoningTokens ?? null,
+          end.costUsd,
+          end.stepCount,
+        ],
+      );
+      const row = finished.rows[0];
+      if (row) return toRunRecord(row);
+      // A retry of a finish that did commit: the fence only moves on a claim, and a finished run
+      // is never claimed, so "finished with this stop reason under this fence" means by us.
+      const retried = await client.query<RunRow>(
+        `SELECT * FROM ${runs} WHERE id = $1 AND fence = $2 AND status = $3 AND stop_reason = $4 AND lease_owner IS NULL`,
+        [lease.runId, lease.fence, status, end.stopReason],
+      );
+      const retriedRow = retried.rows[0];
+      if (!retriedRow) throw new LeaseLostError(lease.runId, lease.fence);
+      return toRunRecord(retriedRow);
+    },
+
+    async requestCancel(runId, { tenantId } = {}) {
+      // SET expressions read the row as it was, so one CASE decides per current status.
+      const cancelled = await client.query<RunRow>(
+        `UPDATE ${runs} SET
+           status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+           stop_reason = CASE WHEN status = 'queued' THEN 'cancelled' ELSE stop_reason END,
+           ended_at = CASE WHEN status = 'queued' THEN now() ELSE ended_at END,
+           cancel_requested = true,
+           updated_at = now()
+         WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text) AND status IN ('queued', 'running', 'waiting')
+         RETURNING *`,
+        [runId, tenantId ?? null],
+      );
+      const row = cancelled.rows[0];
+      if (row) return toRunRecord(row);
+      return store.getRun(runId, tenantId === undefined ? {} : { tenantId });
+    },
+
+    async onRunnable(listener) {
+      const unlisten = await client.listen(channel, () => listener());
+      const unsubscribe = async () => {
+        unsubscribers.delete(unsubscribe);
+        await unlisten();
+      };
+      unsubscribers.add(unsubscribe);
+      return unsubscribe;
+    },
+
+    async close() {
+      for (const unsubscribe of [...unsubscribers]) await unsubscribe().catch(() => {});
+      if (closeClient) await client.close();
+    },
+  };
+  return store;
+}
+
+/** A run row as Postgres returns it (int8 as number, numeric as string, timestamps as Date). */
+interface RunRow {
+  id: string;
+  tenant_id: string;
+  agent: string;
+  status: RunStatus;
+  stop_reason: StopReason | null;
+  input: unknown;
+  output: unknown;
+  error: SerializedError | null;
+  session_id: string | null;
+  metadata: Record<string, unknown> | null;
+  idempotency_key: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | string | null;
+  fence: number | string;
+  attempts: number;
+  cancel_requested: boolean;
+  input_tokens: number | string;
+  output_tokens: number | string;
+  cached_input_tokens: number | string | null;
+  reasoning_tokens: number | string | null;
+  cost_usd: number | string;
+  step_count: number;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  ended_at: Date | string | null;
+  updated_at: Date | string;
+}
+
+interface StepRow {
+  run_id: string;
+  seq: number;
+  parent_seq: number | null;
+  kind: string;
+  name: string;
+  input_hash: string;
+  status: StepStatus;
+  attempt: number;
+  started_at: Date | string;
+  ended_at: Date | string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_input_tokens: number | null;
+  reasoning_tokens: number | null;
+  cost_usd: number | string | null;
+  output_ref: string | null;
+  error: SerializedError | null;
+  meta: Record<string, unknown> | null;
+  output?: unknown;
+}
+
+function toRunRecord(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agent: row.agent,
+    status: row.status,
+    stopReason: row.stop_reason,
+    input: row.input,
+    output: row.output,
+    error: row.error,
+    sessionId: row.session_id,
+    metadata: row.metadata ?? {},
+    idempotencyKey: row.idempotency_key,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
+    fence: Number(row.fence),
+    attempts: Number(row.attempts),
+    cancelRequested: row.cancel_requested,
+    usage: toUsage(row),
+    costUsd: Number(row.cost_usd),
+    stepCount: Number(row.step_count),
+    createdAt: toDate(row.created_at),
+    startedAt: toDateOrNull(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
+  const hasUsage = row.input_tokens !== null || row.output_tokens !== null;
+  const record: StepRecord = {
+    runId: row.run_id,
+    seq: row.seq,
+    parentSeq: row.parent_seq,
+    kind: row.kind,
+    name: row.name,
+    inputHash: row.input_hash,
+    status: row.status,
+    attempt: row.attempt,
+    startedAt: toDate(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    usage: hasUsage ? toUsage(row) : null,
+    costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
+    outputRef: row.output_ref,
+    error: row.error,
+    meta: row.meta,
+  };
+  // A stored JSON null is an output; "no payload" leaves the key out.
+  if (withOutputs && row.output_ref !== null) record.output = row.output;
+  return record;
+}
+
+function toUsage(row: {
+  input_tokens: number | string | null;
+  output_tokens: number | string | null;
+  cached_input_tokens: number | string | null;
+  reasoning_tokens: number | string | null;
+}): Usage {
+  return {
+    inputTokens: Number(row.input_tokens ?? 0),
+    outputTokens: Number(row.output_tokens ?? 0),
+    ...(row.cached_input_tokens === null ? {} : { cachedInputTokens: Number(row.cached_input_tokens) }),
+    ...(row.reasoning_tokens === null ? {} : { reasoningTokens: Number(row.reasoning_tokens) }),
+  };
+}
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function toDateOrNull(value: Date | string | null): Date | null {
+  return value === null ? null : toDate(value);
+}
+
+/** JSON text for a jsonb parameter; `undefined` (not JSON) is stored as JSON null. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+function byCreation(left: RunRecord, right: RunRecord): number {
+  return (
+    left.createdAt.getTime() - right.createdAt.getTime() ||
+    (left.id < right.id ? -1 : left.id > right.id ? 1 : 0)
+  );
+}
+
+const cursorSchema = z.object({ createdAt: z.string().min(1), id: z.string().min(1) });
+type Cursor = z.infer<typeof cursorSchema>;
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+/** Cursors come back from callers: validate, and fail as the caller's fault. */
+function decodeCursor(value: string): Cursor {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
+  } catch {
+    throw new KeelError({
+      code: 'invalid_cursor',
+      message: 'Invalid page cursor.',
+      fault: 'caller',
+      details: { cursor: value },
+    });
+  }
+}

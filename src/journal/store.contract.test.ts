@@ -1,0 +1,720 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError, LeaseLostError, MigrationError } from '../errors/storage-errors.js';
+import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { migrate, migrationStatus } from './migrations.js';
+import { createPgClient } from './pg-client.js';
+import { createPgliteClient } from './pglite-client.js';
+import type { SqlClient } from './sql-client.js';
+import { createSqlJournalStore } from './sql-journal-store.js';
+import type { JournalStore } from './store.js';
+import { statusForStopReason } from './types.js';
+import type { Lease, NewRun, RunRecord, StepEnd, StopReason } from './types.js';
+
+/**
+ * The JournalStore contract, run over every SqlClient: PGlite in memory always, and a real
+ * Postgres when KEEL_TEST_POSTGRES_URL is set. One client per dialect for the whole file; each
+ * test gets a fresh schema, dropped afterwards.
+ */
+function journalStoreContract(openClient: () => Promise<SqlClient>): void {
+  let client: SqlClient;
+  let schema: string;
+  let store: JournalStore;
+  let time: number;
+  // Each reading advances 1 ms: runs created in sequence have distinct, ordered created_at.
+  const clock = { now: () => time++ };
+
+  beforeAll(async () => {
+    client = await openClient();
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+  beforeEach(async () => {
+    schema = createTestSchemaName();
+    time = Date.parse('2030-01-01T00:00:00.000Z');
+    store = createSqlJournalStore({ client, schema, clock });
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await store.close();
+    await client.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
+
+  const newRun = (overrides: Partial<NewRun> = {}): NewRun => ({
+    agent: 'support',
+    input: { question: 'hi' },
+    ...overrides,
+  });
+  const leaseOf = (run: RunRecord): Lease => ({
+    runId: run.id,
+    owner: run.leaseOwner ?? '',
+    fence: run.fence,
+  });
+  const claimOne = async (owner = 'worker-1'): Promise<RunRecord> => {
+    const [run] = await store.claimRuns({ owner, limit: 1, leaseMs: 30_000 });
+    if (!run) throw new Error('nothing to claim');
+    return run;
+  };
+  const expireLease = (runId: string) =>
+    client.query(`UPDATE ${schema}.runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [
+      runId,
+    ]);
+  const stepEnd = (seq: number, overrides: Partial<StepEnd> = {}): StepEnd => ({
+    seq,
+    parentSeq: null,
+    kind: 'model',
+    name: 'gpt-test',
+    inputHash: `hash-${seq}`,
+    attempt: 1,
+    startedAt: new Date('2030-01-01T00:00:01.000Z'),
+    endedAt: new Date('2030-01-01T00:00:02.000Z'),
+    status: 'completed',
+    output: { text: `answer ${seq}` },
+    usage: { inputTokens: 10, outputTokens: 5 },
+    costUsd: 0.0015,
+    meta: { model: 'gpt-test' },
+    ...overrides,
+  });
+  const expectLeaseLost = async (operation: Promise<unknown>) => {
+    const error: unknown = await operation.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect((error as LeaseLostError).code).toBe('lease_lost');
+  };
+
+  describe('migrations', () => {
+    it('are idempotent and report their status', async () => {
+      await store.migrate();
+      const status = await migrationStatus(client, { schema });
+      expect(status).toMatchObject({ upToDate: true, pending: [], unknown: [] });
+      expect(status.applied).toEqual(status.known);
+    });
+
+    it('can run concurrently from many callers', async () => {
+      const other = createTestSchemaName();
+      try {
+        const results = await Promise.all([
+          migrate(client, { schema: other }),
+          migrate(client, { schema: other }),
+        ]);
+        expect(results.every((result) => result.upToDate)).toBe(true);
+        const rows = await client.query(`SELECT version FROM ${other}.migrations`);
+        expect(rows.rowCount).toBe(results[0]?.known.length);
+      } finally {
+        await client.exec(`DROP SCHEMA IF EXISTS ${other} CASCADE`);
+      }
+    });
+
+    it('refuse a database newer than the code', async () => {
+      await client.query(`INSERT INTO ${schema}.migrations (version, name) VALUES (999, 'from_the_future')`);
+      const error: unknown = await store.migrate().catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as MigrationError).code).toBe('migration_error');
+      expect(await migrationStatus(client, { schema })).toMatchObject({ upToDate: false, unknown: [999] });
+    });
+
+    it('report an empty database as pending', async () => {
+      const status = await migrationStatus(client, { schema: createTestSchemaName() });
+      expect(status.applied).toEqual([]);
+      expect(status.upToDate).toBe(false);
+    });
+  });
+
+  describe('createRun', () => {
+    it('creates a queued run with defaults', async () => {
+      const { run, created } = await store.createRun(newRun({ metadata: { user: 'u1' }, sessionId: 's1' }));
+      expect(created).toBe(true);
+      expect(run).toMatchObject({
+        tenantId: 'default',
+        agent: 'support',
+        status: 'queued',
+        stopReason: null,
+        input: { question: 'hi' },
+        metadata: { user: 'u1' },
+        sessionId: 's1',
+        fence: 0,
+        attempts: 0,
+        cancelRequested: false,
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+        startedAt: null,
+        endedAt: null,
+      });
+      expect(run.id).toMatch(/^run_/);
+      expect(run.createdAt).toBeInstanceOf(Date);
+      expect(await store.getRun(run.id)).toEqual(run);
+      expect(await store.getRun(run.id, { tenantId: 'other' })).toBeUndefined();
+      expect(await store.getRun('run_missing')).toBeUndefined();
+    });
+
+    it('returns the existing run for a repeated idempotency key, per tenant', async () => {
+      const first = await store.createRun(newRun({ idempotencyKey: 'key-1', input: 'first' }));
+      const second = await store.createRun(newRun({ idempotencyKey: 'key-1', input: 'second' }));
+      expect(second.created).toBe(false);
+      expect(second.run.id).toBe(first.run.id);
+      expect(second.run.input).toBe('first');
+      const otherTenant = await store.createRun(newRun({ idempotencyKey: 'key-1', tenantId: 'acme' }));
+      expect(otherTenant.created).toBe(true);
+      const noKey = await Promise.all([store.createRun(newRun()), store.createRun(newRun())]);
+      expect(noKey.every((result) => result.created)).toBe(true);
+    });
+
+    it('creates exactly one run under 10 concurrent duplicate submissions', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => store.createRun(newRun({ idempotencyKey: 'same' }))),
+      );
+      expect(results.filter((result) => result.created)).toHaveLength(1);
+      expect(new Set(results.map((result) => result.run.id)).size).toBe(1);
+      const count = await client.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM ${schema}.runs`,
+      );
+      expect(count.rows[0]?.count).toBe(1);
+    });
+
+    it('notifies onRunnable listeners', async () => {
+      let calls = 0;
+      let wake: () => void = () => {};
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const unsubscribe = await store.onRunnable(() => {
+        calls++;
+        wake();
+      });
+      await store.createRun(newRun());
+      await withTimeout(woken, 5_000);
+      expect(calls).toBeGreaterThanOrEqual(1);
+      await unsubscribe();
+    });
+  });
+
+  describe('claimRuns', () => {
+    it('claims the oldest runnable runs and sets lease, fence, attempts and started_at', async () => {
+      const { run: older } = await store.createRun(newRun());
+      const { run: newer } = await store.createRun(newRun());
+      const claimed = await store.claimRuns({ owner: 'worker-1', limit: 5, leaseMs: 30_000 });
+      expect(claimed.map((run) => run.id)).toEqual([older.id, newer.id]);
+      for (const run of claimed) {
+        expect(run).toMatchObject({ status: 'running', leaseOwner: 'worker-1', fence: 1, attempts: 1 });
+        expect(run.startedAt).toBeInstanceOf(Date);
+        expect(run.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 20_000);
+      }
+      expect(await store.claimRuns({ owner: 'worker-2', limit: 5, leaseMs: 30_000 })).toEqual([]);
+    });
+
+    it('never hands the same run to two concurrent claimers', async () => {
+      for (let i = 0; i < 20; i++) await store.createRun(newRun());
+      const claimers = Array.from({ length: 4 }, () => createSqlJournalStore({ client, schema }));
+      const batches = await Promise.all(
+        claimers.map((claimer, index) =>
+          claimer.claimRuns({ owner: `worker-${index}`, limit: 5, leaseMs: 30_000 }),
+        ),
+      );
+      const ids = batches.flat().map((run) => run.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(20);
+      batches.forEach((batch, index) =>
+        batch.forEach((run) => expect(run.leaseOwner).toBe(`worker-${index}`)),
+      );
+    });
+
+    it('claims only the listed agents and ids', async () => {
+      const { run: support } = await store.createRun(newRun({ agent: 'support' }));
+      const { run: billing } = await store.createRun(newRun({ agent: 'billing' }));
+      const { run: other } = await store.createRun(newRun({ agent: 'billing' }));
+      expect(await store.claimRuns({ owner: 'w', limit: 5, leaseMs: 30_000, agents: [] })).toEqual([]);
+      const onlyOther = await store.claimRuns({ owner: 'w', limit: 5, leaseMs: 30_000, ids: [other.id] });
+      expect(onlyOther.map((run) => run.id)).toEqual([other.id]);
+      const billingOnly = await store.claimRuns({
+        owner: 'w',
+        limit: 5,
+        leaseMs: 30_000,
+        agents: ['billing'],
+      });
+      expect(billingOnly.map((run) => run.id)).toEqual([billing.id]);
+      const rest = await store.claimRuns({
+        owner: 'w',
+        limit: 5,
+        leaseMs: 30_000,
+        agents: ['support', 'billing'],
+      });
+      expect(rest.map((run) => run.id)).toEqual([support.id]);
+    });
+
+    it('reclaims a run whose lease expired, with a higher fence', async () => {
+      await store.createRun(newRun());
+      const first = await claimOne('worker-1');
+      expect(await store.claimRuns({ owner: 'worker-2', limit: 1, leaseMs: 30_000 })).toEqual([]);
+      await expireLease(first.id);
+      const second = await claimOne('worker-2');
+      expect(second.id).toBe(first.id);
+      expect(second.fence).toBe(first.fence + 1);
+      expect(second.attempts).toBe(2);
+      expect(second.leaseOwner).toBe('worker-2');
+      expect(second.startedAt).toEqual(first.startedAt);
+    });
+  });
+
+  describe('fencing', () => {
+    it('refuses every write of a stale lease and writes nothing', async () => {
+      await store.createRun(newRun());
+      const stale = await claimOne('worker-1');
+      await store.completeStep(leaseOf(stale), stepEnd(1));
+      await expireLease(stale.id);
+      const current = await claimOne('worker-2');
+
+      await expectLeaseLost(store.startStep(leaseOf(stale), stepEnd(2)));
+      await expectLeaseLost(store.completeStep(leaseOf(stale), stepEnd(2)));
+      await expectLeaseLost(store.completeStep(leaseOf(stale), stepEnd(1, { output: 'overwritten' })));
+      await expectLeaseLost(
+        store.finishRun(leaseOf(stale), {
+          stopReason: 'completed',
+          usage: { inputTokens: 0, outputTokens: 0 },
+          costUsd: 0,
+          stepCount: 0,
+        }),
+      );
+      await expectLeaseLost(store.releaseRun(leaseOf(stale)));
+
+      const steps = await store.loadSteps(stale.id, { withOutputs: true });
+      expect(steps.map((step) => step.seq)).toEqual([1]);
+      expect(steps[0]?.output).toEqual({ text: 'answer 1' });
+      const payloads = await client.query(`SELECT id FROM ${schema}.payloads`);
+      expect(payloads.rowCount).toBe(1);
+      expect(await store.getRun(stale.id)).toMatchObject({
+        status: 'running',
+        leaseOwner: 'worker-2',
+        fence: current.fence,
+      });
+      await store.completeStep(leaseOf(current), stepEnd(2));
+    });
+
+    it('refuses writes for a run that is not claimed or does not exist', async () => {
+      const { run } = await store.createRun(newRun());
+      await expectLeaseLost(store.completeStep({ runId: run.id, owner: 'nobody', fence: 0 }, stepEnd(1)));
+      await expectLeaseLost(store.startStep({ runId: 'run_missing', owner: 'w', fence: 1 }, stepEnd(1)));
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('extends held leases, reports lost ones and cancellation requests', async () => {
+      await store.createRun(newRun());
+      await store.createRun(newRun());
+      const [kept, lost] = await store.claimRuns({ owner: 'worker-1', limit: 2, leaseMs: 1_000 });
+      await expireLease(lost!.id);
+      await claimOne('worker-2');
+      await store.requestCancel(kept!.id);
+
+      const results = await store.heartbeat({
+        leases: [leaseOf(kept!), leaseOf(lost!), { runId: 'run_missing', owner: 'worker-1', fence: 1 }],
+        leaseMs: 60_000,
+      });
+      expect(results).toEqual([
+        { runId: kept!.id, held: true, cancelRequested: true },
+        { runId: lost!.id, held: false, cancelRequested: false },
+        { runId: 'run_missing', held: false, cancelRequested: false },
+      ]);
+      const extended = await store.getRun(kept!.id);
+      expect(extended!.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 50_000);
+      expect(await store.heartbeat({ leases: [], leaseMs: 1_000 })).toEqual([]);
+    });
+  });
+
+  describe('steps', () => {
+    it('journals a started step, then its completion with output, usage and meta', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const lease = leaseOf(run);
+      const {
+        status: _status,
+        endedAt: _endedAt,
+        output: _output,
+        ...start
+      } = stepEnd(1, { kind: 'tool', name: 'refund' });
+      await store.startStep(lease, start);
+      let [started] = await store.loadSteps(run.id, { withOutputs: true });
+      expect(started).toMatchObject({
+        seq: 1,
+        kind: 'tool',
+        name: 'refund',
+        status: 'started',
+        endedAt: null,
+        outputRef: null,
+        usage: null,
+      });
+      expect(started).not.toHaveProperty('output');
+
+      await store.startStep(lease, { ...start, attempt: 2 });
+      [started] = await store.loadSteps(run.id);
+      expect(started?.attempt).toBe(2);
+
+      await store.completeStep(
+        lease,
+        stepEnd(1, {
+          kind: 'tool',
+          name: 'refund',
+          attempt: 2,
+          usage: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 1, reasoningTokens: 2 },
+        }),
+      );
+      const [completed] = await store.loadSteps(run.id, { withOutputs: true });
+      expect(completed).toEqual({
+        runId: run.id,
+        seq: 1,
+        parentSeq: null,
+        kind: 'tool',
+        name: 'refund',
+        inputHash: 'hash-1',
+        status: 'completed',
+        attempt: 2,
+        startedAt: new Date('2030-01-01T00:00:01.000Z'),
+        endedAt: new Date('2030-01-01T00:00:02.000Z'),
+        usage: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 1, reasoningTokens: 2 },
+        costUsd: 0.0015,
+        outputRef: `${run.id}:1`,
+        error: null,
+        meta: { model: 'gpt-test' },
+        output: { text: 'answer 1' },
+      });
+      const [withoutOutput] = await store.loadSteps(run.id);
+      expect(withoutOutput).not.toHaveProperty('output');
+      expect(withoutOutput?.outputRef).toBe(`${run.id}:1`);
+    });
+
+    it('records a completion without a start, failures, null outputs and child steps in seq order', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const lease = leaseOf(run);
+      const error = { code: 'tool_failed', message: 'boom', fault: 'tool' as const, retryable: false };
+      await store.completeStep(
+        lease,
+        stepEnd(3, { parentSeq: 1, status: 'failed', output: undefined, error, usage: null, costUsd: null }),
+      );
+      await store.completeStep(lease, stepEnd(1));
+      await store.completeStep(lease, stepEnd(2, { parentSeq: 1, output: null }));
+      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      expect(steps.map((step) => [step.seq, step.parentSeq, step.status])).toEqual([
+        [1, null, 'completed'],
+        [2, 1, 'completed'],
+        [3, 1, 'failed'],
+      ]);
+      expect(steps[1]).toHaveProperty('output', null);
+      expect(steps[2]).toMatchObject({ error, usage: null, costUsd: null, outputRef: null });
+      expect(steps[2]).not.toHaveProperty('output');
+    });
+
+    it('keeps the first completion of a step (append-only): a repeat is a no-op', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      await store.completeStep(leaseOf(run), stepEnd(1));
+      await store.completeStep(leaseOf(run), stepEnd(1));
+      await store.completeStep(
+        leaseOf(run),
+        stepEnd(1, { output: 'different', status: 'failed', attempt: 9 }),
+      );
+      const { status: _status, endedAt: _endedAt, output: _output, ...start } = stepEnd(1);
+      await store.startStep(leaseOf(run), { ...start, attempt: 7 });
+      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      expect(steps).toHaveLength(1);
+      expect(steps[0]).toMatchObject({ status: 'completed', attempt: 1, output: { text: 'answer 1' } });
+    });
+
+    it('stores payloads linearly in their size, outside the step rows', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const kilobyte = (seq: number) =>
+        Array.from({ length: 1024 }, (_, index) => String.fromCharCode(97 + ((index * 7 + seq) % 26))).join(
+          '',
+        );
+      for (let seq = 1; seq <= 100; seq++)
+        await store.completeStep(leaseOf(run), stepEnd(seq, { output: kilobyte(seq) }));
+      const sizes = await client.query<{
+        payload_bytes: number;
+        payload_relation: number;
+        step_row_avg: number;
+      }>(
+        `SELECT (SELECT sum(bytes)::int8 FROM ${schema}.payloads) AS payload_bytes,
+                pg_total_relation_size('${schema}.payloads')::int8 AS payload_relation,
+                (SELECT avg(pg_column_size(step.*))::int8 FROM ${schema}.steps AS step) AS step_row_avg`,
+      );
+      const { payload_bytes, payload_relation, step_row_avg } = sizes.rows[0]!;
+      expect(payload_bytes).toBe(100 * 1026); // 1 KB string plus its JSON quotes
+      expect(payload_relation).toBeLessThan(400 * 1024);
+      expect(step_row_avg).toBeLessThan(300);
+    });
+  });
+
+  describe('finishRun', () => {
+    const usage = { inputTokens: 120, outputTokens: 45, cachedInputTokens: 20, reasoningTokens: 5 };
+    const stopReasons: StopReason[] = [
+      'completed',
+      'max_steps',
+      'budget',
+      'deadline',
+      'loop_detected',
+      'cancelled',
+      'error',
+      'guard_blocked',
+      'rejected',
+    ];
+
+    it.each(stopReasons)(
+      'ends the run with stop reason %s, its status and totals, and clears the lease',
+      async (stopReason) => {
+        await store.createRun(newRun());
+        const run = await claimOne();
+        const error =
+          stopReason === 'error'
+            ? { code: 'internal_error', message: 'x', fault: 'system' as const, retryable: false }
+            : null;
+        const finished = await store.finishRun(leaseOf(run), {
+          stopReason,
+          output: { answer: 42 },
+          error,
+          usage,
+          costUsd: 0.25,
+          stepCount: 7,
+        });
+        expect(finished).toMatchObject({
+          id: run.id,
+          status: statusForStopReason(stopReason),
+          stopReason,
+          output: { answer: 42 },
+          error,
+          usage,
+          costUsd: 0.25,
+          stepCount: 7,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          fence: run.fence,
+        });
+        expect(finished.endedAt).toBeInstanceOf(Date);
+        expect(await store.getRun(run.id)).toEqual(finished);
+        expect(await store.claimRuns({ owner: 'w', limit: 1, leaseMs: 1_000 })).toEqual([]);
+      },
+    );
+
+    it('treats a retried finish as done, and refuses journal writes after it', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const end = { stopReason: 'completed' as const, usage, costUsd: 0.1, stepCount: 1 };
+      const first = await store.finishRun(leaseOf(run), end);
+      expect(await store.finishRun(leaseOf(run), end)).toEqual(first);
+      await expectLeaseLost(store.finishRun(leaseOf(run), { ...end, stopReason: 'error' }));
+      await expectLeaseLost(store.completeStep(leaseOf(run), stepEnd(1)));
+      expect(await store.heartbeat({ leases: [leaseOf(run)], leaseMs: 1_000 })).toEqual([
+        { runId: run.id, held: false, cancelRequested: false },
+      ]);
+    });
+  });
+
+  describe('releaseRun', () => {
+    it('requeues the run (after an optional delay) and notifies', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      let woken = 0;
+      const unsubscribe = await store.onRunnable(() => woken++);
+      await store.releaseRun(leaseOf(run), { delayMs: 60_000 });
+      await store.releaseRun(leaseOf(run), { delayMs: 60_000 }); // a retry is harmless
+      expect(await store.getRun(run.id)).toMatchObject({
+        status: 'queued',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      });
+      expect(await store.claimRuns({ owner: 'w', limit: 1, leaseMs: 1_000 })).toEqual([]);
+      await withTimeout(
+        waitUntil(() => woken > 0),
+        5_000,
+      );
+      await unsubscribe();
+
+      await client.query(`UPDATE ${schema}.runs SET available_at = now() WHERE id = $1`, [run.id]);
+      const reclaimed = await claimOne('worker-2');
+      expect(reclaimed).toMatchObject({
+        id: run.id,
+        fence: run.fence + 1,
+        attempts: 2,
+        startedAt: run.startedAt,
+      });
+      await expectLeaseLost(store.releaseRun(leaseOf(run)));
+    });
+  });
+
+  describe('requestCancel', () => {
+    it('cancels a queued run at once', async () => {
+      const { run } = await store.createRun(newRun());
+      const cancelled = await store.requestCancel(run.id);
+      expect(cancelled).toMatchObject({
+        status: 'cancelled',
+        stopReason: 'cancelled',
+        cancelRequested: true,
+      });
+      expect(cancelled?.endedAt).toBeInstanceOf(Date);
+      expect(await store.claimRuns({ owner: 'w', limit: 1, leaseMs: 1_000 })).toEqual([]);
+    });
+
+    it('flags a running run and leaves a terminal one unchanged', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const flagged = await store.requestCancel(run.id);
+      expect(flagged).toMatchObject({
+        status: 'running',
+        cancelRequested: true,
+        leaseOwner: 'worker-1',
+        stopReason: null,
+      });
+      const finished = await store.finishRun(leaseOf(run), {
+        stopReason: 'cancelled',
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+      });
+      expect(await store.requestCancel(run.id)).toEqual(finished);
+    });
+
+    it('returns undefined for an unknown run or another tenant', async () => {
+      const { run } = await store.createRun(newRun({ tenantId: 'acme' }));
+      expect(await store.requestCancel('run_missing')).toBeUndefined();
+      expect(await store.requestCancel(run.id, { tenantId: 'other' })).toBeUndefined();
+      expect((await store.getRun(run.id))?.status).toBe('queued');
+    });
+  });
+
+  describe('listRuns', () => {
+    it('filters and pages newest first with a cursor, without duplicates or gaps', async () => {
+      const created: RunRecord[] = [];
+      for (let i = 0; i < 9; i++) {
+        const { run } = await store.createRun(
+          newRun({
+            tenantId: i % 3 === 0 ? 'acme' : 'default',
+            agent: i % 2 === 0 ? 'support' : 'billing',
+            sessionId: i < 4 ? 's1' : null,
+          }),
+        );
+        created.push(run);
+      }
+      // Three runs created in the same millisecond: the id breaks the tie.
+      const frozen = time;
+      for (let i = 0; i < 3; i++) {
+        time = frozen;
+        created.push((await store.createRun(newRun())).run);
+      }
+      const newestFirst = [...created].sort(
+        (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1),
+      );
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listRuns({ limit: 5, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.runs.map((run) => run.id));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor);
+      expect(pages).toBe(3);
+      expect(seen).toEqual(newestFirst.map((run) => run.id));
+
+      const ids = (runs: RunRecord[]) => runs.map((run) => run.id);
+      const expectIds = (predicate: (run: RunRecord) => boolean) => ids(newestFirst.filter(predicate));
+      expect(ids((await store.listRuns({ tenantId: 'acme' })).runs)).toEqual(
+        expectIds((run) => run.tenantId === 'acme'),
+      );
+      expect(ids((await store.listRuns({ agent: 'billing' })).runs)).toEqual(
+        expectIds((run) => run.agent === 'billing'),
+      );
+      expect(ids((await store.listRuns({ sessionId: 's1' })).runs)).toEqual(
+        expectIds((run) => run.sessionId === 's1'),
+      );
+      const middle = created[4]!.createdAt;
+      expect(ids((await store.listRuns({ createdAfter: middle })).runs)).toEqual(
+        expectIds((run) => run.createdAt > middle),
+      );
+      expect(ids((await store.listRuns({ createdBefore: middle, tenantId: 'default' })).runs)).toEqual(
+        expectIds((run) => run.createdAt < middle && run.tenantId === 'default'),
+      );
+
+      await store.requestCancel(created[0]!.id);
+      expect(ids((await store.listRuns({ status: 'cancelled' })).runs)).toEqual([created[0]!.id]);
+      const single = await store.listRuns({ limit: 0 });
+      expect(single.runs).toHaveLength(1);
+      expect((await store.listRuns({})).nextCursor).toBeUndefined();
+    });
+
+    it('rejects a malformed cursor as the caller’s fault', async () => {
+      const error: unknown = await store
+        .listRuns({ cursor: 'not-a-cursor' })
+        .catch((thrown: unknown) => thrown);
+      expect(error).toMatchObject({ code: 'invalid_cursor', fault: 'caller' });
+    });
+  });
+
+  describe('deleting a run', () => {
+    it('deletes its steps and payloads', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      await store.completeStep(leaseOf(run), stepEnd(1));
+      await client.query(`DELETE FROM ${schema}.runs WHERE id = $1`, [run.id]);
+      const left = await client.query<{ count: number }>(
+        `SELECT (SELECT count(*) FROM ${schema}.steps) + (SELECT count(*) FROM ${schema}.payloads) AS count`,
+      );
+      expect(Number(left.rows[0]?.count)).toBe(0);
+    });
+  });
+}
+
+describe('SqlJournalStore on PGlite (in memory)', () => {
+  journalStoreContract(() => createPgliteClient());
+});
+
+describePostgres('SqlJournalStore on Postgres', (connectionString) => {
+  journalStoreContract(async () => createPgClient({ connectionString, max: 8 }));
+});
+
+describe('pg client, database unreachable', () => {
+  const closedPort = 'postgres://postgres@127.0.0.1:1/postgres';
+
+  it('throws DatabaseUnavailableError (retryable) from queries and transactions', async () => {
+    const client = createPgClient({ connectionString: closedPort, connectionTimeoutMillis: 2_000 });
+    try {
+      for (const attempt of [
+        () => client.query('SELECT 1'),
+        () => client.transaction((tx) => tx.query('SELECT 1')),
+      ]) {
+        const error: unknown = await attempt().catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(DatabaseUnavailableError);
+        expect(error).toMatchObject({ code: 'database_unavailable', retryable: true });
+      }
+      const store = createSqlJournalStore({ client });
+      await expect(store.claimRuns({ owner: 'w', limit: 1, leaseMs: 1_000 })).rejects.toBeInstanceOf(
+        DatabaseUnavailableError,
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('keeps a LISTEN subscription registered and cleans it up', async () => {
+    const client = createPgClient({
+      connectionString: closedPort,
+      connectionTimeoutMillis: 2_000,
+      reconnectDelayMs: { initial: 10, max: 50 },
+    });
+    const unsubscribe = await client.listen('keel_runnable', () => {});
+    await unsubscribe();
+    await client.close();
+  });
+});
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
