@@ -2,7 +2,12 @@ import { KeelError } from './keel-error.js';
 
 /** The config file is missing, does not load, or does not export valid agents. */
 export class ConfigError extends KeelError {
-  constructor(code: 'config_not_found' | 'config_invalid' | 'config_load_failed', message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+  constructor(
+    code: 'config_not_found' | 'config_invalid' | 'config_load_failed',
+    message: string,
+    details: Record<string, unknown> = {},
+    cause?: unknown,
+  ) {
     super({ code, message, fault: 'caller', details, cause });
   }
 }
@@ -22,13 +27,23 @@ export class UnknownAgentError extends KeelError {
 /** A tool definition is not usable (bad name, schema that is not an object, bad limits). */
 export class InvalidToolError extends KeelError {
   constructor(tool: string, reason: string) {
-    super({ code: 'invalid_tool', message: `Tool "${tool}" is invalid: ${reason}`, fault: 'caller', details: { tool } });
+    super({
+      code: 'invalid_tool',
+      message: `Tool "${tool}" is invalid: ${reason}`,
+      fault: 'caller',
+      details: { tool },
+    });
   }
 }
 
 /** An agent definition is not usable. */
 export class InvalidAgentError extends KeelError {
   constructor(agent: string, reason: string) {
-    super({ code: 'invalid_agent', message: `Agent "${agent}" is invalid: ${reason}`, fault: 'caller', details: { agent } });
+    super({
+      code: 'invalid_agent',
+      message: `Agent "${agent}" is invalid: ${reason}`,
+      fault: 'caller',
+      details: { agent },
+    });
   }
 }

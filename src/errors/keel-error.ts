@@ -38,7 +38,13 @@ export class KeelError extends Error {
 
   /** A JSON-safe description, as stored in the journal and returned by the API. */
   toJSON(): SerializedError {
-    return { code: this.code, message: this.message, fault: this.fault, retryable: this.retryable, details: this.details };
+    return {
+      code: this.code,
+      message: this.message,
+      fault: this.fault,
+      retryable: this.retryable,
+      details: this.details,
+    };
   }
 }
 

@@ -24,7 +24,8 @@ export class ProviderError extends KeelError {
     code?: string;
     cause?: unknown;
   }) {
-    const retryable = status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+    const retryable =
+      status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
     super({
       code: code ?? (status === undefined ? 'provider_unreachable' : `provider_http_${status}`),
       message: `${provider}: ${message}`,

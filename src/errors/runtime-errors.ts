@@ -28,14 +28,31 @@ export class NondeterminismError extends KeelError {
 
 /** A tool failed (threw, timed out, or was given invalid arguments). Sent back to the model. */
 export class ToolError extends KeelError {
-  constructor(code: 'tool_failed' | 'tool_timeout' | 'tool_invalid_arguments' | 'tool_unknown', tool: string, message: string, cause?: unknown) {
-    super({ code, message, fault: code === 'tool_failed' || code === 'tool_timeout' ? 'tool' : 'model', retryable: code !== 'tool_unknown' && code !== 'tool_invalid_arguments', details: { tool }, cause });
+  constructor(
+    code: 'tool_failed' | 'tool_timeout' | 'tool_invalid_arguments' | 'tool_unknown',
+    tool: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super({
+      code,
+      message,
+      fault: code === 'tool_failed' || code === 'tool_timeout' ? 'tool' : 'model',
+      retryable: code !== 'tool_unknown' && code !== 'tool_invalid_arguments',
+      details: { tool },
+      cause,
+    });
   }
 }
 
 /** The run was cancelled while this work was in flight. */
 export class RunCancelledError extends KeelError {
   constructor(runId: string) {
-    super({ code: 'run_cancelled', message: `Run ${runId} was cancelled.`, fault: 'caller', details: { runId } });
+    super({
+      code: 'run_cancelled',
+      message: `Run ${runId} was cancelled.`,
+      fault: 'caller',
+      details: { runId },
+    });
   }
 }

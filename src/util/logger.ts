@@ -19,7 +19,9 @@ export function createJsonLogger({
   const threshold = LEVELS[level] ?? LEVELS.info;
   const emit = (at: Exclude<Level, 'silent'>, message: string, fields?: Record<string, unknown>) => {
     if (LEVELS[at] < threshold) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...bindings, ...fields }));
+    write(
+      JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...bindings, ...fields }),
+    );
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),
