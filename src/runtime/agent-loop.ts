@@ -14,6 +14,7 @@ import type {
 } from '../model/model.js';
 import { costOf } from '../model/prices.js';
 import type { Tool } from '../tools/tool.js';
+import { canonicalJson } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { DEFAULT_LIMITS, type Agent } from './agent.js';
@@ -492,8 +493,13 @@ function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason;
 }
 
+/**
+ * The tool result as the model sees it. Canonical JSON (sorted keys), because a replay rebuilds
+ * it from the journal, where jsonb has reordered the keys: plain JSON.stringify would send a
+ * different request on replay than the live run did, and fail it as nondeterministic.
+ */
 function toolContent(output: unknown): string {
-  return typeof output === 'string' ? output : JSON.stringify(output ?? null);
+  return typeof output === 'string' ? output : canonicalJson(output ?? null);
 }
 
 function finalOutput(agent: Agent, content: string): unknown {

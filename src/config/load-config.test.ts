@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findConfigPath, loadConfig } from './load-config.js';
+
+const directories: string[] = [];
+afterEach(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+function folder(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'keel-config-'));
+  directories.push(directory);
+  return directory;
+}
+
+const CONFIG = `import { defineAgent, defineConfig, defineTool, z } from 'keel';
+const hello = defineTool({ name: 'hello', description: 'Greets.', input: z.object({ who: z.string() }), run: ({ who }) => 'hi ' + who });
+export default defineConfig({ agents: [defineAgent({ name: 'greeter', instructions: 'Greet.', model: 'builtin:echo', tools: [hello] })] });
+`;
+
+describe('loadConfig', () => {
+  it("loads a TypeScript config outside the project that imports from 'keel'", async () => {
+    const directory = folder();
+    writeFileSync(join(directory, 'keel.config.ts'), CONFIG);
+    const { agents, path } = await loadConfig({ cwd: directory, env: {} });
+    expect(path).toBe(join(directory, 'keel.config.ts'));
+    const greeter = agents.get('greeter');
+    expect(greeter?.tools[0]?.spec.parameters).toMatchObject({ type: 'object', required: ['who'] });
+    expect(await greeter?.tools[0]?.run({ who: 'Ada' }, {} as never)).toBe('hi Ada');
+  });
+
+  it('accepts a JavaScript config with a named agents export, found through KEEL_CONFIG', async () => {
+    const directory = folder();
+    writeFileSync(
+      join(directory, 'agents.mjs'),
+      `import { defineAgent } from 'keel';\nexport const agents = [defineAgent({ name: 'js', instructions: 'x', model: 'builtin:echo' })];\n`,
+    );
+    const { agents } = await loadConfig({ cwd: directory, env: { KEEL_CONFIG: 'agents.mjs' } });
+    expect([...agents.keys()]).toEqual(['js']);
+  });
+
+  it('names what it looked for when there is no config', () => {
+    expect(() => findConfigPath({ cwd: folder(), env: {} })).toThrow(/No keel.config.ts/);
+  });
+
+  it('rejects a config defining one agent twice', async () => {
+    const directory = folder();
+    writeFileSync(
+      join(directory, 'keel.config.ts'),
+      `import { defineAgent } from 'keel';\nconst a = defineAgent({ name: 'dup', instructions: 'x', model: 'builtin:echo' });\nexport default { agents: [a, a] };\n`,
+    );
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({ code: 'config_invalid' });
+  });
+});
