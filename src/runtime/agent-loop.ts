@@ -447,7 +447,7 @@ async function executeTool({
         call_.signal,
       );
       await faultHook?.('after-tool-call', { runId: run.id, seq });
-      return { status: 'completed', output: output === undefined ? null : output };
+      return { status: 'completed', output: toJsonValue(output) };
     } catch (thrown) {
       if (signal.aborted) throw signal.reason;
       const error = call_.signal.aborted ? call_.signal.reason : thrown;
@@ -491,6 +491,15 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason;
+}
+
+/**
+ * A tool's output as the journal stores and replays it (its JSON form: a Date becomes a string,
+ * `undefined` null), so the live run and a replay build the same messages from it.
+ */
+function toJsonValue(output: unknown): unknown {
+  const text = output === undefined ? undefined : JSON.stringify(output);
+  return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
 /**
