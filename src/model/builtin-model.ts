@@ -4,6 +4,7 @@
  * demos; both decide from the request alone, so a run replayed after a crash, in another process,
  * gets the same answers and the same tool call ids.
  */
+import { sleep } from '../util/sleep.js';
 import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError } from '../errors/model-errors.js';
 import { canonicalJson, hashCanonical } from '../util/canonical-hash.js';
@@ -248,7 +249,7 @@ function createModel({
     modelId,
     async generate(request, { signal } = {}) {
       record?.(request);
-      await pause({ milliseconds: latencyMs, signal });
+      await sleep(latencyMs, signal);
       return answer(request);
     },
     async *stream(request, { signal } = {}): AsyncGenerator<ModelStreamEvent> {
@@ -258,10 +259,10 @@ function createModel({
       const events = toStreamEvents(response);
       const interval = latencyMs / (events.length + 1);
       for (const event of events) {
-        await pause({ milliseconds: interval, signal });
+        await sleep(interval, signal);
         yield event;
       }
-      await pause({ milliseconds: interval, signal });
+      await sleep(interval, signal);
       yield { type: 'finish', response };
     },
   };
@@ -417,27 +418,4 @@ function parseLenient(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** Waits, rejecting with the signal's reason as soon as it aborts. */
-function pause({
-  milliseconds,
-  signal,
-}: {
-  milliseconds: number;
-  signal: AbortSignal | undefined;
-}): Promise<void> {
-  signal?.throwIfAborted();
-  if (milliseconds <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, milliseconds);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

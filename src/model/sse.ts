@@ -5,6 +5,7 @@
  * Provider streams add one convention on top: a `data: [DONE]` event ends the stream, and a stream
  * that just stops without its terminal event was cut off and must never look like a clean finish.
  */
+import { raceAbort } from '../util/race-abort.js';
 import { ModelOutputError } from '../errors/model-errors.js';
 
 /** One dispatched event. */
@@ -196,28 +197,4 @@ async function* readChunks(source: ByteSource, signal: AbortSignal | undefined):
 
 function isReadableStream(source: ByteSource): source is ReadableStream<Uint8Array> {
   return typeof (source as ReadableStream<Uint8Array>).getReader === 'function';
-}
-
-/**
- * Settles with the operation, or rejects with the signal's reason as soon as it aborts. The
- * operation is not started once aborted: its promise would reject with nobody listening.
- */
-function raceAbort<T>(operation: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return operation();
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  const promise = operation();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }

@@ -1,3 +1,4 @@
+import { raceAbort } from '../util/race-abort.js';
 import { isKeelError, KeelError, serializeError, type SerializedError } from '../errors/keel-error.js';
 import { ModelTimeoutError, ProviderError } from '../errors/model-errors.js';
 import { RunCancelledError, ToolError } from '../errors/runtime-errors.js';
@@ -18,7 +19,8 @@ import { canonicalJson } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { DEFAULT_LIMITS, type Agent } from './agent.js';
-import { fullJitterDelay, sleep } from './backoff.js';
+import { fullJitterDelay } from './backoff.js';
+import { sleep } from '../util/sleep.js';
 import type { DurableRun, StepOutcome } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import { createLoopDetector } from './loop-detector.js';
@@ -426,7 +428,7 @@ async function executeTool({
   for (let retry = 0; retry <= tool.retries; retry++) {
     throwIfAborted(signal);
     await faultHook?.('before-tool-call', { runId: run.id, seq });
-    const call_ = combineSignals({
+    const attemptSignal = combineSignals({
       signals: [signal],
       timeoutMs,
       onTimeout: () =>
@@ -434,23 +436,22 @@ async function executeTool({
     });
     try {
       const output = await raceAbort(
-        Promise.resolve(
+        async () =>
           tool.run(args, {
             runId: run.id,
             idempotencyKey,
-            signal: call_.signal,
+            signal: attemptSignal.signal,
             toolCallId: call.id,
             attempt: attempt + retry,
             logger: logger.child({ runId: run.id, tool: tool.name, seq }),
           }),
-        ),
-        call_.signal,
+        attemptSignal.signal,
       );
       await faultHook?.('after-tool-call', { runId: run.id, seq });
       return { status: 'completed', output: toJsonValue(output) };
     } catch (thrown) {
       if (signal.aborted) throw signal.reason;
-      const error = call_.signal.aborted ? call_.signal.reason : thrown;
+      const error = attemptSignal.signal.aborted ? attemptSignal.signal.reason : thrown;
       lastError = isKeelError(error)
         ? error.toJSON()
         : new ToolError(
@@ -461,32 +462,13 @@ async function executeTool({
       if (retry < tool.retries)
         await sleep(fullJitterDelay({ attempt: retry, baseMs: 200, capMs: 5_000 }), signal);
     } finally {
-      call_.dispose();
+      attemptSignal.dispose();
     }
   }
   return {
     status: 'failed',
     error: lastError ?? new ToolError('tool_failed', tool.name, 'tool failed').toJSON(),
   };
-}
-
-/** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 function throwIfAborted(signal: AbortSignal): void {

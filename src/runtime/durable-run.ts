@@ -6,7 +6,8 @@ import type { Lease, RunEnd, RunRecord, StepKind, StepRecord } from '../journal/
 import type { Usage } from '../model/model.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
-import { fullJitterDelay, sleep } from './backoff.js';
+import { fullJitterDelay } from './backoff.js';
+import { sleep } from '../util/sleep.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunEventListener } from './run-events.js';
 

@@ -2,7 +2,7 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
 import { createWorker, type WorkerOptions } from './worker.js';
 

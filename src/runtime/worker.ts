@@ -135,13 +135,16 @@ export function createWorker(options: WorkerOptions): Worker {
       validUntil: clock.now() + leaseMs,
       done: Promise.resolve(),
     };
+    // Claimed again while still executing here (its lease expired under us): the old execution
+    // holds a stale fence and must stop, so one process never runs one run twice.
+    active.get(run.id)?.controller.abort(new LeaseLostError(run.id, run.fence - 1));
     active.set(run.id, entry);
     entry.done = executeRun(run, entry)
       .catch((error: unknown) =>
         logger.error('run execution crashed', { runId: run.id, error: serializeError(error) }),
       )
       .finally(() => {
-        active.delete(run.id);
+        if (active.get(run.id) === entry) active.delete(run.id);
         wake.notify();
       });
   }
@@ -253,16 +256,22 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     } catch (error) {
       logger.warn('heartbeat failed', { error: serializeError(error), runs: entries.length });
-      // Without a heartbeat we cannot know we still own a run past its lease: stop working on it.
-      for (const entry of entries) {
-        if (clock.now() >= entry.validUntil)
-          entry.controller.abort(new LeaseLostError(entry.lease.runId, entry.lease.fence));
-      }
+    }
+  }
+
+  /** Without a confirmed heartbeat we cannot know we still own a run past its lease: stop it. */
+  function abortUnconfirmed(): void {
+    const now = clock.now();
+    for (const entry of active.values()) {
+      if (now >= entry.validUntil)
+        entry.controller.abort(new LeaseLostError(entry.lease.runId, entry.lease.fence));
     }
   }
 
   let heartbeatRunning = false;
   const tick = () => {
+    // Checked on every tick, also while a heartbeat hangs (a partition without a reset).
+    abortUnconfirmed();
     if (heartbeatRunning) return;
     heartbeatRunning = true;
     void heartbeat().finally(() => {

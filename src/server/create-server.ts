@@ -11,7 +11,7 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
-import { sleep } from '../runtime/backoff.js';
+import { sleep } from '../util/sleep.js';
 import type { Logger } from '../util/logger.js';
 import { toHttpError } from './http-errors.js';
 import { runView, stepView } from './run-views.js';

@@ -1,7 +1,7 @@
 import { UnknownAgentError } from '../../errors/config-errors.js';
 import { loadConfig } from '../../config/load-config.js';
 import { TERMINAL_STATUSES } from '../../journal/types.js';
-import { sleep } from '../../runtime/backoff.js';
+import { sleep } from '../../util/sleep.js';
 import { runAgent } from '../../runtime/run-agent.js';
 import { runView, type RunView } from '../../server/run-views.js';
 import { createJsonLogger } from '../../util/logger.js';
