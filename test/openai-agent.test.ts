@@ -51,6 +51,7 @@ it('runs an agent end to end on the OpenAI wire: streamed parallel tool calls, a
     agent: 'adder',
     input: 'What are 2+3 and 10+20?',
     logger: silentLogger,
+    streamText: true,
     onEvent: (event) => {
       if (event.type === 'text-delta') streamed.push(event.text);
     },

@@ -35,7 +35,7 @@ async function run(
     agent: agentDefinition.name,
     input,
     logger: silentLogger,
-    ...(onEvent ? { onEvent } : {}),
+    ...(onEvent ? { onEvent, streamText: true } : {}),
   });
 }
 

@@ -15,6 +15,7 @@ import type {
 } from '../model/model.js';
 import { costOf } from '../model/prices.js';
 import type { Tool } from '../tools/tool.js';
+import { hashCanonical } from '../util/canonical-hash.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -23,6 +24,7 @@ import { fullJitterDelay } from './backoff.js';
 import { sleep } from '../util/sleep.js';
 import type { DurableRun, StepOutcome } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
+import { createConversationDigest } from './conversation-digest.js';
 import { createLoopDetector } from './loop-detector.js';
 import { storedModelResponseSchema } from './stored-model-response.js';
 import { combineSignals, DeadlineExceededError } from './run-signals.js';
@@ -42,6 +44,8 @@ export interface AgentLoopOptions {
   logger: Logger;
   onEvent?: RunEventListener;
   faultHook?: FaultHook;
+  /** Call models with `stream` and emit `text-delta` events (for live output). Default false. */
+  streamText?: boolean;
 }
 
 /**
@@ -54,7 +58,7 @@ export interface AgentLoopOptions {
  * worker draining), leaving it to the next owner.
  */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
-  const { run, agent, model, durable, clock, logger, onEvent, faultHook } = options;
+  const { run, agent, model, durable, clock, logger, onEvent, faultHook, streamText = false } = options;
   const limits = { ...DEFAULT_LIMITS, ...agent.limits };
   const tools = new Map(agent.tools.map((tool) => [tool.name, tool]));
   const toolSpecs = agent.tools.map((tool) => tool.spec);
@@ -62,6 +66,9 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     { role: 'system', content: agent.instructions },
     { role: 'user', content: typeof run.input === 'string' ? run.input : JSON.stringify(run.input) },
   ];
+  const conversation = createConversationDigest();
+  conversation.push(...messages);
+  const toolsHash = hashCanonical(toolSpecs);
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
   let costUsd = 0;
   let modelCalls = 0;
@@ -130,11 +137,29 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           seq,
           kind: 'model',
           name: `${model.provider}:${model.modelId}`,
-          input: request,
+          // Everything the call depends on, hashed incrementally (see conversation-digest.ts).
+          input: {
+            conversation: conversation.value(),
+            tools: toolsHash,
+            responseFormat: request.responseFormat,
+            temperature: request.temperature,
+            maxOutputTokens: request.maxOutputTokens,
+          },
           journalStart: false,
           meta: { provider: model.provider, model: model.modelId, tools: toolSpecs.map((spec) => spec.name) },
         },
-        () => callModel({ model, request, seq, limits, signal, runId: run.id, onEvent, faultHook, logger }),
+        () =>
+          callModel({
+            model,
+            request,
+            seq,
+            limits,
+            signal,
+            runId: run.id,
+            onEvent: streamText ? onEvent : undefined,
+            faultHook,
+            logger,
+          }),
       );
       modelCalls++;
       addUsage(modelResult.usage, modelResult.costUsd);
@@ -152,6 +177,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       const response = storedModelResponseSchema.parse(modelResult.output) as ModelResponse;
       const assistant: AssistantMessage = response.message;
       messages.push(assistant);
+      conversation.push(assistant);
       const calls = assistant.toolCalls ?? [];
       if (calls.length === 0) return end('completed', { output: finalOutput(agent, assistant.content) });
 
@@ -184,6 +210,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
         ),
       );
       messages.push(...results);
+      conversation.push(...results);
     }
   } catch (error) {
     const reason = signal.aborted ? signal.reason : error;

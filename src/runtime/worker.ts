@@ -42,6 +42,8 @@ export interface WorkerOptions {
   logger?: Logger;
   clock?: Clock;
   onEvent?: RunEventListener;
+  /** Stream model output as `text-delta` events to `onEvent` (for live display). Default false. */
+  streamText?: boolean;
   faultHook?: FaultHook;
   /** Turns an agent's model reference into a model (default: `resolveModel`). */
   resolveModel?: (reference: LanguageModel | string) => LanguageModel;
@@ -80,6 +82,7 @@ export function createWorker(options: WorkerOptions): Worker {
     owner = `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
     clock = systemClock,
     onEvent,
+    streamText = false,
     faultHook,
   } = options;
   const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
@@ -208,6 +211,7 @@ export function createWorker(options: WorkerOptions): Worker {
         logger: log,
         onEvent,
         faultHook,
+        streamText,
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);

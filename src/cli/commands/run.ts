@@ -88,6 +88,7 @@ async function runDirect(
     input,
     sessionId: session,
     idempotencyKey,
+    streamText: progress,
     logger: createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
     onEvent: (event) => {
       if (!progress) return;
