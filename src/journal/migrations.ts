@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/config-errors.js';
 import { MigrationError } from '../errors/storage-errors.js';
+import { apiKeysMigration } from './migration-0003-api-keys.js';
+import { gatewayMigration } from './migration-0002-gateway.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -118,6 +120,8 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  gatewayMigration,
+  apiKeysMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

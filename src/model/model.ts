@@ -100,3 +100,13 @@ export interface LanguageModel {
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }
+
+/** An embedding model. Like `LanguageModel`, implementations never retry on their own. */
+export interface EmbeddingModel {
+  readonly provider: string;
+  readonly modelId: string;
+  embed(
+    request: { input: string[]; dimensions?: number },
+    options?: ModelCallOptions,
+  ): Promise<{ embeddings: number[][]; usage: { inputTokens: number } }>;
+}

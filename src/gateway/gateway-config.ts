@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import type { LanguageModel } from '../model/model.js';
+
+/**
+ * The gateway's configuration, validated with zod at load (a config file's `gateway` key, or
+ * `createGateway({ config })`). Provider API keys are read from the environment by name
+ * (`apiKeyEnv`) so they never sit in a config file; they never leave the server.
+ */
+
+const name = z
+  .string()
+  .regex(/^[a-zA-Z0-9_.:/-]{1,128}$/, 'letters, digits and _ . : / - only, 1-128 characters');
+
+/** Per-attempt timeouts. First byte: until the first response byte (or stream event). */
+export const timeoutsSchema = z.object({
+  connectMs: z.number().int().positive().default(5_000),
+  firstByteMs: z.number().int().positive().default(60_000),
+  /** Longest silence between two stream chunks. */
+  idleMs: z.number().int().positive().default(30_000),
+  totalMs: z.number().int().positive().default(300_000),
+});
+
+/** A named upstream: one provider, one model, one key. */
+export const deploymentSchema = z.object({
+  name,
+  /** `openai`, `openai-compatible`, `azure-openai`, `anthropic`, `gemini`, or a registered one. */
+  provider: z.string().min(1),
+  /** The upstream's model id. */
+  model: z.string().min(1),
+  /** Name of the environment variable holding the provider key (never the key itself). */
+  apiKeyEnv: z.string().optional(),
+  baseURL: z.url().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Share of traffic among the deployments of one route (default 1). */
+  weight: z.number().positive().default(1),
+  /** Requests and tokens per minute for this deployment, shared by every gateway process. */
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  timeouts: timeoutsSchema.partial().optional(),
+});
+
+/** A name callers use (`gpt-4o-mini`, or a tier such as `fast`): where it goes and what next. */
+export const routeSchema = z.object({
+  name,
+  /** Deployments balanced by weight; one whose breaker is open is skipped. */
+  deployments: z.array(name).min(1),
+  /** Other routes tried in order when every deployment of this one failed. */
+  fallbacks: z.array(name).default([]),
+  /** Cache exact repeats of requests to this route (opt-in). */
+  cache: z.boolean().default(false),
+});
+
+export const gatewayConfigSchema = z.object({
+  deployments: z.array(deploymentSchema).min(1),
+  routes: z.array(routeSchema).min(1),
+  retry: z
+    .object({
+      /** Attempts on one deployment before moving on (retryable errors only). */
+      attemptsPerDeployment: z.number().int().min(1).max(10).default(2),
+      baseMs: z.number().int().positive().default(200),
+      capMs: z.number().int().positive().default(5_000),
+      /** Retry-After beyond this moves to the next deployment instead of waiting. */
+      maxRetryAfterMs: z.number().int().nonnegative().default(10_000),
+    })
+    .prefault({}),
+  /** One time budget for a whole call across retries and the fallback chain. */
+  budgetMs: z.number().int().positive().default(120_000),
+  breaker: z
+    .object({
+      /** Consecutive failures that open the breaker. */
+      failureThreshold: z.number().int().positive().default(5),
+      /** How long it stays open before one probe is let through (half-open). */
+      cooldownMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  cache: z
+    .object({
+      ttlMs: z.number().int().positive().default(3_600_000),
+      maxEntries: z.number().int().positive().default(1_000),
+      /** Also keep entries in the shared store, so every gateway process sees them. */
+      shared: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** Largest request body accepted over HTTP. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
+});
+
+export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+export type DeploymentConfig = z.output<typeof deploymentSchema> & {
+  /** A ready model instead of `provider` + `model` (e.g. an AI SDK model through the bridge). */
+  languageModel?: LanguageModel;
+};
+export type RouteConfig = z.output<typeof routeSchema>;
+export type GatewayConfig = Omit<z.output<typeof gatewayConfigSchema>, 'deployments'> & {
+  deployments: DeploymentConfig[];
+};
+/** What a user writes (defaults optional). */
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

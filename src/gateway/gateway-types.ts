@@ -1,0 +1,101 @@
+import type { SerializedError } from '../errors/keel-error.js';
+import type { ModelRequest, ModelResponse, ModelStreamEvent, Usage } from '../model/model.js';
+
+/** A model call through the gateway: the route name plus a provider-neutral request. */
+export interface GatewayRequest extends ModelRequest {
+  /** A route name (alias or tier). */
+  model: string;
+}
+
+/** Who is calling: resolved from a Keel API key by the HTTP layer, or given by an agent run. */
+export interface Caller {
+  keyId: string;
+  tenantId: string;
+  /** Per-key limits, shared by every gateway process. */
+  rpm?: number;
+  tpm?: number;
+}
+
+export interface GatewayCallOptions {
+  signal?: AbortSignal;
+  caller?: Caller;
+  /** Use the cache for this call (default: the route's `cache` setting). */
+  cache?: boolean;
+  /** Tighter budget than the configured one for this call. */
+  budgetMs?: number;
+  /** The run and step this call belongs to, when an agent makes it (recorded with the call). */
+  runId?: string;
+  stepSeq?: number;
+}
+
+/** What the gateway did for a call; also what is recorded and sent as `x-keel-*` headers. */
+export interface CallMeta {
+  route: string;
+  /** The deployment that answered (the last one tried when none did). */
+  deployment: string;
+  provider: string;
+  model: string;
+  /** Upstream attempts made, across retries and fallbacks. */
+  attempts: number;
+  cached: boolean;
+  usage?: Usage;
+  /** Undefined when the model's price is unknown. */
+  costUsd?: number;
+  /** Wall time of the call, and the part of it spent in the gateway itself (not upstream). */
+  latencyMs: number;
+  overheadMs: number;
+  /** Time to the first streamed event. */
+  ttftMs?: number;
+  outcome: 'ok' | 'error' | 'cancelled';
+  error?: SerializedError;
+}
+
+export interface GatewayResult {
+  response: ModelResponse;
+  meta: CallMeta;
+}
+
+/**
+ * A streamed call, returned once the first event arrived (fallback happens only before that).
+ * Errors after it surface from `events` as a thrown error: never a silent end.
+ */
+export interface GatewayStream {
+  /** Known at first byte: route, deployment, provider, model, attempts so far. */
+  meta: Pick<CallMeta, 'route' | 'deployment' | 'provider' | 'model' | 'attempts' | 'cached'>;
+  events: AsyncIterable<ModelStreamEvent>;
+  /** Complete once the stream ended (usage, cost, latency, outcome). */
+  done: Promise<CallMeta>;
+}
+
+export interface EmbeddingRequest {
+  model: string;
+  input: string[];
+  dimensions?: number;
+}
+
+export interface EmbeddingResult {
+  embeddings: number[][];
+  usage: { inputTokens: number };
+  meta: CallMeta;
+}
+
+/** Circuit breaker state of a deployment, as reported by the gateway. */
+export interface BreakerState {
+  deployment: string;
+  state: 'closed' | 'open' | 'half-open';
+  consecutiveFailures: number;
+  /** When an open breaker lets a probe through (epoch ms). */
+  retryAt?: number;
+}
+
+/** The gateway: routes, retries, falls back, limits, caches, prices and records model calls. */
+export interface Gateway {
+  generate(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayResult>;
+  stream(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayStream>;
+  embed(request: EmbeddingRequest, options?: GatewayCallOptions): Promise<EmbeddingResult>;
+  /** Route names callers may use. */
+  routes(): string[];
+  breakers(): BreakerState[];
+  /** Flushes pending call records and releases resources. */
+  close(): Promise<void>;
+}
