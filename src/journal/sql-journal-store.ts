@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
-import type { SerializedError } from '../errors/keel-error.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
-import type { Usage } from '../model/model.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
@@ -10,8 +8,9 @@ import type { IdGenerator } from '../util/ids.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
 import type { SqlClient } from './sql-client.js';
 import type { JournalStore } from './store.js';
+import { toJson, toRunRecord, toStepRecord, type RunRow, type StepRow } from './sql-rows.js';
 import { statusForStopReason } from './types.js';
-import type { RunRecord, RunStatus, StepRecord, StepStatus, StopReason } from './types.js';
+import type { RunRecord } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
 export interface SqlJournalStoreOptions {
@@ -416,136 +415,6 @@ export function createSqlJournalStore({
 }
 
 /** A run row as Postgres returns it (int8 as number, numeric as string, timestamps as Date). */
-interface RunRow {
-  id: string;
-  tenant_id: string;
-  agent: string;
-  status: RunStatus;
-  stop_reason: StopReason | null;
-  input: unknown;
-  output: unknown;
-  error: SerializedError | null;
-  session_id: string | null;
-  metadata: Record<string, unknown> | null;
-  idempotency_key: string | null;
-  lease_owner: string | null;
-  lease_expires_at: Date | string | null;
-  fence: number | string;
-  attempts: number;
-  cancel_requested: boolean;
-  input_tokens: number | string;
-  output_tokens: number | string;
-  cached_input_tokens: number | string | null;
-  reasoning_tokens: number | string | null;
-  cost_usd: number | string;
-  step_count: number;
-  created_at: Date | string;
-  started_at: Date | string | null;
-  ended_at: Date | string | null;
-  updated_at: Date | string;
-}
-
-interface StepRow {
-  run_id: string;
-  seq: number;
-  parent_seq: number | null;
-  kind: string;
-  name: string;
-  input_hash: string;
-  status: StepStatus;
-  attempt: number;
-  started_at: Date | string;
-  ended_at: Date | string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cached_input_tokens: number | null;
-  reasoning_tokens: number | null;
-  cost_usd: number | string | null;
-  output_ref: string | null;
-  error: SerializedError | null;
-  meta: Record<string, unknown> | null;
-  output?: unknown;
-}
-
-function toRunRecord(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    agent: row.agent,
-    status: row.status,
-    stopReason: row.stop_reason,
-    input: row.input,
-    output: row.output,
-    error: row.error,
-    sessionId: row.session_id,
-    metadata: row.metadata ?? {},
-    idempotencyKey: row.idempotency_key,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
-    fence: Number(row.fence),
-    attempts: Number(row.attempts),
-    cancelRequested: row.cancel_requested,
-    usage: toUsage(row),
-    costUsd: Number(row.cost_usd),
-    stepCount: Number(row.step_count),
-    createdAt: toDate(row.created_at),
-    startedAt: toDateOrNull(row.started_at),
-    endedAt: toDateOrNull(row.ended_at),
-    updatedAt: toDate(row.updated_at),
-  };
-}
-
-function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
-  const hasUsage = row.input_tokens !== null || row.output_tokens !== null;
-  const record: StepRecord = {
-    runId: row.run_id,
-    seq: row.seq,
-    parentSeq: row.parent_seq,
-    kind: row.kind,
-    name: row.name,
-    inputHash: row.input_hash,
-    status: row.status,
-    attempt: row.attempt,
-    startedAt: toDate(row.started_at),
-    endedAt: toDateOrNull(row.ended_at),
-    usage: hasUsage ? toUsage(row) : null,
-    costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
-    outputRef: row.output_ref,
-    error: row.error,
-    meta: row.meta,
-  };
-  // A stored JSON null is an output; "no payload" leaves the key out.
-  if (withOutputs && row.output_ref !== null) record.output = row.output;
-  return record;
-}
-
-function toUsage(row: {
-  input_tokens: number | string | null;
-  output_tokens: number | string | null;
-  cached_input_tokens: number | string | null;
-  reasoning_tokens: number | string | null;
-}): Usage {
-  return {
-    inputTokens: Number(row.input_tokens ?? 0),
-    outputTokens: Number(row.output_tokens ?? 0),
-    ...(row.cached_input_tokens === null ? {} : { cachedInputTokens: Number(row.cached_input_tokens) }),
-    ...(row.reasoning_tokens === null ? {} : { reasoningTokens: Number(row.reasoning_tokens) }),
-  };
-}
-
-function toDate(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
-}
-
-function toDateOrNull(value: Date | string | null): Date | null {
-  return value === null ? null : toDate(value);
-}
-
-/** JSON text for a jsonb parameter; `undefined` (not JSON) is stored as JSON null. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
-}
-
 function byCreation(left: RunRecord, right: RunRecord): number {
   return (
     left.createdAt.getTime() - right.createdAt.getTime() ||

@@ -1,0 +1,138 @@
+import type { SerializedError } from '../errors/keel-error.js';
+import type { Usage } from '../model/model.js';
+import type { RunRecord, RunStatus, StepRecord, StepStatus, StopReason } from './types.js';
+
+/**
+ * Rows of the journal tables as the SQL drivers return them, and their mapping to records.
+ * Kept apart from the store so the store reads as its queries.
+ */
+
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  agent: string;
+  status: RunStatus;
+  stop_reason: StopReason | null;
+  input: unknown;
+  output: unknown;
+  error: SerializedError | null;
+  session_id: string | null;
+  metadata: Record<string, unknown> | null;
+  idempotency_key: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | string | null;
+  fence: number | string;
+  attempts: number;
+  cancel_requested: boolean;
+  input_tokens: number | string;
+  output_tokens: number | string;
+  cached_input_tokens: number | string | null;
+  reasoning_tokens: number | string | null;
+  cost_usd: number | string;
+  step_count: number;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  ended_at: Date | string | null;
+  updated_at: Date | string;
+}
+
+export interface StepRow {
+  run_id: string;
+  seq: number;
+  parent_seq: number | null;
+  kind: string;
+  name: string;
+  input_hash: string;
+  status: StepStatus;
+  attempt: number;
+  started_at: Date | string;
+  ended_at: Date | string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_input_tokens: number | null;
+  reasoning_tokens: number | null;
+  cost_usd: number | string | null;
+  output_ref: string | null;
+  error: SerializedError | null;
+  meta: Record<string, unknown> | null;
+  output?: unknown;
+}
+
+export function toRunRecord(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agent: row.agent,
+    status: row.status,
+    stopReason: row.stop_reason,
+    input: row.input,
+    output: row.output,
+    error: row.error,
+    sessionId: row.session_id,
+    metadata: row.metadata ?? {},
+    idempotencyKey: row.idempotency_key,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: toDateOrNull(row.lease_expires_at),
+    fence: Number(row.fence),
+    attempts: Number(row.attempts),
+    cancelRequested: row.cancel_requested,
+    usage: toUsage(row),
+    costUsd: Number(row.cost_usd),
+    stepCount: Number(row.step_count),
+    createdAt: toDate(row.created_at),
+    startedAt: toDateOrNull(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}
+
+export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
+  const hasUsage = row.input_tokens !== null || row.output_tokens !== null;
+  const record: StepRecord = {
+    runId: row.run_id,
+    seq: row.seq,
+    parentSeq: row.parent_seq,
+    kind: row.kind,
+    name: row.name,
+    inputHash: row.input_hash,
+    status: row.status,
+    attempt: row.attempt,
+    startedAt: toDate(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    usage: hasUsage ? toUsage(row) : null,
+    costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
+    outputRef: row.output_ref,
+    error: row.error,
+    meta: row.meta,
+  };
+  // A stored JSON null is an output; "no payload" leaves the key out.
+  if (withOutputs && row.output_ref !== null) record.output = row.output;
+  return record;
+}
+
+export function toUsage(row: {
+  input_tokens: number | string | null;
+  output_tokens: number | string | null;
+  cached_input_tokens: number | string | null;
+  reasoning_tokens: number | string | null;
+}): Usage {
+  return {
+    inputTokens: Number(row.input_tokens ?? 0),
+    outputTokens: Number(row.output_tokens ?? 0),
+    ...(row.cached_input_tokens === null ? {} : { cachedInputTokens: Number(row.cached_input_tokens) }),
+    ...(row.reasoning_tokens === null ? {} : { reasoningTokens: Number(row.reasoning_tokens) }),
+  };
+}
+
+export function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+export function toDateOrNull(value: Date | string | null): Date | null {
+  return value === null ? null : toDate(value);
+}
+
+/** JSON text for a jsonb parameter; `undefined` (not JSON) is stored as JSON null. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
