@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+import {
+  createFakeOpenAIServer,
+  fakeEmbedding,
+  type FakeOpenAIServer,
+} from '../testing/fake-openai-server.js';
 import type { LanguageModel, ModelRequest, ModelStreamEvent } from './model.js';
-import { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './openai-compatible.js';
+import {
+  createOpenAICompatibleModel,
+  createOpenAIEmbeddingModel,
+  type OpenAICompatibleModelOptions,
+  type OpenAIEmbeddingModelOptions,
+} from './openai-compatible.js';
 
 const API_KEY = 'sk-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
@@ -646,5 +655,93 @@ describe('errors', () => {
     await failure(model().generate(hello));
     expect(server.requests).toHaveLength(1);
     await model().generate(hello);
+  });
+});
+
+describe('createOpenAIEmbeddingModel', () => {
+  const embedder = (options: Partial<OpenAIEmbeddingModelOptions> = {}) =>
+    createOpenAIEmbeddingModel({
+      model: 'text-embedding-3-small',
+      apiKey: API_KEY,
+      baseURL: server.url,
+      env: {},
+      ...options,
+    });
+
+  it('embeds an input array in order, with usage', async () => {
+    const result = await embedder().embed({ input: ['alpha', 'beta', 'alpha'] });
+    expect(result.embeddings).toEqual([
+      fakeEmbedding('alpha'),
+      fakeEmbedding('beta'),
+      fakeEmbedding('alpha'),
+    ]);
+    expect(result.usage).toEqual({ inputTokens: 5 });
+    expect(server.requests[0]).toMatchObject({ method: 'POST', path: '/v1/embeddings' });
+    expect(server.requests[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(lastRequestBody()).toEqual({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta', 'alpha'],
+      encoding_format: 'float',
+    });
+  });
+
+  it('passes dimensions through', async () => {
+    const result = await embedder().embed({ input: ['alpha'], dimensions: 32 });
+    expect(result.embeddings[0]).toHaveLength(32);
+    expect(lastRequestBody()).toMatchObject({ dimensions: 32 });
+  });
+
+  it('makes no call for an empty input', async () => {
+    expect(await embedder().embed({ input: [] })).toEqual({ embeddings: [], usage: { inputTokens: 0 } });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('maps faults like the chat adapter', async () => {
+    server.enqueueEmbeddingFault({ kind: 'error', status: 429, retryAfter: 3 });
+    expect(await failure(embedder().embed({ input: ['x'] }))).toMatchObject({
+      status: 429,
+      retryable: true,
+      retryAfterMs: 3_000,
+    });
+    server.enqueueEmbeddingFault({ kind: 'malformed-json' });
+    expect(await failure(embedder().embed({ input: ['x'] }))).toBeInstanceOf(ModelOutputError);
+    server.enqueueEmbeddingFault({ kind: 'reset' });
+    expect(await failure(embedder().embed({ input: ['x'] }))).toMatchObject({
+      status: undefined,
+      retryable: true,
+    });
+    server.enqueueEmbeddingFault({ kind: 'hang' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    expect(await failure(embedder().embed({ input: ['x'] }, { signal: controller.signal }))).toMatchObject({
+      name: 'AbortError',
+    });
+  });
+
+  it('rejects an answer with the wrong number of vectors', async () => {
+    const fetchOne: typeof fetch = () =>
+      Promise.resolve(
+        new Response(
+          JSON.stringify({ data: [{ index: 0, embedding: [1, 0] }], usage: { prompt_tokens: 2 } }),
+          {
+            headers: { 'content-type': 'application/json' },
+          },
+        ),
+      );
+    expect(await failure(embedder({ fetch: fetchOne }).embed({ input: ['a', 'b'] }))).toBeInstanceOf(
+      ModelOutputError,
+    );
+  });
+
+  it('needs a key for the official API', () => {
+    expect(() => createOpenAIEmbeddingModel({ model: 'text-embedding-3-small', env: {} })).toThrow(
+      ModelConfigError,
+    );
+    expect(
+      createOpenAIEmbeddingModel({ model: 'text-embedding-3-small', env: { OPENAI_API_KEY: 'sk-x' } }),
+    ).toMatchObject({
+      provider: 'openai',
+      modelId: 'text-embedding-3-small',
+    });
   });
 });

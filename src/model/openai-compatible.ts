@@ -11,6 +11,7 @@ import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/mod
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   AssistantMessage,
+  EmbeddingModel,
   FinishReason,
   LanguageModel,
   Message,
@@ -21,6 +22,7 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
+import { parseRetryAfter } from './retry-after.js';
 import { readEventStream } from './sse.js';
 
 /** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
@@ -238,6 +240,134 @@ export function createOpenAICompatibleModel({
     },
   };
 }
+
+/** Options of {@link createOpenAIEmbeddingModel}. */
+export interface OpenAIEmbeddingModelOptions {
+  /** Embedding model id, e.g. `text-embedding-3-small`. */
+  model: string;
+  /** Sent as a bearer token. Default: `OPENAI_API_KEY`. Local servers may need none. */
+  apiKey?: string;
+  /** Base URL up to and including the version. Default: `OPENAI_BASE_URL`, else the official API. */
+  baseURL?: string;
+  /** Sent as `OpenAI-Organization`. Default: `OPENAI_ORG_ID`. */
+  organization?: string;
+  /** Extra headers on every request; they win over the adapter's own. */
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+  /** Provider id reported by the model and used for pricing. Default `openai`. */
+  provider?: string;
+  /** Where the `OPENAI_*` defaults are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Turns a `Retry-After` HTTP date into a delay. */
+  clock?: Clock;
+}
+
+/**
+ * Creates an EmbeddingModel for `POST {baseURL}/embeddings` (OpenAI and compatible servers). One
+ * call embeds the whole input array; the vectors come back in input order (by their `index`), and
+ * `dimensions` is passed through for models that can shorten their vectors. An empty input makes
+ * no call. Errors are those of {@link createOpenAICompatibleModel}; an answer with the wrong number
+ * of vectors is a ModelOutputError. Never retries.
+ */
+export function createOpenAIEmbeddingModel({
+  model,
+  env = process.env,
+  apiKey = readEnv(env, 'OPENAI_API_KEY'),
+  baseURL = readEnv(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL,
+  organization = readEnv(env, 'OPENAI_ORG_ID'),
+  headers = {},
+  fetch: fetchFunction = globalThis.fetch,
+  provider = 'openai',
+  clock = systemClock,
+}: OpenAIEmbeddingModelOptions): EmbeddingModel {
+  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
+  let endpoint: URL;
+  try {
+    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/embeddings`);
+  } catch {
+    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
+  }
+  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
+    throw new ModelConfigError(
+      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
+      { provider, model, variable: 'OPENAI_API_KEY' },
+    );
+  }
+  const label = `${provider} ${model}`;
+  const redact = (text: string) => redactSecrets(text, apiKey);
+
+  return {
+    provider,
+    modelId: model,
+
+    async embed({ input, dimensions }, options = {}) {
+      if (input.length === 0) return { embeddings: [], usage: { inputTokens: 0 } };
+      const { signal } = options;
+      const body = {
+        model,
+        input,
+        // Floats, not the base64 the official SDK asks for: no decoding step, one code path.
+        encoding_format: 'float',
+        ...(dimensions === undefined ? {} : { dimensions }),
+      };
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetchFunction(endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+            ...(organization === undefined ? {} : { 'openai-organization': organization }),
+            ...lowerCaseKeys(headers),
+          },
+          body: JSON.stringify(body),
+          signal,
+        });
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
+      }
+      if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
+      }
+      const json = parseJson(text);
+      if (!json.ok) {
+        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, { provider, model });
+      }
+      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+      const parsed = embeddingsSchema.safeParse(json.value);
+      if (!parsed.success) {
+        throw new ModelOutputError(
+          `${label}: the response is not an embeddings list: ${z.prettifyError(parsed.error)}`,
+          { provider, model },
+        );
+      }
+      const data = [...parsed.data.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
+      if (data.length !== input.length) {
+        throw new ModelOutputError(
+          `${label}: ${data.length} embeddings came back for ${input.length} inputs.`,
+          {
+            provider,
+            model,
+          },
+        );
+      }
+      return {
+        embeddings: data.map((entry) => entry.embedding),
+        usage: { inputTokens: parsed.data.usage?.prompt_tokens ?? 0 },
+      };
+    },
+  };
+}
+
+const embeddingsSchema = z.object({
+  data: z.array(z.object({ index: z.number().nullish(), embedding: z.array(z.number()) })),
+  usage: z.object({ prompt_tokens: z.number().nullish() }).nullish(),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Request translation
@@ -579,22 +709,8 @@ async function toHttpError({
     provider,
     status: response.status,
     message: redact(`HTTP ${response.status}: ${detail}${requestId ? ` [request id ${requestId}]` : ''}`),
-    retryAfterMs: retryAfterMs(response.headers, clock),
+    retryAfterMs: parseRetryAfter({ headers: response.headers, clock }),
   });
-}
-
-/**
- * The wait the provider asked for: `retry-after-ms` (milliseconds, OpenAI's) first, else
- * `retry-after` as seconds or an HTTP date. Undefined when absent or unreadable.
- */
-function retryAfterMs(headers: Headers, clock: Clock): number | undefined {
-  const milliseconds = Number.parseFloat(headers.get('retry-after-ms') ?? '');
-  if (Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
-  const retryAfter = headers.get('retry-after')?.trim();
-  if (!retryAfter) return undefined;
-  if (/^\d+(\.\d+)?$/.test(retryAfter)) return Number.parseFloat(retryAfter) * 1000;
-  const date = Date.parse(retryAfter);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - clock.now());
 }
 
 /** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */

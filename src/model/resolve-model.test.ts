@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelConfigError } from '../errors/model-errors.js';
+import { createFakeAnthropicServer, type FakeAnthropicServer } from '../testing/fake-anthropic-server.js';
+import { createFakeGeminiServer, type FakeGeminiServer } from '../testing/fake-gemini-server.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import type { LanguageModel } from './model.js';
 import {
@@ -10,11 +12,15 @@ import {
 } from './resolve-model.js';
 
 let server: FakeOpenAIServer;
+let anthropicServer: FakeAnthropicServer;
+let geminiServer: FakeGeminiServer;
 beforeAll(async () => {
   server = await createFakeOpenAIServer();
+  anthropicServer = await createFakeAnthropicServer();
+  geminiServer = await createFakeGeminiServer();
 });
 afterAll(async () => {
-  await server.close();
+  await Promise.all([server.close(), anthropicServer.close(), geminiServer.close()]);
 });
 
 function stubModel(provider: string, modelId: string): LanguageModel {
@@ -103,6 +109,56 @@ describe('resolveModel', () => {
     for (const reference of ['gpt-4o', 'openai:', ':gpt-4o', '', 'constructor:x']) {
       configError(() => resolveModel(reference, { env: {} }));
     }
+  });
+
+  it('resolves anthropic:<model> with ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL', async () => {
+    const model = resolveModel('anthropic:claude-haiku-4-5', {
+      env: { ANTHROPIC_API_KEY: 'sk-ant-resolve-123456', ANTHROPIC_BASE_URL: anthropicServer.url },
+    });
+    expect(model).toMatchObject({ provider: 'anthropic', modelId: 'claude-haiku-4-5' });
+    anthropicServer.enqueue({ text: 'hi from claude' });
+    const response = await model.generate({ messages: [{ role: 'user', content: 'Hello' }] });
+    expect(response.message.content).toBe('hi from claude');
+    expect(anthropicServer.requests.at(-1)?.headers['x-api-key']).toBe('sk-ant-resolve-123456');
+    expect(anthropicServer.requests.at(-1)?.body).toMatchObject({ model: 'claude-haiku-4-5' });
+  });
+
+  it('needs ANTHROPIC_API_KEY for anthropic:<model>', () => {
+    const error = configError(() => resolveModel('anthropic:claude-haiku-4-5', { env: {} }));
+    expect(error.message).toContain('ANTHROPIC_API_KEY');
+    expect(error.details).toMatchObject({ variable: 'ANTHROPIC_API_KEY' });
+  });
+
+  it('resolves gemini:<model> with GEMINI_API_KEY or GOOGLE_API_KEY, priced as google', async () => {
+    for (const env of [
+      { GEMINI_API_KEY: 'AIzaResolveGemini123', GEMINI_BASE_URL: geminiServer.url },
+      { GOOGLE_API_KEY: 'AIzaResolveGoogle123', GEMINI_BASE_URL: geminiServer.url },
+    ]) {
+      const model = resolveModel('gemini:gemini-2.5-flash', { env });
+      expect(model).toMatchObject({ provider: 'google', modelId: 'gemini-2.5-flash' });
+      geminiServer.enqueue({ text: 'hi from gemini' });
+      expect((await model.generate({ messages: [{ role: 'user', content: 'Hello' }] })).message.content).toBe(
+        'hi from gemini',
+      );
+      expect(geminiServer.requests.at(-1)?.headers['x-goog-api-key']).toBe(
+        env.GEMINI_API_KEY ?? env.GOOGLE_API_KEY,
+      );
+      expect(geminiServer.requests.at(-1)?.model).toBe('gemini-2.5-flash');
+    }
+  });
+
+  it('needs GEMINI_API_KEY or GOOGLE_API_KEY for gemini:<model>', () => {
+    const error = configError(() =>
+      resolveModel('gemini:gemini-2.5-flash', { env: { GEMINI_API_KEY: ' ' } }),
+    );
+    expect(error.message).toContain('GEMINI_API_KEY');
+    expect(error.message).toContain('GOOGLE_API_KEY');
+  });
+
+  it('lists the new prefixes', () => {
+    expect(registeredModelProviders()).toEqual(
+      expect.arrayContaining(['anthropic', 'builtin', 'gemini', 'openai', 'openai-compatible']),
+    );
   });
 
   it('resolves builtin:<name> to the built-in models', () => {

@@ -1,11 +1,13 @@
 /**
  * Model references: `provider:model` strings such as `openai:gpt-4o-mini`, resolved to a
- * LanguageModel through a registry of provider factories. `openai`, `openai-compatible` and
- * `builtin` are registered here; further adapters (Anthropic, Gemini...) join with
+ * LanguageModel through a registry of provider factories. `openai`, `openai-compatible`,
+ * `anthropic`, `gemini` and `builtin` are registered here; further adapters join with
  * `registerModelProvider` without this file importing them.
  */
 import { ModelConfigError } from '../errors/model-errors.js';
+import { createAnthropicModel } from './anthropic.js';
 import { createBuiltinModel } from './builtin-model.js';
+import { createGeminiModel } from './gemini.js';
 import type { LanguageModel } from './model.js';
 import { createOpenAICompatibleModel } from './openai-compatible.js';
 
@@ -56,6 +58,30 @@ const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env
   return createOpenAICompatibleModel({ model: modelId, baseURL, env, fetch, provider: 'openai-compatible' });
 };
 
+const anthropicFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+  const apiKey = readEnv(env, 'ANTHROPIC_API_KEY');
+  if (apiKey === undefined) {
+    throw new ModelConfigError(`Model "${reference}" needs an Anthropic API key: set ANTHROPIC_API_KEY.`, {
+      reference,
+      variable: 'ANTHROPIC_API_KEY',
+    });
+  }
+  return createAnthropicModel({ model: modelId, apiKey, env, fetch });
+};
+
+const geminiFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+  // The official SDKs' order: GOOGLE_API_KEY wins when both are set.
+  const apiKey = readEnv(env, 'GOOGLE_API_KEY') ?? readEnv(env, 'GEMINI_API_KEY');
+  if (apiKey === undefined) {
+    throw new ModelConfigError(
+      `Model "${reference}" needs a Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY).`,
+      { reference, variable: 'GEMINI_API_KEY' },
+    );
+  }
+  // Reported as provider `google`, the id the price table uses for Gemini models.
+  return createGeminiModel({ model: modelId, apiKey, env, fetch });
+};
+
 const builtinFactory: ModelProviderFactory = ({ modelId }) => createBuiltinModel(modelId);
 
 // On globalThis because the CLI (from dist/) and a config file (from src/) may load two copies of
@@ -66,6 +92,8 @@ const registry = ((globalThis as unknown as Record<symbol, Map<string, ModelProv
 ] ??= new Map<string, ModelProviderFactory>([
   ['openai', openAIFactory],
   ['openai-compatible', openAICompatibleFactory],
+  ['anthropic', anthropicFactory],
+  ['gemini', geminiFactory],
   ['builtin', builtinFactory],
 ]));
 
@@ -98,7 +126,9 @@ export function registeredModelProviders(): string[] {
 /**
  * Resolves a model reference. A LanguageModel passes through unchanged. A string is
  * `provider:model`: `openai:<model>` (needs OPENAI_API_KEY), `openai-compatible:<model>` (needs
- * OPENAI_BASE_URL), `builtin:<name>` (the offline models of builtin-model.ts), or any registered prefix. Anything else throws
+ * OPENAI_BASE_URL), `anthropic:<model>` (needs ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL optional),
+ * `gemini:<model>` (needs GEMINI_API_KEY or GOOGLE_API_KEY; GEMINI_BASE_URL optional; reported as
+ * provider `google`), `builtin:<name>` (the offline models of builtin-model.ts), or any registered prefix. Anything else throws
  * ModelConfigError (code `model_config_invalid`) naming the known prefixes.
  */
 export function resolveModel(

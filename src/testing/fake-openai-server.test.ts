@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from './fake-openai-server.js';
+import { createFakeOpenAIServer, fakeEmbedding, type FakeOpenAIServer } from './fake-openai-server.js';
 
 let server: FakeOpenAIServer;
 let client: OpenAI;
@@ -194,5 +194,45 @@ describe('createFakeOpenAIServer', () => {
     server.enqueue({ kind: 'raw', body: ['data: {"a"', ':1}\n', '\n'] });
     const response = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: '{}' });
     expect(await response.text()).toBe('data: {"a":1}\n\n');
+  });
+});
+
+describe('embeddings', () => {
+  it('answers the official client with deterministic unit vectors', async () => {
+    const response = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta'],
+      dimensions: 16,
+    });
+    expect(response.data.map((entry) => entry.index)).toEqual([0, 1]);
+    const [alpha, beta] = response.data.map((entry) => entry.embedding);
+    expect(alpha).toHaveLength(16);
+    // Sent as base64 float32s, as the SDK asked: equal to the float vector up to float32 precision.
+    expect(Math.hypot(...(alpha ?? []))).toBeCloseTo(1, 5);
+    (alpha ?? []).forEach((value, index) =>
+      expect(value).toBeCloseTo(fakeEmbedding('alpha', 16)[index] ?? NaN, 6),
+    );
+    expect(alpha).not.toEqual(beta);
+    const again = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'alpha',
+      dimensions: 16,
+    });
+    expect(again.data[0]?.embedding).toEqual(alpha);
+    expect(response.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+  });
+
+  it('fails the next embeddings request as scripted, without touching the chat script', async () => {
+    server.enqueue({ content: 'chat answer' });
+    server.enqueueEmbeddingFault({ kind: 'error', status: 429, retryAfter: 1 });
+    const error = await client.embeddings
+      .create({ model: 'text-embedding-3-small', input: 'x' })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(completion.choices[0]?.message.content).toBe('chat answer');
   });
 });

@@ -3,8 +3,10 @@
  * that calls an OpenAI-compatible endpoint (Keel's adapter, the official `openai` client, the
  * gateway). Each request gets the next scripted reply: a completion (plain or streamed, exactly as
  * OpenAI streams it) or a fault (an error status with `retry-after`, malformed JSON, a stream cut
- * before `[DONE]`, a hang, a connection reset). Every request is recorded for assertions.
+ * before `[DONE]`, a hang, a connection reset). `POST /v1/embeddings` answers with deterministic
+ * vectors (or a scripted fault). Every request is recorded for assertions.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -111,6 +113,12 @@ export type FakeOpenAIReply =
   | FakeResetReply
   | FakeRawReply;
 
+/** A fault of an embeddings request. */
+export type FakeEmbeddingFault = FakeErrorReply | FakeMalformedReply | FakeHangReply | FakeResetReply;
+
+/** Length of a fake embedding when the request names no `dimensions`. */
+export const FAKE_EMBEDDING_DIMENSIONS = 8;
+
 /** A request as received. `outcome` is updated while the answer is sent. */
 export interface FakeOpenAIRequest {
   method: string;
@@ -143,6 +151,8 @@ export interface FakeOpenAIServer {
   requests: FakeOpenAIRequest[];
   /** Appends a reply to the script. */
   enqueue(reply: FakeOpenAIReply): void;
+  /** Makes the next embeddings request fail this way; without one, embeddings requests succeed. */
+  enqueueEmbeddingFault(fault: FakeEmbeddingFault): void;
   /** Stops the server, ending hanging responses and open connections. */
   close(): Promise<void>;
 }
@@ -153,6 +163,7 @@ export async function createFakeOpenAIServer(
 ): Promise<FakeOpenAIServer> {
   const { script = [], handler, now = () => Date.now() } = options;
   const queue = [...script];
+  const embeddingFaults: FakeEmbeddingFault[] = [];
   const requests: FakeOpenAIRequest[] = [];
   const sockets = new Set<Socket>();
   let completionCount = 0;
@@ -185,6 +196,20 @@ export async function createFakeOpenAIServer(
         record.outcome = outgoing.writableFinished ? 'finished' : 'client-closed';
     });
     const pathname = record.path.split('?')[0];
+    if (record.method === 'POST' && pathname === '/v1/embeddings') {
+      const fault = embeddingFaults.shift();
+      if (fault === undefined) sendEmbeddings(outgoing, isRecord(record.body) ? record.body : {});
+      else if (fault.kind === 'error') sendError(outgoing, fault);
+      else if (fault.kind === 'malformed-json') {
+        outgoing.writeHead(200, { 'content-type': 'application/json' });
+        outgoing.end(fault.body ?? '{"object":"list","data":[{"embedding":[0.1,');
+      } else if (fault.kind === 'reset') {
+        record.outcome = 'reset';
+        incoming.socket.destroy();
+      }
+      // A hang answers nothing.
+      return;
+    }
     if (record.method !== 'POST' || pathname !== '/v1/chat/completions') {
       sendError(outgoing, {
         kind: 'error',
@@ -219,6 +244,9 @@ export async function createFakeOpenAIServer(
     requests,
     enqueue(reply) {
       queue.push(reply);
+    },
+    enqueueEmbeddingFault(fault) {
+      embeddingFaults.push(fault);
     },
     async close() {
       for (const socket of sockets) socket.destroy();
@@ -475,6 +503,45 @@ function usageBody(
       rejected_prediction_tokens: 0,
     },
   };
+}
+
+/**
+ * An embeddings answer: per input, a unit vector derived from a hash of the text, so equal texts
+ * get equal vectors, as floats or base64 per `encoding_format`; `prompt_tokens` counts 4
+ * characters a token.
+ */
+function sendEmbeddings(outgoing: ServerResponse, body: Record<string, unknown>): void {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const texts = inputs.map((input) => (typeof input === 'string' ? input : JSON.stringify(input)));
+  const dimensions = typeof body.dimensions === 'number' ? body.dimensions : FAKE_EMBEDDING_DIMENSIONS;
+  const promptTokens = texts.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
+  sendJson(outgoing, 200, {
+    object: 'list',
+    data: texts.map((text, index) => {
+      const vector = fakeEmbedding(text, dimensions);
+      // The official SDK asks for base64 (little-endian float32s) unless told otherwise.
+      const embedding =
+        body.encoding_format === 'base64'
+          ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+          : vector;
+      return { object: 'embedding', index, embedding };
+    }),
+    model: typeof body.model === 'string' ? body.model : 'text-embedding-3-small',
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  });
+}
+
+/** A deterministic unit vector for a text. */
+export function fakeEmbedding(text: string, dimensions = FAKE_EMBEDDING_DIMENSIONS): number[] {
+  const values: number[] = [];
+  for (let block = 0; values.length < dimensions; block++) {
+    const digest = createHash('sha256').update(`${block}:${text}`).digest();
+    for (let offset = 0; offset + 1 < digest.length && values.length < dimensions; offset += 2) {
+      values.push(digest.readUInt16BE(offset) / 32_767.5 - 1);
+    }
+  }
+  const norm = Math.hypot(...values) || 1;
+  return values.map((value) => value / norm);
 }
 
 const ERROR_TYPES: Record<number, { type: string; code: string | null; message: string }> = {

@@ -1,0 +1,572 @@
+/**
+ * A bridge from the Vercel AI SDK's provider interface to Keel's: any AI SDK language model
+ * (`@ai-sdk/openai`, `@ai-sdk/anthropic`, `@ai-sdk/google`, community providers...) becomes a Keel
+ * LanguageModel. Both specification versions are understood: v2 (AI SDK 5) and v3 (AI SDK 6).
+ *
+ * The AI SDK is only a type dependency: the bridge calls the model object it is given and never
+ * imports the AI SDK at run time, so Keel works without it installed.
+ *
+ * Retries: the bridge calls `doGenerate` and `doStream`, which do not retry. The AI SDK's retries
+ * (`maxRetries`, default 2) belong to `generateText` and `streamText`, which the bridge bypasses,
+ * so an AI SDK provider behind Keel makes exactly one HTTP call per Keel call, and the gateway
+ * stays the one owner of retries (no (1+N)² amplification).
+ */
+import type {
+  LanguageModelV2,
+  LanguageModelV2CallOptions,
+  LanguageModelV2StreamPart,
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3Content,
+  LanguageModelV3FinishReason,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3Message,
+  LanguageModelV3StreamPart,
+  LanguageModelV3Usage,
+  LanguageModelV2Content,
+  LanguageModelV2FinishReason,
+  LanguageModelV2Usage,
+} from '@ai-sdk/provider';
+import { isKeelError } from '../errors/keel-error.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { raceAbort } from '../util/race-abort.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type {
+  FinishReason,
+  LanguageModel,
+  Message,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ToolCall,
+  Usage,
+} from './model.js';
+import { parseRetryAfter } from './retry-after.js';
+
+/** An AI SDK language model: `LanguageModelV2` (AI SDK 5) or `LanguageModelV3` (AI SDK 6). */
+export type AiSdkLanguageModel = LanguageModelV2 | LanguageModelV3;
+
+/** Options of {@link fromAiSdk}. */
+export interface FromAiSdkOptions {
+  /**
+   * Provider id reported by the Keel model and used for pricing. Default: the AI SDK provider id
+   * up to its first dot (`openai.chat` → `openai`, `google.generative-ai` → `google`).
+   */
+  provider?: string;
+  /**
+   * A stream whose finish part has no provider finish reason (v3 `raw` undefined with `other`, or
+   * v2 `unknown`) is treated as cut off, because AI SDK providers report a stream that ended before
+   * its finish chunk that way. Set this for a provider that never reports finish reasons.
+   */
+  acceptMissingFinishReason?: boolean;
+  /** Turns a `retry-after` HTTP date into a delay. */
+  clock?: Clock;
+}
+
+/**
+ * Wraps an AI SDK language model as a Keel LanguageModel. Translates Keel's request (messages,
+ * tools, tool choice, response format, sampling settings, the abort signal) into the AI SDK's call
+ * options, and the content, finish reason and usage back. Errors: an `APICallError` becomes a
+ * ProviderError with its status and `retryAfterMs` (a 2xx one, an unreadable answer, a
+ * ModelOutputError), an `error` stream part a ProviderError with code `provider_stream_error`, a
+ * stream without a finish part a ModelOutputError (`stream_truncated`), an abort the signal's
+ * reason; other errors pass through unchanged.
+ */
+export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions = {}): LanguageModel {
+  const {
+    provider = model.provider.split('.')[0] || model.provider,
+    acceptMissingFinishReason = false,
+    clock = systemClock,
+  } = options;
+  const version: unknown = model.specificationVersion;
+  if (version !== 'v2' && version !== 'v3') {
+    throw new ModelConfigError(
+      `The AI SDK model ${model.provider}:${model.modelId} implements specification ${String(version)}; Keel supports v2 and v3.`,
+      { provider: model.provider, model: model.modelId },
+    );
+  }
+  const label = `${provider} ${model.modelId}`;
+
+  return {
+    provider,
+    modelId: model.modelId,
+
+    async generate(request: ModelRequest, callOptions: ModelCallOptions = {}): Promise<ModelResponse> {
+      const { signal } = callOptions;
+      let result: Awaited<ReturnType<AiSdkLanguageModel['doGenerate']>>;
+      try {
+        result = await callModel(model, 'doGenerate', toCallOptions(request, signal));
+      } catch (error) {
+        throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
+      }
+      let text = '';
+      const toolCalls: ToolCall[] = [];
+      for (const part of result.content as (LanguageModelV2Content | LanguageModelV3Content)[]) {
+        if (part.type === 'text') text += part.text;
+        else if (part.type === 'tool-call' && part.providerExecuted !== true) {
+          toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
+        }
+        // Reasoning, files, sources and provider-executed tools have no place in Keel's message.
+      }
+      return {
+        message:
+          toolCalls.length === 0
+            ? { role: 'assistant', content: text }
+            : { role: 'assistant', content: text, toolCalls },
+        finishReason: toFinishReason(result.finishReason),
+        usage: toUsage(result.usage),
+        modelId: result.response?.modelId ?? model.modelId,
+      };
+    },
+
+    async *stream(
+      request: ModelRequest,
+      callOptions: ModelCallOptions = {},
+    ): AsyncGenerator<ModelStreamEvent> {
+      const { signal } = callOptions;
+      let reader: ReadableStreamDefaultReader<LanguageModelV2StreamPart | LanguageModelV3StreamPart>;
+      try {
+        const result = await callModel(model, 'doStream', toCallOptions(request, signal));
+        reader = (
+          result.stream as ReadableStream<LanguageModelV2StreamPart | LanguageModelV3StreamPart>
+        ).getReader();
+      } catch (error) {
+        throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
+      }
+      const assembly = createStreamAssembly(model.modelId);
+      let finished = false;
+      try {
+        while (true) {
+          let next: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            next = await raceAbort(() => reader.read(), signal);
+          } catch (error) {
+            throw toKeelError({ error, signal, provider, label, clock, origin: 'stream-read' });
+          }
+          if (next.done) break;
+          if (next.value.type === 'error') {
+            throw toKeelError({
+              error: next.value.error,
+              signal,
+              provider,
+              label,
+              clock,
+              origin: 'stream-part',
+            });
+          }
+          yield* assembly.apply(next.value);
+        }
+        finished = true;
+      } finally {
+        // Cancelling ends the provider's fetch, so an abandoned stream frees its connection.
+        if (!finished) await reader.cancel(signal?.reason).catch(() => undefined);
+        reader.releaseLock();
+      }
+      const finish = assembly.finishPart;
+      if (
+        finish === undefined ||
+        (!acceptMissingFinishReason && isMissingFinishReason(finish.finishReason))
+      ) {
+        throw new ModelOutputError(
+          `${label}: the stream was truncated: it ended without ${finish === undefined ? 'a finish part' : 'a finish reason'}.`,
+          { provider, model: model.modelId, reason: 'stream_truncated' },
+        );
+      }
+      yield { type: 'finish', response: assembly.finish() };
+    },
+  };
+}
+
+/** Calls v2 and v3 models alike: the call options Keel builds fit both specifications. */
+function callModel<Method extends 'doGenerate' | 'doStream'>(
+  model: AiSdkLanguageModel,
+  method: Method,
+  options: LanguageModelV3CallOptions,
+): PromiseLike<Awaited<ReturnType<AiSdkLanguageModel[Method]>>> {
+  const call = model[method] as (
+    options: LanguageModelV2CallOptions | LanguageModelV3CallOptions,
+  ) => PromiseLike<Awaited<ReturnType<AiSdkLanguageModel[Method]>>>;
+  return call.call(model, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request translation
+
+function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): LanguageModelV3CallOptions {
+  const options: LanguageModelV3CallOptions = { prompt: toPrompt(request.messages) };
+  const tools = request.tools ?? [];
+  if (tools.length > 0) {
+    options.tools = tools.map((tool) => ({
+      type: 'function',
+      name: tool.name,
+      description: tool.description,
+      inputSchema: tool.parameters as LanguageModelV3FunctionTool['inputSchema'],
+    }));
+    const choice = request.toolChoice;
+    if (choice !== undefined) {
+      options.toolChoice =
+        typeof choice === 'object' ? { type: 'tool', toolName: choice.name } : { type: choice };
+    }
+  }
+  const format = request.responseFormat;
+  if (format?.type === 'json') {
+    options.responseFormat = {
+      type: 'json',
+      ...(format.schema === undefined ? {} : { schema: format.schema }),
+      ...(format.name === undefined ? {} : { name: format.name }),
+    };
+  }
+  if (request.maxOutputTokens !== undefined) options.maxOutputTokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) options.temperature = request.temperature;
+  if (request.topP !== undefined) options.topP = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) options.stopSequences = request.stop;
+  if (request.seed !== undefined) options.seed = request.seed;
+  if (signal !== undefined) options.abortSignal = signal;
+  return options;
+}
+
+/** Consecutive tool results merge into one `tool` message, as the AI SDK's own prompts have them. */
+function toPrompt(messages: Message[]): LanguageModelV3Message[] {
+  const prompt: LanguageModelV3Message[] = [];
+  for (const message of messages) {
+    switch (message.role) {
+      case 'system':
+        prompt.push({ role: 'system', content: message.content });
+        break;
+      case 'user':
+        prompt.push({ role: 'user', content: [{ type: 'text', text: message.content }] });
+        break;
+      case 'assistant': {
+        const content: Extract<LanguageModelV3Message, { role: 'assistant' }>['content'] =
+          message.content === '' ? [] : [{ type: 'text', text: message.content }];
+        for (const call of message.toolCalls ?? []) {
+          content.push({
+            type: 'tool-call',
+            toolCallId: call.id,
+            toolName: call.name,
+            input: toInput(call.arguments),
+          });
+        }
+        prompt.push({ role: 'assistant', content });
+        break;
+      }
+      case 'tool': {
+        const part = {
+          type: 'tool-result' as const,
+          toolCallId: message.toolCallId,
+          toolName: message.name,
+          output:
+            message.isError === true
+              ? { type: 'error-text' as const, value: message.content }
+              : { type: 'text' as const, value: message.content },
+        };
+        const last = prompt.at(-1);
+        if (last?.role === 'tool') last.content.push(part);
+        else prompt.push({ role: 'tool', content: [part] });
+        break;
+      }
+    }
+  }
+  return prompt;
+}
+
+/** Tool-call inputs are objects in AI SDK prompts; arguments that are not JSON become `{}`. */
+function toInput(argumentsText: string): unknown {
+  try {
+    return JSON.parse(argumentsText) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response translation
+
+type AnyFinishReason = LanguageModelV2FinishReason | LanguageModelV3FinishReason;
+type AnyUsage = LanguageModelV2Usage | LanguageModelV3Usage;
+
+/** v3 reports `{ unified, raw }`, v2 a string. */
+function toFinishReason(reason: AnyFinishReason | undefined): FinishReason {
+  const unified = typeof reason === 'object' ? reason.unified : reason;
+  switch (unified) {
+    case 'stop':
+    case 'length':
+    case 'error':
+      return unified;
+    case 'tool-calls':
+      return 'tool_calls';
+    case 'content-filter':
+      return 'content_filter';
+    default:
+      return 'other';
+  }
+}
+
+function isMissingFinishReason(reason: AnyFinishReason | undefined): boolean {
+  if (typeof reason === 'object') return reason.raw === undefined && reason.unified === 'other';
+  return reason === undefined || reason === 'unknown';
+}
+
+/** v3 nests counts (`inputTokens.total`, `.cacheRead`, `outputTokens.reasoning`); v2 has flat numbers. */
+function toUsage(usage: AnyUsage | undefined): Usage {
+  if (usage === undefined) return { inputTokens: 0, outputTokens: 0 };
+  let input: number | undefined;
+  let output: number | undefined;
+  let cached: number | undefined;
+  let reasoning: number | undefined;
+  if (typeof usage.inputTokens === 'object' || typeof usage.outputTokens === 'object') {
+    const nested = usage as LanguageModelV3Usage;
+    const { total, noCache, cacheRead, cacheWrite } = nested.inputTokens ?? {};
+    input = total ?? (noCache === undefined ? undefined : noCache + (cacheRead ?? 0) + (cacheWrite ?? 0));
+    output = nested.outputTokens?.total;
+    cached = cacheRead;
+    reasoning = nested.outputTokens?.reasoning;
+  } else {
+    const flat = usage as LanguageModelV2Usage;
+    input = flat.inputTokens;
+    output = flat.outputTokens;
+    cached = flat.cachedInputTokens;
+    reasoning = flat.reasoningTokens;
+  }
+  const result: Usage = { inputTokens: input ?? 0, outputTokens: output ?? 0 };
+  if (typeof cached === 'number') result.cachedInputTokens = cached;
+  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
+  return result;
+}
+
+type StreamPart = LanguageModelV2StreamPart | LanguageModelV3StreamPart;
+type FinishPart = Extract<StreamPart, { type: 'finish' }>;
+
+/**
+ * Assembles a streamed answer. Tool calls come either in pieces (`tool-input-start`, `-delta`,
+ * `-end`, then a `tool-call` with the whole input) or whole (`tool-call` alone); either way each
+ * gets the next index, its first delta carries id and name, and the final arguments are the
+ * `tool-call` input. Provider-executed tools are skipped.
+ */
+function createStreamAssembly(modelId: string) {
+  let text = '';
+  let responseModelId = modelId;
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  const indexById = new Map<string, number>();
+  const state = {
+    finishPart: undefined as FinishPart | undefined,
+
+    *apply(part: StreamPart): Generator<ModelStreamEvent> {
+      switch (part.type) {
+        case 'text-delta':
+          if (part.delta !== '') {
+            text += part.delta;
+            yield { type: 'text-delta', text: part.delta };
+          }
+          return;
+        case 'tool-input-start': {
+          if (part.providerExecuted === true) return;
+          const index = calls.length;
+          calls.push({ id: part.id, name: part.toolName, arguments: '' });
+          indexById.set(part.id, index);
+          yield { type: 'tool-call-delta', index, id: part.id, name: part.toolName, argumentsDelta: '' };
+          return;
+        }
+        case 'tool-input-delta': {
+          const index = indexById.get(part.id);
+          const call = index === undefined ? undefined : calls[index];
+          if (index === undefined || call === undefined || part.delta === '') return;
+          call.arguments += part.delta;
+          yield { type: 'tool-call-delta', index, argumentsDelta: part.delta };
+          return;
+        }
+        case 'tool-call': {
+          if (part.providerExecuted === true) return;
+          const index = indexById.get(part.toolCallId);
+          const call = index === undefined ? undefined : calls[index];
+          if (index === undefined || call === undefined) {
+            calls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
+            indexById.set(part.toolCallId, calls.length - 1);
+            yield {
+              type: 'tool-call-delta',
+              index: calls.length - 1,
+              id: part.toolCallId,
+              name: part.toolName,
+              argumentsDelta: part.input,
+            };
+            return;
+          }
+          // The input is authoritative; stream what the deltas missed (a no-argument tool's `{}`).
+          if (part.input.startsWith(call.arguments) && part.input !== call.arguments) {
+            yield { type: 'tool-call-delta', index, argumentsDelta: part.input.slice(call.arguments.length) };
+          }
+          call.arguments = part.input;
+          return;
+        }
+        case 'response-metadata':
+          if (part.modelId) responseModelId = part.modelId;
+          return;
+        case 'finish':
+          state.finishPart = part;
+          return;
+        default:
+          // Reasoning, sources, files, raw chunks, stream-start and text/tool boundaries carry nothing Keel keeps.
+          return;
+      }
+    },
+
+    finish(): ModelResponse {
+      const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
+      return {
+        message:
+          toolCalls.length === 0
+            ? { role: 'assistant', content: text }
+            : { role: 'assistant', content: text, toolCalls },
+        finishReason: toFinishReason(state.finishPart?.finishReason),
+        usage: toUsage(state.finishPart?.usage),
+        modelId: responseModelId,
+      };
+    },
+  };
+  return state;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** AI SDK errors carry a global-symbol marker per class, so they are recognized without importing the SDK. */
+function isAiSdkError(error: unknown, name: string): error is Error & Record<string, unknown> {
+  if (typeof error !== 'object' || error === null) return false;
+  const marker = Symbol.for(`vercel.ai.error.AI_${name}`);
+  return (error as Record<symbol, unknown>)[marker] === true;
+}
+
+const OUTPUT_ERRORS = [
+  'JSONParseError',
+  'TypeValidationError',
+  'EmptyResponseBodyError',
+  'InvalidResponseDataError',
+];
+const CONFIG_ERRORS = [
+  'InvalidPromptError',
+  'UnsupportedFunctionalityError',
+  'InvalidArgumentError',
+  'LoadAPIKeyError',
+];
+
+/**
+ * Where an error came from: the call itself (`doGenerate`, `doStream`), an `error` part of the
+ * stream, or reading the stream (a failure there is the connection's, like a reset).
+ */
+type ErrorOrigin = 'call' | 'stream-part' | 'stream-read';
+
+function toKeelError({
+  error,
+  signal,
+  provider,
+  label,
+  clock,
+  origin,
+}: {
+  error: unknown;
+  signal: AbortSignal | undefined;
+  provider: string;
+  label: string;
+  clock: Clock;
+  origin: ErrorOrigin;
+}): unknown {
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
+  }
+  if (isKeelError(error)) return error;
+  const code = origin === 'stream-part' ? { code: 'provider_stream_error' } : {};
+  if (isAiSdkError(error, 'APICallError')) {
+    const status = typeof error.statusCode === 'number' ? error.statusCode : undefined;
+    if (status !== undefined && status >= 200 && status < 300) {
+      // A 2xx that failed: unreadable content is the model's fault, a broken connection the provider's.
+      const cause = error.cause;
+      if (cause === undefined || OUTPUT_ERRORS.some((name) => isAiSdkError(cause, name))) {
+        return new ModelOutputError(`${label}: ${error.message}`, {
+          provider,
+          status,
+          reason: 'response_invalid',
+        });
+      }
+      return new ProviderError({
+        provider,
+        message: redactKeys(`network failure: ${describeCause(error)}`),
+        ...code,
+        cause: error,
+      });
+    }
+    const headers = (error.responseHeaders ?? {}) as Record<string, string | undefined>;
+    return new ProviderError({
+      provider,
+      status,
+      message: redactKeys(
+        `${status === undefined ? 'network failure' : `HTTP ${status}`}: ${describeCause(error)}`,
+      ),
+      retryAfterMs: parseRetryAfter({ headers, clock }),
+      ...code,
+      cause: error,
+    });
+  }
+  if (OUTPUT_ERRORS.some((name) => isAiSdkError(error, name))) {
+    return new ModelOutputError(`${label}: ${(error as Error).message}`, {
+      provider,
+      reason: origin === 'call' ? 'response_invalid' : 'stream_chunk_invalid',
+    });
+  }
+  if (CONFIG_ERRORS.some((name) => isAiSdkError(error, name))) {
+    return new ModelConfigError(`${label}: ${(error as Error).message}`, { provider });
+  }
+  if (origin === 'stream-read') {
+    return new ProviderError({
+      provider,
+      message: redactKeys(`network failure while reading the stream: ${describeCause(error)}`),
+      cause: error,
+    });
+  }
+  // An error part of a stream is often the provider's own error body (`{ message, type, code }`).
+  if (origin === 'stream-part') {
+    return new ProviderError({
+      provider,
+      message: redactKeys(describeStreamError(error)),
+      ...code,
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** The messages of an error and its causes: the useful part (`ECONNRESET`, `other side closed`) is often a cause. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
+
+function describeStreamError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null) {
+    const { message, type, code } = error as { message?: unknown; type?: unknown; code?: unknown };
+    const kind = [type, code]
+      .filter((part) => typeof part === 'string' || typeof part === 'number')
+      .join(', ');
+    if (typeof message === 'string') return `${message}${kind === '' ? '' : ` (${kind})`}`;
+  }
+  if (typeof error === 'string') return error;
+  return 'the provider sent an error in the stream';
+}
+
+/**
+ * The bridge never sees the provider's key, so it masks the shapes providers echo back in errors:
+ * OpenAI and Anthropic keys (`sk-...`) and Google keys (`AIza...`).
+ */
+function redactKeys(text: string): string {
+  return text
+    .replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]')
+    .replace(/\bAIza[0-9A-Za-z_-]{10,}/g, 'AIza[redacted]');
+}

@@ -1,0 +1,757 @@
+/**
+ * The Anthropic adapter: Claude through the native Messages API (`POST {baseURL}/v1/messages`),
+ * streaming or not. It translates Keel's provider-neutral request to Anthropic's shape (a top-level
+ * `system`, tool results as `tool_result` blocks of a user turn, tool calls as `tool_use` blocks)
+ * and the answer back. Like every adapter it never retries: the gateway owns retries and reads
+ * `ProviderError.status`, `retryable` and `retryAfterMs` to decide.
+ */
+import { z } from 'zod';
+import { isKeelError } from '../errors/keel-error.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type {
+  FinishReason,
+  LanguageModel,
+  Message,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ToolCall,
+  Usage,
+} from './model.js';
+import { parseRetryAfter } from './retry-after.js';
+import { readEventStream } from './sse.js';
+
+/** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
+export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+
+/** Options of {@link createAnthropicModel}. */
+export interface AnthropicModelOptions {
+  /** Model id sent to the API and used for pricing, e.g. `claude-sonnet-4-5`. */
+  model: string;
+  /** Sent as `x-api-key`. Default: `ANTHROPIC_API_KEY`. */
+  apiKey?: string;
+  /** Base URL without the version, e.g. `https://api.anthropic.com`. Default: `ANTHROPIC_BASE_URL`, else the official API. */
+  baseURL?: string;
+  /** Extra headers on every request (e.g. `anthropic-beta`); they win over the adapter's own. */
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+  /** Where the `ANTHROPIC_*` defaults are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The `anthropic-version` header. Default `2023-06-01`. */
+  anthropicVersion?: string;
+  /** `max_tokens` when the request sets no `maxOutputTokens` (the API requires one). Default 4096. */
+  maxTokensDefault?: number;
+  /** Provider id reported by the model and used for pricing. Default `anthropic`. */
+  provider?: string;
+  /** Turns a `retry-after` HTTP date into a delay. */
+  clock?: Clock;
+}
+
+/**
+ * Creates a LanguageModel for Claude. Defaults follow the official SDK: `ANTHROPIC_API_KEY`,
+ * `ANTHROPIC_BASE_URL`. Throws ModelConfigError when the official API would be called without a key.
+ *
+ * Choices worth knowing:
+ * - All system messages become the top-level `system` text, joined by blank lines, wherever they
+ *   stood: the API has no system turn.
+ * - A JSON response format is asked for in the system prompt; with a schema, the schema also
+ *   becomes a tool (named after the format, default `json_response`) that the model is made to
+ *   call, and that call's input is returned as the message text (`finishReason` `stop`). With
+ *   tools of the caller's own, that tool is offered beside them instead of forced.
+ * - Usage: Anthropic's `input_tokens` excludes prompt-cache reads and writes. Keel's `inputTokens`
+ *   is the whole prompt (`input_tokens + cache_read_input_tokens + cache_creation_input_tokens`),
+ *   and `cachedInputTokens` the cache reads, so that prices apply as for every other provider
+ *   (cache writes are priced at the input rate: the table does not model their surcharge).
+ * - `seed` is not supported by the API and is dropped.
+ *
+ * Errors of a call: a non-2xx answer is a ProviderError with its status (529 when overloaded),
+ * the provider's message and `retryAfterMs`; an `event: error` mid-stream is a ProviderError with
+ * code `provider_stream_error`, retryable as its error type is (overloaded, api and rate-limit
+ * errors are); a network failure is a ProviderError without status; an unreadable answer (bad JSON,
+ * a stream that ends without `message_stop`) is a ModelOutputError; an abort rejects with the
+ * signal's reason.
+ */
+export function createAnthropicModel({
+  model,
+  env = process.env,
+  apiKey = readEnv(env, 'ANTHROPIC_API_KEY'),
+  baseURL = readEnv(env, 'ANTHROPIC_BASE_URL') ?? DEFAULT_ANTHROPIC_BASE_URL,
+  headers = {},
+  fetch: fetchFunction = globalThis.fetch,
+  anthropicVersion = '2023-06-01',
+  maxTokensDefault = 4096,
+  provider = 'anthropic',
+  clock = systemClock,
+}: AnthropicModelOptions): LanguageModel {
+  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
+  let endpoint: URL;
+  try {
+    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/v1/messages`);
+  } catch {
+    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
+  }
+  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_ANTHROPIC_BASE_URL).hostname) {
+    throw new ModelConfigError(
+      `Model ${provider}:${model} calls the Anthropic API but has no API key: pass apiKey or set ANTHROPIC_API_KEY.`,
+      { provider, model, variable: 'ANTHROPIC_API_KEY' },
+    );
+  }
+  const label = `${provider} ${model}`;
+  const redact = (text: string) => redactSecrets(text, apiKey);
+
+  async function post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Response> {
+    const requestHeaders: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: body.stream === true ? 'text/event-stream' : 'application/json',
+      'anthropic-version': anthropicVersion,
+      ...(apiKey === undefined ? {} : { 'x-api-key': apiKey }),
+      ...lowerCaseKeys(headers),
+    };
+    let response: Response;
+    try {
+      response = await fetchFunction(endpoint, {
+        method: 'POST',
+        headers: requestHeaders,
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
+    }
+    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
+    return response;
+  }
+
+  return {
+    provider,
+    modelId: model,
+
+    async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      const { signal } = options;
+      const wire = toRequestBody({ model, request, stream: false, maxTokensDefault });
+      const response = await post(wire.body, signal);
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
+      }
+      const json = parseJson(text);
+      if (!json.ok) {
+        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
+          provider,
+          model,
+          status: response.status,
+          bodyLength: text.length,
+        });
+      }
+      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+      const parsed = messageSchema.safeParse(json.value);
+      if (!parsed.success) {
+        throw new ModelOutputError(
+          `${label}: the response is not a message: ${z.prettifyError(parsed.error)}`,
+          {
+            provider,
+            model,
+          },
+        );
+      }
+      let content = '';
+      let answeredInJson = false;
+      const toolCalls: ToolCall[] = [];
+      for (const block of parsed.data.content) {
+        if (block.type === 'text') content += block.text ?? '';
+        else if (block.type === 'tool_use' && block.name === wire.jsonToolName) {
+          answeredInJson = true;
+          content += JSON.stringify(block.input ?? {});
+        } else if (block.type === 'tool_use' && block.name) {
+          toolCalls.push({
+            id: block.id ?? `toolu_${toolCalls.length}`,
+            name: block.name,
+            arguments: JSON.stringify(block.input ?? {}),
+          });
+        }
+        // Thinking, redacted thinking and server-tool blocks carry nothing Keel's message holds.
+      }
+      return {
+        message:
+          toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls },
+        finishReason: toFinishReason(parsed.data.stop_reason, answeredInJson && toolCalls.length === 0),
+        usage: toUsage(parsed.data.usage),
+        modelId: parsed.data.model ?? model,
+      };
+    },
+
+    async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      const { signal } = options;
+      const wire = toRequestBody({ model, request, stream: true, maxTokensDefault });
+      const response = await post(wire.body, signal);
+      const contentType = response.headers.get('content-type') ?? '';
+      if (contentType.includes('json')) {
+        const json = parseJson(await response.text().catch(() => ''));
+        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+        throw new ModelOutputError(
+          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
+          { provider, model },
+        );
+      }
+      if (response.body === null) {
+        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
+      }
+      const assembly = createStreamAssembly({ model, jsonToolName: wire.jsonToolName });
+      try {
+        for await (const event of readEventStream({
+          source: response.body,
+          signal,
+          label,
+          isComplete: () => assembly.stopped,
+        })) {
+          // Events already buffered must not reach a consumer that aborted.
+          signal?.throwIfAborted();
+          if (event.event === 'ping') continue;
+          const json = parseJson(event.data);
+          throwIfErrorBody({
+            value: json.ok ? json.value : undefined,
+            provider,
+            redact,
+            always: event.event === 'error',
+            code: 'provider_stream_error',
+          });
+          if (!json.ok) {
+            throw new ModelOutputError(`${label}: a stream event is not valid JSON.`, {
+              provider,
+              model,
+              reason: 'stream_chunk_invalid',
+            });
+          }
+          // New event types may appear at any time (Anthropic says so): skip what is not known.
+          if (!isKnownEvent(json.value)) continue;
+          const parsed = streamEventSchema.safeParse(json.value);
+          if (!parsed.success) {
+            throw new ModelOutputError(
+              `${label}: a stream event is malformed: ${z.prettifyError(parsed.error)}`,
+              {
+                provider,
+                model,
+                reason: 'stream_chunk_invalid',
+              },
+            );
+          }
+          yield* assembly.apply(parsed.data);
+        }
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      }
+      yield { type: 'finish', response: assembly.finish() };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request translation
+
+const JSON_INSTRUCTION = 'Respond with a single JSON value only: no prose, no Markdown code fences.';
+
+interface WireRequest {
+  body: Record<string, unknown>;
+  /** The tool that carries a JSON answer, when the response format has a schema. */
+  jsonToolName: string | undefined;
+}
+
+function toRequestBody({
+  model,
+  request,
+  stream,
+  maxTokensDefault,
+}: {
+  model: string;
+  request: ModelRequest;
+  stream: boolean;
+  maxTokensDefault: number;
+}): WireRequest {
+  const systemParts = request.messages
+    .filter((message) => message.role === 'system')
+    .map((message) => message.content);
+  const tools = (request.tools ?? []).map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: tool.parameters,
+  }));
+  let toolChoice = tools.length === 0 ? undefined : toWireToolChoice(request.toolChoice);
+  let jsonToolName: string | undefined;
+  const format = request.responseFormat;
+  if (format?.type === 'json') {
+    if (format.schema === undefined) systemParts.push(JSON_INSTRUCTION);
+    else {
+      jsonToolName = toToolName(format.name ?? 'json_response');
+      systemParts.push(`${JSON_INSTRUCTION} Give your final answer by calling the ${jsonToolName} tool.`);
+      // Forced only when it is the sole tool: forcing it would forbid the caller's own tools.
+      if (tools.length === 0) toolChoice = { type: 'tool', name: jsonToolName };
+      tools.push({
+        name: jsonToolName,
+        description: 'Returns the final answer as JSON matching the schema.',
+        input_schema: format.schema,
+      });
+    }
+  }
+  const body: Record<string, unknown> = {
+    model,
+    max_tokens: request.maxOutputTokens ?? maxTokensDefault,
+    messages: toWireMessages(request.messages),
+  };
+  if (systemParts.length > 0) body.system = systemParts.join('\n\n');
+  if (tools.length > 0) body.tools = tools;
+  if (toolChoice !== undefined) body.tool_choice = toolChoice;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) body.stop_sequences = request.stop;
+  if (stream) body.stream = true;
+  return { body, jsonToolName };
+}
+
+function toWireToolChoice(choice: ModelRequest['toolChoice']): Record<string, unknown> | undefined {
+  if (choice === undefined) return undefined;
+  if (typeof choice === 'object') return { type: 'tool', name: choice.name };
+  return { type: choice === 'required' ? 'any' : choice };
+}
+
+type WireBlock = Record<string, unknown>;
+interface WireMessage {
+  role: 'user' | 'assistant';
+  content: string | WireBlock[];
+}
+
+/**
+ * User and tool messages become user turns, assistant messages assistant turns; consecutive
+ * messages of one side merge into one turn, so parallel tool results arrive as one user message
+ * with a `tool_result` block each (which the API requires).
+ */
+function toWireMessages(messages: Message[]): WireMessage[] {
+  const turns: { role: 'user' | 'assistant'; blocks: WireBlock[] }[] = [];
+  const append = (role: 'user' | 'assistant', blocks: WireBlock[]) => {
+    const last = turns.at(-1);
+    if (last?.role === role) last.blocks.push(...blocks);
+    else turns.push({ role, blocks });
+  };
+  for (const message of messages) {
+    switch (message.role) {
+      case 'system':
+        break;
+      case 'user':
+        append('user', [{ type: 'text', text: message.content }]);
+        break;
+      case 'assistant': {
+        // The API rejects empty text blocks; an assistant turn of tool calls only has none.
+        const blocks: WireBlock[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
+        for (const call of message.toolCalls ?? []) {
+          blocks.push({
+            type: 'tool_use',
+            id: call.id,
+            name: call.name,
+            input: toInputObject(call.arguments),
+          });
+        }
+        if (blocks.length > 0) append('assistant', blocks);
+        break;
+      }
+      case 'tool':
+        append('user', [
+          {
+            type: 'tool_result',
+            tool_use_id: message.toolCallId,
+            content: message.content,
+            ...(message.isError === true ? { is_error: true } : {}),
+          },
+        ]);
+        break;
+    }
+  }
+  // A turn of a single text block is sent as a plain string, as most callers write it.
+  return turns.map(({ role, blocks }) => {
+    const [only] = blocks;
+    return blocks.length === 1 && only?.type === 'text' && typeof only.text === 'string'
+      ? { role, content: only.text }
+      : { role, content: blocks };
+  });
+}
+
+/**
+ * `tool_use.input` must be an object. Arguments that are not a JSON object (the model produced
+ * broken JSON earlier, and the tool layer reported it) are sent as `{}`: the tool result that
+ * follows already tells the model what went wrong.
+ */
+function toInputObject(argumentsText: string): Record<string, unknown> {
+  const json = parseJson(argumentsText);
+  return json.ok && isPlainObject(json.value) ? json.value : {};
+}
+
+/** Tool names must match `^[a-zA-Z0-9_-]{1,64}$`. */
+function toToolName(name: string): string {
+  return name.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64) || 'json_response';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
+
+const usageSchema = z
+  .object({
+    input_tokens: z.number().nullish(),
+    output_tokens: z.number().nullish(),
+    cache_read_input_tokens: z.number().nullish(),
+    cache_creation_input_tokens: z.number().nullish(),
+  })
+  .nullish();
+
+const blockSchema = z
+  .object({
+    type: z.string(),
+    text: z.string().nullish(),
+    id: z.string().nullish(),
+    name: z.string().nullish(),
+    input: z.unknown().optional(),
+  })
+  .loose();
+
+const messageSchema = z.object({
+  model: z.string().nullish(),
+  content: z.array(blockSchema),
+  stop_reason: z.string().nullish(),
+  usage: usageSchema,
+});
+
+const streamEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('message_start'),
+    message: z.object({ model: z.string().nullish(), usage: usageSchema }).loose(),
+  }),
+  z.object({ type: z.literal('content_block_start'), index: z.number(), content_block: blockSchema }),
+  z.object({
+    type: z.literal('content_block_delta'),
+    index: z.number(),
+    delta: z
+      .object({ type: z.string(), text: z.string().nullish(), partial_json: z.string().nullish() })
+      .loose(),
+  }),
+  z.object({ type: z.literal('content_block_stop'), index: z.number() }),
+  z.object({
+    type: z.literal('message_delta'),
+    delta: z.object({ stop_reason: z.string().nullish() }).loose().nullish(),
+    usage: usageSchema,
+  }),
+  z.object({ type: z.literal('message_stop') }),
+  z.object({ type: z.literal('ping') }),
+]);
+
+type StreamEvent = z.infer<typeof streamEventSchema>;
+
+const KNOWN_EVENT_TYPES = new Set<string>(streamEventSchema.options.map((option) => option.shape.type.value));
+
+function isKnownEvent(value: unknown): boolean {
+  return isPlainObject(value) && typeof value.type === 'string' && KNOWN_EVENT_TYPES.has(value.type);
+}
+type WireUsage = z.infer<typeof usageSchema>;
+
+/** A JSON answer given through the schema tool is a plain stop, not a tool call. */
+function toFinishReason(raw: string | null | undefined, answeredInJson: boolean): FinishReason {
+  switch (raw) {
+    case 'end_turn':
+    case 'stop_sequence':
+      return 'stop';
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return answeredInJson ? 'stop' : 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      return 'other';
+  }
+}
+
+function toUsage(usage: WireUsage): Usage {
+  const cacheRead = usage?.cache_read_input_tokens ?? 0;
+  const cacheWrite = usage?.cache_creation_input_tokens ?? 0;
+  const result: Usage = {
+    inputTokens: (usage?.input_tokens ?? 0) + cacheRead + cacheWrite,
+    outputTokens: usage?.output_tokens ?? 0,
+  };
+  if (typeof usage?.cache_read_input_tokens === 'number') result.cachedInputTokens = cacheRead;
+  return result;
+}
+
+/**
+ * Assembles a streamed answer. Content blocks are keyed by their `index`; a `tool_use` block
+ * becomes tool call number n (in the order the blocks start), whose first delta carries its id
+ * and name and the next ones fragments of its input JSON. Usage starts in `message_start` and is
+ * completed by `message_delta`; the answer is complete only once `message_stop` arrived.
+ */
+function createStreamAssembly({ model, jsonToolName }: { model: string; jsonToolName: string | undefined }) {
+  let text = '';
+  let modelId = model;
+  let usage: NonNullable<WireUsage> = {};
+  let stopReason: string | null | undefined;
+  let answeredInJson = false;
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  const blocks = new Map<number, { kind: 'text' | 'json' | 'other' } | { kind: 'tool'; call: number }>();
+
+  const state = {
+    stopped: false,
+
+    *apply(event: StreamEvent): Generator<ModelStreamEvent> {
+      switch (event.type) {
+        case 'message_start':
+          if (event.message.model) modelId = event.message.model;
+          usage = { ...usage, ...definedFields(event.message.usage) };
+          return;
+        case 'content_block_start': {
+          const block = event.content_block;
+          if (block.type === 'text') {
+            blocks.set(event.index, { kind: 'text' });
+            if (block.text) {
+              text += block.text;
+              yield { type: 'text-delta', text: block.text };
+            }
+          } else if (block.type === 'tool_use' && block.name === jsonToolName) {
+            answeredInJson = true;
+            blocks.set(event.index, { kind: 'json' });
+          } else if (block.type === 'tool_use' && block.name) {
+            const id = block.id ?? `toolu_${calls.length}`;
+            calls.push({ id, name: block.name, arguments: '' });
+            blocks.set(event.index, { kind: 'tool', call: calls.length - 1 });
+            yield {
+              type: 'tool-call-delta',
+              index: calls.length - 1,
+              id,
+              name: block.name,
+              argumentsDelta: '',
+            };
+          } else blocks.set(event.index, { kind: 'other' });
+          return;
+        }
+        case 'content_block_delta': {
+          const block = blocks.get(event.index);
+          const { delta } = event;
+          if (block?.kind === 'text' && delta.type === 'text_delta' && delta.text) {
+            text += delta.text;
+            yield { type: 'text-delta', text: delta.text };
+          } else if (block?.kind === 'json' && delta.type === 'input_json_delta' && delta.partial_json) {
+            // The JSON answer streams as text, so the deltas add up to the final message content.
+            text += delta.partial_json;
+            yield { type: 'text-delta', text: delta.partial_json };
+          } else if (block?.kind === 'tool' && delta.type === 'input_json_delta' && delta.partial_json) {
+            const call = calls[block.call];
+            if (call !== undefined) call.arguments += delta.partial_json;
+            yield { type: 'tool-call-delta', index: block.call, argumentsDelta: delta.partial_json };
+          }
+          return;
+        }
+        case 'content_block_stop': {
+          const block = blocks.get(event.index);
+          // A tool without input streams no fragment; its arguments are `{}` as in a plain answer.
+          if (block?.kind === 'tool' && calls[block.call]?.arguments === '') {
+            const call = calls[block.call];
+            if (call !== undefined) call.arguments = '{}';
+            yield { type: 'tool-call-delta', index: block.call, argumentsDelta: '{}' };
+          }
+          return;
+        }
+        case 'message_delta':
+          if (event.delta?.stop_reason) stopReason = event.delta.stop_reason;
+          // Later counts are cumulative: they replace the ones of message_start.
+          usage = { ...usage, ...definedFields(event.usage) };
+          return;
+        case 'message_stop':
+          state.stopped = true;
+          return;
+        case 'ping':
+          return;
+      }
+    },
+
+    finish(): ModelResponse {
+      const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
+      return {
+        message:
+          toolCalls.length === 0
+            ? { role: 'assistant', content: text }
+            : { role: 'assistant', content: text, toolCalls },
+        finishReason: toFinishReason(stopReason, answeredInJson && toolCalls.length === 0),
+        usage: toUsage(usage),
+        modelId,
+      };
+    },
+  };
+  return state;
+}
+
+function definedFields(usage: WireUsage): NonNullable<WireUsage> {
+  if (usage === null || usage === undefined) return {};
+  return Object.fromEntries(Object.entries(usage).filter(([, value]) => typeof value === 'number'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const errorBodySchema = z.object({
+  type: z.literal('error').optional(),
+  error: z.object({ type: z.string().nullish(), message: z.string().nullish() }).loose(),
+  request_id: z.string().nullish(),
+});
+
+/**
+ * The HTTP status Anthropic uses for each error type. An `event: error` arrives inside a 200
+ * stream; its type's status decides whether retrying may help.
+ */
+const STATUS_BY_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/** Throws a ProviderError for an Anthropic error body (as sent mid-stream, or with an odd status). */
+function throwIfErrorBody({
+  value,
+  provider,
+  redact,
+  always = false,
+  code,
+}: {
+  value: unknown;
+  provider: string;
+  redact: (text: string) => string;
+  /** Throw even when the body has no recognizable error (an `event: error`). */
+  always?: boolean;
+  code: 'provider_error_body' | 'provider_stream_error';
+}): void {
+  const parsed = errorBodySchema.safeParse(value);
+  if (!parsed.success && !always) return;
+  const error = parsed.success ? parsed.data.error : undefined;
+  const type = error?.type ?? undefined;
+  const message = error === undefined ? 'the provider sent an error event' : describeError(error);
+  throw new ProviderError({
+    provider,
+    // Unknown types count as server errors: retryable, like a network failure mid-stream.
+    status: type === undefined ? 500 : (STATUS_BY_ERROR_TYPE[type] ?? 500),
+    message: redact(message),
+    code,
+  });
+}
+
+function describeError(error: { type?: string | null; message?: string | null }): string {
+  return `${error.message ?? 'unknown error'}${error.type ? ` (${error.type})` : ''}`;
+}
+
+async function toHttpError({
+  response,
+  signal,
+  provider,
+  redact,
+  clock,
+}: {
+  response: Response;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  clock: Clock;
+}): Promise<Error> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // Without a body the status alone still says what happened, unless the caller aborted.
+    if (signal?.aborted) return abortReason(signal);
+  }
+  const json = parseJson(text);
+  const parsed = json.ok ? errorBodySchema.safeParse(json.value) : undefined;
+  const detail = parsed?.success
+    ? describeError(parsed.data.error)
+    : text.trim().slice(0, 300) || response.statusText || 'no error message';
+  const requestId =
+    response.headers.get('request-id') ?? (parsed?.success ? parsed.data.request_id : undefined) ?? undefined;
+  return new ProviderError({
+    provider,
+    status: response.status,
+    message: redact(`HTTP ${response.status}: ${detail}${requestId ? ` [request id ${requestId}]` : ''}`),
+    retryAfterMs: parseRetryAfter({ headers: response.headers, clock }),
+  });
+}
+
+/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
+function toTransportError({
+  error,
+  signal,
+  provider,
+  redact,
+  during,
+}: {
+  error: unknown;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  during: string;
+}): unknown {
+  if (signal?.aborted) return abortReason(signal);
+  if (isKeelError(error)) return error;
+  return new ProviderError({
+    provider,
+    message: redact(`network failure while ${during}: ${describeCause(error)}`),
+    cause: error,
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Like the official SDK: trimmed, and empty means unset. */
+function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Keeps keys out of messages: the configured key, and `sk-ant-...` keys the provider may echo back. */
+function redactSecrets(text: string, apiKey: string | undefined): string {
+  const result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
+  return result.replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]');
+}

@@ -1,0 +1,837 @@
+/**
+ * The Gemini adapter: Google's Gemini API (`models/{model}:generateContent` and
+ * `:streamGenerateContent?alt=sse`), streaming or not. It translates Keel's provider-neutral
+ * request to Gemini's shape (`systemInstruction`, `contents` of `user` and `model` turns,
+ * `functionCall` and `functionResponse` parts, a JSON-Schema subset for tools and response
+ * schemas) and the answer back. Like every adapter it never retries: the gateway owns retries.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { isKeelError } from '../errors/keel-error.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type {
+  FinishReason,
+  LanguageModel,
+  Message,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  ToolCall,
+  Usage,
+} from './model.js';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after.js';
+import { readEventStream } from './sse.js';
+
+/** The official API, with its version. */
+export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
+/** Options of {@link createGeminiModel}. */
+export interface GeminiModelOptions {
+  /** Model id, e.g. `gemini-2.5-flash` (a `models/` or `tunedModels/` path is used as is). */
+  model: string;
+  /** Sent as `x-goog-api-key`. Default: `GOOGLE_API_KEY`, else `GEMINI_API_KEY` (the official SDKs' order). */
+  apiKey?: string;
+  /** Base URL including the version. Default: `GEMINI_BASE_URL`, else the official API. */
+  baseURL?: string;
+  /** Extra headers on every request; they win over the adapter's own. */
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+  /** Where the defaults are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Provider id reported by the model and used for pricing. Default `google` (the price table's id). */
+  provider?: string;
+  /** Turns a `retry-after` HTTP date into a delay. */
+  clock?: Clock;
+}
+
+/**
+ * Creates a LanguageModel for Gemini. Throws ModelConfigError when the official API would be
+ * called without a key.
+ *
+ * Choices worth knowing:
+ * - Gemini gives most tool calls no id. Keel gives each one `call_<position>_<hash>`, the hash of
+ *   the answer's `responseId`, the position, the name and the arguments: the same answer always
+ *   yields the same ids, and repeated calls in later answers do not collide. An id Gemini does
+ *   send is kept, and sent back with the call and its result.
+ * - Tool results go back as `functionResponse` parts of a `user` turn (`{ result }`, or
+ *   `{ error }` for a failed tool, holding the content parsed as JSON when it is JSON).
+ * - Gemini 3 requires the `thoughtSignature` of a model turn's first function call to be sent
+ *   back; Keel's messages have no place for it, so the adapter sends Google's documented
+ *   placeholder (`skip_thought_signature_validator`). Calls still work; the model may reason a
+ *   little less well across tool turns.
+ * - Schemas (tool parameters, response schema) are reduced to the subset Gemini accepts: local
+ *   `$ref`s inlined, `allOf` merged, `oneOf` and nullable unions turned into `anyOf`/`nullable`,
+ *   unsupported keywords (`additionalProperties`, `$schema`, non-string enums, most formats)
+ *   dropped. The model then sees a looser schema; the tool layer still validates arguments.
+ * - A JSON response format sets `responseMimeType` (and `responseSchema`), except when tools are
+ *   offered: Gemini 2.x rejects that combination, so JSON is then asked for in the system prompt.
+ * - Usage: `outputTokens` includes thinking tokens (`thoughtsTokenCount`, which Gemini counts
+ *   apart and bills as output), also reported as `reasoningTokens`; `cachedInputTokens` is
+ *   `cachedContentTokenCount` (part of the prompt count).
+ *
+ * Errors of a call: a non-2xx answer is a ProviderError with its status, Google's message and
+ * status name, and `retryAfterMs` (from `retry-after` or the body's `RetryInfo`); an error inside a
+ * stream is a ProviderError with code `provider_stream_error`, retryable as its code is; a network
+ * failure is a ProviderError without status; an unreadable answer (bad JSON, a stream that ends
+ * without a finish reason) is a ModelOutputError; an abort rejects with the signal's reason.
+ */
+export function createGeminiModel({
+  model,
+  env = process.env,
+  apiKey = readEnv(env, 'GOOGLE_API_KEY') ?? readEnv(env, 'GEMINI_API_KEY'),
+  baseURL = readEnv(env, 'GEMINI_BASE_URL') ?? DEFAULT_GEMINI_BASE_URL,
+  headers = {},
+  fetch: fetchFunction = globalThis.fetch,
+  provider = 'google',
+  clock = systemClock,
+}: GeminiModelOptions): LanguageModel {
+  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
+  const modelPath = /^(models|tunedModels)\//.test(model) ? model : `models/${model}`;
+  let generateURL: URL;
+  let streamURL: URL;
+  try {
+    const base = baseURL.replace(/\/+$/, '');
+    generateURL = new URL(`${base}/${modelPath}:generateContent`);
+    streamURL = new URL(`${base}/${modelPath}:streamGenerateContent?alt=sse`);
+  } catch {
+    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
+  }
+  if (apiKey === undefined && generateURL.hostname === new URL(DEFAULT_GEMINI_BASE_URL).hostname) {
+    throw new ModelConfigError(
+      `Model ${provider}:${model} calls the Gemini API but has no API key: pass apiKey or set GEMINI_API_KEY (or GOOGLE_API_KEY).`,
+      { provider, model, variable: 'GEMINI_API_KEY' },
+    );
+  }
+  const label = `${provider} ${model}`;
+  const redact = (text: string) => redactSecrets(text, apiKey);
+
+  async function post(body: Record<string, unknown>, stream: boolean, signal: AbortSignal | undefined) {
+    const endpoint = stream ? streamURL : generateURL;
+    const requestHeaders: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: stream ? 'text/event-stream' : 'application/json',
+      ...(apiKey === undefined ? {} : { 'x-goog-api-key': apiKey }),
+      ...lowerCaseKeys(headers),
+    };
+    let response: Response;
+    try {
+      response = await fetchFunction(endpoint, {
+        method: 'POST',
+        headers: requestHeaders,
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
+    }
+    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
+    return response;
+  }
+
+  return {
+    provider,
+    modelId: model,
+
+    async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      const { signal } = options;
+      const response = await post(toRequestBody(request), false, signal);
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
+      }
+      const json = parseJson(text);
+      if (!json.ok) {
+        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
+          provider,
+          model,
+          status: response.status,
+          bodyLength: text.length,
+        });
+      }
+      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+      const parsed = responseSchema.safeParse(json.value);
+      if (!parsed.success) {
+        throw new ModelOutputError(
+          `${label}: the response is not a GenerateContentResponse: ${z.prettifyError(parsed.error)}`,
+          { provider, model },
+        );
+      }
+      if ((parsed.data.candidates ?? []).length === 0 && !parsed.data.promptFeedback?.blockReason) {
+        throw new ModelOutputError(`${label}: the response has no candidate.`, { provider, model });
+      }
+      // A whole answer is assembled like a stream of one chunk; its deltas are not needed.
+      const assembly = createAssembly(model);
+      Array.from(assembly.apply(parsed.data));
+      return assembly.finish();
+    },
+
+    async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      const { signal } = options;
+      const response = await post(toRequestBody(request), true, signal);
+      const contentType = response.headers.get('content-type') ?? '';
+      if (contentType.includes('json')) {
+        const json = parseJson(await response.text().catch(() => ''));
+        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+        throw new ModelOutputError(
+          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
+          { provider, model },
+        );
+      }
+      if (response.body === null) {
+        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
+      }
+      const assembly = createAssembly(model);
+      try {
+        for await (const event of readEventStream({
+          source: response.body,
+          signal,
+          label,
+          // Gemini sends no end marker: the connection just closes after the finish reason.
+          isComplete: () => assembly.complete,
+        })) {
+          // Events already buffered must not reach a consumer that aborted.
+          signal?.throwIfAborted();
+          const json = parseJson(event.data);
+          throwIfErrorBody({
+            value: json.ok ? json.value : undefined,
+            provider,
+            redact,
+            always: event.event === 'error',
+            code: 'provider_stream_error',
+          });
+          if (!json.ok) {
+            throw new ModelOutputError(`${label}: a stream chunk is not valid JSON.`, {
+              provider,
+              model,
+              reason: 'stream_chunk_invalid',
+            });
+          }
+          const chunk = responseSchema.safeParse(json.value);
+          if (!chunk.success) {
+            throw new ModelOutputError(
+              `${label}: a stream chunk is malformed: ${z.prettifyError(chunk.error)}`,
+              {
+                provider,
+                model,
+                reason: 'stream_chunk_invalid',
+              },
+            );
+          }
+          yield* assembly.apply(chunk.data);
+        }
+      } catch (error) {
+        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      }
+      yield { type: 'finish', response: assembly.finish() };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request translation
+
+const JSON_INSTRUCTION = 'Respond with a single JSON value only: no prose, no Markdown code fences.';
+/** Google's documented stand-in for a thought signature the client cannot send back. */
+const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
+const GENERATED_ID = /^call_\d+_[0-9a-f]{12}$/;
+
+function toRequestBody(request: ModelRequest): Record<string, unknown> {
+  const systemParts = request.messages
+    .filter((message) => message.role === 'system')
+    .map((message) => message.content);
+  const tools = request.tools ?? [];
+  const generationConfig: Record<string, unknown> = {};
+  const format = request.responseFormat;
+  if (format?.type === 'json') {
+    if (tools.length > 0) systemParts.push(JSON_INSTRUCTION);
+    else {
+      generationConfig.responseMimeType = 'application/json';
+      if (format.schema !== undefined) generationConfig.responseSchema = toGeminiSchema(format.schema);
+    }
+  }
+  if (request.maxOutputTokens !== undefined) generationConfig.maxOutputTokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) generationConfig.temperature = request.temperature;
+  if (request.topP !== undefined) generationConfig.topP = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) generationConfig.stopSequences = request.stop;
+  if (request.seed !== undefined) generationConfig.seed = request.seed;
+
+  const body: Record<string, unknown> = { contents: toContents(request.messages) };
+  if (systemParts.length > 0) body.systemInstruction = { parts: [{ text: systemParts.join('\n\n') }] };
+  if (tools.length > 0) {
+    body.tools = [
+      {
+        functionDeclarations: tools.map((tool) => {
+          const parameters = isEmptyObjectSchema(tool.parameters)
+            ? undefined
+            : toGeminiSchema(tool.parameters);
+          return {
+            name: tool.name,
+            description: tool.description,
+            ...(parameters === undefined ? {} : { parameters }),
+          };
+        }),
+      },
+    ];
+    const choice = request.toolChoice;
+    if (choice !== undefined) {
+      body.toolConfig = {
+        functionCallingConfig:
+          typeof choice === 'object'
+            ? { mode: 'ANY', allowedFunctionNames: [choice.name] }
+            : { mode: choice === 'required' ? 'ANY' : choice.toUpperCase() },
+      };
+    }
+  }
+  if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  return body;
+}
+
+type Part = Record<string, unknown>;
+
+/**
+ * User and tool messages become `user` turns, assistant messages `model` turns; consecutive
+ * messages of one side merge, so the results of parallel calls arrive in one turn, in call order,
+ * as Gemini expects.
+ */
+function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[] }[] {
+  const contents: { role: 'user' | 'model'; parts: Part[] }[] = [];
+  const append = (role: 'user' | 'model', parts: Part[]) => {
+    const last = contents.at(-1);
+    if (last?.role === role) last.parts.push(...parts);
+    else contents.push({ role, parts });
+  };
+  for (const message of messages) {
+    switch (message.role) {
+      case 'system':
+        break;
+      case 'user':
+        append('user', [{ text: message.content }]);
+        break;
+      case 'assistant': {
+        const parts: Part[] = message.content === '' ? [] : [{ text: message.content }];
+        for (const [position, call] of (message.toolCalls ?? []).entries()) {
+          parts.push({
+            functionCall: { ...geminiId(call.id), name: call.name, args: toArgsObject(call.arguments) },
+            ...(position === 0 ? { thoughtSignature: SKIP_THOUGHT_SIGNATURE } : {}),
+          });
+        }
+        if (parts.length > 0) append('model', parts);
+        break;
+      }
+      case 'tool': {
+        const value = parseJsonOrText(message.content);
+        append('user', [
+          {
+            functionResponse: {
+              ...geminiId(message.toolCallId),
+              name: message.name,
+              response: message.isError === true ? { error: value } : { result: value },
+            },
+          },
+        ]);
+        break;
+      }
+    }
+  }
+  return contents;
+}
+
+/** Ids Gemini gave are sent back; the ids Keel generated mean nothing to Gemini. */
+function geminiId(id: string): { id?: string } {
+  return GENERATED_ID.test(id) ? {} : { id };
+}
+
+/** `args` must be an object: arguments that are not a JSON object are sent as `{}`. */
+function toArgsObject(argumentsText: string): Record<string, unknown> {
+  const json = parseJson(argumentsText);
+  return json.ok && isPlainObject(json.value) ? json.value : {};
+}
+
+function parseJsonOrText(text: string): unknown {
+  const json = parseJson(text);
+  return json.ok ? json.value : text;
+}
+
+function isEmptyObjectSchema(schema: Record<string, unknown>): boolean {
+  const properties = schema.properties;
+  return (
+    (schema.type === undefined || schema.type === 'object') &&
+    (!isPlainObject(properties) || Object.keys(properties).length === 0) &&
+    schema.$ref === undefined &&
+    schema.anyOf === undefined &&
+    schema.oneOf === undefined &&
+    schema.allOf === undefined
+  );
+}
+
+const COPIED_KEYWORDS = [
+  'title',
+  'description',
+  'nullable',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minProperties',
+  'maxProperties',
+  'pattern',
+  'default',
+  'example',
+  'propertyOrdering',
+] as const;
+const FORMATS: Record<string, readonly string[]> = {
+  string: ['enum', 'date-time'],
+  number: ['float', 'double'],
+  integer: ['int32', 'int64'],
+};
+/** Deeper than this, a `$ref` is not inlined any more (recursive schemas) and becomes a plain object. */
+const MAX_REF_DEPTH = 6;
+
+/** Reduces a JSON Schema to the OpenAPI subset Gemini accepts (see {@link createGeminiModel}). */
+function toGeminiSchema(
+  schema: unknown,
+  definitions: Record<string, unknown> = collectDefinitions(schema),
+  depth = 0,
+): Record<string, unknown> {
+  if (!isPlainObject(schema)) return {};
+  let source = schema;
+  if (typeof source.$ref === 'string') {
+    const name = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(source.$ref)?.[1];
+    const target = name === undefined ? undefined : definitions[decodeURIComponent(name)];
+    if (!isPlainObject(target) || depth >= MAX_REF_DEPTH) return { type: 'object' };
+    const { $ref: _reference, ...rest } = source;
+    return toGeminiSchema({ ...target, ...rest }, definitions, depth + 1);
+  }
+  if (Array.isArray(source.allOf)) {
+    const { allOf, ...rest } = source;
+    source = mergeAll([rest, ...allOf.map((part) => resolveReference(part, definitions))]);
+  }
+  const result: Record<string, unknown> = {};
+  for (const keyword of COPIED_KEYWORDS) if (source[keyword] !== undefined) result[keyword] = source[keyword];
+
+  const types = (Array.isArray(source.type) ? source.type : [source.type]).filter(
+    (type): type is string => typeof type === 'string',
+  );
+  const concrete = types.filter((type) => type !== 'null');
+  if (types.includes('null') && concrete.length > 0) result.nullable = true;
+  if (concrete.length === 1) result.type = concrete[0];
+  else if (concrete.length > 1) result.anyOf = concrete.map((type) => ({ type }));
+  else if (types.includes('null')) result.type = 'null';
+
+  const type = typeof result.type === 'string' ? result.type : undefined;
+  if (typeof source.format === 'string' && type !== undefined && FORMATS[type]?.includes(source.format)) {
+    result.format = source.format;
+  }
+  const enumValues = source.const !== undefined ? [source.const] : source.enum;
+  // Gemini's enums are string-only.
+  if (
+    Array.isArray(enumValues) &&
+    enumValues.length > 0 &&
+    enumValues.every((value) => typeof value === 'string')
+  ) {
+    result.enum = enumValues;
+    result.type ??= 'string';
+  }
+  if (isPlainObject(source.properties)) {
+    const properties: Record<string, unknown> = {};
+    for (const [name, property] of Object.entries(source.properties)) {
+      properties[name] = toGeminiSchema(property, definitions, depth);
+    }
+    if (Object.keys(properties).length > 0) result.properties = properties;
+    if (Array.isArray(source.required)) {
+      const required = source.required.filter(
+        (name): name is string => typeof name === 'string' && name in properties,
+      );
+      if (required.length > 0) result.required = required;
+    }
+  }
+  const items = Array.isArray(source.items) ? source.items[0] : source.items;
+  if (isPlainObject(items)) result.items = toGeminiSchema(items, definitions, depth);
+  const alternatives = [
+    ...(Array.isArray(source.anyOf) ? source.anyOf : []),
+    ...(Array.isArray(source.oneOf) ? source.oneOf : []),
+  ];
+  if (alternatives.length > 0) {
+    const nonNull = alternatives.filter((option) => !(isPlainObject(option) && option.type === 'null'));
+    if (nonNull.length < alternatives.length) result.nullable = true;
+    const converted = nonNull.map((option) => toGeminiSchema(option, definitions, depth));
+    if (converted.length === 1)
+      Object.assign(result, converted[0], result.nullable ? { nullable: true } : {});
+    else if (converted.length > 1) result.anyOf = converted;
+  }
+  return result;
+}
+
+function collectDefinitions(schema: unknown): Record<string, unknown> {
+  if (!isPlainObject(schema)) return {};
+  return {
+    ...(isPlainObject(schema.definitions) ? schema.definitions : {}),
+    ...(isPlainObject(schema.$defs) ? schema.$defs : {}),
+  };
+}
+
+function resolveReference(part: unknown, definitions: Record<string, unknown>): Record<string, unknown> {
+  if (!isPlainObject(part)) return {};
+  const name =
+    typeof part.$ref === 'string' ? /^#\/(?:\$defs|definitions)\/(.+)$/.exec(part.$ref)?.[1] : undefined;
+  const target = name === undefined ? undefined : definitions[decodeURIComponent(name)];
+  return isPlainObject(target) ? target : part;
+}
+
+/** Merges `allOf` parts: properties and required lists are combined, other keywords the last wins. */
+function mergeAll(parts: Record<string, unknown>[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  const properties: Record<string, unknown> = {};
+  const required: unknown[] = [];
+  for (const part of parts) {
+    Object.assign(merged, part);
+    if (isPlainObject(part.properties)) Object.assign(properties, part.properties);
+    if (Array.isArray(part.required)) required.push(...part.required);
+  }
+  if (Object.keys(properties).length > 0) merged.properties = properties;
+  if (required.length > 0) merged.required = [...new Set(required)];
+  return merged;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
+
+const partSchema = z
+  .object({
+    text: z.string().nullish(),
+    thought: z.boolean().nullish(),
+    functionCall: z
+      .object({
+        id: z.string().nullish(),
+        name: z.string(),
+        args: z.record(z.string(), z.unknown()).nullish(),
+      })
+      .nullish(),
+  })
+  .loose();
+
+const usageSchema = z
+  .object({
+    promptTokenCount: z.number().nullish(),
+    candidatesTokenCount: z.number().nullish(),
+    cachedContentTokenCount: z.number().nullish(),
+    thoughtsTokenCount: z.number().nullish(),
+  })
+  .nullish();
+
+const responseSchema = z.object({
+  candidates: z
+    .array(
+      z.object({
+        index: z.number().nullish(),
+        content: z
+          .object({ parts: z.array(partSchema).nullish() })
+          .loose()
+          .nullish(),
+        finishReason: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  promptFeedback: z.object({ blockReason: z.string().nullish() }).loose().nullish(),
+  usageMetadata: usageSchema,
+  modelVersion: z.string().nullish(),
+  responseId: z.string().nullish(),
+});
+
+type GenerateContentResponse = z.infer<typeof responseSchema>;
+
+const FILTER_REASONS = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+]);
+
+function toFinishReason(raw: string | undefined, hasToolCalls: boolean): FinishReason {
+  if (raw === 'STOP') return hasToolCalls ? 'tool_calls' : 'stop';
+  if (raw === 'MAX_TOKENS') return 'length';
+  if (raw !== undefined && FILTER_REASONS.has(raw)) return 'content_filter';
+  if (raw === 'MALFORMED_FUNCTION_CALL' || raw === 'UNEXPECTED_TOOL_CALL') return 'error';
+  return 'other';
+}
+
+function toUsage(usage: z.infer<typeof usageSchema>): Usage {
+  const thoughts = usage?.thoughtsTokenCount;
+  const result: Usage = {
+    inputTokens: usage?.promptTokenCount ?? 0,
+    outputTokens: (usage?.candidatesTokenCount ?? 0) + (thoughts ?? 0),
+  };
+  if (typeof usage?.cachedContentTokenCount === 'number')
+    result.cachedInputTokens = usage.cachedContentTokenCount;
+  if (typeof thoughts === 'number') result.reasoningTokens = thoughts;
+  return result;
+}
+
+/**
+ * Assembles an answer from its chunks (a whole answer is one chunk). Text arrives in pieces;
+ * function calls arrive whole, each becoming one `tool-call-delta` with its id, name and all its
+ * arguments. Thought parts are skipped. The answer is complete once a finish reason (or a blocked
+ * prompt) arrived; the usage of the last chunk holds the final counts.
+ */
+function createAssembly(model: string) {
+  let text = '';
+  let modelId = model;
+  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let finishReason: string | undefined;
+  let blocked = false;
+  const toolCalls: ToolCall[] = [];
+
+  const state = {
+    complete: false,
+
+    *apply(chunk: GenerateContentResponse): Generator<ModelStreamEvent> {
+      if (chunk.modelVersion) modelId = chunk.modelVersion;
+      if (chunk.usageMetadata) usage = toUsage(chunk.usageMetadata);
+      if (chunk.promptFeedback?.blockReason && (chunk.candidates ?? []).length === 0) {
+        blocked = true;
+        state.complete = true;
+        return;
+      }
+      const candidate = chunk.candidates?.find((entry) => (entry.index ?? 0) === 0);
+      if (candidate === undefined) return;
+      for (const part of candidate.content?.parts ?? []) {
+        if (part.functionCall) {
+          const index = toolCalls.length;
+          const argumentsText = JSON.stringify(part.functionCall.args ?? {});
+          const id =
+            part.functionCall.id ||
+            generatedId({
+              responseId: chunk.responseId ?? '',
+              index,
+              name: part.functionCall.name,
+              argumentsText,
+            });
+          toolCalls.push({ id, name: part.functionCall.name, arguments: argumentsText });
+          yield {
+            type: 'tool-call-delta',
+            index,
+            id,
+            name: part.functionCall.name,
+            argumentsDelta: argumentsText,
+          };
+        } else if (part.text && part.thought !== true) {
+          text += part.text;
+          yield { type: 'text-delta', text: part.text };
+        }
+      }
+      if (candidate.finishReason) {
+        finishReason = candidate.finishReason;
+        state.complete = true;
+      }
+    },
+
+    finish(): ModelResponse {
+      return {
+        message:
+          toolCalls.length === 0
+            ? { role: 'assistant', content: text }
+            : { role: 'assistant', content: text, toolCalls: [...toolCalls] },
+        finishReason: blocked ? 'content_filter' : toFinishReason(finishReason, toolCalls.length > 0),
+        usage,
+        modelId,
+      };
+    },
+  };
+  return state;
+}
+
+function generatedId({
+  responseId,
+  index,
+  name,
+  argumentsText,
+}: {
+  responseId: string;
+  index: number;
+  name: string;
+  argumentsText: string;
+}): string {
+  const hash = createHash('sha256').update(`${responseId}\u0000${index}\u0000${name}\u0000${argumentsText}`);
+  return `call_${index}_${hash.digest('hex').slice(0, 12)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+const errorSchema = z
+  .object({
+    code: z.number().nullish(),
+    message: z.string().nullish(),
+    status: z.string().nullish(),
+    details: z
+      .array(z.object({ '@type': z.string().nullish(), retryDelay: z.string().nullish() }).loose())
+      .nullish(),
+  })
+  .loose();
+
+/** Google's error body; streaming endpoints without `alt=sse` wrap it in an array. */
+const errorBodySchema = z.union([
+  z.object({ error: errorSchema }),
+  z.array(z.object({ error: errorSchema })).min(1),
+]);
+
+type GoogleError = z.infer<typeof errorSchema>;
+
+function readErrorBody(value: unknown): GoogleError | undefined {
+  const parsed = errorBodySchema.safeParse(value);
+  if (!parsed.success) return undefined;
+  return Array.isArray(parsed.data) ? parsed.data[0]?.error : parsed.data.error;
+}
+
+/** Throws a ProviderError for a Google error body (mid-stream, or with an odd status). */
+function throwIfErrorBody({
+  value,
+  provider,
+  redact,
+  always = false,
+  code,
+}: {
+  value: unknown;
+  provider: string;
+  redact: (text: string) => string;
+  always?: boolean;
+  code: 'provider_error_body' | 'provider_stream_error';
+}): void {
+  const error = readErrorBody(value);
+  if (error === undefined && !always) return;
+  throw new ProviderError({
+    provider,
+    // The code is an HTTP status; without one the failure counts as a (retryable) server error.
+    status: error?.code ?? 500,
+    message: redact(error === undefined ? 'the provider sent an error event' : describeError(error)),
+    retryAfterMs: error === undefined ? undefined : retryDelayOf(error),
+    code,
+  });
+}
+
+function describeError(error: GoogleError): string {
+  return `${error.message ?? 'unknown error'}${error.status ? ` (${error.status})` : ''}`;
+}
+
+/** The `google.rpc.RetryInfo` detail, a protobuf duration such as `34.5s`. */
+function retryDelayOf(error: GoogleError): number | undefined {
+  const detail = error.details?.find((entry) => entry['@type']?.endsWith('google.rpc.RetryInfo'));
+  const match = /^(\d+(?:\.\d+)?)s$/.exec(detail?.retryDelay ?? '');
+  if (match?.[1] === undefined) return undefined;
+  return Math.min(Math.round(Number.parseFloat(match[1]) * 1000), MAX_RETRY_AFTER_MS);
+}
+
+async function toHttpError({
+  response,
+  signal,
+  provider,
+  redact,
+  clock,
+}: {
+  response: Response;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  clock: Clock;
+}): Promise<Error> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // Without a body the status alone still says what happened, unless the caller aborted.
+    if (signal?.aborted) return abortReason(signal);
+  }
+  const json = parseJson(text);
+  const error = json.ok ? readErrorBody(json.value) : undefined;
+  const detail =
+    error !== undefined
+      ? describeError(error)
+      : text.trim().slice(0, 300) || response.statusText || 'no error message';
+  return new ProviderError({
+    provider,
+    status: response.status,
+    message: redact(`HTTP ${response.status}: ${detail}`),
+    retryAfterMs:
+      parseRetryAfter({ headers: response.headers, clock }) ??
+      (error === undefined ? undefined : retryDelayOf(error)),
+  });
+}
+
+/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
+function toTransportError({
+  error,
+  signal,
+  provider,
+  redact,
+  during,
+}: {
+  error: unknown;
+  signal: AbortSignal | undefined;
+  provider: string;
+  redact: (text: string) => string;
+  during: string;
+}): unknown {
+  if (signal?.aborted) return abortReason(signal);
+  if (isKeelError(error)) return error;
+  return new ProviderError({
+    provider,
+    message: redact(`network failure while ${during}: ${describeCause(error)}`),
+    cause: error,
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
+}
+
+/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Trimmed, and empty means unset. */
+function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Keeps the configured key out of messages, and Google API keys (`AIza...`) the provider may echo. */
+function redactSecrets(text: string, apiKey: string | undefined): string {
+  const result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
+  return result.replace(/\bAIza[0-9A-Za-z_-]{10,}/g, 'AIza[redacted]');
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelRequest } from './model.js';
+import { estimateRequestTokens, estimateTextTokens, tokenEncodingFor } from './token-estimate.js';
+
+describe('estimateTextTokens', () => {
+  it('counts with a real BPE tokenizer', () => {
+    expect(estimateTextTokens('')).toBe(0);
+    expect(estimateTextTokens('Hello')).toBe(1);
+    expect(estimateTextTokens('Hello world')).toBe(2);
+    expect(estimateTextTokens('The quick brown fox jumps over the lazy dog.')).toBe(10);
+  });
+
+  it('picks the encoding by model family', () => {
+    // o200k_base has a larger vocabulary: non-English text takes fewer tokens than in cl100k_base.
+    const text = 'Les données de l’entrepôt sont synchronisées toutes les heures. 数据每小时同步一次。';
+    const modern = estimateTextTokens(text, { model: 'gpt-4o' });
+    const legacy = estimateTextTokens(text, { model: 'gpt-4' });
+    expect(modern).toBeLessThan(legacy);
+    expect(estimateTextTokens(text, { model: 'openai:gpt-3.5-turbo' })).toBe(legacy);
+    expect(estimateTextTokens(text, { model: 'anthropic:claude-sonnet-4-5' })).toBe(modern);
+  });
+
+  it('treats special-token text as plain text instead of throwing', () => {
+    expect(estimateTextTokens('before <|endoftext|> after <|im_start|>')).toBeGreaterThan(5);
+  });
+});
+
+describe('tokenEncodingFor', () => {
+  it('maps model ids and references to encodings', () => {
+    const cases: [string | undefined, string][] = [
+      [undefined, 'o200k_base'],
+      ['gpt-4o-mini', 'o200k_base'],
+      ['gpt-4.1', 'o200k_base'],
+      ['gpt-5', 'o200k_base'],
+      ['o3-mini', 'o200k_base'],
+      ['gpt-4', 'cl100k_base'],
+      ['gpt-4-turbo', 'cl100k_base'],
+      ['gpt-4-0613', 'cl100k_base'],
+      ['gpt-3.5-turbo', 'cl100k_base'],
+      ['ft:gpt-3.5-turbo:acme::abc', 'cl100k_base'],
+      ['openai:text-embedding-3-small', 'cl100k_base'],
+      ['text-embedding-ada-002', 'cl100k_base'],
+      ['gemini:gemini-2.5-flash', 'o200k_base'],
+      ['claude-haiku-4-5', 'o200k_base'],
+    ];
+    for (const [model, encoding] of cases)
+      expect([model, tokenEncodingFor(model)]).toEqual([model, encoding]);
+  });
+});
+
+describe('estimateRequestTokens', () => {
+  it('adds the chat framing of the cookbook: 3 per message, 3 to prime the answer', () => {
+    // What OpenAI reports as prompt_tokens for this request.
+    expect(estimateRequestTokens({ messages: [{ role: 'user', content: 'Hello' }] })).toBe(8);
+    const two: ModelRequest = {
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello' },
+      ],
+    };
+    expect(estimateRequestTokens(two)).toBe(3 + (3 + 1 + estimateTextTokens('Be brief.')) + (3 + 1 + 1));
+  });
+
+  it('counts tool calls, tool results, tool definitions and the response schema', () => {
+    const base: ModelRequest = { messages: [{ role: 'user', content: 'Weather in Paris?' }] };
+    const plain = estimateRequestTokens(base);
+    const withCall = estimateRequestTokens({
+      messages: [
+        ...base.messages,
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","units":"metric"}' }],
+        },
+        { role: 'tool', toolCallId: 'call_1', name: 'get_weather', content: '{"celsius":21}' },
+      ],
+    });
+    expect(withCall - plain).toBeGreaterThan(estimateTextTokens('{"city":"Paris","units":"metric"}'));
+    const parameters = { type: 'object', properties: { city: { type: 'string', description: 'A city' } } };
+    const withTools = estimateRequestTokens({
+      ...base,
+      tools: [{ name: 'get_weather', description: 'Current weather of a city', parameters }],
+    });
+    expect(withTools - plain).toBeGreaterThan(estimateTextTokens(JSON.stringify(parameters)));
+    const withSchema = estimateRequestTokens({
+      ...base,
+      responseFormat: { type: 'json', schema: parameters, name: 'answer' },
+    });
+    expect(withSchema - plain).toBeGreaterThan(estimateTextTokens(JSON.stringify(parameters)));
+    expect(estimateRequestTokens({ ...base, tools: [], responseFormat: { type: 'json' } })).toBe(plain);
+  });
+
+  it('costs well under a millisecond for a 2 KB prompt', () => {
+    const sentences = [
+      'The gateway reserves tokens before the call and settles them afterwards.',
+      'Budgets are checked atomically in the shared store, never per replica.',
+      'Ein abgeschnittener Stream darf niemals wie eine vollständige Antwort aussehen.',
+      'Retry-After: 30; request id req_8f3a91c2, region eu-west-1, attempt 2 of 3.',
+      '{"city":"Paris","days":3,"units":"metric","detail":["wind","rain"]}',
+      'SELECT id, status FROM runs WHERE lease_expires_at < now() LIMIT 100;',
+    ];
+    const prompts: string[] = [];
+    for (let index = 0; index < 300; index++) {
+      let text = `Prompt ${index}: `;
+      for (let step = index; text.length < 2048; step += 7)
+        text += `${sentences[step % sentences.length]} ${step * 31} `;
+      prompts.push(text.slice(0, 2048));
+    }
+    estimateRequestTokens({ messages: [{ role: 'user', content: 'warm up' }] });
+    const started = performance.now();
+    for (const prompt of prompts) estimateRequestTokens({ messages: [{ role: 'user', content: prompt }] });
+    const perCall = (performance.now() - started) / prompts.length;
+    expect(perCall).toBeLessThan(1);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Token counts before a call is made: for rate-limit and budget reservations, and as the usage of
+ * an answer whose provider reported none. Text is counted with a real BPE tokenizer
+ * (gpt-tokenizer), so OpenAI models are counted exactly up to the chat-format overhead, which
+ * follows OpenAI's cookbook (3 tokens per message, 3 to prime the answer). Other providers'
+ * tokenizers are not public: their models are counted with `o200k_base`, usually within 10-20 % of
+ * the provider's own count (Claude and Gemini tend to count more), which is why reservations
+ * settle against reported usage afterwards.
+ */
+import { createRequire } from 'node:module';
+import type { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import type { Message, ModelRequest } from './model.js';
+
+/** A BPE encoding of gpt-tokenizer. */
+export type TokenEncodingName = 'o200k_base' | 'cl100k_base';
+
+/** Options of {@link estimateRequestTokens} and {@link estimateTextTokens}. */
+export interface EstimateTokensOptions {
+  /** Picks the encoding: a model id (`gpt-4`) or reference (`openai:gpt-4`). Default: `o200k_base`. */
+  model?: string;
+}
+
+// OpenAI's cookbook: every message is wrapped as <|start|>{role}<|message|>{content}<|end|>, and
+// every answer is primed with <|start|>assistant<|message|>.
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_PER_NAME = 1;
+const ANSWER_PRIMING_TOKENS = 3;
+// Tool definitions are rendered into the system prompt as a TypeScript-like namespace; these
+// constants approximate that framing around the counted name, description and schema.
+const TOOLS_PREAMBLE_TOKENS = 12;
+const TOKENS_PER_TOOL = 8;
+const TOKENS_PER_TOOL_CALL = 3;
+
+/**
+ * Estimates the input tokens of a request: messages with their framing, tool calls, tool
+ * definitions and a JSON response schema. Never throws on content: special-token text such as
+ * `<|endoftext|>` is counted as plain text.
+ */
+export function estimateRequestTokens(request: ModelRequest, options: EstimateTokensOptions = {}): number {
+  const count = encodingFor(options.model);
+  let total = ANSWER_PRIMING_TOKENS;
+  for (const message of request.messages) total += messageTokens(message, count);
+  const tools = request.tools ?? [];
+  if (tools.length > 0) {
+    total += TOOLS_PREAMBLE_TOKENS;
+    for (const tool of tools) {
+      total +=
+        TOKENS_PER_TOOL +
+        count(tool.name) +
+        count(tool.description) +
+        count(JSON.stringify(tool.parameters ?? {}));
+    }
+  }
+  const format = request.responseFormat;
+  if (format?.type === 'json' && format.schema !== undefined) {
+    total += TOKENS_PER_MESSAGE + count(format.name ?? '') + count(JSON.stringify(format.schema));
+  }
+  return total;
+}
+
+/** Counts the tokens of a text on its own, without any chat framing. */
+export function estimateTextTokens(text: string, options: EstimateTokensOptions = {}): number {
+  return encodingFor(options.model)(text);
+}
+
+/**
+ * The encoding of a model: `cl100k_base` for the GPT-4 (not 4o, 4.1 or 4.5), GPT-3.5 and
+ * text-embedding families, `o200k_base` for everything else (newer OpenAI models, and the stand-in
+ * for providers whose tokenizers are not public).
+ */
+export function tokenEncodingFor(model: string | undefined): TokenEncodingName {
+  const id = (model ?? '').slice((model ?? '').indexOf(':') + 1).toLowerCase();
+  if (/^(ft:)?gpt-3\.5|^gpt-4(-|$)|^text-embedding-(3|ada)/.test(id)) return 'cl100k_base';
+  return 'o200k_base';
+}
+
+function messageTokens(message: Message, count: (text: string) => number): number {
+  let total = TOKENS_PER_MESSAGE + count(message.role) + count(message.content);
+  if (message.role === 'assistant') {
+    for (const call of message.toolCalls ?? []) {
+      total += TOKENS_PER_TOOL_CALL + count(call.name) + count(call.arguments);
+    }
+  } else if (message.role === 'tool') {
+    total += TOKENS_PER_NAME + count(message.name);
+  }
+  return total;
+}
+
+type CountTokens = typeof countTokens;
+// Plain text, always: a prompt that contains `<|endoftext|>` must not throw (the library's default).
+const plainText = { disallowedSpecial: new Set<string>() };
+const encodings = new Map<TokenEncodingName, (text: string) => number>();
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * Loads an encoding on first use: its rank table takes 80-150 ms to load, which a process that
+ * never estimates should not pay at import, and the CommonJS build can be loaded synchronously.
+ */
+function encodingFor(model: string | undefined): (text: string) => number {
+  const name = tokenEncodingFor(model);
+  let count = encodings.get(name);
+  if (count === undefined) {
+    const loaded = requireModule(`gpt-tokenizer/cjs/encoding/${name}`) as { countTokens: CountTokens };
+    count = (text: string) => (text === '' ? 0 : loaded.countTokens(text, plainText));
+    encodings.set(name, count);
+  }
+  return count;
+}
