@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import { openStore } from '../journal/open-store.js';
+import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
@@ -10,7 +11,7 @@ import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
 
 /** Where CLI commands read and submit runs: the store itself, or a running local server. */
 export type Backend =
-  | { mode: 'direct'; store: JournalStore; description: string; close(): Promise<void> }
+  | { mode: 'direct'; store: JournalStore; client: SqlClient; description: string; close(): Promise<void> }
   | { mode: 'remote'; api: RemoteApi; description: string; close(): Promise<void> };
 
 export interface BackendOptions {
@@ -41,10 +42,11 @@ export async function openBackend({
 }: BackendOptions = {}): Promise<Backend> {
   const databaseUrl = env.DATABASE_URL;
   if (databaseUrl) {
-    const { store } = await openStore({ databaseUrl, migrate });
+    const { store, client } = await openStore({ databaseUrl, migrate });
     return {
       mode: 'direct',
       store,
+      client,
       description: `postgres ${redactUrl(databaseUrl)}`,
       close: () => store.close(),
     };
@@ -61,10 +63,11 @@ export async function openBackend({
   }
   const release = acquireEmbeddedLock(keelDir);
   try {
-    const { store } = await openStore({ dataDir: resolve(keelDir, 'data'), migrate });
+    const { store, client } = await openStore({ dataDir: resolve(keelDir, 'data'), migrate });
     return {
       mode: 'direct',
       store,
+      client,
       description: `embedded ${keelDir}`,
       close: async () => {
         await store.close();

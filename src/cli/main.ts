@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
+import { keysCommand } from './commands/keys.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { workerCommand } from './commands/worker.js';
@@ -14,6 +16,10 @@ Usage:
   keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY]
   keel worker [--concurrency N] [--lease-ms MS]
   keel serve [--port N] [--host H] [--workers N] [--no-worker]
+  keel gateway [--port N] [--host H]
+  keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
+  keel keys list [--tenant T] [--json]
+  keel keys revoke <id>
   keel runs [--limit N] [--status S] [--agent A] [--json]
   keel show <run-id> [--json]
   keel migrate
@@ -41,6 +47,11 @@ const OPTIONS = {
   limit: { type: 'string' },
   status: { type: 'string' },
   agent: { type: 'string' },
+  tenant: { type: 'string' },
+  scopes: { type: 'string' },
+  name: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -115,6 +126,22 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           workers: values.workers,
           noWorker: values['no-worker'],
           config: values.config,
+        },
+        io,
+      );
+    case 'gateway':
+      return gatewayCommand({ port: values.port, host: values.host, config: values.config }, io);
+    case 'keys':
+      return keysCommand(
+        {
+          action: rest[0],
+          id: rest[1],
+          tenant: values.tenant,
+          scopes: values.scopes,
+          name: values.name,
+          rpm: values.rpm,
+          tpm: values.tpm,
+          json: values.json,
         },
         io,
       );

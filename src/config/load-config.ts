@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
+import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { defineAgent, type Agent } from '../runtime/agent.js';
 
 const DEFAULT_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs'];
@@ -12,6 +13,8 @@ const DEFAULT_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'k
 export interface LoadedConfig {
   path: string;
   agents: Map<string, Agent>;
+  /** The config's `gateway` section as written (validated when the gateway is created). */
+  gateway?: GatewayConfigInput;
 }
 
 /**
@@ -68,14 +71,33 @@ export async function loadConfig(
       error,
     );
   }
-  return { path, agents: agentsOf(loaded, path) };
+  const gateway = gatewayOf(loaded);
+  return gateway === undefined
+    ? { path, agents: agentsOf(loaded, path) }
+    : { path, agents: agentsOf(loaded, path, true), gateway };
 }
 
-function agentsOf(loaded: unknown, path: string): Map<string, Agent> {
-  const module = loaded as { default?: unknown; agents?: unknown } | null | undefined;
+function exportsOf(loaded: unknown): {
+  module?: Record<string, unknown>;
+  exported?: Record<string, unknown>;
+} {
+  const module = loaded as Record<string, unknown> | null | undefined;
   const exported = (module && typeof module === 'object' && 'default' in module ? module.default : module) as
-    { agents?: unknown } | undefined;
+    Record<string, unknown> | undefined;
+  return { module: module ?? undefined, exported };
+}
+
+function gatewayOf(loaded: unknown): GatewayConfigInput | undefined {
+  const { module, exported } = exportsOf(loaded);
+  const gateway = exported?.gateway ?? module?.gateway;
+  return gateway === undefined || gateway === null ? undefined : (gateway as GatewayConfigInput);
+}
+
+function agentsOf(loaded: unknown, path: string, optional = false): Map<string, Agent> {
+  const { module, exported } = exportsOf(loaded);
   const list = exported?.agents ?? module?.agents;
+  // A file that only configures the gateway needs no agents.
+  if (list === undefined && optional) return new Map();
   if (!Array.isArray(list)) {
     throw new ConfigError(
       'config_invalid',

@@ -26,6 +26,8 @@ export interface GatewayCallOptions {
   /** The run and step this call belongs to, when an agent makes it (recorded with the call). */
   runId?: string;
   stepSeq?: number;
+  /** The endpoint recorded with the call (`chat`, `messages`, `embeddings`, `agent`). Default: `agent` with a runId, else `chat` (`embeddings` for embed). */
+  endpoint?: string;
 }
 
 /** What the gateway did for a call; also what is recorded and sent as `x-keel-*` headers. */

@@ -97,6 +97,11 @@ export interface LanguageModel {
   readonly provider: string;
   /** Model id as priced and reported, e.g. `gpt-4o-mini`. */
   readonly modelId: string;
+  /**
+   * True when this model retries and falls back on its own (the gateway): callers then make a
+   * single attempt, so retries have one owner and never multiply.
+   */
+  readonly retriesOwned?: boolean;
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }

@@ -251,7 +251,10 @@ async function callModel({
   logger: Logger;
 }): Promise<StepOutcome> {
   let lastError: SerializedError | undefined;
-  for (let attempt = 0; attempt < limits.modelAttempts; attempt++) {
+  // One retry owner: a model that retries itself (the gateway) gets exactly one attempt here,
+  // so retries never multiply (modelAttempts × the gateway's own attempts).
+  const attempts = model.retriesOwned === true ? 1 : limits.modelAttempts;
+  for (let attempt = 0; attempt < attempts; attempt++) {
     throwIfAborted(signal);
     await faultHook?.('before-model-call', { runId, seq });
     const call = combineSignals({
@@ -277,7 +280,7 @@ async function callModel({
       const error = call.signal.aborted && !signal.aborted ? call.signal.reason : thrown;
       lastError = serializeError(error);
       const retryable = isKeelError(error) ? error.retryable : false;
-      if (!retryable || attempt + 1 >= limits.modelAttempts) break;
+      if (!retryable || attempt + 1 >= attempts) break;
       const retryAfter = error instanceof ProviderError ? error.retryAfterMs : undefined;
       const delay = Math.max(
         fullJitterDelay({ attempt, baseMs: 250, capMs: 8_000 }),

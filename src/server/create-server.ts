@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { RunNotFoundError } from '../errors/storage-errors.js';
+import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
@@ -37,14 +38,17 @@ export interface ServerOptions {
   store: JournalStore;
   agents: ReadonlyMap<string, Agent>;
   logger: Logger;
+  /** Serves the LLM gateway's paths (`/v1/chat/completions`, `/v1/messages`...) when given. */
+  gatewayHandler?: GatewayHandler;
 }
 
 /**
  * The HTTP API over the journal: submit, list, read and cancel runs. Stateless: every answer
  * comes from the store, so any replica can serve any request. Errors are mapped in one place.
  */
-export function createServer({ store, agents, logger }: ServerOptions): Server {
+export function createServer({ store, agents, logger, gatewayHandler }: ServerOptions): Server {
   return createHttpServer((request, response) => {
+    if (gatewayHandler?.(request, response)) return;
     handle(request, response).catch((error: unknown) => {
       const { status, body } = toHttpError(error);
       if (status >= 500) logger.error('request failed', { method: request.method, url: request.url, status });

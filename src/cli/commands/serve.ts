@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
+import { createGatewayService, type GatewayService } from '../../gateway/http/gateway-service.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
 import { createServer } from '../../server/create-server.js';
 import { createJsonLogger } from '../../util/logger.js';
@@ -25,10 +26,29 @@ export async function serveCommand(
   const listenPort = Number(port ?? io.env.PORT ?? 4000);
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
     throw new UsageError(`--port must be 0-65535, not "${port}"`);
-  const { agents, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const {
+    agents,
+    path,
+    gateway: gatewayConfig,
+  } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
-  const server = createServer({ store: backend.store, agents, logger });
+  let gateway: GatewayService | undefined;
+  try {
+    gateway =
+      gatewayConfig === undefined
+        ? undefined
+        : createGatewayService({ config: gatewayConfig, client: backend.client, env: io.env, logger });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  const server = createServer({
+    store: backend.store,
+    agents,
+    logger,
+    ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, host ?? '127.0.0.1', () => resolve());
@@ -53,6 +73,7 @@ export async function serveCommand(
     config: path,
     store: backend.description,
     worker: worker?.owner ?? null,
+    gateway: gateway?.gateway.routes() ?? null,
   });
   io.stderr.write(
     `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
@@ -64,6 +85,7 @@ export async function serveCommand(
   server.closeIdleConnections();
   await worker?.stop();
   await closed;
+  await gateway?.close();
   await backend.close();
   return EXIT.ok;
 }

@@ -1,0 +1,84 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../../config/load-config.js';
+import { ConfigError } from '../../errors/config-errors.js';
+import { createGatewayService } from '../../gateway/http/gateway-service.js';
+import { createJsonLogger } from '../../util/logger.js';
+import { openBackend } from '../backend.js';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../usage-error.js';
+
+/** How long in-flight calls (long streams included) may take to finish after SIGTERM. */
+const DRAIN_MS = 30_000;
+
+/**
+ * `keel gateway`: only the LLM gateway's endpoints (OpenAI chat completions, embeddings and
+ * models; Anthropic messages), configured by the config file's `gateway` section, with limits,
+ * cache, call records and API keys in the shared database. On SIGTERM it stops accepting
+ * connections, lets in-flight calls finish (up to 30 s), then writes the buffered call records.
+ */
+export async function gatewayCommand(
+  { port, host, config }: { port?: string; host?: string; config?: string },
+  io: CliIo,
+): Promise<number> {
+  const logger = createJsonLogger();
+  const listenPort = Number(port ?? io.env.PORT ?? 4000);
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
+    throw new UsageError(`--port must be 0-65535, not "${port}"`);
+  const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  if (gatewayConfig === undefined)
+    throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
+  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
+  if (backend.mode !== 'direct') throw new UsageError('keel gateway needs direct database access');
+  let service;
+  try {
+    service = createGatewayService({ config: gatewayConfig, client: backend.client, env: io.env, logger });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  const { handler } = service;
+  const server = createServer((request, response) => {
+    if (handler(request, response)) return;
+    const body = JSON.stringify({
+      error: {
+        message: `No route for ${request.method ?? 'GET'} ${request.url ?? '/'}.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'not_found',
+      },
+    });
+    response.writeHead(request.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' });
+    response.end(request.url === '/healthz' ? '{"ok":true}' : body);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listenPort, host ?? '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    await service.close();
+    await backend.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+  const routes = service.gateway.routes();
+  logger.info('keel gateway serving', { url, routes, config: path, store: backend.description });
+  io.stderr.write(
+    `Keel gateway at ${url}/v1 serving ${routes.join(', ')}\n  keys: npx keel keys create --tenant <tenant> --scopes gateway\n`,
+  );
+
+  await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+  logger.info('draining');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+  deadline.unref();
+  await closed;
+  clearTimeout(deadline);
+  await service.close();
+  await backend.close();
+  return EXIT.ok;
+}

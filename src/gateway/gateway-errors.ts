@@ -1,0 +1,156 @@
+/**
+ * The gateway's own errors. Upstream failures keep their own types (ProviderError,
+ * ModelOutputError); these are what the gateway adds on top: an unknown route, a caller over its
+ * limit, an attempt that ran out of time, a call whose whole budget ran out, a route with no usable
+ * deployment. The HTTP layer maps them to statuses by `fault` and `code` in one place.
+ */
+import { KeelError, serializeError } from '../errors/keel-error.js';
+import type { CallMeta } from './gateway-types.js';
+
+/** The caller named a route (model) the gateway does not know. */
+export class UnknownRouteError extends KeelError {
+  constructor({ route, known }: { route: string; known: readonly string[] }) {
+    super({
+      code: 'unknown_model',
+      message: `Unknown model "${route}". Known models: ${known.length > 0 ? known.join(', ') : '(none)'}.`,
+      fault: 'caller',
+      details: { model: route, known },
+    });
+  }
+}
+
+/** The caller's key is over its requests or tokens per minute; retry after `retryAfterMs`. */
+export class RateLimitedError extends KeelError {
+  readonly retryAfterMs: number;
+
+  constructor({ scope, limit, retryAfterMs }: { scope: string; limit: 'rpm' | 'tpm'; retryAfterMs: number }) {
+    super({
+      code: 'rate_limited',
+      message: `Rate limit reached (${limit} of ${scope}); retry in ${Math.ceil(retryAfterMs)} ms.`,
+      fault: 'caller',
+      retryable: true,
+      details: { scope, limit, retryAfterMs },
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Which per-attempt limit an upstream exceeded. */
+export type UpstreamTimeoutCode =
+  'upstream_connect_timeout' | 'upstream_first_byte_timeout' | 'upstream_idle_timeout' | 'upstream_timeout';
+
+const TIMEOUT_WHAT: Record<UpstreamTimeoutCode, string> = {
+  upstream_connect_timeout: 'did not accept a connection',
+  upstream_first_byte_timeout: 'sent nothing',
+  upstream_idle_timeout: 'went silent mid-stream',
+  upstream_timeout: 'did not finish',
+};
+
+/** One attempt on one deployment exceeded a timeout. Retryable: another attempt may be faster. */
+export class UpstreamTimeoutError extends KeelError {
+  constructor({
+    code,
+    deployment,
+    timeoutMs,
+    cause,
+  }: {
+    code: UpstreamTimeoutCode;
+    deployment: string;
+    timeoutMs: number;
+    cause?: unknown;
+  }) {
+    super({
+      code,
+      message: `Deployment ${deployment} ${TIMEOUT_WHAT[code]} within ${timeoutMs} ms.`,
+      fault: 'provider',
+      retryable: true,
+      details: { deployment, timeoutMs },
+      cause,
+    });
+  }
+}
+
+/**
+ * The call's time budget ran out across retries and fallbacks. Carries the last upstream error
+ * (as `cause` and serialized in details) so the caller sees why the time went.
+ */
+export class GatewayBudgetExhaustedError extends KeelError {
+  constructor({
+    route,
+    budgetMs,
+    attempts,
+    lastError,
+  }: {
+    route: string;
+    budgetMs: number;
+    attempts: number;
+    lastError: unknown;
+  }) {
+    const last = lastError === undefined ? undefined : serializeError(lastError);
+    super({
+      code: 'gateway_budget_exhausted',
+      message:
+        `Model "${route}" did not answer within its ${budgetMs} ms budget (${attempts} attempt(s))` +
+        (last === undefined ? '.' : `; last error: ${last.message}`),
+      fault: 'provider',
+      retryable: true,
+      details: { route, budgetMs, attempts, ...(last === undefined ? {} : { lastError: last }) },
+      cause: lastError,
+    });
+  }
+}
+
+/**
+ * No deployment of the route (or its fallbacks) could be tried: every breaker is open, or every
+ * deployment is at its own rate limit. `retryAfterMs` is the earliest moment one may accept.
+ */
+export class GatewayUnavailableError extends KeelError {
+  readonly retryAfterMs: number | undefined;
+
+  constructor({
+    route,
+    retryAfterMs,
+    skipped,
+  }: {
+    route: string;
+    retryAfterMs: number | undefined;
+    skipped: Record<string, 'breaker-open' | 'rate-limited' | 'no-embeddings'>;
+  }) {
+    super({
+      code: 'gateway_unavailable',
+      message: `No deployment of model "${route}" is available right now (${Object.entries(skipped)
+        .map(([deployment, reason]) => `${deployment}: ${reason}`)
+        .join(', ')}).`,
+      fault: 'provider',
+      retryable: true,
+      details: { route, retryAfterMs, skipped },
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** An embeddings call to a route none of whose deployments can embed. */
+export class EmbeddingsUnsupportedError extends KeelError {
+  constructor({ route }: { route: string }) {
+    super({
+      code: 'embeddings_unsupported',
+      message: `Model "${route}" has no deployment that supports embeddings.`,
+      fault: 'caller',
+      details: { model: route },
+    });
+  }
+}
+
+// The meta of a failed call rides beside the error (not inside it) so any error type can carry it
+// without changing the shared error classes; the HTTP layer reads it for its `x-keel-*` headers.
+const metaOfErrors = new WeakMap<object, CallMeta>();
+
+/** Attaches the meta of the failed call to the error it threw. */
+export function attachCallMeta(error: unknown, meta: CallMeta): void {
+  if (typeof error === 'object' && error !== null) metaOfErrors.set(error, meta);
+}
+
+/** What the gateway did for a call that threw `error` (attempts, deployment, latency), if known. */
+export function callMetaOfError(error: unknown): CallMeta | undefined {
+  return typeof error === 'object' && error !== null ? metaOfErrors.get(error) : undefined;
+}

@@ -1,0 +1,106 @@
+/**
+ * A gateway route as a LanguageModel, so agents call models through the gateway (its fallbacks,
+ * breakers, limits, cache and call records) with no change to the agent loop.
+ *
+ * Pricing: the agent loop prices an answer with the model's `provider` and `modelId`. A gateway
+ * model therefore reports its route's FIRST deployment's provider and model (the answer's own
+ * `modelId` is whatever the upstream said). Limitation: when a fallback deployment of another
+ * provider or price answered, the loop prices it as the first deployment; the gateway's own call
+ * meta and records (`CallMeta.costUsd`) have the exact cost. A cached answer comes back with zero
+ * usage, since it cost nothing.
+ *
+ * Retries: the gateway is the retry owner and has already retried and fallen back within its
+ * budget when a call fails; a caller that retries again multiplies attempts. `retriesOwned` says
+ * so, for the agent loop to make one attempt only.
+ */
+import { ModelConfigError } from '../errors/model-errors.js';
+import type {
+  LanguageModel,
+  ModelCallOptions,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+} from '../model/model.js';
+import { registerModelProvider } from '../model/resolve-model.js';
+import type { Gateway, GatewayCallOptions } from './gateway-types.js';
+
+/** A LanguageModel backed by a gateway route. */
+export interface GatewayModel extends LanguageModel {
+  readonly route: string;
+  readonly gateway: Gateway;
+  /** Always true: the gateway retried already; callers should not retry its errors. */
+  readonly retriesOwned: true;
+}
+
+/** Options of {@link createGatewayModel}. */
+export interface GatewayModelOptions {
+  gateway: Gateway;
+  route: string;
+  /** Passed with every call: the caller (for per-key limits), cache, budget, run and step. */
+  callOptions?: Omit<GatewayCallOptions, 'signal'>;
+}
+
+/**
+ * Creates a model for `route`. Throws ModelConfigError (code `model_config_invalid`) when the
+ * gateway has no such route.
+ */
+export function createGatewayModel({ gateway, route, callOptions = {} }: GatewayModelOptions): GatewayModel {
+  const known = gateway.routes();
+  if (!known.includes(route)) {
+    throw new ModelConfigError(
+      `The gateway has no model "${route}". Known models: ${known.join(', ') || '(none)'}.`,
+      {
+        route,
+        known,
+      },
+    );
+  }
+  const target = describe(gateway, route);
+  const optionsFor = (options: ModelCallOptions): GatewayCallOptions =>
+    options.signal === undefined ? callOptions : { ...callOptions, signal: options.signal };
+
+  return {
+    provider: target.provider,
+    modelId: target.model,
+    route,
+    gateway,
+    retriesOwned: true,
+
+    async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      const { response, meta } = await gateway.generate({ ...request, model: route }, optionsFor(options));
+      return meta.cached ? { ...response, usage: { inputTokens: 0, outputTokens: 0 } } : response;
+    },
+
+    async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      const { events, meta } = await gateway.stream({ ...request, model: route }, optionsFor(options));
+      if (!meta.cached) {
+        // Breaking out of this loop returns `events`, which aborts the upstream request.
+        yield* events;
+        return;
+      }
+      for await (const event of events) {
+        yield event.type === 'finish'
+          ? { type: 'finish', response: { ...event.response, usage: { inputTokens: 0, outputTokens: 0 } } }
+          : event;
+      }
+    },
+  };
+}
+
+/**
+ * Makes `gateway:<route>` model references resolve through `gateway` (e.g. in an agent's
+ * `model: 'gateway:fast'`). Returns the function that undoes the registration.
+ */
+export function registerGatewayModels(gateway: Gateway): () => void {
+  return registerModelProvider('gateway', ({ modelId }) => createGatewayModel({ gateway, route: modelId }));
+}
+
+/** The provider and model to price with: the route's first deployment when the gateway can tell. */
+function describe(gateway: Gateway, route: string): { provider: string; model: string } {
+  const describeRoute = (
+    gateway as { describeRoute?: (route: string) => { pricingProvider: string; model: string } }
+  ).describeRoute;
+  if (describeRoute === undefined) return { provider: 'gateway', model: route };
+  const target = describeRoute.call(gateway, route);
+  return { provider: target.pricingProvider, model: target.model };
+}

@@ -1,0 +1,318 @@
+/**
+ * The LLM gateway: one entry point for model calls that routes a name to deployments, retries and
+ * falls back within one time budget, keeps a circuit breaker per deployment, reserves shared rate
+ * limits, caches exact repeats, prices every answer and records every call.
+ *
+ * The pieces, one file each: parse-gateway-config (validation), gateway-deployment (models,
+ * timeouts, breaker and limits of a deployment), router (route → ordered plan), call-runner (the
+ * attempt loop: breaker, limits, clocks, retry policy, budget), stream-relay (a stream after its
+ * first event), response-cache-layers (LRU + shared cache). This file wires them and holds the
+ * three kinds of call.
+ */
+import { ModelOutputError } from '../errors/model-errors.js';
+import type { ModelRequest } from '../model/model.js';
+import { estimateRequestTokens, estimateTextTokens } from '../model/token-estimate.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { sleep as defaultSleep } from '../util/sleep.js';
+import { createCallRunner, type CallState } from './call-runner.js';
+import type { GatewayConfig, GatewayConfigInput } from './gateway-config.js';
+import { createGatewayDeployment, type GatewayDeployment } from './gateway-deployment.js';
+import { attachCallMeta, EmbeddingsUnsupportedError } from './gateway-errors.js';
+import type { CallRecorder, RateLimiter, ResponseCache } from './gateway-store.js';
+import type {
+  EmbeddingRequest,
+  EmbeddingResult,
+  Gateway,
+  GatewayCallOptions,
+  GatewayRequest,
+  GatewayResult,
+  GatewayStream,
+} from './gateway-types.js';
+import { parseGatewayConfig } from './parse-gateway-config.js';
+import { cacheKeyOf, createResponseCacheLayers } from './response-cache-layers.js';
+import { createRouter } from './router.js';
+import { cachedStreamEvents, relayStream, type OpenedStream } from './stream-relay.js';
+
+/** Options of {@link createGateway}. */
+export interface CreateGatewayOptions {
+  /** What a user writes (validated here), or an already parsed config. */
+  config: GatewayConfigInput | GatewayConfig;
+  /** Shared rate limits; without one, deployment and key limits are not enforced. */
+  limiter?: RateLimiter;
+  /** The shared level of the response cache (used when `config.cache.shared`). */
+  cache?: ResponseCache;
+  /** Where every call is recorded, off the hot path. */
+  recorder?: CallRecorder;
+  /** Epoch time for breaker cooldowns, cache expiry and records. Default: the system clock. */
+  clock?: Clock;
+  /** Uniform in [0, 1): weighted routing and backoff jitter. Default: `Math.random`. */
+  random?: () => number;
+  /** Where deployments' `apiKeyEnv` variables are read. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Replaces the pooled undici fetch of every deployment (tests, custom transports). */
+  fetch?: typeof globalThis.fetch;
+  logger?: Logger;
+  /** Backoff and Retry-After waits. Default: a timer (tests may record waits instead). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Ids of call records. */
+  createId?: IdGenerator;
+}
+
+/** What a route resolves to first: the provider and model its first deployment runs. */
+export interface RouteTarget {
+  route: string;
+  deployment: string;
+  provider: string;
+  model: string;
+  /** The provider id its answers are priced with (`openai` for `azure-openai`). */
+  pricingProvider: string;
+}
+
+/** The gateway Keel builds: the Gateway interface plus a look at routes' first deployments. */
+export interface KeelGateway extends Gateway {
+  /** The first deployment of a route as configured; throws `unknown_model` for an unknown route. */
+  describeRoute(route: string): RouteTarget;
+}
+
+/** Creates a gateway. Throws ConfigError (`config_invalid`) for an invalid config or a missing key. */
+export function createGateway({
+  config: configInput,
+  limiter,
+  cache,
+  recorder,
+  clock = systemClock,
+  random = Math.random,
+  env = process.env,
+  fetch,
+  logger = silentLogger,
+  sleep = defaultSleep,
+  createId = defaultCreateId,
+}: CreateGatewayOptions): KeelGateway {
+  const config = parseGatewayConfig(configInput);
+  const deployments = new Map<string, GatewayDeployment>();
+  try {
+    for (const deployment of config.deployments) {
+      deployments.set(
+        deployment.name,
+        createGatewayDeployment({
+          deployment,
+          breaker: config.breaker,
+          env,
+          clock,
+          ...(fetch === undefined ? {} : { fetch }),
+        }),
+      );
+    }
+  } catch (error) {
+    for (const built of deployments.values()) void built.close();
+    throw error;
+  }
+  const router = createRouter({ routes: config.routes, deployments, random });
+  const runner = createCallRunner({
+    config,
+    limiter,
+    recorder,
+    clock,
+    random,
+    sleep,
+    createId,
+    logger: logger.child({ component: 'gateway' }),
+  });
+  const responses = createResponseCacheLayers({
+    maxEntries: config.cache.maxEntries,
+    ttlMs: config.cache.ttlMs,
+    clock,
+    logger,
+    ...(config.cache.shared && cache !== undefined ? { shared: cache } : {}),
+  });
+
+  let closing: Promise<void> | undefined;
+
+  /** Plans the route (throwing `unknown_model` before anything is recorded) and starts the call. */
+  const begin = ({
+    route,
+    options,
+    kind,
+    estimateTokens,
+  }: {
+    route: string;
+    options: GatewayCallOptions;
+    kind: CallState['kind'];
+    estimateTokens: () => number;
+  }) => {
+    const plan = router.plan(route);
+    const call = runner.begin({ route, kind, options, firstDeployment: plan[0], estimateTokens });
+    return { call, plan };
+  };
+
+  const chatEstimate = (request: ModelRequest) => () =>
+    estimateRequestTokens(request) + (request.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS);
+
+  const failed = (call: CallState, error: unknown): unknown => {
+    const cancelled = call.options.signal?.aborted === true;
+    attachCallMeta(error, runner.finish(call, { outcome: cancelled ? 'cancelled' : 'error', error }));
+    return error;
+  };
+
+  const cacheKeyFor = (request: GatewayRequest, options: GatewayCallOptions): string | undefined =>
+    (options.cache ?? router.route(request.model).cache) ? cacheKeyOf(request) : undefined;
+
+  return {
+    async generate(request, options = {}): Promise<GatewayResult> {
+      const { call, plan } = begin({
+        route: request.model,
+        options,
+        kind: 'chat',
+        estimateTokens: chatEstimate(request),
+      });
+      try {
+        const key = cacheKeyFor(request, options);
+        if (key !== undefined) {
+          const hit = await responses.get(key);
+          if (hit !== undefined) {
+            return { response: hit, meta: runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0 }) };
+          }
+        }
+        const attempt = await runner.open(call, plan, (deployment, timeouts) =>
+          deployment.languageModel.generate(request, { signal: timeouts.signal }),
+        );
+        const response = attempt.value;
+        const { usage } = response;
+        runner.finishAttempt(call, attempt, 'success', usage.inputTokens + usage.outputTokens);
+        const meta = runner.finish(call, { outcome: 'ok', usage, answeredModelId: response.modelId });
+        if (key !== undefined && response.finishReason !== 'error') responses.set(key, response);
+        return { response, meta };
+      } catch (error) {
+        throw failed(call, error);
+      }
+    },
+
+    async stream(request, options = {}): Promise<GatewayStream> {
+      const { call, plan } = begin({
+        route: request.model,
+        options,
+        kind: 'chat',
+        estimateTokens: chatEstimate(request),
+      });
+      let key: string | undefined;
+      try {
+        key = cacheKeyFor(request, options);
+        if (key !== undefined) {
+          const hit = await responses.get(key);
+          if (hit !== undefined) {
+            const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
+            return {
+              meta: {
+                route: meta.route,
+                deployment: meta.deployment,
+                provider: meta.provider,
+                model: meta.model,
+                attempts: 0,
+                cached: true,
+              },
+              events: asAsync(cachedStreamEvents(hit)),
+              done: Promise.resolve(meta),
+            };
+          }
+        }
+        const attempt = await runner.open(call, plan, async (deployment, timeouts): Promise<OpenedStream> => {
+          const upstream = deployment.languageModel.stream(request, { signal: timeouts.signal });
+          const iterator = upstream[Symbol.asyncIterator]();
+          const first = await iterator.next();
+          if (first.done === true) throw emptyStreamError(deployment.name);
+          return { iterator, first: first.value };
+        });
+        const cacheKey = key;
+        return relayStream({
+          runner,
+          call,
+          attempt,
+          ...(cacheKey === undefined
+            ? {}
+            : {
+                onAnswer: (response) => {
+                  if (response.finishReason !== 'error') responses.set(cacheKey, response);
+                },
+              }),
+        });
+      } catch (error) {
+        throw failed(call, error);
+      }
+    },
+
+    async embed(request: EmbeddingRequest, options = {}): Promise<EmbeddingResult> {
+      const { call, plan } = begin({
+        route: request.model,
+        options,
+        kind: 'embeddings',
+        estimateTokens: () => request.input.reduce((sum, text) => sum + estimateTextTokens(text), 0),
+      });
+      const embeddable = plan.filter((deployment) => deployment.embeddingModel !== undefined);
+      try {
+        if (embeddable.length === 0) throw new EmbeddingsUnsupportedError({ route: request.model });
+        const attempt = await runner.open(call, embeddable, (deployment, timeouts) =>
+          (deployment.embeddingModel as NonNullable<GatewayDeployment['embeddingModel']>).embed(
+            {
+              input: request.input,
+              ...(request.dimensions === undefined ? {} : { dimensions: request.dimensions }),
+            },
+            { signal: timeouts.signal },
+          ),
+        );
+        const { embeddings, usage } = attempt.value;
+        runner.finishAttempt(call, attempt, 'success', usage.inputTokens);
+        const meta = runner.finish(call, {
+          outcome: 'ok',
+          usage: { inputTokens: usage.inputTokens, outputTokens: 0 },
+        });
+        return { embeddings, usage, meta };
+      } catch (error) {
+        throw failed(call, error);
+      }
+    },
+
+    routes: () => router.routes(),
+
+    breakers: () => [...deployments.values()].map((deployment) => deployment.breaker.state()),
+
+    describeRoute(route) {
+      const first = router.route(route).deployments[0] ?? '';
+      const deployment = deployments.get(first) as GatewayDeployment;
+      return {
+        route,
+        deployment: deployment.name,
+        provider: deployment.provider,
+        model: deployment.model,
+        pricingProvider: deployment.pricingProvider,
+      };
+    },
+
+    close() {
+      closing ??= (async () => {
+        try {
+          await recorder?.flush();
+        } finally {
+          // Graceful: each pool waits for its requests in flight (their own clocks bound them).
+          await Promise.all([...deployments.values()].map((deployment) => deployment.close()));
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Reserved for the answer when a request names no `maxOutputTokens`. */
+const DEFAULT_OUTPUT_TOKENS = 1024;
+
+function emptyStreamError(deployment: string) {
+  return new ModelOutputError(`Deployment ${deployment} ended its stream before any event.`, {
+    deployment,
+    reason: 'stream_truncated',
+  });
+}
+
+async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

@@ -1,0 +1,448 @@
+/**
+ * Anthropic's Messages wire format at the gateway's edge (`POST /v1/messages`, plain and
+ * streamed) and its error bodies. Any route can be called this way: the request is translated
+ * into the gateway's provider-neutral request, whichever provider serves the route.
+ */
+import { z } from 'zod';
+import type { Message, ModelResponse, ModelStreamEvent, ToolChoice, Usage } from '../../model/model.js';
+import type { GatewayRequest } from '../gateway-types.js';
+import { invalidRequest, type GatewayErrorClass, type GatewayErrorKind } from './gateway-http-errors.js';
+import { parseRequestBody } from './parse-request-body.js';
+
+const textBlock = z.object({ type: z.literal('text'), text: z.string() });
+const nestedBlock = z.looseObject({ type: z.string(), text: z.string().optional() });
+
+const block = z.discriminatedUnion('type', [
+  textBlock,
+  z.object({
+    type: z.literal('tool_use'),
+    id: z.string().min(1),
+    name: z.string().min(1),
+    input: z.unknown(),
+  }),
+  z.object({
+    type: z.literal('tool_result'),
+    tool_use_id: z.string().min(1),
+    content: z.union([z.string(), z.array(nestedBlock)]).optional(),
+    is_error: z.boolean().optional(),
+  }),
+  // Accepted by the schema so that translation can say clearly what is not supported.
+  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking', 'image', 'document']) }),
+]);
+
+const messagesBody = z.object({
+  model: z.string().min(1),
+  max_tokens: z.number().int().positive(),
+  system: z.union([z.string(), z.array(textBlock)]).optional(),
+  messages: z
+    .array(z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)]) }))
+    .min(1, 'must contain at least one message'),
+  tools: z
+    .array(
+      z.object({
+        type: z.string().nullish(),
+        name: z.string().min(1),
+        description: z.string().optional(),
+        input_schema: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .optional(),
+  tool_choice: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.enum(['auto', 'any', 'none']) }),
+      z.object({ type: z.literal('tool'), name: z.string().min(1) }),
+    ])
+    .optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  stream: z.boolean().optional(),
+});
+
+/** A Messages request as the gateway will make it. */
+export interface MessagesCall {
+  request: GatewayRequest;
+  stream: boolean;
+}
+
+/**
+ * Validates an Anthropic Messages body and translates it. A user turn's `tool_result` blocks
+ * become tool messages (named after the `tool_use` they answer) and its text a user message, in
+ * their order; `thinking` blocks are dropped; images, documents and server tools are rejected
+ * with a 400 rather than silently ignored.
+ */
+export function parseMessagesRequest(body: unknown): MessagesCall {
+  const parsed = parseRequestBody(messagesBody, body);
+  const messages: Message[] = [];
+  if (parsed.system !== undefined) {
+    const system =
+      typeof parsed.system === 'string' ? parsed.system : parsed.system.map((entry) => entry.text).join('\n');
+    if (system !== '') messages.push({ role: 'system', content: system });
+  }
+  const toolNames = new Map<string, string>();
+  for (const [index, entry] of parsed.messages.entries()) {
+    const param = `messages.${index}.content`;
+    if (typeof entry.content === 'string') {
+      messages.push({ role: entry.role, content: entry.content });
+      continue;
+    }
+    if (entry.role === 'assistant') {
+      let text = '';
+      const toolCalls: { id: string; name: string; arguments: string }[] = [];
+      for (const [position, part] of entry.content.entries()) {
+        if (part.type === 'text') text += part.text;
+        else if (part.type === 'tool_use') {
+          toolNames.set(part.id, part.name);
+          toolCalls.push({ id: part.id, name: part.name, arguments: JSON.stringify(part.input ?? {}) });
+        } else if (part.type === 'tool_result')
+          throw invalidRequest(
+            `${param}.${position}: tool_result blocks belong in user turns.`,
+            `${param}.${position}`,
+          );
+        else if (part.type === 'image' || part.type === 'document')
+          throw unsupported(part.type, `${param}.${position}`);
+      }
+      messages.push(
+        toolCalls.length === 0
+          ? { role: 'assistant', content: text }
+          : { role: 'assistant', content: text, toolCalls },
+      );
+      continue;
+    }
+    let text: string | undefined;
+    for (const [position, part] of entry.content.entries()) {
+      if (part.type === 'text') text = (text ?? '') + part.text;
+      else if (part.type === 'tool_result') {
+        if (text !== undefined) messages.push({ role: 'user', content: text });
+        text = undefined;
+        messages.push({
+          role: 'tool',
+          toolCallId: part.tool_use_id,
+          name: toolNames.get(part.tool_use_id) ?? '',
+          content: toolResultText(part.content, `${param}.${position}.content`),
+          ...(part.is_error === true ? { isError: true } : {}),
+        });
+      } else if (part.type === 'tool_use')
+        throw invalidRequest(
+          `${param}.${position}: tool_use blocks belong in assistant turns.`,
+          `${param}.${position}`,
+        );
+      else if (part.type === 'image' || part.type === 'document')
+        throw unsupported(part.type, `${param}.${position}`);
+    }
+    if (text !== undefined || entry.content.length === 0)
+      messages.push({ role: 'user', content: text ?? '' });
+  }
+
+  const request: GatewayRequest = { model: parsed.model, messages, maxOutputTokens: parsed.max_tokens };
+  if (parsed.tools !== undefined && parsed.tools.length > 0) {
+    request.tools = parsed.tools.map((entry, index) => {
+      if ((entry.type != null && entry.type !== 'custom') || entry.input_schema === undefined)
+        throw invalidRequest(
+          `tools.${index}: only client tools with an input_schema are supported, not server tools${entry.type == null ? '' : ` ("${entry.type}")`}.`,
+          `tools.${index}`,
+          'unsupported_tool',
+        );
+      return { name: entry.name, description: entry.description ?? '', parameters: entry.input_schema };
+    });
+  }
+  if (parsed.tool_choice !== undefined) request.toolChoice = toolChoiceOf(parsed.tool_choice);
+  if (parsed.temperature !== undefined) request.temperature = parsed.temperature;
+  if (parsed.top_p !== undefined) request.topP = parsed.top_p;
+  if (parsed.stop_sequences !== undefined && parsed.stop_sequences.length > 0)
+    request.stop = parsed.stop_sequences;
+  return { request, stream: parsed.stream === true };
+}
+
+function unsupported(type: string, param: string) {
+  return invalidRequest(
+    `${param}: ${type} content is not supported by this gateway yet; send text blocks only.`,
+    param,
+    'unsupported_content',
+  );
+}
+
+function toolResultText(content: string | z.infer<typeof nestedBlock>[] | undefined, param: string): string {
+  if (content === undefined) return '';
+  if (typeof content === 'string') return content;
+  let text = '';
+  for (const [position, part] of content.entries()) {
+    if (part.type === 'text' && typeof part.text === 'string') text += part.text;
+    else throw unsupported(part.type, `${param}.${position}`);
+  }
+  return text;
+}
+
+function toolChoiceOf(choice: NonNullable<z.infer<typeof messagesBody>['tool_choice']>): ToolChoice {
+  switch (choice.type) {
+    case 'auto':
+      return 'auto';
+    case 'any':
+      return 'required';
+    case 'none':
+      return 'none';
+    case 'tool':
+      return { name: choice.name };
+  }
+}
+
+type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal';
+
+function stopReasonOf(reason: ModelResponse['finishReason']): StopReason {
+  if (reason === 'length') return 'max_tokens';
+  if (reason === 'tool_calls') return 'tool_use';
+  if (reason === 'content_filter') return 'refusal';
+  return 'end_turn';
+}
+
+/** Anthropic counts cache reads apart from `input_tokens`; Keel counts them as a subset. */
+function usageOf(usage: Usage): Record<string, number> {
+  const cached = usage.cachedInputTokens ?? 0;
+  return {
+    input_tokens: Math.max(0, usage.inputTokens - cached),
+    output_tokens: usage.outputTokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+  };
+}
+
+/** Tool arguments as the object Anthropic's `input` must be ({} when the model produced no object). */
+function inputOf(argumentsText: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(argumentsText);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A Messages answer (`type: 'message'`) for a gateway answer; `model` is the route name. */
+export function toAnthropicMessage(
+  response: ModelResponse,
+  { id, model }: { id: string; model: string },
+): Record<string, unknown> {
+  const content: Record<string, unknown>[] = [];
+  if (response.message.content !== '') content.push({ type: 'text', text: response.message.content });
+  for (const call of response.message.toolCalls ?? [])
+    content.push({ type: 'tool_use', id: call.id, name: call.name, input: inputOf(call.arguments) });
+  return {
+    id,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content,
+    stop_reason: stopReasonOf(response.finishReason),
+    stop_sequence: null,
+    usage: usageOf(response.usage),
+  };
+}
+
+/** Turns gateway stream events into Anthropic's streaming events. */
+export interface AnthropicEventEncoder {
+  /** `message_start`. */
+  start(): string;
+  /** The events for one gateway event ('' when nothing is due); `finish` ends with `message_stop`. */
+  encode(event: ModelStreamEvent): string;
+  /** An error after the first byte: `event: error`, and no `message_stop` after it. */
+  error(errorClass: GatewayErrorClass): string;
+}
+
+type PendingTool = { id?: string; name?: string; arguments: string };
+
+/**
+ * Creates the event encoder of one streamed answer. Anthropic content blocks are sequential:
+ * text streams in a text block; the first tool call streams live in its `tool_use` block; the
+ * block moves on to the next call as soon as the open call's arguments form a complete JSON
+ * object (so a call whose fragments are interleaved with another's is never cut); fragments that
+ * cannot be sent yet are held and sent, whole, before `message_delta`. Usage is only known at the
+ * end: `message_start` reports 0 tokens, `message_delta` the totals (input included).
+ */
+export function createAnthropicEventEncoder({
+  id,
+  model,
+}: {
+  id: string;
+  model: string;
+}): AnthropicEventEncoder {
+  const event = (type: string, data: unknown): string => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+  let nextBlock = 0;
+  let open:
+    | { kind: 'text'; block: number }
+    | { kind: 'tool'; block: number; index: number; arguments: string }
+    | undefined;
+  const pending = new Map<number, PendingTool>();
+  const seenTools = new Set<number>();
+  const closedTools = new Set<number>();
+  let heldText = '';
+  let sentText = false;
+
+  const close = (): string => {
+    if (open === undefined) return '';
+    if (open.kind === 'tool') closedTools.add(open.index);
+    const text = event('content_block_stop', { type: 'content_block_stop', index: open.block });
+    open = undefined;
+    return text;
+  };
+  const openText = (text: string): string => {
+    const block = nextBlock++;
+    open = { kind: 'text', block };
+    sentText = true;
+    return (
+      event('content_block_start', {
+        type: 'content_block_start',
+        index: block,
+        content_block: { type: 'text', text: '' },
+      }) +
+      event('content_block_delta', {
+        type: 'content_block_delta',
+        index: block,
+        delta: { type: 'text_delta', text },
+      })
+    );
+  };
+  const openTool = (index: number, tool: PendingTool): string => {
+    const block = nextBlock++;
+    open = { kind: 'tool', block, index, arguments: tool.arguments };
+    let text = event('content_block_start', {
+      type: 'content_block_start',
+      index: block,
+      content_block: {
+        type: 'tool_use',
+        id: tool.id ?? `toolu_${id.slice(-12)}_${index}`,
+        name: tool.name ?? '',
+        input: {},
+      },
+    });
+    if (tool.arguments !== '') text += argumentsDelta(block, tool.arguments);
+    return text;
+  };
+  const argumentsDelta = (block: number, partial: string): string =>
+    event('content_block_delta', {
+      type: 'content_block_delta',
+      index: block,
+      delta: { type: 'input_json_delta', partial_json: partial },
+    });
+
+  return {
+    start: () =>
+      event('message_start', {
+        type: 'message_start',
+        message: {
+          id,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 0, output_tokens: 0 },
+        },
+      }),
+    encode(input) {
+      switch (input.type) {
+        case 'text-delta': {
+          if (input.text === '') return '';
+          if (open?.kind === 'text')
+            return event('content_block_delta', {
+              type: 'content_block_delta',
+              index: open.block,
+              delta: { type: 'text_delta', text: input.text },
+            });
+          if (open?.kind === 'tool') {
+            heldText += input.text;
+            return '';
+          }
+          return openText(input.text);
+        }
+        case 'tool-call-delta': {
+          seenTools.add(input.index);
+          if (open?.kind === 'tool' && open.index === input.index) {
+            if (input.argumentsDelta === '') return '';
+            open.arguments += input.argumentsDelta;
+            return argumentsDelta(open.block, input.argumentsDelta);
+          }
+          // Only after a call's arguments were already a whole object: malformed, nowhere to put it.
+          if (closedTools.has(input.index)) return '';
+          const held = pending.get(input.index) ?? { arguments: '' };
+          if (input.id !== undefined) held.id ??= input.id;
+          if (input.name !== undefined) held.name ??= input.name;
+          held.arguments += input.argumentsDelta;
+          if (open?.kind === 'tool' && !isCompleteObject(open.arguments)) {
+            pending.set(input.index, held);
+            return '';
+          }
+          pending.delete(input.index);
+          return close() + openTool(input.index, held);
+        }
+        case 'finish': {
+          const { response } = input;
+          const calls = response.message.toolCalls ?? [];
+          let text = close();
+          if (!sentText && heldText === '' && response.message.content !== '')
+            heldText = response.message.content;
+          if (heldText !== '') {
+            text += openText(heldText) + close();
+          }
+          for (const [index, tool] of [...pending.entries()].sort(([a], [b]) => a - b)) {
+            const known = calls[index];
+            text +=
+              openTool(index, {
+                id: tool.id ?? known?.id,
+                name: tool.name ?? known?.name,
+                arguments: tool.arguments,
+              }) + close();
+          }
+          if (seenTools.size === 0)
+            for (const [index, call] of calls.entries()) text += openTool(index, call) + close();
+          return (
+            text +
+            event('message_delta', {
+              type: 'message_delta',
+              delta: { stop_reason: stopReasonOf(response.finishReason), stop_sequence: null },
+              usage: usageOf(response.usage),
+            }) +
+            event('message_stop', { type: 'message_stop' })
+          );
+        }
+      }
+    },
+    error: (errorClass) => event('error', toAnthropicError(errorClass)),
+  };
+}
+
+/** True when a tool call's arguments so far already form a whole JSON object: nothing can follow. */
+function isCompleteObject(text: string): boolean {
+  if (!text.trimEnd().endsWith('}')) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null;
+  } catch {
+    return false;
+  }
+}
+
+const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  authentication: 'authentication_error',
+  permission: 'permission_error',
+  not_found: 'not_found_error',
+  request_too_large: 'request_too_large',
+  rate_limit: 'rate_limit_error',
+  upstream: 'api_error',
+  overloaded: 'overloaded_error',
+  timeout: 'api_error',
+  internal: 'api_error',
+};
+
+/** The one mapping of a classified error to Anthropic's error body `{ type: 'error', error: { type, message } }`. */
+export function toAnthropicError(errorClass: GatewayErrorClass): {
+  type: 'error';
+  error: { type: string; message: string };
+} {
+  return {
+    type: 'error',
+    error: { type: ANTHROPIC_ERROR_TYPES[errorClass.kind], message: errorClass.message },
+  };
+}

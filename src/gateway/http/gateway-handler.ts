@@ -1,0 +1,444 @@
+/**
+ * The gateway's HTTP endpoints on node:http: OpenAI chat completions (`POST /v1/chat/completions`),
+ * embeddings (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
+ * (`POST /v1/messages`), all served by the same gateway whatever provider answers.
+ *
+ * - Auth: Keel API keys (virtual keys) as `Authorization: Bearer`, and on `/v1/messages` also as
+ *   `x-api-key` (any `anthropic-version` is accepted). A key needs the `gateway` or `admin` scope;
+ *   its id, tenant and rpm/tpm become the gateway's `Caller`. Provider keys never leave the server.
+ * - Headers: `x-request-id` on every answer (the caller's own when well formed); `x-keel-deployment`,
+ *   `x-keel-attempts`, `x-keel-cache` (hit/miss) and, when known, `x-keel-overhead-ms` and
+ *   `x-keel-cost-usd`. A stream's headers leave at its first byte, when the deployment and attempts
+ *   are known but cost and overhead are not: streams omit those two (the call record has them).
+ * - Errors: one classification (`classifyGatewayError`) and one body mapping per wire format; 429
+ *   carries `Retry-After` (whole seconds, rounded up) and `retry-after-ms`. A stream that fails after
+ *   its first byte ends with an explicit error event (OpenAI: a `data: {"error": ...}` chunk, no
+ *   `[DONE]`; Anthropic: `event: error`, no `message_stop`), never a clean end.
+ * - A caller that goes away before its answer ended aborts the gateway call, and with it the
+ *   upstream request.
+ * - Hot path: no per-request logging (only the gateway's own failures are logged), the body is
+ *   read once and validated once, and the key is verified while the body arrives.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ModelOutputError } from '../../errors/model-errors.js';
+import type { ModelStreamEvent } from '../../model/model.js';
+import { createId, type IdGenerator } from '../../util/ids.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import type { ApiKeys } from '../api-keys.js';
+import { callMetaOfError } from '../gateway-errors.js';
+import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
+import {
+  createAnthropicEventEncoder,
+  parseMessagesRequest,
+  toAnthropicError,
+  toAnthropicMessage,
+} from './anthropic-format.js';
+import {
+  classifyGatewayError,
+  GatewayRequestError,
+  retryHeaders,
+  type GatewayErrorClass,
+} from './gateway-http-errors.js';
+import {
+  createChatCompletionChunkEncoder,
+  parseChatCompletionRequest,
+  parseEmbeddingsRequest,
+  toChatCompletion,
+  toEmbeddingsResponse,
+  toModel,
+  toModelList,
+  toOpenAIError,
+} from './openai-format.js';
+
+/** Options of {@link createGatewayHandler}. */
+export interface GatewayHandlerOptions {
+  gateway: Gateway;
+  /** Keel API keys; `verify` caches its answers (a revocation elsewhere shows within its TTL). */
+  apiKeys: Pick<ApiKeys, 'verify'>;
+  /** Only failures of the gateway itself are logged (never one line per request). */
+  logger?: Logger;
+  /** Larger bodies get a 413 (default 4 MiB, as the gateway config's `maxBodyBytes`). */
+  maxBodyBytes?: number;
+  generateId?: IdGenerator;
+  /** Epoch milliseconds, for `created` fields. */
+  now?: () => number;
+}
+
+/**
+ * A node:http request handler: returns true when the path is one of the gateway's and the
+ * request is being answered, false to let the caller route it elsewhere. It never throws and
+ * never leaves a request unanswered.
+ */
+export type GatewayHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+/** The paths the gateway serves (anything under them is its to answer, with 404/405 in its format). */
+export function isGatewayPath(pathname: string): boolean {
+  return (
+    pathname === '/v1/chat/completions' ||
+    pathname === '/v1/messages' ||
+    pathname === '/v1/embeddings' ||
+    pathname === '/v1/models' ||
+    pathname.startsWith('/v1/models/')
+  );
+}
+
+type WireFormat = 'openai' | 'anthropic';
+
+/** What both wire formats' stream encoders do. */
+interface EventEncoder {
+  start(): string;
+  encode(event: ModelStreamEvent): string;
+  error(errorClass: GatewayErrorClass): string;
+}
+
+const REQUIRED_SCOPES = ['gateway', 'admin'];
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Creates the gateway's request handler; see {@link GatewayHandler}. */
+export function createGatewayHandler({
+  gateway,
+  apiKeys,
+  logger = silentLogger,
+  maxBodyBytes = 4 * 1024 * 1024,
+  generateId = createId,
+  now = Date.now,
+}: GatewayHandlerOptions): GatewayHandler {
+  return (request, response) => {
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    const pathname = query === -1 ? url : url.slice(0, query);
+    if (!isGatewayPath(pathname)) return false;
+    const format: WireFormat = pathname === '/v1/messages' ? 'anthropic' : 'openai';
+    // Answer ids are always Keel's own (unique); a caller's well-formed x-request-id is echoed.
+    const answerId = generateId('req');
+    const incomingId = request.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : answerId;
+    handle(request, response, pathname, format, requestId, answerId).catch((error: unknown) =>
+      sendError(response, format, requestId, error),
+    );
+    return true;
+  };
+
+  async function handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    pathname: string,
+    format: WireFormat,
+    requestId: string,
+    answerId: string,
+  ): Promise<void> {
+    const method = request.method ?? 'GET';
+    if (pathname === '/v1/models' || pathname.startsWith('/v1/models/')) {
+      if (method !== 'GET') throw methodNotAllowed(method, pathname);
+      request.resume();
+      await authenticate(request, format);
+      if (pathname === '/v1/models') return sendJson(response, 200, toModelList(gateway.routes()), requestId);
+      const route = decodePathSegment(pathname.slice('/v1/models/'.length));
+      if (route === undefined || !gateway.routes().includes(route))
+        throw new GatewayRequestError({
+          code: 'model_not_found',
+          message: `The model "${route}" does not exist on this gateway.`,
+          status: 404,
+          kind: 'not_found',
+          param: 'model',
+        });
+      return sendJson(response, 200, toModel(route), requestId);
+    }
+    if (method !== 'POST') throw methodNotAllowed(method, pathname);
+
+    // A caller that goes away (at any point before the answer ended) aborts the upstream call.
+    const controller = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
+    });
+    // The key is checked while the body arrives: one store round trip, not two in a row.
+    const bodyPromise = readJsonBody(request, maxBodyBytes);
+    bodyPromise.catch(() => {});
+    const caller = await authenticate(request, format);
+    const body = await bodyPromise;
+    const options: GatewayCallOptions = {
+      signal: controller.signal,
+      caller,
+      endpoint: pathname === '/v1/embeddings' ? 'embeddings' : format === 'anthropic' ? 'messages' : 'chat',
+    };
+
+    if (pathname === '/v1/embeddings') {
+      const call = parseEmbeddingsRequest(body);
+      const result = await gateway.embed(call.request, options);
+      return sendJson(
+        response,
+        200,
+        toEmbeddingsResponse({
+          embeddings: result.embeddings,
+          inputTokens: result.usage.inputTokens,
+          model: call.request.model,
+          encoding: call.encoding,
+        }),
+        requestId,
+        metaHeaders(result.meta),
+      );
+    }
+
+    const created = Math.floor(now() / 1000);
+    if (format === 'openai') {
+      const call = parseChatCompletionRequest(body);
+      const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
+      if (!call.stream) {
+        const result = await gateway.generate(call.request, options);
+        return sendJson(
+          response,
+          200,
+          toChatCompletion(result.response, identity),
+          requestId,
+          metaHeaders(result.meta),
+        );
+      }
+      const stream = await gateway.stream(call.request, options);
+      const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
+      return pipeStream(response, stream, encoder, requestId, controller.signal);
+    }
+
+    const call = parseMessagesRequest(body);
+    const identity = { id: `msg_${answerId}`, model: call.request.model };
+    if (!call.stream) {
+      const result = await gateway.generate(call.request, options);
+      return sendJson(
+        response,
+        200,
+        toAnthropicMessage(result.response, identity),
+        requestId,
+        metaHeaders(result.meta),
+      );
+    }
+    const stream = await gateway.stream(call.request, options);
+    return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, controller.signal);
+  }
+
+  /** Resolves the caller from `Authorization: Bearer` (or, for Anthropic's format, `x-api-key`). */
+  async function authenticate(request: IncomingMessage, format: WireFormat): Promise<Caller> {
+    const secret = secretOf(request, format);
+    if (secret === undefined)
+      throw new GatewayRequestError({
+        code: 'missing_api_key',
+        message:
+          format === 'anthropic'
+            ? 'Missing API key: send a Keel API key as "x-api-key" or "Authorization: Bearer <key>".'
+            : 'Missing API key: send a Keel API key as "Authorization: Bearer <key>".',
+        status: 401,
+        kind: 'authentication',
+      });
+    const key = await apiKeys.verify(secret);
+    if (key == null)
+      throw new GatewayRequestError({
+        code: 'invalid_api_key',
+        message: 'Invalid API key: unknown, revoked or expired.',
+        status: 401,
+        kind: 'authentication',
+      });
+    if (!key.scopes.some((scope) => REQUIRED_SCOPES.includes(scope)))
+      throw new GatewayRequestError({
+        code: 'insufficient_scope',
+        message: `This API key may not use the gateway: it needs the "gateway" scope (it has: ${key.scopes.join(', ') || 'none'}).`,
+        status: 403,
+        kind: 'permission',
+      });
+    const caller: Caller = { keyId: key.id, tenantId: key.tenantId };
+    if (key.rpm != null) caller.rpm = key.rpm;
+    if (key.tpm != null) caller.tpm = key.tpm;
+    return caller;
+  }
+
+  function sendError(response: ServerResponse, format: WireFormat, requestId: string, error: unknown): void {
+    const errorClass = classifyGatewayError(error);
+    if (errorClass.kind === 'internal')
+      logger.error('gateway request failed', { requestId, code: errorClass.code, error: String(error) });
+    if (response.headersSent || response.destroyed) {
+      response.destroy();
+      return;
+    }
+    const meta = callMetaOfError(error);
+    sendJson(
+      response,
+      errorClass.status,
+      format === 'anthropic' ? toAnthropicError(errorClass) : toOpenAIError(errorClass),
+      requestId,
+      { ...retryHeaders(errorClass), ...(meta === undefined ? {} : metaHeaders(meta)) },
+    );
+  }
+}
+
+/** Streams a gateway stream as server-sent events; see the module comment for the error rules. */
+async function pipeStream(
+  response: ServerResponse,
+  stream: GatewayStream,
+  encoder: EventEncoder,
+  requestId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  stream.done.catch(() => {});
+  // Cost and overhead are only known once the stream ended, after the headers left: the call
+  // record has them.
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-request-id': requestId,
+    'x-keel-deployment': stream.meta.deployment,
+    'x-keel-attempts': String(stream.meta.attempts),
+    'x-keel-cache': stream.meta.cached ? 'hit' : 'miss',
+  });
+  response.write(encoder.start());
+  let finished = false;
+  try {
+    for await (const event of stream.events) {
+      if (signal.aborted) break;
+      // Nothing may follow the end of the answer; the loop still runs so the call completes.
+      if (finished) continue;
+      const text = encoder.encode(event);
+      if (event.type === 'finish') finished = true;
+      if (text !== '' && !response.write(text)) await drained(response);
+    }
+    if (signal.aborted) {
+      response.destroy();
+      return;
+    }
+    if (!finished) {
+      // The gateway promises a finish event or a thrown error; a silent end is still a cut answer.
+      const truncated = new ModelOutputError('The upstream stream ended before the answer was complete.', {
+        reason: 'stream_truncated',
+      });
+      response.end(encoder.error(classifyGatewayError(truncated)));
+      return;
+    }
+    response.end();
+  } catch (error) {
+    if (signal.aborted || response.destroyed) {
+      response.destroy();
+      return;
+    }
+    response.end(encoder.error(classifyGatewayError(error)));
+  }
+}
+
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+function metaHeaders(meta: CallMeta): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
+    'x-keel-deployment': meta.deployment,
+    'x-keel-attempts': String(meta.attempts),
+    'x-keel-overhead-ms': String(Math.round(meta.overheadMs * 1000) / 1000),
+    'x-keel-cache': meta.cached ? 'hit' : 'miss',
+  };
+  if (meta.costUsd !== undefined) headers['x-keel-cost-usd'] = meta.costUsd.toFixed(8);
+  return headers;
+}
+
+function secretOf(request: IncomingMessage, format: WireFormat): string | undefined {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  if (format === 'anthropic') {
+    const apiKey = request.headers['x-api-key'];
+    if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim();
+  }
+  return undefined;
+}
+
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+function methodNotAllowed(method: string, pathname: string): GatewayRequestError {
+  return new GatewayRequestError({
+    code: 'method_not_allowed',
+    message: `${method} is not allowed on ${pathname}.`,
+    status: 405,
+  });
+}
+
+/** Reads and parses a JSON body, answering 413 beyond `limit` bytes without buffering the rest. */
+function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () =>
+      new GatewayRequestError({
+        code: 'payload_too_large',
+        message: `Request body larger than ${limit} bytes.`,
+        status: 413,
+        kind: 'request_too_large',
+      });
+    const declared = Number(request.headers['content-length']);
+    if (declared > limit) {
+      request.resume();
+      reject(tooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.off('data', onData);
+        request.off('end', onEnd);
+        chunks.length = 0;
+        // Keep reading (and dropping) so the client can finish sending and read the 413.
+        request.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch {
+        reject(
+          new GatewayRequestError({
+            code: 'invalid_json',
+            message:
+              text.trim() === ''
+                ? 'The request body is empty; send a JSON object.'
+                : 'The request body is not valid JSON.',
+          }),
+        );
+      }
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', reject);
+  });
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': requestId,
+    ...headers,
+  });
+  response.end(text);
+}

@@ -1,0 +1,78 @@
+import type { SqlClient } from '../../journal/sql-client.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import { createApiKeys, type ApiKeys } from '../api-keys.js';
+import type { GatewayConfig, GatewayConfigInput } from '../gateway-config.js';
+import { createGateway, type KeelGateway } from '../gateway.js';
+import { parseGatewayConfig } from '../parse-gateway-config.js';
+import { createSqlCallRecorder } from '../sql-call-recorder.js';
+import { createSqlRateLimiter } from '../sql-rate-limiter.js';
+import { createSqlResponseCache } from '../sql-response-cache.js';
+import { createGatewayHandler, type GatewayHandler } from './gateway-handler.js';
+
+/** Options of {@link createGatewayService}. */
+export interface GatewayServiceOptions {
+  /** The config file's `gateway` section (validated here). */
+  config: GatewayConfigInput | GatewayConfig;
+  /** The journal's database: limits, cache, call records and API keys share it. */
+  client: SqlClient;
+  /** Postgres schema of Keel's tables (default `keel`). */
+  schema?: string;
+  /** Where deployments' `apiKeyEnv` variables are read. */
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+}
+
+/** A gateway wired to the shared store, with its HTTP handler. */
+export interface GatewayService {
+  gateway: KeelGateway;
+  apiKeys: ApiKeys;
+  handler: GatewayHandler;
+  /** Writes the buffered call records and releases the deployments' connections (not the client). */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything `keel gateway` and `keel serve` need to serve the gateway's endpoints: the SQL rate
+ * limiter, response cache, call recorder and API keys over one client, the gateway, and the
+ * handler. Throws ConfigError (`config_invalid`) for an invalid config or a missing provider key.
+ */
+export function createGatewayService({
+  config: input,
+  client,
+  schema,
+  env = process.env,
+  logger = silentLogger,
+}: GatewayServiceOptions): GatewayService {
+  const config = parseGatewayConfig(input);
+  const shared = schema === undefined ? { client } : { client, schema };
+  const recorder = createSqlCallRecorder({ ...shared, logger });
+  const apiKeys = createApiKeys({ ...shared, logger });
+  let gateway: KeelGateway;
+  try {
+    gateway = createGateway({
+      config,
+      limiter: createSqlRateLimiter(shared),
+      cache: createSqlResponseCache(shared),
+      recorder,
+      env,
+      logger,
+    });
+  } catch (error) {
+    // Nothing was recorded yet; a failing close must not hide the configuration error.
+    void recorder.close().catch(() => {});
+    throw error;
+  }
+  const handler = createGatewayHandler({ gateway, apiKeys, logger, maxBodyBytes: config.maxBodyBytes });
+  return {
+    gateway,
+    apiKeys,
+    handler,
+    async close() {
+      try {
+        await gateway.close();
+      } finally {
+        await recorder.close();
+      }
+    },
+  };
+}

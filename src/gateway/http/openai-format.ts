@@ -1,0 +1,451 @@
+/**
+ * OpenAI's wire formats at the gateway's edge: chat completions (`POST /v1/chat/completions`,
+ * plain and streamed), embeddings, the models list and error bodies. Requests are validated with
+ * zod (unknown fields ignored, as OpenAI's own clients send new fields before servers know them)
+ * and translated into the gateway's provider-neutral request; answers are translated back.
+ */
+import { z } from 'zod';
+import type {
+  Message,
+  ModelResponse,
+  ModelStreamEvent,
+  ResponseFormat,
+  ToolChoice,
+  ToolSpec,
+  Usage,
+} from '../../model/model.js';
+import type { EmbeddingRequest, GatewayRequest } from '../gateway-types.js';
+import { invalidRequest, type GatewayErrorClass, type GatewayErrorKind } from './gateway-http-errors.js';
+import { parseRequestBody } from './parse-request-body.js';
+
+const contentPart = z.looseObject({
+  type: z.string(),
+  text: z.string().optional(),
+  refusal: z.string().optional(),
+});
+const content = z.union([z.string(), z.array(contentPart)]);
+
+const toolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
+const message = z.discriminatedUnion('role', [
+  z.object({ role: z.enum(['system', 'developer']), content }),
+  z.object({ role: z.literal('user'), content }),
+  z.object({
+    role: z.literal('assistant'),
+    content: content.nullish(),
+    refusal: z.string().nullish(),
+    tool_calls: z.array(toolCall).nullish(),
+  }),
+  z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content }),
+]);
+
+const tool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string().min(1),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+  }),
+});
+
+const chatCompletionBody = z.object({
+  model: z.string().min(1),
+  messages: z.array(message).min(1, 'must contain at least one message'),
+  tools: z.array(tool).nullish(),
+  tool_choice: z
+    .union([
+      z.enum(['none', 'auto', 'required']),
+      z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+    ])
+    .nullish(),
+  response_format: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('text') }),
+      z.object({ type: z.literal('json_object') }),
+      z.object({
+        type: z.literal('json_schema'),
+        json_schema: z.object({
+          name: z.string().min(1),
+          schema: z.record(z.string(), z.unknown()).nullish(),
+        }),
+      }),
+    ])
+    .nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  seed: z.number().int().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  n: z.number().int().nullish(),
+  user: z.string().nullish(),
+});
+
+/** A chat-completions request as the gateway will make it. */
+export interface ChatCompletionCall {
+  request: GatewayRequest;
+  stream: boolean;
+  /** `stream_options.include_usage`: send a usage chunk before `[DONE]`. */
+  includeUsage: boolean;
+  /** OpenAI's `user` field (an end-user id), for the caller's own attribution. */
+  user?: string;
+}
+
+/**
+ * Validates an OpenAI chat-completions body and translates it. Throws a 400 `GatewayRequestError`
+ * naming the field at fault; images and other non-text parts, `n` other than 1 and non-function
+ * tools are rejected rather than silently dropped.
+ */
+export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
+  const parsed = parseRequestBody(chatCompletionBody, body);
+  if (parsed.n !== undefined && parsed.n !== null && parsed.n !== 1)
+    throw invalidRequest('n: only n = 1 is supported by this gateway.', 'n');
+
+  const toolNames = new Map<string, string>();
+  const messages: Message[] = parsed.messages.map((entry, index): Message => {
+    switch (entry.role) {
+      case 'system':
+      case 'developer':
+        return { role: 'system', content: textOf(entry.content, `messages.${index}.content`) };
+      case 'user':
+        return { role: 'user', content: textOf(entry.content, `messages.${index}.content`) };
+      case 'assistant': {
+        const text = entry.content == null ? '' : textOf(entry.content, `messages.${index}.content`);
+        const calls = entry.tool_calls ?? [];
+        for (const call of calls) toolNames.set(call.id, call.function.name);
+        return calls.length === 0
+          ? { role: 'assistant', content: text }
+          : {
+              role: 'assistant',
+              content: text,
+              toolCalls: calls.map((call) => ({
+                id: call.id,
+                name: call.function.name,
+                arguments: call.function.arguments,
+              })),
+            };
+      }
+      case 'tool':
+        return {
+          role: 'tool',
+          toolCallId: entry.tool_call_id,
+          name: toolNames.get(entry.tool_call_id) ?? '',
+          content: textOf(entry.content, `messages.${index}.content`),
+        };
+    }
+  });
+
+  const request: GatewayRequest = { model: parsed.model, messages };
+  if (parsed.tools != null && parsed.tools.length > 0)
+    request.tools = parsed.tools.map((entry): ToolSpec => ({
+      name: entry.function.name,
+      description: entry.function.description ?? '',
+      parameters: entry.function.parameters ?? { type: 'object', properties: {} },
+    }));
+  const toolChoice = toolChoiceOf(parsed.tool_choice);
+  if (toolChoice !== undefined) request.toolChoice = toolChoice;
+  const responseFormat = responseFormatOf(parsed.response_format);
+  if (responseFormat !== undefined) request.responseFormat = responseFormat;
+  const maxOutputTokens = parsed.max_completion_tokens ?? parsed.max_tokens;
+  if (maxOutputTokens != null) request.maxOutputTokens = maxOutputTokens;
+  if (parsed.temperature != null) request.temperature = parsed.temperature;
+  if (parsed.top_p != null) request.topP = parsed.top_p;
+  if (parsed.stop != null) {
+    const stop = typeof parsed.stop === 'string' ? [parsed.stop] : parsed.stop;
+    if (stop.length > 0) request.stop = stop;
+  }
+  if (parsed.seed != null) request.seed = parsed.seed;
+
+  return {
+    request,
+    stream: parsed.stream === true,
+    includeUsage: parsed.stream_options?.include_usage === true,
+    ...(parsed.user == null ? {} : { user: parsed.user }),
+  };
+}
+
+function textOf(value: z.infer<typeof content>, param: string): string {
+  if (typeof value === 'string') return value;
+  let text = '';
+  for (const [index, part] of value.entries()) {
+    if (part.type === 'text' && typeof part.text === 'string') text += part.text;
+    else if (part.type === 'refusal' && typeof part.refusal === 'string') text += part.refusal;
+    else if (part.type === 'image_url' || part.type === 'input_image')
+      throw invalidRequest(
+        `${param}.${index}: image content is not supported by this gateway yet; send text parts only.`,
+        `${param}.${index}`,
+        'unsupported_content',
+      );
+    else
+      throw invalidRequest(
+        `${param}.${index}: content parts of type "${part.type}" are not supported; send text parts only.`,
+        `${param}.${index}`,
+        'unsupported_content',
+      );
+  }
+  return text;
+}
+
+function toolChoiceOf(value: z.infer<typeof chatCompletionBody>['tool_choice']): ToolChoice | undefined {
+  if (value == null) return undefined;
+  if (typeof value === 'string') return value;
+  return { name: value.function.name };
+}
+
+function responseFormatOf(
+  value: z.infer<typeof chatCompletionBody>['response_format'],
+): ResponseFormat | undefined {
+  if (value == null || value.type === 'text') return undefined;
+  if (value.type === 'json_object') return { type: 'json' };
+  return {
+    type: 'json',
+    name: value.json_schema.name,
+    ...(value.json_schema.schema == null ? {} : { schema: value.json_schema.schema }),
+  };
+}
+
+/** Identity of one answer, shared by its JSON body or all its chunks. */
+export interface CompletionIdentity {
+  /** `chatcmpl-...` */
+  id: string;
+  /** Epoch seconds. */
+  created: number;
+  /** The route name the caller asked for (not the upstream's model id). */
+  model: string;
+}
+
+type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+function finishReasonOf(reason: ModelResponse['finishReason']): OpenAIFinishReason {
+  return reason === 'length' || reason === 'tool_calls' || reason === 'content_filter' ? reason : 'stop';
+}
+
+/** OpenAI's usage object, including the cached and reasoning subsets. */
+export function usageOf(usage: Usage): Record<string, unknown> {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
+  };
+}
+
+/** A `chat.completion` body for a gateway answer. */
+export function toChatCompletion(
+  response: ModelResponse,
+  identity: CompletionIdentity,
+): Record<string, unknown> {
+  const { message: answer } = response;
+  const toolCalls = answer.toolCalls ?? [];
+  return {
+    id: identity.id,
+    object: 'chat.completion',
+    created: identity.created,
+    model: identity.model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: answer.content === '' && toolCalls.length > 0 ? null : answer.content,
+          refusal: null,
+          ...(toolCalls.length === 0
+            ? {}
+            : {
+                tool_calls: toolCalls.map((call) => ({
+                  id: call.id,
+                  type: 'function',
+                  function: { name: call.name, arguments: call.arguments },
+                })),
+              }),
+        },
+        logprobs: null,
+        finish_reason: finishReasonOf(response.finishReason),
+      },
+    ],
+    usage: usageOf(response.usage),
+  };
+}
+
+/** Turns gateway stream events into `chat.completion.chunk` server-sent events, as OpenAI sends them. */
+export interface ChatCompletionChunkEncoder {
+  /** The first chunk: the assistant role with empty content. */
+  start(): string;
+  /** The chunks for one event ('' when there is nothing to send); `finish` also ends with `[DONE]`. */
+  encode(event: ModelStreamEvent): string;
+  /** An error after the first byte: a `data: {"error": ...}` event, and no `[DONE]` after it. */
+  error(errorClass: GatewayErrorClass): string;
+}
+
+/**
+ * Creates the chunk encoder of one streamed answer. Tool-call fragments keep their index; the
+ * first fragment of each call carries its id, type and name. If the stream's `finish` carries
+ * content or tool calls that no delta announced (a cached answer replayed as a stream), they are
+ * sent whole before the finish chunk, so the client's accumulated answer always matches.
+ */
+export function createChatCompletionChunkEncoder({
+  identity,
+  includeUsage,
+}: {
+  identity: CompletionIdentity;
+  includeUsage: boolean;
+}): ChatCompletionChunkEncoder {
+  const envelope = `{"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
+  const usageNull = includeUsage ? ',"usage":null' : '';
+  const chunk = (delta: unknown, finishReason: string | null = null): string =>
+    `data: ${envelope},"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}}]${usageNull}}\n\n`;
+  const startedCalls = new Set<number>();
+  let sentText = false;
+
+  const toolCallChunk = (index: number, id: string, name: string, argumentsText: string): string => {
+    startedCalls.add(index);
+    return chunk({
+      tool_calls: [{ index, id, type: 'function', function: { name, arguments: argumentsText } }],
+    });
+  };
+
+  return {
+    start: () => chunk({ role: 'assistant', content: '', refusal: null }),
+    encode(event) {
+      switch (event.type) {
+        case 'text-delta':
+          if (event.text === '') return '';
+          sentText = true;
+          return chunk({ content: event.text });
+        case 'tool-call-delta':
+          if (!startedCalls.has(event.index))
+            return toolCallChunk(
+              event.index,
+              event.id ?? `call_${identity.id.slice(-12)}_${event.index}`,
+              event.name ?? '',
+              event.argumentsDelta,
+            );
+          if (event.argumentsDelta === '') return '';
+          return chunk({
+            tool_calls: [{ index: event.index, function: { arguments: event.argumentsDelta } }],
+          });
+        case 'finish': {
+          const { response } = event;
+          let text = '';
+          if (!sentText && response.message.content !== '')
+            text += chunk({ content: response.message.content });
+          if (startedCalls.size === 0)
+            for (const [index, call] of (response.message.toolCalls ?? []).entries())
+              text += toolCallChunk(index, call.id, call.name, call.arguments);
+          text += chunk({}, finishReasonOf(response.finishReason));
+          if (includeUsage)
+            text += `data: ${envelope},"choices":[],"usage":${JSON.stringify(usageOf(response.usage))}}\n\n`;
+          return `${text}data: [DONE]\n\n`;
+        }
+      }
+    },
+    error: (errorClass) => `data: ${JSON.stringify(toOpenAIError(errorClass))}\n\n`,
+  };
+}
+
+const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  authentication: 'invalid_request_error',
+  permission: 'permission_error',
+  not_found: 'invalid_request_error',
+  request_too_large: 'invalid_request_error',
+  rate_limit: 'rate_limit_error',
+  upstream: 'server_error',
+  overloaded: 'server_error',
+  timeout: 'server_error',
+  internal: 'server_error',
+};
+
+/** The one mapping of a classified error to OpenAI's error body `{ error: { message, type, param, code } }`. */
+export function toOpenAIError(errorClass: GatewayErrorClass): {
+  error: { message: string; type: string; param: string | null; code: string | null };
+} {
+  let code = errorClass.code;
+  if (errorClass.kind === 'authentication') code = 'invalid_api_key';
+  else if (errorClass.kind === 'not_found' && errorClass.param === 'model') code = 'model_not_found';
+  else if (errorClass.kind === 'rate_limit') code = 'rate_limit_exceeded';
+  const type =
+    errorClass.kind === 'rate_limit' && errorClass.limit !== undefined
+      ? errorClass.limit === 'rpm'
+        ? 'requests'
+        : 'tokens'
+      : OPENAI_ERROR_TYPES[errorClass.kind];
+  return { error: { message: errorClass.message, type, param: errorClass.param ?? null, code } };
+}
+
+const embeddingsBody = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.unknown())]),
+  dimensions: z.number().int().positive().nullish(),
+  encoding_format: z.enum(['float', 'base64']).nullish(),
+  user: z.string().nullish(),
+});
+
+/** An embeddings request as the gateway will make it. */
+export interface EmbeddingsCall {
+  request: EmbeddingRequest;
+  encoding: 'float' | 'base64';
+}
+
+/** Validates an OpenAI embeddings body. Token-array input is rejected: the gateway embeds text. */
+export function parseEmbeddingsRequest(body: unknown): EmbeddingsCall {
+  const parsed = parseRequestBody(embeddingsBody, body);
+  const input = typeof parsed.input === 'string' ? [parsed.input] : parsed.input;
+  if (!input.every((item): item is string => typeof item === 'string'))
+    throw invalidRequest(
+      'input: token arrays are not supported; send strings.',
+      'input',
+      'unsupported_content',
+    );
+  if (input.length === 0) throw invalidRequest('input: must not be empty.', 'input');
+  return {
+    request: {
+      model: parsed.model,
+      input,
+      ...(parsed.dimensions == null ? {} : { dimensions: parsed.dimensions }),
+    },
+    encoding: parsed.encoding_format ?? 'float',
+  };
+}
+
+/** An OpenAI embeddings list; `base64` packs each vector as little-endian float32, as OpenAI does. */
+export function toEmbeddingsResponse({
+  embeddings,
+  inputTokens,
+  model,
+  encoding,
+}: {
+  embeddings: number[][];
+  inputTokens: number;
+  model: string;
+  encoding: 'float' | 'base64';
+}): Record<string, unknown> {
+  return {
+    object: 'list',
+    data: embeddings.map((vector, index) => ({
+      object: 'embedding',
+      index,
+      embedding:
+        encoding === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
+    })),
+    model,
+    usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
+  };
+}
+
+/** OpenAI's model object for one route. */
+export function toModel(route: string): Record<string, unknown> {
+  return { id: route, object: 'model', created: 0, owned_by: 'keel' };
+}
+
+/** OpenAI's models list for the gateway's routes. */
+export function toModelList(routes: readonly string[]): Record<string, unknown> {
+  return { object: 'list', data: routes.map(toModel) };
+}

@@ -1,0 +1,36 @@
+import type { z } from 'zod';
+import { invalidRequest } from './gateway-http-errors.js';
+
+/**
+ * Validates a request body with its schema; the first issue becomes a 400 naming the field at
+ * fault (`messages.0.content`), as both OpenAI and Anthropic report it.
+ */
+export function parseRequestBody<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = deepestIssue(parsed.error.issues);
+  const path = issue?.path.map(String).join('.') ?? '';
+  const message = issue?.message ?? 'Invalid request body.';
+  throw invalidRequest(path === '' ? message : `${path}: ${message}`, path === '' ? undefined : path);
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** For a union that failed, the issue of the branch that got furthest names the real problem. */
+function deepestIssue(issues: readonly Issue[]): Issue | undefined {
+  const first = issues[0];
+  if (first?.code !== 'invalid_union' || first.errors.length === 0) return first;
+  let best: Issue | undefined;
+  const expected: string[] = [];
+  for (const branch of first.errors) {
+    const candidate = deepestIssue(branch);
+    if (candidate?.code === 'invalid_type' && candidate.path.length === 0) expected.push(candidate.expected);
+    if (candidate !== undefined && (best === undefined || candidate.path.length > best.path.length))
+      best = candidate;
+  }
+  if (best === undefined) return first;
+  // Every branch wanted another type: say which types would do.
+  if (best.path.length === 0 && expected.length === first.errors.length)
+    return { ...first, message: `Invalid input: expected ${expected.join(' or ')}` };
+  return { ...best, path: [...first.path, ...best.path] } as Issue;
+}

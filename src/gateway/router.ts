@@ -1,0 +1,151 @@
+/**
+ * Routing: a route name (what callers put in `model`) becomes an ordered plan of deployments to
+ * try. The route's own deployments come first, in a weighted random order, so traffic splits by
+ * weight (two keys of one provider are two deployments of one route, and share its traffic); then
+ * the deployments of each fallback route, depth first, each route again in weighted order. A
+ * deployment appears once in a plan even when several routes of the chain share it.
+ *
+ * The plan lists every deployment, healthy or not. Skipping a deployment whose breaker is open
+ * happens when the call reaches it (`CircuitBreaker.tryAcquire`), because a long call may find a
+ * breaker in another state than at planning time, and only then can a half-open breaker hand out
+ * its single probe. When every deployment of a plan is skipped this way the call fails fast with
+ * `gateway_unavailable` and the earliest retry time, rather than sending traffic to an upstream
+ * known to be failing: that is the point of a breaker, and its cooldown probe restores traffic.
+ */
+import type { RouteConfig } from './gateway-config.js';
+import { UnknownRouteError } from './gateway-errors.js';
+
+/** What the router needs of a deployment. */
+export interface RoutableDeployment {
+  readonly name: string;
+  /** Positive share of its routes' traffic. */
+  readonly weight: number;
+}
+
+/** Resolves route names to plans. */
+export interface Router<D extends RoutableDeployment> {
+  /** Route names, in configuration order. */
+  routes(): string[];
+  /** True when `route` is known. */
+  has(route: string): boolean;
+  /** The route's configuration; throws UnknownRouteError (code `unknown_model`) for an unknown name. */
+  route(route: string): RouteConfig;
+  /** The ordered deployments to try for `route`; throws UnknownRouteError for an unknown name. */
+  plan(route: string): readonly D[];
+}
+
+/** Options of {@link createRouter}. Routes must be validated (known references, no cycles). */
+export interface RouterOptions<D extends RoutableDeployment> {
+  routes: readonly RouteConfig[];
+  deployments: ReadonlyMap<string, D>;
+  /** Uniform in [0, 1); injected so tests can seed it. */
+  random: () => number;
+}
+
+interface CompiledRoute<D> {
+  config: RouteConfig;
+  /** The route itself, then its fallbacks depth first, each once. */
+  chain: { members: D[]; totalWeight: number }[];
+  /** The whole plan when no step has a choice to make (one deployment per route). */
+  fixedPlan: readonly D[] | undefined;
+}
+
+/** Creates a router over validated routes. */
+export function createRouter<D extends RoutableDeployment>({
+  routes,
+  deployments,
+  random,
+}: RouterOptions<D>): Router<D> {
+  const byName = new Map(routes.map((route) => [route.name, route]));
+  const compiled = new Map<string, CompiledRoute<D>>();
+  for (const route of routes) {
+    const chain = fallbackChain(route.name, byName).map((name) => {
+      const members = (byName.get(name)?.deployments ?? []).map((deployment) => {
+        const found = deployments.get(deployment);
+        if (found === undefined) throw new Error(`route ${name} references unknown deployment ${deployment}`);
+        return found;
+      });
+      return { members, totalWeight: members.reduce((sum, member) => sum + member.weight, 0) };
+    });
+    const fixed = chain.every((step) => step.members.length === 1);
+    compiled.set(route.name, {
+      config: route,
+      chain,
+      fixedPlan: fixed ? Object.freeze(unique(chain.flatMap((step) => step.members))) : undefined,
+    });
+  }
+  const names = routes.map((route) => route.name);
+
+  const compiledRoute = (route: string): CompiledRoute<D> => {
+    const found = compiled.get(route);
+    if (found === undefined) throw new UnknownRouteError({ route, known: names });
+    return found;
+  };
+
+  return {
+    routes: () => [...names],
+    has: (route) => compiled.has(route),
+    route: (route) => compiledRoute(route).config,
+    plan(route) {
+      const { chain, fixedPlan } = compiledRoute(route);
+      if (fixedPlan !== undefined) return fixedPlan;
+      const plan: D[] = [];
+      for (const step of chain) appendWeightedOrder({ step, plan, random });
+      return plan;
+    },
+  };
+}
+
+/**
+ * Appends the step's deployments in a weighted random order: each position is drawn among the
+ * deployments left with probability proportional to weight. The first position, which takes
+ * nearly all traffic, therefore splits exactly by weight.
+ */
+function appendWeightedOrder<D extends RoutableDeployment>({
+  step,
+  plan,
+  random,
+}: {
+  step: { members: D[]; totalWeight: number };
+  plan: D[];
+  random: () => number;
+}): void {
+  const { members } = step;
+  if (members.length === 1) {
+    const only = members[0] as D;
+    if (!plan.includes(only)) plan.push(only);
+    return;
+  }
+  const left = members.slice();
+  let total = step.totalWeight;
+  while (left.length > 0) {
+    let draw = random() * total;
+    let index = 0;
+    // Stops at the last one even if rounding left `draw` a hair above the sum of weights.
+    while (index < left.length - 1) {
+      draw -= (left[index] as D).weight;
+      if (draw < 0) break;
+      index++;
+    }
+    const chosen = left[index] as D;
+    left.splice(index, 1);
+    total -= chosen.weight;
+    if (!plan.includes(chosen)) plan.push(chosen);
+  }
+}
+
+/** The route then its fallbacks, depth first, each route once (validation already ruled out cycles). */
+function fallbackChain(route: string, byName: ReadonlyMap<string, RouteConfig>): string[] {
+  const order: string[] = [];
+  const visit = (name: string) => {
+    if (order.includes(name)) return;
+    order.push(name);
+    for (const fallback of byName.get(name)?.fallbacks ?? []) visit(fallback);
+  };
+  visit(route);
+  return order;
+}
+
+function unique<T>(items: T[]): T[] {
+  return [...new Set(items)];
+}
