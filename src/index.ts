@@ -85,6 +85,66 @@ export {
 export { resolveModel, registerModelProvider, type ModelProviderFactory } from './model/resolve-model.js';
 export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } from './model/prices.js';
 
+export { createAnthropicModel, type AnthropicModelOptions } from './model/anthropic.js';
+export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
+export { createOpenAIEmbeddingModel } from './model/openai-compatible.js';
+export { fromAiSdk, type AiSdkLanguageModel, type FromAiSdkOptions } from './model/ai-sdk-bridge.js';
+export { estimateRequestTokens, estimateTextTokens } from './model/token-estimate.js';
+export type { EmbeddingModel } from './model/model.js';
+
+// Gateway
+export {
+  createGateway,
+  type CreateGatewayOptions,
+  type KeelGateway,
+  type RouteTarget,
+} from './gateway/gateway.js';
+export { createGatewayModel, registerGatewayModels, type GatewayModel } from './gateway/gateway-model.js';
+export type {
+  GatewayConfigInput,
+  GatewayConfig,
+  DeploymentConfig,
+  RouteConfig,
+} from './gateway/gateway-config.js';
+export type {
+  Gateway,
+  GatewayRequest,
+  GatewayCallOptions,
+  GatewayResult,
+  GatewayStream,
+  CallMeta,
+  Caller,
+  BreakerState,
+  EmbeddingRequest,
+  EmbeddingResult,
+} from './gateway/gateway-types.js';
+export type {
+  RateLimiter,
+  ResponseCache,
+  CallRecorder,
+  CallRecord,
+  LimitScope,
+} from './gateway/gateway-store.js';
+export { createSqlRateLimiter } from './gateway/sql-rate-limiter.js';
+export { createSqlResponseCache } from './gateway/sql-response-cache.js';
+export { createSqlCallRecorder } from './gateway/sql-call-recorder.js';
+export {
+  createApiKeys,
+  API_KEY_SCOPES,
+  type ApiKeys,
+  type ApiKeyRecord,
+  type ApiKeyScope,
+} from './gateway/api-keys.js';
+export { createGatewayHandler, type GatewayHandler } from './gateway/http/gateway-handler.js';
+export { createGatewayService, type GatewayService } from './gateway/http/gateway-service.js';
+export {
+  UnknownRouteError,
+  RateLimitedError,
+  UpstreamTimeoutError,
+  GatewayBudgetExhaustedError,
+  GatewayUnavailableError,
+} from './gateway/gateway-errors.js';
+
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
 

@@ -17,3 +17,5 @@ export {
 } from './fake-openai-server.js';
 export { createMemoryStore } from './memory-store.js';
 export { createFakeClock, type FakeClock } from './fake-clock.js';
+export { createFakeAnthropicServer } from './fake-anthropic-server.js';
+export { createFakeGeminiServer } from './fake-gemini-server.js';

@@ -1,11 +1,11 @@
 import { UnknownAgentError } from '../../errors/config-errors.js';
-import { loadConfig } from '../../config/load-config.js';
+import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { TERMINAL_STATUSES } from '../../journal/types.js';
 import { sleep } from '../../util/sleep.js';
 import { runAgent } from '../../runtime/run-agent.js';
 import { runView, type RunView } from '../../server/run-views.js';
 import { createJsonLogger } from '../../util/logger.js';
-import type { Agent } from '../../runtime/agent.js';
+import { openConfiguredGateway } from '../agent-gateway.js';
 import { keelDirectory, openBackend, type Backend } from '../backend.js';
 import { readEmbeddedOwner } from '../embedded-lock.js';
 import type { CliIo } from '../cli-io.js';
@@ -46,7 +46,7 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
             options,
             io,
             progress,
-            config?.agents ?? (await loadConfig({ path: options.config, cwd: io.cwd, env: io.env })).agents,
+            config ?? (await loadConfig({ path: options.config, cwd: io.cwd, env: io.env })),
           );
     if (detach && run.status === 'queued') {
       io.stdout.write(json ? JSON.stringify({ id: run.id, status: run.status }) + '\n' : `${run.id}\n`);
@@ -68,7 +68,7 @@ async function runDirect(
   { agent, input, detach, session, idempotencyKey }: RunCommandOptions,
   io: CliIo,
   progress: boolean,
-  agents: ReadonlyMap<string, Agent>,
+  { agents, gateway }: LoadedConfig,
 ): Promise<RunView> {
   if (!agents.has(agent!)) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
@@ -81,22 +81,29 @@ async function runDirect(
     });
     return runView(run);
   }
-  const run = await runAgent({
-    store,
-    agents: [...agents.values()],
-    agent: agent!,
-    input,
-    sessionId: session,
-    idempotencyKey,
-    streamText: progress,
-    logger: createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' }),
-    onEvent: (event) => {
-      if (!progress) return;
-      const line = renderEvent(event);
-      if (line) io.stderr.write(line);
-    },
-  });
-  return runView(run);
+  const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+  const configured = openConfiguredGateway({ config: gateway, client: backend.client, env: io.env, logger });
+  try {
+    return runView(
+      await runAgent({
+        store,
+        agents: [...agents.values()],
+        agent: agent!,
+        input,
+        sessionId: session,
+        idempotencyKey,
+        streamText: progress,
+        logger,
+        onEvent: (event) => {
+          if (!progress) return;
+          const line = renderEvent(event);
+          if (line) io.stderr.write(line);
+        },
+      }),
+    );
+  } finally {
+    await configured.close();
+  }
 }
 
 async function runRemote(

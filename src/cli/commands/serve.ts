@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
-import { createGatewayService, type GatewayService } from '../../gateway/http/gateway-service.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
 import { createServer } from '../../server/create-server.js';
 import { createJsonLogger } from '../../util/logger.js';
+import { openConfiguredGateway } from '../agent-gateway.js';
 import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
@@ -33,16 +33,19 @@ export async function serveCommand(
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
-  let gateway: GatewayService | undefined;
+  let configured: ReturnType<typeof openConfiguredGateway>;
   try {
-    gateway =
-      gatewayConfig === undefined
-        ? undefined
-        : createGatewayService({ config: gatewayConfig, client: backend.client, env: io.env, logger });
+    configured = openConfiguredGateway({
+      config: gatewayConfig,
+      client: backend.client,
+      env: io.env,
+      logger,
+    });
   } catch (error) {
     await backend.close();
     throw error;
   }
+  const gateway = configured.service;
   const server = createServer({
     store: backend.store,
     agents,
@@ -85,7 +88,7 @@ export async function serveCommand(
   server.closeIdleConnections();
   await worker?.stop();
   await closed;
-  await gateway?.close();
+  await configured.close();
   await backend.close();
   return EXIT.ok;
 }

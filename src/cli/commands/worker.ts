@@ -1,6 +1,7 @@
 import { loadConfig } from '../../config/load-config.js';
 import { createWorker } from '../../runtime/worker.js';
 import { createJsonLogger } from '../../util/logger.js';
+import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
@@ -21,9 +22,16 @@ export async function workerCommand(
   io: CliIo,
 ): Promise<number> {
   const logger = createJsonLogger();
-  const { agents, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
+  let configured: ReturnType<typeof openConfiguredGateway>;
+  try {
+    configured = openConfiguredGateway({ config: gateway, client: backend.client, env: io.env, logger });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   const worker = createWorker({
     store: backend.store,
     agents: [...agents.values()],
@@ -41,6 +49,7 @@ export async function workerCommand(
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('worker draining');
   await worker.stop();
+  await configured.close();
   await backend.close();
   logger.info('worker stopped');
   return EXIT.ok;

@@ -1,0 +1,33 @@
+import type { GatewayConfigInput } from '../gateway/gateway-config.js';
+import { registerGatewayModels } from '../gateway/gateway-model.js';
+import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
+import type { SqlClient } from '../journal/sql-client.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Starts the config's gateway (when it has one) on the store's database and makes its routes
+ * resolvable as `gateway:<route>` models, so agents' model calls go through the same routing,
+ * limits, breakers and records as HTTP callers. `close()` undoes both.
+ */
+export function openConfiguredGateway({
+  config,
+  client,
+  env,
+  logger,
+}: {
+  config: GatewayConfigInput | undefined;
+  client: SqlClient;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}): { service: GatewayService | undefined; close(): Promise<void> } {
+  if (config === undefined) return { service: undefined, close: async () => {} };
+  const service = createGatewayService({ config, client, env, logger });
+  const unregister = registerGatewayModels(service.gateway);
+  return {
+    service,
+    async close() {
+      unregister();
+      await service.close();
+    },
+  };
+}
