@@ -161,6 +161,9 @@ export function createGatewayHandler({
       caller,
       endpoint: pathname === '/v1/embeddings' ? 'embeddings' : format === 'anthropic' ? 'messages' : 'chat',
     };
+    // Per-request cache opt-in (or opt-out) over the route's setting.
+    const cacheHeader = request.headers['x-keel-cache'];
+    if (cacheHeader === 'true' || cacheHeader === 'false') options.cache = cacheHeader === 'true';
 
     if (pathname === '/v1/embeddings') {
       const call = parseEmbeddingsRequest(body);

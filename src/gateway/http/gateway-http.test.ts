@@ -198,6 +198,22 @@ afterAll(async () => {
 });
 
 describe('OpenAI chat completions', () => {
+  it('caches exact repeats when the request asks with x-keel-cache: true', async () => {
+    const before = upstream.requests.length;
+    const body = { model: 'fast', messages: [{ role: 'user' as const, content: `cache me ${Date.now()}` }] };
+    const first = await openai()
+      .chat.completions.create(body, { headers: { 'x-keel-cache': 'true' } })
+      .withResponse();
+    const second = await openai()
+      .chat.completions.create(body, { headers: { 'x-keel-cache': 'true' } })
+      .withResponse();
+    expect(first.response.headers.get('x-keel-cache')).toBe('miss');
+    expect(second.response.headers.get('x-keel-cache')).toBe('hit');
+    expect(second.response.headers.get('x-keel-attempts')).toBe('0');
+    expect(second.data.choices[0]?.message.content).toBe(first.data.choices[0]?.message.content);
+    expect(upstream.requests.length - before).toBe(1);
+  });
+
   it('answers through the official client, with x-keel headers and the route as model', async () => {
     const { data, response } = await openai()
       .chat.completions.create({
