@@ -33,11 +33,9 @@ describePostgres('limits shared by two gateway processes', (connectionString) =>
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(
-      children.map((child) =>
-        child.exitCode === null && child.signalCode === null
-          ? new Promise((done) => child.once('exit', done))
-          : undefined,
-      ),
+      children
+        .filter((child) => child.exitCode === null && child.signalCode === null)
+        .map((child) => new Promise((done) => child.once('exit', done))),
     );
     await upstream?.close();
     rmSync(directory, { recursive: true, force: true });
