@@ -2,11 +2,12 @@
 // Keel's benchmarks against its peers, run one after the other, printed as markdown tables.
 //
 //   npm run bench                      (at the root: builds Keel, then runs this)
-//   node bench/run.js [steps] [storage] [recovery]    (a subset; Keel must be built)
+//   node bench/run.js [steps] [storage] [recovery] [gateway]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
 // Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
-// is dropped afterwards. Results also go to bench/results/<time>.json.
+// is dropped afterwards. The gateway benchmark needs Postgres only for Keel's gateway store (it
+// falls back to the embedded one). Results also go to bench/results/<time>.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,12 +17,18 @@ import { runChild } from './lib/child.js';
 import { median } from './lib/stats.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
-const ALL = ['steps', 'storage', 'recovery'];
+const ALL = ['steps', 'storage', 'recovery', 'gateway'];
+/** Benchmarks that cannot run without the local Postgres. */
+const NEED_POSTGRES = ['steps', 'storage', 'recovery'];
+/** One package per peer: when one is missing, bench/node_modules is out of date. */
+const PEER_PACKAGES = ['@dbos-inc/dbos-sdk', '@langchain/langgraph', '@portkey-ai/gateway', 'undici'];
 const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
 
 function installIfMissing() {
-  if (existsSync(join(BENCH, 'node_modules', '@dbos-inc', 'dbos-sdk'))) return;
-  console.error('bench/node_modules is missing: installing the peers (npm ci --prefix bench)...');
+  if (PEER_PACKAGES.every((p) => existsSync(join(BENCH, 'node_modules', p, 'package.json')))) return;
+  console.error(
+    'bench/node_modules is missing or out of date: installing the peers (npm ci --prefix bench)...',
+  );
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const res = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: BENCH, stdio: 'inherit' });
   if (res.status !== 0) {
@@ -226,6 +233,214 @@ async function benchRecovery() {
   return { markdown: out.join('\n'), results };
 }
 
+/** Milliseconds: 2 decimals below 10 ms, 1 above; `signed` adds a + to positive values. */
+function ms(x, signed = false) {
+  if (typeof x !== 'number' || Number.isNaN(x)) return '–';
+  const text = x.toFixed(Math.abs(x) < 10 ? 2 : 1);
+  return signed && x >= 0 ? `+${text}` : text;
+}
+const rps = (x) => (typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : '–');
+
+async function benchGateway() {
+  const seconds = Number(process.env.KEEL_BENCH_GATEWAY_SECONDS ?? 5);
+  const warmup = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
+  // 18 cells (3 systems × 2 modes × 3 concurrencies) of warm-up + seconds, plus start-up.
+  const got = await runChild(join(BENCH, 'gateway', 'measure.js'), [], {
+    timeoutMs: (18 * (seconds + warmup + 5) + 120) * 1000,
+  });
+  if (!got.systems) {
+    return {
+      markdown: `## (d) Gateway overhead\n\n${problem(got) ?? 'no result'}`,
+      results: { measure: got },
+    };
+  }
+  const { systems, concurrency } = got;
+  const keys = ['direct', 'portkey', 'keel'].filter((k) => systems[k]);
+  const direct = systems.direct;
+  const cell = (key, mode, c) => systems[key]?.[mode]?.[c];
+  const label = (key) => systems[key].system ?? key;
+  const added = (key, mode, c, pick) => {
+    const mine = cell(key, mode, c);
+    const base = direct?.[mode]?.[c];
+    if (key === 'direct' || !mine?.latency || !base?.latency) return undefined;
+    return pick(mine) - pick(base);
+  };
+  const cellProblem = (r) => (r ? problem(r) : 'not measured');
+  const errorsOf = (r) => (r.errors ? `${r.errors}: ${(r.errorSample ?? '').slice(0, 80)}` : '0');
+
+  const jsonRows = [];
+  const streamRows = [];
+  for (const c of concurrency) {
+    for (const key of keys) {
+      const sys = systems[key];
+      const bad = problem(sys);
+      if (bad) {
+        jsonRows.push([c, label(key), bad, '', '', '', '', '']);
+        streamRows.push([c, label(key), bad, '', '', '', '', '', '', '', '', '']);
+        continue;
+      }
+      const j = cell(key, 'json', c);
+      const jBad = !j?.latency && cellProblem(j);
+      jsonRows.push(
+        jBad
+          ? [c, label(key), jBad, '', '', '', '', '']
+          : [
+              c,
+              label(key),
+              rps(j.rps),
+              ms(j.latency.p50),
+              ms(j.latency.p99),
+              ms(
+                added(key, 'json', c, (r) => r.latency.p50),
+                true,
+              ),
+              ms(
+                added(key, 'json', c, (r) => r.latency.p99),
+                true,
+              ),
+              errorsOf(j),
+            ],
+      );
+      const st = cell(key, 'stream', c);
+      const sBad = !st?.latency && cellProblem(st);
+      streamRows.push(
+        sBad
+          ? [c, label(key), sBad, '', '', '', '', '', '', '', '', '']
+          : [
+              c,
+              label(key),
+              rps(st.rps),
+              ms(st.ttfb.p50),
+              ms(st.ttfb.p99),
+              ms(
+                added(key, 'stream', c, (r) => r.ttfb.p50),
+                true,
+              ),
+              ms(
+                added(key, 'stream', c, (r) => r.ttfb.p99),
+                true,
+              ),
+              ms(st.latency.p50),
+              ms(st.latency.p99),
+              ms(
+                added(key, 'stream', c, (r) => r.latency.p50),
+                true,
+              ),
+              ms(
+                added(key, 'stream', c, (r) => r.latency.p99),
+                true,
+              ),
+              errorsOf(st),
+            ],
+      );
+    }
+  }
+  const mem = (m) => (m ? mib(m.rss) : '–');
+  const memoryRows = keys.map((key) => {
+    const sys = systems[key];
+    const bad = problem(sys);
+    if (bad || !sys.memory) return [label(key), bad ?? '–', '', '', ''];
+    const m = sys.memory;
+    return [label(key), mem(m.idle), mem(m.json), mem(m.stream), m.peak ? mib(m.peak) : '–'];
+  });
+
+  const out = [
+    '## (d) Gateway overhead',
+    '',
+    `OpenAI-style \`POST /v1/chat/completions\` (~300 B request) to a mock upstream (node:http, precomputed ` +
+      'replies: a 380 B JSON, or 8 SSE events with usage and [DONE]), straight ("direct") and through each ' +
+      `gateway, one process each on this ${got.cpus}-core machine (load generator, gateway, mock: they share the cores). ` +
+      `Closed loop, C keep-alive connections (undici, pipelining 1), ${warmup} s warm-up + ${seconds} s per cell, ` +
+      'cells in rotating order. Latency in ms; added = through the gateway minus direct at the same concurrency ' +
+      '(at high concurrency it is mostly queueing, i.e. throughput). Streaming: TTFB = first body byte (first SSE event).',
+    '',
+    '### Non-streaming',
+    '',
+    table(['C', 'system', 'req/s', 'p50', 'p99', 'added p50', 'added p99', 'errors'], jsonRows),
+    '',
+    '### Streaming',
+    '',
+    table(
+      [
+        'C',
+        'system',
+        'req/s',
+        'TTFB p50',
+        'TTFB p99',
+        'added TTFB p50',
+        'added TTFB p99',
+        'total p50',
+        'total p99',
+        'added total p50',
+        'added total p99',
+        'errors',
+      ],
+      streamRows,
+    ),
+    '',
+    '### Memory (resident set size of the process)',
+    '',
+    table(
+      ['system', 'idle, before load', 'after non-streaming load', 'after streaming load', 'peak'],
+      memoryRows,
+    ),
+    '',
+  ];
+
+  const keel = systems.keel;
+  const portkey = systems.portkey;
+  const keelBad = keel ? problem(keel) : 'not run';
+  const modeName = { json: 'non-streaming', stream: 'streaming' };
+  out.push('Targets:', '');
+  if (keelBad) {
+    out.push(`- Keel: ${keelBad}; targets not evaluated.`);
+  } else {
+    const lowest = Math.min(...concurrency);
+    const c64 = concurrency.includes(64) ? 64 : undefined;
+    for (const [mode, pick, what] of [
+      ['json', (r) => r.latency.p50, 'added p50'],
+      ['stream', (r) => r.ttfb.p50, 'added TTFB p50'],
+    ]) {
+      const a = added('keel', mode, lowest, pick);
+      out.push(
+        `- Keel ${what}, ${modeName[mode]}, concurrency ${lowest}: **${ms(a)} ms** ` +
+          `(target ≤ 0.5 ms: ${typeof a === 'number' ? verdict(a <= 0.5) : 'no figure'})`,
+      );
+    }
+    if (c64 && portkey && !problem(portkey)) {
+      for (const mode of ['json', 'stream']) {
+        const k = cell('keel', mode, 64);
+        const p = cell('portkey', mode, 64);
+        if (!k?.latency || !p?.latency) {
+          out.push(`- Keel vs Portkey, ${modeName[mode]}, concurrency 64: no figure`);
+          continue;
+        }
+        const ratio = k.rps / p.rps;
+        const pick = mode === 'json' ? (r) => r.latency.p99 : (r) => r.ttfb.p99;
+        const ka = added('keel', mode, 64, pick);
+        const pa = added('portkey', mode, 64, pick);
+        out.push(
+          `- Keel / Portkey throughput, ${modeName[mode]}, concurrency 64: **${fmt(ratio)}x** ` +
+            `(target ≥ 1.5x: ${verdict(ratio >= 1.5)})`,
+          `- Keel ${mode === 'json' ? 'added p99' : 'added TTFB p99'}, ${modeName[mode]}, concurrency 64: ` +
+            `**${ms(ka)} ms** vs Portkey ${ms(pa)} ms (target ≤ Portkey: ${verdict(ka <= pa)})`,
+        );
+      }
+    } else {
+      out.push(`- Keel vs Portkey at concurrency 64: ${portkey ? problem(portkey) : 'Portkey not run'}`);
+    }
+  }
+  if (got.loadavg.end > got.cpus / 2 || got.loadavg.start > got.cpus / 2) {
+    out.push(
+      '',
+      `> Load average ${fmt(got.loadavg.start, 1)} → ${fmt(got.loadavg.end, 1)} on ${got.cpus} cores: ` +
+        'this benchmark loads the machine itself; far above ~3 means something else ran too.',
+    );
+  }
+  const settings = Object.fromEntries(Object.entries(got).filter(([k]) => k !== 'systems'));
+  return { markdown: out.join('\n'), results: { ...systems, settings } };
+}
+
 async function main() {
   const asked = process.argv.slice(2);
   const which = asked.length ? asked : ALL;
@@ -236,19 +451,21 @@ async function main() {
   }
   installIfMissing();
   const { BASE_URL, dropDatabase, listBenchDatabases } = await import('./lib/db.js');
-  let leftovers;
+  let leftovers = [];
   try {
     leftovers = await listBenchDatabases();
   } catch (error) {
-    console.error(
-      `Cannot reach Postgres at ${BASE_URL} (${error.message}). Start it or set KEEL_BENCH_POSTGRES_URL.`,
-    );
-    process.exit(1);
+    const message = `Cannot reach Postgres at ${BASE_URL} (${error.message}).`;
+    if (which.some((w) => NEED_POSTGRES.includes(w))) {
+      console.error(`${message} Start it or set KEEL_BENCH_POSTGRES_URL.`);
+      process.exit(1);
+    }
+    console.error(`${message} Keel's gateway will use its embedded store.`);
   }
   for (const db of leftovers) await dropDatabase(db);
 
   const started = Date.now();
-  const bench = { steps: benchSteps, storage: benchStorage, recovery: benchRecovery };
+  const bench = { steps: benchSteps, storage: benchStorage, recovery: benchRecovery, gateway: benchGateway };
   const all = {};
   const load = loadavg()[0];
   console.log(`# Keel benchmarks (${new Date().toISOString()}, Node ${process.version})\n`);

@@ -1,0 +1,185 @@
+// Processes of the gateway benchmark: start and stop servers, free ports, memory, readiness.
+//
+// Every process is started with --import orphan-guard.mjs (it exits when its parent is gone)
+// and registered here; stopAll() ends them (SIGTERM, then SIGKILL) and measure.js calls it on
+// exit, on errors, on SIGINT and on SIGTERM.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+
+export const GUARD = new URL('./orphan-guard.mjs', import.meta.url).href;
+const TAIL_BYTES = 16 * 1024;
+const running = new Set();
+/** ANSI colour codes (the peers' banners). */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/**
+ * Starts `node --import orphan-guard.mjs <args...>`. Keeps the tail of its output (for error
+ * messages); `onLine(line)` sees stdout lines until it returns true.
+ */
+export function startProcess(label, args, { env = {}, cwd, onLine } = {}) {
+  const child = spawn(process.execPath, ['--import', GUARD, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const proc = { label, child, pid: child.pid, output: '', exited: false, code: null };
+  const keep = (d) => {
+    proc.output += d;
+    if (proc.output.length > 2 * TAIL_BYTES) proc.output = proc.output.slice(-TAIL_BYTES);
+  };
+  let pending = '';
+  let watching = Boolean(onLine);
+  child.stdout.on('data', (d) => {
+    keep(d);
+    if (!watching) return;
+    pending += d;
+    let nl;
+    while (watching && (nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (onLine(line)) watching = false;
+    }
+  });
+  child.stderr.on('data', keep);
+  proc.done = new Promise((resolve) => {
+    child.on('error', (error) => {
+      keep(`\n${error.message}\n`);
+      proc.exited = true;
+      proc.code = error.code;
+      running.delete(proc);
+      resolve();
+    });
+    child.on('exit', (code, signal) => {
+      proc.exited = true;
+      proc.code = signal ?? code;
+      running.delete(proc);
+      resolve();
+    });
+  });
+  proc.tail = (lines = 8) => proc.output.replace(ANSI, '').trim().split('\n').slice(-lines).join('\n');
+  running.add(proc);
+  return proc;
+}
+
+/** SIGTERM, then SIGKILL after graceMs. */
+export async function stopProcess(proc, graceMs = 5000) {
+  if (!proc || proc.exited) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+  await proc.done;
+  clearTimeout(timer);
+}
+
+/** Stops every process started here and still running. */
+export async function stopAll() {
+  await Promise.all([...running].map((p) => stopProcess(p)));
+}
+
+/** Kills every process started here at once (for process 'exit', where nothing can wait). */
+export function killAllNow() {
+  for (const p of running) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function children() {
+  const byParent = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!byParent.has(ppid)) byParent.set(ppid, []);
+      byParent.get(ppid).push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byParent;
+}
+
+function statusKiB(pid, field) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Resident memory of a process and its descendants (Linux /proc), in bytes: { rss, peak }
+ * where peak sums each process's high-water mark (VmHWM). Undefined where /proc is missing.
+ */
+export function memoryOf(pid) {
+  try {
+    const byParent = children();
+    const pids = [pid];
+    for (let i = 0; i < pids.length; i++) pids.push(...(byParent.get(pids[i]) ?? []));
+    let rss = 0;
+    let peak = 0;
+    for (const p of pids) {
+      try {
+        rss += statusKiB(p, 'VmRSS') * 1024;
+        peak += statusKiB(p, 'VmHWM') * 1024;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return { rss, peak, processes: pids.length };
+  } catch {
+    return undefined;
+  }
+}
+
+/** POSTs `body` to url; resolves { status, text } (never throws on HTTP errors). */
+export async function post(url, headers, body, timeoutMs = 5000) {
+  const res = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+/**
+ * Polls `POST url` until it answers anything that is not a connection error (then returns the
+ * answer), the process exits, or timeoutMs passes (both throw).
+ */
+export async function waitForAnswer(proc, url, headers, body, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    if (proc.exited) throw new Error(`${proc.label} exited (${proc.code}) before answering:\n${proc.tail()}`);
+    try {
+      return await post(url, headers, body, 2000);
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${proc.label} did not answer within ${timeoutMs} ms (${last?.message}):\n${proc.tail()}`,
+      );
+    await sleep(100);
+  }
+}
