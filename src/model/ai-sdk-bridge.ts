@@ -42,6 +42,13 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
+import {
+  abortReason,
+  describeCause,
+  GOOGLE_KEY_PATTERN,
+  redactSecrets,
+  SK_KEY_PATTERN,
+} from './provider-http.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** An AI SDK language model: `LanguageModelV2` (AI SDK 5) or `LanguageModelV3` (AI SDK 6). */
@@ -471,10 +478,7 @@ function toKeelError({
   clock: Clock;
   origin: ErrorOrigin;
 }): unknown {
-  if (signal?.aborted) {
-    const reason: unknown = signal.reason;
-    return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
-  }
+  if (signal?.aborted) return abortReason(signal);
   if (isKeelError(error)) return error;
   const code = origin === 'stream-part' ? { code: 'provider_stream_error' } : {};
   if (isAiSdkError(error, 'APICallError')) {
@@ -491,7 +495,7 @@ function toKeelError({
       }
       return new ProviderError({
         provider,
-        message: redactKeys(`network failure: ${describeCause(error)}`),
+        message: redactKeys(`network failure: ${describeCause(error, { maxDepth: CAUSE_DEPTH })}`),
         ...code,
         cause: error,
       });
@@ -501,7 +505,7 @@ function toKeelError({
       provider,
       status,
       message: redactKeys(
-        `${status === undefined ? 'network failure' : `HTTP ${status}`}: ${describeCause(error)}`,
+        `${status === undefined ? 'network failure' : `HTTP ${status}`}: ${describeCause(error, { maxDepth: CAUSE_DEPTH })}`,
       ),
       retryAfterMs: parseRetryAfter({ headers, clock }),
       ...code,
@@ -520,7 +524,9 @@ function toKeelError({
   if (origin === 'stream-read') {
     return new ProviderError({
       provider,
-      message: redactKeys(`network failure while reading the stream: ${describeCause(error)}`),
+      message: redactKeys(
+        `network failure while reading the stream: ${describeCause(error, { maxDepth: CAUSE_DEPTH })}`,
+      ),
       cause: error,
     });
   }
@@ -536,17 +542,8 @@ function toKeelError({
   return error;
 }
 
-/** The messages of an error and its causes: the useful part (`ECONNRESET`, `other side closed`) is often a cause. */
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
-}
+/** An AI SDK error wraps the fetch failure, which wraps its cause: one level deeper than an adapter reads. */
+const CAUSE_DEPTH = 4;
 
 function describeStreamError(error: unknown): string {
   if (error instanceof Error) return error.message;
@@ -566,7 +563,5 @@ function describeStreamError(error: unknown): string {
  * OpenAI and Anthropic keys (`sk-...`) and Google keys (`AIza...`).
  */
 function redactKeys(text: string): string {
-  return text
-    .replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]')
-    .replace(/\bAIza[0-9A-Za-z_-]{10,}/g, 'AIza[redacted]');
+  return redactSecrets({ text, echoedKeys: [SK_KEY_PATTERN, GOOGLE_KEY_PATTERN] });
 }

@@ -6,8 +6,7 @@
  * `ProviderError.status`, `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { isKeelError } from '../errors/keel-error.js';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { ModelConfigError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   FinishReason,
@@ -20,8 +19,7 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
-import { parseRetryAfter } from './retry-after.js';
-import { readEventStream } from './sse.js';
+import { createProviderHttp, parseJson, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
@@ -98,31 +96,24 @@ export function createAnthropicModel({
       { provider, model, variable: 'ANTHROPIC_API_KEY' },
     );
   }
-  const label = `${provider} ${model}`;
-  const redact = (text: string) => redactSecrets(text, apiKey);
-
-  async function post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Response> {
-    const requestHeaders: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: body.stream === true ? 'text/event-stream' : 'application/json',
+  const http = createProviderHttp({
+    provider,
+    model,
+    fetch: fetchFunction,
+    providerHeaders: {
       'anthropic-version': anthropicVersion,
       ...(apiKey === undefined ? {} : { 'x-api-key': apiKey }),
-      ...lowerCaseKeys(headers),
-    };
-    let response: Response;
-    try {
-      response = await fetchFunction(endpoint, {
-        method: 'POST',
-        headers: requestHeaders,
-        body: JSON.stringify(body),
-        signal,
-      });
-    } catch (error) {
-      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
-    }
-    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
-    return response;
-  }
+    },
+    headers,
+    apiKey,
+    // `sk-ant-...` keys the provider may echo back.
+    echoedKeys: [SK_KEY_PATTERN],
+    clock,
+    readErrorBody,
+    requestIdHeader: 'request-id',
+    // Unknown error types count as server errors: retryable, like a network failure mid-stream.
+    defaultErrorStatus: 500,
+  });
 
   return {
     provider,
@@ -131,37 +122,12 @@ export function createAnthropicModel({
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: false, maxTokensDefault });
-      const response = await post(wire.body, signal);
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
-      }
-      const json = parseJson(text);
-      if (!json.ok) {
-        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
-          provider,
-          model,
-          status: response.status,
-          bodyLength: text.length,
-        });
-      }
-      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-      const parsed = messageSchema.safeParse(json.value);
-      if (!parsed.success) {
-        throw new ModelOutputError(
-          `${label}: the response is not a message: ${z.prettifyError(parsed.error)}`,
-          {
-            provider,
-            model,
-          },
-        );
-      }
+      const response = await http.post({ endpoint, body: wire.body, stream: false, signal });
+      const message = await http.readJson({ response, signal, schema: messageSchema, expected: 'a message' });
       let content = '';
       let answeredInJson = false;
       const toolCalls: ToolCall[] = [];
-      for (const block of parsed.data.content) {
+      for (const block of message.content) {
         if (block.type === 'text') content += block.text ?? '';
         else if (block.type === 'tool_use' && block.name === wire.jsonToolName) {
           answeredInJson = true;
@@ -178,71 +144,28 @@ export function createAnthropicModel({
       return {
         message:
           toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls },
-        finishReason: toFinishReason(parsed.data.stop_reason, answeredInJson && toolCalls.length === 0),
-        usage: toUsage(parsed.data.usage),
-        modelId: parsed.data.model ?? model,
+        finishReason: toFinishReason(message.stop_reason, answeredInJson && toolCalls.length === 0),
+        usage: toUsage(message.usage),
+        modelId: message.model ?? model,
       };
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: true, maxTokensDefault });
-      const response = await post(wire.body, signal);
-      const contentType = response.headers.get('content-type') ?? '';
-      if (contentType.includes('json')) {
-        const json = parseJson(await response.text().catch(() => ''));
-        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-        throw new ModelOutputError(
-          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
-          { provider, model },
-        );
-      }
-      if (response.body === null) {
-        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
-      }
+      const response = await http.post({ endpoint, body: wire.body, stream: true, signal });
       const assembly = createStreamAssembly({ model, jsonToolName: wire.jsonToolName });
-      try {
-        for await (const event of readEventStream({
-          source: response.body,
-          signal,
-          label,
-          isComplete: () => assembly.stopped,
-        })) {
-          // Events already buffered must not reach a consumer that aborted.
-          signal?.throwIfAborted();
-          if (event.event === 'ping') continue;
-          const json = parseJson(event.data);
-          throwIfErrorBody({
-            value: json.ok ? json.value : undefined,
-            provider,
-            redact,
-            always: event.event === 'error',
-            code: 'provider_stream_error',
-          });
-          if (!json.ok) {
-            throw new ModelOutputError(`${label}: a stream event is not valid JSON.`, {
-              provider,
-              model,
-              reason: 'stream_chunk_invalid',
-            });
-          }
-          // New event types may appear at any time (Anthropic says so): skip what is not known.
-          if (!isKnownEvent(json.value)) continue;
-          const parsed = streamEventSchema.safeParse(json.value);
-          if (!parsed.success) {
-            throw new ModelOutputError(
-              `${label}: a stream event is malformed: ${z.prettifyError(parsed.error)}`,
-              {
-                provider,
-                model,
-                reason: 'stream_chunk_invalid',
-              },
-            );
-          }
-          yield* assembly.apply(parsed.data);
-        }
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      for await (const event of http.readEvents({
+        response,
+        signal,
+        schema: streamEventSchema,
+        itemName: 'event',
+        isComplete: () => assembly.stopped,
+        isIgnored: (serverEvent) => serverEvent.event === 'ping',
+        // New event types may appear at any time (Anthropic says so): skip what is not known.
+        isKnown: isKnownEvent,
+      })) {
+        yield* assembly.apply(event);
       }
       yield { type: 'finish', response: assembly.finish() };
     },
@@ -618,112 +541,20 @@ const STATUS_BY_ERROR_TYPE: Record<string, number> = {
   overloaded_error: 529,
 };
 
-/** Throws a ProviderError for an Anthropic error body (as sent mid-stream, or with an odd status). */
-function throwIfErrorBody({
-  value,
-  provider,
-  redact,
-  always = false,
-  code,
-}: {
-  value: unknown;
-  provider: string;
-  redact: (text: string) => string;
-  /** Throw even when the body has no recognizable error (an `event: error`). */
-  always?: boolean;
-  code: 'provider_error_body' | 'provider_stream_error';
-}): void {
+/** An Anthropic error body: the answer to a failed request, or an error sent mid-stream. */
+function readErrorBody(value: unknown): ProviderErrorBody | undefined {
   const parsed = errorBodySchema.safeParse(value);
-  if (!parsed.success && !always) return;
-  const error = parsed.success ? parsed.data.error : undefined;
-  const type = error?.type ?? undefined;
-  const message = error === undefined ? 'the provider sent an error event' : describeError(error);
-  throw new ProviderError({
-    provider,
-    // Unknown types count as server errors: retryable, like a network failure mid-stream.
-    status: type === undefined ? 500 : (STATUS_BY_ERROR_TYPE[type] ?? 500),
-    message: redact(message),
-    code,
-  });
+  if (!parsed.success) return undefined;
+  const { error, request_id: requestId } = parsed.data;
+  return {
+    message: describeError(error),
+    status: error.type ? STATUS_BY_ERROR_TYPE[error.type] : undefined,
+    requestId: requestId ?? undefined,
+  };
 }
 
 function describeError(error: { type?: string | null; message?: string | null }): string {
   return `${error.message ?? 'unknown error'}${error.type ? ` (${error.type})` : ''}`;
-}
-
-async function toHttpError({
-  response,
-  signal,
-  provider,
-  redact,
-  clock,
-}: {
-  response: Response;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  clock: Clock;
-}): Promise<Error> {
-  let text = '';
-  try {
-    text = await response.text();
-  } catch {
-    // Without a body the status alone still says what happened, unless the caller aborted.
-    if (signal?.aborted) return abortReason(signal);
-  }
-  const json = parseJson(text);
-  const parsed = json.ok ? errorBodySchema.safeParse(json.value) : undefined;
-  const detail = parsed?.success
-    ? describeError(parsed.data.error)
-    : text.trim().slice(0, 300) || response.statusText || 'no error message';
-  const requestId =
-    response.headers.get('request-id') ?? (parsed?.success ? parsed.data.request_id : undefined) ?? undefined;
-  return new ProviderError({
-    provider,
-    status: response.status,
-    message: redact(`HTTP ${response.status}: ${detail}${requestId ? ` [request id ${requestId}]` : ''}`),
-    retryAfterMs: parseRetryAfter({ headers: response.headers, clock }),
-  });
-}
-
-/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
-function toTransportError({
-  error,
-  signal,
-  provider,
-  redact,
-  during,
-}: {
-  error: unknown;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  during: string;
-}): unknown {
-  if (signal?.aborted) return abortReason(signal);
-  if (isKeelError(error)) return error;
-  return new ProviderError({
-    provider,
-    message: redact(`network failure while ${during}: ${describeCause(error)}`),
-    cause: error,
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
-}
-
-/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -734,24 +565,6 @@ function readEnv(env: Readonly<Record<string, string | undefined>>, name: string
   return env[name]?.trim() || undefined;
 }
 
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Keeps keys out of messages: the configured key, and `sk-ant-...` keys the provider may echo back. */
-function redactSecrets(text: string, apiKey: string | undefined): string {
-  const result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
-  return result.replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]');
 }

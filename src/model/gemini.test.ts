@@ -1,22 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeGeminiServer, type FakeGeminiServer } from '../testing/fake-gemini-server.js';
+import { createFakeGeminiServer } from '../testing/fake-gemini-server.js';
+import {
+  collect,
+  collectUntilAbort,
+  collectUntilError,
+  failure,
+  startFakeServer,
+} from '../testing/provider-test-harness.js';
 import { createGeminiModel, type GeminiModelOptions } from './gemini.js';
-import type { LanguageModel, ModelRequest, ModelStreamEvent } from './model.js';
+import type { LanguageModel, ModelRequest } from './model.js';
 
 const API_KEY = 'AIzaTestKey1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
 
-let server: FakeGeminiServer;
-beforeAll(async () => {
-  server = await createFakeGeminiServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  server.requests.length = 0;
-});
+const server = await startFakeServer(createFakeGeminiServer);
 
 function model(options: Partial<GeminiModelOptions> = {}): LanguageModel {
   return createGeminiModel({
@@ -26,31 +24,6 @@ function model(options: Partial<GeminiModelOptions> = {}): LanguageModel {
     env: {},
     ...options,
   });
-}
-
-async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const collected: ModelStreamEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
-}
-
-async function collectUntilError(events: AsyncIterable<ModelStreamEvent>) {
-  const collected: ModelStreamEvent[] = [];
-  try {
-    for await (const event of events) collected.push(event);
-  } catch (error) {
-    return { events: collected, error };
-  }
-  throw new Error(`the stream ended without an error after ${collected.length} events`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
 }
 
 const lastRequestBody = () => server.requests.at(-1)?.body as Record<string, unknown>;
@@ -527,19 +500,14 @@ describe('stream', () => {
     });
     const controller = new AbortController();
     const reason = new Error('run cancelled');
-    const seen: ModelStreamEvent[] = [];
-    const error = await (async () => {
-      try {
-        for await (const event of model().stream(hello, { signal: controller.signal })) {
-          seen.push(event);
-          if (seen.length === 2) controller.abort(reason);
-        }
-      } catch (caught) {
-        return caught;
-      }
-    })();
+    const { events, error } = await collectUntilAbort({
+      events: model().stream(hello, { signal: controller.signal }),
+      controller,
+      after: 2,
+      reason,
+    });
     expect(error).toBe(reason);
-    expect(seen).toHaveLength(2);
+    expect(events).toHaveLength(2);
     await expect.poll(() => server.requests[0]?.outcome).toBe('client-closed');
   });
 

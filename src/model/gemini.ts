@@ -7,8 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isKeelError } from '../errors/keel-error.js';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { ModelConfigError, ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   FinishReason,
@@ -21,8 +20,13 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
-import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after.js';
-import { readEventStream } from './sse.js';
+import {
+  createProviderHttp,
+  GOOGLE_KEY_PATTERN,
+  parseJson,
+  type ProviderErrorBody,
+} from './provider-http.js';
+import { MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 /** The official API, with its version. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -104,31 +108,20 @@ export function createGeminiModel({
       { provider, model, variable: 'GEMINI_API_KEY' },
     );
   }
-  const label = `${provider} ${model}`;
-  const redact = (text: string) => redactSecrets(text, apiKey);
-
-  async function post(body: Record<string, unknown>, stream: boolean, signal: AbortSignal | undefined) {
-    const endpoint = stream ? streamURL : generateURL;
-    const requestHeaders: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: stream ? 'text/event-stream' : 'application/json',
-      ...(apiKey === undefined ? {} : { 'x-goog-api-key': apiKey }),
-      ...lowerCaseKeys(headers),
-    };
-    let response: Response;
-    try {
-      response = await fetchFunction(endpoint, {
-        method: 'POST',
-        headers: requestHeaders,
-        body: JSON.stringify(body),
-        signal,
-      });
-    } catch (error) {
-      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
-    }
-    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
-    return response;
-  }
+  const http = createProviderHttp({
+    provider,
+    model,
+    fetch: fetchFunction,
+    providerHeaders: apiKey === undefined ? {} : { 'x-goog-api-key': apiKey },
+    headers,
+    apiKey,
+    // Google API keys the provider may echo back.
+    echoedKeys: [GOOGLE_KEY_PATTERN],
+    clock,
+    readErrorBody,
+    // The code is an HTTP status; without one the failure counts as a (retryable) server error.
+    defaultErrorStatus: 500,
+  });
 
   return {
     provider,
@@ -136,95 +129,45 @@ export function createGeminiModel({
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { signal } = options;
-      const response = await post(toRequestBody(request), false, signal);
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
-      }
-      const json = parseJson(text);
-      if (!json.ok) {
-        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
-          provider,
-          model,
-          status: response.status,
-          bodyLength: text.length,
-        });
-      }
-      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-      const parsed = responseSchema.safeParse(json.value);
-      if (!parsed.success) {
-        throw new ModelOutputError(
-          `${label}: the response is not a GenerateContentResponse: ${z.prettifyError(parsed.error)}`,
-          { provider, model },
-        );
-      }
-      if ((parsed.data.candidates ?? []).length === 0 && !parsed.data.promptFeedback?.blockReason) {
-        throw new ModelOutputError(`${label}: the response has no candidate.`, { provider, model });
+      const response = await http.post({
+        endpoint: generateURL,
+        body: toRequestBody(request),
+        stream: false,
+        signal,
+      });
+      const answer = await http.readJson({
+        response,
+        signal,
+        schema: responseSchema,
+        expected: 'a GenerateContentResponse',
+      });
+      if ((answer.candidates ?? []).length === 0 && !answer.promptFeedback?.blockReason) {
+        throw new ModelOutputError(`${http.label}: the response has no candidate.`, { provider, model });
       }
       // A whole answer is assembled like a stream of one chunk; its deltas are not needed.
       const assembly = createAssembly(model);
-      Array.from(assembly.apply(parsed.data));
+      Array.from(assembly.apply(answer));
       return assembly.finish();
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
       const { signal } = options;
-      const response = await post(toRequestBody(request), true, signal);
-      const contentType = response.headers.get('content-type') ?? '';
-      if (contentType.includes('json')) {
-        const json = parseJson(await response.text().catch(() => ''));
-        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-        throw new ModelOutputError(
-          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
-          { provider, model },
-        );
-      }
-      if (response.body === null) {
-        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
-      }
+      const response = await http.post({
+        endpoint: streamURL,
+        body: toRequestBody(request),
+        stream: true,
+        signal,
+      });
       const assembly = createAssembly(model);
-      try {
-        for await (const event of readEventStream({
-          source: response.body,
-          signal,
-          label,
-          // Gemini sends no end marker: the connection just closes after the finish reason.
-          isComplete: () => assembly.complete,
-        })) {
-          // Events already buffered must not reach a consumer that aborted.
-          signal?.throwIfAborted();
-          const json = parseJson(event.data);
-          throwIfErrorBody({
-            value: json.ok ? json.value : undefined,
-            provider,
-            redact,
-            always: event.event === 'error',
-            code: 'provider_stream_error',
-          });
-          if (!json.ok) {
-            throw new ModelOutputError(`${label}: a stream chunk is not valid JSON.`, {
-              provider,
-              model,
-              reason: 'stream_chunk_invalid',
-            });
-          }
-          const chunk = responseSchema.safeParse(json.value);
-          if (!chunk.success) {
-            throw new ModelOutputError(
-              `${label}: a stream chunk is malformed: ${z.prettifyError(chunk.error)}`,
-              {
-                provider,
-                model,
-                reason: 'stream_chunk_invalid',
-              },
-            );
-          }
-          yield* assembly.apply(chunk.data);
-        }
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      for await (const chunk of http.readEvents({
+        response,
+        signal,
+        schema: responseSchema,
+        itemName: 'chunk',
+        // Gemini sends no end marker: the connection just closes after the finish reason.
+        isComplete: () => assembly.complete,
+      })) {
+        yield* assembly.apply(chunk);
       }
       yield { type: 'finish', response: assembly.finish() };
     },
@@ -686,36 +629,18 @@ const errorBodySchema = z.union([
 
 type GoogleError = z.infer<typeof errorSchema>;
 
-function readErrorBody(value: unknown): GoogleError | undefined {
+/** A Google error body: the answer to a failed request, or an error sent mid-stream. */
+function readErrorBody(value: unknown): ProviderErrorBody | undefined {
   const parsed = errorBodySchema.safeParse(value);
   if (!parsed.success) return undefined;
-  return Array.isArray(parsed.data) ? parsed.data[0]?.error : parsed.data.error;
-}
-
-/** Throws a ProviderError for a Google error body (mid-stream, or with an odd status). */
-function throwIfErrorBody({
-  value,
-  provider,
-  redact,
-  always = false,
-  code,
-}: {
-  value: unknown;
-  provider: string;
-  redact: (text: string) => string;
-  always?: boolean;
-  code: 'provider_error_body' | 'provider_stream_error';
-}): void {
-  const error = readErrorBody(value);
-  if (error === undefined && !always) return;
-  throw new ProviderError({
-    provider,
-    // The code is an HTTP status; without one the failure counts as a (retryable) server error.
-    status: error?.code ?? 500,
-    message: redact(error === undefined ? 'the provider sent an error event' : describeError(error)),
-    retryAfterMs: error === undefined ? undefined : retryDelayOf(error),
-    code,
-  });
+  const error = Array.isArray(parsed.data) ? parsed.data[0]?.error : parsed.data.error;
+  if (error === undefined) return undefined;
+  // The code is an HTTP status.
+  return {
+    message: describeError(error),
+    status: error.code ?? undefined,
+    retryAfterMs: retryDelayOf(error),
+  };
 }
 
 function describeError(error: GoogleError): string {
@@ -730,82 +655,6 @@ function retryDelayOf(error: GoogleError): number | undefined {
   return Math.min(Math.round(Number.parseFloat(match[1]) * 1000), MAX_RETRY_AFTER_MS);
 }
 
-async function toHttpError({
-  response,
-  signal,
-  provider,
-  redact,
-  clock,
-}: {
-  response: Response;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  clock: Clock;
-}): Promise<Error> {
-  let text = '';
-  try {
-    text = await response.text();
-  } catch {
-    // Without a body the status alone still says what happened, unless the caller aborted.
-    if (signal?.aborted) return abortReason(signal);
-  }
-  const json = parseJson(text);
-  const error = json.ok ? readErrorBody(json.value) : undefined;
-  const detail =
-    error !== undefined
-      ? describeError(error)
-      : text.trim().slice(0, 300) || response.statusText || 'no error message';
-  return new ProviderError({
-    provider,
-    status: response.status,
-    message: redact(`HTTP ${response.status}: ${detail}`),
-    retryAfterMs:
-      parseRetryAfter({ headers: response.headers, clock }) ??
-      (error === undefined ? undefined : retryDelayOf(error)),
-  });
-}
-
-/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
-function toTransportError({
-  error,
-  signal,
-  provider,
-  redact,
-  during,
-}: {
-  error: unknown;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  during: string;
-}): unknown {
-  if (signal?.aborted) return abortReason(signal);
-  if (isKeelError(error)) return error;
-  return new ProviderError({
-    provider,
-    message: redact(`network failure while ${during}: ${describeCause(error)}`),
-    cause: error,
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
-}
-
-/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -814,24 +663,6 @@ function readEnv(env: Readonly<Record<string, string | undefined>>, name: string
   return env[name]?.trim() || undefined;
 }
 
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Keeps the configured key out of messages, and Google API keys (`AIza...`) the provider may echo. */
-function redactSecrets(text: string, apiKey: string | undefined): string {
-  const result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
-  return result.replace(/\bAIza[0-9A-Za-z_-]{10,}/g, 'AIza[redacted]');
 }

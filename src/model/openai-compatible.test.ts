@@ -1,12 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { createFakeOpenAIServer, fakeEmbedding } from '../testing/fake-openai-server.js';
 import {
-  createFakeOpenAIServer,
-  fakeEmbedding,
-  type FakeOpenAIServer,
-} from '../testing/fake-openai-server.js';
-import type { LanguageModel, ModelRequest, ModelStreamEvent } from './model.js';
+  collect,
+  collectUntilAbort,
+  collectUntilError,
+  failure,
+  startFakeServer,
+} from '../testing/provider-test-harness.js';
+import type { LanguageModel, ModelRequest } from './model.js';
 import {
   createOpenAICompatibleModel,
   createOpenAIEmbeddingModel,
@@ -17,16 +20,7 @@ import {
 const API_KEY = 'sk-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
 
-let server: FakeOpenAIServer;
-beforeAll(async () => {
-  server = await createFakeOpenAIServer();
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  server.requests.length = 0;
-});
+const server = await startFakeServer(createFakeOpenAIServer);
 
 function model(options: Partial<OpenAICompatibleModelOptions> = {}): LanguageModel {
   return createOpenAICompatibleModel({
@@ -36,32 +30,6 @@ function model(options: Partial<OpenAICompatibleModelOptions> = {}): LanguageMod
     env: {},
     ...options,
   });
-}
-
-async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const collected: ModelStreamEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
-}
-
-/** Runs a stream to its end and returns the events seen and the error it ended with. */
-async function collectUntilError(events: AsyncIterable<ModelStreamEvent>) {
-  const collected: ModelStreamEvent[] = [];
-  try {
-    for await (const event of events) collected.push(event);
-  } catch (error) {
-    return { events: collected, error };
-  }
-  throw new Error(`the stream ended without an error after ${collected.length} events`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
 }
 
 const lastRequestBody = () => server.requests.at(-1)?.body as Record<string, unknown>;
@@ -477,35 +445,53 @@ describe('stream', () => {
     server.enqueue({ kind: 'hang', afterChunks: 3, reply: { content: 'Hello there, friend', chunkSize: 4 } });
     const controller = new AbortController();
     const reason = new Error('run cancelled');
-    const seen: ModelStreamEvent[] = [];
-    const error = await (async () => {
-      try {
-        for await (const event of model().stream(hello, { signal: controller.signal })) {
-          seen.push(event);
-          if (seen.length === 2) controller.abort(reason);
-        }
-      } catch (caught) {
-        return caught;
-      }
-    })();
+    const { events, error } = await collectUntilAbort({
+      events: model().stream(hello, { signal: controller.signal }),
+      controller,
+      after: 2,
+      reason,
+    });
     expect(error).toBe(reason);
-    expect(seen).toHaveLength(2);
+    expect(events).toHaveLength(2);
     await expect.poll(() => server.requests[0]?.outcome).toBe('client-closed');
   });
 
   it('aborts with an AbortError when the signal has no reason of its own', async () => {
     server.enqueue({ kind: 'hang', afterChunks: 2 });
     const controller = new AbortController();
-    const { error } = await collectUntilError(
-      (async function* () {
-        for await (const event of model().stream(hello, { signal: controller.signal })) {
-          controller.abort();
-          yield event;
-        }
-      })(),
-    );
+    const { error } = await collectUntilAbort({
+      events: model().stream(hello, { signal: controller.signal }),
+      controller,
+      after: 1,
+    });
     expect(error).toMatchObject({ name: 'AbortError' });
     await expect.poll(() => server.requests[0]?.outcome).toBe('client-closed');
+  });
+
+  it('yields no event already buffered once the signal aborts', async () => {
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    // One write, so the whole answer arrives in one read and is parsed before the consumer aborts.
+    server.enqueue({
+      kind: 'raw',
+      body: [
+        chunk({ content: 'One' }) +
+          chunk({ content: 'Two' }) +
+          chunk({ content: 'Three' }) +
+          chunk({}, 'stop') +
+          'data: [DONE]\n\n',
+      ],
+    });
+    const controller = new AbortController();
+    const reason = new Error('run cancelled');
+    const { events, error } = await collectUntilAbort({
+      events: model().stream(hello, { signal: controller.signal }),
+      controller,
+      after: 1,
+      reason,
+    });
+    expect(error).toBe(reason);
+    expect(events).toEqual([{ type: 'text-delta', text: 'One' }]);
   });
 
   it('releases the connection when the consumer stops early', async () => {

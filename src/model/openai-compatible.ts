@@ -6,8 +6,7 @@
  * `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { isKeelError } from '../errors/keel-error.js';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
+import { ModelConfigError, ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   AssistantMessage,
@@ -22,8 +21,13 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
-import { parseRetryAfter } from './retry-after.js';
-import { readEventStream } from './sse.js';
+import {
+  createProviderHttp,
+  parseJson,
+  SK_KEY_PATTERN,
+  type ProviderErrorBody,
+  type ProviderHttp,
+} from './provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -67,54 +71,10 @@ export interface OpenAICompatibleModelOptions {
  */
 export function createOpenAICompatibleModel({
   model,
-  env = process.env,
-  apiKey = readEnv(env, 'OPENAI_API_KEY'),
-  baseURL = readEnv(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL,
-  organization = readEnv(env, 'OPENAI_ORG_ID'),
-  headers = {},
-  fetch: fetchFunction = globalThis.fetch,
-  provider = 'openai',
-  clock = systemClock,
   maxTokensField = 'max_completion_tokens',
+  ...connection
 }: OpenAICompatibleModelOptions): LanguageModel {
-  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
-  let endpoint: URL;
-  try {
-    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/chat/completions`);
-  } catch {
-    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
-  }
-  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
-    throw new ModelConfigError(
-      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
-      { provider, model, variable: 'OPENAI_API_KEY' },
-    );
-  }
-  const label = `${provider} ${model}`;
-  const redact = (text: string) => redactSecrets(text, apiKey);
-
-  async function post(body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Response> {
-    const requestHeaders: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: body.stream === true ? 'text/event-stream' : 'application/json',
-      ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
-      ...(organization === undefined ? {} : { 'openai-organization': organization }),
-      ...lowerCaseKeys(headers),
-    };
-    let response: Response;
-    try {
-      response = await fetchFunction(endpoint, {
-        method: 'POST',
-        headers: requestHeaders,
-        body: JSON.stringify(body),
-        signal,
-      });
-    } catch (error) {
-      throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
-    }
-    if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
-    return response;
-  }
+  const { provider, endpoint, http } = connect({ model, ...connection, path: 'chat/completions' });
 
   return {
     provider,
@@ -122,37 +82,22 @@ export function createOpenAICompatibleModel({
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { signal } = options;
-      const response = await post(toRequestBody({ model, request, stream: false, maxTokensField }), signal);
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
-      }
-      const json = parseJson(text);
-      if (!json.ok) {
-        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, {
-          provider,
-          model,
-          status: response.status,
-          bodyLength: text.length,
-        });
-      }
-      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-      const parsed = completionSchema.safeParse(json.value);
-      if (!parsed.success) {
-        throw new ModelOutputError(
-          `${label}: the response is not a chat completion: ${z.prettifyError(parsed.error)}`,
-          {
-            provider,
-            model,
-          },
-        );
-      }
+      const response = await http.post({
+        endpoint,
+        body: toRequestBody({ model, request, stream: false, maxTokensField }),
+        stream: false,
+        signal,
+      });
+      const completion = await http.readJson({
+        response,
+        signal,
+        schema: completionSchema,
+        expected: 'a chat completion',
+      });
       const choice =
-        parsed.data.choices.find((candidate) => (candidate.index ?? 0) === 0) ?? parsed.data.choices[0];
+        completion.choices.find((candidate) => (candidate.index ?? 0) === 0) ?? completion.choices[0];
       if (choice === undefined) {
-        throw new ModelOutputError(`${label}: the response has no choices.`, { provider, model });
+        throw new ModelOutputError(`${http.label}: the response has no choices.`, { provider, model });
       }
       const message = choice.message ?? {};
       const toolCalls: ToolCall[] = (message.tool_calls ?? []).map((call, index) => ({
@@ -172,94 +117,41 @@ export function createOpenAICompatibleModel({
       return {
         message: toAssistantMessage(content === '' && refusal !== undefined ? refusal : content, toolCalls),
         finishReason: toFinishReason(choice.finish_reason, refusal !== undefined),
-        usage: toUsage(parsed.data.usage),
-        modelId: parsed.data.model ?? model,
+        usage: toUsage(completion.usage),
+        modelId: completion.model ?? model,
       };
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
       const { signal } = options;
-      const response = await post(toRequestBody({ model, request, stream: true, maxTokensField }), signal);
-      const contentType = response.headers.get('content-type') ?? '';
-      if (contentType.includes('json')) {
-        // An error (or a server that ignored `stream`) answering with a plain JSON body.
-        const json = parseJson(await response.text().catch(() => ''));
-        if (json.ok) throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
-        throw new ModelOutputError(
-          `${label}: a streaming request was answered with ${contentType}, not an event stream.`,
-          {
-            provider,
-            model,
-          },
-        );
-      }
-      if (response.body === null) {
-        throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
-      }
+      const response = await http.post({
+        endpoint,
+        body: toRequestBody({ model, request, stream: true, maxTokensField }),
+        stream: true,
+        signal,
+      });
       const assembly = createStreamAssembly(model);
-      try {
-        for await (const event of readEventStream({
-          source: response.body,
-          signal,
-          label,
-          isComplete: () => assembly.finishReason !== undefined,
-        })) {
-          const json = parseJson(event.data);
-          const value = json.ok ? json.value : undefined;
-          throwIfErrorBody({
-            value,
-            provider,
-            redact,
-            always: event.event === 'error',
-            code: 'provider_stream_error',
-          });
-          if (!json.ok) {
-            throw new ModelOutputError(`${label}: a stream chunk is not valid JSON.`, {
-              provider,
-              model,
-              reason: 'stream_chunk_invalid',
-            });
-          }
-          const chunk = chunkSchema.safeParse(value);
-          if (!chunk.success) {
-            throw new ModelOutputError(
-              `${label}: a stream chunk is malformed: ${z.prettifyError(chunk.error)}`,
-              {
-                provider,
-                model,
-                reason: 'stream_chunk_invalid',
-              },
-            );
-          }
-          yield* assembly.apply(chunk.data);
-        }
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the stream' });
+      for await (const chunk of http.readEvents({
+        response,
+        signal,
+        schema: chunkSchema,
+        itemName: 'chunk',
+        isComplete: () => assembly.finishReason !== undefined,
+      })) {
+        yield* assembly.apply(chunk);
       }
-      yield { type: 'finish', response: assembly.finish(label, provider) };
+      yield { type: 'finish', response: assembly.finish(http.label, provider) };
     },
   };
 }
 
-/** Options of {@link createOpenAIEmbeddingModel}. */
-export interface OpenAIEmbeddingModelOptions {
+/** Options of {@link createOpenAIEmbeddingModel}: the chat model's, without `maxTokensField`. */
+export interface OpenAIEmbeddingModelOptions extends Omit<
+  OpenAICompatibleModelOptions,
+  'model' | 'maxTokensField'
+> {
   /** Embedding model id, e.g. `text-embedding-3-small`. */
   model: string;
-  /** Sent as a bearer token. Default: `OPENAI_API_KEY`. Local servers may need none. */
-  apiKey?: string;
-  /** Base URL up to and including the version. Default: `OPENAI_BASE_URL`, else the official API. */
-  baseURL?: string;
-  /** Sent as `OpenAI-Organization`. Default: `OPENAI_ORG_ID`. */
-  organization?: string;
-  /** Extra headers on every request; they win over the adapter's own. */
-  headers?: Record<string, string>;
-  fetch?: typeof globalThis.fetch;
-  /** Provider id reported by the model and used for pricing. Default `openai`. */
-  provider?: string;
-  /** Where the `OPENAI_*` defaults are read. Default: `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Turns a `Retry-After` HTTP date into a delay. */
-  clock?: Clock;
 }
 
 /**
@@ -271,30 +163,9 @@ export interface OpenAIEmbeddingModelOptions {
  */
 export function createOpenAIEmbeddingModel({
   model,
-  env = process.env,
-  apiKey = readEnv(env, 'OPENAI_API_KEY'),
-  baseURL = readEnv(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL,
-  organization = readEnv(env, 'OPENAI_ORG_ID'),
-  headers = {},
-  fetch: fetchFunction = globalThis.fetch,
-  provider = 'openai',
-  clock = systemClock,
+  ...connection
 }: OpenAIEmbeddingModelOptions): EmbeddingModel {
-  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
-  let endpoint: URL;
-  try {
-    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/embeddings`);
-  } catch {
-    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
-  }
-  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
-    throw new ModelConfigError(
-      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
-      { provider, model, variable: 'OPENAI_API_KEY' },
-    );
-  }
-  const label = `${provider} ${model}`;
-  const redact = (text: string) => redactSecrets(text, apiKey);
+  const { provider, endpoint, http } = connect({ model, ...connection, path: 'embeddings' });
 
   return {
     provider,
@@ -310,46 +181,28 @@ export function createOpenAIEmbeddingModel({
         encoding_format: 'float',
         ...(dimensions === undefined ? {} : { dimensions }),
       };
-      let response: Response;
-      let text: string;
-      try {
-        response = await fetchFunction(endpoint, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json',
-            ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
-            ...(organization === undefined ? {} : { 'openai-organization': organization }),
-            ...lowerCaseKeys(headers),
-          },
-          body: JSON.stringify(body),
-          signal,
-        });
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: `calling ${endpoint.host}` });
-      }
-      if (!response.ok) throw await toHttpError({ response, signal, provider, redact, clock });
-      try {
-        text = await response.text();
-      } catch (error) {
-        throw toTransportError({ error, signal, provider, redact, during: 'reading the response' });
-      }
+      const response = await http.post({ endpoint, body, stream: false, signal });
+      // Not http.readJson, whose invalid-JSON error adds the status and body length: this one never had them.
+      const text = await http.readText({ response, signal });
       const json = parseJson(text);
       if (!json.ok) {
-        throw new ModelOutputError(`${label}: the response body is not valid JSON.`, { provider, model });
+        throw new ModelOutputError(`${http.label}: the response body is not valid JSON.`, {
+          provider,
+          model,
+        });
       }
-      throwIfErrorBody({ value: json.value, provider, redact, code: 'provider_error_body' });
+      http.throwIfErrorBody({ value: json.value, code: 'provider_error_body' });
       const parsed = embeddingsSchema.safeParse(json.value);
       if (!parsed.success) {
         throw new ModelOutputError(
-          `${label}: the response is not an embeddings list: ${z.prettifyError(parsed.error)}`,
+          `${http.label}: the response is not an embeddings list: ${z.prettifyError(parsed.error)}`,
           { provider, model },
         );
       }
       const data = [...parsed.data.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
       if (data.length !== input.length) {
         throw new ModelOutputError(
-          `${label}: ${data.length} embeddings came back for ${input.length} inputs.`,
+          `${http.label}: ${data.length} embeddings came back for ${input.length} inputs.`,
           {
             provider,
             model,
@@ -639,7 +492,60 @@ function createStreamAssembly(model: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors
+// Transport and errors
+
+/**
+ * What the chat and embedding models share: the official SDK's defaults, the endpoint `path` below
+ * the base URL, checked (ModelConfigError for an empty model id, an invalid base URL, or the
+ * official API without a key), and the transport: bearer auth, OpenAI's error body, `x-request-id`.
+ */
+function connect({
+  model,
+  path,
+  env = process.env,
+  apiKey = readEnv(env, 'OPENAI_API_KEY'),
+  baseURL = readEnv(env, 'OPENAI_BASE_URL') ?? DEFAULT_OPENAI_BASE_URL,
+  organization = readEnv(env, 'OPENAI_ORG_ID'),
+  headers = {},
+  fetch = globalThis.fetch,
+  provider = 'openai',
+  clock = systemClock,
+}: Omit<OpenAICompatibleModelOptions, 'maxTokensField'> & { path: string }): {
+  provider: string;
+  endpoint: URL;
+  http: ProviderHttp;
+} {
+  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
+  let endpoint: URL;
+  try {
+    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/${path}`);
+  } catch {
+    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
+  }
+  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
+    throw new ModelConfigError(
+      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
+      { provider, model, variable: 'OPENAI_API_KEY' },
+    );
+  }
+  const http = createProviderHttp({
+    provider,
+    model,
+    fetch,
+    providerHeaders: {
+      ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+      ...(organization === undefined ? {} : { 'openai-organization': organization }),
+    },
+    headers,
+    apiKey,
+    // Providers echo keys back in 401s, OpenAI masked (`sk-proj-****abcd`).
+    echoedKeys: [SK_KEY_PATTERN],
+    clock,
+    readErrorBody,
+    requestIdHeader: 'x-request-id',
+  });
+  return { provider, endpoint, http };
+}
 
 const errorBodySchema = z.object({
   error: z.union([
@@ -652,25 +558,10 @@ const errorBodySchema = z.object({
   ]),
 });
 
-/** Throws a ProviderError for a body of the form `{ error: ... }` (some servers send it with 200 or mid-stream). */
-function throwIfErrorBody({
-  value,
-  provider,
-  redact,
-  always = false,
-  code,
-}: {
-  value: unknown;
-  provider: string;
-  redact: (text: string) => string;
-  /** Throw even when the body has no recognizable error (an SSE `event: error`). */
-  always?: boolean;
-  code: 'provider_error_body' | 'provider_stream_error';
-}): void {
+/** A body of the form `{ error: ... }` (some servers send it with 200, or mid-stream). */
+function readErrorBody(value: unknown): ProviderErrorBody | undefined {
   const parsed = errorBodySchema.safeParse(value);
-  if (!parsed.success && !always) return;
-  const message = parsed.success ? describeError(parsed.data.error) : 'the provider sent an error event';
-  throw new ProviderError({ provider, message: redact(message), code });
+  return parsed.success ? { message: describeError(parsed.data.error) } : undefined;
 }
 
 function describeError(error: z.infer<typeof errorBodySchema>['error']): string {
@@ -679,103 +570,10 @@ function describeError(error: z.infer<typeof errorBodySchema>['error']): string 
   return `${error.message ?? 'unknown error'}${kind === '' ? '' : ` (${kind})`}`;
 }
 
-async function toHttpError({
-  response,
-  signal,
-  provider,
-  redact,
-  clock,
-}: {
-  response: Response;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  clock: Clock;
-}): Promise<Error> {
-  let text = '';
-  try {
-    text = await response.text();
-  } catch {
-    // Without a body the status alone still says what happened, unless the caller aborted.
-    if (signal?.aborted) return abortReason(signal);
-  }
-  const json = parseJson(text);
-  const parsed = json.ok ? errorBodySchema.safeParse(json.value) : undefined;
-  const detail = parsed?.success
-    ? describeError(parsed.data.error)
-    : text.trim().slice(0, 300) || response.statusText || 'no error message';
-  const requestId = response.headers.get('x-request-id');
-  return new ProviderError({
-    provider,
-    status: response.status,
-    message: redact(`HTTP ${response.status}: ${detail}${requestId ? ` [request id ${requestId}]` : ''}`),
-    retryAfterMs: parseRetryAfter({ headers: response.headers, clock }),
-  });
-}
-
-/** Aborts pass through as the signal's reason; Keel errors as they are; the rest is a network failure. */
-function toTransportError({
-  error,
-  signal,
-  provider,
-  redact,
-  during,
-}: {
-  error: unknown;
-  signal: AbortSignal | undefined;
-  provider: string;
-  redact: (text: string) => string;
-  during: string;
-}): unknown {
-  if (signal?.aborted) return abortReason(signal);
-  if (isKeelError(error)) return error;
-  return new ProviderError({
-    provider,
-    message: redact(`network failure while ${during}: ${describeCause(error)}`),
-    cause: error,
-  });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new DOMException('The operation was aborted.', 'AbortError');
-}
-
-/** Node's fetch hides the useful part (`ECONNRESET`, `other side closed`) in `cause`. */
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 /** Like the official SDK: trimmed, and empty means unset. */
 function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   return env[name]?.trim() || undefined;
-}
-
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-/** Keeps keys out of messages: the configured key, and masked keys that providers echo back in 401s. */
-function redactSecrets(text: string, apiKey: string | undefined): string {
-  let result = apiKey !== undefined && apiKey.length >= 8 ? text.split(apiKey).join('[redacted]') : text;
-  result = result.replace(/\bsk-[A-Za-z0-9_*\-.]{4,}/g, 'sk-[redacted]');
-  return result;
 }
