@@ -7,8 +7,22 @@
  * JSON, a stream cut before `message_stop`, a hang, a connection reset, a slow drip). Every request
  * is recorded, including whether the client went away before the answer ended.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createReplyScript,
+  isRecord,
+  parseJson,
+  resetConnection,
+  sendEventStream,
+  sendJson,
+  sendRaw,
+  splitByCodePoints,
+  startFakeServer,
+  type FakeExchange,
+  type FakeRawReply,
+  type FakeRecordedRequest,
+  type FakeStreamEnding,
+} from './fake-server-kit.js';
 
 /** A `tool_use` block of a scripted message. */
 export interface FakeAnthropicToolUse {
@@ -104,13 +118,7 @@ export interface FakeAnthropicResetReply {
 }
 
 /** Exactly these bytes: each string of `body` is written separately. */
-export interface FakeAnthropicRawReply {
-  kind: 'raw';
-  status?: number;
-  headers?: Record<string, string>;
-  body: string | string[];
-  delayMs?: number;
-}
+export type FakeAnthropicRawReply = FakeRawReply;
 
 /** One scripted answer. */
 export type FakeAnthropicReply =
@@ -123,19 +131,8 @@ export type FakeAnthropicReply =
   | FakeAnthropicResetReply
   | FakeAnthropicRawReply;
 
-/** A request as received. `outcome` is updated while the answer is sent. */
-export interface FakeAnthropicRequest {
-  method: string;
-  /** Path and query, e.g. `/v1/messages`. */
-  path: string;
-  /** Lowercase header names. */
-  headers: Record<string, string>;
-  /** The parsed JSON body, or undefined when it was not JSON. */
-  body: unknown;
-  rawBody: string;
-  /** `finished`: the answer was sent; `client-closed`: the client went away before that; `reset`: a scripted reset. */
-  outcome: 'pending' | 'finished' | 'client-closed' | 'reset';
-}
+/** A request as received (e.g. on `/v1/messages`). `outcome` is updated while the answer is sent. */
+export type FakeAnthropicRequest = FakeRecordedRequest;
 
 /** Options of {@link createFakeAnthropicServer}. */
 export interface FakeAnthropicServerOptions {
@@ -165,39 +162,11 @@ export interface FakeAnthropicServer {
 export async function createFakeAnthropicServer(
   options: FakeAnthropicServerOptions = {},
 ): Promise<FakeAnthropicServer> {
-  const { script = [], handler } = options;
-  const queue = [...script];
-  const requests: FakeAnthropicRequest[] = [];
-  const sockets = new Set<Socket>();
+  const { script, handler } = options;
+  const replies = createReplyScript({ script, handler, unscripted });
   let messageCount = 0;
 
-  const server = createServer((incoming, outgoing) => {
-    void handle(incoming, outgoing).catch((error: unknown) => {
-      if (!outgoing.headersSent) {
-        sendError(outgoing, { kind: 'error', status: 500, message: `fake server failed: ${String(error)}` });
-      } else outgoing.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-    const rawBody = await readBody(incoming);
-    const record: FakeAnthropicRequest = {
-      method: incoming.method ?? 'GET',
-      path: incoming.url ?? '/',
-      headers: flattenHeaders(incoming.headers),
-      body: parseJson(rawBody),
-      rawBody,
-      outcome: 'pending',
-    };
-    requests.push(record);
-    outgoing.on('close', () => {
-      if (record.outcome === 'pending')
-        record.outcome = outgoing.writableFinished ? 'finished' : 'client-closed';
-    });
+  async function handle({ incoming, outgoing, record }: FakeExchange<FakeAnthropicRequest>): Promise<void> {
     const pathname = record.path.split('?')[0] ?? '';
     if (record.method !== 'POST' || pathname !== '/v1/messages') {
       sendError(outgoing, { kind: 'error', status: 404, message: 'Not found', type: 'not_found_error' });
@@ -209,30 +178,22 @@ export async function createFakeAnthropicServer(
       sendError(outgoing, refusal);
       return;
     }
-    messageCount++;
-    const reply = queue.shift() ?? (await handler?.(record)) ?? unscripted;
-    await sendReply(incoming, outgoing, reply, { record, number: messageCount, body: body ?? {} });
+    // Numbered before awaiting a handler, so concurrent requests keep their own ids.
+    const number = ++messageCount;
+    const reply = await replies.next(record);
+    await sendReply(incoming, outgoing, reply, { record, number, body: body ?? {} });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = await startFakeServer({
+    handle,
+    sendFailure: (outgoing, message) => sendError(outgoing, { kind: 'error', status: 500, message }),
   });
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    enqueue(reply) {
-      queue.push(reply);
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    url: server.origin,
+    requests: server.requests,
+    enqueue: replies.enqueue,
+    close: server.close,
   };
 }
 
@@ -334,10 +295,7 @@ async function sendReply(
     case 'reset': {
       const ending = reply.kind;
       if (reply.afterEvents === undefined || !streaming) {
-        if (ending === 'reset') {
-          context.record.outcome = 'reset';
-          incoming.socket.destroy();
-        }
+        if (ending === 'reset') resetConnection(context.record, incoming.socket);
         // A hang answers nothing; the response ends when the client leaves or close() destroys it.
         return;
       }
@@ -346,16 +304,9 @@ async function sendReply(
       await sendEvents(outgoing, events, message, context, ending);
       return;
     }
-    case 'raw': {
-      outgoing.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'text/event-stream' });
-      for (const part of typeof reply.body === 'string' ? [reply.body] : reply.body) {
-        if (outgoing.destroyed) return;
-        outgoing.write(part);
-        if (reply.delayMs) await delay(reply.delayMs);
-      }
-      outgoing.end();
+    case 'raw':
+      await sendRaw(outgoing, reply);
       return;
-    }
   }
 }
 
@@ -369,23 +320,15 @@ async function sendEvents(
   events: StreamEvent[],
   reply: FakeAnthropicMessageReply,
   context: ReplyContext,
-  ending: 'end' | 'hang' | 'reset',
+  ending: FakeStreamEnding,
 ): Promise<void> {
-  outgoing.writeHead(200, streamHeaders(context, reply.headers));
-  outgoing.flushHeaders();
-  for (const event of events) {
-    if (outgoing.destroyed) return;
-    outgoing.write(formatEvent(event));
-    if (reply.delayMs) await delay(reply.delayMs);
-  }
-  if (outgoing.destroyed) return;
-  if (ending === 'reset') {
-    context.record.outcome = 'reset';
-    outgoing.socket?.destroy();
-    return;
-  }
-  if (ending === 'hang') return;
-  outgoing.end();
+  await sendEventStream(outgoing, {
+    record: context.record,
+    headers: streamHeaders(context, reply.headers),
+    frames: events.map(formatEvent),
+    delayMs: reply.delayMs,
+    ending,
+  });
 }
 
 function formatEvent({ event, data }: StreamEvent): string {
@@ -426,17 +369,18 @@ function streamEvents(reply: FakeAnthropicMessageReply, context: ReplyContext): 
     });
     if (block.type === 'thinking') {
       events.push(start({ type: 'thinking', thinking: '', signature: '' }));
-      for (const piece of split(block.thinking, size))
+      for (const piece of splitByCodePoints(block.thinking, size))
         events.push(delta({ type: 'thinking_delta', thinking: piece }));
       events.push(delta({ type: 'signature_delta', signature: block.signature }));
     } else if (block.type === 'text') {
       events.push(start({ type: 'text', text: '' }));
-      for (const piece of split(block.text, size)) events.push(delta({ type: 'text_delta', text: piece }));
+      for (const piece of splitByCodePoints(block.text, size))
+        events.push(delta({ type: 'text_delta', text: piece }));
     } else {
       events.push(start({ type: 'tool_use', id: block.id, name: block.name, input: {} }));
       // Anthropic opens every tool input with an empty fragment.
       events.push(delta({ type: 'input_json_delta', partial_json: '' }));
-      for (const piece of split(block.inputText, size)) {
+      for (const piece of splitByCodePoints(block.inputText, size)) {
         events.push(delta({ type: 'input_json_delta', partial_json: piece }));
       }
     }
@@ -554,21 +498,6 @@ function sendError(
   });
 }
 
-function sendJson(
-  outgoing: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  outgoing.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  outgoing.end(text);
-}
-
 function streamHeaders(context: ReplyContext, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -584,46 +513,4 @@ function requestIdHeaders(context: ReplyContext, extra: Record<string, string> =
 
 function requestedModel(context: ReplyContext): string {
   return typeof context.body.model === 'string' ? context.body.model : 'claude-sonnet-4-5';
-}
-
-/** Splits by code points so no delta ends inside a surrogate pair. */
-function split(text: string, size: number): string[] {
-  const characters = Array.from(text);
-  const pieces: string[] = [];
-  for (let start = 0; start < characters.length; start += size)
-    pieces.push(characters.slice(start, start + size).join(''));
-  return pieces;
-}
-
-function readBody(incoming: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    incoming.on('data', (part: Buffer) => parts.push(part));
-    incoming.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    incoming.on('error', reject);
-  });
-}
-
-function flattenHeaders(headers: IncomingMessage['headers']): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return result;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }

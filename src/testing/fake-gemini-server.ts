@@ -7,8 +7,21 @@
  * error mid-stream, malformed JSON, a stream cut before its finish reason, a hang, a connection
  * reset, a slow drip). Every request is recorded, including whether the client went away first.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createReplyScript,
+  isRecord,
+  resetConnection,
+  sendEventStream,
+  sendJson,
+  sendRaw,
+  splitByCodePoints,
+  startFakeServer,
+  type FakeExchange,
+  type FakeRawReply,
+  type FakeRecordedRequest,
+  type FakeStreamEnding,
+} from './fake-server-kit.js';
 
 /** A function call of a scripted answer. Gemini sends each call whole, never in fragments. */
 export interface FakeGeminiFunctionCall {
@@ -104,13 +117,7 @@ export interface FakeGeminiResetReply {
 }
 
 /** Exactly these bytes: each string of `body` is written separately. */
-export interface FakeGeminiRawReply {
-  kind: 'raw';
-  status?: number;
-  headers?: Record<string, string>;
-  body: string | string[];
-  delayMs?: number;
-}
+export type FakeGeminiRawReply = FakeRawReply;
 
 /** One scripted answer. */
 export type FakeGeminiReply =
@@ -123,20 +130,13 @@ export type FakeGeminiReply =
   | FakeGeminiResetReply
   | FakeGeminiRawReply;
 
-/** A request as received. `outcome` is updated while the answer is sent. */
-export interface FakeGeminiRequest {
-  method: string;
-  /** Path and query, e.g. `/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`. */
-  path: string;
+/**
+ * A request as received, e.g. on `/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`.
+ * `outcome` is updated while the answer is sent.
+ */
+export interface FakeGeminiRequest extends FakeRecordedRequest {
   /** The model of the path, e.g. `gemini-2.5-flash`. */
   model: string | undefined;
-  /** Lowercase header names. */
-  headers: Record<string, string>;
-  /** The parsed JSON body, or undefined when it was not JSON. */
-  body: unknown;
-  rawBody: string;
-  /** `finished`: the answer was sent; `client-closed`: the client went away before that; `reset`: a scripted reset. */
-  outcome: 'pending' | 'finished' | 'client-closed' | 'reset';
 }
 
 /** Options of {@link createFakeGeminiServer}. */
@@ -168,42 +168,12 @@ const GENERATE_PATH = /^\/v1beta\/((?:models|tunedModels)\/[^:]+):(generateConte
 export async function createFakeGeminiServer(
   options: FakeGeminiServerOptions = {},
 ): Promise<FakeGeminiServer> {
-  const { script = [], handler } = options;
-  const queue = [...script];
-  const requests: FakeGeminiRequest[] = [];
-  const sockets = new Set<Socket>();
+  const { script, handler } = options;
+  const replies = createReplyScript({ script, handler, unscripted });
   let generateCount = 0;
 
-  const server = createServer((incoming, outgoing) => {
-    void handle(incoming, outgoing).catch((error: unknown) => {
-      if (!outgoing.headersSent) {
-        sendError(outgoing, { kind: 'error', status: 500, message: `fake server failed: ${String(error)}` });
-      } else outgoing.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-    const rawBody = await readBody(incoming);
-    const url = new URL(incoming.url ?? '/', 'http://fake');
-    const match = GENERATE_PATH.exec(url.pathname);
-    const record: FakeGeminiRequest = {
-      method: incoming.method ?? 'GET',
-      path: incoming.url ?? '/',
-      model: match?.[1]?.replace(/^models\//, ''),
-      headers: flattenHeaders(incoming.headers),
-      body: parseJson(rawBody),
-      rawBody,
-      outcome: 'pending',
-    };
-    requests.push(record);
-    outgoing.on('close', () => {
-      if (record.outcome === 'pending')
-        record.outcome = outgoing.writableFinished ? 'finished' : 'client-closed';
-    });
+  async function handle({ incoming, outgoing, record }: FakeExchange<FakeGeminiRequest>): Promise<void> {
+    const { url, match } = parseGeneratePath(record.path);
     if (record.method !== 'POST' || match === null) {
       sendError(outgoing, { kind: 'error', status: 404, message: `Not found: ${url.pathname}` });
       return;
@@ -221,39 +191,44 @@ export async function createFakeGeminiServer(
       sendError(outgoing, { kind: 'error', status: 400, message: 'Invalid JSON payload received.' });
       return;
     }
-    generateCount++;
-    const reply = queue.shift() ?? (await handler?.(record)) ?? unscripted;
+    // Numbered before awaiting a handler, so concurrent requests keep their own ids.
+    const number = ++generateCount;
+    const reply = await replies.next(record);
     const mode =
       match[2] === 'generateContent' ? 'json' : url.searchParams.get('alt') === 'sse' ? 'sse' : 'array';
     await sendReply(incoming, outgoing, reply, {
       record,
-      number: generateCount,
+      number,
       body: record.body,
       model: record.model ?? 'gemini-2.5-flash',
       mode,
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = await startFakeServer({
+    // The model goes right after the path, where readers of a recorded request look for it.
+    record: ({ method, path, ...rest }): FakeGeminiRequest => ({
+      method,
+      path,
+      model: parseGeneratePath(path).match?.[1]?.replace(/^models\//, ''),
+      ...rest,
+    }),
+    handle,
+    sendFailure: (outgoing, message) => sendError(outgoing, { kind: 'error', status: 500, message }),
   });
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}/v1beta`,
-    requests,
-    enqueue(reply) {
-      queue.push(reply);
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    url: `${server.origin}/v1beta`,
+    requests: server.requests,
+    enqueue: replies.enqueue,
+    close: server.close,
   };
+}
+
+/** The URL of a request path and, for a generate method, its match of {@link GENERATE_PATH}. */
+function parseGeneratePath(path: string): { url: URL; match: RegExpExecArray | null } {
+  const url = new URL(path, 'http://fake');
+  return { url, match: GENERATE_PATH.exec(url.pathname) };
 }
 
 const unscripted: FakeGeminiErrorReply = {
@@ -283,8 +258,9 @@ async function sendReply(
     case 'content':
       if (context.mode === 'sse')
         await sendChunks(outgoing, streamChunks(reply, context), reply, context, 'end');
-      else if (context.mode === 'array') sendJson(outgoing, 200, streamChunks(reply, context), reply.headers);
-      else sendJson(outgoing, 200, responseBody(reply, context), reply.headers);
+      else if (context.mode === 'array')
+        sendGoogleJson(outgoing, 200, streamChunks(reply, context), reply.headers);
+      else sendGoogleJson(outgoing, 200, responseBody(reply, context), reply.headers);
       return;
     case 'error':
       sendError(outgoing, reply);
@@ -333,10 +309,7 @@ async function sendReply(
     case 'reset': {
       const ending = reply.kind;
       if (reply.afterChunks === undefined || context.mode !== 'sse') {
-        if (ending === 'reset') {
-          context.record.outcome = 'reset';
-          incoming.socket.destroy();
-        }
+        if (ending === 'reset') resetConnection(context.record, incoming.socket);
         // A hang answers nothing; the response ends when the client leaves or close() destroys it.
         return;
       }
@@ -350,16 +323,9 @@ async function sendReply(
       );
       return;
     }
-    case 'raw': {
-      outgoing.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'text/event-stream' });
-      for (const part of typeof reply.body === 'string' ? [reply.body] : reply.body) {
-        if (outgoing.destroyed) return;
-        outgoing.write(part);
-        if (reply.delayMs) await delay(reply.delayMs);
-      }
-      outgoing.end();
+    case 'raw':
+      await sendRaw(outgoing, reply);
       return;
-    }
   }
 }
 
@@ -368,24 +334,16 @@ async function sendChunks(
   chunks: unknown[],
   reply: FakeGeminiContentReply,
   context: ReplyContext,
-  ending: 'end' | 'hang' | 'reset',
+  ending: FakeStreamEnding,
 ): Promise<void> {
-  outgoing.writeHead(200, { 'content-type': 'text/event-stream', ...reply.headers });
-  outgoing.flushHeaders();
-  for (const chunk of chunks) {
-    if (outgoing.destroyed) return;
+  await sendEventStream(outgoing, {
+    record: context.record,
+    headers: { 'content-type': 'text/event-stream', ...reply.headers },
     // Gemini separates its events with CRLF pairs.
-    outgoing.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
-    if (reply.delayMs) await delay(reply.delayMs);
-  }
-  if (outgoing.destroyed) return;
-  if (ending === 'reset') {
-    context.record.outcome = 'reset';
-    outgoing.socket?.destroy();
-    return;
-  }
-  if (ending === 'hang') return;
-  outgoing.end();
+    frames: chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\r\n\r\n`),
+    delayMs: reply.delayMs,
+    ending,
+  });
 }
 
 type Part = Record<string, unknown>;
@@ -447,7 +405,7 @@ function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): Rec
   const chunks: Record<string, unknown>[] = [];
   if (reply.thought !== undefined)
     chunks.push({ ...candidate([{ text: reply.thought, thought: true }]), ...envelope(false) });
-  for (const piece of split(reply.text ?? '', size))
+  for (const piece of splitByCodePoints(reply.text ?? '', size))
     chunks.push({ ...candidate([{ text: piece }]), ...envelope(false) });
   const { callParts } = answerParts(reply);
   chunks.push({ ...candidate(callParts, reply.finishReason ?? 'STOP'), ...envelope(true) });
@@ -517,65 +475,18 @@ function errorBody(reply: FakeGeminiErrorReply): Record<string, unknown> {
 }
 
 function sendError(outgoing: ServerResponse, reply: FakeGeminiErrorReply): void {
-  sendJson(outgoing, reply.status, errorBody(reply), {
+  sendGoogleJson(outgoing, reply.status, errorBody(reply), {
     ...(reply.retryAfter === undefined ? {} : { 'retry-after': String(reply.retryAfter) }),
     ...reply.headers,
   });
 }
 
-function sendJson(
+/** Sends JSON as Google does, with an explicit charset. */
+function sendGoogleJson(
   outgoing: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(body);
-  outgoing.writeHead(status, {
-    'content-type': 'application/json; charset=UTF-8',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  outgoing.end(text);
-}
-
-/** Splits by code points so no chunk ends inside a surrogate pair. */
-function split(text: string, size: number): string[] {
-  const characters = Array.from(text);
-  const pieces: string[] = [];
-  for (let start = 0; start < characters.length; start += size)
-    pieces.push(characters.slice(start, start + size).join(''));
-  return pieces;
-}
-
-function readBody(incoming: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    incoming.on('data', (part: Buffer) => parts.push(part));
-    incoming.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    incoming.on('error', reject);
-  });
-}
-
-function flattenHeaders(headers: IncomingMessage['headers']): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return result;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+  sendJson(outgoing, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 }

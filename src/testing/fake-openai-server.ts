@@ -7,8 +7,23 @@
  * vectors (or a scripted fault). Every request is recorded for assertions.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createReplyScript,
+  isRecord,
+  resetConnection,
+  sendEventStream,
+  sendJson,
+  sendRaw,
+  splitByCodePoints,
+  startFakeServer,
+  type FakeExchange,
+  type FakeRawReply,
+  type FakeRecordedRequest,
+  type FakeStreamEnding,
+} from './fake-server-kit.js';
+
+export type { FakeRawReply } from './fake-server-kit.js';
 
 /** A tool call in a scripted completion. */
 export interface FakeToolCall {
@@ -94,15 +109,6 @@ export interface FakeResetReply {
   afterChunks?: number;
 }
 
-/** Exactly these bytes: each string of `body` is written separately, to split events across writes. */
-export interface FakeRawReply {
-  kind: 'raw';
-  status?: number;
-  headers?: Record<string, string>;
-  body: string | string[];
-  delayMs?: number;
-}
-
 /** One scripted answer. */
 export type FakeOpenAIReply =
   | FakeCompletionReply
@@ -119,19 +125,8 @@ export type FakeEmbeddingFault = FakeErrorReply | FakeMalformedReply | FakeHangR
 /** Length of a fake embedding when the request names no `dimensions`. */
 export const FAKE_EMBEDDING_DIMENSIONS = 8;
 
-/** A request as received. `outcome` is updated while the answer is sent. */
-export interface FakeOpenAIRequest {
-  method: string;
-  /** Path and query, e.g. `/v1/chat/completions`. */
-  path: string;
-  /** Lowercase header names. */
-  headers: Record<string, string>;
-  /** The parsed JSON body, or undefined when it was not JSON. */
-  body: unknown;
-  rawBody: string;
-  /** `finished`: the answer was sent; `client-closed`: the client went away before that; `reset`: a scripted reset. */
-  outcome: 'pending' | 'finished' | 'client-closed' | 'reset';
-}
+/** A request as received (e.g. on `/v1/chat/completions`). `outcome` is updated while the answer is sent. */
+export type FakeOpenAIRequest = FakeRecordedRequest;
 
 /** Options of {@link createFakeOpenAIServer}. */
 export interface FakeOpenAIServerOptions {
@@ -161,40 +156,12 @@ export interface FakeOpenAIServer {
 export async function createFakeOpenAIServer(
   options: FakeOpenAIServerOptions = {},
 ): Promise<FakeOpenAIServer> {
-  const { script = [], handler, now = () => Date.now() } = options;
-  const queue = [...script];
+  const { script, handler, now = () => Date.now() } = options;
+  const replies = createReplyScript({ script, handler, unscripted });
   const embeddingFaults: FakeEmbeddingFault[] = [];
-  const requests: FakeOpenAIRequest[] = [];
-  const sockets = new Set<Socket>();
   let completionCount = 0;
 
-  const server = createServer((incoming, outgoing) => {
-    void handle(incoming, outgoing).catch((error: unknown) => {
-      if (!outgoing.headersSent) {
-        sendError(outgoing, { kind: 'error', status: 500, message: `fake server failed: ${String(error)}` });
-      } else outgoing.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-
-  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-    const rawBody = await readBody(incoming);
-    const record: FakeOpenAIRequest = {
-      method: incoming.method ?? 'GET',
-      path: incoming.url ?? '/',
-      headers: flattenHeaders(incoming.headers),
-      body: parseJson(rawBody),
-      rawBody,
-      outcome: 'pending',
-    };
-    requests.push(record);
-    outgoing.on('close', () => {
-      if (record.outcome === 'pending')
-        record.outcome = outgoing.writableFinished ? 'finished' : 'client-closed';
-    });
+  async function handle({ incoming, outgoing, record }: FakeExchange<FakeOpenAIRequest>): Promise<void> {
     const pathname = record.path.split('?')[0];
     if (record.method === 'POST' && pathname === '/v1/embeddings') {
       const fault = embeddingFaults.shift();
@@ -203,10 +170,7 @@ export async function createFakeOpenAIServer(
       else if (fault.kind === 'malformed-json') {
         outgoing.writeHead(200, { 'content-type': 'application/json' });
         outgoing.end(fault.body ?? '{"object":"list","data":[{"embedding":[0.1,');
-      } else if (fault.kind === 'reset') {
-        record.outcome = 'reset';
-        incoming.socket.destroy();
-      }
+      } else if (fault.kind === 'reset') resetConnection(record, incoming.socket);
       // A hang answers nothing.
       return;
     }
@@ -219,39 +183,31 @@ export async function createFakeOpenAIServer(
       });
       return;
     }
-    completionCount++;
-    const reply = queue.shift() ?? (await handler?.(record)) ?? unscripted;
+    // Numbered before awaiting a handler, so concurrent requests keep their own ids.
+    const number = ++completionCount;
+    const reply = await replies.next(record);
     const context: ReplyContext = {
       record,
-      number: completionCount,
+      number,
       body: isRecord(record.body) ? record.body : {},
       created: Math.floor(now() / 1000),
     };
     await sendReply(incoming, outgoing, reply, context);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = await startFakeServer({
+    handle,
+    sendFailure: (outgoing, message) => sendError(outgoing, { kind: 'error', status: 500, message }),
   });
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    enqueue(reply) {
-      queue.push(reply);
-    },
+    url: `${server.origin}/v1`,
+    requests: server.requests,
+    enqueue: replies.enqueue,
     enqueueEmbeddingFault(fault) {
       embeddingFaults.push(fault);
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: server.close,
   };
 }
 
@@ -313,10 +269,7 @@ async function sendReply(
     case 'reset': {
       const ending = reply.kind === 'hang' ? 'hang' : 'reset';
       if (reply.afterChunks === undefined || !streaming) {
-        if (ending === 'reset') {
-          context.record.outcome = 'reset';
-          incoming.socket.destroy();
-        }
+        if (ending === 'reset') resetConnection(context.record, incoming.socket);
         // A hang answers nothing; the response ends when the client leaves or close() destroys it.
         return;
       }
@@ -326,17 +279,9 @@ async function sendReply(
       });
       return;
     }
-    case 'raw': {
-      outgoing.writeHead(reply.status ?? 200, reply.headers ?? { 'content-type': 'text/event-stream' });
-      const parts = typeof reply.body === 'string' ? [reply.body] : reply.body;
-      for (const part of parts) {
-        if (outgoing.destroyed) return;
-        outgoing.write(part);
-        if (reply.delayMs) await delay(reply.delayMs);
-      }
-      outgoing.end();
+    case 'raw':
+      await sendRaw(outgoing, reply);
       return;
-    }
   }
 }
 
@@ -350,27 +295,21 @@ async function sendStream(
   outgoing: ServerResponse,
   reply: FakeCompletionReply,
   context: ReplyContext,
-  { stopAfter, ending = 'end' }: { stopAfter?: number; ending?: 'end' | 'hang' | 'reset' },
+  { stopAfter, ending = 'end' }: { stopAfter?: number; ending?: FakeStreamEnding },
 ): Promise<void> {
   const chunks = streamChunks(reply, context);
-  outgoing.writeHead(200, streamHeaders(context, reply.headers));
-  outgoing.flushHeaders();
-  const limit = stopAfter ?? chunks.length;
-  for (const [position, chunk] of chunks.entries()) {
-    if (position >= limit) break;
-    if (outgoing.destroyed) return;
-    outgoing.write(`data: ${JSON.stringify(chunk.data)}\n\n`);
-    if (reply.delayMs) await delay(reply.delayMs);
-  }
-  if (outgoing.destroyed) return;
-  if (ending === 'reset') {
-    context.record.outcome = 'reset';
-    outgoing.socket?.destroy();
-    return;
-  }
-  if (ending === 'hang') return;
-  if (stopAfter === undefined) outgoing.write('data: [DONE]\n\n');
-  outgoing.end();
+  await sendEventStream(outgoing, {
+    record: context.record,
+    headers: streamHeaders(context, reply.headers),
+    // A negative stopAfter sends nothing, as "stop after that many chunks" reads.
+    frames: chunks
+      .slice(0, Math.max(0, stopAfter ?? chunks.length))
+      .map((chunk) => `data: ${JSON.stringify(chunk.data)}\n\n`),
+    delayMs: reply.delayMs,
+    ending,
+    // Only a complete stream gets the terminator; a cut one must look cut.
+    trailer: stopAfter === undefined ? 'data: [DONE]\n\n' : undefined,
+  });
 }
 
 /** The chunks of a streamed answer, in OpenAI's order. */
@@ -397,14 +336,14 @@ function streamChunks(reply: FakeCompletionReply, context: ReplyContext): Stream
   const chunks: StreamChunk[] = [
     chunk({ role: 'assistant', content: content === '' ? null : '', refusal: null }),
   ];
-  for (const piece of split(content, size)) chunks.push(chunk({ content: piece }));
-  for (const piece of split(reply.refusal ?? '', size)) chunks.push(chunk({ refusal: piece }));
+  for (const piece of splitByCodePoints(content, size)) chunks.push(chunk({ content: piece }));
+  for (const piece of splitByCodePoints(reply.refusal ?? '', size)) chunks.push(chunk({ refusal: piece }));
 
   const callChunks = toolCalls.map((call, index) => [
     chunk({
       tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
     }),
-    ...split(call.arguments, size).map((piece) =>
+    ...splitByCodePoints(call.arguments, size).map((piece) =>
       chunk({ tool_calls: [{ index, function: { arguments: piece } }] }),
     ),
   ]);
@@ -588,21 +527,6 @@ function sendError(
   });
 }
 
-function sendJson(
-  outgoing: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  outgoing.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  outgoing.end(text);
-}
-
 function streamHeaders(context: ReplyContext, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -618,46 +542,4 @@ function requestIdHeaders(context: ReplyContext, extra: Record<string, string> =
 
 function requestedModel(context: ReplyContext): string {
   return typeof context.body.model === 'string' ? context.body.model : 'gpt-4o-mini';
-}
-
-/** Splits by code points so no delta ends inside a surrogate pair. */
-function split(text: string, size: number): string[] {
-  const characters = Array.from(text);
-  const pieces: string[] = [];
-  for (let start = 0; start < characters.length; start += size)
-    pieces.push(characters.slice(start, start + size).join(''));
-  return pieces;
-}
-
-function readBody(incoming: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    incoming.on('data', (part: Buffer) => parts.push(part));
-    incoming.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    incoming.on('error', reject);
-  });
-}
-
-function flattenHeaders(headers: IncomingMessage['headers']): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) result[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return result;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
