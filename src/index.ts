@@ -12,7 +12,15 @@ export {
   type AgentOptions,
   type AgentLimits,
 } from './runtime/agent.js';
-export { defineTool, type Tool, type ToolOptions, type ToolContext, type ToolEffect } from './tools/tool.js';
+export {
+  defineTool,
+  type Tool,
+  type ToolOptions,
+  type ToolContext,
+  type ToolEffect,
+  type ApprovalPredicate,
+  type RejectionPolicy,
+} from './tools/tool.js';
 export {
   createEffectLedger,
   type EffectLedger,
@@ -39,6 +47,13 @@ export type { JournalStore } from './journal/store.js';
 export {
   statusForStopReason,
   TERMINAL_STATUSES,
+  RUN_STATUSES,
+  type ApprovalRecord,
+  type ApprovalStatus,
+  type ApprovalDecision,
+  type ApprovalDecisionInput,
+  type ApprovalFilter,
+  type NewApproval,
   type RunRecord,
   type RunStatus,
   type StopReason,
@@ -175,6 +190,11 @@ export {
   ModelConfigError,
 } from './errors/model-errors.js';
 export { NondeterminismError, ToolError, RunCancelledError } from './errors/runtime-errors.js';
+export {
+  ApprovalNotFoundError,
+  ApprovalNotPendingError,
+  ApprovalRejectedError,
+} from './errors/approval-errors.js';
 
 // Utilities
 export { createJsonLogger, silentLogger, type Logger } from './util/logger.js';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/config-errors.js';
 import { MigrationError } from '../errors/storage-errors.js';
 import { apiKeysMigration } from './migration-0003-api-keys.js';
+import { approvalsMigration } from './migration-0004-approvals.js';
 import { gatewayMigration } from './migration-0002-gateway.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
@@ -122,6 +123,7 @@ export const migrations: readonly Migration[] = [
   },
   gatewayMigration,
   apiKeysMigration,
+  approvalsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

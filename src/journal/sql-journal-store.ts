@@ -1,16 +1,26 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
+import { ApprovalNotFoundError, ApprovalNotPendingError } from '../errors/approval-errors.js';
+import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
-import type { SqlClient } from './sql-client.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type { JournalStore } from './store.js';
-import { toJson, toRunRecord, toStepRecord, type RunRow, type StepRow } from './sql-rows.js';
+import {
+  toApprovalRecord,
+  toJson,
+  toRunRecord,
+  toStepRecord,
+  type ApprovalRow,
+  type RunRow,
+  type StepRow,
+} from './sql-rows.js';
 import { statusForStopReason } from './types.js';
-import type { RunRecord } from './types.js';
+import type { ApprovalStatus, RunRecord } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
 export interface SqlJournalStoreOptions {
@@ -64,6 +74,7 @@ export function createSqlJournalStore({
   const runs = `${schema}.runs`;
   const steps = `${schema}.steps`;
   const payloads = `${schema}.payloads`;
+  const approvals = `${schema}.approvals`;
   const channel = `${schema}_runnable`.slice(0, MAX_CHANNEL_LENGTH);
   const leaseInterval = (parameter: string) => `now() + ${parameter}::float8 * interval '1 millisecond'`;
   const unsubscribers = new Set<() => Promise<void>>();
@@ -74,6 +85,17 @@ export function createSqlJournalStore({
       WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
       FOR SHARE
     )`;
+
+  /** Requeues runs awaiting approval that have nothing pending any more (call with them locked). */
+  const wakeRuns = (tx: SqlExecutor, runIds: readonly string[]) =>
+    tx.query(
+      `UPDATE ${runs} AS run SET status = 'queued', available_at = now(), updated_at = now(),
+         ${waitedMsUpdate('run.waiting_since')}, waiting_since = NULL
+       WHERE run.id = ANY($1::text[]) AND run.status = 'awaiting_approval'
+         AND NOT EXISTS (SELECT 1 FROM ${approvals} WHERE run_id = run.id AND status = 'pending')
+       RETURNING pg_notify($2, '')`,
+      [[...runIds], channel],
+    );
 
   const store: JournalStore = {
     async migrate() {
@@ -379,21 +401,203 @@ export function createSqlJournalStore({
     },
 
     async requestCancel(runId, { tenantId } = {}) {
-      // SET expressions read the row as it was, so one CASE decides per current status.
-      const cancelled = await client.query<RunRow>(
-        `UPDATE ${runs} SET
-           status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
-           stop_reason = CASE WHEN status = 'queued' THEN 'cancelled' ELSE stop_reason END,
-           ended_at = CASE WHEN status = 'queued' THEN now() ELSE ended_at END,
-           cancel_requested = true,
-           updated_at = now()
-         WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text) AND status IN ('queued', 'running', 'waiting')
-         RETURNING *`,
-        [runId, tenantId ?? null],
-      );
-      const row = cancelled.rows[0];
+      // A transaction because a run awaiting approval takes its pending approvals along; the run
+      // row is locked first, in the same order as decisions take it (no deadlock between them).
+      const row = await client.transaction(async (tx) => {
+        // SET expressions read the row as it was, so one CASE decides per current status.
+        const cancelled = await tx.query<RunRow>(
+          `UPDATE ${runs} SET
+             status = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE status END,
+             stop_reason = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE stop_reason END,
+             ended_at = CASE WHEN status IN ('queued', 'awaiting_approval') THEN now() ELSE ended_at END,
+             ${waitedMsUpdate('waiting_since')},
+             waiting_since = NULL,
+             cancel_requested = true,
+             updated_at = now()
+           WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)
+             AND status IN ('queued', 'running', 'waiting', 'awaiting_approval')
+           RETURNING *`,
+          [runId, tenantId ?? null],
+        );
+        const updated = cancelled.rows[0];
+        if (updated?.status === 'cancelled') {
+          await tx.query(
+            `UPDATE ${approvals} SET status = 'cancelled', reason = 'run cancelled', decided_at = now()
+             WHERE run_id = $1 AND status = 'pending'`,
+            [runId],
+          );
+        }
+        return updated;
+      });
       if (row) return toRunRecord(row);
       return store.getRun(runId, tenantId === undefined ? {} : { tenantId });
+    },
+
+    async suspendForApproval(lease, { approvals: requested }) {
+      const seqs = requested.map((approval) => approval.stepSeq);
+      const suspended = await client.transaction(async (tx) => {
+        const locked = await tx.query<{ tenant_id: string; cancel_requested: boolean }>(
+          `SELECT tenant_id, cancel_requested FROM ${runs}
+           WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+           FOR UPDATE`,
+          [lease.runId, lease.owner, lease.fence],
+        );
+        const run = locked.rows[0];
+        if (!run) return false;
+        if (run.cancel_requested) throw new RunCancelledError(lease.runId);
+        for (const approval of requested) {
+          await tx.query(
+            `INSERT INTO ${approvals} (id, tenant_id, run_id, step_seq, tool, arguments, status, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending',
+               CASE WHEN $7::float8 IS NULL THEN NULL ELSE ${leaseInterval('$7')} END)
+             ON CONFLICT (run_id, step_seq) DO NOTHING`,
+            [
+              generateId('apr'),
+              run.tenant_id,
+              lease.runId,
+              approval.stepSeq,
+              approval.tool,
+              toJson(approval.arguments),
+              approval.ttlMs ?? null,
+            ],
+          );
+          const step = approval.step;
+          await tx.query(
+            `INSERT INTO ${steps} (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
+             VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, $8::timestamptz, $9::jsonb)
+             ON CONFLICT (run_id, seq) DO NOTHING`,
+            [
+              lease.runId,
+              step.seq,
+              step.parentSeq,
+              step.kind,
+              step.name,
+              step.inputHash,
+              step.attempt,
+              step.startedAt.toISOString(),
+              step.meta == null ? null : JSON.stringify(step.meta),
+            ],
+          );
+        }
+        // Waits only while something is pending; otherwise straight back to the queue.
+        await tx.query(
+          `WITH waiting AS (
+             SELECT EXISTS (SELECT 1 FROM ${approvals} WHERE run_id = $1 AND status = 'pending') AS pending
+           )
+           UPDATE ${runs} SET
+             status = CASE WHEN waiting.pending THEN 'awaiting_approval' ELSE 'queued' END,
+             waiting_since = CASE WHEN waiting.pending THEN now() ELSE NULL END,
+             lease_owner = NULL, lease_expires_at = NULL, available_at = now(), updated_at = now()
+           FROM waiting
+           WHERE id = $1
+           RETURNING CASE WHEN waiting.pending THEN NULL ELSE pg_notify($2, '') END`,
+          [lease.runId, channel],
+        );
+        return true;
+      });
+      if (!suspended) {
+        // A retry of a suspension that did commit: the fence moves only on a claim.
+        const retried = await client.query(
+          `SELECT 1 FROM ${runs} WHERE id = $1 AND fence = $2 AND lease_owner IS NULL
+             AND status IN ('awaiting_approval', 'queued')`,
+          [lease.runId, lease.fence],
+        );
+        if (retried.rowCount === 0) throw new LeaseLostError(lease.runId, lease.fence);
+      }
+      const result = await client.query<ApprovalRow>(
+        `SELECT * FROM ${approvals} WHERE run_id = $1 AND step_seq = ANY($2::int[]) ORDER BY step_seq`,
+        [lease.runId, seqs],
+      );
+      return result.rows.map(toApprovalRecord);
+    },
+
+    async decideApproval({ approvalId, tenantId, decision, reason = null, decidedBy }) {
+      const status = decision === 'approve' ? 'approved' : 'rejected';
+      type Outcome = { notFound: true } | { notPending: ApprovalStatus } | { approval: ApprovalRow };
+      const outcome = await client.transaction(async (tx): Promise<Outcome> => {
+        const found = await tx.query<{ run_id: string }>(
+          `SELECT run_id FROM ${approvals} WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)`,
+          [approvalId, tenantId ?? null],
+        );
+        const runId = found.rows[0]?.run_id;
+        if (runId === undefined) return { notFound: true };
+        // The run row first: decisions on one run are serialized, so the last one always sees
+        // that nothing is pending any more and wakes the run.
+        await tx.query(`SELECT 1 FROM ${runs} WHERE id = $1 FOR UPDATE`, [runId]);
+        const current = await tx.query<ApprovalRow & { expired: boolean }>(
+          `SELECT *, (expires_at IS NOT NULL AND expires_at <= now()) AS expired FROM ${approvals}
+           WHERE id = $1 FOR UPDATE`,
+          [approvalId],
+        );
+        const row = current.rows[0]!;
+        if (row.status !== 'pending') {
+          const repeated = row.status === status && row.decided_by === decidedBy;
+          return repeated ? { approval: row } : { notPending: row.status };
+        }
+        if (row.expired) {
+          await tx.query(
+            `UPDATE ${approvals} SET status = 'expired', reason = 'expired', decided_at = now() WHERE id = $1`,
+            [approvalId],
+          );
+          await wakeRuns(tx, [runId]);
+          return { notPending: 'expired' };
+        }
+        const decided = await tx.query<ApprovalRow>(
+          `UPDATE ${approvals} SET status = $2, reason = $3, decided_by = $4, decided_at = now()
+           WHERE id = $1 RETURNING *`,
+          [approvalId, status, reason, decidedBy],
+        );
+        await wakeRuns(tx, [runId]);
+        return { approval: decided.rows[0]! };
+      });
+      if ('notFound' in outcome) throw new ApprovalNotFoundError(approvalId);
+      if ('notPending' in outcome) throw new ApprovalNotPendingError(approvalId, outcome.notPending);
+      return toApprovalRecord(outcome.approval);
+    },
+
+    async getApproval(approvalId, { tenantId } = {}) {
+      const result = await client.query<ApprovalRow>(
+        `SELECT * FROM ${approvals} WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)`,
+        [approvalId, tenantId ?? null],
+      );
+      const row = result.rows[0];
+      return row ? toApprovalRecord(row) : undefined;
+    },
+
+    async listApprovals(filter = {}) {
+      const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(filter.limit ?? 100)));
+      const result = await client.query<ApprovalRow>(
+        `SELECT * FROM ${approvals}
+         WHERE ($1::text IS NULL OR tenant_id = $1::text) AND ($2::text IS NULL OR run_id = $2::text)
+           AND ($3::text IS NULL OR status = $3::text)
+         ORDER BY requested_at DESC, id DESC
+         LIMIT $4`,
+        [filter.tenantId ?? null, filter.runId ?? null, filter.status ?? null, limit],
+      );
+      return result.rows.map(toApprovalRecord);
+    },
+
+    async expireApprovals({ limit = 100 } = {}) {
+      const expired = await client.transaction(async (tx) => {
+        // SKIP LOCKED: a run being decided or swept by someone else is left to them.
+        const locked = await tx.query<{ id: string }>(
+          `SELECT id FROM ${runs}
+           WHERE id IN (SELECT run_id FROM ${approvals} WHERE status = 'pending' AND expires_at <= now())
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        );
+        const runIds = locked.rows.map((row) => row.id);
+        if (runIds.length === 0) return [];
+        const updated = await tx.query<ApprovalRow>(
+          `UPDATE ${approvals} SET status = 'expired', reason = 'expired', decided_at = now()
+           WHERE run_id = ANY($1::text[]) AND status = 'pending' AND expires_at <= now()
+           RETURNING *`,
+          [runIds],
+        );
+        await wakeRuns(tx, runIds);
+        return updated.rows;
+      });
+      return expired.map(toApprovalRecord);
     },
 
     async onRunnable(listener) {
@@ -412,6 +616,11 @@ export function createSqlJournalStore({
     },
   };
   return store;
+}
+
+/** Adds the time since `since` (if set) to `waited_ms`: waiting does not count against the deadline. */
+function waitedMsUpdate(since: string): string {
+  return `waited_ms = waited_ms + coalesce(greatest(0, floor(extract(epoch FROM now() - ${since}) * 1000))::bigint, 0)`;
 }
 
 /** A run row as Postgres returns it (int8 as number, numeric as string, timestamps as Date). */

@@ -1,6 +1,14 @@
 import type { SerializedError } from '../errors/keel-error.js';
 import type { Usage } from '../model/model.js';
-import type { RunRecord, RunStatus, StepRecord, StepStatus, StopReason } from './types.js';
+import type {
+  ApprovalRecord,
+  ApprovalStatus,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  StepStatus,
+  StopReason,
+} from './types.js';
 
 /**
  * Rows of the journal tables as the SQL drivers return them, and their mapping to records.
@@ -24,6 +32,7 @@ export interface RunRow {
   fence: number | string;
   attempts: number;
   cancel_requested: boolean;
+  waited_ms: number | string;
   input_tokens: number | string;
   output_tokens: number | string;
   cached_input_tokens: number | string | null;
@@ -76,6 +85,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     fence: Number(row.fence),
     attempts: Number(row.attempts),
     cancelRequested: row.cancel_requested,
+    waitedMs: Number(row.waited_ms ?? 0),
     usage: toUsage(row),
     costUsd: Number(row.cost_usd),
     stepCount: Number(row.step_count),
@@ -83,6 +93,38 @@ export function toRunRecord(row: RunRow): RunRecord {
     startedAt: toDateOrNull(row.started_at),
     endedAt: toDateOrNull(row.ended_at),
     updatedAt: toDate(row.updated_at),
+  };
+}
+
+export interface ApprovalRow {
+  id: string;
+  tenant_id: string;
+  run_id: string;
+  step_seq: number;
+  tool: string;
+  arguments: unknown;
+  status: ApprovalStatus;
+  reason: string | null;
+  decided_by: string | null;
+  requested_at: Date | string;
+  decided_at: Date | string | null;
+  expires_at: Date | string | null;
+}
+
+export function toApprovalRecord(row: ApprovalRow): ApprovalRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    runId: row.run_id,
+    stepSeq: Number(row.step_seq),
+    tool: row.tool,
+    arguments: row.arguments,
+    status: row.status,
+    reason: row.reason,
+    decidedBy: row.decided_by,
+    requestedAt: toDate(row.requested_at),
+    decidedAt: toDateOrNull(row.decided_at),
+    expiresAt: toDateOrNull(row.expires_at),
   };
 }
 

@@ -650,6 +650,96 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     });
   });
 
+  describe('approvals', () => {
+    const approvalStep = (seq: number) => ({
+      seq,
+      parentSeq: null,
+      kind: 'approval',
+      name: 'pay',
+      inputHash: `hash-${seq}`,
+      attempt: 1,
+      startedAt: new Date('2030-01-01T00:00:01.000Z'),
+    });
+    const suspend = (run: RunRecord, seqs: number[], ttlMs: number | null = null) =>
+      store.suspendForApproval(leaseOf(run), {
+        approvals: seqs.map((seq) => ({
+          stepSeq: seq,
+          tool: 'pay',
+          arguments: { amount: seq },
+          ttlMs,
+          step: approvalStep(seq),
+        })),
+      });
+
+    it('suspends a run (fenced, atomic), wakes it only when the last approval is decided', async () => {
+      await store.createRun(newRun({ tenantId: 'acme' }));
+      const run = await claimOne();
+      const requested = await suspend(run, [1, 2]);
+      expect(requested.map((approval) => [approval.stepSeq, approval.status, approval.tenantId])).toEqual([
+        [1, 'pending', 'acme'],
+        [2, 'pending', 'acme'],
+      ]);
+      expect(await store.getRun(run.id)).toMatchObject({ status: 'awaiting_approval', leaseOwner: null });
+      expect((await store.loadSteps(run.id)).map((step) => step.status)).toEqual(['started', 'started']);
+      // A retry of the same suspension is not an error and creates nothing twice.
+      expect((await suspend(run, [1, 2])).map((approval) => approval.id)).toEqual(requested.map((a) => a.id));
+      expect(await store.claimRuns({ owner: 'w2', limit: 5, leaseMs: 30_000 })).toEqual([]);
+      await expect(
+        store.decideApproval({
+          approvalId: requested[0]!.id,
+          tenantId: 'other',
+          decision: 'approve',
+          decidedBy: 'x',
+        }),
+      ).rejects.toMatchObject({ code: 'approval_not_found' });
+
+      await store.decideApproval({ approvalId: requested[0]!.id, decision: 'approve', decidedBy: 'alice' });
+      expect((await store.getRun(run.id))?.status).toBe('awaiting_approval');
+      const rejected = await store.decideApproval({
+        approvalId: requested[1]!.id,
+        decision: 'reject',
+        reason: 'no',
+        decidedBy: 'bob',
+      });
+      expect(rejected).toMatchObject({ status: 'rejected', reason: 'no', decidedBy: 'bob' });
+      expect(rejected.decidedAt).toBeInstanceOf(Date);
+      expect((await store.getRun(run.id))?.status).toBe('queued');
+      await expect(
+        store.decideApproval({ approvalId: requested[1]!.id, decision: 'approve', decidedBy: 'bob' }),
+      ).rejects.toMatchObject({ code: 'approval_not_pending' });
+      const [reclaimed] = await store.claimRuns({ owner: 'w2', limit: 5, leaseMs: 30_000 });
+      expect(reclaimed).toMatchObject({ id: run.id, fence: run.fence + 1 });
+      expect(await store.listApprovals({ tenantId: 'acme', status: 'pending' })).toEqual([]);
+      expect(await store.listApprovals({ tenantId: 'acme' })).toHaveLength(2);
+    });
+
+    it('refuses a stale lease and expires overdue approvals', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      await expect(
+        store.suspendForApproval({ ...leaseOf(run), fence: run.fence + 1 }, { approvals: [] }),
+      ).rejects.toBeInstanceOf(LeaseLostError);
+      const [approval] = await suspend(run, [1], 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const expired = await store.expireApprovals();
+      expect(expired.map((entry) => entry.id)).toEqual([approval!.id]);
+      expect(await store.getApproval(approval!.id)).toMatchObject({ status: 'expired', reason: 'expired' });
+      expect((await store.getRun(run.id))?.status).toBe('queued');
+      expect(await store.expireApprovals()).toEqual([]);
+    });
+
+    it('cancels a run awaiting approval at once, with its pending approvals', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const [approval] = await suspend(run, [1]);
+      expect(await store.requestCancel(run.id)).toMatchObject({
+        status: 'cancelled',
+        stopReason: 'cancelled',
+      });
+      expect((await store.getApproval(approval!.id))?.status).toBe('cancelled');
+    });
+  });
+
   describe('deleting a run', () => {
     it('deletes its steps and payloads', async () => {
       await store.createRun(newRun());

@@ -1,6 +1,10 @@
 import type {
+  ApprovalDecisionInput,
+  ApprovalFilter,
+  ApprovalRecord,
   HeartbeatResult,
   Lease,
+  NewApproval,
   NewRun,
   RunEnd,
   RunFilter,
@@ -56,7 +60,39 @@ export interface JournalStore {
   /** Ends the run with its stop reason and totals, and clears the lease. */
   finishRun(lease: Lease, end: RunEnd): Promise<RunRecord>;
 
-  /** Asks a run to stop. A queued run is cancelled at once; a running one at its next heartbeat. */
+  /**
+   * Suspends a claimed run on human approvals, in one fenced transaction: creates the pending
+   * approvals (one per (run, step); a retry creates nothing twice), journals their `approval`
+   * steps as `started`, sets the run `awaiting_approval` and clears the lease, so the run holds
+   * no worker while it waits. Should no approval of the run be pending any more (decided in the
+   * meantime), the run goes back to `queued` instead. Returns the approvals of `approvals`' steps.
+   * Throws `LeaseLostError` when the lease is gone and `RunCancelledError` when the run was
+   * asked to stop (nothing is written then).
+   */
+  suspendForApproval(lease: Lease, options: { approvals: readonly NewApproval[] }): Promise<ApprovalRecord[]>;
+  /**
+   * Records a person's decision and who made it. When it was the run's last pending approval,
+   * the run becomes `queued` (and runnable listeners are notified) so any worker resumes it.
+   * Repeating the same decision by the same person returns the approval unchanged; any other
+   * decision on a decided, expired or cancelled approval throws `ApprovalNotPendingError`
+   * (`approval_not_pending`). An approval past its expiry is marked `expired` (and its run
+   * woken) and the decision refused. Throws `ApprovalNotFoundError` for an unknown id or tenant.
+   */
+  decideApproval(input: ApprovalDecisionInput): Promise<ApprovalRecord>;
+  getApproval(approvalId: string, options?: { tenantId?: string }): Promise<ApprovalRecord | undefined>;
+  /** Newest first. */
+  listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]>;
+  /**
+   * Marks pending approvals past their expiry `expired` and wakes their runs (which then treat
+   * the call as rejected). Workers call this as they poll; safe to call from many at once.
+   * Returns the approvals it expired.
+   */
+  expireApprovals(options?: { limit?: number }): Promise<ApprovalRecord[]>;
+
+  /**
+   * Asks a run to stop. A queued run, or one awaiting approval (its pending approvals become
+   * `cancelled`), is cancelled at once; a running one at its next heartbeat.
+   */
   requestCancel(runId: string, options?: { tenantId?: string }): Promise<RunRecord | undefined>;
 
   /**

@@ -2,10 +2,23 @@ import type { SerializedError } from '../errors/keel-error.js';
 import type { Usage } from '../model/model.js';
 
 /**
- * Lifecycle of a run. `queued` and `running` are live; `waiting` holds no worker (approvals,
- * timers; later issues); the last three are terminal and always carry a stop reason.
+ * Lifecycle of a run. `queued` and `running` are live; `awaiting_approval` (a tool call waits
+ * for a human decision) and `waiting` (timers, events; later issues) hold no worker and are never
+ * claimed; the last three are terminal and always carry a stop reason.
  */
-export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus =
+  'queued' | 'running' | 'waiting' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
+
+/** Every run status, for validating filters (API query strings, CLI flags). */
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'running',
+  'waiting',
+  'awaiting_approval',
+  'completed',
+  'failed',
+  'cancelled',
+];
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
@@ -48,6 +61,11 @@ export interface RunRecord {
   /** How many times the run has been claimed (1 on a first execution, +1 per recovery). */
   attempts: number;
   cancelRequested: boolean;
+  /**
+   * Time spent awaiting approvals so far, in ms. The run's deadline does not count it: a run may
+   * wait days for a human and still get its full working time once resumed.
+   */
+  waitedMs: number;
   usage: Usage;
   costUsd: number;
   stepCount: number;
@@ -151,4 +169,58 @@ export interface HeartbeatResult {
   /** False when the lease is gone (another worker claimed the run): stop working on it. */
   held: boolean;
   cancelRequested: boolean;
+}
+
+/**
+ * A human approval of one tool call. `pending` until decided; `approved`, `rejected` (by a
+ * person), `expired` (its ttl passed first) and `cancelled` (the run was cancelled) are final.
+ */
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+
+/** What a person decides. */
+export type ApprovalDecision = 'approve' | 'reject';
+
+/** An approval as stored. `stepSeq` is the journal position of its `approval` step. */
+export interface ApprovalRecord {
+  id: string;
+  tenantId: string;
+  runId: string;
+  stepSeq: number;
+  tool: string;
+  /** The tool call's arguments, as the model gave them (validated against the tool's schema). */
+  arguments: unknown;
+  status: ApprovalStatus;
+  reason: string | null;
+  /** Who decided (an API key id, a user): recorded with every decision. */
+  decidedBy: string | null;
+  requestedAt: Date;
+  decidedAt: Date | null;
+  expiresAt: Date | null;
+}
+
+/** An approval to request when a run suspends; `step` is its `approval` step, journaled `started`. */
+export interface NewApproval {
+  stepSeq: number;
+  tool: string;
+  arguments: unknown;
+  /** Expires this long after the request (database clock); null or absent: never. */
+  ttlMs?: number | null;
+  step: StepStart;
+}
+
+export interface ApprovalFilter {
+  tenantId?: string;
+  runId?: string;
+  status?: ApprovalStatus;
+  /** 1..500 (default 100), newest first. */
+  limit?: number;
+}
+
+export interface ApprovalDecisionInput {
+  approvalId: string;
+  /** When given, an approval of another tenant is not found. */
+  tenantId?: string;
+  decision: ApprovalDecision;
+  reason?: string | null;
+  decidedBy: string;
 }

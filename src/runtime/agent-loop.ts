@@ -29,6 +29,7 @@ import { createLoopDetector } from './loop-detector.js';
 import { storedModelResponseSchema } from './stored-model-response.js';
 import { combineSignals, DeadlineExceededError } from './run-signals.js';
 import type { RunEventListener } from './run-events.js';
+import { needsApproval, rejectionOf, resolveApprovals, type GatedCall } from './approval-gate.js';
 
 /** The longest wait a provider's Retry-After may impose on one model call. */
 const MAX_RETRY_AFTER_MS = 30_000;
@@ -54,8 +55,11 @@ export interface AgentLoopOptions {
  * limit stops the run. Every transition goes through the journal, so re-running this function
  * after a crash replays recorded steps and continues where the run stopped.
  *
+ * A tool call that needs approval suspends the run (see approval-gate.ts): this execution then
+ * throws `RunSuspendedError` and the run waits, holding no worker, until a decision requeues it.
+ *
  * Returns how the run ended; throws only when this execution must not end the run (lease lost,
- * worker draining), leaving it to the next owner.
+ * worker draining, suspended), leaving it to the next owner.
  */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   const { run, agent, model, durable, clock, logger, onEvent, faultHook, streamText = false } = options;
@@ -74,11 +78,12 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   let modelCalls = 0;
   const loopDetector = createLoopDetector({ threshold: limits.loopThreshold });
 
-  // The deadline counts from the run's first start, so a recovered run does not get a new one.
+  // The deadline counts from the run's first start, so a recovered run does not get a new one;
+  // time spent awaiting approvals does not count (a person may take days).
   const startedAt = run.startedAt?.getTime() ?? clock.now();
   const deadline = combineSignals({
     signals: [options.signal],
-    timeoutMs: startedAt + limits.deadlineMs - clock.now(),
+    timeoutMs: startedAt + run.waitedMs + limits.deadlineMs - clock.now(),
     onTimeout: () => new DeadlineExceededError(run.id, limits.deadlineMs),
   });
   const signal = deadline.signal;
@@ -181,8 +186,15 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       const calls = assistant.toolCalls ?? [];
       if (calls.length === 0) return end('completed', { output: finalOutput(agent, assistant.content) });
 
-      // Seqs are allocated before any tool starts so parallel calls get deterministic positions.
-      const planned = calls.map((call) => ({ call, seq: durable.allocateSeq(), args: parseArguments(call) }));
+      // Seqs are allocated before any tool starts so parallel calls get deterministic positions;
+      // a call that needs approval gets its `approval` step right before its tool step.
+      const planned = calls.map((call) => {
+        const args = parseArguments(call);
+        const tool = tools.get(call.name);
+        const approvalSeq =
+          tool && args.ok && needsApproval(tool, args.value) ? durable.allocateSeq() : undefined;
+        return { call, args, tool, approvalSeq, seq: durable.allocateSeq() };
+      });
       for (const { call, args } of planned) {
         if (args.ok && loopDetector.record(call.name, args.value)) {
           return end('loop_detected', {
@@ -193,13 +205,42 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           });
         }
       }
+      const gated: GatedCall[] = planned.flatMap(({ call, args, tool, approvalSeq }) =>
+        tool && args.ok && approvalSeq !== undefined ? [{ call, tool, args: args.value, approvalSeq }] : [],
+      );
+      const rejections = new Map<number, KeelError>();
+      if (gated.length > 0) {
+        throwIfAborted(signal);
+        const outcomes = await resolveApprovals({ gated, durable, run, onEvent });
+        for (const entry of planned) {
+          const outcome = entry.approvalSeq === undefined ? undefined : outcomes.get(entry.approvalSeq);
+          if (outcome && outcome.status !== 'approved' && entry.tool)
+            rejections.set(entry.seq, rejectionOf(entry.tool, outcome));
+        }
+        // A rejection under `end_run` ends the run before any call of this turn runs.
+        const ending = planned.find(
+          (entry) => rejections.has(entry.seq) && entry.tool?.onReject === 'end_run',
+        );
+        if (ending) {
+          const rejection = rejections.get(ending.seq)!;
+          await recordRejectedCall({
+            durable,
+            call: ending.call,
+            seq: ending.seq,
+            tool: ending.tool,
+            error: rejection,
+          });
+          return end('rejected', { error: rejection.toJSON() });
+        }
+      }
       const results = await Promise.all(
-        planned.map(({ call, seq: toolSeq, args }) =>
+        planned.map(({ call, seq: toolSeq, args, tool }) =>
           runToolCall({
             call,
             seq: toolSeq,
             args,
-            tool: tools.get(call.name),
+            tool,
+            rejection: rejections.get(toolSeq),
             durable,
             limits,
             signal,
@@ -218,7 +259,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     if (reason instanceof DeadlineExceededError) return end('deadline', { error: reason.toJSON() });
     if (isKeelError(reason) && (reason.code === 'lease_lost' || reason.code === 'worker_draining'))
       throw reason;
-    if (isKeelError(error) && (error.code === 'lease_lost' || error.code === 'database_unavailable'))
+    if (
+      isKeelError(error) &&
+      (error.code === 'lease_lost' || error.code === 'database_unavailable' || error.code === 'run_suspended')
+    )
       throw error;
     logger.error('run failed', { runId: run.id, error: serializeError(error) });
     return end('error', { error: serializeError(error) });
@@ -339,11 +383,33 @@ function parseArguments(call: ToolCall): ParsedArguments {
   }
 }
 
+/** Journals a call that will not run (refused before execution) as a failed tool step. */
+function recordRejectedCall({
+  durable,
+  call,
+  seq,
+  tool,
+  error,
+}: {
+  durable: DurableRun;
+  call: ToolCall;
+  seq: number;
+  tool: Tool | undefined;
+  error: KeelError;
+}) {
+  const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
+  return durable.step(
+    { seq, kind: 'tool', name: call.name, input: { arguments: call.arguments }, journalStart: false, meta },
+    async () => ({ status: 'failed', error: error.toJSON() }),
+  );
+}
+
 async function runToolCall({
   call,
   seq,
   args,
   tool,
+  rejection,
   durable,
   limits,
   signal,
@@ -355,6 +421,8 @@ async function runToolCall({
   seq: number;
   args: ParsedArguments;
   tool: Tool | undefined;
+  /** Set when a person rejected the call (or its approval expired): it does not run. */
+  rejection?: KeelError;
   durable: DurableRun;
   limits: Limits;
   signal: AbortSignal;
@@ -364,14 +432,12 @@ async function runToolCall({
 }): Promise<ToolMessage> {
   const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
   // Rejected calls are journaled too (as failed steps) so traces and counters see them.
-  const reject = (error: ToolError) =>
-    durable.step(
-      { seq, kind: 'tool', name: call.name, input: { arguments: call.arguments }, journalStart: false, meta },
-      async () => ({ status: 'failed', error: error.toJSON() }),
-    );
+  const reject = (error: KeelError) => recordRejectedCall({ durable, call, seq, tool, error });
 
   let result;
-  if (!tool) {
+  if (rejection) {
+    result = await reject(rejection);
+  } else if (!tool) {
     result = await reject(
       new ToolError(
         'tool_unknown',

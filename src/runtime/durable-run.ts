@@ -2,7 +2,15 @@ import { isKeelError, type SerializedError } from '../errors/keel-error.js';
 import { NondeterminismError } from '../errors/runtime-errors.js';
 import { DatabaseUnavailableError, LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { Lease, RunEnd, RunRecord, StepKind, StepRecord } from '../journal/types.js';
+import type {
+  ApprovalRecord,
+  Lease,
+  NewApproval,
+  RunEnd,
+  RunRecord,
+  StepKind,
+  StepRecord,
+} from '../journal/types.js';
 import type { Usage } from '../model/model.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
@@ -199,6 +207,34 @@ export class DurableRun {
       error: outcome.status === 'failed' ? outcome.error : undefined,
     });
     return { ...outcome, replayed: false, attempt };
+  }
+
+  /** The identity a step request is journaled under (for steps started outside `step`). */
+  stepStart(request: StepRequest): NewApproval['step'] {
+    const recorded = this.recorded.get(request.seq);
+    return {
+      seq: request.seq,
+      parentSeq: request.parentSeq ?? null,
+      kind: request.kind,
+      name: request.name,
+      inputHash: hashCanonical(request.input),
+      attempt: (recorded?.attempt ?? 0) + 1,
+      startedAt: new Date(this.options.clock.now()),
+      meta: request.meta ?? null,
+    };
+  }
+
+  /** Approvals of this run, to find decisions taken while it waited. */
+  listApprovals(): Promise<ApprovalRecord[]> {
+    return this.write(() => this.options.store.listApprovals({ runId: this.runId, limit: 500 }));
+  }
+
+  /**
+   * Suspends the run on approvals (fenced; see `JournalStore.suspendForApproval`). After this
+   * the execution must end without finishing the run: it no longer holds the lease.
+   */
+  suspendForApproval(approvals: readonly NewApproval[]): Promise<ApprovalRecord[]> {
+    return this.write(() => this.options.store.suspendForApproval(this.options.lease, { approvals }));
   }
 
   /** Ends the run with its stop reason and totals (fenced, retried like any journal write). */

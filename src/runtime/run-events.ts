@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/keel-error.js';
-import type { StopReason } from '../journal/types.js';
+import type { ApprovalStatus, StopReason } from '../journal/types.js';
 import type { Usage } from '../model/model.js';
 
 /**
@@ -31,6 +31,32 @@ export type RunEvent =
       error?: SerializedError;
     }
   | { type: 'text-delta'; runId: string; seq: number; text: string }
+  | {
+      /** The run suspended: this tool call waits for a human decision. */
+      type: 'approval-request';
+      runId: string;
+      approvalId: string;
+      seq: number;
+      tool: string;
+      expiresAt: string | null;
+    }
+  | {
+      /** The run resumed and took a decision (approved, rejected or expired) into account. */
+      type: 'approval-decision';
+      runId: string;
+      approvalId: string;
+      seq: number;
+      tool: string;
+      decision: Exclude<ApprovalStatus, 'pending'>;
+      decidedBy: string | null;
+      reason: string | null;
+    }
+  | {
+      /** The run stopped executing without ending: it waits for approvals and holds no worker. */
+      type: 'run-suspend';
+      runId: string;
+      approvalIds: string[];
+    }
   | {
       type: 'run-end';
       runId: string;

@@ -25,6 +25,21 @@ export class WorkerDrainingError extends KeelError {
   }
 }
 
+/**
+ * Not a failure: the run suspended on human approvals (the store already set it
+ * `awaiting_approval` and cleared the lease). The execution ends here without finishing the run.
+ */
+export class RunSuspendedError extends KeelError {
+  constructor(runId: string, approvalIds: readonly string[]) {
+    super({
+      code: 'run_suspended',
+      message: `Run ${runId} is awaiting approval (${approvalIds.join(', ')}).`,
+      fault: 'system',
+      details: { runId, approvalIds: [...approvalIds] },
+    });
+  }
+}
+
 /** A signal that aborts when the first of `signals` does, or after `timeoutMs` with `onTimeout()`. */
 export function combineSignals({
   signals,

@@ -31,6 +31,11 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Fallback poll when no notification arrives (also finds expired leases). Default 500 ms. */
   pollMs?: number;
+  /**
+   * How often this worker expires approvals past their ttl (waking their runs, which treat the
+   * call as rejected). Default 1 s; any worker may do it, several at once are harmless.
+   */
+  approvalSweepMs?: number;
   /** Time SIGTERM gives running runs to finish before they are handed back. Default 10 s. */
   drainTimeoutMs?: number;
   /** A run claimed more often than this is ended with `error` (a poison run). Default 25. */
@@ -76,6 +81,7 @@ export function createWorker(options: WorkerOptions): Worker {
     leaseMs = DEFAULT_LEASE_MS,
     heartbeatMs = Math.max(50, Math.floor(leaseMs / 4)),
     pollMs = 500,
+    approvalSweepMs = 1_000,
     drainTimeoutMs = 10_000,
     maxRunAttempts = 25,
     runIds,
@@ -103,7 +109,12 @@ export function createWorker(options: WorkerOptions): Worker {
       logger.warn('cannot listen for new runs; polling only', { error: serializeError(error) });
     }
     let failures = 0;
+    let lastSweep = Number.NEGATIVE_INFINITY;
     while (!stopping) {
+      if (clock.now() - lastSweep >= approvalSweepMs) {
+        lastSweep = clock.now();
+        await sweepApprovals();
+      }
       const capacity = concurrency - active.size;
       if (capacity > 0) {
         let claimed: RunRecord[];
@@ -126,6 +137,21 @@ export function createWorker(options: WorkerOptions): Worker {
         if (claimed.length === capacity) continue;
       }
       await wake.wait(pollMs);
+    }
+  }
+
+  /** Expires overdue approvals; their runs become runnable and this loop may claim them next. */
+  async function sweepApprovals(): Promise<void> {
+    try {
+      const expired = await store.expireApprovals();
+      for (const approval of expired)
+        logger.info('approval expired', {
+          runId: approval.runId,
+          approvalId: approval.id,
+          tool: approval.tool,
+        });
+    } catch (error) {
+      logger.warn('approval expiry sweep failed', { error: serializeError(error) });
     }
   }
 
@@ -225,7 +251,12 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       log.info('run ended', { stopReason: finished.stopReason, steps: end.stepCount, costUsd: end.costUsd });
     } catch (error) {
-      if (isKeelError(error) && error.code === 'worker_draining') {
+      if (isKeelError(error) && error.code === 'run_suspended') {
+        // Not an end: the store already set the run awaiting_approval and cleared the lease.
+        const approvalIds = (error.details.approvalIds as string[] | undefined) ?? [];
+        onEvent?.({ type: 'run-suspend', runId: run.id, approvalIds });
+        log.info('run awaiting approval', { approvalIds });
+      } else if (isKeelError(error) && error.code === 'worker_draining') {
         await store.releaseRun(lease).catch((releaseError: unknown) => {
           log.warn('could not release run; it will be recovered when its lease expires', {
             error: serializeError(releaseError),

@@ -27,6 +27,19 @@ export interface ToolContext {
   logger: Logger;
 }
 
+/**
+ * Decides from a call's validated arguments whether it needs a human approval. Must be pure:
+ * a replay evaluates it again and must reach the same answer. Written as a method so a tool with
+ * a specific schema is still a `Tool` (method parameters are bivariant).
+ */
+export type ApprovalPredicate<Args> = { check(args: Args): boolean }['check'];
+
+/**
+ * What a rejected (or expired) approval does: `tell_model` sends the rejection back as the tool
+ * result so the model can adapt; `end_run` ends the run with stop reason `rejected`.
+ */
+export type RejectionPolicy = 'tell_model' | 'end_run';
+
 export interface ToolOptions<Input extends z.ZodType, Output> {
   /** 1-64 chars of letters, digits, `_` or `-` (what every provider accepts). */
   name: string;
@@ -38,6 +51,16 @@ export interface ToolOptions<Input extends z.ZodType, Output> {
   timeoutMs?: number;
   /** Extra attempts after a failure or timeout, with backoff (default 0). */
   retries?: number;
+  /**
+   * Pause the run for a human decision before each call (`true`), or before the calls whose
+   * arguments the predicate picks. A waiting run holds no worker; any worker resumes it after
+   * the decision. Default false.
+   */
+  needsApproval?: boolean | ApprovalPredicate<z.output<Input>>;
+  /** What a rejection does (default `tell_model`). */
+  onReject?: RejectionPolicy;
+  /** An undecided approval expires after this long and counts as a rejection. Default: never. */
+  approvalTtlMs?: number;
   run(args: z.output<Input>, ctx: ToolContext): Promise<Output> | Output;
 }
 
@@ -48,6 +71,7 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> ext
 > {
   readonly effect: ToolEffect;
   readonly retries: number;
+  readonly onReject: RejectionPolicy;
   readonly spec: ToolSpec;
 }
 
@@ -57,7 +81,18 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 export function defineTool<Input extends z.ZodType, Output>(
   options: ToolOptions<Input, Output>,
 ): Tool<Input, Output> {
-  const { name, description, input, effect = 'none', timeoutMs, retries = 0, run } = options;
+  const {
+    name,
+    description,
+    input,
+    effect = 'none',
+    timeoutMs,
+    retries = 0,
+    needsApproval,
+    onReject = 'tell_model',
+    approvalTtlMs,
+    run,
+  } = options;
   const label = typeof name === 'string' ? name : String(name);
   if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
     throw new InvalidToolError(label, 'name must be 1-64 characters of letters, digits, "_" or "-"');
@@ -75,6 +110,19 @@ export function defineTool<Input extends z.ZodType, Output>(
   if (!(Number.isInteger(retries) && retries >= 0 && retries <= 10)) {
     throw new InvalidToolError(name, 'retries must be an integer from 0 to 10');
   }
+  if (
+    needsApproval !== undefined &&
+    typeof needsApproval !== 'boolean' &&
+    typeof needsApproval !== 'function'
+  ) {
+    throw new InvalidToolError(name, 'needsApproval must be a boolean or a function of the arguments');
+  }
+  if (!['tell_model', 'end_run'].includes(onReject)) {
+    throw new InvalidToolError(name, `onReject must be tell_model or end_run, not ${String(onReject)}`);
+  }
+  if (approvalTtlMs !== undefined && !(Number.isFinite(approvalTtlMs) && approvalTtlMs > 0)) {
+    throw new InvalidToolError(name, 'approvalTtlMs must be a positive number');
+  }
   if (typeof run !== 'function') throw new InvalidToolError(name, 'run must be a function');
 
   let parameters: Record<string, unknown>;
@@ -90,5 +138,5 @@ export function defineTool<Input extends z.ZodType, Output>(
     throw new InvalidToolError(name, 'input must be an object schema (z.object)');
   delete parameters.$schema;
 
-  return { ...options, effect, retries, timeoutMs, spec: { name, description, parameters } };
+  return { ...options, effect, retries, timeoutMs, onReject, spec: { name, description, parameters } };
 }

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { ApprovalRejectedError } from '../errors/approval-errors.js';
+import type { ApprovalRecord, NewApproval, RunRecord } from '../journal/types.js';
+import type { ToolCall } from '../model/model.js';
+import type { Tool } from '../tools/tool.js';
+import type { DurableRun, StepRequest } from './durable-run.js';
+import type { RunEventListener } from './run-events.js';
+import { RunSuspendedError } from './run-signals.js';
+
+/** A tool call that needs a human decision before it runs. */
+export interface GatedCall {
+  call: ToolCall;
+  tool: Tool;
+  /** The arguments as parsed from the model's JSON (what the approver sees). */
+  args: unknown;
+  /** Journal position of the `approval` step, right before the tool step. */
+  approvalSeq: number;
+}
+
+/** The decision an `approval` step records as its output, so replays need no lookup. */
+const approvalOutcomeSchema = z.object({
+  approvalId: z.string(),
+  status: z.enum(['approved', 'rejected', 'expired', 'cancelled']),
+  reason: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+});
+export type ApprovalOutcome = z.infer<typeof approvalOutcomeSchema>;
+
+/**
+ * Whether a call needs approval. A predicate sees the validated arguments; arguments that fail
+ * the schema need none (the call is refused anyway), and a predicate that throws fails closed.
+ */
+export function needsApproval(tool: Tool, rawArgs: unknown): boolean {
+  const policy = tool.needsApproval;
+  if (policy === undefined || policy === false) return false;
+  if (policy === true) return true;
+  const parsed = tool.input.safeParse(rawArgs);
+  if (!parsed.success) return false;
+  try {
+    return policy(parsed.data) === true;
+  } catch {
+    return true;
+  }
+}
+
+function approvalStep(gated: GatedCall, approvalId?: string): StepRequest {
+  return {
+    seq: gated.approvalSeq,
+    kind: 'approval',
+    name: gated.call.name,
+    input: { tool: gated.call.name, arguments: gated.args },
+    journalStart: false,
+    meta: { toolCallId: gated.call.id, ...(approvalId ? { approvalId } : {}) },
+  };
+}
+
+/**
+ * Resolves the approvals of one model turn's tool calls, before any of them runs. A decision
+ * already journaled is replayed; one taken while the run waited is journaled now (completing
+ * the `approval` step); if any call is still undecided, the run suspends: the new approvals are
+ * requested, the run is set `awaiting_approval` and released, all in one fenced write, and
+ * `RunSuspendedError` ends this execution. Returns the outcome per approval step seq.
+ */
+export async function resolveApprovals({
+  gated,
+  durable,
+  run,
+  onEvent,
+}: {
+  gated: readonly GatedCall[];
+  durable: DurableRun;
+  run: RunRecord;
+  onEvent?: RunEventListener;
+}): Promise<Map<number, ApprovalOutcome>> {
+  const outcomes = new Map<number, ApprovalOutcome>();
+  const live = gated.filter((entry) => !durable.isReplay(entry.approvalSeq));
+  const stored = new Map<number, ApprovalRecord>();
+  if (live.length > 0) {
+    for (const approval of await durable.listApprovals()) stored.set(approval.stepSeq, approval);
+  }
+  const toRequest: NewApproval[] = [];
+  let undecided = false;
+  for (const entry of gated) {
+    if (durable.isReplay(entry.approvalSeq)) {
+      const replayed = await durable.step(approvalStep(entry), () => {
+        throw new Error('unreachable: a recorded approval step is replayed');
+      });
+      outcomes.set(entry.approvalSeq, approvalOutcomeSchema.parse(replayed.output));
+      continue;
+    }
+    const record = stored.get(entry.approvalSeq);
+    if (record && record.status !== 'pending') {
+      const outcome: ApprovalOutcome = {
+        approvalId: record.id,
+        status: record.status,
+        reason: record.reason,
+        decidedBy: record.decidedBy,
+      };
+      await durable.step(approvalStep(entry, record.id), async () => ({
+        status: 'completed',
+        output: outcome,
+        meta: { approvalId: record.id, decision: record.status },
+      }));
+      onEvent?.({
+        type: 'approval-decision',
+        runId: run.id,
+        approvalId: record.id,
+        seq: entry.approvalSeq,
+        tool: entry.call.name,
+        decision: record.status,
+        decidedBy: record.decidedBy,
+        reason: record.reason,
+      });
+      outcomes.set(entry.approvalSeq, outcome);
+      continue;
+    }
+    undecided = true;
+    if (!record) {
+      toRequest.push({
+        stepSeq: entry.approvalSeq,
+        tool: entry.call.name,
+        arguments: entry.args,
+        ttlMs: entry.tool.approvalTtlMs ?? null,
+        step: durable.stepStart(approvalStep(entry)),
+      });
+    }
+  }
+  if (!undecided) return outcomes;
+
+  const requested = await durable.suspendForApproval(toRequest);
+  const pending = requested.filter((approval) => approval.status === 'pending');
+  for (const approval of pending) {
+    onEvent?.({
+      type: 'approval-request',
+      runId: run.id,
+      approvalId: approval.id,
+      seq: approval.stepSeq,
+      tool: approval.tool,
+      expiresAt: approval.expiresAt?.toISOString() ?? null,
+    });
+  }
+  const waitingOn = [...stored.values()].filter((approval) => approval.status === 'pending');
+  throw new RunSuspendedError(
+    run.id,
+    [...pending, ...waitingOn].map((approval) => approval.id),
+  );
+}
+
+/** The error a call that was not approved gets instead of running. */
+export function rejectionOf(tool: Tool, outcome: ApprovalOutcome): ApprovalRejectedError {
+  return new ApprovalRejectedError({
+    code: outcome.status === 'expired' ? 'approval_expired' : 'approval_rejected',
+    tool: tool.name,
+    approvalId: outcome.approvalId,
+    reason: outcome.reason,
+    decidedBy: outcome.decidedBy,
+  });
+}
