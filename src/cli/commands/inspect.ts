@@ -1,13 +1,11 @@
 import { RunNotFoundError } from '../../errors/storage-errors.js';
-import type { RunStatus } from '../../journal/types.js';
+import { RUN_STATUSES, type RunStatus } from '../../journal/types.js';
 import { runView, type RunView } from '../../server/run-views.js';
 import { fetchRun, fetchSteps, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { renderRunDetail, renderRunTable } from '../render.js';
 import { UsageError } from '../usage-error.js';
-
-const STATUSES: RunStatus[] = ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
 
 /** `keel runs`: the most recent runs, newest first. */
 export async function runsCommand(
@@ -17,8 +15,8 @@ export async function runsCommand(
   const count = Number(limit);
   if (!Number.isInteger(count) || count < 1 || count > 500)
     throw new UsageError('--limit must be an integer from 1 to 500');
-  if (status !== undefined && !STATUSES.includes(status as RunStatus)) {
-    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
+    throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
   }
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
