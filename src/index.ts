@@ -162,6 +162,14 @@ export {
 
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
+export {
+  createRunOutcomes,
+  type RunOutcome,
+  type RunOutcomes,
+  type RunOutcomesOptions,
+} from './server/outcomes.js';
+export { createReadinessCheck, type ReadinessCheck, type ReadinessReport } from './server/readiness.js';
+export { createOpenApiDocument } from './server/openapi.js';
 
 // Errors
 export {

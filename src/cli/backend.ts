@@ -7,6 +7,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
+import { readLocalAdminKey } from './admin-key.js';
 import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
 
 /** Where CLI commands read and submit runs: the store itself, or a running local server. */
@@ -56,7 +57,7 @@ export async function openBackend({
   if (owner?.url && !directOnly) {
     return {
       mode: 'remote',
-      api: createRemoteApi(owner.url),
+      api: createRemoteApi(owner.url, readLocalAdminKey(keelDir)),
       description: `server ${owner.url}`,
       close: async () => {},
     };
@@ -97,13 +98,18 @@ export interface RemoteApi {
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
-function createRemoteApi(baseUrl: string): RemoteApi {
+/** The server's API, authenticated with the local admin key (which the server created). */
+function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi {
   async function call<T>(path: string, init: RequestInit = {}): Promise<T | undefined> {
     let response: Response;
     try {
       response = await fetch(new URL(path, baseUrl), {
         ...init,
-        headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+        headers: {
+          'content-type': 'application/json',
+          ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+          ...(init.headers as Record<string, string>),
+        },
       });
     } catch (error) {
       throw new DatabaseUnavailableError(`The local Keel server at ${baseUrl} does not answer.`, error);

@@ -4,54 +4,88 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { RunNotFoundError } from '../errors/storage-errors.js';
+import type { ApiKeys } from '../gateway/api-keys.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
-import { sleep } from '../util/sleep.js';
+import { createId, type IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
+import { sleep } from '../util/sleep.js';
+import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import { toHttpError } from './http-errors.js';
-import { runView, stepView } from './run-views.js';
-
-const MAX_BODY_BYTES = 1_000_000;
-
-const createRunBody = z.object({
-  agent: z.string().min(1).max(64),
-  input: z.unknown().refine((value) => value !== undefined, 'input is required'),
-  session_id: z.string().min(1).max(200).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-});
-
-const listQuery = z.object({
-  agent: z.string().max(64).optional(),
-  status: z.enum(['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']).optional(),
-  session_id: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  cursor: z.string().max(500).optional(),
-});
+import { createOpenApiDocument } from './openapi.js';
+import type { RunOutcomes } from './outcomes.js';
+import type { ReadinessCheck } from './readiness.js';
+import { streamRunEvents } from './run-events.js';
+import { outcomeView, runView, stepView } from './run-views.js';
+import { createRunRequest, isStorableText, listRunsQuery, outcomeRequest } from './schemas.js';
 
 export interface ServerOptions {
   store: JournalStore;
   agents: ReadonlyMap<string, Agent>;
   logger: Logger;
+  /** Every `/v1/runs` request needs one of these keys; the key's tenant scopes what it sees. */
+  apiKeys: Pick<ApiKeys, 'verify'>;
+  /** Where `POST /v1/runs/{id}/outcome` records outcomes (see `createRunOutcomes`). */
+  outcomes: RunOutcomes;
+  /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
+  readiness?: ReadinessCheck;
   /** Serves the LLM gateway's paths (`/v1/chat/completions`, `/v1/messages`...) when given. */
   gatewayHandler?: GatewayHandler;
+  /** Larger request bodies get a 413 (default 1 MB). */
+  maxBodyBytes?: number;
+  /** How often the events stream reads the journal of a live run (default 150 ms). */
+  eventPollIntervalMs?: number;
+  /** Interval of the events stream's heartbeat comments (default 15 s). */
+  eventHeartbeatMs?: number;
+  generateId?: IdGenerator;
 }
 
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const EVENT_ID = /^\d{1,15}$/;
+
 /**
- * The HTTP API over the journal: submit, list, read and cancel runs. Stateless: every answer
- * comes from the store, so any replica can serve any request. Errors are mapped in one place.
+ * The HTTP API over the journal: submit, list, read and cancel runs, record their outcomes and
+ * stream their events. Stateless: every answer comes from the store, so any replica can serve
+ * any request. Every `/v1/runs` request is authenticated by an API key and scoped to its
+ * tenant: another tenant's run answers 404, as a run that does not exist. Errors are mapped in
+ * one place (`toHttpError`); every answer carries an `x-request-id`.
  */
-export function createServer({ store, agents, logger, gatewayHandler }: ServerOptions): Server {
+export function createServer({
+  store,
+  agents,
+  logger,
+  apiKeys,
+  outcomes,
+  readiness,
+  gatewayHandler,
+  maxBodyBytes = 1_000_000,
+  eventPollIntervalMs,
+  eventHeartbeatMs,
+  generateId = createId,
+}: ServerOptions): Server {
+  let openApi: string | undefined;
   return createHttpServer((request, response) => {
     if (gatewayHandler?.(request, response)) return;
+    const incomingId = request.headers['x-request-id'];
+    const requestId =
+      typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : generateId('req');
+    response.setHeader('x-request-id', requestId);
     handle(request, response).catch((error: unknown) => {
       const { status, body } = toHttpError(error);
-      if (status >= 500) logger.error('request failed', { method: request.method, url: request.url, status });
+      if (status >= 500)
+        logger.error('request failed', {
+          method: request.method,
+          url: request.url,
+          status,
+          requestId,
+          error: error instanceof Error ? error.message : String(error),
+        });
       sendJson(response, status, body);
     });
   });
@@ -60,63 +94,150 @@ export function createServer({ store, agents, logger, gatewayHandler }: ServerOp
     const url = new URL(request.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
     const method = request.method ?? 'GET';
+    const route = `${method} ${url.pathname}`;
 
-    if (method === 'GET' && url.pathname === '/healthz') return sendJson(response, 200, { ok: true });
-    if (parts[0] !== 'v1' || parts[1] !== 'runs') throw notFound(`No route for ${method} ${url.pathname}.`);
-
-    if (parts.length === 2 && method === 'POST') {
-      const body = parseWith(createRunBody, await readJson(request));
-      if (!agents.has(body.agent)) throw new UnknownAgentError(body.agent, [...agents.keys()]);
-      const idempotencyKey = headerValue(request, 'idempotency-key');
-      const { run } = await store.createRun({
-        agent: body.agent,
-        input: body.input,
-        sessionId: body.session_id ?? null,
-        metadata: body.metadata ?? {},
-        idempotencyKey: idempotencyKey ?? null,
+    if (url.pathname === '/healthz') return onlyGet(method, () => sendJson(response, 200, { ok: true }));
+    if (url.pathname === '/readyz') {
+      return onlyGet(method, async () => {
+        const report = readiness ? await readiness() : { ok: true, database: 'reachable', migrations: null };
+        if (!report.ok) response.setHeader('retry-after', '5');
+        sendJson(response, report.ok ? 200 : 503, report);
       });
-      const waitSeconds = Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60);
-      if (waitSeconds > 0) {
-        const deadline = Date.now() + waitSeconds * 1000;
-        for (;;) {
-          const current = await store.getRun(run.id);
-          if (current && TERMINAL_STATUSES.includes(current.status))
-            return sendJson(response, 200, runView(current));
-          if (Date.now() >= deadline) return sendJson(response, 202, runView(current ?? run));
-          await sleep(100);
+    }
+    if (url.pathname === '/openapi.json') {
+      return onlyGet(method, () => {
+        openApi ??= JSON.stringify(createOpenApiDocument());
+        sendText(response, 200, openApi);
+      });
+    }
+    if (parts[0] !== 'v1' || parts[1] !== 'runs') throw notFound(`No route for ${route}.`);
+
+    if (parts.length === 2) {
+      if (method === 'POST') {
+        const key = await authenticate({ request, apiKeys, scopes: WRITE_SCOPES });
+        const tenantId = key.tenantId;
+        const body = parseWith(createRunRequest, await readJson(request, maxBodyBytes));
+        if (!agents.has(body.agent)) throw new UnknownAgentError(body.agent, [...agents.keys()]);
+        const idempotencyKey = headerValue(request, 'idempotency-key');
+        if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
+          throw invalidRequest('Idempotency-Key must be 1-200 characters.');
+        const { run } = await store.createRun({
+          tenantId,
+          agent: body.agent,
+          input: body.input,
+          sessionId: body.session_id ?? null,
+          metadata: body.metadata ?? {},
+          idempotencyKey: idempotencyKey || null,
+        });
+        const waitSeconds = Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60));
+        if (waitSeconds > 0) {
+          const deadline = Date.now() + waitSeconds * 1000;
+          for (;;) {
+            const current = await store.getRun(run.id, { tenantId });
+            if (current && TERMINAL_STATUSES.includes(current.status))
+              return sendJson(response, 200, runView(current));
+            if (Date.now() >= deadline) return sendJson(response, 202, runView(current ?? run));
+            await sleep(100);
+          }
         }
+        return sendJson(response, 202, { id: run.id, status: run.status });
       }
-      return sendJson(response, 202, { id: run.id, status: run.status });
+      if (method === 'GET') {
+        const key = await authenticate({ request, apiKeys, scopes: READ_SCOPES });
+        const query = parseWith(listRunsQuery, Object.fromEntries(url.searchParams));
+        const page = await store.listRuns({
+          tenantId: key.tenantId,
+          agent: query.agent,
+          status: query.status,
+          sessionId: query.session_id,
+          createdAfter: query.created_after === undefined ? undefined : new Date(query.created_after),
+          createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
+          limit: query.limit,
+          cursor: query.cursor,
+        });
+        return sendJson(response, 200, {
+          data: page.runs.map(runView),
+          next_cursor: page.nextCursor ?? null,
+        });
+      }
+      throw methodNotAllowed(route);
     }
-    if (parts.length === 2 && method === 'GET') {
-      const query = parseWith(listQuery, Object.fromEntries(url.searchParams));
-      const page = await store.listRuns({
-        agent: query.agent,
-        status: query.status,
-        sessionId: query.session_id,
-        limit: query.limit,
-        cursor: query.cursor,
-      });
-      return sendJson(response, 200, { data: page.runs.map(runView), next_cursor: page.nextCursor ?? null });
-    }
-    const runId = parts[2];
-    if (!runId) throw notFound(`No route for ${method} ${url.pathname}.`);
-    if (parts.length === 3 && method === 'GET') {
-      const run = await store.getRun(runId);
+
+    const runId = decodeRunId(parts[2]);
+    const action = parts.length === 3 ? '' : parts.length === 4 ? parts[3] : undefined;
+    const isRead = action === '' || action === 'steps' || action === 'events';
+    const isWrite = action === 'cancel' || action === 'outcome';
+    if (!isRead && !isWrite) throw notFound(`No route for ${route}.`);
+    if ((isRead && method !== 'GET') || (isWrite && method !== 'POST')) throw methodNotAllowed(route);
+    const key = await authenticate({ request, apiKeys, scopes: isRead ? READ_SCOPES : WRITE_SCOPES });
+    const tenantId = key.tenantId;
+    // An id that cannot exist is answered like one that does not.
+    if (runId === undefined) throw new RunNotFoundError(parts[2] ?? '');
+
+    if (action === '') {
+      const run = await store.getRun(runId, { tenantId });
       if (!run) throw new RunNotFoundError(runId);
-      return sendJson(response, 200, runView(run));
+      const outcome = await outcomes.get(runId, { tenantId });
+      return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
     }
-    if (parts.length === 4 && parts[3] === 'steps' && method === 'GET') {
-      if (!(await store.getRun(runId))) throw new RunNotFoundError(runId);
+    if (action === 'steps') {
+      if (!(await store.getRun(runId, { tenantId }))) throw new RunNotFoundError(runId);
       const steps = await store.loadSteps(runId, { withOutputs: url.searchParams.get('outputs') === 'true' });
       return sendJson(response, 200, { data: steps.map(stepView) });
     }
-    if (parts.length === 4 && parts[3] === 'cancel' && method === 'POST') {
-      const run = await store.requestCancel(runId);
+    if (action === 'events') {
+      const lastEventId = headerValue(request, 'last-event-id') ?? url.searchParams.get('last_event_id');
+      if (lastEventId && !EVENT_ID.test(lastEventId))
+        throw invalidRequest('Last-Event-ID must be an event id this stream sent.');
+      return streamRunEvents({
+        store,
+        runId,
+        tenantId,
+        response,
+        lastEventId: lastEventId ? Number(lastEventId) : -1,
+        ...(eventPollIntervalMs === undefined ? {} : { pollIntervalMs: eventPollIntervalMs }),
+        ...(eventHeartbeatMs === undefined ? {} : { heartbeatMs: eventHeartbeatMs }),
+      });
+    }
+    if (action === 'cancel') {
+      const run = await store.requestCancel(runId, { tenantId });
       if (!run) throw new RunNotFoundError(runId);
       return sendJson(response, 202, runView(run));
     }
-    throw notFound(`No route for ${method} ${url.pathname}.`);
+    const body = parseWith(outcomeRequest, await readJson(request, maxBodyBytes));
+    const run = await store.getRun(runId, { tenantId });
+    if (!run) throw new RunNotFoundError(runId);
+    if (!TERMINAL_STATUSES.includes(run.status)) {
+      throw new KeelError({
+        code: 'run_not_ended',
+        message: `Run ${runId} is ${run.status}: only an ended run can get an outcome.`,
+        fault: 'caller',
+        details: { runId, status: run.status },
+      });
+    }
+    const outcome = await outcomes.record({
+      runId,
+      tenantId,
+      status: body.status,
+      value: body.value ?? null,
+      decidedByKey: key.id,
+    });
+    return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
+  }
+}
+
+async function onlyGet(method: string, answer: () => void | Promise<void>): Promise<void> {
+  if (method !== 'GET') throw methodNotAllowed(`${method} on this path`);
+  await answer();
+}
+
+function decodeRunId(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    const decoded = decodeURIComponent(segment);
+    return decoded.length <= 200 && isStorableText(decoded) ? decoded : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -124,23 +245,31 @@ function notFound(message: string): KeelError {
   return new KeelError({ code: 'not_found', message, fault: 'caller' });
 }
 
+function methodNotAllowed(route: string): KeelError {
+  return new KeelError({
+    code: 'method_not_allowed',
+    message: `Method not allowed: ${route}.`,
+    fault: 'caller',
+  });
+}
+
+function invalidRequest(message: string): KeelError {
+  return new KeelError({ code: 'invalid_request', message, fault: 'caller' });
+}
+
 function headerValue(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readJson(request: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
+  const declared = Number(request.headers['content-length']);
+  if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      throw new KeelError({
-        code: 'payload_too_large',
-        message: `Body larger than ${MAX_BODY_BYTES} bytes.`,
-        fault: 'caller',
-      });
-    }
+    if (size > maxBodyBytes) throw tooLarge(maxBodyBytes);
     chunks.push(chunk as Buffer);
   }
   try {
@@ -150,21 +279,33 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
+function tooLarge(maxBodyBytes: number): KeelError {
+  return new KeelError({
+    code: 'payload_too_large',
+    message: `Body larger than ${maxBodyBytes} bytes.`,
+    fault: 'caller',
+  });
+}
+
 function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues
+    .slice(0, 5)
     .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
     .join('; ');
-  throw new KeelError({ code: 'invalid_request', message: `Invalid request: ${issues}`, fault: 'caller' });
+  throw invalidRequest(`Invalid request: ${issues}`);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  sendText(response, status, JSON.stringify(body));
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
   if (response.headersSent) {
     response.end();
     return;
   }
-  const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

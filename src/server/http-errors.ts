@@ -13,11 +13,22 @@ export function toHttpError(error: unknown): {
   return { status, body: { error: { code: serialized.code, message: serialized.message } } };
 }
 
+const STATUS_BY_CODE: Record<string, number> = {
+  unauthorized: 401,
+  forbidden: 403,
+  run_not_found: 404,
+  not_found: 404,
+  unknown_agent: 404,
+  method_not_allowed: 405,
+  run_not_ended: 409,
+  outcome_already_recorded: 409,
+  payload_too_large: 413,
+  database_unavailable: 503,
+};
+
 function statusFor(code: string, fault: string, retryable: boolean): number {
-  if (code === 'run_not_found' || code === 'not_found') return 404;
-  if (code === 'unknown_agent') return 404;
-  if (code === 'payload_too_large') return 413;
-  if (code === 'database_unavailable') return 503;
+  const known = STATUS_BY_CODE[code];
+  if (known !== undefined) return known;
   if (fault === 'caller') return 400;
   if (fault === 'provider' || fault === 'model') return 502;
   return retryable ? 503 : 500;

@@ -1,4 +1,5 @@
 import type { RunRecord, StepRecord } from '../journal/types.js';
+import type { RunOutcome } from './outcomes.js';
 
 /** A run as the API returns it (snake_case, no lease internals). */
 export function runView(run: RunRecord) {
@@ -47,3 +48,9 @@ export function stepView(step: StepRecord) {
 }
 
 export type StepView = ReturnType<typeof stepView>;
+
+/** A run's outcome as the API returns it; null while the run is speculative. */
+export function outcomeView(outcome: RunOutcome | undefined) {
+  if (!outcome) return null;
+  return { status: outcome.status, value: outcome.value, decided_at: outcome.decidedAt.toISOString() };
+}

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -133,7 +133,15 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
       messages: [{ role: 'user', content: 'Hi' }],
     });
     expect(completion.choices[0]?.message.content).toBe('Hello through keel gateway');
-    const runs = await fetch(`${url}/v1/runs`);
+    // The runs API needs a key with a runs scope: the local admin key serve created, not a gateway key.
+    expect((await fetch(`${url}/v1/runs`)).status).toBe(401);
+    const gatewayOnly = await fetch(`${url}/v1/runs`, { headers: { authorization: `Bearer ${key}` } });
+    expect(gatewayOnly.status).toBe(403);
+    const adminKeyFile = join(directory, '.keel', 'admin-key');
+    expect(statSync(adminKeyFile).mode & 0o777).toBe(0o600);
+    const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
+    expect(served.output.stderr).toContain(adminKey);
+    const runs = await fetch(`${url}/v1/runs`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(runs.status).toBe(200);
     controller.abort();
     expect(await running).toBe(0);

@@ -1,8 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
+import { createApiKeys } from '../../gateway/api-keys.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
 import { createServer } from '../../server/create-server.js';
+import { createRunOutcomes } from '../../server/outcomes.js';
+import { createReadinessCheck } from '../../server/readiness.js';
 import { createJsonLogger } from '../../util/logger.js';
+import { adminKeyPath, ensureLocalAdminKey } from '../admin-key.js';
 import { openConfiguredGateway } from '../agent-gateway.js';
 import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
@@ -46,10 +50,30 @@ export async function serveCommand(
     throw error;
   }
   const gateway = configured.service;
+  const apiKeys = createApiKeys({ client: backend.client, logger });
+  // The embedded database is this machine's: it gets an admin key the local CLI reads from its
+  // folder. A shared Postgres gets its keys from `keel keys create` only.
+  let newAdminKey: string | undefined;
+  if (!io.env.DATABASE_URL) {
+    try {
+      const local = await ensureLocalAdminKey({
+        keelDir: keelDirectory({ env: io.env, cwd: io.cwd }),
+        apiKeys,
+      });
+      if (local.created) newAdminKey = local.key;
+    } catch (error) {
+      await configured.close();
+      await backend.close();
+      throw error;
+    }
+  }
   const server = createServer({
     store: backend.store,
     agents,
     logger,
+    apiKeys,
+    outcomes: createRunOutcomes({ client: backend.client }),
+    readiness: createReadinessCheck({ client: backend.client }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
   });
   await new Promise<void>((resolve, reject) => {
@@ -78,6 +102,10 @@ export async function serveCommand(
     worker: worker?.owner ?? null,
     gateway: gateway?.gateway.routes() ?? null,
   });
+  if (newAdminKey !== undefined)
+    io.stderr.write(
+      `Created a local admin API key (tenant "default"), shown once and kept in ${adminKeyPath(keelDirectory({ env: io.env, cwd: io.cwd }))}:\n  ${newAdminKey}\n`,
+    );
   io.stderr.write(
     `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
   );

@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+import { ForbiddenError, UnauthorizedError } from '../errors/auth-errors.js';
+import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
+
+/** The scopes that allow reading runs, and writing them (submit, cancel, outcome). */
+export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
+export const WRITE_SCOPES: readonly ApiKeyScope[] = ['runs:write', 'admin'];
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/**
+ * Verifies the request's `Authorization: Bearer` key and that it holds one of `scopes`.
+ * Returns the key's record: its `tenantId` scopes everything the request touches. Throws
+ * `UnauthorizedError` (401) for a missing, malformed, unknown, revoked or expired key and
+ * `ForbiddenError` (403) for a key without the scope.
+ */
+export async function authenticate({
+  request,
+  apiKeys,
+  scopes,
+}: {
+  request: IncomingMessage;
+  apiKeys: Pick<ApiKeys, 'verify'>;
+  scopes: readonly ApiKeyScope[];
+}): Promise<ApiKeyRecord> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  const presented = match?.[1];
+  if (presented === undefined) throw new UnauthorizedError();
+  const record = await apiKeys.verify(presented);
+  if (record === undefined) throw new UnauthorizedError('The API key is invalid, revoked or expired.');
+  if (!record.scopes.some((scope) => scopes.includes(scope))) throw new ForbiddenError(scopes);
+  return record;
+}

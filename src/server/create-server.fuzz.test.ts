@@ -1,0 +1,190 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
+import { errorResponse } from './schemas.js';
+
+let app: TestServer;
+let ownRun: string;
+let otherRun: string;
+beforeAll(async () => {
+  app = await startTestServer();
+  const submit = async (key: string) =>
+    (
+      (await (
+        await app.call('/v1/runs', {
+          method: 'POST',
+          body: JSON.stringify({ agent: 'echo', input: 'x' }),
+          key,
+        })
+      ).json()) as { id: string }
+    ).id;
+  ownRun = await submit(app.keys.admin);
+  otherRun = await submit(app.keys.otherTenant);
+});
+afterAll(() => app.close());
+
+const ENDPOINTS = [
+  { method: 'POST', name: '/v1/runs', path: (id: string) => (void id, '/v1/runs') },
+  { method: 'GET', name: '/v1/runs', path: (id: string) => (void id, '/v1/runs') },
+  { method: 'GET', name: '/v1/runs/:id', path: (id: string) => `/v1/runs/${id}` },
+  { method: 'GET', name: '/v1/runs/:id/steps', path: (id: string) => `/v1/runs/${id}/steps` },
+  { method: 'GET', name: '/v1/runs/:id/events', path: (id: string) => `/v1/runs/${id}/events` },
+  { method: 'POST', name: '/v1/runs/:id/cancel', path: (id: string) => `/v1/runs/${id}/cancel` },
+  { method: 'POST', name: '/v1/runs/:id/outcome', path: (id: string) => `/v1/runs/${id}/outcome` },
+] as const;
+
+/** Sends a request and checks the answer is a 4xx with the error body (or a success). */
+async function expectNo5xx(response: Response): Promise<number> {
+  expect(response.status).toBeLessThan(500);
+  if (response.status >= 400) {
+    const body = errorResponse.safeParse(await response.json());
+    expect(body.success).toBe(true);
+  } else {
+    await response.body?.cancel();
+  }
+  return response.status;
+}
+
+const deepJson = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+const oddString = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.constantFrom('\u0000', '\ud800', 'a\udc00b', '\u202e', '\ufeff', '😀'.repeat(50), '%00', '..%2f..', ''),
+);
+const jsonValue = fc.oneof(
+  fc.jsonValue(),
+  oddString,
+  fc.integer({ min: 60, max: 300 }).map((depth) => JSON.parse(deepJson(depth)) as unknown),
+);
+const rawBody = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.integer({ min: 60, max: 20_000 }).map((depth) => `{"agent":"echo","input":${deepJson(depth)}}`),
+  fc.constantFrom('{', '{"agent":', 'null', '[]', '"x"', '1e999', '{"__proto__":{"x":1}}', deepJson(100_000)),
+  fc
+    .record({ agent: fc.oneof(oddString, fc.jsonValue()), input: jsonValue })
+    .map((body) => JSON.stringify(body)),
+  fc
+    .record(
+      {
+        agent: fc.constantFrom('echo', 'nobody'),
+        input: jsonValue,
+        session_id: fc.oneof(oddString, fc.jsonValue()),
+        metadata: fc.oneof(fc.dictionary(oddString, jsonValue), fc.jsonValue()),
+        status: fc.oneof(fc.constantFrom('committed', 'rejected'), oddString),
+        value: jsonValue,
+      },
+      { requiredKeys: [] },
+    )
+    .map((body) => JSON.stringify(body)),
+);
+const runId = fc.oneof(
+  fc.constantFrom('run_doesnotexist', '%00', '%E0%A4%A', '%ud800', 'x'.repeat(1000), '..', '%2F'),
+  fc.string({ unit: 'grapheme', maxLength: 40 }).map(encodeURIComponent),
+);
+const query = fc.dictionary(
+  fc.constantFrom(
+    'agent',
+    'status',
+    'session_id',
+    'limit',
+    'cursor',
+    'created_after',
+    'created_before',
+    'wait',
+    'outputs',
+  ),
+  oddString,
+);
+
+describe('fuzz: bad input is always a 4xx JSON error, never a 5xx', () => {
+  it('any body, id and query on every endpoint', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ENDPOINTS),
+        runId,
+        rawBody,
+        query,
+        async (endpoint, id, body, parameters) => {
+          const search = new URLSearchParams(parameters).toString();
+          const response = await app.call(`${endpoint.path(id)}?${search}`, {
+            method: endpoint.method,
+            ...(endpoint.method === 'POST' ? { body } : {}),
+            headers: { 'last-event-id': '1' },
+            signal: AbortSignal.timeout(5_000),
+          });
+          // An events stream of an existing run is a success; everything else here is refused.
+          await expectNo5xx(response);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
+  it('any authorization header on every endpoint', async () => {
+    const authorization = fc.oneof(
+      fc.string({ unit: 'binary-ascii' }).filter((text) => /^[\x20-\x7e]*$/.test(text)),
+      fc.constantFrom(
+        'Bearer',
+        'Bearer ',
+        `Bearer keel_sk_${'0'.repeat(43)}`,
+        'bearer keel_sk_',
+        `Bearer ${'keel_sk_'.repeat(1000)}`,
+      ),
+      fc.constantFrom('revoked', 'gatewayOnly').map((name) => `Bearer ${app.keys[name]}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), authorization, async (endpoint, header) => {
+        const response = await app.call(endpoint.path(ownRun), {
+          method: endpoint.method,
+          key: null,
+          headers: { authorization: header },
+          ...(endpoint.method === 'POST' ? { body: '{}' } : {}),
+        });
+        expect([401, 403]).toContain(await expectNo5xx(response));
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});
+
+describe('tenant isolation matrix', () => {
+  it.each(ENDPOINTS.filter((endpoint) => endpoint.path('x') !== '/v1/runs'))(
+    '$method $name with another tenant: 404 for its runs, 403 for a wrong scope, 401 for no key',
+    async ({ method, path }) => {
+      const body = method === 'POST' ? JSON.stringify({ status: 'committed' }) : undefined;
+      const asOther = await app.call(path(ownRun), {
+        method,
+        key: app.keys.otherTenant,
+        ...(body ? { body } : {}),
+      });
+      expect(asOther.status).toBe(404);
+      expect(((await asOther.json()) as { error: { code: string } }).error.code).toBe('run_not_found');
+      const theirs = await app.call(path(otherRun), {
+        method,
+        key: app.keys.admin,
+        ...(body ? { body } : {}),
+      });
+      expect(theirs.status).toBe(404);
+      await theirs.body?.cancel();
+      const wrongScope = await app.call(path(otherRun), {
+        method,
+        key: method === 'GET' ? app.keys.writer : app.keys.reader,
+        ...(body ? { body } : {}),
+      });
+      expect(wrongScope.status).toBe(403);
+      await wrongScope.body?.cancel();
+      const anonymous = await app.call(path(otherRun), { method, key: null, ...(body ? { body } : {}) });
+      expect(anonymous.status).toBe(401);
+      await anonymous.body?.cancel();
+    },
+  );
+
+  it("lists only the key's tenant runs", async () => {
+    const mine = (await (await app.call('/v1/runs')).json()) as { data: Array<{ id: string }> };
+    const theirs = (await (await app.call('/v1/runs', { key: app.keys.otherTenant })).json()) as {
+      data: Array<{ id: string }>;
+    };
+    expect(mine.data.map((run) => run.id)).toContain(ownRun);
+    expect(mine.data.map((run) => run.id)).not.toContain(otherRun);
+    expect(theirs.data.map((run) => run.id)).toEqual([otherRun]);
+  });
+});

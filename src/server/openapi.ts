@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import {
+  acceptedRunResponse,
+  createRunRequest,
+  errorResponse,
+  healthResponse,
+  listRunsQuery,
+  outcomeRequest,
+  readinessResponse,
+  runEndEventData,
+  runListResponse,
+  runResponse,
+  stepEventData,
+  stepListResponse,
+} from './schemas.js';
+
+type Schema = z.ZodType;
+
+const json = (schema: Schema, io: 'input' | 'output' = 'output') => ({
+  'application/json': { schema: z.toJSONSchema(schema, { io, unrepresentable: 'any' }) },
+});
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [String(status), { description: 'Error', content: json(errorResponse) }]),
+  );
+
+const bearer = [{ apiKey: [] }];
+const runIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+function queryParameters(schema: z.ZodObject) {
+  return Object.entries(schema.shape).map(([name, field]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: z.toJSONSchema(field as Schema, { io: 'input', unrepresentable: 'any' }),
+  }));
+}
+
+/**
+ * The run API as an OpenAPI 3.1 document, generated from the zod schemas the server validates
+ * with (OpenAPI 3.1 uses JSON Schema 2020-12, which is what `z.toJSONSchema` emits).
+ */
+export function createOpenApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Keel run API', version: '1' },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'A Keel API key, keel_sk_...' },
+      },
+    },
+    paths: {
+      '/v1/runs': {
+        post: {
+          summary: 'Submit a run',
+          security: bearer,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 200 },
+            },
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 0, maximum: 60 },
+            },
+          ],
+          requestBody: { required: true, content: json(createRunRequest, 'input') },
+          responses: {
+            '200': { description: 'Ended within `wait` seconds', content: json(runResponse) },
+            '202': { description: 'Accepted', content: json(acceptedRunResponse) },
+            ...errors(400, 401, 403, 404, 413),
+          },
+        },
+        get: {
+          summary: "List the tenant's runs, newest first",
+          security: bearer,
+          parameters: queryParameters(listRunsQuery),
+          responses: {
+            '200': { description: 'A page', content: json(runListResponse) },
+            ...errors(400, 401, 403),
+          },
+        },
+      },
+      '/v1/runs/{id}': {
+        get: {
+          summary: 'Read a run, with its outcome (null while speculative)',
+          security: bearer,
+          parameters: [runIdParameter],
+          responses: {
+            '200': { description: 'The run', content: json(runResponse) },
+            ...errors(401, 403, 404),
+          },
+        },
+      },
+      '/v1/runs/{id}/steps': {
+        get: {
+          summary: "A run's journal",
+          security: bearer,
+          parameters: [
+            runIdParameter,
+            {
+              name: 'outputs',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', enum: ['true', 'false'] },
+            },
+          ],
+          responses: {
+            '200': { description: 'Steps', content: json(stepListResponse) },
+            ...errors(401, 403, 404),
+          },
+        },
+      },
+      '/v1/runs/{id}/events': {
+        get: {
+          summary: "A run's events as server-sent events: step-start, step-end, run-end",
+          description:
+            'Event ids are integers from the journal; reconnect with Last-Event-ID to resume with no loss and no repeat. ' +
+            'The data of step events is StepEvent, of run-end RunEndEvent.',
+          security: bearer,
+          parameters: [
+            runIdParameter,
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^[0-9]+$' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'An event stream that ends after run-end',
+              content: {
+                'text/event-stream': {
+                  schema: {
+                    oneOf: [
+                      z.toJSONSchema(stepEventData, { unrepresentable: 'any' }),
+                      z.toJSONSchema(runEndEventData, { unrepresentable: 'any' }),
+                    ],
+                  },
+                },
+              },
+            },
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/v1/runs/{id}/cancel': {
+        post: {
+          summary: 'Ask a run to stop',
+          security: bearer,
+          parameters: [runIdParameter],
+          responses: {
+            '202': { description: 'The run', content: json(runResponse) },
+            ...errors(401, 403, 404),
+          },
+        },
+      },
+      '/v1/runs/{id}/outcome': {
+        post: {
+          summary: "Commit or reject an ended run's result (final; repeating the same outcome is harmless)",
+          security: bearer,
+          parameters: [runIdParameter],
+          requestBody: { required: true, content: json(outcomeRequest, 'input') },
+          responses: {
+            '200': { description: 'The run with its outcome', content: json(runResponse) },
+            ...errors(400, 401, 403, 404, 409, 413),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          summary: 'The process is up',
+          responses: { '200': { description: 'Up', content: json(healthResponse) } },
+        },
+      },
+      '/readyz': {
+        get: {
+          summary: 'The database answers and its migrations are current',
+          responses: {
+            '200': { description: 'Ready', content: json(readinessResponse) },
+            '503': { description: 'Not ready (with Retry-After)', content: json(readinessResponse) },
+          },
+        },
+      },
+    },
+  };
+}

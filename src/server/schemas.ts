@@ -1,0 +1,206 @@
+/**
+ * The run API's contract: every request and response body as a zod schema. The server parses
+ * requests with these, tests check responses against them, and `/openapi.json` is generated
+ * from them (see openapi.ts), so the three cannot drift apart.
+ */
+import { z } from 'zod';
+
+/** JSON nested deeper than this is refused (JSON.stringify and Postgres' jsonb both recurse). */
+export const MAX_JSON_DEPTH = 64;
+
+// Postgres stores neither a NUL nor an unpaired surrogate, in text or in jsonb.
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True when Postgres can store the string as text (no NUL, no unpaired surrogate). */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && !UNPAIRED_SURROGATE.test(value);
+}
+
+/**
+ * Why `value` cannot be stored as jsonb, or undefined when it can: too deep, or a string or
+ * key that is not storable text. Iterative, so a hostile depth cannot overflow the stack.
+ */
+export function unstorableJsonReason(value: unknown): string | undefined {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (pending.length > 0) {
+    const { value: current, depth } = pending.pop()!;
+    if (typeof current === 'string') {
+      if (!isStorableText(current)) return 'contains a NUL character or an unpaired surrogate';
+      continue;
+    }
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= MAX_JSON_DEPTH) return `is nested deeper than ${MAX_JSON_DEPTH} levels`;
+    if (Array.isArray(current)) {
+      for (const item of current) pending.push({ value: item, depth: depth + 1 });
+      continue;
+    }
+    for (const [key, item] of Object.entries(current)) {
+      if (!isStorableText(key)) return 'has a key with a NUL character or an unpaired surrogate';
+      pending.push({ value: item, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** Any JSON value that Postgres can store as jsonb. */
+export const storableJson = z.unknown().superRefine((value, context) => {
+  const reason = unstorableJsonReason(value);
+  if (reason !== undefined) context.addIssue({ code: 'custom', message: `Value ${reason}.` });
+});
+
+const text = (max: number) =>
+  z.string().min(1).max(max).refine(isStorableText, 'Contains a NUL character or an unpaired surrogate.');
+
+export const runStatusSchema = z.enum(['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']);
+
+/** `POST /v1/runs`. */
+export const createRunRequest = z
+  .object({
+    agent: text(64).describe('Name of an agent the server knows.'),
+    input: storableJson
+      .refine((value) => value !== undefined, 'input is required')
+      .describe("The agent's input (any JSON)."),
+    session_id: text(200).optional(),
+    metadata: z
+      .record(
+        z.string().refine(isStorableText, 'Key contains a NUL character or an unpaired surrogate.'),
+        storableJson,
+      )
+      .optional(),
+  })
+  .meta({ id: 'CreateRunRequest' });
+
+/** `GET /v1/runs` query parameters. */
+export const listRunsQuery = z.object({
+  agent: text(64).optional(),
+  status: runStatusSchema.optional(),
+  session_id: text(200).optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: text(500).optional(),
+});
+
+/** `POST /v1/runs/{id}/outcome`. */
+export const outcomeRequest = z
+  .object({
+    status: z.enum(['committed', 'rejected']),
+    value: storableJson.optional(),
+  })
+  .meta({ id: 'OutcomeRequest' });
+
+export const errorResponse = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .meta({ id: 'Error' });
+
+export const acceptedRunResponse = z
+  .object({ id: z.string(), status: runStatusSchema })
+  .meta({ id: 'AcceptedRun' });
+
+const usageSchema = z.object({ input_tokens: z.number(), output_tokens: z.number() });
+const serializedErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  fault: z.string(),
+  retryable: z.boolean(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const outcomeResponse = z
+  .object({
+    status: z.enum(['committed', 'rejected']),
+    value: z.unknown(),
+    decided_at: z.string(),
+  })
+  .meta({ id: 'Outcome' });
+
+export const runResponse = z
+  .object({
+    id: z.string(),
+    agent: z.string(),
+    status: runStatusSchema,
+    stop_reason: z.string().nullable(),
+    input: z.unknown(),
+    output: z.unknown(),
+    error: serializedErrorSchema.nullable(),
+    session_id: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    attempts: z.number(),
+    usage: usageSchema,
+    cost_usd: z.number(),
+    step_count: z.number(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    ended_at: z.string().nullable(),
+    outcome: outcomeResponse
+      .nullable()
+      .optional()
+      .describe('Present on GET /v1/runs/{id}: null while the run is speculative.'),
+  })
+  .meta({ id: 'Run' });
+
+export const runListResponse = z
+  .object({ data: z.array(runResponse), next_cursor: z.string().nullable() })
+  .meta({ id: 'RunList' });
+
+export const stepResponse = z
+  .object({
+    seq: z.number(),
+    parent_seq: z.number().nullable(),
+    kind: z.string(),
+    name: z.string(),
+    status: z.enum(['started', 'completed', 'failed']),
+    attempt: z.number(),
+    input_hash: z.string(),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    usage: usageSchema.nullable(),
+    cost_usd: z.number().nullable(),
+    error: serializedErrorSchema.nullable(),
+    meta: z.record(z.string(), z.unknown()).nullable(),
+    output: z.unknown().optional(),
+  })
+  .meta({ id: 'Step' });
+
+export const stepListResponse = z.object({ data: z.array(stepResponse) }).meta({ id: 'StepList' });
+
+/** The `data` of a `step-start` or `step-end` server-sent event: a summary, never a payload. */
+export const stepEventData = z
+  .object({
+    run_id: z.string(),
+    seq: z.number(),
+    kind: z.string(),
+    name: z.string(),
+    status: z.enum(['started', 'completed', 'failed']),
+    attempt: z.number(),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    usage: usageSchema.nullable(),
+    cost_usd: z.number().nullable(),
+    error_code: z.string().nullable(),
+  })
+  .meta({ id: 'StepEvent' });
+
+/** The `data` of the `run-end` server-sent event. */
+export const runEndEventData = z
+  .object({
+    run_id: z.string(),
+    status: runStatusSchema,
+    stop_reason: z.string().nullable(),
+    usage: usageSchema,
+    cost_usd: z.number(),
+    step_count: z.number(),
+    error_code: z.string().nullable(),
+  })
+  .meta({ id: 'RunEndEvent' });
+
+export const healthResponse = z.object({ ok: z.boolean() }).meta({ id: 'Health' });
+export const readinessResponse = z
+  .object({
+    ok: z.boolean(),
+    database: z.enum(['reachable', 'unreachable']),
+    migrations: z
+      .object({ up_to_date: z.boolean(), pending: z.array(z.number()), unknown: z.array(z.number()) })
+      .nullable(),
+  })
+  .meta({ id: 'Readiness' });
