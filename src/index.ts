@@ -160,6 +160,10 @@ export {
   GatewayUnavailableError,
 } from './gateway/gateway-errors.js';
 
+export { submitSessionRun, type SessionPolicy } from './runtime/session-policy.js';
+export { loadSessionHistory } from './runtime/session-history.js';
+export type { SessionRecord } from './journal/types.js';
+
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
 export {

@@ -4,6 +4,7 @@ import { MigrationError } from '../errors/storage-errors.js';
 import { apiKeysMigration } from './migration-0003-api-keys.js';
 import { approvalsMigration } from './migration-0004-approvals.js';
 import { gatewayMigration } from './migration-0002-gateway.js';
+import { sessionsMigration } from './migration-0005-sessions.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -124,6 +125,7 @@ export const migrations: readonly Migration[] = [
   gatewayMigration,
   apiKeysMigration,
   approvalsMigration,
+  sessionsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -19,7 +19,7 @@ import {
   type RunRow,
   type StepRow,
 } from './sql-rows.js';
-import { statusForStopReason } from './types.js';
+import { statusForStopReason, TERMINAL_STATUSES } from './types.js';
 import type { ApprovalStatus, RunRecord } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
@@ -185,6 +185,31 @@ export function createSqlJournalStore({
       return { runs: page.map(toRunRecord), ...(nextCursor === undefined ? {} : { nextCursor }) };
     },
 
+    async getSession(sessionId, { tenantId = 'default' } = {}) {
+      const result = await client.query<{
+        run_count: number;
+        created_at: Date | null;
+        last_run_at: Date | null;
+        active_run_ids: string[];
+      }>(
+        `SELECT count(*)::int AS run_count, min(created_at) AS created_at, max(created_at) AS last_run_at,
+           coalesce(array_agg(id ORDER BY created_at, id) FILTER (WHERE status NOT IN ${TERMINAL_SQL}), '{}')
+             AS active_run_ids
+         FROM ${runs} WHERE tenant_id = $1 AND session_id = $2`,
+        [tenantId, sessionId],
+      );
+      const row = result.rows[0];
+      if (!row || Number(row.run_count) === 0 || !row.created_at || !row.last_run_at) return undefined;
+      return {
+        id: sessionId,
+        tenantId,
+        runCount: Number(row.run_count),
+        createdAt: new Date(row.created_at),
+        lastRunAt: new Date(row.last_run_at),
+        activeRunIds: row.active_run_ids,
+      };
+    },
+
     async claimRuns({ owner, limit, leaseMs, agents, ids }) {
       if (limit <= 0 || agents?.length === 0 || ids?.length === 0) return [];
       const params: unknown[] = [owner, leaseMs, limit];
@@ -198,9 +223,17 @@ export function createSqlJournalStore({
         filters += ` AND id = ANY($${params.length}::text[])`;
       }
       const result = await client.query<RunRow>(
+        // A queued run of a session waits for the earlier live runs of its session (tenant-scoped,
+        // served by runs_tenant_session_created); a running one being recovered never waits.
         `WITH candidates AS (
-           SELECT id FROM ${runs}
-           WHERE ((status = 'queued' AND available_at <= now()) OR (status = 'running' AND lease_expires_at < now()))
+           SELECT id FROM ${runs} AS candidate
+           WHERE ((status = 'queued' AND available_at <= now()
+                   AND (session_id IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM ${runs} AS earlier
+                     WHERE earlier.tenant_id = candidate.tenant_id AND earlier.session_id = candidate.session_id
+                       AND (earlier.created_at, earlier.id) < (candidate.created_at, candidate.id)
+                       AND earlier.status NOT IN ${TERMINAL_SQL})))
+                  OR (status = 'running' AND lease_expires_at < now()))
              ${filters}
            ORDER BY created_at, id
            LIMIT $3
@@ -370,7 +403,7 @@ export function createSqlJournalStore({
            cost_usd = $12, step_count = $13, ended_at = now(), updated_at = now(),
            lease_owner = NULL, lease_expires_at = NULL
          WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
-         RETURNING *`,
+         RETURNING *, CASE WHEN session_id IS NULL THEN NULL ELSE pg_notify($14, '') END AS notified`,
         [
           lease.runId,
           lease.owner,
@@ -385,6 +418,8 @@ export function createSqlJournalStore({
           end.usage.reasoningTokens ?? null,
           end.costUsd,
           end.stepCount,
+          // The next message of the session (queued behind this run) just became claimable.
+          channel,
         ],
       );
       const row = finished.rows[0];
@@ -617,6 +652,9 @@ export function createSqlJournalStore({
   };
   return store;
 }
+
+/** The terminal statuses as a SQL list, for "still live" checks. */
+const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** Adds the time since `since` (if set) to `waited_ms`: waiting does not count against the deadline. */
 function waitedMsUpdate(since: string): string {

@@ -9,6 +9,7 @@ import type {
   RunEnd,
   RunFilter,
   RunRecord,
+  SessionRecord,
   StepEnd,
   StepRecord,
   StepStart,
@@ -34,8 +35,16 @@ export interface JournalStore {
   listRuns(filter?: RunFilter): Promise<{ runs: RunRecord[]; nextCursor?: string }>;
 
   /**
+   * A session of `tenantId` (default `default`) summarized from its runs, or undefined when it
+   * has none. One statement.
+   */
+  getSession(sessionId: string, options?: { tenantId?: string }): Promise<SessionRecord | undefined>;
+
+  /**
    * Claims up to `limit` runnable runs (queued, or running with an expired lease) with
    * `FOR UPDATE SKIP LOCKED`, setting the owner, a lease of `leaseMs` and a new fencing token.
+   * A queued run of a session waits until every earlier run of that session (same tenant) has
+   * ended: a session's messages are answered one at a time, in order.
    * `agents` restricts the claim to runs of those agents (a worker claims only what it can run);
    * `ids` to those runs (the CLI's in-process worker runs only the run it submitted).
    */

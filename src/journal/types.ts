@@ -135,6 +135,22 @@ export interface RunFilter {
   cursor?: string;
 }
 
+/**
+ * A session as its runs describe it: a session is the runs of a tenant that share a
+ * `sessionId` (no row of its own), so it exists from its first run on.
+ */
+export interface SessionRecord {
+  id: string;
+  tenantId: string;
+  runCount: number;
+  /** When its first run was created. */
+  createdAt: Date;
+  /** When its latest run was created. */
+  lastRunAt: Date;
+  /** Its runs not yet ended (queued, running, waiting, awaiting approval), oldest first. */
+  activeRunIds: string[];
+}
+
 export interface StepStart {
   seq: number;
   parentSeq: number | null;

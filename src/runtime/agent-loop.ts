@@ -47,6 +47,11 @@ export interface AgentLoopOptions {
   faultHook?: FaultHook;
   /** Call models with `stream` and emit `text-delta` events (for live output). Default false. */
   streamText?: boolean;
+  /**
+   * Earlier exchanges of the run's session, placed between the instructions and the run's input
+   * (see `loadSessionHistory`). Must be the same on every execution of the run.
+   */
+  history?: readonly Message[];
 }
 
 /**
@@ -63,11 +68,13 @@ export interface AgentLoopOptions {
  */
 export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   const { run, agent, model, durable, clock, logger, onEvent, faultHook, streamText = false } = options;
+  const { history = [] } = options;
   const limits = { ...DEFAULT_LIMITS, ...agent.limits };
   const tools = new Map(agent.tools.map((tool) => [tool.name, tool]));
   const toolSpecs = agent.tools.map((tool) => tool.spec);
   const messages: Message[] = [
     { role: 'system', content: agent.instructions },
+    ...history,
     { role: 'user', content: typeof run.input === 'string' ? run.input : JSON.stringify(run.input) },
   ];
   const conversation = createConversationDigest();

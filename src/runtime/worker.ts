@@ -11,6 +11,7 @@ import { createId } from '../util/ids.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { Agent } from './agent.js';
 import { runAgentLoop } from './agent-loop.js';
+import { loadSessionHistory } from './session-history.js';
 import { fullJitterDelay } from './backoff.js';
 import { DurableRun } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
@@ -201,6 +202,7 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const steps = await store.loadSteps(run.id, { withOutputs: true });
+      const history = await loadSessionHistory({ store, run });
       const durable = new DurableRun({
         store,
         run,
@@ -238,6 +240,7 @@ export function createWorker(options: WorkerOptions): Worker {
         onEvent,
         faultHook,
         streamText,
+        history,
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);

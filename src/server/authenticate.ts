@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ForbiddenError, UnauthorizedError } from '../errors/auth-errors.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
+import { notifyAuthenticated } from './request-context.js';
 
 /** The scopes that allow reading runs, and writing them (submit, cancel, outcome). */
 export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
@@ -12,7 +13,8 @@ const BEARER = /^Bearer +(\S+) *$/i;
  * Verifies the request's `Authorization: Bearer` key and that it holds one of `scopes`.
  * Returns the key's record: its `tenantId` scopes everything the request touches. Throws
  * `UnauthorizedError` (401) for a missing, malformed, unknown, revoked or expired key and
- * `ForbiddenError` (403) for a key without the scope.
+ * `ForbiddenError` (403) for a key without the scope. Then runs the request's `onAuthenticated`
+ * hook (the server's per-key rate limit: `RateLimitedError`, 429; and the request log's key).
  */
 export async function authenticate({
   request,
@@ -30,5 +32,6 @@ export async function authenticate({
   const record = await apiKeys.verify(presented);
   if (record === undefined) throw new UnauthorizedError('The API key is invalid, revoked or expired.');
   if (!record.scopes.some((scope) => scopes.includes(scope))) throw new ForbiddenError(scopes);
+  await notifyAuthenticated(request, record);
   return record;
 }

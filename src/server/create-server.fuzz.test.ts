@@ -6,6 +6,8 @@ import { errorResponse } from './schemas.js';
 let app: TestServer;
 let ownRun: string;
 let otherRun: string;
+let ownApproval: string;
+let otherApproval: string;
 beforeAll(async () => {
   app = await startTestServer();
   const submit = async (key: string) =>
@@ -20,6 +22,17 @@ beforeAll(async () => {
     ).id;
   ownRun = await submit(app.keys.admin);
   otherRun = await submit(app.keys.otherTenant);
+  const pending = async (tenantId: string) => {
+    const { run } = await app.store.createRun({ tenantId, agent: 'echo', input: 'x' });
+    const lease = await app.claim(run.id);
+    const step = { seq: 0, parentSeq: null, kind: 'approval', name: 't', inputHash: 'h', attempt: 1 };
+    const [approval] = await app.store.suspendForApproval(lease, {
+      approvals: [{ stepSeq: 0, tool: 't', arguments: {}, step: { ...step, startedAt: new Date() } }],
+    });
+    return approval!.id;
+  };
+  ownApproval = await pending('tenant-a');
+  otherApproval = await pending('tenant-c');
 });
 afterAll(() => app.close());
 
@@ -187,4 +200,70 @@ describe('tenant isolation matrix', () => {
     expect(mine.data.map((run) => run.id)).not.toContain(otherRun);
     expect(theirs.data.map((run) => run.id)).toEqual([otherRun]);
   });
+});
+
+const APPROVAL_ENDPOINTS = [
+  { method: 'GET', name: '/v1/approvals', path: (id: string) => (void id, '/v1/approvals') },
+  { method: 'GET', name: '/v1/approvals/:id', path: (id: string) => `/v1/approvals/${id}` },
+  { method: 'POST', name: '/v1/approvals/:id', path: (id: string) => `/v1/approvals/${id}` },
+] as const;
+
+describe('fuzz: approvals endpoints', () => {
+  it('any body, id and query: a 4xx JSON error, never a 5xx, and no decision taken', async () => {
+    const approvalQuery = fc.dictionary(fc.constantFrom('status', 'run_id', 'limit'), oddString);
+    const decisionBody = fc.oneof(
+      rawBody,
+      fc
+        .record(
+          { decision: fc.oneof(fc.constantFrom('approve', 'reject'), oddString), reason: jsonValue },
+          { requiredKeys: [] },
+        )
+        .map((body) => JSON.stringify(body)),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...APPROVAL_ENDPOINTS),
+        fc.oneof(runId, fc.constant(otherApproval)),
+        decisionBody,
+        approvalQuery,
+        async (endpoint, id, body, parameters) => {
+          const search = new URLSearchParams(parameters).toString();
+          const response = await app.call(`${endpoint.path(id)}?${search}`, {
+            method: endpoint.method,
+            ...(endpoint.method === 'POST' ? { body } : {}),
+            signal: AbortSignal.timeout(5_000),
+          });
+          await expectNo5xx(response);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect((await app.store.getApproval(otherApproval))?.status).toBe('pending');
+  }, 120_000);
+
+  it.each(APPROVAL_ENDPOINTS.filter((endpoint) => endpoint.path('x') !== '/v1/approvals'))(
+    '$method $name: 404 across tenants, 403 for a runs key, 401 for no key',
+    async ({ method, path }) => {
+      const body = method === 'POST' ? JSON.stringify({ decision: 'reject' }) : undefined;
+      const asOther = await app.call(path(ownApproval), {
+        method,
+        key: app.keys.otherTenant,
+        ...(body ? { body } : {}),
+      });
+      expect(asOther.status).toBe(404);
+      expect(((await asOther.json()) as { error: { code: string } }).error.code).toBe('approval_not_found');
+      const theirs = await app.call(path(otherApproval), { method, ...(body ? { body } : {}) });
+      expect(theirs.status).toBe(404);
+      await theirs.body?.cancel();
+      for (const key of [app.keys.reader, app.keys.writer]) {
+        const wrongScope = await app.call(path(ownApproval), { method, key, ...(body ? { body } : {}) });
+        expect(wrongScope.status).toBe(403);
+        await wrongScope.body?.cancel();
+      }
+      const anonymous = await app.call(path(ownApproval), { method, key: null, ...(body ? { body } : {}) });
+      expect(anonymous.status).toBe(401);
+      await anonymous.body?.cancel();
+      expect((await app.store.getApproval(ownApproval))?.status).toBe('pending');
+    },
+  );
 });

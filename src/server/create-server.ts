@@ -9,6 +9,7 @@ import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
+import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES } from '../journal/types.js';
@@ -16,12 +17,17 @@ import type { Agent } from '../runtime/agent.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
+import { submitSessionRun } from '../runtime/session-policy.js';
+import { handleApprovalRoute } from './approval-routes.js';
 import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
+import type { CorsOptions } from './cors.js';
 import { toHttpError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { ReadinessCheck } from './readiness.js';
+import { createRequestEdges } from './request-edges.js';
 import { streamRunEvents } from './run-events.js';
+import { handleSessionRoute } from './session-routes.js';
 import { outcomeView, runView, stepView } from './run-views.js';
 import { createRunRequest, isStorableText, listRunsQuery, outcomeRequest } from './schemas.js';
 
@@ -43,6 +49,12 @@ export interface ServerOptions {
   eventPollIntervalMs?: number;
   /** Interval of the events stream's heartbeat comments (default 15 s). */
   eventHeartbeatMs?: number;
+  /** Enforces an API key's `rpm` (scope `api:<keyId>`; 429 with `Retry-After`) when given. */
+  limiter?: RateLimiter;
+  /** Browser origins allowed to call the API (default: none, no CORS headers). */
+  cors?: CorsOptions;
+  /** Longer requests get a 503 `request_timeout` (default 30 s; event streams none, `?wait` adds). */
+  requestTimeoutMs?: number;
   generateId?: IdGenerator;
 }
 
@@ -67,27 +79,37 @@ export function createServer({
   maxBodyBytes = 1_000_000,
   eventPollIntervalMs,
   eventHeartbeatMs,
+  limiter,
+  cors,
+  requestTimeoutMs,
   generateId = createId,
 }: ServerOptions): Server {
+  const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
   let openApi: string | undefined;
   return createHttpServer((request, response) => {
+    if (edges.preflight(request, response)) return;
     if (gatewayHandler?.(request, response)) return;
     const incomingId = request.headers['x-request-id'];
     const requestId =
       typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : generateId('req');
     response.setHeader('x-request-id', requestId);
-    handle(request, response).catch((error: unknown) => {
-      const { status, body } = toHttpError(error);
-      if (status >= 500)
-        logger.error('request failed', {
-          method: request.method,
-          url: request.url,
-          status,
-          requestId,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      sendJson(response, status, body);
-    });
+    const settled = edges.begin(request, response, requestId);
+    handle(request, response)
+      .catch((error: unknown) => {
+        const { status, body, headers } = toHttpError(error);
+        if (!response.headersSent)
+          for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+        if (status >= 500)
+          logger.error('request failed', {
+            method: request.method,
+            url: request.url,
+            status,
+            requestId,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        sendJson(response, status, body);
+      })
+      .finally(settled);
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -110,6 +132,10 @@ export function createServer({
         sendText(response, 200, openApi);
       });
     }
+    if (parts[0] === 'v1' && parts[1] === 'approvals')
+      return handleApprovalRoute({ request, response, url, store, apiKeys, maxBodyBytes });
+    if (parts[0] === 'v1' && parts[1] === 'sessions')
+      return handleSessionRoute({ request, response, url, store, apiKeys });
     if (parts[0] !== 'v1' || parts[1] !== 'runs') throw notFound(`No route for ${route}.`);
 
     if (parts.length === 2) {
@@ -121,13 +147,17 @@ export function createServer({
         const idempotencyKey = headerValue(request, 'idempotency-key');
         if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
           throw invalidRequest('Idempotency-Key must be 1-200 characters.');
-        const { run } = await store.createRun({
-          tenantId,
-          agent: body.agent,
-          input: body.input,
-          sessionId: body.session_id ?? null,
-          metadata: body.metadata ?? {},
-          idempotencyKey: idempotencyKey || null,
+        const { run } = await submitSessionRun({
+          store,
+          policy: body.session_policy,
+          run: {
+            tenantId,
+            agent: body.agent,
+            input: body.input,
+            sessionId: body.session_id ?? null,
+            metadata: body.metadata ?? {},
+            idempotencyKey: idempotencyKey || null,
+          },
         });
         const waitSeconds = Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60));
         if (waitSeconds > 0) {

@@ -1,9 +1,15 @@
 import { z } from 'zod';
 import {
   acceptedRunResponse,
+  approvalDecisionEventData,
+  approvalListResponse,
+  approvalRequestEventData,
+  approvalResponse,
   createRunRequest,
+  decideApprovalRequest,
   errorResponse,
   healthResponse,
+  listApprovalsQuery,
   listRunsQuery,
   outcomeRequest,
   readinessResponse,
@@ -13,6 +19,7 @@ import {
   stepEventData,
   stepListResponse,
 } from './schemas.js';
+import { sessionOpenApiPaths } from './session-openapi.js';
 
 type Schema = z.ZodType;
 
@@ -27,6 +34,7 @@ const errors = (...statuses: number[]) =>
 
 const bearer = [{ apiKey: [] }];
 const runIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const approvalIdParameter = runIdParameter;
 
 function queryParameters(schema: z.ZodObject) {
   return Object.entries(schema.shape).map(([name, field]) => ({
@@ -73,7 +81,7 @@ export function createOpenApiDocument() {
           responses: {
             '200': { description: 'Ended within `wait` seconds', content: json(runResponse) },
             '202': { description: 'Accepted', content: json(acceptedRunResponse) },
-            ...errors(400, 401, 403, 404, 413),
+            ...errors(400, 401, 403, 404, 409, 413),
           },
         },
         get: {
@@ -118,10 +126,13 @@ export function createOpenApiDocument() {
       },
       '/v1/runs/{id}/events': {
         get: {
-          summary: "A run's events as server-sent events: step-start, step-end, run-end",
+          summary:
+            "A run's events as server-sent events: step-start, step-end, approval-request, approval-decision, run-end",
           description:
             'Event ids are integers from the journal; reconnect with Last-Event-ID to resume with no loss and no repeat. ' +
-            'The data of step events is StepEvent, of run-end RunEndEvent.',
+            'The data of step events is StepEvent, of approval-request ApprovalRequestEvent, of approval-decision ' +
+            'ApprovalDecisionEvent (an `approval` step is sent as these two instead of step-start and step-end), ' +
+            'of run-end RunEndEvent.',
           security: bearer,
           parameters: [
             runIdParameter,
@@ -140,6 +151,8 @@ export function createOpenApiDocument() {
                   schema: {
                     oneOf: [
                       z.toJSONSchema(stepEventData, { unrepresentable: 'any' }),
+                      z.toJSONSchema(approvalRequestEventData, { unrepresentable: 'any' }),
+                      z.toJSONSchema(approvalDecisionEventData, { unrepresentable: 'any' }),
                       z.toJSONSchema(runEndEventData, { unrepresentable: 'any' }),
                     ],
                   },
@@ -173,6 +186,43 @@ export function createOpenApiDocument() {
           },
         },
       },
+      '/v1/approvals': {
+        get: {
+          summary: "List the tenant's approvals, newest first (scope approvals or admin)",
+          security: bearer,
+          parameters: queryParameters(listApprovalsQuery),
+          responses: {
+            '200': { description: 'Approvals', content: json(approvalListResponse) },
+            ...errors(400, 401, 403),
+          },
+        },
+      },
+      '/v1/approvals/{id}': {
+        get: {
+          summary: 'Read an approval (scope approvals or admin)',
+          security: bearer,
+          parameters: [approvalIdParameter],
+          responses: {
+            '200': { description: 'The approval', content: json(approvalResponse) },
+            ...errors(401, 403, 404),
+          },
+        },
+        post: {
+          summary: 'Approve or reject a pending approval (scope approvals or admin)',
+          description:
+            'Recorded with the deciding key (`key:<id>`). Deciding the last pending approval of a run queues the run. ' +
+            'Repeating the same decision with the same key answers 200 unchanged; any other decision on an approval ' +
+            'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending.',
+          security: bearer,
+          parameters: [approvalIdParameter],
+          requestBody: { required: true, content: json(decideApprovalRequest, 'input') },
+          responses: {
+            '200': { description: 'The decided approval', content: json(approvalResponse) },
+            ...errors(400, 401, 403, 404, 409, 413),
+          },
+        },
+      },
+      ...sessionOpenApiPaths({ json, errors, queryParameters, bearer }),
       '/healthz': {
         get: {
           summary: 'The process is up',

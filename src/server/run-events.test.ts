@@ -221,6 +221,33 @@ describe('runEvents', () => {
     ]);
     expect(runEvents(run('cancelled'), [], -1).map((event) => event.id)).toEqual([1]);
   });
+
+  it('sends approval steps as approval-request and approval-decision under the step ids', () => {
+    const approvalStep = (status: StepRecord['status']) =>
+      ({
+        ...stepRecord(1, status),
+        kind: 'approval',
+        name: 'transfer',
+        meta: { approvalId: 'apr_1' },
+      }) as StepRecord;
+    const waiting = runEvents(
+      run('awaiting_approval'),
+      [stepRecord(0, 'completed'), approvalStep('started')],
+      -1,
+    );
+    expect(waiting.map((event) => `${event.id}${event.event}`)).toEqual([
+      '1step-start',
+      '2step-end',
+      '3approval-request',
+    ]);
+    expect(waiting[2]!.data).toMatchObject({ approval_id: 'apr_1', tool: 'transfer', expires_at: null });
+    // Cancelled while waiting: the request stays undecided and run-end follows.
+    const cancelled = runEvents(run('cancelled'), [approvalStep('started')], 2);
+    expect(cancelled.map((event) => `${event.id}${event.event}`)).toEqual(['3approval-request', '5run-end']);
+    const decided = runEvents(run('running'), [approvalStep('completed')], 3);
+    expect(decided.map((event) => `${event.id}${event.event}`)).toEqual(['4approval-decision']);
+    expect(decided[0]!.data).toMatchObject({ approval_id: 'apr_1', decision: null, decided_by: null });
+  });
 });
 
 describe('events stream lifecycle', () => {

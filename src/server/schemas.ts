@@ -51,7 +51,15 @@ export const storableJson = z.unknown().superRefine((value, context) => {
 const text = (max: number) =>
   z.string().min(1).max(max).refine(isStorableText, 'Contains a NUL character or an unpaired surrogate.');
 
-export const runStatusSchema = z.enum(['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled']);
+export const runStatusSchema = z.enum([
+  'queued',
+  'running',
+  'waiting',
+  'awaiting_approval',
+  'completed',
+  'failed',
+  'cancelled',
+]);
 
 /** `POST /v1/runs`. */
 export const createRunRequest = z
@@ -61,6 +69,12 @@ export const createRunRequest = z
       .refine((value) => value !== undefined, 'input is required')
       .describe("The agent's input (any JSON)."),
     session_id: text(200).optional(),
+    session_policy: z
+      .enum(['queue', 'reject', 'interrupt'])
+      .optional()
+      .describe(
+        'For a session with a run still active: queue behind it (default), reject with 409 session_busy, or interrupt (cancel) it.',
+      ),
     metadata: z
       .record(
         z.string().refine(isStorableText, 'Key contains a NUL character or an unpaired surrogate.'),
@@ -204,3 +218,72 @@ export const readinessResponse = z
       .nullable(),
   })
   .meta({ id: 'Readiness' });
+
+export const approvalStatusSchema = z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']);
+
+/** `GET /v1/approvals` query parameters. */
+export const listApprovalsQuery = z.object({
+  status: approvalStatusSchema.optional(),
+  run_id: text(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+/** `POST /v1/approvals/{id}`: decide a pending approval. */
+export const decideApprovalRequest = z
+  .object({
+    decision: z.enum(['approve', 'reject']),
+    reason: text(2000)
+      .optional()
+      .describe('Why: recorded with the decision and shown to the model on a rejection.'),
+  })
+  .meta({ id: 'DecideApprovalRequest' });
+
+export const approvalResponse = z
+  .object({
+    id: z.string(),
+    run_id: z.string(),
+    step_seq: z.number(),
+    tool: z.string(),
+    arguments: z.unknown().describe("The tool call's arguments, as the model gave them."),
+    status: approvalStatusSchema,
+    reason: z.string().nullable(),
+    decided_by: z
+      .string()
+      .nullable()
+      .describe('Who decided: `key:<api key id>` for decisions taken over the API.'),
+    requested_at: z.string(),
+    decided_at: z.string().nullable(),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'Approval' });
+
+export const approvalListResponse = z
+  .object({ data: z.array(approvalResponse) })
+  .meta({ id: 'ApprovalList' });
+
+/** The `data` of the `approval-request` server-sent event (the started `approval` step). */
+export const approvalRequestEventData = z
+  .object({
+    run_id: z.string(),
+    seq: z.number(),
+    approval_id: z.string().nullable(),
+    tool: z.string(),
+    status: z.literal('pending'),
+    requested_at: z.string(),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'ApprovalRequestEvent' });
+
+/** The `data` of the `approval-decision` server-sent event (the `approval` step completed). */
+export const approvalDecisionEventData = z
+  .object({
+    run_id: z.string(),
+    seq: z.number(),
+    approval_id: z.string().nullable(),
+    tool: z.string(),
+    decision: z.enum(['approved', 'rejected', 'expired', 'cancelled']).nullable(),
+    decided_by: z.string().nullable(),
+    reason: z.string().nullable(),
+    decided_at: z.string().nullable(),
+  })
+  .meta({ id: 'ApprovalDecisionEvent' });

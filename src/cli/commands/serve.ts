@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
+import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
+import { corsFromEnv } from '../../server/cors.js';
 import { createServer } from '../../server/create-server.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
 import { createReadinessCheck } from '../../server/readiness.js';
@@ -67,6 +69,7 @@ export async function serveCommand(
       throw error;
     }
   }
+  const cors = corsFromEnv(io.env.KEEL_CORS_ORIGINS);
   const server = createServer({
     store: backend.store,
     agents,
@@ -74,8 +77,15 @@ export async function serveCommand(
     apiKeys,
     outcomes: createRunOutcomes({ client: backend.client }),
     readiness: createReadinessCheck({ client: backend.client }),
+    limiter: createSqlRateLimiter({ client: backend.client }),
+    ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
   });
+  // Node's own limits on receiving a request (slow-loris): headers within 20 s, the whole request
+  // (headers and body) within 60 s. Handling time is bounded by `requestTimeoutMs` (30 s);
+  // responses (event streams, gateway streams) are not limited by these.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, host ?? '127.0.0.1', () => resolve());

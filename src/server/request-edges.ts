@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KeelError } from '../errors/keel-error.js';
+import { RateLimitedError } from '../gateway/gateway-errors.js';
+import type { RateLimiter } from '../gateway/gateway-store.js';
+import type { Logger } from '../util/logger.js';
+import { applyCors, type CorsOptions } from './cors.js';
+import { toHttpError } from './http-errors.js';
+import { onAuthenticated } from './request-context.js';
+
+/** Default time a request may take before it is answered 503 `request_timeout`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** The longest `?wait=` a submit accepts (seconds); its timeout is extended by that much. */
+const MAX_WAIT_SECONDS = 60;
+
+export interface RequestEdgesOptions {
+  logger: Logger;
+  /** Per-key `rpm` (`api:<keyId>` scopes) is enforced with this when given. */
+  limiter?: RateLimiter;
+  cors?: CorsOptions;
+  /** 0 or Infinity: no timeout. */
+  requestTimeoutMs?: number;
+}
+
+export interface RequestEdges {
+  /** CORS headers, and the answer to a preflight (true: answered, do nothing more). */
+  preflight(request: IncomingMessage, response: ServerResponse): boolean;
+  /**
+   * Starts the request's edges: the request log line (written when the response closes), the
+   * per-key rate limit and key/tenant notes (run by `authenticate`), and the timeout. Call the
+   * returned function once the handler has settled.
+   */
+  begin(request: IncomingMessage, response: ServerResponse, requestId: string): () => void;
+}
+
+/**
+ * What every API request goes through besides its route: CORS, per-key rate limits (429 with
+ * `Retry-After`), a timeout (503 `request_timeout`, never a hung socket) and one structured log
+ * line. The log line holds method, route pattern (ids replaced), status, duration, request id,
+ * tenant and key id: never headers, bodies, query strings or outputs.
+ */
+export function createRequestEdges({
+  logger,
+  limiter,
+  cors,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+}: RequestEdgesOptions): RequestEdges {
+  return {
+    preflight: (request, response) => applyCors(request, response, cors),
+    begin(request, response, requestId) {
+      const startedAt = performance.now();
+      const method = request.method ?? 'GET';
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const noted: { tenantId?: string; keyId?: string } = {};
+
+      onAuthenticated(request, async (key) => {
+        noted.tenantId = key.tenantId;
+        noted.keyId = key.id;
+        if (limiter === undefined || key.rpm === undefined) return;
+        const scope = `api:${key.id}`;
+        const result = await limiter.reserve([{ scope, rpm: key.rpm }], 0);
+        if (!result.ok) {
+          throw new RateLimitedError({ scope, limit: result.limit, retryAfterMs: result.retryAfterMs });
+        }
+      });
+
+      const timeoutMs = timeoutFor(method, url, request, requestTimeoutMs);
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (response.headersSent || response.writableEnded) return;
+              const error = new KeelError({
+                code: 'request_timeout',
+                message: `The request took longer than ${timeoutMs} ms.`,
+                fault: 'system',
+                retryable: true,
+              });
+              const { status, body, headers } = toHttpError(error);
+              const text = JSON.stringify(body);
+              response.writeHead(status, {
+                ...headers,
+                'content-type': 'application/json; charset=utf-8',
+                'content-length': Buffer.byteLength(text),
+                connection: 'close',
+              });
+              response.end(text);
+            }, timeoutMs);
+
+      response.once('close', () => {
+        if (timer !== undefined) clearTimeout(timer);
+        logger.info('request', {
+          method,
+          route: routePattern(url.pathname),
+          status: response.statusCode,
+          durationMs: Math.round(performance.now() - startedAt),
+          requestId,
+          tenantId: noted.tenantId ?? null,
+          keyId: noted.keyId ?? null,
+          ...(response.writableFinished ? {} : { aborted: true }),
+        });
+      });
+      return () => {
+        if (timer !== undefined) clearTimeout(timer);
+      };
+    },
+  };
+}
+
+/**
+ * The request's timeout, or undefined for none: event streams (long-lived by design) have none
+ * and a submit's `?wait=` extends it by the wait.
+ */
+function timeoutFor(
+  method: string,
+  url: URL,
+  request: IncomingMessage,
+  requestTimeoutMs: number,
+): number | undefined {
+  if (!(requestTimeoutMs > 0) || !Number.isFinite(requestTimeoutMs)) return undefined;
+  const accept = request.headers.accept;
+  if (
+    url.pathname.endsWith('/events') ||
+    (typeof accept === 'string' && accept.includes('text/event-stream'))
+  )
+    return undefined;
+  const wait = method === 'POST' ? Number(url.searchParams.get('wait') ?? 0) || 0 : 0;
+  return requestTimeoutMs + Math.max(0, Math.min(wait, MAX_WAIT_SECONDS)) * 1000;
+}
+
+/** `/v1/runs/run_123/steps` → `/v1/runs/{id}/steps`: the route, without ids, for logs. */
+export function routePattern(pathname: string): string {
+  const parts = pathname.split('/').filter(Boolean).slice(0, 6);
+  if (parts[0] === 'v1' && parts.length >= 3) parts[2] = '{id}';
+  const pattern = '/' + parts.map((part) => (part.length > 64 ? `${part.slice(0, 64)}…` : part)).join('/');
+  return pattern;
+}
