@@ -102,6 +102,21 @@ describe('authentication and scopes', () => {
     expect((await app.store.getRun(id))?.tenantId).toBe('tenant-a');
   });
 
+  it('creates exactly one run for 20 concurrent submissions with one idempotency key', async () => {
+    const headers = { 'idempotency-key': `burst-${Date.now()}` };
+    const body = JSON.stringify({ agent: 'echo', input: 'exactly once' });
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => app.call('/v1/runs', { method: 'POST', body, headers })),
+    );
+    expect(responses.every((response) => response.status === 202)).toBe(true);
+    const ids = new Set(
+      await Promise.all(responses.map(async (response) => ((await response.json()) as { id: string }).id)),
+    );
+    expect(ids.size).toBe(1);
+    const listed = runListResponse.parse(await (await app.call('/v1/runs?limit=500')).json());
+    expect(listed.data.filter((run) => run.input === 'exactly once')).toHaveLength(1);
+  });
+
   it('scopes idempotency keys per tenant', async () => {
     const headers = { 'idempotency-key': 'same-key' };
     const body = JSON.stringify({ agent: 'echo', input: 'once' });
