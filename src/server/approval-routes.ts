@@ -8,14 +8,13 @@
  * harmless and answers 200 with the approval unchanged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
 import { ApprovalNotFoundError } from '../errors/approval-errors.js';
-import { KeelError } from '../errors/keel-error.js';
 import type { ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
 import type { JournalStore } from '../journal/store.js';
 import type { ApprovalRecord } from '../journal/types.js';
 import { authenticate } from './authenticate.js';
-import { decideApprovalRequest, isStorableText, listApprovalsQuery } from './schemas.js';
+import { decideApprovalRequest, listApprovalsQuery } from './schemas.js';
+import { decodeId, methodNotAllowed, notFound, parseWith, readJson, sendJson } from './http-io.js';
 
 /** The scopes that allow reading and deciding approvals. */
 export const APPROVAL_SCOPES: readonly ApiKeyScope[] = ['approvals', 'admin'];
@@ -96,75 +95,4 @@ export async function handleApprovalRoute({
     decidedBy: `key:${key.id}`,
   });
   return sendJson(response, 200, approvalView(decided));
-}
-
-function decodeId(segment: string | undefined): string | undefined {
-  if (segment === undefined) return undefined;
-  try {
-    const decoded = decodeURIComponent(segment);
-    return decoded.length > 0 && decoded.length <= 200 && isStorableText(decoded) ? decoded : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function notFound(message: string): KeelError {
-  return new KeelError({ code: 'not_found', message, fault: 'caller' });
-}
-
-function methodNotAllowed(route: string): KeelError {
-  return new KeelError({
-    code: 'method_not_allowed',
-    message: `Method not allowed: ${route}.`,
-    fault: 'caller',
-  });
-}
-
-function invalidRequest(message: string): KeelError {
-  return new KeelError({ code: 'invalid_request', message, fault: 'caller' });
-}
-
-function tooLarge(maxBodyBytes: number): KeelError {
-  return new KeelError({
-    code: 'payload_too_large',
-    message: `Body larger than ${maxBodyBytes} bytes.`,
-    fault: 'caller',
-  });
-}
-
-// The body, validation and answer helpers mirror create-server.ts's (kept private there).
-async function readJson(request: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
-  const declared = Number(request.headers['content-length']);
-  if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new KeelError({ code: 'invalid_json', message: 'Body is not valid JSON.', fault: 'caller' });
-  }
-}
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
-    .join('; ');
-  throw invalidRequest(`Invalid request: ${issues}`);
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }

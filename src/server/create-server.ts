@@ -4,7 +4,6 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { z } from 'zod';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { RunNotFoundError } from '../errors/storage-errors.js';
@@ -30,6 +29,17 @@ import { streamRunEvents } from './run-events.js';
 import { handleSessionRoute } from './session-routes.js';
 import { outcomeView, runView, stepView } from './run-views.js';
 import { createRunRequest, isStorableText, listRunsQuery, outcomeRequest } from './schemas.js';
+import {
+  decodeId,
+  headerValue,
+  invalidRequest,
+  methodNotAllowed,
+  notFound,
+  parseWith,
+  readJson,
+  sendJson,
+  sendText,
+} from './http-io.js';
 
 export interface ServerOptions {
   store: JournalStore;
@@ -193,7 +203,7 @@ export function createServer({
       throw methodNotAllowed(route);
     }
 
-    const runId = decodeRunId(parts[2]);
+    const runId = decodeId(parts[2]);
     const action = parts.length === 3 ? '' : parts.length === 4 ? parts[3] : undefined;
     const isRead = action === '' || action === 'steps' || action === 'events';
     const isWrite = action === 'cancel' || action === 'outcome';
@@ -259,86 +269,4 @@ export function createServer({
 async function onlyGet(method: string, answer: () => void | Promise<void>): Promise<void> {
   if (method !== 'GET') throw methodNotAllowed(`${method} on this path`);
   await answer();
-}
-
-function decodeRunId(segment: string | undefined): string | undefined {
-  if (segment === undefined) return undefined;
-  try {
-    const decoded = decodeURIComponent(segment);
-    return decoded.length <= 200 && isStorableText(decoded) ? decoded : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function notFound(message: string): KeelError {
-  return new KeelError({ code: 'not_found', message, fault: 'caller' });
-}
-
-function methodNotAllowed(route: string): KeelError {
-  return new KeelError({
-    code: 'method_not_allowed',
-    message: `Method not allowed: ${route}.`,
-    fault: 'caller',
-  });
-}
-
-function invalidRequest(message: string): KeelError {
-  return new KeelError({ code: 'invalid_request', message, fault: 'caller' });
-}
-
-function headerValue(request: IncomingMessage, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-async function readJson(request: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
-  const declared = Number(request.headers['content-length']);
-  if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new KeelError({ code: 'invalid_json', message: 'Body is not valid JSON.', fault: 'caller' });
-  }
-}
-
-function tooLarge(maxBodyBytes: number): KeelError {
-  return new KeelError({
-    code: 'payload_too_large',
-    message: `Body larger than ${maxBodyBytes} bytes.`,
-    fault: 'caller',
-  });
-}
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
-    .join('; ');
-  throw invalidRequest(`Invalid request: ${issues}`);
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  sendText(response, status, JSON.stringify(body));
-}
-
-function sendText(response: ServerResponse, status: number, text: string): void {
-  if (response.headersSent) {
-    response.end();
-    return;
-  }
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }

@@ -7,15 +7,14 @@
  * session answers 404, as one that does not exist. Stateless: everything comes from the store.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KeelError } from '../errors/keel-error.js';
 import { SessionNotFoundError } from '../errors/session-errors.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunRecord, SessionRecord } from '../journal/types.js';
 import { sessionMessageText } from '../runtime/session-history.js';
 import { authenticate, READ_SCOPES } from './authenticate.js';
-import { isStorableText } from './schemas.js';
 import { sessionMessagesQuery } from './session-schemas.js';
+import { decodeId, invalidRequest, methodNotAllowed, notFound, sendJson } from './http-io.js';
 
 /** Options of {@link handleSessionRoute}. */
 export interface SessionRouteOptions {
@@ -94,40 +93,4 @@ export async function handleSessionRoute({
     data: [...page.runs].reverse().flatMap(sessionMessagesOf),
     next_cursor: page.nextCursor ?? null,
   });
-}
-
-function decodeId(segment: string | undefined): string | undefined {
-  if (segment === undefined) return undefined;
-  try {
-    const decoded = decodeURIComponent(segment);
-    return decoded.length > 0 && decoded.length <= 200 && isStorableText(decoded) ? decoded : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function notFound(message: string): KeelError {
-  return new KeelError({ code: 'not_found', message, fault: 'caller' });
-}
-
-function methodNotAllowed(route: string): KeelError {
-  return new KeelError({
-    code: 'method_not_allowed',
-    message: `Method not allowed: ${route}.`,
-    fault: 'caller',
-  });
-}
-
-function invalidRequest(message: string): KeelError {
-  return new KeelError({ code: 'invalid_request', message, fault: 'caller' });
-}
-
-// Mirrors create-server.ts's (kept private there).
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }
