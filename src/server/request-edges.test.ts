@@ -37,7 +37,8 @@ describe('per-key rate limits', { timeout: 30_000 }, () => {
     const retryAfter = Number(refused.headers.get('retry-after'));
     const retryAfterMs = Number(refused.headers.get('retry-after-ms'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
+    // The window slides over two minutes: a refused request may wait up to two windows.
+    expect(retryAfter).toBeLessThanOrEqual(120);
     expect(retryAfterMs).toBeGreaterThan(0);
     expect(retryAfter).toBe(Math.ceil(retryAfterMs / 1000));
     expect(errorResponse.parse(await refused.json()).error.code).toBe('rate_limited');
