@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { RESULT_PREFIX } from '../lib/child.js';
 
 export const GUARD = new URL('./orphan-guard.mjs', import.meta.url).href;
 const TAIL_BYTES = 16 * 1024;
@@ -28,7 +29,12 @@ export function startProcess(label, args, { env = {}, cwd, onLine } = {}) {
   const proc = { label, child, pid: child.pid, output: '', exited: false, code: null };
   const keep = (d) => {
     proc.output += d;
-    if (proc.output.length > 2 * TAIL_BYTES) proc.output = proc.output.slice(-TAIL_BYTES);
+    if (proc.output.length > 2 * TAIL_BYTES) {
+      // Keep a tail, but never cut into a result line (a child's report may be larger than it).
+      const result = proc.output.lastIndexOf(RESULT_PREFIX);
+      const cut = proc.output.length - TAIL_BYTES;
+      proc.output = proc.output.slice(result >= 0 && result < cut ? result : cut);
+    }
   };
   let pending = '';
   let watching = Boolean(onLine);
