@@ -10,6 +10,7 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
+import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
@@ -43,6 +44,11 @@ import {
 
 export interface ServerOptions {
   store: JournalStore;
+  /**
+   * The store's database client. With Postgres, session policies `reject` and `interrupt` take
+   * an advisory lock on it, so replicas serialise submissions to one session.
+   */
+  client?: SqlClient;
   agents: ReadonlyMap<string, Agent>;
   logger: Logger;
   /** Every `/v1/runs` request needs one of these keys; the key's tenant scopes what it sees. */
@@ -80,6 +86,7 @@ const EVENT_ID = /^\d{1,15}$/;
  */
 export function createServer({
   store,
+  client,
   agents,
   logger,
   apiKeys,
@@ -159,6 +166,7 @@ export function createServer({
           throw invalidRequest('Idempotency-Key must be 1-200 characters.');
         const { run } = await submitSessionRun({
           store,
+          ...(client === undefined ? {} : { client }),
           policy: body.session_policy,
           run: {
             tenantId,

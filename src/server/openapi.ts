@@ -33,6 +33,55 @@ const errors = (...statuses: number[]) =>
   );
 
 const bearer = [{ apiKey: [] }];
+
+const retryAfterHeader = {
+  description: 'Seconds to wait before retrying (whole seconds, rounded up)',
+  schema: { type: 'integer', minimum: 0 },
+};
+
+/**
+ * Responses any authenticated operation may give before (or instead of) its own: the key's
+ * rate limit (429) and a database blip or a request over its time budget (503).
+ */
+const sharedResponses = {
+  RateLimited: {
+    description: 'rate_limited: the API key is over its requests per minute',
+    headers: {
+      'Retry-After': retryAfterHeader,
+      'retry-after-ms': {
+        description: 'Milliseconds to wait before retrying (the precise form of Retry-After)',
+        schema: { type: 'integer', minimum: 0 },
+      },
+    },
+    content: json(errorResponse),
+  },
+  Unavailable: {
+    description:
+      'database_unavailable (the database could not be reached; sent with Retry-After: 1) or ' +
+      'request_timeout (the request took longer than the server allows; no Retry-After). Both are ' +
+      'retryable; retry a submit with the same Idempotency-Key.',
+    headers: {
+      'Retry-After': { ...retryAfterHeader, description: 'Seconds to wait (database_unavailable)' },
+    },
+    content: json(errorResponse),
+  },
+};
+
+const sharedResponseRefs = {
+  '429': { $ref: '#/components/responses/RateLimited' },
+  '503': { $ref: '#/components/responses/Unavailable' },
+};
+
+/** Adds the shared 429 and 503 to every operation that needs an API key. */
+function withSharedResponses<Paths extends Record<string, Record<string, object>>>(paths: Paths): Paths {
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations) as { security?: unknown; responses?: object }[]) {
+      if (operation.security !== undefined && operation.responses !== undefined)
+        operation.responses = { ...operation.responses, ...sharedResponseRefs };
+    }
+  }
+  return paths;
+}
 const runIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const approvalIdParameter = runIdParameter;
 
@@ -57,8 +106,9 @@ export function createOpenApiDocument() {
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'A Keel API key, keel_sk_...' },
       },
+      responses: sharedResponses,
     },
-    paths: {
+    paths: withSharedResponses({
       '/v1/runs': {
         post: {
           summary: 'Submit a run',
@@ -238,6 +288,6 @@ export function createOpenApiDocument() {
           },
         },
       },
-    },
+    }),
   };
 }

@@ -66,6 +66,19 @@ describe('session policies on POST /v1/runs', () => {
     await send(session, 'two', { session_policy: 'reject' });
   });
 
+  it('accepts exactly one of 10 simultaneous `reject` messages to an idle session', async () => {
+    const session = newSession();
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        post({ input: `message ${index}`, session_id: session, session_policy: 'reject' }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([202, ...Array<number>(9).fill(409)]);
+    for (const response of responses.filter((response) => response.status === 409))
+      await expectError(response, 409, 'session_busy');
+  });
+
   it('cancels the active runs under `interrupt`, and the new run follows once they stopped', async () => {
     const session = newSession();
     const running = await send(session, 'one');

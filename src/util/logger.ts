@@ -1,3 +1,5 @@
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+
 /** A minimal structured logger. Fields must never carry secrets or raw payloads. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -8,32 +10,68 @@ export interface Logger {
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+const LEVEL_NAMES: ReadonlySet<string> = new Set<Level>(['debug', 'info', 'warn', 'error', 'silent']);
+
+function toLevel(value: string | undefined): Level {
+  return value !== undefined && LEVEL_NAMES.has(value) ? (value as Level) : 'info';
+}
+
+/** One synchronous stderr destination shared by every default logger: nothing to flush on exit. */
+let stderrDestination: DestinationStream | undefined;
+function stderr(): DestinationStream {
+  stderrDestination ??= pino.destination({ fd: 2, sync: true });
+  return stderrDestination;
+}
+
+/** Adapts a `write(line)` callback (one JSON document, no trailing newline) to a pino stream. */
+function lineStream(write: (line: string) => void): DestinationStream {
+  return { write: (chunk: string) => write(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) };
+}
 
 /**
- * JSON lines on stderr, filtered by `level` (default from KEEL_LOG_LEVEL, else `info`). A safety
- * net under the rule that fields never carry secrets: values under secret-looking keys
- * (`authorization`, `api_key`, `x-api-key`, `password`, `token`, `secret`, `cookie`...) are
- * written as `[redacted]`, at any depth, and Keel API keys (`keel_sk_...`) and bearer
- * credentials inside any string are masked.
+ * JSON lines on stderr via pino, filtered by `level` (default from KEEL_LOG_LEVEL, else `info`):
+ * `{ level, time, ...bindings, ...fields, msg }` with `level` as a label and `time` as ISO 8601.
+ * `write`, when given, receives each line instead of stderr (without the trailing newline).
+ *
+ * A safety net under the rule that fields never carry secrets: before anything reaches pino,
+ * values under secret-looking keys (`authorization`, `api_key`, `x-api-key`, `password`, `token`,
+ * `secret`, `cookie`...) are replaced by `[redacted]`, at any depth, and Keel API keys
+ * (`keel_sk_...`) and bearer credentials inside any string (the message included) are masked.
+ * pino's own `redact` option takes fixed paths, so it cannot give the "any depth" guarantee.
  */
 export function createJsonLogger({
-  level = (process.env.KEEL_LOG_LEVEL as Level | undefined) ?? 'info',
+  level = toLevel(process.env.KEEL_LOG_LEVEL),
   bindings = {},
-  write = (line: string) => process.stderr.write(line + '\n'),
+  write,
 }: { level?: Level; bindings?: Record<string, unknown>; write?: (line: string) => void } = {}): Logger {
-  const threshold = LEVELS[level] ?? LEVELS.info;
+  const root = pino(
+    {
+      level: toLevel(level),
+      base: undefined,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    write ? lineStream(write) : stderr(),
+  );
+  return wrap(root.child(redactFields(bindings)));
+}
+
+function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return redact(fields) as Record<string, unknown>;
+}
+
+function wrap(inner: PinoLogger): Logger {
   const emit = (at: Exclude<Level, 'silent'>, message: string, fields?: Record<string, unknown>) => {
-    if (LEVELS[at] < threshold) return;
-    const record = { time: new Date().toISOString(), level: at, msg: message, ...bindings, ...fields };
-    write(JSON.stringify(redact(record, 0)));
+    if (!inner.isLevelEnabled(at)) return;
+    inner[at](redactFields(fields ?? {}), redact(message) as string);
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),
     error: (message, fields) => emit('error', message, fields),
-    child: (fields) => createJsonLogger({ level, bindings: { ...bindings, ...fields }, write }),
+    child: (fields) => wrap(inner.child(redactFields(fields))),
   };
 }
 

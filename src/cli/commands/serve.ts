@@ -72,6 +72,7 @@ export async function serveCommand(
   const cors = corsFromEnv(io.env.KEEL_CORS_ORIGINS);
   const server = createServer({
     store: backend.store,
+    client: backend.client,
     agents,
     logger,
     apiKeys,
