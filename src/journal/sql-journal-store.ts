@@ -20,7 +20,7 @@ import {
   type StepRow,
 } from './sql-rows.js';
 import { statusForStopReason, TERMINAL_STATUSES } from './types.js';
-import type { ApprovalStatus, RunRecord } from './types.js';
+import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
 export interface SqlJournalStoreOptions {
@@ -323,19 +323,7 @@ export function createSqlJournalStore({
            RETURNING 1
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
-        [
-          lease.runId,
-          lease.owner,
-          lease.fence,
-          step.seq,
-          step.parentSeq,
-          step.kind,
-          step.name,
-          step.inputHash,
-          step.attempt,
-          step.startedAt.toISOString(),
-          step.meta == null ? null : JSON.stringify(step.meta),
-        ],
+        [...stepIdentityParams(lease, step)],
       );
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
     },
@@ -368,17 +356,7 @@ export function createSqlJournalStore({
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
         [
-          lease.runId,
-          lease.owner,
-          lease.fence,
-          step.seq,
-          step.parentSeq,
-          step.kind,
-          step.name,
-          step.inputHash,
-          step.attempt,
-          step.startedAt.toISOString(),
-          step.meta == null ? null : JSON.stringify(step.meta),
+          ...stepIdentityParams(lease, step),
           payloadId,
           body,
           body === null ? null : Buffer.byteLength(body),
@@ -688,4 +666,21 @@ function decodeCursor(value: string): Cursor {
       details: { cursor: value },
     });
   }
+}
+
+/** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */
+function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {
+  return [
+    lease.runId,
+    lease.owner,
+    lease.fence,
+    step.seq,
+    step.parentSeq,
+    step.kind,
+    step.name,
+    step.inputHash,
+    step.attempt,
+    step.startedAt.toISOString(),
+    step.meta == null ? null : JSON.stringify(step.meta),
+  ];
 }
