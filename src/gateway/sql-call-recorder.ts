@@ -34,7 +34,9 @@ export interface SqlCallRecorderOptions {
  * inserted with ON CONFLICT (id) DO NOTHING, so a batch that was written but whose answer was
  * lost is not duplicated. A batch the database rejects (any other SQL error) is dropped and
  * logged as an error: retrying it would fail the same way and block every later record.
- * Records are converted to rows when recorded, so later changes to the object do not leak in.
+ * `record` keeps the object as given and converts it to a row when its batch is written, off the
+ * request's path: a caller must not change a record after handing it over (the gateway builds a
+ * fresh one per call). A record that cannot be converted is dropped and counted.
  *
  * `flush()` writes everything buffered when it was called and rejects if a write fails (the
  * records stay buffered). `close()` stops the timer, then flushes the same way; records given
@@ -70,7 +72,7 @@ export function createSqlCallRecorder({
     )
     ON CONFLICT (id) DO NOTHING`;
 
-  const buffer = new RowQueue();
+  const buffer = new RecordQueue();
   let dropped = 0;
   let closed = false;
   let failing = false;
@@ -90,8 +92,16 @@ export function createSqlCallRecorder({
   const writeBatch = async (): Promise<void> => {
     const batch = buffer.take(batchSize);
     if (batch.length === 0) return;
+    const rows: CallRow[] = [];
+    for (const call of batch) {
+      try {
+        rows.push(toRow(call));
+      } catch {
+        dropped++;
+      }
+    }
     try {
-      await client.query(insertSql, [JSON.stringify(batch)]);
+      await client.query(insertSql, [JSON.stringify(rows)]);
       failing = false;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError || isConnectionError(error)) {
@@ -161,15 +171,7 @@ export function createSqlCallRecorder({
         dropped++;
         return;
       }
-      let row: CallRow;
-      try {
-        row = toRow(call);
-      } catch {
-        // Never throw into the caller's request: a record that cannot be written is dropped.
-        dropped++;
-        return;
-      }
-      dropped += buffer.push(row, capacity);
+      dropped += buffer.push(call, capacity);
       if (buffer.length >= batchSize) backgroundFlush();
     },
 
@@ -216,11 +218,11 @@ function toRow(call: CallRecord): CallRow {
 }
 
 /**
- * A FIFO of rows with O(1) push and batch take (an array with a moving head, compacted
+ * A FIFO of records with O(1) push and batch take (an array with a moving head, compacted
  * when the consumed part dominates).
  */
-class RowQueue {
-  private items: CallRow[] = [];
+class RecordQueue {
+  private items: CallRecord[] = [];
   private head = 0;
 
   get length(): number {
@@ -228,12 +230,12 @@ class RowQueue {
   }
 
   /** Appends; returns how many of the oldest were dropped to stay within `capacity`. */
-  push(item: CallRow, capacity: number): number {
+  push(item: CallRecord, capacity: number): number {
     this.items.push(item);
     return this.trim(capacity);
   }
 
-  take(count: number): CallRow[] {
+  take(count: number): CallRecord[] {
     const batch = this.items.slice(this.head, this.head + count);
     this.head += batch.length;
     if (this.head > 1_024 && this.head * 2 > this.items.length) {
@@ -244,7 +246,7 @@ class RowQueue {
   }
 
   /** Puts a batch back in front; returns how many of the oldest were dropped to stay within `capacity`. */
-  restore(batch: readonly CallRow[], capacity: number): number {
+  restore(batch: readonly CallRecord[], capacity: number): number {
     this.items = [...batch, ...this.items.slice(this.head)];
     this.head = 0;
     return this.trim(capacity);

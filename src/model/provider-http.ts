@@ -318,7 +318,7 @@ export function createProviderHttp({
     },
 
     throwIfErrorBody({ value, always = false, code }) {
-      const body = readErrorBody(value);
+      const body = mayBeErrorBody(value) ? readErrorBody(value) : undefined;
       if (body === undefined && !always) return;
       throw new ProviderError({
         provider,
@@ -383,4 +383,14 @@ export function describeCause(error: unknown, { maxDepth = 3 }: { maxDepth?: num
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/**
+ * Every provider's error body has an `error` field, at the top or (Gemini's streams) in the first
+ * element of an array: anything else is an answer, and skips the error schema (a failed zod
+ * parse builds its issues, which costs more than a chunk's whole translation).
+ */
+function mayBeErrorBody(value: unknown): boolean {
+  const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+  return typeof first === 'object' && first !== null && 'error' in first;
 }

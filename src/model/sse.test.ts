@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isKeelError } from '../errors/keel-error.js';
 import {
   createServerSentEventParser,
@@ -172,13 +172,36 @@ describe('parseServerSentEvents', () => {
 });
 
 describe('readEventStream', () => {
-  it('ends at [DONE] without yielding it, and ignores anything after', async () => {
-    // The source never closes: reading must stop at [DONE], not wait for the end.
-    const { stream, state } = streamOf(['data: a\n\ndata: [DONE]\n\ndata: after\n\n'], { hangAtEnd: true });
+  it('ends at [DONE] without yielding it, and drains the rest of the source without cancelling it', async () => {
+    const { stream, state } = streamOf(['data: a\n\ndata: [DONE]\n\n', 'data: after\n\n']);
     expect(datas(await collect(readEventStream({ source: stream })))).toEqual(['a']);
-    // Nothing after [DONE] is read: the source is cancelled and released.
-    expect(state.cancelled).toBe(true);
-    expect(stream.locked).toBe(false);
+    // Read to its end in the background (so a keep-alive connection is reused), then released.
+    await vi.waitFor(() => expect(stream.locked).toBe(false));
+    expect(state.cancelled).toBe(false);
+  });
+
+  it('does not wait for a source that hangs after [DONE], and cancels it after 5 s', async () => {
+    vi.useFakeTimers();
+    try {
+      const { stream, state } = streamOf(['data: a\n\ndata: [DONE]\n\n'], { hangAtEnd: true });
+      expect(datas(await collect(readEventStream({ source: stream })))).toEqual(['a']);
+      await vi.advanceTimersByTimeAsync(4_900);
+      expect(state.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(state.cancelled).toBe(true);
+      expect(stream.locked).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('cancels a source that keeps sending after [DONE]', async () => {
+    const flood = encoder.encode(`data: ${'x'.repeat(16 * 1024)}\n\n`);
+    const { stream, state } = streamOf(['data: [DONE]\n\n', ...Array.from({ length: 10 }, () => flood)], {
+      hangAtEnd: true,
+    });
+    expect(await collect(readEventStream({ source: stream }))).toEqual([]);
+    await vi.waitFor(() => expect(state.cancelled).toBe(true));
   });
 
   it('throws a ModelOutputError when the stream ends without [DONE]', async () => {

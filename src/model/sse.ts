@@ -102,17 +102,11 @@ export interface ParseServerSentEventsOptions {
  * Breaking out of the loop, an error or an abort cancels the source, so no reader is left holding
  * the connection open.
  */
-export async function* parseServerSentEvents({
+export function parseServerSentEvents({
   source,
   signal,
 }: ParseServerSentEventsOptions): AsyncGenerator<ServerSentEvent, void, undefined> {
-  const parser = createServerSentEventParser();
-  const decoder = new TextDecoder('utf-8');
-  for await (const chunk of readChunks(source, signal)) {
-    yield* parser.push(decoder.decode(chunk, { stream: true }));
-  }
-  // Flushes a trailing partial UTF-8 sequence; a final line without its line break stays pending.
-  yield* parser.push(decoder.decode());
+  return readEvents({ source, signal, doneData: undefined, isComplete: undefined, label: undefined });
 }
 
 /** Options of {@link readEventStream}. */
@@ -133,21 +127,71 @@ export interface ReadEventStreamOptions extends ParseServerSentEventsOptions {
  * that ends before that, and before the consumer saw a terminal event of its own (`isComplete`),
  * throws a ModelOutputError (code `model_output_invalid`, details.reason `stream_truncated`): a
  * truncated answer must never pass for a complete one.
+ *
+ * After the done event the rest of the source (normally nothing but the end of the body) is read
+ * to its end in the background rather than cancelled, so its keep-alive connection goes back to
+ * the pool instead of being torn down; a source that keeps sending is cancelled.
  */
-export async function* readEventStream({
+export function readEventStream({
   source,
   signal,
   doneData = '[DONE]',
   isComplete = () => false,
   label,
 }: ReadEventStreamOptions): AsyncGenerator<ServerSentEvent, void, undefined> {
+  return readEvents({ source, signal, doneData, isComplete, label });
+}
+
+/**
+ * Both readers above, as ONE generator: every layer of async generator a stream event crosses
+ * costs promise turns, and a provider stream's events cross this one on the gateway's hot path.
+ * Without `doneData` the source simply ends the events; with it, see {@link readEventStream}.
+ */
+async function* readEvents({
+  source,
+  signal,
+  doneData,
+  isComplete,
+  label,
+}: {
+  source: ByteSource;
+  signal: AbortSignal | undefined;
+  doneData: string | undefined;
+  isComplete: (() => boolean) | undefined;
+  label: string | undefined;
+}): AsyncGenerator<ServerSentEvent, void, undefined> {
+  signal?.throwIfAborted();
+  const reader = openChunkReader(source);
+  const parser = createServerSentEventParser();
+  const decoder = new TextDecoder('utf-8');
   let eventCount = 0;
-  for await (const event of parseServerSentEvents({ source, signal })) {
-    if (event.data === doneData) return;
-    eventCount++;
-    yield event;
+  // Once the source ended, or was handed over to be drained, it is no longer ours to cancel.
+  let released = false;
+  try {
+    while (true) {
+      const result = await raceAbort(() => reader.read(), signal);
+      // The end flushes a trailing partial UTF-8 sequence; a final line without its break stays pending.
+      const events = parser.push(
+        result.done === true ? decoder.decode() : decoder.decode(result.value, { stream: true }),
+      );
+      if (result.done === true) released = true;
+      for (const event of events) {
+        if (doneData !== undefined && event.data === doneData) {
+          if (!released) reader.drain();
+          released = true;
+          return;
+        }
+        eventCount++;
+        yield event;
+        // Events already parsed must not reach a consumer that aborted meanwhile.
+        signal?.throwIfAborted();
+      }
+      if (result.done === true) break;
+    }
+  } finally {
+    if (!released) await reader.cancel(signal?.reason);
   }
-  if (isComplete()) return;
+  if (doneData === undefined || isComplete?.() === true) return;
   const prefix = label === undefined ? '' : `${label}: `;
   throw new ModelOutputError(
     `${prefix}the event stream was truncated: it ended after ${eventCount} event(s) without a terminal event (${doneData} or a finish reason).`,
@@ -155,44 +199,87 @@ export async function* readEventStream({
   );
 }
 
-/** Yields the chunks of a source, racing every read against the signal and cancelling the source on exit. */
-async function* readChunks(source: ByteSource, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
-  signal?.throwIfAborted();
+/** Bytes a source may still send after its done event before it is cancelled instead of drained. */
+const MAX_DRAIN_BYTES = 64 * 1024;
+/** How long a source may take to end after its done event before it is cancelled. */
+const MAX_DRAIN_MS = 5_000;
+
+/** One pull interface over both kinds of byte source. */
+interface ChunkReader {
+  read(): Promise<IteratorResult<Uint8Array>>;
+  /** Stops the source (closing its connection). Settles even when a read never will. */
+  cancel(reason: unknown): Promise<void>;
+  /** Reads the source to its end in the background, within bounds; cancels it past them. */
+  drain(): void;
+}
+
+function openChunkReader(source: ByteSource): ChunkReader {
   if (isReadableStream(source)) {
     const reader = source.getReader();
-    let finished = false;
-    try {
-      while (true) {
-        const result = await raceAbort(() => reader.read(), signal);
-        if (result.done) {
-          finished = true;
-          return;
-        }
-        yield result.value;
-      }
-    } finally {
-      if (!finished) {
+    return {
+      read: () => reader.read() as Promise<IteratorResult<Uint8Array>>,
+      async cancel(reason) {
         // Cancelling settles a read still pending after an abort and closes the connection.
-        await reader.cancel(signal?.reason).catch(() => undefined);
-      }
-      reader.releaseLock();
-    }
+        await reader.cancel(reason).catch(() => undefined);
+        reader.releaseLock();
+      },
+      drain: () =>
+        drainInBackground(
+          () => reader.read(),
+          async () => {
+            await reader.cancel().catch(() => undefined);
+            reader.releaseLock();
+          },
+          () => reader.releaseLock(),
+        ),
+    };
   }
   const iterator = source[Symbol.asyncIterator]();
-  let finished = false;
-  try {
-    while (true) {
-      const result = await raceAbort(() => iterator.next(), signal);
-      if (result.done === true) {
-        finished = true;
-        return;
+  // Not awaited: an async generator queues return() behind a next() that may never settle.
+  const stop = () => void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  return {
+    read: () => iterator.next(),
+    cancel: async () => stop(),
+    drain: () =>
+      drainInBackground(
+        () => iterator.next(),
+        async () => stop(),
+        () => {},
+      ),
+  };
+}
+
+/** Reads until the end (then `done`), or calls `stop` past the drain bounds or on a read error. */
+function drainInBackground(
+  read: () => Promise<IteratorResult<Uint8Array>>,
+  stop: () => Promise<void>,
+  done: () => void,
+): void {
+  let bytes = 0;
+  let over = false;
+  const timer = setTimeout(() => {
+    over = true;
+    void stop();
+  }, MAX_DRAIN_MS);
+  timer.unref();
+  void (async () => {
+    try {
+      while (!over) {
+        const result = await read();
+        if (result.done === true) {
+          done();
+          return;
+        }
+        bytes += result.value.byteLength;
+        if (bytes > MAX_DRAIN_BYTES) break;
       }
-      yield result.value;
+      if (!over) await stop();
+    } catch {
+      // The source failed after the answer was complete: nothing is lost.
+    } finally {
+      clearTimeout(timer);
     }
-  } finally {
-    // Not awaited: an async generator queues return() behind a next() that may never settle.
-    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
-  }
+  })();
 }
 
 function isReadableStream(source: ByteSource): source is ReadableStream<Uint8Array> {

@@ -292,6 +292,7 @@ async function pipeStream(
   });
   response.write(encoder.start());
   let finished = false;
+  let flushed = false;
   try {
     for await (const event of stream.events) {
       if (signal.aborted) break;
@@ -299,7 +300,12 @@ async function pipeStream(
       if (finished) continue;
       const text = encoder.encode(event);
       if (event.type === 'finish') finished = true;
-      if (text !== '' && !response.write(text)) await drained(response);
+      if (text === '') continue;
+      if (!response.write(text)) await drained(response);
+      if (!flushed) {
+        flushed = true;
+        flushNow(response);
+      }
     }
     if (signal.aborted) {
       response.destroy();
@@ -321,6 +327,17 @@ async function pipeStream(
     }
     response.end(encoder.error(classifyGatewayError(error)));
   }
+}
+
+/**
+ * Sends what was written so far at once. node:http corks the socket on a response's first write
+ * and uncorks it on the next tick, which comes only after every event already buffered upstream
+ * was encoded: the first token would wait for the whole burst. Uncorking here lets the headers and
+ * the first event leave now; events that arrived together still leave together after it.
+ */
+function flushNow(response: ServerResponse): void {
+  const socket = response.socket;
+  while (socket !== null && socket.writableCorked > 0) socket.uncork();
 }
 
 function drained(response: ServerResponse): Promise<void> {
