@@ -76,6 +76,8 @@ export function createSqlJournalStore({
   const payloads = `${schema}.payloads`;
   const approvals = `${schema}.approvals`;
   const channel = `${schema}_runnable`.slice(0, MAX_CHANNEL_LENGTH);
+  /** Notified with a run's id when it ends (finished, or cancelled before it ran on). */
+  const endedChannel = `${schema}_run_ended`.slice(0, MAX_CHANNEL_LENGTH);
   const leaseInterval = (parameter: string) => `now() + ${parameter}::float8 * interval '1 millisecond'`;
   const unsubscribers = new Set<() => Promise<void>>();
 
@@ -96,6 +98,16 @@ export function createSqlJournalStore({
        RETURNING pg_notify($2, '')`,
       [[...runIds], channel],
     );
+
+  const subscribe = async (name: string, listener: (payload: string) => void) => {
+    const unlisten = await client.listen(name, listener);
+    const unsubscribe = async () => {
+      unsubscribers.delete(unsubscribe);
+      await unlisten();
+    };
+    unsubscribers.add(unsubscribe);
+    return unsubscribe;
+  };
 
   const store: JournalStore = {
     async migrate() {
@@ -381,7 +393,8 @@ export function createSqlJournalStore({
            cost_usd = $12, step_count = $13, ended_at = now(), updated_at = now(),
            lease_owner = NULL, lease_expires_at = NULL
          WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
-         RETURNING *, CASE WHEN session_id IS NULL THEN NULL ELSE pg_notify($14, '') END AS notified`,
+         RETURNING *, CASE WHEN session_id IS NULL THEN NULL ELSE pg_notify($14, '') END AS notified,
+           pg_notify($15, id) AS ended_notified`,
         [
           lease.runId,
           lease.owner,
@@ -398,6 +411,7 @@ export function createSqlJournalStore({
           end.stepCount,
           // The next message of the session (queued behind this run) just became claimable.
           channel,
+          endedChannel,
         ],
       );
       const row = finished.rows[0];
@@ -429,8 +443,8 @@ export function createSqlJournalStore({
              updated_at = now()
            WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)
              AND status IN ('queued', 'running', 'waiting', 'awaiting_approval')
-           RETURNING *`,
-          [runId, tenantId ?? null],
+           RETURNING *, CASE WHEN status = 'cancelled' THEN pg_notify($3, id) END AS ended_notified`,
+          [runId, tenantId ?? null, endedChannel],
         );
         const updated = cancelled.rows[0];
         if (updated?.status === 'cancelled') {
@@ -613,15 +627,9 @@ export function createSqlJournalStore({
       return expired.map(toApprovalRecord);
     },
 
-    async onRunnable(listener) {
-      const unlisten = await client.listen(channel, () => listener());
-      const unsubscribe = async () => {
-        unsubscribers.delete(unsubscribe);
-        await unlisten();
-      };
-      unsubscribers.add(unsubscribe);
-      return unsubscribe;
-    },
+    onRunnable: (listener) => subscribe(channel, () => listener()),
+
+    onRunEnded: (listener) => subscribe(endedChannel, listener),
 
     async close() {
       for (const unsubscribe of [...unsubscribers]) await unsubscribe().catch(() => {});

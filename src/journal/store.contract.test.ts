@@ -509,6 +509,32 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     });
   });
 
+  describe('onRunEnded', () => {
+    it('gets the id of a run that finished, and of a queued run that was cancelled, not of others', async () => {
+      const ended: string[] = [];
+      const unsubscribe = await store.onRunEnded((runId) => ended.push(runId));
+      const { run: queued } = await store.createRun(newRun());
+      const running = await claimOne();
+      const { run: cancelled } = await store.createRun(newRun());
+      await store.requestCancel(cancelled.id);
+      // Cancelling a running run only asks it to stop: it has not ended yet.
+      await store.requestCancel(running.id);
+      await store.finishRun(leaseOf(running), {
+        stopReason: 'cancelled',
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+      });
+      await withTimeout(
+        waitUntil(() => ended.length >= 2),
+        5_000,
+      );
+      expect(running.id).toBe(queued.id);
+      expect(ended.sort()).toEqual([cancelled.id, running.id].sort());
+      await unsubscribe();
+    });
+  });
+
   describe('releaseRun', () => {
     it('requeues the run (after an optional delay) and notifies', async () => {
       await store.createRun(newRun());

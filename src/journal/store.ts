@@ -110,5 +110,13 @@ export interface JournalStore {
    */
   onRunnable(listener: () => void): Promise<() => Promise<void>>;
 
+  /**
+   * Subscribes to "a run ended" (LISTEN/NOTIFY, any process sharing the database): `listener`
+   * gets the run's id when its worker finished it, or when it was cancelled before running on.
+   * Notifications can be missed (a dropped LISTEN connection): waiters re-read the run too.
+   * Returns an unsubscribe function.
+   */
+  onRunEnded(listener: (runId: string) => void): Promise<() => Promise<void>>;
+
   close(): Promise<void>;
 }

@@ -156,6 +156,32 @@ describe('runs API', () => {
     expect(echoed.headers.get('x-request-id')).toBe('trace-42');
   });
 
+  it('?wait answers 200 with the ended run as soon as a worker finishes it, 202 when time is up', async () => {
+    const waiting = app.call('/v1/runs?wait=30', {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'echo', input: 'hi', session_id: 'wait-test' }),
+    });
+    // The run the waiting request created, once it exists.
+    let runId: string | undefined;
+    for (let i = 0; i < 200 && runId === undefined; i++) {
+      const page = runListResponse.parse(await (await app.call('/v1/runs?session_id=wait-test')).json());
+      runId = page.data[0]?.id;
+      if (runId === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(runId).toBeDefined();
+    await finish(runId as string);
+    const answered = await waiting;
+    expect(answered.status).toBe(200);
+    expect(runResponse.parse(await answered.json())).toMatchObject({ id: runId, status: 'completed' });
+
+    const expired = await app.call('/v1/runs?wait=1', {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'echo', input: 'hi' }),
+    });
+    expect(expired.status).toBe(202);
+    expect(runResponse.parse(await expired.json())).toMatchObject({ status: 'queued' });
+  });
+
   it('pages with a cursor', async () => {
     const key = await app.createKey('tenant-pages', ['admin']);
     const ids = [await submit(key), await submit(key), await submit(key)];

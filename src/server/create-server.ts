@@ -12,11 +12,10 @@ import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
-import { TERMINAL_STATUSES } from '../journal/types.js';
+import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
-import { sleep } from '../util/sleep.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { handleApprovalRoute } from './approval-routes.js';
 import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
@@ -26,6 +25,7 @@ import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges } from './request-edges.js';
+import { createRunEndWaiter } from './run-end-waiter.js';
 import { streamRunEvents } from './run-events.js';
 import { handleSessionRoute } from './session-routes.js';
 import { outcomeView, runView, stepView } from './run-views.js';
@@ -102,6 +102,7 @@ export function createServer({
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
+  const runEnds = createRunEndWaiter({ store, logger });
   let openApi: string | undefined;
   return createHttpServer((request, response) => {
     if (edges.preflight(request, response)) return;
@@ -178,16 +179,7 @@ export function createServer({
           },
         });
         const waitSeconds = Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60));
-        if (waitSeconds > 0) {
-          const deadline = Date.now() + waitSeconds * 1000;
-          for (;;) {
-            const current = await store.getRun(run.id, { tenantId });
-            if (current && TERMINAL_STATUSES.includes(current.status))
-              return sendJson(response, 200, runView(current));
-            if (Date.now() >= deadline) return sendJson(response, 202, runView(current ?? run));
-            await sleep(100);
-          }
-        }
+        if (waitSeconds > 0) return waitForEnd(response, run, tenantId, waitSeconds * 1000);
         return sendJson(response, 202, { id: run.id, status: run.status });
       }
       if (method === 'GET') {
@@ -272,7 +264,43 @@ export function createServer({
     });
     return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
   }
+
+  /**
+   * `POST /v1/runs?wait=N`: answers 200 with the run as soon as it ended (woken by the store's
+   * run-end notification, whichever replica ran it), or 202 with its progress after `waitMs`.
+   * A caller that hangs up stops the wait.
+   */
+  async function waitForEnd(
+    response: ServerResponse,
+    submitted: RunRecord,
+    tenantId: string,
+    waitMs: number,
+  ): Promise<void> {
+    const deadline = performance.now() + waitMs;
+    const hungUp = new AbortController();
+    const onClose = () => hungUp.abort();
+    response.once('close', onClose);
+    // Registered before the first read: an end between that read and the wait still wakes it.
+    const watch = runEnds.watch(submitted.id);
+    try {
+      for (;;) {
+        const current = await store.getRun(submitted.id, { tenantId });
+        if (current && TERMINAL_STATUSES.includes(current.status))
+          return sendJson(response, 200, runView(current));
+        const remaining = deadline - performance.now();
+        if (remaining <= 0 || hungUp.signal.aborted)
+          return sendJson(response, 202, runView(current ?? submitted));
+        await watch.wait(Math.min(remaining, WAIT_RECHECK_MS), hungUp.signal);
+      }
+    } finally {
+      watch.dispose();
+      response.off('close', onClose);
+    }
+  }
 }
+
+/** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */
+const WAIT_RECHECK_MS = 1_000;
 
 async function onlyGet(method: string, answer: () => void | Promise<void>): Promise<void> {
   if (method !== 'GET') throw methodNotAllowed(`${method} on this path`);
