@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionBusyError } from '../errors/session-errors.js';
 import { openStore } from '../journal/open-store.js';
+import type { SqlClient } from '../journal/sql-client.js';
+import { getStoreOnClient } from '../journal/store-on-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { toHttpError } from '../server/http-errors.js';
 import { createMemoryStore } from '../testing/memory-store.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { submitSessionRun, type SessionPolicy } from './session-policy.js';
+import { submitSessionRun, type SessionPolicy, type SessionStore } from './session-policy.js';
 
 const SUBMISSIONS = 10;
 
@@ -93,5 +95,132 @@ describePostgres('submitSessionRun (Postgres, two replicas)', (connectionString)
       await first.store.close();
       await second.store.close();
     }
+  });
+});
+
+describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (connectionString) => {
+  let opened: Awaited<ReturnType<typeof openStore>> | undefined;
+  let schema: string;
+  const open = async (options: Parameters<typeof openStore>[0] = {}) => {
+    schema = createTestSchemaName();
+    opened = await openStore({ databaseUrl: connectionString, schema, maxConnections: 2, ...options });
+    return opened;
+  };
+  afterEach(async () => {
+    if (opened === undefined) return;
+    await opened.client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await opened.store.close();
+    opened = undefined;
+  });
+
+  /** Fails instead of waiting for the pool's 10 s connection timeout. */
+  const within = <T>(ms: number, promise: Promise<T>) =>
+    Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms).unref(),
+      ),
+    ]);
+
+  it('accepts concurrent `reject` messages to more sessions than the pool has connections', async () => {
+    const { store, client } = await open();
+    const results = await within(
+      3_000,
+      Promise.allSettled(
+        Array.from({ length: SUBMISSIONS }, (_, index) =>
+          submitSessionRun({
+            store,
+            client,
+            policy: 'reject',
+            run: {
+              agent: 'echo',
+              input: `message ${index}`,
+              sessionId: `session-${index}`,
+              tenantId: 'acme',
+            },
+          }),
+        ),
+      ),
+    );
+    expect(results.map((result) => result.status)).toEqual(Array(SUBMISSIONS).fill('fulfilled'));
+    for (let index = 0; index < SUBMISSIONS; index++) {
+      const session = await store.getSession(`session-${index}`, { tenantId: 'acme' });
+      expect(session?.activeRunIds).toHaveLength(1);
+    }
+  });
+
+  it('accepts exactly one of concurrent `reject` messages to an idle session', async () => {
+    const { store, client } = await open();
+    expectOneAccepted(await within(3_000, submitAll([{ store, client }], 'session-one', 'reject')));
+    const session = await store.getSession('session-one', { tenantId: 'acme' });
+    expect(session?.runCount).toBe(1);
+  });
+
+  it('cancels the active run under `interrupt`, and leaves one active run after concurrent ones', async () => {
+    const { store, client } = await open();
+    const first = await submitSessionRun({
+      store,
+      client,
+      run: { agent: 'echo', input: 'first', sessionId: 'session-busy', tenantId: 'acme' },
+    });
+    const results = await within(3_000, submitAll([{ store, client }], 'session-busy', 'interrupt'));
+    expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
+    expect(await store.getRun(first.run.id, { tenantId: 'acme' })).toMatchObject({
+      status: 'cancelled',
+      cancelRequested: true,
+    });
+    const session = await store.getSession('session-busy', { tenantId: 'acme' });
+    expect(session?.runCount).toBe(SUBMISSIONS + 1);
+    expect(session?.activeRunIds).toHaveLength(1);
+  });
+
+  it("runs the check, the cancels and the create in the lock's transaction", async () => {
+    const { store, client } = await open();
+    const first = await store.createRun({ agent: 'echo', input: 'first', sessionId: 's', tenantId: 'acme' });
+    const clients: SqlClient[] = [];
+    const failingCreate = (bound: SqlClient): SessionStore => {
+      clients.push(bound);
+      const onTransaction = getStoreOnClient(store)!(bound);
+      return {
+        getSession: onTransaction.getSession,
+        requestCancel: onTransaction.requestCancel,
+        createRun: () => Promise.reject(new Error('create failed')),
+      };
+    };
+    await expect(
+      submitSessionRun({
+        store,
+        client,
+        storeOn: failingCreate,
+        policy: 'interrupt',
+        run: { agent: 'echo', input: 'second', sessionId: 's', tenantId: 'acme' },
+      }),
+    ).rejects.toThrow('create failed');
+    expect(clients).toHaveLength(1);
+    expect(clients[0]).not.toBe(client);
+    // The cancel was rolled back with the failed create: the first run is still active.
+    expect(await store.getRun(first.run.id, { tenantId: 'acme' })).toMatchObject({
+      status: 'queued',
+      cancelRequested: false,
+    });
+    // The store bound to the transaction is unusable once the transaction has ended.
+    await expect(clients[0]!.query('SELECT 1')).rejects.toThrow(/transaction that has ended/);
+  });
+
+  it("creates the run with the store's own ids and clock", async () => {
+    const createdAt = Date.UTC(2030, 0, 2);
+    let ids = 0;
+    const { store, client } = await open({
+      clock: { now: () => createdAt },
+      generateId: (prefix) => `${prefix}_custom_${++ids}`,
+    });
+    const { run } = await submitSessionRun({
+      store,
+      client,
+      policy: 'reject',
+      run: { agent: 'echo', input: 'hi', sessionId: 'configured', tenantId: 'acme' },
+    });
+    expect(run.id).toBe('run_custom_1');
+    expect(run.createdAt.getTime()).toBe(createdAt);
   });
 });

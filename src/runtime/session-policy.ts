@@ -1,6 +1,8 @@
 import { SessionBusyError } from '../errors/session-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import { getStoreOnClient } from '../journal/store-on-client.js';
+import { bindClientToTransaction } from '../journal/transaction-client.js';
 import type { NewRun, RunRecord } from '../journal/types.js';
 
 /**
@@ -14,6 +16,9 @@ export type SessionPolicy = 'queue' | 'reject' | 'interrupt';
 
 export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'interrupt'];
 
+/** What `submitSessionRun` uses of a journal store. */
+export type SessionStore = Pick<JournalStore, 'createRun' | 'getSession' | 'requestCancel'>;
+
 /**
  * Creates `run` under a session policy. Ordering never depends on the policy: the claim query
  * holds a session's queued run until the earlier ones end, so `queue` only has to create it and
@@ -23,48 +28,71 @@ export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'i
  * session): they run while holding a lock on that pair, so of N messages sent at the same
  * instant to an idle session exactly one is accepted under `reject`. The lock is:
  * - always an in-process one (calls in this process wait for each other);
- * - also, when `client` is given, a Postgres advisory lock
- *   (`pg_advisory_xact_lock(hashtextextended(tenant || ':' || session, 0))`) held by a
- *   transaction on `client` for the duration, which serializes replicas sharing the database.
- *   The store's own statements run on other connections meanwhile, so this needs a pool (`pg`):
- *   it is skipped on PGlite (one connection, one process: the in-process lock already covers it).
- *   Each held lock takes one pooled connection for the length of the check and create.
+ * - also, when `client` is a Postgres one, a Postgres advisory lock
+ *   (`pg_advisory_xact_lock(hashtextextended(tenant || ':' || session, 0))`) taken in a
+ *   transaction on `client`, which serializes replicas sharing the database. The session check,
+ *   the cancels and the create then run in that same transaction, on its one connection,
+ *   through a copy of the store bound to it (`storeOn`, by default what `openStore` recorded on
+ *   its store): a locked section holds one pooled connection and needs no other, so a burst of
+ *   submissions to many sessions only queues for the pool, however small, and never deadlocks
+ *   it (each waiting for a second connection while holding one). The run and the cancels
+ *   commit together with the lock's release (their notifications go out then). A store that
+ *   cannot be rebuilt (not from `openStore`, no `storeOn`) keeps running on its own connections
+ *   while the lock holds one: still correct, but each locked section then needs a second pooled
+ *   connection, so a burst to as many sessions as the pool has connections waits for the pool's
+ *   timeout.
+ *
+ * On PGlite (one connection, one process) there is no advisory lock: the in-process lock
+ * already covers it, and the statements run on the store as given.
  */
 export async function submitSessionRun({
   store,
   run,
   policy = 'queue',
   client,
+  storeOn,
 }: {
-  store: Pick<JournalStore, 'createRun' | 'getSession' | 'requestCancel'>;
+  store: SessionStore;
   run: NewRun;
   policy?: SessionPolicy;
   /** The store's database: adds a cross-process advisory lock on Postgres (see above). */
   client?: Pick<SqlClient, 'dialect' | 'transaction'>;
+  /**
+   * Makes a store identical to `store` (schema, ids, clock) over another client: used with
+   * `client` on Postgres to run the locked section in the lock's transaction. Default: what
+   * `openStore` recorded on `store` (`getStoreOnClient`).
+   */
+  storeOn?: (client: SqlClient) => SessionStore;
 }): Promise<{ run: RunRecord; created: boolean }> {
   const sessionId = run.sessionId ?? null;
   if (sessionId === null || policy === 'queue') return store.createRun(run);
   const tenantId = run.tenantId ?? 'default';
-  const checkThenCreate = async () => {
-    const session = await store.getSession(sessionId, { tenantId });
+  const checkThenCreate = async (on: SessionStore) => {
+    const session = await on.getSession(sessionId, { tenantId });
     const active = session?.activeRunIds ?? [];
     if (active.length > 0 && policy === 'reject') throw new SessionBusyError(sessionId, active);
     if (policy === 'interrupt') {
-      for (const runId of active) await store.requestCancel(runId, { tenantId });
+      for (const runId of active) await on.requestCancel(runId, { tenantId });
     }
-    return store.createRun(run);
+    return on.createRun(run);
   };
-  return withSessionLock(`${tenantId}\u0000${sessionId}`, () =>
-    client?.dialect === 'postgres'
-      ? client.transaction(async (tx) => {
-          await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", [
-            tenantId,
-            sessionId,
-          ]);
-          return checkThenCreate();
-        })
-      : checkThenCreate(),
-  );
+  return withSessionLock(`${tenantId}\u0000${sessionId}`, () => {
+    if (client?.dialect !== 'postgres') return checkThenCreate(store);
+    const makeStore = storeOn ?? getStoreOnClient(store);
+    return client.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", [
+        tenantId,
+        sessionId,
+      ]);
+      if (makeStore === undefined) return checkThenCreate(store);
+      const bound = bindClientToTransaction(tx, client);
+      try {
+        return await checkThenCreate(makeStore(bound));
+      } finally {
+        await bound.close();
+      }
+    });
+  });
 }
 
 /** The tail of each (tenant, session)'s chain of locked sections in this process. */
