@@ -5,6 +5,7 @@ import { apiKeysMigration } from './migration-0003-api-keys.js';
 import { approvalsMigration } from './migration-0004-approvals.js';
 import { gatewayMigration } from './migration-0002-gateway.js';
 import { sessionsMigration } from './migration-0005-sessions.js';
+import { textDeltasMigration } from './migration-0006-text-deltas.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -126,6 +127,7 @@ export const migrations: readonly Migration[] = [
   apiKeysMigration,
   approvalsMigration,
   sessionsMigration,
+  textDeltasMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

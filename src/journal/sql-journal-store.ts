@@ -18,6 +18,8 @@ import {
   type ApprovalRow,
   type RunRow,
   type StepRow,
+  type TextDeltaRow,
+  toDate,
 } from './sql-rows.js';
 import { statusForStopReason, TERMINAL_STATUSES } from './types.js';
 import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
@@ -75,6 +77,7 @@ export function createSqlJournalStore({
   const steps = `${schema}.steps`;
   const payloads = `${schema}.payloads`;
   const approvals = `${schema}.approvals`;
+  const textDeltas = `${schema}.text_deltas`;
   const channel = `${schema}_runnable`.slice(0, MAX_CHANNEL_LENGTH);
   /** Notified with a run's id when it ends (finished, or cancelled before it ran on). */
   const endedChannel = `${schema}_run_ended`.slice(0, MAX_CHANNEL_LENGTH);
@@ -323,6 +326,43 @@ export function createSqlJournalStore({
         [runId],
       );
       return result.rows.map((row) => toStepRecord(row, withOutputs));
+    },
+
+    async appendTextDelta(lease, { seq, name, text }) {
+      // One writer per run at a time (the lease holder; FOR SHARE on the run row holds a claim
+      // off until this commits), so max(idx) + 1 cannot collide.
+      const result = await client.query<{ held: boolean }>(
+        `WITH ${heldLease}, written AS (
+           INSERT INTO ${textDeltas} (run_id, seq, idx, fence, name, text)
+           SELECT lease.id, $4::int, coalesce(last.idx + 1, 0), $3::bigint,
+             CASE WHEN last.idx IS NULL THEN $5::text END, $6::text
+           FROM lease LEFT JOIN LATERAL (
+             SELECT max(idx) AS idx FROM ${textDeltas} WHERE run_id = $1 AND seq = $4::int
+           ) AS last ON true
+           RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM lease) AS held`,
+        [lease.runId, lease.owner, lease.fence, seq, name, text],
+      );
+      if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
+    async listTextDeltas(runId, from, { limit = 1_000 } = {}) {
+      const result = await client.query<TextDeltaRow>(
+        `SELECT run_id, seq, idx, fence, name, text, created_at FROM ${textDeltas}
+         WHERE run_id = $1 AND (seq > $2 OR (seq = $2 AND idx >= $3))
+         ORDER BY seq, idx LIMIT $4`,
+        [runId, from.seq, from.idx, limit],
+      );
+      return result.rows.map((row) => ({
+        runId: row.run_id,
+        seq: row.seq,
+        idx: row.idx,
+        fence: Number(row.fence),
+        name: row.name,
+        text: row.text,
+        createdAt: toDate(row.created_at),
+      }));
     },
 
     async startStep(lease, step) {

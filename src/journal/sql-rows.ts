@@ -45,6 +45,17 @@ export interface RunRow {
   updated_at: Date | string;
 }
 
+/** A `text_deltas` row (`fence` is a bigint: pg returns it as a string). */
+export interface TextDeltaRow {
+  run_id: string;
+  seq: number;
+  idx: number;
+  fence: string | number;
+  name: string | null;
+  text: string;
+  created_at: Date | string;
+}
+
 export interface StepRow {
   run_id: string;
   seq: number;

@@ -509,6 +509,38 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     });
   });
 
+  describe('text deltas', () => {
+    it("numbers a step's slices across executions, names the first, and lists from a position", async () => {
+      await store.createRun(newRun());
+      const first = await claimOne();
+      await store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'Hel' });
+      await store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'lo' });
+      // The run is resumed elsewhere: the old owner is fenced off, the new one continues.
+      await expireLease(first.id);
+      const second = await claimOne('worker-2');
+      await expectLeaseLost(
+        store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'x' }),
+      );
+      await store.appendTextDelta(leaseOf(second), { seq: 1, name: 'builtin:rule', text: 'Hello' });
+      await store.appendTextDelta(leaseOf(second), { seq: 3, name: 'builtin:rule', text: 'Bye' });
+
+      const all = await store.listTextDeltas(first.id, { seq: 0, idx: 0 });
+      expect(all.map(({ seq, idx, fence, name, text }) => ({ seq, idx, fence, name, text }))).toEqual([
+        { seq: 1, idx: 0, fence: first.fence, name: 'builtin:rule', text: 'Hel' },
+        { seq: 1, idx: 1, fence: first.fence, name: null, text: 'lo' },
+        { seq: 1, idx: 2, fence: second.fence, name: null, text: 'Hello' },
+        { seq: 3, idx: 0, fence: second.fence, name: 'builtin:rule', text: 'Bye' },
+      ]);
+      expect(all[0]?.createdAt).toBeInstanceOf(Date);
+      const later = await store.listTextDeltas(first.id, { seq: 1, idx: 2 });
+      expect(later.map((delta) => [delta.seq, delta.idx])).toEqual([
+        [1, 2],
+        [3, 0],
+      ]);
+      expect(await store.listTextDeltas(first.id, { seq: 0, idx: 0 }, { limit: 1 })).toHaveLength(1);
+    });
+  });
+
   describe('onRunEnded', () => {
     it('gets the id of a run that finished, and of a queued run that was cancelled, not of others', async () => {
       const ended: string[] = [];

@@ -13,6 +13,7 @@ import type {
   StepEnd,
   StepRecord,
   StepStart,
+  TextDeltaRecord,
 } from './types.js';
 
 /**
@@ -62,6 +63,20 @@ export interface JournalStore {
 
   /** The journal of a run in `seq` order; outputs loaded only when asked. */
   loadSteps(runId: string, options?: { withOutputs?: boolean }): Promise<StepRecord[]>;
+  /**
+   * Appends a slice of the text a model step is streaming (fenced like every journal write: a
+   * worker that lost its lease gets `LeaseLostError`). Numbered after the step's last slice.
+   */
+  appendTextDelta(lease: Lease, delta: { seq: number; name: string; text: string }): Promise<void>;
+  /**
+   * A run's streamed text slices from position (`seq`, `idx`) on, in order: those of steps after
+   * `seq`, and those of `seq` from `idx`. At most `limit` (default 1,000).
+   */
+  listTextDeltas(
+    runId: string,
+    from: { seq: number; idx: number },
+    options?: { limit?: number },
+  ): Promise<TextDeltaRecord[]>;
   /** Journals a step as started (before a tool with effects runs). */
   startStep(lease: Lease, step: StepStart): Promise<void>;
   /** Records a step's end with its output payload; inserts the row if it was never started. */

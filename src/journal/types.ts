@@ -80,6 +80,20 @@ export type StepKind = 'model' | 'tool' | (string & {});
 
 export type StepStatus = 'started' | 'completed' | 'failed';
 
+/** A slice of the text a model step streamed (see migration 0006). */
+export interface TextDeltaRecord {
+  runId: string;
+  seq: number;
+  /** 0, 1, 2... per step, across executions. */
+  idx: number;
+  /** The run's fence when it was written: one value per execution of the step. */
+  fence: number;
+  /** The step's model (`provider:model`), on a step's first slice only. */
+  name: string | null;
+  text: string;
+  createdAt: Date;
+}
+
 /** One journal entry. The hot row stays small: outputs live in the payload table. */
 export interface StepRecord {
   runId: string;

@@ -17,6 +17,7 @@ import { DurableRun } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunEventListener } from './run-events.js';
 import { WorkerDrainingError } from './run-signals.js';
+import { createTextDeltaWriter } from './text-delta-writer.js';
 import { createWakeSignal } from './wake-signal.js';
 
 /** Default lease on a claimed run. Recovery after a worker dies takes about this long. */
@@ -50,6 +51,12 @@ export interface WorkerOptions {
   onEvent?: RunEventListener;
   /** Stream model output as `text-delta` events to `onEvent` (for live display). Default false. */
   streamText?: boolean;
+  /**
+   * Journal the text models stream (coalesced slices, see `text-delta-writer.ts`), so that any
+   * replica's event stream shows it live. Implies `streamText`. Default false (`keel serve` turns
+   * it on).
+   */
+  journalTextDeltas?: boolean;
   faultHook?: FaultHook;
   /** Turns an agent's model reference into a model (default: `resolveModel`). */
   resolveModel?: (reference: LanguageModel | string) => LanguageModel;
@@ -90,6 +97,7 @@ export function createWorker(options: WorkerOptions): Worker {
     clock = systemClock,
     onEvent,
     streamText = false,
+    journalTextDeltas = false,
     faultHook,
   } = options;
   const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
@@ -183,6 +191,14 @@ export function createWorker(options: WorkerOptions): Worker {
     const { lease, controller } = entry;
     const log = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
     const finishEarly = (end: RunEnd) => store.finishRun(lease, end);
+    const deltas = journalTextDeltas ? createTextDeltaWriter({ store, lease, logger: log }) : undefined;
+    const onRunEvent: RunEventListener | undefined =
+      deltas === undefined
+        ? onEvent
+        : (event) => {
+            deltas.onEvent(event);
+            onEvent?.(event);
+          };
     try {
       const agent = agents.get(run.agent);
       if (!agent) return; // not claimable by construction (claims filter by agent)
@@ -209,7 +225,7 @@ export function createWorker(options: WorkerOptions): Worker {
         lease,
         steps,
         clock,
-        onEvent,
+        onEvent: onRunEvent,
         faultHook,
         isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
       });
@@ -237,9 +253,9 @@ export function createWorker(options: WorkerOptions): Worker {
         signal: controller.signal,
         clock,
         logger: log,
-        onEvent,
+        onEvent: onRunEvent,
         faultHook,
-        streamText,
+        streamText: streamText || journalTextDeltas,
         history,
       });
       await faultHook?.('before-run-end', { runId: run.id });
@@ -274,6 +290,8 @@ export function createWorker(options: WorkerOptions): Worker {
           error: serializeError(error),
         });
       }
+    } finally {
+      await deltas?.close();
     }
   }
 

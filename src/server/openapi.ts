@@ -17,6 +17,7 @@ import {
   runListResponse,
   runResponse,
   stepEventData,
+  textDeltaEventData,
   stepListResponse,
 } from './schemas.js';
 import { sessionOpenApiPaths } from './session-openapi.js';
@@ -177,10 +178,12 @@ export function createOpenApiDocument() {
       '/v1/runs/{id}/events': {
         get: {
           summary:
-            "A run's events as server-sent events: step-start, step-end, approval-request, approval-decision, run-end",
+            "A run's events as server-sent events: step-start, text-delta, step-end, approval-request, approval-decision, run-end",
           description:
-            'Event ids are integers from the journal; reconnect with Last-Event-ID to resume with no loss and no repeat. ' +
-            'The data of step events is StepEvent, of approval-request ApprovalRequestEvent, of approval-decision ' +
+            'Event ids are integers from the journal (each step seq owns ids seq * 2^20 to seq * 2^20 + 2^20 - 1); ' +
+            'reconnect with Last-Event-ID to resume with no loss and no repeat. ' +
+            'The data of step events is StepEvent, of text-delta TextDeltaEvent (the text a model step streams; ' +
+            "a step's deltas add up to its text), of approval-request ApprovalRequestEvent, of approval-decision " +
             'ApprovalDecisionEvent (an `approval` step is sent as these two instead of step-start and step-end), ' +
             'of run-end RunEndEvent.',
           security: bearer,
@@ -201,6 +204,7 @@ export function createOpenApiDocument() {
                   schema: {
                     oneOf: [
                       z.toJSONSchema(stepEventData, { unrepresentable: 'any' }),
+                      z.toJSONSchema(textDeltaEventData, { unrepresentable: 'any' }),
                       z.toJSONSchema(approvalRequestEventData, { unrepresentable: 'any' }),
                       z.toJSONSchema(approvalDecisionEventData, { unrepresentable: 'any' }),
                       z.toJSONSchema(runEndEventData, { unrepresentable: 'any' }),

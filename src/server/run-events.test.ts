@@ -1,8 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Lease, RunRecord, StepRecord } from '../journal/types.js';
+import type { Lease, RunRecord, StepRecord, TextDeltaRecord } from '../journal/types.js';
+import type { LanguageModel, ModelResponse } from '../model/model.js';
+import { defineAgent } from '../runtime/agent.js';
+import { createWorker } from '../runtime/worker.js';
+import { silentLogger } from '../util/logger.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import { runEvents } from './run-events.js';
 import { runEndEventData, stepEventData } from './schemas.js';
+
+/** Event ids: each step seq owns 2^20 ids, its start at the bottom and its end at the top. */
+const STEP_IDS = 2 ** 20;
+const start = (seq: number) => seq * STEP_IDS;
+const slice = (seq: number, idx: number) => seq * STEP_IDS + idx + 1;
+const tail = (seq: number) => seq * STEP_IDS + STEP_IDS - 2;
+const end = (seq: number) => seq * STEP_IDS + STEP_IDS - 1;
 
 interface ReceivedEvent {
   id: number;
@@ -27,10 +38,14 @@ async function submit(): Promise<string> {
 /** Opens the events stream and collects events until it ends, `stopAfter` events arrived, or abort. */
 async function readEvents(
   runId: string,
-  { lastEventId, stopAfter }: { lastEventId?: number; stopAfter?: number } = {},
+  {
+    lastEventId,
+    stopAfter,
+    server = app,
+  }: { lastEventId?: number; stopAfter?: number; server?: TestServer } = {},
 ) {
   const controller = new AbortController();
-  const response = await app.call(`/v1/runs/${runId}/events`, {
+  const response = await server.call(`/v1/runs/${runId}/events`, {
     signal: controller.signal,
     headers: lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) },
   });
@@ -122,11 +137,11 @@ describe('GET /v1/runs/:id/events', () => {
     await endRun(lease, 2);
     const { events, raw } = await reading;
     expect(events.map((event) => `${event.id} ${event.event}`)).toEqual([
-      '3 step-start',
-      '4 step-end',
-      '5 step-start',
-      '6 step-end',
-      '7 run-end',
+      `${start(1)} step-start`,
+      `${end(1)} step-end`,
+      `${start(2)} step-start`,
+      `${end(2)} step-end`,
+      `${start(3)} run-end`,
     ]);
     expect(stepEventData.parse(events[1]?.data)).toMatchObject({
       seq: 1,
@@ -144,7 +159,7 @@ describe('GET /v1/runs/:id/events', () => {
     await endStep(lease, 1);
     const first = await readEvents(runId, { stopAfter: 1 });
     // One chunk may carry both events of step 1; either way the client saw part of the run.
-    expect(first.events.map((event) => event.id)).toEqual(expect.arrayContaining([3]));
+    expect(first.events.map((event) => event.id)).toEqual(expect.arrayContaining([start(1)]));
     expect(first.events.length).toBeLessThanOrEqual(2);
     // More happens while the client is away.
     await app.store.startStep(lease, step(2));
@@ -178,6 +193,81 @@ describe('GET /v1/runs/:id/events', () => {
   });
 });
 
+describe('model text in the events stream, from the journal', () => {
+  /** A model that streams its answer in pieces, `gapMs` apart (a stand-in for a real provider). */
+  const slowModel = (pieces: string[], gapMs: number): LanguageModel => {
+    const response = (): ModelResponse => ({
+      message: { role: 'assistant', content: pieces.join('') },
+      finishReason: 'stop',
+      usage: { inputTokens: 5, outputTokens: pieces.length },
+      modelId: 'slow',
+    });
+    return {
+      provider: 'test',
+      modelId: 'slow',
+      generate: () => Promise.resolve(response()),
+      async *stream() {
+        for (const piece of pieces) {
+          await new Promise((resolve) => setTimeout(resolve, gapMs));
+          yield { type: 'text-delta', text: piece };
+        }
+        yield { type: 'finish', response: response() };
+      },
+    };
+  };
+
+  it('streams text-delta events live while the model answers; they add up to its text, also when resumed', async () => {
+    const pieces = Array.from({ length: 12 }, (_, index) => `word${index} `);
+    const agent = defineAgent({ name: 'slow', instructions: 'Talk.', model: slowModel(pieces, 40) });
+    const live = await startTestServer({ agents: new Map([['slow', agent]]) });
+    const worker = createWorker({
+      store: live.store,
+      agents: [agent],
+      journalTextDeltas: true,
+      pollMs: 20,
+      logger: silentLogger,
+    });
+    try {
+      const submitted = await live.call('/v1/runs', {
+        method: 'POST',
+        body: JSON.stringify({ agent: 'slow', input: 'hi' }),
+      });
+      const { id: runId } = (await submitted.json()) as { id: string };
+      const reading = readEvents(runId, { server: live });
+      worker.start();
+      const { events } = await reading;
+      const names = events.map((event) => event.event);
+      expect(names[0]).toBe('step-start');
+      expect(names.at(-2)).toBe('step-end');
+      expect(names.at(-1)).toBe('run-end');
+      const deltas = events.filter((event) => event.event === 'text-delta');
+      // ~480 ms of streaming in 100 ms slices: several slices arrived before the step ended.
+      expect(deltas.length).toBeGreaterThanOrEqual(3);
+      const text = deltas.map((event) => (event.data as { text: string }).text).join('');
+      expect(text).toBe(pieces.join(''));
+      expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
+      expect(events.map((event) => event.id)).toEqual(
+        [...events.map((event) => event.id)].sort((a, b) => a - b),
+      );
+
+      // A client that saw the first two slices resumes and gets exactly the rest.
+      const resumed = await readEvents(runId, { server: live, lastEventId: deltas[1]!.id });
+      const resumedText = resumed.events
+        .filter((event) => event.event === 'text-delta')
+        .map((event) => (event.data as { text: string }).text)
+        .join('');
+      const firstTwo = deltas
+        .slice(0, 2)
+        .map((event) => (event.data as { text: string }).text)
+        .join('');
+      expect(firstTwo + resumedText).toBe(pieces.join(''));
+    } finally {
+      await worker.stop();
+      await live.close();
+    }
+  });
+});
+
 describe('runEvents', () => {
   const run = (status: RunRecord['status']) =>
     ({
@@ -206,20 +296,110 @@ describe('runEvents', () => {
 
   it('holds back a later step that ended before an earlier one, so ids only grow', () => {
     const steps = [stepRecord(1, 'started'), stepRecord(2, 'completed')];
-    expect(runEvents(run('running'), steps, -1).map((event) => event.id)).toEqual([3]);
+    expect(runEvents(run('running'), steps, -1).map((event) => event.id)).toEqual([start(1)]);
     const later = [stepRecord(1, 'completed'), stepRecord(2, 'completed')];
-    expect(runEvents(run('running'), later, 3).map((event) => event.id)).toEqual([4, 5, 6]);
+    expect(runEvents(run('running'), later, start(1)).map((event) => event.id)).toEqual([
+      end(1),
+      start(2),
+      end(2),
+    ]);
   });
 
   it('at the end, sends every remaining event and run-end last', () => {
     const steps = [stepRecord(0, 'started'), stepRecord(1, 'completed')];
-    expect(runEvents(run('failed'), steps, -1).map((event) => `${event.id}${event.event}`)).toEqual([
-      '1step-start',
-      '3step-start',
-      '4step-end',
-      '5run-end',
+    expect(runEvents(run('failed'), steps, -1).map((event) => `${event.id} ${event.event}`)).toEqual([
+      `${start(0)} step-start`,
+      `${start(1)} step-start`,
+      `${end(1)} step-end`,
+      `${start(2)} run-end`,
     ]);
-    expect(runEvents(run('cancelled'), [], -1).map((event) => event.id)).toEqual([1]);
+    expect(runEvents(run('cancelled'), [], -1).map((event) => event.id)).toEqual([start(0)]);
+  });
+
+  describe('text deltas', () => {
+    const delta = (seq: number, idx: number, text: string, fence = 1): TextDeltaRecord => ({
+      runId: 'run_1',
+      seq,
+      idx,
+      fence,
+      name: idx === 0 ? 'builtin:rule' : null,
+      text,
+      createdAt: new Date(0),
+    });
+    const modelStep = (seq: number, status: StepRecord['status']) =>
+      ({ ...stepRecord(seq, status), kind: 'model', name: 'builtin:rule' }) as StepRecord;
+    const texts = (events: ReturnType<typeof runEvents>) =>
+      events.filter((event) => event.event === 'text-delta').map((event) => event.data.text as string);
+
+    it('streams a model step before it is journaled: its first slice stands for its start', () => {
+      const live = runEvents(run('running'), [stepRecord(0, 'completed')], -1, {
+        deltas: [delta(1, 0, 'Hel'), delta(1, 1, 'lo')],
+      });
+      expect(live.map((event) => `${event.id} ${event.event}`)).toEqual([
+        `${start(0)} step-start`,
+        `${end(0)} step-end`,
+        `${start(1)} step-start`,
+        `${slice(1, 0)} text-delta`,
+        `${slice(1, 1)} text-delta`,
+      ]);
+      expect(live[2]!.data).toMatchObject({ seq: 1, kind: 'model', name: 'builtin:rule', status: 'started' });
+      expect(live[3]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1, text: 'Hel' });
+    });
+
+    it('at the step end sends the text the slices did not carry, so the deltas add up to the text', () => {
+      const steps = [modelStep(1, 'completed')];
+      const deltas = [delta(1, 0, 'Hel'), delta(1, 1, 'lo')];
+      const ended = runEvents(run('running'), steps, slice(1, 1), {
+        deltas,
+        texts: new Map([[1, 'Hello world']]),
+      });
+      expect(ended.map((event) => `${event.id} ${event.event}`)).toEqual([
+        `${tail(1)} text-delta`,
+        `${end(1)} step-end`,
+      ]);
+      expect(ended[0]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1, text: ' world' });
+      // From scratch: the same text, in the same events.
+      const all = runEvents(run('running'), steps, -1, { deltas, texts: new Map([[1, 'Hello world']]) });
+      expect(texts(all).join('')).toBe('Hello world');
+      // A step faster than one slice: its whole text at its end; a step without text: nothing.
+      const fast = runEvents(run('running'), steps, -1, { texts: new Map([[1, 'Hi']]) });
+      expect(texts(fast)).toEqual(['Hi']);
+      expect(texts(runEvents(run('running'), steps, -1, { texts: new Map([[1, '']]) }))).toEqual([]);
+      // Slices that carried it all: no tail.
+      const exact = runEvents(run('running'), steps, -1, { deltas, texts: new Map([[1, 'Hello']]) });
+      expect(texts(exact)).toEqual(['Hel', 'lo']);
+    });
+
+    it('tells executions apart, and sends the journaled text whole when the slices do not match it', () => {
+      const steps = [modelStep(1, 'completed')];
+      // Execution 1 was cut off by a crash; execution 2 streamed the step again.
+      const deltas = [delta(1, 0, 'Hel', 1), delta(1, 1, 'Hi', 2)];
+      const events = runEvents(run('running'), steps, -1, { deltas, texts: new Map([[1, 'Hi there']]) });
+      expect(
+        events
+          .filter((event) => event.event === 'text-delta')
+          .map((event) => [event.data.execution, event.data.text]),
+      ).toEqual([
+        [1, 'Hel'],
+        [2, 'Hi'],
+        [2, ' there'],
+      ]);
+      const mismatch = runEvents(run('running'), steps, -1, {
+        deltas: [delta(1, 0, 'Bonjour', 2)],
+        texts: new Map([[1, 'Hi there']]),
+      });
+      expect(mismatch.find((event) => event.id === tail(1))?.data).toMatchObject({
+        execution: 0,
+        text: 'Hi there',
+      });
+    });
+
+    it('counts a step that only has slices when placing run-end', () => {
+      const events = runEvents(run('cancelled'), [stepRecord(0, 'completed')], -1, {
+        deltas: [delta(1, 0, 'Hel')],
+      });
+      expect(events.at(-1)).toMatchObject({ id: start(2), event: 'run-end' });
+    });
   });
 
   it('sends approval steps as approval-request and approval-decision under the step ids', () => {
@@ -235,17 +415,20 @@ describe('runEvents', () => {
       [stepRecord(0, 'completed'), approvalStep('started')],
       -1,
     );
-    expect(waiting.map((event) => `${event.id}${event.event}`)).toEqual([
-      '1step-start',
-      '2step-end',
-      '3approval-request',
+    expect(waiting.map((event) => `${event.id} ${event.event}`)).toEqual([
+      `${start(0)} step-start`,
+      `${end(0)} step-end`,
+      `${start(1)} approval-request`,
     ]);
     expect(waiting[2]!.data).toMatchObject({ approval_id: 'apr_1', tool: 'transfer', expires_at: null });
     // Cancelled while waiting: the request stays undecided and run-end follows.
-    const cancelled = runEvents(run('cancelled'), [approvalStep('started')], 2);
-    expect(cancelled.map((event) => `${event.id}${event.event}`)).toEqual(['3approval-request', '5run-end']);
-    const decided = runEvents(run('running'), [approvalStep('completed')], 3);
-    expect(decided.map((event) => `${event.id}${event.event}`)).toEqual(['4approval-decision']);
+    const cancelled = runEvents(run('cancelled'), [approvalStep('started')], end(0));
+    expect(cancelled.map((event) => `${event.id} ${event.event}`)).toEqual([
+      `${start(1)} approval-request`,
+      `${start(2)} run-end`,
+    ]);
+    const decided = runEvents(run('running'), [approvalStep('completed')], start(1));
+    expect(decided.map((event) => `${event.id} ${event.event}`)).toEqual([`${end(1)} approval-decision`]);
     expect(decided[0]!.data).toMatchObject({ approval_id: 'apr_1', decision: null, decided_by: null });
   });
 });

@@ -3,11 +3,22 @@
  * (so any replica can serve it, whichever one runs the agent) by polling the store until the
  * run ends.
  *
- * Event ids are integers derived from the journal: step `seq` starts as `2*seq+1` and ends as
- * `2*seq+2`; `run-end` is `2*(last seq)+3`. Events are sent in id order and a step's end is
- * sent before any later step's events (a later step that ends first waits for it), so the last
- * id a client saw is a complete cursor: reconnecting with `Last-Event-ID` loses and repeats
- * nothing. Events carry summaries (kind, name, status, usage, cost, error code), never payloads.
+ * Event ids are integers derived from the journal: every step `seq` owns the id range
+ * `seq * 2^20` to `seq * 2^20 + 2^20 - 1`: its start at the bottom, its streamed text slices
+ * (`text-delta`, from `text_deltas`) above it in order, its end at the top; `run-end` takes the
+ * bottom of the range after the last step. Events are sent in id order and a step's end is sent
+ * before any later step's events (a later step that ends first waits for it), so the last id a
+ * client saw is a complete cursor: reconnecting with `Last-Event-ID` loses and repeats nothing.
+ * Step events carry summaries (kind, name, status, usage, cost, error code), never payloads;
+ * `text-delta` carries the text the model streamed, which is what a caller follows a run for.
+ *
+ * Model steps are journaled once, when they end; while one streams, its first text slice stands
+ * for its start (a `step-start` synthesized from it). When it ends, whatever text the slices did
+ * not carry (the tail still buffered, or all of it for a step faster than one slice) is sent as a
+ * last `text-delta` from the step's output, just before `step-end`: concatenated, a step's deltas
+ * are its text. `execution` tells executions apart: a run resumed elsewhere after a crash
+ * streams the step again under a new value, and `execution: 0` is the journaled text sent whole
+ * (when the slices do not match it); a client shows the text of the latest execution.
  *
  * An `approval` step is sent as `approval-request` when it starts (the run waits on a person)
  * and `approval-decision` when it ends (the decision was journaled as the run resumed), under
@@ -17,14 +28,37 @@
 import type { ServerResponse } from 'node:http';
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import { TERMINAL_STATUSES, type ApprovalRecord, type RunRecord, type StepRecord } from '../journal/types.js';
+import {
+  TERMINAL_STATUSES,
+  type ApprovalRecord,
+  type RunRecord,
+  type StepRecord,
+  type TextDeltaRecord,
+} from '../journal/types.js';
 import { sleep } from '../util/sleep.js';
 
 /** One server-sent event. */
 export interface RunEvent {
   id: number;
-  event: 'step-start' | 'step-end' | 'approval-request' | 'approval-decision' | 'run-end';
+  event: 'step-start' | 'text-delta' | 'step-end' | 'approval-request' | 'approval-decision' | 'run-end';
   data: Record<string, unknown>;
+}
+
+/** Ids per step (see the file comment). */
+const STEP_IDS = 2 ** 20;
+/** Offset of the text sent from the output at a step's end. */
+const TAIL_OFFSET = STEP_IDS - 2;
+/** Offset of a step's end. */
+const END_OFFSET = STEP_IDS - 1;
+/** Slices beyond this many per step are not sent live (the tail at the step's end carries them). */
+const MAX_SLICES = STEP_IDS - 3;
+
+/** The id of a step's start (`offset` 0), of its slice `idx` (`idx + 1`), of its end... */
+const eventId = (seq: number, offset: number) => seq * STEP_IDS + offset;
+
+/** The first text slice a client that saw `after` may still need: its step's, from the start. */
+export function deltaCursor(after: number): { seq: number; idx: number } {
+  return { seq: Math.max(0, Math.floor(after / STEP_IDS)), idx: 0 };
 }
 
 /** Options of {@link streamRunEvents}. */
@@ -41,62 +75,163 @@ export interface RunEventsOptions {
   heartbeatMs?: number;
 }
 
+/** What {@link runEvents} reads besides the run and its steps. */
+export interface RunEventSources {
+  /** The run's approvals, by step seq (for `approval` steps' events). */
+  approvals?: ReadonlyMap<number, ApprovalRecord>;
+  /** Text slices from `deltaCursor(after)` on, in order. */
+  deltas?: readonly TextDeltaRecord[];
+  /** The text of ended model steps (their output's message), by seq, for their tails. */
+  texts?: ReadonlyMap<number, string>;
+}
+
 /**
  * The events of a run's journal with ids above `after`, in order. A live run's events stop at
  * the first step that has not ended (see the file comment); an ended run's include them all.
- * `approvals` (the run's, by step seq) give `approval` steps' events their approval details.
  */
 export function runEvents(
   run: RunRecord,
   steps: readonly StepRecord[],
   after: number,
-  approvals: ReadonlyMap<number, ApprovalRecord> = new Map(),
+  { approvals = new Map(), deltas = [], texts = new Map() }: RunEventSources = {},
 ): RunEvent[] {
   const ended = TERMINAL_STATUSES.includes(run.status);
   const events: RunEvent[] = [];
+  const push = (event: RunEvent) => {
+    if (event.id > after) events.push(event);
+  };
+  const slicesOf = new Map<number, TextDeltaRecord[]>();
+  for (const delta of deltas) {
+    if (delta.idx >= MAX_SLICES) continue;
+    let list = slicesOf.get(delta.seq);
+    if (list === undefined) slicesOf.set(delta.seq, (list = []));
+    list.push(delta);
+  }
+  const pushSlices = (slices: readonly TextDeltaRecord[]) => {
+    for (const slice of slices) {
+      push({
+        id: eventId(slice.seq, slice.idx + 1),
+        event: 'text-delta',
+        data: { run_id: run.id, seq: slice.seq, execution: slice.fence, text: slice.text },
+      });
+    }
+  };
+
   let lastSeq = -1;
+  let open = false;
   for (const step of steps) {
     lastSeq = Math.max(lastSeq, step.seq);
-    const startId = 2 * step.seq + 1;
     const approval = step.kind === 'approval' ? approvals.get(step.seq) : undefined;
-    if (startId > after) {
-      events.push(
-        step.kind === 'approval'
-          ? { id: startId, event: 'approval-request', data: approvalRequestSummary(step, approval) }
-          : { id: startId, event: 'step-start', data: stepSummary(step, true) },
-      );
-    }
+    push(
+      step.kind === 'approval'
+        ? {
+            id: eventId(step.seq, 0),
+            event: 'approval-request',
+            data: approvalRequestSummary(step, approval),
+          }
+        : { id: eventId(step.seq, 0), event: 'step-start', data: stepSummary(step, true) },
+    );
+    const slices = slicesOf.get(step.seq) ?? [];
+    pushSlices(slices);
     if (step.status === 'started') {
       if (ended) continue;
+      open = true;
       break;
     }
-    if (startId + 1 > after) {
-      events.push(
-        step.kind === 'approval'
-          ? { id: startId + 1, event: 'approval-decision', data: approvalDecisionSummary(step, approval) }
-          : { id: startId + 1, event: 'step-end', data: stepSummary(step, false) },
-      );
+    const text = texts.get(step.seq);
+    if (step.kind === 'model' && text !== undefined) {
+      const tail = tailOf(text, slices);
+      if (tail !== undefined)
+        push({
+          id: eventId(step.seq, TAIL_OFFSET),
+          event: 'text-delta',
+          data: { run_id: run.id, seq: step.seq, execution: tail.execution, text: tail.text },
+        });
+    }
+    push(
+      step.kind === 'approval'
+        ? {
+            id: eventId(step.seq, END_OFFSET),
+            event: 'approval-decision',
+            data: approvalDecisionSummary(step, approval),
+          }
+        : { id: eventId(step.seq, END_OFFSET), event: 'step-end', data: stepSummary(step, false) },
+    );
+  }
+  // A model step streaming now has slices but no record yet: its first slice stands for its start.
+  if (!open && !ended) {
+    for (const [seq, slices] of slicesOf) {
+      const first = slices[0];
+      if (seq <= lastSeq || first === undefined) continue;
+      push({
+        id: eventId(seq, 0),
+        event: 'step-start',
+        data: {
+          run_id: run.id,
+          seq,
+          kind: 'model',
+          name: first.name,
+          status: 'started',
+          attempt: null,
+          started_at: first.createdAt.toISOString(),
+          ended_at: null,
+          usage: null,
+          cost_usd: null,
+          error_code: null,
+        },
+      });
+      pushSlices(slices);
+      break;
     }
   }
   if (ended) {
-    const endId = 2 * lastSeq + 3;
-    if (endId > after) {
-      events.push({
-        id: endId,
-        event: 'run-end',
-        data: {
-          run_id: run.id,
-          status: run.status,
-          stop_reason: run.stopReason,
-          usage: { input_tokens: run.usage.inputTokens, output_tokens: run.usage.outputTokens },
-          cost_usd: run.costUsd,
-          step_count: run.stepCount,
-          error_code: run.error?.code ?? null,
-        },
-      });
-    }
+    // Slices of a step that never got a record (the run stopped mid-call) count as a step too.
+    for (const seq of slicesOf.keys()) lastSeq = Math.max(lastSeq, seq);
+    push({
+      id: eventId(lastSeq + 1, 0),
+      event: 'run-end',
+      data: {
+        run_id: run.id,
+        status: run.status,
+        stop_reason: run.stopReason,
+        usage: { input_tokens: run.usage.inputTokens, output_tokens: run.usage.outputTokens },
+        cost_usd: run.costUsd,
+        step_count: run.stepCount,
+        error_code: run.error?.code ?? null,
+      },
+    });
   }
   return events;
+}
+
+/**
+ * What a step's slices did not carry of its text: the rest after the latest execution's slices
+ * when they are its beginning; the whole text (execution 0) when they are not; nothing when they
+ * carried it all.
+ */
+function tailOf(
+  text: string,
+  slices: readonly TextDeltaRecord[],
+): { execution: number; text: string } | undefined {
+  const last = slices.at(-1);
+  if (last === undefined) return text === '' ? undefined : { execution: 0, text };
+  const streamed = slices
+    .filter((slice) => slice.fence === last.fence)
+    .map((slice) => slice.text)
+    .join('');
+  if (!text.startsWith(streamed)) return { execution: 0, text };
+  return text.length === streamed.length
+    ? undefined
+    : { execution: last.fence, text: text.slice(streamed.length) };
+}
+
+/** The text of a model step's output (a ModelResponse), if it has one. */
+export function modelStepText(output: unknown): string | undefined {
+  if (typeof output !== 'object' || output === null) return undefined;
+  const message = (output as { message?: unknown }).message;
+  if (typeof message !== 'object' || message === null) return undefined;
+  const content = (message as { content?: unknown }).content;
+  return typeof content === 'string' ? content : undefined;
 }
 
 function stepSummary(step: StepRecord, starting: boolean): Record<string, unknown> {
@@ -121,7 +256,8 @@ function stepSummary(step: StepRecord, starting: boolean): Record<string, unknow
 /** Whether some `approval` step's event is still to be sent (only then are approvals read). */
 export function needsApprovals(steps: readonly StepRecord[], after: number): boolean {
   return steps.some(
-    (step) => step.kind === 'approval' && 2 * step.seq + (step.status === 'started' ? 1 : 2) > after,
+    (step) =>
+      step.kind === 'approval' && eventId(step.seq, step.status === 'started' ? 0 : END_OFFSET) > after,
   );
 }
 
@@ -195,13 +331,28 @@ export async function streamRunEvents({
   let after = lastEventId;
   try {
     for (;;) {
-      const steps = await store.loadSteps(runId);
+      let steps = await store.loadSteps(runId);
       const approvals = new Map<number, ApprovalRecord>();
       if (needsApprovals(steps, after)) {
         for (const approval of await store.listApprovals({ tenantId, runId, limit: 500 }))
           approvals.set(approval.stepSeq, approval);
       }
-      for (const event of runEvents(run, steps, after, approvals)) {
+      const deltas = await store.listTextDeltas(runId, deltaCursor(after));
+      // Outputs are read only when a model step's end is due: its tail comes from its text.
+      const texts = new Map<number, string>();
+      if (
+        steps.some(
+          (step) =>
+            step.kind === 'model' && step.status !== 'started' && eventId(step.seq, END_OFFSET) > after,
+        )
+      ) {
+        steps = await store.loadSteps(runId, { withOutputs: true });
+        for (const step of steps) {
+          const text = step.kind === 'model' ? modelStepText(step.output) : undefined;
+          if (text !== undefined) texts.set(step.seq, text);
+        }
+      }
+      for (const event of runEvents(run, steps, after, { approvals, deltas, texts })) {
         response.write(`id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
         after = event.id;
       }

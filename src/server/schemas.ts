@@ -186,7 +186,8 @@ export const stepEventData = z
     kind: z.string(),
     name: z.string(),
     status: z.enum(['started', 'completed', 'failed']),
-    attempt: z.number(),
+    /** Null on the start of a model step sent while it streams (before it is journaled). */
+    attempt: z.number().nullable(),
     started_at: z.string(),
     ended_at: z.string().nullable(),
     usage: usageSchema.nullable(),
@@ -194,6 +195,20 @@ export const stepEventData = z
     error_code: z.string().nullable(),
   })
   .meta({ id: 'StepEvent' });
+
+/** The `data` of a `text-delta` server-sent event: text a model step streamed. */
+export const textDeltaEventData = z
+  .object({
+    run_id: z.string(),
+    seq: z.number(),
+    /**
+     * Which execution of the step streamed it: a run resumed after a crash streams the step again
+     * under a new value; 0 is the step's journaled text sent whole. Show the latest execution's.
+     */
+    execution: z.number(),
+    text: z.string(),
+  })
+  .meta({ id: 'TextDeltaEvent' });
 
 /** The `data` of the `run-end` server-sent event. */
 export const runEndEventData = z

@@ -101,6 +101,8 @@ export async function serveCommand(
       store: backend.store,
       agents: [...agents.values()],
       concurrency: positiveInteger('workers', workers, 4),
+      // Streamed model text reaches every replica's event stream through the journal.
+      journalTextDeltas: true,
       logger,
     });
     worker.start();

@@ -37,6 +37,8 @@ export async function workerCommand(
     agents: [...agents.values()],
     concurrency: positiveInteger('concurrency', concurrency, 4),
     leaseMs: positiveInteger('lease-ms', leaseMs, 5_000),
+    // Streamed model text reaches every replica's event stream through the journal.
+    journalTextDeltas: true,
     logger,
   });
   worker.start();
