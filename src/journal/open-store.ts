@@ -8,7 +8,6 @@ import { createPgClient } from './pg-client.js';
 import { createPgliteClient } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
 import { createSqlJournalStore } from './sql-journal-store.js';
-import { setStoreOnClient } from './store-on-client.js';
 import type { JournalStore } from './store.js';
 
 /** Options of `openStore`. */
@@ -43,8 +42,6 @@ export const DEFAULT_KEEL_DIR = './.keel';
  * environment, which is read only for what the options leave out; an explicit `dataDir` means
  * PGlite even when `DATABASE_URL` is set. The returned store closes the client when it closes;
  * `client` is returned for what shares the database (the effect ledger, readiness checks).
- * The store also records how to rebuild itself, same schema, ids and clock, over another client
- * (`getStoreOnClient`): `submitSessionRun` uses it to run a locked section on one connection.
  */
 export async function openStore({
   databaseUrl,
@@ -73,14 +70,13 @@ export async function openStore({
     await client.close().catch(() => {});
     throw error;
   }
-  const config = {
+  const store = createSqlJournalStore({
+    client,
     schema,
+    closeClient: true,
     ...(clock === undefined ? {} : { clock }),
     ...(generateId === undefined ? {} : { generateId }),
-  };
-  const store = createSqlJournalStore({ client, closeClient: true, ...config });
-  // The same store over another client, e.g. a transaction's (see `submitSessionRun`).
-  setStoreOnClient(store, (other) => createSqlJournalStore({ client: other, ...config }));
+  });
   return { store, client };
 }
 

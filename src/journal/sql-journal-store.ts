@@ -671,6 +671,8 @@ export function createSqlJournalStore({
 
     onRunEnded: (listener) => subscribe(endedChannel, listener),
 
+    withClient: (other) => createSqlJournalStore({ client: other, schema, clock, generateId }),
+
     async close() {
       for (const unsubscribe of [...unsubscribers]) await unsubscribe().catch(() => {});
       if (closeClient) await client.close();

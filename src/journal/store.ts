@@ -15,6 +15,7 @@ import type {
   StepStart,
   TextDeltaRecord,
 } from './types.js';
+import type { SqlClient } from './sql-client.js';
 
 /**
  * The journal store: everything Keel persists about runs. One implementation in SQL serves
@@ -132,6 +133,13 @@ export interface JournalStore {
    * Returns an unsubscribe function.
    */
   onRunEnded(listener: (runId: string) => void): Promise<() => Promise<void>>;
+
+  /**
+   * The same store (schema, ids, clock) with its statements on `client`, e.g. a view bound to a
+   * transaction (`bindClientToTransaction`), for work that must run on one connection. Closing
+   * it does not close `client`.
+   */
+  withClient(client: SqlClient): JournalStore;
 
   close(): Promise<void>;
 }

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionBusyError } from '../errors/session-errors.js';
 import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
-import { getStoreOnClient } from '../journal/store-on-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { toHttpError } from '../server/http-errors.js';
 import { createMemoryStore } from '../testing/memory-store.js';
@@ -180,7 +179,7 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
     const clients: SqlClient[] = [];
     const failingCreate = (bound: SqlClient): SessionStore => {
       clients.push(bound);
-      const onTransaction = getStoreOnClient(store)!(bound);
+      const onTransaction = store.withClient(bound);
       return {
         getSession: onTransaction.getSession,
         requestCancel: onTransaction.requestCancel,

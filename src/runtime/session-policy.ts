@@ -1,7 +1,6 @@
 import { SessionBusyError } from '../errors/session-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type { SqlClient } from '../journal/sql-client.js';
-import { getStoreOnClient } from '../journal/store-on-client.js';
 import { bindClientToTransaction } from '../journal/transaction-client.js';
 import type { NewRun, RunRecord } from '../journal/types.js';
 
@@ -17,7 +16,8 @@ export type SessionPolicy = 'queue' | 'reject' | 'interrupt';
 export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'interrupt'];
 
 /** What `submitSessionRun` uses of a journal store. */
-export type SessionStore = Pick<JournalStore, 'createRun' | 'getSession' | 'requestCancel'>;
+export type SessionStore = Pick<JournalStore, 'createRun' | 'getSession' | 'requestCancel'> &
+  Partial<Pick<JournalStore, 'withClient'>>;
 
 /**
  * Creates `run` under a session policy. Ordering never depends on the policy: the claim query
@@ -32,12 +32,11 @@ export type SessionStore = Pick<JournalStore, 'createRun' | 'getSession' | 'requ
  *   (`pg_advisory_xact_lock(hashtextextended(tenant || ':' || session, 0))`) taken in a
  *   transaction on `client`, which serializes replicas sharing the database. The session check,
  *   the cancels and the create then run in that same transaction, on its one connection,
- *   through a copy of the store bound to it (`storeOn`, by default what `openStore` recorded on
- *   its store): a locked section holds one pooled connection and needs no other, so a burst of
+ *   through a copy of the store bound to it (`storeOn`, by default `store.withClient`): a locked section holds one pooled connection and needs no other, so a burst of
  *   submissions to many sessions only queues for the pool, however small, and never deadlocks
  *   it (each waiting for a second connection while holding one). The run and the cancels
  *   commit together with the lock's release (their notifications go out then). A store that
- *   cannot be rebuilt (not from `openStore`, no `storeOn`) keeps running on its own connections
+ *   cannot be rebuilt (no `withClient`, no `storeOn`) keeps running on its own connections
  *   while the lock holds one: still correct, but each locked section then needs a second pooled
  *   connection, so a burst to as many sessions as the pool has connections waits for the pool's
  *   timeout.
@@ -59,8 +58,8 @@ export async function submitSessionRun({
   client?: Pick<SqlClient, 'dialect' | 'transaction'>;
   /**
    * Makes a store identical to `store` (schema, ids, clock) over another client: used with
-   * `client` on Postgres to run the locked section in the lock's transaction. Default: what
-   * `openStore` recorded on `store` (`getStoreOnClient`).
+   * `client` on Postgres to run the locked section in the lock's transaction. Default:
+   * `store.withClient`.
    */
   storeOn?: (client: SqlClient) => SessionStore;
 }): Promise<{ run: RunRecord; created: boolean }> {
@@ -78,7 +77,7 @@ export async function submitSessionRun({
   };
   return withSessionLock(`${tenantId}\u0000${sessionId}`, () => {
     if (client?.dialect !== 'postgres') return checkThenCreate(store);
-    const makeStore = storeOn ?? getStoreOnClient(store);
+    const makeStore = storeOn ?? store.withClient?.bind(store);
     return client.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", [
         tenantId,
