@@ -30,6 +30,18 @@ export class MigrationError extends KeelError {
 }
 
 /** A run id that does not exist (or belongs to another tenant). */
+/** An `Idempotency-Key` sent again with a different request than the run it created (HTTP 422). */
+export class IdempotencyKeyReusedError extends KeelError {
+  constructor(runId: string) {
+    super({
+      code: 'idempotency_key_reused',
+      message: `This Idempotency-Key was used for a different request (run ${runId}); use a new key for a new request.`,
+      fault: 'caller',
+      details: { runId },
+    });
+  }
+}
+
 export class RunNotFoundError extends KeelError {
   constructor(runId: string) {
     super({ code: 'run_not_found', message: `Run ${runId} not found.`, fault: 'caller', details: { runId } });

@@ -467,6 +467,15 @@ export function createSqlJournalStore({
       return toRunRecord(retriedRow);
     },
 
+    async findRunByIdempotencyKey(idempotencyKey, { tenantId }) {
+      const found = await client.query<RunRow>(
+        `SELECT * FROM ${runs} WHERE tenant_id = $1 AND idempotency_key = $2`,
+        [tenantId, idempotencyKey],
+      );
+      const row = found.rows[0];
+      return row === undefined ? undefined : toRunRecord(row);
+    },
+
     async requestCancel(runId, { tenantId } = {}) {
       // A transaction because a run awaiting approval takes its pending approvals along; the run
       // row is locked first, in the same order as decisions take it (no deadlock between them).

@@ -114,6 +114,12 @@ export interface JournalStore {
    */
   expireApprovals(options?: { limit?: number }): Promise<ApprovalRecord[]>;
 
+  /** The tenant's run created with this idempotency key, if any. */
+  findRunByIdempotencyKey(
+    idempotencyKey: string,
+    options: { tenantId: string },
+  ): Promise<RunRecord | undefined>;
+
   /**
    * Asks a run to stop. A queued run, or one awaiting approval (its pending approvals become
    * `cancelled`), is cancelled at once; a running one at its next heartbeat.

@@ -183,6 +183,7 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
       return {
         getSession: onTransaction.getSession,
         requestCancel: onTransaction.requestCancel,
+        findRunByIdempotencyKey: onTransaction.findRunByIdempotencyKey,
         createRun: () => Promise.reject(new Error('create failed')),
       };
     };

@@ -16,7 +16,10 @@ export type SessionPolicy = 'queue' | 'reject' | 'interrupt';
 export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'interrupt'];
 
 /** What `submitSessionRun` uses of a journal store. */
-export type SessionStore = Pick<JournalStore, 'createRun' | 'getSession' | 'requestCancel'> &
+export type SessionStore = Pick<
+  JournalStore,
+  'createRun' | 'getSession' | 'requestCancel' | 'findRunByIdempotencyKey'
+> &
   Partial<Pick<JournalStore, 'withClient'>>;
 
 /**
@@ -67,6 +70,13 @@ export async function submitSessionRun({
   if (sessionId === null || policy === 'queue') return store.createRun(run);
   const tenantId = run.tenantId ?? 'default';
   const checkThenCreate = async (on: SessionStore) => {
+    // A retried submission gets its run back: the policy applied to it the first time. (Without
+    // this, a retry under `reject` would be refused by its own run, and one under `interrupt`
+    // would cancel it.)
+    if (run.idempotencyKey) {
+      const existing = await on.findRunByIdempotencyKey(run.idempotencyKey, { tenantId });
+      if (existing !== undefined) return { run: existing, created: false };
+    }
     const session = await on.getSession(sessionId, { tenantId });
     const active = session?.activeRunIds ?? [];
     if (active.length > 0 && policy === 'reject') throw new SessionBusyError(sessionId, active);

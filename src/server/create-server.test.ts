@@ -117,6 +117,24 @@ describe('authentication and scopes', () => {
     expect(listed.data.filter((run) => run.input === 'exactly once')).toHaveLength(1);
   });
 
+  it('refuses an idempotency key sent again with a different request (422), and accepts the same one', async () => {
+    const headers = { 'idempotency-key': `reuse-${Date.now()}` };
+    const body = { agent: 'echo', input: { a: 1, b: [1, 2] }, metadata: { from: 'test' } };
+    const first = await app.call('/v1/runs', { method: 'POST', body: JSON.stringify(body), headers });
+    expect(first.status).toBe(202);
+    // Key order does not make another request.
+    const reordered = { metadata: { from: 'test' }, input: { b: [1, 2], a: 1 }, agent: 'echo' };
+    const again = await app.call('/v1/runs', { method: 'POST', body: JSON.stringify(reordered), headers });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    const other = await app.call('/v1/runs', {
+      method: 'POST',
+      body: JSON.stringify({ ...body, input: 'something else' }),
+      headers,
+    });
+    await expectError(other, 422, 'idempotency_key_reused');
+  });
+
   it('scopes idempotency keys per tenant', async () => {
     const headers = { 'idempotency-key': 'same-key' };
     const body = JSON.stringify({ agent: 'echo', input: 'once' });

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
-import { RunNotFoundError } from '../errors/storage-errors.js';
+import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
@@ -14,6 +14,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
+import { canonicalJson } from '../util/canonical-hash.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
@@ -165,7 +166,7 @@ export function createServer({
         const idempotencyKey = headerValue(request, 'idempotency-key');
         if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
           throw invalidRequest('Idempotency-Key must be 1-200 characters.');
-        const { run } = await submitSessionRun({
+        const { run, created } = await submitSessionRun({
           store,
           ...(client === undefined ? {} : { client }),
           policy: body.session_policy,
@@ -178,6 +179,8 @@ export function createServer({
             idempotencyKey: idempotencyKey || null,
           },
         });
+        // A key names one request: the same key with another request is a client bug, not a retry.
+        if (!created && !sameSubmission(run, body)) throw new IdempotencyKeyReusedError(run.id);
         const waitSeconds = Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60));
         if (waitSeconds > 0) return waitForEnd(response, run, tenantId, waitSeconds * 1000);
         return sendJson(response, 202, { id: run.id, status: run.status });
@@ -297,6 +300,19 @@ export function createServer({
       response.off('close', onClose);
     }
   }
+}
+
+/** Whether a run is the one this request body asks for (agent, input, session, metadata). */
+function sameSubmission(
+  run: RunRecord,
+  body: { agent: string; input: unknown; session_id?: string | null; metadata?: Record<string, unknown> },
+): boolean {
+  return (
+    run.agent === body.agent &&
+    (run.sessionId ?? null) === (body.session_id ?? null) &&
+    canonicalJson(run.input ?? null) === canonicalJson(body.input ?? null) &&
+    canonicalJson(run.metadata ?? {}) === canonicalJson(body.metadata ?? {})
+  );
 }
 
 /** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */

@@ -56,6 +56,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   session_busy: 409,
   approval_not_pending: 409,
   payload_too_large: 413,
+  idempotency_key_reused: 422,
   rate_limited: 429,
   database_unavailable: 503,
   request_timeout: 503,

@@ -132,7 +132,7 @@ export function createOpenApiDocument() {
           responses: {
             '200': { description: 'Ended within `wait` seconds', content: json(runResponse) },
             '202': { description: 'Accepted', content: json(acceptedRunResponse) },
-            ...errors(400, 401, 403, 404, 409, 413),
+            ...errors(400, 401, 403, 404, 409, 413, 422),
           },
         },
         get: {

@@ -66,6 +66,27 @@ describe('session policies on POST /v1/runs', () => {
     await send(session, 'two', { session_policy: 'reject' });
   });
 
+  it('gives a retried message (same Idempotency-Key) its own run back under `reject` and `interrupt`', async () => {
+    for (const policy of ['reject', 'interrupt']) {
+      const session = newSession();
+      const body = JSON.stringify({
+        agent: 'echo',
+        input: 'hello',
+        session_id: session,
+        session_policy: policy,
+      });
+      const headers = { 'idempotency-key': `retry-${policy}-${session}` };
+      const first = await app.call('/v1/runs', { method: 'POST', body, headers });
+      expect(first.status).toBe(202);
+      const { id } = acceptedRunResponse.parse(await first.json());
+      // The run is still active when the retry comes: it is neither refused nor cancelled by it.
+      const retry = await app.call('/v1/runs', { method: 'POST', body, headers });
+      expect(retry.status).toBe(202);
+      expect(acceptedRunResponse.parse(await retry.json()).id).toBe(id);
+      expect(await app.store.getRun(id)).toMatchObject({ status: 'queued', cancelRequested: false });
+    }
+  });
+
   it('accepts exactly one of 10 simultaneous `reject` messages to an idle session', async () => {
     const session = newSession();
     const responses = await Promise.all(
