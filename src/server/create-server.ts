@@ -25,7 +25,7 @@ import { toHttpError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { ReadinessCheck } from './readiness.js';
-import { createRequestEdges } from './request-edges.js';
+import { createRequestEdges, logRequest } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
 import { streamRunEvents } from './run-events.js';
 import { handleSessionRoute } from './session-routes.js';
@@ -107,7 +107,13 @@ export function createServer({
   let openApi: string | undefined;
   return createHttpServer((request, response) => {
     if (edges.preflight(request, response)) return;
-    if (gatewayHandler?.(request, response)) return;
+    // The gateway's endpoints keep their own limits (per-key rpm/tpm), body limit and time budget;
+    // they share the request log.
+    const arrivedAt = performance.now();
+    if (gatewayHandler?.(request, response)) {
+      logRequest({ logger, request, response, startedAt: arrivedAt });
+      return;
+    }
     const incomingId = request.headers['x-request-id'];
     const requestId =
       typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : generateId('req');

@@ -3,6 +3,9 @@ import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import { createSqlRateLimiter } from '../gateway/sql-rate-limiter.js';
 import type { JournalStore } from '../journal/store.js';
+import type { ApiKeys } from '../gateway/api-keys.js';
+import type { Gateway } from '../gateway/gateway-types.js';
+import { createGatewayHandler } from '../gateway/http/gateway-handler.js';
 import { createJsonLogger, redact } from '../util/logger.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import { corsFromEnv } from './cors.js';
@@ -159,6 +162,41 @@ describe('database blips', { timeout: 30_000 }, () => {
 });
 
 describe('request logs', { timeout: 30_000 }, () => {
+  it('logs the gateway endpoints the same way: route, status, the gateway request id, tenant and key', async () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({ write: (line) => lines.push(line) });
+    const holder: { keys?: Pick<ApiKeys, 'verify'> } = {};
+    const gatewayHandler = createGatewayHandler({
+      // Only the routes are read by GET /v1/models.
+      gateway: { routes: () => ['fast'] } as unknown as Gateway,
+      apiKeys: { verify: (secret) => holder.keys!.verify(secret) },
+    });
+    app = await startTestServer({ logger, gatewayHandler });
+    holder.keys = app.apiKeys;
+    const listed = await app.call('/v1/models', {
+      key: app.keys.gatewayOnly,
+      headers: { 'x-request-id': 'gw-1' },
+    });
+    expect(listed.status).toBe(200);
+    expect((await app.call('/v1/models', { key: null })).status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const requests = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((record) => record.msg === 'request');
+    expect(requests).toEqual([
+      expect.objectContaining({
+        method: 'GET',
+        route: '/v1/models',
+        status: 200,
+        requestId: 'gw-1',
+        tenantId: 'tenant-a',
+        keyId: expect.any(String) as unknown,
+      }),
+      expect.objectContaining({ route: '/v1/models', status: 401, tenantId: null, keyId: null }),
+    ]);
+    expect(lines.join('\n')).not.toContain(app.keys.gatewayOnly);
+  });
+
   it('writes one line per request with route, status, ids and never the key', async () => {
     const lines: string[] = [];
     const logger = createJsonLogger({ level: 'debug', write: (line) => lines.push(line) });

@@ -5,6 +5,7 @@ import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 import { applyCors, type CorsOptions } from './cors.js';
 import { toHttpError } from './http-errors.js';
+import { noteRequest, requestNotesOf } from '../util/request-notes.js';
 import { onAuthenticated } from './request-context.js';
 
 /** Default time a request may take before it is answered 503 `request_timeout`. */
@@ -50,11 +51,8 @@ export function createRequestEdges({
       const startedAt = performance.now();
       const method = request.method ?? 'GET';
       const url = new URL(request.url ?? '/', 'http://localhost');
-      const noted: { tenantId?: string; keyId?: string } = {};
-
       onAuthenticated(request, async (key) => {
-        noted.tenantId = key.tenantId;
-        noted.keyId = key.id;
+        noteRequest(request, { tenantId: key.tenantId, keyId: key.id });
         if (limiter === undefined || key.rpm === undefined) return;
         const scope = `api:${key.id}`;
         const result = await limiter.reserve([{ scope, rpm: key.rpm }], 0);
@@ -88,21 +86,59 @@ export function createRequestEdges({
 
       response.once('close', () => {
         if (timer !== undefined) clearTimeout(timer);
-        logger.info('request', {
-          method,
-          route: routePattern(url.pathname),
-          status: response.statusCode,
-          durationMs: Math.round(performance.now() - startedAt),
-          requestId,
-          tenantId: noted.tenantId ?? null,
-          keyId: noted.keyId ?? null,
-          ...(response.writableFinished ? {} : { aborted: true }),
-        });
       });
+      logRequest({ logger, request, response, requestId, pathname: url.pathname, startedAt });
       return () => {
         if (timer !== undefined) clearTimeout(timer);
       };
     },
+  };
+}
+
+/** Options of {@link logRequest}. */
+export interface LogRequestOptions {
+  logger: Logger;
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** Default: the one noted on the request (`noteRequest`; the gateway notes its own). */
+  requestId?: string;
+  /** Default: the request's path. */
+  pathname?: string;
+  /** `performance.now()` when the request arrived. Default: now. */
+  startedAt?: number;
+}
+
+/**
+ * Writes the request's one log line when its response closes: method, route pattern (ids
+ * replaced), status, duration, request id, tenant and key id (once verified); never headers,
+ * bodies, query strings or outputs. Used for every API request and for the gateway's endpoints.
+ */
+export function logRequest({
+  logger,
+  request,
+  response,
+  requestId,
+  pathname,
+  startedAt = performance.now(),
+}: LogRequestOptions): void {
+  response.once('close', () => {
+    // Timed now, written once the loop is free: the next request on the socket comes first.
+    const durationMs = Math.round(performance.now() - startedAt);
+    setImmediate(() => writeLine(durationMs));
+  });
+  const writeLine = (durationMs: number) => {
+    const noted = requestNotesOf(request);
+    const path = pathname ?? (request.url ?? '/').split('?', 1)[0] ?? '/';
+    logger.info('request', {
+      method: request.method ?? 'GET',
+      route: routePattern(path),
+      status: response.statusCode,
+      durationMs,
+      requestId: requestId ?? noted.requestId ?? null,
+      tenantId: noted.tenantId ?? null,
+      keyId: noted.keyId ?? null,
+      ...(response.writableFinished ? {} : { aborted: true }),
+    });
   };
 }
 

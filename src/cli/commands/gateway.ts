@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
 import { ConfigError } from '../../errors/config-errors.js';
 import { createGatewayService } from '../../gateway/http/gateway-service.js';
+import { logRequest } from '../../server/request-edges.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
@@ -40,7 +41,11 @@ export async function gatewayCommand(
   }
   const { handler } = service;
   const server = createServer((request, response) => {
-    if (handler(request, response)) return;
+    const arrivedAt = performance.now();
+    if (handler(request, response)) {
+      logRequest({ logger, request, response, startedAt: arrivedAt });
+      return;
+    }
     const body = JSON.stringify({
       error: {
         message: `No route for ${request.method ?? 'GET'} ${request.url ?? '/'}.`,

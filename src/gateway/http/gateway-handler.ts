@@ -16,14 +16,16 @@
  *   `[DONE]`; Anthropic: `event: error`, no `message_stop`), never a clean end.
  * - A caller that goes away before its answer ended aborts the gateway call, and with it the
  *   upstream request.
- * - Hot path: no per-request logging (only the gateway's own failures are logged), the body is
- *   read once and validated once, and the key is verified while the body arrives.
+ * - Hot path: the handler logs only the gateway's own failures; the request id and the verified
+ *   caller are noted on the request (`noteRequest`) for the server's one request log line. The
+ *   body is read once and validated once, and the key is verified while the body arrives.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ModelOutputError } from '../../errors/model-errors.js';
 import type { ModelStreamEvent } from '../../model/model.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
+import { noteRequest } from '../../util/request-notes.js';
 import type { ApiKeys } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
 import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
@@ -113,6 +115,7 @@ export function createGatewayHandler({
     const answerId = generateId('req');
     const incomingId = request.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : answerId;
+    noteRequest(request, { requestId });
     handle(request, response, pathname, format, requestId, answerId).catch((error: unknown) =>
       sendError(response, format, requestId, error),
     );
@@ -246,6 +249,7 @@ export function createGatewayHandler({
         kind: 'permission',
       });
     const caller: Caller = { keyId: key.id, tenantId: key.tenantId };
+    noteRequest(request, { tenantId: key.tenantId, keyId: key.id });
     if (key.rpm != null) caller.rpm = key.rpm;
     if (key.tpm != null) caller.tpm = key.tpm;
     return caller;
