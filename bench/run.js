@@ -516,9 +516,9 @@ async function benchApi() {
       `${warmup} s warm-up + ${seconds} s per cell after ${got.prewarmSeconds} s of untimed load. ` +
       'Keel: `keel serve --workers N` (the better N of ' +
       `${got.workers.join(', ')} by runs/s at C = ${top}; all below), load from another process: ` +
-      '`POST /v1/runs?wait=30` (the server re-reads the run every 100 ms). DBOS: a queue (`DBOS.registerQueue`, ' +
+      '`POST /v1/runs?wait=30` (answered when the run-end notification arrives). DBOS: a queue (`DBOS.registerQueue`, ' +
       `dispatch poll ${got.dbosQueuePollMs} ms, DBOS's default is 1 s; no concurrency limit), enqueued from its own process, ` +
-      "completion read from `workflow_status` at once and then every 100 ms, as Keel's `?wait` does " +
+      `completion read from \`workflow_status\` at once and then every ${got.dbosQueuePollMs} ms ` +
       "(DBOS's `getResult` polls every 1 s). runs/s = runs submitted in the window and completed, over the window. " +
       'Latencies from the database after the load (run created → first step started → run ended; ' +
       'client = submit → the submitter learns of completion, polling included). Times in ms.',
@@ -565,11 +565,18 @@ async function benchApi() {
       `- Keel (Postgres) vs DBOS runs/s: no figure (${problem(kp ?? {}) ?? problem(dbos ?? {}) ?? 'missing'})`,
     );
   }
-  for (const c of [low, top]) {
-    const p50 = kp?.cells?.[c]?.db?.firstStep.p50;
+  const firstStep = (system, c) => system?.cells?.[c]?.db?.firstStep.p50;
+  const lowP50 = firstStep(kp, low);
+  out.push(
+    `- Keel (Postgres) submit → first step p50 at C = ${low}: **${ms(lowP50)} ms** ` +
+      `(target < 10 ms: ${typeof lowP50 === 'number' ? verdict(lowP50 < 10) : 'no figure'})`,
+  );
+  if (top !== low) {
+    // A closed loop of `top` submitters runs the machine flat out: a run waits for a free worker
+    // (and CPU) before its first step, in any system. Shown for context, beside DBOS's.
     out.push(
-      `- Keel (Postgres) submit → first step p50 at C = ${c}: **${ms(p50)} ms** ` +
-        `(target < 10 ms: ${typeof p50 === 'number' ? verdict(p50 < 10) : 'no figure'})`,
+      `- At C = ${top} (closed loop at full load, runs queue for workers and CPU): submit → first step p50 ` +
+        `Keel ${ms(firstStep(kp, top))} ms, DBOS ${ms(firstStep(dbos, top))} ms`,
     );
   }
   if (got.loadavg.end > got.cpus / 2 || got.loadavg.start > got.cpus / 2) {

@@ -5,7 +5,7 @@
 //
 // `concurrency` submitters on an undici Pool of as many keep-alive connections: each sends
 // `POST /v1/runs?wait=30 {agent, input}` (the server answers once the run is terminal: it
-// re-reads the run every 100 ms), checks that the run completed, and sends the next (loop.js).
+// is woken when the run ends), checks that the run completed, and sends the next (loop.js).
 // Loopback only.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
