@@ -20,12 +20,15 @@
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { EmbeddingModel, LanguageModel } from '../model/model.js';
-import { createOpenAICompatibleModel, DEFAULT_OPENAI_BASE_URL } from '../model/openai-compatible.js';
+import {
+  createOpenAICompatibleModel,
+  createOpenAIEmbeddingModel,
+  DEFAULT_OPENAI_BASE_URL,
+} from '../model/openai-compatible.js';
 import { resolveModel } from '../model/resolve-model.js';
 import type { Clock } from '../util/clock.js';
 import { createDeploymentFetch } from './deployment-fetch.js';
 import type { DeploymentConfig, TimeoutsConfig } from './gateway-config.js';
-import { createOpenAIEmbeddingsModel } from './openai-embeddings.js';
 
 /** The models of one deployment. */
 export interface DeploymentModels {
@@ -151,12 +154,13 @@ function openAIWireModels({
     ...(bearer === undefined ? {} : { apiKey: bearer }),
     ...(fetch === undefined ? {} : { fetch }),
   });
-  const embeddingModel = createOpenAIEmbeddingsModel({
+  const embeddingModel = createOpenAIEmbeddingModel({
     model,
     baseURL,
     headers: allHeaders,
     provider,
     clock,
+    env: {},
     ...(bearer === undefined ? {} : { apiKey: bearer }),
     ...(fetch === undefined ? {} : { fetch }),
   });
