@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,10 @@ describe('ensureLocalAdminKey', () => {
     expect(first.created).toBe(true);
     expect(statSync(adminKeyPath(directory)).mode & 0o777).toBe(0o600);
     expect(readLocalAdminKey(directory)).toBe(first.key);
-    expect(await apiKeys.verify(first.key)).toMatchObject({ tenantId: 'default', scopes: ['admin'] });
+    expect(await apiKeys.verify(first.key)).toMatchObject({
+      tenantId: 'default',
+      scopes: ['admin', 'operator'],
+    });
 
     const again = await ensureLocalAdminKey({ keelDir: directory, apiKeys });
     expect(again).toEqual({ key: first.key, created: false });
@@ -39,5 +42,14 @@ describe('ensureLocalAdminKey', () => {
     expect(replaced.created).toBe(true);
     expect(replaced.key).not.toBe(first.key);
     expect(readLocalAdminKey(directory)).toBe(replaced.key);
+  });
+
+  it('replaces (and revokes) a stored key from before the operator scope', async () => {
+    const old = await apiKeys.create({ tenantId: 'default', name: 'local admin', scopes: ['admin'] });
+    writeFileSync(adminKeyPath(directory), `${old.key}\n`, { mode: 0o600 });
+    const upgraded = await ensureLocalAdminKey({ keelDir: directory, apiKeys });
+    expect(upgraded.created).toBe(true);
+    expect(await apiKeys.verify(upgraded.key)).toMatchObject({ scopes: ['admin', 'operator'] });
+    expect(await apiKeys.verify(old.key)).toBeUndefined();
   });
 });

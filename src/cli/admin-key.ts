@@ -19,22 +19,35 @@ export function readLocalAdminKey(keelDir: string): string | undefined {
   }
 }
 
+/** The scopes of the local admin key: all of tenant `default`, and every tenant's API keys. */
+const LOCAL_ADMIN_SCOPES = ['admin', 'operator'] as const;
+
 /**
  * Makes sure the embedded database has a working admin key for tenant `default` in its folder:
- * the stored one when it still verifies, else a new one written to the file (0600), owner-only
- * like the database itself. `created` tells the caller to print the key, the only time it is shown.
+ * the stored one when it still verifies with every scope it needs, else a new one written to the
+ * file (0600), owner-only like the database itself (a stored key from before `operator` existed
+ * is revoked and replaced). `created` tells the caller to print the key, the only time it is shown.
+ * Its `operator` scope lets the CLI manage any tenant's keys through the local server.
  */
 export async function ensureLocalAdminKey({
   keelDir,
   apiKeys,
 }: {
   keelDir: string;
-  apiKeys: Pick<ApiKeys, 'create' | 'verify'>;
+  apiKeys: Pick<ApiKeys, 'create' | 'verify' | 'revoke'>;
 }): Promise<{ key: string; created: boolean }> {
   const existing = readLocalAdminKey(keelDir);
-  if (existing !== undefined && (await apiKeys.verify(existing)) !== undefined)
-    return { key: existing, created: false };
-  const { key } = await apiKeys.create({ tenantId: 'default', name: 'local admin', scopes: ['admin'] });
+  const record = existing === undefined ? undefined : await apiKeys.verify(existing);
+  if (existing !== undefined && record !== undefined) {
+    if (LOCAL_ADMIN_SCOPES.every((scope) => record.scopes.includes(scope)))
+      return { key: existing, created: false };
+    await apiKeys.revoke(record.id);
+  }
+  const { key } = await apiKeys.create({
+    tenantId: 'default',
+    name: 'local admin',
+    scopes: LOCAL_ADMIN_SCOPES,
+  });
   const path = adminKeyPath(keelDir);
   writeFileSync(path, `${key}\n`, { mode: 0o600 });
   // The mode of writeFileSync applies only to a new file.

@@ -6,6 +6,8 @@ import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
+import type { ApiKeyScope } from '../gateway/api-keys.js';
+import type { KeyView } from '../server/key-routes.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
 import { readLocalAdminKey } from './admin-key.js';
 import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
@@ -85,8 +87,22 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+/** API key management, over the database or the server's `/v1/keys` (in the API's shapes). */
+export interface KeyAdmin {
+  createKey(body: {
+    tenant_id: string;
+    scopes: readonly ApiKeyScope[];
+    name?: string;
+    rpm?: number;
+    tpm?: number;
+  }): Promise<KeyView & { key: string }>;
+  listKeys(tenantId: string | undefined): Promise<KeyView[]>;
+  /** Undefined when there is no such key. */
+  revokeKey(id: string): Promise<KeyView | undefined>;
+}
+
 /** The slice of the HTTP API the CLI uses when a local server owns the embedded database. */
-export interface RemoteApi {
+export interface RemoteApi extends KeyAdmin {
   submit(
     body: { agent: string; input: unknown; session_id?: string },
     idempotencyKey?: string,
@@ -137,6 +153,22 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
     getRun: (id) => call<RunView>(`/v1/runs/${encodeURIComponent(id)}`),
     listRuns: async (query) =>
       (await call<{ data: RunView[] }>(`/v1/runs?${new URLSearchParams(query).toString()}`))?.data ?? [],
+    createKey: async (body) =>
+      (await call<KeyView & { key: string }>('/v1/keys', { method: 'POST', body: JSON.stringify(body) }))!,
+    listKeys: async (tenantId) =>
+      (
+        await call<{ data: KeyView[] }>(
+          `/v1/keys${tenantId === undefined ? '' : `?${new URLSearchParams({ tenant_id: tenantId }).toString()}`}`,
+        )
+      )?.data ?? [],
+    revokeKey: async (id) => {
+      try {
+        return await call<KeyView>(`/v1/keys/${encodeURIComponent(id)}/revoke`, { method: 'POST' });
+      } catch (error) {
+        if (error instanceof KeelError && error.code === 'key_not_found') return undefined;
+        throw error;
+      }
+    },
     getSteps: async (id, withOutputs) =>
       (
         await call<{ data: StepView[] }>(

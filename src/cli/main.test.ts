@@ -168,6 +168,27 @@ describe('keel CLI', () => {
       const run = JSON.parse(out) as { stop_reason: string; output: string };
       expect(run.stop_reason).toBe('completed');
       expect(run.output).toMatch(/Paris/);
+
+      // Keys too go through the server (the local admin key may manage every tenant's keys).
+      const created = await cliIn(dataDir, [
+        'keys',
+        'create',
+        '--tenant',
+        'acme',
+        '--scopes',
+        'runs:read',
+        '--json',
+      ]);
+      expect(created.code).toBe(0);
+      const key = JSON.parse(created.stdout) as { id: string; key: string; tenant_id: string };
+      expect(key).toMatchObject({ tenant_id: 'acme' });
+      const listed = await cliIn(dataDir, ['keys', 'list', '--tenant', 'acme']);
+      expect(listed.stdout).toContain(key.id);
+      expect(listed.stdout).not.toContain(key.key);
+      const revoked = await cliIn(dataDir, ['keys', 'revoke', key.id]);
+      expect(revoked).toMatchObject({ code: 0 });
+      expect(revoked.stdout).toContain(`Revoked ${key.id}`);
+      expect((await cliIn(dataDir, ['keys', 'revoke', 'key_nope'])).code).toBe(2);
     } finally {
       server.kill('SIGTERM');
       await new Promise((done) => server.on('exit', done));

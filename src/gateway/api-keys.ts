@@ -11,7 +11,18 @@ import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 
 /** What a key may do. `admin` manages keys and everything else of its tenant. */
-export const API_KEY_SCOPES = ['runs:read', 'runs:write', 'approvals', 'gateway', 'admin'] as const;
+/**
+ * What a key may do. `admin`: everything in its own tenant, its keys included. `operator`: manage
+ * the API keys of every tenant (and nothing else): an operator's credential, never a tenant's.
+ */
+export const API_KEY_SCOPES = [
+  'runs:read',
+  'runs:write',
+  'approvals',
+  'gateway',
+  'admin',
+  'operator',
+] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** A key as stored and listed: never its secret nor the secret's hash. */

@@ -267,3 +267,61 @@ describe('fuzz: approvals endpoints', () => {
     },
   );
 });
+
+describe('fuzz: keys endpoints', () => {
+  it('any body, id and query: a 4xx JSON error or a key of the caller’s tenant, never a 5xx', async () => {
+    const keyBody = fc.oneof(
+      rawBody,
+      fc
+        .record(
+          {
+            tenant_id: fc.oneof(fc.constantFrom('tenant-a', 'tenant-b'), oddString),
+            scopes: fc.oneof(fc.array(fc.constantFrom('runs:read', 'operator', 'admin', 'nope')), jsonValue),
+            name: jsonValue,
+            rpm: jsonValue,
+            expires_at: oddString,
+          },
+          { requiredKeys: [] },
+        )
+        .map((body) => JSON.stringify(body)),
+    );
+    const endpoints = [
+      { method: 'GET', path: () => '/v1/keys' },
+      { method: 'POST', path: () => '/v1/keys' },
+      { method: 'POST', path: (id: string) => `/v1/keys/${id}/revoke` },
+    ] as const;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...endpoints),
+        runId,
+        keyBody,
+        fc.dictionary(fc.constantFrom('tenant_id'), oddString),
+        async (endpoint, id, body, parameters) => {
+          const search = new URLSearchParams(parameters).toString();
+          const response = await app.call(`${endpoint.path(id)}?${search}`, {
+            method: endpoint.method,
+            ...(endpoint.method === 'POST' ? { body } : {}),
+            signal: AbortSignal.timeout(5_000),
+          });
+          if (response.status === 201 || response.status === 200) {
+            // Whatever was accepted stays in the admin key's tenant and never grants operator.
+            const answer = (await response.json()) as {
+              tenant_id?: string;
+              scopes?: string[];
+              data?: unknown;
+            };
+            if (answer.data === undefined) {
+              expect(answer.tenant_id).toBe('tenant-a');
+              expect(answer.scopes).not.toContain('operator');
+            }
+            return;
+          }
+          await expectNo5xx(response);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // The other tenant's keys were never reached.
+    expect(await app.apiKeys.verify(app.keys.otherTenant)).toBeDefined();
+  }, 120_000);
+});

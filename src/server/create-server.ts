@@ -19,6 +19,7 @@ import { createId, type IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { handleApprovalRoute } from './approval-routes.js';
+import { handleKeyRoute } from './key-routes.js';
 import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import type { CorsOptions } from './cors.js';
 import { toHttpError } from './http-errors.js';
@@ -52,8 +53,8 @@ export interface ServerOptions {
   client?: SqlClient;
   agents: ReadonlyMap<string, Agent>;
   logger: Logger;
-  /** Every `/v1/runs` request needs one of these keys; the key's tenant scopes what it sees. */
-  apiKeys: Pick<ApiKeys, 'verify'>;
+  /** Every API request needs one of these keys (the key's tenant scopes what it sees); `/v1/keys` manages them. */
+  apiKeys: ApiKeys;
   /** Where `POST /v1/runs/{id}/outcome` records outcomes (see `createRunOutcomes`). */
   outcomes: RunOutcomes;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
@@ -157,6 +158,8 @@ export function createServer({
         sendText(response, 200, openApi);
       });
     }
+    if (parts[0] === 'v1' && parts[1] === 'keys')
+      return handleKeyRoute({ request, response, url, apiKeys, maxBodyBytes });
     if (parts[0] === 'v1' && parts[1] === 'approvals')
       return handleApprovalRoute({ request, response, url, store, apiKeys, maxBodyBytes });
     if (parts[0] === 'v1' && parts[1] === 'sessions')

@@ -47,6 +47,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   forbidden: 403,
   run_not_found: 404,
   approval_not_found: 404,
+  key_not_found: 404,
   not_found: 404,
   session_not_found: 404,
   unknown_agent: 404,

@@ -1,5 +1,10 @@
 import { z } from 'zod';
 import {
+  createKeyRequest,
+  createdKeyResponse,
+  keyListResponse,
+  keyResponse,
+  listKeysQuery,
   acceptedRunResponse,
   approvalDecisionEventData,
   approvalListResponse,
@@ -237,6 +242,39 @@ export function createOpenApiDocument() {
           responses: {
             '200': { description: 'The run with its outcome', content: json(runResponse) },
             ...errors(400, 401, 403, 404, 409, 413),
+          },
+        },
+      },
+      '/v1/keys': {
+        get: {
+          summary:
+            'List API keys, newest first (scope admin: its own tenant; operator: every tenant, or tenant_id)',
+          security: bearer,
+          parameters: queryParameters(listKeysQuery),
+          responses: {
+            '200': { description: 'Keys (never their secrets)', content: json(keyListResponse) },
+            ...errors(400, 401, 403),
+          },
+        },
+        post: {
+          summary:
+            'Create an API key (scope admin: in its own tenant, without operator; operator: any tenant); the secret is in this answer only',
+          security: bearer,
+          requestBody: { required: true, content: json(createKeyRequest, 'input') },
+          responses: {
+            '201': { description: 'The key, with its secret', content: json(createdKeyResponse) },
+            ...errors(400, 401, 403, 413),
+          },
+        },
+      },
+      '/v1/keys/{id}/revoke': {
+        post: {
+          summary: 'Revoke an API key (scope admin: its own tenant; operator: any); repeating it is harmless',
+          security: bearer,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The revoked key', content: json(keyResponse) },
+            ...errors(401, 403, 404),
           },
         },
       },

@@ -4,6 +4,7 @@
  * from them (see openapi.ts), so the three cannot drift apart.
  */
 import { z } from 'zod';
+import { API_KEY_SCOPES } from '../gateway/api-keys.js';
 
 /** JSON nested deeper than this is refused (JSON.stringify and Postgres' jsonb both recurse). */
 export const MAX_JSON_DEPTH = 64;
@@ -242,6 +243,47 @@ export const listApprovalsQuery = z.object({
   run_id: text(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
+
+/** `POST /v1/keys`: create an API key. */
+export const createKeyRequest = z
+  .object({
+    tenant_id: text(200)
+      .optional()
+      .describe("The key's tenant. Default: the caller's; another tenant needs the `operator` scope."),
+    scopes: z.array(z.enum(API_KEY_SCOPES)).min(1).max(API_KEY_SCOPES.length),
+    name: text(200).optional(),
+    rpm: z.number().int().positive().max(2_147_483_647).optional(),
+    tpm: z.number().int().positive().max(2_147_483_647).optional(),
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .meta({ id: 'CreateKeyRequest' });
+
+/** `GET /v1/keys` query parameters. */
+export const listKeysQuery = z.object({ tenant_id: text(200).optional() });
+
+/** An API key as the API shows it: never its secret nor its hash. */
+export const keyResponse = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    scopes: z.array(z.enum(API_KEY_SCOPES)),
+    rpm: z.number().nullable(),
+    tpm: z.number().nullable(),
+    status: z.enum(['active', 'revoked', 'expired']),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const createdKeyResponse = keyResponse
+  .extend({ key: z.string().describe('The secret: shown in this answer only, never again.') })
+  .meta({ id: 'CreatedApiKey' });
+
+export const keyListResponse = z.object({ data: z.array(keyResponse) }).meta({ id: 'ApiKeyList' });
 
 /** `POST /v1/approvals/{id}`: decide a pending approval. */
 export const decideApprovalRequest = z

@@ -1,10 +1,6 @@
-import {
-  API_KEY_SCOPES,
-  createApiKeys,
-  type ApiKeyRecord,
-  type ApiKeyScope,
-} from '../../gateway/api-keys.js';
-import { openBackend } from '../backend.js';
+import { API_KEY_SCOPES, createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
+import { keyView, type KeyView } from '../../server/key-routes.js';
+import { openBackend, type KeyAdmin } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
@@ -29,7 +25,9 @@ export interface KeysCommandOptions {
 
 /**
  * `keel keys create | list | revoke`: Keel API keys (virtual keys) in the shared database. A new
- * key is printed once and never again: only its hash is stored.
+ * key is printed once and never again: only its hash is stored. With the embedded database held
+ * by a running `keel serve`, the commands go through its `/v1/keys` API with the local admin key
+ * (which has the `operator` scope: every tenant's keys).
  */
 export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promise<number> {
   const { action } = options;
@@ -38,32 +36,54 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
     throw new UsageError(`keel keys revoke needs a key id.\n\n${USAGE}`);
   const create = action === 'create' ? parseCreate(options) : undefined;
 
-  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
+  const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
-    if (backend.mode !== 'direct') throw new UsageError('keel keys needs direct database access');
-    const apiKeys = createApiKeys({ client: backend.client });
+    const keys =
+      backend.mode === 'direct' ? directKeys(createApiKeys({ client: backend.client })) : backend.api;
     if (create !== undefined) {
-      const { key, record } = await apiKeys.create(create);
+      const created = await keys.createKey(create);
       io.stdout.write(
         options.json
-          ? JSON.stringify({ key, ...recordView(record) }) + '\n'
-          : `${key}\n\nCreated ${record.id} for tenant ${record.tenantId} (scopes: ${record.scopes.join(', ')}).\n` +
+          ? JSON.stringify(created) + '\n'
+          : `${created.key}\n\nCreated ${created.id} for tenant ${created.tenant_id} (scopes: ${created.scopes.join(', ')}).\n` +
               `Store the key now: it is not shown again.\n`,
       );
       return EXIT.ok;
     }
     if (action === 'list') {
-      const records = await apiKeys.list(options.tenant === undefined ? {} : { tenantId: options.tenant });
-      io.stdout.write(options.json ? JSON.stringify(records.map(recordView)) + '\n' : renderTable(records));
+      const views = await keys.listKeys(options.tenant);
+      io.stdout.write(options.json ? JSON.stringify(views) + '\n' : renderTable(views));
       return EXIT.ok;
     }
-    const revoked = await apiKeys.revoke(options.id as string);
+    const revoked = await keys.revokeKey(options.id as string);
     if (revoked === undefined) throw new UsageError(`No API key with id "${options.id}".`);
-    io.stdout.write(`Revoked ${revoked.id} (${revoked.prefix}…, tenant ${revoked.tenantId}).\n`);
+    io.stdout.write(`Revoked ${revoked.id} (${revoked.prefix}…, tenant ${revoked.tenant_id}).\n`);
     return EXIT.ok;
   } finally {
     await backend.close();
   }
+}
+
+/** The key operations over the database itself, in the API's shapes. */
+function directKeys(apiKeys: ApiKeys): KeyAdmin {
+  return {
+    async createKey(body) {
+      const { key, record } = await apiKeys.create({
+        tenantId: body.tenant_id,
+        scopes: body.scopes,
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.rpm === undefined ? {} : { rpm: body.rpm }),
+        ...(body.tpm === undefined ? {} : { tpm: body.tpm }),
+      });
+      return { key, ...keyView(record) };
+    },
+    listKeys: async (tenantId) =>
+      (await apiKeys.list(tenantId === undefined ? {} : { tenantId })).map((record) => keyView(record)),
+    revokeKey: async (id) => {
+      const revoked = await apiKeys.revoke(id);
+      return revoked === undefined ? undefined : keyView(revoked);
+    },
+  };
 }
 
 function parseCreate(options: KeysCommandOptions) {
@@ -79,7 +99,7 @@ function parseCreate(options: KeysCommandOptions) {
   const rpm = limit('rpm', options.rpm);
   const tpm = limit('tpm', options.tpm);
   return {
-    tenantId: options.tenant,
+    tenant_id: options.tenant,
     scopes: scopes as ApiKeyScope[],
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(rpm === undefined ? {} : { rpm }),
@@ -95,43 +115,20 @@ function limit(name: string, value: string | undefined): number | undefined {
   return number;
 }
 
-function statusOf(record: ApiKeyRecord): string {
-  if (record.revokedAt !== undefined) return 'revoked';
-  if (record.expiresAt !== undefined && record.expiresAt.getTime() <= Date.now()) return 'expired';
-  return 'active';
-}
-
-function recordView(record: ApiKeyRecord) {
-  return {
-    id: record.id,
-    tenant_id: record.tenantId,
-    name: record.name,
-    prefix: record.prefix,
-    scopes: record.scopes,
-    rpm: record.rpm ?? null,
-    tpm: record.tpm ?? null,
-    status: statusOf(record),
-    created_at: record.createdAt.toISOString(),
-    last_used_at: record.lastUsedAt?.toISOString() ?? null,
-    revoked_at: record.revokedAt?.toISOString() ?? null,
-    expires_at: record.expiresAt?.toISOString() ?? null,
-  };
-}
-
-function renderTable(records: ApiKeyRecord[]): string {
-  if (records.length === 0) return 'No API keys.\n';
+function renderTable(views: KeyView[]): string {
+  if (views.length === 0) return 'No API keys.\n';
   const rows = [
     ['ID', 'TENANT', 'NAME', 'PREFIX', 'SCOPES', 'RPM', 'TPM', 'STATUS', 'LAST USED'],
-    ...records.map((record) => [
-      record.id,
-      record.tenantId,
-      record.name || '-',
-      `${record.prefix}…`,
-      record.scopes.join(','),
-      record.rpm === undefined ? '-' : String(record.rpm),
-      record.tpm === undefined ? '-' : String(record.tpm),
-      statusOf(record),
-      record.lastUsedAt?.toISOString() ?? '-',
+    ...views.map((view) => [
+      view.id,
+      view.tenant_id,
+      view.name || '-',
+      `${view.prefix}…`,
+      view.scopes.join(','),
+      view.rpm === null ? '-' : String(view.rpm),
+      view.tpm === null ? '-' : String(view.tpm),
+      view.status,
+      view.last_used_at ?? '-',
     ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -1,0 +1,117 @@
+/**
+ * `/v1/keys`: API keys over HTTP, so that a running server (which may own the embedded database)
+ * can create, list and revoke them. Needs `admin` (its own tenant's keys) or `operator` (every
+ * tenant's keys). An admin key cannot mint `operator` keys nor reach another tenant's keys:
+ * another tenant's key id answers 404, as one that does not exist. A new key's secret is in the
+ * creation answer only; lists and revocations never show it.
+ *
+ * - `POST /v1/keys` `{tenant_id?, scopes, name?, rpm?, tpm?, expires_at?}` → 201 the key with
+ *   its secret (`key`);
+ * - `GET /v1/keys[?tenant_id=]` → the keys, newest first (an admin key sees its tenant's only);
+ * - `POST /v1/keys/{id}/revoke` → the revoked key (revoking again is harmless).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ForbiddenError } from '../errors/auth-errors.js';
+import { KeelError } from '../errors/keel-error.js';
+import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
+import { authenticate } from './authenticate.js';
+import { decodeId, methodNotAllowed, notFound, parseWith, readJson, sendJson } from './http-io.js';
+import { createKeyRequest, listKeysQuery } from './schemas.js';
+
+/** The scopes that manage keys: `admin` in its tenant, `operator` in all. */
+export const KEY_SCOPES: readonly ApiKeyScope[] = ['admin', 'operator'];
+
+/** Options of {@link handleKeyRoute}. */
+export interface KeyRouteOptions {
+  request: IncomingMessage;
+  response: ServerResponse;
+  url: URL;
+  apiKeys: ApiKeys;
+  maxBodyBytes: number;
+  /** Epoch milliseconds, to tell expired keys. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A key as the API shows it (snake_case; never the secret nor its hash). */
+export type KeyView = ReturnType<typeof keyView>;
+
+/** A key as the API shows it (snake_case; never the secret nor its hash). */
+export function keyView(record: ApiKeyRecord, now: number = Date.now()) {
+  const status =
+    record.revokedAt !== undefined
+      ? 'revoked'
+      : record.expiresAt !== undefined && record.expiresAt.getTime() <= now
+        ? 'expired'
+        : 'active';
+  return {
+    id: record.id,
+    tenant_id: record.tenantId,
+    name: record.name,
+    prefix: record.prefix,
+    scopes: record.scopes,
+    rpm: record.rpm ?? null,
+    tpm: record.tpm ?? null,
+    status,
+    created_at: record.createdAt.toISOString(),
+    last_used_at: record.lastUsedAt?.toISOString() ?? null,
+    revoked_at: record.revokedAt?.toISOString() ?? null,
+    expires_at: record.expiresAt?.toISOString() ?? null,
+  } as const;
+}
+
+class KeyNotFoundError extends KeelError {
+  constructor(id: string) {
+    super({ code: 'key_not_found', message: `API key ${id} not found.`, fault: 'caller', details: { id } });
+  }
+}
+
+/** Answers a request whose path starts with `/v1/keys` (method checked before the key). */
+export async function handleKeyRoute({
+  request,
+  response,
+  url,
+  apiKeys,
+  maxBodyBytes,
+  now = Date.now,
+}: KeyRouteOptions): Promise<void> {
+  const parts = url.pathname.split('/').filter(Boolean);
+  const method = request.method ?? 'GET';
+  const route = `${method} ${url.pathname}`;
+
+  if (parts.length === 2) {
+    if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(route);
+    const caller = await authenticate({ request, apiKeys, scopes: KEY_SCOPES });
+    const operator = caller.scopes.includes('operator');
+    if (method === 'GET') {
+      const query = parseWith(listKeysQuery, Object.fromEntries(url.searchParams));
+      const tenantId = operator ? query.tenant_id : caller.tenantId;
+      if (!operator && query.tenant_id !== undefined && query.tenant_id !== caller.tenantId)
+        throw new ForbiddenError(['operator']);
+      const records = await apiKeys.list(tenantId === undefined ? {} : { tenantId });
+      return sendJson(response, 200, { data: records.map((record) => keyView(record, now())) });
+    }
+    const body = parseWith(createKeyRequest, await readJson(request, maxBodyBytes));
+    const tenantId = body.tenant_id ?? caller.tenantId;
+    // Another tenant's keys, or a key that could reach them, only from an operator.
+    if (!operator && (tenantId !== caller.tenantId || body.scopes.includes('operator')))
+      throw new ForbiddenError(['operator']);
+    const { key, record } = await apiKeys.create({
+      tenantId,
+      scopes: body.scopes,
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.rpm === undefined ? {} : { rpm: body.rpm }),
+      ...(body.tpm === undefined ? {} : { tpm: body.tpm }),
+      ...(body.expires_at === undefined ? {} : { expiresAt: new Date(body.expires_at) }),
+    });
+    return sendJson(response, 201, { key, ...keyView(record, now()) });
+  }
+  if (parts.length !== 4 || parts[3] !== 'revoke') throw notFound(`No route for ${route}.`);
+  if (method !== 'POST') throw methodNotAllowed(route);
+  const caller = await authenticate({ request, apiKeys, scopes: KEY_SCOPES });
+  const keyId = decodeId(parts[2]);
+  if (keyId === undefined) throw new KeyNotFoundError(parts[2] ?? '');
+  const operator = caller.scopes.includes('operator');
+  const revoked = await apiKeys.revoke(keyId, operator ? {} : { tenantId: caller.tenantId });
+  if (revoked === undefined) throw new KeyNotFoundError(keyId);
+  return sendJson(response, 200, keyView(revoked, now()));
+}
