@@ -122,6 +122,10 @@ describe('keel CLI', () => {
     expect(invalidTool.code).toBe(3);
     expect(invalidTool.stderr).toContain('[invalid_tool]');
 
+    const badLimit = await cli(['serve', '--port', '0', '--config', TRAVEL], { KEEL_MAX_BODY_BYTES: 'lots' });
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain('KEEL_MAX_BODY_BYTES must be a positive integer');
+
     const showMissing = await cli(['show', 'run_doesnotexist']);
     expect(showMissing.code).toBe(2);
     expect(showMissing.stderr).toContain('[run_not_found]');

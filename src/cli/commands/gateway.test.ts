@@ -119,6 +119,8 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     const { key } = JSON.parse(created.output.stdout) as { key: string };
     const controller = new AbortController();
     const served = io(controller.signal);
+    // The run API's body limit comes from the environment.
+    Object.assign(served.io.env, { KEEL_MAX_BODY_BYTES: '64' });
     const running = main(['serve', '--port', '0', '--no-worker', '--config', config], served.io);
     const deadline = Date.now() + 20_000;
     let url: string | undefined;
@@ -143,6 +145,12 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     expect(served.output.stderr).toContain(adminKey);
     const runs = await fetch(`${url}/v1/runs`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(runs.status).toBe(200);
+    const tooLarge = await fetch(`${url}/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'x', input: 'y'.repeat(100) }),
+    });
+    expect(tooLarge.status).toBe(413);
     controller.abort();
     expect(await running).toBe(0);
   });

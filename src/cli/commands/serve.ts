@@ -32,6 +32,8 @@ export async function serveCommand(
   const listenPort = Number(port ?? io.env.PORT ?? 4000);
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
     throw new UsageError(`--port must be 0-65535, not "${port}"`);
+  const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
+  const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
   const {
     agents,
     path,
@@ -81,6 +83,8 @@ export async function serveCommand(
     limiter: createSqlRateLimiter({ client: backend.client }),
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
   });
   // Node's own limits on receiving a request (slow-loris): headers within 20 s, the whole request
   // (headers and body) within 60 s. Handling time is bounded by `requestTimeoutMs` (30 s);
@@ -106,6 +110,11 @@ export async function serveCommand(
       logger,
     });
     worker.start();
+  } else if (!io.env.DATABASE_URL) {
+    // The embedded database is this process's alone: no `keel worker` can reach it.
+    logger.warn(
+      'no worker: runs submitted here will not execute (the embedded database has no other process)',
+    );
   }
   logger.info('keel serving', {
     url,
@@ -132,4 +141,17 @@ export async function serveCommand(
   await configured.close();
   await backend.close();
   return EXIT.ok;
+}
+
+/** A positive integer from the environment, or undefined when unset; anything else is a usage error. */
+function positiveIntegerEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): number | undefined {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1)
+    throw new UsageError(`${name} must be a positive integer, not "${value}"`);
+  return number;
 }
