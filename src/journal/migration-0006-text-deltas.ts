@@ -7,7 +7,9 @@ import type { Migration } from './migrations.js';
  *
  * - `idx` numbers a step's slices 0, 1, 2... across every execution of the step: a run resumed
  *   elsewhere after a crash streams the step again and continues the numbering.
- * - `fence` is the run's fence at the time (one per claim): it tells the executions apart.
+ * - `fence` is the run's fence at the time (one per claim) and `attempt` the model call's attempt
+ *   within the step (a failed call retried streams again): together they tell the executions of
+ *   the step apart.
  * - `name` (the model, as the step will be named) is set on a step's first slice only.
  *
  * The step's own record stays the truth: its output has the whole text. Slices are an
@@ -22,6 +24,7 @@ export const textDeltasMigration: Migration = {
       seq integer NOT NULL,
       idx integer NOT NULL,
       fence bigint NOT NULL,
+      attempt integer NOT NULL DEFAULT 1,
       name text,
       text text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now(),

@@ -328,13 +328,13 @@ export function createSqlJournalStore({
       return result.rows.map((row) => toStepRecord(row, withOutputs));
     },
 
-    async appendTextDelta(lease, { seq, name, text }) {
+    async appendTextDelta(lease, { seq, attempt, name, text }) {
       // One writer per run at a time (the lease holder; FOR SHARE on the run row holds a claim
       // off until this commits), so max(idx) + 1 cannot collide.
       const result = await client.query<{ held: boolean }>(
         `WITH ${heldLease}, written AS (
-           INSERT INTO ${textDeltas} (run_id, seq, idx, fence, name, text)
-           SELECT lease.id, $4::int, coalesce(last.idx + 1, 0), $3::bigint,
+           INSERT INTO ${textDeltas} (run_id, seq, idx, fence, attempt, name, text)
+           SELECT lease.id, $4::int, coalesce(last.idx + 1, 0), $3::bigint, $7::int,
              CASE WHEN last.idx IS NULL THEN $5::text END, $6::text
            FROM lease LEFT JOIN LATERAL (
              SELECT max(idx) AS idx FROM ${textDeltas} WHERE run_id = $1 AND seq = $4::int
@@ -342,14 +342,14 @@ export function createSqlJournalStore({
            RETURNING 1
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
-        [lease.runId, lease.owner, lease.fence, seq, name, text],
+        [lease.runId, lease.owner, lease.fence, seq, name, text, attempt],
       );
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
     },
 
     async listTextDeltas(runId, from, { limit = 1_000 } = {}) {
       const result = await client.query<TextDeltaRow>(
-        `SELECT run_id, seq, idx, fence, name, text, created_at FROM ${textDeltas}
+        `SELECT run_id, seq, idx, fence, attempt, name, text, created_at FROM ${textDeltas}
          WHERE run_id = $1 AND (seq > $2 OR (seq = $2 AND idx >= $3))
          ORDER BY seq, idx LIMIT $4`,
         [runId, from.seq, from.idx, limit],
@@ -359,6 +359,7 @@ export function createSqlJournalStore({
         seq: row.seq,
         idx: row.idx,
         fence: Number(row.fence),
+        attempt: row.attempt,
         name: row.name,
         text: row.text,
         createdAt: toDate(row.created_at),

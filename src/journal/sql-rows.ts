@@ -51,6 +51,7 @@ export interface TextDeltaRow {
   seq: number;
   idx: number;
   fence: string | number;
+  attempt: number;
   name: string | null;
   text: string;
   created_at: Date | string;

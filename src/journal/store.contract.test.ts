@@ -513,23 +513,30 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     it("numbers a step's slices across executions, names the first, and lists from a position", async () => {
       await store.createRun(newRun());
       const first = await claimOne();
-      await store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'Hel' });
-      await store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'lo' });
+      await store.appendTextDelta(leaseOf(first), { seq: 1, attempt: 1, name: 'builtin:rule', text: 'Hel' });
+      await store.appendTextDelta(leaseOf(first), { seq: 1, attempt: 2, name: 'builtin:rule', text: 'lo' });
       // The run is resumed elsewhere: the old owner is fenced off, the new one continues.
       await expireLease(first.id);
       const second = await claimOne('worker-2');
       await expectLeaseLost(
-        store.appendTextDelta(leaseOf(first), { seq: 1, name: 'builtin:rule', text: 'x' }),
+        store.appendTextDelta(leaseOf(first), { seq: 1, attempt: 1, name: 'builtin:rule', text: 'x' }),
       );
-      await store.appendTextDelta(leaseOf(second), { seq: 1, name: 'builtin:rule', text: 'Hello' });
-      await store.appendTextDelta(leaseOf(second), { seq: 3, name: 'builtin:rule', text: 'Bye' });
+      await store.appendTextDelta(leaseOf(second), {
+        seq: 1,
+        attempt: 1,
+        name: 'builtin:rule',
+        text: 'Hello',
+      });
+      await store.appendTextDelta(leaseOf(second), { seq: 3, attempt: 1, name: 'builtin:rule', text: 'Bye' });
 
       const all = await store.listTextDeltas(first.id, { seq: 0, idx: 0 });
-      expect(all.map(({ seq, idx, fence, name, text }) => ({ seq, idx, fence, name, text }))).toEqual([
-        { seq: 1, idx: 0, fence: first.fence, name: 'builtin:rule', text: 'Hel' },
-        { seq: 1, idx: 1, fence: first.fence, name: null, text: 'lo' },
-        { seq: 1, idx: 2, fence: second.fence, name: null, text: 'Hello' },
-        { seq: 3, idx: 0, fence: second.fence, name: 'builtin:rule', text: 'Bye' },
+      expect(
+        all.map(({ seq, idx, fence, attempt, name, text }) => ({ seq, idx, fence, attempt, name, text })),
+      ).toEqual([
+        { seq: 1, idx: 0, fence: first.fence, attempt: 1, name: 'builtin:rule', text: 'Hel' },
+        { seq: 1, idx: 1, fence: first.fence, attempt: 2, name: null, text: 'lo' },
+        { seq: 1, idx: 2, fence: second.fence, attempt: 1, name: null, text: 'Hello' },
+        { seq: 3, idx: 0, fence: second.fence, attempt: 1, name: 'builtin:rule', text: 'Bye' },
       ]);
       expect(all[0]?.createdAt).toBeInstanceOf(Date);
       const later = await store.listTextDeltas(first.id, { seq: 1, idx: 2 });

@@ -68,7 +68,10 @@ export interface JournalStore {
    * Appends a slice of the text a model step is streaming (fenced like every journal write: a
    * worker that lost its lease gets `LeaseLostError`). Numbered after the step's last slice.
    */
-  appendTextDelta(lease: Lease, delta: { seq: number; name: string; text: string }): Promise<void>;
+  appendTextDelta(
+    lease: Lease,
+    delta: { seq: number; attempt: number; name: string; text: string },
+  ): Promise<void>;
   /**
    * A run's streamed text slices from position (`seq`, `idx`) on, in order: those of steps after
    * `seq`, and those of `seq` from `idx`. At most `limit` (default 1,000).

@@ -86,8 +86,10 @@ export interface TextDeltaRecord {
   seq: number;
   /** 0, 1, 2... per step, across executions. */
   idx: number;
-  /** The run's fence when it was written: one value per execution of the step. */
+  /** The run's fence when it was written: one value per claim of the run. */
   fence: number;
+  /** The model call's attempt within the step (a retried call streams again). */
+  attempt: number;
   /** The step's model (`provider:model`), on a step's first slice only. */
   name: string | null;
   text: string;

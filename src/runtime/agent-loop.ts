@@ -315,7 +315,15 @@ async function callModel({
     });
     try {
       const response = onEvent
-        ? await streamModel({ model, request, signal: call.signal, runId, seq, onEvent })
+        ? await streamModel({
+            model,
+            request,
+            signal: call.signal,
+            runId,
+            seq,
+            attempt: attempt + 1,
+            onEvent,
+          })
         : await model.generate(request, { signal: call.signal });
       await faultHook?.('after-model-call', { runId, seq });
       const cost = costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage });
@@ -358,6 +366,7 @@ async function streamModel({
   signal,
   runId,
   seq,
+  attempt,
   onEvent,
 }: {
   model: LanguageModel;
@@ -365,10 +374,11 @@ async function streamModel({
   signal: AbortSignal;
   runId: string;
   seq: number;
+  attempt: number;
   onEvent: RunEventListener;
 }): Promise<ModelResponse> {
   for await (const event of model.stream(request, { signal })) {
-    if (event.type === 'text-delta') onEvent({ type: 'text-delta', runId, seq, text: event.text });
+    if (event.type === 'text-delta') onEvent({ type: 'text-delta', runId, seq, attempt, text: event.text });
     if (event.type === 'finish') return event.response;
   }
   throw new KeelError({

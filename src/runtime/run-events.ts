@@ -30,7 +30,14 @@ export type RunEvent =
       costUsd?: number;
       error?: SerializedError;
     }
-  | { type: 'text-delta'; runId: string; seq: number; text: string }
+  | {
+      type: 'text-delta';
+      runId: string;
+      seq: number;
+      /** The model call's attempt within the step (1, 2... when a failed call is retried). */
+      attempt: number;
+      text: string;
+    }
   | {
       /** The run suspended: this tool call waits for a human decision. */
       type: 'approval-request';

@@ -7,14 +7,17 @@ const lease = { runId: 'run_1', owner: 'w', fence: 3 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function recordingStore({ failWith, delayMs = 0 }: { failWith?: Error; delayMs?: number } = {}) {
-  const slices: { seq: number; name: string; text: string }[] = [];
+  const slices: { seq: number; attempt: number; name: string; text: string }[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   return {
     slices,
     maxInFlight: () => maxInFlight,
     store: {
-      async appendTextDelta(_lease: typeof lease, slice: { seq: number; name: string; text: string }) {
+      async appendTextDelta(
+        _lease: typeof lease,
+        slice: { seq: number; attempt: number; name: string; text: string },
+      ) {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         await sleep(delayMs);
@@ -35,8 +38,8 @@ const start = (seq: number) =>
     name: 'builtin:rule',
     replayed: false,
   }) as const;
-const text = (seq: number, value: string) =>
-  ({ type: 'text-delta', runId: 'run_1', seq, text: value }) as const;
+const text = (seq: number, value: string, attempt = 1) =>
+  ({ type: 'text-delta', runId: 'run_1', seq, attempt, text: value }) as const;
 const end = (seq: number) =>
   ({
     type: 'step-end',
@@ -66,7 +69,30 @@ describe('createTextDeltaWriter', () => {
     writer.onEvent(end(1));
     await sleep(60);
     await writer.close();
-    expect(recording.slices).toEqual([{ seq: 1, name: 'builtin:rule', text: 'Hello' }]);
+    expect(recording.slices).toEqual([{ seq: 1, attempt: 1, name: 'builtin:rule', text: 'Hello' }]);
+  });
+
+  it('starts the text over when the model call is retried, and records the attempt', async () => {
+    const recording = recordingStore();
+    const writer = createTextDeltaWriter({
+      store: recording.store,
+      lease,
+      logger: silentLogger,
+      flushMs: 30,
+    });
+    writer.onEvent(start(1));
+    writer.onEvent(text(1, 'Hel'));
+    await sleep(60);
+    writer.onEvent(text(1, 'lo, wor'));
+    // The call failed mid-answer; the retry streams from the start (the unwritten tail is dropped).
+    writer.onEvent(text(1, 'Hi', 2));
+    writer.onEvent(text(1, ' there', 2));
+    await sleep(60);
+    await writer.close();
+    expect(recording.slices).toEqual([
+      { seq: 1, attempt: 1, name: 'builtin:rule', text: 'Hel' },
+      { seq: 1, attempt: 2, name: 'builtin:rule', text: 'Hi there' },
+    ]);
   });
 
   it('keeps one write in flight at a time and ignores text of other steps', async () => {

@@ -38,6 +38,7 @@ export function createTextDeltaWriter({
   flushMs = 100,
 }: TextDeltaWriterOptions): TextDeltaWriter {
   let seq: number | undefined;
+  let attempt = 1;
   let name = '';
   let buffered = '';
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -57,7 +58,7 @@ export function createTextDeltaWriter({
       timer = setTimeout(flush, flushMs);
       return;
     }
-    const slice = { seq, name, text: buffered };
+    const slice = { seq, attempt, name, text: buffered };
     buffered = '';
     writing = store
       .appendTextDelta(lease, slice)
@@ -82,9 +83,15 @@ export function createTextDeltaWriter({
       if (event.type === 'step-start' && event.kind === 'model' && !event.replayed) {
         clearTimer();
         seq = event.seq;
+        attempt = 1;
         name = event.name;
         buffered = '';
       } else if (event.type === 'text-delta' && event.seq === seq && event.text !== '') {
+        if (event.attempt !== attempt) {
+          // The model call failed and is being retried: its text starts over.
+          attempt = event.attempt;
+          buffered = '';
+        }
         buffered += event.text;
         timer ??= setTimeout(flush, flushMs);
       } else if (event.type === 'step-end' && event.seq === seq) {

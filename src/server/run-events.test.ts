@@ -317,11 +317,12 @@ describe('runEvents', () => {
   });
 
   describe('text deltas', () => {
-    const delta = (seq: number, idx: number, text: string, fence = 1): TextDeltaRecord => ({
+    const delta = (seq: number, idx: number, text: string, fence = 1, attempt = 1): TextDeltaRecord => ({
       runId: 'run_1',
       seq,
       idx,
       fence,
+      attempt,
       name: idx === 0 ? 'builtin:rule' : null,
       text,
       createdAt: new Date(0),
@@ -343,7 +344,7 @@ describe('runEvents', () => {
         `${slice(1, 1)} text-delta`,
       ]);
       expect(live[2]!.data).toMatchObject({ seq: 1, kind: 'model', name: 'builtin:rule', status: 'started' });
-      expect(live[3]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1, text: 'Hel' });
+      expect(live[3]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1001, text: 'Hel' });
     });
 
     it('at the step end sends the text the slices did not carry, so the deltas add up to the text', () => {
@@ -357,7 +358,7 @@ describe('runEvents', () => {
         `${tail(1)} text-delta`,
         `${end(1)} step-end`,
       ]);
-      expect(ended[0]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1, text: ' world' });
+      expect(ended[0]!.data).toEqual({ run_id: 'run_1', seq: 1, execution: 1001, text: ' world' });
       // From scratch: the same text, in the same events.
       const all = runEvents(run('running'), steps, -1, { deltas, texts: new Map([[1, 'Hello world']]) });
       expect(texts(all).join('')).toBe('Hello world');
@@ -372,17 +373,18 @@ describe('runEvents', () => {
 
     it('tells executions apart, and sends the journaled text whole when the slices do not match it', () => {
       const steps = [modelStep(1, 'completed')];
-      // Execution 1 was cut off by a crash; execution 2 streamed the step again.
-      const deltas = [delta(1, 0, 'Hel', 1), delta(1, 1, 'Hi', 2)];
+      // The first claim's call was retried once; then a crash, and the second claim streamed again.
+      const deltas = [delta(1, 0, 'Hel', 1), delta(1, 1, 'Ho', 1, 2), delta(1, 2, 'Hi', 2)];
       const events = runEvents(run('running'), steps, -1, { deltas, texts: new Map([[1, 'Hi there']]) });
       expect(
         events
           .filter((event) => event.event === 'text-delta')
           .map((event) => [event.data.execution, event.data.text]),
       ).toEqual([
-        [1, 'Hel'],
-        [2, 'Hi'],
-        [2, ' there'],
+        [1001, 'Hel'],
+        [1002, 'Ho'],
+        [2001, 'Hi'],
+        [2001, ' there'],
       ]);
       const mismatch = runEvents(run('running'), steps, -1, {
         deltas: [delta(1, 0, 'Bonjour', 2)],

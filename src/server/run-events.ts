@@ -16,9 +16,10 @@
  * for its start (a `step-start` synthesized from it). When it ends, whatever text the slices did
  * not carry (the tail still buffered, or all of it for a step faster than one slice) is sent as a
  * last `text-delta` from the step's output, just before `step-end`: concatenated, a step's deltas
- * are its text. `execution` tells executions apart: a run resumed elsewhere after a crash
- * streams the step again under a new value, and `execution: 0` is the journaled text sent whole
- * (when the slices do not match it); a client shows the text of the latest execution.
+ * are its text. `execution` tells executions apart: a model call retried after a failure, or a
+ * run resumed elsewhere after a crash, streams the step again under a new value, and
+ * `execution: 0` is the journaled text sent whole (when the slices do not match it); a client
+ * shows the text of the latest execution.
  *
  * An `approval` step is sent as `approval-request` when it starts (the run waits on a person)
  * and `approval-decision` when it ends (the decision was journaled as the run resumed), under
@@ -112,7 +113,7 @@ export function runEvents(
       push({
         id: eventId(slice.seq, slice.idx + 1),
         event: 'text-delta',
-        data: { run_id: run.id, seq: slice.seq, execution: slice.fence, text: slice.text },
+        data: { run_id: run.id, seq: slice.seq, execution: executionOf(slice), text: slice.text },
       });
     }
   };
@@ -215,14 +216,21 @@ function tailOf(
 ): { execution: number; text: string } | undefined {
   const last = slices.at(-1);
   if (last === undefined) return text === '' ? undefined : { execution: 0, text };
+  const execution = executionOf(last);
   const streamed = slices
-    .filter((slice) => slice.fence === last.fence)
+    .filter((slice) => executionOf(slice) === execution)
     .map((slice) => slice.text)
     .join('');
   if (!text.startsWith(streamed)) return { execution: 0, text };
-  return text.length === streamed.length
-    ? undefined
-    : { execution: last.fence, text: text.slice(streamed.length) };
+  return text.length === streamed.length ? undefined : { execution, text: text.slice(streamed.length) };
+}
+
+/**
+ * Which execution of a step streamed a slice, as one increasing number: the claim (fence) and,
+ * within it, the model call's attempt (a failed call retried streams its text again).
+ */
+function executionOf(slice: TextDeltaRecord): number {
+  return slice.fence * 1_000 + Math.min(slice.attempt, 999);
 }
 
 /** The text of a model step's output (a ModelResponse), if it has one. */

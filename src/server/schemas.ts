@@ -203,8 +203,9 @@ export const textDeltaEventData = z
     run_id: z.string(),
     seq: z.number(),
     /**
-     * Which execution of the step streamed it: a run resumed after a crash streams the step again
-     * under a new value; 0 is the step's journaled text sent whole. Show the latest execution's.
+     * Which execution of the step streamed it (opaque, increasing): a model call retried after a
+     * failure, or a run resumed after a crash, streams the step again under a new value; 0 is the
+     * step's journaled text sent whole. Show the latest execution's.
      */
     execution: z.number(),
     text: z.string(),
