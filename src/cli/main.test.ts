@@ -75,6 +75,27 @@ describe('keel CLI', () => {
     expect((JSON.parse(listed.stdout) as Array<{ id: string }>).map((entry) => entry.id)).toContain(run.id);
   });
 
+  it('prunes: counts with --dry-run, deletes without, and keeps what is recent', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
+    directories.push(dataDir);
+    const ran = await cliIn(dataDir, [
+      'run',
+      'travel-planner',
+      'a weekend in Oslo in May',
+      '--json',
+      '--config',
+      TRAVEL,
+    ]);
+    expect(ran.code).toBe(0);
+    const dry = await cliIn(dataDir, ['prune', '--older-than', '1m', '--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, runs: 0, gateway_calls: 0 });
+    const pruned = await cliIn(dataDir, ['prune', '--older-than', '1d']);
+    expect(pruned).toMatchObject({ code: 0 });
+    expect(pruned.stdout).toMatch(/^Deleted 0 run\(s\) ended before /);
+    expect((await cliIn(dataDir, ['runs', '--json'])).stdout).toContain('a weekend in Oslo');
+  });
+
   it('--detach enqueues and prints the run id; a worker would pick it up', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
     directories.push(dataDir);
@@ -125,6 +146,11 @@ describe('keel CLI', () => {
     const badLimit = await cli(['serve', '--port', '0', '--config', TRAVEL], { KEEL_MAX_BODY_BYTES: 'lots' });
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toContain('KEEL_MAX_BODY_BYTES must be a positive integer');
+
+    expect((await cli(['prune'])).code).toBe(2);
+    const badDuration = await cli(['prune', '--older-than', '30 days']);
+    expect(badDuration.code).toBe(2);
+    expect(badDuration.stderr).toContain('--older-than must be like 30d');
 
     const showMissing = await cli(['show', 'run_doesnotexist']);
     expect(showMissing.code).toBe(2);

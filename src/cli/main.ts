@@ -4,6 +4,7 @@ import type { CliIo } from './cli-io.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { keysCommand } from './commands/keys.js';
+import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { workerCommand } from './commands/worker.js';
@@ -23,6 +24,7 @@ Usage:
   keel runs [--limit N] [--status S] [--agent A] [--json]
   keel show <run-id> [--json]
   keel migrate
+  keel prune --older-than 30d [--dry-run] [--json]
 
 Common:
   --config FILE   the config file (default: KEEL_CONFIG or ./keel.config.{ts,mts,js,mjs})
@@ -52,6 +54,8 @@ const OPTIONS = {
   name: { type: 'string' },
   rpm: { type: 'string' },
   tpm: { type: 'string' },
+  'older-than': { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -154,6 +158,11 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return showCommand({ runId: rest[0], json: values.json }, io);
     case 'migrate':
       return migrateCommand(io);
+    case 'prune':
+      return pruneCommand(
+        { olderThan: values['older-than'], dryRun: values['dry-run'], json: values.json },
+        io,
+      );
     default:
       throw new UsageError(`Unknown command "${command}".\n\n${HELP}`);
   }

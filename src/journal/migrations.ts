@@ -6,6 +6,7 @@ import { approvalsMigration } from './migration-0004-approvals.js';
 import { gatewayMigration } from './migration-0002-gateway.js';
 import { sessionsMigration } from './migration-0005-sessions.js';
 import { textDeltasMigration } from './migration-0006-text-deltas.js';
+import { retentionMigration } from './migration-0007-retention.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -128,6 +129,7 @@ export const migrations: readonly Migration[] = [
   approvalsMigration,
   sessionsMigration,
   textDeltasMigration,
+  retentionMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */
