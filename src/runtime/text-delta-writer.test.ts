@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import { silentLogger } from '../util/logger.js';
 import { createTextDeltaWriter } from './text-delta-writer.js';
@@ -109,10 +109,12 @@ describe('createTextDeltaWriter', () => {
       writer.onEvent(text(7, 'x'));
       await sleep(12);
     }
-    await sleep(150);
+    // Everything buffered is written eventually, one write after the other.
+    await vi.waitFor(() => expect(recording.slices.map((slice) => slice.text).join('')).toBe('0123456789'), {
+      timeout: 5_000,
+    });
     await writer.close();
     expect(recording.maxInFlight()).toBe(1);
-    expect(recording.slices.map((slice) => slice.text).join('')).toBe('0123456789');
     expect(recording.slices.every((slice) => slice.seq === 2)).toBe(true);
   });
 

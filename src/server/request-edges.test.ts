@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import { createSqlRateLimiter } from '../gateway/sql-rate-limiter.js';
@@ -179,7 +179,8 @@ describe('request logs', { timeout: 30_000 }, () => {
     });
     expect(listed.status).toBe(200);
     expect((await app.call('/v1/models', { key: null })).status).toBe(401);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Lines are written just after each answer.
+    await vi.waitFor(() => expect(lines.filter((line) => line.includes('"msg":"request"'))).toHaveLength(2));
     const requests = lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((record) => record.msg === 'request');
@@ -209,7 +210,8 @@ describe('request logs', { timeout: 30_000 }, () => {
     const { id } = acceptedRunResponse.parse(await created.json());
     await app.call(`/v1/runs/${id}`);
     await app.call('/v1/runs', { key: 'keel_sk_not-a-real-key-but-secret-looking' });
-    await new Promise((resolve) => setTimeout(resolve, 20)); // 'close' fires after the response
+    // 'close' fires after the response, and the line is written just after it.
+    await vi.waitFor(() => expect(lines.filter((line) => line.includes('"msg":"request"'))).toHaveLength(3));
     const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const requests = records.filter((record) => record.msg === 'request');
     expect(requests).toHaveLength(3);
