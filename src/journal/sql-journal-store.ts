@@ -642,16 +642,36 @@ export function createSqlJournalStore({
     },
 
     async listApprovals(filter = {}) {
+      return (await store.listApprovalsPage(filter)).approvals;
+    },
+
+    async listApprovalsPage(filter = {}) {
       const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(filter.limit ?? 100)));
-      const result = await client.query<ApprovalRow>(
-        `SELECT * FROM ${approvals}
+      const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+      // requested_at::text keeps the microseconds a JS Date would drop, so the cursor is exact.
+      const result = await client.query<ApprovalRow & { cursor_at: string }>(
+        `SELECT *, requested_at::text AS cursor_at FROM ${approvals}
          WHERE ($1::text IS NULL OR tenant_id = $1::text) AND ($2::text IS NULL OR run_id = $2::text)
            AND ($3::text IS NULL OR status = $3::text)
+           AND ($5::timestamptz IS NULL OR (requested_at, id) < ($5::timestamptz, $6::text))
          ORDER BY requested_at DESC, id DESC
          LIMIT $4`,
-        [filter.tenantId ?? null, filter.runId ?? null, filter.status ?? null, limit],
+        [
+          filter.tenantId ?? null,
+          filter.runId ?? null,
+          filter.status ?? null,
+          limit + 1,
+          cursor?.createdAt ?? null,
+          cursor?.id ?? null,
+        ],
       );
-      return result.rows.map(toApprovalRecord);
+      const page = result.rows.slice(0, limit);
+      const last = page.at(-1);
+      const nextCursor =
+        result.rows.length > limit && last
+          ? encodeCursor({ createdAt: last.cursor_at, id: last.id })
+          : undefined;
+      return { approvals: page.map(toApprovalRecord), ...(nextCursor === undefined ? {} : { nextCursor }) };
     },
 
     async expireApprovals({ limit = 100 } = {}) {

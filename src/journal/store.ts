@@ -108,8 +108,10 @@ export interface JournalStore {
    */
   decideApproval(input: ApprovalDecisionInput): Promise<ApprovalRecord>;
   getApproval(approvalId: string, options?: { tenantId?: string }): Promise<ApprovalRecord | undefined>;
-  /** Newest first. */
+  /** Newest first: one page, without a cursor for the next one. */
   listApprovals(filter?: ApprovalFilter): Promise<ApprovalRecord[]>;
+  /** Newest first, with `nextCursor` when there is more (pass it back as `filter.cursor`). */
+  listApprovalsPage(filter?: ApprovalFilter): Promise<{ approvals: ApprovalRecord[]; nextCursor?: string }>;
   /**
    * Marks pending approvals past their expiry `expired` and wakes their runs (which then treat
    * the call as rejected). Workers call this as they poll; safe to call from many at once.

@@ -246,6 +246,8 @@ export interface ApprovalFilter {
   status?: ApprovalStatus;
   /** 1..500 (default 100), newest first. */
   limit?: number;
+  /** The `nextCursor` of the page before (only `listApprovalsPage` returns one). */
+  cursor?: string;
 }
 
 export interface ApprovalDecisionInput {

@@ -124,6 +124,28 @@ describe('/v1/approvals', () => {
     expect(run.status).toBe('awaiting_approval');
   });
 
+  it('pages with a cursor: every approval once, newest first', async () => {
+    const tenant = `tenant-pages-${Date.now()}`;
+    const key = await app.createKey(tenant, ['approvals']);
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push((await pendingApproval(tenant)).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+      const page = approvalListResponse.parse(
+        await (await app.call(`/v1/approvals?limit=2${query}`, { key })).json(),
+      );
+      seen.push(...page.data.map((approval) => approval.id));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...made].reverse());
+    await expectError(await app.call('/v1/approvals?cursor=not-a-cursor', { key }), 400, 'invalid_cursor');
+  });
+
   it('refuses keys without the scope (403), no key (401), bad queries and bodies (400), other methods (405)', async () => {
     const approval = await pendingApproval();
     await expectError(await app.call('/v1/approvals', { key: app.keys.reader }), 403, 'forbidden');

@@ -66,13 +66,17 @@ export async function handleApprovalRoute({
     if (method !== 'GET') throw methodNotAllowed(route);
     const key = await authenticate({ request, apiKeys, scopes: APPROVAL_SCOPES });
     const query = parseWith(listApprovalsQuery, Object.fromEntries(url.searchParams));
-    const approvals = await store.listApprovals({
+    const page = await store.listApprovalsPage({
       tenantId: key.tenantId,
       runId: query.run_id,
       status: query.status,
       limit: query.limit,
+      cursor: query.cursor,
     });
-    return sendJson(response, 200, { data: approvals.map(approvalView) });
+    return sendJson(response, 200, {
+      data: page.approvals.map(approvalView),
+      next_cursor: page.nextCursor ?? null,
+    });
   }
   if (parts.length !== 3) throw notFound(`No route for ${route}.`);
   if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(route);

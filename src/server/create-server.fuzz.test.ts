@@ -210,7 +210,7 @@ const APPROVAL_ENDPOINTS = [
 
 describe('fuzz: approvals endpoints', () => {
   it('any body, id and query: a 4xx JSON error, never a 5xx, and no decision taken', async () => {
-    const approvalQuery = fc.dictionary(fc.constantFrom('status', 'run_id', 'limit'), oddString);
+    const approvalQuery = fc.dictionary(fc.constantFrom('status', 'run_id', 'limit', 'cursor'), oddString);
     const decisionBody = fc.oneof(
       rawBody,
       fc

@@ -243,6 +243,7 @@ export const listApprovalsQuery = z.object({
   status: approvalStatusSchema.optional(),
   run_id: text(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: text(500).optional(),
 });
 
 /** `POST /v1/keys`: create an API key. */
@@ -316,7 +317,7 @@ export const approvalResponse = z
   .meta({ id: 'Approval' });
 
 export const approvalListResponse = z
-  .object({ data: z.array(approvalResponse) })
+  .object({ data: z.array(approvalResponse), next_cursor: z.string().nullable() })
   .meta({ id: 'ApprovalList' });
 
 /** The `data` of the `approval-request` server-sent event (the started `approval` step). */
