@@ -177,21 +177,18 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
     const { store, client } = await open();
     const first = await store.createRun({ agent: 'echo', input: 'first', sessionId: 's', tenantId: 'acme' });
     const clients: SqlClient[] = [];
-    const failingCreate = (bound: SqlClient): SessionStore => {
-      clients.push(bound);
-      const onTransaction = store.withClient(bound);
-      return {
-        getSession: onTransaction.getSession,
-        requestCancel: onTransaction.requestCancel,
-        findRunByIdempotencyKey: onTransaction.findRunByIdempotencyKey,
-        createRun: () => Promise.reject(new Error('create failed')),
-      };
+    // The same store, whose create fails once bound to the lock's transaction.
+    const failingCreate: SessionStore = {
+      ...store,
+      withClient: (bound) => {
+        clients.push(bound);
+        return { ...store.withClient(bound), createRun: () => Promise.reject(new Error('create failed')) };
+      },
     };
     await expect(
       submitSessionRun({
-        store,
+        store: failingCreate,
         client,
-        storeOn: failingCreate,
         policy: 'interrupt',
         run: { agent: 'echo', input: 'second', sessionId: 's', tenantId: 'acme' },
       }),

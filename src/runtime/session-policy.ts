@@ -18,9 +18,8 @@ export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'i
 /** What `submitSessionRun` uses of a journal store. */
 export type SessionStore = Pick<
   JournalStore,
-  'createRun' | 'getSession' | 'requestCancel' | 'findRunByIdempotencyKey'
-> &
-  Partial<Pick<JournalStore, 'withClient'>>;
+  'createRun' | 'getSession' | 'requestCancel' | 'findRunByIdempotencyKey' | 'withClient'
+>;
 
 /**
  * Creates `run` under a session policy. Ordering never depends on the policy: the claim query
@@ -35,14 +34,11 @@ export type SessionStore = Pick<
  *   (`pg_advisory_xact_lock(hashtextextended(tenant || ':' || session, 0))`) taken in a
  *   transaction on `client`, which serializes replicas sharing the database. The session check,
  *   the cancels and the create then run in that same transaction, on its one connection,
- *   through a copy of the store bound to it (`storeOn`, by default `store.withClient`): a locked section holds one pooled connection and needs no other, so a burst of
- *   submissions to many sessions only queues for the pool, however small, and never deadlocks
- *   it (each waiting for a second connection while holding one). The run and the cancels
- *   commit together with the lock's release (their notifications go out then). A store that
- *   cannot be rebuilt (no `withClient`, no `storeOn`) keeps running on its own connections
- *   while the lock holds one: still correct, but each locked section then needs a second pooled
- *   connection, so a burst to as many sessions as the pool has connections waits for the pool's
- *   timeout.
+ *   through the same store bound to it (`store.withClient`): a locked section holds one pooled
+ *   connection and needs no other, so a burst of submissions to many sessions only queues for
+ *   the pool, however small, and never deadlocks it (each waiting for a second connection while
+ *   holding one). The run and the cancels commit together with the lock's release (their
+ *   notifications go out then).
  *
  * On PGlite (one connection, one process) there is no advisory lock: the in-process lock
  * already covers it, and the statements run on the store as given.
@@ -52,24 +48,17 @@ export async function submitSessionRun({
   run,
   policy = 'queue',
   client,
-  storeOn,
 }: {
   store: SessionStore;
   run: NewRun;
   policy?: SessionPolicy;
   /** The store's database: adds a cross-process advisory lock on Postgres (see above). */
   client?: Pick<SqlClient, 'dialect' | 'transaction'>;
-  /**
-   * Makes a store identical to `store` (schema, ids, clock) over another client: used with
-   * `client` on Postgres to run the locked section in the lock's transaction. Default:
-   * `store.withClient`.
-   */
-  storeOn?: (client: SqlClient) => SessionStore;
 }): Promise<{ run: RunRecord; created: boolean }> {
   const sessionId = run.sessionId ?? null;
   if (sessionId === null || policy === 'queue') return store.createRun(run);
   const tenantId = run.tenantId ?? 'default';
-  const checkThenCreate = async (on: SessionStore) => {
+  const checkThenCreate = async (on: Omit<SessionStore, 'withClient'>) => {
     // A retried submission gets its run back: the policy applied to it the first time. (Without
     // this, a retry under `reject` would be refused by its own run, and one under `interrupt`
     // would cancel it.)
@@ -87,16 +76,14 @@ export async function submitSessionRun({
   };
   return withSessionLock(`${tenantId}\u0000${sessionId}`, () => {
     if (client?.dialect !== 'postgres') return checkThenCreate(store);
-    const makeStore = storeOn ?? store.withClient?.bind(store);
     return client.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))", [
         tenantId,
         sessionId,
       ]);
-      if (makeStore === undefined) return checkThenCreate(store);
       const bound = bindClientToTransaction(tx, client);
       try {
-        return await checkThenCreate(makeStore(bound));
+        return await checkThenCreate(store.withClient(bound));
       } finally {
         await bound.close();
       }
