@@ -317,15 +317,18 @@ export function createSqlJournalStore({
     },
 
     async loadSteps(runId, { withOutputs = false } = {}) {
+      // Steps are numbered from 0: -1 takes every output.
+      const fromSeq = withOutputs === false ? undefined : withOutputs === true ? -1 : withOutputs.fromSeq;
       const result = await client.query<StepRow>(
-        withOutputs
+        fromSeq !== undefined
           ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
-             LEFT JOIN ${payloads} AS payload ON payload.run_id = step.run_id AND payload.id = step.output_ref
+             LEFT JOIN ${payloads} AS payload
+               ON payload.run_id = step.run_id AND payload.id = step.output_ref AND step.seq >= $2::int
              WHERE step.run_id = $1 ORDER BY step.seq`
           : `SELECT * FROM ${steps} WHERE run_id = $1 ORDER BY seq`,
-        [runId],
+        fromSeq !== undefined ? [runId, fromSeq] : [runId],
       );
-      return result.rows.map((row) => toStepRecord(row, withOutputs));
+      return result.rows.map((row) => toStepRecord(row, fromSeq !== undefined && row.seq >= fromSeq));
     },
 
     async appendTextDelta(lease, { seq, attempt, name, text }) {

@@ -402,6 +402,11 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(steps[1]).toHaveProperty('output', null);
       expect(steps[2]).toMatchObject({ error, usage: null, costUsd: null, outputRef: null });
       expect(steps[2]).not.toHaveProperty('output');
+      // Outputs from a seq on: the steps before it come without any, not with a null one.
+      const [first, second] = await store.loadSteps(run.id, { withOutputs: { fromSeq: 2 } });
+      expect(first).not.toHaveProperty('output');
+      expect(first?.outputRef).not.toBeNull();
+      expect(second).toHaveProperty('output', null);
     });
 
     it('keeps the first completion of a step (append-only): a repeat is a no-op', async () => {

@@ -62,8 +62,11 @@ export interface JournalStore {
   /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */
   releaseRun(lease: Lease, options?: { delayMs?: number }): Promise<void>;
 
-  /** The journal of a run in `seq` order; outputs loaded only when asked. */
-  loadSteps(runId: string, options?: { withOutputs?: boolean }): Promise<StepRecord[]>;
+  /**
+   * The journal of a run in `seq` order; outputs loaded only when asked: of every step (`true`)
+   * or of the steps from `fromSeq` on (the others come without `output`).
+   */
+  loadSteps(runId: string, options?: { withOutputs?: boolean | { fromSeq: number } }): Promise<StepRecord[]>;
   /**
    * Appends a slice of the text a model step is streaming (fenced like every journal write: a
    * worker that lost its lease gets `LeaseLostError`). Numbered after the step's last slice.

@@ -339,26 +339,21 @@ export async function streamRunEvents({
   let after = lastEventId;
   try {
     for (;;) {
-      let steps = await store.loadSteps(runId);
+      // Outputs only of the steps whose end the client has not seen (a model step's tail comes
+      // from its text): the first is the step whose range holds `after + 1`.
+      const steps = await store.loadSteps(runId, {
+        withOutputs: { fromSeq: Math.floor((after + 1) / STEP_IDS) },
+      });
       const approvals = new Map<number, ApprovalRecord>();
       if (needsApprovals(steps, after)) {
         for (const approval of await store.listApprovals({ tenantId, runId, limit: 500 }))
           approvals.set(approval.stepSeq, approval);
       }
       const deltas = await store.listTextDeltas(runId, deltaCursor(after));
-      // Outputs are read only when a model step's end is due: its tail comes from its text.
       const texts = new Map<number, string>();
-      if (
-        steps.some(
-          (step) =>
-            step.kind === 'model' && step.status !== 'started' && eventId(step.seq, END_OFFSET) > after,
-        )
-      ) {
-        steps = await store.loadSteps(runId, { withOutputs: true });
-        for (const step of steps) {
-          const text = step.kind === 'model' ? modelStepText(step.output) : undefined;
-          if (text !== undefined) texts.set(step.seq, text);
-        }
+      for (const step of steps) {
+        const text = step.kind === 'model' ? modelStepText(step.output) : undefined;
+        if (text !== undefined) texts.set(step.seq, text);
       }
       for (const event of runEvents(run, steps, after, { approvals, deltas, texts })) {
         response.write(`id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
