@@ -6,8 +6,7 @@ import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
-import type { ApiKeyScope } from '../gateway/api-keys.js';
-import type { KeyView } from '../server/key-routes.js';
+import type { KeyAdmin, KeyView } from '../server/key-routes.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
 import { readLocalAdminKey } from './admin-key.js';
 import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
@@ -85,20 +84,6 @@ export async function openBackend({
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-/** API key management, over the database or the server's `/v1/keys` (in the API's shapes). */
-export interface KeyAdmin {
-  createKey(body: {
-    tenant_id: string;
-    scopes: readonly ApiKeyScope[];
-    name?: string;
-    rpm?: number;
-    tpm?: number;
-  }): Promise<KeyView & { key: string }>;
-  listKeys(tenantId: string | undefined): Promise<KeyView[]>;
-  /** Undefined when there is no such key. */
-  revokeKey(id: string): Promise<KeyView | undefined>;
 }
 
 /** The slice of the HTTP API the CLI uses when a local server owns the embedded database. */

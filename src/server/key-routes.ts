@@ -59,6 +59,46 @@ export function keyView(record: ApiKeyRecord, now: number = Date.now()) {
   } as const;
 }
 
+/** API key management in the API's shapes: over the database (`keyAdmin`) or over HTTP (the CLI). */
+export interface KeyAdmin {
+  createKey(body: {
+    tenant_id: string;
+    scopes: readonly ApiKeyScope[];
+    name?: string;
+    rpm?: number;
+    tpm?: number;
+    expires_at?: string;
+  }): Promise<KeyView & { key: string }>;
+  listKeys(tenantId: string | undefined): Promise<KeyView[]>;
+  /** Undefined when there is no such key (in `tenantId`, when given). */
+  revokeKey(id: string, scope?: { tenantId?: string }): Promise<KeyView | undefined>;
+}
+
+/** The key operations over `apiKeys`, in the API's shapes (authorization is the caller's). */
+export function keyAdmin(apiKeys: ApiKeys, now: () => number = Date.now): KeyAdmin {
+  return {
+    async createKey(body) {
+      const { key, record } = await apiKeys.create({
+        tenantId: body.tenant_id,
+        scopes: body.scopes,
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.rpm === undefined ? {} : { rpm: body.rpm }),
+        ...(body.tpm === undefined ? {} : { tpm: body.tpm }),
+        ...(body.expires_at === undefined ? {} : { expiresAt: new Date(body.expires_at) }),
+      });
+      return { key, ...keyView(record, now()) };
+    },
+    listKeys: async (tenantId) =>
+      (await apiKeys.list(tenantId === undefined ? {} : { tenantId })).map((record) =>
+        keyView(record, now()),
+      ),
+    async revokeKey(id, scope = {}) {
+      const revoked = await apiKeys.revoke(id, scope);
+      return revoked === undefined ? undefined : keyView(revoked, now());
+    },
+  };
+}
+
 class KeyNotFoundError extends KeelError {
   constructor(id: string) {
     super({ code: 'key_not_found', message: `API key ${id} not found.`, fault: 'caller', details: { id } });
@@ -77,6 +117,7 @@ export async function handleKeyRoute({
   const parts = url.pathname.split('/').filter(Boolean);
   const method = request.method ?? 'GET';
   const route = `${method} ${url.pathname}`;
+  const keys = keyAdmin(apiKeys, now);
 
   if (parts.length === 2) {
     if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(route);
@@ -87,23 +128,14 @@ export async function handleKeyRoute({
       const tenantId = operator ? query.tenant_id : caller.tenantId;
       if (!operator && query.tenant_id !== undefined && query.tenant_id !== caller.tenantId)
         throw new ForbiddenError(['operator']);
-      const records = await apiKeys.list(tenantId === undefined ? {} : { tenantId });
-      return sendJson(response, 200, { data: records.map((record) => keyView(record, now())) });
+      return sendJson(response, 200, { data: await keys.listKeys(tenantId) });
     }
     const body = parseWith(createKeyRequest, await readJson(request, maxBodyBytes));
     const tenantId = body.tenant_id ?? caller.tenantId;
     // Another tenant's keys, or a key that could reach them, only from an operator.
     if (!operator && (tenantId !== caller.tenantId || body.scopes.includes('operator')))
       throw new ForbiddenError(['operator']);
-    const { key, record } = await apiKeys.create({
-      tenantId,
-      scopes: body.scopes,
-      ...(body.name === undefined ? {} : { name: body.name }),
-      ...(body.rpm === undefined ? {} : { rpm: body.rpm }),
-      ...(body.tpm === undefined ? {} : { tpm: body.tpm }),
-      ...(body.expires_at === undefined ? {} : { expiresAt: new Date(body.expires_at) }),
-    });
-    return sendJson(response, 201, { key, ...keyView(record, now()) });
+    return sendJson(response, 201, await keys.createKey({ ...body, tenant_id: tenantId }));
   }
   if (parts.length !== 4 || parts[3] !== 'revoke') throw notFound(`No route for ${route}.`);
   if (method !== 'POST') throw methodNotAllowed(route);
@@ -111,7 +143,7 @@ export async function handleKeyRoute({
   const keyId = decodeId(parts[2]);
   if (keyId === undefined) throw new KeyNotFoundError(parts[2] ?? '');
   const operator = caller.scopes.includes('operator');
-  const revoked = await apiKeys.revoke(keyId, operator ? {} : { tenantId: caller.tenantId });
+  const revoked = await keys.revokeKey(keyId, operator ? {} : { tenantId: caller.tenantId });
   if (revoked === undefined) throw new KeyNotFoundError(keyId);
-  return sendJson(response, 200, keyView(revoked, now()));
+  return sendJson(response, 200, revoked);
 }

@@ -1,6 +1,6 @@
-import { API_KEY_SCOPES, createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
-import { keyView, type KeyView } from '../../server/key-routes.js';
-import { openBackend, type KeyAdmin } from '../backend.js';
+import { API_KEY_SCOPES, createApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
+import { keyAdmin, type KeyView } from '../../server/key-routes.js';
+import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
@@ -39,7 +39,7 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
     const keys =
-      backend.mode === 'direct' ? directKeys(createApiKeys({ client: backend.client })) : backend.api;
+      backend.mode === 'direct' ? keyAdmin(createApiKeys({ client: backend.client })) : backend.api;
     if (create !== undefined) {
       const created = await keys.createKey(create);
       io.stdout.write(
@@ -62,28 +62,6 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
   } finally {
     await backend.close();
   }
-}
-
-/** The key operations over the database itself, in the API's shapes. */
-function directKeys(apiKeys: ApiKeys): KeyAdmin {
-  return {
-    async createKey(body) {
-      const { key, record } = await apiKeys.create({
-        tenantId: body.tenant_id,
-        scopes: body.scopes,
-        ...(body.name === undefined ? {} : { name: body.name }),
-        ...(body.rpm === undefined ? {} : { rpm: body.rpm }),
-        ...(body.tpm === undefined ? {} : { tpm: body.tpm }),
-      });
-      return { key, ...keyView(record) };
-    },
-    listKeys: async (tenantId) =>
-      (await apiKeys.list(tenantId === undefined ? {} : { tenantId })).map((record) => keyView(record)),
-    revokeKey: async (id) => {
-      const revoked = await apiKeys.revoke(id);
-      return revoked === undefined ? undefined : keyView(revoked);
-    },
-  };
 }
 
 function parseCreate(options: KeysCommandOptions) {
