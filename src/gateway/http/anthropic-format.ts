@@ -4,9 +4,14 @@
  * into the gateway's provider-neutral request, whichever provider serves the route.
  */
 import { z } from 'zod';
-import type { Message, ModelResponse, ModelStreamEvent, ToolChoice, Usage } from '../../model/model.js';
+import type { Message, ModelResponse, ToolChoice, Usage } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
-import { invalidRequest, type GatewayErrorClass, type GatewayErrorKind } from './gateway-http-errors.js';
+import {
+  invalidRequest,
+  type GatewayErrorClass,
+  type GatewayErrorKind,
+  type StreamEncoder,
+} from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
 const textBlock = z.object({ type: z.literal('text'), text: z.string() });
@@ -239,33 +244,19 @@ export function toAnthropicMessage(
   };
 }
 
-/** Turns gateway stream events into Anthropic's streaming events. */
-export interface AnthropicEventEncoder {
-  /** `message_start`. */
-  start(): string;
-  /** The events for one gateway event ('' when nothing is due); `finish` ends with `message_stop`. */
-  encode(event: ModelStreamEvent): string;
-  /** An error after the first byte: `event: error`, and no `message_stop` after it. */
-  error(errorClass: GatewayErrorClass): string;
-}
-
 type PendingTool = { id?: string; name?: string; arguments: string };
 
 /**
- * Creates the event encoder of one streamed answer. Anthropic content blocks are sequential:
+ * Creates the event encoder of one streamed answer into Anthropic's streaming events: `start` is
+ * `message_start`; `finish` ends with `message_stop`; an error after the first byte is
+ * `event: error`, with no `message_stop` after it. Anthropic content blocks are sequential:
  * text streams in a text block; the first tool call streams live in its `tool_use` block; the
  * block moves on to the next call as soon as the open call's arguments form a complete JSON
  * object (so a call whose fragments are interleaved with another's is never cut); fragments that
  * cannot be sent yet are held and sent, whole, before `message_delta`. Usage is only known at the
  * end: `message_start` reports 0 tokens, `message_delta` the totals (input included).
  */
-export function createAnthropicEventEncoder({
-  id,
-  model,
-}: {
-  id: string;
-  model: string;
-}): AnthropicEventEncoder {
+export function createAnthropicEventEncoder({ id, model }: { id: string; model: string }): StreamEncoder {
   const event = (type: string, data: unknown): string => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
   let nextBlock = 0;
   let open:

@@ -22,7 +22,6 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { ModelOutputError } from '../../errors/model-errors.js';
-import type { ModelStreamEvent } from '../../model/model.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { noteRequest } from '../../util/request-notes.js';
@@ -39,7 +38,7 @@ import {
   classifyGatewayError,
   GatewayRequestError,
   retryHeaders,
-  type GatewayErrorClass,
+  type StreamEncoder,
 } from './gateway-http-errors.js';
 import {
   createChatCompletionChunkEncoder,
@@ -85,13 +84,6 @@ export function isGatewayPath(pathname: string): boolean {
 }
 
 type WireFormat = 'openai' | 'anthropic';
-
-/** What both wire formats' stream encoders do. */
-interface EventEncoder {
-  start(): string;
-  encode(event: ModelStreamEvent): string;
-  error(errorClass: GatewayErrorClass): string;
-}
 
 const REQUIRED_SCOPES = ['gateway', 'admin'];
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -278,7 +270,7 @@ export function createGatewayHandler({
 async function pipeStream(
   response: ServerResponse,
   stream: GatewayStream,
-  encoder: EventEncoder,
+  encoder: StreamEncoder,
   requestId: string,
   signal: AbortSignal,
 ): Promise<void> {

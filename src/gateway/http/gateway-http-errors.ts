@@ -4,6 +4,7 @@
  * in one function of its own; nothing else decides a status.
  */
 import { isKeelError, KeelError } from '../../errors/keel-error.js';
+import type { ModelStreamEvent } from '../../model/model.js';
 
 /** What went wrong, in words both wire formats have an error type for. */
 export type GatewayErrorKind =
@@ -77,6 +78,16 @@ export interface GatewayErrorClass {
   retryAfterMs?: number;
   /** Which limit a 429 hit, when known. */
   limit?: 'rpm' | 'tpm';
+}
+
+/** Turns gateway stream events into one wire format's server-sent events (OpenAI or Anthropic). */
+export interface StreamEncoder {
+  /** The opening event: OpenAI's assistant-role chunk, Anthropic's `message_start`. */
+  start(): string;
+  /** The events for one gateway event ('' when nothing is due); `finish` also ends the stream. */
+  encode(event: ModelStreamEvent): string;
+  /** An error after the first byte: an error event, and no end-of-stream marker after it. */
+  error(errorClass: GatewayErrorClass): string;
 }
 
 const NOT_FOUND_CODES = new Set(['model_not_found', 'unknown_route', 'route_not_found', 'unknown_model']);

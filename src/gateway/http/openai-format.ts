@@ -8,14 +8,18 @@ import { z } from 'zod';
 import type {
   Message,
   ModelResponse,
-  ModelStreamEvent,
   ResponseFormat,
   ToolChoice,
   ToolSpec,
   Usage,
 } from '../../model/model.js';
 import type { EmbeddingRequest, GatewayRequest } from '../gateway-types.js';
-import { invalidRequest, type GatewayErrorClass, type GatewayErrorKind } from './gateway-http-errors.js';
+import {
+  invalidRequest,
+  type GatewayErrorClass,
+  type GatewayErrorKind,
+  type StreamEncoder,
+} from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
 const contentPart = z.looseObject({
@@ -274,18 +278,11 @@ export function toChatCompletion(
   };
 }
 
-/** Turns gateway stream events into `chat.completion.chunk` server-sent events, as OpenAI sends them. */
-export interface ChatCompletionChunkEncoder {
-  /** The first chunk: the assistant role with empty content. */
-  start(): string;
-  /** The chunks for one event ('' when there is nothing to send); `finish` also ends with `[DONE]`. */
-  encode(event: ModelStreamEvent): string;
-  /** An error after the first byte: a `data: {"error": ...}` event, and no `[DONE]` after it. */
-  error(errorClass: GatewayErrorClass): string;
-}
-
 /**
- * Creates the chunk encoder of one streamed answer. Tool-call fragments keep their index; the
+ * Creates the chunk encoder of one streamed answer: gateway stream events become
+ * `chat.completion.chunk` server-sent events, as OpenAI sends them. `start` is the assistant role
+ * with empty content; `finish` ends with `[DONE]`; an error after the first byte is a
+ * `data: {"error": ...}` event with no `[DONE]` after it. Tool-call fragments keep their index; the
  * first fragment of each call carries its id, type and name. If the stream's `finish` carries
  * content or tool calls that no delta announced (a cached answer replayed as a stream), they are
  * sent whole before the finish chunk, so the client's accumulated answer always matches.
@@ -296,7 +293,7 @@ export function createChatCompletionChunkEncoder({
 }: {
   identity: CompletionIdentity;
   includeUsage: boolean;
-}): ChatCompletionChunkEncoder {
+}): StreamEncoder {
   const envelope = `{"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
   const usageNull = includeUsage ? ',"usage":null' : '';
   const chunk = (delta: unknown, finishReason: string | null = null): string =>
