@@ -238,10 +238,7 @@ class RecordQueue {
   take(count: number): CallRecord[] {
     const batch = this.items.slice(this.head, this.head + count);
     this.head += batch.length;
-    if (this.head > 1_024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    this.compact();
     return batch;
   }
 
@@ -256,10 +253,15 @@ class RecordQueue {
     const excess = this.length - capacity;
     if (excess <= 0) return 0;
     this.head += excess;
+    this.compact();
+    return excess;
+  }
+
+  /** Drops the consumed part once it dominates (and is worth the copy). */
+  private compact(): void {
     if (this.head > 1_024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    return excess;
   }
 }
