@@ -8,6 +8,7 @@ import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
+import { listenPortOf } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
 /** How long in-flight calls (long streams included) may take to finish after SIGTERM. */
@@ -24,9 +25,7 @@ export async function gatewayCommand(
   io: CliIo,
 ): Promise<number> {
   const logger = createJsonLogger();
-  const listenPort = Number(port ?? io.env.PORT ?? 4000);
-  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
-    throw new UsageError(`--port must be 0-65535, not "${port}"`);
+  const listenPort = listenPortOf(port, io.env, 4000);
   const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });

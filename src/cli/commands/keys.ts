@@ -3,6 +3,7 @@ import { keyAdmin, type KeyView } from '../../server/key-routes.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
+import { positiveIntegerOf } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
 const USAGE = `Usage:
@@ -74,8 +75,8 @@ function parseCreate(options: KeysCommandOptions) {
   for (const scope of scopes)
     if (!(API_KEY_SCOPES as readonly string[]).includes(scope))
       throw new UsageError(`Unknown scope "${scope}". Scopes: ${API_KEY_SCOPES.join(', ')}.`);
-  const rpm = limit('rpm', options.rpm);
-  const tpm = limit('tpm', options.tpm);
+  const rpm = positiveIntegerOf('--rpm', options.rpm);
+  const tpm = positiveIntegerOf('--tpm', options.tpm);
   return {
     tenant_id: options.tenant,
     scopes: scopes as ApiKeyScope[],
@@ -83,14 +84,6 @@ function parseCreate(options: KeysCommandOptions) {
     ...(rpm === undefined ? {} : { rpm }),
     ...(tpm === undefined ? {} : { tpm }),
   };
-}
-
-function limit(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1)
-    throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
-  return number;
 }
 
 function renderTable(views: KeyView[]): string {

@@ -15,7 +15,7 @@ import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
-import { positiveInteger } from './worker.js';
+import { listenPortOf, positiveInteger, positiveIntegerEnv } from '../parse-options.js';
 
 /** `keel serve`: the HTTP API plus (by default) workers in the same process. */
 export async function serveCommand(
@@ -29,9 +29,7 @@ export async function serveCommand(
   io: CliIo,
 ): Promise<number> {
   const logger = createJsonLogger();
-  const listenPort = Number(port ?? io.env.PORT ?? 4000);
-  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
-    throw new UsageError(`--port must be 0-65535, not "${port}"`);
+  const listenPort = listenPortOf(port, io.env, 4000);
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
   const {
@@ -141,17 +139,4 @@ export async function serveCommand(
   await configured.close();
   await backend.close();
   return EXIT.ok;
-}
-
-/** A positive integer from the environment, or undefined when unset; anything else is a usage error. */
-function positiveIntegerEnv(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-): number | undefined {
-  const value = env[name]?.trim();
-  if (value === undefined || value === '') return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1)
-    throw new UsageError(`${name} must be a positive integer, not "${value}"`);
-  return number;
 }

@@ -5,16 +5,8 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
+import { positiveInteger } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
-
-/** Parses a positive integer flag or throws a usage error naming it. */
-export function positiveInteger(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1)
-    throw new UsageError(`--${name} must be a positive integer, not "${value}"`);
-  return number;
-}
 
 /** `keel worker`: claims and executes runs until SIGTERM/SIGINT, then drains. */
 export async function workerCommand(
