@@ -37,6 +37,7 @@ import {
 import {
   classifyGatewayError,
   GatewayRequestError,
+  modelNotFound,
   retryHeaders,
   type StreamEncoder,
 } from './gateway-http-errors.js';
@@ -129,14 +130,8 @@ export function createGatewayHandler({
       await authenticate(request, format);
       if (pathname === '/v1/models') return sendJson(response, 200, toModelList(gateway.routes()), requestId);
       const route = decodePathSegment(pathname.slice('/v1/models/'.length));
-      if (route === undefined || !gateway.routes().includes(route))
-        throw new GatewayRequestError({
-          code: 'model_not_found',
-          message: `The model "${route}" does not exist on this gateway.`,
-          status: 404,
-          kind: 'not_found',
-          param: 'model',
-        });
+      // An undecodable segment (undefined) is reported as the model "undefined".
+      if (route === undefined || !gateway.routes().includes(route)) throw modelNotFound(String(route));
       return sendJson(response, 200, toModel(route), requestId);
     }
     if (method !== 'POST') throw methodNotAllowed(method, pathname);

@@ -59,7 +59,7 @@ export function invalidRequest(
 export function modelNotFound(model: string): GatewayRequestError {
   return new GatewayRequestError({
     code: 'model_not_found',
-    message: `The model "${model}" does not exist on this gateway. GET /v1/models lists the routes.`,
+    message: `The model "${model}" does not exist on this gateway.`,
     status: 404,
     kind: 'not_found',
     param: 'model',
