@@ -19,7 +19,9 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
-import { createProviderHttp, parseJson, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
+import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
+import { readEnv } from './provider-config.js';
+import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
@@ -175,8 +177,6 @@ export function createAnthropicModel({
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
-const JSON_INSTRUCTION = 'Respond with a single JSON value only: no prose, no Markdown code fences.';
-
 interface WireRequest {
   body: Record<string, unknown>;
   /** The tool that carries a JSON answer, when the response format has a schema. */
@@ -273,7 +273,7 @@ function toWireMessages(messages: Message[]): WireMessage[] {
             type: 'tool_use',
             id: call.id,
             name: call.name,
-            input: toInputObject(call.arguments),
+            input: toArgumentsObject(call.arguments),
           });
         }
         if (blocks.length > 0) append('assistant', blocks);
@@ -298,16 +298,6 @@ function toWireMessages(messages: Message[]): WireMessage[] {
       ? { role, content: only.text }
       : { role, content: blocks };
   });
-}
-
-/**
- * `tool_use.input` must be an object. Arguments that are not a JSON object (the model produced
- * broken JSON earlier, and the tool layer reported it) are sent as `{}`: the tool result that
- * follows already tells the model what went wrong.
- */
-function toInputObject(argumentsText: string): Record<string, unknown> {
-  const json = parseJson(argumentsText);
-  return json.ok && isPlainObject(json.value) ? json.value : {};
 }
 
 /** Tool names must match `^[a-zA-Z0-9_-]{1,64}$`. */
@@ -555,16 +545,4 @@ function readErrorBody(value: unknown): ProviderErrorBody | undefined {
 
 function describeError(error: { type?: string | null; message?: string | null }): string {
   return `${error.message ?? 'unknown error'}${error.type ? ` (${error.type})` : ''}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** Like the official SDK: trimmed, and empty means unset. */
-function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  return env[name]?.trim() || undefined;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

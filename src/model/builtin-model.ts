@@ -8,6 +8,7 @@ import { sleep } from '../util/sleep.js';
 import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError } from '../errors/model-errors.js';
 import { canonicalJson, hashCanonical } from '../util/canonical-hash.js';
+import { parseJsonOrText } from './json.js';
 import type {
   FinishReason,
   LanguageModel,
@@ -326,9 +327,9 @@ function createRuleContext(request: ModelRequest): RuleContext {
       toolResults[message.name] = {
         toolCallId: message.toolCallId,
         content: message.content,
-        value: parseLenient(message.content),
+        value: parseJsonOrText(message.content),
         isError: message.isError === true,
-        arguments: parseLenient(callsById.get(message.toolCallId)?.arguments ?? ''),
+        arguments: parseJsonOrText(callsById.get(message.toolCallId)?.arguments ?? ''),
       };
     }
   }
@@ -410,12 +411,4 @@ function promptText(request: ModelRequest): string {
 
 function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
-}
-
-function parseLenient(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
 }

@@ -20,12 +20,9 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
-import {
-  createProviderHttp,
-  GOOGLE_KEY_PATTERN,
-  parseJson,
-  type ProviderErrorBody,
-} from './provider-http.js';
+import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
+import { readEnv } from './provider-config.js';
+import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 import { MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 /** The official API, with its version. */
@@ -177,7 +174,6 @@ export function createGeminiModel({
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
-const JSON_INSTRUCTION = 'Respond with a single JSON value only: no prose, no Markdown code fences.';
 /** Google's documented stand-in for a thought signature the client cannot send back. */
 const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 const GENERATED_ID = /^call_\d+_[0-9a-f]{12}$/;
@@ -258,7 +254,7 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
         const parts: Part[] = message.content === '' ? [] : [{ text: message.content }];
         for (const [position, call] of (message.toolCalls ?? []).entries()) {
           parts.push({
-            functionCall: { ...geminiId(call.id), name: call.name, args: toArgsObject(call.arguments) },
+            functionCall: { ...geminiId(call.id), name: call.name, args: toArgumentsObject(call.arguments) },
             ...(position === 0 ? { thoughtSignature: SKIP_THOUGHT_SIGNATURE } : {}),
           });
         }
@@ -286,17 +282,6 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
 /** Ids Gemini gave are sent back; the ids Keel generated mean nothing to Gemini. */
 function geminiId(id: string): { id?: string } {
   return GENERATED_ID.test(id) ? {} : { id };
-}
-
-/** `args` must be an object: arguments that are not a JSON object are sent as `{}`. */
-function toArgsObject(argumentsText: string): Record<string, unknown> {
-  const json = parseJson(argumentsText);
-  return json.ok && isPlainObject(json.value) ? json.value : {};
-}
-
-function parseJsonOrText(text: string): unknown {
-  const json = parseJson(text);
-  return json.ok ? json.value : text;
 }
 
 function isEmptyObjectSchema(schema: Record<string, unknown>): boolean {
@@ -653,16 +638,4 @@ function retryDelayOf(error: GoogleError): number | undefined {
   const match = /^(\d+(?:\.\d+)?)s$/.exec(detail?.retryDelay ?? '');
   if (match?.[1] === undefined) return undefined;
   return Math.min(Math.round(Number.parseFloat(match[1]) * 1000), MAX_RETRY_AFTER_MS);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** Trimmed, and empty means unset. */
-function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  return env[name]?.trim() || undefined;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

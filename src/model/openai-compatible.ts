@@ -21,9 +21,10 @@ import type {
   ToolCall,
   Usage,
 } from './model.js';
+import { parseJson } from './json.js';
+import { readEnv } from './provider-config.js';
 import {
   createProviderHttp,
-  parseJson,
   SK_KEY_PATTERN,
   type ProviderErrorBody,
   type ProviderHttp,
@@ -568,12 +569,4 @@ function describeError(error: z.infer<typeof errorBodySchema>['error']): string 
   if (typeof error === 'string') return error;
   const kind = [error.type, error.code].filter((part) => part !== null && part !== undefined).join(', ');
   return `${error.message ?? 'unknown error'}${kind === '' ? '' : ` (${kind})`}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** Like the official SDK: trimmed, and empty means unset. */
-function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  return env[name]?.trim() || undefined;
 }

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { isKeelError } from '../errors/keel-error.js';
 import { ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import type { Clock } from '../util/clock.js';
+import { parseJson } from './json.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readEventStream, type ServerSentEvent } from './sse.js';
 
@@ -330,18 +331,6 @@ export function createProviderHttp({
     },
   };
   return http;
-}
-
-/** The result of {@link parseJson}. */
-export type ParsedJson = { ok: true; value: unknown } | { ok: false };
-
-/** `JSON.parse` that reports a failure instead of throwing; a schema then validates the value. */
-export function parseJson(text: string): ParsedJson {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
 }
 
 /** Options of {@link redactSecrets}. */

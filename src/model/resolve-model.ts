@@ -10,6 +10,7 @@ import { createBuiltinModel } from './builtin-model.js';
 import { createGeminiModel } from './gemini.js';
 import type { LanguageModel } from './model.js';
 import { createOpenAICompatibleModel } from './openai-compatible.js';
+import { readEnv } from './provider-config.js';
 
 /** What a provider factory receives. */
 export interface ModelProviderOptions {
@@ -155,8 +156,4 @@ export function resolveModel(
     );
   }
   return factory({ modelId, reference, env, ...(fetch === undefined ? {} : { fetch }) });
-}
-
-function readEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  return env[name]?.trim() || undefined;
 }

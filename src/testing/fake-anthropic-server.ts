@@ -8,9 +8,9 @@
  * is recorded, including whether the client went away before the answer ended.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlainObject } from '../model/json.js';
 import {
   createReplyScript,
-  isRecord,
   parseJson,
   resetConnection,
   sendEventStream,
@@ -172,7 +172,7 @@ export async function createFakeAnthropicServer(
       sendError(outgoing, { kind: 'error', status: 404, message: 'Not found', type: 'not_found_error' });
       return;
     }
-    const body = isRecord(record.body) ? record.body : undefined;
+    const body = isPlainObject(record.body) ? record.body : undefined;
     const refusal = validate(record.headers, body);
     if (refusal !== undefined) {
       sendError(outgoing, refusal);

@@ -8,9 +8,9 @@
  * reset, a slow drip). Every request is recorded, including whether the client went away first.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlainObject } from '../model/json.js';
 import {
   createReplyScript,
-  isRecord,
   resetConnection,
   sendEventStream,
   sendJson,
@@ -187,7 +187,7 @@ export async function createFakeGeminiServer(
       });
       return;
     }
-    if (!isRecord(record.body)) {
+    if (!isPlainObject(record.body)) {
       sendError(outgoing, { kind: 'error', status: 400, message: 'Invalid JSON payload received.' });
       return;
     }

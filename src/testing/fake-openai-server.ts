@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPlainObject } from '../model/json.js';
 import {
   createReplyScript,
-  isRecord,
   resetConnection,
   sendEventStream,
   sendJson,
@@ -165,7 +165,7 @@ export async function createFakeOpenAIServer(
     const pathname = record.path.split('?')[0];
     if (record.method === 'POST' && pathname === '/v1/embeddings') {
       const fault = embeddingFaults.shift();
-      if (fault === undefined) sendEmbeddings(outgoing, isRecord(record.body) ? record.body : {});
+      if (fault === undefined) sendEmbeddings(outgoing, isPlainObject(record.body) ? record.body : {});
       else if (fault.kind === 'error') sendError(outgoing, fault);
       else if (fault.kind === 'malformed-json') {
         outgoing.writeHead(200, { 'content-type': 'application/json' });
@@ -189,7 +189,7 @@ export async function createFakeOpenAIServer(
     const context: ReplyContext = {
       record,
       number,
-      body: isRecord(record.body) ? record.body : {},
+      body: isPlainObject(record.body) ? record.body : {},
       created: Math.floor(now() / 1000),
     };
     await sendReply(incoming, outgoing, reply, context);
@@ -315,7 +315,7 @@ async function sendStream(
 /** The chunks of a streamed answer, in OpenAI's order. */
 function streamChunks(reply: FakeCompletionReply, context: ReplyContext): StreamChunk[] {
   const includeUsage =
-    isRecord(context.body.stream_options) && context.body.stream_options.include_usage === true;
+    isPlainObject(context.body.stream_options) && context.body.stream_options.include_usage === true;
   const model = reply.model ?? requestedModel(context);
   const size = Math.max(1, reply.chunkSize ?? 4);
   const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): StreamChunk => ({
