@@ -20,8 +20,9 @@ import {
   type StepRow,
   type TextDeltaRow,
   toDate,
+  TERMINAL_SQL,
 } from './sql-rows.js';
-import { statusForStopReason, TERMINAL_STATUSES } from './types.js';
+import { statusForStopReason } from './types.js';
 import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
@@ -713,9 +714,6 @@ export function createSqlJournalStore({
   };
   return store;
 }
-
-/** The terminal statuses as a SQL list, for "still live" checks. */
-const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** Adds the time since `since` (if set) to `waited_ms`: waiting does not count against the deadline. */
 function waitedMsUpdate(since: string): string {

@@ -9,6 +9,10 @@ import type {
   StepStatus,
   StopReason,
 } from './types.js';
+import { TERMINAL_STATUSES } from './types.js';
+
+/** The terminal statuses as a SQL list, for "still live" and "ended" checks. */
+export const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
  * Rows of the journal tables as the SQL drivers return them, and their mapping to records.
