@@ -182,7 +182,7 @@ export function createGateway({
         const { usage } = response;
         runner.finishAttempt(call, attempt, 'success', usage.inputTokens + usage.outputTokens);
         const meta = runner.finish(call, { outcome: 'ok', usage, answeredModelId: response.modelId });
-        if (key !== undefined && response.finishReason !== 'error') responses.set(key, response);
+        if (key !== undefined) responses.set(key, response);
         return { response, meta };
       } catch (error) {
         throw failed(call, error);
@@ -229,13 +229,7 @@ export function createGateway({
           runner,
           call,
           attempt,
-          ...(cacheKey === undefined
-            ? {}
-            : {
-                onAnswer: (response) => {
-                  if (response.finishReason !== 'error') responses.set(cacheKey, response);
-                },
-              }),
+          ...(cacheKey === undefined ? {} : { onAnswer: (response) => responses.set(cacheKey, response) }),
         });
       } catch (error) {
         throw failed(call, error);

@@ -24,7 +24,10 @@ export function cacheKeyOf(request: GatewayRequest): string {
 /** The two cache levels as one. */
 export interface ResponseCacheLayers {
   get(key: string): Promise<ModelResponse | undefined>;
-  /** Stores an answer in both levels; the shared write is not awaited. */
+  /**
+   * Stores an answer in both levels; the shared write is not awaited. An answer that ended in
+   * error (`finishReason: 'error'`) is not stored.
+   */
   set(key: string, response: ModelResponse): void;
   /** Entries in the in-process level. */
   readonly size: number;
@@ -68,6 +71,7 @@ export function createResponseCacheLayers({
       return structuredClone(stored);
     },
     set(key, response) {
+      if (response.finishReason === 'error') return;
       const copy = structuredClone(response);
       local.set(key, copy);
       if (shared === undefined) return;
