@@ -6,7 +6,6 @@
  * `ProviderError.status`, `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { ModelConfigError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   FinishReason,
@@ -20,7 +19,7 @@ import type {
   Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
-import { readEnv } from './provider-config.js';
+import { readEnv, resolveEndpoints } from './provider-config.js';
 import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
@@ -85,19 +84,16 @@ export function createAnthropicModel({
   provider = 'anthropic',
   clock = systemClock,
 }: AnthropicModelOptions): LanguageModel {
-  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
-  let endpoint: URL;
-  try {
-    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/v1/messages`);
-  } catch {
-    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
-  }
-  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_ANTHROPIC_BASE_URL).hostname) {
-    throw new ModelConfigError(
-      `Model ${provider}:${model} calls the Anthropic API but has no API key: pass apiKey or set ANTHROPIC_API_KEY.`,
-      { provider, model, variable: 'ANTHROPIC_API_KEY' },
-    );
-  }
+  const { messages: endpoint } = resolveEndpoints({
+    provider,
+    model,
+    baseURL,
+    paths: { messages: 'v1/messages' },
+    apiKey,
+    officialBaseURL: DEFAULT_ANTHROPIC_BASE_URL,
+    service: 'Anthropic',
+    keyVariables: ['ANTHROPIC_API_KEY'],
+  });
   const http = createProviderHttp({
     provider,
     model,

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ModelConfigError, ModelOutputError } from '../errors/model-errors.js';
+import { ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   FinishReason,
@@ -21,7 +21,7 @@ import type {
   Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
-import { readEnv } from './provider-config.js';
+import { readEnv, resolveEndpoints } from './provider-config.js';
 import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 import { MAX_RETRY_AFTER_MS } from './retry-after.js';
 
@@ -88,23 +88,20 @@ export function createGeminiModel({
   provider = 'google',
   clock = systemClock,
 }: GeminiModelOptions): LanguageModel {
-  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
   const modelPath = /^(models|tunedModels)\//.test(model) ? model : `models/${model}`;
-  let generateURL: URL;
-  let streamURL: URL;
-  try {
-    const base = baseURL.replace(/\/+$/, '');
-    generateURL = new URL(`${base}/${modelPath}:generateContent`);
-    streamURL = new URL(`${base}/${modelPath}:streamGenerateContent?alt=sse`);
-  } catch {
-    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
-  }
-  if (apiKey === undefined && generateURL.hostname === new URL(DEFAULT_GEMINI_BASE_URL).hostname) {
-    throw new ModelConfigError(
-      `Model ${provider}:${model} calls the Gemini API but has no API key: pass apiKey or set GEMINI_API_KEY (or GOOGLE_API_KEY).`,
-      { provider, model, variable: 'GEMINI_API_KEY' },
-    );
-  }
+  const { generate: generateURL, stream: streamURL } = resolveEndpoints({
+    provider,
+    model,
+    baseURL,
+    paths: {
+      generate: `${modelPath}:generateContent`,
+      stream: `${modelPath}:streamGenerateContent?alt=sse`,
+    },
+    apiKey,
+    officialBaseURL: DEFAULT_GEMINI_BASE_URL,
+    service: 'Gemini',
+    keyVariables: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
+  });
   const http = createProviderHttp({
     provider,
     model,

@@ -6,7 +6,7 @@
  * `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { ModelConfigError, ModelOutputError } from '../errors/model-errors.js';
+import { ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type {
   AssistantMessage,
@@ -22,7 +22,7 @@ import type {
   Usage,
 } from './model.js';
 import { parseJson } from './json.js';
-import { readEnv } from './provider-config.js';
+import { readEnv, resolveEndpoints } from './provider-config.js';
 import {
   createProviderHttp,
   SK_KEY_PATTERN,
@@ -516,19 +516,16 @@ function connect({
   endpoint: URL;
   http: ProviderHttp;
 } {
-  if (model.trim() === '') throw new ModelConfigError('The model id must not be empty.', { provider });
-  let endpoint: URL;
-  try {
-    endpoint = new URL(`${baseURL.replace(/\/+$/, '')}/${path}`);
-  } catch {
-    throw new ModelConfigError(`The base URL "${baseURL}" is not a valid URL.`, { provider, model });
-  }
-  if (apiKey === undefined && endpoint.hostname === new URL(DEFAULT_OPENAI_BASE_URL).hostname) {
-    throw new ModelConfigError(
-      `Model ${provider}:${model} calls the OpenAI API but has no API key: pass apiKey or set OPENAI_API_KEY.`,
-      { provider, model, variable: 'OPENAI_API_KEY' },
-    );
-  }
+  const { endpoint } = resolveEndpoints({
+    provider,
+    model,
+    baseURL,
+    paths: { endpoint: path },
+    apiKey,
+    officialBaseURL: DEFAULT_OPENAI_BASE_URL,
+    service: 'OpenAI',
+    keyVariables: ['OPENAI_API_KEY'],
+  });
   const http = createProviderHttp({
     provider,
     model,
