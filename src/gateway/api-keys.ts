@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import { toDate } from '../journal/sql-rows.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
@@ -295,10 +296,6 @@ function toRecord(row: ApiKeyRow): ApiKeyRecord {
     ...(row.revoked_at === null ? {} : { revokedAt: toDate(row.revoked_at) }),
     ...(row.expires_at === null ? {} : { expiresAt: toDate(row.expires_at) }),
   };
-}
-
-function toDate(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
 }
 
 /** A Map in least-recently-used order, with a per-entry expiry and a size bound. */

@@ -1,5 +1,6 @@
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import { toDate } from '../journal/sql-rows.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
@@ -313,8 +314,4 @@ export function msUntilFree({
     wait = RATE_WINDOW_MS - elapsed + Math.max(0, freeAt);
   }
   return Math.max(1, Math.ceil(wait));
-}
-
-function toDate(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
 }
