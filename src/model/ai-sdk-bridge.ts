@@ -31,16 +31,17 @@ import { isKeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import { raceAbort } from '../util/race-abort.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import type {
-  FinishReason,
-  LanguageModel,
-  Message,
-  ModelCallOptions,
-  ModelRequest,
-  ModelResponse,
-  ModelStreamEvent,
-  ToolCall,
-  Usage,
+import {
+  toAssistantMessage,
+  type FinishReason,
+  type LanguageModel,
+  type Message,
+  type ModelCallOptions,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ToolCall,
+  type Usage,
 } from './model.js';
 import {
   abortReason,
@@ -117,10 +118,7 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
         // Reasoning, files, sources and provider-executed tools have no place in Keel's message.
       }
       return {
-        message:
-          toolCalls.length === 0
-            ? { role: 'assistant', content: text }
-            : { role: 'assistant', content: text, toolCalls },
+        message: toAssistantMessage(text, toolCalls),
         finishReason: toFinishReason(result.finishReason),
         usage: toUsage(result.usage),
         modelId: result.response?.modelId ?? model.modelId,
@@ -421,10 +419,7 @@ function createStreamAssembly(modelId: string) {
     finish(): ModelResponse {
       const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
       return {
-        message:
-          toolCalls.length === 0
-            ? { role: 'assistant', content: text }
-            : { role: 'assistant', content: text, toolCalls },
+        message: toAssistantMessage(text, toolCalls),
         finishReason: toFinishReason(state.finishPart?.finishReason),
         usage: toUsage(state.finishPart?.usage),
         modelId: responseModelId,

@@ -7,16 +7,17 @@
  */
 import { z } from 'zod';
 import { systemClock, type Clock } from '../util/clock.js';
-import type {
-  FinishReason,
-  LanguageModel,
-  Message,
-  ModelCallOptions,
-  ModelRequest,
-  ModelResponse,
-  ModelStreamEvent,
-  ToolCall,
-  Usage,
+import {
+  toAssistantMessage,
+  type FinishReason,
+  type LanguageModel,
+  type Message,
+  type ModelCallOptions,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ToolCall,
+  type Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
@@ -140,8 +141,7 @@ export function createAnthropicModel({
         // Thinking, redacted thinking and server-tool blocks carry nothing Keel's message holds.
       }
       return {
-        message:
-          toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls },
+        message: toAssistantMessage(content, toolCalls),
         finishReason: toFinishReason(message.stop_reason, answeredInJson && toolCalls.length === 0),
         usage: toUsage(message.usage),
         modelId: message.model ?? model,
@@ -483,10 +483,7 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
     finish(): ModelResponse {
       const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
       return {
-        message:
-          toolCalls.length === 0
-            ? { role: 'assistant', content: text }
-            : { role: 'assistant', content: text, toolCalls },
+        message: toAssistantMessage(text, toolCalls),
         finishReason: toFinishReason(stopReason, answeredInJson && toolCalls.length === 0),
         usage: toUsage(usage),
         modelId,

@@ -9,16 +9,17 @@ import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError } from '../errors/model-errors.js';
 import { canonicalJson, hashCanonical } from '../util/canonical-hash.js';
 import { parseJsonOrText } from './json.js';
-import type {
-  FinishReason,
-  LanguageModel,
-  Message,
-  ModelRequest,
-  ModelResponse,
-  ModelStreamEvent,
-  ToolCall,
-  ToolSpec,
-  Usage,
+import {
+  toAssistantMessage,
+  type FinishReason,
+  type LanguageModel,
+  type Message,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ToolCall,
+  type ToolSpec,
+  type Usage,
 } from './model.js';
 
 /** Provider id of every built-in model; prices list it at 0. */
@@ -366,10 +367,7 @@ function toResponse({
   }));
   const answerText = text + calls.map((call) => call.name + call.arguments).join('');
   return {
-    message:
-      calls.length > 0
-        ? { role: 'assistant', content: text, toolCalls: calls }
-        : { role: 'assistant', content: text },
+    message: toAssistantMessage(text, calls),
     finishReason: finishReason ?? (calls.length > 0 ? 'tool_calls' : 'stop'),
     usage: {
       inputTokens: estimateTokens(promptText(request)),

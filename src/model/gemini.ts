@@ -9,16 +9,17 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import type {
-  FinishReason,
-  LanguageModel,
-  Message,
-  ModelCallOptions,
-  ModelRequest,
-  ModelResponse,
-  ModelStreamEvent,
-  ToolCall,
-  Usage,
+import {
+  toAssistantMessage,
+  type FinishReason,
+  type LanguageModel,
+  type Message,
+  type ModelCallOptions,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ToolCall,
+  type Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
@@ -561,10 +562,7 @@ function createAssembly(model: string) {
 
     finish(): ModelResponse {
       return {
-        message:
-          toolCalls.length === 0
-            ? { role: 'assistant', content: text }
-            : { role: 'assistant', content: text, toolCalls: [...toolCalls] },
+        message: toAssistantMessage(text, [...toolCalls]),
         finishReason: blocked ? 'content_filter' : toFinishReason(finishReason, toolCalls.length > 0),
         usage,
         modelId,

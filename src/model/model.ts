@@ -24,6 +24,11 @@ export interface AssistantMessage {
   content: string;
   toolCalls?: ToolCall[];
 }
+
+/** An assistant message as adapters build it: `toolCalls` only when there are some. */
+export function toAssistantMessage(content: string, toolCalls: ToolCall[]): AssistantMessage {
+  return toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls };
+}
 export interface ToolMessage {
   role: 'tool';
   toolCallId: string;

@@ -8,18 +8,18 @@
 import { z } from 'zod';
 import { ModelOutputError } from '../errors/model-errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import type {
-  AssistantMessage,
-  EmbeddingModel,
-  FinishReason,
-  LanguageModel,
-  Message,
-  ModelCallOptions,
-  ModelRequest,
-  ModelResponse,
-  ModelStreamEvent,
-  ToolCall,
-  Usage,
+import {
+  toAssistantMessage,
+  type EmbeddingModel,
+  type FinishReason,
+  type LanguageModel,
+  type Message,
+  type ModelCallOptions,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ToolCall,
+  type Usage,
 } from './model.js';
 import { parseJson } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
@@ -379,10 +379,6 @@ function contentText(content: z.infer<typeof contentSchema>): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((part) => part.text ?? '').join('');
-}
-
-function toAssistantMessage(content: string, toolCalls: ToolCall[]): AssistantMessage {
-  return toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls };
 }
 
 /** A refusal (structured outputs) is the model declining on safety grounds: `content_filter`. */
