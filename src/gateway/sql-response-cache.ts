@@ -40,6 +40,16 @@ export function createSqlResponseCache({
   const clockSql = (parameter: string) => `coalesce(${parameter}::timestamptz, now())`;
   let setsSinceCleanup = 0;
 
+  // $1 key, $2 now (null: database clock).
+  const getSql = `SELECT response FROM ${table} WHERE key = $1 AND expires_at > ${clockSql('$2')}`;
+
+  // $1 key, $2 response, $3 now (null: database clock), $4 time to live in ms.
+  const setSql = `
+    INSERT INTO ${table} (key, response, expires_at, created_at)
+    VALUES ($1, $2::jsonb, ${clockSql('$3')} + $4::float8 * interval '1 millisecond', ${clockSql('$3')})
+    ON CONFLICT (key) DO UPDATE SET
+      response = excluded.response, expires_at = excluded.expires_at, created_at = excluded.created_at`;
+
   const cleanupSql = `
     DELETE FROM ${table} WHERE key IN (
       SELECT key FROM ${table} WHERE expires_at <= ${clockSql('$1')}
@@ -50,10 +60,7 @@ export function createSqlResponseCache({
 
   return {
     async get(key) {
-      const result = await client.query<{ response: unknown }>(
-        `SELECT response FROM ${table} WHERE key = $1 AND expires_at > ${clockSql('$2')}`,
-        [key, now()],
-      );
+      const result = await client.query<{ response: unknown }>(getSql, [key, now()]);
       const row = result.rows[0];
       if (!row) return undefined;
       const parsed = storedModelResponseSchema.safeParse(row.response);
@@ -67,14 +74,7 @@ export function createSqlResponseCache({
         // Not awaited: a failed cleanup only leaves expired rows for the next one.
         client.query(cleanupSql, [now()]).catch(() => {});
       }
-      const timestamp = now();
-      await client.query(
-        `INSERT INTO ${table} (key, response, expires_at, created_at)
-         VALUES ($1, $2::jsonb, ${clockSql('$3')} + $4::float8 * interval '1 millisecond', ${clockSql('$3')})
-         ON CONFLICT (key) DO UPDATE SET
-           response = excluded.response, expires_at = excluded.expires_at, created_at = excluded.created_at`,
-        [key, JSON.stringify(response), timestamp, ttlMs],
-      );
+      await client.query(setSql, [key, JSON.stringify(response), now(), ttlMs]);
     },
   };
 }
