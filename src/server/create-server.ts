@@ -26,7 +26,7 @@ import { toHttpError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { ReadinessCheck } from './readiness.js';
-import { createRequestEdges, logRequest } from './request-edges.js';
+import { createRequestEdges, logRequest, waitSecondsOf } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
 import { streamRunEvents } from './run-events.js';
 import { handleSessionRoute } from './session-routes.js';
@@ -77,6 +77,8 @@ export interface ServerOptions {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Request targets are paths: they are resolved against this (its host is never used). */
+const BASE_URL = 'http://localhost';
 const EVENT_ID = /^\d{1,15}$/;
 
 /**
@@ -119,8 +121,15 @@ export function createServer({
     const requestId =
       typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : generateId('req');
     response.setHeader('x-request-id', requestId);
-    const settled = edges.begin(request, response, requestId);
-    handle(request, response)
+    // A request target Node accepts may still be no URL (`GET http://[`): a 400, never a throw.
+    const url = URL.canParse(request.url ?? '/', BASE_URL)
+      ? new URL(request.url ?? '/', BASE_URL)
+      : undefined;
+    const settled = edges.begin(request, response, requestId, url ?? new URL('/', BASE_URL));
+    (url === undefined
+      ? Promise.reject(invalidRequest('Malformed request URL.'))
+      : handle(request, response, url)
+    )
       .catch((error: unknown) => {
         const { status, body, headers } = toHttpError(error);
         if (!response.headersSent)
@@ -138,8 +147,7 @@ export function createServer({
       .finally(settled);
   });
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+  async function handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const parts = url.pathname.split('/').filter(Boolean);
     const method = request.method ?? 'GET';
     const route = `${method} ${url.pathname}`;
@@ -190,7 +198,7 @@ export function createServer({
         });
         // A key names one request: the same key with another request is a client bug, not a retry.
         if (!created && !sameSubmission(run, body)) throw new IdempotencyKeyReusedError(run.id);
-        const waitSeconds = Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, 60));
+        const waitSeconds = waitSecondsOf(url);
         if (waitSeconds > 0) return waitForEnd(response, run, tenantId, waitSeconds * 1000);
         return sendJson(response, 202, { id: run.id, status: run.status });
       }

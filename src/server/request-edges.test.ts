@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
@@ -115,6 +116,27 @@ function slowGetRun(delayMs: number) {
       },
     });
 }
+
+describe('malformed request targets', { timeout: 30_000 }, () => {
+  it('answers 400 to a request target that is no URL, and keeps serving', async () => {
+    app = await startTestServer();
+    const { port } = new URL(app.url);
+    // Node's parser accepts this absolute-form target; the WHATWG URL parser does not.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      let data = '';
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"invalid_request"');
+    expect(answer).toMatch(/x-request-id: /i);
+    expect((await app.call('/healthz')).status).toBe(200);
+  });
+});
 
 describe('request timeouts', { timeout: 30_000 }, () => {
   it('answers 503 request_timeout instead of hanging', async () => {

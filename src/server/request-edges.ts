@@ -30,7 +30,7 @@ export interface RequestEdges {
    * per-key rate limit and key/tenant notes (run by `authenticate`), and the timeout. Call the
    * returned function once the handler has settled.
    */
-  begin(request: IncomingMessage, response: ServerResponse, requestId: string): () => void;
+  begin(request: IncomingMessage, response: ServerResponse, requestId: string, url: URL): () => void;
 }
 
 /**
@@ -47,10 +47,9 @@ export function createRequestEdges({
 }: RequestEdgesOptions): RequestEdges {
   return {
     preflight: (request, response) => applyCors(request, response, cors),
-    begin(request, response, requestId) {
+    begin(request, response, requestId, url) {
       const startedAt = performance.now();
       const method = request.method ?? 'GET';
-      const url = new URL(request.url ?? '/', 'http://localhost');
       onAuthenticated(request, async (key) => {
         noteRequest(request, { tenantId: key.tenantId, keyId: key.id });
         if (limiter === undefined || key.rpm === undefined) return;
@@ -159,8 +158,12 @@ function timeoutFor(
     (typeof accept === 'string' && accept.includes('text/event-stream'))
   )
     return undefined;
-  const wait = method === 'POST' ? Number(url.searchParams.get('wait') ?? 0) || 0 : 0;
-  return requestTimeoutMs + Math.max(0, Math.min(wait, MAX_WAIT_SECONDS)) * 1000;
+  return requestTimeoutMs + (method === 'POST' ? waitSecondsOf(url) : 0) * 1000;
+}
+
+/** A submit's `?wait=N`: seconds, 0 (no wait) to 60; anything not a number is 0. */
+export function waitSecondsOf(url: URL): number {
+  return Math.max(0, Math.min(Number(url.searchParams.get('wait') ?? 0) || 0, MAX_WAIT_SECONDS));
 }
 
 /** `/v1/runs/run_123/steps` → `/v1/runs/{id}/steps`: the route, without ids, for logs. */
