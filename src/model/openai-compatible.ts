@@ -21,7 +21,6 @@ import {
   type ToolCall,
   type Usage,
 } from './model.js';
-import { parseJson } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
 import {
   createProviderHttp,
@@ -183,24 +182,13 @@ export function createOpenAIEmbeddingModel({
         ...(dimensions === undefined ? {} : { dimensions }),
       };
       const response = await http.post({ endpoint, body, stream: false, signal });
-      // Not http.readJson, whose invalid-JSON error adds the status and body length: this one never had them.
-      const text = await http.readText({ response, signal });
-      const json = parseJson(text);
-      if (!json.ok) {
-        throw new ModelOutputError(`${http.label}: the response body is not valid JSON.`, {
-          provider,
-          model,
-        });
-      }
-      http.throwIfErrorBody({ value: json.value, code: 'provider_error_body' });
-      const parsed = embeddingsSchema.safeParse(json.value);
-      if (!parsed.success) {
-        throw new ModelOutputError(
-          `${http.label}: the response is not an embeddings list: ${z.prettifyError(parsed.error)}`,
-          { provider, model },
-        );
-      }
-      const data = [...parsed.data.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
+      const answer = await http.readJson({
+        response,
+        signal,
+        schema: embeddingsSchema,
+        expected: 'an embeddings list',
+      });
+      const data = [...answer.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
       if (data.length !== input.length) {
         throw new ModelOutputError(
           `${http.label}: ${data.length} embeddings came back for ${input.length} inputs.`,
@@ -212,7 +200,7 @@ export function createOpenAIEmbeddingModel({
       }
       return {
         embeddings: data.map((entry) => entry.embedding),
-        usage: { inputTokens: parsed.data.usage?.prompt_tokens ?? 0 },
+        usage: { inputTokens: answer.usage?.prompt_tokens ?? 0 },
       };
     },
   };
