@@ -2,6 +2,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { toDate } from '../journal/sql-rows.js';
 
 /** What the caller decided about a finished run's result. Until then the run is speculative. */
 export interface RunOutcome {
@@ -121,7 +122,7 @@ function toOutcome(row: OutcomeRow): RunOutcome {
     tenantId: row.tenant_id,
     status: row.status,
     value: row.value ?? null,
-    decidedAt: row.decided_at instanceof Date ? row.decided_at : new Date(row.decided_at),
+    decidedAt: toDate(row.decided_at),
     decidedByKey: row.decided_by_key,
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors/config-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
+import { toDate, toJson } from '../journal/sql-rows.js';
 
 /** Options of `createEffectLedger`. */
 export interface EffectLedgerOptions {
@@ -112,7 +113,7 @@ export function createEffectLedger({
           );
           return { value: stored.rows[0]?.result as T, replayed: true };
         }
-        const json = JSON.stringify(await effect(tx)) ?? 'null';
+        const json = toJson(await effect(tx));
         // Returns the stored form (jsonb even reorders keys): first run and replay never differ.
         const stored = await tx.query<{ result: unknown }>(
           `UPDATE ${qualified} SET result = $2::jsonb WHERE key = $1 RETURNING result`,
@@ -132,7 +133,7 @@ export function createEffectLedger({
       return {
         key: row.key,
         value: row.result,
-        createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+        createdAt: toDate(row.created_at),
       };
     },
   };
