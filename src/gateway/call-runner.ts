@@ -115,6 +115,15 @@ export interface CallRunner {
     verdict: BreakerVerdict,
     tokens: number,
   ): void;
+  /**
+   * Ends a call whose opened attempt answered: the attempt succeeds with the answer's tokens
+   * (`finishAttempt`), then the call finishes `ok` (`finish`). Returns the call's meta.
+   */
+  succeed(
+    call: CallState,
+    attempt: OpenAttempt<unknown>,
+    answer: { usage: Usage; ttftMs?: number; answeredModelId?: string },
+  ): CallMeta;
   /** Classifies an error that ended an opened attempt (a stream failing mid-way). */
   verdictFor(call: CallState, attempt: OpenAttempt<unknown>, error: unknown): BreakerVerdict;
   /** Ends the call: meta (with price and overhead), deferred settlement, record. */
@@ -354,6 +363,11 @@ export function createCallRunner({
         return;
       }
       settle(reservation, tokens);
+    },
+
+    succeed(call, attempt, { usage, ttftMs, answeredModelId }) {
+      runner.finishAttempt(call, attempt, 'success', usage.inputTokens + usage.outputTokens);
+      return runner.finish(call, { outcome: 'ok', usage, ttftMs, answeredModelId });
     },
 
     verdictFor(call, attempt, error) {

@@ -179,9 +179,10 @@ export function createGateway({
           deployment.languageModel.generate(request, { signal: timeouts.signal }),
         );
         const response = attempt.value;
-        const { usage } = response;
-        runner.finishAttempt(call, attempt, 'success', usage.inputTokens + usage.outputTokens);
-        const meta = runner.finish(call, { outcome: 'ok', usage, answeredModelId: response.modelId });
+        const meta = runner.succeed(call, attempt, {
+          usage: response.usage,
+          answeredModelId: response.modelId,
+        });
         if (key !== undefined) responses.set(key, response);
         return { response, meta };
       } catch (error) {
@@ -256,9 +257,7 @@ export function createGateway({
           ),
         );
         const { embeddings, usage } = attempt.value;
-        runner.finishAttempt(call, attempt, 'success', usage.inputTokens);
-        const meta = runner.finish(call, {
-          outcome: 'ok',
+        const meta = runner.succeed(call, attempt, {
           usage: { inputTokens: usage.inputTokens, outputTokens: 0 },
         });
         return { embeddings, usage, meta };

@@ -49,9 +49,7 @@ export function relayStream({ runner, call, attempt, onAnswer }: RelayStreamOpti
 
   /** The upstream's last event arrived: the call is complete, whatever the caller does next. */
   const succeed = (answer: ModelResponse) => {
-    const { usage } = answer;
-    runner.finishAttempt(call, attempt, 'success', usage.inputTokens + usage.outputTokens);
-    end(runner.finish(call, { outcome: 'ok', usage, ttftMs, answeredModelId: answer.modelId }));
+    end(runner.succeed(call, attempt, { usage: answer.usage, ttftMs, answeredModelId: answer.modelId }));
     // The adapter has read its whole body by now; this only closes its generator.
     void Promise.resolve(iterator.return?.()).catch(() => undefined);
     onAnswer?.(answer);
