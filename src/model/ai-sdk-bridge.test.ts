@@ -1,51 +1,25 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import type { LanguageModelV2, LanguageModelV2StreamPart } from '@ai-sdk/provider';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+import { createFakeOpenAIServer } from '../testing/fake-openai-server.js';
+import {
+  collect,
+  collectUntilAbort,
+  collectUntilError,
+  failure,
+  startFakeServer,
+} from '../testing/provider-test-harness.js';
 import { fromAiSdk, type AiSdkLanguageModel } from './ai-sdk-bridge.js';
-import type { LanguageModel, ModelRequest, ModelStreamEvent } from './model.js';
+import type { LanguageModel, ModelRequest } from './model.js';
 
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
 
-let server: FakeOpenAIServer;
-let model: LanguageModel;
-beforeAll(async () => {
-  server = await createFakeOpenAIServer();
-  // The real AI SDK provider package, speaking to a local server that speaks OpenAI's wire format.
-  model = fromAiSdk(createOpenAI({ baseURL: server.url, apiKey: 'sk-ai-sdk-test' }).chat('gpt-4o-mini'));
-});
-afterAll(async () => {
-  await server.close();
-});
-beforeEach(() => {
-  server.requests.length = 0;
-});
-
-async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const collected: ModelStreamEvent[] = [];
-  for await (const event of events) collected.push(event);
-  return collected;
-}
-
-async function collectUntilError(events: AsyncIterable<ModelStreamEvent>) {
-  const collected: ModelStreamEvent[] = [];
-  try {
-    for await (const event of events) collected.push(event);
-  } catch (error) {
-    return { events: collected, error };
-  }
-  throw new Error(`the stream ended without an error after ${collected.length} events`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
+const server = await startFakeServer(createFakeOpenAIServer);
+// The real AI SDK provider package, speaking to a local server that speaks OpenAI's wire format.
+const model: LanguageModel = fromAiSdk(
+  createOpenAI({ baseURL: server.url, apiKey: 'sk-ai-sdk-test' }).chat('gpt-4o-mini'),
+);
 
 const lastRequestBody = () => server.requests.at(-1)?.body as Record<string, unknown>;
 
@@ -316,19 +290,14 @@ describe('errors through the bridge', () => {
     server.enqueue({ kind: 'hang', afterChunks: 4, reply: { content: 'Hello there, friend', chunkSize: 4 } });
     const controller = new AbortController();
     const reason = new Error('run cancelled');
-    const seen: ModelStreamEvent[] = [];
-    const error = await (async () => {
-      try {
-        for await (const event of model.stream(hello, { signal: controller.signal })) {
-          seen.push(event);
-          if (seen.length === 2) controller.abort(reason);
-        }
-      } catch (caught) {
-        return caught;
-      }
-    })();
+    const { events, error } = await collectUntilAbort({
+      events: model.stream(hello, { signal: controller.signal }),
+      controller,
+      after: 2,
+      reason,
+    });
     expect(error).toBe(reason);
-    expect(seen).toHaveLength(2);
+    expect(events).toHaveLength(2);
     await expect.poll(() => server.requests[0]?.outcome).toBe('client-closed');
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isKeelError } from '../errors/keel-error.js';
+import { collect } from '../testing/provider-test-harness.js';
 import {
   createBuiltinModel,
   createRuleModel,
@@ -29,12 +30,6 @@ function request(...messages: Message[]): ModelRequest {
 const user = (content: string): Message => ({ role: 'user', content });
 const assistant = (content: string, toolCalls?: ToolCall[]): Message =>
   toolCalls ? { role: 'assistant', content, toolCalls } : { role: 'assistant', content };
-
-async function collect(stream: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const events: ModelStreamEvent[] = [];
-  for await (const event of stream) events.push(event);
-  return events;
-}
 
 /** Rebuilds a response from stream deltas, as a streaming caller would. */
 function assemble(events: ModelStreamEvent[]): {

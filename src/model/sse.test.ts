@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { isKeelError } from '../errors/keel-error.js';
+import { collect } from '../testing/provider-test-harness.js';
 import {
   createServerSentEventParser,
   parseServerSentEvents,
@@ -28,12 +29,6 @@ function streamOf(chunks: (string | Uint8Array)[], { hangAtEnd = false } = {}) {
     },
   });
   return { stream, state };
-}
-
-async function collect(source: AsyncIterable<ServerSentEvent>): Promise<ServerSentEvent[]> {
-  const events: ServerSentEvent[] = [];
-  for await (const event of source) events.push(event);
-  return events;
 }
 
 const datas = (events: ServerSentEvent[]) => events.map((event) => event.data);

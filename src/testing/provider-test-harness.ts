@@ -31,9 +31,9 @@ export async function startFakeServer<Server extends FakeProviderServer>(
   return server;
 }
 
-/** Every event of a stream that must end cleanly. */
-export async function collect(events: AsyncIterable<ModelStreamEvent>): Promise<ModelStreamEvent[]> {
-  const collected: ModelStreamEvent[] = [];
+/** Every event of a stream that must end cleanly (a model's stream, or any other). */
+export async function collect<Event>(events: AsyncIterable<Event>): Promise<Event[]> {
+  const collected: Event[] = [];
   for await (const event of events) collected.push(event);
   return collected;
 }
