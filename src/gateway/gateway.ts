@@ -169,11 +169,9 @@ export function createGateway({
       });
       try {
         const key = cacheKeyFor(request, options);
-        if (key !== undefined) {
-          const hit = await responses.get(key);
-          if (hit !== undefined) {
-            return { response: hit, meta: runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0 }) };
-          }
+        const hit = key === undefined ? undefined : await responses.get(key);
+        if (hit !== undefined) {
+          return { response: hit, meta: runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0 }) };
         }
         const attempt = await runner.open(call, plan, (deployment, timeouts) =>
           deployment.languageModel.generate(request, { signal: timeouts.signal }),
@@ -197,26 +195,18 @@ export function createGateway({
         kind: 'chat',
         estimateTokens: chatEstimate(request),
       });
-      let key: string | undefined;
       try {
-        key = cacheKeyFor(request, options);
-        if (key !== undefined) {
-          const hit = await responses.get(key);
-          if (hit !== undefined) {
-            const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
-            return {
-              meta: {
-                route: meta.route,
-                deployment: meta.deployment,
-                provider: meta.provider,
-                model: meta.model,
-                attempts: 0,
-                cached: true,
-              },
-              events: asAsync(cachedStreamEvents(hit)),
-              done: Promise.resolve(meta),
-            };
-          }
+        const key = cacheKeyFor(request, options);
+        const hit = key === undefined ? undefined : await responses.get(key);
+        if (hit !== undefined) {
+          const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
+          // No attempt was made: `attempts` is 0 and `cached` true, as the call's meta says.
+          const { route, deployment, provider, model, attempts, cached } = meta;
+          return {
+            meta: { route, deployment, provider, model, attempts, cached },
+            events: asAsync(cachedStreamEvents(hit)),
+            done: Promise.resolve(meta),
+          };
         }
         const attempt = await runner.open(call, plan, async (deployment, timeouts): Promise<OpenedStream> => {
           const upstream = deployment.languageModel.stream(request, { signal: timeouts.signal });
@@ -225,12 +215,11 @@ export function createGateway({
           if (first.done === true) throw emptyStreamError(deployment.name);
           return { iterator, first: first.value };
         });
-        const cacheKey = key;
         return relayStream({
           runner,
           call,
           attempt,
-          ...(cacheKey === undefined ? {} : { onAnswer: (response) => responses.set(cacheKey, response) }),
+          ...(key === undefined ? {} : { onAnswer: (response) => responses.set(key, response) }),
         });
       } catch (error) {
         throw failed(call, error);
