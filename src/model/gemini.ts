@@ -328,8 +328,7 @@ function toGeminiSchema(
   if (!isPlainObject(schema)) return {};
   let source = schema;
   if (typeof source.$ref === 'string') {
-    const name = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(source.$ref)?.[1];
-    const target = name === undefined ? undefined : definitions[decodeURIComponent(name)];
+    const target = lookupDefinition(source.$ref, definitions);
     if (!isPlainObject(target) || depth >= MAX_REF_DEPTH) return { type: 'object' };
     const { $ref: _reference, ...rest } = source;
     return toGeminiSchema({ ...target, ...rest }, definitions, depth + 1);
@@ -404,10 +403,14 @@ function collectDefinitions(schema: unknown): Record<string, unknown> {
 
 function resolveReference(part: unknown, definitions: Record<string, unknown>): Record<string, unknown> {
   if (!isPlainObject(part)) return {};
-  const name =
-    typeof part.$ref === 'string' ? /^#\/(?:\$defs|definitions)\/(.+)$/.exec(part.$ref)?.[1] : undefined;
-  const target = name === undefined ? undefined : definitions[decodeURIComponent(name)];
+  const target = typeof part.$ref === 'string' ? lookupDefinition(part.$ref, definitions) : undefined;
   return isPlainObject(target) ? target : part;
+}
+
+/** The definition a local `$ref` (`#/$defs/Name` or `#/definitions/Name`) points to, if any. */
+function lookupDefinition(ref: string, definitions: Record<string, unknown>): unknown {
+  const name = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref)?.[1];
+  return name === undefined ? undefined : definitions[decodeURIComponent(name)];
 }
 
 /** Merges `allOf` parts: properties and required lists are combined, other keywords the last wins. */
