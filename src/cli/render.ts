@@ -51,11 +51,15 @@ export function renderRunTable(runs: RunView[]): string {
     dollars(run.cost_usd),
     run.created_at.replace('T', ' ').slice(0, 19),
   ]);
-  const header = ['ID', 'AGENT', 'STATUS', 'STOP', 'STEPS', 'COST', 'CREATED'];
+  return renderTable(['ID', 'AGENT', 'STATUS', 'STOP', 'STEPS', 'COST', 'CREATED'], rows);
+}
+
+/** Columns padded to their widest cell, two spaces apart, one line per row after the header. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => row[column]!.length)),
   );
-  const line = (cells: string[]) =>
+  const line = (cells: readonly string[]) =>
     cells
       .map((cell, column) => cell.padEnd(widths[column]!))
       .join('  ')

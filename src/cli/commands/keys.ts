@@ -4,6 +4,7 @@ import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { positiveIntegerOf } from '../parse-options.js';
+import { renderTable } from '../render.js';
 import { UsageError } from '../usage-error.js';
 
 const USAGE = `Usage:
@@ -53,7 +54,7 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
     }
     if (action === 'list') {
       const views = await keys.listKeys(options.tenant);
-      io.stdout.write(options.json ? JSON.stringify(views) + '\n' : renderTable(views));
+      io.stdout.write(options.json ? JSON.stringify(views) + '\n' : renderKeyTable(views));
       return EXIT.ok;
     }
     const revoked = await keys.revokeKey(options.id as string);
@@ -86,11 +87,11 @@ function parseCreate(options: KeysCommandOptions) {
   };
 }
 
-function renderTable(views: KeyView[]): string {
+function renderKeyTable(views: KeyView[]): string {
   if (views.length === 0) return 'No API keys.\n';
-  const rows = [
+  return renderTable(
     ['ID', 'TENANT', 'NAME', 'PREFIX', 'SCOPES', 'RPM', 'TPM', 'STATUS', 'LAST USED'],
-    ...views.map((view) => [
+    views.map((view) => [
       view.id,
       view.tenant_id,
       view.name || '-',
@@ -101,16 +102,5 @@ function renderTable(views: KeyView[]): string {
       view.status,
       view.last_used_at ?? '-',
     ]),
-  ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, column) => cell.padEnd(widths[column]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
   );
 }
