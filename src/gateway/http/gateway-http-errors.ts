@@ -90,7 +90,6 @@ export interface StreamEncoder {
   error(errorClass: GatewayErrorClass): string;
 }
 
-const NOT_FOUND_CODES = new Set(['model_not_found', 'unknown_route', 'route_not_found', 'unknown_model']);
 const TIMEOUT_CODES = new Set([
   'gateway_budget_exhausted',
   'model_timeout',
@@ -140,7 +139,8 @@ export function classifyGatewayError(error: unknown): GatewayErrorClass {
       ...(limit === undefined ? {} : { limit }),
     };
   }
-  if (NOT_FOUND_CODES.has(code)) return { status: 404, kind: 'not_found', code, message, param: 'model' };
+  // The gateway's unknown route (UnknownRouteError); the edge's own `model_not_found` is a GatewayRequestError.
+  if (code === 'unknown_model') return { status: 404, kind: 'not_found', code, message, param: 'model' };
   if (code === 'payload_too_large') return { status: 413, kind: 'request_too_large', code, message };
   if (TIMEOUT_CODES.has(code)) return { status: 504, kind: 'timeout', code, message };
   if (OVERLOADED_CODES.has(code) || code === 'database_unavailable')
