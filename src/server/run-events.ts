@@ -37,6 +37,7 @@ import {
   type TextDeltaRecord,
 } from '../journal/types.js';
 import { sleep } from '../util/sleep.js';
+import { usageView } from './run-views.js';
 
 /** One server-sent event. */
 export interface RunEvent {
@@ -195,7 +196,7 @@ export function runEvents(
         run_id: run.id,
         status: run.status,
         stop_reason: run.stopReason,
-        usage: { input_tokens: run.usage.inputTokens, output_tokens: run.usage.outputTokens },
+        usage: usageView(run.usage),
         cost_usd: run.costUsd,
         step_count: run.stepCount,
         error_code: run.error?.code ?? null,
@@ -252,10 +253,7 @@ function stepSummary(step: StepRecord, starting: boolean): Record<string, unknow
     attempt: step.attempt,
     started_at: step.startedAt.toISOString(),
     ended_at: starting ? null : (step.endedAt?.toISOString() ?? null),
-    usage:
-      starting || !step.usage
-        ? null
-        : { input_tokens: step.usage.inputTokens, output_tokens: step.usage.outputTokens },
+    usage: starting || !step.usage ? null : usageView(step.usage),
     cost_usd: starting ? null : step.costUsd,
     error_code: starting ? null : (step.error?.code ?? null),
   };

@@ -1,5 +1,11 @@
 import type { RunRecord, StepRecord } from '../journal/types.js';
+import type { Usage } from '../model/model.js';
 import type { RunOutcome } from './outcomes.js';
+
+/** Token usage as the API shows it (runs, steps, events). */
+export function usageView(usage: Usage) {
+  return { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens };
+}
 
 /** A run as the API returns it (snake_case, no lease internals). */
 export function runView(run: RunRecord) {
@@ -14,7 +20,7 @@ export function runView(run: RunRecord) {
     session_id: run.sessionId,
     metadata: run.metadata,
     attempts: run.attempts,
-    usage: { input_tokens: run.usage.inputTokens, output_tokens: run.usage.outputTokens },
+    usage: usageView(run.usage),
     cost_usd: run.costUsd,
     step_count: run.stepCount,
     created_at: run.createdAt.toISOString(),
@@ -37,9 +43,7 @@ export function stepView(step: StepRecord) {
     input_hash: step.inputHash,
     started_at: step.startedAt.toISOString(),
     ended_at: step.endedAt?.toISOString() ?? null,
-    usage: step.usage
-      ? { input_tokens: step.usage.inputTokens, output_tokens: step.usage.outputTokens }
-      : null,
+    usage: step.usage ? usageView(step.usage) : null,
     cost_usd: step.costUsd,
     error: step.error,
     meta: step.meta,
