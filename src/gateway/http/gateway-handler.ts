@@ -74,7 +74,7 @@ export interface GatewayHandlerOptions {
 export type GatewayHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 /** The paths the gateway serves (anything under them is its to answer, with 404/405 in its format). */
-export function isGatewayPath(pathname: string): boolean {
+function isGatewayPath(pathname: string): boolean {
   return (
     pathname === '/v1/chat/completions' ||
     pathname === '/v1/messages' ||
@@ -172,8 +172,8 @@ export function createGatewayHandler({
       );
     }
 
-    const created = Math.floor(now() / 1000);
     if (format === 'openai') {
+      const created = Math.floor(now() / 1000);
       const call = parseChatCompletionRequest(body);
       const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
       if (!call.stream) {

@@ -231,7 +231,7 @@ function finishReasonOf(reason: ModelResponse['finishReason']): OpenAIFinishReas
 }
 
 /** OpenAI's usage object, including the cached and reasoning subsets. */
-export function usageOf(usage: Usage): Record<string, unknown> {
+function usageOf(usage: Usage): Record<string, unknown> {
   return {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
