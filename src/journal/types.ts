@@ -6,11 +6,7 @@ import type { Usage } from '../model/model.js';
  * for a human decision) and `waiting` (timers, events; later issues) hold no worker and are never
  * claimed; the last three are terminal and always carry a stop reason.
  */
-export type RunStatus =
-  'queued' | 'running' | 'waiting' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
-
-/** Every run status, for validating filters (API query strings, CLI flags). */
-export const RUN_STATUSES: readonly RunStatus[] = [
+export const RUN_STATUSES = [
   'queued',
   'running',
   'waiting',
@@ -18,7 +14,8 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'completed',
   'failed',
   'cancelled',
-];
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
@@ -207,7 +204,16 @@ export interface HeartbeatResult {
  * A human approval of one tool call. `pending` until decided; `approved`, `rejected` (by a
  * person), `expired` (its ttl passed first) and `cancelled` (the run was cancelled) are final.
  */
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** The final statuses of an approval: what became of it. */
+export const APPROVAL_OUTCOMES = [
+  'approved',
+  'rejected',
+  'expired',
+  'cancelled',
+] as const satisfies readonly Exclude<ApprovalStatus, 'pending'>[];
 
 /** What a person decides. */
 export type ApprovalDecision = 'approve' | 'reject';

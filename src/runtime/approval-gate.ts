@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { ApprovalRejectedError } from '../errors/approval-errors.js';
-import type { ApprovalRecord, NewApproval, RunRecord } from '../journal/types.js';
+import {
+  APPROVAL_OUTCOMES,
+  type ApprovalRecord,
+  type NewApproval,
+  type RunRecord,
+} from '../journal/types.js';
 import type { ToolCall } from '../model/model.js';
 import type { Tool } from '../tools/tool.js';
 import type { DurableRun, StepRequest } from './durable-run.js';
@@ -20,7 +25,7 @@ export interface GatedCall {
 /** The decision an `approval` step records as its output, so replays need no lookup. */
 const approvalOutcomeSchema = z.object({
   approvalId: z.string(),
-  status: z.enum(['approved', 'rejected', 'expired', 'cancelled']),
+  status: z.enum(APPROVAL_OUTCOMES),
   reason: z.string().nullable(),
   decidedBy: z.string().nullable(),
 });

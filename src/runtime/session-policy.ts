@@ -11,9 +11,8 @@ import type { NewRun, RunRecord } from '../journal/types.js';
  * - `reject`: refuse it with `SessionBusyError` (`session_busy`, HTTP 409).
  * - `interrupt`: cancel the active runs, then accept it; it runs once they have stopped.
  */
-export type SessionPolicy = 'queue' | 'reject' | 'interrupt';
-
-export const SESSION_POLICIES: readonly SessionPolicy[] = ['queue', 'reject', 'interrupt'];
+export const SESSION_POLICIES = ['queue', 'reject', 'interrupt'] as const;
+export type SessionPolicy = (typeof SESSION_POLICIES)[number];
 
 /** What `submitSessionRun` uses of a journal store. */
 export type SessionStore = Pick<

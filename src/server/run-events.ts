@@ -30,6 +30,7 @@ import type { ServerResponse } from 'node:http';
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import {
+  APPROVAL_OUTCOMES,
   TERMINAL_STATUSES,
   type ApprovalRecord,
   type RunRecord,
@@ -287,7 +288,7 @@ function approvalRequestSummary(
   };
 }
 
-const DECISIONS = new Set(['approved', 'rejected', 'expired', 'cancelled']);
+const DECISIONS: ReadonlySet<string> = new Set(APPROVAL_OUTCOMES);
 
 function approvalDecisionSummary(
   step: StepRecord,

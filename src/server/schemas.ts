@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { API_KEY_SCOPES } from '../gateway/api-keys.js';
+import { APPROVAL_OUTCOMES, APPROVAL_STATUSES, RUN_STATUSES } from '../journal/types.js';
+import { SESSION_POLICIES } from '../runtime/session-policy.js';
 
 /** JSON nested deeper than this is refused (JSON.stringify and Postgres' jsonb both recurse). */
 export const MAX_JSON_DEPTH = 64;
@@ -52,15 +54,7 @@ export const storableJson = z.unknown().superRefine((value, context) => {
 const text = (max: number) =>
   z.string().min(1).max(max).refine(isStorableText, 'Contains a NUL character or an unpaired surrogate.');
 
-export const runStatusSchema = z.enum([
-  'queued',
-  'running',
-  'waiting',
-  'awaiting_approval',
-  'completed',
-  'failed',
-  'cancelled',
-]);
+export const runStatusSchema = z.enum(RUN_STATUSES);
 
 /** `POST /v1/runs`. */
 export const createRunRequest = z
@@ -71,7 +65,7 @@ export const createRunRequest = z
       .describe("The agent's input (any JSON)."),
     session_id: text(200).optional(),
     session_policy: z
-      .enum(['queue', 'reject', 'interrupt'])
+      .enum(SESSION_POLICIES)
       .optional()
       .describe(
         'For a session with a run still active: queue behind it (default), reject with 409 session_busy, or interrupt (cancel) it.',
@@ -236,7 +230,7 @@ export const readinessResponse = z
   })
   .meta({ id: 'Readiness' });
 
-export const approvalStatusSchema = z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']);
+export const approvalStatusSchema = z.enum(APPROVAL_STATUSES);
 
 /** `GET /v1/approvals` query parameters. */
 export const listApprovalsQuery = z.object({
@@ -340,7 +334,7 @@ export const approvalDecisionEventData = z
     seq: z.number(),
     approval_id: z.string().nullable(),
     tool: z.string(),
-    decision: z.enum(['approved', 'rejected', 'expired', 'cancelled']).nullable(),
+    decision: z.enum(APPROVAL_OUTCOMES).nullable(),
     decided_by: z.string().nullable(),
     reason: z.string().nullable(),
     decided_at: z.string().nullable(),
