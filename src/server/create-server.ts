@@ -16,6 +16,7 @@ import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import type { Agent } from '../runtime/agent.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import { createId, type IdGenerator } from '../util/ids.js';
+import { echoedRequestId } from '../util/request-notes.js';
 import type { Logger } from '../util/logger.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { handleApprovalRoute } from './approval-routes.js';
@@ -76,7 +77,6 @@ export interface ServerOptions {
   generateId?: IdGenerator;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Request targets are paths: they are resolved against this (its host is never used). */
 const BASE_URL = 'http://localhost';
 const EVENT_ID = /^\d{1,15}$/;
@@ -117,9 +117,7 @@ export function createServer({
       logRequest({ logger, request, response, startedAt: arrivedAt });
       return;
     }
-    const incomingId = request.headers['x-request-id'];
-    const requestId =
-      typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : generateId('req');
+    const requestId = echoedRequestId(request) ?? generateId('req');
     response.setHeader('x-request-id', requestId);
     // A request target Node accepts may still be no URL (`GET http://[`): a 400, never a throw.
     const url = URL.canParse(request.url ?? '/', BASE_URL)

@@ -20,3 +20,11 @@ export function noteRequest(request: IncomingMessage, note: RequestNotes): void 
 export function requestNotesOf(request: IncomingMessage): RequestNotes {
   return notes.get(request) ?? {};
 }
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The caller's own `x-request-id`, when it is one Keel echoes (1-128 of `[A-Za-z0-9_.:-]`). */
+export function echoedRequestId(request: IncomingMessage): string | undefined {
+  const incoming = request.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : undefined;
+}

@@ -24,7 +24,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { ModelOutputError } from '../../errors/model-errors.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import { noteRequest } from '../../util/request-notes.js';
+import { echoedRequestId, noteRequest } from '../../util/request-notes.js';
 import type { ApiKeys } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
 import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
@@ -87,7 +87,6 @@ function isGatewayPath(pathname: string): boolean {
 type WireFormat = 'openai' | 'anthropic';
 
 const REQUIRED_SCOPES = ['gateway', 'admin'];
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Creates the gateway's request handler; see {@link GatewayHandler}. */
 export function createGatewayHandler({
@@ -106,8 +105,7 @@ export function createGatewayHandler({
     const format: WireFormat = pathname === '/v1/messages' ? 'anthropic' : 'openai';
     // Answer ids are always Keel's own (unique); a caller's well-formed x-request-id is echoed.
     const answerId = generateId('req');
-    const incomingId = request.headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : answerId;
+    const requestId = echoedRequestId(request) ?? answerId;
     noteRequest(request, { requestId });
     handle(request, response, pathname, format, requestId, answerId).catch((error: unknown) =>
       sendError(response, format, requestId, error),
