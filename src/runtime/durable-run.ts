@@ -152,18 +152,8 @@ export class DurableRun {
       }
     }
 
-    const attempt = (recorded?.attempt ?? 0) + 1;
-    const startedAt = new Date(clock.now());
-    const identity = {
-      seq: request.seq,
-      parentSeq: request.parentSeq ?? null,
-      kind: request.kind,
-      name: request.name,
-      inputHash,
-      attempt,
-      startedAt,
-      meta: request.meta ?? null,
-    };
+    const identity = this.identity(request, inputHash);
+    const { attempt, startedAt } = identity;
     onEvent?.({
       type: 'step-start',
       runId: this.runId,
@@ -211,14 +201,18 @@ export class DurableRun {
 
   /** The identity a step request is journaled under (for steps started outside `step`). */
   stepStart(request: StepRequest): NewApproval['step'] {
-    const recorded = this.recorded.get(request.seq);
+    return this.identity(request, hashCanonical(request.input));
+  }
+
+  /** A step's journal identity, starting now: the attempt after the recorded one, if any. */
+  private identity(request: StepRequest, inputHash: string): NewApproval['step'] {
     return {
       seq: request.seq,
       parentSeq: request.parentSeq ?? null,
       kind: request.kind,
       name: request.name,
-      inputHash: hashCanonical(request.input),
-      attempt: (recorded?.attempt ?? 0) + 1,
+      inputHash,
+      attempt: (this.recorded.get(request.seq)?.attempt ?? 0) + 1,
       startedAt: new Date(this.options.clock.now()),
       meta: request.meta ?? null,
     };
