@@ -23,7 +23,7 @@ import { handleApprovalRoute } from './approval-routes.js';
 import { handleKeyRoute } from './key-routes.js';
 import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import type { CorsOptions } from './cors.js';
-import { toHttpError } from './http-errors.js';
+import { sendError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -129,9 +129,7 @@ export function createServer({
       : handle(request, response, url)
     )
       .catch((error: unknown) => {
-        const { status, body, headers } = toHttpError(error);
-        if (!response.headersSent)
-          for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+        const status = sendError(response, error);
         if (status >= 500)
           logger.error('request failed', {
             method: request.method,
@@ -140,7 +138,6 @@ export function createServer({
             requestId,
             error: error instanceof Error ? error.message : String(error),
           });
-        sendJson(response, status, body);
       })
       .finally(settled);
   });

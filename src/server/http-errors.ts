@@ -1,4 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import { isKeelError, serializeError } from '../errors/keel-error.js';
+import { sendJson } from './http-io.js';
 
 /**
  * The one place where errors become HTTP: a status, a JSON body `{ error: { code, message } }`
@@ -69,4 +71,13 @@ function statusFor(code: string, fault: string, retryable: boolean): number {
   if (fault === 'caller') return 400;
   if (fault === 'provider' || fault === 'model') return 502;
   return retryable ? 503 : 500;
+}
+
+/** Answers with `error` mapped by {@link toHttpError} (status, body, headers); returns the status. */
+export function sendError(response: ServerResponse, error: unknown): number {
+  const { status, body, headers } = toHttpError(error);
+  if (!response.headersSent)
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+  sendJson(response, status, body);
+  return status;
 }

@@ -4,7 +4,7 @@ import { RateLimitedError } from '../gateway/gateway-errors.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { Logger } from '../util/logger.js';
 import { applyCors, type CorsOptions } from './cors.js';
-import { toHttpError } from './http-errors.js';
+import { sendError } from './http-errors.js';
 import { noteRequest, requestNotesOf } from '../util/request-notes.js';
 import { onAuthenticated } from './request-context.js';
 
@@ -72,15 +72,8 @@ export function createRequestEdges({
                 fault: 'system',
                 retryable: true,
               });
-              const { status, body, headers } = toHttpError(error);
-              const text = JSON.stringify(body);
-              response.writeHead(status, {
-                ...headers,
-                'content-type': 'application/json; charset=utf-8',
-                'content-length': Buffer.byteLength(text),
-                connection: 'close',
-              });
-              response.end(text);
+              response.setHeader('connection', 'close');
+              sendError(response, error);
             }, timeoutMs);
 
       response.once('close', () => {
