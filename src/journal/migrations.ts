@@ -7,6 +7,7 @@ import { gatewayMigration } from './migration-0002-gateway.js';
 import { sessionsMigration } from './migration-0005-sessions.js';
 import { textDeltasMigration } from './migration-0006-text-deltas.js';
 import { retentionMigration } from './migration-0007-retention.js';
+import { providerWaitsMigration } from './migration-0008-provider-waits.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -130,6 +131,7 @@ export const migrations: readonly Migration[] = [
   sessionsMigration,
   textDeltasMigration,
   retentionMigration,
+  providerWaitsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -240,7 +240,8 @@ export function createSqlJournalStore({
       }
       const result = await client.query<RunRow>(
         // A queued run of a session waits for the earlier live runs of its session (tenant-scoped,
-        // served by runs_tenant_session_created); a running one being recovered never waits.
+        // served by runs_tenant_session_created); a running one being recovered never waits, nor
+        // does a waiting one (it was claimed before), once its not-before time has come.
         `WITH candidates AS (
            SELECT id FROM ${runs} AS candidate
            WHERE ((status = 'queued' AND available_at <= now()
@@ -249,6 +250,7 @@ export function createSqlJournalStore({
                      WHERE earlier.tenant_id = candidate.tenant_id AND earlier.session_id = candidate.session_id
                        AND (earlier.created_at, earlier.id) < (candidate.created_at, candidate.id)
                        AND earlier.status NOT IN ${TERMINAL_SQL})))
+                  OR (status = 'waiting' AND available_at <= now())
                   OR (status = 'running' AND lease_expires_at < now()))
              ${filters}
            ORDER BY created_at, id
@@ -262,6 +264,8 @@ export function createSqlJournalStore({
            fence = run.fence + 1,
            attempts = run.attempts + 1,
            started_at = coalesce(run.started_at, now()),
+           wait_reason = NULL,
+           wait_detail = NULL,
            updated_at = now()
          FROM candidates
          WHERE run.id = candidates.id
@@ -315,6 +319,61 @@ export function createSqlJournalStore({
         [lease.runId, lease.fence],
       );
       if (retried.rowCount === 0) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
+    async waitForRetry(lease, { step, delayMs, reason, message }) {
+      const waiting = await client.transaction(async (tx) => {
+        const locked = await tx.query<{ cancel_requested: boolean }>(
+          `SELECT cancel_requested FROM ${runs}
+           WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+           FOR UPDATE`,
+          [lease.runId, lease.owner, lease.fence],
+        );
+        const run = locked.rows[0];
+        if (!run) return undefined;
+        if (run.cancel_requested) throw new RunCancelledError(lease.runId);
+        // The step keeps its first start time: its duration in the trace spans the whole wait.
+        await tx.query(
+          `INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
+           VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, $8::timestamptz, $9::jsonb)
+           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, meta = excluded.meta
+           WHERE step.status = 'started'`,
+          [
+            lease.runId,
+            step.seq,
+            step.parentSeq,
+            step.kind,
+            step.name,
+            step.inputHash,
+            step.attempt,
+            step.startedAt.toISOString(),
+            step.meta == null ? null : JSON.stringify(step.meta),
+          ],
+        );
+        const updated = await tx.query<RunRow>(
+          `UPDATE ${runs} SET status = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
+             available_at = ${leaseInterval('$2')}, wait_reason = $3, wait_detail = $4::jsonb,
+             attempts = greatest(0, attempts - 1), updated_at = now()
+           WHERE id = $1
+           RETURNING *`,
+          [
+            lease.runId,
+            Math.max(0, delayMs),
+            reason,
+            JSON.stringify({ message, seq: step.seq, attempts: step.attempt }),
+          ],
+        );
+        return updated.rows[0];
+      });
+      if (waiting) return toRunRecord(waiting);
+      // A retry of a release that did commit: the fence moves only on a claim.
+      const retried = await client.query<RunRow>(
+        `SELECT * FROM ${runs} WHERE id = $1 AND fence = $2 AND status = 'waiting' AND lease_owner IS NULL`,
+        [lease.runId, lease.fence],
+      );
+      const retriedRow = retried.rows[0];
+      if (!retriedRow) throw new LeaseLostError(lease.runId, lease.fence);
+      return toRunRecord(retriedRow);
     },
 
     async loadSteps(runId, { withOutputs = false } = {}) {
@@ -485,12 +544,13 @@ export function createSqlJournalStore({
       // A transaction because a run awaiting approval takes its pending approvals along; the run
       // row is locked first, in the same order as decisions take it (no deadlock between them).
       const row = await client.transaction(async (tx) => {
-        // SET expressions read the row as it was, so one CASE decides per current status.
+        // SET expressions read the row as it was, so one CASE decides per current status. A
+        // queued, waiting or suspended run holds no worker: it ends here.
         const cancelled = await tx.query<RunRow>(
           `UPDATE ${runs} SET
-             status = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE status END,
-             stop_reason = CASE WHEN status IN ('queued', 'awaiting_approval') THEN 'cancelled' ELSE stop_reason END,
-             ended_at = CASE WHEN status IN ('queued', 'awaiting_approval') THEN now() ELSE ended_at END,
+             status = CASE WHEN status IN ('queued', 'waiting', 'awaiting_approval') THEN 'cancelled' ELSE status END,
+             stop_reason = CASE WHEN status IN ('queued', 'waiting', 'awaiting_approval') THEN 'cancelled' ELSE stop_reason END,
+             ended_at = CASE WHEN status IN ('queued', 'waiting', 'awaiting_approval') THEN now() ELSE ended_at END,
              ${waitedMsUpdate('waiting_since')},
              waiting_since = NULL,
              cancel_requested = true,

@@ -37,6 +37,9 @@ export interface RunRow {
   attempts: number;
   cancel_requested: boolean;
   waited_ms: number | string;
+  available_at?: Date | string;
+  wait_reason?: string | null;
+  wait_detail?: { message?: unknown; seq?: unknown; attempts?: unknown } | null;
   input_tokens: number | string;
   output_tokens: number | string;
   cached_input_tokens: number | string | null;
@@ -102,6 +105,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     attempts: Number(row.attempts),
     cancelRequested: row.cancel_requested,
     waitedMs: Number(row.waited_ms ?? 0),
+    wait: toRunWait(row),
     usage: toUsage(row),
     costUsd: Number(row.cost_usd),
     stepCount: Number(row.step_count),
@@ -109,6 +113,19 @@ export function toRunRecord(row: RunRow): RunRecord {
     startedAt: toDateOrNull(row.started_at),
     endedAt: toDateOrNull(row.ended_at),
     updatedAt: toDate(row.updated_at),
+  };
+}
+
+/** The wait of a `waiting` run (see migration 0008); null for any other status. */
+function toRunWait(row: RunRow): RunRecord['wait'] {
+  if (row.status !== 'waiting' || !row.wait_reason || row.available_at === undefined) return null;
+  const detail = row.wait_detail ?? {};
+  return {
+    reason: row.wait_reason,
+    message: typeof detail.message === 'string' ? detail.message : '',
+    until: toDate(row.available_at),
+    seq: Number(detail.seq ?? 0),
+    attempts: Number(detail.attempts ?? 0),
   };
 }
 

@@ -611,6 +611,136 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     });
   });
 
+  describe('waitForRetry', () => {
+    const waitingStep = (attempt: number) => ({
+      seq: 0,
+      parentSeq: null,
+      kind: 'model',
+      name: 'gpt-test',
+      inputHash: 'hash-0',
+      attempt,
+      startedAt: new Date('2030-01-01T00:00:01.000Z'),
+      meta: { model: 'gpt-test', attempts: attempt },
+    });
+    const waitOptions = (attempt: number, delayMs: number) => ({
+      step: waitingStep(attempt),
+      delayMs,
+      reason: 'gateway_unavailable',
+      message: 'No deployment of model "fast" is available right now (d0: breaker-open).',
+    });
+
+    it('releases the run waiting (fenced, no lease), its step started with its attempts', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const waiting = await store.waitForRetry(leaseOf(run), waitOptions(2, 60_000));
+      expect(waiting).toMatchObject({
+        id: run.id,
+        status: 'waiting',
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        fence: run.fence,
+        // A voluntary release is not a failed execution: the claim count goes back.
+        attempts: run.attempts - 1,
+        wait: { reason: 'gateway_unavailable', seq: 0, attempts: 2 },
+      });
+      expect(waiting.wait?.message).toMatch(/breaker-open/);
+      // The not-before time is the database's now() + delay, like updated_at in the same write.
+      expect(waiting.wait!.until.getTime() - waiting.updatedAt.getTime()).toBe(60_000);
+      // A retry of a release that committed is harmless.
+      expect(await store.waitForRetry(leaseOf(run), waitOptions(2, 60_000))).toMatchObject({
+        status: 'waiting',
+        fence: run.fence,
+      });
+      const [step] = await store.loadSteps(run.id);
+      expect(step).toMatchObject({ seq: 0, status: 'started', attempt: 2, meta: { attempts: 2 } });
+      // The lease is gone: journal writes and heartbeats of the old execution are refused.
+      await expectLeaseLost(store.completeStep(leaseOf(run), stepEnd(0)));
+      expect(await store.heartbeat({ leases: [leaseOf(run)], leaseMs: 1_000 })).toEqual([
+        { runId: run.id, held: false, cancelRequested: false },
+      ]);
+      expect(await store.listRuns({ status: 'waiting' })).toMatchObject({ runs: [{ id: run.id }] });
+    });
+
+    it('is skipped by the claim until its not-before time, then claimed without a notification', async () => {
+      await store.createRun(newRun());
+      await store.createRun(newRun());
+      const first = await claimOne();
+      const second = await claimOne();
+      await store.waitForRetry(leaseOf(first), waitOptions(1, 60_000));
+      await store.waitForRetry(leaseOf(second), waitOptions(3, 300));
+      let woken = 0;
+      const unsubscribe = await store.onRunnable(() => woken++);
+      expect(await store.claimRuns({ owner: 'w', limit: 10, leaseMs: 1_000 })).toEqual([]);
+
+      // No notification comes: a worker's poll finds the run once its time has passed.
+      let claimed: RunRecord[] = [];
+      await withTimeout(
+        waitUntil(async () => {
+          claimed = await store.claimRuns({ owner: 'worker-2', limit: 10, leaseMs: 30_000 });
+          return claimed.length > 0;
+        }),
+        10_000,
+      );
+      await unsubscribe();
+      expect(woken).toBe(0);
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]).toMatchObject({
+        id: second.id,
+        status: 'running',
+        leaseOwner: 'worker-2',
+        fence: second.fence + 1,
+        attempts: second.attempts,
+        startedAt: second.startedAt,
+        wait: null,
+      });
+      // The run waiting a minute is still waiting; a decision to run it early is an update away.
+      expect(await store.getRun(first.id)).toMatchObject({ status: 'waiting', wait: { attempts: 1 } });
+      await client.query(`UPDATE ${schema}.runs SET available_at = now() WHERE id = $1`, [first.id]);
+      expect(await claimOne('worker-3')).toMatchObject({ id: first.id, wait: null });
+      // The resumed execution completes the started step with its next attempt.
+      const resumed = (await store.getRun(first.id))!;
+      await store.completeStep(leaseOf(resumed), stepEnd(0, { attempt: 2, meta: { attempts: 2 } }));
+      expect((await store.loadSteps(first.id))[0]).toMatchObject({
+        status: 'completed',
+        attempt: 2,
+        startedAt: new Date('2030-01-01T00:00:01.000Z'),
+      });
+    });
+
+    it('refuses a stale lease, and a run asked to stop, writing nothing', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      await expectLeaseLost(
+        store.waitForRetry({ ...leaseOf(run), fence: run.fence + 1 }, waitOptions(1, 1_000)),
+      );
+      await store.requestCancel(run.id);
+      const error: unknown = await store.waitForRetry(leaseOf(run), waitOptions(1, 1_000)).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect((error as { code?: string }).code).toBe('run_cancelled');
+      expect(await store.getRun(run.id)).toMatchObject({ status: 'running', leaseOwner: 'worker-1' });
+      expect(await store.loadSteps(run.id)).toEqual([]);
+    });
+
+    it('a waiting run is cancelled at once', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      await store.waitForRetry(leaseOf(run), waitOptions(1, 60_000));
+      const ended: string[] = [];
+      const unsubscribe = await store.onRunEnded((runId) => ended.push(runId));
+      const cancelled = await store.requestCancel(run.id);
+      expect(cancelled).toMatchObject({ status: 'cancelled', stopReason: 'cancelled', wait: null });
+      await withTimeout(
+        waitUntil(() => ended.includes(run.id)),
+        5_000,
+      );
+      await unsubscribe();
+      await client.query(`UPDATE ${schema}.runs SET available_at = now() WHERE id = $1`, [run.id]);
+      expect(await store.claimRuns({ owner: 'w', limit: 1, leaseMs: 1_000 })).toEqual([]);
+    });
+  });
+
   describe('requestCancel', () => {
     it('cancels a queued run at once', async () => {
       const { run } = await store.createRun(newRun());
@@ -875,6 +1005,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
 }

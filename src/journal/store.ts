@@ -43,7 +43,8 @@ export interface JournalStore {
   getSession(sessionId: string, options?: { tenantId?: string }): Promise<SessionRecord | undefined>;
 
   /**
-   * Claims up to `limit` runnable runs (queued, or running with an expired lease) with
+   * Claims up to `limit` runnable runs (queued, waiting past its not-before time, or running
+   * with an expired lease) with
    * `FOR UPDATE SKIP LOCKED`, setting the owner, a lease of `leaseMs` and a new fencing token.
    * A queued run of a session waits until every earlier run of that session (same tenant) has
    * ended: a session's messages are answered one at a time, in order.
@@ -61,6 +62,19 @@ export interface JournalStore {
   heartbeat(options: { leases: readonly Lease[]; leaseMs: number }): Promise<HeartbeatResult[]>;
   /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */
   releaseRun(lease: Lease, options?: { delayMs?: number }): Promise<void>;
+  /**
+   * Releases a claimed run to wait out a provider failure, in one fenced transaction: journals
+   * the waiting model step as `started` with the attempts it made (its first start time kept),
+   * sets the run `waiting` with the reason, clears the lease and makes it claimable again
+   * `delayMs` from now (database clock), so it holds no worker while it waits. A voluntary
+   * release is not a failed execution: it does not count towards the run's claim `attempts`.
+   * Returns the waiting run. Throws `LeaseLostError` when the lease is gone and
+   * `RunCancelledError` when the run was asked to stop (nothing is written then).
+   */
+  waitForRetry(
+    lease: Lease,
+    options: { step: StepStart; delayMs: number; reason: string; message: string },
+  ): Promise<RunRecord>;
 
   /**
    * The journal of a run in `seq` order; outputs loaded only when asked: of every step (`true`)
@@ -129,8 +143,8 @@ export interface JournalStore {
   ): Promise<RunRecord | undefined>;
 
   /**
-   * Asks a run to stop. A queued run, or one awaiting approval (its pending approvals become
-   * `cancelled`), is cancelled at once; a running one at its next heartbeat.
+   * Asks a run to stop. A queued or waiting run, or one awaiting approval (its pending approvals
+   * become `cancelled`), is cancelled at once; a running one at its next heartbeat.
    */
   requestCancel(runId: string, options?: { tenantId?: string }): Promise<RunRecord | undefined>;
 

@@ -3,8 +3,10 @@ import type { Usage } from '../model/model.js';
 
 /**
  * Lifecycle of a run. `queued` and `running` are live; `awaiting_approval` (a tool call waits
- * for a human decision) and `waiting` (timers, events; later issues) hold no worker and are never
- * claimed; the last three are terminal and always carry a stop reason.
+ * for a human decision) and `waiting` (a model step waits out a provider outage until its
+ * not-before time, see `RunWait`) hold no worker: a run awaiting approval is never claimed, a
+ * waiting one is claimed once its time has come. The last three are terminal and always carry a
+ * stop reason.
  */
 export const RUN_STATUSES = [
   'queued',
@@ -63,6 +65,8 @@ export interface RunRecord {
    * wait days for a human and still get its full working time once resumed.
    */
   waitedMs: number;
+  /** Why and until when the run waits; set while its status is `waiting`, null otherwise. */
+  wait: RunWait | null;
   usage: Usage;
   costUsd: number;
   stepCount: number;
@@ -70,6 +74,23 @@ export interface RunRecord {
   startedAt: Date | null;
   endedAt: Date | null;
   updatedAt: Date;
+}
+
+/**
+ * A run released by a model step whose provider failed with a retryable error and asked for (or
+ * backed off to) a wait too long to hold a worker for. Waiting counts against the deadline.
+ */
+export interface RunWait {
+  /** The code of the error waited out, e.g. `gateway_unavailable`, `provider_http_429`. */
+  reason: string;
+  /** That error's message. */
+  message: string;
+  /** Not before: no worker claims the run earlier (database clock). */
+  until: Date;
+  /** The waiting model step. */
+  seq: number;
+  /** Model calls that step has made so far (the next one is `attempts + 1`). */
+  attempts: number;
 }
 
 /** Step kinds. Later issues add `guard`, `approval`, `memory`, `agent`. */
