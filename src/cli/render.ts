@@ -8,6 +8,9 @@ export function renderEvent(event: RunEvent): string | undefined {
   if (event.type === 'run-start' && event.replayedSteps > 0) {
     return `↻ resuming ${event.runId} (attempt ${event.attempt}, ${event.replayedSteps} recorded steps)\n`;
   }
+  if (event.type === 'run-wait') {
+    return `… waiting until ${event.until} to retry the model call (${event.reason}, ${event.attempts} attempt(s) so far)\n`;
+  }
   if (event.type !== 'step-end') return undefined;
   const mark = event.status === 'completed' ? '✓' : '✗';
   const tokens = event.usage ? `  ${event.usage.inputTokens}→${event.usage.outputTokens} tok` : '';

@@ -1,4 +1,4 @@
-import { KeelError } from './keel-error.js';
+import { KeelError, type SerializedError } from './keel-error.js';
 
 /**
  * The provider answered with an error status or could not be reached. `retryable` follows the
@@ -63,5 +63,20 @@ export class ModelTimeoutError extends KeelError {
 export class ModelConfigError extends KeelError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super({ code: 'model_config_invalid', message, fault: 'caller', details });
+  }
+}
+
+/**
+ * A model step used its `modelAttempts` on retryable failures. The last provider error is the
+ * cause (`details.cause`); its fault is this error's fault.
+ */
+export class ModelAttemptsExhaustedError extends KeelError {
+  constructor({ seq, attempts, cause }: { seq: number; attempts: number; cause: SerializedError }) {
+    super({
+      code: 'model_attempts_exhausted',
+      message: `The model call of step ${seq} failed ${attempts} times (modelAttempts); last error: ${cause.message}`,
+      fault: cause.fault,
+      details: { seq, attempts, cause },
+    });
   }
 }

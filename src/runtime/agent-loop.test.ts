@@ -181,6 +181,119 @@ describe('the agent loop', () => {
     expect(flaky.calls).toHaveLength(2);
   });
 
+  describe('a model call failing with a retryable error', () => {
+    const overloaded = (retryAfterMs?: number) =>
+      new ProviderError({
+        provider: 'test',
+        status: 503,
+        message: 'overloaded',
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+
+    it('is retried in place after a short wait, its attempts counted on the step', async () => {
+      const model = createScriptedModel({ replies: [overloaded(20), overloaded(20), 'recovered'] });
+      const events: RunEvent[] = [];
+      const result = await run(agent({ model }), 'go', (event) => events.push(event));
+      expect(result).toMatchObject({ stopReason: 'completed', output: 'recovered', attempts: 1 });
+      expect(model.calls).toHaveLength(3);
+      expect(events.some((event) => event.type === 'run-wait')).toBe(false);
+      const [step] = await store.loadSteps(result.id);
+      expect(step).toMatchObject({ kind: 'model', status: 'completed', attempt: 3 });
+      expect(step?.meta).toMatchObject({
+        attempts: 3,
+        retries: [
+          { attempt: 1, code: 'provider_http_503', released: false },
+          { attempt: 2, code: 'provider_http_503', released: false },
+        ],
+      });
+      expect((step?.meta?.retries as { waitMs: number }[])[0]!.waitMs).toBeGreaterThanOrEqual(20);
+    });
+
+    it('releases the run (status waiting, no worker) for a long wait; it resumes and completes', async () => {
+      const model = createScriptedModel({ replies: [overloaded(400), 'recovered'] });
+      const definition = agent({ model, limits: { maxInPlaceWaitMs: 100 } });
+      const seen: { status?: string; wait?: unknown; leaseOwner?: string | null }[] = [];
+      const checks: Promise<void>[] = [];
+      const result = await run(definition, 'go', (event) => {
+        if (event.type !== 'run-wait') return;
+        checks.push(
+          store.getRun(event.runId).then((waiting) => {
+            seen.push({ status: waiting?.status, wait: waiting?.wait, leaseOwner: waiting?.leaseOwner });
+          }),
+        );
+      });
+      await Promise.all(checks);
+      expect(seen).toEqual([
+        {
+          status: 'waiting',
+          leaseOwner: null,
+          wait: {
+            reason: 'provider_http_503',
+            message: 'test: overloaded',
+            until: expect.any(Date),
+            seq: 0,
+            attempts: 1,
+          },
+        },
+      ]);
+      // Resumed by a new claim (fence 2), which replays nothing and retries the call as attempt 2;
+      // the release itself did not count as a failed execution.
+      expect(result).toMatchObject({ stopReason: 'completed', output: 'recovered', fence: 2, attempts: 1 });
+      expect(model.calls).toHaveLength(2);
+      const [step] = await store.loadSteps(result.id);
+      expect(step).toMatchObject({ status: 'completed', attempt: 2 });
+      expect(step?.meta).toMatchObject({
+        attempts: 2,
+        retries: [{ attempt: 1, code: 'provider_http_503', waitMs: 400, released: true }],
+      });
+    });
+
+    it('ends the run at the attempt cap, the provider error as its cause', async () => {
+      const model = createScriptedModel({ respond: () => overloaded(1) });
+      const result = await run(agent({ model, limits: { modelAttempts: 3 } }));
+      expect(result.stopReason).toBe('error');
+      expect(result.error).toMatchObject({
+        code: 'model_attempts_exhausted',
+        fault: 'provider',
+        details: { seq: 0, attempts: 3, cause: { code: 'provider_http_503', message: 'test: overloaded' } },
+      });
+      expect(model.calls).toHaveLength(3);
+      const [step] = await store.loadSteps(result.id);
+      expect(step).toMatchObject({ status: 'failed', attempt: 3, error: { code: 'provider_http_503' } });
+      expect(step?.meta).toMatchObject({ attempts: 3, gaveUp: 'attempts' });
+    });
+
+    it('ends the run at once on a non-retryable error, even after retryable ones', async () => {
+      const model = createScriptedModel({
+        replies: [
+          overloaded(1),
+          new ProviderError({ provider: 'test', status: 422, message: 'unprocessable' }),
+        ],
+      });
+      const result = await run(agent({ model }));
+      expect(result.stopReason).toBe('error');
+      expect(result.error).toMatchObject({ code: 'provider_http_422', retryable: false });
+      expect(model.calls).toHaveLength(2);
+      const [step] = await store.loadSteps(result.id);
+      expect(step).toMatchObject({ status: 'failed', attempt: 2 });
+    });
+
+    it('ends the run with deadline when no retry fits before it, the provider error as its cause', async () => {
+      const model = createScriptedModel({
+        replies: [
+          new ProviderError({ provider: 'test', status: 429, message: 'slow down', retryAfterMs: 60_000 }),
+        ],
+      });
+      const result = await run(agent({ model, limits: { deadlineMs: 5_000 } }));
+      expect(result.stopReason).toBe('deadline');
+      expect(result.error).toMatchObject({
+        code: 'deadline_exceeded',
+        details: { deadlineMs: 5_000, attempts: 1, cause: { code: 'provider_http_429' } },
+      });
+      expect(model.calls).toHaveLength(1);
+    });
+  });
+
   it('sends unknown tools, invalid arguments and tool errors back to the model, and counts them', async () => {
     const broken = defineTool({
       name: 'broken',

@@ -1,6 +1,6 @@
 import { raceAbort } from '../util/race-abort.js';
 import { isKeelError, KeelError, serializeError, type SerializedError } from '../errors/keel-error.js';
-import { ModelTimeoutError, ProviderError } from '../errors/model-errors.js';
+import { ModelAttemptsExhaustedError, ModelTimeoutError } from '../errors/model-errors.js';
 import { RunCancelledError, ToolError } from '../errors/runtime-errors.js';
 import type { RunEnd, RunRecord, StopReason } from '../journal/types.js';
 import type {
@@ -22,17 +22,20 @@ import type { Logger } from '../util/logger.js';
 import { DEFAULT_LIMITS, type Agent } from './agent.js';
 import { fullJitterDelay } from './backoff.js';
 import { sleep } from '../util/sleep.js';
-import type { DurableRun, StepOutcome } from './durable-run.js';
+import type { DurableRun, StepContext, StepOutcome, StepRequest, StepResult } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import { createConversationDigest } from './conversation-digest.js';
 import { createLoopDetector } from './loop-detector.js';
 import { storedModelResponseSchema } from './stored-model-response.js';
-import { combineSignals, DeadlineExceededError } from './run-signals.js';
+import { combineSignals, DeadlineExceededError, RunWaitingError } from './run-signals.js';
 import type { RunEventListener } from './run-events.js';
 import { needsApproval, rejectionOf, resolveApprovals, type GatedCall } from './approval-gate.js';
 
-/** The longest wait a provider's Retry-After may impose on one model call. */
-const MAX_RETRY_AFTER_MS = 30_000;
+/** Backoff between model call attempts without a Retry-After: full jitter, base and ceiling. */
+const MODEL_RETRY_BASE_MS = 250;
+const MODEL_RETRY_CAP_MS = 30_000;
+/** Retries a model step keeps in its meta (the newest). */
+const MAX_RECORDED_RETRIES = 20;
 
 export interface AgentLoopOptions {
   run: RunRecord;
@@ -86,11 +89,13 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   const loopDetector = createLoopDetector({ threshold: limits.loopThreshold });
 
   // The deadline counts from the run's first start, so a recovered run does not get a new one;
-  // time spent awaiting approvals does not count (a person may take days).
+  // time spent awaiting approvals does not count (a person may take days), waiting for a
+  // provider does.
   const startedAt = run.startedAt?.getTime() ?? clock.now();
+  const deadlineAt = startedAt + run.waitedMs + limits.deadlineMs;
   const deadline = combineSignals({
     signals: [options.signal],
-    timeoutMs: startedAt + run.waitedMs + limits.deadlineMs - clock.now(),
+    timeoutMs: deadlineAt - clock.now(),
     onTimeout: () => new DeadlineExceededError(run.id, limits.deadlineMs),
   });
   const signal = deadline.signal;
@@ -144,38 +149,41 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
         ...(agent.maxOutputTokens !== undefined ? { maxOutputTokens: agent.maxOutputTokens } : {}),
       };
       const seq = durable.allocateSeq();
-      const modelResult = await durable.step(
-        {
-          seq,
-          kind: 'model',
-          name: `${model.provider}:${model.modelId}`,
-          // Everything the call depends on, hashed incrementally (see conversation-digest.ts).
-          input: {
-            conversation: conversation.value(),
-            tools: toolsHash,
-            responseFormat: request.responseFormat,
-            temperature: request.temperature,
-            maxOutputTokens: request.maxOutputTokens,
-          },
-          journalStart: false,
-          meta: { provider: model.provider, model: model.modelId, tools: toolSpecs.map((spec) => spec.name) },
+      const modelStep: StepRequest = {
+        seq,
+        kind: 'model',
+        name: `${model.provider}:${model.modelId}`,
+        // Everything the call depends on, hashed incrementally (see conversation-digest.ts).
+        input: {
+          conversation: conversation.value(),
+          tools: toolsHash,
+          responseFormat: request.responseFormat,
+          temperature: request.temperature,
+          maxOutputTokens: request.maxOutputTokens,
         },
-        () =>
-          callModel({
-            model,
-            request,
-            seq,
-            limits,
-            signal,
-            runId: run.id,
-            onEvent: streamText ? onEvent : undefined,
-            faultHook,
-            logger,
-          }),
-      );
+        journalStart: false,
+        meta: { provider: model.provider, model: model.modelId, tools: toolSpecs.map((spec) => spec.name) },
+      };
+      const modelResult = await durable.step(modelStep, async (context) => {
+        const tally = startTally(context);
+        const outcome = await callModel({
+          model,
+          request,
+          seq,
+          limits,
+          signal,
+          runId: run.id,
+          onEvent: streamText ? onEvent : undefined,
+          faultHook,
+          logger,
+          tally,
+          retry: { durable, step: modelStep, clock, deadlineAt },
+        });
+        return withAttempts(outcome, tally);
+      });
       modelCalls++;
       addUsage(modelResult.usage, modelResult.costUsd);
-      if (modelResult.status === 'failed') return end('error', { error: modelResult.error });
+      if (modelResult.status === 'failed') return endOfFailedModelStep(modelResult, seq);
       if (limits.maxCostUsd !== undefined && modelResult.meta?.priced === false) {
         // A dollar cap that cannot be computed is not a cap: stop rather than spend blind.
         return end('budget', {
@@ -261,6 +269,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       conversation.push(...results);
     }
   } catch (error) {
+    // Released to wait for a provider: not an end, whatever happened to the signal since.
+    if (isKeelError(error) && error.code === 'run_waiting') throw error;
     const reason = signal.aborted ? signal.reason : error;
     if (reason instanceof RunCancelledError) return end('cancelled', { error: reason.toJSON() });
     if (reason instanceof DeadlineExceededError) return end('deadline', { error: reason.toJSON() });
@@ -276,9 +286,89 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   } finally {
     deadline.dispose();
   }
+
+  /**
+   * How a failed model step ends the run, read from its record (so a replay ends the same way):
+   * a non-retryable error ends it with that error; giving up on a retryable one ends it with
+   * `deadline` or `model_attempts_exhausted`, the provider error as the cause.
+   */
+  function endOfFailedModelStep(result: StepResult & { status: 'failed' }, seq: number): RunEnd {
+    const attempts = Number(result.meta?.attempts ?? result.attempt);
+    if (result.meta?.gaveUp === 'deadline') {
+      const cause = { error: result.error, attempts };
+      return end('deadline', { error: new DeadlineExceededError(run.id, limits.deadlineMs, cause).toJSON() });
+    }
+    if (result.meta?.gaveUp === 'attempts') {
+      const error = new ModelAttemptsExhaustedError({ seq, attempts, cause: result.error });
+      return end('error', { error: error.toJSON() });
+    }
+    return end('error', { error: result.error });
+  }
 }
 
 type Limits = typeof DEFAULT_LIMITS;
+
+/** A failed model call that was retried, as the model step's meta keeps it. */
+interface RetryRecord {
+  /** The model call that failed (1, 2...). */
+  attempt: number;
+  code: string;
+  /** The wait before the next call. */
+  waitMs: number;
+  /** True when the run was released to wait (status `waiting`), false for a wait in place. */
+  released: boolean;
+}
+
+/** The model calls of one model step, counted across in-place retries and waits. */
+interface AttemptTally {
+  /** Model calls made so far, those of earlier executions included. */
+  attempts: number;
+  /** Retried failures, oldest first (the newest `MAX_RECORDED_RETRIES`). */
+  retries: RetryRecord[];
+  /** Why the step gave up on a retryable error, if it did. */
+  gaveUp?: 'deadline' | 'attempts';
+}
+
+/** Picks up the count where an earlier execution (released to wait) left it. */
+function startTally({ attempt, recordedMeta }: StepContext): AttemptTally {
+  const recorded = recordedMeta?.retries;
+  return { attempts: attempt - 1, retries: Array.isArray(recorded) ? (recorded as RetryRecord[]) : [] };
+}
+
+/** The step's outcome with its model calls counted: the `attempt` column and, after retries, meta. */
+function withAttempts(outcome: StepOutcome, tally: AttemptTally): StepOutcome {
+  const meta = { ...outcome.meta, ...attemptsMeta(tally) };
+  return { ...outcome, attempt: tally.attempts, meta };
+}
+
+function attemptsMeta(tally: AttemptTally): Record<string, unknown> {
+  return {
+    ...(tally.retries.length > 0 ? { attempts: tally.attempts, retries: tally.retries } : {}),
+    ...(tally.gaveUp === undefined ? {} : { gaveUp: tally.gaveUp }),
+  };
+}
+
+/**
+ * The wait before the next model call: the provider's (Retry-After, an open breaker's cooldown)
+ * when it named one, and never less than exponential backoff with full jitter over the step's
+ * attempts so far.
+ */
+function retryDelayOf(error: unknown, attempt: number): number {
+  const backoff = fullJitterDelay({
+    attempt: attempt - 1,
+    baseMs: MODEL_RETRY_BASE_MS,
+    capMs: MODEL_RETRY_CAP_MS,
+  });
+  return Math.max(backoff, retryAfterOf(error) ?? 0);
+}
+
+/** The wait an error asks for: `retryAfterMs` of a provider error, the gateway's, or in details. */
+function retryAfterOf(error: unknown): number | undefined {
+  if (!isKeelError(error)) return undefined;
+  const own = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  const value = typeof own === 'number' ? own : error.details.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
 
 async function callModel({
   model,
@@ -290,6 +380,8 @@ async function callModel({
   onEvent,
   faultHook,
   logger,
+  tally,
+  retry,
 }: {
   model: LanguageModel;
   request: ModelRequest;
@@ -300,13 +392,19 @@ async function callModel({
   onEvent?: RunEventListener;
   faultHook?: FaultHook;
   logger: Logger;
+  /** Counts the model calls (updated as they happen). */
+  tally: AttemptTally;
+  /** What a retry needs: the journal to release the run to, the step, the clock, the deadline. */
+  retry: { durable: DurableRun; step: StepRequest; clock: Clock; deadlineAt: number };
 }): Promise<StepOutcome> {
   let lastError: SerializedError | undefined;
-  // One retry owner: a model that retries itself (the gateway) gets exactly one attempt here,
-  // so retries never multiply (modelAttempts × the gateway's own attempts).
-  const attempts = model.retriesOwned === true ? 1 : limits.modelAttempts;
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  // A retryable failure is retried while the deadline allows, up to `modelAttempts` calls: in
+  // place for a short wait, by releasing the run (status `waiting`) for a long one. A model that
+  // retries itself (the gateway) has already retried and fallen back within its own budget; the
+  // loop retries it only after a wait (its Retry-After, an open breaker's cooldown, or backoff).
+  for (let attempt = tally.attempts + 1; ; attempt++) {
     throwIfAborted(signal);
+    tally.attempts = attempt;
     await faultHook?.('before-model-call', { runId, seq });
     const call = combineSignals({
       signals: [signal],
@@ -321,7 +419,7 @@ async function callModel({
             signal: call.signal,
             runId,
             seq,
-            attempt: attempt + 1,
+            attempt,
             onEvent,
           })
         : await model.generate(request, { signal: call.signal });
@@ -339,20 +437,50 @@ async function callModel({
       const error = call.signal.aborted && !signal.aborted ? call.signal.reason : thrown;
       lastError = serializeError(error);
       const retryable = isKeelError(error) ? error.retryable : false;
-      if (!retryable || attempt + 1 >= attempts) break;
-      const retryAfter = error instanceof ProviderError ? error.retryAfterMs : undefined;
-      const delay = Math.max(
-        fullJitterDelay({ attempt, baseMs: 250, capMs: 8_000 }),
-        Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_MS),
+      if (!retryable) break;
+      if (attempt >= limits.modelAttempts) {
+        tally.gaveUp = 'attempts';
+        break;
+      }
+      const delay = retryDelayOf(error, attempt);
+      // No retry can happen before the deadline: give up now rather than wait for nothing.
+      if (retry.clock.now() + delay >= retry.deadlineAt) {
+        tally.gaveUp = 'deadline';
+        break;
+      }
+      const released = delay > limits.maxInPlaceWaitMs;
+      tally.retries = [...tally.retries, { attempt, code: lastError.code, waitMs: delay, released }].slice(
+        -MAX_RECORDED_RETRIES,
       );
-      logger.warn('model call failed, retrying', {
+      logger.warn(released ? 'model call failed; the run waits to retry it' : 'model call failed, retrying', {
         runId,
         seq,
-        attempt: attempt + 1,
+        attempt,
         delayMs: delay,
         code: lastError.code,
       });
-      await sleep(delay, signal);
+      if (released) {
+        const waiting = await retry.durable.waitForRetry({
+          request: retry.step,
+          attempts: attempt,
+          meta: attemptsMeta(tally),
+          delayMs: delay,
+          error: lastError,
+        });
+        throw new RunWaitingError(runId, {
+          reason: lastError.code,
+          until: waiting.wait?.until ?? new Date(retry.clock.now() + delay),
+          seq,
+          attempts: attempt,
+        });
+      }
+      try {
+        await sleep(delay, signal);
+      } catch (aborted) {
+        if (!(signal.reason instanceof DeadlineExceededError)) throw aborted;
+        tally.gaveUp = 'deadline';
+        break;
+      }
     } finally {
       call.dispose();
     }

@@ -18,8 +18,19 @@ export interface AgentLimits {
   toolTimeoutMs?: number;
   /** Same tool with the same arguments this many times ends the run (`loop_detected`). Default 3. */
   loopThreshold?: number;
-  /** Attempts of a model call on a retryable provider error. Default 3. */
+  /**
+   * Model calls one model step may make on retryable errors (429, 5xx, `gateway_unavailable`, a
+   * connection failure, a timeout), in place and across waits; the last failure then ends the run
+   * with `model_attempts_exhausted`. Default 20.
+   */
   modelAttempts?: number;
+  /**
+   * Longest wait before retrying a model call that a run sits out on its worker. A longer one
+   * (a provider's Retry-After, an open breaker's cooldown, a long backoff) releases the run: it
+   * becomes `waiting` until then, holding no worker, and any worker resumes it. Waiting counts
+   * against `deadlineMs`. Default 3 s.
+   */
+  maxInPlaceWaitMs?: number;
 }
 
 export const DEFAULT_LIMITS: Required<Omit<AgentLimits, 'maxTokens' | 'maxCostUsd'>> &
@@ -31,7 +42,8 @@ export const DEFAULT_LIMITS: Required<Omit<AgentLimits, 'maxTokens' | 'maxCostUs
   modelTimeoutMs: 60_000,
   toolTimeoutMs: 30_000,
   loopThreshold: 3,
-  modelAttempts: 3,
+  modelAttempts: 20,
+  maxInPlaceWaitMs: 3_000,
 };
 
 export interface AgentOptions {

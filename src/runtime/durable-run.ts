@@ -36,9 +36,20 @@ export interface StepRequest {
   journalStart: boolean;
 }
 
-/** What executing a step produced. A failed step is still a recorded, replayable fact. */
+/**
+ * What executing a step produced. A failed step is still a recorded, replayable fact. `attempt`,
+ * when set, is journaled instead of the execution's attempt number (a model step counts its
+ * model calls, in place and across waits).
+ */
 export type StepOutcome =
-  | { status: 'completed'; output: unknown; usage?: Usage; costUsd?: number; meta?: Record<string, unknown> }
+  | {
+      status: 'completed';
+      output: unknown;
+      usage?: Usage;
+      costUsd?: number;
+      meta?: Record<string, unknown>;
+      attempt?: number;
+    }
   | {
       status: 'failed';
       error: SerializedError;
@@ -46,7 +57,17 @@ export type StepOutcome =
       usage?: Usage;
       costUsd?: number;
       meta?: Record<string, unknown>;
+      attempt?: number;
     };
+
+/** What `DurableRun.step` tells the code executing a step. */
+export interface StepContext {
+  /** The attempt after the recorded one (1 for a new step). */
+  attempt: number;
+  idempotencyKey: string;
+  /** The meta of the step's `started` record, when an earlier execution journaled one. */
+  recordedMeta: Record<string, unknown> | null;
+}
 
 export type StepResult = StepOutcome & { replayed: boolean; attempt: number };
 
@@ -107,7 +128,7 @@ export class DurableRun {
    */
   async step(
     request: StepRequest,
-    execute: (context: { attempt: number; idempotencyKey: string }) => Promise<StepOutcome>,
+    execute: (context: StepContext) => Promise<StepOutcome>,
   ): Promise<StepResult> {
     const { store, lease, clock, onEvent, faultHook } = this.options;
     const inputHash = hashCanonical(request.input);
@@ -164,12 +185,17 @@ export class DurableRun {
     });
     if (request.journalStart) await this.write(() => store.startStep(lease, identity));
 
-    const outcome = await execute({ attempt, idempotencyKey: `${this.runId}:${request.seq}` });
+    const outcome = await execute({
+      attempt,
+      idempotencyKey: `${this.runId}:${request.seq}`,
+      recordedMeta: recorded?.meta ?? null,
+    });
     const endedAt = new Date(clock.now());
     const meta = outcome.meta ? { ...request.meta, ...outcome.meta } : (request.meta ?? null);
     await this.write(async () => {
       const append = store.completeStep(lease, {
         ...identity,
+        attempt: outcome.attempt ?? attempt,
         meta,
         status: outcome.status,
         endedAt,
@@ -196,7 +222,7 @@ export class DurableRun {
       costUsd: outcome.costUsd,
       error: outcome.status === 'failed' ? outcome.error : undefined,
     });
-    return { ...outcome, replayed: false, attempt };
+    return { ...outcome, replayed: false, attempt: outcome.attempt ?? attempt };
   }
 
   /** The identity a step request is journaled under (for steps started outside `step`). */
@@ -229,6 +255,39 @@ export class DurableRun {
    */
   suspendForApproval(approvals: readonly NewApproval[]): Promise<ApprovalRecord[]> {
     return this.write(() => this.options.store.suspendForApproval(this.options.lease, { approvals }));
+  }
+
+  /**
+   * Releases the run to wait `delayMs` for a provider (fenced; see `JournalStore.waitForRetry`),
+   * journaling `request`'s step as started with `attempts` and `meta`. After this the execution
+   * must end without finishing the run: it no longer holds the lease.
+   */
+  waitForRetry({
+    request,
+    attempts,
+    meta,
+    delayMs,
+    error,
+  }: {
+    request: StepRequest;
+    attempts: number;
+    meta: Record<string, unknown>;
+    delayMs: number;
+    error: SerializedError;
+  }): Promise<RunRecord> {
+    const step = {
+      ...this.identity(request, hashCanonical(request.input)),
+      attempt: attempts,
+      meta: { ...request.meta, ...meta },
+    };
+    return this.write(() =>
+      this.options.store.waitForRetry(this.options.lease, {
+        step,
+        delayMs,
+        reason: error.code,
+        message: error.message,
+      }),
+    );
   }
 
   /** Ends the run with its stop reason and totals (fenced, retried like any journal write). */

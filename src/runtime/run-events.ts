@@ -65,6 +65,21 @@ export type RunEvent =
       approvalIds: string[];
     }
   | {
+      /**
+       * The run stopped executing without ending: a model call failed with a retryable error and
+       * the run waits (holding no worker) until `until` to retry it.
+       */
+      type: 'run-wait';
+      runId: string;
+      /** The code of the error waited out. */
+      reason: string;
+      /** ISO time before which no worker resumes the run. */
+      until: string;
+      seq: number;
+      /** Model calls the step has made so far. */
+      attempts: number;
+    }
+  | {
       type: 'run-end';
       runId: string;
       stopReason: StopReason;

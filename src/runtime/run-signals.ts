@@ -1,13 +1,45 @@
-import { KeelError } from '../errors/keel-error.js';
+import { KeelError, type SerializedError } from '../errors/keel-error.js';
 
-/** Abort reason: the run passed its `deadlineMs`. */
+/**
+ * Abort reason: the run passed its `deadlineMs`. With `cause`, the run was waiting out that
+ * provider error (`details.cause`) and could not retry before its deadline.
+ */
 export class DeadlineExceededError extends KeelError {
-  constructor(runId: string, deadlineMs: number) {
+  constructor(runId: string, deadlineMs: number, cause?: { error: SerializedError; attempts: number }) {
     super({
       code: 'deadline_exceeded',
-      message: `Run ${runId} passed its deadline of ${deadlineMs} ms.`,
+      message:
+        cause === undefined
+          ? `Run ${runId} passed its deadline of ${deadlineMs} ms.`
+          : `Run ${runId} reaches its deadline of ${deadlineMs} ms before its model call can be retried ` +
+            `(${cause.attempts} attempt(s); last error: ${cause.error.message}).`,
       fault: 'caller',
-      details: { runId, deadlineMs },
+      details:
+        cause === undefined
+          ? { runId, deadlineMs }
+          : { runId, deadlineMs, attempts: cause.attempts, cause: cause.error },
+    });
+  }
+}
+
+/**
+ * Not a failure: a model step released the run to wait out a provider error (the store already
+ * set it `waiting` with its not-before time and cleared the lease). The execution ends here
+ * without finishing the run; any worker resumes it when its time has come.
+ */
+export class RunWaitingError extends KeelError {
+  constructor(runId: string, wait: { reason: string; until: Date; seq: number; attempts: number }) {
+    super({
+      code: 'run_waiting',
+      message: `Run ${runId} waits until ${wait.until.toISOString()} to retry its model call (${wait.reason}).`,
+      fault: 'system',
+      details: {
+        runId,
+        reason: wait.reason,
+        until: wait.until.toISOString(),
+        seq: wait.seq,
+        attempts: wait.attempts,
+      },
     });
   }
 }

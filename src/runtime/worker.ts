@@ -15,7 +15,7 @@ import { loadSessionHistory } from './session-history.js';
 import { fullJitterDelay } from './backoff.js';
 import { DurableRun } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
-import type { RunEventListener } from './run-events.js';
+import type { RunEvent, RunEventListener } from './run-events.js';
 import { WorkerDrainingError } from './run-signals.js';
 import { createTextDeltaWriter } from './text-delta-writer.js';
 import { createWakeSignal } from './wake-signal.js';
@@ -275,6 +275,15 @@ export function createWorker(options: WorkerOptions): Worker {
         const approvalIds = (error.details.approvalIds as string[] | undefined) ?? [];
         onEvent?.({ type: 'run-suspend', runId: run.id, approvalIds });
         log.info('run awaiting approval', { approvalIds });
+      } else if (isKeelError(error) && error.code === 'run_waiting') {
+        // Not an end: the store already set the run waiting (claimable again at `until`) and
+        // cleared the lease; any worker's poll resumes it then.
+        const { reason, until, seq, attempts } = error.details as Omit<
+          Extract<RunEvent, { type: 'run-wait' }>,
+          'type' | 'runId'
+        >;
+        onEvent?.({ type: 'run-wait', runId: run.id, reason, until, seq, attempts });
+        log.info('run waiting to retry its model call', { reason, until, seq, attempts });
       } else if (isKeelError(error) && error.code === 'worker_draining') {
         await store.releaseRun(lease).catch((releaseError: unknown) => {
           log.warn('could not release run; it will be recovered when its lease expires', {
