@@ -24,8 +24,10 @@ export interface CircuitBreaker {
   /** Leave to attempt now, or undefined when open (or half-open with its probe already out). */
   tryAcquire(): BreakerPermit | undefined;
   /**
-   * Reports how a permitted attempt ended. Failures count only for retryable upstream failures
-   * and timeouts, never for caller errors (a 400 says nothing about the upstream's health).
+   * Reports how a permitted attempt ended. Failures count only for provider-side faults (5xx,
+   * 408, timeouts, resets, unreadable answers, a refused deployment key), never for what the
+   * request caused (400, 413, 422...: they say nothing about the upstream's health) nor for 429s
+   * (a quota with its own wait; see `decideOnFailure` in retry-policy.ts).
    */
   settle(permit: BreakerPermit, verdict: BreakerVerdict): void;
   /** When an open breaker lets its probe through (epoch ms of the injected clock), else undefined. */

@@ -484,6 +484,41 @@ describe('gateway: circuit breakers', () => {
     expect(server?.requests).toHaveLength(1);
   });
 
+  it('counts provider faults only: what a request caused (400, 413, 422) and 429s never open it', async () => {
+    const replies: Record<string, FakeOpenAIReply> = {
+      bad: { kind: 'error', status: 400, message: 'bad tool schema' },
+      huge: { kind: 'error', status: 413, message: 'request too large' },
+      odd: { kind: 'error', status: 422, message: 'unprocessable' },
+      flood: { kind: 'error', status: 429, message: 'slow down', retryAfterMs: 1 },
+      broken: { kind: 'error', status: 500, message: 'internal error' },
+      reset: { kind: 'reset' },
+    };
+    // The upstream answers by the request's content, as a provider failing on some inputs does.
+    const server = await createFakeOpenAIServer({
+      handler: (request) => {
+        const body = request.body as { messages: { content: string }[] };
+        return replies[body.messages.at(-1)!.content] ?? { content: 'fine' };
+      },
+    });
+    servers.push(server);
+    const gateway = gatewayOver(
+      servers,
+      { retry: { attemptsPerDeployment: 1 }, breaker: { failureThreshold: 2, cooldownMs: 60_000 } },
+      { random: () => 0 },
+    );
+    for (let round = 0; round < 5; round++) {
+      for (const content of ['bad', 'huge', 'odd', 'flood']) await rejection(gateway.generate(ask(content)));
+    }
+    expect(gateway.breakers()[0]).toEqual({ deployment: 'd0', state: 'closed', consecutiveFailures: 0 });
+    expect((await gateway.generate(ask('hello'))).response.message.content).toBe('fine');
+
+    // A 500 and a reset are the provider's: two in a row open the breaker.
+    await rejection(gateway.generate(ask('broken')));
+    await rejection(gateway.generate(ask('reset')));
+    expect(gateway.breakers()[0]).toMatchObject({ state: 'open', consecutiveFailures: 2 });
+    expect(await rejection(gateway.generate(ask('hello')))).toMatchObject({ code: 'gateway_unavailable' });
+  });
+
   it('a failed probe opens the breaker again', async () => {
     const [server] = await upstreams(1, () => ({ kind: 'error', status: 500 }));
     const clock = createFakeClock();

@@ -46,17 +46,34 @@ describe('retry policy', () => {
   });
 
   it('retries 5xx, 408, 429, network failures, timeouts and unreadable output', () => {
+    for (const error of [http(429), http(409)]) {
+      expect(decideOnFailure(error)).toMatchObject({ action: 'retry' });
+    }
     for (const error of [
       http(500),
       http(502),
       http(503),
+      http(529),
       http(408),
-      http(429),
       new ProviderError({ provider: 'openai', message: 'ECONNRESET' }),
       new UpstreamTimeoutError({ code: 'upstream_first_byte_timeout', deployment: 'a', timeoutMs: 1 }),
       new ModelOutputError('bad json'),
     ]) {
       expect(decideOnFailure(error)).toMatchObject({ action: 'retry', breakerFailure: true });
+    }
+  });
+
+  it('counts provider-side faults against the breaker, never what the request caused nor a 429', () => {
+    // A 429 is a quota signal with its own wait: one tenant's flood must not open the breaker
+    // for every tenant. 409 is the request's conflict.
+    expect(decideOnFailure(http(429, 1_000))).toEqual({
+      action: 'retry',
+      breakerFailure: false,
+      retryAfterMs: 1_000,
+    });
+    expect(decideOnFailure(http(409))).toMatchObject({ action: 'retry', breakerFailure: false });
+    for (const status of [400, 404, 405, 413, 415, 422]) {
+      expect(decideOnFailure(http(status))).toMatchObject({ breakerFailure: false });
     }
   });
 

@@ -15,7 +15,7 @@ export type RetrySettings = GatewayConfig['retry'];
 /**
  * What to do after a failed attempt.
  * - `retry`: the same deployment may succeed later (5xx, 408/409/429, network failures, timeouts,
- *   unreadable output); wait `retryAfterMs` when the upstream named a wait.
+ *   unreadable output); wait `retryAfterMs` when the upstream named a wait (429/503).
  * - `next`: this deployment is unusable, another may work: 401/403 (a revoked or wrong key is one
  *   deployment's problem, not the request's).
  * - `stop`: the request itself is bad (400, 404, 422, other 4xx) and would fail everywhere; or an
@@ -26,7 +26,13 @@ export type FailureAction = 'retry' | 'next' | 'stop';
 /** The policy's reading of one failure. */
 export interface FailureDecision {
   action: FailureAction;
-  /** Whether the failure counts against the deployment's breaker (upstream health). */
+  /**
+   * Whether the failure counts against the deployment's breaker: only faults of the provider's
+   * side (5xx, 408, timeouts, resets and refused connections, unreadable answers) and a refused
+   * deployment key (401/403), never what a request caused (400, 404, 409, 413, 422...) nor a
+   * 429, which is a quota signal with its own wait: one tenant's flood must not open the breaker
+   * for every tenant (the gateway's per-key `rpm`/`tpm` are the tool against it).
+   */
   breakerFailure: boolean;
   /** The wait the upstream asked for (429/503 `retry-after-ms` / `retry-after`), if any. */
   retryAfterMs: number | undefined;
@@ -42,12 +48,12 @@ export function decideOnFailure(error: unknown): FailureDecision {
     const honorsRetryAfter = status === 429 || status === 503;
     return {
       action: 'retry',
-      breakerFailure: true,
+      breakerFailure: status >= 500 || status === 408,
       retryAfterMs: honorsRetryAfter ? error.retryAfterMs : undefined,
     };
   }
   if (isKeelError(error) && error.retryable)
-    return { action: 'retry', breakerFailure: true, retryAfterMs: undefined };
+    return { action: 'retry', breakerFailure: error.fault !== 'caller', retryAfterMs: undefined };
   return { action: 'stop', breakerFailure: false, retryAfterMs: undefined };
 }
 
