@@ -25,7 +25,8 @@ export function renderStep(step: StepView): string {
   const duration = step.ended_at ? Date.parse(step.ended_at) - Date.parse(step.started_at) : 0;
   const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok` : '';
   const error = step.error ? `  ${step.error.code}: ${step.error.message}` : '';
-  return `${mark} ${step.kind.padEnd(5)} ${step.name}  ${duration} ms${tokens}${error}\n`;
+  const attempts = step.attempt > 1 && step.kind === 'model' ? `  (${step.attempt} attempts)` : '';
+  return `${mark} ${step.kind.padEnd(5)} ${step.name}  ${duration} ms${tokens}${attempts}${error}\n`;
 }
 
 /** The summary printed after a run: stop reason, tokens, cost, id. */
@@ -48,7 +49,7 @@ export function renderRunTable(runs: RunView[]): string {
   const rows = runs.map((run) => [
     run.id,
     run.agent,
-    run.status,
+    run.waiting ? `waiting until ${run.waiting.until.slice(11, 19)} (${run.waiting.reason})` : run.status,
     run.stop_reason ?? '',
     String(run.step_count),
     dollars(run.cost_usd),
@@ -73,6 +74,10 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 /** A run and its journal for `keel show`. */
 export function renderRunDetail(run: RunView, steps: StepView[]): string {
   let text = `run       ${run.id}\nagent     ${run.agent}\nstatus    ${run.status}${run.stop_reason ? ` (${run.stop_reason})` : ''}\n`;
+  if (run.waiting) {
+    const { until, reason, message, seq, attempts } = run.waiting;
+    text += `waiting   until ${until} to retry step ${seq} (${attempts} attempt(s) so far): ${reason}: ${message}\n`;
+  }
   text += `attempts  ${run.attempts}\ncreated   ${run.created_at}\nended     ${run.ended_at ?? '-'}\n`;
   text += `usage     ${run.usage.input_tokens} in, ${run.usage.output_tokens} out · ${dollars(run.cost_usd)}\n`;
   text += `input     ${typeof run.input === 'string' ? run.input : JSON.stringify(run.input)}\n`;

@@ -20,6 +20,16 @@ export function runView(run: RunRecord) {
     session_id: run.sessionId,
     metadata: run.metadata,
     attempts: run.attempts,
+    waiting:
+      run.wait === null
+        ? null
+        : {
+            reason: run.wait.reason,
+            message: run.wait.message,
+            until: run.wait.until.toISOString(),
+            seq: run.wait.seq,
+            attempts: run.wait.attempts,
+          },
     usage: usageView(run.usage),
     cost_usd: run.costUsd,
     step_count: run.stepCount,

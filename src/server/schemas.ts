@@ -134,7 +134,25 @@ export const runResponse = z
     error: serializedErrorSchema.nullable(),
     session_id: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()),
-    attempts: z.number(),
+    attempts: z
+      .number()
+      .describe('How many times a worker claimed the run (a wait for a provider does not count).'),
+    waiting: z
+      .object({
+        reason: z
+          .string()
+          .describe(
+            'Code of the provider error waited out, e.g. `gateway_unavailable`, `provider_http_429`.',
+          ),
+        message: z.string().describe("That error's message."),
+        until: z.string().describe('Not before: no worker resumes the run earlier (ISO time).'),
+        seq: z.number().describe('The model step that waits.'),
+        attempts: z.number().describe('Model calls that step has made so far.'),
+      })
+      .nullable()
+      .describe(
+        'Set while `status` is `waiting`: a model call failed with a retryable error and the run waits, holding no worker, to retry it. The wait counts against the deadline.',
+      ),
     usage: usageSchema,
     cost_usd: z.number(),
     step_count: z.number(),
