@@ -34,6 +34,11 @@ import { needsApproval, rejectionOf, resolveApprovals, type GatedCall } from './
 /** Backoff between model call attempts without a Retry-After: full jitter, base and ceiling. */
 const MODEL_RETRY_BASE_MS = 250;
 const MODEL_RETRY_CAP_MS = 30_000;
+/**
+ * The shortest wait before calling again a model that retries itself (the gateway): it already
+ * retried and fell back within its own budget, so an immediate call would only multiply attempts.
+ */
+const OWNED_RETRY_MIN_WAIT_MS = 1_000;
 /** Retries a model step keeps in its meta (the newest). */
 const MAX_RECORDED_RETRIES = 20;
 
@@ -442,7 +447,7 @@ async function callModel({
         tally.gaveUp = 'attempts';
         break;
       }
-      const delay = retryDelayOf(error, attempt);
+      const delay = Math.max(retryDelayOf(error, attempt), model.retriesOwned ? OWNED_RETRY_MIN_WAIT_MS : 0);
       // No retry can happen before the deadline: give up now rather than wait for nothing.
       if (retry.clock.now() + delay >= retry.deadlineAt) {
         tally.gaveUp = 'deadline';
