@@ -8,15 +8,18 @@ export function renderEvent(event: RunEvent): string | undefined {
   if (event.type === 'run-start' && event.replayedSteps > 0) {
     return `↻ resuming ${event.runId} (attempt ${event.attempt}, ${event.replayedSteps} recorded steps)\n`;
   }
-  if (event.type === 'run-wait') {
-    return `… waiting until ${event.until} to retry the model call (${event.reason}, ${event.attempts} attempt(s) so far)\n`;
-  }
+  if (event.type === 'run-wait') return renderWait(event);
   if (event.type !== 'step-end') return undefined;
   const mark = event.status === 'completed' ? '✓' : '✗';
   const tokens = event.usage ? `  ${event.usage.inputTokens}→${event.usage.outputTokens} tok` : '';
   const error = event.error ? `  ${event.error.code}: ${event.error.message}` : '';
   const replay = event.replayed ? ' (replayed)' : '';
   return `${mark} ${event.kind.padEnd(5)} ${event.name}${replay}  ${event.durationMs} ms${tokens}${error}\n`;
+}
+
+/** A progress line for a run that waits to retry a model call (it holds no worker meanwhile). */
+export function renderWait({ until, reason, attempts }: { until: string; reason: string; attempts: number }) {
+  return `… waiting until ${until} to retry the model call (${reason}, ${attempts} attempt(s) so far)\n`;
 }
 
 /** A step as a progress line, for runs followed through the API. */

@@ -262,7 +262,8 @@ export function createSqlJournalStore({
            lease_owner = $1,
            lease_expires_at = ${leaseInterval('$2')},
            fence = run.fence + 1,
-           attempts = run.attempts + 1,
+           -- Resuming after a wait for a provider is not a new attempt at the run (a crash is).
+           attempts = run.attempts + CASE WHEN run.status = 'waiting' THEN 0 ELSE 1 END,
            started_at = coalesce(run.started_at, now()),
            wait_reason = NULL,
            wait_detail = NULL,
@@ -353,7 +354,7 @@ export function createSqlJournalStore({
         const updated = await tx.query<RunRow>(
           `UPDATE ${runs} SET status = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
              available_at = ${leaseInterval('$2')}, wait_reason = $3, wait_detail = $4::jsonb,
-             attempts = greatest(0, attempts - 1), updated_at = now()
+             updated_at = now()
            WHERE id = $1
            RETURNING *`,
           [

@@ -639,8 +639,7 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         leaseOwner: null,
         leaseExpiresAt: null,
         fence: run.fence,
-        // A voluntary release is not a failed execution: the claim count goes back.
-        attempts: run.attempts - 1,
+        attempts: run.attempts,
         wait: { reason: 'gateway_unavailable', seq: 0, attempts: 2 },
       });
       expect(waiting.wait?.message).toMatch(/breaker-open/);
@@ -689,6 +688,7 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         status: 'running',
         leaseOwner: 'worker-2',
         fence: second.fence + 1,
+        // Resuming after a wait is not a new attempt at the run (a crash recovery is).
         attempts: second.attempts,
         startedAt: second.startedAt,
         wait: null,

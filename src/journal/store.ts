@@ -67,7 +67,8 @@ export interface JournalStore {
    * the waiting model step as `started` with the attempts it made (its first start time kept),
    * sets the run `waiting` with the reason, clears the lease and makes it claimable again
    * `delayMs` from now (database clock), so it holds no worker while it waits. A voluntary
-   * release is not a failed execution: it does not count towards the run's claim `attempts`.
+   * release is not a failed execution: the claim that resumes the run does not count towards
+   * its `attempts`.
    * Returns the waiting run. Throws `LeaseLostError` when the lease is gone and
    * `RunCancelledError` when the run was asked to stop (nothing is written then).
    */

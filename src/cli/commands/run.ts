@@ -10,7 +10,7 @@ import { keelDirectory, openBackend, type Backend } from '../backend.js';
 import { readEmbeddedOwner } from '../embedded-lock.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { renderEvent, renderOutput, renderStep, renderSummary } from '../render.js';
+import { renderEvent, renderOutput, renderStep, renderSummary, renderWait } from '../render.js';
 import { UsageError } from '../usage-error.js';
 
 export interface RunCommandOptions {
@@ -120,8 +120,13 @@ async function runRemote(
   let run = await api.getRun(submitted.id);
   if (detach || !run) return run ?? ({ id: submitted.id, status: submitted.status } as RunView);
   let shown = 0;
+  let shownWait: string | undefined;
   while (!TERMINAL_STATUSES.includes(run.status)) {
     await sleep(150, io.signal);
+    if (progress && run.waiting && run.waiting.until !== shownWait) {
+      shownWait = run.waiting.until;
+      io.stderr.write(renderWait(run.waiting));
+    }
     if (progress) {
       const steps = await api.getSteps(run.id, false);
       for (const step of steps.slice(shown)) {
