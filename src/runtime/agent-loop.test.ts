@@ -210,8 +210,17 @@ describe('the agent loop', () => {
     });
 
     it('releases the run (status waiting, no worker) for a long wait; it resumes and completes', async () => {
-      const model = createScriptedModel({ replies: [overloaded(400), 'recovered'] });
-      const definition = agent({ model, limits: { maxInPlaceWaitMs: 100 } });
+      let toolRuns = 0;
+      const counted = defineTool({
+        name: 'counted',
+        description: 'Counts its runs.',
+        input: z.object({}),
+        run: () => ++toolRuns,
+      });
+      const model = createScriptedModel({
+        replies: [{ toolCalls: [{ name: 'counted', arguments: {} }] }, overloaded(400), 'recovered'],
+      });
+      const definition = agent({ model, tools: [counted], limits: { maxInPlaceWaitMs: 100 } });
       const seen: { status?: string; wait?: unknown; leaseOwner?: string | null }[] = [];
       const checks: Promise<void>[] = [];
       const result = await run(definition, 'go', (event) => {
@@ -231,17 +240,23 @@ describe('the agent loop', () => {
             reason: 'provider_http_503',
             message: 'test: overloaded',
             until: expect.any(Date),
-            seq: 0,
+            seq: 2,
             attempts: 1,
           },
         },
       ]);
-      // Resumed by a new claim (fence 2), which replays nothing and retries the call as attempt 2;
-      // the release itself did not count as a failed execution.
+      // Resumed by a new claim (fence 2), which replays the finished steps (the tool does not run
+      // again) and retries the call as attempt 2; resuming did not count as a new attempt.
       expect(result).toMatchObject({ stopReason: 'completed', output: 'recovered', fence: 2, attempts: 1 });
-      expect(model.calls).toHaveLength(2);
-      const [step] = await store.loadSteps(result.id);
-      expect(step).toMatchObject({ status: 'completed', attempt: 2 });
+      expect(toolRuns).toBe(1);
+      expect(model.calls).toHaveLength(3);
+      const steps = await store.loadSteps(result.id);
+      expect(steps.map((step) => `${step.seq}:${step.kind}:${step.status}:${step.attempt}`)).toEqual([
+        '0:model:completed:1',
+        '1:tool:completed:1',
+        '2:model:completed:2',
+      ]);
+      const step = steps[2];
       expect(step?.meta).toMatchObject({
         attempts: 2,
         retries: [{ attempt: 1, code: 'provider_http_503', waitMs: 400, released: true }],
