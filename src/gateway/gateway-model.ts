@@ -10,8 +10,9 @@
  * usage, since it cost nothing.
  *
  * Retries: the gateway is the retry owner and has already retried and fallen back within its
- * budget when a call fails; a caller that retries again multiplies attempts. `retriesOwned` says
- * so, for the agent loop to make one attempt only.
+ * budget when a call fails; a caller that retries at once multiplies attempts. `retriesOwned` says
+ * so: the agent loop calls again only after a wait (the error's `retryAfterMs`, e.g. an open
+ * breaker's cooldown, at least 1 s), releasing the run while the wait is long.
  */
 import { ModelConfigError } from '../errors/model-errors.js';
 import type {
@@ -28,7 +29,7 @@ import type { Gateway, GatewayCallOptions } from './gateway-types.js';
 export interface GatewayModel extends LanguageModel {
   readonly route: string;
   readonly gateway: Gateway;
-  /** Always true: the gateway retried already; callers should not retry its errors. */
+  /** Always true: the gateway retried already; callers retry its errors only after a wait. */
   readonly retriesOwned: true;
 }
 

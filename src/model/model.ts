@@ -103,8 +103,9 @@ export interface LanguageModel {
   /** Model id as priced and reported, e.g. `gpt-4o-mini`. */
   readonly modelId: string;
   /**
-   * True when this model retries and falls back on its own (the gateway): callers then make a
-   * single attempt, so retries have one owner and never multiply.
+   * True when this model retries and falls back on its own (the gateway): callers then do not
+   * retry it at once, so retries never multiply. The agent loop calls it again only after a wait
+   * (a provider's Retry-After, an open breaker's cooldown, at least 1 s), to ride out an outage.
    */
   readonly retriesOwned?: boolean;
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
