@@ -56,6 +56,7 @@ export {
   type NewApproval,
   type RunRecord,
   type RunStatus,
+  type RunWait,
   type StopReason,
   type StepRecord,
   type StepKind,
@@ -200,6 +201,7 @@ export {
   ModelOutputError,
   ModelTimeoutError,
   ModelConfigError,
+  ModelAttemptsExhaustedError,
 } from './errors/model-errors.js';
 export { NondeterminismError, ToolError, RunCancelledError } from './errors/runtime-errors.js';
 export {
