@@ -77,7 +77,13 @@ describe('fromAiSdk with @ai-sdk/openai', () => {
     expect(response).toEqual({
       message: { role: 'assistant', content: 'It is 21°C.' },
       finishReason: 'stop',
-      usage: { inputTokens: 120, outputTokens: 7, cachedInputTokens: 64, reasoningTokens: 0 },
+      usage: {
+        inputTokens: 120,
+        outputTokens: 7,
+        cachedInputTokens: 64,
+        reasoningTokens: 0,
+        source: 'reported',
+      },
       modelId: 'gpt-4o-mini-2024-07-18',
     });
     expect(server.requests).toHaveLength(1);
@@ -188,7 +194,13 @@ describe('fromAiSdk with @ai-sdk/openai', () => {
           ],
         },
         finishReason: 'tool_calls',
-        usage: { inputTokens: 50, outputTokens: 30, cachedInputTokens: 0, reasoningTokens: 0 },
+        usage: {
+          inputTokens: 50,
+          outputTokens: 30,
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+          source: 'reported',
+        },
         modelId: 'gpt-4o-mini',
       },
     });
@@ -385,7 +397,13 @@ describe('fromAiSdk with a specification-v2 model', () => {
         toolCalls: [{ id: 't1', name: 'lookup', arguments: '{"q":"x"}' }],
       },
       finishReason: 'tool_calls',
-      usage: { inputTokens: 11, outputTokens: 5, cachedInputTokens: 3, reasoningTokens: 2 },
+      usage: {
+        inputTokens: 11,
+        outputTokens: 5,
+        cachedInputTokens: 3,
+        reasoningTokens: 2,
+        source: 'reported',
+      },
       modelId: 'acme-1',
     });
     expect(source.calls[0]).toEqual({
@@ -426,7 +444,7 @@ describe('fromAiSdk with a specification-v2 model', () => {
             toolCalls: [{ id: 't1', name: 'lookup', arguments: '{"q":"x"}' }],
           },
           finishReason: 'tool_calls',
-          usage: { inputTokens: 4, outputTokens: 2 },
+          usage: { inputTokens: 4, outputTokens: 2, source: 'reported' },
           modelId: 'acme-1-2025',
         },
       },
