@@ -13,7 +13,15 @@
  * - The subsets (cached input, reasoning) are kept only when they are valid counts, at most the
  *   count they belong to.
  */
-import type { AssistantMessage, ModelRequest, ModelResponse, Usage, UsageInvalidReason } from './model.js';
+import type {
+  AssistantMessage,
+  LanguageModel,
+  ModelRequest,
+  ModelResponse,
+  ModelStreamEvent,
+  Usage,
+  UsageInvalidReason,
+} from './model.js';
 import { estimateAnswerTokens, estimateRequestTokens } from './token-estimate.js';
 
 /**
@@ -99,6 +107,32 @@ export function withTrustedUsage({
     zeroInputKnown: usage.source !== undefined,
   });
   return { ...response, usage: trusted };
+}
+
+/**
+ * A model whose answers carry trusted usage ({@link withTrustedUsage} on every answer): for
+ * models written elsewhere (a gateway deployment's own `languageModel`, a registered provider).
+ */
+export function withTrustedUsageModel(model: LanguageModel): LanguageModel {
+  const modelId = model.modelId;
+  return {
+    provider: model.provider,
+    modelId,
+    ...(model.retriesOwned === undefined ? {} : { retriesOwned: model.retriesOwned }),
+    async generate(request, options) {
+      return withTrustedUsage({ response: await model.generate(request, options), request, model: modelId });
+    },
+    async *stream(request, options): AsyncGenerator<ModelStreamEvent> {
+      for await (const event of model.stream(request, options)) {
+        yield event.type === 'finish'
+          ? {
+              type: 'finish',
+              response: withTrustedUsage({ response: event.response, request, model: modelId }),
+            }
+          : event;
+      }
+    },
+  };
 }
 
 type CheckedCount =
