@@ -12,6 +12,7 @@ import {
 } from '../testing/provider-test-harness.js';
 import { fromAiSdk, type AiSdkLanguageModel } from './ai-sdk-bridge.js';
 import type { LanguageModel, ModelRequest } from './model.js';
+import { estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
 
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
 
@@ -481,5 +482,45 @@ describe('fromAiSdk with a specification-v2 model', () => {
   it('refuses models of other specification versions', () => {
     const v1 = { ...v2Model({}), specificationVersion: 'v1' } as unknown as AiSdkLanguageModel;
     expect(() => fromAiSdk(v1)).toThrow(ModelConfigError);
+  });
+});
+
+describe('fromAiSdk: usage you can trust', () => {
+  it('estimates what an upstream behind the AI SDK did not report, plain and streamed', async () => {
+    server.enqueue({ content: 'No counts.', usage: 'omit' });
+    expect((await model.generate(hello)).usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: estimateTextTokens('No counts.'),
+      source: 'estimated',
+    });
+    server.enqueue({ content: 'No counts.', usage: 'omit' });
+    expect((await collect(model.stream(hello))).at(-1)).toMatchObject({
+      response: { usage: { inputTokens: estimateRequestTokens(hello), source: 'estimated' } },
+    });
+  });
+
+  it('replaces negative counts of an AI SDK model by the estimate', async () => {
+    const bridged = fromAiSdk(
+      v2Model({
+        parts: [
+          { type: 'text-delta', id: '0', delta: 'Hi' },
+          {
+            type: 'finish',
+            finishReason: 'stop',
+            usage: { inputTokens: -900, outputTokens: 3, totalTokens: -897 },
+          },
+        ],
+      }),
+    );
+    expect((await collect(bridged.stream(hello))).at(-1)).toMatchObject({
+      response: {
+        usage: {
+          inputTokens: estimateRequestTokens(hello),
+          outputTokens: 3,
+          source: 'estimated',
+          invalid: 'negative',
+        },
+      },
+    });
   });
 });

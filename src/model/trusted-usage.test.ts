@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createScriptedModel } from './builtin-model.js';
 import type { AssistantMessage, ModelRequest, ModelResponse } from './model.js';
 import { estimateAnswerTokens, estimateRequestTokens } from './token-estimate.js';
 import {
@@ -7,6 +8,7 @@ import {
   trustedCount,
   trustedUsage,
   withTrustedUsage,
+  withTrustedUsageModel,
 } from './trusted-usage.js';
 
 const request: ModelRequest = {
@@ -209,5 +211,32 @@ describe('sumReported and trustedCount', () => {
     for (const bad of [undefined, null, 0, -3, Number.NaN, MAX_REPORTED_TOKENS * 2]) {
       expect(trustedCount(bad, () => 99)).toBe(99);
     }
+  });
+});
+
+describe('withTrustedUsageModel', () => {
+  it('checks the usage of every answer of a model written elsewhere, plain and streamed', async () => {
+    const inner = createScriptedModel({
+      modelId: 'gpt-4o',
+      respond: () => ({ text: 'Booked.', usage: { inputTokens: -10_000, outputTokens: 2 } }),
+    });
+    const model = withTrustedUsageModel(inner);
+    expect(model).toMatchObject({ provider: inner.provider, modelId: 'gpt-4o' });
+    const expected = {
+      inputTokens: estimateRequestTokens(request, { model: 'gpt-4o' }),
+      outputTokens: 2,
+      source: 'estimated',
+      invalid: 'negative',
+    };
+    expect((await model.generate(request)).usage).toEqual(expected);
+    const events = [];
+    for await (const event of model.stream(request)) events.push(event);
+    expect(
+      events
+        .filter((event) => event.type === 'text-delta')
+        .map((event) => event.text)
+        .join(''),
+    ).toBe('Booked.');
+    expect(events.at(-1)).toMatchObject({ type: 'finish', response: { usage: expected } });
   });
 });
