@@ -20,7 +20,8 @@ export function renderEvent(event: RunEvent): string | undefined {
 export function renderStep(step: StepView): string {
   const mark = step.status === 'completed' ? '✓' : step.status === 'failed' ? '✗' : '…';
   const duration = step.ended_at ? Date.parse(step.ended_at) - Date.parse(step.started_at) : 0;
-  const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok` : '';
+  const estimated = step.usage_source === 'estimated' ? ' (estimated)' : '';
+  const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok${estimated}` : '';
   const error = step.error ? `  ${step.error.code}: ${step.error.message}` : '';
   return `${mark} ${step.kind.padEnd(5)} ${step.name}  ${duration} ms${tokens}${error}\n`;
 }
