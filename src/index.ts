@@ -105,8 +105,16 @@ export { createAnthropicModel, type AnthropicModelOptions } from './model/anthro
 export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
 export { createOpenAIEmbeddingModel } from './model/openai-compatible.js';
 export { fromAiSdk, type AiSdkLanguageModel, type FromAiSdkOptions } from './model/ai-sdk-bridge.js';
-export { estimateRequestTokens, estimateTextTokens } from './model/token-estimate.js';
-export type { EmbeddingModel } from './model/model.js';
+export { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './model/token-estimate.js';
+export {
+  trustedUsage,
+  withTrustedUsage,
+  withTrustedUsageModel,
+  MAX_REPORTED_TOKENS,
+  type ReportedUsage,
+  type TrustedUsageOptions,
+} from './model/trusted-usage.js';
+export type { EmbeddingModel, UsageSource, UsageInvalidReason } from './model/model.js';
 
 // Gateway
 export {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunView, StepView } from '../server/run-views.js';
-import { renderEvent, renderRunDetail, renderRunTable } from './render.js';
+import { renderEvent, renderRunDetail, renderRunTable, renderStep } from './render.js';
 
 const waitingRun: RunView = {
   id: 'run_1',
@@ -39,6 +39,8 @@ const waitingStep: StepView = {
   started_at: '2026-12-05T17:08:40.200Z',
   ended_at: null,
   usage: null,
+  usage_source: null,
+  usage_invalid: null,
   cost_usd: null,
   error: null,
   meta: { attempts: 2 },
@@ -71,6 +73,34 @@ describe('rendering a run that waits for a provider', () => {
       }),
     ).toBe(
       '… waiting until 2026-12-05T17:09:14.204Z to retry the model call (provider_http_429, 1 attempt(s) so far)\n',
+    );
+  });
+});
+
+describe('rendering a step whose usage Keel estimated', () => {
+  const step: StepView = {
+    seq: 0,
+    parent_seq: null,
+    kind: 'model',
+    name: 'openai:gpt-4o',
+    status: 'completed',
+    attempt: 1,
+    input_hash: 'abc',
+    started_at: '2026-12-05T10:00:00.000Z',
+    ended_at: '2026-12-05T10:00:00.250Z',
+    usage: { input_tokens: 5_012, output_tokens: 9 },
+    usage_source: 'reported',
+    usage_invalid: null,
+    cost_usd: 0.0126,
+    error: null,
+    meta: null,
+    output: undefined,
+  };
+
+  it('marks the step', () => {
+    expect(renderStep(step)).toBe('✓ model openai:gpt-4o  250 ms  5012→9 tok\n');
+    expect(renderStep({ ...step, usage_source: 'estimated' })).toBe(
+      '✓ model openai:gpt-4o  250 ms  5012→9 tok (estimated)\n',
     );
   });
 });

@@ -26,7 +26,8 @@ export function renderWait({ until, reason, attempts }: { until: string; reason:
 export function renderStep(step: StepView): string {
   const mark = step.status === 'completed' ? '✓' : step.status === 'failed' ? '✗' : '…';
   const duration = step.ended_at ? Date.parse(step.ended_at) - Date.parse(step.started_at) : 0;
-  const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok` : '';
+  const estimated = step.usage_source === 'estimated' ? ' (estimated)' : '';
+  const tokens = step.usage ? `  ${step.usage.input_tokens}→${step.usage.output_tokens} tok${estimated}` : '';
   const error = step.error ? `  ${step.error.code}: ${step.error.message}` : '';
   const attempts = step.attempt > 1 && step.kind === 'model' ? `  (${step.attempt} attempts)` : '';
   return `${mark} ${step.kind.padEnd(5)} ${step.name}  ${duration} ms${tokens}${attempts}${error}\n`;

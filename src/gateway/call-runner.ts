@@ -157,9 +157,12 @@ export function createCallRunner({
 
   const settle = (reservation: Reservation, tokens: number) => {
     if (limiter === undefined) return;
+    // Answers carry trusted usage (trusted-usage.ts); a figure that still cannot be true keeps
+    // the reservation's estimate rather than refunding it.
+    const settled = Number.isFinite(tokens) && tokens >= 0 ? tokens : reservation.tokens;
     // Off the hot path: the answer does not wait for the limiter's bookkeeping.
     Promise.resolve()
-      .then(() => limiter.settle(reservation, tokens))
+      .then(() => limiter.settle(reservation, settled))
       .catch((error: unknown) => logger.warn('gateway rate limit settle failed', { error: String(error) }));
   };
 

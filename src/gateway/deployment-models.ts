@@ -12,6 +12,8 @@
  *   `{PROVIDER}_BASE_URL`, which is how those factories read them. Headers cannot pass through a
  *   factory, so configuring them there is an error rather than silently dropped.
  * - `languageModel` in the config wins over all of this (a ready model, e.g. an AI SDK bridge).
+ * - Models Keel did not build here answer through `withTrustedUsageModel`, so their usage is
+ *   checked (and estimated when missing) before it settles limits, prices and records.
  *
  * Each deployment that Keel builds gets its own HTTP connection pool (`deployment-fetch.ts`),
  * unless a `fetch` is injected. A missing key fails gateway creation, naming the deployment and the
@@ -26,6 +28,7 @@ import {
   DEFAULT_OPENAI_BASE_URL,
 } from '../model/openai-compatible.js';
 import { resolveModel } from '../model/resolve-model.js';
+import { withTrustedUsageModel } from '../model/trusted-usage.js';
 import type { Clock } from '../util/clock.js';
 import { createDeploymentFetch } from './deployment-fetch.js';
 import type { DeploymentConfig, TimeoutsConfig } from './gateway-config.js';
@@ -68,7 +71,7 @@ export function createDeploymentModels({
   const { name, provider, model, baseURL, headers = {} } = deployment;
   if (deployment.languageModel !== undefined) {
     return {
-      languageModel: deployment.languageModel,
+      languageModel: withTrustedUsageModel(deployment.languageModel),
       embeddingModel: undefined,
       pricingProvider: provider,
       close: async () => {},
@@ -108,7 +111,12 @@ export function createDeploymentModels({
       env: factoryEnv,
       ...(fetchFunction === undefined ? {} : { fetch: fetchFunction }),
     });
-    return { languageModel, embeddingModel: undefined, pricingProvider: languageModel.provider, close };
+    return {
+      languageModel: withTrustedUsageModel(languageModel),
+      embeddingModel: undefined,
+      pricingProvider: languageModel.provider,
+      close,
+    };
   } catch (error) {
     void close();
     if (error instanceof ConfigError) throw error;
@@ -151,6 +159,7 @@ function openAIWireModels({
     clock,
     // No ambient OPENAI_* variables: a deployment is exactly what its config says.
     env: {},
+    ...(deployment.streamUsage === undefined ? {} : { streamUsage: deployment.streamUsage }),
     ...(bearer === undefined ? {} : { apiKey: bearer }),
     ...(fetch === undefined ? {} : { fetch }),
   });

@@ -31,6 +31,11 @@ export const deploymentSchema = z.object({
   apiKeyEnv: z.string().optional(),
   baseURL: z.url().optional(),
   headers: z.record(z.string(), z.string()).optional(),
+  /**
+   * OpenAI-wire deployments: ask for the usage chunk on streams (`stream_options.include_usage`).
+   * Default true; turn it off for a server that rejects the field (usage is then estimated).
+   */
+  streamUsage: z.boolean().optional(),
   /** Share of traffic among the deployments of one route (default 1). */
   weight: z.number().positive().default(1),
   /** Requests and tokens per minute for this deployment, shared by every gateway process. */

@@ -64,7 +64,11 @@ describe('gateway model', () => {
       costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage }),
     ).toBeGreaterThan(0);
     // A cached answer cost nothing.
-    expect((await model.generate(request)).usage).toEqual({ inputTokens: 0, outputTokens: 0 });
+    expect((await model.generate(request)).usage).toEqual({
+      inputTokens: 0,
+      outputTokens: 0,
+      source: 'reported',
+    });
   });
 
   it('streams through the gateway', async () => {

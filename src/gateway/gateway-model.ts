@@ -25,6 +25,9 @@ import type {
 import { registerModelProvider } from '../model/resolve-model.js';
 import type { Gateway, GatewayCallOptions } from './gateway-types.js';
 
+/** A cached answer cost nothing: the gateway reports 0 tokens (not an unknown count to estimate). */
+const CACHED_USAGE = { inputTokens: 0, outputTokens: 0, source: 'reported' } as const;
+
 /** A LanguageModel backed by a gateway route. */
 export interface GatewayModel extends LanguageModel {
   readonly route: string;
@@ -69,7 +72,7 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { response, meta } = await gateway.generate({ ...request, model: route }, optionsFor(options));
-      return meta.cached ? { ...response, usage: { inputTokens: 0, outputTokens: 0 } } : response;
+      return meta.cached ? { ...response, usage: CACHED_USAGE } : response;
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
@@ -81,7 +84,7 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
       }
       for await (const event of events) {
         yield event.type === 'finish'
-          ? { type: 'finish', response: { ...event.response, usage: { inputTokens: 0, outputTokens: 0 } } }
+          ? { type: 'finish', response: { ...event.response, usage: CACHED_USAGE } }
           : event;
       }
     },

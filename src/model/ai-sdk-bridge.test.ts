@@ -12,6 +12,7 @@ import {
 } from '../testing/provider-test-harness.js';
 import { fromAiSdk, type AiSdkLanguageModel } from './ai-sdk-bridge.js';
 import type { LanguageModel, ModelRequest } from './model.js';
+import { estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
 
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
 
@@ -77,7 +78,13 @@ describe('fromAiSdk with @ai-sdk/openai', () => {
     expect(response).toEqual({
       message: { role: 'assistant', content: 'It is 21°C.' },
       finishReason: 'stop',
-      usage: { inputTokens: 120, outputTokens: 7, cachedInputTokens: 64, reasoningTokens: 0 },
+      usage: {
+        inputTokens: 120,
+        outputTokens: 7,
+        cachedInputTokens: 64,
+        reasoningTokens: 0,
+        source: 'reported',
+      },
       modelId: 'gpt-4o-mini-2024-07-18',
     });
     expect(server.requests).toHaveLength(1);
@@ -188,7 +195,13 @@ describe('fromAiSdk with @ai-sdk/openai', () => {
           ],
         },
         finishReason: 'tool_calls',
-        usage: { inputTokens: 50, outputTokens: 30, cachedInputTokens: 0, reasoningTokens: 0 },
+        usage: {
+          inputTokens: 50,
+          outputTokens: 30,
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+          source: 'reported',
+        },
         modelId: 'gpt-4o-mini',
       },
     });
@@ -385,7 +398,13 @@ describe('fromAiSdk with a specification-v2 model', () => {
         toolCalls: [{ id: 't1', name: 'lookup', arguments: '{"q":"x"}' }],
       },
       finishReason: 'tool_calls',
-      usage: { inputTokens: 11, outputTokens: 5, cachedInputTokens: 3, reasoningTokens: 2 },
+      usage: {
+        inputTokens: 11,
+        outputTokens: 5,
+        cachedInputTokens: 3,
+        reasoningTokens: 2,
+        source: 'reported',
+      },
       modelId: 'acme-1',
     });
     expect(source.calls[0]).toEqual({
@@ -426,7 +445,7 @@ describe('fromAiSdk with a specification-v2 model', () => {
             toolCalls: [{ id: 't1', name: 'lookup', arguments: '{"q":"x"}' }],
           },
           finishReason: 'tool_calls',
-          usage: { inputTokens: 4, outputTokens: 2 },
+          usage: { inputTokens: 4, outputTokens: 2, source: 'reported' },
           modelId: 'acme-1-2025',
         },
       },
@@ -463,5 +482,45 @@ describe('fromAiSdk with a specification-v2 model', () => {
   it('refuses models of other specification versions', () => {
     const v1 = { ...v2Model({}), specificationVersion: 'v1' } as unknown as AiSdkLanguageModel;
     expect(() => fromAiSdk(v1)).toThrow(ModelConfigError);
+  });
+});
+
+describe('fromAiSdk: usage you can trust', () => {
+  it('estimates what an upstream behind the AI SDK did not report, plain and streamed', async () => {
+    server.enqueue({ content: 'No counts.', usage: 'omit' });
+    expect((await model.generate(hello)).usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: estimateTextTokens('No counts.'),
+      source: 'estimated',
+    });
+    server.enqueue({ content: 'No counts.', usage: 'omit' });
+    expect((await collect(model.stream(hello))).at(-1)).toMatchObject({
+      response: { usage: { inputTokens: estimateRequestTokens(hello), source: 'estimated' } },
+    });
+  });
+
+  it('replaces negative counts of an AI SDK model by the estimate', async () => {
+    const bridged = fromAiSdk(
+      v2Model({
+        parts: [
+          { type: 'text-delta', id: '0', delta: 'Hi' },
+          {
+            type: 'finish',
+            finishReason: 'stop',
+            usage: { inputTokens: -900, outputTokens: 3, totalTokens: -897 },
+          },
+        ],
+      }),
+    );
+    expect((await collect(bridged.stream(hello))).at(-1)).toMatchObject({
+      response: {
+        usage: {
+          inputTokens: estimateRequestTokens(hello),
+          outputTokens: 3,
+          source: 'estimated',
+          invalid: 'negative',
+        },
+      },
+    });
   });
 });

@@ -41,7 +41,6 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-  type Usage,
 } from './model.js';
 import {
   abortReason,
@@ -51,6 +50,7 @@ import {
   SK_KEY_PATTERN,
 } from './provider-http.js';
 import { parseRetryAfter } from './retry-after.js';
+import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 
 /** An AI SDK language model: `LanguageModelV2` (AI SDK 5) or `LanguageModelV3` (AI SDK 6). */
 export type AiSdkLanguageModel = LanguageModelV2 | LanguageModelV3;
@@ -117,10 +117,16 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
         }
         // Reasoning, files, sources and provider-executed tools have no place in Keel's message.
       }
+      const message = toAssistantMessage(text, toolCalls);
       return {
-        message: toAssistantMessage(text, toolCalls),
+        message,
         finishReason: toFinishReason(result.finishReason),
-        usage: toUsage(result.usage),
+        usage: trustedUsage({
+          reported: toReportedUsage(result.usage),
+          request,
+          message,
+          model: model.modelId,
+        }),
         modelId: result.response?.modelId ?? model.modelId,
       };
     },
@@ -178,7 +184,7 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
           { provider, model: model.modelId, reason: 'stream_truncated' },
         );
       }
-      yield { type: 'finish', response: assembly.finish() };
+      yield { type: 'finish', response: assembly.finish(request) };
     },
   };
 }
@@ -314,16 +320,16 @@ function isMissingFinishReason(reason: AnyFinishReason | undefined): boolean {
 }
 
 /** v3 nests counts (`inputTokens.total`, `.cacheRead`, `outputTokens.reasoning`); v2 has flat numbers. */
-function toUsage(usage: AnyUsage | undefined): Usage {
-  if (usage === undefined) return { inputTokens: 0, outputTokens: 0 };
-  let input: number | undefined;
-  let output: number | undefined;
-  let cached: number | undefined;
-  let reasoning: number | undefined;
+function toReportedUsage(usage: AnyUsage | undefined): ReportedUsage | undefined {
+  if (usage === undefined || usage === null) return undefined;
+  let input: unknown;
+  let output: unknown;
+  let cached: unknown;
+  let reasoning: unknown;
   if (typeof usage.inputTokens === 'object' || typeof usage.outputTokens === 'object') {
     const nested = usage as LanguageModelV3Usage;
     const { total, noCache, cacheRead, cacheWrite } = nested.inputTokens ?? {};
-    input = total ?? (noCache === undefined ? undefined : noCache + (cacheRead ?? 0) + (cacheWrite ?? 0));
+    input = total ?? sumReported(noCache, cacheRead, cacheWrite);
     output = nested.outputTokens?.total;
     cached = cacheRead;
     reasoning = nested.outputTokens?.reasoning;
@@ -334,10 +340,7 @@ function toUsage(usage: AnyUsage | undefined): Usage {
     cached = flat.cachedInputTokens;
     reasoning = flat.reasoningTokens;
   }
-  const result: Usage = { inputTokens: input ?? 0, outputTokens: output ?? 0 };
-  if (typeof cached === 'number') result.cachedInputTokens = cached;
-  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
-  return result;
+  return { inputTokens: input, outputTokens: output, cachedInputTokens: cached, reasoningTokens: reasoning };
 }
 
 type StreamPart = LanguageModelV2StreamPart | LanguageModelV3StreamPart;
@@ -416,12 +419,18 @@ function createStreamAssembly(modelId: string) {
       }
     },
 
-    finish(): ModelResponse {
+    finish(request: ModelRequest): ModelResponse {
       const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
+      const message = toAssistantMessage(text, toolCalls);
       return {
-        message: toAssistantMessage(text, toolCalls),
+        message,
         finishReason: toFinishReason(state.finishPart?.finishReason),
-        usage: toUsage(state.finishPart?.usage),
+        usage: trustedUsage({
+          reported: toReportedUsage(state.finishPart?.usage),
+          request,
+          message,
+          model: modelId,
+        }),
         modelId: responseModelId,
       };
     },

@@ -10,6 +10,7 @@ import {
 } from '../testing/provider-test-harness.js';
 import { createAnthropicModel, type AnthropicModelOptions } from './anthropic.js';
 import type { LanguageModel, ModelRequest } from './model.js';
+import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
 
 const API_KEY = 'sk-ant-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
@@ -39,7 +40,7 @@ describe('generate', () => {
     expect(response).toEqual({
       message: { role: 'assistant', content: 'Hi there!' },
       finishReason: 'stop',
-      usage: { inputTokens: 9, outputTokens: 3, cachedInputTokens: 0 },
+      usage: { inputTokens: 9, outputTokens: 3, cachedInputTokens: 0, source: 'reported' },
       modelId: 'claude-sonnet-4-5-20250929',
     });
     const [request] = server.requests;
@@ -234,7 +235,12 @@ describe('generate', () => {
       },
     });
     const { usage } = await model().generate(hello);
-    expect(usage).toEqual({ inputTokens: 1_750, outputTokens: 700, cachedInputTokens: 1_500 });
+    expect(usage).toEqual({
+      inputTokens: 1_750,
+      outputTokens: 700,
+      cachedInputTokens: 1_500,
+      source: 'reported',
+    });
   });
 
   it('maps stop reasons', async () => {
@@ -320,7 +326,7 @@ describe('stream', () => {
         message: { role: 'assistant', content: 'The quick brown fox jumps.' },
         finishReason: 'stop',
         // Input counts come from message_start, the output count from message_delta.
-        usage: { inputTokens: 16, outputTokens: 6, cachedInputTokens: 4 },
+        usage: { inputTokens: 16, outputTokens: 6, cachedInputTokens: 4, source: 'reported' },
         modelId: 'claude-sonnet-4-5',
       },
     });
@@ -372,7 +378,7 @@ describe('stream', () => {
           ],
         },
         finishReason: 'tool_calls',
-        usage: { inputTokens: 50, outputTokens: 30, cachedInputTokens: 0 },
+        usage: { inputTokens: 50, outputTokens: 30, cachedInputTokens: 0, source: 'reported' },
         modelId: 'claude-sonnet-4-5',
       },
     });
@@ -440,7 +446,7 @@ describe('stream', () => {
       response: {
         message: { role: 'assistant', content: 'Hi' },
         finishReason: 'stop',
-        usage: { inputTokens: 3, outputTokens: 1 },
+        usage: { inputTokens: 3, outputTokens: 1, source: 'reported' },
         modelId: 'claude-x',
       },
     });
@@ -634,5 +640,63 @@ describe('errors', () => {
     await failure(model().generate(hello));
     expect(server.requests).toHaveLength(1);
     await model().generate(hello);
+  });
+});
+
+describe('usage you can trust', () => {
+  it('estimates a message without usage and a stream whose events carry none', async () => {
+    const message = {
+      type: 'message',
+      model: 'claude-sonnet-4-5',
+      role: 'assistant',
+      content: [
+        { type: 'text', text: 'Checking.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { q: 'x' } },
+      ],
+      stop_reason: 'tool_use',
+    };
+    server.enqueue({
+      kind: 'raw',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(message),
+    });
+    const response = await model().generate(hello);
+    expect(response.usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: estimateAnswerTokens(response.message),
+      source: 'estimated',
+    });
+    expect(response.usage.outputTokens).toBeGreaterThan(estimateTextTokens('Checking.'));
+
+    const event = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    server.enqueue({
+      kind: 'raw',
+      body: [
+        event('message_start', { type: 'message_start', message: { model: 'claude-x' } }),
+        event('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'text', text: 'Hi' },
+        }),
+        event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+        event('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' } }),
+        event('message_stop', { type: 'message_stop' }),
+      ],
+    });
+    expect((await collect(model().stream(hello))).at(-1)).toMatchObject({
+      response: {
+        usage: { inputTokens: estimateRequestTokens(hello), outputTokens: 1, source: 'estimated' },
+      },
+    });
+  });
+
+  it('never sums negative counts, cache parts included', async () => {
+    server.enqueue({ text: 'Hi', usage: { inputTokens: 10, cacheReadInputTokens: -1_000, outputTokens: 2 } });
+    expect((await model().generate(hello)).usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: 2,
+      source: 'estimated',
+      invalid: 'negative',
+    });
   });
 });

@@ -17,10 +17,10 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-  type Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
+import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
@@ -140,10 +140,11 @@ export function createAnthropicModel({
         }
         // Thinking, redacted thinking and server-tool blocks carry nothing Keel's message holds.
       }
+      const answer = toAssistantMessage(content, toolCalls);
       return {
-        message: toAssistantMessage(content, toolCalls),
+        message: answer,
         finishReason: toFinishReason(message.stop_reason, answeredInJson && toolCalls.length === 0),
-        usage: toUsage(message.usage),
+        usage: trustedUsage({ reported: toReportedUsage(message.usage), request, message: answer, model }),
         modelId: message.model ?? model,
       };
     },
@@ -165,7 +166,7 @@ export function createAnthropicModel({
       })) {
         yield* assembly.apply(event);
       }
-      yield { type: 'finish', response: assembly.finish() };
+      yield { type: 'finish', response: assembly.finish(request) };
     },
   };
 }
@@ -304,14 +305,16 @@ function toToolName(name: string): string {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
+// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
 const usageSchema = z
   .object({
-    input_tokens: z.number().nullish(),
-    output_tokens: z.number().nullish(),
-    cache_read_input_tokens: z.number().nullish(),
-    cache_creation_input_tokens: z.number().nullish(),
+    input_tokens: z.unknown().optional(),
+    output_tokens: z.unknown().optional(),
+    cache_read_input_tokens: z.unknown().optional(),
+    cache_creation_input_tokens: z.unknown().optional(),
   })
-  .nullish();
+  .nullish()
+  .catch(null);
 
 const blockSchema = z
   .object({
@@ -380,15 +383,17 @@ function toFinishReason(raw: string | null | undefined, answeredInJson: boolean)
   }
 }
 
-function toUsage(usage: WireUsage): Usage {
-  const cacheRead = usage?.cache_read_input_tokens ?? 0;
-  const cacheWrite = usage?.cache_creation_input_tokens ?? 0;
-  const result: Usage = {
-    inputTokens: (usage?.input_tokens ?? 0) + cacheRead + cacheWrite,
-    outputTokens: usage?.output_tokens ?? 0,
+function toReportedUsage(usage: WireUsage): ReportedUsage | undefined {
+  if (usage === null || usage === undefined) return undefined;
+  return {
+    inputTokens: sumReported(
+      usage.input_tokens,
+      usage.cache_read_input_tokens,
+      usage.cache_creation_input_tokens,
+    ),
+    outputTokens: usage.output_tokens,
+    cachedInputTokens: usage.cache_read_input_tokens,
   };
-  if (typeof usage?.cache_read_input_tokens === 'number') result.cachedInputTokens = cacheRead;
-  return result;
 }
 
 /**
@@ -480,12 +485,18 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
       }
     },
 
-    finish(): ModelResponse {
+    finish(request: ModelRequest): ModelResponse {
       const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
+      const message = toAssistantMessage(text, toolCalls);
       return {
-        message: toAssistantMessage(text, toolCalls),
+        message,
         finishReason: toFinishReason(stopReason, answeredInJson && toolCalls.length === 0),
-        usage: toUsage(usage),
+        usage: trustedUsage({
+          reported: toReportedUsage(usage),
+          request,
+          message,
+          model,
+        }),
         modelId,
       };
     },
@@ -495,7 +506,9 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
 
 function definedFields(usage: WireUsage): NonNullable<WireUsage> {
   if (usage === null || usage === undefined) return {};
-  return Object.fromEntries(Object.entries(usage).filter(([, value]) => typeof value === 'number'));
+  return Object.fromEntries(
+    Object.entries(usage).filter(([, value]) => value !== undefined && value !== null),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
 } from '../testing/provider-test-harness.js';
 import { createGeminiModel, type GeminiModelOptions } from './gemini.js';
 import type { LanguageModel, ModelRequest } from './model.js';
+import { estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
 
 const API_KEY = 'AIzaTestKey1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
@@ -39,7 +40,7 @@ describe('generate', () => {
     expect(response).toEqual({
       message: { role: 'assistant', content: 'Hi there!' },
       finishReason: 'stop',
-      usage: { inputTokens: 9, outputTokens: 3 },
+      usage: { inputTokens: 9, outputTokens: 3, source: 'reported' },
       modelId: 'gemini-2.5-flash-001',
     });
     const [request] = server.requests;
@@ -312,6 +313,7 @@ describe('generate', () => {
       outputTokens: 700,
       cachedInputTokens: 1_024,
       reasoningTokens: 600,
+      source: 'reported',
     });
   });
 
@@ -415,7 +417,7 @@ describe('stream', () => {
       response: {
         message: { role: 'assistant', content: 'The quick brown fox jumps over the lazy dog.' },
         finishReason: 'stop',
-        usage: { inputTokens: 12, outputTokens: 15, reasoningTokens: 5 },
+        usage: { inputTokens: 12, outputTokens: 15, reasoningTokens: 5, source: 'reported' },
         modelId: 'gemini-2.5-flash',
       },
     });
@@ -608,5 +610,27 @@ describe('errors', () => {
     server.enqueue({ kind: 'error', status: 503 });
     await failure(model().generate(hello));
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('usage you can trust', () => {
+  it('estimates an answer without usageMetadata, and replaces negative counts', async () => {
+    const body = JSON.stringify({
+      candidates: [{ content: { role: 'model', parts: [{ text: 'Hi there' }] }, finishReason: 'STOP' }],
+      modelVersion: 'gemini-2.5-flash',
+    });
+    server.enqueue({ kind: 'raw', headers: { 'content-type': 'application/json' }, body });
+    expect((await model().generate(hello)).usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: estimateTextTokens('Hi there'),
+      source: 'estimated',
+    });
+    server.enqueue({ text: 'Hi', usage: { promptTokens: 12, candidatesTokens: -40 } });
+    expect((await model().generate(hello)).usage).toEqual({
+      inputTokens: 12,
+      outputTokens: 1,
+      source: 'estimated',
+      invalid: 'negative',
+    });
   });
 });

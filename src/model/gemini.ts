@@ -19,12 +19,12 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-  type Usage,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
 import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 import { MAX_RETRY_AFTER_MS } from './retry-after.js';
+import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 
 /** The official API, with its version. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -142,7 +142,7 @@ export function createGeminiModel({
       // A whole answer is assembled like a stream of one chunk; its deltas are not needed.
       const assembly = createAssembly(model);
       Array.from(assembly.apply(answer));
-      return assembly.finish();
+      return assembly.finish(request);
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
@@ -164,7 +164,7 @@ export function createGeminiModel({
       })) {
         yield* assembly.apply(chunk);
       }
-      yield { type: 'finish', response: assembly.finish() };
+      yield { type: 'finish', response: assembly.finish(request) };
     },
   };
 }
@@ -445,14 +445,16 @@ const partSchema = z
   })
   .loose();
 
+// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
 const usageSchema = z
   .object({
-    promptTokenCount: z.number().nullish(),
-    candidatesTokenCount: z.number().nullish(),
-    cachedContentTokenCount: z.number().nullish(),
-    thoughtsTokenCount: z.number().nullish(),
+    promptTokenCount: z.unknown().optional(),
+    candidatesTokenCount: z.unknown().optional(),
+    cachedContentTokenCount: z.unknown().optional(),
+    thoughtsTokenCount: z.unknown().optional(),
   })
-  .nullish();
+  .nullish()
+  .catch(null);
 
 const responseSchema = z.object({
   candidates: z
@@ -493,16 +495,18 @@ function toFinishReason(raw: string | undefined, hasToolCalls: boolean): FinishR
   return 'other';
 }
 
-function toUsage(usage: z.infer<typeof usageSchema>): Usage {
-  const thoughts = usage?.thoughtsTokenCount;
-  const result: Usage = {
-    inputTokens: usage?.promptTokenCount ?? 0,
-    outputTokens: (usage?.candidatesTokenCount ?? 0) + (thoughts ?? 0),
+function toReportedUsage(usage: z.infer<typeof usageSchema>): ReportedUsage | undefined {
+  if (usage === null || usage === undefined) return undefined;
+  const candidates = usage.candidatesTokenCount ?? undefined;
+  const thoughts = usage.thoughtsTokenCount ?? undefined;
+  return {
+    inputTokens: usage.promptTokenCount,
+    // An answer of thoughts only may come without candidatesTokenCount.
+    outputTokens:
+      candidates === undefined && thoughts === undefined ? undefined : sumReported(candidates ?? 0, thoughts),
+    cachedInputTokens: usage.cachedContentTokenCount,
+    reasoningTokens: usage.thoughtsTokenCount,
   };
-  if (typeof usage?.cachedContentTokenCount === 'number')
-    result.cachedInputTokens = usage.cachedContentTokenCount;
-  if (typeof thoughts === 'number') result.reasoningTokens = thoughts;
-  return result;
 }
 
 /**
@@ -514,7 +518,7 @@ function toUsage(usage: z.infer<typeof usageSchema>): Usage {
 function createAssembly(model: string) {
   let text = '';
   let modelId = model;
-  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let usage: ReportedUsage | undefined;
   let finishReason: string | undefined;
   let blocked = false;
   const toolCalls: ToolCall[] = [];
@@ -524,7 +528,7 @@ function createAssembly(model: string) {
 
     *apply(chunk: GenerateContentResponse): Generator<ModelStreamEvent> {
       if (chunk.modelVersion) modelId = chunk.modelVersion;
-      if (chunk.usageMetadata) usage = toUsage(chunk.usageMetadata);
+      if (chunk.usageMetadata) usage = toReportedUsage(chunk.usageMetadata);
       if (chunk.promptFeedback?.blockReason && (chunk.candidates ?? []).length === 0) {
         blocked = true;
         state.complete = true;
@@ -563,11 +567,12 @@ function createAssembly(model: string) {
       }
     },
 
-    finish(): ModelResponse {
+    finish(request: ModelRequest): ModelResponse {
+      const message = toAssistantMessage(text, [...toolCalls]);
       return {
-        message: toAssistantMessage(text, [...toolCalls]),
+        message,
         finishReason: blocked ? 'content_filter' : toFinishReason(finishReason, toolCalls.length > 0),
-        usage,
+        usage: trustedUsage({ reported: usage, request, message, model }),
         modelId,
       };
     },

@@ -65,7 +65,21 @@ export interface ModelRequest {
   seed?: number;
 }
 
-/** Token counts of one call. Missing counts are 0. */
+/**
+ * Where a call's token counts come from: the provider's answer (`reported`), or Keel's tokenizer
+ * (`estimated`) because the answer carried none, or carried counts that cannot be true.
+ */
+export type UsageSource = 'reported' | 'estimated';
+
+/** Why reported counts were replaced by the estimate (see trusted-usage.ts). */
+export type UsageInvalidReason = 'negative' | 'not_finite' | 'too_large';
+
+/**
+ * Token counts of one call, always non-negative finite integers. Keel's adapters never report a
+ * missing count as 0: they estimate it and say so in `source`. A model written elsewhere may leave
+ * `source` out and report 0 input tokens when it knows none; the agent loop and the gateway then
+ * estimate them (see trusted-usage.ts).
+ */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
@@ -73,6 +87,10 @@ export interface Usage {
   cachedInputTokens?: number;
   /** Reasoning tokens (a subset of outputTokens). */
   reasoningTokens?: number;
+  /** Absent on usage from models that do not say; Keel treats it as reported after checking it. */
+  source?: UsageSource;
+  /** Set when the provider reported counts that cannot be true: they were replaced by the estimate. */
+  invalid?: UsageInvalidReason;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'other';

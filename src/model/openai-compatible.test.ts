@@ -16,6 +16,7 @@ import {
   type OpenAICompatibleModelOptions,
   type OpenAIEmbeddingModelOptions,
 } from './openai-compatible.js';
+import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
 
 const API_KEY = 'sk-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
@@ -45,7 +46,13 @@ describe('generate', () => {
     expect(response).toEqual({
       message: { role: 'assistant', content: 'Hi there!' },
       finishReason: 'stop',
-      usage: { inputTokens: 9, outputTokens: 3, cachedInputTokens: 0, reasoningTokens: 0 },
+      usage: {
+        inputTokens: 9,
+        outputTokens: 3,
+        cachedInputTokens: 0,
+        reasoningTokens: 0,
+        source: 'reported',
+      },
       modelId: 'gpt-4o-mini-2024-07-18',
     });
     const [request] = server.requests;
@@ -198,6 +205,7 @@ describe('generate', () => {
       outputTokens: 700,
       cachedInputTokens: 1_536,
       reasoningTokens: 640,
+      source: 'reported',
     });
   });
 
@@ -310,7 +318,13 @@ describe('stream', () => {
       response: {
         message: { role: 'assistant', content: 'The quick brown fox jumps.' },
         finishReason: 'stop',
-        usage: { inputTokens: 12, outputTokens: 6, cachedInputTokens: 0, reasoningTokens: 0 },
+        usage: {
+          inputTokens: 12,
+          outputTokens: 6,
+          cachedInputTokens: 0,
+          reasoningTokens: 0,
+          source: 'reported',
+        },
         modelId: 'gpt-4o-mini',
       },
     });
@@ -372,7 +386,13 @@ describe('stream', () => {
     expect(finish).toMatchObject({
       type: 'finish',
       response: {
-        usage: { inputTokens: 3_000, outputTokens: 900, cachedInputTokens: 2_048, reasoningTokens: 512 },
+        usage: {
+          inputTokens: 3_000,
+          outputTokens: 900,
+          cachedInputTokens: 2_048,
+          reasoningTokens: 512,
+          source: 'reported',
+        },
       },
     });
   });
@@ -641,6 +661,120 @@ describe('errors', () => {
     await failure(model().generate(hello));
     expect(server.requests).toHaveLength(1);
     await model().generate(hello);
+  });
+});
+
+describe('usage you can trust', () => {
+  const toolRequest: ModelRequest = {
+    messages: [
+      { role: 'system', content: 'You are a weather bot. '.repeat(50) },
+      { role: 'user', content: 'Weather in Paris and Lyon?' },
+    ],
+    tools: [
+      {
+        name: 'get_weather',
+        description: 'Current weather of a city.',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    ],
+  };
+  const calls = [
+    { id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } },
+    { id: 'call_2', name: 'get_weather', arguments: { city: 'Lyon' } },
+  ];
+  const expected = {
+    inputTokens: estimateRequestTokens(toolRequest, { model: 'gpt-4o-mini' }),
+    outputTokens: estimateAnswerTokens(
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: calls.map((call) => ({ ...call, arguments: JSON.stringify(call.arguments) })),
+      },
+      { model: 'gpt-4o-mini' },
+    ),
+    source: 'estimated',
+  };
+
+  it('estimates the usage of a JSON answer without usage, tool calls included', async () => {
+    server.enqueue({ toolCalls: calls, usage: 'omit' });
+    const response = await model().generate(toolRequest);
+    expect(response.message.toolCalls).toHaveLength(2);
+    expect(response.usage).toEqual(expected);
+    expect(response.usage.inputTokens).toBeGreaterThan(300);
+  });
+
+  it('estimates the usage of a stream without its usage chunk', async () => {
+    server.enqueue({ toolCalls: calls, usage: 'omit' });
+    const finish = (await collect(model().stream(toolRequest))).at(-1);
+    expect(finish).toMatchObject({ type: 'finish', response: { usage: expected } });
+  });
+
+  it('replaces negative and absurd counts by the estimate and flags them', async () => {
+    server.enqueue({ toolCalls: calls, usage: { promptTokens: -1_000_000, completionTokens: 12 } });
+    expect((await model().generate(toolRequest)).usage).toEqual({
+      inputTokens: expected.inputTokens,
+      outputTokens: 12,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+      source: 'estimated',
+      invalid: 'negative',
+    });
+    server.enqueue({ toolCalls: calls, usage: { promptTokens: 40, completionTokens: 1e12 } });
+    const finish = (await collect(model().stream(toolRequest))).at(-1);
+    expect(finish).toMatchObject({
+      response: { usage: { inputTokens: 40, outputTokens: expected.outputTokens, invalid: 'too_large' } },
+    });
+  });
+
+  it('keeps the answer when a count is not a finite number (1e999, a string)', async () => {
+    const body = (usage: string) =>
+      `{"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":${usage}}`;
+    server.enqueue({
+      kind: 'raw',
+      headers: { 'content-type': 'application/json' },
+      body: body('{"prompt_tokens":1e999,"completion_tokens":"2"}'),
+    });
+    const response = await model().generate(hello);
+    expect(response.message.content).toBe('Hi');
+    expect(response.usage).toMatchObject({ source: 'estimated', invalid: 'not_finite' });
+    expect(response.usage.inputTokens).toBe(estimateRequestTokens(hello));
+    server.enqueue({ kind: 'raw', headers: { 'content-type': 'application/json' }, body: body('"lots"') });
+    expect((await model().generate(hello)).usage).toEqual({
+      inputTokens: estimateRequestTokens(hello),
+      outputTokens: 1,
+      source: 'estimated',
+    });
+  });
+
+  it('asks for the usage chunk on streams unless streamUsage is off', async () => {
+    server.enqueue({ content: 'Hi' });
+    await collect(model().stream(hello));
+    expect(lastRequestBody().stream_options).toEqual({ include_usage: true });
+    server.enqueue({ content: 'Hi' });
+    const finish = (await collect(model({ streamUsage: false }).stream(hello))).at(-1);
+    expect(lastRequestBody()).not.toHaveProperty('stream_options');
+    // Without the chunk, the fake (like OpenAI) sends no counts: they are estimated.
+    expect(finish).toMatchObject({ response: { usage: { source: 'estimated' } } });
+    server.enqueue({ content: 'Hi' });
+    await model({ streamUsage: false }).generate(hello);
+    expect(lastRequestBody()).not.toHaveProperty('stream_options');
+  });
+
+  it('estimates an embeddings answer without usage', async () => {
+    const embedder = createOpenAIEmbeddingModel({
+      model: 'text-embedding-3-small',
+      apiKey: API_KEY,
+      baseURL: server.url,
+      env: {},
+      fetch: async () =>
+        new Response(JSON.stringify({ data: [{ index: 0, embedding: [0.1, 0.2] }] }), {
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const result = await embedder.embed({ input: ['Hello world'] });
+    expect(result.usage).toEqual({
+      inputTokens: estimateTextTokens('Hello world', { model: 'text-embedding-3-small' }),
+    });
   });
 });
 

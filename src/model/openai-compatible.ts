@@ -19,9 +19,10 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-  type Usage,
 } from './model.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
+import { estimateTextTokens } from './token-estimate.js';
+import { trustedCount, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 import {
   createProviderHttp,
   SK_KEY_PATTERN,
@@ -57,6 +58,12 @@ export interface OpenAICompatibleModelOptions {
    * servers only know `max_tokens`.
    */
   maxTokensField?: 'max_completion_tokens' | 'max_tokens';
+  /**
+   * Ask for the usage chunk on streams (`stream_options: { include_usage: true }`). Default true:
+   * without it a stream carries no token counts and Keel must estimate them. Turn it off for a
+   * server that rejects `stream_options`.
+   */
+  streamUsage?: boolean;
 }
 
 /**
@@ -72,6 +79,7 @@ export interface OpenAICompatibleModelOptions {
 export function createOpenAICompatibleModel({
   model,
   maxTokensField = 'max_completion_tokens',
+  streamUsage = true,
   ...connection
 }: OpenAICompatibleModelOptions): LanguageModel {
   const { provider, endpoint, http } = connect({ model, ...connection, path: 'chat/completions' });
@@ -84,7 +92,7 @@ export function createOpenAICompatibleModel({
       const { signal } = options;
       const response = await http.post({
         endpoint,
-        body: toRequestBody({ model, request, stream: false, maxTokensField }),
+        body: toRequestBody({ model, request, stream: false, maxTokensField, streamUsage }),
         stream: false,
         signal,
       });
@@ -114,10 +122,14 @@ export function createOpenAICompatibleModel({
       }
       const refusal = message.refusal || undefined;
       const content = contentText(message.content);
+      const answer = toAssistantMessage(
+        content === '' && refusal !== undefined ? refusal : content,
+        toolCalls,
+      );
       return {
-        message: toAssistantMessage(content === '' && refusal !== undefined ? refusal : content, toolCalls),
+        message: answer,
         finishReason: toFinishReason(choice.finish_reason, refusal !== undefined),
-        usage: toUsage(completion.usage),
+        usage: trustedUsage({ reported: toReportedUsage(completion.usage), request, message: answer, model }),
         modelId: completion.model ?? model,
       };
     },
@@ -126,7 +138,7 @@ export function createOpenAICompatibleModel({
       const { signal } = options;
       const response = await http.post({
         endpoint,
-        body: toRequestBody({ model, request, stream: true, maxTokensField }),
+        body: toRequestBody({ model, request, stream: true, maxTokensField, streamUsage }),
         stream: true,
         signal,
       });
@@ -140,15 +152,15 @@ export function createOpenAICompatibleModel({
       })) {
         yield* assembly.apply(chunk);
       }
-      yield { type: 'finish', response: assembly.finish(http.label, provider) };
+      yield { type: 'finish', response: assembly.finish(http.label, provider, request) };
     },
   };
 }
 
-/** Options of {@link createOpenAIEmbeddingModel}: the chat model's, without `maxTokensField`. */
+/** Options of {@link createOpenAIEmbeddingModel}: the chat model's, without `maxTokensField` and `streamUsage`. */
 export interface OpenAIEmbeddingModelOptions extends Omit<
   OpenAICompatibleModelOptions,
-  'model' | 'maxTokensField'
+  'model' | 'maxTokensField' | 'streamUsage'
 > {
   /** Embedding model id, e.g. `text-embedding-3-small`. */
   model: string;
@@ -200,7 +212,11 @@ export function createOpenAIEmbeddingModel({
       }
       return {
         embeddings: data.map((entry) => entry.embedding),
-        usage: { inputTokens: answer.usage?.prompt_tokens ?? 0 },
+        usage: {
+          inputTokens: trustedCount(answer.usage?.prompt_tokens, () =>
+            input.reduce((sum, text) => sum + estimateTextTokens(text, { model }), 0),
+          ),
+        },
       };
     },
   };
@@ -208,7 +224,7 @@ export function createOpenAIEmbeddingModel({
 
 const embeddingsSchema = z.object({
   data: z.array(z.object({ index: z.number().nullish(), embedding: z.array(z.number()) })),
-  usage: z.object({ prompt_tokens: z.number().nullish() }).nullish(),
+  usage: z.object({ prompt_tokens: z.unknown() }).nullish().catch(null),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -219,11 +235,13 @@ function toRequestBody({
   request,
   stream,
   maxTokensField,
+  streamUsage,
 }: {
   model: string;
   request: ModelRequest;
   stream: boolean;
   maxTokensField: 'max_completion_tokens' | 'max_tokens';
+  streamUsage: boolean;
 }): Record<string, unknown> {
   const body: Record<string, unknown> = { model, messages: request.messages.map(toWireMessage) };
   if (request.tools !== undefined && request.tools.length > 0) {
@@ -255,8 +273,8 @@ function toRequestBody({
   if (request.seed !== undefined) body.seed = request.seed;
   if (stream) {
     body.stream = true;
-    // Without it a stream carries no token counts, and the call could not be priced.
-    body.stream_options = { include_usage: true };
+    // Without it a stream carries no token counts, and they would have to be estimated.
+    if (streamUsage) body.stream_options = { include_usage: true };
   }
   return body;
 }
@@ -289,14 +307,16 @@ function toWireMessage(message: Message): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
+// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
 const usageSchema = z
   .object({
-    prompt_tokens: z.number().nullish(),
-    completion_tokens: z.number().nullish(),
-    prompt_tokens_details: z.object({ cached_tokens: z.number().nullish() }).nullish(),
-    completion_tokens_details: z.object({ reasoning_tokens: z.number().nullish() }).nullish(),
+    prompt_tokens: z.unknown(),
+    completion_tokens: z.unknown(),
+    prompt_tokens_details: z.object({ cached_tokens: z.unknown() }).nullish().catch(null),
+    completion_tokens_details: z.object({ reasoning_tokens: z.unknown() }).nullish().catch(null),
   })
-  .nullish();
+  .nullish()
+  .catch(null);
 
 const contentSchema = z
   .union([z.string(), z.array(z.object({ text: z.string().nullish() }).loose())])
@@ -385,16 +405,14 @@ function toFinishReason(raw: string | null | undefined, refused: boolean): Finis
   }
 }
 
-function toUsage(usage: z.infer<typeof usageSchema>): Usage {
-  const result: Usage = {
-    inputTokens: usage?.prompt_tokens ?? 0,
-    outputTokens: usage?.completion_tokens ?? 0,
+function toReportedUsage(usage: z.infer<typeof usageSchema>): ReportedUsage | undefined {
+  if (usage === null || usage === undefined) return undefined;
+  return {
+    inputTokens: usage.prompt_tokens,
+    outputTokens: usage.completion_tokens,
+    cachedInputTokens: usage.prompt_tokens_details?.cached_tokens,
+    reasoningTokens: usage.completion_tokens_details?.reasoning_tokens,
   };
-  const cached = usage?.prompt_tokens_details?.cached_tokens;
-  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
-  if (typeof cached === 'number') result.cachedInputTokens = cached;
-  if (typeof reasoning === 'number') result.reasoningTokens = reasoning;
-  return result;
 }
 
 /**
@@ -406,14 +424,14 @@ function createStreamAssembly(model: string) {
   let text = '';
   let refused = false;
   let modelId = model;
-  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+  let usage: ReportedUsage | undefined;
   const toolCalls = new Map<number, { id?: string; name?: string; arguments: string }>();
   const state = {
     finishReason: undefined as string | undefined,
 
     *apply(chunk: Chunk): Generator<ModelStreamEvent> {
       if (chunk.model) modelId = chunk.model;
-      if (chunk.usage) usage = toUsage(chunk.usage);
+      if (chunk.usage) usage = toReportedUsage(chunk.usage);
       const choice = chunk.choices?.find((candidate) => (candidate.index ?? 0) === 0);
       if (choice === undefined) return;
       const delta = choice.delta ?? {};
@@ -452,7 +470,7 @@ function createStreamAssembly(model: string) {
       if (choice.finish_reason) state.finishReason = choice.finish_reason;
     },
 
-    finish(label: string, provider: string): ModelResponse {
+    finish(label: string, provider: string, request: ModelRequest): ModelResponse {
       const calls: ToolCall[] = [...toolCalls.entries()]
         .sort(([left], [right]) => left - right)
         .map(([index, call]) => {
@@ -465,10 +483,11 @@ function createStreamAssembly(model: string) {
           }
           return { id: call.id ?? `call_${index}`, name: call.name, arguments: call.arguments };
         });
+      const message = toAssistantMessage(text, calls);
       return {
-        message: toAssistantMessage(text, calls),
+        message,
         finishReason: toFinishReason(state.finishReason, refused),
-        usage,
+        usage: trustedUsage({ reported: usage, request, message, model }),
         modelId,
       };
     },
@@ -495,7 +514,7 @@ function connect({
   fetch = globalThis.fetch,
   provider = 'openai',
   clock = systemClock,
-}: Omit<OpenAICompatibleModelOptions, 'maxTokensField'> & { path: string }): {
+}: Omit<OpenAICompatibleModelOptions, 'maxTokensField' | 'streamUsage'> & { path: string }): {
   provider: string;
   endpoint: URL;
   http: ProviderHttp;

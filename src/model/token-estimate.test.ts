@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelRequest } from './model.js';
-import { estimateRequestTokens, estimateTextTokens, tokenEncodingFor } from './token-estimate.js';
+import type { AssistantMessage, ModelRequest } from './model.js';
+import {
+  estimateAnswerTokens,
+  estimateRequestTokens,
+  estimateTextTokens,
+  tokenEncodingFor,
+} from './token-estimate.js';
 
 describe('estimateTextTokens', () => {
   it('counts with a real BPE tokenizer', () => {
@@ -111,5 +116,31 @@ describe('estimateRequestTokens', () => {
     for (const prompt of prompts) estimateRequestTokens({ messages: [{ role: 'user', content: prompt }] });
     const perCall = (performance.now() - started) / prompts.length;
     expect(perCall).toBeLessThan(1);
+  });
+});
+
+describe('estimateAnswerTokens', () => {
+  it('counts the text, and each tool call with its name, arguments and framing', () => {
+    expect(estimateAnswerTokens({ role: 'assistant', content: '' })).toBe(0);
+    expect(estimateAnswerTokens({ role: 'assistant', content: 'Hello world' })).toBe(2);
+    const args = '{"city":"Paris","units":"metric"}';
+    const answer: AssistantMessage = {
+      role: 'assistant',
+      content: 'Checking.',
+      toolCalls: [
+        { id: 'call_1', name: 'get_weather', arguments: args },
+        { id: 'call_2', name: 'get_time', arguments: '{}' },
+      ],
+    };
+    expect(estimateAnswerTokens(answer)).toBe(
+      estimateTextTokens('Checking.') +
+        (3 + estimateTextTokens('get_weather') + estimateTextTokens(args)) +
+        (3 + estimateTextTokens('get_time') + estimateTextTokens('{}')),
+    );
+    // The encoding follows the model, as for requests.
+    const text = 'Les données de l’entrepôt sont synchronisées toutes les heures.';
+    expect(estimateAnswerTokens({ role: 'assistant', content: text }, { model: 'gpt-4' })).toBe(
+      estimateTextTokens(text, { model: 'gpt-4' }),
+    );
   });
 });

@@ -9,12 +9,12 @@
  */
 import { createRequire } from 'node:module';
 import type { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import type { Message, ModelRequest } from './model.js';
+import type { AssistantMessage, Message, ModelRequest } from './model.js';
 
 /** A BPE encoding of gpt-tokenizer. */
 export type TokenEncodingName = 'o200k_base' | 'cl100k_base';
 
-/** Options of {@link estimateRequestTokens} and {@link estimateTextTokens}. */
+/** Options of {@link estimateRequestTokens}, {@link estimateAnswerTokens} and {@link estimateTextTokens}. */
 export interface EstimateTokensOptions {
   /** Picks the encoding: a model id (`gpt-4`) or reference (`openai:gpt-4`). Default: `o200k_base`. */
   model?: string;
@@ -54,6 +54,20 @@ export function estimateRequestTokens(request: ModelRequest, options: EstimateTo
   const format = request.responseFormat;
   if (format?.type === 'json' && format.schema !== undefined) {
     total += TOKENS_PER_MESSAGE + count(format.name ?? '') + count(JSON.stringify(format.schema));
+  }
+  return total;
+}
+
+/**
+ * Estimates the output tokens of an answer: its text plus each tool call's name and arguments.
+ * Reasoning tokens are invisible in the answer, so an estimate of a reasoning model's output is
+ * low; it stands in only where the provider reported nothing.
+ */
+export function estimateAnswerTokens(message: AssistantMessage, options: EstimateTokensOptions = {}): number {
+  const count = encodingFor(options.model);
+  let total = count(message.content);
+  for (const call of message.toolCalls ?? []) {
+    total += TOKENS_PER_TOOL_CALL + count(call.name) + count(call.arguments);
   }
   return total;
 }

@@ -13,7 +13,6 @@ import type {
   ToolMessage,
   Usage,
 } from '../model/model.js';
-import { costOf } from '../model/prices.js';
 import type { Tool } from '../tools/tool.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import { canonicalJson } from '../util/canonical-hash.js';
@@ -24,6 +23,7 @@ import { fullJitterDelay } from './backoff.js';
 import { sleep } from '../util/sleep.js';
 import type { DurableRun, StepContext, StepOutcome, StepRequest, StepResult } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
+import { countableUsage, modelStepOutcome } from './model-step-outcome.js';
 import { createConversationDigest } from './conversation-digest.js';
 import { createLoopDetector } from './loop-detector.js';
 import { storedModelResponseSchema } from './stored-model-response.js';
@@ -117,11 +117,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     stepCount: durable.stepCount,
   });
   const addUsage = (stepUsage: Usage | undefined, stepCost: number | undefined) => {
-    if (stepUsage) {
-      usage.inputTokens += stepUsage.inputTokens;
-      usage.outputTokens += stepUsage.outputTokens;
-    }
-    costUsd += stepCost ?? 0;
+    const step = countableUsage(stepUsage, stepCost);
+    usage.inputTokens += step.inputTokens;
+    usage.outputTokens += step.outputTokens;
+    costUsd += step.costUsd;
   };
 
   try {
@@ -429,14 +428,7 @@ async function callModel({
           })
         : await model.generate(request, { signal: call.signal });
       await faultHook?.('after-model-call', { runId, seq });
-      const cost = costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage });
-      return {
-        status: 'completed',
-        output: response,
-        usage: response.usage,
-        costUsd: cost ?? 0,
-        meta: { finishReason: response.finishReason, priced: cost !== undefined },
-      };
+      return modelStepOutcome({ model, request, response });
     } catch (thrown) {
       if (signal.aborted) throw signal.reason;
       const error = call.signal.aborted && !signal.aborted ? call.signal.reason : thrown;

@@ -1,5 +1,5 @@
 import type { RunRecord, StepRecord } from '../journal/types.js';
-import type { Usage } from '../model/model.js';
+import type { Usage, UsageInvalidReason } from '../model/model.js';
 import type { RunOutcome } from './outcomes.js';
 
 /** Token usage as the API shows it (runs, steps, events). */
@@ -54,6 +54,8 @@ export function stepView(step: StepRecord) {
     started_at: step.startedAt.toISOString(),
     ended_at: step.endedAt?.toISOString() ?? null,
     usage: step.usage ? usageView(step.usage) : null,
+    usage_source: usageSourceOf(step),
+    usage_invalid: usageInvalidOf(step),
     cost_usd: step.costUsd,
     error: step.error,
     meta: step.meta,
@@ -62,6 +64,22 @@ export function stepView(step: StepRecord) {
 }
 
 export type StepView = ReturnType<typeof stepView>;
+
+/**
+ * Where a model step's usage comes from: `reported` by the provider or `estimated` by Keel's
+ * tokenizer (the answer carried no usage, or impossible counts). Null for steps without usage
+ * and for model steps journaled before Keel recorded it.
+ */
+function usageSourceOf(step: StepRecord): 'reported' | 'estimated' | null {
+  const source = step.meta?.usageSource;
+  return source === 'reported' || source === 'estimated' ? source : null;
+}
+
+/** Why a provider's counts were replaced by the estimate (trusted-usage.ts), or null. */
+function usageInvalidOf(step: StepRecord): UsageInvalidReason | null {
+  const reason = step.meta?.usageInvalid;
+  return reason === 'negative' || reason === 'not_finite' || reason === 'too_large' ? reason : null;
+}
 
 /** A run's outcome as the API returns it; null while the run is speculative. */
 export function outcomeView(outcome: RunOutcome | undefined) {

@@ -182,6 +182,10 @@ export const stepResponse = z
     started_at: z.string(),
     ended_at: z.string().nullable(),
     usage: usageSchema.nullable(),
+    /** Model steps: `reported` by the provider, or `estimated` by Keel's tokenizer. */
+    usage_source: z.enum(['reported', 'estimated']).nullable(),
+    /** Set when the provider reported impossible counts, replaced by the estimate. */
+    usage_invalid: z.enum(['negative', 'not_finite', 'too_large']).nullable(),
     cost_usd: z.number().nullable(),
     error: serializedErrorSchema.nullable(),
     meta: z.record(z.string(), z.unknown()).nullable(),

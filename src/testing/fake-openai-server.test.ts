@@ -105,6 +105,53 @@ describe('the official openai client against the fake', () => {
     expect(chunks.every((chunk) => chunk.usage === undefined)).toBe(true);
   });
 
+  it("omits usage entirely when a reply says 'omit', even on a stream that asked for it", async () => {
+    server.enqueue({ content: 'No counts here', usage: 'omit' });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('No counts here');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    expect(chunks.every((chunk) => !('usage' in chunk))).toBe(true);
+
+    server.enqueue({ content: 'No counts either', usage: 'omit' });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(completion.choices[0]?.message.content).toBe('No counts either');
+    expect('usage' in completion).toBe(false);
+  });
+
+  it('sends negative and absurd counts as scripted, plain and streamed', async () => {
+    server.enqueue({ content: 'Refund?', usage: { promptTokens: -1_000_000, completionTokens: -5 } });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(completion.usage).toMatchObject({
+      prompt_tokens: -1_000_000,
+      completion_tokens: -5,
+      total_tokens: -1_000_005,
+    });
+
+    server.enqueue({ content: 'Big', usage: { promptTokens: 1e15, completionTokens: 3 } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 1e15, completion_tokens: 3 });
+  });
+
   it('answers a plain request', async () => {
     server.enqueue({ content: 'Plain answer', usage: { promptTokens: 5, completionTokens: 2 } });
     const completion = await client.chat.completions.create({

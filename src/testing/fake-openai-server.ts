@@ -2,7 +2,8 @@
  * A local HTTP server that speaks OpenAI's chat-completions wire format, for tests of anything
  * that calls an OpenAI-compatible endpoint (Keel's adapter, the official `openai` client, the
  * gateway). Each request gets the next scripted reply: a completion (plain or streamed, exactly as
- * OpenAI streams it) or a fault (an error status with `retry-after`, malformed JSON, a stream cut
+ * OpenAI streams it: the usage chunk only when the request asks `stream_options.include_usage`),
+ * a completion with hostile usage (none at all, negative or absurd counts), or a fault (an error status with `retry-after`, malformed JSON, a stream cut
  * before `[DONE]`, a hang, a connection reset). `POST /v1/embeddings` answers with deterministic
  * vectors (or a scripted fault). Every request is recorded for assertions.
  */
@@ -34,7 +35,11 @@ export interface FakeToolCall {
   arguments: string | Record<string, unknown>;
 }
 
-/** Token counts of a scripted completion; missing counts are estimated from the text (4 chars a token). */
+/**
+ * Token counts of a scripted completion; missing counts are estimated from the text (4 chars a
+ * token). Any number is sent as given, so a reply can carry negative or absurd counts (as a broken
+ * proxy would); `Infinity` and `NaN` cannot be written in JSON (use a `raw` reply for `1e999`).
+ */
 export interface FakeUsage {
   promptTokens?: number;
   completionTokens?: number;
@@ -51,7 +56,12 @@ export interface FakeCompletionReply {
   refusal?: string;
   /** Default: `tool_calls` when there are tool calls, else `stop`. */
   finishReason?: string;
-  usage?: FakeUsage;
+  /**
+   * The counts to report, or `'omit'`: no usage at all, neither a `usage` field in a JSON answer
+   * nor a usage chunk on a stream, even when the request asked for one (as many
+   * OpenAI-compatible servers and proxies do).
+   */
+  usage?: FakeUsage | 'omit';
   /** The model named in the answer. Default: the requested model. */
   model?: string;
   /** Characters per streamed content delta or arguments fragment. Default 4. */
@@ -315,7 +325,9 @@ async function sendStream(
 /** The chunks of a streamed answer, in OpenAI's order. */
 function streamChunks(reply: FakeCompletionReply, context: ReplyContext): StreamChunk[] {
   const includeUsage =
-    isPlainObject(context.body.stream_options) && context.body.stream_options.include_usage === true;
+    reply.usage !== 'omit' &&
+    isPlainObject(context.body.stream_options) &&
+    context.body.stream_options.include_usage === true;
   const model = reply.model ?? requestedModel(context);
   const size = Math.max(1, reply.chunkSize ?? 4);
   const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): StreamChunk => ({
@@ -397,7 +409,7 @@ function completionBody(reply: FakeCompletionReply, context: ReplyContext): Reco
         finish_reason: finishReasonOf(reply, toolCalls),
       },
     ],
-    usage: usageBody(reply, context, toolCalls),
+    ...(reply.usage === 'omit' ? {} : { usage: usageBody(reply, context, toolCalls) }),
     service_tier: 'default',
     system_fingerprint: 'fp_fake',
   };
@@ -423,20 +435,21 @@ function usageBody(
   context: ReplyContext,
   toolCalls: { name: string; arguments: string }[],
 ): Record<string, unknown> {
+  const usage = reply.usage === 'omit' ? undefined : reply.usage;
   const outputText =
     (reply.content ?? '') +
     (reply.refusal ?? '') +
     toolCalls.map((call) => call.name + call.arguments).join('');
   const promptTokens =
-    reply.usage?.promptTokens ?? Math.ceil(JSON.stringify(context.body.messages ?? []).length / 4);
-  const completionTokens = reply.usage?.completionTokens ?? Math.ceil(outputText.length / 4);
+    usage?.promptTokens ?? Math.ceil(JSON.stringify(context.body.messages ?? []).length / 4);
+  const completionTokens = usage?.completionTokens ?? Math.ceil(outputText.length / 4);
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: reply.usage?.cachedTokens ?? 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: usage?.cachedTokens ?? 0, audio_tokens: 0 },
     completion_tokens_details: {
-      reasoning_tokens: reply.usage?.reasoningTokens ?? 0,
+      reasoning_tokens: usage?.reasoningTokens ?? 0,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,

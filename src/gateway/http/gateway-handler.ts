@@ -8,8 +8,10 @@
  *   its id, tenant and rpm/tpm become the gateway's `Caller`. Provider keys never leave the server.
  * - Headers: `x-request-id` on every answer (the caller's own when well formed); `x-keel-deployment`,
  *   `x-keel-attempts`, `x-keel-cache` (hit/miss) and, when known, `x-keel-overhead-ms` and
- *   `x-keel-cost-usd`. A stream's headers leave at its first byte, when the deployment and attempts
- *   are known but cost and overhead are not: streams omit those two (the call record has them).
+ *   `x-keel-cost-usd`, and `x-keel-usage: estimated` when the upstream reported no usage (the
+ *   answer's `usage` is then Keel's estimate, as its price). A stream's headers leave at its first
+ *   byte, when the deployment and attempts are known but cost, overhead and usage are not: streams
+ *   omit those (the call record has them; a requested usage chunk carries the estimate).
  * - Errors: one classification (`classifyGatewayError`) and one body mapping per wire format; 429
  *   carries `Retry-After` (whole seconds, rounded up) and `retry-after-ms`. A stream that fails after
  *   its first byte ends with an explicit error event (OpenAI: a `data: {"error": ...}` chunk, no
@@ -349,6 +351,8 @@ function metaHeaders(meta: CallMeta): OutgoingHttpHeaders {
     'x-keel-cache': meta.cached ? 'hit' : 'miss',
   };
   if (meta.costUsd !== undefined) headers['x-keel-cost-usd'] = meta.costUsd.toFixed(8);
+  // The upstream reported no (or impossible) usage: the answer's usage is Keel's estimate.
+  if (meta.usage?.source === 'estimated') headers['x-keel-usage'] = 'estimated';
   return headers;
 }
 

@@ -13,6 +13,7 @@ import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
 import type { JournalStore } from '../../journal/store.js';
 import { createAnthropicModel } from '../../model/anthropic.js';
+import { estimateRequestTokens, estimateTextTokens } from '../../model/token-estimate.js';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../testing/fake-anthropic-server.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../api-keys.js';
@@ -1001,5 +1002,50 @@ describe('fuzz', () => {
     );
     // The property reached the gateway, not only the validation in front of it.
     expect([...statuses]).toEqual(expect.arrayContaining([200, 400, 404]));
+  });
+});
+
+describe('an upstream that reports no usage', () => {
+  const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+    { role: 'user', content: 'Count the words of this sentence, which no upstream counted.' },
+  ];
+  const estimate = estimateRequestTokens({
+    messages: [{ role: 'user', content: 'Count the words of this sentence, which no upstream counted.' }],
+  });
+
+  it('answers with the estimate as usage, priced, and says so in x-keel-usage', async () => {
+    upstream.enqueue({ content: 'Ten words.', usage: 'omit' });
+    const { data, response } = await openai()
+      .chat.completions.create({ model: 'fast', messages })
+      .withResponse();
+    expect(data.usage).toMatchObject({
+      prompt_tokens: estimate,
+      completion_tokens: estimateTextTokens('Ten words.'),
+    });
+    expect(response.headers.get('x-keel-usage')).toBe('estimated');
+    expect(Number(response.headers.get('x-keel-cost-usd'))).toBeGreaterThan(0);
+
+    upstream.enqueue({ content: 'Counted.', usage: { promptTokens: 20, completionTokens: 2 } });
+    const reported = await openai().chat.completions.create({ model: 'fast', messages }).withResponse();
+    expect(reported.data.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 2 });
+    expect(reported.response.headers.get('x-keel-usage')).toBeNull();
+  });
+
+  it('sends the estimate in the usage chunk a streaming caller asked for', async () => {
+    upstream.enqueue({ content: 'Ten words.', usage: 'omit' });
+    const stream = await openai().chat.completions.create({
+      model: 'fast',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    expect(usage).toMatchObject({
+      prompt_tokens: estimate,
+      completion_tokens: estimateTextTokens('Ten words.'),
+    });
+    // Keel asked the upstream for usage; the upstream did not send it.
+    expect(upstream.requests.at(-1)?.body).toMatchObject({ stream_options: { include_usage: true } });
   });
 });
