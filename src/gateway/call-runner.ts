@@ -415,7 +415,7 @@ export function createCallRunner({
       recorder?.record({
         ...meta,
         id: createId('call'),
-        tenantId: options.caller?.tenantId ?? null,
+        tenantId: options.tenantId ?? options.caller?.tenantId ?? null,
         keyId: options.caller?.keyId ?? null,
         runId: options.runId ?? null,
         stepSeq: options.stepSeq ?? null,

@@ -168,6 +168,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
             limits,
             signal,
             runId: run.id,
+            tenantId: run.tenantId,
             onEvent: streamText ? onEvent : undefined,
             faultHook,
             logger,
@@ -287,6 +288,7 @@ async function callModel({
   limits,
   signal,
   runId,
+  tenantId,
   onEvent,
   faultHook,
   logger,
@@ -297,6 +299,7 @@ async function callModel({
   limits: Limits;
   signal: AbortSignal;
   runId: string;
+  tenantId: string;
   onEvent?: RunEventListener;
   faultHook?: FaultHook;
   logger: Logger;
@@ -320,11 +323,12 @@ async function callModel({
             request,
             signal: call.signal,
             runId,
+            tenantId,
             seq,
             attempt: attempt + 1,
             onEvent,
           })
-        : await model.generate(request, { signal: call.signal });
+        : await model.generate(request, { signal: call.signal, run: { runId, tenantId, stepSeq: seq } });
       await faultHook?.('after-model-call', { runId, seq });
       const cost = costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage });
       return {
@@ -365,6 +369,7 @@ async function streamModel({
   request,
   signal,
   runId,
+  tenantId,
   seq,
   attempt,
   onEvent,
@@ -373,11 +378,12 @@ async function streamModel({
   request: ModelRequest;
   signal: AbortSignal;
   runId: string;
+  tenantId: string;
   seq: number;
   attempt: number;
   onEvent: RunEventListener;
 }): Promise<ModelResponse> {
-  for await (const event of model.stream(request, { signal })) {
+  for await (const event of model.stream(request, { signal, run: { runId, tenantId, stepSeq: seq } })) {
     if (event.type === 'text-delta') onEvent({ type: 'text-delta', runId, seq, attempt, text: event.text });
     if (event.type === 'finish') return event.response;
   }
