@@ -703,6 +703,50 @@ describe('gateway: limits and records', () => {
     expect(free?.requests).toHaveLength(1);
   });
 
+  it('refuses a request larger than the key tpm with request_exceeds_limit, not rate_limited', async () => {
+    const [server] = await upstreams(1);
+    const limiter = fakeLimiter();
+    const gateway = gatewayOver(servers, {}, { limiter });
+    const caller = { keyId: 'key_small', tenantId: 't', tpm: 100 };
+    const error = await rejection(gateway.generate(ask('Hi', { maxOutputTokens: 500 }), { caller }));
+    expect(error).toMatchObject({
+      code: 'request_exceeds_limit',
+      retryable: false,
+      fault: 'caller',
+      details: { scope: 'key:key_small', limit: 'tpm', tpm: 100, route: 'main' },
+    });
+    const requested = (error.details as { requestedTokens: number }).requestedTokens;
+    expect(requested).toBeGreaterThan(500);
+    expect(error.message).toContain(`reserves ${requested} tokens`);
+    expect(error.message).toContain('100 tokens per minute');
+    // Nothing reserved, nothing sent; a request that fits goes through.
+    expect(limiter.reserved).toHaveLength(0);
+    expect(server?.requests).toHaveLength(0);
+    await gateway.generate(ask('Hi', { maxOutputTokens: 50 }), { caller });
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it('skips deployments whose whole tpm is smaller than the request, and refuses it when none is larger', async () => {
+    const [small, large] = await upstreams(2);
+    const limiter = fakeLimiter();
+    const gateway = gatewayOver(
+      servers,
+      { deployments: [{ tpm: 100 }, { tpm: 1_000 }] },
+      { limiter, random: () => 0 },
+    );
+    const { meta } = await gateway.generate(ask('Hi', { maxOutputTokens: 500 }));
+    expect(meta).toMatchObject({ deployment: 'd1', attempts: 1 });
+    expect(small?.requests).toHaveLength(0);
+    const error = await rejection(gateway.generate(ask('Hi', { maxOutputTokens: 5_000 })));
+    expect(error).toMatchObject({
+      code: 'request_exceeds_limit',
+      retryable: false,
+      details: { scope: 'deployment:d1', limit: 'tpm', tpm: 1_000 },
+    });
+    expect(error.message).toContain('1000 tokens per minute');
+    expect(large?.requests).toHaveLength(1);
+  });
+
   it('answers rate_limited with retryAfterMs when the caller key is over its limit, without calling upstream', async () => {
     const [server] = await upstreams(1);
     const limiter = fakeLimiter({ full: new Set(['key:key_9']) });
