@@ -72,6 +72,7 @@ export type {
   ModelResponse,
   ModelStreamEvent,
   ModelCallOptions,
+  ModelCallRun,
   Message,
   ToolCall,
   ToolSpec,
@@ -155,6 +156,7 @@ export { createGatewayService, type GatewayService } from './gateway/http/gatewa
 export {
   UnknownRouteError,
   RateLimitedError,
+  RequestExceedsLimitError,
   UpstreamTimeoutError,
   GatewayBudgetExhaustedError,
   GatewayUnavailableError,
