@@ -73,6 +73,7 @@ export type {
   ModelResponse,
   ModelStreamEvent,
   ModelCallOptions,
+  ModelCallRun,
   Message,
   ToolCall,
   ToolSpec,
@@ -164,6 +165,7 @@ export { createGatewayService, type GatewayService } from './gateway/http/gatewa
 export {
   UnknownRouteError,
   RateLimitedError,
+  RequestExceedsLimitError,
   UpstreamTimeoutError,
   GatewayBudgetExhaustedError,
   GatewayUnavailableError,

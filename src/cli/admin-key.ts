@@ -1,6 +1,7 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiKeys } from '../gateway/api-keys.js';
+import { writePrivateFile } from '../util/private-files.js';
 
 const FILE_NAME = 'admin-key';
 
@@ -48,9 +49,7 @@ export async function ensureLocalAdminKey({
     name: 'local admin',
     scopes: LOCAL_ADMIN_SCOPES,
   });
-  const path = adminKeyPath(keelDir);
-  writeFileSync(path, `${key}\n`, { mode: 0o600 });
-  // The mode of writeFileSync applies only to a new file.
-  chmodSync(path, 0o600);
+  // 0600 whatever the umask, an existing file's mode included, before the key is written.
+  writePrivateFile(adminKeyPath(keelDir), `${key}\n`);
   return { key, created: true };
 }

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
@@ -6,6 +7,7 @@ import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
+import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { KeyAdmin, KeyView } from '../server/key-routes.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
 import { readLocalAdminKey } from './admin-key.js';
@@ -22,6 +24,8 @@ export interface BackendOptions {
   /** Open the store even if a local server owns it (fails with store_locked instead). */
   directOnly?: boolean;
   migrate?: boolean;
+  /** Where taking over a stale embedded lock is logged. Default: JSON lines on stderr. */
+  logger?: Logger;
 }
 
 /** The folder of the embedded database and its lock: `KEEL_DATA_DIR` or `./.keel`. */
@@ -41,6 +45,7 @@ export async function openBackend({
   cwd = process.cwd(),
   directOnly = false,
   migrate = true,
+  logger,
 }: BackendOptions = {}): Promise<Backend> {
   const databaseUrl = env.DATABASE_URL;
   if (databaseUrl) {
@@ -56,6 +61,7 @@ export async function openBackend({
   const keelDir = keelDirectory({ env, cwd });
   const owner = readEmbeddedOwner(keelDir);
   if (owner?.url && !directOnly) {
+    assertLoopbackUrl(owner.url, join(keelDir, 'lock'));
     return {
       mode: 'remote',
       api: createRemoteApi(owner.url, readLocalAdminKey(keelDir)),
@@ -63,7 +69,7 @@ export async function openBackend({
       close: async () => {},
     };
   }
-  const release = acquireEmbeddedLock(keelDir);
+  const release = acquireEmbeddedLock(keelDir, { logger: logger ?? createJsonLogger() });
   try {
     const { store, client } = await openStore({ dataDir: resolve(keelDir, 'data'), migrate });
     return {
@@ -80,6 +86,45 @@ export async function openBackend({
     release();
     throw error;
   }
+}
+
+/**
+ * The CLI sends the local admin key to the server the lock file names: only to this machine. A
+ * lock that names any other address (written by hand, or by someone who could write the folder)
+ * is refused with `server_url_not_loopback`, before any request.
+ */
+function assertLoopbackUrl(url: string, lockPath: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== undefined && parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname)) return;
+  throw new KeelError({
+    code: 'server_url_not_loopback',
+    message:
+      `The embedded database's lock file ${lockPath} names the server ${JSON.stringify(url)}, which is not a ` +
+      `loopback address (127.0.0.0/8, ::1, localhost): the CLI sends its admin key only to this machine. ` +
+      `Stop the server that wrote it, or use its API with a key of your own.`,
+    fault: 'system',
+    details: { url, lockPath },
+  });
+}
+
+/** 127.0.0.0/8, ::1 (also as an IPv4-mapped address) or localhost; `hostname` as URL gives it. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) !== 6) return false;
+  if (host === '::1') return true;
+  // IPv4-mapped (::ffff:127.0.0.1, which URL writes as ::ffff:7f00:1).
+  const mapped = /^::ffff:(.+)$/.exec(host)?.[1];
+  if (mapped === undefined) return false;
+  if (isIP(mapped) === 4) return mapped.startsWith('127.');
+  const high = /^([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(mapped)?.[1];
+  return high !== undefined && Number.parseInt(high, 16) >> 8 === 127;
 }
 
 function redactUrl(url: string): string {

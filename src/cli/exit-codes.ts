@@ -29,6 +29,7 @@ export function exitCodeFor(error: unknown): number {
     error.code === 'database_unavailable' ||
     error.code === 'store_locked' ||
     error.code === 'data_dir_in_use' ||
+    error.code === 'server_url_not_loopback' ||
     error.code === 'migration_error'
   )
     return EXIT.database;

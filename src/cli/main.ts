@@ -59,6 +59,21 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+type OptionName = keyof typeof OPTIONS;
+
+/** The flags each command takes besides `--config` and `--help`; any other is a usage error. */
+const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
+  run: ['detach', 'json', 'session', 'idempotency-key'],
+  worker: ['concurrency', 'lease-ms'],
+  serve: ['port', 'host', 'workers', 'no-worker'],
+  gateway: ['port', 'host'],
+  keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
+  runs: ['limit', 'status', 'agent', 'json'],
+  show: ['json'],
+  migrate: [],
+  prune: ['older-than', 'dry-run', 'json'],
+};
+
 /** Runs the `keel` command line; returns the exit code. */
 export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
   const controller = new AbortController();
@@ -93,15 +108,24 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
     io.stdout.write(HELP);
     return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  // A flag another command takes is refused here, before anything is loaded or opened.
+  const allowed = COMMAND_OPTIONS[command];
+  if (allowed !== undefined) {
+    for (const token of tokens) {
+      if (token.kind !== 'option' || token.name === 'config') continue;
+      if (!allowed.includes(token.name as OptionName))
+        throw new UsageError(`keel ${command} does not take ${token.rawName}.\n\n${HELP}`);
+    }
   }
   switch (command) {
     case 'run':

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { corsFromEnv, type CorsOptions } from '../server/cors.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -32,8 +34,48 @@ export function listenPortOf(
   env: Readonly<Record<string, string | undefined>>,
   fallback: number,
 ): number {
-  const listenPort = Number(port ?? env.PORT ?? fallback);
+  const given = port ?? env.PORT;
+  const listenPort = given === undefined || given.trim() === '' ? fallback : Number(given);
   if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535)
-    throw new UsageError(`--port must be 0-65535, not "${port}"`);
+    throw new UsageError(`${port === undefined ? 'PORT' : '--port'} must be 0-65535, not "${given}"`);
   return listenPort;
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** The address to listen on: `--host` (an IP address or a host name), else 127.0.0.1. */
+export function listenHostOf(host: string | undefined): string {
+  if (host === undefined) return '127.0.0.1';
+  if (isIP(host) === 0 && !HOST_NAME.test(host))
+    throw new UsageError(`--host must be an IP address or a host name, not "${host}"`);
+  return host;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** Checks `KEEL_LOG_LEVEL` (a typo would otherwise silently log at `info`). */
+export function checkLogLevelEnv(env: Readonly<Record<string, string | undefined>>): void {
+  const level = env.KEEL_LOG_LEVEL;
+  if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level))
+    throw new UsageError(`KEEL_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+}
+
+/** `KEEL_CORS_ORIGINS`, each origin checked (`*`, or `http(s)://host[:port]` without a path). */
+export function corsOriginsEnv(env: Readonly<Record<string, string | undefined>>): CorsOptions | undefined {
+  const cors = corsFromEnv(env.KEEL_CORS_ORIGINS);
+  if (cors === undefined || cors.origins === '*') return cors;
+  for (const origin of cors.origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new UsageError(
+        `KEEL_CORS_ORIGINS must list origins such as https://app.example.com (or be *), not "${origin}"`,
+      );
+  }
+  return cors;
 }

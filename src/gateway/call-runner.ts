@@ -14,7 +14,10 @@
  * attempt: see `tokensOfFailedAttempt`), except the one holding the key scope when its attempt
  * failed: it settles at the end of the call, adding the tokens the call finally used, so the key
  * is charged once for the answer it got. (That deployment's scope is then charged the same
- * tokens: conservative, and only on fallback.)
+ * tokens: conservative, and only on fallback.) A request that reserves more tokens than a whole
+ * tpm can never be admitted: over the key's, the call fails at once with `request_exceeds_limit`
+ * (not `rate_limited`, whose Retry-After a client would follow forever); over a deployment's, that
+ * deployment is skipped, and the call fails the same way when every deployment was.
  */
 import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { ProviderError } from '../errors/model-errors.js';
@@ -27,7 +30,12 @@ import { createAttemptTimeouts, type AttemptTimeouts } from './attempt-timeouts.
 import { createCallBudget, MIN_ATTEMPT_MS, type CallBudget } from './call-budget.js';
 import type { BreakerPermit, BreakerVerdict } from './circuit-breaker.js';
 import type { GatewayConfig } from './gateway-config.js';
-import { GatewayBudgetExhaustedError, GatewayUnavailableError, RateLimitedError } from './gateway-errors.js';
+import {
+  GatewayBudgetExhaustedError,
+  GatewayUnavailableError,
+  RateLimitedError,
+  RequestExceedsLimitError,
+} from './gateway-errors.js';
 import type { GatewayDeployment } from './gateway-deployment.js';
 import type { CallRecorder, LimitScope, RateLimiter, Reservation } from './gateway-store.js';
 import type { CallMeta, GatewayCallOptions } from './gateway-types.js';
@@ -61,7 +69,7 @@ export interface CallState {
   keyReservationDeferred: boolean;
   /** Tokens owed by the deferred key reservation's own attempt (see `tokensOfFailedAttempt`). */
   keyReservationTokens: number;
-  skipped: Record<string, 'breaker-open' | 'rate-limited' | 'no-embeddings'>;
+  skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings'>;
   /** Earliest ms from now when a skipped deployment may accept again. */
   retryAfterMs: number | undefined;
 }
@@ -188,6 +196,12 @@ export function createCallRunner({
     const keyScope = call.keyReservation === undefined ? call.keyScope : undefined;
     const deploymentScope = deployment.limitScope;
     if (keyScope === undefined && deploymentScope === undefined) return undefined;
+    // A deployment whose whole tpm is smaller than this request can never serve it: skip it
+    // without a round trip (the call fails with request_exceeds_limit if none can).
+    if (deploymentScope?.tpm !== undefined && call.estimateTokens() > deploymentScope.tpm) {
+      call.skipped[deployment.name] = 'exceeds-tpm';
+      return 'limited';
+    }
     const scopes =
       keyScope === undefined
         ? [deploymentScope as LimitScope]
@@ -257,6 +271,15 @@ export function createCallRunner({
 
     async open(call, plan, start) {
       const { signal } = call.options;
+      const keyTpm = call.keyScope?.tpm;
+      if (limiter !== undefined && keyTpm !== undefined && call.estimateTokens() > keyTpm) {
+        throw new RequestExceedsLimitError({
+          scope: call.keyScope?.scope ?? '',
+          tpm: keyTpm,
+          requestedTokens: call.estimateTokens(),
+          route: call.route,
+        });
+      }
       for (const deployment of plan) {
         call.stoppedForBudget = false;
         for (let attempt = 0; attempt < retry.attemptsPerDeployment; attempt++) {
@@ -348,6 +371,10 @@ export function createCallRunner({
       }
       if (call.stoppedForBudget) throw budgetExhausted(call);
       if (call.lastError !== undefined) throw call.lastError;
+      const skipped = Object.keys(call.skipped);
+      if (skipped.length > 0 && skipped.every((name) => call.skipped[name] === 'exceeds-tpm')) {
+        throw exceedsEveryDeployment(call, plan);
+      }
       throw new GatewayUnavailableError({
         route: call.route,
         retryAfterMs: call.retryAfterMs,
@@ -418,7 +445,7 @@ export function createCallRunner({
       recorder?.record({
         ...meta,
         id: createId('call'),
-        tenantId: options.caller?.tenantId ?? null,
+        tenantId: options.tenantId ?? options.caller?.tenantId ?? null,
         keyId: options.caller?.keyId ?? null,
         runId: options.runId ?? null,
         stepSeq: options.stepSeq ?? null,
@@ -433,6 +460,24 @@ export function createCallRunner({
   };
 
   return runner;
+}
+
+/** The request is larger than the tpm of every deployment that could serve it: named by the largest. */
+function exceedsEveryDeployment(
+  call: CallState,
+  plan: readonly GatewayDeployment[],
+): RequestExceedsLimitError {
+  let largest: LimitScope | undefined;
+  for (const deployment of plan) {
+    const scope = deployment.limitScope;
+    if (scope?.tpm !== undefined && (largest?.tpm === undefined || scope.tpm > largest.tpm)) largest = scope;
+  }
+  return new RequestExceedsLimitError({
+    scope: largest?.scope ?? '',
+    tpm: largest?.tpm ?? 0,
+    requestedTokens: call.estimateTokens(),
+    route: call.route,
+  });
 }
 
 /**

@@ -44,6 +44,42 @@ export const deploymentSchema = z.object({
   timeouts: timeoutsSchema.partial().optional(),
 });
 
+/**
+ * Who may share a route's cached answers. `tenant` (the default): only requests of the same tenant
+ * (the caller key's, or the agent run's), so one tenant can never read or confirm another's
+ * completion. `global`: every caller of the route, for public, non-personal prompts only.
+ */
+export const cacheScopes = ['tenant', 'global'] as const;
+
+/** A route's cache policy, normalized from `cache: true | false | { ... }`. */
+const routeCacheObjectSchema = z
+  .strictObject({
+    /** Cache exact repeats of this route's requests (default true in the object form). */
+    enabled: z.boolean().default(true),
+    scope: z.enum(cacheScopes).default('tenant'),
+    /**
+     * A request may turn caching on for itself (`x-keel-cache: true`). Only meaningful on a route
+     * whose cache is off; without it the header cannot turn caching on. Turning it off for a
+     * request (`x-keel-cache: false`) is always allowed.
+     */
+    callerOptIn: z.boolean().default(false),
+  })
+  .refine((cache) => !(cache.enabled && cache.callerOptIn), {
+    message:
+      'callerOptIn applies to a route whose cache is off: set enabled: false as well (callers then opt in with x-keel-cache: true)',
+    path: ['callerOptIn'],
+  });
+
+export const routeCacheSchema = z
+  .union([z.boolean(), routeCacheObjectSchema], {
+    error:
+      'expected true, false or { enabled?: boolean, scope?: "tenant" | "global", callerOptIn?: boolean }',
+  })
+  .default(false)
+  .transform((cache) =>
+    typeof cache === 'boolean' ? routeCacheObjectSchema.parse({ enabled: cache }) : cache,
+  );
+
 /** A name callers use (`gpt-4o-mini`, or a tier such as `fast`): where it goes and what next. */
 export const routeSchema = z.object({
   name,
@@ -51,8 +87,11 @@ export const routeSchema = z.object({
   deployments: z.array(name).min(1),
   /** Other routes tried in order when every deployment of this one failed. */
   fallbacks: z.array(name).default([]),
-  /** Cache exact repeats of requests to this route (opt-in). */
-  cache: z.boolean().default(false),
+  /**
+   * Cache exact repeats of requests to this route (opt-in): `true` (per tenant), or
+   * `{ enabled, scope: 'tenant' | 'global', callerOptIn }`.
+   */
+  cache: routeCacheSchema,
 });
 
 export const gatewayConfigSchema = z.object({

@@ -35,6 +35,39 @@ export class RateLimitedError extends KeelError {
   }
 }
 
+/**
+ * A request that can never be admitted: the tokens it reserves (prompt estimate plus its maximum
+ * output) exceed the whole tokens-per-minute limit of the caller's key, or of every deployment
+ * able to serve it. Not retryable (a 429 with Retry-After would be retried forever): the caller
+ * must shorten the prompt or lower `max_tokens`, or the operator raise the limit.
+ */
+export class RequestExceedsLimitError extends KeelError {
+  constructor({
+    scope,
+    tpm,
+    requestedTokens,
+    route,
+  }: {
+    /** `key:<id>` or `deployment:<name>` (for deployments, the one with the largest tpm). */
+    scope: string;
+    tpm: number;
+    requestedTokens: number;
+    route: string;
+  }) {
+    const what = scope.startsWith('key:')
+      ? `the API key's limit of ${tpm} tokens per minute (tpm)`
+      : `${tpm} tokens per minute (tpm), the largest limit of the deployments of model "${route}" (${scope})`;
+    super({
+      code: 'request_exceeds_limit',
+      message:
+        `This request reserves ${requestedTokens} tokens (prompt estimate plus maximum output tokens), ` +
+        `more than ${what}: it can never be admitted. Lower max_tokens or shorten the prompt.`,
+      fault: 'caller',
+      details: { scope, limit: 'tpm', tpm, requestedTokens, route },
+    });
+  }
+}
+
 /** Which per-attempt limit an upstream exceeded. */
 export type UpstreamTimeoutCode =
   'upstream_connect_timeout' | 'upstream_first_byte_timeout' | 'upstream_idle_timeout' | 'upstream_timeout';
@@ -114,7 +147,7 @@ export class GatewayUnavailableError extends KeelError {
   }: {
     route: string;
     retryAfterMs: number | undefined;
-    skipped: Record<string, 'breaker-open' | 'rate-limited' | 'no-embeddings'>;
+    skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings'>;
   }) {
     super({
       code: 'gateway_unavailable',

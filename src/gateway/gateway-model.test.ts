@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { costOf } from '../model/prices.js';
 import { resolveModel } from '../model/resolve-model.js';
+import { defineAgent } from '../runtime/agent.js';
+import { runAgent } from '../runtime/run-agent.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+import { createMemoryStore } from '../testing/memory-store.js';
+import { silentLogger } from '../util/logger.js';
+import type { CallRecord } from './gateway-store.js';
 import { createGatewayModel, registerGatewayModels } from './gateway-model.js';
 import { createGateway, type KeelGateway } from './gateway.js';
 
@@ -95,5 +100,63 @@ describe('gateway model', () => {
       unregister();
     }
     expect(() => resolveModel('gateway:strong')).toThrow(/unknown provider "gateway"/);
+  });
+
+  it("scopes an agent run's cached answers to the run's tenant and records the run and step", async () => {
+    const upstream = await createFakeOpenAIServer({ handler: () => ({ content: 'The same answer.' }) });
+    servers.push(upstream);
+    const records: CallRecord[] = [];
+    gateway = createGateway({
+      config: {
+        deployments: [
+          { name: 'up', provider: 'openai', model: 'gpt-4o-mini', baseURL: upstream.url, apiKeyEnv: 'KEY' },
+        ],
+        routes: [{ name: 'cached', deployments: ['up'], cache: true }],
+      },
+      env: { KEY: 'sk-test-model-0123456789' },
+      recorder: { record: (call) => void records.push(call), flush: async () => {}, close: async () => {} },
+    });
+    const agent = defineAgent({
+      name: 'asker',
+      instructions: 'Answer.',
+      model: createGatewayModel({ gateway, route: 'cached' }),
+    });
+    const store = await createMemoryStore();
+    try {
+      const run = (tenantId: string, streamText = false) =>
+        runAgent({
+          store,
+          agents: [agent],
+          agent: 'asker',
+          input: 'The same question',
+          tenantId,
+          logger: silentLogger,
+          ...(streamText ? { onEvent: () => {}, streamText: true } : {}),
+        });
+      const first = await run('tenant-a');
+      expect(first.output).toBe('The same answer.');
+      expect(upstream.requests).toHaveLength(1);
+      // Tenant B asks the identical question: its run goes upstream, never to A's entry.
+      await run('tenant-b');
+      expect(upstream.requests).toHaveLength(2);
+      // A's and B's repeats are answered from their own entries, plain and streamed.
+      await run('tenant-a');
+      await run('tenant-b', true);
+      expect(upstream.requests).toHaveLength(2);
+      await run('tenant-c', true);
+      expect(upstream.requests).toHaveLength(3);
+      expect(
+        records.map((record) => [record.tenantId, record.cached, record.endpoint, record.stepSeq]),
+      ).toEqual([
+        ['tenant-a', false, 'agent', 0],
+        ['tenant-b', false, 'agent', 0],
+        ['tenant-a', true, 'agent', 0],
+        ['tenant-b', true, 'agent', 0],
+        ['tenant-c', false, 'agent', 0],
+      ]);
+      expect(records[0]?.runId).toBe(first.id);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -60,8 +60,18 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
     );
   }
   const target = describe(gateway, route);
-  const optionsFor = (options: ModelCallOptions): GatewayCallOptions =>
-    options.signal === undefined ? callOptions : { ...callOptions, signal: options.signal };
+  // A run's call is scoped to the run's tenant (cache) and recorded with its run and step.
+  const optionsFor = ({ signal, run }: ModelCallOptions): GatewayCallOptions => ({
+    ...callOptions,
+    ...(signal === undefined ? {} : { signal }),
+    ...(run === undefined
+      ? {}
+      : {
+          tenantId: run.tenantId,
+          runId: run.runId,
+          ...(run.stepSeq === undefined ? {} : { stepSeq: run.stepSeq }),
+        }),
+  });
 
   return {
     provider: target.provider,

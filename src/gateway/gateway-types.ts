@@ -19,8 +19,22 @@ export interface Caller {
 export interface GatewayCallOptions {
   signal?: AbortSignal;
   caller?: Caller;
-  /** Use the cache for this call (default: the route's `cache` setting). */
+  /**
+   * The tenant the call is made for (an agent run's), when it is not the caller key's own. The
+   * response cache is scoped to it (unless the route's `cache.scope` is `global`) and it is
+   * recorded with the call. Default: `caller.tenantId`.
+   */
+  tenantId?: string;
+  /**
+   * Use the cache for this call, whatever the route says (in-process code, which the operator
+   * wrote). Default: the route's `cache` setting, with `callerCache`.
+   */
   cache?: boolean;
+  /**
+   * A remote caller's wish (the `x-keel-cache` header): `false` turns the cache off for this call;
+   * `true` turns it on only on a route with `cache.callerOptIn`. Ignored when `cache` is given.
+   */
+  callerCache?: boolean;
   /** Tighter budget than the configured one for this call. */
   budgetMs?: number;
   /** The run and step this call belongs to, when an agent makes it (recorded with the call). */

@@ -621,6 +621,79 @@ describe('gateway: cache', () => {
     expect((await second.generate(ask(), { cache: true })).meta.cached).toBe(true);
     expect(server?.requests).toHaveLength(1);
   });
+
+  it("keeps each tenant's entries to that tenant, in this process and in the shared cache", async () => {
+    const [server] = await upstreams(1);
+    const shared = fakeResponseCache();
+    const routes = [{ name: 'main', deployments: ['d0'], cache: true }];
+    const first = gatewayOver(servers, { routes }, { cache: shared });
+    const second = gatewayOver(servers, { routes }, { cache: shared });
+    const tenantA = { caller: { keyId: 'key_a', tenantId: 'tenant-a' } };
+    const tenantB = { caller: { keyId: 'key_b', tenantId: 'tenant-b' } };
+    expect((await first.generate(ask(), tenantA)).meta.cached).toBe(false);
+    await waitFor(() => shared.entries.size === 1);
+    // Same process (in-process level) and another process (shared level): B misses A's entry.
+    expect((await first.generate(ask(), tenantB)).meta.cached).toBe(false);
+    await waitFor(() => shared.entries.size === 2);
+    expect(
+      (await second.generate(ask(), { caller: { keyId: 'key_c', tenantId: 'tenant-c' } })).meta.cached,
+    ).toBe(false);
+    // A's own repeat hits, on either process, and so does another key of tenant A.
+    expect((await first.generate(ask(), tenantA)).meta.cached).toBe(true);
+    expect(
+      (await second.generate(ask(), { caller: { keyId: 'key_a2', tenantId: 'tenant-a' } })).meta.cached,
+    ).toBe(true);
+    // A run's tenant (tenantId) wins over the caller key's: the call is made for the run.
+    expect((await first.generate(ask(), { ...tenantA, tenantId: 'tenant-b' })).meta.cached).toBe(true);
+    expect((await first.generate(ask(), { ...tenantB, tenantId: 'tenant-d' })).meta.cached).toBe(false);
+    // Calls made for no tenant share only among themselves.
+    expect((await first.generate(ask())).meta.cached).toBe(false);
+    expect((await first.generate(ask())).meta.cached).toBe(true);
+    expect(server?.requests).toHaveLength(5);
+  });
+
+  it("shares entries across tenants on a route with cache.scope 'global'", async () => {
+    const [server] = await upstreams(1);
+    const gateway = gatewayOver(servers, {
+      routes: [{ name: 'main', deployments: ['d0'], cache: { scope: 'global' } }],
+    });
+    await gateway.generate(ask(), { caller: { keyId: 'key_a', tenantId: 'tenant-a' } });
+    const { meta } = await gateway.generate(ask(), { caller: { keyId: 'key_b', tenantId: 'tenant-b' } });
+    expect(meta.cached).toBe(true);
+    expect((await gateway.generate(ask(), { tenantId: 'tenant-c' })).meta.cached).toBe(true);
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it('lets a remote caller turn caching on only where the route allows callerOptIn, and off anywhere', async () => {
+    const [server] = await upstreams(1);
+    const gateway = gatewayOver(servers, {
+      routes: [
+        { name: 'main', deployments: ['d0'] },
+        { name: 'opt-in', deployments: ['d0'], cache: { enabled: false, callerOptIn: true } },
+        { name: 'cached', deployments: ['d0'], cache: true },
+      ],
+    });
+    const caller = { keyId: 'key_a', tenantId: 'tenant-a' };
+    const wants = { caller, callerCache: true };
+    const cachedOf = async (route: string, options: Parameters<KeelGateway['generate']>[1]) =>
+      (await gateway.generate({ ...ask(), model: route }, options)).meta.cached;
+    // No opt-in: the caller's wish cannot turn caching on.
+    expect(await cachedOf('main', wants)).toBe(false);
+    expect(await cachedOf('main', wants)).toBe(false);
+    // Opt-in route: off by default, on for callers who ask (per tenant still).
+    expect(await cachedOf('opt-in', { caller })).toBe(false);
+    expect(await cachedOf('opt-in', { caller })).toBe(false);
+    expect(await cachedOf('opt-in', wants)).toBe(false);
+    expect(await cachedOf('opt-in', wants)).toBe(true);
+    expect(
+      await cachedOf('opt-in', { caller: { keyId: 'key_b', tenantId: 'tenant-b' }, callerCache: true }),
+    ).toBe(false);
+    // Turning it off is always allowed.
+    expect(await cachedOf('cached', { caller })).toBe(false);
+    expect(await cachedOf('cached', { caller, callerCache: false })).toBe(false);
+    expect(await cachedOf('cached', { caller })).toBe(true);
+    expect(server?.requests).toHaveLength(8);
+  });
 });
 
 describe('gateway: limits and records', () => {
@@ -663,6 +736,50 @@ describe('gateway: limits and records', () => {
     expect(meta).toMatchObject({ deployment: 'd1', attempts: 1 });
     expect(limited?.requests).toHaveLength(0);
     expect(free?.requests).toHaveLength(1);
+  });
+
+  it('refuses a request larger than the key tpm with request_exceeds_limit, not rate_limited', async () => {
+    const [server] = await upstreams(1);
+    const limiter = fakeLimiter();
+    const gateway = gatewayOver(servers, {}, { limiter });
+    const caller = { keyId: 'key_small', tenantId: 't', tpm: 100 };
+    const error = await rejection(gateway.generate(ask('Hi', { maxOutputTokens: 500 }), { caller }));
+    expect(error).toMatchObject({
+      code: 'request_exceeds_limit',
+      retryable: false,
+      fault: 'caller',
+      details: { scope: 'key:key_small', limit: 'tpm', tpm: 100, route: 'main' },
+    });
+    const requested = (error.details as { requestedTokens: number }).requestedTokens;
+    expect(requested).toBeGreaterThan(500);
+    expect(error.message).toContain(`reserves ${requested} tokens`);
+    expect(error.message).toContain('100 tokens per minute');
+    // Nothing reserved, nothing sent; a request that fits goes through.
+    expect(limiter.reserved).toHaveLength(0);
+    expect(server?.requests).toHaveLength(0);
+    await gateway.generate(ask('Hi', { maxOutputTokens: 50 }), { caller });
+    expect(server?.requests).toHaveLength(1);
+  });
+
+  it('skips deployments whose whole tpm is smaller than the request, and refuses it when none is larger', async () => {
+    const [small, large] = await upstreams(2);
+    const limiter = fakeLimiter();
+    const gateway = gatewayOver(
+      servers,
+      { deployments: [{ tpm: 100 }, { tpm: 1_000 }] },
+      { limiter, random: () => 0 },
+    );
+    const { meta } = await gateway.generate(ask('Hi', { maxOutputTokens: 500 }));
+    expect(meta).toMatchObject({ deployment: 'd1', attempts: 1 });
+    expect(small?.requests).toHaveLength(0);
+    const error = await rejection(gateway.generate(ask('Hi', { maxOutputTokens: 5_000 })));
+    expect(error).toMatchObject({
+      code: 'request_exceeds_limit',
+      retryable: false,
+      details: { scope: 'deployment:d1', limit: 'tpm', tpm: 1_000 },
+    });
+    expect(error.message).toContain('1000 tokens per minute');
+    expect(large?.requests).toHaveLength(1);
   });
 
   it('answers rate_limited with retryAfterMs when the caller key is over its limit, without calling upstream', async () => {

@@ -31,7 +31,7 @@ import type {
   GatewayStream,
 } from './gateway-types.js';
 import { parseGatewayConfig } from './parse-gateway-config.js';
-import { cacheKeyOf, createResponseCacheLayers } from './response-cache-layers.js';
+import { cacheKeyForCall, createResponseCacheLayers } from './response-cache-layers.js';
 import { createRouter } from './router.js';
 import { cachedStreamEvents, relayStream, type OpenedStream } from './stream-relay.js';
 
@@ -157,7 +157,7 @@ export function createGateway({
   };
 
   const cacheKeyFor = (request: GatewayRequest, options: GatewayCallOptions): string | undefined =>
-    (options.cache ?? router.route(request.model).cache) ? cacheKeyOf(request) : undefined;
+    cacheKeyForCall({ request, policy: router.route(request.model).cache, options });
 
   return {
     async generate(request, options = {}): Promise<GatewayResult> {

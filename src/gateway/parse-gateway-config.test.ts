@@ -68,6 +68,49 @@ describe('gateway config validation', () => {
     expect((cycle as Error).message).toContain('a → b → c → a');
   });
 
+  it("normalizes a route's cache to { enabled, scope, callerOptIn }, per tenant by default", () => {
+    const cacheOf = (cache: unknown) =>
+      parseGatewayConfig({
+        deployments: [deployment],
+        routes: [{ name: 'fast', deployments: ['local'], cache } as never],
+      }).routes[0]?.cache;
+    expect(cacheOf(undefined)).toEqual({ enabled: false, scope: 'tenant', callerOptIn: false });
+    expect(cacheOf(true)).toEqual({ enabled: true, scope: 'tenant', callerOptIn: false });
+    expect(cacheOf(false)).toEqual({ enabled: false, scope: 'tenant', callerOptIn: false });
+    expect(cacheOf({ scope: 'global' })).toEqual({ enabled: true, scope: 'global', callerOptIn: false });
+    expect(cacheOf({ enabled: false, callerOptIn: true })).toEqual({
+      enabled: false,
+      scope: 'tenant',
+      callerOptIn: true,
+    });
+  });
+
+  it('rejects bad cache settings with config_invalid, naming the field', () => {
+    const problems: [unknown, string, RegExp][] = [
+      [{ scope: 'tenants' }, 'routes.0.cache', /scope\?: "tenant" \| "global"/],
+      ['yes', 'routes.0.cache', /expected true, false or/],
+      [{ scop: 'global' }, 'routes.0.cache', /Unrecognized key: "scop"/],
+      [{ enabled: 'yes' }, 'routes.0.cache', /expected true, false or/],
+      // Opting in is meaningless where the cache is on already: most likely a misunderstanding.
+      [{ callerOptIn: true }, 'routes.0.cache.callerOptIn', /set enabled: false/],
+    ];
+    for (const [cache, path, message] of problems) {
+      const error = thrownBy(() =>
+        parseGatewayConfig({
+          deployments: [deployment],
+          routes: [{ name: 'fast', deployments: ['local'], cache } as never],
+        }),
+      );
+      expect(error, JSON.stringify(cache)).toMatchObject({
+        code: 'config_invalid',
+        details: { issues: [{ path }] },
+      });
+      expect((error as { details: { issues: { message: string }[] } }).details.issues[0]?.message).toMatch(
+        message,
+      );
+    }
+  });
+
   it('rejects what the schema rejects', () => {
     expect(thrownBy(() => parseGatewayConfig({ deployments: [], routes: [] }))).toMatchObject({
       code: 'config_invalid',

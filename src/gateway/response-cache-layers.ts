@@ -2,23 +2,66 @@
  * The gateway's exact-match response cache: a bounded in-process LRU in front of the optional
  * shared ResponseCache (the database, seen by every gateway process). Keys hash the canonical JSON
  * of the whole request (route, messages, tools, tool choice, response format, every sampling
- * parameter, and any field added later), so two requests that differ in anything never share an
- * answer. Only answers are cached, never errors.
+ * parameter, and any field added later) and of who may share the answer (one tenant, or every
+ * caller of a route with `cache.scope: 'global'`), so two requests that differ in anything, or
+ * come from two tenants, never share an answer. Only answers are cached, never errors.
  */
 import type { ModelResponse } from '../model/model.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import type { GatewayRequest } from './gateway-types.js';
+import type { RouteConfig } from './gateway-config.js';
+import type { GatewayCallOptions, GatewayRequest } from './gateway-types.js';
 import type { ResponseCache } from './gateway-store.js';
 import { createLruCache } from './lru-cache.js';
 
-/** Bump when the key's input or the cached value's shape changes: old entries then never match. */
-const KEY_VERSION = 1;
+/**
+ * Bump when the key's input or the cached value's shape changes: old entries then never match.
+ * Version 2 added the partition (version 1 keys, shared by every tenant, are never read again).
+ */
+const KEY_VERSION = 2;
 
-/** The cache key of a request: SHA-256 of the canonical JSON of all of it (the route is `model`). */
-export function cacheKeyOf(request: GatewayRequest): string {
-  return hashCanonical({ version: KEY_VERSION, request });
+/**
+ * Who shares a cache entry: the calls made for one tenant (`null`: calls made for none, such as
+ * in-process calls without a caller), or every caller of a route whose `cache.scope` is `global`.
+ */
+export type CachePartition = { tenant: string | null } | { global: true };
+
+/**
+ * The cache key of a request: SHA-256 of the canonical JSON of all of it (the route is `model`)
+ * and its partition. The two partition shapes have different keys, so no tenant id can ever
+ * produce the key of the global partition.
+ */
+export function cacheKeyOf(request: GatewayRequest, partition: CachePartition): string {
+  return hashCanonical({ version: KEY_VERSION, partition, request });
+}
+
+/**
+ * Whether a call uses the cache, and under which key: undefined when it does not. In-process
+ * `cache` decides alone; else the route's policy, which a remote caller's `callerCache` may turn
+ * off, and may turn on only where the route allows `callerOptIn`.
+ */
+export function cacheKeyForCall({
+  request,
+  policy,
+  options,
+}: {
+  request: GatewayRequest;
+  policy: RouteConfig['cache'];
+  options: Pick<GatewayCallOptions, 'cache' | 'callerCache' | 'caller' | 'tenantId'>;
+}): string | undefined {
+  const enabled =
+    options.cache ??
+    (options.callerCache === undefined
+      ? policy.enabled
+      : options.callerCache && (policy.enabled || policy.callerOptIn));
+  if (!enabled) return undefined;
+  return cacheKeyOf(
+    request,
+    policy.scope === 'global'
+      ? { global: true }
+      : { tenant: options.tenantId ?? options.caller?.tenantId ?? null },
+  );
 }
 
 /** The two cache levels as one. */

@@ -19,7 +19,7 @@ const route = (name: string, deployments: string[], fallbacks: string[] = []) =>
   name,
   deployments,
   fallbacks,
-  cache: false,
+  cache: { enabled: false, scope: 'tenant' as const, callerOptIn: false },
 });
 
 const deployments = new Map(

@@ -1,8 +1,11 @@
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { KeelError } from '../errors/keel-error.js';
+import type { Logger } from '../util/logger.js';
+import { ensurePrivateDirectory, writePrivateFile } from '../util/private-files.js';
+import { currentProcessIdentity, holderState } from '../util/process-identity.js';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
 
 /** Options of `createPgliteClient`. */
@@ -12,6 +15,8 @@ export interface PgliteClientOptions {
    * database in memory (tests). One process at a time: see `createPgliteClient`.
    */
   dataDir?: string;
+  /** Where taking over a stale lock of the data directory is logged (one line). */
+  logger?: Logger;
 }
 
 const IN_MEMORY = 'memory://';
@@ -23,16 +28,19 @@ const IN_MEMORY = 'memory://';
  *
  * A data directory belongs to one process. PGlite itself does not lock it, and two processes
  * writing the same files corrupt the database silently, so Keel takes a lock file
- * `<dataDir>.lock` (holding the pid) and throws `KeelError` with code `data_dir_in_use` when a
- * live process holds it. A lock left by a crashed process is taken over. Several processes that
- * must share a database need Postgres (`DATABASE_URL`).
+ * `<dataDir>.lock` (holding the pid, its start time and the host) and throws `KeelError` with code
+ * `data_dir_in_use` when a live process holds it. A lock left by a process that is gone, or whose
+ * PID now belongs to another process (another start time), is taken over. Several processes that
+ * must share a database need Postgres (`DATABASE_URL`). The data directory is made 0700 (also
+ * when it existed) and the lock file 0600, whatever the umask: the files hold every run's data.
  */
-export async function createPgliteClient({ dataDir }: PgliteClientOptions = {}): Promise<SqlClient> {
+export async function createPgliteClient({ dataDir, logger }: PgliteClientOptions = {}): Promise<SqlClient> {
   const inMemory = dataDir === undefined || dataDir === IN_MEMORY;
   const directory = inMemory ? undefined : resolve(dataDir);
-  const releaseLock = directory === undefined ? () => {} : acquireDataDirLock(directory);
+  const releaseLock = directory === undefined ? () => {} : acquireDataDirLock(directory, logger);
   let database: PGlite;
   try {
+    if (directory !== undefined) ensurePrivateDirectory(directory, { restrict: true });
     database = await PGlite.create(directory ?? IN_MEMORY);
   } catch (error) {
     releaseLock();
@@ -77,22 +85,26 @@ export async function createPgliteClient({ dataDir }: PgliteClientOptions = {}):
 interface LockHolder {
   pid: number;
   hostname: string;
+  /** Absent in locks written before start times were recorded, or where it cannot be read. */
+  startTime?: string;
 }
 
 /**
  * Takes `<directory>.lock` or throws `data_dir_in_use`. A lock whose process is gone (crash,
- * SIGKILL) is stale and taken over. Known gap: two processes taking over the same stale lock
+ * SIGKILL), or whose PID another process got since, is stale and taken over, with one log line.
+ * Known gap: two processes taking over the same stale lock
  * at the same instant can both succeed; starting two processes on one directory is already a
  * misconfiguration, this only narrows how it can go unnoticed.
  */
-function acquireDataDirLock(directory: string): () => void {
+function acquireDataDirLock(directory: string, logger: Logger | undefined): () => void {
   const lockPath = `${directory}.lock`;
-  mkdirSync(dirname(lockPath), { recursive: true });
-  const self: LockHolder = { pid: process.pid, hostname: hostname() };
+  ensurePrivateDirectory(dirname(lockPath));
+  const self: LockHolder = { ...currentProcessIdentity(), hostname: hostname() };
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreateLockFile(lockPath, self)) return () => releaseDataDirLock(lockPath, self);
     const holder = readLockHolder(lockPath);
-    if (holder && (holder.hostname !== self.hostname || isProcessAlive(holder.pid))) {
+    const state = holder === undefined || holder.hostname !== self.hostname ? undefined : holderState(holder);
+    if (holder && (holder.hostname !== self.hostname || state === 'alive')) {
       throw new KeelError({
         code: 'data_dir_in_use',
         message:
@@ -103,7 +115,17 @@ function acquireDataDirLock(directory: string): () => void {
         details: { dataDir: directory, lockPath, pid: holder.pid, hostname: holder.hostname },
       });
     }
-    // Stale (its process died) or unreadable (not written by Keel): take it over.
+    // Stale (its process died, or its PID is another process's now) or unreadable: take it over.
+    logger?.warn('taking over a stale PGlite data directory lock', {
+      lock: lockPath,
+      pid: holder?.pid,
+      reason:
+        state === 'dead'
+          ? 'its process is gone'
+          : state === 'pid-reused'
+            ? 'its PID now belongs to another process'
+            : 'unreadable',
+    });
     try {
       unlinkSync(lockPath);
     } catch (error) {
@@ -125,12 +147,7 @@ function acquireDataDirLock(directory: string): () => void {
  */
 function tryCreateLockFile(lockPath: string, self: LockHolder): boolean {
   const privatePath = `${lockPath}.${self.pid}.${Date.now()}`;
-  const descriptor = openSync(privatePath, 'wx');
-  try {
-    writeSync(descriptor, JSON.stringify(self));
-  } finally {
-    closeSync(descriptor);
-  }
+  writePrivateFile(privatePath, JSON.stringify(self), 'wx');
   try {
     linkSync(privatePath, lockPath);
     return true;
@@ -157,19 +174,10 @@ function readLockHolder(lockPath: string): LockHolder | undefined {
   try {
     const parsed: unknown = JSON.parse(readFileSync(lockPath, 'utf8'));
     if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { pid, hostname: host } = parsed as Partial<LockHolder>;
-    return typeof pid === 'number' && typeof host === 'string' ? { pid, hostname: host } : undefined;
+    const { pid, hostname: host, startTime } = parsed as Partial<LockHolder>;
+    if (typeof pid !== 'number' || typeof host !== 'string') return undefined;
+    return typeof startTime === 'string' ? { pid, hostname: host, startTime } : { pid, hostname: host };
   } catch {
     return undefined;
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

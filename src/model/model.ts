@@ -112,6 +112,18 @@ export type ModelStreamEvent =
 export interface ModelCallOptions {
   /** Aborts the call (timeout, cancellation, caller gone). */
   signal?: AbortSignal;
+  /**
+   * The run and step the call is made for, when an agent run makes it. Providers ignore it; a
+   * gateway model scopes its response cache to the run's tenant and records the run and step.
+   */
+  run?: ModelCallRun;
+}
+
+/** Which run (and tenant) a model call serves. */
+export interface ModelCallRun {
+  runId: string;
+  tenantId: string;
+  stepSeq?: number;
 }
 
 /** A language model. Implementations must not retry on their own: retries have one owner. */

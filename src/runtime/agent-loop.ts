@@ -177,6 +177,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           limits,
           signal,
           runId: run.id,
+          tenantId: run.tenantId,
           onEvent: streamText ? onEvent : undefined,
           faultHook,
           logger,
@@ -381,6 +382,7 @@ async function callModel({
   limits,
   signal,
   runId,
+  tenantId,
   onEvent,
   faultHook,
   logger,
@@ -393,6 +395,7 @@ async function callModel({
   limits: Limits;
   signal: AbortSignal;
   runId: string;
+  tenantId: string;
   onEvent?: RunEventListener;
   faultHook?: FaultHook;
   logger: Logger;
@@ -422,11 +425,12 @@ async function callModel({
             request,
             signal: call.signal,
             runId,
+            tenantId,
             seq,
             attempt,
             onEvent,
           })
-        : await model.generate(request, { signal: call.signal });
+        : await model.generate(request, { signal: call.signal, run: { runId, tenantId, stepSeq: seq } });
       await faultHook?.('after-model-call', { runId, seq });
       return modelStepOutcome({ model, request, response });
     } catch (thrown) {
@@ -490,6 +494,7 @@ async function streamModel({
   request,
   signal,
   runId,
+  tenantId,
   seq,
   attempt,
   onEvent,
@@ -498,11 +503,12 @@ async function streamModel({
   request: ModelRequest;
   signal: AbortSignal;
   runId: string;
+  tenantId: string;
   seq: number;
   attempt: number;
   onEvent: RunEventListener;
 }): Promise<ModelResponse> {
-  for await (const event of model.stream(request, { signal })) {
+  for await (const event of model.stream(request, { signal, run: { runId, tenantId, stepSeq: seq } })) {
     if (event.type === 'text-delta') onEvent({ type: 'text-delta', runId, seq, attempt, text: event.text });
     if (event.type === 'finish') return event.response;
   }

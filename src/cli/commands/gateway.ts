@@ -8,7 +8,7 @@ import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { listenPortOf } from '../parse-options.js';
+import { checkLogLevelEnv, listenHostOf, listenPortOf } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
 /** How long in-flight calls (long streams included) may take to finish after SIGTERM. */
@@ -24,8 +24,10 @@ export async function gatewayCommand(
   { port, host, config }: { port?: string; host?: string; config?: string },
   io: CliIo,
 ): Promise<number> {
-  const logger = createJsonLogger();
+  checkLogLevelEnv(io.env);
   const listenPort = listenPortOf(port, io.env, 4000);
+  const listenHost = listenHostOf(host);
+  const logger = createJsonLogger();
   const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
@@ -59,7 +61,7 @@ export async function gatewayCommand(
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(listenPort, host ?? '127.0.0.1', () => resolve());
+      server.listen(listenPort, listenHost, () => resolve());
     });
   } catch (error) {
     await service.close();

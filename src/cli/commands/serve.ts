@@ -3,7 +3,6 @@ import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
-import { corsFromEnv } from '../../server/cors.js';
 import { createServer } from '../../server/create-server.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
 import { createReadinessCheck } from '../../server/readiness.js';
@@ -15,7 +14,14 @@ import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
-import { listenPortOf, positiveInteger, positiveIntegerEnv } from '../parse-options.js';
+import {
+  checkLogLevelEnv,
+  corsOriginsEnv,
+  listenHostOf,
+  listenPortOf,
+  positiveInteger,
+  positiveIntegerEnv,
+} from '../parse-options.js';
 
 /** `keel serve`: the HTTP API plus (by default) workers in the same process. */
 export async function serveCommand(
@@ -28,10 +34,17 @@ export async function serveCommand(
   }: { port?: string; host?: string; workers?: string; noWorker: boolean; config?: string },
   io: CliIo,
 ): Promise<number> {
-  const logger = createJsonLogger();
+  // Every flag and setting is checked before anything is loaded or opened: a bad one exits 2 at once.
+  checkLogLevelEnv(io.env);
   const listenPort = listenPortOf(port, io.env, 4000);
+  const listenHost = listenHostOf(host);
+  const workerConcurrency = positiveInteger('workers', workers, 4);
+  if (noWorker && workers !== undefined)
+    throw new UsageError('--workers and --no-worker contradict each other');
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
+  const cors = corsOriginsEnv(io.env);
+  const logger = createJsonLogger();
   const {
     agents,
     path,
@@ -69,7 +82,6 @@ export async function serveCommand(
       throw error;
     }
   }
-  const cors = corsFromEnv(io.env.KEEL_CORS_ORIGINS);
   const server = createServer({
     store: backend.store,
     client: backend.client,
@@ -89,10 +101,17 @@ export async function serveCommand(
   // responses (event streams, gateway streams) are not limited by these.
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenPort, host ?? '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listenPort, listenHost, () => resolve());
+    });
+  } catch (error) {
+    // Port taken, address not local: close what was opened, so the process exits at once.
+    await configured.close();
+    await backend.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   if (!io.env.DATABASE_URL) advertiseServer(keelDirectory({ env: io.env, cwd: io.cwd }), url);
@@ -102,7 +121,7 @@ export async function serveCommand(
     worker = createWorker({
       store: backend.store,
       agents: [...agents.values()],
-      concurrency: positiveInteger('workers', workers, 4),
+      concurrency: workerConcurrency,
       // Streamed model text reaches every replica's event stream through the journal.
       journalTextDeltas: true,
       logger,

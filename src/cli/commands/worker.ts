@@ -5,7 +5,7 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { positiveInteger } from '../parse-options.js';
+import { checkLogLevelEnv, positiveInteger } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
 /** `keel worker`: claims and executes runs until SIGTERM/SIGINT, then drains. */
@@ -13,6 +13,10 @@ export async function workerCommand(
   { concurrency, config, leaseMs }: { concurrency?: string; config?: string; leaseMs?: string },
   io: CliIo,
 ): Promise<number> {
+  // Every flag and setting is checked before anything is loaded or opened: a bad one exits 2 at once.
+  checkLogLevelEnv(io.env);
+  const workerConcurrency = positiveInteger('concurrency', concurrency, 4);
+  const workerLeaseMs = positiveInteger('lease-ms', leaseMs, 5_000);
   const logger = createJsonLogger();
   const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
@@ -27,8 +31,8 @@ export async function workerCommand(
   const worker = createWorker({
     store: backend.store,
     agents: [...agents.values()],
-    concurrency: positiveInteger('concurrency', concurrency, 4),
-    leaseMs: positiveInteger('lease-ms', leaseMs, 5_000),
+    concurrency: workerConcurrency,
+    leaseMs: workerLeaseMs,
     // Streamed model text reaches every replica's event stream through the journal.
     journalTextDeltas: true,
     logger,

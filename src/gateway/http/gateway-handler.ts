@@ -151,9 +151,9 @@ export function createGatewayHandler({
       caller,
       endpoint: pathname === '/v1/embeddings' ? 'embeddings' : format === 'anthropic' ? 'messages' : 'chat',
     };
-    // Per-request cache opt-in (or opt-out) over the route's setting.
+    // Per-request opt-out, or opt-in where the route allows it (`cache.callerOptIn`).
     const cacheHeader = request.headers['x-keel-cache'];
-    if (cacheHeader === 'true' || cacheHeader === 'false') options.cache = cacheHeader === 'true';
+    if (cacheHeader === 'true' || cacheHeader === 'false') options.callerCache = cacheHeader === 'true';
 
     if (pathname === '/v1/embeddings') {
       const call = parseEmbeddingsRequest(body);

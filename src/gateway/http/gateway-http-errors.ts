@@ -105,7 +105,9 @@ const OVERLOADED_CODES = new Set(['gateway_unavailable']);
  * the gateway's own: `rate_limited` → 429; an exhausted time budget or a model timeout → 504;
  * open breakers → 503; the provider or the model at fault → 502 (or 503 when the provider was
  * overloaded); a provider rejecting the request as invalid (400/422) → 400; the database
- * unreachable → 503. Anything unknown is a 500 with a body, never an empty one.
+ * unreachable → 503; the caller at fault (a request larger than a whole tpm,
+ * `request_exceeds_limit`, among others) → 400, without Retry-After. Anything unknown is a 500
+ * with a body, never an empty one.
  */
 export function classifyGatewayError(error: unknown): GatewayErrorClass {
   if (error instanceof GatewayRequestError) {

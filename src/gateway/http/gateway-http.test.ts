@@ -162,7 +162,8 @@ beforeAll(async () => {
       },
     ],
     routes: [
-      { name: 'fast', deployments: ['fake-openai'] },
+      // Callers may opt in to the cache (x-keel-cache: true); gateway-cache-scope.test.ts has the rest.
+      { name: 'fast', deployments: ['fake-openai'], cache: { enabled: false, callerOptIn: true } },
       { name: 'embed', deployments: ['fake-embeddings'] },
       { name: 'claude', deployments: ['fake-claude'] },
     ],
@@ -199,7 +200,7 @@ afterAll(async () => {
 });
 
 describe('OpenAI chat completions', () => {
-  it('caches exact repeats when the request asks with x-keel-cache: true', async () => {
+  it('caches exact repeats when the request asks with x-keel-cache: true (route with callerOptIn)', async () => {
     const before = upstream.requests.length;
     const body = { model: 'fast', messages: [{ role: 'user' as const, content: `cache me ${Date.now()}` }] };
     const first = await openai()
