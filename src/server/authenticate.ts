@@ -7,6 +7,11 @@ import { notifyAuthenticated } from './request-context.js';
 export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
 export const WRITE_SCOPES: readonly ApiKeyScope[] = ['runs:write', 'admin'];
 
+/** Whether `key` may read runs (their input, output, error and steps). */
+export function canReadRuns(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
+  return key.scopes.some((scope) => READ_SCOPES.includes(scope));
+}
+
 const BEARER = /^Bearer +(\S+) *$/i;
 
 /**

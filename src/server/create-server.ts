@@ -7,7 +7,7 @@ import {
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
-import type { ApiKeys } from '../gateway/api-keys.js';
+import type { ApiKeyRecord, ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -21,7 +21,7 @@ import type { Logger } from '../util/logger.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { handleApprovalRoute } from './approval-routes.js';
 import { handleKeyRoute } from './key-routes.js';
-import { authenticate, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
+import { authenticate, canReadRuns, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import type { CorsOptions } from './cors.js';
 import { sendError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
@@ -194,7 +194,7 @@ export function createServer({
         // A key names one request: the same key with another request is a client bug, not a retry.
         if (!created && !sameSubmission(run, body)) throw new IdempotencyKeyReusedError(run.id);
         const waitSeconds = waitSecondsOf(url);
-        if (waitSeconds > 0) return waitForEnd(response, run, tenantId, waitSeconds * 1000);
+        if (waitSeconds > 0) return waitForEnd(response, run, key, waitSeconds * 1000);
         return sendJson(response, 202, { id: run.id, status: run.status });
       }
       if (method === 'GET') {
@@ -257,7 +257,7 @@ export function createServer({
     if (action === 'cancel') {
       const run = await store.requestCancel(runId, { tenantId });
       if (!run) throw new RunNotFoundError(runId);
-      return sendJson(response, 202, runView(run));
+      return sendJson(response, 202, runViewFor(key, run));
     }
     const body = parseWith(outcomeRequest, await readJson(request, maxBodyBytes));
     const run = await store.getRun(runId, { tenantId });
@@ -288,9 +288,10 @@ export function createServer({
   async function waitForEnd(
     response: ServerResponse,
     submitted: RunRecord,
-    tenantId: string,
+    key: ApiKeyRecord,
     waitMs: number,
   ): Promise<void> {
+    const { tenantId } = key;
     const deadline = performance.now() + waitMs;
     const hungUp = new AbortController();
     const onClose = () => hungUp.abort();
@@ -301,10 +302,10 @@ export function createServer({
       for (;;) {
         const current = await store.getRun(submitted.id, { tenantId });
         if (current && TERMINAL_STATUSES.includes(current.status))
-          return sendJson(response, 200, runView(current));
+          return sendJson(response, 200, runViewFor(key, current));
         const remaining = deadline - performance.now();
         if (remaining <= 0 || hungUp.signal.aborted)
-          return sendJson(response, 202, runView(current ?? submitted));
+          return sendJson(response, 202, runViewFor(key, current ?? submitted));
         await watch.wait(Math.min(remaining, WAIT_RECHECK_MS), hungUp.signal);
       }
     } finally {
@@ -325,6 +326,15 @@ function sameSubmission(
     canonicalJson(run.input ?? null) === canonicalJson(body.input ?? null) &&
     canonicalJson(run.metadata ?? {}) === canonicalJson(body.metadata ?? {})
   );
+}
+
+/**
+ * A run as a writing route answers it: the whole view for a key that may read runs, the id and
+ * status only for one that may not (a write-only key must not read a run through cancel or an
+ * idempotent replay of a submission whose key it knows).
+ */
+function runViewFor(key: ApiKeyRecord, run: RunRecord) {
+  return canReadRuns(key) ? runView(run) : { id: run.id, status: run.status };
 }
 
 /** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */
