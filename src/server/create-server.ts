@@ -21,7 +21,7 @@ import type { Logger } from '../util/logger.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { handleApprovalRoute } from './approval-routes.js';
 import { handleKeyRoute } from './key-routes.js';
-import { authenticate, canReadRuns, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
+import { authenticate, canReadRuns, presentedKey, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import type { CorsOptions } from './cors.js';
 import { sendError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
@@ -30,6 +30,7 @@ import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges, logRequest, waitSecondsOf } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
 import { streamRunEvents } from './run-events.js';
+import { createStreamSlots } from './stream-slots.js';
 import { handleSessionRoute } from './session-routes.js';
 import { outcomeView, runView, stepView } from './run-views.js';
 import { createRunRequest, isStorableText, listRunsQuery, outcomeRequest } from './schemas.js';
@@ -72,6 +73,10 @@ export interface ServerOptions {
   limiter?: RateLimiter;
   /** Browser origins allowed to call the API (default: none, no CORS headers). */
   cors?: CorsOptions;
+  /** Event streams one API key may hold open on this server; more answer 429 `too_many_streams` (default 16). */
+  maxStreamsPerKey?: number;
+  /** How often an open event stream re-verifies its API key, to end when it is revoked (default 1 s). */
+  streamKeyCheckMs?: number;
   /** Longer requests get a 503 `request_timeout` (default 30 s; event streams none, `?wait` adds). */
   requestTimeoutMs?: number;
   generateId?: IdGenerator;
@@ -103,8 +108,13 @@ export function createServer({
   limiter,
   cors,
   requestTimeoutMs,
+  maxStreamsPerKey,
+  streamKeyCheckMs,
   generateId = createId,
 }: ServerOptions): Server {
+  const streamSlots = createStreamSlots(
+    maxStreamsPerKey === undefined ? {} : { maxPerKey: maxStreamsPerKey },
+  );
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
   const runEnds = createRunEndWaiter({ store, logger });
   let openApi: string | undefined;
@@ -244,15 +254,24 @@ export function createServer({
       const lastEventId = headerValue(request, 'last-event-id') ?? url.searchParams.get('last_event_id');
       if (lastEventId && !EVENT_ID.test(lastEventId))
         throw invalidRequest('Last-Event-ID must be an event id this stream sent.');
-      return streamRunEvents({
-        store,
-        runId,
-        tenantId,
-        response,
-        lastEventId: lastEventId ? Number(lastEventId) : -1,
-        ...(eventPollIntervalMs === undefined ? {} : { pollIntervalMs: eventPollIntervalMs }),
-        ...(eventHeartbeatMs === undefined ? {} : { heartbeatMs: eventHeartbeatMs }),
-      });
+      const release = streamSlots.acquire(key.id);
+      const presented = presentedKey(request) ?? '';
+      try {
+        return await streamRunEvents({
+          store,
+          runId,
+          tenantId,
+          response,
+          lastEventId: lastEventId ? Number(lastEventId) : -1,
+          // Revoked here, the cache forgets the key at once; elsewhere, within the cache's TTL.
+          keyValid: async () => (await apiKeys.verify(presented))?.id === key.id,
+          ...(eventPollIntervalMs === undefined ? {} : { pollIntervalMs: eventPollIntervalMs }),
+          ...(eventHeartbeatMs === undefined ? {} : { heartbeatMs: eventHeartbeatMs }),
+          ...(streamKeyCheckMs === undefined ? {} : { keyCheckMs: streamKeyCheckMs }),
+        });
+      } finally {
+        release();
+      }
     }
     if (action === 'cancel') {
       const run = await store.requestCancel(runId, { tenantId });

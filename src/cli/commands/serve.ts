@@ -32,6 +32,7 @@ export async function serveCommand(
   const listenPort = listenPortOf(port, io.env, 4000);
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
+  const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const {
     agents,
     path,
@@ -83,6 +84,7 @@ export async function serveCommand(
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    ...(maxStreamsPerKey === undefined ? {} : { maxStreamsPerKey }),
   });
   // Node's own limits on receiving a request (slow-loris): headers within 20 s, the whole request
   // (headers and body) within 60 s. Handling time is bounded by `requestTimeoutMs` (30 s);
