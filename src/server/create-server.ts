@@ -67,9 +67,11 @@ const BASE_URL = 'http://localhost';
 /**
  * The HTTP API over the journal: submit, list, read and cancel runs, record their outcomes and
  * stream their events. Stateless: every answer comes from the store, so any replica can serve
- * any request. Every `/v1/runs` request is authenticated by an API key and scoped to its
- * tenant: another tenant's run answers 404, as a run that does not exist. Errors are mapped in
- * one place (`toHttpError`); every answer carries an `x-request-id`.
+ * any request. The API's routes are one table (`api-routes.ts`) mounted on Hono (`api-app.ts`),
+ * which authenticates every request of a route with scopes and scopes it to the key's tenant:
+ * another tenant's run answers 404, as a run that does not exist. The gateway's endpoints, when
+ * given, are matched first, by hand (see docs/decisions/2026-12-05-api-route-table-on-hono.md).
+ * Errors are mapped in one place (`toHttpError`); every answer carries an `x-request-id`.
  */
 export function createServer({
   store,
