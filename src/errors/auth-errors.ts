@@ -18,3 +18,15 @@ export class ForbiddenError extends KeelError {
     });
   }
 }
+
+/** A key that already holds as many open event streams as this server allows it (HTTP 429). */
+export class TooManyStreamsError extends KeelError {
+  constructor(limit: number) {
+    super({
+      code: 'too_many_streams',
+      message: `This API key has ${limit} event streams open on this server, its limit: close one first.`,
+      fault: 'caller',
+      details: { limit },
+    });
+  }
+}

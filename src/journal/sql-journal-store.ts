@@ -1,5 +1,3 @@
-import { z } from 'zod';
-import { KeelError } from '../errors/keel-error.js';
 import { ApprovalNotFoundError, ApprovalNotPendingError } from '../errors/approval-errors.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
@@ -8,6 +6,7 @@ import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type { JournalStore } from './store.js';
 import {
@@ -787,27 +786,6 @@ function byCreation(left: RunRecord, right: RunRecord): number {
     left.createdAt.getTime() - right.createdAt.getTime() ||
     (left.id < right.id ? -1 : left.id > right.id ? 1 : 0)
   );
-}
-
-const cursorSchema = z.object({ createdAt: z.string().min(1), id: z.string().min(1) });
-type Cursor = z.infer<typeof cursorSchema>;
-
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-/** Cursors come back from callers: validate, and fail as the caller's fault. */
-function decodeCursor(value: string): Cursor {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
-  } catch {
-    throw new KeelError({
-      code: 'invalid_cursor',
-      message: 'Invalid page cursor.',
-      fault: 'caller',
-      details: { cursor: value },
-    });
-  }
 }
 
 /** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */

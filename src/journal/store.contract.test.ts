@@ -848,6 +848,25 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         .catch((thrown: unknown) => thrown);
       expect(error).toMatchObject({ code: 'invalid_cursor', fault: 'caller' });
     });
+
+    it('refuses a crafted cursor before the database sees it, and reads every one it accepts', async () => {
+      const crafted = (createdAt: unknown, id: unknown) =>
+        Buffer.from(JSON.stringify({ createdAt, id })).toString('base64url');
+      for (const cursor of [crafted('x', 'run_1'), crafted('2026-12-05 10:00:00+00', 'a\u0000b')]) {
+        for (const list of [() => store.listRuns({ cursor }), () => store.listApprovalsPage({ cursor })])
+          await expect(list()).rejects.toMatchObject({ code: 'invalid_cursor', fault: 'caller' });
+      }
+      // The edges of what a cursor may hold are timestamps and ids the database reads.
+      for (const createdAt of [
+        '0001-01-01 00:00:00+15:59:59',
+        '9999-12-31 23:59:59.999999-15',
+        '2024-02-29T12:00:00Z',
+      ]) {
+        const cursor = crafted(createdAt, 'run_\u00e9\ud83d\ude00');
+        expect((await store.listRuns({ cursor })).runs).toBeInstanceOf(Array);
+        expect((await store.listApprovalsPage({ cursor })).approvals).toBeInstanceOf(Array);
+      }
+    });
   });
 
   describe('approvals', () => {

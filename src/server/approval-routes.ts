@@ -7,27 +7,20 @@
  * (`approval_not_pending`), except that repeating the same decision with the same key is
  * harmless and answers 200 with the approval unchanged.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApprovalNotFoundError } from '../errors/approval-errors.js';
-import type { ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
-import type { JournalStore } from '../journal/store.js';
+import type { ApiKeyScope } from '../gateway/api-keys.js';
 import type { ApprovalRecord } from '../journal/types.js';
-import { authenticate } from './authenticate.js';
-import { decideApprovalRequest, listApprovalsQuery } from './schemas.js';
-import { decodeId, methodNotAllowed, notFound, parseWith, readJson, sendJson } from './http-io.js';
+import { defineRoute } from './route-table.js';
+import {
+  approvalListResponse,
+  approvalResponse,
+  decideApprovalRequest,
+  listApprovalsQuery,
+} from './schemas.js';
+import { decodeId, sendJson } from './http-io.js';
 
 /** The scopes that allow reading and deciding approvals. */
 export const APPROVAL_SCOPES: readonly ApiKeyScope[] = ['approvals', 'admin'];
-
-/** Options of {@link handleApprovalRoute}. */
-export interface ApprovalRouteOptions {
-  request: IncomingMessage;
-  response: ServerResponse;
-  url: URL;
-  store: JournalStore;
-  apiKeys: Pick<ApiKeys, 'verify'>;
-  maxBodyBytes: number;
-}
 
 /** An approval as the API returns it (snake_case, no tenant). */
 export function approvalView(approval: ApprovalRecord) {
@@ -46,57 +39,90 @@ export function approvalView(approval: ApprovalRecord) {
   };
 }
 
-/**
- * Answers a request whose path starts with `/v1/approvals`. Errors are thrown (the server maps
- * them with `toHttpError`); the method is checked before the key, as for `/v1/runs`.
- */
-export async function handleApprovalRoute({
-  request,
-  response,
-  url,
-  store,
-  apiKeys,
-  maxBodyBytes,
-}: ApprovalRouteOptions): Promise<void> {
-  const parts = url.pathname.split('/').filter(Boolean);
-  const method = request.method ?? 'GET';
-  const route = `${method} ${url.pathname}`;
+/** The `/v1/approvals` routes (scope `approvals` or `admin`). */
+export const approvalRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/v1/approvals',
+    scopes: APPROVAL_SCOPES,
+    summary: "List the tenant's approvals, newest first (scope approvals or admin)",
+    query: listApprovalsQuery,
+    responses: {
+      200: { description: 'Approvals', schema: approvalListResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+    },
+    async handle({ response, key, query, dependencies: { store } }) {
+      const filter = query();
+      const page = await store.listApprovalsPage({
+        tenantId: key.tenantId,
+        runId: filter.run_id,
+        status: filter.status,
+        limit: filter.limit,
+        cursor: filter.cursor,
+      });
+      return sendJson(response, 200, {
+        data: page.approvals.map(approvalView),
+        next_cursor: page.nextCursor ?? null,
+      });
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/approvals/:id',
+    scopes: APPROVAL_SCOPES,
+    summary: 'Read an approval (scope approvals or admin)',
+    responses: {
+      200: { description: 'The approval', schema: approvalResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, key, params, dependencies: { store } }) {
+      const approvalId = approvalIdOf(params.id);
+      const approval = await store.getApproval(approvalId, { tenantId: key.tenantId });
+      if (!approval) throw new ApprovalNotFoundError(approvalId);
+      return sendJson(response, 200, approvalView(approval));
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/approvals/:id',
+    scopes: APPROVAL_SCOPES,
+    summary: 'Approve or reject a pending approval (scope approvals or admin)',
+    description:
+      'Recorded with the deciding key (`key:<id>`). Deciding the last pending approval of a run queues the run. ' +
+      'Repeating the same decision with the same key answers 200 unchanged; any other decision on an approval ' +
+      'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending.',
+    body: decideApprovalRequest,
+    responses: {
+      200: { description: 'The decided approval', schema: approvalResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+      409: { description: 'Error' },
+      413: { description: 'Error' },
+    },
+    async handle({ response, key, params, body, dependencies: { store } }) {
+      const approvalId = approvalIdOf(params.id);
+      const decision = await body();
+      const decided = await store.decideApproval({
+        approvalId,
+        tenantId: key.tenantId,
+        decision: decision.decision,
+        reason: decision.reason ?? null,
+        decidedBy: `key:${key.id}`,
+      });
+      return sendJson(response, 200, approvalView(decided));
+    },
+  }),
+];
 
-  if (parts.length === 2) {
-    if (method !== 'GET') throw methodNotAllowed(route);
-    const key = await authenticate({ request, apiKeys, scopes: APPROVAL_SCOPES });
-    const query = parseWith(listApprovalsQuery, Object.fromEntries(url.searchParams));
-    const page = await store.listApprovalsPage({
-      tenantId: key.tenantId,
-      runId: query.run_id,
-      status: query.status,
-      limit: query.limit,
-      cursor: query.cursor,
-    });
-    return sendJson(response, 200, {
-      data: page.approvals.map(approvalView),
-      next_cursor: page.nextCursor ?? null,
-    });
-  }
-  if (parts.length !== 3) throw notFound(`No route for ${route}.`);
-  if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(route);
-  const key = await authenticate({ request, apiKeys, scopes: APPROVAL_SCOPES });
-  const approvalId = decodeId(parts[2]);
-  // An id that cannot exist is answered like one that does not.
-  if (approvalId === undefined) throw new ApprovalNotFoundError(parts[2] ?? '');
-
-  if (method === 'GET') {
-    const approval = await store.getApproval(approvalId, { tenantId: key.tenantId });
-    if (!approval) throw new ApprovalNotFoundError(approvalId);
-    return sendJson(response, 200, approvalView(approval));
-  }
-  const body = parseWith(decideApprovalRequest, await readJson(request, maxBodyBytes));
-  const decided = await store.decideApproval({
-    approvalId,
-    tenantId: key.tenantId,
-    decision: body.decision,
-    reason: body.reason ?? null,
-    decidedBy: `key:${key.id}`,
-  });
-  return sendJson(response, 200, approvalView(decided));
+/** The approval a path names; an id that cannot exist is answered like one that does not. */
+function approvalIdOf(segment: string | undefined): string {
+  const approvalId = decodeId(segment);
+  if (approvalId === undefined) throw new ApprovalNotFoundError(segment ?? '');
+  return approvalId;
 }

@@ -7,7 +7,19 @@ import { notifyAuthenticated } from './request-context.js';
 export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
 export const WRITE_SCOPES: readonly ApiKeyScope[] = ['runs:write', 'admin'];
 
+/** Whether `key` may read runs (their input, output, error and steps). */
+export function canReadRuns(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
+  return key.scopes.some((scope) => READ_SCOPES.includes(scope));
+}
+
 const BEARER = /^Bearer +(\S+) *$/i;
+
+/** The key in the request's `Authorization: Bearer` header, if it has one. */
+export function presentedKey(request: IncomingMessage): string | undefined {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  return match?.[1];
+}
 
 /**
  * Verifies the request's `Authorization: Bearer` key and that it holds one of `scopes`.
@@ -25,9 +37,7 @@ export async function authenticate({
   apiKeys: Pick<ApiKeys, 'verify'>;
   scopes: readonly ApiKeyScope[];
 }): Promise<ApiKeyRecord> {
-  const header = request.headers.authorization;
-  const match = typeof header === 'string' ? BEARER.exec(header) : null;
-  const presented = match?.[1];
+  const presented = presentedKey(request);
   if (presented === undefined) throw new UnauthorizedError();
   const record = await apiKeys.verify(presented);
   if (record === undefined) throw new UnauthorizedError('The API key is invalid, revoked or expired.');

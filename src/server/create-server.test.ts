@@ -83,6 +83,25 @@ describe('authentication and scopes', () => {
     expect((await app.call(`/v1/runs/${id}`, { key: app.keys.reader })).status).toBe(200);
   });
 
+  it('answers a write-only key the id and status of a run, never its contents (cancel, ?wait replay)', async () => {
+    const headers = { 'idempotency-key': `write-only-${Date.now()}` };
+    const body = JSON.stringify({ agent: 'echo', input: 'secret input' });
+    const submitted = await app.call('/v1/runs', { method: 'POST', body, headers });
+    const id = acceptedRunResponse.parse(await submitted.json()).id;
+    await finish(id);
+    const cancel = await app.call(`/v1/runs/${id}/cancel`, { method: 'POST', key: app.keys.writer });
+    expect(cancel.status).toBe(202);
+    expect(await cancel.json()).toEqual({ id, status: 'completed' });
+    const replay = await app.call('/v1/runs?wait=1', { method: 'POST', body, headers, key: app.keys.writer });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ id, status: 'completed' });
+    // A key that may read still gets the whole run from both.
+    const read = await app.call(`/v1/runs/${id}/cancel`, { method: 'POST' });
+    expect(runResponse.parse(await read.json())).toMatchObject({ id, output: 'hi' });
+    const waited = await app.call('/v1/runs?wait=1', { method: 'POST', body, headers });
+    expect(await waited.json()).toMatchObject({ id, input: 'secret input', output: 'hi' });
+  });
+
   it('scopes every run to the key tenant: another tenant sees 404 and lists nothing of it', async () => {
     const id = await submit();
     const other = app.keys.otherTenant;

@@ -61,6 +61,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   payload_too_large: 413,
   idempotency_key_reused: 422,
   rate_limited: 429,
+  too_many_streams: 429,
   database_unavailable: 503,
   request_timeout: 503,
 };

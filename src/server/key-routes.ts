@@ -10,27 +10,21 @@
  * - `GET /v1/keys[?tenant_id=]` → the keys, newest first (an admin key sees its tenant's only);
  * - `POST /v1/keys/{id}/revoke` → the revoked key (revoking again is harmless).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForbiddenError } from '../errors/auth-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
-import { authenticate } from './authenticate.js';
-import { decodeId, methodNotAllowed, notFound, parseWith, readJson, sendJson } from './http-io.js';
-import { createKeyRequest, listKeysQuery } from './schemas.js';
+import { decodeId, sendJson } from './http-io.js';
+import { defineRoute } from './route-table.js';
+import {
+  createdKeyResponse,
+  createKeyRequest,
+  keyListResponse,
+  keyResponse,
+  listKeysQuery,
+} from './schemas.js';
 
 /** The scopes that manage keys: `admin` in its tenant, `operator` in all. */
 export const KEY_SCOPES: readonly ApiKeyScope[] = ['admin', 'operator'];
-
-/** Options of {@link handleKeyRoute}. */
-export interface KeyRouteOptions {
-  request: IncomingMessage;
-  response: ServerResponse;
-  url: URL;
-  apiKeys: ApiKeys;
-  maxBodyBytes: number;
-  /** Epoch milliseconds, to tell expired keys. Default `Date.now`. */
-  now?: () => number;
-}
 
 /** A key as the API shows it (snake_case; never the secret nor its hash). */
 export type KeyView = ReturnType<typeof keyView>;
@@ -105,45 +99,72 @@ class KeyNotFoundError extends KeelError {
   }
 }
 
-/** Answers a request whose path starts with `/v1/keys` (method checked before the key). */
-export async function handleKeyRoute({
-  request,
-  response,
-  url,
-  apiKeys,
-  maxBodyBytes,
-  now = Date.now,
-}: KeyRouteOptions): Promise<void> {
-  const parts = url.pathname.split('/').filter(Boolean);
-  const method = request.method ?? 'GET';
-  const route = `${method} ${url.pathname}`;
-  const keys = keyAdmin(apiKeys, now);
-
-  if (parts.length === 2) {
-    if (method !== 'GET' && method !== 'POST') throw methodNotAllowed(route);
-    const caller = await authenticate({ request, apiKeys, scopes: KEY_SCOPES });
-    const operator = caller.scopes.includes('operator');
-    if (method === 'GET') {
-      const query = parseWith(listKeysQuery, Object.fromEntries(url.searchParams));
-      const tenantId = operator ? query.tenant_id : caller.tenantId;
-      if (!operator && query.tenant_id !== undefined && query.tenant_id !== caller.tenantId)
+/** The `/v1/keys` routes (scope `admin`: its tenant's keys; `operator`: every tenant's). */
+export const keyRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/v1/keys',
+    scopes: KEY_SCOPES,
+    summary:
+      'List API keys, newest first (scope admin: its own tenant; operator: every tenant, or tenant_id)',
+    query: listKeysQuery,
+    responses: {
+      200: { description: 'Keys (never their secrets)', schema: keyListResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+    },
+    async handle({ response, key: caller, query, dependencies: { apiKeys } }) {
+      const operator = caller.scopes.includes('operator');
+      const filter = query();
+      const tenantId = operator ? filter.tenant_id : caller.tenantId;
+      if (!operator && filter.tenant_id !== undefined && filter.tenant_id !== caller.tenantId)
         throw new ForbiddenError(['operator']);
-      return sendJson(response, 200, { data: await keys.listKeys(tenantId) });
-    }
-    const body = parseWith(createKeyRequest, await readJson(request, maxBodyBytes));
-    const tenantId = body.tenant_id ?? caller.tenantId;
-    // Another tenant's keys, or a key that could reach them, only from an operator.
-    if (!operator && (tenantId !== caller.tenantId || body.scopes.includes('operator')))
-      throw new ForbiddenError(['operator']);
-    return sendJson(response, 201, await keys.createKey({ ...body, tenant_id: tenantId }));
-  }
-  if (parts.length !== 4 || parts[3] !== 'revoke') throw notFound(`No route for ${route}.`);
-  if (method !== 'POST') throw methodNotAllowed(route);
-  const caller = await authenticate({ request, apiKeys, scopes: KEY_SCOPES });
-  const keyId = decodeId(parts[2]);
-  if (keyId === undefined) throw new KeyNotFoundError(parts[2] ?? '');
-  const operator = caller.scopes.includes('operator');
-  const revoked = await keys.revokeKey(keyId, operator ? {} : { tenantId: caller.tenantId });
-  if (revoked === undefined) throw new KeyNotFoundError(keyId);
-  return sendJson(response, 200, revoked);
-}
+      return sendJson(response, 200, { data: await keyAdmin(apiKeys).listKeys(tenantId) });
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/keys',
+    scopes: KEY_SCOPES,
+    summary:
+      'Create an API key (scope admin: in its own tenant, without operator; operator: any tenant); the secret is in this answer only',
+    body: createKeyRequest,
+    responses: {
+      201: { description: 'The key, with its secret', schema: createdKeyResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      413: { description: 'Error' },
+    },
+    async handle({ response, key: caller, body, dependencies: { apiKeys } }) {
+      const operator = caller.scopes.includes('operator');
+      const request = await body();
+      const tenantId = request.tenant_id ?? caller.tenantId;
+      // Another tenant's keys, or a key that could reach them, only from an operator.
+      if (!operator && (tenantId !== caller.tenantId || request.scopes.includes('operator')))
+        throw new ForbiddenError(['operator']);
+      return sendJson(response, 201, await keyAdmin(apiKeys).createKey({ ...request, tenant_id: tenantId }));
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/keys/:id/revoke',
+    scopes: KEY_SCOPES,
+    summary: 'Revoke an API key (scope admin: its own tenant; operator: any); repeating it is harmless',
+    responses: {
+      200: { description: 'The revoked key', schema: keyResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, key: caller, params, dependencies: { apiKeys } }) {
+      const keyId = decodeId(params.id);
+      if (keyId === undefined) throw new KeyNotFoundError(params.id ?? '');
+      const operator = caller.scopes.includes('operator');
+      const revoked = await keyAdmin(apiKeys).revokeKey(keyId, operator ? {} : { tenantId: caller.tenantId });
+      if (revoked === undefined) throw new KeyNotFoundError(keyId);
+      return sendJson(response, 200, revoked);
+    },
+  }),
+];

@@ -76,7 +76,20 @@ export interface RunEventsOptions {
   pollIntervalMs?: number;
   /** How often a comment keeps idle connections open through proxies (default 15 s). */
   heartbeatMs?: number;
+  /**
+   * Whether the stream's API key still works (not revoked nor expired), asked every
+   * `keyCheckMs`: when it says no, the stream sends an `error` event and ends.
+   */
+  keyValid?: () => Promise<boolean>;
+  /** How often `keyValid` is asked (default 1 s). */
+  keyCheckMs?: number;
 }
+
+/** The `error` event that ends a stream whose API key stopped working. */
+const KEY_REVOKED_EVENT = `event: error\ndata: ${JSON.stringify({
+  code: 'unauthorized',
+  message: 'The API key was revoked or has expired: the stream ends.',
+})}\n\n`;
 
 /** What {@link runEvents} reads besides the run and its steps. */
 export interface RunEventSources {
@@ -321,6 +334,8 @@ export async function streamRunEvents({
   lastEventId,
   pollIntervalMs = 150,
   heartbeatMs = 15_000,
+  keyValid,
+  keyCheckMs = 1_000,
 }: RunEventsOptions): Promise<void> {
   let run = await store.getRun(runId, { tenantId });
   if (!run) throw new RunNotFoundError(runId);
@@ -336,6 +351,7 @@ export async function streamRunEvents({
   response.write(': connected\n\n');
   const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), heartbeatMs);
   let after = lastEventId;
+  let keyCheckedAt = performance.now();
   try {
     for (;;) {
       // Outputs only of the steps whose end the client has not seen (a model step's tail comes
@@ -360,6 +376,13 @@ export async function streamRunEvents({
       }
       if (TERMINAL_STATUSES.includes(run.status)) break;
       await sleep(pollIntervalMs, controller.signal);
+      if (keyValid !== undefined && performance.now() - keyCheckedAt >= keyCheckMs) {
+        keyCheckedAt = performance.now();
+        if (!(await keyValid())) {
+          response.write(KEY_REVOKED_EVENT);
+          break;
+        }
+      }
       // The run is read before its steps: once it has ended, the steps read after are final.
       run = await store.getRun(runId, { tenantId });
       if (!run) break;

@@ -87,7 +87,10 @@ export const listRunsQuery = z.object({
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
-  cursor: text(500).optional(),
+  cursor: z
+    .string()
+    .optional()
+    .describe('A `next_cursor` of an earlier page; anything else answers 400 `invalid_cursor`.'),
 });
 
 /** `POST /v1/runs/{id}/outcome`. */
@@ -259,7 +262,10 @@ export const listApprovalsQuery = z.object({
   status: approvalStatusSchema.optional(),
   run_id: text(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
-  cursor: text(500).optional(),
+  cursor: z
+    .string()
+    .optional()
+    .describe('A `next_cursor` of an earlier page; anything else answers 400 `invalid_cursor`.'),
 });
 
 /** `POST /v1/keys`: create an API key. */

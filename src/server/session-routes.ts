@@ -6,24 +6,13 @@
  * runs show their input but give the model nothing). Scope `runs:read`; another tenant's
  * session answers 404, as one that does not exist. Stateless: everything comes from the store.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionNotFoundError } from '../errors/session-errors.js';
-import type { ApiKeys } from '../gateway/api-keys.js';
-import type { JournalStore } from '../journal/store.js';
 import type { RunRecord, SessionRecord } from '../journal/types.js';
 import { sessionMessageText } from '../runtime/session-history.js';
-import { authenticate, READ_SCOPES } from './authenticate.js';
-import { sessionMessagesQuery } from './session-schemas.js';
-import { decodeId, invalidRequest, methodNotAllowed, notFound, sendJson } from './http-io.js';
-
-/** Options of {@link handleSessionRoute}. */
-export interface SessionRouteOptions {
-  request: IncomingMessage;
-  response: ServerResponse;
-  url: URL;
-  store: JournalStore;
-  apiKeys: Pick<ApiKeys, 'verify'>;
-}
+import { READ_SCOPES } from './authenticate.js';
+import { defineRoute } from './route-table.js';
+import { sessionMessageListResponse, sessionMessagesQuery, sessionResponse } from './session-schemas.js';
+import { decodeId, invalidRequest, sendJson } from './http-io.js';
 
 /** A session as the API returns it. */
 export function sessionView(session: SessionRecord) {
@@ -54,43 +43,64 @@ export function sessionMessagesOf(run: RunRecord) {
   return [user, assistant];
 }
 
-/** Answers a request whose path starts with `/v1/sessions`; errors are thrown for the server to map. */
-export async function handleSessionRoute({
-  request,
-  response,
-  url,
-  store,
-  apiKeys,
-}: SessionRouteOptions): Promise<void> {
-  const parts = url.pathname.split('/').filter(Boolean);
-  const method = request.method ?? 'GET';
-  const route = `${method} ${url.pathname}`;
-  const action = parts.length === 3 ? '' : parts.length === 4 ? parts[3] : undefined;
-  if (action !== '' && action !== 'messages') throw notFound(`No route for ${route}.`);
-  if (method !== 'GET') throw methodNotAllowed(route);
-  const key = await authenticate({ request, apiKeys, scopes: READ_SCOPES });
-  const tenantId = key.tenantId;
-  const sessionId = decodeId(parts[2]);
-  // An id that cannot exist is answered like one that does not.
-  if (sessionId === undefined) throw new SessionNotFoundError(parts[2] ?? '');
+/** The `/v1/sessions` routes (scope `runs:read`). */
+export const sessionRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/v1/sessions/:id',
+    scopes: READ_SCOPES,
+    summary: 'A session (the runs sharing a session_id) of the key’s tenant',
+    responses: {
+      200: { description: 'The session', schema: sessionResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, key, params, dependencies: { store } }) {
+      const sessionId = sessionIdOf(params.id);
+      const session = await store.getSession(sessionId, { tenantId: key.tenantId });
+      if (!session) throw new SessionNotFoundError(sessionId);
+      return sendJson(response, 200, sessionView(session));
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/sessions/:id/messages',
+    scopes: READ_SCOPES,
+    summary: "A session's conversation: each run's input, then its answer once completed",
+    description: 'Pages of runs, newest page first; messages oldest first within a page.',
+    query: sessionMessagesQuery,
+    responses: {
+      200: { description: 'Messages', schema: sessionMessageListResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, url, key, params, dependencies: { store } }) {
+      const sessionId = sessionIdOf(params.id);
+      const parsed = sessionMessagesQuery.safeParse(Object.fromEntries(url.searchParams));
+      if (!parsed.success) throw invalidRequest(`Invalid request: ${parsed.error.issues[0]?.message ?? ''}`);
+      const page = await store.listRuns({
+        tenantId: key.tenantId,
+        sessionId,
+        limit: parsed.data.limit,
+        cursor: parsed.data.cursor,
+      });
+      if (page.runs.length === 0 && parsed.data.cursor === undefined)
+        throw new SessionNotFoundError(sessionId);
+      // listRuns pages newest first; a page of a conversation reads oldest first.
+      return sendJson(response, 200, {
+        data: [...page.runs].reverse().flatMap(sessionMessagesOf),
+        next_cursor: page.nextCursor ?? null,
+      });
+    },
+  }),
+];
 
-  if (action === '') {
-    const session = await store.getSession(sessionId, { tenantId });
-    if (!session) throw new SessionNotFoundError(sessionId);
-    return sendJson(response, 200, sessionView(session));
-  }
-  const parsed = sessionMessagesQuery.safeParse(Object.fromEntries(url.searchParams));
-  if (!parsed.success) throw invalidRequest(`Invalid request: ${parsed.error.issues[0]?.message ?? ''}`);
-  const page = await store.listRuns({
-    tenantId,
-    sessionId,
-    limit: parsed.data.limit,
-    cursor: parsed.data.cursor,
-  });
-  if (page.runs.length === 0 && parsed.data.cursor === undefined) throw new SessionNotFoundError(sessionId);
-  // listRuns pages newest first; a page of a conversation reads oldest first.
-  return sendJson(response, 200, {
-    data: [...page.runs].reverse().flatMap(sessionMessagesOf),
-    next_cursor: page.nextCursor ?? null,
-  });
+/** The session a path names; an id that cannot exist is answered like one that does not. */
+function sessionIdOf(segment: string | undefined): string {
+  const sessionId = decodeId(segment);
+  if (sessionId === undefined) throw new SessionNotFoundError(segment ?? '');
+  return sessionId;
 }

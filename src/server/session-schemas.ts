@@ -3,7 +3,6 @@
  * parses queries with them, tests check answers against them, `/openapi.json` documents them.
  */
 import { z } from 'zod';
-import { isStorableText } from './schemas.js';
 
 /** `GET /v1/sessions/{id}`. */
 export const sessionResponse = z
@@ -22,7 +21,10 @@ export const sessionResponse = z
 /** `GET /v1/sessions/{id}/messages` query parameters: pages of runs, newest page first. */
 export const sessionMessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).optional().describe('Runs per page (default 50).'),
-  cursor: z.string().min(1).max(500).refine(isStorableText, 'Invalid cursor.').optional(),
+  cursor: z
+    .string()
+    .optional()
+    .describe('A `next_cursor` of an earlier page; anything else answers 400 `invalid_cursor`.'),
 });
 
 export const sessionMessageResponse = z

@@ -43,6 +43,7 @@ export async function serveCommand(
     throw new UsageError('--workers and --no-worker contradict each other');
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
+  const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const cors = corsOriginsEnv(io.env);
   const logger = createJsonLogger();
   const {
@@ -95,6 +96,7 @@ export async function serveCommand(
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    ...(maxStreamsPerKey === undefined ? {} : { maxStreamsPerKey }),
   });
   // Node's own limits on receiving a request (slow-loris): headers within 20 s, the whole request
   // (headers and body) within 60 s. Handling time is bounded by `requestTimeoutMs` (30 s);

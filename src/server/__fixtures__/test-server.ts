@@ -33,11 +33,15 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: Partial<ServerOptions> & { wrapStore?: (store: JournalStore) => JournalStore } = {},
+  options: Partial<ServerOptions> & {
+    wrapStore?: (store: JournalStore) => JournalStore;
+    /** How long the server's key cache trusts an answer (default that of `createApiKeys`). */
+    apiKeyCacheTtlMs?: number;
+  } = {},
 ): Promise<TestServer> {
-  const { wrapStore = (store: JournalStore) => store, ...serverOptions } = options;
+  const { wrapStore = (store: JournalStore) => store, apiKeyCacheTtlMs, ...serverOptions } = options;
   const { store, client } = await openStore({ dataDir: 'memory://' });
-  const apiKeys = createApiKeys({ client });
+  const apiKeys = createApiKeys({ client, ...(apiKeyCacheTtlMs === undefined ? {} : { cacheTtlMs: apiKeyCacheTtlMs }) });
   const createKey = async (tenantId: string, scopes: ApiKeyScope[]) =>
     (await apiKeys.create({ tenantId, scopes })).key;
   const revoked = await apiKeys.create({ tenantId: 'tenant-a', scopes: ['admin'] });

@@ -1,0 +1,55 @@
+/**
+ * The API's route table: every route the server answers (besides the gateway's endpoints, which
+ * are matched before it), in one list that the server mounts and `/openapi.json` describes.
+ */
+import { approvalRoutes } from './approval-routes.js';
+import { sendJson, sendText } from './http-io.js';
+import { keyRoutes } from './key-routes.js';
+import { defineRoute, type ApiRoute } from './route-table.js';
+import { runRoutes } from './run-routes.js';
+import { healthResponse, readinessResponse } from './schemas.js';
+import { sessionRoutes } from './session-routes.js';
+
+/** The public routes: liveness, readiness and the API's description. */
+const systemRoutes = [
+  defineRoute({
+    method: 'GET',
+    path: '/healthz',
+    scopes: [],
+    summary: 'The process is up',
+    responses: { 200: { description: 'Up', schema: healthResponse } },
+    handle: ({ response }) => sendJson(response, 200, { ok: true }),
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/readyz',
+    scopes: [],
+    summary: 'The database answers and its migrations are current',
+    responses: {
+      200: { description: 'Ready', schema: readinessResponse },
+      503: { description: 'Not ready (with Retry-After)', schema: readinessResponse },
+    },
+    async handle({ response, dependencies: { readiness } }) {
+      const report = readiness ? await readiness() : { ok: true, database: 'reachable', migrations: null };
+      if (!report.ok) response.setHeader('retry-after', '5');
+      sendJson(response, report.ok ? 200 : 503, report);
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/openapi.json',
+    scopes: [],
+    summary: 'This API as an OpenAPI 3.1 document, generated from the route table',
+    responses: { 200: { description: 'The document' } },
+    handle: ({ response, dependencies }) => sendText(response, 200, dependencies.openApi()),
+  }),
+];
+
+/** Every route of the API. */
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...systemRoutes,
+  ...runRoutes,
+  ...keyRoutes,
+  ...approvalRoutes,
+  ...sessionRoutes,
+];

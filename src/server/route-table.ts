@@ -1,0 +1,123 @@
+/**
+ * The HTTP API as one declared table: each route says its method, path, the scopes a key needs
+ * (none: a public route), its request schemas (query, body) and its answers. The server mounts
+ * the table on Hono (`api-app.ts`), which authenticates and checks the scopes in one place
+ * before any handler runs, so no route can forget its check; `/openapi.json` is generated from
+ * the same table (`openapi.ts`), so the document cannot drift from the routes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
+import type { RateLimiter } from '../gateway/gateway-store.js';
+import type { SqlClient } from '../journal/sql-client.js';
+import type { JournalStore } from '../journal/store.js';
+import type { Agent } from '../runtime/agent.js';
+import type { Logger } from '../util/logger.js';
+import type { RunOutcomes } from './outcomes.js';
+import type { ReadinessCheck } from './readiness.js';
+import type { RunEndWaiter } from './run-end-waiter.js';
+import type { StreamSlots } from './stream-slots.js';
+
+/** What route handlers work with, shared by every request of a server. */
+export interface RouteDependencies {
+  store: JournalStore;
+  client?: SqlClient;
+  agents: ReadonlyMap<string, Agent>;
+  logger: Logger;
+  apiKeys: ApiKeys;
+  outcomes: RunOutcomes;
+  readiness?: ReadinessCheck;
+  limiter?: RateLimiter;
+  maxBodyBytes: number;
+  eventPollIntervalMs?: number;
+  eventHeartbeatMs?: number;
+  streamKeyCheckMs?: number;
+  streamSlots: StreamSlots;
+  runEnds: RunEndWaiter;
+  /** The OpenAPI document of the table, as JSON (built once). */
+  openApi: () => string;
+}
+
+/** One request as a route handler sees it. */
+export interface RouteContext<Query extends z.ZodType = z.ZodType, Body extends z.ZodType = z.ZodType> {
+  request: IncomingMessage;
+  /** Handlers answer on the Node response (`sendJson`, or a stream). */
+  response: ServerResponse;
+  url: URL;
+  /** The raw (still percent-encoded) path segments named in the route's path (`:id`). */
+  params: Readonly<Record<string, string>>;
+  /** The verified key (routes with scopes only: a public route has none). */
+  key: ApiKeyRecord;
+  dependencies: RouteDependencies;
+  /** The query string, validated with the route's `query` schema (400 `invalid_request`). */
+  query(): z.infer<Query>;
+  /** The JSON body, read within the body limit and validated with the route's `body` schema. */
+  body(): Promise<z.infer<Body>>;
+}
+
+/** An OpenAPI parameter the route reads besides its path and query schema (a header...). */
+export interface RouteParameter {
+  name: string;
+  in: 'header' | 'query';
+  schema: Record<string, unknown>;
+  description?: string;
+}
+
+/** One answer of a route, for the OpenAPI document. */
+export interface RouteResponse {
+  description: string;
+  /** The JSON body (the `Error` body when omitted and the status is 400 or more). */
+  schema?: z.ZodType;
+  /** A body of another media type (the event stream), as OpenAPI `content`. */
+  content?: Record<string, unknown>;
+}
+
+/** A route of the API. */
+export interface ApiRoute<Query extends z.ZodType = z.ZodType, Body extends z.ZodType = z.ZodType> {
+  method: 'GET' | 'POST';
+  /** Hono's syntax: `/v1/runs/:id/cancel`. */
+  path: string;
+  /** A key needs one of these (checked before the handler); empty: a public route, no key. */
+  scopes: readonly ApiKeyScope[];
+  summary: string;
+  description?: string;
+  query?: Query;
+  body?: Body;
+  parameters?: readonly RouteParameter[];
+  /** Answers by status; error statuses carry the `Error` body unless a schema is given. */
+  responses: Readonly<Record<number, RouteResponse>>;
+  handle(context: RouteContext<Query, Body>): Promise<void> | void;
+}
+
+/** Declares a route, inferring its query and body types from its schemas. */
+export function defineRoute<Query extends z.ZodType = z.ZodType, Body extends z.ZodType = z.ZodType>(
+  route: ApiRoute<Query, Body>,
+): ApiRoute {
+  return route as unknown as ApiRoute;
+}
+
+/** The names of a path's parameters, by segment index (`/v1/runs/:id` → `{2: 'id'}`). */
+export function pathParameters(path: string): Map<number, string> {
+  const names = new Map<number, string>();
+  path
+    .split('/')
+    .filter(Boolean)
+    .forEach((segment, index) => {
+      if (segment.startsWith(':')) names.set(index, segment.slice(1));
+    });
+  return names;
+}
+
+/** `/v1/runs/:id` → `/v1/runs/{id}` (OpenAPI's syntax). */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z_]+)/g, '{$1}');
+}
+
+/** Whether `segments` (a path split on `/`, empty ones dropped) fit the route's path. */
+export function pathMatches(path: string, segments: readonly string[]): boolean {
+  const pattern = path.split('/').filter(Boolean);
+  return (
+    pattern.length === segments.length &&
+    pattern.every((part, index) => part.startsWith(':') || part === segments[index])
+  );
+}

@@ -1,0 +1,345 @@
+/**
+ * `/v1/runs`: submit, list, read and cancel runs, read their steps, stream their events and
+ * record their outcomes. Every run is its key's tenant's: another tenant's run answers 404, as a
+ * run that does not exist.
+ */
+import type { ServerResponse } from 'node:http';
+import { UnknownAgentError } from '../errors/config-errors.js';
+import { KeelError } from '../errors/keel-error.js';
+import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
+import type { ApiKeyRecord } from '../gateway/api-keys.js';
+import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { submitSessionRun } from '../runtime/session-policy.js';
+import { canonicalJson } from '../util/canonical-hash.js';
+import { canReadRuns, presentedKey, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
+import { decodeId, headerValue, invalidRequest, sendJson } from './http-io.js';
+import { waitSecondsOf } from './request-edges.js';
+import { defineRoute, type RouteDependencies } from './route-table.js';
+import { streamRunEvents } from './run-events.js';
+import { outcomeView, runView, stepView } from './run-views.js';
+import {
+  acceptedRunResponse,
+  approvalDecisionEventData,
+  approvalRequestEventData,
+  createRunRequest,
+  isStorableText,
+  listRunsQuery,
+  outcomeRequest,
+  runEndEventData,
+  runListResponse,
+  runResponse,
+  stepEventData,
+  stepListResponse,
+  textDeltaEventData,
+} from './schemas.js';
+import { z } from 'zod';
+
+const EVENT_ID = /^\d{1,15}$/;
+/** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */
+const WAIT_RECHECK_MS = 1_000;
+
+/** The run a path names; an id that cannot exist is answered like one that does not. */
+function runIdOf(segment: string | undefined): string {
+  const runId = decodeId(segment);
+  if (runId === undefined) throw new RunNotFoundError(segment ?? '');
+  return runId;
+}
+
+export const runRoutes = [
+  defineRoute({
+    method: 'POST',
+    path: '/v1/runs',
+    scopes: WRITE_SCOPES,
+    summary: 'Submit a run',
+    body: createRunRequest,
+    parameters: [
+      { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 } },
+      { name: 'wait', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 60 } },
+    ],
+    responses: {
+      200: { description: 'Ended within `wait` seconds', schema: runResponse },
+      202: { description: 'Accepted', schema: acceptedRunResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+      409: { description: 'Error' },
+      413: { description: 'Error' },
+      422: { description: 'Error' },
+    },
+    async handle({ request, response, url, key, body, dependencies }) {
+      const { store, client, agents } = dependencies;
+      const submission = await body();
+      if (!agents.has(submission.agent)) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
+      const idempotencyKey = headerValue(request, 'idempotency-key');
+      if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
+        throw invalidRequest('Idempotency-Key must be 1-200 characters.');
+      const { run, created } = await submitSessionRun({
+        store,
+        ...(client === undefined ? {} : { client }),
+        policy: submission.session_policy,
+        run: {
+          tenantId: key.tenantId,
+          agent: submission.agent,
+          input: submission.input,
+          sessionId: submission.session_id ?? null,
+          metadata: submission.metadata ?? {},
+          idempotencyKey: idempotencyKey || null,
+        },
+      });
+      // A key names one request: the same key with another request is a client bug, not a retry.
+      if (!created && !sameSubmission(run, submission)) throw new IdempotencyKeyReusedError(run.id);
+      const waitSeconds = waitSecondsOf(url);
+      if (waitSeconds > 0) return waitForEnd(dependencies, response, run, key, waitSeconds * 1000);
+      return sendJson(response, 202, { id: run.id, status: run.status });
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/runs',
+    scopes: READ_SCOPES,
+    summary: "List the tenant's runs, newest first",
+    query: listRunsQuery,
+    responses: {
+      200: { description: 'A page', schema: runListResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+    },
+    async handle({ response, key, query, dependencies }) {
+      const filter = query();
+      const page = await dependencies.store.listRuns({
+        tenantId: key.tenantId,
+        agent: filter.agent,
+        status: filter.status,
+        sessionId: filter.session_id,
+        createdAfter: filter.created_after === undefined ? undefined : new Date(filter.created_after),
+        createdBefore: filter.created_before === undefined ? undefined : new Date(filter.created_before),
+        limit: filter.limit,
+        cursor: filter.cursor,
+      });
+      return sendJson(response, 200, { data: page.runs.map(runView), next_cursor: page.nextCursor ?? null });
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/runs/:id',
+    scopes: READ_SCOPES,
+    summary: 'Read a run, with its outcome (null while speculative)',
+    responses: {
+      200: { description: 'The run', schema: runResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, key, params, dependencies: { store, outcomes } }) {
+      const runId = runIdOf(params.id);
+      const run = await store.getRun(runId, { tenantId: key.tenantId });
+      if (!run) throw new RunNotFoundError(runId);
+      const outcome = await outcomes.get(runId, { tenantId: key.tenantId });
+      return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/runs/:id/steps',
+    scopes: READ_SCOPES,
+    summary: "A run's journal",
+    parameters: [{ name: 'outputs', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } }],
+    responses: {
+      200: { description: 'Steps', schema: stepListResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, url, key, params, dependencies: { store } }) {
+      const runId = runIdOf(params.id);
+      if (!(await store.getRun(runId, { tenantId: key.tenantId }))) throw new RunNotFoundError(runId);
+      const steps = await store.loadSteps(runId, { withOutputs: url.searchParams.get('outputs') === 'true' });
+      return sendJson(response, 200, { data: steps.map(stepView) });
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/runs/:id/events',
+    scopes: READ_SCOPES,
+    summary:
+      "A run's events as server-sent events: step-start, text-delta, step-end, approval-request, approval-decision, run-end",
+    description:
+      'Event ids are integers from the journal (each step seq owns ids seq * 2^20 to seq * 2^20 + 2^20 - 1); ' +
+      'reconnect with Last-Event-ID to resume with no loss and no repeat. ' +
+      'The data of step events is StepEvent, of text-delta TextDeltaEvent (the text a model step streams; ' +
+      "a step's deltas add up to its text), of approval-request ApprovalRequestEvent, of approval-decision " +
+      'ApprovalDecisionEvent (an `approval` step is sent as these two instead of step-start and step-end), ' +
+      'of run-end RunEndEvent. A key holds a limited number of open streams per server (429 too_many_streams ' +
+      'beyond); a stream whose key is revoked or expires ends with an `error` event.',
+    parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^[0-9]+$' } }],
+    responses: {
+      200: {
+        description: 'An event stream that ends after run-end',
+        content: {
+          'text/event-stream': {
+            schema: {
+              oneOf: [
+                stepEventData,
+                textDeltaEventData,
+                approvalRequestEventData,
+                approvalDecisionEventData,
+                runEndEventData,
+              ].map((schema) => z.toJSONSchema(schema, { unrepresentable: 'any' })),
+            },
+          },
+        },
+      },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ request, response, url, key, params, dependencies }) {
+      const { store, apiKeys, streamSlots } = dependencies;
+      const runId = runIdOf(params.id);
+      const lastEventId = headerValue(request, 'last-event-id') ?? url.searchParams.get('last_event_id');
+      if (lastEventId && !EVENT_ID.test(lastEventId))
+        throw invalidRequest('Last-Event-ID must be an event id this stream sent.');
+      const release = streamSlots.acquire(key.id);
+      const presented = presentedKey(request) ?? '';
+      try {
+        return await streamRunEvents({
+          store,
+          runId,
+          tenantId: key.tenantId,
+          response,
+          lastEventId: lastEventId ? Number(lastEventId) : -1,
+          // Revoked here, the cache forgets the key at once; elsewhere, within the cache's TTL.
+          keyValid: async () => (await apiKeys.verify(presented))?.id === key.id,
+          ...(dependencies.eventPollIntervalMs === undefined
+            ? {}
+            : { pollIntervalMs: dependencies.eventPollIntervalMs }),
+          ...(dependencies.eventHeartbeatMs === undefined
+            ? {}
+            : { heartbeatMs: dependencies.eventHeartbeatMs }),
+          ...(dependencies.streamKeyCheckMs === undefined
+            ? {}
+            : { keyCheckMs: dependencies.streamKeyCheckMs }),
+        });
+      } finally {
+        release();
+      }
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/runs/:id/cancel',
+    scopes: WRITE_SCOPES,
+    summary: 'Ask a run to stop',
+    description: 'A key without runs:read gets the run’s id and status only (AcceptedRun).',
+    responses: {
+      202: { description: 'The run', schema: runResponse },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+    },
+    async handle({ response, key, params, dependencies: { store } }) {
+      const runId = runIdOf(params.id);
+      const run = await store.requestCancel(runId, { tenantId: key.tenantId });
+      if (!run) throw new RunNotFoundError(runId);
+      return sendJson(response, 202, runViewFor(key, run));
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/runs/:id/outcome',
+    scopes: WRITE_SCOPES,
+    summary: "Commit or reject an ended run's result (final; repeating the same outcome is harmless)",
+    body: outcomeRequest,
+    responses: {
+      200: { description: 'The run with its outcome', schema: runResponse },
+      400: { description: 'Error' },
+      401: { description: 'Error' },
+      403: { description: 'Error' },
+      404: { description: 'Error' },
+      409: { description: 'Error' },
+      413: { description: 'Error' },
+    },
+    async handle({ response, key, params, body, dependencies: { store, outcomes } }) {
+      const runId = runIdOf(params.id);
+      const decision = await body();
+      const run = await store.getRun(runId, { tenantId: key.tenantId });
+      if (!run) throw new RunNotFoundError(runId);
+      if (!TERMINAL_STATUSES.includes(run.status)) {
+        throw new KeelError({
+          code: 'run_not_ended',
+          message: `Run ${runId} is ${run.status}: only an ended run can get an outcome.`,
+          fault: 'caller',
+          details: { runId, status: run.status },
+        });
+      }
+      const outcome = await outcomes.record({
+        runId,
+        tenantId: key.tenantId,
+        status: decision.status,
+        value: decision.value ?? null,
+        decidedByKey: key.id,
+      });
+      return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
+    },
+  }),
+];
+
+/**
+ * `POST /v1/runs?wait=N`: answers 200 with the run as soon as it ended (woken by the store's
+ * run-end notification, whichever replica ran it), or 202 with its progress after `waitMs`.
+ * A caller that hangs up stops the wait.
+ */
+async function waitForEnd(
+  { store, runEnds }: RouteDependencies,
+  response: ServerResponse,
+  submitted: RunRecord,
+  key: ApiKeyRecord,
+  waitMs: number,
+): Promise<void> {
+  const { tenantId } = key;
+  const deadline = performance.now() + waitMs;
+  const hungUp = new AbortController();
+  const onClose = () => hungUp.abort();
+  response.once('close', onClose);
+  // Registered before the first read: an end between that read and the wait still wakes it.
+  const watch = runEnds.watch(submitted.id);
+  try {
+    for (;;) {
+      const current = await store.getRun(submitted.id, { tenantId });
+      if (current && TERMINAL_STATUSES.includes(current.status))
+        return sendJson(response, 200, runViewFor(key, current));
+      const remaining = deadline - performance.now();
+      if (remaining <= 0 || hungUp.signal.aborted)
+        return sendJson(response, 202, runViewFor(key, current ?? submitted));
+      await watch.wait(Math.min(remaining, WAIT_RECHECK_MS), hungUp.signal);
+    }
+  } finally {
+    watch.dispose();
+    response.off('close', onClose);
+  }
+}
+
+/** Whether a run is the one this request body asks for (agent, input, session, metadata). */
+function sameSubmission(
+  run: RunRecord,
+  body: { agent: string; input: unknown; session_id?: string | null; metadata?: Record<string, unknown> },
+): boolean {
+  return (
+    run.agent === body.agent &&
+    (run.sessionId ?? null) === (body.session_id ?? null) &&
+    canonicalJson(run.input ?? null) === canonicalJson(body.input ?? null) &&
+    canonicalJson(run.metadata ?? {}) === canonicalJson(body.metadata ?? {})
+  );
+}
+
+/**
+ * A run as a writing route answers it: the whole view for a key that may read runs, the id and
+ * status only for one that may not (a write-only key must not read a run through cancel or an
+ * idempotent replay of a submission whose key it knows).
+ */
+function runViewFor(key: ApiKeyRecord, run: RunRecord) {
+  return canReadRuns(key) ? runView(run) : { id: run.id, status: run.status };
+}
