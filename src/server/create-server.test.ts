@@ -256,11 +256,12 @@ describe('outcomes', () => {
     expect(before.outcome).toBeNull();
     const decided = await decide(id, { status: 'committed', value: { order: 7 } }, app.keys.writer);
     expect(decided.status).toBe(200);
-    expect(runResponse.parse(await decided.json()).outcome).toMatchObject({
-      status: 'committed',
-      value: { order: 7 },
-    });
-    expect((await decide(id, { status: 'committed', value: { order: 7 } })).status).toBe(200);
+    // A write-only key gets the id, status and outcome, never the run's input or output.
+    const writerView = (await decided.json()) as Record<string, unknown>;
+    expect(Object.keys(writerView).sort()).toEqual(['id', 'outcome', 'status']);
+    expect(writerView.outcome).toMatchObject({ status: 'committed', value: { order: 7 } });
+    const again = await decide(id, { status: 'committed', value: { order: 7 } });
+    expect(runResponse.parse(await again.json())).toMatchObject({ id, output: 'hi' });
     await expectError(await decide(id, { status: 'rejected' }), 409, 'outcome_already_recorded');
     const after = runResponse.parse(
       await (await app.call(`/v1/runs/${id}`, { key: app.keys.reader })).json(),

@@ -252,6 +252,7 @@ export const runRoutes = [
     path: '/v1/runs/:id/outcome',
     scopes: WRITE_SCOPES,
     summary: "Commit or reject an ended run's result (final; repeating the same outcome is harmless)",
+    description: 'A key without runs:read gets the run’s id, status and outcome only.',
     body: outcomeRequest,
     responses: {
       200: { description: 'The run with its outcome', schema: runResponse },
@@ -282,7 +283,7 @@ export const runRoutes = [
         value: decision.value ?? null,
         decidedByKey: key.id,
       });
-      return sendJson(response, 200, { ...runView(run), outcome: outcomeView(outcome) });
+      return sendJson(response, 200, { ...runViewFor(key, run), outcome: outcomeView(outcome) });
     },
   }),
 ];
@@ -337,8 +338,8 @@ function sameSubmission(
 
 /**
  * A run as a writing route answers it: the whole view for a key that may read runs, the id and
- * status only for one that may not (a write-only key must not read a run through cancel or an
- * idempotent replay of a submission whose key it knows).
+ * status only for one that may not (a write-only key must not read a run through cancel, an
+ * outcome or an idempotent replay of a submission whose key it knows).
  */
 function runViewFor(key: ApiKeyRecord, run: RunRecord) {
   return canReadRuns(key) ? runView(run) : { id: run.id, status: run.status };
