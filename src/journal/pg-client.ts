@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, PoolConfig } from 'pg';
 import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
-import { toDatabaseError } from './sql-client.js';
+import { isConnectionError, toDatabaseError } from './sql-client.js';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
 
 /** Options of `createPgClient`. */
@@ -14,6 +14,21 @@ export interface PgClientOptions {
   max?: number;
   /** How long to wait for a connection, from the server or the pool, before failing (default 10 s). */
   connectionTimeoutMillis?: number;
+  /**
+   * Client-side limit on one statement, from sending it to its answer (default 15 s, a few times
+   * the default 5 s lease; 0 turns it off). A connection that stops answering without a reset
+   * (failover behind a load balancer or NAT, a stalled pooler, half-open TCP) fails its statement
+   * with `DatabaseUnavailableError` after this long, and is destroyed and replaced rather than
+   * returned to the pool. Keep it above your slowest legitimate statement.
+   */
+  queryTimeoutMs?: number;
+  /** Idle time before the OS sends TCP keepalive probes on each connection (default 10 s). */
+  keepAliveInitialDelayMs?: number;
+  /**
+   * How often the LISTEN connection is checked with `SELECT 1` (default 10 s): a silently dead
+   * socket never reports an error, so without the check notifications would stop for good.
+   */
+  listenCheckMs?: number;
   /** How long an idle pooled connection stays open (default 30 s). */
   idleTimeoutMillis?: number;
   /** Shown in `pg_stat_activity` (default `keel`). */
@@ -63,6 +78,9 @@ export function createPgClient({
   connectionString,
   max = 10,
   connectionTimeoutMillis = 10_000,
+  queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
+  keepAliveInitialDelayMs = 10_000,
+  listenCheckMs = 10_000,
   idleTimeoutMillis = 30_000,
   applicationName = 'keel',
   reconnectDelayMs = {},
@@ -73,8 +91,11 @@ export function createPgClient({
     connectionTimeoutMillis,
     application_name: applicationName,
     keepAlive: true,
+    keepAliveInitialDelayMillis: keepAliveInitialDelayMs,
+    ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
     types: typeParsers,
   };
+  let lastRoundTripAt: number | undefined;
   const pool = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
   // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
   pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
@@ -88,8 +109,10 @@ export function createPgClient({
             ? { text: sql, values: params as unknown[] }
             : { name, text: sql, values: params as unknown[] },
         );
+        lastRoundTripAt = Date.now();
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
       } catch (error) {
+        if (isRoundTrip(error)) lastRoundTripAt = Date.now();
         throw toDatabaseError(error);
       }
     },
@@ -97,7 +120,9 @@ export function createPgClient({
       try {
         // Without parameters pg uses the simple protocol, which accepts several statements.
         await target.query(sql);
+        lastRoundTripAt = Date.now();
       } catch (error) {
+        if (isRoundTrip(error)) lastRoundTripAt = Date.now();
         throw toDatabaseError(error);
       }
     },
@@ -126,7 +151,9 @@ export function createPgClient({
       return result;
     } catch (error) {
       try {
-        if (connectionError === undefined) await connection.query('ROLLBACK');
+        // A statement that timed out leaves the connection waiting for an answer that may never
+        // come: ROLLBACK would wait as long again. Destroying it rolls back on the server.
+        if (connectionError === undefined && !isConnectionError(error)) await connection.query('ROLLBACK');
         else destroy = true;
       } catch {
         destroy = true;
@@ -138,7 +165,7 @@ export function createPgClient({
     }
   }
 
-  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, logger });
+  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, listenCheckMs, logger });
 
   return {
     dialect: 'postgres',
@@ -153,7 +180,16 @@ export function createPgClient({
       await notifications.close();
       await pool.end();
     },
+    lastRoundTripAt: () => lastRoundTripAt,
   };
+}
+
+/** Default `queryTimeoutMs`: three times the default lease (5 s). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
+
+/** A statement the server answered, with an error: the connection works (unlike a timeout). */
+function isRoundTrip(error: unknown): boolean {
+  return typeof (error as { severity?: unknown }).severity === 'string' && !isConnectionError(error);
 }
 
 /**
@@ -163,10 +199,12 @@ export function createPgClient({
 function createListenConnection({
   connectionConfig,
   reconnectDelayMs: { initial = 100, max = 5_000 },
+  listenCheckMs,
   logger,
 }: {
   connectionConfig: PoolConfig;
   reconnectDelayMs: { initial?: number; max?: number };
+  listenCheckMs: number;
   logger: Logger;
 }) {
   const subscribers = new Map<string, Set<(payload: string) => void>>();
@@ -175,6 +213,26 @@ function createListenConnection({
   let reconnectTimer: NodeJS.Timeout | undefined;
   let failedAttempts = 0;
   let closed = false;
+  let checkTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A silently dead socket never emits 'error': ask it something now and then. The statement
+   * fails by the query timeout (or a socket error) and the connection is dropped and reopened.
+   */
+  function scheduleCheck(client: pg.Client): void {
+    if (listenCheckMs <= 0) return;
+    checkTimer = setTimeout(() => {
+      checkTimer = undefined;
+      if (connection !== client) return;
+      client.query('SELECT 1').then(
+        () => {
+          if (connection === client) scheduleCheck(client);
+        },
+        (error: unknown) => client.emit('error', error instanceof Error ? error : new Error(String(error))),
+      );
+    }, listenCheckMs);
+    checkTimer.unref();
+  }
 
   async function connect(): Promise<void> {
     const client = new pg.Client(connectionConfig);
@@ -213,6 +271,7 @@ function createListenConnection({
     }
     connection = client;
     failedAttempts = 0;
+    scheduleCheck(client);
   }
 
   function ensureConnected(): Promise<void> {
@@ -285,6 +344,8 @@ function createListenConnection({
   async function stop(): Promise<void> {
     clearTimeout(reconnectTimer);
     reconnectTimer = undefined;
+    clearTimeout(checkTimer);
+    checkTimer = undefined;
     const client = connection;
     connection = undefined;
     if (client !== undefined) {

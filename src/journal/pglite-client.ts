@@ -39,13 +39,18 @@ export async function createPgliteClient({ dataDir }: PgliteClientOptions = {}):
     throw error;
   }
 
+  // In-process, so it never goes silent through a network; it can still stop answering (a
+  // runaway statement or transaction holds the one connection), which `/healthz` reports.
+  let lastRoundTripAt: number | undefined;
   const executorOf = (target: Pick<PGlite, 'query' | 'exec'>): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
       const result = await target.query<Row>(sql, [...params]);
+      lastRoundTripAt = Date.now();
       return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
     },
     async exec(sql: string): Promise<void> {
       await target.exec(sql);
+      lastRoundTripAt = Date.now();
     },
   });
   const executor = executorOf(database);
@@ -71,6 +76,7 @@ export async function createPgliteClient({ dataDir }: PgliteClientOptions = {}):
         releaseLock();
       }
     },
+    lastRoundTripAt: () => lastRoundTripAt,
   };
 }
 
