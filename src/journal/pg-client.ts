@@ -86,15 +86,13 @@ export function createPgClient({
   reconnectDelayMs = {},
   logger = silentLogger,
 }: PgClientOptions): SqlClient {
-  const connectionConfig: PoolConfig = {
+  const connectionConfig = createPgConnectionConfig({
     connectionString,
     connectionTimeoutMillis,
-    application_name: applicationName,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: keepAliveInitialDelayMs,
-    ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
-    types: typeParsers,
-  };
+    queryTimeoutMs,
+    keepAliveInitialDelayMs,
+    applicationName,
+  });
   let lastRoundTripAt: number | undefined;
   const pool = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
   // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
@@ -181,6 +179,36 @@ export function createPgClient({
       await pool.end();
     },
     lastRoundTripAt: () => lastRoundTripAt,
+  };
+}
+
+/**
+ * The settings every connection of a client gets, pooled or LISTEN: connect timeout, client-side
+ * statement timeout, TCP keepalive after `keepAliveInitialDelayMs` (Node sets the idle time; the
+ * probe interval and count stay the OS's), and Keel's type parsers.
+ */
+export function createPgConnectionConfig({
+  connectionString,
+  connectionTimeoutMillis = 10_000,
+  queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
+  keepAliveInitialDelayMs = 10_000,
+  applicationName = 'keel',
+}: Pick<
+  PgClientOptions,
+  | 'connectionString'
+  | 'connectionTimeoutMillis'
+  | 'queryTimeoutMs'
+  | 'keepAliveInitialDelayMs'
+  | 'applicationName'
+>): PoolConfig {
+  return {
+    connectionString,
+    connectionTimeoutMillis,
+    application_name: applicationName,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: keepAliveInitialDelayMs,
+    ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+    types: typeParsers,
   };
 }
 
