@@ -26,6 +26,7 @@ import type { CorsOptions } from './cors.js';
 import { sendError } from './http-errors.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
+import { sendHealth, type HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges, logRequest, waitSecondsOf } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
@@ -60,6 +61,8 @@ export interface ServerOptions {
   outcomes: RunOutcomes;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
   readiness?: ReadinessCheck;
+  /** Answers `/healthz` (see `createHealthCheck`, in `health.ts`); without it `/healthz` is always 200. */
+  health?: HealthCheck;
   /** Serves the LLM gateway's paths (`/v1/chat/completions`, `/v1/messages`...) when given. */
   gatewayHandler?: GatewayHandler;
   /** Larger request bodies get a 413 (default 1 MB). */
@@ -96,6 +99,7 @@ export function createServer({
   apiKeys,
   outcomes,
   readiness,
+  health = () => ({ ok: true }),
   gatewayHandler,
   maxBodyBytes = 1_000_000,
   eventPollIntervalMs,
@@ -147,7 +151,7 @@ export function createServer({
     const method = request.method ?? 'GET';
     const route = `${method} ${url.pathname}`;
 
-    if (url.pathname === '/healthz') return onlyGet(method, () => sendJson(response, 200, { ok: true }));
+    if (url.pathname === '/healthz') return onlyGet(method, () => sendHealth(response, health()));
     if (url.pathname === '/readyz') {
       return onlyGet(method, async () => {
         const report = readiness ? await readiness() : { ok: true, database: 'reachable', migrations: null };

@@ -6,6 +6,7 @@ import { createWorker, type Worker } from '../../runtime/worker.js';
 import { corsFromEnv } from '../../server/cors.js';
 import { createServer } from '../../server/create-server.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
+import { createHealthCheck } from '../../server/health.js';
 import { createReadinessCheck } from '../../server/readiness.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { adminKeyPath, ensureLocalAdminKey } from '../admin-key.js';
@@ -32,6 +33,7 @@ export async function serveCommand(
   const listenPort = listenPortOf(port, io.env, 4000);
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
+  const maxSilenceMs = positiveIntegerEnv(io.env, 'KEEL_HEALTHZ_MAX_DB_SILENCE_MS');
   const {
     agents,
     path,
@@ -78,6 +80,11 @@ export async function serveCommand(
     apiKeys,
     outcomes: createRunOutcomes({ client: backend.client }),
     readiness: createReadinessCheck({ client: backend.client }),
+    health: createHealthCheck({
+      client: backend.client,
+      logger,
+      ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
+    }),
     limiter: createSqlRateLimiter({ client: backend.client }),
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
