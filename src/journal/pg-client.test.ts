@@ -157,6 +157,23 @@ describePostgres('pg client behind a database that goes silent', (connectionStri
     }
   });
 
+  it('replaces every idle connection after a timeout, so the next statement does not wait out another', async () => {
+    const client = createPgClient({ connectionString: proxiedUrl, max: 3, queryTimeoutMs: 300 });
+    try {
+      // Three idle connections, all opened before the failover.
+      await Promise.all([1, 2, 3].map(() => client.query('SELECT pg_sleep(0.05)')));
+      expect(proxy.stats().forwarding).toBe(3);
+      proxy.setMode('failover');
+      await expect(client.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect((await client.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows).toEqual([
+        { one: 1 },
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('destroys a transaction connection whose statement timed out, and the next transaction works', async () => {
     const client = open();
     try {

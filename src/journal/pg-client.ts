@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, PoolConfig } from 'pg';
 import { silentLogger } from '../util/logger.js';
@@ -94,11 +95,36 @@ export function createPgClient({
     applicationName,
   });
   let lastRoundTripAt: number | undefined;
-  const pool = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
-  // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
-  pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+  const createPool = () => {
+    const created = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
+    // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
+    created.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+    return created;
+  };
+  let pool = createPool();
+  const retiredPools = new Set<Promise<void>>();
 
-  const executorOf = (target: pg.Pool | PoolClient): SqlExecutor => ({
+  /**
+   * A statement timed out: its connection is destroyed, and the pool's idle connections, opened
+   * before the same failover, are most likely dead too. Waiting out one timeout per idle
+   * connection would keep the process stuck for minutes, so the whole pool is replaced at once:
+   * new statements open new connections, the old pool ends as its statements finish.
+   */
+  function replacePool(failed: pg.Pool, error: unknown): void {
+    if (failed !== pool) return; // already replaced
+    pool = createPool();
+    logger.warn('database statement timed out; replacing every pooled connection', {
+      error: (error as Error).message,
+      queryTimeoutMs,
+    });
+    const ended = failed
+      .end()
+      .catch(() => {})
+      .finally(() => retiredPools.delete(ended));
+    retiredPools.add(ended);
+  }
+
+  const executorOf = (target: pg.Pool | PoolClient, owner: pg.Pool): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
       try {
         const name = params.length > 0 ? statementName(sql) : undefined;
@@ -111,6 +137,7 @@ export function createPgClient({
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
       } catch (error) {
         if (isRoundTrip(error)) lastRoundTripAt = Date.now();
+        else if (isQueryTimeout(error)) replacePool(owner, error);
         throw toDatabaseError(error);
       }
     },
@@ -121,16 +148,21 @@ export function createPgClient({
         lastRoundTripAt = Date.now();
       } catch (error) {
         if (isRoundTrip(error)) lastRoundTripAt = Date.now();
+        else if (isQueryTimeout(error)) replacePool(owner, error);
         throw toDatabaseError(error);
       }
     },
   });
-  const executor = executorOf(pool);
+  const executor: SqlExecutor = {
+    query: (sql, params) => executorOf(pool, pool).query(sql, params),
+    exec: (sql) => executorOf(pool, pool).exec(sql),
+  };
 
   async function transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     let connection: PoolClient;
+    const owner = pool;
     try {
-      connection = await pool.connect();
+      connection = await owner.connect();
     } catch (error) {
       throw toDatabaseError(error);
     }
@@ -140,7 +172,7 @@ export function createPgClient({
       connectionError = error;
     };
     connection.on('error', onError);
-    const tx = executorOf(connection);
+    const tx = executorOf(connection, owner);
     let destroy = false;
     try {
       await tx.query('BEGIN');
@@ -176,7 +208,9 @@ export function createPgClient({
     },
     async close() {
       await notifications.close();
-      await pool.end();
+      // Connections of a replaced pool may be silent for good: give them a moment, not forever.
+      const retired = Promise.all(retiredPools);
+      await Promise.all([pool.end(), Promise.race([retired, sleep(1_000, undefined, { ref: false })])]);
     },
     lastRoundTripAt: () => lastRoundTripAt,
   };
@@ -214,6 +248,10 @@ export function createPgConnectionConfig({
 
 /** Default `queryTimeoutMs`: three times the default lease (5 s). */
 export const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
+
+function isQueryTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
 
 /** A statement the server answered, with an error: the connection works (unlike a timeout). */
 function isRoundTrip(error: unknown): boolean {
