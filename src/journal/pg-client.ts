@@ -71,9 +71,12 @@ const typeParsers = {
  * A `SqlClient` over a `pg` Pool: any number of processes on any number of machines share the
  * database. Dropped connections never crash the process: idle pooled connections and the LISTEN
  * connection report through `logger`; a connection that breaks during a transaction is destroyed
- * rather than returned to the pool. The LISTEN connection reconnects with exponential backoff
- * (with jitter) for as long as someone is subscribed, and re-subscribes every channel, so a
- * worker that loses the database keeps going when it returns.
+ * rather than returned to the pool. A connection that goes silent (no answer, no reset) fails its
+ * statement after `queryTimeoutMs` and the pool is replaced (see `replacePool`); every statement
+ * answered, even with an SQL error, is recorded for `lastRoundTripAt`. The LISTEN connection is
+ * checked every `listenCheckMs` and reconnects with exponential backoff (with jitter) for as long
+ * as someone is subscribed, and re-subscribes every channel, so a worker that loses the database
+ * keeps going when it returns.
  */
 export function createPgClient({
   connectionString,
@@ -103,15 +106,16 @@ export function createPgClient({
   };
   let pool = createPool();
   const retiredPools = new Set<Promise<void>>();
+  let closing = false;
 
   /**
    * A statement timed out: its connection is destroyed, and the pool's idle connections, opened
    * before the same failover, are most likely dead too. Waiting out one timeout per idle
-   * connection would keep the process stuck for minutes, so the whole pool is replaced at once:
+   * connection would keep the process stuck that many times over, so the pool is replaced at once:
    * new statements open new connections, the old pool ends as its statements finish.
    */
   function replacePool(failed: pg.Pool, error: unknown): void {
-    if (failed !== pool) return; // already replaced
+    if (failed !== pool || closing) return; // already replaced, or the client is closing
     pool = createPool();
     logger.warn('database statement timed out; replacing every pooled connection', {
       error: (error as Error).message,
@@ -207,6 +211,7 @@ export function createPgClient({
       await executor.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
     async close() {
+      closing = true;
       await notifications.close();
       // Connections of a replaced pool may be silent for good: give them a moment, not forever.
       const retired = Promise.all(retiredPools);
