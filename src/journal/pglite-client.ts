@@ -44,13 +44,19 @@ export async function createPgliteClient({ dataDir }: PgliteClientOptions = {}):
   let lastRoundTripAt: number | undefined;
   const executorOf = (target: Pick<PGlite, 'query' | 'exec'>): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
-      const result = await target.query<Row>(sql, [...params]);
-      lastRoundTripAt = Date.now();
-      return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
+      try {
+        const result = await target.query<Row>(sql, [...params]);
+        return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
+      } finally {
+        lastRoundTripAt = Date.now(); // an SQL error is an answer too
+      }
     },
     async exec(sql: string): Promise<void> {
-      await target.exec(sql);
-      lastRoundTripAt = Date.now();
+      try {
+        await target.exec(sql);
+      } finally {
+        lastRoundTripAt = Date.now();
+      }
     },
   });
   const executor = executorOf(database);
