@@ -7,6 +7,7 @@ import { describePostgres } from '../testing/postgres.js';
 import { createTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
 import { createJsonLogger } from '../util/logger.js';
 import { createHealthCheck, sendHealth, type HealthCheck } from './health.js';
+import { healthResponse } from './schemas.js';
 
 describePostgres('/healthz over a database that goes silent', (connectionString) => {
   let proxy: TcpProxy;
@@ -47,6 +48,7 @@ describePostgres('/healthz over a database that goes silent', (connectionString)
       const wedged = await pollUntil(healthz, ({ status }) => status === 503);
       expect(wedged.body).toMatchObject({ ok: false, reason: 'database_silent', max_silence_ms: 600 });
       expect(wedged.body.database_silent_ms).toBeGreaterThanOrEqual(600);
+      expect(healthResponse.safeParse(wedged.body).success).toBe(true); // what /openapi.json promises
 
       // The probes it sends while checked bring it back as soon as the database answers.
       proxy.setMode('pass');

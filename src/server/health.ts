@@ -1,19 +1,16 @@
 import type { ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import type { SqlClient } from '../journal/sql-client.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { sendJson } from './http-io.js';
+import type { healthResponse } from './schemas.js';
 
-/** What `/healthz` answers: 200 when `ok`, else 503. */
-export interface HealthReport {
-  ok: boolean;
-  /** Why not ok: no database round trip succeeded within `max_silence_ms`. */
-  reason?: 'database_silent';
-  message?: string;
-  /** Milliseconds since the last database round trip (null before the first). */
-  database_silent_ms?: number | null;
-  max_silence_ms?: number;
-}
+/**
+ * What `/healthz` answers: 200 when `ok`, else 503 with `reason: 'database_silent'`, a `message`,
+ * `database_silent_ms` (null before the first round trip) and `max_silence_ms`.
+ */
+export type HealthReport = z.infer<typeof healthResponse>;
 
 /** A liveness probe: answers at once, from memory; never waits on the database. */
 export type HealthCheck = () => HealthReport;

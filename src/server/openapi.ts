@@ -317,8 +317,11 @@ export function createOpenApiDocument() {
       ...sessionOpenApiPaths({ json, errors, queryParameters, bearer }),
       '/healthz': {
         get: {
-          summary: 'The process is up',
-          responses: { '200': { description: 'Up', content: json(healthResponse) } },
+          summary: 'The process is up and not wedged',
+          responses: {
+            '200': { description: 'Up', content: json(healthResponse) },
+            '503': { description: 'No database round trip for too long', content: json(healthResponse) },
+          },
         },
       },
       '/readyz': {
