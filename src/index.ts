@@ -184,6 +184,13 @@ export {
   type RunOutcomesOptions,
 } from './server/outcomes.js';
 export { createReadinessCheck, type ReadinessCheck, type ReadinessReport } from './server/readiness.js';
+export {
+  createHealthCheck,
+  DEFAULT_MAX_DB_SILENCE_MS,
+  type HealthCheck,
+  type HealthCheckOptions,
+  type HealthReport,
+} from './server/health.js';
 export { createOpenApiDocument } from './server/openapi.js';
 
 // Errors

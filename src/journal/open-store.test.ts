@@ -62,6 +62,19 @@ describe('openStore', () => {
     }
     await expect(client.query('SELECT 1')).rejects.toThrow();
   });
+
+  it('rejects a database timeout setting that is not a whole number of milliseconds, naming it', async () => {
+    for (const [name, value] of [
+      ['KEEL_DB_QUERY_TIMEOUT_MS', '-1'],
+      ['KEEL_DB_CONNECT_TIMEOUT_MS', '0'],
+      ['KEEL_DB_KEEPALIVE_MS', '10s'],
+    ] as const) {
+      await expect(openStore({ env: { KEEL_DATA_DIR: 'memory://', [name]: value } })).rejects.toMatchObject({
+        code: 'config_invalid',
+        details: { name, value },
+      });
+    }
+  });
 });
 
 describePostgres('openStore with DATABASE_URL', (connectionString) => {

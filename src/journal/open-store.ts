@@ -26,6 +26,15 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** Pool size for Postgres (default 10). */
   maxConnections?: number;
+  /**
+   * Postgres: client-side statement timeout (`queryTimeoutMs` of `createPgClient`). Default:
+   * `KEEL_DB_QUERY_TIMEOUT_MS`, else 15 s; 0 turns it off.
+   */
+  queryTimeoutMs?: number;
+  /** Postgres: connect timeout. Default: `KEEL_DB_CONNECT_TIMEOUT_MS`, else 10 s. */
+  connectTimeoutMs?: number;
+  /** Postgres: idle time before TCP keepalive probes. Default: `KEEL_DB_KEEPALIVE_MS`, else 10 s. */
+  keepAliveInitialDelayMs?: number;
   clock?: Clock;
   generateId?: IdGenerator;
   logger?: Logger;
@@ -49,17 +58,26 @@ export async function openStore({
   schema = DEFAULT_SCHEMA,
   migrate = true,
   maxConnections,
+  queryTimeoutMs,
+  connectTimeoutMs,
+  keepAliveInitialDelayMs,
   clock,
   generateId,
   logger,
   env = process.env,
 }: OpenStoreOptions = {}): Promise<{ store: JournalStore; client: SqlClient }> {
   const location = resolveStoreLocation({ databaseUrl, dataDir, env });
+  queryTimeoutMs ??= integerEnv(env, 'KEEL_DB_QUERY_TIMEOUT_MS', 0);
+  connectTimeoutMs ??= integerEnv(env, 'KEEL_DB_CONNECT_TIMEOUT_MS', 1);
+  keepAliveInitialDelayMs ??= integerEnv(env, 'KEEL_DB_KEEPALIVE_MS', 1);
   const client =
     location.dialect === 'postgres'
       ? createPgClient({
           connectionString: location.databaseUrl,
           ...(maxConnections === undefined ? {} : { max: maxConnections }),
+          ...(queryTimeoutMs === undefined ? {} : { queryTimeoutMs }),
+          ...(connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: connectTimeoutMs }),
+          ...(keepAliveInitialDelayMs === undefined ? {} : { keepAliveInitialDelayMs }),
           ...(logger === undefined ? {} : { logger }),
         })
       : await createPgliteClient({ dataDir: location.dataDir });
@@ -115,6 +133,24 @@ export function resolveStoreLocation({
 }
 
 const IN_MEMORY = 'memory://';
+
+/** An integer setting from the environment (at least `min`), or undefined when unset. */
+function integerEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  min: number,
+): number | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError('config_invalid', `${name} must be an integer of at least ${min} (milliseconds).`, {
+      name,
+      value: raw,
+    });
+  }
+  return value;
+}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;

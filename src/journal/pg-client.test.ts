@@ -1,8 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import { describePostgres } from '../testing/postgres.js';
-import { createPgClient } from './pg-client.js';
+import { createTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
+import { createPgClient, createPgConnectionConfig, DEFAULT_QUERY_TIMEOUT_MS } from './pg-client.js';
 import type { SqlClient } from './sql-client.js';
 
 describePostgres('pg client against a real Postgres', (connectionString) => {
@@ -88,6 +89,133 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
       expect(listeners.rows[0]?.count).toBe(0);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('pg connection settings', () => {
+  it('set TCP keepalive in seconds, a client-side statement timeout and a connect timeout', () => {
+    const config = createPgConnectionConfig({ connectionString: 'postgres://localhost/keel' });
+    expect(config).toMatchObject({
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      query_timeout: DEFAULT_QUERY_TIMEOUT_MS,
+      connectionTimeoutMillis: 10_000,
+    });
+    const tuned = createPgConnectionConfig({
+      connectionString: 'postgres://localhost/keel',
+      queryTimeoutMs: 0,
+      keepAliveInitialDelayMs: 3_000,
+    });
+    expect(tuned.keepAliveInitialDelayMillis).toBe(3_000);
+    expect(tuned).not.toHaveProperty('query_timeout');
+  });
+});
+
+describePostgres('pg client behind a database that goes silent', (connectionString) => {
+  let proxy: TcpProxy;
+  let proxiedUrl: string;
+  beforeEach(async () => {
+    proxy = await createTcpProxy({ targetPort: Number(new URL(connectionString).port || 5432) });
+    const url = new URL(connectionString);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    proxiedUrl = url.toString();
+  });
+  afterEach(async () => {
+    await proxy.close();
+  });
+  const open = (): SqlClient =>
+    createPgClient({
+      connectionString: proxiedUrl,
+      max: 1,
+      queryTimeoutMs: 300,
+      connectionTimeoutMillis: 300,
+      listenCheckMs: 100,
+      reconnectDelayMs: { initial: 10, max: 100 },
+    });
+
+  it('fails a statement on a silent connection, destroys the connection and replaces it', async () => {
+    const client = open();
+    try {
+      await client.query('SELECT 1');
+      const before = client.lastRoundTripAt?.();
+      expect(before).toBeTypeOf('number');
+      proxy.setMode('blackhole');
+      await expect(client.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      // New connections are swallowed too: the connect timeout answers.
+      await expect(client.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect(client.lastRoundTripAt?.()).toBe(before);
+
+      proxy.setMode('pass');
+      // One connection in the pool: had the stuck one been returned, this would time out too.
+      expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect(client.lastRoundTripAt?.()).toBeGreaterThanOrEqual(before!);
+      expect(proxy.stats().accepted).toBe(3);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('replaces every idle connection after a timeout, so the next statement does not wait out another', async () => {
+    const client = createPgClient({ connectionString: proxiedUrl, max: 3, queryTimeoutMs: 300 });
+    try {
+      // Three idle connections, all opened before the failover.
+      await Promise.all([1, 2, 3].map(() => client.query('SELECT pg_sleep(0.05)')));
+      expect(proxy.stats().forwarding).toBe(3);
+      proxy.setMode('failover');
+      await expect(client.query('SELECT 1')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect((await client.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows).toEqual([
+        { one: 1 },
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('destroys a transaction connection whose statement timed out, and the next transaction works', async () => {
+    const client = open();
+    try {
+      await client.query('SELECT 1');
+      const failed = client.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        proxy.setMode('failover');
+        await tx.query('SELECT 2');
+      });
+      await expect(failed).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect((await client.transaction((tx) => tx.query<{ two: number }>('SELECT 2 AS two'))).rows).toEqual([
+        { two: 2 },
+      ]);
+      // The client closed the silent connection itself (the proxy never would).
+      await waitFor(() => proxy.stats().silent === 0);
+      expect(proxy.stats()).toMatchObject({ accepted: 2, forwarding: 1 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('notices a silently dead LISTEN connection, reconnects and subscribes again', async () => {
+    const client = open();
+    const payloads: string[] = [];
+    const direct = createPgClient({ connectionString });
+    try {
+      const unsubscribe = await client.listen('keel_test_silent', (payload) => payloads.push(payload));
+      await direct.notify('keel_test_silent', 'before');
+      await waitFor(() => payloads.includes('before'));
+
+      proxy.setMode('failover');
+      // Notify until one arrives: only a LISTEN connection opened after the failover can get it.
+      await waitFor(async () => {
+        await direct.notify('keel_test_silent', 'after');
+        return payloads.includes('after');
+      });
+      await waitFor(() => proxy.stats().silent === 0);
+      expect(proxy.stats()).toMatchObject({ accepted: 2, forwarding: 1 });
+      await unsubscribe();
+    } finally {
+      await client.close();
+      await direct.close();
     }
   });
 });

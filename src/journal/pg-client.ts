@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, PoolConfig } from 'pg';
 import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
-import { toDatabaseError } from './sql-client.js';
+import { isConnectionError, toDatabaseError } from './sql-client.js';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
 
 /** Options of `createPgClient`. */
@@ -14,6 +15,21 @@ export interface PgClientOptions {
   max?: number;
   /** How long to wait for a connection, from the server or the pool, before failing (default 10 s). */
   connectionTimeoutMillis?: number;
+  /**
+   * Client-side limit on one statement, from sending it to its answer (default 15 s, a few times
+   * the default 5 s lease; 0 turns it off). A connection that stops answering without a reset
+   * (failover behind a load balancer or NAT, a stalled pooler, half-open TCP) fails its statement
+   * with `DatabaseUnavailableError` after this long, and is destroyed and replaced rather than
+   * returned to the pool. Keep it above your slowest legitimate statement.
+   */
+  queryTimeoutMs?: number;
+  /** Idle time before the OS sends TCP keepalive probes on each connection (default 10 s). */
+  keepAliveInitialDelayMs?: number;
+  /**
+   * How often the LISTEN connection is checked with `SELECT 1` (default 10 s): a silently dead
+   * socket never reports an error, so without the check notifications would stop for good.
+   */
+  listenCheckMs?: number;
   /** How long an idle pooled connection stays open (default 30 s). */
   idleTimeoutMillis?: number;
   /** Shown in `pg_stat_activity` (default `keel`). */
@@ -55,31 +71,64 @@ const typeParsers = {
  * A `SqlClient` over a `pg` Pool: any number of processes on any number of machines share the
  * database. Dropped connections never crash the process: idle pooled connections and the LISTEN
  * connection report through `logger`; a connection that breaks during a transaction is destroyed
- * rather than returned to the pool. The LISTEN connection reconnects with exponential backoff
- * (with jitter) for as long as someone is subscribed, and re-subscribes every channel, so a
- * worker that loses the database keeps going when it returns.
+ * rather than returned to the pool. A connection that goes silent (no answer, no reset) fails its
+ * statement after `queryTimeoutMs` and the pool is replaced (see `replacePool`); every statement
+ * answered, even with an SQL error, is recorded for `lastRoundTripAt`. The LISTEN connection is
+ * checked every `listenCheckMs` and reconnects with exponential backoff (with jitter) for as long
+ * as someone is subscribed, and re-subscribes every channel, so a worker that loses the database
+ * keeps going when it returns.
  */
 export function createPgClient({
   connectionString,
   max = 10,
   connectionTimeoutMillis = 10_000,
+  queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
+  keepAliveInitialDelayMs = 10_000,
+  listenCheckMs = 10_000,
   idleTimeoutMillis = 30_000,
   applicationName = 'keel',
   reconnectDelayMs = {},
   logger = silentLogger,
 }: PgClientOptions): SqlClient {
-  const connectionConfig: PoolConfig = {
+  const connectionConfig = createPgConnectionConfig({
     connectionString,
     connectionTimeoutMillis,
-    application_name: applicationName,
-    keepAlive: true,
-    types: typeParsers,
+    queryTimeoutMs,
+    keepAliveInitialDelayMs,
+    applicationName,
+  });
+  let lastRoundTripAt: number | undefined;
+  const createPool = () => {
+    const created = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
+    // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
+    created.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+    return created;
   };
-  const pool = new pg.Pool({ ...connectionConfig, max, idleTimeoutMillis });
-  // pg emits 'error' on idle clients whose connection drops; unhandled, that kills the process.
-  pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+  let pool = createPool();
+  const retiredPools = new Set<Promise<void>>();
+  let closing = false;
 
-  const executorOf = (target: pg.Pool | PoolClient): SqlExecutor => ({
+  /**
+   * A statement timed out: its connection is destroyed, and the pool's idle connections, opened
+   * before the same failover, are most likely dead too. Waiting out one timeout per idle
+   * connection would keep the process stuck that many times over, so the pool is replaced at once:
+   * new statements open new connections, the old pool ends as its statements finish.
+   */
+  function replacePool(failed: pg.Pool, error: unknown): void {
+    if (failed !== pool || closing) return; // already replaced, or the client is closing
+    pool = createPool();
+    logger.warn('database statement timed out; replacing every pooled connection', {
+      error: (error as Error).message,
+      queryTimeoutMs,
+    });
+    const ended = failed
+      .end()
+      .catch(() => {})
+      .finally(() => retiredPools.delete(ended));
+    retiredPools.add(ended);
+  }
+
+  const executorOf = (target: pg.Pool | PoolClient, owner: pg.Pool): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
       try {
         const name = params.length > 0 ? statementName(sql) : undefined;
@@ -88,8 +137,11 @@ export function createPgClient({
             ? { text: sql, values: params as unknown[] }
             : { name, text: sql, values: params as unknown[] },
         );
+        lastRoundTripAt = Date.now();
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
       } catch (error) {
+        if (isRoundTrip(error)) lastRoundTripAt = Date.now();
+        else if (isQueryTimeout(error)) replacePool(owner, error);
         throw toDatabaseError(error);
       }
     },
@@ -97,17 +149,24 @@ export function createPgClient({
       try {
         // Without parameters pg uses the simple protocol, which accepts several statements.
         await target.query(sql);
+        lastRoundTripAt = Date.now();
       } catch (error) {
+        if (isRoundTrip(error)) lastRoundTripAt = Date.now();
+        else if (isQueryTimeout(error)) replacePool(owner, error);
         throw toDatabaseError(error);
       }
     },
   });
-  const executor = executorOf(pool);
+  const executor: SqlExecutor = {
+    query: (sql, params) => executorOf(pool, pool).query(sql, params),
+    exec: (sql) => executorOf(pool, pool).exec(sql),
+  };
 
   async function transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     let connection: PoolClient;
+    const owner = pool;
     try {
-      connection = await pool.connect();
+      connection = await owner.connect();
     } catch (error) {
       throw toDatabaseError(error);
     }
@@ -117,7 +176,7 @@ export function createPgClient({
       connectionError = error;
     };
     connection.on('error', onError);
-    const tx = executorOf(connection);
+    const tx = executorOf(connection, owner);
     let destroy = false;
     try {
       await tx.query('BEGIN');
@@ -126,7 +185,9 @@ export function createPgClient({
       return result;
     } catch (error) {
       try {
-        if (connectionError === undefined) await connection.query('ROLLBACK');
+        // A statement that timed out leaves the connection waiting for an answer that may never
+        // come: ROLLBACK would wait as long again. Destroying it rolls back on the server.
+        if (connectionError === undefined && !isConnectionError(error)) await connection.query('ROLLBACK');
         else destroy = true;
       } catch {
         destroy = true;
@@ -138,7 +199,7 @@ export function createPgClient({
     }
   }
 
-  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, logger });
+  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, listenCheckMs, logger });
 
   return {
     dialect: 'postgres',
@@ -150,10 +211,56 @@ export function createPgClient({
       await executor.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
     async close() {
+      closing = true;
       await notifications.close();
-      await pool.end();
+      // Connections of a replaced pool may be silent for good: give them a moment, not forever.
+      const retired = Promise.all(retiredPools);
+      await Promise.all([pool.end(), Promise.race([retired, sleep(1_000, undefined, { ref: false })])]);
     },
+    lastRoundTripAt: () => lastRoundTripAt,
   };
+}
+
+/**
+ * The settings every connection of a client gets, pooled or LISTEN: connect timeout, client-side
+ * statement timeout, TCP keepalive after `keepAliveInitialDelayMs` (Node sets the idle time; the
+ * probe interval and count stay the OS's), and Keel's type parsers.
+ */
+export function createPgConnectionConfig({
+  connectionString,
+  connectionTimeoutMillis = 10_000,
+  queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
+  keepAliveInitialDelayMs = 10_000,
+  applicationName = 'keel',
+}: Pick<
+  PgClientOptions,
+  | 'connectionString'
+  | 'connectionTimeoutMillis'
+  | 'queryTimeoutMs'
+  | 'keepAliveInitialDelayMs'
+  | 'applicationName'
+>): PoolConfig {
+  return {
+    connectionString,
+    connectionTimeoutMillis,
+    application_name: applicationName,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: keepAliveInitialDelayMs,
+    ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+    types: typeParsers,
+  };
+}
+
+/** Default `queryTimeoutMs`: three times the default lease (5 s). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
+
+function isQueryTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
+}
+
+/** A statement the server answered, with an error: the connection works (unlike a timeout). */
+function isRoundTrip(error: unknown): boolean {
+  return typeof (error as { severity?: unknown }).severity === 'string' && !isConnectionError(error);
 }
 
 /**
@@ -163,10 +270,12 @@ export function createPgClient({
 function createListenConnection({
   connectionConfig,
   reconnectDelayMs: { initial = 100, max = 5_000 },
+  listenCheckMs,
   logger,
 }: {
   connectionConfig: PoolConfig;
   reconnectDelayMs: { initial?: number; max?: number };
+  listenCheckMs: number;
   logger: Logger;
 }) {
   const subscribers = new Map<string, Set<(payload: string) => void>>();
@@ -175,6 +284,26 @@ function createListenConnection({
   let reconnectTimer: NodeJS.Timeout | undefined;
   let failedAttempts = 0;
   let closed = false;
+  let checkTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A silently dead socket never emits 'error': ask it something now and then. The statement
+   * fails by the query timeout (or a socket error) and the connection is dropped and reopened.
+   */
+  function scheduleCheck(client: pg.Client): void {
+    if (listenCheckMs <= 0) return;
+    checkTimer = setTimeout(() => {
+      checkTimer = undefined;
+      if (connection !== client) return;
+      client.query('SELECT 1').then(
+        () => {
+          if (connection === client) scheduleCheck(client);
+        },
+        (error: unknown) => client.emit('error', error instanceof Error ? error : new Error(String(error))),
+      );
+    }, listenCheckMs);
+    checkTimer.unref();
+  }
 
   async function connect(): Promise<void> {
     const client = new pg.Client(connectionConfig);
@@ -213,6 +342,7 @@ function createListenConnection({
     }
     connection = client;
     failedAttempts = 0;
+    scheduleCheck(client);
   }
 
   function ensureConnected(): Promise<void> {
@@ -285,6 +415,8 @@ function createListenConnection({
   async function stop(): Promise<void> {
     clearTimeout(reconnectTimer);
     reconnectTimer = undefined;
+    clearTimeout(checkTimer);
+    checkTimer = undefined;
     const client = connection;
     connection = undefined;
     if (client !== undefined) {

@@ -47,13 +47,24 @@ export async function createPgliteClient({ dataDir, logger }: PgliteClientOption
     throw error;
   }
 
+  // In-process, so it never goes silent through a network; it can still stop answering (a
+  // runaway statement or transaction holds the one connection), which `/healthz` reports.
+  let lastRoundTripAt: number | undefined;
   const executorOf = (target: Pick<PGlite, 'query' | 'exec'>): SqlExecutor => ({
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<SqlResult<Row>> {
-      const result = await target.query<Row>(sql, [...params]);
-      return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
+      try {
+        const result = await target.query<Row>(sql, [...params]);
+        return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
+      } finally {
+        lastRoundTripAt = Date.now(); // an SQL error is an answer too
+      }
     },
     async exec(sql: string): Promise<void> {
-      await target.exec(sql);
+      try {
+        await target.exec(sql);
+      } finally {
+        lastRoundTripAt = Date.now();
+      }
     },
   });
   const executor = executorOf(database);
@@ -79,6 +90,7 @@ export async function createPgliteClient({ dataDir, logger }: PgliteClientOption
         releaseLock();
       }
     },
+    lastRoundTripAt: () => lastRoundTripAt,
   };
 }
 

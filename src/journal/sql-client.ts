@@ -58,6 +58,12 @@ export interface SqlClient extends SqlExecutor {
   notify(channel: string, payload: string): Promise<void>;
   /** Closes every connection (and listener). The client is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * When a statement last came back from the database (success or SQL error: either is a round
+   * trip), in `Date.now()` milliseconds; undefined before the first. `/healthz` uses it to tell a
+   * wedged process (see `src/server/health.ts`). Optional: clients that cannot tell omit it.
+   */
+  lastRoundTripAt?(): number | undefined;
 }
 
 /** Node socket errors that mean "the database is not reachable right now". */
@@ -87,6 +93,8 @@ const CONNECTION_ERROR_MESSAGES = [
   'Client has encountered a connection error',
   'Connection closed',
   'connect ECONNREFUSED',
+  // pg's client-side `query_timeout`: the database did not answer in time (a silent connection).
+  'Query read timeout',
 ];
 
 /**

@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
 import { z } from 'zod';
+import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import { createMemoryStore } from '../testing/memory-store.js';
 import { defineTool } from '../tools/tool.js';
-import { silentLogger } from '../util/logger.js';
+import { createJsonLogger, silentLogger } from '../util/logger.js';
 import { defineAgent } from './agent.js';
 import { createWorker } from './worker.js';
 
@@ -61,3 +62,99 @@ it('stops work on a run whose heartbeat hangs past the lease, and never runs one
   expect(maxRunning).toBe(1);
   await store.close();
 }, 30_000);
+
+it('stops its runs when heartbeats time out, logs the episode once with its cause, and claims again by itself', async () => {
+  const store = await createMemoryStore();
+  // A silent database behind a query timeout: heartbeats and claims fail after a while.
+  let silent = false;
+  let failedCalls = 0;
+  const timedOut = () =>
+    new Promise((_resolve, reject) =>
+      setTimeout(() => {
+        failedCalls++;
+        reject(new DatabaseUnavailableError('Database unavailable: Query read timeout'));
+      }, 150),
+    );
+  const silenced = new Proxy(store, {
+    get: (target, property, receiver) => {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if ((property === 'heartbeat' || property === 'claimRuns') && typeof value === 'function')
+        return (...args: unknown[]) =>
+          silent ? timedOut() : (value as (...inner: unknown[]) => unknown).apply(target, args);
+      return value;
+    },
+  }) as JournalStore;
+  const lines: { msg: string; [field: string]: unknown }[] = [];
+  const logger = createJsonLogger({
+    level: 'info',
+    write: (line) => lines.push(JSON.parse(line) as { msg: string }),
+  });
+  let started = 0;
+  let running = 0;
+  let maxRunning = 0;
+  const abortCodes: string[] = [];
+  const block = defineTool({
+    name: 'block',
+    description: 'Runs until aborted.',
+    input: z.object({}),
+    effect: 'write',
+    run: (_args, { signal }) => {
+      started++;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      return new Promise((_resolve, reject) =>
+        signal.addEventListener('abort', () => {
+          running--;
+          abortCodes.push((signal.reason as { code?: string }).code ?? 'unknown');
+          reject(signal.reason as Error);
+        }),
+      );
+    },
+  });
+  const agent = defineAgent({
+    name: 'blocked',
+    instructions: 'x',
+    model: createScriptedModel({ replies: [{ toolCalls: [{ name: 'block', arguments: {} }] }, 'never'] }),
+    tools: [block],
+  });
+  await store.createRun({ agent: 'blocked', input: 'go' });
+  const worker = createWorker({
+    store: silenced,
+    agents: [agent],
+    leaseMs: 400,
+    heartbeatMs: 100,
+    pollMs: 50,
+    drainTimeoutMs: 100,
+    logger,
+  });
+  worker.start();
+  try {
+    await waitUntil(() => started === 1);
+    silent = true;
+    await waitUntil(() => abortCodes.length === 1);
+    await waitUntil(() => failedCalls >= 8); // many failed heartbeats and claims, still one line each
+    silent = false;
+    await waitUntil(() => started === 2); // reclaimed by this same worker once the database answers
+  } finally {
+    await worker.stop();
+    await store.close();
+  }
+  expect(abortCodes[0]).toBe('lease_lost');
+  expect(maxRunning).toBe(1);
+  const messages = lines.map((line) => line.msg);
+  const count = (prefix: string) => messages.filter((message) => message.startsWith(prefix)).length;
+  expect(count('heartbeat failed')).toBe(1);
+  expect(count('claim failed')).toBe(1);
+  expect(count('leases not renewed in time')).toBe(1);
+  expect(count('the database answers again')).toBe(1);
+  const stopped = lines.find((line) => line.msg.startsWith('leases not renewed in time'));
+  expect(stopped).toMatchObject({ cause: 'Database unavailable: Query read timeout', leaseMs: 400 });
+}, 30_000);
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -135,10 +135,13 @@ export function createWorker(options: WorkerOptions): Worker {
             agents: agentNames,
             ...(runIds ? { ids: runIds } : {}),
           });
+          if (failures > 0) logger.info('claims resumed', { failedAttempts: failures });
           failures = 0;
+          databaseAnswered();
         } catch (error) {
           failures++;
-          logger.warn('claim failed; retrying', { error: serializeError(error), failures });
+          // Once per episode, with its cause: the backoff below retries without a line each time.
+          if (failures === 1) logger.warn('claim failed; retrying', { error: serializeError(error) });
           await wake.wait(fullJitterDelay({ attempt: failures, baseMs: 200, capMs: 5_000 }) + 100);
           continue;
         }
@@ -304,12 +307,31 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
+  /**
+   * One episode of heartbeats failing or hanging (a database gone, or gone silent): logged when
+   * it starts, when it costs this worker its runs, and when it ends; never once per heartbeat.
+   */
+  let heartbeatTrouble: { since: number; cause: string; runsStopped: boolean } | undefined;
+  let heartbeatSentAt: number | undefined;
+
+  /** Ends an episode of heartbeat trouble (a heartbeat or a claim got its answer). */
+  function databaseAnswered(): void {
+    if (heartbeatTrouble === undefined) return;
+    logger.info('the database answers again; heartbeats and claims go on', {
+      troubleForMs: clock.now() - heartbeatTrouble.since,
+      cause: heartbeatTrouble.cause,
+    });
+    heartbeatTrouble = undefined;
+  }
+
   async function heartbeat(): Promise<void> {
     if (active.size === 0) return;
     const entries = [...active.values()];
     const sentAt = clock.now();
+    heartbeatSentAt = sentAt;
     try {
       const results = await store.heartbeat({ leases: entries.map((entry) => entry.lease), leaseMs });
+      databaseAnswered();
       for (const result of results) {
         const entry = active.get(result.runId);
         if (!entry) continue;
@@ -320,17 +342,43 @@ export function createWorker(options: WorkerOptions): Worker {
         }
       }
     } catch (error) {
-      logger.warn('heartbeat failed', { error: serializeError(error), runs: entries.length });
+      const cause = (error as Error).message;
+      if (heartbeatTrouble === undefined) {
+        heartbeatTrouble = { since: sentAt, cause, runsStopped: false };
+        logger.warn('heartbeat failed; retrying until the leases run out', {
+          error: serializeError(error),
+          runs: entries.length,
+        });
+      } else heartbeatTrouble.cause = cause;
+    } finally {
+      heartbeatSentAt = undefined;
     }
   }
 
   /** Without a confirmed heartbeat we cannot know we still own a run past its lease: stop it. */
   function abortUnconfirmed(): void {
     const now = clock.now();
+    const stopped: string[] = [];
     for (const entry of active.values()) {
-      if (now >= entry.validUntil)
+      if (now >= entry.validUntil && !entry.controller.signal.aborted) {
         entry.controller.abort(new LeaseLostError(entry.lease.runId, entry.lease.fence));
+        stopped.push(entry.lease.runId);
+      }
     }
+    if (stopped.length === 0) return;
+    // A heartbeat still waiting for its answer: the database went silent rather than failing.
+    const cause =
+      heartbeatTrouble?.cause ??
+      (heartbeatSentAt === undefined
+        ? 'no heartbeat confirmed the leases'
+        : `heartbeat unanswered for ${now - heartbeatSentAt} ms`);
+    heartbeatTrouble ??= { since: heartbeatSentAt ?? now, cause, runsStopped: false };
+    if (heartbeatTrouble.runsStopped) return;
+    heartbeatTrouble.runsStopped = true;
+    logger.warn(
+      'leases not renewed in time; stopping runs here (their new owner resumes them, the fence guards the journal)',
+      { runIds: stopped, cause, leaseMs },
+    );
   }
 
   let heartbeatRunning = false;

@@ -3,6 +3,7 @@
  * are matched before it), in one list that the server mounts and `/openapi.json` describes.
  */
 import { approvalRoutes } from './approval-routes.js';
+import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
 import { defineRoute, type ApiRoute } from './route-table.js';
@@ -16,9 +17,12 @@ const systemRoutes = [
     method: 'GET',
     path: '/healthz',
     scopes: [],
-    summary: 'The process is up',
-    responses: { 200: { description: 'Up', schema: healthResponse } },
-    handle: ({ response }) => sendJson(response, 200, { ok: true }),
+    summary: 'The process is up and not wedged',
+    responses: {
+      200: { description: 'Up', schema: healthResponse },
+      503: { description: 'No database round trip for too long', schema: healthResponse },
+    },
+    handle: ({ response, dependencies: { health } }) => sendHealth(response, health()),
   }),
   defineRoute({
     method: 'GET',

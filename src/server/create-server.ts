@@ -20,6 +20,7 @@ import { sendError } from './http-errors.js';
 import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { RunOutcomes } from './outcomes.js';
+import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges, logRequest } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
@@ -40,6 +41,8 @@ export interface ServerOptions {
   outcomes: RunOutcomes;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
   readiness?: ReadinessCheck;
+  /** Answers `/healthz` (see `createHealthCheck`, in `health.ts`); without it `/healthz` is always 200. */
+  health?: HealthCheck;
   /** Serves the LLM gateway's paths (`/v1/chat/completions`, `/v1/messages`...) when given. */
   gatewayHandler?: GatewayHandler;
   /** Larger request bodies get a 413 (default 1 MB). */
@@ -81,6 +84,7 @@ export function createServer({
   apiKeys,
   outcomes,
   readiness,
+  health = () => ({ ok: true }),
   gatewayHandler,
   maxBodyBytes = 1_000_000,
   eventPollIntervalMs,
@@ -104,6 +108,7 @@ export function createServer({
       apiKeys,
       outcomes,
       ...(readiness === undefined ? {} : { readiness }),
+      health,
       maxBodyBytes,
       ...(eventPollIntervalMs === undefined ? {} : { eventPollIntervalMs }),
       ...(eventHeartbeatMs === undefined ? {} : { eventHeartbeatMs }),

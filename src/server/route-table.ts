@@ -14,6 +14,7 @@ import type { JournalStore } from '../journal/store.js';
 import type { Agent } from '../runtime/agent.js';
 import type { Logger } from '../util/logger.js';
 import type { RunOutcomes } from './outcomes.js';
+import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { RunEndWaiter } from './run-end-waiter.js';
 import type { StreamSlots } from './stream-slots.js';
@@ -27,6 +28,8 @@ export interface RouteDependencies {
   apiKeys: ApiKeys;
   outcomes: RunOutcomes;
   readiness?: ReadinessCheck;
+  /** Answers `/healthz`: fails once the process has had no database round trip for too long. */
+  health: HealthCheck;
   limiter?: RateLimiter;
   maxBodyBytes: number;
   eventPollIntervalMs?: number;

@@ -244,7 +244,16 @@ export const runEndEventData = z
   })
   .meta({ id: 'RunEndEvent' });
 
-export const healthResponse = z.object({ ok: z.boolean() }).meta({ id: 'Health' });
+/** `/healthz` (see `health.ts`): the extra fields come with 503 `database_silent`. */
+export const healthResponse = z
+  .object({
+    ok: z.boolean(),
+    reason: z.literal('database_silent').optional(),
+    message: z.string().optional(),
+    database_silent_ms: z.number().nullable().optional(),
+    max_silence_ms: z.number().optional(),
+  })
+  .meta({ id: 'Health' });
 export const readinessResponse = z
   .object({
     ok: z.boolean(),

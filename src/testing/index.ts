@@ -19,3 +19,4 @@ export { createMemoryStore } from './memory-store.js';
 export { createFakeClock, type FakeClock } from './fake-clock.js';
 export { createFakeAnthropicServer } from './fake-anthropic-server.js';
 export { createFakeGeminiServer } from './fake-gemini-server.js';
+export { createTcpProxy, type TcpProxy, type TcpProxyMode, type TcpProxyOptions } from './tcp-proxy.js';

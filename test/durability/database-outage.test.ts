@@ -10,7 +10,7 @@ import { createWorker } from '../../src/runtime/worker.js';
 import { createTestSchemaName, describePostgres } from '../../src/testing/postgres.js';
 import { defineTool } from '../../src/tools/tool.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { createTcpProxy } from './tcp-proxy.js';
+import { createTcpProxy } from '../../src/testing/tcp-proxy.js';
 
 describePostgres('a worker that loses the database', (connectionString) => {
   const schema = createTestSchemaName();
@@ -62,10 +62,10 @@ describePostgres('a worker that loses the database', (connectionString) => {
     worker.start();
     try {
       await toolReached;
-      await proxy.cut(); // the tool finishes while the database is gone: its journal write must wait
+      proxy.setMode('reset'); // the tool finishes while the database is gone: its journal write must wait
       release();
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      await proxy.restore();
+      proxy.setMode('pass');
       const finished = await waitForRun({ store: admin, runId: run.id, pollMs: 100 });
       expect(finished.stopReason).toBe('completed');
       expect(finished.output).toBe('done after outage');
@@ -84,7 +84,7 @@ describePostgres('a worker that loses the database', (connectionString) => {
   it('starts while the database is down and claims runs once it is back', async () => {
     const proxied = new URL(connectionString);
     proxied.port = String(proxy.port);
-    await proxy.cut();
+    proxy.setMode('reset');
     const { store } = await openStore({ databaseUrl: proxied.toString(), schema, migrate: false });
     const agent = defineAgent({
       name: 'late',
@@ -97,7 +97,7 @@ describePostgres('a worker that loses the database', (connectionString) => {
       const { run } = await admin.createRun({ agent: 'late', input: 'go' });
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect((await admin.getRun(run.id))?.status).toBe('queued');
-      await proxy.restore();
+      proxy.setMode('pass');
       const finished = await waitForRun({ store: admin, runId: run.id, pollMs: 100 });
       expect(finished.stopReason).toBe('completed');
     } finally {

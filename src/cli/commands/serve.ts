@@ -5,6 +5,7 @@ import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
 import { createServer } from '../../server/create-server.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
+import { createHealthCheck } from '../../server/health.js';
 import { createReadinessCheck } from '../../server/readiness.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { adminKeyPath, ensureLocalAdminKey } from '../admin-key.js';
@@ -43,6 +44,7 @@ export async function serveCommand(
     throw new UsageError('--workers and --no-worker contradict each other');
   const maxBodyBytes = positiveIntegerEnv(io.env, 'KEEL_MAX_BODY_BYTES');
   const requestTimeoutMs = positiveIntegerEnv(io.env, 'KEEL_REQUEST_TIMEOUT_MS');
+  const maxSilenceMs = positiveIntegerEnv(io.env, 'KEEL_HEALTHZ_MAX_DB_SILENCE_MS');
   const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const cors = corsOriginsEnv(io.env);
   const logger = createJsonLogger();
@@ -91,6 +93,11 @@ export async function serveCommand(
     apiKeys,
     outcomes: createRunOutcomes({ client: backend.client }),
     readiness: createReadinessCheck({ client: backend.client }),
+    health: createHealthCheck({
+      client: backend.client,
+      logger,
+      ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
+    }),
     limiter: createSqlRateLimiter({ client: backend.client }),
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
