@@ -1,10 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { showCommand } from '../src/cli/commands/inspect.js';
 import { createApiKeys } from '../src/gateway/api-keys.js';
 import { openStore } from '../src/journal/open-store.js';
 import type { SqlClient } from '../src/journal/sql-client.js';
 import type { JournalStore } from '../src/journal/store.js';
+import { createScriptedModel } from '../src/model/builtin-model.js';
 import { createOpenAICompatibleModel } from '../src/model/openai-compatible.js';
 import { defineAgent } from '../src/runtime/agent.js';
 import { runAgent } from '../src/runtime/run-agent.js';
@@ -200,6 +205,54 @@ async function readEvents(eventsUrl: string, key: string): Promise<Array<{ event
     .filter((fields) => fields.event !== undefined)
     .map((fields) => ({ event: fields.event!, data: JSON.parse(fields.data ?? 'null') as unknown }));
 }
+
+describe('any text survives, keel show --json', () => {
+  it('prints the exact input, output and step outputs', async () => {
+    const keelDir = await mkdtemp(join(tmpdir(), 'keel-any-text-'));
+    try {
+      const { store } = await openStore({ dataDir: join(keelDir, 'data'), logger: silentLogger });
+      let runId: string;
+      try {
+        const agent = defineAgent({
+          name: 'scripted',
+          instructions: 'Answer.',
+          model: createScriptedModel({ replies: [HOSTILE] }),
+        });
+        ({ id: runId } = await runAgent({
+          store,
+          agents: [agent],
+          agent: 'scripted',
+          input: HOSTILE,
+          logger: silentLogger,
+        }));
+      } finally {
+        await store.close();
+      }
+      let stdout = '';
+      const code = await showCommand(
+        { runId, json: true },
+        {
+          stdout: { write: (text: string) => (stdout += text) },
+          stderr: { write: () => true },
+          env: { KEEL_DATA_DIR: keelDir },
+          cwd: keelDir,
+          signal: new AbortController().signal,
+        },
+      );
+      expect(code).toBe(0);
+      const shown = JSON.parse(stdout) as {
+        input: unknown;
+        output: unknown;
+        steps: Array<{ output: unknown }>;
+      };
+      expect(shown.input).toBe(HOSTILE);
+      expect(shown.output).toBe(HOSTILE);
+      expect(shown.steps[0]?.output).toMatchObject({ message: { content: HOSTILE } });
+    } finally {
+      await rm(keelDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
 
 describe('any text survives, on PGlite', () => {
   anyTextSuite(async () => {
