@@ -167,6 +167,18 @@ function anyTextSuite(open: () => Promise<OpenedStore>) {
         .join('');
     expect(textOf(2)).toBe(HOSTILE);
     expect(events.at(-1)).toMatchObject({ event: 'run-end', data: { status: 'completed' } });
+
+    // An outcome's value may carry such text too; recording the same one again is harmless.
+    const outcome = { status: 'committed', value: { note: HOSTILE, [HOSTILE]: 1 } };
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const decided = await call(`/v1/runs/${ended.id}/outcome`, {
+        method: 'POST',
+        body: JSON.stringify(outcome),
+      });
+      expect(decided.status).toBe(200);
+    }
+    const withOutcome = (await (await call(`/v1/runs/${ended.id}`)).json()) as { outcome: unknown };
+    expect(withOutcome.outcome).toMatchObject(outcome);
   }, 60_000);
 
   it('returns the exact text from runAgent in process', async () => {
