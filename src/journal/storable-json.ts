@@ -27,7 +27,7 @@ const NEEDS_ESCAPE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\u
  * marker anywhere. May match where nothing needs escaping (a key or a string's middle); never
  * misses a string that does, so JSON text without a match is stored as it is.
  */
-const MAY_NEED_ESCAPE = /\\u0000|\\ud[89a-f]|\ufdd0/i;
+const MAY_NEED_ESCAPE = /\\u0000|\\ud[89a-f]|\ufdd0/;
 
 /** `value` as Postgres can store it in a `text` column (unchanged unless it must be escaped). */
 export function toStorableText(value: string): string {
@@ -60,6 +60,9 @@ export function fromStorableText(value: string): string {
  */
 export function toStorableJson(value: unknown): string {
   const text = JSON.stringify(value) ?? 'null';
+  // Cheap prefilter (a string search, ~20x faster than the expression): no `\u` escape and no
+  // marker means nothing to escape, which is nearly always the case.
+  if (!text.includes('\\u') && !text.includes(ESCAPE_MARKER)) return text;
   if (!MAY_NEED_ESCAPE.test(text)) return text;
   return JSON.stringify(encodeValue(JSON.parse(text) as unknown));
 }
@@ -98,12 +101,18 @@ function decodeValue(value: unknown): unknown {
     }
     return copy ?? value;
   }
-  let changed = false;
-  const entries = Object.entries(value).map(([key, item]): [string, unknown] => {
+  // Entries are gathered only from the first changed one on (most objects have none).
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let entries: Array<[string, unknown]> | undefined;
+  for (let index = 0; index < keys.length; index += 1) {
+    const key = keys[index]!;
+    const item = record[key];
     const decodedKey = fromStorableText(key);
     const decoded = decodeValue(item);
-    if (decodedKey !== key || decoded !== item) changed = true;
-    return [decodedKey, decoded];
-  });
-  return changed ? Object.fromEntries(entries) : value;
+    if (entries === undefined && (decodedKey !== key || decoded !== item))
+      entries = keys.slice(0, index).map((earlier): [string, unknown] => [earlier, record[earlier]]);
+    entries?.push([decodedKey, decoded]);
+  }
+  return entries === undefined ? value : Object.fromEntries(entries);
 }
