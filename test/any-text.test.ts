@@ -181,6 +181,38 @@ function anyTextSuite(open: () => Promise<OpenedStore>) {
     expect(withOutcome.outcome).toMatchObject(outcome);
   }, 60_000);
 
+  it('carries such text across a session: history sent to the model and GET /v1/sessions/{id}/messages', async () => {
+    const sessionId = `s-${Math.random().toString(36).slice(2)}`;
+    upstream.enqueue({ content: HOSTILE });
+    const first = await call('/v1/runs?wait=20', {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'hostile', input: `first ${HOSTILE}`, session_id: sessionId }),
+    });
+    expect(((await first.json()) as { status: string }).status).toBe('completed');
+    upstream.enqueue({ content: 'second answer' });
+    const second = await call('/v1/runs?wait=20', {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'hostile', input: 'second', session_id: sessionId }),
+    });
+    expect(((await second.json()) as { status: string }).status).toBe('completed');
+
+    const sent = upstream.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> };
+    expect(sent.messages.filter((message) => message.role !== 'system')).toEqual([
+      { role: 'user', content: `first ${HOSTILE}` },
+      { role: 'assistant', content: HOSTILE },
+      { role: 'user', content: 'second' },
+    ]);
+    const messages = (await (await call(`/v1/sessions/${sessionId}/messages`)).json()) as {
+      data: Array<{ role: string; content: string }>;
+    };
+    expect(messages.data.map(({ role, content }) => ({ role, content }))).toEqual([
+      { role: 'user', content: `first ${HOSTILE}` },
+      { role: 'assistant', content: HOSTILE },
+      { role: 'user', content: 'second' },
+      { role: 'assistant', content: 'second answer' },
+    ]);
+  }, 60_000);
+
   it('returns the exact text from runAgent in process', async () => {
     script(upstream);
     const run = await runAgent({
