@@ -14,7 +14,7 @@
  * and never assigned, so ordinary text does not start with it. Text that does is escaped too,
  * which keeps the encoding one-to-one. See docs/decisions/2026-12-05-storing-any-text.md.
  */
-import { KeelError } from '../errors/keel-error.js';
+import { JournalCorruptError } from '../errors/storage-errors.js';
 
 /** Starts a string stored in its escaped form: U+FDD0, a Unicode noncharacter. */
 export const ESCAPE_MARKER = '\ufdd0';
@@ -44,11 +44,9 @@ export function fromStorableText(value: string): string {
     decoded = undefined;
   }
   if (typeof decoded !== 'string') {
-    throw new KeelError({
-      code: 'journal_corrupt',
-      message: 'A stored string starts with the escape marker U+FDD0 but is not an escaped string.',
-      fault: 'system',
-    });
+    throw new JournalCorruptError(
+      'A stored string starts with the escape marker U+FDD0 but is not an escaped string.',
+    );
   }
   return decoded;
 }
