@@ -213,6 +213,17 @@ function anyTextSuite(open: () => Promise<OpenedStore>) {
     ]);
   }, 60_000);
 
+  it('still refuses such text in names and ids matched in SQL (agent, session_id)', async () => {
+    for (const body of [
+      { agent: 'hostile\u0000', input: 'x' },
+      { agent: 'hostile', input: 'x', session_id: 's\ud800' },
+    ]) {
+      const refused = await call('/v1/runs', { method: 'POST', body: JSON.stringify(body) });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    }
+  });
+
   it('returns the exact text from runAgent in process', async () => {
     script(upstream);
     const run = await runAgent({
