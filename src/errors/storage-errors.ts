@@ -29,6 +29,13 @@ export class MigrationError extends KeelError {
   }
 }
 
+/** A stored string starts with the escape marker but is not an escaped string (journal/storable-json.ts). */
+export class JournalCorruptError extends KeelError {
+  constructor(message: string) {
+    super({ code: 'journal_corrupt', message, fault: 'system' });
+  }
+}
+
 /** A run id that does not exist (or belongs to another tenant). */
 /** An `Idempotency-Key` sent again with a different request than the run it created (HTTP 422). */
 export class IdempotencyKeyReusedError extends KeelError {

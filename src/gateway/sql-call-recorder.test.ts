@@ -3,6 +3,7 @@ import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import { migrate } from '../journal/migrations.js';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
+import { fromStorableJson } from '../journal/storable-json.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import type { Logger } from '../util/logger.js';
@@ -240,6 +241,25 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
     expect(logger.warnings).toEqual([
       { message: 'gateway call records dropped', fields: { dropped: 1, maxBuffered: 10_000 } },
     ]);
+    await recorder.close();
+  });
+
+  it('records an error message with NUL and lone surrogates (escaped, decodable) without dropping the batch', async () => {
+    const recorder = createSqlCallRecorder({ client, schema, maxBatch: 2, flushIntervalMs: HOUR });
+    const error = {
+      code: 'upstream_error',
+      message: 'bad\u0000 \ud800 byte',
+      fault: 'provider',
+      retryable: false,
+    };
+    recorder.record(call('odd', { outcome: 'error', error: error as CallRecord['error'] }));
+    recorder.record(call('plain'));
+    await recorder.flush();
+    expect(await storedIds()).toEqual(['odd', 'plain']);
+    const stored = await client.query<{ error: unknown }>(
+      `SELECT error FROM ${schema}.gateway_calls WHERE id = 'odd'`,
+    );
+    expect(fromStorableJson(stored.rows[0]?.error)).toEqual(error);
     await recorder.close();
   });
 

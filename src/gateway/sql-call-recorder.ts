@@ -5,6 +5,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 import type { CallRecord, CallRecorder } from './gateway-store.js';
+import { toStorableJson } from '../journal/storable-json.js';
 
 /** Options of `createSqlCallRecorder`. */
 export interface SqlCallRecorderOptions {
@@ -101,7 +102,8 @@ export function createSqlCallRecorder({
       }
     }
     try {
-      await client.query(insertSql, [JSON.stringify(rows)]);
+      // Escaped where Postgres refuses the text (an upstream's error message with a NUL).
+      await client.query(insertSql, [toStorableJson(rows)]);
       failing = false;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError || isConnectionError(error)) {

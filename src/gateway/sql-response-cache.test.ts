@@ -68,6 +68,20 @@ function responseCacheContract(openClient: () => Promise<SqlClient>): void {
     expect(await cache.get('k1')).toBeUndefined();
   });
 
+  it('returns an answer with NUL and lone surrogates exactly', async () => {
+    const odd = response('nul\u0000 high\ud800 low\udc00 \ufdd0marker 😀');
+    await cache.set('k1', odd, 60_000);
+    expect(await cache.get('k1')).toEqual(odd);
+  });
+
+  it('treats an entry with a damaged escape as a miss', async () => {
+    await client.query(
+      `INSERT INTO ${schema}.response_cache (key, response, expires_at) VALUES ('bad', $1::jsonb, 'infinity')`,
+      [JSON.stringify({ ...response('x'), modelId: '\ufdd0not an escaped string' })],
+    );
+    expect(await cache.get('bad')).toBeUndefined();
+  });
+
   it('treats an entry that is not a model response as a miss', async () => {
     await client.query(
       `INSERT INTO ${schema}.response_cache (key, response, expires_at) VALUES ('bad', '{"nope":1}', 'infinity')`,

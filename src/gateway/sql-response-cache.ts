@@ -1,5 +1,6 @@
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import { fromStorableJson, toStorableJson } from '../journal/storable-json.js';
 import type { ModelResponse } from '../model/model.js';
 import { storedModelResponseSchema } from '../runtime/stored-model-response.js';
 import type { Clock } from '../util/clock.js';
@@ -63,7 +64,13 @@ export function createSqlResponseCache({
       const result = await client.query<{ response: unknown }>(getSql, [key, now()]);
       const row = result.rows[0];
       if (!row) return undefined;
-      const parsed = storedModelResponseSchema.safeParse(row.response);
+      let stored: unknown;
+      try {
+        stored = fromStorableJson(row.response);
+      } catch {
+        return undefined;
+      }
+      const parsed = storedModelResponseSchema.safeParse(stored);
       return parsed.success ? (parsed.data as ModelResponse) : undefined;
     },
 
@@ -74,7 +81,8 @@ export function createSqlResponseCache({
         // Not awaited: a failed cleanup only leaves expired rows for the next one.
         client.query(cleanupSql, [now()]).catch(() => {});
       }
-      await client.query(setSql, [key, JSON.stringify(response), now(), ttlMs]);
+      // Escaped where Postgres refuses the text (an answer with a NUL or a lone surrogate).
+      await client.query(setSql, [key, toStorableJson(response), now(), ttlMs]);
     },
   };
 }

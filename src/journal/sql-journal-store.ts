@@ -21,6 +21,7 @@ import {
   toDate,
   TERMINAL_SQL,
 } from './sql-rows.js';
+import { fromStorableText, toStorableText } from './storable-json.js';
 import { statusForStopReason } from './types.js';
 import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
 
@@ -131,7 +132,7 @@ export function createSqlJournalStore({
           run.agent,
           toJson(run.input),
           run.sessionId ?? null,
-          JSON.stringify(run.metadata ?? {}),
+          toJson(run.metadata ?? {}),
           idempotencyKey,
           new Date(clock.now()).toISOString(),
           channel,
@@ -405,7 +406,7 @@ export function createSqlJournalStore({
            RETURNING 1
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
-        [lease.runId, lease.owner, lease.fence, seq, name, text, attempt],
+        [lease.runId, lease.owner, lease.fence, seq, toStorableText(name), toStorableText(text), attempt],
       );
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
     },
@@ -423,8 +424,8 @@ export function createSqlJournalStore({
         idx: row.idx,
         fence: Number(row.fence),
         attempt: row.attempt,
-        name: row.name,
-        text: row.text,
+        name: row.name === null ? null : fromStorableText(row.name),
+        text: fromStorableText(row.text),
         createdAt: toDate(row.created_at),
       }));
     },
@@ -483,7 +484,7 @@ export function createSqlJournalStore({
           usage?.cachedInputTokens ?? null,
           usage?.reasoningTokens ?? null,
           step.costUsd ?? null,
-          step.error == null ? null : JSON.stringify(step.error),
+          step.error == null ? null : toJson(step.error),
         ],
       );
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
@@ -506,7 +507,7 @@ export function createSqlJournalStore({
           status,
           end.stopReason,
           end.output === undefined ? null : toJson(end.output),
-          end.error == null ? null : JSON.stringify(end.error),
+          end.error == null ? null : toJson(end.error),
           end.usage.inputTokens,
           end.usage.outputTokens,
           end.usage.cachedInputTokens ?? null,
@@ -597,7 +598,7 @@ export function createSqlJournalStore({
               run.tenant_id,
               lease.runId,
               approval.stepSeq,
-              approval.tool,
+              toStorableText(approval.tool),
               toJson(approval.arguments),
               approval.ttlMs ?? null,
             ],
@@ -612,11 +613,11 @@ export function createSqlJournalStore({
               step.seq,
               step.parentSeq,
               step.kind,
-              step.name,
+              toStorableText(step.name),
               step.inputHash,
               step.attempt,
               step.startedAt.toISOString(),
-              step.meta == null ? null : JSON.stringify(step.meta),
+              step.meta == null ? null : toJson(step.meta),
             ],
           );
         }
@@ -686,7 +687,7 @@ export function createSqlJournalStore({
         const decided = await tx.query<ApprovalRow>(
           `UPDATE ${approvals} SET status = $2, reason = $3, decided_by = $4, decided_at = now()
            WHERE id = $1 RETURNING *`,
-          [approvalId, status, reason, decidedBy],
+          [approvalId, status, reason === null ? null : toStorableText(reason), decidedBy],
         );
         await wakeRuns(tx, [runId]);
         return { approval: decided.rows[0]! };
@@ -797,10 +798,10 @@ function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {
     step.seq,
     step.parentSeq,
     step.kind,
-    step.name,
+    toStorableText(step.name),
     step.inputHash,
     step.attempt,
     step.startedAt.toISOString(),
-    step.meta == null ? null : JSON.stringify(step.meta),
+    step.meta == null ? null : toJson(step.meta),
   ];
 }

@@ -10,6 +10,7 @@ import type {
   StopReason,
 } from './types.js';
 import { TERMINAL_STATUSES } from './types.js';
+import { fromStorableJson, fromStorableText, toStorableJson } from './storable-json.js';
 
 /** The terminal statuses as a SQL list, for "still live" and "ended" checks. */
 export const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
@@ -93,11 +94,11 @@ export function toRunRecord(row: RunRow): RunRecord {
     agent: row.agent,
     status: row.status,
     stopReason: row.stop_reason,
-    input: row.input,
-    output: row.output,
-    error: row.error,
+    input: fromStorableJson(row.input),
+    output: fromStorableJson(row.output),
+    error: fromStorableJson(row.error),
     sessionId: row.session_id,
-    metadata: row.metadata ?? {},
+    metadata: fromStorableJson(row.metadata) ?? {},
     idempotencyKey: row.idempotency_key,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),
@@ -150,10 +151,10 @@ export function toApprovalRecord(row: ApprovalRow): ApprovalRecord {
     tenantId: row.tenant_id,
     runId: row.run_id,
     stepSeq: Number(row.step_seq),
-    tool: row.tool,
-    arguments: row.arguments,
+    tool: fromStorableText(row.tool),
+    arguments: fromStorableJson(row.arguments),
     status: row.status,
-    reason: row.reason,
+    reason: row.reason === null ? null : fromStorableText(row.reason),
     decidedBy: row.decided_by,
     requestedAt: toDate(row.requested_at),
     decidedAt: toDateOrNull(row.decided_at),
@@ -168,7 +169,7 @@ export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
     seq: row.seq,
     parentSeq: row.parent_seq,
     kind: row.kind,
-    name: row.name,
+    name: fromStorableText(row.name),
     inputHash: row.input_hash,
     status: row.status,
     attempt: row.attempt,
@@ -177,11 +178,11 @@ export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
     usage: hasUsage ? toUsage(row) : null,
     costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
     outputRef: row.output_ref,
-    error: row.error,
-    meta: row.meta,
+    error: fromStorableJson(row.error),
+    meta: fromStorableJson(row.meta),
   };
   // A stored JSON null is an output; "no payload" leaves the key out.
-  if (withOutputs && row.output_ref !== null) record.output = row.output;
+  if (withOutputs && row.output_ref !== null) record.output = fromStorableJson(row.output);
   return record;
 }
 
@@ -207,7 +208,10 @@ export function toDateOrNull(value: Date | string | null): Date | null {
   return value === null ? null : toDate(value);
 }
 
-/** JSON text for a jsonb parameter; `undefined` (not JSON) is stored as JSON null. */
+/**
+ * JSON text for a jsonb parameter; `undefined` (not JSON) is stored as JSON null. Strings that
+ * Postgres refuses (NUL, lone surrogates) are escaped: read rows back through the `to*Record`s.
+ */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
+  return toStorableJson(value);
 }

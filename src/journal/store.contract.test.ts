@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, LeaseLostError, MigrationError } from '../errors/storage-errors.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
@@ -6,9 +7,22 @@ import { createPgClient } from './pg-client.js';
 import { createPgliteClient } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
 import { createSqlJournalStore } from './sql-journal-store.js';
+import { ESCAPE_MARKER } from './storable-json.js';
 import type { JournalStore } from './store.js';
+import type { SerializedError } from '../errors/keel-error.js';
 import { statusForStopReason } from './types.js';
 import type { Lease, NewRun, RunRecord, StepEnd, StopReason } from './types.js';
+
+/** Any UTF-16 string, weighted towards what Postgres refuses: NUL, lone surrogates, the marker. */
+const anyString = fc
+  .array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit)),
+      fc.constantFrom('\u0000', '\ud800', '\udfff', '\ud83d\ude00', ESCAPE_MARKER, '"', '\\', 'a'),
+    ),
+    { maxLength: 12 },
+  )
+  .map((parts) => parts.join(''));
 
 /**
  * The JournalStore contract, run over every SqlClient: PGlite in memory always, and a real
@@ -956,6 +970,152 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         stopReason: 'cancelled',
       });
       expect((await store.getApproval(approval!.id))?.status).toBe('cancelled');
+    });
+  });
+
+  describe('any text', () => {
+    // Postgres refuses NUL and unpaired surrogates; the store escapes them (storable-json.ts).
+    const texts = [
+      'nul \u0000 inside',
+      '\u0000',
+      '\ud800',
+      'lone high at the end \ud83d',
+      '\udc00 lone low first',
+      '\ude00\ud83d reversed pair',
+      `${ESCAPE_MARKER}starts with the marker`,
+      `${ESCAPE_MARKER}"\\u0000"`,
+      `in the ${ESCAPE_MARKER} middle`,
+      'emoji 😀👩‍👩‍👧 and CJK 漢字かな한글',
+      'back\\slash "quotes" \\u0000 \u0001 \n',
+      '',
+    ];
+    const keyed = Object.fromEntries(texts.map((text, index) => [text, { index, text, list: [text] }]));
+    const error: SerializedError = {
+      code: 'tool_failed',
+      message: texts.join('|'),
+      fault: 'tool',
+      retryable: false,
+    };
+
+    it('round-trips NUL, lone surrogates, the escape marker and unicode through every write', async () => {
+      const { run: created } = await store.createRun(
+        newRun({ input: { texts, keyed }, metadata: { note: texts.join(''), keyed } }),
+      );
+      expect(created.input).toEqual({ texts, keyed });
+      const run = await claimOne();
+      expect(run.input).toEqual({ texts, keyed });
+      expect(run.metadata).toEqual({ note: texts.join(''), keyed });
+      const lease = leaseOf(run);
+
+      for (const [index, text] of texts.entries()) {
+        await store.appendTextDelta(lease, { seq: 1, attempt: 1, name: `model ${text}`, text: text || 'x' });
+        await store.completeStep(
+          lease,
+          stepEnd(index + 1, {
+            kind: 'tool',
+            name: text || 'empty',
+            output: { text, keyed: { [text]: text } },
+            meta: { toolCallId: text },
+            ...(index % 2 === 0 ? { status: 'failed', error, output: text } : {}),
+          }),
+        );
+      }
+      const deltas = await store.listTextDeltas(run.id, { seq: 0, idx: 0 });
+      expect(deltas.map((delta) => delta.text)).toEqual(texts.map((text) => text || 'x'));
+      expect(deltas[0]?.name).toBe(`model ${texts[0]}`);
+      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      expect(steps.map((step) => [step.name, step.output, step.meta, step.error])).toEqual(
+        texts.map((text, index) => [
+          text || 'empty',
+          index % 2 === 0 ? text : { text, keyed: { [text]: text } },
+          { toolCallId: text },
+          index % 2 === 0 ? error : null,
+        ]),
+      );
+
+      const finished = await store.finishRun(lease, {
+        stopReason: 'completed',
+        output: { texts, keyed },
+        error,
+        usage: { inputTokens: 1, outputTokens: 1 },
+        costUsd: 0,
+        stepCount: texts.length,
+      });
+      for (const record of [finished, await store.getRun(run.id), (await store.listRuns()).runs[0]]) {
+        expect(record?.output).toEqual({ texts, keyed });
+        expect(record?.error).toEqual(error);
+        expect(record?.input).toEqual({ texts, keyed });
+      }
+    });
+
+    it('round-trips them through approvals (tool, arguments, reason)', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const requested = await store.suspendForApproval(leaseOf(run), {
+        approvals: texts.map((text, index) => ({
+          stepSeq: index + 1,
+          tool: text || 'empty',
+          arguments: { text, keyed },
+          ttlMs: null,
+          step: {
+            seq: index + 1,
+            parentSeq: null,
+            kind: 'approval',
+            name: text || 'empty',
+            inputHash: 'h',
+            attempt: 1,
+            startedAt: new Date(),
+          },
+        })),
+      });
+      expect(requested.map((approval) => [approval.tool, approval.arguments])).toEqual(
+        texts.map((text) => [text || 'empty', { text, keyed }]),
+      );
+      expect((await store.loadSteps(run.id)).map((step) => step.name)).toEqual(
+        texts.map((text) => text || 'empty'),
+      );
+      for (const [index, approval] of requested.entries()) {
+        const decided = await store.decideApproval({
+          approvalId: approval.id,
+          decision: 'reject',
+          reason: texts[index] ?? null,
+          decidedBy: 'key_1',
+        });
+        expect(decided.reason).toBe(texts[index]);
+      }
+      const listed = await store.listApprovals({ runId: run.id });
+      expect(listed.map((approval) => approval.reason).sort()).toEqual([...texts].sort());
+    });
+
+    it('stores ordinary text unchanged and escapes only what Postgres refuses', async () => {
+      const { run: created } = await store.createRun(
+        newRun({ input: { plain: 'emoji 😀 漢字 "q" \\', odd: 'a\u0000b' } }),
+      );
+      const stored = await client.query<{ plain: string; odd: string }>(
+        `SELECT input->>'plain' AS plain, input->>'odd' AS odd FROM ${schema}.runs WHERE id = $1`,
+        [created.id],
+      );
+      expect(stored.rows[0]).toEqual({ plain: 'emoji 😀 漢字 "q" \\', odd: `${ESCAPE_MARKER}"a\\u0000b"` });
+    });
+
+    it('round-trips any string (property)', async () => {
+      await store.createRun(newRun());
+      const lease = leaseOf(await claimOne());
+      let seq = 0;
+      await fc.assert(
+        fc.asyncProperty(anyString, anyString, async (text, key) => {
+          seq += 1;
+          await store.completeStep(lease, stepEnd(seq, { output: { [key]: [text, { text }] } }));
+          await store.appendTextDelta(lease, { seq, attempt: 1, name: 'model', text: text || 'x' });
+          const [step] = await store
+            .loadSteps(lease.runId, { withOutputs: { fromSeq: seq } })
+            .then((all) => all.filter((record) => record.seq === seq));
+          expect(step?.output).toEqual({ [key]: [text, { text }] });
+          const [delta] = await store.listTextDeltas(lease.runId, { seq, idx: 0 }, { limit: 1 });
+          expect(delta?.text).toBe(text || 'x');
+        }),
+        { numRuns: 60 },
+      );
     });
   });
 

@@ -3,6 +3,7 @@ import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { toDate } from '../journal/sql-rows.js';
+import { fromStorableJson, toStorableJson } from '../journal/storable-json.js';
 
 /** What the caller decided about a finished run's result. Until then the run is speculative. */
 export interface RunOutcome {
@@ -89,7 +90,7 @@ export function createRunOutcomes({
 
     async record({ runId, tenantId, status, value, decidedByKey }) {
       await ensureTable();
-      const json = value === undefined ? null : JSON.stringify(value);
+      const json = value === undefined ? null : toStorableJson(value);
       const inserted = await client.query<OutcomeRow>(
         `INSERT INTO ${table} (run_id, tenant_id, status, value, decided_at, decided_by_key)
          VALUES ($1, $2, $3, $4::jsonb, $5::timestamptz, $6)
@@ -121,7 +122,7 @@ function toOutcome(row: OutcomeRow): RunOutcome {
     runId: row.run_id,
     tenantId: row.tenant_id,
     status: row.status,
-    value: row.value ?? null,
+    value: fromStorableJson(row.value) ?? null,
     decidedAt: toDate(row.decided_at),
     decidedByKey: row.decided_by_key,
   };

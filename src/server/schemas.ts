@@ -14,38 +14,33 @@ export const MAX_JSON_DEPTH = 64;
 // Postgres stores neither a NUL nor an unpaired surrogate, in text or in jsonb.
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** True when Postgres can store the string as text (no NUL, no unpaired surrogate). */
+/**
+ * True when Postgres can store the string as text as it is (no NUL, no unpaired surrogate).
+ * Required of names, ids, keys and cursors, which are matched in SQL; free text (an input, a
+ * model's answer) may carry anything, as the journal escapes it (journal/storable-json.ts).
+ */
 export function isStorableText(value: string): boolean {
   return !value.includes('\u0000') && !UNPAIRED_SURROGATE.test(value);
 }
 
 /**
- * Why `value` cannot be stored as jsonb, or undefined when it can: too deep, or a string or
- * key that is not storable text. Iterative, so a hostile depth cannot overflow the stack.
+ * Why `value` cannot be stored as jsonb, or undefined when it can: nested too deep. Any string
+ * or key can (the journal escapes NUL and unpaired surrogates). Iterative, so a hostile depth
+ * cannot overflow the stack.
  */
 export function unstorableJsonReason(value: unknown): string | undefined {
   const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   while (pending.length > 0) {
     const { value: current, depth } = pending.pop()!;
-    if (typeof current === 'string') {
-      if (!isStorableText(current)) return 'contains a NUL character or an unpaired surrogate';
-      continue;
-    }
     if (typeof current !== 'object' || current === null) continue;
     if (depth >= MAX_JSON_DEPTH) return `is nested deeper than ${MAX_JSON_DEPTH} levels`;
-    if (Array.isArray(current)) {
-      for (const item of current) pending.push({ value: item, depth: depth + 1 });
-      continue;
-    }
-    for (const [key, item] of Object.entries(current)) {
-      if (!isStorableText(key)) return 'has a key with a NUL character or an unpaired surrogate';
+    for (const item of Array.isArray(current) ? current : Object.values(current))
       pending.push({ value: item, depth: depth + 1 });
-    }
   }
   return undefined;
 }
 
-/** Any JSON value that Postgres can store as jsonb. */
+/** Any JSON value that the journal can store as jsonb (any text, at most 64 levels deep). */
 export const storableJson = z.unknown().superRefine((value, context) => {
   const reason = unstorableJsonReason(value);
   if (reason !== undefined) context.addIssue({ code: 'custom', message: `Value ${reason}.` });
@@ -70,12 +65,7 @@ export const createRunRequest = z
       .describe(
         'For a session with a run still active: queue behind it (default), reject with 409 session_busy, or interrupt (cancel) it.',
       ),
-    metadata: z
-      .record(
-        z.string().refine(isStorableText, 'Key contains a NUL character or an unpaired surrogate.'),
-        storableJson,
-      )
-      .optional(),
+    metadata: z.record(z.string(), storableJson).optional(),
   })
   .meta({ id: 'CreateRunRequest' });
 

@@ -98,6 +98,13 @@ function effectLedgerContract(openClient: () => Promise<SqlClient>): void {
     expect((await ledger.once('run_3:2', async () => undefined)).value).toBeNull();
   });
 
+  it('stores and replays values with text Postgres refuses (NUL, lone surrogates), exactly', async () => {
+    const value = { 'key\u0000': ['nul\u0000', '\ud800', '\udc00x', '\ufdd0marker', '😀'] };
+    expect((await ledger.once('run_4:1', async () => value)).value).toEqual(value);
+    expect((await ledger.once('run_4:1', async () => 'other')).value).toEqual(value);
+    expect((await ledger.get('run_4:1'))?.value).toEqual(value);
+  });
+
   it('rejects unsafe schema and table names before touching the database', () => {
     expect(() => createEffectLedger({ client, table: 'effects; DROP TABLE x' })).toThrow(/table name/);
     expect(() => createEffectLedger({ client, schema: 'Bad-Schema' })).toThrow(/schema name/);

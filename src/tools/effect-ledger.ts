@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/config-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate, toJson } from '../journal/sql-rows.js';
+import { fromStorableJson } from '../journal/storable-json.js';
 
 /** Options of `createEffectLedger`. */
 export interface EffectLedgerOptions {
@@ -111,7 +112,7 @@ export function createEffectLedger({
             `SELECT result FROM ${qualified} WHERE key = $1`,
             [key],
           );
-          return { value: stored.rows[0]?.result as T, replayed: true };
+          return { value: fromStorableJson(stored.rows[0]?.result) as T, replayed: true };
         }
         const json = toJson(await effect(tx));
         // Returns the stored form (jsonb even reorders keys): first run and replay never differ.
@@ -119,7 +120,7 @@ export function createEffectLedger({
           `UPDATE ${qualified} SET result = $2::jsonb WHERE key = $1 RETURNING result`,
           [key, json],
         );
-        return { value: stored.rows[0]?.result as T, replayed: false };
+        return { value: fromStorableJson(stored.rows[0]?.result) as T, replayed: false };
       });
     },
 
@@ -132,7 +133,7 @@ export function createEffectLedger({
       if (!row) return undefined;
       return {
         key: row.key,
-        value: row.result,
+        value: fromStorableJson(row.result),
         createdAt: toDate(row.created_at),
       };
     },

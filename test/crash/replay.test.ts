@@ -69,6 +69,17 @@ const whenTool = defineTool({
   run: () => new Date('2030-01-01T00:00:00Z'),
 });
 
+/** Text Postgres refuses (NUL, lone surrogates) and the journal's escape marker. */
+const HOSTILE = 'nul[\u0000] high[\ud800] low[\udc00] marker[\ufdd0] 😀';
+
+/** Echoes its text with more hostile text, under a hostile key. */
+const hostileTool = defineTool({
+  name: 'hostile',
+  description: 'Echoes text.',
+  input: z.object({ text: z.string() }),
+  run: ({ text }) => ({ echoed: `${text}|${HOSTILE}`, [HOSTILE]: [text] }),
+});
+
 function replayAgent({
   name,
   instructions = 'You hold, then answer.',
@@ -86,7 +97,7 @@ function replayAgent({
     name,
     instructions,
     model: createScriptedModel({ modelId, replies }),
-    tools: [createHoldTool(state), keysTool, whenTool],
+    tools: [createHoldTool(state), keysTool, whenTool, hostileTool],
   });
 }
 
@@ -111,8 +122,13 @@ function replaySuite(openBackend: () => Promise<Backend>) {
    * Runs `agent` on a new run until the journal holds `untilSeq` finished steps and the next one
    * (a `hold` step) is journaled `started`, then stops the worker, which hands the run back.
    */
-  async function interruptedRun(agent: Agent, state: { holding: boolean }, untilSeq: number) {
-    const { run } = await store.createRun({ agent: agent.name, input: 'hello' });
+  async function interruptedRun(
+    agent: Agent,
+    state: { holding: boolean },
+    untilSeq: number,
+    input: unknown = 'hello',
+  ) {
+    const { run } = await store.createRun({ agent: agent.name, input });
     state.holding = true;
     const worker = createWorker({
       store,
@@ -264,6 +280,29 @@ function replaySuite(openBackend: () => Promise<Backend>) {
     const ended = await resume(run.id, agent);
     expect(ended.error).toBeNull();
     expect(ended).toMatchObject({ status: 'completed', output: 'finished' });
+  });
+
+  it('replays steps whose input, arguments and tool output carry text Postgres refuses', async () => {
+    // The journal escapes NUL and lone surrogates; a replay must rebuild the exact requests the
+    // live run hashed (the input, the tool's arguments and its output), or it fails as nondeterminism.
+    const name = nextAgentName();
+    const state = { holding: true };
+    const agent = replayAgent({
+      name,
+      state,
+      replies: [
+        { text: HOSTILE, toolCalls: [{ name: 'hostile', arguments: { text: HOSTILE } }] },
+        { toolCalls: [{ name: 'hold', arguments: {} }] },
+        HOSTILE,
+      ],
+    });
+    const input = { [HOSTILE]: HOSTILE };
+    const { run } = await interruptedRun(agent, state, 3, input);
+    const ended = await resume(run.id, agent);
+    expect(ended.error).toBeNull();
+    expect(ended).toMatchObject({ status: 'completed', output: HOSTILE, input, attempts: 2 });
+    const steps = await store.loadSteps(run.id, { withOutputs: true });
+    expect(steps[1]?.output).toEqual({ echoed: `${HOSTILE}|${HOSTILE}`, [HOSTILE]: [HOSTILE] });
   });
 }
 
