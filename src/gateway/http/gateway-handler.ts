@@ -1,7 +1,10 @@
 /**
- * The gateway's HTTP endpoints on node:http: OpenAI chat completions (`POST /v1/chat/completions`),
- * embeddings (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
- * (`POST /v1/messages`), all served by the same gateway whatever provider answers.
+ * The gateway's HTTP endpoints, as wire routes of the route table (`WireRoute` in
+ * `server/route-table.ts`): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
+ * (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
+ * (`POST /v1/messages`), all served by the same gateway whatever provider answers. The table
+ * matches them (raw path, any method: 405 in the route's format) and runs their auth/limits hook
+ * (below) before the handler; `createServer` mounts them in its table, `keel gateway` alone.
  *
  * - Auth: Keel API keys (virtual keys) as `Authorization: Bearer`, and on `/v1/messages` also as
  *   `x-api-key` (any `anthropic-version` is accepted). A key needs the `gateway` or `admin` scope;
