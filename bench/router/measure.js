@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// What the API's router (Hono, via @hono/node-server) would add to a gateway request, against
-// the hand-matched dispatch `createServer` uses for the gateway's endpoints today. One process,
-// same run: two servers over the same gateway handler (Keel's real one, on an in-memory PGlite,
-// calling the mock upstream of bench/gateway in a child process), requests interleaved in rounds
-// at concurrency 1 over keep-alive.
+// What the route table (Hono's router, via @hono/node-server) adds to a gateway request, against
+// the hand-matched dispatch the gateway had before its routes joined the table. One process, same
+// run: three servers over the same gateway routes (Keel's real ones, on an in-memory PGlite,
+// calling the mock upstream of bench/gateway in a child process): hand-matched, the table as
+// `createServer` mounts it (API routes and gateway routes) and the gateway-only table of `keel
+// gateway`; requests interleaved in rounds at concurrency 1 over keep-alive.
 //
 //   npm run build && node bench/router/measure.js
 //
 // Settings: KEEL_BENCH_ROUTER_REQUESTS (per round and case, default 1000), KEEL_BENCH_ROUTER_ROUNDS
-// (default 5). Prints a markdown table: p50 and p99 per case, and Hono − hand-matched.
+// (default 5). Prints a markdown table: p50 and p99 per case, and table − hand-matched.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiKeys, createGatewayService, openStore, silentLogger } from '../../dist/index.js';
 import { createApiListener } from '../../dist/server/api-app.js';
-import { defineRoute } from '../../dist/server/route-table.js';
+import { API_ROUTES } from '../../dist/server/api-routes.js';
 import { sendError } from '../../dist/server/http-errors.js';
 import { logRequest } from '../../dist/server/request-edges.js';
 
@@ -37,11 +38,75 @@ function startUpstream() {
 const listen = (server) =>
   new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 
-/** Hand-matched: what `createServer` does for the gateway's endpoints (before the API's table). */
-function handMatched(gatewayHandler) {
+/**
+ * Hand-matched: the dispatch `createGatewayHandler` did before the gateway's routes joined the
+ * table (string compares on the raw path, then the same hooks and handler), kept here as the
+ * baseline.
+ */
+function handMatched(wire) {
+  const route = (method, path) => wire.routes.find((r) => r.method === method && r.path === path);
+  const routes = {
+    '/v1/chat/completions': route('POST', '/v1/chat/completions'),
+    '/v1/messages': route('POST', '/v1/messages'),
+    '/v1/embeddings': route('POST', '/v1/embeddings'),
+    '/v1/models': route('GET', '/v1/models'),
+  };
+  const modelRoute = route('GET', '/v1/models/*');
   return http.createServer((request, response) => {
     const arrivedAt = performance.now();
-    if (gatewayHandler(request, response)) {
+    const target = request.url ?? '/';
+    const query = target.indexOf('?');
+    const path = query === -1 ? target : target.slice(0, query);
+    const matched = routes[path] ?? (path.startsWith('/v1/models/') ? modelRoute : undefined);
+    if (matched === undefined) {
+      response.writeHead(404).end();
+      return;
+    }
+    const { requestId, answerId } = wire.begin(request);
+    serve(wire, matched, request, response, path, requestId, answerId).catch((error) =>
+      wire.sendError(response, matched.errors, requestId, error),
+    );
+    logRequest({ logger: silentLogger, request, response, startedAt: arrivedAt });
+  });
+}
+
+/** The steps of a wire route, as before (method, body read while the key is verified, handler). */
+async function serve(wire, route, request, response, path, requestId, answerId) {
+  const method = request.method ?? 'GET';
+  if (method !== route.method) throw wire.methodNotAllowed(method, path);
+  const controller = new globalThis.AbortController();
+  let body;
+  if (route.body === 'json') {
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
+    });
+    body = wire.readBody(request, wire.maxBodyBytes);
+    body.catch(() => {});
+  } else request.resume();
+  const caller = await wire.authorize(request, route.errors);
+  await route.handle({
+    request,
+    response,
+    path,
+    caller,
+    body: body === undefined ? undefined : await body,
+    signal: controller.signal,
+    requestId,
+    answerId,
+  });
+}
+
+/** The table: what `createServer` does, the gateway's routes in the API's Hono table. */
+function throughTable(wire) {
+  const listener = createApiListener({
+    routes: API_ROUTES,
+    dependencies: {},
+    onError: (_request, response, error) => sendError(response, error),
+    wire,
+  });
+  return http.createServer((request, response) => {
+    const arrivedAt = performance.now();
+    if (listener.wire(request, response)) {
       logRequest({ logger: silentLogger, request, response, startedAt: arrivedAt });
       return;
     }
@@ -49,33 +114,15 @@ function handMatched(gatewayHandler) {
   });
 }
 
-/** The gateway's endpoints as routes of the table, through Hono. */
-function throughHono(gatewayHandler) {
-  const handle = ({ request, response }) =>
-    new Promise((resolve) => {
-      response.once('close', resolve);
-      gatewayHandler(request, response);
-    });
-  const routes = [
-    defineRoute({
-      method: 'POST',
-      path: '/v1/chat/completions',
-      scopes: [],
-      summary: '',
-      responses: {},
-      handle,
-    }),
-    defineRoute({ method: 'GET', path: '/v1/models', scopes: [], summary: '', responses: {}, handle }),
-  ];
-  const listener = createApiListener({
-    routes,
-    dependencies: {},
-    onError: (_request, response, error) => sendError(response, error),
-  });
+/** `keel gateway`: a table of the gateway's routes only (`createGatewayHandler`). */
+function gatewayOnly(handler) {
   return http.createServer((request, response) => {
     const arrivedAt = performance.now();
-    logRequest({ logger: silentLogger, request, response, startedAt: arrivedAt });
-    void listener(request, response, new URL(request.url ?? '/', 'http://localhost'));
+    if (handler(request, response)) {
+      logRequest({ logger: silentLogger, request, response, startedAt: arrivedAt });
+      return;
+    }
+    response.writeHead(404).end();
   });
 }
 
@@ -131,7 +178,11 @@ const service = createGatewayService({
   env: { ...process.env, MOCK_API_KEY: 'mock' },
   logger: silentLogger,
 });
-const servers = { 'hand-matched': handMatched(service.handler), hono: throughHono(service.handler) };
+const servers = {
+  'hand-matched': handMatched(service.handler.wire),
+  table: throughTable(service.handler.wire),
+  'gateway-only table': gatewayOnly(service.handler),
+};
 const ports = {};
 for (const [name, server] of Object.entries(servers)) ports[name] = await listen(server);
 
@@ -168,25 +219,26 @@ const fmt = (ms) => ms.toFixed(3);
 console.log(
   `\nRouter cost on a gateway request, concurrency 1, ${ROUNDS} × ${REQUESTS} requests per cell (ms)\n`,
 );
-console.log('| request | hand-matched p50 | Hono p50 | added p50 | hand-matched p99 | Hono p99 |');
-console.log('| --- | --- | --- | --- | --- | --- |');
-const results = {};
+console.log(
+  '| request | hand-matched p50 | table p50 | added p50 | gateway-only table p50 | added p50 | hand-matched p99 | table p99 |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const caseName of Object.keys(cases)) {
   const hand = samples[`${caseName}|hand-matched`];
-  const hono = samples[`${caseName}|hono`];
-  const added = percentile(hono, 50) - percentile(hand, 50);
-  results[caseName] = { hand: percentile(hand, 50), hono: percentile(hono, 50), added };
+  const table = samples[`${caseName}|table`];
+  const only = samples[`${caseName}|gateway-only table`];
+  const p50 = (values) => percentile(values, 50);
   console.log(
-    `| ${caseName} | ${fmt(percentile(hand, 50))} | ${fmt(percentile(hono, 50))} | ${fmt(added)} | ${fmt(percentile(hand, 99))} | ${fmt(percentile(hono, 99))} |`,
+    `| ${caseName} | ${fmt(p50(hand))} | ${fmt(p50(table))} | ${fmt(p50(table) - p50(hand))} | ${fmt(p50(only))} | ${fmt(p50(only) - p50(hand))} | ${fmt(percentile(hand, 99))} | ${fmt(percentile(table, 99))} |`,
   );
 }
 // Per round: the added p50 of each round, to show the spread.
-console.log('\nadded p50 per round (ms):');
+console.log('\nadded p50 per round, table − hand-matched (ms):');
 for (const caseName of Object.keys(cases)) {
   const perRound = [];
   for (let round = 0; round < ROUNDS; round++) {
     const slice = (name) => samples[`${caseName}|${name}`].slice(round * REQUESTS, (round + 1) * REQUESTS);
-    perRound.push(percentile(slice('hono'), 50) - percentile(slice('hand-matched'), 50));
+    perRound.push(percentile(slice('table'), 50) - percentile(slice('hand-matched'), 50));
   }
   console.log(`  ${caseName}: ${perRound.map(fmt).join(', ')}`);
 }

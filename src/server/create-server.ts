@@ -73,7 +73,8 @@ const BASE_URL = 'http://localhost';
  * any request. The API's routes are one table (`api-routes.ts`) mounted on Hono (`api-app.ts`),
  * which authenticates every request of a route with scopes and scopes it to the key's tenant:
  * another tenant's run answers 404, as a run that does not exist. The gateway's endpoints, when
- * given, are matched first, by hand (see docs/decisions/2026-12-05-api-route-table-on-hono.md).
+ * given, are routes of the same table on their own wire, matched first on the raw path (see
+ * docs/decisions/2026-12-05-api-route-table-on-hono.md).
  * Errors are mapped in one place (`toHttpError`); every answer carries an `x-request-id`.
  */
 export function createServer({
@@ -115,9 +116,10 @@ export function createServer({
       ...(streamKeyCheckMs === undefined ? {} : { streamKeyCheckMs }),
       streamSlots: createStreamSlots(maxStreamsPerKey === undefined ? {} : { maxPerKey: maxStreamsPerKey }),
       runEnds: createRunEndWaiter({ store, logger }),
-      openApi: () => (openApi ??= JSON.stringify(createOpenApiDocument(API_ROUTES))),
+      openApi: () => (openApi ??= JSON.stringify(createOpenApiDocument(API_ROUTES, gatewayHandler?.wire))),
     },
     onError,
+    wire: gatewayHandler?.wire,
   });
   /** The one error path of the API: `toHttpError`'s answer, and a log line for a 5xx. */
   function onError(request: IncomingMessage, response: ServerResponse, error: unknown): void {
@@ -133,10 +135,10 @@ export function createServer({
   }
   return createHttpServer((request, response) => {
     if (edges.preflight(request, response)) return;
-    // The gateway's endpoints keep their own limits (per-key rpm/tpm), body limit and time budget;
-    // they share the request log.
+    // The gateway's routes (matched on the raw path) bring their own auth/limits hook (per-key
+    // rpm/tpm, body limit, no API timeout) and error format; they share the request log.
     const arrivedAt = performance.now();
-    if (gatewayHandler?.(request, response)) {
+    if (api.wire(request, response)) {
       logRequest({ logger, request, response, startedAt: arrivedAt });
       return;
     }

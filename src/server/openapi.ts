@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { API_ROUTES } from './api-routes.js';
-import { openApiPath, type ApiRoute } from './route-table.js';
+import { openApiPath, type ApiRoute, type WireRoute, type WireTable } from './route-table.js';
 import { errorResponse } from './schemas.js';
 
 type Schema = z.ZodType;
@@ -64,10 +64,16 @@ function withSharedResponses<Paths extends Record<string, Record<string, object>
  * (`API_ROUTES`) and the zod schemas its routes validate with (OpenAPI 3.1 uses JSON Schema
  * 2020-12, which is what `z.toJSONSchema` emits): every route is in it, with its scopes.
  */
-export function createOpenApiDocument(routes: readonly ApiRoute[] = API_ROUTES) {
+export function createOpenApiDocument(routes: readonly ApiRoute[] = API_ROUTES, wire?: WireTable) {
   const paths: Record<string, Record<string, object>> = {};
   for (const route of routes)
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operationOf(route);
+  withSharedResponses(paths);
+  // The gateway's routes, when the server serves them: marked with their wire format (their
+  // bodies and errors are the provider's, OpenAI's or Anthropic's, not described here).
+  for (const route of wire?.routes ?? [])
+    (paths[openApiPath(route.path.replace(/\/\*$/, '/:id'))] ??= {})[route.method.toLowerCase()] =
+      wireOperationOf(route);
   return {
     openapi: '3.1.0',
     info: { title: 'Keel run API', version: '1' },
@@ -77,7 +83,7 @@ export function createOpenApiDocument(routes: readonly ApiRoute[] = API_ROUTES) 
       },
       responses: sharedResponses,
     },
-    paths: withSharedResponses(paths),
+    paths,
   };
 }
 
@@ -117,6 +123,26 @@ function operationOf(route: ApiRoute) {
       ? {}
       : { requestBody: { required: true, content: json(route.body, 'input') } }),
     responses,
+  };
+}
+
+function wireOperationOf(route: WireRoute) {
+  return {
+    summary: route.summary,
+    security: bearer,
+    'x-keel-scopes': [...route.scopes],
+    'x-keel-wire': route.errors,
+    ...(route.path.endsWith('/*')
+      ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
+      : {}),
+    responses: {
+      200: {
+        description: `The answer, in ${route.errors === 'openai' ? "OpenAI's" : "Anthropic's"} wire format`,
+      },
+      default: {
+        description: `An error, in ${route.errors === 'openai' ? "OpenAI's" : "Anthropic's"} error format`,
+      },
+    },
   };
 }
 

@@ -220,6 +220,55 @@ describe('request logs', { timeout: 30_000 }, () => {
     expect(lines.join('\n')).not.toContain(app.keys.gatewayOnly);
   });
 
+  it("serves the gateway's endpoints as routes of the table: raw paths, their own error format, in /openapi.json", async () => {
+    const holder: { keys?: Pick<ApiKeys, 'verify'> } = {};
+    const gatewayHandler = createGatewayHandler({
+      // Only the routes are read by GET /v1/models[/{id}].
+      gateway: { routes: () => ['fast', 'openai/fast'] } as unknown as Gateway,
+      apiKeys: { verify: (secret) => holder.keys!.verify(secret) },
+    });
+    app = await startTestServer({ gatewayHandler });
+    holder.keys = app.apiKeys;
+    const key = app.keys.gatewayOnly;
+
+    // `/v1/models/*` takes every path under it, a slash in a model's name included.
+    const named = await app.call('/v1/models/openai/fast', { key });
+    expect(named.status).toBe(200);
+    expect(await named.json()).toMatchObject({ id: 'openai/fast', object: 'model' });
+    const empty = await app.call('/v1/models/', { key });
+    expect(empty.status).toBe(404);
+    expect(await empty.json()).toMatchObject({
+      error: { code: 'model_not_found', type: 'invalid_request_error' },
+    });
+
+    // A method a route lacks: 405 in the route's format (Anthropic's on /v1/messages), before the key.
+    const put = await app.call('/v1/messages', { method: 'PUT', key: null });
+    expect(put.status).toBe(405);
+    expect(await put.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'PUT is not allowed on /v1/messages.' },
+    });
+    const head = await app.call('/v1/models', { method: 'HEAD', key: null });
+    expect(head.status).toBe(405);
+    expect(head.headers.get('x-request-id')).toMatch(/^req_/);
+
+    // Its paths are matched verbatim: the API's normalised path reaches no gateway route.
+    const doubled = await app.call('/v1//models', { key });
+    expect(doubled.status).toBe(404);
+    expect(errorResponse.parse(await doubled.json()).error.code).toBe('not_found');
+
+    const document = (await (await app.call('/openapi.json', { key: null })).json()) as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+    };
+    expect(document.paths['/v1/chat/completions']?.post).toMatchObject({
+      'x-keel-wire': 'openai',
+      'x-keel-scopes': ['gateway', 'admin'],
+    });
+    expect(document.paths['/v1/messages']?.post).toMatchObject({ 'x-keel-wire': 'anthropic' });
+    expect(document.paths['/v1/models/{id}']?.get).toMatchObject({ 'x-keel-wire': 'openai' });
+    expect(document.paths['/v1/embeddings']?.post).toBeDefined();
+  });
+
   it('writes one line per request with route, status, ids and never the key', async () => {
     const lines: string[] = [];
     const logger = createJsonLogger({ level: 'debug', write: (line) => lines.push(line) });

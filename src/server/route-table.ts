@@ -124,3 +124,69 @@ export function pathMatches(path: string, segments: readonly string[]): boolean 
     pattern.every((part, index) => part.startsWith(':') || part === segments[index])
   );
 }
+
+/**
+ * The wire format of a route's errors, every one of them (401, 403, 404, 405, 413...): the API's
+ * own `Error` body, or a provider's wire (the gateway's OpenAI and Anthropic endpoints).
+ */
+export type ErrorFormat = 'api' | 'openai' | 'anthropic';
+
+/** One request of a {@link WireRoute}, once its auth/limits hook let it through. */
+export interface WireContext<Caller> {
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** The raw path, as the client sent it (never normalised or decoded). */
+  path: string;
+  /** The caller the route's `authorize` hook returned. */
+  caller: Caller;
+  /** The JSON body, read within the route's body limit (routes with `body: 'json'`). */
+  body: unknown;
+  /** Aborted when the client goes away before the answer ended. */
+  signal: AbortSignal;
+  requestId: string;
+  /** A fresh id of Keel's own, for the answer's id. */
+  answerId: string;
+}
+
+/**
+ * A route on another wire than the API's (the gateway's): its errors are in its own format
+ * (`errors`), and its auth/limits hook replaces the API's edges: `authorize` verifies the key by
+ * the route's own rules (its scopes, per-key rpm/tpm for the call), the body is read within the
+ * route's own limit, and the API's request timeout does not apply (a completion has its own
+ * time budget, the gateway's). Its path is matched verbatim (`/v1//chat/completions` is not it);
+ * every method reaches the table, a method it lacks answers 405 in its format.
+ */
+export interface WireRoute<Caller = unknown> {
+  method: 'GET' | 'POST';
+  /** Hono's syntax; `/*` at the end takes every path under it. */
+  path: string;
+  errors: Exclude<ErrorFormat, 'api'>;
+  /** For the OpenAPI document: what `authorize` asks of a key. */
+  scopes: readonly ApiKeyScope[];
+  summary: string;
+  /** `json`: the body is read (within the table's body limit) while `authorize` runs. */
+  body?: 'json';
+  handle(context: WireContext<Caller>): Promise<void>;
+}
+
+/** Routes on another wire, with the hooks they share: their auth/limits and their error answers. */
+export interface WireTable<Caller = unknown> {
+  routes: readonly WireRoute<Caller>[];
+  /** Larger bodies answer 413 in the route's format. */
+  maxBodyBytes: number;
+  /** The auth/limits hook: the caller of a request (its key verified, its limits attached). */
+  authorize(request: IncomingMessage, errors: Exclude<ErrorFormat, 'api'>): Promise<Caller>;
+  /** Reads a JSON body within `maxBodyBytes` (413 in the route's format beyond). */
+  readBody(request: IncomingMessage, maxBodyBytes: number): Promise<unknown>;
+  /** The request's ids (its `x-request-id`, and a fresh one for the answer). */
+  begin(request: IncomingMessage): { requestId: string; answerId: string };
+  /** 405 for a method the route lacks. */
+  methodNotAllowed(method: string, path: string): Error;
+  /** Answers `error` in `errors`' format (or cuts a response already under way). */
+  sendError(
+    response: ServerResponse,
+    errors: Exclude<ErrorFormat, 'api'>,
+    requestId: string,
+    error: unknown,
+  ): void;
+}

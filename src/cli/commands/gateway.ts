@@ -40,6 +40,7 @@ export async function gatewayCommand(
     await backend.close();
     throw error;
   }
+  // The gateway's routes alone in a route table (the same wire routes `keel serve` mounts).
   const { handler } = service;
   const server = createServer((request, response) => {
     const arrivedAt = performance.now();

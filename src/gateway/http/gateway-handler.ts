@@ -1,7 +1,10 @@
 /**
- * The gateway's HTTP endpoints on node:http: OpenAI chat completions (`POST /v1/chat/completions`),
- * embeddings (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
- * (`POST /v1/messages`), all served by the same gateway whatever provider answers.
+ * The gateway's HTTP endpoints, as wire routes of the route table (`WireRoute` in
+ * `server/route-table.ts`): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
+ * (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
+ * (`POST /v1/messages`), all served by the same gateway whatever provider answers. The table
+ * matches them (raw path, any method: 405 in the route's format) and runs their auth/limits hook
+ * (below) before the handler; `createServer` mounts them in its table, `keel gateway` alone.
  *
  * - Auth: Keel API keys (virtual keys) as `Authorization: Bearer`, and on `/v1/messages` also as
  *   `x-api-key` (any `anthropic-version` is accepted). A key needs the `gateway` or `admin` scope;
@@ -27,7 +30,9 @@ import { ModelOutputError } from '../../errors/model-errors.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { echoedRequestId, noteRequest } from '../../util/request-notes.js';
-import type { ApiKeys } from '../api-keys.js';
+import { createWireListener } from '../../server/api-app.js';
+import type { WireRoute, WireTable } from '../../server/route-table.js';
+import type { ApiKeys, ApiKeyScope } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
 import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
 import {
@@ -69,143 +74,169 @@ export interface GatewayHandlerOptions {
 }
 
 /**
- * A node:http request handler: returns true when the path is one of the gateway's and the
- * request is being answered, false to let the caller route it elsewhere. It never throws and
- * never leaves a request unanswered.
+ * A node:http request handler: returns true when the request is one of the gateway's routes and
+ * is being answered, false to let the caller route it elsewhere. It never throws and never
+ * leaves a request unanswered. `wire` is the gateway's routes as a table, for a server that
+ * mounts them in its own route table (`createServer`).
  */
-export type GatewayHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
+export type GatewayHandler = ((request: IncomingMessage, response: ServerResponse) => boolean) & {
+  readonly wire: WireTable<Caller>;
+};
 
-/** The paths the gateway serves (anything under them is its to answer, with 404/405 in its format). */
-function isGatewayPath(pathname: string): boolean {
-  return (
-    pathname === '/v1/chat/completions' ||
-    pathname === '/v1/messages' ||
-    pathname === '/v1/embeddings' ||
-    pathname === '/v1/models' ||
-    pathname.startsWith('/v1/models/')
-  );
+const REQUIRED_SCOPES: readonly ApiKeyScope[] = ['gateway', 'admin'];
+
+/**
+ * Creates the gateway's request handler: its routes (see {@link createGatewayRoutes}) alone in a
+ * route table; see {@link GatewayHandler}.
+ */
+export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHandler {
+  const wire = createGatewayRoutes(options);
+  return Object.assign(createWireListener(wire), { wire });
 }
 
-type WireFormat = 'openai' | 'anthropic';
-
-const REQUIRED_SCOPES = ['gateway', 'admin'];
-
-/** Creates the gateway's request handler; see {@link GatewayHandler}. */
-export function createGatewayHandler({
+/**
+ * The gateway's endpoints as routes of the route table, on their own wire: errors in the OpenAI
+ * format (Anthropic's on `/v1/messages`), and their auth/limits hook: a Keel API key with the
+ * `gateway` or `admin` scope, its rpm/tpm attached to the caller, the body read within
+ * `maxBodyBytes` while the key is verified.
+ */
+export function createGatewayRoutes({
   gateway,
   apiKeys,
   logger = silentLogger,
   maxBodyBytes = 4 * 1024 * 1024,
   generateId = createId,
   now = Date.now,
-}: GatewayHandlerOptions): GatewayHandler {
-  return (request, response) => {
-    const url = request.url ?? '/';
-    const query = url.indexOf('?');
-    const pathname = query === -1 ? url : url.slice(0, query);
-    if (!isGatewayPath(pathname)) return false;
-    const format: WireFormat = pathname === '/v1/messages' ? 'anthropic' : 'openai';
-    // Answer ids are always Keel's own (unique); a caller's well-formed x-request-id is echoed.
-    const answerId = generateId('req');
-    const requestId = echoedRequestId(request) ?? answerId;
-    noteRequest(request, { requestId });
-    handle(request, response, pathname, format, requestId, answerId).catch((error: unknown) =>
-      sendError(response, format, requestId, error),
-    );
-    return true;
-  };
-
-  async function handle(
+}: GatewayHandlerOptions): WireTable<Caller> {
+  const gatewayScopes = REQUIRED_SCOPES;
+  const optionsOf = (
     request: IncomingMessage,
-    response: ServerResponse,
-    pathname: string,
-    format: WireFormat,
-    requestId: string,
-    answerId: string,
-  ): Promise<void> {
-    const method = request.method ?? 'GET';
-    if (pathname === '/v1/models' || pathname.startsWith('/v1/models/')) {
-      if (method !== 'GET') throw methodNotAllowed(method, pathname);
-      request.resume();
-      await authenticate(request, format);
-      if (pathname === '/v1/models') return sendJson(response, 200, toModelList(gateway.routes()), requestId);
-      const route = decodePathSegment(pathname.slice('/v1/models/'.length));
-      // An undecodable segment (undefined) is reported as the model "undefined".
-      if (route === undefined || !gateway.routes().includes(route)) throw modelNotFound(String(route));
-      return sendJson(response, 200, toModel(route), requestId);
-    }
-    if (method !== 'POST') throw methodNotAllowed(method, pathname);
-
-    // A caller that goes away (at any point before the answer ended) aborts the upstream call.
-    const controller = new AbortController();
-    response.once('close', () => {
-      if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
-    });
-    // The key is checked while the body arrives: one store round trip, not two in a row.
-    const bodyPromise = readJsonBody(request, maxBodyBytes);
-    bodyPromise.catch(() => {});
-    const caller = await authenticate(request, format);
-    const body = await bodyPromise;
-    const options: GatewayCallOptions = {
-      signal: controller.signal,
-      caller,
-      endpoint: pathname === '/v1/embeddings' ? 'embeddings' : format === 'anthropic' ? 'messages' : 'chat',
-    };
+    caller: Caller,
+    signal: AbortSignal,
+    endpoint: GatewayCallOptions['endpoint'],
+  ) => {
+    const options: GatewayCallOptions = { signal, caller, endpoint };
     // Per-request opt-out, or opt-in where the route allows it (`cache.callerOptIn`).
     const cacheHeader = request.headers['x-keel-cache'];
     if (cacheHeader === 'true' || cacheHeader === 'false') options.callerCache = cacheHeader === 'true';
-
-    if (pathname === '/v1/embeddings') {
-      const call = parseEmbeddingsRequest(body);
-      const result = await gateway.embed(call.request, options);
-      return sendJson(
-        response,
-        200,
-        toEmbeddingsResponse({
-          embeddings: result.embeddings,
-          inputTokens: result.usage.inputTokens,
-          model: call.request.model,
-          encoding: call.encoding,
-        }),
-        requestId,
-        metaHeaders(result.meta),
-      );
-    }
-
-    if (format === 'openai') {
-      const created = Math.floor(now() / 1000);
-      const call = parseChatCompletionRequest(body);
-      const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
-      if (!call.stream) {
-        const result = await gateway.generate(call.request, options);
-        return sendJson(
+    return options;
+  };
+  const routes: WireRoute<Caller>[] = [
+    {
+      method: 'GET',
+      path: '/v1/models',
+      errors: 'openai',
+      scopes: gatewayScopes,
+      summary: "The gateway's models (its routes), OpenAI's list format",
+      handle: async ({ response, requestId }) =>
+        sendJson(response, 200, toModelList(gateway.routes()), requestId),
+    },
+    {
+      method: 'GET',
+      path: '/v1/models/*',
+      errors: 'openai',
+      scopes: gatewayScopes,
+      summary: "One of the gateway's models (its routes), OpenAI's format",
+      async handle({ response, path, requestId }) {
+        const route = decodePathSegment(path.slice('/v1/models/'.length));
+        // An undecodable segment (undefined) is reported as the model "undefined".
+        if (route === undefined || !gateway.routes().includes(route)) throw modelNotFound(String(route));
+        sendJson(response, 200, toModel(route), requestId);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/embeddings',
+      errors: 'openai',
+      scopes: gatewayScopes,
+      summary: "Embeddings, OpenAI's wire format",
+      body: 'json',
+      async handle({ request, response, caller, body, signal, requestId }) {
+        const call = parseEmbeddingsRequest(body);
+        const result = await gateway.embed(call.request, optionsOf(request, caller, signal, 'embeddings'));
+        sendJson(
           response,
           200,
-          toChatCompletion(result.response, identity),
+          toEmbeddingsResponse({
+            embeddings: result.embeddings,
+            inputTokens: result.usage.inputTokens,
+            model: call.request.model,
+            encoding: call.encoding,
+          }),
           requestId,
           metaHeaders(result.meta),
         );
-      }
-      const stream = await gateway.stream(call.request, options);
-      const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
-      return pipeStream(response, stream, encoder, requestId, controller.signal);
-    }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      errors: 'openai',
+      scopes: gatewayScopes,
+      summary: "Chat completions, OpenAI's wire format (streams as server-sent events)",
+      body: 'json',
+      async handle({ request, response, caller, body, signal, requestId, answerId }) {
+        const options = optionsOf(request, caller, signal, 'chat');
+        const created = Math.floor(now() / 1000);
+        const call = parseChatCompletionRequest(body);
+        const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
+        if (!call.stream) {
+          const result = await gateway.generate(call.request, options);
+          return sendJson(
+            response,
+            200,
+            toChatCompletion(result.response, identity),
+            requestId,
+            metaHeaders(result.meta),
+          );
+        }
+        const stream = await gateway.stream(call.request, options);
+        const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
+        return pipeStream(response, stream, encoder, requestId, signal);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/messages',
+      errors: 'anthropic',
+      scopes: gatewayScopes,
+      summary: "Messages, Anthropic's wire format (streams as server-sent events)",
+      body: 'json',
+      async handle({ request, response, caller, body, signal, requestId, answerId }) {
+        const options = optionsOf(request, caller, signal, 'messages');
+        const call = parseMessagesRequest(body);
+        const identity = { id: `msg_${answerId}`, model: call.request.model };
+        if (!call.stream) {
+          const result = await gateway.generate(call.request, options);
+          return sendJson(
+            response,
+            200,
+            toAnthropicMessage(result.response, identity),
+            requestId,
+            metaHeaders(result.meta),
+          );
+        }
+        const stream = await gateway.stream(call.request, options);
+        return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, signal);
+      },
+    },
+  ];
 
-    const call = parseMessagesRequest(body);
-    const identity = { id: `msg_${answerId}`, model: call.request.model };
-    if (!call.stream) {
-      const result = await gateway.generate(call.request, options);
-      return sendJson(
-        response,
-        200,
-        toAnthropicMessage(result.response, identity),
-        requestId,
-        metaHeaders(result.meta),
-      );
-    }
-    const stream = await gateway.stream(call.request, options);
-    return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, controller.signal);
-  }
+  return {
+    routes,
+    maxBodyBytes,
+    authorize: authenticate,
+    readBody: readJsonBody,
+    begin(request) {
+      // Answer ids are always Keel's own (unique); a caller's well-formed x-request-id is echoed.
+      const answerId = generateId('req');
+      const requestId = echoedRequestId(request) ?? answerId;
+      noteRequest(request, { requestId });
+      return { requestId, answerId };
+    },
+    methodNotAllowed,
+    sendError,
+  };
 
   /** Resolves the caller from `Authorization: Bearer` (or, for Anthropic's format, `x-api-key`). */
   async function authenticate(request: IncomingMessage, format: WireFormat): Promise<Caller> {
@@ -228,7 +259,7 @@ export function createGatewayHandler({
         status: 401,
         kind: 'authentication',
       });
-    if (!key.scopes.some((scope) => REQUIRED_SCOPES.includes(scope)))
+    if (!key.scopes.some((scope) => gatewayScopes.includes(scope)))
       throw new GatewayRequestError({
         code: 'insufficient_scope',
         message: `This API key may not use the gateway: it needs the "gateway" scope (it has: ${key.scopes.join(', ') || 'none'}).`,
@@ -260,6 +291,8 @@ export function createGatewayHandler({
     );
   }
 }
+
+type WireFormat = 'openai' | 'anthropic';
 
 /** Streams a gateway stream as server-sent events; see the module comment for the error rules. */
 async function pipeStream(
