@@ -10,7 +10,7 @@
 import { ApprovalNotFoundError } from '../errors/approval-errors.js';
 import type { ApiKeyScope } from '../gateway/api-keys.js';
 import type { ApprovalRecord } from '../journal/types.js';
-import { defineRoute } from './route-table.js';
+import { defineRoute, errorResponses } from './route-table.js';
 import {
   approvalListResponse,
   approvalResponse,
@@ -49,9 +49,7 @@ export const approvalRoutes = [
     query: listApprovalsQuery,
     responses: {
       200: { description: 'Approvals', schema: approvalListResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
+      ...errorResponses(400, 401, 403),
     },
     async handle({ response, key, query, dependencies: { store } }) {
       const filter = query();
@@ -75,9 +73,7 @@ export const approvalRoutes = [
     summary: 'Read an approval (scope approvals or admin)',
     responses: {
       200: { description: 'The approval', schema: approvalResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, key, params, dependencies: { store } }) {
       const approvalId = approvalIdOf(params.id);
@@ -98,12 +94,7 @@ export const approvalRoutes = [
     body: decideApprovalRequest,
     responses: {
       200: { description: 'The decided approval', schema: approvalResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
-      409: { description: 'Error' },
-      413: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 404, 409, 413),
     },
     async handle({ response, key, params, body, dependencies: { store } }) {
       const approvalId = approvalIdOf(params.id);

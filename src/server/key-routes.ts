@@ -14,7 +14,7 @@ import { ForbiddenError } from '../errors/auth-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
 import { decodeId, sendJson } from './http-io.js';
-import { defineRoute } from './route-table.js';
+import { defineRoute, errorResponses } from './route-table.js';
 import {
   createdKeyResponse,
   createKeyRequest,
@@ -110,9 +110,7 @@ export const keyRoutes = [
     query: listKeysQuery,
     responses: {
       200: { description: 'Keys (never their secrets)', schema: keyListResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
+      ...errorResponses(400, 401, 403),
     },
     async handle({ response, key: caller, query, dependencies: { apiKeys } }) {
       const operator = caller.scopes.includes('operator');
@@ -132,10 +130,7 @@ export const keyRoutes = [
     body: createKeyRequest,
     responses: {
       201: { description: 'The key, with its secret', schema: createdKeyResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      413: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 413),
     },
     async handle({ response, key: caller, body, dependencies: { apiKeys } }) {
       const operator = caller.scopes.includes('operator');
@@ -154,9 +149,7 @@ export const keyRoutes = [
     summary: 'Revoke an API key (scope admin: its own tenant; operator: any); repeating it is harmless',
     responses: {
       200: { description: 'The revoked key', schema: keyResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, key: caller, params, dependencies: { apiKeys } }) {
       const keyId = decodeId(params.id);

@@ -67,6 +67,11 @@ export interface RouteParameter {
 }
 
 /** One answer of a route, for the OpenAPI document. */
+/** Error answers of a route, for its OpenAPI entry: each is the API's error body (`ErrorResponse`). */
+export function errorResponses(...statuses: number[]): Record<number, RouteResponse> {
+  return Object.fromEntries(statuses.map((status) => [status, { description: 'Error' }]));
+}
+
 export interface RouteResponse {
   description: string;
   /** The JSON body (the `Error` body when omitted and the status is 400 or more). */

@@ -14,7 +14,7 @@ import { canonicalJson } from '../util/canonical-hash.js';
 import { canReadRuns, presentedKey, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
 import { decodeId, headerValue, invalidRequest, sendJson } from './http-io.js';
 import { waitSecondsOf } from './request-edges.js';
-import { defineRoute, type RouteDependencies } from './route-table.js';
+import { defineRoute, errorResponses, type RouteDependencies } from './route-table.js';
 import { streamRunEvents } from './run-events.js';
 import { outcomeView, runView, stepView } from './run-views.js';
 import {
@@ -59,13 +59,7 @@ export const runRoutes = [
     responses: {
       200: { description: 'Ended within `wait` seconds', schema: runResponse },
       202: { description: 'Accepted', schema: acceptedRunResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
-      409: { description: 'Error' },
-      413: { description: 'Error' },
-      422: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 404, 409, 413, 422),
     },
     async handle({ request, response, url, key, body, dependencies }) {
       const { store, client, agents } = dependencies;
@@ -102,9 +96,7 @@ export const runRoutes = [
     query: listRunsQuery,
     responses: {
       200: { description: 'A page', schema: runListResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
+      ...errorResponses(400, 401, 403),
     },
     async handle({ response, key, query, dependencies }) {
       const filter = query();
@@ -128,9 +120,7 @@ export const runRoutes = [
     summary: 'Read a run, with its outcome (null while speculative)',
     responses: {
       200: { description: 'The run', schema: runResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, key, params, dependencies: { store, outcomes } }) {
       const runId = runIdOf(params.id);
@@ -148,9 +138,7 @@ export const runRoutes = [
     parameters: [{ name: 'outputs', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } }],
     responses: {
       200: { description: 'Steps', schema: stepListResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, url, key, params, dependencies: { store } }) {
       const runId = runIdOf(params.id);
@@ -191,10 +179,7 @@ export const runRoutes = [
           },
         },
       },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 404),
     },
     async handle({ request, response, url, key, params, dependencies }) {
       const { store, apiKeys, streamSlots } = dependencies;
@@ -236,9 +221,7 @@ export const runRoutes = [
     description: 'A key without runs:read gets the run’s id and status only (AcceptedRun).',
     responses: {
       202: { description: 'The run', schema: runResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, key, params, dependencies: { store } }) {
       const runId = runIdOf(params.id);
@@ -256,12 +239,7 @@ export const runRoutes = [
     body: outcomeRequest,
     responses: {
       200: { description: 'The run with its outcome', schema: runResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
-      409: { description: 'Error' },
-      413: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 404, 409, 413),
     },
     async handle({ response, key, params, body, dependencies: { store, outcomes } }) {
       const runId = runIdOf(params.id);

@@ -10,7 +10,7 @@ import { SessionNotFoundError } from '../errors/session-errors.js';
 import type { RunRecord, SessionRecord } from '../journal/types.js';
 import { sessionMessageText } from '../runtime/session-history.js';
 import { READ_SCOPES } from './authenticate.js';
-import { defineRoute } from './route-table.js';
+import { defineRoute, errorResponses } from './route-table.js';
 import { sessionMessageListResponse, sessionMessagesQuery, sessionResponse } from './session-schemas.js';
 import { decodeId, invalidRequest, sendJson } from './http-io.js';
 
@@ -52,9 +52,7 @@ export const sessionRoutes = [
     summary: 'A session (the runs sharing a session_id) of the key’s tenant',
     responses: {
       200: { description: 'The session', schema: sessionResponse },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(401, 403, 404),
     },
     async handle({ response, key, params, dependencies: { store } }) {
       const sessionId = sessionIdOf(params.id);
@@ -72,10 +70,7 @@ export const sessionRoutes = [
     query: sessionMessagesQuery,
     responses: {
       200: { description: 'Messages', schema: sessionMessageListResponse },
-      400: { description: 'Error' },
-      401: { description: 'Error' },
-      403: { description: 'Error' },
-      404: { description: 'Error' },
+      ...errorResponses(400, 401, 403, 404),
     },
     async handle({ response, url, key, params, dependencies: { store } }) {
       const sessionId = sessionIdOf(params.id);
