@@ -344,11 +344,11 @@ export function createSqlJournalStore({
             step.seq,
             step.parentSeq,
             step.kind,
-            step.name,
+            toStorableText(step.name),
             step.inputHash,
             step.attempt,
             step.startedAt.toISOString(),
-            step.meta == null ? null : JSON.stringify(step.meta),
+            step.meta == null ? null : toJson(step.meta),
           ],
         );
         const updated = await tx.query<RunRow>(
@@ -361,7 +361,8 @@ export function createSqlJournalStore({
             lease.runId,
             Math.max(0, delayMs),
             reason,
-            JSON.stringify({ message, seq: step.seq, attempts: step.attempt }),
+            // The provider's error text: escaped like every other text the journal keeps.
+            toJson({ message, seq: step.seq, attempts: step.attempt }),
           ],
         );
         return updated.rows[0];

@@ -120,7 +120,7 @@ export function toRunRecord(row: RunRow): RunRecord {
 /** The wait of a `waiting` run (see migration 0008); null for any other status. */
 function toRunWait(row: RunRow): RunRecord['wait'] {
   if (row.status !== 'waiting' || !row.wait_reason || row.available_at === undefined) return null;
-  const detail = row.wait_detail ?? {};
+  const detail = fromStorableJson(row.wait_detail ?? {});
   return {
     reason: row.wait_reason,
     message: typeof detail.message === 'string' ? detail.message : '',

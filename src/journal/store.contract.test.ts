@@ -674,6 +674,23 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(await store.listRuns({ status: 'waiting' })).toMatchObject({ runs: [{ id: run.id }] });
     });
 
+    it('keeps a provider error text Postgres refuses (NUL, half a surrogate pair) exactly', async () => {
+      await store.createRun(newRun());
+      const run = await claimOne();
+      const message = 'upstream said \u0000 and cut \ud83d';
+      const name = 'model\u0000\udc00';
+      const step = {
+        ...waitingStep(1),
+        name,
+        meta: { attempts: 1, retries: [{ code: 'x', detail: message }] },
+      };
+      const waiting = await store.waitForRetry(leaseOf(run), { ...waitOptions(1, 60_000), step, message });
+      expect(waiting.wait?.message).toBe(message);
+      expect((await store.getRun(run.id))?.wait?.message).toBe(message);
+      const [stored] = await store.loadSteps(run.id);
+      expect(stored).toMatchObject({ name, meta: { retries: [{ detail: message }] } });
+    });
+
     it('is skipped by the claim until its not-before time, then claimed without a notification', async () => {
       await store.createRun(newRun());
       await store.createRun(newRun());

@@ -532,6 +532,21 @@ describe('stream', () => {
 });
 
 describe('errors', () => {
+  it('cuts a long error body that is not JSON without splitting a surrogate pair', async () => {
+    server.enqueue({
+      kind: 'raw',
+      status: 503,
+      headers: { 'content-type': 'text/plain' },
+      body: 'a'.repeat(299) + '😀 more',
+    });
+    const error = await failure(model().generate(hello));
+    expect(error).toMatchObject({ status: 503, retryable: true });
+    const message = (error as Error).message;
+    expect(message).toContain('a'.repeat(299));
+    expect(message).not.toContain('\ud83d');
+    expect(/[\ud800-\udbff](?![\udc00-\udfff])/.test(message)).toBe(false);
+  });
+
   const cases = [
     { status: 400, retryable: false },
     { status: 401, retryable: false },

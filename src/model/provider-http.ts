@@ -196,7 +196,7 @@ export function createProviderHttp({
     const body = json.ok ? readErrorBody(json.value) : undefined;
     const detail =
       body === undefined
-        ? text.trim().slice(0, 300) || response.statusText || 'no error message'
+        ? truncateText(text.trim(), 300) || response.statusText || 'no error message'
         : body.message;
     const requestId =
       (requestIdHeader === undefined ? null : response.headers.get(requestIdHeader)) ?? body?.requestId;
@@ -382,4 +382,11 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
 function mayBeErrorBody(value: unknown): boolean {
   const first = Array.isArray(value) ? (value as unknown[])[0] : value;
   return typeof first === 'object' && first !== null && 'error' in first;
+}
+
+/** At most `length` UTF-16 units of `text`, never ending in half of a surrogate pair. */
+function truncateText(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
 }
