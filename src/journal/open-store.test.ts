@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { migrationStatus } from './migrations.js';
 import { openStore, resolveStoreLocation } from './open-store.js';
+import { createPgClient } from './pg-client.js';
 
 describe('resolveStoreLocation', () => {
   const url = 'postgres://keel@db:5432/keel';
@@ -87,6 +89,41 @@ describePostgres('openStore with DATABASE_URL', (connectionString) => {
       await client.exec(`DROP SCHEMA ${schema} CASCADE`);
     } finally {
       await store.close();
+    }
+  });
+
+  it('migrates without the statement timeout: a migration lock held longer than it is waited out', async () => {
+    const schema = createTestSchemaName();
+    // Another replica migrating: it holds the schema's migration lock for 1.5 s.
+    const lockKey = createHash('sha256')
+      .update(`keel:migrate:${schema}`)
+      .digest()
+      .readBigInt64BE(0)
+      .toString();
+    const other = createPgClient({ connectionString, queryTimeoutMs: 0 });
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const holder = other.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
+      locked();
+      await tx.query('SELECT pg_sleep(1.5)');
+    });
+    try {
+      await lockTaken;
+      const { store, client } = await openStore({
+        schema,
+        queryTimeoutMs: 300,
+        databaseUrl: connectionString,
+      });
+      try {
+        expect((await migrationStatus(client, { schema })).upToDate).toBe(true);
+        await client.exec(`DROP SCHEMA ${schema} CASCADE`);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await holder;
+      await other.close();
     }
   });
 });

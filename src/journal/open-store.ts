@@ -70,20 +70,33 @@ export async function openStore({
   queryTimeoutMs ??= integerEnv(env, 'KEEL_DB_QUERY_TIMEOUT_MS', 0);
   connectTimeoutMs ??= integerEnv(env, 'KEEL_DB_CONNECT_TIMEOUT_MS', 1);
   keepAliveInitialDelayMs ??= integerEnv(env, 'KEEL_DB_KEEPALIVE_MS', 1);
+  const pgOptions = (location: { databaseUrl: string }) => ({
+    connectionString: location.databaseUrl,
+    ...(connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: connectTimeoutMs }),
+    ...(keepAliveInitialDelayMs === undefined ? {} : { keepAliveInitialDelayMs }),
+    ...(logger === undefined ? {} : { logger }),
+  });
   const client =
     location.dialect === 'postgres'
       ? createPgClient({
-          connectionString: location.databaseUrl,
+          ...pgOptions(location),
           ...(maxConnections === undefined ? {} : { max: maxConnections }),
           ...(queryTimeoutMs === undefined ? {} : { queryTimeoutMs }),
-          ...(connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: connectTimeoutMs }),
-          ...(keepAliveInitialDelayMs === undefined ? {} : { keepAliveInitialDelayMs }),
-          ...(logger === undefined ? {} : { logger }),
         })
       : await createPgliteClient({ dataDir: location.dataDir });
 
   try {
-    if (migrate) await applyMigrations(client, { schema });
+    if (migrate && location.dialect === 'postgres') {
+      // Migrations run on their own connection without the statement timeout: building an index
+      // over a large table, or waiting for another replica's migration lock, may take longer than
+      // a statement may take at run time, and a timeout would roll it back at every start.
+      const migrator = createPgClient({ ...pgOptions(location), max: 1, queryTimeoutMs: 0 });
+      try {
+        await applyMigrations(migrator, { schema });
+      } finally {
+        await migrator.close().catch(() => {});
+      }
+    } else if (migrate) await applyMigrations(client, { schema });
   } catch (error) {
     await client.close().catch(() => {});
     throw error;
