@@ -258,10 +258,20 @@ function isQueryTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'Query read timeout';
 }
 
-/** A statement the server answered, with an error: the connection works (unlike a timeout). */
+/**
+ * An error that is an answer: the server answered the statement (or refused the connection,
+ * e.g. `57P03` while it starts), or the network answered at once (connection refused, no such
+ * host). The process is not wedged then, only the database is down, and restarting the process
+ * would not help; only silence (a timeout) is not an answer.
+ */
 function isRoundTrip(error: unknown): boolean {
-  return typeof (error as { severity?: unknown }).severity === 'string' && !isConnectionError(error);
+  if (typeof (error as { severity?: unknown }).severity === 'string') return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && ANSWERED_AT_ONCE.has(code);
 }
+
+/** Socket errors that come back at once from the network (not after waiting out a silence). */
+const ANSWERED_AT_ONCE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * The one dedicated LISTEN connection of a client. It is opened by the first subscription,

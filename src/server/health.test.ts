@@ -66,6 +66,24 @@ describePostgres('/healthz over a database that goes silent', (connectionString)
   }, 30_000);
 });
 
+it('a database that refuses connections is down, not silent: /healthz passes (a restart would not help)', async () => {
+  // A port nothing listens on: every connection is refused at once.
+  const closed = createHttpServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve));
+  const client = createPgClient({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  try {
+    const health = createHealthCheck({ client, maxSilenceMs: 300, probeAfterMs: 0 });
+    const startedAt = Date.now();
+    await expect(client.query('SELECT 1')).rejects.toMatchObject({ code: 'database_unavailable' });
+    expect(client.lastRoundTripAt?.()).toBeGreaterThanOrEqual(startedAt);
+    expect(health()).toEqual({ ok: true });
+  } finally {
+    await client.close();
+  }
+});
+
 it('on the embedded database, an idle process stays healthy: the probe is a round trip', async () => {
   const client = await createPgliteClient({ dataDir: 'memory://' });
   try {

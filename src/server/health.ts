@@ -37,7 +37,8 @@ export interface HealthCheckOptions {
 /**
  * Liveness for an orchestrator: a process whose database has answered nothing (any statement of
  * any part of the process counts, as does the probe) for `maxSilenceMs` is wedged, and `/healthz`
- * fails so the process is restarted. A database that errors still answers: only silence counts.
+ * fails so the process is restarted. A database that errors or refuses connections still answers
+ * (the database is down, and restarting the process would not help): only silence counts.
  * The check itself reads a timestamp and may start a probe in the background, so it answers even
  * while every database connection hangs. Becoming wedged and recovering are each logged once.
  */
