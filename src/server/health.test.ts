@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import { describePostgres } from '../testing/postgres.js';
+import { createFakeClock } from '../testing/fake-clock.js';
 import { createTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
 import { createJsonLogger } from '../util/logger.js';
 import { createHealthCheck, sendHealth, type HealthCheck } from './health.js';
@@ -97,6 +98,30 @@ it('on the embedded database, an idle process stays healthy: the probe is a roun
   } finally {
     await client.close();
   }
+});
+
+it('passes after a quiet spell while its probe is out, and fails once the probe goes unanswered too long', () => {
+  const clock = createFakeClock();
+  let last: number | undefined = clock.now();
+  const queries: string[] = [];
+  const client = {
+    query: (sql: string) => {
+      queries.push(sql);
+      return new Promise<never>(() => {}); // never answered
+    },
+    lastRoundTripAt: () => last,
+  };
+  const health = createHealthCheck({ client, maxSilenceMs: 60_000, probeAfterMs: 5_000, clock });
+  clock.advance(10 * 60_000); // idle for ten minutes: nothing was waiting for the database
+  expect(health()).toEqual({ ok: true });
+  expect(queries).toEqual(['SELECT 1']);
+  clock.advance(59_000);
+  expect(health()).toEqual({ ok: true });
+  clock.advance(1_000);
+  expect(health()).toMatchObject({ ok: false, reason: 'database_silent' });
+  // An answer ends the wait.
+  last = clock.now();
+  expect(health()).toEqual({ ok: true });
 });
 
 it('is always healthy over a client that cannot tell its round trips', () => {

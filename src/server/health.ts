@@ -64,13 +64,23 @@ export function createHealthCheck({
       });
   };
 
+  // Since when the check has been waiting for an answer: the start of the first probe sent after
+  // the last round trip. A process that was merely idle has not been waiting, so its first check
+  // after a quiet spell passes while its probe is out; a wedged one fails maxSilenceMs later.
+  let waitingSince: number | undefined;
+
   return () => {
     if (client.lastRoundTripAt === undefined) return { ok: true };
     const last = client.lastRoundTripAt();
     const now = clock.now();
-    const silentMs = now - (last ?? startedAt);
-    if (silentMs >= probeAfterMs) probe();
-    if (silentMs < maxSilenceMs) {
+    const anchor = last ?? startedAt;
+    if (waitingSince !== undefined && anchor >= waitingSince) waitingSince = undefined;
+    const silentMs = now - anchor;
+    if (silentMs >= probeAfterMs) {
+      waitingSince ??= now;
+      probe();
+    }
+    if (waitingSince === undefined || now - waitingSince < maxSilenceMs) {
       if (wedged) {
         wedged = false;
         logger.info('healthz passing again: the database answers', { silentMs });
