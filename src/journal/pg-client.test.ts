@@ -4,6 +4,7 @@ import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import { describePostgres } from '../testing/postgres.js';
 import { createTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
 import { createPgClient, createPgConnectionConfig, DEFAULT_QUERY_TIMEOUT_MS } from './pg-client.js';
+import { createJsonLogger } from '../util/logger.js';
 import type { SqlClient } from './sql-client.js';
 
 describePostgres('pg client against a real Postgres', (connectionString) => {
@@ -63,6 +64,26 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
       expect((await client.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows).toEqual([
         { one: 1 },
       ]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('logs the pool replacement once per episode of timeouts, again after the database answered', async () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({
+      level: 'warn',
+      write: (line) => lines.push((JSON.parse(line) as { msg: string }).msg),
+    });
+    const client = createPgClient({ connectionString, queryTimeoutMs: 200, logger });
+    const replaced = () => lines.filter((line) => line.startsWith('database statement timed out')).length;
+    try {
+      await expect(client.query('SELECT pg_sleep(1)')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      await expect(client.query('SELECT pg_sleep(1)')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect(replaced()).toBe(1);
+      await client.query('SELECT 1');
+      await expect(client.query('SELECT pg_sleep(1)')).rejects.toBeInstanceOf(DatabaseUnavailableError);
+      expect(replaced()).toBe(2);
     } finally {
       await client.close();
     }

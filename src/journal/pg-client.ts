@@ -114,13 +114,18 @@ export function createPgClient({
    * connection would keep the process stuck that many times over, so the pool is replaced at once:
    * new statements open new connections, the old pool ends as its statements finish.
    */
+  let lastReplacedAt: number | undefined;
   function replacePool(failed: pg.Pool, error: unknown): void {
     if (failed !== pool || closing) return; // already replaced, or the client is closing
     pool = createPool();
-    logger.warn('database statement timed out; replacing every pooled connection', {
-      error: (error as Error).message,
-      queryTimeoutMs,
-    });
+    // Once per episode: a blackhole times out a statement every queryTimeoutMs until it ends.
+    if (lastReplacedAt === undefined || (lastRoundTripAt ?? 0) > lastReplacedAt) {
+      logger.warn('database statement timed out; replacing every pooled connection', {
+        error: (error as Error).message,
+        queryTimeoutMs,
+      });
+    }
+    lastReplacedAt = Date.now();
     const ended = failed
       .end()
       .catch(() => {})
