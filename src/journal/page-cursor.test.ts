@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { openStore } from './open-store.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 
 const crafted = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -89,5 +90,28 @@ describe('page cursors', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('page cursors the store writes', () => {
+  it('page through every run whatever the server’s DateStyle', async () => {
+    // PGlite has one connection, so the session setting applies to every statement of the store.
+    const { store, client } = await openStore({ dataDir: 'memory://' });
+    try {
+      await client.exec(`SET DateStyle TO 'SQL, DMY'`);
+      const ids: string[] = [];
+      for (let index = 0; index < 3; index++)
+        ids.push((await store.createRun({ agent: 'a', input: index })).run.id);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listRuns({ limit: 1, ...(cursor === undefined ? {} : { cursor }) });
+        seen.push(...page.runs.map((run) => run.id));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(seen.sort()).toEqual([...ids].sort());
+    } finally {
+      await store.close();
+    }
   });
 });

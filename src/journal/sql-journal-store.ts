@@ -184,9 +184,9 @@ export function createSqlJournalStore({
         conditions.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
       }
       params.push(limit + 1);
-      // created_at::text keeps the microseconds a JS Date would drop, so the cursor is exact.
+      // The text keeps the microseconds a JS Date would drop, so the cursor is exact.
       const result = await client.query<RunRow & { cursor_created_at: string }>(
-        `SELECT *, created_at::text AS cursor_created_at FROM ${runs}
+        `SELECT *, ${cursorTime('created_at')} AS cursor_created_at FROM ${runs}
          ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
          ORDER BY created_at DESC, id DESC
          LIMIT $${params.length}`,
@@ -714,9 +714,9 @@ export function createSqlJournalStore({
     async listApprovalsPage(filter = {}) {
       const limit = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(filter.limit ?? 100)));
       const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-      // requested_at::text keeps the microseconds a JS Date would drop, so the cursor is exact.
+      // The text keeps the microseconds a JS Date would drop, so the cursor is exact.
       const result = await client.query<ApprovalRow & { cursor_at: string }>(
-        `SELECT *, requested_at::text AS cursor_at FROM ${approvals}
+        `SELECT *, ${cursorTime('requested_at')} AS cursor_at FROM ${approvals}
          WHERE ($1::text IS NULL OR tenant_id = $1::text) AND ($2::text IS NULL OR run_id = $2::text)
            AND ($3::text IS NULL OR status = $3::text)
            AND ($5::timestamptz IS NULL OR (requested_at, id) < ($5::timestamptz, $6::text))
@@ -805,4 +805,12 @@ function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {
     step.startedAt.toISOString(),
     step.meta == null ? null : toJson(step.meta),
   ];
+}
+
+/**
+ * A page cursor's time as text with its microseconds, in UTC and one fixed format whatever the
+ * server's `DateStyle` (`::text` follows it, and page-cursor.ts reads the ISO form).
+ */
+function cursorTime(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
