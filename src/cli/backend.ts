@@ -134,7 +134,7 @@ function redactUrl(url: string): string {
 /** The slice of the HTTP API the CLI uses when a local server owns the embedded database. */
 export interface RemoteApi extends KeyAdmin {
   submit(
-    body: { agent: string; input: unknown; session_id?: string },
+    body: { agent: string; input: unknown; session_id?: string; user_id?: string; trigger?: string },
     idempotencyKey?: string,
   ): Promise<{ id: string; status: RunStatus }>;
   getRun(id: string): Promise<RunView | undefined>;

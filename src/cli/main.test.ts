@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/load-config.js';
+import { promptVersionOf } from '../runtime/prompt-version.js';
 import { main } from './main.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -73,6 +75,48 @@ describe('keel CLI', () => {
 
     const listed = await cliIn(dataDir, ['runs', '--json']);
     expect((JSON.parse(listed.stdout) as Array<{ id: string }>).map((entry) => entry.id)).toContain(run.id);
+  });
+
+  it('records --user, --trigger (default cli) and the prompt version, and lists by them', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
+    directories.push(dataDir);
+    const config = ['--config', join(FIXTURES, 'echo.config.ts')];
+    const runJson = async (args: string[]) => {
+      const ran = await cliIn(dataDir, ['run', 'echo', ...args, '--json', ...config]);
+      expect(ran.code).toBe(0);
+      return JSON.parse(ran.stdout) as {
+        id: string;
+        user_id: string | null;
+        trigger: string;
+        prompt_version: string;
+      };
+    };
+    const named = await runJson(['for ada', '--user', 'ada', '--trigger', 'eval']);
+    const plain = await runJson(['for nobody']);
+    const detached = await runJson(['later', '--detach', '--user', 'ada']);
+    expect(named).toMatchObject({ user_id: 'ada', trigger: 'eval', created_by: null });
+    expect(plain).toMatchObject({ user_id: null, trigger: 'cli' });
+    const loaded = await loadConfig({ path: join(FIXTURES, 'echo.config.ts'), cwd: ROOT, env: {} });
+    const version = promptVersionOf(loaded.agents.get('echo')!);
+    for (const run of [named, plain]) expect(run.prompt_version).toBe(version);
+    // --detach prints the id only: the listing shows what the queued run recorded.
+    const queued = await cliIn(dataDir, ['runs', '--status', 'queued', '--json']);
+    expect(JSON.parse(queued.stdout)).toMatchObject([
+      { id: detached.id, user_id: 'ada', trigger: 'cli', prompt_version: version },
+    ]);
+
+    const ids = async (args: string[]) => {
+      const listed = await cliIn(dataDir, ['runs', ...args, '--json']);
+      expect(listed.code).toBe(0);
+      return (JSON.parse(listed.stdout) as Array<{ id: string }>).map((run) => run.id);
+    };
+    expect(await ids(['--user', 'ada'])).toEqual([detached.id, named.id]);
+    expect(await ids(['--user', 'ada', '--trigger', 'eval'])).toEqual([named.id]);
+    expect(await ids(['--trigger', 'cli'])).toEqual([detached.id, plain.id]);
+    expect((await cliIn(dataDir, ['runs', '--user', 'u'.repeat(201)])).code).toBe(2);
+    const badTrigger = await cliIn(dataDir, ['run', 'echo', 'x', '--trigger', 't'.repeat(65), ...config]);
+    expect(badTrigger.code).toBe(2);
+    expect(badTrigger.stderr).toContain('--trigger');
   });
 
   it('prunes: counts with --dry-run, deletes without, and keeps what is recent', async () => {

@@ -14,14 +14,14 @@ import { UsageError } from './usage-error.js';
 const HELP = `keel: the production runtime for LLM agents
 
 Usage:
-  keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY]
+  keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY] [--user U] [--trigger T]
   keel worker [--concurrency N] [--lease-ms MS]
   keel serve [--port N] [--host H] [--workers N] [--no-worker]
   keel gateway [--port N] [--host H]
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]
   keel keys revoke <id>
-  keel runs [--limit N] [--status S] [--agent A] [--json]
+  keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
@@ -40,6 +40,8 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   session: { type: 'string' },
   'idempotency-key': { type: 'string' },
+  user: { type: 'string' },
+  trigger: { type: 'string' },
   concurrency: { type: 'string' },
   'lease-ms': { type: 'string' },
   port: { type: 'string' },
@@ -63,12 +65,12 @@ type OptionName = keyof typeof OPTIONS;
 
 /** The flags each command takes besides `--config` and `--help`; any other is a usage error. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
-  run: ['detach', 'json', 'session', 'idempotency-key'],
+  run: ['detach', 'json', 'session', 'idempotency-key', 'user', 'trigger'],
   worker: ['concurrency', 'lease-ms'],
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
-  runs: ['limit', 'status', 'agent', 'json'],
+  runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
@@ -138,6 +140,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           config: values.config,
           session: values.session,
           idempotencyKey: values['idempotency-key'],
+          user: values.user,
+          trigger: values.trigger,
         },
         io,
       );
@@ -175,7 +179,14 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'runs':
       return runsCommand(
-        { limit: values.limit, status: values.status, agent: values.agent, json: values.json },
+        {
+          limit: values.limit,
+          status: values.status,
+          agent: values.agent,
+          user: values.user,
+          trigger: values.trigger,
+          json: values.json,
+        },
         io,
       );
     case 'show':

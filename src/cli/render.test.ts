@@ -12,6 +12,10 @@ const waitingRun: RunView = {
   error: null,
   session_id: null,
   metadata: {},
+  user_id: null,
+  trigger: 'cli',
+  created_by: null,
+  prompt_version: 'code:0123456789ab',
   attempts: 1,
   waiting: {
     reason: 'gateway_unavailable',

@@ -8,6 +8,7 @@ import { sessionsMigration } from './migration-0005-sessions.js';
 import { textDeltasMigration } from './migration-0006-text-deltas.js';
 import { retentionMigration } from './migration-0007-retention.js';
 import { providerWaitsMigration } from './migration-0008-provider-waits.js';
+import { runAttributionMigration } from './migration-0012-run-attribution.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -132,6 +133,7 @@ export const migrations: readonly Migration[] = [
   textDeltasMigration,
   retentionMigration,
   providerWaitsMigration,
+  runAttributionMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -122,8 +122,9 @@ export function createSqlJournalStore({
       const tenantId = run.tenantId ?? 'default';
       const idempotencyKey = run.idempotencyKey ?? null;
       const inserted = await client.query<RunRow>(
-        `INSERT INTO ${runs} (id, tenant_id, agent, status, input, session_id, metadata, idempotency_key, created_at)
-         VALUES ($1, $2, $3, 'queued', $4::jsonb, $5, $6::jsonb, $7, $8::timestamptz)
+        `INSERT INTO ${runs} (id, tenant_id, agent, status, input, session_id, metadata, idempotency_key, created_at,
+           user_id, trigger, created_by, prompt_version)
+         VALUES ($1, $2, $3, 'queued', $4::jsonb, $5, $6::jsonb, $7, $8::timestamptz, $10, $11, $12, $13)
          ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *, pg_notify($9, '')`,
         [
@@ -136,6 +137,10 @@ export function createSqlJournalStore({
           idempotencyKey,
           new Date(clock.now()).toISOString(),
           channel,
+          run.userId ?? null,
+          run.trigger ?? null,
+          run.createdBy ?? null,
+          run.promptVersion ?? null,
         ],
       );
       const row = inserted.rows[0];
@@ -174,6 +179,8 @@ export function createSqlJournalStore({
       if (filter.agent !== undefined) where((p) => `agent = ${p}`, filter.agent);
       if (filter.status !== undefined) where((p) => `status = ${p}`, filter.status);
       if (filter.sessionId !== undefined) where((p) => `session_id = ${p}`, filter.sessionId);
+      if (filter.userId !== undefined) where((p) => `user_id = ${p}`, filter.userId);
+      if (filter.trigger !== undefined) where((p) => `trigger = ${p}`, filter.trigger);
       if (filter.createdAfter !== undefined)
         where((p) => `created_at > ${p}::timestamptz`, filter.createdAfter.toISOString());
       if (filter.createdBefore !== undefined)

@@ -31,6 +31,10 @@ export interface RunRow {
   error: SerializedError | null;
   session_id: string | null;
   metadata: Record<string, unknown> | null;
+  user_id?: string | null;
+  trigger?: string | null;
+  created_by?: string | null;
+  prompt_version?: string | null;
   idempotency_key: string | null;
   lease_owner: string | null;
   lease_expires_at: Date | string | null;
@@ -99,6 +103,10 @@ export function toRunRecord(row: RunRow): RunRecord {
     error: fromStorableJson(row.error),
     sessionId: row.session_id,
     metadata: fromStorableJson(row.metadata) ?? {},
+    userId: row.user_id ?? null,
+    trigger: row.trigger ?? null,
+    createdBy: row.created_by ?? null,
+    promptVersion: row.prompt_version ?? null,
     idempotencyKey: row.idempotency_key,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),

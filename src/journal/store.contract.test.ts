@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError, LeaseLostError, MigrationError } from '../errors/storage-errors.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { migrate, migrationStatus } from './migrations.js';
+import { migrate, migrations, migrationStatus } from './migrations.js';
 import { createPgClient } from './pg-client.js';
 import { createPgliteClient } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
@@ -809,6 +809,78 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(await store.requestCancel('run_missing')).toBeUndefined();
       expect(await store.requestCancel(run.id, { tenantId: 'other' })).toBeUndefined();
       expect((await store.getRun(run.id))?.status).toBe('queued');
+    });
+  });
+
+  describe('run attribution (migration 12)', () => {
+    it('records user, trigger, creating key and prompt version, and lists by user and trigger', async () => {
+      const { run } = await store.createRun(
+        newRun({ userId: 'user-1', trigger: 'eval', createdBy: 'key_1', promptVersion: 'code:0123456789ab' }),
+      );
+      expect(run).toMatchObject({
+        userId: 'user-1',
+        trigger: 'eval',
+        createdBy: 'key_1',
+        promptVersion: 'code:0123456789ab',
+      });
+      expect(await store.getRun(run.id)).toEqual(run);
+      const bare = (await store.createRun(newRun())).run;
+      expect(bare).toMatchObject({ userId: null, trigger: null, createdBy: null, promptVersion: null });
+
+      const other = (await store.createRun(newRun({ userId: 'user-2', trigger: 'eval' }))).run;
+      const sameUserOtherTenant = (await store.createRun(newRun({ tenantId: 'acme', userId: 'user-1' }))).run;
+      const second = (await store.createRun(newRun({ userId: 'user-1', trigger: 'schedule' }))).run;
+      const ids = async (filter: Parameters<JournalStore['listRuns']>[0]) =>
+        (await store.listRuns(filter)).runs.map((listed) => listed.id);
+      expect(await ids({ tenantId: 'default', userId: 'user-1' })).toEqual([second.id, run.id]);
+      expect(await ids({ tenantId: 'acme', userId: 'user-1' })).toEqual([sameUserOtherTenant.id]);
+      expect(await ids({ trigger: 'eval' })).toEqual([other.id, run.id]);
+      expect(await ids({ userId: 'user-1', trigger: 'schedule' })).toEqual([second.id]);
+      expect(await ids({ userId: 'nobody' })).toEqual([]);
+      // Pages of one user's runs follow the same cursor as every listing.
+      const first = await store.listRuns({ tenantId: 'default', userId: 'user-1', limit: 1 });
+      expect(first.runs.map((listed) => listed.id)).toEqual([second.id]);
+      const next = await store.listRuns({
+        tenantId: 'default',
+        userId: 'user-1',
+        limit: 1,
+        cursor: first.nextCursor!,
+      });
+      expect(next.runs.map((listed) => listed.id)).toEqual([run.id]);
+      expect(next.nextCursor).toBeUndefined();
+    });
+
+    it('reads a run created before the migration with nulls', async () => {
+      const old = createTestSchemaName();
+      try {
+        await client.exec(`CREATE SCHEMA ${old};
+          CREATE TABLE ${old}.migrations (version integer PRIMARY KEY, name text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now());`);
+        for (const migration of migrations.filter((candidate) => candidate.version < 12)) {
+          await client.exec(migration.up(old));
+          await client.query(`INSERT INTO ${old}.migrations (version, name) VALUES ($1, $2)`, [
+            migration.version,
+            migration.name,
+          ]);
+        }
+        await client.query(
+          `INSERT INTO ${old}.runs (id, tenant_id, agent, status, input) VALUES ($1, 'default', 'support', 'queued', '{}')`,
+          ['run_before'],
+        );
+        const upgraded = createSqlJournalStore({ client, schema: old, clock });
+        await upgraded.migrate();
+        expect(await upgraded.getRun('run_before')).toMatchObject({
+          id: 'run_before',
+          userId: null,
+          trigger: null,
+          createdBy: null,
+          promptVersion: null,
+        });
+        expect((await upgraded.listRuns({ userId: 'user-1' })).runs).toEqual([]);
+        await upgraded.close();
+      } finally {
+        await client.exec(`DROP SCHEMA IF EXISTS ${old} CASCADE`);
+      }
     });
   });
 

@@ -52,6 +52,14 @@ export interface RunRecord {
   error: SerializedError | null;
   sessionId: string | null;
   metadata: Record<string, unknown>;
+  /** The end user the run acts for, as its submitter named them (null when not given). */
+  userId: string | null;
+  /** What started the run: `user_explicit`, `cli`, `api`, `eval`, `schedule`... (null before migration 12). */
+  trigger: string | null;
+  /** Id of the API key that submitted the run over HTTP; null from the CLI or `runAgent`. */
+  createdBy: string | null;
+  /** The agent's prompt version when the run was created, `code:<sha256 prefix>` (see prompt-version.ts). */
+  promptVersion: string | null;
   idempotencyKey: string | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
@@ -152,6 +160,11 @@ export interface NewRun {
   input: unknown;
   sessionId?: string | null;
   metadata?: Record<string, unknown>;
+  /** Stored as given: callers validate ids at their edge (no NUL, no unpaired surrogate). */
+  userId?: string | null;
+  trigger?: string | null;
+  createdBy?: string | null;
+  promptVersion?: string | null;
   /** Deduplicates submissions: a second run with the same tenant and key returns the first. */
   idempotencyKey?: string | null;
 }
@@ -161,6 +174,8 @@ export interface RunFilter {
   agent?: string;
   status?: RunStatus;
   sessionId?: string;
+  userId?: string;
+  trigger?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   /** Page size, 1..500 (default 50). */

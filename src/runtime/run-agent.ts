@@ -2,6 +2,8 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
+import { promptVersionOf } from './prompt-version.js';
+import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
 import { createWorker, type WorkerOptions } from './worker.js';
@@ -38,6 +40,10 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
   input: unknown;
   sessionId?: string;
   metadata?: Record<string, unknown>;
+  /** The end user the run acts for (1-200 characters). */
+  userId?: string;
+  /** What started the run (1-64 characters); default `api`. */
+  trigger?: string;
   idempotencyKey?: string;
   tenantId?: string;
 }
@@ -47,9 +53,33 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
  * The run is durable like any other: if this process dies, any worker resumes it.
  */
 export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
-  const { store, agent, input, sessionId, metadata, idempotencyKey, tenantId, onEvent, ...workerOptions } =
-    options;
-  const newRun: NewRun = { agent, input, sessionId, metadata, idempotencyKey, tenantId };
+  const {
+    store,
+    agent,
+    input,
+    sessionId,
+    metadata,
+    userId,
+    trigger = 'api',
+    idempotencyKey,
+    tenantId,
+    onEvent,
+    ...workerOptions
+  } = options;
+  assertRunAttribution({ userId, trigger });
+  const definition = options.agents.find((candidate) => candidate.name === agent);
+  const newRun: NewRun = {
+    agent,
+    input,
+    sessionId,
+    metadata,
+    userId: userId ?? null,
+    trigger,
+    // An agent this process does not know is refused by the worker, as before.
+    promptVersion: definition ? promptVersionOf(definition) : null,
+    idempotencyKey,
+    tenantId,
+  };
   const { run } = await store.createRun(newRun);
   const controller = new AbortController();
   let announceEnd: () => void = () => {};

@@ -9,6 +9,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { promptVersionOf } from '../runtime/prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import { canReadRuns, presentedKey, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
@@ -35,6 +36,8 @@ import {
 import { z } from 'zod';
 
 const EVENT_ID = /^\d{1,15}$/;
+/** The `trigger` of a run submitted over HTTP that names none. */
+const DEFAULT_HTTP_TRIGGER = 'user_explicit';
 /** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */
 const WAIT_RECHECK_MS = 1_000;
 
@@ -64,7 +67,8 @@ export const runRoutes = [
     async handle({ request, response, url, key, body, dependencies }) {
       const { store, client, agents } = dependencies;
       const submission = await body();
-      if (!agents.has(submission.agent)) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
+      const agent = agents.get(submission.agent);
+      if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
       const idempotencyKey = headerValue(request, 'idempotency-key');
       if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
         throw invalidRequest('Idempotency-Key must be 1-200 characters.');
@@ -78,6 +82,10 @@ export const runRoutes = [
           input: submission.input,
           sessionId: submission.session_id ?? null,
           metadata: submission.metadata ?? {},
+          userId: submission.user_id ?? null,
+          trigger: submission.trigger ?? DEFAULT_HTTP_TRIGGER,
+          createdBy: key.id,
+          promptVersion: promptVersionOf(agent),
           idempotencyKey: idempotencyKey || null,
         },
       });
@@ -105,6 +113,8 @@ export const runRoutes = [
         agent: filter.agent,
         status: filter.status,
         sessionId: filter.session_id,
+        userId: filter.user_id,
+        trigger: filter.trigger,
         createdAfter: filter.created_after === undefined ? undefined : new Date(filter.created_after),
         createdBefore: filter.created_before === undefined ? undefined : new Date(filter.created_before),
         limit: filter.limit,
@@ -301,14 +311,26 @@ async function waitForEnd(
   }
 }
 
-/** Whether a run is the one this request body asks for (agent, input, session, metadata). */
+/**
+ * Whether a run is the one this request body asks for (agent, input, session, metadata, user,
+ * trigger).
+ */
 function sameSubmission(
   run: RunRecord,
-  body: { agent: string; input: unknown; session_id?: string | null; metadata?: Record<string, unknown> },
+  body: {
+    agent: string;
+    input: unknown;
+    session_id?: string | null;
+    metadata?: Record<string, unknown>;
+    user_id?: string;
+    trigger?: string;
+  },
 ): boolean {
   return (
     run.agent === body.agent &&
     (run.sessionId ?? null) === (body.session_id ?? null) &&
+    (run.userId ?? null) === (body.user_id ?? null) &&
+    (run.trigger ?? DEFAULT_HTTP_TRIGGER) === (body.trigger ?? DEFAULT_HTTP_TRIGGER) &&
     canonicalJson(run.input ?? null) === canonicalJson(body.input ?? null) &&
     canonicalJson(run.metadata ?? {}) === canonicalJson(body.metadata ?? {})
   );

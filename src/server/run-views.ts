@@ -19,6 +19,10 @@ export function runView(run: RunRecord) {
     error: run.error,
     session_id: run.sessionId,
     metadata: run.metadata,
+    user_id: run.userId,
+    trigger: run.trigger,
+    created_by: run.createdBy,
+    prompt_version: run.promptVersion,
     attempts: run.attempts,
     waiting:
       run.wait === null

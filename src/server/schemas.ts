@@ -66,6 +66,12 @@ export const createRunRequest = z
         'For a session with a run still active: queue behind it (default), reject with 409 session_busy, or interrupt (cancel) it.',
       ),
     metadata: z.record(z.string(), storableJson).optional(),
+    user_id: text(200).optional().describe('The end user the run acts for (1-200 characters).'),
+    trigger: text(64)
+      .optional()
+      .describe(
+        'What started the run (1-64 characters): `user_explicit` (the default), `cli`, `eval`, `schedule`, `api`...',
+      ),
   })
   .meta({ id: 'CreateRunRequest' });
 
@@ -74,6 +80,8 @@ export const listRunsQuery = z.object({
   agent: text(64).optional(),
   status: runStatusSchema.optional(),
   session_id: text(200).optional(),
+  user_id: text(200).optional(),
+  trigger: text(64).optional(),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -127,6 +135,23 @@ export const runResponse = z
     error: serializedErrorSchema.nullable(),
     session_id: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()),
+    user_id: z.string().nullable().describe('The end user the run acts for, as its submitter named them.'),
+    trigger: z
+      .string()
+      .nullable()
+      .describe(
+        'What started the run (`user_explicit`, `cli`, `api`...); null for runs created before Keel recorded it.',
+      ),
+    created_by: z
+      .string()
+      .nullable()
+      .describe('Id of the API key that submitted the run over HTTP; null from the CLI or runAgent.'),
+    prompt_version: z
+      .string()
+      .nullable()
+      .describe(
+        "The agent's prompt version when the run was created: `code:` and 12 hex digits of the SHA-256 of its instructions and tool specs.",
+      ),
     attempts: z
       .number()
       .describe('How many times a worker claimed the run (a wait for a provider does not count).'),

@@ -6,10 +6,18 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { renderRunDetail, renderRunTable } from '../render.js';
 import { UsageError } from '../usage-error.js';
+import { checkAttributionFlags } from '../attribution-flags.js';
 
 /** `keel runs`: the most recent runs, newest first. */
 export async function runsCommand(
-  { limit = '20', status, agent, json }: { limit?: string; status?: string; agent?: string; json: boolean },
+  {
+    limit = '20',
+    status,
+    agent,
+    user,
+    trigger,
+    json,
+  }: { limit?: string; status?: string; agent?: string; user?: string; trigger?: string; json: boolean },
   io: CliIo,
 ): Promise<number> {
   const count = Number(limit);
@@ -18,6 +26,7 @@ export async function runsCommand(
   if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
     throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
   }
+  checkAttributionFlags({ user, trigger });
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
     let runs: RunView[];
@@ -26,12 +35,16 @@ export async function runsCommand(
         limit: String(count),
         ...(status ? { status } : {}),
         ...(agent ? { agent } : {}),
+        ...(user === undefined ? {} : { user_id: user }),
+        ...(trigger === undefined ? {} : { trigger }),
       });
     } else {
       const page = await backend.store.listRuns({
         limit: count,
         status: status as RunStatus | undefined,
         agent,
+        userId: user,
+        trigger,
       });
       runs = page.runs.map(runView);
     }

@@ -12,6 +12,11 @@ import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { renderEvent, renderOutput, renderStep, renderSummary, renderWait } from '../render.js';
 import { UsageError } from '../usage-error.js';
+import { checkAttributionFlags } from '../attribution-flags.js';
+import { promptVersionOf } from '../../runtime/prompt-version.js';
+
+/** The `trigger` of a run `keel run` submits without `--trigger`. */
+const CLI_TRIGGER = 'cli';
 
 export interface RunCommandOptions {
   agent?: string;
@@ -21,6 +26,10 @@ export interface RunCommandOptions {
   config?: string;
   session?: string;
   idempotencyKey?: string;
+  /** `--user`: the end user the run acts for. */
+  user?: string;
+  /** `--trigger`: what started the run (default `cli`). */
+  trigger?: string;
 }
 
 /**
@@ -31,6 +40,7 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
   const { agent, input, detach, json } = options;
   if (!agent) throw new UsageError('Usage: keel run <agent> <input> [--detach] [--json]');
   if (input.trim() === '') throw new UsageError('Give the run an input: keel run <agent> "<input>"');
+  checkAttributionFlags({ user: options.user, trigger: options.trigger });
   const progress = io.stderr.isTTY === true && !json;
   // Config errors come first (and cheaply): a local server would only find the same ones later.
   const remote = !io.env.DATABASE_URL && readEmbeddedOwner(keelDirectory({ env: io.env, cwd: io.cwd }))?.url;
@@ -65,18 +75,22 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
 
 async function runDirect(
   backend: Extract<Backend, { mode: 'direct' }>,
-  { agent, input, detach, session, idempotencyKey }: RunCommandOptions,
+  { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER }: RunCommandOptions,
   io: CliIo,
   progress: boolean,
   { agents, gateway }: LoadedConfig,
 ): Promise<RunView> {
-  if (!agents.has(agent!)) throw new UnknownAgentError(agent!, [...agents.keys()]);
+  const definition = agents.get(agent!);
+  if (!definition) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
   if (detach) {
     const { run } = await store.createRun({
       agent: agent!,
       input,
       sessionId: session ?? null,
+      userId: user ?? null,
+      trigger,
+      promptVersion: promptVersionOf(definition),
       idempotencyKey: idempotencyKey ?? null,
     });
     return runView(run);
@@ -91,6 +105,8 @@ async function runDirect(
         agent: agent!,
         input,
         sessionId: session,
+        ...(user === undefined ? {} : { userId: user }),
+        trigger,
         idempotencyKey,
         streamText: progress,
         logger,
@@ -108,13 +124,19 @@ async function runDirect(
 
 async function runRemote(
   backend: Extract<Backend, { mode: 'remote' }>,
-  { agent, input, detach, session, idempotencyKey }: RunCommandOptions,
+  { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER }: RunCommandOptions,
   io: CliIo,
   progress: boolean,
 ): Promise<RunView> {
   const { api } = backend;
   const submitted = await api.submit(
-    { agent: agent!, input, ...(session ? { session_id: session } : {}) },
+    {
+      agent: agent!,
+      input,
+      ...(session ? { session_id: session } : {}),
+      ...(user === undefined ? {} : { user_id: user }),
+      trigger,
+    },
     idempotencyKey,
   );
   let run = await api.getRun(submitted.id);

@@ -1,0 +1,18 @@
+import type { Agent } from './agent.js';
+import { hashCanonical } from '../util/canonical-hash.js';
+
+/**
+ * The version of an agent's prompt as code defines it: `code:` and the first 12 hex digits of
+ * the SHA-256 of the canonical JSON of its instructions and its tools' specs (name, description,
+ * JSON Schema of the input), in the order the agent lists them. The same prompt gets the same
+ * version in every process; any change to the instructions or to a tool the model is offered
+ * changes it. (A prompt registry, when one exists, will name versions itself.)
+ */
+export function promptVersionOf(agent: Pick<Agent, 'instructions' | 'tools'>): string {
+  const tools = (agent.tools ?? []).map(({ spec }) => ({
+    name: spec.name,
+    description: spec.description,
+    parameters: spec.parameters,
+  }));
+  return `code:${hashCanonical({ instructions: agent.instructions, tools }).slice(0, 12)}`;
+}
