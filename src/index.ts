@@ -183,6 +183,13 @@ export {
   type RunOutcomes,
   type RunOutcomesOptions,
 } from './server/outcomes.js';
+export {
+  createRunFeedback,
+  type NewRunFeedback,
+  type RunFeedback,
+  type RunFeedbackOptions,
+  type RunFeedbackRecord,
+} from './server/feedback.js';
 export { createReadinessCheck, type ReadinessCheck, type ReadinessReport } from './server/readiness.js';
 export {
   createHealthCheck,

@@ -15,6 +15,7 @@ import { defineAgent } from '../src/runtime/agent.js';
 import { runAgent } from '../src/runtime/run-agent.js';
 import { createWorker, type Worker } from '../src/runtime/worker.js';
 import { createServer } from '../src/server/create-server.js';
+import { createRunFeedback } from '../src/server/feedback.js';
 import { createRunOutcomes } from '../src/server/outcomes.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../src/testing/fake-openai-server.js';
 import { createTestSchemaName, describePostgres } from '../src/testing/postgres.js';
@@ -91,6 +92,7 @@ function anyTextSuite(open: () => Promise<OpenedStore>) {
       logger: silentLogger,
       apiKeys,
       outcomes: createRunOutcomes({ client: opened.client, schema: opened.schema }),
+      feedback: createRunFeedback({ client: opened.client, schema: opened.schema }),
       eventPollIntervalMs: 20,
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

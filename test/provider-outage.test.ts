@@ -15,6 +15,7 @@ import type { JournalStore } from '../src/journal/store.js';
 import { defineAgent, type Agent } from '../src/runtime/agent.js';
 import { createWorker, type Worker } from '../src/runtime/worker.js';
 import { createServer } from '../src/server/create-server.js';
+import { createRunFeedback } from '../src/server/feedback.js';
 import { createRunOutcomes } from '../src/server/outcomes.js';
 import { acceptedRunResponse, runResponse, stepListResponse } from '../src/server/schemas.js';
 import {
@@ -74,6 +75,7 @@ async function serve({
     logger: silentLogger,
     apiKeys: service.apiKeys,
     outcomes: createRunOutcomes({ client }),
+    feedback: createRunFeedback({ client }),
     gatewayHandler: service.handler,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

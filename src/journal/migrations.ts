@@ -9,6 +9,7 @@ import { textDeltasMigration } from './migration-0006-text-deltas.js';
 import { retentionMigration } from './migration-0007-retention.js';
 import { providerWaitsMigration } from './migration-0008-provider-waits.js';
 import { runAttributionMigration } from './migration-0012-run-attribution.js';
+import { outcomesFeedbackMigration } from './migration-0013-outcomes-feedback.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -134,6 +135,7 @@ export const migrations: readonly Migration[] = [
   retentionMigration,
   providerWaitsMigration,
   runAttributionMigration,
+  outcomesFeedbackMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

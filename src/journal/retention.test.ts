@@ -94,6 +94,20 @@ function retentionContract(openClient: () => Promise<SqlClient>): void {
        VALUES ('expired', '{}', now() - interval '1 minute'), ('fresh', '{}', now() + interval '1 hour')`,
     );
 
+    // Outcomes and feedback of an old run and of a recent one.
+    for (const run of [old, recent]) {
+      await client.query(
+        `INSERT INTO ${schema}.run_outcomes (run_id, tenant_id, status, decided_at, decided_by_key)
+         VALUES ($1, 'default', 'committed', now(), 'k')`,
+        [run.id],
+      );
+      await client.query(
+        `INSERT INTO ${schema}.run_feedback (id, run_id, tenant_id, thumbs, created_by, created_at)
+         VALUES ($1, $2, 'default', 'up', 'key:k', now()), ($1 || '_2', $2, 'default', 'down', 'key:k', now())`,
+        [`fb_${run.id}`, run.id],
+      );
+    }
+
     const retention = createRetention({ client, schema });
     const before = new Date(Date.now() - 30 * DAY);
     expect(await retention.count({ before })).toEqual({ runs: 2, gatewayCalls: 1, cachedResponses: 1 });
@@ -116,6 +130,9 @@ function retentionContract(openClient: () => Promise<SqlClient>): void {
     expect(await rowsOf('steps')).toBe(left.size - 1);
     expect(await rowsOf('payloads')).toBe(left.size - 1);
     expect(await rowsOf('text_deltas')).toBe(left.size - 1);
+    // Outcomes and feedback went with theirs (the old run's), the recent run's stay.
+    expect(await rowsOf('run_outcomes')).toBe(1);
+    expect(await rowsOf('run_feedback')).toBe(2);
     expect(await rowsOf('gateway_calls')).toBe(1);
     expect(await rowsOf('response_cache')).toBe(1);
     expect(await retention.prune({ before })).toEqual({ runs: 0, gatewayCalls: 0, cachedResponses: 0 });

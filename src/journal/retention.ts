@@ -3,7 +3,7 @@
  * locks on a live database). Nothing prunes on its own; `keel prune` runs this.
  *
  * - **Runs** that ended before the cutoff go with everything that hangs off them (steps,
- *   payloads, streamed text, approvals, outcomes: `ON DELETE CASCADE`). Except a session's runs
+ *   payloads, streamed text, approvals, outcomes, feedback: `ON DELETE CASCADE`). Except a session's runs
  *   while the session is still in use: a run of a session with any run not ended, or ended after
  *   the cutoff, stays, since later messages of the session read its conversation from them.
  * - **Gateway call records** started before the cutoff, and **cached responses** past their

@@ -44,6 +44,8 @@ const ENDPOINTS = [
   { method: 'GET', name: '/v1/runs/:id/events', path: (id: string) => `/v1/runs/${id}/events` },
   { method: 'POST', name: '/v1/runs/:id/cancel', path: (id: string) => `/v1/runs/${id}/cancel` },
   { method: 'POST', name: '/v1/runs/:id/outcome', path: (id: string) => `/v1/runs/${id}/outcome` },
+  { method: 'POST', name: '/v1/runs/:id/feedback', path: (id: string) => `/v1/runs/${id}/feedback` },
+  { method: 'GET', name: '/v1/runs/:id/feedback', path: (id: string) => `/v1/runs/${id}/feedback` },
 ] as const;
 
 /** Sends a request and checks the answer is a 4xx with the error body (or a success). */
@@ -84,6 +86,10 @@ const rawBody = fc.oneof(
         metadata: fc.oneof(fc.dictionary(oddString, jsonValue), fc.jsonValue()),
         status: fc.oneof(fc.constantFrom('committed', 'rejected'), oddString),
         value: jsonValue,
+        thumbs: fc.oneof(fc.constantFrom('up', 'down'), oddString),
+        score: fc.oneof(fc.double(), fc.jsonValue()),
+        comment: fc.oneof(oddString, fc.jsonValue()),
+        user_id: fc.oneof(oddString, fc.jsonValue()),
       },
       { requiredKeys: [] },
     )
@@ -163,7 +169,7 @@ describe('tenant isolation matrix', () => {
   it.each(ENDPOINTS.filter((endpoint) => endpoint.path('x') !== '/v1/runs'))(
     '$method $name with another tenant: 404 for its runs, 403 for a wrong scope, 401 for no key',
     async ({ method, path }) => {
-      const body = method === 'POST' ? JSON.stringify({ status: 'committed' }) : undefined;
+      const body = method === 'POST' ? JSON.stringify({ status: 'committed', thumbs: 'up' }) : undefined;
       const asOther = await app.call(path(ownRun), {
         method,
         key: app.keys.otherTenant,

@@ -19,6 +19,7 @@ import type { CorsOptions } from './cors.js';
 import { sendError } from './http-errors.js';
 import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
+import type { RunFeedback } from './feedback.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   apiKeys: ApiKeys;
   /** Where `POST /v1/runs/{id}/outcome` records outcomes (see `createRunOutcomes`). */
   outcomes: RunOutcomes;
+  /** Where `POST /v1/runs/{id}/feedback` records feedback (see `createRunFeedback`). */
+  feedback: RunFeedback;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
   readiness?: ReadinessCheck;
   /** Answers `/healthz` (see `createHealthCheck`, in `health.ts`); without it `/healthz` is always 200. */
@@ -84,6 +87,7 @@ export function createServer({
   logger,
   apiKeys,
   outcomes,
+  feedback,
   readiness,
   health = () => ({ ok: true }),
   gatewayHandler,
@@ -108,6 +112,7 @@ export function createServer({
       logger,
       apiKeys,
       outcomes,
+      feedback,
       ...(readiness === undefined ? {} : { readiness }),
       health,
       maxBodyBytes,

@@ -47,8 +47,8 @@ interface OutcomeRow {
 }
 
 /**
- * Run outcomes over SQL, in their own table next to the journal's (created idempotently on
- * first use, so the journal's migrations stay untouched). A row is deleted with its run.
+ * Run outcomes over SQL, in the `run_outcomes` table (migration 13). A row is deleted with its
+ * run.
  */
 export function createRunOutcomes({
   client,
@@ -57,29 +57,9 @@ export function createRunOutcomes({
 }: RunOutcomesOptions): RunOutcomes {
   assertSchemaName(schema);
   const table = `${schema}.run_outcomes`;
-  let ready: Promise<void> | undefined;
-  const ensureTable = () => {
-    ready ??= client
-      .exec(
-        `CREATE TABLE IF NOT EXISTS ${table} (
-           run_id text PRIMARY KEY REFERENCES ${schema}.runs (id) ON DELETE CASCADE,
-           tenant_id text NOT NULL,
-           status text NOT NULL CHECK (status IN ('committed', 'rejected')),
-           value jsonb,
-           decided_at timestamptz NOT NULL,
-           decided_by_key text NOT NULL
-         )`,
-      )
-      .catch((error: unknown) => {
-        ready = undefined;
-        throw error;
-      });
-    return ready;
-  };
 
   return {
     async get(runId, { tenantId }) {
-      await ensureTable();
       const result = await client.query<OutcomeRow>(
         `SELECT * FROM ${table} WHERE run_id = $1 AND tenant_id = $2`,
         [runId, tenantId],
@@ -89,7 +69,6 @@ export function createRunOutcomes({
     },
 
     async record({ runId, tenantId, status, value, decidedByKey }) {
-      await ensureTable();
       const json = value === undefined ? null : toStorableJson(value);
       const inserted = await client.query<OutcomeRow>(
         `INSERT INTO ${table} (run_id, tenant_id, status, value, decided_at, decided_by_key)

@@ -13,6 +13,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { Agent } from '../runtime/agent.js';
 import type { Logger } from '../util/logger.js';
+import type { RunFeedback } from './feedback.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -27,6 +28,7 @@ export interface RouteDependencies {
   logger: Logger;
   apiKeys: ApiKeys;
   outcomes: RunOutcomes;
+  feedback: RunFeedback;
   readiness?: ReadinessCheck;
   /** Answers `/healthz`: fails once the process has had no database round trip for too long. */
   health: HealthCheck;

@@ -1,6 +1,6 @@
 /**
  * `/v1/runs`: submit, list, read and cancel runs, read their steps, stream their events and
- * record their outcomes. Every run is its key's tenant's: another tenant's run answers 404, as a
+ * record their outcomes and feedback. Every run is its key's tenant's: another tenant's run answers 404, as a
  * run that does not exist.
  */
 import type { ServerResponse } from 'node:http';
@@ -17,12 +17,15 @@ import { decodeId, headerValue, invalidRequest, sendJson } from './http-io.js';
 import { waitSecondsOf } from './request-edges.js';
 import { defineRoute, errorResponses, type RouteDependencies } from './route-table.js';
 import { streamRunEvents } from './run-events.js';
-import { outcomeView, runView, stepView } from './run-views.js';
+import { feedbackView, outcomeView, runView, stepView } from './run-views.js';
 import {
   acceptedRunResponse,
   approvalDecisionEventData,
   approvalRequestEventData,
   createRunRequest,
+  feedbackListResponse,
+  feedbackRequest,
+  feedbackResponse,
   isStorableText,
   listRunsQuery,
   outcomeRequest,
@@ -272,6 +275,48 @@ export const runRoutes = [
         decidedByKey: key.id,
       });
       return sendJson(response, 200, { ...runViewFor(key, run), outcome: outcomeView(outcome) });
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/runs/:id/feedback',
+    scopes: WRITE_SCOPES,
+    summary: 'Attach feedback to a run (thumbs, a 0-1 score, a comment); a run may have any number',
+    body: feedbackRequest,
+    responses: {
+      201: { description: 'The feedback recorded', schema: feedbackResponse },
+      ...errorResponses(400, 401, 403, 404, 413),
+    },
+    async handle({ response, key, params, body, dependencies: { store, feedback } }) {
+      const runId = runIdOf(params.id);
+      const given = await body();
+      if (!(await store.getRun(runId, { tenantId: key.tenantId }))) throw new RunNotFoundError(runId);
+      const recorded = await feedback.add({
+        runId,
+        tenantId: key.tenantId,
+        thumbs: given.thumbs ?? null,
+        score: given.score ?? null,
+        comment: given.comment ?? null,
+        userId: given.user_id ?? null,
+        createdBy: `key:${key.id}`,
+      });
+      return sendJson(response, 201, feedbackView(recorded));
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    path: '/v1/runs/:id/feedback',
+    scopes: READ_SCOPES,
+    summary: "A run's feedback, newest first (at most 100)",
+    responses: {
+      200: { description: 'Feedback', schema: feedbackListResponse },
+      ...errorResponses(401, 403, 404),
+    },
+    async handle({ response, key, params, dependencies: { store, feedback } }) {
+      const runId = runIdOf(params.id);
+      if (!(await store.getRun(runId, { tenantId: key.tenantId }))) throw new RunNotFoundError(runId);
+      const rows = await feedback.list(runId, { tenantId: key.tenantId, limit: 100 });
+      return sendJson(response, 200, { data: rows.map(feedbackView) });
     },
   }),
 ];

@@ -1,5 +1,6 @@
 import type { RunRecord, StepRecord } from '../journal/types.js';
 import type { Usage, UsageInvalidReason } from '../model/model.js';
+import type { RunFeedbackRecord } from './feedback.js';
 import type { RunOutcome } from './outcomes.js';
 
 /** Token usage as the API shows it (runs, steps, events). */
@@ -89,4 +90,18 @@ function usageInvalidOf(step: StepRecord): UsageInvalidReason | null {
 export function outcomeView(outcome: RunOutcome | undefined) {
   if (!outcome) return null;
   return { status: outcome.status, value: outcome.value, decided_at: outcome.decidedAt.toISOString() };
+}
+
+/** A piece of a run's feedback as the API returns it. */
+export function feedbackView(feedback: RunFeedbackRecord) {
+  return {
+    id: feedback.id,
+    run_id: feedback.runId,
+    thumbs: feedback.thumbs,
+    score: feedback.score,
+    comment: feedback.comment,
+    user_id: feedback.userId,
+    created_by: feedback.createdBy,
+    created_at: feedback.createdAt.toISOString(),
+  };
 }

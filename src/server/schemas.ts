@@ -99,6 +99,37 @@ export const outcomeRequest = z
   })
   .meta({ id: 'OutcomeRequest' });
 
+/** `POST /v1/runs/{id}/feedback`: at least one of `thumbs`, `score` and `comment`. */
+export const feedbackRequest = z
+  .object({
+    thumbs: z.enum(['up', 'down']).optional(),
+    score: z.number().min(0).max(1).optional().describe('A score from 0 to 1.'),
+    comment: z.string().min(1).max(4000).optional().describe('Any text, 1-4000 characters.'),
+    user_id: text(200).optional().describe('The end user the feedback is from (1-200 characters).'),
+  })
+  .refine((body) => body.thumbs !== undefined || body.score !== undefined || body.comment !== undefined, {
+    message: 'Give at least one of thumbs, score and comment.',
+    path: ['thumbs'],
+  })
+  .meta({ id: 'FeedbackRequest' });
+
+export const feedbackResponse = z
+  .object({
+    id: z.string(),
+    run_id: z.string(),
+    thumbs: z.enum(['up', 'down']).nullable(),
+    score: z.number().nullable(),
+    comment: z.string().nullable(),
+    user_id: z.string().nullable(),
+    created_by: z.string().describe('Who recorded it: `key:<id>` of the API key.'),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Feedback' });
+
+export const feedbackListResponse = z
+  .object({ data: z.array(feedbackResponse) })
+  .meta({ id: 'FeedbackList' });
+
 export const errorResponse = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
   .meta({ id: 'Error' });

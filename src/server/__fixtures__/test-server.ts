@@ -7,6 +7,7 @@ import type { Lease } from '../../journal/types.js';
 import { defineAgent } from '../../runtime/agent.js';
 import { silentLogger } from '../../util/logger.js';
 import { createServer, type ServerOptions } from '../create-server.js';
+import { createRunFeedback } from '../feedback.js';
 import { createRunOutcomes } from '../outcomes.js';
 import { createReadinessCheck } from '../readiness.js';
 
@@ -61,6 +62,7 @@ export async function startTestServer(
     logger: silentLogger,
     apiKeys,
     outcomes: createRunOutcomes({ client }),
+    feedback: createRunFeedback({ client }),
     readiness: createReadinessCheck({ client }),
     eventPollIntervalMs: 20,
     ...serverOptions,
