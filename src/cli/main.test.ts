@@ -117,7 +117,8 @@ describe('keel CLI', () => {
     const badTrigger = await cliIn(dataDir, ['run', 'echo', 'x', '--trigger', 't'.repeat(65), ...config]);
     expect(badTrigger.code).toBe(2);
     expect(badTrigger.stderr).toContain('--trigger');
-  });
+    // Eight commands, each opening the embedded database (about 3 s apiece on a busy machine).
+  }, 120_000);
 
   it('prunes: counts with --dry-run, deletes without, and keeps what is recent', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'keel-cli-'));
