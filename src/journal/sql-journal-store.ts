@@ -346,17 +346,7 @@ export function createSqlJournalStore({
            VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, $8::timestamptz, $9::jsonb)
            ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, meta = excluded.meta
            WHERE step.status = 'started'`,
-          [
-            lease.runId,
-            step.seq,
-            step.parentSeq,
-            step.kind,
-            toStorableText(step.name),
-            step.inputHash,
-            step.attempt,
-            step.startedAt.toISOString(),
-            step.meta == null ? null : toJson(step.meta),
-          ],
+          [lease.runId, ...stepRowParams(step)],
         );
         const updated = await tx.query<RunRow>(
           `UPDATE ${runs} SET status = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
@@ -616,17 +606,7 @@ export function createSqlJournalStore({
             `INSERT INTO ${steps} (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
              VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, $8::timestamptz, $9::jsonb)
              ON CONFLICT (run_id, seq) DO NOTHING`,
-            [
-              lease.runId,
-              step.seq,
-              step.parentSeq,
-              step.kind,
-              toStorableText(step.name),
-              step.inputHash,
-              step.attempt,
-              step.startedAt.toISOString(),
-              step.meta == null ? null : toJson(step.meta),
-            ],
+            [lease.runId, ...stepRowParams(step)],
           );
         }
         // Waits only while something is pending; otherwise straight back to the queue.
@@ -799,10 +779,15 @@ function byCreation(left: RunRecord, right: RunRecord): number {
 
 /** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */
 function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {
+  return [lease.runId, lease.owner, lease.fence, ...stepRowParams(step)];
+}
+
+/**
+ * A step row's columns seq, parent_seq, kind, name, input_hash, attempt, started_at and meta, as
+ * parameters: every write of a step's identity goes through here, so its text is always escaped.
+ */
+function stepRowParams(step: StepStart): unknown[] {
   return [
-    lease.runId,
-    lease.owner,
-    lease.fence,
     step.seq,
     step.parentSeq,
     step.kind,
