@@ -10,6 +10,7 @@ import { retentionMigration } from './migration-0007-retention.js';
 import { providerWaitsMigration } from './migration-0008-provider-waits.js';
 import { runAttributionMigration } from './migration-0012-run-attribution.js';
 import { outcomesFeedbackMigration } from './migration-0013-outcomes-feedback.js';
+import { stepExecutionsMigration } from './migration-0014-step-executions.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -136,6 +137,7 @@ export const migrations: readonly Migration[] = [
   providerWaitsMigration,
   runAttributionMigration,
   outcomesFeedbackMigration,
+  stepExecutionsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

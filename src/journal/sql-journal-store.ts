@@ -346,7 +346,7 @@ export function createSqlJournalStore({
            VALUES ($1, $2, $3, $4, $5, $6, 'started', $7, $8::timestamptz, $9::jsonb)
            ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, meta = excluded.meta
            WHERE step.status = 'started'`,
-          [lease.runId, ...stepRowParams(step)],
+          [lease.runId, ...stepRowParams({ ...step, meta: { ...step.meta, waited: true } })],
         );
         const updated = await tx.query<RunRow>(
           `UPDATE ${runs} SET status = 'waiting', lease_owner = NULL, lease_expires_at = NULL,
@@ -433,7 +433,8 @@ export function createSqlJournalStore({
         `WITH ${heldLease}, written AS (
            INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
            SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, 'started', $9::int, $10::timestamptz, $11::jsonb FROM lease
-           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at, meta = excluded.meta
+           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at, meta = excluded.meta,
+             prior_executions = ${priorExecutionsAppended}
            WHERE step.status = 'started'
            RETURNING 1
          )
@@ -776,6 +777,16 @@ function byCreation(left: RunRecord, right: RunRecord): number {
     (left.id < right.id ? -1 : left.id > right.id ? 1 : 0)
   );
 }
+
+/**
+ * The `prior_executions` of a started step that is being executed again: its earlier value with
+ * the execution being replaced appended (see migration 14). An execution that released the run to
+ * wait for a provider marked its row's meta `waited`; any other one stopped without a word.
+ */
+const priorExecutionsAppended = `COALESCE(step.prior_executions, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+  'attempt', step.attempt,
+  'started_at', ${cursorTime('step.started_at')},
+  'end', CASE WHEN step.meta @> '{"waited": true}' THEN 'waited' ELSE 'abandoned' END))`;
 
 /** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */
 function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {

@@ -1,6 +1,7 @@
 import type { SerializedError } from '../errors/keel-error.js';
 import type { Usage } from '../model/model.js';
 import type {
+  PriorStepExecution,
   ApprovalRecord,
   ApprovalStatus,
   RunRecord,
@@ -88,6 +89,8 @@ export interface StepRow {
   output_ref: string | null;
   error: SerializedError | null;
   meta: Record<string, unknown> | null;
+  /** Earlier executions (migration 14); absent from rows of queries that do not select it. */
+  prior_executions?: unknown;
   output?: unknown;
 }
 
@@ -188,10 +191,20 @@ export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
     outputRef: row.output_ref,
     error: fromStorableJson(row.error),
     meta: fromStorableJson(row.meta),
+    priorExecutions: toPriorExecutions(row.prior_executions),
   };
   // A stored JSON null is an output; "no payload" leaves the key out.
   if (withOutputs && row.output_ref !== null) record.output = fromStorableJson(row.output);
   return record;
+}
+
+function toPriorExecutions(value: unknown): PriorStepExecution[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((entry: { attempt: number; started_at: string; end: PriorStepExecution['end'] }) => ({
+    attempt: Number(entry.attempt),
+    startedAt: new Date(entry.started_at),
+    end: entry.end,
+  }));
 }
 
 export function toUsage(row: {

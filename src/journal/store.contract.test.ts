@@ -390,6 +390,8 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         error: null,
         meta: { model: 'gpt-test' },
         output: { text: 'answer 1' },
+        // The execution its second start replaced (a crash, as far as the journal knows).
+        priorExecutions: [{ attempt: 1, startedAt: new Date('2030-01-01T00:00:01.000Z'), end: 'abandoned' }],
       });
       const [withoutOutput] = await store.loadSteps(run.id);
       expect(withoutOutput).not.toHaveProperty('output');
@@ -672,6 +674,39 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         { runId: run.id, held: false, cancelRequested: false },
       ]);
       expect(await store.listRuns({ status: 'waiting' })).toMatchObject({ runs: [{ id: run.id }] });
+    });
+
+    it('keeps each earlier execution of a step: one that waited, one that was abandoned', async () => {
+      await store.createRun(newRun());
+      const first = await claimOne();
+      await store.waitForRetry(leaseOf(first), waitOptions(2, 0));
+      const second = await claimOne();
+      await store.startStep(leaseOf(second), {
+        ...waitingStep(3),
+        startedAt: new Date('2030-01-01T00:00:05.000Z'),
+      });
+      await expireLease(second.id);
+      const third = await claimOne('worker-2');
+      await store.startStep(leaseOf(third), {
+        ...waitingStep(4),
+        startedAt: new Date('2030-01-01T00:00:09.000Z'),
+      });
+      await store.completeStep(leaseOf(third), {
+        ...stepEnd(0, { attempt: 4, inputHash: 'hash-0', name: 'gpt-test' }),
+        startedAt: new Date('2030-01-01T00:00:09.000Z'),
+      });
+      const [step] = await store.loadSteps(third.id);
+      expect(step).toMatchObject({ status: 'completed', attempt: 4 });
+      expect(step?.startedAt).toEqual(new Date('2030-01-01T00:00:09.000Z'));
+      expect(step?.priorExecutions).toEqual([
+        { attempt: 2, startedAt: new Date('2030-01-01T00:00:01.000Z'), end: 'waited' },
+        { attempt: 3, startedAt: new Date('2030-01-01T00:00:05.000Z'), end: 'abandoned' },
+      ]);
+      // A step that ran once has none.
+      await store.createRun(newRun());
+      const other = await claimOne();
+      await store.completeStep(leaseOf(other), stepEnd(0));
+      expect((await store.loadSteps(other.id))[0]?.priorExecutions).toEqual([]);
     });
 
     it('keeps a provider error text Postgres refuses (NUL, half a surrogate pair) exactly', async () => {

@@ -143,6 +143,19 @@ export interface StepRecord {
   meta: Record<string, unknown> | null;
   /** The output payload, present when loaded with `withOutputs`. */
   output?: unknown;
+  /**
+   * Earlier executions of this step that never finished, oldest first (empty for a step that ran
+   * once): a crash or lost lease mid-step (`abandoned`), or a release to wait for a provider
+   * (`waited`). The row's own `attempt` and `startedAt` are the latest execution's.
+   */
+  priorExecutions: PriorStepExecution[];
+}
+
+/** An execution of a step that another execution replaced (see `StepRecord.priorExecutions`). */
+export interface PriorStepExecution {
+  attempt: number;
+  startedAt: Date;
+  end: 'abandoned' | 'waited';
 }
 
 /** Proof of ownership of a claimed run; every journal write presents it. */

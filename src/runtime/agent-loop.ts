@@ -165,7 +165,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           temperature: request.temperature,
           maxOutputTokens: request.maxOutputTokens,
         },
-        journalStart: false,
+        // Journaled as started before the call: a crash mid-call leaves a row, so the execution
+        // that replaces it is counted (the lost call as a model call, its spend as hidden
+        // recompute) and the trace shows both executions.
+        journalStart: true,
         meta: { provider: model.provider, model: model.modelId, tools: toolSpecs.map((spec) => spec.name) },
       };
       const modelResult = await durable.step(modelStep, async (context) => {

@@ -3,6 +3,7 @@ import { NondeterminismError } from '../errors/runtime-errors.js';
 import { DatabaseUnavailableError, LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type {
+  PriorStepExecution,
   ApprovalRecord,
   Lease,
   NewApproval,
@@ -82,6 +83,8 @@ export interface DurableRunOptions {
   faultHook?: FaultHook;
   /** False once this worker can no longer be sure it holds the lease; writes then give up. */
   isLeaseValid?: () => boolean;
+  /** Told of each step row this execution committed, as the journal now holds it. */
+  onStepCommitted?: (step: StepRecord) => void;
 }
 
 /**
@@ -209,6 +212,19 @@ export class DurableRun {
       await append;
     });
     this.completedSteps++;
+    this.options.onStepCommitted?.({
+      runId: this.runId,
+      ...identity,
+      attempt: outcome.attempt ?? attempt,
+      meta,
+      status: outcome.status,
+      endedAt,
+      usage: outcome.usage ?? null,
+      costUsd: outcome.costUsd ?? null,
+      outputRef: outcome.output === undefined ? null : `${this.runId}:${request.seq}`,
+      error: outcome.status === 'failed' ? outcome.error : null,
+      priorExecutions: priorExecutionsAfter(recorded, request.journalStart),
+    });
     onEvent?.({
       type: 'step-end',
       runId: this.runId,
@@ -315,6 +331,23 @@ export class DurableRun {
       }
     }
   }
+}
+
+/**
+ * A step's earlier executions once this one committed, as the journal's `startStep` records them
+ * (see migration 14): a started row that this execution's own start replaced is appended.
+ */
+function priorExecutionsAfter(recorded: StepRecord | undefined, journalStart: boolean): PriorStepExecution[] {
+  if (recorded === undefined) return [];
+  if (!journalStart || recorded.status !== 'started') return recorded.priorExecutions;
+  return [
+    ...recorded.priorExecutions,
+    {
+      attempt: recorded.attempt,
+      startedAt: recorded.startedAt,
+      end: recorded.meta?.waited === true ? 'waited' : 'abandoned',
+    },
+  ];
 }
 
 function replayedResult(step: StepRecord): StepResult {

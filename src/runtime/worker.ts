@@ -17,6 +17,7 @@ import { DurableRun } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunEvent, RunEventListener } from './run-events.js';
 import { WorkerDrainingError } from './run-signals.js';
+import { guardTelemetry, type RunTelemetry } from '../telemetry/run-telemetry.js';
 import { createTextDeltaWriter } from './text-delta-writer.js';
 import { createWakeSignal } from './wake-signal.js';
 
@@ -60,6 +61,8 @@ export interface WorkerOptions {
   faultHook?: FaultHook;
   /** Turns an agent's model reference into a model (default: `resolveModel`). */
   resolveModel?: (reference: LanguageModel | string) => LanguageModel;
+  /** Observers of claims, committed steps, ends and releases (trace export, metrics). */
+  telemetry?: RunTelemetry;
 }
 
 /** A worker: claims runnable runs, executes them durably, heartbeats, drains on stop. */
@@ -101,6 +104,7 @@ export function createWorker(options: WorkerOptions): Worker {
     faultHook,
   } = options;
   const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
+  const telemetry = guardTelemetry(options.telemetry ?? {}, logger);
   const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
   const agentNames = [...agents.keys()];
   const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
@@ -206,11 +210,11 @@ export function createWorker(options: WorkerOptions): Worker {
       const agent = agents.get(run.agent);
       if (!agent) return; // not claimable by construction (claims filter by agent)
       if (run.cancelRequested) {
-        await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON()));
+        telemetry.runEnded(await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON())));
         return;
       }
       if (run.attempts > maxRunAttempts) {
-        await finishEarly(
+        const ended = await finishEarly(
           emptyEnd('error', {
             code: 'too_many_attempts',
             message: `Run was claimed ${run.attempts} times without finishing; giving up (maxRunAttempts ${maxRunAttempts}).`,
@@ -218,9 +222,11 @@ export function createWorker(options: WorkerOptions): Worker {
             retryable: false,
           }),
         );
+        telemetry.runEnded(ended);
         return;
       }
       const steps = await store.loadSteps(run.id, { withOutputs: true });
+      telemetry.runClaimed(run, steps);
       const history = await loadSessionHistory({ store, run });
       const durable = new DurableRun({
         store,
@@ -231,6 +237,7 @@ export function createWorker(options: WorkerOptions): Worker {
         onEvent: onRunEvent,
         faultHook,
         isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
+        onStepCommitted: (step) => telemetry.stepCommitted(run, step),
       });
       onEvent?.({
         type: 'run-start',
@@ -263,6 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);
+      telemetry.runEnded(finished);
       onEvent?.({
         type: 'run-end',
         runId: run.id,
@@ -277,6 +285,7 @@ export function createWorker(options: WorkerOptions): Worker {
         // Not an end: the store already set the run awaiting_approval and cleared the lease.
         const approvalIds = (error.details.approvalIds as string[] | undefined) ?? [];
         onEvent?.({ type: 'run-suspend', runId: run.id, approvalIds });
+        telemetry.runReleased(run, 'approval');
         log.info('run awaiting approval', { approvalIds });
       } else if (isKeelError(error) && error.code === 'run_waiting') {
         // Not an end: the store already set the run waiting (claimable again at `until`) and
@@ -286,6 +295,7 @@ export function createWorker(options: WorkerOptions): Worker {
           'type' | 'runId'
         >;
         onEvent?.({ type: 'run-wait', runId: run.id, reason, until, seq, attempts });
+        telemetry.runReleased(run, 'waiting');
         log.info('run waiting to retry its model call', { reason, until, seq, attempts });
       } else if (isKeelError(error) && error.code === 'worker_draining') {
         await store.releaseRun(lease).catch((releaseError: unknown) => {
@@ -294,13 +304,16 @@ export function createWorker(options: WorkerOptions): Worker {
           });
         });
         log.info('run released by draining worker');
+        telemetry.runReleased(run, 'draining');
       } else if (isKeelError(error) && error.code === 'lease_lost') {
         log.warn('lease lost; abandoning run to its new owner');
+        telemetry.runReleased(run, 'lease_lost');
       } else {
         // Database outages and the like: the lease expires and another claim resumes the run.
         log.error('run interrupted; it will resume after its lease expires', {
           error: serializeError(error),
         });
+        telemetry.runReleased(run, 'interrupted');
       }
     } finally {
       await deltas?.close();
