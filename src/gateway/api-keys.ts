@@ -11,18 +11,21 @@ import type { IdGenerator } from '../util/ids.js';
 import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 
-/** What a key may do. `admin` manages keys and everything else of its tenant. */
 /**
  * What a key may do. `admin`: everything in its own tenant, its keys included. `operator`: manage
  * the API keys of every tenant (and nothing else): an operator's credential, never a tenant's.
+ * `runs:read_payloads`: read the payloads of steps (model responses, tool outputs) besides what
+ * `runs:read` shows. `metrics`: scrape `GET /metrics`.
  */
 export const API_KEY_SCOPES = [
   'runs:read',
+  'runs:read_payloads',
   'runs:write',
   'approvals',
   'gateway',
   'admin',
   'operator',
+  'metrics',
 ] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
