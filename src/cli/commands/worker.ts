@@ -89,16 +89,18 @@ export async function workerCommand(
   });
   worker.start();
   const address = metricsServer?.address() as AddressInfo | undefined;
+  const metricsUrl =
+    address === undefined
+      ? null
+      : `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/metrics`;
   logger.info('worker started', {
     owner: worker.owner,
     agents: [...agents.keys()],
     config: path,
     store: backend.description,
-    metrics:
-      address === undefined
-        ? null
-        : `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}/metrics`,
+    metrics: metricsUrl,
   });
+  if (metricsUrl !== null) io.stderr.write(`Keel worker metrics at ${metricsUrl}\n`);
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('worker draining');
   await worker.stop();
