@@ -162,3 +162,21 @@ describe('createLabelGuard', () => {
     expect(guard('a')).toBe('a');
   });
 });
+
+describe('histogram cells', () => {
+  it('format like prom-client histograms: cumulative buckets by le, +Inf, sum and count', async () => {
+    const metrics = createKeelMetrics({ processMetrics: false });
+    for (const overheadMs of [0.05, 0.3, 0.3, 2, 500]) metrics.gatewayCall({ ...call('a'), overheadMs });
+    const [overhead] = (await scrape(metrics)).family('keel_gateway_overhead_seconds', 'HISTOGRAM').metrics;
+    expect(overhead?.buckets).toMatchObject({
+      '0.0001': '1',
+      '0.0005': '3',
+      '0.001': '3',
+      '0.0025': '4',
+      '0.1': '4',
+      '+Inf': '5',
+    });
+    expect(overhead?.count).toBe('5');
+    expect(Number(overhead?.sum)).toBeCloseTo(0.50265, 10);
+  });
+});

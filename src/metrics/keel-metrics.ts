@@ -5,15 +5,18 @@
  * time, one database read for the run gauges. Counters are per process, the Prometheus model:
  * scrape every process (`keel serve`, each `keel worker --metrics-port`, `keel gateway`) and sum.
  *
- * The hot path (a committed step, a finished gateway call) only looks cached label children up
- * and adds numbers; label values are capped per label (see `label-guard.ts`).
+ * The hot path (a committed step, a finished gateway call) only looks cached cells up and adds
+ * numbers (`counter-cells.ts`, `histogram-cells.ts`); prom-client formats them at scrape time.
+ * Label values are capped per label (see `label-guard.ts`).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BreakerState, CallMeta } from '../gateway/gateway-types.js';
 import type { SqlExecutor } from '../journal/sql-client.js';
 import type { RunRecord, StepRecord, StopReason } from '../journal/types.js';
 import type { RunReleaseReason, RunTelemetry } from '../telemetry/run-telemetry.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { createCounterCells } from './counter-cells.js';
+import { createHistogramCells } from './histogram-cells.js';
 import { childrenBy, childrenBy2, childrenBy3, createLabelGuard, fixedValues } from './label-guard.js';
 import { createRunCountReader } from './run-counts.js';
 
@@ -103,55 +106,63 @@ export function createKeelMetrics({
   const releaseLabel = fixedValues(['approval', 'waiting', 'draining', 'lease_lost', 'interrupted']);
 
   // Runs and steps (from the worker's telemetry).
-  const runsTotal = new Counter({
+  const runsTotalCells = createCounterCells(() => runsTotal);
+  const runsTotal: Counter<string> = new Counter({
     name: 'keel_runs_total',
     help: 'Runs ended by this process, by agent and stop reason.',
     labelNames: ['agent', 'stop_reason'],
     registers,
+    collect: () => runsTotalCells.flush(),
   });
-  const runDuration = new Histogram({
+  const runDuration = createHistogramCells({
     name: 'keel_run_duration_seconds',
     help: 'Time from a run’s first claim to its end (waits included), by agent.',
-    labelNames: ['agent'],
     buckets: RUN_SECONDS,
-    registers,
+    registry,
   });
-  const stepsTotal = new Counter({
+  const stepsTotalCells = createCounterCells(() => stepsTotal);
+  const stepsTotal: Counter<string> = new Counter({
     name: 'keel_steps_total',
     help: 'Journal steps committed by this process, by kind (model, tool, approval...) and status.',
     labelNames: ['kind', 'status'],
     registers,
+    collect: () => stepsTotalCells.flush(),
   });
-  const stepDuration = new Histogram({
+  const stepDuration = createHistogramCells({
     name: 'keel_step_duration_seconds',
     help: 'Duration of committed steps (their last execution), by kind.',
-    labelNames: ['kind'],
     buckets: STEP_SECONDS,
-    registers,
+    registry,
   });
-  const tokensTotal = new Counter({
+  const tokensTotalCells = createCounterCells(() => tokensTotal);
+  const tokensTotal: Counter<string> = new Counter({
     name: 'keel_tokens_total',
     help: 'Model tokens of committed steps, by agent and direction (input, output).',
     labelNames: ['agent', 'direction'],
     registers,
+    collect: () => tokensTotalCells.flush(),
   });
-  const costTotal = new Counter({
+  const costTotalCells = createCounterCells(() => costTotal);
+  const costTotal: Counter<string> = new Counter({
     name: 'keel_cost_usd_total',
     help: 'Cost in US dollars of committed steps, by agent.',
     labelNames: ['agent'],
     registers,
+    collect: () => costTotalCells.flush(),
   });
-  const toolCalls = new Counter({
+  const toolCallsCells = createCounterCells(() => toolCalls);
+  const toolCalls: Counter<string> = new Counter({
     name: 'keel_tool_calls_total',
     help: 'Tool calls committed, by tool and outcome (ok, error, timeout, invalid_arguments, unknown_tool, rejected, expired).',
     labelNames: ['tool', 'outcome'],
     registers,
+    collect: () => toolCallsCells.flush(),
   });
-  const modelCalls = new Histogram({
+  const modelCalls = createHistogramCells({
     name: 'keel_run_model_calls',
     help: 'Model calls (model steps) per ended run, all executions together: the loop count.',
     buckets: MODEL_CALLS,
-    registers,
+    registry,
   });
   const leaseRecoveries = new Counter({
     name: 'keel_lease_recoveries_total',
@@ -166,24 +177,25 @@ export function createKeelMetrics({
   });
 
   // The gateway.
-  const gatewayRequests = new Counter({
+  const gatewayRequestsCells = createCounterCells(() => gatewayRequests);
+  const gatewayRequests: Counter<string> = new Counter({
     name: 'keel_gateway_requests_total',
     help: 'Gateway calls finished, by route, deployment (the one that answered, or the last tried) and outcome.',
     labelNames: ['route', 'deployment', 'outcome'],
     registers,
+    collect: () => gatewayRequestsCells.flush(),
   });
-  const gatewayOverhead = new Histogram({
+  const gatewayOverhead = createHistogramCells({
     name: 'keel_gateway_overhead_seconds',
     help: 'Time a gateway call spent in the gateway itself (not upstream, not in backoff waits).',
     buckets: OVERHEAD_SECONDS,
-    registers,
+    registry,
   });
-  const gatewayDuration = new Histogram({
+  const gatewayDuration = createHistogramCells({
     name: 'keel_gateway_request_duration_seconds',
     help: 'Wall time of gateway calls, by route.',
-    labelNames: ['route'],
     buckets: STEP_SECONDS,
-    registers,
+    registry,
   });
   const breakerSources = new Set<() => readonly BreakerState[]>();
   new Gauge({
@@ -274,25 +286,29 @@ export function createKeelMetrics({
   }
   if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'keel_' });
 
-  const runsOf = childrenBy2([agentLabel, stopReasonLabel], (agent, stopReason) =>
-    runsTotal.labels(agent, stopReason),
+  const modelCallsCell = modelCalls.cell();
+  const gatewayOverheadCell = gatewayOverhead.cell();
+  const runsOf = childrenBy2([agentLabel, stopReasonLabel], (agent, stop_reason) =>
+    runsTotalCells.cell({ agent, stop_reason }),
   );
-  const runDurationOf = childrenBy(agentLabel, (agent) => runDuration.labels(agent));
-  const stepsOf = childrenBy2([kindLabel, statusLabel], (kind, status) => stepsTotal.labels(kind, status));
-  const stepDurationOf = childrenBy(kindLabel, (kind) => stepDuration.labels(kind));
+  const runDurationOf = childrenBy(agentLabel, (agent) => runDuration.cell({ agent }));
+  const stepsOf = childrenBy2([kindLabel, statusLabel], (kind, status) =>
+    stepsTotalCells.cell({ kind, status }),
+  );
+  const stepDurationOf = childrenBy(kindLabel, (kind) => stepDuration.cell({ kind }));
   const tokensOf = childrenBy2([agentLabel, directionLabel], (agent, direction) =>
-    tokensTotal.labels(agent, direction),
+    tokensTotalCells.cell({ agent, direction }),
   );
-  const costOf = childrenBy(agentLabel, (agent) => costTotal.labels(agent));
+  const costOf = childrenBy(agentLabel, (agent) => costTotalCells.cell({ agent }));
   const toolCallsOf = childrenBy2([toolLabel, toolOutcomeLabel], (tool, outcome) =>
-    toolCalls.labels(tool, outcome),
+    toolCallsCells.cell({ tool, outcome }),
   );
   const releasesOf = childrenBy(releaseLabel, (reason) => releases.labels(reason));
   const gatewayRequestsOf = childrenBy3(
     [routeLabel, deploymentLabel, callOutcomeLabel],
-    (route, deployment, outcome) => gatewayRequests.labels(route, deployment, outcome),
+    (route, deployment, outcome) => gatewayRequestsCells.cell({ route, deployment, outcome }),
   );
-  const gatewayDurationOf = childrenBy(routeLabel, (route) => gatewayDuration.labels(route));
+  const gatewayDurationOf = childrenBy(routeLabel, (route) => gatewayDuration.cell({ route }));
 
   /**
    * Model calls per run executing here, keyed by run id with the claim's fence (a run claimed
@@ -312,27 +328,27 @@ export function createKeelMetrics({
       loops.set(run.id, { fence: run.fence, modelCalls: recorded });
     },
     stepCommitted(run, step) {
-      stepsOf(step.kind, step.status).inc();
+      stepsOf(step.kind, step.status).value++;
       if (step.endedAt !== null)
         stepDurationOf(step.kind).observe((step.endedAt.getTime() - step.startedAt.getTime()) / 1000);
       if (step.usage !== null) {
-        if (step.usage.inputTokens > 0) tokensOf(run.agent, 'input').inc(step.usage.inputTokens);
-        if (step.usage.outputTokens > 0) tokensOf(run.agent, 'output').inc(step.usage.outputTokens);
+        if (step.usage.inputTokens > 0) tokensOf(run.agent, 'input').value += step.usage.inputTokens;
+        if (step.usage.outputTokens > 0) tokensOf(run.agent, 'output').value += step.usage.outputTokens;
       }
-      if (step.costUsd !== null && step.costUsd > 0) costOf(run.agent).inc(step.costUsd);
+      if (step.costUsd !== null && step.costUsd > 0) costOf(run.agent).value += step.costUsd;
       if (step.kind === 'model') {
         const loop = loops.get(run.id);
         if (loop !== undefined && loop.fence === run.fence) loop.modelCalls++;
-      } else if (step.kind === 'tool') toolCallsOf(step.name, toolOutcome(step)).inc();
+      } else if (step.kind === 'tool') toolCallsOf(step.name, toolOutcome(step)).value++;
     },
     runEnded(run) {
-      if (run.stopReason !== null) runsOf(run.agent, run.stopReason).inc();
+      if (run.stopReason !== null) runsOf(run.agent, run.stopReason).value++;
       const startedAt = run.startedAt ?? run.createdAt;
       if (run.endedAt !== null)
         runDurationOf(run.agent).observe(Math.max(0, run.endedAt.getTime() - startedAt.getTime()) / 1000);
       // Runs ended without executing here (cancelled at their claim, poison) have no loop count.
       const loop = loops.get(run.id);
-      if (loop !== undefined && loop.fence === run.fence) modelCalls.observe(loop.modelCalls);
+      if (loop !== undefined && loop.fence === run.fence) modelCallsCell.observe(loop.modelCalls);
       forget(run);
     },
     runReleased(run, reason: RunReleaseReason) {
@@ -345,8 +361,8 @@ export function createKeelMetrics({
     registry,
     telemetry,
     gatewayCall(call) {
-      gatewayRequestsOf(call.route, call.deployment, call.outcome).inc();
-      gatewayOverhead.observe(call.overheadMs / 1000);
+      gatewayRequestsOf(call.route, call.deployment, call.outcome).value++;
+      gatewayOverheadCell.observe(call.overheadMs / 1000);
       gatewayDurationOf(call.route).observe(call.latencyMs / 1000);
     },
     watchBreakers(read) {

@@ -23,9 +23,9 @@ export function createLabelGuard(maxValues: number): (value: string) => string {
 }
 
 /**
- * A metric's children by one label value, each made once: prom-client's `labels()` builds a
- * label object and a bound function per call, so the hot path looks its child up here instead.
- * Values pass through `guard` first, so the cache is as bounded as the label.
+ * A metric's children (cells) by one label value, each made once, so the hot path looks its
+ * child up instead of building a label set. Values pass through `guard` first, so the cache is
+ * as bounded as the label.
  */
 export function childrenBy<Child>(
   guard: (value: string) => string,
