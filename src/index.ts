@@ -55,6 +55,7 @@ export {
   type ApprovalFilter,
   type NewApproval,
   type RunRecord,
+  type ClaimedRun,
   type RunStatus,
   type RunWait,
   type StopReason,
@@ -177,6 +178,9 @@ export type { SessionRecord } from './journal/types.js';
 
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
+
+// Prometheus metrics
+export { createKeelMetrics, type KeelMetrics, type KeelMetricsOptions } from './metrics/keel-metrics.js';
 export {
   createRunOutcomes,
   type RunOutcome,

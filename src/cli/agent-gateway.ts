@@ -2,6 +2,7 @@ import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import type { KeelMetrics } from '../metrics/keel-metrics.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -14,19 +15,30 @@ export function openConfiguredGateway({
   client,
   env,
   logger,
+  metrics,
 }: {
   config: GatewayConfigInput | undefined;
   client: SqlClient;
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Counts the gateway's calls and watches its breakers. */
+  metrics?: KeelMetrics;
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
-  const service = createGatewayService({ config, client, env, logger });
+  const service = createGatewayService({
+    config,
+    client,
+    env,
+    logger,
+    ...(metrics === undefined ? {} : { onCall: (call) => metrics.gatewayCall(call) }),
+  });
+  const unwatch = metrics?.watchBreakers(() => service.gateway.breakers());
   const unregister = registerGatewayModels(service.gateway);
   return {
     service,
     async close() {
       unregister();
+      unwatch?.();
       await service.close();
     },
   };

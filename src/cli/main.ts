@@ -15,7 +15,7 @@ const HELP = `keel: the production runtime for LLM agents
 
 Usage:
   keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY] [--user U] [--trigger T]
-  keel worker [--concurrency N] [--lease-ms MS]
+  keel worker [--concurrency N] [--lease-ms MS] [--metrics-port N] [--metrics-host H]
   keel serve [--port N] [--host H] [--workers N] [--no-worker]
   keel gateway [--port N] [--host H]
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
@@ -44,6 +44,8 @@ const OPTIONS = {
   trigger: { type: 'string' },
   concurrency: { type: 'string' },
   'lease-ms': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   workers: { type: 'string' },
@@ -66,7 +68,7 @@ type OptionName = keyof typeof OPTIONS;
 /** The flags each command takes besides `--config` and `--help`; any other is a usage error. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   run: ['detach', 'json', 'session', 'idempotency-key', 'user', 'trigger'],
-  worker: ['concurrency', 'lease-ms'],
+  worker: ['concurrency', 'lease-ms', 'metrics-port', 'metrics-host'],
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
@@ -147,7 +149,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'worker':
       return workerCommand(
-        { concurrency: values.concurrency, config: values.config, leaseMs: values['lease-ms'] },
+        {
+          concurrency: values.concurrency,
+          config: values.config,
+          leaseMs: values['lease-ms'],
+          metricsPort: values['metrics-port'],
+          metricsHost: values['metrics-host'],
+        },
         io,
       );
     case 'serve':

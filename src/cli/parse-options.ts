@@ -79,3 +79,11 @@ export function corsOriginsEnv(env: Readonly<Record<string, string | undefined>>
   }
   return cors;
 }
+
+/** `KEEL_METRICS_PUBLIC`: `true` serves `/metrics` without a key; unset, blank or `false` does not. */
+export function metricsPublicEnv(env: Readonly<Record<string, string | undefined>>): boolean {
+  const value = env.KEEL_METRICS_PUBLIC?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new UsageError(`KEEL_METRICS_PUBLIC must be true or false, not "${value}"`);
+}

@@ -143,6 +143,8 @@ export interface CallRunnerOptions {
   config: GatewayConfig;
   limiter: RateLimiter | undefined;
   recorder: CallRecorder | undefined;
+  /** Told of every finished call, synchronously (Prometheus counters); must not throw or block. */
+  onCall?: ((call: CallMeta) => void) | undefined;
   clock: Clock;
   random: () => number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -155,6 +157,7 @@ export function createCallRunner({
   config,
   limiter,
   recorder,
+  onCall,
   clock,
   random,
   sleep,
@@ -435,8 +438,18 @@ export function createCallRunner({
       if (end.ttftMs !== undefined) meta.ttftMs = end.ttftMs;
       if (end.error !== undefined) meta.error = serializeError(end.error);
       if (recorder !== undefined) record(call, meta);
+      if (onCall !== undefined) observe(meta);
       return meta;
     },
+  };
+
+  const observe = (meta: CallMeta) => {
+    try {
+      onCall?.(meta);
+    } catch (error) {
+      // Like recording, observing is best effort: it must not fail calls.
+      logger.warn('gateway call observer failed', { error: String(error) });
+    }
   };
 
   const record = (call: CallState, meta: CallMeta) => {

@@ -22,6 +22,7 @@ import { createGatewayDeployment, type GatewayDeployment } from './gateway-deplo
 import { attachCallMeta, EmbeddingsUnsupportedError } from './gateway-errors.js';
 import type { CallRecorder, RateLimiter, ResponseCache } from './gateway-store.js';
 import type {
+  CallMeta,
   EmbeddingRequest,
   EmbeddingResult,
   Gateway,
@@ -45,6 +46,8 @@ export interface CreateGatewayOptions {
   cache?: ResponseCache;
   /** Where every call is recorded, off the hot path. */
   recorder?: CallRecorder;
+  /** Told of every finished call, synchronously (e.g. `KeelMetrics.gatewayCall`); must be cheap. */
+  onCall?: (call: CallMeta) => void;
   /** Epoch time for breaker cooldowns, cache expiry and records. Default: the system clock. */
   clock?: Clock;
   /** Uniform in [0, 1): weighted routing and backoff jitter. Default: `Math.random`. */
@@ -82,6 +85,7 @@ export function createGateway({
   limiter,
   cache,
   recorder,
+  onCall,
   clock = systemClock,
   random = Math.random,
   env = process.env,
@@ -114,6 +118,7 @@ export function createGateway({
     config,
     limiter,
     recorder,
+    onCall,
     clock,
     random,
     sleep,

@@ -245,12 +245,12 @@ export function createSqlJournalStore({
         params.push([...ids]);
         filters += ` AND id = ANY($${params.length}::text[])`;
       }
-      const result = await client.query<RunRow>(
+      const result = await client.query<RunRow & { claimed_from: string }>(
         // A queued run of a session waits for the earlier live runs of its session (tenant-scoped,
         // served by runs_tenant_session_created); a running one being recovered never waits, nor
         // does a waiting one (it was claimed before), once its not-before time has come.
         `WITH candidates AS (
-           SELECT id FROM ${runs} AS candidate
+           SELECT id, status AS claimed_from FROM ${runs} AS candidate
            WHERE ((status = 'queued' AND available_at <= now()
                    AND (session_id IS NULL OR NOT EXISTS (
                      SELECT 1 FROM ${runs} AS earlier
@@ -277,10 +277,12 @@ export function createSqlJournalStore({
            updated_at = now()
          FROM candidates
          WHERE run.id = candidates.id
-         RETURNING run.*`,
+         RETURNING run.*, candidates.claimed_from`,
         params,
       );
-      return result.rows.map(toRunRecord).sort(byCreation);
+      return result.rows
+        .map((row) => ({ ...toRunRecord(row), leaseRecovered: row.claimed_from === 'running' }))
+        .sort(byCreation);
     },
 
     async heartbeat({ leases, leaseMs }) {

@@ -11,7 +11,7 @@ import { ESCAPE_MARKER } from './storable-json.js';
 import type { JournalStore } from './store.js';
 import type { SerializedError } from '../errors/keel-error.js';
 import { statusForStopReason } from './types.js';
-import type { Lease, NewRun, RunRecord, StepEnd, StopReason } from './types.js';
+import type { ClaimedRun, Lease, NewRun, RunRecord, StepEnd, StopReason } from './types.js';
 
 /** Any UTF-16 string, weighted towards what Postgres refuses: NUL, lone surrogates, the marker. */
 const anyString = fc
@@ -64,7 +64,7 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     owner: run.leaseOwner ?? '',
     fence: run.fence,
   });
-  const claimOne = async (owner = 'worker-1'): Promise<RunRecord> => {
+  const claimOne = async (owner = 'worker-1'): Promise<ClaimedRun> => {
     const [run] = await store.claimRuns({ owner, limit: 1, leaseMs: 30_000 });
     if (!run) throw new Error('nothing to claim');
     return run;
@@ -267,6 +267,41 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(second.attempts).toBe(2);
       expect(second.leaseOwner).toBe('worker-2');
       expect(second.startedAt).toEqual(first.startedAt);
+    });
+
+    it('says which claims took over an expired lease: not a new run, a drained one or a waiting one', async () => {
+      await store.createRun(newRun());
+      const fresh = await claimOne('worker-1');
+      expect(fresh.leaseRecovered).toBe(false);
+      await store.releaseRun(leaseOf(fresh));
+      const afterDrain = await claimOne('worker-2');
+      expect(afterDrain).toMatchObject({ id: fresh.id, leaseRecovered: false, attempts: 2 });
+      await store.waitForRetry(leaseOf(afterDrain), {
+        step: {
+          seq: 0,
+          parentSeq: null,
+          kind: 'model',
+          name: 'gpt-test',
+          inputHash: 'hash-0',
+          attempt: 1,
+          startedAt: new Date(),
+        },
+        delayMs: 0,
+        reason: 'gateway_unavailable',
+        message: 'Waiting for the provider.',
+      });
+      const afterWait = await claimOne('worker-3');
+      expect(afterWait).toMatchObject({ id: fresh.id, leaseRecovered: false, attempts: 2 });
+      await expireLease(afterWait.id);
+      const recovered = await claimOne('worker-4');
+      expect(recovered).toMatchObject({ id: fresh.id, leaseRecovered: true, attempts: 3 });
+      await store.finishRun(leaseOf(recovered), {
+        stopReason: 'completed',
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+      });
+      expect(await store.getRun(fresh.id)).not.toHaveProperty('leaseRecovered');
     });
   });
 

@@ -1,4 +1,5 @@
 import type {
+  ClaimedRun,
   ApprovalDecisionInput,
   ApprovalFilter,
   ApprovalRecord,
@@ -50,6 +51,7 @@ export interface JournalStore {
    * ended: a session's messages are answered one at a time, in order.
    * `agents` restricts the claim to runs of those agents (a worker claims only what it can run);
    * `ids` to those runs (the CLI's in-process worker runs only the run it submitted).
+   * Each claimed run says whether the claim took over an expired lease (`leaseRecovered`).
    */
   claimRuns(options: {
     owner: string;
@@ -57,7 +59,7 @@ export interface JournalStore {
     leaseMs: number;
     agents?: readonly string[];
     ids?: readonly string[];
-  }): Promise<RunRecord[]>;
+  }): Promise<ClaimedRun[]>;
   /** Extends the leases still held; reports lost leases and cancellation requests. */
   heartbeat(options: { leases: readonly Lease[]; leaseMs: number }): Promise<HeartbeatResult[]>;
   /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */

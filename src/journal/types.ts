@@ -85,6 +85,19 @@ export interface RunRecord {
 }
 
 /**
+ * A run as a claim hands it over: the run (now `running` under the new lease) and what the claim
+ * took it from.
+ */
+export interface ClaimedRun extends RunRecord {
+  /**
+   * True when the run was `running` under an earlier execution's lease that had expired: this
+   * claim recovers it from a worker that died, stalled or lost the database. False for a queued
+   * run (new, or handed back by a draining worker) and a waiting one whose not-before time came.
+   */
+  leaseRecovered: boolean;
+}
+
+/**
  * A run released by a model step whose provider failed with a retryable error and asked for (or
  * backed off to) a wait too long to hold a worker for. Waiting counts against the deadline.
  */

@@ -3,7 +3,7 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { Lease, RunEnd, RunRecord } from '../journal/types.js';
+import type { ClaimedRun, Lease, RunEnd } from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -130,7 +130,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const capacity = concurrency - active.size;
       if (capacity > 0) {
-        let claimed: RunRecord[];
+        let claimed: ClaimedRun[];
         try {
           claimed = await store.claimRuns({
             owner,
@@ -171,7 +171,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  function execute(run: RunRecord): void {
+  function execute(run: ClaimedRun): void {
     const lease: Lease = { runId: run.id, owner, fence: run.fence };
     const controller = new AbortController();
     const entry: ActiveRun = {
@@ -194,7 +194,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
   }
 
-  async function executeRun(run: RunRecord, entry: ActiveRun): Promise<void> {
+  async function executeRun(run: ClaimedRun, entry: ActiveRun): Promise<void> {
     const { lease, controller } = entry;
     const log = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
     const finishEarly = (end: RunEnd) => store.finishRun(lease, end);
@@ -226,7 +226,7 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const steps = await store.loadSteps(run.id, { withOutputs: true });
-      telemetry.runClaimed(run, steps);
+      telemetry.runClaimed(run, steps, { leaseRecovered: run.leaseRecovered });
       const history = await loadSessionHistory({ store, run });
       const durable = new DurableRun({
         store,

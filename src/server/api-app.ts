@@ -92,7 +92,7 @@ export function createApiListener({ routes, dependencies, onError, wire }: ApiLi
       const { incoming: request, outgoing: response } = c.env;
       const { url, segments } = targetOf(request);
       const key =
-        route.scopes.length === 0
+        route.scopes.length === 0 || route.openWhen?.(dependencies) === true
           ? undefined
           : await authenticate({ request, apiKeys: dependencies.apiKeys, scopes: route.scopes });
       const params: Record<string, string> = {};

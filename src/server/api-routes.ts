@@ -6,6 +6,7 @@ import { approvalRoutes } from './approval-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
+import { metricsRoutes } from './metrics-routes.js';
 import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
@@ -52,6 +53,7 @@ const systemRoutes = [
 /** Every route of the API. */
 export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
+  ...metricsRoutes,
   ...runRoutes,
   ...keyRoutes,
   ...approvalRoutes,

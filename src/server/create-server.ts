@@ -9,6 +9,7 @@ import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
+import { createKeelMetrics, type KeelMetrics } from '../metrics/keel-metrics.js';
 import type { Agent } from '../runtime/agent.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import { echoedRequestId } from '../util/request-notes.js';
@@ -64,6 +65,13 @@ export interface ServerOptions {
   streamKeyCheckMs?: number;
   /** Longer requests get a 503 `request_timeout` (default 30 s; event streams none, `?wait` adds). */
   requestTimeoutMs?: number;
+  /**
+   * The process's metrics, served at `GET /metrics` (see `createKeelMetrics`); default: this
+   * server's own, which has the run gauges (with `client`) and no worker or gateway to count.
+   */
+  metrics?: KeelMetrics;
+  /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). Default false. */
+  metricsPublic?: boolean;
   generateId?: IdGenerator;
 }
 
@@ -99,6 +107,8 @@ export function createServer({
   requestTimeoutMs,
   maxStreamsPerKey,
   streamKeyCheckMs,
+  metrics,
+  metricsPublic = false,
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
@@ -122,6 +132,10 @@ export function createServer({
       streamSlots: createStreamSlots(maxStreamsPerKey === undefined ? {} : { maxPerKey: maxStreamsPerKey }),
       runEnds: createRunEndWaiter({ store, logger }),
       openApi: () => (openApi ??= JSON.stringify(createOpenApiDocument(API_ROUTES, gatewayHandler?.wire))),
+      metrics:
+        metrics ??
+        createKeelMetrics({ processMetrics: false, logger, ...(client === undefined ? {} : { client }) }),
+      metricsPublic,
     },
     onError,
     wire: gatewayHandler?.wire,

@@ -12,6 +12,7 @@ import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { Agent } from '../runtime/agent.js';
+import type { KeelMetrics } from '../metrics/keel-metrics.js';
 import type { Logger } from '../util/logger.js';
 import type { RunFeedback } from './feedback.js';
 import type { RunOutcomes } from './outcomes.js';
@@ -41,6 +42,10 @@ export interface RouteDependencies {
   runEnds: RunEndWaiter;
   /** The OpenAPI document of the table, as JSON (built once). */
   openApi: () => string;
+  /** This process's Prometheus metrics (`GET /metrics`). */
+  metrics: KeelMetrics;
+  /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). */
+  metricsPublic: boolean;
 }
 
 /** One request as a route handler sees it. */
@@ -89,6 +94,11 @@ export interface ApiRoute<Query extends z.ZodType = z.ZodType, Body extends z.Zo
   path: string;
   /** A key needs one of these (checked before the handler); empty: a public route, no key. */
   scopes: readonly ApiKeyScope[];
+  /**
+   * When this says so, the route is served without a key despite its scopes (a deployment's
+   * choice, such as `/metrics` under `KEEL_METRICS_PUBLIC=true`); the route has no key then.
+   */
+  openWhen?: (dependencies: RouteDependencies) => boolean;
   summary: string;
   description?: string;
   query?: Query;

@@ -2,6 +2,12 @@ import { serializeError } from '../errors/keel-error.js';
 import type { RunRecord, StepRecord } from '../journal/types.js';
 import type { Logger } from '../util/logger.js';
 
+/** How a run was claimed (see `ClaimedRun`). */
+export interface RunClaim {
+  /** The claim took over an earlier execution's expired lease. */
+  leaseRecovered: boolean;
+}
+
 /** Why an execution stopped without ending its run. */
 export type RunReleaseReason = 'approval' | 'waiting' | 'draining' | 'lease_lost' | 'interrupted';
 
@@ -17,9 +23,11 @@ export type RunReleaseReason = 'approval' | 'waiting' | 'draining' | 'lease_lost
 export interface RunTelemetry {
   /**
    * A worker claimed `run`, whose journal so far is `steps` (loaded without outputs' bodies
-   * mattering). `run.attempts > 1` means an earlier execution stopped without ending the run.
+   * mattering). `run.attempts > 1` means an earlier execution stopped without ending the run;
+   * `claim.leaseRecovered` that this claim took the run over from an execution whose lease
+   * expired (a dead or stalled worker), not after a drain or a wait for a provider.
    */
-  runClaimed?(run: RunRecord, steps: readonly StepRecord[]): void;
+  runClaimed?(run: RunRecord, steps: readonly StepRecord[], claim?: RunClaim): void;
   /** A step's row was committed by this execution, as the journal now holds it. */
   stepCommitted?(run: RunRecord, step: StepRecord): void;
   /** The run ended; `run` is its finished row. */
@@ -32,7 +40,8 @@ export interface RunTelemetry {
 export function combineTelemetry(...observers: readonly (RunTelemetry | undefined)[]): RunTelemetry {
   const present = observers.filter((observer): observer is RunTelemetry => observer !== undefined);
   return {
-    runClaimed: (run, steps) => present.forEach((observer) => observer.runClaimed?.(run, steps)),
+    runClaimed: (run, steps, claim) =>
+      present.forEach((observer) => observer.runClaimed?.(run, steps, claim)),
     stepCommitted: (run, step) => present.forEach((observer) => observer.stepCommitted?.(run, step)),
     runEnded: (run) => present.forEach((observer) => observer.runEnded?.(run)),
     runReleased: (run, reason) => present.forEach((observer) => observer.runReleased?.(run, reason)),

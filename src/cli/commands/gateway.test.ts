@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseExposition } from '../../metrics/__fixtures__/parse-exposition.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
 import { main } from '../main.js';
 
@@ -78,6 +79,12 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     expect(listed.output.stdout).not.toContain(key);
     expect(listed.output.stdout).not.toContain('other');
 
+    const scraper = io();
+    expect(
+      await main(['keys', 'create', '--tenant', 'ops', '--scopes', 'metrics', '--json'], scraper.io),
+    ).toBe(0);
+    const metricsKey = (JSON.parse(scraper.output.stdout) as { key: string }).key;
+
     expect(await main(['keys', 'create', '--tenant', 'acme', '--scopes', 'everything'], io().io)).toBe(2);
     expect(await main(['keys', 'revoke'], io().io)).toBe(2);
 
@@ -98,6 +105,17 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     });
     expect(completion.choices[0]?.message.content).toBe('Hello through keel gateway');
     expect((await fetch(`${baseURL}/../healthz`)).status).toBe(200);
+    // Its Prometheus metrics on the same port, for a key with the metrics scope only.
+    const metricsUrl = baseURL!.replace(/\/v1$/, '/metrics');
+    expect((await fetch(metricsUrl)).status).toBe(401);
+    expect((await fetch(metricsUrl, { headers: { authorization: `Bearer ${key}` } })).status).toBe(403);
+    const scraped = await fetch(metricsUrl, { headers: { authorization: `Bearer ${metricsKey}` } });
+    expect(scraped.status).toBe(200);
+    const exposition = parseExposition(await scraped.text());
+    expect(
+      exposition.value('keel_gateway_requests_total', { route: 'fast', deployment: 'fake', outcome: 'ok' }),
+    ).toBe(1);
+    expect(exposition.value('keel_gateway_breaker_open', { deployment: 'fake' })).toBe(0);
     controller.abort();
     expect(await running).toBe(0);
 

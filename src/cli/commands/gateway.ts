@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
 import { ConfigError } from '../../errors/config-errors.js';
 import { createGatewayService } from '../../gateway/http/gateway-service.js';
+import { createKeelMetrics } from '../../metrics/keel-metrics.js';
+import { createMetricsListener } from '../../server/metrics-routes.js';
 import { logRequest } from '../../server/request-edges.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { checkLogLevelEnv, listenHostOf, listenPortOf } from '../parse-options.js';
+import { checkLogLevelEnv, listenHostOf, listenPortOf, metricsPublicEnv } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
 /** How long in-flight calls (long streams included) may take to finish after SIGTERM. */
@@ -27,24 +29,36 @@ export async function gatewayCommand(
   checkLogLevelEnv(io.env);
   const listenPort = listenPortOf(port, io.env, 4000);
   const listenHost = listenHostOf(host);
+  const metricsPublic = metricsPublicEnv(io.env);
   const logger = createJsonLogger();
   const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel gateway needs direct database access');
+  const metrics = createKeelMetrics({ client: backend.client, logger });
   let service;
   try {
-    service = createGatewayService({ config: gatewayConfig, client: backend.client, env: io.env, logger });
+    service = createGatewayService({
+      config: gatewayConfig,
+      client: backend.client,
+      env: io.env,
+      logger,
+      onCall: (call) => metrics.gatewayCall(call),
+    });
   } catch (error) {
     await backend.close();
     throw error;
   }
+  const gatewayService = service;
+  metrics.watchBreakers(() => gatewayService.gateway.breakers());
+  // `/metrics` on the same port, with the API's scrape rules (a `metrics` key, or public).
+  const serveMetrics = createMetricsListener({ metrics, apiKeys: service.apiKeys, public: metricsPublic });
   // The gateway's routes alone in a route table (the same wire routes `keel serve` mounts).
   const { handler } = service;
   const server = createServer((request, response) => {
     const arrivedAt = performance.now();
-    if (handler(request, response)) {
+    if (handler(request, response) || serveMetrics(request, response)) {
       logRequest({ logger, request, response, startedAt: arrivedAt });
       return;
     }

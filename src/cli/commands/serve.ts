@@ -8,6 +8,7 @@ import { createRunFeedback } from '../../server/feedback.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
 import { createHealthCheck } from '../../server/health.js';
 import { createReadinessCheck } from '../../server/readiness.js';
+import { createKeelMetrics } from '../../metrics/keel-metrics.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { adminKeyPath, ensureLocalAdminKey } from '../admin-key.js';
 import { openConfiguredGateway } from '../agent-gateway.js';
@@ -20,6 +21,7 @@ import {
   checkLogLevelEnv,
   corsOriginsEnv,
   listenHostOf,
+  metricsPublicEnv,
   listenPortOf,
   positiveInteger,
   positiveIntegerEnv,
@@ -48,6 +50,7 @@ export async function serveCommand(
   const maxSilenceMs = positiveIntegerEnv(io.env, 'KEEL_HEALTHZ_MAX_DB_SILENCE_MS');
   const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const cors = corsOriginsEnv(io.env);
+  const metricsPublic = metricsPublicEnv(io.env);
   const logger = createJsonLogger();
   const {
     agents,
@@ -56,6 +59,8 @@ export async function serveCommand(
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
+  // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
+  const metrics = createKeelMetrics({ client: backend.client, logger });
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({
@@ -63,6 +68,7 @@ export async function serveCommand(
       client: backend.client,
       env: io.env,
       logger,
+      metrics,
     });
   } catch (error) {
     await backend.close();
@@ -101,6 +107,8 @@ export async function serveCommand(
       ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
     }),
     limiter: createSqlRateLimiter({ client: backend.client }),
+    metrics,
+    metricsPublic,
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
@@ -136,6 +144,7 @@ export async function serveCommand(
       // Streamed model text reaches every replica's event stream through the journal.
       journalTextDeltas: true,
       logger,
+      telemetry: metrics.telemetry,
     });
     worker.start();
   } else if (!io.env.DATABASE_URL) {

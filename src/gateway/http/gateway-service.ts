@@ -4,6 +4,7 @@ import { createApiKeys, type ApiKeys } from '../api-keys.js';
 import type { GatewayConfig, GatewayConfigInput } from '../gateway-config.js';
 import { createGateway, type KeelGateway } from '../gateway.js';
 import { parseGatewayConfig } from '../parse-gateway-config.js';
+import type { CallMeta } from '../gateway-types.js';
 import { createSqlCallRecorder } from '../sql-call-recorder.js';
 import { createSqlRateLimiter } from '../sql-rate-limiter.js';
 import { createSqlResponseCache } from '../sql-response-cache.js';
@@ -20,6 +21,8 @@ export interface GatewayServiceOptions {
   /** Where deployments' `apiKeyEnv` variables are read. */
   env?: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
+  /** Told of every finished call (Prometheus counters: `KeelMetrics.gatewayCall`). */
+  onCall?: (call: CallMeta) => void;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -42,6 +45,7 @@ export function createGatewayService({
   schema,
   env = process.env,
   logger = silentLogger,
+  onCall,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -54,6 +58,7 @@ export function createGatewayService({
       limiter: createSqlRateLimiter(shared),
       cache: createSqlResponseCache(shared),
       recorder,
+      ...(onCall === undefined ? {} : { onCall }),
       env,
       logger,
     });
