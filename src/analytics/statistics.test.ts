@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { complementaryErrorFunction, mannWhitneyU, normalSurvival, twoProportionZTest } from './statistics.js';
+import {
+  complementaryErrorFunction,
+  mannWhitneyU,
+  normalSurvival,
+  twoProportionZTest,
+} from './statistics.js';
 
 /** Sample A's mid-rank sum in the pooled sample and Σ(t³ − t) over its ties (what the SQL computes). */
 function rankSums(a: number[], b: number[]): { rankSumA: number; tieTerm: number } {
