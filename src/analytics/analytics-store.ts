@@ -72,9 +72,8 @@ interface GroupRow {
   runs: number;
   ended_runs: number;
   succeeded: number;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
+  /** p50, p95, p99 (null: no ended run). */
+  percentiles: number[] | null;
   cost_usd: number;
   committed: number;
   rejected: number;
@@ -318,6 +317,11 @@ function withoutKey<T extends { key: unknown }>({ key: _key, ...figures }: T): O
 const ratio = (numerator: number, denominator: number): number | null =>
   denominator > 0 ? numerator / denominator : null;
 
+function percentile(row: GroupRow, index: number): number | null {
+  const value = row.percentiles?.[index];
+  return value === undefined || value === null ? null : Number(value);
+}
+
 function toFigures(row: GroupRow, abandonedAfterDays: number): AnalyticsFigures {
   const crash = row.crash_usd ?? 0;
   const retried = row.retried_usd ?? 0;
@@ -326,9 +330,9 @@ function toFigures(row: GroupRow, abandonedAfterDays: number): AnalyticsFigures 
     ended_runs: row.ended_runs,
     successful_runs: row.succeeded,
     success_rate: ratio(row.succeeded, row.ended_runs),
-    p50_duration_ms: row.p50 === null ? null : Number(row.p50),
-    p95_duration_ms: row.p95 === null ? null : Number(row.p95),
-    p99_duration_ms: row.p99 === null ? null : Number(row.p99),
+    p50_duration_ms: percentile(row, 0),
+    p95_duration_ms: percentile(row, 1),
+    p99_duration_ms: percentile(row, 2),
     cost_usd: row.cost_usd,
     cost_per_run_usd: ratio(row.cost_usd, row.runs),
     cost_per_successful_run_usd: ratio(row.cost_usd, row.succeeded),
@@ -368,9 +372,7 @@ function emptyFigures(abandonedAfterDays: number): AnalyticsFigures {
       runs: 0,
       ended_runs: 0,
       succeeded: 0,
-      p50: null,
-      p95: null,
-      p99: null,
+      percentiles: null,
       cost_usd: 0,
       committed: 0,
       rejected: 0,

@@ -26,9 +26,12 @@ export const LOOP_BUCKETS: ReadonlyArray<{ bucket: string; min: number; max: num
   { bucket: '51+', min: 51, max: null },
 ];
 
-const bucketCase = `CASE ${LOOP_BUCKETS.map(({ bucket, max }) =>
-  max === null ? `ELSE '${bucket}'` : `WHEN model_steps <= ${max} THEN '${bucket}'`,
-).join(' ')} END`;
+/** `'bucket', count of runs in it, ...` for jsonb_build_object over `m.model_steps` (null: 0). */
+const loopBuckets = LOOP_BUCKETS.map(({ bucket, min, max }) => {
+  const steps = 'coalesce(m.model_steps, 0)';
+  const test = max === null ? `${steps} >= ${min}` : `${steps} BETWEEN ${min} AND ${max}`;
+  return `'${bucket}', count(*) FILTER (WHERE ${test})`;
+}).join(', ');
 
 /**
  * A run's group key as jsonb, a missing one (runs without a user...) as jsonb `null` rather than
@@ -89,9 +92,8 @@ run_groups AS (
     count(*)::int AS runs,
     count(*) FILTER (WHERE s.status IN ${ENDED_STATUSES_SQL})::int AS ended_runs,
     count(*) FILTER (WHERE s.status = 'completed')::int AS succeeded,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_ms) AS p50,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY s.duration_ms) AS p95,
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY s.duration_ms) AS p99,
+    -- One sort for the three percentiles.
+    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY s.duration_ms) AS percentiles,
     coalesce(sum(s.cost_usd), 0)::float8 AS cost_usd,
     count(*) FILTER (WHERE o.status = 'committed')::int AS committed,
     count(*) FILTER (WHERE o.status = 'rejected')::int AS rejected,
@@ -109,39 +111,43 @@ stop_groups AS (
         GROUP BY group_key, stop_reason) counted
   GROUP BY group_key
 ),
-step_rows AS (
-  SELECT s.group_key, st.run_id, st.kind, st.name, st.status, st.attempt,
-    coalesce(st.cost_usd, 0)::float8 AS cost_usd,
-    CASE WHEN st.prior_executions IS NULL THEN 0
-      ELSE (SELECT count(*) FROM jsonb_array_elements(st.prior_executions) e WHERE e ->> 'end' = 'abandoned')
-    END::int AS abandoned_executions
-  FROM scoped s JOIN ${schema}.steps st ON st.run_id = s.id
+-- Steps are read twice, each time aggregated at once (never materialized): model steps per run,
+-- and tool steps per group and name.
+run_models AS (
+  SELECT run_id, count(*) AS model_steps,
+    sum(cost_usd * abandoned) AS crash_usd,
+    sum(abandoned) AS crash_executions,
+    sum(cost_usd * greatest(attempt - 1 - abandoned, 0)) AS retried_usd,
+    sum(greatest(attempt - 1 - abandoned, 0)) AS retried_attempts
+  FROM (
+    SELECT st.run_id, st.attempt, coalesce(st.cost_usd, 0)::float8 AS cost_usd,
+      -- Executions abandoned by a crash (null for the common step that ran once).
+      coalesce(jsonb_array_length(jsonb_path_query_array(st.prior_executions, '$[*] ? (@.end == "abandoned")')), 0)
+        AS abandoned
+    -- A join, not \`IN (SELECT id FROM scoped)\`: the planner cannot size a CTE and would probe the
+    -- steps' primary key once per run.
+    FROM scoped s JOIN ${schema}.steps st ON st.run_id = s.id
+    WHERE st.kind = 'model'
+  ) model_steps
+  GROUP BY run_id
 ),
 tool_groups AS (
   SELECT group_key, jsonb_object_agg(name, jsonb_build_object('calls', calls, 'errors', errors)) AS tools
-  FROM (SELECT group_key, name, count(*)::int AS calls, count(*) FILTER (WHERE status = 'failed')::int AS errors
-        FROM step_rows WHERE kind = 'tool' AND status <> 'started' GROUP BY group_key, name) counted
+  FROM (SELECT s.group_key, st.name, count(*)::int AS calls, count(*) FILTER (WHERE st.status = 'failed')::int AS errors
+        FROM scoped s JOIN ${schema}.steps st ON st.run_id = s.id
+        WHERE st.kind = 'tool' AND st.status <> 'started'
+        GROUP BY s.group_key, st.name) counted
   GROUP BY group_key
 ),
 model_groups AS (
-  SELECT group_key,
-    sum(cost_usd * abandoned_executions)::float8 AS crash_usd,
-    sum(abandoned_executions)::int AS crash_executions,
-    sum(cost_usd * greatest(attempt - 1 - abandoned_executions, 0))::float8 AS retried_usd,
-    sum(greatest(attempt - 1 - abandoned_executions, 0))::int AS retried_attempts
-  FROM step_rows WHERE kind = 'model'
-  GROUP BY group_key
-),
-loop_runs AS (
-  SELECT s.group_key, coalesce(m.model_steps, 0) AS model_steps
-  FROM scoped s
-  LEFT JOIN (SELECT run_id, count(*) AS model_steps FROM step_rows WHERE kind = 'model' GROUP BY run_id) m
-    ON m.run_id = s.id
-),
-loop_groups AS (
-  SELECT group_key, jsonb_object_agg(bucket, n) AS loops
-  FROM (SELECT group_key, ${bucketCase} AS bucket, count(*)::int AS n FROM loop_runs GROUP BY 1, 2) counted
-  GROUP BY group_key
+  SELECT s.group_key,
+    sum(m.crash_usd)::float8 AS crash_usd,
+    sum(m.crash_executions)::int AS crash_executions,
+    sum(m.retried_usd)::float8 AS retried_usd,
+    sum(m.retried_attempts)::int AS retried_attempts,
+    jsonb_build_object(${loopBuckets}) AS loops
+  FROM scoped s LEFT JOIN run_models m ON m.run_id = s.id
+  GROUP BY s.group_key
 ),
 feedback_groups AS (
   SELECT s.group_key,
@@ -153,7 +159,7 @@ feedback_groups AS (
   FROM scoped s JOIN ${schema}.run_feedback f ON f.run_id = s.id
   GROUP BY s.group_key
 )
-SELECT g.*, sg.stop_reasons, tg.tools, lg.loops,
+SELECT g.*, sg.stop_reasons, tg.tools, mg.loops,
   mg.crash_usd, mg.crash_executions, mg.retried_usd, mg.retried_attempts,
   fg.thumbs_up, fg.thumbs_down, fg.mean_score, fg.scores, fg.feedback,
   count(*) OVER ()::int AS group_count
@@ -161,7 +167,6 @@ FROM run_groups g
 LEFT JOIN stop_groups sg ON sg.group_key = g.group_key
 LEFT JOIN tool_groups tg ON tg.group_key = g.group_key
 LEFT JOIN model_groups mg ON mg.group_key = g.group_key
-LEFT JOIN loop_groups lg ON lg.group_key = g.group_key
 LEFT JOIN feedback_groups fg ON fg.group_key = g.group_key
 ORDER BY ${order}
 LIMIT $7`;
