@@ -11,7 +11,9 @@
 // keel_bench_analytics_keel is created afresh and dropped at the end. Prints a markdown table and
 // the JSON result on the last line (for run.js). KEEL_BENCH_ANALYTICS_KEEP=1 keeps the database
 // (to EXPLAIN a query by hand; drop it with `dropdb keel_bench_analytics_keel`).
+import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
+import { report } from '../lib/child.js';
 import { dropDatabase, freshDatabase } from '../lib/db.js';
 import { loadKeel } from '../lib/keel.js';
 import { median } from '../lib/stats.js';
@@ -150,16 +152,21 @@ async function main() {
     );
     const { runs, steps } = counts.rows[0];
     const fmt = (value) => (value === undefined ? '–' : value.toFixed(1));
-    console.log(
-      `\nAnalytics on Postgres: ${runs.toLocaleString('en')} runs, ${steps.toLocaleString('en')} steps (seeded in ${seedSeconds.toFixed(0)} s), p50 of ${REPS}\n`,
-    );
-    console.log('| query | Keel p50 ms | target | floor | floor p50 ms |');
-    console.log('| --- | --- | --- | --- | --- |');
-    for (const row of rows)
-      console.log(
-        `| ${row.name} | ${fmt(row.ms)} | ${row.target === undefined ? '–' : `≤ ${row.target} ms ${row.ms <= row.target ? '**met**' : '**missed**'}`} | ${row.floorName ?? '–'} | ${fmt(row.floorMs)} |`,
-      );
-    console.log(JSON.stringify({ runs, steps, reps: REPS, rows }));
+    const lines = [
+      `## (f) Analytics on Postgres: ${runs.toLocaleString('en')} runs, ${steps.toLocaleString('en')} steps`,
+      '',
+      `p50 of ${REPS} after 2 untimed; seeded in ${seedSeconds.toFixed(0)} s; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores.`,
+      '',
+      '| query | Keel p50 ms | target | floor | floor p50 ms |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows.map(
+        (row) =>
+          `| ${row.name} | ${fmt(row.ms)} | ${row.target === undefined ? '–' : `≤ ${row.target} ms ${row.ms <= row.target ? '**met**' : '**missed**'}`} | ${row.floorName ?? '–'} | ${fmt(row.floorMs)} |`,
+      ),
+    ];
+    const markdown = lines.join('\n');
+    console.log(`\n${markdown}\n`);
+    report({ runs, steps, reps: REPS, rows, markdown });
   } finally {
     await store?.close();
     await raw.end();

@@ -24,7 +24,7 @@ import {
   type SummaryScope,
   type ToolErrorRate,
 } from './analytics-types.js';
-import { RANKED_FIGURES, rankSumsSql, type RankedFigure } from './compare-sql.js';
+import { rankSumsSql, type RankedFigure } from './compare-sql.js';
 import { mannWhitneyU, SIGNIFICANCE_ALPHA, twoProportionZTest, type TestResult } from './statistics.js';
 import { gatewaySql, LOOP_BUCKETS, summarySql } from './summary-sql.js';
 
