@@ -444,7 +444,8 @@ async function benchGateway() {
 async function benchAnalytics() {
   // Seeding 100,000 runs and 1,000,000 steps takes 15-60 s, then about 7 queries × 17 runs.
   const got = await runChild(join(BENCH, 'analytics', 'measure.js'), [], { timeoutMs: 900_000 });
-  if (!got.markdown) return { markdown: `## (f) Analytics\n\n${problem(got) ?? 'no result'}`, results: { measure: got } };
+  if (!got.markdown)
+    return { markdown: `## (f) Analytics\n\n${problem(got) ?? 'no result'}`, results: { measure: got } };
   const { markdown, ...results } = got;
   return { markdown, results };
 }
