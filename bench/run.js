@@ -2,7 +2,7 @@
 // Keel's benchmarks against its peers, run one after the other, printed as markdown tables.
 //
 //   npm run bench                      (at the root: builds Keel, then runs this)
-//   node bench/run.js [steps] [storage] [recovery] [gateway] [api]    (a subset; Keel must be built)
+//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
 // Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
@@ -17,9 +17,9 @@ import { runChild } from './lib/child.js';
 import { median } from './lib/stats.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
-const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api'];
+const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics'];
 /** Benchmarks that cannot run without the local Postgres. */
-const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api'];
+const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api', 'analytics'];
 /** One package per peer: when one is missing, bench/node_modules is out of date. */
 const PEER_PACKAGES = ['@dbos-inc/dbos-sdk', '@langchain/langgraph', '@portkey-ai/gateway', 'undici'];
 const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
@@ -441,6 +441,15 @@ async function benchGateway() {
   return { markdown: out.join('\n'), results: { ...systems, settings } };
 }
 
+async function benchAnalytics() {
+  // Seeding 100,000 runs and 1,000,000 steps takes 15-60 s, then about 7 queries × 17 runs.
+  const got = await runChild(join(BENCH, 'analytics', 'measure.js'), [], { timeoutMs: 900_000 });
+  if (!got.markdown)
+    return { markdown: `## (f) Analytics\n\n${problem(got) ?? 'no result'}`, results: { measure: got } };
+  const { markdown, ...results } = got;
+  return { markdown, results };
+}
+
 async function benchApi() {
   const seconds = Number(process.env.KEEL_BENCH_API_SECONDS ?? 4);
   const warmup = Number(process.env.KEEL_BENCH_API_WARMUP ?? 1);
@@ -620,6 +629,7 @@ async function main() {
     recovery: benchRecovery,
     gateway: benchGateway,
     api: benchApi,
+    analytics: benchAnalytics,
   };
   const all = {};
   const load = loadavg()[0];

@@ -194,6 +194,38 @@ export {
   type RunFeedbackOptions,
   type RunFeedbackRecord,
 } from './server/feedback.js';
+// Analytics
+export {
+  createAnalytics,
+  type Analytics,
+  type AnalyticsOptions,
+  type CompareOptions,
+  type SummaryOptions,
+} from './analytics/analytics-store.js';
+export type {
+  AnalyticsComparison,
+  AnalyticsFigures,
+  AnalyticsGroup,
+  AnalyticsSummary,
+  FigureChange,
+  GatewayFigures,
+  HiddenRecompute,
+} from './analytics/analytics-types.js';
+export {
+  GROUP_BY,
+  resolveCompareSides,
+  resolveWindow,
+  type CompareQuery,
+  type GroupBy,
+  type SummaryQuery,
+  type TimeWindow,
+} from './analytics/analytics-query.js';
+export {
+  mannWhitneyU,
+  SIGNIFICANCE_ALPHA,
+  twoProportionZTest,
+  type TestResult,
+} from './analytics/statistics.js';
 export { createReadinessCheck, type ReadinessCheck, type ReadinessReport } from './server/readiness.js';
 export {
   createHealthCheck,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createAnalytics } from '../src/analytics/analytics-store.js';
 import { showCommand } from '../src/cli/commands/inspect.js';
 import { createApiKeys } from '../src/gateway/api-keys.js';
 import { openStore } from '../src/journal/open-store.js';
@@ -93,6 +94,7 @@ function anyTextSuite(open: () => Promise<OpenedStore>) {
       apiKeys,
       outcomes: createRunOutcomes({ client: opened.client, schema: opened.schema }),
       feedback: createRunFeedback({ client: opened.client, schema: opened.schema }),
+      analytics: createAnalytics({ client: opened.client, schema: opened.schema }),
       eventPollIntervalMs: 20,
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
+import { createAnalytics } from '../src/analytics/analytics-store.js';
 import { openConfiguredGateway } from '../src/cli/agent-gateway.js';
 import type { GatewayConfigInput } from '../src/gateway/gateway-config.js';
 import { openStore } from '../src/journal/open-store.js';
@@ -76,6 +77,7 @@ async function serve({
     apiKeys: service.apiKeys,
     outcomes: createRunOutcomes({ client }),
     feedback: createRunFeedback({ client }),
+    analytics: createAnalytics({ client }),
     gatewayHandler: service.handler,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

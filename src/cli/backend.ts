@@ -140,6 +140,8 @@ export interface RemoteApi extends KeyAdmin {
   getRun(id: string): Promise<RunView | undefined>;
   listRuns(query: Record<string, string>): Promise<RunView[]>;
   getSteps(id: string, withOutputs: boolean): Promise<StepView[]>;
+  /** `GET /v1/analytics/{summary|compare}` with `query` (the local admin key sees every tenant). */
+  analytics(report: 'summary' | 'compare', query: Record<string, string>): Promise<unknown>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -199,6 +201,8 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
         throw error;
       }
     },
+    analytics: async (report, query) =>
+      call<unknown>(`/v1/analytics/${report}?${new URLSearchParams(query).toString()}`),
     getSteps: async (id, withOutputs) =>
       (
         await call<{ data: StepView[] }>(

@@ -7,6 +7,7 @@ import { keysCommand } from './commands/keys.js';
 import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { statsCommand } from './commands/stats.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
@@ -23,6 +24,8 @@ Usage:
   keel keys revoke <id>
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
+  keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
+  keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -60,6 +63,16 @@ const OPTIONS = {
   tpm: { type: 'string' },
   'older-than': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'group-by': { type: 'string' },
+  compare: { type: 'boolean', default: false },
+  'a-from': { type: 'string' },
+  'a-to': { type: 'string' },
+  'b-from': { type: 'string' },
+  'b-to': { type: 'string' },
+  'a-version': { type: 'string' },
+  'b-version': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -74,6 +87,21 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
+  stats: [
+    'from',
+    'to',
+    'agent',
+    'tenant',
+    'group-by',
+    'compare',
+    'a-from',
+    'a-to',
+    'b-from',
+    'b-to',
+    'a-version',
+    'b-version',
+    'json',
+  ],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -199,6 +227,25 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'show':
       return showCommand({ runId: rest[0], json: values.json }, io);
+    case 'stats':
+      return statsCommand(
+        {
+          from: values.from,
+          to: values.to,
+          agent: values.agent,
+          tenant: values.tenant,
+          groupBy: values['group-by'],
+          compare: values.compare,
+          aFrom: values['a-from'],
+          aTo: values['a-to'],
+          bFrom: values['b-from'],
+          bTo: values['b-to'],
+          aVersion: values['a-version'],
+          bVersion: values['b-version'],
+          json: values.json,
+        },
+        io,
+      );
     case 'migrate':
       return migrateCommand(io);
     case 'prune':

@@ -2,6 +2,7 @@
  * The API's route table: every route the server answers (besides the gateway's endpoints, which
  * are matched before it), in one list that the server mounts and `/openapi.json` describes.
  */
+import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
@@ -58,4 +59,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...keyRoutes,
   ...approvalRoutes,
   ...sessionRoutes,
+  ...analyticsRoutes,
 ];

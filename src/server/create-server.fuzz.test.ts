@@ -331,3 +331,116 @@ describe('fuzz: keys endpoints', () => {
     expect(await app.apiKeys.verify(app.keys.otherTenant)).toBeDefined();
   }, 120_000);
 });
+
+const ANALYTICS_ENDPOINTS = ['/v1/analytics/summary', '/v1/analytics/compare'] as const;
+
+describe('fuzz: analytics endpoints', () => {
+  it("any query: a 4xx JSON error or the caller's tenant's figures, never a 5xx", async () => {
+    const instant = fc
+      .date({
+        min: new Date('2026-01-01T00:00:00Z'),
+        max: new Date('2027-01-01T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((date) => date.toISOString());
+    const value = fc.oneof(
+      oddString,
+      instant,
+      fc.constantFrom(
+        'agent',
+        'user',
+        'day',
+        'model',
+        'tenant',
+        'prompt_version',
+        'echo',
+        'tenant-b',
+        '0',
+        '7',
+        '-1',
+      ),
+    );
+    const analyticsQuery = fc.dictionary(
+      fc.constantFrom(
+        'from',
+        'to',
+        'agent',
+        'tenant',
+        'group_by',
+        'abandoned_after_days',
+        'a_from',
+        'a_to',
+        'b_from',
+        'b_to',
+        'a_version',
+        'b_version',
+      ),
+      value,
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ANALYTICS_ENDPOINTS), analyticsQuery, async (path, parameters) => {
+        const search = new URLSearchParams(parameters).toString();
+        const response = await app.call(`${path}?${search}`, { signal: AbortSignal.timeout(10_000) });
+        if (response.status === 200) {
+          const answer = (await response.json()) as { tenant?: string; a?: { tenant: string } };
+          expect(answer.tenant ?? answer.a?.tenant).toBe('tenant-a');
+          return;
+        }
+        await expectNo5xx(response);
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+});
+
+describe('tenant isolation matrix: analytics', () => {
+  const compareAll =
+    '?a_from=2026-01-01T00:00:00Z&a_to=2026-03-01T00:00:00Z&b_from=2026-11-01T00:00:00Z&b_to=2027-01-01T00:00:00Z';
+  const count = async (tenantId?: string) =>
+    (
+      await app.client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM keel.runs
+         WHERE created_at >= now() - interval '7 days' AND ($1::text IS NULL OR tenant_id = $1)`,
+        [tenantId ?? null],
+      )
+    ).rows[0]!.n;
+
+  it.each(ANALYTICS_ENDPOINTS)(
+    'GET %s: its own tenant only, 403 for another tenant or a wrong scope, 401 for no key',
+    async (path) => {
+      const search = path.endsWith('compare') ? compareAll : '';
+      const figures = async (key: string, extra = '') => {
+        const response = await app.call(`${path}${search}${search ? '&' : '?'}${extra}`, { key });
+        expect(response.status).toBe(200);
+        const answer = (await response.json()) as {
+          tenant: string | null;
+          runs: number;
+          b?: { tenant: string | null; runs: number };
+        };
+        return answer.b ?? answer;
+      };
+      expect(await figures(app.keys.admin)).toMatchObject({
+        tenant: 'tenant-a',
+        runs: await count('tenant-a'),
+      });
+      expect(await figures(app.keys.otherTenant)).toMatchObject({
+        tenant: 'tenant-b',
+        runs: await count('tenant-b'),
+      });
+      const operator = await app.createKey('ops', ['operator']);
+      expect(await figures(operator)).toMatchObject({ tenant: null, runs: await count() });
+      expect(await figures(operator, 'tenant=tenant-b')).toMatchObject({ tenant: 'tenant-b', runs: 1 });
+      const other = await app.call(`${path}${search}${search ? '&' : '?'}tenant=tenant-b`);
+      expect(other.status).toBe(403);
+      await other.body?.cancel();
+      for (const key of [app.keys.writer, app.keys.gatewayOnly]) {
+        const wrongScope = await app.call(`${path}${search}`, { key });
+        expect(wrongScope.status).toBe(403);
+        await wrongScope.body?.cancel();
+      }
+      const anonymous = await app.call(`${path}${search}`, { key: null });
+      expect(anonymous.status).toBe(401);
+      await anonymous.body?.cancel();
+    },
+  );
+});

@@ -20,6 +20,7 @@ import type { CorsOptions } from './cors.js';
 import { sendError } from './http-errors.js';
 import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
+import type { Analytics } from '../analytics/analytics-store.js';
 import type { RunFeedback } from './feedback.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { HealthCheck } from './health.js';
@@ -43,6 +44,8 @@ export interface ServerOptions {
   outcomes: RunOutcomes;
   /** Where `POST /v1/runs/{id}/feedback` records feedback (see `createRunFeedback`). */
   feedback: RunFeedback;
+  /** Answers `GET /v1/analytics/summary` and `/compare` (see `createAnalytics`). */
+  analytics: Analytics;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
   readiness?: ReadinessCheck;
   /** Answers `/healthz` (see `createHealthCheck`, in `health.ts`); without it `/healthz` is always 200. */
@@ -96,6 +99,7 @@ export function createServer({
   apiKeys,
   outcomes,
   feedback,
+  analytics,
   readiness,
   health = () => ({ ok: true }),
   gatewayHandler,
@@ -123,6 +127,7 @@ export function createServer({
       apiKeys,
       outcomes,
       feedback,
+      analytics,
       ...(readiness === undefined ? {} : { readiness }),
       health,
       maxBodyBytes,

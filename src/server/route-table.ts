@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import type { Analytics } from '../analytics/analytics-store.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -30,6 +31,8 @@ export interface RouteDependencies {
   apiKeys: ApiKeys;
   outcomes: RunOutcomes;
   feedback: RunFeedback;
+  /** Answers `/v1/analytics/*`. */
+  analytics: Analytics;
   readiness?: ReadinessCheck;
   /** Answers `/healthz`: fails once the process has had no database round trip for too long. */
   health: HealthCheck;

@@ -4,6 +4,7 @@ import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
 import { createServer } from '../../server/create-server.js';
+import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createRunFeedback } from '../../server/feedback.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
 import { createHealthCheck } from '../../server/health.js';
@@ -100,6 +101,7 @@ export async function serveCommand(
     apiKeys,
     outcomes: createRunOutcomes({ client: backend.client }),
     feedback: createRunFeedback({ client: backend.client }),
+    analytics: createAnalytics({ client: backend.client }),
     readiness: createReadinessCheck({ client: backend.client }),
     health: createHealthCheck({
       client: backend.client,

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
@@ -63,6 +64,7 @@ export async function startTestServer(
     apiKeys,
     outcomes: createRunOutcomes({ client }),
     feedback: createRunFeedback({ client }),
+    analytics: createAnalytics({ client }),
     readiness: createReadinessCheck({ client }),
     eventPollIntervalMs: 20,
     ...serverOptions,
