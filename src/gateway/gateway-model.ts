@@ -7,7 +7,8 @@
  * `modelId` is whatever the upstream said). Limitation: when a fallback deployment of another
  * provider or price answered, the loop prices it as the first deployment; the gateway's own call
  * meta and records (`CallMeta.costUsd`) have the exact cost. A cached answer comes back with zero
- * usage, since it cost nothing.
+ * usage, since it cost nothing. Every answer names the deployment that gave it (`deployment`),
+ * which the agent loop records in the model step's decision envelope.
  *
  * Retries: the gateway is the retry owner and has already retried and fallen back within its
  * budget when a call fails; a caller that retries at once multiplies attempts. `retriesOwned` says
@@ -82,20 +83,20 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { response, meta } = await gateway.generate({ ...request, model: route }, optionsFor(options));
-      return meta.cached ? { ...response, usage: CACHED_USAGE } : response;
+      const answered = { ...response, deployment: meta.deployment };
+      return meta.cached ? { ...answered, usage: CACHED_USAGE } : answered;
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
       const { events, meta } = await gateway.stream({ ...request, model: route }, optionsFor(options));
-      if (!meta.cached) {
-        // Breaking out of this loop returns `events`, which aborts the upstream request.
-        yield* events;
-        return;
-      }
+      // Breaking out of this loop returns `events`, which aborts the upstream request.
       for await (const event of events) {
-        yield event.type === 'finish'
-          ? { type: 'finish', response: { ...event.response, usage: CACHED_USAGE } }
-          : event;
+        if (event.type !== 'finish') {
+          yield event;
+          continue;
+        }
+        const answered = { ...event.response, deployment: meta.deployment };
+        yield { type: 'finish', response: meta.cached ? { ...answered, usage: CACHED_USAGE } : answered };
       }
     },
   };

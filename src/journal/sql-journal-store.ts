@@ -378,16 +378,20 @@ export function createSqlJournalStore({
     async loadSteps(runId, { withOutputs = false } = {}) {
       // Steps are numbered from 0: -1 takes every output.
       const fromSeq = withOutputs === false ? undefined : withOutputs === true ? -1 : withOutputs.fromSeq;
+      const toSeq = typeof withOutputs === 'object' ? (withOutputs.toSeq ?? null) : null;
       const result = await client.query<StepRow>(
         fromSeq !== undefined
           ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
              LEFT JOIN ${payloads} AS payload
                ON payload.run_id = step.run_id AND payload.id = step.output_ref AND step.seq >= $2::int
+                 AND ($3::int IS NULL OR step.seq <= $3::int)
              WHERE step.run_id = $1 ORDER BY step.seq`
           : `SELECT * FROM ${steps} WHERE run_id = $1 ORDER BY seq`,
-        fromSeq !== undefined ? [runId, fromSeq] : [runId],
+        fromSeq !== undefined ? [runId, fromSeq, toSeq] : [runId],
       );
-      return result.rows.map((row) => toStepRecord(row, fromSeq !== undefined && row.seq >= fromSeq));
+      const loaded = (seq: number) =>
+        fromSeq !== undefined && seq >= fromSeq && (toSeq === null || seq <= toSeq);
+      return result.rows.map((row) => toStepRecord(row, loaded(row.seq)));
     },
 
     async appendTextDelta(lease, { seq, attempt, name, text }) {

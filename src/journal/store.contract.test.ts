@@ -423,6 +423,9 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(first).not.toHaveProperty('output');
       expect(first?.outputRef).not.toBeNull();
       expect(second).toHaveProperty('output', null);
+      // Through a seq: one step's output, none of the steps after it.
+      const one = await store.loadSteps(run.id, { withOutputs: { fromSeq: 1, toSeq: 1 } });
+      expect(one.map((step) => 'output' in step)).toEqual([true, false, false]);
     });
 
     it('keeps the first completion of a step (append-only): a repeat is a no-op', async () => {

@@ -101,6 +101,11 @@ export interface ModelResponse {
   usage: Usage;
   /** The model that actually answered, as the provider named it. */
   modelId: string;
+  /**
+   * The gateway deployment that answered, when the call went through Keel's gateway (a gateway
+   * model sets it; providers leave it out). Model steps record it in their decision envelope.
+   */
+  deployment?: string;
 }
 
 /** Incremental events of a streamed call; the last one is always `finish`. */

@@ -10,6 +10,7 @@ import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
 import { sessionRoutes } from './session-routes.js';
+import { traceRoutes } from './trace-routes.js';
 
 /** The public routes: liveness, readiness and the API's description. */
 const systemRoutes = [
@@ -53,6 +54,7 @@ const systemRoutes = [
 export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
   ...runRoutes,
+  ...traceRoutes,
   ...keyRoutes,
   ...approvalRoutes,
   ...sessionRoutes,
