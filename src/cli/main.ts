@@ -7,6 +7,7 @@ import { keysCommand } from './commands/keys.js';
 import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { traceCommand } from './commands/trace.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
@@ -23,6 +24,7 @@ Usage:
   keel keys revoke <id>
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
+  keel trace <run-id> [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -72,6 +74,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
+  trace: ['json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -191,6 +194,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'show':
       return showCommand({ runId: rest[0], json: values.json }, io);
+    case 'trace':
+      return traceCommand({ runId: rest[0], json: values.json }, io);
     case 'migrate':
       return migrateCommand(io);
     case 'prune':
