@@ -102,10 +102,18 @@ export interface ModelResponse {
   /** The model that actually answered, as the provider named it. */
   modelId: string;
   /**
-   * The gateway deployment that answered, when the call went through Keel's gateway (a gateway
-   * model sets it; providers leave it out). Model steps record it in their decision envelope.
+   * How Keel's gateway served the call, when it went through it (a gateway model sets it;
+   * providers leave it out). Model steps record it in their decision envelope.
    */
-  deployment?: string;
+  gateway?: GatewayServed;
+}
+
+/** How Keel's gateway served a call. */
+export interface GatewayServed {
+  route: string;
+  /** The deployment that answered; null when the gateway's response cache did. */
+  deployment: string | null;
+  cached: boolean;
 }
 
 /** Incremental events of a streamed call; the last one is always `finish`. */

@@ -11,8 +11,13 @@ import type { ModelResponse } from '../model/model.js';
 export interface DecisionEnvelope {
   /** The prompt version of the agent that made the call (`code:<sha256 prefix>`). */
   promptVersion: string | null;
-  /** The gateway deployment that answered; null when the call did not go through Keel's gateway. */
+  /**
+   * The gateway deployment that answered; null when the call did not go through Keel's gateway,
+   * or its response cache answered.
+   */
   deployment: string | null;
+  /** True when the gateway's response cache answered. */
+  cached: boolean;
   /** The tool calls the model chose, in its order: id and name (arguments are in the payload). */
   toolCalls: { id: string; name: string }[];
   /** Guard verdicts on this decision (empty until guards exist). */
@@ -31,7 +36,8 @@ export function decisionEnvelopeOf({
 }): DecisionEnvelope {
   return {
     promptVersion,
-    deployment: response.deployment ?? null,
+    deployment: response.gateway?.deployment ?? null,
+    cached: response.gateway?.cached ?? false,
     toolCalls: (response.message.toolCalls ?? []).map(({ id, name }) => ({ id, name })),
     guards: [],
     retrievedContextIds: [],
@@ -42,6 +48,7 @@ export function decisionEnvelopeOf({
 const storedEnvelopeSchema = z.object({
   promptVersion: z.string().nullable().catch(null),
   deployment: z.string().nullable().catch(null),
+  cached: z.boolean().catch(false),
   toolCalls: z
     .array(z.object({ id: z.string(), name: z.string() }))
     .catch([]),

@@ -22,7 +22,7 @@ const response: ModelResponse = {
   finishReason: 'tool_calls',
   usage: { inputTokens: 10, outputTokens: 5, source: 'reported' },
   modelId: 'gpt-4o-mini-2024-07-18',
-  deployment: 'primary',
+  gateway: { route: 'fast', deployment: 'primary', cached: false },
 };
 
 /** A model step as the agent loop journals it (meta from `modelStepOutcome`). */
@@ -62,6 +62,7 @@ describe('decisionEnvelopeView', () => {
     expect(step.meta?.envelope).toEqual({
       promptVersion: 'code:abcdefabcdef',
       deployment: 'primary',
+      cached: false,
       toolCalls: [
         { id: 'call_a', name: 'add' },
         { id: 'call_b', name: 'lookup' },
@@ -76,6 +77,7 @@ describe('decisionEnvelopeView', () => {
       provider: 'openai',
       model: 'gpt-4o-mini',
       deployment: 'primary',
+      cached: false,
       tools_offered: ['add', 'lookup'],
       tool_calls: [
         { id: 'call_a', name: 'add', arguments: { a: 2, b: 3 } },
@@ -94,10 +96,11 @@ describe('decisionEnvelopeView', () => {
       ...response,
       message: { role: 'assistant', content: 'The sum is 5.' },
       finishReason: 'stop',
-      deployment: undefined,
+      gateway: { route: 'fast', deployment: null, cached: true },
     });
     expect(decisionEnvelopeView(final)).toMatchObject({
       deployment: null,
+      cached: true,
       tool_calls: [],
       stated_reason: null,
       finish_reason: 'stop',
@@ -120,6 +123,7 @@ describe('decisionEnvelopeView', () => {
       provider: 'openai',
       model: 'gpt-4o-mini',
       deployment: null,
+      cached: false,
       tools_offered: ['add'],
       tool_calls: [],
       finish_reason: null,

@@ -21,8 +21,10 @@ export interface DecisionEnvelopeView {
   prompt_version: string | null;
   provider: string | null;
   model: string | null;
-  /** The gateway deployment that answered; null when the call did not go through the gateway. */
+  /** The gateway deployment that answered; null when the call did not go through the gateway or its cache answered. */
   deployment: string | null;
+  /** True when the gateway's response cache answered. */
+  cached: boolean;
   tools_offered: string[];
   tool_calls: EnvelopeToolCallView[];
   /** Null while the step is open. */
@@ -56,6 +58,7 @@ export function decisionEnvelopeView(step: StepRecord): DecisionEnvelopeView | n
     provider: typeof meta.provider === 'string' ? meta.provider : null,
     model: typeof meta.model === 'string' ? meta.model : null,
     deployment: stored?.deployment ?? null,
+    cached: stored?.cached ?? false,
     tools_offered: Array.isArray(meta.tools)
       ? meta.tools.filter((name): name is string => typeof name === 'string')
       : [],

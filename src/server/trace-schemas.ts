@@ -68,7 +68,10 @@ export const decisionEnvelopeResponse = z
     deployment: z
       .string()
       .nullable()
-      .describe("The gateway deployment that answered; null when the call did not go through Keel's gateway."),
+      .describe(
+        "The gateway deployment that answered; null when the call did not go through Keel's gateway, or its response cache answered.",
+      ),
+    cached: z.boolean().describe("True when the gateway's response cache answered."),
     tools_offered: z.array(z.string()),
     tool_calls: z.array(
       z.object({
