@@ -49,9 +49,7 @@ const storedEnvelopeSchema = z.object({
   promptVersion: z.string().nullable().catch(null),
   deployment: z.string().nullable().catch(null),
   cached: z.boolean().catch(false),
-  toolCalls: z
-    .array(z.object({ id: z.string(), name: z.string() }))
-    .catch([]),
+  toolCalls: z.array(z.object({ id: z.string(), name: z.string() })).catch([]),
   guards: z.array(z.unknown()).catch([]),
   retrievedContextIds: z.array(z.string()).catch([]),
 });

@@ -103,7 +103,9 @@ describe('buildRunTrace', () => {
       duration_ms: 10_000,
       attempts: 2,
     });
-    expect(trace.steps.map((entry) => [entry.seq, entry.parent_seq, entry.type, entry.name, entry.ok])).toEqual([
+    expect(
+      trace.steps.map((entry) => [entry.seq, entry.parent_seq, entry.type, entry.name, entry.ok]),
+    ).toEqual([
       [0, null, 'llm', 'openai:gpt-4o-mini', true],
       [1, 0, 'tool', 'add', true],
       [2, 0, 'tool', 'add', false],
@@ -141,8 +143,18 @@ describe('buildRunTrace', () => {
         { attempt: 2, startedAt: at(5), end: 'abandoned' },
       ],
     });
-    const [traced] = buildRunTrace({ run: run(), steps: [reExecuted], outcome: undefined, now: at(99) }).steps;
-    expect(traced).toMatchObject({ attempt: 3, execution: 3, latency_ms: 1_000, started_at: at(9).toISOString() });
+    const [traced] = buildRunTrace({
+      run: run(),
+      steps: [reExecuted],
+      outcome: undefined,
+      now: at(99),
+    }).steps;
+    expect(traced).toMatchObject({
+      attempt: 3,
+      execution: 3,
+      latency_ms: 1_000,
+      started_at: at(9).toISOString(),
+    });
     expect(traced?.executions).toEqual([
       { attempt: 1, started_at: at(1).toISOString(), end: 'waited' },
       { attempt: 2, started_at: at(5).toISOString(), end: 'abandoned' },

@@ -83,7 +83,13 @@ function traceEndpoints(open: () => Promise<{ store: JournalStore; client: SqlCl
     gateway = createGateway({
       config: {
         deployments: [
-          { name: 'primary', provider: 'openai', model: 'gpt-4o-mini', baseURL: upstream.url, apiKeyEnv: 'K' },
+          {
+            name: 'primary',
+            provider: 'openai',
+            model: 'gpt-4o-mini',
+            baseURL: upstream.url,
+            apiKeyEnv: 'K',
+          },
         ],
         routes: [{ name: 'fast', deployments: ['primary'] }],
         retry: { attemptsPerDeployment: 1 },
@@ -143,7 +149,10 @@ function traceEndpoints(open: () => Promise<{ store: JournalStore; client: SqlCl
       ],
       usage: { promptTokens: 1000, completionTokens: 50 },
     });
-    upstream.enqueue({ content: 'The sums are 5 and 30.', usage: { promptTokens: 1200, completionTokens: 20 } });
+    upstream.enqueue({
+      content: 'The sums are 5 and 30.',
+      usage: { promptTokens: 1200, completionTokens: 20 },
+    });
     const add = defineTool({
       name: 'add',
       description: 'Adds two numbers.',
@@ -194,7 +203,12 @@ function traceEndpoints(open: () => Promise<{ store: JournalStore; client: SqlCl
       [2, 0, 'tool', 'add', true],
       [3, null, 'llm', 'openai:gpt-4o-mini', true],
     ]);
-    expect(trace.steps[0]).toMatchObject({ model: 'gpt-4o-mini', tokens_in: 1000, tokens_out: 50, execution: 1 });
+    expect(trace.steps[0]).toMatchObject({
+      model: 'gpt-4o-mini',
+      tokens_in: 1000,
+      tokens_out: 50,
+      execution: 1,
+    });
     expect(trace.steps[1]).toMatchObject({ model: null, tokens_in: null, cost_usd: null, error_code: null });
     const stepCost = trace.steps.reduce((sum, step) => sum + (step.cost_usd ?? 0), 0);
     expect(stepCost).toBeCloseTo(trace.total_cost_usd, 12);

@@ -24,7 +24,9 @@ export const traceStepResponse = z
       .number()
       .nullable()
       .describe('The model step that asked for this tool call or approval; null for model steps.'),
-    type: z.string().describe('`llm` (a model step), `tool`, `approval`; later `guard`, `retrieval`, `agent`.'),
+    type: z
+      .string()
+      .describe('`llm` (a model step), `tool`, `approval`; later `guard`, `retrieval`, `agent`.'),
     name: z.string(),
     model: z.string().nullable().describe('`llm` steps: the model called.'),
     tokens_in: z.number().nullable(),
@@ -35,7 +37,9 @@ export const traceStepResponse = z
     error_code: z.string().nullable(),
     attempt: z.number().describe("The step's attempt number (a model step counts its model calls)."),
     execution: z.number().describe('1 + the earlier executions this one replaced (a crash, a wait).'),
-    executions: z.array(traceExecution).describe('Every execution, oldest first; the last is the current one.'),
+    executions: z
+      .array(traceExecution)
+      .describe('Every execution, oldest first; the last is the current one.'),
     started_at: z.string(),
   })
   .meta({ id: 'TraceStep' });
@@ -95,7 +99,9 @@ export const decisionEnvelopeResponse = z
 export const stepDetailResponse = stepResponse
   .omit({ output: true })
   .extend({
-    envelope: decisionEnvelopeResponse.nullable().describe('Model steps: what was decided and why; null otherwise.'),
+    envelope: decisionEnvelopeResponse
+      .nullable()
+      .describe('Model steps: what was decided and why; null otherwise.'),
     payload: z
       .unknown()
       .optional()

@@ -33,7 +33,14 @@ async function cliIn(keelDir: string, args: string[]) {
 describe('keel trace on the embedded database', () => {
   it('prints a run as a tree, and with --json the endpoint’s shape', async () => {
     const keelDir = join(root, 'embedded');
-    const ran = await cliIn(keelDir, ['run', 'travel-planner', '3 days in Lisbon in May', '--config', TRAVEL, '--json']);
+    const ran = await cliIn(keelDir, [
+      'run',
+      'travel-planner',
+      '3 days in Lisbon in May',
+      '--config',
+      TRAVEL,
+      '--json',
+    ]);
     expect(ran.code, ran.stderr).toBe(0);
     const runId = (JSON.parse(ran.stdout) as { id: string }).id;
 
@@ -61,7 +68,7 @@ describe('keel trace on the embedded database', () => {
     expect(tree.stdout).toContain(`trace     ${runId}`);
     expect(tree.stdout).toContain('outcome speculative');
     expect(tree.stdout).toMatch(/^├─ ✓ #0 llm /m);
-    expect(tree.stdout).toMatch(/^│  [├└]─ ✓ #\d+ tool weather/m);
+    expect(tree.stdout).toMatch(/^│ {2}[├└]─ ✓ #\d+ tool weather/m);
     expect(tree.stdout).toMatch(/^└─ ✓ #\d+ llm /m);
 
     const missing = await cliIn(keelDir, ['trace', 'run_doesnotexist']);
@@ -86,7 +93,12 @@ describe('keel trace through the local server that owns the database', () => {
   });
 
   it('prints what GET /v1/runs/{id}/trace answers', async () => {
-    const { run } = await app.store.createRun({ tenantId: 'tenant-a', agent: 'echo', input: 'x', userId: 'ada' });
+    const { run } = await app.store.createRun({
+      tenantId: 'tenant-a',
+      agent: 'echo',
+      input: 'x',
+      userId: 'ada',
+    });
     const lease = await app.claim(run.id);
     await app.store.startStep(lease, {
       seq: 0,
@@ -101,7 +113,10 @@ describe('keel trace through the local server that owns the database', () => {
     const keelDir = join(root, 'remote');
     mkdirSync(keelDir, { recursive: true });
     const pid = owner.pid as number;
-    writeFileSync(join(keelDir, 'lock'), JSON.stringify({ pid, startTime: processStartTime(pid), url: app.url }));
+    writeFileSync(
+      join(keelDir, 'lock'),
+      JSON.stringify({ pid, startTime: processStartTime(pid), url: app.url }),
+    );
     writeFileSync(join(keelDir, 'admin-key'), `${app.keys.admin}\n`);
 
     const printed = await cliIn(keelDir, ['trace', run.id, '--json']);
@@ -110,7 +125,11 @@ describe('keel trace through the local server that owns the database', () => {
     const trace = traceResponse.parse(JSON.parse(printed.stdout));
     // A running run's duration grows between the two reads; the rest is the same answer.
     expect({ ...trace, duration_ms: 0 }).toEqual({ ...served, duration_ms: 0 });
-    expect(trace).toMatchObject({ status: 'running', user_id: 'ada', steps: [{ seq: 0, type: 'llm', ok: null }] });
+    expect(trace).toMatchObject({
+      status: 'running',
+      user_id: 'ada',
+      steps: [{ seq: 0, type: 'llm', ok: null }],
+    });
 
     const tree = await cliIn(keelDir, ['trace', run.id]);
     expect(tree.stdout).toMatch(/^└─ … #0 llm echo {2}running$/m);
