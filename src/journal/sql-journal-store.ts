@@ -375,23 +375,19 @@ export function createSqlJournalStore({
       return toRunRecord(retriedRow);
     },
 
-    async loadSteps(runId, { withOutputs = false } = {}) {
+    async loadSteps(runId, { withOutputs = false, seq = null } = {}) {
       // Steps are numbered from 0: -1 takes every output.
       const fromSeq = withOutputs === false ? undefined : withOutputs === true ? -1 : withOutputs.fromSeq;
-      const toSeq = typeof withOutputs === 'object' ? (withOutputs.toSeq ?? null) : null;
       const result = await client.query<StepRow>(
         fromSeq !== undefined
           ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
              LEFT JOIN ${payloads} AS payload
                ON payload.run_id = step.run_id AND payload.id = step.output_ref AND step.seq >= $2::int
-                 AND ($3::int IS NULL OR step.seq <= $3::int)
-             WHERE step.run_id = $1 ORDER BY step.seq`
-          : `SELECT * FROM ${steps} WHERE run_id = $1 ORDER BY seq`,
-        fromSeq !== undefined ? [runId, fromSeq, toSeq] : [runId],
+             WHERE step.run_id = $1 AND ($3::int IS NULL OR step.seq = $3::int) ORDER BY step.seq`
+          : `SELECT * FROM ${steps} WHERE run_id = $1 AND ($2::int IS NULL OR seq = $2::int) ORDER BY seq`,
+        fromSeq !== undefined ? [runId, fromSeq, seq] : [runId, seq],
       );
-      const loaded = (seq: number) =>
-        fromSeq !== undefined && seq >= fromSeq && (toSeq === null || seq <= toSeq);
-      return result.rows.map((row) => toStepRecord(row, loaded(row.seq)));
+      return result.rows.map((row) => toStepRecord(row, fromSeq !== undefined && row.seq >= fromSeq));
     },
 
     async appendTextDelta(lease, { seq, attempt, name, text }) {

@@ -423,9 +423,11 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(first).not.toHaveProperty('output');
       expect(first?.outputRef).not.toBeNull();
       expect(second).toHaveProperty('output', null);
-      // Through a seq: one step's output, none of the steps after it.
-      const one = await store.loadSteps(run.id, { withOutputs: { fromSeq: 1, toSeq: 1 } });
-      expect(one.map((step) => 'output' in step)).toEqual([true, false, false]);
+      // One step, with or without its output; none for a seq the run lacks.
+      const [only] = await store.loadSteps(run.id, { withOutputs: true, seq: 2 });
+      expect(only).toMatchObject({ seq: 2, parentSeq: 1, output: null });
+      expect(await store.loadSteps(run.id, { seq: 3 })).toMatchObject([{ seq: 3, status: 'failed' }]);
+      expect(await store.loadSteps(run.id, { withOutputs: true, seq: 4 })).toEqual([]);
     });
 
     it('keeps the first completion of a step (append-only): a repeat is a no-op', async () => {

@@ -74,8 +74,7 @@ export const traceRoutes = [
       const segment = params.seq ?? '';
       if (!STEP_SEQ.test(segment)) throw new StepNotFoundError(runId, segment.slice(0, 40));
       const seq = Number(segment);
-      const steps = await store.loadSteps(runId, { withOutputs: { fromSeq: seq, toSeq: seq } });
-      const step = steps.find((candidate) => candidate.seq === seq);
+      const [step] = await store.loadSteps(runId, { withOutputs: true, seq });
       if (!step) throw new StepNotFoundError(runId, segment);
       const { output, ...view } = stepView(step);
       return sendJson(response, 200, {
