@@ -82,6 +82,7 @@ export type {
   ResponseFormat,
   Usage,
   FinishReason,
+  GatewayServed,
 } from './model/model.js';
 export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
 export {
@@ -235,6 +236,16 @@ export {
   type HealthReport,
 } from './server/health.js';
 export { createOpenApiDocument } from './server/openapi.js';
+export {
+  buildRunTrace,
+  type RunTrace,
+  type TraceStep,
+  type TraceExecution,
+  type TraceOutcome,
+  type TraceStepType,
+} from './server/run-trace.js';
+export { decisionEnvelopeView, type DecisionEnvelopeView } from './server/decision-envelope-view.js';
+export type { DecisionEnvelope } from './runtime/decision-envelope.js';
 
 // Errors
 export {

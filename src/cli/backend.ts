@@ -10,6 +10,7 @@ import type { RunStatus } from '../journal/types.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { KeyAdmin, KeyView } from '../server/key-routes.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
+import type { RunTrace } from '../server/run-trace.js';
 import { readLocalAdminKey } from './admin-key.js';
 import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
 
@@ -142,6 +143,8 @@ export interface RemoteApi extends KeyAdmin {
   getSteps(id: string, withOutputs: boolean): Promise<StepView[]>;
   /** `GET /v1/analytics/{summary|compare}` with `query` (the local admin key sees every tenant). */
   analytics(report: 'summary' | 'compare', query: Record<string, string>): Promise<unknown>;
+  /** `GET /v1/runs/{id}/trace`; undefined for a run the server does not have. */
+  getTrace(id: string): Promise<RunTrace | undefined>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -203,6 +206,7 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
     },
     analytics: async (report, query) =>
       call<unknown>(`/v1/analytics/${report}?${new URLSearchParams(query).toString()}`),
+    getTrace: (id) => call<RunTrace>(`/v1/runs/${encodeURIComponent(id)}/trace`),
     getSteps: async (id, withOutputs) =>
       (
         await call<{ data: StepView[] }>(

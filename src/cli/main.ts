@@ -8,6 +8,7 @@ import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { statsCommand } from './commands/stats.js';
+import { traceCommand } from './commands/trace.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
@@ -26,6 +27,7 @@ Usage:
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
   keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
+  keel trace <run-id> [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -102,6 +104,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'b-version',
     'json',
   ],
+  trace: ['json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -246,6 +249,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         },
         io,
       );
+    case 'trace':
+      return traceCommand({ runId: rest[0], json: values.json }, io);
     case 'migrate':
       return migrateCommand(io);
     case 'prune':

@@ -54,3 +54,15 @@ export class RunNotFoundError extends KeelError {
     super({ code: 'run_not_found', message: `Run ${runId} not found.`, fault: 'caller', details: { runId } });
   }
 }
+
+/** A step a run does not have (or a step number that cannot exist: not an integer from 0). */
+export class StepNotFoundError extends KeelError {
+  constructor(runId: string, seq: string) {
+    super({
+      code: 'step_not_found',
+      message: `Run ${runId} has no step ${seq}.`,
+      fault: 'caller',
+      details: { runId, seq },
+    });
+  }
+}

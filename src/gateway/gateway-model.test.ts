@@ -64,24 +64,33 @@ describe('gateway model', () => {
     });
     const response = await model.generate(request);
     expect(response.message.content).toBe('Through the gateway.');
+    // The answer names the deployment that gave it: the fallback's, the primary being down.
+    expect(response.gateway).toEqual({ route: 'fast', deployment: 'backup', cached: false });
     // The agent loop prices with the model's provider and id: the first deployment's (documented limitation).
     expect(
       costOf({ provider: model.provider, modelId: model.modelId, usage: response.usage }),
     ).toBeGreaterThan(0);
     // A cached answer cost nothing.
-    expect((await model.generate(request)).usage).toEqual({
+    const cached = await model.generate(request);
+    expect(cached.usage).toEqual({
       inputTokens: 0,
       outputTokens: 0,
       source: 'reported',
     });
+    expect(cached.gateway).toEqual({ route: 'fast', deployment: null, cached: true });
   });
 
-  it('streams through the gateway', async () => {
+  it('streams through the gateway, the finish naming the deployment', async () => {
     const model = createGatewayModel({ gateway: await setup(), route: 'strong' });
     const types: string[] = [];
-    for await (const event of model.stream(request)) types.push(event.type);
+    let deployment: string | null | undefined;
+    for await (const event of model.stream(request)) {
+      types.push(event.type);
+      if (event.type === 'finish') deployment = event.response.gateway?.deployment;
+    }
     expect(types.at(-1)).toBe('finish');
     expect(types).toContain('text-delta');
+    expect(deployment).toBe('backup');
   });
 
   it('refuses an unknown route', async () => {

@@ -7,7 +7,9 @@
  * `modelId` is whatever the upstream said). Limitation: when a fallback deployment of another
  * provider or price answered, the loop prices it as the first deployment; the gateway's own call
  * meta and records (`CallMeta.costUsd`) have the exact cost. A cached answer comes back with zero
- * usage, since it cost nothing.
+ * usage, since it cost nothing. Every answer says how the gateway served it (`gateway`: the
+ * route, the deployment that answered or the cache), which the agent loop records in the model
+ * step's decision envelope.
  *
  * Retries: the gateway is the retry owner and has already retried and fallen back within its
  * budget when a call fails; a caller that retries at once multiplies attempts. `retriesOwned` says
@@ -16,6 +18,7 @@
  */
 import { ModelConfigError } from '../errors/model-errors.js';
 import type {
+  GatewayServed,
   LanguageModel,
   ModelCallOptions,
   ModelRequest,
@@ -23,7 +26,7 @@ import type {
   ModelStreamEvent,
 } from '../model/model.js';
 import { registerModelProvider } from '../model/resolve-model.js';
-import type { Gateway, GatewayCallOptions } from './gateway-types.js';
+import type { CallMeta, Gateway, GatewayCallOptions } from './gateway-types.js';
 
 /** A cached answer cost nothing: the gateway reports 0 tokens (not an unknown count to estimate). */
 const CACHED_USAGE = { inputTokens: 0, outputTokens: 0, source: 'reported' } as const;
@@ -82,20 +85,20 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       const { response, meta } = await gateway.generate({ ...request, model: route }, optionsFor(options));
-      return meta.cached ? { ...response, usage: CACHED_USAGE } : response;
+      const answered = { ...response, gateway: servedBy(meta) };
+      return meta.cached ? { ...answered, usage: CACHED_USAGE } : answered;
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
       const { events, meta } = await gateway.stream({ ...request, model: route }, optionsFor(options));
-      if (!meta.cached) {
-        // Breaking out of this loop returns `events`, which aborts the upstream request.
-        yield* events;
-        return;
-      }
+      // Breaking out of this loop returns `events`, which aborts the upstream request.
       for await (const event of events) {
-        yield event.type === 'finish'
-          ? { type: 'finish', response: { ...event.response, usage: CACHED_USAGE } }
-          : event;
+        if (event.type !== 'finish') {
+          yield event;
+          continue;
+        }
+        const answered = { ...event.response, gateway: servedBy(meta) };
+        yield { type: 'finish', response: meta.cached ? { ...answered, usage: CACHED_USAGE } : answered };
       }
     },
   };
@@ -107,6 +110,11 @@ export function createGatewayModel({ gateway, route, callOptions = {} }: Gateway
  */
 export function registerGatewayModels(gateway: Gateway): () => void {
   return registerModelProvider('gateway', ({ modelId }) => createGatewayModel({ gateway, route: modelId }));
+}
+
+/** How the gateway served a call: the deployment that answered, or its cache. */
+function servedBy(meta: Pick<CallMeta, 'route' | 'deployment' | 'cached'>): GatewayServed {
+  return { route: meta.route, deployment: meta.cached ? null : meta.deployment, cached: meta.cached };
 }
 
 /** The provider and model to price with: the route's first deployment when the gateway can tell. */

@@ -377,7 +377,7 @@ export function createSqlJournalStore({
       return toRunRecord(retriedRow);
     },
 
-    async loadSteps(runId, { withOutputs = false } = {}) {
+    async loadSteps(runId, { withOutputs = false, seq = null } = {}) {
       // Steps are numbered from 0: -1 takes every output.
       const fromSeq = withOutputs === false ? undefined : withOutputs === true ? -1 : withOutputs.fromSeq;
       const result = await client.query<StepRow>(
@@ -385,9 +385,9 @@ export function createSqlJournalStore({
           ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
              LEFT JOIN ${payloads} AS payload
                ON payload.run_id = step.run_id AND payload.id = step.output_ref AND step.seq >= $2::int
-             WHERE step.run_id = $1 ORDER BY step.seq`
-          : `SELECT * FROM ${steps} WHERE run_id = $1 ORDER BY seq`,
-        fromSeq !== undefined ? [runId, fromSeq] : [runId],
+             WHERE step.run_id = $1 AND ($3::int IS NULL OR step.seq = $3::int) ORDER BY step.seq`
+          : `SELECT * FROM ${steps} WHERE run_id = $1 AND ($2::int IS NULL OR seq = $2::int) ORDER BY seq`,
+        fromSeq !== undefined ? [runId, fromSeq, seq] : [runId, seq],
       );
       return result.rows.map((row) => toStepRecord(row, fromSeq !== undefined && row.seq >= fromSeq));
     },

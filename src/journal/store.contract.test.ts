@@ -458,6 +458,11 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(first).not.toHaveProperty('output');
       expect(first?.outputRef).not.toBeNull();
       expect(second).toHaveProperty('output', null);
+      // One step, with or without its output; none for a seq the run lacks.
+      const [only] = await store.loadSteps(run.id, { withOutputs: true, seq: 2 });
+      expect(only).toMatchObject({ seq: 2, parentSeq: 1, output: null });
+      expect(await store.loadSteps(run.id, { seq: 3 })).toMatchObject([{ seq: 3, status: 'failed' }]);
+      expect(await store.loadSteps(run.id, { withOutputs: true, seq: 4 })).toEqual([]);
     });
 
     it('keeps the first completion of a step (append-only): a repeat is a no-op', async () => {

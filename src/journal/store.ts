@@ -81,9 +81,13 @@ export interface JournalStore {
 
   /**
    * The journal of a run in `seq` order; outputs loaded only when asked: of every step (`true`)
-   * or of the steps from `fromSeq` on (the others come without `output`).
+   * or of the steps from `fromSeq` on (the others come without `output`). With `seq`, only that
+   * step (an empty list when the run has none).
    */
-  loadSteps(runId: string, options?: { withOutputs?: boolean | { fromSeq: number } }): Promise<StepRecord[]>;
+  loadSteps(
+    runId: string,
+    options?: { withOutputs?: boolean | { fromSeq: number }; seq?: number },
+  ): Promise<StepRecord[]>;
   /**
    * Appends a slice of the text a model step is streaming (fenced like every journal write: a
    * worker that lost its lease gets `LeaseLostError`). Numbered after the step's last slice.

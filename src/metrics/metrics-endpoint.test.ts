@@ -1,3 +1,4 @@
+import { createAnalytics } from '../analytics/analytics-store.js';
 /**
  * `GET /metrics` end to end on PGlite: the real server, a real worker and the gateway (in front
  * of a fake OpenAI server), a known set of runs, then a scrape parsed with a real text-format
@@ -76,6 +77,7 @@ async function startStack({ metricsPublic = false } = {}): Promise<Stack> {
   const server = createServer({
     store,
     client,
+    analytics: createAnalytics({ client }),
     agents: new Map(agents.map((agent) => [agent.name, agent])),
     logger: silentLogger,
     apiKeys,

@@ -101,6 +101,19 @@ export interface ModelResponse {
   usage: Usage;
   /** The model that actually answered, as the provider named it. */
   modelId: string;
+  /**
+   * How Keel's gateway served the call, when it went through it (a gateway model sets it;
+   * providers leave it out). Model steps record it in their decision envelope.
+   */
+  gateway?: GatewayServed;
+}
+
+/** How Keel's gateway served a call. */
+export interface GatewayServed {
+  route: string;
+  /** The deployment that answered; null when the gateway's response cache did. */
+  deployment: string | null;
+  cached: boolean;
 }
 
 /** Incremental events of a streamed call; the last one is always `finish`. */

@@ -30,6 +30,7 @@ import { storedModelResponseSchema } from './stored-model-response.js';
 import { combineSignals, DeadlineExceededError, RunWaitingError } from './run-signals.js';
 import type { RunEventListener } from './run-events.js';
 import { needsApproval, rejectionOf, resolveApprovals, type GatedCall } from './approval-gate.js';
+import { promptVersionOf } from './prompt-version.js';
 
 /** Backoff between model call attempts without a Retry-After: full jitter, base and ceiling. */
 const MODEL_RETRY_BASE_MS = 250;
@@ -88,6 +89,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   const conversation = createConversationDigest();
   conversation.push(...messages);
   const toolsHash = hashCanonical(toolSpecs);
+  // The version of the code that decides now (a run resumed by newer code records the newer one).
+  const promptVersion = promptVersionOf(agent);
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
   let costUsd = 0;
   let modelCalls = 0;
@@ -185,6 +188,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           faultHook,
           logger,
           tally,
+          promptVersion,
           retry: { durable, step: modelStep, clock, deadlineAt },
         });
         return withAttempts(outcome, tally);
@@ -228,8 +232,11 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           });
         }
       }
+      // Each call's steps (approval and tool) name the model step that asked for them.
       const gated: GatedCall[] = planned.flatMap(({ call, args, tool, approvalSeq }) =>
-        tool && args.ok && approvalSeq !== undefined ? [{ call, tool, args: args.value, approvalSeq }] : [],
+        tool && args.ok && approvalSeq !== undefined
+          ? [{ call, tool, args: args.value, approvalSeq, parentSeq: seq }]
+          : [],
       );
       const rejections = new Map<number, KeelError>();
       if (gated.length > 0) {
@@ -250,6 +257,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
             durable,
             call: ending.call,
             seq: ending.seq,
+            parentSeq: seq,
             tool: ending.tool,
             error: rejection,
           });
@@ -261,6 +269,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           runToolCall({
             call,
             seq: toolSeq,
+            parentSeq: seq,
             args,
             tool,
             rejection: rejections.get(toolSeq),
@@ -390,6 +399,7 @@ async function callModel({
   faultHook,
   logger,
   tally,
+  promptVersion,
   retry,
 }: {
   model: LanguageModel;
@@ -404,6 +414,8 @@ async function callModel({
   logger: Logger;
   /** Counts the model calls (updated as they happen). */
   tally: AttemptTally;
+  /** The agent's prompt version, for the step's decision envelope. */
+  promptVersion: string;
   /** What a retry needs: the journal to release the run to, the step, the clock, the deadline. */
   retry: { durable: DurableRun; step: StepRequest; clock: Clock; deadlineAt: number };
 }): Promise<StepOutcome> {
@@ -435,7 +447,7 @@ async function callModel({
           })
         : await model.generate(request, { signal: call.signal, run: { runId, tenantId, stepSeq: seq } });
       await faultHook?.('after-model-call', { runId, seq });
-      return modelStepOutcome({ model, request, response });
+      return modelStepOutcome({ model, request, response, promptVersion });
     } catch (thrown) {
       if (signal.aborted) throw signal.reason;
       const error = call.signal.aborted && !signal.aborted ? call.signal.reason : thrown;
@@ -539,18 +551,29 @@ function recordRejectedCall({
   durable,
   call,
   seq,
+  parentSeq,
   tool,
   error,
 }: {
   durable: DurableRun;
   call: ToolCall;
   seq: number;
+  /** The model step that asked for the call. */
+  parentSeq: number;
   tool: Tool | undefined;
   error: KeelError;
 }) {
   const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
   return durable.step(
-    { seq, kind: 'tool', name: call.name, input: { arguments: call.arguments }, journalStart: false, meta },
+    {
+      seq,
+      parentSeq,
+      kind: 'tool',
+      name: call.name,
+      input: { arguments: call.arguments },
+      journalStart: false,
+      meta,
+    },
     async () => ({ status: 'failed', error: error.toJSON() }),
   );
 }
@@ -558,6 +581,7 @@ function recordRejectedCall({
 async function runToolCall({
   call,
   seq,
+  parentSeq,
   args,
   tool,
   rejection,
@@ -570,6 +594,8 @@ async function runToolCall({
 }: {
   call: ToolCall;
   seq: number;
+  /** The model step that asked for the call. */
+  parentSeq: number;
   args: ParsedArguments;
   tool: Tool | undefined;
   /** Set when a person rejected the call (or its approval expired): it does not run. */
@@ -583,7 +609,7 @@ async function runToolCall({
 }): Promise<ToolMessage> {
   const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
   // Rejected calls are journaled too (as failed steps) so traces and counters see them.
-  const reject = (error: KeelError) => recordRejectedCall({ durable, call, seq, tool, error });
+  const reject = (error: KeelError) => recordRejectedCall({ durable, call, seq, parentSeq, tool, error });
 
   let result;
   if (rejection) {
@@ -611,6 +637,7 @@ async function runToolCall({
       result = await durable.step(
         {
           seq,
+          parentSeq,
           kind: 'tool',
           name: call.name,
           input: { arguments: args.value },

@@ -20,6 +20,8 @@ export interface GatedCall {
   args: unknown;
   /** Journal position of the `approval` step, right before the tool step. */
   approvalSeq: number;
+  /** The model step that asked for the call (the approval step's parent). */
+  parentSeq: number;
 }
 
 /** The decision an `approval` step records as its output, so replays need no lookup. */
@@ -51,6 +53,7 @@ export function needsApproval(tool: Tool, rawArgs: unknown): boolean {
 function approvalStep(gated: GatedCall, approvalId?: string): StepRequest {
   return {
     seq: gated.approvalSeq,
+    parentSeq: gated.parentSeq,
     kind: 'approval',
     name: gated.call.name,
     input: { tool: gated.call.name, arguments: gated.args },

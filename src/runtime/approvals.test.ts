@@ -107,6 +107,8 @@ describe('human approvals', () => {
       '2:tool:completed',
       '3:model:completed',
     ]);
+    // The approval and the call it gated both hang under the model step that asked for the call.
+    expect(after.map((step) => step.parentSeq)).toEqual([null, 0, 0, null]);
     expect(after[1]!.output).toMatchObject({ status: 'approved', decidedBy: 'alice' });
     const types = events.filter((event) => event.runId === run.id).map((event) => event.type);
     expect(types).toContain('approval-request');

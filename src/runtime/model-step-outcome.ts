@@ -1,6 +1,7 @@
 import type { LanguageModel, ModelRequest, ModelResponse, Usage } from '../model/model.js';
 import { costOf } from '../model/prices.js';
 import { withTrustedUsage } from '../model/trusted-usage.js';
+import { decisionEnvelopeOf } from './decision-envelope.js';
 import type { StepOutcome } from './durable-run.js';
 
 /**
@@ -8,17 +9,20 @@ import type { StepOutcome } from './durable-run.js';
  * facts the step row keeps. The usage is the trusted figure (trusted-usage.ts): whatever the
  * model reported, what the run sums into `maxTokens`, `maxCostUsd` and its price is never
  * missing, negative or absurd. The meta says where the figure comes from (`usageSource`:
- * `reported` or `estimated`), why a reported one was replaced (`usageInvalid`), and whether a
- * price was found (`priced`).
+ * `reported` or `estimated`), why a reported one was replaced (`usageInvalid`), whether a
+ * price was found (`priced`), and what the model decided (`envelope`, see decision-envelope.ts).
  */
 export function modelStepOutcome({
   model,
   request,
   response,
+  promptVersion = null,
 }: {
   model: LanguageModel;
   request: ModelRequest;
   response: ModelResponse;
+  /** The prompt version of the agent that made the call, for the decision envelope. */
+  promptVersion?: string | null;
 }): StepOutcome {
   const trusted = withTrustedUsage({ response, request, model: model.modelId });
   const { usage } = trusted;
@@ -33,6 +37,7 @@ export function modelStepOutcome({
       priced: cost !== undefined,
       usageSource: usage.source ?? 'reported',
       ...(usage.invalid === undefined ? {} : { usageInvalid: usage.invalid }),
+      envelope: decisionEnvelopeOf({ promptVersion, response: trusted }),
     },
   };
 }

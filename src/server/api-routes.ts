@@ -12,6 +12,7 @@ import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
 import { sessionRoutes } from './session-routes.js';
+import { traceRoutes } from './trace-routes.js';
 
 /** The public routes: liveness, readiness and the API's description. */
 const systemRoutes = [
@@ -56,6 +57,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
   ...metricsRoutes,
   ...runRoutes,
+  ...traceRoutes,
   ...keyRoutes,
   ...approvalRoutes,
   ...sessionRoutes,

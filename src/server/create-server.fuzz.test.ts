@@ -46,6 +46,8 @@ const ENDPOINTS = [
   { method: 'POST', name: '/v1/runs/:id/outcome', path: (id: string) => `/v1/runs/${id}/outcome` },
   { method: 'POST', name: '/v1/runs/:id/feedback', path: (id: string) => `/v1/runs/${id}/feedback` },
   { method: 'GET', name: '/v1/runs/:id/feedback', path: (id: string) => `/v1/runs/${id}/feedback` },
+  { method: 'GET', name: '/v1/runs/:id/trace', path: (id: string) => `/v1/runs/${id}/trace` },
+  { method: 'GET', name: '/v1/runs/:id/steps/:seq', path: (id: string) => `/v1/runs/${id}/steps/0` },
 ] as const;
 
 /** Sends a request and checks the answer is a 4xx with the error body (or a success). */
@@ -159,6 +161,28 @@ describe('fuzz: bad input is always a 4xx JSON error, never a 5xx', () => {
           ...(endpoint.method === 'POST' ? { body: '{}' } : {}),
         });
         expect([401, 403]).toContain(await expectNo5xx(response));
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});
+
+describe('fuzz: step numbers', () => {
+  it('any seq segment of a run without steps: 404 step_not_found, never a 5xx', async () => {
+    const seq = fc.oneof(
+      fc.constantFrom('-1', '1.5', '1e3', '0x10', '9'.repeat(40), '%00', '%ud800', '%2F', ' 1'),
+      fc.nat().map(String),
+      fc.string({ unit: 'grapheme', maxLength: 20 }).map(encodeURIComponent),
+    );
+    // Dot segments (`.`, `..`, `%2E`...) are resolved away by the client before it sends (WHATWG URL).
+    const sent = seq.filter((segment) => segment !== '' && !/^(\.|%2e){1,2}$/i.test(segment));
+    await fc.assert(
+      fc.asyncProperty(sent, async (segment) => {
+        const response = await app.call(`/v1/runs/${ownRun}/steps/${segment}`, {
+          key: app.keys.reader,
+          signal: AbortSignal.timeout(5_000),
+        });
+        expect(await expectNo5xx(response)).toBe(404);
       }),
       { numRuns: 200 },
     );

@@ -48,6 +48,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   unauthorized: 401,
   forbidden: 403,
   run_not_found: 404,
+  step_not_found: 404,
   approval_not_found: 404,
   key_not_found: 404,
   not_found: 404,
