@@ -2,6 +2,7 @@ import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import type { GatewayCallTracer } from '../telemetry/gateway-call-spans.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -14,14 +15,17 @@ export function openConfiguredGateway({
   client,
   env,
   logger,
+  tracer,
 }: {
   config: GatewayConfigInput | undefined;
   client: SqlClient;
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Live spans of the gateway's HTTP calls (OpenTelemetry export, when on). */
+  tracer?: GatewayCallTracer;
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
-  const service = createGatewayService({ config, client, env, logger });
+  const service = createGatewayService({ config, client, env, logger, ...(tracer === undefined ? {} : { tracer }) });
   const unregister = registerGatewayModels(service.gateway);
   return {
     service,

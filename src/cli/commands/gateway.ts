@@ -4,6 +4,8 @@ import { loadConfig } from '../../config/load-config.js';
 import { ConfigError } from '../../errors/config-errors.js';
 import { createGatewayService } from '../../gateway/http/gateway-service.js';
 import { logRequest } from '../../server/request-edges.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
@@ -27,15 +29,24 @@ export async function gatewayCommand(
   checkLogLevelEnv(io.env);
   const listenPort = listenPortOf(port, io.env, 4000);
   const listenHost = listenHostOf(host);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel gateway needs direct database access');
+  // Live `chat {model}` spans of the calls (OpenTelemetry export; off unless an OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let service;
   try {
-    service = createGatewayService({ config: gatewayConfig, client: backend.client, env: io.env, logger });
+    service = createGatewayService({
+      config: gatewayConfig,
+      client: backend.client,
+      env: io.env,
+      logger,
+      ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
+    });
   } catch (error) {
     await backend.close();
     throw error;
@@ -85,6 +96,7 @@ export async function gatewayCommand(
   deadline.unref();
   await closed;
   clearTimeout(deadline);
+  await otel?.shutdown();
   await service.close();
   await backend.close();
   return EXIT.ok;

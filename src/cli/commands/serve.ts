@@ -3,6 +3,8 @@ import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
 import { createServer } from '../../server/create-server.js';
 import { createRunFeedback } from '../../server/feedback.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
@@ -48,6 +50,7 @@ export async function serveCommand(
   const maxSilenceMs = positiveIntegerEnv(io.env, 'KEEL_HEALTHZ_MAX_DB_SILENCE_MS');
   const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const cors = corsOriginsEnv(io.env);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const {
     agents,
@@ -56,6 +59,9 @@ export async function serveCommand(
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
+  // OpenTelemetry export: spans from the journal, live spans of gateway calls (off unless an
+  // OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({
@@ -63,6 +69,7 @@ export async function serveCommand(
       client: backend.client,
       env: io.env,
       logger,
+      ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
     await backend.close();
@@ -130,6 +137,7 @@ export async function serveCommand(
   let worker: Worker | undefined;
   if (!noWorker) {
     worker = createWorker({
+      ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
       store: backend.store,
       agents: [...agents.values()],
       concurrency: workerConcurrency,
@@ -166,6 +174,7 @@ export async function serveCommand(
   server.closeIdleConnections();
   await worker?.stop();
   await closed;
+  await otel?.shutdown();
   await configured.close();
   await backend.close();
   return EXIT.ok;

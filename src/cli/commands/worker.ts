@@ -1,5 +1,7 @@
 import { loadConfig } from '../../config/load-config.js';
 import { createWorker } from '../../runtime/worker.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
@@ -17,10 +19,13 @@ export async function workerCommand(
   checkLogLevelEnv(io.env);
   const workerConcurrency = positiveInteger('concurrency', concurrency, 4);
   const workerLeaseMs = positiveInteger('lease-ms', leaseMs, 5_000);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
+  // Spans from the journal (OpenTelemetry export; off unless an OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({ config: gateway, client: backend.client, env: io.env, logger });
@@ -29,6 +34,7 @@ export async function workerCommand(
     throw error;
   }
   const worker = createWorker({
+    ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
     store: backend.store,
     agents: [...agents.values()],
     concurrency: workerConcurrency,
@@ -47,6 +53,7 @@ export async function workerCommand(
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('worker draining');
   await worker.stop();
+  await otel?.shutdown();
   await configured.close();
   await backend.close();
   logger.info('worker stopped');

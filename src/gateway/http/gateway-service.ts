@@ -7,6 +7,7 @@ import { parseGatewayConfig } from '../parse-gateway-config.js';
 import { createSqlCallRecorder } from '../sql-call-recorder.js';
 import { createSqlRateLimiter } from '../sql-rate-limiter.js';
 import { createSqlResponseCache } from '../sql-response-cache.js';
+import type { GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import { createGatewayHandler, type GatewayHandler } from './gateway-handler.js';
 
 /** Options of {@link createGatewayService}. */
@@ -20,6 +21,8 @@ export interface GatewayServiceOptions {
   /** Where deployments' `apiKeyEnv` variables are read. */
   env?: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
+  /** Live `chat {model}` spans of HTTP calls (OpenTelemetry export, when on). */
+  tracer?: GatewayCallTracer;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -42,6 +45,7 @@ export function createGatewayService({
   schema,
   env = process.env,
   logger = silentLogger,
+  tracer,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -62,7 +66,13 @@ export function createGatewayService({
     void recorder.close().catch(() => {});
     throw error;
   }
-  const handler = createGatewayHandler({ gateway, apiKeys, logger, maxBodyBytes: config.maxBodyBytes });
+  const handler = createGatewayHandler({
+    gateway,
+    apiKeys,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(tracer === undefined ? {} : { tracer }),
+  });
   return {
     gateway,
     apiKeys,
