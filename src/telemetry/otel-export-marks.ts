@@ -38,12 +38,11 @@ export function createSqlOtelExportMarks({
   // One statement per batch, whatever its size: the batch travels as one jsonb array.
   const advanceSql = `
     UPDATE ${schema}.runs AS run
-    SET otel_exported_seq = merged.seq,
+    SET otel_exported_seq = GREATEST(COALESCE(run.otel_exported_seq, -1), batch.seq),
         otel_exported_above = ARRAY(
           SELECT DISTINCT above FROM unnest(COALESCE(run.otel_exported_above, '{}') || batch.above) AS above
-          WHERE above > merged.seq ORDER BY above)
-    FROM jsonb_to_recordset($1::jsonb) AS batch (id text, seq integer, above integer[]),
-         LATERAL (SELECT GREATEST(COALESCE(run.otel_exported_seq, -1), batch.seq) AS seq) AS merged
+          WHERE above > GREATEST(COALESCE(run.otel_exported_seq, -1), batch.seq) ORDER BY above)
+    FROM jsonb_to_recordset($1::jsonb) AS batch (id text, seq integer, above integer[])
     WHERE run.id = batch.id`;
   return {
     async read(runId) {
