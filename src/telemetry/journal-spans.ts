@@ -94,7 +94,7 @@ export function runSpan(run: RunRecord, options: JournalSpanOptions): ReadableSp
         JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: asText(run.output) }] }]),
       );
   }
-  return journalSpan({
+  return readableSpan({
     name: `invoke_agent ${run.agent}`,
     kind: SpanKind.INTERNAL,
     traceId: traceIdOfRun(run.id),
@@ -144,7 +144,7 @@ export function stepSpans(run: RunRecord, step: StepRecord, context: StepSpanCon
   if (failed) attributes[ATTR_ERROR_TYPE] = step.error?.code ?? 'keel.step_failed';
   Object.assign(attributes, shape.outcome(step));
   spans.push(
-    journalSpan({
+    readableSpan({
       name: shape.name,
       kind: shape.kind,
       traceId: traceIdOfRun(run.id),
@@ -230,7 +230,7 @@ function priorExecutionSpan(
   context: StepSpanContext,
 ): ReadableSpan {
   const errorType = prior.end === 'waited' ? WAITED_ERROR_TYPE : ABANDONED_ERROR_TYPE;
-  return journalSpan({
+  return readableSpan({
     name: shape.name,
     kind: shape.kind,
     traceId: traceIdOfRun(run.id),
@@ -272,7 +272,8 @@ function stepIdentity(seq: number, attempt: number, parentSeq: number | null, ki
   return attributes;
 }
 
-function journalSpan({
+/** A finished span with the given identity and times, as the OTLP exporters take it. */
+export function readableSpan({
   name,
   kind,
   traceId,
@@ -289,15 +290,18 @@ function journalSpan({
   traceId: string;
   spanId: string;
   parentSpanId?: string;
-  start: Date;
-  end: Date;
+  /** Epoch milliseconds (fractions kept) or dates. */
+  start: Date | number;
+  end: Date | number;
   attributes: Attributes;
   error: string | undefined;
-  options: JournalSpanOptions;
+  options: Pick<JournalSpanOptions, 'resource' | 'scope'>;
 }): ReadableSpan {
   const context: SpanContext = { traceId, spanId, traceFlags: TraceFlags.SAMPLED };
-  const startTime: HrTime = millisToHrTime(start.getTime());
-  const endTime: HrTime = millisToHrTime(Math.max(end.getTime(), start.getTime()));
+  const startMs = typeof start === 'number' ? start : start.getTime();
+  const endMs = typeof end === 'number' ? end : end.getTime();
+  const startTime: HrTime = millisToHrTime(startMs);
+  const endTime: HrTime = millisToHrTime(Math.max(endMs, startMs));
   return {
     name,
     kind,

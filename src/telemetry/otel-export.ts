@@ -88,10 +88,7 @@ export function createOtelExport({
     spans: { resource, scope: { name: 'keel' }, captureContent: config.captureContent },
     logger,
   });
-  const gatewayTracer = createGatewayCallTracer({
-    resource,
-    onEnd: (span) => queue.add({ count: 1, build: () => [span] }),
-  });
+  const gatewayTracer = createGatewayCallTracer({ resource, onEnd: (entry) => queue.add(entry) });
   return {
     config,
     telemetry,
@@ -99,9 +96,6 @@ export function createOtelExport({
     droppedSpans: () => queue.droppedSpans(),
     exportedSpans: () => queue.exportedSpans(),
     flush: () => queue.flush(),
-    async shutdown() {
-      await gatewayTracer.shutdown().catch(() => {});
-      await queue.shutdown();
-    },
+    shutdown: () => queue.shutdown(),
   };
 }

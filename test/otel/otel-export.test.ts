@@ -274,7 +274,7 @@ describe('the gateway', () => {
     await upstream.close();
   });
 
-  it('gives each HTTP chat call a chat span continuing the caller’s traceparent', async () => {
+  it('gives each sampled HTTP chat call a chat span continuing the caller’s traceparent', async () => {
     const otel = createOtelExport({
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '600000' },
     })!;
@@ -304,6 +304,8 @@ describe('the gateway', () => {
       });
     expect((await call({ traceparent: `00-${callerTrace}-${callerSpan}-01` })).status).toBe(200);
     expect((await call({})).status).toBe(200);
+    // A caller that did not sample its trace: no span (its sampled flag is honoured).
+    expect((await call({ traceparent: `00-${'1'.repeat(32)}-${callerSpan}-00` })).status).toBe(200);
     await otel.shutdown();
     await service.close();
 
