@@ -86,7 +86,12 @@ function slope(xs, ys) {
 // 1. Durable steps
 
 function stepsAgent(n) {
-  const noop = defineTool({ name: 'noop', description: 'no-op', input: z.object({}), run: () => ({ ok: true }) });
+  const noop = defineTool({
+    name: 'noop',
+    description: 'no-op',
+    input: z.object({}),
+    run: () => ({ ok: true }),
+  });
   const model = {
     provider: 'builtin',
     modelId: 'instant',
@@ -96,7 +101,11 @@ function stepsAgent(n) {
       return {
         message: done
           ? { role: 'assistant', content: 'done' }
-          : { role: 'assistant', content: '', toolCalls: [{ id: `call_${toolResults}`, name: 'noop', arguments: '{}' }] },
+          : {
+              role: 'assistant',
+              content: '',
+              toolCalls: [{ id: `call_${toolResults}`, name: 'noop', arguments: '{}' }],
+            },
         finishReason: done ? 'stop' : 'tool_calls',
         usage: { inputTokens: 1, outputTokens: 1 },
         modelId: 'instant',
@@ -153,7 +162,12 @@ async function benchSteps(receiverUrl) {
       }
     }
     await otel.flush();
-    return { off: median(slopes.off), on: median(slopes.on), exported: otel.exportedSpans(), dropped: otel.droppedSpans() };
+    return {
+      off: median(slopes.off),
+      on: median(slopes.on),
+      exported: otel.exportedSpans(),
+      dropped: otel.droppedSpans(),
+    };
   } finally {
     await otel.shutdown();
     await client.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -231,13 +245,19 @@ async function benchGateway(receiverUrl) {
   for (const [mode, service] of Object.entries(services)) {
     const server = gatewayServer(service.handler);
     servers.push(server);
-    ports[mode] = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+    ports[mode] = await new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve(server.address().port)),
+    );
   }
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hi.' }] });
   const samples = { off: [], on: [] };
   try {
-    const agents = { off: new http.Agent({ keepAlive: true, maxSockets: 1 }), on: new http.Agent({ keepAlive: true, maxSockets: 1 }) };
-    for (const mode of ['off', 'on']) for (let i = 0; i < 200; i++) await call(agents[mode], ports[mode], body, key);
+    const agents = {
+      off: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+      on: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    };
+    for (const mode of ['off', 'on'])
+      for (let i = 0; i < 200; i++) await call(agents[mode], ports[mode], body, key);
     for (let round = 0; round < ROUNDS + 2; round++) {
       for (let i = 0; i < REQUESTS; i++) {
         // Alternate per request, so both see the same machine state.
@@ -271,7 +291,9 @@ try {
   const gateway = await benchGateway(receiverUrl);
   const pct = (on, off) => `${(((on - off) / off) * 100).toFixed(1)} %`;
   console.log('\n### OpenTelemetry export overhead\n');
-  console.log(`Export to a local OTLP/HTTP receiver (http/protobuf, default batch settings); ${REPS} × ${ROUNDS} repetitions per mode.\n`);
+  console.log(
+    `Export to a local OTLP/HTTP receiver (http/protobuf, default batch settings); ${REPS} × ${ROUNDS} repetitions per mode.\n`,
+  );
   console.log('| measure | export off | export on | overhead | target |');
   console.log('| --- | --- | --- | --- | --- |');
   console.log(

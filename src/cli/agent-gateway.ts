@@ -25,7 +25,13 @@ export function openConfiguredGateway({
   tracer?: GatewayCallTracer;
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
-  const service = createGatewayService({ config, client, env, logger, ...(tracer === undefined ? {} : { tracer }) });
+  const service = createGatewayService({
+    config,
+    client,
+    env,
+    logger,
+    ...(tracer === undefined ? {} : { tracer }),
+  });
   const unregister = registerGatewayModels(service.gateway);
   return {
     service,

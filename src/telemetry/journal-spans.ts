@@ -312,7 +312,8 @@ export function readableSpan({
     startTime,
     endTime,
     duration: hrTimeDuration(startTime, endTime),
-    status: error === undefined ? { code: SpanStatusCode.OK } : { code: SpanStatusCode.ERROR, message: error },
+    status:
+      error === undefined ? { code: SpanStatusCode.OK } : { code: SpanStatusCode.ERROR, message: error },
     attributes,
     links: [],
     events: [],
@@ -341,7 +342,9 @@ function modelOutputOf(output: unknown): ModelOutput | undefined {
   return {
     ...(typeof candidate.modelId === 'string' ? { modelId: candidate.modelId } : {}),
     ...(typeof candidate.finishReason === 'string' ? { finishReason: candidate.finishReason } : {}),
-    ...(typeof candidate.message === 'object' && candidate.message !== null ? { message: candidate.message } : {}),
+    ...(typeof candidate.message === 'object' && candidate.message !== null
+      ? { message: candidate.message }
+      : {}),
   };
 }
 
@@ -350,8 +353,7 @@ export function toolCallArgumentsOf(output: unknown): Map<string, string> {
   const calls = new Map<string, string>();
   const toolCalls = modelOutputOf(output)?.message?.toolCalls;
   if (!Array.isArray(toolCalls)) return calls;
-  for (const call of toolCalls)
-    if (typeof call.id === 'string') calls.set(call.id, asText(call.arguments));
+  for (const call of toolCalls) if (typeof call.id === 'string') calls.set(call.id, asText(call.arguments));
   return calls;
 }
 

@@ -54,12 +54,17 @@ describe('readOtelConfig', () => {
     [{ OTEL_BSP_SCHEDULE_DELAY: 'soon' }, 'OTEL_BSP_SCHEDULE_DELAY'],
   ])('refuses %j with config_invalid naming the variable', (bad, variable) => {
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', ...bad };
-    expect(() => readOtelConfig(env)).toThrow(expect.objectContaining({ code: 'config_invalid', details: { variable } }));
+    expect(() => readOtelConfig(env)).toThrow(
+      expect.objectContaining({ code: 'config_invalid', details: { variable } }),
+    );
   });
 
   it('never echoes header values (they hold secrets)', () => {
     expect(() =>
-      readOtelConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318', OTEL_EXPORTER_OTLP_HEADERS: 'token' }),
+      readOtelConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318',
+        OTEL_EXPORTER_OTLP_HEADERS: 'token',
+      }),
     ).toThrow(expect.not.objectContaining({ message: expect.stringContaining('token') }));
   });
 });
@@ -69,7 +74,12 @@ describe('span ids', () => {
     expect(traceIdOfRun('run_1')).toMatch(/^[0-9a-f]{32}$/);
     expect(traceIdOfRun('run_1')).toBe(traceIdOfRun('run_1'));
     expect(traceIdOfRun('run_1')).not.toBe(traceIdOfRun('run_2'));
-    const ids = [runSpanId('run_1'), stepSpanId('run_1', 0, 1), stepSpanId('run_1', 0, 2), stepSpanId('run_1', 1, 1)];
+    const ids = [
+      runSpanId('run_1'),
+      stepSpanId('run_1', 0, 1),
+      stepSpanId('run_1', 0, 2),
+      stepSpanId('run_1', 1, 1),
+    ];
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}$/);
     expect(new Set(ids).size).toBe(ids.length);
     expect(stepSpanId('run_1', 1, 1)).toBe(stepSpanId('run_1', 1, 1));

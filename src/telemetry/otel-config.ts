@@ -43,7 +43,9 @@ export function readOtelConfig(env: Env): OtelConfig | undefined {
       ? checkedUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', specific)
       : `${checkedUrl('OTEL_EXPORTER_OTLP_ENDPOINT', general!).replace(/\/+$/, '')}/v1/traces`;
   const protocolText =
-    nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf';
+    nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ??
+    nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ??
+    'http/protobuf';
   if (protocolText !== 'http/protobuf' && protocolText !== 'http/json')
     throw invalid(
       'OTEL_EXPORTER_OTLP_PROTOCOL',
@@ -64,7 +66,9 @@ export function readOtelConfig(env: Env): OtelConfig | undefined {
     maxQueueSize: positive(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2_048),
     exportTimeoutMs: positive(
       env,
-      nonEmpty(env.OTEL_BSP_EXPORT_TIMEOUT) === undefined ? 'OTEL_EXPORTER_OTLP_TIMEOUT' : 'OTEL_BSP_EXPORT_TIMEOUT',
+      nonEmpty(env.OTEL_BSP_EXPORT_TIMEOUT) === undefined
+        ? 'OTEL_EXPORTER_OTLP_TIMEOUT'
+        : 'OTEL_BSP_EXPORT_TIMEOUT',
       10_000,
     ),
   };
@@ -96,7 +100,11 @@ function parseHeaders(name: string, raw: string | undefined): Record<string, str
     const equals = entry.indexOf('=');
     const key = equals < 0 ? '' : entry.slice(0, equals).trim();
     if (key === '' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key))
-      throw invalid(name, '(not shown: it may hold a secret)', 'expected key=value pairs separated by commas');
+      throw invalid(
+        name,
+        '(not shown: it may hold a secret)',
+        'expected key=value pairs separated by commas',
+      );
     let value = entry.slice(equals + 1).trim();
     try {
       value = decodeURIComponent(value);
@@ -113,7 +121,11 @@ function positive(env: Env, name: string, fallback: number, zeroAllowed = false)
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < (zeroAllowed ? 0 : 1))
-    throw invalid(name, raw, zeroAllowed ? 'expected a whole number of 0 or more' : 'expected a positive whole number');
+    throw invalid(
+      name,
+      raw,
+      zeroAllowed ? 'expected a whole number of 0 or more' : 'expected a positive whole number',
+    );
   return value;
 }
 

@@ -6,7 +6,14 @@ import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { createSqlOtelExportMarks } from './otel-export-marks.js';
 
 /** The export marks' contract, run on PGlite and on Postgres. */
-function contract(open: () => Promise<{ store: JournalStore; client: SqlClient; schema?: string; drop?: () => Promise<void> }>) {
+function contract(
+  open: () => Promise<{
+    store: JournalStore;
+    client: SqlClient;
+    schema?: string;
+    drop?: () => Promise<void>;
+  }>,
+) {
   let store: JournalStore;
   let client: SqlClient;
   let schema: string | undefined;

@@ -46,10 +46,10 @@ export function createSqlOtelExportMarks({
     WHERE run.id = batch.id`;
   return {
     async read(runId) {
-      const result = await client.query<{ otel_exported_seq: number | null; otel_exported_above: number[] | null }>(
-        readSql,
-        [runId],
-      );
+      const result = await client.query<{
+        otel_exported_seq: number | null;
+        otel_exported_above: number[] | null;
+      }>(readSql, [runId]);
       const row = result.rows[0];
       return {
         runId,

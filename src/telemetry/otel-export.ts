@@ -72,17 +72,17 @@ export function createOtelExport({
     client === undefined
       ? undefined
       : createSqlOtelExportMarks(schema === undefined ? { client } : { client, schema });
-  let telemetry: ReturnType<typeof createOtelRunTelemetry> | undefined;
   const queue = createSpanExportQueue({
     exporter,
     scheduleDelayMs: config.scheduleDelayMs,
     maxExportBatchSize: config.maxExportBatchSize,
     maxQueueSize: config.maxQueueSize,
     exportTimeoutMs: config.exportTimeoutMs,
-    onExported: (entries) => telemetry?.exported(entries),
+    // Called only after an export, by which time `telemetry` below is set.
+    onExported: (entries) => telemetry.exported(entries),
     logger,
   });
-  telemetry = createOtelRunTelemetry({
+  const telemetry = createOtelRunTelemetry({
     enqueue: (entry) => queue.add(entry),
     ...(marks === undefined ? {} : { marks }),
     spans: { resource, scope: { name: 'keel' }, captureContent: config.captureContent },

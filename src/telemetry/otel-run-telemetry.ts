@@ -132,7 +132,8 @@ export function createOtelRunTelemetry({
         const mark = await marks.read(state.run.id);
         const above = new Set(mark.above);
         covered = (seq) => seq <= mark.seq || above.has(seq);
-        for (const step of finished) if (covered(step.seq) && step.seq > state.mark) state.exported.add(step.seq);
+        for (const step of finished)
+          if (covered(step.seq) && step.seq > state.mark) state.exported.add(step.seq);
         advanceMark(state);
       } catch (error) {
         // Unknown: re-emitting may duplicate spans (same ids), not re-emitting may lose them.

@@ -186,10 +186,18 @@ export function createSpanExportQueue({
   };
 }
 
-function exportWithTimeout(exporter: SpanExporter, spans: ReadableSpan[], timeoutMs: number): Promise<ExportResult> {
+function exportWithTimeout(
+  exporter: SpanExporter,
+  spans: ReadableSpan[],
+  timeoutMs: number,
+): Promise<ExportResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(
-      () => resolve({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }),
+      () =>
+        resolve({
+          code: ExportResultCode.FAILED,
+          error: new Error(`export timed out after ${timeoutMs} ms`),
+        }),
       timeoutMs,
     );
     timer.unref();
@@ -200,7 +208,10 @@ function exportWithTimeout(exporter: SpanExporter, spans: ReadableSpan[], timeou
       });
     } catch (error) {
       clearTimeout(timer);
-      resolve({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      resolve({
+        code: ExportResultCode.FAILED,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
     }
   });
 }

@@ -8,12 +8,28 @@ import { createHash } from 'node:crypto';
 
 /** The run's trace id: the first 16 bytes of sha256(run id), as 32 hex digits. */
 export function traceIdOfRun(runId: string): string {
-  return nonZero(digest(runId).subarray(0, 16));
+  return idsOfRun(runId).traceId;
 }
 
 /** The span id of the run's `invoke_agent` span. */
 export function runSpanId(runId: string): string {
-  return nonZero(digest(`keel.run\u0000${runId}`).subarray(0, 8));
+  return idsOfRun(runId).spanId;
+}
+
+/** Every span of a run needs both: computed once per run while its spans are being built. */
+const recentRuns = new Map<string, { traceId: string; spanId: string }>();
+
+function idsOfRun(runId: string): { traceId: string; spanId: string } {
+  let ids = recentRuns.get(runId);
+  if (ids === undefined) {
+    ids = {
+      traceId: nonZero(digest(runId).subarray(0, 16)),
+      spanId: nonZero(digest(`keel.run\u0000${runId}`).subarray(0, 8)),
+    };
+    if (recentRuns.size >= 256) recentRuns.delete(recentRuns.keys().next().value!);
+    recentRuns.set(runId, ids);
+  }
+  return ids;
 }
 
 /** The span id of one execution (`attempt`) of step `seq` of a run. */

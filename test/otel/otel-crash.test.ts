@@ -94,13 +94,18 @@ describePostgres('OpenTelemetry export across a SIGKILL', (databaseUrl) => {
   };
 
   /** The trace every run of otel-agent must end with, given which step was executed twice. */
-  function expectCompleteTrace(spans: ReceivedSpan[], twice: { seq: number; name: string }, runId: string): void {
+  function expectCompleteTrace(
+    spans: ReceivedSpan[],
+    twice: { seq: number; name: string },
+    runId: string,
+  ): void {
     expect(receiver.failures).toEqual([]);
     // No span twice: every span id once.
     const ids = spans.map((span) => span.spanId);
-    expect(new Set(ids).size, JSON.stringify(spans.map((span) => [span.name, span.attributes['keel.step.seq']]))).toBe(
-      ids.length,
-    );
+    expect(
+      new Set(ids).size,
+      JSON.stringify(spans.map((span) => [span.name, span.attributes['keel.step.seq']])),
+    ).toBe(ids.length);
     const root = spans.filter((span) => span.name === 'invoke_agent otel-agent');
     expect(root).toHaveLength(1);
     expect(root[0]!.attributes['keel.run.attempts']).toBe(2);
@@ -109,9 +114,18 @@ describePostgres('OpenTelemetry export across a SIGKILL', (databaseUrl) => {
     const executions = (seq: number) =>
       steps
         .filter((span) => span.attributes['keel.step.seq'] === seq)
-        .sort((a, b) => Number(a.attributes['keel.step.attempt']) - Number(b.attributes['keel.step.attempt']));
+        .sort(
+          (a, b) => Number(a.attributes['keel.step.attempt']) - Number(b.attributes['keel.step.attempt']),
+        );
     // Script: model, slow ‖ quick, model, quick, model.
-    const expected = ['chat otel-script', 'execute_tool slow', 'execute_tool quick', 'chat otel-script', 'execute_tool quick', 'chat otel-script'];
+    const expected = [
+      'chat otel-script',
+      'execute_tool slow',
+      'execute_tool quick',
+      'chat otel-script',
+      'execute_tool quick',
+      'chat otel-script',
+    ];
     expected.forEach((name, seq) => {
       const found = executions(seq);
       expect(found.map((span) => span.name)).toEqual(seq === twice.seq ? [name, name] : [name]);
@@ -146,14 +160,17 @@ describePostgres('OpenTelemetry export across a SIGKILL', (databaseUrl) => {
       // Wait until A's export of seq 0 and 2 was accepted and its mark recorded, then kill it.
       await waitUntil(
         async () => {
-          const row = await client.query<{ otel_exported_seq: number | null; otel_exported_above: number[] | null }>(
-            `SELECT otel_exported_seq, otel_exported_above FROM ${schema}.runs WHERE id = $1`,
-            [run.id],
-          );
+          const row = await client.query<{
+            otel_exported_seq: number | null;
+            otel_exported_above: number[] | null;
+          }>(`SELECT otel_exported_seq, otel_exported_above FROM ${schema}.runs WHERE id = $1`, [run.id]);
           const mark = row.rows[0];
           return mark?.otel_exported_seq === 0 && (mark.otel_exported_above ?? []).map(Number).includes(2);
         },
-        { timeoutMs: 30_000, message: () => `no export mark; worker A: ${JSON.stringify(first.events)} ${first.stderr()}` },
+        {
+          timeoutMs: 30_000,
+          message: () => `no export mark; worker A: ${JSON.stringify(first.events)} ${first.stderr()}`,
+        },
       );
       first.kill();
       await first.exited;
@@ -166,7 +183,9 @@ describePostgres('OpenTelemetry export across a SIGKILL', (databaseUrl) => {
 
       const spans = traceOf(run.id);
       expectCompleteTrace(spans, { seq: 1, name: 'execute_tool slow' }, run.id);
-      expect(new Set(spans.map((span) => span.resource['service.name']))).toEqual(new Set(['worker-a', 'worker-b']));
+      expect(new Set(spans.map((span) => span.resource['service.name']))).toEqual(
+        new Set(['worker-a', 'worker-b']),
+      );
     },
   );
 

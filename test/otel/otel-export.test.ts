@@ -108,7 +108,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('a run exported over %s',
     const requests = receiver.requests.slice(requestsBefore);
     expect(requests.length).toBeGreaterThan(0);
     for (const request of requests) {
-      expect(request.contentType).toContain(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
+      expect(request.contentType).toContain(
+        protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
+      );
       expect(request.headers['x-collector-token']).toBe('s3cret value');
     }
     const traceId = expectedTraceId(run.id);
@@ -142,7 +144,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('a run exported over %s',
 
     for (const span of spans) if (span !== root) expect(span.parentSpanId).toBe(root.spanId);
     const steps = await store.loadSteps(run.id);
-    const bySeq = new Map(spans.filter((span) => span !== root).map((span) => [span.attributes['keel.step.seq'], span]));
+    const bySeq = new Map(
+      spans.filter((span) => span !== root).map((span) => [span.attributes['keel.step.seq'], span]),
+    );
     expect([...bySeq.keys()].sort()).toEqual([0, 1, 2, 3]);
     for (const step of steps) {
       const span = bySeq.get(step.seq)!;
@@ -267,7 +271,9 @@ describe('the gateway', () => {
   let baseUrl: string;
 
   beforeAll(async () => {
-    upstream = await createFakeOpenAIServer({ handler: () => ({ content: 'Hello', usage: { promptTokens: 12, completionTokens: 3 } }) });
+    upstream = await createFakeOpenAIServer({
+      handler: () => ({ content: 'Hello', usage: { promptTokens: 12, completionTokens: 3 } }),
+    });
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -280,7 +286,9 @@ describe('the gateway', () => {
     })!;
     const service = createGatewayService({
       config: {
-        deployments: [{ name: 'fake', provider: 'openai-compatible', model: 'gpt-4o-mini', baseURL: upstream.url }],
+        deployments: [
+          { name: 'fake', provider: 'openai-compatible', model: 'gpt-4o-mini', baseURL: upstream.url },
+        ],
         routes: [{ name: 'smart', deployments: ['fake'] }],
       },
       client,
@@ -309,7 +317,9 @@ describe('the gateway', () => {
     await otel.shutdown();
     await service.close();
 
-    const gatewaySpans = receiver.spans().filter((span) => span.attributes['keel.gateway.endpoint'] === 'chat');
+    const gatewaySpans = receiver
+      .spans()
+      .filter((span) => span.attributes['keel.gateway.endpoint'] === 'chat');
     expect(gatewaySpans).toHaveLength(2);
     const continued = gatewaySpans.find((span) => span.traceId === callerTrace)!;
     expect(continued).toBeDefined();

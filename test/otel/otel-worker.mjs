@@ -85,7 +85,11 @@ const agent = defineAgent({
 });
 
 const logger = createJsonLogger();
-const { store, client } = await openStore({ databaseUrl: env.DATABASE_URL, schema: env.KEEL_SCHEMA, maxConnections: 4 });
+const { store, client } = await openStore({
+  databaseUrl: env.DATABASE_URL,
+  schema: env.KEEL_SCHEMA,
+  maxConnections: 4,
+});
 const otel = createOtelExport({ client, schema: env.KEEL_SCHEMA, logger });
 const worker = createWorker({
   store,
@@ -105,7 +109,8 @@ emit({ event: 'ready', otel: otel !== undefined });
 for (;;) {
   await sleep(100);
   const run = await store.getRun(runId);
-  if (run && ['completed', 'failed', 'cancelled'].includes(run.status) && worker.activeRunIds().length === 0) break;
+  if (run && ['completed', 'failed', 'cancelled'].includes(run.status) && worker.activeRunIds().length === 0)
+    break;
 }
 await worker.stop();
 await otel?.shutdown();

@@ -67,7 +67,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       }
       try {
         const message = contentType.includes('json')
-          ? requestType.fromObject(hexIdsToBase64(JSON.parse(body.toString("utf8")) as unknown) as Record<string, unknown>)
+          ? requestType.fromObject(
+              hexIdsToBase64(JSON.parse(body.toString('utf8')) as unknown) as Record<string, unknown>,
+            )
           : requestType.decode(body);
         const plain = requestType.toObject(message, { longs: String, bytes: String, oneofs: true });
         requests.push({ contentType, headers: request.headers, spans: flatten(plain) });

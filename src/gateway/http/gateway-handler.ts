@@ -184,7 +184,11 @@ export function createGatewayRoutes({
         const created = Math.floor(now() / 1000);
         const call = parseChatCompletionRequest(body);
         const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
-        const span = tracer?.start(request, { model: call.request.model, endpoint: 'chat', tenantId: caller.tenantId });
+        const span = tracer?.start(request, {
+          model: call.request.model,
+          endpoint: 'chat',
+          tenantId: caller.tenantId,
+        });
         try {
           if (!call.stream) {
             const result = await gateway.generate(call.request, options);
