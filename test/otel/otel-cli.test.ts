@@ -25,7 +25,8 @@ beforeAll(async () => {
     `export default { gateway: {
       deployments: [{ name: 'fake', provider: 'openai-compatible', model: 'gpt-4o-mini', baseURL: '${upstream.url}' }],
       routes: [{ name: 'fast', deployments: ['fake'] }],
-    } };\n`,
+    },
+    agents: [{ name: 'echoer', instructions: 'Repeat.', model: 'builtin:echo' }] };\n`,
   );
 });
 afterAll(async () => {
@@ -98,11 +99,21 @@ it('keel gateway exports a span per call and flushes it on SIGTERM', { timeout: 
   ]);
 });
 
-it.each(['worker', 'gateway', 'serve'])(
+it('keel run exports the run’s spans before it exits', { timeout: 120_000 }, async () => {
+  const run = io({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '600000' });
+  expect(await main(['run', 'echoer', 'hello', '--json', '--config', config], run.io)).toBe(0);
+  const { id } = JSON.parse(run.output.stdout) as { id: string };
+  const spans = receiver.spans().filter((span) => span.attributes['keel.run.id'] === id);
+  expect(spans.map((span) => span.name).sort()).toEqual(['chat echo', 'invoke_agent echoer']);
+});
+
+it.each(['worker', 'gateway', 'serve', 'run'])(
   'keel %s refuses an OTLP protocol it cannot speak (config_invalid, exit 3)',
   async (command) => {
     const run = io({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
-    expect(await main([command, '--config', config], run.io)).toBe(3);
+    const args =
+      command === 'run' ? ['run', 'echoer', 'hi', '--config', config] : [command, '--config', config];
+    expect(await main(args, run.io)).toBe(3);
     expect(run.output.stderr).toContain('OTEL_EXPORTER_OTLP_PROTOCOL');
   },
 );
