@@ -78,8 +78,8 @@ export function runSpan(run: RunRecord, options: JournalSpanOptions): ReadableSp
     [ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: run.usage.outputTokens,
     [KEEL_ATTRIBUTES.costUsd]: run.costUsd,
     [KEEL_ATTRIBUTES.runAttempts]: run.attempts,
-    ...runIdentity(run),
   };
+  writeRunIdentity(attributes, run);
   if (run.stopReason !== null) attributes[KEEL_ATTRIBUTES.stopReason] = run.stopReason;
   if (run.promptVersion !== null) attributes[KEEL_ATTRIBUTES.promptVersion] = run.promptVersion;
   if (run.userId !== null) attributes[KEEL_ATTRIBUTES.userId] = run.userId;
@@ -131,18 +131,18 @@ export function stepSpans(run: RunRecord, step: StepRecord, context: StepSpanCon
     spans.push(priorExecutionSpan(run, step, prior, next, shape, context));
   });
   const failed = step.status === 'failed';
-  const attributes: Attributes = {
-    ...shape.attributes,
-    ...runIdentity(run),
-    ...stepIdentity(step.seq, step.attempt, context.parentSeq, step.kind),
-  };
+  // Written in place, not spread: spreading these dotted keys cost more than the rest of the span.
+  const attributes: Attributes = {};
+  copyInto(attributes, shape.attributes);
+  writeRunIdentity(attributes, run);
+  writeStepIdentity(attributes, step.seq, step.attempt, context.parentSeq, step.kind);
   if (step.usage) {
     attributes[ATTR_GEN_AI_USAGE_INPUT_TOKENS] = step.usage.inputTokens;
     attributes[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = step.usage.outputTokens;
   }
   if (step.costUsd !== null) attributes[KEEL_ATTRIBUTES.costUsd] = step.costUsd;
   if (failed) attributes[ATTR_ERROR_TYPE] = step.error?.code ?? 'keel.step_failed';
-  Object.assign(attributes, shape.outcome(step));
+  copyInto(attributes, shape.outcome(step));
   spans.push(
     readableSpan({
       name: shape.name,
@@ -230,6 +230,15 @@ function priorExecutionSpan(
   context: StepSpanContext,
 ): ReadableSpan {
   const errorType = prior.end === 'waited' ? WAITED_ERROR_TYPE : ABANDONED_ERROR_TYPE;
+  const priorAttributes = (): Attributes => {
+    const attributes: Attributes = {};
+    copyInto(attributes, shape.attributes);
+    writeRunIdentity(attributes, run);
+    writeStepIdentity(attributes, step.seq, prior.attempt, context.parentSeq, step.kind);
+    attributes[KEEL_ATTRIBUTES.executionEnd] = prior.end;
+    attributes[ATTR_ERROR_TYPE] = errorType;
+    return attributes;
+  };
   return readableSpan({
     name: shape.name,
     kind: shape.kind,
@@ -238,13 +247,7 @@ function priorExecutionSpan(
     parentSpanId: runSpanId(run.id),
     start: prior.startedAt,
     end: end < prior.startedAt ? prior.startedAt : end,
-    attributes: {
-      ...shape.attributes,
-      ...runIdentity(run),
-      ...stepIdentity(step.seq, prior.attempt, context.parentSeq, step.kind),
-      [KEEL_ATTRIBUTES.executionEnd]: prior.end,
-      [ATTR_ERROR_TYPE]: errorType,
-    },
+    attributes: priorAttributes(),
     error:
       prior.end === 'waited'
         ? 'this execution released the run to wait for its provider; a later execution replaced it'
@@ -253,23 +256,27 @@ function priorExecutionSpan(
   });
 }
 
-function runIdentity(run: RunRecord): Attributes {
-  const attributes: Attributes = {
-    [KEEL_ATTRIBUTES.runId]: run.id,
-    [KEEL_ATTRIBUTES.tenantId]: run.tenantId,
-  };
+function writeRunIdentity(attributes: Attributes, run: RunRecord): void {
+  attributes[KEEL_ATTRIBUTES.runId] = run.id;
+  attributes[KEEL_ATTRIBUTES.tenantId] = run.tenantId;
   if (run.sessionId !== null) attributes[ATTR_GEN_AI_CONVERSATION_ID] = run.sessionId;
-  return attributes;
 }
 
-function stepIdentity(seq: number, attempt: number, parentSeq: number | null, kind: string): Attributes {
-  const attributes: Attributes = {
-    [KEEL_ATTRIBUTES.stepSeq]: seq,
-    [KEEL_ATTRIBUTES.stepAttempt]: attempt,
-    [KEEL_ATTRIBUTES.stepKind]: kind,
-  };
+function writeStepIdentity(
+  attributes: Attributes,
+  seq: number,
+  attempt: number,
+  parentSeq: number | null,
+  kind: string,
+): void {
+  attributes[KEEL_ATTRIBUTES.stepSeq] = seq;
+  attributes[KEEL_ATTRIBUTES.stepAttempt] = attempt;
+  attributes[KEEL_ATTRIBUTES.stepKind] = kind;
   if (parentSeq !== null) attributes[KEEL_ATTRIBUTES.stepParentSeq] = parentSeq;
-  return attributes;
+}
+
+function copyInto(target: Attributes, source: Attributes): void {
+  for (const key in source) target[key] = source[key];
 }
 
 /** A finished span with the given identity and times, as the OTLP exporters take it. */
