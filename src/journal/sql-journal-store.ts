@@ -433,7 +433,9 @@ export function createSqlJournalStore({
         `WITH ${heldLease}, written AS (
            INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at, meta)
            SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, 'started', $9::int, $10::timestamptz, $11::jsonb FROM lease
-           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at, meta = excluded.meta,
+           ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at,
+             -- What the replaced execution noted (a model step's retries) stays, under the new start's meta.
+             meta = COALESCE(step.meta - 'waited', '{}'::jsonb) || COALESCE(excluded.meta, '{}'::jsonb),
              prior_executions = ${priorExecutionsAppended}
            WHERE step.status = 'started'
            RETURNING 1

@@ -94,29 +94,6 @@ describe('estimateRequestTokens', () => {
     expect(withSchema - plain).toBeGreaterThan(estimateTextTokens(JSON.stringify(parameters)));
     expect(estimateRequestTokens({ ...base, tools: [], responseFormat: { type: 'json' } })).toBe(plain);
   });
-
-  it('costs well under a millisecond for a 2 KB prompt', () => {
-    const sentences = [
-      'The gateway reserves tokens before the call and settles them afterwards.',
-      'Budgets are checked atomically in the shared store, never per replica.',
-      'Ein abgeschnittener Stream darf niemals wie eine vollständige Antwort aussehen.',
-      'Retry-After: 30; request id req_8f3a91c2, region eu-west-1, attempt 2 of 3.',
-      '{"city":"Paris","days":3,"units":"metric","detail":["wind","rain"]}',
-      'SELECT id, status FROM runs WHERE lease_expires_at < now() LIMIT 100;',
-    ];
-    const prompts: string[] = [];
-    for (let index = 0; index < 300; index++) {
-      let text = `Prompt ${index}: `;
-      for (let step = index; text.length < 2048; step += 7)
-        text += `${sentences[step % sentences.length]} ${step * 31} `;
-      prompts.push(text.slice(0, 2048));
-    }
-    estimateRequestTokens({ messages: [{ role: 'user', content: 'warm up' }] });
-    const started = performance.now();
-    for (const prompt of prompts) estimateRequestTokens({ messages: [{ role: 'user', content: prompt }] });
-    const perCall = (performance.now() - started) / prompts.length;
-    expect(perCall).toBeLessThan(1);
-  });
 });
 
 describe('estimateAnswerTokens', () => {
