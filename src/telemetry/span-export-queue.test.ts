@@ -62,3 +62,21 @@ it('bounds the queue in spans, exports one batch at a time, counts every drop', 
   expect(queue.droppedSpans()).toBe(5);
   expect(otelDroppedSpans() - before).toBe(5);
 });
+
+it('on shutdown, a failing endpoint costs one export, not one per batch', async () => {
+  const { exporter, batches } = createHeldExporter();
+  const queue = createSpanExportQueue({
+    exporter,
+    scheduleDelayMs: 60_000,
+    maxExportBatchSize: 2,
+    maxQueueSize: 100,
+  });
+  queue.add(entry('a', 2));
+  await tick(); // a full batch: in flight
+  for (const name of ['b', 'c', 'd']) queue.add(entry(name, 2));
+  const shutdown = queue.shutdown();
+  batches[0]!.answer({ code: ExportResultCode.FAILED, error: new Error('unreachable') });
+  await shutdown;
+  expect(batches).toHaveLength(1);
+  expect(queue.droppedSpans()).toBe(8);
+});

@@ -40,7 +40,10 @@ export interface SpanExportQueue {
   exportedSpans(): number;
   /** Exports everything queued when called (resolves also when an export fails: those are dropped). */
   flush(): Promise<void>;
-  /** Flushes, then shuts the exporter down; later spans are dropped. */
+  /**
+   * Flushes, then shuts the exporter down; later spans are dropped. When an export fails during
+   * the flush, the rest is dropped (counted) rather than waiting one timeout per batch.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -76,6 +79,7 @@ export function createSpanExportQueue({
   let dropped = 0;
   let exported = 0;
   let closed = false;
+  let shuttingDown = false;
   let timer: NodeJS.Timeout | undefined;
   let exporting: Promise<void> | undefined;
   let warnedAt = Number.NEGATIVE_INFINITY;
@@ -100,6 +104,14 @@ export function createSpanExportQueue({
       queued >= batchSize ? 0 : scheduleDelayMs,
     );
     timer.unref();
+  };
+
+  /** Empties the queue; returns how many spans it held. */
+  const takeAll = (): number => {
+    const count = queued;
+    queue = [];
+    queued = 0;
+    return count;
   };
 
   /** Takes entries up to one batch's worth of spans. */
@@ -129,6 +141,8 @@ export function createSpanExportQueue({
     const result = await exportWithTimeout(exporter, spans, exportTimeoutMs);
     if (result.code !== ExportResultCode.SUCCESS) {
       drop(spans.length, 'export_failed', result.error?.message);
+      // Shutting down with the endpoint failing: one timeout is all the exit waits for.
+      if (shuttingDown) drop(takeAll(), 'shut_down');
       return;
     }
     exported += spans.length;
@@ -179,6 +193,7 @@ export function createSpanExportQueue({
       await exportQueued();
     },
     async shutdown() {
+      shuttingDown = true;
       await this.flush();
       closed = true;
       await exporter.shutdown().catch(() => {});
