@@ -9,8 +9,7 @@
 //    checked on wall time per step over all timed runs, the steadiest figure here. Also this
 //    process's CPU time (user + system) per step over all timed runs, which a busy machine
 //    disturbs less than wall time (it includes the export's own work: building, serializing and
-//    sending spans). Export on
-//    uses the default batch settings (5 s, 512 spans).
+//    sending spans). Export on uses the default batch settings (5 s, 512 spans).
 // 2. Gateway: POST /v1/chat/completions at concurrency 1 over keep-alive through `keel gateway`'s
 //    handler to the mock upstream of bench/gateway (child process), one server without a tracer
 //    and one with, requests interleaved in rounds, each carrying a W3C traceparent. Added p50 =
