@@ -36,6 +36,10 @@ export { createWorker, DEFAULT_LEASE_MS, type Worker, type WorkerOptions } from 
 export { runAgent, waitForRun, type RunAgentOptions } from './runtime/run-agent.js';
 export type { RunEvent, RunEventListener } from './runtime/run-events.js';
 export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
+export { createOtelExport, type OtelExport, type OtelExportOptions } from './telemetry/otel-export.js';
+export { readOtelConfig, type OtelConfig, type OtlpProtocol } from './telemetry/otel-config.js';
+export { otelDroppedSpans } from './telemetry/span-export-queue.js';
+export type { RunTelemetry, RunReleaseReason } from './telemetry/run-telemetry.js';
 
 // Storage
 export { openStore, type OpenStoreOptions } from './journal/open-store.js';

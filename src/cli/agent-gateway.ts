@@ -3,6 +3,7 @@ import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { KeelMetrics } from '../metrics/keel-metrics.js';
+import type { GatewayCallTracer } from '../telemetry/gateway-call-spans.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -16,6 +17,7 @@ export function openConfiguredGateway({
   env,
   logger,
   metrics,
+  tracer,
 }: {
   config: GatewayConfigInput | undefined;
   client: SqlClient;
@@ -23,6 +25,8 @@ export function openConfiguredGateway({
   logger: Logger;
   /** Counts the gateway's calls and watches its breakers. */
   metrics?: KeelMetrics;
+  /** Live spans of the gateway's HTTP calls (OpenTelemetry export, when on). */
+  tracer?: GatewayCallTracer;
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
   const service = createGatewayService({
@@ -31,6 +35,7 @@ export function openConfiguredGateway({
     env,
     logger,
     ...(metrics === undefined ? {} : { onCall: (call) => metrics.gatewayCall(call) }),
+    ...(tracer === undefined ? {} : { tracer }),
   });
   const unwatch = metrics?.watchBreakers(() => service.gateway.breakers());
   const unregister = registerGatewayModels(service.gateway);

@@ -224,6 +224,8 @@ export class DurableRun {
       outputRef: outcome.output === undefined ? null : `${this.runId}:${request.seq}`,
       error: outcome.status === 'failed' ? outcome.error : null,
       priorExecutions: priorExecutionsAfter(recorded, request.journalStart),
+      // The value just journaled (not a copy): trace export reads the response model from it.
+      ...(outcome.output === undefined ? {} : { output: outcome.output }),
     });
     onEvent?.({
       type: 'step-end',

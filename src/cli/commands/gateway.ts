@@ -6,6 +6,9 @@ import { createGatewayService } from '../../gateway/http/gateway-service.js';
 import { createKeelMetrics } from '../../metrics/keel-metrics.js';
 import { createMetricsListener } from '../../server/metrics-routes.js';
 import { logRequest } from '../../server/request-edges.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
+import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
@@ -30,13 +33,16 @@ export async function gatewayCommand(
   const listenPort = listenPortOf(port, io.env, 4000);
   const listenHost = listenHostOf(host);
   const metricsPublic = metricsPublicEnv(io.env);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel gateway needs direct database access');
-  const metrics = createKeelMetrics({ client: backend.client, logger });
+  const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
+  // Live `chat {model}` spans of the calls (OpenTelemetry export; off unless an OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let service;
   try {
     service = createGatewayService({
@@ -45,6 +51,7 @@ export async function gatewayCommand(
       env: io.env,
       logger,
       onCall: (call) => metrics.gatewayCall(call),
+      ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
     await backend.close();
@@ -99,6 +106,7 @@ export async function gatewayCommand(
   deadline.unref();
   await closed;
   clearTimeout(deadline);
+  await otel?.shutdown();
   await service.close();
   await backend.close();
   return EXIT.ok;

@@ -3,6 +3,8 @@ import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { TERMINAL_STATUSES } from '../../journal/types.js';
 import { sleep } from '../../util/sleep.js';
 import { runAgent } from '../../runtime/run-agent.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
 import { runView, type RunView } from '../../server/run-views.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openConfiguredGateway } from '../agent-gateway.js';
@@ -41,6 +43,7 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
   if (!agent) throw new UsageError('Usage: keel run <agent> <input> [--detach] [--json]');
   if (input.trim() === '') throw new UsageError('Give the run an input: keel run <agent> "<input>"');
   checkAttributionFlags({ user: options.user, trigger: options.trigger });
+  readOtelConfig(io.env);
   const progress = io.stderr.isTTY === true && !json;
   // Config errors come first (and cheaply): a local server would only find the same ones later.
   const remote = !io.env.DATABASE_URL && readEmbeddedOwner(keelDirectory({ env: io.env, cwd: io.cwd }))?.url;
@@ -96,10 +99,13 @@ async function runDirect(
     return runView(run);
   }
   const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+  // The run's spans (OpenTelemetry export; off unless an OTLP endpoint is set), flushed before exit.
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   const configured = openConfiguredGateway({ config: gateway, client: backend.client, env: io.env, logger });
   try {
     return runView(
       await runAgent({
+        ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
         store,
         agents: [...agents.values()],
         agent: agent!,
@@ -118,6 +124,7 @@ async function runDirect(
       }),
     );
   } finally {
+    await otel?.shutdown();
     await configured.close();
   }
 }

@@ -3,6 +3,10 @@ import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
+import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
+import { combineTelemetry } from '../../telemetry/run-telemetry.js';
 import { createServer } from '../../server/create-server.js';
 import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createRunFeedback } from '../../server/feedback.js';
@@ -52,6 +56,7 @@ export async function serveCommand(
   const maxStreamsPerKey = positiveIntegerEnv(io.env, 'KEEL_MAX_STREAMS_PER_KEY');
   const cors = corsOriginsEnv(io.env);
   const metricsPublic = metricsPublicEnv(io.env);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const {
     agents,
@@ -61,7 +66,10 @@ export async function serveCommand(
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
   // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
-  const metrics = createKeelMetrics({ client: backend.client, logger });
+  const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
+  // OpenTelemetry export: spans from the journal, live spans of gateway calls (off unless an
+  // OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({
@@ -70,6 +78,7 @@ export async function serveCommand(
       env: io.env,
       logger,
       metrics,
+      ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
     await backend.close();
@@ -146,7 +155,7 @@ export async function serveCommand(
       // Streamed model text reaches every replica's event stream through the journal.
       journalTextDeltas: true,
       logger,
-      telemetry: metrics.telemetry,
+      telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
     });
     worker.start();
   } else if (!io.env.DATABASE_URL) {
@@ -177,6 +186,7 @@ export async function serveCommand(
   server.closeIdleConnections();
   await worker?.stop();
   await closed;
+  await otel?.shutdown();
   await configured.close();
   await backend.close();
   return EXIT.ok;

@@ -5,6 +5,10 @@ import { createApiKeys } from '../../gateway/api-keys.js';
 import { createKeelMetrics } from '../../metrics/keel-metrics.js';
 import { createWorker } from '../../runtime/worker.js';
 import { createMetricsListener, metricsOnlyHandler } from '../../server/metrics-routes.js';
+import { createOtelExport } from '../../telemetry/otel-export.js';
+import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
+import { combineTelemetry } from '../../telemetry/run-telemetry.js';
+import { readOtelConfig } from '../../telemetry/otel-config.js';
 import { createJsonLogger } from '../../util/logger.js';
 import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
@@ -39,11 +43,14 @@ export async function workerCommand(
       ? undefined
       : { port: metricsPortOf(metricsPort), host: listenHostOf(metricsHost) };
   const metricsPublic = metricsPublicEnv(io.env);
+  readOtelConfig(io.env);
   const logger = createJsonLogger();
   const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
-  const metrics = createKeelMetrics({ client: backend.client, logger });
+  const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
+  // Spans from the journal (OpenTelemetry export; off unless an OTLP endpoint is set).
+  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({
@@ -85,7 +92,7 @@ export async function workerCommand(
     // Streamed model text reaches every replica's event stream through the journal.
     journalTextDeltas: true,
     logger,
-    telemetry: metrics.telemetry,
+    telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
   });
   worker.start();
   const address = metricsServer?.address() as AddressInfo | undefined;
@@ -109,6 +116,7 @@ export async function workerCommand(
     metricsServer.closeAllConnections();
     await closed;
   }
+  await otel?.shutdown();
   await configured.close();
   await backend.close();
   logger.info('worker stopped');

@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import { echoedRequestId, noteRequest } from '../../util/request-notes.js';
 import { createWireListener } from '../../server/api-app.js';
 import type { WireRoute, WireTable } from '../../server/route-table.js';
+import type { GatewayCallSpan, GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import type { ApiKeys, ApiKeyScope } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
 import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
@@ -71,6 +72,8 @@ export interface GatewayHandlerOptions {
   generateId?: IdGenerator;
   /** Epoch milliseconds, for `created` fields. */
   now?: () => number;
+  /** Live `chat {model}` spans of chat and messages calls (OpenTelemetry export, when on). */
+  tracer?: GatewayCallTracer;
 }
 
 /**
@@ -107,6 +110,7 @@ export function createGatewayRoutes({
   maxBodyBytes = 4 * 1024 * 1024,
   generateId = createId,
   now = Date.now,
+  tracer,
 }: GatewayHandlerOptions): WireTable<Caller> {
   const gatewayScopes = REQUIRED_SCOPES;
   const optionsOf = (
@@ -180,19 +184,31 @@ export function createGatewayRoutes({
         const created = Math.floor(now() / 1000);
         const call = parseChatCompletionRequest(body);
         const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
-        if (!call.stream) {
-          const result = await gateway.generate(call.request, options);
-          return sendJson(
-            response,
-            200,
-            toChatCompletion(result.response, identity),
-            requestId,
-            metaHeaders(result.meta),
-          );
+        const span = tracer?.start(request, {
+          model: call.request.model,
+          endpoint: 'chat',
+          tenantId: caller.tenantId,
+        });
+        try {
+          if (!call.stream) {
+            const result = await gateway.generate(call.request, options);
+            span?.end(result.meta);
+            return sendJson(
+              response,
+              200,
+              toChatCompletion(result.response, identity),
+              requestId,
+              metaHeaders(result.meta),
+            );
+          }
+          const stream = await gateway.stream(call.request, options);
+          endWithStream(span, stream);
+          const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
+          return pipeStream(response, stream, encoder, requestId, signal);
+        } catch (error) {
+          span?.end(callMetaOfError(error), error);
+          throw error;
         }
-        const stream = await gateway.stream(call.request, options);
-        const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
-        return pipeStream(response, stream, encoder, requestId, signal);
       },
     },
     {
@@ -206,18 +222,30 @@ export function createGatewayRoutes({
         const options = optionsOf(request, caller, signal, 'messages');
         const call = parseMessagesRequest(body);
         const identity = { id: `msg_${answerId}`, model: call.request.model };
-        if (!call.stream) {
-          const result = await gateway.generate(call.request, options);
-          return sendJson(
-            response,
-            200,
-            toAnthropicMessage(result.response, identity),
-            requestId,
-            metaHeaders(result.meta),
-          );
+        const span = tracer?.start(request, {
+          model: call.request.model,
+          endpoint: 'messages',
+          tenantId: caller.tenantId,
+        });
+        try {
+          if (!call.stream) {
+            const result = await gateway.generate(call.request, options);
+            span?.end(result.meta);
+            return sendJson(
+              response,
+              200,
+              toAnthropicMessage(result.response, identity),
+              requestId,
+              metaHeaders(result.meta),
+            );
+          }
+          const stream = await gateway.stream(call.request, options);
+          endWithStream(span, stream);
+          return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, signal);
+        } catch (error) {
+          span?.end(callMetaOfError(error), error);
+          throw error;
         }
-        const stream = await gateway.stream(call.request, options);
-        return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, signal);
       },
     },
   ];
@@ -293,6 +321,15 @@ export function createGatewayRoutes({
 }
 
 type WireFormat = 'openai' | 'anthropic';
+
+/** Ends a streamed call's span when the stream ends (its usage and cost are known then). */
+function endWithStream(span: GatewayCallSpan | undefined, stream: GatewayStream): void {
+  if (span === undefined) return;
+  stream.done.then(
+    (meta) => span.end(meta),
+    (error: unknown) => span.end(callMetaOfError(error) ?? stream.meta, error),
+  );
+}
 
 /** Streams a gateway stream as server-sent events; see the module comment for the error rules. */
 async function pipeStream(

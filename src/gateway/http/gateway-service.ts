@@ -8,6 +8,7 @@ import type { CallMeta } from '../gateway-types.js';
 import { createSqlCallRecorder } from '../sql-call-recorder.js';
 import { createSqlRateLimiter } from '../sql-rate-limiter.js';
 import { createSqlResponseCache } from '../sql-response-cache.js';
+import type { GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import { createGatewayHandler, type GatewayHandler } from './gateway-handler.js';
 
 /** Options of {@link createGatewayService}. */
@@ -23,6 +24,8 @@ export interface GatewayServiceOptions {
   logger?: Logger;
   /** Told of every finished call (Prometheus counters: `KeelMetrics.gatewayCall`). */
   onCall?: (call: CallMeta) => void;
+  /** Live `chat {model}` spans of HTTP calls (OpenTelemetry export, when on). */
+  tracer?: GatewayCallTracer;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -46,6 +49,7 @@ export function createGatewayService({
   env = process.env,
   logger = silentLogger,
   onCall,
+  tracer,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -67,7 +71,13 @@ export function createGatewayService({
     void recorder.close().catch(() => {});
     throw error;
   }
-  const handler = createGatewayHandler({ gateway, apiKeys, logger, maxBodyBytes: config.maxBodyBytes });
+  const handler = createGatewayHandler({
+    gateway,
+    apiKeys,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(tracer === undefined ? {} : { tracer }),
+  });
   return {
     gateway,
     apiKeys,
