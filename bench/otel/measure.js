@@ -22,9 +22,12 @@
 // KEEL_BENCH_OTEL_REQUESTS (gateway requests per round and case, default 1000). Prints markdown.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MODES as AI_SDK_MODES, measureAiSdk } from './ai-sdk.js';
+import { startReceiver } from './receiver.js';
 import {
   createApiKeys,
   createGatewayService,
@@ -43,18 +46,8 @@ const REPS = Number(process.env.KEEL_BENCH_REPS ?? 5);
 const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.KEEL_BENCH_OTEL_REQUESTS ?? 1000);
 const NS = [0, 10, 50];
-
-const RECEIVER = `
-const http = require('node:http');
-let spans = 0, requests = 0;
-const server = http.createServer((request, response) => {
-  request.on('data', () => {});
-  request.on('end', () => { requests++; response.writeHead(200, { 'content-type': 'application/x-protobuf' }); response.end(); });
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n'));
-process.on('SIGTERM', () => process.exit(0));
-`;
+// Which parts run: steps always; gateway and peer (the AI SDK and Keel's span pipeline) by default.
+const PARTS = new Set((process.env.KEEL_BENCH_OTEL_PARTS ?? 'steps,gateway,peer').split(','));
 
 function startChild(args) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -179,7 +172,18 @@ async function benchSteps(receiverUrl) {
       ratios.push(pair.on / pair.off);
     }
     await otel.flush();
+    // One more run of N = 50 with an observer that records what the worker reports (the
+    // committed rows), for the span pipeline's cost in isolation (benchSpanPipeline).
+    const recorded = [];
+    const recorder = Object.fromEntries(
+      ['runClaimed', 'stepCommitted', 'runEnded', 'runReleased'].map((method) => [
+        method,
+        (...args) => recorded.push([method, args]),
+      ]),
+    );
+    await run(50, recorder);
     return {
+      recorded,
       off: median(slopes.off),
       on: median(slopes.on),
       overhead: median(ratios) - 1,
@@ -200,6 +204,63 @@ async function benchSteps(receiverUrl) {
     await otel.shutdown();
     await client.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await store.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. Keel's span pipeline alone: the committed rows of one N = 50 run (101 steps, 102 spans)
+// replayed into a fresh export's observer, no run and no database around it. The observer's
+// calls are what a run's path pays (note the step, queue a span to build later); the flush is
+// what the export pays off that path (build the spans from the rows, serialize them to OTLP
+// protobuf, send them to the receiver). No export marks here (no database): an export of live
+// runs' spans also advances their marks, one UPDATE per batch.
+
+async function benchSpanPipeline(receiverUrl, recorded) {
+  const otel = createOtelExport({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl } });
+  const steps = recorded.filter(([method]) => method === 'stepCommitted').length;
+  const replay = () => {
+    for (const [method, args] of recorded) otel.telemetry[method](...args);
+  };
+  const RUNS_PER_FLUSH = 4; // 408 spans: under the batch size, so one request per flush
+  const FLUSHES = Number(process.env.KEEL_BENCH_PIPELINE_FLUSHES ?? 100);
+  try {
+    for (let i = 0; i < 20; i++) {
+      for (let r = 0; r < RUNS_PER_FLUSH; r++) replay();
+      await otel.flush();
+    }
+    let pathMs = 0;
+    let pathCpuMs = 0;
+    let exportMs = 0;
+    let exportCpuMs = 0;
+    const exportedBefore = otel.exportedSpans();
+    for (let i = 0; i < FLUSHES; i++) {
+      let started = performance.now();
+      let cpuBefore = process.cpuUsage();
+      for (let r = 0; r < RUNS_PER_FLUSH; r++) replay();
+      let cpu = process.cpuUsage(cpuBefore);
+      pathMs += performance.now() - started;
+      pathCpuMs += (cpu.user + cpu.system) / 1000;
+      started = performance.now();
+      cpuBefore = process.cpuUsage();
+      await otel.flush();
+      cpu = process.cpuUsage(cpuBefore);
+      exportMs += performance.now() - started;
+      exportCpuMs += (cpu.user + cpu.system) / 1000;
+    }
+    const totalSteps = FLUSHES * RUNS_PER_FLUSH * steps;
+    const spans = otel.exportedSpans() - exportedBefore;
+    return {
+      stepsPerRun: steps,
+      pathUsPerStep: (pathMs * 1000) / totalSteps,
+      pathCpuUsPerStep: (pathCpuMs * 1000) / totalSteps,
+      exportUsPerStep: (exportMs * 1000) / totalSteps,
+      exportCpuUsPerStep: (exportCpuMs * 1000) / totalSteps,
+      exportCpuUsPerSpan: (exportCpuMs * 1000) / spans,
+      spans,
+      dropped: otel.droppedSpans(),
+    };
+  } finally {
+    await otel.shutdown();
   }
 }
 
@@ -312,11 +373,15 @@ async function benchGateway(receiverUrl) {
   }
 }
 
-const receiver = await startChild(['-e', RECEIVER]);
-const receiverUrl = `http://127.0.0.1:${receiver.port}`;
+const fmt = (value, digits = 1) => value.toFixed(digits);
+const signed = (value, digits = 1) => (value >= 0 ? '+' : '') + value.toFixed(digits);
+const percent = (on, off) => `${signed((on / off - 1) * 100)} %`;
+
+const receiver = await startReceiver();
+const receiverUrl = receiver.url;
 try {
   const steps = await benchSteps(receiverUrl);
-  const gateway = await benchGateway(receiverUrl);
+  const gateway = PARTS.has('gateway') ? await benchGateway(receiverUrl) : undefined;
   console.log('\n### OpenTelemetry export overhead\n');
   console.log(
     `Export to a local OTLP/HTTP receiver (http/protobuf, default batch settings); ${REPS} × ${ROUNDS} repetitions per mode.\n`,
@@ -332,15 +397,60 @@ try {
   console.log(
     `| durable step, this process's CPU ms per step (all runs) | ${steps.cpu.off.toFixed(3)} | ${steps.cpu.on.toFixed(3)} | ${(steps.cpu.overhead * 100).toFixed(1)} % | |`,
   );
+  if (gateway) {
+    console.log(
+      `| gateway chat p50 at C=1, ms | ${gateway.off.p50.toFixed(3)} | ${gateway.on.p50.toFixed(3)} | ${(gateway.on.p50 - gateway.off.p50 >= 0 ? '+' : '') + (gateway.on.p50 - gateway.off.p50).toFixed(3)} ms | ≤ +0.05 ms |`,
+    );
+    console.log(
+      `| gateway chat p99 at C=1, ms | ${gateway.off.p99.toFixed(3)} | ${gateway.on.p99.toFixed(3)} | ${(gateway.on.p99 - gateway.off.p99 >= 0 ? '+' : '') + (gateway.on.p99 - gateway.off.p99).toFixed(3)} ms | |`,
+    );
+  }
   console.log(
-    `| gateway chat p50 at C=1, ms | ${gateway.off.p50.toFixed(3)} | ${gateway.on.p50.toFixed(3)} | ${(gateway.on.p50 - gateway.off.p50 >= 0 ? '+' : '') + (gateway.on.p50 - gateway.off.p50).toFixed(3)} ms | ≤ +0.05 ms |`,
+    `\nSpans exported: ${steps.exported} (durable steps)${gateway ? `, ${gateway.exported} (gateway)` : ''}; dropped: ${steps.dropped + (gateway?.dropped ?? 0)}.`,
   );
-  console.log(
-    `| gateway chat p99 at C=1, ms | ${gateway.off.p99.toFixed(3)} | ${gateway.on.p99.toFixed(3)} | ${(gateway.on.p99 - gateway.off.p99 >= 0 ? '+' : '') + (gateway.on.p99 - gateway.off.p99).toFixed(3)} ms | |`,
-  );
-  console.log(
-    `\nSpans exported: ${steps.exported} (durable steps), ${gateway.exported} (gateway); dropped: ${steps.dropped + gateway.dropped}.`,
-  );
+
+  if (PARTS.has('peer')) {
+    const pipeline = await benchSpanPipeline(receiverUrl, steps.recorded);
+    const peer = await measureAiSdk({ receiverUrl });
+    const ai = peer.summary;
+    console.log('\n### OpenTelemetry overhead per step: Keel and the Vercel AI SDK\n');
+    console.log(
+      `Same agent shape (N tool calls = 2N + 1 steps, N = 0, 10, 50; instant model, no-op tool), same receiver, same run; µs per step over all timed runs (CPU: the agent's process, export included). ` +
+        `Keel: in-process runAgent on Postgres, off/on alternating per repetition (${REPS} × ${ROUNDS}). ` +
+        `AI SDK ${peer.version}: generateText + MockLanguageModelV3, one process per mode and round (${peer.rounds} rounds × ${peer.reps} repetitions; medians over rounds). ` +
+        `Load average at the end: ${loadavg()
+          .map((value) => value.toFixed(1))
+          .join(', ')} (${availableParallelism()} cores).\n`,
+    );
+    console.log(
+      '| system, step | telemetry | wall off | wall on | added wall | % wall | CPU off | CPU on | added CPU | % CPU | spans exported / dropped |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    const us = (ms) => ms * 1000;
+    console.log(
+      `| Keel, durable step (Postgres commit) | export on (no content, default) | ${fmt(us(steps.wall.off))} | ${fmt(us(steps.wall.on))} | ${signed(us(steps.wall.on - steps.wall.off))} | ${percent(steps.wall.on, steps.wall.off)} | ${fmt(us(steps.cpu.off))} | ${fmt(us(steps.cpu.on))} | ${signed(us(steps.cpu.on - steps.cpu.off))} | ${percent(steps.cpu.on, steps.cpu.off)} | ${steps.exported} / ${steps.dropped} |`,
+    );
+    for (const mode of AI_SDK_MODES.filter((mode) => mode !== 'off')) {
+      const off = ai.off;
+      const on = ai[mode];
+      const label =
+        mode === 'on' ? '`isEnabled: true` (records inputs and outputs, default)' : '`isEnabled: true`, `recordInputs/Outputs: false`';
+      console.log(
+        `| AI SDK, generateText step (in memory) | ${label} | ${fmt(us(off.wallPerStep))} | ${fmt(us(on.wallPerStep))} | ${signed(us(on.wallPerStep - off.wallPerStep))} | ${percent(on.wallPerStep, off.wallPerStep)} | ${fmt(us(off.cpuPerStep))} | ${fmt(us(on.cpuPerStep))} | ${signed(us(on.cpuPerStep - off.cpuPerStep))} | ${percent(on.cpuPerStep, off.cpuPerStep)} | ${on.exported} / ${on.dropped} |`,
+      );
+    }
+    console.log(
+      `| Keel, span pipeline alone (rows of an N = 50 run replayed) | on the run's path (observer) | | ${fmt(pipeline.pathUsPerStep, 2)} | | | | ${fmt(pipeline.pathCpuUsPerStep, 2)} | | | |`,
+    );
+    console.log(
+      `| Keel, span pipeline alone | off the path (build + serialize + send, per step) | | ${fmt(pipeline.exportUsPerStep, 2)} | | | | ${fmt(pipeline.exportCpuUsPerStep, 2)} | | | ${pipeline.spans} / ${pipeline.dropped} |`,
+    );
+    console.log(
+      `\nAI SDK slope (µs per step, median): off ${fmt(us(ai.off.slope))}, on ${fmt(us(ai.on.slope))}, on without content ${fmt(us(ai['on-no-content'].slope))}. ` +
+        `Keel slope (µs per step, median): off ${fmt(us(steps.off))}, on ${fmt(us(steps.on))}. ` +
+        `Keel's span pipeline: ${fmt(pipeline.exportCpuUsPerSpan, 2)} µs CPU per span exported.`,
+    );
+  }
 } finally {
-  receiver.child.kill('SIGTERM');
+  receiver.stop();
 }
