@@ -32,6 +32,7 @@
 // of N = 0, 10, 50 per process, default 30), KEEL_BENCH_PEER_WARMUP (untimed runs first, 60).
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const NS = [0, 10, 50];
@@ -123,7 +124,7 @@ async function runMode({ mode, receiverUrl, reps, warmup }) {
       doGenerate: async ({ prompt }) => {
         // A real model answers over the network: one turn of the event loop, so the batch
         // export's own I/O moves between model calls as it would in an app (in both modes).
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         let toolResults = 0;
         for (const message of prompt) if (message.role === 'tool') toolResults += message.content.length;
         const done = toolResults >= n;
@@ -175,12 +176,19 @@ async function runMode({ mode, receiverUrl, reps, warmup }) {
   }
   // The spans still queued are exported now, their CPU counted (the batch export runs inside
   // the timed runs too: every 512 spans).
+  // Spans the warm-up and timed runs made: 2N + 2 per run.
+  const spansExpected = provider
+    ? (warmup / NS.length + reps) * NS.reduce((sum, n) => sum + 2 * n + 2, 0)
+    : 0;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   if (provider) await provider.forceFlush();
   const flushCpu = process.cpuUsage(cpuBefore);
   const flushWall = performance.now() - started;
   if (provider) await provider.shutdown();
+  // The shape check: 2N + 2 spans per run, as the comparison with Keel assumes.
+  if (provider && ended !== spansExpected)
+    throw new Error(`AI SDK made ${ended} spans, ${spansExpected} expected (2N + 2 per run)`);
   return {
     mode,
     slope: median(slopes),
@@ -189,8 +197,7 @@ async function runMode({ mode, receiverUrl, reps, warmup }) {
     flushWall,
     steps,
     runs,
-    // Spans the timed and warm-up runs made: 2N + 2 per run.
-    spansExpected: provider ? (warmup / NS.length + reps) * NS.reduce((sum, n) => sum + 2 * n + 2, 0) : 0,
+    spansExpected,
     exported,
     failedExports,
     ended,

@@ -215,8 +215,13 @@ async function benchSteps(receiverUrl) {
 // protobuf, send them to the receiver). No export marks here (no database): an export of live
 // runs' spans also advances their marks, one UPDATE per batch.
 
-async function benchSpanPipeline(receiverUrl, recorded) {
-  const otel = createOtelExport({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl } });
+async function benchSpanPipeline(receiverUrl, recorded, { captureContent = false } = {}) {
+  const otel = createOtelExport({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+      ...(captureContent ? { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' } : {}),
+    },
+  });
   const steps = recorded.filter(([method]) => method === 'stepCommitted').length;
   const replay = () => {
     for (const [method, args] of recorded) otel.telemetry[method](...args);
@@ -410,7 +415,10 @@ try {
   );
 
   if (PARTS.has('peer')) {
-    const pipeline = await benchSpanPipeline(receiverUrl, steps.recorded);
+    const pipelines = [
+      ['no content (default)', await benchSpanPipeline(receiverUrl, steps.recorded)],
+      ['content capture on', await benchSpanPipeline(receiverUrl, steps.recorded, { captureContent: true })],
+    ];
     const peer = await measureAiSdk({ receiverUrl });
     const ai = peer.summary;
     console.log('\n### OpenTelemetry overhead per step: Keel and the Vercel AI SDK\n');
@@ -434,21 +442,25 @@ try {
       const off = ai.off;
       const on = ai[mode];
       const label =
-        mode === 'on' ? '`isEnabled: true` (records inputs and outputs, default)' : '`isEnabled: true`, `recordInputs/Outputs: false`';
+        mode === 'on'
+          ? '`isEnabled: true` (records inputs and outputs, default)'
+          : '`isEnabled: true`, `recordInputs/Outputs: false`';
       console.log(
         `| AI SDK, generateText step (in memory) | ${label} | ${fmt(us(off.wallPerStep))} | ${fmt(us(on.wallPerStep))} | ${signed(us(on.wallPerStep - off.wallPerStep))} | ${percent(on.wallPerStep, off.wallPerStep)} | ${fmt(us(off.cpuPerStep))} | ${fmt(us(on.cpuPerStep))} | ${signed(us(on.cpuPerStep - off.cpuPerStep))} | ${percent(on.cpuPerStep, off.cpuPerStep)} | ${on.exported} / ${on.dropped} |`,
       );
     }
-    console.log(
-      `| Keel, span pipeline alone (rows of an N = 50 run replayed) | on the run's path (observer) | | ${fmt(pipeline.pathUsPerStep, 2)} | | | | ${fmt(pipeline.pathCpuUsPerStep, 2)} | | | |`,
-    );
-    console.log(
-      `| Keel, span pipeline alone | off the path (build + serialize + send, per step) | | ${fmt(pipeline.exportUsPerStep, 2)} | | | | ${fmt(pipeline.exportCpuUsPerStep, 2)} | | | ${pipeline.spans} / ${pipeline.dropped} |`,
-    );
+    for (const [label, pipeline] of pipelines) {
+      const wall = pipeline.pathUsPerStep + pipeline.exportUsPerStep;
+      const cpu = pipeline.pathCpuUsPerStep + pipeline.exportCpuUsPerStep;
+      console.log(
+        `| Keel, span pipeline alone (the committed rows of an N = 50 run replayed; no run, no database) | ${label} | | | ${signed(wall)} (run's path: ${fmt(pipeline.pathUsPerStep, 2)}) | ${signed((wall / us(steps.wall.off)) * 100, 2)} % | | | ${signed(cpu)} (run's path: ${fmt(pipeline.pathCpuUsPerStep, 2)}) | ${signed((cpu / us(steps.cpu.off)) * 100, 2)} % | ${pipeline.spans} / ${pipeline.dropped} |`,
+      );
+    }
     console.log(
       `\nAI SDK slope (µs per step, median): off ${fmt(us(ai.off.slope))}, on ${fmt(us(ai.on.slope))}, on without content ${fmt(us(ai['on-no-content'].slope))}. ` +
         `Keel slope (µs per step, median): off ${fmt(us(steps.off))}, on ${fmt(us(steps.on))}. ` +
-        `Keel's span pipeline: ${fmt(pipeline.exportCpuUsPerSpan, 2)} µs CPU per span exported.`,
+        `Keel's span pipeline, CPU per span exported (build, serialize, send): ${pipelines.map(([label, pipeline]) => `${fmt(pipeline.exportCpuUsPerSpan, 2)} µs (${label})`).join(', ')}. ` +
+        `Keel's pipeline percentages are of this run's Keel step with export off.`,
     );
   }
 } finally {
