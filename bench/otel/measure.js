@@ -14,12 +14,17 @@
 //    handler to the mock upstream of bench/gateway (child process), one server without a tracer
 //    and one with, requests interleaved in rounds, each carrying a W3C traceparent. Added p50 =
 //    on − off.
+// 3. Peer (KEEL_BENCH_OTEL_PARTS has `peer`, the default): the Vercel AI SDK's generateText tool
+//    loop of the same shape, telemetry off and on (ai-sdk.js, one process per mode), and Keel's
+//    span pipeline alone (benchSpanPipeline); one table of µs per step for both, CPU and wall.
 //
 //   npm run build && node bench/otel/measure.js
 //
 // Settings: KEEL_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 // KEEL_BENCH_REPS (per round, default 5), KEEL_BENCH_ROUNDS (default 3),
-// KEEL_BENCH_OTEL_REQUESTS (gateway requests per round and case, default 1000). Prints markdown.
+// KEEL_BENCH_OTEL_REQUESTS (gateway requests per round and case, default 1000),
+// KEEL_BENCH_OTEL_PARTS (default steps,gateway,peer), KEEL_BENCH_PIPELINE_FLUSHES (default 100),
+// KEEL_BENCH_PEER_REPS and KEEL_BENCH_PEER_WARMUP (see ai-sdk.js). Prints markdown.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
