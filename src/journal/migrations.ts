@@ -11,6 +11,7 @@ import { providerWaitsMigration } from './migration-0008-provider-waits.js';
 import { runAttributionMigration } from './migration-0012-run-attribution.js';
 import { outcomesFeedbackMigration } from './migration-0013-outcomes-feedback.js';
 import { stepExecutionsMigration } from './migration-0014-step-executions.js';
+import { runStepFactsMigration } from './migration-0016-run-step-facts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -138,6 +139,7 @@ export const migrations: readonly Migration[] = [
   runAttributionMigration,
   outcomesFeedbackMigration,
   stepExecutionsMigration,
+  runStepFactsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */
