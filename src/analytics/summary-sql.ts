@@ -94,13 +94,14 @@ WITH scoped AS (
       THEN extract(epoch FROM r.ended_at - r.started_at)::float8 * 1000 END AS duration_ms,
     ${groupKey} AS group_key,
     ${hasStepFactsSql('r')} AS has_facts,
-    r.model_calls, r.tool_calls, r.crash_reexecutions, r.crash_reexecution_usd, r.retried_attempts_usd,
+    r.model_calls, r.crash_reexecutions, r.crash_reexecution_usd, r.retried_attempts_usd,
     r.retried_attempts AS fact_retried_attempts
   FROM ${schema}.runs r
   WHERE ${scopedRunsFilter(1)}
 ),
--- The runs of the window without step facts, selected from the table (not from \`scoped\`) so
--- that the planner sizes them from the table's statistics (few) and probes their steps by key.
+-- The runs of the window without step facts (in flight), from the table and its partial index
+-- runs_without_step_facts, not from \`scoped\`: the planner sizes them from the table's statistics
+-- (few) and probes their steps by key.
 live AS (
   SELECT r.id, ${groupKey} AS group_key
   FROM ${schema}.runs r
@@ -122,7 +123,7 @@ live_models AS (
 ),
 -- Per run: the facts, or what its steps say.
 per_run AS (
-  SELECT s.*,
+  SELECT s.id, s.group_key, s.status, s.cost_usd, s.ended_at, s.duration_ms,
     CASE WHEN s.has_facts THEN s.model_calls ELSE coalesce(m.model_steps, 0) END AS loop_count,
     CASE WHEN s.has_facts THEN s.crash_reexecution_usd ELSE m.crash_usd END AS crash_usd,
     CASE WHEN s.has_facts THEN s.crash_reexecutions ELSE m.crash_executions END AS crash_executions,
@@ -159,15 +160,24 @@ stop_groups AS (
         GROUP BY group_key, stop_reason) counted
   GROUP BY group_key
 ),
--- Tool calls per group and name: the facts' \`{name: [calls, errors]}\`, and the live runs' steps.
+-- Runs per group and distinct \`{name: [calls, errors]}\` of their facts: runs of an agent repeat a
+-- few patterns, so the objects expanded are far fewer than the runs (a second read of the
+-- window's runs, which keeps the wide jsonb out of \`scoped\`).
+tool_patterns AS (
+  SELECT ${groupKey} AS group_key, r.tool_calls, count(*) AS runs
+  FROM ${schema}.runs r
+  WHERE ${scopedRunsFilter(1)} AND ${hasStepFactsSql('r')} AND r.tool_calls IS NOT NULL
+  GROUP BY 1, 2
+),
+-- Tool calls per group and name: the facts' patterns, and the live runs' steps.
 tool_groups AS (
   SELECT group_key, jsonb_object_agg(name, jsonb_build_object('calls', calls, 'errors', errors)) AS tools
   FROM (
     SELECT group_key, name, sum(calls)::int AS calls, sum(errors)::int AS errors
     FROM (
-      SELECT s.group_key, tool.key AS name, (tool.value->>0)::int AS calls, (tool.value->>1)::int AS errors
-      FROM scoped s CROSS JOIN LATERAL jsonb_each(s.tool_calls) AS tool
-      WHERE s.has_facts
+      SELECT p.group_key, tool.key AS name, p.runs * (tool.value->>0)::int AS calls,
+        p.runs * (tool.value->>1)::int AS errors
+      FROM tool_patterns p CROSS JOIN LATERAL jsonb_each(p.tool_calls) AS tool
       UNION ALL
       SELECT live.group_key, st.name, 1, CASE WHEN st.status = 'failed' THEN 1 ELSE 0 END
       FROM live JOIN ${schema}.steps st ON st.run_id = live.id

@@ -10,6 +10,11 @@ import { setStepFactsSql, stepFactsByRunSql } from './run-step-facts.js';
  * second row, no second index). Nullable without defaults: adding them rewrites nothing; null
  * means "not ended" (the summary then reads the run's steps).
  *
+ * \`runs_without_step_facts\`, partial on the runs without facts (in flight: few), lets the summary
+ * find the runs of a window whose steps it must still read without scanning the window again.
+ * A run enters it when created and leaves it when it ends, in updates that already change
+ * indexed columns (\`status\`), so it costs no HOT update.
+ *
  * The backfill gives every run that ended before this migration its facts, from its steps in one
  * grouped pass, so an existing database answers the same figures as before; ended runs without
  * any model or tool step get zeros. It rewrites each ended run's row once.
@@ -36,5 +41,7 @@ export const runStepFactsMigration: Migration = {
             NULL::float8 AS crash_reexecution_usd, NULL::int AS retried_attempts,
             NULL::float8 AS retried_attempts_usd, NULL::text AS first_model) AS facts
     WHERE run.model_calls IS NULL AND run.status IN ('completed', 'failed', 'cancelled');
+
+    CREATE INDEX runs_without_step_facts ON ${schema}.runs (created_at) WHERE model_calls IS NULL;
   `,
 };

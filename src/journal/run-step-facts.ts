@@ -28,9 +28,13 @@ export const RUN_STEP_FACT_COLUMNS = [
   'first_model',
 ] as const;
 
-/** `true` when the run `alias` has ended and its facts are written (else: read its steps). */
+/**
+ * `true` when the facts of the run `alias` are written (else: read its steps). Only the statement
+ * that ends a run writes them, and an ended run never runs again, so this means "ended" too; the
+ * partial index `runs_without_step_facts` finds the others (in flight, few) without a scan.
+ */
 export function hasStepFactsSql(alias: string): string {
-  return `(${alias}.model_calls IS NOT NULL AND ${alias}.status IN ('completed', 'failed', 'cancelled'))`;
+  return `(${alias}.model_calls IS NOT NULL)`;
 }
 
 /**
