@@ -4,7 +4,7 @@ import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { SEED_NOW, SEED_WINDOW, seedAnalytics } from './__fixtures__/seed-analytics.js';
+import { migrateBefore, SEED_NOW, SEED_WINDOW, seedAnalytics } from './__fixtures__/seed-analytics.js';
 import { createAnalytics, type Analytics } from './analytics-store.js';
 import type { AnalyticsFigures, AnalyticsGroup } from './analytics-types.js';
 
@@ -15,23 +15,100 @@ const loops = (figures: AnalyticsFigures) =>
   );
 
 /**
+ * How the seeded runs that ended get their figures: `steps`, seeded after every migration with no
+ * step facts written (the summary reads their steps); `facts`, seeded before migration 16, whose
+ * backfill writes their step facts (the summary reads those). Same figures either way.
+ */
+type Source = 'steps' | 'facts';
+
+/**
  * The analytics figures over the seeded journal (see __fixtures__/seed-analytics.ts), each
  * computed by hand in the comments, on PGlite and on Postgres.
  */
-function analyticsContract(openClient: () => Promise<SqlClient>): void {
+function analyticsContract(openClient: () => Promise<SqlClient>, source: Source): void {
   let client: SqlClient;
   let schema: string;
   let analytics: Analytics;
   beforeAll(async () => {
     client = await openClient();
     schema = createTestSchemaName();
-    await migrate(client, { schema });
-    await seedAnalytics(client, schema);
+    if (source === 'facts') {
+      await migrateBefore(client, schema, 16);
+      await seedAnalytics(client, schema);
+      await migrate(client, { schema });
+    } else {
+      await migrate(client, { schema });
+      await seedAnalytics(client, schema);
+    }
     analytics = createAnalytics({ client, schema, clock: { now: () => SEED_NOW } });
   });
   afterAll(async () => {
     await client?.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await client?.close();
+  });
+
+  it.runIf(source === 'facts')('backfilled the step facts of the runs that had ended, by hand', async () => {
+    const facts = await client.query<Record<string, unknown>>(
+      `SELECT id, model_calls, tool_calls, crash_reexecutions, crash_reexecution_usd, retried_attempts,
+         retried_attempts_usd, first_model
+       FROM ${schema}.runs WHERE id IN ('r1', 'r2', 'r3', 'r5', 'r6') ORDER BY id`,
+    );
+    expect(facts.rows.map((row) => ({ ...row }))).toEqual([
+      // Retries: seq 3 took 3 calls (2 × $0.06).
+      {
+        id: 'r1',
+        model_calls: 2,
+        tool_calls: { search: [1, 0] },
+        crash_reexecutions: 0,
+        crash_reexecution_usd: 0,
+        retried_attempts: 2,
+        retried_attempts_usd: expect.closeTo(0.12, 12),
+        first_model: 'openai:gpt-x',
+      },
+      // Crash: seq 1 abandoned once ($0.05), its second call answered: no retry left.
+      {
+        id: 'r2',
+        model_calls: 2,
+        tool_calls: { search: [1, 1], lookup: [1, 0] },
+        crash_reexecutions: 1,
+        crash_reexecution_usd: expect.closeTo(0.05, 12),
+        retried_attempts: 0,
+        retried_attempts_usd: 0,
+        first_model: 'openai:gpt-x',
+      },
+      {
+        id: 'r3',
+        model_calls: 1,
+        tool_calls: { search: [1, 1] },
+        crash_reexecutions: 1,
+        crash_reexecution_usd: expect.closeTo(0.3, 12),
+        retried_attempts: 1,
+        retried_attempts_usd: expect.closeTo(0.3, 12),
+        first_model: 'anthropic:claude-y',
+      },
+      // Cancelled without a step: zeros.
+      {
+        id: 'r5',
+        model_calls: 0,
+        tool_calls: null,
+        crash_reexecutions: 0,
+        crash_reexecution_usd: 0,
+        retried_attempts: 0,
+        retried_attempts_usd: 0,
+        first_model: null,
+      },
+      // Still running: no facts yet.
+      {
+        id: 'r6',
+        model_calls: null,
+        tool_calls: null,
+        crash_reexecutions: null,
+        crash_reexecution_usd: null,
+        retried_attempts: null,
+        retried_attempts_usd: null,
+        first_model: null,
+      },
+    ]);
   });
 
   it("computes a tenant's figures over the window by hand", async () => {
@@ -266,10 +343,12 @@ function analyticsContract(openClient: () => Promise<SqlClient>): void {
   });
 }
 
-describe('analytics on PGlite', () => {
-  analyticsContract(() => createPgliteClient());
-});
+for (const source of ['steps', 'facts'] as const) {
+  describe(`analytics on PGlite, from ${source}`, () => {
+    analyticsContract(() => createPgliteClient(), source);
+  });
 
-describePostgres('analytics on Postgres', (connectionString) => {
-  analyticsContract(async () => createPgClient({ connectionString, max: 4 }));
-});
+  describePostgres(`analytics on Postgres, from ${source}`, (connectionString) => {
+    analyticsContract(async () => createPgClient({ connectionString, max: 4 }), source);
+  });
+}

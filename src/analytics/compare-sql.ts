@@ -23,19 +23,17 @@ export function rankSumsSql(schema: string): string {
   const side = (label: string, first: number) => `
     SELECT '${label}' AS side, r.id, r.cost_usd::float8 AS cost, r.step_count::float8 AS steps,
       CASE WHEN r.started_at IS NOT NULL AND r.ended_at IS NOT NULL
-        THEN extract(epoch FROM r.ended_at - r.started_at)::float8 * 1000 END AS duration
+        THEN extract(epoch FROM r.ended_at - r.started_at)::float8 * 1000 END AS duration,
+      -- The loop count is a step fact of an ended run (migration 16); a run that ended without
+      -- facts (none is written outside the journal store) has its model steps counted.
+      (CASE WHEN r.model_calls IS NOT NULL THEN r.model_calls
+        ELSE (SELECT count(*) FROM ${schema}.steps st WHERE st.run_id = r.id AND st.kind = 'model') END)::float8
+        AS model_calls
     FROM ${schema}.runs r
     WHERE ${scopedRunsFilter(first)} AND r.status IN ${ENDED_STATUSES_SQL}`;
   return `
-WITH sides AS (${side('a', 1)}
+WITH per_run AS (${side('a', 1)}
   UNION ALL ${side('b', 6)}
-),
-per_run AS (
-  SELECT sides.*, coalesce(m.model_calls, 0)::float8 AS model_calls
-  FROM sides
-  LEFT JOIN (SELECT st.run_id, count(*) AS model_calls FROM ${schema}.steps st
-             WHERE st.kind = 'model' AND st.run_id IN (SELECT id FROM sides) GROUP BY st.run_id) m
-    ON m.run_id = sides.id
 ),
 samples AS (
   SELECT per_run.side, figure.name, figure.value

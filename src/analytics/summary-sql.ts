@@ -1,9 +1,11 @@
 /**
  * The SQL of the analytics summary: one statement computes every figure of every group in the
- * database (a single pass over the window's runs and their steps), a second reads the gateway's
+ * database (a single pass over the window's runs, with the step facts of those that ended, and
+ * the steps of those still in flight), a second reads the gateway's
  * calls made outside runs. Only one row per group comes back. Plain Postgres (CTEs, FILTER,
  * percentile_cont, jsonb aggregates), so it runs the same on PGlite and on Postgres.
  */
+import { abandonedExecutionsSql, hasStepFactsSql } from '../journal/run-step-facts.js';
 import type { GroupBy } from './analytics-query.js';
 
 /** The statuses of a run that ended. */
@@ -26,9 +28,9 @@ export const LOOP_BUCKETS: ReadonlyArray<{ bucket: string; min: number; max: num
   { bucket: '51+', min: 51, max: null },
 ];
 
-/** `'bucket', count of runs in it, ...` for jsonb_build_object over `m.model_steps` (null: 0). */
+/** `'bucket', count of runs in it, ...` for jsonb_build_object over a run's `s.loop_count`. */
 const loopBuckets = LOOP_BUCKETS.map(({ bucket, min, max }) => {
-  const steps = 'coalesce(m.model_steps, 0)';
+  const steps = 's.loop_count';
   const test = max === null ? `${steps} >= ${min}` : `${steps} BETWEEN ${min} AND ${max}`;
   return `'${bucket}', count(*) FILTER (WHERE ${test})`;
 }).join(', ');
@@ -52,9 +54,11 @@ function groupKeySql(schema: string, groupBy: GroupBy | undefined): string {
     case 'day':
       return `to_jsonb(to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'))`;
     case 'model':
-      // The model that answered the run's first model step (`provider:model`).
-      return `coalesce(to_jsonb((SELECT s.name FROM ${schema}.steps s WHERE s.run_id = r.id AND s.kind = 'model'
-        ORDER BY s.seq LIMIT 1)), 'null'::jsonb)`;
+      // The model that answered the run's first model step (`provider:model`): a fact of an ended
+      // run; of a live one, read from its steps (a CASE evaluates the subquery only then).
+      return `coalesce(to_jsonb(CASE WHEN ${hasStepFactsSql('r')} THEN r.first_model ELSE
+        (SELECT s.name FROM ${schema}.steps s WHERE s.run_id = r.id AND s.kind = 'model'
+         ORDER BY s.seq LIMIT 1) END), 'null'::jsonb)`;
   }
 }
 
@@ -74,26 +78,64 @@ export function scopedRunsFilter(first: number): string {
  * Every figure per group. Parameters: $1-$5 the run filter (see {@link scopedRunsFilter}), $6 the
  * abandonment cutoff (runs that ended before it without an outcome are abandoned), $7 the
  * largest number of groups to return. One row per group, most runs first (days in order).
+ *
+ * A run that ended carries its step facts (migration 16, written when it ended): its loop count,
+ * tool calls and hidden-recompute parts are read from its row. Only the runs of the window
+ * without facts (still in flight, few) have their steps read.
  */
 export function summarySql(schema: string, groupBy: GroupBy | undefined): string {
   // The group without a key last among equals.
   const order = groupBy === 'day' ? 'g.group_key' : `g.runs DESC, g.group_key = 'null'::jsonb, g.group_key`;
+  const groupKey = groupKeySql(schema, groupBy);
   return `
 WITH scoped AS (
   SELECT r.id, r.status, r.stop_reason, r.cost_usd, r.ended_at,
     CASE WHEN r.status IN ${ENDED_STATUSES_SQL} AND r.started_at IS NOT NULL AND r.ended_at IS NOT NULL
       THEN extract(epoch FROM r.ended_at - r.started_at)::float8 * 1000 END AS duration_ms,
-    ${groupKeySql(schema, groupBy)} AS group_key
+    ${groupKey} AS group_key,
+    ${hasStepFactsSql('r')} AS has_facts,
+    r.model_calls, r.crash_reexecutions, r.crash_reexecution_usd, r.retried_attempts_usd,
+    r.retried_attempts AS fact_retried_attempts
   FROM ${schema}.runs r
   WHERE ${scopedRunsFilter(1)}
+),
+-- The runs of the window without step facts (in flight), from the table and its partial index
+-- runs_without_step_facts, not from \`scoped\`: the planner sizes them from the table's statistics
+-- (few) and probes their steps by key.
+live AS (
+  SELECT r.id, ${groupKey} AS group_key
+  FROM ${schema}.runs r
+  WHERE ${scopedRunsFilter(1)} AND NOT ${hasStepFactsSql('r')}
+),
+live_models AS (
+  SELECT st.run_id, count(*) AS model_steps,
+    sum(cost_usd * abandoned) AS crash_usd,
+    sum(abandoned) AS crash_executions,
+    sum(cost_usd * greatest(attempt - 1 - abandoned, 0)) AS retried_usd,
+    sum(greatest(attempt - 1 - abandoned, 0)) AS retried_attempts
+  FROM (
+    SELECT st.run_id, st.attempt, coalesce(st.cost_usd, 0)::float8 AS cost_usd,
+      ${abandonedExecutionsSql('st')} AS abandoned
+    FROM live JOIN ${schema}.steps st ON st.run_id = live.id
+    WHERE st.kind = 'model'
+  ) st
+  GROUP BY st.run_id
+),
+-- Per run: the facts, or what its steps say.
+per_run AS (
+  SELECT s.id, s.group_key, s.status, s.cost_usd, s.ended_at, s.duration_ms,
+    CASE WHEN s.has_facts THEN s.model_calls ELSE coalesce(m.model_steps, 0) END AS loop_count,
+    CASE WHEN s.has_facts THEN s.crash_reexecution_usd ELSE m.crash_usd END AS crash_usd,
+    CASE WHEN s.has_facts THEN s.crash_reexecutions ELSE m.crash_executions END AS crash_executions,
+    CASE WHEN s.has_facts THEN s.retried_attempts_usd ELSE m.retried_usd END AS retried_usd,
+    CASE WHEN s.has_facts THEN s.fact_retried_attempts ELSE m.retried_attempts END AS retried_attempts
+  FROM scoped s LEFT JOIN live_models m ON m.run_id = s.id
 ),
 run_groups AS (
   SELECT s.group_key,
     count(*)::int AS runs,
     count(*) FILTER (WHERE s.status IN ${ENDED_STATUSES_SQL})::int AS ended_runs,
     count(*) FILTER (WHERE s.status = 'completed')::int AS succeeded,
-    -- One sort for the three percentiles.
-    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY s.duration_ms) AS percentiles,
     coalesce(sum(s.cost_usd), 0)::float8 AS cost_usd,
     count(*) FILTER (WHERE o.status = 'committed')::int AS committed,
     count(*) FILTER (WHERE o.status = 'rejected')::int AS rejected,
@@ -101,9 +143,21 @@ run_groups AS (
     count(*) FILTER (WHERE o.status IS NULL AND s.status IN ${ENDED_STATUSES_SQL} AND s.ended_at < $6::timestamptz)::int
       AS abandoned_runs,
     coalesce(sum(s.cost_usd) FILTER (WHERE o.status IS NULL AND s.status IN ${ENDED_STATUSES_SQL}
-      AND s.ended_at < $6::timestamptz), 0)::float8 AS abandoned_runs_usd
-  FROM scoped s LEFT JOIN ${schema}.run_outcomes o ON o.run_id = s.id
+      AND s.ended_at < $6::timestamptz), 0)::float8 AS abandoned_runs_usd,
+    sum(s.crash_usd)::float8 AS crash_usd,
+    sum(s.crash_executions)::int AS crash_executions,
+    sum(s.retried_usd)::float8 AS retried_usd,
+    sum(s.retried_attempts)::int AS retried_attempts,
+    jsonb_build_object(${loopBuckets}) AS loops
+  FROM per_run s LEFT JOIN ${schema}.run_outcomes o ON o.run_id = s.id
   GROUP BY s.group_key
+),
+-- Apart from run_groups, so that it sorts narrow rows and run_groups can hash: one sort for the
+-- three percentiles.
+duration_groups AS (
+  SELECT group_key, percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms) AS percentiles
+  FROM scoped
+  GROUP BY group_key
 ),
 stop_groups AS (
   SELECT group_key, jsonb_object_agg(stop_reason, n) AS stop_reasons
@@ -111,43 +165,32 @@ stop_groups AS (
         GROUP BY group_key, stop_reason) counted
   GROUP BY group_key
 ),
--- Steps are read twice, each time aggregated at once (never materialized): model steps per run,
--- and tool steps per group and name.
-run_models AS (
-  SELECT run_id, count(*) AS model_steps,
-    sum(cost_usd * abandoned) AS crash_usd,
-    sum(abandoned) AS crash_executions,
-    sum(cost_usd * greatest(attempt - 1 - abandoned, 0)) AS retried_usd,
-    sum(greatest(attempt - 1 - abandoned, 0)) AS retried_attempts
-  FROM (
-    SELECT st.run_id, st.attempt, coalesce(st.cost_usd, 0)::float8 AS cost_usd,
-      -- Executions abandoned by a crash (null for the common step that ran once).
-      coalesce(jsonb_array_length(jsonb_path_query_array(st.prior_executions, '$[*] ? (@.end == "abandoned")')), 0)
-        AS abandoned
-    -- A join, not \`IN (SELECT id FROM scoped)\`: the planner cannot size a CTE and would probe the
-    -- steps' primary key once per run.
-    FROM scoped s JOIN ${schema}.steps st ON st.run_id = s.id
-    WHERE st.kind = 'model'
-  ) model_steps
-  GROUP BY run_id
+-- Runs per group and distinct \`{name: [calls, errors]}\` of their facts: runs of an agent repeat a
+-- few patterns, so the objects expanded are far fewer than the runs (a second read of the
+-- window's runs, which keeps the wide jsonb out of \`scoped\`).
+tool_patterns AS (
+  SELECT ${groupKey} AS group_key, r.tool_calls, count(*) AS runs
+  FROM ${schema}.runs r
+  WHERE ${scopedRunsFilter(1)} AND ${hasStepFactsSql('r')} AND r.tool_calls IS NOT NULL
+  GROUP BY 1, 2
 ),
+-- Tool calls per group and name: the facts' patterns, and the live runs' steps.
 tool_groups AS (
   SELECT group_key, jsonb_object_agg(name, jsonb_build_object('calls', calls, 'errors', errors)) AS tools
-  FROM (SELECT s.group_key, st.name, count(*)::int AS calls, count(*) FILTER (WHERE st.status = 'failed')::int AS errors
-        FROM scoped s JOIN ${schema}.steps st ON st.run_id = s.id
-        WHERE st.kind = 'tool' AND st.status <> 'started'
-        GROUP BY s.group_key, st.name) counted
+  FROM (
+    SELECT group_key, name, sum(calls)::int AS calls, sum(errors)::int AS errors
+    FROM (
+      SELECT p.group_key, tool.key AS name, p.runs * (tool.value->>0)::int AS calls,
+        p.runs * (tool.value->>1)::int AS errors
+      FROM tool_patterns p CROSS JOIN LATERAL jsonb_each(p.tool_calls) AS tool
+      UNION ALL
+      SELECT live.group_key, st.name, 1, CASE WHEN st.status = 'failed' THEN 1 ELSE 0 END
+      FROM live JOIN ${schema}.steps st ON st.run_id = live.id
+      WHERE st.kind = 'tool' AND st.status <> 'started'
+    ) calls
+    GROUP BY group_key, name
+  ) counted
   GROUP BY group_key
-),
-model_groups AS (
-  SELECT s.group_key,
-    sum(m.crash_usd)::float8 AS crash_usd,
-    sum(m.crash_executions)::int AS crash_executions,
-    sum(m.retried_usd)::float8 AS retried_usd,
-    sum(m.retried_attempts)::int AS retried_attempts,
-    jsonb_build_object(${loopBuckets}) AS loops
-  FROM scoped s LEFT JOIN run_models m ON m.run_id = s.id
-  GROUP BY s.group_key
 ),
 feedback_groups AS (
   SELECT s.group_key,
@@ -159,14 +202,13 @@ feedback_groups AS (
   FROM scoped s JOIN ${schema}.run_feedback f ON f.run_id = s.id
   GROUP BY s.group_key
 )
-SELECT g.*, sg.stop_reasons, tg.tools, mg.loops,
-  mg.crash_usd, mg.crash_executions, mg.retried_usd, mg.retried_attempts,
+SELECT g.*, dg.percentiles, sg.stop_reasons, tg.tools,
   fg.thumbs_up, fg.thumbs_down, fg.mean_score, fg.scores, fg.feedback,
   count(*) OVER ()::int AS group_count
 FROM run_groups g
+LEFT JOIN duration_groups dg ON dg.group_key = g.group_key
 LEFT JOIN stop_groups sg ON sg.group_key = g.group_key
 LEFT JOIN tool_groups tg ON tg.group_key = g.group_key
-LEFT JOIN model_groups mg ON mg.group_key = g.group_key
 LEFT JOIN feedback_groups fg ON fg.group_key = g.group_key
 ORDER BY ${order}
 LIMIT $7`;

@@ -12,6 +12,7 @@ import { runAttributionMigration } from './migration-0012-run-attribution.js';
 import { outcomesFeedbackMigration } from './migration-0013-outcomes-feedback.js';
 import { stepExecutionsMigration } from './migration-0014-step-executions.js';
 import { otelExportMarksMigration } from './migration-0015-otel-export-marks.js';
+import { runStepFactsMigration } from './migration-0016-run-step-facts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -140,6 +141,7 @@ export const migrations: readonly Migration[] = [
   outcomesFeedbackMigration,
   stepExecutionsMigration,
   otelExportMarksMigration,
+  runStepFactsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -7,6 +7,7 @@ import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 import type { JournalStore } from './store.js';
 import {
@@ -496,13 +497,16 @@ export function createSqlJournalStore({
     async finishRun(lease, end) {
       const status = statusForStopReason(end.stopReason);
       const finished = await client.query<RunRow>(
-        `UPDATE ${runs} SET status = $4, stop_reason = $5, output = $6::jsonb, error = $7::jsonb,
+        // The run's step facts (analytics) are aggregated from its steps in the same statement.
+        `UPDATE ${runs} AS run SET status = $4, stop_reason = $5, output = $6::jsonb, error = $7::jsonb,
            input_tokens = $8, output_tokens = $9, cached_input_tokens = $10, reasoning_tokens = $11,
            cost_usd = $12, step_count = $13, ended_at = now(), updated_at = now(),
-           lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
-         RETURNING *, CASE WHEN session_id IS NULL THEN NULL ELSE pg_notify($14, '') END AS notified,
-           pg_notify($15, id) AS ended_notified`,
+           lease_owner = NULL, lease_expires_at = NULL,
+           ${setStepFactsSql('facts')}
+         FROM ${stepFactsOfRunFromSql(schema, '$1')}
+         WHERE run.id = $1 AND run.lease_owner = $2 AND run.fence = $3 AND run.status = 'running'
+         RETURNING run.*, CASE WHEN run.session_id IS NULL THEN NULL ELSE pg_notify($14, '') END AS notified,
+           pg_notify($15, run.id) AS ended_notified`,
         [
           lease.runId,
           lease.owner,
@@ -566,6 +570,8 @@ export function createSqlJournalStore({
         );
         const updated = cancelled.rows[0];
         if (updated?.status === 'cancelled') {
+          // It ended here (a running run ends in finishRun): its step facts, in the same transaction.
+          await tx.query(writeStepFactsSql(schema), [runId]);
           await tx.query(
             `UPDATE ${approvals} SET status = 'cancelled', reason = 'run cancelled', decided_at = now()
              WHERE run_id = $1 AND status = 'pending'`,

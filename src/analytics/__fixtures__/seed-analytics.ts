@@ -1,4 +1,5 @@
-import type { SqlExecutor } from '../../journal/sql-client.js';
+import { migrations } from '../../journal/migrations.js';
+import type { SqlClient, SqlExecutor } from '../../journal/sql-client.js';
 
 /**
  * A small journal whose analytics figures are computed by hand in analytics.contract.test.ts:
@@ -143,4 +144,24 @@ export async function seedAnalytics(client: SqlExecutor, schema: string): Promis
        VALUES ($1, $2, $3, $4, 'chat', 'default', 'd1', 'openai', 'gpt-x', 1, false, 100, 10, $5, 50, 1, $6, $7)`,
       [id, tenant, key, runId, cost, outcome, startedAt],
     );
+}
+
+/**
+ * Migrates `schema` as code older than migration `version` did (every migration before it), so a
+ * test can write rows the way an older Keel did and then watch `migrate` bring them forward.
+ */
+export async function migrateBefore(client: SqlClient, schema: string, version: number): Promise<void> {
+  await client.exec(`
+    CREATE SCHEMA IF NOT EXISTS ${schema};
+    CREATE TABLE ${schema}.migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()
+    );`);
+  for (const migration of migrations.filter((candidate) => candidate.version < version))
+    await client.transaction(async (tx) => {
+      await tx.exec(migration.up(schema));
+      await tx.query(`INSERT INTO ${schema}.migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+    });
 }
