@@ -35,7 +35,15 @@ import type { WireRoute, WireTable } from '../../server/route-table.js';
 import type { GatewayCallSpan, GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import type { ApiKeys, ApiKeyScope } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
-import type { CallMeta, Caller, Gateway, GatewayCallOptions, GatewayStream } from '../gateway-types.js';
+import type {
+  CallMeta,
+  Caller,
+  Gateway,
+  GatewayCallOptions,
+  GatewayRequest,
+  GatewayResult,
+  GatewayStream,
+} from '../gateway-types.js';
 import {
   createAnthropicEventEncoder,
   parseMessagesRequest,
@@ -125,6 +133,44 @@ export function createGatewayRoutes({
     if (cacheHeader === 'true' || cacheHeader === 'false') options.callerCache = cacheHeader === 'true';
     return options;
   };
+  /**
+   * Answers one parsed chat or messages call through the gateway: the whole answer as JSON, or a
+   * stream in the route's wire format. The call's span (when tracing) ends with the answer.
+   */
+  async function answerCall(
+    {
+      request,
+      response,
+      caller,
+      signal,
+      requestId,
+    }: {
+      request: IncomingMessage;
+      response: ServerResponse;
+      caller: Caller;
+      signal: AbortSignal;
+      requestId: string;
+    },
+    endpoint: 'chat' | 'messages',
+    call: { request: GatewayRequest; stream: boolean },
+    wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
+  ): Promise<void> {
+    const options = optionsOf(request, caller, signal, endpoint);
+    const span = tracer?.start(request, { model: call.request.model, endpoint, tenantId: caller.tenantId });
+    try {
+      if (!call.stream) {
+        const result = await gateway.generate(call.request, options);
+        span?.end(result.meta);
+        return sendJson(response, 200, wire.body(result.response), requestId, metaHeaders(result.meta));
+      }
+      const stream = await gateway.stream(call.request, options);
+      endWithStream(span, stream);
+      return pipeStream(response, stream, wire.encoder(), requestId, signal);
+    } catch (error) {
+      span?.end(callMetaOfError(error), error);
+      throw error;
+    }
+  }
   const routes: WireRoute<Caller>[] = [
     {
       method: 'GET',
@@ -180,35 +226,16 @@ export function createGatewayRoutes({
       summary: "Chat completions, OpenAI's wire format (streams as server-sent events)",
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId, answerId }) {
-        const options = optionsOf(request, caller, signal, 'chat');
-        const created = Math.floor(now() / 1000);
         const call = parseChatCompletionRequest(body);
-        const identity = { id: `chatcmpl-${answerId}`, created, model: call.request.model };
-        const span = tracer?.start(request, {
+        const identity = {
+          id: `chatcmpl-${answerId}`,
+          created: Math.floor(now() / 1000),
           model: call.request.model,
-          endpoint: 'chat',
-          tenantId: caller.tenantId,
+        };
+        return answerCall({ request, response, caller, signal, requestId }, 'chat', call, {
+          body: (answer) => toChatCompletion(answer, identity),
+          encoder: () => createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage }),
         });
-        try {
-          if (!call.stream) {
-            const result = await gateway.generate(call.request, options);
-            span?.end(result.meta);
-            return sendJson(
-              response,
-              200,
-              toChatCompletion(result.response, identity),
-              requestId,
-              metaHeaders(result.meta),
-            );
-          }
-          const stream = await gateway.stream(call.request, options);
-          endWithStream(span, stream);
-          const encoder = createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage });
-          return pipeStream(response, stream, encoder, requestId, signal);
-        } catch (error) {
-          span?.end(callMetaOfError(error), error);
-          throw error;
-        }
       },
     },
     {
@@ -219,33 +246,12 @@ export function createGatewayRoutes({
       summary: "Messages, Anthropic's wire format (streams as server-sent events)",
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId, answerId }) {
-        const options = optionsOf(request, caller, signal, 'messages');
         const call = parseMessagesRequest(body);
         const identity = { id: `msg_${answerId}`, model: call.request.model };
-        const span = tracer?.start(request, {
-          model: call.request.model,
-          endpoint: 'messages',
-          tenantId: caller.tenantId,
+        return answerCall({ request, response, caller, signal, requestId }, 'messages', call, {
+          body: (answer) => toAnthropicMessage(answer, identity),
+          encoder: () => createAnthropicEventEncoder(identity),
         });
-        try {
-          if (!call.stream) {
-            const result = await gateway.generate(call.request, options);
-            span?.end(result.meta);
-            return sendJson(
-              response,
-              200,
-              toAnthropicMessage(result.response, identity),
-              requestId,
-              metaHeaders(result.meta),
-            );
-          }
-          const stream = await gateway.stream(call.request, options);
-          endWithStream(span, stream);
-          return pipeStream(response, stream, createAnthropicEventEncoder(identity), requestId, signal);
-        } catch (error) {
-          span?.end(callMetaOfError(error), error);
-          throw error;
-        }
       },
     },
   ];
