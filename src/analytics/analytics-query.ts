@@ -16,7 +16,10 @@ export const DEFAULT_ABANDONED_AFTER_DAYS = 7;
 export const GROUP_BY = ['agent', 'prompt_version', 'model', 'tenant', 'user', 'day'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
+/** Times the database stores as timestamptz and JavaScript prints as plain ISO: years 1970-9999. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(10_000, 0, 1) - 1;
 
 /** A summary request (`GET /v1/analytics/summary`, `keel stats`), as validated at the edge. */
 export interface SummaryQuery {
@@ -79,6 +82,13 @@ export function resolveWindow({
 }): TimeWindow {
   const end = to === undefined ? new Date(now) : new Date(to);
   const start = from === undefined ? new Date(end.getTime() - DEFAULT_WINDOW_DAYS * DAY_MS) : new Date(from);
+  for (const [field, time] of [
+    [fromField, start.getTime()],
+    [toField, end.getTime()],
+  ] as const) {
+    if (!(time >= EARLIEST && time <= LATEST))
+      throw invalidField(field, 'must be a time in the years 1970 to 9999.');
+  }
   if (end.getTime() <= start.getTime()) throw invalidField(toField, `must be after ${fromField}.`);
   if (end.getTime() - start.getTime() > MAX_WINDOW_DAYS * DAY_MS)
     throw invalidField(

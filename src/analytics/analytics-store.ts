@@ -8,6 +8,7 @@ import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import {
+  DAY_MS,
   DEFAULT_ABANDONED_AFTER_DAYS,
   type CompareSides,
   type GroupBy,
@@ -27,8 +28,6 @@ import {
 import { rankSumsSql, type RankedFigure } from './compare-sql.js';
 import { mannWhitneyU, SIGNIFICANCE_ALPHA, twoProportionZTest, type TestResult } from './statistics.js';
 import { gatewaySql, LOOP_BUCKETS, summarySql } from './summary-sql.js';
-
-const DAY_MS = 86_400_000;
 
 /** Which runs a summary covers. */
 export interface SummaryOptions {

@@ -316,11 +316,18 @@ export function createSqlJournalStore({
     },
 
     async releaseRun(lease, { delayMs = 0 } = {}) {
+      // Steps left started are marked: the execution that replaces them was released, not crashed.
       const released = await client.query(
-        `UPDATE ${runs} SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-           available_at = ${leaseInterval('$4')}, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
-         RETURNING pg_notify($5, '')`,
+        `WITH released AS (
+           UPDATE ${runs} SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+             available_at = ${leaseInterval('$4')}, updated_at = now()
+           WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+           RETURNING id
+         ), marked AS (
+           UPDATE ${steps} SET meta = COALESCE(meta, '{}'::jsonb) || '{"released": true}'
+           WHERE run_id = (SELECT id FROM released) AND status = 'started'
+         )
+         SELECT pg_notify($5, '') FROM released`,
         [lease.runId, lease.owner, lease.fence, delayMs, channel],
       );
       if (released.rowCount > 0) return;
@@ -438,9 +445,11 @@ export function createSqlJournalStore({
            SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, 'started', $9::int, $10::timestamptz, $11::jsonb FROM lease
            ON CONFLICT (run_id, seq) DO UPDATE SET attempt = excluded.attempt, started_at = excluded.started_at,
              -- What the replaced execution noted (a model step's retries) stays, under the new start's meta.
-             meta = COALESCE(step.meta - 'waited', '{}'::jsonb) || COALESCE(excluded.meta, '{}'::jsonb),
+             meta = COALESCE(step.meta - 'waited' - 'released', '{}'::jsonb) || COALESCE(excluded.meta, '{}'::jsonb),
              prior_executions = ${priorExecutionsAppended}
            WHERE step.status = 'started'
+             -- A retried start whose first try committed (its answer lost) is not a re-execution.
+             AND (step.attempt, step.started_at) IS DISTINCT FROM (excluded.attempt, excluded.started_at)
            RETURNING 1
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
@@ -796,7 +805,8 @@ function byCreation(left: RunRecord, right: RunRecord): number {
 const priorExecutionsAppended = `COALESCE(step.prior_executions, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
   'attempt', step.attempt,
   'started_at', ${cursorTime('step.started_at')},
-  'end', CASE WHEN step.meta @> '{"waited": true}' THEN 'waited' ELSE 'abandoned' END))`;
+  'end', CASE WHEN step.meta @> '{"waited": true}' THEN 'waited'
+    WHEN step.meta @> '{"released": true}' THEN 'released' ELSE 'abandoned' END))`;
 
 /** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */
 function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {

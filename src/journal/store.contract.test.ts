@@ -749,6 +749,29 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect((await store.loadSteps(other.id))[0]?.priorExecutions).toEqual([]);
     });
 
+    it('records a drained execution as released, and a retried start as no execution at all', async () => {
+      await store.createRun(newRun());
+      const first = await claimOne();
+      const start = { ...waitingStep(1), startedAt: new Date('2030-01-01T00:00:01.000Z') };
+      await store.startStep(leaseOf(first), start);
+      // The same start again (its first try committed, its answer was lost): nothing to record.
+      await store.startStep(leaseOf(first), start);
+      expect((await store.loadSteps(first.id))[0]?.priorExecutions).toEqual([]);
+      await store.releaseRun(leaseOf(first));
+      expect((await store.loadSteps(first.id))[0]?.meta).toMatchObject({ released: true });
+      const second = await claimOne('worker-2');
+      await store.startStep(leaseOf(second), {
+        ...waitingStep(2),
+        startedAt: new Date('2030-01-01T00:00:04.000Z'),
+      });
+      const [step] = await store.loadSteps(second.id);
+      expect(step?.priorExecutions).toEqual([
+        { attempt: 1, startedAt: new Date('2030-01-01T00:00:01.000Z'), end: 'released' },
+      ]);
+      // The mark belonged to the replaced execution.
+      expect(step?.meta).not.toHaveProperty('released');
+    });
+
     it('keeps a provider error text Postgres refuses (NUL, half a surrogate pair) exactly', async () => {
       await store.createRun(newRun());
       const run = await claimOne();

@@ -158,8 +158,8 @@ export interface StepRecord {
   output?: unknown;
   /**
    * Earlier executions of this step that never finished, oldest first (empty for a step that ran
-   * once): a crash or lost lease mid-step (`abandoned`), or a release to wait for a provider
-   * (`waited`). The row's own `attempt` and `startedAt` are the latest execution's.
+   * once): a crash or lost lease mid-step (`abandoned`), a release to wait for a provider
+   * (`waited`), or a draining worker's release (`released`). The row's own `attempt` and `startedAt` are the latest execution's.
    */
   priorExecutions: PriorStepExecution[];
 }
@@ -168,7 +168,7 @@ export interface StepRecord {
 export interface PriorStepExecution {
   attempt: number;
   startedAt: Date;
-  end: 'abandoned' | 'waited';
+  end: 'abandoned' | 'waited' | 'released';
 }
 
 /** Proof of ownership of a claimed run; every journal write presents it. */

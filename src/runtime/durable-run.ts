@@ -347,7 +347,12 @@ function priorExecutionsAfter(recorded: StepRecord | undefined, journalStart: bo
     {
       attempt: recorded.attempt,
       startedAt: recorded.startedAt,
-      end: recorded.meta?.waited === true ? 'waited' : 'abandoned',
+      end:
+        recorded.meta?.waited === true
+          ? 'waited'
+          : recorded.meta?.released === true
+            ? 'released'
+            : 'abandoned',
     },
   ];
 }

@@ -95,6 +95,9 @@ describe('GET /v1/analytics/summary and /compare', () => {
       ['/v1/analytics/summary?from=2026-11-08T00:00:00Z&to=2026-11-01T00:00:00Z', 'to'],
       ['/v1/analytics/summary?from=2026-11-08T00:00:00Z&to=2026-11-08T00:00:00Z', 'to'],
       ['/v1/analytics/summary?from=2026-01-01T00:00:00Z&to=2026-11-01T00:00:00Z', 'from'],
+      // Years Postgres stores but JavaScript cannot print plainly, or not at all.
+      ['/v1/analytics/summary?from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z', 'from'],
+      ['/v1/analytics/summary?from=9999-12-31T00:00:00Z&to=9999-12-31T23:00:00-05:00', 'to'],
       ['/v1/analytics/summary?abandoned_after_days=0', 'abandoned_after_days'],
       ['/v1/analytics/summary?abandoned_after_days=two', 'abandoned_after_days'],
       ['/v1/analytics/summary?agent=a%00b', 'agent'],

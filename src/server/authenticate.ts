@@ -7,6 +7,14 @@ import { notifyAuthenticated } from './request-context.js';
 export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
 export const WRITE_SCOPES: readonly ApiKeyScope[] = ['runs:write', 'admin'];
 
+/** Scopes that may read step payloads (model responses, tool outputs), besides what `runs:read` shows. */
+export const PAYLOAD_SCOPES: readonly ApiKeyScope[] = ['runs:read_payloads', 'admin'];
+
+/** Whether `key` may read step payloads: `GET /v1/runs/{id}/steps?outputs=true`, a step's `payload`. */
+export function canReadPayloads(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
+  return key.scopes.some((scope) => PAYLOAD_SCOPES.includes(scope));
+}
+
 /** Whether `key` may read runs (their input, output, error and steps). */
 export function canReadRuns(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
   return key.scopes.some((scope) => READ_SCOPES.includes(scope));

@@ -418,8 +418,12 @@ describe('fuzz: analytics endpoints', () => {
 });
 
 describe('tenant isolation matrix: analytics', () => {
+  // B spans the summary's default window (the last 7 days) and a day beyond, whatever today is.
+  const day = 86_400_000;
+  const iso = (time: number) => new Date(time).toISOString();
   const compareAll =
-    '?a_from=2026-01-01T00:00:00Z&a_to=2026-03-01T00:00:00Z&b_from=2026-11-01T00:00:00Z&b_to=2027-01-01T00:00:00Z';
+    `?a_from=${iso(Date.now() - 90 * day)}&a_to=${iso(Date.now() - 60 * day)}` +
+    `&b_from=${iso(Date.now() - 30 * day)}&b_to=${iso(Date.now() + day)}`;
   const count = async (tenantId?: string) =>
     (
       await app.client.query<{ n: number }>(

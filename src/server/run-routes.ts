@@ -1,3 +1,4 @@
+import { ForbiddenError } from '../errors/auth-errors.js';
 /**
  * `/v1/runs`: submit, list, read and cancel runs, read their steps, stream their events and
  * record their outcomes and feedback. Every run is its key's tenant's: another tenant's run answers 404, as a
@@ -12,7 +13,14 @@ import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { canonicalJson } from '../util/canonical-hash.js';
-import { canReadRuns, presentedKey, READ_SCOPES, WRITE_SCOPES } from './authenticate.js';
+import {
+  canReadPayloads,
+  canReadRuns,
+  PAYLOAD_SCOPES,
+  presentedKey,
+  READ_SCOPES,
+  WRITE_SCOPES,
+} from './authenticate.js';
 import { decodeId, headerValue, invalidRequest, sendJson } from './http-io.js';
 import { waitSecondsOf } from './request-edges.js';
 import { defineRoute, errorResponses, type RouteDependencies } from './route-table.js';
@@ -45,7 +53,7 @@ const DEFAULT_HTTP_TRIGGER = 'user_explicit';
 const WAIT_RECHECK_MS = 1_000;
 
 /** The run a path names; an id that cannot exist is answered like one that does not. */
-function runIdOf(segment: string | undefined): string {
+export function runIdOf(segment: string | undefined): string {
   const runId = decodeId(segment);
   if (runId === undefined) throw new RunNotFoundError(segment ?? '');
   return runId;
@@ -156,7 +164,10 @@ export const runRoutes = [
     async handle({ response, url, key, params, dependencies: { store } }) {
       const runId = runIdOf(params.id);
       if (!(await store.getRun(runId, { tenantId: key.tenantId }))) throw new RunNotFoundError(runId);
-      const steps = await store.loadSteps(runId, { withOutputs: url.searchParams.get('outputs') === 'true' });
+      const withOutputs = url.searchParams.get('outputs') === 'true';
+      // Outputs are payloads (model responses, tool results): `runs:read` alone sees the journal.
+      if (withOutputs && !canReadPayloads(key)) throw new ForbiddenError(PAYLOAD_SCOPES);
+      const steps = await store.loadSteps(runId, { withOutputs });
       return sendJson(response, 200, { data: steps.map(stepView) });
     },
   }),

@@ -24,7 +24,7 @@ export interface TraceExecution {
    * How it ended: `abandoned` (a crash or lost lease mid-step), `waited` (released to wait for a
    * provider); the current execution `completed` or `failed`, or null while it runs.
    */
-  end: 'abandoned' | 'waited' | 'completed' | 'failed' | null;
+  end: 'abandoned' | 'waited' | 'released' | 'completed' | 'failed' | null;
 }
 
 /** A step of a trace (seed 003's names). */

@@ -215,11 +215,22 @@ function traceEndpoints(open: () => Promise<{ store: JournalStore; client: SqlCl
     const stepCost = trace.steps.reduce((sum, step) => sum + (step.cost_usd ?? 0), 0);
     expect(stepCost).toBeCloseTo(trace.total_cost_usd, 12);
 
-    // The model step that chose the calls: its envelope, from one call.
-    const detail = await get(`/v1/runs/${run.id}/steps/0`, keys.reader);
+    // The model step that chose the calls: its envelope, from one call. Without payload access
+    // the arguments and the stated reason (payload content) are null.
+    const plain = stepDetailResponse.parse((await get(`/v1/runs/${run.id}/steps/0`, keys.reader)).body);
+    expect(plain.envelope).toMatchObject({
+      tool_calls: [
+        { id: 'call_a', name: 'add', arguments: null },
+        { id: 'call_b', name: 'add', arguments: null },
+      ],
+      finish_reason: 'tool_calls',
+      stated_reason: null,
+    });
+    expect(plain).not.toHaveProperty('payload');
+    await expectError(`/v1/runs/${run.id}/steps?outputs=true`, keys.reader, 403, 'forbidden');
+    const detail = await get(`/v1/runs/${run.id}/steps/0`, keys.payloads);
     expect(detail.status).toBe(200);
     const step = stepDetailResponse.parse(detail.body);
-    expect(step).not.toHaveProperty('payload');
     expect(step).not.toHaveProperty('output');
     expect(step).toMatchObject({ seq: 0, kind: 'model', status: 'completed' });
     expect(step.envelope).toEqual({

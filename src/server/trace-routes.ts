@@ -5,28 +5,17 @@
  * that does not exist.
  */
 import { RunNotFoundError, StepNotFoundError } from '../errors/storage-errors.js';
-import type { ApiKeyRecord } from '../gateway/api-keys.js';
-import { READ_SCOPES } from './authenticate.js';
+import { canReadPayloads, READ_SCOPES } from './authenticate.js';
 import { decisionEnvelopeView } from './decision-envelope-view.js';
-import { decodeId, sendJson } from './http-io.js';
+import { sendJson } from './http-io.js';
 import { defineRoute, errorResponses } from './route-table.js';
 import { buildRunTrace } from './run-trace.js';
+import { runIdOf } from './run-routes.js';
 import { stepView } from './run-views.js';
 import { stepDetailResponse, traceResponse } from './trace-schemas.js';
 
 /** A step number as a path gives it: an integer from 0 (no sign, no exponent, no leading junk). */
 const STEP_SEQ = /^\d{1,9}$/;
-
-/** Whether `key` may read step payloads (model responses, tool outputs). */
-export function canReadPayloads(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
-  return key.scopes.includes('runs:read_payloads') || key.scopes.includes('admin');
-}
-
-function runIdOf(segment: string | undefined): string {
-  const runId = decodeId(segment);
-  if (runId === undefined) throw new RunNotFoundError(segment ?? '');
-  return runId;
-}
 
 export const traceRoutes = [
   defineRoute({
@@ -74,13 +63,16 @@ export const traceRoutes = [
       const segment = params.seq ?? '';
       if (!STEP_SEQ.test(segment)) throw new StepNotFoundError(runId, segment.slice(0, 40));
       const seq = Number(segment);
-      const [step] = await store.loadSteps(runId, { withOutputs: true, seq });
+      // Without payload access the output is not even read: the envelope's arguments and stated
+      // reason, which only the payload holds, are then null.
+      const payloads = canReadPayloads(key);
+      const [step] = await store.loadSteps(runId, { withOutputs: payloads, seq });
       if (!step) throw new StepNotFoundError(runId, segment);
       const { output, ...view } = stepView(step);
       return sendJson(response, 200, {
         ...view,
         envelope: decisionEnvelopeView(step),
-        ...(canReadPayloads(key) ? { payload: output ?? null } : {}),
+        ...(payloads ? { payload: output ?? null } : {}),
       });
     },
   }),

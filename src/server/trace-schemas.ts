@@ -10,7 +10,7 @@ const traceExecution = z.object({
   attempt: z.number(),
   started_at: z.string(),
   end: z
-    .enum(['abandoned', 'waited', 'completed', 'failed'])
+    .enum(['abandoned', 'waited', 'released', 'completed', 'failed'])
     .nullable()
     .describe(
       '`abandoned`: a crash or lost lease mid-step; `waited`: released to wait for a provider; the current execution `completed`, `failed`, or null while it runs.',

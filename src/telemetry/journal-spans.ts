@@ -54,6 +54,7 @@ export const KEEL_ATTRIBUTES = {
 /** `error.type` of an execution that a crash or a lost lease abandoned, or that waited. */
 export const ABANDONED_ERROR_TYPE = 'keel.execution_abandoned';
 export const WAITED_ERROR_TYPE = 'keel.execution_waited';
+export const RELEASED_ERROR_TYPE = 'keel.execution_released';
 
 /** Content attributes are cut at this many characters (with the capture option on). */
 export const MAX_CONTENT_CHARS = 16_384;
@@ -229,7 +230,12 @@ function priorExecutionSpan(
   shape: StepShape,
   context: StepSpanContext,
 ): ReadableSpan {
-  const errorType = prior.end === 'waited' ? WAITED_ERROR_TYPE : ABANDONED_ERROR_TYPE;
+  const errorType =
+    prior.end === 'waited'
+      ? WAITED_ERROR_TYPE
+      : prior.end === 'released'
+        ? RELEASED_ERROR_TYPE
+        : ABANDONED_ERROR_TYPE;
   const priorAttributes = (): Attributes => {
     const attributes: Attributes = {};
     copyInto(attributes, shape.attributes);
@@ -251,7 +257,9 @@ function priorExecutionSpan(
     error:
       prior.end === 'waited'
         ? 'this execution released the run to wait for its provider; a later execution replaced it'
-        : 'this execution was abandoned (its worker crashed or lost its lease); a later execution replaced it',
+        : prior.end === 'released'
+          ? 'this execution was stopped by its draining worker, which released the run; a later execution replaced it'
+          : 'this execution was abandoned (its worker crashed or lost its lease); a later execution replaced it',
     options: context,
   });
 }

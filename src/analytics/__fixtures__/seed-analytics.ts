@@ -49,7 +49,7 @@ interface SeedStep {
   status: 'started' | 'completed' | 'failed';
   attempt?: number;
   costUsd?: number;
-  priorExecutions?: Array<{ attempt: number; started_at: string; end: 'abandoned' | 'waited' }>;
+  priorExecutions?: Array<{ attempt: number; started_at: string; end: 'abandoned' | 'waited' | 'released' }>;
 }
 
 const GPT = 'openai:gpt-x';
