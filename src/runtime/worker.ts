@@ -104,7 +104,7 @@ export function createWorker(options: WorkerOptions): Worker {
     faultHook,
   } = options;
   const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
-  const telemetry = guardTelemetry(options.telemetry ?? {}, logger);
+  const telemetry = guardTelemetry(options.telemetry ?? {}, logger, () => clock.now());
   const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
   const agentNames = [...agents.keys()];
   const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
