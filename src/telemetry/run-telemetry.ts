@@ -75,8 +75,6 @@ const observersOf = (telemetry: RunTelemetry): readonly RunTelemetry[] =>
 /** How often a failing observer's method is logged at most. */
 export const TELEMETRY_FAILURE_LOG_INTERVAL_MS = 60_000;
 
-const METHODS = ['runClaimed', 'stepCommitted', 'runEnded', 'runReleased'] as const;
-
 /**
  * `telemetry` with every call guarded: an observer that throws is logged and ignored, so
  * observability can never fail or stall the run it observes. The observers of a combination
@@ -93,7 +91,7 @@ export function guardTelemetry(
     const lastLogged = new Map<string, number>();
     const unlogged = new Map<string, number>();
     const guard =
-      <A extends unknown[]>(name: (typeof METHODS)[number], call: ((...args: A) => void) | undefined) =>
+      <A extends unknown[]>(name: keyof RunTelemetry, call: ((...args: A) => void) | undefined) =>
       (...args: A): void => {
         if (call === undefined) return;
         try {
