@@ -177,7 +177,7 @@ export {
   GatewayUnavailableError,
 } from './gateway/gateway-errors.js';
 
-export { submitSessionRun, type SessionPolicy } from './runtime/session-policy.js';
+export { submitSessionRun, type SessionPolicy, type SessionSubmission } from './runtime/session-policy.js';
 export { loadSessionHistory } from './runtime/session-history.js';
 export type { SessionRecord } from './journal/types.js';
 

@@ -20,6 +20,19 @@ export type SessionStore = Pick<
   'createRun' | 'getSession' | 'requestCancel' | 'findRunByIdempotencyKey' | 'withClient'
 >;
 
+/** What `submitSessionRun` did. */
+export interface SessionSubmission {
+  run: RunRecord;
+  /** False when an idempotency key gave back an earlier run. */
+  created: boolean;
+  /**
+   * Runs the `interrupt` policy ended at once (they held no worker), as their finished rows: the
+   * caller reports them (telemetry) once the submission has committed. Running runs it
+   * interrupted are not here: they end in their workers.
+   */
+  cancelled: RunRecord[];
+}
+
 /**
  * Creates `run` under a session policy. Ordering never depends on the policy: the claim query
  * holds a session's queued run until the earlier ones end, so `queue` only has to create it and
@@ -53,25 +66,31 @@ export async function submitSessionRun({
   policy?: SessionPolicy;
   /** The store's database: adds a cross-process advisory lock on Postgres (see above). */
   client?: Pick<SqlClient, 'dialect' | 'transaction'>;
-}): Promise<{ run: RunRecord; created: boolean }> {
+}): Promise<SessionSubmission> {
   const sessionId = run.sessionId ?? null;
-  if (sessionId === null || policy === 'queue') return store.createRun(run);
+  if (sessionId === null || policy === 'queue') return { ...(await store.createRun(run)), cancelled: [] };
   const tenantId = run.tenantId ?? 'default';
-  const checkThenCreate = async (on: Omit<SessionStore, 'withClient'>) => {
+  const checkThenCreate = async (on: Omit<SessionStore, 'withClient'>): Promise<SessionSubmission> => {
     // A retried submission gets its run back: the policy applied to it the first time. (Without
     // this, a retry under `reject` would be refused by its own run, and one under `interrupt`
     // would cancel it.)
     if (run.idempotencyKey) {
       const existing = await on.findRunByIdempotencyKey(run.idempotencyKey, { tenantId });
-      if (existing !== undefined) return { run: existing, created: false };
+      if (existing !== undefined) return { run: existing, created: false, cancelled: [] };
     }
     const session = await on.getSession(sessionId, { tenantId });
     const active = session?.activeRunIds ?? [];
     if (active.length > 0 && policy === 'reject') throw new SessionBusyError(sessionId, active);
+    const cancelled: RunRecord[] = [];
     if (policy === 'interrupt') {
-      for (const runId of active) await on.requestCancel(runId, { tenantId });
+      for (const runId of active) {
+        // An active run that comes back cancelled was queued, waiting or awaiting approval: it
+        // ended here (a running one only gets the request, and ends in its worker).
+        const after = await on.requestCancel(runId, { tenantId });
+        if (after?.status === 'cancelled') cancelled.push(after);
+      }
     }
-    return on.createRun(run);
+    return { ...(await on.createRun(run)), cancelled };
   };
   return withSessionLock(`${tenantId}\u0000${sessionId}`, () => {
     if (client?.dialect !== 'postgres') return checkThenCreate(store);

@@ -158,3 +158,54 @@ async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+it('reports a recovered claim that it ends at once (a cancel request) before the end, with the dead execution’s steps', async () => {
+  const store = await createMemoryStore();
+  const agent = defineAgent({
+    name: 'recovered',
+    instructions: 'x',
+    model: createScriptedModel({ replies: ['hi'] }),
+  });
+  const { run } = await store.createRun({ agent: 'recovered', input: 'go' });
+  // A worker claims it, commits a step and dies: its lease expires with the run still running.
+  const [dead] = await store.claimRuns({ owner: 'dead-worker', limit: 1, leaseMs: 1 });
+  await store.completeStep(
+    { runId: run.id, owner: 'dead-worker', fence: dead!.fence },
+    {
+      seq: 0,
+      parentSeq: null,
+      kind: 'model',
+      name: 'scripted',
+      inputHash: 'hash-0',
+      attempt: 1,
+      startedAt: new Date(),
+      endedAt: new Date(),
+      status: 'completed',
+      output: { text: 'committed, never exported' },
+      usage: { inputTokens: 1, outputTokens: 1 },
+      costUsd: 0,
+    },
+  );
+  await store.requestCancel(run.id);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // past the 1 ms lease
+  const calls: string[] = [];
+  const worker = createWorker({
+    store,
+    agents: [agent],
+    pollMs: 20,
+    logger: silentLogger,
+    telemetry: {
+      runClaimed: (claimed, steps, claim) =>
+        calls.push(
+          `claimed ${claimed.id} steps=${steps.map((step) => step.seq).join(',')} recovered=${claim?.leaseRecovered}`,
+        ),
+      runEnded: (ended) => calls.push(`ended ${ended.id} ${ended.stopReason}`),
+    },
+  });
+  worker.start();
+  while (!calls.some((call) => call.startsWith('ended')))
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  await worker.stop();
+  expect(calls).toEqual([`claimed ${run.id} steps=0 recovered=true`, `ended ${run.id} cancelled`]);
+  await store.close();
+}, 30_000);

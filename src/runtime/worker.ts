@@ -104,7 +104,7 @@ export function createWorker(options: WorkerOptions): Worker {
     faultHook,
   } = options;
   const logger = (options.logger ?? createJsonLogger()).child({ worker: owner });
-  const telemetry = guardTelemetry(options.telemetry ?? {}, logger);
+  const telemetry = guardTelemetry(options.telemetry ?? {}, logger, () => clock.now());
   const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
   const agentNames = [...agents.keys()];
   const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
@@ -209,6 +209,10 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       const agent = agents.get(run.agent);
       if (!agent) return; // not claimable by construction (claims filter by agent)
+      // Reported before any early end: a claim that ends the run at once may still be a lease
+      // recovery, whose dead worker's committed steps must be exported and counted.
+      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      telemetry.runClaimed(run, steps, { leaseRecovered: run.leaseRecovered });
       if (run.cancelRequested) {
         telemetry.runEnded(await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON())));
         return;
@@ -225,8 +229,6 @@ export function createWorker(options: WorkerOptions): Worker {
         telemetry.runEnded(ended);
         return;
       }
-      const steps = await store.loadSteps(run.id, { withOutputs: true });
-      telemetry.runClaimed(run, steps, { leaseRecovered: run.leaseRecovered });
       const history = await loadSessionHistory({ store, run });
       const durable = new DurableRun({
         store,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { combineTelemetry } from '../telemetry/run-telemetry.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import {
   acceptedRunResponse,
@@ -319,5 +320,52 @@ describe('contracts and probes', () => {
     } finally {
       await behind.close();
     }
+  });
+});
+
+describe('telemetry of runs a request ends', () => {
+  const ended: string[] = [];
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      telemetry: combineTelemetry(
+        {
+          runEnded: () => {
+            throw new Error('a broken observer');
+          },
+        },
+        { runEnded: (run) => ended.push(`${run.id} ${run.stopReason}`) },
+      ),
+    });
+  });
+  afterAll(() => server.close());
+  const submitTo = async (body: unknown) => {
+    const response = await server.call('/v1/runs', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      key: server.keys.admin,
+    });
+    expect(response.status).toBe(202);
+    return acceptedRunResponse.parse(await response.json()).id;
+  };
+  const cancel = (runId: string) =>
+    server.call(`/v1/runs/${runId}/cancel`, { method: 'POST', key: server.keys.admin });
+
+  it('reports a queued run a cancel ends, once, and not a running one (its worker reports it)', async () => {
+    const queued = await submitTo({ agent: 'echo', input: 'hi' });
+    expect((await cancel(queued)).status).toBe(202);
+    expect((await cancel(queued)).status).toBe(202);
+    expect(ended).toEqual([`${queued} cancelled`]);
+    const running = await submitTo({ agent: 'echo', input: 'hi' });
+    await server.claim(running);
+    expect((await cancel(running)).status).toBe(202);
+    expect(ended).toEqual([`${queued} cancelled`]);
+  });
+
+  it('reports the queued runs of a session that the interrupt policy ends', async () => {
+    ended.length = 0;
+    const first = await submitTo({ agent: 'echo', input: 'one', session_id: 's-interrupt' });
+    await submitTo({ agent: 'echo', input: 'two', session_id: 's-interrupt', session_policy: 'interrupt' });
+    expect(ended).toEqual([`${first} cancelled`]);
   });
 });

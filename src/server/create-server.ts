@@ -10,6 +10,7 @@ import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { createKeelMetrics, type KeelMetrics } from '../metrics/keel-metrics.js';
+import { guardTelemetry, type RunTelemetry } from '../telemetry/run-telemetry.js';
 import type { Agent } from '../runtime/agent.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import { echoedRequestId } from '../util/request-notes.js';
@@ -75,6 +76,12 @@ export interface ServerOptions {
   metrics?: KeelMetrics;
   /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). Default false. */
   metricsPublic?: boolean;
+  /**
+   * Told of the runs a request ends itself (cancelling a queued, waiting or suspended run), as
+   * the worker's `telemetry` is of the runs it ends: give both the same observers (`keel serve`
+   * does). Each call is guarded (`guardTelemetry`).
+   */
+  telemetry?: RunTelemetry;
   generateId?: IdGenerator;
 }
 
@@ -113,6 +120,7 @@ export function createServer({
   streamKeyCheckMs,
   metrics,
   metricsPublic = false,
+  telemetry,
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
@@ -141,6 +149,7 @@ export function createServer({
         metrics ??
         createKeelMetrics({ processMetrics: false, logger, ...(client === undefined ? {} : { client }) }),
       metricsPublic,
+      ...(telemetry === undefined ? {} : { telemetry: guardTelemetry(telemetry, logger) }),
     },
     onError,
     wire: gatewayHandler?.wire,

@@ -21,6 +21,7 @@ import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
 import type { RunEndWaiter } from './run-end-waiter.js';
 import type { StreamSlots } from './stream-slots.js';
+import type { RunTelemetry } from '../telemetry/run-telemetry.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -45,6 +46,11 @@ export interface RouteDependencies {
   runEnds: RunEndWaiter;
   /** The OpenAPI document of the table, as JSON (built once). */
   openApi: () => string;
+  /**
+   * Told of the runs a request ends itself (a cancel of a run no worker holds), as a worker tells
+   * it of the runs it ends. Guarded: an observer's failure never fails the request.
+   */
+  telemetry?: Required<RunTelemetry>;
   /** This process's Prometheus metrics (`GET /metrics`). */
   metrics: KeelMetrics;
   /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). */

@@ -9,7 +9,7 @@ import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
-import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { canonicalJson } from '../util/canonical-hash.js';
@@ -52,6 +52,9 @@ const DEFAULT_HTTP_TRIGGER = 'user_explicit';
 /** How long a `?wait` goes without re-reading its run, in case a run-end notification was missed. */
 const WAIT_RECHECK_MS = 1_000;
 
+/** Statuses a cancel ends at once (the run holds no worker); a running run ends in its worker. */
+const ENDS_ON_CANCEL: ReadonlySet<RunStatus> = new Set(['queued', 'waiting', 'awaiting_approval']);
+
 /** The run a path names; an id that cannot exist is answered like one that does not. */
 export function runIdOf(segment: string | undefined): string {
   const runId = decodeId(segment);
@@ -83,7 +86,7 @@ export const runRoutes = [
       const idempotencyKey = headerValue(request, 'idempotency-key');
       if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
         throw invalidRequest('Idempotency-Key must be 1-200 characters.');
-      const { run, created } = await submitSessionRun({
+      const { run, created, cancelled } = await submitSessionRun({
         store,
         ...(client === undefined ? {} : { client }),
         policy: submission.session_policy,
@@ -100,6 +103,7 @@ export const runRoutes = [
           idempotencyKey: idempotencyKey || null,
         },
       });
+      for (const ended of cancelled) dependencies.telemetry?.runEnded(ended);
       // A key names one request: the same key with another request is a client bug, not a retry.
       if (!created && !sameSubmission(run, submission)) throw new IdempotencyKeyReusedError(run.id);
       const waitSeconds = waitSecondsOf(url);
@@ -247,10 +251,16 @@ export const runRoutes = [
       202: { description: 'The run', schema: runResponse },
       ...errorResponses(401, 403, 404),
     },
-    async handle({ response, key, params, dependencies: { store } }) {
+    async handle({ response, key, params, dependencies: { store, telemetry } }) {
       const runId = runIdOf(params.id);
+      // Read first only to know whether the cancel ends the run here: a run no worker holds
+      // (queued, waiting, awaiting approval) is ended by this request, so it reports the end.
+      const before =
+        telemetry === undefined ? undefined : await store.getRun(runId, { tenantId: key.tenantId });
       const run = await store.requestCancel(runId, { tenantId: key.tenantId });
       if (!run) throw new RunNotFoundError(runId);
+      if (run.status === 'cancelled' && before !== undefined && ENDS_ON_CANCEL.has(before.status))
+        telemetry?.runEnded(run);
       return sendJson(response, 202, runViewFor(key, run));
     },
   }),

@@ -44,9 +44,11 @@ interface RunState {
  * one never exported:
  *
  * - A committed step is queued once, by the execution that committed it.
- * - A claim of a run with finished steps reads the run's mark and queues the finished steps it
- *   does not cover (their committer died before exporting them), except those this process
- *   queued itself (a run released and resumed here).
+ * - A claim that recovered an expired lease (`claim.leaseRecovered`: the last execution died or
+ *   stalled) reads the run's mark and queues the finished steps it does not cover (their
+ *   committer died before exporting them), except those this process queued itself. A claim
+ *   after a release (drain, provider wait, approval) queues nothing again: the releasing
+ *   process's queue still holds and sends what it committed.
  * - After an accepted batch, the marks of the runs still live are advanced in one statement. An
  *   ended run's mark is never written: no one resumes it.
  *
@@ -124,8 +126,11 @@ export function createOtelRunTelemetry({
     });
   };
 
-  /** Re-emits the finished steps of a resumed run that no export mark covers. */
-  const resume = async (state: RunState, finished: readonly StepRecord[]) => {
+  /**
+   * Learns which finished steps of a resumed run the marks cover; with `reemit` (a recovered
+   * lease) also re-emits those they do not.
+   */
+  const resume = async (state: RunState, finished: readonly StepRecord[], reemit: boolean) => {
     let covered: (seq: number) => boolean = () => false;
     if (marks !== undefined) {
       try {
@@ -137,12 +142,15 @@ export function createOtelRunTelemetry({
         advanceMark(state);
       } catch (error) {
         // Unknown: re-emitting may duplicate spans (same ids), not re-emitting may lose them.
-        logger.warn('could not read a run’s span export mark; re-emitting its finished steps', {
-          runId: state.run.id,
-          error: serializeError(error),
-        });
+        logger.warn(
+          reemit
+            ? 'could not read a run’s span export mark; re-emitting its finished steps'
+            : 'could not read a run’s span export mark',
+          { runId: state.run.id, error: serializeError(error) },
+        );
       }
     }
+    if (!reemit) return;
     for (const step of finished) if (!covered(step.seq)) emit(state, step);
   };
 
@@ -154,12 +162,15 @@ export function createOtelRunTelemetry({
   };
 
   return {
-    runClaimed(run, steps) {
+    runClaimed(run, steps, claim) {
       const state = stateOf(run);
       for (const step of steps) learn(state, step);
       const finished = steps.filter((step) => step.status !== 'started');
       if (finished.length === 0) return;
-      void resume(state, finished);
+      // Only a crash leaves committed steps that no one will export. After a release (drain,
+      // provider wait, approval) the releasing process still holds and sends their spans: the
+      // marks are read only to know which steps are done, never to queue them a second time.
+      void resume(state, finished, claim?.leaseRecovered === true);
     },
     stepCommitted(run, step) {
       const state = stateOf(run);

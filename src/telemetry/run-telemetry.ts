@@ -36,43 +36,95 @@ export interface RunTelemetry {
   runReleased?(run: RunRecord, reason: RunReleaseReason): void;
 }
 
-/** Observers called in order, as one. */
-export function combineTelemetry(...observers: readonly (RunTelemetry | undefined)[]): RunTelemetry {
-  const present = observers.filter((observer): observer is RunTelemetry => observer !== undefined);
-  return {
-    runClaimed: (run, steps, claim) =>
-      present.forEach((observer) => observer.runClaimed?.(run, steps, claim)),
-    stepCommitted: (run, step) => present.forEach((observer) => observer.stepCommitted?.(run, step)),
-    runEnded: (run) => present.forEach((observer) => observer.runEnded?.(run)),
-    runReleased: (run, reason) => present.forEach((observer) => observer.runReleased?.(run, reason)),
-  };
-}
+const OBSERVERS = Symbol('keel.telemetryObservers');
+
+/** Telemetry made by `combineTelemetry`: it keeps its observers so each can be guarded alone. */
+type CombinedTelemetry = RunTelemetry & { readonly [OBSERVERS]: readonly RunTelemetry[] };
 
 /**
- * `telemetry` with every call guarded: an observer that throws is logged (once per method) and
- * ignored, so observability can never fail or stall the run it observes.
+ * Observers called in order, as one. Each call is made to every observer: one that throws does
+ * not keep the next from hearing of it (the first error is rethrown once all were called; under
+ * `guardTelemetry` each observer is guarded and logged on its own).
  */
-export function guardTelemetry(telemetry: RunTelemetry, logger: Logger): Required<RunTelemetry> {
-  const reported = new Set<string>();
-  const guard =
-    <A extends unknown[]>(name: keyof RunTelemetry, call: ((...args: A) => void) | undefined) =>
-    (...args: A): void => {
-      if (call === undefined) return;
+export function combineTelemetry(...observers: readonly (RunTelemetry | undefined)[]): RunTelemetry {
+  const present = observers.flatMap((observer) => (observer === undefined ? [] : observersOf(observer)));
+  const each = (call: (observer: RunTelemetry) => void): void => {
+    let failure: { error: unknown } | undefined;
+    for (const observer of present) {
       try {
-        call(...args);
+        call(observer);
       } catch (error) {
-        if (reported.has(name)) return;
-        reported.add(name);
-        logger.warn('a telemetry observer failed; ignored (the run goes on)', {
-          method: name,
-          error: serializeError(error),
-        });
+        failure ??= { error };
       }
+    }
+    if (failure !== undefined) throw failure.error;
+  };
+  const combined: CombinedTelemetry = {
+    [OBSERVERS]: present,
+    runClaimed: (run, steps, claim) => each((observer) => observer.runClaimed?.(run, steps, claim)),
+    stepCommitted: (run, step) => each((observer) => observer.stepCommitted?.(run, step)),
+    runEnded: (run) => each((observer) => observer.runEnded?.(run)),
+    runReleased: (run, reason) => each((observer) => observer.runReleased?.(run, reason)),
+  };
+  return combined;
+}
+
+const observersOf = (telemetry: RunTelemetry): readonly RunTelemetry[] =>
+  OBSERVERS in telemetry ? (telemetry as CombinedTelemetry)[OBSERVERS] : [telemetry];
+
+/** How often a failing observer's method is logged at most. */
+export const TELEMETRY_FAILURE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * `telemetry` with every call guarded: an observer that throws is logged and ignored, so
+ * observability can never fail or stall the run it observes. The observers of a combination
+ * (`combineTelemetry`) are guarded one by one: a throwing one (say metrics) does not keep the
+ * next (say trace export) from the call. A failure is logged at most once a minute per observer
+ * and method, with the number of failures left unlogged since.
+ */
+export function guardTelemetry(
+  telemetry: RunTelemetry,
+  logger: Logger,
+  now: () => number = Date.now,
+): Required<RunTelemetry> {
+  const guarded = observersOf(telemetry).map((observer, index) => {
+    const lastLogged = new Map<string, number>();
+    const unlogged = new Map<string, number>();
+    const guard =
+      <A extends unknown[]>(name: keyof RunTelemetry, call: ((...args: A) => void) | undefined) =>
+      (...args: A): void => {
+        if (call === undefined) return;
+        try {
+          call(...args);
+        } catch (error) {
+          const at = now();
+          const last = lastLogged.get(name);
+          if (last !== undefined && at - last < TELEMETRY_FAILURE_LOG_INTERVAL_MS) {
+            unlogged.set(name, (unlogged.get(name) ?? 0) + 1);
+            return;
+          }
+          lastLogged.set(name, at);
+          const suppressed = unlogged.get(name) ?? 0;
+          unlogged.delete(name);
+          logger.warn('a telemetry observer failed; ignored (the run goes on)', {
+            observer: index,
+            method: name,
+            error: serializeError(error),
+            ...(suppressed > 0 ? { failuresSinceLastLog: suppressed } : {}),
+          });
+        }
+      };
+    return {
+      runClaimed: guard('runClaimed', observer.runClaimed?.bind(observer)),
+      stepCommitted: guard('stepCommitted', observer.stepCommitted?.bind(observer)),
+      runEnded: guard('runEnded', observer.runEnded?.bind(observer)),
+      runReleased: guard('runReleased', observer.runReleased?.bind(observer)),
     };
+  });
   return {
-    runClaimed: guard('runClaimed', telemetry.runClaimed?.bind(telemetry)),
-    stepCommitted: guard('stepCommitted', telemetry.stepCommitted?.bind(telemetry)),
-    runEnded: guard('runEnded', telemetry.runEnded?.bind(telemetry)),
-    runReleased: guard('runReleased', telemetry.runReleased?.bind(telemetry)),
+    runClaimed: (run, steps, claim) => guarded.forEach((observer) => observer.runClaimed(run, steps, claim)),
+    stepCommitted: (run, step) => guarded.forEach((observer) => observer.stepCommitted(run, step)),
+    runEnded: (run) => guarded.forEach((observer) => observer.runEnded(run)),
+    runReleased: (run, reason) => guarded.forEach((observer) => observer.runReleased(run, reason)),
   };
 }

@@ -102,6 +102,8 @@ export async function serveCommand(
       throw error;
     }
   }
+  // One set of observers for the runs this process ends: in its worker, and by a cancel request.
+  const telemetry = combineTelemetry(metrics.telemetry, otel?.telemetry);
   const server = createServer({
     store: backend.store,
     client: backend.client,
@@ -120,6 +122,7 @@ export async function serveCommand(
     limiter: createSqlRateLimiter({ client: backend.client }),
     metrics,
     metricsPublic,
+    telemetry,
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
@@ -155,7 +158,7 @@ export async function serveCommand(
       // Streamed model text reaches every replica's event stream through the journal.
       journalTextDeltas: true,
       logger,
-      telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
+      telemetry,
     });
     worker.start();
   } else if (!io.env.DATABASE_URL) {
