@@ -70,13 +70,13 @@ describePostgres('approvals across a worker crash', (databaseUrl) => {
     await store?.close();
   });
 
-  it('completes on another worker after the pausing worker was killed', { timeout: 60_000 }, async () => {
+  it('completes on another worker after the pausing worker was killed', { timeout: 150_000 }, async () => {
     const env = { DATABASE_URL: databaseUrl, KEEL_SCHEMA: schema, KEEL_LEDGER_SCHEMA: ledgerSchema };
     const { run } = await store.createRun({ agent: 'approval-agent', input: 'pay please' });
 
     const workerA = spawnWorker('A', env);
     await waitUntil(() => workerA.events.find((event) => event.event === 'suspended'), {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       message: () => `worker A never suspended: ${JSON.stringify(workerA.events)}`,
     });
     const waiting = await store.getRun(run.id);
@@ -100,7 +100,7 @@ describePostgres('approvals across a worker crash', (databaseUrl) => {
         const current = await store.getRun(run.id);
         return current?.status === 'completed' ? current : undefined;
       },
-      { timeoutMs: 20_000, message: () => `run not completed; worker B: ${JSON.stringify(workerB.events)}` },
+      { timeoutMs: 60_000, message: () => `run not completed; worker B: ${JSON.stringify(workerB.events)}` },
     );
     expect(finished.output).toBe('done: {"by":"B","paid":42}');
     expect(finished.attempts).toBe(2);
