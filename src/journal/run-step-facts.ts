@@ -12,8 +12,8 @@
  *   answer (`attempt − 1 − abandoned`, never below 0), priced the same way.
  * - `first_model`: the name (`provider:model`) of its first model step, null without one.
  *
- * All null until the run ends. Written in the statement that ends the run (`finishRun`, or the
- * cancel of a run that holds no worker), so a run's facts exist exactly when it has ended; after
+ * All null until the run ends. Written with the run's end: in `finishRun`'s own statement, or in
+ * the transaction of the cancel of a run that holds no worker, so a run's facts exist exactly when it has ended; after
  * that its steps never change (every step write needs the run's lease on a running run).
  */
 
