@@ -30,7 +30,7 @@ describe('ensureLocalAdminKey', () => {
     expect(readLocalAdminKey(directory)).toBe(first.key);
     expect(await apiKeys.verify(first.key)).toMatchObject({
       tenantId: 'default',
-      scopes: ['admin', 'operator'],
+      scopes: ['admin', 'operator', 'metrics'],
     });
 
     const again = await ensureLocalAdminKey({ keelDir: directory, apiKeys });
@@ -44,12 +44,12 @@ describe('ensureLocalAdminKey', () => {
     expect(readLocalAdminKey(directory)).toBe(replaced.key);
   });
 
-  it('replaces (and revokes) a stored key from before the operator scope', async () => {
+  it('replaces (and revokes) a stored key from before the operator and metrics scopes', async () => {
     const old = await apiKeys.create({ tenantId: 'default', name: 'local admin', scopes: ['admin'] });
     writeFileSync(adminKeyPath(directory), `${old.key}\n`, { mode: 0o600 });
     const upgraded = await ensureLocalAdminKey({ keelDir: directory, apiKeys });
     expect(upgraded.created).toBe(true);
-    expect(await apiKeys.verify(upgraded.key)).toMatchObject({ scopes: ['admin', 'operator'] });
+    expect(await apiKeys.verify(upgraded.key)).toMatchObject({ scopes: ['admin', 'operator', 'metrics'] });
     expect(await apiKeys.verify(old.key)).toBeUndefined();
   });
 });

@@ -20,14 +20,17 @@ export function readLocalAdminKey(keelDir: string): string | undefined {
   }
 }
 
-/** The scopes of the local admin key: all of tenant `default`, and every tenant's API keys. */
-const LOCAL_ADMIN_SCOPES = ['admin', 'operator'] as const;
+/**
+ * The scopes of the local admin key: all of tenant `default`, every tenant's API keys, and the
+ * scrape of `/metrics` (this machine's operator runs the server).
+ */
+const LOCAL_ADMIN_SCOPES = ['admin', 'operator', 'metrics'] as const;
 
 /**
  * Makes sure the embedded database has a working admin key for tenant `default` in its folder:
  * the stored one when it still verifies with every scope it needs, else a new one written to the
- * file (0600), owner-only like the database itself (a stored key from before `operator` existed
- * is revoked and replaced). `created` tells the caller to print the key, the only time it is shown.
+ * file (0600), owner-only like the database itself (a stored key from before `operator` or `metrics`
+ * existed is revoked and replaced). `created` tells the caller to print the key, the only time it is shown.
  * Its `operator` scope lets the CLI manage any tenant's keys through the local server.
  */
 export async function ensureLocalAdminKey({
