@@ -86,8 +86,16 @@ export default { agents: [defineAgent({ name: 'slow', instructions: 'x', tools: 
     KEEL_LOG_LEVEL: 'info',
   };
   delete env.DATABASE_URL;
-  const keel = (args: string[]) =>
-    spawn(process.execPath, [join(ROOT, 'bin/keel.js'), ...args, '--config', config], { env, cwd: dataDir });
+  // Every process this test starts is killed at the end, also when the test fails or times out.
+  const children: ReturnType<typeof spawn>[] = [];
+  const keel = (args: string[]) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/keel.js'), ...args, '--config', config], {
+      env,
+      cwd: dataDir,
+    });
+    children.push(child);
+    return child;
+  };
   try {
     const detach = keel(['run', 'slow', 'go', '--detach']);
     let runId = '';
@@ -117,6 +125,8 @@ export default { agents: [defineAgent({ name: 'slow', instructions: 'x', tools: 
     await new Promise((done) => show.on('exit', done));
     expect((JSON.parse(shown) as { stop_reason: string }).stop_reason).toBe('completed');
   } finally {
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
-}, 60_000);
+}, 120_000);
