@@ -18,32 +18,7 @@ it('stops work on a run whose heartbeat hangs past the lease, and never runs one
         ? () => new Promise(() => {})
         : (Reflect.get(target, property, receiver) as unknown),
   }) as JournalStore;
-  let running = 0;
-  let maxRunning = 0;
-  const abortCodes: string[] = [];
-  const block = defineTool({
-    name: 'block',
-    description: 'Runs until aborted.',
-    input: z.object({}),
-    effect: 'write',
-    run: (_args, { signal }) => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      return new Promise((_resolve, reject) =>
-        signal.addEventListener('abort', () => {
-          running--;
-          abortCodes.push((signal.reason as { code?: string }).code ?? 'unknown');
-          reject(signal.reason as Error);
-        }),
-      );
-    },
-  });
-  const agent = defineAgent({
-    name: 'blocked',
-    instructions: 'x',
-    model: createScriptedModel({ replies: [{ toolCalls: [{ name: 'block', arguments: {} }] }, 'never'] }),
-    tools: [block],
-  });
+  const { agent, tally } = blockingAgent();
   await store.createRun({ agent: 'blocked', input: 'go' });
   const worker = createWorker({
     store: partitioned,
@@ -57,9 +32,9 @@ it('stops work on a run whose heartbeat hangs past the lease, and never runs one
   worker.start();
   await new Promise((resolve) => setTimeout(resolve, 1_600));
   await worker.stop();
-  expect(abortCodes.length).toBeGreaterThanOrEqual(1);
-  expect(abortCodes[0]).toBe('lease_lost');
-  expect(maxRunning).toBe(1);
+  expect(tally.abortCodes.length).toBeGreaterThanOrEqual(1);
+  expect(tally.abortCodes[0]).toBe('lease_lost');
+  expect(tally.maxRunning).toBe(1);
   await store.close();
 }, 30_000);
 
@@ -89,34 +64,7 @@ it('stops its runs when heartbeats time out, logs the episode once with its caus
     level: 'info',
     write: (line) => lines.push(JSON.parse(line) as { msg: string }),
   });
-  let started = 0;
-  let running = 0;
-  let maxRunning = 0;
-  const abortCodes: string[] = [];
-  const block = defineTool({
-    name: 'block',
-    description: 'Runs until aborted.',
-    input: z.object({}),
-    effect: 'write',
-    run: (_args, { signal }) => {
-      started++;
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      return new Promise((_resolve, reject) =>
-        signal.addEventListener('abort', () => {
-          running--;
-          abortCodes.push((signal.reason as { code?: string }).code ?? 'unknown');
-          reject(signal.reason as Error);
-        }),
-      );
-    },
-  });
-  const agent = defineAgent({
-    name: 'blocked',
-    instructions: 'x',
-    model: createScriptedModel({ replies: [{ toolCalls: [{ name: 'block', arguments: {} }] }, 'never'] }),
-    tools: [block],
-  });
+  const { agent, tally } = blockingAgent();
   await store.createRun({ agent: 'blocked', input: 'go' });
   const worker = createWorker({
     store: silenced,
@@ -129,18 +77,18 @@ it('stops its runs when heartbeats time out, logs the episode once with its caus
   });
   worker.start();
   try {
-    await waitUntil(() => started === 1);
+    await waitUntil(() => tally.started === 1);
     silent = true;
-    await waitUntil(() => abortCodes.length === 1);
+    await waitUntil(() => tally.abortCodes.length === 1);
     await waitUntil(() => failedCalls >= 8); // many failed heartbeats and claims, still one line each
     silent = false;
-    await waitUntil(() => started === 2); // reclaimed by this same worker once the database answers
+    await waitUntil(() => tally.started === 2); // reclaimed by this same worker once the database answers
   } finally {
     await worker.stop();
     await store.close();
   }
-  expect(abortCodes[0]).toBe('lease_lost');
-  expect(maxRunning).toBe(1);
+  expect(tally.abortCodes[0]).toBe('lease_lost');
+  expect(tally.maxRunning).toBe(1);
   const messages = lines.map((line) => line.msg);
   const count = (prefix: string) => messages.filter((message) => message.startsWith(prefix)).length;
   expect(count('heartbeat failed')).toBe(1);
@@ -209,3 +157,36 @@ it('reports a recovered claim that it ends at once (a cancel request) before the
   expect(calls).toEqual([`claimed ${run.id} steps=0 recovered=true`, `ended ${run.id} cancelled`]);
   await store.close();
 }, 30_000);
+
+/**
+ * An agent whose one tool call runs until its execution is aborted, with a tally of the tool's
+ * executions: started, running now, the most at once, and the abort codes they ended with.
+ */
+function blockingAgent() {
+  const tally = { started: 0, running: 0, maxRunning: 0, abortCodes: [] as string[] };
+  const block = defineTool({
+    name: 'block',
+    description: 'Runs until aborted.',
+    input: z.object({}),
+    effect: 'write',
+    run: (_args, { signal }) => {
+      tally.started++;
+      tally.running++;
+      tally.maxRunning = Math.max(tally.maxRunning, tally.running);
+      return new Promise((_resolve, reject) =>
+        signal.addEventListener('abort', () => {
+          tally.running--;
+          tally.abortCodes.push((signal.reason as { code?: string }).code ?? 'unknown');
+          reject(signal.reason as Error);
+        }),
+      );
+    },
+  });
+  const agent = defineAgent({
+    name: 'blocked',
+    instructions: 'x',
+    model: createScriptedModel({ replies: [{ toolCalls: [{ name: 'block', arguments: {} }] }, 'never'] }),
+    tools: [block],
+  });
+  return { agent, tally };
+}
