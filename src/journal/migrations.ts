@@ -13,6 +13,7 @@ import { outcomesFeedbackMigration } from './migration-0013-outcomes-feedback.js
 import { stepExecutionsMigration } from './migration-0014-step-executions.js';
 import { otelExportMarksMigration } from './migration-0015-otel-export-marks.js';
 import { runStepFactsMigration } from './migration-0016-run-step-facts.js';
+import { auditLogMigration } from './migration-0017-audit-log.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -142,6 +143,7 @@ export const migrations: readonly Migration[] = [
   stepExecutionsMigration,
   otelExportMarksMigration,
   runStepFactsMigration,
+  auditLogMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */
