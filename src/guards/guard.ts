@@ -31,6 +31,8 @@ export interface GuardContext {
   runId?: string;
   agent?: string;
   tenantId?: string;
+  /** Output stage: the run's tool outputs so far, for grounding checks. */
+  toolOutputs?: string[];
   /** Aborts with the run; a guard calling a classifier passes it on. */
   signal?: AbortSignal;
 }

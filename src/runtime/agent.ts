@@ -1,5 +1,6 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import type { LanguageModel, ResponseFormat } from '../model/model.js';
+import type { Guard } from '../guards/guard.js';
 import type { Tool } from '../tools/tool.js';
 
 /** Caps on one run. Each one, when hit, ends the run with its own stop reason. */
@@ -61,6 +62,11 @@ export interface AgentOptions {
   temperature?: number;
   /** Cap on output tokens of each model call. */
   maxOutputTokens?: number;
+  /**
+   * Checks at the run's input, tool arguments, tool outputs and final answer (see
+   * `defineGuard` and the built-in `guards`), run in this order at each stage.
+   */
+  guards?: Guard[];
 }
 
 /** A validated agent definition. */
@@ -87,6 +93,17 @@ export function defineAgent(options: AgentOptions): Agent {
       name,
       'model must be a LanguageModel or a reference such as "openai:gpt-4o-mini"',
     );
+  }
+  for (const guard of options.guards ?? []) {
+    if (
+      !guard ||
+      typeof guard !== 'object' ||
+      typeof guard.check !== 'function' ||
+      !Array.isArray(guard.stages) ||
+      typeof guard.name !== 'string'
+    ) {
+      throw new InvalidAgentError(name, 'every guard must be created with defineGuard() or a built-in guard');
+    }
   }
   const seen = new Set<string>();
   for (const tool of tools) {

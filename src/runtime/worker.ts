@@ -11,6 +11,7 @@ import { createId } from '../util/ids.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { Agent } from './agent.js';
 import { runAgentLoop } from './agent-loop.js';
+import type { StepPolicy } from './step-policy.js';
 import { loadSessionHistory } from './session-history.js';
 import { fullJitterDelay } from './backoff.js';
 import { DurableRun } from './durable-run.js';
@@ -63,6 +64,11 @@ export interface WorkerOptions {
   resolveModel?: (reference: LanguageModel | string) => LanguageModel;
   /** Observers of claims, committed steps, ends and releases (trace export, metrics). */
   telemetry?: RunTelemetry;
+  /**
+   * What governs every run besides its agent's limits (budgets, controls, the prompt
+   * registry), consulted in this order at each step (see step-policy.ts).
+   */
+  policies?: readonly StepPolicy[];
 }
 
 /** A worker: claims runnable runs, executes them durably, heartbeats, drains on stop. */
@@ -269,6 +275,7 @@ export function createWorker(options: WorkerOptions): Worker {
         faultHook,
         streamText: streamText || journalTextDeltas,
         history,
+        policies: options.policies,
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);
