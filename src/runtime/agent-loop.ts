@@ -298,10 +298,12 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           }),
         ),
       );
-      // Tool outputs pass their guards (in call order) before the model sees them.
+      // Every result of a known tool passes its guards (in call order) before the model sees it:
+      // refusals too, so that a replay, which cannot tell a refusal from a failure, guards the
+      // same messages.
       for (const [index, result] of results.entries()) {
         const planned = turn[index]!;
-        const guards = ranTool(planned) ? guardsAt(agent.guards, 'tool_output') : [];
+        const guards = planned.tool ? guardsAt(agent.guards, 'tool_output') : [];
         const checked = await runGuardSteps({
           ...guardArgs,
           guards,
@@ -435,10 +437,6 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
 
   function refusedBeforeApproval(seq: number, approvalSeq: number): boolean {
     return durable.isReplay(seq) && !durable.isReplay(approvalSeq);
-  }
-
-  function ranTool(planned: TurnCall): boolean {
-    return planned.tool !== undefined && planned.args.ok && planned.refusal === undefined;
   }
 
   /** A stage's guards stopped the text (`retry` is an output-stage verdict: elsewhere it blocks). */
