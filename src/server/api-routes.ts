@@ -4,6 +4,7 @@
  */
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
+import { controlRoutes } from './control-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
@@ -62,4 +63,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...approvalRoutes,
   ...sessionRoutes,
   ...analyticsRoutes,
+  ...controlRoutes,
 ];

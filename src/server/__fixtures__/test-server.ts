@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createAnalytics } from '../../analytics/analytics-store.js';
+import { createControls, type Controls } from '../../controls/controls.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
@@ -18,6 +19,8 @@ export interface TestServer {
   store: JournalStore;
   client: SqlClient;
   apiKeys: ApiKeys;
+  /** The server's runtime controls (with `withControls`). */
+  controls?: Controls;
   keys: {
     admin: string;
     reader: string;
@@ -39,10 +42,14 @@ export async function startTestServer(
     wrapStore?: (store: JournalStore) => JournalStore;
     /** How long the server's key cache trusts an answer (default that of `createApiKeys`). */
     apiKeyCacheTtlMs?: number;
+    /** Serve runtime controls (`/v1/controls`...) over the server's database. */
+    withControls?: boolean;
   } = {},
 ): Promise<TestServer> {
-  const { wrapStore = (store: JournalStore) => store, apiKeyCacheTtlMs, ...serverOptions } = options;
+  const { wrapStore = (store: JournalStore) => store, apiKeyCacheTtlMs, withControls, ...serverOptions } = options;
   const { store, client } = await openStore({ dataDir: 'memory://' });
+  const controls = withControls === true ? createControls({ client, env: {} }) : undefined;
+  await controls?.start();
   const apiKeys = createApiKeys({ client, ...(apiKeyCacheTtlMs === undefined ? {} : { cacheTtlMs: apiKeyCacheTtlMs }) });
   const createKey = async (tenantId: string, scopes: ApiKeyScope[]) =>
     (await apiKeys.create({ tenantId, scopes })).key;
@@ -67,6 +74,7 @@ export async function startTestServer(
     analytics: createAnalytics({ client }),
     readiness: createReadinessCheck({ client }),
     eventPollIntervalMs: 20,
+    ...(controls === undefined ? {} : { controls }),
     ...serverOptions,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,6 +84,7 @@ export async function startTestServer(
     store,
     client,
     apiKeys,
+    ...(controls === undefined ? {} : { controls }),
     keys,
     createKey,
     call: (path, { key = keys.admin, headers, ...init } = {}) =>
@@ -95,6 +104,7 @@ export async function startTestServer(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await controls?.close();
       await store.close();
     },
   };
