@@ -14,6 +14,11 @@ export const EXIT = {
   database: 4,
   /** Anything else: a bug or an unexpected failure. */
   internal: 5,
+  /**
+   * The agent takes no runs right now: paused (`agent_paused`: by hand, `keel agents pause`, or
+   * by a spend breaker; `keel agents resume` lifts it) or disabled (`agent_disabled`).
+   */
+  agentHeld: 6,
   /** Interrupted (Ctrl-C). */
   interrupted: 130,
 } as const;
@@ -23,7 +28,13 @@ export function exitCodeFor(error: unknown): number {
   if (!isKeelError(error)) return EXIT.internal;
   if (error.code.startsWith('config_') || error.code === 'invalid_tool' || error.code === 'invalid_agent')
     return EXIT.config;
-  if (error.code === 'unknown_agent' || error.code === 'usage' || error.code === 'run_not_found')
+  if (error.code === 'agent_paused' || error.code === 'agent_disabled') return EXIT.agentHeld;
+  if (
+    error.code === 'unknown_agent' ||
+    error.code === 'usage' ||
+    error.code === 'run_not_found' ||
+    error.code === 'invalid_control'
+  )
     return EXIT.usage;
   if (
     error.code === 'database_unavailable' ||

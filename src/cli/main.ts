@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
+import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { keysCommand } from './commands/keys.js';
@@ -23,6 +24,10 @@ Usage:
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]
   keel keys revoke <id>
+  keel tools disable|enable <tool> [--agent A] [--tenant T] [--reason R]
+  keel tools list [--tenant T] [--json]
+  keel deployments disable|enable <name> [--reason R]
+  keel agents pause|resume <agent> [--tenant T] [--reason R]
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
@@ -36,7 +41,8 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal, 130 interrupted.
+Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal,
+6 agent paused or disabled, 130 interrupted.
 `;
 
 const OPTIONS = {
@@ -75,6 +81,7 @@ const OPTIONS = {
   'b-to': { type: 'string' },
   'a-version': { type: 'string' },
   'b-version': { type: 'string' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -87,6 +94,9 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
+  tools: ['agent', 'tenant', 'reason', 'json'],
+  deployments: ['reason', 'json'],
+  agents: ['tenant', 'reason', 'json'],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   stats: [
@@ -212,6 +222,21 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           name: values.name,
           rpm: values.rpm,
           tpm: values.tpm,
+          json: values.json,
+        },
+        io,
+      );
+    case 'tools':
+    case 'deployments':
+    case 'agents':
+      return controlsCommand(
+        {
+          noun: command,
+          action: rest[0],
+          target: rest[1],
+          agent: values.agent,
+          tenant: values.tenant,
+          reason: values.reason,
           json: values.json,
         },
         io,

@@ -1,4 +1,5 @@
 import { KeelError } from '../errors/keel-error.js';
+import type { AgentHold } from './controls.js';
 
 /** A control that cannot exist (an unknown kind, a malformed target): the field is named. */
 export class InvalidControlError extends KeelError {
@@ -43,4 +44,13 @@ export class AgentHeldError extends KeelError {
       details: { agent, reason, setBy, ...(tenantPaused ? { tenantPaused } : {}) },
     });
   }
+}
+
+/** The error a run of `agent` meets under `hold` (409 at submission, the stop error in flight). */
+export function agentHeldError(agent: string, hold: AgentHold): AgentHeldError {
+  return new AgentHeldError(hold.code, agent, {
+    reason: hold.control.reason,
+    setBy: hold.control.setBy,
+    tenantPaused: hold.control.kind === 'tenant_paused',
+  });
 }

@@ -6,7 +6,7 @@ import type { RunRecord } from '../journal/types.js';
 import type { StepPolicy, ToolCallContext } from '../runtime/step-policy.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { AgentHeldError } from './control-errors.js';
+import { agentHeldError } from './control-errors.js';
 import type { Controls } from './controls.js';
 import type { SpendBreakers } from './spend-breaker.js';
 import type { ToolPolicy } from './tool-policy.js';
@@ -106,11 +106,7 @@ export function createControlPolicy({
     beforeModelStep({ run }) {
       const hold = controls.agentHold({ agent: run.agent, tenantId: run.tenantId });
       if (hold === undefined) return undefined;
-      const error = new AgentHeldError(hold.code, run.agent, {
-        reason: hold.control.reason,
-        setBy: hold.control.setBy,
-        tenantPaused: hold.control.kind === 'tenant_paused',
-      }).toJSON();
+      const error = agentHeldError(run.agent, hold).toJSON();
       return { stop: { reason: hold.code === 'agent_paused' ? 'paused' : 'error', error } };
     },
 

@@ -85,6 +85,51 @@ function agentStatus(controls: Controls, agent: string, tenantId: string) {
 
 const actorOf = (caller: ApiKeyRecord) => `key:${caller.id}`;
 
+/** A control as the API shows it. */
+export type ControlView = ReturnType<typeof controlView>;
+
+/** A control's identity in the API's shape (`POST /v1/controls/clear`). */
+export type ControlKeyBody = z.infer<typeof clearControlRequest>;
+
+/** Control management in the API's shapes: over the database (`controlAdmin`) or over HTTP (the CLI). */
+export interface ControlAdmin {
+  setControl(body: ControlKeyBody & { reason?: string }): Promise<ControlView>;
+  /** Undefined when the control was not on. */
+  clearControl(body: ControlKeyBody): Promise<ControlView | undefined>;
+  listControls(tenantId?: string): Promise<ControlView[]>;
+}
+
+/** The control operations over `controls` with `actor` as their author (authorization is the caller's). */
+export function controlAdmin(controls: Controls, actor: string): ControlAdmin {
+  const keyOfBody = (body: ControlKeyBody): ControlKey => {
+    const tenantId = body.tenant_id ?? ALL_TENANTS;
+    return {
+      tenantId,
+      kind: body.kind,
+      target: body.target ?? (body.kind === 'tenant_paused' ? tenantId : ''),
+      agent: body.agent ?? null,
+    };
+  };
+  return {
+    async setControl(body) {
+      const { control } = await controls.set({
+        ...keyOfBody(body),
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+        actor,
+      });
+      return controlView(control);
+    },
+    async clearControl(body) {
+      const cleared = await controls.clear({ ...keyOfBody(body), actor });
+      return cleared === undefined ? undefined : controlView(cleared);
+    },
+    async listControls(tenantId) {
+      await controls.refresh();
+      return controls.list(tenantId === undefined ? {} : { tenantId }).map(controlView);
+    },
+  };
+}
+
 export const controlRoutes = [
   defineRoute({
     method: 'GET',

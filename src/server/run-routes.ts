@@ -5,7 +5,7 @@ import { ForbiddenError } from '../errors/auth-errors.js';
  * run that does not exist.
  */
 import type { ServerResponse } from 'node:http';
-import { AgentHeldError } from '../controls/control-errors.js';
+import { agentHeldError } from '../controls/control-errors.js';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
@@ -86,12 +86,7 @@ export const runRoutes = [
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
       // A paused or disabled agent takes no new runs (409); a run in flight stops at its next step.
       const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
-      if (hold !== undefined)
-        throw new AgentHeldError(hold.code, agent.name, {
-          reason: hold.control.reason,
-          setBy: hold.control.setBy,
-          tenantPaused: hold.control.kind === 'tenant_paused',
-        });
+      if (hold !== undefined) throw agentHeldError(agent.name, hold);
       const idempotencyKey = headerValue(request, 'idempotency-key');
       if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
         throw invalidRequest('Idempotency-Key must be 1-200 characters.');
