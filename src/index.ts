@@ -288,3 +288,49 @@ export {
 // Utilities
 export { createJsonLogger, silentLogger, type Logger } from './util/logger.js';
 export type { Clock } from './util/clock.js';
+
+// Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance/controls.md)
+export {
+  createControls,
+  controlsChannel,
+  disabledToolsFromEnv,
+  ALL_TENANTS,
+  CONTROL_KINDS,
+  type Controls,
+  type ControlsOptions,
+  type Control,
+  type ControlKind,
+  type ControlKey,
+  type SetControl,
+  type ClearControl,
+  type AgentHold,
+} from './controls/controls.js';
+export {
+  createControlPolicy,
+  CONTROL_POLICY_NAME,
+  type ControlPolicyOptions,
+  type ToolRefusalCounter,
+} from './controls/control-policy.js';
+export {
+  createSpendBreakers,
+  type SpendBreakers,
+  type SpendBreakersOptions,
+  type BreakerTrip,
+  type Spend,
+} from './controls/spend-breaker.js';
+export { createToolPolicy, type ToolPolicy } from './controls/tool-policy.js';
+export {
+  environmentOf,
+  parseSpendBreakers,
+  parseToolPolicy,
+  type ToolPolicyConfig,
+  type ToolPolicyRules,
+  type SpendBreakerInput,
+  type SpendBreakerRule,
+} from './controls/controls-config.js';
+export {
+  AgentHeldError,
+  agentHeldError,
+  InvalidControlError,
+  ControlNotFoundError,
+} from './controls/control-errors.js';
