@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { z } from 'zod';
 import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import { openStore } from '../journal/open-store.js';
+import { createPgClient } from '../journal/pg-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunRecord } from '../journal/types.js';
@@ -21,6 +22,7 @@ import type {
   StepPolicy,
   ToolCallContext,
 } from '../runtime/step-policy.js';
+import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { defineTool } from '../tools/tool.js';
 import { silentLogger } from '../util/logger.js';
 import { parseSpendBreakers, parseToolPolicy } from './controls-config.js';
@@ -301,5 +303,98 @@ describe('control policy in the agent loop', () => {
     expect(result.stopReason).toBe('paused');
     expect(result.error).toMatchObject({ code: 'agent_paused' });
     expect(model.calls).toHaveLength(1);
+  });
+});
+
+describePostgres('control policy across processes on Postgres', (connectionString) => {
+  it('a tool disabled and an agent paused through another client take effect at the running run’s next step', async () => {
+    const schema = createTestSchemaName();
+    const worker = await openStore({ databaseUrl: connectionString, schema });
+    const operatorClient = createPgClient({ connectionString, max: 2 });
+    const workerControls = createControls({ client: worker.client, schema, env: {} });
+    const operatorControls = createControls({ client: operatorClient, schema, env: {} });
+    try {
+      await workerControls.start();
+      await operatorControls.start();
+      const flip = defineTool({
+        name: 'flip',
+        description: 'Flips the switches from the operator process.',
+        input: z.object({}),
+        async run() {
+          await operatorControls.set({
+            tenantId: ALL_TENANTS,
+            kind: 'tool_disabled',
+            target: 'weather',
+            actor: 'key:ops',
+          });
+          await vi.waitFor(
+            () =>
+              expect(
+                workerControls.toolDisabled({ tool: 'weather', agent: 'pg-planner', tenantId: 'default' }),
+              ).toBeDefined(),
+            { timeout: 1_000, interval: 10 },
+          );
+          return 'flipped';
+        },
+      });
+      const pauseAfterWeather = defineTool({
+        name: 'pause_me',
+        description: 'Pauses the agent from the operator process.',
+        input: z.object({}),
+        async run() {
+          await operatorControls.set({
+            tenantId: ALL_TENANTS,
+            kind: 'agent_paused',
+            target: 'pg-planner',
+            actor: 'key:ops',
+          });
+          await vi.waitFor(
+            () =>
+              expect(workerControls.agentHold({ agent: 'pg-planner', tenantId: 'default' })).toBeDefined(),
+            { timeout: 1_000, interval: 10 },
+          );
+          return 'paused';
+        },
+      });
+      const model = createScriptedModel({
+        replies: [
+          { toolCalls: [{ name: 'flip', arguments: {} }] },
+          { toolCalls: [{ name: 'weather', arguments: { city: 'Oslo' } }] },
+          { toolCalls: [{ name: 'pause_me', arguments: {} }] },
+          'never',
+        ],
+      });
+      const planner = defineAgent({
+        name: 'pg-planner',
+        instructions: 'Plan.',
+        model,
+        tools: [flip, weather, pauseAfterWeather],
+      });
+      const result = await runAgent({
+        store: worker.store,
+        agents: [planner],
+        agent: planner.name,
+        input: 'plan',
+        logger: silentLogger,
+        policies: [createControlPolicy({ controls: workerControls })],
+      });
+      expect(model.calls[0]!.tools?.map((tool) => tool.name)).toEqual(['flip', 'weather', 'pause_me']);
+      expect(model.calls[1]!.tools?.map((tool) => tool.name)).toEqual(['flip', 'pause_me']);
+      const steps = await worker.store.loadSteps(result.id);
+      expect(steps.find((step) => step.kind === 'tool' && step.name === 'weather')).toMatchObject({
+        status: 'failed',
+        error: { code: 'tool_disabled' },
+      });
+      expect(result.stopReason).toBe('paused');
+      expect(model.calls).toHaveLength(3);
+    } finally {
+      await workerControls.close();
+      await operatorControls.close();
+      await operatorClient.close();
+      await worker.store.close();
+      const admin = createPgClient({ connectionString, max: 1 });
+      await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.close();
+    }
   });
 });
