@@ -154,6 +154,26 @@ function controlsContract(open: Open) {
     expect(rows[1]).toMatchObject({ before: { reason: 'one' }, after: { reason: 'two' } });
   });
 
+  it('of many processes setting the same control ifAbsent at once (a breaker tripping), one writes and audits', async () => {
+    const others = await Promise.all([open2(), open2(), open2()]);
+    const services = await Promise.all([client, ...others].map((on) => start({ client: on })));
+    const results = await Promise.all(
+      services.map((controls, index) =>
+        controls.set({
+          tenantId: ALL_TENANTS,
+          kind: 'agent_paused',
+          target: 'planner',
+          actor: `system:breaker-${index}`,
+          action: 'breaker.trip',
+          ifAbsent: true,
+        }),
+      ),
+    );
+    expect(results.filter((result) => result.changed)).toHaveLength(1);
+    expect(new Set(results.map((result) => result.control.setBy)).size).toBe(1);
+    expect((await audit()).map((row) => row.action)).toEqual(['breaker.trip']);
+  });
+
   it('refuses malformed controls with invalid_control naming the field, and writes nothing', async () => {
     const controls = await start();
     const refused = async (input: Parameters<Controls['set']>[0], field: string) => {
@@ -190,7 +210,7 @@ function controlsContract(open: Open) {
     expect(other.toolDisabled({ tool: 'places', agent: 'a', tenantId: 't' })).toBeUndefined();
     expect(await audit()).toEqual([]);
     expect(() => createControls({ client, schema, env: { KEEL_DISABLED_TOOLS: 'bad tool' } })).toThrow(
-      /target/,
+      expect.objectContaining({ code: 'config_invalid', details: { field: 'KEEL_DISABLED_TOOLS' } }),
     );
   });
 

@@ -3,6 +3,7 @@ import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { ConfigError } from '../errors/config-errors.js';
 import { InvalidControlError } from './control-errors.js';
 
 /**
@@ -157,7 +158,14 @@ export function createControls({
   const table = `${assertSchemaName(schema)}.controls`;
   const channel = controlsChannel(schema);
   const envControls: Control[] = disabledToolsFromEnv(env).map((tool) => {
-    checkKey({ tenantId: ALL_TENANTS, kind: 'tool_disabled', target: tool });
+    if (!TARGET.test(tool))
+      throw new ConfigError(
+        'config_invalid',
+        `KEEL_DISABLED_TOOLS: ${JSON.stringify(tool)} is not a tool name.`,
+        {
+          field: 'KEEL_DISABLED_TOOLS',
+        },
+      );
     return {
       tenantId: ALL_TENANTS,
       kind: 'tool_disabled',
@@ -196,6 +204,10 @@ export function createControls({
       });
     return queued;
   };
+
+  /** After a committed change: a failed re-read must not turn it into an error (the poll catches up). */
+  const refreshQuietly = () =>
+    refresh().catch((error: unknown) => logger.warn('controls refresh failed', { error: String(error) }));
 
   const poll = () => {
     timer = setTimeout(() => {
@@ -244,18 +256,28 @@ export function createControls({
       const key = checkKey(input);
       const reason = checkReason(input.reason);
       const action = input.action ?? (key.kind === 'agent_paused' ? 'agent.pause' : 'control.set');
+      const values = [key.tenantId, key.kind, key.target, key.agent ?? '', reason, input.actor, now()];
       const result = await client.transaction(async (tx) => {
         const before = await selectRow(tx, table, key);
         if (before !== undefined && input.ifAbsent === true) return { control: before, changed: false };
+        // ifAbsent: of two processes tripping the same breaker at once, one writes (and audits).
         const { rows } = await tx.query<ControlRow>(
           `INSERT INTO ${table} (tenant_id, kind, target, agent, reason, set_by, set_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (tenant_id, kind, target, agent)
-           DO UPDATE SET reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at
+           ON CONFLICT (tenant_id, kind, target, agent) ${
+             input.ifAbsent === true
+               ? 'DO NOTHING'
+               : 'DO UPDATE SET reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at'
+           }
            RETURNING *`,
-          [key.tenantId, key.kind, key.target, key.agent ?? '', reason, input.actor, now()],
+          values,
         );
-        const control = toControl(rows[0] as ControlRow);
+        if (rows[0] === undefined) {
+          const winner = await selectRow(tx, table, key);
+          if (winner === undefined) throw new Error('A control vanished while it was being set.');
+          return { control: winner, changed: false };
+        }
+        const control = toControl(rows[0]);
         await appendAudit(
           tx,
           {
@@ -272,7 +294,7 @@ export function createControls({
         await notifyChange(tx);
         return { control, changed: true };
       });
-      if (result.changed) await refresh();
+      if (result.changed) await refreshQuietly();
       return result;
     },
 
@@ -303,7 +325,7 @@ export function createControls({
         await notifyChange(tx);
         return before;
       });
-      if (cleared !== undefined) await refresh();
+      if (cleared !== undefined) await refreshQuietly();
       return cleared;
     },
 
