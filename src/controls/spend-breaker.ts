@@ -146,19 +146,36 @@ export function createSpendBreakers({
       const scopes = unique(targets.map(({ rule, id }) => `${rule.scope}\u0000${id}`)).map((key) =>
         key.split('\u0000'),
       );
-      await client.query(
-        `INSERT INTO ${table} (scope, scope_id, minute, cost_usd)
-         SELECT scope, scope_id, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(scope, scope_id)
-         ON CONFLICT (scope, scope_id, minute) DO UPDATE SET cost_usd = ${table}.cost_usd + EXCLUDED.cost_usd`,
-        [scopes.map(([scope]) => scope), scopes.map(([, id]) => id), minuteOf(at), spend.costUsd],
+      // One round trip: the upsert, and each watched window's sum. The sums read the snapshot
+      // from before the upsert (a statement does not see its own writes), so add this call's cost.
+      const { rows } = await client.query<{ spent: string }>(
+        `WITH added AS (
+           INSERT INTO ${table} (scope, scope_id, minute, cost_usd)
+           SELECT scope, scope_id, $3, $4 FROM unnest($1::text[], $2::text[]) AS t(scope, scope_id)
+           ON CONFLICT (scope, scope_id, minute) DO UPDATE SET cost_usd = ${table}.cost_usd + EXCLUDED.cost_usd
+         )
+         SELECT coalesce((SELECT sum(cost_usd) FROM ${table} AS bucket
+                          WHERE bucket.scope = w.scope AND bucket.scope_id = w.scope_id AND bucket.minute >= w.since), 0)
+                + $4 AS spent
+         FROM unnest($5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS w(scope, scope_id, since, position)
+         ORDER BY w.position`,
+        [
+          scopes.map(([scope]) => scope),
+          scopes.map(([, id]) => id),
+          minuteOf(at),
+          spend.costUsd,
+          targets.map(({ rule }) => rule.scope),
+          targets.map(({ id }) => id),
+          targets.map(({ rule }) => minuteOf(at - (rule.windowMinutes - 1) * MINUTE_MS)),
+        ],
       );
       const trips: BreakerTrip[] = [];
-      for (const { rule, id } of targets) {
+      for (const [index, { rule, id }] of targets.entries()) {
+        const total = Number(rows[index]?.spent ?? 0);
+        if (total <= rule.maxUsd) continue;
         const held =
           rule.scope === 'agent' ? controls.agentHold({ agent: id, tenantId: ALL_TENANTS }) : undefined;
         if (held?.code === 'agent_paused' && held.control.tenantId === ALL_TENANTS) continue;
-        const total = await spent({ scope: rule.scope, id, windowMinutes: rule.windowMinutes });
-        if (total <= rule.maxUsd) continue;
         const tripped = await trip(rule, id, total);
         if (tripped !== undefined) trips.push(tripped);
       }
