@@ -419,7 +419,7 @@ describe('replay of governed decisions', () => {
     const ended = await waitForRun({ store, runId: created.id, pollMs: 20 });
     await second.stop();
     expect(ended.error).toBeNull();
-    expect(ended.stopReason).toBe("completed");
+    expect(ended.stopReason).toBe('completed');
     const steps = await store.loadSteps(created.id);
     expect(steps.find((step) => step.kind === 'tool' && step.name === 'weather')).toMatchObject({
       status: 'failed',

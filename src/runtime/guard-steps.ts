@@ -3,6 +3,7 @@ import type { RunRecord } from '../journal/types.js';
 import type { Guard, GuardStage, GuardVerdict } from '../guards/guard.js';
 import type { Clock } from '../util/clock.js';
 import type { DurableRun } from './durable-run.js';
+import type { TextRedactor } from './redaction.js';
 
 /** The guards of `guards` that run at `stage`, in the order the agent lists them. */
 export function guardsAt(guards: readonly Guard[] | undefined, stage: GuardStage): readonly Guard[] {
@@ -49,6 +50,7 @@ export async function runGuardSteps({
   signal,
   clock,
   toolOutputs,
+  redact,
 }: {
   durable: DurableRun;
   guards: readonly Guard[];
@@ -63,6 +65,8 @@ export async function runGuardSteps({
   clock: Clock;
   /** Output stage: the run's tool outputs so far (for grounding checks). */
   toolOutputs?: readonly string[];
+  /** The run's redaction rules: the step's identity is taken from the text as journaled. */
+  redact?: TextRedactor;
 }): Promise<GuardsOutcome> {
   let current = text;
   for (const [index, guard] of guards.entries()) {
@@ -73,7 +77,11 @@ export async function runGuardSteps({
         parentSeq,
         kind: 'guard',
         name: guard.name,
-        input: { stage, text: current, ...(toolName === undefined ? {} : { tool: toolName }) },
+        input: {
+          stage,
+          text: redact ? redact(current) : current,
+          ...(toolName === undefined ? {} : { tool: toolName }),
+        },
         journalStart: false,
         meta: { stage },
       },
