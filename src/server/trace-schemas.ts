@@ -91,7 +91,19 @@ export const decisionEnvelopeResponse = z
       .string()
       .nullable()
       .describe('The text the model gave alongside its tool calls, if any.'),
-    guards: z.array(z.unknown()).describe('Guard verdicts (empty until guards exist).'),
+    guards: z
+      .array(
+        z.object({
+          seq: z.number().int().describe('The `guard` step.'),
+          guard: z.string(),
+          stage: z.string().nullable().describe('input, tool_args, tool_output or output.'),
+          action: z.string().nullable().describe('allow, block, redact, warn or retry.'),
+          reason: z.string().nullable(),
+          guarded_seq: z.number().int().nullable().describe('The step the guard checked.'),
+          latency_ms: z.number().nullable(),
+        }),
+      )
+      .describe("Verdicts of the guards on this decision: its answer, its calls' arguments and outputs."),
     retrieved_context_ids: z.array(z.string()).describe('Retrieved context (empty until retrieval exists).'),
   })
   .meta({ id: 'DecisionEnvelope' });
