@@ -109,6 +109,8 @@ describe('step policies', () => {
     const steps = await store.loadSteps(result.id);
     expect(steps[0]!.meta).toMatchObject({
       policy: { budgets: { reservedUsd: 0.01, withheld: ['weather'] } },
+      // What the model was really offered, after the policy withheld a tool.
+      tools: [],
     });
   });
 
