@@ -34,6 +34,19 @@ export { loadConfig, findConfigPath, type LoadedConfig } from './config/load-con
 // Running agents
 export { createWorker, DEFAULT_LEASE_MS, type Worker, type WorkerOptions } from './runtime/worker.js';
 export { runAgent, waitForRun, type RunAgentOptions } from './runtime/run-agent.js';
+export type {
+  StepPolicy,
+  PolicyRunContext,
+  ModelStepContext,
+  ModelCallContext,
+  ToolCallContext,
+  PolicyStop,
+  ModelCallGrant,
+  ToolCallVerdict,
+} from './runtime/step-policy.js';
+export { type RedactionRule, type TenantRedaction, registerRedactionRule } from './runtime/redaction.js';
+export { appendAudit, type AuditEntry, type AuditRecord, type AuditAction } from './governance/audit-log.js';
+export type { Guard, GuardStage, GuardVerdict, GuardContext } from './guards/guard.js';
 export type { RunEvent, RunEventListener } from './runtime/run-events.js';
 export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
 export { createOtelExport, type OtelExport, type OtelExportOptions } from './telemetry/otel-export.js';
