@@ -181,6 +181,43 @@ export { submitSessionRun, type SessionPolicy, type SessionSubmission } from './
 export { loadSessionHistory } from './runtime/session-history.js';
 export type { SessionRecord } from './journal/types.js';
 
+// Guards
+export {
+  GUARD_STAGES,
+  type Guard,
+  type GuardContext,
+  type GuardStage,
+  type GuardVerdict,
+} from './guards/guard.js';
+export { defineGuard, type GuardOptions } from './guards/define-guard.js';
+export { guards } from './guards/index.js';
+export type { MaxLengthOptions } from './guards/max-length.js';
+export type {
+  PromptInjectionOptions,
+  PromptInjectionGuard,
+  PromptInjectionCounters,
+} from './guards/prompt-injection.js';
+export type { PiiGuardOptions } from './guards/pii-guard.js';
+export type { JsonSchemaGuardOptions } from './guards/json-schema.js';
+export { markAsData, type UntrustedToolOutputOptions } from './guards/untrusted-tool-output.js';
+export type { GroundingOptions, GroundingJudgement } from './guards/grounding.js';
+export {
+  detectPii,
+  redactPii,
+  isLuhnValid,
+  isValidIban,
+  PII_ENTITIES,
+  PII_REPLACEMENTS,
+  type PiiEntity,
+  type PiiSpan,
+} from './guards/pii.js';
+export {
+  detectInjection,
+  type InjectionFinding,
+  type InjectionFamily,
+  type InjectionMode,
+} from './guards/injection-heuristics.js';
+
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
 
