@@ -62,7 +62,7 @@ const EMAIL =
 const PHONE =
   /(?<![\w+.\-/])(?:\+\d{1,3}[ .-]?)?\(?\d[\d ().-]{5,22}\d(?:[ ]?(?:x|ext\.?)[ ]?\d{1,6})?(?![\w/]|:\d)/g;
 
-const CARD = /(?<![\w.-])\d(?:[ -]?\d){11,18}(?![\d]|[.-]\d)/g;
+const CARD = /(?<![\w.+-])\d(?:[ -]?\d){11,18}(?![\d]|[.-]\d)/g;
 
 const IBAN = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g;
 
@@ -239,6 +239,8 @@ function acceptPhone(match: RegExpExecArray): { start: number; end: number } | n
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const DATE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4})(?: \d{1,2})?$/;
 const POSTAL_CODE = /^\d{5}-\d{3,4}$/;
+/** An SSN's shape that failed the SSN rules: not a phone number either. */
+const SSN_SHAPE = /^\d{3}-\d{2}-\d{4}$/;
 const YEAR_RANGE = /^(?:1[89]|20)\d\d ?- ?(?:1[89]|20)\d\d$/;
 const DOTTED_THOUSANDS = /^\d{1,3}(?:\.\d{3})+$/;
 
@@ -251,12 +253,13 @@ export function isPhoneNumber(candidate: string): boolean {
   const number = candidate.replace(/[ ]?(?:x|ext\.?)[ ]?\d{1,6}$/, '');
   const digits = number.replace(/\D/g, '');
   if (digits.length < 7 || digits.length > 15) return false;
-  if (IPV4.test(number) || DATE.test(number) || YEAR_RANGE.test(number) || DOTTED_THOUSANDS.test(number) || POSTAL_CODE.test(number)) {
+  if (IPV4.test(number) || DATE.test(number) || YEAR_RANGE.test(number) || DOTTED_THOUSANDS.test(number) || POSTAL_CODE.test(number) || SSN_SHAPE.test(number)) {
     return false;
   }
   if (/^\d+$/.test(number)) return digits.length === 10 || digits.length === 11;
   if (!balancedParentheses(number) || /[ .-]{2}|[.-][ ]|[ ][.-]/.test(number.replace(/\) /g, ')'))) return false;
-  const groups = number.split(/[ .\-()+]+/).filter(Boolean);
+  // The trunk prefix "(0)" of international numbers ("+46 (0)8 ...") is not a group.
+  const groups = number.replace('(0)', ' ').split(/[ .\-()+]+/).filter(Boolean);
   return groups.filter((each) => each.length === 1).length <= 1;
 }
 
