@@ -454,7 +454,10 @@ async function benchGuards() {
   // In-process heuristics only (no database): about 10 s.
   const got = await runChild(join(BENCH, 'guards', 'overhead.js'), [], { timeoutMs: 300_000 });
   if (!got.markdown)
-    return { markdown: `## (g) Guard pipeline overhead\n\n${problem(got) ?? 'no result'}`, results: { measure: got } };
+    return {
+      markdown: `## (g) Guard pipeline overhead\n\n${problem(got) ?? 'no result'}`,
+      results: { measure: got },
+    };
   const { markdown, ...results } = got;
   return { markdown, results };
 }

@@ -34,7 +34,8 @@ function messages(round) {
   const list = [];
   for (let index = 0; index < MESSAGES; index++) {
     let text = `Search result ${round}.${index}: `;
-    for (let step = index; text.length < SIZE; step += 3) text += `${sentences[step % sentences.length]} (${step * 17}) `;
+    for (let step = index; text.length < SIZE; step += 3)
+      text += `${sentences[step % sentences.length]} (${step * 17}) `;
     list.push(text.slice(0, SIZE));
   }
   return list;
@@ -47,7 +48,14 @@ const pipeline = [
   guards.untrustedToolOutput(),
 ];
 const FLOOR_PATTERN = /ignore (?:all )?previous instructions|[\w.+-]+@[\w-]+\.\w+/i;
-const floorRegex = [defineGuard({ name: 'regex', stage: 'tool_output', check: ({ text }) => (FLOOR_PATTERN.test(text) ? { action: 'warn', reason: 'match' } : { action: 'allow' }) })];
+const floorRegex = [
+  defineGuard({
+    name: 'regex',
+    stage: 'tool_output',
+    check: ({ text }) =>
+      FLOOR_PATTERN.test(text) ? { action: 'warn', reason: 'match' } : { action: 'allow' },
+  }),
+];
 const floorNoop = [defineGuard({ name: 'noop', stage: 'tool_output', check: () => ({ action: 'allow' }) })];
 
 /** Runs the guards in order, as the loop does: a redact hands its text to the next guard. */

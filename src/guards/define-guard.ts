@@ -19,7 +19,12 @@ const GUARD_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
  * A guard from its definition, checked once here so that a bad one fails when the config loads
  * rather than in the middle of a run.
  */
-export function defineGuard({ name, stage, check, maxRetries = DEFAULT_GUARD_MAX_RETRIES }: GuardOptions): Guard {
+export function defineGuard({
+  name,
+  stage,
+  check,
+  maxRetries = DEFAULT_GUARD_MAX_RETRIES,
+}: GuardOptions): Guard {
   if (typeof name !== 'string' || !GUARD_NAME.test(name)) {
     throw invalidGuardField(
       String(name),

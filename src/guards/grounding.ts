@@ -46,10 +46,14 @@ export function grounding({
       const sources = context.toolOutputs ?? [];
       const raw = await check({ answer: context.text, sources, context });
       const judgement: GroundingJudgement = typeof raw === 'boolean' ? { grounded: raw } : raw;
-      const details = { sources: sources.length, ...(judgement.score === undefined ? {} : { score: judgement.score }) };
+      const details = {
+        sources: sources.length,
+        ...(judgement.score === undefined ? {} : { score: judgement.score }),
+      };
       if (judgement.grounded) return { action: 'allow', details };
       const feedback =
-        judgement.feedback ?? 'Your answer states things the sources do not support. Answer again using only the sources.';
+        judgement.feedback ??
+        'Your answer states things the sources do not support. Answer again using only the sources.';
       const reason = 'the answer is not grounded in the sources';
       if (onUngrounded === 'retry') return { action: 'retry', feedback, reason, details };
       return { action: onUngrounded, reason: `${reason}: ${feedback}`, details };

@@ -27,7 +27,11 @@ export function pii({ entities = PII_ENTITIES, action, stages, name = 'pii' }: P
   }
   for (const entity of entities) {
     if (!PII_ENTITIES.includes(entity)) {
-      throw invalidGuardField(name, 'entities', `"${String(entity)}" is not one of ${PII_ENTITIES.join(', ')}`);
+      throw invalidGuardField(
+        name,
+        'entities',
+        `"${String(entity)}" is not one of ${PII_ENTITIES.join(', ')}`,
+      );
     }
   }
   return defineGuard({
@@ -40,7 +44,8 @@ export function pii({ entities = PII_ENTITIES, action, stages, name = 'pii' }: P
       const reason = `PII found: ${Object.entries(found)
         .map(([entity, count]) => `${count} ${entity}`)
         .join(', ')}`;
-      if (action === 'redact') return { action: 'redact', text: replaceSpans(text, spans), reason, details: { found } };
+      if (action === 'redact')
+        return { action: 'redact', text: replaceSpans(text, spans), reason, details: { found } };
       return { action, reason, details: { found } };
     },
   });

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { detectPii, isCardNumber, isLuhnValid, isPhoneNumber, isValidIban, redactPii, type PiiEntity } from './pii.js';
+import {
+  detectPii,
+  isCardNumber,
+  isLuhnValid,
+  isPhoneNumber,
+  isValidIban,
+  redactPii,
+  type PiiEntity,
+} from './pii.js';
 
 const found = (text: string, entities?: PiiEntity[]) =>
   detectPii(text, entities).map((span) => [span.entity, text.slice(span.start, span.end)]);
 
 describe('Luhn and mod-97 checks', () => {
   it('accepts valid card numbers and refuses a changed digit', () => {
-    for (const card of ['4111111111111111', '5555555555554444', '378282246310005', '6011111111111117', '3530111333300000']) {
+    for (const card of [
+      '4111111111111111',
+      '5555555555554444',
+      '378282246310005',
+      '6011111111111117',
+      '3530111333300000',
+    ]) {
       expect(isLuhnValid(card)).toBe(true);
       expect(isCardNumber(card)).toBe(true);
     }
@@ -19,7 +33,12 @@ describe('Luhn and mod-97 checks', () => {
   });
 
   it('accepts valid IBANs (any case, spaced) and refuses a changed digit or a wrong length', () => {
-    for (const iban of ['GB82WEST12345698765432', 'DE89 3704 0044 0532 0130 00', 'fr1420041010050500013m02606', 'NL91ABNA0417164300']) {
+    for (const iban of [
+      'GB82WEST12345698765432',
+      'DE89 3704 0044 0532 0130 00',
+      'fr1420041010050500013m02606',
+      'NL91ABNA0417164300',
+    ]) {
       expect(isValidIban(iban)).toBe(true);
     }
     expect(isValidIban('GB82WEST12345698765433')).toBe(false);
@@ -30,10 +49,18 @@ describe('Luhn and mod-97 checks', () => {
 
 describe('detectPii', () => {
   it('finds each kind in a sentence', () => {
-    expect(found('Write to ana.silva+trip@example.co.uk today')).toEqual([['email', 'ana.silva+trip@example.co.uk']]);
+    expect(found('Write to ana.silva+trip@example.co.uk today')).toEqual([
+      ['email', 'ana.silva+trip@example.co.uk'],
+    ]);
     expect(found('Card 4111 1111 1111 1111, exp 12/27')).toEqual([['card', '4111 1111 1111 1111']]);
-    expect(found('IBAN: DE89 3704 0044 0532 0130 00 please')).toEqual([['iban', 'DE89 3704 0044 0532 0130 00']]);
+    expect(found('IBAN: DE89 3704 0044 0532 0130 00 please')).toEqual([
+      ['iban', 'DE89 3704 0044 0532 0130 00'],
+    ]);
     expect(found('SSN 123-45-6789.')).toEqual([['ssn', '123-45-6789']]);
+    expect(found('fax +447700677662 mobile, or +46 (0)8 928 571 38')).toEqual([
+      ['phone', '+447700677662'],
+      ['phone', '+46 (0)8 928 571 38'],
+    ]);
     expect(found('call +1-415-555-0134 or (020) 7946 0958')).toEqual([
       ['phone', '+1-415-555-0134'],
       ['phone', '(020) 7946 0958'],
@@ -57,7 +84,9 @@ describe('detectPii', () => {
   });
 
   it('lets the more specific kind win an overlap', () => {
-    expect(found('Bearer sk-abcdefghijklmnopqrstuvwxyz')).toEqual([['bearer_token', 'sk-abcdefghijklmnopqrstuvwxyz']]);
+    expect(found('Bearer sk-abcdefghijklmnopqrstuvwxyz')).toEqual([
+      ['bearer_token', 'sk-abcdefghijklmnopqrstuvwxyz'],
+    ]);
     expect(found('4111111111111111')).toEqual([['card', '4111111111111111']]);
   });
 
@@ -77,7 +106,13 @@ describe('detectPii', () => {
 
 describe('redactPii', () => {
   it('replaces every value by its label and keeps no original value', () => {
-    const secrets = ['jo@example.com', '4111-1111-1111-1111', 'GB82 WEST 1234 5698 7654 32', '123-45-6789', '+44 20 7946 0958'];
+    const secrets = [
+      'jo@example.com',
+      '4111-1111-1111-1111',
+      'GB82 WEST 1234 5698 7654 32',
+      '123-45-6789',
+      '+44 20 7946 0958',
+    ];
     const text = `Guest ${secrets[0]} paid with ${secrets[1]}, refund to ${secrets[2]}, SSN ${secrets[3]}, tel ${secrets[4]}.`;
     const redacted = redactPii(text);
     expect(redacted).toBe('Guest [EMAIL] paid with [CARD], refund to [IBAN], SSN [SSN], tel [PHONE].');

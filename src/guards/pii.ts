@@ -64,7 +64,8 @@ const PHONE =
 
 const CARD = /(?<![\w.+-])\d(?:[ -]?\d){11,18}(?![\d]|[.-]\d)/g;
 
-const IBAN = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g;
+const IBAN =
+  /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g;
 
 const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/g;
 
@@ -151,8 +152,7 @@ export function replaceSpans(text: string, spans: readonly PiiSpan[]): string {
 /** Keeps the most specific finding where findings overlap (then the longer one). */
 function withoutOverlaps(spans: PiiSpan[]): PiiSpan[] {
   const ranked = [...spans].sort(
-    (a, b) =>
-      PRIORITY.indexOf(a.entity) - PRIORITY.indexOf(b.entity) || b.end - b.start - (a.end - a.start),
+    (a, b) => PRIORITY.indexOf(a.entity) - PRIORITY.indexOf(b.entity) || b.end - b.start - (a.end - a.start),
   );
   const kept: PiiSpan[] = [];
   for (const span of ranked) {
@@ -225,14 +225,16 @@ function acceptIban(match: RegExpExecArray): { start: number; end: number } | nu
 
 /**
  * A phone candidate, unless it is two short groups followed by a word: that is a house number
- * and a street ("17151 2450 Crown St"), far more often than a phone number.
+ * and a street ("17151 2450 Crown St"), far more often than a phone number (but not when it
+ * starts with an international `+`).
  */
 function acceptPhone(match: RegExpExecArray): { start: number; end: number } | null {
   const candidate = match[0];
   if (!isPhoneNumber(candidate)) return null;
   const end = match.index + candidate.length;
   const groups = candidate.split(/[ .\-()+]+/).filter(Boolean).length;
-  if (groups <= 2 && /^[ \t]{1,4}\p{L}/u.test(match.input.slice(end, end + 6))) return null;
+  const international = candidate.startsWith('+');
+  if (!international && groups <= 2 && /^[ \t]{1,4}\p{L}/u.test(match.input.slice(end, end + 6))) return null;
   return { start: match.index, end };
 }
 
@@ -253,13 +255,24 @@ export function isPhoneNumber(candidate: string): boolean {
   const number = candidate.replace(/[ ]?(?:x|ext\.?)[ ]?\d{1,6}$/, '');
   const digits = number.replace(/\D/g, '');
   if (digits.length < 7 || digits.length > 15) return false;
-  if (IPV4.test(number) || DATE.test(number) || YEAR_RANGE.test(number) || DOTTED_THOUSANDS.test(number) || POSTAL_CODE.test(number) || SSN_SHAPE.test(number)) {
+  if (
+    IPV4.test(number) ||
+    DATE.test(number) ||
+    YEAR_RANGE.test(number) ||
+    DOTTED_THOUSANDS.test(number) ||
+    POSTAL_CODE.test(number) ||
+    SSN_SHAPE.test(number)
+  ) {
     return false;
   }
   if (/^\d+$/.test(number)) return digits.length === 10 || digits.length === 11;
-  if (!balancedParentheses(number) || /[ .-]{2}|[.-][ ]|[ ][.-]/.test(number.replace(/\) /g, ')'))) return false;
+  if (!balancedParentheses(number) || /[ .-]{2}|[.-][ ]|[ ][.-]/.test(number.replace(/\) /g, ')')))
+    return false;
   // The trunk prefix "(0)" of international numbers ("+46 (0)8 ...") is not a group.
-  const groups = number.replace('(0)', ' ').split(/[ .\-()+]+/).filter(Boolean);
+  const groups = number
+    .replace('(0)', ' ')
+    .split(/[ .\-()+]+/)
+    .filter(Boolean);
   return groups.filter((each) => each.length === 1).length <= 1;
 }
 

@@ -99,7 +99,11 @@ export function promptInjection(options: PromptInjectionOptions = {}): PromptInj
       const answer = await classify(classifier, context, classifierTimeoutMs);
       const classifierMs = Math.round((performance.now() - started) * 1000) / 1000;
       const confidence = answer.confidence ?? (answer.injection ? 1 : 0);
-      const details = { heuristics: summary(heuristics), classifierMs, classifier: { ...answer, confidence } };
+      const details = {
+        heuristics: summary(heuristics),
+        classifierMs,
+        classifier: { ...answer, confidence },
+      };
       if (answer.injection && confidence >= threshold) {
         return detectedVerdict(`classifier: ${answer.reason ?? 'prompt injection'}`, details);
       }
@@ -115,7 +119,11 @@ export function promptInjection(options: PromptInjectionOptions = {}): PromptInj
       };
       if (onClassifierError === 'open') {
         counters.failedOpen++;
-        return { action: 'warn', reason: 'injection classifier unavailable: let through (fail-open)', details };
+        return {
+          action: 'warn',
+          reason: 'injection classifier unavailable: let through (fail-open)',
+          details,
+        };
       }
       counters.failedClosed++;
       return { action: 'block', reason: 'injection classifier unavailable: blocked (fail-closed)', details };
@@ -134,7 +142,10 @@ function validate(
   action: string,
 ): void {
   const { classifier, onClassifierError } = options;
-  if (classifier !== undefined && (typeof classifier !== 'object' || typeof classifier.generate !== 'function')) {
+  if (
+    classifier !== undefined &&
+    (typeof classifier !== 'object' || typeof classifier.generate !== 'function')
+  ) {
     throw invalidGuardField(name, 'classifier', 'must be a LanguageModel');
   }
   if (classifier !== undefined && onClassifierError === undefined) {
@@ -149,7 +160,8 @@ function validate(
   if (!Number.isFinite(classifierTimeoutMs) || classifierTimeoutMs <= 0) {
     throw invalidGuardField(name, 'classifierTimeoutMs', 'must be a positive number');
   }
-  if (action !== 'block' && action !== 'warn') throw invalidGuardField(name, 'action', "must be 'block' or 'warn'");
+  if (action !== 'block' && action !== 'warn')
+    throw invalidGuardField(name, 'action', "must be 'block' or 'warn'");
 }
 
 function summary(finding: InjectionFinding): Record<string, unknown> {
@@ -164,7 +176,10 @@ async function classify(
 ): Promise<z.infer<typeof ClassifierAnswer>> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = context.signal ? AbortSignal.any([context.signal, timeout]) : timeout;
-  const where = context.stage === 'tool_output' ? `data returned by the tool ${context.toolName ?? ''}` : 'a user message';
+  const where =
+    context.stage === 'tool_output'
+      ? `data returned by the tool ${context.toolName ?? ''}`
+      : 'a user message';
   const response = await classifier.generate(
     {
       messages: [
@@ -180,7 +195,9 @@ async function classify(
     },
     {
       signal,
-      ...(context.runId && context.tenantId ? { run: { runId: context.runId, tenantId: context.tenantId } } : {}),
+      ...(context.runId && context.tenantId
+        ? { run: { runId: context.runId, tenantId: context.tenantId } }
+        : {}),
     },
   );
   const content = response.message.content;
@@ -192,6 +209,7 @@ async function classify(
     throw new Error(`the classifier's answer is not JSON: ${content.slice(0, 100)}`);
   }
   const answer = ClassifierAnswer.safeParse(parsed);
-  if (!answer.success) throw new Error(`the classifier's answer has the wrong shape: ${answer.error.message}`);
+  if (!answer.success)
+    throw new Error(`the classifier's answer has the wrong shape: ${answer.error.message}`);
   return answer.data;
 }
