@@ -71,7 +71,7 @@ const RULES: readonly InjectionRule[] = [
     'override.you_are_now',
     'override',
     1,
-    String.raw`\byou\s+are\s+(?:now|no\s+longer)\s+(?:a|an|the|in|free|dan|unrestricted|jailbroken|bound|required|allowed|my)\b`,
+    String.raw`\byou\s+are\s+(?:now|no\s+longer)\s+(?:(?:a|an|the)\s+(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|new\s+ai|different\s+ai)|free\s+(?:from|of)|dan|unrestricted|unfiltered|jailbroken|bound|required\s+to\s+follow|in\s+(?:developer|god|dan|jailbreak)\s+mode)\b`,
   ),
   rule(
     'override.mode',
