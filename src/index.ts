@@ -199,7 +199,7 @@ export type {
 } from './guards/prompt-injection.js';
 export type { PiiGuardOptions } from './guards/pii-guard.js';
 export type { JsonSchemaGuardOptions } from './guards/json-schema.js';
-export { markAsData, type UntrustedToolOutputOptions } from './guards/untrusted-tool-output.js';
+export { markAsData, unmarkData, type UntrustedToolOutputOptions } from './guards/untrusted-tool-output.js';
 export type { GroundingOptions, GroundingJudgement } from './guards/grounding.js';
 export {
   detectPii,

@@ -135,7 +135,7 @@ const RULES: readonly InjectionRule[] = [
     'delimiter.closing_tag',
     'delimiter',
     1,
-    String.raw`</(?:document|context|data|tool_output|tool_result|untrusted|untrusted[-_]data|search_results?|user_input)>`,
+    String.raw`(?:<|&lt;)/(?:document|context|data|tool_output|tool_result|untrusted|untrusted[-_]data|search_results?|user_input)>`,
   ),
 
   // Exfiltration: asks to reveal the prompt or send data somewhere.

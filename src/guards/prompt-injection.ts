@@ -3,6 +3,7 @@ import type { LanguageModel } from '../model/model.js';
 import { defineGuard, invalidGuardField } from './define-guard.js';
 import type { Guard, GuardContext, GuardStage, GuardVerdict } from './guard.js';
 import { detectInjection, type InjectionFinding } from './injection-heuristics.js';
+import { unmarkData } from './untrusted-tool-output.js';
 
 export interface PromptInjectionOptions {
   /**
@@ -86,7 +87,8 @@ export function promptInjection(options: PromptInjectionOptions = {}): PromptInj
 
   async function check(context: GuardContext): Promise<GuardVerdict> {
     counters.checks++;
-    const heuristics = detectInjection(context.text, context.stage === 'tool_output' ? 'indirect' : 'direct');
+    const text = context.stage === 'tool_output' ? unmarkData(context.text) : context.text;
+    const heuristics = detectInjection(text, context.stage === 'tool_output' ? 'indirect' : 'direct');
     if (heuristics.flagged) {
       return detectedVerdict(`possible prompt injection (${heuristics.rules.join(', ')})`, {
         heuristics: summary(heuristics),
@@ -96,7 +98,7 @@ export function promptInjection(options: PromptInjectionOptions = {}): PromptInj
     counters.classifierCalls++;
     const started = performance.now();
     try {
-      const answer = await classify(classifier, context, classifierTimeoutMs);
+      const answer = await classify(classifier, { ...context, text }, classifierTimeoutMs);
       const classifierMs = Math.round((performance.now() - started) * 1000) / 1000;
       const confidence = answer.confidence ?? (answer.injection ? 1 : 0);
       const details = {
