@@ -191,6 +191,7 @@ export {
 } from './guards/guard.js';
 export { defineGuard, type GuardOptions } from './guards/define-guard.js';
 export { guards } from './guards/index.js';
+export { runGuard, guardsAt, type GuardOutcome } from './guards/run-guard.js';
 export type { MaxLengthOptions } from './guards/max-length.js';
 export type {
   PromptInjectionOptions,
@@ -316,6 +317,7 @@ export {
   ModelAttemptsExhaustedError,
 } from './errors/model-errors.js';
 export { NondeterminismError, ToolError, RunCancelledError } from './errors/runtime-errors.js';
+export { GuardBlockedError, GuardError } from './errors/guard-errors.js';
 export {
   ApprovalNotFoundError,
   ApprovalNotPendingError,
