@@ -137,7 +137,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     costUsd += step.costUsd;
   };
   const { redact } = options;
-  const guardArgs = { durable, run, signal, clock, ...(redact ? { redact } : {}) };
+  const guardArgs = { durable, run, signal, ...(redact ? { redact } : {}) };
   /** A message as the journal holds it (redacted by the run's rules), and as the model sees it. */
   const stored = (message: Message) => (redact ? redactMessage(message, redact) : message);
   const seen = (message: Message) => (agent.redactFromModel ? stored(message) : message);

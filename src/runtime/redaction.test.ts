@@ -102,6 +102,26 @@ describe('redaction rules', () => {
     expect(lines.join('\n')).not.toContain(SECRET_MAIL);
   });
 
+  it("the built-in 'pii' rule keeps e-mails, card numbers and IBANs out of the stored run", async () => {
+    const model = createScriptedModel({
+      replies: [(request: ModelRequest) => `Noted: ${request.messages.at(-1)!.content}`],
+    });
+    const agent = defineAgent({ name: `pii-${++counter}`, instructions: 'Help.', model, redact: ['pii'] });
+    const card = '4111 1111 1111 1111';
+    const iban = 'DE89 3704 0044 0532 0130 00';
+    const result = await runAgent({
+      store,
+      agents: [agent],
+      agent: agent.name,
+      input: `Pay with ${card} or ${iban}, receipt to ${SECRET_MAIL}`,
+      logger: silentLogger,
+    });
+    const text = await storedText(result.id);
+    for (const secret of [card, '4111111111111111', iban, SECRET_MAIL]) expect(text).not.toContain(secret);
+    // The input was redacted before it was stored, so the model got the redacted input too.
+    expect(model.calls[0]!.messages.at(-1)!.content).not.toContain(card);
+  });
+
   it('redactFromModel: the model, too, sees the redacted outputs', async () => {
     const model = createScriptedModel({
       replies: [

@@ -1,5 +1,6 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import type { Message } from '../model/model.js';
+import { redactPii } from '../guards/pii.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -7,7 +8,7 @@ import type { Logger } from '../util/logger.js';
  * and meta, its output, its logs) passes through the run's redaction rules before it is written.
  *
  * A rule is a named built-in (`'pii'`: e-mail addresses, phone numbers, card numbers, IBANs, US
- * SSNs, API keys and bearer tokens, see src/guards/pii.ts) or a function of a text. Within one
+ * SSNs, API keys and bearer tokens: `redactPii` of src/guards/pii.ts) or a function of a text. Within one
  * execution the model sees the original model and tool outputs unless the agent says
  * `redactFromModel: true`; the journal never holds them, so an execution that resumes the run
  * after a crash sees the redacted ones (docs/guarantees.md states the trade-off).
@@ -17,13 +18,10 @@ export type RedactionRule = 'pii' | ((text: string) => string);
 /** A run's rules as one function of a text (the rules applied in order). */
 export type TextRedactor = (text: string) => string;
 
-/** Built-in rules by name; `pii` is registered by src/guards/pii.ts's module (see index). */
-const BUILT_IN_RULES = new Map<string, TextRedactor>();
-
-/** Registers a named rule (the guards module registers `pii`). */
-export function registerRedactionRule(name: string, redact: TextRedactor): void {
-  BUILT_IN_RULES.set(name, redact);
-}
+/** Built-in rules by name. */
+const BUILT_IN_RULES: ReadonlyMap<string, TextRedactor> = new Map([
+  ['pii', (text: string) => redactPii(text)],
+]);
 
 /** Checks an agent's (or a tenant's) rules; throws `invalid_agent` naming the bad one. */
 export function assertRedactionRules(owner: string, rules: unknown): asserts rules is RedactionRule[] {
@@ -45,9 +43,7 @@ export function redactorOf(rules: readonly RedactionRule[] | undefined): TextRed
   if (!rules || rules.length === 0) return undefined;
   const steps = rules.map((rule) => {
     if (typeof rule === 'function') return rule;
-    const builtIn = BUILT_IN_RULES.get(rule);
-    if (!builtIn) throw new Error(`redaction rule "${rule}" is not registered`);
-    return builtIn;
+    return BUILT_IN_RULES.get(rule)!;
   });
   return (text) => steps.reduce((current, step) => step(current), text);
 }
