@@ -23,10 +23,12 @@ export const traceStepResponse = z
     parent_seq: z
       .number()
       .nullable()
-      .describe('The model step that asked for this tool call or approval; null for model steps.'),
+      .describe(
+        'The step this one belongs to: the model step that asked for a tool call or approval, the step a guard checked; null for model steps and input guards.',
+      ),
     type: z
       .string()
-      .describe('`llm` (a model step), `tool`, `approval`; later `guard`, `retrieval`, `agent`.'),
+      .describe('`llm` (a model step), `tool`, `approval`, `guard`; later `retrieval`, `agent`.'),
     name: z.string(),
     model: z.string().nullable().describe('`llm` steps: the model called.'),
     tokens_in: z.number().nullable(),
@@ -41,6 +43,16 @@ export const traceStepResponse = z
       .array(traceExecution)
       .describe('Every execution, oldest first; the last is the current one.'),
     started_at: z.string(),
+    verdict: z
+      .object({
+        stage: z.string().nullable(),
+        action: z.string().nullable(),
+        reason: z.string().nullable(),
+      })
+      .nullable()
+      .describe(
+        '`guard` steps: the stage, the action (allow, block, redact, warn, retry) and why; null for others.',
+      ),
   })
   .meta({ id: 'TraceStep' });
 
