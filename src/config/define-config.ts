@@ -1,6 +1,7 @@
 import type { SpendBreakerInput, ToolPolicyConfig } from '../controls/controls-config.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
+import type { RedactionRule } from '../runtime/redaction.js';
 
 /** What a `keel.config.ts` exports (as its default export). */
 export interface KeelConfig {
@@ -19,6 +20,11 @@ export interface KeelConfig {
    * in the last hour passes $5 (`scope: 'tenant'` pauses a tenant; `target` narrows to one).
    */
   spendBreakers?: SpendBreakerInput[];
+  /**
+   * Redaction rules per tenant, applied with each agent's own `redact` to what runs store
+   * (journal payloads, inputs, outputs, logs): `{ tenants: { acme: ['pii'] } }`.
+   */
+  redact?: { tenants: Record<string, RedactionRule[]> };
 }
 
 /** Identity helper that types a config file's default export. */

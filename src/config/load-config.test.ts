@@ -78,5 +78,5 @@ describe('loadConfig', () => {
       code: 'config_invalid',
       details: { field: 'spendBreakers[0].max_usd' },
     });
-  });
+  }, 120_000);
 });

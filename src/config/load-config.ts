@@ -12,6 +12,7 @@ import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { defineAgent, type Agent } from '../runtime/agent.js';
+import { assertRedactionRules, type TenantRedaction } from '../runtime/redaction.js';
 
 const DEFAULT_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs'];
 
@@ -25,6 +26,8 @@ export interface LoadedConfig {
   toolPolicy?: ToolPolicyConfig;
   /** The config's `spendBreakers` (or `spend_breakers`), validated. */
   spendBreakers?: SpendBreakerRule[];
+  /** Redaction rules per tenant (`redact: { tenants: { acme: ['pii'] } }`), validated. */
+  redactByTenant?: TenantRedaction;
 }
 
 /**
@@ -84,12 +87,14 @@ export async function loadConfig(
   const gateway = gatewayOf(loaded);
   const toolPolicy = sectionOf(loaded, 'toolPolicy');
   const spendBreakers = sectionOf(loaded, 'spendBreakers') ?? sectionOf(loaded, 'spend_breakers');
+  const redactByTenant = redactionOf(loaded);
   return {
     path,
     agents: agentsOf(loaded, path, gateway !== undefined),
     ...(gateway === undefined ? {} : { gateway }),
     ...(toolPolicy === undefined ? {} : { toolPolicy: parseToolPolicy(toolPolicy) }),
     ...(spendBreakers === undefined ? {} : { spendBreakers: parseSpendBreakers(spendBreakers) }),
+    ...(redactByTenant === undefined ? {} : { redactByTenant }),
   };
 }
 
@@ -98,6 +103,34 @@ function sectionOf(loaded: unknown, name: string): unknown {
   const { module, exported } = exportsOf(loaded);
   const section = exported?.[name] ?? module?.[name];
   return section === null ? undefined : section;
+}
+
+/** The `redact` section: `{ tenants: { <tenant>: rules } }`; `config_invalid` names a bad field. */
+function redactionOf(loaded: unknown): TenantRedaction | undefined {
+  const { module, exported } = exportsOf(loaded);
+  const section = exported?.redact ?? module?.redact;
+  if (section === undefined || section === null) return undefined;
+  const tenants = (section as { tenants?: unknown }).tenants;
+  if (
+    typeof section !== 'object' ||
+    typeof tenants !== 'object' ||
+    tenants === null ||
+    Array.isArray(tenants)
+  ) {
+    throw new ConfigError('config_invalid', 'redact must be { tenants: { <tenant id>: ["pii", ...] } }.', {
+      field: 'redact.tenants',
+    });
+  }
+  for (const [tenant, rules] of Object.entries(tenants)) {
+    try {
+      assertRedactionRules(`tenant ${tenant}`, rules);
+    } catch (error) {
+      throw new ConfigError('config_invalid', `redact.tenants.${tenant}: ${(error as Error).message}`, {
+        field: `redact.tenants.${tenant}`,
+      });
+    }
+  }
+  return tenants as TenantRedaction;
 }
 
 function exportsOf(loaded: unknown): {
