@@ -14,6 +14,7 @@
 // Settings: KEEL_BENCH_CONTROLS_N (default 2000 checks / 500 records / 50 changes).
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createPgClient } from '../../dist/journal/pg-client.js';
 import { migrate } from '../../dist/journal/migrations.js';
 import { createControls, ALL_TENANTS } from '../../dist/controls/controls.js';
@@ -89,8 +90,7 @@ try {
     const committed = performance.now();
     // Not awaited: the clock runs from the request, through the commit, to the other cache.
     const set = writer.set({ tenantId: ALL_TENANTS, kind: 'tool_disabled', target, actor: 'bench' });
-    while (reader.toolDisabled({ tool: target, agent: 'a', tenantId: 't' }) === undefined)
-      await new Promise((resolve) => setImmediate(resolve));
+    while (reader.toolDisabled({ tool: target, agent: 'a', tenantId: 't' }) === undefined) await nextTurn();
     propagation.push(performance.now() - committed);
     await set;
   }
