@@ -25,7 +25,9 @@ describe('defineTool', () => {
     const predicate = (args: { q: string }) => args.q === 'all';
     expect(defineTool({ ...base, effect: 'destructive' }).needsApproval).toBe(true);
     expect(defineTool({ ...base, effect: 'destructive', needsApproval: false }).needsApproval).toBe(false);
-    expect(defineTool({ ...base, effect: 'destructive', needsApproval: predicate }).needsApproval).toBe(predicate);
+    expect(defineTool({ ...base, effect: 'destructive', needsApproval: predicate }).needsApproval).toBe(
+      predicate,
+    );
     expect(defineTool({ ...base, effect: 'write' }).needsApproval).toBeUndefined();
     expect(defineTool(base).needsApproval).toBeUndefined();
   });
