@@ -371,6 +371,11 @@ export {
 } from './controls/spend-breaker.js';
 export { createToolPolicy, type ToolPolicy } from './controls/tool-policy.js';
 export {
+  startRuntimeControls,
+  type RuntimeControls,
+  type RuntimeControlsOptions,
+} from './controls/runtime-controls.js';
+export {
   environmentOf,
   parseSpendBreakers,
   parseToolPolicy,
