@@ -1,3 +1,4 @@
+import type { BudgetConfig } from '../budgets/declared-budgets.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
 
@@ -7,6 +8,8 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
+  /** Budgets upserted into the database at start (`keel serve`, `keel worker`); see docs/governance/budgets.md. */
+  budgets?: BudgetConfig[];
 }
 
 /** Identity helper that types a config file's default export. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
+import { parseDeclaredBudgets, type DeclaredBudget } from '../budgets/declared-budgets.js';
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
@@ -15,6 +16,8 @@ export interface LoadedConfig {
   agents: Map<string, Agent>;
   /** The config's `gateway` section as written (validated when the gateway is created). */
   gateway?: GatewayConfigInput;
+  /** The config's `budgets`, checked (`config_invalid` naming the field); empty when none. */
+  budgets?: DeclaredBudget[];
 }
 
 /**
@@ -72,9 +75,14 @@ export async function loadConfig(
     );
   }
   const gateway = gatewayOf(loaded);
-  return gateway === undefined
-    ? { path, agents: agentsOf(loaded, path) }
-    : { path, agents: agentsOf(loaded, path, true), gateway };
+  const { module, exported } = exportsOf(loaded);
+  const budgets = parseDeclaredBudgets(exported?.budgets ?? module?.budgets, path);
+  const config: LoadedConfig =
+    gateway === undefined
+      ? { path, agents: agentsOf(loaded, path) }
+      : { path, agents: agentsOf(loaded, path, true), gateway };
+  if (budgets.length > 0) config.budgets = budgets;
+  return config;
 }
 
 function exportsOf(loaded: unknown): {
