@@ -1,3 +1,5 @@
+import type { BudgetStore } from '../../budgets/budget-store.js';
+import { createGatewayBudgets } from '../../budgets/gateway-budgets.js';
 import type { SqlClient } from '../../journal/sql-client.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { createApiKeys, type ApiKeys } from '../api-keys.js';
@@ -26,6 +28,8 @@ export interface GatewayServiceOptions {
   onCall?: (call: CallMeta) => void;
   /** Live `chat {model}` spans of HTTP calls (OpenTelemetry export, when on). */
   tracer?: GatewayCallTracer;
+  /** The shared budget store: every HTTP call reserves against its caller's budgets. Absent: none apply. */
+  budgets?: BudgetStore;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -50,6 +54,7 @@ export function createGatewayService({
   logger = silentLogger,
   onCall,
   tracer,
+  budgets,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -77,6 +82,7 @@ export function createGatewayService({
     logger,
     maxBodyBytes: config.maxBodyBytes,
     ...(tracer === undefined ? {} : { tracer }),
+    ...(budgets === undefined ? {} : { budgets: createGatewayBudgets({ budgets, gateway, logger }) }),
   });
   return {
     gateway,
