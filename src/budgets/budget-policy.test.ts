@@ -122,4 +122,46 @@ describe('budget policy', () => {
     expect(result.error).toMatchObject({ code: 'model_price_unknown' });
     expect(scripted.calls).toHaveLength(0);
   });
+
+  it("a run claimed again releases its earlier executions' reservations before its first call", async () => {
+    const budget = await budgets.create(
+      'default',
+      { scope: 'session', scopeId: 'reclaimed', period: 'total', limitUsd: 1 },
+      'key:test',
+    );
+    // What a crashed execution (fence 1) held and never settled.
+    await budgets.reserve({
+      tenantId: 'default',
+      sessionId: 'reclaimed',
+      runId: 'run_reclaimed',
+      fence: 1,
+      holder: 'run:run_reclaimed#1',
+      model: { provider: 'openai', modelId: 'gpt-4o-mini' },
+      promptTokens: 1000,
+      maxOutputTokens: 1000,
+    });
+    expect((await budgets.get('default', budget.id))!.usage.reservedUsd).toBeGreaterThan(0);
+    const model = pricedModel(() => 10);
+    const agent = defineAgent({ name: 'reclaimed', instructions: 'x', model });
+    const policy = createBudgetPolicy({ budgets });
+    const { run: record } = await store.createRun({ agent: 'reclaimed', input: 'go', sessionId: 'reclaimed' });
+    const run = { ...record, id: 'run_reclaimed', fence: 2, attempts: 2 };
+    const grant = await policy.reserveModelCall!({
+      run,
+      agent,
+      model,
+      signal: new AbortController().signal,
+      seq: 1,
+      modelCalls: 0,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      costUsd: 0,
+      attempt: 1,
+      request: { messages: [{ role: 'user', content: 'go' }], maxOutputTokens: 100 },
+    });
+    if ('stop' in grant) throw new Error('expected a grant');
+    const held = (await budgets.get('default', budget.id))!.usage.reservedUsd;
+    expect(held).toBeCloseTo(Number((grant.meta as { reservedUsd: number }).reservedUsd), 12);
+    await grant.settle!({ ok: false });
+    expect((await budgets.get('default', budget.id))!.usage).toMatchObject({ reservedUsd: 0, spentUsd: 0 });
+  });
 });

@@ -43,10 +43,25 @@ export function createBudgetPolicy({
   defaultMaxOutputTokens = 4096,
   foreignTokenizerMargin = 1.25,
 }: BudgetPolicyOptions): StepPolicy {
+  /** Executions (`runId#fence`) whose predecessors' reservations were released already. */
+  const released = new Set<string>();
+  /**
+   * A run claimed again (a reclaimed lease, a resumed wait) releases what earlier executions of it
+   * still hold before its first call: a crashed worker's holds never outlive its run's recovery,
+   * even where the worker does not call `releaseForRun` on `leaseRecovered` itself.
+   */
+  const releaseEarlierExecutions = async (runId: string, fence: number, attempts: number) => {
+    const execution = `${runId}#${fence}`;
+    if (attempts <= 1 || released.has(execution)) return;
+    await budgets.releaseForRun(runId, fence);
+    released.add(execution);
+    if (released.size > 10_000) released.clear();
+  };
   return {
     name: 'budgets',
     async reserveModelCall(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop> {
       const { run, agent, model, request } = context;
+      await releaseEarlierExecutions(run.id, run.fence, run.attempts);
       const counted = estimateRequestTokens(request, { model: model.modelId });
       const promptTokens = EXACT_TOKENIZER_PROVIDERS.has(model.provider)
         ? counted
