@@ -296,7 +296,11 @@ export {
   type PricedModel,
 } from './budgets/budget-store.js';
 export { createBudgetPolicy, type BudgetPolicyOptions } from './budgets/budget-policy.js';
-export { createGatewayBudgets, type GatewayBudgets, type GatewayBudgetsOptions } from './budgets/gateway-budgets.js';
+export {
+  createGatewayBudgets,
+  type GatewayBudgets,
+  type GatewayBudgetsOptions,
+} from './budgets/gateway-budgets.js';
 export type {
   Budget,
   BudgetAlert,

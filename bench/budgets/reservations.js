@@ -19,6 +19,7 @@
 // next sync (the overshoot reported in LiteLLM #34732 and #40095). Keel pays one statement on the
 // hot row per call and never overshoots, whatever the number of replicas.
 import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { report } from '../lib/child.js';
 import { dropDatabase, freshDatabase } from '../lib/db.js';
 import { KeelUnavailableError, loadKeel } from '../lib/keel.js';
@@ -77,7 +78,11 @@ async function main() {
   try {
     const budgets = keel.createBudgetStore({ client });
     // One hot tenant budget, large enough never to run out during the run.
-    await budgets.create('bench', { scope: 'tenant', scopeId: 'bench', period: 'day', limitUsd: 1e6 }, 'bench');
+    await budgets.create(
+      'bench',
+      { scope: 'tenant', scopeId: 'bench', period: 'day', limitUsd: 1e6 },
+      'bench',
+    );
     let run = 0;
     const reserve = () =>
       budgets.reserve({
@@ -90,7 +95,9 @@ async function main() {
         promptTokens: 1200,
         maxOutputTokens: 800,
       });
-    await client.exec('CREATE TABLE bench_counter (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_counter VALUES (1, 0);');
+    await client.exec(
+      'CREATE TABLE bench_counter (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_counter VALUES (1, 0);',
+    );
     const floor = await measure(() => client.query('UPDATE bench_counter SET n = n + 1 WHERE id = 1'));
     const reserveOnly = await measure(reserve);
     const cycle = await measure(async () => {
@@ -109,7 +116,8 @@ async function main() {
     );
     console.log('| path | ops/s | p50 ms | p99 ms |');
     console.log('| --- | ---: | ---: | ---: |');
-    for (const [name, cell] of rows) console.log(`| ${name} | ${cell.opsPerSecond} | ${cell.p50Ms} | ${cell.p99Ms} |`);
+    for (const [name, cell] of rows)
+      console.log(`| ${name} | ${cell.opsPerSecond} | ${cell.p50Ms} | ${cell.p99Ms} |`);
     console.log(
       `\nTarget: Keel reserve >= 2,000/s (${reserveOnly.opsPerSecond >= 2000 ? 'met' : 'NOT met'}); ` +
         `hot budget after the run: reserved $${hot.usage.reservedUsd.toFixed(4)}, spent $${hot.usage.spentUsd.toFixed(4)}.`,

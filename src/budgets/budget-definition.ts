@@ -1,10 +1,15 @@
 import { BUDGET_PERIODS, type BudgetPeriod } from './budget-periods.js';
-import { BUDGET_SCOPES, ON_EXHAUSTED, type BudgetDefinition, type BudgetScope, type OnExhausted } from './budget-types.js';
+import {
+  BUDGET_SCOPES,
+  ON_EXHAUSTED,
+  type BudgetDefinition,
+  type BudgetScope,
+  type OnExhausted,
+} from './budget-types.js';
 
 /** Largest dollar limit a budget takes (a typo guard, not a policy). */
 const MAX_LIMIT_USD = 1e9;
 const MAX_LIMIT_TOKENS = Number.MAX_SAFE_INTEGER;
-const SCOPE_ID = /^[^\s\u0000-\u001f]{1,200}$/;
 
 /**
  * Checks a budget definition from any edge (config file, API body, CLI flags) and returns it
@@ -16,7 +21,8 @@ export function checkBudgetDefinition(
   fail: (field: string, reason: string) => Error,
   { partial = false }: { partial?: boolean } = {},
 ): Partial<BudgetDefinition> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw fail('', 'must be an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw fail('', 'must be an object');
   const value = input as Record<string, unknown>;
   const known = new Set(['scope', 'scopeId', 'period', 'limitUsd', 'limitTokens', 'softPct', 'onExhausted']);
   for (const key of Object.keys(value)) if (!known.has(key)) throw fail(key, 'is not a budget field');
@@ -27,7 +33,7 @@ export function checkBudgetDefinition(
     out.scope = value.scope as BudgetScope;
   }
   if (value.scopeId !== undefined) {
-    if (typeof value.scopeId !== 'string' || !SCOPE_ID.test(value.scopeId))
+    if (typeof value.scopeId !== 'string' || !isScopeId(value.scopeId))
       throw fail('scopeId', 'must be 1-200 characters without spaces or control characters');
     out.scopeId = value.scopeId;
   }
@@ -42,7 +48,10 @@ export function checkBudgetDefinition(
     out.limitUsd = value.limitUsd as number | null;
   }
   if (value.limitTokens !== undefined) {
-    if (value.limitTokens !== null && (!isLimit(value.limitTokens, MAX_LIMIT_TOKENS) || !Number.isInteger(value.limitTokens)))
+    if (
+      value.limitTokens !== null &&
+      (!isLimit(value.limitTokens, MAX_LIMIT_TOKENS) || !Number.isInteger(value.limitTokens))
+    )
       throw fail('limitTokens', 'must be a whole number of tokens, 0 or more, or null');
     out.limitTokens = value.limitTokens as number | null;
   }
@@ -60,6 +69,16 @@ export function checkBudgetDefinition(
   if (!partial && (out.limitUsd ?? null) === null && (out.limitTokens ?? null) === null)
     throw fail('limitUsd', 'or limitTokens must be given');
   return out;
+}
+
+/** 1-200 characters, none of them whitespace or a control character. */
+function isScopeId(value: string): boolean {
+  if (value.length === 0 || value.length > 200) return false;
+  for (const character of value) {
+    const code = character.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f || /\s/.test(character)) return false;
+  }
+  return true;
 }
 
 function isLimit(value: unknown, max: number): value is number {

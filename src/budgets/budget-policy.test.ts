@@ -26,7 +26,9 @@ beforeAll(async () => {
 afterAll(() => store.close());
 
 /** A scripted model priced as gpt-4o-mini ($0.15 / $0.60 per million), answering with `outputTokens` each turn. */
-function pricedModel(outputTokens: (request: ModelRequest) => number): LanguageModel & { calls: ModelRequest[] } {
+function pricedModel(
+  outputTokens: (request: ModelRequest) => number,
+): LanguageModel & { calls: ModelRequest[] } {
   const scripted = createScriptedModel({
     respond: (request) => {
       const output = outputTokens(request);
@@ -83,7 +85,11 @@ describe('budget policy', () => {
 
   it('lowers maxOutputTokens to what the budget affords, then stops with stop reason budget naming it', async () => {
     // The prompt is counted by the tokenizer (a few dozen tokens); the budget leaves ~100 output tokens.
-    await budgets.create('default', { scope: 'user', scopeId: 'bo', period: 'day', limitUsd: 0.0001 }, 'key:test');
+    await budgets.create(
+      'default',
+      { scope: 'user', scopeId: 'bo', period: 'day', limitUsd: 0.0001 },
+      'key:test',
+    );
     const model = pricedModel(() => 10_000);
     const first = await runWith(model, {}, 'bo');
     const granted = model.calls[0]!.maxOutputTokens!;
@@ -94,7 +100,10 @@ describe('budget policy', () => {
     // stops before any call.
     const second = await runWith(model, {}, 'bo');
     expect(second.stopReason).toBe('budget');
-    expect(second.error).toMatchObject({ code: 'budget_exhausted', details: { scope: 'user', scopeId: 'bo', period: 'day' } });
+    expect(second.error).toMatchObject({
+      code: 'budget_exhausted',
+      details: { scope: 'user', scopeId: 'bo', period: 'day' },
+    });
     expect(second.error?.message).toMatch(/user "bo" per day/);
     expect(model.calls).toHaveLength(1);
   });
@@ -144,7 +153,11 @@ describe('budget policy', () => {
     const model = pricedModel(() => 10);
     const agent = defineAgent({ name: 'reclaimed', instructions: 'x', model });
     const policy = createBudgetPolicy({ budgets });
-    const { run: record } = await store.createRun({ agent: 'reclaimed', input: 'go', sessionId: 'reclaimed' });
+    const { run: record } = await store.createRun({
+      agent: 'reclaimed',
+      input: 'go',
+      sessionId: 'reclaimed',
+    });
     const run = { ...record, id: 'run_reclaimed', fence: 2, attempts: 2 };
     const grant = await policy.reserveModelCall!({
       run,

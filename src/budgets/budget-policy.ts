@@ -106,7 +106,9 @@ export function createBudgetPolicy({
           reservedUsd: reservation.reservedUsd,
           reservedTokens: reservation.reservedTokens,
           grantedOutputTokens: reservation.grantedOutputTokens,
-          ...(narrowed && request.maxOutputTokens !== undefined ? { askedOutputTokens: request.maxOutputTokens } : {}),
+          ...(narrowed && request.maxOutputTokens !== undefined
+            ? { askedOutputTokens: request.maxOutputTokens }
+            : {}),
         },
         async settle({ usage, costUsd }) {
           if (usage === undefined) {

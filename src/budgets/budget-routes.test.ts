@@ -57,19 +57,47 @@ describe('/v1/budgets', () => {
     ).rows.map(toAuditRecord);
     expect(audit.map((row) => row.action)).toEqual(['budget.create', 'budget.update', 'budget.delete']);
     expect(audit[0]!.actor).toMatch(/^key:/);
-    expect(audit[1]).toMatchObject({ before: { limit_usd: 10, soft_pct: 80 }, after: { limit_usd: 12.5, soft_pct: 90 } });
+    expect(audit[1]).toMatchObject({
+      before: { limit_usd: 10, soft_pct: 80 },
+      after: { limit_usd: 12.5, soft_pct: 90 },
+    });
   });
 
   it('another tenant cannot see or change a budget (404), and keys without admin are refused', async () => {
     const budget = budgetResponse.parse(
-      await (await send('POST', '/v1/budgets', { scope: 'agent', scope_id: 'echo', period: 'hour', limit_tokens: 1000 })).json(),
+      await (
+        await send('POST', '/v1/budgets', {
+          scope: 'agent',
+          scope_id: 'echo',
+          period: 'hour',
+          limit_tokens: 1000,
+        })
+      ).json(),
     );
-    await expectError(await send('GET', `/v1/budgets/${budget.id}`, undefined, app.keys.otherTenant), 404, 'budget_not_found');
-    await expectError(await send('PATCH', `/v1/budgets/${budget.id}`, { limit_usd: 1 }, app.keys.otherTenant), 404, 'budget_not_found');
-    await expectError(await send('DELETE', `/v1/budgets/${budget.id}`, undefined, app.keys.otherTenant), 404, 'budget_not_found');
+    await expectError(
+      await send('GET', `/v1/budgets/${budget.id}`, undefined, app.keys.otherTenant),
+      404,
+      'budget_not_found',
+    );
+    await expectError(
+      await send('PATCH', `/v1/budgets/${budget.id}`, { limit_usd: 1 }, app.keys.otherTenant),
+      404,
+      'budget_not_found',
+    );
+    await expectError(
+      await send('DELETE', `/v1/budgets/${budget.id}`, undefined, app.keys.otherTenant),
+      404,
+      'budget_not_found',
+    );
     await expectError(await send('GET', '/v1/budgets', undefined, app.keys.reader), 403, 'forbidden');
-    await expectError(await send('POST', '/v1/budgets', { scope: 'tenant', period: 'day', limit_usd: 1 }, app.keys.writer), 403, 'forbidden');
-    const other = (await (await send('GET', '/v1/budgets', undefined, app.keys.otherTenant)).json()) as { data: unknown[] };
+    await expectError(
+      await send('POST', '/v1/budgets', { scope: 'tenant', period: 'day', limit_usd: 1 }, app.keys.writer),
+      403,
+      'forbidden',
+    );
+    const other = (await (await send('GET', '/v1/budgets', undefined, app.keys.otherTenant)).json()) as {
+      data: unknown[];
+    };
     expect(other.data).toEqual([]);
   });
 
@@ -97,7 +125,15 @@ describe('/v1/budgets', () => {
     const budget = budgetResponse.parse(await (await send('POST', '/v1/budgets', body)).json());
     await expectError(await send('POST', '/v1/budgets', body), 409, 'budget_exists');
     await expectError(await send('PATCH', `/v1/budgets/${budget.id}`, {}), 400, 'invalid_budget');
-    await expectError(await send('PATCH', `/v1/budgets/${budget.id}`, { limit_usd: null }), 400, 'invalid_budget');
-    await expectError(await send('PATCH', '/v1/budgets/bud_missing', { limit_usd: 1 }), 404, 'budget_not_found');
+    await expectError(
+      await send('PATCH', `/v1/budgets/${budget.id}`, { limit_usd: null }),
+      400,
+      'invalid_budget',
+    );
+    await expectError(
+      await send('PATCH', '/v1/budgets/bud_missing', { limit_usd: 1 }),
+      404,
+      'budget_not_found',
+    );
   });
 });

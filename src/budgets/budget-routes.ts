@@ -30,7 +30,12 @@ const softPct = z.number().int().min(1).max(100);
 export const createBudgetRequest = z
   .strictObject({
     scope: z.enum(BUDGET_SCOPES),
-    scope_id: z.string().min(1).max(200).optional().describe("Default: the caller's tenant, for scope tenant"),
+    scope_id: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("Default: the caller's tenant, for scope tenant"),
     period: z.enum(BUDGET_PERIODS),
     limit_usd: limitUsd.optional(),
     limit_tokens: limitTokens.optional(),
@@ -144,12 +149,14 @@ export function budgetAdmin(budgets: BudgetStore, tenantId: string, actor: strin
         ...(body.soft_pct === undefined ? {} : { softPct: body.soft_pct }),
         ...(body.on_exhausted === undefined ? {} : { onExhausted: body.on_exhausted }),
       };
-      if (Object.keys(patch).length === 0) throw fail('', 'update names no field (limit_usd, limit_tokens, soft_pct, on_exhausted)');
+      if (Object.keys(patch).length === 0)
+        throw fail('', 'update names no field (limit_usd, limit_tokens, soft_pct, on_exhausted)');
       const current = await budgets.get(tenantId, id);
       if (current === undefined) throw new BudgetNotFoundError(id);
       const limitUsd = patch.limitUsd === undefined ? current.limitUsd : patch.limitUsd;
       const limitTokens = patch.limitTokens === undefined ? current.limitTokens : patch.limitTokens;
-      if (limitUsd === null && limitTokens === null) throw fail('limitUsd', 'or limit_tokens must remain set');
+      if (limitUsd === null && limitTokens === null)
+        throw fail('limitUsd', 'or limit_tokens must remain set');
       return found(id, await budgets.update(tenantId, id, patch, actor));
     },
     delete: async (id) => found(id, await budgets.delete(tenantId, id, actor)),
@@ -218,7 +225,10 @@ export const budgetRoutes = [
     path: '/v1/budgets/:id',
     scopes: BUDGET_SCOPES_REQUIRED,
     summary: 'One budget, with the current period spend and reservations',
-    responses: { 200: { description: 'The budget', schema: budgetResponse }, ...errorResponses(401, 403, 404) },
+    responses: {
+      200: { description: 'The budget', schema: budgetResponse },
+      ...errorResponses(401, 403, 404),
+    },
     async handle({ response, key, params, dependencies }) {
       const admin = budgetAdmin(storeOf(dependencies.budgets), key.tenantId, `key:${key.id}`);
       sendJson(response, 200, await admin.get(idOf(params)));
@@ -244,7 +254,10 @@ export const budgetRoutes = [
     path: '/v1/budgets/:id',
     scopes: BUDGET_SCOPES_REQUIRED,
     summary: 'Delete a budget and its counters (audited budget.delete)',
-    responses: { 200: { description: 'The deleted budget', schema: budgetResponse }, ...errorResponses(401, 403, 404) },
+    responses: {
+      200: { description: 'The deleted budget', schema: budgetResponse },
+      ...errorResponses(401, 403, 404),
+    },
     async handle({ response, key, params, dependencies }) {
       const admin = budgetAdmin(storeOf(dependencies.budgets), key.tenantId, `key:${key.id}`);
       sendJson(response, 200, await admin.delete(idOf(params)));

@@ -28,7 +28,10 @@ function pricedModel(): LanguageModel {
   const scripted = createScriptedModel({
     respond: (request) => ({
       text: 'plan',
-      usage: { inputTokens: estimateRequestTokens(request), outputTokens: Math.min(300, request.maxOutputTokens ?? 300) },
+      usage: {
+        inputTokens: estimateRequestTokens(request),
+        outputTokens: Math.min(300, request.maxOutputTokens ?? 300),
+      },
     }),
   });
   return {
@@ -84,7 +87,11 @@ describePostgres('budgets with two workers on Postgres', (connectionString) => {
     );
     const runs = await Promise.all(
       Array.from({ length: RUNS }, (_, index) =>
-        (index % 2 === 0 ? first : second).store.createRun({ tenantId: 'acme', agent: 'planner', input: `trip ${index}` }),
+        (index % 2 === 0 ? first : second).store.createRun({
+          tenantId: 'acme',
+          agent: 'planner',
+          input: `trip ${index}`,
+        }),
       ),
     );
     let maxInFlight = 0;
@@ -109,7 +116,8 @@ describePostgres('budgets with two workers on Postgres', (connectionString) => {
     expect(completed.length + stopped.length).toBe(RUNS);
     expect(completed.length).toBeGreaterThan(0);
     expect(stopped.length).toBeGreaterThan(0);
-    for (const run of stopped) expect(run.error).toMatchObject({ code: 'budget_exhausted', details: { scope: 'tenant' } });
+    for (const run of stopped)
+      expect(run.error).toMatchObject({ code: 'budget_exhausted', details: { scope: 'tenant' } });
     const runSpend = ended.reduce((sum, run) => sum + run.costUsd, 0);
     const usage = (await first.budgets.get('acme', budget.id))!.usage;
     expect(usage.reservedUsd).toBe(0);

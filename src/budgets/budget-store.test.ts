@@ -23,7 +23,12 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
     await migrate(client, { schema });
     now = Date.UTC(2026, 11, 5, 23, 30);
     alerts = [];
-    store = createBudgetStore({ client, schema, clock: { now: () => now }, onAlert: (alert) => alerts.push(alert) });
+    store = createBudgetStore({
+      client,
+      schema,
+      clock: { now: () => now },
+      onAlert: (alert) => alerts.push(alert),
+    });
   });
   afterEach(() => close());
 
@@ -39,7 +44,11 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
 
   it('concurrent reservations against a small budget never hold more than it (all or nothing)', async () => {
     // Each call's worst case: 1000 * 0.15e-6 + 1000 * 0.6e-6 = $0.00075; 10 fit in $0.0075.
-    await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 0.0075 }, 'key:k');
+    await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 0.0075 },
+      'key:k',
+    );
     await store.create('acme', { scope: 'agent', scopeId: 'planner', period: 'hour', limitUsd: 1 }, 'key:k');
     const outcomes = await Promise.allSettled(
       Array.from({ length: 40 }, () => call({ agent: 'planner', minOutputTokens: 1000 })),
@@ -64,27 +73,48 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
     // A caller with no matching budget is not limited.
     expect((await call({ userId: 'u2' })).grantedOutputTokens).toBe(1000);
     const error = await call({ userId: 'u1' }).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: 'budget_exhausted', retryable: false, details: { scope: 'user', scopeId: 'u1' } });
+    expect(error).toMatchObject({
+      code: 'budget_exhausted',
+      retryable: false,
+      details: { scope: 'user', scopeId: 'u1' },
+    });
     expect((error as Error).message).toMatch(/user "u1" per total/);
   });
 
   it('settles the actual cost, releases the rest, and a second settle changes nothing', async () => {
-    const created = await store.create('acme', { scope: 'api_key', scopeId: 'key_1', period: 'month', limitUsd: 1, limitTokens: 10_000 }, 'key:k');
+    const created = await store.create(
+      'acme',
+      { scope: 'api_key', scopeId: 'key_1', period: 'month', limitUsd: 1, limitTokens: 10_000 },
+      'key:k',
+    );
     const grant = await call({ apiKeyId: 'key_1' });
     await store.settle(grant.id, { costUsd: 0.0002, tokens: 1200 });
     await store.settle(grant.id, { costUsd: 0.0002, tokens: 1200 });
     const after = await store.get('acme', created.id);
-    expect(after!.usage).toMatchObject({ spentUsd: 0.0002, reservedUsd: 0, spentTokens: 1200, reservedTokens: 0 });
+    expect(after!.usage).toMatchObject({
+      spentUsd: 0.0002,
+      reservedUsd: 0,
+      spentTokens: 1200,
+      reservedTokens: 0,
+    });
   });
 
   it('token limits: a call whose prompt alone passes the limit is refused; the grant is cut to what is left', async () => {
-    await store.create('acme', { scope: 'session', scopeId: 's1', period: 'total', limitTokens: 1500 }, 'key:k');
+    await store.create(
+      'acme',
+      { scope: 'session', scopeId: 's1', period: 'total', limitTokens: 1500 },
+      'key:k',
+    );
     expect((await call({ sessionId: 's1' })).grantedOutputTokens).toBe(500);
     await expect(call({ sessionId: 's1' })).rejects.toMatchObject({ code: 'budget_exhausted' });
   });
 
   it('releases the reservations of a run execution older than a fence (a reclaimed lease)', async () => {
-    const created = await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'total', limitUsd: 1 }, 'key:k');
+    const created = await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'total', limitUsd: 1 },
+      'key:k',
+    );
     await call({ runId: 'run_1', fence: 1 });
     await call({ runId: 'run_1', fence: 1 });
     const current = await call({ runId: 'run_1', fence: 2 });
@@ -96,17 +126,29 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
   });
 
   it('periods roll: a spent hourly budget is whole again the next hour, and says when it resets', async () => {
-    await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'hour', limitUsd: 0.001 }, 'key:k');
+    await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'hour', limitUsd: 0.001 },
+      'key:k',
+    );
     const grant = await call();
     await store.settle(grant.id, { costUsd: 0.001 });
     const error = await call().catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ code: 'budget_exhausted', retryable: true, details: { retryAfterMs: 30 * 60_000 } });
+    expect(error).toMatchObject({
+      code: 'budget_exhausted',
+      retryable: true,
+      details: { retryAfterMs: 30 * 60_000 },
+    });
     now += 30 * 60_000;
     await expect(call()).resolves.toMatchObject({ grantedOutputTokens: 1000 });
   });
 
   it('alerts once per period when spend crosses the soft threshold', async () => {
-    await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 0.01, softPct: 50 }, 'key:k');
+    await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 0.01, softPct: 50 },
+      'key:k',
+    );
     for (const cost of [0.004, 0.002, 0.001]) {
       const grant = await call();
       await store.settle(grant.id, { costUsd: cost });
@@ -117,31 +159,50 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
 
   it('an unpriced model cannot run under a dollar budget, but can under a token budget', async () => {
     const unpriced = { provider: 'openai', modelId: 'gpt-9-unknown' };
-    await store.create('acme', { scope: 'agent', scopeId: 'a', period: 'day', limitTokens: 100_000 }, 'key:k');
-    await expect(store.checkPricedUnderBudgets({ tenantId: 'acme', agent: 'a' }, unpriced)).resolves.toBeUndefined();
+    await store.create(
+      'acme',
+      { scope: 'agent', scopeId: 'a', period: 'day', limitTokens: 100_000 },
+      'key:k',
+    );
+    await expect(
+      store.checkPricedUnderBudgets({ tenantId: 'acme', agent: 'a' }, unpriced),
+    ).resolves.toBeUndefined();
     await expect(call({ agent: 'a', model: unpriced })).resolves.toMatchObject({ grantedOutputTokens: 1000 });
     await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 5 }, 'key:k');
-    await expect(store.checkPricedUnderBudgets({ tenantId: 'acme', agent: 'a' }, unpriced)).rejects.toMatchObject({
+    await expect(
+      store.checkPricedUnderBudgets({ tenantId: 'acme', agent: 'a' }, unpriced),
+    ).rejects.toMatchObject({
       code: 'model_price_unknown',
     });
-    await expect(call({ agent: 'a', model: unpriced })).rejects.toMatchObject({ code: 'model_price_unknown' });
-    await expect(call({ model: unpriced, runLimit: { limitUsd: 1, spentUsd: 0, spentTokens: 0 } })).rejects.toMatchObject({
+    await expect(call({ agent: 'a', model: unpriced })).rejects.toMatchObject({
+      code: 'model_price_unknown',
+    });
+    await expect(
+      call({ model: unpriced, runLimit: { limitUsd: 1, spentUsd: 0, spentTokens: 0 } }),
+    ).rejects.toMatchObject({
       code: 'model_price_unknown',
     });
   });
 
-  it("an implicit run budget (maxCostUsd, maxTokens) narrows and stops in the same statement", async () => {
+  it('an implicit run budget (maxCostUsd, maxTokens) narrows and stops in the same statement', async () => {
     // Exactly $0.00015 of prompt and 250 output tokens.
     const limitUsd = 0.0003;
     const grant = await call({ runId: 'run_9', runLimit: { limitUsd, spentUsd: 0, spentTokens: 0 } });
     expect(grant.grantedOutputTokens).toBe(250);
     await expect(
       call({ runId: 'run_9', runLimit: { limitTokens: 1200, spentUsd: 0, spentTokens: 300 } }),
-    ).rejects.toMatchObject({ code: 'budget_exhausted', details: { scope: 'run', scopeId: 'run_9', budgetId: 'run:run_9' } });
+    ).rejects.toMatchObject({
+      code: 'budget_exhausted',
+      details: { scope: 'run', scopeId: 'run_9', budgetId: 'run:run_9' },
+    });
   });
 
   it('create, update and delete are audited in the same transaction; duplicates are refused', async () => {
-    const created = await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 10 }, 'key:k1');
+    const created = await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 10 },
+      'key:k1',
+    );
     await expect(
       store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 20 }, 'key:k1'),
     ).rejects.toMatchObject({ code: 'budget_exists', details: { existingId: created.id } });
@@ -150,20 +211,29 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
     expect(await store.update('other', created.id, { limitUsd: 30 }, 'key:k1')).toBeUndefined();
     expect(await store.delete('acme', created.id, 'key:k1')).toMatchObject({ id: created.id });
     expect(await store.get('acme', created.id)).toBeUndefined();
-    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(toAuditRecord);
+    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(
+      toAuditRecord,
+    );
     expect(audit.map((row) => row.action)).toEqual(['budget.create', 'budget.update', 'budget.delete']);
     expect(audit[1]).toMatchObject({ before: { limit_usd: 10 }, after: { limit_usd: 20 }, actor: 'key:k1' });
   });
 
   it('config budgets are upserted: created once, updated when they change, audited as system:config', async () => {
-    const declared = [{ tenantId: 'acme', scope: 'tenant' as const, scopeId: 'acme', period: 'day' as const, limitUsd: 3 }];
+    const declared = [
+      { tenantId: 'acme', scope: 'tenant' as const, scopeId: 'acme', period: 'day' as const, limitUsd: 3 },
+    ];
     await store.upsertDeclared(declared);
     await store.upsertDeclared(declared);
     await store.upsertDeclared([{ ...declared[0]!, limitUsd: 4 }]);
     const [budget] = await store.list('acme');
     expect(budget).toMatchObject({ limitUsd: 4, source: 'config' });
-    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(toAuditRecord);
-    expect(audit.map((row) => `${row.actor} ${row.action}`)).toEqual(['system:config budget.create', 'system:config budget.update']);
+    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(
+      toAuditRecord,
+    );
+    expect(audit.map((row) => `${row.actor} ${row.action}`)).toEqual([
+      'system:config budget.create',
+      'system:config budget.update',
+    ]);
   });
 
   it('fails closed when the database is unreachable', async () => {

@@ -10,7 +10,11 @@
  * Fail closed: a database error propagates; no call is let through unreserved.
  */
 import { appendAudit } from '../governance/audit-log.js';
-import { BudgetConflictError, BudgetExhaustedError, ModelPriceUnknownError } from '../errors/budget-errors.js';
+import {
+  BudgetConflictError,
+  BudgetExhaustedError,
+  ModelPriceUnknownError,
+} from '../errors/budget-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
@@ -90,7 +94,11 @@ export interface CallSpend {
 /** Budgets, their counters and reservations. */
 export interface BudgetStore {
   /** Creates a budget (audited `budget.create`). Throws `budget_exists` for a duplicate identity. */
-  create(tenantId: string, definition: BudgetDefinition & { scopeId: string }, actor: string): Promise<BudgetWithUsage>;
+  create(
+    tenantId: string,
+    definition: BudgetDefinition & { scopeId: string },
+    actor: string,
+  ): Promise<BudgetWithUsage>;
   list(tenantId: string): Promise<BudgetWithUsage[]>;
   get(tenantId: string, id: string): Promise<BudgetWithUsage | undefined>;
   /** Changes limits, soft threshold or behaviour (audited `budget.update`); undefined when absent. */
@@ -106,7 +114,9 @@ export interface BudgetStore {
    * Creates or updates the config file's budgets (source `config`), audited as `system:config`
    * when something changed. Budgets removed from the file are left alone (delete them by hand).
    */
-  upsertDeclared(budgets: readonly (BudgetDefinition & { tenantId: string; scopeId: string })[]): Promise<void>;
+  upsertDeclared(
+    budgets: readonly (BudgetDefinition & { tenantId: string; scopeId: string })[],
+  ): Promise<void>;
   /**
    * Reserves a call's worst case against every applicable budget, all or nothing, in one
    * statement. Throws `budget_exhausted` (naming the budget, with `retryAfterMs` when its period
@@ -230,7 +240,11 @@ export function createBudgetStore({
     return (await selectWithUsage(tx, 'b.id = $4', [id]))[0] as BudgetWithUsage;
   };
 
-  const existingId = async (tx: SqlExecutor, tenantId: string, definition: BudgetDefinition & { scopeId: string }) => {
+  const existingId = async (
+    tx: SqlExecutor,
+    tenantId: string,
+    definition: BudgetDefinition & { scopeId: string },
+  ) => {
     const found = await tx.query<{ id: string }>(
       `SELECT id FROM ${budgets} WHERE tenant_id = $1 AND scope = $2 AND scope_id = $3 AND period = $4`,
       [tenantId, definition.scope, definition.scopeId, definition.period],
@@ -257,7 +271,12 @@ export function createBudgetStore({
   };
 
   const raiseAlerts = async (
-    rows: { budget_id: string | null; period_key: string | null; spent_usd: string | null; spent_tokens: string | number | null }[],
+    rows: {
+      budget_id: string | null;
+      period_key: string | null;
+      spent_usd: string | null;
+      spent_tokens: string | number | null;
+    }[],
   ) => {
     const found = await selectWithUsage(client, 'b.id = ANY($4::text[])', [rows.map((row) => row.budget_id)]);
     for (const row of rows) {
@@ -296,17 +315,27 @@ export function createBudgetStore({
         const created = await insert(tx, tenantId, definition, 'api');
         return {
           result: created,
-          audit: { tenantId, actor, action: 'budget.create', target: `budget:${created.id}`, after: auditView(created) },
+          audit: {
+            tenantId,
+            actor,
+            action: 'budget.create',
+            target: `budget:${created.id}`,
+            after: auditView(created),
+          },
         };
       }),
 
     list: (tenantId) => selectWithUsage(client, 'b.tenant_id = $4', [tenantId]),
 
-    get: async (tenantId, id) => (await selectWithUsage(client, 'b.tenant_id = $4 AND b.id = $5', [tenantId, id]))[0],
+    get: async (tenantId, id) =>
+      (await selectWithUsage(client, 'b.tenant_id = $4 AND b.id = $5', [tenantId, id]))[0],
 
     update: (tenantId, id, patch, actor) =>
       audited(async (tx) => {
-        await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
+        await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [
+          tenantId,
+          id,
+        ]);
         const before = (await selectWithUsage(tx, 'b.tenant_id = $4 AND b.id = $5', [tenantId, id]))[0];
         if (before === undefined) return { result: undefined };
         const limitUsd = patch.limitUsd === undefined ? before.limitUsd : patch.limitUsd;
@@ -338,14 +367,23 @@ export function createBudgetStore({
 
     delete: (tenantId, id, actor) =>
       audited(async (tx) => {
-        await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
+        await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [
+          tenantId,
+          id,
+        ]);
         const before = (await selectWithUsage(tx, 'b.tenant_id = $4 AND b.id = $5', [tenantId, id]))[0];
         if (before === undefined) return { result: undefined };
         await tx.query(`DELETE FROM ${budgets} WHERE id = $1`, [id]);
         await tx.query(`DELETE FROM ${counters} WHERE budget_id = $1`, [id]);
         return {
           result: before,
-          audit: { tenantId, actor, action: 'budget.delete', target: `budget:${id}`, before: auditView(before) },
+          audit: {
+            tenantId,
+            actor,
+            action: 'budget.delete',
+            target: `budget:${id}`,
+            before: auditView(before),
+          },
         };
       }),
 
@@ -482,7 +520,8 @@ export function createBudgetStore({
       await settleRows([reservationId], spend);
     },
 
-    release: (reservationIds) => (reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds, undefined)),
+    release: (reservationIds) =>
+      reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds, undefined),
 
     async releaseForRun(runId, olderThanFence) {
       const held = await client.query<{ id: string }>(
@@ -509,7 +548,10 @@ export function createBudgetStore({
     },
 
     async checkPricedUnderBudgets(subject, model) {
-      if (callPricing({ ...model, promptTokens: 0, ...(model.priceTable ? { table: model.priceTable } : {}) }).known)
+      if (
+        callPricing({ ...model, promptTokens: 0, ...(model.priceTable ? { table: model.priceTable } : {}) })
+          .known
+      )
         return;
       const found = await client.query<{ id: string; scope: string; scope_id: string }>(
         `SELECT id, scope, scope_id FROM ${budgets}
@@ -529,7 +571,11 @@ export function createBudgetStore({
       );
       const budget = found.rows[0];
       if (budget !== undefined)
-        throw new ModelPriceUnknownError(model, { budgetId: budget.id, scope: budget.scope, scopeId: budget.scope_id });
+        throw new ModelPriceUnknownError(model, {
+          budgetId: budget.id,
+          scope: budget.scope,
+          scopeId: budget.scope_id,
+        });
     },
   };
 }

@@ -42,7 +42,10 @@ export default defineConfig({
     [{ scope: 'tenant', scopeId: 'a', period: 'day' }, 'budgets[0].limitUsd'],
     [{ scope: 'tenant', scopeId: 'a', period: 'day', limitTokens: 1.5 }, 'budgets[0].limitTokens'],
     [{ scope: 'tenant', scopeId: 'a', period: 'day', limitUsd: 1, softPct: 0 }, 'budgets[0].softPct'],
-    [{ scope: 'tenant', scopeId: 'a', period: 'day', limitUsd: 1, onExhausted: 'panic' }, 'budgets[0].onExhausted'],
+    [
+      { scope: 'tenant', scopeId: 'a', period: 'day', limitUsd: 1, onExhausted: 'panic' },
+      'budgets[0].onExhausted',
+    ],
     [{ scope: 'tenant', scopeId: 'a', period: 'day', limitUsd: 1, limit: 2 }, 'budgets[0].limit'],
   ])('rejects %j with config_invalid naming %s', (entry, field) => {
     let error: unknown;

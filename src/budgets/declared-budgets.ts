@@ -29,17 +29,29 @@ export function parseDeclaredBudgets(list: unknown, path: string): DeclaredBudge
       string,
       unknown
     >;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail(at, 'must be an object');
-    const checked = checkBudgetDefinition(rest, (field, reason) => fail(field ? `${at}.${field}` : at, reason));
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw fail(at, 'must be an object');
+    const checked = checkBudgetDefinition(rest, (field, reason) =>
+      fail(field ? `${at}.${field}` : at, reason),
+    );
     if (tenantId !== undefined && (typeof tenantId !== 'string' || tenantId.trim() === ''))
       throw fail(`${at}.tenantId`, 'must be a non-empty string');
     const scopeId = checked.scopeId;
     if (scopeId === undefined && checked.scope !== 'tenant')
       throw fail(`${at}.scopeId`, `is required for a ${checked.scope} budget`);
-    const resolvedTenant = (tenantId as string | undefined) ?? (checked.scope === 'tenant' ? scopeId : undefined) ?? 'default';
-    const declared = { ...(checked as BudgetDefinition), tenantId: resolvedTenant, scopeId: scopeId ?? resolvedTenant };
+    const resolvedTenant =
+      (tenantId as string | undefined) ?? (checked.scope === 'tenant' ? scopeId : undefined) ?? 'default';
+    const declared = {
+      ...(checked as BudgetDefinition),
+      tenantId: resolvedTenant,
+      scopeId: scopeId ?? resolvedTenant,
+    };
     const identity = `${declared.tenantId}/${declared.scope}/${declared.scopeId}/${declared.period}`;
-    if (seen.has(identity)) throw fail(at, `declares the ${declared.period} budget of ${declared.scope} "${declared.scopeId}" twice`);
+    if (seen.has(identity))
+      throw fail(
+        at,
+        `declares the ${declared.period} budget of ${declared.scope} "${declared.scopeId}" twice`,
+      );
     seen.add(identity);
     return declared;
   });

@@ -20,7 +20,9 @@ import { createBudgetStore, type BudgetStore } from './budget-store.js';
 const REPORTED_PROMPT = 10;
 const REPORTED_OUTPUT = 50;
 
-function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>) {
+function gatewayBudgetContract(
+  open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>,
+) {
   let upstream: FakeOpenAIServer;
   let client: SqlClient;
   let schema: string;
@@ -49,7 +51,13 @@ function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: 
     service = createGatewayService({
       config: {
         deployments: [
-          { name: 'up', provider: 'openai', model: 'gpt-4o-mini', apiKeyEnv: 'FAKE_KEY', baseURL: upstream.url },
+          {
+            name: 'up',
+            provider: 'openai',
+            model: 'gpt-4o-mini',
+            apiKeyEnv: 'FAKE_KEY',
+            baseURL: upstream.url,
+          },
         ],
         routes: [{ name: 'fast', deployments: ['up'] }],
         retry: { attemptsPerDeployment: 1 },
@@ -79,15 +87,29 @@ function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: 
     fetch(`${baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'Plan a day in Lyon.' }], max_tokens: 100, ...extra }),
+      body: JSON.stringify({
+        model: 'fast',
+        messages: [{ role: 'user', content: 'Plan a day in Lyon.' }],
+        max_tokens: 100,
+        ...extra,
+      }),
     });
 
   it('100 concurrent callers sharing one key budget: settled spend stays within it, the rest get 429 budget_exhausted', async () => {
     const { key, record } = await newKey();
     const limitUsd = 0.0015;
-    const budget = await budgets.create('acme', { scope: 'api_key', scopeId: record.id, period: 'day', limitUsd }, 'key:test');
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'api_key', scopeId: record.id, period: 'day', limitUsd },
+      'key:test',
+    );
     const responses = await Promise.all(Array.from({ length: 100 }, () => chat(key)));
-    const bodies = await Promise.all(responses.map(async (response) => ({ response, json: (await response.json()) as { error?: { code: string; message: string } } })));
+    const bodies = await Promise.all(
+      responses.map(async (response) => ({
+        response,
+        json: (await response.json()) as { error?: { code: string; message: string } },
+      })),
+    );
     const ok = bodies.filter(({ response }) => response.status === 200);
     const refused = bodies.filter(({ response }) => response.status === 429);
     expect(ok.length + refused.length).toBe(100);
@@ -107,7 +129,10 @@ function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: 
     expect(usage.reservedUsd).toBe(0);
     expect(usage.spentUsd).toBeLessThanOrEqual(limitUsd);
     // What was settled is what the answers cost (the last calls were narrowed to what was left).
-    const answered = ok.reduce((sum, { response }) => sum + Number(response.headers.get('x-keel-cost-usd')), 0);
+    const answered = ok.reduce(
+      (sum, { response }) => sum + Number(response.headers.get('x-keel-cost-usd')),
+      0,
+    );
     expect(usage.spentUsd).toBeCloseTo(answered, 7);
     // Only the calls that were reserved reached the provider.
     expect(upstream.requests.length).toBeGreaterThanOrEqual(ok.length);
@@ -117,7 +142,11 @@ function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: 
     const { key, record } = await newKey();
     const before = upstream.requests.length;
     // Affords the prompt and roughly 60 output tokens.
-    const budget = await budgets.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'month', limitUsd: 0.00004 }, 'key:test');
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'month', limitUsd: 0.00004 },
+      'key:test',
+    );
     const response = await chat(key, { stream: true, stream_options: { include_usage: true } });
     expect(response.status).toBe(200);
     await response.text();
@@ -130,14 +159,21 @@ function gatewayBudgetContract(open: () => Promise<{ client: SqlClient; schema: 
       await new Promise((resolve) => setTimeout(resolve, 10));
       usage = (await budgets.get('acme', budget.id))!.usage;
     }
-    expect(usage).toMatchObject({ reservedUsd: 0, spentTokens: REPORTED_PROMPT + Math.min(REPORTED_OUTPUT, maxTokens) });
+    expect(usage).toMatchObject({
+      reservedUsd: 0,
+      spentTokens: REPORTED_PROMPT + Math.min(REPORTED_OUTPUT, maxTokens),
+    });
     void record;
   });
 
   it('a key without budgets is not limited; a user named by x-keel-user has its own', async () => {
     const { key } = await newKey();
     expect((await chat(key)).status).toBe(200);
-    await budgets.create('acme', { scope: 'user', scopeId: 'eve', period: 'hour', limitTokens: 5 }, 'key:test');
+    await budgets.create(
+      'acme',
+      { scope: 'user', scopeId: 'eve', period: 'hour', limitTokens: 5 },
+      'key:test',
+    );
     const refused = await fetch(`${baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-keel-user': 'eve' },

@@ -61,7 +61,11 @@ export function createGatewayBudgets({
     let chosen: PricedModel | undefined;
     let chosenCost = -1;
     for (const target of gateway.routeTargets(route)) {
-      const model = { provider: target.pricingProvider, modelId: target.model, ...(priceTable ? { priceTable } : {}) };
+      const model = {
+        provider: target.pricingProvider,
+        modelId: target.model,
+        ...(priceTable ? { priceTable } : {}),
+      };
       const price = priceFor(model.provider, model.modelId, priceTable);
       if (price === undefined) return model;
       const cost = price.output * 1_000 + price.input;

@@ -99,7 +99,17 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
-  budgets: ['tenant', 'scope', 'scope-id', 'period', 'limit-usd', 'limit-tokens', 'soft-pct', 'on-exhausted', 'json'],
+  budgets: [
+    'tenant',
+    'scope',
+    'scope-id',
+    'period',
+    'limit-usd',
+    'limit-tokens',
+    'soft-pct',
+    'on-exhausted',
+    'json',
+  ],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   stats: [

@@ -31,8 +31,7 @@ export class BudgetExhaustedError extends KeelError {
         ? undefined
         : `${budget.spentTokens} tokens spent and ${budget.reservedTokens} reserved of ${budget.limitTokens}`,
     ].filter((part) => part !== undefined);
-    const reset =
-      retryAfterMs === undefined ? '' : ` It resets in ${Math.ceil(retryAfterMs / 1000)} s.`;
+    const reset = retryAfterMs === undefined ? '' : ` It resets in ${Math.ceil(retryAfterMs / 1000)} s.`;
     super({
       code: 'budget_exhausted',
       message:
@@ -47,7 +46,10 @@ export class BudgetExhaustedError extends KeelError {
 
 /** A model with no known price cannot run under a dollar budget: its spend could not be capped. */
 export class ModelPriceUnknownError extends KeelError {
-  constructor(model: { provider: string; modelId: string }, budget: { budgetId: string; scope: string; scopeId: string }) {
+  constructor(
+    model: { provider: string; modelId: string },
+    budget: { budgetId: string; scope: string; scopeId: string },
+  ) {
     super({
       code: 'model_price_unknown',
       message:
@@ -82,6 +84,11 @@ export class BudgetConflictError extends KeelError {
 /** A budget definition that is not valid (from the API or the CLI; config uses `config_invalid`). */
 export class InvalidBudgetError extends KeelError {
   constructor(field: string, message: string) {
-    super({ code: 'invalid_budget', message: `Invalid budget: ${field} ${message}`, fault: 'caller', details: { field } });
+    super({
+      code: 'invalid_budget',
+      message: `Invalid budget: ${field} ${message}`,
+      fault: 'caller',
+      details: { field },
+    });
   }
 }

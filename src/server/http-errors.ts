@@ -34,7 +34,11 @@ export const DATABASE_RETRY_AFTER_SECONDS = 1;
 function headersFor(code: string, details: Record<string, unknown>): Record<string, string> {
   if (code === 'database_unavailable') return { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) };
   const retryAfterMs = details.retryAfterMs;
-  if ((code === 'rate_limited' || code === 'budget_exhausted') && typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
+  if (
+    (code === 'rate_limited' || code === 'budget_exhausted') &&
+    typeof retryAfterMs === 'number' &&
+    Number.isFinite(retryAfterMs)
+  ) {
     const milliseconds = Math.max(0, Math.ceil(retryAfterMs));
     return {
       'retry-after': String(Math.ceil(milliseconds / 1000)),

@@ -26,9 +26,24 @@ async function cli(args: string[]) {
 
 describe('keel budgets', () => {
   it('creates, lists, updates and deletes a budget in the embedded database', async () => {
-    const created = await cli(['budgets', 'create', '--scope', 'tenant', '--period', 'day', '--limit-usd', '10', '--json']);
+    const created = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'tenant',
+      '--period',
+      'day',
+      '--limit-usd',
+      '10',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
-    const budget = JSON.parse(created.stdout) as { id: string; scope_id: string; limit_usd: number; spent_usd: number };
+    const budget = JSON.parse(created.stdout) as {
+      id: string;
+      scope_id: string;
+      limit_usd: number;
+      spent_usd: number;
+    };
     expect(budget).toMatchObject({ scope_id: 'default', limit_usd: 10, spent_usd: 0 });
 
     const listed = await cli(['budgets', 'list']);
@@ -36,7 +51,16 @@ describe('keel budgets', () => {
     expect(listed.stdout).toContain(budget.id);
     expect(listed.stdout).toMatch(/SPENT USD/);
 
-    const updated = await cli(['budgets', 'update', budget.id, '--limit-usd', '20', '--limit-tokens', '5000', '--json']);
+    const updated = await cli([
+      'budgets',
+      'update',
+      budget.id,
+      '--limit-usd',
+      '20',
+      '--limit-tokens',
+      '5000',
+      '--json',
+    ]);
     expect(updated.code).toBe(0);
     expect(JSON.parse(updated.stdout)).toMatchObject({ limit_usd: 20, limit_tokens: 5000 });
     const cleared = await cli(['budgets', 'update', budget.id, '--limit-usd', 'none', '--json']);
@@ -51,12 +75,32 @@ describe('keel budgets', () => {
   it('bad input: usage errors (exit 2) and the API codes, nothing written', async () => {
     expect((await cli(['budgets'])).code).toBe(2);
     expect((await cli(['budgets', 'create', '--period', 'day', '--limit-usd', '1'])).code).toBe(2);
-    expect((await cli(['budgets', 'create', '--scope', 'tenant', '--period', 'day', '--limit-usd', 'ten'])).code).toBe(2);
+    expect(
+      (await cli(['budgets', 'create', '--scope', 'tenant', '--period', 'day', '--limit-usd', 'ten'])).code,
+    ).toBe(2);
     expect((await cli(['budgets', 'update', 'bud_x', '--period', 'hour'])).code).toBe(2);
-    const badPeriod = await cli(['budgets', 'create', '--scope', 'tenant', '--period', 'week', '--limit-usd', '1']);
+    const badPeriod = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'tenant',
+      '--period',
+      'week',
+      '--limit-usd',
+      '1',
+    ]);
     expect(badPeriod.code).not.toBe(0);
     expect(badPeriod.stderr).toMatch(/period/);
-    const noLimit = await cli(['budgets', 'create', '--scope', 'agent', '--scope-id', 'a', '--period', 'day']);
+    const noLimit = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'agent',
+      '--scope-id',
+      'a',
+      '--period',
+      'day',
+    ]);
     expect(noLimit.code).not.toBe(0);
     expect(noLimit.stderr).toMatch(/limit_usd/);
     const missing = await cli(['budgets', 'delete', 'bud_missing']);

@@ -1,4 +1,10 @@
-import { budgetAdmin, createBudgetRequest, updateBudgetRequest, type BudgetAdmin, type BudgetView } from '../../budgets/budget-routes.js';
+import {
+  budgetAdmin,
+  createBudgetRequest,
+  updateBudgetRequest,
+  type BudgetAdmin,
+  type BudgetView,
+} from '../../budgets/budget-routes.js';
 import { createBudgetStore } from '../../budgets/budget-store.js';
 import { BudgetNotFoundError } from '../../errors/budget-errors.js';
 import { parseWith } from '../../server/http-io.js';
@@ -128,7 +134,8 @@ function remoteBudgetAdmin(api: RemoteApi): BudgetAdmin {
   };
   const path = (id: string) => `/v1/budgets/${encodeURIComponent(id)}`;
   return {
-    create: async (body) => (await api.call<BudgetView>('/v1/budgets', { method: 'POST', body: JSON.stringify(body) }))!,
+    create: async (body) =>
+      (await api.call<BudgetView>('/v1/budgets', { method: 'POST', body: JSON.stringify(body) }))!,
     list: async () => (await api.call<{ data: BudgetView[] }>('/v1/budgets'))?.data ?? [],
     get: async (id) => found(id, await api.call<BudgetView>(path(id))),
     update: async (id, body) =>
@@ -148,7 +155,19 @@ function describe(view: BudgetView): string {
 function renderBudgetTable(views: BudgetView[]): string {
   if (views.length === 0) return 'No budgets.\n';
   return renderTable(
-    ['ID', 'SCOPE', 'SCOPE ID', 'PERIOD', 'LIMIT USD', 'SPENT USD', 'RESERVED USD', 'LIMIT TOKENS', 'SPENT TOKENS', 'SOFT %', 'SOURCE'],
+    [
+      'ID',
+      'SCOPE',
+      'SCOPE ID',
+      'PERIOD',
+      'LIMIT USD',
+      'SPENT USD',
+      'RESERVED USD',
+      'LIMIT TOKENS',
+      'SPENT TOKENS',
+      'SOFT %',
+      'SOURCE',
+    ],
     views.map((view) => [
       view.id,
       view.scope,

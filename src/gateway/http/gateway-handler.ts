@@ -170,7 +170,9 @@ export function createGatewayRoutes({
       ...userOf(request, call.user),
     });
     const sent =
-      hold?.maxOutputTokens === undefined ? call.request : { ...call.request, maxOutputTokens: hold.maxOutputTokens };
+      hold?.maxOutputTokens === undefined
+        ? call.request
+        : { ...call.request, maxOutputTokens: hold.maxOutputTokens };
     const span = tracer?.start(request, { model: call.request.model, endpoint, tenantId: caller.tenantId });
     try {
       if (!call.stream) {
