@@ -1,6 +1,7 @@
 import type { BudgetConfig } from '../budgets/declared-budgets.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
+import type { RedactionRule } from '../runtime/redaction.js';
 
 /** What a `keel.config.ts` exports (as its default export). */
 export interface KeelConfig {
@@ -8,8 +9,13 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
-  /** Budgets upserted into the database at start (`keel serve`, `keel worker`); see docs/governance/budgets.md. */
+  /** Budgets upserted into the database at start (`keel serve`, `keel gateway`); see docs/governance/budgets.md. */
   budgets?: BudgetConfig[];
+  /**
+   * Redaction rules per tenant, applied with each agent's own `redact` to what runs store
+   * (journal payloads, inputs, outputs, logs): `{ tenants: { acme: ['pii'] } }`.
+   */
+  redact?: { tenants: Record<string, RedactionRule[]> };
 }
 
 /** Identity helper that types a config file's default export. */

@@ -31,6 +31,7 @@ import type { PolicyRunContext, PolicyStop, StepPolicy } from './step-policy.js'
 import { parseArguments, recordRejectedCall, runToolCall, type PlannedToolCall } from './tool-call.js';
 import { guardsAt, runGuardSteps, type GuardsOutcome } from './guard-steps.js';
 import type { Guard } from '../guards/guard.js';
+import { redactMessage, redactValue, type TextRedactor } from './redaction.js';
 
 export interface AgentLoopOptions {
   run: RunRecord;
@@ -55,6 +56,12 @@ export interface AgentLoopOptions {
    * in this order through the step-policy seam (see step-policy.ts).
    */
   policies?: readonly StepPolicy[];
+  /**
+   * The run's redaction rules as one function (redaction.ts): the journal stores redacted
+   * payloads, so the identities of steps (the conversation, tool arguments, guarded texts) are
+   * taken from redacted text, which a replay reads back the same.
+   */
+  redact?: TextRedactor;
 }
 
 /** A tool call as planned for one turn, with the journal positions of its guards. */
@@ -129,7 +136,13 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     usage.outputTokens += step.outputTokens;
     costUsd += step.costUsd;
   };
-  const guardArgs = { durable, run, signal, clock };
+  const { redact } = options;
+  const guardArgs = { durable, run, signal, ...(redact ? { redact } : {}) };
+  /** A message as the journal holds it (redacted by the run's rules), and as the model sees it. */
+  const stored = (message: Message) => (redact ? redactMessage(message, redact) : message);
+  const seen = (message: Message) => (agent.redactFromModel ? stored(message) : message);
+  /** A value as journaled: what step identities are computed from. */
+  const storedValue = <T>(value: T): T => (redact ? redactValue(value, redact) : value);
 
   try {
     // The instructions a prompt registry pinned when the run was created, or the agent's own.
@@ -159,6 +172,10 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     ];
     const conversation = createConversationDigest();
     conversation.push(...messages);
+    const append = (...added: Message[]) => {
+      messages.push(...added.map(seen));
+      conversation.push(...added.map(stored));
+    };
 
     for (;;) {
       throwIfAborted(signal);
@@ -246,20 +263,18 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
           }
           // Asked again with the guard's feedback; the rejected answer never leaves the run.
           const feedback: Message = { role: 'user', content: retryPrompt(checked.guard, checked.feedback) };
-          messages.push(assistant, feedback);
-          conversation.push(assistant, feedback);
+          append(assistant, feedback);
           continue;
         }
         held.release(checked.text === assistant.content ? undefined : checked.text);
         return end('completed', { output: finalOutput(agent, checked.text) });
       }
       held.release();
-      messages.push(assistant);
-      conversation.push(assistant);
+      append(assistant);
 
       const turn = planTurn(calls, seq);
       for (const { call, args } of turn) {
-        if (args.ok && loopDetector.record(call.name, args.value)) {
+        if (args.ok && loopDetector.record(call.name, storedValue(args.value))) {
           return end('loop_detected', {
             error: limitError(
               'loop_detected',
@@ -283,6 +298,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
             run,
             logger,
             faultHook,
+            ...(redact ? { redact } : {}),
             afterRun: (outcome) =>
               planned.tool && planned.args.ok
                 ? policies.afterToolCall({
@@ -317,8 +333,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
         result.content = checked.text;
         if (!result.isError) toolOutputs.push(checked.text);
       }
-      messages.push(...results);
-      conversation.push(...results);
+      append(...results);
     }
   } catch (error) {
     // Released to wait for a provider: not an end, whatever happened to the signal since.
@@ -378,7 +393,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       });
       if (checked.action === 'block') {
         const error = guardBlockedError(checked.guard, checked.reason);
-        await recordRejectedCall({ ...planned, durable, error });
+        await recordRejectedCall({ ...planned, durable, error, ...(redact ? { redact } : {}) });
         return end('guard_blocked', { error });
       }
       if (checked.action === 'pass' && checked.text !== JSON.stringify(args.value)) {
@@ -411,7 +426,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
   async function resolveTurnApprovals(turn: TurnCall[]): Promise<RunEnd | undefined> {
     const gated: GatedCall[] = turn.flatMap(({ call, args, tool, approvalSeq, seq, parentSeq, refusal }) =>
       tool && args.ok && approvalSeq !== undefined && !refusal && !refusedBeforeApproval(seq, approvalSeq)
-        ? [{ call, tool, args: args.value, approvalSeq, parentSeq }]
+        ? [{ call, tool, args: storedValue(args.value), approvalSeq, parentSeq }]
         : [],
     );
     if (gated.length === 0) return undefined;
@@ -431,7 +446,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
         entry.tool?.onReject === 'end_run',
     );
     if (!ending) return undefined;
-    await recordRejectedCall({ ...ending, durable, error: ending.refusal! });
+    await recordRejectedCall({ ...ending, durable, error: ending.refusal!, ...(redact ? { redact } : {}) });
     return end('rejected', { error: ending.refusal! });
   }
 

@@ -109,6 +109,8 @@ describe('step policies', () => {
     const steps = await store.loadSteps(result.id);
     expect(steps[0]!.meta).toMatchObject({
       policy: { budgets: { reservedUsd: 0.01, withheld: ['weather'] } },
+      // What the model was really offered, after the policy withheld a tool.
+      tools: [],
     });
   });
 
@@ -419,7 +421,7 @@ describe('replay of governed decisions', () => {
     const ended = await waitForRun({ store, runId: created.id, pollMs: 20 });
     await second.stop();
     expect(ended.error).toBeNull();
-    expect(ended.stopReason).toBe("completed");
+    expect(ended.stopReason).toBe('completed');
     const steps = await store.loadSteps(created.id);
     expect(steps.find((step) => step.kind === 'tool' && step.name === 'weather')).toMatchObject({
       status: 'failed',

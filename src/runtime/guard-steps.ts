@@ -1,12 +1,13 @@
-import { serializeError, type SerializedError } from '../errors/keel-error.js';
+import { serializeError } from '../errors/keel-error.js';
 import type { RunRecord } from '../journal/types.js';
 import type { Guard, GuardStage, GuardVerdict } from '../guards/guard.js';
-import type { Clock } from '../util/clock.js';
+import { guardsAt as guardsOfStage, runGuard } from '../guards/run-guard.js';
 import type { DurableRun } from './durable-run.js';
+import type { TextRedactor } from './redaction.js';
 
-/** The guards of `guards` that run at `stage`, in the order the agent lists them. */
+/** The guards an agent lists that run at `stage`, in order (none when it lists none). */
 export function guardsAt(guards: readonly Guard[] | undefined, stage: GuardStage): readonly Guard[] {
-  return (guards ?? []).filter((guard) => guard.stages.includes(stage));
+  return guards === undefined ? [] : guardsOfStage(guards, stage);
 }
 
 /** What the guards of one stage decided about one text. */
@@ -25,8 +26,6 @@ interface RecordedVerdict {
   details?: Record<string, unknown>;
 }
 
-const ACTIONS = new Set(['allow', 'block', 'redact', 'warn', 'retry']);
-
 /**
  * Runs the guards of a stage over a text, each verdict journaled as a step of kind `guard`
  * (parent: the step it guards) before anything the text leads to can happen. Guards run in
@@ -34,8 +33,8 @@ const ACTIONS = new Set(['allow', 'block', 'redact', 'warn', 'retry']);
  * pass. A replay returns the journaled verdicts without calling a guard again, so a classifier's
  * answer, a redaction and a block are the same on every execution.
  *
- * A guard that throws or answers something that is not a verdict blocks (fails closed): a
- * broken check must not wave a text through.
+ * A guard that throws or answers something that is not a verdict (`runGuard` checks it) blocks:
+ * a broken check must not wave a text through.
  */
 export async function runGuardSteps({
   durable,
@@ -47,8 +46,8 @@ export async function runGuardSteps({
   run,
   toolName,
   signal,
-  clock,
   toolOutputs,
+  redact,
 }: {
   durable: DurableRun;
   guards: readonly Guard[];
@@ -60,9 +59,10 @@ export async function runGuardSteps({
   run: RunRecord;
   toolName?: string;
   signal: AbortSignal;
-  clock: Clock;
   /** Output stage: the run's tool outputs so far (for grounding checks). */
   toolOutputs?: readonly string[];
+  /** The run's redaction rules: the step's identity is taken from the text as journaled. */
+  redact?: TextRedactor;
 }): Promise<GuardsOutcome> {
   let current = text;
   for (const [index, guard] of guards.entries()) {
@@ -73,42 +73,45 @@ export async function runGuardSteps({
         parentSeq,
         kind: 'guard',
         name: guard.name,
-        input: { stage, text: current, ...(toolName === undefined ? {} : { tool: toolName }) },
+        input: {
+          stage,
+          text: redact ? redact(current) : current,
+          ...(toolName === undefined ? {} : { tool: toolName }),
+        },
         journalStart: false,
         meta: { stage },
       },
       async () => {
-        const started = clock.now();
-        let verdict: RecordedVerdict;
+        let outcome;
         try {
-          verdict = toRecorded(
-            await guard.check({
-              stage,
-              text: current,
-              runId: run.id,
-              agent: run.agent,
-              tenantId: run.tenantId,
-              signal,
-              ...(toolName === undefined ? {} : { toolName }),
-              ...(toolOutputs === undefined ? {} : { toolOutputs: [...toolOutputs] }),
-            }),
+          outcome = await runGuard(guard, {
             stage,
-          );
+            text: current,
+            runId: run.id,
+            agent: run.agent,
+            tenantId: run.tenantId,
+            signal,
+            ...(toolName === undefined ? {} : { toolName }),
+            ...(toolOutputs === undefined ? {} : { toolOutputs }),
+          });
         } catch (error) {
           if (signal.aborted) throw signal.reason;
-          const failure = guardFailure(guard.name, error);
+          // A check that throws or answers no verdict blocks: guards fail closed.
+          const failure = serializeError(error);
+          const reason = `${failure.message} (guards fail closed)`;
           return {
             status: 'failed',
             error: failure,
-            output: { action: 'block', reason: failure.message },
-            meta: { stage, action: 'block', reason: failure.message, latencyMs: clock.now() - started },
+            output: { action: 'block', reason },
+            meta: { stage, action: 'block', reason },
           };
         }
+        const verdict = toRecorded(outcome.verdict);
         const meta = {
           stage,
           action: verdict.action,
           ...(verdict.reason === undefined ? {} : { reason: verdict.reason }),
-          latencyMs: clock.now() - started,
+          latencyMs: outcome.durationMs,
         };
         return { status: 'completed', output: verdict, meta };
       },
@@ -126,43 +129,14 @@ export async function runGuardSteps({
   return { action: 'pass', text: current };
 }
 
-/** A guard's answer as journaled; anything that is not a verdict of this stage throws. */
-function toRecorded(verdict: GuardVerdict, stage: GuardStage): RecordedVerdict {
-  if (typeof verdict !== 'object' || verdict === null || !ACTIONS.has(verdict.action)) {
-    throw new Error(`returned ${JSON.stringify(verdict)}, not a verdict`);
-  }
-  const details = verdict.details === undefined ? {} : { details: verdict.details };
-  switch (verdict.action) {
-    case 'allow':
-      return { action: 'allow', ...details };
-    case 'block':
-    case 'warn':
-      return { action: verdict.action, reason: String(verdict.reason ?? ''), ...details };
-    case 'redact':
-      if (typeof verdict.text !== 'string') throw new Error('answered redact without the replacement text');
-      return {
-        action: 'redact',
-        text: verdict.text,
-        ...(verdict.reason === undefined ? {} : { reason: verdict.reason }),
-        ...details,
-      };
-    case 'retry':
-      if (stage !== 'output') throw new Error(`answered retry at the ${stage} stage (output only)`);
-      return {
-        action: 'retry',
-        feedback: String(verdict.feedback ?? ''),
-        ...(verdict.reason === undefined ? {} : { reason: verdict.reason }),
-        ...details,
-      };
-  }
-}
-
-function guardFailure(name: string, error: unknown): SerializedError {
-  const cause = serializeError(error);
+/** A checked verdict as the guard step journals it. */
+function toRecorded(verdict: GuardVerdict): RecordedVerdict {
+  const { action, details } = verdict;
   return {
-    code: 'guard_failed',
-    message: `Guard "${name}" failed (${cause.message}); the text is blocked (guards fail closed).`,
-    fault: 'system',
-    retryable: false,
+    action,
+    ...('reason' in verdict && verdict.reason !== undefined ? { reason: verdict.reason } : {}),
+    ...(verdict.action === 'redact' ? { text: verdict.text } : {}),
+    ...(verdict.action === 'retry' ? { feedback: verdict.feedback } : {}),
+    ...(details === undefined ? {} : { details }),
   };
 }

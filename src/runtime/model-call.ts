@@ -204,7 +204,11 @@ async function callModel({
       };
     }
     const sent = grant.request;
-    const policyMeta = Object.keys(grant.meta).length > 0 ? { policy: grant.meta } : {};
+    // What policies changed is recorded: their facts, and the tools really offered.
+    const policyMeta = {
+      ...(Object.keys(grant.meta).length > 0 ? { policy: grant.meta } : {}),
+      ...(sent.tools === request.tools ? {} : { tools: (sent.tools ?? []).map((spec) => spec.name) }),
+    };
     let settled = false;
     await faultHook?.('before-model-call', { runId, seq });
     const call = combineSignals({

@@ -3,6 +3,7 @@ import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
 import { promptVersionOf } from './prompt-version.js';
+import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
@@ -68,9 +69,10 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
   } = options;
   assertRunAttribution({ userId, trigger });
   const definition = options.agents.find((candidate) => candidate.name === agent);
+  const redact = runRedactor(definition, tenantId ?? 'default', workerOptions.redactByTenant);
   const newRun: NewRun = {
     agent,
-    input,
+    input: redact ? redactValue(input, redact) : input,
     sessionId,
     metadata,
     userId: userId ?? null,

@@ -11,6 +11,7 @@ import { fullJitterDelay } from './backoff.js';
 import type { DurableRun, StepOutcome } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunLimits } from './run-limits.js';
+import { redactValue, type TextRedactor } from './redaction.js';
 import { combineSignals } from './run-signals.js';
 
 /**
@@ -38,7 +39,8 @@ export function recordRejectedCall({
   parentSeq,
   tool,
   error,
-  input = { arguments: call.arguments },
+  redact,
+  input = { arguments: redact ? redact(call.arguments) : call.arguments },
 }: {
   durable: DurableRun;
   call: ToolCall;
@@ -49,6 +51,8 @@ export function recordRejectedCall({
   error: SerializedError;
   /** The step's identity: the raw arguments unless told otherwise. */
   input?: unknown;
+  /** The run's redaction rules: the identity is taken from the arguments as journaled. */
+  redact?: TextRedactor;
 }) {
   const meta = { toolCallId: call.id, effect: tool?.effect ?? 'none' };
   return durable.step(
@@ -89,6 +93,7 @@ export async function runToolCall({
   logger,
   faultHook,
   afterRun,
+  redact,
 }: {
   planned: PlannedToolCall;
   durable: DurableRun;
@@ -99,16 +104,19 @@ export async function runToolCall({
   faultHook?: FaultHook;
   /** Told of a call this execution ran (not replayed), with how it went. */
   afterRun?: (outcome: { ok: boolean; errorCode?: string }) => Promise<void>;
+  /** The run's redaction rules: step identities are taken from the arguments as journaled. */
+  redact?: TextRedactor;
 }): Promise<ToolMessage> {
   const { call, seq, parentSeq, tool, args, refusal } = planned;
+  const journaled = (value: unknown) => (redact ? redactValue(value, redact) : value);
   const reject = (error: SerializedError, input?: unknown) =>
-    recordRejectedCall({ durable, call, seq, parentSeq, tool, error, input });
+    recordRejectedCall({ durable, call, seq, parentSeq, tool, error, input, redact });
 
   let result;
   if (refusal) {
     result = await reject(
       refusal,
-      planned.refusedByPolicy && args.ok ? { arguments: args.value } : undefined,
+      planned.refusedByPolicy && args.ok ? { arguments: journaled(args.value) } : undefined,
     );
   } else if (!tool) {
     result = await reject(
@@ -137,7 +145,7 @@ export async function runToolCall({
           parentSeq,
           kind: 'tool',
           name: call.name,
-          input: { arguments: args.value },
+          input: { arguments: journaled(args.value) },
           journalStart: tool.effect !== 'none',
           meta: { toolCallId: call.id, effect: tool.effect },
         },

@@ -65,6 +65,7 @@ export async function serveCommand(
     path,
     gateway: gatewayConfig,
     budgets: declaredBudgets,
+    redactByTenant,
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
@@ -135,6 +136,7 @@ export async function serveCommand(
     metrics,
     metricsPublic,
     telemetry,
+    ...(redactByTenant === undefined ? {} : { redactByTenant }),
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
@@ -171,6 +173,7 @@ export async function serveCommand(
       journalTextDeltas: true,
       logger,
       telemetry,
+      ...(redactByTenant === undefined ? {} : { redactByTenant }),
     });
     worker.start();
   } else if (!io.env.DATABASE_URL) {

@@ -45,7 +45,8 @@ export async function workerCommand(
   const metricsPublic = metricsPublicEnv(io.env);
   readOtelConfig(io.env);
   const logger = createJsonLogger();
-  const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { agents, path, gateway } = loaded;
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
   const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
@@ -93,6 +94,7 @@ export async function workerCommand(
     journalTextDeltas: true,
     logger,
     telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
+    ...(loaded.redactByTenant === undefined ? {} : { redactByTenant: loaded.redactByTenant }),
   });
   worker.start();
   const address = metricsServer?.address() as AddressInfo | undefined;
