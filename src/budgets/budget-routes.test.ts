@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { defineAgent } from '../runtime/agent.js';
 import { startTestServer, type TestServer } from '../server/__fixtures__/test-server.js';
 import { errorResponse } from '../server/schemas.js';
 import { budgetResponse } from './budget-routes.js';
@@ -135,5 +136,42 @@ describe('/v1/budgets', () => {
       404,
       'budget_not_found',
     );
+  });
+});
+
+describe('submitting a run under a dollar budget', () => {
+  let priced: TestServer;
+  beforeAll(async () => {
+    const unpriced = defineAgent({ name: 'unpriced', instructions: 'x', model: 'openai:gpt-unknown-9' });
+    const echo = defineAgent({ name: 'echo', instructions: 'x', model: 'builtin:echo' });
+    priced = await startTestServer({
+      agents: new Map([
+        ['unpriced', unpriced],
+        ['echo', echo],
+      ]),
+    });
+  });
+  afterAll(() => priced.close());
+  const submit = (agent: string) =>
+    priced.call('/v1/runs', {
+      method: 'POST',
+      body: JSON.stringify({ agent, input: 'go' }),
+      key: priced.keys.writer,
+    });
+
+  it('refuses an unpriced model with 400 model_price_unknown naming the budget; a priced one is accepted', async () => {
+    expect((await submit('unpriced')).status).toBe(202);
+    const created = await priced.call('/v1/budgets', {
+      method: 'POST',
+      body: JSON.stringify({ scope: 'agent', scope_id: 'unpriced', period: 'day', limit_usd: 1 }),
+    });
+    expect(created.status).toBe(201);
+    const refused = await submit('unpriced');
+    expect(refused.status).toBe(400);
+    const error = errorResponse.parse(await refused.json()).error;
+    expect(error.code).toBe('model_price_unknown');
+    expect(error.message).toContain('openai:gpt-unknown-9');
+    expect(error.message).toContain('agent "unpriced"');
+    expect((await submit('echo')).status).toBe(202);
   });
 });

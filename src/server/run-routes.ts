@@ -5,6 +5,7 @@ import { ForbiddenError } from '../errors/auth-errors.js';
  * run that does not exist.
  */
 import type { ServerResponse } from 'node:http';
+import { pricedModelOfAgent } from '../budgets/agent-model.js';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
@@ -84,6 +85,19 @@ export const runRoutes = [
       const submission = await body();
       const agent = agents.get(submission.agent);
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
+      // An unpriced model cannot run under a dollar budget: refused now rather than at its first call.
+      const priced = pricedModelOfAgent(agent);
+      if (priced !== undefined)
+        await dependencies.budgets?.checkPricedUnderBudgets(
+          {
+            tenantId: key.tenantId,
+            agent: agent.name,
+            apiKeyId: key.id,
+            ...(submission.user_id == null ? {} : { userId: submission.user_id }),
+            ...(submission.session_id == null ? {} : { sessionId: submission.session_id }),
+          },
+          priced,
+        );
       // The input is stored as the run's redaction rules leave it (redaction.ts).
       const redact = runRedactor(agent, key.tenantId, dependencies.redactByTenant);
       const storedInput = (input: unknown) => (redact ? redactValue(input, redact) : input);
