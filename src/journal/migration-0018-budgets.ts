@@ -46,7 +46,6 @@ export const budgetsMigration: Migration = {
       reserved_usd numeric NOT NULL DEFAULT 0,
       spent_tokens bigint NOT NULL DEFAULT 0,
       reserved_tokens bigint NOT NULL DEFAULT 0,
-      alerted boolean NOT NULL DEFAULT false,
       PRIMARY KEY (budget_id, period_key)
     ) WITH (fillfactor = 50);
 
@@ -64,7 +63,6 @@ export const budgetsMigration: Migration = {
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX budget_reservations_run ON ${schema}.budget_reservations (run_id) WHERE run_id IS NOT NULL;
-    CREATE INDEX budget_reservations_created ON ${schema}.budget_reservations (created_at);
 
     -- Reserves one model call's worst case against every budget that applies, all or nothing.
     -- Returns one row: status 'ok' (granted_output, usd, tokens), 'exhausted' or 'price_unknown'
@@ -88,10 +86,9 @@ export const budgetsMigration: Migration = {
       c record;
       v_granted bigint := p_max_output;
       v_afford bigint;
+      v_written bigint;
       v_ids text[] := '{}';
       v_keys text[] := '{}';
-      v_block record;
-      v_block_found boolean := false;
       v_prompt_usd numeric := COALESCE(p_prompt_tokens * p_input_per_m / 1000000, 0);
       v_output_usd numeric := COALESCE(p_output_per_m / 1000000, 0);
     BEGIN
@@ -116,33 +113,45 @@ export const budgetsMigration: Migration = {
         RETURN;
       END IF;
 
-      -- The counters of every applicable budget, created when missing, then locked in key order.
-      INSERT INTO ${schema}.budget_counters (budget_id, period_key)
-        SELECT a.id, a.k FROM (
-          SELECT x.id, CASE x.period WHEN 'hour' THEN p_hour WHEN 'day' THEN p_day WHEN 'month' THEN p_month
-            WHEN 'total' THEN 'total' ELSE p_run END AS k
-          FROM ${schema}.budgets x
-          WHERE x.tenant_id = p_tenant AND (x.period <> 'run' OR p_run IS NOT NULL) AND (
-            (x.scope = 'tenant' AND x.scope_id = p_tenant) OR (x.scope = 'agent' AND x.scope_id = p_agent)
-            OR (x.scope = 'user' AND x.scope_id = p_user) OR (x.scope = 'session' AND x.scope_id = p_session)
-            OR (x.scope = 'api_key' AND x.scope_id = p_api_key) OR (x.scope = 'run' AND x.scope_id = p_run))
-          ORDER BY 1, 2) a
-        ON CONFLICT DO NOTHING;
-      FOR b IN
-        SELECT x.*, CASE x.period WHEN 'hour' THEN p_hour WHEN 'day' THEN p_day WHEN 'month' THEN p_month
+      -- The applicable budgets, in lock order.
+      SELECT COALESCE(array_agg(a.id ORDER BY a.id, a.k), '{}'), COALESCE(array_agg(a.k ORDER BY a.id, a.k), '{}')
+      INTO v_ids, v_keys
+      FROM (
+        SELECT x.id, CASE x.period WHEN 'hour' THEN p_hour WHEN 'day' THEN p_day WHEN 'month' THEN p_month
           WHEN 'total' THEN 'total' ELSE p_run END AS k
         FROM ${schema}.budgets x
         WHERE x.tenant_id = p_tenant AND (x.period <> 'run' OR p_run IS NOT NULL) AND (
           (x.scope = 'tenant' AND x.scope_id = p_tenant) OR (x.scope = 'agent' AND x.scope_id = p_agent)
           OR (x.scope = 'user' AND x.scope_id = p_user) OR (x.scope = 'session' AND x.scope_id = p_session)
-          OR (x.scope = 'api_key' AND x.scope_id = p_api_key) OR (x.scope = 'run' AND x.scope_id = p_run))
-        ORDER BY x.id, k
-      LOOP
+          OR (x.scope = 'api_key' AND x.scope_id = p_api_key) OR (x.scope = 'run' AND x.scope_id = p_run))) a;
+      IF array_length(v_ids, 1) IS NULL THEN
+        RETURN QUERY SELECT 'ok'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted,
+          NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::numeric, NULL::bigint,
+          NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint;
+        RETURN;
+      END IF;
+      -- The reservation row is written before any counter is locked, so the locks are held for
+      -- as little work as possible (its amounts are corrected below when the grant narrows).
+      v_written := v_granted;
+      INSERT INTO ${schema}.budget_reservations
+        (id, tenant_id, run_id, fence, api_key_id, holder, budget_ids, period_keys, usd, tokens)
+      VALUES (p_id, p_tenant, p_run, p_fence, p_api_key, p_holder, v_ids, v_keys,
+        v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted);
+      -- Lock each counter (created when missing) in key order and check its budget.
+      FOR n IN 1 .. array_length(v_ids, 1) LOOP
+        SELECT * INTO b FROM ${schema}.budgets x WHERE x.id = v_ids[n];
+        CONTINUE WHEN NOT FOUND;
         SELECT * INTO c FROM ${schema}.budget_counters bc
-          WHERE bc.budget_id = b.id AND bc.period_key = b.k FOR UPDATE;
+          WHERE bc.budget_id = v_ids[n] AND bc.period_key = v_keys[n] FOR UPDATE;
+        IF NOT FOUND THEN
+          INSERT INTO ${schema}.budget_counters (budget_id, period_key) VALUES (v_ids[n], v_keys[n]) ON CONFLICT DO NOTHING;
+          SELECT * INTO c FROM ${schema}.budget_counters bc
+            WHERE bc.budget_id = v_ids[n] AND bc.period_key = v_keys[n] FOR UPDATE;
+        END IF;
         IF b.limit_usd IS NOT NULL AND NOT p_price_known THEN
+          DELETE FROM ${schema}.budget_reservations r WHERE r.id = p_id;
           RETURN QUERY SELECT 'price_unknown'::text, 0::bigint, 0::numeric, 0::bigint, b.id, b.scope, b.scope_id,
-            b.period, b.k, b.limit_usd, b.limit_tokens, c.spent_usd, c.reserved_usd, c.spent_tokens, c.reserved_tokens;
+            b.period, v_keys[n], b.limit_usd, b.limit_tokens, c.spent_usd, c.reserved_usd, c.spent_tokens, c.reserved_tokens;
           RETURN;
         END IF;
         v_afford := NULL;
@@ -158,33 +167,24 @@ export const budgetsMigration: Migration = {
         END IF;
         IF v_afford IS NOT NULL AND v_afford < v_granted THEN
           v_granted := v_afford;
-          IF v_granted < p_min_output AND NOT v_block_found THEN
-            v_block_found := true;
-            SELECT b.id AS id, b.scope AS scope, b.scope_id AS scope_id, b.period AS period, b.k AS k,
-              b.limit_usd AS limit_usd, b.limit_tokens AS limit_tokens, c.spent_usd AS spent_usd,
-              c.reserved_usd AS reserved_usd, c.spent_tokens AS spent_tokens, c.reserved_tokens AS reserved_tokens
-              INTO v_block;
+          IF v_granted < p_min_output THEN
+            DELETE FROM ${schema}.budget_reservations r WHERE r.id = p_id;
+            RETURN QUERY SELECT 'exhausted'::text, 0::bigint, 0::numeric, 0::bigint, b.id, b.scope, b.scope_id,
+              b.period, v_keys[n], b.limit_usd, b.limit_tokens, c.spent_usd, c.reserved_usd, c.spent_tokens,
+              c.reserved_tokens;
+            RETURN;
           END IF;
         END IF;
-        v_ids := v_ids || b.id;
-        v_keys := v_keys || b.k;
       END LOOP;
-      IF v_block_found THEN
-        RETURN QUERY SELECT 'exhausted'::text, 0::bigint, 0::numeric, 0::bigint, v_block.id, v_block.scope,
-          v_block.scope_id, v_block.period, v_block.k, v_block.limit_usd, v_block.limit_tokens, v_block.spent_usd,
-          v_block.reserved_usd, v_block.spent_tokens, v_block.reserved_tokens;
-        RETURN;
-      END IF;
       UPDATE ${schema}.budget_counters bc
         SET reserved_usd = bc.reserved_usd + (v_prompt_usd + v_granted * v_output_usd),
             reserved_tokens = bc.reserved_tokens + (p_prompt_tokens + v_granted)
         FROM unnest(v_ids, v_keys) AS t(i, k)
         WHERE bc.budget_id = t.i AND bc.period_key = t.k;
-      IF array_length(v_ids, 1) IS NOT NULL THEN
-        INSERT INTO ${schema}.budget_reservations
-          (id, tenant_id, run_id, fence, api_key_id, holder, budget_ids, period_keys, usd, tokens)
-        VALUES (p_id, p_tenant, p_run, p_fence, p_api_key, p_holder, v_ids, v_keys,
-          v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted);
+      IF v_granted < v_written THEN
+        UPDATE ${schema}.budget_reservations r
+          SET usd = v_prompt_usd + v_granted * v_output_usd, tokens = p_prompt_tokens + v_granted
+          WHERE r.id = p_id;
       END IF;
       RETURN QUERY SELECT 'ok'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted,
         NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::numeric, NULL::bigint,
@@ -206,8 +206,7 @@ export const budgetsMigration: Migration = {
       v_usd numeric[];
       v_tokens bigint[];
       v_count integer;
-      v_was boolean;
-      v_now boolean;
+      v_crossed boolean;
       v_spent_usd numeric;
       v_spent_tokens bigint;
     BEGIN
@@ -223,24 +222,25 @@ export const budgetsMigration: Migration = {
       INTO v_ids, v_keys, v_usd, v_tokens, v_count;
       IF v_ids IS NOT NULL THEN
         FOR n IN 1 .. array_length(v_ids, 1) LOOP
-          SELECT bc.alerted INTO v_was FROM ${schema}.budget_counters bc
-            WHERE bc.budget_id = v_ids[n] AND bc.period_key = v_keys[n] FOR UPDATE;
           UPDATE ${schema}.budget_counters bc
             SET reserved_usd = GREATEST(bc.reserved_usd - v_usd[n], 0),
                 reserved_tokens = GREATEST(bc.reserved_tokens - v_tokens[n], 0),
                 spent_usd = bc.spent_usd + COALESCE(p_usd, 0),
-                spent_tokens = bc.spent_tokens + COALESCE(p_tokens, 0),
-                alerted = bc.alerted OR EXISTS (
-                  SELECT 1 FROM ${schema}.budgets x WHERE x.id = bc.budget_id AND (
-                    (x.limit_usd > 0 AND (bc.spent_usd + COALESCE(p_usd, 0)) * 100 >= x.limit_usd * x.soft_pct) OR
-                    (x.limit_tokens > 0 AND (bc.spent_tokens + COALESCE(p_tokens, 0)) * 100 >= x.limit_tokens * x.soft_pct)))
+                spent_tokens = bc.spent_tokens + COALESCE(p_tokens, 0)
             WHERE bc.budget_id = v_ids[n] AND bc.period_key = v_keys[n]
-            RETURNING bc.alerted, bc.spent_usd, bc.spent_tokens INTO v_now, v_spent_usd, v_spent_tokens;
+            -- Spend only grows within a period: it crosses a threshold in exactly one settlement.
+            RETURNING bc.spent_usd, bc.spent_tokens, EXISTS (
+              SELECT 1 FROM ${schema}.budgets x WHERE x.id = bc.budget_id AND (
+                (x.limit_usd > 0 AND bc.spent_usd * 100 >= x.limit_usd * x.soft_pct
+                  AND (bc.spent_usd - COALESCE(p_usd, 0)) * 100 < x.limit_usd * x.soft_pct) OR
+                (x.limit_tokens > 0 AND bc.spent_tokens * 100 >= x.limit_tokens * x.soft_pct
+                  AND (bc.spent_tokens - COALESCE(p_tokens, 0)) * 100 < x.limit_tokens * x.soft_pct)))
+            INTO v_spent_usd, v_spent_tokens, v_crossed;
           budget_id := v_ids[n];
           period_key := v_keys[n];
           spent_usd := v_spent_usd;
           spent_tokens := v_spent_tokens;
-          crossed := COALESCE(v_now, false) AND NOT COALESCE(v_was, false);
+          crossed := COALESCE(v_crossed, false);
           settled := v_count;
           RETURN NEXT;
         END LOOP;
