@@ -125,6 +125,21 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
     expect((await store.get('acme', created.id))!.usage).toMatchObject({ reservedUsd: 0, spentUsd: 0 });
   });
 
+  it("sweeps stale gateway holds (a dead process's), leaving runs' holds to their recovery", async () => {
+    const created = await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'total', limitUsd: 1 },
+      'key:k',
+    );
+    await call({ apiKeyId: 'key_1' });
+    const runHold = await call({ runId: 'run_7', fence: 1 });
+    now = Date.now() + 2 * 3_600_000;
+    expect(await store.releaseOlderThan(3_600_000)).toBe(1);
+    expect((await store.get('acme', created.id))!.usage.reservedUsd).toBeCloseTo(runHold.reservedUsd, 12);
+    expect(await store.releaseOlderThan(3_600_000, { includeRuns: true })).toBe(1);
+    expect((await store.get('acme', created.id))!.usage.reservedUsd).toBe(0);
+  });
+
   it('periods roll: a spent hourly budget is whole again the next hour, and says when it resets', async () => {
     await store.create(
       'acme',

@@ -132,8 +132,11 @@ export interface BudgetStore {
    * for a lease reclaimed from a crashed worker. Returns how many were released.
    */
   releaseForRun(runId: string, olderThanFence?: number): Promise<number>;
-  /** Releases reservations older than `ageMs` (gateway calls of a process that died). */
-  releaseOlderThan(ageMs: number): Promise<number>;
+  /**
+   * Releases reservations older than `ageMs`: gateway calls of a process that died (a run's are
+   * released when it is claimed again, so they are left alone unless `includeRuns`).
+   */
+  releaseOlderThan(ageMs: number, options?: { includeRuns?: boolean }): Promise<number>;
   /** Throws `model_price_unknown` when `model` has no price and a dollar budget applies to `subject`. */
   checkPricedUnderBudgets(subject: BudgetSubject, model: PricedModel): Promise<void>;
 }
@@ -535,10 +538,11 @@ export function createBudgetStore({
       );
     },
 
-    async releaseOlderThan(ageMs) {
+    async releaseOlderThan(ageMs, { includeRuns = false } = {}) {
       const held = await client.query<{ id: string }>(
-        `SELECT id FROM ${schema}.budget_reservations WHERE created_at < $1::timestamptz ORDER BY id LIMIT 1000`,
-        [new Date(clock.now() - ageMs)],
+        `SELECT id FROM ${schema}.budget_reservations
+         WHERE created_at < $1::timestamptz AND ($2 OR run_id IS NULL) ORDER BY id LIMIT 1000`,
+        [new Date(clock.now() - ageMs), includeRuns],
       );
       if (held.rows.length === 0) return 0;
       return settleRows(

@@ -84,11 +84,13 @@ export function createGatewayService({
     ...(tracer === undefined ? {} : { tracer }),
     ...(budgets === undefined ? {} : { budgets: createGatewayBudgets({ budgets, gateway, logger }) }),
   });
+  const sweep = budgets === undefined ? undefined : sweepStaleHolds(budgets, logger);
   return {
     gateway,
     apiKeys,
     handler,
     async close() {
+      if (sweep !== undefined) clearInterval(sweep);
       try {
         await gateway.close();
       } finally {
@@ -96,4 +98,22 @@ export function createGatewayService({
       }
     },
   };
+}
+
+/** Holds older than this belong to a gateway process that died mid-call (no call lasts an hour). */
+const STALE_HOLD_MS = 60 * 60_000;
+const SWEEP_EVERY_MS = 5 * 60_000;
+
+/** Releases, every few minutes, budget holds that a gateway process which died left behind. */
+function sweepStaleHolds(budgets: BudgetStore, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    budgets.releaseOlderThan(STALE_HOLD_MS).then(
+      (released) => {
+        if (released > 0) logger.warn('released stale gateway budget holds', { released });
+      },
+      (error: unknown) => logger.warn('could not sweep stale gateway budget holds', { error: String(error) }),
+    );
+  }, SWEEP_EVERY_MS);
+  timer.unref();
+  return timer;
 }
