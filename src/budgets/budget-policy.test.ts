@@ -83,6 +83,13 @@ describe('budget policy', () => {
     expect(after!.usage.spentTokens).toBe(prompt + 500);
   });
 
+  it('leaves a call without budgets or run limits as asked: nothing held, no cap added', async () => {
+    const model = pricedModel(() => 5);
+    const result = await runWith(model, {}, 'nobody-budgeted');
+    expect(result.stopReason).toBe('completed');
+    expect(model.calls[0]!.maxOutputTokens).toBeUndefined();
+  });
+
   it('lowers maxOutputTokens to what the budget affords, then stops with stop reason budget naming it', async () => {
     // The prompt is counted by the tokenizer (a few dozen tokens); the budget leaves ~100 output tokens.
     await budgets.create(

@@ -98,7 +98,10 @@ export function createBudgetPolicy({
           return { stop: { reason: 'budget', error: serializeError(error) } };
         throw error;
       }
-      const narrowed = reservation.grantedOutputTokens < asked || request.maxOutputTokens === undefined;
+      // Without a budget or a run limit, the call goes as asked: no cap it did not have.
+      const governed = reservation.held || maxCostUsd !== undefined || maxTokens !== undefined;
+      const narrowed =
+        governed && (reservation.grantedOutputTokens < asked || request.maxOutputTokens === undefined);
       return {
         ...(narrowed ? { request: { ...request, maxOutputTokens: reservation.grantedOutputTokens } } : {}),
         meta: {
@@ -111,6 +114,7 @@ export function createBudgetPolicy({
             : {}),
         },
         async settle({ usage, costUsd }) {
+          if (!reservation.held) return;
           if (usage === undefined) {
             await budgets.release([reservation.id]);
             return;

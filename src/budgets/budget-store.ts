@@ -79,6 +79,11 @@ export interface ReserveRequest extends BudgetSubject {
 /** A reservation made: settle it once the call ended (or release it). */
 export interface BudgetReservation {
   id: string;
+  /**
+   * False when no budget applies (only the run's own limit, or nothing, was checked): nothing is
+   * held, and settling is a no-op.
+   */
+  held: boolean;
   /** The output tokens the call may use: `maxOutputTokens`, or less when a budget affords less. */
   grantedOutputTokens: number;
   reservedUsd: number;
@@ -162,7 +167,7 @@ interface BudgetRow {
 }
 
 interface ReserveRow {
-  status: 'ok' | 'exhausted' | 'price_unknown';
+  status: 'ok' | 'none' | 'exhausted' | 'price_unknown';
   granted_output: string | number;
   usd: string | number;
   tokens: string | number;
@@ -490,9 +495,10 @@ export function createBudgetStore({
         ],
       );
       const row = result.rows[0] as ReserveRow;
-      if (row.status === 'ok') {
+      if (row.status === 'ok' || row.status === 'none') {
         return {
           id,
+          held: row.status === 'ok',
           grantedOutputTokens: Number(row.granted_output),
           reservedUsd: Number(row.usd),
           reservedTokens: Number(row.tokens),

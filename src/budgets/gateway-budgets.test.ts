@@ -169,6 +169,11 @@ function gatewayBudgetContract(
   it('a key without budgets is not limited; a user named by x-keel-user has its own', async () => {
     const { key } = await newKey();
     expect((await chat(key)).status).toBe(200);
+    // No budget applies: a call that names no max_tokens is sent without one (no cap it did not ask for).
+    const before = upstream.requests.length;
+    expect((await chat(key, { max_tokens: undefined })).status).toBe(200);
+    const sent = upstream.requests[before]!.body as Record<string, unknown>;
+    expect(sent.max_completion_tokens ?? sent.max_tokens).toBeUndefined();
     await budgets.create(
       'acme',
       { scope: 'user', scopeId: 'eve', period: 'hour', limitTokens: 5 },

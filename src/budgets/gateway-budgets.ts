@@ -100,9 +100,13 @@ export function createGatewayBudgets({
       });
       let settled = false;
       return {
-        maxOutputTokens: request === undefined ? undefined : reservation.grantedOutputTokens,
+        // Without a budget, the call goes as asked: no cap it did not have.
+        maxOutputTokens:
+          request === undefined || !reservation.held
+            ? request?.maxOutputTokens
+            : reservation.grantedOutputTokens,
         async settle(meta) {
-          if (settled) return;
+          if (settled || !reservation.held) return;
           settled = true;
           try {
             if (meta?.usage === undefined) {

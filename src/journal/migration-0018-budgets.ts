@@ -65,8 +65,8 @@ export const budgetsMigration: Migration = {
     CREATE INDEX budget_reservations_run ON ${schema}.budget_reservations (run_id) WHERE run_id IS NOT NULL;
 
     -- Reserves one model call's worst case against every budget that applies, all or nothing.
-    -- Returns one row: status 'ok' (granted_output, usd, tokens), 'exhausted' or 'price_unknown'
-    -- (with the budget at fault and its counters).
+    -- Returns one row: status 'ok' (granted_output, usd, tokens held), 'none' (no budget applies:
+    -- nothing held), 'exhausted' or 'price_unknown' (with the budget at fault and its counters).
     CREATE FUNCTION ${schema}.budget_reserve(
       p_id text, p_tenant text, p_agent text, p_user text, p_session text, p_api_key text,
       p_run text, p_fence bigint, p_holder text,
@@ -125,7 +125,7 @@ export const budgetsMigration: Migration = {
           OR (x.scope = 'user' AND x.scope_id = p_user) OR (x.scope = 'session' AND x.scope_id = p_session)
           OR (x.scope = 'api_key' AND x.scope_id = p_api_key) OR (x.scope = 'run' AND x.scope_id = p_run))) a;
       IF array_length(v_ids, 1) IS NULL THEN
-        RETURN QUERY SELECT 'ok'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted,
+        RETURN QUERY SELECT 'none'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, p_prompt_tokens + v_granted,
           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::numeric, NULL::bigint,
           NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint;
         RETURN;
