@@ -336,6 +336,42 @@ export {
   ApprovalRejectedError,
 } from './errors/approval-errors.js';
 
+// Budgets (docs/governance/budgets.md)
+export {
+  createBudgetStore,
+  type BudgetStore,
+  type BudgetStoreOptions,
+  type ReserveRequest,
+  type BudgetReservation,
+  type CallSpend,
+  type PricedModel,
+} from './budgets/budget-store.js';
+export { createBudgetPolicy, type BudgetPolicyOptions } from './budgets/budget-policy.js';
+export {
+  createGatewayBudgets,
+  type GatewayBudgets,
+  type GatewayBudgetsOptions,
+} from './budgets/gateway-budgets.js';
+export type {
+  Budget,
+  BudgetAlert,
+  BudgetDefinition,
+  BudgetScope,
+  BudgetSubject,
+  BudgetUsage,
+  BudgetWithUsage,
+} from './budgets/budget-types.js';
+export type { BudgetPeriod } from './budgets/budget-periods.js';
+export type { BudgetConfig } from './budgets/declared-budgets.js';
+export {
+  BudgetExhaustedError,
+  ModelPriceUnknownError,
+  BudgetNotFoundError,
+  BudgetConflictError,
+  InvalidBudgetError,
+  type ExhaustedBudget,
+} from './errors/budget-errors.js';
+
 // Utilities
 export { createJsonLogger, silentLogger, type Logger } from './util/logger.js';
 export type { Clock } from './util/clock.js';

@@ -1,3 +1,4 @@
+import type { BudgetStore } from '../budgets/budget-store.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
@@ -18,6 +19,7 @@ export function openConfiguredGateway({
   logger,
   metrics,
   tracer,
+  budgets,
 }: {
   config: GatewayConfigInput | undefined;
   client: SqlClient;
@@ -27,6 +29,8 @@ export function openConfiguredGateway({
   metrics?: KeelMetrics;
   /** Live spans of the gateway's HTTP calls (OpenTelemetry export, when on). */
   tracer?: GatewayCallTracer;
+  /** Budgets every HTTP call of the gateway reserves against. */
+  budgets?: BudgetStore;
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
   const service = createGatewayService({
@@ -36,6 +40,7 @@ export function openConfiguredGateway({
     logger,
     ...(metrics === undefined ? {} : { onCall: (call) => metrics.gatewayCall(call) }),
     ...(tracer === undefined ? {} : { tracer }),
+    ...(budgets === undefined ? {} : { budgets }),
   });
   const unwatch = metrics?.watchBreakers(() => service.gateway.breakers());
   const unregister = registerGatewayModels(service.gateway);

@@ -146,6 +146,8 @@ export interface RemoteApi extends KeyAdmin, ControlAdmin {
   analytics(report: 'summary' | 'compare', query: Record<string, string>): Promise<unknown>;
   /** `GET /v1/runs/{id}/trace`; undefined for a run the server does not have. */
   getTrace(id: string): Promise<RunTrace | undefined>;
+  /** Any other route: the parsed answer, undefined for a 404 (except on POST); errors as KeelError. */
+  call<T>(path: string, init?: RequestInit): Promise<T | undefined>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -180,6 +182,7 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
     return data as T;
   }
   return {
+    call,
     submit: async (body, idempotencyKey) =>
       (await call<{ id: string; status: RunStatus }>('/v1/runs', {
         method: 'POST',

@@ -4,6 +4,7 @@ import type { CliIo } from './cli-io.js';
 import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
+import { budgetsCommand } from './commands/budgets.js';
 import { keysCommand } from './commands/keys.js';
 import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
@@ -28,6 +29,10 @@ Usage:
   keel tools list [--tenant T] [--json]
   keel deployments disable|enable <name> [--reason R]
   keel agents pause|resume <agent> [--tenant T] [--reason R]
+  keel budgets create --scope S [--scope-id ID] --period P [--limit-usd N] [--limit-tokens N] [--soft-pct N] [--tenant T] [--json]
+  keel budgets list [--tenant T] [--json]
+  keel budgets update <id> [--limit-usd N|none] [--limit-tokens N|none] [--soft-pct N] [--on-exhausted stop|approval]
+  keel budgets delete <id> [--tenant T]
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
@@ -70,6 +75,13 @@ const OPTIONS = {
   rpm: { type: 'string' },
   tpm: { type: 'string' },
   'older-than': { type: 'string' },
+  scope: { type: 'string' },
+  'scope-id': { type: 'string' },
+  period: { type: 'string' },
+  'limit-usd': { type: 'string' },
+  'limit-tokens': { type: 'string' },
+  'soft-pct': { type: 'string' },
+  'on-exhausted': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -97,6 +109,17 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   tools: ['agent', 'tenant', 'reason', 'json'],
   deployments: ['reason', 'json'],
   agents: ['tenant', 'reason', 'json'],
+  budgets: [
+    'tenant',
+    'scope',
+    'scope-id',
+    'period',
+    'limit-usd',
+    'limit-tokens',
+    'soft-pct',
+    'on-exhausted',
+    'json',
+  ],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   stats: [
@@ -237,6 +260,23 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           agent: values.agent,
           tenant: values.tenant,
           reason: values.reason,
+          json: values.json,
+        },
+        io,
+      );
+    case 'budgets':
+      return budgetsCommand(
+        {
+          action: rest[0],
+          id: rest[1],
+          tenant: values.tenant,
+          scope: values.scope,
+          scopeId: values['scope-id'],
+          period: values.period,
+          limitUsd: values['limit-usd'],
+          limitTokens: values['limit-tokens'],
+          softPct: values['soft-pct'],
+          onExhausted: values['on-exhausted'],
           json: values.json,
         },
         io,

@@ -1,4 +1,5 @@
 import type { SpendBreakerInput, ToolPolicyConfig } from '../controls/controls-config.js';
+import type { BudgetConfig } from '../budgets/declared-budgets.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
 import type { RedactionRule } from '../runtime/redaction.js';
@@ -9,6 +10,8 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
+  /** Budgets upserted into the database at start (`keel serve`, `keel gateway`); see docs/governance/budgets.md. */
+  budgets?: BudgetConfig[];
   /**
    * Tools each environment (`KEEL_ENV`, default `development`) allows or denies:
    * `{ staging: { deny: ['send_email'] }, production: { allow: ['weather'] } }`. An environment

@@ -8,6 +8,7 @@ import {
   type SpendBreakerRule,
   type ToolPolicyConfig,
 } from '../controls/controls-config.js';
+import { parseDeclaredBudgets, type DeclaredBudget } from '../budgets/declared-budgets.js';
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
@@ -26,6 +27,8 @@ export interface LoadedConfig {
   toolPolicy?: ToolPolicyConfig;
   /** The config's `spendBreakers` (or `spend_breakers`), validated. */
   spendBreakers?: SpendBreakerRule[];
+  /** The config's `budgets`, checked (`config_invalid` naming the field); absent when none. */
+  budgets?: DeclaredBudget[];
   /** Redaction rules per tenant (`redact: { tenants: { acme: ['pii'] } }`), validated. */
   redactByTenant?: TenantRedaction;
 }
@@ -88,6 +91,8 @@ export async function loadConfig(
   const toolPolicy = sectionOf(loaded, 'toolPolicy');
   const spendBreakers = sectionOf(loaded, 'spendBreakers') ?? sectionOf(loaded, 'spend_breakers');
   const redactByTenant = redactionOf(loaded);
+  const { module, exported } = exportsOf(loaded);
+  const budgets = parseDeclaredBudgets(exported?.budgets ?? module?.budgets, path);
   return {
     path,
     agents: agentsOf(loaded, path, gateway !== undefined),
@@ -95,6 +100,7 @@ export async function loadConfig(
     ...(toolPolicy === undefined ? {} : { toolPolicy: parseToolPolicy(toolPolicy) }),
     ...(spendBreakers === undefined ? {} : { spendBreakers: parseSpendBreakers(spendBreakers) }),
     ...(redactByTenant === undefined ? {} : { redactByTenant }),
+    ...(budgets.length === 0 ? {} : { budgets }),
   };
 }
 

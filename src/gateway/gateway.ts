@@ -85,6 +85,8 @@ export interface RouteTarget {
 export interface KeelGateway extends Gateway {
   /** The first deployment of a route as configured; throws `unknown_model` for an unknown route. */
   describeRoute(route: string): RouteTarget;
+  /** Every deployment a route may answer from, in plan order (budgets reserve at the dearest). */
+  routeTargets(route: string): RouteTarget[];
 }
 
 /** Creates a gateway. Throws ConfigError (`config_invalid`) for an invalid config or a missing key. */
@@ -286,6 +288,23 @@ export function createGateway({
         model: deployment.model,
         pricingProvider: deployment.pricingProvider,
       };
+    },
+
+    routeTargets(route) {
+      return router.route(route).deployments.flatMap((name) => {
+        const deployment = deployments.get(name);
+        return deployment === undefined
+          ? []
+          : [
+              {
+                route,
+                deployment: deployment.name,
+                provider: deployment.provider,
+                model: deployment.model,
+                pricingProvider: deployment.pricingProvider,
+              },
+            ];
+      });
     },
 
     close() {

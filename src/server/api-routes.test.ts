@@ -52,8 +52,8 @@ describe('the route table', () => {
 
   it('answers 405 (before the key) for another method on a path of the table, 404 off it', async () => {
     for (const route of API_ROUTES) {
-      // The table has GET and POST only: DELETE is another method on every path.
-      const other = 'DELETE';
+      // The table has GET, POST, PATCH and DELETE: PUT is another method on every path.
+      const other = 'PUT';
       await expectError(
         await app.call(pathOf(route.path), { method: other, key: null }),
         405,

@@ -2,6 +2,7 @@
  * The API's route table: every route the server answers (besides the gateway's endpoints, which
  * are matched before it), in one list that the server mounts and `/openapi.json` describes.
  */
+import { budgetRoutes } from '../budgets/budget-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { controlRoutes } from './control-routes.js';
@@ -60,6 +61,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...runRoutes,
   ...traceRoutes,
   ...keyRoutes,
+  ...budgetRoutes,
   ...approvalRoutes,
   ...sessionRoutes,
   ...analyticsRoutes,

@@ -10,7 +10,7 @@ export interface CorsOptions {
   credentials?: boolean;
 }
 
-export const CORS_ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS';
+export const CORS_ALLOWED_METHODS = 'GET, POST, PATCH, DELETE, OPTIONS';
 export const CORS_ALLOWED_HEADERS =
   'authorization, content-type, idempotency-key, last-event-id, x-request-id';
 export const CORS_EXPOSED_HEADERS = 'x-request-id, retry-after, retry-after-ms';

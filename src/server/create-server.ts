@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Controls } from '../controls/controls.js';
+import type { BudgetStore } from '../budgets/budget-store.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
@@ -34,6 +35,8 @@ import { createStreamSlots } from './stream-slots.js';
 
 export interface ServerOptions {
   store: JournalStore;
+  /** Answers `/v1/budgets` (`createBudgetStore` over the same client). */
+  budgets?: BudgetStore;
   /**
    * The store's database client. With Postgres, session policies `reject` and `interrupt` take
    * an advisory lock on it, so replicas serialise submissions to one session.
@@ -109,6 +112,7 @@ const BASE_URL = 'http://localhost';
  */
 export function createServer({
   store,
+  budgets,
   client,
   agents,
   logger,
@@ -140,6 +144,7 @@ export function createServer({
     routes: API_ROUTES,
     dependencies: {
       store,
+      ...(budgets === undefined ? {} : { budgets }),
       ...(client === undefined ? {} : { client }),
       agents,
       logger,

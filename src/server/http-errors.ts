@@ -34,7 +34,11 @@ export const DATABASE_RETRY_AFTER_SECONDS = 1;
 function headersFor(code: string, details: Record<string, unknown>): Record<string, string> {
   if (code === 'database_unavailable') return { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) };
   const retryAfterMs = details.retryAfterMs;
-  if (code === 'rate_limited' && typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
+  if (
+    (code === 'rate_limited' || code === 'budget_exhausted') &&
+    typeof retryAfterMs === 'number' &&
+    Number.isFinite(retryAfterMs)
+  ) {
     const milliseconds = Math.max(0, Math.ceil(retryAfterMs));
     return {
       'retry-after': String(Math.ceil(milliseconds / 1000)),
@@ -51,6 +55,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   step_not_found: 404,
   approval_not_found: 404,
   key_not_found: 404,
+  budget_not_found: 404,
   not_found: 404,
   session_not_found: 404,
   unknown_agent: 404,
@@ -62,11 +67,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   agent_paused: 409,
   agent_disabled: 409,
   control_not_found: 404,
+  budget_exists: 409,
   payload_too_large: 413,
   idempotency_key_reused: 422,
   rate_limited: 429,
+  budget_exhausted: 429,
   too_many_streams: 429,
   database_unavailable: 503,
+  budgets_unavailable: 503,
   request_timeout: 503,
 };
 

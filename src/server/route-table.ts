@@ -5,6 +5,7 @@
  * before any handler runs, so no route can forget its check; `/openapi.json` is generated from
  * the same table (`openapi.ts`), so the document cannot drift from the routes.
  */
+import type { BudgetStore } from '../budgets/budget-store.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Analytics } from '../analytics/analytics-store.js';
@@ -28,6 +29,8 @@ import type { TenantRedaction } from '../runtime/redaction.js';
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
   store: JournalStore;
+  /** Answers `/v1/budgets` (absent: those routes answer 503 `budgets_unavailable`). */
+  budgets?: BudgetStore;
   client?: SqlClient;
   agents: ReadonlyMap<string, Agent>;
   logger: Logger;
@@ -108,7 +111,7 @@ export interface RouteResponse {
 
 /** A route of the API. */
 export interface ApiRoute<Query extends z.ZodType = z.ZodType, Body extends z.ZodType = z.ZodType> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Hono's syntax: `/v1/runs/:id/cancel`. */
   path: string;
   /** A key needs one of these (checked before the handler); empty: a public route, no key. */

@@ -6,6 +6,7 @@ import { ForbiddenError } from '../errors/auth-errors.js';
  */
 import type { ServerResponse } from 'node:http';
 import { agentHeldError } from '../controls/control-errors.js';
+import { pricedModelOfAgent } from '../budgets/agent-model.js';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
@@ -88,6 +89,19 @@ export const runRoutes = [
       // A paused or disabled agent takes no new runs (409); a run in flight stops at its next step.
       const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
       if (hold !== undefined) throw agentHeldError(agent.name, hold);
+      // An unpriced model cannot run under a dollar budget: refused now rather than at its first call.
+      const priced = pricedModelOfAgent(agent);
+      if (priced !== undefined)
+        await dependencies.budgets?.checkPricedUnderBudgets(
+          {
+            tenantId: key.tenantId,
+            agent: agent.name,
+            apiKeyId: key.id,
+            ...(submission.user_id == null ? {} : { userId: submission.user_id }),
+            ...(submission.session_id == null ? {} : { sessionId: submission.session_id }),
+          },
+          priced,
+        );
       // The input is stored as the run's redaction rules leave it (redaction.ts).
       const redact = runRedactor(agent, key.tenantId, dependencies.redactByTenant);
       const storedInput = (input: unknown) => (redact ? redactValue(input, redact) : input);

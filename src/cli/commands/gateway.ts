@@ -1,3 +1,4 @@
+import { openBudgets } from '../../budgets/open-budgets.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
@@ -35,7 +36,11 @@ export async function gatewayCommand(
   const metricsPublic = metricsPublicEnv(io.env);
   readOtelConfig(io.env);
   const logger = createJsonLogger();
-  const { gateway: gatewayConfig, path } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const {
+    gateway: gatewayConfig,
+    path,
+    budgets: declaredBudgets,
+  } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
@@ -45,9 +50,11 @@ export async function gatewayCommand(
   const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let service;
   try {
+    const budgets = await openBudgets({ client: backend.client, logger, declared: declaredBudgets ?? [] });
     service = createGatewayService({
       config: gatewayConfig,
       client: backend.client,
+      budgets,
       env: io.env,
       logger,
       onCall: (call) => metrics.gatewayCall(call),

@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { openBudgets } from '../../budgets/open-budgets.js';
+import type { BudgetStore } from '../../budgets/budget-store.js';
 import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
@@ -62,10 +64,18 @@ export async function serveCommand(
     agents,
     path,
     gateway: gatewayConfig,
+    budgets: declaredBudgets,
     redactByTenant,
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
+  let budgets: BudgetStore;
+  try {
+    budgets = await openBudgets({ client: backend.client, logger, declared: declaredBudgets ?? [] });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
   const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
   // OpenTelemetry export: spans from the journal, live spans of gateway calls (off unless an
@@ -79,6 +89,7 @@ export async function serveCommand(
       env: io.env,
       logger,
       metrics,
+      budgets,
       ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
@@ -107,6 +118,7 @@ export async function serveCommand(
   const telemetry = combineTelemetry(metrics.telemetry, otel?.telemetry);
   const server = createServer({
     store: backend.store,
+    budgets,
     client: backend.client,
     agents,
     logger,

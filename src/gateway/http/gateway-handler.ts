@@ -33,6 +33,7 @@ import { echoedRequestId, noteRequest } from '../../util/request-notes.js';
 import { createWireListener } from '../../server/api-app.js';
 import type { WireRoute, WireTable } from '../../server/route-table.js';
 import type { GatewayCallSpan, GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
+import type { GatewayBudgetHold, GatewayBudgets } from '../../budgets/gateway-budgets.js';
 import type { ApiKeys, ApiKeyScope } from '../api-keys.js';
 import { callMetaOfError } from '../gateway-errors.js';
 import type {
@@ -82,6 +83,11 @@ export interface GatewayHandlerOptions {
   now?: () => number;
   /** Live `chat {model}` spans of chat and messages calls (OpenTelemetry export, when on). */
   tracer?: GatewayCallTracer;
+  /**
+   * Budgets: each call reserves its worst case before any provider is called (429
+   * `budget_exhausted` when it does not fit) and settles after. Absent: no budgets apply.
+   */
+  budgets?: GatewayBudgets;
 }
 
 /**
@@ -119,6 +125,7 @@ export function createGatewayRoutes({
   generateId = createId,
   now = Date.now,
   tracer,
+  budgets,
 }: GatewayHandlerOptions): WireTable<Caller> {
   const gatewayScopes = REQUIRED_SCOPES;
   const optionsOf = (
@@ -152,22 +159,35 @@ export function createGatewayRoutes({
       requestId: string;
     },
     endpoint: 'chat' | 'messages',
-    call: { request: GatewayRequest; stream: boolean },
+    call: { request: GatewayRequest; stream: boolean; user?: string },
     wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
   ): Promise<void> {
     const options = optionsOf(request, caller, signal, endpoint);
+    const hold = await budgets?.reserve({
+      caller,
+      route: call.request.model,
+      request: call.request,
+      ...userOf(request, call.user),
+    });
+    const sent =
+      hold?.maxOutputTokens === undefined
+        ? call.request
+        : { ...call.request, maxOutputTokens: hold.maxOutputTokens };
     const span = tracer?.start(request, { model: call.request.model, endpoint, tenantId: caller.tenantId });
     try {
       if (!call.stream) {
-        const result = await gateway.generate(call.request, options);
+        const result = await gateway.generate(sent, options);
         span?.end(result.meta);
+        void hold?.settle(result.meta);
         return sendJson(response, 200, wire.body(result.response), requestId, metaHeaders(result.meta));
       }
-      const stream = await gateway.stream(call.request, options);
+      const stream = await gateway.stream(sent, options);
       endWithStream(span, stream);
+      settleWithStream(hold, stream);
       return pipeStream(response, stream, wire.encoder(), requestId, signal);
     } catch (error) {
       span?.end(callMetaOfError(error), error);
+      void hold?.settle(callMetaOfError(error));
       throw error;
     }
   }
@@ -203,7 +223,20 @@ export function createGatewayRoutes({
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId }) {
         const call = parseEmbeddingsRequest(body);
-        const result = await gateway.embed(call.request, optionsOf(request, caller, signal, 'embeddings'));
+        const hold = await budgets?.reserve({
+          caller,
+          route: call.request.model,
+          embeddingInput: call.request.input,
+          ...userOf(request, undefined),
+        });
+        let result;
+        try {
+          result = await gateway.embed(call.request, optionsOf(request, caller, signal, 'embeddings'));
+        } catch (error) {
+          void hold?.settle(callMetaOfError(error));
+          throw error;
+        }
+        void hold?.settle(result.meta);
         sendJson(
           response,
           200,
@@ -335,6 +368,22 @@ function endWithStream(span: GatewayCallSpan | undefined, stream: GatewayStream)
     (meta) => span.end(meta),
     (error: unknown) => span.end(callMetaOfError(error) ?? stream.meta, error),
   );
+}
+
+/** Settles a streamed call's budget hold once the stream ended (its usage and cost are known then). */
+function settleWithStream(hold: GatewayBudgetHold | undefined, stream: GatewayStream): void {
+  if (hold === undefined) return;
+  stream.done.then(
+    (meta) => hold.settle(meta),
+    (error: unknown) => hold.settle(callMetaOfError(error) ?? undefined),
+  );
+}
+
+/** The end user a call names: the `x-keel-user` header, else OpenAI's `user` field. */
+function userOf(request: IncomingMessage, bodyUser: string | undefined): { userId?: string } {
+  const header = request.headers['x-keel-user'];
+  const userId = typeof header === 'string' && header.trim() !== '' ? header.trim() : bodyUser;
+  return userId === undefined || userId === '' ? {} : { userId };
 }
 
 /** Streams a gateway stream as server-sent events; see the module comment for the error rules. */

@@ -102,7 +102,7 @@ const OVERLOADED_CODES = new Set(['gateway_unavailable']);
 
 /**
  * The one place where an error becomes an HTTP status. Errors of the edge carry their status;
- * the gateway's own: `rate_limited` → 429; an exhausted time budget or a model timeout → 504;
+ * the gateway's own: `rate_limited` and `budget_exhausted` → 429; an exhausted time budget or a model timeout → 504;
  * open breakers → 503; the provider or the model at fault → 502 (or 503 when the provider was
  * overloaded); a provider rejecting the request as invalid (400/422) → 400; the database
  * unreachable → 503; the caller at fault (a request larger than a whole tpm,
@@ -141,6 +141,8 @@ export function classifyGatewayError(error: unknown): GatewayErrorClass {
       ...(limit === undefined ? {} : { limit }),
     };
   }
+  // A budget the call does not fit: 429, with Retry-After only when the budget's period resets.
+  if (code === 'budget_exhausted') return { status: 429, kind: 'rate_limit', code, message, ...withRetry };
   // The gateway's unknown route (UnknownRouteError); the edge's own `model_not_found` is a GatewayRequestError.
   if (code === 'unknown_model') return { status: 404, kind: 'not_found', code, message, param: 'model' };
   if (code === 'payload_too_large') return { status: 413, kind: 'request_too_large', code, message };

@@ -1,3 +1,5 @@
+import type { BudgetStore } from '../../budgets/budget-store.js';
+import { createGatewayBudgets } from '../../budgets/gateway-budgets.js';
 import type { SqlClient } from '../../journal/sql-client.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { createApiKeys, type ApiKeys } from '../api-keys.js';
@@ -30,6 +32,8 @@ export interface GatewayServiceOptions {
   isDeploymentDisabled?: (deployment: string) => boolean;
   /** The spend of calls made outside runs, by tenant (see `CreateGatewayOptions.onSpend`). */
   onSpend?: (spend: { tenantId: string; costUsd: number }) => void;
+  /** The shared budget store: every HTTP call reserves against its caller's budgets. Absent: none apply. */
+  budgets?: BudgetStore;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -56,6 +60,7 @@ export function createGatewayService({
   tracer,
   isDeploymentDisabled,
   onSpend,
+  budgets,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -85,12 +90,15 @@ export function createGatewayService({
     logger,
     maxBodyBytes: config.maxBodyBytes,
     ...(tracer === undefined ? {} : { tracer }),
+    ...(budgets === undefined ? {} : { budgets: createGatewayBudgets({ budgets, gateway, logger }) }),
   });
+  const sweep = budgets === undefined ? undefined : sweepStaleHolds(budgets, logger);
   return {
     gateway,
     apiKeys,
     handler,
     async close() {
+      if (sweep !== undefined) clearInterval(sweep);
       try {
         await gateway.close();
       } finally {
@@ -98,4 +106,22 @@ export function createGatewayService({
       }
     },
   };
+}
+
+/** Holds older than this belong to a gateway process that died mid-call (no call lasts an hour). */
+const STALE_HOLD_MS = 60 * 60_000;
+const SWEEP_EVERY_MS = 5 * 60_000;
+
+/** Releases, every few minutes, budget holds that a gateway process which died left behind. */
+function sweepStaleHolds(budgets: BudgetStore, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    budgets.releaseOlderThan(STALE_HOLD_MS).then(
+      (released) => {
+        if (released > 0) logger.warn('released stale gateway budget holds', { released });
+      },
+      (error: unknown) => logger.warn('could not sweep stale gateway budget holds', { error: String(error) }),
+    );
+  }, SWEEP_EVERY_MS);
+  timer.unref();
+  return timer;
 }

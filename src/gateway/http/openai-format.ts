@@ -367,7 +367,8 @@ export function toOpenAIError(errorClass: GatewayErrorClass): {
   let code = errorClass.code;
   if (errorClass.kind === 'authentication') code = 'invalid_api_key';
   else if (errorClass.kind === 'not_found' && errorClass.param === 'model') code = 'model_not_found';
-  else if (errorClass.kind === 'rate_limit') code = 'rate_limit_exceeded';
+  // A spent budget keeps its own code: retrying soon will not help, unlike a rate limit.
+  else if (errorClass.kind === 'rate_limit' && code !== 'budget_exhausted') code = 'rate_limit_exceeded';
   const type =
     errorClass.kind === 'rate_limit' && errorClass.limit !== undefined
       ? errorClass.limit === 'rpm'

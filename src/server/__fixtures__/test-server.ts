@@ -1,3 +1,4 @@
+import { createBudgetStore } from '../../budgets/budget-store.js';
 import type { AddressInfo } from 'node:net';
 import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createControls, type Controls } from '../../controls/controls.js';
@@ -73,6 +74,7 @@ export async function startTestServer(
     feedback: createRunFeedback({ client }),
     analytics: createAnalytics({ client }),
     readiness: createReadinessCheck({ client }),
+    budgets: createBudgetStore({ client }),
     eventPollIntervalMs: 20,
     ...(controls === undefined ? {} : { controls }),
     ...serverOptions,

@@ -1,0 +1,220 @@
+/**
+ * Budgets at the gateway's HTTP edge, end to end: a real listening gateway service over PGlite and
+ * Postgres, a fake OpenAI upstream at the wire that reports usage, and one API key budget shared
+ * by 100 concurrent callers.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApiKeys } from '../gateway/api-keys.js';
+import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
+import { migrate } from '../journal/migrations.js';
+import { createPgClient } from '../journal/pg-client.js';
+import { createPgliteClient } from '../journal/pglite-client.js';
+import type { SqlClient } from '../journal/sql-client.js';
+import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { createBudgetStore, type BudgetStore } from './budget-store.js';
+
+/** What the fake upstream reports: 10 prompt tokens and up to 50 output tokens (gpt-4o-mini prices). */
+const REPORTED_PROMPT = 10;
+const REPORTED_OUTPUT = 50;
+
+function gatewayBudgetContract(
+  open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>,
+) {
+  let upstream: FakeOpenAIServer;
+  let client: SqlClient;
+  let schema: string;
+  let close: () => Promise<void>;
+  let service: GatewayService;
+  let server: Server;
+  let baseUrl: string;
+  let budgets: BudgetStore;
+  beforeAll(async () => {
+    upstream = await createFakeOpenAIServer({
+      handler: (request) => {
+        const body = request.body as { max_completion_tokens?: number; max_tokens?: number };
+        const allowed = body.max_completion_tokens ?? body.max_tokens ?? REPORTED_OUTPUT;
+        return {
+          content: 'ok',
+          usage: { promptTokens: REPORTED_PROMPT, completionTokens: Math.min(REPORTED_OUTPUT, allowed) },
+        };
+      },
+    });
+  });
+  afterAll(() => upstream.close());
+  beforeEach(async () => {
+    ({ client, schema, close } = await open());
+    await migrate(client, { schema });
+    budgets = createBudgetStore({ client, schema });
+    service = createGatewayService({
+      config: {
+        deployments: [
+          {
+            name: 'up',
+            provider: 'openai',
+            model: 'gpt-4o-mini',
+            apiKeyEnv: 'FAKE_KEY',
+            baseURL: upstream.url,
+          },
+        ],
+        routes: [{ name: 'fast', deployments: ['up'] }],
+        retry: { attemptsPerDeployment: 1 },
+      },
+      client,
+      schema,
+      env: { FAKE_KEY: 'sk-fake' },
+      budgets,
+    });
+    server = createServer((request, response) => {
+      if (!service.handler(request, response)) response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await service.close();
+    await close();
+  });
+
+  const newKey = async () => {
+    const created = await createApiKeys({ client, schema }).create({ tenantId: 'acme', scopes: ['gateway'] });
+    return created;
+  };
+  const chat = (key: string, extra: Record<string, unknown> = {}) =>
+    fetch(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'fast',
+        messages: [{ role: 'user', content: 'Plan a day in Lyon.' }],
+        max_tokens: 100,
+        ...extra,
+      }),
+    });
+
+  it('100 concurrent callers sharing one key budget: settled spend stays within it, the rest get 429 budget_exhausted', async () => {
+    const { key, record } = await newKey();
+    const limitUsd = 0.0015;
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'api_key', scopeId: record.id, period: 'day', limitUsd },
+      'key:test',
+    );
+    const responses = await Promise.all(Array.from({ length: 100 }, () => chat(key)));
+    const bodies = await Promise.all(
+      responses.map(async (response) => ({
+        response,
+        json: (await response.json()) as { error?: { code: string; message: string } },
+      })),
+    );
+    const ok = bodies.filter(({ response }) => response.status === 200);
+    const refused = bodies.filter(({ response }) => response.status === 429);
+    expect(ok.length + refused.length).toBe(100);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const { response, json } of refused) {
+      expect(json.error?.code).toBe('budget_exhausted');
+      expect(json.error?.message).toContain(`api_key "${record.id}" per day`);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // Settlement runs after the answer: wait until no reservation is held.
+    let usage = (await budgets.get('acme', budget.id))!.usage;
+    for (let tries = 0; usage.reservedUsd > 0 && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      usage = (await budgets.get('acme', budget.id))!.usage;
+    }
+    expect(usage.reservedUsd).toBe(0);
+    expect(usage.spentUsd).toBeLessThanOrEqual(limitUsd);
+    // What was settled is what the answers cost (the last calls were narrowed to what was left).
+    const answered = ok.reduce(
+      (sum, { response }) => sum + Number(response.headers.get('x-keel-cost-usd')),
+      0,
+    );
+    expect(usage.spentUsd).toBeCloseTo(answered, 7);
+    // Only the calls that were reserved reached the provider.
+    expect(upstream.requests.length).toBeGreaterThanOrEqual(ok.length);
+  });
+
+  it('lowers max_tokens sent upstream to what the budget affords, and settles a streamed call when it ends', async () => {
+    const { key, record } = await newKey();
+    const before = upstream.requests.length;
+    // Affords the prompt and roughly 60 output tokens.
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'month', limitUsd: 0.00004 },
+      'key:test',
+    );
+    const response = await chat(key, { stream: true, stream_options: { include_usage: true } });
+    expect(response.status).toBe(200);
+    await response.text();
+    const sent = upstream.requests[before]!.body as { max_completion_tokens?: number; max_tokens?: number };
+    const maxTokens = sent.max_completion_tokens ?? sent.max_tokens ?? 0;
+    expect(maxTokens).toBeGreaterThan(0);
+    expect(maxTokens).toBeLessThan(100);
+    let usage = (await budgets.get('acme', budget.id))!.usage;
+    for (let tries = 0; usage.reservedUsd > 0 && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      usage = (await budgets.get('acme', budget.id))!.usage;
+    }
+    expect(usage).toMatchObject({
+      reservedUsd: 0,
+      spentTokens: REPORTED_PROMPT + Math.min(REPORTED_OUTPUT, maxTokens),
+    });
+    void record;
+  });
+
+  it('a key without budgets is not limited; a user named by x-keel-user has its own', async () => {
+    const { key } = await newKey();
+    expect((await chat(key)).status).toBe(200);
+    // No budget applies: a call that names no max_tokens is sent without one (no cap it did not ask for).
+    const before = upstream.requests.length;
+    expect((await chat(key, { max_tokens: undefined })).status).toBe(200);
+    const sent = upstream.requests[before]!.body as Record<string, unknown>;
+    expect(sent.max_completion_tokens ?? sent.max_tokens).toBeUndefined();
+    await budgets.create(
+      'acme',
+      { scope: 'user', scopeId: 'eve', period: 'hour', limitTokens: 5 },
+      'key:test',
+    );
+    const refused = await fetch(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-keel-user': 'eve' },
+      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
+    // OpenAI's own `user` field names the user too.
+    expect((await chat(key, { user: 'eve' })).status).toBe(429);
+    expect((await chat(key, { user: 'adam' })).status).toBe(200);
+  });
+}
+
+describe('gateway budgets on PGlite', () => {
+  gatewayBudgetContract(async () => {
+    const client = await createPgliteClient();
+    return { client, schema: 'keel', close: () => client.close() };
+  });
+});
+
+describePostgres('gateway budgets on Postgres', (connectionString) => {
+  let admin: SqlClient;
+  beforeAll(() => {
+    admin = createPgClient({ connectionString, max: 1 });
+  });
+  afterAll(() => admin.close());
+  gatewayBudgetContract(async () => {
+    const schema = createTestSchemaName();
+    const client = createPgClient({ connectionString, max: 10 });
+    return {
+      client,
+      schema,
+      close: async () => {
+        await client.close();
+        await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      },
+    };
+  });
+});
