@@ -2,7 +2,8 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
-import { promptVersionOf } from './prompt-version.js';
+import type { PromptRegistry } from '../prompts/prompt-registry.js';
+import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
@@ -46,6 +47,11 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
   trigger?: string;
   idempotencyKey?: string;
   tenantId?: string;
+  /**
+   * The prompt registry: a version pinned for the agent is the one the run records (and, once
+   * the loop reads it, runs). Also handed to the worker with the other options.
+   */
+  prompts?: PromptRegistry;
 }
 
 /**
@@ -76,7 +82,9 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     userId: userId ?? null,
     trigger,
     // An agent this process does not know is refused by the worker, as before.
-    promptVersion: definition ? promptVersionOf(definition) : null,
+    promptVersion: definition
+      ? await resolvePromptVersion({ prompts: options.prompts, agent: definition, tenantId: tenantId ?? 'default' })
+      : null,
     idempotencyKey,
     tenantId,
   };
