@@ -4,10 +4,12 @@
  */
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
 import { metricsRoutes } from './metrics-routes.js';
+import { promptRoutes } from './prompt-routes.js';
 import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
@@ -62,4 +64,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...approvalRoutes,
   ...sessionRoutes,
   ...analyticsRoutes,
+  ...promptRoutes,
+  ...auditRoutes,
 ];

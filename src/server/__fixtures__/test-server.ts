@@ -1,5 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { createAnalytics } from '../../analytics/analytics-store.js';
+import { createAuditLog } from '../../governance/audit-query.js';
+import { createUserErasure } from '../../governance/user-erasure.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
@@ -65,6 +68,9 @@ export async function startTestServer(
     outcomes: createRunOutcomes({ client }),
     feedback: createRunFeedback({ client }),
     analytics: createAnalytics({ client }),
+    prompts: createPromptRegistry({ client }),
+    audit: createAuditLog({ client }),
+    erasure: createUserErasure({ client }),
     readiness: createReadinessCheck({ client }),
     eventPollIntervalMs: 20,
     ...serverOptions,
