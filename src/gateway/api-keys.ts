@@ -221,7 +221,13 @@ export function createApiKeys({
         const created = toRecord(row);
         await appendAudit(
           tx,
-          { tenantId, actor, action: 'api_key.create', target: `api_key:${created.id}`, after: auditedKey(created) },
+          {
+            tenantId,
+            actor,
+            action: 'api_key.create',
+            target: `api_key:${created.id}`,
+            after: auditedKey(created),
+          },
           { schema },
         );
         return created;

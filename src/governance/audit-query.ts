@@ -54,9 +54,10 @@ export function encodeAuditCursor(id: number): string {
 export function decodeAuditCursor(cursor: string): number {
   let parsed: unknown;
   try {
-    parsed = cursor.length <= 100 && /^[A-Za-z0-9_-]+$/.test(cursor)
-      ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-      : undefined;
+    parsed =
+      cursor.length <= 100 && /^[A-Za-z0-9_-]+$/.test(cursor)
+        ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+        : undefined;
   } catch {
     parsed = undefined;
   }

@@ -49,10 +49,10 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
        VALUES ($1, 1, 'model', 'm', 'h', 'completed', now(), 'p1')`,
       [run.id],
     );
-    await client.query(`INSERT INTO ${schema}.payloads (run_id, id, body, bytes) VALUES ($1, 'p1', $2::jsonb, 10)`, [
-      run.id,
-      text,
-    ]);
+    await client.query(
+      `INSERT INTO ${schema}.payloads (run_id, id, body, bytes) VALUES ($1, 'p1', $2::jsonb, 10)`,
+      [run.id, text],
+    );
     await client.query(
       `INSERT INTO ${schema}.text_deltas (run_id, seq, idx, fence, text) VALUES ($1, 1, 0, 1, $2)`,
       [run.id, run.marker],
@@ -111,7 +111,9 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
        VALUES ('fb_given', 'run_u2_s1', 'acme', $1, 'u1', 'key:key_1', now())`,
       [SECRET],
     );
-    expect(Object.values(await rowsHolding(SECRET)).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
+    expect(Object.values(await rowsHolding(SECRET)).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(
+      0,
+    );
 
     const counts = await erasure.erase({ tenantId: 'acme', userId: 'u1', actor: 'key:key_admin' });
     expect(counts).toEqual({
@@ -134,7 +136,9 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
     expect((await rowsHolding('kept-globex')).gateway_calls).toBe(1);
     expect(await store.getRun('run_u1_a')).toBeUndefined();
 
-    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)}`)).rows.map(toAuditRecord);
+    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)}`)).rows.map(
+      toAuditRecord,
+    );
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       tenantId: 'acme',
@@ -163,7 +167,9 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
     expect((await client.query(`SELECT 1 FROM ${auditTable(schema)}`)).rowCount).toBe(0);
 
     await store.requestCancel('run_u1_live');
-    await client.query(`UPDATE ${schema}.runs SET status = 'cancelled', lease_owner = NULL WHERE id = 'run_u1_live'`);
+    await client.query(
+      `UPDATE ${schema}.runs SET status = 'cancelled', lease_owner = NULL WHERE id = 'run_u1_live'`,
+    );
     expect((await erasure.erase({ tenantId: 'acme', userId: 'u1', actor: 'key:k' })).runs).toBe(2);
     expect(Object.values(await rowsHolding(SECRET)).every((count) => count === 0)).toBe(true);
   });

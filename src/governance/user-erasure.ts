@@ -97,7 +97,12 @@ interface TargetRun {
  * runs of their sessions that name no user (turns of the same conversation). A run of the
  * session attributed to another user is that user's data and stays.
  */
-async function lockRuns(tx: SqlExecutor, runs: string, tenantId: string, userId: string): Promise<TargetRun[]> {
+async function lockRuns(
+  tx: SqlExecutor,
+  runs: string,
+  tenantId: string,
+  userId: string,
+): Promise<TargetRun[]> {
   const result = await tx.query<TargetRun>(
     `SELECT id, status, session_id FROM ${runs}
      WHERE tenant_id = $1 AND (
@@ -120,7 +125,8 @@ async function countUnder(
   const selects = RUN_TABLES.map(
     ([name, table]) => `(SELECT count(*) FROM ${schema}.${table} WHERE run_id = ANY($1::text[])) AS ${name}`,
   );
-  const row = (await tx.query<Record<string, number | string>>(`SELECT ${selects.join(', ')}`, [ids])).rows[0]!;
+  const row = (await tx.query<Record<string, number | string>>(`SELECT ${selects.join(', ')}`, [ids]))
+    .rows[0]!;
   const count = (name: (typeof RUN_TABLES)[number][0]) => Number(row[name]);
   return {
     steps: count('steps'),

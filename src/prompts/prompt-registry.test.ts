@@ -1,19 +1,28 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAnalytics } from '../analytics/analytics-store.js';
 import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import { migrate } from '../journal/migrations.js';
+import { openStore } from '../journal/open-store.js';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { defineAgent } from '../runtime/agent.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { createPromptRegistry, isRegistryVersion, versionNumberOf, type PromptRegistry } from './prompt-registry.js';
+import {
+  createPromptRegistry,
+  isRegistryVersion,
+  versionNumberOf,
+  type PromptRegistry,
+} from './prompt-registry.js';
 import { resolvePromptVersion } from './resolve-prompt-version.js';
 
 const ADMIN = { tenantId: 'acme', actor: 'key:key_admin' };
 
-function registryContract(open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>) {
+function registryContract(
+  open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>,
+) {
   let client: SqlClient;
   let schema: string;
   let close: () => Promise<void>;
@@ -47,7 +56,8 @@ function registryContract(open: () => Promise<{ client: SqlClient; schema: strin
     // Another agent and another tenant count from v1 on their own.
     expect((await prompts.push({ ...ADMIN, agent: 'support', text: 'Help.' })).version.version).toBe('v1');
     expect(
-      (await prompts.push({ tenantId: 'other', actor: 'key:k2', agent: 'planner', text: 'Hi.' })).version.version,
+      (await prompts.push({ tenantId: 'other', actor: 'key:k2', agent: 'planner', text: 'Hi.' })).version
+        .version,
     ).toBe('v1');
 
     const listed = await prompts.list({ tenantId: 'acme', agent: 'planner' });
@@ -73,7 +83,9 @@ function registryContract(open: () => Promise<{ client: SqlClient; schema: strin
     await expect(prompts.push({ ...ADMIN, agent: 'planner', text: ' \n\t' })).rejects.toMatchObject({
       code: 'prompt_empty',
     });
-    await expect(prompts.push({ ...ADMIN, agent: 'planner', text: 'x'.repeat(200_001) })).rejects.toMatchObject({
+    await expect(
+      prompts.push({ ...ADMIN, agent: 'planner', text: 'x'.repeat(200_001) }),
+    ).rejects.toMatchObject({
       code: 'prompt_too_large',
     });
     await prompts.push({ ...ADMIN, agent: 'planner', text: 'A' });
@@ -104,7 +116,10 @@ function registryContract(open: () => Promise<{ client: SqlClient; schema: strin
     expect(await prompts.pinnedVersion({ tenantId: 'acme', agent: 'planner' })).toBe('v3');
     expect(await prompts.pinnedVersion({ tenantId: 'other', agent: 'planner' })).toBeUndefined();
 
-    expect(await prompts.rollback({ ...ADMIN, agent: 'planner' })).toMatchObject({ version: 'v1', previous: [] });
+    expect(await prompts.rollback({ ...ADMIN, agent: 'planner' })).toMatchObject({
+      version: 'v1',
+      previous: [],
+    });
     expect((await prompts.list({ tenantId: 'acme', agent: 'planner' })).pin?.version).toBe('v1');
     expect(await prompts.rollback({ ...ADMIN, agent: 'planner' })).toBeUndefined();
     expect(await prompts.pinnedVersion({ tenantId: 'acme', agent: 'planner' })).toBeUndefined();
@@ -184,5 +199,42 @@ describePostgres('prompt registry on Postgres', (connectionString) => {
         await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
     };
+  });
+});
+
+describe('analytics by prompt version', () => {
+  it('groups registry versions per agent (`<agent>@v<n>`) beside the code versions', async () => {
+    const { store, client } = await openStore({ dataDir: 'memory://' });
+    try {
+      const created = new Date();
+      for (const [agent, promptVersion] of [
+        ['planner', 'v1'],
+        ['planner', 'v1'],
+        ['support', 'v1'],
+        ['support', 'code:abc123abc123'],
+      ] as const)
+        await store.createRun({ agent, input: 'x', promptVersion });
+      const summary = await createAnalytics({ client }).summary({
+        window: { from: new Date(created.getTime() - 60_000), to: new Date(created.getTime() + 60_000) },
+        tenantId: null,
+        groupBy: 'prompt_version',
+      });
+      const groups = 'groups' in summary && summary.groups !== undefined ? summary.groups : [];
+      expect(groups.map((group) => [group.key, group.runs])).toEqual([
+        ['planner@v1', 2],
+        ['code:abc123abc123', 1],
+        ['support@v1', 1],
+      ]);
+      // Compare and filters name the version as runs record it, with the agent.
+      const planner = await createAnalytics({ client }).summary({
+        window: { from: new Date(created.getTime() - 60_000), to: new Date(created.getTime() + 60_000) },
+        tenantId: null,
+        agent: 'planner',
+        promptVersion: 'v1',
+      });
+      expect('runs' in planner ? planner.runs : undefined).toBe(2);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -211,7 +211,8 @@ export function createPromptRegistry({
   const registry: PromptRegistry = {
     async push({ tenantId, actor, agent, text, note = null }) {
       if (text.trim() === '') throw new EmptyPromptError(agent);
-      if (text.length > MAX_PROMPT_LENGTH) throw new PromptTooLargeError(agent, text.length, MAX_PROMPT_LENGTH);
+      if (text.length > MAX_PROMPT_LENGTH)
+        throw new PromptTooLargeError(agent, text.length, MAX_PROMPT_LENGTH);
       const keptNote = note === null || note.trim() === '' ? null : note.slice(0, MAX_NOTE_LENGTH);
       // Two pushes at once may pick the same number: the loser retries with the next one.
       for (let attempt = 1; ; attempt++) {

@@ -19,6 +19,7 @@ export async function resolvePromptVersion({
   agent: Pick<Agent, 'name' | 'instructions' | 'tools'>;
   tenantId: string;
 }): Promise<string> {
-  const pinned = prompts === undefined ? undefined : await prompts.pinnedVersion({ tenantId, agent: agent.name });
+  const pinned =
+    prompts === undefined ? undefined : await prompts.pinnedVersion({ tenantId, agent: agent.name });
   return pinned ?? promptVersionOf(agent);
 }

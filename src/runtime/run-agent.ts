@@ -83,7 +83,11 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     trigger,
     // An agent this process does not know is refused by the worker, as before.
     promptVersion: definition
-      ? await resolvePromptVersion({ prompts: options.prompts, agent: definition, tenantId: tenantId ?? 'default' })
+      ? await resolvePromptVersion({
+          prompts: options.prompts,
+          agent: definition,
+          tenantId: tenantId ?? 'default',
+        })
       : null,
     idempotencyKey,
     tenantId,

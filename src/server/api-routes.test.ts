@@ -53,7 +53,9 @@ describe('the route table', () => {
   it('answers 405 (before the key) for another method on a path of the table, 404 off it', async () => {
     for (const route of API_ROUTES) {
       // A method no route of this path has (the table has GET, POST and DELETE).
-      const taken = API_ROUTES.filter((candidate) => candidate.path === route.path).map((candidate) => candidate.method);
+      const taken = API_ROUTES.filter((candidate) => candidate.path === route.path).map(
+        (candidate) => candidate.method,
+      );
       const other = ['DELETE', 'PATCH', 'PUT'].find((method) => !(taken as string[]).includes(method))!;
       await expectError(
         await app.call(pathOf(route.path), { method: other, key: null }),

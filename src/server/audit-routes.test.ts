@@ -53,7 +53,10 @@ describe('GET /v1/audit', () => {
   it('records key create and revoke and approval decisions with the acting key, newest first', async () => {
     const adminId = (await app.apiKeys.verify(app.keys.admin))!.id;
     const created = (await (
-      await app.call('/v1/keys', { method: 'POST', body: JSON.stringify({ scopes: ['runs:read'], name: 'ci' }) })
+      await app.call('/v1/keys', {
+        method: 'POST',
+        body: JSON.stringify({ scopes: ['runs:read'], name: 'ci' }),
+      })
     ).json()) as { id: string; key: string };
     await app.call(`/v1/keys/${created.id}/revoke`, { method: 'POST' });
     await app.call(`/v1/keys/${created.id}/revoke`, { method: 'POST' });
@@ -100,7 +103,12 @@ describe('GET /v1/audit', () => {
   });
 
   it('an admin sees its tenant, an operator every tenant or one; others are refused', async () => {
-    await appendAudit(app.client, { tenantId: 'tenant-b', actor: 'system:test', action: 'breaker.trip', target: 'agent:x' });
+    await appendAudit(app.client, {
+      tenantId: 'tenant-b',
+      actor: 'system:test',
+      action: 'breaker.trip',
+      target: 'agent:x',
+    });
     expect((await audit('?action=breaker.trip')).data).toEqual([]);
     expect((await audit('?action=breaker.trip', app.keys.otherTenant)).data).toHaveLength(1);
     expect((await audit('?action=breaker.trip', operator)).data).toHaveLength(1);
@@ -129,7 +137,12 @@ describe('GET /v1/audit', () => {
 
 describe('DELETE /v1/users/{id}/data', () => {
   it("erases the user's runs in the key's tenant only, answers the counts, and audits them", async () => {
-    const { run } = await app.store.createRun({ tenantId: 'tenant-a', agent: 'echo', input: 'x', userId: 'alice' });
+    const { run } = await app.store.createRun({
+      tenantId: 'tenant-a',
+      agent: 'echo',
+      input: 'x',
+      userId: 'alice',
+    });
     const { run: kept } = await app.store.createRun({
       tenantId: 'tenant-b',
       agent: 'echo',
@@ -139,7 +152,11 @@ describe('DELETE /v1/users/{id}/data', () => {
     const response = await app.call('/v1/users/alice/data', { method: 'DELETE' });
     expect(response.status).toBe(200);
     const answer = eraseResponse.parse(await response.json());
-    expect(answer).toMatchObject({ user_id: 'alice', tenant_id: 'tenant-a', erased: { runs: 1, sessions: 0 } });
+    expect(answer).toMatchObject({
+      user_id: 'alice',
+      tenant_id: 'tenant-a',
+      erased: { runs: 1, sessions: 0 },
+    });
     expect(await app.store.getRun(run.id)).toBeUndefined();
     expect(await app.store.getRun(kept.id)).toBeDefined();
     const audited = await audit('?action=user.erase');
@@ -147,9 +164,22 @@ describe('DELETE /v1/users/{id}/data', () => {
   });
 
   it('needs admin; a running run is refused with 409', async () => {
-    await expectError(await app.call('/v1/users/bob/data', { method: 'DELETE', key: app.keys.writer }), 403, 'forbidden');
-    await expectError(await app.call('/v1/users/bob/data', { method: 'DELETE', key: operator }), 403, 'forbidden');
-    const { run } = await app.store.createRun({ tenantId: 'tenant-a', agent: 'echo', input: 'x', userId: 'bob' });
+    await expectError(
+      await app.call('/v1/users/bob/data', { method: 'DELETE', key: app.keys.writer }),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await app.call('/v1/users/bob/data', { method: 'DELETE', key: operator }),
+      403,
+      'forbidden',
+    );
+    const { run } = await app.store.createRun({
+      tenantId: 'tenant-a',
+      agent: 'echo',
+      input: 'x',
+      userId: 'bob',
+    });
     await app.claim(run.id);
     await expectError(await app.call('/v1/users/bob/data', { method: 'DELETE' }), 409, 'user_runs_running');
     expect(await app.store.getRun(run.id)).toBeDefined();

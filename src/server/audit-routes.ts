@@ -35,7 +35,10 @@ export type AuditView = ReturnType<typeof auditView>;
  * The filter a key may ask for: an operator sees every tenant (or the one it names), anyone else
  * its own tenant only (naming another is 403).
  */
-export function auditFilterFor(caller: Pick<ApiKeyRecord, 'tenantId' | 'scopes'>, query: z.infer<typeof listAuditQuery>): AuditFilter {
+export function auditFilterFor(
+  caller: Pick<ApiKeyRecord, 'tenantId' | 'scopes'>,
+  query: z.infer<typeof listAuditQuery>,
+): AuditFilter {
   const operator = caller.scopes.includes('operator');
   if (!operator && query.tenant_id !== undefined && query.tenant_id !== caller.tenantId)
     throw new ForbiddenError(['operator']);
@@ -69,7 +72,10 @@ export const auditRoutes = [
     async handle({ response, key, query, dependencies }) {
       const audit = configured(dependencies.audit, 'audit log');
       const page = await audit.list(auditFilterFor(key, query()));
-      return sendJson(response, 200, { data: page.entries.map(auditView), next_cursor: page.nextCursor ?? null });
+      return sendJson(response, 200, {
+        data: page.entries.map(auditView),
+        next_cursor: page.nextCursor ?? null,
+      });
     },
   }),
   defineRoute({
@@ -89,7 +95,8 @@ export const auditRoutes = [
     async handle({ response, key, params, dependencies }) {
       const erasure = configured(dependencies.erasure, 'user erasure');
       const userId = decodeId(params.id);
-      if (userId === undefined || userId.length > 200) throw invalidRequest('The user id must be 1-200 characters.');
+      if (userId === undefined || userId.length > 200)
+        throw invalidRequest('The user id must be 1-200 characters.');
       const erased = await erasure.erase({ tenantId: key.tenantId, userId, actor: `key:${key.id}` });
       return sendJson(response, 200, { user_id: userId, tenant_id: key.tenantId, erased });
     },

@@ -44,7 +44,9 @@ export const promptPinResponse = z
     agent: z.string(),
     code_version: z.string().describe('The version of the instructions in code (`code:<hash>`).'),
     pinned_version: z.string().nullable(),
-    previous_versions: z.array(z.string()).describe('Pinned before, most recent last (what rollback restores).'),
+    previous_versions: z
+      .array(z.string())
+      .describe('Pinned before, most recent last (what rollback restores).'),
     pinned_by: z.string().nullable(),
     pinned_at: z.string().nullable(),
   })

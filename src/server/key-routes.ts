@@ -122,7 +122,9 @@ export const keyRoutes = [
       const tenantId = operator ? filter.tenant_id : caller.tenantId;
       if (!operator && filter.tenant_id !== undefined && filter.tenant_id !== caller.tenantId)
         throw new ForbiddenError(['operator']);
-      return sendJson(response, 200, { data: await keyAdmin(apiKeys, `key:${caller.id}`).listKeys(tenantId) });
+      return sendJson(response, 200, {
+        data: await keyAdmin(apiKeys, `key:${caller.id}`).listKeys(tenantId),
+      });
     },
   }),
   defineRoute({
@@ -143,7 +145,11 @@ export const keyRoutes = [
       // Another tenant's keys, or a key that could reach them, only from an operator.
       if (!operator && (tenantId !== caller.tenantId || request.scopes.includes('operator')))
         throw new ForbiddenError(['operator']);
-      return sendJson(response, 201, await keyAdmin(apiKeys, `key:${caller.id}`).createKey({ ...request, tenant_id: tenantId }));
+      return sendJson(
+        response,
+        201,
+        await keyAdmin(apiKeys, `key:${caller.id}`).createKey({ ...request, tenant_id: tenantId }),
+      );
     },
   }),
   defineRoute({
@@ -159,7 +165,10 @@ export const keyRoutes = [
       const keyId = decodeId(params.id);
       if (keyId === undefined) throw new KeyNotFoundError(params.id ?? '');
       const operator = caller.scopes.includes('operator');
-      const revoked = await keyAdmin(apiKeys, `key:${caller.id}`).revokeKey(keyId, operator ? {} : { tenantId: caller.tenantId });
+      const revoked = await keyAdmin(apiKeys, `key:${caller.id}`).revokeKey(
+        keyId,
+        operator ? {} : { tenantId: caller.tenantId },
+      );
       if (revoked === undefined) throw new KeyNotFoundError(keyId);
       return sendJson(response, 200, revoked);
     },

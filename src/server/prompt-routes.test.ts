@@ -21,7 +21,11 @@ async function expectError(response: Response, status: number, code: string) {
 
 /** Submits a run of `echo` and returns the prompt version it recorded. */
 async function recordedVersion(key: string = app.keys.admin): Promise<string | null> {
-  const submitted = await app.call('/v1/runs', { method: 'POST', body: '{"agent":"echo","input":"hi"}', key });
+  const submitted = await app.call('/v1/runs', {
+    method: 'POST',
+    body: '{"agent":"echo","input":"hi"}',
+    key,
+  });
   expect(submitted.status).toBe(202);
   const { id } = (await submitted.json()) as { id: string };
   return runResponse.parse(await (await app.call(`/v1/runs/${id}`, { key })).json()).prompt_version ?? null;
@@ -46,7 +50,9 @@ describe('/v1/prompts', () => {
     expect((await push({ text: 'Repeat twice.' })).status).toBe(201);
 
     // A reader sees versions and texts; another tenant sees none of them.
-    const listed = promptListResponse.parse(await (await app.call('/v1/prompts/echo', { key: app.keys.reader })).json());
+    const listed = promptListResponse.parse(
+      await (await app.call('/v1/prompts/echo', { key: app.keys.reader })).json(),
+    );
     expect(listed).toMatchObject({ code_version: codeVersion, pinned_version: null, previous_versions: [] });
     expect(listed.data.map((version) => version.version)).toEqual(['v2', 'v1']);
     const shown = await app.call('/v1/prompts/echo/versions/v2', { key: app.keys.reader });
@@ -69,7 +75,11 @@ describe('/v1/prompts', () => {
     const toCode = await app.call('/v1/prompts/echo/rollback', { method: 'POST' });
     expect(promptPinResponse.parse(await toCode.json()).pinned_version).toBeNull();
     expect(await recordedVersion()).toBe(codeVersion);
-    await expectError(await app.call('/v1/prompts/echo/rollback', { method: 'POST' }), 409, 'prompt_not_pinned');
+    await expectError(
+      await app.call('/v1/prompts/echo/rollback', { method: 'POST' }),
+      409,
+      'prompt_not_pinned',
+    );
   });
 
   it('writes need admin, reads runs:read or admin', async () => {

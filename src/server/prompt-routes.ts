@@ -55,7 +55,10 @@ function promptVersionView(version: PromptVersionRecord): PromptVersionView {
   return { ...promptSummaryView(version), text: version.text };
 }
 
-export function promptPinView(agent: Pick<Agent, 'name' | 'instructions' | 'tools'>, pin: PromptPin | undefined) {
+export function promptPinView(
+  agent: Pick<Agent, 'name' | 'instructions' | 'tools'>,
+  pin: PromptPin | undefined,
+) {
   return {
     agent: agent.name,
     code_version: promptVersionOf(agent),
@@ -68,7 +71,10 @@ export function promptPinView(agent: Pick<Agent, 'name' | 'instructions' | 'tool
 
 /** The registry's operations in the API's shapes, for the routes and the CLI alike. */
 export interface PromptAdmin {
-  push(agent: string, body: { text: string; note?: string }): Promise<{ created: boolean; version: PromptVersionView }>;
+  push(
+    agent: string,
+    body: { text: string; note?: string },
+  ): Promise<{ created: boolean; version: PromptVersionView }>;
   list(agent: string): Promise<PromptListView>;
   show(agent: string, version: string): Promise<PromptVersionView>;
   pin(agent: string, version: string): Promise<PromptPinView>;

@@ -90,6 +90,7 @@ function change(entry: AuditView): string {
     const text = value === null || value === undefined ? '-' : JSON.stringify(value);
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
   };
-  if (entry.before === null && entry.after === null) return entry.details === null ? '' : short(entry.details);
+  if (entry.before === null && entry.after === null)
+    return entry.details === null ? '' : short(entry.details);
   return `${short(entry.before)} → ${short(entry.after)}`;
 }

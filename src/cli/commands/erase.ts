@@ -23,7 +23,8 @@ export interface EraseCommandOptions {
  */
 export async function eraseCommand(options: EraseCommandOptions, io: CliIo): Promise<number> {
   const userId = options.user;
-  if (userId === undefined || userId.trim() === '' || userId.length > 200) throw new UsageError(`keel erase needs --user <id> (1-200 characters).\n\n${USAGE}`);
+  if (userId === undefined || userId.trim() === '' || userId.length > 200)
+    throw new UsageError(`keel erase needs --user <id> (1-200 characters).\n\n${USAGE}`);
   const tenantId = options.tenant ?? CLI_TENANT;
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
@@ -36,7 +37,11 @@ export async function eraseCommand(options: EraseCommandOptions, io: CliIo): Pro
         );
       erased = (await backend.api.eraseUser(userId)).erased;
     } else {
-      erased = await createUserErasure({ client: backend.client }).erase({ tenantId, userId, actor: cliActor(io.env) });
+      erased = await createUserErasure({ client: backend.client }).erase({
+        tenantId,
+        userId,
+        actor: cliActor(io.env),
+      });
     }
     io.stdout.write(
       options.json

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../journal/open-store.js';
 import { main } from '../main.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
 const CONFIG = ['--config', join(import.meta.dirname, '../__fixtures__/echo.config.ts')];
 
 /**
@@ -37,18 +36,42 @@ describe('keel prompts, audit and erase', () => {
   };
 
   it('pushes, lists, shows, pins and rolls back; a run records the pinned version', async () => {
-    const pushed = await keel(['prompts', 'push', 'echo', '--file', file('v1.md', 'Repeat, loudly.\n'), '--note', 'loud', ...CONFIG]);
+    const pushed = await keel([
+      'prompts',
+      'push',
+      'echo',
+      '--file',
+      file('v1.md', 'Repeat, loudly.\n'),
+      '--note',
+      'loud',
+      ...CONFIG,
+    ]);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    expect(pushed.stdout).toMatch(/^Pushed echo v1 \(sha256 [0-9a-f]{12}\)\. Pin it to use it: keel prompts pin echo v1$/m);
+    expect(pushed.stdout).toMatch(
+      /^Pushed echo v1 \(sha256 [0-9a-f]{12}\)\. Pin it to use it: keel prompts pin echo v1$/m,
+    );
     const again = await keel(['prompts', 'push', 'echo', '--file', 'v1.md', ...CONFIG]);
     expect(again.stdout).toMatch(/already has this text: nothing pushed/);
-    const second = await keel(['prompts', 'push', 'echo', '--file', file('v2.md', 'Repeat, softly.'), '--json', ...CONFIG]);
-    expect(JSON.parse(second.stdout)).toMatchObject({ created: true, version: { version: 'v2', created_by: 'cli:ops-alice' } });
+    const second = await keel([
+      'prompts',
+      'push',
+      'echo',
+      '--file',
+      file('v2.md', 'Repeat, softly.'),
+      '--json',
+      ...CONFIG,
+    ]);
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      created: true,
+      version: { version: 'v2', created_by: 'cli:ops-alice' },
+    });
 
     const pinned = await keel(['prompts', 'pin', 'echo', 'v1', ...CONFIG]);
     expect(pinned.stdout).toBe('echo: v1 pinned; new runs use it.\n');
-    expect((await keel(['prompts', 'pin', 'echo', 'v2', ...CONFIG])).stdout).toMatch(/v2 pinned.*Before: v1\./);
+    expect((await keel(['prompts', 'pin', 'echo', 'v2', ...CONFIG])).stdout).toMatch(
+      /v2 pinned.*Before: v1\./,
+    );
 
     const listed = await keel(['prompts', 'list', 'echo', ...CONFIG]);
     expect(listed.stdout).toMatch(/^VERSION +PINNED +CREATED/m);
@@ -65,7 +88,9 @@ describe('keel prompts, audit and erase', () => {
     const shownRun = JSON.parse((await keel(['show', id, '--json'])).stdout) as { prompt_version: string };
     expect(shownRun.prompt_version).toBe('v2');
 
-    expect((await keel(['prompts', 'rollback', 'echo', ...CONFIG])).stdout).toBe('echo: v1 pinned; new runs use it.\n');
+    expect((await keel(['prompts', 'rollback', 'echo', ...CONFIG])).stdout).toBe(
+      'echo: v1 pinned; new runs use it.\n',
+    );
     expect((await keel(['prompts', 'rollback', 'echo', ...CONFIG])).stdout).toMatch(
       /^echo: nothing pinned; new runs use the instructions in code \(code:[0-9a-f]{12}\)\.$/m,
     );
@@ -129,6 +154,10 @@ describe('keel prompts, audit and erase', () => {
     const audit = JSON.parse((await keel(['audit', '--action', 'user.erase', '--json'])).stdout) as {
       data: { target: string; actor: string; details: { runs: number } }[];
     };
-    expect(audit.data[0]).toMatchObject({ target: 'user:carol', actor: 'cli:ops-alice', details: { runs: 2 } });
+    expect(audit.data[0]).toMatchObject({
+      target: 'user:carol',
+      actor: 'cli:ops-alice',
+      details: { runs: 2 },
+    });
   }, 120_000);
 });

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/load-config.js';
 import { createPromptRegistry } from '../../prompts/prompt-registry.js';
-import { promptAdmin, type PromptAdmin, type PromptListView, type PromptPinView } from '../../server/prompt-routes.js';
+import {
+  promptAdmin,
+  type PromptAdmin,
+  type PromptListView,
+  type PromptPinView,
+} from '../../server/prompt-routes.js';
 import { openBackend, type Backend } from '../backend.js';
 import { cliActor } from '../cli-actor.js';
 import type { CliIo } from '../cli-io.js';
