@@ -34,6 +34,18 @@ export { loadConfig, findConfigPath, type LoadedConfig } from './config/load-con
 // Running agents
 export { createWorker, DEFAULT_LEASE_MS, type Worker, type WorkerOptions } from './runtime/worker.js';
 export { runAgent, waitForRun, type RunAgentOptions } from './runtime/run-agent.js';
+export type {
+  StepPolicy,
+  PolicyRunContext,
+  ModelStepContext,
+  ModelCallContext,
+  ToolCallContext,
+  PolicyStop,
+  ModelCallGrant,
+  ToolCallVerdict,
+} from './runtime/step-policy.js';
+export type { RedactionRule, TenantRedaction } from './runtime/redaction.js';
+export { appendAudit, type AuditEntry, type AuditRecord, type AuditAction } from './governance/audit-log.js';
 export type { RunEvent, RunEventListener } from './runtime/run-events.js';
 export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
 export { createOtelExport, type OtelExport, type OtelExportOptions } from './telemetry/otel-export.js';
@@ -181,6 +193,44 @@ export { submitSessionRun, type SessionPolicy, type SessionSubmission } from './
 export { loadSessionHistory } from './runtime/session-history.js';
 export type { SessionRecord } from './journal/types.js';
 
+// Guards
+export {
+  GUARD_STAGES,
+  type Guard,
+  type GuardContext,
+  type GuardStage,
+  type GuardVerdict,
+} from './guards/guard.js';
+export { defineGuard, type GuardOptions } from './guards/define-guard.js';
+export { guards } from './guards/index.js';
+export { runGuard, guardsAt, type GuardOutcome } from './guards/run-guard.js';
+export type { MaxLengthOptions } from './guards/max-length.js';
+export type {
+  PromptInjectionOptions,
+  PromptInjectionGuard,
+  PromptInjectionCounters,
+} from './guards/prompt-injection.js';
+export type { PiiGuardOptions } from './guards/pii-guard.js';
+export type { JsonSchemaGuardOptions } from './guards/json-schema.js';
+export { markAsData, unmarkData, type UntrustedToolOutputOptions } from './guards/untrusted-tool-output.js';
+export type { GroundingOptions, GroundingJudgement } from './guards/grounding.js';
+export {
+  detectPii,
+  redactPii,
+  isLuhnValid,
+  isValidIban,
+  PII_ENTITIES,
+  PII_REPLACEMENTS,
+  type PiiEntity,
+  type PiiSpan,
+} from './guards/pii.js';
+export {
+  detectInjection,
+  type InjectionFinding,
+  type InjectionFamily,
+  type InjectionMode,
+} from './guards/injection-heuristics.js';
+
 // Server
 export { createServer, type ServerOptions } from './server/create-server.js';
 
@@ -279,6 +329,7 @@ export {
   ModelAttemptsExhaustedError,
 } from './errors/model-errors.js';
 export { NondeterminismError, ToolError, RunCancelledError } from './errors/runtime-errors.js';
+export { GuardBlockedError, GuardError } from './errors/guard-errors.js';
 export {
   ApprovalNotFoundError,
   ApprovalNotPendingError,
@@ -299,6 +350,7 @@ export {
   type PromptPin,
 } from './prompts/prompt-registry.js';
 export { resolvePromptVersion } from './prompts/resolve-prompt-version.js';
+export { createPromptPolicy } from './prompts/prompt-policy.js';
 export { createAuditLog, type AuditLog, type AuditFilter, type AuditPage } from './governance/audit-query.js';
 export { createUserErasure, type UserErasure, type ErasureCounts } from './governance/user-erasure.js';
 export {

@@ -1,9 +1,9 @@
 /**
- * The reference agent: a travel planner with three read-only tools. With `OPENAI_API_KEY` set it
+ * The reference agent: a travel planner with three read-only tools and an input guard. With `OPENAI_API_KEY` set it
  * uses `openai:gpt-4o-mini` (or `KEEL_TRAVEL_MODEL`); without one it uses the offline rule model,
  * so `npm start` works on a laptop with no keys and no network.
  */
-import { defineAgent, type LanguageModel } from 'keel';
+import { defineAgent, guards, type LanguageModel } from 'keel';
 import { createTravelPlannerModel } from './offline-model.js';
 import { travelTools } from './tools.js';
 
@@ -41,4 +41,7 @@ export const travelPlanner = defineAgent({
   model: chooseModel(),
   tools: travelTools,
   limits: { maxSteps: 8, maxCostUsd: 0.5, deadlineMs: 120_000 },
+  // A request that tries to rewrite the planner's instructions ends the run (`guard_blocked`)
+  // before any model call; the heuristics run offline (no classifier configured).
+  guards: [guards.promptInjection({ stages: ['input'], onClassifierError: 'closed' })],
 });

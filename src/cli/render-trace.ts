@@ -54,5 +54,9 @@ export function renderTraceStep(step: TraceStep): string {
   const error = step.error_code === null ? '' : `  ${step.error_code}`;
   const attempts = step.attempt > 1 ? `  attempt ${step.attempt}` : '';
   const execution = step.execution > 1 ? `  execution ${step.execution}` : '';
-  return `${mark} #${step.seq} ${step.type} ${name}  ${latency}${tokens}${cost}${error}${attempts}${execution}`;
+  const verdict =
+    step.verdict === null
+      ? ''
+      : `  ${step.verdict.stage ?? '?'}: ${step.verdict.action ?? '?'}${step.verdict.reason ? ` (${step.verdict.reason})` : ''}`;
+  return `${mark} #${step.seq} ${step.type} ${name}  ${latency}${verdict}${tokens}${cost}${error}${attempts}${execution}`;
 }

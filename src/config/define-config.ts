@@ -1,5 +1,6 @@
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
+import type { RedactionRule } from '../runtime/redaction.js';
 
 /** What a `keel.config.ts` exports (as its default export). */
 export interface KeelConfig {
@@ -7,6 +8,11 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
+  /**
+   * Redaction rules per tenant, applied with each agent's own `redact` to what runs store
+   * (journal payloads, inputs, outputs, logs): `{ tenants: { acme: ['pii'] } }`.
+   */
+  redact?: { tenants: Record<string, RedactionRule[]> };
 }
 
 /** Identity helper that types a config file's default export. */

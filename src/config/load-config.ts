@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { defineAgent, type Agent } from '../runtime/agent.js';
+import { assertRedactionRules, type TenantRedaction } from '../runtime/redaction.js';
 
 const DEFAULT_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs'];
 
@@ -15,6 +16,8 @@ export interface LoadedConfig {
   agents: Map<string, Agent>;
   /** The config's `gateway` section as written (validated when the gateway is created). */
   gateway?: GatewayConfigInput;
+  /** Redaction rules per tenant (`redact: { tenants: { acme: ['pii'] } }`), validated. */
+  redactByTenant?: TenantRedaction;
 }
 
 /**
@@ -72,9 +75,41 @@ export async function loadConfig(
     );
   }
   const gateway = gatewayOf(loaded);
-  return gateway === undefined
-    ? { path, agents: agentsOf(loaded, path) }
-    : { path, agents: agentsOf(loaded, path, true), gateway };
+  const redactByTenant = redactionOf(loaded);
+  return {
+    path,
+    agents: agentsOf(loaded, path, gateway !== undefined),
+    ...(gateway === undefined ? {} : { gateway }),
+    ...(redactByTenant === undefined ? {} : { redactByTenant }),
+  };
+}
+
+/** The `redact` section: `{ tenants: { <tenant>: rules } }`; `config_invalid` names a bad field. */
+function redactionOf(loaded: unknown): TenantRedaction | undefined {
+  const { module, exported } = exportsOf(loaded);
+  const section = exported?.redact ?? module?.redact;
+  if (section === undefined || section === null) return undefined;
+  const tenants = (section as { tenants?: unknown }).tenants;
+  if (
+    typeof section !== 'object' ||
+    typeof tenants !== 'object' ||
+    tenants === null ||
+    Array.isArray(tenants)
+  ) {
+    throw new ConfigError('config_invalid', 'redact must be { tenants: { <tenant id>: ["pii", ...] } }.', {
+      field: 'redact.tenants',
+    });
+  }
+  for (const [tenant, rules] of Object.entries(tenants)) {
+    try {
+      assertRedactionRules(`tenant ${tenant}`, rules);
+    } catch (error) {
+      throw new ConfigError('config_invalid', `redact.tenants.${tenant}: ${(error as Error).message}`, {
+        field: `redact.tenants.${tenant}`,
+      });
+    }
+  }
+  return tenants as TenantRedaction;
 }
 
 function exportsOf(loaded: unknown): {

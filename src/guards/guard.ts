@@ -31,6 +31,11 @@ export interface GuardContext {
   runId?: string;
   agent?: string;
   tenantId?: string;
+  /**
+   * The outputs of the run's tool calls so far, oldest first (output stage): the sources a
+   * grounding check judges the answer against.
+   */
+  toolOutputs?: readonly string[];
   /** Aborts with the run; a guard calling a classifier passes it on. */
   signal?: AbortSignal;
 }

@@ -31,7 +31,8 @@ export type StopReason =
   | 'cancelled'
   | 'error'
   | 'guard_blocked'
-  | 'rejected';
+  | 'rejected'
+  | 'paused';
 
 /** The status a run ends in for a given stop reason. */
 export function statusForStopReason(reason: StopReason): RunStatus {

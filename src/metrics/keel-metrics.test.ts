@@ -2,6 +2,7 @@ import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { CallMeta } from '../gateway/gateway-types.js';
 import type { SqlExecutor } from '../journal/sql-client.js';
+import type { RunRecord, StepRecord } from '../journal/types.js';
 import { parseExposition } from './__fixtures__/parse-exposition.js';
 import { createKeelMetrics } from './keel-metrics.js';
 import { createLabelGuard, OTHER_LABEL_VALUE } from './label-guard.js';
@@ -149,6 +150,50 @@ describe('createKeelMetrics', () => {
     expect(exposition.value('keel_gateway_breaker_open', { deployment: 'north' })).toBe(1);
     unwatch();
     expect((await scrape(metrics)).family('keel_gateway_breaker_open').metrics).toHaveLength(0);
+  });
+});
+
+describe('guard and governance outcomes', () => {
+  it('counts guard verdicts by guard, stage and action, and refused tool calls by why', async () => {
+    const metrics = createKeelMetrics({ processMetrics: false });
+    const run = { id: 'run_1', agent: 'planner', fence: 1 } as RunRecord;
+    const step = (kind: string, name: string, meta: Record<string, unknown>, code?: string) =>
+      ({
+        runId: 'run_1',
+        seq: 1,
+        parentSeq: null,
+        kind,
+        name,
+        inputHash: 'h',
+        attempt: 1,
+        status: code ? 'failed' : 'completed',
+        startedAt: new Date(0),
+        endedAt: new Date(5),
+        meta,
+        usage: null,
+        costUsd: null,
+        outputRef: null,
+        error: code ? { code, message: code, fault: 'caller', retryable: false } : null,
+        priorExecutions: [],
+      }) as unknown as StepRecord;
+    metrics.telemetry.stepCommitted!(run, step('guard', 'pii', { stage: 'tool_output', action: 'redact' }));
+    metrics.telemetry.stepCommitted!(run, step('guard', 'pii', { stage: 'tool_output', action: 'redact' }));
+    metrics.telemetry.stepCommitted!(run, step('guard', 'injection', { stage: 'input', action: 'odd' }));
+    metrics.telemetry.stepCommitted!(run, step('tool', 'weather', {}, 'tool_disabled'));
+    metrics.telemetry.stepCommitted!(run, step('tool', 'send_email', {}, 'tool_not_allowed'));
+    const exposition = await scrape(metrics);
+    expect(
+      exposition.value('keel_guard_verdicts_total', { guard: 'pii', stage: 'tool_output', action: 'redact' }),
+    ).toBe(2);
+    expect(
+      exposition.value('keel_guard_verdicts_total', {
+        guard: 'injection',
+        stage: 'input',
+        action: 'unknown',
+      }),
+    ).toBe(1);
+    expect(exposition.value('keel_tool_calls_total', { tool: 'weather', outcome: 'disabled' })).toBe(1);
+    expect(exposition.value('keel_tool_calls_total', { tool: 'send_email', outcome: 'not_allowed' })).toBe(1);
   });
 });
 

@@ -63,6 +63,7 @@ const STOP_REASONS: readonly StopReason[] = [
   'cancelled',
   'error',
   'guard_blocked',
+  'paused',
   'rejected',
 ];
 
@@ -74,7 +75,13 @@ const TOOL_OUTCOME_BY_CODE: Readonly<Record<string, string>> = {
   tool_unknown: 'unknown_tool',
   approval_rejected: 'rejected',
   approval_expired: 'expired',
+  tool_disabled: 'disabled',
+  tool_not_allowed: 'not_allowed',
+  guard_blocked: 'blocked',
 };
+
+const GUARD_STAGES = ['input', 'tool_args', 'tool_output', 'output', 'unknown'];
+const GUARD_ACTIONS = ['allow', 'block', 'redact', 'warn', 'retry', 'unknown'];
 
 const RUN_SECONDS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const STEP_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -95,6 +102,7 @@ export function createKeelMetrics({
   const registers = [registry];
   const agentLabel = createLabelGuard(maxLabelValues);
   const toolLabel = createLabelGuard(maxLabelValues);
+  const guardLabel = createLabelGuard(maxLabelValues);
   const kindLabel = createLabelGuard(maxLabelValues);
   const routeLabel = createLabelGuard(maxLabelValues);
   const deploymentLabel = createLabelGuard(maxLabelValues);
@@ -157,6 +165,14 @@ export function createKeelMetrics({
     labelNames: ['tool', 'outcome'],
     registers,
     collect: () => toolCallsCells.flush(),
+  });
+  const guardVerdictsCells = createCounterCells(() => guardVerdicts);
+  const guardVerdicts: Counter<string> = new Counter({
+    name: 'keel_guard_verdicts_total',
+    help: 'Guard verdicts journaled, by guard, stage (input, tool_args, tool_output, output) and action (allow, block, redact, warn, retry).',
+    labelNames: ['guard', 'stage', 'action'],
+    registers,
+    collect: () => guardVerdictsCells.flush(),
   });
   const modelCalls = createHistogramCells({
     name: 'keel_run_model_calls',
@@ -304,6 +320,10 @@ export function createKeelMetrics({
     toolCallsCells.cell({ tool, outcome }),
   );
   const releasesOf = childrenBy(releaseLabel, (reason) => releases.labels(reason));
+  const guardVerdictsOf = childrenBy3(
+    [guardLabel, fixedValues(GUARD_STAGES), fixedValues(GUARD_ACTIONS)],
+    (guard, stage, action) => guardVerdictsCells.cell({ guard, stage, action }),
+  );
   const gatewayRequestsOf = childrenBy3(
     [routeLabel, deploymentLabel, callOutcomeLabel],
     (route, deployment, outcome) => gatewayRequestsCells.cell({ route, deployment, outcome }),
@@ -340,6 +360,15 @@ export function createKeelMetrics({
         const loop = loops.get(run.id);
         if (loop !== undefined && loop.fence === run.fence) loop.modelCalls++;
       } else if (step.kind === 'tool') toolCallsOf(step.name, toolOutcome(step)).value++;
+      else if (step.kind === 'guard') {
+        const stage = String(step.meta?.stage ?? 'unknown');
+        const action = String(step.meta?.action ?? 'unknown');
+        guardVerdictsOf(
+          step.name,
+          GUARD_STAGES.includes(stage) ? stage : 'unknown',
+          GUARD_ACTIONS.includes(action) ? action : 'unknown',
+        ).value++;
+      }
     },
     runEnded(run) {
       if (run.stopReason !== null) runsOf(run.agent, run.stopReason).value++;

@@ -1,6 +1,8 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import type { LanguageModel, ResponseFormat } from '../model/model.js';
+import type { Guard } from '../guards/guard.js';
 import type { Tool } from '../tools/tool.js';
+import { assertRedactionRules, type RedactionRule } from './redaction.js';
 
 /** Caps on one run. Each one, when hit, ends the run with its own stop reason. */
 export interface AgentLimits {
@@ -61,6 +63,23 @@ export interface AgentOptions {
   temperature?: number;
   /** Cap on output tokens of each model call. */
   maxOutputTokens?: number;
+  /**
+   * Checks at the run's input, tool arguments, tool outputs and final answer (see
+   * `defineGuard` and the built-in `guards`), run in this order at each stage.
+   */
+  guards?: Guard[];
+  /**
+   * Redaction rules applied to what the run stores (journal payloads, its input and output, its
+   * logs) before it is written: `['pii']`, or functions of a text (which must be idempotent:
+   * redacting a redacted text changes nothing). See docs/governance.md.
+   */
+  redact?: RedactionRule[];
+  /**
+   * Whether the model, too, sees model and tool outputs redacted. Default false: within one
+   * execution it sees the originals; an execution that resumes the run sees the journal's
+   * (redacted) ones.
+   */
+  redactFromModel?: boolean;
 }
 
 /** A validated agent definition. */
@@ -88,6 +107,18 @@ export function defineAgent(options: AgentOptions): Agent {
       'model must be a LanguageModel or a reference such as "openai:gpt-4o-mini"',
     );
   }
+  for (const guard of options.guards ?? []) {
+    if (
+      !guard ||
+      typeof guard !== 'object' ||
+      typeof guard.check !== 'function' ||
+      !Array.isArray(guard.stages) ||
+      typeof guard.name !== 'string'
+    ) {
+      throw new InvalidAgentError(name, 'every guard must be created with defineGuard() or a built-in guard');
+    }
+  }
+  if (options.redact !== undefined) assertRedactionRules(name, options.redact);
   const seen = new Set<string>();
   for (const tool of tools) {
     if (!tool || typeof tool !== 'object' || !tool.spec) {

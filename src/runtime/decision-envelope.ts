@@ -20,7 +20,7 @@ export interface DecisionEnvelope {
   cached: boolean;
   /** The tool calls the model chose, in its order: id and name (arguments are in the payload). */
   toolCalls: { id: string; name: string }[];
-  /** Guard verdicts on this decision (empty until guards exist). */
+  /** Kept empty: guard verdicts are `guard` steps of their own, which the API view collects. */
   guards: unknown[];
   /** Ids of the context retrieved for this call (empty until retrieval exists). */
   retrievedContextIds: string[];

@@ -19,6 +19,7 @@ import { fullJitterDelay } from './backoff.js';
 import { sleep } from '../util/sleep.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunEventListener } from './run-events.js';
+import { redactValue, type TextRedactor } from './redaction.js';
 
 /** A step the code wants to take. Its identity on replay is (seq, kind, name, hash of input). */
 export interface StepRequest {
@@ -85,6 +86,11 @@ export interface DurableRunOptions {
   isLeaseValid?: () => boolean;
   /** Told of each step row this execution committed, as the journal now holds it. */
   onStepCommitted?: (step: StepRecord) => void;
+  /**
+   * The run's redaction rules (redaction.ts): step outputs, errors and meta, and the run's end,
+   * are redacted before they are written. What `step` returns to the code is the original.
+   */
+  redact?: TextRedactor;
 }
 
 /**
@@ -194,7 +200,8 @@ export class DurableRun {
       recordedMeta: recorded?.meta ?? null,
     });
     const endedAt = new Date(clock.now());
-    const meta = outcome.meta ? { ...request.meta, ...outcome.meta } : (request.meta ?? null);
+    const stored = this.stored(outcome);
+    const meta = stored.meta ? { ...request.meta, ...stored.meta } : (request.meta ?? null);
     await this.write(async () => {
       const append = store.completeStep(lease, {
         ...identity,
@@ -202,8 +209,8 @@ export class DurableRun {
         meta,
         status: outcome.status,
         endedAt,
-        output: outcome.output,
-        error: outcome.status === 'failed' ? outcome.error : null,
+        output: stored.output,
+        error: stored.status === 'failed' ? stored.error : null,
         usage: outcome.usage ?? null,
         costUsd: outcome.costUsd ?? null,
       });
@@ -222,10 +229,10 @@ export class DurableRun {
       usage: outcome.usage ?? null,
       costUsd: outcome.costUsd ?? null,
       outputRef: outcome.output === undefined ? null : `${this.runId}:${request.seq}`,
-      error: outcome.status === 'failed' ? outcome.error : null,
+      error: stored.status === 'failed' ? stored.error : null,
       priorExecutions: priorExecutionsAfter(recorded, request.journalStart),
       // The value just journaled (not a copy): trace export reads the response model from it.
-      ...(outcome.output === undefined ? {} : { output: outcome.output }),
+      ...(stored.output === undefined ? {} : { output: stored.output }),
     });
     onEvent?.({
       type: 'step-end',
@@ -303,14 +310,34 @@ export class DurableRun {
         step,
         delayMs,
         reason: error.code,
-        message: error.message,
+        message: this.options.redact ? this.options.redact(error.message) : error.message,
       }),
     );
   }
 
   /** Ends the run with its stop reason and totals (fenced, retried like any journal write). */
   finish(end: RunEnd): Promise<RunRecord> {
-    return this.write(() => this.options.store.finishRun(this.options.lease, end));
+    const { redact } = this.options;
+    const stored = redact
+      ? {
+          ...end,
+          output: redactValue(end.output, redact),
+          error: end.error && redactValue(end.error, redact),
+        }
+      : end;
+    return this.write(() => this.options.store.finishRun(this.options.lease, stored));
+  }
+
+  /** A step's outcome as the journal stores it: redacted when the run has rules. */
+  private stored(outcome: StepOutcome): StepOutcome {
+    const { redact } = this.options;
+    if (!redact) return outcome;
+    return {
+      ...outcome,
+      ...(outcome.output === undefined ? {} : { output: redactValue(outcome.output, redact) }),
+      ...(outcome.meta === undefined ? {} : { meta: redactValue(outcome.meta, redact) }),
+      ...(outcome.status === 'failed' ? { error: redactValue(outcome.error, redact) } : {}),
+    } as StepOutcome;
   }
 
   /**

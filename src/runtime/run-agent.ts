@@ -3,7 +3,9 @@ import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
 import type { PromptRegistry } from '../prompts/prompt-registry.js';
+import { createPromptPolicy } from '../prompts/prompt-policy.js';
 import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
@@ -48,8 +50,8 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
   idempotencyKey?: string;
   tenantId?: string;
   /**
-   * The prompt registry: a version pinned for the agent is the one the run records (and, once
-   * the loop reads it, runs). Also handed to the worker with the other options.
+   * The prompt registry: a version pinned for the agent is the one the run records and runs
+   * (its worker gets the registry's step policy, `createPromptPolicy`, after `policies`).
    */
   prompts?: PromptRegistry;
 }
@@ -70,13 +72,15 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     idempotencyKey,
     tenantId,
     onEvent,
+    prompts,
     ...workerOptions
   } = options;
   assertRunAttribution({ userId, trigger });
   const definition = options.agents.find((candidate) => candidate.name === agent);
+  const redact = runRedactor(definition, tenantId ?? 'default', workerOptions.redactByTenant);
   const newRun: NewRun = {
     agent,
-    input,
+    input: redact ? redactValue(input, redact) : input,
     sessionId,
     metadata,
     userId: userId ?? null,
@@ -84,7 +88,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     // An agent this process does not know is refused by the worker, as before.
     promptVersion: definition
       ? await resolvePromptVersion({
-          prompts: options.prompts,
+          prompts,
           agent: definition,
           tenantId: tenantId ?? 'default',
         })
@@ -98,6 +102,10 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
   const ended = new Promise<void>((resolve) => (announceEnd = resolve));
   const worker = createWorker({
     ...workerOptions,
+    // The registry's version the run recorded is the one its loop runs.
+    ...(prompts === undefined
+      ? {}
+      : { policies: [...(workerOptions.policies ?? []), createPromptPolicy(prompts)] }),
     store,
     concurrency: 1,
     runIds: [run.id],

@@ -34,14 +34,22 @@ export interface StepPolicy {
    */
   reserveModelCall?(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop>;
   /**
-   * Before a tool call the journal does not hold yet (after its arguments parsed and validated,
-   * before any approval). A refusal journals the call as a failed tool step with the refusal's
+   * Before a tool call the journal does not hold yet (after its arguments parsed and validated
+   * and its argument guards passed, before any approval is asked). Whether a call needs an
+   * approval is the tool's own (static) definition, never a policy's: the approval step's
+   * position in the journal must not depend on state that can change. A refusal journals the call as a failed tool step with the refusal's
    * error (the model sees it as the tool's result and can degrade gracefully); a stop ends the
    * run.
    */
   beforeToolCall?(context: ToolCallContext): Promise<ToolCallVerdict | void> | ToolCallVerdict | void;
   /** After a tool call ran (not on replay), with its outcome: for audit and counters. */
   afterToolCall?(context: ToolCallContext & { ok: boolean; errorCode?: string }): Promise<void> | void;
+  /**
+   * The instructions a run uses instead of the agent's (a prompt registry's pinned version,
+   * resolved and recorded on the run when it was created). The first policy that returns text
+   * wins; called once per execution, so it must answer the same for the same run every time.
+   */
+  instructions?(context: PolicyRunContext): Promise<string | undefined> | string | undefined;
 }
 
 /** What every hook knows about the run. */
@@ -98,8 +106,6 @@ export interface ModelCallGrant {
 export interface ToolCallVerdict {
   refuse?: SerializedError;
   stop?: PolicyStop['stop'];
-  /** The tool needs an approval even if its definition says not (a destructive tool). */
-  requireApproval?: boolean;
 }
 
 export function isPolicyStop(value: unknown): value is PolicyStop {

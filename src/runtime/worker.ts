@@ -11,6 +11,8 @@ import { createId } from '../util/ids.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { Agent } from './agent.js';
 import { runAgentLoop } from './agent-loop.js';
+import type { StepPolicy } from './step-policy.js';
+import { redactingLogger, runRedactor, type TenantRedaction } from './redaction.js';
 import { loadSessionHistory } from './session-history.js';
 import { fullJitterDelay } from './backoff.js';
 import { DurableRun } from './durable-run.js';
@@ -63,6 +65,13 @@ export interface WorkerOptions {
   resolveModel?: (reference: LanguageModel | string) => LanguageModel;
   /** Observers of claims, committed steps, ends and releases (trace export, metrics). */
   telemetry?: RunTelemetry;
+  /**
+   * What governs every run besides its agent's limits (budgets, controls, the prompt
+   * registry), consulted in this order at each step (see step-policy.ts).
+   */
+  policies?: readonly StepPolicy[];
+  /** Redaction rules per tenant, applied with each agent's own (see redaction.ts). */
+  redactByTenant?: TenantRedaction;
 }
 
 /** A worker: claims runnable runs, executes them durably, heartbeats, drains on stop. */
@@ -196,9 +205,14 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function executeRun(run: ClaimedRun, entry: ActiveRun): Promise<void> {
     const { lease, controller } = entry;
-    const log = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
+    const redact = runRedactor(agents.get(run.agent), run.tenantId, options.redactByTenant);
+    const plainLog = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
+    const log = redact ? redactingLogger(plainLog, redact) : plainLog;
     const finishEarly = (end: RunEnd) => store.finishRun(lease, end);
-    const deltas = journalTextDeltas ? createTextDeltaWriter({ store, lease, logger: log }) : undefined;
+    // Streamed slices are not journaled under redaction rules: a value split across two slices
+    // would escape them. Callers of such runs get the (redacted) output when the run ends.
+    const deltas =
+      journalTextDeltas && !redact ? createTextDeltaWriter({ store, lease, logger: log }) : undefined;
     const onRunEvent: RunEventListener | undefined =
       deltas === undefined
         ? onEvent
@@ -240,6 +254,7 @@ export function createWorker(options: WorkerOptions): Worker {
         faultHook,
         isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
         onStepCommitted: (step) => telemetry.stepCommitted(run, step),
+        ...(redact ? { redact } : {}),
       });
       onEvent?.({
         type: 'run-start',
@@ -269,6 +284,8 @@ export function createWorker(options: WorkerOptions): Worker {
         faultHook,
         streamText: streamText || journalTextDeltas,
         history,
+        policies: options.policies,
+        ...(redact ? { redact } : {}),
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);

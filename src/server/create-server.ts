@@ -12,6 +12,7 @@ import type { JournalStore } from '../journal/store.js';
 import { createKeelMetrics, type KeelMetrics } from '../metrics/keel-metrics.js';
 import { guardTelemetry, type RunTelemetry } from '../telemetry/run-telemetry.js';
 import type { Agent } from '../runtime/agent.js';
+import type { TenantRedaction } from '../runtime/redaction.js';
 import { createId, type IdGenerator } from '../util/ids.js';
 import { echoedRequestId } from '../util/request-notes.js';
 import type { Logger } from '../util/logger.js';
@@ -89,6 +90,8 @@ export interface ServerOptions {
   metrics?: KeelMetrics;
   /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). Default false. */
   metricsPublic?: boolean;
+  /** Redaction rules per tenant (with each agent's own), applied to the inputs runs store. */
+  redactByTenant?: TenantRedaction;
   /**
    * Told of the runs a request ends itself (cancelling a queued, waiting or suspended run), as
    * the worker's `telemetry` is of the runs it ends: give both the same observers (`keel serve`
@@ -136,6 +139,7 @@ export function createServer({
   streamKeyCheckMs,
   metrics,
   metricsPublic = false,
+  redactByTenant,
   telemetry,
   generateId = createId,
 }: ServerOptions): Server {
@@ -168,6 +172,7 @@ export function createServer({
         metrics ??
         createKeelMetrics({ processMetrics: false, logger, ...(client === undefined ? {} : { client }) }),
       metricsPublic,
+      ...(redactByTenant === undefined ? {} : { redactByTenant }),
       ...(telemetry === undefined ? {} : { telemetry: guardTelemetry(telemetry, logger) }),
     },
     onError,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '../journal/types.js';
 import type { ModelResponse } from '../model/model.js';
 import { modelStepOutcome } from '../runtime/model-step-outcome.js';
-import { decisionEnvelopeView } from './decision-envelope-view.js';
+import { decisionEnvelopeView, guardVerdictsOf } from './decision-envelope-view.js';
 import { decisionEnvelopeResponse } from './trace-schemas.js';
 
 const model = { provider: 'openai', modelId: 'gpt-4o-mini', generate: never, stream: never };
@@ -135,5 +135,52 @@ describe('decisionEnvelopeView', () => {
     delete older.meta?.envelope;
     expect(decisionEnvelopeView(older)?.tool_calls.map((call) => call.id)).toEqual(['call_a', 'call_b']);
     expect(decisionEnvelopeView({ ...older, kind: 'tool' })).toBeNull();
+  });
+});
+
+describe('guard verdicts on a decision', () => {
+  const step = (
+    seq: number,
+    kind: string,
+    name: string,
+    parentSeq: number | null,
+    meta: Record<string, unknown> = {},
+  ) => ({ seq, kind, name, parentSeq, meta }) as unknown as StepRecord;
+
+  it('collects the guards of the answer and of the calls it chose, not those of another turn', () => {
+    const steps = [
+      step(0, 'guard', 'injection', null, { stage: 'input', action: 'allow', latencyMs: 0.2 }),
+      step(1, 'model', 'openai:gpt-4o-mini', null),
+      step(2, 'guard', 'pii', 3, { stage: 'tool_args', action: 'redact', reason: 'e-mail' }),
+      step(3, 'tool', 'email', 1),
+      step(4, 'guard', 'untrusted', 3, {
+        stage: 'tool_output',
+        action: 'warn',
+        reason: 'instructions inside',
+      }),
+      step(5, 'model', 'openai:gpt-4o-mini', null),
+      step(6, 'guard', 'schema', 5, { stage: 'output', action: 'retry' }),
+    ];
+    expect(guardVerdictsOf(1, steps)).toEqual([
+      {
+        seq: 2,
+        guard: 'pii',
+        stage: 'tool_args',
+        action: 'redact',
+        reason: 'e-mail',
+        guarded_seq: 3,
+        latency_ms: null,
+      },
+      {
+        seq: 4,
+        guard: 'untrusted',
+        stage: 'tool_output',
+        action: 'warn',
+        reason: 'instructions inside',
+        guarded_seq: 3,
+        latency_ms: null,
+      },
+    ]);
+    expect(guardVerdictsOf(5, steps).map((verdict) => verdict.guard)).toEqual(['schema']);
   });
 });

@@ -31,8 +31,51 @@ export interface DecisionEnvelopeView {
   finish_reason: string | null;
   /** The text the model gave alongside its tool calls; null when it gave none or called no tool. */
   stated_reason: string | null;
-  guards: unknown[];
+  /** Verdicts of the guards on this decision: its answer, its calls' arguments and outputs. */
+  guards: GuardVerdictView[];
   retrieved_context_ids: string[];
+}
+
+/** One guard verdict, as its `guard` step's meta holds it. */
+export interface GuardVerdictView {
+  seq: number;
+  guard: string;
+  stage: string | null;
+  action: string | null;
+  reason: string | null;
+  /** The step the guard checked (a tool call, or the model step itself). */
+  guarded_seq: number | null;
+  latency_ms: number | null;
+}
+
+/**
+ * The guard steps about a model step's decision: those whose parent is the step (its answer) or
+ * one of the tool calls it chose (their arguments and outputs), in journal order.
+ */
+export function guardVerdictsOf(modelSeq: number, steps: readonly StepRecord[]): GuardVerdictView[] {
+  const calls = new Set(
+    steps.filter((step) => step.kind === 'tool' && step.parentSeq === modelSeq).map((step) => step.seq),
+  );
+  return steps
+    .filter(
+      (step) =>
+        step.kind === 'guard' &&
+        step.parentSeq !== null &&
+        (step.parentSeq === modelSeq || calls.has(step.parentSeq)),
+    )
+    .map((step) => {
+      const meta = step.meta ?? {};
+      const text = (value: unknown) => (typeof value === 'string' ? value : null);
+      return {
+        seq: step.seq,
+        guard: step.name,
+        stage: text(meta.stage),
+        action: text(meta.action),
+        reason: text(meta.reason),
+        guarded_seq: step.parentSeq,
+        latency_ms: typeof meta.latencyMs === 'number' ? meta.latencyMs : null,
+      };
+    });
 }
 
 /**
@@ -40,7 +83,11 @@ export interface DecisionEnvelopeView {
  * the arguments and the stated reason; a step journaled before envelopes existed gets its calls
  * from the payload alone.
  */
-export function decisionEnvelopeView(step: StepRecord): DecisionEnvelopeView | null {
+export function decisionEnvelopeView(
+  step: StepRecord,
+  /** The run's steps (rows without outputs suffice), for the guard verdicts. */
+  runSteps: readonly StepRecord[] = [],
+): DecisionEnvelopeView | null {
   if (step.kind !== 'model') return null;
   const meta = step.meta ?? {};
   const stored = storedDecisionEnvelope(step.meta);
@@ -65,7 +112,7 @@ export function decisionEnvelopeView(step: StepRecord): DecisionEnvelopeView | n
     tool_calls: toolCalls,
     finish_reason: typeof meta.finishReason === 'string' ? meta.finishReason : null,
     stated_reason: stated ? message.content : null,
-    guards: stored?.guards ?? [],
+    guards: guardVerdictsOf(step.seq, runSteps),
     retrieved_context_ids: stored?.retrievedContextIds ?? [],
   };
 }

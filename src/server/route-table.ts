@@ -25,6 +25,7 @@ import type { ReadinessCheck } from './readiness.js';
 import type { RunEndWaiter } from './run-end-waiter.js';
 import type { StreamSlots } from './stream-slots.js';
 import type { RunTelemetry } from '../telemetry/run-telemetry.js';
+import type { TenantRedaction } from '../runtime/redaction.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -64,6 +65,8 @@ export interface RouteDependencies {
   metrics: KeelMetrics;
   /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). */
   metricsPublic: boolean;
+  /** Redaction rules per tenant (with each agent's own, applied to a run's stored input). */
+  redactByTenant?: TenantRedaction;
 }
 
 /** One request as a route handler sees it. */

@@ -12,6 +12,7 @@ import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
 import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
+import { redactValue, runRedactor } from '../runtime/redaction.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import {
   canReadPayloads,
@@ -83,6 +84,9 @@ export const runRoutes = [
       const submission = await body();
       const agent = agents.get(submission.agent);
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
+      // The input is stored as the run's redaction rules leave it (redaction.ts).
+      const redact = runRedactor(agent, key.tenantId, dependencies.redactByTenant);
+      const storedInput = (input: unknown) => (redact ? redactValue(input, redact) : input);
       const idempotencyKey = headerValue(request, 'idempotency-key');
       if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
         throw invalidRequest('Idempotency-Key must be 1-200 characters.');
@@ -99,7 +103,7 @@ export const runRoutes = [
         run: {
           tenantId: key.tenantId,
           agent: submission.agent,
-          input: submission.input,
+          input: storedInput(submission.input),
           sessionId: submission.session_id ?? null,
           metadata: submission.metadata ?? {},
           userId: submission.user_id ?? null,
@@ -111,7 +115,8 @@ export const runRoutes = [
       });
       for (const ended of cancelled) dependencies.telemetry?.runEnded(ended);
       // A key names one request: the same key with another request is a client bug, not a retry.
-      if (!created && !sameSubmission(run, submission)) throw new IdempotencyKeyReusedError(run.id);
+      if (!created && !sameSubmission(run, { ...submission, input: storedInput(submission.input) }))
+        throw new IdempotencyKeyReusedError(run.id);
       const waitSeconds = waitSecondsOf(url);
       if (waitSeconds > 0) return waitForEnd(dependencies, response, run, key, waitSeconds * 1000);
       return sendJson(response, 202, { id: run.id, status: run.status });

@@ -127,10 +127,26 @@ describe('buildRunTrace', () => {
       execution: 1,
       executions: [{ attempt: 1, started_at: at(1).toISOString(), end: 'completed' }],
       started_at: at(1).toISOString(),
+      verdict: null,
     });
     expect(trace.steps[1]).toMatchObject({ model: null, tokens_in: null, cost_usd: null });
     expect(trace.steps[2]).toMatchObject({ error_code: 'tool_failed', executions: [{ end: 'failed' }] });
     expect(trace.steps[3]).toMatchObject({ model: 'gpt-4o', attempt: 3, execution: 1 });
+  });
+
+  it('gives a guard step its verdict (stage, action, reason) under the step it checked', () => {
+    const guarded = step(4, {
+      kind: 'guard',
+      name: 'pii',
+      parentSeq: 1,
+      meta: { stage: 'tool_output', action: 'redact', reason: 'an e-mail address' },
+    });
+    const [traced] = buildRunTrace({ run: run(), steps: [guarded], outcome: undefined, now: at(99) }).steps;
+    expect(traced).toMatchObject({
+      type: 'guard',
+      parent_seq: 1,
+      verdict: { stage: 'tool_output', action: 'redact', reason: 'an e-mail address' },
+    });
   });
 
   it('shows each execution of a re-executed step, the current one last', () => {

@@ -51,6 +51,8 @@ export interface TraceStep {
   executions: TraceExecution[];
   /** When the current execution started. */
   started_at: string;
+  /** Guard steps: what the guard decided; null for other steps. */
+  verdict: { stage: string | null; action: string | null; reason: string | null } | null;
 }
 
 /** A run's trace (seed 003's names). */
@@ -145,7 +147,13 @@ export function traceStep(step: StepRecord): TraceStep {
       },
     ],
     started_at: step.startedAt.toISOString(),
+    verdict: step.kind === 'guard' ? verdictOf(step) : null,
   };
+}
+
+function verdictOf(step: StepRecord): NonNullable<TraceStep['verdict']> {
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return { stage: text(step.meta?.stage), action: text(step.meta?.action), reason: text(step.meta?.reason) };
 }
 
 /** A model step's model: its meta's, else the step name after `provider:`. */

@@ -69,9 +69,11 @@ export const traceRoutes = [
       const [step] = await store.loadSteps(runId, { withOutputs: payloads, seq });
       if (!step) throw new StepNotFoundError(runId, segment);
       const { output, ...view } = stepView(step);
+      // Guard verdicts on a model step's decision are steps of their own (rows, no payloads).
+      const runSteps = step.kind === 'model' ? await store.loadSteps(runId) : [];
       return sendJson(response, 200, {
         ...view,
-        envelope: decisionEnvelopeView(step),
+        envelope: decisionEnvelopeView(step, runSteps),
         ...(payloads ? { payload: output ?? null } : {}),
       });
     },

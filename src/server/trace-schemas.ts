@@ -23,10 +23,12 @@ export const traceStepResponse = z
     parent_seq: z
       .number()
       .nullable()
-      .describe('The model step that asked for this tool call or approval; null for model steps.'),
+      .describe(
+        'The step this one belongs to: the model step that asked for a tool call or approval, the step a guard checked; null for model steps and input guards.',
+      ),
     type: z
       .string()
-      .describe('`llm` (a model step), `tool`, `approval`; later `guard`, `retrieval`, `agent`.'),
+      .describe('`llm` (a model step), `tool`, `approval`, `guard`; later `retrieval`, `agent`.'),
     name: z.string(),
     model: z.string().nullable().describe('`llm` steps: the model called.'),
     tokens_in: z.number().nullable(),
@@ -41,6 +43,16 @@ export const traceStepResponse = z
       .array(traceExecution)
       .describe('Every execution, oldest first; the last is the current one.'),
     started_at: z.string(),
+    verdict: z
+      .object({
+        stage: z.string().nullable(),
+        action: z.string().nullable(),
+        reason: z.string().nullable(),
+      })
+      .nullable()
+      .describe(
+        '`guard` steps: the stage, the action (allow, block, redact, warn, retry) and why; null for others.',
+      ),
   })
   .meta({ id: 'TraceStep' });
 
@@ -91,7 +103,19 @@ export const decisionEnvelopeResponse = z
       .string()
       .nullable()
       .describe('The text the model gave alongside its tool calls, if any.'),
-    guards: z.array(z.unknown()).describe('Guard verdicts (empty until guards exist).'),
+    guards: z
+      .array(
+        z.object({
+          seq: z.number().int().describe('The `guard` step.'),
+          guard: z.string(),
+          stage: z.string().nullable().describe('input, tool_args, tool_output or output.'),
+          action: z.string().nullable().describe('allow, block, redact, warn or retry.'),
+          reason: z.string().nullable(),
+          guarded_seq: z.number().int().nullable().describe('The step the guard checked.'),
+          latency_ms: z.number().nullable(),
+        }),
+      )
+      .describe("Verdicts of the guards on this decision: its answer, its calls' arguments and outputs."),
     retrieved_context_ids: z.array(z.string()).describe('Retrieved context (empty until retrieval exists).'),
   })
   .meta({ id: 'DecisionEnvelope' });

@@ -49,6 +49,10 @@ export const KEEL_ATTRIBUTES = {
   toolEffect: 'keel.tool.effect',
   deployment: 'keel.gateway.deployment',
   route: 'keel.gateway.route',
+  guardName: 'keel.guard.name',
+  guardStage: 'keel.guard.stage',
+  guardAction: 'keel.guard.action',
+  guardReason: 'keel.guard.reason',
 } as const;
 
 /** `error.type` of an execution that a crash or a lost lease abandoned, or that waited. */
@@ -119,8 +123,9 @@ export interface StepSpanContext extends JournalSpanOptions {
 /**
  * The spans of a committed step: one for the execution the row holds, and one per earlier
  * execution a crash abandoned or a provider wait replaced (error status; its end is when the
- * next execution started, the first moment the journal knows it was over). `approval` steps
- * and kinds without a GenAI operation get no span.
+ * next execution started, the first moment the journal knows it was over). Guard steps get a
+ * `guard {name}` span with their stage, action and reason; `approval` steps and other kinds
+ * without a GenAI operation get none.
  */
 export function stepSpans(run: RunRecord, step: StepRecord, context: StepSpanContext): ReadableSpan[] {
   const shape = stepShape(step, context);
@@ -216,6 +221,25 @@ function stepShape(step: StepRecord, context: StepSpanContext): StepShape | unde
       outcome(finished) {
         if (!context.captureContent || finished.output === undefined) return {};
         return { [ATTR_GEN_AI_TOOL_CALL_RESULT]: bounded(asText(finished.output)) };
+      },
+    };
+  }
+  if (step.kind === 'guard') {
+    const stage = stringOf(meta.stage);
+    return {
+      name: `guard ${step.name}`,
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        [KEEL_ATTRIBUTES.guardName]: step.name,
+        ...(stage === undefined ? {} : { [KEEL_ATTRIBUTES.guardStage]: stage }),
+      },
+      outcome(finished) {
+        const action = stringOf(finished.meta?.action);
+        const reason = stringOf(finished.meta?.reason);
+        return {
+          ...(action === undefined ? {} : { [KEEL_ATTRIBUTES.guardAction]: action }),
+          ...(reason === undefined ? {} : { [KEEL_ATTRIBUTES.guardReason]: bounded(reason) }),
+        };
       },
     };
   }

@@ -104,7 +104,7 @@ export function createOtelRunTelemetry({
   const emit = (state: RunState, step: StepRecord) => {
     if (step.seq <= state.mark || state.emitted.has(step.seq)) return;
     state.emitted.add(step.seq);
-    const spanKind = step.kind === 'model' || step.kind === 'tool';
+    const spanKind = step.kind === 'model' || step.kind === 'tool' || step.kind === 'guard';
     if (!spanKind) {
       state.exported.add(step.seq);
       return;

@@ -1,5 +1,6 @@
 import { UnknownAgentError } from '../../errors/config-errors.js';
 import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
+import { redactValue, runRedactor } from '../../runtime/redaction.js';
 import { TERMINAL_STATUSES } from '../../journal/types.js';
 import { sleep } from '../../util/sleep.js';
 import { runAgent } from '../../runtime/run-agent.js';
@@ -82,16 +83,17 @@ async function runDirect(
   { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER }: RunCommandOptions,
   io: CliIo,
   progress: boolean,
-  { agents, gateway }: LoadedConfig,
+  { agents, gateway, redactByTenant }: LoadedConfig,
 ): Promise<RunView> {
   const definition = agents.get(agent!);
   if (!definition) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
   const prompts = createPromptRegistry({ client: backend.client });
   if (detach) {
+    const redact = runRedactor(definition, 'default', redactByTenant);
     const { run } = await store.createRun({
       agent: agent!,
-      input,
+      input: redact ? redactValue(input, redact) : input,
       sessionId: session ?? null,
       userId: user ?? null,
       trigger,
@@ -117,6 +119,7 @@ async function runDirect(
         ...(user === undefined ? {} : { userId: user }),
         trigger,
         idempotencyKey,
+        ...(redactByTenant === undefined ? {} : { redactByTenant }),
         streamText: progress,
         logger,
         onEvent: (event) => {

@@ -21,6 +21,8 @@ import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
 import { EXIT } from '../exit-codes.js';
+import { createPromptPolicy } from '../../prompts/prompt-policy.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { UsageError } from '../usage-error.js';
 import {
   checkLogLevelEnv,
@@ -62,6 +64,7 @@ export async function serveCommand(
     agents,
     path,
     gateway: gatewayConfig,
+    redactByTenant,
   } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
@@ -123,6 +126,7 @@ export async function serveCommand(
     metrics,
     metricsPublic,
     telemetry,
+    ...(redactByTenant === undefined ? {} : { redactByTenant }),
     ...(cors === undefined ? {} : { cors }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
@@ -159,6 +163,9 @@ export async function serveCommand(
       journalTextDeltas: true,
       logger,
       telemetry,
+      // Runs run the prompt version they recorded when created (a registry version, or the code's).
+      policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
+      ...(redactByTenant === undefined ? {} : { redactByTenant }),
     });
     worker.start();
   } else if (!io.env.DATABASE_URL) {

@@ -67,7 +67,9 @@ describe('keel trace on the embedded database', () => {
     expect(tree.code).toBe(0);
     expect(tree.stdout).toContain(`trace     ${runId}`);
     expect(tree.stdout).toContain('outcome speculative');
-    expect(tree.stdout).toMatch(/^├─ ✓ #0 llm /m);
+    // The planner's input guard (prompt injection) checks the request first.
+    expect(tree.stdout).toMatch(/^├─ ✓ #0 guard \S+ +\d+ ms {2}input: allow/m);
+    expect(tree.stdout).toMatch(/^├─ ✓ #1 llm /m);
     expect(tree.stdout).toMatch(/^│ {2}[├└]─ ✓ #\d+ tool weather/m);
     expect(tree.stdout).toMatch(/^└─ ✓ #\d+ llm /m);
 

@@ -14,6 +14,8 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
+import { createPromptPolicy } from '../../prompts/prompt-policy.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { checkLogLevelEnv, listenHostOf, metricsPublicEnv, positiveInteger } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -45,7 +47,8 @@ export async function workerCommand(
   const metricsPublic = metricsPublicEnv(io.env);
   readOtelConfig(io.env);
   const logger = createJsonLogger();
-  const { agents, path, gateway } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { agents, path, gateway } = loaded;
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
   const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
@@ -93,6 +96,9 @@ export async function workerCommand(
     journalTextDeltas: true,
     logger,
     telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
+    // Runs run the prompt version they recorded when created (a registry version, or the code's).
+    policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
+    ...(loaded.redactByTenant === undefined ? {} : { redactByTenant: loaded.redactByTenant }),
   });
   worker.start();
   const address = metricsServer?.address() as AddressInfo | undefined;
