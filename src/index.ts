@@ -360,3 +360,53 @@ export {
   PromptNotPinnedError,
   UserRunsLiveError,
 } from './errors/governance-errors.js';
+// Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance/controls.md)
+export {
+  createControls,
+  controlsChannel,
+  disabledToolsFromEnv,
+  ALL_TENANTS,
+  CONTROL_KINDS,
+  type Controls,
+  type ControlsOptions,
+  type Control,
+  type ControlKind,
+  type ControlKey,
+  type SetControl,
+  type ClearControl,
+  type AgentHold,
+} from './controls/controls.js';
+export {
+  createControlPolicy,
+  CONTROL_POLICY_NAME,
+  type ControlPolicyOptions,
+  type ToolRefusalCounter,
+} from './controls/control-policy.js';
+export {
+  createSpendBreakers,
+  type SpendBreakers,
+  type SpendBreakersOptions,
+  type BreakerTrip,
+  type Spend,
+} from './controls/spend-breaker.js';
+export { createToolPolicy, type ToolPolicy } from './controls/tool-policy.js';
+export {
+  startRuntimeControls,
+  type RuntimeControls,
+  type RuntimeControlsOptions,
+} from './controls/runtime-controls.js';
+export {
+  environmentOf,
+  parseSpendBreakers,
+  parseToolPolicy,
+  type ToolPolicyConfig,
+  type ToolPolicyRules,
+  type SpendBreakerInput,
+  type SpendBreakerRule,
+} from './controls/controls-config.js';
+export {
+  AgentHeldError,
+  agentHeldError,
+  InvalidControlError,
+  ControlNotFoundError,
+} from './controls/control-errors.js';

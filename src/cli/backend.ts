@@ -8,6 +8,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunStatus } from '../journal/types.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
+import type { ControlAdmin, ControlView } from '../server/control-routes.js';
 import type { KeyAdmin, KeyView } from '../server/key-routes.js';
 import type { AuditView } from '../server/audit-routes.js';
 import type { ErasureCounts } from '../governance/user-erasure.js';
@@ -141,7 +142,7 @@ function redactUrl(url: string): string {
 }
 
 /** The slice of the HTTP API the CLI uses when a local server owns the embedded database. */
-export interface RemoteApi extends KeyAdmin {
+export interface RemoteApi extends KeyAdmin, ControlAdmin {
   submit(
     body: { agent: string; input: unknown; session_id?: string; user_id?: string; trigger?: string },
     idempotencyKey?: string,
@@ -250,6 +251,22 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
         throw error;
       }
     },
+    setControl: async (body) =>
+      (await call<ControlView>('/v1/controls', { method: 'POST', body: JSON.stringify(body) }))!,
+    clearControl: async (body) => {
+      try {
+        return await call<ControlView>('/v1/controls/clear', { method: 'POST', body: JSON.stringify(body) });
+      } catch (error) {
+        if (error instanceof KeelError && error.code === 'control_not_found') return undefined;
+        throw error;
+      }
+    },
+    listControls: async (tenantId) =>
+      (
+        await call<{ data: ControlView[] }>(
+          `/v1/controls${tenantId === undefined ? '' : `?${new URLSearchParams({ tenant_id: tenantId }).toString()}`}`,
+        )
+      )?.data ?? [],
     analytics: async (report, query) =>
       call<unknown>(`/v1/analytics/${report}?${new URLSearchParams(query).toString()}`),
     getTrace: (id) => call<RunTrace>(`/v1/runs/${encodeURIComponent(id)}/trace`),

@@ -17,6 +17,11 @@ export const EXIT = {
   database: 4,
   /** Anything else: a bug or an unexpected failure. */
   internal: 5,
+  /**
+   * The agent takes no runs right now: paused (`agent_paused`: by hand, `keel agents pause`, or
+   * by a spend breaker; `keel agents resume` lifts it) or disabled (`agent_disabled`).
+   */
+  agentHeld: 6,
   /** Interrupted (Ctrl-C). */
   interrupted: 130,
 } as const;
@@ -33,6 +38,7 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'prompt_version_not_found',
   'prompt_not_pinned',
   'user_runs_running',
+  'invalid_control',
 ]);
 
 /** The exit code for an error that ended a command. */
@@ -40,6 +46,7 @@ export function exitCodeFor(error: unknown): number {
   if (!isKeelError(error)) return EXIT.internal;
   if (error.code.startsWith('config_') || error.code === 'invalid_tool' || error.code === 'invalid_agent')
     return EXIT.config;
+  if (error.code === 'agent_paused' || error.code === 'agent_disabled') return EXIT.agentHeld;
   if (USAGE_CODES.has(error.code)) return EXIT.usage;
   if (
     error.code === 'database_unavailable' ||

@@ -3,6 +3,7 @@ import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
 import { auditCommand } from './commands/audit.js';
 import { eraseCommand } from './commands/erase.js';
+import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { keysCommand } from './commands/keys.js';
@@ -31,6 +32,10 @@ Usage:
   keel prompts show|pin <agent> [version] [--tenant T] [--json]
   keel audit [--action A] [--actor A] [--target T] [--since T] [--until T] [--tenant T] [--limit N] [--cursor C] [--json]
   keel erase --user <id> [--tenant T] [--json]
+  keel tools disable|enable <tool> [--agent A] [--tenant T] [--reason R]
+  keel tools list [--tenant T] [--json]
+  keel deployments disable|enable <name> [--reason R]
+  keel agents pause|resume <agent> [--tenant T] [--reason R]
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
@@ -44,7 +49,8 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal, 130 interrupted.
+Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal,
+6 agent paused or disabled, 130 interrupted.
 `;
 
 const OPTIONS = {
@@ -91,6 +97,7 @@ const OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   cursor: { type: 'string' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -106,6 +113,9 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   prompts: ['file', 'note', 'tenant', 'json'],
   audit: ['action', 'actor', 'target', 'since', 'until', 'tenant', 'limit', 'cursor', 'json'],
   erase: ['user', 'tenant', 'json'],
+  tools: ['agent', 'tenant', 'reason', 'json'],
+  deployments: ['reason', 'json'],
+  agents: ['tenant', 'reason', 'json'],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   stats: [
@@ -245,6 +255,21 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           note: values.note,
           tenant: values.tenant,
           config: values.config,
+          json: values.json,
+        },
+        io,
+      );
+    case 'tools':
+    case 'deployments':
+    case 'agents':
+      return controlsCommand(
+        {
+          noun: command,
+          action: rest[0],
+          target: rest[1],
+          agent: values.agent,
+          tenant: values.tenant,
+          reason: values.reason,
           json: values.json,
         },
         io,

@@ -1,3 +1,4 @@
+import type { SpendBreakerInput, ToolPolicyConfig } from '../controls/controls-config.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
 import type { RedactionRule } from '../runtime/redaction.js';
@@ -8,6 +9,17 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
+  /**
+   * Tools each environment (`KEEL_ENV`, default `development`) allows or denies:
+   * `{ staging: { deny: ['send_email'] }, production: { allow: ['weather'] } }`. An environment
+   * not listed allows every tool. See docs/governance/controls.md.
+   */
+  toolPolicy?: ToolPolicyConfig;
+  /**
+   * Spend breakers: `[{ scope: 'agent', window: '1h', maxUsd: 5 }]` pauses an agent whose spend
+   * in the last hour passes $5 (`scope: 'tenant'` pauses a tenant; `target` narrows to one).
+   */
+  spendBreakers?: SpendBreakerInput[];
   /**
    * Redaction rules per tenant, applied with each agent's own `redact` to what runs store
    * (journal payloads, inputs, outputs, logs): `{ tenants: { acme: ['pii'] } }`.

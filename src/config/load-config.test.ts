@@ -52,4 +52,31 @@ describe('loadConfig', () => {
     );
     await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({ code: 'config_invalid' });
   });
+
+  it('loads toolPolicy and spendBreakers, and names the field of a malformed one', async () => {
+    const directory = folder();
+    const write = (sections: string) =>
+      writeFileSync(
+        join(directory, 'keel.config.ts'),
+        `import { defineAgent, defineConfig } from 'keel';\n` +
+          `export default defineConfig({ agents: [defineAgent({ name: 'a', instructions: 'x', model: 'builtin:echo' })], ${sections} });\n`,
+      );
+    write(
+      `toolPolicy: { staging: { deny: ['send_email'] } }, spendBreakers: [{ scope: 'agent', window: '1h', maxUsd: 5 }]`,
+    );
+    const loaded = await loadConfig({ cwd: directory, env: {} });
+    expect(loaded.toolPolicy).toEqual({ staging: { deny: ['send_email'] } });
+    expect(loaded.spendBreakers).toEqual([{ scope: 'agent', window: '1h', windowMinutes: 60, maxUsd: 5 }]);
+
+    write(`toolPolicy: { staging: { deny: 'send_email' } }`);
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({
+      code: 'config_invalid',
+      details: { field: 'toolPolicy.staging.deny' },
+    });
+    write(`spend_breakers: [{ scope: 'agent', window: '1h', max_usd: 'lots' }]`);
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({
+      code: 'config_invalid',
+      details: { field: 'spendBreakers[0].max_usd' },
+    });
+  }, 120_000);
 });

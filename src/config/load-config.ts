@@ -2,6 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
+import {
+  parseSpendBreakers,
+  parseToolPolicy,
+  type SpendBreakerRule,
+  type ToolPolicyConfig,
+} from '../controls/controls-config.js';
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
@@ -16,6 +22,10 @@ export interface LoadedConfig {
   agents: Map<string, Agent>;
   /** The config's `gateway` section as written (validated when the gateway is created). */
   gateway?: GatewayConfigInput;
+  /** The config's `toolPolicy`, validated. */
+  toolPolicy?: ToolPolicyConfig;
+  /** The config's `spendBreakers` (or `spend_breakers`), validated. */
+  spendBreakers?: SpendBreakerRule[];
   /** Redaction rules per tenant (`redact: { tenants: { acme: ['pii'] } }`), validated. */
   redactByTenant?: TenantRedaction;
 }
@@ -75,13 +85,24 @@ export async function loadConfig(
     );
   }
   const gateway = gatewayOf(loaded);
+  const toolPolicy = sectionOf(loaded, 'toolPolicy');
+  const spendBreakers = sectionOf(loaded, 'spendBreakers') ?? sectionOf(loaded, 'spend_breakers');
   const redactByTenant = redactionOf(loaded);
   return {
     path,
     agents: agentsOf(loaded, path, gateway !== undefined),
     ...(gateway === undefined ? {} : { gateway }),
+    ...(toolPolicy === undefined ? {} : { toolPolicy: parseToolPolicy(toolPolicy) }),
+    ...(spendBreakers === undefined ? {} : { spendBreakers: parseSpendBreakers(spendBreakers) }),
     ...(redactByTenant === undefined ? {} : { redactByTenant }),
   };
+}
+
+/** A top-level section of the config (default export or named), undefined when absent. */
+function sectionOf(loaded: unknown, name: string): unknown {
+  const { module, exported } = exportsOf(loaded);
+  const section = exported?.[name] ?? module?.[name];
+  return section === null ? undefined : section;
 }
 
 /** The `redact` section: `{ tenants: { <tenant>: rules } }`; `config_invalid` names a bad field. */

@@ -69,7 +69,7 @@ export interface CallState {
   keyReservationDeferred: boolean;
   /** Tokens owed by the deferred key reservation's own attempt (see `tokensOfFailedAttempt`). */
   keyReservationTokens: number;
-  skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings'>;
+  skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings' | 'disabled'>;
   /** Earliest ms from now when a skipped deployment may accept again. */
   retryAfterMs: number | undefined;
 }
@@ -150,6 +150,13 @@ export interface CallRunnerOptions {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   createId: IdGenerator;
   logger: Logger;
+  /** A deployment this answers true for is skipped (a runtime kill switch); asked at every attempt. */
+  isDeploymentDisabled?: ((deployment: string) => boolean) | undefined;
+  /**
+   * Told the cost of every finished call made outside a run (gateway HTTP callers), with its
+   * tenant: the spend breakers' feed. Calls of a run are counted by the run's policy instead.
+   */
+  onSpend?: ((spend: { tenantId: string; costUsd: number }) => void) | undefined;
 }
 
 /** Creates the runner shared by a gateway's calls. */
@@ -163,6 +170,8 @@ export function createCallRunner({
   sleep,
   createId,
   logger,
+  isDeploymentDisabled,
+  onSpend,
 }: CallRunnerOptions): CallRunner {
   const { retry } = config;
 
@@ -288,6 +297,10 @@ export function createCallRunner({
         for (let attempt = 0; attempt < retry.attemptsPerDeployment; attempt++) {
           signal?.throwIfAborted();
           if (call.budget.remainingMs() < MIN_ATTEMPT_MS) throw budgetExhausted(call);
+          if (isDeploymentDisabled?.(deployment.name) === true) {
+            call.skipped[deployment.name] = 'disabled';
+            break;
+          }
           const permit = deployment.breaker.tryAcquire();
           if (permit === undefined) {
             const retryAt = deployment.breaker.retryAt();
@@ -439,6 +452,7 @@ export function createCallRunner({
       if (end.error !== undefined) meta.error = serializeError(end.error);
       if (recorder !== undefined) record(call, meta);
       if (onCall !== undefined) observe(meta);
+      if (onSpend !== undefined && meta.costUsd !== undefined && meta.costUsd > 0) spend(call, meta.costUsd);
       return meta;
     },
   };
@@ -449,6 +463,17 @@ export function createCallRunner({
     } catch (error) {
       // Like recording, observing is best effort: it must not fail calls.
       logger.warn('gateway call observer failed', { error: String(error) });
+    }
+  };
+
+  const spend = (call: CallState, costUsd: number) => {
+    const { options } = call;
+    const tenantId = options.tenantId ?? options.caller?.tenantId;
+    if (options.runId !== undefined || tenantId === undefined) return;
+    try {
+      onSpend?.({ tenantId, costUsd });
+    } catch (error) {
+      logger.warn('gateway spend observer failed', { error: String(error) });
     }
   };
 

@@ -147,7 +147,7 @@ export class GatewayUnavailableError extends KeelError {
   }: {
     route: string;
     retryAfterMs: number | undefined;
-    skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings'>;
+    skipped: Record<string, 'breaker-open' | 'rate-limited' | 'exceeds-tpm' | 'no-embeddings' | 'disabled'>;
   }) {
     super({
       code: 'gateway_unavailable',

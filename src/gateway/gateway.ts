@@ -61,6 +61,14 @@ export interface CreateGatewayOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Ids of call records. */
   createId?: IdGenerator;
+  /**
+   * Runtime kill switch: a deployment this answers true for is skipped from its next attempt on
+   * (`(name) => controls.deploymentDisabled(name) !== undefined`); a route whose deployments are
+   * all disabled fails with `gateway_unavailable`. Must be cheap (a cached read).
+   */
+  isDeploymentDisabled?: (deployment: string) => boolean;
+  /** Told the cost and tenant of every call made outside a run: feed it to the spend breakers. Must not block. */
+  onSpend?: (spend: { tenantId: string; costUsd: number }) => void;
 }
 
 /** What a route resolves to first: the provider and model its first deployment runs. */
@@ -93,6 +101,8 @@ export function createGateway({
   logger = silentLogger,
   sleep = defaultSleep,
   createId = defaultCreateId,
+  isDeploymentDisabled,
+  onSpend,
 }: CreateGatewayOptions): KeelGateway {
   const config = parseGatewayConfig(configInput);
   const deployments = new Map<string, GatewayDeployment>();
@@ -124,6 +134,8 @@ export function createGateway({
     sleep,
     createId,
     logger: logger.child({ component: 'gateway' }),
+    isDeploymentDisabled,
+    onSpend,
   });
   const responses = createResponseCacheLayers({
     maxEntries: config.cache.maxEntries,

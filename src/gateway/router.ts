@@ -11,6 +11,8 @@
  * its single probe. When every deployment of a plan is skipped this way the call fails fast with
  * `gateway_unavailable` and the earliest retry time, rather than sending traffic to an upstream
  * known to be failing: that is the point of a breaker, and its cooldown probe restores traffic.
+ * A deployment disabled at runtime (a kill switch, `CreateGatewayOptions.isDeploymentDisabled`)
+ * is skipped the same way, at the attempt, so a switch flipped mid-call applies to its next one.
  */
 import type { RouteConfig } from './gateway-config.js';
 import { UnknownRouteError } from './gateway-errors.js';

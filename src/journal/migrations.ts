@@ -14,6 +14,7 @@ import { stepExecutionsMigration } from './migration-0014-step-executions.js';
 import { otelExportMarksMigration } from './migration-0015-otel-export-marks.js';
 import { runStepFactsMigration } from './migration-0016-run-step-facts.js';
 import { auditLogMigration } from './migration-0017-audit-log.js';
+import { controlsMigration } from './migration-0019-controls.js';
 import { promptsMigration } from './migration-0020-prompts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
@@ -145,6 +146,7 @@ export const migrations: readonly Migration[] = [
   otelExportMarksMigration,
   runStepFactsMigration,
   auditLogMigration,
+  controlsMigration,
   promptsMigration,
 ];
 

@@ -50,6 +50,10 @@ export interface KeelMetrics {
   gatewayCall(call: CallMeta): void;
   /** Reads these breakers at every scrape (`keel_gateway_breaker_open`); returns an unwatch function. */
   watchBreakers(read: () => readonly BreakerState[]): () => void;
+  /** Counts a tool call refused by a runtime control or the tool policy (`createControlPolicy`'s `onToolRefused`). */
+  toolRefused(refusal: { tool: string; code: 'tool_disabled' | 'tool_not_allowed' }): void;
+  /** Counts a spend breaker trip (`createSpendBreakers`' `onTrip`). */
+  breakerTripped(trip: { scope: 'agent' | 'tenant' }): void;
   /** The text exposition of every metric, with its content type. */
   scrape(): Promise<{ contentType: string; text: string }>;
 }
@@ -191,6 +195,22 @@ export function createKeelMetrics({
     labelNames: ['reason'],
     registers,
   });
+
+  // Runtime controls and spend breakers.
+  const toolRefusals = new Counter({
+    name: 'keel_tool_refusals_total',
+    help: 'Tool calls refused before they ran, by tool and code (tool_disabled: a kill switch; tool_not_allowed: the environment’s tool policy).',
+    labelNames: ['tool', 'code'],
+    registers,
+  });
+  const breakerTrips = new Counter({
+    name: 'keel_spend_breaker_trips_total',
+    help: 'Spend breakers that tripped (and paused an agent or a tenant), by scope.',
+    labelNames: ['scope'],
+    registers,
+  });
+  const refusalCodeLabel = fixedValues(['tool_disabled', 'tool_not_allowed']);
+  const breakerScopeLabel = fixedValues(['agent', 'tenant']);
 
   // The gateway.
   const gatewayRequestsCells = createCounterCells(() => gatewayRequests);
@@ -393,6 +413,12 @@ export function createKeelMetrics({
       gatewayRequestsOf(call.route, call.deployment, call.outcome).value++;
       gatewayOverheadCell.observe(call.overheadMs / 1000);
       gatewayDurationOf(call.route).observe(call.latencyMs / 1000);
+    },
+    toolRefused({ tool, code }) {
+      toolRefusals.inc({ tool: toolLabel(tool), code: refusalCodeLabel(code) });
+    },
+    breakerTripped({ scope }) {
+      breakerTrips.inc({ scope: breakerScopeLabel(scope) });
     },
     watchBreakers(read) {
       breakerSources.add(read);

@@ -5,6 +5,7 @@
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { controlRoutes } from './control-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
@@ -66,4 +67,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...analyticsRoutes,
   ...promptRoutes,
   ...auditRoutes,
+  ...controlRoutes,
 ];

@@ -4,6 +4,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import type { Controls } from '../controls/controls.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
@@ -98,6 +99,11 @@ export interface ServerOptions {
    * does). Each call is guarded (`guardTelemetry`).
    */
   telemetry?: RunTelemetry;
+  /**
+   * Runtime controls (`createControls`, started; the caller closes it): serves `/v1/controls` and
+   * `/v1/agents/{name}/pause|resume`, and refuses runs of a paused or disabled agent with 409.
+   */
+  controls?: Controls;
   generateId?: IdGenerator;
 }
 
@@ -141,6 +147,7 @@ export function createServer({
   metricsPublic = false,
   redactByTenant,
   telemetry,
+  controls,
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
@@ -174,6 +181,7 @@ export function createServer({
       metricsPublic,
       ...(redactByTenant === undefined ? {} : { redactByTenant }),
       ...(telemetry === undefined ? {} : { telemetry: guardTelemetry(telemetry, logger) }),
+      ...(controls === undefined ? {} : { controls }),
     },
     onError,
     wire: gatewayHandler?.wire,

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Analytics } from '../analytics/analytics-store.js';
+import type { Controls } from '../controls/controls.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -63,6 +64,12 @@ export interface RouteDependencies {
   telemetry?: Required<RunTelemetry>;
   /** This process's Prometheus metrics (`GET /metrics`). */
   metrics: KeelMetrics;
+  /**
+   * Runtime controls (started): `/v1/controls`, `/v1/agents/{name}/pause|resume`, and the 409
+   * `agent_paused` / `agent_disabled` of `POST /v1/runs`. Without it those routes answer 500
+   * `controls_not_configured` and runs are accepted unchecked.
+   */
+  controls?: Controls;
   /** `GET /metrics` answers without a key (`KEEL_METRICS_PUBLIC=true`). */
   metricsPublic: boolean;
   /** Redaction rules per tenant (with each agent's own, applied to a run's stored input). */

@@ -5,6 +5,7 @@ import { ForbiddenError } from '../errors/auth-errors.js';
  * run that does not exist.
  */
 import type { ServerResponse } from 'node:http';
+import { agentHeldError } from '../controls/control-errors.js';
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
@@ -84,6 +85,9 @@ export const runRoutes = [
       const submission = await body();
       const agent = agents.get(submission.agent);
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
+      // A paused or disabled agent takes no new runs (409); a run in flight stops at its next step.
+      const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
+      if (hold !== undefined) throw agentHeldError(agent.name, hold);
       // The input is stored as the run's redaction rules leave it (redaction.ts).
       const redact = runRedactor(agent, key.tenantId, dependencies.redactByTenant);
       const storedInput = (input: unknown) => (redact ? redactValue(input, redact) : input);

@@ -21,6 +21,17 @@ describe('defineTool', () => {
     });
   });
 
+  it('gates a destructive tool behind an approval by default; only an explicit false opts out', () => {
+    const predicate = (args: { q: string }) => args.q === 'all';
+    expect(defineTool({ ...base, effect: 'destructive' }).needsApproval).toBe(true);
+    expect(defineTool({ ...base, effect: 'destructive', needsApproval: false }).needsApproval).toBe(false);
+    expect(defineTool({ ...base, effect: 'destructive', needsApproval: predicate }).needsApproval).toBe(
+      predicate,
+    );
+    expect(defineTool({ ...base, effect: 'write' }).needsApproval).toBeUndefined();
+    expect(defineTool(base).needsApproval).toBeUndefined();
+  });
+
   it.each([
     ['a bad name', { name: 'has space' }, /name must be/],
     ['an empty description', { description: ' ' }, /description/],

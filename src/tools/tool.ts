@@ -5,8 +5,8 @@ import type { Logger } from '../util/logger.js';
 
 /**
  * What a tool does to the world. `none`: pure read, safe to repeat. `write`: an effect that must
- * happen once (use `ctx.idempotencyKey`). `destructive`: like write, and later issues gate it
- * behind approvals and policies.
+ * happen once (use `ctx.idempotencyKey`). `destructive`: like write, and each call needs a human
+ * approval unless the tool says `needsApproval: false`; its calls are written to the audit log.
  */
 export type ToolEffect = 'none' | 'write' | 'destructive';
 
@@ -54,7 +54,8 @@ export interface ToolOptions<Input extends z.ZodType, Output> {
   /**
    * Pause the run for a human decision before each call (`true`), or before the calls whose
    * arguments the predicate picks. A waiting run holds no worker; any worker resumes it after
-   * the decision. Default false.
+   * the decision. Default: true for `effect: 'destructive'` tools (opt out explicitly with
+   * `false`), false for the others.
    */
   needsApproval?: boolean | ApprovalPredicate<z.output<Input>>;
   /** What a rejection does (default `tell_model`). */
@@ -138,5 +139,15 @@ export function defineTool<Input extends z.ZodType, Output>(
     throw new InvalidToolError(name, 'input must be an object schema (z.object)');
   delete parameters.$schema;
 
-  return { ...options, effect, retries, timeoutMs, onReject, spec: { name, description, parameters } };
+  // A destructive tool asks a human unless its author opted out in so many words.
+  const approval = needsApproval ?? (effect === 'destructive' ? true : undefined);
+  return {
+    ...options,
+    effect,
+    retries,
+    timeoutMs,
+    onReject,
+    ...(approval === undefined ? {} : { needsApproval: approval }),
+    spec: { name, description, parameters },
+  };
 }

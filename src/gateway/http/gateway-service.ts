@@ -26,6 +26,10 @@ export interface GatewayServiceOptions {
   onCall?: (call: CallMeta) => void;
   /** Live `chat {model}` spans of HTTP calls (OpenTelemetry export, when on). */
   tracer?: GatewayCallTracer;
+  /** Runtime kill switch of deployments (see `CreateGatewayOptions.isDeploymentDisabled`). */
+  isDeploymentDisabled?: (deployment: string) => boolean;
+  /** The spend of calls made outside runs, by tenant (see `CreateGatewayOptions.onSpend`). */
+  onSpend?: (spend: { tenantId: string; costUsd: number }) => void;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -50,6 +54,8 @@ export function createGatewayService({
   logger = silentLogger,
   onCall,
   tracer,
+  isDeploymentDisabled,
+  onSpend,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
@@ -63,6 +69,8 @@ export function createGatewayService({
       cache: createSqlResponseCache(shared),
       recorder,
       ...(onCall === undefined ? {} : { onCall }),
+      ...(isDeploymentDisabled === undefined ? {} : { isDeploymentDisabled }),
+      ...(onSpend === undefined ? {} : { onSpend }),
       env,
       logger,
     });

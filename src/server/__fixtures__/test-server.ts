@@ -3,6 +3,7 @@ import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createAuditLog } from '../../governance/audit-query.js';
 import { createUserErasure } from '../../governance/user-erasure.js';
 import { createPromptRegistry } from '../../prompts/prompt-registry.js';
+import { createControls, type Controls } from '../../controls/controls.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
@@ -21,6 +22,8 @@ export interface TestServer {
   store: JournalStore;
   client: SqlClient;
   apiKeys: ApiKeys;
+  /** The server's runtime controls (with `withControls`). */
+  controls?: Controls;
   keys: {
     admin: string;
     reader: string;
@@ -42,10 +45,14 @@ export async function startTestServer(
     wrapStore?: (store: JournalStore) => JournalStore;
     /** How long the server's key cache trusts an answer (default that of `createApiKeys`). */
     apiKeyCacheTtlMs?: number;
+    /** Serve runtime controls (`/v1/controls`...) over the server's database. */
+    withControls?: boolean;
   } = {},
 ): Promise<TestServer> {
-  const { wrapStore = (store: JournalStore) => store, apiKeyCacheTtlMs, ...serverOptions } = options;
+  const { wrapStore = (store: JournalStore) => store, apiKeyCacheTtlMs, withControls, ...serverOptions } = options;
   const { store, client } = await openStore({ dataDir: 'memory://' });
+  const controls = withControls === true ? createControls({ client, env: {} }) : undefined;
+  await controls?.start();
   const apiKeys = createApiKeys({ client, ...(apiKeyCacheTtlMs === undefined ? {} : { cacheTtlMs: apiKeyCacheTtlMs }) });
   const createKey = async (tenantId: string, scopes: ApiKeyScope[]) =>
     (await apiKeys.create({ tenantId, scopes })).key;
@@ -73,6 +80,7 @@ export async function startTestServer(
     erasure: createUserErasure({ client }),
     readiness: createReadinessCheck({ client }),
     eventPollIntervalMs: 20,
+    ...(controls === undefined ? {} : { controls }),
     ...serverOptions,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -82,6 +90,7 @@ export async function startTestServer(
     store,
     client,
     apiKeys,
+    ...(controls === undefined ? {} : { controls }),
     keys,
     createKey,
     call: (path, { key = keys.admin, headers, ...init } = {}) =>
@@ -101,6 +110,7 @@ export async function startTestServer(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await controls?.close();
       await store.close();
     },
   };
