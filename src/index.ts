@@ -376,6 +376,26 @@ export {
 export { createJsonLogger, silentLogger, type Logger } from './util/logger.js';
 export type { Clock } from './util/clock.js';
 
+// Governance: prompt registry, audit log (read side), user erasure
+export {
+  createPromptRegistry,
+  type PromptRegistry,
+  type PromptRegistryOptions,
+  type PromptVersionRecord,
+  type PromptVersionSummary,
+  type PromptPin,
+} from './prompts/prompt-registry.js';
+export { resolvePromptVersion } from './prompts/resolve-prompt-version.js';
+export { createPromptPolicy } from './prompts/prompt-policy.js';
+export { createAuditLog, type AuditLog, type AuditFilter, type AuditPage } from './governance/audit-query.js';
+export { createUserErasure, type UserErasure, type ErasureCounts } from './governance/user-erasure.js';
+export {
+  PromptVersionNotFoundError,
+  EmptyPromptError,
+  PromptTooLargeError,
+  PromptNotPinnedError,
+  UserRunsLiveError,
+} from './errors/governance-errors.js';
 // Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance/controls.md)
 export {
   createControls,

@@ -46,7 +46,10 @@ function groupKeySql(schema: string, groupBy: GroupBy | undefined): string {
     case 'agent':
       return 'to_jsonb(r.agent)'; // never null
     case 'prompt_version':
-      return `coalesce(to_jsonb(r.prompt_version), 'null'::jsonb)`;
+      // Registry versions are numbered per agent (v1 of one agent is not v1 of another): their
+      // key names the agent, `<agent>@v<n>`; the code's versions (`code:<hash>`) are unique as is.
+      return `coalesce(to_jsonb(CASE WHEN r.prompt_version ~ '^v[0-9]+$'
+        THEN r.agent || '@' || r.prompt_version ELSE r.prompt_version END), 'null'::jsonb)`;
     case 'tenant':
       return `coalesce(to_jsonb(r.tenant_id), 'null'::jsonb)`;
     case 'user':

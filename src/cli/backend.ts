@@ -10,6 +10,14 @@ import type { RunStatus } from '../journal/types.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { ControlAdmin, ControlView } from '../server/control-routes.js';
 import type { KeyAdmin, KeyView } from '../server/key-routes.js';
+import type { AuditView } from '../server/audit-routes.js';
+import type { ErasureCounts } from '../governance/user-erasure.js';
+import type {
+  PromptAdmin,
+  PromptListView,
+  PromptPinView,
+  PromptVersionView,
+} from '../server/prompt-routes.js';
 import { runView, stepView, type RunView, type StepView } from '../server/run-views.js';
 import type { RunTrace } from '../server/run-trace.js';
 import { readLocalAdminKey } from './admin-key.js';
@@ -148,13 +156,28 @@ export interface RemoteApi extends KeyAdmin, ControlAdmin {
   getTrace(id: string): Promise<RunTrace | undefined>;
   /** Any other route: the parsed answer, undefined for a 404 (except on POST); errors as KeelError. */
   call<T>(path: string, init?: RequestInit): Promise<T | undefined>;
+  /** `/v1/prompts/{agent}...` as the local admin key (tenant `default`). */
+  prompts: PromptAdmin;
+  /** `GET /v1/audit` with `query` (the local admin key is an operator: every tenant). */
+  listAudit(query: Record<string, string>): Promise<{ data: AuditView[]; next_cursor: string | null }>;
+  /** `DELETE /v1/users/{id}/data` in tenant `default`. */
+  eraseUser(userId: string): Promise<{ user_id: string; tenant_id: string; erased: ErasureCounts }>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 /** The server's API, authenticated with the local admin key (which the server created). */
 function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi {
-  async function call<T>(path: string, init: RequestInit = {}): Promise<T | undefined> {
+  /**
+   * Sends a request; answers its status and JSON body, or throws the server's error. A 404 to
+   * anything but a POST is an absent thing (undefined), unless `notFound: 'throw'` (an unknown
+   * agent, an unknown version: the server's error says which).
+   */
+  async function send<T>(
+    path: string,
+    init: RequestInit = {},
+    { notFound = 'undefined' }: { notFound?: 'undefined' | 'throw' } = {},
+  ): Promise<{ status: number; data: T | undefined }> {
     let response: Response;
     try {
       response = await fetch(new URL(path, baseUrl), {
@@ -170,7 +193,8 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
     }
     const text = await response.text();
     const data: unknown = text ? JSON.parse(text) : undefined;
-    if (response.status === 404 && init.method !== 'POST') return undefined;
+    if (response.status === 404 && init.method !== 'POST' && notFound === 'undefined')
+      return { status: 404, data: undefined };
     if (!response.ok) {
       const parsed = errorBody.safeParse(data);
       throw new KeelError({
@@ -179,10 +203,32 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
         fault: response.status < 500 ? 'caller' : 'system',
       });
     }
-    return data as T;
+    return { status: response.status, data: data as T };
   }
+  const call = async <T>(path: string, init: RequestInit = {}): Promise<T | undefined> =>
+    (await send<T>(path, init)).data;
+  const must = async <T>(path: string, init: RequestInit = {}): Promise<T> =>
+    (await send<T>(path, init, { notFound: 'throw' })).data as T;
+  const promptPath = (agent: string, rest = '') => `/v1/prompts/${encodeURIComponent(agent)}${rest}`;
   return {
     call,
+    prompts: {
+      async push(agent, body) {
+        const { status, data } = await send<PromptVersionView>(promptPath(agent), {
+          method: 'POST',
+          body: JSON.stringify(body),
+        });
+        return { created: status === 201, version: data! };
+      },
+      list: (agent) => must<PromptListView>(promptPath(agent)),
+      show: (agent, version) =>
+        must<PromptVersionView>(promptPath(agent, `/versions/${encodeURIComponent(version)}`)),
+      pin: (agent, version) =>
+        must<PromptPinView>(promptPath(agent, '/pin'), { method: 'POST', body: JSON.stringify({ version }) }),
+      rollback: (agent) => must<PromptPinView>(promptPath(agent, '/rollback'), { method: 'POST' }),
+    },
+    listAudit: (query) => must(`/v1/audit?${new URLSearchParams(query).toString()}`),
+    eraseUser: (userId) => must(`/v1/users/${encodeURIComponent(userId)}/data`, { method: 'DELETE' }),
     submit: async (body, idempotencyKey) =>
       (await call<{ id: string; status: RunStatus }>('/v1/runs', {
         method: 'POST',

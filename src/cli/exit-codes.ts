@@ -6,7 +6,10 @@ export const EXIT = {
   ok: 0,
   /** The run ended without completing (a limit, an error, a cancellation). */
   runNotCompleted: 1,
-  /** Bad command line or input: unknown command, flag or agent. */
+  /**
+   * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
+   * file, a bad cursor; or a refused state (no pin to roll back, a user's run still executing).
+   */
   usage: 2,
   /** The config file is missing, broken or invalid. */
   config: 3,
@@ -23,19 +26,28 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** Codes of input the command refuses (exit 2): a bad name, version, file, cursor or state. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  'unknown_agent',
+  'usage',
+  'run_not_found',
+  'invalid_request',
+  'invalid_cursor',
+  'prompt_empty',
+  'prompt_too_large',
+  'prompt_version_not_found',
+  'prompt_not_pinned',
+  'user_runs_running',
+  'invalid_control',
+]);
+
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(error: unknown): number {
   if (!isKeelError(error)) return EXIT.internal;
   if (error.code.startsWith('config_') || error.code === 'invalid_tool' || error.code === 'invalid_agent')
     return EXIT.config;
   if (error.code === 'agent_paused' || error.code === 'agent_disabled') return EXIT.agentHeld;
-  if (
-    error.code === 'unknown_agent' ||
-    error.code === 'usage' ||
-    error.code === 'run_not_found' ||
-    error.code === 'invalid_control'
-  )
-    return EXIT.usage;
+  if (USAGE_CODES.has(error.code)) return EXIT.usage;
   if (
     error.code === 'database_unavailable' ||
     error.code === 'store_locked' ||

@@ -1,11 +1,14 @@
 import { parseArgs } from 'node:util';
 import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
+import { auditCommand } from './commands/audit.js';
+import { eraseCommand } from './commands/erase.js';
 import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { budgetsCommand } from './commands/budgets.js';
 import { keysCommand } from './commands/keys.js';
+import { promptsCommand } from './commands/prompts.js';
 import { pruneCommand } from './commands/prune.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
@@ -25,6 +28,11 @@ Usage:
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]
   keel keys revoke <id>
+  keel prompts push <agent> --file p.md [--note N] [--tenant T] [--json]
+  keel prompts list|rollback <agent> [--tenant T] [--json]
+  keel prompts show|pin <agent> [version] [--tenant T] [--json]
+  keel audit [--action A] [--actor A] [--target T] [--since T] [--until T] [--tenant T] [--limit N] [--cursor C] [--json]
+  keel erase --user <id> [--tenant T] [--json]
   keel tools disable|enable <tool> [--agent A] [--tenant T] [--reason R]
   keel tools list [--tenant T] [--json]
   keel deployments disable|enable <name> [--reason R]
@@ -93,6 +101,14 @@ const OPTIONS = {
   'b-to': { type: 'string' },
   'a-version': { type: 'string' },
   'b-version': { type: 'string' },
+  file: { type: 'string' },
+  note: { type: 'string' },
+  action: { type: 'string' },
+  actor: { type: 'string' },
+  target: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  cursor: { type: 'string' },
   reason: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -106,6 +122,9 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
+  prompts: ['file', 'note', 'tenant', 'json'],
+  audit: ['action', 'actor', 'target', 'since', 'until', 'tenant', 'limit', 'cursor', 'json'],
+  erase: ['user', 'tenant', 'json'],
   tools: ['agent', 'tenant', 'reason', 'json'],
   deployments: ['reason', 'json'],
   agents: ['tenant', 'reason', 'json'],
@@ -249,6 +268,20 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         },
         io,
       );
+    case 'prompts':
+      return promptsCommand(
+        {
+          action: rest[0],
+          agent: rest[1],
+          version: rest[2],
+          file: values.file,
+          note: values.note,
+          tenant: values.tenant,
+          config: values.config,
+          json: values.json,
+        },
+        io,
+      );
     case 'tools':
     case 'deployments':
     case 'agents':
@@ -281,6 +314,23 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         },
         io,
       );
+    case 'audit':
+      return auditCommand(
+        {
+          action: values.action,
+          actor: values.actor,
+          target: values.target,
+          since: values.since,
+          until: values.until,
+          tenant: values.tenant,
+          limit: values.limit,
+          cursor: values.cursor,
+          json: values.json,
+        },
+        io,
+      );
+    case 'erase':
+      return eraseCommand({ user: values.user, tenant: values.tenant, json: values.json }, io);
     case 'runs':
       return runsCommand(
         {

@@ -7,6 +7,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import type { FakeClock } from '../testing/fake-clock.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import { API_KEY_SCOPES, createApiKeys, hashKey, isApiKeyShaped } from './api-keys.js';
 import type { ApiKeys } from './api-keys.js';
 
@@ -209,6 +210,31 @@ function apiKeysContract(openClient: () => Promise<SqlClient>): void {
       expect(listed).not.toContain(key.slice(16));
       expect(listed).not.toContain(hashKey(key));
     }
+  });
+
+  it('audits create and revoke in their transaction, by the named actor, never the secret', async () => {
+    const { key, record } = await keys.create({
+      tenantId: 'acme',
+      scopes: ['admin'],
+      name: 'ops',
+      actor: 'key:key_boss',
+    });
+    await keys.revoke(record.id, { actor: 'cli:alice' });
+    await keys.revoke(record.id, { actor: 'cli:alice' });
+    await keys.create({ tenantId: 'globex', scopes: ['gateway'] });
+    const rows = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(
+      toAuditRecord,
+    );
+    expect(rows.map((row) => [row.tenantId, row.actor, row.action, row.target])).toEqual([
+      ['acme', 'key:key_boss', 'api_key.create', `api_key:${record.id}`],
+      ['acme', 'cli:alice', 'api_key.revoke', `api_key:${record.id}`],
+      ['globex', 'system:keel', 'api_key.create', expect.stringMatching(/^api_key:key_/)],
+    ]);
+    expect(rows[0]!.after).toMatchObject({ name: 'ops', scopes: ['admin'], prefix: record.prefix });
+    expect(rows[1]).toMatchObject({ before: { status: 'active' }, after: { status: 'revoked' } });
+    const text = JSON.stringify(rows);
+    expect(text).not.toContain(key.slice(16));
+    expect(text).not.toContain(hashKey(key));
   });
 }
 

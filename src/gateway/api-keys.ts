@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
+import { appendAudit } from '../governance/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
@@ -56,18 +57,33 @@ export interface NewApiKey {
   rpm?: number;
   tpm?: number;
   expiresAt?: Date;
+  /**
+   * Who creates it, for the audit log: `key:<id>` of the calling key, `cli:<user>`, or
+   * `system:<component>` (default `system:keel`).
+   */
+  actor?: string;
 }
+
+/** The actor of an API key change nobody named (a bootstrap key). */
+export const SYSTEM_ACTOR = 'system:keel';
 
 /** Tenants' API keys, stored hashed in the shared database. */
 export interface ApiKeys {
-  /** Creates a key. `key` is the full secret: shown once, never stored, never retrievable. */
+  /**
+   * Creates a key, audited as `api_key.create` in the same transaction (never the secret). `key`
+   * is the full secret: shown once, never stored, never retrievable.
+   */
   create(key: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }>;
   /** The key's record, or undefined when the key is malformed, unknown, revoked or expired. */
   verify(presentedKey: string): Promise<ApiKeyRecord | undefined>;
   /** Keys newest first, revoked and expired ones included (with `revokedAt` / `expiresAt`). */
   list(filter?: { tenantId?: string }): Promise<ApiKeyRecord[]>;
-  /** Revokes a key (idempotent); undefined when no such key (of that tenant, if given). */
-  revoke(id: string, options?: { tenantId?: string }): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Revokes a key (idempotent); undefined when no such key (of that tenant, if given). The
+   * revocation is audited as `api_key.revoke` (by `actor`, default `system:keel`) in the same
+   * transaction; repeating it changes nothing and writes no second row.
+   */
+  revoke(id: string, options?: { tenantId?: string; actor?: string }): Promise<ApiKeyRecord | undefined>;
 }
 
 /** Options of `createApiKeys`. */
@@ -101,6 +117,7 @@ const newApiKeySchema = z.object({
   rpm: z.number().int().positive().max(2_147_483_647).optional(),
   tpm: z.number().int().positive().max(2_147_483_647).optional(),
   expiresAt: z.date().optional(),
+  actor: z.string().min(1).max(300).optional(),
 });
 
 /**
@@ -179,28 +196,43 @@ export function createApiKeys({
           fault: 'caller',
         });
       }
-      const { tenantId, name, scopes, rpm, tpm, expiresAt } = parsed.data;
+      const { tenantId, name, scopes, rpm, tpm, expiresAt, actor = SYSTEM_ACTOR } = parsed.data;
       const key = API_KEY_PREFIX + toBase62(randomBytes(32), SECRET_LENGTH);
-      const result = await client.query<ApiKeyRow>(
-        `INSERT INTO ${table} (id, tenant_id, name, prefix, secret_hash, scopes, rpm, tpm, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9::timestamptz, $10::timestamptz)
-         RETURNING ${columns}`,
-        [
-          generateId('key'),
-          tenantId,
-          name ?? null,
-          key.slice(0, API_KEY_PREFIX.length + VISIBLE_SECRET_CHARACTERS),
-          hashKey(key),
-          [...new Set(scopes)],
-          rpm ?? null,
-          tpm ?? null,
-          new Date(clock.now()).toISOString(),
-          expiresAt?.toISOString() ?? null,
-        ],
-      );
-      const row = result.rows[0];
-      if (!row) throw new Error('Creating an API key returned no row.');
-      return { key, record: toRecord(row) };
+      const record = await client.transaction(async (tx) => {
+        const result = await tx.query<ApiKeyRow>(
+          `INSERT INTO ${table} (id, tenant_id, name, prefix, secret_hash, scopes, rpm, tpm, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9::timestamptz, $10::timestamptz)
+           RETURNING ${columns}`,
+          [
+            generateId('key'),
+            tenantId,
+            name ?? null,
+            key.slice(0, API_KEY_PREFIX.length + VISIBLE_SECRET_CHARACTERS),
+            hashKey(key),
+            [...new Set(scopes)],
+            rpm ?? null,
+            tpm ?? null,
+            new Date(clock.now()).toISOString(),
+            expiresAt?.toISOString() ?? null,
+          ],
+        );
+        const row = result.rows[0];
+        if (!row) throw new Error('Creating an API key returned no row.');
+        const created = toRecord(row);
+        await appendAudit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: 'api_key.create',
+            target: `api_key:${created.id}`,
+            after: auditedKey(created),
+          },
+          { schema },
+        );
+        return created;
+      });
+      return { key, record };
     },
 
     async verify(presentedKey) {
@@ -233,18 +265,52 @@ export function createApiKeys({
       return result.rows.map(toRecord);
     },
 
-    async revoke(id, { tenantId } = {}) {
-      const result = await client.query<ApiKeyRow>(
-        `UPDATE ${table} SET revoked_at = coalesce(revoked_at, $3::timestamptz)
-         WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)
-         RETURNING ${columns}`,
-        [id, tenantId ?? null, new Date(clock.now()).toISOString()],
-      );
-      const row = result.rows[0];
-      if (!row) return undefined;
-      known.deleteWhere((record) => record.id === id);
-      return toRecord(row);
+    async revoke(id, { tenantId, actor = SYSTEM_ACTOR } = {}) {
+      const record = await client.transaction(async (tx) => {
+        const current = await tx.query<{ revoked: boolean }>(
+          `SELECT revoked_at IS NOT NULL AS revoked FROM ${table}
+           WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text) FOR UPDATE`,
+          [id, tenantId ?? null],
+        );
+        const found = current.rows[0];
+        if (found === undefined) return undefined;
+        const result = await tx.query<ApiKeyRow>(
+          `UPDATE ${table} SET revoked_at = coalesce(revoked_at, $2::timestamptz) WHERE id = $1 RETURNING ${columns}`,
+          [id, new Date(clock.now()).toISOString()],
+        );
+        const revoked = toRecord(result.rows[0]!);
+        if (!found.revoked)
+          await appendAudit(
+            tx,
+            {
+              tenantId: revoked.tenantId,
+              actor,
+              action: 'api_key.revoke',
+              target: `api_key:${id}`,
+              before: { status: 'active' },
+              after: { status: 'revoked', revoked_at: revoked.revokedAt?.toISOString() ?? null },
+            },
+            { schema },
+          );
+        return revoked;
+      });
+      if (record === undefined) return undefined;
+      known.deleteWhere((cached) => cached.id === id);
+      return record;
     },
+  };
+}
+
+/** What the audit log keeps of a key: never its secret nor the secret's hash. */
+function auditedKey(record: ApiKeyRecord) {
+  return {
+    tenant_id: record.tenantId,
+    name: record.name,
+    prefix: record.prefix,
+    scopes: record.scopes,
+    rpm: record.rpm ?? null,
+    tpm: record.tpm ?? null,
+    expires_at: record.expiresAt?.toISOString() ?? null,
   };
 }
 

@@ -16,6 +16,7 @@ import { runStepFactsMigration } from './migration-0016-run-step-facts.js';
 import { auditLogMigration } from './migration-0017-audit-log.js';
 import { budgetsMigration } from './migration-0018-budgets.js';
 import { controlsMigration } from './migration-0019-controls.js';
+import { promptsMigration } from './migration-0020-prompts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -148,6 +149,7 @@ export const migrations: readonly Migration[] = [
   auditLogMigration,
   budgetsMigration,
   controlsMigration,
+  promptsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -5,6 +5,7 @@ import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
+import { appendAudit } from '../governance/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
@@ -696,6 +697,20 @@ export function createSqlJournalStore({
           `UPDATE ${approvals} SET status = $2, reason = $3, decided_by = $4, decided_at = now()
            WHERE id = $1 RETURNING *`,
           [approvalId, status, reason === null ? null : toStorableText(reason), decidedBy],
+        );
+        // The decision and its audit row commit together (the reason stays in the approval).
+        await appendAudit(
+          tx,
+          {
+            tenantId: row.tenant_id,
+            actor: decidedBy,
+            action: 'approval.decide',
+            target: `approval:${approvalId}`,
+            before: { status: 'pending' },
+            after: { status },
+            details: { run_id: runId, step_seq: row.step_seq, tool: row.tool },
+          },
+          { schema },
         );
         await wakeRuns(tx, [runId]);
         return { approval: decided.rows[0]! };

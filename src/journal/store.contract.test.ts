@@ -1131,6 +1131,30 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(reclaimed).toMatchObject({ id: run.id, fence: run.fence + 1 });
       expect(await store.listApprovals({ tenantId: 'acme', status: 'pending' })).toEqual([]);
       expect(await store.listApprovals({ tenantId: 'acme' })).toHaveLength(2);
+      // Each decision is audited with its decider, in the decision's transaction; refusals are not.
+      const audited = await client.query<{
+        tenant_id: string;
+        actor: string;
+        action: string;
+        target: string;
+        after: unknown;
+      }>(`SELECT tenant_id, actor, action, target, after FROM ${schema}.audit_log ORDER BY id`);
+      expect(audited.rows).toEqual([
+        {
+          tenant_id: 'acme',
+          actor: 'alice',
+          action: 'approval.decide',
+          target: `approval:${requested[0]!.id}`,
+          after: { status: 'approved' },
+        },
+        {
+          tenant_id: 'acme',
+          actor: 'bob',
+          action: 'approval.decide',
+          target: `approval:${requested[1]!.id}`,
+          after: { status: 'rejected' },
+        },
+      ]);
     });
 
     it('refuses a stale lease and expires overdue approvals', async () => {

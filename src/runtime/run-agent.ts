@@ -2,7 +2,9 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
 import type { Agent } from './agent.js';
-import { promptVersionOf } from './prompt-version.js';
+import type { PromptRegistry } from '../prompts/prompt-registry.js';
+import { createPromptPolicy } from '../prompts/prompt-policy.js';
+import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
 import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
@@ -47,6 +49,11 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
   trigger?: string;
   idempotencyKey?: string;
   tenantId?: string;
+  /**
+   * The prompt registry: a version pinned for the agent is the one the run records and runs
+   * (its worker gets the registry's step policy, `createPromptPolicy`, after `policies`).
+   */
+  prompts?: PromptRegistry;
 }
 
 /**
@@ -65,6 +72,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     idempotencyKey,
     tenantId,
     onEvent,
+    prompts,
     ...workerOptions
   } = options;
   assertRunAttribution({ userId, trigger });
@@ -78,7 +86,13 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     userId: userId ?? null,
     trigger,
     // An agent this process does not know is refused by the worker, as before.
-    promptVersion: definition ? promptVersionOf(definition) : null,
+    promptVersion: definition
+      ? await resolvePromptVersion({
+          prompts,
+          agent: definition,
+          tenantId: tenantId ?? 'default',
+        })
+      : null,
     idempotencyKey,
     tenantId,
   };
@@ -88,6 +102,10 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
   const ended = new Promise<void>((resolve) => (announceEnd = resolve));
   const worker = createWorker({
     ...workerOptions,
+    // The registry's version the run recorded is the one its loop runs.
+    ...(prompts === undefined
+      ? {}
+      : { policies: [...(workerOptions.policies ?? []), createPromptPolicy(prompts)] }),
     store,
     concurrency: 1,
     runIds: [run.id],

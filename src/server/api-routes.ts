@@ -5,11 +5,13 @@
 import { budgetRoutes } from '../budgets/budget-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
 import { metricsRoutes } from './metrics-routes.js';
+import { promptRoutes } from './prompt-routes.js';
 import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
@@ -65,5 +67,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...approvalRoutes,
   ...sessionRoutes,
   ...analyticsRoutes,
+  ...promptRoutes,
+  ...auditRoutes,
   ...controlRoutes,
 ];

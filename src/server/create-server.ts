@@ -26,6 +26,9 @@ import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { Analytics } from '../analytics/analytics-store.js';
 import type { RunFeedback } from './feedback.js';
+import { createAuditLog, type AuditLog } from '../governance/audit-query.js';
+import { createUserErasure, type UserErasure } from '../governance/user-erasure.js';
+import { createPromptRegistry, type PromptRegistry } from '../prompts/prompt-registry.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -52,6 +55,16 @@ export interface ServerOptions {
   feedback: RunFeedback;
   /** Answers `GET /v1/analytics/summary` and `/compare` (see `createAnalytics`). */
   analytics: Analytics;
+  /**
+   * The prompt registry (`/v1/prompts`; a submitted run records the agent's pinned version).
+   * Default: `createPromptRegistry` over `client`; without either, runs record the code's version
+   * and `/v1/prompts` answers 501 `not_configured`.
+   */
+  prompts?: PromptRegistry;
+  /** Answers `GET /v1/audit` (default: `createAuditLog` over `client`). */
+  audit?: AuditLog;
+  /** Answers `DELETE /v1/users/{id}/data` (default: `createUserErasure` over `client`). */
+  erasure?: UserErasure;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
   readiness?: ReadinessCheck;
   /** Answers `/healthz` (see `createHealthCheck`, in `health.ts`); without it `/healthz` is always 200. */
@@ -120,6 +133,9 @@ export function createServer({
   outcomes,
   feedback,
   analytics,
+  prompts = client === undefined ? undefined : createPromptRegistry({ client }),
+  audit = client === undefined ? undefined : createAuditLog({ client }),
+  erasure = client === undefined ? undefined : createUserErasure({ client }),
   readiness,
   health = () => ({ ok: true }),
   gatewayHandler,
@@ -152,6 +168,9 @@ export function createServer({
       outcomes,
       feedback,
       analytics,
+      ...(prompts === undefined ? {} : { prompts }),
+      ...(audit === undefined ? {} : { audit }),
+      ...(erasure === undefined ? {} : { erasure }),
       ...(readiness === undefined ? {} : { readiness }),
       health,
       maxBodyBytes,

@@ -59,11 +59,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   not_found: 404,
   session_not_found: 404,
   unknown_agent: 404,
+  prompt_version_not_found: 404,
   method_not_allowed: 405,
   run_not_ended: 409,
   outcome_already_recorded: 409,
   session_busy: 409,
   approval_not_pending: 409,
+  prompt_not_pinned: 409,
+  user_runs_running: 409,
   agent_paused: 409,
   agent_disabled: 409,
   control_not_found: 404,
@@ -75,6 +78,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   too_many_streams: 429,
   database_unavailable: 503,
   budgets_unavailable: 503,
+  not_configured: 501,
   request_timeout: 503,
 };
 

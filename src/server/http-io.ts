@@ -89,3 +89,16 @@ export function sendText(response: ServerResponse, status: number, text: string)
   });
   response.end(text);
 }
+
+/**
+ * A store a route needs, which a server built without a database client lacks: such a server
+ * answers its routes with `not_configured` (a deployment's mistake, not the caller's).
+ */
+export function configured<T>(store: T | undefined, what: string): T {
+  if (store !== undefined) return store;
+  throw new KeelError({
+    code: 'not_configured',
+    message: `This server has no ${what} (it was created without a database client).`,
+    fault: 'system',
+  });
+}

@@ -68,11 +68,15 @@ export interface KeyAdmin {
   revokeKey(id: string, scope?: { tenantId?: string }): Promise<KeyView | undefined>;
 }
 
-/** The key operations over `apiKeys`, in the API's shapes (authorization is the caller's). */
-export function keyAdmin(apiKeys: ApiKeys, now: () => number = Date.now): KeyAdmin {
+/**
+ * The key operations over `apiKeys`, in the API's shapes (authorization is the caller's);
+ * every create and revoke is audited with `actor` (`key:<id>` of the caller, `cli:<user>`).
+ */
+export function keyAdmin(apiKeys: ApiKeys, actor: string, now: () => number = Date.now): KeyAdmin {
   return {
     async createKey(body) {
       const { key, record } = await apiKeys.create({
+        actor,
         tenantId: body.tenant_id,
         scopes: body.scopes,
         ...(body.name === undefined ? {} : { name: body.name }),
@@ -87,7 +91,7 @@ export function keyAdmin(apiKeys: ApiKeys, now: () => number = Date.now): KeyAdm
         keyView(record, now()),
       ),
     async revokeKey(id, scope = {}) {
-      const revoked = await apiKeys.revoke(id, scope);
+      const revoked = await apiKeys.revoke(id, { ...scope, actor });
       return revoked === undefined ? undefined : keyView(revoked, now());
     },
   };
@@ -118,7 +122,9 @@ export const keyRoutes = [
       const tenantId = operator ? filter.tenant_id : caller.tenantId;
       if (!operator && filter.tenant_id !== undefined && filter.tenant_id !== caller.tenantId)
         throw new ForbiddenError(['operator']);
-      return sendJson(response, 200, { data: await keyAdmin(apiKeys).listKeys(tenantId) });
+      return sendJson(response, 200, {
+        data: await keyAdmin(apiKeys, `key:${caller.id}`).listKeys(tenantId),
+      });
     },
   }),
   defineRoute({
@@ -139,7 +145,11 @@ export const keyRoutes = [
       // Another tenant's keys, or a key that could reach them, only from an operator.
       if (!operator && (tenantId !== caller.tenantId || request.scopes.includes('operator')))
         throw new ForbiddenError(['operator']);
-      return sendJson(response, 201, await keyAdmin(apiKeys).createKey({ ...request, tenant_id: tenantId }));
+      return sendJson(
+        response,
+        201,
+        await keyAdmin(apiKeys, `key:${caller.id}`).createKey({ ...request, tenant_id: tenantId }),
+      );
     },
   }),
   defineRoute({
@@ -155,7 +165,10 @@ export const keyRoutes = [
       const keyId = decodeId(params.id);
       if (keyId === undefined) throw new KeyNotFoundError(params.id ?? '');
       const operator = caller.scopes.includes('operator');
-      const revoked = await keyAdmin(apiKeys).revokeKey(keyId, operator ? {} : { tenantId: caller.tenantId });
+      const revoked = await keyAdmin(apiKeys, `key:${caller.id}`).revokeKey(
+        keyId,
+        operator ? {} : { tenantId: caller.tenantId },
+      );
       if (revoked === undefined) throw new KeyNotFoundError(keyId);
       return sendJson(response, 200, revoked);
     },

@@ -17,6 +17,9 @@ import type { JournalStore } from '../journal/store.js';
 import type { Agent } from '../runtime/agent.js';
 import type { KeelMetrics } from '../metrics/keel-metrics.js';
 import type { Logger } from '../util/logger.js';
+import type { AuditLog } from '../governance/audit-query.js';
+import type { UserErasure } from '../governance/user-erasure.js';
+import type { PromptRegistry } from '../prompts/prompt-registry.js';
 import type { RunFeedback } from './feedback.js';
 import type { RunOutcomes } from './outcomes.js';
 import type { HealthCheck } from './health.js';
@@ -37,6 +40,12 @@ export interface RouteDependencies {
   apiKeys: ApiKeys;
   outcomes: RunOutcomes;
   feedback: RunFeedback;
+  /** `/v1/prompts/*`, and the version a submitted run records (absent: runs use the code's). */
+  prompts?: PromptRegistry;
+  /** Answers `GET /v1/audit`. */
+  audit?: AuditLog;
+  /** Answers `DELETE /v1/users/{id}/data`. */
+  erasure?: UserErasure;
   /** Answers `/v1/analytics/*`. */
   analytics: Analytics;
   readiness?: ReadinessCheck;

@@ -12,7 +12,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
-import { promptVersionOf } from '../runtime/prompt-version.js';
+import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { redactValue, runRedactor } from '../runtime/redaction.js';
 import { canonicalJson } from '../util/canonical-hash.js';
@@ -108,6 +108,12 @@ export const runRoutes = [
       const idempotencyKey = headerValue(request, 'idempotency-key');
       if (idempotencyKey !== undefined && (idempotencyKey.length > 200 || !isStorableText(idempotencyKey)))
         throw invalidRequest('Idempotency-Key must be 1-200 characters.');
+      // The pinned registry version, if any, is fixed now: a later pin never changes this run.
+      const promptVersion = await resolvePromptVersion({
+        prompts: dependencies.prompts,
+        agent,
+        tenantId: key.tenantId,
+      });
       const { run, created, cancelled } = await submitSessionRun({
         store,
         ...(client === undefined ? {} : { client }),
@@ -121,7 +127,7 @@ export const runRoutes = [
           userId: submission.user_id ?? null,
           trigger: submission.trigger ?? DEFAULT_HTTP_TRIGGER,
           createdBy: key.id,
-          promptVersion: promptVersionOf(agent),
+          promptVersion,
           idempotencyKey: idempotencyKey || null,
         },
       });

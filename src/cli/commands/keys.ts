@@ -1,6 +1,7 @@
 import { API_KEY_SCOPES, createApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { keyAdmin, type KeyView } from '../../server/key-routes.js';
 import { openBackend } from '../backend.js';
+import { cliActor } from '../cli-actor.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { positiveIntegerOf } from '../parse-options.js';
@@ -41,7 +42,9 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {
     const keys =
-      backend.mode === 'direct' ? keyAdmin(createApiKeys({ client: backend.client })) : backend.api;
+      backend.mode === 'direct'
+        ? keyAdmin(createApiKeys({ client: backend.client }), cliActor(io.env))
+        : backend.api;
     if (create !== undefined) {
       const created = await keys.createKey(create);
       io.stdout.write(

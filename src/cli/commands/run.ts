@@ -16,7 +16,8 @@ import { EXIT } from '../exit-codes.js';
 import { renderEvent, renderOutput, renderStep, renderSummary, renderWait } from '../render.js';
 import { UsageError } from '../usage-error.js';
 import { checkAttributionFlags } from '../attribution-flags.js';
-import { promptVersionOf } from '../../runtime/prompt-version.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
+import { resolvePromptVersion } from '../../prompts/resolve-prompt-version.js';
 
 /** The `trigger` of a run `keel run` submits without `--trigger`. */
 const CLI_TRIGGER = 'cli';
@@ -87,6 +88,7 @@ async function runDirect(
   const definition = agents.get(agent!);
   if (!definition) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
+  const prompts = createPromptRegistry({ client: backend.client });
   if (detach) {
     const redact = runRedactor(definition, 'default', redactByTenant);
     const { run } = await store.createRun({
@@ -95,7 +97,7 @@ async function runDirect(
       sessionId: session ?? null,
       userId: user ?? null,
       trigger,
-      promptVersion: promptVersionOf(definition),
+      promptVersion: await resolvePromptVersion({ prompts, agent: definition, tenantId: 'default' }),
       idempotencyKey: idempotencyKey ?? null,
     });
     return runView(run);
@@ -109,6 +111,7 @@ async function runDirect(
       await runAgent({
         ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
         store,
+        prompts,
         agents: [...agents.values()],
         agent: agent!,
         input,

@@ -23,6 +23,8 @@ import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
 import { EXIT } from '../exit-codes.js';
+import { createPromptPolicy } from '../../prompts/prompt-policy.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { UsageError } from '../usage-error.js';
 import {
   checkLogLevelEnv,
@@ -173,6 +175,8 @@ export async function serveCommand(
       journalTextDeltas: true,
       logger,
       telemetry,
+      // Runs run the prompt version they recorded when created (a registry version, or the code's).
+      policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
       ...(redactByTenant === undefined ? {} : { redactByTenant }),
     });
     worker.start();

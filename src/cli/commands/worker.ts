@@ -14,6 +14,8 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
+import { createPromptPolicy } from '../../prompts/prompt-policy.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { checkLogLevelEnv, listenHostOf, metricsPublicEnv, positiveInteger } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -94,6 +96,8 @@ export async function workerCommand(
     journalTextDeltas: true,
     logger,
     telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
+    // Runs run the prompt version they recorded when created (a registry version, or the code's).
+    policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
     ...(loaded.redactByTenant === undefined ? {} : { redactByTenant: loaded.redactByTenant }),
   });
   worker.start();

@@ -1,6 +1,9 @@
 import { createBudgetStore } from '../../budgets/budget-store.js';
 import type { AddressInfo } from 'node:net';
 import { createAnalytics } from '../../analytics/analytics-store.js';
+import { createAuditLog } from '../../governance/audit-query.js';
+import { createUserErasure } from '../../governance/user-erasure.js';
+import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { createControls, type Controls } from '../../controls/controls.js';
 import { createApiKeys, type ApiKeys, type ApiKeyScope } from '../../gateway/api-keys.js';
 import { openStore } from '../../journal/open-store.js';
@@ -73,6 +76,9 @@ export async function startTestServer(
     outcomes: createRunOutcomes({ client }),
     feedback: createRunFeedback({ client }),
     analytics: createAnalytics({ client }),
+    prompts: createPromptRegistry({ client }),
+    audit: createAuditLog({ client }),
+    erasure: createUserErasure({ client }),
     readiness: createReadinessCheck({ client }),
     budgets: createBudgetStore({ client }),
     eventPollIntervalMs: 20,
