@@ -1,4 +1,4 @@
-import type { BudgetStore } from '../budgets/budget-store.js';
+import type { Governance } from '../governance/open-governance.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
@@ -19,7 +19,7 @@ export function openConfiguredGateway({
   logger,
   metrics,
   tracer,
-  budgets,
+  governance,
 }: {
   config: GatewayConfigInput | undefined;
   client: SqlClient;
@@ -29,8 +29,8 @@ export function openConfiguredGateway({
   metrics?: KeelMetrics;
   /** Live spans of the gateway's HTTP calls (OpenTelemetry export, when on). */
   tracer?: GatewayCallTracer;
-  /** Budgets every HTTP call of the gateway reserves against. */
-  budgets?: BudgetStore;
+  /** Budgets every HTTP call reserves against, disabled deployments, spend for the breakers. */
+  governance?: Governance['gateway'];
 }): { service: GatewayService | undefined; close(): Promise<void> } {
   if (config === undefined) return { service: undefined, close: async () => {} };
   const service = createGatewayService({
@@ -40,7 +40,7 @@ export function openConfiguredGateway({
     logger,
     ...(metrics === undefined ? {} : { onCall: (call) => metrics.gatewayCall(call) }),
     ...(tracer === undefined ? {} : { tracer }),
-    ...(budgets === undefined ? {} : { budgets }),
+    ...governance,
   });
   const unwatch = metrics?.watchBreakers(() => service.gateway.breakers());
   const unregister = registerGatewayModels(service.gateway);

@@ -1,4 +1,4 @@
-import { openBudgets } from '../../budgets/open-budgets.js';
+import { openGovernance, type Governance } from '../../governance/open-governance.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../config/load-config.js';
@@ -36,11 +36,8 @@ export async function gatewayCommand(
   const metricsPublic = metricsPublicEnv(io.env);
   readOtelConfig(io.env);
   const logger = createJsonLogger();
-  const {
-    gateway: gatewayConfig,
-    path,
-    budgets: declaredBudgets,
-  } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { gateway: gatewayConfig, path } = loaded;
   if (gatewayConfig === undefined)
     throw new ConfigError('config_invalid', `${path} has no "gateway" section: nothing to serve.`, { path });
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
@@ -49,22 +46,26 @@ export async function gatewayCommand(
   // Live `chat {model}` spans of the calls (OpenTelemetry export; off unless an OTLP endpoint is set).
   const otel = createOtelExport({ env: io.env, client: backend.client, logger });
   let service;
+  // Budgets every call reserves against; disabled deployments and spend breakers (controls).
+  let governance: Governance | undefined;
   try {
-    const budgets = await openBudgets({ client: backend.client, logger, declared: declaredBudgets ?? [] });
+    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
     service = createGatewayService({
       config: gatewayConfig,
       client: backend.client,
-      budgets,
+      ...governance.gateway,
       env: io.env,
       logger,
       onCall: (call) => metrics.gatewayCall(call),
       ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
+    await governance?.close();
     await backend.close();
     throw error;
   }
   const gatewayService = service;
+  const { close: closeGovernance } = governance;
   metrics.watchBreakers(() => gatewayService.gateway.breakers());
   // `/metrics` on the same port, with the API's scrape rules (a `metrics` key, or public).
   const serveMetrics = createMetricsListener({ metrics, apiKeys: service.apiKeys, public: metricsPublic });
@@ -94,6 +95,7 @@ export async function gatewayCommand(
     });
   } catch (error) {
     await service.close();
+    await closeGovernance();
     await backend.close();
     throw error;
   }
@@ -115,6 +117,7 @@ export async function gatewayCommand(
   clearTimeout(deadline);
   await otel?.shutdown();
   await service.close();
+  await closeGovernance();
   await backend.close();
   return EXIT.ok;
 }

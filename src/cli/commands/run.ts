@@ -16,7 +16,9 @@ import { EXIT } from '../exit-codes.js';
 import { renderEvent, renderOutput, renderStep, renderSummary, renderWait } from '../render.js';
 import { UsageError } from '../usage-error.js';
 import { checkAttributionFlags } from '../attribution-flags.js';
-import { createPromptRegistry } from '../../prompts/prompt-registry.js';
+import { openGovernance, type Governance } from '../../governance/open-governance.js';
+import { agentHeldError } from '../../controls/control-errors.js';
+import type { Logger } from '../../util/logger.js';
 import { resolvePromptVersion } from '../../prompts/resolve-prompt-version.js';
 
 /** The `trigger` of a run `keel run` submits without `--trigger`. */
@@ -78,17 +80,47 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
   }
 }
 
+/** `keel run` on the database: opens the process's governance for the one run, then runs it. */
 async function runDirect(
   backend: Extract<Backend, { mode: 'direct' }>,
-  { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER }: RunCommandOptions,
+  options: RunCommandOptions,
   io: CliIo,
   progress: boolean,
-  { agents, gateway, redactByTenant }: LoadedConfig,
+  loaded: LoadedConfig,
 ): Promise<RunView> {
+  const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+  const governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger });
+  try {
+    return await runGoverned({ backend, options, io, progress, loaded, governance, logger });
+  } finally {
+    await governance.close();
+  }
+}
+
+async function runGoverned({
+  backend,
+  options: { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER },
+  io,
+  progress,
+  loaded: { agents, gateway, redactByTenant },
+  governance,
+  logger,
+}: {
+  backend: Extract<Backend, { mode: 'direct' }>;
+  options: RunCommandOptions;
+  io: CliIo;
+  progress: boolean;
+  loaded: LoadedConfig;
+  governance: Governance;
+  logger: Logger;
+}): Promise<RunView> {
   const definition = agents.get(agent!);
   if (!definition) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
-  const prompts = createPromptRegistry({ client: backend.client });
+  const { prompts } = governance;
+  // A paused or disabled agent takes no new runs (exit 6), as the API answers 409.
+  const hold = governance.controls.agentHold({ agent: definition.name, tenantId: 'default' });
+  if (hold !== undefined) throw agentHeldError(definition.name, hold);
   if (detach) {
     const redact = runRedactor(definition, 'default', redactByTenant);
     const { run } = await store.createRun({
@@ -102,16 +134,22 @@ async function runDirect(
     });
     return runView(run);
   }
-  const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
   // The run's spans (OpenTelemetry export; off unless an OTLP endpoint is set), flushed before exit.
   const otel = createOtelExport({ env: io.env, client: backend.client, logger });
-  const configured = openConfiguredGateway({ config: gateway, client: backend.client, env: io.env, logger });
+  const configured = openConfiguredGateway({
+    config: gateway,
+    client: backend.client,
+    env: io.env,
+    logger,
+    governance: governance.gateway,
+  });
   try {
     return runView(
       await runAgent({
         ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
         store,
         prompts,
+        policies: governance.governing,
         agents: [...agents.values()],
         agent: agent!,
         input,

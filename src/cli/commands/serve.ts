@@ -1,10 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import { openBudgets } from '../../budgets/open-budgets.js';
-import type { BudgetStore } from '../../budgets/budget-store.js';
 import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
 import { createWorker, type Worker } from '../../runtime/worker.js';
+import { openGovernance, type Governance } from '../../governance/open-governance.js';
 import { readOtelConfig } from '../../telemetry/otel-config.js';
 import { createOtelExport } from '../../telemetry/otel-export.js';
 import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
@@ -23,8 +22,6 @@ import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
 import { EXIT } from '../exit-codes.js';
-import { createPromptPolicy } from '../../prompts/prompt-policy.js';
-import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { UsageError } from '../usage-error.js';
 import {
   checkLogLevelEnv,
@@ -62,24 +59,20 @@ export async function serveCommand(
   const metricsPublic = metricsPublicEnv(io.env);
   readOtelConfig(io.env);
   const logger = createJsonLogger();
-  const {
-    agents,
-    path,
-    gateway: gatewayConfig,
-    budgets: declaredBudgets,
-    redactByTenant,
-  } = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { agents, path, gateway: gatewayConfig, redactByTenant } = loaded;
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
-  let budgets: BudgetStore;
+  // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
+  const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
+  // Budgets, controls (kill switches, pauses, breakers, tool policy) and the prompt registry.
+  let governance: Governance;
   try {
-    budgets = await openBudgets({ client: backend.client, logger, declared: declaredBudgets ?? [] });
+    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
   } catch (error) {
     await backend.close();
     throw error;
   }
-  // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
-  const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
   // OpenTelemetry export: spans from the journal, live spans of gateway calls (off unless an
   // OTLP endpoint is set).
   const otel = createOtelExport({ env: io.env, client: backend.client, logger });
@@ -91,10 +84,11 @@ export async function serveCommand(
       env: io.env,
       logger,
       metrics,
-      budgets,
+      governance: governance.gateway,
       ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
+    await governance.close();
     await backend.close();
     throw error;
   }
@@ -112,6 +106,7 @@ export async function serveCommand(
       if (local.created) newAdminKey = local.key;
     } catch (error) {
       await configured.close();
+      await governance.close();
       await backend.close();
       throw error;
     }
@@ -120,7 +115,9 @@ export async function serveCommand(
   const telemetry = combineTelemetry(metrics.telemetry, otel?.telemetry);
   const server = createServer({
     store: backend.store,
-    budgets,
+    budgets: governance.budgets,
+    controls: governance.controls,
+    prompts: governance.prompts,
     client: backend.client,
     agents,
     logger,
@@ -158,6 +155,7 @@ export async function serveCommand(
   } catch (error) {
     // Port taken, address not local: close what was opened, so the process exits at once.
     await configured.close();
+    await governance.close();
     await backend.close();
     throw error;
   }
@@ -175,8 +173,8 @@ export async function serveCommand(
       journalTextDeltas: true,
       logger,
       telemetry,
-      // Runs run the prompt version they recorded when created (a registry version, or the code's).
-      policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
+      // Runs run the prompt version they recorded when created, under the controls and budgets.
+      policies: governance.policies,
       ...(redactByTenant === undefined ? {} : { redactByTenant }),
     });
     worker.start();
@@ -210,6 +208,7 @@ export async function serveCommand(
   await closed;
   await otel?.shutdown();
   await configured.close();
+  await governance.close();
   await backend.close();
   return EXIT.ok;
 }

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createKeelMetrics } from '../../metrics/keel-metrics.js';
 import { createWorker } from '../../runtime/worker.js';
+import { openGovernance, type Governance } from '../../governance/open-governance.js';
 import { createMetricsListener, metricsOnlyHandler } from '../../server/metrics-routes.js';
 import { createOtelExport } from '../../telemetry/otel-export.js';
 import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
@@ -14,8 +15,6 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { createPromptPolicy } from '../../prompts/prompt-policy.js';
-import { createPromptRegistry } from '../../prompts/prompt-registry.js';
 import { checkLogLevelEnv, listenHostOf, metricsPublicEnv, positiveInteger } from '../parse-options.js';
 import { UsageError } from '../usage-error.js';
 
@@ -54,6 +53,14 @@ export async function workerCommand(
   const metrics = createKeelMetrics({ client: backend.client, logger, droppedSpans: otelDroppedSpans });
   // Spans from the journal (OpenTelemetry export; off unless an OTLP endpoint is set).
   const otel = createOtelExport({ env: io.env, client: backend.client, logger });
+  // Budgets, controls (kill switches, pauses, breakers, tool policy) and the prompt registry.
+  let governance: Governance;
+  try {
+    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
   let configured: ReturnType<typeof openConfiguredGateway>;
   try {
     configured = openConfiguredGateway({
@@ -62,8 +69,10 @@ export async function workerCommand(
       env: io.env,
       logger,
       metrics,
+      governance: governance.gateway,
     });
   } catch (error) {
+    await governance.close();
     await backend.close();
     throw error;
   }
@@ -82,6 +91,7 @@ export async function workerCommand(
       });
     } catch (error) {
       await configured.close();
+      await governance.close();
       await backend.close();
       throw error;
     }
@@ -96,8 +106,8 @@ export async function workerCommand(
     journalTextDeltas: true,
     logger,
     telemetry: combineTelemetry(metrics.telemetry, otel?.telemetry),
-    // Runs run the prompt version they recorded when created (a registry version, or the code's).
-    policies: [createPromptPolicy(createPromptRegistry({ client: backend.client }))],
+    // Runs run the prompt version they recorded when created, under the controls and budgets.
+    policies: governance.policies,
     ...(loaded.redactByTenant === undefined ? {} : { redactByTenant: loaded.redactByTenant }),
   });
   worker.start();
@@ -124,6 +134,7 @@ export async function workerCommand(
   }
   await otel?.shutdown();
   await configured.close();
+  await governance.close();
   await backend.close();
   logger.info('worker stopped');
   return EXIT.ok;
