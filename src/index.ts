@@ -336,7 +336,7 @@ export {
   ApprovalRejectedError,
 } from './errors/approval-errors.js';
 
-// Budgets (docs/governance/budgets.md)
+// Budgets (docs/governance.md (Budgets))
 export {
   createBudgetStore,
   type BudgetStore,
@@ -396,7 +396,7 @@ export {
   PromptNotPinnedError,
   UserRunsLiveError,
 } from './errors/governance-errors.js';
-// Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance/controls.md)
+// Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance.md (Runtime controls))
 export {
   createControls,
   controlsChannel,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// What runtime controls cost where they act (see docs/governance/controls.md):
+// What runtime controls cost where they act (see docs/governance.md (Runtime controls)):
 //
 //   npm run build && node bench/controls/measure.js
 //

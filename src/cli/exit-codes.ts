@@ -39,6 +39,11 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'prompt_not_pinned',
   'user_runs_running',
   'invalid_control',
+  'control_not_found',
+  'invalid_budget',
+  'budget_not_found',
+  'budget_exists',
+  'model_price_unknown',
 ]);
 
 /** The exit code for an error that ended a command. */

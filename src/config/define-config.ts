@@ -10,12 +10,12 @@ export interface KeelConfig {
   agents?: Agent[];
   /** The LLM gateway (`keel gateway`, and the gateway endpoints of `keel serve`). */
   gateway?: GatewayConfigInput;
-  /** Budgets upserted into the database at start (`keel serve`, `keel gateway`); see docs/governance/budgets.md. */
+  /** Budgets upserted into the database at start (`keel serve`, `keel gateway`); see docs/governance.md (Budgets). */
   budgets?: BudgetConfig[];
   /**
    * Tools each environment (`KEEL_ENV`, default `development`) allows or denies:
    * `{ staging: { deny: ['send_email'] }, production: { allow: ['weather'] } }`. An environment
-   * not listed allows every tool. See docs/governance/controls.md.
+   * not listed allows every tool. See docs/governance.md (Runtime controls).
    */
   toolPolicy?: ToolPolicyConfig;
   /**

@@ -8,7 +8,7 @@
  * Each figure is pinned a little below (recall, precision) or above (false positives) what was
  * measured, so a change that makes a guard worse fails here. Heuristics were tuned on the train
  * files (BIPIA's `*_train` files, Presidio's even template ids); these figures are on the test
- * files. The table printed by the suite is the one in docs/governance/guards.md.
+ * files. The table printed by the suite is the one in docs/governance.md (Guards).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -216,7 +216,7 @@ if (existsSync(`${DATA}README.md`)) {
 }
 
 /**
- * Measured 2026-12-05 (docs/governance/guards.md): recall 88.5 % email, 90.7 % table, 76.6 %
+ * Measured 2026-12-05 (docs/governance.md (Guards)): recall 88.5 % email, 90.7 % table, 76.6 %
  * code; false positives 1/200 clean contexts, 0/52 benign requests; PII below. Pinned with a
  * margin of a few samples.
  */

@@ -12,7 +12,7 @@
  *
  * Patterns are compiled once; every gap is a bounded, lazy run of non-newline characters, so a
  * scan is linear in the text's length. Tuned on BIPIA's train files (see
- * docs/governance/guards.md for the figures on its test files).
+ * docs/governance.md (Guards) for the figures on its test files).
  */
 
 export type InjectionMode = 'direct' | 'indirect';

@@ -1,6 +1,6 @@
 /**
  * `/v1/controls` and `/v1/agents/{name}/pause|resume`: kill switches and pauses at runtime (see
- * docs/governance/controls.md). Needs `admin` (controls of its own tenant) or `operator` (any
+ * docs/governance.md (Runtime controls)). Needs `admin` (controls of its own tenant) or `operator` (any
  * tenant, and `*`: every tenant, which gateway deployments always are). Every change is audited
  * with the key as actor, and reaches every process within a second.
  *
