@@ -5,15 +5,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createApiKeys } from '../gateway/api-keys.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
 import { migrate } from '../journal/migrations.js';
-import { createPgClient } from '../journal/pg-client.js';
-import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { createBudgetStore, type BudgetStore } from './budget-store.js';
 
 /** What the fake upstream reports: 10 prompt tokens and up to 50 output tokens (gpt-4o-mini prices). */
@@ -192,29 +190,4 @@ function gatewayBudgetContract(
   });
 }
 
-describe('gateway budgets on PGlite', () => {
-  gatewayBudgetContract(async () => {
-    const client = await createPgliteClient();
-    return { client, schema: 'keel', close: () => client.close() };
-  });
-});
-
-describePostgres('gateway budgets on Postgres', (connectionString) => {
-  let admin: SqlClient;
-  beforeAll(() => {
-    admin = createPgClient({ connectionString, max: 1 });
-  });
-  afterAll(() => admin.close());
-  gatewayBudgetContract(async () => {
-    const schema = createTestSchemaName();
-    const client = createPgClient({ connectionString, max: 10 });
-    return {
-      client,
-      schema,
-      close: async () => {
-        await client.close();
-        await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      },
-    };
-  });
-});
+describeOnBothBackends('gateway budgets', gatewayBudgetContract, { poolSize: 10 });

@@ -1,9 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { migrate } from '../journal/migrations.js';
-import { createPgClient } from '../journal/pg-client.js';
-import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { appendAudit, auditTable, toAuditRecord, type AuditRow } from './audit-log.js';
 
 function auditContract(open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>) {
@@ -102,29 +100,4 @@ function auditContract(open: () => Promise<{ client: SqlClient; schema: string; 
   });
 }
 
-describe('audit log on PGlite', () => {
-  auditContract(async () => {
-    const client = await createPgliteClient();
-    return { client, schema: 'keel', close: () => client.close() };
-  });
-});
-
-describePostgres('audit log on Postgres', (connectionString) => {
-  let admin: SqlClient;
-  beforeAll(() => {
-    admin = createPgClient({ connectionString, max: 1 });
-  });
-  afterAll(() => admin.close());
-  auditContract(async () => {
-    const schema = createTestSchemaName();
-    const client = createPgClient({ connectionString, max: 4 });
-    return {
-      client,
-      schema,
-      close: async () => {
-        await client.close();
-        await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      },
-    };
-  });
-});
+describeOnBothBackends('audit log', auditContract);

@@ -1,11 +1,9 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { migrate } from '../journal/migrations.js';
-import { createPgClient } from '../journal/pg-client.js';
-import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createSqlJournalStore } from '../journal/sql-journal-store.js';
 import type { JournalStore } from '../journal/store.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { auditTable, toAuditRecord, type AuditRow } from './audit-log.js';
 import { createUserErasure, type UserErasure } from './user-erasure.js';
 
@@ -175,29 +173,4 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
   });
 }
 
-describe('user erasure on PGlite', () => {
-  erasureContract(async () => {
-    const client = await createPgliteClient();
-    return { client, schema: 'keel', close: () => client.close() };
-  });
-});
-
-describePostgres('user erasure on Postgres', (connectionString) => {
-  let admin: SqlClient;
-  beforeAll(() => {
-    admin = createPgClient({ connectionString, max: 1 });
-  });
-  afterAll(() => admin.close());
-  erasureContract(async () => {
-    const schema = createTestSchemaName();
-    const client = createPgClient({ connectionString, max: 4 });
-    return {
-      client,
-      schema,
-      close: async () => {
-        await client.close();
-        await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      },
-    };
-  });
-});
+describeOnBothBackends('user erasure', erasureContract);

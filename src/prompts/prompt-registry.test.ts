@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAnalytics } from '../analytics/analytics-store.js';
 import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import { migrate } from '../journal/migrations.js';
 import { openStore } from '../journal/open-store.js';
-import { createPgClient } from '../journal/pg-client.js';
-import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { defineAgent } from '../runtime/agent.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { describeOnBothBackends } from '../testing/sql-contract.js';
 import {
   createPromptRegistry,
   isRegistryVersion,
@@ -175,32 +173,7 @@ describe('version names', () => {
   });
 });
 
-describe('prompt registry on PGlite', () => {
-  registryContract(async () => {
-    const client = await createPgliteClient();
-    return { client, schema: 'keel', close: () => client.close() };
-  });
-});
-
-describePostgres('prompt registry on Postgres', (connectionString) => {
-  let admin: SqlClient;
-  beforeAll(() => {
-    admin = createPgClient({ connectionString, max: 1 });
-  });
-  afterAll(() => admin.close());
-  registryContract(async () => {
-    const schema = createTestSchemaName();
-    const client = createPgClient({ connectionString, max: 4 });
-    return {
-      client,
-      schema,
-      close: async () => {
-        await client.close();
-        await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      },
-    };
-  });
-});
+describeOnBothBackends('prompt registry', registryContract);
 
 describe('analytics by prompt version', () => {
   it('groups registry versions per agent (`<agent>@v<n>`) beside the code versions', async () => {
