@@ -98,7 +98,12 @@ describePostgres('budgets: 200 runs, one tenant budget, two worker processes', (
       BUDGET_LIMIT_USD: String(limitUsd),
       MAX_OUTPUT_TOKENS: String(MAX_OUTPUT_TOKENS),
     };
-    await Promise.all([1, 2].map(() => keel.startWorker(['--config', CONFIG, '--concurrency', '8'], env)));
+    const workers = await Promise.all(
+      [1, 2].map(() => keel.startWorker(['--config', CONFIG, '--concurrency', '8'], env)),
+    );
+    const owners = workers.map(
+      (worker) => worker.lines.find((line) => line.msg === 'worker started')!.owner as string,
+    );
     const budget = (await budgets.list('acme')).find((candidate) => candidate.scope === 'tenant');
     expect(budget?.limitUsd).toBe(limitUsd);
 
@@ -107,11 +112,17 @@ describePostgres('budgets: 200 runs, one tenant budget, two worker processes', (
     let peakCommittedUsd = 0;
     let peakReservedUsd = 0;
     let samples = 0;
+    /** The workers seen holding leases on the runs. */
+    const leaseOwners = new Set<string>();
     const sampler = (async () => {
       while (sampling) {
         const usage = (await budgets.get('acme', budget!.id))!.usage;
         peakCommittedUsd = Math.max(peakCommittedUsd, usage.spentUsd + usage.reservedUsd);
         peakReservedUsd = Math.max(peakReservedUsd, usage.reservedUsd);
+        const leased = await client.query<{ lease_owner: string }>(
+          'SELECT DISTINCT lease_owner FROM keel.runs WHERE lease_owner IS NOT NULL',
+        );
+        for (const row of leased.rows) leaseOwners.add(row.lease_owner);
         samples++;
         await sleep(5);
       }
@@ -160,6 +171,8 @@ describePostgres('budgets: 200 runs, one tenant budget, two worker processes', (
     );
 
     expect(samples).toBeGreaterThan(10);
+    // Both processes executed runs.
+    expect([...leaseOwners].sort()).toEqual([...owners].sort());
     expect(peakReservedUsd).toBeGreaterThan(0);
     expect(peakCommittedUsd).toBeLessThanOrEqual(limitUsd + 1e-9);
     expect(usage.reservedUsd).toBe(0);
