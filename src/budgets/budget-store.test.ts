@@ -251,6 +251,20 @@ function budgetContract(open: () => Promise<{ client: SqlClient; schema: string;
     ]);
   });
 
+  it('processes starting together upsert the same config budget: one budget, created once', async () => {
+    const declared = [
+      { tenantId: 'acme', scope: 'tenant' as const, scopeId: 'acme', period: 'total' as const, limitUsd: 5 },
+    ];
+    // Each its own store, as each process has; they race between look-up and insert.
+    const processes = Array.from({ length: 8 }, () => createBudgetStore({ client, schema }));
+    await Promise.all(processes.map((each) => each.upsertDeclared(declared)));
+    expect((await store.list('acme')).map((budget) => budget.limitUsd)).toEqual([5]);
+    const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)} ORDER BY id`)).rows.map(
+      toAuditRecord,
+    );
+    expect(audit.map((row) => row.action)).toEqual(['budget.create']);
+  });
+
   it('fails closed when the database is unreachable', async () => {
     await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 1 }, 'key:k');
     await client.close();

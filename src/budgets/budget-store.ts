@@ -248,6 +248,59 @@ export function createBudgetStore({
     return (await selectWithUsage(tx, 'b.id = $4', [id]))[0] as BudgetWithUsage;
   };
 
+  /** Creates or updates one declared budget (audited as `system:config`). */
+  const upsertOneDeclared = (definition: BudgetDefinition & { tenantId: string; scopeId: string }) =>
+    audited(async (tx) => {
+      const found = await tx.query<BudgetRow>(
+        `SELECT * FROM ${budgets} WHERE tenant_id = $1 AND scope = $2 AND scope_id = $3 AND period = $4 FOR UPDATE`,
+        [definition.tenantId, definition.scope, definition.scopeId, definition.period],
+      );
+      const row = found.rows[0];
+      if (row === undefined) {
+        const created = await insert(tx, definition.tenantId, definition, 'config');
+        return {
+          result: undefined,
+          audit: {
+            tenantId: definition.tenantId,
+            actor: 'system:config',
+            action: 'budget.create',
+            target: `budget:${created.id}`,
+            after: auditView(created),
+          },
+        };
+      }
+      const before = toBudget(row);
+      const next = {
+        limitUsd: definition.limitUsd ?? null,
+        limitTokens: definition.limitTokens ?? null,
+        softPct: definition.softPct ?? 80,
+        onExhausted: definition.onExhausted ?? 'stop',
+      };
+      if (
+        before.limitUsd === next.limitUsd &&
+        before.limitTokens === next.limitTokens &&
+        before.softPct === next.softPct &&
+        before.onExhausted === next.onExhausted
+      )
+        return { result: undefined };
+      await tx.query(
+        `UPDATE ${budgets} SET limit_usd = $2, limit_tokens = $3, soft_pct = $4, on_exhausted = $5,
+             source = 'config', updated_at = now() WHERE id = $1`,
+        [before.id, numericOrNull(next.limitUsd), next.limitTokens, next.softPct, next.onExhausted],
+      );
+      return {
+        result: undefined,
+        audit: {
+          tenantId: definition.tenantId,
+          actor: 'system:config',
+          action: 'budget.update',
+          target: `budget:${before.id}`,
+          before: auditView(before),
+          after: auditView({ ...before, ...next }),
+        },
+      };
+    });
+
   const existingId = async (
     tx: SqlExecutor,
     tenantId: string,
@@ -397,56 +450,14 @@ export function createBudgetStore({
 
     async upsertDeclared(declared) {
       for (const definition of declared) {
-        await audited(async (tx) => {
-          const found = await tx.query<BudgetRow>(
-            `SELECT * FROM ${budgets} WHERE tenant_id = $1 AND scope = $2 AND scope_id = $3 AND period = $4 FOR UPDATE`,
-            [definition.tenantId, definition.scope, definition.scopeId, definition.period],
-          );
-          const row = found.rows[0];
-          if (row === undefined) {
-            const created = await insert(tx, definition.tenantId, definition, 'config');
-            return {
-              result: undefined,
-              audit: {
-                tenantId: definition.tenantId,
-                actor: 'system:config',
-                action: 'budget.create',
-                target: `budget:${created.id}`,
-                after: auditView(created),
-              },
-            };
-          }
-          const before = toBudget(row);
-          const next = {
-            limitUsd: definition.limitUsd ?? null,
-            limitTokens: definition.limitTokens ?? null,
-            softPct: definition.softPct ?? 80,
-            onExhausted: definition.onExhausted ?? 'stop',
-          };
-          if (
-            before.limitUsd === next.limitUsd &&
-            before.limitTokens === next.limitTokens &&
-            before.softPct === next.softPct &&
-            before.onExhausted === next.onExhausted
-          )
-            return { result: undefined };
-          await tx.query(
-            `UPDATE ${budgets} SET limit_usd = $2, limit_tokens = $3, soft_pct = $4, on_exhausted = $5,
-               source = 'config', updated_at = now() WHERE id = $1`,
-            [before.id, numericOrNull(next.limitUsd), next.limitTokens, next.softPct, next.onExhausted],
-          );
-          return {
-            result: undefined,
-            audit: {
-              tenantId: definition.tenantId,
-              actor: 'system:config',
-              action: 'budget.update',
-              target: `budget:${before.id}`,
-              before: auditView(before),
-              after: auditView({ ...before, ...next }),
-            },
-          };
-        });
+        // Processes starting together upsert the same declared budget: when another one inserted
+        // it between this one's look-up and insert, the second pass finds and compares its row.
+        try {
+          await upsertOneDeclared(definition);
+        } catch (error) {
+          if (!(error instanceof BudgetConflictError)) throw error;
+          await upsertOneDeclared(definition);
+        }
       }
     },
 
