@@ -49,7 +49,13 @@ export async function gatewayCommand(
   // Budgets every call reserves against; disabled deployments and spend breakers (controls).
   let governance: Governance | undefined;
   try {
-    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
+    governance = await openGovernance({
+      client: backend.client,
+      config: loaded,
+      env: io.env,
+      logger,
+      metrics,
+    });
     service = createGatewayService({
       config: gatewayConfig,
       client: backend.client,

@@ -68,7 +68,13 @@ export async function serveCommand(
   // Budgets, controls (kill switches, pauses, breakers, tool policy) and the prompt registry.
   let governance: Governance;
   try {
-    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
+    governance = await openGovernance({
+      client: backend.client,
+      config: loaded,
+      env: io.env,
+      logger,
+      metrics,
+    });
   } catch (error) {
     await backend.close();
     throw error;

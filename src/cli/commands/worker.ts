@@ -56,7 +56,13 @@ export async function workerCommand(
   // Budgets, controls (kill switches, pauses, breakers, tool policy) and the prompt registry.
   let governance: Governance;
   try {
-    governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger, metrics });
+    governance = await openGovernance({
+      client: backend.client,
+      config: loaded,
+      env: io.env,
+      logger,
+      metrics,
+    });
   } catch (error) {
     await backend.close();
     throw error;
