@@ -59,6 +59,10 @@ export function createBudgetPolicy({
   };
   return {
     name: 'budgets',
+    // Holds of executions that died, and of a run stopped before its next call, go back now.
+    async runEnded(run) {
+      await budgets.releaseForRun(run.id);
+    },
     async reserveModelCall(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop> {
       const { run, agent, model, request } = context;
       await releaseEarlierExecutions(run.id, run.fence, run.attempts);

@@ -4,8 +4,12 @@ import type { BudgetPeriod } from './budget-periods.js';
 export const BUDGET_SCOPES = ['tenant', 'agent', 'user', 'session', 'api_key', 'run'] as const;
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
-/** What happens to a run whose call does not fit: it ends (`stop`), or waits for an extension (`approval`). */
-export const ON_EXHAUSTED = ['stop', 'approval'] as const;
+/**
+ * What happens to a run whose call does not fit: it ends (`stop`). Waiting for an approval to
+ * extend the budget (`approval`, which the table already allows) is not built yet, so it is
+ * refused (400) rather than accepted and ignored.
+ */
+export const ON_EXHAUSTED = ['stop'] as const;
 export type OnExhausted = (typeof ON_EXHAUSTED)[number];
 
 /** A budget as written: a scope, a period, and a dollar and/or token limit. */

@@ -1,5 +1,5 @@
 import { KeelError } from '../errors/keel-error.js';
-import type { AgentHold } from './controls.js';
+import type { AgentHold, Control } from './controls.js';
 
 /** A control that cannot exist (an unknown kind, a malformed target): the field is named. */
 export class InvalidControlError extends KeelError {
@@ -53,4 +53,16 @@ export function agentHeldError(agent: string, hold: AgentHold): AgentHeldError {
     setBy: hold.control.setBy,
     tenantPaused: hold.control.kind === 'tenant_paused',
   });
+}
+
+/** A gateway call of a paused tenant (by hand, or by its spend breaker): 409 `tenant_paused`. */
+export class TenantPausedError extends KeelError {
+  constructor(tenantId: string, control: Control) {
+    super({
+      code: 'tenant_paused',
+      message: `Tenant ${tenantId} is paused${control.reason ? `: ${control.reason}` : ''} (by ${control.setBy}).`,
+      fault: 'caller',
+      details: { tenantId, reason: control.reason, setBy: control.setBy },
+    });
+  }
 }

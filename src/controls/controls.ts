@@ -99,6 +99,8 @@ export interface Controls {
   agentHold(query: { agent: string; tenantId: string }): AgentHold | undefined;
   /** The control disabling gateway deployment `name`, if any. */
   deploymentDisabled(name: string): Control | undefined;
+  /** The pause of tenant `tenantId` (by hand or by a spend breaker), if any. */
+  tenantPaused(tenantId: string): Control | undefined;
   /** Stops listening and polling. */
   close(): Promise<void>;
 }
@@ -342,6 +344,8 @@ export function createControls({
     },
 
     deploymentDisabled: (name) => snapshot.find('deployment_disabled', name, ALL_TENANTS),
+
+    tenantPaused: (tenantId) => snapshot.find('tenant_paused', tenantId, tenantId),
 
     async close() {
       closed = true;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
+import { classifyGatewayError } from '../gateway/http/gateway-http-errors.js';
 import { createKeelMetrics } from '../metrics/keel-metrics.js';
 import { parseSpendBreakers } from './controls-config.js';
 import { ALL_TENANTS } from './controls.js';
@@ -49,6 +50,11 @@ describe('startRuntimeControls', () => {
         'tenant_paused',
       );
       expect((await metrics.scrape()).text).toContain('keel_spend_breaker_trips_total{scope="tenant"} 1');
+      // The paused tenant's gateway calls are refused before anything is reserved (409).
+      const held = runtime.gateway.tenantHold('acme');
+      expect(held?.code).toBe('tenant_paused');
+      expect(classifyGatewayError(held)).toMatchObject({ status: 409, code: 'tenant_paused' });
+      expect(runtime.gateway.tenantHold('other')).toBeUndefined();
     } finally {
       await runtime.close();
     }

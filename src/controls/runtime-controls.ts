@@ -1,4 +1,5 @@
 import type { SqlClient } from '../journal/sql-client.js';
+import { TenantPausedError } from './control-errors.js';
 import type { KeelMetrics } from '../metrics/keel-metrics.js';
 import type { StepPolicy } from '../runtime/step-policy.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -19,6 +20,8 @@ export interface RuntimeControls {
   gateway: {
     isDeploymentDisabled(deployment: string): boolean;
     onSpend(spend: { tenantId: string; costUsd: number }): void;
+    /** Refuses the calls of a paused tenant (by hand or by its spend breaker). */
+    tenantHold(tenantId: string): TenantPausedError | undefined;
   };
   /** Stops listening and polling (not the client). */
   close(): Promise<void>;
@@ -97,6 +100,10 @@ export async function startRuntimeControls({
     gateway: {
       isDeploymentDisabled: (deployment) => controls.deploymentDisabled(deployment) !== undefined,
       onSpend: recordSpend,
+      tenantHold(tenantId) {
+        const paused = controls.tenantPaused(tenantId);
+        return paused === undefined ? undefined : new TenantPausedError(tenantId, paused);
+      },
     },
     close: () => controls.close(),
   };

@@ -2,6 +2,7 @@ import type { BudgetStore } from '../budgets/budget-store.js';
 import { createBudgetPolicy } from '../budgets/budget-policy.js';
 import { openBudgets } from '../budgets/open-budgets.js';
 import type { LoadedConfig } from '../config/load-config.js';
+import type { KeelError } from '../errors/keel-error.js';
 import type { Controls } from '../controls/controls.js';
 import { startRuntimeControls } from '../controls/runtime-controls.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -25,11 +26,12 @@ export interface Governance {
   policies: StepPolicy[];
   /** The controls and budget policies alone (for `runAgent`, which adds the registry's itself). */
   governing: StepPolicy[];
-  /** Spread into the gateway's options: budgets, disabled deployments, spend for the breakers. */
+  /** Spread into the gateway's options: budgets, disabled deployments, paused tenants, spend for the breakers. */
   gateway: {
     budgets: BudgetStore;
     isDeploymentDisabled(deployment: string): boolean;
     onSpend(spend: { tenantId: string; costUsd: number }): void;
+    tenantHold(tenantId: string): KeelError | undefined;
   };
   /** Stops the controls' listener and poll (not the client). */
   close(): Promise<void>;

@@ -363,8 +363,9 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       const tool = tools.get(call.name);
       const argGuardSeqs =
         tool && args.ok ? guardsAt(agent.guards, 'tool_args').map(() => durable.allocateSeq()) : [];
+      // Decided on the arguments as journaled, which is what a replay sees.
       const approvalSeq =
-        tool && args.ok && needsApproval(tool, args.value) ? durable.allocateSeq() : undefined;
+        tool && args.ok && needsApproval(tool, storedValue(args.value)) ? durable.allocateSeq() : undefined;
       const seq = durable.allocateSeq();
       const outputGuardSeqs = tool
         ? guardsAt(agent.guards, 'tool_output').map(() => durable.allocateSeq())
@@ -399,7 +400,9 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       if (checked.action === 'pass' && checked.text !== JSON.stringify(args.value)) {
         planned.args = redactedArguments(checked.text);
       }
-      if (durable.isReplay(planned.seq) || !planned.args.ok) continue;
+      // Not for a call the journal holds, nor one an earlier execution started: its effect may
+      // have happened, so it is re-invoked with its idempotency key, never refused now.
+      if (durable.isReplay(planned.seq) || durable.isStarted(planned.seq) || !planned.args.ok) continue;
       const parsed = tool.input.safeParse(planned.args.value);
       if (!parsed.success) continue;
       const verdict = await policies.beforeToolCall({

@@ -124,6 +124,11 @@ export class DurableRun {
     return this.nextSeqValue++;
   }
 
+  /** True when an earlier execution started this step and may have done its effect (a crash mid-step). */
+  isStarted(seq: number): boolean {
+    return this.recorded.get(seq)?.status === 'started';
+  }
+
   /** True when the journal already holds a finished result for this seq. */
   isReplay(seq: number): boolean {
     const step = this.recorded.get(seq);

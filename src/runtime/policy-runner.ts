@@ -48,7 +48,8 @@ export function createPolicyRunner(policies: readonly StepPolicy[], logger: Logg
     try {
       await settle(result);
     } catch (error) {
-      // The call happened; its spend is counted when the reservation is released or reclaimed.
+      // The call happened but its spend is not counted: the hold is given back when the run ends.
+      // Logged, so an operator sees the budget undercounted.
       logger.error('policy could not settle a model call', { policy: name, error: serializeError(error) });
     }
   };

@@ -152,11 +152,18 @@ describe('redaction rules', () => {
       respond: (request: ModelRequest) => {
         const tools = request.messages.filter((message) => message.role === 'tool').length;
         if (tools === 0) return { toolCalls: [{ name: 'contact', arguments: { email: SECRET_MAIL } }] };
-        if (tools === 1) return { toolCalls: [{ name: 'hold', arguments: { note: `mail ${SECRET_MAIL}` } }] };
+        // Values next to JSON escapes (a newline, a tab): redaction must keep the JSON whole.
+        if (tools === 1) return { toolCalls: [{ name: 'hold', arguments: { note: `Hi,\n${SECRET_MAIL}` } }] };
         return 'finished';
       },
     });
-    const agent = agentOf({ model, tools: [contact, holdTool] });
+    const escapes = defineTool({
+      name: 'contact',
+      description: 'Looks up a contact.',
+      input: z.object({ email: z.string() }),
+      run: ({ email }) => ({ note: `Contact:\n${email}`, tel: `call\t${SECRET_PHONE}` }),
+    });
+    const agent = agentOf({ model, tools: [escapes, holdTool] });
     const { run } = await store.createRun({ agent: agent.name, input: 'go', tenantId: 'default' });
     const first = createWorker({
       store,
@@ -178,6 +185,19 @@ describe('redaction rules', () => {
     await second.stop();
     expect(ended.error).toBeNull();
     expect(ended.stopReason).toBe('completed');
-    expect(await storedText(run.id)).not.toContain(SECRET_MAIL);
+    const text = await storedText(run.id);
+    expect(text).not.toContain(SECRET_MAIL);
+    expect(text).not.toContain('415 555');
+    // The held call ran again on its journaled (redacted) arguments, still valid JSON.
+    const steps = await store.loadSteps(run.id);
+    expect(steps.find((step) => step.name === 'hold')).toMatchObject({ status: 'completed' });
+  });
+
+  it('keeps JSON text JSON: strings next to escapes are redacted one by one', () => {
+    const redact = redactorOf(['pii'])!;
+    const args = JSON.stringify({ body: `Hi,\n${SECRET_MAIL}`, tel: `call\t${SECRET_PHONE}`, n: 4155550100 });
+    const redacted = redact(args);
+    expect(JSON.parse(redacted)).toEqual({ body: 'Hi,\n[EMAIL]', tel: 'call\t[PHONE]', n: 4155550100 });
+    expect(redact(redacted)).toBe(redacted);
   });
 });

@@ -1,6 +1,7 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import type { Message } from '../model/model.js';
 import { redactPii } from '../guards/pii.js';
+import { canonicalJson } from '../util/canonical-hash.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -45,7 +46,38 @@ export function redactorOf(rules: readonly RedactionRule[] | undefined): TextRed
     if (typeof rule === 'function') return rule;
     return BUILT_IN_RULES.get(rule)!;
   });
-  return (text) => steps.reduce((current, step) => step(current), text);
+  return jsonAware((text) => steps.reduce((current, step) => step(current), text));
+}
+
+/**
+ * A redactor that keeps JSON text JSON: a text that parses as an object or an array (tool-call
+ * arguments, a tool result) has its strings redacted one by one and is written back as canonical
+ * JSON, so a pattern never runs across an escape (`\n` + an address) and the result still parses.
+ * A replay, which rebuilds the same text from redacted values, then gets the same text: the
+ * identities of steps match. Numbers are not redacted (a phone number stored as a number stays).
+ */
+function jsonAware(redact: TextRedactor): TextRedactor {
+  const redactText: TextRedactor = (text) => {
+    const first = text.trimStart()[0];
+    if (first === '{' || first === '[') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text) as unknown;
+      } catch {
+        return redact(text);
+      }
+      return canonicalJson(redactStrings(parsed, redactText));
+    }
+    return redact(text);
+  };
+  return redactText;
+}
+
+function redactStrings(value: unknown, redact: TextRedactor): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => redactStrings(item, redact));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactStrings(item, redact)]));
 }
 
 /** Both sets of rules (an agent's and its tenant's) as one redactor. */
@@ -55,7 +87,7 @@ export function combinedRedactor(
   const present = redactors.filter((redactor): redactor is TextRedactor => redactor !== undefined);
   if (present.length === 0) return undefined;
   if (present.length === 1) return present[0];
-  return (text) => present.reduce((current, redact) => redact(current), text);
+  return jsonAware((text) => present.reduce((current, redact) => redact(current), text));
 }
 
 /** Every string of a JSON value redacted (keys kept: they are field names, not data). */

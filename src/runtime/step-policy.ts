@@ -50,6 +50,12 @@ export interface StepPolicy {
    * wins; called once per execution, so it must answer the same for the same run every time.
    */
   instructions?(context: PolicyRunContext): Promise<string | undefined> | string | undefined;
+  /**
+   * After the run ended, however it ended (completed, stopped by a limit or a policy, cancelled,
+   * ended at its claim): give back what the run still holds (a budget's reservations of earlier
+   * executions). Called by the worker that ended it; a failure is logged, never thrown.
+   */
+  runEnded?(run: RunRecord): Promise<void> | void;
 }
 
 /** What every hook knows about the run. */

@@ -3,7 +3,7 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { ClaimedRun, Lease, RunEnd } from '../journal/types.js';
+import type { ClaimedRun, Lease, RunEnd, RunRecord } from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -203,12 +203,27 @@ export function createWorker(options: WorkerOptions): Worker {
       });
   }
 
+  /** Tells the policies a run ended (a budget gives back what it still holds); never throws. */
+  async function policiesEnded(run: RunRecord, log: Logger): Promise<void> {
+    for (const policy of options.policies ?? []) {
+      try {
+        await policy.runEnded?.(run);
+      } catch (error) {
+        log.error('policy failed after the run ended', { policy: policy.name, error: serializeError(error) });
+      }
+    }
+  }
+
   async function executeRun(run: ClaimedRun, entry: ActiveRun): Promise<void> {
     const { lease, controller } = entry;
     const redact = runRedactor(agents.get(run.agent), run.tenantId, options.redactByTenant);
     const plainLog = logger.child({ runId: run.id, agent: run.agent, attempt: run.attempts });
     const log = redact ? redactingLogger(plainLog, redact) : plainLog;
-    const finishEarly = (end: RunEnd) => store.finishRun(lease, end);
+    const finishEarly = async (end: RunEnd) => {
+      const ended = await store.finishRun(lease, end);
+      await policiesEnded(ended, log);
+      return ended;
+    };
     // Streamed slices are not journaled under redaction rules: a value split across two slices
     // would escape them. Callers of such runs get the (redacted) output when the run ends.
     const deltas =
@@ -289,6 +304,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);
+      await policiesEnded(finished, log);
       telemetry.runEnded(finished);
       onEvent?.({
         type: 'run-end',

@@ -68,6 +68,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   prompt_not_pinned: 409,
   user_runs_running: 409,
   agent_paused: 409,
+  tenant_paused: 409,
   agent_disabled: 409,
   control_not_found: 404,
   budget_exists: 409,

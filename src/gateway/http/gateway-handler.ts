@@ -26,6 +26,7 @@
  *   body is read once and validated once, and the key is verified while the body arrives.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { KeelError } from '../../errors/keel-error.js';
 import { ModelOutputError } from '../../errors/model-errors.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
@@ -88,6 +89,8 @@ export interface GatewayHandlerOptions {
    * `budget_exhausted` when it does not fit) and settles after. Absent: no budgets apply.
    */
   budgets?: GatewayBudgets;
+  /** Refuses the calls of a paused tenant (409 `tenant_paused`), before anything is reserved. */
+  tenantHold?: (tenantId: string) => KeelError | undefined;
 }
 
 /**
@@ -126,7 +129,13 @@ export function createGatewayRoutes({
   now = Date.now,
   tracer,
   budgets,
+  tenantHold,
 }: GatewayHandlerOptions): WireTable<Caller> {
+  /** A paused tenant's calls stop here: its spend breaker tripped on spend that must not go on. */
+  const refuseHeldTenant = (caller: Caller) => {
+    const held = tenantHold?.(caller.tenantId);
+    if (held !== undefined) throw held;
+  };
   const gatewayScopes = REQUIRED_SCOPES;
   const optionsOf = (
     request: IncomingMessage,
@@ -163,6 +172,7 @@ export function createGatewayRoutes({
     wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
   ): Promise<void> {
     const options = optionsOf(request, caller, signal, endpoint);
+    refuseHeldTenant(caller);
     const hold = await budgets?.reserve({
       caller,
       route: call.request.model,
@@ -223,6 +233,7 @@ export function createGatewayRoutes({
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId }) {
         const call = parseEmbeddingsRequest(body);
+        refuseHeldTenant(caller);
         const hold = await budgets?.reserve({
           caller,
           route: call.request.model,

@@ -143,6 +143,8 @@ export function classifyGatewayError(error: unknown): GatewayErrorClass {
   }
   // A budget the call does not fit: 429, with Retry-After only when the budget's period resets.
   if (code === 'budget_exhausted') return { status: 429, kind: 'rate_limit', code, message, ...withRetry };
+  // A paused tenant (by hand or by its spend breaker) makes no calls until it is resumed.
+  if (code === 'tenant_paused') return { status: 409, kind: 'permission', code, message };
   // The gateway's unknown route (UnknownRouteError); the edge's own `model_not_found` is a GatewayRequestError.
   if (code === 'unknown_model') return { status: 404, kind: 'not_found', code, message, param: 'model' };
   if (code === 'payload_too_large') return { status: 413, kind: 'request_too_large', code, message };

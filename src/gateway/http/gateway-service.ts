@@ -1,5 +1,6 @@
 import type { BudgetStore } from '../../budgets/budget-store.js';
 import { createGatewayBudgets } from '../../budgets/gateway-budgets.js';
+import type { KeelError } from '../../errors/keel-error.js';
 import type { SqlClient } from '../../journal/sql-client.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { createApiKeys, type ApiKeys } from '../api-keys.js';
@@ -32,6 +33,8 @@ export interface GatewayServiceOptions {
   isDeploymentDisabled?: (deployment: string) => boolean;
   /** The spend of calls made outside runs, by tenant (see `CreateGatewayOptions.onSpend`). */
   onSpend?: (spend: { tenantId: string; costUsd: number }) => void;
+  /** Refuses the calls of a paused tenant (runtime controls); absent: none is refused. */
+  tenantHold?: (tenantId: string) => KeelError | undefined;
   /** The shared budget store: every HTTP call reserves against its caller's budgets. Absent: none apply. */
   budgets?: BudgetStore;
 }
@@ -60,6 +63,7 @@ export function createGatewayService({
   tracer,
   isDeploymentDisabled,
   onSpend,
+  tenantHold,
   budgets,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
@@ -90,6 +94,7 @@ export function createGatewayService({
     logger,
     maxBodyBytes: config.maxBodyBytes,
     ...(tracer === undefined ? {} : { tracer }),
+    ...(tenantHold === undefined ? {} : { tenantHold }),
     ...(budgets === undefined ? {} : { budgets: createGatewayBudgets({ budgets, gateway, logger }) }),
   });
   const sweep = budgets === undefined ? undefined : sweepStaleHolds(budgets, logger);
