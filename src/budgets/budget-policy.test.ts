@@ -184,4 +184,27 @@ describe('budget policy', () => {
     await grant.settle!({ ok: false });
     expect((await budgets.get('default', budget.id))!.usage).toMatchObject({ reservedUsd: 0, spentUsd: 0 });
   });
+
+  it('a run that ends (however it ends) gives back every hold it still has', async () => {
+    const budget = await budgets.create(
+      'default',
+      { scope: 'session', scopeId: 'ended', period: 'total', limitUsd: 1 },
+      'key:test',
+    );
+    // What a crashed execution held, for a run that then ended at its claim (a cancel request).
+    await budgets.reserve({
+      tenantId: 'default',
+      sessionId: 'ended',
+      runId: 'run_ended',
+      fence: 1,
+      holder: 'run:run_ended#1',
+      model: { provider: 'openai', modelId: 'gpt-4o-mini' },
+      promptTokens: 1000,
+      maxOutputTokens: 1000,
+    });
+    expect((await budgets.get('default', budget.id))!.usage.reservedUsd).toBeGreaterThan(0);
+    const { run } = await store.createRun({ agent: 'ended', input: 'go', sessionId: 'ended' });
+    await createBudgetPolicy({ budgets }).runEnded!({ ...run, id: 'run_ended' });
+    expect((await budgets.get('default', budget.id))!.usage).toMatchObject({ reservedUsd: 0, spentUsd: 0 });
+  });
 });
