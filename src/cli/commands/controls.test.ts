@@ -7,7 +7,7 @@ import { auditTable, toAuditRecord, type AuditRow } from '../../governance/audit
 import { openStore } from '../../journal/open-store.js';
 import type { ControlView } from '../../server/control-routes.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { main } from '../main.js';
+import { runCli } from '../__fixtures__/run-cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 let dataDir: string;
@@ -16,19 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** Runs the CLI in-process on an embedded database of its own (direct mode: no server holds it). */
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: { KEEL_DATA_DIR: dataDir, KEEL_LOG_LEVEL: 'error', PATH: process.env.PATH },
-    cwd: ROOT,
-    signal: new AbortController().signal,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { dataDir, cwd: ROOT });
 
 const listTools = async () => JSON.parse((await cli(['tools', 'list', '--json'])).stdout) as ControlView[];
 

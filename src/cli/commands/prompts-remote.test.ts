@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/__fixtures__/test-server.js';
 import { processStartTime } from '../../util/process-identity.js';
-import { main } from '../main.js';
+import { runCli } from '../__fixtures__/run-cli.js';
 
 /**
  * `keel prompts`, `keel audit` and `keel erase` through a running server that holds the
@@ -35,18 +35,7 @@ describe('keel prompts, audit and erase through the local server', () => {
     rmSync(keelDir, { recursive: true, force: true });
   });
 
-  async function keel(args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(args, {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-      env: { KEEL_DATA_DIR: keelDir, KEEL_LOG_LEVEL: 'error', PATH: process.env.PATH },
-      cwd: keelDir,
-      signal: new AbortController().signal,
-    });
-    return { code, stdout, stderr };
-  }
+  const keel = (args: string[]) => runCli(args, { dataDir: keelDir, cwd: keelDir });
 
   it('pushes, pins, lists, shows and rolls back as the local admin key', async () => {
     const pushed = await keel(['prompts', 'push', 'echo', '--file', 'p.md', '--json']);

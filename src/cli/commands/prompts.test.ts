@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../journal/open-store.js';
-import { main } from '../main.js';
+import { runCli } from '../__fixtures__/run-cli.js';
 
 const CONFIG = ['--config', join(import.meta.dirname, '../__fixtures__/echo.config.ts')];
 
@@ -18,18 +18,7 @@ describe('keel prompts, audit and erase', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  async function keel(args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(args, {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-      env: { KEEL_DATA_DIR: dataDir, KEEL_LOG_LEVEL: 'error', PATH: process.env.PATH, USER: 'ops-alice' },
-      cwd: dataDir,
-      signal: new AbortController().signal,
-    });
-    return { code, stdout, stderr };
-  }
+  const keel = (args: string[]) => runCli(args, { dataDir, cwd: dataDir, env: { USER: 'ops-alice' } });
   const file = (name: string, text: string) => {
     writeFileSync(join(dataDir, name), text);
     return name;
