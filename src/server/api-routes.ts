@@ -3,9 +3,11 @@
  * are matched before it), in one list that the server mounts and `/openapi.json` describes.
  */
 import { budgetRoutes } from '../budgets/budget-routes.js';
+import { agentRoutes } from './agent-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { consoleRoutes } from './console-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
@@ -70,4 +72,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...promptRoutes,
   ...auditRoutes,
   ...controlRoutes,
+  ...consoleRoutes,
+  ...agentRoutes,
 ];

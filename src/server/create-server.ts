@@ -35,6 +35,8 @@ import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges, logRequest } from './request-edges.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
 import { createStreamSlots } from './stream-slots.js';
+import type { ConsoleAssets } from './console-assets.js';
+import type { ConsoleLogin } from './console-login.js';
 
 export interface ServerOptions {
   store: JournalStore;
@@ -107,6 +109,10 @@ export interface ServerOptions {
    * `/v1/agents/{name}/pause|resume`, and refuses runs of a paused or disabled agent with 409.
    */
   controls?: Controls;
+  /** Serves the console (the built web app) on every path that is not the API's. */
+  consoleAssets?: ConsoleAssets;
+  /** Exchanges the one-time sign-in links `keel serve` prints (`POST /v1/console/session`). */
+  consoleLogin?: ConsoleLogin;
   generateId?: IdGenerator;
 }
 
@@ -152,6 +158,8 @@ export function createServer({
   redactByTenant,
   telemetry,
   controls,
+  consoleAssets,
+  consoleLogin,
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
@@ -187,6 +195,7 @@ export function createServer({
       ...(redactByTenant === undefined ? {} : { redactByTenant }),
       ...(telemetry === undefined ? {} : { telemetry: guardTelemetry(telemetry, logger) }),
       ...(controls === undefined ? {} : { controls }),
+      ...(consoleLogin === undefined ? {} : { consoleLogin }),
     },
     onError,
     wire: gatewayHandler?.wire,
@@ -218,6 +227,11 @@ export function createServer({
     const url = URL.canParse(request.url ?? '/', BASE_URL)
       ? new URL(request.url ?? '/', BASE_URL)
       : undefined;
+    // The console's pages and assets: any GET outside the API's paths (logged like the API's).
+    if (url !== undefined && consoleAssets?.serve(request, response, url) === true) {
+      logRequest({ logger, request, response, startedAt: arrivedAt });
+      return;
+    }
     const settled = edges.begin(request, response, requestId, url ?? new URL('/', BASE_URL));
     (url === undefined
       ? Promise.reject(invalidRequest('Malformed request URL.'))

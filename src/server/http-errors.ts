@@ -50,6 +50,7 @@ function headersFor(code: string, details: Record<string, unknown>): Record<stri
 
 const STATUS_BY_CODE: Record<string, number> = {
   unauthorized: 401,
+  login_link_invalid: 401,
   forbidden: 403,
   run_not_found: 404,
   step_not_found: 404,
@@ -80,6 +81,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   database_unavailable: 503,
   budgets_unavailable: 503,
   not_configured: 501,
+  console_login_disabled: 404,
   request_timeout: 503,
 };
 

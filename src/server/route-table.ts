@@ -28,6 +28,7 @@ import type { RunEndWaiter } from './run-end-waiter.js';
 import type { StreamSlots } from './stream-slots.js';
 import type { RunTelemetry } from '../telemetry/run-telemetry.js';
 import type { TenantRedaction } from '../runtime/redaction.js';
+import type { ConsoleLogin } from './console-login.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -77,6 +78,8 @@ export interface RouteDependencies {
   metricsPublic: boolean;
   /** Redaction rules per tenant (with each agent's own, applied to a run's stored input). */
   redactByTenant?: TenantRedaction;
+  /** Exchanges the console's one-time sign-in links (absent: 404 `console_login_disabled`). */
+  consoleLogin?: ConsoleLogin;
 }
 
 /** One request as a route handler sees it. */

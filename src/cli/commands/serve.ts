@@ -9,6 +9,8 @@ import { createOtelExport } from '../../telemetry/otel-export.js';
 import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
 import { combineTelemetry } from '../../telemetry/run-telemetry.js';
 import { createServer } from '../../server/create-server.js';
+import { BUILT_CONSOLE_DIRECTORY, createConsoleAssets } from '../../server/console-assets.js';
+import { createConsoleLogin, type ConsoleLogin } from '../../server/console-login.js';
 import { createAnalytics } from '../../analytics/analytics-store.js';
 import { createRunFeedback } from '../../server/feedback.js';
 import { createRunOutcomes } from '../../server/outcomes.js';
@@ -117,6 +119,13 @@ export async function serveCommand(
       throw error;
     }
   }
+  // The console at `/`; on the embedded default, a one-time sign-in link for it (printed below).
+  const consoleEnabled = io.env.KEEL_CONSOLE !== 'false';
+  const consoleAssets = consoleEnabled
+    ? createConsoleAssets({ directory: BUILT_CONSOLE_DIRECTORY })
+    : undefined;
+  const consoleLogin: ConsoleLogin | undefined =
+    consoleEnabled && !io.env.DATABASE_URL ? createConsoleLogin({ apiKeys }) : undefined;
   // One set of observers for the runs this process ends: in its worker, and by a cancel request.
   const telemetry = combineTelemetry(metrics.telemetry, otel?.telemetry);
   const server = createServer({
@@ -143,6 +152,8 @@ export async function serveCommand(
     telemetry,
     ...(redactByTenant === undefined ? {} : { redactByTenant }),
     ...(cors === undefined ? {} : { cors }),
+    ...(consoleAssets === undefined ? {} : { consoleAssets }),
+    ...(consoleLogin === undefined ? {} : { consoleLogin }),
     ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
@@ -205,6 +216,17 @@ export async function serveCommand(
   io.stderr.write(
     `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
   );
+  if (consoleAssets !== undefined) {
+    // A wildcard listen address is reached on loopback from this machine.
+    const browseUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+    if (!consoleAssets.available)
+      io.stderr.write(`  console: not built (run \`npm run build\` to serve it at ${browseUrl}/)\n`);
+    else if (consoleLogin !== undefined)
+      io.stderr.write(
+        `  console: ${browseUrl}/#login=${consoleLogin.issue().token}\n  (a one-time sign-in link, valid for 15 minutes; or sign in at ${browseUrl}/ with an API key)\n`,
+      );
+    else io.stderr.write(`  console: ${browseUrl}/ (sign in with an API key)\n`);
+  }
 
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('draining');

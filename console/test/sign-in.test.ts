@@ -1,0 +1,93 @@
+/**
+ * Signing in to the console, both ways, in Chromium against a real `keel serve`: the one-time
+ * link (embedded database: it works once, leaves no token in the address bar) and a pasted key;
+ * a read-only key sees no buttons that would fail; a bad key gets the API's code.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  consoleBackends,
+  describeInBrowser,
+  launchBrowser,
+  openPage,
+  screenshot,
+  seriousA11yViolations,
+  signInWithKey,
+  startConsoleServer,
+  storedKey,
+  type ConsoleServer,
+} from './console-harness.js';
+
+for (const backend of consoleBackends()) {
+  describeInBrowser(`console sign-in (${backend})`, () => {
+    let server: ConsoleServer;
+    let browser: Browser;
+    beforeAll(async () => {
+      [server, browser] = await Promise.all([startConsoleServer(backend), launchBrowser()]);
+    }, 90_000);
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    it('serves the app at / with hashed, long-cached assets', async () => {
+      const page = await fetch(`${server.url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cache-control')).toBe('no-cache');
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const html = await page.text();
+      const script = /<script type="module" crossorigin src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      expect(script).toBeDefined();
+      const asset = await fetch(server.url + script!, { headers: { 'accept-encoding': 'gzip' } });
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(asset.headers.get('content-type')).toContain('text/javascript');
+      // A deep link is the app too; an unknown asset and the API's paths are not.
+      expect((await fetch(`${server.url}/runs/run_123`)).headers.get('content-type')).toContain('text/html');
+      expect((await fetch(`${server.url}/assets/nope.js`)).status).toBe(404);
+      expect((await fetch(`${server.url}/v1/runs`)).status).toBe(401);
+    });
+
+    if (backend === 'pglite')
+      it('signs in with the one-time link, which leaves no token in the URL and works once', async () => {
+        expect(server.loginLink).toMatch(/#login=/);
+        const { context, page, consoleErrors } = await openPage(browser);
+        await page.goto(server.loginLink!);
+        await page.getByRole('navigation', { name: 'Console' }).waitFor();
+        expect(page.url()).not.toContain('login=');
+        expect(await storedKey(page)).toMatch(/^keel_sk_/);
+        await page.getByText('tenant default').waitFor();
+        await screenshot(page, `sign-in-link-${backend}`);
+        expect(await seriousA11yViolations(page)).toEqual([]);
+        expect(consoleErrors).toEqual([]);
+        await context.close();
+
+        // The same link again: refused with its code, and the sign-in form is offered.
+        const second = await openPage(browser);
+        await second.page.goto(server.loginLink!);
+        await second.page.getByText('login_link_invalid').waitFor();
+        await expect(second.page.getByLabel('API key').isVisible()).resolves.toBe(true);
+        await second.context.close();
+      });
+
+    it('signs in with a pasted key; a read-only key sees no sign of write actions; a bad key is refused', async () => {
+      const { context, page } = await openPage(browser);
+      await page.goto(`${server.url}/`);
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await page.getByLabel('API key').fill('keel_sk_not_a_real_key');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('unauthorized').waitFor();
+      await screenshot(page, `sign-in-refused-${backend}`);
+
+      const readOnly = await server.createKey(['runs:read'], 'read-only console');
+      await signInWithKey(page, server.url, readOnly);
+      await expect(page.getByText('read-only console').isVisible()).resolves.toBe(true);
+      await screenshot(page, `sign-in-key-${backend}`);
+      // Signing out forgets the key.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('API key').waitFor();
+      expect(await storedKey(page)).toBeNull();
+      await context.close();
+    });
+  });
+}
