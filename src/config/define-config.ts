@@ -13,10 +13,12 @@ export interface KeelConfig {
   /** Budgets upserted into the database at start (`keel serve`, `keel gateway`); see docs/governance.md (Budgets). */
   budgets?: BudgetConfig[];
   /**
-   * Tools each environment (`KEEL_ENV`, default `development`) allows or denies:
-   * `{ staging: { deny: ['send_email'] }, production: { allow: ['weather'] } }`. An environment
-   * not listed allows every tool. See docs/governance.md (Runtime controls).
+   * Per environment (`KEEL_ENV`, default `development`), the tools it allows or denies:
+   * `{ staging: { tools: { deny: ['send_email'] } }, production: { tools: { allow: ['weather'] } } }`.
+   * An environment not listed allows every tool. See docs/governance.md (Tool policy).
    */
+  environments?: Record<string, { tools?: { allow?: string[]; deny?: string[] } }>;
+  /** The older spelling of `environments.<env>.tools`: `{ staging: { deny: ['send_email'] } }` (not both). */
   toolPolicy?: ToolPolicyConfig;
   /**
    * Spend breakers: `[{ scope: 'agent', window: '1h', maxUsd: 5 }]` pauses an agent whose spend

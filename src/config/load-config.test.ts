@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({ code: 'config_invalid' });
   });
 
-  it('loads toolPolicy and spendBreakers, and names the field of a malformed one', async () => {
+  it('loads the tool policy (environments or toolPolicy) and spendBreakers, and names the field of a malformed one', async () => {
     const directory = folder();
     const write = (sections: string) =>
       writeFileSync(
@@ -72,6 +72,27 @@ describe('loadConfig', () => {
     await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({
       code: 'config_invalid',
       details: { field: 'toolPolicy.staging.deny' },
+    });
+    // The issue's spelling: environments.<env>.tools (the same policy), and never both spellings.
+    write(
+      `environments: { staging: { tools: { deny: ['send_email'] } }, production: { tools: { allow: ['weather'] } }, dev: {} }`,
+    );
+    expect((await loadConfig({ cwd: directory, env: {} })).toolPolicy).toEqual({
+      staging: { deny: ['send_email'] },
+      production: { allow: ['weather'] },
+      dev: {},
+    });
+    write(`environments: { staging: { tools: { deny: [1] } } }`);
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({
+      code: 'config_invalid',
+      details: { field: 'environments.staging.tools.deny[0]' },
+    });
+    write(`environments: { staging: { tool: {} } }`);
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({ code: 'config_invalid' });
+    write(`environments: { staging: { tools: {} } }, toolPolicy: {}`);
+    await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({
+      code: 'config_invalid',
+      details: { field: 'environments' },
     });
     write(`spend_breakers: [{ scope: 'agent', window: '1h', max_usd: 'lots' }]`);
     await expect(loadConfig({ cwd: directory, env: {} })).rejects.toMatchObject({

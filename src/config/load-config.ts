@@ -5,6 +5,7 @@ import { createJiti } from 'jiti';
 import {
   parseSpendBreakers,
   parseToolPolicy,
+  parseEnvironments,
   type SpendBreakerRule,
   type ToolPolicyConfig,
 } from '../controls/controls-config.js';
@@ -88,7 +89,7 @@ export async function loadConfig(
     );
   }
   const gateway = gatewayOf(loaded);
-  const toolPolicy = sectionOf(loaded, 'toolPolicy');
+  const toolPolicy = toolPolicyOf(sectionOf(loaded, 'environments'), sectionOf(loaded, 'toolPolicy'));
   const spendBreakers = sectionOf(loaded, 'spendBreakers') ?? sectionOf(loaded, 'spend_breakers');
   const redactByTenant = redactionOf(loaded);
   const { module, exported } = exportsOf(loaded);
@@ -97,7 +98,7 @@ export async function loadConfig(
     path,
     agents: agentsOf(loaded, path, gateway !== undefined),
     ...(gateway === undefined ? {} : { gateway }),
-    ...(toolPolicy === undefined ? {} : { toolPolicy: parseToolPolicy(toolPolicy) }),
+    ...(toolPolicy === undefined ? {} : { toolPolicy }),
     ...(spendBreakers === undefined ? {} : { spendBreakers: parseSpendBreakers(spendBreakers) }),
     ...(redactByTenant === undefined ? {} : { redactByTenant }),
     ...(budgets.length === 0 ? {} : { budgets }),
@@ -182,4 +183,16 @@ function agentsOf(loaded: unknown, path: string, optional = false): Map<string, 
 function ownModule(name: string): string {
   const base = fileURLToPath(new URL(`../${name}`, import.meta.url));
   return existsSync(`${base}.js`) ? `${base}.js` : `${base}.ts`;
+}
+
+/** The tool policy from `environments.<env>.tools` or its older spelling `toolPolicy` (not both). */
+function toolPolicyOf(environments: unknown, toolPolicy: unknown): ToolPolicyConfig | undefined {
+  if (environments !== undefined && toolPolicy !== undefined)
+    throw new ConfigError(
+      'config_invalid',
+      'Invalid config: environments: give the tool policy once, in environments.<env>.tools (toolPolicy is its older spelling).',
+      { field: 'environments' },
+    );
+  if (environments !== undefined) return parseEnvironments(environments);
+  return toolPolicy === undefined ? undefined : parseToolPolicy(toolPolicy);
 }

@@ -89,6 +89,22 @@ export function parseToolPolicy(input: unknown): ToolPolicyConfig {
   return parseOrThrow(toolPolicySchema, input, 'toolPolicy');
 }
 
+const environmentsSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an environment name'),
+  z.strictObject({ tools: toolRules.optional() }),
+);
+
+/**
+ * Validates `environments` (`{ staging: { tools: { deny: ['send_email'] } } }`, the issue's
+ * spelling of the tool policy) and returns it as a tool policy; `config_invalid` names the field.
+ */
+export function parseEnvironments(input: unknown): ToolPolicyConfig {
+  const environments = parseOrThrow(environmentsSchema, input, 'environments');
+  return Object.fromEntries(
+    Object.entries(environments).map(([environment, { tools }]) => [environment, tools ?? {}]),
+  );
+}
+
 /** Validates `spendBreakers`; throws `config_invalid` naming the field. */
 export function parseSpendBreakers(input: unknown): SpendBreakerRule[] {
   return parseOrThrow(z.array(breakerSchema), input, 'spendBreakers');
