@@ -102,8 +102,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       }
     };
     void start();
+    // A link pasted into a tab already open on the console changes only the fragment.
+    const onHashChange = () => {
+      if (loginToken() !== undefined) void start();
+    };
+    window.addEventListener('hashchange', onHashChange);
     return () => {
       cancelled = true;
+      window.removeEventListener('hashchange', onHashChange);
     };
   }, [load]);
 

@@ -50,6 +50,8 @@ export interface ConsoleServer {
   /** A key with `admin` (and `metrics`) in tenant `default`. */
   adminKey: string;
   process: KeelProcess;
+  /** The server's environment (its data folder or database), to run `keel` commands against it. */
+  env: Record<string, string>;
   /** Calls the API with the admin key (or `key`); throws on an error answer. */
   api<T = unknown>(path: string, init?: { method?: string; body?: unknown; key?: string }): Promise<T>;
   /** A new key in tenant `default` with these scopes. */
@@ -135,6 +137,7 @@ export async function startConsoleServer(
       ...(loginLink === undefined ? {} : { loginLink }),
       adminKey: key,
       process: serve,
+      env: serverEnv,
       api,
       async createKey(scopes, name = 'console test key') {
         const created = await api<{ key: string }>('/v1/keys', { body: { scopes, name } });

@@ -5,6 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createKeelProcesses } from '../../test/keel-processes.js';
 import {
   consoleBackends,
   describeInBrowser,
@@ -67,6 +68,13 @@ for (const backend of consoleBackends()) {
         await second.page.goto(server.loginLink!);
         await second.page.getByText('login_link_invalid').waitFor();
         await expect(second.page.getByLabel('API key').isVisible()).resolves.toBe(true);
+
+        // `keel console` asks the running server for a fresh link, which signs in.
+        const printed = await createKeelProcesses().runKeel(['console'], server.env);
+        const fresh = printed.stdout().trim();
+        expect(fresh).toMatch(new RegExp(`^${server.url}/#login=`));
+        await second.page.goto(fresh);
+        await second.page.getByRole('navigation', { name: 'Console' }).waitFor();
         await second.context.close();
       });
 

@@ -26,7 +26,7 @@ import { acquireEmbeddedLock, readEmbeddedOwner } from './embedded-lock.js';
 /** Where CLI commands read and submit runs: the store itself, or a running local server. */
 export type Backend =
   | { mode: 'direct'; store: JournalStore; client: SqlClient; description: string; close(): Promise<void> }
-  | { mode: 'remote'; api: RemoteApi; description: string; close(): Promise<void> };
+  | { mode: 'remote'; api: RemoteApi; url: string; description: string; close(): Promise<void> };
 
 export interface BackendOptions {
   env?: NodeJS.ProcessEnv;
@@ -75,6 +75,7 @@ export async function openBackend({
     return {
       mode: 'remote',
       api: createRemoteApi(owner.url, readLocalAdminKey(keelDir)),
+      url: owner.url,
       description: `server ${owner.url}`,
       close: async () => {},
     };

@@ -3,6 +3,7 @@ import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
 import { auditCommand } from './commands/audit.js';
 import { eraseCommand } from './commands/erase.js';
+import { consoleCommand } from './commands/console.js';
 import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
@@ -25,6 +26,7 @@ Usage:
   keel worker [--concurrency N] [--lease-ms MS] [--metrics-port N] [--metrics-host H]
   keel serve [--port N] [--host H] [--workers N] [--no-worker]
   keel gateway [--port N] [--host H]
+  keel console
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]
   keel keys revoke <id>
@@ -121,6 +123,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   worker: ['concurrency', 'lease-ms', 'metrics-port', 'metrics-host'],
   serve: ['port', 'host', 'workers', 'no-worker'],
   gateway: ['port', 'host'],
+  console: [],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
   prompts: ['file', 'note', 'tenant', 'json'],
   audit: ['action', 'actor', 'target', 'since', 'until', 'tenant', 'limit', 'cursor', 'json'],
@@ -252,6 +255,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         },
         io,
       );
+    case 'console':
+      if (rest.length > 0) throw new UsageError('keel console takes no arguments.');
+      return consoleCommand(io);
     case 'gateway':
       return gatewayCommand({ port: values.port, host: values.host, config: values.config }, io);
     case 'keys':

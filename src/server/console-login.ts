@@ -13,15 +13,19 @@ import { systemClock, type Clock } from '../util/clock.js';
 
 /** Issues sign-in tokens and exchanges one, once, for a short-lived key. */
 export interface ConsoleLogin {
-  /** A fresh one-time token and when it stops working. */
-  issue(): { token: string; expiresAt: Date };
+  /**
+   * A fresh one-time token and when it stops working. Its session works in `session.tenantId`
+   * with `session.scopes` (default: the login's tenant and scopes); `keel console` asks for one
+   * as the calling key: its tenant, and no scope it lacks.
+   */
+  issue(session?: { tenantId: string; scopes: readonly ApiKeyScope[] }): { token: string; expiresAt: Date };
   /** The key a valid, unused, unexpired token buys; `login_link_invalid` otherwise. */
   exchange(token: string): Promise<{ key: string; record: ApiKeyRecord }>;
 }
 
 export interface ConsoleLoginOptions {
   apiKeys: Pick<ApiKeys, 'create'>;
-  /** The tenant the console session works in (default `default`, the embedded database's). */
+  /** The tenant a session works in unless `issue` names one (default `default`, the embedded database's). */
   tenantId?: string;
   /** What the session may do (default: `admin` and `metrics`, the local operator's console). */
   scopes?: readonly ApiKeyScope[];
@@ -43,7 +47,10 @@ export function createConsoleLogin({
   clock = systemClock,
 }: ConsoleLoginOptions): ConsoleLogin {
   /** Unused tokens by their digest (never the token itself), with their expiry (ms). */
-  const pending = new Map<string, { hash: Buffer; expiresAt: number }>();
+  const pending = new Map<
+    string,
+    { hash: Buffer; expiresAt: number; session: { tenantId: string; scopes: readonly ApiKeyScope[] } }
+  >();
   const invalid = () =>
     new KeelError({
       code: 'login_link_invalid',
@@ -52,11 +59,13 @@ export function createConsoleLogin({
       fault: 'caller',
     });
   return {
-    issue() {
+    issue(session = { tenantId, scopes }) {
       const token = randomBytes(24).toString('base64url');
       const expiresAt = clock.now() + linkTtlMs;
       const hash = digest(token);
-      pending.set(hash.toString('hex'), { hash, expiresAt });
+      // Forget the links nobody followed, so a long-lived server holds only live ones.
+      for (const [id, entry] of pending) if (entry.expiresAt <= clock.now()) pending.delete(id);
+      pending.set(hash.toString('hex'), { hash, expiresAt, session });
       return { token, expiresAt: new Date(expiresAt) };
     },
     async exchange(token) {
@@ -66,9 +75,9 @@ export function createConsoleLogin({
       pending.delete(hash.toString('hex'));
       if (entry.expiresAt <= clock.now()) throw invalid();
       return apiKeys.create({
-        tenantId,
+        tenantId: entry.session.tenantId,
         name: 'console session',
-        scopes,
+        scopes: entry.session.scopes,
         expiresAt: new Date(clock.now() + sessionTtlMs),
         actor: 'system:console-login',
       });

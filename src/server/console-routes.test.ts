@@ -3,7 +3,12 @@ import { defineAgent } from '../runtime/agent.js';
 import { defineTool } from '../tools/tool.js';
 import { z } from 'zod';
 import { createConsoleLogin } from './console-login.js';
-import { agentListResponse, consoleSessionResponse, meResponse } from './console-schemas.js';
+import {
+  agentListResponse,
+  consoleLinkResponse,
+  consoleSessionResponse,
+  meResponse,
+} from './console-schemas.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import { errorResponse } from './schemas.js';
 
@@ -22,7 +27,7 @@ describe('GET /v1/me and the console sign-in exchange', () => {
     const bound: { login?: ReturnType<typeof createConsoleLogin> } = {};
     app = await startTestServer({
       consoleLogin: {
-        issue: () => bound.login!.issue(),
+        issue: (session) => bound.login!.issue(session),
         exchange: (token) => bound.login!.exchange(token),
       },
     });
@@ -64,6 +69,30 @@ describe('GET /v1/me and the console sign-in exchange', () => {
     expect(audit.rows.map((row) => row.actor)).toEqual(['system:console-login']);
   });
 
+  it("issues new links to admin keys only, each for the caller's tenant and no scope it lacks", async () => {
+    const issued = await app.call('/v1/console/links', { method: 'POST', key: app.keys.otherTenant });
+    expect(issued.status).toBe(201);
+    const link = consoleLinkResponse.parse(await issued.json());
+    expect(link).toMatchObject({ tenant_id: 'tenant-b' });
+    const token = /^\/#login=(.+)$/.exec(link.path)![1]!;
+    const session = consoleSessionResponse.parse(
+      await (
+        await app.call('/v1/console/session', { method: 'POST', body: JSON.stringify({ token }), key: null })
+      ).json(),
+    );
+    expect(session).toMatchObject({ tenant_id: 'tenant-b', scopes: ['admin'] });
+    await expectError(
+      await app.call('/v1/console/links', { method: 'POST', key: app.keys.reader }),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await app.call('/v1/console/links', { method: 'POST', key: null }),
+      401,
+      'unauthorized',
+    );
+  });
+
   it('refuses an expired link, an unknown one and a malformed body', async () => {
     const { token } = issue();
     now += 61_000;
@@ -77,9 +106,14 @@ describe('GET /v1/me and the console sign-in exchange', () => {
 });
 
 describe('POST /v1/console/session without sign-in links', () => {
-  it('answers 404 console_login_disabled', async () => {
+  it('answers 404 console_login_disabled, to an exchange and to a request for a link', async () => {
     const app = await startTestServer();
     try {
+      await expectError(
+        await app.call('/v1/console/links', { method: 'POST' }),
+        404,
+        'console_login_disabled',
+      );
       await expectError(
         await app.call('/v1/console/session', { method: 'POST', body: '{"token":"abc"}', key: null }),
         404,

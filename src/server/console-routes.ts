@@ -7,7 +7,19 @@ import { KeelError } from '../errors/keel-error.js';
 import { API_KEY_SCOPES } from '../gateway/api-keys.js';
 import { sendJson } from './http-io.js';
 import { defineRoute, errorResponses } from './route-table.js';
-import { consoleSessionRequest, consoleSessionResponse, meResponse } from './console-schemas.js';
+import {
+  consoleLinkResponse,
+  consoleSessionRequest,
+  consoleSessionResponse,
+  meResponse,
+} from './console-schemas.js';
+
+const loginDisabled = () =>
+  new KeelError({
+    code: 'console_login_disabled',
+    message: 'This server issues no sign-in links: sign in with an API key.',
+    fault: 'caller',
+  });
 
 export const consoleRoutes = [
   defineRoute({
@@ -40,12 +52,7 @@ export const consoleRoutes = [
       ...errorResponses(400, 401, 404),
     },
     async handle({ response, body, dependencies: { consoleLogin } }) {
-      if (consoleLogin === undefined)
-        throw new KeelError({
-          code: 'console_login_disabled',
-          message: 'This server issues no sign-in links: sign in with an API key.',
-          fault: 'caller',
-        });
+      if (consoleLogin === undefined) throw loginDisabled();
       const { token } = await body();
       const { key, record } = await consoleLogin.exchange(token);
       sendJson(response, 201, {
@@ -54,6 +61,29 @@ export const consoleRoutes = [
         tenant_id: record.tenantId,
         scopes: record.scopes,
         expires_at: record.expiresAt?.toISOString() ?? null,
+      });
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/console/links',
+    scopes: ['admin'],
+    summary: "A new one-time console sign-in link for the caller's tenant (`keel console`)",
+    description:
+      'The link (`/#login=<token>` on this server) works once, for 15 minutes, and only on this process; its session is an admin key of the same tenant as the caller.',
+    responses: {
+      201: { description: 'The link', schema: consoleLinkResponse },
+      ...errorResponses(401, 403, 404),
+    },
+    handle({ response, key, dependencies: { consoleLogin } }) {
+      if (consoleLogin === undefined) throw loginDisabled();
+      // The session gets the caller's tenant and no scope the caller lacks.
+      const scopes = key.scopes.filter((scope) => scope === 'admin' || scope === 'metrics');
+      const { token, expiresAt } = consoleLogin.issue({ tenantId: key.tenantId, scopes });
+      sendJson(response, 201, {
+        path: `/#login=${token}`,
+        tenant_id: key.tenantId,
+        expires_at: expiresAt.toISOString(),
       });
     },
   }),

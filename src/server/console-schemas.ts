@@ -50,3 +50,9 @@ const agentView = z.object({
 });
 
 export const agentListResponse = z.object({ data: z.array(agentView) });
+
+export const consoleLinkResponse = z.object({
+  path: z.string(),
+  tenant_id: z.string(),
+  expires_at: z.string(),
+});
