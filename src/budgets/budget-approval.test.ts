@@ -59,9 +59,10 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
     budgets = createBudgetStore({ client, schema });
     model = pricedModel();
     const agent = defineAgent({ name: 'planner', instructions: 'Plan a trip.', model });
+    const redacting = defineAgent({ name: 'private', instructions: 'Plan a trip.', model, redact: ['pii'] });
     worker = createWorker({
       store,
-      agents: [agent],
+      agents: [agent, redacting],
       pollMs: 20,
       logger: silentLogger,
       policies: [createBudgetPolicy({ budgets, defaultMaxOutputTokens: 200 })],
@@ -264,7 +265,36 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
     expect((await store.getApproval(approval.id))!.status).toBe('pending');
   });
 
-  it("keeps ending the run for a budget that says stop", async () => {
+  it('resumes the same way when the journal holds the request redacted (a user budget named by e-mail)', async () => {
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'user', scopeId: 'ana@example.com', period: 'day', limitTokens: 5, onExhausted: 'approval' },
+      'key:admin',
+    );
+    const { run } = await store.createRun({
+      tenantId: 'acme',
+      agent: 'private',
+      input: 'Lyon',
+      userId: 'ana@example.com',
+    });
+    await waitForStatus(run.id, 'awaiting_approval');
+    const [approval] = await store.listApprovals({ runId: run.id, status: 'pending' });
+    expect(approval!.tool).toBe(`budget:${budget.id}`);
+    const args = budgetApprovalArgumentsSchema.parse(approval!.arguments);
+    expect(args.budget.scope_id).not.toContain('ana@example.com');
+    await decideApprovalWithExtension({
+      store,
+      budgets,
+      approvalId: approval!.id,
+      decision: 'approve',
+      decidedBy: 'key:ana',
+    });
+    const finished = await waitForRun({ store, runId: run.id, tenantId: 'acme', pollMs: 20 });
+    expect(finished.stopReason).toBe('completed');
+    expect((await budgets.get('acme', budget.id))!.limitTokens).toBe(args.needs.tokens);
+  });
+
+  it('keeps ending the run for a budget that says stop', async () => {
     await budgets.create(
       'acme',
       { scope: 'agent', scopeId: 'planner', period: 'total', limitTokens: 5 },

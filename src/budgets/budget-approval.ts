@@ -153,7 +153,8 @@ export async function decideApprovalWithExtension({
       await budgets.extend(
         {
           tenantId: approval.tenantId,
-          budgetId: requested.budget.id,
+          // From the tool name: the arguments are stored through the run's redaction rules.
+          budgetId: approval.tool.slice(BUDGET_APPROVAL_PREFIX.length),
           ...(extendUsd === undefined ? {} : { addUsd: extendUsd }),
           ...(extendTokens === undefined ? {} : { addTokens: extendTokens }),
           needs: { usd: requested.needs.usd, tokens: requested.needs.tokens },

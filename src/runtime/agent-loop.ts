@@ -235,7 +235,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       // approved, the same request goes again as a new model step.
       const awaiting = modelResult.status === 'failed' ? policyApprovalOf(modelResult.meta) : undefined;
       if (awaiting && modelResult.status === 'failed') {
-        const ended = await awaitPolicyApproval(awaiting, seq, modelResult.error);
+        // As journaled (the step's meta is redacted), which is what a resumed execution reads.
+        const ended = await awaitPolicyApproval(storedValue(awaiting), seq, modelResult.error);
         if (ended) return ended;
         continue;
       }
