@@ -132,8 +132,9 @@ export interface BudgetStore {
   /**
    * Raises a budget's limits by an approved extension (audited `budget.extend` by the approver,
    * with the limits before and after), in `executor`'s transaction when given, so that it commits
-   * with the approval's decision. A limit the budget does not have (null) is left alone. Returns
-   * the budget before and after; undefined when the budget is gone.
+   * with the approval's decision. A limit the budget does not have (null) is left alone; when
+   * nothing changes (the call fits already), nothing is written or audited. Returns the budget
+   * before and after; undefined when the budget is gone.
    */
   extend(
     extension: BudgetExtension,
@@ -475,6 +476,9 @@ export function createBudgetStore({
           before.limitTokens === null
             ? null
             : before.limitTokens + Math.ceil(extension.addTokens ?? shortTokens(before.limitTokens));
+        // Already enough (spend went back since the request): nothing to change, nothing to audit.
+        if (limitUsd === before.limitUsd && limitTokens === before.limitTokens)
+          return { before, after: before };
         await tx.query(
           `UPDATE ${budgets} SET limit_usd = $2, limit_tokens = $3, updated_at = now() WHERE id = $1`,
           [budgetId, numericOrNull(limitUsd), limitTokens],
