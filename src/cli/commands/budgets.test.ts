@@ -55,6 +55,9 @@ describe('keel budgets', () => {
     const cleared = await cli(['budgets', 'update', budget.id, '--limit-usd', 'none', '--json']);
     expect(JSON.parse(cleared.stdout)).toMatchObject({ limit_usd: null, limit_tokens: 5000 });
 
+    const waits = await cli(['budgets', 'update', budget.id, '--on-exhausted', 'approval', '--json']);
+    expect(JSON.parse(waits.stdout)).toMatchObject({ on_exhausted: 'approval' });
+
     const deleted = await cli(['budgets', 'delete', budget.id]);
     expect(deleted).toMatchObject({ code: 0 });
     expect(deleted.stdout).toContain(`Deleted ${budget.id}`);
@@ -92,6 +95,39 @@ describe('keel budgets', () => {
     ]);
     expect(noLimit.code).not.toBe(0);
     expect(noLimit.stderr).toMatch(/limit_usd/);
+    const waiting = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'agent',
+      '--scope-id',
+      'planner',
+      '--period',
+      'month',
+      '--limit-tokens',
+      '1000',
+      '--on-exhausted',
+      'approval',
+      '--json',
+    ]);
+    expect(waiting.code).toBe(0);
+    const created = JSON.parse(waiting.stdout) as { id: string; on_exhausted: string };
+    expect(created.on_exhausted).toBe('approval');
+    expect((await cli(['budgets', 'delete', created.id])).code).toBe(0);
+    const badMode = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'tenant',
+      '--period',
+      'day',
+      '--limit-usd',
+      '1',
+      '--on-exhausted',
+      'panic',
+    ]);
+    expect(badMode.code).not.toBe(0);
+    expect(badMode.stderr).toMatch(/on_exhausted/);
     const missing = await cli(['budgets', 'delete', 'bud_missing']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/bud_missing not found/);
