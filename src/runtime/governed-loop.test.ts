@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Guard, GuardContext, GuardVerdict } from '../guards/guard.js';
+import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import type { ModelRequest } from '../model/model.js';
@@ -356,6 +357,67 @@ describe('guard steps', () => {
 });
 
 describe('replay of governed decisions', () => {
+  it('an execution lost after the held step, before its suspension, is re-executed and asks the same approval once', async () => {
+    const model = createScriptedModel({ replies: ['done'] });
+    const agent = agentOf({ model });
+    const asked: number[] = [];
+    const gate: StepPolicy = {
+      name: 'gate',
+      reserveModelCall: ({ seq }) => {
+        asked.push(seq);
+        return Promise.resolve<PolicyApproval>({
+          approval: {
+            tool: 'budget:bud_lost',
+            arguments: { kind: 'budget_extension', seq },
+            stop: {
+              reason: 'budget',
+              error: { code: 'budget_exhausted', message: 'over', fault: 'caller', retryable: false },
+            },
+          },
+        });
+      },
+    };
+    let suspensions = 0;
+    const losing: JournalStore = {
+      ...store,
+      suspendForApproval: (lease, options) => {
+        // The first suspension never commits: the execution has lost its lease.
+        if (++suspensions === 1) return Promise.reject(new LeaseLostError(lease.runId, lease.fence));
+        return store.suspendForApproval(lease, options);
+      },
+    };
+    const { run: created } = await store.createRun({ agent: agent.name, input: 'trip', tenantId: 'default' });
+    const worker = createWorker({
+      store: losing,
+      agents: [agent],
+      logger: silentLogger,
+      policies: [gate],
+      pollMs: 20,
+      leaseMs: 300,
+    });
+    worker.start();
+    try {
+      let pending: Awaited<ReturnType<typeof store.listApprovals>> = [];
+      for (let i = 0; i < 300 && pending.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        pending = await store.listApprovals({ runId: created.id, status: 'pending' });
+      }
+      expect(suspensions).toBe(2);
+      // The held step was replayed by the second execution: the policy was asked once, and the
+      // approval asks what the journal recorded.
+      expect(asked).toEqual([0]);
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toMatchObject({ tool: 'budget:bud_lost', stepSeq: 1, arguments: { seq: 0 } });
+      await store.decideApproval({ approvalId: pending[0]!.id, decision: 'reject', decidedBy: 'alice' });
+      const ended = await waitForRun({ store, runId: created.id, pollMs: 20 });
+      expect(ended).toMatchObject({ stopReason: 'budget', error: { code: 'budget_exhausted' } });
+      expect(ended.error?.message).toContain('was rejected by alice');
+    } finally {
+      await worker.stop();
+    }
+    expect(model.calls).toHaveLength(0);
+  });
+
   it('a policy that asks for an approval holds the call on an approval step; the resumed run replays the held step and calls again', async () => {
     const model = createScriptedModel({ replies: ['done'] });
     const agent = agentOf({ model });
