@@ -55,9 +55,6 @@ describe('keel budgets', () => {
     const cleared = await cli(['budgets', 'update', budget.id, '--limit-usd', 'none', '--json']);
     expect(JSON.parse(cleared.stdout)).toMatchObject({ limit_usd: null, limit_tokens: 5000 });
 
-    const waits = await cli(['budgets', 'update', budget.id, '--on-exhausted', 'approval', '--json']);
-    expect(JSON.parse(waits.stdout)).toMatchObject({ on_exhausted: 'approval' });
-
     const deleted = await cli(['budgets', 'delete', budget.id]);
     expect(deleted).toMatchObject({ code: 0 });
     expect(deleted.stdout).toContain(`Deleted ${budget.id}`);
@@ -95,6 +92,13 @@ describe('keel budgets', () => {
     ]);
     expect(noLimit.code).not.toBe(0);
     expect(noLimit.stderr).toMatch(/limit_usd/);
+    const missing = await cli(['budgets', 'delete', 'bud_missing']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/bud_missing not found/);
+    expect((await cli(['budgets', 'list', '--json'])).stdout).toBe('[]\n');
+  });
+
+  it('takes --on-exhausted approval on create and update, and refuses an unknown mode', async () => {
     const waiting = await cli([
       'budgets',
       'create',
@@ -113,7 +117,6 @@ describe('keel budgets', () => {
     expect(waiting.code).toBe(0);
     const created = JSON.parse(waiting.stdout) as { id: string; on_exhausted: string };
     expect(created.on_exhausted).toBe('approval');
-    expect((await cli(['budgets', 'delete', created.id])).code).toBe(0);
     const badMode = await cli([
       'budgets',
       'create',
@@ -128,9 +131,10 @@ describe('keel budgets', () => {
     ]);
     expect(badMode.code).not.toBe(0);
     expect(badMode.stderr).toMatch(/on_exhausted/);
-    const missing = await cli(['budgets', 'delete', 'bud_missing']);
-    expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/bud_missing not found/);
-    expect((await cli(['budgets', 'list', '--json'])).stdout).toBe('[]\n');
-  });
+    const back = await cli(['budgets', 'update', created.id, '--on-exhausted', 'stop', '--json']);
+    expect(JSON.parse(back.stdout)).toMatchObject({ on_exhausted: 'stop' });
+    const again = await cli(['budgets', 'update', created.id, '--on-exhausted', 'approval', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ on_exhausted: 'approval' });
+    expect((await cli(['budgets', 'delete', created.id])).code).toBe(0);
+  }, 120_000);
 });
