@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { budgetApprovalRequest } from '../budgets/budget-approval.js';
+import { createBudgetPolicy } from '../budgets/budget-policy.js';
 import { createBudgetStore } from '../budgets/budget-store.js';
 import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import type { ApprovalRecord } from '../journal/types.js';
@@ -359,6 +360,64 @@ describe('/v1/approvals', () => {
     const second = await ask();
     expect((await decide(second.id, { decision: 'approve' })).status).toBe(200);
     expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.005, 12);
+  });
+
+  it('a run held by a budget is approved over the API with extend_tokens and completes', async () => {
+    const budgets = createBudgetStore({ client: app.client });
+    const budget = await budgets.create(
+      'tenant-a',
+      { scope: 'user', scopeId: 'u-held', period: 'month', limitTokens: 1, onExhausted: 'approval' },
+      'key:test',
+    );
+    const worker = createWorker({
+      store: app.store,
+      agents: [defineAgent({ name: 'echo', instructions: 'Repeat.', model: 'builtin:echo' })],
+      pollMs: 20,
+      logger: silentLogger,
+      policies: [createBudgetPolicy({ budgets, defaultMaxOutputTokens: 100 })],
+    });
+    worker.start();
+    try {
+      const submitted = await app.call('/v1/runs', {
+        method: 'POST',
+        body: JSON.stringify({ agent: 'echo', input: 'hello', user_id: 'u-held' }),
+        key: app.keys.writer,
+      });
+      expect(submitted.status).toBe(202);
+      const { id: runId } = (await submitted.json()) as { id: string };
+      let pending: z.infer<typeof approvalListResponse>['data'] = [];
+      for (let i = 0; i < 250 && pending.length === 0; i++) {
+        await sleep(20);
+        pending = approvalListResponse.parse(
+          await (
+            await app.call(`/v1/approvals?status=pending&run_id=${runId}`, { key: approvalsKey })
+          ).json(),
+        ).data;
+      }
+      expect(pending[0]).toMatchObject({
+        kind: 'budget_extension',
+        tool: `budget:${budget.id}`,
+        arguments: { budget: { id: budget.id, scope: 'user', scope_id: 'u-held', limit_tokens: 1 } },
+      });
+      expect(runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json()).status).toBe(
+        'awaiting_approval',
+      );
+      const approved = await decide(
+        pending[0]!.id,
+        { decision: 'approve', extend_tokens: 10_000 },
+        approvalsKey,
+      );
+      expect(approved.status).toBe(200);
+      expect((await budgets.get('tenant-a', budget.id))!.limitTokens).toBe(10_001);
+      let run = runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json());
+      for (let i = 0; i < 250 && run.status !== 'completed'; i++) {
+        await sleep(20);
+        run = runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json());
+      }
+      expect(run).toMatchObject({ status: 'completed', stop_reason: 'completed' });
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('is in the OpenAPI document', async () => {
