@@ -41,6 +41,7 @@ export type {
   ModelCallContext,
   ToolCallContext,
   PolicyStop,
+  PolicyApproval,
   ModelCallGrant,
   ToolCallVerdict,
 } from './runtime/step-policy.js';
@@ -345,7 +346,17 @@ export {
   type BudgetReservation,
   type CallSpend,
   type PricedModel,
+  type BudgetExtension,
 } from './budgets/budget-store.js';
+export {
+  decideApprovalWithExtension,
+  approvalKindOf,
+  budgetApprovalArgumentsSchema,
+  BUDGET_APPROVAL_PREFIX,
+  type ApprovalKind,
+  type BudgetApprovalArguments,
+  type BudgetAwareDecision,
+} from './budgets/budget-approval.js';
 export { createBudgetPolicy, type BudgetPolicyOptions } from './budgets/budget-policy.js';
 export {
   createGatewayBudgets,
@@ -369,6 +380,8 @@ export {
   BudgetNotFoundError,
   BudgetConflictError,
   InvalidBudgetError,
+  InvalidExtensionError,
+  BudgetsUnavailableError,
   type ExhaustedBudget,
 } from './errors/budget-errors.js';
 

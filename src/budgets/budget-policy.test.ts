@@ -178,7 +178,7 @@ describe('budget policy', () => {
       attempt: 1,
       request: { messages: [{ role: 'user', content: 'go' }], maxOutputTokens: 100 },
     });
-    if ('stop' in grant) throw new Error('expected a grant');
+    if ('stop' in grant || 'approval' in grant) throw new Error('expected a grant');
     const held = (await budgets.get('default', budget.id))!.usage.reservedUsd;
     expect(held).toBeCloseTo(Number((grant.meta as { reservedUsd: number }).reservedUsd), 12);
     await grant.settle!({ ok: false });

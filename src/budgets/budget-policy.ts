@@ -6,13 +6,24 @@
  * is lowered to what the tightest budget affords; the actual cost is settled after.
  *
  * A call that does not fit stops the run with stop reason `budget` and the `budget_exhausted`
- * (or `model_price_unknown`) error naming the budget. A budget store that cannot be reached
- * throws: the policy runner fails the step, and no call is made unreserved.
+ * (or `model_price_unknown`) error naming the budget; unless the budget it does not fit says
+ * `on_exhausted: 'approval'`: the run then waits for a person to extend it (budget-approval.ts).
+ * A budget store that cannot be reached throws: the policy runner fails the step, and no call is
+ * made unreserved.
  */
+import type { ExhaustedBudget } from '../errors/budget-errors.js';
 import { isKeelError, serializeError } from '../errors/keel-error.js';
 import type { PriceTable } from '../model/prices.js';
 import { estimateRequestTokens } from '../model/token-estimate.js';
-import type { ModelCallContext, ModelCallGrant, PolicyStop, StepPolicy } from '../runtime/step-policy.js';
+import type {
+  ModelCallContext,
+  ModelCallGrant,
+  PolicyApproval,
+  PolicyStop,
+  StepPolicy,
+} from '../runtime/step-policy.js';
+import { budgetApprovalRequest } from './budget-approval.js';
+import { callPricing } from './budget-pricing.js';
 import type { BudgetStore } from './budget-store.js';
 
 /** Options of {@link createBudgetPolicy}. */
@@ -63,7 +74,7 @@ export function createBudgetPolicy({
     async runEnded(run) {
       await budgets.releaseForRun(run.id);
     },
-    async reserveModelCall(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop> {
+    async reserveModelCall(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop | PolicyApproval> {
       const { run, agent, model, request } = context;
       await releaseEarlierExecutions(run.id, run.fence, run.attempts);
       const counted = estimateRequestTokens(request, { model: model.modelId });
@@ -98,9 +109,35 @@ export function createBudgetPolicy({
               }),
         });
       } catch (error) {
-        if (isKeelError(error) && (error.code === 'budget_exhausted' || error.code === 'model_price_unknown'))
-          return { stop: { reason: 'budget', error: serializeError(error) } };
-        throw error;
+        if (
+          !isKeelError(error) ||
+          (error.code !== 'budget_exhausted' && error.code !== 'model_price_unknown')
+        )
+          throw error;
+        const stop: PolicyStop['stop'] = { reason: 'budget', error: serializeError(error) };
+        if (error.code !== 'budget_exhausted') return { stop };
+        // A budget that may be extended holds the call for an approval (a run's own limits never).
+        const exhausted = error.details as unknown as ExhaustedBudget;
+        const budget = exhausted.budgetId.startsWith('run:')
+          ? undefined
+          : await budgets.get(run.tenantId, exhausted.budgetId);
+        if (budget?.onExhausted !== 'approval') return { stop };
+        const pricing = callPricing({
+          provider: model.provider,
+          modelId: model.modelId,
+          promptTokens,
+          ...(priceTable ? { table: priceTable } : {}),
+        });
+        const needsUsd =
+          (promptTokens * Number(pricing.inputPerMillion) + asked * Number(pricing.outputPerMillion)) / 1e6;
+        const request = budgetApprovalRequest(exhausted, {
+          usd: Math.round(needsUsd * 1e12) / 1e12,
+          tokens: promptTokens + asked,
+          prompt_tokens: promptTokens,
+          output_tokens: asked,
+          model: `${model.provider}:${model.modelId}`,
+        });
+        return { approval: { ...request, stop } };
       }
       // Without a budget or a run limit, the call goes as asked: no cap it did not have.
       const governed = reservation.held || maxCostUsd !== undefined || maxTokens !== undefined;

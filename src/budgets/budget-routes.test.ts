@@ -64,6 +64,23 @@ describe('/v1/budgets', () => {
     });
   });
 
+  it("takes on_exhausted 'approval' on create and on update", async () => {
+    const created = await send('POST', '/v1/budgets', {
+      scope: 'agent',
+      scope_id: 'waits',
+      period: 'month',
+      limit_usd: 5,
+      on_exhausted: 'approval',
+    });
+    expect(created.status).toBe(201);
+    const budget = budgetResponse.parse(await created.json());
+    expect(budget.on_exhausted).toBe('approval');
+    const patched = await send('PATCH', `/v1/budgets/${budget.id}`, { on_exhausted: 'stop' });
+    expect(budgetResponse.parse(await patched.json()).on_exhausted).toBe('stop');
+    const back = await send('PATCH', `/v1/budgets/${budget.id}`, { on_exhausted: 'approval' });
+    expect(budgetResponse.parse(await back.json()).on_exhausted).toBe('approval');
+  });
+
   it('another tenant cannot see or change a budget (404), and keys without admin are refused', async () => {
     const budget = budgetResponse.parse(
       await (
@@ -109,6 +126,7 @@ describe('/v1/budgets', () => {
     [{ scope: 'tenant', period: 'day', limit_usd: '10' }, 'invalid_request'],
     [{ scope: 'tenant', period: 'day', limit_usd: 1, soft_pct: 0 }, 'invalid_request'],
     [{ scope: 'tenant', period: 'day', limit_usd: 1, extra: true }, 'invalid_request'],
+    [{ scope: 'tenant', period: 'day', limit_usd: 1, on_exhausted: 'panic' }, 'invalid_request'],
     [{ scope: 'tenant', period: 'day' }, 'invalid_budget'],
     [{ scope: 'user', period: 'day', limit_usd: 1 }, 'invalid_budget'],
     [{ scope: 'tenant', scope_id: 'tenant-b', period: 'day', limit_usd: 1 }, 'invalid_budget'],

@@ -10,8 +10,7 @@
  * - `DELETE /v1/budgets/{id}` → the deleted budget.
  */
 import { z } from 'zod';
-import { BudgetNotFoundError, InvalidBudgetError } from '../errors/budget-errors.js';
-import { KeelError } from '../errors/keel-error.js';
+import { BudgetNotFoundError, BudgetsUnavailableError, InvalidBudgetError } from '../errors/budget-errors.js';
 import type { ApiKeyScope } from '../gateway/api-keys.js';
 import { decodeId, sendJson } from '../server/http-io.js';
 import { defineRoute, errorResponses } from '../server/route-table.js';
@@ -166,16 +165,6 @@ export function budgetAdmin(budgets: BudgetStore, tenantId: string, actor: strin
 /** `scopeId` → `scope_id`: the API names fields as its bodies do. */
 function snake(field: string): string {
   return field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-}
-
-class BudgetsUnavailableError extends KeelError {
-  constructor() {
-    super({
-      code: 'budgets_unavailable',
-      message: 'Budgets are not available on this server (it has no budget store).',
-      fault: 'system',
-    });
-  }
 }
 
 const storeOf = (budgets: BudgetStore | undefined): BudgetStore => {

@@ -96,6 +96,22 @@ export interface CallSpend {
   tokens?: number;
 }
 
+/** An approved budget extension (see budget-approval.ts). */
+export interface BudgetExtension {
+  tenantId: string;
+  budgetId: string;
+  /** Dollars to add to `limit_usd`. Default: what `needs.usd` is short of now (0 when it fits). */
+  addUsd?: number;
+  /** Tokens to add to `limit_tokens`. Default: what `needs.tokens` is short of now. */
+  addTokens?: number;
+  /** What the held call needs (its worst case): the default extension makes it fit. */
+  needs: { usd: number; tokens: number };
+  /** Who approved (`key:<id>`): the audit row's actor. */
+  actor: string;
+  /** Kept in the audit row's details (the approval, the run). */
+  details?: Record<string, unknown>;
+}
+
 /** Budgets, their counters and reservations. */
 export interface BudgetStore {
   /** Creates a budget (audited `budget.create`). Throws `budget_exists` for a duplicate identity. */
@@ -113,6 +129,17 @@ export interface BudgetStore {
     patch: Pick<Partial<BudgetDefinition>, 'limitUsd' | 'limitTokens' | 'softPct' | 'onExhausted'>,
     actor: string,
   ): Promise<BudgetWithUsage | undefined>;
+  /**
+   * Raises a budget's limits by an approved extension (audited `budget.extend` by the approver,
+   * with the limits before and after), in `executor`'s transaction when given, so that it commits
+   * with the approval's decision. A limit the budget does not have (null) is left alone; when
+   * nothing changes (the call fits already), nothing is written or audited. Returns the budget
+   * before and after; undefined when the budget is gone.
+   */
+  extend(
+    extension: BudgetExtension,
+    executor?: SqlExecutor,
+  ): Promise<{ before: BudgetWithUsage; after: BudgetWithUsage } | undefined>;
   /** Deletes a budget and its counters (audited `budget.delete`); undefined when absent. */
   delete(tenantId: string, id: string, actor: string): Promise<BudgetWithUsage | undefined>;
   /**
@@ -426,6 +453,55 @@ export function createBudgetStore({
         };
       }),
 
+    extend(extension, executor) {
+      const change = async (tx: SqlExecutor) => {
+        const { tenantId, budgetId } = extension;
+        await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [
+          tenantId,
+          budgetId,
+        ]);
+        const before = (await selectWithUsage(tx, 'b.tenant_id = $4 AND b.id = $5', [tenantId, budgetId]))[0];
+        if (before === undefined) return undefined;
+        const { usage } = before;
+        // By default, enough for the held call at today's spend and holds: it then fits.
+        const shortUsd = (limit: number) =>
+          Math.max(0, roundUsd(usage.spentUsd + usage.reservedUsd + extension.needs.usd - limit));
+        const shortTokens = (limit: number) =>
+          Math.max(0, Math.ceil(usage.spentTokens + usage.reservedTokens + extension.needs.tokens - limit));
+        const limitUsd =
+          before.limitUsd === null
+            ? null
+            : roundUsd(before.limitUsd + (extension.addUsd ?? shortUsd(before.limitUsd)));
+        const limitTokens =
+          before.limitTokens === null
+            ? null
+            : before.limitTokens + Math.ceil(extension.addTokens ?? shortTokens(before.limitTokens));
+        // Already enough (spend went back since the request): nothing to change, nothing to audit.
+        if (limitUsd === before.limitUsd && limitTokens === before.limitTokens)
+          return { before, after: before };
+        await tx.query(
+          `UPDATE ${budgets} SET limit_usd = $2, limit_tokens = $3, updated_at = now() WHERE id = $1`,
+          [budgetId, numericOrNull(limitUsd), limitTokens],
+        );
+        const after = (await selectWithUsage(tx, 'b.id = $4', [budgetId]))[0] as BudgetWithUsage;
+        await appendAudit(
+          tx,
+          {
+            tenantId,
+            actor: extension.actor,
+            action: 'budget.extend',
+            target: `budget:${budgetId}`,
+            before: auditView(before),
+            after: auditView(after),
+            details: { ...extension.details, needs: extension.needs },
+          },
+          { schema },
+        );
+        return { before, after };
+      };
+      return executor === undefined ? client.transaction(change) : change(executor);
+    },
+
     delete: (tenantId, id, actor) =>
       audited(async (tx) => {
         await tx.query(`SELECT 1 FROM ${budgets} WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [
@@ -645,6 +721,11 @@ function auditView(budget: Budget) {
     soft_pct: budget.softPct,
     on_exhausted: budget.onExhausted,
   };
+}
+
+/** Dollars rounded to 12 decimal places: no float noise in a stored limit. */
+function roundUsd(value: number): number {
+  return Math.round(value * 1e12) / 1e12;
 }
 
 function numberOrNull(value: string | number | null | undefined): number | null {

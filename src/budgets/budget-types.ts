@@ -5,11 +5,12 @@ export const BUDGET_SCOPES = ['tenant', 'agent', 'user', 'session', 'api_key', '
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
 /**
- * What happens to a run whose call does not fit: it ends (`stop`). Waiting for an approval to
- * extend the budget (`approval`, which the table already allows) is not built yet, so it is
- * refused (400) rather than accepted and ignored.
+ * What happens to a run whose call does not fit: it ends with stop reason `budget` (`stop`), or
+ * it suspends, holding no worker, until a person approves extending the budget (`approval`, see
+ * budget-approval.ts). The gateway's HTTP calls have no one to wait for: they answer 429
+ * `budget_exhausted` either way.
  */
-export const ON_EXHAUSTED = ['stop'] as const;
+export const ON_EXHAUSTED = ['stop', 'approval'] as const;
 export type OnExhausted = (typeof ON_EXHAUSTED)[number];
 
 /** A budget as written: a scope, a period, and a dollar and/or token limit. */

@@ -22,6 +22,7 @@ export default defineConfig({
   budgets: [
     { scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 10 },
     { scope: 'session', scopeId: 's1', period: 'total', limitUsd: 0.5, softPct: 90 },
+    { scope: 'agent', scopeId: 'a', period: 'month', limitTokens: 1000, onExhausted: 'approval' },
   ],
 });
 `,
@@ -30,6 +31,14 @@ export default defineConfig({
     expect(budgets).toEqual([
       { tenantId: 'acme', scope: 'tenant', scopeId: 'acme', period: 'day', limitUsd: 10 },
       { tenantId: 'default', scope: 'session', scopeId: 's1', period: 'total', limitUsd: 0.5, softPct: 90 },
+      {
+        tenantId: 'default',
+        scope: 'agent',
+        scopeId: 'a',
+        period: 'month',
+        limitTokens: 1000,
+        onExhausted: 'approval',
+      },
     ]);
   });
 

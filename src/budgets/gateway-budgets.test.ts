@@ -184,6 +184,15 @@ function gatewayBudgetContract(
     });
     expect(refused.status).toBe(429);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
+    // A budget that would hold a run for an approval has no one to wait for at the HTTP edge: 429.
+    await budgets.create(
+      'acme',
+      { scope: 'user', scopeId: 'zoe', period: 'hour', limitTokens: 5, onExhausted: 'approval' },
+      'key:test',
+    );
+    const held = await chat(key, { user: 'zoe' });
+    expect(held.status).toBe(429);
+    expect(((await held.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
     // OpenAI's own `user` field names the user too.
     expect((await chat(key, { user: 'eve' })).status).toBe(429);
     expect((await chat(key, { user: 'adam' })).status).toBe(200);

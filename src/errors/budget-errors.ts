@@ -92,3 +92,29 @@ export class InvalidBudgetError extends KeelError {
     });
   }
 }
+
+/** A server without a budget store: `/v1/budgets`, and approving a budget extension, answer 503. */
+export class BudgetsUnavailableError extends KeelError {
+  constructor() {
+    super({
+      code: 'budgets_unavailable',
+      message: 'Budgets are not available on this server (it has no budget store).',
+      fault: 'system',
+    });
+  }
+}
+
+/**
+ * A budget extension that cannot be applied as asked (`invalid_extension`, 400): an amount on a
+ * decision that is not approving a budget extension, or for a limit the budget does not have.
+ */
+export class InvalidExtensionError extends KeelError {
+  constructor(field: string, message: string) {
+    super({
+      code: 'invalid_extension',
+      message: `Invalid budget extension: ${field} ${message}`,
+      fault: 'caller',
+      details: { field },
+    });
+  }
+}

@@ -15,6 +15,7 @@ export type AuditAction =
   | 'api_key.revoke'
   | 'budget.create'
   | 'budget.update'
+  | 'budget.extend'
   | 'budget.delete'
   | 'breaker.trip'
   | 'agent.pause'

@@ -662,7 +662,7 @@ export function createSqlJournalStore({
       return result.rows.map(toApprovalRecord);
     },
 
-    async decideApproval({ approvalId, tenantId, decision, reason = null, decidedBy }) {
+    async decideApproval({ approvalId, tenantId, decision, reason = null, decidedBy, onApprove }) {
       const status = decision === 'approve' ? 'approved' : 'rejected';
       type Outcome = { notFound: true } | { notPending: ApprovalStatus } | { approval: ApprovalRow };
       const outcome = await client.transaction(async (tx): Promise<Outcome> => {
@@ -712,6 +712,7 @@ export function createSqlJournalStore({
           },
           { schema },
         );
+        if (status === 'approved' && onApprove) await onApprove(tx, toApprovalRecord(decided.rows[0]!));
         await wakeRuns(tx, [runId]);
         return { approval: decided.rows[0]! };
       });

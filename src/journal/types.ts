@@ -1,5 +1,6 @@
 import type { SerializedError } from '../errors/keel-error.js';
 import type { Usage } from '../model/model.js';
+import type { SqlExecutor } from './sql-client.js';
 
 /**
  * Lifecycle of a run. `queued` and `running` are live; `awaiting_approval` (a tool call waits
@@ -326,4 +327,10 @@ export interface ApprovalDecisionInput {
   decision: ApprovalDecision;
   reason?: string | null;
   decidedBy: string;
+  /**
+   * Runs in the decision's transaction when it approves a pending approval (not on a repeated
+   * decision), before the run is woken: what the approval grants (a budget extension) commits
+   * with it, and the run never resumes before it. Must use the same database as the store.
+   */
+  onApprove?: (tx: SqlExecutor, approval: ApprovalRecord) => Promise<void>;
 }

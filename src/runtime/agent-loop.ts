@@ -22,7 +22,16 @@ import { createLoopDetector } from './loop-detector.js';
 import { storedModelResponseSchema } from './stored-model-response.js';
 import { combineSignals, DeadlineExceededError } from './run-signals.js';
 import type { RunEvent, RunEventListener } from './run-events.js';
-import { needsApproval, rejectionOf, resolveApprovals, type GatedCall } from './approval-gate.js';
+import {
+  needsApproval,
+  policyApprovalOf,
+  rejectionOf,
+  resolveApprovals,
+  resolvePolicyApproval,
+  type ApprovalOutcome,
+  type GatedCall,
+  type PolicyApprovalRequest,
+} from './approval-gate.js';
 import { promptVersionOf } from './prompt-version.js';
 import { runModelStep } from './model-call.js';
 import { createPolicyRunner } from './policy-runner.js';
@@ -222,6 +231,15 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
         onEvent: held.listener,
         faultHook,
       });
+      // Held by a policy for a person's decision (a budget to extend): no call was made; once
+      // approved, the same request goes again as a new model step.
+      const awaiting = modelResult.status === 'failed' ? policyApprovalOf(modelResult.meta) : undefined;
+      if (awaiting && modelResult.status === 'failed') {
+        // As journaled (the step's meta is redacted), which is what a resumed execution reads.
+        const ended = await awaitPolicyApproval(storedValue(awaiting), seq, modelResult.error);
+        if (ended) return ended;
+        continue;
+      }
       modelCalls++;
       addUsage(modelResult.usage, modelResult.costUsd);
       if (modelResult.status === 'failed') return endOfFailedModelStep(modelResult, seq);
@@ -453,6 +471,30 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     return end('rejected', { error: ending.refusal! });
   }
 
+  /**
+   * The approval a policy asked for before a model call, on an `approval` step right after the
+   * held model step (suspends the run while undecided). Approved: the loop calls again. Otherwise
+   * the run ends with the policy's stop reason and its error, saying what became of the request.
+   */
+  async function awaitPolicyApproval(
+    request: PolicyApprovalRequest,
+    parentSeq: number,
+    error: SerializedError,
+  ): Promise<RunEnd | undefined> {
+    throwIfAborted(signal);
+    const approvalSeq = durable.allocateSeq();
+    const outcome = await resolvePolicyApproval({
+      request,
+      approvalSeq,
+      parentSeq,
+      durable,
+      run,
+      ...(onEvent ? { onEvent } : {}),
+    });
+    if (outcome.status === 'approved') return undefined;
+    return end(request.stopReason as StopReason, { error: notApprovedError(error, outcome) });
+  }
+
   function refusedBeforeApproval(seq: number, approvalSeq: number): boolean {
     return durable.isReplay(seq) && !durable.isReplay(approvalSeq);
   }
@@ -519,6 +561,20 @@ function redactedArguments(text: string): PlannedToolCall['args'] {
   } catch {
     return { ok: false, message: 'arguments redacted by a guard are not valid JSON' };
   }
+}
+
+/** A policy's error, saying that the approval that could have lifted it was not given. */
+function notApprovedError(error: SerializedError, outcome: ApprovalOutcome): SerializedError {
+  const how =
+    outcome.status === 'rejected'
+      ? `rejected${outcome.decidedBy ? ` by ${outcome.decidedBy}` : ''}${outcome.reason ? `: ${outcome.reason}` : ''}`
+      : outcome.status;
+  return {
+    ...error,
+    message: `${error.message} The request to go on (approval ${outcome.approvalId}) was ${how}.`,
+    retryable: false,
+    details: { ...error.details, approvalId: outcome.approvalId, approvalStatus: outcome.status },
+  };
 }
 
 function retryPrompt(guard: string, feedback: string): string {

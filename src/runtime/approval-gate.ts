@@ -50,15 +50,56 @@ export function needsApproval(tool: Tool, rawArgs: unknown): boolean {
   }
 }
 
-function approvalStep(gated: GatedCall, approvalId?: string): StepRequest {
+/**
+ * What a policy asked a person before a model call (a budget extension), as the failed model
+ * step's meta records it (`awaitingApproval`): replays read it back, so they ask the same.
+ */
+const policyApprovalRequestSchema = z.object({
+  tool: z.string(),
+  arguments: z.unknown(),
+  stopReason: z.string(),
+});
+export type PolicyApprovalRequest = z.infer<typeof policyApprovalRequestSchema>;
+
+/** The approval request a model step's meta records, if the step was held for one. */
+export function policyApprovalOf(
+  meta: Record<string, unknown> | undefined,
+): PolicyApprovalRequest | undefined {
+  const parsed = policyApprovalRequestSchema.safeParse(meta?.awaitingApproval);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** One `approval` step to resolve: a gated tool call's, or a policy's. */
+interface ApprovalGate {
+  approvalSeq: number;
+  parentSeq: number;
+  /** The approval's `tool` (the tool's name, `budget:<id>` for a budget extension). */
+  tool: string;
+  args: unknown;
+  ttlMs: number | null;
+  meta: Record<string, unknown>;
+}
+
+function gateOf(gated: GatedCall): ApprovalGate {
   return {
-    seq: gated.approvalSeq,
+    approvalSeq: gated.approvalSeq,
     parentSeq: gated.parentSeq,
+    tool: gated.call.name,
+    args: gated.args,
+    ttlMs: gated.tool.approvalTtlMs ?? null,
+    meta: { toolCallId: gated.call.id },
+  };
+}
+
+function approvalStep(gate: ApprovalGate, approvalId?: string): StepRequest {
+  return {
+    seq: gate.approvalSeq,
+    parentSeq: gate.parentSeq,
     kind: 'approval',
-    name: gated.call.name,
-    input: { tool: gated.call.name, arguments: gated.args },
+    name: gate.tool,
+    input: { tool: gate.tool, arguments: gate.args },
     journalStart: false,
-    meta: { toolCallId: gated.call.id, ...(approvalId ? { approvalId } : {}) },
+    meta: { ...gate.meta, ...(approvalId ? { approvalId } : {}) },
   };
 }
 
@@ -69,13 +110,60 @@ function approvalStep(gated: GatedCall, approvalId?: string): StepRequest {
  * requested, the run is set `awaiting_approval` and released, all in one fenced write, and
  * `RunSuspendedError` ends this execution. Returns the outcome per approval step seq.
  */
-export async function resolveApprovals({
+export function resolveApprovals({
   gated,
   durable,
   run,
   onEvent,
 }: {
   gated: readonly GatedCall[];
+  durable: DurableRun;
+  run: RunRecord;
+  onEvent?: RunEventListener;
+}): Promise<Map<number, ApprovalOutcome>> {
+  return resolveGates({ gates: gated.map(gateOf), durable, run, ...(onEvent ? { onEvent } : {}) });
+}
+
+/**
+ * Resolves the approval a policy asked for before a model call (see `PolicyApproval`), on its
+ * own `approval` step at `approvalSeq`, child of the held model step: replayed when journaled,
+ * journaled when decided while the run waited, else requested, suspending the run (throws
+ * `RunSuspendedError`). It never expires by itself.
+ */
+export async function resolvePolicyApproval({
+  request,
+  approvalSeq,
+  parentSeq,
+  durable,
+  run,
+  onEvent,
+}: {
+  request: PolicyApprovalRequest;
+  approvalSeq: number;
+  parentSeq: number;
+  durable: DurableRun;
+  run: RunRecord;
+  onEvent?: RunEventListener;
+}): Promise<ApprovalOutcome> {
+  const gate: ApprovalGate = {
+    approvalSeq,
+    parentSeq,
+    tool: request.tool,
+    args: request.arguments,
+    ttlMs: null,
+    meta: { requestedBy: 'policy' },
+  };
+  const outcomes = await resolveGates({ gates: [gate], durable, run, ...(onEvent ? { onEvent } : {}) });
+  return outcomes.get(approvalSeq) as ApprovalOutcome;
+}
+
+async function resolveGates({
+  gates: gated,
+  durable,
+  run,
+  onEvent,
+}: {
+  gates: readonly ApprovalGate[];
   durable: DurableRun;
   run: RunRecord;
   onEvent?: RunEventListener;
@@ -114,7 +202,7 @@ export async function resolveApprovals({
         runId: run.id,
         approvalId: record.id,
         seq: entry.approvalSeq,
-        tool: entry.call.name,
+        tool: entry.tool,
         decision: record.status,
         decidedBy: record.decidedBy,
         reason: record.reason,
@@ -126,9 +214,9 @@ export async function resolveApprovals({
     if (!record) {
       toRequest.push({
         stepSeq: entry.approvalSeq,
-        tool: entry.call.name,
+        tool: entry.tool,
         arguments: entry.args,
-        ttlMs: entry.tool.approvalTtlMs ?? null,
+        ttlMs: entry.ttlMs,
         step: durable.stepStart(approvalStep(entry)),
       });
     }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Guard, GuardContext, GuardVerdict } from '../guards/guard.js';
+import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import type { ModelRequest } from '../model/model.js';
@@ -15,7 +16,7 @@ import { silentLogger } from '../util/logger.js';
 import { defineAgent, type AgentOptions } from './agent.js';
 import { runAgent, waitForRun } from './run-agent.js';
 import type { RunEvent } from './run-events.js';
-import type { StepPolicy } from './step-policy.js';
+import type { ModelCallGrant, PolicyApproval, StepPolicy } from './step-policy.js';
 import { createWorker } from './worker.js';
 
 let store: JournalStore;
@@ -356,6 +357,132 @@ describe('guard steps', () => {
 });
 
 describe('replay of governed decisions', () => {
+  it('an execution lost after the held step, before its suspension, is re-executed and asks the same approval once', async () => {
+    const model = createScriptedModel({ replies: ['done'] });
+    const agent = agentOf({ model });
+    const asked: number[] = [];
+    const gate: StepPolicy = {
+      name: 'gate',
+      reserveModelCall: ({ seq }) => {
+        asked.push(seq);
+        return Promise.resolve<PolicyApproval>({
+          approval: {
+            tool: 'budget:bud_lost',
+            arguments: { kind: 'budget_extension', seq },
+            stop: {
+              reason: 'budget',
+              error: { code: 'budget_exhausted', message: 'over', fault: 'caller', retryable: false },
+            },
+          },
+        });
+      },
+    };
+    let suspensions = 0;
+    const losing: JournalStore = {
+      ...store,
+      suspendForApproval: (lease, options) => {
+        // The first suspension never commits: the execution has lost its lease.
+        if (++suspensions === 1) return Promise.reject(new LeaseLostError(lease.runId, lease.fence));
+        return store.suspendForApproval(lease, options);
+      },
+    };
+    const { run: created } = await store.createRun({ agent: agent.name, input: 'trip', tenantId: 'default' });
+    const worker = createWorker({
+      store: losing,
+      agents: [agent],
+      logger: silentLogger,
+      policies: [gate],
+      pollMs: 20,
+      leaseMs: 300,
+    });
+    worker.start();
+    try {
+      let pending: Awaited<ReturnType<typeof store.listApprovals>> = [];
+      for (let i = 0; i < 300 && pending.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        pending = await store.listApprovals({ runId: created.id, status: 'pending' });
+      }
+      expect(suspensions).toBe(2);
+      // The held step was replayed by the second execution: the policy was asked once, and the
+      // approval asks what the journal recorded.
+      expect(asked).toEqual([0]);
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toMatchObject({ tool: 'budget:bud_lost', stepSeq: 1, arguments: { seq: 0 } });
+      await store.decideApproval({ approvalId: pending[0]!.id, decision: 'reject', decidedBy: 'alice' });
+      const ended = await waitForRun({ store, runId: created.id, pollMs: 20 });
+      expect(ended).toMatchObject({ stopReason: 'budget', error: { code: 'budget_exhausted' } });
+      expect(ended.error?.message).toContain('was rejected by alice');
+    } finally {
+      await worker.stop();
+    }
+    expect(model.calls).toHaveLength(0);
+  });
+
+  it('a policy that asks for an approval holds the call on an approval step; the resumed run replays the held step and calls again', async () => {
+    const model = createScriptedModel({ replies: ['done'] });
+    const agent = agentOf({ model });
+    const asked: number[] = [];
+    let holding = true;
+    const gate: StepPolicy = {
+      name: 'gate',
+      reserveModelCall: ({ seq }) => {
+        asked.push(seq);
+        return Promise.resolve<PolicyApproval | ModelCallGrant>(
+          holding
+            ? {
+                approval: {
+                  tool: 'budget:bud_test',
+                  arguments: { kind: 'budget_extension', why: 'over' },
+                  stop: {
+                    reason: 'budget',
+                    error: { code: 'budget_exhausted', message: 'over', fault: 'caller', retryable: false },
+                  },
+                },
+              }
+            : {},
+        );
+      },
+    };
+    const { run: created } = await store.createRun({ agent: agent.name, input: 'trip', tenantId: 'default' });
+    const worker = createWorker({
+      store,
+      agents: [agent],
+      logger: silentLogger,
+      policies: [gate],
+      pollMs: 20,
+    });
+    worker.start();
+    try {
+      let pending: Awaited<ReturnType<typeof store.listApprovals>> = [];
+      for (let i = 0; i < 300 && pending.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        pending = await store.listApprovals({ runId: created.id, status: 'pending' });
+      }
+      expect(pending[0]).toMatchObject({ tool: 'budget:bud_test', stepSeq: 1, arguments: { why: 'over' } });
+      expect((await store.getRun(created.id))?.status).toBe('awaiting_approval');
+      expect(model.calls).toHaveLength(0);
+      holding = false;
+      await store.decideApproval({ approvalId: pending[0]!.id, decision: 'approve', decidedBy: 'alice' });
+      const ended = await waitForRun({ store, runId: created.id, pollMs: 20 });
+      expect(ended).toMatchObject({ stopReason: 'completed', output: 'done' });
+    } finally {
+      await worker.stop();
+    }
+    // Asked once for the held step (seq 0), never again on replay; then for the new step (seq 2).
+    expect(asked).toEqual([0, 2]);
+    expect(model.calls).toHaveLength(1);
+    const steps = await store.loadSteps(created.id, { withOutputs: true });
+    expect(steps.map((step) => `${step.seq}:${step.kind}:${step.status}:${step.parentSeq}`)).toEqual([
+      '0:model:failed:null',
+      '1:approval:completed:0',
+      '2:model:completed:null',
+    ]);
+    expect(steps[0]!.meta).toMatchObject({
+      awaitingApproval: { tool: 'budget:bud_test', stopReason: 'budget' },
+    });
+    expect(steps[1]!.output).toMatchObject({ status: 'approved', decidedBy: 'alice' });
+  });
+
   it('a resumed run returns journaled refusals and verdicts without consulting policies or guards again', async () => {
     const hold = { holding: true };
     const holdTool = defineTool({

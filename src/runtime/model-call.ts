@@ -12,7 +12,7 @@ import type { PolicyRunner } from './policy-runner.js';
 import type { RunEventListener } from './run-events.js';
 import type { RunLimits } from './run-limits.js';
 import { combineSignals, DeadlineExceededError, RunWaitingError } from './run-signals.js';
-import { isPolicyStop, type ModelStepContext } from './step-policy.js';
+import { isPolicyApproval, isPolicyStop, type ModelStepContext } from './step-policy.js';
 
 /**
  * The `model` state of the agent loop: one model step, journaled `started` before the call, with
@@ -201,6 +201,19 @@ async function callModel({
         status: 'failed',
         error: grant.stop.error,
         meta: { ...attemptsMeta(tally), stopReason: grant.stop.reason },
+      };
+    }
+    // Held for a person's decision: the step fails without a call, recording what to ask (so a
+    // replay asks the same); the loop suspends on an `approval` step and calls again in a new one.
+    if (isPolicyApproval(grant)) {
+      const { tool, arguments: args, stop } = grant.approval;
+      return {
+        status: 'failed',
+        error: stop.error,
+        meta: {
+          ...attemptsMeta(tally),
+          awaitingApproval: { tool, arguments: args, stopReason: stop.reason },
+        },
       };
     }
     const sent = grant.request;

@@ -2,9 +2,11 @@ import { serializeError } from '../errors/keel-error.js';
 import type { ModelRequest, Usage } from '../model/model.js';
 import type { Logger } from '../util/logger.js';
 import {
+  isPolicyApproval,
   isPolicyStop,
   type ModelCallContext,
   type ModelStepContext,
+  type PolicyApproval,
   type PolicyRunContext,
   type PolicyStop,
   type StepPolicy,
@@ -12,9 +14,10 @@ import {
   type ToolCallVerdict,
 } from './step-policy.js';
 
-/** What the loop gets from all policies for one model call: go ahead (narrowed) or stop. */
+/** What the loop gets from all policies for one model call: go ahead (narrowed), stop or wait. */
 export type CombinedGrant =
   | PolicyStop
+  | PolicyApproval
   | {
       request: ModelRequest;
       /** Each granting policy's facts, by policy name (the model step's `meta.policy`). */
@@ -25,7 +28,7 @@ export type CombinedGrant =
 
 /**
  * The policies of a run as one: each hook calls the policies in order and combines their
- * answers. The first stop wins (and grants already made for the call are settled as unused);
+ * answers. The first stop (or approval request) wins (and grants already made for the call are settled as unused);
  * each grant's narrowed request is what the next policy sees. A policy that throws fails the
  * hook: nothing governed happens unchecked (a budget store that cannot be reached stops spend).
  */
@@ -88,7 +91,7 @@ export function createPolicyRunner(policies: readonly StepPolicy[], logger: Logg
           await releaseAll();
           throw error;
         }
-        if (isPolicyStop(answer)) {
+        if (isPolicyStop(answer) || isPolicyApproval(answer)) {
           await releaseAll();
           return answer;
         }

@@ -29,10 +29,14 @@ export interface StepPolicy {
    * Around one model call (every attempt of a step, retries included): reserve what the call may
    * cost before it is made, and settle after. Return a grant (optionally narrowing the request)
    * or a stop when the call must not be made: the model step then fails with the stop's error
-   * and the run ends with its reason. A grant's `settle` is called exactly once, after the call,
-   * with what it cost (or without usage when the call failed before the provider answered).
+   * and the run ends with its reason. Or return an approval request (a budget that may be
+   * extended): the model step fails, recording the request, and the run suspends on an
+   * `approval` step; once approved, the loop makes the call again in a new model step, and a
+   * refusal ends the run with the request's stop. A grant's `settle` is called exactly once,
+   * after the call, with what it cost (or without usage when the call failed before the provider
+   * answered).
    */
-  reserveModelCall?(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop>;
+  reserveModelCall?(context: ModelCallContext): Promise<ModelCallGrant | PolicyStop | PolicyApproval>;
   /**
    * Before a tool call the journal does not hold yet (after its arguments parsed and validated
    * and its argument guards passed, before any approval is asked). Whether a call needs an
@@ -98,6 +102,15 @@ export interface PolicyStop {
   stop: { reason: StopReason; error: SerializedError };
 }
 
+/**
+ * Holds a model call until a person approves (see approval-gate.ts): `tool` and `arguments` are
+ * what the approval row shows (`budget:<id>` and the budget's state for a budget extension);
+ * `stop` is how the run ends when the approval is rejected or expires.
+ */
+export interface PolicyApproval {
+  approval: { tool: string; arguments: unknown; stop: PolicyStop['stop'] };
+}
+
 /** Lets a model call go ahead, possibly narrowed. */
 export interface ModelCallGrant {
   /** The request to send instead (a lower `maxOutputTokens`, fewer tools). */
@@ -112,6 +125,15 @@ export interface ModelCallGrant {
 export interface ToolCallVerdict {
   refuse?: SerializedError;
   stop?: PolicyStop['stop'];
+}
+
+export function isPolicyApproval(value: unknown): value is PolicyApproval {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'approval' in value &&
+    (value as PolicyApproval).approval !== undefined
+  );
 }
 
 export function isPolicyStop(value: unknown): value is PolicyStop {

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { budgetApprovalRequest } from '../budgets/budget-approval.js';
+import { createBudgetPolicy } from '../budgets/budget-policy.js';
+import { createBudgetStore } from '../budgets/budget-store.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
 import type { ApprovalRecord } from '../journal/types.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import type { ModelRequest } from '../model/model.js';
@@ -58,21 +62,25 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 /** A run of `tenantId` suspended on one pending approval of a `transfer` call (no worker involved). */
-async function pendingApproval(tenantId = 'tenant-a', ttlMs: number | null = null): Promise<ApprovalRecord> {
+async function pendingApproval(
+  tenantId = 'tenant-a',
+  ttlMs: number | null = null,
+  request: { tool: string; arguments: unknown } = { tool: 'transfer', arguments: { amount: 7 } },
+): Promise<ApprovalRecord> {
   const { run } = await app.store.createRun({ tenantId, agent: 'echo', input: 'pay' });
   const lease = await app.claim(run.id);
   const [approval] = await app.store.suspendForApproval(lease, {
     approvals: [
       {
         stepSeq: 0,
-        tool: 'transfer',
-        arguments: { amount: 7 },
+        tool: request.tool,
+        arguments: request.arguments,
         ttlMs,
         step: {
           seq: 0,
           parentSeq: null,
           kind: 'approval',
-          name: 'transfer',
+          name: request.tool,
           inputHash: 'h',
           attempt: 1,
           startedAt: new Date(),
@@ -103,6 +111,7 @@ describe('/v1/approvals', () => {
         id: approval.id,
         run_id: approval.runId,
         step_seq: 0,
+        kind: 'tool',
         tool: 'transfer',
         arguments: { amount: 7 },
         status: 'pending',
@@ -248,6 +257,167 @@ describe('/v1/approvals', () => {
     await expectError(await decide(cancelled.id, { decision: 'approve' }), 409, 'approval_not_pending');
     const read = approvalResponse.parse(await (await app.call(`/v1/approvals/${cancelled.id}`)).json());
     expect(read.status).toBe('cancelled');
+  });
+
+  it('shows a budget extension as such, and approving it raises the budget (extend_usd or enough for the call), audited', async () => {
+    const budgets = createBudgetStore({ client: app.client });
+    const budget = await budgets.create(
+      'tenant-a',
+      { scope: 'agent', scopeId: 'echo', period: 'day', limitUsd: 0.001, onExhausted: 'approval' },
+      'key:test',
+    );
+    const ask = () =>
+      pendingApproval(
+        'tenant-a',
+        null,
+        budgetApprovalRequest(
+          {
+            budgetId: budget.id,
+            scope: 'agent',
+            scopeId: 'echo',
+            period: 'day',
+            limitUsd: 0.001,
+            limitTokens: null,
+            spentUsd: 0.0009,
+            reservedUsd: 0,
+            spentTokens: 900,
+            reservedTokens: 0,
+          },
+          { usd: 0.005, tokens: 1200, prompt_tokens: 200, output_tokens: 1000, model: 'openai:gpt-4o-mini' },
+        ),
+      );
+    const approval = await ask();
+    const listed = approvalListResponse.parse(
+      await (await app.call(`/v1/approvals?run_id=${approval.runId}`)).json(),
+    );
+    expect(listed.data[0]).toMatchObject({
+      kind: 'budget_extension',
+      tool: `budget:${budget.id}`,
+      arguments: {
+        kind: 'budget_extension',
+        budget: { id: budget.id, scope: 'agent', period: 'day', limit_usd: 0.001, spent_usd: 0.0009 },
+        needs: { usd: 0.005, tokens: 1200 },
+      },
+    });
+
+    // Bad amounts: 400 with a stable code, nothing decided.
+    for (const extend_usd of [-1, 0, 'abc', null, 1e12])
+      await expectError(
+        await decide(approval.id, { decision: 'approve', extend_usd }),
+        400,
+        'invalid_request',
+      );
+    await expectError(
+      await decide(approval.id, { decision: 'approve', extend_tokens: 1.5 }),
+      400,
+      'invalid_request',
+    );
+    await expectError(
+      await decide(approval.id, { decision: 'approve', extend_tokens: 10 }),
+      400,
+      'invalid_extension',
+    );
+    await expectError(
+      await decide(approval.id, { decision: 'reject', extend_usd: 1 }),
+      400,
+      'invalid_extension',
+    );
+    const tool = await pendingApproval();
+    await expectError(
+      await decide(tool.id, { decision: 'approve', extend_usd: 1 }),
+      400,
+      'invalid_extension',
+    );
+    expect((await app.store.getApproval(tool.id))?.status).toBe('pending');
+    expect((await app.store.getApproval(approval.id))?.status).toBe('pending');
+
+    const keyId = (await app.apiKeys.verify(approvalsKey))!.id;
+    const approved = await decide(approval.id, { decision: 'approve', extend_usd: 2 }, approvalsKey);
+    expect(approved.status).toBe(200);
+    expect(approvalResponse.parse(await approved.json())).toMatchObject({
+      kind: 'budget_extension',
+      status: 'approved',
+      decided_by: `key:${keyId}`,
+    });
+    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(2.001, 12);
+    const audit = (
+      await app.client.query<AuditRow>(
+        `SELECT * FROM ${auditTable()} WHERE action = 'budget.extend' AND target = $1 ORDER BY id`,
+        [`budget:${budget.id}`],
+      )
+    ).rows.map(toAuditRecord);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      actor: `key:${keyId}`,
+      before: { limit_usd: 0.001 },
+      after: { limit_usd: 2.001 },
+      details: { approval_id: approval.id, run_id: approval.runId },
+    });
+
+    // Without an amount: what the call needs beyond what the budget has left now (nothing is
+    // spent in this test's counters): 0.005 - 0.001 more, so the call fits exactly.
+    await budgets.update('tenant-a', budget.id, { limitUsd: 0.001 }, 'key:test');
+    const second = await ask();
+    expect((await decide(second.id, { decision: 'approve' })).status).toBe(200);
+    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.005, 12);
+  });
+
+  it('a run held by a budget is approved over the API with extend_tokens and completes', async () => {
+    const budgets = createBudgetStore({ client: app.client });
+    const budget = await budgets.create(
+      'tenant-a',
+      { scope: 'user', scopeId: 'u-held', period: 'month', limitTokens: 1, onExhausted: 'approval' },
+      'key:test',
+    );
+    const worker = createWorker({
+      store: app.store,
+      agents: [defineAgent({ name: 'echo', instructions: 'Repeat.', model: 'builtin:echo' })],
+      pollMs: 20,
+      logger: silentLogger,
+      policies: [createBudgetPolicy({ budgets, defaultMaxOutputTokens: 100 })],
+    });
+    worker.start();
+    try {
+      const submitted = await app.call('/v1/runs', {
+        method: 'POST',
+        body: JSON.stringify({ agent: 'echo', input: 'hello', user_id: 'u-held' }),
+        key: app.keys.writer,
+      });
+      expect(submitted.status).toBe(202);
+      const { id: runId } = (await submitted.json()) as { id: string };
+      let pending: z.infer<typeof approvalListResponse>['data'] = [];
+      for (let i = 0; i < 250 && pending.length === 0; i++) {
+        await sleep(20);
+        pending = approvalListResponse.parse(
+          await (
+            await app.call(`/v1/approvals?status=pending&run_id=${runId}`, { key: approvalsKey })
+          ).json(),
+        ).data;
+      }
+      expect(pending[0]).toMatchObject({
+        kind: 'budget_extension',
+        tool: `budget:${budget.id}`,
+        arguments: { budget: { id: budget.id, scope: 'user', scope_id: 'u-held', limit_tokens: 1 } },
+      });
+      expect(runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json()).status).toBe(
+        'awaiting_approval',
+      );
+      const approved = await decide(
+        pending[0]!.id,
+        { decision: 'approve', extend_tokens: 10_000 },
+        approvalsKey,
+      );
+      expect(approved.status).toBe(200);
+      expect((await budgets.get('tenant-a', budget.id))!.limitTokens).toBe(10_001);
+      let run = runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json());
+      for (let i = 0; i < 250 && run.status !== 'completed'; i++) {
+        await sleep(20);
+        run = runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json());
+      }
+      expect(run).toMatchObject({ status: 'completed', stop_reason: 'completed' });
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('is in the OpenAPI document', async () => {

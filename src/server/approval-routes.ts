@@ -6,7 +6,12 @@
  * does not exist; a decision on an approval that is no longer pending answers 409
  * (`approval_not_pending`), except that repeating the same decision with the same key is
  * harmless and answers 200 with the approval unchanged.
+ *
+ * A budget extension approval (`kind: 'budget_extension'`, tool `budget:<id>`) is decided the
+ * same way; approving it raises the budget's limits by `extend_usd` / `extend_tokens` (default:
+ * what the held call needs) in the decision's transaction, audited `budget.extend` by the key.
  */
+import { approvalKindOf, decideApprovalWithExtension } from '../budgets/budget-approval.js';
 import { ApprovalNotFoundError } from '../errors/approval-errors.js';
 import type { ApiKeyScope } from '../gateway/api-keys.js';
 import type { ApprovalRecord } from '../journal/types.js';
@@ -28,6 +33,7 @@ export function approvalView(approval: ApprovalRecord) {
     id: approval.id,
     run_id: approval.runId,
     step_seq: approval.stepSeq,
+    kind: approvalKindOf(approval),
     tool: approval.tool,
     arguments: approval.arguments,
     status: approval.status,
@@ -90,21 +96,28 @@ export const approvalRoutes = [
     description:
       'Recorded with the deciding key (`key:<id>`). Deciding the last pending approval of a run queues the run. ' +
       'Repeating the same decision with the same key answers 200 unchanged; any other decision on an approval ' +
-      'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending.',
+      'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending. ' +
+      'Approving a budget extension raises the budget by extend_usd / extend_tokens (default: what the held call ' +
+      'needs), audited budget.extend; an amount on any other decision, or for a limit the budget lacks, answers ' +
+      '400 invalid_extension and decides nothing.',
     body: decideApprovalRequest,
     responses: {
       200: { description: 'The decided approval', schema: approvalResponse },
-      ...errorResponses(400, 401, 403, 404, 409, 413),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 503),
     },
-    async handle({ response, key, params, body, dependencies: { store } }) {
+    async handle({ response, key, params, body, dependencies: { store, budgets } }) {
       const approvalId = approvalIdOf(params.id);
       const decision = await body();
-      const decided = await store.decideApproval({
+      const decided = await decideApprovalWithExtension({
+        store,
+        ...(budgets === undefined ? {} : { budgets }),
         approvalId,
         tenantId: key.tenantId,
         decision: decision.decision,
         reason: decision.reason ?? null,
         decidedBy: `key:${key.id}`,
+        ...(decision.extend_usd === undefined ? {} : { extendUsd: decision.extend_usd }),
+        ...(decision.extend_tokens === undefined ? {} : { extendTokens: decision.extend_tokens }),
       });
       return sendJson(response, 200, approvalView(decided));
     },

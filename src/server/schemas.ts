@@ -371,6 +371,25 @@ export const decideApprovalRequest = z
     reason: text(2000)
       .optional()
       .describe('Why: recorded with the decision and shown to the model on a rejection.'),
+    extend_usd: z
+      .number()
+      .positive()
+      .max(1e9)
+      .optional()
+      .describe(
+        "Approving a budget extension: dollars added to the budget's limit_usd. " +
+          'Default: what the held call needs beyond what the budget has left.',
+      ),
+    extend_tokens: z
+      .number()
+      .int()
+      .positive()
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe(
+        "Approving a budget extension: tokens added to the budget's limit_tokens. " +
+          'Default: what the held call needs beyond what the budget has left.',
+      ),
   })
   .meta({ id: 'DecideApprovalRequest' });
 
@@ -379,8 +398,18 @@ export const approvalResponse = z
     id: z.string(),
     run_id: z.string(),
     step_seq: z.number(),
-    tool: z.string(),
-    arguments: z.unknown().describe("The tool call's arguments, as the model gave them."),
+    kind: z
+      .enum(['tool', 'budget_extension'])
+      .describe(
+        '`tool`: a tool call waits; `budget_extension`: a model call waits for a budget to be extended.',
+      ),
+    tool: z.string().describe('The tool, or `budget:<budget id>` for a budget extension.'),
+    arguments: z
+      .unknown()
+      .describe(
+        "The tool call's arguments, as the model gave them; for a budget extension, the budget " +
+          '(id, scope, scope_id, period, limits, spend and holds) and what the held call needs.',
+      ),
     status: approvalStatusSchema,
     reason: z.string().nullable(),
     decided_by: z

@@ -97,4 +97,44 @@ describe('keel budgets', () => {
     expect(missing.stderr).toMatch(/bud_missing not found/);
     expect((await cli(['budgets', 'list', '--json'])).stdout).toBe('[]\n');
   });
+
+  it('takes --on-exhausted approval on create and update, and refuses an unknown mode', async () => {
+    const waiting = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'agent',
+      '--scope-id',
+      'planner',
+      '--period',
+      'month',
+      '--limit-tokens',
+      '1000',
+      '--on-exhausted',
+      'approval',
+      '--json',
+    ]);
+    expect(waiting.code).toBe(0);
+    const created = JSON.parse(waiting.stdout) as { id: string; on_exhausted: string };
+    expect(created.on_exhausted).toBe('approval');
+    const badMode = await cli([
+      'budgets',
+      'create',
+      '--scope',
+      'tenant',
+      '--period',
+      'day',
+      '--limit-usd',
+      '1',
+      '--on-exhausted',
+      'panic',
+    ]);
+    expect(badMode.code).not.toBe(0);
+    expect(badMode.stderr).toMatch(/on_exhausted/);
+    const back = await cli(['budgets', 'update', created.id, '--on-exhausted', 'stop', '--json']);
+    expect(JSON.parse(back.stdout)).toMatchObject({ on_exhausted: 'stop' });
+    const again = await cli(['budgets', 'update', created.id, '--on-exhausted', 'approval', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ on_exhausted: 'approval' });
+    expect((await cli(['budgets', 'delete', created.id])).code).toBe(0);
+  }, 120_000);
 });
