@@ -61,7 +61,7 @@ function ReadOnly({ agents }: { agents: AgentView[] }) {
       </p>
       <section aria-labelledby="agents-state">
         <h2 id="agents-state">Agents and tools</h2>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

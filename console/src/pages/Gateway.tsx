@@ -145,7 +145,7 @@ function GatewayView() {
         {deployments.data.data.length === 0 && byName.size === 0 ? (
           <p className="muted">No deployment.</p>
         ) : (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>
@@ -231,7 +231,7 @@ function GatewayView() {
         ) : usage.data === undefined || usage.data.keys.length === 0 ? (
           <p className="muted">No gateway call in this window.</p>
         ) : (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>

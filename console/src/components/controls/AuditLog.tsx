@@ -91,7 +91,7 @@ export function AuditLog() {
         <p className="muted">No entry{filter.action || filter.actor ? ' matches the filter' : ''}.</p>
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table className="audit-table">
               <caption className="visually-hidden">Audit log, newest first</caption>
               <thead>

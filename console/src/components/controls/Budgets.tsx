@@ -48,7 +48,7 @@ export function Budgets() {
       ) : budgets.data.data.length === 0 ? (
         <p className="muted">No budget yet: runs and gateway calls spend without a cap.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption className="visually-hidden">Budgets</caption>
             <thead>
@@ -250,7 +250,7 @@ function SpendBreakers() {
           tenant whose spend in a window passes a limit).
         </p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption className="visually-hidden">Spend breakers (set in the config file)</caption>
             <thead>

@@ -66,7 +66,7 @@ export function KillSwitches({ agents }: { agents: AgentView[] }) {
       ) : controls.data.data.length === 0 ? (
         <p className="muted">No control is on: every tool, agent and deployment is enabled.</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <caption className="visually-hidden">Controls in force</caption>
             <thead>
@@ -189,7 +189,7 @@ export function KillSwitches({ agents }: { agents: AgentView[] }) {
               )}
             </span>
           </div>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <caption className="visually-hidden">Tools of {agent.name}</caption>
               <thead>

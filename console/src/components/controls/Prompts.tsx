@@ -104,7 +104,7 @@ function AgentPrompts({ agent, admin }: { agent: string; admin: boolean }) {
         </p>
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0}>
             <table>
               <caption className="visually-hidden">Prompt versions of {agent}</caption>
               <thead>
