@@ -148,6 +148,17 @@ for (const backend of consoleBackends()) {
       await context.close();
     });
 
+    it('says on the Gateway page that this server (the travel planner alone) runs no gateway', async () => {
+      const { context, page, consoleErrors } = await openPage(browser);
+      await signInWithKey(page, server.url, server.adminKey, '/gateway');
+      await page.getByRole('note').getByText('This server runs no gateway').waitFor();
+      await page.getByText('No gateway call in this window.').waitFor();
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await screenshot(page, `gateway-none-${backend}`);
+      expect(consoleErrors).toEqual([]);
+      await context.close();
+    });
+
     it('shows a key without admin the agents state and no button that would fail', async () => {
       const reader = await server.createKey(['runs:read'], 'reader');
       const { context, page } = await openPage(browser);

@@ -2,7 +2,7 @@
  * The Gateway page in Chromium against a real `keel serve` whose config runs a gateway in front
  * of a fake OpenAI server (at the wire): calls through the gateway's HTTP endpoint (two answered,
  * one failed, which opens the breaker) show up as the deployment's requests, error rate, breaker
- * state and the key's spend; a server without a gateway says so. axe, screenshots.
+ * state and the key's spend (a server without a gateway: controls.test.ts). axe, screenshots.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -76,7 +76,7 @@ for (const backend of consoleBackends()) {
       const deployments = page.getByRole('table').filter({ hasText: 'p95 latency' });
       const row = deployments.getByRole('row').filter({ hasText: 'fake-openai' });
       await row.waitFor();
-      await row.getByText('open').waitFor();
+      await row.getByText(/^open until/).waitFor();
       await row.getByText('33.3 %').waitFor();
       await row.getByRole('cell', { name: '3', exact: true }).waitFor();
       await page.getByRole('img', { name: /Requests per time bucket: 3/ }).waitFor();
@@ -85,7 +85,7 @@ for (const backend of consoleBackends()) {
       expect(await keys.getByRole('row').count()).toBe(2);
       expect(await seriousA11yViolations(page)).toEqual([]);
       await screenshot(page, `gateway-${backend}`);
-      await page.getByLabel('Window').selectOption('7d');
+      await page.getByLabel('Window', { exact: true }).selectOption('7d');
       await page.getByRole('img', { name: /Requests per time bucket: 3/ }).waitFor();
       expect(consoleErrors).toEqual([]);
       await context.close();
