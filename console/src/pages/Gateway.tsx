@@ -46,6 +46,12 @@ interface GatewayUsage {
 
 const BREAKER_BADGE = { closed: 'ok', 'half-open': 'warn', open: 'bad' } as const;
 
+/** A request rate, per minute when there is at least one a minute, else per hour. */
+function rate(perMinute: number): string {
+  if (perMinute >= 1) return `${perMinute.toFixed(1)} / min`;
+  return `${(perMinute * 60).toFixed(perMinute * 60 >= 10 ? 0 : 1)} / h`;
+}
+
 export default function Gateway() {
   const { me } = useAuth();
   const allowed = me?.scopes.some((scope) => scope === 'admin' || scope === 'operator') ?? false;
@@ -123,14 +129,16 @@ function GatewayView() {
           <div className="card">
             <h2>Requests</h2>
             <div className="value">{count(totals.requests)}</div>
-            <div className="muted">{(totals.requests / minutes).toFixed(2)} per minute</div>
+            <div className="muted">{rate(totals.requests / minutes)}</div>
           </div>
           <div className="card">
             <h2>Error rate</h2>
             <div className="value">
               {totals.requests === 0 ? '–' : percent(totals.errors / totals.requests)}
             </div>
-            <div className="muted">{count(totals.errors)} errors</div>
+            <div className="muted">
+              {count(totals.errors)} {totals.errors === 1 ? 'error' : 'errors'}
+            </div>
           </div>
           <div className="card">
             <h2>Spend</h2>
@@ -156,7 +164,7 @@ function GatewayView() {
                     Requests
                   </th>
                   <th scope="col" className="num">
-                    Per minute
+                    Rate
                   </th>
                   <th scope="col" className="num">
                     Error rate
@@ -206,12 +214,13 @@ function GatewayView() {
                         )}
                         {deployment?.breaker && deployment.breaker.consecutive_failures > 0 && (
                           <div className="muted">
-                            {deployment.breaker.consecutive_failures} failures in a row
+                            {deployment.breaker.consecutive_failures}{' '}
+                            {deployment.breaker.consecutive_failures === 1 ? 'failure' : 'failures'} in a row
                           </div>
                         )}
                       </td>
                       <td className="num">{count(row?.requests ?? 0)}</td>
-                      <td className="num">{(row?.requests_per_minute ?? 0).toFixed(2)}</td>
+                      <td className="num">{rate(row?.requests_per_minute ?? 0)}</td>
                       <td className="num">{row === undefined ? '–' : percent(row.error_rate)}</td>
                       <td className="num">{ms(row?.p95_latency_ms)}</td>
                       <td className="num">{usd(row?.cost_usd ?? 0)}</td>

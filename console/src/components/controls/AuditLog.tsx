@@ -31,7 +31,7 @@ function summary(entry: AuditEntry): string {
   if (entry.after !== null && entry.after !== undefined) parts.push(`after ${show(entry.after)}`);
   if (entry.details !== null && entry.details !== undefined) parts.push(show(entry.details));
   const text = parts.join(' · ');
-  return text.length > 240 ? `${text.slice(0, 240)}…` : text;
+  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
 }
 
 export function AuditLog() {

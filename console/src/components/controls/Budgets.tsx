@@ -159,60 +159,72 @@ function NewBudget({ onCreated }: { onCreated(): Promise<unknown> }) {
   return (
     <fieldset className="form-grid">
       <legend>New budget</legend>
-      <label htmlFor={`${id}-scope`}>Scope</label>
-      <select
-        id={`${id}-scope`}
-        value={scope}
-        onChange={(event) => setScope(event.target.value as typeof scope)}
-      >
-        {SCOPES.map((value) => (
-          <option key={value}>{value}</option>
-        ))}
-      </select>
-      <label htmlFor={`${id}-scope-id`}>Scope id</label>
-      <input
-        id={`${id}-scope-id`}
-        value={scopeId}
-        placeholder={scope === 'tenant' ? 'your tenant' : `the ${scope}`}
-        onChange={(event) => setScopeId(event.target.value)}
-      />
-      <label htmlFor={`${id}-period`}>Period</label>
-      <select
-        id={`${id}-period`}
-        value={period}
-        onChange={(event) => setPeriod(event.target.value as typeof period)}
-      >
-        {PERIODS.map((value) => (
-          <option key={value}>{value}</option>
-        ))}
-      </select>
-      <label htmlFor={`${id}-usd`}>Limit (USD)</label>
-      <input
-        id={`${id}-usd`}
-        type="number"
-        min={0}
-        step="any"
-        value={limitUsd}
-        onChange={(event) => setLimitUsd(event.target.value)}
-      />
-      <label htmlFor={`${id}-tokens`}>Limit (tokens)</label>
-      <input
-        id={`${id}-tokens`}
-        type="number"
-        min={0}
-        step={1}
-        value={limitTokens}
-        onChange={(event) => setLimitTokens(event.target.value)}
-      />
-      <label htmlFor={`${id}-soft`}>Alert at (% of limit)</label>
-      <input
-        id={`${id}-soft`}
-        type="number"
-        min={1}
-        max={100}
-        value={softPct}
-        onChange={(event) => setSoftPct(event.target.value)}
-      />
+      <div className="field">
+        <label htmlFor={`${id}-scope`}>Scope</label>
+        <select
+          id={`${id}-scope`}
+          value={scope}
+          onChange={(event) => setScope(event.target.value as typeof scope)}
+        >
+          {SCOPES.map((value) => (
+            <option key={value}>{value}</option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-scope-id`}>Scope id</label>
+        <input
+          id={`${id}-scope-id`}
+          value={scopeId}
+          placeholder={scope === 'tenant' ? 'your tenant' : `the ${scope}`}
+          onChange={(event) => setScopeId(event.target.value)}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-period`}>Period</label>
+        <select
+          id={`${id}-period`}
+          value={period}
+          onChange={(event) => setPeriod(event.target.value as typeof period)}
+        >
+          {PERIODS.map((value) => (
+            <option key={value}>{value}</option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-usd`}>Limit (USD)</label>
+        <input
+          id={`${id}-usd`}
+          type="number"
+          min={0}
+          step="any"
+          value={limitUsd}
+          onChange={(event) => setLimitUsd(event.target.value)}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-tokens`}>Limit (tokens)</label>
+        <input
+          id={`${id}-tokens`}
+          type="number"
+          min={0}
+          step={1}
+          value={limitTokens}
+          onChange={(event) => setLimitTokens(event.target.value)}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-soft`}>Alert at (% of limit)</label>
+        <input
+          id={`${id}-soft`}
+          type="number"
+          min={1}
+          max={100}
+          value={softPct}
+          onChange={(event) => setSoftPct(event.target.value)}
+        />
+      </div>
       <div className="form-submit">
         <Confirm
           className="primary"
