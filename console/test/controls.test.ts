@@ -91,6 +91,25 @@ for (const backend of consoleBackends()) {
       await context.close();
     });
 
+    it('pauses and resumes an agent after confirmation, with the reason given', async () => {
+      const { context, page, consoleErrors } = await openPage(browser);
+      await signInWithKey(page, server.url, server.adminKey, '/controls');
+      await page.getByRole('button', { name: 'Pause travel-planner' }).click();
+      await confirm(page, 'Pause travel-planner', 'maintenance');
+      await page.getByRole('button', { name: 'Resume travel-planner' }).first().waitFor();
+      type Agents = { data: { name: string; hold: { code: string; reason: string } | null }[] };
+      const paused = await server.api<Agents>('/v1/agents');
+      expect(paused.data[0]?.hold).toMatchObject({ code: 'agent_paused', reason: 'maintenance' });
+      await page.getByRole('button', { name: 'Resume travel-planner' }).first().click();
+      await confirm(page, 'Resume travel-planner');
+      await page.getByRole('button', { name: 'Pause travel-planner' }).waitFor();
+      expect((await server.api<Agents>('/v1/agents')).data[0]?.hold).toBeNull();
+      const audit = page.getByRole('table', { name: 'Audit log, newest first' });
+      await audit.getByText('agent.resume').waitFor();
+      expect(consoleErrors).toEqual([]);
+      await context.close();
+    });
+
     it('pins a prompt version after confirmation, shows the diff, and the pin in the API and the audit log', async () => {
       const { context, page, consoleErrors } = await openPage(browser);
       await signInWithKey(page, server.url, server.adminKey, '/controls');

@@ -147,13 +147,16 @@ export function KillSwitches({ agents }: { agents: AgentView[] }) {
             )}
             <span className="toolbar-inline">
               {agent.hold?.code === 'agent_paused' ? (
-                <Confirm
-                  label={`Resume ${agent.name}`}
-                  question={`Resume agent ${agent.name}?`}
-                  onConfirm={() =>
+                <ResumeAgent
+                  agent={agent.name}
+                  pause={controls.data?.data.find(
+                    (control) => control.kind === 'agent_paused' && control.target === agent.name,
+                  )}
+                  canClear={(tenant) => tenant === me?.tenant_id || operator}
+                  onResume={(tenant) =>
                     api(`/v1/agents/${encodeURIComponent(agent.name)}/resume`, {
                       method: 'POST',
-                      body: {},
+                      body: { tenant_id: tenant },
                     }).then(refresh)
                   }
                 />
@@ -295,6 +298,31 @@ export function KillSwitches({ agents }: { agents: AgentView[] }) {
         </p>
       )}
     </section>
+  );
+}
+
+/** Resume of a paused agent: the pause's own tenant, which a tenant's admin may clear only in its tenant. */
+function ResumeAgent({
+  agent,
+  pause,
+  canClear,
+  onResume,
+}: {
+  agent: string;
+  pause: ControlView | undefined;
+  canClear(tenant: string): boolean;
+  onResume(tenant: string): Promise<unknown>;
+}) {
+  // No pause of the agent itself: its tenant is paused (by hand or by a spend breaker).
+  if (pause === undefined) return <span className="muted">its tenant is paused</span>;
+  if (!canClear(pause.tenant_id))
+    return <span className="muted">paused for every tenant: resuming needs operator</span>;
+  return (
+    <Confirm
+      label={`Resume ${agent}`}
+      question={`Resume agent ${agent}${pause.tenant_id === '*' ? ' for every tenant' : ''}?`}
+      onConfirm={() => onResume(pause.tenant_id)}
+    />
   );
 }
 
