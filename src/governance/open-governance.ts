@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../config/load-config.js';
 import type { KeelError } from '../errors/keel-error.js';
 import type { Controls } from '../controls/controls.js';
 import { startRuntimeControls } from '../controls/runtime-controls.js';
+import type { SpendBreakers } from '../controls/spend-breaker.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { KeelMetrics } from '../metrics/keel-metrics.js';
 import { createPromptPolicy } from '../prompts/prompt-policy.js';
@@ -18,6 +19,8 @@ export interface Governance {
   /** Kill switches, pauses (by hand and by spend breakers), the environment's tool policy. */
   controls: Controls;
   prompts: PromptRegistry;
+  /** The config's spend breakers (shown by `GET /v1/spend-breakers`). */
+  breakers: SpendBreakers;
   /**
    * The step policies of every run, in the order they must act: the prompt registry (the run's
    * instructions), the controls (a pause stops before anything is reserved; disabled tools are
@@ -71,6 +74,7 @@ export async function openGovernance({
     budgets,
     controls: runtime.controls,
     prompts,
+    breakers: runtime.breakers,
     policies: [createPromptPolicy(prompts), ...governing],
     governing,
     gateway: { budgets, ...runtime.gateway },

@@ -8,7 +8,9 @@ import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { consoleRoutes } from './console-routes.js';
+import { breakerRoutes } from './breaker-routes.js';
 import { controlRoutes } from './control-routes.js';
+import { gatewayRoutes } from './gateway-routes.js';
 import { sendHealth } from './health.js';
 import { sendJson, sendText } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
@@ -74,4 +76,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...controlRoutes,
   ...consoleRoutes,
   ...agentRoutes,
+  ...gatewayRoutes,
+  ...breakerRoutes,
 ];

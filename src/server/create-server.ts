@@ -9,6 +9,9 @@ import type { BudgetStore } from '../budgets/budget-store.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
 import type { RateLimiter } from '../gateway/gateway-store.js';
 import type { GatewayHandler } from '../gateway/http/gateway-handler.js';
+import { createGatewayStats, type GatewayStats } from '../gateway/gateway-stats.js';
+import type { SpendBreakers } from '../controls/spend-breaker.js';
+import type { GatewayStatus } from './gateway-routes.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { createKeelMetrics, type KeelMetrics } from '../metrics/keel-metrics.js';
@@ -113,6 +116,12 @@ export interface ServerOptions {
   consoleAssets?: ConsoleAssets;
   /** Exchanges the one-time sign-in links `keel serve` prints (`POST /v1/console/session`). */
   consoleLogin?: ConsoleLogin;
+  /** The gateway this process runs, for `GET /v1/gateway/deployments` (`createGatewayStatus`). */
+  gatewayStatus?: GatewayStatus;
+  /** Answers `GET /v1/gateway/usage` (default: `createGatewayStats` over `client`). */
+  gatewayStats?: GatewayStats;
+  /** The config's spend breakers, shown by `GET /v1/spend-breakers`. */
+  spendBreakers?: SpendBreakers;
   generateId?: IdGenerator;
 }
 
@@ -160,6 +169,9 @@ export function createServer({
   controls,
   consoleAssets,
   consoleLogin,
+  gatewayStatus,
+  gatewayStats = client === undefined ? undefined : createGatewayStats({ client }),
+  spendBreakers,
   generateId = createId,
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
@@ -196,6 +208,9 @@ export function createServer({
       ...(telemetry === undefined ? {} : { telemetry: guardTelemetry(telemetry, logger) }),
       ...(controls === undefined ? {} : { controls }),
       ...(consoleLogin === undefined ? {} : { consoleLogin }),
+      ...(gatewayStatus === undefined ? {} : { gatewayStatus }),
+      ...(gatewayStats === undefined ? {} : { gatewayStats }),
+      ...(spendBreakers === undefined ? {} : { spendBreakers }),
     },
     onError,
     wire: gatewayHandler?.wire,

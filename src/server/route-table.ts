@@ -29,6 +29,9 @@ import type { StreamSlots } from './stream-slots.js';
 import type { RunTelemetry } from '../telemetry/run-telemetry.js';
 import type { TenantRedaction } from '../runtime/redaction.js';
 import type { ConsoleLogin } from './console-login.js';
+import type { GatewayStats } from '../gateway/gateway-stats.js';
+import type { SpendBreakers } from '../controls/spend-breaker.js';
+import type { GatewayStatus } from './gateway-routes.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -80,6 +83,12 @@ export interface RouteDependencies {
   redactByTenant?: TenantRedaction;
   /** Exchanges the console's one-time sign-in links (absent: 404 `console_login_disabled`). */
   consoleLogin?: ConsoleLogin;
+  /** The gateway this process runs (`GET /v1/gateway/deployments`; absent: `configured: false`). */
+  gatewayStatus?: GatewayStatus;
+  /** Answers `GET /v1/gateway/usage` from the gateway's call records. */
+  gatewayStats?: GatewayStats;
+  /** The config's spend breakers (`GET /v1/spend-breakers`; absent: `configured: false`). */
+  spendBreakers?: SpendBreakers;
 }
 
 /** One request as a route handler sees it. */

@@ -9,6 +9,7 @@ import { createOtelExport } from '../../telemetry/otel-export.js';
 import { otelDroppedSpans } from '../../telemetry/span-export-queue.js';
 import { combineTelemetry } from '../../telemetry/run-telemetry.js';
 import { createServer } from '../../server/create-server.js';
+import { createGatewayStatus } from '../../server/gateway-routes.js';
 import { BUILT_CONSOLE_DIRECTORY, createConsoleAssets } from '../../server/console-assets.js';
 import { createConsoleLogin, type ConsoleLogin } from '../../server/console-login.js';
 import { createAnalytics } from '../../analytics/analytics-store.js';
@@ -154,7 +155,13 @@ export async function serveCommand(
     ...(cors === undefined ? {} : { cors }),
     ...(consoleAssets === undefined ? {} : { consoleAssets }),
     ...(consoleLogin === undefined ? {} : { consoleLogin }),
-    ...(gateway === undefined ? {} : { gatewayHandler: gateway.handler }),
+    ...(gateway === undefined || gatewayConfig === undefined
+      ? {}
+      : {
+          gatewayHandler: gateway.handler,
+          gatewayStatus: createGatewayStatus(gatewayConfig, gateway.gateway),
+        }),
+    spendBreakers: governance.breakers,
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
     ...(maxStreamsPerKey === undefined ? {} : { maxStreamsPerKey }),
