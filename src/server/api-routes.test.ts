@@ -32,20 +32,28 @@ describe('the route table', () => {
     expect(guarded.length).toBeGreaterThan(10);
     for (const route of guarded) {
       const others = API_KEY_SCOPES.filter((scope) => !route.scopes.includes(scope));
-      const key = await app.createKey('tenant-a', others);
       const init = { method: route.method, ...(route.method === 'POST' ? { body: '{}' } : {}) };
       const name = `${route.method} ${route.path}`;
-      const forbidden = await app.call(pathOf(route.path), { ...init, key });
-      expect(forbidden.status, name).toBe(403);
-      expect(errorResponse.parse(await forbidden.json()).error.code, name).toBe('forbidden');
+      // A route any key may call (`GET /v1/me`) has no other scope to refuse.
+      if (others.length > 0) {
+        const key = await app.createKey('tenant-a', others);
+        const forbidden = await app.call(pathOf(route.path), { ...init, key });
+        expect(forbidden.status, name).toBe(403);
+        expect(errorResponse.parse(await forbidden.json()).error.code, name).toBe('forbidden');
+      }
       await expectError(await app.call(pathOf(route.path), { ...init, key: null }), 401, 'unauthorized');
     }
   });
 
   it('answers the public routes without a key', async () => {
     for (const route of API_ROUTES.filter((candidate) => candidate.scopes.length === 0)) {
-      const response = await app.call(route.path, { key: null });
-      expect(response.status, route.path).toBe(200);
+      // The one public POST, the console's sign-in exchange, is answered (here: no links issued).
+      const response = await app.call(route.path, {
+        method: route.method,
+        key: null,
+        ...(route.method === 'POST' ? { body: '{"token":"abc"}' } : {}),
+      });
+      expect(response.status, route.path).toBe(route.method === 'POST' ? 404 : 200);
       await response.body?.cancel();
     }
   });
