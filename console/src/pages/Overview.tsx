@@ -66,7 +66,7 @@ function Figures({ summary }: { summary: Summary }) {
       <h2 id="figures-heading" className="visually-hidden">
         Key figures
       </h2>
-      <div className="cards">
+      <div className="cards overview-kpis">
         <Kpi
           id="runs"
           label="Runs"
@@ -126,7 +126,7 @@ function OverTime({ series, window }: { series: GroupedSummary | undefined; wind
   return (
     <section aria-labelledby="time-heading" className="overview-section">
       <h2 id="time-heading">Over time</h2>
-      <div className="charts">
+      <div className="charts overview-charts">
         <ChartFigure
           testId="chart-success-rate"
           title={`Success rate per ${unit}`}
@@ -180,7 +180,7 @@ function Breakdowns({ summary }: { summary: Summary }) {
   return (
     <section aria-labelledby="breakdown-heading" className="overview-section">
       <h2 id="breakdown-heading">Tools, loops and stop reasons</h2>
-      <div className="charts">
+      <div className="charts overview-charts">
         <ChartFigure
           testId="chart-tool-errors"
           title="Tool error rate by tool"
@@ -372,7 +372,13 @@ export default function Overview() {
         </>
       )}
       {can('admin') && <Budgets />}
-      {summary.data !== undefined && <Comparison window={window} agent={agent} />}
+      {summary.data !== undefined && (
+        <Comparison
+          window={window}
+          agent={agent}
+          currentVersion={agents.data?.data.find((known) => known.name === agent)?.prompt.current_version}
+        />
+      )}
     </Page>
   );
 }

@@ -63,7 +63,16 @@ function ChangeRow({
   );
 }
 
-export function Comparison({ window, agent }: { window: ResolvedWindow; agent: string | undefined }) {
+export function Comparison({
+  window,
+  agent,
+  currentVersion,
+}: {
+  window: ResolvedWindow;
+  agent: string | undefined;
+  /** The version the agent's new runs get: B by default, against another version seen. */
+  currentVersion: string | undefined;
+}) {
   const [params, setParams] = useSearchParams();
   const mode = params.get('compare') === 'versions' ? 'versions' : 'windows';
   const modeId = useId();
@@ -95,8 +104,10 @@ export function Comparison({ window, agent }: { window: ResolvedWindow; agent: s
       : (versions.data?.groups ?? [])
           .filter((group) => group.key !== null)
           .map((group) => ({ version: versionOf(group.key!, agent), runs: group.runs }));
-  const a = params.get('a') ?? seen[1]?.version;
-  const b = params.get('b') ?? seen[0]?.version;
+  const b =
+    params.get('b') ??
+    (seen.some((option) => option.version === currentVersion) ? currentVersion : seen[0]?.version);
+  const a = params.get('a') ?? seen.find((option) => option.version !== b)?.version;
 
   const previous = previousWindow(window);
   const request =

@@ -190,7 +190,13 @@ export function CategoryBarChart({
           </>
         ) : (
           <>
-            <XAxis dataKey="label" tick={TICK} stroke="var(--border)" interval={0} />
+            <XAxis
+              dataKey="label"
+              tick={TICK}
+              stroke="var(--border)"
+              interval={0}
+              {...(data.length > 6 ? { angle: -35, textAnchor: 'end', height: 44 } : {})}
+            />
             <YAxis
               tick={TICK}
               width={48}
