@@ -59,8 +59,9 @@ async function run(server: ConsoleServer, request: { input: string; user_id?: st
 /** Data marks in a chart figure's SVG (line dots and bars). */
 async function marksIn(page: Page, testId: string): Promise<number> {
   const figure = page.getByTestId(testId);
-  await figure.locator('svg.recharts-surface').first().waitFor();
-  return figure.locator('.recharts-line-dots circle, .recharts-bar-rectangle path').count();
+  const marks = figure.locator('svg .recharts-line-dots circle, svg .recharts-bar-rectangle path');
+  await marks.first().waitFor();
+  return marks.count();
 }
 
 for (const backend of consoleBackends()) {
@@ -113,7 +114,7 @@ for (const backend of consoleBackends()) {
         ['chart-loops', 'Loop count (model steps per run)'],
         ['chart-stop-reasons', 'Stop reasons'],
       ] as const) {
-        await expect(page.getByRole('figure', { name }).isVisible()).resolves.toBe(true);
+        await page.getByRole('figure', { name }).waitFor();
         expect(await marksIn(page, testId), testId).toBeGreaterThan(0);
       }
       // Tools and stop reasons: one bar each, as the API counts them.
@@ -123,27 +124,23 @@ for (const backend of consoleBackends()) {
       const stops = page.getByTestId('chart-stop-reasons');
       await stops.getByText('Data').click();
       for (const [reason, runs] of Object.entries(summary.stop_reasons))
-        await expect(stops.getByRole('row', { name: `${reason} ${runs}` }).isVisible()).resolves.toBe(true);
+        await stops.getByRole('row', { name: `${reason} ${runs}` }).waitFor();
 
       // Budgets, for an admin key: each limit drawn, the soft threshold marked.
       const budgets = page.getByTestId('chart-budgets');
       await budgets.waitFor();
       expect(await budgets.locator('.budget-bar').count()).toBe(2);
       expect(await budgets.locator('.budget-soft').count()).toBe(2);
-      await expect(budgets.getByText('soft at 60 %').isVisible()).resolves.toBe(true);
+      await budgets.getByText('soft at 60 %').waitFor();
 
       // The comparison: this window against the one before, then two prompt versions.
       const comparison = page.getByTestId('comparison');
       await comparison.getByRole('row', { name: /^Success rate/ }).waitFor();
-      await expect(
-        comparison.getByText(/Window before: 0 runs; This window: \d+ runs/).isVisible(),
-      ).resolves.toBe(true);
+      await comparison.getByText(/Window before: 0 runs; This window: \d+ runs/).waitFor();
       await comparison.getByLabel('Compare').selectOption('versions');
       await comparison.getByText(/Version v1: \d+ runs/).waitFor();
       expect(page.url()).toContain('compare=versions');
-      await expect(comparison.getByRole('row', { name: /^Error rate of geocode/ }).isVisible()).resolves.toBe(
-        true,
-      );
+      await comparison.getByRole('row', { name: /^Error rate of geocode/ }).waitFor();
       await comparison.getByLabel('Compare').selectOption('windows');
       await comparison.getByText(/Window before: 0 runs/).waitFor();
 
@@ -172,9 +169,7 @@ for (const backend of consoleBackends()) {
       // An agent without runs: the empty state, with the command to start one.
       await page.goto(`${server.url}/?window=1h&agent=nobody`);
       await page.getByRole('heading', { name: /No runs of nobody/ }).waitFor();
-      await expect(
-        page.getByText('npx keel run travel-planner "3 days in Lisbon"').isVisible(),
-      ).resolves.toBe(true);
+      await page.getByText('npx keel run travel-planner "3 days in Lisbon"').waitFor();
       expect(await seriousA11yViolations(page)).toEqual([]);
       expect(consoleErrors).toEqual([]);
       await context.close();
