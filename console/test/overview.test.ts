@@ -146,6 +146,17 @@ for (const backend of consoleBackends()) {
 
       expect(await seriousA11yViolations(page)).toEqual([]);
       const path = await screenshot(page, `overview-${backend}`);
+
+      // Page timing: a reload (assets cached, key kept) until the last chart has its marks.
+      await page.reload();
+      await page
+        .getByTestId('chart-stop-reasons')
+        .locator('svg .recharts-bar-rectangle path')
+        .first()
+        .waitFor();
+      await page.getByTestId('chart-p95').locator('svg .recharts-line-dots circle').first().waitFor();
+      const shownMs = (await page.evaluate('Math.round(performance.now())')) as number;
+      console.log(`[page timing] overview (${backend}): every chart drawn ${shownMs} ms after navigation`);
       if (backend === 'pglite') copyFileSync(path, join(ROOT, 'test-artifacts', 'console', 'overview.png'));
       expect(consoleErrors).toEqual([]);
       await context.close();

@@ -39,11 +39,11 @@ function Kpi({ id, label, value, detail }: { id: string; label: string; value: s
   );
 }
 
-function EmptyState({ window, agent }: { window: ResolvedWindow; agent: string | undefined }) {
+function EmptyState({ span, agent }: { span: ResolvedWindow; agent: string | undefined }) {
   return (
     <section className="empty-state" aria-labelledby="empty-heading">
       <h2 id="empty-heading">
-        No runs {agent === undefined ? '' : `of ${agent} `}in the {WINDOWS[window.name].label.toLowerCase()}
+        No runs {agent === undefined ? '' : `of ${agent} `}in the {WINDOWS[span.name].label.toLowerCase()}
       </h2>
       <p>Start one and its figures show here:</p>
       <ul>
@@ -116,11 +116,11 @@ function range(values: readonly (number | null)[], format: (value: number) => st
   return low === high ? `${format(low)} throughout` : `from ${format(low)} to ${format(high)}`;
 }
 
-function OverTime({ series, window }: { series: GroupedSummary | undefined; window: ResolvedWindow }) {
+function OverTime({ series, span }: { series: GroupedSummary | undefined; span: ResolvedWindow }) {
   if (series === undefined) return <Loading what="Loading the series" />;
-  const points = fillSeries(window, series.groups);
+  const points = fillSeries(span, series.groups);
   const withRuns = points.filter((point) => point.runs > 0);
-  const unit = WINDOWS[window.name].bucket;
+  const unit = WINDOWS[span.name].bucket;
   const rows = (pick: (point: (typeof points)[number]) => string) =>
     withRuns.map((point) => [new Date(point.start).toLocaleString(), count(point.runs), pick(point)]);
   return (
@@ -278,7 +278,7 @@ export default function Overview() {
   const agent = params.get('agent') ?? undefined;
   // The window ends when the page asked (Refresh moves it), so the queries' keys stay put.
   const [now, setNow] = useState(() => Date.now());
-  const window = resolveWindow(windowName, now);
+  const span = resolveWindow(windowName, now);
   const windowId = useId();
   const agentId = useId();
 
@@ -299,15 +299,15 @@ export default function Overview() {
     queryKey: ['agents'],
     queryFn: ({ signal }) => api<{ data: AgentSummary[] }>('/v1/agents', { signal }),
   });
-  const scope = { from: window.from, to: window.to, agent };
+  const scope = { from: span.from, to: span.to, agent };
   const summary = useQuery({
     queryKey: ['analytics', 'summary', scope],
     queryFn: ({ signal }) => api<Summary>(`/v1/analytics/summary${query(scope)}`, { signal }),
   });
+  // Asked with the figures, not after them: one round trip fewer before the charts.
   const bucket = WINDOWS[windowName].bucket;
   const series = useQuery({
     queryKey: ['analytics', 'series', scope, bucket],
-    enabled: (summary.data?.runs ?? 0) > 0,
     queryFn: ({ signal }) =>
       api<GroupedSummary>(`/v1/analytics/summary${query({ ...scope, group_by: bucket })}`, { signal }),
   });
@@ -352,21 +352,21 @@ export default function Overview() {
       }
     >
       <p className="muted window-note">
-        {WINDOWS[windowName].label}: {new Date(window.from).toLocaleString()} to{' '}
-        {new Date(window.to).toLocaleString()}
+        {WINDOWS[windowName].label}: {new Date(span.from).toLocaleString()} to{' '}
+        {new Date(span.to).toLocaleString()}
         {agent === undefined ? ', all agents' : `, agent ${agent}`}.
       </p>
       {agents.error !== null && <ErrorView error={agents.error} title="Agents not loaded" />}
       {summary.error !== null && <ErrorView error={summary.error} title="Figures not loaded" />}
       {summary.isPending && <Loading what="Loading the figures" />}
-      {summary.data !== undefined && summary.data.runs === 0 && <EmptyState window={window} agent={agent} />}
+      {summary.data !== undefined && summary.data.runs === 0 && <EmptyState span={span} agent={agent} />}
       {summary.data !== undefined && summary.data.runs > 0 && (
         <>
           <Figures summary={summary.data} />
           {series.error !== null ? (
             <ErrorView error={series.error} title="Series not loaded" />
           ) : (
-            <OverTime series={series.data} window={window} />
+            <OverTime series={series.data} span={span} />
           )}
           <Breakdowns summary={summary.data} />
         </>
@@ -374,7 +374,7 @@ export default function Overview() {
       {can('admin') && <Budgets />}
       {summary.data !== undefined && (
         <Comparison
-          window={window}
+          span={span}
           agent={agent}
           currentVersion={agents.data?.data.find((known) => known.name === agent)?.prompt.current_version}
         />

@@ -64,11 +64,11 @@ function ChangeRow({
 }
 
 export function Comparison({
-  window,
+  span,
   agent,
   currentVersion,
 }: {
-  window: ResolvedWindow;
+  span: ResolvedWindow;
   agent: string | undefined;
   /** The version the agent's new runs get: B by default, against another version seen. */
   currentVersion: string | undefined;
@@ -90,11 +90,11 @@ export function Comparison({
     );
 
   const versions = useQuery({
-    queryKey: ['analytics', 'versions', window.from, window.to, agent],
+    queryKey: ['analytics', 'versions', span.from, span.to, agent],
     enabled: mode === 'versions' && agent !== undefined,
     queryFn: ({ signal }) =>
       api<GroupedSummary>(
-        `/v1/analytics/summary${query({ from: window.from, to: window.to, agent, group_by: 'prompt_version' })}`,
+        `/v1/analytics/summary${query({ from: span.from, to: span.to, agent, group_by: 'prompt_version' })}`,
         { signal },
       ),
   });
@@ -109,12 +109,12 @@ export function Comparison({
     (seen.some((option) => option.version === currentVersion) ? currentVersion : seen[0]?.version);
   const a = params.get('a') ?? seen.find((option) => option.version !== b)?.version;
 
-  const previous = previousWindow(window);
+  const previous = previousWindow(span);
   const request =
     mode === 'windows'
-      ? query({ a_from: previous.from, a_to: previous.to, b_from: window.from, b_to: window.to, agent })
+      ? query({ a_from: previous.from, a_to: previous.to, b_from: span.from, b_to: span.to, agent })
       : agent !== undefined && a !== undefined && b !== undefined && a !== b
-        ? query({ from: window.from, to: window.to, agent, a_version: a, b_version: b })
+        ? query({ from: span.from, to: span.to, agent, a_version: a, b_version: b })
         : undefined;
   const comparison = useQuery({
     queryKey: ['analytics', 'compare', request],

@@ -34,9 +34,9 @@ export function resolveWindow(name: WindowName, now: number): ResolvedWindow {
 }
 
 /** The window of the same length just before `window` (the comparison's A side). */
-export function previousWindow(window: ResolvedWindow): { from: string; to: string } {
-  const length = Date.parse(window.to) - Date.parse(window.from);
-  return { from: new Date(Date.parse(window.from) - length).toISOString(), to: window.from };
+export function previousWindow(span: ResolvedWindow): { from: string; to: string } {
+  const length = Date.parse(span.to) - Date.parse(span.from);
+  return { from: new Date(Date.parse(span.from) - length).toISOString(), to: span.from };
 }
 
 /** One point of a time chart: a bucket and its figures (null where the bucket had no runs). */
@@ -65,15 +65,15 @@ function bucketLabel(time: number, bucket: 'hour' | 'day'): string {
 
 /** Every bucket of the window in order, with the groups the API answered placed in theirs. */
 export function fillSeries(
-  window: ResolvedWindow,
+  span: ResolvedWindow,
   groups: readonly (AnalyticsFigures & { key: string | null })[],
 ): SeriesPoint[] {
-  const bucket = WINDOWS[window.name].bucket;
+  const bucket = WINDOWS[span.name].bucket;
   const size = bucket === 'day' ? DAY_MS : HOUR_MS;
   const byKey = new Map(groups.map((group) => [group.key, group]));
   const points: SeriesPoint[] = [];
-  const end = Date.parse(window.to);
-  for (let start = Math.floor(Date.parse(window.from) / size) * size; start < end; start += size) {
+  const end = Date.parse(span.to);
+  for (let start = Math.floor(Date.parse(span.from) / size) * size; start < end; start += size) {
     const group = byKey.get(bucketKey(start, bucket));
     points.push({
       start: new Date(start).toISOString(),
