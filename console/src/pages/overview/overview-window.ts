@@ -2,10 +2,8 @@
  * The overview's windows (last hour, day, week, 30 days), kept in the URL as `?window=24h`, and
  * the time buckets its charts draw: the API groups runs by UTC hour or day (`group_by=hour|day`,
  * computed in SQL, only buckets with runs answered); the empty buckets are filled in here so a
- * chart's axis spans the whole window.
+ * chart's axis spans the whole window. (No imports: the browser tests' unit test loads it in Node.)
  */
-import type { AnalyticsFigures } from './overview-types';
-
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
@@ -66,7 +64,12 @@ function bucketLabel(time: number, bucket: 'hour' | 'day'): string {
 /** Every bucket of the window in order, with the groups the API answered placed in theirs. */
 export function fillSeries(
   span: ResolvedWindow,
-  groups: readonly (AnalyticsFigures & { key: string | null })[],
+  groups: readonly {
+    key: string | null;
+    runs: number;
+    success_rate: number | null;
+    p95_duration_ms: number | null;
+  }[],
 ): SeriesPoint[] {
   const bucket = WINDOWS[span.name].bucket;
   const size = bucket === 'day' ? DAY_MS : HOUR_MS;
