@@ -12,8 +12,11 @@ export const MAX_WINDOW_DAYS = 93;
 /** A run that ended this many days ago without an outcome counts as abandoned (default). */
 export const DEFAULT_ABANDONED_AFTER_DAYS = 7;
 
-/** How `groups[]` is keyed: a run's agent, prompt version, model (its first model step's), tenant, user or UTC day. */
-export const GROUP_BY = ['agent', 'prompt_version', 'model', 'tenant', 'user', 'day'] as const;
+/**
+ * How `groups[]` is keyed: a run's agent, prompt version, model (its first model step's), tenant,
+ * user, UTC day or UTC hour (the time buckets a chart over a day or a week draws).
+ */
+export const GROUP_BY = ['agent', 'prompt_version', 'model', 'tenant', 'user', 'day', 'hour'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
 export const DAY_MS = 86_400_000;

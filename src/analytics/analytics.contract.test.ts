@@ -209,7 +209,7 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
   });
 
   const groupsOf = async (
-    groupBy: 'agent' | 'user' | 'prompt_version' | 'model' | 'day' | 'tenant',
+    groupBy: 'agent' | 'user' | 'prompt_version' | 'model' | 'day' | 'hour' | 'tenant',
     tenantId: string | null = 't1',
   ) => {
     const summary = await analytics.summary({ window: SEED_WINDOW, tenantId, groupBy });
@@ -220,7 +220,7 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
   };
   const keyed = (groups: AnalyticsGroup[]) => groups.map((group) => [group.key, group.runs]);
 
-  it('groups by agent, user, prompt version, model, day and tenant', async () => {
+  it('groups by agent, user, prompt version, model, day, hour and tenant', async () => {
     const agents = await groupsOf('agent');
     expect(keyed(agents)).toEqual([
       ['support', 5],
@@ -262,6 +262,18 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
       ['2026-11-06', 1],
       ['2026-11-07', 1],
     ]);
+    // Hours in order, keyed by the hour's start as an instant; r2 and r4 share a day, not an hour.
+    const hours = await groupsOf('hour');
+    expect(keyed(hours)).toEqual([
+      ['2026-11-01T10:00:00Z', 1],
+      ['2026-11-02T10:00:00Z', 1],
+      ['2026-11-02T12:00:00Z', 1],
+      ['2026-11-03T10:00:00Z', 1],
+      ['2026-11-05T10:00:00Z', 1],
+      ['2026-11-06T10:00:00Z', 1],
+      ['2026-11-07T10:00:00Z', 1],
+    ]);
+    expect(hours[2]).toMatchObject({ success_rate: 1, p95_duration_ms: 3000 });
     expect(keyed(await groupsOf('tenant', null))).toEqual([
       ['t1', 7],
       ['t2', 1],

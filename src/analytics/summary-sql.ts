@@ -56,6 +56,9 @@ function groupKeySql(schema: string, groupBy: GroupBy | undefined): string {
       return `coalesce(to_jsonb(r.user_id), 'null'::jsonb)`;
     case 'day':
       return `to_jsonb(to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'))`;
+    case 'hour':
+      // The hour's start as an ISO instant (`2026-11-01T13:00:00Z`): sorts as text, parses as a date.
+      return `to_jsonb(to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00Z"'))`;
     case 'model':
       // The model that answered the run's first model step (`provider:model`): a fact of an ended
       // run; of a live one, read from its steps (a CASE evaluates the subquery only then).
@@ -80,7 +83,7 @@ export function scopedRunsFilter(first: number): string {
 /**
  * Every figure per group. Parameters: $1-$5 the run filter (see {@link scopedRunsFilter}), $6 the
  * abandonment cutoff (runs that ended before it without an outcome are abandoned), $7 the
- * largest number of groups to return. One row per group, most runs first (days in order).
+ * largest number of groups to return. One row per group, most runs first (days and hours in order).
  *
  * A run that ended carries its step facts (migration 16, written when it ended): its loop count,
  * tool calls and hidden-recompute parts are read from its row. Only the runs of the window
@@ -88,7 +91,10 @@ export function scopedRunsFilter(first: number): string {
  */
 export function summarySql(schema: string, groupBy: GroupBy | undefined): string {
   // The group without a key last among equals.
-  const order = groupBy === 'day' ? 'g.group_key' : `g.runs DESC, g.group_key = 'null'::jsonb, g.group_key`;
+  const order =
+    groupBy === 'day' || groupBy === 'hour'
+      ? 'g.group_key'
+      : `g.runs DESC, g.group_key = 'null'::jsonb, g.group_key`;
   const groupKey = groupKeySql(schema, groupBy);
   return `
 WITH scoped AS (

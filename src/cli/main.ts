@@ -45,7 +45,7 @@ Usage:
   keel budgets delete <id> [--tenant T]
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
-  keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day] [--json]
+  keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day|hour] [--json]
   keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
   keel trace <run-id> [--json]
   keel migrate

@@ -53,6 +53,11 @@ describe('GET /v1/analytics/summary and /compare', () => {
       ['support', 5],
       ['triage', 2],
     ]);
+    const byHour = await summary(`${window}&agent=triage&group_by=hour`);
+    expect(byHour.groups?.map((group) => [group.key, group.runs])).toEqual([
+      ['2026-11-02T12:00:00Z', 1],
+      ['2026-11-05T10:00:00Z', 1],
+    ]);
     expect((await summary(`${window}&agent=triage`)).runs).toBe(2);
     expect((await summary(`${window}&tenant=t1`)).runs).toBe(7);
   });

@@ -137,7 +137,7 @@ export const summaryResponse = summaryScope
     groups: z
       .array(analyticsFigures.extend({ key: z.string().nullable() }))
       .optional()
-      .describe('With `group_by`: one entry per key, most runs first (days in order).'),
+      .describe('With `group_by`: one entry per key, most runs first (days and hours in order).'),
     groups_truncated: z.boolean().optional(),
     gateway: gatewayFigures.describe('Gateway calls made outside runs, by tenant and API key.'),
   })
