@@ -193,6 +193,26 @@ for (const backend of consoleBackends()) {
       await context.close();
     });
 
+    it('follows a running run: its streamed text, then its end', async () => {
+      const running = await server.api<{ id: string }>('/v1/runs', {
+        body: { agent: 'slow-planner', input: '2 days in Rome' },
+      });
+      const { context, page, consoleErrors } = await openPage(browser);
+      await signInWithKey(page, server.url, server.adminKey, `/runs/${running.id}`);
+      await page.getByRole('status').filter({ hasText: 'live' }).waitFor();
+      // The answer streams in under its open model step before the step ends.
+      const streamed = page.locator('.run-tree .streamed');
+      await streamed.first().waitFor({ timeout: 20_000 });
+      expect((await streamed.first().textContent())?.length).toBeGreaterThan(0);
+      await screenshot(page, `run-detail-live-${backend}`);
+      await page.locator('.run-header').getByText('completed').first().waitFor({ timeout: 30_000 });
+      const tree = page.getByRole('list', { name: 'Steps' });
+      await expect.poll(() => tree.locator('li[data-type="llm"]').count()).toBe(3);
+      expect(await page.getByRole('status').filter({ hasText: 'live' }).count()).toBe(0);
+      expect(consoleErrors).toEqual([]);
+      await context.close();
+    });
+
     it('follows a live run waiting for an approval, and cancels it', async () => {
       const waiting = await server.api<{ id: string }>('/v1/runs', {
         body: { agent: 'expense-approver', input: 'Pay the hotel' },

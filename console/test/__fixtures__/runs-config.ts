@@ -1,10 +1,13 @@
 /**
  * The console's run tests serve the travel planner and one more agent, `expense-approver`, whose
  * only tool needs a person's approval: its runs wait (`awaiting_approval`), so the Run detail
- * page can be seen live and a run can be cancelled from it.
+ * page can be seen live and a run can be cancelled from it; and `slow-planner`, the travel planner's
+ * offline model taking 3 s a call, so the page can be seen streaming a run's text.
  */
 import { createRuleModel, defineAgent, defineConfig, defineTool, z } from 'keel';
 import { travelPlanner } from '../../../examples/travel-planner/agent.js';
+import { createTravelPlannerModel } from '../../../examples/travel-planner/offline-model.js';
+import { travelTools } from '../../../examples/travel-planner/tools.js';
 
 const pay = defineTool({
   name: 'pay',
@@ -36,4 +39,11 @@ const expenseApprover = defineAgent({
   tools: [pay],
 });
 
-export default defineConfig({ agents: [travelPlanner, expenseApprover] });
+const slowPlanner = defineAgent({
+  name: 'slow-planner',
+  instructions: 'Plan the trip asked for.',
+  model: createTravelPlannerModel({ latencyMs: 3_000 }),
+  tools: travelTools,
+});
+
+export default defineConfig({ agents: [travelPlanner, expenseApprover, slowPlanner] });
