@@ -189,7 +189,16 @@ for (const backend of consoleBackends()) {
       expect(feedback.data).toEqual([
         expect.objectContaining({ thumbs: 'up', score: 0.9, comment: 'A good plan for Tokyo' }),
       ]);
-      expect(consoleErrors).toEqual([]);
+      // A stale page: the outcome was decided elsewhere; the dialog shows the API's refusal.
+      await page.goto(`${server.url}/runs/${runs.rome.id}`);
+      await page.getByRole('button', { name: 'Reject outcome' }).waitFor();
+      await server.api(`/v1/runs/${runs.rome.id}/outcome`, { body: { status: 'committed' } });
+      await page.getByRole('button', { name: 'Reject outcome' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Reject outcome' }).click();
+      await page.getByRole('dialog').getByText('outcome_already_recorded').waitFor();
+      expect(await seriousA11yViolations(page)).toEqual([]);
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      expect(consoleErrors.filter((error) => !error.includes('409'))).toEqual([]);
       await context.close();
     });
 
