@@ -11,8 +11,9 @@ import type { Migration } from './migrations.js';
  *   values: a running run (no stop reason yet) pays no index write for the first.
  * - `runs_tenant_trace_id` indexes the run's trace id as the exporter computes it (span-ids.ts:
  *   the first 16 bytes of sha256(run id), hex), so a trace id pasted from a tracing backend finds
- *   its run. `id::bytea` is immutable (an index may use it) and equals the id's UTF-8 bytes for
- *   ids without backslashes, which Keel's ids never have.
+ *   its run. The id's UTF-8 bytes come from a cast to bytea (immutable, so an index may use it;
+ *   `convert_to` is not) with backslashes doubled, the one character bytea input would read as an
+ *   escape: a caller-chosen id such as `a\x41` hashes as its own bytes.
  */
 export const runSearchMigration: Migration = {
   version: 23,
@@ -28,4 +29,4 @@ export const runSearchMigration: Migration = {
 };
 
 /** A run's trace id in SQL, exactly as the index above computes it (a query must repeat it to use it). */
-export const TRACE_ID_SQL = `encode(substring(sha256(id::bytea) from 1 for 16), 'hex')`;
+export const TRACE_ID_SQL = `encode(substring(sha256(replace(id, '\\', '\\\\')::bytea) from 1 for 16), 'hex')`;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { traceIdOfRun } from '../telemetry/span-ids.js';
+import { TRACE_ID_SQL } from './migration-0023-run-search.js';
 import { createPgClient } from './pg-client.js';
 import { createPgliteClient } from './pglite-client.js';
 import type { SqlClient } from './sql-client.js';
@@ -73,6 +74,12 @@ function runSearchSuite(openClient: () => Promise<SqlClient>): void {
     expect(await ids({ tenantId: 'acme', search: b.slice(0, -1) })).toEqual([]);
     expect(await ids({ tenantId: 'acme', search: other })).toEqual([]);
     expect(await ids({ tenantId: 'other', search: traceIdOfRun(other) })).toEqual([other]);
+    // A caller-chosen id hashes as its own UTF-8 bytes, backslashes and all.
+    for (const id of ['run_a\\x41\u00e9', '\\x00ff', 'run_\\\\\ud83d\ude00']) {
+      await store.createRun({ id, tenantId: 'odd', agent: 'support', input: 'hi' });
+      expect(await ids({ tenantId: 'odd', search: traceIdOfRun(id) })).toEqual([id]);
+      expect(await ids({ tenantId: 'odd', search: id })).toEqual([id]);
+    }
     // Pages of a search hold together.
     const first = await store.listRuns({ tenantId: 'acme', search: 'ada', limit: 1 });
     expect(first.runs.map((run) => run.id)).toEqual([c]);
@@ -136,7 +143,7 @@ async function explain(client: SqlClient, schema: string, filter: RunFilter): Pr
     params.push(filter.search);
     const p = `$${params.length}`;
     conditions.push(
-      `(id = ${p} OR user_id = ${p}${/^[0-9a-f]{32}$/.test(filter.search) ? ` OR encode(substring(sha256(id::bytea) from 1 for 16), 'hex') = ${p}` : ''})`,
+      `(id = ${p} OR user_id = ${p}${/^[0-9a-f]{32}$/.test(filter.search) ? ` OR ${TRACE_ID_SQL} = ${p}` : ''})`,
     );
   }
   const result = await client.query<{ 'QUERY PLAN': string }>(
