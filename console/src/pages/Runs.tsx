@@ -45,11 +45,25 @@ const columns = column.columns([
     ),
   }),
   column.accessor('agent', { header: 'Agent' }),
-  column.accessor('status', { header: 'Status', cell: (info) => <StatusBadge status={info.getValue()} /> }),
-  column.accessor('stop_reason', { header: 'Stop reason', cell: (info) => info.getValue() ?? '–' }),
+  column.accessor('status', {
+    header: 'Status',
+    cell: (info) => {
+      const reason = info.row.original.stop_reason;
+      return (
+        <>
+          <StatusBadge status={info.getValue()} />
+          {reason !== null && reason !== info.getValue() && <span className="stop-reason">{reason}</span>}
+        </>
+      );
+    },
+  }),
   column.accessor('input', {
     header: 'Input',
-    cell: (info) => <span className="run-input">{preview(info.getValue(), 60)}</span>,
+    cell: (info) => (
+      <span className="run-input" title={preview(info.getValue(), 400)}>
+        {preview(info.getValue(), 60)}
+      </span>
+    ),
   }),
   column.accessor('user_id', { header: 'User', cell: (info) => info.getValue() ?? '–' }),
   column.accessor('session_id', {
