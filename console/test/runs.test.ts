@@ -162,6 +162,9 @@ for (const backend of consoleBackends()) {
         expect(await dark.page.getByRole('button', { name: action }).count()).toBe(0);
       expect(await seriousA11yViolations(dark.page)).toEqual([]);
       await screenshot(dark.page, `run-detail-dark-narrow-${backend}`);
+      // A run that does not exist (or is another tenant's): the API's code, not a blank page.
+      await dark.page.goto(`${server.url}/runs/run_does_not_exist`);
+      await dark.page.getByText('run_not_found').waitFor();
       await dark.context.close();
     });
 

@@ -185,7 +185,14 @@ export default function Runs() {
   const field = (name: string) => `${formId}-${name}`;
 
   return (
-    <Page title="Runs">
+    <Page
+      title="Runs"
+      actions={
+        <button type="button" onClick={() => void runs.refetch()} disabled={runs.isFetching}>
+          Refresh
+        </button>
+      }
+    >
       <form className="runs-search" role="search" onSubmit={search} key={`q-${filters.q}`}>
         <label htmlFor={field('q')}>Search</label>
         <input
