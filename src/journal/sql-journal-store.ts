@@ -7,6 +7,7 @@ import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
 import { appendAudit } from '../governance/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
+import { TRACE_ID_SQL } from './migration-0023-run-search.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
@@ -42,6 +43,8 @@ export interface SqlJournalStoreOptions {
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 const MAX_CHANNEL_LENGTH = 63;
+/** A run's trace id as OpenTelemetry shows it (telemetry/span-ids.ts). */
+const TRACE_ID = /^[0-9a-f]{32}$/;
 
 /**
  * The journal store over SQL, for PGlite and Postgres alike.
@@ -183,6 +186,16 @@ export function createSqlJournalStore({
       if (filter.sessionId !== undefined) where((p) => `session_id = ${p}`, filter.sessionId);
       if (filter.userId !== undefined) where((p) => `user_id = ${p}`, filter.userId);
       if (filter.trigger !== undefined) where((p) => `trigger = ${p}`, filter.trigger);
+      if (filter.stopReason !== undefined) where((p) => `stop_reason = ${p}`, filter.stopReason);
+      if (filter.promptVersion !== undefined) where((p) => `prompt_version = ${p}`, filter.promptVersion);
+      // Each arm is an index lookup (primary key, runs_tenant_user_created, runs_tenant_trace_id);
+      // the trace id arm only when the text could be one.
+      if (filter.search !== undefined)
+        where(
+          (p) =>
+            `(id = ${p} OR user_id = ${p}${TRACE_ID.test(filter.search ?? '') ? ` OR ${TRACE_ID_SQL} = ${p}` : ''})`,
+          filter.search,
+        );
       if (filter.createdAfter !== undefined)
         where((p) => `created_at > ${p}::timestamptz`, filter.createdAfter.toISOString());
       if (filter.createdBefore !== undefined)

@@ -204,6 +204,13 @@ export interface RunFilter {
   sessionId?: string;
   userId?: string;
   trigger?: string;
+  stopReason?: string;
+  promptVersion?: string;
+  /**
+   * A run id, a trace id (32 hex digits, as exported to OpenTelemetry) or a user id, matched
+   * exactly: the runs any of them names.
+   */
+  search?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   /** Page size, 1..500 (default 50). */

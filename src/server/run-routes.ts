@@ -140,6 +140,17 @@ export const runRoutes = [
       return sendJson(response, 202, { id: run.id, status: run.status });
     },
   }),
+  /**
+   * The console's run list. Every filter is an equality the SQL gets only when given, so the
+   * planner picks the index that matches (measured over 100,000 runs, run-search.test.ts):
+   * - no filter, `trigger`, `status`, time: an index scan of `runs_tenant_created` in
+   *   `created_at DESC` order, stopping after `limit + 1` rows;
+   * - `agent`, `user_id`, `session_id`, `stop_reason`, `prompt_version`: a scan of that column's
+   *   `(tenant_id, column, created_at DESC, id DESC)` index, as short as the page;
+   * - `q`: a BitmapOr of three exact lookups (the primary key for a run id,
+   *   `runs_tenant_user_created` for a user id, `runs_tenant_trace_id` for a 32-hex trace id),
+   *   then a sort of the few rows found. 1-8 ms on Postgres, 2-45 ms on PGlite.
+   */
   defineRoute({
     method: 'GET',
     path: '/v1/runs',
@@ -159,6 +170,9 @@ export const runRoutes = [
         sessionId: filter.session_id,
         userId: filter.user_id,
         trigger: filter.trigger,
+        stopReason: filter.stop_reason,
+        promptVersion: filter.prompt_version,
+        search: filter.q,
         createdAfter: filter.created_after === undefined ? undefined : new Date(filter.created_after),
         createdBefore: filter.created_before === undefined ? undefined : new Date(filter.created_before),
         limit: filter.limit,

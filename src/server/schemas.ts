@@ -82,6 +82,13 @@ export const listRunsQuery = z.object({
   session_id: text(200).optional(),
   user_id: text(200).optional(),
   trigger: text(64).optional(),
+  stop_reason: text(64).optional(),
+  prompt_version: text(200).optional(),
+  q: text(200)
+    .optional()
+    .describe(
+      'A run id, a trace id (32 hex digits, as exported to OpenTelemetry) or a user id, matched exactly.',
+    ),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
