@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { callPricing } from './budget-pricing.js';
+import { createReserveCoalescer } from './reserve-coalescer.js';
 import { periodKeys, periodResetMs, type BudgetPeriod } from './budget-periods.js';
 import type {
   Budget,
@@ -46,6 +47,13 @@ export interface BudgetStoreOptions {
   logger?: Logger;
   /** Told once per budget and period when spend crosses the budget's `softPct`. Must not throw. */
   onAlert?: (alert: BudgetAlert) => void;
+  /**
+   * Reservations made concurrently by this process go to the database together, in one statement
+   * (`budget_reserve_batch`), decided in the order they were made: a hot budget's counter is then
+   * locked and committed once per batch instead of once per call. `false`: one statement per call.
+   * Default: batches of at most 64, at most 2 out at once.
+   */
+  coalesce?: false | { maxBatchSize?: number; maxInFlight?: number };
 }
 
 /** The model a call runs, for its worst-case price. */
@@ -191,6 +199,7 @@ export function createBudgetStore({
   createId = defaultCreateId,
   logger = silentLogger,
   onAlert,
+  coalesce = {},
 }: BudgetStoreOptions): BudgetStore {
   assertSchemaName(schema);
   const budgets = `${schema}.budgets`;
@@ -370,6 +379,54 @@ export function createBudgetStore({
     }
   };
 
+  const reserveOne = async (call: ReserveCall): Promise<ReserveRow> => {
+    const result = await client.query<ReserveRow>(
+      `SELECT * FROM ${schema}.budget_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+         $13::numeric, $14::numeric, $15, $16::bigint, $17::bigint, $18::bigint, $19::numeric, $20::bigint,
+         $21::numeric, $22::bigint)`,
+      [
+        call.id,
+        call.tenant,
+        call.agent,
+        call.user,
+        call.session,
+        call.api_key,
+        call.run,
+        call.fence,
+        call.holder,
+        call.hour,
+        call.day,
+        call.month,
+        call.input_per_m,
+        call.output_per_m,
+        call.price_known,
+        call.prompt,
+        call.max_output,
+        call.min_output,
+        call.run_remaining_usd,
+        call.run_remaining_tokens,
+        call.run_limit_usd,
+        call.run_limit_tokens,
+      ],
+    );
+    return result.rows[0] as ReserveRow;
+  };
+
+  const reserveBatch = async (calls: readonly ReserveCall[]): Promise<ReserveRow[]> => {
+    const result = await client.query<ReserveRow & { n: number }>(
+      `SELECT * FROM ${schema}.budget_reserve_batch($1::jsonb)`,
+      [JSON.stringify(calls.map((call, n) => ({ ...call, n })))],
+    );
+    const rows: ReserveRow[] = [];
+    for (const row of result.rows) rows[Number(row.n)] = row;
+    return rows;
+  };
+
+  const coalescer =
+    coalesce === false
+      ? undefined
+      : createReserveCoalescer({ runBatch: reserveBatch, runOne: reserveOne, ...coalesce });
+
   return {
     create: (tenantId, definition, actor) =>
       audited(async (tx) => {
@@ -463,77 +520,9 @@ export function createBudgetStore({
 
     async reserve(request) {
       const now = clock.now();
-      const keys = periodKeys(now);
-      const pricing = callPricing({
-        provider: request.model.provider,
-        modelId: request.model.modelId,
-        promptTokens: request.promptTokens,
-        ...(request.model.priceTable === undefined ? {} : { table: request.model.priceTable }),
-      });
-      const id = createId('bres');
-      const runLimit = request.runLimit;
-      const runRemainingUsd =
-        runLimit?.limitUsd === undefined ? null : numericOrNull(runLimit.limitUsd - runLimit.spentUsd);
-      const runRemainingTokens =
-        runLimit?.limitTokens === undefined ? null : Math.floor(runLimit.limitTokens - runLimit.spentTokens);
-      const result = await client.query<ReserveRow>(
-        `SELECT * FROM ${schema}.budget_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-           $13::numeric, $14::numeric, $15, $16::bigint, $17::bigint, $18::bigint, $19::numeric, $20::bigint,
-           $21::numeric, $22::bigint)`,
-        [
-          id,
-          request.tenantId,
-          request.agent ?? null,
-          request.userId ?? null,
-          request.sessionId ?? null,
-          request.apiKeyId ?? null,
-          request.runId ?? null,
-          request.fence ?? null,
-          request.holder,
-          keys.hour,
-          keys.day,
-          keys.month,
-          pricing.inputPerMillion,
-          pricing.outputPerMillion,
-          pricing.known,
-          Math.max(0, Math.ceil(request.promptTokens)),
-          Math.max(0, Math.floor(request.maxOutputTokens)),
-          Math.max(0, Math.floor(request.minOutputTokens ?? 1)),
-          runRemainingUsd,
-          runRemainingTokens,
-          numericOrNull(runLimit?.limitUsd ?? null),
-          runLimit?.limitTokens ?? null,
-        ],
-      );
-      const row = result.rows[0] as ReserveRow;
-      if (row.status === 'ok' || row.status === 'none') {
-        return {
-          id,
-          held: row.status === 'ok',
-          grantedOutputTokens: Number(row.granted_output),
-          reservedUsd: Number(row.usd),
-          reservedTokens: Number(row.tokens),
-        };
-      }
-      const budget = {
-        budgetId: row.budget_id ?? '',
-        scope: row.scope ?? '',
-        scopeId: row.scope_id ?? '',
-        period: row.period ?? '',
-      };
-      if (row.status === 'price_unknown') throw new ModelPriceUnknownError(request.model, budget);
-      throw new BudgetExhaustedError(
-        {
-          ...budget,
-          limitUsd: numberOrNull(row.limit_usd),
-          limitTokens: numberOrNull(row.limit_tokens),
-          spentUsd: Number(row.spent_usd ?? 0),
-          reservedUsd: Number(row.reserved_usd ?? 0),
-          spentTokens: Number(row.spent_tokens ?? 0),
-          reservedTokens: Number(row.reserved_tokens ?? 0),
-        },
-        periodResetMs(budget.period, now),
-      );
+      const call = reserveCall(request, createId('bres'), periodKeys(now));
+      const row = coalescer === undefined ? await reserveOne(call) : await coalescer.submit(call);
+      return reservationOf(request, call, row, now);
     },
 
     async settle(reservationId, spend) {
@@ -656,4 +645,107 @@ function numericOrNull(value: number | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   const text = String(value);
   return /e/i.test(text) ? value.toFixed(20) : text;
+}
+
+/** One reservation's parameters, named as `budget_reserve_batch` reads them. */
+interface ReserveCall {
+  id: string;
+  tenant: string;
+  agent: string | null;
+  user: string | null;
+  session: string | null;
+  api_key: string | null;
+  run: string | null;
+  fence: number | null;
+  holder: string;
+  hour: string;
+  day: string;
+  month: string;
+  input_per_m: string;
+  output_per_m: string;
+  price_known: boolean;
+  prompt: number;
+  max_output: number;
+  min_output: number;
+  run_remaining_usd: string | null;
+  run_remaining_tokens: number | null;
+  run_limit_usd: string | null;
+  run_limit_tokens: number | null;
+}
+
+function reserveCall(
+  request: ReserveRequest,
+  id: string,
+  keys: { hour: string; day: string; month: string },
+): ReserveCall {
+  const pricing = callPricing({
+    provider: request.model.provider,
+    modelId: request.model.modelId,
+    promptTokens: request.promptTokens,
+    ...(request.model.priceTable === undefined ? {} : { table: request.model.priceTable }),
+  });
+  const runLimit = request.runLimit;
+  return {
+    id,
+    tenant: request.tenantId,
+    agent: request.agent ?? null,
+    user: request.userId ?? null,
+    session: request.sessionId ?? null,
+    api_key: request.apiKeyId ?? null,
+    run: request.runId ?? null,
+    fence: request.fence ?? null,
+    holder: request.holder,
+    hour: keys.hour,
+    day: keys.day,
+    month: keys.month,
+    input_per_m: pricing.inputPerMillion,
+    output_per_m: pricing.outputPerMillion,
+    price_known: pricing.known,
+    prompt: Math.max(0, Math.ceil(request.promptTokens)),
+    max_output: Math.max(0, Math.floor(request.maxOutputTokens)),
+    min_output: Math.max(0, Math.floor(request.minOutputTokens ?? 1)),
+    run_remaining_usd:
+      runLimit?.limitUsd === undefined ? null : numericOrNull(runLimit.limitUsd - runLimit.spentUsd),
+    run_remaining_tokens:
+      runLimit?.limitTokens === undefined ? null : Math.floor(runLimit.limitTokens - runLimit.spentTokens),
+    run_limit_usd: numericOrNull(runLimit?.limitUsd ?? null),
+    run_limit_tokens: runLimit?.limitTokens ?? null,
+  };
+}
+
+/** The reservation a result row grants, or the error it refuses with. */
+function reservationOf(
+  request: ReserveRequest,
+  call: ReserveCall,
+  row: ReserveRow,
+  now: number,
+): BudgetReservation {
+  if (row.status === 'ok' || row.status === 'none') {
+    return {
+      id: call.id,
+      held: row.status === 'ok',
+      grantedOutputTokens: Number(row.granted_output),
+      reservedUsd: Number(row.usd),
+      reservedTokens: Number(row.tokens),
+    };
+  }
+  const budget = {
+    budgetId: row.budget_id ?? '',
+    scope: row.scope ?? '',
+    scopeId: row.scope_id ?? '',
+    period: row.period ?? '',
+  };
+  if (row.status === 'price_unknown') throw new ModelPriceUnknownError(request.model, budget);
+  throw new BudgetExhaustedError(
+    {
+      ...budget,
+      limitUsd: numberOrNull(row.limit_usd),
+      limitTokens: numberOrNull(row.limit_tokens),
+      spentUsd: Number(row.spent_usd ?? 0),
+      reservedUsd: Number(row.reserved_usd ?? 0),
+      spentTokens: Number(row.spent_tokens ?? 0),
+      reservedTokens: Number(row.reserved_tokens ?? 0),
+    },
+    periodResetMs(budget.period, now),
+  );
 }

@@ -1,0 +1,214 @@
+import type { Migration } from './migrations.js';
+
+/**
+ * Budget reservations in batches (issue 10, reservation throughput): `budget_reserve_batch`
+ * makes the reservations of many model calls in one statement, one transaction and one commit,
+ * so a hot budget's counter row is locked (and its commit flushed) once per batch rather than
+ * once per call. A process coalesces the reservations it makes concurrently into one call (see
+ * `budgets/reserve-coalescer.ts`).
+ *
+ * Each entry is decided exactly as `budget_reserve` decides one call, in the order given, against
+ * the counters as the entries before it left them: an entry that does not fit is refused
+ * (`exhausted`, `price_unknown`) and the next one is still tried. Deadlock-free with
+ * `budget_reserve`, `budget_settle` and other batches: every counter the batch may touch is
+ * created when missing and locked up front, in (budget_id, period_key) order, the order those
+ * take them in too. The counters are then updated once each, with the batch's total.
+ *
+ * Entries (`p_calls`, a JSON array) carry `budget_reserve`'s parameters under short names:
+ * `n` (the entry's number, echoed in its result row), `id`, `tenant`, `agent`, `user`,
+ * `session`, `api_key`, `run`, `fence`, `holder`, `hour`, `day`, `month` (the period keys), `input_per_m`, `output_per_m` (decimal
+ * strings), `price_known`, `prompt`, `max_output`, `min_output`, `run_remaining_usd`,
+ * `run_remaining_tokens`, `run_limit_usd`, `run_limit_tokens`. One result row per entry.
+ */
+export const budgetReserveBatchMigration: Migration = {
+  version: 22,
+  name: 'budget_reserve_batch',
+  up: (schema) => `
+    CREATE FUNCTION ${schema}.budget_reserve_batch(p_calls jsonb)
+    RETURNS TABLE (
+      n integer, status text, granted_output bigint, usd numeric, tokens bigint,
+      budget_id text, scope text, scope_id text, period text, period_key text,
+      limit_usd numeric, limit_tokens bigint, spent_usd numeric, reserved_usd numeric,
+      spent_tokens bigint, reserved_tokens bigint
+    ) LANGUAGE plpgsql AS $$
+    #variable_conflict use_column
+    DECLARE
+      e record;
+      -- Which counters apply to which entry, ordered by entry then counter.
+      a_n integer[];
+      a_id text[];
+      a_key text[];
+      a_at integer := 1;
+      -- Every counter the batch touches, locked, in lock order, with its budget and what the
+      -- batch adds to it (u_add_*).
+      u_pair text[];
+      u_id text[];
+      u_key text[];
+      u_scope text[];
+      u_scope_id text[];
+      u_period text[];
+      u_limit_usd numeric[];
+      u_limit_tokens bigint[];
+      u_spent_usd numeric[];
+      u_reserved_usd numeric[];
+      u_spent_tokens bigint[];
+      u_reserved_tokens bigint[];
+      u_add_usd numeric[];
+      u_add_tokens bigint[];
+      v_mine integer[];
+      v_i integer;
+      v_refused boolean;
+      v_granted bigint;
+      v_afford bigint;
+      v_left numeric;
+      v_prompt_usd numeric;
+      v_output_usd numeric;
+    BEGIN
+      SELECT COALESCE(array_agg(x.n ORDER BY x.n, x.id, x.k), '{}'), COALESCE(array_agg(x.id ORDER BY x.n, x.id, x.k), '{}'),
+        COALESCE(array_agg(x.k ORDER BY x.n, x.id, x.k), '{}')
+      INTO a_n, a_id, a_key
+      FROM (
+        SELECT c.n, b.id, CASE b.period WHEN 'hour' THEN c.hour WHEN 'day' THEN c.day WHEN 'month' THEN c.month
+          WHEN 'total' THEN 'total' ELSE c.run END AS k
+        FROM jsonb_to_recordset(p_calls) AS c(n integer, tenant text, agent text, "user" text, session text,
+          api_key text, run text, hour text, day text, month text)
+        JOIN ${schema}.budgets b ON b.tenant_id = c.tenant AND (b.period <> 'run' OR c.run IS NOT NULL) AND (
+          (b.scope = 'tenant' AND b.scope_id = c.tenant) OR (b.scope = 'agent' AND b.scope_id = c.agent)
+          OR (b.scope = 'user' AND b.scope_id = c."user") OR (b.scope = 'session' AND b.scope_id = c.session)
+          OR (b.scope = 'api_key' AND b.scope_id = c.api_key) OR (b.scope = 'run' AND b.scope_id = c.run))) x;
+
+      IF array_length(a_n, 1) IS NOT NULL THEN
+        INSERT INTO ${schema}.budget_counters (budget_id, period_key)
+          SELECT DISTINCT t.i, t.k FROM unnest(a_id, a_key) AS t(i, k)
+          WHERE NOT EXISTS (SELECT 1 FROM ${schema}.budget_counters bc WHERE bc.budget_id = t.i AND bc.period_key = t.k)
+          ORDER BY t.i, t.k
+          ON CONFLICT DO NOTHING;
+        SELECT array_agg(s.budget_id || chr(31) || s.period_key), array_agg(s.budget_id), array_agg(s.period_key),
+          array_agg(s.scope), array_agg(s.scope_id), array_agg(s.period),
+          array_agg(s.limit_usd), array_agg(s.limit_tokens), array_agg(s.spent_usd), array_agg(s.reserved_usd),
+          array_agg(s.spent_tokens), array_agg(s.reserved_tokens), array_agg(0::numeric), array_agg(0::bigint)
+        INTO u_pair, u_id, u_key, u_scope, u_scope_id, u_period, u_limit_usd, u_limit_tokens, u_spent_usd,
+          u_reserved_usd, u_spent_tokens, u_reserved_tokens, u_add_usd, u_add_tokens
+        FROM (
+          SELECT bc.budget_id, bc.period_key, b.scope, b.scope_id, b.period, b.limit_usd, b.limit_tokens,
+            bc.spent_usd, bc.reserved_usd, bc.spent_tokens, bc.reserved_tokens
+          FROM ${schema}.budget_counters bc
+          JOIN ${schema}.budgets b ON b.id = bc.budget_id
+          WHERE (bc.budget_id, bc.period_key) IN (SELECT DISTINCT t.i, t.k FROM unnest(a_id, a_key) AS t(i, k))
+          ORDER BY bc.budget_id, bc.period_key
+          FOR UPDATE OF bc
+        ) s;
+      END IF;
+
+      FOR e IN
+        SELECT * FROM jsonb_to_recordset(p_calls) AS c(n integer, id text, tenant text, api_key text, run text,
+          fence bigint, holder text, input_per_m numeric, output_per_m numeric, price_known boolean, prompt bigint,
+          max_output bigint, min_output bigint, run_remaining_usd numeric, run_remaining_tokens bigint,
+          run_limit_usd numeric, run_limit_tokens bigint)
+        ORDER BY c.n
+      LOOP
+        v_granted := e.max_output;
+        v_prompt_usd := COALESCE(e.prompt * e.input_per_m / 1000000, 0);
+        v_output_usd := COALESCE(e.output_per_m / 1000000, 0);
+        -- The counters of this entry (positions in u_*), in lock order.
+        v_mine := '{}';
+        WHILE a_at <= COALESCE(array_length(a_n, 1), 0) AND a_n[a_at] < e.n LOOP
+          a_at := a_at + 1;
+        END LOOP;
+        WHILE a_at <= COALESCE(array_length(a_n, 1), 0) AND a_n[a_at] = e.n LOOP
+          v_i := array_position(u_pair, a_id[a_at] || chr(31) || a_key[a_at]);
+          -- A budget deleted since the look-up has no counter left: it no longer applies.
+          IF v_i IS NOT NULL THEN
+            v_mine := v_mine || v_i;
+          END IF;
+          a_at := a_at + 1;
+        END LOOP;
+
+        -- The implicit per-run budget, as in budget_reserve.
+        IF e.run_remaining_usd IS NOT NULL AND NOT e.price_known THEN
+          RETURN QUERY SELECT e.n, 'price_unknown'::text, 0::bigint, 0::numeric, 0::bigint, 'run:' || e.run, 'run'::text,
+            e.run, 'run'::text, e.run, e.run_limit_usd, e.run_limit_tokens, 0::numeric, 0::numeric, 0::bigint, 0::bigint;
+          CONTINUE;
+        END IF;
+        IF e.run_remaining_usd IS NOT NULL AND v_output_usd > 0 THEN
+          v_granted := LEAST(v_granted, floor((e.run_remaining_usd - v_prompt_usd) / v_output_usd)::bigint);
+        ELSIF e.run_remaining_usd IS NOT NULL AND v_prompt_usd > e.run_remaining_usd THEN
+          v_granted := -1;
+        END IF;
+        IF e.run_remaining_tokens IS NOT NULL THEN
+          v_granted := LEAST(v_granted, e.run_remaining_tokens - e.prompt);
+        END IF;
+        IF v_granted < e.min_output THEN
+          RETURN QUERY SELECT e.n, 'exhausted'::text, 0::bigint, 0::numeric, 0::bigint, 'run:' || e.run, 'run'::text,
+            e.run, 'run'::text, e.run, e.run_limit_usd, e.run_limit_tokens,
+            e.run_limit_usd - e.run_remaining_usd, 0::numeric, e.run_limit_tokens - e.run_remaining_tokens, 0::bigint;
+          CONTINUE;
+        END IF;
+
+        IF array_length(v_mine, 1) IS NULL THEN
+          RETURN QUERY SELECT e.n, 'none'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, e.prompt + v_granted,
+            NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::numeric, NULL::bigint,
+            NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint;
+          CONTINUE;
+        END IF;
+
+        -- Each budget in lock order, against spend plus what is held, this batch's holds included.
+        v_refused := false;
+        FOREACH v_i IN ARRAY v_mine LOOP
+          IF u_limit_usd[v_i] IS NOT NULL AND NOT e.price_known THEN
+            RETURN QUERY SELECT e.n, 'price_unknown'::text, 0::bigint, 0::numeric, 0::bigint, u_id[v_i], u_scope[v_i],
+              u_scope_id[v_i], u_period[v_i], u_key[v_i], u_limit_usd[v_i], u_limit_tokens[v_i], u_spent_usd[v_i],
+              u_reserved_usd[v_i] + u_add_usd[v_i], u_spent_tokens[v_i], u_reserved_tokens[v_i] + u_add_tokens[v_i];
+            v_refused := true;
+            EXIT;
+          END IF;
+          v_afford := NULL;
+          IF u_limit_usd[v_i] IS NOT NULL THEN
+            v_left := u_limit_usd[v_i] - u_spent_usd[v_i] - u_reserved_usd[v_i] - u_add_usd[v_i];
+            IF v_output_usd > 0 THEN
+              v_afford := floor((v_left - v_prompt_usd) / v_output_usd)::bigint;
+            ELSIF v_left < v_prompt_usd OR v_left <= 0 THEN
+              v_afford := -1;
+            END IF;
+          END IF;
+          IF u_limit_tokens[v_i] IS NOT NULL THEN
+            v_afford := LEAST(COALESCE(v_afford, u_limit_tokens[v_i]),
+              u_limit_tokens[v_i] - u_spent_tokens[v_i] - u_reserved_tokens[v_i] - u_add_tokens[v_i] - e.prompt);
+          END IF;
+          IF v_afford IS NOT NULL AND v_afford < v_granted THEN
+            v_granted := v_afford;
+            IF v_granted < e.min_output THEN
+              RETURN QUERY SELECT e.n, 'exhausted'::text, 0::bigint, 0::numeric, 0::bigint, u_id[v_i], u_scope[v_i],
+                u_scope_id[v_i], u_period[v_i], u_key[v_i], u_limit_usd[v_i], u_limit_tokens[v_i], u_spent_usd[v_i],
+                u_reserved_usd[v_i] + u_add_usd[v_i], u_spent_tokens[v_i], u_reserved_tokens[v_i] + u_add_tokens[v_i];
+              v_refused := true;
+              EXIT;
+            END IF;
+          END IF;
+        END LOOP;
+        CONTINUE WHEN v_refused;
+
+        FOREACH v_i IN ARRAY v_mine LOOP
+          u_add_usd[v_i] := u_add_usd[v_i] + (v_prompt_usd + v_granted * v_output_usd);
+          u_add_tokens[v_i] := u_add_tokens[v_i] + (e.prompt + v_granted);
+        END LOOP;
+        INSERT INTO ${schema}.budget_reservations
+          (id, tenant_id, run_id, fence, api_key_id, holder, budget_ids, period_keys, usd, tokens)
+        SELECT e.id, e.tenant, e.run, e.fence, e.api_key, e.holder, array_agg(u_id[m.i] ORDER BY m.o),
+          array_agg(u_key[m.i] ORDER BY m.o), v_prompt_usd + v_granted * v_output_usd, e.prompt + v_granted
+        FROM unnest(v_mine) WITH ORDINALITY AS m(i, o);
+        RETURN QUERY SELECT e.n, 'ok'::text, v_granted, v_prompt_usd + v_granted * v_output_usd, e.prompt + v_granted,
+          NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::numeric, NULL::bigint,
+          NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint;
+      END LOOP;
+
+      IF u_id IS NOT NULL THEN
+        UPDATE ${schema}.budget_counters bc
+          SET reserved_usd = bc.reserved_usd + t.u, reserved_tokens = bc.reserved_tokens + t.tk
+          FROM unnest(u_id, u_key, u_add_usd, u_add_tokens) AS t(i, k, u, tk)
+          WHERE bc.budget_id = t.i AND bc.period_key = t.k AND (t.u <> 0 OR t.tk <> 0);
+      END IF;
+    END
+    $$;
+  `,
+};
