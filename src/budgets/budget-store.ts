@@ -23,7 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { callPricing } from './budget-pricing.js';
-import { createReserveCoalescer } from './reserve-coalescer.js';
+import { createCoalescer } from './coalescer.js';
 import { periodKeys, periodResetMs, type BudgetPeriod } from './budget-periods.js';
 import type {
   Budget,
@@ -322,22 +322,30 @@ export function createBudgetStore({
     return found.rows[0]?.id ?? '';
   };
 
-  const settleRows = async (ids: readonly string[], spend: CallSpend | undefined) => {
-    const result = await client.query<{
-      budget_id: string | null;
-      period_key: string | null;
-      spent_usd: string | null;
-      spent_tokens: string | number | null;
-      crossed: boolean;
-      settled: number;
-    }>(`SELECT * FROM ${schema}.budget_settle($1::text[], $2::numeric, $3::bigint)`, [
-      ids,
-      spend?.costUsd === undefined ? null : numericOrNull(Math.max(0, spend.costUsd)),
-      spend?.tokens === undefined ? null : Math.max(0, Math.round(spend.tokens)),
-    ]);
+  const settleRows = async (
+    ids: readonly string[],
+    { usd, tokens }: { usd: string | null; tokens: number | null } = { usd: null, tokens: null },
+  ) => {
+    const result = await client.query<SettleRow>(
+      `SELECT * FROM ${schema}.budget_settle($1::text[], $2::numeric, $3::bigint)`,
+      [ids, usd, tokens],
+    );
     const crossed = result.rows.filter((row) => row.crossed && row.budget_id !== null);
     if (crossed.length > 0) await raiseAlerts(crossed);
     return Number(result.rows[0]?.settled ?? 0);
+  };
+
+  const settleBatch = async (calls: readonly SettleCall[]): Promise<undefined[]> => {
+    const result = await client.query<SettleRow>(`SELECT * FROM ${schema}.budget_settle_batch($1::jsonb)`, [
+      JSON.stringify(calls),
+    ]);
+    const crossed = result.rows.filter((row) => row.crossed && row.budget_id !== null);
+    // The settlements are committed: an alert that fails to be raised must not fail them.
+    if (crossed.length > 0)
+      await raiseAlerts(crossed).catch((error: unknown) =>
+        logger.error('budget alerts of a settlement batch failed', { error: String(error) }),
+      );
+    return calls.map(() => undefined);
   };
 
   const raiseAlerts = async (
@@ -425,7 +433,18 @@ export function createBudgetStore({
   const coalescer =
     coalesce === false
       ? undefined
-      : createReserveCoalescer({ runBatch: reserveBatch, runOne: reserveOne, ...coalesce });
+      : createCoalescer({ runBatch: reserveBatch, runOne: reserveOne, ...coalesce });
+  const settleCoalescer =
+    coalesce === false
+      ? undefined
+      : createCoalescer({
+          runBatch: settleBatch,
+          runOne: async (call: SettleCall) => {
+            await settleRows([call.id], call);
+            return undefined;
+          },
+          ...coalesce,
+        });
 
   return {
     create: (tenantId, definition, actor) =>
@@ -526,11 +545,12 @@ export function createBudgetStore({
     },
 
     async settle(reservationId, spend) {
-      await settleRows([reservationId], spend);
+      if (settleCoalescer === undefined) await settleRows([reservationId], settleAmounts(spend));
+      else await settleCoalescer.submit({ id: reservationId, ...settleAmounts(spend) });
     },
 
     release: (reservationIds) =>
-      reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds, undefined),
+      reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds),
 
     async releaseForRun(runId, olderThanFence) {
       const held = await client.query<{ id: string }>(
@@ -538,10 +558,7 @@ export function createBudgetStore({
         [runId, olderThanFence ?? null],
       );
       if (held.rows.length === 0) return 0;
-      return settleRows(
-        held.rows.map((row) => row.id),
-        undefined,
-      );
+      return settleRows(held.rows.map((row) => row.id));
     },
 
     async releaseOlderThan(ageMs, { includeRuns = false } = {}) {
@@ -551,10 +568,7 @@ export function createBudgetStore({
         [new Date(clock.now() - ageMs), includeRuns],
       );
       if (held.rows.length === 0) return 0;
-      return settleRows(
-        held.rows.map((row) => row.id),
-        undefined,
-      );
+      return settleRows(held.rows.map((row) => row.id));
     },
 
     async checkPricedUnderBudgets(subject, model) {
@@ -748,4 +762,28 @@ function reservationOf(
     },
     periodResetMs(budget.period, now),
   );
+}
+
+interface SettleRow {
+  budget_id: string | null;
+  period_key: string | null;
+  spent_usd: string | null;
+  spent_tokens: string | number | null;
+  crossed: boolean;
+  settled: number;
+}
+
+/** One settlement, named as `budget_settle_batch` reads it. */
+interface SettleCall {
+  id: string;
+  usd: string | null;
+  tokens: number | null;
+}
+
+/** What a settlement charges: null charges nothing. */
+function settleAmounts(spend: CallSpend | undefined): { usd: string | null; tokens: number | null } {
+  return {
+    usd: spend?.costUsd === undefined ? null : numericOrNull(Math.max(0, spend.costUsd)),
+    tokens: spend?.tokens === undefined ? null : Math.max(0, Math.round(spend.tokens)),
+  };
 }

@@ -19,6 +19,9 @@ import type { Migration } from './migrations.js';
  * `session`, `api_key`, `run`, `fence`, `holder`, `hour`, `day`, `month` (the period keys), `input_per_m`, `output_per_m` (decimal
  * strings), `price_known`, `prompt`, `max_output`, `min_output`, `run_remaining_usd`,
  * `run_remaining_tokens`, `run_limit_usd`, `run_limit_tokens`. One result row per entry.
+ *
+ * `budget_settle_batch` does the same for settlements: the calls a process settles at once give
+ * their holds back and charge their spend with one update of each counter.
  */
 export const budgetReserveBatchMigration: Migration = {
   version: 22,
@@ -207,6 +210,74 @@ export const budgetReserveBatchMigration: Migration = {
           SET reserved_usd = bc.reserved_usd + t.u, reserved_tokens = bc.reserved_tokens + t.tk
           FROM unnest(u_id, u_key, u_add_usd, u_add_tokens) AS t(i, k, u, tk)
           WHERE bc.budget_id = t.i AND bc.period_key = t.k AND (t.u <> 0 OR t.tk <> 0);
+      END IF;
+    END
+    $$;
+
+    -- Settles many reservations, each with its own spend (p_settles: a JSON array of
+    -- {id, usd, tokens}, usd a decimal string, either null to charge nothing), as budget_settle
+    -- settles one: the reservations are deleted first (so each is given back at most once), then
+    -- each counter touched is updated once, in key order, with the batch's totals. One row per
+    -- counter, \`crossed\` true when the batch took its spend past the soft threshold.
+    CREATE FUNCTION ${schema}.budget_settle_batch(p_settles jsonb)
+    RETURNS TABLE (budget_id text, period_key text, spent_usd numeric, spent_tokens bigint, crossed boolean, settled integer)
+    LANGUAGE plpgsql AS $$
+    #variable_conflict use_column
+    DECLARE
+      v_ids text[];
+      v_keys text[];
+      v_held_usd numeric[];
+      v_held_tokens bigint[];
+      v_add_usd numeric[];
+      v_add_tokens bigint[];
+      v_count integer;
+      v_crossed boolean;
+      v_spent_usd numeric;
+      v_spent_tokens bigint;
+    BEGIN
+      WITH s AS (
+        SELECT * FROM jsonb_to_recordset(p_settles) AS s(id text, usd numeric, tokens bigint)
+      ), gone AS (
+        DELETE FROM ${schema}.budget_reservations r USING s WHERE r.id = s.id
+        RETURNING r.budget_ids, r.period_keys, r.usd AS held_usd, r.tokens AS held_tokens, s.usd, s.tokens
+      ), held AS (
+        SELECT t.i, t.k, sum(g.held_usd) AS hu, sum(g.held_tokens)::bigint AS ht,
+          COALESCE(sum(g.usd), 0) AS add_usd, COALESCE(sum(g.tokens), 0)::bigint AS add_tokens
+        FROM gone g, unnest(g.budget_ids, g.period_keys) AS t(i, k) GROUP BY t.i, t.k
+      )
+      SELECT (SELECT array_agg(h.i ORDER BY h.i, h.k) FROM held h), (SELECT array_agg(h.k ORDER BY h.i, h.k) FROM held h),
+        (SELECT array_agg(h.hu ORDER BY h.i, h.k) FROM held h), (SELECT array_agg(h.ht ORDER BY h.i, h.k) FROM held h),
+        (SELECT array_agg(h.add_usd ORDER BY h.i, h.k) FROM held h), (SELECT array_agg(h.add_tokens ORDER BY h.i, h.k) FROM held h),
+        (SELECT count(*) FROM gone)::integer
+      INTO v_ids, v_keys, v_held_usd, v_held_tokens, v_add_usd, v_add_tokens, v_count;
+      IF v_ids IS NOT NULL THEN
+        FOR n IN 1 .. array_length(v_ids, 1) LOOP
+          UPDATE ${schema}.budget_counters bc
+            SET reserved_usd = GREATEST(bc.reserved_usd - v_held_usd[n], 0),
+                reserved_tokens = GREATEST(bc.reserved_tokens - v_held_tokens[n], 0),
+                spent_usd = bc.spent_usd + v_add_usd[n],
+                spent_tokens = bc.spent_tokens + v_add_tokens[n]
+            WHERE bc.budget_id = v_ids[n] AND bc.period_key = v_keys[n]
+            RETURNING bc.spent_usd, bc.spent_tokens, EXISTS (
+              SELECT 1 FROM ${schema}.budgets x WHERE x.id = bc.budget_id AND (
+                (x.limit_usd > 0 AND bc.spent_usd * 100 >= x.limit_usd * x.soft_pct
+                  AND (bc.spent_usd - v_add_usd[n]) * 100 < x.limit_usd * x.soft_pct) OR
+                (x.limit_tokens > 0 AND bc.spent_tokens * 100 >= x.limit_tokens * x.soft_pct
+                  AND (bc.spent_tokens - v_add_tokens[n]) * 100 < x.limit_tokens * x.soft_pct)))
+            INTO v_spent_usd, v_spent_tokens, v_crossed;
+          budget_id := v_ids[n];
+          period_key := v_keys[n];
+          spent_usd := v_spent_usd;
+          spent_tokens := v_spent_tokens;
+          crossed := COALESCE(v_crossed, false);
+          settled := v_count;
+          RETURN NEXT;
+        END LOOP;
+      END IF;
+      IF v_count = 0 OR v_ids IS NULL THEN
+        budget_id := NULL; period_key := NULL; spent_usd := NULL; spent_tokens := NULL; crossed := false;
+        settled := v_count;
+        RETURN NEXT;
       END IF;
     END
     $$;

@@ -1,19 +1,19 @@
 /**
  * Coalesces concurrent requests of one process into batches: the requests submitted while
  * `maxInFlight` batches are already out wait and go together in the next one. Made for budget
- * reservations on a hot budget, where every call locks the same counter row until its commit:
- * a batch takes that lock (and pays that commit) once for all its calls.
+ * reservations and settlements on a hot budget, where every call locks the same counter row
+ * until its commit: a batch takes that lock (and pays that commit) once for all its calls.
  *
  * No timer: a request submitted when fewer than `maxInFlight` batches are out leaves at the end
  * of the current tick (with whatever else was submitted in it), so a lone call waits for nothing.
  * A batch of one goes through `runOne`. When a batch fails with anything but an unreachable
- * database (`DatabaseUnavailableError`), each of its requests is retried alone through `runOne`,
+ * database (`DatabaseUnavailableError`), each of its requests is retried alone, in order, through `runOne`,
  * so one bad request fails only itself; an unreachable database fails them all (fail closed).
  */
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 
-/** Options of {@link createReserveCoalescer}. */
-export interface ReserveCoalescerOptions<Request, Result> {
+/** Options of {@link createCoalescer}. */
+export interface CoalescerOptions<Request, Result> {
   /** Runs many requests in one statement: one result per request, in the same order. */
   runBatch(requests: readonly Request[]): Promise<Result[]>;
   /** Runs one request alone. */
@@ -25,7 +25,7 @@ export interface ReserveCoalescerOptions<Request, Result> {
 }
 
 /** Submits requests to be coalesced. */
-export interface ReserveCoalescer<Request, Result> {
+export interface Coalescer<Request, Result> {
   submit(request: Request): Promise<Result>;
 }
 
@@ -36,12 +36,12 @@ interface Pending<Request, Result> {
 }
 
 /** Creates a coalescer over a batch and a single runner. */
-export function createReserveCoalescer<Request, Result>({
+export function createCoalescer<Request, Result>({
   runBatch,
   runOne,
   maxBatchSize = 64,
   maxInFlight = 2,
-}: ReserveCoalescerOptions<Request, Result>): ReserveCoalescer<Request, Result> {
+}: CoalescerOptions<Request, Result>): Coalescer<Request, Result> {
   const queue: Pending<Request, Result>[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -59,13 +59,13 @@ export function createReserveCoalescer<Request, Result>({
         for (const pending of batch) pending.reject(error);
         return;
       }
-      // Nothing of the failed batch was kept (one statement): each request on its own.
-      await Promise.all(batch.map(settleOne));
+      // Nothing of the failed batch was kept (one statement): each request on its own, in order.
+      for (const pending of batch) await settleOne(pending);
       return;
     }
     batch.forEach((pending, index) => {
       if (index < results.length) pending.resolve(results[index] as Result);
-      else pending.reject(new Error('reservation batch returned fewer results than requests'));
+      else pending.reject(new Error('batch returned fewer results than requests'));
     });
   };
 
