@@ -12,8 +12,9 @@
 //   npm run build && node bench/budgets/reservations.js
 //
 // Settings: KEEL_BENCH_BUDGETS_CONCURRENCY (calls in flight, a comma list, default 1,8,32,64),
-// KEEL_BENCH_BUDGETS_SECONDS (per cell, default 5), KEEL_BENCH_BUDGETS_POOL (connections, default
-// 32: more calls in flight than that wait for a connection). The database keel_bench_budgets_keel
+// KEEL_BENCH_BUDGETS_SECONDS (per cell and round, default 3), KEEL_BENCH_BUDGETS_ROUNDS (default
+// 3: every cell runs once per round, the median round is shown), KEEL_BENCH_BUDGETS_POOL
+// (connections, default 32: more calls in flight than that wait for a connection). The database keel_bench_budgets_keel
 // is created afresh and dropped at the end. Prints a markdown table and the JSON result on the
 // last line.
 //
@@ -33,7 +34,8 @@ const CONCURRENCIES = (process.env.KEEL_BENCH_BUDGETS_CONCURRENCY ?? '1,8,32,64'
   .split(',')
   .map((value) => Number(value.trim()));
 const POOL = Number(process.env.KEEL_BENCH_BUDGETS_POOL ?? 32);
-const SECONDS = Number(process.env.KEEL_BENCH_BUDGETS_SECONDS ?? 5);
+const SECONDS = Number(process.env.KEEL_BENCH_BUDGETS_SECONDS ?? 3);
+const ROUNDS = Number(process.env.KEEL_BENCH_BUDGETS_ROUNDS ?? 3);
 const DATABASE = 'keel_bench_budgets_keel';
 
 function percentile(sorted, p) {
@@ -115,21 +117,41 @@ async function main() {
       'CREATE TABLE bench_counter (id int PRIMARY KEY, n bigint NOT NULL); INSERT INTO bench_counter VALUES (1, 0);',
     );
     const floorOp = () => client.query('UPDATE bench_counter SET n = n + 1 WHERE id = 1');
-    const cells = [];
-    for (const concurrency of CONCURRENCIES) {
-      const floor = await measure(concurrency, floorOp);
-      const single = await measure(concurrency, reserveWith(perCall));
-      const batched = await measure(concurrency, reserveWith(coalesced));
-      cells.push({ concurrency, floor, single, batched });
-    }
     const middle = CONCURRENCIES.includes(32) ? 32 : CONCURRENCIES[CONCURRENCIES.length - 1];
-    const widths = [];
-    for (const maxInFlight of [1, 4]) {
-      const budgets = keel.createBudgetStore({ client, coalesce: { maxInFlight } });
-      widths.push({ maxInFlight, ...(await measure(middle, reserveWith(budgets))) });
-    }
-    const cycleSingle = await measure(middle, cycleWith(perCall));
-    const cycleBatched = await measure(middle, cycleWith(coalesced));
+    const narrow = keel.createBudgetStore({ client, coalesce: { maxInFlight: 1 } });
+    const wide = keel.createBudgetStore({ client, coalesce: { maxInFlight: 4 } });
+    // Every cell once per round, rounds one after the other: load that drifts during the run
+    // (this machine is shared) falls on every cell alike. Each cell reports its median round.
+    const plan = [
+      ...CONCURRENCIES.flatMap((concurrency) => [
+        { key: `floor@${concurrency}`, concurrency, op: floorOp },
+        { key: `single@${concurrency}`, concurrency, op: reserveWith(perCall) },
+        { key: `batched@${concurrency}`, concurrency, op: reserveWith(coalesced) },
+      ]),
+      { key: 'width1', concurrency: middle, op: reserveWith(narrow) },
+      { key: 'width4', concurrency: middle, op: reserveWith(wide) },
+      { key: 'cycleSingle', concurrency: middle, op: cycleWith(perCall) },
+      { key: 'cycleBatched', concurrency: middle, op: cycleWith(coalesced) },
+    ];
+    const rounds = new Map(plan.map((cell) => [cell.key, []]));
+    for (let round = 0; round < ROUNDS; round++)
+      for (const cell of plan) rounds.get(cell.key).push(await measure(cell.concurrency, cell.op));
+    const median = (key) => {
+      const results = [...rounds.get(key)].sort((a, b) => a.opsPerSecond - b.opsPerSecond);
+      return results[Math.floor(results.length / 2)];
+    };
+    const cells = CONCURRENCIES.map((concurrency) => ({
+      concurrency,
+      floor: median(`floor@${concurrency}`),
+      single: median(`single@${concurrency}`),
+      batched: median(`batched@${concurrency}`),
+    }));
+    const widths = [
+      { maxInFlight: 1, ...median('width1') },
+      { maxInFlight: 4, ...median('width4') },
+    ];
+    const cycleSingle = median('cycleSingle');
+    const cycleBatched = median('cycleBatched');
 
     // Exactness: the hot counter holds exactly what the reservation rows hold.
     const [hot] = await coalesced.list('bench');
@@ -137,7 +159,7 @@ async function main() {
     const rowsUsd = Number(held.rows[0]?.usd ?? 0);
 
     console.log(
-      `\nBudget reservations on one hot budget, Postgres, ${SECONDS} s per cell, pool of ${POOL}, ` +
+      `\nBudget reservations on one hot budget, Postgres, median of ${ROUNDS} rounds of ${SECONDS} s per cell, pool of ${POOL}, ` +
         `${cpus().length} cores, load ${loadavg()[0].toFixed(2)}\n`,
     );
     console.log(
@@ -167,6 +189,7 @@ async function main() {
     );
     report({
       seconds: SECONDS,
+      rounds: ROUNDS,
       pool: POOL,
       cells,
       widths,

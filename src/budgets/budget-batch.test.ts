@@ -53,6 +53,8 @@ describeOnBothBackends('budget batches', (open) => {
       createId: (prefix) => ids.shift() ?? `${prefix}_${String(++next).padStart(4, '0')}`,
       onAlert: (alert) => alerts.push(alert),
       coalesce: { maxInFlight: 1 },
+      // Every call asks the database (the cache is tested below with a store of its own).
+      budgetlessCacheMs: 0,
     });
   });
   afterEach(() => close());
@@ -208,5 +210,67 @@ describeOnBothBackends('budget batches', (open) => {
     await store.reserve(request());
     expect(batches()).toBe(0);
     expect(singles()).toBe(2);
+  });
+
+  it('a tenant without budgets reserves without a round trip, until a budget is created here or elsewhere', async () => {
+    const cached = createBudgetStore({
+      client: recording(client, statements),
+      schema,
+      clock: { now: () => now },
+    });
+    const first = await cached.reserve(request({ tenantId: 'free' }));
+    expect(first).toMatchObject({ held: false, grantedOutputTokens: 300, reservedTokens: 400 });
+    expect(first.reservedUsd).toBeCloseTo((100 * 0.15 + 300 * 0.6) / 1e6, 15);
+    const looked = statements.length;
+    await cached.reserve(request({ tenantId: 'free' }));
+    await cached.reserve(request({ tenantId: 'free', agent: 'planner' }));
+    expect(statements.length).toBe(looked);
+    // Created through this store: the very next call is held.
+    await cached.create(
+      'free',
+      { scope: 'agent', scopeId: 'planner', period: 'day', limitTokens: 1000 },
+      'k',
+    );
+    expect(await cached.reserve(request({ tenantId: 'free', agent: 'planner' }))).toMatchObject({
+      held: true,
+    });
+
+    // Created through another store (another process): held once the notification arrived.
+    await cached.reserve(request({ tenantId: 'solo' }));
+    const other = createBudgetStore({ client, schema, clock: { now: () => now } });
+    await other.create('solo', { scope: 'tenant', scopeId: 'solo', period: 'day', limitTokens: 1000 }, 'k');
+    await expect
+      .poll(async () => (await cached.reserve(request({ tenantId: 'solo' }))).held, { timeout: 5000 })
+      .toBe(true);
+
+    // A run limit is checked in the database even for a tenant without budgets.
+    const before = statements.length;
+    await expect(
+      cached.reserve(
+        request({
+          tenantId: 'free2',
+          runId: 'r',
+          runLimit: { limitTokens: 10, spentUsd: 0, spentTokens: 0 },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'budget_exhausted' });
+    expect(statements.length).toBeGreaterThan(before);
+  });
+
+  it('without notifications, a tenant without budgets is asked again after budgetlessCacheMs', async () => {
+    let clock = now;
+    const deaf = createBudgetStore({
+      client: { ...recording(client, statements), listen: async () => async () => {} },
+      schema,
+      clock: { now: () => clock },
+      budgetlessCacheMs: 1000,
+    });
+    expect((await deaf.reserve(request({ tenantId: 'late' }))).held).toBe(false);
+    await store.create('late', { scope: 'tenant', scopeId: 'late', period: 'day', limitTokens: 1000 }, 'k');
+    // Not heard: the cached answer stands for up to a second.
+    clock += 999;
+    expect((await deaf.reserve(request({ tenantId: 'late' }))).held).toBe(false);
+    clock += 1;
+    expect((await deaf.reserve(request({ tenantId: 'late' }))).held).toBe(true);
   });
 });

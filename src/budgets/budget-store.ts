@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { callPricing } from './budget-pricing.js';
+import { createBudgetlessTenants, notifyBudgetCreated } from './budgetless-tenants.js';
 import { createCoalescer } from './coalescer.js';
 import { periodKeys, periodResetMs, type BudgetPeriod } from './budget-periods.js';
 import type {
@@ -54,6 +55,14 @@ export interface BudgetStoreOptions {
    * Default: batches of at most 64, at most 2 out at once.
    */
   coalesce?: false | { maxBatchSize?: number; maxInFlight?: number };
+  /**
+   * How long this process trusts that a tenant has no budget (ms, default 1,000; 0: ask the
+   * database on every call). A call of such a tenant without a run limit then reserves with no
+   * round trip. A budget created elsewhere applies here once the change notification arrives
+   * (about a millisecond), or after this long when notifications were lost; see
+   * `budgetless-tenants.ts`.
+   */
+  budgetlessCacheMs?: number;
 }
 
 /** The model a call runs, for its worst-case price. */
@@ -200,10 +209,15 @@ export function createBudgetStore({
   logger = silentLogger,
   onAlert,
   coalesce = {},
+  budgetlessCacheMs = 1000,
 }: BudgetStoreOptions): BudgetStore {
   assertSchemaName(schema);
   const budgets = `${schema}.budgets`;
   const counters = `${schema}.budget_counters`;
+  const budgetless =
+    budgetlessCacheMs > 0
+      ? createBudgetlessTenants({ client, schema, clock, logger, maxAgeMs: budgetlessCacheMs })
+      : undefined;
 
   /** Budgets with their current period's counters, filtered by `where` (params from $4). */
   const selectWithUsage = async (executor: SqlExecutor, where: string, params: unknown[]) => {
@@ -252,6 +266,8 @@ export function createBudgetStore({
         source,
       ],
     );
+    // Processes that cached this tenant as budgetless forget it when this commits.
+    await notifyBudgetCreated(tx, schema, tenantId);
     if (inserted.rowCount === 0)
       throw new BudgetConflictError(definition, await existingId(tx, tenantId, definition));
     return (await selectWithUsage(tx, 'b.id = $4', [id]))[0] as BudgetWithUsage;
@@ -447,8 +463,8 @@ export function createBudgetStore({
         });
 
   return {
-    create: (tenantId, definition, actor) =>
-      audited(async (tx) => {
+    create: async (tenantId, definition, actor) => {
+      const created = await audited(async (tx) => {
         const created = await insert(tx, tenantId, definition, 'api');
         return {
           result: created,
@@ -460,7 +476,10 @@ export function createBudgetStore({
             after: auditView(created),
           },
         };
-      }),
+      });
+      budgetless?.forget(tenantId);
+      return created;
+    },
 
     list: (tenantId) => selectWithUsage(client, 'b.tenant_id = $4', [tenantId]),
 
@@ -534,12 +553,19 @@ export function createBudgetStore({
           if (!(error instanceof BudgetConflictError)) throw error;
           await upsertOneDeclared(definition);
         }
+        budgetless?.forget(definition.tenantId);
       }
     },
 
     async reserve(request) {
       const now = clock.now();
       const call = reserveCall(request, createId('bres'), periodKeys(now));
+      // No budget and no run limit: nothing to hold, no round trip.
+      if (budgetless !== undefined && request.runLimit === undefined) {
+        const known = budgetless.known(request.tenantId);
+        if (known === true || (known === undefined && (await budgetless.has(request.tenantId))))
+          return unheld(call);
+      }
       const row = coalescer === undefined ? await reserveOne(call) : await coalescer.submit(call);
       return reservationOf(request, call, row, now);
     },
@@ -785,5 +811,16 @@ function settleAmounts(spend: CallSpend | undefined): { usd: string | null; toke
   return {
     usd: spend?.costUsd === undefined ? null : numericOrNull(Math.max(0, spend.costUsd)),
     tokens: spend?.tokens === undefined ? null : Math.max(0, Math.round(spend.tokens)),
+  };
+}
+
+/** A reservation that holds nothing (no budget applies), as `budget_reserve` answers `none`. */
+function unheld(call: ReserveCall): BudgetReservation {
+  return {
+    id: call.id,
+    held: false,
+    grantedOutputTokens: call.max_output,
+    reservedUsd: (call.prompt * Number(call.input_per_m) + call.max_output * Number(call.output_per_m)) / 1e6,
+    reservedTokens: call.prompt + call.max_output,
   };
 }
