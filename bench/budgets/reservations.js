@@ -106,6 +106,16 @@ async function main() {
         promptTokens: 1200,
         maxOutputTokens: 800,
       });
+    // A tenant with no budget at all: asked in the database, or known from the process's cache.
+    const uncached = keel.createBudgetStore({ client, coalesce: false, budgetlessCacheMs: 0 });
+    const freeWith = (budgets) => () =>
+      budgets.reserve({
+        tenantId: 'free',
+        holder: 'bench',
+        model: { provider: 'openai', modelId: 'gpt-4o-mini' },
+        promptTokens: 1200,
+        maxOutputTokens: 800,
+      });
     const cycleWith = (budgets) => {
       const reserve = reserveWith(budgets);
       return async () => {
@@ -132,6 +142,8 @@ async function main() {
       { key: 'width4', concurrency: middle, op: reserveWith(wide) },
       { key: 'cycleSingle', concurrency: middle, op: cycleWith(perCall) },
       { key: 'cycleBatched', concurrency: middle, op: cycleWith(coalesced) },
+      { key: 'freeAsked', concurrency: 1, op: freeWith(uncached) },
+      { key: 'freeCached', concurrency: 1, op: freeWith(coalesced) },
     ];
     const rounds = new Map(plan.map((cell) => [cell.key, []]));
     for (let round = 0; round < ROUNDS; round++)
@@ -180,7 +192,12 @@ async function main() {
       cells.find((row) => row.concurrency === middle).batched,
     );
     line('Keel reserve + settle, one statement each', cycleSingle);
-    line('Keel reserve (coalesced) + settle', cycleBatched);
+    line('Keel reserve (coalesced) + settle (coalesced)', cycleBatched);
+    console.log('\nA tenant without budgets, 1 in flight:\n');
+    console.log('| path | ops/s | p50 ms | p99 ms |');
+    console.log('| --- | ---: | ---: | ---: |');
+    line('asked in the database (budget_reserve answers none)', median('freeAsked'));
+    line('known budgetless (cache, no round trip)', median('freeCached'));
     const best = cells.find((row) => row.concurrency === middle).batched;
     console.log(
       `\nTarget: Keel reserve >= 2,000/s at ${middle} in flight (${best.opsPerSecond >= 2000 ? 'met' : 'NOT met'}: ` +
@@ -188,6 +205,8 @@ async function main() {
         `(reservation rows: $${rowsUsd.toFixed(4)}), spent $${hot.usage.spentUsd.toFixed(4)}.`,
     );
     report({
+      freeAsked: median('freeAsked'),
+      freeCached: median('freeCached'),
       seconds: SECONDS,
       rounds: ROUNDS,
       pool: POOL,
