@@ -204,6 +204,38 @@ describeOnBothBackends('budget batches', (open) => {
     expect((await store.list('acme'))[0]!.usage).toMatchObject({ reservedTokens: 0, spentTokens: 1200 });
   });
 
+  it('batches of two stores at once, counters created on the way, never hold more than a limit', async () => {
+    // 400 tokens a call; the user budget fits 10 calls, the tenant and agent budgets more.
+    await store.create(
+      'acme',
+      { scope: 'tenant', scopeId: 'acme', period: 'day', limitTokens: 100_000 },
+      'k',
+    );
+    await store.create(
+      'acme',
+      { scope: 'agent', scopeId: 'planner', period: 'hour', limitTokens: 50_000 },
+      'k',
+    );
+    await store.create('acme', { scope: 'user', scopeId: 'u1', period: 'month', limitTokens: 4000 }, 'k');
+    const stores = [0, 1].map(() =>
+      createBudgetStore({
+        client,
+        schema,
+        clock: { now: () => now },
+        coalesce: { maxInFlight: 4, maxBatchSize: 8 },
+      }),
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 80 }, (_, index) =>
+        stores[index % 2]!.reserve(request({ agent: 'planner', userId: 'u1' })),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(10);
+    expect(new Set(outcomes.map(codeOf))).toEqual(new Set(['ok', 'budget_exhausted']));
+    const usage = (await store.list('acme')).map((budget) => budget.usage.reservedTokens);
+    expect(usage).toEqual([4000, 4000, 4000]);
+  });
+
   it('a lone call goes alone, through budget_reserve', async () => {
     await store.create('acme', { scope: 'tenant', scopeId: 'acme', period: 'day', limitTokens: 1000 }, 'k');
     await store.reserve(request());

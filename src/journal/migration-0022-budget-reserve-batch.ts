@@ -11,8 +11,8 @@ import type { Migration } from './migrations.js';
  * the counters as the entries before it left them: an entry that does not fit is refused
  * (`exhausted`, `price_unknown`) and the next one is still tried. Deadlock-free with
  * `budget_reserve`, `budget_settle` and other batches: every counter the batch may touch is
- * created when missing and locked up front, in (budget_id, period_key) order, the order those
- * take them in too. The counters are then updated once each, with the batch's total.
+ * locked up front, one by one in (budget_id, period_key) order (created when missing, just
+ * before its lock), the order those take them in too. The counters are then updated once each, with the batch's total.
  *
  * Entries (`p_calls`, a JSON array) carry `budget_reserve`'s parameters under short names:
  * `n` (the entry's number, echoed in its result row), `id`, `tenant`, `agent`, `user`,
@@ -37,6 +37,9 @@ export const budgetReserveBatchMigration: Migration = {
     #variable_conflict use_column
     DECLARE
       e record;
+      t record;
+      b record;
+      c record;
       -- Which counters apply to which entry, ordered by entry then counter.
       a_n integer[];
       a_id text[];
@@ -44,20 +47,20 @@ export const budgetReserveBatchMigration: Migration = {
       a_at integer := 1;
       -- Every counter the batch touches, locked, in lock order, with its budget and what the
       -- batch adds to it (u_add_*).
-      u_pair text[];
-      u_id text[];
-      u_key text[];
-      u_scope text[];
-      u_scope_id text[];
-      u_period text[];
-      u_limit_usd numeric[];
-      u_limit_tokens bigint[];
-      u_spent_usd numeric[];
-      u_reserved_usd numeric[];
-      u_spent_tokens bigint[];
-      u_reserved_tokens bigint[];
-      u_add_usd numeric[];
-      u_add_tokens bigint[];
+      u_pair text[] := '{}';
+      u_id text[] := '{}';
+      u_key text[] := '{}';
+      u_scope text[] := '{}';
+      u_scope_id text[] := '{}';
+      u_period text[] := '{}';
+      u_limit_usd numeric[] := '{}';
+      u_limit_tokens bigint[] := '{}';
+      u_spent_usd numeric[] := '{}';
+      u_reserved_usd numeric[] := '{}';
+      u_spent_tokens bigint[] := '{}';
+      u_reserved_tokens bigint[] := '{}';
+      u_add_usd numeric[] := '{}';
+      u_add_tokens bigint[] := '{}';
       v_mine integer[];
       v_i integer;
       v_refused boolean;
@@ -80,28 +83,33 @@ export const budgetReserveBatchMigration: Migration = {
           OR (b.scope = 'user' AND b.scope_id = c."user") OR (b.scope = 'session' AND b.scope_id = c.session)
           OR (b.scope = 'api_key' AND b.scope_id = c.api_key) OR (b.scope = 'run' AND b.scope_id = c.run))) x;
 
-      IF array_length(a_n, 1) IS NOT NULL THEN
-        INSERT INTO ${schema}.budget_counters (budget_id, period_key)
-          SELECT DISTINCT t.i, t.k FROM unnest(a_id, a_key) AS t(i, k)
-          WHERE NOT EXISTS (SELECT 1 FROM ${schema}.budget_counters bc WHERE bc.budget_id = t.i AND bc.period_key = t.k)
-          ORDER BY t.i, t.k
-          ON CONFLICT DO NOTHING;
-        SELECT array_agg(s.budget_id || chr(31) || s.period_key), array_agg(s.budget_id), array_agg(s.period_key),
-          array_agg(s.scope), array_agg(s.scope_id), array_agg(s.period),
-          array_agg(s.limit_usd), array_agg(s.limit_tokens), array_agg(s.spent_usd), array_agg(s.reserved_usd),
-          array_agg(s.spent_tokens), array_agg(s.reserved_tokens), array_agg(0::numeric), array_agg(0::bigint)
-        INTO u_pair, u_id, u_key, u_scope, u_scope_id, u_period, u_limit_usd, u_limit_tokens, u_spent_usd,
-          u_reserved_usd, u_spent_tokens, u_reserved_tokens, u_add_usd, u_add_tokens
-        FROM (
-          SELECT bc.budget_id, bc.period_key, b.scope, b.scope_id, b.period, b.limit_usd, b.limit_tokens,
-            bc.spent_usd, bc.reserved_usd, bc.spent_tokens, bc.reserved_tokens
-          FROM ${schema}.budget_counters bc
-          JOIN ${schema}.budgets b ON b.id = bc.budget_id
-          WHERE (bc.budget_id, bc.period_key) IN (SELECT DISTINCT t.i, t.k FROM unnest(a_id, a_key) AS t(i, k))
-          ORDER BY bc.budget_id, bc.period_key
-          FOR UPDATE OF bc
-        ) s;
-      END IF;
+      -- Every counter the batch may touch, one at a time in lock order, created when missing, as
+      -- budget_reserve does: no two statements ever wait for each other in a cycle.
+      FOR t IN SELECT DISTINCT x.i, x.k FROM unnest(a_id, a_key) AS x(i, k) ORDER BY x.i, x.k LOOP
+        SELECT * INTO b FROM ${schema}.budgets x WHERE x.id = t.i;
+        CONTINUE WHEN NOT FOUND;
+        SELECT * INTO c FROM ${schema}.budget_counters bc
+          WHERE bc.budget_id = t.i AND bc.period_key = t.k FOR UPDATE;
+        IF NOT FOUND THEN
+          INSERT INTO ${schema}.budget_counters (budget_id, period_key) VALUES (t.i, t.k) ON CONFLICT DO NOTHING;
+          SELECT * INTO c FROM ${schema}.budget_counters bc
+            WHERE bc.budget_id = t.i AND bc.period_key = t.k FOR UPDATE;
+        END IF;
+        u_pair := array_append(u_pair, t.i || chr(31) || t.k);
+        u_id := array_append(u_id, t.i);
+        u_key := array_append(u_key, t.k);
+        u_scope := array_append(u_scope, b.scope);
+        u_scope_id := array_append(u_scope_id, b.scope_id);
+        u_period := array_append(u_period, b.period);
+        u_limit_usd := array_append(u_limit_usd, b.limit_usd);
+        u_limit_tokens := array_append(u_limit_tokens, b.limit_tokens);
+        u_spent_usd := array_append(u_spent_usd, c.spent_usd);
+        u_reserved_usd := array_append(u_reserved_usd, c.reserved_usd);
+        u_spent_tokens := array_append(u_spent_tokens, c.spent_tokens);
+        u_reserved_tokens := array_append(u_reserved_tokens, c.reserved_tokens);
+        u_add_usd := array_append(u_add_usd, 0::numeric);
+        u_add_tokens := array_append(u_add_tokens, 0::bigint);
+      END LOOP;
 
       FOR e IN
         SELECT * FROM jsonb_to_recordset(p_calls) AS c(n integer, id text, tenant text, api_key text, run text,
@@ -205,7 +213,7 @@ export const budgetReserveBatchMigration: Migration = {
           NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint;
       END LOOP;
 
-      IF u_id IS NOT NULL THEN
+      IF array_length(u_id, 1) IS NOT NULL THEN
         UPDATE ${schema}.budget_counters bc
           SET reserved_usd = bc.reserved_usd + t.u, reserved_tokens = bc.reserved_tokens + t.tk
           FROM unnest(u_id, u_key, u_add_usd, u_add_tokens) AS t(i, k, u, tk)
