@@ -10,11 +10,7 @@
  * Fail closed: a database error propagates; no call is let through unreserved.
  */
 import { appendAudit } from '../governance/audit-log.js';
-import {
-  BudgetConflictError,
-  BudgetExhaustedError,
-  ModelPriceUnknownError,
-} from '../errors/budget-errors.js';
+import { BudgetConflictError, ModelPriceUnknownError } from '../errors/budget-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
@@ -23,7 +19,10 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { callPricing } from './budget-pricing.js';
-import { periodKeys, periodResetMs, type BudgetPeriod } from './budget-periods.js';
+import { createBudgetlessTenants, notifyBudgetCreated } from './budgetless-tenants.js';
+import { createCoalescer } from './coalescer.js';
+import { reservationOf, reserveCall, unheld, type ReserveCall, type ReserveRow } from './reserve-call.js';
+import { periodKeys, type BudgetPeriod } from './budget-periods.js';
 import type {
   Budget,
   BudgetAlert,
@@ -46,6 +45,21 @@ export interface BudgetStoreOptions {
   logger?: Logger;
   /** Told once per budget and period when spend crosses the budget's `softPct`. Must not throw. */
   onAlert?: (alert: BudgetAlert) => void;
+  /**
+   * Reservations made concurrently by this process go to the database together, in one statement
+   * (`budget_reserve_batch`), decided in the order they were made: a hot budget's counter is then
+   * locked and committed once per batch instead of once per call. `false`: one statement per call.
+   * Default: batches of at most 64, at most 2 out at once.
+   */
+  coalesce?: false | { maxBatchSize?: number; maxInFlight?: number };
+  /**
+   * How long this process trusts that a tenant has no budget (ms, default 1,000; 0: ask the
+   * database on every call). A call of such a tenant without a run limit then reserves with no
+   * round trip. A budget created elsewhere applies here once the change notification arrives
+   * (about a millisecond), or after this long when notifications were lost; see
+   * `budgetless-tenants.ts`.
+   */
+  budgetlessCacheMs?: number;
 }
 
 /** The model a call runs, for its worst-case price. */
@@ -193,23 +207,6 @@ interface BudgetRow {
   reserved_tokens?: string | number | null;
 }
 
-interface ReserveRow {
-  status: 'ok' | 'none' | 'exhausted' | 'price_unknown';
-  granted_output: string | number;
-  usd: string | number;
-  tokens: string | number;
-  budget_id: string | null;
-  scope: string | null;
-  scope_id: string | null;
-  period: string | null;
-  limit_usd: string | number | null;
-  limit_tokens: string | number | null;
-  spent_usd: string | number | null;
-  reserved_usd: string | number | null;
-  spent_tokens: string | number | null;
-  reserved_tokens: string | number | null;
-}
-
 /** Creates the budget store over `client`. */
 export function createBudgetStore({
   client,
@@ -218,10 +215,16 @@ export function createBudgetStore({
   createId = defaultCreateId,
   logger = silentLogger,
   onAlert,
+  coalesce = {},
+  budgetlessCacheMs = 1000,
 }: BudgetStoreOptions): BudgetStore {
   assertSchemaName(schema);
   const budgets = `${schema}.budgets`;
   const counters = `${schema}.budget_counters`;
+  const budgetless =
+    budgetlessCacheMs > 0
+      ? createBudgetlessTenants({ client, schema, clock, logger, maxAgeMs: budgetlessCacheMs })
+      : undefined;
 
   /** Budgets with their current period's counters, filtered by `where` (params from $4). */
   const selectWithUsage = async (executor: SqlExecutor, where: string, params: unknown[]) => {
@@ -270,6 +273,8 @@ export function createBudgetStore({
         source,
       ],
     );
+    // Processes that cached this tenant as budgetless forget it when this commits.
+    await notifyBudgetCreated(tx, schema, tenantId);
     if (inserted.rowCount === 0)
       throw new BudgetConflictError(definition, await existingId(tx, tenantId, definition));
     return (await selectWithUsage(tx, 'b.id = $4', [id]))[0] as BudgetWithUsage;
@@ -340,22 +345,30 @@ export function createBudgetStore({
     return found.rows[0]?.id ?? '';
   };
 
-  const settleRows = async (ids: readonly string[], spend: CallSpend | undefined) => {
-    const result = await client.query<{
-      budget_id: string | null;
-      period_key: string | null;
-      spent_usd: string | null;
-      spent_tokens: string | number | null;
-      crossed: boolean;
-      settled: number;
-    }>(`SELECT * FROM ${schema}.budget_settle($1::text[], $2::numeric, $3::bigint)`, [
-      ids,
-      spend?.costUsd === undefined ? null : numericOrNull(Math.max(0, spend.costUsd)),
-      spend?.tokens === undefined ? null : Math.max(0, Math.round(spend.tokens)),
-    ]);
+  const settleRows = async (
+    ids: readonly string[],
+    { usd, tokens }: { usd: string | null; tokens: number | null } = { usd: null, tokens: null },
+  ) => {
+    const result = await client.query<SettleRow>(
+      `SELECT * FROM ${schema}.budget_settle($1::text[], $2::numeric, $3::bigint)`,
+      [ids, usd, tokens],
+    );
     const crossed = result.rows.filter((row) => row.crossed && row.budget_id !== null);
     if (crossed.length > 0) await raiseAlerts(crossed);
     return Number(result.rows[0]?.settled ?? 0);
+  };
+
+  const settleBatch = async (calls: readonly SettleCall[]): Promise<undefined[]> => {
+    const result = await client.query<SettleRow>(`SELECT * FROM ${schema}.budget_settle_batch($1::jsonb)`, [
+      JSON.stringify(calls),
+    ]);
+    const crossed = result.rows.filter((row) => row.crossed && row.budget_id !== null);
+    // The settlements are committed: an alert that fails to be raised must not fail them.
+    if (crossed.length > 0)
+      await raiseAlerts(crossed).catch((error: unknown) =>
+        logger.error('budget alerts of a settlement batch failed', { error: String(error) }),
+      );
+    return calls.map(() => undefined);
   };
 
   const raiseAlerts = async (
@@ -397,9 +410,68 @@ export function createBudgetStore({
     }
   };
 
+  const reserveOne = async (call: ReserveCall): Promise<ReserveRow> => {
+    const result = await client.query<ReserveRow>(
+      `SELECT * FROM ${schema}.budget_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+         $13::numeric, $14::numeric, $15, $16::bigint, $17::bigint, $18::bigint, $19::numeric, $20::bigint,
+         $21::numeric, $22::bigint)`,
+      [
+        call.id,
+        call.tenant,
+        call.agent,
+        call.user,
+        call.session,
+        call.api_key,
+        call.run,
+        call.fence,
+        call.holder,
+        call.hour,
+        call.day,
+        call.month,
+        call.input_per_m,
+        call.output_per_m,
+        call.price_known,
+        call.prompt,
+        call.max_output,
+        call.min_output,
+        call.run_remaining_usd,
+        call.run_remaining_tokens,
+        call.run_limit_usd,
+        call.run_limit_tokens,
+      ],
+    );
+    return result.rows[0] as ReserveRow;
+  };
+
+  const reserveBatch = async (calls: readonly ReserveCall[]): Promise<ReserveRow[]> => {
+    const result = await client.query<ReserveRow & { n: number }>(
+      `SELECT * FROM ${schema}.budget_reserve_batch($1::jsonb)`,
+      [JSON.stringify(calls.map((call, n) => ({ ...call, n })))],
+    );
+    const rows: ReserveRow[] = [];
+    for (const row of result.rows) rows[Number(row.n)] = row;
+    return rows;
+  };
+
+  const coalescer =
+    coalesce === false
+      ? undefined
+      : createCoalescer({ runBatch: reserveBatch, runOne: reserveOne, ...coalesce });
+  const settleCoalescer =
+    coalesce === false
+      ? undefined
+      : createCoalescer({
+          runBatch: settleBatch,
+          runOne: async (call: SettleCall) => {
+            await settleRows([call.id], call);
+            return undefined;
+          },
+          ...coalesce,
+        });
+
   return {
-    create: (tenantId, definition, actor) =>
-      audited(async (tx) => {
+    create: async (tenantId, definition, actor) => {
+      const created = await audited(async (tx) => {
         const created = await insert(tx, tenantId, definition, 'api');
         return {
           result: created,
@@ -411,7 +483,10 @@ export function createBudgetStore({
             after: auditView(created),
           },
         };
-      }),
+      });
+      budgetless?.forget(tenantId);
+      return created;
+    },
 
     list: (tenantId) => selectWithUsage(client, 'b.tenant_id = $4', [tenantId]),
 
@@ -534,90 +609,30 @@ export function createBudgetStore({
           if (!(error instanceof BudgetConflictError)) throw error;
           await upsertOneDeclared(definition);
         }
+        budgetless?.forget(definition.tenantId);
       }
     },
 
     async reserve(request) {
       const now = clock.now();
-      const keys = periodKeys(now);
-      const pricing = callPricing({
-        provider: request.model.provider,
-        modelId: request.model.modelId,
-        promptTokens: request.promptTokens,
-        ...(request.model.priceTable === undefined ? {} : { table: request.model.priceTable }),
-      });
-      const id = createId('bres');
-      const runLimit = request.runLimit;
-      const runRemainingUsd =
-        runLimit?.limitUsd === undefined ? null : numericOrNull(runLimit.limitUsd - runLimit.spentUsd);
-      const runRemainingTokens =
-        runLimit?.limitTokens === undefined ? null : Math.floor(runLimit.limitTokens - runLimit.spentTokens);
-      const result = await client.query<ReserveRow>(
-        `SELECT * FROM ${schema}.budget_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-           $13::numeric, $14::numeric, $15, $16::bigint, $17::bigint, $18::bigint, $19::numeric, $20::bigint,
-           $21::numeric, $22::bigint)`,
-        [
-          id,
-          request.tenantId,
-          request.agent ?? null,
-          request.userId ?? null,
-          request.sessionId ?? null,
-          request.apiKeyId ?? null,
-          request.runId ?? null,
-          request.fence ?? null,
-          request.holder,
-          keys.hour,
-          keys.day,
-          keys.month,
-          pricing.inputPerMillion,
-          pricing.outputPerMillion,
-          pricing.known,
-          Math.max(0, Math.ceil(request.promptTokens)),
-          Math.max(0, Math.floor(request.maxOutputTokens)),
-          Math.max(0, Math.floor(request.minOutputTokens ?? 1)),
-          runRemainingUsd,
-          runRemainingTokens,
-          numericOrNull(runLimit?.limitUsd ?? null),
-          runLimit?.limitTokens ?? null,
-        ],
-      );
-      const row = result.rows[0] as ReserveRow;
-      if (row.status === 'ok' || row.status === 'none') {
-        return {
-          id,
-          held: row.status === 'ok',
-          grantedOutputTokens: Number(row.granted_output),
-          reservedUsd: Number(row.usd),
-          reservedTokens: Number(row.tokens),
-        };
+      const call = reserveCall(request, createId('bres'), periodKeys(now));
+      // No budget and no run limit: nothing to hold, no round trip.
+      if (budgetless !== undefined && request.runLimit === undefined) {
+        const known = budgetless.known(request.tenantId);
+        if (known === true || (known === undefined && (await budgetless.has(request.tenantId))))
+          return unheld(call);
       }
-      const budget = {
-        budgetId: row.budget_id ?? '',
-        scope: row.scope ?? '',
-        scopeId: row.scope_id ?? '',
-        period: row.period ?? '',
-      };
-      if (row.status === 'price_unknown') throw new ModelPriceUnknownError(request.model, budget);
-      throw new BudgetExhaustedError(
-        {
-          ...budget,
-          limitUsd: numberOrNull(row.limit_usd),
-          limitTokens: numberOrNull(row.limit_tokens),
-          spentUsd: Number(row.spent_usd ?? 0),
-          reservedUsd: Number(row.reserved_usd ?? 0),
-          spentTokens: Number(row.spent_tokens ?? 0),
-          reservedTokens: Number(row.reserved_tokens ?? 0),
-        },
-        periodResetMs(budget.period, now),
-      );
+      const row = coalescer === undefined ? await reserveOne(call) : await coalescer.submit(call);
+      return reservationOf(request, call, row, now);
     },
 
     async settle(reservationId, spend) {
-      await settleRows([reservationId], spend);
+      if (settleCoalescer === undefined) await settleRows([reservationId], settleAmounts(spend));
+      else await settleCoalescer.submit({ id: reservationId, ...settleAmounts(spend) });
     },
 
     release: (reservationIds) =>
-      reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds, undefined),
+      reservationIds.length === 0 ? Promise.resolve(0) : settleRows(reservationIds),
 
     async releaseForRun(runId, olderThanFence) {
       const held = await client.query<{ id: string }>(
@@ -625,10 +640,7 @@ export function createBudgetStore({
         [runId, olderThanFence ?? null],
       );
       if (held.rows.length === 0) return 0;
-      return settleRows(
-        held.rows.map((row) => row.id),
-        undefined,
-      );
+      return settleRows(held.rows.map((row) => row.id));
     },
 
     async releaseOlderThan(ageMs, { includeRuns = false } = {}) {
@@ -638,10 +650,7 @@ export function createBudgetStore({
         [new Date(clock.now() - ageMs), includeRuns],
       );
       if (held.rows.length === 0) return 0;
-      return settleRows(
-        held.rows.map((row) => row.id),
-        undefined,
-      );
+      return settleRows(held.rows.map((row) => row.id));
     },
 
     async checkPricedUnderBudgets(subject, model) {
@@ -737,4 +746,28 @@ function numericOrNull(value: number | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   const text = String(value);
   return /e/i.test(text) ? value.toFixed(20) : text;
+}
+
+interface SettleRow {
+  budget_id: string | null;
+  period_key: string | null;
+  spent_usd: string | null;
+  spent_tokens: string | number | null;
+  crossed: boolean;
+  settled: number;
+}
+
+/** One settlement, named as `budget_settle_batch` reads it. */
+interface SettleCall {
+  id: string;
+  usd: string | null;
+  tokens: number | null;
+}
+
+/** What a settlement charges: null charges nothing. */
+function settleAmounts(spend: CallSpend | undefined): { usd: string | null; tokens: number | null } {
+  return {
+    usd: spend?.costUsd === undefined ? null : numericOrNull(Math.max(0, spend.costUsd)),
+    tokens: spend?.tokens === undefined ? null : Math.max(0, Math.round(spend.tokens)),
+  };
 }

@@ -17,6 +17,7 @@ import { auditLogMigration } from './migration-0017-audit-log.js';
 import { budgetsMigration } from './migration-0018-budgets.js';
 import { controlsMigration } from './migration-0019-controls.js';
 import { promptsMigration } from './migration-0020-prompts.js';
+import { budgetReserveBatchMigration } from './migration-0022-budget-reserve-batch.js';
 import { runSearchMigration } from './migration-0023-run-search.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
@@ -151,6 +152,7 @@ export const migrations: readonly Migration[] = [
   budgetsMigration,
   controlsMigration,
   promptsMigration,
+  budgetReserveBatchMigration,
   runSearchMigration,
 ];
 
