@@ -29,6 +29,7 @@ import type { StreamSlots } from './stream-slots.js';
 import type { RunTelemetry } from '../telemetry/run-telemetry.js';
 import type { TenantRedaction } from '../runtime/redaction.js';
 import type { ConsoleLogin } from './console-login.js';
+import type { SessionList } from './session-list.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -45,6 +46,8 @@ export interface RouteDependencies {
   prompts?: PromptRegistry;
   /** Answers `GET /v1/audit`. */
   audit?: AuditLog;
+  /** Answers `GET /v1/sessions`. */
+  sessions?: SessionList;
   /** Answers `DELETE /v1/users/{id}/data`. */
   erasure?: UserErasure;
   /** Answers `/v1/analytics/*`. */
