@@ -111,8 +111,10 @@ export function TracePanel({
               <span className="muted">
                 {' '}
                 · {trace.data.status}
-                {trace.data.stop_reason !== null && ` (${trace.data.stop_reason})`} ·{' '}
-                {ms(trace.data.duration_ms)} · {usd(trace.data.total_cost_usd)}
+                {trace.data.stop_reason !== null &&
+                  trace.data.stop_reason !== trace.data.status &&
+                  ` (${trace.data.stop_reason})`}{' '}
+                · {ms(trace.data.duration_ms)} · {usd(trace.data.total_cost_usd)}
               </span>
             )}
           </p>
