@@ -72,7 +72,9 @@ for (const backend of consoleBackends()) {
       await page.getByRole('button', { name: 'Send' }).click();
 
       const conversation = page.locator('.conversation');
-      await conversation.getByText('# Lisbon, Portugal: 3 days in May').waitFor({ timeout: 30_000 });
+      await conversation
+        .getByText('Lisbon, Portugal: 3 days in May', { exact: true })
+        .waitFor({ timeout: 30_000 });
       const steps = page.getByRole('list', { name: /Steps of run/ });
       for (const tool of ['geocode', 'weather', 'places'])
         await steps.getByText(tool, { exact: true }).waitFor();
@@ -100,7 +102,7 @@ for (const backend of consoleBackends()) {
     it('sends a follow-up to the same session', async () => {
       await page.getByLabel('Message').fill('Make it 2 days in Porto instead');
       await page.getByRole('button', { name: 'Send follow-up' }).click();
-      await page.getByText('# Porto, Portugal: 2 days in May').waitFor({ timeout: 30_000 });
+      await page.getByText('Porto, Portugal: 2 days in May', { exact: true }).waitFor({ timeout: 30_000 });
       await expect(page.locator('.message.agent .badge.ok', { hasText: 'completed' }).count()).resolves.toBe(
         2,
       );
@@ -125,8 +127,8 @@ for (const backend of consoleBackends()) {
       const conversation = page.locator('.conversation');
       await conversation.getByText('3 days in Lisbon in May').waitFor();
       await conversation.getByText('Make it 2 days in Porto instead').waitFor();
-      await conversation.getByText('# Lisbon, Portugal: 3 days in May').waitFor();
-      await conversation.getByText('# Porto, Portugal: 2 days in May').waitFor();
+      await conversation.getByText('Lisbon, Portugal: 3 days in May', { exact: true }).waitFor();
+      await conversation.getByText('Porto, Portugal: 2 days in May', { exact: true }).waitFor();
       await expect(conversation.getByRole('link', { name: /^Run run_/ }).count()).resolves.toBe(2);
       await screenshot(page, `session-detail-${backend}`);
       expect(await seriousA11yViolations(page)).toEqual([]);
@@ -134,7 +136,9 @@ for (const backend of consoleBackends()) {
       // Continued from the session page: a third turn, answered.
       await page.getByLabel('Message travel-planner').fill('And in October?');
       await page.getByRole('button', { name: 'Send' }).click();
-      await conversation.getByText('# Porto, Portugal: 2 days in October').waitFor({ timeout: 30_000 });
+      await conversation
+        .getByText('Porto, Portugal: 2 days in October', { exact: true })
+        .waitFor({ timeout: 30_000 });
 
       // Narrow and dark.
       const narrow = await openPage(browser, { colorScheme: 'dark', width: 420 });

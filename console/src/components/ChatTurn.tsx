@@ -6,6 +6,7 @@
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import { ENDED, messageText, statusTone, type Run } from '../pages/chat-api';
+import { ChatMarkdown } from './ChatMarkdown';
 import { usd } from './format';
 
 export function ChatTurn({
@@ -18,7 +19,8 @@ export function ChatTurn({
   children?: ReactNode;
 }) {
   const ended = ENDED.includes(run.status);
-  const answer: ReactNode = run.status === 'completed' ? messageText(run.output) : (streamed ?? '');
+  const answer: ReactNode =
+    run.status === 'completed' ? <ChatMarkdown text={messageText(run.output)} /> : (streamed ?? '');
   return (
     <>
       <li className="message user">

@@ -12,6 +12,7 @@ import { api, ApiError, query } from '../api/client';
 import { streamEvents } from '../api/event-stream';
 import { useAuth } from '../auth';
 import { ApprovalDecision } from '../components/ApprovalDecision';
+import { ChatMarkdown } from '../components/ChatMarkdown';
 import { ChatTurn } from '../components/ChatTurn';
 import { ErrorView } from '../components/ErrorView';
 import { Loading, Page } from '../components/Page';
@@ -309,7 +310,7 @@ function streamedAnswer(exchange: Exchange) {
           {text}
         </span>
       ))}
-      {last}
+      <ChatMarkdown text={last} />
     </>
   );
 }
