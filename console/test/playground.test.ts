@@ -148,6 +148,13 @@ for (const backend of consoleBackends()) {
       expect(await seriousA11yViolations(narrow.page)).toEqual([]);
       await narrow.page.goto(`${server.url}/playground?session=${sessionId}&agent=travel-planner`);
       await narrow.page.getByText('And in October?').waitFor();
+      // A follow-up from the reopened session keeps the earlier turns on screen.
+      await narrow.page.getByLabel('Message', { exact: true }).fill('Make it 4 days');
+      await narrow.page.getByRole('button', { name: 'Send follow-up' }).click();
+      await narrow.page
+        .getByText('Porto, Portugal: 4 days in October', { exact: true })
+        .waitFor({ timeout: 30_000 });
+      await narrow.page.getByText('3 days in Lisbon in May', { exact: true }).waitFor();
       await screenshot(narrow.page, `playground-dark-narrow-${backend}`);
       expect(await seriousA11yViolations(narrow.page)).toEqual([]);
       await narrow.context.close();

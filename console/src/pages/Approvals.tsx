@@ -13,7 +13,7 @@ import { ApprovalDecision } from '../components/ApprovalDecision';
 import { ErrorView } from '../components/ErrorView';
 import { ago, time } from '../components/format';
 import { Loading, Page } from '../components/Page';
-import { messageText, statusTone, type Approval, type Page as ListPage, type Run } from './chat-api';
+import { ENDED, messageText, statusTone, type Approval, type Page as ListPage, type Run } from './chat-api';
 import './chat.css';
 
 const FILTERS = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'all'] as const;
@@ -148,7 +148,9 @@ function RunContext({ runId }: { runId: string }) {
   const run = useQuery({
     queryKey: ['chat', 'run', runId],
     queryFn: ({ signal }) => api<Run>(`/v1/runs/${encodeURIComponent(runId)}`, { signal }),
-    refetchInterval: (current) => (current.state.data?.status === 'awaiting_approval' ? 3_000 : false),
+    // Followed until it ends: an approved run resumes, and the card shows how it finished.
+    refetchInterval: (current) =>
+      current.state.data === undefined || ENDED.includes(current.state.data.status) ? false : REFRESH_MS,
   });
   if (run.isPending) return <Loading what="Loading the run" />;
   if (run.isError)

@@ -63,15 +63,17 @@ export default function Playground() {
   const streams = useRef(new Set<AbortController>());
   const endRef = useRef<HTMLDivElement>(null);
 
-  // The earlier turns of a session opened by link (`?session=`), once.
+  // The earlier turns of a session opened by link (`?session=`), read once.
   const history = useQuery({
     queryKey: ['chat', 'session-runs-flat', sessionId],
     queryFn: ({ signal }) =>
       api<ListPage<Run>>(`/v1/runs${query({ session_id: sessionId, limit: 50 })}`, { signal }),
-    enabled: sessionId !== null && exchanges.length === 0,
+    enabled: sessionId !== null,
     staleTime: Infinity,
   });
-  const earlier = exchanges.length === 0 ? [...(history.data?.data ?? [])].reverse() : [];
+  // Turns of this page are shown as they stream; the history shows only those before them.
+  const streaming = new Set(exchanges.map((exchange) => exchange.run.id));
+  const earlier = [...(history.data?.data ?? [])].filter((run) => !streaming.has(run.id)).reverse();
 
   useEffect(() => {
     const open = streams.current;
