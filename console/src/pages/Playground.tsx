@@ -232,7 +232,7 @@ export default function Playground() {
               session.
             </p>
           )}
-          <ol className="conversation" aria-live="polite" aria-busy={answering}>
+          <ol className="conversation" aria-busy={answering}>
             {earlier.map((run) => (
               <ChatTurn key={run.id} run={run} />
             ))}
@@ -253,6 +253,10 @@ export default function Playground() {
             ))}
           </ol>
           <div ref={endRef} />
+          {/* Announced once per change, not the streamed text itself (a long answer would be read again and again). */}
+          <p className="visually-hidden" role="status" aria-live="polite">
+            {exchanges.length === 0 ? '' : answering ? 'The agent is answering.' : 'The answer is complete.'}
+          </p>
           {can('writeRuns') ? (
             <form
               className="composer"
