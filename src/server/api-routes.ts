@@ -19,6 +19,7 @@ import { promptRoutes } from './prompt-routes.js';
 import { defineRoute, type ApiRoute } from './route-table.js';
 import { runRoutes } from './run-routes.js';
 import { healthResponse, readinessResponse } from './schemas.js';
+import { sessionListRoutes } from './session-list-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { traceRoutes } from './trace-routes.js';
 
@@ -69,6 +70,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...keyRoutes,
   ...budgetRoutes,
   ...approvalRoutes,
+  ...sessionListRoutes,
   ...sessionRoutes,
   ...analyticsRoutes,
   ...promptRoutes,

@@ -30,6 +30,7 @@ import { createOpenApiDocument } from './openapi.js';
 import type { Analytics } from '../analytics/analytics-store.js';
 import type { RunFeedback } from './feedback.js';
 import { createAuditLog, type AuditLog } from '../governance/audit-query.js';
+import { createSessionList, type SessionList } from './session-list.js';
 import { createUserErasure, type UserErasure } from '../governance/user-erasure.js';
 import { createPromptRegistry, type PromptRegistry } from '../prompts/prompt-registry.js';
 import type { RunOutcomes } from './outcomes.js';
@@ -68,6 +69,8 @@ export interface ServerOptions {
   prompts?: PromptRegistry;
   /** Answers `GET /v1/audit` (default: `createAuditLog` over `client`). */
   audit?: AuditLog;
+  /** Answers `GET /v1/sessions` (default: `createSessionList` over `client`). */
+  sessions?: SessionList;
   /** Answers `DELETE /v1/users/{id}/data` (default: `createUserErasure` over `client`). */
   erasure?: UserErasure;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
@@ -150,6 +153,7 @@ export function createServer({
   analytics,
   prompts = client === undefined ? undefined : createPromptRegistry({ client }),
   audit = client === undefined ? undefined : createAuditLog({ client }),
+  sessions = client === undefined ? undefined : createSessionList({ client }),
   erasure = client === undefined ? undefined : createUserErasure({ client }),
   readiness,
   health = () => ({ ok: true }),
@@ -190,6 +194,7 @@ export function createServer({
       analytics,
       ...(prompts === undefined ? {} : { prompts }),
       ...(audit === undefined ? {} : { audit }),
+      ...(sessions === undefined ? {} : { sessions }),
       ...(erasure === undefined ? {} : { erasure }),
       ...(readiness === undefined ? {} : { readiness }),
       health,

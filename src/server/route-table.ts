@@ -32,6 +32,7 @@ import type { ConsoleLogin } from './console-login.js';
 import type { GatewayStats } from '../gateway/gateway-stats.js';
 import type { SpendBreakers } from '../controls/spend-breaker.js';
 import type { GatewayStatus } from './gateway-routes.js';
+import type { SessionList } from './session-list.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -48,6 +49,8 @@ export interface RouteDependencies {
   prompts?: PromptRegistry;
   /** Answers `GET /v1/audit`. */
   audit?: AuditLog;
+  /** Answers `GET /v1/sessions`. */
+  sessions?: SessionList;
   /** Answers `DELETE /v1/users/{id}/data`. */
   erasure?: UserErasure;
   /** Answers `/v1/analytics/*`. */

@@ -42,3 +42,30 @@ export const sessionMessageListResponse = z
     next_cursor: z.string().nullable().describe('Older messages; null on the first page of the session.'),
   })
   .meta({ id: 'SessionMessageList' });
+
+/** `GET /v1/sessions` query parameters. */
+export const listSessionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).optional().describe('Sessions per page (default 50).'),
+  cursor: z
+    .string()
+    .optional()
+    .describe('A `next_cursor` of an earlier page; anything else answers 400 `invalid_cursor`.'),
+});
+
+export const sessionSummaryResponse = z
+  .object({
+    id: z.string(),
+    run_count: z.number(),
+    active_run_count: z.number().describe('Runs of the session not yet ended.'),
+    created_at: z.string().describe("The session's first run's creation."),
+    last_run_at: z.string().describe("The session's latest run's creation (its last activity)."),
+    agent: z.string().describe("The agent of the session's latest run."),
+    first_message: z
+      .string()
+      .describe("The session's first run's input as message text, cut at 200 characters."),
+  })
+  .meta({ id: 'SessionSummary' });
+
+export const sessionListResponse = z
+  .object({ data: z.array(sessionSummaryResponse), next_cursor: z.string().nullable() })
+  .meta({ id: 'SessionList' });
