@@ -5,7 +5,7 @@
  */
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
-import { ENDED, messageText, statusTone, type Run } from '../pages/chat-api';
+import { TERMINAL, messageText, statusTone, type Run } from '../pages/chat-api';
 import { ChatMarkdown } from './ChatMarkdown';
 import { usd } from './format';
 
@@ -18,7 +18,7 @@ export function ChatTurn({
   streamed?: ReactNode;
   children?: ReactNode;
 }) {
-  const ended = ENDED.includes(run.status);
+  const ended = TERMINAL.has(run.status);
   const answer: ReactNode =
     run.status === 'completed' ? <ChatMarkdown text={messageText(run.output)} /> : (streamed ?? '');
   return (

@@ -13,7 +13,14 @@ import { ApprovalDecision } from '../components/ApprovalDecision';
 import { ErrorView } from '../components/ErrorView';
 import { ago, time } from '../components/format';
 import { Loading, Page } from '../components/Page';
-import { ENDED, messageText, statusTone, type Approval, type Page as ListPage, type Run } from './chat-api';
+import {
+  TERMINAL,
+  messageText,
+  statusTone,
+  type Approval,
+  type Page as ListPage,
+  type Run,
+} from './chat-api';
 import './chat.css';
 
 const FILTERS = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'all'] as const;
@@ -150,7 +157,7 @@ function RunContext({ runId }: { runId: string }) {
     queryFn: ({ signal }) => api<Run>(`/v1/runs/${encodeURIComponent(runId)}`, { signal }),
     // Followed until it ends: an approved run resumes, and the card shows how it finished.
     refetchInterval: (current) =>
-      current.state.data === undefined || ENDED.includes(current.state.data.status) ? false : REFRESH_MS,
+      current.state.data === undefined || TERMINAL.has(current.state.data.status) ? false : REFRESH_MS,
   });
   if (run.isPending) return <Loading what="Loading the run" />;
   if (run.isError)

@@ -16,7 +16,7 @@ import { ChatMarkdown } from '../components/ChatMarkdown';
 import { ChatTurn } from '../components/ChatTurn';
 import { ErrorView } from '../components/ErrorView';
 import { Loading, Page } from '../components/Page';
-import { ENDED, type AgentSummary, type Page as ListPage, type Run } from './chat-api';
+import { TERMINAL, type AgentSummary, type Page as ListPage, type Run } from './chat-api';
 import { TracePanel, type LiveStep } from './PlaygroundTrace';
 import './chat.css';
 
@@ -157,9 +157,14 @@ export default function Playground() {
         error: null,
         session_id: session,
         user_id: null,
+        trigger: 'playground',
+        prompt_version: null,
+        attempts: 0,
+        usage: { input_tokens: 0, output_tokens: 0 },
         cost_usd: 0,
         step_count: 0,
         created_at: new Date().toISOString(),
+        started_at: null,
         ended_at: null,
       };
       setExchanges((current) => [...current, { run, texts: new Map(), steps: new Map(), approvals: [] }]);
@@ -180,7 +185,7 @@ export default function Playground() {
   const current =
     exchanges.find((exchange) => exchange.run.id === selected) ?? exchanges[exchanges.length - 1];
   const traceRunId = current?.run.id ?? earlier[earlier.length - 1]?.id;
-  const answering = exchanges.some((exchange) => !ENDED.includes(exchange.run.status));
+  const answering = exchanges.some((exchange) => !TERMINAL.has(exchange.run.status));
 
   return (
     <Page title="Playground">
@@ -295,7 +300,7 @@ export default function Playground() {
         <TracePanel
           runId={traceRunId}
           live={current?.steps}
-          ended={current === undefined || ENDED.includes(current.run.status)}
+          ended={current === undefined || TERMINAL.has(current.run.status)}
         />
       </div>
     </Page>
@@ -393,7 +398,7 @@ function applyEvent(exchange: Exchange, event: string, data: Record<string, unkn
       ...exchange,
       run: {
         ...exchange.run,
-        status: ENDED.includes(status) ? status : exchange.run.status,
+        status: TERMINAL.has(status) ? status : exchange.run.status,
         stop_reason: typeof data.stop_reason === 'string' ? data.stop_reason : null,
         cost_usd: typeof data.cost_usd === 'number' ? data.cost_usd : exchange.run.cost_usd,
       },

@@ -2,19 +2,17 @@
  * The run API's answers as the Runs and Run detail pages read them (docs/api.md: runs, trace,
  * steps), and the labels and badges they share.
  */
+import { statusTone, type Page, type Run } from '../api/types';
 
-export type RunStatus =
-  'queued' | 'running' | 'waiting' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
-
-export const RUN_STATUSES: RunStatus[] = [
-  'queued',
-  'running',
-  'waiting',
-  'awaiting_approval',
-  'completed',
-  'failed',
-  'cancelled',
-];
+export {
+  RUN_STATUSES,
+  statusTone,
+  TERMINAL,
+  type Run,
+  type RunStatus,
+  type Trace,
+  type TraceStep,
+} from '../api/types';
 
 export const STOP_REASONS = [
   'completed',
@@ -29,69 +27,7 @@ export const STOP_REASONS = [
   'paused',
 ] as const;
 
-export interface Run {
-  id: string;
-  agent: string;
-  status: RunStatus;
-  stop_reason: string | null;
-  input: unknown;
-  output: unknown;
-  error: { code?: string; message?: string } | null;
-  session_id: string | null;
-  user_id: string | null;
-  trigger: string | null;
-  prompt_version: string | null;
-  attempts: number;
-  usage: { input_tokens: number; output_tokens: number };
-  cost_usd: number;
-  step_count: number;
-  created_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  outcome?: { status: 'committed' | 'rejected'; value: unknown; decided_at: string } | null;
-}
-
-export interface RunPage {
-  data: Run[];
-  next_cursor: string | null;
-}
-
-export interface TraceStep {
-  seq: number;
-  parent_seq: number | null;
-  type: string;
-  name: string;
-  model: string | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  cost_usd: number | null;
-  latency_ms: number | null;
-  ok: boolean | null;
-  error_code: string | null;
-  attempt: number;
-  execution: number;
-  executions: { attempt: number; started_at: string; end: string | null }[];
-  started_at: string;
-  verdict: { stage: string | null; action: string | null; reason: string | null } | null;
-}
-
-export interface Trace {
-  trace_id: string;
-  user_id: string | null;
-  session_id: string | null;
-  agent: string;
-  model: string | null;
-  prompt_version: string | null;
-  outcome: 'speculative' | 'committed' | 'rejected';
-  status: RunStatus;
-  stop_reason: string | null;
-  total_tokens_in: number;
-  total_tokens_out: number;
-  total_cost_usd: number;
-  duration_ms: number | null;
-  attempts: number;
-  steps: TraceStep[];
-}
+export type RunPage = Page<Run>;
 
 export interface Envelope {
   prompt_version: string | null;
@@ -125,15 +61,6 @@ export interface StepDetail {
   envelope: Envelope | null;
   /** Present only for keys that may read payloads. */
   payload?: unknown;
-}
-
-export const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
-
-/** The badge class of a status: ok, warn (still going or waiting), bad. */
-export function statusTone(status: string): 'ok' | 'warn' | 'bad' {
-  if (status === 'completed') return 'ok';
-  if (status === 'failed' || status === 'cancelled') return 'bad';
-  return 'warn';
 }
 
 export function StatusBadge({ status }: { status: string }) {
