@@ -106,6 +106,7 @@ function ApprovalCard({ approval }: { approval: Approval }) {
     <article className="card approval" aria-labelledby={`approval-${approval.id}`}>
       <header className="approval-head">
         <h2 id={`approval-${approval.id}`}>
+          {approval.kind === 'budget_extension' && 'Budget extension: '}
           <code>{approval.tool}</code>
         </h2>
         <span className={`badge ${statusTone(approval.status)}`}>{approval.status}</span>
@@ -119,6 +120,13 @@ function ApprovalCard({ approval }: { approval: Approval }) {
       <div className="approval-body">
         <section aria-label="Arguments">
           <h3>Arguments</h3>
+          {approval.kind === 'budget_extension' && (
+            <p className="muted">
+              Approving raises the budget's limit by what the call still needs (or by <code>extend_usd</code>{' '}
+              / <code>extend_tokens</code> through the API) and the run goes on; rejecting ends it with stop
+              reason <code>budget</code>.
+            </p>
+          )}
           <pre>{JSON.stringify(approval.arguments, null, 2)}</pre>
         </section>
         <section aria-label="Run">

@@ -19,6 +19,8 @@ export interface Approval {
   id: string;
   run_id: string;
   step_seq: number;
+  /** `budget_extension`: a budget with `on_exhausted: 'approval'` ran out (its `tool` is `budget:<id>`). */
+  kind: 'tool' | 'budget_extension';
   tool: string;
   arguments: unknown;
   status: ApprovalStatus;
