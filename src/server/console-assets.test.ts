@@ -95,14 +95,23 @@ describe('the console assets', () => {
       expect((await fetch(url + path)).status, path).toBe(418);
   });
 
-  it('says how to build the console when it is not built', async () => {
+  it('says how to build the console when it is not built, and serves a build made after start', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'keel-console-empty-'));
     const { url: emptyUrl, server: emptyServer } = await serve(empty);
     try {
-      expect(createConsoleAssets({ directory: empty }).available).toBe(false);
+      const assets = createConsoleAssets({ directory: empty });
+      expect(assets.available).toBe(false);
       const page = await fetch(`${emptyUrl}/`);
       expect(page.status).toBe(503);
       expect(await page.text()).toContain('npm run build');
+      expect((await fetch(`${emptyUrl}/assets/late.js`)).status).toBe(418);
+      // A build made after start is served at once: a miss is not remembered.
+      mkdirSync(join(empty, 'assets'));
+      writeFileSync(join(empty, 'index.html'), '<!doctype html><title>Late</title>');
+      writeFileSync(join(empty, 'assets', 'late.js'), 'late()');
+      expect(assets.available).toBe(true);
+      expect(await (await fetch(`${emptyUrl}/`)).text()).toContain('Late');
+      expect((await fetch(`${emptyUrl}/assets/late.js`)).status).toBe(200);
     } finally {
       emptyServer.closeAllConnections();
       await new Promise((resolve) => emptyServer.close(resolve));

@@ -3,8 +3,8 @@
  * is not the API's: `GET /assets/<hash>.js` with a year-long immutable cache (the names change
  * when the content does), any other page path with `index.html` (`no-cache`, so a new build is
  * picked up at once) and the app's router takes it from there. Hand-written rather than a static
- * middleware because it is this small: a fixed folder read once per file, gzip computed once per
- * asset and kept, and no directory listing or path outside the folder reachable (see
+ * middleware because it is this small: a fixed folder, each asset read once and kept with its gzip
+ * (computed once), and no directory listing or path outside the folder reachable (see
  * docs/decisions/2026-12-06-console-stack.md).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -79,28 +79,29 @@ export function isApiPath(pathname: string): boolean {
 /** The console's files in `directory` (`dist/console`), read lazily and cached in memory. */
 export function createConsoleAssets({ directory }: { directory: string }): ConsoleAssets {
   const root = resolve(directory);
-  const available = existsSync(join(root, 'index.html'));
-  const cache = new Map<string, Asset | null>();
+  // Only files found are kept (a bounded set: the build's); a miss is looked up again next time,
+  // so requests for made-up names cannot grow the cache, and a build made after start is served.
+  const cache = new Map<string, Asset>();
 
   function load(relative: string): Asset | undefined {
     const cached = cache.get(relative);
-    if (cached !== undefined) return cached ?? undefined;
+    if (cached !== undefined) return cached;
     const file = normalize(join(root, relative));
-    let asset: Asset | null = null;
-    if (file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile()) {
-      const body = readFileSync(file);
-      const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
-      const compressible =
-        /^(text\/|application\/json|image\/svg)/.test(type) && body.length >= GZIP_MIN_BYTES;
-      asset = {
-        body,
-        type,
-        etag: `"${body.length.toString(36)}-${statSync(file).mtimeMs.toString(36)}"`,
-        ...(compressible ? { gzipped: gzipSync(body, { level: 9 }) } : {}),
-      };
-    }
-    cache.set(relative, asset);
-    return asset ?? undefined;
+    if (!file.startsWith(root + sep) || !existsSync(file)) return undefined;
+    const stats = statSync(file);
+    if (!stats.isFile()) return undefined;
+    const body = readFileSync(file);
+    const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
+    const compressible = /^(text\/|application\/json|image\/svg)/.test(type) && body.length >= GZIP_MIN_BYTES;
+    const asset: Asset = {
+      body,
+      type,
+      etag: `"${body.length.toString(36)}-${stats.mtimeMs.toString(36)}"`,
+      ...(compressible ? { gzipped: gzipSync(body, { level: 9 }) } : {}),
+    };
+    // `index.html` is re-read when a new build replaces it; hashed assets never change.
+    if (relative !== 'index.html') cache.set(relative, asset);
+    return asset;
   }
 
   function send(
@@ -147,7 +148,9 @@ export function createConsoleAssets({ directory }: { directory: string }): Conso
   }
 
   return {
-    available,
+    get available() {
+      return existsSync(join(root, 'index.html'));
+    },
     serve(request, response, url) {
       const method = request.method ?? 'GET';
       if ((method !== 'GET' && method !== 'HEAD') || isApiPath(url.pathname)) return false;
