@@ -3,7 +3,9 @@
  * file), with what each watches now: the spend in its window and whether it has tripped (the pause
  * it set, by `system:breaker`, is still on). Scope `admin` or `operator`. A breaker of scope
  * `agent` with no target watches each agent of this server; one of scope `tenant` with no target
- * is shown for the caller's tenant. A tripped breaker is reset by resuming what it paused.
+ * is shown for the caller's tenant. An agent breaker's spend spans every tenant, so only operator
+ * keys see it (`spent_usd` is null for others). A tripped breaker is reset by resuming what it
+ * paused.
  */
 import { z } from 'zod';
 import { ALL_TENANTS } from '../controls/controls.js';
@@ -27,7 +29,12 @@ export const spendBreakerListResponse = z
         watched: z.array(
           z.object({
             id: z.string().describe('The agent or tenant.'),
-            spent_usd: z.number().describe('Spend in the sliding window now.'),
+            spent_usd: z
+              .number()
+              .nullable()
+              .describe(
+                "Spend in the sliding window now. An agent breaker sums every tenant's spend: shown to operator keys only (null for others).",
+              ),
             tripped: z
               .object({ reason: z.string(), set_at: z.string(), tenant_id: z.string() })
               .nullable()
@@ -84,11 +91,15 @@ export const breakerRoutes = [
               const tripped = trippedFor(rule, id);
               return {
                 id,
-                spent_usd: await spendBreakers.spent({
-                  scope: rule.scope,
-                  id,
-                  windowMinutes: rule.windowMinutes,
-                }),
+                // An agent's spend spans tenants: only an operator may see that sum.
+                spent_usd:
+                  rule.scope === 'agent' && !operator
+                    ? null
+                    : await spendBreakers.spent({
+                        scope: rule.scope,
+                        id,
+                        windowMinutes: rule.windowMinutes,
+                      }),
                 tripped:
                   tripped === undefined
                     ? null

@@ -245,7 +245,8 @@ function gatewayRouteSuite(open: () => Promise<Opened>) {
         watched: [
           {
             id: 'echo',
-            spent_usd: 2.5,
+            // An agent's spend spans tenants: an admin key does not see the sum.
+            spent_usd: null,
             tripped: {
               reason: expect.stringContaining('spend breaker'),
               set_at: expect.any(String),
@@ -258,6 +259,8 @@ function gatewayRouteSuite(open: () => Promise<Opened>) {
     ]);
     const theirs = spendBreakerListResponse.parse((await call('/v1/spend-breakers', keys.other)).body);
     expect(theirs.data[1]?.watched).toEqual([{ id: 'tenant-b', spent_usd: 0, tripped: null }]);
+    const operators = spendBreakerListResponse.parse((await call('/v1/spend-breakers', keys.operator)).body);
+    expect(operators.data[0]?.watched[0]?.spent_usd).toBe(2.5);
   });
 }
 

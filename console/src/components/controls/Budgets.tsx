@@ -287,7 +287,9 @@ function SpendBreakers() {
                     </td>
                     <td>{breaker.window}</td>
                     <td className="num">{usd(breaker.max_usd, 2)}</td>
-                    <td className="num">{watched === undefined ? '–' : usd(watched.spent_usd)}</td>
+                    <td className="num">
+                      {watched === undefined || watched.spent_usd === null ? '–' : usd(watched.spent_usd)}
+                    </td>
                     <td>
                       {watched?.tripped ? (
                         <span className="badge bad" title={watched.tripped.reason}>

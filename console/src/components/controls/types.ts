@@ -51,7 +51,8 @@ export interface SpendBreakerView {
   target: string | null;
   watched: {
     id: string;
-    spent_usd: number;
+    /** Null for an agent breaker unless the key is an operator's (an agent's spend spans tenants). */
+    spent_usd: number | null;
     tripped: { reason: string; set_at: string; tenant_id: string } | null;
   }[];
 }
