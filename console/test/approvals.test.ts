@@ -34,10 +34,9 @@ for (const backend of consoleBackends()) {
     let server: ConsoleServer;
     let browser: Browser;
     beforeAll(async () => {
-      [server, browser] = await Promise.all([
-        startConsoleServer(backend, { KEEL_CONFIG: CONFIG }),
-        launchBrowser(),
-      ]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend, { KEEL_CONFIG: CONFIG });
+      browser = await launchBrowser();
     }, 90_000);
     afterAll(async () => {
       await browser?.close();

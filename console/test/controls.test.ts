@@ -38,7 +38,9 @@ for (const backend of consoleBackends()) {
     let server: ConsoleServer;
     let browser: Browser;
     beforeAll(async () => {
-      [server, browser] = await Promise.all([startConsoleServer(backend), launchBrowser()]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend);
+      browser = await launchBrowser();
       await server.api('/v1/prompts/travel-planner', {
         body: { text: 'You plan trips.\nBe brief.\nUse the tools.', note: 'first' },
       });
@@ -106,6 +108,7 @@ for (const backend of consoleBackends()) {
       expect((await server.api<Agents>('/v1/agents')).data[0]?.hold).toBeNull();
       const audit = page.getByRole('table', { name: 'Audit log, newest first' });
       await audit.getByText('agent.resume').waitFor();
+      await screenshot(page, `controls-pause-resume-${backend}`);
       expect(consoleErrors).toEqual([]);
       await context.close();
     });

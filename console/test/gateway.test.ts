@@ -32,14 +32,13 @@ for (const backend of consoleBackends()) {
     let browser: Browser;
     beforeAll(async () => {
       upstream = await createFakeOpenAIServer();
-      [server, browser] = await Promise.all([
-        startConsoleServer(backend, {
-          KEEL_CONFIG: CONFIG,
-          FAKE_OPENAI_URL: upstream.url,
-          FAKE_OPENAI_KEY: 'sk-fake',
-        }),
-        launchBrowser(),
-      ]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend, {
+        KEEL_CONFIG: CONFIG,
+        FAKE_OPENAI_URL: upstream.url,
+        FAKE_OPENAI_KEY: 'sk-fake',
+      });
+      browser = await launchBrowser();
       upstream.enqueue({
         content: 'Lisbon in May is mild.',
         usage: { promptTokens: 1200, completionTokens: 300 },

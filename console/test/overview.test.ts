@@ -70,7 +70,9 @@ for (const backend of consoleBackends()) {
     let browser: Browser;
     let summary: Summary;
     beforeAll(async () => {
-      [server, browser] = await Promise.all([startConsoleServer(backend), launchBrowser()]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend);
+      browser = await launchBrowser();
       await server.api('/v1/budgets', {
         body: { scope: 'tenant', period: 'day', limit_usd: 0.05, soft_pct: 60 },
       });
@@ -191,6 +193,7 @@ for (const backend of consoleBackends()) {
       const { context, page } = await openPage(browser);
       await signInWithKey(page, server.url, gatewayOnly);
       await page.getByRole('alert').filter({ hasText: 'forbidden' }).first().waitFor();
+      await screenshot(page, `overview-api-error-${backend}`);
       await context.close();
     });
   });

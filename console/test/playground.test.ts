@@ -54,7 +54,9 @@ for (const backend of consoleBackends()) {
     let consoleErrors: string[];
     let sessionId: string;
     beforeAll(async () => {
-      [server, browser] = await Promise.all([startConsoleServer(backend), launchBrowser()]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend);
+      browser = await launchBrowser();
       ({ page, consoleErrors } = await openPage(browser));
     }, 90_000);
     afterAll(async () => {

@@ -44,10 +44,9 @@ for (const backend of consoleBackends()) {
     const runs: Record<'lisbon' | 'tokyo' | 'rome' | 'paris' | 'blocked', SeededRun> = {} as never;
 
     beforeAll(async () => {
-      [server, browser] = await Promise.all([
-        startConsoleServer(backend, { KEEL_CONFIG: CONFIG }),
-        launchBrowser(),
-      ]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend, { KEEL_CONFIG: CONFIG });
+      browser = await launchBrowser();
       const submit = (input: string, extra: Record<string, unknown> = {}) =>
         server.api<SeededRun>('/v1/runs?wait=30', { body: { agent: 'travel-planner', input, ...extra } });
       // One at a time: the list is newest first, in this order reversed.

@@ -24,7 +24,9 @@ for (const backend of consoleBackends()) {
     let server: ConsoleServer;
     let browser: Browser;
     beforeAll(async () => {
-      [server, browser] = await Promise.all([startConsoleServer(backend), launchBrowser()]);
+      // One after the other: whatever started is assigned, so afterAll stops it if the next fails.
+      server = await startConsoleServer(backend);
+      browser = await launchBrowser();
     }, 90_000);
     afterAll(async () => {
       await browser?.close();
@@ -78,7 +80,7 @@ for (const backend of consoleBackends()) {
         await second.context.close();
       });
 
-    it('signs in with a pasted key; a read-only key sees no sign of write actions; a bad key is refused', async () => {
+    it('signs in with a pasted key (read-only here; the Controls suite checks such a key sees no button that would fail); a bad key is refused', async () => {
       const { context, page } = await openPage(browser);
       await page.goto(`${server.url}/`);
       expect(await seriousA11yViolations(page)).toEqual([]);

@@ -143,8 +143,13 @@ export const runRoutes = [
   /**
    * The console's run list. Every filter is an equality the SQL gets only when given, so the
    * planner picks the index that matches (measured over 100,000 runs, run-search.test.ts):
-   * - no filter, `trigger`, `status`, time: an index scan of `runs_tenant_created` in
-   *   `created_at DESC` order, stopping after `limit + 1` rows;
+   * - no filter, time: an index scan of `runs_tenant_created` in `created_at DESC` order,
+   *   stopping after `limit + 1` rows;
+   * - `status`, `trigger`: the same scan, filtering as it goes: it stops once `limit + 1` rows
+   *   match, so a common value is as fast as no filter, but a rare one (`failed` in a healthy
+   *   tenant) reads far into the index. No index of their own on purpose: `status` changes
+   *   several times per run, and an index on it would cost every run's updates (no HOT update);
+   *   narrow such a search with `agent` or a time bound;
    * - `agent`, `user_id`, `session_id`, `stop_reason`, `prompt_version`: a scan of that column's
    *   `(tenant_id, column, created_at DESC, id DESC)` index, as short as the page;
    * - `q`: a BitmapOr of three exact lookups (the primary key for a run id,
