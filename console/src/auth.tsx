@@ -52,8 +52,17 @@ const AuthContext = createContext<AuthState | undefined>(undefined);
 /** The `login` token of a `/#login=<token>` link, if the page was opened with one. */
 function loginToken(): string | undefined {
   const match = /(?:^#|&)login=([^&]+)/.exec(window.location.hash);
-  return match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+  if (match?.[1] === undefined) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    // A mangled link (`%E0`): sent as it is, the server answers login_link_invalid.
+    return match[1];
+  }
 }
+
+/** The id of a key this tab bought with a link (revoked at sign-out; a pasted key never is). */
+const MINTED_KEY = 'keel.console.minted-key-id';
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me>();
@@ -76,12 +85,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         // The link works once: clear it from the address bar and history before anything else.
         window.history.replaceState(null, '', window.location.pathname + window.location.search);
         try {
-          const session = await api<{ key: string }>('/v1/console/session', {
+          const session = await api<{ key: string; key_id: string }>('/v1/console/session', {
             method: 'POST',
             body: { token },
             key: '',
           });
-          if (!cancelled) await load(session.key);
+          if (!cancelled) {
+            await load(session.key);
+            sessionStorage.setItem(MINTED_KEY, session.key_id);
+          }
           return;
         } catch (failure) {
           if (!cancelled && failure instanceof ApiError) setError(failure);
@@ -133,13 +145,21 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       async signIn(key) {
         try {
           await load(key.trim());
+          sessionStorage.removeItem(MINTED_KEY);
         } catch (failure) {
           if (failure instanceof ApiError) setError(failure);
           throw failure;
         }
       },
       signOut() {
-        storeKey(undefined);
+        // A key bought with a sign-in link ends with the session; a pasted key is the user's own.
+        const minted = sessionStorage.getItem(MINTED_KEY);
+        sessionStorage.removeItem(MINTED_KEY);
+        if (minted !== null)
+          void api(`/v1/keys/${encodeURIComponent(minted)}/revoke`, { method: 'POST' })
+            .catch(() => undefined)
+            .finally(() => storeKey(undefined));
+        else storeKey(undefined);
       },
       can(ability) {
         const scopes: readonly Scope[] = ABILITIES[ability];

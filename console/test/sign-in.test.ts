@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createKeelProcesses } from '../../test/keel-processes.js';
+import { createKeelProcesses, waitFor } from '../../test/keel-processes.js';
 import {
   consoleBackends,
   describeInBrowser,
@@ -63,6 +63,18 @@ for (const backend of consoleBackends()) {
         await screenshot(page, `sign-in-link-${backend}`);
         expect(await seriousA11yViolations(page)).toEqual([]);
         expect(consoleErrors).toEqual([]);
+        // Signing out ends a link's session: its key is revoked, not just forgotten.
+        const sessionKey = (await storedKey(page))!;
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByLabel('API key').waitFor();
+        await waitFor(
+          'the session key revoked',
+          async () =>
+            (await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${sessionKey}` } }))
+              .status,
+          (status) => status === 401,
+          10_000,
+        );
         await context.close();
 
         // The same link again: refused with its code, and the sign-in form is offered.

@@ -18,9 +18,17 @@ export interface ConsoleLogin {
    * with `session.scopes` (default: the login's tenant and scopes); `keel console` asks for one
    * as the calling key: its tenant, and no scope it lacks.
    */
-  issue(session?: { tenantId: string; scopes: readonly ApiKeyScope[] }): { token: string; expiresAt: Date };
+  issue(session?: LinkSession): { token: string; expiresAt: Date };
   /** The key a valid, unused, unexpired token buys; `login_link_invalid` otherwise. */
   exchange(token: string): Promise<{ key: string; record: ApiKeyRecord }>;
+}
+
+/** Whom a link signs in: the session key's tenant and scopes, and who asked for the link. */
+export interface LinkSession {
+  tenantId: string;
+  scopes: readonly ApiKeyScope[];
+  /** The audit actor of the session key's creation (default `system:console-login`). */
+  actor?: string;
 }
 
 export interface ConsoleLoginOptions {
@@ -47,10 +55,7 @@ export function createConsoleLogin({
   clock = systemClock,
 }: ConsoleLoginOptions): ConsoleLogin {
   /** Unused tokens by their digest (never the token itself), with their expiry (ms). */
-  const pending = new Map<
-    string,
-    { hash: Buffer; expiresAt: number; session: { tenantId: string; scopes: readonly ApiKeyScope[] } }
-  >();
+  const pending = new Map<string, { hash: Buffer; expiresAt: number; session: LinkSession }>();
   const invalid = () =>
     new KeelError({
       code: 'login_link_invalid',
@@ -59,7 +64,7 @@ export function createConsoleLogin({
       fault: 'caller',
     });
   return {
-    issue(session = { tenantId, scopes }) {
+    issue(session: LinkSession = { tenantId, scopes }) {
       const token = randomBytes(24).toString('base64url');
       const expiresAt = clock.now() + linkTtlMs;
       const hash = digest(token);
@@ -79,7 +84,7 @@ export function createConsoleLogin({
         name: 'console session',
         scopes: entry.session.scopes,
         expiresAt: new Date(clock.now() + sessionTtlMs),
-        actor: 'system:console-login',
+        actor: entry.session.actor ?? 'system:console-login',
       });
     },
   };

@@ -81,6 +81,12 @@ describe('GET /v1/me and the console sign-in exchange', () => {
       ).json(),
     );
     expect(session).toMatchObject({ tenant_id: 'tenant-b', scopes: ['admin'] });
+    // The session key's creation is audited as the key that asked for the link.
+    const actors = await app.client.query<{ actor: string }>(
+      `SELECT actor FROM keel.audit_log WHERE action = 'api_key.create' AND target = $1`,
+      [`api_key:${session.key_id}`],
+    );
+    expect(actors.rows.map((row) => row.actor)).toEqual([expect.stringMatching(/^key:key_/)]);
     await expectError(
       await app.call('/v1/console/links', { method: 'POST', key: app.keys.reader }),
       403,

@@ -79,7 +79,11 @@ export const consoleRoutes = [
       if (consoleLogin === undefined) throw loginDisabled();
       // The session gets the caller's tenant and no scope the caller lacks.
       const scopes = key.scopes.filter((scope) => scope === 'admin' || scope === 'metrics');
-      const { token, expiresAt } = consoleLogin.issue({ tenantId: key.tenantId, scopes });
+      const { token, expiresAt } = consoleLogin.issue({
+        tenantId: key.tenantId,
+        scopes,
+        actor: `key:${key.id}`,
+      });
       sendJson(response, 201, {
         path: `/#login=${token}`,
         tenant_id: key.tenantId,
