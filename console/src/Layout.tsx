@@ -1,6 +1,7 @@
 import { Suspense } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { NavLink, Outlet, useLocation } from 'react-router';
 import { useAuth } from './auth';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { Loading } from './components/Page';
 
 const NAV = [
@@ -16,6 +17,7 @@ const NAV = [
 /** The frame of every page: skip link, navigation, who is signed in, the page. */
 export function Layout() {
   const { me, signOut } = useAuth();
+  const { pathname } = useLocation();
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -44,9 +46,11 @@ export function Layout() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Suspense fallback={<Loading />}>
-          <Outlet />
-        </Suspense>
+        <ErrorBoundary resetKey={pathname}>
+          <Suspense fallback={<Loading />}>
+            <Outlet />
+          </Suspense>
+        </ErrorBoundary>
       </main>
     </div>
   );

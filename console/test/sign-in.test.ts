@@ -92,6 +92,37 @@ for (const backend of consoleBackends()) {
         await second.context.close();
       });
 
+    it('is usable from the keyboard: a skip link first, then the navigation, Enter opens a page', async () => {
+      const { context, page } = await openPage(browser);
+      await signInWithKey(page, server.url, server.adminKey);
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
+      // Tab along the navigation to Runs, then Enter.
+      for (let presses = 0; presses < 10; presses++) {
+        await page.keyboard.press('Tab');
+        if ((await page.evaluate('document.activeElement?.textContent')) === 'Runs') break;
+      }
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Runs');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Runs' }).waitFor();
+      expect(page.url()).toBe(`${server.url}/runs`);
+      await screenshot(page, `keyboard-runs-${backend}`);
+      await context.close();
+    });
+
+    it('shows a page that cannot load as an error inside the frame, never a blank page', async () => {
+      const { context, page } = await openPage(browser);
+      // A tab left open across a deploy asks for a page chunk that is gone.
+      await page.route(/\/assets\/Gateway-[^/]+\.js$/, (route) => route.abort());
+      await signInWithKey(page, server.url, server.adminKey);
+      await page.getByRole('link', { name: 'Gateway' }).click();
+      await page.getByRole('alert').getByText('This page failed to render').waitFor();
+      // The frame survives: another page renders.
+      await page.getByRole('link', { name: 'Runs' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Runs' }).waitFor();
+      await context.close();
+    });
+
     it('signs in with a pasted key (read-only here; the Controls suite checks such a key sees no button that would fail); a bad key is refused', async () => {
       const { context, page } = await openPage(browser);
       await page.goto(`${server.url}/`);
