@@ -18,10 +18,18 @@ import type { PriceTable } from '../model/prices.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { callPricing } from './budget-pricing.js';
+import { callPricing, roundUsd } from './budget-pricing.js';
 import { createBudgetlessTenants, notifyBudgetCreated } from './budgetless-tenants.js';
 import { createCoalescer } from './coalescer.js';
-import { reservationOf, reserveCall, unheld, type ReserveCall, type ReserveRow } from './reserve-call.js';
+import {
+  numberOrNull,
+  numericOrNull,
+  reservationOf,
+  reserveCall,
+  unheld,
+  type ReserveCall,
+  type ReserveRow,
+} from './reserve-call.js';
 import { periodKeys, type BudgetPeriod } from './budget-periods.js';
 import type {
   Budget,
@@ -730,22 +738,6 @@ function auditView(budget: Budget) {
     soft_pct: budget.softPct,
     on_exhausted: budget.onExhausted,
   };
-}
-
-/** Dollars rounded to 12 decimal places: no float noise in a stored limit. */
-function roundUsd(value: number): number {
-  return Math.round(value * 1e12) / 1e12;
-}
-
-function numberOrNull(value: string | number | null | undefined): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-/** A JS number as a decimal string Postgres' numeric parses exactly as written (no exponent). */
-function numericOrNull(value: number | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  const text = String(value);
-  return /e/i.test(text) ? value.toFixed(20) : text;
 }
 
 interface SettleRow {
