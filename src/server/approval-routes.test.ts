@@ -354,12 +354,11 @@ describe('/v1/approvals', () => {
       details: { approval_id: approval.id, run_id: approval.runId },
     });
 
-    // Without an amount: what the call needs beyond what the budget has left now (nothing is
-    // spent in this test's counters): 0.005 - 0.001 more, so the call fits exactly.
+    // Without an amount: all the held call needs (0.005), whatever the budget has left now.
     await budgets.update('tenant-a', budget.id, { limitUsd: 0.001 }, 'key:test');
     const second = await ask();
     expect((await decide(second.id, { decision: 'approve' })).status).toBe(200);
-    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.005, 12);
+    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.006, 12);
   });
 
   it('a run held by a budget is approved over the API with extend_tokens and completes', async () => {

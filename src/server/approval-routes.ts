@@ -97,7 +97,7 @@ export const approvalRoutes = [
       'Recorded with the deciding key (`key:<id>`). Deciding the last pending approval of a run queues the run. ' +
       'Repeating the same decision with the same key answers 200 unchanged; any other decision on an approval ' +
       'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending. ' +
-      'Approving a budget extension raises the budget by extend_usd / extend_tokens (default: what the held call ' +
+      'Approving a budget extension raises the budget by extend_usd / extend_tokens (default: all the held call ' +
       'needs), audited budget.extend; an amount on any other decision, or for a limit the budget lacks, answers ' +
       '400 invalid_extension and decides nothing.',
     body: decideApprovalRequest,
