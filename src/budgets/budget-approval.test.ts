@@ -52,12 +52,7 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
   let budgets: BudgetStore;
   let worker: Worker;
   let model: ReturnType<typeof pricedModel>;
-  beforeEach(async () => {
-    ({ client, schema, close } = await open());
-    await migrate(client, { schema });
-    store = createSqlJournalStore({ client, schema });
-    budgets = createBudgetStore({ client, schema });
-    model = pricedModel();
+  const startWorker = () => {
     const agent = defineAgent({ name: 'planner', instructions: 'Plan a trip.', model });
     const redacting = defineAgent({ name: 'private', instructions: 'Plan a trip.', model, redact: ['pii'] });
     worker = createWorker({
@@ -68,6 +63,14 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
       policies: [createBudgetPolicy({ budgets, defaultMaxOutputTokens: 200 })],
     });
     worker.start();
+  };
+  beforeEach(async () => {
+    ({ client, schema, close } = await open());
+    await migrate(client, { schema });
+    store = createSqlJournalStore({ client, schema });
+    budgets = createBudgetStore({ client, schema });
+    model = pricedModel();
+    startWorker();
   });
   afterEach(async () => {
     await worker.stop();
@@ -125,7 +128,7 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
     expect((await budgets.get('acme', budget.id))!.usage.reservedTokens).toBe(0);
   });
 
-  it('approving extends the budget by what the call needs (audited, by the approver) and the run finishes', async () => {
+  it('approving extends the budget by all the call needs (audited, by the approver) and the run finishes', async () => {
     const { budget, run, approval } = await heldRun();
     const needs = budgetApprovalArgumentsSchema.parse(approval.arguments).needs;
     const decided = await decideApprovalWithExtension({
@@ -139,7 +142,7 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
     expect(decided).toMatchObject({ status: 'approved', decidedBy: 'key:ana' });
     // The extension committed with the decision: it is there before the run resumes.
     const extended = (await budgets.get('acme', budget.id))!;
-    expect(extended.limitTokens).toBe(needs.tokens);
+    expect(extended.limitTokens).toBe(5 + needs.tokens);
     const finished = await waitForRun({ store, runId: run.id, tenantId: 'acme', pollMs: 20 });
     expect(finished).toMatchObject({ status: 'completed', stopReason: 'completed', output: 'planned' });
     // The held model step is replayed on resume, not reserved again; the call is made once.
@@ -152,13 +155,108 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
       actor: 'key:ana',
       target: `budget:${budget.id}`,
       before: { limit_tokens: 5, on_exhausted: 'approval' },
-      after: { limit_tokens: needs.tokens, on_exhausted: 'approval' },
+      after: { limit_tokens: 5 + needs.tokens, on_exhausted: 'approval' },
       details: { approval_id: approval.id, run_id: run.id },
     });
     expect(rows.find((row) => row.action === 'approval.decide')).toMatchObject({ actor: 'key:ana' });
     const usage = (await budgets.get('acme', budget.id))!.usage;
     expect(usage.reservedTokens).toBe(0);
     expect(usage.spentTokens).toBeGreaterThan(0);
+  });
+
+  it('two runs held on one budget, both approved with the default extension, both complete', async () => {
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'agent', scopeId: 'planner', period: 'total', limitTokens: 5, onExhausted: 'approval' },
+      'key:admin',
+    );
+    const runs = await Promise.all(
+      ['Lyon', 'Rome'].map(
+        async (input) => (await store.createRun({ tenantId: 'acme', agent: 'planner', input })).run,
+      ),
+    );
+    const approvals = [];
+    for (const run of runs) {
+      await waitForStatus(run.id, 'awaiting_approval');
+      approvals.push((await store.listApprovals({ runId: run.id, status: 'pending' }))[0]!);
+    }
+    // Both decided before either run goes on: each approval must buy room for its own call.
+    await worker.stop();
+    for (const approval of approvals)
+      await decideApprovalWithExtension({
+        store,
+        budgets,
+        approvalId: approval.id,
+        decision: 'approve',
+        decidedBy: 'key:ana',
+      });
+    const needs = approvals.map((approval) => budgetApprovalArgumentsSchema.parse(approval.arguments).needs);
+    expect((await budgets.get('acme', budget.id))!.limitTokens).toBe(5 + needs[0]!.tokens + needs[1]!.tokens);
+    startWorker();
+    for (const run of runs) {
+      const finished = await waitForRun({ store, runId: run.id, tenantId: 'acme', pollMs: 20 });
+      expect(finished).toMatchObject({ status: 'completed', stopReason: 'completed' });
+      expect(await journal(run.id)).toEqual(['0:model:failed', '1:approval:completed', '2:model:completed']);
+    }
+    expect(model.calls).toHaveLength(2);
+  });
+
+  it("a run-period budget: the extension reads the held run's counter and raises the limit of every run", async () => {
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'agent', scopeId: 'planner', period: 'run', limitTokens: 5, onExhausted: 'approval' },
+      'key:admin',
+    );
+    const { run } = await store.createRun({ tenantId: 'acme', agent: 'planner', input: 'Lyon' });
+    await waitForStatus(run.id, 'awaiting_approval');
+    const [approval] = await store.listApprovals({ runId: run.id, status: 'pending' });
+    expect(approval!.tool).toBe(`budget:${budget.id}`);
+    const needs = budgetApprovalArgumentsSchema.parse(approval!.arguments).needs;
+    await decideApprovalWithExtension({
+      store,
+      budgets,
+      approvalId: approval!.id,
+      decision: 'approve',
+      decidedBy: 'key:ana',
+    });
+    expect((await budgets.get('acme', budget.id))!.limitTokens).toBe(5 + needs.tokens);
+    expect((await waitForRun({ store, runId: run.id, tenantId: 'acme', pollMs: 20 })).stopReason).toBe(
+      'completed',
+    );
+    // The limit is one for every run of the scope: the next run gets the raised limit too.
+    const { run: next } = await store.createRun({ tenantId: 'acme', agent: 'planner', input: 'Lyon' });
+    expect((await waitForRun({ store, runId: next.id, tenantId: 'acme', pollMs: 20 })).stopReason).toBe(
+      'completed',
+    );
+
+    // Over its limit (lowered since the run spent): the default adds the held run's overdraft, read
+    // from that run's own counter, not another run's.
+    const perRun = await budgets.create(
+      'acme',
+      { scope: 'agent', scopeId: 'other', period: 'run', limitTokens: 10_000, onExhausted: 'approval' },
+      'key:admin',
+    );
+    const reservation = await budgets.reserve({
+      tenantId: 'acme',
+      agent: 'other',
+      runId: 'run_spent',
+      holder: 'run:run_spent#1',
+      model: { provider: 'openai', modelId: 'gpt-4o-mini' },
+      promptTokens: 100,
+      maxOutputTokens: 200,
+    });
+    await budgets.settle(reservation.id, { tokens: 300 });
+    await budgets.update('acme', perRun.id, { limitTokens: 100 }, 'key:admin');
+    const extend = (runId: string) =>
+      budgets.extend({
+        tenantId: 'acme',
+        budgetId: perRun.id,
+        needs: { usd: 0, tokens: 50 },
+        runId,
+        actor: 'key:ana',
+      });
+    expect((await extend('run_spent'))!.after.limitTokens).toBe(100 + 50 + 200);
+    expect((await extend('run_fresh'))!.after.limitTokens).toBe(350 + 50);
   });
 
   it('an extension too small for the call asks again; a dollar extension is added as given', async () => {
@@ -291,7 +389,7 @@ function budgetApprovalContract(open: () => Promise<ContractDatabase>) {
     });
     const finished = await waitForRun({ store, runId: run.id, tenantId: 'acme', pollMs: 20 });
     expect(finished.stopReason).toBe('completed');
-    expect((await budgets.get('acme', budget.id))!.limitTokens).toBe(args.needs.tokens);
+    expect((await budgets.get('acme', budget.id))!.limitTokens).toBe(5 + args.needs.tokens);
   });
 
   it('keeps ending the run for a budget that says stop', async () => {

@@ -6,9 +6,11 @@
  * transaction (audited `budget.extend` by the approver) and wakes the run, which reserves again;
  * rejecting it (or cancelling the run) ends the run with stop reason `budget`.
  *
- * The extension is `extend_usd` / `extend_tokens` when the decision gives them, else what the
- * held call needs beyond what the budget has left at the moment of the decision (so the call
- * fits, if nothing else spends first; otherwise the run asks again).
+ * The extension is `extend_usd` / `extend_tokens` when the decision gives them, else the held
+ * call's whole worst case (plus what the budget is already over its limit, if anything): each
+ * approval buys room for its own call, so several runs held on one budget all go on when each is
+ * approved (unless something else spends the room first; then the run asks again). A `run`-period
+ * budget reads the held run's counter, and its limit, raised, is raised for every run of its scope.
  */
 import { z } from 'zod';
 import { BudgetsUnavailableError, InvalidExtensionError } from '../errors/budget-errors.js';
@@ -158,6 +160,7 @@ export async function decideApprovalWithExtension({
           ...(extendUsd === undefined ? {} : { addUsd: extendUsd }),
           ...(extendTokens === undefined ? {} : { addTokens: extendTokens }),
           needs: { usd: requested.needs.usd, tokens: requested.needs.tokens },
+          runId: approval.runId,
           actor: decidedBy,
           details: { approval_id: approval.id, run_id: approval.runId },
         },

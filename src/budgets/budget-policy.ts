@@ -23,7 +23,7 @@ import type {
   StepPolicy,
 } from '../runtime/step-policy.js';
 import { budgetApprovalRequest } from './budget-approval.js';
-import { callPricing } from './budget-pricing.js';
+import { callPricing, roundUsd, worstCaseUsd } from './budget-pricing.js';
 import type { BudgetStore } from './budget-store.js';
 
 /** Options of {@link createBudgetPolicy}. */
@@ -128,10 +128,8 @@ export function createBudgetPolicy({
           promptTokens,
           ...(priceTable ? { table: priceTable } : {}),
         });
-        const needsUsd =
-          (promptTokens * Number(pricing.inputPerMillion) + asked * Number(pricing.outputPerMillion)) / 1e6;
         const request = budgetApprovalRequest(exhausted, {
-          usd: Math.round(needsUsd * 1e12) / 1e12,
+          usd: roundUsd(worstCaseUsd(pricing, promptTokens, asked)),
           tokens: promptTokens + asked,
           prompt_tokens: promptTokens,
           output_tokens: asked,

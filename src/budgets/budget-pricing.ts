@@ -37,3 +37,15 @@ export function callPricing({
   const output = Math.max(long?.output ?? price.output, price.reasoning ?? 0);
   return { known: true, inputPerMillion: String(input), outputPerMillion: String(output) };
 }
+
+/** A call's worst case in dollars at `pricing`: its prompt and `outputTokens` output tokens. */
+export function worstCaseUsd(pricing: CallPricing, promptTokens: number, outputTokens: number): number {
+  return (
+    (promptTokens * Number(pricing.inputPerMillion) + outputTokens * Number(pricing.outputPerMillion)) / 1e6
+  );
+}
+
+/** Dollars rounded to 12 decimal places: no float noise in a stored limit or a request. */
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e12) / 1e12;
+}

@@ -18,10 +18,18 @@ import type { PriceTable } from '../model/prices.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { callPricing } from './budget-pricing.js';
+import { callPricing, roundUsd } from './budget-pricing.js';
 import { createBudgetlessTenants, notifyBudgetCreated } from './budgetless-tenants.js';
 import { createCoalescer } from './coalescer.js';
-import { reservationOf, reserveCall, unheld, type ReserveCall, type ReserveRow } from './reserve-call.js';
+import {
+  numberOrNull,
+  numericOrNull,
+  reservationOf,
+  reserveCall,
+  unheld,
+  type ReserveCall,
+  type ReserveRow,
+} from './reserve-call.js';
 import { periodKeys, type BudgetPeriod } from './budget-periods.js';
 import type {
   Budget,
@@ -114,12 +122,18 @@ export interface CallSpend {
 export interface BudgetExtension {
   tenantId: string;
   budgetId: string;
-  /** Dollars to add to `limit_usd`. Default: what `needs.usd` is short of now (0 when it fits). */
+  /** Dollars to add to `limit_usd`. Default: `needs.usd`, plus what the budget is already over. */
   addUsd?: number;
-  /** Tokens to add to `limit_tokens`. Default: what `needs.tokens` is short of now. */
+  /** Tokens to add to `limit_tokens`. Default: `needs.tokens`, plus what the budget is already over. */
   addTokens?: number;
-  /** What the held call needs (its worst case): the default extension makes it fit. */
+  /**
+   * What the held call needs (its worst case). The default extension adds all of it, not what it
+   * is short of now: every approval buys room for its own call, so several runs held on one
+   * budget and approved together all go on.
+   */
   needs: { usd: number; tokens: number };
+  /** The held run: a `run`-period budget's spend is read from that run's counter. */
+  runId?: string;
   /** Who approved (`key:<id>`): the audit row's actor. */
   actor: string;
   /** Kept in the audit row's details (the approval, the run). */
@@ -147,7 +161,8 @@ export interface BudgetStore {
    * Raises a budget's limits by an approved extension (audited `budget.extend` by the approver,
    * with the limits before and after), in `executor`'s transaction when given, so that it commits
    * with the approval's decision. A limit the budget does not have (null) is left alone; when
-   * nothing changes (the call fits already), nothing is written or audited. Returns the budget
+   * nothing changes, nothing is written or audited. A `run`-period budget has one limit for every
+   * run of its scope: extending it for one held run raises it for all of them. Returns the budget
    * before and after; undefined when the budget is gone.
    */
   extend(
@@ -238,6 +253,23 @@ export function createBudgetStore({
       [keys.hour, keys.day, keys.month, ...params],
     );
     return result.rows.map((row) => toBudgetWithUsage(row, clock.now()));
+  };
+
+  /** A `run`-period budget's counter for one run (nothing spent without a run). */
+  const runUsage = async (executor: SqlExecutor, budgetId: string, runId: string | undefined) => {
+    type CounterRow = Pick<BudgetRow, 'spent_usd' | 'reserved_usd' | 'spent_tokens' | 'reserved_tokens'>;
+    const result = await executor.query<CounterRow>(
+      `SELECT spent_usd, reserved_usd, spent_tokens, reserved_tokens FROM ${counters}
+       WHERE budget_id = $1 AND period_key = $2`,
+      [budgetId, runId ?? null],
+    );
+    const row = result.rows[0];
+    return {
+      spentUsd: Number(row?.spent_usd ?? 0),
+      reservedUsd: Number(row?.reserved_usd ?? 0),
+      spentTokens: Number(row?.spent_tokens ?? 0),
+      reservedTokens: Number(row?.reserved_tokens ?? 0),
+    };
   };
 
   const audited = async <T>(
@@ -537,21 +569,24 @@ export function createBudgetStore({
         ]);
         const before = (await selectWithUsage(tx, 'b.tenant_id = $4 AND b.id = $5', [tenantId, budgetId]))[0];
         if (before === undefined) return undefined;
-        const { usage } = before;
-        // By default, enough for the held call at today's spend and holds: it then fits.
-        const shortUsd = (limit: number) =>
-          Math.max(0, roundUsd(usage.spentUsd + usage.reservedUsd + extension.needs.usd - limit));
-        const shortTokens = (limit: number) =>
-          Math.max(0, Math.ceil(usage.spentTokens + usage.reservedTokens + extension.needs.tokens - limit));
+        // A run-period budget counts each run apart: the held run's counter is the one that matters.
+        const usage = before.period === 'run' ? await runUsage(tx, budgetId, extension.runId) : before.usage;
+        // By default the held call's whole worst case (plus any overdraft, e.g. a limit lowered
+        // since): each approval buys room for its own call, however many runs wait on the budget.
+        const overUsd = (limit: number) => Math.max(0, usage.spentUsd + usage.reservedUsd - limit);
+        const overTokens = (limit: number) => Math.max(0, usage.spentTokens + usage.reservedTokens - limit);
         const limitUsd =
           before.limitUsd === null
             ? null
-            : roundUsd(before.limitUsd + (extension.addUsd ?? shortUsd(before.limitUsd)));
+            : roundUsd(
+                before.limitUsd + (extension.addUsd ?? extension.needs.usd + overUsd(before.limitUsd)),
+              );
         const limitTokens =
           before.limitTokens === null
             ? null
-            : before.limitTokens + Math.ceil(extension.addTokens ?? shortTokens(before.limitTokens));
-        // Already enough (spend went back since the request): nothing to change, nothing to audit.
+            : before.limitTokens +
+              Math.ceil(extension.addTokens ?? extension.needs.tokens + overTokens(before.limitTokens));
+        // Nothing to add (a call that needs nothing): nothing to change, nothing to audit.
         if (limitUsd === before.limitUsd && limitTokens === before.limitTokens)
           return { before, after: before };
         await tx.query(
@@ -730,22 +765,6 @@ function auditView(budget: Budget) {
     soft_pct: budget.softPct,
     on_exhausted: budget.onExhausted,
   };
-}
-
-/** Dollars rounded to 12 decimal places: no float noise in a stored limit. */
-function roundUsd(value: number): number {
-  return Math.round(value * 1e12) / 1e12;
-}
-
-function numberOrNull(value: string | number | null | undefined): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-/** A JS number as a decimal string Postgres' numeric parses exactly as written (no exponent). */
-function numericOrNull(value: number | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  const text = String(value);
-  return /e/i.test(text) ? value.toFixed(20) : text;
 }
 
 interface SettleRow {

@@ -4,7 +4,7 @@
  * error, its result row means.
  */
 import { BudgetExhaustedError, ModelPriceUnknownError } from '../errors/budget-errors.js';
-import { callPricing } from './budget-pricing.js';
+import { callPricing, worstCaseUsd } from './budget-pricing.js';
 import { periodResetMs } from './budget-periods.js';
 import type { BudgetReservation, ReserveRequest } from './budget-store.js';
 
@@ -136,17 +136,22 @@ export function unheld(call: ReserveCall): BudgetReservation {
     id: call.id,
     held: false,
     grantedOutputTokens: call.max_output,
-    reservedUsd: (call.prompt * Number(call.input_per_m) + call.max_output * Number(call.output_per_m)) / 1e6,
+    reservedUsd: worstCaseUsd(
+      { known: call.price_known, inputPerMillion: call.input_per_m, outputPerMillion: call.output_per_m },
+      call.prompt,
+      call.max_output,
+    ),
     reservedTokens: call.prompt + call.max_output,
   };
 }
 
-function numberOrNull(value: string | number | null | undefined): number | null {
+/** A numeric column (pg returns numeric and bigint as strings) as a number, null kept. */
+export function numberOrNull(value: string | number | null | undefined): number | null {
   return value === null || value === undefined ? null : Number(value);
 }
 
 /** A JS number as a decimal string Postgres' numeric parses exactly as written (no exponent). */
-function numericOrNull(value: number | null | undefined): string | null {
+export function numericOrNull(value: number | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   const text = String(value);
   return /e/i.test(text) ? value.toFixed(20) : text;

@@ -5,7 +5,7 @@ import type { Migration } from './migrations.js';
  * makes the reservations of many model calls in one statement, one transaction and one commit,
  * so a hot budget's counter row is locked (and its commit flushed) once per batch rather than
  * once per call. A process coalesces the reservations it makes concurrently into one call (see
- * `budgets/reserve-coalescer.ts`).
+ * `budgets/coalescer.ts`).
  *
  * Each entry is decided exactly as `budget_reserve` decides one call, in the order given, against
  * the counters as the entries before it left them: an entry that does not fit is refused

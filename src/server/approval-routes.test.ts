@@ -259,7 +259,7 @@ describe('/v1/approvals', () => {
     expect(read.status).toBe('cancelled');
   });
 
-  it('shows a budget extension as such, and approving it raises the budget (extend_usd or enough for the call), audited', async () => {
+  it('shows a budget extension as such; only an admin key decides it, raising the budget (extend_usd or the call), audited', async () => {
     const budgets = createBudgetStore({ client: app.client });
     const budget = await budgets.create(
       'tenant-a',
@@ -331,8 +331,18 @@ describe('/v1/approvals', () => {
     expect((await app.store.getApproval(tool.id))?.status).toBe('pending');
     expect((await app.store.getApproval(approval.id))?.status).toBe('pending');
 
-    const keyId = (await app.apiKeys.verify(approvalsKey))!.id;
-    const approved = await decide(approval.id, { decision: 'approve', extend_usd: 2 }, approvalsKey);
+    // Deciding a budget extension changes a budget: the approvals scope alone is not enough.
+    for (const body of [
+      { decision: 'approve' },
+      { decision: 'approve', extend_usd: 1e9 },
+      { decision: 'reject' },
+    ])
+      await expectError(await decide(approval.id, body, approvalsKey), 403, 'forbidden');
+    expect((await app.store.getApproval(approval.id))?.status).toBe('pending');
+    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBe(0.001);
+
+    const keyId = (await app.apiKeys.verify(app.keys.admin))!.id;
+    const approved = await decide(approval.id, { decision: 'approve', extend_usd: 2 });
     expect(approved.status).toBe(200);
     expect(approvalResponse.parse(await approved.json())).toMatchObject({
       kind: 'budget_extension',
@@ -354,15 +364,14 @@ describe('/v1/approvals', () => {
       details: { approval_id: approval.id, run_id: approval.runId },
     });
 
-    // Without an amount: what the call needs beyond what the budget has left now (nothing is
-    // spent in this test's counters): 0.005 - 0.001 more, so the call fits exactly.
+    // Without an amount: all the held call needs (0.005), whatever the budget has left now.
     await budgets.update('tenant-a', budget.id, { limitUsd: 0.001 }, 'key:test');
     const second = await ask();
     expect((await decide(second.id, { decision: 'approve' })).status).toBe(200);
-    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.005, 12);
+    expect((await budgets.get('tenant-a', budget.id))!.limitUsd).toBeCloseTo(0.006, 12);
   });
 
-  it('a run held by a budget is approved over the API with extend_tokens and completes', async () => {
+  it('a run held by a budget is approved over the API (admin key) with extend_tokens and completes', async () => {
     const budgets = createBudgetStore({ client: app.client });
     const budget = await budgets.create(
       'tenant-a',
@@ -402,11 +411,7 @@ describe('/v1/approvals', () => {
       expect(runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json()).status).toBe(
         'awaiting_approval',
       );
-      const approved = await decide(
-        pending[0]!.id,
-        { decision: 'approve', extend_tokens: 10_000 },
-        approvalsKey,
-      );
+      const approved = await decide(pending[0]!.id, { decision: 'approve', extend_tokens: 10_000 });
       expect(approved.status).toBe(200);
       expect((await budgets.get('tenant-a', budget.id))!.limitTokens).toBe(10_001);
       let run = runResponse.parse(await (await app.call(`/v1/runs/${runId}`)).json());

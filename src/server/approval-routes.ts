@@ -8,11 +8,14 @@
  * harmless and answers 200 with the approval unchanged.
  *
  * A budget extension approval (`kind: 'budget_extension'`, tool `budget:<id>`) is decided the
- * same way; approving it raises the budget's limits by `extend_usd` / `extend_tokens` (default:
- * what the held call needs) in the decision's transaction, audited `budget.extend` by the key.
+ * same way, but only by an `admin` key (changing a budget needs `admin`, and approving one raises
+ * it): 403 `forbidden` otherwise, nothing decided. Approving it raises the budget's limits by
+ * `extend_usd` / `extend_tokens` (default: all the held call needs) in the decision's
+ * transaction, audited `budget.extend` by the key.
  */
 import { approvalKindOf, decideApprovalWithExtension } from '../budgets/budget-approval.js';
 import { ApprovalNotFoundError } from '../errors/approval-errors.js';
+import { ForbiddenError } from '../errors/auth-errors.js';
 import type { ApiKeyScope } from '../gateway/api-keys.js';
 import type { ApprovalRecord } from '../journal/types.js';
 import { defineRoute, errorResponses } from './route-table.js';
@@ -26,6 +29,9 @@ import { decodeId, sendJson } from './http-io.js';
 
 /** The scopes that allow reading and deciding approvals. */
 export const APPROVAL_SCOPES: readonly ApiKeyScope[] = ['approvals', 'admin'];
+
+/** The scopes that allow deciding a budget extension: it changes a budget, as `/v1/budgets` does. */
+export const BUDGET_EXTENSION_SCOPES: readonly ApiKeyScope[] = ['admin'];
 
 /** An approval as the API returns it (snake_case, no tenant). */
 export function approvalView(approval: ApprovalRecord) {
@@ -92,12 +98,13 @@ export const approvalRoutes = [
     method: 'POST',
     path: '/v1/approvals/:id',
     scopes: APPROVAL_SCOPES,
-    summary: 'Approve or reject a pending approval (scope approvals or admin)',
+    summary: 'Approve or reject a pending approval (scope approvals or admin; a budget extension: admin)',
     description:
       'Recorded with the deciding key (`key:<id>`). Deciding the last pending approval of a run queues the run. ' +
+      'A budget extension (kind budget_extension) is decided only by an admin key: 403 forbidden otherwise. ' +
       'Repeating the same decision with the same key answers 200 unchanged; any other decision on an approval ' +
       'that is no longer pending (decided, expired, cancelled) answers 409 approval_not_pending. ' +
-      'Approving a budget extension raises the budget by extend_usd / extend_tokens (default: what the held call ' +
+      'Approving a budget extension raises the budget by extend_usd / extend_tokens (default: all the held call ' +
       'needs), audited budget.extend; an amount on any other decision, or for a limit the budget lacks, answers ' +
       '400 invalid_extension and decides nothing.',
     body: decideApprovalRequest,
@@ -108,6 +115,13 @@ export const approvalRoutes = [
     async handle({ response, key, params, body, dependencies: { store, budgets } }) {
       const approvalId = approvalIdOf(params.id);
       const decision = await body();
+      const approval = await store.getApproval(approvalId, { tenantId: key.tenantId });
+      if (!approval) throw new ApprovalNotFoundError(approvalId);
+      if (
+        approvalKindOf(approval) === 'budget_extension' &&
+        !key.scopes.some((scope) => BUDGET_EXTENSION_SCOPES.includes(scope))
+      )
+        throw new ForbiddenError(BUDGET_EXTENSION_SCOPES);
       const decided = await decideApprovalWithExtension({
         store,
         ...(budgets === undefined ? {} : { budgets }),

@@ -385,7 +385,7 @@ export const decideApprovalRequest = z
       .optional()
       .describe(
         "Approving a budget extension: dollars added to the budget's limit_usd. " +
-          'Default: what the held call needs beyond what the budget has left.',
+          'Default: all the held call needs (each approval buys room for its own call).',
       ),
     extend_tokens: z
       .number()
@@ -395,7 +395,7 @@ export const decideApprovalRequest = z
       .optional()
       .describe(
         "Approving a budget extension: tokens added to the budget's limit_tokens. " +
-          'Default: what the held call needs beyond what the budget has left.',
+          'Default: all the held call needs (each approval buys room for its own call).',
       ),
   })
   .meta({ id: 'DecideApprovalRequest' });

@@ -122,8 +122,8 @@ function ApprovalCard({ approval }: { approval: Approval }) {
           <h3>Arguments</h3>
           {approval.kind === 'budget_extension' && (
             <p className="muted">
-              Approving raises the budget's limit by what the call still needs (or by <code>extend_usd</code>{' '}
-              / <code>extend_tokens</code> through the API) and the run goes on; rejecting ends it with stop
+              Approving raises the budget's limit by what the held call needs (or by <code>extend_usd</code> /{' '}
+              <code>extend_tokens</code> through the API) and the run goes on; rejecting ends it with stop
               reason <code>budget</code>.
             </p>
           )}
@@ -141,7 +141,7 @@ function ApprovalCard({ approval }: { approval: Approval }) {
         </section>
       </div>
       {approval.status === 'pending' ? (
-        <ApprovalDecision approvalId={approval.id} tool={approval.tool} />
+        <ApprovalDecision approvalId={approval.id} kind={approval.kind} tool={approval.tool} />
       ) : (
         <p className="approval-decided">
           {approval.status === 'approved' || approval.status === 'rejected' ? (

@@ -433,6 +433,7 @@ function InlineApprovalBox({ approval }: { approval: InlineApproval }) {
         (can('decideApprovals') ? (
           <ApprovalDecision
             approvalId={approval.id}
+            kind={approval.tool.startsWith('budget:') ? 'budget_extension' : 'tool'}
             tool={approval.tool}
             onDecided={() => void details.refetch()}
           />
