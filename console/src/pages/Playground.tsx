@@ -424,7 +424,15 @@ function InlineApprovalBox({ approval }: { approval: InlineApproval }) {
     <div className="inline-approval" role="group" aria-label={`Approval for ${approval.tool}`}>
       <p>
         <strong>
-          The agent wants to call <code>{approval.tool}</code>
+          {approval.tool.startsWith('budget:') ? (
+            <>
+              The run is out of budget <code>{approval.tool.slice('budget:'.length)}</code>
+            </>
+          ) : (
+            <>
+              The agent wants to call <code>{approval.tool}</code>
+            </>
+          )}
         </strong>
         {decided === null ? ' and waits for a decision.' : `: ${decided}.`}
       </p>
