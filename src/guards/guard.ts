@@ -4,6 +4,8 @@
  * guards can happen (see src/runtime/guard-steps.ts).
  */
 
+import type { LanguageModel } from '../model/model.js';
+
 /** Where a guard looks: the run's input, a tool call's arguments, a tool's output, the final answer. */
 export type GuardStage = 'input' | 'tool_args' | 'tool_output' | 'output';
 
@@ -38,6 +40,12 @@ export interface GuardContext {
   toolOutputs?: readonly string[];
   /** Aborts with the run; a guard calling a classifier passes it on. */
   signal?: AbortSignal;
+  /**
+   * Inside a run: wraps a model so each of its calls is reserved against the run's budgets before
+   * it starts and settled after (a refused call throws a `budget_exhausted` KeelError, and the
+   * model is not called). A guard that calls a model calls it through this when it is there.
+   */
+  meter?(model: LanguageModel): LanguageModel;
 }
 
 /** A guard as an agent lists it. */

@@ -98,7 +98,9 @@ export function promptInjection(options: PromptInjectionOptions = {}): PromptInj
     counters.classifierCalls++;
     const started = performance.now();
     try {
-      const answer = await classify(classifier, { ...context, text }, classifierTimeoutMs);
+      // Inside a run, the call is reserved against the run's budgets like the run's own calls.
+      const model = context.meter?.(classifier) ?? classifier;
+      const answer = await classify(model, { ...context, text }, classifierTimeoutMs);
       const classifierMs = Math.round((performance.now() - started) * 1000) / 1000;
       const confidence = answer.confidence ?? (answer.injection ? 1 : 0);
       const details = {

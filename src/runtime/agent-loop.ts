@@ -34,6 +34,7 @@ import {
 } from './approval-gate.js';
 import { promptVersionOf } from './prompt-version.js';
 import { runModelStep } from './model-call.js';
+import { meterModel } from './metered-model.js';
 import { createPolicyRunner } from './policy-runner.js';
 import { createLimitPolicy, limitError, type RunLimits } from './run-limits.js';
 import type { PolicyRunContext, PolicyStop, StepPolicy } from './step-policy.js';
@@ -146,7 +147,14 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     costUsd += step.costUsd;
   };
   const { redact } = options;
-  const guardArgs = { durable, run, signal, ...(redact ? { redact } : {}) };
+  // A guard's model calls (a classifier) are reserved against the run's budgets like its own,
+  // with the run's totals as they stand when the guard runs (they are not added to them).
+  const meter = (guardModel: LanguageModel, seq: number) =>
+    meterModel(guardModel, {
+      policies,
+      context: () => ({ ...runContext, model: guardModel, seq, modelCalls, usage: { ...usage }, costUsd }),
+    });
+  const guardArgs = { durable, run, signal, meter, ...(redact ? { redact } : {}) };
   /** A message as the journal holds it (redacted by the run's rules), and as the model sees it. */
   const stored = (message: Message) => (redact ? redactMessage(message, redact) : message);
   const seen = (message: Message) => (agent.redactFromModel ? stored(message) : message);

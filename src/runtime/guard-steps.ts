@@ -1,4 +1,5 @@
 import { serializeError } from '../errors/keel-error.js';
+import type { LanguageModel } from '../model/model.js';
 import type { RunRecord } from '../journal/types.js';
 import type { Guard, GuardStage, GuardVerdict } from '../guards/guard.js';
 import { guardsAt as guardsOfStage, runGuard } from '../guards/run-guard.js';
@@ -48,6 +49,7 @@ export async function runGuardSteps({
   signal,
   toolOutputs,
   redact,
+  meter,
 }: {
   durable: DurableRun;
   guards: readonly Guard[];
@@ -63,6 +65,8 @@ export async function runGuardSteps({
   toolOutputs?: readonly string[];
   /** The run's redaction rules: the step's identity is taken from the text as journaled. */
   redact?: TextRedactor;
+  /** Inside a run: meters a guard's model calls against the run's budgets (at the guard's seq). */
+  meter?: (model: LanguageModel, seq: number) => LanguageModel;
 }): Promise<GuardsOutcome> {
   let current = text;
   for (const [index, guard] of guards.entries()) {
@@ -91,6 +95,7 @@ export async function runGuardSteps({
             agent: run.agent,
             tenantId: run.tenantId,
             signal,
+            ...(meter === undefined ? {} : { meter: (model: LanguageModel) => meter(model, seq) }),
             ...(toolName === undefined ? {} : { toolName }),
             ...(toolOutputs === undefined ? {} : { toolOutputs }),
           });
