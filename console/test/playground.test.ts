@@ -105,13 +105,18 @@ for (const backend of consoleBackends()) {
       await page.getByLabel('Message').fill('Make it 2 days in Porto instead');
       await page.getByRole('button', { name: 'Send follow-up' }).click();
       await page.getByText('Porto, Portugal: 2 days in May', { exact: true }).waitFor({ timeout: 30_000 });
-      await expect(page.locator('.message.agent .badge.ok', { hasText: 'completed' }).count()).resolves.toBe(
-        2,
-      );
-      const session = await server.api<{ run_count: number; active_run_id: string | null }>(
-        `/v1/sessions/${sessionId}`,
-      );
-      expect(session).toMatchObject({ run_count: 2, active_run_id: null });
+      // The streamed text may arrive before the run's end is read: wait for both ends.
+      await expect
+        .poll(() => page.locator('.message.agent .badge.ok', { hasText: 'completed' }).count(), {
+          timeout: 15_000,
+        })
+        .toBe(2);
+      await expect
+        .poll(
+          () => server.api<{ run_count: number; active_run_id: string | null }>(`/v1/sessions/${sessionId}`),
+          { timeout: 15_000 },
+        )
+        .toMatchObject({ run_count: 2, active_run_id: null });
       await screenshot(page, `playground-follow-up-${backend}`);
       expect(consoleErrors).toEqual([]);
     });
