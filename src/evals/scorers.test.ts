@@ -204,6 +204,13 @@ describe('trajectory', () => {
     expect((await score({ trajectory: { mode: 'strict', steps: matchers } }, { steps })).pass).toBe(true);
     const wrong = [{ name: 'get_weather', arguments: { city: 'Rome' } }, 'find_hotels'];
     expect((await score({ trajectory: { mode: 'unordered', steps: wrong } }, { steps })).pass).toBe(false);
+    const near = await score({ trajectory: { mode: 'superset', steps: wrong } }, { steps });
+    expect(near.reason).toContain('(get_weather was called, but city is "Paris", expected "Rome")');
+    const again = await score(
+      { trajectory: { mode: 'superset', steps: ['get_weather', 'get_weather'] } },
+      { steps },
+    );
+    expect(again.reason).toContain('(get_weather was called only 1 time(s))');
     const twice = [model, weather, weather];
     expect(
       (await score({ trajectory: { mode: 'subset', steps: ['get_weather'] } }, { steps: twice })).pass,

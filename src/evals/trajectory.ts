@@ -50,6 +50,16 @@ export function createToolCalledScorer({
   };
 }
 
+/** Why a call of the same name did not match, so a report shows the argument at fault. */
+function nearMiss(expected: ExpectedToolCall, actual: readonly ScoredToolCall[]): string {
+  const sameName = actual.filter((call) => call.name === expected.name);
+  const problem = sameName
+    .map((call) => matchArguments(expected.arguments, call.arguments))
+    .find((each) => each !== null);
+  if (problem) return ` (${expected.name} was called, but ${problem})`;
+  return sameName.length ? ` (${expected.name} was called only ${sameName.length} time(s))` : '';
+}
+
 /** A maximum matching of expected to actual calls (Kuhn's algorithm; trajectories are short). */
 function maximumMatching(expected: readonly ExpectedToolCall[], actual: readonly ScoredToolCall[]): number[] {
   const actualOwner: number[] = actual.map(() => -1);
@@ -112,7 +122,9 @@ export function createTrajectoryScorer({
       const matchedActual = owner.filter((e) => e !== -1).length;
       const unmatchedExpected = expected.filter((_, e) => !owner.includes(e));
       const unmatchedActual = actual.filter((_, a) => owner[a] === -1);
-      const missing = unmatchedExpected.length ? `missing ${unmatchedExpected.map(describe).join(', ')}` : '';
+      const missing = unmatchedExpected.length
+        ? `missing ${unmatchedExpected.map((call) => `${describe(call)}${nearMiss(call, actual)}`).join(', ')}`
+        : '';
       const extra = unmatchedActual.length ? `unexpected ${unmatchedActual.map(describe).join(', ')}` : '';
       const checks = {
         unordered: { bad: [missing, extra], total: Math.max(expected.length, actual.length) },
