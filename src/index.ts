@@ -459,3 +459,30 @@ export {
   InvalidControlError,
   ControlNotFoundError,
 } from './controls/control-errors.js';
+
+// Evals: suites, scorers, trial statistics (docs/evals.md (Suites and scorers))
+export {
+  parseSuite,
+  loadSuite,
+  type Suite,
+  type SuiteFormat,
+  type EvalCase,
+  type SessionMessage,
+} from './evals/suite.js';
+export {
+  defineScorer,
+  createScorerContext,
+  type Scorer,
+  type ScorerOptions,
+  type ScorerContext,
+  type ScoreResult,
+  type ScoredStep,
+  type ScoredToolCall,
+} from './evals/scorer.js';
+export { SCORER_KINDS, type ScorerKind, type ScorerSpec } from './evals/scorer-spec.js';
+export { createScorer, type ScorerRegistry } from './evals/scorers.js';
+export { scoreCase, type CaseScore, type CaseVerdict, type ScorerOutcome } from './evals/score-case.js';
+export { passAtK, passHatK, type TrialResults } from './evals/pass-at-k.js';
+export type { ArgumentMatcher, ArgumentMatchers } from './evals/argument-matcher.js';
+export type { TrajectoryMode, ExpectedToolCall } from './evals/trajectory.js';
+export { SuiteInvalidError, ScorerInvalidError, InvalidTrialCountError } from './errors/eval-errors.js';
