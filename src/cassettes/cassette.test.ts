@@ -139,7 +139,7 @@ describe('parseCassette', () => {
     );
     expect(missing).toMatchObject({
       code: 'cassette_invalid',
-      message: expect.stringContaining('steps.0.kind'),
+      message: 'Invalid cassette: steps.0.kind: missing.',
     });
   });
 });

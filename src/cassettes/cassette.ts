@@ -111,7 +111,8 @@ export function parseCassette(text: string): Cassette {
   const parsed = cassetteSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CassetteInvalidError(issue.path.join('.') || '(root)', issue.message);
+    const missing = valueAt(data, issue.path) === undefined;
+    throw new CassetteInvalidError(issue.path.join('.') || '(root)', missing ? 'missing' : issue.message);
   }
   const seqs = parsed.data.steps.map((step) => step.seq);
   if (seqs.some((seq, index) => index > 0 && seq <= seqs[index - 1]!))
@@ -206,4 +207,13 @@ function parseArguments(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
