@@ -1,7 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../server/__fixtures__/test-server.js';
+import { processStartTime } from '../../util/process-identity.js';
 import { runCli } from '../__fixtures__/run-cli.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -84,5 +87,68 @@ describe('keel export, import and replay', () => {
     const unknown = await cli(['export', 'run_nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('[run_not_found]');
+  });
+});
+
+describe('keel export through the local server that owns the database', () => {
+  let app: TestServer;
+  let owner: ChildProcess;
+  beforeAll(async () => {
+    app = await startTestServer();
+    owner = spawn('sleep', ['120'], { stdio: 'ignore' });
+  }, 60_000);
+  afterAll(async () => {
+    owner?.kill('SIGKILL');
+    await app?.close();
+  });
+
+  it('reads GET /v1/runs/{id}/cassette with the local admin key', async () => {
+    const { run } = await app.store.createRun({ tenantId: 'tenant-a', agent: 'echo', input: 'x' });
+    const lease = await app.claim(run.id);
+    const at = new Date('2030-01-01T00:00:00.000Z');
+    await app.store.completeStep(lease, {
+      seq: 0,
+      parentSeq: null,
+      kind: 'model',
+      name: 'builtin:echo',
+      inputHash: 'h0',
+      attempt: 1,
+      startedAt: at,
+      endedAt: at,
+      status: 'completed',
+      output: {
+        message: { role: 'assistant', content: 'x' },
+        finishReason: 'stop',
+        usage: {},
+        modelId: 'echo',
+      },
+    });
+    await app.store.finishRun(lease, {
+      stopReason: 'completed',
+      output: 'x',
+      usage: { inputTokens: 1, outputTokens: 1 },
+      costUsd: 0,
+      stepCount: 1,
+    });
+    const keelDir = join(root, 'remote');
+    mkdirSync(keelDir, { recursive: true });
+    const pid = owner.pid as number;
+    writeFileSync(
+      join(keelDir, 'lock'),
+      JSON.stringify({ pid, startTime: processStartTime(pid), url: app.url }),
+    );
+    writeFileSync(join(keelDir, 'admin-key'), `${app.keys.admin}\n`);
+
+    const exported = await runCli(['export', run.id], { dataDir: keelDir, cwd: root });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({
+      keel_cassette: 1,
+      agent: 'echo',
+      output: 'x',
+      steps: [{ seq: 0, kind: 'model', name: 'builtin:echo', input_hash: 'h0' }],
+    });
+    const other = await app.store.createRun({ tenantId: 'tenant-b', agent: 'echo', input: 'x' });
+    const hidden = await runCli(['export', other.run.id], { dataDir: keelDir, cwd: root });
+    expect(hidden.code).toBe(2);
   });
 });
