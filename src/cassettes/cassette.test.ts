@@ -82,6 +82,23 @@ describe('replayCassette', () => {
     expect(result.replayed_steps).toBe(cassette.steps.length);
   });
 
+  it('replays a run of a session from the history it saw', async () => {
+    const { openStore } = await import('../journal/open-store.js');
+    const { store } = await openStore({ dataDir: 'memory://' });
+    let second: Cassette;
+    try {
+      await recordTravelRun(store, 'trip');
+      const run = await recordTravelRun(store, 'trip');
+      second = await readCassette({ store, runId: run.id });
+    } finally {
+      await store.close();
+    }
+    expect(second.session).toHaveLength(1);
+    expect((await replayCassette({ cassette: second, agents: [travelPlanner] })).diverged).toBe(false);
+    const forgotten = await replayCassette({ cassette: { ...second, session: [] }, agents: [travelPlanner] });
+    expect(forgotten.divergence).toMatchObject({ reason: 'step', expected: { kind: 'model' } });
+  });
+
   it('names the first differing step when the instructions change', async () => {
     const changed = defineAgent({
       ...travelPlanner,
