@@ -2,6 +2,7 @@ import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { LanguageModel, ModelRequest } from '../model/model.js';
 import type { Agent } from '../runtime/agent.js';
+import { promptVersionOf } from '../runtime/prompt-version.js';
 import { waitForRun } from '../runtime/run-agent.js';
 import type { RunEvent } from '../runtime/run-events.js';
 import { createWorker } from '../runtime/worker.js';
@@ -36,6 +37,8 @@ export interface Divergence {
 
 export interface ReplayResult {
   output: unknown;
+  /** The recorded run's prompt version and the agent's now (`code:…`, from its instructions and tools). */
+  prompt_version: { recorded: string | null; replayed: string };
   stop_reason: string;
   diverged: boolean;
   divergence?: Divergence;
@@ -138,6 +141,7 @@ export async function replayCassette({
     }
     const result = {
       output: ended.output,
+      prompt_version: { recorded: cassette.prompt_version ?? null, replayed: promptVersionOf(agent) },
       stop_reason: ended.stopReason ?? 'error',
       replayed_steps: replayed,
     };

@@ -67,6 +67,7 @@ describe('keel export, import and replay', () => {
     expect(text.stdout).toMatch(/^Replay diverged at step 1 /);
     expect(text.stdout).toContain('- recorded: #1 model "builtin:travel-planner"');
     expect(text.stdout).toContain('+ replayed: #1 model "builtin:travel-planner"');
+    expect(text.stdout).toMatch(/^Prompt version: recorded code:\w+, now code:\w+\.$/m);
     const json = await cli(['replay', 'trip.cassette.json', '--config', CHANGED, '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({

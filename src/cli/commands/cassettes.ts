@@ -73,6 +73,7 @@ export async function replayCommand(
       JSON.stringify({
         output: result.output,
         stop_reason: result.stop_reason,
+        prompt_version: result.prompt_version,
         diverged: result.diverged,
         replayed_steps: result.replayed_steps,
         ...(result.divergence ? { divergence: result.divergence } : {}),
@@ -80,6 +81,9 @@ export async function replayCommand(
     );
   } else if (result.divergence) {
     io.stdout.write(renderDivergence(result.divergence));
+    const { recorded, replayed } = result.prompt_version;
+    if (recorded !== replayed)
+      io.stdout.write(`Prompt version: recorded ${recorded ?? '(none)'}, now ${replayed}.\n`);
   } else {
     io.stdout.write(renderOutput(result.output));
     io.stderr.write(`Replayed ${result.replayed_steps} steps from the cassette: no divergence.\n`);
