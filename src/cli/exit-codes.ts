@@ -6,6 +6,8 @@ export const EXIT = {
   ok: 0,
   /** The run ended without completing (a limit, an error, a cancellation). */
   runNotCompleted: 1,
+  /** `keel replay`: the code did not reproduce the cassette (the first divergence is printed). */
+  replayDiverged: 1,
   /**
    * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
    * file, a bad cursor; or a refused state (no pin to roll back, a user's run still executing).
@@ -44,6 +46,9 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'budget_not_found',
   'budget_exists',
   'model_price_unknown',
+  'cassette_invalid',
+  'cassette_version_unsupported',
+  'run_not_ended',
 ]);
 
 /** The exit code for an error that ended a command. */

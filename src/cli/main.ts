@@ -8,6 +8,7 @@ import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { budgetsCommand } from './commands/budgets.js';
+import { exportCommand, importCommand, replayCommand } from './commands/cassettes.js';
 import { keysCommand } from './commands/keys.js';
 import { promptsCommand } from './commands/prompts.js';
 import { pruneCommand } from './commands/prune.js';
@@ -48,6 +49,9 @@ Usage:
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day|hour] [--json]
   keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
   keel trace <run-id> [--json]
+  keel export <run-id> [-o file]
+  keel import <file> [--json]
+  keel replay <cassette|run-id> [--config other.config.ts] [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -56,7 +60,7 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed, 2 usage, 3 config, 4 database, 5 internal,
+Exit codes: 0 ok, 1 run not completed (keel replay: diverged), 2 usage, 3 config, 4 database, 5 internal,
 6 agent paused or disabled, 130 interrupted.
 `;
 
@@ -112,6 +116,7 @@ const OPTIONS = {
   until: { type: 'string' },
   cursor: { type: 'string' },
   reason: { type: 'string' },
+  output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -160,6 +165,9 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'json',
   ],
   trace: ['json'],
+  export: ['output'],
+  import: ['json'],
+  replay: ['json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -372,6 +380,12 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'trace':
       return traceCommand({ runId: rest[0], json: values.json }, io);
+    case 'export':
+      return exportCommand({ runId: rest[0], output: values.output }, io);
+    case 'import':
+      return importCommand({ file: rest[0], json: values.json }, io);
+    case 'replay':
+      return replayCommand({ source: rest[0], config: values.config, json: values.json }, io);
     case 'migrate':
       return migrateCommand(io);
     case 'prune':

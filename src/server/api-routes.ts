@@ -22,6 +22,7 @@ import { healthResponse, readinessResponse } from './schemas.js';
 import { sessionListRoutes } from './session-list-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { traceRoutes } from './trace-routes.js';
+import { cassetteRoutes } from './cassette-routes.js';
 
 /** The public routes: liveness, readiness and the API's description. */
 const systemRoutes = [
@@ -67,6 +68,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...metricsRoutes,
   ...runRoutes,
   ...traceRoutes,
+  ...cassetteRoutes,
   ...keyRoutes,
   ...budgetRoutes,
   ...approvalRoutes,

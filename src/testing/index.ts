@@ -20,3 +20,11 @@ export { createFakeClock, type FakeClock } from './fake-clock.js';
 export { createFakeAnthropicServer } from './fake-anthropic-server.js';
 export { createFakeGeminiServer } from './fake-gemini-server.js';
 export { createTcpProxy, type TcpProxy, type TcpProxyMode, type TcpProxyOptions } from './tcp-proxy.js';
+export { CASSETTE_VERSION, parseCassette, type Cassette, type CassetteStep } from '../cassettes/cassette.js';
+export { readCassette } from '../cassettes/cassette-store.js';
+export {
+  replayCassette,
+  type Divergence,
+  type ReplayResult,
+  type ReplayStepView,
+} from '../cassettes/replay-cassette.js';

@@ -1,0 +1,149 @@
+import { RunNotFoundError } from '../errors/storage-errors.js';
+import type { JournalStore } from '../journal/store.js';
+import type { RunRecord, StopReason } from '../journal/types.js';
+import { buildCassette, type Cassette } from './cassette.js';
+
+/** Runs of a session read per page for its history. */
+const PAGE_SIZE = 500;
+
+/**
+ * A stored run as a cassette, read as the journal holds it (payloads already redacted). The
+ * session history is what the run saw: the completed runs of its session created before it.
+ */
+export async function readCassette({
+  store,
+  runId,
+  tenantId,
+}: {
+  store: JournalStore;
+  runId: string;
+  tenantId?: string;
+}): Promise<Cassette> {
+  const run = await store.getRun(runId, tenantId === undefined ? {} : { tenantId });
+  if (!run) throw new RunNotFoundError(runId);
+  const [steps, session] = await Promise.all([
+    store.loadSteps(runId, { withOutputs: true }),
+    sessionExchanges(store, run),
+  ]);
+  return buildCassette({ run, steps, session });
+}
+
+async function sessionExchanges(
+  store: JournalStore,
+  run: RunRecord,
+): Promise<{ input: unknown; output: unknown }[]> {
+  if (run.sessionId === null) return [];
+  const earlier: RunRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listRuns({
+      tenantId: run.tenantId,
+      sessionId: run.sessionId,
+      status: 'completed',
+      createdBefore: run.createdAt,
+      limit: PAGE_SIZE,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    earlier.push(...page.runs);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return earlier.reverse().map((previous) => ({ input: previous.input, output: previous.output }));
+}
+
+/**
+ * Writes a cassette's run into `store` under a new id with `trigger: 'import'`. `mode: 'ended'`
+ * stores it as it ended (`keel import`); `mode: 'queued'` stores its steps and leaves it queued,
+ * so that a worker resumes it and replays every recorded step from the journal (`keel replay`).
+ * With `seedSession`, the session's earlier exchanges are written first as completed runs, so the
+ * run starts from the same history.
+ */
+export async function writeCassetteRun({
+  store,
+  cassette,
+  mode,
+  tenantId,
+  seedSession = false,
+}: {
+  store: JournalStore;
+  cassette: Cassette;
+  mode: 'ended' | 'queued';
+  tenantId?: string;
+  seedSession?: boolean;
+}): Promise<RunRecord> {
+  const sessionId = cassette.session_id ?? null;
+  if (seedSession && sessionId !== null) {
+    for (const exchange of cassette.session) {
+      const { run } = await store.createRun({
+        agent: cassette.agent,
+        input: exchange.input,
+        sessionId,
+        trigger: 'import',
+        ...(tenantId === undefined ? {} : { tenantId }),
+      });
+      const lease = await claim(store, run.id);
+      await store.finishRun(lease, {
+        stopReason: 'completed',
+        output: exchange.output,
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+      });
+    }
+  }
+  const { run } = await store.createRun({
+    agent: cassette.agent,
+    input: cassette.input,
+    sessionId,
+    userId: cassette.user_id ?? null,
+    trigger: 'import',
+    promptVersion: cassette.prompt_version ?? null,
+    metadata: cassette.run_id === undefined ? {} : { imported_from: cassette.run_id },
+    ...(tenantId === undefined ? {} : { tenantId }),
+  });
+  const lease = await claim(store, run.id);
+  for (const step of cassette.steps) {
+    const startedAt = new Date();
+    const common = {
+      seq: step.seq,
+      parentSeq: step.parent_seq ?? null,
+      kind: step.kind,
+      name: step.name,
+      inputHash: step.input_hash,
+      attempt: step.attempt ?? 1,
+      startedAt,
+      endedAt: startedAt,
+      meta: step.meta ?? null,
+      usage: step.usage ?? undefined,
+      costUsd: step.cost_usd ?? undefined,
+      output: step.output,
+    };
+    await store.completeStep(
+      lease,
+      step.status === 'completed'
+        ? { ...common, status: 'completed' }
+        : {
+            ...common,
+            status: 'failed',
+            error: step.error ?? { code: 'unknown', message: 'failed', fault: 'system', retryable: false },
+          },
+    );
+  }
+  if (mode === 'queued') {
+    await store.releaseRun(lease);
+    return (await store.getRun(run.id))!;
+  }
+  return store.finishRun(lease, {
+    stopReason: cassette.stop_reason as StopReason,
+    output: cassette.output,
+    error: cassette.error ?? null,
+    usage: cassette.usage ?? { inputTokens: 0, outputTokens: 0 },
+    costUsd: cassette.cost_usd ?? 0,
+    stepCount: cassette.steps.length,
+  });
+}
+
+async function claim(store: JournalStore, runId: string) {
+  const [claimed] = await store.claimRuns({ owner: 'keel-import', limit: 1, leaseMs: 60_000, ids: [runId] });
+  if (!claimed) throw new RunNotFoundError(runId);
+  return { runId, owner: 'keel-import', fence: claimed.fence };
+}
