@@ -1,10 +1,8 @@
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunRecord, StopReason } from '../journal/types.js';
+import { loadEarlierSessionRuns } from '../runtime/session-history.js';
 import { buildCassette, type Cassette } from './cassette.js';
-
-/** Runs of a session read per page for its history. */
-const PAGE_SIZE = 500;
 
 /**
  * A stored run as a cassette, read as the journal holds it (payloads already redacted). The
@@ -32,22 +30,10 @@ async function sessionExchanges(
   store: JournalStore,
   run: RunRecord,
 ): Promise<{ input: unknown; output: unknown }[]> {
-  if (run.sessionId === null) return [];
-  const earlier: RunRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listRuns({
-      tenantId: run.tenantId,
-      sessionId: run.sessionId,
-      status: 'completed',
-      createdBefore: run.createdAt,
-      limit: PAGE_SIZE,
-      ...(cursor === undefined ? {} : { cursor }),
-    });
-    earlier.push(...page.runs);
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
-  return earlier.reverse().map((previous) => ({ input: previous.input, output: previous.output }));
+  return (await loadEarlierSessionRuns({ store, run })).map((previous) => ({
+    input: previous.input,
+    output: previous.output,
+  }));
 }
 
 /**

@@ -23,6 +23,23 @@ export async function loadSessionHistory({
   store: Pick<JournalStore, 'listRuns'>;
   run: RunRecord;
 }): Promise<Message[]> {
+  return (await loadEarlierSessionRuns({ store, run })).flatMap((previous): Message[] => [
+    { role: 'user', content: sessionMessageText(previous.input) },
+    { role: 'assistant', content: sessionMessageText(previous.output) },
+  ]);
+}
+
+/**
+ * The runs a session's history is made of (see {@link loadSessionHistory}): those of the same
+ * session and tenant that completed and were created before `run`, oldest first.
+ */
+export async function loadEarlierSessionRuns({
+  store,
+  run,
+}: {
+  store: Pick<JournalStore, 'listRuns'>;
+  run: RunRecord;
+}): Promise<RunRecord[]> {
   if (run.sessionId === null) return [];
   const earlier: RunRecord[] = [];
   let cursor: string | undefined;
@@ -39,10 +56,7 @@ export async function loadSessionHistory({
     cursor = page.nextCursor;
   } while (cursor !== undefined);
   // listRuns pages newest first.
-  return earlier.reverse().flatMap((previous): Message[] => [
-    { role: 'user', content: sessionMessageText(previous.input) },
-    { role: 'assistant', content: sessionMessageText(previous.output) },
-  ]);
+  return earlier.reverse();
 }
 
 /**
