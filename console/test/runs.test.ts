@@ -67,7 +67,7 @@ for (const backend of consoleBackends()) {
       const { context, page, consoleErrors } = await openPage(browser);
       await signInWithKey(page, server.url, server.adminKey, '/runs');
       const all = [runs.blocked, runs.paris, runs.rome, runs.tokyo, runs.lisbon].map((run) => run.id);
-      expect(await listedIds(page)).toEqual(all);
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all);
       expect(await seriousA11yViolations(page)).toEqual([]);
       await screenshot(page, `runs-list-${backend}`);
 
@@ -76,12 +76,12 @@ for (const backend of consoleBackends()) {
       await page.getByLabel('Stop reason').selectOption('guard_blocked');
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.waitForURL(/stop_reason=guard_blocked/);
-      expect(await listedIds(page)).toEqual([runs.blocked.id]);
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual([runs.blocked.id]);
       await page.getByRole('button', { name: 'Clear all' }).click();
       await page.getByLabel('User').fill('ada');
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.waitForURL(/user_id=ada/);
-      expect(await listedIds(page)).toEqual([runs.rome.id, runs.lisbon.id]);
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual([runs.rome.id, runs.lisbon.id]);
       await page.getByRole('button', { name: 'Clear all' }).click();
 
       // The search box: a user id, then a trace id, then a run id.
@@ -99,17 +99,17 @@ for (const backend of consoleBackends()) {
 
       // Two runs a page: next, next, then back.
       await page.goto(`${server.url}/runs?limit=2`);
-      expect(await listedIds(page)).toEqual(all.slice(0, 2));
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all.slice(0, 2));
       await page.getByRole('button', { name: 'Next →' }).click();
       await page.waitForURL(/pages=/);
-      expect(await listedIds(page)).toEqual(all.slice(2, 4));
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all.slice(2, 4));
       await page.getByRole('button', { name: 'Next →' }).click();
-      expect(await listedIds(page)).toEqual(all.slice(4));
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all.slice(4));
       expect(await page.getByRole('button', { name: 'Next →' }).isDisabled()).toBe(true);
       await page.getByRole('button', { name: '← Previous' }).click();
-      expect(await listedIds(page)).toEqual(all.slice(2, 4));
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all.slice(2, 4));
       await page.getByRole('button', { name: '← Previous' }).click();
-      expect(await listedIds(page)).toEqual(all.slice(0, 2));
+      await expect.poll(() => listedIds(page), { timeout: 10_000 }).toEqual(all.slice(0, 2));
       expect(consoleErrors).toEqual([]);
       await context.close();
     });
