@@ -140,6 +140,28 @@ describe('parseSuite', () => {
     expect(invalid('just a string\n')).toMatchObject({ line: 1, field: '' });
   });
 
+  it('reads tool simulators and refuses one that neither answers nor fails', () => {
+    const suite = parseSuite({
+      file: 'sim.yaml',
+      text: [
+        '- input: x',
+        '  tools:',
+        '    weather: { error: service unavailable }',
+        '    places: { output: { places: [] } }',
+        '  expect: [{ contains: x }]',
+      ].join('\n'),
+    });
+    expect(suite.cases[0]!.tools).toEqual({
+      weather: { error: 'service unavailable' },
+      places: { output: { places: [] } },
+    });
+    const bad = invalid(
+      ['- input: x', '  tools:', '    weather: { fails: true }', '  expect: [{ contains: x }]'].join('\n'),
+    );
+    expect(bad).toMatchObject({ file: 'suite.yaml', line: 3 });
+    expect(bad.field).toMatch(/^\[0\]\.tools\.weather/);
+  });
+
   it('loadSuite reports a missing path', async () => {
     await expect(loadSuite(join(folder, 'absent.yaml'))).rejects.toMatchObject({ code: 'suite_invalid' });
   });

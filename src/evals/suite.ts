@@ -11,6 +11,9 @@ export interface SessionMessage {
   content: string;
 }
 
+/** What a simulated tool does in a case: answer `output`, or fail with the `error` message. */
+export type ToolSimulation = { output: unknown } | { error: string };
+
 /** One eval case: what the agent gets and what its run must satisfy. */
 export interface EvalCase {
   /** Given in the suite, or `<file name>-<1-based index>`. Unique within a suite. */
@@ -19,6 +22,11 @@ export interface EvalCase {
   session?: SessionMessage[];
   /** The user's profile or preferences, handed to the run as the suite gives it. */
   user?: Record<string, unknown>;
+  /**
+   * Tool simulators for this case: a named tool returns `output` or fails with `error` instead
+   * of running (an outage, a fixed answer), so a case pins the world its run sees.
+   */
+  tools?: Record<string, ToolSimulation>;
   tags: string[];
   expect: ScorerSpec[];
   /** Where the case was written, for reports. */
@@ -49,6 +57,15 @@ const caseSchema = z.strictObject({
     .array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
     .optional(),
   user: z.record(z.string(), z.unknown()).optional(),
+  tools: z
+    .record(
+      z.string().min(1),
+      z.union([
+        z.strictObject({ output: z.unknown().refine((value) => value !== undefined, 'is required') }),
+        z.strictObject({ error: z.string().min(1) }),
+      ]),
+    )
+    .optional(),
   tags: z.array(z.string()).default([]),
   expect: z.array(z.unknown()).min(1, 'needs at least one scorer'),
 });
@@ -125,12 +142,13 @@ function parseScorer(file: string, locate: Locate, path: Path, value: unknown): 
 function parseCase(file: string, locate: Locate, path: Path, value: unknown, index: number): EvalCase {
   const parsed = caseSchema.safeParse(value);
   if (!parsed.success) firstIssue(file, locate, path, parsed.error);
-  const { id, input, session, user, tags, expect } = parsed.data;
+  const { id, input, session, user, tools, tags, expect } = parsed.data;
   return {
     id: id ?? `${basename(file, extname(file))}-${index + 1}`,
     input,
     ...(session ? { session } : {}),
     ...(user ? { user } : {}),
+    ...(tools ? { tools: tools as Record<string, ToolSimulation> } : {}),
     tags,
     expect: expect.map((spec, at) => parseScorer(file, locate, [...path, 'expect', at], spec)),
     file,
