@@ -2,6 +2,7 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type { RunRecord, StopReason } from '../journal/types.js';
 import { loadEarlierSessionRuns } from '../runtime/session-history.js';
+import { claimForWriting, seedSessionExchanges } from '../runtime/session-seed.js';
 import { buildCassette, type Cassette } from './cassette.js';
 
 /**
@@ -57,25 +58,15 @@ export async function writeCassetteRun({
   seedSession?: boolean;
 }): Promise<RunRecord> {
   const sessionId = cassette.session_id ?? null;
-  if (seedSession && sessionId !== null) {
-    for (const exchange of cassette.session) {
-      const { run } = await store.createRun({
-        agent: cassette.agent,
-        input: exchange.input,
-        sessionId,
-        trigger: 'import',
-        ...(tenantId === undefined ? {} : { tenantId }),
-      });
-      const lease = await claim(store, run.id);
-      await store.finishRun(lease, {
-        stopReason: 'completed',
-        output: exchange.output,
-        usage: { inputTokens: 0, outputTokens: 0 },
-        costUsd: 0,
-        stepCount: 0,
-      });
-    }
-  }
+  if (seedSession && sessionId !== null)
+    await seedSessionExchanges({
+      store,
+      agent: cassette.agent,
+      sessionId,
+      exchanges: cassette.session,
+      trigger: 'import',
+      ...(tenantId === undefined ? {} : { tenantId }),
+    });
   const { run } = await store.createRun({
     agent: cassette.agent,
     input: cassette.input,
@@ -86,7 +77,7 @@ export async function writeCassetteRun({
     metadata: cassette.run_id === undefined ? {} : { imported_from: cassette.run_id },
     ...(tenantId === undefined ? {} : { tenantId }),
   });
-  const lease = await claim(store, run.id);
+  const lease = await claimForWriting(store, run.id);
   for (const step of cassette.steps) {
     const startedAt = new Date();
     const common = {
@@ -126,10 +117,4 @@ export async function writeCassetteRun({
     costUsd: cassette.cost_usd ?? 0,
     stepCount: cassette.steps.length,
   });
-}
-
-async function claim(store: JournalStore, runId: string) {
-  const [claimed] = await store.claimRuns({ owner: 'keel-import', limit: 1, leaseMs: 60_000, ids: [runId] });
-  if (!claimed) throw new RunNotFoundError(runId);
-  return { runId, owner: 'keel-import', fence: claimed.fence };
 }

@@ -9,6 +9,12 @@ export type ScorerOutcome =
   | ({ scorer: string; spec: ScorerSpec; error?: undefined } & ScoreResult)
   | { scorer: string; spec: ScorerSpec; error: SerializedError; pass: false; score: 0; reason: string };
 
+/** What scoring may use besides the built-in scorers. */
+export interface ScoreCaseOptions {
+  /** Custom scorers by name (`custom: <name>` in a suite). */
+  scorers?: ScorerRegistry;
+}
+
 export type CaseVerdict = 'pass' | 'fail' | 'error';
 
 export interface CaseScore {
@@ -43,7 +49,7 @@ function checkResult(result: unknown): ScoreResult {
 export async function scoreCase(
   evalCase: EvalCase,
   context: ScorerContext,
-  { scorers = {} }: { scorers?: ScorerRegistry } = {},
+  { scorers = {} }: ScoreCaseOptions = {},
 ): Promise<CaseScore> {
   const results: ScorerOutcome[] = [];
   for (const spec of evalCase.expect) {

@@ -7,7 +7,7 @@ import { isScorerKind, SCORER_KINDS, SCORER_SPEC_SCHEMAS, type ScorerSpec } from
 
 /** A message of the session history a case starts from. */
 export interface SessionMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'user' | 'assistant';
   content: string;
 }
 
@@ -54,7 +54,25 @@ const caseSchema = z.strictObject({
   id: z.string().min(1).optional(),
   input: z.unknown().refine((value) => value !== undefined && value !== null, 'is required'),
   session: z
-    .array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
+    .array(z.strictObject({ role: z.enum(['user', 'assistant']), content: z.string() }))
+    .superRefine((messages, context) => {
+      // A session's history is its earlier exchanges: a user message, then the answer.
+      messages.forEach((message, index) => {
+        const wanted = index % 2 === 0 ? 'user' : 'assistant';
+        if (message.role !== wanted)
+          context.addIssue({
+            code: 'custom',
+            path: [index, 'role'],
+            message: `must be ${wanted}: a session alternates user and assistant messages, starting with user`,
+          });
+      });
+      if (messages.length % 2 === 1)
+        context.addIssue({
+          code: 'custom',
+          path: [messages.length - 1],
+          message: 'ends with a user message that has no answer: the next user message is the case input',
+        });
+    })
     .optional(),
   user: z.record(z.string(), z.unknown()).optional(),
   tools: z

@@ -19,6 +19,7 @@ import { controlsMigration } from './migration-0019-controls.js';
 import { promptsMigration } from './migration-0020-prompts.js';
 import { budgetReserveBatchMigration } from './migration-0022-budget-reserve-batch.js';
 import { runSearchMigration } from './migration-0023-run-search.js';
+import { evalsMigration } from './migration-0024-evals.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -154,6 +155,7 @@ export const migrations: readonly Migration[] = [
   promptsMigration,
   budgetReserveBatchMigration,
   runSearchMigration,
+  evalsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */
