@@ -39,6 +39,8 @@ export interface TripRequest {
   requestedDays: number | undefined;
   month: number | undefined;
   season: Season | undefined;
+  /** The user asked to book or reserve something, which the planner has no tool for. */
+  bookingAsked: boolean;
 }
 
 /** Options of `createTravelPlannerModel`. */
@@ -79,8 +81,25 @@ export function parseTripRequest(messages: readonly Message[]): TripRequest {
     requestedDays: asked !== undefined && asked > MAX_DAYS ? asked : undefined,
     month: when?.month,
     season: when?.season,
+    bookingAsked: texts.some(asksToBook),
   };
 }
+
+/**
+ * "Book me a hotel", "reserve a table", "can you make the bookings": the planner can only plan,
+ * so the answer must say nothing was booked rather than leave the user to assume it was.
+ * Nouns such as "bookshop" do not count.
+ */
+const BOOKING_REQUEST =
+  /\b(?:book|reserve|buy)\b(?:\s+[\w'-]+){0,3}?\s+(?:hotels?|rooms?|flights?|tickets?|tables?|trains?|stays?|accommodations?|apartments?|hostels?|tours?|cars?|seats?|everything)\b|\b(?:bookings?|reservations?)\b/i;
+
+function asksToBook(text: string): boolean {
+  return BOOKING_REQUEST.test(text);
+}
+
+/** Said whenever the user asked to book: the planner has no booking tool and never pretends to. */
+const BOOKING_NOTE =
+  "I can't book or reserve anything (hotels, flights, tickets or tables): I only plan, and nothing has been booked. Use this plan to book with the providers you choose.";
 
 // prettier-ignore
 const NUMBER_WORDS: Record<string, number> = {
@@ -306,7 +325,8 @@ const RULES: ModelRule[] = [
         : 'Where would you like to go?';
       return (
         `${opening} I can plan trips to: ${knownCities()}. ` +
-        'Tell me the city, how many days and which month, for example "3 days in Lisbon in May".'
+        'Tell me the city, how many days and which month, for example "3 days in Lisbon in May".' +
+        (trip.bookingAsked ? ` ${BOOKING_NOTE}` : '')
       );
     },
   },
@@ -325,10 +345,11 @@ const RULES: ModelRule[] = [
     name: 'unknown-destination',
     when: (context) => errorOf(stateOf(context).geocode) !== undefined,
     reply: (context) => {
-      const { destination, geocode } = stateOf(context);
+      const { destination, geocode, trip } = stateOf(context);
       return (
         `I couldn't find "${destination}" (${errorOf(geocode)}). I can plan trips to: ${knownCities()}. ` +
-        'Which one would you like, for how many days and in which month?'
+        'Which one would you like, for how many days and in which month?' +
+        (trip.bookingAsked ? ` ${BOOKING_NOTE}` : '')
       );
     },
   },
@@ -437,6 +458,7 @@ function writeItinerary(state: PlannerState): string {
     );
   }
   const notes = [
+    trip.bookingAsked && BOOKING_NOTE,
     assumed &&
       `You didn't say when you're travelling, so I planned for ${monthName(month)}. Tell me your month and I'll adjust.`,
     trip.requestedDays !== undefined &&

@@ -306,6 +306,28 @@ describe('offline travel planner model', () => {
     expect(withoutPlaces.answer).toContain('Hot: outdoor sights in the morning');
   });
 
+  it('says it cannot book when asked to, and still plans with its read-only tools', async () => {
+    const { answer, toolSteps } = await converse({ prompt: 'Book me a hotel in Paris for 3 nights in June' });
+    expect(toolSteps.flat().map((call) => call.name)).toEqual(['geocode', 'weather', 'places']);
+    expect(answer).toMatch(/^# Paris, France: 4 days in June/);
+    expect(answer).toContain("I can't book or reserve anything");
+    expect(answer).toContain('nothing has been booked');
+
+    const noCity = await converse({ prompt: 'Can you reserve a table for two?' });
+    expect(noCity.toolSteps).toEqual([]);
+    expect(noCity.answer).toContain("I can't book or reserve anything");
+
+    // Nouns are not requests: no note for a bookshop lover or a museum "book ahead" tip.
+    const plain = await converse({ prompt: '2 days in Amsterdam in May, I love bookshops' });
+    expect(plain.answer).toContain('Van Gogh Museum');
+    expect(plain.answer).not.toContain("I can't book");
+    expect(
+      parseTripRequest([{ role: 'user', content: 'reserve seats on the train to Porto' }]),
+    ).toMatchObject({
+      bookingAsked: true,
+    });
+  });
+
   it('assumes a fixed month and says so when none is given', async () => {
     const { answer, toolSteps } = await converse({ prompt: 'Show me Kyoto for 4 days' });
     expect(JSON.parse(toolSteps[1]?.[0]?.arguments ?? '')).toMatchObject({ month: 'September' });
