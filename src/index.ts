@@ -480,9 +480,15 @@ export {
   type ScoredToolCall,
 } from './evals/scorer.js';
 export { SCORER_KINDS, type ScorerKind, type ScorerSpec } from './evals/scorer-spec.js';
-export { createScorer, type ScorerRegistry } from './evals/scorers.js';
+export { createScorer, type ScorerRegistry, type ScorerSources } from './evals/scorers.js';
+export { createLlmJudge, type LlmJudge, type LlmJudgeOptions, type LlmJudgeSpec } from './evals/llm-judge.js';
 export { scoreCase, type CaseScore, type CaseVerdict, type ScorerOutcome } from './evals/score-case.js';
 export { passAtK, passHatK, type TrialResults } from './evals/pass-at-k.js';
 export type { ArgumentMatcher, ArgumentMatchers } from './evals/argument-matcher.js';
 export type { TrajectoryMode, ExpectedToolCall } from './evals/trajectory.js';
-export { SuiteInvalidError, ScorerInvalidError, InvalidTrialCountError } from './errors/eval-errors.js';
+export {
+  SuiteInvalidError,
+  ScorerInvalidError,
+  InvalidTrialCountError,
+  JudgeFailedError,
+} from './errors/eval-errors.js';

@@ -1,4 +1,4 @@
-import { KeelError } from './keel-error.js';
+import { isKeelError, KeelError } from './keel-error.js';
 
 /**
  * A suite file that cannot be used: bad YAML or JSON, a missing or wrong field, an unknown
@@ -45,6 +45,40 @@ export class InvalidTrialCountError extends KeelError {
       message: `k must be a whole number from 1 to the number of trials (${n}); got ${k}.`,
       fault: 'caller',
       details: { n, k },
+    });
+  }
+}
+
+/**
+ * An `llm_judge` that could not judge: its model failed (a provider error, a timeout), code
+ * `judge_failed`, or never answered a readable verdict, code `judge_answer_invalid`. The case is
+ * `error`, not `fail`: the run was not judged. `details.costUsd` is what the judge's calls cost
+ * before it gave up, reported apart from the run. The answer itself is not kept (a payload).
+ */
+export class JudgeFailedError extends KeelError {
+  constructor({
+    model,
+    problem,
+    costUsd,
+    unreadable = false,
+    cause,
+  }: {
+    /** The judge model, `provider:model`. */
+    model: string;
+    problem: string;
+    costUsd: number;
+    /** True when the model answered, but no verdict could be read from it. */
+    unreadable?: boolean;
+    cause?: unknown;
+  }) {
+    const known = isKeelError(cause) ? cause : undefined;
+    super({
+      code: unreadable ? 'judge_answer_invalid' : 'judge_failed',
+      message: `Judge ${model} ${problem}`,
+      fault: known?.fault ?? 'model',
+      retryable: known?.retryable ?? true,
+      details: { model, costUsd, ...(known === undefined ? {} : { cause: known.code }) },
+      cause,
     });
   }
 }

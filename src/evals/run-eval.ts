@@ -157,6 +157,7 @@ async function runCaseTrial({
   caseTimeoutMs = 300_000,
   signal,
   scorers,
+  judge,
 }: Omit<RunEvalOptions, 'agent'> & {
   evalCase: EvalCase;
   position: number;
@@ -264,13 +265,13 @@ async function runCaseTrial({
       costUsd: run.costUsd,
       latencyMs,
     }),
-    scorers === undefined ? {} : { scorers },
+    { ...(scorers === undefined ? {} : { scorers }), ...(judge === undefined ? {} : { judge }) },
   );
   return {
     ...common,
     verdict: scored.verdict,
     score: scored.score,
-    judgeCostUsd: 0,
+    judgeCostUsd: scored.results.reduce((sum, result) => sum + (result.costUsd ?? 0), 0),
     scores: scored.results,
     error: null,
   };

@@ -43,6 +43,11 @@ export interface ScoreResult {
   score: number;
   /** Why, in a sentence a person reads in a report. */
   reason: string;
+  /**
+   * What judging itself cost in USD (an `llm_judge`'s model calls), reported apart from the
+   * run's cost. Absent for scorers that call no model.
+   */
+  costUsd?: number;
 }
 
 /** Judges one aspect of a run. Built-in scorers and `defineScorer` both produce this. */

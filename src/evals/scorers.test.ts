@@ -280,7 +280,8 @@ describe('custom scorers and scoreCase', () => {
     expect(missing.results[0]!.error?.code).toBe('scorer_invalid');
     const judge = await scoreCase(caseWith([{ llm_judge: 'Is the plan realistic?' }]), context);
     expect(judge.verdict).toBe('error');
-    expect(judge.results[0]!.reason).toContain('gateway');
+    expect(judge.results[0]!).toMatchObject({ scorer: 'llm_judge', error: { code: 'scorer_invalid' } });
+    expect(judge.results[0]!.reason).toContain('no judge model is configured');
   });
 
   it('defineScorer rejects a bad name', () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ScorerInvalidError } from '../errors/eval-errors.js';
 import type { ScoreResult, Scorer, ScorerContext } from './scorer.js';
+import type { LlmJudge } from './llm-judge.js';
 import type { ScorerSpec } from './scorer-spec.js';
 import { createToolCalledScorer, createTrajectoryScorer } from './trajectory.js';
 
@@ -40,11 +41,19 @@ function limitScorer(
   });
 }
 
+/** Options of {@link createScorer} and scoreCase: what the built-in scorers cannot make alone. */
+export interface ScorerSources {
+  /** Custom scorers by name, for `custom: <name>` specs. */
+  scorers?: ScorerRegistry;
+  /** Judges `llm_judge` specs (createLlmJudge); without it such a spec is an error. */
+  judge?: Pick<LlmJudge, 'scorer'>;
+}
+
 /**
- * Turns a validated spec into a scorer. `llm_judge` needs the gateway and is supplied by the
- * caller under the name `llm_judge` in `custom`; until then it is an unavailable scorer.
+ * Turns a validated spec into a scorer. `custom` specs are looked up in `scorers`; `llm_judge`
+ * specs are made by `judge`, since they need a model (through the gateway, in `keel eval`).
  */
-export function createScorer(spec: ScorerSpec, custom: ScorerRegistry = {}): Scorer {
+export function createScorer(spec: ScorerSpec, { scorers: custom = {}, judge }: ScorerSources = {}): Scorer {
   switch (spec.kind) {
     case 'contains':
     case 'not_contains': {
@@ -129,19 +138,22 @@ export function createScorer(spec: ScorerSpec, custom: ScorerRegistry = {}): Sco
         ),
       );
     }
-    case 'custom':
-    case 'llm_judge': {
-      const name = spec.kind === 'custom' ? spec.name : 'llm_judge';
-      const found = custom instanceof Map ? custom.get(name) : (custom as Record<string, Scorer>)[name];
+    case 'custom': {
+      const found =
+        custom instanceof Map ? custom.get(spec.name) : (custom as Record<string, Scorer>)[spec.name];
       if (!found) {
-        throw new ScorerInvalidError(
-          name,
-          spec.kind === 'llm_judge'
-            ? 'llm_judge needs a judge model through the gateway, and none was supplied'
-            : 'no custom scorer of that name was supplied (defineScorer)',
-        );
+        throw new ScorerInvalidError(spec.name, 'no custom scorer of that name was supplied (defineScorer)');
       }
       return found;
+    }
+    case 'llm_judge': {
+      if (!judge) {
+        throw new ScorerInvalidError(
+          'llm_judge',
+          'no judge model is configured: pass a judge (createLlmJudge, e.g. over the gateway) to score llm_judge specs',
+        );
+      }
+      return judge.scorer(spec.model === undefined ? { rubric: spec.rubric } : spec);
     }
   }
 }
