@@ -94,7 +94,7 @@ describe('a cassette recorded on the OpenAI wire', () => {
     expect(JSON.stringify(result.output)).toBe(JSON.stringify(cassette.output));
     expect(result.output).toBe('2 + 3 = 5.');
     expect(result.replayed_steps).toBe(cassette.steps.length);
-  }, 90_000);
+  }, 180_000);
 
   it('is what the code records today: a fresh recording equals the fixture and replays too', async () => {
     const fresh = await recordOnTheWire();
@@ -107,5 +107,5 @@ describe('a cassette recorded on the OpenAI wire', () => {
       stable(fresh),
       'the fixture is not what the code records now: rerun with KEEL_UPDATE_FIXTURES=1 and review the diff',
     ).toEqual(stable(parseCassette(readFileSync(FIXTURE, 'utf8'))));
-  }, 90_000);
+  }, 180_000);
 });

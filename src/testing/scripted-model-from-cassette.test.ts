@@ -37,7 +37,7 @@ async function record(sessionId?: string): Promise<Cassette> {
   return parseCassette(JSON.stringify(await readCassette({ store, runId: recorded.id })));
 }
 
-describe('scriptedModelFromCassette', { timeout: 90_000 }, () => {
+describe('scriptedModelFromCassette', { timeout: 180_000 }, () => {
   it('drives a run of changed code with the recorded answers, where replay stops at the change', async () => {
     const cassette = await record();
     const changed = defineAgent({

@@ -47,7 +47,7 @@ beforeAll(async () => {
 });
 afterAll(() => store.close());
 
-describe('docs/testing.md', { timeout: 90_000 }, () => {
+describe('docs/testing.md', { timeout: 180_000 }, () => {
   it('packs for rain', async () => {
     const model = createScriptedModel({
       replies: [
