@@ -1,0 +1,184 @@
+import { Document, isMap, isNode, isSeq } from 'yaml';
+import { buildCassette } from '../cassettes/cassette.js';
+import { KeelError } from '../errors/keel-error.js';
+import type { JournalStore } from '../journal/store.js';
+import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { loadEarlierSessionRuns } from '../runtime/session-history.js';
+import type { RunFeedback } from '../server/feedback.js';
+import type { RunOutcomes } from '../server/outcomes.js';
+import { buildCapturedCase, isNegativeFeedback, type CapturedCase } from './captured-case.js';
+
+export { type CapturedCase } from './captured-case.js';
+
+/** Which runs `captureCases` takes, besides the agent: by outcome and/or by feedback. */
+export const CAPTURE_OUTCOMES = ['committed', 'rejected'] as const;
+export const CAPTURE_FEEDBACK = ['negative'] as const;
+
+/** Options of {@link captureCases}. */
+export interface CaptureOptions {
+  store: Pick<JournalStore, 'listRuns' | 'loadSteps'>;
+  /** Where outcomes and feedback are read (`createRunOutcomes`, `createRunFeedback` over the store's client). */
+  runOutcomes: Pick<RunOutcomes, 'get'>;
+  runFeedback: Pick<RunFeedback, 'list'>;
+  agent: string;
+  /** Only runs whose outcome is this. */
+  outcome?: (typeof CAPTURE_OUTCOMES)[number];
+  /** Only runs with negative feedback (a thumbs down, or a score below 0.5). */
+  feedback?: (typeof CAPTURE_FEEDBACK)[number];
+  /** At most this many cases (a positive integer). */
+  limit: number;
+  /** Only this tenant's runs; every tenant's by default. */
+  tenantId?: string;
+}
+
+/** What {@link captureCases} found. */
+export interface CaptureResult {
+  /** Newest run first. */
+  cases: CapturedCase[];
+  /** How many ended runs of the agent were looked at. */
+  scanned: number;
+}
+
+/** Runs read per page while looking for matching ones. */
+const PAGE_SIZE = 100;
+
+/** Capture options that make no sense (a limit that is not a positive integer, an unknown filter). */
+export class CaptureOptionsInvalidError extends KeelError {
+  constructor(problem: string) {
+    super({ code: 'capture_invalid', message: `Cannot capture cases: ${problem}`, fault: 'caller' });
+  }
+}
+
+/**
+ * Turns an agent's ended production runs into eval cases (see `buildCapturedCase`), reading the
+ * journal newest first until `limit` cases are found or the runs run out. Runs the eval harness
+ * made (`trigger: eval`) are skipped: a dataset from production holds production runs.
+ *
+ * Everything comes from the journal as stored: payloads the agent's or tenant's redaction rules
+ * removed are not in the cases either. Reads one page of runs at a time, then per run its outcome
+ * and feedback, and per kept run its steps and session history.
+ */
+export async function captureCases({
+  store,
+  runOutcomes,
+  runFeedback,
+  agent,
+  outcome,
+  feedback,
+  limit,
+  tenantId,
+}: CaptureOptions): Promise<CaptureResult> {
+  if (!Number.isInteger(limit) || limit < 1) throw new CaptureOptionsInvalidError(`limit must be a positive integer, got ${limit}.`);
+  if (outcome !== undefined && !CAPTURE_OUTCOMES.includes(outcome))
+    throw new CaptureOptionsInvalidError(`outcome must be one of ${CAPTURE_OUTCOMES.join(', ')}.`);
+  if (feedback !== undefined && !CAPTURE_FEEDBACK.includes(feedback))
+    throw new CaptureOptionsInvalidError(`feedback must be one of ${CAPTURE_FEEDBACK.join(', ')}.`);
+
+  const cases: CapturedCase[] = [];
+  let scanned = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await store.listRuns({
+      agent,
+      limit: PAGE_SIZE,
+      ...(tenantId === undefined ? {} : { tenantId }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    cursor = page.nextCursor;
+    const ended = page.runs.filter((run) => TERMINAL_STATUSES.includes(run.status) && run.trigger !== 'eval');
+    scanned += ended.length;
+    const judged = await Promise.all(
+      ended.map(async (run) => {
+        const [recorded, notes] = await Promise.all([
+          runOutcomes.get(run.id, { tenantId: run.tenantId }),
+          runFeedback.list(run.id, { tenantId: run.tenantId }),
+        ]);
+        return { run, outcome: recorded, feedback: notes };
+      }),
+    );
+    for (const each of judged) {
+      if (cases.length >= limit) break;
+      if (outcome !== undefined && each.outcome?.status !== outcome) continue;
+      if (feedback === 'negative' && !each.feedback.some(isNegativeFeedback)) continue;
+      const captured = buildCapturedCase({
+        cassette: await cassetteOf(store, each.run),
+        outcome: each.outcome,
+        feedback: each.feedback,
+      });
+      if (captured) cases.push(captured);
+    }
+  } while (cursor !== undefined && cases.length < limit);
+  return { cases, scanned };
+}
+
+async function cassetteOf(store: CaptureOptions['store'], run: RunRecord) {
+  const [steps, earlier] = await Promise.all([
+    store.loadSteps(run.id, { withOutputs: true }),
+    loadEarlierSessionRuns({ store, run }),
+  ]);
+  return buildCassette({
+    run,
+    steps,
+    session: earlier.map((previous) => ({ input: previous.input, output: previous.output })),
+  });
+}
+
+/**
+ * Writes captured cases as a suite file (YAML, read back by `parseSuite`): `name`, `agent`, a
+ * description, and the cases, each under a comment naming its source run and quoting its output.
+ */
+export function renderCapturedSuite({
+  agent,
+  cases,
+  capturedAt,
+}: {
+  agent: string;
+  cases: readonly CapturedCase[];
+  capturedAt: Date;
+}): string {
+  const document = new Document({
+    name: `captured-${agent}`,
+    agent,
+    description: `Cases captured from production runs of ${agent} by keel eval capture.`,
+    cases: cases.map(({ id, input, session, tools, tags, expect }) => ({
+      id,
+      input,
+      ...(session ? { session } : {}),
+      ...(tools ? { tools } : {}),
+      tags,
+      expect,
+    })),
+  });
+  const regressions = cases.filter((each) => each.regression).length;
+  document.commentBefore = commentText(
+    `Captured by keel eval capture at ${capturedAt.toISOString()}: ${cases.length} cases from runs of ` +
+      `${agent} (${regressions} regression). Inputs and outputs are the journal's, as stored (redacted ` +
+      `where the agent's or tenant's rules redact). Review before committing.`,
+  );
+  const list = isMap(document.contents) ? document.contents.get('cases', true) : undefined;
+  if (isSeq(list)) {
+    list.items.forEach((node, index) => {
+      const comment = cases[index]?.comment;
+      if (comment !== undefined && isNode(node))
+        node.commentBefore = commentText(comment);
+    });
+  }
+  return document.toString({ lineWidth: 0 });
+}
+
+/**
+ * Comment text that stays a comment: each line becomes `# line` (the `yaml` package prefixes the
+ * `#`), so line breaks other than `\n` (a lone `\r` would end the comment) and control
+ * characters (not allowed in a YAML stream) are written as escapes.
+ */
+function commentText(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/g, (char) =>
+      `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    )
+    .split('\n')
+    .map((line) => ` ${line}`)
+    .join('\n');
+}
