@@ -6,7 +6,12 @@ import { createRunFeedback } from '../server/feedback.js';
 import { createRunOutcomes } from '../server/outcomes.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import { ROME_ANSWER, seedCaptureScenario, type SeededRuns } from './__fixtures__/seed-captured-runs.js';
-import { captureCases, renderCapturedSuite, type CaptureOptions } from './capture.js';
+import {
+  captureCases,
+  createJournalCaptureSource,
+  renderCapturedSuite,
+  type CaptureOptions,
+} from './capture.js';
 import { scoreCase } from './score-case.js';
 import { createScorerContext, type ScoredStep } from './scorer.js';
 import { parseSuite, type EvalCase } from './suite.js';
@@ -18,15 +23,17 @@ let runs: SeededRuns;
 beforeAll(async () => {
   const clock = createFakeClock();
   ({ store, client } = await openStore({ dataDir: 'memory://', clock }));
-  runs = await seedCaptureScenario(store, client, clock);
+  runs = await seedCaptureScenario(store, client, { clock });
 }, 60_000);
 afterAll(() => store?.close());
 
 const capture = (options: Partial<CaptureOptions> = {}) =>
   captureCases({
-    store,
-    runOutcomes: createRunOutcomes({ client }),
-    runFeedback: createRunFeedback({ client }),
+    source: createJournalCaptureSource({
+      store,
+      runOutcomes: createRunOutcomes({ client }),
+      runFeedback: createRunFeedback({ client }),
+    }),
     agent: 'travel',
     limit: 50,
     ...options,
@@ -95,7 +102,10 @@ describe('captureCases', () => {
 
     const [parsed] = roundTrip(cases);
     const verdict = (output: string) =>
-      scoreCase(parsed!, createScorerContext({ evalCase: parsed!, output, stopReason: 'completed', steps: [] }));
+      scoreCase(
+        parsed!,
+        createScorerContext({ evalCase: parsed!, output, stopReason: 'completed', steps: [] }),
+      );
     expect((await verdict(ROME_ANSWER)).verdict).toBe('fail');
     expect((await verdict(`Here is my plan:\n${ROME_ANSWER}`)).verdict).toBe('fail');
     expect((await verdict('Rome, quietly: Day 1 Aventine, Day 2 Trastevere.')).verdict).toBe('pass');
@@ -107,8 +117,12 @@ describe('captureCases', () => {
     const safe = roundTrip(cases).find((each) => each.id === runs.safe.id)!;
     expect(safe.tags).toEqual(['captured', 'regression', 'feedback:negative']);
     const verdict = async (output: string) =>
-      (await scoreCase(safe, createScorerContext({ evalCase: safe, output, stopReason: 'completed', steps: [] })))
-        .verdict;
+      (
+        await scoreCase(
+          safe,
+          createScorerContext({ evalCase: safe, output, stopReason: 'completed', steps: [] }),
+        )
+      ).verdict;
     expect(await verdict('Yes.')).toBe('fail');
     expect(await verdict('  Yes.\n')).toBe('fail');
     expect(await verdict('Yes. Mostly, but watch for pickpockets on tram 28.')).toBe('pass');
@@ -125,7 +139,11 @@ describe('captureCases', () => {
 
   it('writes YAML that parseSuite reads back, comments and awkward text included', async () => {
     const { cases } = await capture();
-    const text = renderCapturedSuite({ agent: 'travel', cases, capturedAt: new Date('2026-02-01T00:00:00Z') });
+    const text = renderCapturedSuite({
+      agent: 'travel',
+      cases,
+      capturedAt: new Date('2026-02-01T00:00:00Z'),
+    });
     expect(text).toMatch(/^# Captured by keel eval capture at 2026-02-01T00:00:00.000Z: 4 cases/);
     expect(text).toContain(`# Regression case from run ${runs.rome.id}`);
     expect(text).toContain('#   Day 2: Vatican \\u0007 "queues": long');
@@ -136,7 +154,9 @@ describe('captureCases', () => {
       const source = cases[index]!;
       expect(parsed.input).toEqual(source.input);
       expect(parsed.tags).toEqual(source.tags);
-      expect(parsed.expect.map((spec) => spec.kind)).toEqual(source.expect.map((spec) => Object.keys(spec)[0]));
+      expect(parsed.expect.map((spec) => spec.kind)).toEqual(
+        source.expect.map((spec) => Object.keys(spec)[0]),
+      );
     }
   });
 
@@ -158,8 +178,12 @@ describe('captureCases', () => {
       ).verdict;
     expect(await verdict(recorded)).toBe('pass');
     expect(await verdict(recorded.slice(0, 2))).toBe('fail');
-    expect(await verdict([recorded[0]!, recorded[1]!, { ...recorded[2]!, arguments: { hotel: 'H-2', nights: 3 } }])).toBe(
-      'fail',
-    );
+    expect(
+      await verdict([
+        recorded[0]!,
+        recorded[1]!,
+        { ...recorded[2]!, arguments: { hotel: 'H-2', nights: 3 } },
+      ]),
+    ).toBe('fail');
   });
 });

@@ -1,11 +1,11 @@
 import { Document, isMap, isNode, isSeq } from 'yaml';
-import { buildCassette } from '../cassettes/cassette.js';
+import { buildCassette, type Cassette } from '../cassettes/cassette.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { JournalStore } from '../journal/store.js';
-import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
 import { loadEarlierSessionRuns } from '../runtime/session-history.js';
-import type { RunFeedback } from '../server/feedback.js';
-import type { RunOutcomes } from '../server/outcomes.js';
+import type { RunFeedback, RunFeedbackRecord } from '../server/feedback.js';
+import type { RunOutcome, RunOutcomes } from '../server/outcomes.js';
 import { buildCapturedCase, isNegativeFeedback, type CapturedCase } from './captured-case.js';
 
 export { type CapturedCase } from './captured-case.js';
@@ -14,12 +14,78 @@ export { type CapturedCase } from './captured-case.js';
 export const CAPTURE_OUTCOMES = ['committed', 'rejected'] as const;
 export const CAPTURE_FEEDBACK = ['negative'] as const;
 
-/** Options of {@link captureCases}. */
-export interface CaptureOptions {
+/** A run as {@link CaptureSource} lists it: enough to pick it and to read the rest. */
+export interface CaptureCandidate {
+  id: string;
+  tenantId: string;
+  status: RunStatus;
+  trigger: string | null;
+}
+
+/**
+ * Where {@link captureCases} reads runs: the journal itself ({@link createJournalCaptureSource}),
+ * or a server's API (the CLI's, while a `keel serve` owns the embedded database).
+ */
+export interface CaptureSource<Run extends CaptureCandidate = CaptureCandidate> {
+  /** One page of the agent's runs, newest first (`tenantId`: only that tenant's). */
+  listRuns(query: {
+    agent: string;
+    limit: number;
+    cursor?: string;
+    tenantId?: string;
+  }): Promise<{ runs: Run[]; nextCursor?: string }>;
+  /** The run's outcome (undefined while speculative) and its feedback, newest first. */
+  judgement(run: Run): Promise<{
+    outcome: Pick<RunOutcome, 'status'> | undefined;
+    feedback: RunFeedbackRecord[];
+  }>;
+  /** The ended run with its steps and the session history it saw. */
+  cassette(run: Run): Promise<Cassette>;
+}
+
+/** The journal as a {@link CaptureSource}: runs, outcomes and feedback from the same database. */
+export function createJournalCaptureSource({
+  store,
+  runOutcomes,
+  runFeedback,
+}: {
   store: Pick<JournalStore, 'listRuns' | 'loadSteps'>;
-  /** Where outcomes and feedback are read (`createRunOutcomes`, `createRunFeedback` over the store's client). */
+  /** `createRunOutcomes` / `createRunFeedback` over the store's client. */
   runOutcomes: Pick<RunOutcomes, 'get'>;
   runFeedback: Pick<RunFeedback, 'list'>;
+}): CaptureSource<RunRecord> {
+  return {
+    listRuns: ({ agent, limit, cursor, tenantId }) =>
+      store.listRuns({
+        agent,
+        limit,
+        ...(tenantId === undefined ? {} : { tenantId }),
+        ...(cursor === undefined ? {} : { cursor }),
+      }),
+    async judgement(run) {
+      const [outcome, feedback] = await Promise.all([
+        runOutcomes.get(run.id, { tenantId: run.tenantId }),
+        runFeedback.list(run.id, { tenantId: run.tenantId }),
+      ]);
+      return { outcome, feedback };
+    },
+    async cassette(run) {
+      const [steps, earlier] = await Promise.all([
+        store.loadSteps(run.id, { withOutputs: true }),
+        loadEarlierSessionRuns({ store, run }),
+      ]);
+      return buildCassette({
+        run,
+        steps,
+        session: earlier.map((previous) => ({ input: previous.input, output: previous.output })),
+      });
+    },
+  };
+}
+
+/** Options of {@link captureCases}. */
+export interface CaptureOptions<Run extends CaptureCandidate = CaptureCandidate> {
+  source: CaptureSource<Run>;
   agent: string;
   /** Only runs whose outcome is this. */
   outcome?: (typeof CAPTURE_OUTCOMES)[number];
@@ -55,20 +121,20 @@ export class CaptureOptionsInvalidError extends KeelError {
  * made (`trigger: eval`) are skipped: a dataset from production holds production runs.
  *
  * Everything comes from the journal as stored: payloads the agent's or tenant's redaction rules
- * removed are not in the cases either. Reads one page of runs at a time, then per run its outcome
- * and feedback, and per kept run its steps and session history.
+ * removed are not in the cases either (through the API, payload scopes apply as well). Reads one
+ * page of runs at a time, then per run its outcome and feedback, and per kept run its steps and
+ * session history.
  */
-export async function captureCases({
-  store,
-  runOutcomes,
-  runFeedback,
+export async function captureCases<Run extends CaptureCandidate>({
+  source,
   agent,
   outcome,
   feedback,
   limit,
   tenantId,
-}: CaptureOptions): Promise<CaptureResult> {
-  if (!Number.isInteger(limit) || limit < 1) throw new CaptureOptionsInvalidError(`limit must be a positive integer, got ${limit}.`);
+}: CaptureOptions<Run>): Promise<CaptureResult> {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new CaptureOptionsInvalidError(`limit must be a positive integer, got ${limit}.`);
   if (outcome !== undefined && !CAPTURE_OUTCOMES.includes(outcome))
     throw new CaptureOptionsInvalidError(`outcome must be one of ${CAPTURE_OUTCOMES.join(', ')}.`);
   if (feedback !== undefined && !CAPTURE_FEEDBACK.includes(feedback))
@@ -78,7 +144,7 @@ export async function captureCases({
   let scanned = 0;
   let cursor: string | undefined;
   do {
-    const page = await store.listRuns({
+    const page = await source.listRuns({
       agent,
       limit: PAGE_SIZE,
       ...(tenantId === undefined ? {} : { tenantId }),
@@ -87,21 +153,13 @@ export async function captureCases({
     cursor = page.nextCursor;
     const ended = page.runs.filter((run) => TERMINAL_STATUSES.includes(run.status) && run.trigger !== 'eval');
     scanned += ended.length;
-    const judged = await Promise.all(
-      ended.map(async (run) => {
-        const [recorded, notes] = await Promise.all([
-          runOutcomes.get(run.id, { tenantId: run.tenantId }),
-          runFeedback.list(run.id, { tenantId: run.tenantId }),
-        ]);
-        return { run, outcome: recorded, feedback: notes };
-      }),
-    );
+    const judged = await Promise.all(ended.map(async (run) => ({ run, ...(await source.judgement(run)) })));
     for (const each of judged) {
       if (cases.length >= limit) break;
       if (outcome !== undefined && each.outcome?.status !== outcome) continue;
       if (feedback === 'negative' && !each.feedback.some(isNegativeFeedback)) continue;
       const captured = buildCapturedCase({
-        cassette: await cassetteOf(store, each.run),
+        cassette: await source.cassette(each.run),
         outcome: each.outcome,
         feedback: each.feedback,
       });
@@ -109,18 +167,6 @@ export async function captureCases({
     }
   } while (cursor !== undefined && cases.length < limit);
   return { cases, scanned };
-}
-
-async function cassetteOf(store: CaptureOptions['store'], run: RunRecord) {
-  const [steps, earlier] = await Promise.all([
-    store.loadSteps(run.id, { withOutputs: true }),
-    loadEarlierSessionRuns({ store, run }),
-  ]);
-  return buildCassette({
-    run,
-    steps,
-    session: earlier.map((previous) => ({ input: previous.input, output: previous.output })),
-  });
 }
 
 /**
@@ -159,8 +205,7 @@ export function renderCapturedSuite({
   if (isSeq(list)) {
     list.items.forEach((node, index) => {
       const comment = cases[index]?.comment;
-      if (comment !== undefined && isNode(node))
-        node.commentBefore = commentText(comment);
+      if (comment !== undefined && isNode(node)) node.commentBefore = commentText(comment);
     });
   }
   return document.toString({ lineWidth: 0 });
@@ -174,11 +219,12 @@ export function renderCapturedSuite({
 function commentText(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/g, (char) =>
-      `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    )
+    .replace(UNSAFE_IN_COMMENT, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
     .split('\n')
     .map((line) => ` ${line}`)
     .join('\n');
 }
+
+/** Control characters (other than tab and line feed), and what some readers take for line breaks. */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_COMMENT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff]/g;

@@ -92,7 +92,14 @@ export function buildCapturedCase({
     tags,
     expect,
     regression,
-    comment: caseComment({ cassette, outcome, feedback, regression, toolSteps, simulated: Object.keys(tools) }),
+    comment: caseComment({
+      cassette,
+      outcome,
+      feedback,
+      regression,
+      toolSteps,
+      simulated: Object.keys(tools),
+    }),
   };
 }
 

@@ -20,7 +20,7 @@ export interface SeededToolCall {
  */
 export async function seedRun(
   store: JournalStore,
-  clock: FakeClock,
+  tick: () => Promise<void>,
   {
     agent,
     input,
@@ -41,7 +41,7 @@ export async function seedRun(
     trigger?: string;
   },
 ): Promise<RunRecord> {
-  clock.advance(1_000);
+  await tick();
   const { run } = await store.createRun({
     agent,
     input,
@@ -51,7 +51,7 @@ export async function seedRun(
   });
   const [claimed] = await store.claimRuns({ owner: 'seed', limit: 1, leaseMs: 60_000, ids: [run.id] });
   const lease = { runId: run.id, owner: 'seed', fence: claimed!.fence };
-  const at = new Date(clock.now());
+  const at = run.createdAt;
   const common = { parentSeq: null, attempt: 1, startedAt: at, endedAt: at };
   await store.completeStep(lease, {
     ...common,
@@ -129,23 +129,28 @@ export interface SeededRuns {
 export async function seedCaptureScenario(
   store: JournalStore,
   client: SqlClient,
-  clock: FakeClock,
-  { schema }: { schema?: string } = {},
+  { clock, tenantId }: { clock?: FakeClock; tenantId?: string } = {},
 ): Promise<SeededRuns> {
-  const outcomes = createRunOutcomes({ client, clock, ...(schema ? { schema } : {}) });
-  const feedback = createRunFeedback({ client, clock, ...(schema ? { schema } : {}) });
+  const outcomes = createRunOutcomes({ client, ...(clock ? { clock } : {}) });
+  const feedback = createRunFeedback({ client, ...(clock ? { clock } : {}) });
+  // Runs must be created at distinct times: session history and the newest-first order rely on it.
+  const tick = clock
+    ? async () => clock.advance(1_000)
+    : () => new Promise<void>((done) => setTimeout(done, 5));
   const decide = (run: RunRecord, status: 'committed' | 'rejected') =>
     outcomes.record({ runId: run.id, tenantId: run.tenantId, status, value: null, decidedByKey: 'key_test' });
   const note = (run: RunRecord, given: { thumbs?: 'up' | 'down'; score?: number; comment?: string }) =>
     feedback.add({ runId: run.id, tenantId: run.tenantId, createdBy: 'key:test', ...given });
 
-  const quiet = await seedRun(store, clock, {
+  const quiet = await seedRun(store, tick, {
+    tenantId,
     agent: 'travel',
     input: 'I like quiet places.',
     output: 'Noted: quiet places.',
     sessionId: 'sess_1',
   });
-  const paris = await seedRun(store, clock, {
+  const paris = await seedRun(store, tick, {
+    tenantId,
     agent: 'travel',
     input: '3 days in Paris',
     output: 'Day 1: Louvre. Day 2: Marais. Day 3: Montmartre. Booked H-1.',
@@ -167,7 +172,8 @@ export async function seedCaptureScenario(
   });
   await decide(paris, 'committed');
   await note(paris, { thumbs: 'up' });
-  const rome = await seedRun(store, clock, {
+  const rome = await seedRun(store, tick, {
+    tenantId,
     agent: 'travel',
     input: 'Plan 2 days in Rome',
     output: ROME_ANSWER,
@@ -175,17 +181,21 @@ export async function seedCaptureScenario(
   });
   await decide(rome, 'rejected');
   await note(rome, { thumbs: 'down', comment: 'Too touristy:\nI asked for quiet places.' });
-  const safe = await seedRun(store, clock, { agent: 'travel', input: 'Is Lisbon safe?', output: 'Yes.' });
+  const safe = await seedRun(store, tick, {
+    tenantId, agent: 'travel', input: 'Is Lisbon safe?', output: 'Yes.' });
   await note(safe, { score: 0.2, comment: 'No nuance.' });
-  const failed = await seedRun(store, clock, {
+  const failed = await seedRun(store, tick, {
+    tenantId,
     agent: 'travel',
     input: 'Plan Oslo',
     output: null,
     stopReason: 'error',
   });
-  const otherAgent = await seedRun(store, clock, { agent: 'support', input: 'Refund?', output: 'Done.' });
+  const otherAgent = await seedRun(store, tick, {
+    tenantId, agent: 'support', input: 'Refund?', output: 'Done.' });
   await decide(otherAgent, 'committed');
-  const evalRun = await seedRun(store, clock, {
+  const evalRun = await seedRun(store, tick, {
+    tenantId,
     agent: 'travel',
     input: '3 days in Paris',
     output: 'From an eval.',
