@@ -197,9 +197,11 @@ export function renderCapturedSuite({
   });
   const regressions = cases.filter((each) => each.regression).length;
   document.commentBefore = commentText(
-    `Captured by keel eval capture at ${capturedAt.toISOString()}: ${cases.length} cases from runs of ` +
-      `${agent} (${regressions} regression). Inputs and outputs are the journal's, as stored (redacted ` +
-      `where the agent's or tenant's rules redact). Review before committing.`,
+    [
+      `Captured by keel eval capture at ${capturedAt.toISOString()}: ${cases.length} cases from runs`,
+      `of ${agent} (${regressions} regression). Inputs and outputs are the journal's as stored`,
+      "(redacted where the agent's or tenant's rules redact). Review before committing.",
+    ].join('\n'),
   );
   const list = isMap(document.contents) ? document.contents.get('cases', true) : undefined;
   if (isSeq(list)) {

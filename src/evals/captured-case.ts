@@ -185,7 +185,7 @@ function caseComment({
   );
   if (simulated.length > 0)
     lines.push(`Simulated with the recorded answer (tools with effects): ${simulated.join(', ')}.`);
-  lines.push(`${regression ? 'Rejected' : 'Accepted'} output:`, ...quote(cassette.output));
+  lines.push(`${regression ? 'Rejected output' : 'Output'}:`, ...quote(cassette.output));
   if (regression) {
     lines.push(
       'The scorers only check that the agent completes and does not give this answer again word for',
