@@ -107,6 +107,8 @@ export interface CaptureResult {
 
 /** Runs read per page while looking for matching ones. */
 const PAGE_SIZE = 100;
+/** Runs whose outcome and feedback are read at the same time. */
+const JUDGED_AT_ONCE = 10;
 
 /** Capture options that make no sense (a limit that is not a positive integer, an unknown filter). */
 export class CaptureOptionsInvalidError extends KeelError {
@@ -153,7 +155,14 @@ export async function captureCases<Run extends CaptureCandidate>({
     cursor = page.nextCursor;
     const ended = page.runs.filter((run) => TERMINAL_STATUSES.includes(run.status) && run.trigger !== 'eval');
     scanned += ended.length;
-    const judged = await Promise.all(ended.map(async (run) => ({ run, ...(await source.judgement(run)) })));
+    const judged = [];
+    // A few at a time: a page is 100 runs, and each judgement is two reads (queries, or requests).
+    for (let at = 0; at < ended.length; at += JUDGED_AT_ONCE) {
+      const slice = ended.slice(at, at + JUDGED_AT_ONCE);
+      judged.push(
+        ...(await Promise.all(slice.map(async (run) => ({ run, ...(await source.judgement(run)) })))),
+      );
+    }
     for (const each of judged) {
       if (cases.length >= limit) break;
       if (outcome !== undefined && each.outcome?.status !== outcome) continue;

@@ -91,10 +91,19 @@ function captureContract(
       expect(JSON.parse(other.stdout)).toMatchObject({ ids: [runs.otherAgent.id] });
     });
 
-    it('says so when no run matched', async () => {
+    it('says so when no run matched, and refuses a file it cannot write', async () => {
       const none = await capture({ agent: 'nobody', output: 'none.yaml' }, env, cwd);
-      expect(none.stderr).toBe('No runs matched from 0 ended runs of nobody; wrote none.yaml.\n');
+      expect(none.stderr).toBe(
+        'Captured 0 cases (0 regression) from 0 ended runs of nobody; wrote none.yaml.\n',
+      );
       expect((await loadSuite(join(cwd, 'none.yaml'))).cases).toEqual([]);
+      const unwritable = await capture({ agent: 'travel', output: 'no/such/folder/x.yaml' }, env, cwd).catch(
+        (caught: unknown) => caught,
+      );
+      expect(unwritable).toMatchObject({
+        code: 'usage',
+        message: expect.stringMatching(/^Cannot write no\/such/),
+      });
     });
   });
 }

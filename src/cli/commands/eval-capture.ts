@@ -68,7 +68,7 @@ export async function evalCaptureCommand(flags: EvalCaptureFlags, io: CliIo): Pr
     const text = renderCapturedSuite({ agent: options.agent, cases, capturedAt: new Date() });
     const regressions = cases.filter((each) => each.regression).length;
     if (flags.output === undefined) io.stdout.write(text);
-    else writeFileSync(resolve(io.cwd, flags.output), text);
+    else writeSuite(io, flags.output, text);
     if (flags.json) {
       io.stdout.write(
         JSON.stringify({
@@ -82,13 +82,21 @@ export async function evalCaptureCommand(flags: EvalCaptureFlags, io: CliIo): Pr
       );
     } else {
       io.stderr.write(
-        `${cases.length === 0 ? 'No runs matched' : `Captured ${cases.length} cases (${regressions} regression)`}` +
+        `Captured ${cases.length} cases (${regressions} regression)` +
           ` from ${scanned} ended runs of ${options.agent}${flags.output === undefined ? '' : `; wrote ${flags.output}`}.\n`,
       );
     }
     return EXIT.ok;
   } finally {
     await backend.close();
+  }
+}
+
+function writeSuite(io: CliIo, file: string, text: string): void {
+  try {
+    writeFileSync(resolve(io.cwd, file), text);
+  } catch (error) {
+    throw new UsageError(`Cannot write ${file}: ${(error as Error).message}`);
   }
 }
 
