@@ -20,6 +20,7 @@ import { workerCommand } from './commands/worker.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { evalCommand, evalsCommand } from './commands/eval.js';
+import { evalCaptureCommand } from './commands/eval-capture.js';
 
 const HELP = `keel: the production runtime for LLM agents
 
@@ -55,6 +56,7 @@ Usage:
   keel replay <cassette|run-id> [--config other.config.ts] [--json]
   keel eval <suite|folder> [--agent A] [--concurrency N] [--trials N] [--tag T] [--min-pass-rate 0.8]
             [--baseline EVAL_ID|FILE] [--json] [--junit FILE] [--html FILE] [--judge-model M] [--timeout-ms MS]
+  keel eval capture --agent A [--outcome committed|rejected] [--feedback negative] [--limit N] [--tenant T] [-o suite.yaml] [--json]
   keel evals list [--agent A] [--limit N] [--json]
   keel evals show <eval-id> [--json]
   keel migrate
@@ -130,6 +132,8 @@ const OPTIONS = {
   tag: { type: 'string' },
   'judge-model': { type: 'string' },
   'timeout-ms': { type: 'string' },
+  outcome: { type: 'string' },
+  feedback: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -193,6 +197,12 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'html',
     'judge-model',
     'timeout-ms',
+    // keel eval capture
+    'outcome',
+    'feedback',
+    'limit',
+    'tenant',
+    'output',
   ],
   evals: ['agent', 'limit', 'json'],
   migrate: [],
@@ -413,7 +423,40 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return importCommand({ file: rest[0], json: values.json }, io);
     case 'replay':
       return replayCommand({ source: rest[0], config: values.config, json: values.json }, io);
-    case 'eval':
+    case 'eval': {
+      // `keel eval <suite>` and `keel eval capture` share the command name, not their flags.
+      const captureOnly = ['outcome', 'feedback', 'limit', 'tenant', 'output'] as const;
+      const runOnly = [
+        'concurrency',
+        'trials',
+        'tag',
+        'min-pass-rate',
+        'baseline',
+        'junit',
+        'html',
+        'judge-model',
+        'timeout-ms',
+      ] as const;
+      const misplaced = (rest[0] === 'capture' ? runOnly : captureOnly).find(
+        (flag) => values[flag] !== undefined,
+      );
+      if (misplaced !== undefined)
+        throw new UsageError(
+          `--${misplaced} is a flag of ${rest[0] === 'capture' ? 'keel eval <suite>' : 'keel eval capture'}.`,
+        );
+      if (rest[0] === 'capture')
+        return evalCaptureCommand(
+          {
+            agent: values.agent,
+            outcome: values.outcome,
+            feedback: values.feedback,
+            limit: values.limit,
+            tenant: values.tenant,
+            output: values.output,
+            json: values.json,
+          },
+          io,
+        );
       return evalCommand(
         {
           suite: rest[0],
@@ -432,6 +475,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         },
         io,
       );
+    }
     case 'evals':
       return evalsCommand(
         { action: rest[0], id: rest[1], agent: values.agent, limit: values.limit, json: values.json },

@@ -10,12 +10,12 @@ import type { Agent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { seedSessionExchanges } from '../runtime/session-seed.js';
-import type { Tool } from '../tools/tool.js';
+import { simulateTools } from '../testing/simulate-tools.js';
 import { summarizeResults } from './eval-summary.js';
 import type { EvalCaseResult, EvalRecord, EvalStore, EvalSummary } from './eval-store.js';
 import { scoreCase, type ScoreCaseOptions } from './score-case.js';
 import { createScorerContext, type ScoredStep } from './scorer.js';
-import type { EvalCase, SessionMessage, Suite, ToolSimulation } from './suite.js';
+import type { EvalCase, SessionMessage, Suite } from './suite.js';
 
 /** The `trigger` every eval case's run records. */
 export const EVAL_TRIGGER = 'eval';
@@ -92,7 +92,7 @@ export async function runEval(options: RunEvalOptions): Promise<EvalOutcome> {
       });
   }
   // A case that simulates a tool the agent lacks is the suite's mistake: refuse before running any.
-  for (const evalCase of suite.cases) simulateTools(agent, evalCase.tools);
+  for (const evalCase of suite.cases) caseAgent(agent, evalCase);
   const record = await evalStore.create({
     tenantId,
     suite: suite.name ?? options.suiteLabel ?? 'suite',
@@ -184,7 +184,7 @@ async function runCaseTrial({
     run = await runAgent({
       ...settings,
       store,
-      agents: [simulateTools(agent, evalCase.tools)],
+      agents: [caseAgent(agent, evalCase)],
       agent: agent.name,
       input: evalCase.input,
       ...(sessionId === undefined ? {} : { sessionId }),
@@ -290,31 +290,17 @@ function sessionExchanges(messages: readonly SessionMessage[]): { input: unknown
   return exchanges;
 }
 
-/**
- * The agent with the named tools simulated: each answers the case's `output`, or fails with its
- * `error`, instead of running. The tools keep their schemas, so arguments are still validated.
- */
-export function simulateTools(agent: Agent, simulations: Record<string, ToolSimulation> | undefined): Agent {
-  if (simulations === undefined) return agent;
-  const unknown = Object.keys(simulations).filter((name) => !agent.tools.some((tool) => tool.name === name));
-  if (unknown.length > 0)
+/** The agent a case runs: with the case's tool simulators, when it has any. */
+function caseAgent(agent: Agent, evalCase: EvalCase): Agent {
+  if (evalCase.tools === undefined) return agent;
+  try {
+    return simulateTools({ agent, tools: evalCase.tools });
+  } catch (error) {
+    // A simulator for a tool the agent lacks is the suite's mistake, named with its case.
     throw new KeelError({
       code: 'usage',
-      message: `The case simulates ${unknown.join(', ')}, which agent "${agent.name}" does not have (tools: ${agent.tools.map((tool) => tool.name).join(', ') || 'none'}).`,
+      message: `Case "${evalCase.id}" (${evalCase.file}:${evalCase.line}): ${(error as Error).message}`,
       fault: 'caller',
     });
-  return {
-    ...agent,
-    tools: agent.tools.map((tool): Tool => {
-      const simulation = simulations[tool.name];
-      if (simulation === undefined) return tool;
-      return {
-        ...tool,
-        run: () => {
-          if ('error' in simulation) throw new Error(simulation.error);
-          return simulation.output;
-        },
-      };
-    }),
-  };
+  }
 }

@@ -110,7 +110,7 @@ describe('keel eval', () => {
     ]);
     expect(atRate.code, atRate.stderr).toBe(0);
     expect(JSON.parse(atRate.stdout)).toMatchObject({ gate: 'passed', passed: 2, failed: 1 });
-  }, 120_000);
+  }, 300_000);
 
   it('compares a prompt change with a baseline: regressions, fixes and deltas', async () => {
     const before = await cli(['eval', GREETER_SUITE, '--config', GREETER, '--json']);
@@ -133,7 +133,7 @@ describe('keel eval', () => {
     expect(table.stdout).toContain(`Against baseline ${baseline.id}:`);
     expect(table.stdout).toContain('✗ regression polite-ada: pass → fail');
     expect(table.stdout).toContain('✓ fixed casual-bob: fail → pass');
-  }, 120_000);
+  }, 300_000);
 
   it('lists and shows stored evals', async () => {
     const listed = await cli(['evals', 'list', '--json']);
@@ -149,7 +149,7 @@ describe('keel eval', () => {
     const missing = await cli(['evals', 'show', 'eval_nope']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('No eval eval_nope.');
-  }, 120_000);
+  }, 300_000);
 
   it('runs only the cases with --tag, and refuses bad flags, suites and baselines with exit 2', async () => {
     const tagged = await cli(['eval', GREETER_SUITE, '--config', GREETER, '--tag', 'any', '--json']);
@@ -183,7 +183,11 @@ describe('keel eval', () => {
     }
     const noSuite = await cli(['eval']);
     expect(noSuite.code).toBe(2);
-  }, 120_000);
+    const misplaced = await cli(['eval', GREETER_SUITE, '--outcome', 'rejected']);
+    expect(misplaced.stderr).toContain('--outcome is a flag of keel eval capture.');
+    const captureMisplaced = await cli(['eval', 'capture', '--agent', 'greeter', '--trials', '2']);
+    expect(captureMisplaced.stderr).toContain('--trials is a flag of keel eval <suite>.');
+  }, 300_000);
 
   it('stops on Ctrl-C with exit 130, keeping the finished cases', async () => {
     const slow = Array.from(
@@ -203,7 +207,9 @@ describe('keel eval', () => {
       signal: controller.signal,
     });
     // Interrupt while the third case is pausing: two have finished.
-    while (pauseCalls.count < started + 3) await sleep(20);
+    let settled = false;
+    void running.finally(() => (settled = true));
+    while (pauseCalls.count < started + 3 && !settled) await sleep(20);
     controller.abort();
     expect(await running, stderr).toBe(130);
     const report = JSON.parse(stdout) as EvalJson;
@@ -212,5 +218,5 @@ describe('keel eval', () => {
     expect(stderr).toContain(`Interrupted: 2 finished case trial(s) kept in eval ${report.id}.`);
     const shown = await cli(['evals', 'show', report.id, '--json']);
     expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'interrupted', total: 2 });
-  }, 120_000);
+  }, 300_000);
 });
