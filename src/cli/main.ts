@@ -51,7 +51,7 @@ Usage:
   keel trace <run-id> [--json]
   keel export <run-id> [-o file]
   keel import <file> [--json]
-  keel replay <cassette|run-id> [--config other.config.ts] [--json]
+  keel replay <cassette|run-id> [--config other.config.ts] [--live-after-divergence] [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -60,8 +60,9 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed (keel replay: diverged), 2 usage, 3 config, 4 database, 5 internal,
-6 agent paused or disabled, 130 interrupted.
+Exit codes: 0 ok, 1 run not completed (keel replay: diverged, even when --live-after-divergence
+ran on from there), 2 usage, 3 config, 4 database, 5 internal, 6 agent paused or disabled,
+130 interrupted.
 `;
 
 const OPTIONS = {
@@ -97,6 +98,7 @@ const OPTIONS = {
   'soft-pct': { type: 'string' },
   'on-exhausted': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'live-after-divergence': { type: 'boolean', default: false },
   from: { type: 'string' },
   to: { type: 'string' },
   'group-by': { type: 'string' },
@@ -167,7 +169,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   trace: ['json'],
   export: ['output'],
   import: ['json'],
-  replay: ['json'],
+  replay: ['live-after-divergence', 'json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -385,7 +387,15 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'import':
       return importCommand({ file: rest[0], json: values.json }, io);
     case 'replay':
-      return replayCommand({ source: rest[0], config: values.config, json: values.json }, io);
+      return replayCommand(
+        {
+          source: rest[0],
+          config: values.config,
+          json: values.json,
+          liveAfterDivergence: values['live-after-divergence'],
+        },
+        io,
+      );
     case 'migrate':
       return migrateCommand(io);
     case 'prune':
