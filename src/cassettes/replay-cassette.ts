@@ -6,6 +6,7 @@ import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import { sleep } from '../util/sleep.js';
 import type { LanguageModel, ModelRequest } from '../model/model.js';
+import { resolveModel } from '../model/resolve-model.js';
 import type { Agent } from '../runtime/agent.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
 import type { RunEvent } from '../runtime/run-events.js';
@@ -120,11 +121,7 @@ export async function replayCassette({
     })),
   };
   const resolveOffline = (reference: LanguageModel | string): LanguageModel => {
-    const [provider, ...rest] = typeof reference === 'string' ? reference.split(':') : [];
-    const identity =
-      typeof reference === 'string'
-        ? { provider: provider!, modelId: rest.join(':') }
-        : { provider: reference.provider, modelId: reference.modelId };
+    const identity = modelIdentity(reference, live?.resolveModel ?? resolveModel);
     const lastMessage = (request: ModelRequest) => request.messages.at(-1);
     return {
       ...identity,
@@ -136,7 +133,14 @@ export async function replayCassette({
     };
   };
 
-  const offline = await executeReplay({ cassette, agent: offlineAgent, resolveModel: resolveOffline });
+  // A live replay opens its gateway for the offline pass too: its stand-in model then carries the
+  // name the route's model gives its steps, so unchanged code does not diverge on the name.
+  const offline = await executeReplay({
+    cassette,
+    agent: offlineAgent,
+    resolveModel: resolveOffline,
+    ...(live?.open === undefined ? {} : { open: live.open }),
+  });
   const prompt_version = { recorded: cassette.prompt_version ?? null, replayed: promptVersionOf(agent) };
   const result = {
     output: offline.ended.output,
@@ -186,6 +190,26 @@ export async function replayCassette({
  */
 function liveFrom(divergence: Divergence): number | undefined {
   return divergence.reason === 'step' || divergence.reason === 'extra_step' ? divergence.seq : undefined;
+}
+
+/**
+ * The provider and model id the model a reference resolves to reports (a step's name is made of
+ * them): a gateway route reports its first deployment's, `gemini:` reports `google`. Resolving
+ * builds the model but calls nothing. A reference that does not resolve here (no key, no gateway
+ * open) keeps the names it spells.
+ */
+function modelIdentity(
+  reference: LanguageModel | string,
+  resolve: (reference: LanguageModel | string) => LanguageModel,
+): { provider: string; modelId: string } {
+  if (typeof reference !== 'string') return { provider: reference.provider, modelId: reference.modelId };
+  try {
+    const model = resolve(reference);
+    return { provider: model.provider, modelId: model.modelId };
+  } catch {
+    const [provider, ...rest] = reference.split(':');
+    return { provider: provider!, modelId: rest.join(':') };
+  }
 }
 
 function stopReasonOf(run: RunRecord): string {

@@ -135,12 +135,14 @@ function renderLive(result: ReplayResult, io: CliIo): void {
     return;
   }
   io.stdout.write(
-    `Continued live from step ${seq}: ${result.replayed_steps} steps from the cassette, ` +
-      `${result.live_steps ?? 0} live; stop reason ${result.stop_reason}.\n\n`,
+    `Continued live from step ${seq}: ${steps(result.replayed_steps)} from the cassette, ` +
+      `${steps(result.live_steps ?? 0)} live; stop reason ${result.stop_reason}.\n\n`,
   );
   io.stdout.write(renderOutput(result.output));
   if (result.error) io.stderr.write(`The live part failed: ${result.error.message} [${result.error.code}]\n`);
 }
+
+const steps = (count: number) => `${count} step${count === 1 ? '' : 's'}`;
 
 function readCassetteFile(io: CliIo, file: string): string {
   try {
