@@ -92,12 +92,10 @@ describe('keel export, import and replay', () => {
   }, 180_000);
 
   it("resolves a gateway route in the live part through the config's gateway", async () => {
-    const ran = await cli(['run', 'gateway-echo', 'hello there', '--config', GATEWAY_ECHO]);
+    const ran = await cli(['run', 'gateway-echo', 'hello there', '--config', GATEWAY_ECHO, '--json']);
     expect(ran.code, ran.stderr).toBe(0);
-    const listed = JSON.parse((await cli(['runs', '--json', '--agent', 'gateway-echo'])).stdout) as {
-      id: string;
-    }[];
-    const exported = await cli(['export', listed[0]!.id, '-o', 'echo.cassette.json']);
+    const { id } = JSON.parse(ran.stdout) as { id: string };
+    const exported = await cli(['export', id, '-o', 'echo.cassette.json']);
     expect(exported.code, exported.stderr).toBe(0);
     // Unchanged code: the stand-in model carries the route's model name, so nothing runs live.
     const same = await cli([
