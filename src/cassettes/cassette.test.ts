@@ -1,10 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { travelPlanner } from '../../examples/travel-planner/agent.js';
 import { isKeelError } from '../errors/keel-error.js';
 import { migrate } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createSqlJournalStore } from '../journal/sql-journal-store.js';
 import type { JournalStore } from '../journal/store.js';
+import { createRuleModel } from '../model/builtin-model.js';
+import { defineTool, type ToolEffect } from '../tools/tool.js';
+import { z } from 'zod';
 import { defineAgent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
@@ -25,6 +28,22 @@ async function recordTravelRun(store: JournalStore, sessionId?: string) {
     pollMs: 20,
     ...(sessionId === undefined ? {} : { sessionId }),
   });
+}
+
+/** Runs `input` on a fresh in-memory journal and returns the run's cassette (as its JSON reads). */
+async function recordCassette(
+  agents: Parameters<typeof runAgent>[0]['agents'],
+  agent: string,
+  input: string,
+) {
+  const { openStore } = await import('../journal/open-store.js');
+  const { store } = await openStore({ dataDir: 'memory://' });
+  try {
+    const run = await runAgent({ store, agents, agent, input, logger: silentLogger, pollMs: 20 });
+    return JSON.parse(JSON.stringify(await readCassette({ store, runId: run.id }))) as Cassette;
+  } finally {
+    await store.close();
+  }
 }
 
 function roundTripContract(
@@ -123,6 +142,158 @@ describe('replayCassette', () => {
       expected: null,
       actual: { kind: 'model' },
     });
+  });
+});
+
+describe('replayCassette with a live continuation', () => {
+  // Each live replay opens two in-memory journals (the offline pass, then the live one).
+  const LIVE_TIMEOUT = 120_000;
+  let cassette: Cassette;
+  beforeAll(async () => {
+    cassette = await recordCassette([travelPlanner], 'travel-planner', PROMPT);
+  }, LIVE_TIMEOUT);
+
+  it(
+    'changes nothing when the replay reproduces the run',
+    async () => {
+      const result = await replayCassette({ cassette, agents: [travelPlanner], live: {} });
+      expect(result).toMatchObject({ diverged: false, live_after_divergence: true, live_steps: 0 });
+      expect(result.output).toEqual(cassette.output);
+    },
+    LIVE_TIMEOUT,
+  );
+
+  it(
+    'runs the step the cassette lacks with the real model and returns its output',
+    async () => {
+      const shorter = { ...cassette, steps: cassette.steps.slice(0, -1) };
+      const result = await replayCassette({ cassette: shorter, agents: [travelPlanner], live: {} });
+      expect(result).toMatchObject({
+        diverged: true,
+        divergence: { reason: 'extra_step', seq: cassette.steps.at(-1)!.seq },
+        live_after_divergence: true,
+        live_steps: 1,
+        replayed_steps: shorter.steps.length,
+        stop_reason: 'completed',
+      });
+      expect(result.output).toEqual(cassette.output);
+    },
+    LIVE_TIMEOUT,
+  );
+
+  it(
+    'serves the matching prefix and runs on live from a changed model step',
+    async () => {
+      const changed = defineAgent({
+        ...travelPlanner,
+        instructions: `${travelPlanner.instructions}\nBe brief.`,
+      });
+      const result = await replayCassette({ cassette, agents: [changed], live: {} });
+      // Step 0, the input guard, is served; the first model step and all after it run live (the
+      // rule model plans from the request alone, so the live run takes the recorded path).
+      expect(result).toMatchObject({
+        diverged: true,
+        divergence: { seq: 1, reason: 'step' },
+        replayed_steps: 1,
+        live_steps: cassette.steps.length - 1,
+        stop_reason: 'completed',
+      });
+      expect(result.output).toEqual(cassette.output);
+    },
+    LIVE_TIMEOUT,
+  );
+
+  describe('with a tool that has effects', () => {
+    const saved: { text: string; idempotencyKey: string; runId: string }[] = [];
+    const notesAgent = (instructions: string, effect: ToolEffect = 'write') =>
+      defineAgent({
+        name: 'notes',
+        instructions,
+        // Saves the note, then confirms: briefly when the instructions ask for it.
+        model: createRuleModel({
+          modelId: 'notes',
+          rules: [
+            {
+              name: 'save',
+              when: (context) => context.step === 0,
+              reply: (context) => ({
+                toolCalls: [{ name: 'save_note', arguments: { text: context.lastUserMessage } }],
+              }),
+            },
+            {
+              name: 'confirm',
+              when: () => true,
+              reply: (context) =>
+                context.messages.some((m) => m.role === 'system' && m.content.includes('Be brief.'))
+                  ? 'Saved.'
+                  : `Saved your note: ${context.lastUserMessage}.`,
+            },
+          ],
+        }),
+        tools: [
+          defineTool({
+            name: 'save_note',
+            description: 'Saves a note.',
+            input: z.object({ text: z.string() }),
+            effect,
+            run: ({ text }, { idempotencyKey, runId }) => {
+              saved.push({ text, idempotencyKey, runId });
+              return { saved: true };
+            },
+          }),
+        ],
+      });
+    const INSTRUCTIONS = 'Save the note the user gives.';
+    const brief = (effect?: ToolEffect) => notesAgent(`${INSTRUCTIONS}\nBe brief.`, effect);
+    let recorded: Cassette;
+    beforeAll(async () => {
+      recorded = await recordCassette([notesAgent(INSTRUCTIONS)], 'notes', 'buy milk');
+    }, LIVE_TIMEOUT);
+    beforeEach(() => {
+      saved.length = 0;
+    });
+
+    it(
+      'returns the new output and runs the real tool once, under the runtime idempotency key',
+      async () => {
+        expect(recorded.output).toBe('Saved your note: buy milk.');
+
+        const offline = await replayCassette({ cassette: recorded, agents: [brief()] });
+        expect(offline).toMatchObject({ diverged: true, divergence: { seq: 0, reason: 'step' } });
+        expect(offline.live_steps).toBeUndefined();
+        expect(saved).toEqual([]);
+
+        const result = await replayCassette({ cassette: recorded, agents: [brief()], live: {} });
+        expect(result).toMatchObject({
+          output: 'Saved.',
+          stop_reason: 'completed',
+          diverged: true,
+          divergence: { seq: 0, reason: 'step', expected: { kind: 'model' } },
+          live_after_divergence: true,
+          replayed_steps: 0,
+          live_steps: 3,
+        });
+        const toolStep = recorded.steps.find((step) => step.kind === 'tool')!;
+        expect(saved).toHaveLength(1);
+        expect(saved[0]!.text).toBe('buy milk');
+        expect(saved[0]!.idempotencyKey).toBe(`${saved[0]!.runId}:${toolStep.seq}`);
+      },
+      LIVE_TIMEOUT,
+    );
+
+    it(
+      'stops with replay_approval_required at a live call that waits for a person',
+      async () => {
+        const result = await replayCassette({ cassette: recorded, agents: [brief('destructive')], live: {} });
+        expect(result).toMatchObject({
+          diverged: true,
+          stop_reason: 'awaiting_approval',
+          error: { code: 'replay_approval_required' },
+        });
+        expect(saved).toEqual([]);
+      },
+      LIVE_TIMEOUT,
+    );
   });
 });
 

@@ -1,9 +1,14 @@
 import { UnknownAgentError } from '../errors/config-errors.js';
-import { KeelError } from '../errors/keel-error.js';
+import { KeelError, type SerializedError } from '../errors/keel-error.js';
+import type { SqlClient } from '../journal/sql-client.js';
+import type { JournalStore } from '../journal/store.js';
+import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
+import { RunNotFoundError } from '../errors/storage-errors.js';
+import { sleep } from '../util/sleep.js';
 import type { LanguageModel, ModelRequest } from '../model/model.js';
+import { resolveModel } from '../model/resolve-model.js';
 import type { Agent } from '../runtime/agent.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
-import { waitForRun } from '../runtime/run-agent.js';
 import type { RunEvent } from '../runtime/run-events.js';
 import { createWorker } from '../runtime/worker.js';
 import { openStore } from '../journal/open-store.js';
@@ -36,6 +41,7 @@ export interface Divergence {
 }
 
 export interface ReplayResult {
+  /** The run's output: with a live continuation, the output of its live part. */
   output: unknown;
   /** The recorded run's prompt version and the agent's now (`code:…`, from its instructions and tools). */
   prompt_version: { recorded: string | null; replayed: string };
@@ -44,6 +50,23 @@ export interface ReplayResult {
   divergence?: Divergence;
   /** Steps served from the cassette. */
   replayed_steps: number;
+  /** Set when the replay was asked to continue live (`live`), whether or not it diverged. */
+  live_after_divergence?: true;
+  /** With `live`: steps that ran live, with the real model and tools (0 without a divergence). */
+  live_steps?: number;
+  /** With `live`: why the live part failed, when it ended with an error. */
+  error?: SerializedError;
+}
+
+/** What a replay needs to continue live after a divergence (`replayCassette`'s `live`). */
+export interface LiveContinuation {
+  /** Turns the agent's model reference into the real model (default: `resolveModel`). */
+  resolveModel?: (reference: LanguageModel | string) => LanguageModel;
+  /**
+   * Opens what the live part calls through on the replay's database before it runs (the CLI:
+   * the config's gateway, so `gateway:<route>` models resolve); closed when the replay ends.
+   */
+  open?: (client: SqlClient) => { close(): Promise<void> };
 }
 
 /** Thrown by the replay's model and tools: nothing outside is ever called during a replay. */
@@ -63,13 +86,21 @@ class UnrecordedCallError extends KeelError {
  * durable runtime serves every recorded step from the journal and checks that the code asks for
  * the same step (kind, name, input hash) at each seq, exactly as when a run recovers. A step the
  * cassette lacks would reach a model or tool: both are replaced by stand-ins that refuse.
+ *
+ * With `live`, a replay that diverged at a step runs again, live from there: the cassette is cut
+ * before the divergence's seq (the prefix the code reproduced), so the runtime serves that prefix
+ * and raises no `nondeterminism` for the changed step, and every later step calls the real model
+ * and tools. Cutting, rather than serving the rest, is what makes the continuation honest: after
+ * a changed step nothing recorded is known to follow from it.
  */
 export async function replayCassette({
   cassette,
   agents,
+  live,
 }: {
   cassette: Cassette;
   agents: readonly Agent[];
+  live?: LiveContinuation;
 }): Promise<ReplayResult> {
   const agent = agents.find((candidate) => candidate.name === cassette.agent);
   if (!agent)
@@ -90,11 +121,7 @@ export async function replayCassette({
     })),
   };
   const resolveOffline = (reference: LanguageModel | string): LanguageModel => {
-    const [provider, ...rest] = typeof reference === 'string' ? reference.split(':') : [];
-    const identity =
-      typeof reference === 'string'
-        ? { provider: provider!, modelId: rest.join(':') }
-        : { provider: reference.provider, modelId: reference.modelId };
+    const identity = modelIdentity(reference, live?.resolveModel ?? resolveModel);
     const lastMessage = (request: ModelRequest) => request.messages.at(-1);
     return {
       ...identity,
@@ -106,8 +133,127 @@ export async function replayCassette({
     };
   };
 
-  const { store } = await openStore({ dataDir: 'memory://' });
+  // A live replay opens its gateway for the offline pass too: its stand-in model then carries the
+  // name the route's model gives its steps, so unchanged code does not diverge on the name.
+  const offline = await executeReplay({
+    cassette,
+    agent: offlineAgent,
+    resolveModel: resolveOffline,
+    ...(live?.open === undefined ? {} : { open: live.open }),
+  });
+  const prompt_version = { recorded: cassette.prompt_version ?? null, replayed: promptVersionOf(agent) };
+  const result = {
+    output: offline.ended.output,
+    prompt_version,
+    stop_reason: stopReasonOf(offline.ended),
+    replayed_steps: offline.replayed,
+  };
+  const divergence = findDivergence({
+    cassette,
+    error: offline.ended.error,
+    firstNew: offline.firstNew,
+    unrecordedArguments,
+    replayed: offline.replayed,
+    output: offline.ended.output,
+    stopReason: result.stop_reason,
+  });
+  const liveFields = live ? { live_after_divergence: true as const, live_steps: 0 } : {};
+  if (!divergence) return { ...result, diverged: false, ...liveFields };
+  const cut = live ? liveFrom(divergence) : undefined;
+  if (!live || cut === undefined) return { ...result, diverged: true, divergence, ...liveFields };
+
+  const continued = await executeReplay({
+    cassette: { ...cassette, steps: cassette.steps.filter((step) => step.seq < cut) },
+    agent,
+    ...(live.resolveModel === undefined ? {} : { resolveModel: live.resolveModel }),
+    ...(live.open === undefined ? {} : { open: live.open }),
+  });
+  const { ended } = continued;
+  const error =
+    ended.status === 'awaiting_approval' ? new ReplayApprovalRequiredError().toJSON() : ended.error;
+  return {
+    output: ended.output,
+    prompt_version,
+    stop_reason: stopReasonOf(ended),
+    replayed_steps: continued.replayed,
+    diverged: true,
+    divergence,
+    live_after_divergence: true,
+    live_steps: continued.live,
+    ...(error ? { error } : {}),
+  };
+}
+
+/**
+ * The seq a live continuation starts at: the diverging step for `step` and `extra_step`. After
+ * `missing_step` or `output` the code ended on recorded steps alone, so nothing is left to run.
+ */
+function liveFrom(divergence: Divergence): number | undefined {
+  return divergence.reason === 'step' || divergence.reason === 'extra_step' ? divergence.seq : undefined;
+}
+
+/**
+ * The provider and model id the model a reference resolves to reports (a step's name is made of
+ * them): a gateway route reports its first deployment's, `gemini:` reports `google`. Resolving
+ * builds the model but calls nothing. A reference that does not resolve here (no key, no gateway
+ * open) keeps the names it spells.
+ */
+function modelIdentity(
+  reference: LanguageModel | string,
+  resolve: (reference: LanguageModel | string) => LanguageModel,
+): { provider: string; modelId: string } {
+  if (typeof reference !== 'string') return { provider: reference.provider, modelId: reference.modelId };
   try {
+    const model = resolve(reference);
+    return { provider: model.provider, modelId: model.modelId };
+  } catch {
+    const [provider, ...rest] = reference.split(':');
+    return { provider: provider!, modelId: rest.join(':') };
+  }
+}
+
+function stopReasonOf(run: RunRecord): string {
+  if (run.status === 'awaiting_approval') return 'awaiting_approval';
+  return run.stopReason ?? 'error';
+}
+
+/** The live part of a replay reached a tool call that waits for a person: nobody can decide it. */
+class ReplayApprovalRequiredError extends KeelError {
+  constructor() {
+    super({
+      code: 'replay_approval_required',
+      message:
+        'The live continuation reached a tool call that needs a human approval; a replay cannot ask for one, so it stopped there.',
+      fault: 'caller',
+    });
+  }
+}
+
+/**
+ * Writes the cassette into a fresh in-memory journal as a queued run and lets a worker resume
+ * it with `agent` and `resolveModel`. Counts the steps served from the journal (`replayed`) and
+ * those executed (`live`), and notes the first executed one.
+ */
+async function executeReplay({
+  cassette,
+  agent,
+  resolveModel,
+  open,
+}: {
+  cassette: Cassette;
+  agent: Agent;
+  resolveModel?: (reference: LanguageModel | string) => LanguageModel;
+  open?: LiveContinuation['open'];
+}): Promise<{
+  ended: RunRecord;
+  replayed: number;
+  live: number;
+  firstNew: { seq: number; kind: string; name: string } | undefined;
+}> {
+  const { store, client } = await openStore({ dataDir: 'memory://' });
+  let opened: { close(): Promise<void> } | undefined;
+  try {
+    opened = open?.(client);
     const run = await writeCassetteRun({
       store,
       cassette,
@@ -116,18 +262,21 @@ export async function replayCassette({
       ...(cassette.tenant_id === undefined ? {} : { tenantId: cassette.tenant_id }),
     });
     let replayed = 0;
+    let live = 0;
     let firstNew: { seq: number; kind: string; name: string } | undefined;
     const worker = createWorker({
       store,
-      agents: [offlineAgent],
+      agents: [agent],
       concurrency: 1,
       runIds: [run.id],
       pollMs: 20,
-      resolveModel: resolveOffline,
+      ...(resolveModel === undefined ? {} : { resolveModel }),
       maxRunAttempts: 1_000,
       logger: silentLogger,
       onEvent: (event: RunEvent) => {
-        if (event.type !== 'step-start' || event.runId !== run.id) return;
+        if (event.runId !== run.id) return;
+        if (event.type === 'step-end' && !event.replayed) live++;
+        if (event.type !== 'step-start') return;
         if (event.replayed) replayed++;
         else firstNew ??= { seq: event.seq, kind: event.kind, name: event.name };
       },
@@ -135,28 +284,30 @@ export async function replayCassette({
     worker.start();
     let ended;
     try {
-      ended = await waitForRun({ store, runId: run.id, pollMs: 20 });
+      ended = await waitForReplay(store, run.id);
     } finally {
       await worker.stop();
     }
-    const result = {
-      output: ended.output,
-      prompt_version: { recorded: cassette.prompt_version ?? null, replayed: promptVersionOf(agent) },
-      stop_reason: ended.stopReason ?? 'error',
-      replayed_steps: replayed,
-    };
-    const divergence = findDivergence({
-      cassette,
-      error: ended.error,
-      firstNew,
-      unrecordedArguments,
-      replayed,
-      output: ended.output,
-      stopReason: result.stop_reason,
-    });
-    return divergence ? { ...result, diverged: true, divergence } : { ...result, diverged: false };
+    return { ended, replayed, live, firstNew };
   } finally {
-    await store.close();
+    try {
+      await opened?.close();
+    } finally {
+      await store.close();
+    }
+  }
+}
+
+/**
+ * Waits for the run to end, or to wait for an approval: nobody can decide one in a replay's
+ * private journal, so waiting on would never return.
+ */
+async function waitForReplay(store: JournalStore, runId: string): Promise<RunRecord> {
+  for (;;) {
+    const run = await store.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    if (TERMINAL_STATUSES.includes(run.status) || run.status === 'awaiting_approval') return run;
+    await sleep(20);
   }
 }
 

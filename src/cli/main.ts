@@ -53,7 +53,7 @@ Usage:
   keel trace <run-id> [--json]
   keel export <run-id> [-o file]
   keel import <file> [--json]
-  keel replay <cassette|run-id> [--config other.config.ts] [--json]
+  keel replay <cassette|run-id> [--config other.config.ts] [--live-after-divergence] [--json]
   keel eval <suite|folder> [--agent A] [--concurrency N] [--trials N] [--tag T] [--min-pass-rate 0.8]
             [--baseline EVAL_ID|FILE] [--json] [--junit FILE] [--html FILE] [--judge-model M] [--timeout-ms MS]
   keel eval capture --agent A [--outcome committed|rejected] [--feedback negative] [--limit N] [--tenant T] [-o suite.yaml] [--json]
@@ -67,7 +67,8 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed (keel replay: diverged; keel eval: below --min-pass-rate), 2 usage, 3 config, 4 database, 5 internal,
+Exit codes: 0 ok, 1 run not completed (keel replay: diverged, even when --live-after-divergence
+ran on from there; keel eval: below --min-pass-rate), 2 usage, 3 config, 4 database, 5 internal,
 6 agent paused or disabled, 130 interrupted.
 `;
 
@@ -104,6 +105,7 @@ const OPTIONS = {
   'soft-pct': { type: 'string' },
   'on-exhausted': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'live-after-divergence': { type: 'boolean', default: false },
   from: { type: 'string' },
   to: { type: 'string' },
   'group-by': { type: 'string' },
@@ -184,7 +186,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   trace: ['json'],
   export: ['output'],
   import: ['json'],
-  replay: ['json'],
+  replay: ['live-after-divergence', 'json'],
   eval: [
     'agent',
     'concurrency',
@@ -422,7 +424,15 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'import':
       return importCommand({ file: rest[0], json: values.json }, io);
     case 'replay':
-      return replayCommand({ source: rest[0], config: values.config, json: values.json }, io);
+      return replayCommand(
+        {
+          source: rest[0],
+          config: values.config,
+          json: values.json,
+          liveAfterDivergence: values['live-after-divergence'],
+        },
+        io,
+      );
     case 'eval': {
       // `keel eval <suite>` and `keel eval capture` share the command name, not their flags.
       const captureOnly = ['outcome', 'feedback', 'limit', 'tenant', 'output'] as const;

@@ -10,6 +10,8 @@ import { runCli } from '../__fixtures__/run-cli.js';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const TRAVEL = join(ROOT, 'examples/travel-planner/keel.config.ts');
 const CHANGED = join(ROOT, 'src/cli/__fixtures__/travel-planner-changed.config.ts');
+const GATEWAY_ECHO = join(ROOT, 'src/cli/__fixtures__/gateway-echo.config.ts');
+const GATEWAY_ECHO_CHANGED = join(ROOT, 'src/cli/__fixtures__/gateway-echo-changed.config.ts');
 
 let root: string;
 let dataDir: string;
@@ -75,6 +77,56 @@ describe('keel export, import and replay', () => {
       divergence: { seq: 1, reason: 'step', expected: { kind: 'model' }, actual: { kind: 'model' } },
     });
   });
+
+  it('continues live from the divergence with --live-after-divergence, and still exits 1', async () => {
+    const cassette = JSON.parse(readFileSync(cassetteFile(), 'utf8')) as { steps: unknown[] };
+    const text = await cli(['replay', 'trip.cassette.json', '--config', CHANGED, '--live-after-divergence']);
+    expect(text.code, text.stderr).toBe(1);
+    expect(text.stdout).toMatch(/^Replay diverged at step 1 /);
+    // The guard (step 0) is served; from the first model step on, the built-in model and the
+    // tools run for real (the rule model plans from the request alone: the same plan).
+    expect(text.stdout).toContain(
+      `Continued live from step 1: 1 step from the cassette, ${cassette.steps.length - 1} steps live; ` +
+        `stop reason completed.\n\n${runOutput}`,
+    );
+  }, 180_000);
+
+  it("resolves a gateway route in the live part through the config's gateway", async () => {
+    const ran = await cli(['run', 'gateway-echo', 'hello there', '--config', GATEWAY_ECHO, '--json']);
+    expect(ran.code, ran.stderr).toBe(0);
+    const { id } = JSON.parse(ran.stdout) as { id: string };
+    const exported = await cli(['export', id, '-o', 'echo.cassette.json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    // Unchanged code: the stand-in model carries the route's model name, so nothing runs live.
+    const same = await cli([
+      'replay',
+      'echo.cassette.json',
+      '--config',
+      GATEWAY_ECHO,
+      '--live-after-divergence',
+      '--json',
+    ]);
+    expect(same.code, same.stdout).toBe(0);
+    expect(JSON.parse(same.stdout)).toMatchObject({ diverged: false, live_steps: 0, output: 'hello there' });
+    const changed = await cli([
+      'replay',
+      'echo.cassette.json',
+      '--config',
+      GATEWAY_ECHO_CHANGED,
+      '--live-after-divergence',
+      '--json',
+    ]);
+    expect(changed.code).toBe(1);
+    expect(JSON.parse(changed.stdout)).toMatchObject({
+      diverged: true,
+      divergence: { seq: 0, reason: 'step', actual: { name: 'builtin:echo' } },
+      live_steps: 1,
+      stop_reason: 'completed',
+      live_after_divergence: true,
+      replayed_steps: 0,
+      output: 'hello there',
+    });
+  }, 180_000);
 
   it('refuses bad cassettes with stable codes (exit 2)', async () => {
     writeFileSync(join(root, 'v2.json'), JSON.stringify({ keel_cassette: 2 }));

@@ -2,9 +2,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCassette, type Cassette } from '../../cassettes/cassette.js';
 import { readCassette, writeCassetteRun } from '../../cassettes/cassette-store.js';
-import { replayCassette, type Divergence, type ReplayStepView } from '../../cassettes/replay-cassette.js';
+import {
+  replayCassette,
+  type Divergence,
+  type ReplayResult,
+  type ReplayStepView,
+} from '../../cassettes/replay-cassette.js';
 import { loadConfig } from '../../config/load-config.js';
 import { RunNotFoundError } from '../../errors/storage-errors.js';
+import { createJsonLogger } from '../../util/logger.js';
+import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend, type Backend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
@@ -52,22 +59,46 @@ export async function importCommand(
 }
 
 /**
- * `keel replay <cassette|run-id> [--config F] [--json]`: re-executes the cassette's agent, from
- * the loaded config, offline against the cassette. Exit 0 when it reproduces the run, 1 (with
- * the first divergence) when it does not.
+ * `keel replay <cassette|run-id> [--config F] [--live-after-divergence] [--json]`: re-executes the
+ * cassette's agent, from the loaded config, offline against the cassette. Exit 0 when it
+ * reproduces the run, 1 (with the first divergence) when it does not. With
+ * `--live-after-divergence` a diverged replay runs on from the divergence with the real model
+ * (the config's gateway included) and tools, and prints the live output; it still exits 1,
+ * because the code did not reproduce the run: the live part shows what it does instead.
  */
 export async function replayCommand(
-  { source, config, json }: { source?: string; config?: string; json: boolean },
+  {
+    source,
+    config,
+    json,
+    liveAfterDivergence = false,
+  }: { source?: string; config?: string; json: boolean; liveAfterDivergence?: boolean },
   io: CliIo,
 ): Promise<number> {
-  if (!source) throw new UsageError('Usage: keel replay <cassette|run-id> [--config F] [--json]');
+  if (!source)
+    throw new UsageError(
+      'Usage: keel replay <cassette|run-id> [--config F] [--live-after-divergence] [--json]',
+    );
   // A bad cassette file is refused before the config is loaded (which takes a while).
   const fromFile = existsSync(resolve(io.cwd, source))
     ? parseCassette(readCassetteFile(io, source))
     : undefined;
   const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
   const cassette = fromFile ?? (await fetchCassette(io, source));
-  const result = await replayCassette({ cassette, agents: [...loaded.agents.values()] });
+  const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+  const result = await replayCassette({
+    cassette,
+    agents: [...loaded.agents.values()],
+    ...(liveAfterDivergence
+      ? {
+          live: {
+            // The live part's journal is the replay's in-memory one: the gateway's call records
+            // go there too, and the project's database is not touched.
+            open: (client) => openConfiguredGateway({ config: loaded.gateway, client, env: io.env, logger }),
+          },
+        }
+      : {}),
+  });
   if (json) {
     io.stdout.write(
       JSON.stringify({
@@ -77,6 +108,10 @@ export async function replayCommand(
         diverged: result.diverged,
         replayed_steps: result.replayed_steps,
         ...(result.divergence ? { divergence: result.divergence } : {}),
+        ...(result.live_after_divergence
+          ? { live_after_divergence: true, live_steps: result.live_steps }
+          : {}),
+        ...(result.error ? { error: result.error } : {}),
       }) + '\n',
     );
   } else if (result.divergence) {
@@ -84,12 +119,30 @@ export async function replayCommand(
     const { recorded, replayed } = result.prompt_version;
     if (recorded !== replayed)
       io.stdout.write(`Prompt version: recorded ${recorded ?? '(none)'}, now ${replayed}.\n`);
+    if (result.live_after_divergence) renderLive(result, io);
   } else {
     io.stdout.write(renderOutput(result.output));
     io.stderr.write(`Replayed ${result.replayed_steps} steps from the cassette: no divergence.\n`);
   }
   return result.diverged ? EXIT.replayDiverged : EXIT.ok;
 }
+
+/** The live continuation after the divergence report: what ran live, then its output. */
+function renderLive(result: ReplayResult, io: CliIo): void {
+  const { seq, reason } = result.divergence!;
+  if (reason === 'missing_step' || reason === 'output') {
+    io.stdout.write('Nothing to continue live: the run ended on recorded steps alone.\n');
+    return;
+  }
+  io.stdout.write(
+    `Continued live from step ${seq}: ${steps(result.replayed_steps)} from the cassette, ` +
+      `${steps(result.live_steps ?? 0)} live; stop reason ${result.stop_reason}.\n\n`,
+  );
+  io.stdout.write(renderOutput(result.output));
+  if (result.error) io.stderr.write(`The live part failed: ${result.error.message} [${result.error.code}]\n`);
+}
+
+const steps = (count: number) => `${count} step${count === 1 ? '' : 's'}`;
 
 function readCassetteFile(io: CliIo, file: string): string {
   try {
