@@ -492,3 +492,14 @@ export {
   InvalidTrialCountError,
   JudgeFailedError,
 } from './errors/eval-errors.js';
+export {
+  captureCases,
+  createJournalCaptureSource,
+  renderCapturedSuite,
+  CaptureOptionsInvalidError,
+  type CaptureCandidate,
+  type CaptureOptions,
+  type CaptureResult,
+  type CaptureSource,
+  type CapturedCase,
+} from './evals/capture.js';

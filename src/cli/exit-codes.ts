@@ -8,6 +8,8 @@ export const EXIT = {
   runNotCompleted: 1,
   /** `keel replay`: the code did not reproduce the cassette (the first divergence is printed). */
   replayDiverged: 1,
+  /** `keel eval --min-pass-rate`: the suite's pass rate is below the gate. */
+  evalGateFailed: 1,
   /**
    * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
    * file, a bad cursor; or a refused state (no pin to roll back, a user's run still executing).
@@ -49,6 +51,10 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'cassette_invalid',
   'cassette_version_unsupported',
   'run_not_ended',
+  'suite_invalid',
+  'scorer_invalid',
+  'baseline_invalid',
+  'eval_not_found',
 ]);
 
 /** The exit code for an error that ended a command. */

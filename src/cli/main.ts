@@ -19,6 +19,7 @@ import { traceCommand } from './commands/trace.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
+import { evalCommand, evalsCommand } from './commands/eval.js';
 
 const HELP = `keel: the production runtime for LLM agents
 
@@ -52,6 +53,10 @@ Usage:
   keel export <run-id> [-o file]
   keel import <file> [--json]
   keel replay <cassette|run-id> [--config other.config.ts] [--json]
+  keel eval <suite|folder> [--agent A] [--concurrency N] [--trials N] [--tag T] [--min-pass-rate 0.8]
+            [--baseline EVAL_ID|FILE] [--json] [--junit FILE] [--html FILE] [--judge-model M] [--timeout-ms MS]
+  keel evals list [--agent A] [--limit N] [--json]
+  keel evals show <eval-id> [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
 
@@ -60,7 +65,7 @@ Common:
 
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
-Exit codes: 0 ok, 1 run not completed (keel replay: diverged), 2 usage, 3 config, 4 database, 5 internal,
+Exit codes: 0 ok, 1 run not completed (keel replay: diverged; keel eval: below --min-pass-rate), 2 usage, 3 config, 4 database, 5 internal,
 6 agent paused or disabled, 130 interrupted.
 `;
 
@@ -117,6 +122,14 @@ const OPTIONS = {
   cursor: { type: 'string' },
   reason: { type: 'string' },
   output: { type: 'string', short: 'o' },
+  trials: { type: 'string' },
+  junit: { type: 'string' },
+  html: { type: 'string' },
+  'min-pass-rate': { type: 'string' },
+  baseline: { type: 'string' },
+  tag: { type: 'string' },
+  'judge-model': { type: 'string' },
+  'timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -168,6 +181,20 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   export: ['output'],
   import: ['json'],
   replay: ['json'],
+  eval: [
+    'agent',
+    'concurrency',
+    'trials',
+    'tag',
+    'min-pass-rate',
+    'baseline',
+    'json',
+    'junit',
+    'html',
+    'judge-model',
+    'timeout-ms',
+  ],
+  evals: ['agent', 'limit', 'json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
 };
@@ -386,6 +413,30 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       return importCommand({ file: rest[0], json: values.json }, io);
     case 'replay':
       return replayCommand({ source: rest[0], config: values.config, json: values.json }, io);
+    case 'eval':
+      return evalCommand(
+        {
+          suite: rest[0],
+          config: values.config,
+          agent: values.agent,
+          concurrency: values.concurrency,
+          trials: values.trials,
+          tag: values.tag,
+          minPassRate: values['min-pass-rate'],
+          baseline: values.baseline,
+          json: values.json,
+          junit: values.junit,
+          html: values.html,
+          judgeModel: values['judge-model'],
+          timeoutMs: values['timeout-ms'],
+        },
+        io,
+      );
+    case 'evals':
+      return evalsCommand(
+        { action: rest[0], id: rest[1], agent: values.agent, limit: values.limit, json: values.json },
+        io,
+      );
     case 'migrate':
       return migrateCommand(io);
     case 'prune':

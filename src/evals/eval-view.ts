@@ -14,7 +14,14 @@ export interface EvalCaseView {
   latency_ms: number;
   stop_reason: string | null;
   tags: string[];
-  scores: { scorer: string; pass: boolean; score: number; reason: string; cost_usd?: number; error?: unknown }[];
+  scores: {
+    scorer: string;
+    pass: boolean;
+    score: number;
+    reason: string;
+    cost_usd?: number;
+    error?: unknown;
+  }[];
   error?: { code: string; message: string };
 }
 
@@ -120,7 +127,13 @@ export interface BaselineSource {
   cost_usd: number;
   latency_ms: { mean: number };
   total: number;
-  cases: { id: string; trial: number; verdict: EvalCaseResult['verdict']; cost_usd: number; latency_ms: number }[];
+  cases: {
+    id: string;
+    trial: number;
+    verdict: EvalCaseResult['verdict'];
+    cost_usd: number;
+    latency_ms: number;
+  }[];
 }
 
 /** A `--json` report (or `/v1/evals/{id}` body) read back as a baseline. */

@@ -65,15 +65,7 @@ export interface EvalOutcome {
  * they finish. Cases run `concurrency` at a time; each trial is its own run.
  */
 export async function runEval(options: RunEvalOptions): Promise<EvalOutcome> {
-  const {
-    suite,
-    agents,
-    evalStore,
-    tenantId = 'default',
-    concurrency = 4,
-    trials = 1,
-    signal,
-  } = options;
+  const { suite, agents, evalStore, tenantId = 'default', concurrency = 4, trials = 1, signal } = options;
   const agentName = options.agent ?? suite.agent;
   if (agentName === undefined) {
     throw new KeelError({

@@ -15,8 +15,9 @@ export {
   type FakeOpenAIReply,
   type FakeOpenAIRequest,
 } from './fake-openai-server.js';
-export { createMemoryStore } from './memory-store.js';
+export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { createFakeClock, type FakeClock } from './fake-clock.js';
+export type { IdGenerator } from '../util/ids.js';
 export { createFakeAnthropicServer } from './fake-anthropic-server.js';
 export { createFakeGeminiServer } from './fake-gemini-server.js';
 export { createTcpProxy, type TcpProxy, type TcpProxyMode, type TcpProxyOptions } from './tcp-proxy.js';
@@ -28,3 +29,14 @@ export {
   type ReplayResult,
   type ReplayStepView,
 } from '../cassettes/replay-cassette.js';
+export {
+  scriptedModelFromCassette,
+  type ScriptedModelFromCassetteOptions,
+} from './scripted-model-from-cassette.js';
+export {
+  simulateTools,
+  type SimulateToolsOptions,
+  type SimulatedAgent,
+  type SimulatedToolCall,
+  type ToolSimulation,
+} from './simulate-tools.js';
