@@ -93,7 +93,7 @@ export const evalResponse = z
 
 export const evalListResponse = z
   .object({
-    data: z.array(evalSummaryResponse).describe('Newest first.'),
+    evals: z.array(evalSummaryResponse).describe('Newest first.'),
     next_cursor: z.string().nullable().describe('Older evals; null on the last page.'),
   })
   .meta({ id: 'EvalList' });

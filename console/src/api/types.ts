@@ -150,6 +150,12 @@ export interface EvalCase {
   error?: { code: string; message: string };
 }
 
+/** A page of `GET /v1/evals` (its list is `evals`, not `data`). */
+export interface EvalPage {
+  evals: EvalSummary[];
+  next_cursor: string | null;
+}
+
 /** `GET /v1/evals/{id}`. */
 export interface Eval extends EvalSummary {
   cases: EvalCase[];

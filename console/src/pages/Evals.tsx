@@ -8,7 +8,7 @@ import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { useId } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, query } from '../api/client';
-import { evalTone, type EvalSummary, type Page as ListPage } from '../api/types';
+import { evalTone, type EvalPage } from '../api/types';
 import { ErrorView } from '../components/ErrorView';
 import { ago, percent, time, usd } from '../components/format';
 import { Loading, Page } from '../components/Page';
@@ -27,7 +27,7 @@ export default function Evals() {
   const evals = useInfiniteQuery({
     queryKey: ['evals', agent, promptVersion],
     queryFn: ({ pageParam, signal }) =>
-      api<ListPage<EvalSummary>>(
+      api<EvalPage>(
         `/v1/evals${query({ agent, prompt_version: promptVersion, limit: PAGE_SIZE, cursor: pageParam })}`,
         { signal },
       ),
@@ -35,7 +35,7 @@ export default function Evals() {
     getNextPageParam: (last) => last.next_cursor ?? undefined,
     // An eval still running fills in as its cases end.
     refetchInterval: (current) =>
-      current.state.data?.pages.some((page) => page.data.some((each) => each.status === 'running'))
+      current.state.data?.pages.some((page) => page.evals.some((each) => each.status === 'running'))
         ? 3_000
         : false,
   });
@@ -47,7 +47,7 @@ export default function Evals() {
     if (name === 'agent') next.delete('prompt_version');
     setSearch(next, { replace: true });
   };
-  const items = evals.data?.pages.flatMap((page) => page.data) ?? [];
+  const items = evals.data?.pages.flatMap((page) => page.evals) ?? [];
   const agentNames = [...new Set([...(agents.data?.data.map((each) => each.name) ?? []), agent])].filter(
     (name) => name !== '',
   );

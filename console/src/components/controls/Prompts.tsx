@@ -8,7 +8,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { Link } from 'react-router';
 import { api, query } from '../../api/client';
-import type { EvalSummary, Page as ListPage } from '../../api/types';
+import type { EvalPage } from '../../api/types';
 import { useAuth } from '../../auth';
 import { Confirm } from '../Confirm';
 import { ErrorView } from '../ErrorView';
@@ -199,13 +199,13 @@ function LatestEval({ agent, version }: { agent: string; version: string }) {
   const latest = useQuery({
     queryKey: ['evals', agent, version, 'latest'],
     queryFn: ({ signal }) =>
-      api<ListPage<EvalSummary>>(`/v1/evals${query({ agent, prompt_version: version, limit: 1 })}`, {
+      api<EvalPage>(`/v1/evals${query({ agent, prompt_version: version, limit: 1 })}`, {
         signal,
       }),
   });
   if (latest.isPending) return <span className="muted">…</span>;
   if (latest.isError) return <span className="muted">{latest.error.message}</span>;
-  const found = latest.data.data[0];
+  const found = latest.data.evals[0];
   if (found === undefined) return <span className="muted">none</span>;
   return (
     <>
