@@ -19,6 +19,8 @@ const SessionDetail = lazy(() => import('./pages/SessionDetail'));
 const Playground = lazy(() => import('./pages/Playground'));
 const Controls = lazy(() => import('./pages/Controls'));
 const Gateway = lazy(() => import('./pages/Gateway'));
+const Evals = lazy(() => import('./pages/Evals'));
+const EvalDetail = lazy(() => import('./pages/EvalDetail'));
 
 const router = createBrowserRouter([
   {
@@ -31,6 +33,8 @@ const router = createBrowserRouter([
       { path: 'approvals', element: <Approvals /> },
       { path: 'sessions', element: <Sessions /> },
       { path: 'sessions/:id', element: <SessionDetail /> },
+      { path: 'evals', element: <Evals /> },
+      { path: 'evals/:id', element: <EvalDetail /> },
       { path: 'playground', element: <Playground /> },
       { path: 'controls', element: <Controls /> },
       { path: 'gateway', element: <Gateway /> },

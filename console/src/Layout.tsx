@@ -9,6 +9,7 @@ const NAV = [
   { to: '/runs', label: 'Runs' },
   { to: '/approvals', label: 'Approvals' },
   { to: '/sessions', label: 'Sessions' },
+  { to: '/evals', label: 'Evals' },
   { to: '/playground', label: 'Playground' },
   { to: '/controls', label: 'Controls' },
   { to: '/gateway', label: 'Gateway' },

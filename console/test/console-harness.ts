@@ -59,10 +59,15 @@ export interface ConsoleServer {
   stop(): Promise<void>;
 }
 
-/** Starts `keel serve` (worker included) on a free port with the project's config (travel planner). */
+/**
+ * Starts `keel serve` (worker included) on a free port with the project's config (travel planner).
+ * `beforeServe` gets the server's environment (its data folder or database) first, to seed what
+ * no API writes: the embedded PGlite admits one process, so seeding waits for no server.
+ */
 export async function startConsoleServer(
   backend: 'pglite' | 'postgres',
   env: Record<string, string> = {},
+  { beforeServe }: { beforeServe?: (env: Record<string, string>) => Promise<void> } = {},
 ): Promise<ConsoleServer> {
   assertBuilt();
   if (!existsSync(join(ROOT, 'dist', 'console', 'index.html')))
@@ -93,12 +98,18 @@ export async function startConsoleServer(
     );
     adminKey = (JSON.parse(created.stdout()) as { key: string }).key;
   }
-  const serve = processes.spawnKeel(['serve', '--port', '0'], serverEnv);
   const stop = async () => {
     await processes.killAll();
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   };
+  try {
+    await beforeServe?.(serverEnv);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const serve = processes.spawnKeel(['serve', '--port', '0'], serverEnv);
   try {
     const started = await waitFor(
       'keel serve printed its address',

@@ -23,6 +23,7 @@ import { sessionListRoutes } from './session-list-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { traceRoutes } from './trace-routes.js';
 import { cassetteRoutes } from './cassette-routes.js';
+import { evalRoutes } from './eval-routes.js';
 
 /** The public routes: liveness, readiness and the API's description. */
 const systemRoutes = [
@@ -74,6 +75,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...approvalRoutes,
   ...sessionListRoutes,
   ...sessionRoutes,
+  ...evalRoutes,
   ...analyticsRoutes,
   ...promptRoutes,
   ...auditRoutes,

@@ -31,6 +31,7 @@ import type { Analytics } from '../analytics/analytics-store.js';
 import type { RunFeedback } from './feedback.js';
 import { createAuditLog, type AuditLog } from '../governance/audit-query.js';
 import { createSessionList, type SessionList } from './session-list.js';
+import { createEvalStore, type EvalStore } from '../evals/eval-store.js';
 import { createUserErasure, type UserErasure } from '../governance/user-erasure.js';
 import { createPromptRegistry, type PromptRegistry } from '../prompts/prompt-registry.js';
 import type { RunOutcomes } from './outcomes.js';
@@ -71,6 +72,8 @@ export interface ServerOptions {
   audit?: AuditLog;
   /** Answers `GET /v1/sessions` (default: `createSessionList` over `client`). */
   sessions?: SessionList;
+  /** Answers `GET /v1/evals` and `/v1/evals/{id}` (default: `createEvalStore` over `client`). */
+  evals?: EvalStore;
   /** Answers `DELETE /v1/users/{id}/data` (default: `createUserErasure` over `client`). */
   erasure?: UserErasure;
   /** Answers `/readyz` (see `createReadinessCheck`); without it `/readyz` says what `/healthz` says. */
@@ -154,6 +157,7 @@ export function createServer({
   prompts = client === undefined ? undefined : createPromptRegistry({ client }),
   audit = client === undefined ? undefined : createAuditLog({ client }),
   sessions = client === undefined ? undefined : createSessionList({ client }),
+  evals = client === undefined ? undefined : createEvalStore({ client }),
   erasure = client === undefined ? undefined : createUserErasure({ client }),
   readiness,
   health = () => ({ ok: true }),
@@ -195,6 +199,7 @@ export function createServer({
       ...(prompts === undefined ? {} : { prompts }),
       ...(audit === undefined ? {} : { audit }),
       ...(sessions === undefined ? {} : { sessions }),
+      ...(evals === undefined ? {} : { evals }),
       ...(erasure === undefined ? {} : { erasure }),
       ...(readiness === undefined ? {} : { readiness }),
       health,

@@ -59,6 +59,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   budget_not_found: 404,
   not_found: 404,
   session_not_found: 404,
+  eval_not_found: 404,
   unknown_agent: 404,
   prompt_version_not_found: 404,
   method_not_allowed: 405,

@@ -30,3 +30,24 @@ describe('createOpenApiDocument', () => {
     expect(operations.filter((operation) => operation.security !== undefined).length).toBeGreaterThan(8);
   });
 });
+
+describe('the evals in the document', () => {
+  it('lists GET /v1/evals and /v1/evals/{id} with their bodies', () => {
+    const document = createOpenApiDocument();
+    const paths = document.paths as Record<string, Record<string, { parameters?: { name: string }[] }>>;
+    expect(Object.keys(paths['/v1/evals'] ?? {})).toEqual(['get']);
+    expect(Object.keys(paths['/v1/evals/{id}'] ?? {})).toEqual(['get']);
+    expect(paths['/v1/evals']!.get!.parameters?.map((parameter) => parameter.name)).toEqual(
+      expect.arrayContaining(['agent', 'prompt_version', 'limit', 'cursor']),
+    );
+    const body = (path: string) =>
+      JSON.stringify(
+        (paths[path]!.get as unknown as { responses: Record<string, { content?: unknown }> }).responses['200']
+          ?.content,
+      );
+    expect(body('/v1/evals')).toContain('"next_cursor"');
+    expect(body('/v1/evals')).toContain('"pass_rate"');
+    expect(body('/v1/evals/{id}')).toContain('"cases"');
+    expect(body('/v1/evals/{id}')).toContain('"verdict"');
+  });
+});

@@ -33,6 +33,7 @@ import type { GatewayStats } from '../gateway/gateway-stats.js';
 import type { SpendBreakers } from '../controls/spend-breaker.js';
 import type { GatewayStatus } from './gateway-routes.js';
 import type { SessionList } from './session-list.js';
+import type { EvalStore } from '../evals/eval-store.js';
 
 /** What route handlers work with, shared by every request of a server. */
 export interface RouteDependencies {
@@ -51,6 +52,8 @@ export interface RouteDependencies {
   audit?: AuditLog;
   /** Answers `GET /v1/sessions`. */
   sessions?: SessionList;
+  /** Answers `GET /v1/evals` and `/v1/evals/{id}` (the evals `keel eval` stored). */
+  evals?: EvalStore;
   /** Answers `DELETE /v1/users/{id}/data`. */
   erasure?: UserErasure;
   /** Answers `/v1/analytics/*`. */

@@ -99,3 +99,72 @@ export function statusTone(status: string): 'ok' | 'warn' | 'bad' | '' {
     return 'warn';
   return '';
 }
+
+/** An eval as `GET /v1/evals` lists it (src/evals/eval-view.ts, `EvalView` without cases). */
+export interface EvalSummary {
+  id: string;
+  suite: string;
+  agent: string;
+  prompt_version: string | null;
+  status: 'running' | 'completed' | 'interrupted' | 'failed';
+  trials: number;
+  concurrency: number;
+  case_count: number;
+  pass_rate: number;
+  passed: number;
+  failed: number;
+  errored: number;
+  total: number;
+  cost_usd: number;
+  judge_cost_usd: number;
+  latency_ms: { mean: number; p50: number; p95: number };
+  k: number;
+  pass_at_k: number;
+  pass_hat_k: number;
+  created_by: string | null;
+  created_at: string;
+  ended_at: string | null;
+  options: Record<string, unknown>;
+}
+
+/** One case trial of an eval (`EvalCaseView`). */
+export interface EvalCase {
+  id: string;
+  trial: number;
+  verdict: 'pass' | 'fail' | 'error';
+  score: number;
+  run_id: string | null;
+  cost_usd: number;
+  judge_cost_usd: number;
+  latency_ms: number;
+  stop_reason: string | null;
+  tags: string[];
+  scores: {
+    scorer: string;
+    pass: boolean;
+    score: number;
+    reason: string;
+    cost_usd?: number;
+    error?: unknown;
+  }[];
+  error?: { code: string; message: string };
+}
+
+/** A page of `GET /v1/evals` (its list is `evals`, not `data`). */
+export interface EvalPage {
+  evals: EvalSummary[];
+  next_cursor: string | null;
+}
+
+/** `GET /v1/evals/{id}`. */
+export interface Eval extends EvalSummary {
+  cases: EvalCase[];
+}
+
+/** The badge class of an eval's status or a case's verdict. */
+export function evalTone(value: string): 'ok' | 'warn' | 'bad' | '' {
+  if (value === 'completed' || value === 'pass') return 'ok';
+  if (value === 'running' || value === 'interrupted') return 'warn';
+  if (value === 'failed' || value === 'fail' || value === 'error') return 'bad';
+  return '';
+}

@@ -1,14 +1,19 @@
 /**
  * Prompt versions per agent (`/v1/prompts/{agent}`): the versions pushed, the pin, one version's
  * text, a line diff between two versions, pin a version and roll back (each confirmed and audited).
+ * Beside each version, the pass rate of its latest eval (`GET /v1/evals`), linked to it: the
+ * prompt-iteration loop (push, eval, compare, pin) seen in one table.
  */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
-import { api } from '../../api/client';
+import { Link } from 'react-router';
+import { api, query } from '../../api/client';
+import type { EvalPage } from '../../api/types';
+import { useAuth } from '../../auth';
 import { Confirm } from '../Confirm';
 import { ErrorView } from '../ErrorView';
 import { Loading } from '../Page';
-import { time } from '../format';
+import { percent, time } from '../format';
 import { diffStats, lineDiff } from '../line-diff';
 import type { AgentView, PromptList, PromptSummary } from './types';
 
@@ -49,6 +54,7 @@ export function Prompts({ agents, admin }: { agents: AgentView[]; admin: boolean
 
 function AgentPrompts({ agent, admin }: { agent: string; admin: boolean }) {
   const client = useQueryClient();
+  const readEvals = useAuth().can('readRuns');
   const id = useId();
   const list = useQuery({
     queryKey: ['prompts', agent],
@@ -113,6 +119,7 @@ function AgentPrompts({ agent, admin }: { agent: string; admin: boolean }) {
                   <th scope="col">Note</th>
                   <th scope="col">Pushed by</th>
                   <th scope="col">At</th>
+                  {readEvals && <th scope="col">Latest eval</th>}
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -130,6 +137,11 @@ function AgentPrompts({ agent, admin }: { agent: string; admin: boolean }) {
                       <code>{version.created_by}</code>
                     </td>
                     <td>{time(version.created_at)}</td>
+                    {readEvals && (
+                      <td>
+                        <LatestEval agent={agent} version={version.version} />
+                      </td>
+                    )}
                     <td className="row-actions">
                       <button
                         type="button"
@@ -178,6 +190,34 @@ function AgentPrompts({ agent, admin }: { agent: string; admin: boolean }) {
           {from !== '' && to !== '' && <VersionDiff agent={agent} from={from} to={to} />}
         </>
       )}
+    </>
+  );
+}
+
+/** The pass rate of the version's latest eval, linked to it (and to all the version's evals). */
+function LatestEval({ agent, version }: { agent: string; version: string }) {
+  const latest = useQuery({
+    queryKey: ['evals', agent, version, 'latest'],
+    queryFn: ({ signal }) =>
+      api<EvalPage>(`/v1/evals${query({ agent, prompt_version: version, limit: 1 })}`, {
+        signal,
+      }),
+  });
+  if (latest.isPending) return <span className="muted">…</span>;
+  if (latest.isError) return <span className="muted">{latest.error.message}</span>;
+  const found = latest.data.evals[0];
+  if (found === undefined) return <span className="muted">none</span>;
+  return (
+    <>
+      <Link
+        to={`/evals/${encodeURIComponent(found.id)}`}
+        aria-label={`Latest eval of ${version}: ${found.total === 0 ? found.status : `${percent(found.pass_rate)} passed`}`}
+      >
+        {found.total === 0 ? found.status : percent(found.pass_rate)}
+      </Link>{' '}
+      <Link className="muted" to={`/evals${query({ agent, prompt_version: version })}`}>
+        all evals of {version}
+      </Link>
     </>
   );
 }
