@@ -159,9 +159,9 @@ function evalRoutesSuite(open: () => Promise<ContractDatabase>) {
   it('lists the tenant’s evals newest first, with their figures and without their cases', async () => {
     const { body, page } = await list('');
     expect(page.next_cursor).toBeNull();
-    expect(page.evals.map((each) => each.id)).toEqual([ids.running, ids.v2, ids.v1]);
-    expect((body.evals as Record<string, unknown>[]).every((each) => !('cases' in each))).toBe(true);
-    expect(page.evals[2]).toMatchObject({
+    expect(page.data.map((each) => each.id)).toEqual([ids.running, ids.v2, ids.v1]);
+    expect((body.data as Record<string, unknown>[]).every((each) => !('cases' in each))).toBe(true);
+    expect(page.data[2]).toMatchObject({
       suite: 'travel',
       agent: 'travel-planner',
       prompt_version: 'v1',
@@ -175,23 +175,23 @@ function evalRoutesSuite(open: () => Promise<ContractDatabase>) {
       created_by: 'cli:ada',
       options: { min_pass_rate: 0.8 },
     });
-    expect(page.evals[2]!.pass_rate).toBeCloseTo(1 / 3, 6);
-    expect(page.evals[2]!.ended_at).not.toBeNull();
-    expect(page.evals[1]).toMatchObject({ prompt_version: 'v2', pass_rate: 1, passed: 2, total: 2 });
+    expect(page.data[2]!.pass_rate).toBeCloseTo(1 / 3, 6);
+    expect(page.data[2]!.ended_at).not.toBeNull();
+    expect(page.data[1]).toMatchObject({ prompt_version: 'v2', pass_rate: 1, passed: 2, total: 2 });
     // Still running: no summary yet, its figures are zero.
-    expect(page.evals[0]).toMatchObject({ status: 'running', pass_rate: 0, total: 0, ended_at: null });
+    expect(page.data[0]).toMatchObject({ status: 'running', pass_rate: 0, total: 0, ended_at: null });
 
     // Another tenant sees its own eval only.
     const theirs = await list('', keys.other);
-    expect(theirs.page.evals.map((each) => each.id)).toEqual([ids.theirs]);
+    expect(theirs.page.data.map((each) => each.id)).toEqual([ids.theirs]);
   });
 
   it('filters by agent and prompt version', async () => {
     const byAgent = await list('?agent=travel-planner');
-    expect(byAgent.page.evals.map((each) => each.id)).toEqual([ids.v2, ids.v1]);
+    expect(byAgent.page.data.map((each) => each.id)).toEqual([ids.v2, ids.v1]);
     const byVersion = await list('?agent=travel-planner&prompt_version=v1');
-    expect(byVersion.page.evals.map((each) => each.id)).toEqual([ids.v1]);
-    expect((await list('?agent=nobody')).page.evals).toEqual([]);
+    expect(byVersion.page.data.map((each) => each.id)).toEqual([ids.v1]);
+    expect((await list('?agent=nobody')).page.data).toEqual([]);
   });
 
   it('pages with a cursor, losing and repeating nothing', async () => {
@@ -200,8 +200,8 @@ function evalRoutesSuite(open: () => Promise<ContractDatabase>) {
     let pages = 0;
     do {
       const { page } = await list(`?limit=1${cursor === null ? '' : `&cursor=${cursor}`}`);
-      expect(page.evals.length).toBe(1);
-      seen.push(page.evals[0]!.id);
+      expect(page.data.length).toBe(1);
+      seen.push(page.data[0]!.id);
       cursor = page.next_cursor;
       pages++;
     } while (cursor !== null);

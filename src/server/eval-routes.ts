@@ -2,8 +2,7 @@
  * `GET /v1/evals` and `GET /v1/evals/{id}`: the evals `keel eval` stored, for the console to show
  * next to prompt versions. Scope `runs:read` (or `admin`), like the runs the cases executed: a
  * scorer's reason may quote a run's output, which that scope reads anyway. An eval of another
- * tenant answers 404 `eval_not_found`. The list's body is `{ evals, next_cursor }` (not the
- * `data` of the other lists): the shape `keel evals list` reads through a running server.
+ * tenant answers 404 `eval_not_found`. The list's body is `{ data, next_cursor }`, as every list's.
  */
 import { EvalNotFoundError } from '../evals/eval-store.js';
 import { evalView } from '../evals/eval-view.js';
@@ -34,7 +33,7 @@ export const evalRoutes = [
         ...(filter.cursor === undefined ? {} : { cursor: filter.cursor }),
       });
       return sendJson(response, 200, {
-        evals: page.evals.map((record) => evalView(record)),
+        data: page.evals.map((record) => evalView(record)),
         next_cursor: page.nextCursor ?? null,
       });
     },

@@ -93,7 +93,7 @@ export const evalResponse = z
 
 export const evalListResponse = z
   .object({
-    evals: z.array(evalSummaryResponse).describe('Newest first.'),
+    data: z.array(evalSummaryResponse).describe('Newest first.'),
     next_cursor: z.string().nullable().describe('Older evals; null on the last page.'),
   })
   .meta({ id: 'EvalList' });

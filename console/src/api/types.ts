@@ -152,7 +152,7 @@ export interface EvalCase {
 
 /** A page of `GET /v1/evals` (its list is `evals`, not `data`). */
 export interface EvalPage {
-  evals: EvalSummary[];
+  data: EvalSummary[];
   next_cursor: string | null;
 }
 

@@ -35,7 +35,7 @@ export default function Evals() {
     getNextPageParam: (last) => last.next_cursor ?? undefined,
     // An eval still running fills in as its cases end.
     refetchInterval: (current) =>
-      current.state.data?.pages.some((page) => page.evals.some((each) => each.status === 'running'))
+      current.state.data?.pages.some((page) => page.data.some((each) => each.status === 'running'))
         ? 3_000
         : false,
   });
@@ -47,7 +47,7 @@ export default function Evals() {
     if (name === 'agent') next.delete('prompt_version');
     setSearch(next, { replace: true });
   };
-  const items = evals.data?.pages.flatMap((page) => page.evals) ?? [];
+  const items = evals.data?.pages.flatMap((page) => page.data) ?? [];
   const agentNames = [...new Set([...(agents.data?.data.map((each) => each.name) ?? []), agent])].filter(
     (name) => name !== '',
   );

@@ -243,10 +243,10 @@ export async function evalsCommand(
               })
             ).evals.map((record) => evalView(record))
           : (
-              (await backend.api.call<{ evals: EvalView[] }>(
+              (await backend.api.call<{ data: EvalView[] }>(
                 `/v1/evals?${new URLSearchParams({ limit: String(pageSize), ...(agent === undefined ? {} : { agent }) })}`,
-              )) ?? { evals: [] }
-            ).evals;
+              )) ?? { data: [] }
+            ).data;
       if (json) io.stdout.write(JSON.stringify({ evals }) + '\n');
       else io.stdout.write(renderEvalList(evals));
       return EXIT.ok;

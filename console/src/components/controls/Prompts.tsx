@@ -205,7 +205,7 @@ function LatestEval({ agent, version }: { agent: string; version: string }) {
   });
   if (latest.isPending) return <span className="muted">…</span>;
   if (latest.isError) return <span className="muted">{latest.error.message}</span>;
-  const found = latest.data.evals[0];
+  const found = latest.data.data[0];
   if (found === undefined) return <span className="muted">none</span>;
   return (
     <>
