@@ -143,6 +143,7 @@ function evalContract(open: () => Promise<ContractDatabase>) {
         '  session:',
         '    - { role: user, content: Plan Rome in May }',
         '    - { role: assistant, content: Rome in May is warm. }',
+        '  user: { id: u-42, diet: vegetarian }',
         '  expect: [{ contains: heard }]',
       ].join('\n'),
     });
@@ -156,6 +157,7 @@ function evalContract(open: () => Promise<ContractDatabase>) {
     });
     expect(outcome.results[0]).toMatchObject({ verdict: 'pass' });
     const run = (await store.getRun(outcome.results[0]!.runId!))!;
+    expect(run).toMatchObject({ userId: 'u-42', metadata: { user: { id: 'u-42', diet: 'vegetarian' } } });
     expect(await loadSessionHistory({ store, run })).toEqual([
       { role: 'user', content: 'Plan Rome in May' },
       { role: 'assistant', content: 'Rome in May is warm.' },

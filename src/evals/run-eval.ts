@@ -190,6 +190,8 @@ async function runCaseTrial({
       ...(sessionId === undefined ? {} : { sessionId }),
       trigger: EVAL_TRIGGER,
       tenantId,
+      // A profile with an `id` names the run's end user (user-scoped budgets, `keel runs --user`).
+      ...(typeof evalCase.user?.id === 'string' ? { userId: evalCase.user.id } : {}),
       metadata: {
         eval_id: evalId,
         case_id: evalCase.id,
