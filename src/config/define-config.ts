@@ -3,6 +3,7 @@ import type { BudgetConfig } from '../budgets/declared-budgets.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import type { Agent } from '../runtime/agent.js';
 import type { RedactionRule } from '../runtime/redaction.js';
+import type { Scorer } from '../evals/scorer.js';
 
 /** What a `keel.config.ts` exports (as its default export). */
 export interface KeelConfig {
@@ -30,6 +31,12 @@ export interface KeelConfig {
    * (journal payloads, inputs, outputs, logs): `{ tenants: { acme: ['pii'] } }`.
    */
   redact?: { tenants: Record<string, RedactionRule[]> };
+  /**
+   * What `keel eval` uses besides the built-in scorers: custom scorers (`defineScorer`) a suite
+   * names with `custom: <name>`, and the default model of `llm_judge` scorers that name none
+   * (`'openai:gpt-4o-mini'`, `'gateway:judge'`; `--judge-model` overrides it).
+   */
+  evals?: { scorers?: Scorer[]; judgeModel?: string };
 }
 
 /** Identity helper that types a config file's default export. */

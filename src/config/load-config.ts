@@ -10,6 +10,7 @@ import {
   type ToolPolicyConfig,
 } from '../controls/controls-config.js';
 import { parseDeclaredBudgets, type DeclaredBudget } from '../budgets/declared-budgets.js';
+import type { Scorer } from '../evals/scorer.js';
 import { ConfigError } from '../errors/config-errors.js';
 import { isKeelError } from '../errors/keel-error.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
@@ -32,6 +33,8 @@ export interface LoadedConfig {
   budgets?: DeclaredBudget[];
   /** Redaction rules per tenant (`redact: { tenants: { acme: ['pii'] } }`), validated. */
   redactByTenant?: TenantRedaction;
+  /** The `evals` section: custom scorers by name, the default judge model. */
+  evals?: { scorers: Map<string, Scorer>; judgeModel?: string };
 }
 
 /**
@@ -94,6 +97,7 @@ export async function loadConfig(
   const redactByTenant = redactionOf(loaded);
   const { module, exported } = exportsOf(loaded);
   const budgets = parseDeclaredBudgets(exported?.budgets ?? module?.budgets, path);
+  const evals = evalsOf(sectionOf(loaded, 'evals'));
   return {
     path,
     agents: agentsOf(loaded, path, gateway !== undefined),
@@ -102,7 +106,30 @@ export async function loadConfig(
     ...(spendBreakers === undefined ? {} : { spendBreakers: parseSpendBreakers(spendBreakers) }),
     ...(redactByTenant === undefined ? {} : { redactByTenant }),
     ...(budgets.length === 0 ? {} : { budgets }),
+    ...(evals === undefined ? {} : { evals }),
   };
+}
+
+/** The `evals` section: `{ scorers?: Scorer[], judgeModel?: string }`; `config_invalid` names a bad field. */
+function evalsOf(section: unknown): LoadedConfig['evals'] {
+  if (section === undefined) return undefined;
+  const invalid = (field: string, problem: string) =>
+    new ConfigError('config_invalid', `evals.${field} ${problem}`, { field: `evals.${field}` });
+  if (typeof section !== 'object' || section === null || Array.isArray(section))
+    throw invalid('', 'must be { scorers?: [defineScorer(...)], judgeModel?: "provider:model" }.');
+  const { scorers = [], judgeModel } = section as { scorers?: unknown; judgeModel?: unknown };
+  if (!Array.isArray(scorers)) throw invalid('scorers', 'must be a list of defineScorer(...) results.');
+  const byName = new Map<string, Scorer>();
+  scorers.forEach((scorer: unknown, index) => {
+    const candidate = scorer as Partial<Scorer> | null;
+    if (typeof candidate?.name !== 'string' || typeof candidate.score !== 'function')
+      throw invalid(`scorers[${index}]`, 'is not a scorer: make it with defineScorer({ name, score }).');
+    if (byName.has(candidate.name)) throw invalid(`scorers[${index}]`, `repeats the name "${candidate.name}".`);
+    byName.set(candidate.name, candidate as Scorer);
+  });
+  if (judgeModel !== undefined && (typeof judgeModel !== 'string' || judgeModel.trim() === ''))
+    throw invalid('judgeModel', 'must be a model reference such as "openai:gpt-4o-mini".');
+  return { scorers: byName, ...(judgeModel === undefined ? {} : { judgeModel: judgeModel as string }) };
 }
 
 /** A top-level section of the config (default export or named), undefined when absent. */

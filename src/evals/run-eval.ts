@@ -113,16 +113,17 @@ export async function runEval(options: RunEvalOptions): Promise<EvalOutcome> {
   const lane = async () => {
     while (next < work.length && !signal?.aborted && failure === undefined) {
       const item = work[next++]!;
-      const result = await runCaseTrial({ ...options, agent, tenantId, evalId: record.id, ...item });
-      if (result === undefined) continue; // interrupted: not a finished result
       try {
+        const result = await runCaseTrial({ ...options, agent, tenantId, evalId: record.id, ...item });
+        if (result === undefined) continue; // interrupted before its run ended: not a result
         await evalStore.recordResult(record.id, result, item.position);
+        results.push({ position: item.position, result });
+        options.onResult?.(result, { done: results.length, total: work.length });
       } catch (error) {
+        // The store (or a caller's onResult) failed: stop every lane, end the eval `failed`.
         failure ??= error;
         return;
       }
-      results.push({ position: item.position, result });
-      options.onResult?.(result, { done: results.length, total: work.length });
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, work.length) }, lane));
@@ -162,9 +163,14 @@ async function runCaseTrial({
   const base = { caseId: evalCase.id, trial, tags: evalCase.tags };
   let runId: string | undefined;
   let endReason: 'timeout' | 'interrupted' | 'approval' | undefined;
+  // The run is found by its idempotency key when a cancel comes before its first event.
+  const idempotencyKey = `${evalId}:${position}:${trial}`;
   const cancel = (reason: typeof endReason) => {
     endReason ??= reason;
-    if (runId !== undefined) void store.requestCancel(runId, { tenantId }).catch(() => {});
+    void (async () => {
+      runId ??= (await store.findRunByIdempotencyKey(idempotencyKey, { tenantId }))?.id;
+      if (runId !== undefined) await store.requestCancel(runId, { tenantId });
+    })().catch(() => {});
   };
   const timer = setTimeout(() => cancel('timeout'), caseTimeoutMs);
   const onAbort = () => cancel('interrupted');
@@ -181,6 +187,7 @@ async function runCaseTrial({
         trigger: EVAL_TRIGGER,
         exchanges: sessionExchanges(evalCase.session!),
       });
+    if (signal?.aborted) return undefined;
     run = await runAgent({
       ...settings,
       store,
@@ -190,6 +197,7 @@ async function runCaseTrial({
       ...(sessionId === undefined ? {} : { sessionId }),
       trigger: EVAL_TRIGGER,
       tenantId,
+      idempotencyKey,
       // A profile with an `id` names the run's end user (user-scoped budgets, `keel runs --user`).
       ...(typeof evalCase.user?.id === 'string' ? { userId: evalCase.user.id } : {}),
       metadata: {
@@ -225,8 +233,12 @@ async function runCaseTrial({
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   }
-  if (endReason === 'interrupted') return undefined;
-  const latencyMs = performance.now() - started;
+  // A run the cancel did not reach in time ended on its own: it is judged like any other.
+  const cancelled = run.status === 'cancelled';
+  if (endReason === 'interrupted' && cancelled) return undefined;
+  // The run's own time, from creation to end (not the session seeding before it).
+  const latencyMs =
+    run.endedAt === null ? performance.now() - started : run.endedAt.getTime() - run.createdAt.getTime();
   const common = {
     ...base,
     runId: run.id,
@@ -234,7 +246,7 @@ async function runCaseTrial({
     latencyMs,
     stopReason: run.stopReason,
   };
-  if (endReason === 'timeout')
+  if (endReason === 'timeout' && cancelled)
     return {
       ...common,
       verdict: 'error',

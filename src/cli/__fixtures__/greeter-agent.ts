@@ -1,4 +1,4 @@
-import { defineAgent, defineTool, z } from 'keel';
+import { defineAgent, defineScorer, defineTool, z } from 'keel';
 import { createScriptedModel } from 'keel/testing';
 
 /**
@@ -43,3 +43,12 @@ export function greeter(instructions: string) {
   });
   return defineAgent({ name: 'greeter', instructions, model, tools: [pause] });
 }
+
+/** A custom scorer the greeter configs declare (`evals.scorers`): a greeting of at most 3 words. */
+export const shortGreeting = defineScorer({
+  name: 'short_greeting',
+  score: ({ outputText }) => {
+    const words = outputText.trim().split(/\s+/).length;
+    return { pass: words <= 3, score: words <= 3 ? 1 : 3 / words, reason: `${words} words` };
+  },
+});

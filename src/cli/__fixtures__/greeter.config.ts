@@ -1,3 +1,3 @@
-import { greeter } from './greeter-agent.js';
+import { greeter, shortGreeting } from './greeter-agent.js';
 
-export default { agents: [greeter('Greet the user politely.')] };
+export default { agents: [greeter('Greet the user politely.')], evals: { scorers: [shortGreeting] } };

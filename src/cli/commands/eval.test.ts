@@ -181,6 +181,43 @@ describe('keel eval', () => {
       expect(refused.code, `${flag} ${value}`).toBe(2);
       expect(refused.stderr).toContain(flag);
     }
+    writeFileSync(
+      join(root, 'custom.yaml'),
+      [
+        'agent: greeter',
+        'cases:',
+        '  - { id: short, input: Greet Al, expect: [{ custom: short_greeting }] }',
+        '  - { id: unknown-scorer, input: Greet Al, expect: [{ custom: nope }] }',
+      ].join('\n'),
+    );
+    const custom = await cli(['eval', 'custom.yaml', '--config', GREETER, '--json']);
+    const customReport = JSON.parse(custom.stdout) as EvalJson;
+    expect(customReport.cases.map((item) => item.verdict)).toEqual(['pass', 'error']);
+    expect(customReport).toMatchObject({ passed: 1, errored: 1 });
+
+    // A refusal after the database opened still closes it: the next command gets it.
+    const unknownBaseline = await cli([
+      'eval',
+      GREETER_SUITE,
+      '--config',
+      GREETER,
+      '--baseline',
+      'eval_nope',
+    ]);
+    expect(unknownBaseline.code).toBe(2);
+    expect(unknownBaseline.stderr).toContain('--baseline eval_nope is neither a file nor a stored eval');
+    const missingFolder = await cli([
+      'eval',
+      GREETER_SUITE,
+      '--config',
+      GREETER,
+      '--junit',
+      'no/such/dir/j.xml',
+    ]);
+    expect(missingFolder.code).toBe(2);
+    expect(missingFolder.stderr).toContain('Cannot write no/such/dir/j.xml');
+    expect((await cli(['evals', 'list', '--json'])).code).toBe(0);
+
     const noSuite = await cli(['eval']);
     expect(noSuite.code).toBe(2);
     const misplaced = await cli(['eval', GREETER_SUITE, '--outcome', 'rejected']);

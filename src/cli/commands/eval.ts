@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../../config/load-config.js';
 import { createEvalStore, EvalNotFoundError, type EvalStore } from '../../evals/eval-store.js';
 import { renderEvalTable, renderHtml, renderJunit } from '../../evals/eval-report.js';
@@ -85,25 +85,38 @@ export async function evalCommand(options: EvalCommandOptions, io: CliIo): Promi
     options.baseline !== undefined && existsSync(resolve(io.cwd, options.baseline))
       ? parseBaseline(readFileSync(resolve(io.cwd, options.baseline), 'utf8'), options.baseline)
       : undefined;
+  for (const file of [options.junit, options.html]) {
+    // A report that cannot be written is refused now, not after the whole suite ran.
+    if (file !== undefined && !existsSync(dirname(resolve(io.cwd, file))))
+      throw new UsageError(`Cannot write ${file}: its folder does not exist.`);
+  }
   const loaded = await loadConfig({ path: options.config, cwd: io.cwd, env: io.env });
-  const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
-  if (backend.mode !== 'direct') throw new UsageError('keel eval needs the database itself.');
-  const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
-  const evalStore = createEvalStore({ client: backend.client });
-  const baseline =
-    baselineFile ??
-    (options.baseline === undefined ? undefined : await storedBaseline(evalStore, options.baseline));
-  const governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger });
-  const otel = createOtelExport({ env: io.env, client: backend.client, logger });
-  const gateway = openConfiguredGateway({
-    config: loaded.gateway,
-    client: backend.client,
-    env: io.env,
-    logger,
-    governance: governance.gateway,
-  });
-  const progress = io.stderr.isTTY === true && !options.json ? createProgress(io) : undefined;
+  const judgeModel = options.judgeModel ?? loaded.evals?.judgeModel;
+  // Everything opened from here on is closed in reverse order, whatever throws.
+  const cleanup: (() => Promise<void>)[] = [];
+  let progress: ReturnType<typeof createProgress> | undefined;
   try {
+    const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
+    cleanup.push(() => backend.close());
+    if (backend.mode !== 'direct') throw new UsageError('keel eval needs the database itself.');
+    const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+    const evalStore = createEvalStore({ client: backend.client });
+    const baseline =
+      baselineFile ??
+      (options.baseline === undefined ? undefined : await storedBaseline(evalStore, options.baseline));
+    const governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger });
+    cleanup.push(() => governance.close());
+    const otel = createOtelExport({ env: io.env, client: backend.client, logger });
+    if (otel) cleanup.push(() => otel.shutdown());
+    const gateway = openConfiguredGateway({
+      config: loaded.gateway,
+      client: backend.client,
+      env: io.env,
+      logger,
+      governance: governance.gateway,
+    });
+    cleanup.push(() => gateway.close());
+    progress = io.stderr.isTTY === true && !options.json ? createProgress(io) : undefined;
     const outcome = await runEval({
       suite,
       suiteLabel: options.suite,
@@ -121,7 +134,8 @@ export async function evalCommand(options: EvalCommandOptions, io: CliIo): Promi
         ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
         ...(loaded.redactByTenant === undefined ? {} : { redactByTenant: loaded.redactByTenant }),
       },
-      judge: createLlmJudge(options.judgeModel === undefined ? {} : { model: options.judgeModel }),
+      scorers: loaded.evals?.scorers ?? new Map(),
+      judge: createLlmJudge(judgeModel === undefined ? {} : { model: judgeModel }),
       createdBy: `cli:${io.env.USER ?? 'local'}`,
       options: {
         suite_path: options.suite,
@@ -164,10 +178,7 @@ export async function evalCommand(options: EvalCommandOptions, io: CliIo): Promi
     return EXIT.ok;
   } finally {
     progress?.done();
-    await otel?.shutdown();
-    await gateway.close();
-    await governance.close();
-    await backend.close();
+    for (const close of cleanup.reverse()) await close().catch(() => {});
   }
 }
 
