@@ -2,7 +2,7 @@
 // Keel's benchmarks against its peers, run one after the other, printed as markdown tables.
 //
 //   npm run bench                      (at the root: builds Keel, then runs this)
-//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards]    (a subset; Keel must be built)
+//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards] [evals]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
 // Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
@@ -17,7 +17,7 @@ import { runChild } from './lib/child.js';
 import { median } from './lib/stats.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
-const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics', 'guards'];
+const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics', 'guards', 'evals'];
 /** Benchmarks that cannot run without the local Postgres. */
 const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api', 'analytics'];
 /** One package per peer: when one is missing, bench/node_modules is out of date. */
@@ -462,6 +462,20 @@ async function benchGuards() {
   return { markdown, results };
 }
 
+async function benchEvals() {
+  // 200 cases × 2 systems × 2 concurrencies × 3 rounds per store, PGlite and Postgres: about 5
+  // minutes on an idle 2-core machine, far more under load. Postgres is optional (its row then
+  // reads "not available").
+  const got = await runChild(join(BENCH, 'evals', 'measure.js'), [], { timeoutMs: 3_600_000 });
+  if (!got.markdown)
+    return {
+      markdown: `## (h) Eval throughput and harness overhead\n\n${problem(got) ?? 'no result'}`,
+      results: { measure: got },
+    };
+  const { markdown, ...results } = got;
+  return { markdown, results };
+}
+
 async function benchApi() {
   const seconds = Number(process.env.KEEL_BENCH_API_SECONDS ?? 4);
   const warmup = Number(process.env.KEEL_BENCH_API_WARMUP ?? 1);
@@ -643,6 +657,7 @@ async function main() {
     api: benchApi,
     analytics: benchAnalytics,
     guards: benchGuards,
+    evals: benchEvals,
   };
   const all = {};
   const load = loadavg()[0];

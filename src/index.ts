@@ -484,6 +484,37 @@ export { createScorer, type ScorerRegistry, type ScorerSources } from './evals/s
 export { createLlmJudge, type LlmJudge, type LlmJudgeOptions, type LlmJudgeSpec } from './evals/llm-judge.js';
 export { scoreCase, type CaseScore, type CaseVerdict, type ScorerOutcome } from './evals/score-case.js';
 export { passAtK, passHatK, type TrialResults } from './evals/pass-at-k.js';
+export {
+  runEval,
+  simulateTools,
+  EVAL_TRIGGER,
+  type RunEvalOptions,
+  type EvalOutcome,
+  type EvalRunSettings,
+} from './evals/run-eval.js';
+export {
+  createEvalStore,
+  EvalNotFoundError,
+  type EvalStore,
+  type EvalRecord,
+  type EvalCaseResult,
+  type EvalStatus,
+  type EvalSummary,
+  type LatencySummary,
+  type NewEval,
+} from './evals/eval-store.js';
+export { summarizeResults } from './evals/eval-summary.js';
+export {
+  evalView,
+  evalCaseView,
+  compareWithBaseline,
+  parseBaseline,
+  type EvalView,
+  type EvalCaseView,
+  type BaselineSource,
+  type BaselineComparison,
+  type CaseChange,
+} from './evals/eval-view.js';
 export type { ArgumentMatcher, ArgumentMatchers } from './evals/argument-matcher.js';
 export type { TrajectoryMode, ExpectedToolCall } from './evals/trajectory.js';
 export {
