@@ -486,7 +486,6 @@ export { scoreCase, type CaseScore, type CaseVerdict, type ScorerOutcome } from 
 export { passAtK, passHatK, type TrialResults } from './evals/pass-at-k.js';
 export {
   runEval,
-  simulateTools,
   EVAL_TRIGGER,
   type RunEvalOptions,
   type EvalOutcome,
@@ -517,31 +516,6 @@ export {
 } from './evals/eval-view.js';
 export type { ArgumentMatcher, ArgumentMatchers } from './evals/argument-matcher.js';
 export type { TrajectoryMode, ExpectedToolCall } from './evals/trajectory.js';
-export {
-  runEval,
-  EVAL_TRIGGER,
-  type RunEvalOptions,
-  type EvalOutcome,
-  type EvalRunSettings,
-} from './evals/run-eval.js';
-export {
-  createEvalStore,
-  EvalNotFoundError,
-  type EvalStore,
-  type EvalRecord,
-  type EvalCaseResult,
-  type EvalSummary,
-  type EvalStatus,
-} from './evals/eval-store.js';
-export { summarizeResults } from './evals/eval-summary.js';
-export {
-  evalView,
-  compareWithBaseline,
-  parseBaseline,
-  type EvalView,
-  type EvalCaseView,
-  type BaselineComparison,
-} from './evals/eval-view.js';
 export { renderEvalTable, renderJunit, renderHtml } from './evals/eval-report.js';
 export {
   SuiteInvalidError,
