@@ -238,6 +238,33 @@ function evalContract(open: () => Promise<ContractDatabase>) {
     expect(outcome.eval.summary).toMatchObject({ errored: 1, failed: 0, passRate: 0 });
   });
 
+  it('cancels a run that asks for an approval and scores it as it stands', async () => {
+    const book = defineTool({
+      name: 'book',
+      description: 'Books a room.',
+      input: z.object({}),
+      effect: 'write',
+      needsApproval: true,
+      run: () => 'booked',
+    });
+    const model = createScriptedModel({ respond: () => ({ toolCalls: [{ name: 'book', arguments: {} }] }) });
+    const agent = defineAgent({ name: 'booker', instructions: 'Book.', model, tools: [book] });
+    const suite = parseSuite({
+      file: 'approval.yaml',
+      text: '- { id: b, input: book it, expect: [{ stop_reason: cancelled }, { tool_called: { name: book, max: 0 } }] }',
+    });
+    const outcome = await runEval({
+      suite,
+      agents: [agent],
+      agent: 'booker',
+      store,
+      evalStore: evals,
+      settings,
+    });
+    expect(outcome.results[0]).toMatchObject({ verdict: 'pass', stopReason: 'cancelled', error: null });
+    expect(await store.listApprovals({ runId: outcome.results[0]!.runId!, status: 'pending' })).toEqual([]);
+  });
+
   it('refuses a case that simulates a tool the agent lacks before running any', async () => {
     const suite = parseSuite({
       file: 'bad.yaml',
