@@ -1,5 +1,8 @@
 import type { RunEvent } from '../runtime/run-events.js';
 import type { RunView, StepView } from '../server/run-views.js';
+import { renderTable } from '../util/text-table.js';
+
+export { renderTable };
 
 const dollars = (value: number | null | undefined) => `$${(value ?? 0).toFixed(6)}`;
 
@@ -60,19 +63,6 @@ export function renderRunTable(runs: RunView[]): string {
     run.created_at.replace('T', ' ').slice(0, 19),
   ]);
   return renderTable(['ID', 'AGENT', 'STATUS', 'STOP', 'STEPS', 'COST', 'CREATED'], rows);
-}
-
-/** Columns padded to their widest cell, two spaces apart, one line per row after the header. */
-export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column]!))
-      .join('  ')
-      .trimEnd() + '\n';
-  return line(header) + rows.map(line).join('');
 }
 
 /** A run and its journal for `keel show`. */

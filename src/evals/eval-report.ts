@@ -1,3 +1,4 @@
+import { renderTable } from '../util/text-table.js';
 import type { BaselineComparison, EvalCaseView, EvalView } from './eval-view.js';
 
 /**
@@ -9,18 +10,6 @@ const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 const dollars = (value: number) => `$${value.toFixed(6)}`;
 const signed = (value: number, format: (value: number) => string) =>
   `${value > 0 ? '+' : value < 0 ? '-' : '±'}${format(Math.abs(value))}`;
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column]!))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
-}
 
 /** The first failing (or erroring) scorer's reason: what a person reads first. */
 function firstProblem(item: EvalCaseView): string {
@@ -41,7 +30,7 @@ export function renderEvalTable(view: EvalView, comparison?: BaselineComparison)
     firstProblem(item).slice(0, 100),
   ]);
   const lines = [
-    rows.length ? table(['verdict', 'case', 'latency', 'cost', 'why'], rows) : 'No case finished.\n',
+    rows.length ? renderTable(['verdict', 'case', 'latency', 'cost', 'why'], rows) : 'No case finished.\n',
     `${view.suite} · ${view.agent} · prompt ${view.prompt_version ?? '(none)'} · ${view.status}`,
     `pass rate ${percent(view.pass_rate)} · ${view.passed} passed · ${view.failed} failed · ${view.errored} errored` +
       ` · of ${view.total}`,
