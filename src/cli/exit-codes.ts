@@ -12,7 +12,8 @@ export const EXIT = {
   evalGateFailed: 1,
   /**
    * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
-   * file, a bad cursor; or a refused state (no pin to roll back, a user's run still executing).
+   * file, a bad cursor, an unknown approval; or a refused state (no pin to roll back, a user's run
+   * still executing, an approval already decided).
    */
   usage: 2,
   /** The config file is missing, broken or invalid. */
@@ -55,6 +56,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'scorer_invalid',
   'baseline_invalid',
   'eval_not_found',
+  'approval_not_found',
+  'approval_not_pending',
 ]);
 
 /** The exit code for an error that ended a command. */
