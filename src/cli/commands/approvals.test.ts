@@ -96,7 +96,7 @@ describe('keel approvals and keel cancel on the database', () => {
       code: 0,
       stdout:
         `Approved ${id} (transfer, run ${runId}).\n` +
-        `Run ${runId} is queued again: a running keel worker or keel serve resumes it.\n`,
+        `Run ${runId} is queued again: the keel run waiting on it, or a keel worker or keel serve, resumes it.\n`,
     });
     // The same decision by the same person is harmless; another one is refused (exit 2).
     expect(JSON.parse((await cli(['approvals', 'approve', id!, '--json'])).stdout)).toMatchObject({

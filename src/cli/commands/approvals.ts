@@ -93,7 +93,7 @@ export async function approvalsCommand(options: ApprovalsCommandOptions, io: Cli
 /** What happens to the run after a decision, in words. */
 function nextForRun(run: RunView | undefined): string {
   if (run?.status === 'queued')
-    return `Run ${run.id} is queued again: a running keel worker or keel serve resumes it.\n`;
+    return `Run ${run.id} is queued again: the keel run waiting on it, or a keel worker or keel serve, resumes it.\n`;
   if (run?.status === 'awaiting_approval')
     return `Run ${run.id} still waits on other approvals: keel approvals list --run ${run.id}\n`;
   return '';
