@@ -18,6 +18,7 @@ import { defineTool } from '../../tools/tool.js';
 import { silentLogger } from '../../util/logger.js';
 import { processStartTime } from '../../util/process-identity.js';
 import { runCli } from '../__fixtures__/run-cli.js';
+import { main } from '../main.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PAYER = join(import.meta.dirname, '../__fixtures__/payer.config.ts');
@@ -300,5 +301,40 @@ describe('keel approvals and keel cancel through the local server', () => {
     const unknown = await keel(['cancel', 'run_nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/\[run_not_found\]/);
+  }, 60_000);
+  it('keel run through the server shows the approval it waits on, and finishes once it is approved', async () => {
+    const worker = createWorker({ store: app.store, agents: [payer], logger: silentLogger, pollMs: 20 });
+    worker.start();
+    try {
+      let stdout = '';
+      let stderr = '';
+      let sawApproval: (id: string) => void = () => {};
+      const shown = new Promise<string>((found) => (sawApproval = found));
+      const running = main(['run', 'payer', 'pay through the server'], {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: {
+          write: (text: string) => {
+            stderr += text;
+            const id = /keel approvals approve (\S+)/.exec(stderr)?.[1];
+            if (id !== undefined) sawApproval(id);
+            return true;
+          },
+        },
+        env: { KEEL_DATA_DIR: keelDir, KEEL_LOG_LEVEL: 'error', PATH: process.env.PATH },
+        cwd: keelDir,
+        signal: new AbortController().signal,
+      });
+      const id = await Promise.race([
+        shown,
+        running.then((code) => Promise.reject(new Error(`keel run exited ${code}: ${stderr}`))),
+      ]);
+      expect(stderr).toContain('approval needed: transfer {"amount":9}');
+      expect(stderr).toContain('waiting for the decision');
+      expect((await keel(['approvals', 'approve', id])).code).toBe(0);
+      expect(await running).toBe(0);
+      expect(stdout).toBe('tool said: {"done":9}\n');
+    } finally {
+      await worker.stop();
+    }
   }, 60_000);
 });
