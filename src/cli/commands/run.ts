@@ -49,6 +49,8 @@ export interface RunCommandOptions {
 /**
  * `keel run <agent> <input>`: submits a run and, unless `--detach`, executes it in this process
  * (or follows it on the local server that owns the embedded database), showing live progress.
+ * A run that suspends on an approval prints it on stderr (tool, arguments) with the commands that
+ * decide it; on the embedded database, which this process holds, `keel run` stops there (exit 1).
  */
 export async function runCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
   const { agent, input, detach, json } = options;
@@ -123,21 +125,21 @@ async function runGoverned({
   logger: Logger;
 }): Promise<RunView> {
   const definition = agents.get(agent!);
-  // Only another process decides an approval. On the embedded database this process holds the
-  // lock, so `keel approvals` could not run: the wait ends here and a worker resumes the run.
-  const embedded = !io.env.DATABASE_URL;
-  const stopWaiting = new AbortController();
-  const requested: string[] = [];
-  const showApproval = async (approvalId: string) => {
-    const approval = await backend.store.getApproval(approvalId);
-    if (approval) io.stderr.write(renderApprovalRequest(approvalView(approval)));
-  };
   if (!definition) throw new UnknownAgentError(agent!, [...agents.keys()]);
   const { store } = backend;
   const { prompts } = governance;
   // A paused or disabled agent takes no new runs (exit 6), as the API answers 409.
   const hold = governance.controls.agentHold({ agent: definition.name, tenantId: 'default' });
   if (hold !== undefined) throw agentHeldError(definition.name, hold);
+  // Only another process decides an approval. On the embedded database this process holds the
+  // lock, so `keel approvals` could not run: the wait ends here and a worker resumes the run.
+  const embedded = !io.env.DATABASE_URL;
+  const stopWaiting = new AbortController();
+  const requested: string[] = [];
+  const showApproval = async (approvalId: string) => {
+    const approval = await store.getApproval(approvalId);
+    if (approval) io.stderr.write(renderApprovalRequest(approvalView(approval)));
+  };
   if (detach) {
     const redact = runRedactor(definition, 'default', redactByTenant);
     const { run } = await store.createRun({
