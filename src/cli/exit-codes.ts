@@ -4,7 +4,10 @@ import { isKeelError } from '../errors/keel-error.js';
 export const EXIT = {
   /** The command did what was asked (for `keel run`: the run completed). */
   ok: 0,
-  /** The run ended without completing (a limit, an error, a cancellation). */
+  /**
+   * The run ended without completing (a limit, an error, a cancellation), or `keel run` on the
+   * embedded database left it suspended on an approval.
+   */
   runNotCompleted: 1,
   /** `keel replay`: the code did not reproduce the cassette (the first divergence is printed). */
   replayDiverged: 1,
