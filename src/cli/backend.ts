@@ -11,6 +11,7 @@ import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { ControlAdmin, ControlView } from '../server/control-routes.js';
 import type { KeyAdmin, KeyView } from '../server/key-routes.js';
 import type { AuditView } from '../server/audit-routes.js';
+import type { ApprovalView } from '../server/approval-routes.js';
 import type { ErasureCounts } from '../governance/user-erasure.js';
 import type {
   PromptAdmin,
@@ -163,6 +164,15 @@ export interface RemoteApi extends KeyAdmin, ControlAdmin {
   listAudit(query: Record<string, string>): Promise<{ data: AuditView[]; next_cursor: string | null }>;
   /** `DELETE /v1/users/{id}/data` in tenant `default`. */
   eraseUser(userId: string): Promise<{ user_id: string; tenant_id: string; erased: ErasureCounts }>;
+  /** `GET /v1/approvals` with `query` (`run_id`, `status`, `limit`) in tenant `default`. */
+  listApprovals(query: Record<string, string>): Promise<ApprovalView[]>;
+  /** `POST /v1/approvals/{id}`: `approval_not_found`, `approval_not_pending` as the server answers. */
+  decideApproval(
+    id: string,
+    body: { decision: 'approve' | 'reject'; reason?: string },
+  ): Promise<ApprovalView>;
+  /** `POST /v1/runs/{id}/cancel`: the run as it stands after the request (`run_not_found` if unknown). */
+  cancelRun(id: string): Promise<RunView>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -229,6 +239,14 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
       rollback: (agent) => must<PromptPinView>(promptPath(agent, '/rollback'), { method: 'POST' }),
     },
     listAudit: (query) => must(`/v1/audit?${new URLSearchParams(query).toString()}`),
+    listApprovals: async (query) =>
+      (await must<{ data: ApprovalView[] }>(`/v1/approvals?${new URLSearchParams(query).toString()}`)).data,
+    decideApproval: (id, body) =>
+      must<ApprovalView>(`/v1/approvals/${encodeURIComponent(id)}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+      }),
+    cancelRun: (id) => must<RunView>(`/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
     eraseUser: (userId) => must(`/v1/users/${encodeURIComponent(userId)}/data`, { method: 'DELETE' }),
     submit: async (body, idempotencyKey) =>
       (await call<{ id: string; status: RunStatus }>('/v1/runs', {

@@ -4,7 +4,10 @@ import { isKeelError } from '../errors/keel-error.js';
 export const EXIT = {
   /** The command did what was asked (for `keel run`: the run completed). */
   ok: 0,
-  /** The run ended without completing (a limit, an error, a cancellation). */
+  /**
+   * The run ended without completing (a limit, an error, a cancellation), or `keel run` on the
+   * embedded database left it suspended on an approval.
+   */
   runNotCompleted: 1,
   /** `keel replay`: the code did not reproduce the cassette (the first divergence is printed). */
   replayDiverged: 1,
@@ -12,7 +15,8 @@ export const EXIT = {
   evalGateFailed: 1,
   /**
    * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
-   * file, a bad cursor; or a refused state (no pin to roll back, a user's run still executing).
+   * file, a bad cursor, an unknown approval; or a refused state (no pin to roll back, a user's run
+   * still executing, an approval already decided).
    */
   usage: 2,
   /** The config file is missing, broken or invalid. */
@@ -55,6 +59,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'scorer_invalid',
   'baseline_invalid',
   'eval_not_found',
+  'approval_not_found',
+  'approval_not_pending',
 ]);
 
 /** The exit code for an error that ended a command. */

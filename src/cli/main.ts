@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { serializeError } from '../errors/keel-error.js';
 import type { CliIo } from './cli-io.js';
+import { approvalsCommand, cancelCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
+import { commandUsage, packageVersion } from './command-help.js';
 import { eraseCommand } from './commands/erase.js';
 import { consoleCommand } from './commands/console.js';
 import { controlsCommand } from './commands/controls.js';
@@ -46,6 +48,9 @@ Usage:
   keel budgets list [--tenant T] [--json]
   keel budgets update <id> [--limit-usd N|none] [--limit-tokens N|none] [--soft-pct N] [--on-exhausted stop|approval]
   keel budgets delete <id> [--tenant T]
+  keel approvals list [--run R] [--json]
+  keel approvals approve|reject <approval-id> [--reason R] [--json]
+  keel cancel <run-id> [--json]
   keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day|hour] [--json]
@@ -61,6 +66,9 @@ Usage:
   keel evals show <eval-id> [--json]
   keel migrate
   keel prune --older-than 30d [--dry-run] [--json]
+  keel version [--json]
+
+Help for one command: keel <command> --help. The version: keel --version [--json].
 
 Common:
   --config FILE   the config file (default: KEEL_CONFIG or ./keel.config.{ts,mts,js,mjs})
@@ -136,6 +144,8 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   outcome: { type: 'string' },
   feedback: { type: 'string' },
+  run: { type: 'string' },
+  version: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -166,6 +176,8 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'on-exhausted',
     'json',
   ],
+  approvals: ['run', 'reason', 'json'],
+  cancel: ['json'],
   runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
   show: ['json'],
   stats: [
@@ -209,7 +221,16 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   evals: ['agent', 'limit', 'json'],
   migrate: [],
   prune: ['older-than', 'dry-run', 'json'],
+  version: ['json'],
 };
+
+/** A command's own flags (besides `--config` and `--help`), for its usage. */
+function flagsOf(command: string): { name: string; short?: string }[] {
+  return (COMMAND_OPTIONS[command] ?? []).map((name) => {
+    const option = OPTIONS[name];
+    return 'short' in option ? { name, short: option.short } : { name };
+  });
+}
 
 /** Runs the `keel` command line; returns the exit code. */
 export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
@@ -251,17 +272,37 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   }
   const { values, positionals, tokens } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === 'help') {
+  // `keel <command> --help` and `keel help <command>`: that command's usage, not the whole list.
+  const helpFor = command === 'help' ? rest[0] : values.help ? command : undefined;
+  if (helpFor !== undefined) {
+    const usage = commandUsage(HELP, helpFor, flagsOf(helpFor));
+    if (usage === undefined) throw new UsageError(`Unknown command "${helpFor}".\n\n${HELP}`);
+    io.stdout.write(usage);
+    return EXIT.ok;
+  }
+  if (values.help || (command === undefined && !values.version) || command === 'help') {
     io.stdout.write(HELP);
     return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
   }
+  // Here `command` is undefined only with --version.
+  if (command === undefined || command === 'version') {
+    const flag = tokens.find((token) => token.kind === 'option' && !['json', 'version'].includes(token.name));
+    if (flag?.kind === 'option') throw new UsageError(`keel --version does not take ${flag.rawName}.`);
+    if (rest.length > 0) throw new UsageError('keel version takes no arguments.');
+    const version = packageVersion();
+    io.stdout.write(values.json ? JSON.stringify({ version }) + '\n' : `keel ${version}\n`);
+    return EXIT.ok;
+  }
+
   // A flag another command takes is refused here, before anything is loaded or opened.
   const allowed = COMMAND_OPTIONS[command];
   if (allowed !== undefined) {
     for (const token of tokens) {
       if (token.kind !== 'option' || token.name === 'config') continue;
       if (!allowed.includes(token.name as OptionName))
-        throw new UsageError(`keel ${command} does not take ${token.rawName}.\n\n${HELP}`);
+        throw new UsageError(
+          `keel ${command} does not take ${token.rawName}.\n\n${commandUsage(HELP, command, flagsOf(command)) ?? HELP}`,
+        );
     }
   }
   switch (command) {
@@ -384,6 +425,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'erase':
       return eraseCommand({ user: values.user, tenant: values.tenant, json: values.json }, io);
+    case 'approvals':
+      return approvalsCommand(
+        { action: rest[0], id: rest[1], run: values.run, reason: values.reason, json: values.json },
+        io,
+      );
+    case 'cancel':
+      return cancelCommand({ runId: rest[0], json: values.json }, io);
     case 'runs':
       return runsCommand(
         {

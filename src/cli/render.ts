@@ -81,3 +81,25 @@ export function renderRunDetail(run: RunView, steps: StepView[]): string {
   if (run.output !== null && run.output !== undefined) text += `\noutput\n${renderOutput(run.output)}`;
   return text;
 }
+
+/**
+ * An approval a run waits on, with the commands that decide it (stderr of `keel run`): a run
+ * that suspends is never left waiting without saying on what.
+ */
+export function renderApprovalRequest(approval: {
+  id: string;
+  run_id: string;
+  tool: string;
+  arguments: unknown;
+  expires_at: string | null;
+}): string {
+  const args = JSON.stringify(approval.arguments) ?? 'null';
+  const shown = args.length > 500 ? `${args.slice(0, 499)}…` : args;
+  const expires = approval.expires_at === null ? '' : `, expires ${approval.expires_at}`;
+  return (
+    `⏸ approval needed: ${approval.tool} ${shown}\n` +
+    `  approval ${approval.id} (run ${approval.run_id}${expires})\n` +
+    `  approve: keel approvals approve ${approval.id}\n` +
+    `  reject:  keel approvals reject ${approval.id} --reason "..."\n`
+  );
+}

@@ -54,6 +54,13 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
    * (its worker gets the registry's step policy, `createPromptPolicy`, after `policies`).
    */
   prompts?: PromptRegistry;
+  /**
+   * Stops waiting for the run's end when it aborts: `runAgent` then returns the run as it stands
+   * (not ended), and the run goes on durably where any worker resumes it. `keel run` on the
+   * embedded database stops so when the run suspends on an approval, which only another process
+   * (`keel approvals approve`) can decide while this one holds the database.
+   */
+  stopWaiting?: AbortSignal;
 }
 
 /**
@@ -73,6 +80,7 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     tenantId,
     onEvent,
     prompts,
+    stopWaiting,
     ...workerOptions
   } = options;
   assertRunAttribution({ userId, trigger });
@@ -117,10 +125,20 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
   worker.start();
   try {
     // The local worker's event ends the wait at once; polling covers a run finished elsewhere.
+    const stopped = new Promise<void>((resolve) => {
+      if (stopWaiting?.aborted) resolve();
+      stopWaiting?.addEventListener('abort', () => resolve(), { once: true });
+    });
     await Promise.race([
       ended,
+      stopped,
       waitForRun({ store, runId: run.id, tenantId, pollMs: 1_000, signal: controller.signal }),
     ]);
+    if (stopWaiting?.aborted) {
+      const current = await store.getRun(run.id, tenantId ? { tenantId } : {});
+      if (!current) throw new RunNotFoundError(run.id);
+      return current;
+    }
     return await waitForRun({ store, runId: run.id, tenantId, pollMs: 50 });
   } finally {
     controller.abort();

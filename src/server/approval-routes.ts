@@ -51,6 +51,9 @@ export function approvalView(approval: ApprovalRecord) {
   };
 }
 
+/** An approval as the API returns it. */
+export type ApprovalView = ReturnType<typeof approvalView>;
+
 /** The `/v1/approvals` routes (scope `approvals` or `admin`). */
 export const approvalRoutes = [
   defineRoute({

@@ -13,7 +13,15 @@ import { keelDirectory, openBackend, type Backend } from '../backend.js';
 import { readEmbeddedOwner } from '../embedded-lock.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { renderEvent, renderOutput, renderStep, renderSummary, renderWait } from '../render.js';
+import {
+  renderApprovalRequest,
+  renderEvent,
+  renderOutput,
+  renderStep,
+  renderSummary,
+  renderWait,
+} from '../render.js';
+import { approvalView } from '../../server/approval-routes.js';
 import { UsageError } from '../usage-error.js';
 import { checkAttributionFlags } from '../attribution-flags.js';
 import { openGovernance, type Governance } from '../../governance/open-governance.js';
@@ -41,6 +49,8 @@ export interface RunCommandOptions {
 /**
  * `keel run <agent> <input>`: submits a run and, unless `--detach`, executes it in this process
  * (or follows it on the local server that owns the embedded database), showing live progress.
+ * A run that suspends on an approval prints it on stderr (tool, arguments) with the commands that
+ * decide it; on the embedded database, which this process holds, `keel run` stops there (exit 1).
  */
 export async function runCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
   const { agent, input, detach, json } = options;
@@ -121,6 +131,15 @@ async function runGoverned({
   // A paused or disabled agent takes no new runs (exit 6), as the API answers 409.
   const hold = governance.controls.agentHold({ agent: definition.name, tenantId: 'default' });
   if (hold !== undefined) throw agentHeldError(definition.name, hold);
+  // Only another process decides an approval. On the embedded database this process holds the
+  // lock, so `keel approvals` could not run: the wait ends here and a worker resumes the run.
+  const embedded = !io.env.DATABASE_URL;
+  const stopWaiting = new AbortController();
+  const requested: string[] = [];
+  const showApproval = async (approvalId: string) => {
+    const approval = await store.getApproval(approvalId);
+    if (approval) io.stderr.write(renderApprovalRequest(approvalView(approval)));
+  };
   if (detach) {
     const redact = runRedactor(definition, 'default', redactByTenant);
     const { run } = await store.createRun({
@@ -144,7 +163,7 @@ async function runGoverned({
     governance: governance.gateway,
   });
   try {
-    return runView(
+    const run = runView(
       await runAgent({
         ...(otel === undefined ? {} : { telemetry: otel.telemetry }),
         store,
@@ -160,13 +179,30 @@ async function runGoverned({
         ...(redactByTenant === undefined ? {} : { redactByTenant }),
         streamText: progress,
         logger,
+        stopWaiting: stopWaiting.signal,
         onEvent: (event) => {
+          if (event.type === 'approval-request') {
+            requested.push(event.approvalId);
+            if (embedded) stopWaiting.abort();
+            else
+              void showApproval(event.approvalId)
+                .then(() => io.stderr.write('  waiting for the decision (from another terminal)…\n'))
+                .catch((error: unknown) => logger.warn('approval not shown', { error: String(error) }));
+          }
           if (!progress) return;
           const line = renderEvent(event);
           if (line) io.stderr.write(line);
         },
       }),
     );
+    if (embedded && run.status === 'awaiting_approval') {
+      for (const approvalId of requested) await showApproval(approvalId);
+      io.stderr.write(
+        `keel run stops here: this process holds the embedded database, which keel approvals needs.\n` +
+          `Once decided, keel worker (or keel serve) resumes run ${run.id}; keel show ${run.id} follows it.\n`,
+      );
+    }
+    return run;
   } finally {
     await otel?.shutdown();
     await configured.close();
@@ -194,8 +230,16 @@ async function runRemote(
   if (detach || !run) return run ?? ({ id: submitted.id, status: submitted.status } as RunView);
   let shown = 0;
   let shownWait: string | undefined;
+  const shownApprovals = new Set<string>();
   while (!TERMINAL_STATUSES.includes(run.status)) {
     await sleep(150, io.signal);
+    // The server holds the database: `keel approvals approve` goes through it, and the run goes on.
+    if (run.status === 'awaiting_approval')
+      for (const approval of await api.listApprovals({ run_id: run.id, status: 'pending' }))
+        if (!shownApprovals.has(approval.id)) {
+          shownApprovals.add(approval.id);
+          io.stderr.write(renderApprovalRequest(approval) + '  waiting for the decision…\n');
+        }
     if (progress && run.waiting && run.waiting.until !== shownWait) {
       shownWait = run.waiting.until;
       io.stderr.write(renderWait(run.waiting));
