@@ -124,7 +124,8 @@ function evalsOf(section: unknown): LoadedConfig['evals'] {
     const candidate = scorer as Partial<Scorer> | null;
     if (typeof candidate?.name !== 'string' || typeof candidate.score !== 'function')
       throw invalid(`scorers[${index}]`, 'is not a scorer: make it with defineScorer({ name, score }).');
-    if (byName.has(candidate.name)) throw invalid(`scorers[${index}]`, `repeats the name "${candidate.name}".`);
+    if (byName.has(candidate.name))
+      throw invalid(`scorers[${index}]`, `repeats the name "${candidate.name}".`);
     byName.set(candidate.name, candidate as Scorer);
   });
   if (judgeModel !== undefined && (typeof judgeModel !== 'string' || judgeModel.trim() === ''))
