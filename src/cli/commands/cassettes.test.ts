@@ -60,7 +60,7 @@ describe('keel export, import and replay', () => {
     const fromRun = await cli(['replay', runId, '--config', TRAVEL, '--json']);
     expect(fromRun.code, fromRun.stderr).toBe(0);
     expect(JSON.parse(fromRun.stdout)).toMatchObject({ diverged: false });
-  });
+  }, 120_000);
 
   it('reports the first divergence of changed instructions and exits 1', async () => {
     const text = await cli(['replay', 'trip.cassette.json', '--config', CHANGED]);
@@ -76,7 +76,7 @@ describe('keel export, import and replay', () => {
       diverged: true,
       divergence: { seq: 1, reason: 'step', expected: { kind: 'model' }, actual: { kind: 'model' } },
     });
-  });
+  }, 120_000);
 
   it('continues live from the divergence with --live-after-divergence, and still exits 1', async () => {
     const cassette = JSON.parse(readFileSync(cassetteFile(), 'utf8')) as { steps: unknown[] };
