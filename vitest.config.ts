@@ -14,8 +14,10 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts', 'console/test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // CLI tests start whole commands (config load, embedded database, migrations) on a 2-core CI
+    // machine running two test files at once: 30 s was too tight for them once the suite grew.
+    testTimeout: 90_000,
+    hookTimeout: 90_000,
     pool: 'forks',
     maxWorkers: 2,
   },
