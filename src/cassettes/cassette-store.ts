@@ -20,21 +20,26 @@ export async function readCassette({
 }): Promise<Cassette> {
   const run = await store.getRun(runId, tenantId === undefined ? {} : { tenantId });
   if (!run) throw new RunNotFoundError(runId);
-  const [steps, session] = await Promise.all([
-    store.loadSteps(runId, { withOutputs: true }),
-    sessionExchanges(store, run),
-  ]);
-  return buildCassette({ run, steps, session });
+  return cassetteOfRun({ store, run });
 }
 
-async function sessionExchanges(
-  store: JournalStore,
-  run: RunRecord,
-): Promise<{ input: unknown; output: unknown }[]> {
-  return (await loadEarlierSessionRuns({ store, run })).map((previous) => ({
-    input: previous.input,
-    output: previous.output,
-  }));
+/** The cassette of a run already read: its steps with outputs and its session's earlier exchanges. */
+export async function cassetteOfRun({
+  store,
+  run,
+}: {
+  store: Pick<JournalStore, 'listRuns' | 'loadSteps'>;
+  run: RunRecord;
+}): Promise<Cassette> {
+  const [steps, earlier] = await Promise.all([
+    store.loadSteps(run.id, { withOutputs: true }),
+    loadEarlierSessionRuns({ store, run }),
+  ]);
+  return buildCassette({
+    run,
+    steps,
+    session: earlier.map((previous) => ({ input: previous.input, output: previous.output })),
+  });
 }
 
 /**

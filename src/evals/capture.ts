@@ -1,9 +1,9 @@
 import { Document, isMap, isNode, isSeq } from 'yaml';
-import { buildCassette, type Cassette } from '../cassettes/cassette.js';
+import type { Cassette } from '../cassettes/cassette.js';
+import { cassetteOfRun } from '../cassettes/cassette-store.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
-import { loadEarlierSessionRuns } from '../runtime/session-history.js';
 import type { RunFeedback, RunFeedbackRecord } from '../server/feedback.js';
 import type { RunOutcome, RunOutcomes } from '../server/outcomes.js';
 import { buildCapturedCase, isNegativeFeedback, type CapturedCase } from './captured-case.js';
@@ -69,17 +69,7 @@ export function createJournalCaptureSource({
       ]);
       return { outcome, feedback };
     },
-    async cassette(run) {
-      const [steps, earlier] = await Promise.all([
-        store.loadSteps(run.id, { withOutputs: true }),
-        loadEarlierSessionRuns({ store, run }),
-      ]);
-      return buildCassette({
-        run,
-        steps,
-        session: earlier.map((previous) => ({ input: previous.input, output: previous.output })),
-      });
-    },
+    cassette: (run) => cassetteOfRun({ store, run }),
   };
 }
 
