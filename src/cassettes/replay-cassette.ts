@@ -1,14 +1,12 @@
 import { UnknownAgentError } from '../errors/config-errors.js';
 import { KeelError, type SerializedError } from '../errors/keel-error.js';
 import type { SqlClient } from '../journal/sql-client.js';
-import type { JournalStore } from '../journal/store.js';
-import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
-import { RunNotFoundError } from '../errors/storage-errors.js';
-import { sleep } from '../util/sleep.js';
+import type { RunRecord } from '../journal/types.js';
 import type { LanguageModel, ModelRequest } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import type { Agent } from '../runtime/agent.js';
 import { promptVersionOf } from '../runtime/prompt-version.js';
+import { waitForRun } from '../runtime/run-agent.js';
 import type { RunEvent } from '../runtime/run-events.js';
 import { createWorker } from '../runtime/worker.js';
 import { openStore } from '../journal/open-store.js';
@@ -284,7 +282,8 @@ async function executeReplay({
     worker.start();
     let ended;
     try {
-      ended = await waitForReplay(store, run.id);
+      // Nobody can decide an approval in a replay's private journal: waiting on would never return.
+      ended = await waitForRun({ store, runId: run.id, pollMs: 20, alsoOn: ['awaiting_approval'] });
     } finally {
       await worker.stop();
     }
@@ -295,19 +294,6 @@ async function executeReplay({
     } finally {
       await store.close();
     }
-  }
-}
-
-/**
- * Waits for the run to end, or to wait for an approval: nobody can decide one in a replay's
- * private journal, so waiting on would never return.
- */
-async function waitForReplay(store: JournalStore, runId: string): Promise<RunRecord> {
-  for (;;) {
-    const run = await store.getRun(runId);
-    if (!run) throw new RunNotFoundError(runId);
-    if (TERMINAL_STATUSES.includes(run.status) || run.status === 'awaiting_approval') return run;
-    await sleep(20);
   }
 }
 

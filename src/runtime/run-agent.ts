@@ -1,6 +1,6 @@
 import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import { TERMINAL_STATUSES, type NewRun, type RunRecord } from '../journal/types.js';
+import { TERMINAL_STATUSES, type NewRun, type RunRecord, type RunStatus } from '../journal/types.js';
 import type { Agent } from './agent.js';
 import type { PromptRegistry } from '../prompts/prompt-registry.js';
 import { createPromptPolicy } from '../prompts/prompt-policy.js';
@@ -21,17 +21,20 @@ export async function waitForRun({
   tenantId,
   pollMs = 200,
   signal,
+  alsoOn = [],
 }: {
   store: JournalStore;
   runId: string;
   tenantId?: string;
   pollMs?: number;
   signal?: AbortSignal;
+  /** Statuses besides the terminal ones that end the wait (a replay stops at `awaiting_approval`). */
+  alsoOn?: readonly RunStatus[];
 }): Promise<RunRecord> {
   for (;;) {
     const run = await store.getRun(runId, tenantId ? { tenantId } : {});
     if (!run) throw new RunNotFoundError(runId);
-    if (TERMINAL_STATUSES.includes(run.status)) return run;
+    if (TERMINAL_STATUSES.includes(run.status) || alsoOn.includes(run.status)) return run;
     await sleep(pollMs, signal);
   }
 }
