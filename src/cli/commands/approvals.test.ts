@@ -3,20 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { budgetApprovalRequest } from '../../budgets/budget-approval.js';
 import { createBudgetStore } from '../../budgets/budget-store.js';
 import { auditTable, toAuditRecord, type AuditRow } from '../../governance/audit-log.js';
 import { openStore } from '../../journal/open-store.js';
 import type { JournalStore } from '../../journal/store.js';
-import { createScriptedModel } from '../../model/builtin-model.js';
 import type { ApprovalView } from '../../server/approval-routes.js';
 import { startTestServer, type TestServer } from '../../server/__fixtures__/test-server.js';
-import { defineAgent } from '../../runtime/agent.js';
 import { createWorker } from '../../runtime/worker.js';
-import { defineTool } from '../../tools/tool.js';
 import { silentLogger } from '../../util/logger.js';
 import { processStartTime } from '../../util/process-identity.js';
+import payerConfig from '../__fixtures__/payer.config.js';
 import { runCli } from '../__fixtures__/run-cli.js';
 import { main } from '../main.js';
 
@@ -209,26 +206,7 @@ describe('keel approvals and keel cancel on the database', () => {
  * call its API with the local admin key (tenant `default`), and a decided run goes on in its worker.
  */
 describe('keel approvals and keel cancel through the local server', () => {
-  const transfer = defineTool({
-    name: 'transfer',
-    description: 'Moves money.',
-    input: z.object({ amount: z.number() }),
-    effect: 'write',
-    needsApproval: true,
-    run: ({ amount }) => ({ done: amount }),
-  });
-  const payer = defineAgent({
-    name: 'payer',
-    instructions: 'Pay.',
-    model: createScriptedModel({
-      respond: (request) => {
-        const last = request.messages.at(-1)!;
-        if (last.role === 'user') return { toolCalls: [{ name: 'transfer', arguments: { amount: 9 } }] };
-        return `tool said: ${String(last.content ?? '')}`;
-      },
-    }),
-    tools: [transfer],
-  });
+  const payer = payerConfig.agents[0]!;
   let app: TestServer;
   let keelDir: string;
   let owner: ChildProcess;
@@ -263,7 +241,7 @@ describe('keel approvals and keel cancel through the local server', () => {
         if (pending.length === 0) await new Promise((done) => setTimeout(done, 25));
       }
       expect(pending).toEqual([
-        expect.objectContaining({ tool: 'transfer', status: 'pending', arguments: { amount: 9 } }),
+        expect.objectContaining({ tool: 'transfer', status: 'pending', arguments: { amount: 500 } }),
       ]);
       const id = pending[0]!.id;
       const approved = await keel(['approvals', 'approve', id, '--reason', 'ok', '--json']);
@@ -283,7 +261,7 @@ describe('keel approvals and keel cancel through the local server', () => {
       }
       expect(await app.store.getRun(run.id)).toMatchObject({
         status: 'completed',
-        output: 'tool said: {"done":9}',
+        output: 'tool said: {"done":500}',
       });
     } finally {
       await worker.stop();
@@ -328,11 +306,11 @@ describe('keel approvals and keel cancel through the local server', () => {
         shown,
         running.then((code) => Promise.reject(new Error(`keel run exited ${code}: ${stderr}`))),
       ]);
-      expect(stderr).toContain('approval needed: transfer {"amount":9}');
+      expect(stderr).toContain('approval needed: transfer {"amount":500}');
       expect(stderr).toContain('waiting for the decision');
       expect((await keel(['approvals', 'approve', id])).code).toBe(0);
       expect(await running).toBe(0);
-      expect(stdout).toBe('tool said: {"done":9}\n');
+      expect(stdout).toBe('tool said: {"done":500}\n');
     } finally {
       await worker.stop();
     }
