@@ -1,6 +1,11 @@
 import type { EvalCaseResult, EvalSummary, LatencySummary } from './eval-store.js';
 import { passAtK, passHatK } from './pass-at-k.js';
 
+/** The arithmetic mean; 0 for no values. */
+export function mean(values: readonly number[]): number {
+  return values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : 0;
+}
+
 /** The value at quantile `q` of sorted `values` (nearest rank); 0 when empty. */
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
@@ -9,8 +14,7 @@ function quantile(sorted: readonly number[], q: number): number {
 
 function latency(results: readonly EvalCaseResult[]): LatencySummary {
   const sorted = results.map((result) => result.latencyMs).sort((a, b) => a - b);
-  const mean = sorted.length ? sorted.reduce((sum, value) => sum + value, 0) / sorted.length : 0;
-  return { mean, p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95) };
+  return { mean: mean(sorted), p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95) };
 }
 
 /**
@@ -30,7 +34,6 @@ export function summarizeResults(results: readonly EvalCaseResult[], trials: num
     byCase.set(result.caseId, verdicts);
   }
   const complete = [...byCase.values()].filter((verdicts) => verdicts.length === trials);
-  const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
   return {
     passRate: results.length ? passed / results.length : 0,
     passed,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import type { EvalCaseResult, EvalRecord } from './eval-store.js';
+import { mean } from './eval-summary.js';
 
 /** A case trial as `--json`, `/v1/evals/{id}` and reports show it. */
 export interface EvalCaseView {
@@ -220,10 +221,6 @@ function caseVerdicts(
       list.every((verdict) => verdict === 'pass') ? 'pass' : list.includes('error') ? 'error' : 'fail',
     );
   return verdicts;
-}
-
-function mean(values: readonly number[]): number {
-  return values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : 0;
 }
 
 export function compareWithBaseline(current: EvalView, baseline: BaselineSource): BaselineComparison {
