@@ -35,7 +35,14 @@ function evalStoreContract(open: () => Promise<ContractDatabase>) {
     const database = await open();
     close = database.close;
     await migrate(database.client, { schema: database.schema });
-    store = createEvalStore({ client: database.client, schema: database.schema });
+    // Ids in creation order: evals created within one clock tick (PGlite's clock is coarse) then
+    // still list newest first, as ids break ties in created_at.
+    let sequence = 0;
+    store = createEvalStore({
+      client: database.client,
+      schema: database.schema,
+      generateId: (prefix) => `${prefix}_${String(sequence++).padStart(6, '0')}`,
+    });
   });
   afterEach(async () => close());
 

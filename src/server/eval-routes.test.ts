@@ -88,7 +88,13 @@ function evalRoutesSuite(open: () => Promise<ContractDatabase>) {
     const { client, schema } = database;
     await migrate(client, { schema });
     const apiKeys = createApiKeys({ client, schema });
-    const evals = createEvalStore({ client, schema });
+    // Ids in creation order, so evals created within one clock tick still list newest first.
+    let sequence = 0;
+    const evals = createEvalStore({
+      client,
+      schema,
+      generateId: (prefix) => `${prefix}_${String(sequence++).padStart(6, '0')}`,
+    });
     const server = createServer({
       store: createSqlJournalStore({ client, schema }),
       client,
