@@ -6,7 +6,7 @@ import type { BaselineComparison, EvalCaseView, EvalView } from './eval-view.js'
  * three read the same `EvalView` that `--json` prints, so they never disagree.
  */
 
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+export const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 const dollars = (value: number) => `$${value.toFixed(6)}`;
 const signed = (value: number, format: (value: number) => string) =>
   `${value > 0 ? '+' : value < 0 ? '-' : '±'}${format(Math.abs(value))}`;
@@ -194,4 +194,37 @@ ${rows}
 </body>
 </html>
 `;
+}
+
+/** The `keel evals list` table: one stored eval a row, newest first. */
+export function renderEvalList(evals: readonly EvalView[]): string {
+  if (evals.length === 0) return 'No evals yet: keel eval <suite> runs one.\n';
+  return renderTable(
+    [
+      'id',
+      'suite',
+      'agent',
+      'prompt',
+      'status',
+      'pass rate',
+      'passed',
+      'failed',
+      'errored',
+      'cost',
+      'created',
+    ],
+    evals.map((view) => [
+      view.id,
+      view.suite,
+      view.agent,
+      view.prompt_version ?? '',
+      view.status,
+      percent(view.pass_rate),
+      String(view.passed),
+      String(view.failed),
+      String(view.errored),
+      dollars(view.cost_usd),
+      view.created_at.replace('T', ' ').slice(0, 19),
+    ]),
+  );
 }

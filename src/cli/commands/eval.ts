@@ -2,7 +2,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../../config/load-config.js';
 import { createEvalStore, EvalNotFoundError, type EvalStore } from '../../evals/eval-store.js';
-import { renderEvalTable, renderHtml, renderJunit } from '../../evals/eval-report.js';
+import {
+  percent,
+  renderEvalList,
+  renderEvalTable,
+  renderHtml,
+  renderJunit,
+} from '../../evals/eval-report.js';
 import {
   compareWithBaseline,
   evalView,
@@ -22,7 +28,6 @@ import { openConfiguredGateway } from '../agent-gateway.js';
 import { openBackend, type Backend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { renderTable } from '../render.js';
 import { UsageError } from '../usage-error.js';
 
 export interface EvalCommandOptions {
@@ -171,7 +176,7 @@ export async function evalCommand(options: EvalCommandOptions, io: CliIo): Promi
     }
     if (gate === 'failed') {
       io.stderr.write(
-        `Gate failed: pass rate ${(view.pass_rate * 100).toFixed(1)}% is below ${(minPassRate! * 100).toFixed(1)}%.\n`,
+        `Gate failed: pass rate ${percent(view.pass_rate)} is below ${percent(minPassRate!)}.\n`,
       );
       return EXIT.evalGateFailed;
     }
@@ -279,36 +284,4 @@ export async function evalsCommand(
   } finally {
     await backend.close();
   }
-}
-
-function renderEvalList(evals: readonly EvalView[]): string {
-  if (evals.length === 0) return 'No evals yet: keel eval <suite> runs one.\n';
-  return renderTable(
-    [
-      'id',
-      'suite',
-      'agent',
-      'prompt',
-      'status',
-      'pass rate',
-      'passed',
-      'failed',
-      'errored',
-      'cost',
-      'created',
-    ],
-    evals.map((view) => [
-      view.id,
-      view.suite,
-      view.agent,
-      view.prompt_version ?? '',
-      view.status,
-      `${(view.pass_rate * 100).toFixed(1)}%`,
-      String(view.passed),
-      String(view.failed),
-      String(view.errored),
-      `$${view.cost_usd.toFixed(6)}`,
-      view.created_at.replace('T', ' ').slice(0, 19),
-    ]),
-  );
 }
