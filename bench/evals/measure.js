@@ -23,32 +23,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { childMain, report, runChild } from '../lib/child.js';
 import { loadKeel } from '../lib/keel.js';
 import { median } from '../lib/stats.js';
+import { CONCURRENCY, measureRounds, ROUNDS, timed } from './rounds.js';
 import { suiteYaml } from './suite.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const CASES = Number(process.env.KEEL_BENCH_EVAL_CASES ?? 200);
-const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
-const CONCURRENCY = (process.env.KEEL_BENCH_EVAL_CONCURRENCY ?? '1,16').split(',').map(Number);
 const STORES = (process.env.KEEL_BENCH_EVAL_STORES ?? 'pglite,postgres').split(',');
 // promptfoo reads "not available" unless KEEL_BENCH_PROMPTFOO_DIR names an install of it (README).
 const SYSTEMS = (process.env.KEEL_BENCH_EVAL_SYSTEMS ?? 'keel,promptfoo').split(',');
 const WARMUP_CASES = 20;
-
-/** Wall and CPU time of `fn`, in ms. */
-async function timed(fn) {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const value = await fn();
-  const ms = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  return { ms, cpuMs: (used.user + used.system) / 1000, value };
-}
 
 /** A run's steps as the harness's scorers see them (what runEval's scoredSteps builds). */
 function scoredSteps(steps) {
@@ -176,18 +164,7 @@ async function measureStore([, kind, location]) {
 
   try {
     for (const name of ['bare', 'harness']) await systems[name](4, warmSuite);
-    const samples = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const concurrency of CONCURRENCY) {
-        // Alternate which goes first, so a busy spell of the machine weighs on both.
-        const order =
-          (round + CONCURRENCY.indexOf(concurrency)) % 2 ? ['bare', 'harness'] : ['harness', 'bare'];
-        for (const system of order) {
-          const { ms, cpuMs } = await timed(() => systems[system](concurrency));
-          samples.push({ round, concurrency, system, ms, cpuMs });
-        }
-      }
-    }
+    const samples = await measureRounds(systems);
     const parts = await harnessParts({ keel, store, evalStore, suite, outcome: lastOutcome });
     return {
       store: kind,

@@ -19,17 +19,15 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { childMain } from '../lib/child.js';
 import { loadKeel, KeelUnavailableError } from '../lib/keel.js';
+import { measureRounds } from './rounds.js';
 import { trip } from './suite.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const CASES = Number(process.env.KEEL_BENCH_EVAL_CASES ?? 200);
-const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
-const CONCURRENCY = (process.env.KEEL_BENCH_EVAL_CONCURRENCY ?? '1,16').split(',').map(Number);
 const WARMUP_CASES = 20;
 
 /** The tool calls a run's model steps asked for, in order: { name, arguments }. */
@@ -170,21 +168,7 @@ async function measure([kind, location, promptfooDir]) {
   const systems = { bare, harness };
   try {
     for (const name of ['bare', 'harness']) await systems[name](4, WARMUP_CASES);
-    const samples = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const concurrency of CONCURRENCY) {
-        const order =
-          (round + CONCURRENCY.indexOf(concurrency)) % 2 ? ['bare', 'harness'] : ['harness', 'bare'];
-        for (const system of order) {
-          const cpu = process.cpuUsage();
-          const started = performance.now();
-          await systems[system](concurrency);
-          const ms = performance.now() - started;
-          const used = process.cpuUsage(cpu);
-          samples.push({ round, concurrency, system, ms, cpuMs: (used.user + used.system) / 1000 });
-        }
-      }
-    }
+    const samples = await measureRounds(systems);
     return {
       system: `promptfoo ${version}`,
       store: kind,
