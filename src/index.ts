@@ -124,7 +124,12 @@ export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } f
 export { createAnthropicModel, type AnthropicModelOptions } from './model/anthropic.js';
 export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
 export { createOpenAIEmbeddingModel } from './model/openai-compatible.js';
-export { fromAiSdk, type AiSdkLanguageModel, type FromAiSdkOptions } from './model/ai-sdk-bridge.js';
+export {
+  fromAiSdk,
+  type AiSdkLanguageModel,
+  type AiSdkWarning,
+  type FromAiSdkOptions,
+} from './model/ai-sdk-bridge.js';
 export { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './model/token-estimate.js';
 export {
   trustedUsage,

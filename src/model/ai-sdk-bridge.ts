@@ -1,32 +1,19 @@
 /**
  * A bridge from the Vercel AI SDK's provider interface to Keel's: any AI SDK language model
  * (`@ai-sdk/openai`, `@ai-sdk/anthropic`, `@ai-sdk/google`, community providers...) becomes a Keel
- * LanguageModel. Both specification versions are understood: v2 (AI SDK 5) and v3 (AI SDK 6).
+ * LanguageModel. Three specification versions are understood: v2 (AI SDK 5), v3 (AI SDK 6) and
+ * v4 (AI SDK 7).
  *
- * The AI SDK is only a type dependency: the bridge calls the model object it is given and never
- * imports the AI SDK at run time, so Keel works without it installed.
+ * The AI SDK is not a dependency, not even for types: the bridge describes the part of the
+ * specifications it reads with its own structural types below, so a model of any of the three
+ * majors type-checks against it whichever `@ai-sdk/provider` the user has installed, and Keel
+ * works without the AI SDK at all.
  *
  * Retries: the bridge calls `doGenerate` and `doStream`, which do not retry. The AI SDK's retries
  * (`maxRetries`, default 2) belong to `generateText` and `streamText`, which the bridge bypasses,
  * so an AI SDK provider behind Keel makes exactly one HTTP call per Keel call, and the gateway
  * stays the one owner of retries (no (1+N)² amplification).
  */
-import type {
-  LanguageModelV2,
-  LanguageModelV2CallOptions,
-  LanguageModelV2StreamPart,
-  LanguageModelV3,
-  LanguageModelV3CallOptions,
-  LanguageModelV3Content,
-  LanguageModelV3FinishReason,
-  LanguageModelV3FunctionTool,
-  LanguageModelV3Message,
-  LanguageModelV3StreamPart,
-  LanguageModelV3Usage,
-  LanguageModelV2Content,
-  LanguageModelV2FinishReason,
-  LanguageModelV2Usage,
-} from '@ai-sdk/provider';
 import { isKeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import { raceAbort } from '../util/race-abort.js';
@@ -52,8 +39,110 @@ import {
 import { parseRetryAfter } from './retry-after.js';
 import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 
-/** An AI SDK language model: `LanguageModelV2` (AI SDK 5) or `LanguageModelV3` (AI SDK 6). */
-export type AiSdkLanguageModel = LanguageModelV2 | LanguageModelV3;
+// ---------------------------------------------------------------------------------------------
+// The AI SDK specifications, as far as the bridge reads them
+
+/**
+ * An AI SDK language model: specification v2 (AI SDK 5), v3 (AI SDK 6) or v4 (AI SDK 7), as
+ * `@ai-sdk/openai` and every other provider package makes them. Structural: what the bridge uses.
+ */
+export interface AiSdkLanguageModel {
+  readonly specificationVersion: 'v2' | 'v3' | 'v4';
+  readonly provider: string;
+  readonly modelId: string;
+  doGenerate(options: AiSdkCallOptions): PromiseLike<AiSdkGenerateResult>;
+  doStream(options: AiSdkCallOptions): PromiseLike<{ stream: ReadableStream<{ type: string }> }>;
+}
+
+/** The call options the bridge sends; the three specifications share this part. */
+export interface AiSdkCallOptions {
+  prompt: unknown[];
+  tools?: unknown[];
+  toolChoice?: { type: 'auto' | 'none' | 'required' } | { type: 'tool'; toolName: string };
+  responseFormat?: { type: 'text' } | { type: 'json'; schema?: unknown; name?: string };
+  maxOutputTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stopSequences?: string[];
+  seed?: number;
+  abortSignal?: AbortSignal;
+}
+
+/** What `doGenerate` answers, as far as the bridge reads it. */
+export interface AiSdkGenerateResult {
+  content: { type: string }[];
+  finishReason: AiSdkFinishReason;
+  usage: AiSdkUsage;
+  /** v4: the text to parse as the JSON answer when it differs from all text parts joined. */
+  structuredOutputText?: string;
+  response?: { modelId?: string };
+  warnings?: unknown[];
+}
+
+/** v2: a string (`unknown` when the provider gave none); v3 and v4: `{ unified, raw }`. */
+export type AiSdkFinishReason = string | { unified: string; raw: string | undefined };
+
+/** v2: flat counts; v3 and v4: `inputTokens` and `outputTokens` nest their parts. */
+export interface AiSdkUsage {
+  inputTokens:
+    number | undefined | { total?: number; noCache?: number; cacheRead?: number; cacheWrite?: number };
+  outputTokens: number | undefined | { total?: number; text?: number; reasoning?: number };
+  cachedInputTokens?: number;
+  reasoningTokens?: number;
+}
+
+/**
+ * A warning an AI SDK model gave about a call, one shape for v2, v3 and v4: `unsupported` (a
+ * setting or tool the model ignored), `compatibility` (emulated), `deprecated`, or `other`.
+ */
+export interface AiSdkWarning {
+  kind: 'unsupported' | 'compatibility' | 'deprecated' | 'other';
+  /** The setting, feature or tool concerned, when the warning names one. */
+  feature?: string;
+  message: string;
+}
+
+// The parts the bridge reads, by type (parts of other types pass by unread).
+type ToolCallContent = {
+  type: 'tool-call';
+  toolCallId: string;
+  toolName: string;
+  input: string;
+  providerExecuted?: boolean;
+};
+type Content = { type: 'text'; text: string } | ToolCallContent | { type: 'other' };
+type StreamPart =
+  | { type: 'text-delta'; delta: string }
+  | {
+      type: 'tool-input-start';
+      id: string;
+      toolName: string;
+      providerExecuted?: boolean;
+      /** v4: `text` deltas are the raw input text, not pieces of its JSON encoding. */
+      inputEncoding?: 'json' | 'text';
+    }
+  | { type: 'tool-input-delta'; id: string; delta: string }
+  | ToolCallContent
+  | { type: 'response-metadata'; modelId?: string }
+  | { type: 'stream-start'; warnings?: unknown[] }
+  | { type: 'finish'; finishReason: AiSdkFinishReason; usage: AiSdkUsage }
+  | { type: 'error'; error: unknown }
+  | { type: 'other' };
+type FinishPart = Extract<StreamPart, { type: 'finish' }>;
+
+type PromptPart =
+  | { type: 'text'; text: string }
+  | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
+  | {
+      type: 'tool-result';
+      toolCallId: string;
+      toolName: string;
+      output: { type: 'text' | 'error-text'; value: string };
+    };
+type PromptMessage =
+  { role: 'system'; content: string } | { role: 'user' | 'assistant' | 'tool'; content: PromptPart[] };
+
+const SPECIFICATIONS: unknown[] = ['v2', 'v3', 'v4'];
 
 /** Options of {@link fromAiSdk}. */
 export interface FromAiSdkOptions {
@@ -64,10 +153,16 @@ export interface FromAiSdkOptions {
   provider?: string;
   /**
    * A stream whose finish part has no provider finish reason (v3 `raw` undefined with `other`, or
-   * v2 `unknown`) is treated as cut off, because AI SDK providers report a stream that ended before
-   * its finish chunk that way. Set this for a provider that never reports finish reasons.
+   * v2 `unknown`) is treated as cut off, because AI SDK 5 and 6 providers report a stream that
+   * ended before its finish chunk that way. Set this for a provider that never reports finish
+   * reasons. (v4's explicit `interrupted` is always a cut-off answer.)
    */
   acceptMissingFinishReason?: boolean;
+  /**
+   * Called with the warnings an AI SDK model gives about a call (settings it ignored or emulated,
+   * deprecations), in one shape for v2, v3 and v4. Default: none are reported.
+   */
+  onWarning?: (warning: AiSdkWarning) => void;
   /** Turns a `retry-after` HTTP date into a delay. */
   clock?: Clock;
 }
@@ -86,11 +181,12 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
     provider = model.provider.split('.')[0] || model.provider,
     acceptMissingFinishReason = false,
     clock = systemClock,
+    onWarning,
   } = options;
   const version: unknown = model.specificationVersion;
-  if (version !== 'v2' && version !== 'v3') {
+  if (!SPECIFICATIONS.includes(version)) {
     throw new ModelConfigError(
-      `The AI SDK model ${model.provider}:${model.modelId} implements specification ${String(version)}; Keel supports v2 and v3.`,
+      `The AI SDK model ${model.provider}:${model.modelId} implements specification ${String(version)}; Keel supports v2, v3 and v4.`,
       { provider: model.provider, model: model.modelId },
     );
   }
@@ -102,20 +198,33 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
 
     async generate(request: ModelRequest, callOptions: ModelCallOptions = {}): Promise<ModelResponse> {
       const { signal } = callOptions;
-      let result: Awaited<ReturnType<AiSdkLanguageModel['doGenerate']>>;
+      let result: AiSdkGenerateResult;
       try {
-        result = await callModel(model, 'doGenerate', toCallOptions(request, signal));
+        result = await model.doGenerate(toCallOptions(request, signal));
       } catch (error) {
         throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
       }
+      reportWarnings(result.warnings, onWarning);
+      if (isInterrupted(result.finishReason)) {
+        throw new ModelOutputError(`${label}: the answer was interrupted before it finished.`, {
+          provider,
+          model: model.modelId,
+          reason: 'response_truncated',
+        });
+      }
       let text = '';
       const toolCalls: ToolCall[] = [];
-      for (const part of result.content as (LanguageModelV2Content | LanguageModelV3Content)[]) {
+      for (const part of result.content as Content[]) {
         if (part.type === 'text') text += part.text;
         else if (part.type === 'tool-call' && part.providerExecuted !== true) {
           toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
         }
-        // Reasoning, files, sources and provider-executed tools have no place in Keel's message.
+        // Reasoning, files, sources, custom parts, provider-executed tools and their approval
+        // requests have no place in Keel's message.
+      }
+      // v4 names the text that holds a JSON answer when drafts precede it.
+      if (request.responseFormat?.type === 'json' && typeof result.structuredOutputText === 'string') {
+        text = result.structuredOutputText;
       }
       const message = toAssistantMessage(text, toolCalls);
       return {
@@ -136,12 +245,10 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
       callOptions: ModelCallOptions = {},
     ): AsyncGenerator<ModelStreamEvent> {
       const { signal } = callOptions;
-      let reader: ReadableStreamDefaultReader<LanguageModelV2StreamPart | LanguageModelV3StreamPart>;
+      let reader: ReadableStreamDefaultReader<StreamPart>;
       try {
-        const result = await callModel(model, 'doStream', toCallOptions(request, signal));
-        reader = (
-          result.stream as ReadableStream<LanguageModelV2StreamPart | LanguageModelV3StreamPart>
-        ).getReader();
+        const result = await model.doStream(toCallOptions(request, signal));
+        reader = (result.stream as ReadableStream<StreamPart>).getReader();
       } catch (error) {
         throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
       }
@@ -166,6 +273,7 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
               origin: 'stream-part',
             });
           }
+          if (next.value.type === 'stream-start') reportWarnings(next.value.warnings, onWarning);
           yield* assembly.apply(next.value);
         }
         finished = true;
@@ -177,10 +285,11 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
       const finish = assembly.finishPart;
       if (
         finish === undefined ||
+        isInterrupted(finish.finishReason) ||
         (!acceptMissingFinishReason && isMissingFinishReason(finish.finishReason))
       ) {
         throw new ModelOutputError(
-          `${label}: the stream was truncated: it ended without ${finish === undefined ? 'a finish part' : 'a finish reason'}.`,
+          `${label}: the stream was truncated: it ended without ${finish === undefined ? 'a finish part' : isInterrupted(finish.finishReason) ? 'its completion signal (interrupted)' : 'a finish reason'}.`,
           { provider, model: model.modelId, reason: 'stream_truncated' },
         );
       }
@@ -189,30 +298,18 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
   };
 }
 
-/** Calls v2 and v3 models alike: the call options Keel builds fit both specifications. */
-function callModel<Method extends 'doGenerate' | 'doStream'>(
-  model: AiSdkLanguageModel,
-  method: Method,
-  options: LanguageModelV3CallOptions,
-): PromiseLike<Awaited<ReturnType<AiSdkLanguageModel[Method]>>> {
-  const call = model[method] as (
-    options: LanguageModelV2CallOptions | LanguageModelV3CallOptions,
-  ) => PromiseLike<Awaited<ReturnType<AiSdkLanguageModel[Method]>>>;
-  return call.call(model, options);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
-function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): LanguageModelV3CallOptions {
-  const options: LanguageModelV3CallOptions = { prompt: toPrompt(request.messages) };
+function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): AiSdkCallOptions {
+  const options: AiSdkCallOptions = { prompt: toPrompt(request.messages) };
   const tools = request.tools ?? [];
   if (tools.length > 0) {
     options.tools = tools.map((tool) => ({
       type: 'function',
       name: tool.name,
       description: tool.description,
-      inputSchema: tool.parameters as LanguageModelV3FunctionTool['inputSchema'],
+      inputSchema: tool.parameters,
     }));
     const choice = request.toolChoice;
     if (choice !== undefined) {
@@ -238,8 +335,8 @@ function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): 
 }
 
 /** Consecutive tool results merge into one `tool` message, as the AI SDK's own prompts have them. */
-function toPrompt(messages: Message[]): LanguageModelV3Message[] {
-  const prompt: LanguageModelV3Message[] = [];
+function toPrompt(messages: Message[]): PromptMessage[] {
+  const prompt: PromptMessage[] = [];
   for (const message of messages) {
     switch (message.role) {
       case 'system':
@@ -249,8 +346,7 @@ function toPrompt(messages: Message[]): LanguageModelV3Message[] {
         prompt.push({ role: 'user', content: [{ type: 'text', text: message.content }] });
         break;
       case 'assistant': {
-        const content: Extract<LanguageModelV3Message, { role: 'assistant' }>['content'] =
-          message.content === '' ? [] : [{ type: 'text', text: message.content }];
+        const content: PromptPart[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
         for (const call of message.toolCalls ?? []) {
           content.push({
             type: 'tool-call',
@@ -294,11 +390,8 @@ function toInput(argumentsText: string): unknown {
 // ---------------------------------------------------------------------------------------------
 // Response translation
 
-type AnyFinishReason = LanguageModelV2FinishReason | LanguageModelV3FinishReason;
-type AnyUsage = LanguageModelV2Usage | LanguageModelV3Usage;
-
-/** v3 reports `{ unified, raw }`, v2 a string. */
-function toFinishReason(reason: AnyFinishReason | undefined): FinishReason {
+/** v3 and v4 report `{ unified, raw }`, v2 a string. */
+function toFinishReason(reason: AiSdkFinishReason | undefined): FinishReason {
   const unified = typeof reason === 'object' ? reason.unified : reason;
   switch (unified) {
     case 'stop':
@@ -314,27 +407,67 @@ function toFinishReason(reason: AnyFinishReason | undefined): FinishReason {
   }
 }
 
-function isMissingFinishReason(reason: AnyFinishReason | undefined): boolean {
+/** v4 says `interrupted` when the provider's answer ended without its completion signal. */
+function isInterrupted(reason: AiSdkFinishReason | undefined): boolean {
+  return typeof reason === 'object' && reason.unified === 'interrupted';
+}
+
+function isMissingFinishReason(reason: AiSdkFinishReason | undefined): boolean {
   if (typeof reason === 'object') return reason.raw === undefined && reason.unified === 'other';
   return reason === undefined || reason === 'unknown';
 }
 
-/** v3 nests counts (`inputTokens.total`, `.cacheRead`, `outputTokens.reasoning`); v2 has flat numbers. */
-function toReportedUsage(usage: AnyUsage | undefined): ReportedUsage | undefined {
+/**
+ * v2 warns `unsupported-setting` (`setting`), `unsupported-tool` (`tool`) and `other`; v3 and v4
+ * `unsupported` and `compatibility` (`feature`) and `other`; v4 adds `deprecated` (`setting`).
+ */
+function reportWarnings(
+  warnings: unknown[] | undefined,
+  onWarning: ((warning: AiSdkWarning) => void) | undefined,
+): void {
+  if (onWarning === undefined || !Array.isArray(warnings)) return;
+  for (const raw of warnings) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const { type, feature, setting, tool, details, message } = raw as Record<string, unknown>;
+    const named = [feature, setting, tool].find((value) => typeof value === 'string') as string | undefined;
+    const kind: AiSdkWarning['kind'] =
+      type === 'unsupported' || type === 'unsupported-setting' || type === 'unsupported-tool'
+        ? 'unsupported'
+        : type === 'compatibility' || type === 'deprecated'
+          ? type
+          : 'other';
+    const toolName =
+      typeof tool === 'object' && tool !== null ? (tool as { name?: unknown }).name : undefined;
+    const subject = named ?? (typeof toolName === 'string' ? toolName : undefined);
+    const text =
+      typeof message === 'string'
+        ? message
+        : typeof details === 'string'
+          ? details
+          : `${kind}${subject === undefined ? '' : `: ${subject}`}`;
+    onWarning({ kind, ...(subject === undefined ? {} : { feature: subject }), message: text });
+  }
+}
+
+/** v3 and v4 nest counts (`inputTokens.total`, `.cacheRead`, `outputTokens.reasoning`); v2 has flat numbers. */
+function toReportedUsage(usage: AiSdkUsage | undefined): ReportedUsage | undefined {
   if (usage === undefined || usage === null) return undefined;
   let input: unknown;
   let output: unknown;
   let cached: unknown;
   let reasoning: unknown;
   if (typeof usage.inputTokens === 'object' || typeof usage.outputTokens === 'object') {
-    const nested = usage as LanguageModelV3Usage;
+    const nested = usage as {
+      inputTokens?: Exclude<AiSdkUsage['inputTokens'], number>;
+      outputTokens?: Exclude<AiSdkUsage['outputTokens'], number>;
+    };
     const { total, noCache, cacheRead, cacheWrite } = nested.inputTokens ?? {};
     input = total ?? sumReported(noCache, cacheRead, cacheWrite);
     output = nested.outputTokens?.total;
     cached = cacheRead;
     reasoning = nested.outputTokens?.reasoning;
   } else {
-    const flat = usage as LanguageModelV2Usage;
+    const flat = usage;
     input = flat.inputTokens;
     output = flat.outputTokens;
     cached = flat.cachedInputTokens;
@@ -343,20 +476,20 @@ function toReportedUsage(usage: AnyUsage | undefined): ReportedUsage | undefined
   return { inputTokens: input, outputTokens: output, cachedInputTokens: cached, reasoningTokens: reasoning };
 }
 
-type StreamPart = LanguageModelV2StreamPart | LanguageModelV3StreamPart;
-type FinishPart = Extract<StreamPart, { type: 'finish' }>;
-
 /**
  * Assembles a streamed answer. Tool calls come either in pieces (`tool-input-start`, `-delta`,
  * `-end`, then a `tool-call` with the whole input) or whole (`tool-call` alone); either way each
  * gets the next index, its first delta carries id and name, and the final arguments are the
- * `tool-call` input. Provider-executed tools are skipped.
+ * `tool-call` input. Provider-executed tools are skipped. A v4 call whose deltas are text-encoded
+ * (the raw input, not JSON) streams its JSON arguments whole when its `tool-call` arrives.
  */
 function createStreamAssembly(modelId: string) {
   let text = '';
   let responseModelId = modelId;
   const calls: { id: string; name: string; arguments: string }[] = [];
   const indexById = new Map<string, number>();
+  /** Calls whose deltas are raw text (v4 `inputEncoding: 'text'`): their JSON comes whole with `tool-call`. */
+  const textEncoded = new Set<string>();
   const state = {
     finishPart: undefined as FinishPart | undefined,
 
@@ -373,6 +506,7 @@ function createStreamAssembly(modelId: string) {
           const index = calls.length;
           calls.push({ id: part.id, name: part.toolName, arguments: '' });
           indexById.set(part.id, index);
+          if (part.inputEncoding === 'text') textEncoded.add(part.id);
           yield { type: 'tool-call-delta', index, id: part.id, name: part.toolName, argumentsDelta: '' };
           return;
         }
@@ -380,6 +514,7 @@ function createStreamAssembly(modelId: string) {
           const index = indexById.get(part.id);
           const call = index === undefined ? undefined : calls[index];
           if (index === undefined || call === undefined || part.delta === '') return;
+          if (textEncoded.has(part.id)) return;
           call.arguments += part.delta;
           yield { type: 'tool-call-delta', index, argumentsDelta: part.delta };
           return;
@@ -414,7 +549,8 @@ function createStreamAssembly(modelId: string) {
           state.finishPart = part;
           return;
         default:
-          // Reasoning, sources, files, raw chunks, stream-start and text/tool boundaries carry nothing Keel keeps.
+          // Reasoning, sources, files, custom parts, approval requests of provider-executed tools,
+          // raw chunks, pings, stream-start and text/tool boundaries carry nothing Keel keeps.
           return;
       }
     },
