@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { JournalStore } from '../journal/store.js';
+import { createScriptedModel } from '../model/builtin-model.js';
+import type { ModelRequest } from '../model/model.js';
+import { defineAgent } from '../runtime/agent.js';
+import { runAgent } from '../runtime/run-agent.js';
+import { createMemoryStore } from '../testing/memory-store.js';
+import { silentLogger } from '../util/logger.js';
 import { defineTool } from './tool.js';
 
 const base = {
@@ -37,7 +44,18 @@ describe('defineTool', () => {
     ['an empty description', { description: ' ' }, /description/],
     ['a non-object schema', { input: z.string() }, /object schema/],
     ['a schema JSON Schema cannot express', { input: z.object({ when: z.date() }) }, /JSON Schema/],
-    ['something that is not zod', { input: { type: 'object' } }, /zod schema/],
+    ['something that is neither zod nor JSON Schema', { input: 'object' }, /zod schema or a JSON Schema/],
+    ['a JSON Schema that is not an object', { input: { type: 'string' } }, /must describe an object/],
+    [
+      'a JSON Schema zod cannot express',
+      { input: { type: 'object', properties: { a: { if: {}, then: {} } } } },
+      /not a usable JSON Schema/,
+    ],
+    [
+      'a JSON Schema with an unknown type',
+      { input: { type: 'object', properties: { a: { type: 'strin' } } } },
+      /strin/,
+    ],
     ['an unknown effect', { effect: 'explosive' }, /effect/],
     ['a negative timeout', { timeoutMs: -1 }, /timeoutMs/],
     ['fractional retries', { retries: 1.5 }, /retries/],
@@ -48,5 +66,111 @@ describe('defineTool', () => {
     } catch (error) {
       expect((error as { code: string }).code).toBe('invalid_tool');
     }
+  });
+});
+
+describe('defineTool with a JSON Schema input', () => {
+  const schema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    properties: {
+      city: { type: 'string', minLength: 2 },
+      days: { type: 'integer', minimum: 1, maximum: 7 },
+      units: { enum: ['metric', 'imperial'] },
+    },
+    required: ['city'],
+    additionalProperties: false,
+  };
+
+  it('offers the schema to models as written and validates arguments against it', () => {
+    const tool = defineTool({ name: 'forecast', description: 'Forecast.', input: schema, run: () => null });
+    const { $schema: _ignored, ...offered } = schema;
+    expect(tool.spec.parameters).toEqual(offered);
+    expect(tool.input.safeParse({ city: 'Paris', days: 3 }).success).toBe(true);
+    for (const bad of [
+      {},
+      { city: 'P' },
+      { city: 'Paris', days: 9 },
+      { city: 'Paris', units: 'x' },
+      { city: 'Paris', x: 1 },
+    ]) {
+      expect(tool.input.safeParse(bad).success).toBe(false);
+    }
+    // The spec is a copy: changing the caller's object later changes nothing.
+    const mutable = structuredClone(schema);
+    const copied = defineTool({ name: 'copied', description: 'Copied.', input: mutable, run: () => null });
+    mutable.properties.city.minLength = 99;
+    expect(copied.spec.parameters).toMatchObject({ properties: { city: { minLength: 2 } } });
+  });
+
+  describe('in an agent run', () => {
+    let store: JournalStore;
+    beforeAll(async () => {
+      store = await createMemoryStore();
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it('runs a call with valid arguments and sends invalid ones back to the model as tool_invalid_arguments', async () => {
+      const received: unknown[] = [];
+      const forecast = defineTool({
+        name: 'forecast',
+        description: 'The forecast for a city.',
+        input: schema,
+        run: (args) => {
+          received.push(args);
+          return { city: args.city, celsius: 21 };
+        },
+      });
+      const model = createScriptedModel({
+        replies: [
+          {
+            toolCalls: [
+              { name: 'forecast', arguments: { city: 'Paris', days: 2 } },
+              { name: 'forecast', arguments: { city: 'Paris', days: 30 } },
+              { name: 'forecast', arguments: { town: 'Paris' } },
+            ],
+          },
+          (request: ModelRequest) =>
+            JSON.stringify(
+              request.messages.flatMap((message) =>
+                message.role === 'tool'
+                  ? [message.isError ? JSON.parse(message.content).error : JSON.parse(message.content)]
+                  : [],
+              ),
+            ),
+        ],
+      });
+      const agent = defineAgent({
+        name: 'json-schema-tools',
+        instructions: 'Test.',
+        model,
+        tools: [forecast],
+      });
+      const result = await runAgent({
+        store,
+        agents: [agent],
+        agent: agent.name,
+        input: 'go',
+        logger: silentLogger,
+      });
+      expect(result.stopReason).toBe('completed');
+      expect(received).toEqual([{ city: 'Paris', days: 2 }]);
+      const results = JSON.parse(String(result.output)) as Record<string, unknown>[];
+      expect(results[0]).toEqual({ city: 'Paris', celsius: 21 });
+      expect(results[1]).toMatchObject({
+        code: 'tool_invalid_arguments',
+        message: expect.stringContaining('days'),
+      });
+      expect(results[2]).toMatchObject({
+        code: 'tool_invalid_arguments',
+        message: expect.stringContaining('city'),
+      });
+      // The model was offered the JSON Schema as written.
+      expect(model.calls[0]?.tools).toEqual([
+        { name: 'forecast', description: 'The forecast for a city.', parameters: forecast.spec.parameters },
+      ]);
+    });
   });
 });

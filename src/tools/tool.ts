@@ -40,11 +40,31 @@ export type ApprovalPredicate<Args> = { check(args: Args): boolean }['check'];
  */
 export type RejectionPolicy = 'tell_model' | 'end_run';
 
-export interface ToolOptions<Input extends z.ZodType, Output> {
+/** A JSON Schema, as a plain object (`{ type: 'object', properties: { ... }, required: [...] }`). */
+export type JsonSchemaObject = Record<string, unknown>;
+
+/** What a tool's `input` may be: a zod schema, or a JSON Schema object. */
+export type ToolInputSchema = z.ZodType | JsonSchemaObject;
+
+/** The arguments `run` receives: the zod schema's output, or a JSON object for a JSON Schema. */
+export type ToolArgs<Input extends ToolInputSchema> = Input extends z.ZodType
+  ? z.output<Input>
+  : Record<string, unknown>;
+
+/** The zod validator a tool keeps: the zod schema it was given, or one made from its JSON Schema. */
+export type ToolValidator<Input extends ToolInputSchema> = Input extends z.ZodType
+  ? Input
+  : z.ZodType<Record<string, unknown>>;
+
+export interface ToolOptions<Input extends ToolInputSchema, Output> {
   /** 1-64 chars of letters, digits, `_` or `-` (what every provider accepts). */
   name: string;
   description: string;
-  /** Arguments schema; must describe an object. Arguments are validated before `run`. */
+  /**
+   * Arguments schema; must describe an object. Arguments are validated before `run`. A zod
+   * schema (converted to the JSON Schema models see), or a JSON Schema object (sent to models as
+   * written, and validated through `z.fromJSONSchema`).
+   */
   input: Input;
   effect?: ToolEffect;
   /** Per-call timeout (default: the agent's `toolTimeoutMs`). */
@@ -57,19 +77,23 @@ export interface ToolOptions<Input extends z.ZodType, Output> {
    * the decision. Default: true for `effect: 'destructive'` tools (opt out explicitly with
    * `false`), false for the others.
    */
-  needsApproval?: boolean | ApprovalPredicate<z.output<Input>>;
+  needsApproval?: boolean | ApprovalPredicate<ToolArgs<Input>>;
   /** What a rejection does (default `tell_model`). */
   onReject?: RejectionPolicy;
   /** An undecided approval expires after this long and counts as a rejection. Default: never. */
   approvalTtlMs?: number;
-  run(args: z.output<Input>, ctx: ToolContext): Promise<Output> | Output;
+  run(args: ToolArgs<Input>, ctx: ToolContext): Promise<Output> | Output;
 }
 
-/** A tool ready for agents: its options plus the JSON Schema offered to models. */
-export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> extends ToolOptions<
-  Input,
-  Output
+/**
+ * A tool ready for agents: its options plus the JSON Schema offered to models. Its `input` is
+ * always a zod validator: the schema given, or the one made from a JSON Schema.
+ */
+export interface Tool<Input extends ToolInputSchema = ToolInputSchema, Output = unknown> extends Omit<
+  ToolOptions<Input, Output>,
+  'input'
 > {
+  readonly input: ToolValidator<Input>;
   readonly effect: ToolEffect;
   readonly retries: number;
   readonly onReject: RejectionPolicy;
@@ -79,7 +103,7 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> ext
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Defines a tool. Throws `InvalidToolError` (code `invalid_tool`) for an unusable definition. */
-export function defineTool<Input extends z.ZodType, Output>(
+export function defineTool<Input extends ToolInputSchema, Output>(
   options: ToolOptions<Input, Output>,
 ): Tool<Input, Output> {
   const {
@@ -101,7 +125,9 @@ export function defineTool<Input extends z.ZodType, Output>(
   if (typeof description !== 'string' || description.trim() === '') {
     throw new InvalidToolError(name, 'description must be a non-empty string');
   }
-  if (!(input instanceof z.ZodType)) throw new InvalidToolError(name, 'input must be a zod schema');
+  if (!(input instanceof z.ZodType) && !isPlainObject(input)) {
+    throw new InvalidToolError(name, 'input must be a zod schema or a JSON Schema object');
+  }
   if (!['none', 'write', 'destructive'].includes(effect)) {
     throw new InvalidToolError(name, `effect must be none, write or destructive, not ${String(effect)}`);
   }
@@ -126,6 +152,27 @@ export function defineTool<Input extends z.ZodType, Output>(
   }
   if (typeof run !== 'function') throw new InvalidToolError(name, 'run must be a function');
 
+  const { parameters, validator } =
+    input instanceof z.ZodType ? fromZod(name, input) : fromJsonSchema(name, input);
+
+  // A destructive tool asks a human unless its author opted out in so many words.
+  const approval = needsApproval ?? (effect === 'destructive' ? true : undefined);
+  return {
+    ...options,
+    input: validator as ToolValidator<Input>,
+    effect,
+    retries,
+    timeoutMs,
+    onReject,
+    ...(approval === undefined ? {} : { needsApproval: approval }),
+    spec: { name, description, parameters },
+  };
+}
+
+function fromZod(
+  name: string,
+  input: z.ZodType,
+): { parameters: Record<string, unknown>; validator: z.ZodType } {
   let parameters: Record<string, unknown>;
   try {
     parameters = z.toJSONSchema(input, { io: 'input', unrepresentable: 'throw' }) as Record<string, unknown>;
@@ -138,16 +185,40 @@ export function defineTool<Input extends z.ZodType, Output>(
   if (parameters.type !== 'object')
     throw new InvalidToolError(name, 'input must be an object schema (z.object)');
   delete parameters.$schema;
+  return { parameters, validator: input };
+}
 
-  // A destructive tool asks a human unless its author opted out in so many words.
-  const approval = needsApproval ?? (effect === 'destructive' ? true : undefined);
-  return {
-    ...options,
-    effect,
-    retries,
-    timeoutMs,
-    onReject,
-    ...(approval === undefined ? {} : { needsApproval: approval }),
-    spec: { name, description, parameters },
-  };
+/**
+ * A JSON Schema input: models see a copy of it as written (less `$schema`); arguments are
+ * validated by the zod schema `z.fromJSONSchema` makes of it, so a mismatch fails the step with
+ * the same `tool_invalid_arguments` error as a zod schema's. A schema it cannot express (such as
+ * `if`/`then`) is refused here, not at the first call.
+ */
+function fromJsonSchema(
+  name: string,
+  input: JsonSchemaObject,
+): { parameters: Record<string, unknown>; validator: z.ZodType } {
+  let parameters: Record<string, unknown>;
+  try {
+    parameters = JSON.parse(JSON.stringify(input)) as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidToolError(name, `input JSON Schema is not JSON (${(error as Error).message})`);
+  }
+  if (parameters.type !== 'object') {
+    throw new InvalidToolError(name, 'input JSON Schema must describe an object ({ type: "object", ... })');
+  }
+  delete parameters.$schema;
+  let validator: z.ZodType;
+  try {
+    validator = z.fromJSONSchema(parameters as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch (error) {
+    throw new InvalidToolError(name, `input is not a usable JSON Schema (${(error as Error).message})`);
+  }
+  return { parameters, validator };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
