@@ -20,7 +20,16 @@ export {
   type ToolEffect,
   type ApprovalPredicate,
   type RejectionPolicy,
+  type JsonSchemaObject,
+  type ToolInputSchema,
+  type ToolArgs,
 } from './tools/tool.js';
+export {
+  fromAiSdkTool,
+  type AiSdkTool,
+  type AiSdkToolExecutionOptions,
+  type FromAiSdkToolOptions,
+} from './tools/ai-sdk-tool.js';
 export {
   createEffectLedger,
   type EffectLedger,
