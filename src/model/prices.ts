@@ -2,7 +2,7 @@
  * List prices of models, in USD per million tokens, and the cost of one call.
  *
  * The table is generated (price-catalog.generated.ts, by scripts/generate-prices.ts) from a
- * maintained, versioned catalog pinned as a devDependency (docs/decisions/0008-price-catalog.md);
+ * maintained, versioned catalog pinned as a devDependency (docs/decisions/2026-12-06-price-catalog.md);
  * runtime never loads the catalog package. To update prices, bump the pin and regenerate. Not
  * modeled: batch and flex discounts, priority tiers, Anthropic cache writes (billed above the
  * input rate), audio and image tokens, and per-hour cache storage. Models missing from the
