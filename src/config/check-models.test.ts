@@ -58,6 +58,42 @@ describe('checkAgentModels', () => {
     expect(missing!.problems[0]!.message).toMatch(/names no gateway route\. Routes: fast/);
   });
 
+  it("prices a gateway model as its route's first deployment under a dollar cap", () => {
+    const gateway = {
+      deployments: [
+        { name: 'priced', provider: 'gemini', model: 'gemini-2.5-flash' },
+        {
+          name: 'local',
+          provider: 'openai-compatible',
+          model: 'llama3',
+          baseURL: 'http://127.0.0.1:8000/v1',
+        },
+      ],
+      routes: [
+        { name: 'cloud', deployments: ['priced'] },
+        { name: 'home', deployments: ['local'] },
+      ],
+    };
+    const statuses = checkAgentModels(
+      configOf(
+        [
+          agent('cloud', 'gateway:cloud', { maxCostUsd: 1 }),
+          agent('home', 'gateway:home', { maxCostUsd: 1 }),
+        ],
+        { gateway },
+      ),
+      { env: {} },
+    );
+    expect(statuses[0]).toMatchObject({ ok: true });
+    expect(statuses[1]!.problems).toEqual([
+      expect.objectContaining({
+        field: 'limits.maxCostUsd',
+        code: 'model_price_unknown',
+        message: expect.stringContaining('openai-compatible:llama3'),
+      }),
+    ]);
+  });
+
   it('wants a known price under a dollar cap: the agent limit, or a budget that applies to it', () => {
     const env = { OPENAI_API_KEY: 'sk-test' };
     const unpriced = 'openai:my-finetune';

@@ -30,6 +30,12 @@ export interface AgentModelStatus {
   problems: ModelProblem[];
 }
 
+/** A gateway deployment's provider → the provider its calls are priced as (deployment-models.ts). */
+const DEPLOYMENT_PRICING_PROVIDERS: Readonly<Record<string, string>> = {
+  gemini: 'google',
+  'azure-openai': 'openai',
+};
+
 /** The prefix of models that go through the config's gateway. */
 const GATEWAY_PREFIX = 'gateway';
 
@@ -53,7 +59,14 @@ export function checkAgentModels(
       const colon = agent.model.indexOf(':');
       if (colon !== -1 && agent.model.slice(0, colon).trim() === GATEWAY_PREFIX) {
         const route = agent.model.slice(colon + 1).trim();
-        // Priced by the gateway, per deployment; the route's existence is what can be checked here.
+        // The agent loop prices a gateway model as its route's first deployment (gateway-model.ts).
+        const first = config.gateway?.routes.find((candidate) => candidate.name === route)?.deployments[0];
+        const deployment = config.gateway?.deployments.find((candidate) => candidate.name === first);
+        if (deployment !== undefined)
+          pricing = {
+            provider: DEPLOYMENT_PRICING_PROVIDERS[deployment.provider] ?? deployment.provider,
+            modelId: deployment.model,
+          };
         if (!routes.has(route))
           problem(
             'model',
