@@ -12,7 +12,7 @@ import type { SqlClient } from '../src/journal/sql-client.js';
 import type { JournalStore } from '../src/journal/store.js';
 import type { LanguageModel } from '../src/model/model.js';
 import { createOpenAICompatibleModel } from '../src/model/openai-compatible.js';
-import { costOf } from '../src/model/prices.js';
+import { costOf, PRICE_TABLE_VERSION } from '../src/model/prices.js';
 import { defineAgent, type AgentLimits } from '../src/runtime/agent.js';
 import { runAgent } from '../src/runtime/run-agent.js';
 import { stepView } from '../src/server/run-views.js';
@@ -101,7 +101,12 @@ describe.each([
 
     const [step] = (await store.loadSteps(ended.id)).map(stepView);
     expect(step).toMatchObject({ kind: 'model', usage_source: 'estimated', usage_invalid: null });
-    expect(step?.meta).toMatchObject({ priced: true, usageSource: 'estimated' });
+    // The step says which price table priced it.
+    expect(step?.meta).toMatchObject({
+      priced: true,
+      priceTable: PRICE_TABLE_VERSION,
+      usageSource: 'estimated',
+    });
     expect(step?.cost_usd).toBe(ended.costUsd);
   });
 

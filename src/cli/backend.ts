@@ -139,7 +139,8 @@ export function isLoopbackHost(hostname: string): boolean {
   return high !== undefined && Number.parseInt(high, 16) >> 8 === 127;
 }
 
-function redactUrl(url: string): string {
+/** A database URL with its credentials hidden, for messages. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 

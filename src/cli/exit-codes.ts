@@ -13,6 +13,8 @@ export const EXIT = {
   replayDiverged: 1,
   /** `keel eval --min-pass-rate`: the suite's pass rate is below the gate. */
   evalGateFailed: 1,
+  /** `keel doctor`: at least one check failed (its report says which). */
+  doctorFailed: 1,
   /**
    * Bad command line or input: unknown command, flag, agent or prompt version, an empty prompt
    * file, a bad cursor, an unknown approval; or a refused state (no pin to roll back, a user's run

@@ -4,6 +4,7 @@ import type { CliIo } from './cli-io.js';
 import { approvalsCommand, cancelCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
 import { commandUsage, packageVersion } from './command-help.js';
+import { doctorCommand } from './commands/doctor.js';
 import { eraseCommand } from './commands/erase.js';
 import { consoleCommand } from './commands/console.js';
 import { controlsCommand } from './commands/controls.js';
@@ -65,6 +66,7 @@ Usage:
   keel evals list [--agent A] [--limit N] [--json]
   keel evals show <eval-id> [--json]
   keel migrate
+  keel doctor [--port N] [--json]
   keel prune --older-than 30d [--dry-run] [--json]
   keel version [--json]
 
@@ -76,8 +78,8 @@ Common:
 Storage: DATABASE_URL=postgres://... uses Postgres; otherwise an embedded database in
 KEEL_DATA_DIR (default ./.keel).
 Exit codes: 0 ok, 1 run not completed (keel replay: diverged, even when --live-after-divergence
-ran on from there; keel eval: below --min-pass-rate), 2 usage, 3 config, 4 database, 5 internal,
-6 agent paused or disabled, 130 interrupted.
+ran on from there; keel eval: below --min-pass-rate; keel doctor: a check failed), 2 usage,
+3 config, 4 database, 5 internal, 6 agent paused or disabled, 130 interrupted.
 `;
 
 const OPTIONS = {
@@ -220,6 +222,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   ],
   evals: ['agent', 'limit', 'json'],
   migrate: [],
+  doctor: ['port', 'json'],
   prune: ['older-than', 'dry-run', 'json'],
   version: ['json'],
 };
@@ -541,6 +544,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       );
     case 'migrate':
       return migrateCommand(io);
+    case 'doctor':
+      if (rest.length > 0) throw new UsageError('keel doctor takes no arguments.');
+      return doctorCommand({ json: values.json, port: values.port, config: values.config }, io);
     case 'prune':
       return pruneCommand(
         { olderThan: values['older-than'], dryRun: values['dry-run'], json: values.json },

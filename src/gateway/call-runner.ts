@@ -22,7 +22,7 @@
 import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { ProviderError } from '../errors/model-errors.js';
 import type { Usage } from '../model/model.js';
-import { costOf } from '../model/prices.js';
+import { costOf, PRICE_TABLE_VERSION } from '../model/prices.js';
 import type { Clock } from '../util/clock.js';
 import type { IdGenerator } from '../util/ids.js';
 import type { Logger } from '../util/logger.js';
@@ -446,7 +446,10 @@ export function createCallRunner({
       if (end.costUsd !== undefined) meta.costUsd = end.costUsd;
       else if (end.usage !== undefined && deployment !== undefined && !meta.cached) {
         const cost = priceOf(deployment, end.usage, end.answeredModelId);
-        if (cost !== undefined) meta.costUsd = cost;
+        if (cost !== undefined) {
+          meta.costUsd = cost;
+          meta.priceTable = PRICE_TABLE_VERSION;
+        }
       }
       if (end.ttftMs !== undefined) meta.ttftMs = end.ttftMs;
       if (end.error !== undefined) meta.error = serializeError(end.error);

@@ -57,6 +57,8 @@ export interface CallMeta {
   usage?: Usage;
   /** Undefined when the model's price is unknown. */
   costUsd?: number;
+  /** The price table that priced `costUsd` when the gateway priced it (`PRICE_TABLE_VERSION`). */
+  priceTable?: string;
   /** Wall time of the call, and the part of it spent in the gateway itself (not upstream). */
   latencyMs: number;
   overheadMs: number;

@@ -11,6 +11,7 @@ import type { GatewayCallOptions, GatewayRequest } from './gateway-types.js';
 import { createGateway, type KeelGateway } from './gateway.js';
 import { createSqlCallRecorder } from './sql-call-recorder.js';
 import { createSqlRateLimiter } from './sql-rate-limiter.js';
+import { PRICE_TABLE_VERSION } from '../model/prices.js';
 
 /**
  * Usage you can trust, at the gateway: an upstream that reports no usage (or negative usage)
@@ -121,6 +122,7 @@ function gatewayUsageSuite(openClient: () => Promise<SqlClient>): void {
       source: 'estimated',
     });
     expect(plain.meta.costUsd).toBeGreaterThan(0.004); // gpt-4o: $2.50 per million input tokens
+    expect(plain.meta.priceTable).toBe(PRICE_TABLE_VERSION);
     expect(await settledTo('key:key_1', perCall)).toBe(perCall);
     expect(await settledTo('deployment:d0', perCall)).toBe(perCall);
 

@@ -27,6 +27,7 @@ const call = (id: string, overrides: Partial<CallRecord> = {}): CallRecord => ({
   cached: false,
   usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 50, reasoningTokens: 5 },
   costUsd: 0.000123456789,
+  priceTable: '@pydantic/genai-prices@0.1.8+2026-12-06',
   latencyMs: 812.4,
   overheadMs: 1.6,
   ttftMs: 95,
@@ -113,7 +114,9 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
       }),
     );
     for (let i = 1; i < 7; i++)
-      recorder.record(call(`c${i}`, { usage: undefined, costUsd: undefined, ttftMs: undefined }));
+      recorder.record(
+        call(`c${i}`, { usage: undefined, costUsd: undefined, priceTable: undefined, ttftMs: undefined }),
+      );
     await recorder.flush();
     expect(faulty.state.inserts).toBe(3);
     expect(await storedIds()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']);
@@ -139,6 +142,7 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
       cached_input_tokens: 50,
       reasoning_tokens: 5,
       cost: '0.000123456789',
+      price_table: '@pydantic/genai-prices@0.1.8+2026-12-06',
       latency_ms: 812,
       overhead_ms: 2,
       ttft_ms: 95,
@@ -150,6 +154,7 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
       tenant_id: 'acme',
       input_tokens: null,
       cost: null,
+      price_table: null,
       ttft_ms: null,
       error: null,
     });

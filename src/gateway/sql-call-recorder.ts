@@ -57,18 +57,18 @@ export function createSqlCallRecorder({
   const insertSql = `
     INSERT INTO ${schema}.gateway_calls (
       id, tenant_id, key_id, run_id, step_seq, endpoint, route, deployment, provider, model, attempts, cached,
-      input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
+      input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, price_table,
       latency_ms, overhead_ms, ttft_ms, outcome, error, started_at
     )
     SELECT
       id, tenant_id, key_id, run_id, step_seq, endpoint, route, deployment, provider, model, attempts, cached,
-      input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
+      input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, price_table,
       latency_ms, overhead_ms, ttft_ms, outcome, error, started_at
     FROM jsonb_to_recordset($1::jsonb) AS call (
       id text, tenant_id text, key_id text, run_id text, step_seq integer, endpoint text, route text,
       deployment text, provider text, model text, attempts integer, cached boolean,
       input_tokens integer, output_tokens integer, cached_input_tokens integer, reasoning_tokens integer,
-      cost_usd numeric, latency_ms integer, overhead_ms integer, ttft_ms integer, outcome text,
+      cost_usd numeric, price_table text, latency_ms integer, overhead_ms integer, ttft_ms integer, outcome text,
       error jsonb, started_at timestamptz
     )
     ON CONFLICT (id) DO NOTHING`;
@@ -210,6 +210,7 @@ function toRow(call: CallRecord): CallRow {
     cached_input_tokens: call.usage?.cachedInputTokens ?? null,
     reasoning_tokens: call.usage?.reasoningTokens ?? null,
     cost_usd: call.costUsd ?? null,
+    price_table: call.priceTable ?? null,
     latency_ms: Math.round(call.latencyMs),
     overhead_ms: Math.round(call.overheadMs),
     ttft_ms: call.ttftMs === undefined ? null : Math.round(call.ttftMs),

@@ -20,6 +20,7 @@ import { promptsMigration } from './migration-0020-prompts.js';
 import { budgetReserveBatchMigration } from './migration-0022-budget-reserve-batch.js';
 import { runSearchMigration } from './migration-0023-run-search.js';
 import { evalsMigration } from './migration-0024-evals.js';
+import { gatewayPriceTableMigration } from './migration-0025-gateway-price-table.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -156,6 +157,7 @@ export const migrations: readonly Migration[] = [
   budgetReserveBatchMigration,
   runSearchMigration,
   evalsMigration,
+  gatewayPriceTableMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { costOf, PRICE_TABLE, PRICE_TABLE_VERSION, priceFor, type PriceTable } from './prices.js';
 
 describe('PRICE_TABLE', () => {
-  it('is versioned by date', () => {
-    expect(PRICE_TABLE_VERSION).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  it('is versioned by its catalog package, version and generation day', () => {
+    expect(PRICE_TABLE_VERSION).toMatch(/^@pydantic\/genai-prices@\d+\.\d+\.\d+\+\d{4}-\d{2}-\d{2}$/);
   });
 
   it('covers the common models of each provider', () => {
@@ -35,13 +35,34 @@ describe('PRICE_TABLE', () => {
     }
   });
 
-  it('has sane prices: positive, output above input, cache below input', () => {
+  it('covers current OpenAI, Claude and Gemini 3 models', () => {
+    const expected = {
+      openai: ['gpt-5.1', 'gpt-5.2', 'gpt-5.4', 'gpt-5.4-mini', 'gpt-5.5'],
+      anthropic: [
+        'claude-opus-4-5-20251101',
+        'claude-opus-4-6',
+        'claude-sonnet-4-6',
+        'claude-haiku-4-5-20251001',
+      ],
+      google: ['gemini-3-pro-preview', 'gemini-3-flash-preview', 'gemini-3.1-pro-preview'],
+    };
+    for (const [provider, models] of Object.entries(expected)) {
+      for (const model of models) expect(priceFor(provider, model), `${provider}:${model}`).toBeDefined();
+    }
+  });
+
+  it('has sane prices: positive, cache not above input, long context above its threshold', () => {
     for (const [provider, models] of Object.entries(PRICE_TABLE)) {
       if (provider === 'builtin') continue;
       for (const [model, price] of Object.entries(models)) {
         expect(price.input, model).toBeGreaterThan(0);
-        expect(price.output, model).toBeGreaterThanOrEqual(price.input);
-        if (price.cachedInput !== undefined) expect(price.cachedInput, model).toBeLessThan(price.input);
+        expect(price.output, model).toBeGreaterThan(0);
+        if (price.cachedInput !== undefined)
+          expect(price.cachedInput, model).toBeLessThanOrEqual(price.input);
+        if (price.longContext !== undefined) {
+          expect(price.longContext.aboveInputTokens, model).toBeGreaterThan(0);
+          expect(price.longContext.input, model).toBeGreaterThanOrEqual(price.input);
+        }
       }
     }
   });
@@ -53,21 +74,31 @@ describe('priceFor', () => {
   });
 
   it('matches dated snapshots to the longest table id', () => {
-    expect(priceFor('openai', 'gpt-4o-mini-2024-07-18')).toBe(priceFor('openai', 'gpt-4o-mini'));
-    expect(priceFor('openai', 'gpt-4o-2024-08-06')).toBe(priceFor('openai', 'gpt-4o'));
-    expect(priceFor('openai', 'gpt-4.1-nano-2025-04-14')).toBe(priceFor('openai', 'gpt-4.1-nano'));
-    expect(priceFor('openai', 'o3-mini-2025-01-31')).toBe(priceFor('openai', 'o3-mini'));
-    expect(priceFor('openai', 'gpt-3.5-turbo-0125')).toBe(priceFor('openai', 'gpt-3.5-turbo'));
-    expect(priceFor('anthropic', 'claude-sonnet-4-20250514')).toBe(priceFor('anthropic', 'claude-sonnet-4'));
-    expect(priceFor('anthropic', 'claude-sonnet-4-5-20250929')).toBe(
+    expect(priceFor('openai', 'gpt-4o-mini-2024-07-18')).toEqual(priceFor('openai', 'gpt-4o-mini'));
+    expect(priceFor('openai', 'gpt-4o-2024-08-06')).toEqual(priceFor('openai', 'gpt-4o'));
+    expect(priceFor('openai', 'gpt-4.1-nano-2025-04-14')).toEqual(priceFor('openai', 'gpt-4.1-nano'));
+    expect(priceFor('openai', 'o3-mini-2025-01-31')).toEqual(priceFor('openai', 'o3-mini'));
+    expect(priceFor('openai', 'gpt-3.5-turbo-0125')).toEqual(priceFor('openai', 'gpt-3.5-turbo'));
+    expect(priceFor('anthropic', 'claude-sonnet-4-20250514')).toEqual(
+      priceFor('anthropic', 'claude-sonnet-4'),
+    );
+    expect(priceFor('anthropic', 'claude-sonnet-4-5-20250929')).toEqual(
       priceFor('anthropic', 'claude-sonnet-4-5'),
     );
-    expect(priceFor('anthropic', 'claude-opus-4-1-20250805')).toBe(priceFor('anthropic', 'claude-opus-4-1'));
-    expect(priceFor('anthropic', 'claude-3-5-haiku-latest')).toBe(priceFor('anthropic', 'claude-3-5-haiku'));
-    expect(priceFor('anthropic', 'claude-sonnet-4@20250514')).toBe(priceFor('anthropic', 'claude-sonnet-4'));
-    expect(priceFor('google', 'gemini-2.0-flash-001')).toBe(priceFor('google', 'gemini-2.0-flash'));
-    expect(priceFor('google', 'gemini-2.5-flash-preview-05-20')).toBe(priceFor('google', 'gemini-2.5-flash'));
-    expect(priceFor('google', 'gemini-2.5-flash-lite-preview-06-17')).toBe(
+    expect(priceFor('anthropic', 'claude-opus-4-1-20250805')).toEqual(
+      priceFor('anthropic', 'claude-opus-4-1'),
+    );
+    expect(priceFor('anthropic', 'claude-3-5-haiku-latest')).toEqual(
+      priceFor('anthropic', 'claude-3-5-haiku'),
+    );
+    expect(priceFor('anthropic', 'claude-sonnet-4@20250514')).toEqual(
+      priceFor('anthropic', 'claude-sonnet-4'),
+    );
+    expect(priceFor('google', 'gemini-2.0-flash-001')).toEqual(priceFor('google', 'gemini-2.0-flash'));
+    expect(priceFor('google', 'gemini-2.5-flash-preview-05-20')).toEqual(
+      priceFor('google', 'gemini-2.5-flash'),
+    );
+    expect(priceFor('google', 'gemini-2.5-flash-lite-preview-06-17')).toEqual(
       priceFor('google', 'gemini-2.5-flash-lite'),
     );
   });
@@ -77,11 +108,10 @@ describe('priceFor', () => {
   });
 
   it('does not give a different model the price of its name prefix', () => {
-    expect(priceFor('openai', 'gpt-4o-audio-preview')).toBeUndefined();
-    expect(priceFor('openai', 'gpt-4o-realtime-preview-2024-12-17')).toBeUndefined();
-    expect(priceFor('openai', 'gpt-5-codex')).toBeUndefined();
-    expect(priceFor('google', 'gemini-2.5-flash-image-preview')).toBeUndefined();
-    expect(priceFor('openai', 'gpt-4')).toBeUndefined();
+    expect(priceFor('openai', 'gpt-4o-mini-pro')).toBeUndefined();
+    expect(priceFor('openai', 'gpt-5-mini-turbo-2025-08-07')).toBeUndefined();
+    expect(priceFor('google', 'gemini-2.5-flash-imaginary')).toBeUndefined();
+    expect(priceFor('anthropic', 'claude-sonnet-4-5-fast')).toBeUndefined();
   });
 
   it('is undefined for unknown providers and models', () => {

@@ -1,20 +1,22 @@
 /**
- * List prices of common models, in USD per million tokens, and the cost of one call.
+ * List prices of models, in USD per million tokens, and the cost of one call.
  *
- * These are list prices as best known on PRICE_TABLE_VERSION; they MUST be checked against the
- * providers' pricing pages (openai.com/api/pricing, anthropic.com/pricing, ai.google.dev/pricing)
- * before being relied on, and the version bumped whenever a price changes. Not modeled: batch and
- * flex discounts, priority tiers, Anthropic cache writes (billed above the input rate), audio and
- * image tokens, and per-hour cache storage. Models missing here (newer releases, fine-tunes) cost
- * `undefined`, never 0, until they are added.
+ * The table is generated (price-catalog.generated.ts, by scripts/generate-prices.ts) from a
+ * maintained, versioned catalog pinned as a devDependency (docs/decisions/2026-12-06-price-catalog.md);
+ * runtime never loads the catalog package. To update prices, bump the pin and regenerate. Not
+ * modeled: batch and flex discounts, priority tiers, Anthropic cache writes (billed above the
+ * input rate), audio and image tokens, and per-hour cache storage. Models missing from the
+ * catalog (newer releases, most fine-tunes) cost `undefined`, never 0.
  */
 import type { Usage } from './model.js';
+import { CATALOG_PRICES, PRICE_CATALOG } from './price-catalog.generated.js';
 
 /**
- * The date of the list prices in the table (not yet verified against the live pages: see above).
- * Recorded beside costs so old costs stay explainable; bump it with every price change.
+ * Which table priced a cost: the catalog package, its version and the day whose prices were
+ * taken, e.g. `@pydantic/genai-prices@0.1.8+2026-12-06`. Recorded on every priced model step and
+ * gateway call (`priceTable`) so old costs stay explainable.
  */
-export const PRICE_TABLE_VERSION = '2025-11-24';
+export const PRICE_TABLE_VERSION = `${PRICE_CATALOG.name}@${PRICE_CATALOG.version}+${PRICE_CATALOG.generatedOn}`;
 
 /** Prices of one model, USD per million tokens. */
 export interface ModelPrice {
@@ -34,66 +36,9 @@ export type PriceTable = Readonly<Record<string, Readonly<Record<string, ModelPr
 /** Every model of this provider costs this, whatever its id. */
 const ANY_MODEL = '*';
 
-/** The built-in table. Override per deployment by passing your own table. */
+/** The built-in table: the catalog's prices. Override per deployment by passing your own table. */
 export const PRICE_TABLE: PriceTable = {
-  openai: {
-    'gpt-5': { input: 1.25, cachedInput: 0.125, output: 10 },
-    'gpt-5-chat-latest': { input: 1.25, cachedInput: 0.125, output: 10 },
-    'gpt-5-mini': { input: 0.25, cachedInput: 0.025, output: 2 },
-    'gpt-5-nano': { input: 0.05, cachedInput: 0.005, output: 0.4 },
-    'gpt-5-pro': { input: 15, output: 120 },
-    'gpt-4.1': { input: 2, cachedInput: 0.5, output: 8 },
-    'gpt-4.1-mini': { input: 0.4, cachedInput: 0.1, output: 1.6 },
-    'gpt-4.1-nano': { input: 0.1, cachedInput: 0.025, output: 0.4 },
-    'gpt-4o': { input: 2.5, cachedInput: 1.25, output: 10 },
-    // The first gpt-4o snapshot kept its launch price.
-    'gpt-4o-2024-05-13': { input: 5, output: 15 },
-    'gpt-4o-mini': { input: 0.15, cachedInput: 0.075, output: 0.6 },
-    'gpt-4-turbo': { input: 10, output: 30 },
-    'gpt-3.5-turbo': { input: 0.5, output: 1.5 },
-    o1: { input: 15, cachedInput: 7.5, output: 60 },
-    'o1-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
-    o3: { input: 2, cachedInput: 0.5, output: 8 },
-    'o3-pro': { input: 20, output: 80 },
-    'o3-mini': { input: 1.1, cachedInput: 0.55, output: 4.4 },
-    'o4-mini': { input: 1.1, cachedInput: 0.275, output: 4.4 },
-  },
-  anthropic: {
-    // Cache reads are 0.1x the input rate.
-    'claude-opus-4-5': { input: 5, cachedInput: 0.5, output: 25 },
-    'claude-opus-4-1': { input: 15, cachedInput: 1.5, output: 75 },
-    'claude-opus-4': { input: 15, cachedInput: 1.5, output: 75 },
-    'claude-sonnet-4-5': {
-      input: 3,
-      cachedInput: 0.3,
-      output: 15,
-      longContext: { aboveInputTokens: 200_000, input: 6, cachedInput: 0.6, output: 22.5 },
-    },
-    'claude-sonnet-4': {
-      input: 3,
-      cachedInput: 0.3,
-      output: 15,
-      longContext: { aboveInputTokens: 200_000, input: 6, cachedInput: 0.6, output: 22.5 },
-    },
-    'claude-3-7-sonnet': { input: 3, cachedInput: 0.3, output: 15 },
-    'claude-3-5-sonnet': { input: 3, cachedInput: 0.3, output: 15 },
-    'claude-haiku-4-5': { input: 1, cachedInput: 0.1, output: 5 },
-    'claude-3-5-haiku': { input: 0.8, cachedInput: 0.08, output: 4 },
-    'claude-3-haiku': { input: 0.25, cachedInput: 0.03, output: 1.25 },
-  },
-  google: {
-    // Thinking tokens are billed at the output rate, which the default already does.
-    'gemini-2.5-pro': {
-      input: 1.25,
-      cachedInput: 0.125,
-      output: 10,
-      longContext: { aboveInputTokens: 200_000, input: 2.5, cachedInput: 0.25, output: 15 },
-    },
-    'gemini-2.5-flash': { input: 0.3, cachedInput: 0.03, output: 2.5 },
-    'gemini-2.5-flash-lite': { input: 0.1, cachedInput: 0.01, output: 0.4 },
-    'gemini-2.0-flash': { input: 0.1, cachedInput: 0.025, output: 0.4 },
-    'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
-  },
+  ...CATALOG_PRICES,
   // Keel's own offline models cost nothing; a known zero, unlike an unknown price.
   builtin: { [ANY_MODEL]: { input: 0, output: 0 } },
 };

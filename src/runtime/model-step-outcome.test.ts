@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LanguageModel, ModelRequest, ModelResponse, Usage } from '../model/model.js';
-import { costOf } from '../model/prices.js';
+import { costOf, PRICE_TABLE_VERSION } from '../model/prices.js';
 import { estimateRequestTokens } from '../model/token-estimate.js';
 import { countableUsage, modelStepOutcome } from './model-step-outcome.js';
 
@@ -28,7 +28,7 @@ describe('modelStepOutcome', () => {
         modelId: 'gpt-4o',
         usage: { inputTokens: 1_000, outputTokens: 50 },
       }),
-      meta: { finishReason: 'stop', priced: true, usageSource: 'reported' },
+      meta: { finishReason: 'stop', priced: true, priceTable: PRICE_TABLE_VERSION, usageSource: 'reported' },
     });
     expect(outcome.meta).not.toHaveProperty('usageInvalid');
   });
@@ -71,6 +71,7 @@ describe('modelStepOutcome', () => {
       response: answer({ inputTokens: 0, outputTokens: 0 }),
     });
     expect(outcome.meta).toMatchObject({ priced: false, usageSource: 'estimated' });
+    expect(outcome.meta).not.toHaveProperty('priceTable');
     expect(outcome.costUsd).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import type { LanguageModel, ModelRequest, ModelResponse, Usage } from '../model/model.js';
-import { costOf } from '../model/prices.js';
+import { costOf, PRICE_TABLE_VERSION } from '../model/prices.js';
 import { withTrustedUsage } from '../model/trusted-usage.js';
 import { decisionEnvelopeOf } from './decision-envelope.js';
 import type { StepOutcome } from './durable-run.js';
@@ -10,7 +10,7 @@ import type { StepOutcome } from './durable-run.js';
  * model reported, what the run sums into `maxTokens`, `maxCostUsd` and its price is never
  * missing, negative or absurd. The meta says where the figure comes from (`usageSource`:
  * `reported` or `estimated`), why a reported one was replaced (`usageInvalid`), whether a
- * price was found (`priced`), and what the model decided (`envelope`, see decision-envelope.ts).
+ * price was found (`priced`) and which table gave it (`priceTable`, see prices.ts), and what the model decided (`envelope`, see decision-envelope.ts).
  */
 export function modelStepOutcome({
   model,
@@ -35,6 +35,7 @@ export function modelStepOutcome({
     meta: {
       finishReason: trusted.finishReason,
       priced: cost !== undefined,
+      ...(cost === undefined ? {} : { priceTable: PRICE_TABLE_VERSION }),
       usageSource: usage.source ?? 'reported',
       ...(usage.invalid === undefined ? {} : { usageInvalid: usage.invalid }),
       envelope: decisionEnvelopeOf({ promptVersion, response: trusted }),

@@ -42,7 +42,7 @@ const systemRoutes = [
     method: 'GET',
     path: '/readyz',
     scopes: [],
-    summary: 'The database answers and its migrations are current',
+    summary: "The database answers, its migrations are current and the agents' models passed their check",
     responses: {
       200: { description: 'Ready', schema: readinessResponse },
       503: { description: 'Not ready (with Retry-After)', schema: readinessResponse },

@@ -314,6 +314,15 @@ export const readinessResponse = z
     migrations: z
       .object({ up_to_date: z.boolean(), pending: z.array(z.number()), unknown: z.array(z.number()) })
       .nullable(),
+    /** Each agent's model as checked when the config loaded (provider, key, route, price). */
+    models: z
+      .object({
+        ok: z.boolean(),
+        agents: z.array(
+          z.object({ agent: z.string(), model: z.string(), ok: z.boolean(), problems: z.array(z.string()) }),
+        ),
+      })
+      .optional(),
   })
   .meta({ id: 'Readiness' });
 

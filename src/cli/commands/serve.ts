@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { assertAgentModels } from '../../config/check-models.js';
 import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createSqlRateLimiter } from '../../gateway/sql-rate-limiter.js';
@@ -63,6 +64,8 @@ export async function serveCommand(
   readOtelConfig(io.env);
   const logger = createJsonLogger();
   const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  // Fail at load, not at run: every agent's model resolves, has its key and, under a dollar cap, a price.
+  const modelStatuses = assertAgentModels(loaded, { env: io.env });
   const { agents, path, gateway: gatewayConfig, redactByTenant } = loaded;
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
@@ -141,7 +144,7 @@ export async function serveCommand(
     outcomes: createRunOutcomes({ client: backend.client }),
     feedback: createRunFeedback({ client: backend.client }),
     analytics: createAnalytics({ client: backend.client }),
-    readiness: createReadinessCheck({ client: backend.client }),
+    readiness: createReadinessCheck({ client: backend.client, models: modelStatuses }),
     health: createHealthCheck({
       client: backend.client,
       logger,

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { assertAgentModels } from '../../config/check-models.js';
 import { loadConfig } from '../../config/load-config.js';
 import { createApiKeys } from '../../gateway/api-keys.js';
 import { createKeelMetrics } from '../../metrics/keel-metrics.js';
@@ -47,6 +48,8 @@ export async function workerCommand(
   readOtelConfig(io.env);
   const logger = createJsonLogger();
   const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  // Fail at load, not at run: every agent's model resolves, has its key and, under a dollar cap, a price.
+  assertAgentModels(loaded, { env: io.env });
   const { agents, path, gateway } = loaded;
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel worker needs direct database access');
