@@ -336,6 +336,28 @@ describe('POST /v1/responses with the official openai client', () => {
     ]);
   });
 
+  it('replays a cached answer as a whole Responses stream (x-keel-cache: true)', async () => {
+    upstream.enqueue({
+      content: 'Cached words',
+      toolCalls: [{ id: 'call_c', name: 'get_weather', arguments: {} }],
+    });
+    const body = { model: 'fast', input: 'Cache me', tools: [weatherTool] };
+    const options = { headers: { 'x-keel-cache': 'true' } };
+    const first = await openai().responses.create(body, options);
+    const before = upstream.requests.length;
+    const stream = openai().responses.stream(body, options);
+    const types: string[] = [];
+    stream.on('event', (event) => types.push(event.type));
+    const replayed = await stream.finalResponse();
+    expect(upstream.requests.length).toBe(before);
+    expect(replayed.output_text).toBe('Cached words');
+    expect(replayed.output.map((item) => item.type)).toEqual(first.output.map((item) => item.type));
+    expect(replayed.output[1]).toMatchObject({ type: 'function_call', call_id: 'call_c', arguments: '{}' });
+    expect(types).toContain('response.output_text.delta');
+    expect(types).toContain('response.function_call_arguments.done');
+    expect(types.at(-1)).toBe('response.completed');
+  });
+
   it('ends a stream that fails after its first byte with error and response.failed events', async () => {
     upstream.enqueue({ kind: 'truncated', reply: { content: 'Half an answ' } });
     const stream = await openai().responses.create({ model: 'fast', input: 'Hi', stream: true });
