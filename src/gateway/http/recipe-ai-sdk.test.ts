@@ -82,3 +82,38 @@ describe.each([
     expect((await keel.recordedEndpoints()).slice(before)).toEqual([endpoint, endpoint, endpoint]);
   });
 });
+
+describe('AI SDK openai() in a conversation through Keel', () => {
+  // The AI SDK marks the assistant's earlier text with its item id; with its default store: true
+  // it sends a reference to the item that OpenAI stored, and Keel stores nothing.
+  const conversation = (store: boolean | undefined) => ({
+    prompt: [
+      { role: 'user' as const, content: [{ type: 'text' as const, text: 'Hi' }] },
+      {
+        role: 'assistant' as const,
+        content: [
+          { type: 'text' as const, text: 'Hello!', providerOptions: { openai: { itemId: 'msg_earlier' } } },
+        ],
+      },
+      { role: 'user' as const, content: [{ type: 'text' as const, text: 'And now?' }] },
+    ],
+    ...(store === undefined ? {} : { providerOptions: { openai: { store } } }),
+  });
+
+  it('needs providerOptions.openai.store = false: Keel refuses item references, naming them', async () => {
+    const model = createOpenAI({ baseURL: `${keel.url}/v1`, apiKey: keel.key })('fast');
+    const refused = await Promise.resolve(model.doGenerate(conversation(undefined))).catch(
+      (error: unknown) => error,
+    );
+    expect(String((refused as Error).message)).toContain('item references are not supported');
+
+    keel.upstream.enqueue({ content: 'Now this.' });
+    const answer = await model.doGenerate(conversation(false));
+    expect(answer.content).toEqual([expect.objectContaining({ type: 'text', text: 'Now this.' })]);
+    expect((keel.upstream.requests.at(-1)!.body as { messages: unknown[] }).messages).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'And now?' },
+    ]);
+  });
+});

@@ -270,6 +270,12 @@ function appendItems(messages: Message[], items: unknown[]): void {
   for (const [index, raw] of items.entries()) {
     const param = `input.${index}`;
     const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    if (type === 'item_reference')
+      throw invalidRequest(
+        `${param}.type: item references are not supported: this gateway stores no items; send the item itself (the AI SDK does with providerOptions.openai.store = false).`,
+        `${param}.type`,
+        'unsupported_item',
+      );
     if (type !== undefined && !INPUT_ITEM_TYPES.includes(type as (typeof INPUT_ITEM_TYPES)[number]))
       throw invalidRequest(
         `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call or function_call_output items.`,
