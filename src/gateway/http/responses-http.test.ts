@@ -368,6 +368,19 @@ describe('POST /v1/responses with the official openai client', () => {
     expect(types).not.toContain('response.completed');
   });
 
+  it("applies the key's rate limit: a 429 in the OpenAI error shape with Retry-After", async () => {
+    const limited = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'], rpm: 1 })).key;
+    const limitedClient = new OpenAI({ apiKey: limited, baseURL: `${baseUrl}/v1`, maxRetries: 0 });
+    await limitedClient.responses.create({ model: 'fast', input: 'One' });
+    const error = await limitedClient.responses
+      .create({ model: 'fast', input: 'Two' })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+    const rateLimit = error as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(rateLimit.code).toBe('rate_limit_exceeded');
+    expect(Number(rateLimit.headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('answers upstream failures in the OpenAI error shape', async () => {
     upstream.enqueue({ kind: 'error', status: 500, message: 'boom' });
     const error = await openai()
