@@ -49,7 +49,9 @@ it('runs an agent with a tool through Keel, over the Responses API, with tracing
   keel.upstream.enqueue({ content: 'It is 4°C and snowing in Oslo.' });
 
   // --- the recipe, as docs/gateway.md shows it ---
-  setDefaultOpenAIClient(new OpenAI({ baseURL: `${keel.url}/v1`, apiKey: keel.key }) as unknown as SdkClient);
+  setDefaultOpenAIClient(
+    new OpenAI({ baseURL: `${keel.url}/v1`, apiKey: keel.key, maxRetries: 0 }) as unknown as SdkClient,
+  );
   const getWeather = tool({
     name: 'get_weather',
     description: 'The weather in a city',
