@@ -86,6 +86,22 @@ it('runs an agent with a tool through Keel, over the Responses API, with tracing
   expect(text).toBe('Streamed hello.');
   expect(streamed.finalOutput).toBe('Streamed hello.');
 
+  // Streamed with a tool call: the SDK assembles the function call from the argument deltas.
+  keel.upstream.enqueue({
+    toolCalls: [{ id: 'call_2', name: 'get_weather', arguments: { city: 'Bergen' } }],
+    chunkSize: 3,
+  });
+  keel.upstream.enqueue({ content: 'Rain in Bergen.', chunkSize: 4 });
+  const streamedTool = await run(agent, 'Weather in Bergen?', { stream: true });
+  for await (const _event of streamedTool) void _event;
+  await streamedTool.completed;
+  expect(streamedTool.finalOutput).toBe('Rain in Bergen.');
+  expect((keel.upstream.requests.at(-1)!.body as { messages: unknown[] }).messages).toContainEqual({
+    role: 'tool',
+    tool_call_id: 'call_2',
+    content: '4°C and snowing in Bergen',
+  });
+
   // The trace exporter ran (tracing on) and sent nothing off the machine: without OPENAI_API_KEY
   // it has no key for OpenAI's trace endpoint and skips the export.
   await getGlobalTraceProvider().forceFlush();
