@@ -265,6 +265,7 @@ describe('request logs', { timeout: 30_000 }, () => {
       'x-keel-scopes': ['gateway', 'admin'],
     });
     expect(document.paths['/v1/messages']?.post).toMatchObject({ 'x-keel-wire': 'anthropic' });
+    expect(document.paths['/v1/responses']?.post).toMatchObject({ 'x-keel-wire': 'openai' });
     expect(document.paths['/v1/models/{id}']?.get).toMatchObject({ 'x-keel-wire': 'openai' });
     expect(document.paths['/v1/embeddings']?.post).toBeDefined();
   });

@@ -21,7 +21,7 @@ import { UsageError } from '../usage-error.js';
 const DRAIN_MS = 30_000;
 
 /**
- * `keel gateway`: only the LLM gateway's endpoints (OpenAI chat completions, embeddings and
+ * `keel gateway`: only the LLM gateway's endpoints (OpenAI chat completions, responses, embeddings and
  * models; Anthropic messages), configured by the config file's `gateway` section, with limits,
  * cache, call records and API keys in the shared database. On SIGTERM it stops accepting
  * connections, lets in-flight calls finish (up to 30 s), then writes the buffered call records.

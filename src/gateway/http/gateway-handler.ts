@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP endpoints, as wire routes of the route table (`WireRoute` in
  * `server/route-table.ts`): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
- * (`POST /v1/embeddings`) and models (`GET /v1/models[/{id}]`), and Anthropic messages
+ * (`POST /v1/embeddings`), models (`GET /v1/models[/{id}]`) and responses (`POST /v1/responses`,
+ * stored nowhere), and Anthropic messages
  * (`POST /v1/messages`), all served by the same gateway whatever provider answers. The table
  * matches them (raw path, any method: 405 in the route's format) and runs their auth/limits hook
  * (below) before the handler; `createServer` mounts them in its table, `keel gateway` alone.
@@ -59,6 +60,7 @@ import {
   retryHeaders,
   type StreamEncoder,
 } from './gateway-http-errors.js';
+import { createResponsesEventEncoder, parseResponsesRequest, toResponse } from './responses-format.js';
 import {
   createChatCompletionChunkEncoder,
   parseChatCompletionRequest,
@@ -167,7 +169,7 @@ export function createGatewayRoutes({
       signal: AbortSignal;
       requestId: string;
     },
-    endpoint: 'chat' | 'messages',
+    endpoint: 'chat' | 'messages' | 'responses',
     call: { request: GatewayRequest; stream: boolean; user?: string },
     wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
   ): Promise<void> {
@@ -279,6 +281,27 @@ export function createGatewayRoutes({
         return answerCall({ request, response, caller, signal, requestId }, 'chat', call, {
           body: (answer) => toChatCompletion(answer, identity),
           encoder: () => createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage }),
+        });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/responses',
+      errors: 'openai',
+      scopes: gatewayScopes,
+      summary: "Responses, OpenAI's Responses wire format (streams as server-sent events; nothing is stored)",
+      body: 'json',
+      async handle({ request, response, caller, body, signal, requestId, answerId }) {
+        const call = parseResponsesRequest(body);
+        const identity = {
+          id: `resp_${answerId}`,
+          createdAt: Math.floor(now() / 1000),
+          model: call.request.model,
+          echo: call.echo,
+        };
+        return answerCall({ request, response, caller, signal, requestId }, 'responses', call, {
+          body: (answer) => toResponse(answer, identity),
+          encoder: () => createResponsesEventEncoder(identity),
         });
       },
     },

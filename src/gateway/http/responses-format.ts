@@ -1,0 +1,667 @@
+/**
+ * OpenAI's Responses wire format at the gateway's edge (`POST /v1/responses`, plain and
+ * streamed). Any route can be called this way: input items, instructions and function tools are
+ * translated into the gateway's provider-neutral request, whichever provider serves the route,
+ * and the answer comes back as a Responses object (or its event stream).
+ *
+ * Keel stores no responses: `store` is accepted (the answer says `store: false`),
+ * `previous_response_id` and `conversation` are refused. Fields the gateway cannot honour yet are
+ * refused with a 400 naming them, never dropped: they are listed in one table,
+ * {@link RESPONSES_FIELDS_NOT_HONOURED}, so a field can move to pass-through by leaving it.
+ * Fields nobody knows yet are ignored, as the other formats do (clients send new fields before
+ * servers know them).
+ */
+import { z } from 'zod';
+import type {
+  Message,
+  ModelResponse,
+  ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolSpec,
+  Usage,
+} from '../../model/model.js';
+import type { GatewayRequest } from '../gateway-types.js';
+import {
+  GatewayRequestError,
+  invalidRequest,
+  type GatewayErrorClass,
+  type StreamEncoder,
+} from './gateway-http-errors.js';
+import { toOpenAIError } from './openai-format.js';
+import { parseRequestBody } from './parse-request-body.js';
+
+/**
+ * A request field the gateway cannot honour yet, and the values of it that are harmless (the
+ * defaults): any other value is refused with a 400 naming the field. To pass a field through
+ * once the model request carries it, remove its row here and translate it in
+ * {@link parseResponsesRequest}.
+ */
+export interface FieldNotHonoured {
+  field: string;
+  /** True for a value that asks nothing the gateway does not do (null and absent always are). */
+  harmless?: (value: unknown) => boolean;
+  /** Why, appended to the error message. */
+  reason: string;
+}
+
+const emptyArray = (value: unknown) => Array.isArray(value) && value.length === 0;
+const emptyObject = (value: unknown) =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+
+/** The Responses fields refused for now, with their harmless values. */
+export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
+  {
+    field: 'previous_response_id',
+    reason: 'this gateway stores no responses; send the whole conversation as input items.',
+  },
+  {
+    field: 'conversation',
+    reason: 'this gateway stores no conversations; send the whole conversation as input items.',
+  },
+  { field: 'prompt', reason: 'stored prompt templates are not supported by this gateway.' },
+  {
+    field: 'background',
+    harmless: (value) => value === false,
+    reason: 'background responses are not supported.',
+  },
+  {
+    field: 'reasoning',
+    harmless: emptyObject,
+    reason: 'reasoning settings are not passed to providers yet.',
+  },
+  {
+    field: 'parallel_tool_calls',
+    harmless: (value) => value === true,
+    reason: 'only parallel_tool_calls: true (the default) is supported yet.',
+  },
+  { field: 'prompt_cache_key', reason: 'prompt-cache controls are not passed to providers yet.' },
+  { field: 'prompt_cache_retention', reason: 'prompt-cache controls are not passed to providers yet.' },
+  { field: 'prompt_cache_options', reason: 'prompt-cache controls are not passed to providers yet.' },
+  { field: 'context_management', reason: 'context management is not supported by this gateway.' },
+  {
+    field: 'include',
+    harmless: emptyArray,
+    reason: 'no extra output data (include) is supported by this gateway.',
+  },
+  { field: 'max_tool_calls', reason: 'max_tool_calls is not supported by this gateway.' },
+  { field: 'top_logprobs', harmless: (value) => value === 0, reason: 'logprobs are not supported.' },
+  {
+    field: 'truncation',
+    harmless: (value) => value === 'disabled',
+    reason: 'only truncation: "disabled" (the default) is supported.',
+  },
+  {
+    field: 'service_tier',
+    harmless: (value) => value === 'auto' || value === 'default',
+    reason: 'service tiers are not passed to providers.',
+  },
+  {
+    field: 'text.verbosity',
+    harmless: (value) => value === 'medium',
+    reason: 'text verbosity is not passed to providers yet.',
+  },
+];
+
+/** Refuses the first field of the table that the body sets to anything but a harmless value. */
+export function refuseFieldsNotHonoured(body: unknown): void {
+  if (typeof body !== 'object' || body === null) return;
+  for (const { field, harmless, reason } of RESPONSES_FIELDS_NOT_HONOURED) {
+    let value: unknown = body;
+    for (const key of field.split('.'))
+      value =
+        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    if (value === undefined || value === null || harmless?.(value) === true) continue;
+    throw invalidRequest(`${field}: not supported: ${reason}`, field, 'unsupported_parameter');
+  }
+}
+
+const contentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
+
+const messageItem = z.object({
+  type: z.literal('message').optional(),
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  role: z.enum(['user', 'system', 'developer', 'assistant']),
+  content: z.union([z.string(), z.array(contentPart)]),
+});
+
+const functionCallItem = z.object({
+  type: z.literal('function_call'),
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+
+const functionCallOutputItem = z.object({
+  type: z.literal('function_call_output'),
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(contentPart)]),
+});
+
+const INPUT_ITEM_TYPES = ['message', 'function_call', 'function_call_output'] as const;
+
+const functionTool = z.object({
+  type: z.literal('function'),
+  name: z.string().min(1),
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+
+const responsesBody = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.unknown())]),
+  instructions: z.string().nullish(),
+  tools: z.array(z.unknown()).nullish(),
+  tool_choice: z
+    .union([
+      z.enum(['none', 'auto', 'required']),
+      z.object({ type: z.literal('function'), name: z.string().min(1) }),
+    ])
+    .nullish(),
+  text: z
+    .object({
+      format: z
+        .discriminatedUnion('type', [
+          z.object({ type: z.literal('text') }),
+          z.object({ type: z.literal('json_object') }),
+          z.object({
+            type: z.literal('json_schema'),
+            name: z.string().min(1),
+            schema: z.record(z.string(), z.unknown()),
+            description: z.string().nullish(),
+            strict: z.boolean().nullish(),
+          }),
+        ])
+        .nullish(),
+      verbosity: z.string().nullish(),
+    })
+    .nullish(),
+  max_output_tokens: z.number().int().positive().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_obfuscation: z.boolean().nullish() }).nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  user: z.string().nullish(),
+  safety_identifier: z.string().nullish(),
+  store: z.boolean().nullish(),
+});
+
+type ResponsesBody = z.infer<typeof responsesBody>;
+
+/** A Responses request as the gateway will make it, and what its answer echoes back. */
+export interface ResponsesCall {
+  request: GatewayRequest;
+  stream: boolean;
+  /** OpenAI's `user` (or `safety_identifier`): an end-user id, for the caller's attribution. */
+  user?: string;
+  /** The request's settings, echoed in the Responses object as OpenAI does. */
+  echo: ResponsesEcho;
+}
+
+/** The request's settings a Responses object repeats. */
+export interface ResponsesEcho {
+  instructions: string | null;
+  maxOutputTokens: number | null;
+  temperature: number | null;
+  topP: number | null;
+  toolChoice: unknown;
+  tools: unknown[];
+  text: unknown;
+  metadata: Record<string, string>;
+  user: string | null;
+}
+
+/**
+ * Validates a Responses body and translates it. Throws a 400 `GatewayRequestError` naming the
+ * field at fault: an unknown item type, a non-function tool, an image or file part and every
+ * field of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
+ */
+export function parseResponsesRequest(body: unknown): ResponsesCall {
+  refuseFieldsNotHonoured(body);
+  const parsed = parseRequestBody(responsesBody, body);
+
+  const messages: Message[] = [];
+  if (parsed.instructions != null && parsed.instructions !== '')
+    messages.push({ role: 'system', content: parsed.instructions });
+  if (typeof parsed.input === 'string') messages.push({ role: 'user', content: parsed.input });
+  else appendItems(messages, parsed.input);
+  if (messages.length === 0) throw invalidRequest('input: must contain at least one item.', 'input');
+
+  const request: GatewayRequest = { model: parsed.model, messages };
+  const tools = (parsed.tools ?? []).map(toolOf);
+  if (tools.length > 0) request.tools = tools;
+  const toolChoice = toolChoiceOf(parsed.tool_choice);
+  if (toolChoice !== undefined) request.toolChoice = toolChoice;
+  const responseFormat = responseFormatOf(parsed.text?.format);
+  if (responseFormat !== undefined) request.responseFormat = responseFormat;
+  if (parsed.max_output_tokens != null) request.maxOutputTokens = parsed.max_output_tokens;
+  if (parsed.temperature != null) request.temperature = parsed.temperature;
+  if (parsed.top_p != null) request.topP = parsed.top_p;
+
+  const user = parsed.user ?? parsed.safety_identifier ?? undefined;
+  return {
+    request,
+    stream: parsed.stream === true,
+    ...(user == null ? {} : { user }),
+    echo: {
+      instructions: parsed.instructions ?? null,
+      maxOutputTokens: parsed.max_output_tokens ?? null,
+      temperature: parsed.temperature ?? null,
+      topP: parsed.top_p ?? null,
+      toolChoice: parsed.tool_choice ?? 'auto',
+      tools: parsed.tools ?? [],
+      text: { format: parsed.text?.format ?? { type: 'text' } },
+      metadata: parsed.metadata ?? {},
+      user: parsed.user ?? null,
+    },
+  };
+}
+
+/** Input items in order; a function call joins the assistant message just before it. */
+function appendItems(messages: Message[], items: unknown[]): void {
+  const toolNames = new Map<string, string>();
+  for (const [index, raw] of items.entries()) {
+    const param = `input.${index}`;
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    if (type === 'item_reference')
+      throw invalidRequest(
+        `${param}.type: item references are not supported: this gateway stores no items; send the item itself (the AI SDK does with providerOptions.openai.store = false).`,
+        `${param}.type`,
+        'unsupported_item',
+      );
+    if (type !== undefined && !INPUT_ITEM_TYPES.includes(type as (typeof INPUT_ITEM_TYPES)[number]))
+      throw invalidRequest(
+        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call or function_call_output items.`,
+        `${param}.type`,
+        'unsupported_item',
+      );
+    if (type === 'function_call') {
+      const item = parseItem(functionCallItem, raw, param);
+      toolNames.set(item.call_id, item.name);
+      const call: ToolCall = { id: item.call_id, name: item.name, arguments: item.arguments };
+      const last = messages.at(-1);
+      if (last?.role === 'assistant') last.toolCalls = [...(last.toolCalls ?? []), call];
+      else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
+    } else if (type === 'function_call_output') {
+      const item = parseItem(functionCallOutputItem, raw, param);
+      messages.push({
+        role: 'tool',
+        toolCallId: item.call_id,
+        name: toolNames.get(item.call_id) ?? '',
+        content: textOf(item.output, `${param}.output`),
+      });
+    } else {
+      const item = parseItem(messageItem, raw, param);
+      const content = textOf(item.content, `${param}.content`);
+      if (item.role === 'system' || item.role === 'developer') messages.push({ role: 'system', content });
+      else if (item.role === 'user') messages.push({ role: 'user', content });
+      else messages.push({ role: 'assistant', content });
+    }
+  }
+}
+
+function parseItem<T>(schema: z.ZodType<T>, raw: unknown, param: string): T {
+  try {
+    return parseRequestBody(schema, raw);
+  } catch (error) {
+    if (!(error instanceof GatewayRequestError)) throw error;
+    // The field within the item, named from the request's root.
+    const path = error.param === undefined ? param : `${param}.${error.param}`;
+    const detail = error.param === undefined ? error.message : error.message.slice(error.param.length + 2);
+    throw invalidRequest(`${path}: ${detail}`, path);
+  }
+}
+
+const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
+
+function textOf(value: string | Array<z.infer<typeof contentPart>>, param: string): string {
+  if (typeof value === 'string') return value;
+  let text = '';
+  for (const [index, part] of value.entries()) {
+    if (TEXT_PARTS.has(part.type) && typeof part.text === 'string') text += part.text;
+    else if (part.type === 'refusal' && typeof part.refusal === 'string') text += part.refusal;
+    else
+      throw invalidRequest(
+        `${param}.${index}: content parts of type ${JSON.stringify(part.type)} are not supported by this gateway yet; send input_text parts.`,
+        `${param}.${index}`,
+        'unsupported_content',
+      );
+  }
+  return text;
+}
+
+function toolOf(raw: unknown, index: number): ToolSpec {
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  if (type !== 'function')
+    throw invalidRequest(
+      `tools.${index}.type: tools of type ${JSON.stringify(type)} are not supported by this gateway; send function tools.`,
+      `tools.${index}.type`,
+      'unsupported_tool',
+    );
+  const tool = parseItem(functionTool, raw, `tools.${index}`);
+  return {
+    name: tool.name,
+    description: tool.description ?? '',
+    parameters: tool.parameters ?? { type: 'object', properties: {} },
+  };
+}
+
+function toolChoiceOf(value: ResponsesBody['tool_choice']): ToolChoice | undefined {
+  if (value == null) return undefined;
+  if (typeof value === 'string') return value;
+  return { name: value.name };
+}
+
+function responseFormatOf(value: NonNullable<ResponsesBody['text']>['format']): ResponseFormat | undefined {
+  if (value == null || value.type === 'text') return undefined;
+  if (value.type === 'json_object') return { type: 'json' };
+  return { type: 'json', name: value.name, schema: value.schema };
+}
+
+/** Identity of one answer, shared by its JSON body or all its events. */
+export interface ResponseIdentity {
+  /** `resp_...` */
+  id: string;
+  /** Epoch seconds. */
+  createdAt: number;
+  /** The route name the caller asked for. */
+  model: string;
+  echo: ResponsesEcho;
+}
+
+/** OpenAI's Responses usage object. */
+function usageOf(usage: Usage): Record<string, unknown> {
+  return {
+    input_tokens: usage.inputTokens,
+    input_tokens_details: { cached_tokens: usage.cachedInputTokens ?? 0 },
+    output_tokens: usage.outputTokens,
+    output_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
+    total_tokens: usage.inputTokens + usage.outputTokens,
+  };
+}
+
+type OutputItem = Record<string, unknown>;
+
+function messageItemOf(id: string, text: string, status: string): OutputItem {
+  return {
+    id,
+    type: 'message',
+    status,
+    role: 'assistant',
+    content: status === 'in_progress' ? [] : [outputTextOf(text)],
+  };
+}
+
+function outputTextOf(text: string): Record<string, unknown> {
+  return { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
+function functionCallItemOf(id: string, call: ToolCall, status: string): OutputItem {
+  return {
+    id,
+    type: 'function_call',
+    status,
+    call_id: call.id,
+    name: call.name,
+    arguments: status === 'in_progress' ? '' : call.arguments,
+  };
+}
+
+/** `incomplete` when the answer was cut (length or a content filter), else `completed`. */
+function statusOf(response: ModelResponse): {
+  status: 'completed' | 'incomplete';
+  incomplete_details: { reason: string } | null;
+} {
+  if (response.finishReason === 'length')
+    return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
+  if (response.finishReason === 'content_filter')
+    return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
+  return { status: 'completed', incomplete_details: null };
+}
+
+/** The Responses object around an output (also the in-progress one a stream starts with). */
+function responseObject(
+  identity: ResponseIdentity,
+  fields: {
+    status: string;
+    output: OutputItem[];
+    usage: Record<string, unknown> | null;
+    incomplete_details?: { reason: string } | null;
+    error?: { code: string; message: string } | null;
+  },
+): Record<string, unknown> {
+  const { echo } = identity;
+  return {
+    id: identity.id,
+    object: 'response',
+    created_at: identity.createdAt,
+    status: fields.status,
+    background: false,
+    error: fields.error ?? null,
+    incomplete_details: fields.incomplete_details ?? null,
+    instructions: echo.instructions,
+    max_output_tokens: echo.maxOutputTokens,
+    max_tool_calls: null,
+    model: identity.model,
+    output: fields.output,
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null },
+    service_tier: 'default',
+    // Keel stores no responses, whatever the request's `store` said.
+    store: false,
+    temperature: echo.temperature,
+    text: echo.text,
+    tool_choice: echo.toolChoice,
+    tools: echo.tools,
+    top_logprobs: 0,
+    top_p: echo.topP,
+    truncation: 'disabled',
+    usage: fields.usage,
+    user: echo.user,
+    metadata: echo.metadata,
+  };
+}
+
+/** A Responses object for a gateway answer; item ids are derived from the response id. */
+export function toResponse(response: ModelResponse, identity: ResponseIdentity): Record<string, unknown> {
+  const suffix = identity.id.slice('resp_'.length);
+  const output: OutputItem[] = [];
+  if (response.message.content !== '')
+    output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
+  for (const [index, call] of (response.message.toolCalls ?? []).entries())
+    output.push(functionCallItemOf(`fc_${suffix}_${index}`, call, 'completed'));
+  return responseObject(identity, { ...statusOf(response), output, usage: usageOf(response.usage) });
+}
+
+interface StreamedMessage {
+  kind: 'message';
+  outputIndex: number;
+  id: string;
+  text: string;
+  open: boolean;
+}
+interface StreamedCall {
+  kind: 'call';
+  outputIndex: number;
+  id: string;
+  call: ToolCall;
+  open: boolean;
+}
+
+/**
+ * Creates the event encoder of one streamed answer, with OpenAI's Responses event types and a
+ * `sequence_number` on each: `response.created` and `response.in_progress` first; text as a
+ * `message` item (`output_item.added`, `content_part.added`, `output_text.delta`s, then the
+ * `.done` events); each tool call as a `function_call` item with `function_call_arguments.delta`s;
+ * `response.completed` (or `response.incomplete` for a cut answer) last, with the whole response.
+ * A `finish` carrying text or calls no delta announced (a cached answer replayed) sends them whole
+ * first. An error after the first byte is an `error` event and a `response.failed`.
+ */
+export function createResponsesEventEncoder(identity: ResponseIdentity): StreamEncoder {
+  const suffix = identity.id.slice('resp_'.length);
+  let sequence = 0;
+  const event = (type: string, data: Record<string, unknown>): string =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: sequence++ })}\n\n`;
+  const items: Array<StreamedMessage | StreamedCall> = [];
+  const calls = new Map<number, StreamedCall>();
+  let message: StreamedMessage | undefined;
+  let messages = 0;
+
+  const itemOf = (item: StreamedMessage | StreamedCall, status: string): OutputItem =>
+    item.kind === 'message'
+      ? messageItemOf(item.id, item.text, status)
+      : functionCallItemOf(item.id, item.call, status);
+
+  const closeMessage = (): string => {
+    if (message === undefined) return '';
+    const item = message;
+    message = undefined;
+    item.open = false;
+    const at = { item_id: item.id, output_index: item.outputIndex, content_index: 0 };
+    return (
+      event('response.output_text.done', { ...at, text: item.text, logprobs: [] }) +
+      event('response.content_part.done', { ...at, part: outputTextOf(item.text) }) +
+      event('response.output_item.done', { output_index: item.outputIndex, item: itemOf(item, 'completed') })
+    );
+  };
+  const text = (delta: string): string => {
+    let out = '';
+    if (message === undefined) {
+      message = {
+        kind: 'message',
+        outputIndex: items.length,
+        id: messages === 0 ? `msg_${suffix}` : `msg_${suffix}_${messages}`,
+        text: '',
+        open: true,
+      };
+      messages += 1;
+      items.push(message);
+      const at = { item_id: message.id, output_index: message.outputIndex, content_index: 0 };
+      out +=
+        event('response.output_item.added', {
+          output_index: message.outputIndex,
+          item: itemOf(message, 'in_progress'),
+        }) + event('response.content_part.added', { ...at, part: outputTextOf('') });
+    }
+    message.text += delta;
+    return (
+      out +
+      event('response.output_text.delta', {
+        item_id: message.id,
+        output_index: message.outputIndex,
+        content_index: 0,
+        delta,
+        logprobs: [],
+      })
+    );
+  };
+  const callDelta = (
+    index: number,
+    id: string | undefined,
+    name: string | undefined,
+    delta: string,
+  ): string => {
+    let out = '';
+    let streamed = calls.get(index);
+    if (streamed === undefined) {
+      out += closeMessage();
+      streamed = {
+        kind: 'call',
+        outputIndex: items.length,
+        id: `fc_${suffix}_${index}`,
+        call: { id: id ?? `call_${suffix}_${index}`, name: name ?? '', arguments: '' },
+        open: true,
+      };
+      calls.set(index, streamed);
+      items.push(streamed);
+      out += event('response.output_item.added', {
+        output_index: streamed.outputIndex,
+        item: itemOf(streamed, 'in_progress'),
+      });
+    }
+    if (delta === '') return out;
+    streamed.call.arguments += delta;
+    return (
+      out +
+      event('response.function_call_arguments.delta', {
+        item_id: streamed.id,
+        output_index: streamed.outputIndex,
+        delta,
+      })
+    );
+  };
+  const closeCall = (streamed: StreamedCall): string => {
+    streamed.open = false;
+    return (
+      event('response.function_call_arguments.done', {
+        item_id: streamed.id,
+        output_index: streamed.outputIndex,
+        name: streamed.call.name,
+        arguments: streamed.call.arguments,
+      }) +
+      event('response.output_item.done', {
+        output_index: streamed.outputIndex,
+        item: itemOf(streamed, 'completed'),
+      })
+    );
+  };
+
+  return {
+    start() {
+      const response = responseObject(identity, { status: 'in_progress', output: [], usage: null });
+      return event('response.created', { response }) + event('response.in_progress', { response });
+    },
+    encode(modelEvent) {
+      switch (modelEvent.type) {
+        case 'text-delta':
+          return modelEvent.text === '' ? '' : text(modelEvent.text);
+        case 'tool-call-delta':
+          return callDelta(modelEvent.index, modelEvent.id, modelEvent.name, modelEvent.argumentsDelta);
+        case 'finish': {
+          const { response } = modelEvent;
+          let out = '';
+          if (messages === 0 && response.message.content !== '') out += text(response.message.content);
+          if (calls.size === 0)
+            for (const [index, call] of (response.message.toolCalls ?? []).entries())
+              out += callDelta(index, call.id, call.name, call.arguments);
+          out += closeMessage();
+          for (const streamed of calls.values()) if (streamed.open) out += closeCall(streamed);
+          const { status, incomplete_details } = statusOf(response);
+          const final = responseObject(identity, {
+            status,
+            incomplete_details,
+            output: items.map((item) => itemOf(item, 'completed')),
+            usage: usageOf(response.usage),
+          });
+          return (
+            out +
+            event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: final })
+          );
+        }
+      }
+    },
+    error(errorClass: GatewayErrorClass) {
+      const { error } = toOpenAIError(errorClass);
+      const output = items.map((item) => itemOf(item, item.open ? 'incomplete' : 'completed'));
+      return (
+        event('error', { code: error.code, message: error.message, param: error.param }) +
+        event('response.failed', {
+          response: responseObject(identity, {
+            status: 'failed',
+            output,
+            usage: null,
+            error: { code: error.code ?? 'server_error', message: error.message },
+          }),
+        })
+      );
+    },
+  };
+}
