@@ -46,7 +46,7 @@ export type {
   ToolCallVerdict,
 } from './runtime/step-policy.js';
 export type { RedactionRule, TenantRedaction } from './runtime/redaction.js';
-export { appendAudit, type AuditEntry, type AuditRecord, type AuditAction } from './governance/audit-log.js';
+export { appendAudit, type AuditEntry, type AuditRecord, type AuditAction } from './journal/audit-log.js';
 export type { RunEvent, RunEventListener } from './runtime/run-events.js';
 export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
 export { createOtelExport, type OtelExport, type OtelExportOptions } from './telemetry/otel-export.js';
@@ -242,14 +242,14 @@ export {
   type RunOutcome,
   type RunOutcomes,
   type RunOutcomesOptions,
-} from './server/outcomes.js';
+} from './feedback/outcomes.js';
 export {
   createRunFeedback,
   type NewRunFeedback,
   type RunFeedback,
   type RunFeedbackOptions,
   type RunFeedbackRecord,
-} from './server/feedback.js';
+} from './feedback/feedback.js';
 // Analytics
 export {
   createAnalytics,

@@ -1,4 +1,4 @@
-import { appendAudit, type AuditAction } from '../governance/audit-log.js';
+import { appendAudit, type AuditAction } from '../journal/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';

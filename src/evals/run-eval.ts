@@ -10,7 +10,7 @@ import type { Agent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { seedSessionExchanges } from '../runtime/session-seed.js';
-import { simulateTools } from '../testing/simulate-tools.js';
+import { simulateTools } from './simulate-tools.js';
 import { summarizeResults } from './eval-summary.js';
 import type { EvalCaseResult, EvalRecord, EvalStore, EvalSummary } from './eval-store.js';
 import { scoreCase, type ScoreCaseOptions } from './score-case.js';

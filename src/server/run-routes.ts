@@ -82,7 +82,7 @@ export const runRoutes = [
       ...errorResponses(400, 401, 403, 404, 409, 413, 422),
     },
     async handle({ request, response, url, key, body, dependencies }) {
-      const { store, client, agents } = dependencies;
+      const { store, agents } = dependencies;
       const submission = await body();
       const agent = agents.get(submission.agent);
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
@@ -116,7 +116,6 @@ export const runRoutes = [
       });
       const { run, created, cancelled } = await submitSessionRun({
         store,
-        ...(client === undefined ? {} : { client }),
         policy: submission.session_policy,
         run: {
           tenantId: key.tenantId,
