@@ -398,8 +398,8 @@ export {
   type PromptVersionSummary,
   type PromptPin,
 } from './prompts/prompt-registry.js';
-export { resolvePromptVersion } from './prompts/resolve-prompt-version.js';
-export { createPromptPolicy } from './prompts/prompt-policy.js';
+export { resolvePromptVersion } from './runtime/resolve-prompt-version.js';
+export { createPromptPolicy } from './runtime/prompt-policy.js';
 export { createAuditLog, type AuditLog, type AuditFilter, type AuditPage } from './governance/audit-query.js';
 export { createUserErasure, type UserErasure, type ErasureCounts } from './governance/user-erasure.js';
 export {

@@ -5,7 +5,7 @@ import { KeelError, serializeError } from '../errors/keel-error.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import type { PromptRegistry } from '../prompts/prompt-registry.js';
-import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 import type { Agent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import type { WorkerOptions } from '../runtime/worker.js';

@@ -14,7 +14,7 @@ import {
   versionNumberOf,
   type PromptRegistry,
 } from './prompt-registry.js';
-import { resolvePromptVersion } from './resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 
 const ADMIN = { tenantId: 'acme', actor: 'key:key_admin' };
 

@@ -12,7 +12,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
-import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { redactValue, runRedactor } from '../runtime/redaction.js';
 import { canonicalJson } from '../util/canonical-hash.js';
