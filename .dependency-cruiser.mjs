@@ -50,7 +50,6 @@ export const layers = {
   governance: [...INTERFACES, 'journal', 'runtime', 'metrics', 'budgets', 'controls', 'prompts', 'config'],
   // entry points and public entries
   'gateway/index.ts': [...INTERFACES, 'gateway', 'model', 'journal'],
-  'server/index.ts': [...INTERFACES, 'server', 'gateway/http'],
   'index.ts': [
     ...INTERFACES,
     'model',

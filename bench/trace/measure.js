@@ -10,7 +10,8 @@
 // postgres://postgres@127.0.0.1:5432/postgres). Prints a markdown table: p50 and p99 per case.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createApiKeys, openStore, silentLogger } from '../../dist/index.js';
+import { createApiKeys } from '../../dist/gateway/index.js';
+import { openStore, silentLogger } from '../../dist/index.js';
 import { createServer } from '../../dist/server/create-server.js';
 import { createRunFeedback } from '../../dist/feedback/feedback.js';
 import { createRunOutcomes } from '../../dist/feedback/outcomes.js';
