@@ -18,6 +18,7 @@ export const CONTROL_KINDS = [
   'agent_paused',
   'tenant_paused',
 ] as const;
+/** One of `CONTROL_KINDS`: what a runtime control disables or pauses. */
 export type ControlKind = (typeof CONTROL_KINDS)[number];
 
 /** The tenant of a control that applies to every tenant. */

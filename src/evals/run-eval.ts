@@ -26,6 +26,7 @@ export type EvalRunSettings = Pick<
   'resolveModel' | 'policies' | 'telemetry' | 'logger' | 'redactByTenant' | 'pollMs' | 'leaseMs'
 >;
 
+/** The options of `runEval`. */
 export interface RunEvalOptions extends ScoreCaseOptions {
   suite: Suite;
   /** What the eval is called when the suite has no name (its path). */
@@ -54,6 +55,7 @@ export interface RunEvalOptions extends ScoreCaseOptions {
   onResult?: (result: EvalCaseResult, progress: { done: number; total: number }) => void;
 }
 
+/** What `runEval` returns: the cases' scores and the summary. */
 export interface EvalOutcome {
   eval: EvalRecord & { summary: EvalSummary };
   results: EvalCaseResult[];

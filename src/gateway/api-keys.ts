@@ -28,6 +28,7 @@ export const API_KEY_SCOPES = [
   'operator',
   'metrics',
 ] as const;
+/** What an API key may do (`runs:read`, `runs:write`, `approvals`, `gateway`, `admin`, …). */
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** A key as stored and listed: never its secret nor the secret's hash. */

@@ -39,6 +39,7 @@ export async function waitForRun({
   }
 }
 
+/** The options of `runAgent`: the worker's options plus the agent, input and run attribution. */
 export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'> {
   agents: readonly Agent[];
   /** Name of the agent to run. */

@@ -10,6 +10,7 @@ import type { NewRun, RunRecord } from '../journal/types.js';
  * - `interrupt`: cancel the active runs, then accept it; it runs once they have stopped.
  */
 export const SESSION_POLICIES = ['queue', 'reject', 'interrupt'] as const;
+/** What a new message does to a busy session: `queue`, `reject` or `interrupt`. */
 export type SessionPolicy = (typeof SESSION_POLICIES)[number];
 
 /** What `submitSessionRun` uses of a journal store. */

@@ -43,6 +43,7 @@ import { createStreamSlots } from './stream-slots.js';
 import type { ConsoleAssets } from './console-assets.js';
 import type { ConsoleLogin } from './console-login.js';
 
+/** The options of `createServer`: store, agents, API keys, the stores and checks it serves. */
 export interface ServerOptions {
   store: JournalStore;
   /** Answers `/v1/budgets` (`createBudgetStore` over the same client). */

@@ -40,6 +40,7 @@ export type ApprovalPredicate<Args> = { check(args: Args): boolean }['check'];
  */
 export type RejectionPolicy = 'tell_model' | 'end_run';
 
+/** The options of `defineTool`: name, description, input schema, effect, approval, `run`. */
 export interface ToolOptions<Input extends z.ZodType, Output> {
   /** 1-64 chars of letters, digits, `_` or `-` (what every provider accepts). */
   name: string;
