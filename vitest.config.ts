@@ -5,10 +5,10 @@ export default defineConfig({
   resolve: {
     // Examples import from 'keel' like users do; in tests that is the source tree.
     alias: [
-      {
-        find: /^keel\/testing$/,
-        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
-      },
+      ...['gateway', 'server', 'testing'].map((entry) => ({
+        find: new RegExp(`^keel/${entry}$`),
+        replacement: fileURLToPath(new URL(`./src/${entry}/index.ts`, import.meta.url)),
+      })),
       { find: /^keel$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
     ],
   },

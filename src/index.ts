@@ -1,6 +1,9 @@
 /**
- * Keel's public API. Everything a user imports comes from here; the CLI and server use only
- * these exports plus their own modules.
+ * `keel`: what an agent's author imports: agents, tools, guards, models, config, and running
+ * them (workers, `runAgent`, the store), with the governance that acts on runs (budgets,
+ * controls, prompt registry) and the errors Keel throws. The gateway as a library is
+ * `keel/gateway`, the HTTP API `keel/server`, fakes for tests `keel/testing`. Every export is
+ * listed in docs/exports.md.
  */
 export { z } from 'zod';
 
@@ -55,40 +58,29 @@ export type {
   ToolCallVerdict,
 } from './runtime/step-policy.js';
 export type { RedactionRule, TenantRedaction } from './runtime/redaction.js';
-export { appendAudit, type AuditEntry, type AuditRecord, type AuditAction } from './governance/audit-log.js';
 export type { RunEvent, RunEventListener } from './runtime/run-events.js';
-export type { FaultPoint, FaultHook } from './runtime/fault-points.js';
 export { createOtelExport, type OtelExport, type OtelExportOptions } from './telemetry/otel-export.js';
 export { readOtelConfig, type OtelConfig, type OtlpProtocol } from './telemetry/otel-config.js';
-export { otelDroppedSpans } from './telemetry/span-export-queue.js';
 export type { RunTelemetry, RunReleaseReason } from './telemetry/run-telemetry.js';
 
 // Storage
 export { openStore, type OpenStoreOptions } from './journal/open-store.js';
-export { createSqlJournalStore, type SqlJournalStoreOptions } from './journal/sql-journal-store.js';
 export { createPgliteClient, type PgliteClientOptions } from './journal/pglite-client.js';
 export { createPgClient, type PgClientOptions } from './journal/pg-client.js';
 export type { SqlClient, SqlExecutor, SqlResult } from './journal/sql-client.js';
 export type { JournalStore } from './journal/store.js';
 export {
-  statusForStopReason,
   TERMINAL_STATUSES,
   RUN_STATUSES,
   type ApprovalRecord,
   type ApprovalStatus,
   type ApprovalDecision,
-  type ApprovalDecisionInput,
-  type ApprovalFilter,
-  type NewApproval,
   type RunRecord,
-  type ClaimedRun,
   type RunStatus,
-  type RunWait,
   type StopReason,
   type StepRecord,
   type StepKind,
   type StepStatus,
-  type Lease,
   type NewRun,
   type RunFilter,
 } from './journal/types.js';
@@ -100,7 +92,6 @@ export type {
   ModelResponse,
   ModelStreamEvent,
   ModelCallOptions,
-  ModelCallRun,
   Message,
   ToolCall,
   ToolSpec,
@@ -108,7 +99,6 @@ export type {
   ResponseFormat,
   Usage,
   FinishReason,
-  GatewayServed,
 } from './model/model.js';
 export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
 export {
@@ -139,73 +129,9 @@ export {
   type AiSdkWarning,
   type FromAiSdkOptions,
 } from './model/ai-sdk-bridge.js';
-export { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './model/token-estimate.js';
-export {
-  trustedUsage,
-  withTrustedUsage,
-  withTrustedUsageModel,
-  MAX_REPORTED_TOKENS,
-  type ReportedUsage,
-  type TrustedUsageOptions,
-} from './model/trusted-usage.js';
-export type { EmbeddingModel, UsageSource, UsageInvalidReason } from './model/model.js';
-
-// Gateway
-export {
-  createGateway,
-  type CreateGatewayOptions,
-  type KeelGateway,
-  type RouteTarget,
-} from './gateway/gateway.js';
-export { createGatewayModel, registerGatewayModels, type GatewayModel } from './gateway/gateway-model.js';
-export type {
-  GatewayConfigInput,
-  GatewayConfig,
-  DeploymentConfig,
-  RouteConfig,
-} from './gateway/gateway-config.js';
-export type {
-  Gateway,
-  GatewayRequest,
-  GatewayCallOptions,
-  GatewayResult,
-  GatewayStream,
-  CallMeta,
-  Caller,
-  BreakerState,
-  EmbeddingRequest,
-  EmbeddingResult,
-} from './gateway/gateway-types.js';
-export type {
-  RateLimiter,
-  ResponseCache,
-  CallRecorder,
-  CallRecord,
-  LimitScope,
-} from './gateway/gateway-store.js';
-export { createSqlRateLimiter } from './gateway/sql-rate-limiter.js';
-export { createSqlResponseCache } from './gateway/sql-response-cache.js';
-export { createSqlCallRecorder } from './gateway/sql-call-recorder.js';
-export {
-  createApiKeys,
-  API_KEY_SCOPES,
-  type ApiKeys,
-  type ApiKeyRecord,
-  type ApiKeyScope,
-} from './gateway/api-keys.js';
-export { createGatewayHandler, type GatewayHandler } from './gateway/http/gateway-handler.js';
-export { createGatewayService, type GatewayService } from './gateway/http/gateway-service.js';
-export {
-  UnknownRouteError,
-  RateLimitedError,
-  RequestExceedsLimitError,
-  UpstreamTimeoutError,
-  GatewayBudgetExhaustedError,
-  GatewayUnavailableError,
-} from './gateway/gateway-errors.js';
+export type { EmbeddingModel } from './model/model.js';
 
 export { submitSessionRun, type SessionPolicy, type SessionSubmission } from './runtime/session-policy.js';
-export { loadSessionHistory } from './runtime/session-history.js';
 export type { SessionRecord } from './journal/types.js';
 
 // Guards
@@ -218,7 +144,6 @@ export {
 } from './guards/guard.js';
 export { defineGuard, type GuardOptions } from './guards/define-guard.js';
 export { guards } from './guards/index.js';
-export { runGuard, guardsAt, type GuardOutcome } from './guards/run-guard.js';
 export type { MaxLengthOptions } from './guards/max-length.js';
 export type {
   PromptInjectionOptions,
@@ -229,16 +154,7 @@ export type { PiiGuardOptions } from './guards/pii-guard.js';
 export type { JsonSchemaGuardOptions } from './guards/json-schema.js';
 export { markAsData, unmarkData, type UntrustedToolOutputOptions } from './guards/untrusted-tool-output.js';
 export type { GroundingOptions, GroundingJudgement } from './guards/grounding.js';
-export {
-  detectPii,
-  redactPii,
-  isLuhnValid,
-  isValidIban,
-  PII_ENTITIES,
-  PII_REPLACEMENTS,
-  type PiiEntity,
-  type PiiSpan,
-} from './guards/pii.js';
+export { detectPii, redactPii, PII_ENTITIES, type PiiEntity, type PiiSpan } from './guards/pii.js';
 export {
   detectInjection,
   type InjectionFinding,
@@ -246,75 +162,8 @@ export {
   type InjectionMode,
 } from './guards/injection-heuristics.js';
 
-// Server
-export { createServer, type ServerOptions } from './server/create-server.js';
-
 // Prometheus metrics
 export { createKeelMetrics, type KeelMetrics, type KeelMetricsOptions } from './metrics/keel-metrics.js';
-export {
-  createRunOutcomes,
-  type RunOutcome,
-  type RunOutcomes,
-  type RunOutcomesOptions,
-} from './server/outcomes.js';
-export {
-  createRunFeedback,
-  type NewRunFeedback,
-  type RunFeedback,
-  type RunFeedbackOptions,
-  type RunFeedbackRecord,
-} from './server/feedback.js';
-// Analytics
-export {
-  createAnalytics,
-  type Analytics,
-  type AnalyticsOptions,
-  type CompareOptions,
-  type SummaryOptions,
-} from './analytics/analytics-store.js';
-export type {
-  AnalyticsComparison,
-  AnalyticsFigures,
-  AnalyticsGroup,
-  AnalyticsSummary,
-  FigureChange,
-  GatewayFigures,
-  HiddenRecompute,
-} from './analytics/analytics-types.js';
-export {
-  GROUP_BY,
-  resolveCompareSides,
-  resolveWindow,
-  type CompareQuery,
-  type GroupBy,
-  type SummaryQuery,
-  type TimeWindow,
-} from './analytics/analytics-query.js';
-export {
-  mannWhitneyU,
-  SIGNIFICANCE_ALPHA,
-  twoProportionZTest,
-  type TestResult,
-} from './analytics/statistics.js';
-export { createReadinessCheck, type ReadinessCheck, type ReadinessReport } from './server/readiness.js';
-export {
-  createHealthCheck,
-  DEFAULT_MAX_DB_SILENCE_MS,
-  type HealthCheck,
-  type HealthCheckOptions,
-  type HealthReport,
-} from './server/health.js';
-export { createOpenApiDocument } from './server/openapi.js';
-export {
-  buildRunTrace,
-  type RunTrace,
-  type TraceStep,
-  type TraceExecution,
-  type TraceOutcome,
-  type TraceStepType,
-} from './server/run-trace.js';
-export { decisionEnvelopeView, type DecisionEnvelopeView } from './server/decision-envelope-view.js';
-export type { DecisionEnvelope } from './runtime/decision-envelope.js';
 
 // Errors
 export {
@@ -362,21 +211,7 @@ export {
   type PricedModel,
   type BudgetExtension,
 } from './budgets/budget-store.js';
-export {
-  decideApprovalWithExtension,
-  approvalKindOf,
-  budgetApprovalArgumentsSchema,
-  BUDGET_APPROVAL_PREFIX,
-  type ApprovalKind,
-  type BudgetApprovalArguments,
-  type BudgetAwareDecision,
-} from './budgets/budget-approval.js';
 export { createBudgetPolicy, type BudgetPolicyOptions } from './budgets/budget-policy.js';
-export {
-  createGatewayBudgets,
-  type GatewayBudgets,
-  type GatewayBudgetsOptions,
-} from './budgets/gateway-budgets.js';
 export type {
   Budget,
   BudgetAlert,
@@ -412,10 +247,8 @@ export {
   type PromptVersionSummary,
   type PromptPin,
 } from './prompts/prompt-registry.js';
-export { resolvePromptVersion } from './prompts/resolve-prompt-version.js';
-export { createPromptPolicy } from './prompts/prompt-policy.js';
-export { createAuditLog, type AuditLog, type AuditFilter, type AuditPage } from './governance/audit-query.js';
-export { createUserErasure, type UserErasure, type ErasureCounts } from './governance/user-erasure.js';
+export { resolvePromptVersion } from './runtime/resolve-prompt-version.js';
+export { createPromptPolicy } from './runtime/prompt-policy.js';
 export {
   PromptVersionNotFoundError,
   EmptyPromptError,
@@ -426,8 +259,6 @@ export {
 // Runtime controls: kill switches, pauses, spend breakers, tool policy (docs/governance.md (Runtime controls))
 export {
   createControls,
-  controlsChannel,
-  disabledToolsFromEnv,
   ALL_TENANTS,
   CONTROL_KINDS,
   type Controls,
@@ -458,21 +289,13 @@ export {
   type RuntimeControls,
   type RuntimeControlsOptions,
 } from './controls/runtime-controls.js';
-export {
-  environmentOf,
-  parseSpendBreakers,
-  parseToolPolicy,
-  type ToolPolicyConfig,
-  type ToolPolicyRules,
-  type SpendBreakerInput,
-  type SpendBreakerRule,
+export type {
+  ToolPolicyConfig,
+  ToolPolicyRules,
+  SpendBreakerInput,
+  SpendBreakerRule,
 } from './controls/controls-config.js';
-export {
-  AgentHeldError,
-  agentHeldError,
-  InvalidControlError,
-  ControlNotFoundError,
-} from './controls/control-errors.js';
+export { AgentHeldError, InvalidControlError, ControlNotFoundError } from './controls/control-errors.js';
 
 // Evals: suites, scorers, trial statistics (docs/evals.md (Suites and scorers))
 export {
@@ -505,32 +328,8 @@ export {
   type EvalOutcome,
   type EvalRunSettings,
 } from './evals/run-eval.js';
-export {
-  createEvalStore,
-  EvalNotFoundError,
-  type EvalStore,
-  type EvalRecord,
-  type EvalCaseResult,
-  type EvalStatus,
-  type EvalSummary,
-  type LatencySummary,
-  type NewEval,
-} from './evals/eval-store.js';
-export { summarizeResults } from './evals/eval-summary.js';
-export {
-  evalView,
-  evalCaseView,
-  compareWithBaseline,
-  parseBaseline,
-  type EvalView,
-  type EvalCaseView,
-  type BaselineSource,
-  type BaselineComparison,
-  type CaseChange,
-} from './evals/eval-view.js';
 export type { ArgumentMatcher, ArgumentMatchers } from './evals/argument-matcher.js';
 export type { TrajectoryMode, ExpectedToolCall } from './evals/trajectory.js';
-export { renderEvalTable, renderJunit, renderHtml } from './evals/eval-report.js';
 export {
   SuiteInvalidError,
   ScorerInvalidError,
@@ -539,8 +338,6 @@ export {
 } from './errors/eval-errors.js';
 export {
   captureCases,
-  createJournalCaptureSource,
-  renderCapturedSuite,
   CaptureOptionsInvalidError,
   type CaptureCandidate,
   type CaptureOptions,

@@ -16,8 +16,8 @@ import type { JournalStore } from '../src/journal/store.js';
 import { defineAgent, type Agent } from '../src/runtime/agent.js';
 import { createWorker, type Worker } from '../src/runtime/worker.js';
 import { createServer } from '../src/server/create-server.js';
-import { createRunFeedback } from '../src/server/feedback.js';
-import { createRunOutcomes } from '../src/server/outcomes.js';
+import { createRunFeedback } from '../src/feedback/feedback.js';
+import { createRunOutcomes } from '../src/feedback/outcomes.js';
 import { acceptedRunResponse, runResponse, stepListResponse } from '../src/server/schemas.js';
 import {
   createFakeOpenAIServer,

@@ -34,8 +34,6 @@ import { fileURLToPath } from 'node:url';
 import { MODES as AI_SDK_MODES, measureAiSdk } from './ai-sdk.js';
 import { startReceiver } from './receiver.js';
 import {
-  createApiKeys,
-  createGatewayService,
   createOtelExport,
   defineAgent,
   defineTool,
@@ -44,6 +42,7 @@ import {
   silentLogger,
   z,
 } from '../../dist/index.js';
+import { createApiKeys, createGatewayService } from '../../dist/gateway/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DATABASE_URL = process.env.KEEL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -10,10 +10,11 @@
 // postgres://postgres@127.0.0.1:5432/postgres). Prints a markdown table: p50 and p99 per case.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createApiKeys, openStore, silentLogger } from '../../dist/index.js';
+import { createApiKeys } from '../../dist/gateway/index.js';
+import { openStore, silentLogger } from '../../dist/index.js';
 import { createServer } from '../../dist/server/create-server.js';
-import { createRunFeedback } from '../../dist/server/feedback.js';
-import { createRunOutcomes } from '../../dist/server/outcomes.js';
+import { createRunFeedback } from '../../dist/feedback/feedback.js';
+import { createRunOutcomes } from '../../dist/feedback/outcomes.js';
 
 const REQUESTS = Number(process.env.KEEL_BENCH_TRACE_REQUESTS ?? 100);
 const POSTGRES = process.env.KEEL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -5,7 +5,7 @@
  * `budget`.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { migrate } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createSqlJournalStore } from '../journal/sql-journal-store.js';

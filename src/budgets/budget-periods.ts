@@ -8,6 +8,7 @@
 
 /** The periods a budget can have. */
 export const BUDGET_PERIODS = ['run', 'hour', 'day', 'month', 'total'] as const;
+/** The period a budget counts over: `run`, `hour`, `day`, `month` or `total`. */
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 
 /** The keys of the calendar periods that contain `now` (epoch ms). */

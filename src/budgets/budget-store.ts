@@ -9,7 +9,7 @@
  * exceeded however many replicas reserve at once (unlike per-replica counters synced later).
  * Fail closed: a database error propagates; no call is let through unreserved.
  */
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 import { BudgetConflictError, ModelPriceUnknownError } from '../errors/budget-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';

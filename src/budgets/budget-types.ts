@@ -2,6 +2,7 @@ import type { BudgetPeriod } from './budget-periods.js';
 
 /** What a budget caps: a tenant, an agent, an end user, a session, an API key or one run. */
 export const BUDGET_SCOPES = ['tenant', 'agent', 'user', 'session', 'api_key', 'run'] as const;
+/** One of `BUDGET_SCOPES`: what a budget caps. */
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 
 /**
@@ -52,6 +53,7 @@ export interface BudgetUsage {
   reservedTokens: number;
 }
 
+/** A budget with what has been spent and held in its current period. */
 export type BudgetWithUsage = Budget & { usage: BudgetUsage };
 
 /** Who a call is made for: every budget whose scope matches one of these applies. */

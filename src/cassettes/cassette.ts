@@ -68,7 +68,9 @@ export const cassetteSchema = z.object({
   ended_at: z.string().nullable().optional(),
 });
 
+/** A run as a versioned JSON cassette. */
 export type Cassette = z.infer<typeof cassetteSchema>;
+/** One step of a cassette. */
 export type CassetteStep = Cassette['steps'][number];
 
 /** A cassette written by another format version of Keel. */

@@ -38,6 +38,7 @@ export interface Divergence {
   actual: ReplayStepView | { output: unknown; stop_reason: string } | null;
 }
 
+/** What `replayCassette` found: the replayed run and its first divergence, if any. */
 export interface ReplayResult {
   /** The run's output: with a live continuation, the output of its live part. */
   output: unknown;

@@ -74,7 +74,12 @@ export async function loadConfig(
 ): Promise<LoadedConfig> {
   const path = findConfigPath(options);
   const jiti = createJiti(import.meta.url, {
-    alias: { 'keel/testing': ownModule('testing/index'), keel: ownModule('index') },
+    alias: {
+      'keel/gateway': ownModule('gateway/index'),
+      'keel/server': ownModule('server/index'),
+      'keel/testing': ownModule('testing/index'),
+      keel: ownModule('index'),
+    },
     fsCache: false,
     moduleCache: false,
     interopDefault: true,

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { openStore } from '../journal/open-store.js';
 import { createPgClient } from '../journal/pg-client.js';
 import type { SqlClient } from '../journal/sql-client.js';

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/keel-error.js';
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 import { DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { RunRecord } from '../journal/types.js';

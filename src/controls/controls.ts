@@ -1,4 +1,4 @@
-import { appendAudit, type AuditAction } from '../governance/audit-log.js';
+import { appendAudit, type AuditAction } from '../journal/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
@@ -18,6 +18,7 @@ export const CONTROL_KINDS = [
   'agent_paused',
   'tenant_paused',
 ] as const;
+/** One of `CONTROL_KINDS`: what a runtime control disables or pauses. */
 export type ControlKind = (typeof CONTROL_KINDS)[number];
 
 /** The tenant of a control that applies to every tenant. */

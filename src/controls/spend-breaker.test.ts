@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { migrate } from '../journal/migrations.js';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';

@@ -1,5 +1,4 @@
 import { KeelError } from './keel-error.js';
-import type { ApprovalStatus } from '../journal/types.js';
 
 /** An approval id that does not exist (or belongs to another tenant). */
 export class ApprovalNotFoundError extends KeelError {
@@ -18,7 +17,8 @@ export class ApprovalNotFoundError extends KeelError {
  * cancelled with its run. Repeating the same decision by the same person is not an error.
  */
 export class ApprovalNotPendingError extends KeelError {
-  constructor(approvalId: string, status: ApprovalStatus) {
+  /** `status`: the approval's current status (`approved`, `rejected`, `expired`, `cancelled`). */
+  constructor(approvalId: string, status: string) {
     super({
       code: 'approval_not_pending',
       message: `Approval ${approvalId} is ${status}, not pending: it cannot be decided again.`,

@@ -49,6 +49,7 @@ export class IdempotencyKeyReusedError extends KeelError {
   }
 }
 
+/** A run id that does not exist (or belongs to another tenant): `run_not_found`. */
 export class RunNotFoundError extends KeelError {
   constructor(runId: string) {
     super({ code: 'run_not_found', message: `Run ${runId} not found.`, fault: 'caller', details: { runId } });

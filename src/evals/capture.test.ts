@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
-import { createRunFeedback } from '../server/feedback.js';
-import { createRunOutcomes } from '../server/outcomes.js';
+import { createRunFeedback } from '../feedback/feedback.js';
+import { createRunOutcomes } from '../feedback/outcomes.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import { ROME_ANSWER, seedCaptureScenario, type SeededRuns } from './__fixtures__/seed-captured-runs.js';
 import {

@@ -4,8 +4,8 @@ import { cassetteOfRun } from '../cassettes/cassette-store.js';
 import { KeelError } from '../errors/keel-error.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
-import type { RunFeedback, RunFeedbackRecord } from '../server/feedback.js';
-import type { RunOutcome, RunOutcomes } from '../server/outcomes.js';
+import type { RunFeedback, RunFeedbackRecord } from '../feedback/feedback.js';
+import type { RunOutcome, RunOutcomes } from '../feedback/outcomes.js';
 import { buildCapturedCase, isNegativeFeedback, type CapturedCase } from './captured-case.js';
 
 export { type CapturedCase } from './captured-case.js';

@@ -1,7 +1,7 @@
 import type { Cassette, CassetteStep } from '../cassettes/cassette.js';
 import { sessionMessageText } from '../runtime/session-history.js';
-import type { RunFeedbackRecord } from '../server/feedback.js';
-import type { RunOutcome } from '../server/outcomes.js';
+import type { RunFeedbackRecord } from '../feedback/feedback.js';
+import type { RunOutcome } from '../feedback/outcomes.js';
 import type { SessionMessage, ToolSimulation } from './suite.js';
 
 /**

@@ -5,12 +5,12 @@ import { KeelError, serializeError } from '../errors/keel-error.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type RunRecord } from '../journal/types.js';
 import type { PromptRegistry } from '../prompts/prompt-registry.js';
-import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 import type { Agent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import type { WorkerOptions } from '../runtime/worker.js';
 import { seedSessionExchanges } from '../runtime/session-seed.js';
-import { simulateTools } from '../testing/simulate-tools.js';
+import { simulateTools } from './simulate-tools.js';
 import { summarizeResults } from './eval-summary.js';
 import type { EvalCaseResult, EvalRecord, EvalStore, EvalSummary } from './eval-store.js';
 import { scoreCase, type ScoreCaseOptions } from './score-case.js';
@@ -26,6 +26,7 @@ export type EvalRunSettings = Pick<
   'resolveModel' | 'policies' | 'telemetry' | 'logger' | 'redactByTenant' | 'pollMs' | 'leaseMs'
 >;
 
+/** The options of `runEval`. */
 export interface RunEvalOptions extends ScoreCaseOptions {
   suite: Suite;
   /** What the eval is called when the suite has no name (its path). */
@@ -54,6 +55,7 @@ export interface RunEvalOptions extends ScoreCaseOptions {
   onResult?: (result: EvalCaseResult, progress: { done: number; total: number }) => void;
 }
 
+/** What `runEval` returns: the cases' scores and the summary. */
 export interface EvalOutcome {
   eval: EvalRecord & { summary: EvalSummary };
   results: EvalCaseResult[];

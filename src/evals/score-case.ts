@@ -21,8 +21,10 @@ export type ScorerOutcome =
 /** What scoring may use besides the built-in scorers: custom scorers and the LLM judge. */
 export type ScoreCaseOptions = ScorerSources;
 
+/** Whether an eval case passed. */
 export type CaseVerdict = 'pass' | 'fail' | 'error';
 
+/** The scores of one eval case. */
 export interface CaseScore {
   caseId: string;
   /** `error` when any scorer threw or returned nonsense: counted apart from `fail`. */

@@ -78,7 +78,9 @@ export const SCORER_SPEC_SCHEMAS = {
   llm_judge: shorthand('rubric', z.strictObject({ rubric: z.string().min(1), model: z.string().optional() })),
 } as const;
 
+/** One of `SCORER_KINDS`. */
 export type ScorerKind = keyof typeof SCORER_SPEC_SCHEMAS;
+/** The built-in scorer kinds a suite can name. */
 export const SCORER_KINDS = Object.keys(SCORER_SPEC_SCHEMAS) as ScorerKind[];
 
 /** A scorer as a suite declares it, validated and with defaults filled: `{ kind, ...options }`. */

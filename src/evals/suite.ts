@@ -34,6 +34,7 @@ export interface EvalCase {
   line: number;
 }
 
+/** An eval suite: its cases and scorers. */
 export interface Suite {
   name?: string;
   /** The agent the cases run against, when the suite names it. */
@@ -41,6 +42,7 @@ export interface Suite {
   cases: EvalCase[];
 }
 
+/** The file format of a suite: `yaml` or `jsonl`. */
 export type SuiteFormat = 'yaml' | 'jsonl';
 
 const SUITE_EXTENSIONS: Record<string, SuiteFormat> = {

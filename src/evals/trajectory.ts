@@ -1,6 +1,7 @@
 import { matchArguments, type ArgumentMatchers } from './argument-matcher.js';
 import type { ScoreResult, Scorer, ScoredToolCall } from './scorer.js';
 
+/** How a trajectory scorer compares tool calls: `strict`, `unordered`, `subset` or `superset`. */
 export type TrajectoryMode = 'strict' | 'unordered' | 'subset' | 'superset';
 
 /** An expected tool call: its name and, optionally, matchers for some of its arguments. */

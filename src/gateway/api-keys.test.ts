@@ -7,7 +7,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import type { FakeClock } from '../testing/fake-clock.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { API_KEY_SCOPES, createApiKeys, hashKey, isApiKeyShaped } from './api-keys.js';
 import type { ApiKeys } from './api-keys.js';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';
@@ -28,6 +28,7 @@ export const API_KEY_SCOPES = [
   'operator',
   'metrics',
 ] as const;
+/** What an API key may do (`runs:read`, `runs:write`, `approvals`, `gateway`, `admin`, …). */
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** A key as stored and listed: never its secret nor the secret's hash. */

@@ -134,11 +134,14 @@ export const gatewayConfigSchema = z.object({
 });
 
 export type TimeoutsConfig = z.output<typeof timeoutsSchema>;
+/** One upstream deployment of a route: provider, model, key, weight, limits. */
 export type DeploymentConfig = z.output<typeof deploymentSchema> & {
   /** A ready model instead of `provider` + `model` (e.g. an AI SDK model through the bridge). */
   languageModel?: LanguageModel;
 };
+/** A named route: its deployments, fallbacks and limits. */
 export type RouteConfig = z.output<typeof routeSchema>;
+/** A gateway's config after validation (routes and deployments). */
 export type GatewayConfig = Omit<z.output<typeof gatewayConfigSchema>, 'deployments'> & {
   deployments: DeploymentConfig[];
 };

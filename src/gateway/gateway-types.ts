@@ -16,6 +16,7 @@ export interface Caller {
   tpm?: number;
 }
 
+/** Options of one gateway call, besides its request. */
 export interface GatewayCallOptions {
   signal?: AbortSignal;
   caller?: Caller;
@@ -68,6 +69,7 @@ export interface CallMeta {
   error?: SerializedError;
 }
 
+/** A gateway call's answer with its call metadata. */
 export interface GatewayResult {
   response: ModelResponse;
   meta: CallMeta;
@@ -85,12 +87,14 @@ export interface GatewayStream {
   done: Promise<CallMeta>;
 }
 
+/** An embeddings request through the gateway. */
 export interface EmbeddingRequest {
   model: string;
   input: string[];
   dimensions?: number;
 }
 
+/** An embeddings answer through the gateway. */
 export interface EmbeddingResult {
   embeddings: number[][];
   usage: { inputTokens: number };

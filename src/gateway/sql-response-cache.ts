@@ -2,7 +2,7 @@ import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { fromStorableJson, toStorableJson } from '../journal/storable-json.js';
 import type { ModelResponse } from '../model/model.js';
-import { storedModelResponseSchema } from '../runtime/stored-model-response.js';
+import { storedModelResponseSchema } from '../model/stored-model-response.js';
 import type { Clock } from '../util/clock.js';
 import type { ResponseCache } from './gateway-store.js';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import { DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
-import { auditTable, toAuditRecord, type AuditRecord, type AuditRow } from './audit-log.js';
+import { auditTable, toAuditRecord, type AuditRecord, type AuditRow } from '../journal/audit-log.js';
 
 /** What `GET /v1/audit` and `keel audit` filter on; every field narrows the answer. */
 export interface AuditFilter {

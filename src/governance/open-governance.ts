@@ -8,7 +8,7 @@ import { startRuntimeControls } from '../controls/runtime-controls.js';
 import type { SpendBreakers } from '../controls/spend-breaker.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { KeelMetrics } from '../metrics/keel-metrics.js';
-import { createPromptPolicy } from '../prompts/prompt-policy.js';
+import { createPromptPolicy } from '../runtime/prompt-policy.js';
 import { createPromptRegistry, type PromptRegistry } from '../prompts/prompt-registry.js';
 import type { StepPolicy } from '../runtime/step-policy.js';
 import type { Logger } from '../util/logger.js';

@@ -4,7 +4,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { createSqlJournalStore } from '../journal/sql-journal-store.js';
 import type { JournalStore } from '../journal/store.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
-import { auditTable, toAuditRecord, type AuditRow } from './audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { createUserErasure, type UserErasure } from './user-erasure.js';
 
 /** A value only the erased user's data holds: no row of any table may contain it afterwards. */

@@ -1,7 +1,7 @@
 import { UserRunsLiveError } from '../errors/governance-errors.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
-import { appendAudit } from './audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 
 /** How many rows an erase removed, per kind (what the audit row keeps: counts, never data). */
 export interface ErasureCounts {

@@ -10,6 +10,7 @@ export interface GroundingJudgement {
   score?: number;
 }
 
+/** The options of `guards.grounding`. */
 export interface GroundingOptions {
   /**
    * Judges the answer against the sources: by default the run's tool outputs

@@ -9,6 +9,7 @@ import type { LanguageModel } from '../model/model.js';
 /** Where a guard looks: the run's input, a tool call's arguments, a tool's output, the final answer. */
 export type GuardStage = 'input' | 'tool_args' | 'tool_output' | 'output';
 
+/** Every `GuardStage`, in the order a run meets them. */
 export const GUARD_STAGES: readonly GuardStage[] = ['input', 'tool_args', 'tool_output', 'output'];
 
 /** What a guard decides about one text. */

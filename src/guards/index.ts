@@ -9,6 +9,10 @@ import { pii } from './pii-guard.js';
 import { promptInjection } from './prompt-injection.js';
 import { untrustedToolOutput } from './untrusted-tool-output.js';
 
+/**
+ * The built-in guards: `maxLength`, `promptInjection`, `pii`, `jsonSchema`, `untrustedToolOutput`,
+ * `grounding`.
+ */
 export const guards = Object.freeze({
   maxLength,
   promptInjection,

@@ -17,6 +17,7 @@
 
 export type InjectionMode = 'direct' | 'indirect';
 
+/** The family of a prompt-injection finding. */
 export type InjectionFamily =
   'override' | 'impersonation' | 'delimiter' | 'exfiltration' | 'addressed_instruction';
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineGuard, DEFAULT_GUARD_MAX_RETRIES, invalidGuardField } from './define-guard.js';
 import type { Guard, GuardVerdict } from './guard.js';
 
+/** The options of `guards.jsonSchema`. */
 export interface JsonSchemaGuardOptions {
   /** A zod schema, or a JSON Schema (an object such as `{ type: 'object', properties: ... }`). */
   schema: z.ZodType | Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { defineGuard, invalidGuardField } from './define-guard.js';
 import type { Guard, GuardStage } from './guard.js';
 
+/** The options of `guards.maxLength`. */
 export interface MaxLengthOptions {
   /** The most characters a text may have (UTF-16 code units, as `string.length` counts). */
   max: number;

@@ -2,6 +2,7 @@ import { defineGuard, invalidGuardField } from './define-guard.js';
 import type { Guard, GuardStage } from './guard.js';
 import { detectPii, PII_ENTITIES, replaceSpans, type PiiEntity, type PiiSpan } from './pii.js';
 
+/** The options of `guards.pii`. */
 export interface PiiGuardOptions {
   /** The kinds looked for. Default: all of PII_ENTITIES. */
   entities?: readonly PiiEntity[];

@@ -12,6 +12,7 @@
 /** The kinds of PII the detectors find. */
 export type PiiEntity = 'email' | 'phone' | 'card' | 'iban' | 'ssn' | 'api_key' | 'bearer_token';
 
+/** The kinds of personal data `detectPii` finds. */
 export const PII_ENTITIES: readonly PiiEntity[] = [
   'email',
   'phone',

@@ -5,6 +5,7 @@ import type { Guard, GuardContext, GuardStage, GuardVerdict } from './guard.js';
 import { detectInjection, type InjectionFinding } from './injection-heuristics.js';
 import { unmarkData } from './untrusted-tool-output.js';
 
+/** The options of `guards.promptInjection`. */
 export interface PromptInjectionOptions {
   /**
    * A model asked for a second opinion when the heuristics find nothing (for example a small
@@ -42,6 +43,7 @@ export interface PromptInjectionCounters {
   failedClosed: number;
 }
 
+/** The guard `guards.promptInjection` returns, with its counters. */
 export interface PromptInjectionGuard extends Guard {
   readonly counters: Readonly<PromptInjectionCounters>;
 }

@@ -2,6 +2,7 @@ import { defineGuard, invalidGuardField } from './define-guard.js';
 import type { Guard } from './guard.js';
 import { detectInjection } from './injection-heuristics.js';
 
+/** The options of `guards.untrustedToolOutput`. */
 export interface UntrustedToolOutputOptions {
   /**
    * What a tool output that seems to carry instructions gets: `warn` (default) still passes it

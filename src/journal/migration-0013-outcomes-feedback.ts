@@ -4,7 +4,7 @@ import type { Migration } from './migrations.js';
  * Outcomes and feedback (issue 9, build 8).
  *
  * - `run_outcomes`: what the caller decided about a run's result. It used to be created on first
- *   use by `server/outcomes.ts`; this creates it with the same definition `IF NOT EXISTS`, so a
+ *   use by `feedback/outcomes.ts`; this creates it with the same definition `IF NOT EXISTS`, so a
  *   database where that code already made it keeps its table and rows.
  * - `run_feedback`: any number of rows per run (thumbs, a 0-1 score, a comment, who and when).
  *   `comment` is stored through the text codec (any text). The index leads with `run_id`: it

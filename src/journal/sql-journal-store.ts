@@ -5,8 +5,9 @@ import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
 import type { IdGenerator } from '../util/ids.js';
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from './audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
+import { withSessionLock } from './session-lock.js';
 import { TRACE_ID_SQL } from './migration-0023-run-search.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
@@ -803,7 +804,13 @@ export function createSqlJournalStore({
 
     onRunEnded: (listener) => subscribe(endedChannel, listener),
 
-    withClient: (other) => createSqlJournalStore({ client: other, schema, clock, generateId }),
+    withSessionLock: (session, section) =>
+      withSessionLock(client, session, (locked) =>
+        // On Postgres `locked` is bound to the lock's transaction: the same store over it.
+        section(
+          locked === client ? store : createSqlJournalStore({ client: locked, schema, clock, generateId }),
+        ),
+      ),
 
     async close() {
       for (const unsubscribe of [...unsubscribers]) await unsubscribe().catch(() => {});

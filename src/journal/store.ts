@@ -16,7 +16,6 @@ import type {
   StepStart,
   TextDeltaRecord,
 } from './types.js';
-import type { SqlClient } from './sql-client.js';
 
 /**
  * The journal store: everything Keel persists about runs. One implementation in SQL serves
@@ -170,11 +169,17 @@ export interface JournalStore {
   onRunEnded(listener: (runId: string) => void): Promise<() => Promise<void>>;
 
   /**
-   * The same store (schema, ids, clock) with its statements on `client`, e.g. a view bound to a
-   * transaction (`bindClientToTransaction`), for work that must run on one connection. Closing
-   * it does not close `client`.
+   * Runs `section` holding the lock of one (tenant, session), with the store `section` must use
+   * inside it: sections for the same pair never overlap, in this process or (on Postgres,
+   * through an advisory lock taken in a transaction) in any process sharing the database. On
+   * Postgres the given store is bound to that transaction, so what `section` writes commits,
+   * notifications included, when the lock is released, and is rolled back if it throws. Session
+   * policies (`submitSessionRun`) check and create under it.
    */
-  withClient(client: SqlClient): JournalStore;
+  withSessionLock<T>(
+    session: { tenantId: string; sessionId: string },
+    section: (store: JournalStore) => Promise<T>,
+  ): Promise<T>;
 
   close(): Promise<void>;
 }

@@ -18,8 +18,10 @@ export const RUN_STATUSES = [
   'failed',
   'cancelled',
 ] as const;
+/** One of `RUN_STATUSES`: where a run stands. */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** The run statuses that end a run: `completed`, `failed` and `cancelled`. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** Why a run ended. Every terminal run has exactly one. */
@@ -119,6 +121,7 @@ export interface RunWait {
 /** Step kinds. Later issues add `guard`, `approval`, `memory`, `agent`. */
 export type StepKind = 'model' | 'tool' | (string & {});
 
+/** The status of a journaled step: `started`, `completed` or `failed`. */
 export type StepStatus = 'started' | 'completed' | 'failed';
 
 /** A slice of the text a model step streamed (see migration 0006). */
@@ -180,6 +183,7 @@ export interface Lease {
   fence: number;
 }
 
+/** A run to create: agent, input, session, tenant, attribution. */
 export interface NewRun {
   /** Optional caller-chosen id; generated otherwise. */
   id?: string;
@@ -197,6 +201,7 @@ export interface NewRun {
   idempotencyKey?: string | null;
 }
 
+/** The filter of `JournalStore.listRuns`. */
 export interface RunFilter {
   tenantId?: string;
   agent?: string;
@@ -276,6 +281,7 @@ export interface HeartbeatResult {
  * person), `expired` (its ttl passed first) and `cancelled` (the run was cancelled) are final.
  */
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
+/** The status of an approval: `pending`, `approved`, `rejected`, `expired`, `cancelled`. */
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 
 /** The final statuses of an approval: what became of it. */

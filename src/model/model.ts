@@ -38,6 +38,7 @@ export interface ToolMessage {
   content: string;
   isError?: boolean;
 }
+/** One message of a conversation (system, user, assistant or tool). */
 export type Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage;
 
 /** A tool as offered to the model: name, description and a JSON Schema of its arguments. */
@@ -47,8 +48,10 @@ export interface ToolSpec {
   parameters: Record<string, unknown>;
 }
 
+/** Whether and which tool the model must call. */
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
+/** Plain text or JSON (with a schema) asked of the model. */
 export type ResponseFormat =
   { type: 'text' } | { type: 'json'; schema?: Record<string, unknown>; name?: string };
 
@@ -93,8 +96,10 @@ export interface Usage {
   invalid?: UsageInvalidReason;
 }
 
+/** Why a model stopped answering. */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'other';
 
+/** A model's answer: the assistant message, finish reason, usage and model id. */
 export interface ModelResponse {
   message: AssistantMessage;
   finishReason: FinishReason;
@@ -122,6 +127,7 @@ export type ModelStreamEvent =
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; argumentsDelta: string }
   | { type: 'finish'; response: ModelResponse };
 
+/** Options of one model call, besides its request. */
 export interface ModelCallOptions {
   /** Aborts the call (timeout, cancellation, caller gone). */
   signal?: AbortSignal;

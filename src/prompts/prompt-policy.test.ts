@@ -9,9 +9,9 @@ import { promptVersionOf } from '../runtime/prompt-version.js';
 import { runAgent, waitForRun } from '../runtime/run-agent.js';
 import { createWorker } from '../runtime/worker.js';
 import { silentLogger } from '../util/logger.js';
-import { createPromptPolicy } from './prompt-policy.js';
+import { createPromptPolicy } from '../runtime/prompt-policy.js';
 import { createPromptRegistry, type PromptRegistry } from './prompt-registry.js';
-import { resolvePromptVersion } from './resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 
 /** Answers with the system prompt it was given: what the run's loop sent as instructions. */
 const planner = defineAgent({

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAnalytics } from '../analytics/analytics-store.js';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { migrate } from '../journal/migrations.js';
 import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -14,7 +14,7 @@ import {
   versionNumberOf,
   type PromptRegistry,
 } from './prompt-registry.js';
-import { resolvePromptVersion } from './resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 
 const ADMIN = { tenantId: 'acme', actor: 'key:key_admin' };
 

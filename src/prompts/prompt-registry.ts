@@ -5,7 +5,7 @@ import {
   PromptTooLargeError,
   PromptVersionNotFoundError,
 } from '../errors/governance-errors.js';
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
 import type { SqlClient, SqlExecutor } from '../journal/sql-client.js';
 import { toDate } from '../journal/sql-rows.js';

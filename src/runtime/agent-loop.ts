@@ -19,7 +19,7 @@ import type { FaultHook } from './fault-points.js';
 import { countableUsage } from './model-step-outcome.js';
 import { createConversationDigest } from './conversation-digest.js';
 import { createLoopDetector } from './loop-detector.js';
-import { storedModelResponseSchema } from './stored-model-response.js';
+import { storedModelResponseSchema } from '../model/stored-model-response.js';
 import { combineSignals, DeadlineExceededError } from './run-signals.js';
 import type { RunEvent, RunEventListener } from './run-events.js';
 import {

@@ -35,6 +35,7 @@ export interface AgentLimits {
   maxInPlaceWaitMs?: number;
 }
 
+/** The limits of an agent for what its `limits` leave out (no token or cost cap by default). */
 export const DEFAULT_LIMITS: Required<Omit<AgentLimits, 'maxTokens' | 'maxCostUsd'>> &
   Pick<AgentLimits, 'maxTokens' | 'maxCostUsd'> = {
   maxSteps: 20,
@@ -48,6 +49,7 @@ export const DEFAULT_LIMITS: Required<Omit<AgentLimits, 'maxTokens' | 'maxCostUs
   maxInPlaceWaitMs: 3_000,
 };
 
+/** The options of `defineAgent`: name, instructions, model, tools, limits, guards, redaction. */
 export interface AgentOptions {
   /** 1-64 chars of letters, digits, `_`, `-` or `.`; the name runs are submitted under. */
   name: string;

@@ -16,3 +16,19 @@ export function promptVersionOf(agent: Pick<Agent, 'instructions' | 'tools'>): s
   }));
   return `code:${hashCanonical({ instructions: agent.instructions, tools }).slice(0, 12)}`;
 }
+
+/**
+ * What the runtime uses of a prompt registry (`createPromptRegistry` in src/prompts/ is one): the
+ * version pinned for an agent, read when a run is created, and the text of the version a run
+ * recorded, read by the agent loop.
+ */
+export interface PromptVersions {
+  /** The pinned version's name; undefined when none. */
+  pinnedVersion(input: { tenantId: string; agent: string }): Promise<string | undefined>;
+  /** The text of a recorded version; undefined for a `code:` version (the code's text applies). */
+  resolveInstructions(
+    agentName: string,
+    tenantId: string,
+    promptVersion: string | null | undefined,
+  ): Promise<string | undefined>;
+}

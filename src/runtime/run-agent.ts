@@ -2,9 +2,9 @@ import { RunNotFoundError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import { TERMINAL_STATUSES, type NewRun, type RunRecord, type RunStatus } from '../journal/types.js';
 import type { Agent } from './agent.js';
-import type { PromptRegistry } from '../prompts/prompt-registry.js';
-import { createPromptPolicy } from '../prompts/prompt-policy.js';
-import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import type { PromptVersions } from './prompt-version.js';
+import { createPromptPolicy } from './prompt-policy.js';
+import { resolvePromptVersion } from './resolve-prompt-version.js';
 import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
@@ -39,6 +39,7 @@ export async function waitForRun({
   }
 }
 
+/** The options of `runAgent`: the worker's options plus the agent, input and run attribution. */
 export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'> {
   agents: readonly Agent[];
   /** Name of the agent to run. */
@@ -56,7 +57,7 @@ export interface RunAgentOptions extends Omit<WorkerOptions, 'runIds' | 'agents'
    * The prompt registry: a version pinned for the agent is the one the run records and runs
    * (its worker gets the registry's step policy, `createPromptPolicy`, after `policies`).
    */
-  prompts?: PromptRegistry;
+  prompts?: PromptVersions;
   /**
    * Stops waiting for the run's end when it aborts: `runAgent` then returns the run as it stands
    * (not ended), and the run goes on durably where any worker resumes it. `keel run` on the

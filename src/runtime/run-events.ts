@@ -88,4 +88,5 @@ export type RunEvent =
       error?: SerializedError;
     };
 
+/** A function that receives a run's events (`onEvent`). */
 export type RunEventListener = (event: RunEvent) => void;

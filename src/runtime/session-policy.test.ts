@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SessionBusyError } from '../errors/session-errors.js';
 import { openStore } from '../journal/open-store.js';
-import type { SqlClient } from '../journal/sql-client.js';
 import type { JournalStore } from '../journal/store.js';
 import { toHttpError } from '../server/http-errors.js';
 import { createMemoryStore } from '../testing/memory-store.js';
@@ -10,14 +9,12 @@ import { submitSessionRun, type SessionPolicy, type SessionStore } from './sessi
 
 const SUBMISSIONS = 10;
 
-type Replica = Omit<Parameters<typeof submitSessionRun>[0], 'run' | 'policy'> & {
-  submit?: typeof submitSessionRun;
-};
+type Replica = Omit<Parameters<typeof submitSessionRun>[0], 'run' | 'policy'>;
 
 function submitAll(stores: readonly Replica[], sessionId: string, policy: SessionPolicy) {
   return Promise.allSettled(
     Array.from({ length: SUBMISSIONS }, (_, index) =>
-      (stores[index % stores.length]!.submit ?? submitSessionRun)({
+      submitSessionRun({
         ...stores[index % stores.length]!,
         policy,
         run: { agent: 'echo', input: `message ${index}`, sessionId, tenantId: 'acme' },
@@ -75,16 +72,11 @@ describePostgres('submitSessionRun (Postgres, two replicas)', (connectionString)
     const schema = createTestSchemaName();
     const first = await openStore({ databaseUrl: connectionString, schema });
     const second = await openStore({ databaseUrl: connectionString, schema });
-    // A fresh copy of the module, as another process would have: its in-process lock is its own.
-    vi.resetModules();
-    const { submitSessionRun: submitOnSecond } = await import('./session-policy.js');
-    expect(submitOnSecond).not.toBe(submitSessionRun);
+    // Two pools, as two processes would have: the in-process lock is per client, so only the
+    // advisory lock stands between them.
     try {
       const results = await submitAll(
-        [
-          { store: first.store, client: first.client },
-          { store: second.store, client: second.client, submit: submitOnSecond },
-        ],
+        [{ store: first.store }, { store: second.store }],
         'session-pg',
         'reject',
       );
@@ -122,14 +114,13 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
     ]);
 
   it('accepts concurrent `reject` messages to more sessions than the pool has connections', async () => {
-    const { store, client } = await open();
+    const { store } = await open();
     const results = await within(
       3_000,
       Promise.allSettled(
         Array.from({ length: SUBMISSIONS }, (_, index) =>
           submitSessionRun({
             store,
-            client,
             policy: 'reject',
             run: {
               agent: 'echo',
@@ -149,20 +140,19 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
   });
 
   it('accepts exactly one of concurrent `reject` messages to an idle session', async () => {
-    const { store, client } = await open();
-    expectOneAccepted(await within(3_000, submitAll([{ store, client }], 'session-one', 'reject')));
+    const { store } = await open();
+    expectOneAccepted(await within(3_000, submitAll([{ store }], 'session-one', 'reject')));
     const session = await store.getSession('session-one', { tenantId: 'acme' });
     expect(session?.runCount).toBe(1);
   });
 
   it('cancels the active run under `interrupt`, and leaves one active run after concurrent ones', async () => {
-    const { store, client } = await open();
+    const { store } = await open();
     const first = await submitSessionRun({
       store,
-      client,
       run: { agent: 'echo', input: 'first', sessionId: 'session-busy', tenantId: 'acme' },
     });
-    const results = await within(3_000, submitAll([{ store, client }], 'session-busy', 'interrupt'));
+    const results = await within(3_000, submitAll([{ store }], 'session-busy', 'interrupt'));
     expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
     expect(await store.getRun(first.run.id, { tenantId: 'acme' })).toMatchObject({
       status: 'cancelled',
@@ -174,46 +164,47 @@ describePostgres('submitSessionRun (Postgres, one replica on a pool of 2)', (con
   });
 
   it("runs the check, the cancels and the create in the lock's transaction", async () => {
-    const { store, client } = await open();
+    const { store } = await open();
     const first = await store.createRun({ agent: 'echo', input: 'first', sessionId: 's', tenantId: 'acme' });
-    const clients: SqlClient[] = [];
-    // The same store, whose create fails once bound to the lock's transaction.
+    const lockedStores: JournalStore[] = [];
+    // The same store, whose create fails inside the lock's transaction.
     const failingCreate: SessionStore = {
       ...store,
-      withClient: (bound) => {
-        clients.push(bound);
-        return { ...store.withClient(bound), createRun: () => Promise.reject(new Error('create failed')) };
-      },
+      withSessionLock: (session, section) =>
+        store.withSessionLock(session, (locked) => {
+          lockedStores.push(locked);
+          return section({ ...locked, createRun: () => Promise.reject(new Error('create failed')) });
+        }),
     };
     await expect(
       submitSessionRun({
         store: failingCreate,
-        client,
         policy: 'interrupt',
         run: { agent: 'echo', input: 'second', sessionId: 's', tenantId: 'acme' },
       }),
     ).rejects.toThrow('create failed');
-    expect(clients).toHaveLength(1);
-    expect(clients[0]).not.toBe(client);
+    expect(lockedStores).toHaveLength(1);
+    expect(lockedStores[0]).not.toBe(store);
     // The cancel was rolled back with the failed create: the first run is still active.
     expect(await store.getRun(first.run.id, { tenantId: 'acme' })).toMatchObject({
       status: 'queued',
       cancelRequested: false,
     });
     // The store bound to the transaction is unusable once the transaction has ended.
-    await expect(clients[0]!.query('SELECT 1')).rejects.toThrow(/transaction that has ended/);
+    await expect(lockedStores[0]!.getRun(first.run.id, { tenantId: 'acme' })).rejects.toThrow(
+      /transaction that has ended/,
+    );
   });
 
   it("creates the run with the store's own ids and clock", async () => {
     const createdAt = Date.UTC(2030, 0, 2);
     let ids = 0;
-    const { store, client } = await open({
+    const { store } = await open({
       clock: { now: () => createdAt },
       generateId: (prefix) => `${prefix}_custom_${++ids}`,
     });
     const { run } = await submitSessionRun({
       store,
-      client,
       policy: 'reject',
       run: { agent: 'echo', input: 'hi', sessionId: 'configured', tenantId: 'acme' },
     });

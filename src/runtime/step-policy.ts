@@ -71,6 +71,7 @@ export interface PolicyRunContext {
   signal: AbortSignal;
 }
 
+/** What a step policy sees before a model step. */
 export interface ModelStepContext extends PolicyRunContext {
   seq: number;
   /** Model calls the run made before this step. */
@@ -80,6 +81,7 @@ export interface ModelStepContext extends PolicyRunContext {
   costUsd: number;
 }
 
+/** What a step policy sees around one model call. */
 export interface ModelCallContext extends ModelStepContext {
   /** The model call of the step (1, 2... across retries). */
   attempt: number;
@@ -87,6 +89,7 @@ export interface ModelCallContext extends ModelStepContext {
   request: ModelRequest;
 }
 
+/** What a step policy sees before a tool call. */
 export interface ToolCallContext extends PolicyRunContext {
   seq: number;
   /** The model step that asked for the call. */

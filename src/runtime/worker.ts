@@ -26,6 +26,7 @@ import { createWakeSignal } from './wake-signal.js';
 /** Default lease on a claimed run. Recovery after a worker dies takes about this long. */
 export const DEFAULT_LEASE_MS = 5_000;
 
+/** The options of `createWorker`: store, agents, concurrency, lease, policies, telemetry. */
 export interface WorkerOptions {
   store: JournalStore;
   agents: readonly Agent[];

@@ -2,7 +2,7 @@
  * The API's route table: every route the server answers (besides the gateway's endpoints, which
  * are matched before it), in one list that the server mounts and `/openapi.json` describes.
  */
-import { budgetRoutes } from '../budgets/budget-routes.js';
+import { budgetRoutes } from './budget-routes.js';
 import { agentRoutes } from './agent-routes.js';
 import { analyticsRoutes } from './analytics-routes.js';
 import { approvalRoutes } from './approval-routes.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { budgetApprovalRequest } from '../budgets/budget-approval.js';
 import { createBudgetPolicy } from '../budgets/budget-policy.js';
 import { createBudgetStore } from '../budgets/budget-store.js';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import type { ApprovalRecord } from '../journal/types.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import type { ModelRequest } from '../model/model.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAudit } from '../governance/audit-log.js';
+import { appendAudit } from '../journal/audit-log.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import { auditListResponse, eraseResponse } from './governance-schemas.js';
 import { errorResponse } from './schemas.js';

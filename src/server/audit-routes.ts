@@ -4,7 +4,7 @@
  * tenant's, or `tenant_id`); erasing needs `admin` and acts in the key's tenant.
  */
 import { ForbiddenError } from '../errors/auth-errors.js';
-import type { AuditRecord } from '../governance/audit-log.js';
+import type { AuditRecord } from '../journal/audit-log.js';
 import type { AuditFilter } from '../governance/audit-query.js';
 import type { ApiKeyRecord, ApiKeyScope } from '../gateway/api-keys.js';
 import { auditListResponse, eraseResponse, listAuditQuery } from './governance-schemas.js';

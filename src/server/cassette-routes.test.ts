@@ -10,8 +10,8 @@ import { defineAgent } from '../runtime/agent.js';
 import { runAgent } from '../runtime/run-agent.js';
 import { silentLogger } from '../util/logger.js';
 import { createServer } from './create-server.js';
-import { createRunFeedback } from './feedback.js';
-import { createRunOutcomes } from './outcomes.js';
+import { createRunFeedback } from '../feedback/feedback.js';
+import { createRunOutcomes } from '../feedback/outcomes.js';
 
 describe('GET /v1/runs/{id}/cassette', () => {
   let store: JournalStore;

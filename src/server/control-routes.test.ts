@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
 import { agentStatusResponse, controlListResponse, controlResponse } from './control-schemas.js';
 import { errorResponse } from './schemas.js';

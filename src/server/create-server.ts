@@ -28,13 +28,13 @@ import { sendError } from './http-errors.js';
 import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { Analytics } from '../analytics/analytics-store.js';
-import type { RunFeedback } from './feedback.js';
+import type { RunFeedback } from '../feedback/feedback.js';
 import { createAuditLog, type AuditLog } from '../governance/audit-query.js';
 import { createSessionList, type SessionList } from './session-list.js';
 import { createEvalStore, type EvalStore } from '../evals/eval-store.js';
 import { createUserErasure, type UserErasure } from '../governance/user-erasure.js';
 import { createPromptRegistry, type PromptRegistry } from '../prompts/prompt-registry.js';
-import type { RunOutcomes } from './outcomes.js';
+import type { RunOutcomes } from '../feedback/outcomes.js';
 import type { HealthCheck } from './health.js';
 import type { ReadinessCheck } from './readiness.js';
 import { createRequestEdges, logRequest } from './request-edges.js';
@@ -43,6 +43,7 @@ import { createStreamSlots } from './stream-slots.js';
 import type { ConsoleAssets } from './console-assets.js';
 import type { ConsoleLogin } from './console-login.js';
 
+/** The options of `createServer`: store, agents, API keys, the stores and checks it serves. */
 export interface ServerOptions {
   store: JournalStore;
   /** Answers `/v1/budgets` (`createBudgetStore` over the same client). */

@@ -6,7 +6,7 @@
  */
 import type { StepRecord } from '../journal/types.js';
 import { storedDecisionEnvelope } from '../runtime/decision-envelope.js';
-import { storedModelResponseSchema } from '../runtime/stored-model-response.js';
+import { storedModelResponseSchema } from '../model/stored-model-response.js';
 
 /** A tool call the model chose. */
 export interface EnvelopeToolCallView {

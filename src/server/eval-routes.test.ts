@@ -15,8 +15,8 @@ import { describeOnBothBackends, type ContractDatabase } from '../testing/sql-co
 import { silentLogger } from '../util/logger.js';
 import { createServer } from './create-server.js';
 import { evalListResponse, evalResponse } from './eval-schemas.js';
-import { createRunFeedback } from './feedback.js';
-import { createRunOutcomes } from './outcomes.js';
+import { createRunFeedback } from '../feedback/feedback.js';
+import { createRunOutcomes } from '../feedback/outcomes.js';
 import { errorResponse } from './schemas.js';
 
 function result(

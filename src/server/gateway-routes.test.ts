@@ -15,9 +15,9 @@ import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { silentLogger } from '../util/logger.js';
 import { spendBreakerListResponse } from './breaker-routes.js';
 import { createServer } from './create-server.js';
-import { createRunFeedback } from './feedback.js';
+import { createRunFeedback } from '../feedback/feedback.js';
 import { createGatewayStatus, gatewayDeploymentsResponse, gatewayUsageResponse } from './gateway-routes.js';
-import { createRunOutcomes } from './outcomes.js';
+import { createRunOutcomes } from '../feedback/outcomes.js';
 import { errorResponse } from './schemas.js';
 import { createGatewayStats } from '../gateway/gateway-stats.js';
 

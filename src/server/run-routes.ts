@@ -12,7 +12,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { IdempotencyKeyReusedError, RunNotFoundError } from '../errors/storage-errors.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus } from '../journal/types.js';
-import { resolvePromptVersion } from '../prompts/resolve-prompt-version.js';
+import { resolvePromptVersion } from '../runtime/resolve-prompt-version.js';
 import { submitSessionRun } from '../runtime/session-policy.js';
 import { redactValue, runRedactor } from '../runtime/redaction.js';
 import { canonicalJson } from '../util/canonical-hash.js';
@@ -82,7 +82,7 @@ export const runRoutes = [
       ...errorResponses(400, 401, 403, 404, 409, 413, 422),
     },
     async handle({ request, response, url, key, body, dependencies }) {
-      const { store, client, agents } = dependencies;
+      const { store, agents } = dependencies;
       const submission = await body();
       const agent = agents.get(submission.agent);
       if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
@@ -116,7 +116,6 @@ export const runRoutes = [
       });
       const { run, created, cancelled } = await submitSessionRun({
         store,
-        ...(client === undefined ? {} : { client }),
         policy: submission.session_policy,
         run: {
           tenantId: key.tenantId,

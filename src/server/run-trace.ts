@@ -8,7 +8,7 @@
  */
 import { TERMINAL_STATUSES, type RunRecord, type RunStatus, type StepRecord } from '../journal/types.js';
 import { countableUsage } from '../runtime/model-step-outcome.js';
-import type { RunOutcome } from './outcomes.js';
+import type { RunOutcome } from '../feedback/outcomes.js';
 
 /** What became of a run's result: `speculative` until someone commits or rejects it. */
 export type TraceOutcome = 'speculative' | 'committed' | 'rejected';

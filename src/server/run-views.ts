@@ -1,7 +1,7 @@
 import type { RunRecord, StepRecord } from '../journal/types.js';
 import type { Usage, UsageInvalidReason } from '../model/model.js';
-import type { RunFeedbackRecord } from './feedback.js';
-import type { RunOutcome } from './outcomes.js';
+import type { RunFeedbackRecord } from '../feedback/feedback.js';
+import type { RunOutcome } from '../feedback/outcomes.js';
 
 /** Token usage as the API shows it (runs, steps, events). */
 export function usageView(usage: Usage) {

@@ -16,8 +16,8 @@ import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
 import { defineTool } from '../tools/tool.js';
 import { silentLogger } from '../util/logger.js';
 import { createServer } from './create-server.js';
-import { createRunFeedback } from './feedback.js';
-import { createRunOutcomes } from './outcomes.js';
+import { createRunFeedback } from '../feedback/feedback.js';
+import { createRunOutcomes } from '../feedback/outcomes.js';
 import { errorResponse } from './schemas.js';
 import { stepDetailResponse, traceResponse } from './trace-schemas.js';
 

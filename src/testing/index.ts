@@ -39,4 +39,4 @@ export {
   type SimulatedAgent,
   type SimulatedToolCall,
   type ToolSimulation,
-} from './simulate-tools.js';
+} from '../evals/simulate-tools.js';

@@ -1,7 +1,7 @@
 import { CassetteInvalidError, type Cassette } from '../cassettes/cassette.js';
 import { KeelError } from '../errors/keel-error.js';
 import { createScriptedModel, type ScriptedModel, type ScriptedReply } from '../model/builtin-model.js';
-import { storedModelResponseSchema } from '../runtime/stored-model-response.js';
+import { storedModelResponseSchema } from '../model/stored-model-response.js';
 
 /** Options of {@link scriptedModelFromCassette}. */
 export interface ScriptedModelFromCassetteOptions {

@@ -56,6 +56,7 @@ export type ToolValidator<Input extends ToolInputSchema> = Input extends z.ZodTy
   ? Input
   : z.ZodType<Record<string, unknown>>;
 
+/** The options of `defineTool`: name, description, input schema, effect, approval, `run`. */
 export interface ToolOptions<Input extends ToolInputSchema, Output> {
   /** 1-64 chars of letters, digits, `_` or `-` (what every provider accepts). */
   name: string;

@@ -14,11 +14,10 @@ import {
   LeaseLostError,
   openStore,
   type JournalStore,
-  type Lease,
   type RunRecord,
   type SqlClient,
 } from '../../src/index.js';
-import type { StepEnd } from '../../src/journal/types.js';
+import type { Lease, StepEnd } from '../../src/journal/types.js';
 import { createTestSchemaName, describePostgres } from '../../src/testing/postgres.js';
 import {
   appendOutput,

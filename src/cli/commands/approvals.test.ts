@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetApprovalRequest } from '../../budgets/budget-approval.js';
 import { createBudgetStore } from '../../budgets/budget-store.js';
-import { auditTable, toAuditRecord, type AuditRow } from '../../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../../journal/audit-log.js';
 import { openStore } from '../../journal/open-store.js';
 import type { JournalStore } from '../../journal/store.js';
 import type { ApprovalView } from '../../server/approval-routes.js';

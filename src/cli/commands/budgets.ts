@@ -4,7 +4,7 @@ import {
   updateBudgetRequest,
   type BudgetAdmin,
   type BudgetView,
-} from '../../budgets/budget-routes.js';
+} from '../../server/budget-routes.js';
 import { createBudgetStore } from '../../budgets/budget-store.js';
 import { BudgetNotFoundError } from '../../errors/budget-errors.js';
 import { parseWith } from '../../server/http-io.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentHeldError } from '../../controls/control-errors.js';
-import { auditTable, toAuditRecord, type AuditRow } from '../../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../../journal/audit-log.js';
 import { openStore } from '../../journal/open-store.js';
 import type { ControlView } from '../../server/control-routes.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';

@@ -9,8 +9,8 @@ import {
   type CaptureOptions,
   type CaptureSource,
 } from '../../evals/capture.js';
-import { createRunFeedback } from '../../server/feedback.js';
-import { createRunOutcomes } from '../../server/outcomes.js';
+import { createRunFeedback } from '../../feedback/feedback.js';
+import { createRunOutcomes } from '../../feedback/outcomes.js';
 import { openBackend } from '../backend.js';
 import { createApiCaptureSource } from '../capture-api-source.js';
 import type { CliIo } from '../cli-io.js';

@@ -27,7 +27,7 @@ import { checkAttributionFlags } from '../attribution-flags.js';
 import { openGovernance, type Governance } from '../../governance/open-governance.js';
 import { agentHeldError } from '../../controls/control-errors.js';
 import type { Logger } from '../../util/logger.js';
-import { resolvePromptVersion } from '../../prompts/resolve-prompt-version.js';
+import { resolvePromptVersion } from '../../runtime/resolve-prompt-version.js';
 
 /** The `trigger` of a run `keel run` submits without `--trigger`. */
 const CLI_TRIGGER = 'cli';

@@ -1,5 +1,5 @@
 import { RunNotFoundError } from '../../errors/storage-errors.js';
-import { createRunOutcomes } from '../../server/outcomes.js';
+import { createRunOutcomes } from '../../feedback/outcomes.js';
 import { buildRunTrace, type RunTrace } from '../../server/run-trace.js';
 import { openBackend, type Backend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';

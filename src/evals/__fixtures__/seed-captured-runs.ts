@@ -1,8 +1,8 @@
 import type { JournalStore } from '../../journal/store.js';
 import type { RunRecord, StopReason } from '../../journal/types.js';
 import type { SqlClient } from '../../journal/sql-client.js';
-import { createRunFeedback } from '../../server/feedback.js';
-import { createRunOutcomes } from '../../server/outcomes.js';
+import { createRunFeedback } from '../../feedback/feedback.js';
+import { createRunOutcomes } from '../../feedback/outcomes.js';
 import type { FakeClock } from '../../testing/fake-clock.js';
 
 /** A tool call a seeded run made, with what it returned (or how it failed). */

@@ -13,8 +13,8 @@ import type { Lease } from '../../journal/types.js';
 import { defineAgent } from '../../runtime/agent.js';
 import { silentLogger } from '../../util/logger.js';
 import { createServer, type ServerOptions } from '../create-server.js';
-import { createRunFeedback } from '../feedback.js';
-import { createRunOutcomes } from '../outcomes.js';
+import { createRunFeedback } from '../../feedback/feedback.js';
+import { createRunOutcomes } from '../../feedback/outcomes.js';
 import { createReadinessCheck } from '../readiness.js';
 
 /** A run API on an in-memory PGlite, listening on a free port, with keys of two tenants. */

@@ -1,6 +1,6 @@
 /**
  * The answers the overview reads, as the API sends them (src/server/analytics-schemas.ts,
- * src/budgets/budget-routes.ts, src/server/agent-routes.ts): only the fields the page shows.
+ * src/server/budget-routes.ts, src/server/agent-routes.ts): only the fields the page shows.
  */
 
 export interface ToolErrorRate {

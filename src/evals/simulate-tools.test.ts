@@ -7,7 +7,7 @@ import { promptVersionOf } from '../runtime/prompt-version.js';
 import { runAgent } from '../runtime/run-agent.js';
 import { defineTool } from '../tools/tool.js';
 import { silentLogger } from '../util/logger.js';
-import { createMemoryStore } from './memory-store.js';
+import { createMemoryStore } from '../testing/memory-store.js';
 import { simulateTools } from './simulate-tools.js';
 
 let store: JournalStore;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditTable, toAuditRecord, type AuditRow } from '../governance/audit-log.js';
+import { auditTable, toAuditRecord, type AuditRow } from '../journal/audit-log.js';
 import { defineAgent } from '../runtime/agent.js';
-import { startTestServer, type TestServer } from '../server/__fixtures__/test-server.js';
-import { errorResponse } from '../server/schemas.js';
+import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
+import { errorResponse } from './schemas.js';
 import { budgetResponse } from './budget-routes.js';
 
 let app: TestServer;

@@ -1,7 +1,7 @@
-import { assertSchemaName, DEFAULT_SCHEMA } from '../journal/migrations.js';
-import type { SqlExecutor } from '../journal/sql-client.js';
-import { toDate } from '../journal/sql-rows.js';
-import { toStorableJson, fromStorableJson } from '../journal/storable-json.js';
+import { assertSchemaName, DEFAULT_SCHEMA } from './migrations.js';
+import type { SqlExecutor } from './sql-client.js';
+import { toDate } from './sql-rows.js';
+import { toStorableJson, fromStorableJson } from './storable-json.js';
 
 /**
  * The audit log's vocabulary. An action is `<thing>.<verb>`; the target names what it acted on

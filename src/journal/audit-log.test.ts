@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { migrate } from '../journal/migrations.js';
-import type { SqlClient } from '../journal/sql-client.js';
+import { migrate } from './migrations.js';
+import type { SqlClient } from './sql-client.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { appendAudit, auditTable, toAuditRecord, type AuditRow } from './audit-log.js';
 

@@ -4,10 +4,15 @@ import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { startTestServer, type TestServer } from './__fixtures__/test-server.js';
+import { startTestServer, type TestServer } from '../server/__fixtures__/test-server.js';
 import { createRunFeedback } from './feedback.js';
 import { createRunOutcomes } from './outcomes.js';
-import { acceptedRunResponse, errorResponse, feedbackListResponse, feedbackResponse } from './schemas.js';
+import {
+  acceptedRunResponse,
+  errorResponse,
+  feedbackListResponse,
+  feedbackResponse,
+} from '../server/schemas.js';
 
 describe('POST and GET /v1/runs/{id}/feedback', () => {
   let app: TestServer;

@@ -1,5 +1,5 @@
-import type { StepPolicy } from '../runtime/step-policy.js';
-import type { PromptRegistry } from './prompt-registry.js';
+import type { StepPolicy } from './step-policy.js';
+import type { PromptVersions } from './prompt-version.js';
 
 /**
  * The prompt registry in the agent loop: a step policy whose `instructions` hook answers the
@@ -8,7 +8,7 @@ import type { PromptRegistry } from './prompt-registry.js';
  * recorded version, never the current pin, so a pin made while the run is in flight, or before
  * it resumes on another worker or replays, never changes what it runs.
  */
-export function createPromptPolicy(prompts: Pick<PromptRegistry, 'resolveInstructions'>): StepPolicy {
+export function createPromptPolicy(prompts: Pick<PromptVersions, 'resolveInstructions'>): StepPolicy {
   return {
     name: 'prompt-registry',
     instructions: ({ run, agent }) =>

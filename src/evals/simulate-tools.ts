@@ -1,9 +1,9 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import { ToolError } from '../errors/runtime-errors.js';
-import type { ToolSimulation } from '../evals/suite.js';
+import type { ToolSimulation } from './suite.js';
 import type { Agent } from '../runtime/agent.js';
 
-export type { ToolSimulation } from '../evals/suite.js';
+export type { ToolSimulation } from './suite.js';
 
 /** A call a simulated tool answered in place of the real one. */
 export interface SimulatedToolCall {

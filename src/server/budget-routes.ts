@@ -12,12 +12,17 @@
 import { z } from 'zod';
 import { BudgetNotFoundError, BudgetsUnavailableError, InvalidBudgetError } from '../errors/budget-errors.js';
 import type { ApiKeyScope } from '../gateway/api-keys.js';
-import { decodeId, sendJson } from '../server/http-io.js';
-import { defineRoute, errorResponses } from '../server/route-table.js';
-import { checkBudgetDefinition } from './budget-definition.js';
-import { BUDGET_PERIODS } from './budget-periods.js';
-import type { BudgetStore } from './budget-store.js';
-import { BUDGET_SCOPES, ON_EXHAUSTED, type BudgetDefinition, type BudgetWithUsage } from './budget-types.js';
+import { decodeId, sendJson } from './http-io.js';
+import { defineRoute, errorResponses } from './route-table.js';
+import { checkBudgetDefinition } from '../budgets/budget-definition.js';
+import { BUDGET_PERIODS } from '../budgets/budget-periods.js';
+import type { BudgetStore } from '../budgets/budget-store.js';
+import {
+  BUDGET_SCOPES,
+  ON_EXHAUSTED,
+  type BudgetDefinition,
+  type BudgetWithUsage,
+} from '../budgets/budget-types.js';
 
 /** Budgets are managed with the `admin` scope, in the key's own tenant. */
 export const BUDGET_SCOPES_REQUIRED: readonly ApiKeyScope[] = ['admin'];
