@@ -11,23 +11,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+import { ANSWER, streamerScript } from './__fixtures__/streamer-script.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/keel.js');
 const CONFIG = join(import.meta.dirname, '__fixtures__/streamer.config.ts');
-export const ANSWER = 'Streaming slowly, piece by piece, the answer arrives.';
 const hasScript = spawnSync('script', ['--version']).status === 0;
-
-/** The replies of one `streamer` run: a priced tool call, then the answer in slow chunks. */
-export function streamerScript(delayMs = 120) {
-  return [
-    {
-      toolCalls: [{ name: 'lookup', arguments: { word: 'slow' } }],
-      usage: { promptTokens: 1000, completionTokens: 100 },
-    },
-    { content: ANSWER, chunkSize: 4, delayMs, usage: { promptTokens: 1200, completionTokens: 20 } },
-  ];
-}
 
 /** Output of a command run on a pseudo-terminal, with the time each piece arrived. */
 async function onTerminal(
