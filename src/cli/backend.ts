@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
+import { parseServerSentEvents, type ServerSentEvent } from '../model/sse.js';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
 import { openStore } from '../journal/open-store.js';
 import type { SqlClient } from '../journal/sql-client.js';
@@ -174,6 +175,12 @@ export interface RemoteApi extends KeyAdmin, ControlAdmin {
   ): Promise<ApprovalView>;
   /** `POST /v1/runs/{id}/cancel`: the run as it stands after the request (`run_not_found` if unknown). */
   cancelRun(id: string): Promise<RunView>;
+  /**
+   * `GET /v1/runs/{id}/events` after `lastEventId` (sent as `Last-Event-ID`): the events as they
+   * arrive, until the server ends the stream or the connection drops (the iteration then ends or
+   * throws; see `followRun`). An answer other than 200 throws the server's error.
+   */
+  runEvents(id: string, lastEventId: string | undefined, signal: AbortSignal): AsyncIterable<ServerSentEvent>;
 }
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -207,15 +214,33 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
     const data: unknown = text ? JSON.parse(text) : undefined;
     if (response.status === 404 && init.method !== 'POST' && notFound === 'undefined')
       return { status: 404, data: undefined };
-    if (!response.ok) {
-      const parsed = errorBody.safeParse(data);
-      throw new KeelError({
-        code: parsed.success ? parsed.data.error.code : `http_${response.status}`,
-        message: parsed.success ? parsed.data.error.message : `Server answered ${response.status}.`,
-        fault: response.status < 500 ? 'caller' : 'system',
-      });
-    }
+    if (!response.ok) throw serverError(response.status, data);
     return { status: response.status, data: data as T };
+  }
+  async function* runEvents(
+    id: string,
+    lastEventId: string | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<ServerSentEvent> {
+    const response = await fetch(new URL(`/v1/runs/${encodeURIComponent(id)}/events`, baseUrl), {
+      signal,
+      headers: {
+        accept: 'text/event-stream',
+        ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+        ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+      },
+    });
+    if (!response.ok || response.body === null) {
+      const text = await response.text();
+      let data: unknown;
+      try {
+        data = text ? JSON.parse(text) : undefined;
+      } catch {
+        data = undefined;
+      }
+      throw serverError(response.status, data);
+    }
+    yield* parseServerSentEvents({ source: response.body, signal });
   }
   const call = async <T>(path: string, init: RequestInit = {}): Promise<T | undefined> =>
     (await send<T>(path, init)).data;
@@ -247,6 +272,7 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
         method: 'POST',
         body: JSON.stringify(body),
       }),
+    runEvents,
     cancelRun: (id) => must<RunView>(`/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
     eraseUser: (userId) => must(`/v1/users/${encodeURIComponent(userId)}/data`, { method: 'DELETE' }),
     submit: async (body, idempotencyKey) =>
@@ -300,6 +326,16 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
         )
       )?.data ?? [],
   };
+}
+
+/** The server's error answer as a KeelError with its code (`http_<status>` when it has none). */
+function serverError(status: number, data: unknown): KeelError {
+  const parsed = errorBody.safeParse(data);
+  return new KeelError({
+    code: parsed.success ? parsed.data.error.code : `http_${status}`,
+    message: parsed.success ? parsed.data.error.message : `Server answered ${status}.`,
+    fault: status < 500 ? 'caller' : 'system',
+  });
 }
 
 /** Reads a run in API shape from either backend. */

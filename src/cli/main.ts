@@ -29,26 +29,26 @@ const HELP = `keel: the production runtime for LLM agents
 
 Usage:
   keel run <agent> <input> [--detach] [--json] [--session ID] [--idempotency-key KEY] [--user U] [--trigger T]
-  keel worker [--concurrency N] [--lease-ms MS] [--metrics-port N] [--metrics-host H]
-  keel serve [--port N] [--host H] [--workers N] [--no-worker]
-  keel gateway [--port N] [--host H]
-  keel console
+  keel worker [--concurrency N] [--lease-ms MS] [--metrics-port N] [--metrics-host H] [--json]
+  keel serve [--port N] [--host H] [--workers N] [--no-worker] [--json]
+  keel gateway [--port N] [--host H] [--json]
+  keel console [--json]
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]
-  keel keys revoke <id>
+  keel keys revoke <id> [--json]
   keel prompts push <agent> --file p.md [--note N] [--tenant T] [--json]
   keel prompts list|rollback <agent> [--tenant T] [--json]
   keel prompts show|pin <agent> [version] [--tenant T] [--json]
   keel audit [--action A] [--actor A] [--target T] [--since T] [--until T] [--tenant T] [--limit N] [--cursor C] [--json]
   keel erase --user <id> [--tenant T] [--json]
-  keel tools disable|enable <tool> [--agent A] [--tenant T] [--reason R]
+  keel tools disable|enable <tool> [--agent A] [--tenant T] [--reason R] [--json]
   keel tools list [--tenant T] [--json]
-  keel deployments disable|enable <name> [--reason R]
-  keel agents pause|resume <agent> [--tenant T] [--reason R]
+  keel deployments disable|enable <name> [--reason R] [--json]
+  keel agents pause|resume <agent> [--tenant T] [--reason R] [--json]
   keel budgets create --scope S [--scope-id ID] --period P [--limit-usd N] [--limit-tokens N] [--soft-pct N] [--on-exhausted stop|approval] [--tenant T] [--json]
   keel budgets list [--tenant T] [--json]
-  keel budgets update <id> [--limit-usd N|none] [--limit-tokens N|none] [--soft-pct N] [--on-exhausted stop|approval]
-  keel budgets delete <id> [--tenant T]
+  keel budgets update <id> [--limit-usd N|none] [--limit-tokens N|none] [--soft-pct N] [--on-exhausted stop|approval] [--json]
+  keel budgets delete <id> [--tenant T] [--json]
   keel approvals list [--run R] [--json]
   keel approvals approve|reject <approval-id> [--reason R] [--json]
   keel cancel <run-id> [--json]
@@ -57,7 +57,7 @@ Usage:
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day|hour] [--json]
   keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
   keel trace <run-id> [--json]
-  keel export <run-id> [-o file]
+  keel export <run-id> [-o file] [--json]
   keel import <file> [--json]
   keel replay <cassette|run-id> [--config other.config.ts] [--live-after-divergence] [--json]
   keel eval <suite|folder> [--agent A] [--concurrency N] [--trials N] [--tag T] [--min-pass-rate 0.8]
@@ -65,12 +65,14 @@ Usage:
   keel eval capture --agent A [--outcome committed|rejected] [--feedback negative] [--limit N] [--tenant T] [-o suite.yaml] [--json]
   keel evals list [--agent A] [--limit N] [--json]
   keel evals show <eval-id> [--json]
-  keel migrate
+  keel migrate [--json]
   keel doctor [--port N] [--json]
   keel prune --older-than 30d [--dry-run] [--json]
   keel version [--json]
 
 Help for one command: keel <command> --help. The version: keel --version [--json].
+With --json, every command prints its errors as one line of JSON on stderr:
+{"error":{"code":"…","message":"…","fault":"…","retryable":false,"exit_code":2}}.
 
 Common:
   --config FILE   the config file (default: KEEL_CONFIG or ./keel.config.{ts,mts,js,mjs})
@@ -153,13 +155,17 @@ const OPTIONS = {
 
 type OptionName = keyof typeof OPTIONS;
 
-/** The flags each command takes besides `--config` and `--help`; any other is a usage error. */
-const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
+/**
+ * The commands and the flags each takes besides `--config` and `--help`; any other is a usage
+ * error. Every command takes `--json` (its tests check it): its output, or at least its errors,
+ * as JSON.
+ */
+export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   run: ['detach', 'json', 'session', 'idempotency-key', 'user', 'trigger'],
-  worker: ['concurrency', 'lease-ms', 'metrics-port', 'metrics-host'],
-  serve: ['port', 'host', 'workers', 'no-worker'],
-  gateway: ['port', 'host'],
-  console: [],
+  worker: ['concurrency', 'lease-ms', 'metrics-port', 'metrics-host', 'json'],
+  serve: ['port', 'host', 'workers', 'no-worker', 'json'],
+  gateway: ['port', 'host', 'json'],
+  console: ['json'],
   keys: ['tenant', 'scopes', 'name', 'rpm', 'tpm', 'json'],
   prompts: ['file', 'note', 'tenant', 'json'],
   audit: ['action', 'actor', 'target', 'since', 'until', 'tenant', 'limit', 'cursor', 'json'],
@@ -198,7 +204,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'json',
   ],
   trace: ['json'],
-  export: ['output'],
+  export: ['output', 'json'],
   import: ['json'],
   replay: ['live-after-divergence', 'json'],
   eval: [
@@ -221,7 +227,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     'output',
   ],
   evals: ['agent', 'limit', 'json'],
-  migrate: [],
+  migrate: ['json'],
   doctor: ['port', 'json'],
   prune: ['older-than', 'dry-run', 'json'],
   version: ['json'],
@@ -255,9 +261,14 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     return await dispatch(argv, fullIo);
   } catch (error) {
     const serialized = serializeError(error);
-    if (fullIo.signal.aborted && serialized.code === 'internal_error') return EXIT.interrupted;
-    fullIo.stderr.write(`keel: ${serialized.message} [${serialized.code}]\n`);
-    return exitCodeFor(error);
+    const interrupted = fullIo.signal.aborted && serialized.code === 'internal_error';
+    const exitCode = interrupted ? EXIT.interrupted : exitCodeFor(error);
+    if (wantsJson(argv)) fullIo.stderr.write(renderJsonError(error, exitCode, interrupted) + '\n');
+    else if (!interrupted) {
+      const usage = error instanceof UsageError && error.usage !== undefined ? `\n\n${error.usage}` : '';
+      fullIo.stderr.write(`keel: ${serialized.message}${usage} [${serialized.code}]\n`);
+    }
+    return exitCode;
   } finally {
     if (ownSignals) {
       process.off('SIGINT', onSignal);
@@ -266,12 +277,30 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
   }
 }
 
+/** Whether the command line asks for JSON (`--json` before any `--`), even if it does not parse. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * An error as `keel ... --json` prints it, on stderr: one line, `{ "error": { "code", "message",
+ * "fault", "retryable", "exit_code", "details"? } }`, the exit code the same as without `--json`.
+ */
+export function renderJsonError(error: unknown, exitCode: number, interrupted = false): string {
+  const { details, ...serialized } = interrupted
+    ? { code: 'interrupted', message: 'Interrupted.', fault: 'caller', retryable: true, details: undefined }
+    : serializeError(error);
+  const shown = details !== undefined && Object.keys(details).length > 0 ? { details } : {};
+  return JSON.stringify({ error: { ...serialized, exit_code: exitCode, ...shown } });
+}
+
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+    throw new UsageError((error as Error).message, HELP);
   }
   const { values, positionals, tokens } = parsed;
   const [command, ...rest] = positionals;
@@ -279,7 +308,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const helpFor = command === 'help' ? rest[0] : values.help ? command : undefined;
   if (helpFor !== undefined) {
     const usage = commandUsage(HELP, helpFor, flagsOf(helpFor));
-    if (usage === undefined) throw new UsageError(`Unknown command "${helpFor}".\n\n${HELP}`);
+    if (usage === undefined) throw new UsageError(`Unknown command "${helpFor}".`, HELP);
     io.stdout.write(usage);
     return EXIT.ok;
   }
@@ -304,7 +333,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       if (token.kind !== 'option' || token.name === 'config') continue;
       if (!allowed.includes(token.name as OptionName))
         throw new UsageError(
-          `keel ${command} does not take ${token.rawName}.\n\n${commandUsage(HELP, command, flagsOf(command)) ?? HELP}`,
+          `keel ${command} does not take ${token.rawName}.`,
+          commandUsage(HELP, command, flagsOf(command)) ?? HELP,
         );
     }
   }
@@ -327,6 +357,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'worker':
       return workerCommand(
         {
+          json: values.json,
           concurrency: values.concurrency,
           config: values.config,
           leaseMs: values['lease-ms'],
@@ -343,14 +374,18 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           workers: values.workers,
           noWorker: values['no-worker'],
           config: values.config,
+          json: values.json,
         },
         io,
       );
     case 'console':
       if (rest.length > 0) throw new UsageError('keel console takes no arguments.');
-      return consoleCommand(io);
+      return consoleCommand({ json: values.json }, io);
     case 'gateway':
-      return gatewayCommand({ port: values.port, host: values.host, config: values.config }, io);
+      return gatewayCommand(
+        { port: values.port, host: values.host, config: values.config, json: values.json },
+        io,
+      );
     case 'keys':
       return keysCommand(
         {
@@ -471,7 +506,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'trace':
       return traceCommand({ runId: rest[0], json: values.json }, io);
     case 'export':
-      return exportCommand({ runId: rest[0], output: values.output }, io);
+      return exportCommand({ runId: rest[0], output: values.output, json: values.json }, io);
     case 'import':
       return importCommand({ file: rest[0], json: values.json }, io);
     case 'replay':
@@ -543,7 +578,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         io,
       );
     case 'migrate':
-      return migrateCommand(io);
+      return migrateCommand({ json: values.json }, io);
     case 'doctor':
       if (rest.length > 0) throw new UsageError('keel doctor takes no arguments.');
       return doctorCommand({ json: values.json, port: values.port, config: values.config }, io);
@@ -553,6 +588,6 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
         io,
       );
     default:
-      throw new UsageError(`Unknown command "${command}".\n\n${HELP}`);
+      throw new UsageError(`Unknown command "${command}".`, HELP);
   }
 }

@@ -40,11 +40,10 @@ export async function approvalsCommand(options: ApprovalsCommandOptions, io: Cli
   const { action, id, json } = options;
   if (action !== 'list' && action !== 'approve' && action !== 'reject') throw new UsageError(USAGE);
   if (action === 'list' && (id !== undefined || options.reason !== undefined))
-    throw new UsageError(`keel approvals list takes only --run and --json.\n\n${USAGE}`);
-  if (action !== 'list' && !id)
-    throw new UsageError(`keel approvals ${action} needs an approval id.\n\n${USAGE}`);
+    throw new UsageError(`keel approvals list takes only --run and --json.`, USAGE);
+  if (action !== 'list' && !id) throw new UsageError(`keel approvals ${action} needs an approval id.`, USAGE);
   if (action !== 'list' && options.run !== undefined)
-    throw new UsageError(`--run is a flag of keel approvals list.\n\n${USAGE}`);
+    throw new UsageError(`--run is a flag of keel approvals list.`, USAGE);
 
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {

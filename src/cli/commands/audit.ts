@@ -44,7 +44,8 @@ export async function auditCommand(options: AuditCommandOptions, io: CliIo): Pro
   const parsed = listAuditQuery.safeParse(raw);
   if (!parsed.success)
     throw new UsageError(
-      `${parsed.error.issues.map((issue) => `--${issueFlag(issue.path)}: ${issue.message}`).join('; ')}\n\n${USAGE}`,
+      `${parsed.error.issues.map((issue) => `--${issueFlag(issue.path)}: ${issue.message}`).join('; ')}`,
+      USAGE,
     );
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {

@@ -51,7 +51,7 @@ export async function budgetsCommand(options: BudgetsCommandOptions, io: CliIo):
   if (action !== 'create' && action !== 'list' && action !== 'update' && action !== 'delete')
     throw new UsageError(USAGE);
   if ((action === 'update' || action === 'delete') && !options.id)
-    throw new UsageError(`keel budgets ${action} needs a budget id.\n\n${USAGE}`);
+    throw new UsageError(`keel budgets ${action} needs a budget id.`, USAGE);
   const create = action === 'create' ? parseWith(createBudgetRequest, createBody(options)) : undefined;
   const update = action === 'update' ? parseWith(updateBudgetRequest, updateBody(options)) : undefined;
   const tenantId = options.tenant ?? LOCAL_TENANT;
@@ -86,8 +86,8 @@ export async function budgetsCommand(options: BudgetsCommandOptions, io: CliIo):
 }
 
 function createBody(options: BudgetsCommandOptions): Record<string, unknown> {
-  if (!options.scope) throw new UsageError(`keel budgets create needs --scope.\n\n${USAGE}`);
-  if (!options.period) throw new UsageError(`keel budgets create needs --period.\n\n${USAGE}`);
+  if (!options.scope) throw new UsageError(`keel budgets create needs --scope.`, USAGE);
+  if (!options.period) throw new UsageError(`keel budgets create needs --period.`, USAGE);
   return {
     scope: options.scope,
     ...(options.scopeId === undefined ? {} : { scope_id: options.scopeId }),
@@ -103,7 +103,7 @@ function updateBody(options: BudgetsCommandOptions): Record<string, unknown> {
     ['--period', options.period],
   ] as const)
     if (value !== undefined)
-      throw new UsageError(`${flag} cannot change: delete the budget and create another.\n\n${USAGE}`);
+      throw new UsageError(`${flag} cannot change: delete the budget and create another.`, USAGE);
   return limitsBody(options);
 }
 

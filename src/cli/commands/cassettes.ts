@@ -18,18 +18,25 @@ import { EXIT } from '../exit-codes.js';
 import { renderOutput } from '../render.js';
 import { UsageError } from '../usage-error.js';
 
-/** `keel export <run-id> [-o file]`: an ended run as a cassette, on stdout or in a file. */
+/**
+ * `keel export <run-id> [-o file]`: an ended run as a cassette, on stdout or in a file (the
+ * cassette is JSON either way; with `-o` and `--json` what was written is said as JSON).
+ */
 export async function exportCommand(
-  { runId, output }: { runId?: string; output?: string },
+  { runId, output, json = false }: { runId?: string; output?: string; json?: boolean },
   io: CliIo,
 ): Promise<number> {
-  if (!runId) throw new UsageError('Usage: keel export <run-id> [-o file]');
+  if (!runId) throw new UsageError('Usage: keel export <run-id> [-o file] [--json]');
   const cassette = await fetchCassette(io, runId);
   const text = JSON.stringify(cassette, null, 2) + '\n';
   if (output === undefined) io.stdout.write(text);
   else {
     writeFileSync(resolve(io.cwd, output), text);
-    io.stderr.write(`Wrote run ${runId} (${cassette.steps.length} steps) to ${output}\n`);
+    if (json)
+      io.stdout.write(
+        JSON.stringify({ run_id: runId, steps: cassette.steps.length, file: resolve(io.cwd, output) }) + '\n',
+      );
+    else io.stderr.write(`Wrote run ${runId} (${cassette.steps.length} steps) to ${output}\n`);
   }
   return EXIT.ok;
 }

@@ -10,7 +10,7 @@ import { UsageError } from '../usage-error.js';
  * server with the local admin key (`POST /v1/console/links`), so the link's session is tenant
  * `default`'s. With Postgres there are no links: sign in with an API key.
  */
-export async function consoleCommand(io: CliIo): Promise<number> {
+export async function consoleCommand({ json = false }: { json?: boolean }, io: CliIo): Promise<number> {
   if (io.env.DATABASE_URL)
     throw new UsageError(
       'keel console prints sign-in links for the embedded database only; with Postgres, open the console of keel serve and sign in with an API key (keel keys create).',
@@ -27,8 +27,14 @@ export async function consoleCommand(io: CliIo): Promise<number> {
     const link = await backend.api.call<{ path: string; expires_at: string }>('/v1/console/links', {
       method: 'POST',
     });
-    io.stdout.write(`${backend.url}${link!.path}\n`);
-    io.stderr.write(`(a one-time sign-in link, valid until ${link!.expires_at})\n`);
+    if (json)
+      io.stdout.write(
+        JSON.stringify({ url: `${backend.url}${link!.path}`, expires_at: link!.expires_at }) + '\n',
+      );
+    else {
+      io.stdout.write(`${backend.url}${link!.path}\n`);
+      io.stderr.write(`(a one-time sign-in link, valid until ${link!.expires_at})\n`);
+    }
     return EXIT.ok;
   } finally {
     await backend.close();

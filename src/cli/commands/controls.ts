@@ -47,9 +47,9 @@ export async function controlsCommand(options: ControlCommandOptions, io: CliIo)
   const listing = noun === 'tools' && action === 'list';
   const step = action === undefined ? undefined : ACTIONS[noun]?.[action];
   if (!listing && step === undefined) throw new UsageError(CONTROLS_USAGE);
-  if (!listing && !target) throw new UsageError(`keel ${noun} ${action} needs a name.\n\n${CONTROLS_USAGE}`);
+  if (!listing && !target) throw new UsageError(`keel ${noun} ${action} needs a name.`, CONTROLS_USAGE);
   if (options.agent !== undefined && noun !== 'tools')
-    throw new UsageError(`--agent applies to keel tools only.\n\n${CONTROLS_USAGE}`);
+    throw new UsageError(`--agent applies to keel tools only.`, CONTROLS_USAGE);
   if (options.tenant !== undefined && noun === 'deployments')
     throw new UsageError(`A deployment is shared by every tenant: keel deployments takes no --tenant.`);
 

@@ -24,7 +24,7 @@ export interface EraseCommandOptions {
 export async function eraseCommand(options: EraseCommandOptions, io: CliIo): Promise<number> {
   const userId = options.user;
   if (userId === undefined || userId.trim() === '' || userId.length > 200)
-    throw new UsageError(`keel erase needs --user <id> (1-200 characters).\n\n${USAGE}`);
+    throw new UsageError(`keel erase needs --user <id> (1-200 characters).`, USAGE);
   const tenantId = options.tenant ?? CLI_TENANT;
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
   try {

@@ -102,18 +102,18 @@ function writeSuite(io: CliIo, file: string, text: string): void {
 
 function parseFlags(flags: EvalCaptureFlags): Omit<CaptureOptions, 'source'> {
   const agent = flags.agent?.trim();
-  if (!agent) throw new UsageError(`--agent is required.\n${USAGE}`);
+  if (!agent) throw new UsageError(`--agent is required.`, USAGE);
   const outcome = flags.outcome;
   if (outcome !== undefined && !isOneOf(CAPTURE_OUTCOMES, outcome))
-    throw new UsageError(`Unknown --outcome "${outcome}": use committed or rejected.\n${USAGE}`);
+    throw new UsageError(`Unknown --outcome "${outcome}": use committed or rejected.`, USAGE);
   const feedback = flags.feedback;
   if (feedback !== undefined && !isOneOf(CAPTURE_FEEDBACK, feedback))
-    throw new UsageError(`Unknown --feedback "${feedback}": use negative.\n${USAGE}`);
+    throw new UsageError(`Unknown --feedback "${feedback}": use negative.`, USAGE);
   const limit = flags.limit === undefined ? DEFAULT_LIMIT : Number(flags.limit);
   if (!/^\s*\d+\s*$/.test(String(flags.limit ?? DEFAULT_LIMIT)) || !Number.isSafeInteger(limit) || limit < 1)
-    throw new UsageError(`--limit must be a positive integer, got "${flags.limit}".\n${USAGE}`);
+    throw new UsageError(`--limit must be a positive integer, got "${flags.limit}".`, USAGE);
   if (flags.json && flags.output === undefined)
-    throw new UsageError(`--json prints a summary: give -o for the suite file.\n${USAGE}`);
+    throw new UsageError(`--json prints a summary: give -o for the suite file.`, USAGE);
   return {
     agent,
     limit,

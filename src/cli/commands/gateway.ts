@@ -27,7 +27,18 @@ const DRAIN_MS = 30_000;
  * connections, lets in-flight calls finish (up to 30 s), then writes the buffered call records.
  */
 export async function gatewayCommand(
-  { port, host, config }: { port?: string; host?: string; config?: string },
+  {
+    port,
+    host,
+    config,
+    json = false,
+  }: {
+    port?: string;
+    host?: string;
+    config?: string;
+    /** Start-up and stop as JSON lines on stdout instead of the banner on stderr. */
+    json?: boolean;
+  },
   io: CliIo,
 ): Promise<number> {
   checkLogLevelEnv(io.env);
@@ -109,9 +120,11 @@ export async function gatewayCommand(
   const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   const routes = service.gateway.routes();
   logger.info('keel gateway serving', { url, routes, config: path, store: backend.description });
-  io.stderr.write(
-    `Keel gateway at ${url}/v1 serving ${routes.join(', ')}\n  keys: npx keel keys create --tenant <tenant> --scopes gateway\n`,
-  );
+  if (json) io.stdout.write(JSON.stringify({ event: 'serving', url: `${url}/v1`, routes }) + '\n');
+  else
+    io.stderr.write(
+      `Keel gateway at ${url}/v1 serving ${routes.join(', ')}\n  keys: npx keel keys create --tenant <tenant> --scopes gateway\n`,
+    );
 
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('draining');
@@ -125,5 +138,6 @@ export async function gatewayCommand(
   await service.close();
   await closeGovernance();
   await backend.close();
+  if (json) io.stdout.write(JSON.stringify({ event: 'stopped' }) + '\n');
   return EXIT.ok;
 }

@@ -74,10 +74,14 @@ export async function showCommand(
 }
 
 /** `keel migrate`: applies pending migrations and reports the schema version. */
-export async function migrateCommand(io: CliIo): Promise<number> {
+export async function migrateCommand({ json = false }: { json?: boolean }, io: CliIo): Promise<number> {
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true, migrate: true });
   try {
-    io.stdout.write(`Migrations applied (${backend.description}).\n`);
+    io.stdout.write(
+      json
+        ? JSON.stringify({ migrated: true, store: backend.description }) + '\n'
+        : `Migrations applied (${backend.description}).\n`,
+    );
     return EXIT.ok;
   } finally {
     await backend.close();

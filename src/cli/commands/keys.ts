@@ -35,8 +35,7 @@ export interface KeysCommandOptions {
 export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promise<number> {
   const { action } = options;
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(USAGE);
-  if (action === 'revoke' && !options.id)
-    throw new UsageError(`keel keys revoke needs a key id.\n\n${USAGE}`);
+  if (action === 'revoke' && !options.id) throw new UsageError(`keel keys revoke needs a key id.`, USAGE);
   const create = action === 'create' ? parseCreate(options) : undefined;
 
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
@@ -62,7 +61,11 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
     }
     const revoked = await keys.revokeKey(options.id as string);
     if (revoked === undefined) throw new UsageError(`No API key with id "${options.id}".`);
-    io.stdout.write(`Revoked ${revoked.id} (${revoked.prefix}…, tenant ${revoked.tenant_id}).\n`);
+    io.stdout.write(
+      options.json
+        ? JSON.stringify(revoked) + '\n'
+        : `Revoked ${revoked.id} (${revoked.prefix}…, tenant ${revoked.tenant_id}).\n`,
+    );
     return EXIT.ok;
   } finally {
     await backend.close();
@@ -70,12 +73,12 @@ export async function keysCommand(options: KeysCommandOptions, io: CliIo): Promi
 }
 
 function parseCreate(options: KeysCommandOptions) {
-  if (!options.tenant) throw new UsageError(`keel keys create needs --tenant.\n\n${USAGE}`);
+  if (!options.tenant) throw new UsageError(`keel keys create needs --tenant.`, USAGE);
   const scopes = (options.scopes ?? '')
     .split(',')
     .map((scope) => scope.trim())
     .filter((scope) => scope !== '');
-  if (scopes.length === 0) throw new UsageError(`keel keys create needs --scopes.\n\n${USAGE}`);
+  if (scopes.length === 0) throw new UsageError(`keel keys create needs --scopes.`, USAGE);
   for (const scope of scopes)
     if (!(API_KEY_SCOPES as readonly string[]).includes(scope))
       throw new UsageError(`Unknown scope "${scope}". Scopes: ${API_KEY_SCOPES.join(', ')}.`);

@@ -104,14 +104,14 @@ export async function promptsCommand(options: PromptsCommandOptions, io: CliIo):
 function parseAction(options: PromptsCommandOptions): Action {
   const action = options.action as Action;
   if (!ACTIONS.includes(action)) throw new UsageError(USAGE);
-  if (!options.agent) throw new UsageError(`keel prompts ${action} needs an agent.\n\n${USAGE}`);
+  if (!options.agent) throw new UsageError(`keel prompts ${action} needs an agent.`, USAGE);
   if (action === 'pin' && !options.version)
-    throw new UsageError(`keel prompts pin needs a version (v1, v2...).\n\n${USAGE}`);
-  if (action === 'push' && !options.file) throw new UsageError(`keel prompts push needs --file.\n\n${USAGE}`);
+    throw new UsageError(`keel prompts pin needs a version (v1, v2...).`, USAGE);
+  if (action === 'push' && !options.file) throw new UsageError(`keel prompts push needs --file.`, USAGE);
   if (action !== 'push' && (options.file !== undefined || options.note !== undefined))
-    throw new UsageError(`--file and --note go with keel prompts push only.\n\n${USAGE}`);
+    throw new UsageError(`--file and --note go with keel prompts push only.`, USAGE);
   if (options.version !== undefined && action !== 'show' && action !== 'pin')
-    throw new UsageError(`keel prompts ${action} takes no version.\n\n${USAGE}`);
+    throw new UsageError(`keel prompts ${action} takes no version.`, USAGE);
   return action;
 }
 

@@ -17,10 +17,10 @@ export async function pruneCommand(
   { olderThan, dryRun, json }: { olderThan?: string; dryRun: boolean; json: boolean },
   io: CliIo,
 ): Promise<number> {
-  if (olderThan === undefined) throw new UsageError(`keel prune needs --older-than.\n\n${USAGE}`);
+  if (olderThan === undefined) throw new UsageError(`keel prune needs --older-than.`, USAGE);
   const match = DURATION.exec(olderThan.trim());
   if (match === null || Number(match[1]) === 0)
-    throw new UsageError(`--older-than must be like 30d, 12h or 90m, not "${olderThan}".\n\n${USAGE}`);
+    throw new UsageError(`--older-than must be like 30d, 12h or 90m, not "${olderThan}".`, USAGE);
   const before = new Date(Date.now() - Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
 
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });

@@ -1,8 +1,6 @@
 import { UnknownAgentError } from '../../errors/config-errors.js';
 import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { redactValue, runRedactor } from '../../runtime/redaction.js';
-import { TERMINAL_STATUSES } from '../../journal/types.js';
-import { sleep } from '../../util/sleep.js';
 import { runAgent } from '../../runtime/run-agent.js';
 import { readOtelConfig } from '../../telemetry/otel-config.js';
 import { createOtelExport } from '../../telemetry/otel-export.js';
@@ -13,14 +11,10 @@ import { keelDirectory, openBackend, type Backend } from '../backend.js';
 import { readEmbeddedOwner } from '../embedded-lock.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import {
-  renderApprovalRequest,
-  renderEvent,
-  renderOutput,
-  renderStep,
-  renderSummary,
-  renderWait,
-} from '../render.js';
+import { renderApprovalRequest, renderEvent, renderSummary } from '../render.js';
+import { createLiveRun, type LiveEvent, type LiveRun } from '../live-run.js';
+import { followRun } from '../follow-run.js';
+import type { RunEvent } from '../../runtime/run-events.js';
 import { approvalView } from '../../server/approval-routes.js';
 import { UsageError } from '../usage-error.js';
 import { checkAttributionFlags } from '../attribution-flags.js';
@@ -58,21 +52,23 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
   if (input.trim() === '') throw new UsageError('Give the run an input: keel run <agent> "<input>"');
   checkAttributionFlags({ user: options.user, trigger: options.trigger });
   readOtelConfig(io.env);
-  const progress = io.stderr.isTTY === true && !json;
+
   // Config errors come first (and cheaply): a local server would only find the same ones later.
   const remote = !io.env.DATABASE_URL && readEmbeddedOwner(keelDirectory({ env: io.env, cwd: io.cwd }))?.url;
   const config = remote ? undefined : await loadConfig({ path: options.config, cwd: io.cwd, env: io.env });
   if (config && !config.agents.has(agent)) throw new UnknownAgentError(agent, [...config.agents.keys()]);
   const backend = await openBackend({ env: io.env, cwd: io.cwd });
+  // Live text, spinner and step notes on a terminal; nothing live with --json or --detach.
+  const live = createLiveRun({ io, json: json || detach });
   try {
     const run =
       backend.mode === 'remote'
-        ? await runRemote(backend, options, io, progress)
+        ? await runRemote(backend, options, io, live)
         : await runDirect(
             backend,
             options,
             io,
-            progress,
+            live,
             config ?? (await loadConfig({ path: options.config, cwd: io.cwd, env: io.env })),
           );
     if (detach && run.status === 'queued') {
@@ -81,11 +77,12 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
     }
     if (json) io.stdout.write(JSON.stringify(run) + '\n');
     else {
-      io.stdout.write(renderOutput(run.output));
+      live.finish(run.output);
       io.stderr.write(renderSummary(run));
     }
     return run.stop_reason === 'completed' ? EXIT.ok : EXIT.runNotCompleted;
   } finally {
+    live.stop();
     await backend.close();
   }
 }
@@ -95,13 +92,13 @@ async function runDirect(
   backend: Extract<Backend, { mode: 'direct' }>,
   options: RunCommandOptions,
   io: CliIo,
-  progress: boolean,
+  live: LiveRun,
   loaded: LoadedConfig,
 ): Promise<RunView> {
   const logger = createJsonLogger({ level: (io.env.KEEL_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
   const governance = await openGovernance({ client: backend.client, config: loaded, env: io.env, logger });
   try {
-    return await runGoverned({ backend, options, io, progress, loaded, governance, logger });
+    return await runGoverned({ backend, options, io, live, loaded, governance, logger });
   } finally {
     await governance.close();
   }
@@ -111,7 +108,7 @@ async function runGoverned({
   backend,
   options: { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER },
   io,
-  progress,
+  live,
   loaded: { agents, gateway, redactByTenant },
   governance,
   logger,
@@ -119,7 +116,7 @@ async function runGoverned({
   backend: Extract<Backend, { mode: 'direct' }>;
   options: RunCommandOptions;
   io: CliIo;
-  progress: boolean;
+  live: LiveRun;
   loaded: LoadedConfig;
   governance: Governance;
   logger: Logger;
@@ -138,7 +135,7 @@ async function runGoverned({
   const requested: string[] = [];
   const showApproval = async (approvalId: string) => {
     const approval = await store.getApproval(approvalId);
-    if (approval) io.stderr.write(renderApprovalRequest(approvalView(approval)));
+    if (approval) live.note(renderApprovalRequest(approvalView(approval)));
   };
   if (detach) {
     const redact = runRedactor(definition, 'default', redactByTenant);
@@ -177,7 +174,7 @@ async function runGoverned({
         trigger,
         idempotencyKey,
         ...(redactByTenant === undefined ? {} : { redactByTenant }),
-        streamText: progress,
+        streamText: live.streamsText,
         logger,
         stopWaiting: stopWaiting.signal,
         onEvent: (event) => {
@@ -186,18 +183,21 @@ async function runGoverned({
             if (embedded) stopWaiting.abort();
             else
               void showApproval(event.approvalId)
-                .then(() => io.stderr.write('  waiting for the decision (from another terminal)…\n'))
+                .then(() => live.note('  waiting for the decision (from another terminal)…\n'))
                 .catch((error: unknown) => logger.warn('approval not shown', { error: String(error) }));
           }
-          if (!progress) return;
-          const line = renderEvent(event);
-          if (line) io.stderr.write(line);
+          const shown = liveEventOf(event);
+          if (shown !== undefined) live.event(shown);
+          else if (event.type === 'run-start' || event.type === 'run-wait') {
+            const line = renderEvent(event);
+            if (line !== undefined) live.progress(line);
+          }
         },
       }),
     );
     if (embedded && run.status === 'awaiting_approval') {
       for (const approvalId of requested) await showApproval(approvalId);
-      io.stderr.write(
+      live.note(
         `keel run stops here: this process holds the embedded database, which keel approvals needs.\n` +
           `Once decided, keel worker (or keel serve) resumes run ${run.id}; keel show ${run.id} follows it.\n`,
       );
@@ -209,11 +209,43 @@ async function runGoverned({
   }
 }
 
+/** A runtime event as `keel run` shows it; undefined for those it does not. */
+function liveEventOf(event: RunEvent): LiveEvent | undefined {
+  switch (event.type) {
+    case 'text-delta':
+      return { type: 'text', seq: event.seq, execution: event.attempt, text: event.text };
+    case 'step-start':
+      return { type: 'step-start', seq: event.seq, kind: event.kind, name: event.name };
+    case 'step-end':
+      return {
+        type: 'step-end',
+        seq: event.seq,
+        kind: event.kind,
+        name: event.name,
+        status: event.status,
+        replayed: event.replayed,
+        durationMs: event.durationMs,
+        costUsd: event.costUsd ?? null,
+        ...(event.usage === undefined
+          ? {}
+          : { tokens: { input: event.usage.inputTokens, output: event.usage.outputTokens } }),
+        error: event.error ?? null,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `keel run` through a server (the `keel serve` that owns the embedded database): submits the
+ * run, then follows it over its event stream (`GET /v1/runs/{id}/events`), showing text live and
+ * the approvals it waits on, until it ends.
+ */
 async function runRemote(
   backend: Extract<Backend, { mode: 'remote' }>,
   { agent, input, detach, session, idempotencyKey, user, trigger = CLI_TRIGGER }: RunCommandOptions,
   io: CliIo,
-  progress: boolean,
+  live: LiveRun,
 ): Promise<RunView> {
   const { api } = backend;
   const submitted = await api.submit(
@@ -226,35 +258,7 @@ async function runRemote(
     },
     idempotencyKey,
   );
-  let run = await api.getRun(submitted.id);
-  if (detach || !run) return run ?? ({ id: submitted.id, status: submitted.status } as RunView);
-  let shown = 0;
-  let shownWait: string | undefined;
-  const shownApprovals = new Set<string>();
-  while (!TERMINAL_STATUSES.includes(run.status)) {
-    await sleep(150, io.signal);
-    // The server holds the database: `keel approvals approve` goes through it, and the run goes on.
-    if (run.status === 'awaiting_approval')
-      for (const approval of await api.listApprovals({ run_id: run.id, status: 'pending' }))
-        if (!shownApprovals.has(approval.id)) {
-          shownApprovals.add(approval.id);
-          io.stderr.write(renderApprovalRequest(approval) + '  waiting for the decision…\n');
-        }
-    if (progress && run.waiting && run.waiting.until !== shownWait) {
-      shownWait = run.waiting.until;
-      io.stderr.write(renderWait(run.waiting));
-    }
-    if (progress) {
-      const steps = await api.getSteps(run.id, false);
-      for (const step of steps.slice(shown)) {
-        if (step.status === 'started') break;
-        io.stderr.write(renderStep(step));
-        shown++;
-      }
-    }
-    run = (await api.getRun(run.id)) ?? run;
-  }
-  if (progress)
-    for (const step of (await api.getSteps(run.id, false)).slice(shown)) io.stderr.write(renderStep(step));
-  return run;
+  if (detach)
+    return (await api.getRun(submitted.id)) ?? ({ id: submitted.id, status: submitted.status } as RunView);
+  return followRun({ api, runId: submitted.id, live, signal: io.signal });
 }

@@ -45,7 +45,16 @@ export async function serveCommand(
     workers,
     noWorker,
     config,
-  }: { port?: string; host?: string; workers?: string; noWorker: boolean; config?: string },
+    json = false,
+  }: {
+    port?: string;
+    host?: string;
+    workers?: string;
+    noWorker: boolean;
+    config?: string;
+    /** Start-up and stop as JSON lines on stdout instead of the banner on stderr. */
+    json?: boolean;
+  },
   io: CliIo,
 ): Promise<number> {
   // Every flag and setting is checked before anything is loaded or opened: a bad one exits 2 at once.
@@ -219,16 +228,32 @@ export async function serveCommand(
     worker: worker?.owner ?? null,
     gateway: gateway?.gateway.routes() ?? null,
   });
-  if (newAdminKey !== undefined)
+  // A wildcard listen address is reached on loopback from this machine.
+  const browseUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+  if (json) {
+    const login = consoleAssets?.available === true ? consoleLogin?.issue() : undefined;
+    io.stdout.write(
+      JSON.stringify({
+        event: 'serving',
+        url,
+        agents: [...agents.keys()],
+        worker: worker?.owner ?? null,
+        admin_key: newAdminKey ?? null,
+        console:
+          consoleAssets === undefined || !consoleAssets.available
+            ? null
+            : `${browseUrl}/${login === undefined ? '' : `#login=${login.token}`}`,
+      }) + '\n',
+    );
+  } else if (newAdminKey !== undefined)
     io.stderr.write(
       `Created a local admin API key (tenant "default"), shown once and kept in ${adminKeyPath(keelDirectory({ env: io.env, cwd: io.cwd }))}:\n  ${newAdminKey}\n`,
     );
-  io.stderr.write(
-    `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
-  );
-  if (consoleAssets !== undefined) {
-    // A wildcard listen address is reached on loopback from this machine.
-    const browseUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+  if (!json)
+    io.stderr.write(
+      `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
+    );
+  if (consoleAssets !== undefined && !json) {
     if (!consoleAssets.available)
       io.stderr.write(`  console: not built (run \`npm run build\` to serve it at ${browseUrl}/)\n`);
     else if (consoleLogin !== undefined)
@@ -248,5 +273,6 @@ export async function serveCommand(
   await configured.close();
   await governance.close();
   await backend.close();
+  if (json) io.stdout.write(JSON.stringify({ event: 'stopped' }) + '\n');
   return EXIT.ok;
 }

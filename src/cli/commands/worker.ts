@@ -31,7 +31,16 @@ export async function workerCommand(
     leaseMs,
     metricsPort,
     metricsHost,
-  }: { concurrency?: string; config?: string; leaseMs?: string; metricsPort?: string; metricsHost?: string },
+    json = false,
+  }: {
+    concurrency?: string;
+    config?: string;
+    leaseMs?: string;
+    metricsPort?: string;
+    metricsHost?: string;
+    /** Start-up and stop as JSON lines on stdout instead of the metrics line on stderr. */
+    json?: boolean;
+  },
   io: CliIo,
 ): Promise<number> {
   // Every flag and setting is checked before anything is loaded or opened: a bad one exits 2 at once.
@@ -132,7 +141,16 @@ export async function workerCommand(
     store: backend.description,
     metrics: metricsUrl,
   });
-  if (metricsUrl !== null) io.stderr.write(`Keel worker metrics at ${metricsUrl}\n`);
+  if (json)
+    io.stdout.write(
+      JSON.stringify({
+        event: 'working',
+        owner: worker.owner,
+        agents: [...agents.keys()],
+        metrics_url: metricsUrl,
+      }) + '\n',
+    );
+  else if (metricsUrl !== null) io.stderr.write(`Keel worker metrics at ${metricsUrl}\n`);
   await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('worker draining');
   await worker.stop();
@@ -146,6 +164,7 @@ export async function workerCommand(
   await governance.close();
   await backend.close();
   logger.info('worker stopped');
+  if (json) io.stdout.write(JSON.stringify({ event: 'stopped' }) + '\n');
   return EXIT.ok;
 }
 
