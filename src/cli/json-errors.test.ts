@@ -54,6 +54,7 @@ const CASES: Record<string, Case> = {
   eval: { args: ['eval', join(dataDir, 'missing-suite.yaml')], code: 'suite_invalid', exit: 2 },
   evals: { args: ['evals', 'show'], code: 'usage', exit: 2 },
   migrate: { args: ['migrate'], code: 'database_unavailable', exit: 4, env: NO_DATABASE },
+  doctor: { args: ['doctor', 'now'], code: 'usage', exit: 2 },
   prune: { args: ['prune', '--older-than', 'soon'], code: 'usage', exit: 2 },
   version: { args: ['version', 'now'], code: 'usage', exit: 2 },
 };
