@@ -11,7 +11,7 @@ import type {
   LanguageModelV3StreamPart,
 } from '@ai-sdk/provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRecipeGateway, type RecipeGateway } from './recipe-gateway.fixture.js';
+import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
 let keel: RecipeGateway;
 

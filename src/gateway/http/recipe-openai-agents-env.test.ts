@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startRecipeGateway, type RecipeGateway } from './recipe-gateway.fixture.js';
+import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
 let keel: RecipeGateway;
 

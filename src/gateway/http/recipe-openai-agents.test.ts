@@ -9,7 +9,7 @@ import { Agent, getGlobalTraceProvider, run, setDefaultOpenAIClient, tool } from
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startRecipeGateway, type RecipeGateway } from './recipe-gateway.fixture.js';
+import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
 /**
  * The SDK ships its own `openai` (7.x) while Keel's tests pin 6.x: the two classes differ in type

@@ -5,17 +5,17 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openStore } from '../../journal/open-store.js';
-import { createAnthropicModel } from '../../model/anthropic.js';
-import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../testing/fake-anthropic-server.js';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
-import { createApiKeys } from '../api-keys.js';
-import type { GatewayConfigInput } from '../gateway-config.js';
-import { createGateway } from '../gateway.js';
-import { createSqlCallRecorder } from '../sql-call-recorder.js';
-import { createSqlRateLimiter } from '../sql-rate-limiter.js';
-import { createSqlResponseCache } from '../sql-response-cache.js';
-import { createGatewayHandler } from './gateway-handler.js';
+import { openStore } from '../../../journal/open-store.js';
+import { createAnthropicModel } from '../../../model/anthropic.js';
+import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
+import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../../testing/fake-openai-server.js';
+import { createApiKeys } from '../../api-keys.js';
+import type { GatewayConfigInput } from '../../gateway-config.js';
+import { createGateway } from '../../gateway.js';
+import { createSqlCallRecorder } from '../../sql-call-recorder.js';
+import { createSqlRateLimiter } from '../../sql-rate-limiter.js';
+import { createSqlResponseCache } from '../../sql-response-cache.js';
+import { createGatewayHandler } from '../gateway-handler.js';
 
 export interface RecipeGateway {
   /** The gateway's origin, e.g. `http://127.0.0.1:4321` (OpenAI clients take `${url}/v1`). */
