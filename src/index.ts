@@ -100,7 +100,18 @@ export type {
   Usage,
   FinishReason,
   GatewayServed,
+  ContentPart,
+  TextPart,
+  ImagePart,
+  FilePart,
+  MediaSource,
+  ImageDetail,
+  CacheControl,
+  ReasoningOptions,
+  ReasoningEffort,
+  UnsupportedField,
 } from './model/model.js';
+export { contentText } from './model/content-parts.js';
 export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
 export {
   createScriptedModel,
@@ -324,6 +335,7 @@ export {
 } from './errors/storage-errors.js';
 export {
   ProviderError,
+  UnsupportedFieldError,
   ModelOutputError,
   ModelTimeoutError,
   ModelConfigError,

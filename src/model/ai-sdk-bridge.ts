@@ -49,6 +49,7 @@ import {
   redactSecrets,
   SK_KEY_PATTERN,
 } from './provider-http.js';
+import { AI_SDK_CAPABILITIES, assertSupported, findUnsupportedField } from './provider-capabilities.js';
 import { parseRetryAfter } from './retry-after.js';
 import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 
@@ -96,11 +97,16 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
   }
   const label = `${provider} ${model.modelId}`;
 
+  const check = (request: ModelRequest) =>
+    assertSupported({ request, capabilities: AI_SDK_CAPABILITIES, provider, model: model.modelId });
+
   return {
     provider,
     modelId: model.modelId,
+    unsupportedField: (request) => findUnsupportedField(request, AI_SDK_CAPABILITIES),
 
     async generate(request: ModelRequest, callOptions: ModelCallOptions = {}): Promise<ModelResponse> {
+      check(request);
       const { signal } = callOptions;
       let result: Awaited<ReturnType<AiSdkLanguageModel['doGenerate']>>;
       try {
@@ -135,6 +141,7 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
       request: ModelRequest,
       callOptions: ModelCallOptions = {},
     ): AsyncGenerator<ModelStreamEvent> {
+      check(request);
       const { signal } = callOptions;
       let reader: ReadableStreamDefaultReader<LanguageModelV2StreamPart | LanguageModelV3StreamPart>;
       try {
@@ -246,7 +253,25 @@ function toPrompt(messages: Message[]): LanguageModelV3Message[] {
         prompt.push({ role: 'system', content: message.content });
         break;
       case 'user':
-        prompt.push({ role: 'user', content: [{ type: 'text', text: message.content }] });
+        prompt.push({
+          role: 'user',
+          content:
+            typeof message.content === 'string'
+              ? [{ type: 'text', text: message.content }]
+              : message.content.map((part) =>
+                  part.type === 'text'
+                    ? { type: 'text', text: part.text }
+                    : {
+                        type: 'file',
+                        // A URL string would be read as base64 data: the AI SDK takes URLs as URL objects.
+                        data: part.url === undefined ? part.data : new URL(part.url),
+                        mediaType: part.mediaType ?? 'image/*',
+                        ...(part.type === 'file' && part.filename !== undefined
+                          ? { filename: part.filename }
+                          : {}),
+                      },
+                ),
+        });
         break;
       case 'assistant': {
         const content: Extract<LanguageModelV3Message, { role: 'assistant' }>['content'] =
