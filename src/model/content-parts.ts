@@ -33,3 +33,10 @@ export function mediaParts(
   if (typeof content === 'string') return [];
   return content.filter((part): part is Exclude<ContentPart, { type: 'text' }> => part.type !== 'text');
 }
+
+/** A `data:` URL's media type and base64 payload; undefined for any other URL. */
+export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
+  const match = /^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$/s.exec(url);
+  if (match === null) return undefined;
+  return { mediaType: match[1] as string, data: match[2] as string };
+}

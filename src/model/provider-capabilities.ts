@@ -31,6 +31,8 @@ export interface ProviderCapabilities {
     url: boolean;
     /** Media types accepted; undefined: any (the provider decides). */
     mediaTypes?: readonly string[];
+    /** Media types accepted by URL, when fewer than inline. */
+    urlMediaTypes?: readonly string[];
   };
 }
 
@@ -51,7 +53,12 @@ export const ANTHROPIC_CAPABILITIES: ProviderCapabilities = {
   parallelToolCallsOff: true,
   cacheControl: true,
   image: { data: true, url: true, urlNeedsMediaType: false, detail: false },
-  file: { data: true, url: true, mediaTypes: ['application/pdf', 'text/plain'] },
+  file: {
+    data: true,
+    url: true,
+    mediaTypes: ['application/pdf', 'text/plain'],
+    urlMediaTypes: ['application/pdf'],
+  },
 };
 
 /** Gemini generateContent. */
@@ -121,6 +128,15 @@ export function findUnsupportedField(
           return {
             field: 'content.file.mediaType',
             reason: `${label} takes files of type ${file.mediaTypes.join(', ')}, not ${part.mediaType}`,
+          };
+        if (
+          part.url !== undefined &&
+          file.urlMediaTypes !== undefined &&
+          !file.urlMediaTypes.includes(part.mediaType)
+        )
+          return {
+            field: 'content.file.url',
+            reason: `${label} takes files of type ${part.mediaType} inline only (by URL: ${file.urlMediaTypes.join(', ')})`,
           };
       }
     }
