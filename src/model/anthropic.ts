@@ -95,11 +95,11 @@ export function createAnthropicModel({
   provider = 'anthropic',
   clock = systemClock,
 }: AnthropicModelOptions): LanguageModel {
-  const { messages: endpoint } = resolveEndpoints({
+  const { messages: endpoint, countTokens: countTokensEndpoint } = resolveEndpoints({
     provider,
     model,
     baseURL,
-    paths: { messages: 'v1/messages' },
+    paths: { messages: 'v1/messages', countTokens: 'v1/messages/count_tokens' },
     apiKey,
     officialBaseURL: DEFAULT_ANTHROPIC_BASE_URL,
     service: 'Anthropic',
@@ -131,6 +131,22 @@ export function createAnthropicModel({
     provider,
     modelId: model,
     unsupportedField: (request) => findUnsupportedField(request, ANTHROPIC_CAPABILITIES),
+
+    async countTokens(request: ModelRequest, options: ModelCallOptions = {}): Promise<number> {
+      check(request);
+      const { signal } = options;
+      const { body } = toRequestBody({ model, request, stream: false, maxTokensDefault });
+      // The same body as a message, less what count_tokens refuses.
+      delete body.max_tokens;
+      const response = await http.post({ endpoint: countTokensEndpoint, body, stream: false, signal });
+      const counted = await http.readJson({
+        response,
+        signal,
+        schema: countTokensSchema,
+        expected: 'a token count',
+      });
+      return counted.input_tokens;
+    },
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
       check(request);
@@ -186,6 +202,8 @@ export function createAnthropicModel({
     },
   };
 }
+
+const countTokensSchema = z.object({ input_tokens: z.number().int().nonnegative() });
 
 // ---------------------------------------------------------------------------------------------
 // Request translation

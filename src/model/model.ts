@@ -251,6 +251,11 @@ export interface LanguageModel {
    * can. Models without it are assumed to honour every field.
    */
   unsupportedField?(request: ModelRequest): UnsupportedField | undefined;
+  /**
+   * The request's input tokens as the provider itself counts them (Anthropic's count_tokens),
+   * without generating. Models without it are estimated with Keel's tokenizer by their callers.
+   */
+  countTokens?(request: ModelRequest, options?: ModelCallOptions): Promise<number>;
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }
