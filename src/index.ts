@@ -99,7 +99,18 @@ export type {
   ResponseFormat,
   Usage,
   FinishReason,
+  ContentPart,
+  TextPart,
+  ImagePart,
+  FilePart,
+  MediaSource,
+  ImageDetail,
+  CacheControl,
+  ReasoningOptions,
+  ReasoningEffort,
+  UnsupportedField,
 } from './model/model.js';
+export { contentText } from './model/content-parts.js';
 export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
 export {
   createScriptedModel,
@@ -187,6 +198,7 @@ export {
 } from './errors/storage-errors.js';
 export {
   ProviderError,
+  UnsupportedFieldError,
   ModelOutputError,
   ModelTimeoutError,
   ModelConfigError,

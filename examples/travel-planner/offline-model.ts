@@ -6,7 +6,7 @@
  * The conversation it drives: geocode the destination; then weather and places in parallel; then
  * a day-by-day Markdown itinerary. Failed or missing tools degrade the plan instead of ending it.
  */
-import { createRuleModel, registerBuiltinModel, z } from 'keel';
+import { contentText, createRuleModel, registerBuiltinModel, z } from 'keel';
 import type {
   BuiltinModelOptions,
   LanguageModel,
@@ -58,7 +58,9 @@ registerBuiltinModel('travel-planner', () => createTravelPlannerModel());
  * "make it 5 days" keeps the city of the first message.
  */
 export function parseTripRequest(messages: readonly Message[]): TripRequest {
-  const texts = messages.flatMap((message) => (message.role === 'user' ? [message.content] : [])).reverse();
+  const texts = messages
+    .flatMap((message) => (message.role === 'user' ? [contentText(message.content)] : []))
+    .reverse();
   const first = <T>(read: (text: string) => T | undefined): T | undefined => {
     for (const text of texts) {
       const value = read(text);

@@ -80,3 +80,31 @@ export class ModelAttemptsExhaustedError extends KeelError {
     });
   }
 }
+
+/**
+ * A request field the provider cannot honour (see `LanguageModel.unsupportedField`): refused
+ * before anything is sent, never dropped. The gateway answers it with 400 naming the field.
+ */
+export class UnsupportedFieldError extends KeelError {
+  readonly field: string;
+
+  constructor({
+    provider,
+    model,
+    field,
+    reason,
+  }: {
+    provider: string;
+    model: string;
+    field: string;
+    reason: string;
+  }) {
+    super({
+      code: 'unsupported_field',
+      message: `${provider} model ${model} cannot honour ${field}: ${reason}`,
+      fault: 'caller',
+      details: { provider, model, field },
+    });
+    this.field = field;
+  }
+}

@@ -111,10 +111,25 @@ export interface BreakerState {
 }
 
 /** The gateway: routes, retries, falls back, limits, caches, prices and records model calls. */
+/** Input tokens of a request: counted by the provider (`exact`) or by Keel's tokenizer. */
+export interface TokenCount {
+  inputTokens: number;
+  source: 'exact' | 'estimated';
+  /** The deployment counted for. */
+  deployment: string;
+}
+
+/** The gateway: routes, retries, falls back, limits, caches, prices and records model calls. */
 export interface Gateway {
   generate(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayResult>;
   stream(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayStream>;
   embed(request: EmbeddingRequest, options?: GatewayCallOptions): Promise<EmbeddingResult>;
+  /**
+   * The request's input tokens for its route, without generating: exact from the first deployment
+   * (in plan order, among those that can honour the request) whose provider counts them
+   * (Anthropic's count_tokens), else Keel's estimate for the first deployment's model.
+   */
+  countTokens(request: GatewayRequest, options?: GatewayCallOptions): Promise<TokenCount>;
   /** Route names callers may use. */
   routes(): string[];
   breakers(): BreakerState[];

@@ -9,7 +9,7 @@
  * first event), response-cache-layers (LRU + shared cache). This file wires them and holds the
  * three kinds of call.
  */
-import { ModelOutputError } from '../errors/model-errors.js';
+import { ModelOutputError, UnsupportedFieldError } from '../errors/model-errors.js';
 import type { ModelRequest } from '../model/model.js';
 import { estimateRequestTokens, estimateTextTokens } from '../model/token-estimate.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -30,6 +30,7 @@ import type {
   GatewayRequest,
   GatewayResult,
   GatewayStream,
+  TokenCount,
 } from './gateway-types.js';
 import { parseGatewayConfig } from './parse-gateway-config.js';
 import { cacheKeyForCall, createResponseCacheLayers } from './response-cache-layers.js';
@@ -175,6 +176,24 @@ export function createGateway({
     return error;
   };
 
+  /**
+   * The plan's deployments that can honour every field of the request, in plan order; when none
+   * can, the first one's refusal (`unsupported_field`, naming the field) is the call's answer.
+   */
+  const capablePlan = (
+    plan: readonly GatewayDeployment[],
+    request: ModelRequest,
+  ): readonly GatewayDeployment[] => {
+    const capable = plan.filter(
+      (deployment) => deployment.languageModel.unsupportedField?.(request) === undefined,
+    );
+    if (capable.length > 0) return capable;
+    const first = plan[0];
+    const unsupported = first?.languageModel.unsupportedField?.(request);
+    if (first === undefined || unsupported === undefined) return plan;
+    throw new UnsupportedFieldError({ provider: first.provider, model: first.model, ...unsupported });
+  };
+
   const cacheKeyFor = (request: GatewayRequest, options: GatewayCallOptions): string | undefined =>
     cacheKeyForCall({ request, policy: router.route(request.model).cache, options });
 
@@ -187,12 +206,13 @@ export function createGateway({
         estimateTokens: chatEstimate(request),
       });
       try {
+        const capable = capablePlan(plan, request);
         const key = cacheKeyFor(request, options);
         const hit = key === undefined ? undefined : await responses.get(key);
         if (hit !== undefined) {
           return { response: hit, meta: runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0 }) };
         }
-        const attempt = await runner.open(call, plan, (deployment, timeouts) =>
+        const attempt = await runner.open(call, capable, (deployment, timeouts) =>
           deployment.languageModel.generate(request, { signal: timeouts.signal }),
         );
         const response = attempt.value;
@@ -215,6 +235,7 @@ export function createGateway({
         estimateTokens: chatEstimate(request),
       });
       try {
+        const capable = capablePlan(plan, request);
         const key = cacheKeyFor(request, options);
         const hit = key === undefined ? undefined : await responses.get(key);
         if (hit !== undefined) {
@@ -227,13 +248,17 @@ export function createGateway({
             done: Promise.resolve(meta),
           };
         }
-        const attempt = await runner.open(call, plan, async (deployment, timeouts): Promise<OpenedStream> => {
-          const upstream = deployment.languageModel.stream(request, { signal: timeouts.signal });
-          const iterator = upstream[Symbol.asyncIterator]();
-          const first = await iterator.next();
-          if (first.done === true) throw emptyStreamError(deployment.name);
-          return { iterator, first: first.value };
-        });
+        const attempt = await runner.open(
+          call,
+          capable,
+          async (deployment, timeouts): Promise<OpenedStream> => {
+            const upstream = deployment.languageModel.stream(request, { signal: timeouts.signal });
+            const iterator = upstream[Symbol.asyncIterator]();
+            const first = await iterator.next();
+            if (first.done === true) throw emptyStreamError(deployment.name);
+            return { iterator, first: first.value };
+          },
+        );
         return relayStream({
           runner,
           call,
@@ -243,6 +268,23 @@ export function createGateway({
       } catch (error) {
         throw failed(call, error);
       }
+    },
+
+    async countTokens(request, options = {}): Promise<TokenCount> {
+      const plan = capablePlan(router.plan(request.model), request);
+      const exact = plan.find((deployment) => deployment.languageModel.countTokens !== undefined);
+      if (exact?.languageModel.countTokens !== undefined) {
+        const inputTokens = await exact.languageModel.countTokens(request, {
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        return { inputTokens, source: 'exact', deployment: exact.name };
+      }
+      const first = plan[0] as GatewayDeployment;
+      return {
+        inputTokens: estimateRequestTokens(request, { model: first.model }),
+        source: 'estimated',
+        deployment: first.name,
+      };
     },
 
     async embed(request: EmbeddingRequest, options = {}): Promise<EmbeddingResult> {

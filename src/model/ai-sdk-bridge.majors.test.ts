@@ -89,6 +89,34 @@ describe.each(majors)('fromAiSdk with $name', ({ specification, make }) => {
     });
   });
 
+  it('sends an image, inline and by URL, in the wire form of chat completions', async () => {
+    server.enqueue({ content: 'Two cats.' });
+    await model.generate({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What are these?' },
+            { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+            { type: 'image', url: 'https://example.test/cat.jpg', mediaType: 'image/jpeg' },
+          ],
+        },
+      ],
+    });
+    const body = server.requests.at(-1)?.body as { messages: { content: unknown[] }[] };
+    expect(body.messages[0]?.content).toEqual([
+      { type: 'text', text: 'What are these?' },
+      expect.objectContaining({
+        type: 'image_url',
+        image_url: expect.objectContaining({ url: 'data:image/png;base64,iVBORw0KGgo=' }),
+      }),
+      expect.objectContaining({
+        type: 'image_url',
+        image_url: expect.objectContaining({ url: 'https://example.test/cat.jpg' }),
+      }),
+    ]);
+  });
+
   it('generates tool calls and sends their results back', async () => {
     server.enqueue({
       content: null,

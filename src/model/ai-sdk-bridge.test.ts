@@ -524,3 +524,33 @@ describe('fromAiSdk: usage you can trust', () => {
     });
   });
 });
+
+describe('provider-specific fields', () => {
+  it('sends an image part through the AI SDK to the provider wire', async () => {
+    server.enqueue({ content: 'A cat.' });
+    await model.generate({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+          ],
+        },
+      ],
+    });
+    const body = server.requests.at(-1)?.body as { messages: { content: unknown[] }[] };
+    expect(body.messages[0]?.content[1]).toMatchObject({
+      type: 'image_url',
+      image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' },
+    });
+  });
+
+  it('refuses what the bridge cannot reach before calling the model', async () => {
+    const error = await failure(
+      model.generate({ messages: [{ role: 'user', content: 'Hi' }], reasoning: { effort: 'high' } }),
+    );
+    expect(error).toMatchObject({ code: 'unsupported_field', field: 'reasoning.effort' });
+    expect(server.requests).toHaveLength(0);
+  });
+});

@@ -36,6 +36,7 @@ import {
   redactSecrets,
   SK_KEY_PATTERN,
 } from './provider-http.js';
+import { AI_SDK_CAPABILITIES, assertSupported, findUnsupportedField } from './provider-capabilities.js';
 import { parseRetryAfter } from './retry-after.js';
 import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 
@@ -132,6 +133,7 @@ type FinishPart = Extract<StreamPart, { type: 'finish' }>;
 
 type PromptPart =
   | { type: 'text'; text: string }
+  | FilePromptPart
   | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
   | {
       type: 'tool-result';
@@ -139,6 +141,16 @@ type PromptPart =
       toolName: string;
       output: { type: 'text' | 'error-text'; value: string };
     };
+/**
+ * A file or image of a prompt. v2 and v3 take the data itself (base64 text, or a URL object); v4
+ * takes it tagged (`{ type: 'data', data }` or `{ type: 'url', url }`).
+ */
+type FilePromptPart = {
+  type: 'file';
+  mediaType: string;
+  filename?: string;
+  data: string | URL | { type: 'data'; data: string } | { type: 'url'; url: URL };
+};
 type PromptMessage =
   { role: 'system'; content: string } | { role: 'user' | 'assistant' | 'tool'; content: PromptPart[] };
 
@@ -192,15 +204,20 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
   }
   const label = `${provider} ${model.modelId}`;
 
+  const check = (request: ModelRequest) =>
+    assertSupported({ request, capabilities: AI_SDK_CAPABILITIES, provider, model: model.modelId });
+
   return {
     provider,
     modelId: model.modelId,
+    unsupportedField: (request) => findUnsupportedField(request, AI_SDK_CAPABILITIES),
 
     async generate(request: ModelRequest, callOptions: ModelCallOptions = {}): Promise<ModelResponse> {
+      check(request);
       const { signal } = callOptions;
       let result: AiSdkGenerateResult;
       try {
-        result = await model.doGenerate(toCallOptions(request, signal));
+        result = await model.doGenerate(toCallOptions(request, signal, model.specificationVersion));
       } catch (error) {
         throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
       }
@@ -244,10 +261,11 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
       request: ModelRequest,
       callOptions: ModelCallOptions = {},
     ): AsyncGenerator<ModelStreamEvent> {
+      check(request);
       const { signal } = callOptions;
       let reader: ReadableStreamDefaultReader<StreamPart>;
       try {
-        const result = await model.doStream(toCallOptions(request, signal));
+        const result = await model.doStream(toCallOptions(request, signal, model.specificationVersion));
         reader = (result.stream as ReadableStream<StreamPart>).getReader();
       } catch (error) {
         throw toKeelError({ error, signal, provider, label, clock, origin: 'call' });
@@ -301,8 +319,12 @@ export function fromAiSdk(model: AiSdkLanguageModel, options: FromAiSdkOptions =
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
-function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): AiSdkCallOptions {
-  const options: AiSdkCallOptions = { prompt: toPrompt(request.messages) };
+function toCallOptions(
+  request: ModelRequest,
+  signal: AbortSignal | undefined,
+  specification: AiSdkLanguageModel['specificationVersion'],
+): AiSdkCallOptions {
+  const options: AiSdkCallOptions = { prompt: toPrompt(request.messages, specification) };
   const tools = request.tools ?? [];
   if (tools.length > 0) {
     options.tools = tools.map((tool) => ({
@@ -334,8 +356,19 @@ function toCallOptions(request: ModelRequest, signal: AbortSignal | undefined): 
   return options;
 }
 
+function fileData(
+  data: string | URL,
+  specification: AiSdkLanguageModel['specificationVersion'],
+): FilePromptPart['data'] {
+  if (specification !== 'v4') return data;
+  return typeof data === 'string' ? { type: 'data', data } : { type: 'url', url: data };
+}
+
 /** Consecutive tool results merge into one `tool` message, as the AI SDK's own prompts have them. */
-function toPrompt(messages: Message[]): PromptMessage[] {
+function toPrompt(
+  messages: Message[],
+  specification: AiSdkLanguageModel['specificationVersion'],
+): PromptMessage[] {
   const prompt: PromptMessage[] = [];
   for (const message of messages) {
     switch (message.role) {
@@ -343,7 +376,25 @@ function toPrompt(messages: Message[]): PromptMessage[] {
         prompt.push({ role: 'system', content: message.content });
         break;
       case 'user':
-        prompt.push({ role: 'user', content: [{ type: 'text', text: message.content }] });
+        prompt.push({
+          role: 'user',
+          content:
+            typeof message.content === 'string'
+              ? [{ type: 'text', text: message.content }]
+              : message.content.map((part) =>
+                  part.type === 'text'
+                    ? { type: 'text', text: part.text }
+                    : {
+                        type: 'file',
+                        // A URL string would be read as base64 data: the AI SDK takes URLs as URL objects.
+                        data: fileData(part.url === undefined ? part.data : new URL(part.url), specification),
+                        mediaType: part.mediaType ?? 'image/*',
+                        ...(part.type === 'file' && part.filename !== undefined
+                          ? { filename: part.filename }
+                          : {}),
+                      },
+                ),
+        });
         break;
       case 'assistant': {
         const content: PromptPart[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];

@@ -11,7 +11,10 @@ import {
   toAssistantMessage,
   type FinishReason,
   type LanguageModel,
+  type CacheControl,
+  type ContentPart,
   type Message,
+  type ReasoningOptions,
   type ModelCallOptions,
   type ModelRequest,
   type ModelResponse,
@@ -19,6 +22,13 @@ import {
   type ToolCall,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
+import { parseDataUrl } from './content-parts.js';
+import {
+  ANTHROPIC_CAPABILITIES,
+  assertSupported,
+  EFFORT_BUDGET_TOKENS,
+  findUnsupportedField,
+} from './provider-capabilities.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
 import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
 import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
@@ -85,11 +95,11 @@ export function createAnthropicModel({
   provider = 'anthropic',
   clock = systemClock,
 }: AnthropicModelOptions): LanguageModel {
-  const { messages: endpoint } = resolveEndpoints({
+  const { messages: endpoint, countTokens: countTokensEndpoint } = resolveEndpoints({
     provider,
     model,
     baseURL,
-    paths: { messages: 'v1/messages' },
+    paths: { messages: 'v1/messages', countTokens: 'v1/messages/count_tokens' },
     apiKey,
     officialBaseURL: DEFAULT_ANTHROPIC_BASE_URL,
     service: 'Anthropic',
@@ -114,11 +124,32 @@ export function createAnthropicModel({
     defaultErrorStatus: 500,
   });
 
+  const check = (request: ModelRequest) =>
+    assertSupported({ request, capabilities: ANTHROPIC_CAPABILITIES, provider, model });
+
   return {
     provider,
     modelId: model,
+    unsupportedField: (request) => findUnsupportedField(request, ANTHROPIC_CAPABILITIES),
+
+    async countTokens(request: ModelRequest, options: ModelCallOptions = {}): Promise<number> {
+      check(request);
+      const { signal } = options;
+      const { body } = toRequestBody({ model, request, stream: false, maxTokensDefault });
+      // The same body as a message, less what count_tokens refuses.
+      delete body.max_tokens;
+      const response = await http.post({ endpoint: countTokensEndpoint, body, stream: false, signal });
+      const counted = await http.readJson({
+        response,
+        signal,
+        schema: countTokensSchema,
+        expected: 'a token count',
+      });
+      return counted.input_tokens;
+    },
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      check(request);
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: false, maxTokensDefault });
       const response = await http.post({ endpoint, body: wire.body, stream: false, signal });
@@ -150,6 +181,7 @@ export function createAnthropicModel({
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      check(request);
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: true, maxTokensDefault });
       const response = await http.post({ endpoint, body: wire.body, stream: true, signal });
@@ -171,6 +203,8 @@ export function createAnthropicModel({
   };
 }
 
+const countTokensSchema = z.object({ input_tokens: z.number().int().nonnegative() });
+
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
@@ -191,13 +225,13 @@ function toRequestBody({
   stream: boolean;
   maxTokensDefault: number;
 }): WireRequest {
-  const systemParts = request.messages
-    .filter((message) => message.role === 'system')
-    .map((message) => message.content);
-  const tools = (request.tools ?? []).map((tool) => ({
+  const systemMessages = request.messages.filter((message) => message.role === 'system');
+  const systemParts = systemMessages.map((message) => message.content);
+  const tools: WireBlock[] = (request.tools ?? []).map((tool) => ({
     name: tool.name,
     description: tool.description,
     input_schema: tool.parameters,
+    ...cacheControlOf(tool.cacheControl),
   }));
   let toolChoice = tools.length === 0 ? undefined : toWireToolChoice(request.toolChoice);
   let jsonToolName: string | undefined;
@@ -216,13 +250,29 @@ function toRequestBody({
       });
     }
   }
-  const body: Record<string, unknown> = {
-    model,
-    max_tokens: request.maxOutputTokens ?? maxTokensDefault,
-    messages: toWireMessages(request.messages),
-  };
-  if (systemParts.length > 0) body.system = systemParts.join('\n\n');
+  let maxTokens = request.maxOutputTokens ?? maxTokensDefault;
+  const body: Record<string, unknown> = { model, messages: toWireMessages(request.messages) };
+  const budget = thinkingBudgetOf(request.reasoning);
+  if (budget !== undefined) {
+    // max_tokens counts thinking too and must exceed the budget: the answer keeps its own room.
+    if (budget >= maxTokens) maxTokens += budget;
+    body.thinking = { type: 'enabled', budget_tokens: budget };
+  }
+  body.max_tokens = maxTokens;
+  if (systemMessages.some((message) => message.cacheControl !== undefined)) {
+    // Block form keeps each system message's cache mark where it was put.
+    body.system = systemParts.map((text, index) => ({
+      type: 'text',
+      text,
+      ...cacheControlOf(systemMessages[index]?.cacheControl),
+    }));
+  } else if (systemParts.length > 0) body.system = systemParts.join('\n\n');
   if (tools.length > 0) body.tools = tools;
+  if (tools.length > 0 && request.parallelToolCalls !== undefined)
+    toolChoice = {
+      ...(toolChoice ?? { type: 'auto' }),
+      disable_parallel_tool_use: !request.parallelToolCalls,
+    };
   if (toolChoice !== undefined) body.tool_choice = toolChoice;
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined) body.top_p = request.topP;
@@ -260,7 +310,12 @@ function toWireMessages(messages: Message[]): WireMessage[] {
       case 'system':
         break;
       case 'user':
-        append('user', [{ type: 'text', text: message.content }]);
+        append(
+          'user',
+          typeof message.content === 'string'
+            ? [{ type: 'text', text: message.content }]
+            : message.content.map(toWireBlock),
+        );
         break;
       case 'assistant': {
         // The API rejects empty text blocks; an assistant turn of tool calls only has none.
@@ -273,6 +328,9 @@ function toWireMessages(messages: Message[]): WireMessage[] {
             input: toArgumentsObject(call.arguments),
           });
         }
+        const last = blocks.at(-1);
+        if (last !== undefined && message.cacheControl !== undefined)
+          Object.assign(last, cacheControlOf(message.cacheControl));
         if (blocks.length > 0) append('assistant', blocks);
         break;
       }
@@ -283,6 +341,7 @@ function toWireMessages(messages: Message[]): WireMessage[] {
             tool_use_id: message.toolCallId,
             content: message.content,
             ...(message.isError === true ? { is_error: true } : {}),
+            ...cacheControlOf(message.cacheControl),
           },
         ]);
         break;
@@ -291,10 +350,56 @@ function toWireMessages(messages: Message[]): WireMessage[] {
   // A turn of a single text block is sent as a plain string, as most callers write it.
   return turns.map(({ role, blocks }) => {
     const [only] = blocks;
-    return blocks.length === 1 && only?.type === 'text' && typeof only.text === 'string'
+    return blocks.length === 1 &&
+      only?.type === 'text' &&
+      typeof only.text === 'string' &&
+      !('cache_control' in only)
       ? { role, content: only.text }
       : { role, content: blocks };
   });
+}
+
+/** `cache_control` as a block member, or nothing. */
+function cacheControlOf(mark: CacheControl | undefined): { cache_control?: Record<string, unknown> } {
+  if (mark === undefined) return {};
+  return { cache_control: { type: mark.type, ...(mark.ttl === undefined ? {} : { ttl: mark.ttl }) } };
+}
+
+/** The thinking budget: given, or the effort's (EFFORT_BUDGET_TOKENS); undefined for no thinking. */
+function thinkingBudgetOf(reasoning: ReasoningOptions | undefined): number | undefined {
+  if (reasoning?.budgetTokens !== undefined) return reasoning.budgetTokens;
+  if (reasoning?.effort !== undefined) return EFFORT_BUDGET_TOKENS[reasoning.effort];
+  return undefined;
+}
+
+/** A user content part as a block: `text`, `image` or `document` (base64, URL or plain text). */
+function toWireBlock(part: ContentPart): WireBlock {
+  const cache = cacheControlOf(part.cacheControl);
+  if (part.type === 'text') return { type: 'text', text: part.text, ...cache };
+  const inline =
+    part.data !== undefined ? { data: part.data, mediaType: part.mediaType } : parseDataUrl(part.url);
+  if (part.type === 'image') {
+    const source =
+      inline === undefined
+        ? { type: 'url', url: part.url }
+        : { type: 'base64', media_type: inline.mediaType ?? part.mediaType, data: inline.data };
+    return { type: 'image', source, ...cache };
+  }
+  let source: Record<string, unknown>;
+  if (inline === undefined) source = { type: 'url', url: part.url };
+  else if (part.mediaType === 'text/plain')
+    source = {
+      type: 'text',
+      media_type: 'text/plain',
+      data: Buffer.from(inline.data, 'base64').toString('utf8'),
+    };
+  else source = { type: 'base64', media_type: part.mediaType, data: inline.data };
+  return {
+    type: 'document',
+    source,
+    ...(part.filename === undefined ? {} : { title: part.filename }),
+    ...cache,
+  };
 }
 
 /** Tool names must match `^[a-zA-Z0-9_-]{1,64}$`. */

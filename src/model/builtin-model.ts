@@ -9,6 +9,7 @@ import { KeelError } from '../errors/keel-error.js';
 import { ModelConfigError } from '../errors/model-errors.js';
 import { canonicalJson, hashCanonical } from '../util/canonical-hash.js';
 import { parseJsonOrText } from './json.js';
+import { contentText } from './content-parts.js';
 import {
   toAssistantMessage,
   type FinishReason,
@@ -337,7 +338,7 @@ function createRuleContext(request: ModelRequest): RuleContext {
   return {
     request,
     messages,
-    lastUserMessage: lastUser?.role === 'user' ? lastUser.content : '',
+    lastUserMessage: lastUser?.role === 'user' ? contentText(lastUser.content) : '',
     tools: request.tools ?? [],
     toolResults,
     step,

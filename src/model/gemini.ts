@@ -13,6 +13,7 @@ import {
   toAssistantMessage,
   type FinishReason,
   type LanguageModel,
+  type ContentPart,
   type Message,
   type ModelCallOptions,
   type ModelRequest,
@@ -21,6 +22,13 @@ import {
   type ToolCall,
 } from './model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
+import { parseDataUrl } from './content-parts.js';
+import {
+  assertSupported,
+  EFFORT_BUDGET_TOKENS,
+  findUnsupportedField,
+  GEMINI_CAPABILITIES,
+} from './provider-capabilities.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
 import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
 import { MAX_RETRY_AFTER_MS } from './retry-after.js';
@@ -118,11 +126,16 @@ export function createGeminiModel({
     defaultErrorStatus: 500,
   });
 
+  const check = (request: ModelRequest) =>
+    assertSupported({ request, capabilities: GEMINI_CAPABILITIES, provider, model });
+
   return {
     provider,
     modelId: model,
+    unsupportedField: (request) => findUnsupportedField(request, GEMINI_CAPABILITIES),
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      check(request);
       const { signal } = options;
       const response = await http.post({
         endpoint: generateURL,
@@ -146,6 +159,7 @@ export function createGeminiModel({
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      check(request);
       const { signal } = options;
       const response = await http.post({
         endpoint: streamURL,
@@ -195,6 +209,15 @@ function toRequestBody(request: ModelRequest): Record<string, unknown> {
   if (request.topP !== undefined) generationConfig.topP = request.topP;
   if (request.stop !== undefined && request.stop.length > 0) generationConfig.stopSequences = request.stop;
   if (request.seed !== undefined) generationConfig.seed = request.seed;
+  const { reasoning } = request;
+  if (reasoning !== undefined) {
+    // An effort has no counterpart here: it becomes its budget (EFFORT_BUDGET_TOKENS).
+    const budget =
+      reasoning.budgetTokens ??
+      (reasoning.effort === undefined ? undefined : EFFORT_BUDGET_TOKENS[reasoning.effort]);
+    if (budget !== undefined) generationConfig.thinkingConfig = { thinkingBudget: budget };
+  }
+  // cacheControl marks are not sent: Gemini caches long prompt prefixes on its own (implicit caching).
 
   const body: Record<string, unknown> = { contents: toContents(request.messages) };
   if (systemParts.length > 0) body.systemInstruction = { parts: [{ text: systemParts.join('\n\n') }] };
@@ -246,7 +269,12 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
       case 'system':
         break;
       case 'user':
-        append('user', [{ text: message.content }]);
+        append(
+          'user',
+          typeof message.content === 'string'
+            ? [{ text: message.content }]
+            : message.content.map(toGeminiPart),
+        );
         break;
       case 'assistant': {
         const parts: Part[] = message.content === '' ? [] : [{ text: message.content }];
@@ -275,6 +303,17 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
     }
   }
   return contents;
+}
+
+/** A user content part: text, or media as `inlineData` (base64, data URLs too) or `fileData` (a URL). */
+function toGeminiPart(part: ContentPart): Part {
+  if (part.type === 'text') return { text: part.text };
+  const inline =
+    part.data !== undefined ? { data: part.data, mediaType: part.mediaType } : parseDataUrl(part.url);
+  if (inline !== undefined)
+    return { inlineData: { mimeType: inline.mediaType ?? part.mediaType, data: inline.data } };
+  // URLs without a media type are refused before sending (GEMINI_CAPABILITIES).
+  return { fileData: { mimeType: part.mediaType ?? '', fileUri: part.url } };
 }
 
 /** Ids Gemini gave are sent back; the ids Keel generated mean nothing to Gemini. */

@@ -11,18 +11,73 @@ export interface ToolCall {
   arguments: string;
 }
 
+/**
+ * A prompt-cache mark (Anthropic's `cache_control`): the prompt up to and including the marked
+ * part may be cached by the provider. `ttl` defaults to the provider's (5 minutes for Anthropic).
+ * Providers that cache prompts on their own (OpenAI, Gemini) honour it implicitly and send nothing;
+ * see docs/gateway.md for the table.
+ */
+export interface CacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
+/** Text in a user message. */
+export interface TextPart {
+  type: 'text';
+  text: string;
+  cacheControl?: CacheControl;
+}
+
+/**
+ * Media given inline (base64 `data` with its `mediaType`) or by `url` (an https or data URL;
+ * `mediaType` optional but needed by some providers, e.g. Gemini for URLs). Exactly one of
+ * `data` and `url`.
+ */
+export type MediaSource =
+  { data: string; mediaType: string; url?: never } | { url: string; mediaType?: string; data?: never };
+
+/** How closely the model should look at an image (OpenAI's `detail`); `auto` is the default. */
+export type ImageDetail = 'auto' | 'low' | 'high';
+
+/** An image in a user message (PNG, JPEG, GIF, WebP). */
+export type ImagePart = {
+  type: 'image';
+  detail?: ImageDetail;
+  cacheControl?: CacheControl;
+} & MediaSource;
+
+/** A document in a user message, e.g. a PDF (`application/pdf`) or plain text. */
+export type FilePart = {
+  type: 'file';
+  /** Required here (unlike images): providers pick the reader by it. */
+  mediaType: string;
+  filename?: string;
+  cacheControl?: CacheControl;
+} & ({ data: string; url?: never } | { url: string; data?: never });
+
+/** One part of a user message's content. */
+export type ContentPart = TextPart | ImagePart | FilePart;
+
 export interface SystemMessage {
   role: 'system';
   content: string;
+  cacheControl?: CacheControl;
 }
+/**
+ * A user message: plain text (the common case, and the only form before content parts existed,
+ * so requests hash as before) or parts mixing text, images and files.
+ */
 export interface UserMessage {
   role: 'user';
-  content: string;
+  content: string | ContentPart[];
 }
 export interface AssistantMessage {
   role: 'assistant';
   content: string;
   toolCalls?: ToolCall[];
+  /** A cache mark on the message's last block (Anthropic); see {@link CacheControl}. */
+  cacheControl?: CacheControl;
 }
 
 /** An assistant message as adapters build it: `toolCalls` only when there are some. */
@@ -37,6 +92,7 @@ export interface ToolMessage {
   /** The result as text (JSON for structured results). */
   content: string;
   isError?: boolean;
+  cacheControl?: CacheControl;
 }
 /** One message of a conversation (system, user, assistant or tool). */
 export type Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage;
@@ -46,6 +102,8 @@ export interface ToolSpec {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** Caches the prompt up to this tool's definition (Anthropic); see {@link CacheControl}. */
+  cacheControl?: CacheControl;
 }
 
 /** Whether and which tool the model must call. */
@@ -55,7 +113,26 @@ export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 export type ResponseFormat =
   { type: 'text' } | { type: 'json'; schema?: Record<string, unknown>; name?: string };
 
-/** Everything a model call depends on. Its canonical hash is the step's input hash. */
+/** How hard the model should think, for reasoning models. */
+export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high';
+
+/**
+ * Reasoning controls. `effort` is OpenAI's `reasoning_effort`; `budgetTokens` is Anthropic's
+ * `thinking.budget_tokens` and Gemini's `thinkingBudget`. Each adapter maps the one it lacks from
+ * the other by a documented table (docs/gateway.md); when both are set, the provider's own wins.
+ */
+export interface ReasoningOptions {
+  effort?: ReasoningEffort;
+  budgetTokens?: number;
+}
+
+/**
+ * Everything a model call depends on. Its canonical hash is the step's input hash; optional
+ * fields left out hash as they did before they existed (canonical JSON drops undefined members).
+ *
+ * A provider that cannot honour a field refuses the request before sending it, with an
+ * `UnsupportedFieldError` (code `unsupported_field`) naming the field; it never drops it.
+ */
 export interface ModelRequest {
   messages: Message[];
   tools?: ToolSpec[];
@@ -66,6 +143,9 @@ export interface ModelRequest {
   topP?: number;
   stop?: string[];
   seed?: number;
+  reasoning?: ReasoningOptions;
+  /** False: at most one tool call per answer. Left out, the provider's default (usually true). */
+  parallelToolCalls?: boolean;
 }
 
 /**
@@ -145,6 +225,19 @@ export interface ModelCallRun {
   stepSeq?: number;
 }
 
+/**
+ * A request field a provider cannot honour. `field` is from a small stable vocabulary, in the
+ * request's own terms: `reasoning.effort`, `reasoning.budgetTokens`, `parallelToolCalls`,
+ * `cacheControl`, `content.image`, `content.image.url`, `content.image.detail`,
+ * `content.image.mediaType`, `content.file`, `content.file.url`, `content.file.mediaType`.
+ * The gateway's HTTP formats translate it to their wire's names.
+ */
+export interface UnsupportedField {
+  field: string;
+  /** Why, for the error message (e.g. `Gemini cannot turn parallel tool calls off`). */
+  reason: string;
+}
+
 /** A language model. Implementations must not retry on their own: retries have one owner. */
 export interface LanguageModel {
   /** Provider id, e.g. `openai`, `builtin`. */
@@ -157,6 +250,18 @@ export interface LanguageModel {
    * (a provider's Retry-After, an open breaker's cooldown, at least 1 s), to ride out an outage.
    */
   readonly retriesOwned?: boolean;
+  /**
+   * The first field of `request` this model cannot honour (a provider's capability table), or
+   * undefined when it can honour them all. `generate` and `stream` throw `UnsupportedFieldError`
+   * for such a request before sending anything; the gateway asks first, to pick a deployment that
+   * can. Models without it are assumed to honour every field.
+   */
+  unsupportedField?(request: ModelRequest): UnsupportedField | undefined;
+  /**
+   * The request's input tokens as the provider itself counts them (Anthropic's count_tokens),
+   * without generating. Models without it are estimated with Keel's tokenizer by their callers.
+   */
+  countTokens?(request: ModelRequest, options?: ModelCallOptions): Promise<number>;
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
 }

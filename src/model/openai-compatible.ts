@@ -13,6 +13,7 @@ import {
   type EmbeddingModel,
   type FinishReason,
   type LanguageModel,
+  type ContentPart,
   type Message,
   type ModelCallOptions,
   type ModelRequest,
@@ -20,6 +21,12 @@ import {
   type ModelStreamEvent,
   type ToolCall,
 } from './model.js';
+import {
+  assertSupported,
+  effortForBudget,
+  findUnsupportedField,
+  OPENAI_CAPABILITIES,
+} from './provider-capabilities.js';
 import { readEnv, resolveEndpoints } from './provider-config.js';
 import { estimateTextTokens } from './token-estimate.js';
 import { trustedCount, trustedUsage, type ReportedUsage } from './trusted-usage.js';
@@ -84,11 +91,16 @@ export function createOpenAICompatibleModel({
 }: OpenAICompatibleModelOptions): LanguageModel {
   const { provider, endpoint, http } = connect({ model, ...connection, path: 'chat/completions' });
 
+  const check = (request: ModelRequest) =>
+    assertSupported({ request, capabilities: OPENAI_CAPABILITIES, provider, model });
+
   return {
     provider,
     modelId: model,
+    unsupportedField: (request) => findUnsupportedField(request, OPENAI_CAPABILITIES),
 
     async generate(request: ModelRequest, options: ModelCallOptions = {}): Promise<ModelResponse> {
+      check(request);
       const { signal } = options;
       const response = await http.post({
         endpoint,
@@ -135,6 +147,7 @@ export function createOpenAICompatibleModel({
     },
 
     async *stream(request: ModelRequest, options: ModelCallOptions = {}): AsyncGenerator<ModelStreamEvent> {
+      check(request);
       const { signal } = options;
       const response = await http.post({
         endpoint,
@@ -271,6 +284,14 @@ function toRequestBody({
   if (request.topP !== undefined) body.top_p = request.topP;
   if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
   if (request.seed !== undefined) body.seed = request.seed;
+  // A thinking budget has no counterpart here: it becomes the nearest effort (docs/gateway.md).
+  const { reasoning } = request;
+  if (reasoning?.effort !== undefined) body.reasoning_effort = reasoning.effort;
+  else if (reasoning?.budgetTokens !== undefined)
+    body.reasoning_effort = effortForBudget(reasoning.budgetTokens);
+  if (request.parallelToolCalls !== undefined && request.tools !== undefined && request.tools.length > 0)
+    body.parallel_tool_calls = request.parallelToolCalls;
+  // cacheControl marks are not sent: OpenAI caches every long prompt prefix on its own.
   if (stream) {
     body.stream = true;
     // Without it a stream carries no token counts, and they would have to be estimated.
@@ -282,8 +303,12 @@ function toRequestBody({
 function toWireMessage(message: Message): Record<string, unknown> {
   switch (message.role) {
     case 'system':
+      return { role: 'system', content: message.content };
     case 'user':
-      return { role: message.role, content: message.content };
+      return {
+        role: 'user',
+        content: typeof message.content === 'string' ? message.content : message.content.map(toWirePart),
+      };
     case 'assistant': {
       const toolCalls = message.toolCalls ?? [];
       if (toolCalls.length === 0) return { role: 'assistant', content: message.content };
@@ -301,6 +326,31 @@ function toWireMessage(message: Message): Record<string, unknown> {
     case 'tool':
       // The wire has no error flag: the tool layer states failures in the content itself.
       return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  }
+}
+
+/** A content part as chat completions takes it: images as `image_url`, files as `file` data URLs. */
+function toWirePart(part: ContentPart): Record<string, unknown> {
+  switch (part.type) {
+    case 'text':
+      return { type: 'text', text: part.text };
+    case 'image':
+      return {
+        type: 'image_url',
+        image_url: {
+          url: part.url ?? `data:${part.mediaType};base64,${part.data}`,
+          ...(part.detail === undefined ? {} : { detail: part.detail }),
+        },
+      };
+    case 'file':
+      // File URLs are refused before sending (OPENAI_CAPABILITIES): the wire takes data or file ids.
+      return {
+        type: 'file',
+        file: {
+          file_data: `data:${part.mediaType};base64,${part.data ?? ''}`,
+          ...(part.filename === undefined ? {} : { filename: part.filename }),
+        },
+      };
   }
 }
 

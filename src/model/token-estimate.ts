@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { contentText, mediaParts } from './content-parts.js';
 import type { AssistantMessage, Message, ModelRequest } from './model.js';
 
 /** A BPE encoding of gpt-tokenizer. */
@@ -30,6 +31,15 @@ const ANSWER_PRIMING_TOKENS = 3;
 const TOOLS_PREAMBLE_TOKENS = 12;
 const TOKENS_PER_TOOL = 8;
 const TOKENS_PER_TOOL_CALL = 3;
+/**
+ * Media cannot be tokenized as text, and each provider prices it by its own rule (OpenAI by tiles,
+ * Anthropic by pixels / 750, Gemini 258 per image tile; a PDF page as an image plus its text).
+ * A flat figure stands in: an image as a 1024x1024 one at high detail costs (OpenAI: 765,
+ * Anthropic: about 1,400), a file as a few pages. Only reservations and usage estimates use it;
+ * reservations settle against reported usage afterwards.
+ */
+export const IMAGE_TOKEN_ESTIMATE = 1_000;
+export const FILE_TOKEN_ESTIMATE = 3_000;
 
 /**
  * Estimates the input tokens of a request: messages with their framing, tool calls, tool
@@ -89,7 +99,9 @@ export function tokenEncodingFor(model: string | undefined): TokenEncodingName {
 }
 
 function messageTokens(message: Message, count: (text: string) => number): number {
-  let total = TOKENS_PER_MESSAGE + count(message.role) + count(message.content);
+  let total = TOKENS_PER_MESSAGE + count(message.role) + count(contentText(message.content));
+  for (const part of mediaParts(message.content))
+    total += part.type === 'image' ? IMAGE_TOKEN_ESTIMATE : FILE_TOKEN_ESTIMATE;
   if (message.role === 'assistant') {
     for (const call of message.toolCalls ?? []) {
       total += TOKENS_PER_TOOL_CALL + count(call.name) + count(call.arguments);

@@ -16,6 +16,7 @@
 import type {
   AssistantMessage,
   LanguageModel,
+  ModelCallOptions,
   ModelRequest,
   ModelResponse,
   ModelStreamEvent,
@@ -119,6 +120,16 @@ export function withTrustedUsageModel(model: LanguageModel): LanguageModel {
     provider: model.provider,
     modelId,
     ...(model.retriesOwned === undefined ? {} : { retriesOwned: model.retriesOwned }),
+    // Capabilities and exact counts pass through unchanged: only answers' usage is checked here.
+    ...(model.unsupportedField === undefined
+      ? {}
+      : { unsupportedField: (request: ModelRequest) => model.unsupportedField?.(request) }),
+    ...(model.countTokens === undefined
+      ? {}
+      : {
+          countTokens: (request: ModelRequest, options?: ModelCallOptions) =>
+            model.countTokens?.(request, options) ?? Promise.resolve(0),
+        }),
     async generate(request, options) {
       return withTrustedUsage({ response: await model.generate(request, options), request, model: modelId });
     },

@@ -1,5 +1,6 @@
 import { InvalidAgentError } from '../errors/config-errors.js';
 import type { Message } from '../model/model.js';
+import { mapContentText } from '../model/content-parts.js';
 import { redactPii } from '../guards/pii.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import type { Logger } from '../util/logger.js';
@@ -114,6 +115,8 @@ export function redactMessage(message: Message, redact: TextRedactor): Message {
           ? { toolCalls: message.toolCalls.map((call) => ({ ...call, arguments: redact(call.arguments) })) }
           : {}),
       };
+    case 'user':
+      return { ...message, content: mapContentText(message.content, redact) };
     default:
       return { ...message, content: redact(message.content) };
   }

@@ -6,6 +6,7 @@
  * error status with Anthropic's error body and `retry-after`, an `event: error` mid-stream, malformed
  * JSON, a stream cut before `message_stop`, a hang, a connection reset, a slow drip). Every request
  * is recorded, including whether the client went away before the answer ended.
+ * `POST /v1/messages/count_tokens` answers `{ input_tokens }` by {@link fakeInputTokens}.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
@@ -168,6 +169,16 @@ export async function createFakeAnthropicServer(
 
   async function handle({ incoming, outgoing, record }: FakeExchange<FakeAnthropicRequest>): Promise<void> {
     const pathname = record.path.split('?')[0] ?? '';
+    if (record.method === 'POST' && pathname === '/v1/messages/count_tokens') {
+      const body = isPlainObject(record.body) ? record.body : undefined;
+      const refusal = validate(record.headers, body, { needsMaxTokens: false });
+      if (refusal !== undefined) sendError(outgoing, refusal);
+      else {
+        outgoing.writeHead(200, { 'content-type': 'application/json' });
+        outgoing.end(JSON.stringify({ input_tokens: fakeInputTokens(body ?? {}) }));
+      }
+      return;
+    }
     if (record.method !== 'POST' || pathname !== '/v1/messages') {
       sendError(outgoing, { kind: 'error', status: 404, message: 'Not found', type: 'not_found_error' });
       return;
@@ -204,10 +215,24 @@ const unscripted: FakeAnthropicErrorReply = {
   type: 'api_error',
 };
 
+/**
+ * The input tokens the fake counts for a body (its count_tokens answer, and the default usage of
+ * a message): a quarter of the JSON length of its messages, system and tools, rounded up. Not
+ * Keel's tokenizer, so tests can tell an exact count from an estimate.
+ */
+export function fakeInputTokens(body: Record<string, unknown>): number {
+  const promptText =
+    JSON.stringify(body.messages ?? []) +
+    JSON.stringify(body.system ?? '') +
+    JSON.stringify(body.tools ?? []);
+  return Math.ceil(promptText.length / 4);
+}
+
 /** The checks the real API makes before anything else. */
 function validate(
   headers: Record<string, string>,
   body: Record<string, unknown> | undefined,
+  { needsMaxTokens }: { needsMaxTokens: boolean } = { needsMaxTokens: true },
 ): FakeAnthropicErrorReply | undefined {
   if (headers['anthropic-version'] === undefined) {
     return { kind: 'error', status: 400, message: 'anthropic-version: header is required' };
@@ -217,8 +242,25 @@ function validate(
   }
   if (body === undefined)
     return { kind: 'error', status: 400, message: 'The request body is not valid JSON.' };
-  if (typeof body.max_tokens !== 'number') {
+  if (needsMaxTokens && typeof body.max_tokens !== 'number') {
     return { kind: 'error', status: 400, message: 'max_tokens: Field required' };
+  }
+  // As the real API: an enabled thinking budget is at least 1,024 and below max_tokens.
+  const thinking = isPlainObject(body.thinking) ? body.thinking : undefined;
+  if (thinking?.type === 'enabled') {
+    const budget = thinking.budget_tokens;
+    if (typeof budget !== 'number' || budget < 1024)
+      return {
+        kind: 'error',
+        status: 400,
+        message: 'thinking.budget_tokens: Input should be greater than or equal to 1024',
+      };
+    if (needsMaxTokens && typeof body.max_tokens === 'number' && budget >= body.max_tokens)
+      return {
+        kind: 'error',
+        status: 400,
+        message: '`max_tokens` must be greater than `thinking.budget_tokens`.',
+      };
   }
   return undefined;
 }

@@ -193,6 +193,17 @@ export async function createFakeOpenAIServer(
       });
       return;
     }
+    // As the real API, before consuming a reply.
+    const completionBody = isPlainObject(record.body) ? record.body : {};
+    if (completionBody.parallel_tool_calls !== undefined && !Array.isArray(completionBody.tools)) {
+      sendError(outgoing, {
+        kind: 'error',
+        status: 400,
+        message: "Invalid value for 'parallel_tool_calls': only allowed when 'tools' are specified.",
+        type: 'invalid_request_error',
+      });
+      return;
+    }
     // Numbered before awaiting a handler, so concurrent requests keep their own ids.
     const number = ++completionCount;
     const reply = await replies.next(record);

@@ -112,7 +112,6 @@ describe('parseMessagesRequest', () => {
       tool_choice: { type: 'any', disable_parallel_tool_use: true },
       temperature: 0.5,
       top_p: 0.8,
-      top_k: 40,
       stop_sequences: ['STOP'],
       stream: true,
       metadata: { user_id: 'u1' },
@@ -123,7 +122,9 @@ describe('parseMessagesRequest', () => {
         model: 'smart',
         maxOutputTokens: 256,
         messages: [
-          { role: 'system', content: 'You are terse.\nAnswer in English.' },
+          // A cache mark keeps the blocks apart, each its own system message.
+          { role: 'system', content: 'You are terse.', cacheControl: { type: 'ephemeral' } },
+          { role: 'system', content: 'Answer in English.' },
           { role: 'user', content: 'Weather in Paris and Rome?' },
           {
             role: 'assistant',
@@ -142,10 +143,108 @@ describe('parseMessagesRequest', () => {
           { name: 'noop', description: '', parameters: { type: 'object' } },
         ],
         toolChoice: 'required',
+        parallelToolCalls: false,
         temperature: 0.5,
         topP: 0.8,
         stop: ['STOP'],
       },
+    });
+  });
+
+  it('translates images, documents, thinking and cache_control on every kind of block', () => {
+    const call = parseMessagesRequest({
+      model: 'smart',
+      max_tokens: 4000,
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      system: [
+        { type: 'text', text: 'You are terse.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+        { type: 'text', text: 'Answer in English.' },
+      ],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              title: 'a.pdf',
+              cache_control: { type: 'ephemeral' },
+            },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            {
+              type: 'tool_use',
+              id: 'toolu_1',
+              name: 'noop',
+              input: {},
+              cache_control: { type: 'ephemeral' },
+            },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: 'ok',
+              cache_control: { type: 'ephemeral' },
+            },
+          ],
+        },
+      ],
+      tools: [{ name: 'noop', input_schema: { type: 'object' }, cache_control: { type: 'ephemeral' } }],
+    });
+    expect(call.request).toEqual({
+      model: 'smart',
+      maxOutputTokens: 4000,
+      reasoning: { budgetTokens: 2048 },
+      messages: [
+        { role: 'system', content: 'You are terse.', cacheControl: { type: 'ephemeral', ttl: '1h' } },
+        { role: 'system', content: 'Answer in English.' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+            { type: 'image', url: 'https://example.com/cat.png' },
+            {
+              type: 'file',
+              data: 'JVBERi0=',
+              mediaType: 'application/pdf',
+              filename: 'a.pdf',
+              cacheControl: { type: 'ephemeral' },
+            },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'toolu_1', name: 'noop', arguments: '{}' }],
+          cacheControl: { type: 'ephemeral' },
+        },
+        {
+          role: 'tool',
+          toolCallId: 'toolu_1',
+          name: 'noop',
+          content: 'ok',
+          cacheControl: { type: 'ephemeral' },
+        },
+      ],
+      tools: [
+        {
+          name: 'noop',
+          description: '',
+          parameters: { type: 'object' },
+          cacheControl: { type: 'ephemeral' },
+        },
+      ],
     });
   });
 
@@ -193,7 +292,17 @@ describe('parseMessagesRequest', () => {
           },
         ],
       },
-      'messages.0.content.0',
+      'messages.0.content.0.source.data',
+    ],
+    [{ model: 'smart', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], top_k: 40 }, 'top_k'],
+    [
+      {
+        model: 'smart',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'Hi' }],
+        thinking: { type: 'adaptive' },
+      },
+      'thinking.type',
     ],
   ])('rejects %j at %s', (body, param) => {
     const error = rejection(() => parseMessagesRequest(body));

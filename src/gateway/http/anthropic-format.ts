@@ -4,7 +4,16 @@
  * into the gateway's provider-neutral request, whichever provider serves the route.
  */
 import { z } from 'zod';
-import type { Message, ModelResponse, ToolChoice, Usage } from '../../model/model.js';
+import type {
+  CacheControl,
+  ContentPart,
+  FilePart,
+  ImagePart,
+  Message,
+  ModelResponse,
+  ToolChoice,
+  Usage,
+} from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
 import {
   invalidRequest,
@@ -14,8 +23,22 @@ import {
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
-const textBlock = z.object({ type: z.literal('text'), text: z.string() });
+const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
+const textBlock = z.object({
+  type: z.literal('text'),
+  text: z.string(),
+  cache_control: cacheControl.optional(),
+});
 const nestedBlock = z.looseObject({ type: z.string(), text: z.string().optional() });
+const imageSource = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
+  z.object({ type: z.literal('url'), url: z.string().min(1) }),
+]);
+const documentSource = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
+  z.object({ type: z.literal('url'), url: z.string().min(1) }),
+  z.object({ type: z.literal('text'), media_type: z.literal('text/plain'), data: z.string() }),
+]);
 
 const block = z.discriminatedUnion('type', [
   textBlock,
@@ -24,18 +47,27 @@ const block = z.discriminatedUnion('type', [
     id: z.string().min(1),
     name: z.string().min(1),
     input: z.unknown(),
+    cache_control: cacheControl.optional(),
   }),
   z.object({
     type: z.literal('tool_result'),
     tool_use_id: z.string().min(1),
     content: z.union([z.string(), z.array(nestedBlock)]).optional(),
     is_error: z.boolean().optional(),
+    cache_control: cacheControl.optional(),
+  }),
+  z.object({ type: z.literal('image'), source: imageSource, cache_control: cacheControl.optional() }),
+  z.object({
+    type: z.literal('document'),
+    source: documentSource,
+    title: z.string().nullish(),
+    cache_control: cacheControl.optional(),
   }),
   // Accepted by the schema so that translation can say clearly what is not supported.
-  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking', 'image', 'document']) }),
+  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking']) }),
 ]);
 
-const messagesBody = z.object({
+const messagesFields = {
   model: z.string().min(1),
   max_tokens: z.number().int().positive(),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
@@ -49,20 +81,42 @@ const messagesBody = z.object({
         name: z.string().min(1),
         description: z.string().optional(),
         input_schema: z.record(z.string(), z.unknown()).optional(),
+        cache_control: cacheControl.optional(),
       }),
     )
     .optional(),
   tool_choice: z
     .discriminatedUnion('type', [
-      z.object({ type: z.enum(['auto', 'any', 'none']) }),
-      z.object({ type: z.literal('tool'), name: z.string().min(1) }),
+      z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
+      z.object({
+        type: z.literal('tool'),
+        name: z.string().min(1),
+        disable_parallel_tool_use: z.boolean().optional(),
+      }),
+    ])
+    .optional(),
+  thinking: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1024) }),
+      z.object({ type: z.literal('disabled') }),
     ])
     .optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
   stop_sequences: z.array(z.string()).optional(),
   stream: z.boolean().optional(),
-});
+  // Accepted and ignored, harmlessly: bookkeeping that changes no answer (docs/gateway.md).
+  metadata: z.object({ user_id: z.string().nullish() }).optional(),
+  service_tier: z.enum(['auto', 'standard_only']).optional(),
+};
+// Unknown top-level fields are refused (400 naming them), never silently dropped.
+const messagesBody = z.strictObject(messagesFields);
+const { max_tokens: _maxTokens, stream: _stream, ...countTokensFields } = messagesFields;
+const countTokensBody = z.strictObject(countTokensFields);
+type MessagesBody = Omit<z.infer<typeof messagesBody>, 'max_tokens' | 'stream'> & {
+  max_tokens?: number;
+  stream?: boolean;
+};
 
 /** A Messages request as the gateway will make it. */
 export interface MessagesCall {
@@ -72,17 +126,39 @@ export interface MessagesCall {
 
 /**
  * Validates an Anthropic Messages body and translates it. A user turn's `tool_result` blocks
- * become tool messages (named after the `tool_use` they answer) and its text a user message, in
- * their order; `thinking` blocks are dropped; images, documents and server tools are rejected
- * with a 400 rather than silently ignored.
+ * become tool messages (named after the `tool_use` they answer) and its text, image and document
+ * blocks a user message, in their order; `thinking` becomes the reasoning budget,
+ * `tool_choice.disable_parallel_tool_use` parallel tool calls off, `cache_control` a cache mark on
+ * the block's part, message or tool. `thinking` blocks of earlier turns are dropped (documented);
+ * media inside tool results, server tools and unknown top-level fields are rejected with a 400
+ * rather than silently ignored.
  */
 export function parseMessagesRequest(body: unknown): MessagesCall {
   const parsed = parseRequestBody(messagesBody, body);
+  return { request: translateMessages(parsed), stream: parsed.stream === true };
+}
+
+/**
+ * Validates a `POST /v1/messages/count_tokens` body: a Messages body without `max_tokens` and
+ * `stream`.
+ */
+export function parseCountTokensRequest(body: unknown): GatewayRequest {
+  return translateMessages(parseRequestBody(countTokensBody, body));
+}
+
+function translateMessages(parsed: MessagesBody): GatewayRequest {
   const messages: Message[] = [];
   if (parsed.system !== undefined) {
-    const system =
-      typeof parsed.system === 'string' ? parsed.system : parsed.system.map((entry) => entry.text).join('\n');
-    if (system !== '') messages.push({ role: 'system', content: system });
+    if (typeof parsed.system === 'string') {
+      if (parsed.system !== '') messages.push({ role: 'system', content: parsed.system });
+    } else if (parsed.system.some((entry) => entry.cache_control !== undefined)) {
+      // One system message per block, so each cache mark stays where it was put.
+      for (const entry of parsed.system)
+        messages.push({ role: 'system', content: entry.text, ...cacheMarkOf(entry.cache_control) });
+    } else {
+      const system = parsed.system.map((entry) => entry.text).join('\n');
+      if (system !== '') messages.push({ role: 'system', content: system });
+    }
   }
   const toolNames = new Map<string, string>();
   for (const [index, entry] of parsed.messages.entries()) {
@@ -93,53 +169,68 @@ export function parseMessagesRequest(body: unknown): MessagesCall {
     }
     if (entry.role === 'assistant') {
       let text = '';
+      let mark: CacheControl | undefined;
       const toolCalls: { id: string; name: string; arguments: string }[] = [];
       for (const [position, part] of entry.content.entries()) {
-        if (part.type === 'text') text += part.text;
-        else if (part.type === 'tool_use') {
+        if (part.type === 'text') {
+          text += part.text;
+          mark = cacheMarkOf(part.cache_control).cacheControl ?? mark;
+        } else if (part.type === 'tool_use') {
           toolNames.set(part.id, part.name);
           toolCalls.push({ id: part.id, name: part.name, arguments: JSON.stringify(part.input ?? {}) });
+          mark = cacheMarkOf(part.cache_control).cacheControl ?? mark;
         } else if (part.type === 'tool_result')
           throw invalidRequest(
             `${param}.${position}: tool_result blocks belong in user turns.`,
             `${param}.${position}`,
           );
         else if (part.type === 'image' || part.type === 'document')
-          throw unsupported(part.type, `${param}.${position}`);
+          throw invalidRequest(
+            `${param}.${position}: ${part.type} blocks belong in user turns.`,
+            `${param}.${position}`,
+            'unsupported_content',
+          );
       }
-      messages.push(
-        toolCalls.length === 0
-          ? { role: 'assistant', content: text }
-          : { role: 'assistant', content: text, toolCalls },
-      );
+      messages.push({
+        role: 'assistant',
+        content: text,
+        ...(toolCalls.length === 0 ? {} : { toolCalls }),
+        ...(mark === undefined ? {} : { cacheControl: mark }),
+      });
       continue;
     }
-    let text: string | undefined;
+    let parts: ContentPart[] | undefined;
+    const flush = () => {
+      if (parts !== undefined) messages.push({ role: 'user', content: userContentOf(parts) });
+      parts = undefined;
+    };
     for (const [position, part] of entry.content.entries()) {
-      if (part.type === 'text') text = (text ?? '') + part.text;
+      if (part.type === 'text')
+        (parts ??= []).push({ type: 'text', text: part.text, ...cacheMarkOf(part.cache_control) });
+      else if (part.type === 'image') (parts ??= []).push(imagePartOf(part));
+      else if (part.type === 'document') (parts ??= []).push(filePartOf(part));
       else if (part.type === 'tool_result') {
-        if (text !== undefined) messages.push({ role: 'user', content: text });
-        text = undefined;
+        flush();
         messages.push({
           role: 'tool',
           toolCallId: part.tool_use_id,
           name: toolNames.get(part.tool_use_id) ?? '',
           content: toolResultText(part.content, `${param}.${position}.content`),
           ...(part.is_error === true ? { isError: true } : {}),
+          ...cacheMarkOf(part.cache_control),
         });
       } else if (part.type === 'tool_use')
         throw invalidRequest(
           `${param}.${position}: tool_use blocks belong in assistant turns.`,
           `${param}.${position}`,
         );
-      else if (part.type === 'image' || part.type === 'document')
-        throw unsupported(part.type, `${param}.${position}`);
     }
-    if (text !== undefined || entry.content.length === 0)
-      messages.push({ role: 'user', content: text ?? '' });
+    if (parts !== undefined) flush();
+    else if (entry.content.length === 0) messages.push({ role: 'user', content: '' });
   }
 
-  const request: GatewayRequest = { model: parsed.model, messages, maxOutputTokens: parsed.max_tokens };
+  const request: GatewayRequest = { model: parsed.model, messages };
+  if (parsed.max_tokens !== undefined) request.maxOutputTokens = parsed.max_tokens;
   if (parsed.tools !== undefined && parsed.tools.length > 0) {
     request.tools = parsed.tools.map((entry, index) => {
       if ((entry.type != null && entry.type !== 'custom') || entry.input_schema === undefined)
@@ -148,20 +239,76 @@ export function parseMessagesRequest(body: unknown): MessagesCall {
           `tools.${index}`,
           'unsupported_tool',
         );
-      return { name: entry.name, description: entry.description ?? '', parameters: entry.input_schema };
+      return {
+        name: entry.name,
+        description: entry.description ?? '',
+        parameters: entry.input_schema,
+        ...cacheMarkOf(entry.cache_control),
+      };
     });
   }
-  if (parsed.tool_choice !== undefined) request.toolChoice = toolChoiceOf(parsed.tool_choice);
+  if (parsed.tool_choice !== undefined) {
+    request.toolChoice = toolChoiceOf(parsed.tool_choice);
+    const disabled = parsed.tool_choice.disable_parallel_tool_use;
+    if (disabled !== undefined) request.parallelToolCalls = !disabled;
+  }
+  if (parsed.thinking?.type === 'enabled')
+    request.reasoning = { budgetTokens: parsed.thinking.budget_tokens };
   if (parsed.temperature !== undefined) request.temperature = parsed.temperature;
   if (parsed.top_p !== undefined) request.topP = parsed.top_p;
   if (parsed.stop_sequences !== undefined && parsed.stop_sequences.length > 0)
     request.stop = parsed.stop_sequences;
-  return { request, stream: parsed.stream === true };
+  return request;
+}
+
+/** Text-only, unmarked parts stay a plain string, as before content parts existed. */
+function userContentOf(parts: ContentPart[]): string | ContentPart[] {
+  if (parts.every((part) => part.type === 'text' && part.cacheControl === undefined))
+    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
+  return parts;
+}
+
+function imagePartOf(part: {
+  source: z.infer<typeof imageSource>;
+  cache_control?: z.infer<typeof cacheControl> | undefined;
+}): ImagePart {
+  const { source } = part;
+  const media =
+    source.type === 'base64' ? { data: source.data, mediaType: source.media_type } : { url: source.url };
+  return { type: 'image', ...media, ...cacheMarkOf(part.cache_control) };
+}
+
+function filePartOf(part: {
+  source: z.infer<typeof documentSource>;
+  title?: string | null | undefined;
+  cache_control?: z.infer<typeof cacheControl> | undefined;
+}): FilePart {
+  const { source } = part;
+  const title = part.title == null ? {} : { filename: part.title };
+  const cache = cacheMarkOf(part.cache_control);
+  if (source.type === 'url')
+    return { type: 'file', url: source.url, mediaType: 'application/pdf', ...title, ...cache };
+  if (source.type === 'text')
+    return {
+      type: 'file',
+      data: Buffer.from(source.data, 'utf8').toString('base64'),
+      mediaType: 'text/plain',
+      ...title,
+      ...cache,
+    };
+  return { type: 'file', data: source.data, mediaType: source.media_type, ...title, ...cache };
+}
+
+function cacheMarkOf(mark: z.infer<typeof cacheControl> | undefined): { cacheControl?: CacheControl } {
+  if (mark === undefined) return {};
+  return {
+    cacheControl: mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl },
+  };
 }
 
 function unsupported(type: string, param: string) {
   return invalidRequest(
-    `${param}: ${type} content is not supported by this gateway yet; send text blocks only.`,
+    `${param}: ${type} content inside a tool_result is not supported by this gateway yet; send text blocks only.`,
     param,
     'unsupported_content',
   );
@@ -178,7 +325,7 @@ function toolResultText(content: string | z.infer<typeof nestedBlock>[] | undefi
   return text;
 }
 
-function toolChoiceOf(choice: NonNullable<z.infer<typeof messagesBody>['tool_choice']>): ToolChoice {
+function toolChoiceOf(choice: NonNullable<MessagesBody['tool_choice']>): ToolChoice {
   switch (choice.type) {
     case 'auto':
       return 'auto';
@@ -432,8 +579,28 @@ export function toAnthropicError(errorClass: GatewayErrorClass): {
   type: 'error';
   error: { type: string; message: string };
 } {
+  // The body has no param: a field no deployment can honour is named at the head of the message.
+  const field =
+    errorClass.code === 'unsupported_field' && errorClass.param !== undefined
+      ? `${MESSAGES_WIRE_FIELDS[errorClass.param] ?? errorClass.param}: `
+      : '';
   return {
     type: 'error',
-    error: { type: ANTHROPIC_ERROR_TYPES[errorClass.kind], message: errorClass.message },
+    error: { type: ANTHROPIC_ERROR_TYPES[errorClass.kind], message: `${field}${errorClass.message}` },
   };
 }
+
+/** `UnsupportedField.field` in Messages terms, for the 400 naming it. */
+const MESSAGES_WIRE_FIELDS: Record<string, string> = {
+  'reasoning.effort': 'thinking',
+  'reasoning.budgetTokens': 'thinking.budget_tokens',
+  parallelToolCalls: 'tool_choice.disable_parallel_tool_use',
+  cacheControl: 'cache_control',
+  'content.image': 'image',
+  'content.image.url': 'image.source.url',
+  'content.image.detail': 'image',
+  'content.image.mediaType': 'image.source.media_type',
+  'content.file': 'document',
+  'content.file.url': 'document.source.url',
+  'content.file.mediaType': 'document.source.media_type',
+};

@@ -49,6 +49,7 @@ import type {
 } from '../gateway-types.js';
 import {
   createAnthropicEventEncoder,
+  parseCountTokensRequest,
   parseMessagesRequest,
   toAnthropicError,
   toAnthropicMessage,
@@ -318,6 +319,24 @@ export function createGatewayRoutes({
         return answerCall({ request, response, caller, signal, requestId }, 'messages', call, {
           body: (answer) => toAnthropicMessage(answer, identity),
           encoder: () => createAnthropicEventEncoder(identity),
+        });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/messages/count_tokens',
+      errors: 'anthropic',
+      scopes: gatewayScopes,
+      summary:
+        "Counts a Messages request's input tokens, Anthropic's wire format: exact from Anthropic deployments, estimated elsewhere",
+      body: 'json',
+      async handle({ request, response, caller, body, signal, requestId }) {
+        const counted = parseCountTokensRequest(body);
+        refuseHeldTenant(caller);
+        const count = await gateway.countTokens(counted, optionsOf(request, caller, signal, 'messages'));
+        sendJson(response, 200, { input_tokens: count.inputTokens }, requestId, {
+          'x-keel-token-count': count.source,
+          'x-keel-deployment': count.deployment,
         });
       },
     },

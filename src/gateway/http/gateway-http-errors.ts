@@ -147,6 +147,9 @@ export function classifyGatewayError(error: unknown): GatewayErrorClass {
   if (code === 'tenant_paused') return { status: 409, kind: 'permission', code, message };
   // The gateway's unknown route (UnknownRouteError); the edge's own `model_not_found` is a GatewayRequestError.
   if (code === 'unknown_model') return { status: 404, kind: 'not_found', code, message, param: 'model' };
+  // A field no deployment of the route can honour; each wire format names it in its own terms.
+  if (code === 'unsupported_field' && typeof details.field === 'string')
+    return { status: 400, kind: 'invalid_request', code, message, param: details.field };
   if (code === 'payload_too_large') return { status: 413, kind: 'request_too_large', code, message };
   if (TIMEOUT_CODES.has(code)) return { status: 504, kind: 'timeout', code, message };
   if (OVERLOADED_CODES.has(code) || code === 'database_unavailable')

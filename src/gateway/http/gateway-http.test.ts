@@ -355,16 +355,15 @@ describe('OpenAI chat completions', () => {
     expect(empty).toBeInstanceOf(OpenAI.BadRequestError);
     expect(empty).toMatchObject({ status: 400, type: 'invalid_request_error', param: 'messages' });
 
-    const image = await openai()
+    const unknownField = await openai()
       .chat.completions.create({
         model: 'fast',
-        messages: [
-          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
-        ],
+        messages: [{ role: 'user', content: 'Hi' }],
+        logit_bias: { '50256': -100 },
       })
       .catch((error: unknown) => error);
-    expect(image).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((image as Error).message).toContain('image content is not supported');
+    expect(unknownField).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(unknownField).toMatchObject({ status: 400, code: 'unsupported_field', param: 'logit_bias' });
 
     upstream.enqueue({ kind: 'error', status: 500, message: 'upstream exploded' });
     const upstreamError = await openai()
@@ -837,6 +836,7 @@ describe('a gateway that misbehaves', () => {
   // A stub gateway for what the real one promises never to do: the edge must hold anyway.
   const broken: Gateway = {
     generate: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")),
+    countTokens: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")),
     stream: () =>
       Promise.resolve({
         meta: {

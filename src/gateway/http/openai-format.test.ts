@@ -77,8 +77,9 @@ describe('parseChatCompletionRequest', () => {
       stream_options: { include_usage: true },
       n: 1,
       user: 'user-42',
-      logit_bias: { '50256': -100 },
-      some_future_field: true,
+      store: false,
+      metadata: { team: 'search' },
+      prompt_cache_key: 'conversation-1',
     });
     expect(call).toEqual({
       stream: true,
@@ -171,25 +172,81 @@ describe('parseChatCompletionRequest', () => {
       expect(rejection(() => parseChatCompletionRequest(body)).status).toBe(400);
   });
 
-  it('rejects images with a clear message', () => {
+  it('translates image_url and file parts, reasoning_effort, parallel_tool_calls and cache_control', () => {
+    const call = parseChatCompletionRequest({
+      model: 'fast',
+      messages: [
+        {
+          role: 'system',
+          content: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.png', detail: 'low' } },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+            { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0=', filename: 'a.pdf' } },
+          ],
+        },
+      ],
+      tools: [{ type: 'function', function: { name: 'noop' } }],
+      reasoning_effort: 'medium',
+      parallel_tool_calls: false,
+    });
+    expect(call.request).toMatchObject({
+      messages: [
+        { role: 'system', content: 'Be brief.', cacheControl: { type: 'ephemeral' } },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image', url: 'https://example.com/cat.png', detail: 'low' },
+            { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+            { type: 'file', data: 'JVBERi0=', mediaType: 'application/pdf', filename: 'a.pdf' },
+          ],
+        },
+      ],
+      reasoning: { effort: 'medium' },
+      parallelToolCalls: false,
+    });
+  });
+
+  it.each([
+    [{ logit_bias: { '50256': -100 } }, 'logit_bias'],
+    [{ some_future_field: true }, 'some_future_field'],
+    [{ frequency_penalty: 0.5 }, 'frequency_penalty'],
+    [{ reasoning_effort: 'extreme' }, 'reasoning_effort'],
+  ])('refuses %j rather than dropping it, naming %s', (extra, param) => {
     const error = rejection(() =>
+      parseChatCompletionRequest({ model: 'fast', messages: [{ role: 'user', content: 'Hi' }], ...extra }),
+    );
+    expect(error.status).toBe(400);
+    expect(error.param).toBe(param);
+    expect(error.message).toContain(param);
+  });
+
+  it('refuses a file by id and audio parts', () => {
+    const byId = rejection(() =>
+      parseChatCompletionRequest({
+        model: 'fast',
+        messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }],
+      }),
+    );
+    expect(byId).toMatchObject({
+      status: 400,
+      code: 'unsupported_content',
+      param: 'messages.0.content.0.file',
+    });
+    const audio = rejection(() =>
       parseChatCompletionRequest({
         model: 'fast',
         messages: [
-          {
-            role: 'user',
-            content: [
-              { type: 'text', text: 'What is this?' },
-              { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
-            ],
-          },
+          { role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] },
         ],
       }),
     );
-    expect(error.status).toBe(400);
-    expect(error.code).toBe('unsupported_content');
-    expect(error.param).toBe('messages.0.content.1');
-    expect(error.message).toContain('image content is not supported');
+    expect(audio).toMatchObject({ status: 400, code: 'unsupported_content', param: 'messages.0.content.0' });
   });
 });
 

@@ -1,11 +1,14 @@
 /**
  * OpenAI's wire formats at the gateway's edge: chat completions (`POST /v1/chat/completions`,
  * plain and streamed), embeddings, the models list and error bodies. Requests are validated with
- * zod (unknown fields ignored, as OpenAI's own clients send new fields before servers know them)
- * and translated into the gateway's provider-neutral request; answers are translated back.
+ * zod and translated into the gateway's provider-neutral request; answers are translated back. A
+ * chat body's unknown top-level field is refused (400 naming it), never silently dropped.
  */
 import { z } from 'zod';
+import { parseDataUrl } from '../../model/content-parts.js';
 import type {
+  CacheControl,
+  ContentPart,
   Message,
   ModelResponse,
   ResponseFormat,
@@ -22,10 +25,23 @@ import {
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
+const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
 const contentPart = z.looseObject({
   type: z.string(),
   text: z.string().optional(),
   refusal: z.string().optional(),
+  // Not OpenAI's, but what OpenRouter and LiteLLM callers put on parts for Anthropic upstreams.
+  cache_control: cacheControl.optional(),
+  image_url: z
+    .object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() })
+    .optional(),
+  file: z
+    .object({
+      file_data: z.string().optional(),
+      file_id: z.string().optional(),
+      filename: z.string().optional(),
+    })
+    .optional(),
 });
 const content = z.union([z.string(), z.array(contentPart)]);
 
@@ -56,7 +72,7 @@ const tool = z.object({
   }),
 });
 
-const chatCompletionBody = z.object({
+const chatCompletionBody = z.strictObject({
   model: z.string().min(1),
   messages: z.array(message).min(1, 'must contain at least one message'),
   tools: z.array(tool).nullish(),
@@ -89,6 +105,19 @@ const chatCompletionBody = z.object({
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   n: z.number().int().nullish(),
   user: z.string().nullish(),
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  // Accepted and ignored, harmlessly: hints and bookkeeping that change no answer (docs/gateway.md).
+  store: z.boolean().nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  service_tier: z.string().nullish(),
+  prompt_cache_key: z.string().nullish(),
+  safety_identifier: z.string().nullish(),
+  modalities: z.array(z.literal('text')).nullish(),
+  // Sampling penalties: only their neutral value, which is every provider's default.
+  frequency_penalty: z.literal(0).nullish(),
+  presence_penalty: z.literal(0).nullish(),
+  logprobs: z.literal(false).nullish(),
 });
 
 /** A chat-completions request as the gateway will make it. */
@@ -103,8 +132,10 @@ export interface ChatCompletionCall {
 
 /**
  * Validates an OpenAI chat-completions body and translates it. Throws a 400 `GatewayRequestError`
- * naming the field at fault; images and other non-text parts, `n` other than 1 and non-function
- * tools are rejected rather than silently dropped.
+ * naming the field at fault. Nothing is silently dropped: an unknown top-level field, audio and
+ * other unknown parts, `n` other than 1, non-function tools and non-neutral penalties are refused;
+ * a few bookkeeping fields (`store`, `metadata`, `service_tier`, `prompt_cache_key`,
+ * `safety_identifier`) are accepted and ignored, as docs/gateway.md lists.
  */
 export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
   const parsed = parseRequestBody(chatCompletionBody, body);
@@ -116,15 +147,20 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
     switch (entry.role) {
       case 'system':
       case 'developer':
-        return { role: 'system', content: textOf(entry.content, `messages.${index}.content`) };
+        return {
+          role: 'system',
+          content: textOf(entry.content, `messages.${index}.content`),
+          ...cacheMarkOf(entry.content),
+        };
       case 'user':
-        return { role: 'user', content: textOf(entry.content, `messages.${index}.content`) };
+        return { role: 'user', content: userContentOf(entry.content, `messages.${index}.content`) };
       case 'assistant': {
         const text = entry.content == null ? '' : textOf(entry.content, `messages.${index}.content`);
         const calls = entry.tool_calls ?? [];
         for (const call of calls) toolNames.set(call.id, call.function.name);
+        const mark = entry.content == null ? {} : cacheMarkOf(entry.content);
         return calls.length === 0
-          ? { role: 'assistant', content: text }
+          ? { role: 'assistant', content: text, ...mark }
           : {
               role: 'assistant',
               content: text,
@@ -133,6 +169,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
                 name: call.function.name,
                 arguments: call.function.arguments,
               })),
+              ...mark,
             };
       }
       case 'tool':
@@ -141,6 +178,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
           toolCallId: entry.tool_call_id,
           name: toolNames.get(entry.tool_call_id) ?? '',
           content: textOf(entry.content, `messages.${index}.content`),
+          ...cacheMarkOf(entry.content),
         };
     }
   });
@@ -165,6 +203,8 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
     if (stop.length > 0) request.stop = stop;
   }
   if (parsed.seed != null) request.seed = parsed.seed;
+  if (parsed.reasoning_effort != null) request.reasoning = { effort: parsed.reasoning_effort };
+  if (parsed.parallel_tool_calls != null) request.parallelToolCalls = parsed.parallel_tool_calls;
 
   return {
     request,
@@ -174,15 +214,68 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
   };
 }
 
+/** A user message's content: text, or text, image and file parts. */
+function userContentOf(value: z.infer<typeof content>, param: string): string | ContentPart[] {
+  if (typeof value === 'string') return value;
+  const parts = value.map((part, index): ContentPart => {
+    const where = `${param}.${index}`;
+    const cache = part.cache_control === undefined ? {} : { cacheControl: cacheMarkFrom(part.cache_control) };
+    if (part.type === 'text' && typeof part.text === 'string')
+      return { type: 'text', text: part.text, ...cache };
+    if (part.type === 'image_url' && part.image_url !== undefined) {
+      const { url, detail } = part.image_url;
+      const inline = parseDataUrl(url);
+      const source = inline === undefined ? { url } : { data: inline.data, mediaType: inline.mediaType };
+      return { type: 'image', ...source, ...(detail === undefined ? {} : { detail }), ...cache };
+    }
+    if (part.type === 'file' && part.file !== undefined) {
+      const inline = part.file.file_data === undefined ? undefined : parseDataUrl(part.file.file_data);
+      if (inline === undefined)
+        throw invalidRequest(
+          `${where}.file: send the file as file_data, a base64 data URL (data:application/pdf;base64,...); this gateway keeps no uploaded files, so file_id cannot be used.`,
+          `${where}.file`,
+          'unsupported_content',
+        );
+      return {
+        type: 'file',
+        data: inline.data,
+        mediaType: inline.mediaType,
+        ...(part.file.filename === undefined ? {} : { filename: part.file.filename }),
+        ...cache,
+      };
+    }
+    throw invalidRequest(
+      `${where}: content parts of type "${part.type}" are not supported; send text, image_url or file parts.`,
+      where,
+      'unsupported_content',
+    );
+  });
+  // Unmarked text only stays a plain string, as before content parts existed.
+  if (parts.every((part) => part.type === 'text' && part.cacheControl === undefined))
+    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
+  return parts;
+}
+
+/** The cache mark of a message's parts (the last marked one), as a message member. */
+function cacheMarkOf(value: z.infer<typeof content>): { cacheControl?: CacheControl } {
+  if (typeof value === 'string') return {};
+  const marked = value.findLast((part) => part.cache_control !== undefined);
+  return marked?.cache_control === undefined ? {} : { cacheControl: cacheMarkFrom(marked.cache_control) };
+}
+
+function cacheMarkFrom(mark: z.infer<typeof cacheControl>): CacheControl {
+  return mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl };
+}
+
 function textOf(value: z.infer<typeof content>, param: string): string {
   if (typeof value === 'string') return value;
   let text = '';
   for (const [index, part] of value.entries()) {
     if (part.type === 'text' && typeof part.text === 'string') text += part.text;
     else if (part.type === 'refusal' && typeof part.refusal === 'string') text += part.refusal;
-    else if (part.type === 'image_url' || part.type === 'input_image')
+    else if (part.type === 'image_url' || part.type === 'file')
       throw invalidRequest(
-        `${param}.${index}: image content is not supported by this gateway yet; send text parts only.`,
+        `${param}.${index}: ${part.type} parts are accepted in user messages only.`,
         `${param}.${index}`,
         'unsupported_content',
       );
@@ -375,8 +468,27 @@ export function toOpenAIError(errorClass: GatewayErrorClass): {
         ? 'requests'
         : 'tokens'
       : OPENAI_ERROR_TYPES[errorClass.kind];
+  if (code === 'unsupported_field' && errorClass.param !== undefined) {
+    const param = CHAT_WIRE_FIELDS[errorClass.param] ?? errorClass.param;
+    return { error: { message: `${param}: ${errorClass.message}`, type, param, code } };
+  }
   return { error: { message: errorClass.message, type, param: errorClass.param ?? null, code } };
 }
+
+/** `UnsupportedField.field` in chat-completions terms, for the 400 naming it. */
+const CHAT_WIRE_FIELDS: Record<string, string> = {
+  'reasoning.effort': 'reasoning_effort',
+  'reasoning.budgetTokens': 'reasoning_effort',
+  parallelToolCalls: 'parallel_tool_calls',
+  cacheControl: 'cache_control',
+  'content.image': 'image_url',
+  'content.image.url': 'image_url.url',
+  'content.image.detail': 'image_url.detail',
+  'content.image.mediaType': 'image_url.url',
+  'content.file': 'file',
+  'content.file.url': 'file.file_data',
+  'content.file.mediaType': 'file.file_data',
+};
 
 const embeddingsBody = z.object({
   model: z.string().min(1),

@@ -9,6 +9,16 @@ export function parseRequestBody<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = deepestIssue(parsed.error.issues);
+  if (issue?.code === 'unrecognized_keys') {
+    // An unknown field is refused by name rather than dropped: the caller would pay for a request
+    // that is not the one it sent.
+    const field = [...issue.path.map(String), issue.keys[0] ?? ''].join('.');
+    throw invalidRequest(
+      `${field}: this field is not supported by this gateway; unknown fields are refused rather than ignored (see docs/gateway.md for the fields it accepts).`,
+      field,
+      'unsupported_field',
+    );
+  }
   const path = issue?.path.map(String).join('.') ?? '';
   const message = issue?.message ?? 'Invalid request body.';
   throw invalidRequest(path === '' ? message : `${path}: ${message}`, path === '' ? undefined : path);

@@ -1,0 +1,356 @@
+/**
+ * Provider-specific fields through the gateway's HTTP endpoints, at each provider fake's wire:
+ * reasoning effort / thinking, parallel tool calls, cache marks, images and files from
+ * `/v1/chat/completions` and `/v1/messages` either reach the upstream in its own form, or the
+ * answer is a 400 naming the field (in the endpoint's error shape); a route whose first deployment
+ * cannot honour a field is served by one that can. And `POST /v1/messages/count_tokens`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../journal/open-store.js';
+import type { JournalStore } from '../../journal/store.js';
+import { createAnthropicModel } from '../../model/anthropic.js';
+import { createGeminiModel } from '../../model/gemini.js';
+import { createOpenAICompatibleModel } from '../../model/openai-compatible.js';
+import { estimateRequestTokens } from '../../model/token-estimate.js';
+import {
+  createFakeAnthropicServer,
+  fakeInputTokens,
+  type FakeAnthropicServer,
+} from '../../testing/fake-anthropic-server.js';
+import { createFakeGeminiServer, type FakeGeminiServer } from '../../testing/fake-gemini-server.js';
+import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
+import { createApiKeys } from '../api-keys.js';
+import type { GatewayConfigInput } from '../gateway-config.js';
+import { createGateway, type KeelGateway } from '../gateway.js';
+import { createGatewayHandler } from './gateway-handler.js';
+
+let openaiUpstream: FakeOpenAIServer;
+let claudeUpstream: FakeAnthropicServer;
+let geminiUpstream: FakeGeminiServer;
+let store: JournalStore;
+let gateway: KeelGateway;
+let server: Server;
+let baseUrl: string;
+let key: string;
+
+const PNG = 'iVBORw0KGgo=';
+const PDF = 'JVBERi0xLjQ=';
+
+beforeAll(async () => {
+  openaiUpstream = await createFakeOpenAIServer({ handler: () => ({ content: 'from OpenAI' }) });
+  claudeUpstream = await createFakeAnthropicServer({ handler: () => ({ text: 'from Claude' }) });
+  geminiUpstream = await createFakeGeminiServer({ handler: () => ({ text: 'from Gemini' }) });
+  let client;
+  ({ store, client } = await openStore({ dataDir: 'memory://' }));
+  const apiKeys = createApiKeys({ client });
+  const config = {
+    deployments: [
+      {
+        name: 'up-openai',
+        provider: 'openai',
+        model: 'gpt-5-mini',
+        languageModel: createOpenAICompatibleModel({
+          model: 'gpt-5-mini',
+          apiKey: 'sk-up',
+          baseURL: openaiUpstream.url,
+          env: {},
+        }),
+      },
+      {
+        name: 'up-claude',
+        provider: 'anthropic',
+        model: 'claude-sonnet-4-5',
+        languageModel: createAnthropicModel({
+          model: 'claude-sonnet-4-5',
+          apiKey: 'sk-ant-up',
+          baseURL: claudeUpstream.url,
+          env: {},
+        }),
+      },
+      {
+        name: 'up-gemini',
+        provider: 'gemini',
+        model: 'gemini-2.5-flash',
+        languageModel: createGeminiModel({
+          model: 'gemini-2.5-flash',
+          apiKey: 'AIzaTestKey1234567890abcdef',
+          baseURL: geminiUpstream.url,
+          env: {},
+        }),
+      },
+    ],
+    routes: [
+      { name: 'gpt', deployments: ['up-openai'] },
+      { name: 'claude', deployments: ['up-claude'] },
+      { name: 'gemini', deployments: ['up-gemini'] },
+      // Gemini first, falling back to Claude: what Gemini cannot honour goes to Claude.
+      { name: 'gemini-then-claude', deployments: ['up-gemini'], fallbacks: ['claude'] },
+    ],
+    retry: { attemptsPerDeployment: 1 },
+  };
+  gateway = createGateway({ config: config as GatewayConfigInput });
+  const handler = createGatewayHandler({ gateway, apiKeys });
+  server = createServer((request, response) => {
+    if (!handler(request, response)) {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  key = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'] })).key;
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await gateway?.close();
+  await store?.close();
+  await openaiUpstream?.close();
+  await claudeUpstream?.close();
+  await geminiUpstream?.close();
+});
+
+beforeEach(() => {
+  openaiUpstream.requests.length = 0;
+  claudeUpstream.requests.length = 0;
+  geminiUpstream.requests.length = 0;
+});
+
+const openai = () => new OpenAI({ apiKey: key, baseURL: `${baseUrl}/v1`, maxRetries: 0 });
+const anthropic = () => new Anthropic({ apiKey: key, baseURL: baseUrl, maxRetries: 0 });
+const lastBody = (upstream: { requests: { body?: unknown }[] }) =>
+  upstream.requests.at(-1)?.body as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const chatImage: OpenAI.ChatCompletionMessageParam[] = [
+  {
+    role: 'user',
+    content: [
+      { type: 'text', text: 'What is this?' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+    ],
+  },
+];
+const messagesImage: Anthropic.MessageParam[] = [
+  {
+    role: 'user',
+    content: [
+      { type: 'text', text: 'What is this?' },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+    ],
+  },
+];
+
+describe('an image part', () => {
+  it.each(['chat', 'messages'] as const)(
+    'from %s reaches each provider in its wire form',
+    async (endpoint) => {
+      const send = (route: string) =>
+        endpoint === 'chat'
+          ? openai().chat.completions.create({ model: route, messages: chatImage })
+          : anthropic().messages.create({ model: route, max_tokens: 100, messages: messagesImage });
+      await send('gpt');
+      expect(lastBody(openaiUpstream).messages[0].content[1]).toEqual({
+        type: 'image_url',
+        image_url: { url: `data:image/png;base64,${PNG}` },
+      });
+      await send('claude');
+      expect(lastBody(claudeUpstream).messages[0].content[1]).toEqual({
+        type: 'image',
+        source: { type: 'base64', media_type: 'image/png', data: PNG },
+      });
+      await send('gemini');
+      expect(lastBody(geminiUpstream).contents[0].parts[1]).toEqual({
+        inlineData: { mimeType: 'image/png', data: PNG },
+      });
+    },
+  );
+
+  it('and a PDF from messages reach Claude as a document and OpenAI as a file', async () => {
+    const messages: Anthropic.MessageParam[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF } },
+          { type: 'text', text: 'Summarise' },
+        ],
+      },
+    ];
+    await anthropic().messages.create({ model: 'claude', max_tokens: 100, messages });
+    expect(lastBody(claudeUpstream).messages[0].content[0]).toEqual({
+      type: 'document',
+      source: { type: 'base64', media_type: 'application/pdf', data: PDF },
+    });
+    await anthropic().messages.create({ model: 'gpt', max_tokens: 100, messages });
+    expect(lastBody(openaiUpstream).messages[0].content[0]).toEqual({
+      type: 'file',
+      file: { file_data: `data:application/pdf;base64,${PDF}` },
+    });
+  });
+});
+
+const tools: OpenAI.ChatCompletionTool[] = [
+  { type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: {} } } },
+];
+
+describe('reasoning and parallel tool calls from chat completions', () => {
+  it('reach OpenAI as reasoning_effort and parallel_tool_calls', async () => {
+    await openai().chat.completions.create({
+      model: 'gpt',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools,
+      reasoning_effort: 'low',
+      parallel_tool_calls: false,
+    });
+    expect(lastBody(openaiUpstream)).toMatchObject({ reasoning_effort: 'low', parallel_tool_calls: false });
+  });
+
+  it('reach Claude as thinking and disable_parallel_tool_use', async () => {
+    await openai().chat.completions.create({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools,
+      reasoning_effort: 'low',
+      parallel_tool_calls: false,
+      max_completion_tokens: 8000,
+    });
+    expect(lastBody(claudeUpstream)).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 4096 },
+      max_tokens: 8000,
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+    });
+  });
+
+  it('reach Gemini as thinkingConfig, and parallel_tool_calls false is a 400 naming it', async () => {
+    await openai().chat.completions.create({
+      model: 'gemini',
+      messages: [{ role: 'user', content: 'Hi' }],
+      reasoning_effort: 'medium',
+    });
+    expect(lastBody(geminiUpstream).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 12_288 } });
+    const refused = await openai()
+      .chat.completions.create({
+        model: 'gemini',
+        messages: [{ role: 'user', content: 'Hi' }],
+        tools,
+        parallel_tool_calls: false,
+      })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ status: 400, code: 'unsupported_field', param: 'parallel_tool_calls' });
+    expect(geminiUpstream.requests).toHaveLength(1);
+  });
+
+  it('go to the deployment of the route that can honour them', async () => {
+    const answer = await openai().chat.completions.create({
+      model: 'gemini-then-claude',
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools,
+      parallel_tool_calls: false,
+    });
+    expect(answer.choices[0]?.message.content).toBe('from Claude');
+    expect(geminiUpstream.requests).toHaveLength(0);
+    expect(lastBody(claudeUpstream).tool_choice).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+  });
+});
+
+describe('thinking, cache_control and parallel tool calls from messages', () => {
+  const body = {
+    max_tokens: 4000,
+    thinking: { type: 'enabled' as const, budget_tokens: 2048 },
+    system: [{ type: 'text' as const, text: 'Be terse.', cache_control: { type: 'ephemeral' as const } }],
+    messages: [{ role: 'user' as const, content: 'Hi' }],
+    tools: [{ name: 'weather', input_schema: { type: 'object' as const, properties: {} } }],
+    tool_choice: { type: 'auto' as const, disable_parallel_tool_use: true },
+  };
+
+  it('reach Claude intact', async () => {
+    await anthropic().messages.create({ model: 'claude', ...body });
+    expect(lastBody(claudeUpstream)).toMatchObject({
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      system: [{ type: 'text', text: 'Be terse.', cache_control: { type: 'ephemeral' } }],
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+    });
+  });
+
+  it('reach OpenAI as reasoning_effort and parallel_tool_calls (cache marks honoured by its own caching)', async () => {
+    await anthropic().messages.create({ model: 'gpt', ...body });
+    expect(lastBody(openaiUpstream)).toMatchObject({ reasoning_effort: 'low', parallel_tool_calls: false });
+    expect(JSON.stringify(lastBody(openaiUpstream))).not.toContain('cache_control');
+  });
+
+  it('are a 400 in the Anthropic shape naming the field when no deployment can honour them', async () => {
+    const response = await fetch(`${baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'gemini', ...body }),
+    });
+    expect(response.status).toBe(400);
+    const error = (await response.json()) as { type: string; error: { type: string; message: string } };
+    expect(error.type).toBe('error');
+    expect(error.error.type).toBe('invalid_request_error');
+    expect(error.error.message).toMatch(/^tool_choice\.disable_parallel_tool_use: /);
+    expect(geminiUpstream.requests).toHaveLength(0);
+  });
+
+  it('an unknown top-level field is a 400 naming it, not dropped', async () => {
+    const refused = await anthropic()
+      .messages.create({ model: 'claude', ...body, top_k: 5 } as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((refused as Error).message).toContain('top_k');
+    expect(claudeUpstream.requests).toHaveLength(0);
+  });
+});
+
+describe('POST /v1/messages/count_tokens', () => {
+  const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'How many tokens is this?' }];
+
+  it('is exact from an Anthropic deployment (the upstream counts)', async () => {
+    const { data, response } = await anthropic()
+      .messages.countTokens({ model: 'claude', messages, system: 'Be terse.' })
+      .withResponse();
+    const counted = claudeUpstream.requests.at(-1);
+    expect(counted?.path).toBe('/v1/messages/count_tokens');
+    expect(counted?.body).not.toHaveProperty('max_tokens');
+    expect(data.input_tokens).toBe(fakeInputTokens(counted?.body as Record<string, unknown>));
+    expect(response.headers.get('x-keel-token-count')).toBe('exact');
+  });
+
+  it("is Keel's estimate from an OpenAI deployment, without calling it", async () => {
+    const { data, response } = await anthropic()
+      .messages.countTokens({ model: 'gpt', messages, system: 'Be terse.' })
+      .withResponse();
+    expect(data.input_tokens).toBe(
+      estimateRequestTokens(
+        {
+          messages: [
+            { role: 'system', content: 'Be terse.' },
+            { role: 'user', content: 'How many tokens is this?' },
+          ],
+        },
+        { model: 'gpt-5-mini' },
+      ),
+    );
+    expect(response.headers.get('x-keel-token-count')).toBe('estimated');
+    expect(openaiUpstream.requests).toHaveLength(0);
+  });
+
+  it('answers errors in the Anthropic shape', async () => {
+    const unknown = await anthropic()
+      .messages.countTokens({ model: 'nope', messages })
+      .catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
+    const response = await fetch(`${baseUrl}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ model: 'claude', messages: [] }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+});
