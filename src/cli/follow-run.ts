@@ -72,10 +72,11 @@ export async function followRun({
       case 'approval-request': {
         const id = str(data.approval_id);
         if (id === '' || shownApprovals.has(id)) return false;
-        shownApprovals.add(id);
         const approval = (await api.listApprovals({ run_id: runId, status: 'pending' })).find(
           (candidate) => candidate.id === id,
         );
+        // Marked shown only once shown: if the listing failed, the redelivered event shows it.
+        shownApprovals.add(id);
         // Decided (or expired) before we looked: the decision event follows.
         if (approval !== undefined)
           live.note(renderApprovalRequest(approval) + '  waiting for the decision…\n');

@@ -113,6 +113,47 @@ describe('live output of keel run', () => {
     }
   });
 
+  it('writes no escape sequence from the model, a tool or an error to a terminal', () => {
+    const screen = terminal({ env: { NO_COLOR: '1' } });
+    const live = createLiveRun({ io: screen.io, json: false });
+    // Clear the screen, move the cursor up, write the clipboard (OSC 52), a bare BEL and C1 CSI.
+    live.event({
+      type: 'text',
+      seq: 0,
+      execution: 1,
+      text: 'ok\x1b[2J\x1b[1A\x1b]52;c;cm0gLXJm\x07 \x07\x9b31m',
+    });
+    // A sequence split across two deltas loses its ESC, so what is left is inert text.
+    live.event({ type: 'text', seq: 0, execution: 1, text: '\x1b' });
+    live.event({ type: 'text', seq: 0, execution: 1, text: '[2Kdone' });
+    live.event({
+      type: 'step-end',
+      seq: 1,
+      kind: 'tool',
+      name: 'fetch',
+      status: 'failed',
+      durationMs: 1,
+      costUsd: null,
+      error: { code: 'tool_failed', message: 'boom\x1b]0;pwned\x07' },
+    });
+    live.note('approval needed: \x1b[8mhidden\x1b[28m\n');
+    live.finish({ answer: 'x\u001b[31m' });
+    const written = screen.writes.map((write) => write.text).join('');
+    // The only escapes left are the spinner's own line clears.
+    expect(written.replaceAll('\r\x1b[2K', '')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+    expect(screen.out()).toContain('ok 31m[2Kdone');
+    expect(screen.err()).toContain('tool_failed: boom');
+    expect(screen.err()).toContain('approval needed: hidden');
+    live.stop();
+  });
+
+  it('leaves text as it is off a terminal', () => {
+    const screen = terminal({ tty: false });
+    const live = createLiveRun({ io: screen.io, json: false });
+    live.finish('a\x1b[1mb');
+    expect(screen.out()).toBe('a\x1b[1mb\n');
+  });
+
   it('formats elapsed time and cost', () => {
     expect(formatElapsed(4230)).toBe('4.2s');
     expect(formatElapsed(65_000)).toBe('1m05s');

@@ -10,7 +10,7 @@
  * carriage returns and line erasing.
  */
 import type { CliIo } from './cli-io.js';
-import { renderOutput } from './render.js';
+import { renderOutput, terminalSafe } from './render.js';
 
 /** A run's progress in one vocabulary, from the runtime's events or the API's event stream. */
 export type LiveEvent =
@@ -81,6 +81,8 @@ export function createLiveRun({
   const spinning = streamsText && notes && env.TERM !== 'dumb';
   const color = spinning && (env.NO_COLOR ?? '') === '';
   const dim = (text: string) => (color ? `\x1b[2m${text}\x1b[22m` : text);
+  // What a model, a tool or an error says reaches a terminal without its control sequences.
+  const toStdout = (text: string) => stdout.write(stdout.isTTY === true ? terminalSafe(text) : text);
   const started = now();
   let cost = 0;
   let activity = 'starting';
@@ -110,12 +112,14 @@ export function createLiveRun({
     if (!atLineStart) stdout.write('\n');
     atLineStart = true;
   };
-  const note = (text: string) => {
+  /** A line on stderr as it is: only for text this module made safe (it may carry its colours). */
+  const writeNote = (text: string) => {
     clear();
     endLine();
     stderr.write(text);
     draw();
   };
+  const note = (text: string) => writeNote(stderr.isTTY === true ? terminalSafe(text) : text);
   const halt = () => {
     if (timer !== undefined) clearInterval(timer);
     clear();
@@ -135,7 +139,7 @@ export function createLiveRun({
         }
         clear();
         block.text += event.text;
-        stdout.write(event.text);
+        toStdout(event.text);
         atLineStart = event.text.endsWith('\n');
         return;
       }
@@ -155,7 +159,7 @@ export function createLiveRun({
       if (!notes) return;
       // Streamed model steps speak for themselves; the rest (tools, failures) get a note.
       if (streamsText && event.kind === 'model' && event.status === 'completed') return;
-      note(renderNote(event, dim));
+      writeNote(renderNote(event, dim, stderr.isTTY === true));
     },
     note,
     progress(text) {
@@ -169,7 +173,7 @@ export function createLiveRun({
         return;
       }
       endLine();
-      stdout.write(renderOutput(output));
+      toStdout(renderOutput(output));
     },
     stop() {
       halt();
@@ -189,7 +193,12 @@ function sameText(text: string, output: unknown): boolean {
   }
 }
 
-function renderNote(event: Extract<LiveEvent, { type: 'step-end' }>, dim: (text: string) => string): string {
+function renderNote(
+  event: Extract<LiveEvent, { type: 'step-end' }>,
+  dim: (text: string) => string,
+  terminal: boolean,
+): string {
+  const safe = (text: string) => (terminal ? terminalSafe(text) : text);
   const mark = event.status === 'completed' ? '✓' : '✗';
   const replay = event.replayed === true ? ' (replayed)' : '';
   const duration = event.durationMs === null ? '' : `  ${event.durationMs} ms`;
@@ -198,5 +207,6 @@ function renderNote(event: Extract<LiveEvent, { type: 'step-end' }>, dim: (text:
     event.error === null || event.error === undefined
       ? ''
       : `  ${event.error.code}${event.error.message === undefined ? '' : `: ${event.error.message}`}`;
-  return `${dim(`${mark} ${event.kind.padEnd(5)} ${event.name}${replay}${duration}${tokens}`)}${error}\n`;
+  return `${dim(safe(`${mark} ${event.kind.padEnd(5)} ${event.name}${replay}${duration}${tokens}`))}${safe(error)}
+`;
 }

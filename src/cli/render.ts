@@ -103,3 +103,18 @@ export function renderApprovalRequest(approval: {
     `  reject:  keel approvals reject ${approval.id} --reason "..."\n`
   );
 }
+
+/**
+ * Escape sequences (CSI, OSC, and the rest) and every control character but newline and tab.
+ * Text from a model, a tool or a run's error can carry them, and on a terminal they would move
+ * the cursor, clear the screen, set the title or write the clipboard (OSC 52): a prompt-injected
+ * model could overwrite the approval line it is asking a human to read.
+ */
+const TERMINAL_CONTROLS =
+  // eslint-disable-next-line no-control-regex
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-_]?|[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Text made safe to write to a terminal: escape sequences and control characters removed. */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, '');
+}

@@ -11,7 +11,7 @@ import { keelDirectory, openBackend, type Backend } from '../backend.js';
 import { readEmbeddedOwner } from '../embedded-lock.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { renderApprovalRequest, renderEvent, renderSummary } from '../render.js';
+import { renderApprovalRequest, renderEvent, renderSummary, terminalSafe } from '../render.js';
 import { createLiveRun, type LiveEvent, type LiveRun } from '../live-run.js';
 import { followRun } from '../follow-run.js';
 import type { RunEvent } from '../../runtime/run-events.js';
@@ -78,7 +78,8 @@ export async function runCommand(options: RunCommandOptions, io: CliIo): Promise
     if (json) io.stdout.write(JSON.stringify(run) + '\n');
     else {
       live.finish(run.output);
-      io.stderr.write(renderSummary(run));
+      const summary = renderSummary(run);
+      io.stderr.write(io.stderr.isTTY === true ? terminalSafe(summary) : summary);
     }
     return run.stop_reason === 'completed' ? EXIT.ok : EXIT.runNotCompleted;
   } finally {
