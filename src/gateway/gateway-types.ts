@@ -110,7 +110,6 @@ export interface BreakerState {
   retryAt?: number;
 }
 
-/** The gateway: routes, retries, falls back, limits, caches, prices and records model calls. */
 /** Input tokens of a request: counted by the provider (`exact`) or by Keel's tokenizer. */
 export interface TokenCount {
   inputTokens: number;

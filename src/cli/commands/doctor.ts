@@ -118,10 +118,18 @@ function modelChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv): DoctorCheck[
 
 function lockCheck(owner: EmbeddedOwner | undefined, keelDir: string): DoctorCheck {
   if (owner === undefined) return { name: 'lock', status: 'ok', message: `${keelDir}: no process holds it` };
+  if (owner.url !== undefined)
+    return {
+      name: 'lock',
+      status: 'ok',
+      message: `${keelDir}: held by keel serve at ${owner.url} (process ${owner.pid})`,
+    };
+  // A process that serves no API (a worker, a run, an eval) holds the embedded database: serve,
+  // worker and the commands that open it wait for it or fail with store_locked until it ends.
   return {
     name: 'lock',
-    status: 'ok',
-    message: `${keelDir}: held by process ${owner.pid}${owner.url === undefined ? '' : ` (keel serve at ${owner.url})`}`,
+    status: 'warn',
+    message: `${keelDir}: held by process ${owner.pid}, which serves no API: keel serve and keel worker cannot open the embedded database until it ends`,
   };
 }
 
