@@ -272,7 +272,14 @@ export function createGateway({
 
     async countTokens(request, options = {}): Promise<TokenCount> {
       const plan = capablePlan(router.plan(request.model), request);
-      const exact = plan.find((deployment) => deployment.languageModel.countTokens !== undefined);
+      // Only a deployment the gateway would call now counts exactly: not switched off by
+      // `keel deployments disable`, its breaker not open. Else Keel's estimate answers.
+      const exact = plan.find(
+        (deployment) =>
+          deployment.languageModel.countTokens !== undefined &&
+          isDeploymentDisabled?.(deployment.name) !== true &&
+          deployment.breaker.state().state !== 'open',
+      );
       if (exact?.languageModel.countTokens !== undefined) {
         const inputTokens = await exact.languageModel.countTokens(request, {
           ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -36,6 +36,7 @@ let gateway: KeelGateway;
 let server: Server;
 let baseUrl: string;
 let key: string;
+let gatewayConfig: GatewayConfigInput;
 
 const PNG = 'iVBORw0KGgo=';
 const PDF = 'JVBERi0xLjQ=';
@@ -92,7 +93,8 @@ beforeAll(async () => {
     ],
     retry: { attemptsPerDeployment: 1 },
   };
-  gateway = createGateway({ config: config as GatewayConfigInput });
+  gatewayConfig = config as GatewayConfigInput;
+  gateway = createGateway({ config: gatewayConfig });
   const handler = createGatewayHandler({ gateway, apiKeys });
   server = createServer((request, response) => {
     if (!handler(request, response)) {
@@ -338,6 +340,21 @@ describe('POST /v1/messages/count_tokens', () => {
     );
     expect(response.headers.get('x-keel-token-count')).toBe('estimated');
     expect(openaiUpstream.requests).toHaveLength(0);
+  });
+
+  it('never sends a count to a disabled deployment: the estimate answers instead', async () => {
+    const switchedOff = createGateway({
+      config: gatewayConfig,
+      isDeploymentDisabled: (deployment) => deployment === 'up-claude',
+    });
+    const before = claudeUpstream.requests.length;
+    const count = await switchedOff.countTokens({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'How many tokens is this?' }],
+    });
+    expect(count).toMatchObject({ source: 'estimated', deployment: 'up-claude' });
+    expect(count.inputTokens).toBeGreaterThan(0);
+    expect(claudeUpstream.requests).toHaveLength(before);
   });
 
   it('answers errors in the Anthropic shape', async () => {
