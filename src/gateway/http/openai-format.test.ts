@@ -216,6 +216,7 @@ describe('parseChatCompletionRequest', () => {
     [{ logit_bias: { '50256': -100 } }, 'logit_bias'],
     [{ some_future_field: true }, 'some_future_field'],
     [{ frequency_penalty: 0.5 }, 'frequency_penalty'],
+    [{ service_tier: 'priority' }, 'service_tier'],
     [{ reasoning_effort: 'extreme' }, 'reasoning_effort'],
   ])('refuses %j rather than dropping it, naming %s', (extra, param) => {
     const error = rejection(() =>

@@ -110,7 +110,8 @@ const chatCompletionBody = z.strictObject({
   // Accepted and ignored, harmlessly: hints and bookkeeping that change no answer (docs/gateway.md).
   store: z.boolean().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
-  service_tier: z.string().nullish(),
+  // `flex` and `priority` change the price and the latency: only the default tier is harmless.
+  service_tier: z.enum(['auto', 'default']).nullish(),
   prompt_cache_key: z.string().nullish(),
   safety_identifier: z.string().nullish(),
   modalities: z.array(z.literal('text')).nullish(),
