@@ -5,7 +5,14 @@
  * tracing on (not `setTracingDisabled(true)`). The SDK's trace exporter posts to OpenAI's own
  * endpoint whatever the client's base URL: the test checks that nothing leaves this machine.
  */
-import { Agent, getGlobalTraceProvider, run, setDefaultOpenAIClient, tool } from '@openai/agents';
+import {
+  addTraceProcessor,
+  Agent,
+  getGlobalTraceProvider,
+  run,
+  setDefaultOpenAIClient,
+  tool,
+} from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -22,6 +29,8 @@ const realFetch = globalThis.fetch;
 /** Every request made to anywhere but this machine (refused, never sent). */
 const outside: string[] = [];
 const savedApiKey = process.env.OPENAI_API_KEY;
+/** Traces the SDK ended: proof that tracing stayed on, beside its exporter. */
+let tracesEnded = 0;
 
 beforeAll(async () => {
   keel = await startRecipeGateway();
@@ -35,6 +44,14 @@ beforeAll(async () => {
   };
   // As in production: vitest's NODE_ENV=test turns the SDK's tracing off by default.
   getGlobalTraceProvider().setDisabled(false);
+  addTraceProcessor({
+    onTraceStart: async () => {},
+    onTraceEnd: async () => void tracesEnded++,
+    onSpanStart: async () => {},
+    onSpanEnd: async () => {},
+    shutdown: async () => {},
+    forceFlush: async () => {},
+  });
   delete process.env.OPENAI_API_KEY;
 });
 
@@ -105,5 +122,6 @@ it('runs an agent with a tool through Keel, over the Responses API, with tracing
   // The trace exporter ran (tracing on) and sent nothing off the machine: without OPENAI_API_KEY
   // it has no key for OpenAI's trace endpoint and skips the export.
   await getGlobalTraceProvider().forceFlush();
+  expect(tracesEnded).toBeGreaterThan(0);
   expect(outside).toEqual([]);
 });
