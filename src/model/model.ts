@@ -102,6 +102,11 @@ export interface ToolSpec {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /**
+   * OpenAI's `strict`: the model's arguments are constrained to the schema. Sent by the
+   * OpenAI-compatible adapter; other providers do not constrain arguments (docs/gateway.md).
+   */
+  strict?: boolean;
   /** Caches the prompt up to this tool's definition (Anthropic); see {@link CacheControl}. */
   cacheControl?: CacheControl;
 }

@@ -260,7 +260,12 @@ function toRequestBody({
   if (request.tools !== undefined && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
       type: 'function',
-      function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+      function: {
+        name: tool.name,
+        description: tool.description,
+        parameters: tool.parameters,
+        ...(tool.strict === undefined ? {} : { strict: tool.strict }),
+      },
     }));
   }
   if (request.toolChoice !== undefined) {

@@ -581,9 +581,7 @@ export function toAnthropicError(errorClass: GatewayErrorClass): {
 } {
   // The body has no param: a field no deployment can honour is named at the head of the message.
   const field =
-    errorClass.code === 'unsupported_field' && errorClass.param !== undefined
-      ? `${MESSAGES_WIRE_FIELDS[errorClass.param] ?? errorClass.param}: `
-      : '';
+    errorClass.field !== undefined ? `${MESSAGES_WIRE_FIELDS[errorClass.field] ?? errorClass.field}: ` : '';
   return {
     type: 'error',
     error: { type: ANTHROPIC_ERROR_TYPES[errorClass.kind], message: `${field}${errorClass.message}` },

@@ -61,7 +61,12 @@ import {
   retryHeaders,
   type StreamEncoder,
 } from './gateway-http-errors.js';
-import { createResponsesEventEncoder, parseResponsesRequest, toResponse } from './responses-format.js';
+import {
+  createResponsesEventEncoder,
+  inResponsesTerms,
+  parseResponsesRequest,
+  toResponse,
+} from './responses-format.js';
 import {
   createChatCompletionChunkEncoder,
   parseChatCompletionRequest,
@@ -300,9 +305,12 @@ export function createGatewayRoutes({
           model: call.request.model,
           echo: call.echo,
         };
+        // A field no deployment can honour is named in Responses terms (param), not chat's.
         return answerCall({ request, response, caller, signal, requestId }, 'responses', call, {
           body: (answer) => toResponse(answer, identity),
           encoder: () => createResponsesEventEncoder(identity),
+        }).catch((error: unknown) => {
+          throw inResponsesTerms(error);
         });
       },
     },

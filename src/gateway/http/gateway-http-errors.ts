@@ -74,6 +74,12 @@ export interface GatewayErrorClass {
   code: string;
   message: string;
   param?: string;
+  /**
+   * For `unsupported_field` from a provider: the model request's field it cannot honour
+   * (`UnsupportedField.field`, e.g. `content.image.detail`). Each wire format names it in its own
+   * terms as the error's param; an error of the edge names its param directly instead.
+   */
+  field?: string;
   /** For 429 and 503: how long to wait, sent as `Retry-After` (seconds) and `retry-after-ms`. */
   retryAfterMs?: number;
   /** Which limit a 429 hit, when known. */
@@ -149,7 +155,7 @@ export function classifyGatewayError(error: unknown): GatewayErrorClass {
   if (code === 'unknown_model') return { status: 404, kind: 'not_found', code, message, param: 'model' };
   // A field no deployment of the route can honour; each wire format names it in its own terms.
   if (code === 'unsupported_field' && typeof details.field === 'string')
-    return { status: 400, kind: 'invalid_request', code, message, param: details.field };
+    return { status: 400, kind: 'invalid_request', code, message, field: details.field };
   if (code === 'payload_too_large') return { status: 413, kind: 'request_too_large', code, message };
   if (TIMEOUT_CODES.has(code)) return { status: 504, kind: 'timeout', code, message };
   if (OVERLOADED_CODES.has(code) || code === 'database_unavailable')

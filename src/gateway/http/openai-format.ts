@@ -69,6 +69,7 @@ const tool = z.object({
     name: z.string().min(1),
     description: z.string().nullish(),
     parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
   }),
 });
 
@@ -190,6 +191,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
       name: entry.function.name,
       description: entry.function.description ?? '',
       parameters: entry.function.parameters ?? { type: 'object', properties: {} },
+      ...(entry.function.strict == null ? {} : { strict: entry.function.strict }),
     }));
   const toolChoice = toolChoiceOf(parsed.tool_choice);
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
@@ -455,7 +457,10 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, string> = {
 };
 
 /** The one mapping of a classified error to OpenAI's error body `{ error: { message, type, param, code } }`. */
-export function toOpenAIError(errorClass: GatewayErrorClass): {
+export function toOpenAIError(
+  errorClass: GatewayErrorClass,
+  wireFields: Readonly<Record<string, string>> = CHAT_WIRE_FIELDS,
+): {
   error: { message: string; type: string; param: string | null; code: string | null };
 } {
   let code = errorClass.code;
@@ -469,8 +474,8 @@ export function toOpenAIError(errorClass: GatewayErrorClass): {
         ? 'requests'
         : 'tokens'
       : OPENAI_ERROR_TYPES[errorClass.kind];
-  if (code === 'unsupported_field' && errorClass.param !== undefined) {
-    const param = CHAT_WIRE_FIELDS[errorClass.param] ?? errorClass.param;
+  if (errorClass.field !== undefined) {
+    const param = wireFields[errorClass.field] ?? errorClass.field;
     return { error: { message: `${param}: ${errorClass.message}`, type, param, code } };
   }
   return { error: { message: errorClass.message, type, param: errorClass.param ?? null, code } };

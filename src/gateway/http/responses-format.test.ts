@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { UnsupportedFieldError } from '../../errors/model-errors.js';
 import { GatewayRequestError } from './gateway-http-errors.js';
-import { parseResponsesRequest, RESPONSES_FIELDS_NOT_HONOURED } from './responses-format.js';
+import { toOpenAIError } from './openai-format.js';
+import {
+  inResponsesTerms,
+  parseResponsesRequest,
+  RESPONSES_FIELDS_NOT_HONOURED,
+  RESPONSES_WIRE_FIELDS,
+} from './responses-format.js';
+import { classifyGatewayError } from './gateway-http-errors.js';
 
 function refusal(body: Record<string, unknown>): GatewayRequestError {
   try {
@@ -101,5 +109,69 @@ describe('parseResponsesRequest', () => {
     );
     expect(refusal({ input: [{ type: 'item_reference', id: 'msg_1' }] }).param).toBe('input.0.type');
     expect(refusal({ input: [] }).param).toBe('input');
+  });
+
+  it('carries reasoning effort, parallel tool calls, image and file parts and strict', () => {
+    const { request, echo } = parseResponsesRequest({
+      model: 'fast',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'Compare' },
+            { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' },
+            { type: 'input_image', image_url: 'https://example.com/b.jpg' },
+            { type: 'input_file', file_data: 'data:application/pdf;base64,JVBE', filename: 'r.pdf' },
+          ],
+        },
+      ],
+      tools: [{ type: 'function', name: 'f', parameters: { type: 'object' }, strict: true }],
+      reasoning: { effort: 'high' },
+      parallel_tool_calls: false,
+    });
+    expect(request.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Compare' },
+          { type: 'image', data: 'AAAA', mediaType: 'image/png', detail: 'low' },
+          { type: 'image', url: 'https://example.com/b.jpg' },
+          { type: 'file', data: 'JVBE', mediaType: 'application/pdf', filename: 'r.pdf' },
+        ],
+      },
+    ]);
+    expect(request.tools).toEqual([
+      { name: 'f', description: '', parameters: { type: 'object' }, strict: true },
+    ]);
+    expect(request.reasoning).toEqual({ effort: 'high' });
+    expect(request.parallelToolCalls).toBe(false);
+    expect(echo).toMatchObject({ parallelToolCalls: false, reasoningEffort: 'high' });
+    // Text parts alone stay a plain string, as before parts existed.
+    const plain = parseResponsesRequest({
+      model: 'fast',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'a' },
+            { type: 'input_text', text: 'b' },
+          ],
+        },
+      ],
+    });
+    expect(plain.request.messages).toEqual([{ role: 'user', content: 'ab' }]);
+  });
+
+  it("names a provider's refusal in Responses terms, for every field of the model's vocabulary", () => {
+    for (const [field, param] of Object.entries(RESPONSES_WIRE_FIELDS)) {
+      const refused = new UnsupportedFieldError({ provider: 'p', model: 'm', field, reason: 'no' });
+      const error = inResponsesTerms(refused);
+      expect(error).toBeInstanceOf(GatewayRequestError);
+      const { error: body } = toOpenAIError(classifyGatewayError(error));
+      expect(body).toMatchObject({ param, code: 'unsupported_field', type: 'invalid_request_error' });
+      expect(body.message.startsWith(`${param}: `)).toBe(true);
+    }
+    const other = new Error('boom');
+    expect(inResponsesTerms(other)).toBe(other);
   });
 });

@@ -4,6 +4,11 @@
  * translated into the gateway's provider-neutral request, whichever provider serves the route,
  * and the answer comes back as a Responses object (or its event stream).
  *
+ * Reasoning effort, parallel tool calls, `input_image` and `input_file` parts and `strict` on
+ * function tools are carried into the model request; a deployment that cannot honour one is
+ * skipped, and when none can the 400 names the field in Responses terms
+ * ({@link RESPONSES_WIRE_FIELDS}).
+ *
  * Keel stores no responses: `store` is accepted (the answer says `store: false`),
  * `previous_response_id` and `conversation` are refused. Fields the gateway cannot honour yet are
  * refused with a 400 naming them, never dropped: they are listed in one table,
@@ -12,9 +17,13 @@
  * servers know them).
  */
 import { z } from 'zod';
+import { isKeelError } from '../../errors/keel-error.js';
+import { parseDataUrl } from '../../model/content-parts.js';
 import type {
+  ContentPart,
   Message,
   ModelResponse,
+  ReasoningEffort,
   ResponseFormat,
   ToolCall,
   ToolChoice,
@@ -23,6 +32,7 @@ import type {
 } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
 import {
+  classifyGatewayError,
   GatewayRequestError,
   invalidRequest,
   type GatewayErrorClass,
@@ -46,8 +56,6 @@ export interface FieldNotHonoured {
 }
 
 const emptyArray = (value: unknown) => Array.isArray(value) && value.length === 0;
-const emptyObject = (value: unknown) =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 
 /** The Responses fields refused for now, with their harmless values. */
 export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
@@ -66,18 +74,20 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
     reason: 'background responses are not supported.',
   },
   {
-    field: 'reasoning',
-    harmless: emptyObject,
-    reason: 'reasoning settings are not passed to providers yet.',
+    field: 'reasoning.summary',
+    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
   },
   {
-    field: 'parallel_tool_calls',
-    harmless: (value) => value === true,
-    reason: 'only parallel_tool_calls: true (the default) is supported yet.',
+    field: 'reasoning.generate_summary',
+    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
   },
-  { field: 'prompt_cache_key', reason: 'prompt-cache controls are not passed to providers yet.' },
-  { field: 'prompt_cache_retention', reason: 'prompt-cache controls are not passed to providers yet.' },
-  { field: 'prompt_cache_options', reason: 'prompt-cache controls are not passed to providers yet.' },
+  {
+    field: 'prompt_cache_key',
+    reason:
+      'cache routing keys are not passed to providers; prompt caching applies without one (OpenAI, Gemini: automatic; Anthropic: cache_control on /v1/messages).',
+  },
+  { field: 'prompt_cache_retention', reason: 'prompt-cache retention is not passed to providers.' },
+  { field: 'prompt_cache_options', reason: 'prompt-cache options are not passed to providers.' },
   { field: 'context_management', reason: 'context management is not supported by this gateway.' },
   {
     field: 'include',
@@ -116,7 +126,19 @@ export function refuseFieldsNotHonoured(body: unknown): void {
   }
 }
 
-const contentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
+const contentPart = z.looseObject({
+  type: z.string(),
+  text: z.string().optional(),
+  refusal: z.string().optional(),
+  // input_image
+  image_url: z.string().min(1).nullish(),
+  detail: z.enum(['auto', 'low', 'high']).nullish(),
+  // input_file (file_id on images too)
+  file_data: z.string().min(1).nullish(),
+  file_id: z.string().nullish(),
+  file_url: z.string().nullish(),
+  filename: z.string().nullish(),
+});
 
 const messageItem = z.object({
   type: z.literal('message').optional(),
@@ -185,6 +207,14 @@ const responsesBody = z.object({
   max_output_tokens: z.number().int().positive().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
+  reasoning: z
+    .object({
+      effort: z.string().nullish(),
+      summary: z.string().nullish(),
+      generate_summary: z.string().nullish(),
+    })
+    .nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_obfuscation: z.boolean().nullish() }).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
@@ -216,12 +246,14 @@ export interface ResponsesEcho {
   text: unknown;
   metadata: Record<string, string>;
   user: string | null;
+  parallelToolCalls: boolean;
+  reasoningEffort: ReasoningEffort | null;
 }
 
 /**
  * Validates a Responses body and translates it. Throws a 400 `GatewayRequestError` naming the
- * field at fault: an unknown item type, a non-function tool, an image or file part and every
- * field of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
+ * field at fault: an unknown item type, a non-function tool, a file by id or URL and every field
+ * of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
  */
 export function parseResponsesRequest(body: unknown): ResponsesCall {
   refuseFieldsNotHonoured(body);
@@ -244,6 +276,9 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
   if (parsed.max_output_tokens != null) request.maxOutputTokens = parsed.max_output_tokens;
   if (parsed.temperature != null) request.temperature = parsed.temperature;
   if (parsed.top_p != null) request.topP = parsed.top_p;
+  const effort = effortOf(parsed.reasoning?.effort);
+  if (effort !== undefined) request.reasoning = { effort };
+  if (parsed.parallel_tool_calls != null) request.parallelToolCalls = parsed.parallel_tool_calls;
 
   const user = parsed.user ?? parsed.safety_identifier ?? undefined;
   return {
@@ -260,8 +295,55 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
       text: { format: parsed.text?.format ?? { type: 'text' } },
       metadata: parsed.metadata ?? {},
       user: parsed.user ?? null,
+      parallelToolCalls: parsed.parallel_tool_calls ?? true,
+      reasoningEffort: effort ?? null,
     },
   };
+}
+
+const EFFORTS: readonly ReasoningEffort[] = ['minimal', 'low', 'medium', 'high'];
+
+function effortOf(value: string | null | undefined): ReasoningEffort | undefined {
+  if (value == null) return undefined;
+  if (EFFORTS.includes(value as ReasoningEffort)) return value as ReasoningEffort;
+  throw invalidRequest(
+    `reasoning.effort: ${JSON.stringify(value)} is not supported by this gateway; send ${EFFORTS.join(', ')}.`,
+    'reasoning.effort',
+    'unsupported_parameter',
+  );
+}
+
+/**
+ * `UnsupportedField.field` in Responses terms, for the 400 naming a field that no deployment of
+ * the route can honour.
+ */
+export const RESPONSES_WIRE_FIELDS: Readonly<Record<string, string>> = {
+  'reasoning.effort': 'reasoning.effort',
+  'reasoning.budgetTokens': 'reasoning.effort',
+  parallelToolCalls: 'parallel_tool_calls',
+  'content.image': 'input_image',
+  'content.image.url': 'input_image.image_url',
+  'content.image.detail': 'input_image.detail',
+  'content.image.mediaType': 'input_image.image_url',
+  'content.file': 'input_file',
+  'content.file.url': 'input_file.file_data',
+  'content.file.mediaType': 'input_file.file_data',
+};
+
+/**
+ * A provider's refusal of a field (`unsupported_field`) as a 400 of the Responses edge, its param
+ * the Responses field; any other error as it is.
+ */
+export function inResponsesTerms(error: unknown): unknown {
+  if (!isKeelError(error) || error.code !== 'unsupported_field') return error;
+  const errorClass = classifyGatewayError(error);
+  if (errorClass.field === undefined) return error;
+  const param = RESPONSES_WIRE_FIELDS[errorClass.field] ?? errorClass.field;
+  return new GatewayRequestError({
+    code: 'unsupported_field',
+    message: `${param}: ${errorClass.message}`,
+    param,
+  });
 }
 
 /** Input items in order; a function call joins the assistant message just before it. */
@@ -299,9 +381,12 @@ function appendItems(messages: Message[], items: unknown[]): void {
       });
     } else {
       const item = parseItem(messageItem, raw, param);
+      if (item.role === 'user') {
+        messages.push({ role: 'user', content: userContentOf(item.content, `${param}.content`) });
+        continue;
+      }
       const content = textOf(item.content, `${param}.content`);
       if (item.role === 'system' || item.role === 'developer') messages.push({ role: 'system', content });
-      else if (item.role === 'user') messages.push({ role: 'user', content });
       else messages.push({ role: 'assistant', content });
     }
   }
@@ -321,20 +406,84 @@ function parseItem<T>(schema: z.ZodType<T>, raw: unknown, param: string): T {
 
 const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
 
-function textOf(value: string | Array<z.infer<typeof contentPart>>, param: string): string {
+const MEDIA_PARTS = new Set(['input_image', 'input_file']);
+
+function textOf(value: string | Array<z.infer<typeof contentPart>>, param: string, first = 0): string {
   if (typeof value === 'string') return value;
   let text = '';
-  for (const [index, part] of value.entries()) {
+  for (const [offset, part] of value.entries()) {
+    const index = first + offset;
     if (TEXT_PARTS.has(part.type) && typeof part.text === 'string') text += part.text;
     else if (part.type === 'refusal' && typeof part.refusal === 'string') text += part.refusal;
+    else if (MEDIA_PARTS.has(part.type))
+      throw invalidRequest(
+        `${param}.${index}: ${part.type} parts are accepted in user messages only.`,
+        `${param}.${index}`,
+        'unsupported_content',
+      );
     else
       throw invalidRequest(
-        `${param}.${index}: content parts of type ${JSON.stringify(part.type)} are not supported by this gateway yet; send input_text parts.`,
+        `${param}.${index}: content parts of type ${JSON.stringify(part.type)} are not supported by this gateway; send input_text, input_image or input_file parts.`,
         `${param}.${index}`,
         'unsupported_content',
       );
   }
   return text;
+}
+
+/**
+ * A user message's content: text, `input_image` (a data URL or a URL, with `detail`) and
+ * `input_file` (`file_data` as a base64 data URL, with `filename`) parts. Uploaded files
+ * (`file_id`) and files by URL (`file_url`) are refused: the gateway keeps no uploads, and a file's
+ * media type, which providers read it by, is not known from a URL.
+ */
+function userContentOf(
+  value: string | Array<z.infer<typeof contentPart>>,
+  param: string,
+): string | ContentPart[] {
+  if (typeof value === 'string') return value;
+  const parts = value.map((part, index): ContentPart => {
+    const where = `${param}.${index}`;
+    if (part.type === 'input_image') {
+      if (part.image_url == null)
+        throw invalidRequest(
+          `${where}.image_url: send the image as image_url (a URL or a base64 data URL); this gateway keeps no uploaded files, so file_id cannot be used.`,
+          `${where}.image_url`,
+          'unsupported_content',
+        );
+      const inline = parseDataUrl(part.image_url);
+      const source =
+        inline === undefined ? { url: part.image_url } : { data: inline.data, mediaType: inline.mediaType };
+      return { type: 'image', ...source, ...(part.detail == null ? {} : { detail: part.detail }) };
+    }
+    if (part.type === 'input_file') {
+      if (part.file_data == null)
+        throw invalidRequest(
+          `${where}.${part.file_url == null ? 'file_id' : 'file_url'}: send the file as file_data, a base64 data URL (data:application/pdf;base64,...), with its filename; this gateway keeps no uploaded files and does not fetch files by URL.`,
+          `${where}.${part.file_url == null ? 'file_id' : 'file_url'}`,
+          'unsupported_content',
+        );
+      const inline = parseDataUrl(part.file_data);
+      if (inline === undefined)
+        throw invalidRequest(
+          `${where}.file_data: must be a base64 data URL (data:application/pdf;base64,...), which carries the file's media type.`,
+          `${where}.file_data`,
+          'unsupported_content',
+        );
+      return {
+        type: 'file',
+        data: inline.data,
+        mediaType: inline.mediaType,
+        ...(part.filename == null ? {} : { filename: part.filename }),
+      };
+    }
+    if (TEXT_PARTS.has(part.type) && typeof part.text === 'string') return { type: 'text', text: part.text };
+    return { type: 'text', text: textOf(value.slice(index, index + 1), param, index) };
+  });
+  // Text only stays a plain string, as before content parts existed.
+  if (parts.every((part) => part.type === 'text'))
+    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
+  return parts;
 }
 
 function toolOf(raw: unknown, index: number): ToolSpec {
@@ -350,6 +499,7 @@ function toolOf(raw: unknown, index: number): ToolSpec {
     name: tool.name,
     description: tool.description ?? '',
     parameters: tool.parameters ?? { type: 'object', properties: {} },
+    ...(tool.strict == null ? {} : { strict: tool.strict }),
   };
 }
 
@@ -451,9 +601,9 @@ function responseObject(
     max_tool_calls: null,
     model: identity.model,
     output: fields.output,
-    parallel_tool_calls: true,
+    parallel_tool_calls: echo.parallelToolCalls,
     previous_response_id: null,
-    reasoning: { effort: null, summary: null },
+    reasoning: { effort: echo.reasoningEffort, summary: null },
     service_tier: 'default',
     // Keel stores no responses, whatever the request's `store` said.
     store: false,
@@ -649,7 +799,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
       }
     },
     error(errorClass: GatewayErrorClass) {
-      const { error } = toOpenAIError(errorClass);
+      const { error } = toOpenAIError(errorClass, RESPONSES_WIRE_FIELDS);
       const output = items.map((item) => itemOf(item, item.open ? 'incomplete' : 'completed'));
       return (
         event('error', { code: error.code, message: error.message, param: error.param }) +

@@ -247,6 +247,7 @@ describe('POST /v1/responses with the official openai client', () => {
           name: 'get_weather',
           description: 'The weather in a city',
           parameters: weatherTool.parameters,
+          strict: true,
         },
       },
     ]);
@@ -406,18 +407,27 @@ describe('POST /v1/responses refuses what it cannot honour, naming the field', (
       { input: 'Hi', tools: [{ type: 'function', parameters: {} }] },
       'tools.0.name',
     ],
-    ['reasoning settings', { input: 'Hi', reasoning: { effort: 'high' } }, 'reasoning'],
-    ['parallel_tool_calls: false', { input: 'Hi', parallel_tool_calls: false }, 'parallel_tool_calls'],
+    ['reasoning summaries', { input: 'Hi', reasoning: { summary: 'detailed' } }, 'reasoning.summary'],
+    ['an effort with no counterpart', { input: 'Hi', reasoning: { effort: 'xhigh' } }, 'reasoning.effort'],
     ['prompt_cache_key', { input: 'Hi', prompt_cache_key: 'k' }, 'prompt_cache_key'],
     ['include values', { input: 'Hi', include: ['reasoning.encrypted_content'] }, 'include'],
     [
-      'an image part',
-      { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] },
-      'input.0.content.0',
+      'an image by file_id',
+      { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] },
+      'input.0.content.0.image_url',
     ],
     [
-      'a file part',
+      'a file by file_id',
       { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] },
+      'input.0.content.0.file_id',
+    ],
+    [
+      'an audio part',
+      {
+        input: [
+          { role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] },
+        ],
+      },
       'input.0.content.0',
     ],
     [
