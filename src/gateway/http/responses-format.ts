@@ -83,16 +83,23 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
   },
   {
     field: 'prompt_cache_key',
-    reason:
-      'cache routing keys are not passed to providers; prompt caching applies without one (OpenAI, Gemini: automatic; Anthropic: cache_control on /v1/messages).',
+    // A routing hint for OpenAI's prompt cache: it changes no answer and no price, and caching
+    // applies without it. Accepted and not forwarded, as on chat completions (docs/gateway.md).
+    harmless: (value) => typeof value === 'string',
+    reason: 'cache routing keys must be strings.',
   },
   { field: 'prompt_cache_retention', reason: 'prompt-cache retention is not passed to providers.' },
   { field: 'prompt_cache_options', reason: 'prompt-cache options are not passed to providers.' },
   { field: 'context_management', reason: 'context management is not supported by this gateway.' },
   {
     field: 'include',
-    harmless: emptyArray,
-    reason: 'no extra output data (include) is supported by this gateway.',
+    // The gateway returns no reasoning items, so asking for their encrypted content asks nothing
+    // it does not do (Codex and the AI SDK send it with store: false).
+    harmless: (value) =>
+      emptyArray(value) ||
+      (Array.isArray(value) && value.every((item) => item === 'reasoning.encrypted_content')),
+    reason:
+      'no extra output data (include) is supported by this gateway, but reasoning.encrypted_content (no reasoning items are returned).',
   },
   { field: 'max_tool_calls', reason: 'max_tool_calls is not supported by this gateway.' },
   { field: 'top_logprobs', harmless: (value) => value === 0, reason: 'logprobs are not supported.' },

@@ -409,8 +409,8 @@ describe('POST /v1/responses refuses what it cannot honour, naming the field', (
     ],
     ['reasoning summaries', { input: 'Hi', reasoning: { summary: 'detailed' } }, 'reasoning.summary'],
     ['an effort with no counterpart', { input: 'Hi', reasoning: { effort: 'xhigh' } }, 'reasoning.effort'],
-    ['prompt_cache_key', { input: 'Hi', prompt_cache_key: 'k' }, 'prompt_cache_key'],
-    ['include values', { input: 'Hi', include: ['reasoning.encrypted_content'] }, 'include'],
+    ['a prompt_cache_key that is not a string', { input: 'Hi', prompt_cache_key: 7 }, 'prompt_cache_key'],
+    ['include values', { input: 'Hi', include: ['message.output_text.logprobs'] }, 'include'],
     [
       'an image by file_id',
       { input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] },

@@ -372,10 +372,23 @@ describe('strict on function tools', () => {
   });
 });
 
-describe('prompt_cache_key', () => {
-  it('is a 400 naming it, not dropped', async () => {
-    const refused = await refusal({ model: 'gpt', input: 'Hi', prompt_cache_key: 'user-1' });
-    expect(refused).toMatchObject({ code: 'unsupported_parameter', param: 'prompt_cache_key' });
-    expect(openaiUpstream.requests).toHaveLength(0);
+describe('prompt_cache_key and include', () => {
+  it('accepts a cache routing key and a request for encrypted reasoning (none is returned), as Codex sends them', async () => {
+    const before = openaiUpstream.requests.length;
+    const response = await openai().responses.create({
+      model: 'gpt',
+      input: 'Hi',
+      prompt_cache_key: 'session-1',
+      include: ['reasoning.encrypted_content'],
+      store: false,
+    });
+    expect(response.status).toBe('completed');
+    expect(response.output.some((item) => item.type === 'reasoning')).toBe(false);
+    expect(openaiUpstream.requests).toHaveLength(before + 1);
+  });
+
+  it('refuses any other include value, naming it', async () => {
+    const refused = await refusal({ model: 'gpt', input: 'Hi', include: ['file_search_call.results'] });
+    expect(refused).toMatchObject({ code: 'unsupported_parameter', param: 'include' });
   });
 });
