@@ -1,6 +1,6 @@
 /**
  * The gateway's HTTP endpoints, as wire routes of the route table (`WireRoute` in
- * `server/route-table.ts`): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
+ * `http/wire-routes.ts`, the HTTP layer it shares with the run API): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
  * (`POST /v1/embeddings`), models (`GET /v1/models[/{id}]`) and responses (`POST /v1/responses`,
  * stored nowhere), and Anthropic messages
  * (`POST /v1/messages`), all served by the same gateway whatever provider answers. The table
@@ -16,7 +16,7 @@
  *   answer's `usage` is then Keel's estimate, as its price). A stream's headers leave at its first
  *   byte, when the deployment and attempts are known but cost, overhead and usage are not: streams
  *   omit those (the call record has them; a requested usage chunk carries the estimate).
- * - Errors: one classification (`classifyGatewayError`) and one body mapping per wire format; 429
+ * - Errors: the HTTP layer's one classification (`classifyGatewayError`) and one body mapping per wire format; 429
  *   carries `Retry-After` (whole seconds, rounded up) and `retry-after-ms`. A stream that fails after
  *   its first byte ends with an explicit error event (OpenAI: a `data: {"error": ...}` chunk, no
  *   `[DONE]`; Anthropic: `event: error`, no `message_stop`), never a clean end.
