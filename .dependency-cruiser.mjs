@@ -89,7 +89,10 @@ export const layers = {
     'config',
     'governance',
   ],
-  'gateway/http': ['*', '!cli', '!testing', '!index.ts'],
+  // the HTTP layer the run API and the gateway's endpoints share: body reading, JSON answers, API
+  // key verification, errors to status, wire routes on Hono (docs/decisions/2026-12-06-shared-http-layer.md)
+  http: [...INTERFACES, 'gateway/api-keys.ts'],
+  'gateway/http': [...INTERFACES, 'http', 'model', 'journal', 'gateway', 'telemetry', 'budgets'],
   server: ['*', '!cli', '!testing', '!index.ts'],
   cli: ['*', '!testing'],
 };

@@ -15,21 +15,18 @@ import type { KeelError } from '../errors/keel-error.js';
 import type { ApiKeyRecord } from '../gateway/api-keys.js';
 import { authenticate } from './authenticate.js';
 import { toHttpError } from './http-errors.js';
-import { invalidRequest, methodNotAllowed, notFound, parseWith, readJson } from './http-io.js';
+import { invalidRequest, methodNotAllowed, notFound, parseWith } from './http-io.js';
+import { readJsonBody } from '../http/http-io.js';
+import { mountWire, type NodeBindings, type WireListener } from '../http/wire-routes.js';
 import {
   pathMatches,
   pathParameters,
   type ApiRoute,
   type RouteDependencies,
-  type WireRoute,
   type WireTable,
 } from './route-table.js';
 
-/** What Hono's node adapter hands every handler as `c.env`. */
-interface NodeBindings {
-  incoming: IncomingMessage;
-  outgoing: ServerResponse;
-}
+export type { WireListener } from '../http/wire-routes.js';
 
 /** The parsed target of a request, set before Hono sees it. */
 interface Target {
@@ -45,7 +42,7 @@ export interface ApiListenerOptions {
   dependencies: RouteDependencies;
   /** The server's one error path: answers `error` on `response` (and logs a 5xx). */
   onError(request: IncomingMessage, response: ServerResponse, error: unknown): void;
-  /** Routes on another wire (the gateway's), in the same table; see {@link WireRoute}. */
+  /** Routes on another wire (the gateway's), in the same table; see `WireRoute` in `http/wire-routes.ts`. */
   wire?: WireTable | undefined;
 }
 
@@ -58,9 +55,6 @@ export type ApiListener = ((
   /** Answers the request when its raw path and method are a wire route's (true), else false. */
   wire: WireListener;
 };
-
-/** Answers a request of a wire route (true), or leaves it alone (false). */
-export type WireListener = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 const noQuery = z.object({});
 const anyBody = z.unknown();
@@ -109,7 +103,7 @@ export function createApiListener({ routes, dependencies, onError, wire }: ApiLi
         dependencies,
         query: () => parseWith(route.query ?? noQuery, Object.fromEntries(url.searchParams)),
         body: async () =>
-          parseWith(route.body ?? anyBody, await readJson(request, dependencies.maxBodyBytes)),
+          parseWith(route.body ?? anyBody, await readJsonBody(request, dependencies.maxBodyBytes)),
       });
       return RESPONSE_ALREADY_SENT;
     });
@@ -150,83 +144,6 @@ export function createApiListener({ routes, dependencies, onError, wire }: ApiLi
     await listener(request, response);
   };
   return Object.assign(listen, { wire: serveWire });
-}
-
-/** A table of wire routes only (`keel gateway`): the same routes, matched by the same router. */
-export function createWireListener(wire: WireTable): WireListener {
-  return mountWire(new Hono<{ Bindings: NodeBindings }>(), wire, () => {
-    throw new Error('A wire route is only served through its listener.');
-  });
-}
-
-/**
- * Registers the wire routes on `app` (every method: a method a route lacks answers 405 in its
- * format) and returns their listener: Hono's router matches the raw path, the route's hooks run
- * (ids, auth/limits, body limit), then its handler; any error is answered in the route's format.
- */
-function mountWire(
-  app: Hono<{ Bindings: NodeBindings }>,
-  wire: WireTable,
-  viaApiPath: (c: { env: NodeBindings }) => never,
-): WireListener {
-  const routeOf = new Map<unknown, WireRoute>();
-  for (const route of wire.routes) {
-    const handler = (c: { env: NodeBindings }): never => viaApiPath(c);
-    routeOf.set(handler, route);
-    app.all(route.path, handler);
-  }
-  return (request, response) => {
-    const target = request.url ?? '/';
-    const query = target.indexOf('?');
-    const path = query === -1 ? target : target.slice(0, query);
-    const [matches] = app.router.match(request.method ?? 'GET', path);
-    let route: WireRoute | undefined;
-    for (const [[handler]] of matches) if ((route = routeOf.get(handler)) !== undefined) break;
-    if (route === undefined) return false;
-    const { requestId, answerId } = wire.begin(request);
-    const errors = route.errors;
-    serveWireRoute(wire, route, request, response, path, requestId, answerId).catch((error: unknown) =>
-      wire.sendError(response, errors, requestId, error),
-    );
-    return true;
-  };
-}
-
-async function serveWireRoute(
-  wire: WireTable,
-  route: WireRoute,
-  request: IncomingMessage,
-  response: ServerResponse,
-  path: string,
-  requestId: string,
-  answerId: string,
-): Promise<void> {
-  const method = request.method ?? 'GET';
-  if (method !== route.method) throw wire.methodNotAllowed(method, path);
-  const controller = new AbortController();
-  let body: Promise<unknown> | undefined;
-  if (route.body === 'json') {
-    // A caller that goes away (at any point before the answer ended) aborts the route's work.
-    response.once('close', () => {
-      if (!response.writableFinished) controller.abort(new Error('The client closed the connection.'));
-    });
-    // The key is checked while the body arrives: one store round trip, not two in a row.
-    body = wire.readBody(request, wire.maxBodyBytes);
-    body.catch(() => {});
-  } else {
-    request.resume();
-  }
-  const caller = await wire.authorize(request, route.errors);
-  await route.handle({
-    request,
-    response,
-    path,
-    caller,
-    body: body === undefined ? undefined : await body,
-    signal: controller.signal,
-    requestId,
-    answerId,
-  });
 }
 
 /** 404 for a path no route has, 405 for a method the path's routes lack. */

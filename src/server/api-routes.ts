@@ -12,7 +12,8 @@ import { breakerRoutes } from './breaker-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { gatewayRoutes } from './gateway-routes.js';
 import { sendHealth } from './health.js';
-import { sendJson, sendText } from './http-io.js';
+import { sendJsonText } from '../http/http-io.js';
+import { sendJson } from './http-io.js';
 import { keyRoutes } from './key-routes.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { promptRoutes } from './prompt-routes.js';
@@ -59,7 +60,7 @@ const systemRoutes = [
     scopes: [],
     summary: 'This API as an OpenAPI 3.1 document, generated from the route table',
     responses: { 200: { description: 'The document' } },
-    handle: ({ response, dependencies }) => sendText(response, 200, dependencies.openApi()),
+    handle: ({ response, dependencies }) => sendJsonText(response, 200, dependencies.openApi()),
   }),
 ];
 

@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { ForbiddenError, UnauthorizedError } from '../errors/auth-errors.js';
 import type { ApiKeyRecord, ApiKeys, ApiKeyScope } from '../gateway/api-keys.js';
+import { verifyKey, type KeyRefusals } from '../http/authenticate.js';
 import { notifyAuthenticated } from './request-context.js';
+
+export { presentedKey } from '../http/authenticate.js';
 
 /** The scopes that allow reading runs, and writing them (submit, cancel, outcome). */
 export const READ_SCOPES: readonly ApiKeyScope[] = ['runs:read', 'admin'];
@@ -20,21 +23,20 @@ export function canReadRuns(key: Pick<ApiKeyRecord, 'scopes'>): boolean {
   return key.scopes.some((scope) => READ_SCOPES.includes(scope));
 }
 
-const BEARER = /^Bearer +(\S+) *$/i;
-
-/** The key in the request's `Authorization: Bearer` header, if it has one. */
-export function presentedKey(request: IncomingMessage): string | undefined {
-  const header = request.headers.authorization;
-  const match = typeof header === 'string' ? BEARER.exec(header) : null;
-  return match?.[1];
-}
+/** The API's refusals: 401 `unauthorized`, 403 `forbidden`. */
+const API_REFUSALS: KeyRefusals = {
+  missing: () => new UnauthorizedError(),
+  invalid: () => new UnauthorizedError('The API key is invalid, revoked or expired.'),
+  forbidden: (_key, scopes) => new ForbiddenError(scopes),
+};
 
 /**
- * Verifies the request's `Authorization: Bearer` key and that it holds one of `scopes`.
- * Returns the key's record: its `tenantId` scopes everything the request touches. Throws
- * `UnauthorizedError` (401) for a missing, malformed, unknown, revoked or expired key and
- * `ForbiddenError` (403) for a key without the scope. Then runs the request's `onAuthenticated`
- * hook (the server's per-key rate limit: `RateLimitedError`, 429; and the request log's key).
+ * Verifies the request's `Authorization: Bearer` key and that it holds one of `scopes` (the HTTP
+ * layer's `verifyKey`). Returns the key's record: its `tenantId` scopes everything the request
+ * touches. Throws `UnauthorizedError` (401) for a missing, malformed, unknown, revoked or expired
+ * key and `ForbiddenError` (403) for a key without the scope. Then runs the request's
+ * `onAuthenticated` hook (the server's per-key rate limit: `RateLimitedError`, 429; and the
+ * request log's key).
  */
 export async function authenticate({
   request,
@@ -45,11 +47,7 @@ export async function authenticate({
   apiKeys: Pick<ApiKeys, 'verify'>;
   scopes: readonly ApiKeyScope[];
 }): Promise<ApiKeyRecord> {
-  const presented = presentedKey(request);
-  if (presented === undefined) throw new UnauthorizedError();
-  const record = await apiKeys.verify(presented);
-  if (record === undefined) throw new UnauthorizedError('The API key is invalid, revoked or expired.');
-  if (!record.scopes.some((scope) => scopes.includes(scope))) throw new ForbiddenError(scopes);
+  const record = await verifyKey(request, apiKeys, scopes, API_REFUSALS);
   await notifyAuthenticated(request, record);
   return record;
 }

@@ -29,7 +29,8 @@ import {
   listControlsQuery,
   setControlRequest,
 } from './control-schemas.js';
-import { decodeId, parseWith, readJson, sendJson } from './http-io.js';
+import { readJsonBody } from '../http/http-io.js';
+import { decodeId, parseWith, sendJson } from './http-io.js';
 import { KEY_SCOPES } from './key-routes.js';
 import { defineRoute, errorResponses, type RouteDependencies } from './route-table.js';
 
@@ -68,7 +69,7 @@ function keyOf(caller: ApiKeyRecord, body: z.infer<typeof clearControlRequest>):
 async function optionalBody(request: IncomingMessage, dependencies: RouteDependencies) {
   const hasBody =
     request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
-  return parseWith(agentHoldRequest, hasBody ? await readJson(request, dependencies.maxBodyBytes) : {});
+  return parseWith(agentHoldRequest, hasBody ? await readJsonBody(request, dependencies.maxBodyBytes) : {});
 }
 
 function agentNameOf(dependencies: RouteDependencies, segment: string | undefined): string {

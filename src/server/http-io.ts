@@ -1,12 +1,15 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { KeelError } from '../errors/keel-error.js';
 import { isStorableText } from './schemas.js';
 
 /**
- * The small HTTP helpers every route module of the API shares: path ids, JSON bodies with a size
- * cap, schema validation into `invalid_request`, JSON answers, and the caller-fault errors.
+ * The small helpers every route module of the API shares: path ids, schema validation into
+ * `invalid_request`, and the caller-fault errors. Body reading and JSON answers are the HTTP
+ * layer's (`src/http/http-io.ts`), shared with the gateway.
  */
+
+export { sendJson } from '../http/http-io.js';
 
 export function decodeId(segment: string | undefined): string | undefined {
   if (segment === undefined) return undefined;
@@ -39,31 +42,6 @@ export function headerValue(request: IncomingMessage, name: string): string | un
   return Array.isArray(value) ? value[0] : value;
 }
 
-export async function readJson(request: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
-  const declared = Number(request.headers['content-length']);
-  if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) throw tooLarge(maxBodyBytes);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new KeelError({ code: 'invalid_json', message: 'Body is not valid JSON.', fault: 'caller' });
-  }
-}
-
-export function tooLarge(maxBodyBytes: number): KeelError {
-  return new KeelError({
-    code: 'payload_too_large',
-    message: `Body larger than ${maxBodyBytes} bytes.`,
-    fault: 'caller',
-  });
-}
-
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
@@ -72,22 +50,6 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
     .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
     .join('; ');
   throw invalidRequest(`Invalid request: ${issues}`);
-}
-
-export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  sendText(response, status, JSON.stringify(body));
-}
-
-export function sendText(response: ServerResponse, status: number, text: string): void {
-  if (response.headersSent) {
-    response.end();
-    return;
-  }
-  response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  response.end(text);
 }
 
 /**

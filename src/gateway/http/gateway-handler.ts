@@ -1,6 +1,6 @@
 /**
  * The gateway's HTTP endpoints, as wire routes of the route table (`WireRoute` in
- * `server/route-table.ts`): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
+ * `http/wire-routes.ts`, the HTTP layer it shares with the run API): OpenAI chat completions (`POST /v1/chat/completions`), embeddings
  * (`POST /v1/embeddings`), models (`GET /v1/models[/{id}]`) and responses (`POST /v1/responses`,
  * stored nowhere), and Anthropic messages
  * (`POST /v1/messages`), all served by the same gateway whatever provider answers. The table
@@ -16,7 +16,7 @@
  *   answer's `usage` is then Keel's estimate, as its price). A stream's headers leave at its first
  *   byte, when the deployment and attempts are known but cost, overhead and usage are not: streams
  *   omit those (the call record has them; a requested usage chunk carries the estimate).
- * - Errors: one classification (`classifyGatewayError`) and one body mapping per wire format; 429
+ * - Errors: the HTTP layer's one classification (`classifyGatewayError`) and one body mapping per wire format; 429
  *   carries `Retry-After` (whole seconds, rounded up) and `retry-after-ms`. A stream that fails after
  *   its first byte ends with an explicit error event (OpenAI: a `data: {"error": ...}` chunk, no
  *   `[DONE]`; Anthropic: `event: error`, no `message_stop`), never a clean end.
@@ -32,8 +32,9 @@ import { ModelOutputError } from '../../errors/model-errors.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { echoedRequestId, noteRequest } from '../../util/request-notes.js';
-import { createWireListener } from '../../server/api-app.js';
-import type { WireRoute, WireTable } from '../../server/route-table.js';
+import { verifyKey, type KeyRefusals } from '../../http/authenticate.js';
+import { sendJson as sendJsonAnswer } from '../../http/http-io.js';
+import { createWireListener, type WireRoute, type WireTable } from '../../http/wire-routes.js';
 import type { GatewayCallSpan, GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import type { GatewayBudgetHold, GatewayBudgets } from '../../budgets/gateway-budgets.js';
 import type { ApiKeys, ApiKeyScope } from '../api-keys.js';
@@ -112,6 +113,33 @@ export type GatewayHandler = ((request: IncomingMessage, response: ServerRespons
 };
 
 const REQUIRED_SCOPES: readonly ApiKeyScope[] = ['gateway', 'admin'];
+
+/** The gateway's refusals of a key (statuses: the HTTP layer's, 401 and 403). */
+const OPENAI_REFUSALS: KeyRefusals = {
+  missing: () =>
+    new GatewayRequestError({
+      code: 'missing_api_key',
+      message: 'Missing API key: send a Keel API key as "Authorization: Bearer <key>".',
+    }),
+  invalid: () =>
+    new GatewayRequestError({
+      code: 'invalid_api_key',
+      message: 'Invalid API key: unknown, revoked or expired.',
+    }),
+  forbidden: (key) =>
+    new GatewayRequestError({
+      code: 'insufficient_scope',
+      message: `This API key may not use the gateway: it needs the "gateway" scope (it has: ${key.scopes.join(', ') || 'none'}).`,
+    }),
+};
+const ANTHROPIC_REFUSALS: KeyRefusals = {
+  ...OPENAI_REFUSALS,
+  missing: () =>
+    new GatewayRequestError({
+      code: 'missing_api_key',
+      message: 'Missing API key: send a Keel API key as "x-api-key" or "Authorization: Bearer <key>".',
+    }),
+};
 
 /**
  * Creates the gateway's request handler: its routes (see {@link createGatewayRoutes}) alone in a
@@ -354,7 +382,6 @@ export function createGatewayRoutes({
     routes,
     maxBodyBytes,
     authorize: authenticate,
-    readBody: readJsonBody,
     begin(request) {
       // Answer ids are always Keel's own (unique); a caller's well-formed x-request-id is echoed.
       const answerId = generateId('req');
@@ -362,38 +389,19 @@ export function createGatewayRoutes({
       noteRequest(request, { requestId });
       return { requestId, answerId };
     },
-    methodNotAllowed,
     sendError,
   };
 
   /** Resolves the caller from `Authorization: Bearer` (or, for Anthropic's format, `x-api-key`). */
   async function authenticate(request: IncomingMessage, format: WireFormat): Promise<Caller> {
-    const secret = secretOf(request, format);
-    if (secret === undefined)
-      throw new GatewayRequestError({
-        code: 'missing_api_key',
-        message:
-          format === 'anthropic'
-            ? 'Missing API key: send a Keel API key as "x-api-key" or "Authorization: Bearer <key>".'
-            : 'Missing API key: send a Keel API key as "Authorization: Bearer <key>".',
-        status: 401,
-        kind: 'authentication',
-      });
-    const key = await apiKeys.verify(secret);
-    if (key == null)
-      throw new GatewayRequestError({
-        code: 'invalid_api_key',
-        message: 'Invalid API key: unknown, revoked or expired.',
-        status: 401,
-        kind: 'authentication',
-      });
-    if (!key.scopes.some((scope) => gatewayScopes.includes(scope)))
-      throw new GatewayRequestError({
-        code: 'insufficient_scope',
-        message: `This API key may not use the gateway: it needs the "gateway" scope (it has: ${key.scopes.join(', ') || 'none'}).`,
-        status: 403,
-        kind: 'permission',
-      });
+    const anthropic = format === 'anthropic';
+    const key = await verifyKey(
+      request,
+      apiKeys,
+      gatewayScopes,
+      anthropic ? ANTHROPIC_REFUSALS : OPENAI_REFUSALS,
+      anthropic,
+    );
     const caller: Caller = { keyId: key.id, tenantId: key.tenantId };
     noteRequest(request, { tenantId: key.tenantId, keyId: key.id });
     if (key.rpm != null) caller.rpm = key.rpm;
@@ -542,19 +550,6 @@ function metaHeaders(meta: CallMeta): OutgoingHttpHeaders {
   return headers;
 }
 
-function secretOf(request: IncomingMessage, format: WireFormat): string | undefined {
-  const authorization = request.headers.authorization;
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match?.[1] !== undefined) return match[1];
-  }
-  if (format === 'anthropic') {
-    const apiKey = request.headers['x-api-key'];
-    if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim();
-  }
-  return undefined;
-}
-
 function decodePathSegment(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment);
@@ -563,67 +558,7 @@ function decodePathSegment(segment: string): string | undefined {
   }
 }
 
-function methodNotAllowed(method: string, pathname: string): GatewayRequestError {
-  return new GatewayRequestError({
-    code: 'method_not_allowed',
-    message: `${method} is not allowed on ${pathname}.`,
-    status: 405,
-  });
-}
-
-/** Reads and parses a JSON body, answering 413 beyond `limit` bytes without buffering the rest. */
-function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () =>
-      new GatewayRequestError({
-        code: 'payload_too_large',
-        message: `Request body larger than ${limit} bytes.`,
-        status: 413,
-        kind: 'request_too_large',
-      });
-    const declared = Number(request.headers['content-length']);
-    if (declared > limit) {
-      request.resume();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        request.off('data', onData);
-        request.off('end', onEnd);
-        chunks.length = 0;
-        // Keep reading (and dropping) so the client can finish sending and read the 413.
-        request.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(JSON.parse(text) as unknown);
-      } catch {
-        reject(
-          new GatewayRequestError({
-            code: 'invalid_json',
-            message:
-              text.trim() === ''
-                ? 'The request body is empty; send a JSON object.'
-                : 'The request body is not valid JSON.',
-          }),
-        );
-      }
-    };
-    request.on('data', onData);
-    request.on('end', onEnd);
-    request.on('error', reject);
-  });
-}
-
+/** The gateway's JSON answer: OpenAI's and Anthropic's media type, and the request id. */
 function sendJson(
   response: ServerResponse,
   status: number,
@@ -631,13 +566,6 @@ function sendJson(
   requestId: string,
   headers: OutgoingHttpHeaders = {},
 ): void {
-  if (response.headersSent || response.destroyed) return;
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-request-id': requestId,
-    ...headers,
-  });
-  response.end(text);
+  headers['x-request-id'] = requestId;
+  sendJsonAnswer(response, status, body, headers, 'application/json');
 }

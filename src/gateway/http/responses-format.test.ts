@@ -42,6 +42,15 @@ describe('parseResponsesRequest', () => {
     }
   });
 
+  it('refuses a field it does not know by name, and accepts a prompt cache key', () => {
+    const error = refusal({ logit_bias: { '50256': -100 } });
+    expect(error).toMatchObject({ status: 400, code: 'unsupported_field', param: 'logit_bias' });
+    expect(() =>
+      parseResponsesRequest({ model: 'fast', input: 'Hi', prompt_cache_key: 'session-1' }),
+    ).not.toThrow();
+    expect(refusal({ prompt_cache_key: 7 }).param).toBe('prompt_cache_key');
+  });
+
   it('turns a conversation of items into the provider-neutral messages', () => {
     const { request, user } = parseResponsesRequest({
       model: 'fast',

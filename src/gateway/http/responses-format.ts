@@ -81,13 +81,6 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
     field: 'reasoning.generate_summary',
     reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
   },
-  {
-    field: 'prompt_cache_key',
-    // A routing hint for OpenAI's prompt cache: it changes no answer and no price, and caching
-    // applies without it. Accepted and not forwarded, as on chat completions (docs/gateway.md).
-    harmless: (value) => typeof value === 'string',
-    reason: 'cache routing keys must be strings.',
-  },
   { field: 'prompt_cache_retention', reason: 'prompt-cache retention is not passed to providers.' },
   { field: 'prompt_cache_options', reason: 'prompt-cache options are not passed to providers.' },
   { field: 'context_management', reason: 'context management is not supported by this gateway.' },
@@ -182,7 +175,20 @@ const functionTool = z.object({
   strict: z.boolean().nullish(),
 });
 
-const responsesBody = z.object({
+/** The top-level fields of the table: declared, so that their harmless values pass the schema. */
+const tableFields = Object.fromEntries(
+  RESPONSES_FIELDS_NOT_HONOURED.filter(({ field }) => !field.includes('.')).map(({ field }) => [
+    field,
+    z.unknown().optional(),
+  ]),
+);
+
+/**
+ * A Responses body. Strict, as on chat completions and messages: a field the gateway does not
+ * know is refused by name (`unsupported_field`), never dropped.
+ */
+const responsesBody = z.strictObject({
+  ...tableFields,
   model: z.string().min(1),
   input: z.union([z.string(), z.array(z.unknown())]),
   instructions: z.string().nullish(),
@@ -228,6 +234,9 @@ const responsesBody = z.object({
   user: z.string().nullish(),
   safety_identifier: z.string().nullish(),
   store: z.boolean().nullish(),
+  // A routing hint for OpenAI's prompt cache: it changes no answer and no price, and caching
+  // applies without it. Accepted and not forwarded, as on chat completions (docs/gateway.md).
+  prompt_cache_key: z.string().nullish(),
 });
 
 type ResponsesBody = z.infer<typeof responsesBody>;
