@@ -13,7 +13,7 @@ import { hashCanonical } from '../util/canonical-hash.js';
 import { createAnthropicModel } from './anthropic.js';
 import { createGeminiModel } from './gemini.js';
 import type { ModelRequest, ToolSpec } from './model.js';
-import { createOpenAICompatibleModel } from './openai-compatible.js';
+import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
 
 const openai = await startFakeServer(createFakeOpenAIServer);
 const anthropic = await startFakeServer(createFakeAnthropicServer);

@@ -9,7 +9,7 @@ import { createAnthropicModel } from './anthropic.js';
 import { createBuiltinModel } from './builtin-model.js';
 import { createGeminiModel } from './gemini.js';
 import type { LanguageModel } from './model.js';
-import { createOpenAICompatibleModel } from './openai-compatible.js';
+import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
 import { readEnv } from './provider-config.js';
 
 /** What a provider factory receives. */

@@ -14,7 +14,7 @@ import { openStore } from '../../journal/open-store.js';
 import type { JournalStore } from '../../journal/store.js';
 import { createAnthropicModel } from '../../model/anthropic.js';
 import { createGeminiModel } from '../../model/gemini.js';
-import { createOpenAICompatibleModel } from '../../model/openai-compatible.js';
+import { createOpenAICompatibleModel } from '../../model/providers/openai/adapter.js';
 import { estimateRequestTokens } from '../../model/token-estimate.js';
 import {
   createFakeAnthropicServer,

@@ -6,8 +6,8 @@
  * `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { ModelOutputError } from '../errors/model-errors.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { ModelOutputError } from '../../../errors/model-errors.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type EmbeddingModel,
@@ -20,22 +20,22 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
+} from '../../model.js';
 import {
   assertSupported,
   effortForBudget,
   findUnsupportedField,
   OPENAI_CAPABILITIES,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { estimateTextTokens } from './token-estimate.js';
-import { trustedCount, trustedUsage, type ReportedUsage } from './trusted-usage.js';
+} from '../../provider-capabilities.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { estimateTextTokens } from '../../token-estimate.js';
+import { trustedCount, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 import {
   createProviderHttp,
   SK_KEY_PATTERN,
   type ProviderErrorBody,
   type ProviderHttp,
-} from './provider-http.js';
+} from '../../provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
