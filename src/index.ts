@@ -131,7 +131,7 @@ export {
 export { resolveModel, registerModelProvider, type ModelProviderFactory } from './model/resolve-model.js';
 export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } from './model/prices.js';
 
-export { createAnthropicModel, type AnthropicModelOptions } from './model/anthropic.js';
+export { createAnthropicModel, type AnthropicModelOptions } from './model/providers/anthropic/adapter.js';
 export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
 export { createOpenAIEmbeddingModel } from './model/providers/openai/adapter.js';
 export {

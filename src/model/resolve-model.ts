@@ -5,7 +5,7 @@
  * `registerModelProvider` without this file importing them.
  */
 import { ModelConfigError } from '../errors/model-errors.js';
-import { createAnthropicModel } from './anthropic.js';
+import { createAnthropicModel } from './providers/anthropic/adapter.js';
 import { createBuiltinModel } from './builtin-model.js';
 import { createGeminiModel } from './gemini.js';
 import type { LanguageModel } from './model.js';

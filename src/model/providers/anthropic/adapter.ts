@@ -6,7 +6,7 @@
  * `ProviderError.status`, `retryable` and `retryAfterMs` to decide.
  */
 import { z } from 'zod';
-import { systemClock, type Clock } from '../util/clock.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type FinishReason,
@@ -20,18 +20,18 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
-import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
-import { parseDataUrl } from './content-parts.js';
+} from '../../model.js';
+import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from '../../json.js';
+import { parseDataUrl } from '../../content-parts.js';
 import {
   ANTHROPIC_CAPABILITIES,
   assertSupported,
   EFFORT_BUDGET_TOKENS,
   findUnsupportedField,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
-import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
+} from '../../provider-capabilities.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { sumReported, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
+import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
