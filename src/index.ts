@@ -132,7 +132,7 @@ export { resolveModel, registerModelProvider, type ModelProviderFactory } from '
 export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } from './model/prices.js';
 
 export { createAnthropicModel, type AnthropicModelOptions } from './model/providers/anthropic/adapter.js';
-export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
+export { createGeminiModel, type GeminiModelOptions } from './model/providers/gemini/adapter.js';
 export { createOpenAIEmbeddingModel } from './model/providers/openai/adapter.js';
 export {
   fromAiSdk,

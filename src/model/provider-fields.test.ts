@@ -11,7 +11,7 @@ import { createFakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { failure, startFakeServer } from '../testing/provider-test-harness.js';
 import { hashCanonical } from '../util/canonical-hash.js';
 import { createAnthropicModel } from './providers/anthropic/adapter.js';
-import { createGeminiModel } from './gemini.js';
+import { createGeminiModel } from './providers/gemini/adapter.js';
 import type { ModelRequest, ToolSpec } from './model.js';
 import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../journal/open-store.js';
 import type { JournalStore } from '../../journal/store.js';
 import { createAnthropicModel } from '../../model/providers/anthropic/adapter.js';
-import { createGeminiModel } from '../../model/gemini.js';
+import { createGeminiModel } from '../../model/providers/gemini/adapter.js';
 import { createOpenAICompatibleModel } from '../../model/providers/openai/adapter.js';
 import { estimateRequestTokens } from '../../model/token-estimate.js';
 import {

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ModelOutputError } from '../errors/model-errors.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { ModelOutputError } from '../../../errors/model-errors.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type FinishReason,
@@ -20,19 +20,19 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
-import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
-import { parseDataUrl } from './content-parts.js';
+} from '../../model.js';
+import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from '../../json.js';
+import { parseDataUrl } from '../../content-parts.js';
 import {
   assertSupported,
   EFFORT_BUDGET_TOKENS,
   findUnsupportedField,
   GEMINI_CAPABILITIES,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
-import { MAX_RETRY_AFTER_MS } from './retry-after.js';
-import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
+} from '../../provider-capabilities.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';
+import { MAX_RETRY_AFTER_MS } from '../../retry-after.js';
+import { sumReported, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 
 /** The official API, with its version. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
