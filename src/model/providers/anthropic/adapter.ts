@@ -23,12 +23,8 @@ import {
 } from '../../model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from '../../json.js';
 import { parseDataUrl } from '../../content-parts.js';
-import {
-  ANTHROPIC_CAPABILITIES,
-  assertSupported,
-  EFFORT_BUDGET_TOKENS,
-  findUnsupportedField,
-} from '../../provider-capabilities.js';
+import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
+import { ANTHROPIC_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
 import { sumReported, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';

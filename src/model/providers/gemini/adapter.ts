@@ -23,12 +23,8 @@ import {
 } from '../../model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from '../../json.js';
 import { parseDataUrl } from '../../content-parts.js';
-import {
-  assertSupported,
-  EFFORT_BUDGET_TOKENS,
-  findUnsupportedField,
-  GEMINI_CAPABILITIES,
-} from '../../provider-capabilities.js';
+import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
+import { GEMINI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
 import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';
 import { MAX_RETRY_AFTER_MS } from '../../retry-after.js';

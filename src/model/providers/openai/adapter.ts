@@ -21,12 +21,8 @@ import {
   type ModelStreamEvent,
   type ToolCall,
 } from '../../model.js';
-import {
-  assertSupported,
-  effortForBudget,
-  findUnsupportedField,
-  OPENAI_CAPABILITIES,
-} from '../../provider-capabilities.js';
+import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
+import { OPENAI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
 import { estimateTextTokens } from '../../token-estimate.js';
 import { trustedCount, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
