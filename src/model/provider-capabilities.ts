@@ -1,7 +1,8 @@
 /**
-
-
- * sending it (`UnsupportedFieldError`, code `unsupported_field`); the gateway asks first and routes
+ * What a provider can honour of the optional request fields: the shape of a provider's table (each
+ * provider's is in src/model/providers/<name>/capabilities.ts; the AI SDK bridge's is here), and the
+ * one walk over a request that finds the first field a table refuses. Adapters refuse such a request
+ * before sending it (`UnsupportedFieldError`, code `unsupported_field`); the gateway asks first and routes
  * to a deployment that can. docs/gateway.md shows these tables; keep them in step.
  */
 import { UnsupportedFieldError } from '../errors/model-errors.js';
