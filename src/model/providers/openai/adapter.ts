@@ -5,7 +5,7 @@
  * not. It never retries: retries have one owner (the gateway), which reads `ProviderError.status`,
  * `retryable` and `retryAfterMs` to decide.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ModelOutputError } from '../../../errors/model-errors.js';
 import { systemClock, type Clock } from '../../../util/clock.js';
 import {
@@ -25,6 +25,15 @@ import { assertSupported, effortForBudget, findUnsupportedField } from '../../pr
 import { OPENAI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
 import { estimateTextTokens } from '../../token-estimate.js';
+import type { usageSchema } from './wire.js';
+import {
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  embeddingsResponseSchema,
+  errorBodySchema,
+  type ChatCompletionChunkRead,
+  type ResponseContent,
+} from './wire.js';
 import { trustedCount, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 import {
   createProviderHttp,
@@ -107,7 +116,7 @@ export function createOpenAICompatibleModel({
       const completion = await http.readJson({
         response,
         signal,
-        schema: completionSchema,
+        schema: chatCompletionSchema,
         expected: 'a chat completion',
       });
       const choice =
@@ -155,7 +164,7 @@ export function createOpenAICompatibleModel({
       for await (const chunk of http.readEvents({
         response,
         signal,
-        schema: chunkSchema,
+        schema: chatCompletionChunkSchema,
         itemName: 'chunk',
         isComplete: () => assembly.finishReason !== undefined,
       })) {
@@ -206,7 +215,7 @@ export function createOpenAIEmbeddingModel({
       const answer = await http.readJson({
         response,
         signal,
-        schema: embeddingsSchema,
+        schema: embeddingsResponseSchema,
         expected: 'an embeddings list',
       });
       const data = [...answer.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
@@ -230,11 +239,6 @@ export function createOpenAIEmbeddingModel({
     },
   };
 }
-
-const embeddingsSchema = z.object({
-  data: z.array(z.object({ index: z.number().nullish(), embedding: z.array(z.number()) })),
-  usage: z.object({ prompt_tokens: z.unknown() }).nullish().catch(null),
-});
 
 // ---------------------------------------------------------------------------------------------
 // Request translation
@@ -353,83 +357,9 @@ function toWirePart(part: ContentPart): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
-// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
-const usageSchema = z
-  .object({
-    prompt_tokens: z.unknown(),
-    completion_tokens: z.unknown(),
-    prompt_tokens_details: z.object({ cached_tokens: z.unknown() }).nullish().catch(null),
-    completion_tokens_details: z.object({ reasoning_tokens: z.unknown() }).nullish().catch(null),
-  })
-  .nullish()
-  .catch(null);
+type Chunk = ChatCompletionChunkRead;
 
-const contentSchema = z
-  .union([z.string(), z.array(z.object({ text: z.string().nullish() }).loose())])
-  .nullish();
-
-const completionSchema = z.object({
-  model: z.string().nullish(),
-  choices: z.array(
-    z.object({
-      index: z.number().nullish(),
-      message: z
-        .object({
-          content: contentSchema,
-          refusal: z.string().nullish(),
-          tool_calls: z
-            .array(
-              z.object({
-                id: z.string().nullish(),
-                function: z.object({ name: z.string(), arguments: z.string().nullish() }),
-              }),
-            )
-            .nullish(),
-          function_call: z.object({ name: z.string(), arguments: z.string().nullish() }).nullish(),
-        })
-        .nullish(),
-      finish_reason: z.string().nullish(),
-    }),
-  ),
-  usage: usageSchema,
-});
-
-const deltaFunctionSchema = z
-  .object({ name: z.string().nullish(), arguments: z.string().nullish() })
-  .nullish();
-
-const chunkSchema = z.object({
-  model: z.string().nullish(),
-  choices: z
-    .array(
-      z.object({
-        index: z.number().nullish(),
-        delta: z
-          .object({
-            content: z.string().nullish(),
-            refusal: z.string().nullish(),
-            tool_calls: z
-              .array(
-                z.object({
-                  index: z.number().nullish(),
-                  id: z.string().nullish(),
-                  function: deltaFunctionSchema,
-                }),
-              )
-              .nullish(),
-            function_call: deltaFunctionSchema,
-          })
-          .nullish(),
-        finish_reason: z.string().nullish(),
-      }),
-    )
-    .nullish(),
-  usage: usageSchema,
-});
-
-type Chunk = z.infer<typeof chunkSchema>;
-
-function contentText(content: z.infer<typeof contentSchema>): string {
+function contentText(content: ResponseContent): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((part) => part.text ?? '').join('');
@@ -593,17 +523,6 @@ function connect({
   });
   return { provider, endpoint, http };
 }
-
-const errorBodySchema = z.object({
-  error: z.union([
-    z.string(),
-    z.object({
-      message: z.string().nullish(),
-      type: z.string().nullish(),
-      code: z.union([z.string(), z.number()]).nullish(),
-    }),
-  ]),
-});
 
 /** A body of the form `{ error: ... }` (some servers send it with 200, or mid-stream). */
 function readErrorBody(value: unknown): ProviderErrorBody | undefined {
