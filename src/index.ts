@@ -111,7 +111,7 @@ export type {
   UnsupportedField,
 } from './model/model.js';
 export { contentText } from './model/content-parts.js';
-export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/openai-compatible.js';
+export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/providers/openai/adapter.js';
 export {
   createScriptedModel,
   createRuleModel,
@@ -131,9 +131,9 @@ export {
 export { resolveModel, registerModelProvider, type ModelProviderFactory } from './model/resolve-model.js';
 export { costOf, priceFor, PRICE_TABLE, PRICE_TABLE_VERSION, type ModelPrice } from './model/prices.js';
 
-export { createAnthropicModel, type AnthropicModelOptions } from './model/anthropic.js';
-export { createGeminiModel, type GeminiModelOptions } from './model/gemini.js';
-export { createOpenAIEmbeddingModel } from './model/openai-compatible.js';
+export { createAnthropicModel, type AnthropicModelOptions } from './model/providers/anthropic/adapter.js';
+export { createGeminiModel, type GeminiModelOptions } from './model/providers/gemini/adapter.js';
+export { createOpenAIEmbeddingModel } from './model/providers/openai/adapter.js';
 export {
   fromAiSdk,
   type AiSdkLanguageModel,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { JournalStore } from '../src/journal/store.js';
-import { createOpenAICompatibleModel } from '../src/model/openai-compatible.js';
+import { createOpenAICompatibleModel } from '../src/model/providers/openai/adapter.js';
 import { defineAgent } from '../src/runtime/agent.js';
 import { runAgent } from '../src/runtime/run-agent.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../src/testing/fake-openai-server.js';

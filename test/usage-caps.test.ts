@@ -11,7 +11,7 @@ import { openStore } from '../src/journal/open-store.js';
 import type { SqlClient } from '../src/journal/sql-client.js';
 import type { JournalStore } from '../src/journal/store.js';
 import type { LanguageModel } from '../src/model/model.js';
-import { createOpenAICompatibleModel } from '../src/model/openai-compatible.js';
+import { createOpenAICompatibleModel } from '../src/model/providers/openai/adapter.js';
 import { costOf, PRICE_TABLE_VERSION } from '../src/model/prices.js';
 import { defineAgent, type AgentLimits } from '../src/runtime/agent.js';
 import { runAgent } from '../src/runtime/run-agent.js';

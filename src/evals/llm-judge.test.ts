@@ -3,7 +3,7 @@ import { createGatewayModel } from '../gateway/gateway-model.js';
 import { createGateway, type KeelGateway } from '../gateway/gateway.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import type { LanguageModel } from '../model/model.js';
-import { createOpenAICompatibleModel } from '../model/openai-compatible.js';
+import { createOpenAICompatibleModel } from '../model/providers/openai/adapter.js';
 import {
   createFakeOpenAIServer,
   type FakeOpenAIReply,

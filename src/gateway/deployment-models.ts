@@ -26,7 +26,7 @@ import {
   createOpenAICompatibleModel,
   createOpenAIEmbeddingModel,
   DEFAULT_OPENAI_BASE_URL,
-} from '../model/openai-compatible.js';
+} from '../model/providers/openai/adapter.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { withTrustedUsageModel } from '../model/trusted-usage.js';
 import type { Clock } from '../util/clock.js';

@@ -1,7 +1,8 @@
 /**
- * Which optional request fields each provider can honour: a table per provider, and the one walk
- * over a request that finds the first field a table refuses. Adapters refuse such a request before
- * sending it (`UnsupportedFieldError`, code `unsupported_field`); the gateway asks first and routes
+ * What a provider can honour of the optional request fields: the shape of a provider's table (each
+ * provider's is in src/model/providers/<name>/capabilities.ts; the AI SDK bridge's is here), and the
+ * one walk over a request that finds the first field a table refuses. Adapters refuse such a request
+ * before sending it (`UnsupportedFieldError`, code `unsupported_field`); the gateway asks first and routes
  * to a deployment that can. docs/gateway.md shows these tables; keep them in step.
  */
 import { UnsupportedFieldError } from '../errors/model-errors.js';
@@ -35,41 +36,6 @@ export interface ProviderCapabilities {
     urlMediaTypes?: readonly string[];
   };
 }
-
-/** OpenAI chat completions (and compatible servers). */
-export const OPENAI_CAPABILITIES: ProviderCapabilities = {
-  label: 'OpenAI-compatible',
-  reasoning: true,
-  parallelToolCallsOff: true,
-  cacheControl: true,
-  image: { data: true, url: true, urlNeedsMediaType: false, detail: true },
-  file: { data: true, url: false },
-};
-
-/** Anthropic Messages. */
-export const ANTHROPIC_CAPABILITIES: ProviderCapabilities = {
-  label: 'Anthropic',
-  reasoning: true,
-  parallelToolCallsOff: true,
-  cacheControl: true,
-  image: { data: true, url: true, urlNeedsMediaType: false, detail: false },
-  file: {
-    data: true,
-    url: true,
-    mediaTypes: ['application/pdf', 'text/plain'],
-    urlMediaTypes: ['application/pdf'],
-  },
-};
-
-/** Gemini generateContent. */
-export const GEMINI_CAPABILITIES: ProviderCapabilities = {
-  label: 'Gemini',
-  reasoning: true,
-  parallelToolCallsOff: false,
-  cacheControl: true,
-  image: { data: true, url: true, urlNeedsMediaType: true, detail: false },
-  file: { data: true, url: true },
-};
 
 /** AI SDK models through `fromAiSdk`: media as file parts; provider options are not reached. */
 export const AI_SDK_CAPABILITIES: ProviderCapabilities = {

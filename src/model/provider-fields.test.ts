@@ -10,10 +10,10 @@ import { createFakeGeminiServer } from '../testing/fake-gemini-server.js';
 import { createFakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { failure, startFakeServer } from '../testing/provider-test-harness.js';
 import { hashCanonical } from '../util/canonical-hash.js';
-import { createAnthropicModel } from './anthropic.js';
-import { createGeminiModel } from './gemini.js';
+import { createAnthropicModel } from './providers/anthropic/adapter.js';
+import { createGeminiModel } from './providers/gemini/adapter.js';
 import type { ModelRequest, ToolSpec } from './model.js';
-import { createOpenAICompatibleModel } from './openai-compatible.js';
+import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
 
 const openai = await startFakeServer(createFakeOpenAIServer);
 const anthropic = await startFakeServer(createFakeAnthropicServer);

@@ -5,11 +5,11 @@
  * `registerModelProvider` without this file importing them.
  */
 import { ModelConfigError } from '../errors/model-errors.js';
-import { createAnthropicModel } from './anthropic.js';
+import { createAnthropicModel } from './providers/anthropic/adapter.js';
 import { createBuiltinModel } from './builtin-model.js';
-import { createGeminiModel } from './gemini.js';
+import { createGeminiModel } from './providers/gemini/adapter.js';
 import type { LanguageModel } from './model.js';
-import { createOpenAICompatibleModel } from './openai-compatible.js';
+import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
 import { readEnv } from './provider-config.js';
 
 /** What a provider factory receives. */

@@ -8,6 +8,11 @@
  * is recorded, including whether the client went away before the answer ended.
  * `POST /v1/messages/count_tokens` answers `{ input_tokens }` by {@link fakeInputTokens}.
  */
+import type {
+  AnthropicErrorBody,
+  AnthropicMessage,
+  AnthropicUsage,
+} from '../model/providers/anthropic/wire.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
 import {
@@ -464,7 +469,7 @@ function contentBlocks(reply: FakeAnthropicMessageReply, context: ReplyContext):
   return blocks;
 }
 
-function messageBody(reply: FakeAnthropicMessageReply, context: ReplyContext) {
+function messageBody(reply: FakeAnthropicMessageReply, context: ReplyContext): AnthropicMessage {
   const blocks = contentBlocks(reply, context);
   const hasToolUse = blocks.some((block) => block.type === 'tool_use');
   return {
@@ -483,7 +488,7 @@ function messageBody(reply: FakeAnthropicMessageReply, context: ReplyContext) {
   };
 }
 
-function usageBody(reply: FakeAnthropicMessageReply, context: ReplyContext) {
+function usageBody(reply: FakeAnthropicMessageReply, context: ReplyContext): AnthropicUsage {
   const outputText = contentBlocks(reply, context)
     .map((block) =>
       block.type === 'text'
@@ -528,7 +533,7 @@ function sendError(
 ): void {
   const defaults = ERROR_TYPES[reply.status] ?? { type: 'api_error', message: 'Error.' };
   const requestId = headers['request-id'];
-  const body = {
+  const body: AnthropicErrorBody = {
     type: 'error',
     error: { type: reply.type ?? defaults.type, message: reply.message ?? defaults.message },
     ...(requestId === undefined ? {} : { request_id: requestId }),

@@ -7,6 +7,12 @@
  * error mid-stream, malformed JSON, a stream cut before its finish reason, a hang, a connection
  * reset, a slow drip). Every request is recorded, including whether the client went away first.
  */
+import type {
+  GeminiPart,
+  GeminiUsage,
+  GenerateContentResponse,
+  GoogleErrorBody,
+} from '../model/providers/gemini/wire.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
 import {
@@ -346,7 +352,7 @@ async function sendChunks(
   });
 }
 
-type Part = Record<string, unknown>;
+type Part = GeminiPart;
 
 function answerParts(reply: FakeGeminiContentReply): { textParts: Part[]; callParts: Part[] } {
   const textParts: Part[] = [];
@@ -363,7 +369,7 @@ function answerParts(reply: FakeGeminiContentReply): { textParts: Part[]; callPa
   return { textParts, callParts };
 }
 
-function responseBody(reply: FakeGeminiContentReply, context: ReplyContext): Record<string, unknown> {
+function responseBody(reply: FakeGeminiContentReply, context: ReplyContext): GenerateContentResponse {
   const envelope = {
     usageMetadata: usageBody(reply, context, true),
     modelVersion: reply.model ?? context.model,
@@ -385,7 +391,7 @@ function responseBody(reply: FakeGeminiContentReply, context: ReplyContext): Rec
 }
 
 /** The chunks of a streamed answer: text in pieces, then the function calls whole with the finish reason. */
-function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): Record<string, unknown>[] {
+function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): GenerateContentResponse[] {
   if (reply.blockReason !== undefined) return [responseBody(reply, context)];
   const size = reply.chunkSize ?? 8;
   const envelope = (final: boolean) => ({
@@ -393,7 +399,7 @@ function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): Rec
     modelVersion: reply.model ?? context.model,
     responseId: `resp_fake_${context.number}`,
   });
-  const candidate = (parts: Part[], finishReason?: string) => ({
+  const candidate = (parts: Part[], finishReason?: string): GenerateContentResponse => ({
     candidates: [
       {
         content: { parts, role: 'model' },
@@ -402,7 +408,7 @@ function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): Rec
       },
     ],
   });
-  const chunks: Record<string, unknown>[] = [];
+  const chunks: GenerateContentResponse[] = [];
   if (reply.thought !== undefined)
     chunks.push({ ...candidate([{ text: reply.thought, thought: true }]), ...envelope(false) });
   for (const piece of splitByCodePoints(reply.text ?? '', size))
@@ -412,11 +418,7 @@ function streamChunks(reply: FakeGeminiContentReply, context: ReplyContext): Rec
   return chunks;
 }
 
-function usageBody(
-  reply: FakeGeminiContentReply,
-  context: ReplyContext,
-  final: boolean,
-): Record<string, unknown> {
+function usageBody(reply: FakeGeminiContentReply, context: ReplyContext, final: boolean): GeminiUsage {
   const prompt =
     reply.usage?.promptTokens ??
     Math.ceil(
@@ -458,7 +460,7 @@ const STATUS_NAMES: Record<number, { name: string; message: string }> = {
   504: { name: 'DEADLINE_EXCEEDED', message: 'Deadline expired before operation could complete.' },
 };
 
-function errorBody(reply: FakeGeminiErrorReply): Record<string, unknown> {
+function errorBody(reply: FakeGeminiErrorReply): GoogleErrorBody {
   const defaults = STATUS_NAMES[reply.status] ?? { name: 'UNKNOWN', message: 'Unknown error.' };
   return {
     error: {

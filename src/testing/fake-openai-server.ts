@@ -10,6 +10,14 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
+import type {
+  ChatChunkDelta,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatUsage,
+  EmbeddingsResponse,
+  OpenAIErrorBody,
+} from '../model/providers/openai/wire.js';
 import {
   createReplyScript,
   resetConnection,
@@ -307,7 +315,7 @@ async function sendReply(
 }
 
 interface StreamChunk {
-  data: Record<string, unknown>;
+  data: ChatCompletionChunk;
   /** The chunk that carries the finish reason. */
   finishing: boolean;
 }
@@ -341,7 +349,7 @@ function streamChunks(reply: FakeCompletionReply, context: ReplyContext): Stream
     context.body.stream_options.include_usage === true;
   const model = reply.model ?? requestedModel(context);
   const size = Math.max(1, reply.chunkSize ?? 4);
-  const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): StreamChunk => ({
+  const chunk = (delta: ChatChunkDelta, finishReason: string | null = null): StreamChunk => ({
     data: {
       id: `chatcmpl-fake-${context.number}`,
       object: 'chat.completion.chunk',
@@ -391,7 +399,7 @@ function streamChunks(reply: FakeCompletionReply, context: ReplyContext): Stream
   return chunks;
 }
 
-function completionBody(reply: FakeCompletionReply, context: ReplyContext): Record<string, unknown> {
+function completionBody(reply: FakeCompletionReply, context: ReplyContext): ChatCompletion {
   const toolCalls = normalizeToolCalls(reply, context);
   return {
     id: `chatcmpl-fake-${context.number}`,
@@ -445,7 +453,7 @@ function usageBody(
   reply: FakeCompletionReply,
   context: ReplyContext,
   toolCalls: { name: string; arguments: string }[],
-): Record<string, unknown> {
+): ChatUsage {
   const usage = reply.usage === 'omit' ? undefined : reply.usage;
   const outputText =
     (reply.content ?? '') +
@@ -478,7 +486,7 @@ function sendEmbeddings(outgoing: ServerResponse, body: Record<string, unknown>)
   const texts = inputs.map((input) => (typeof input === 'string' ? input : JSON.stringify(input)));
   const dimensions = typeof body.dimensions === 'number' ? body.dimensions : FAKE_EMBEDDING_DIMENSIONS;
   const promptTokens = texts.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
-  sendJson(outgoing, 200, {
+  const answer: EmbeddingsResponse = {
     object: 'list',
     data: texts.map((text, index) => {
       const vector = fakeEmbedding(text, dimensions);
@@ -491,7 +499,8 @@ function sendEmbeddings(outgoing: ServerResponse, body: Record<string, unknown>)
     }),
     model: typeof body.model === 'string' ? body.model : 'text-embedding-3-small',
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
-  });
+  };
+  sendJson(outgoing, 200, answer);
 }
 
 /** A deterministic unit vector for a text. */
@@ -535,7 +544,7 @@ function sendError(
   headers: Record<string, string> = {},
 ): void {
   const defaults = ERROR_TYPES[reply.status] ?? { type: 'server_error', code: null, message: 'Error.' };
-  const body = {
+  const body: OpenAIErrorBody = {
     error: {
       message: reply.message ?? defaults.message,
       type: reply.type ?? defaults.type,

@@ -14,7 +14,7 @@ import { createGatewayService } from '../../src/gateway/http/gateway-service.js'
 import { openStore } from '../../src/journal/open-store.js';
 import type { SqlClient } from '../../src/journal/sql-client.js';
 import type { JournalStore } from '../../src/journal/store.js';
-import { createOpenAICompatibleModel } from '../../src/model/openai-compatible.js';
+import { createOpenAICompatibleModel } from '../../src/model/providers/openai/adapter.js';
 import { defineAgent } from '../../src/runtime/agent.js';
 import { runAgent } from '../../src/runtime/run-agent.js';
 import { createOtelExport } from '../../src/telemetry/otel-export.js';

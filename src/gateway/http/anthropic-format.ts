@@ -3,7 +3,6 @@
  * streamed) and its error bodies. Any route can be called this way: the request is translated
  * into the gateway's provider-neutral request, whichever provider serves the route.
  */
-import { z } from 'zod';
 import type {
   CacheControl,
   ContentPart,
@@ -14,6 +13,20 @@ import type {
   ToolChoice,
   Usage,
 } from '../../model/model.js';
+import {
+  countTokensRequestSchema,
+  messagesRequestSchema,
+  type AnthropicCacheControl,
+  type AnthropicErrorBody,
+  type AnthropicMessage,
+  type AnthropicResponseBlock,
+  type AnthropicStopReason,
+  type AnthropicUsage,
+  type DocumentSource,
+  type ImageSource,
+  type MessagesRequest,
+  type NestedBlock,
+} from '../../model/providers/anthropic/wire.js';
 import type { GatewayRequest } from '../gateway-types.js';
 import {
   invalidRequest,
@@ -22,101 +35,6 @@ import {
   type StreamEncoder,
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
-
-const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
-const textBlock = z.object({
-  type: z.literal('text'),
-  text: z.string(),
-  cache_control: cacheControl.optional(),
-});
-const nestedBlock = z.looseObject({ type: z.string(), text: z.string().optional() });
-const imageSource = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
-  z.object({ type: z.literal('url'), url: z.string().min(1) }),
-]);
-const documentSource = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
-  z.object({ type: z.literal('url'), url: z.string().min(1) }),
-  z.object({ type: z.literal('text'), media_type: z.literal('text/plain'), data: z.string() }),
-]);
-
-const block = z.discriminatedUnion('type', [
-  textBlock,
-  z.object({
-    type: z.literal('tool_use'),
-    id: z.string().min(1),
-    name: z.string().min(1),
-    input: z.unknown(),
-    cache_control: cacheControl.optional(),
-  }),
-  z.object({
-    type: z.literal('tool_result'),
-    tool_use_id: z.string().min(1),
-    content: z.union([z.string(), z.array(nestedBlock)]).optional(),
-    is_error: z.boolean().optional(),
-    cache_control: cacheControl.optional(),
-  }),
-  z.object({ type: z.literal('image'), source: imageSource, cache_control: cacheControl.optional() }),
-  z.object({
-    type: z.literal('document'),
-    source: documentSource,
-    title: z.string().nullish(),
-    cache_control: cacheControl.optional(),
-  }),
-  // Accepted by the schema so that translation can say clearly what is not supported.
-  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking']) }),
-]);
-
-const messagesFields = {
-  model: z.string().min(1),
-  max_tokens: z.number().int().positive(),
-  system: z.union([z.string(), z.array(textBlock)]).optional(),
-  messages: z
-    .array(z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)]) }))
-    .min(1, 'must contain at least one message'),
-  tools: z
-    .array(
-      z.object({
-        type: z.string().nullish(),
-        name: z.string().min(1),
-        description: z.string().optional(),
-        input_schema: z.record(z.string(), z.unknown()).optional(),
-        cache_control: cacheControl.optional(),
-      }),
-    )
-    .optional(),
-  tool_choice: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
-      z.object({
-        type: z.literal('tool'),
-        name: z.string().min(1),
-        disable_parallel_tool_use: z.boolean().optional(),
-      }),
-    ])
-    .optional(),
-  thinking: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1024) }),
-      z.object({ type: z.literal('disabled') }),
-    ])
-    .optional(),
-  temperature: z.number().min(0).max(1).optional(),
-  top_p: z.number().min(0).max(1).optional(),
-  stop_sequences: z.array(z.string()).optional(),
-  stream: z.boolean().optional(),
-  // Accepted and ignored, harmlessly: bookkeeping that changes no answer (docs/gateway.md).
-  metadata: z.object({ user_id: z.string().nullish() }).optional(),
-  service_tier: z.enum(['auto', 'standard_only']).optional(),
-};
-// Unknown top-level fields are refused (400 naming them), never silently dropped.
-const messagesBody = z.strictObject(messagesFields);
-const { max_tokens: _maxTokens, stream: _stream, ...countTokensFields } = messagesFields;
-const countTokensBody = z.strictObject(countTokensFields);
-type MessagesBody = Omit<z.infer<typeof messagesBody>, 'max_tokens' | 'stream'> & {
-  max_tokens?: number;
-  stream?: boolean;
-};
 
 /** A Messages request as the gateway will make it. */
 export interface MessagesCall {
@@ -134,7 +52,7 @@ export interface MessagesCall {
  * rather than silently ignored.
  */
 export function parseMessagesRequest(body: unknown): MessagesCall {
-  const parsed = parseRequestBody(messagesBody, body);
+  const parsed = parseRequestBody(messagesRequestSchema, body);
   return { request: translateMessages(parsed), stream: parsed.stream === true };
 }
 
@@ -143,10 +61,10 @@ export function parseMessagesRequest(body: unknown): MessagesCall {
  * `stream`.
  */
 export function parseCountTokensRequest(body: unknown): GatewayRequest {
-  return translateMessages(parseRequestBody(countTokensBody, body));
+  return translateMessages(parseRequestBody(countTokensRequestSchema, body));
 }
 
-function translateMessages(parsed: MessagesBody): GatewayRequest {
+function translateMessages(parsed: MessagesRequest): GatewayRequest {
   const messages: Message[] = [];
   if (parsed.system !== undefined) {
     if (typeof parsed.system === 'string') {
@@ -269,8 +187,8 @@ function userContentOf(parts: ContentPart[]): string | ContentPart[] {
 }
 
 function imagePartOf(part: {
-  source: z.infer<typeof imageSource>;
-  cache_control?: z.infer<typeof cacheControl> | undefined;
+  source: ImageSource;
+  cache_control?: AnthropicCacheControl | undefined;
 }): ImagePart {
   const { source } = part;
   const media =
@@ -279,9 +197,9 @@ function imagePartOf(part: {
 }
 
 function filePartOf(part: {
-  source: z.infer<typeof documentSource>;
+  source: DocumentSource;
   title?: string | null | undefined;
-  cache_control?: z.infer<typeof cacheControl> | undefined;
+  cache_control?: AnthropicCacheControl | undefined;
 }): FilePart {
   const { source } = part;
   const title = part.title == null ? {} : { filename: part.title };
@@ -299,7 +217,7 @@ function filePartOf(part: {
   return { type: 'file', data: source.data, mediaType: source.media_type, ...title, ...cache };
 }
 
-function cacheMarkOf(mark: z.infer<typeof cacheControl> | undefined): { cacheControl?: CacheControl } {
+function cacheMarkOf(mark: AnthropicCacheControl | undefined): { cacheControl?: CacheControl } {
   if (mark === undefined) return {};
   return {
     cacheControl: mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl },
@@ -314,7 +232,7 @@ function unsupported(type: string, param: string) {
   );
 }
 
-function toolResultText(content: string | z.infer<typeof nestedBlock>[] | undefined, param: string): string {
+function toolResultText(content: string | NestedBlock[] | undefined, param: string): string {
   if (content === undefined) return '';
   if (typeof content === 'string') return content;
   let text = '';
@@ -325,7 +243,7 @@ function toolResultText(content: string | z.infer<typeof nestedBlock>[] | undefi
   return text;
 }
 
-function toolChoiceOf(choice: NonNullable<MessagesBody['tool_choice']>): ToolChoice {
+function toolChoiceOf(choice: NonNullable<MessagesRequest['tool_choice']>): ToolChoice {
   switch (choice.type) {
     case 'auto':
       return 'auto';
@@ -338,9 +256,7 @@ function toolChoiceOf(choice: NonNullable<MessagesBody['tool_choice']>): ToolCho
   }
 }
 
-type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal';
-
-function stopReasonOf(reason: ModelResponse['finishReason']): StopReason {
+function stopReasonOf(reason: ModelResponse['finishReason']): AnthropicStopReason {
   if (reason === 'length') return 'max_tokens';
   if (reason === 'tool_calls') return 'tool_use';
   if (reason === 'content_filter') return 'refusal';
@@ -348,7 +264,7 @@ function stopReasonOf(reason: ModelResponse['finishReason']): StopReason {
 }
 
 /** Anthropic counts cache reads apart from `input_tokens`; Keel counts them as a subset. */
-function usageOf(usage: Usage): Record<string, number> {
+function usageOf(usage: Usage): AnthropicUsage {
   const cached = usage.cachedInputTokens ?? 0;
   return {
     input_tokens: Math.max(0, usage.inputTokens - cached),
@@ -374,8 +290,8 @@ function inputOf(argumentsText: string): Record<string, unknown> {
 export function toAnthropicMessage(
   response: ModelResponse,
   { id, model }: { id: string; model: string },
-): Record<string, unknown> {
-  const content: Record<string, unknown>[] = [];
+): AnthropicMessage {
+  const content: AnthropicResponseBlock[] = [];
   if (response.message.content !== '') content.push({ type: 'text', text: response.message.content });
   for (const call of response.message.toolCalls ?? [])
     content.push({ type: 'tool_use', id: call.id, name: call.name, input: inputOf(call.arguments) });
@@ -575,10 +491,7 @@ const ANTHROPIC_ERROR_TYPES: Record<GatewayErrorKind, string> = {
 };
 
 /** The one mapping of a classified error to Anthropic's error body `{ type: 'error', error: { type, message } }`. */
-export function toAnthropicError(errorClass: GatewayErrorClass): {
-  type: 'error';
-  error: { type: string; message: string };
-} {
+export function toAnthropicError(errorClass: GatewayErrorClass): AnthropicErrorBody {
   // The body has no param: a field no deployment can honour is named at the head of the message.
   const field =
     errorClass.field !== undefined ? `${MESSAGES_WIRE_FIELDS[errorClass.field] ?? errorClass.field}: ` : '';

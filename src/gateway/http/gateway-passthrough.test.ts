@@ -12,9 +12,9 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../journal/open-store.js';
 import type { JournalStore } from '../../journal/store.js';
-import { createAnthropicModel } from '../../model/anthropic.js';
-import { createGeminiModel } from '../../model/gemini.js';
-import { createOpenAICompatibleModel } from '../../model/openai-compatible.js';
+import { createAnthropicModel } from '../../model/providers/anthropic/adapter.js';
+import { createGeminiModel } from '../../model/providers/gemini/adapter.js';
+import { createOpenAICompatibleModel } from '../../model/providers/openai/adapter.js';
 import { estimateRequestTokens } from '../../model/token-estimate.js';
 import {
   createFakeAnthropicServer,

@@ -4,8 +4,20 @@
  * zod and translated into the gateway's provider-neutral request; answers are translated back. A
  * chat body's unknown top-level field is refused (400 naming it), never silently dropped.
  */
-import { z } from 'zod';
 import { parseDataUrl } from '../../model/content-parts.js';
+import {
+  chatCompletionRequestSchema,
+  embeddingsRequestSchema,
+  type ChatCacheControl,
+  type ChatChunkDelta,
+  type ChatCompletion,
+  type ChatCompletionRequest,
+  type ChatFinishReason,
+  type ChatContent,
+  type ChatUsage,
+  type EmbeddingsResponse,
+  type OpenAIErrorBody,
+} from '../../model/providers/openai/wire.js';
 import type {
   CacheControl,
   ContentPart,
@@ -25,103 +37,6 @@ import {
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
-const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
-const contentPart = z.looseObject({
-  type: z.string(),
-  text: z.string().optional(),
-  refusal: z.string().optional(),
-  // Not OpenAI's, but what OpenRouter and LiteLLM callers put on parts for Anthropic upstreams.
-  cache_control: cacheControl.optional(),
-  image_url: z
-    .object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() })
-    .optional(),
-  file: z
-    .object({
-      file_data: z.string().optional(),
-      file_id: z.string().optional(),
-      filename: z.string().optional(),
-    })
-    .optional(),
-});
-const content = z.union([z.string(), z.array(contentPart)]);
-
-const toolCall = z.object({
-  id: z.string().min(1),
-  type: z.literal('function').optional(),
-  function: z.object({ name: z.string().min(1), arguments: z.string() }),
-});
-
-const message = z.discriminatedUnion('role', [
-  z.object({ role: z.enum(['system', 'developer']), content }),
-  z.object({ role: z.literal('user'), content }),
-  z.object({
-    role: z.literal('assistant'),
-    content: content.nullish(),
-    refusal: z.string().nullish(),
-    tool_calls: z.array(toolCall).nullish(),
-  }),
-  z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content }),
-]);
-
-const tool = z.object({
-  type: z.literal('function'),
-  function: z.object({
-    name: z.string().min(1),
-    description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
-    strict: z.boolean().nullish(),
-  }),
-});
-
-const chatCompletionBody = z.strictObject({
-  model: z.string().min(1),
-  messages: z.array(message).min(1, 'must contain at least one message'),
-  tools: z.array(tool).nullish(),
-  tool_choice: z
-    .union([
-      z.enum(['none', 'auto', 'required']),
-      z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
-    ])
-    .nullish(),
-  response_format: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.literal('text') }),
-      z.object({ type: z.literal('json_object') }),
-      z.object({
-        type: z.literal('json_schema'),
-        json_schema: z.object({
-          name: z.string().min(1),
-          schema: z.record(z.string(), z.unknown()).nullish(),
-        }),
-      }),
-    ])
-    .nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  stop: z.union([z.string(), z.array(z.string())]).nullish(),
-  seed: z.number().int().nullish(),
-  stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-  n: z.number().int().nullish(),
-  user: z.string().nullish(),
-  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-  // Accepted and ignored, harmlessly: hints and bookkeeping that change no answer (docs/gateway.md).
-  store: z.boolean().nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  // `flex` and `priority` change the price and the latency: only the default tier is harmless.
-  service_tier: z.enum(['auto', 'default']).nullish(),
-  prompt_cache_key: z.string().nullish(),
-  safety_identifier: z.string().nullish(),
-  modalities: z.array(z.literal('text')).nullish(),
-  // Sampling penalties: only their neutral value, which is every provider's default.
-  frequency_penalty: z.literal(0).nullish(),
-  presence_penalty: z.literal(0).nullish(),
-  logprobs: z.literal(false).nullish(),
-});
-
 /** A chat-completions request as the gateway will make it. */
 export interface ChatCompletionCall {
   request: GatewayRequest;
@@ -140,7 +55,7 @@ export interface ChatCompletionCall {
  * `safety_identifier`) are accepted and ignored, as docs/gateway.md lists.
  */
 export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
-  const parsed = parseRequestBody(chatCompletionBody, body);
+  const parsed = parseRequestBody(chatCompletionRequestSchema, body);
   if (parsed.n !== undefined && parsed.n !== null && parsed.n !== 1)
     throw invalidRequest('n: only n = 1 is supported by this gateway.', 'n');
 
@@ -218,7 +133,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
 }
 
 /** A user message's content: text, or text, image and file parts. */
-function userContentOf(value: z.infer<typeof content>, param: string): string | ContentPart[] {
+function userContentOf(value: ChatContent, param: string): string | ContentPart[] {
   if (typeof value === 'string') return value;
   const parts = value.map((part, index): ContentPart => {
     const where = `${param}.${index}`;
@@ -260,17 +175,17 @@ function userContentOf(value: z.infer<typeof content>, param: string): string | 
 }
 
 /** The cache mark of a message's parts (the last marked one), as a message member. */
-function cacheMarkOf(value: z.infer<typeof content>): { cacheControl?: CacheControl } {
+function cacheMarkOf(value: ChatContent): { cacheControl?: CacheControl } {
   if (typeof value === 'string') return {};
   const marked = value.findLast((part) => part.cache_control !== undefined);
   return marked?.cache_control === undefined ? {} : { cacheControl: cacheMarkFrom(marked.cache_control) };
 }
 
-function cacheMarkFrom(mark: z.infer<typeof cacheControl>): CacheControl {
+function cacheMarkFrom(mark: ChatCacheControl): CacheControl {
   return mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl };
 }
 
-function textOf(value: z.infer<typeof content>, param: string): string {
+function textOf(value: ChatContent, param: string): string {
   if (typeof value === 'string') return value;
   let text = '';
   for (const [index, part] of value.entries()) {
@@ -292,15 +207,13 @@ function textOf(value: z.infer<typeof content>, param: string): string {
   return text;
 }
 
-function toolChoiceOf(value: z.infer<typeof chatCompletionBody>['tool_choice']): ToolChoice | undefined {
+function toolChoiceOf(value: ChatCompletionRequest['tool_choice']): ToolChoice | undefined {
   if (value == null) return undefined;
   if (typeof value === 'string') return value;
   return { name: value.function.name };
 }
 
-function responseFormatOf(
-  value: z.infer<typeof chatCompletionBody>['response_format'],
-): ResponseFormat | undefined {
+function responseFormatOf(value: ChatCompletionRequest['response_format']): ResponseFormat | undefined {
   if (value == null || value.type === 'text') return undefined;
   if (value.type === 'json_object') return { type: 'json' };
   return {
@@ -320,14 +233,12 @@ export interface CompletionIdentity {
   model: string;
 }
 
-type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
-
-function finishReasonOf(reason: ModelResponse['finishReason']): OpenAIFinishReason {
+function finishReasonOf(reason: ModelResponse['finishReason']): ChatFinishReason {
   return reason === 'length' || reason === 'tool_calls' || reason === 'content_filter' ? reason : 'stop';
 }
 
 /** OpenAI's usage object, including the cached and reasoning subsets. */
-function usageOf(usage: Usage): Record<string, unknown> {
+function usageOf(usage: Usage): ChatUsage {
   return {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
@@ -338,10 +249,7 @@ function usageOf(usage: Usage): Record<string, unknown> {
 }
 
 /** A `chat.completion` body for a gateway answer. */
-export function toChatCompletion(
-  response: ModelResponse,
-  identity: CompletionIdentity,
-): Record<string, unknown> {
+export function toChatCompletion(response: ModelResponse, identity: CompletionIdentity): ChatCompletion {
   const { message: answer } = response;
   const toolCalls = answer.toolCalls ?? [];
   return {
@@ -392,7 +300,7 @@ export function createChatCompletionChunkEncoder({
 }): StreamEncoder {
   const envelope = `{"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
   const usageNull = includeUsage ? ',"usage":null' : '';
-  const chunk = (delta: unknown, finishReason: string | null = null): string =>
+  const chunk = (delta: ChatChunkDelta, finishReason: string | null = null): string =>
     `data: ${envelope},"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}}]${usageNull}}\n\n`;
   const startedCalls = new Set<number>();
   let sentText = false;
@@ -460,9 +368,7 @@ const OPENAI_ERROR_TYPES: Record<GatewayErrorKind, string> = {
 export function toOpenAIError(
   errorClass: GatewayErrorClass,
   wireFields: Readonly<Record<string, string>> = CHAT_WIRE_FIELDS,
-): {
-  error: { message: string; type: string; param: string | null; code: string | null };
-} {
+): OpenAIErrorBody {
   let code = errorClass.code;
   if (errorClass.kind === 'authentication') code = 'invalid_api_key';
   else if (errorClass.kind === 'not_found' && errorClass.param === 'model') code = 'model_not_found';
@@ -496,14 +402,6 @@ const CHAT_WIRE_FIELDS: Record<string, string> = {
   'content.file.mediaType': 'file.file_data',
 };
 
-const embeddingsBody = z.object({
-  model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.unknown())]),
-  dimensions: z.number().int().positive().nullish(),
-  encoding_format: z.enum(['float', 'base64']).nullish(),
-  user: z.string().nullish(),
-});
-
 /** An embeddings request as the gateway will make it. */
 export interface EmbeddingsCall {
   request: EmbeddingRequest;
@@ -512,7 +410,7 @@ export interface EmbeddingsCall {
 
 /** Validates an OpenAI embeddings body. Token-array input is rejected: the gateway embeds text. */
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsCall {
-  const parsed = parseRequestBody(embeddingsBody, body);
+  const parsed = parseRequestBody(embeddingsRequestSchema, body);
   const input = typeof parsed.input === 'string' ? [parsed.input] : parsed.input;
   if (!input.every((item): item is string => typeof item === 'string'))
     throw invalidRequest(
@@ -542,7 +440,7 @@ export function toEmbeddingsResponse({
   inputTokens: number;
   model: string;
   encoding: 'float' | 'base64';
-}): Record<string, unknown> {
+}): EmbeddingsResponse {
   return {
     object: 'list',
     data: embeddings.map((vector, index) => ({

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../journal/open-store.js';
 import type { SqlClient } from '../../journal/sql-client.js';
 import type { JournalStore } from '../../journal/store.js';
-import { createAnthropicModel } from '../../model/anthropic.js';
+import { createAnthropicModel } from '../../model/providers/anthropic/adapter.js';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../testing/fake-anthropic-server.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
 import { createApiKeys, type ApiKeys } from '../api-keys.js';

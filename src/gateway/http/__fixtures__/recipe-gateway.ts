@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openStore } from '../../../journal/open-store.js';
-import { createAnthropicModel } from '../../../model/anthropic.js';
+import { createAnthropicModel } from '../../../model/providers/anthropic/adapter.js';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../../testing/fake-openai-server.js';
 import { createApiKeys } from '../../api-keys.js';

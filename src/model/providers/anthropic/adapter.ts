@@ -5,8 +5,8 @@
  * and the answer back. Like every adapter it never retries: the gateway owns retries and reads
  * `ProviderError.status`, `retryable` and `retryAfterMs` to decide.
  */
-import { z } from 'zod';
-import { systemClock, type Clock } from '../util/clock.js';
+import type { z } from 'zod';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type FinishReason,
@@ -20,18 +20,22 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
-import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from './json.js';
-import { parseDataUrl } from './content-parts.js';
+} from '../../model.js';
+import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from '../../json.js';
+import { parseDataUrl } from '../../content-parts.js';
+import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
+import { ANTHROPIC_CAPABILITIES } from './capabilities.js';
 import {
-  ANTHROPIC_CAPABILITIES,
-  assertSupported,
-  EFFORT_BUDGET_TOKENS,
-  findUnsupportedField,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
-import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
+  countTokensResponseSchema,
+  errorBodySchema,
+  messageResponseSchema,
+  streamEventSchema,
+  type StreamEventRead,
+  type usageSchema,
+} from './wire.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { sumReported, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
+import { createProviderHttp, SK_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `ANTHROPIC_BASE_URL` is set. */
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
@@ -142,7 +146,7 @@ export function createAnthropicModel({
       const counted = await http.readJson({
         response,
         signal,
-        schema: countTokensSchema,
+        schema: countTokensResponseSchema,
         expected: 'a token count',
       });
       return counted.input_tokens;
@@ -153,7 +157,12 @@ export function createAnthropicModel({
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: false, maxTokensDefault });
       const response = await http.post({ endpoint, body: wire.body, stream: false, signal });
-      const message = await http.readJson({ response, signal, schema: messageSchema, expected: 'a message' });
+      const message = await http.readJson({
+        response,
+        signal,
+        schema: messageResponseSchema,
+        expected: 'a message',
+      });
       let content = '';
       let answeredInJson = false;
       const toolCalls: ToolCall[] = [];
@@ -202,8 +211,6 @@ export function createAnthropicModel({
     },
   };
 }
-
-const countTokensSchema = z.object({ input_tokens: z.number().int().nonnegative() });
 
 // ---------------------------------------------------------------------------------------------
 // Request translation
@@ -410,58 +417,7 @@ function toToolName(name: string): string {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
-// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
-const usageSchema = z
-  .object({
-    input_tokens: z.unknown().optional(),
-    output_tokens: z.unknown().optional(),
-    cache_read_input_tokens: z.unknown().optional(),
-    cache_creation_input_tokens: z.unknown().optional(),
-  })
-  .nullish()
-  .catch(null);
-
-const blockSchema = z
-  .object({
-    type: z.string(),
-    text: z.string().nullish(),
-    id: z.string().nullish(),
-    name: z.string().nullish(),
-    input: z.unknown().optional(),
-  })
-  .loose();
-
-const messageSchema = z.object({
-  model: z.string().nullish(),
-  content: z.array(blockSchema),
-  stop_reason: z.string().nullish(),
-  usage: usageSchema,
-});
-
-const streamEventSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('message_start'),
-    message: z.object({ model: z.string().nullish(), usage: usageSchema }).loose(),
-  }),
-  z.object({ type: z.literal('content_block_start'), index: z.number(), content_block: blockSchema }),
-  z.object({
-    type: z.literal('content_block_delta'),
-    index: z.number(),
-    delta: z
-      .object({ type: z.string(), text: z.string().nullish(), partial_json: z.string().nullish() })
-      .loose(),
-  }),
-  z.object({ type: z.literal('content_block_stop'), index: z.number() }),
-  z.object({
-    type: z.literal('message_delta'),
-    delta: z.object({ stop_reason: z.string().nullish() }).loose().nullish(),
-    usage: usageSchema,
-  }),
-  z.object({ type: z.literal('message_stop') }),
-  z.object({ type: z.literal('ping') }),
-]);
-
-type StreamEvent = z.infer<typeof streamEventSchema>;
+type StreamEvent = StreamEventRead;
 
 const KNOWN_EVENT_TYPES = new Set<string>(streamEventSchema.options.map((option) => option.shape.type.value));
 
@@ -618,12 +574,6 @@ function definedFields(usage: WireUsage): NonNullable<WireUsage> {
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-const errorBodySchema = z.object({
-  type: z.literal('error').optional(),
-  error: z.object({ type: z.string().nullish(), message: z.string().nullish() }).loose(),
-  request_id: z.string().nullish(),
-});
 
 /**
  * The HTTP status Anthropic uses for each error type. An `event: error` arrives inside a 200

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeGeminiServer } from '../testing/fake-gemini-server.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../../../errors/model-errors.js';
+import { createFakeGeminiServer } from '../../../testing/fake-gemini-server.js';
 import {
   collect,
   collectUntilAbort,
   collectUntilError,
   failure,
   startFakeServer,
-} from '../testing/provider-test-harness.js';
-import { createGeminiModel, type GeminiModelOptions } from './gemini.js';
-import type { LanguageModel, ModelRequest } from './model.js';
-import { estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
+} from '../../../testing/provider-test-harness.js';
+import { createGeminiModel, type GeminiModelOptions } from './adapter.js';
+import type { LanguageModel, ModelRequest } from '../../model.js';
+import { estimateRequestTokens, estimateTextTokens } from '../../token-estimate.js';
 
 const API_KEY = 'AIzaTestKey1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };

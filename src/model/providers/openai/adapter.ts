@@ -5,9 +5,9 @@
  * not. It never retries: retries have one owner (the gateway), which reads `ProviderError.status`,
  * `retryable` and `retryAfterMs` to decide.
  */
-import { z } from 'zod';
-import { ModelOutputError } from '../errors/model-errors.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import type { z } from 'zod';
+import { ModelOutputError } from '../../../errors/model-errors.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type EmbeddingModel,
@@ -20,22 +20,27 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
+} from '../../model.js';
+import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
+import { OPENAI_CAPABILITIES } from './capabilities.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { estimateTextTokens } from '../../token-estimate.js';
+import type { usageSchema } from './wire.js';
 import {
-  assertSupported,
-  effortForBudget,
-  findUnsupportedField,
-  OPENAI_CAPABILITIES,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { estimateTextTokens } from './token-estimate.js';
-import { trustedCount, trustedUsage, type ReportedUsage } from './trusted-usage.js';
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  embeddingsResponseSchema,
+  errorBodySchema,
+  type ChatCompletionChunkRead,
+  type ResponseContent,
+} from './wire.js';
+import { trustedCount, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 import {
   createProviderHttp,
   SK_KEY_PATTERN,
   type ProviderErrorBody,
   type ProviderHttp,
-} from './provider-http.js';
+} from '../../provider-http.js';
 
 /** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -111,7 +116,7 @@ export function createOpenAICompatibleModel({
       const completion = await http.readJson({
         response,
         signal,
-        schema: completionSchema,
+        schema: chatCompletionSchema,
         expected: 'a chat completion',
       });
       const choice =
@@ -159,7 +164,7 @@ export function createOpenAICompatibleModel({
       for await (const chunk of http.readEvents({
         response,
         signal,
-        schema: chunkSchema,
+        schema: chatCompletionChunkSchema,
         itemName: 'chunk',
         isComplete: () => assembly.finishReason !== undefined,
       })) {
@@ -210,7 +215,7 @@ export function createOpenAIEmbeddingModel({
       const answer = await http.readJson({
         response,
         signal,
-        schema: embeddingsSchema,
+        schema: embeddingsResponseSchema,
         expected: 'an embeddings list',
       });
       const data = [...answer.data].sort((left, right) => (left.index ?? 0) - (right.index ?? 0));
@@ -234,11 +239,6 @@ export function createOpenAIEmbeddingModel({
     },
   };
 }
-
-const embeddingsSchema = z.object({
-  data: z.array(z.object({ index: z.number().nullish(), embedding: z.array(z.number()) })),
-  usage: z.object({ prompt_tokens: z.unknown() }).nullish().catch(null),
-});
 
 // ---------------------------------------------------------------------------------------------
 // Request translation
@@ -362,83 +362,9 @@ function toWirePart(part: ContentPart): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
-// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
-const usageSchema = z
-  .object({
-    prompt_tokens: z.unknown(),
-    completion_tokens: z.unknown(),
-    prompt_tokens_details: z.object({ cached_tokens: z.unknown() }).nullish().catch(null),
-    completion_tokens_details: z.object({ reasoning_tokens: z.unknown() }).nullish().catch(null),
-  })
-  .nullish()
-  .catch(null);
+type Chunk = ChatCompletionChunkRead;
 
-const contentSchema = z
-  .union([z.string(), z.array(z.object({ text: z.string().nullish() }).loose())])
-  .nullish();
-
-const completionSchema = z.object({
-  model: z.string().nullish(),
-  choices: z.array(
-    z.object({
-      index: z.number().nullish(),
-      message: z
-        .object({
-          content: contentSchema,
-          refusal: z.string().nullish(),
-          tool_calls: z
-            .array(
-              z.object({
-                id: z.string().nullish(),
-                function: z.object({ name: z.string(), arguments: z.string().nullish() }),
-              }),
-            )
-            .nullish(),
-          function_call: z.object({ name: z.string(), arguments: z.string().nullish() }).nullish(),
-        })
-        .nullish(),
-      finish_reason: z.string().nullish(),
-    }),
-  ),
-  usage: usageSchema,
-});
-
-const deltaFunctionSchema = z
-  .object({ name: z.string().nullish(), arguments: z.string().nullish() })
-  .nullish();
-
-const chunkSchema = z.object({
-  model: z.string().nullish(),
-  choices: z
-    .array(
-      z.object({
-        index: z.number().nullish(),
-        delta: z
-          .object({
-            content: z.string().nullish(),
-            refusal: z.string().nullish(),
-            tool_calls: z
-              .array(
-                z.object({
-                  index: z.number().nullish(),
-                  id: z.string().nullish(),
-                  function: deltaFunctionSchema,
-                }),
-              )
-              .nullish(),
-            function_call: deltaFunctionSchema,
-          })
-          .nullish(),
-        finish_reason: z.string().nullish(),
-      }),
-    )
-    .nullish(),
-  usage: usageSchema,
-});
-
-type Chunk = z.infer<typeof chunkSchema>;
-
-function contentText(content: z.infer<typeof contentSchema>): string {
+function contentText(content: ResponseContent): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((part) => part.text ?? '').join('');
@@ -602,17 +528,6 @@ function connect({
   });
   return { provider, endpoint, http };
 }
-
-const errorBodySchema = z.object({
-  error: z.union([
-    z.string(),
-    z.object({
-      message: z.string().nullish(),
-      type: z.string().nullish(),
-      code: z.union([z.string(), z.number()]).nullish(),
-    }),
-  ]),
-});
 
 /** A body of the form `{ error: ... }` (some servers send it with 200, or mid-stream). */
 function readErrorBody(value: unknown): ProviderErrorBody | undefined {

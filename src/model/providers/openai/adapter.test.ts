@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { KeelError } from '../errors/keel-error.js';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeOpenAIServer, fakeEmbedding } from '../testing/fake-openai-server.js';
+import { KeelError } from '../../../errors/keel-error.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../../../errors/model-errors.js';
+import { createFakeOpenAIServer, fakeEmbedding } from '../../../testing/fake-openai-server.js';
 import {
   collect,
   collectUntilAbort,
   collectUntilError,
   failure,
   startFakeServer,
-} from '../testing/provider-test-harness.js';
-import type { LanguageModel, ModelRequest } from './model.js';
+} from '../../../testing/provider-test-harness.js';
+import type { LanguageModel, ModelRequest } from '../../model.js';
 import {
   createOpenAICompatibleModel,
   createOpenAIEmbeddingModel,
   type OpenAICompatibleModelOptions,
   type OpenAIEmbeddingModelOptions,
-} from './openai-compatible.js';
-import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
+} from './adapter.js';
+import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from '../../token-estimate.js';
 
 const API_KEY = 'sk-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };

@@ -6,9 +6,9 @@
  * schemas) and the answer back. Like every adapter it never retries: the gateway owns retries.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { ModelOutputError } from '../errors/model-errors.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import type { z } from 'zod';
+import { ModelOutputError } from '../../../errors/model-errors.js';
+import { systemClock, type Clock } from '../../../util/clock.js';
 import {
   toAssistantMessage,
   type FinishReason,
@@ -20,19 +20,22 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
-} from './model.js';
-import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from './json.js';
-import { parseDataUrl } from './content-parts.js';
+} from '../../model.js';
+import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from '../../json.js';
+import { parseDataUrl } from '../../content-parts.js';
+import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
+import { GEMINI_CAPABILITIES } from './capabilities.js';
+import type { usageSchema } from './wire.js';
 import {
-  assertSupported,
-  EFFORT_BUDGET_TOKENS,
-  findUnsupportedField,
-  GEMINI_CAPABILITIES,
-} from './provider-capabilities.js';
-import { readEnv, resolveEndpoints } from './provider-config.js';
-import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from './provider-http.js';
-import { MAX_RETRY_AFTER_MS } from './retry-after.js';
-import { sumReported, trustedUsage, type ReportedUsage } from './trusted-usage.js';
+  errorBodySchema,
+  responseSchema,
+  type GenerateContentResponseRead,
+  type GoogleErrorRead,
+} from './wire.js';
+import { readEnv, resolveEndpoints } from '../../provider-config.js';
+import { createProviderHttp, GOOGLE_KEY_PATTERN, type ProviderErrorBody } from '../../provider-http.js';
+import { MAX_RETRY_AFTER_MS } from '../../retry-after.js';
+import { sumReported, trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
 
 /** The official API, with its version. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -470,51 +473,7 @@ function mergeAll(parts: Record<string, unknown>[]): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Response translation (schemas are lenient: unknown fields are ignored, most fields optional)
 
-const partSchema = z
-  .object({
-    text: z.string().nullish(),
-    thought: z.boolean().nullish(),
-    functionCall: z
-      .object({
-        id: z.string().nullish(),
-        name: z.string(),
-        args: z.record(z.string(), z.unknown()).nullish(),
-      })
-      .nullish(),
-  })
-  .loose();
-
-// Counts are read as they come (trusted-usage.ts judges them): a bad count must not lose the answer.
-const usageSchema = z
-  .object({
-    promptTokenCount: z.unknown().optional(),
-    candidatesTokenCount: z.unknown().optional(),
-    cachedContentTokenCount: z.unknown().optional(),
-    thoughtsTokenCount: z.unknown().optional(),
-  })
-  .nullish()
-  .catch(null);
-
-const responseSchema = z.object({
-  candidates: z
-    .array(
-      z.object({
-        index: z.number().nullish(),
-        content: z
-          .object({ parts: z.array(partSchema).nullish() })
-          .loose()
-          .nullish(),
-        finishReason: z.string().nullish(),
-      }),
-    )
-    .nullish(),
-  promptFeedback: z.object({ blockReason: z.string().nullish() }).loose().nullish(),
-  usageMetadata: usageSchema,
-  modelVersion: z.string().nullish(),
-  responseId: z.string().nullish(),
-});
-
-type GenerateContentResponse = z.infer<typeof responseSchema>;
+type GenerateContentResponse = GenerateContentResponseRead;
 
 const FILTER_REASONS = new Set([
   'SAFETY',
@@ -637,24 +596,7 @@ function generatedId({
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-const errorSchema = z
-  .object({
-    code: z.number().nullish(),
-    message: z.string().nullish(),
-    status: z.string().nullish(),
-    details: z
-      .array(z.object({ '@type': z.string().nullish(), retryDelay: z.string().nullish() }).loose())
-      .nullish(),
-  })
-  .loose();
-
-/** Google's error body; streaming endpoints without `alt=sse` wrap it in an array. */
-const errorBodySchema = z.union([
-  z.object({ error: errorSchema }),
-  z.array(z.object({ error: errorSchema })).min(1),
-]);
-
-type GoogleError = z.infer<typeof errorSchema>;
+type GoogleError = GoogleErrorRead;
 
 /** A Google error body: the answer to a failed request, or an error sent mid-stream. */
 function readErrorBody(value: unknown): ProviderErrorBody | undefined {

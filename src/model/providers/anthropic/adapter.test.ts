@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
-import { createFakeAnthropicServer } from '../testing/fake-anthropic-server.js';
+import { ModelConfigError, ModelOutputError, ProviderError } from '../../../errors/model-errors.js';
+import { createFakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
 import {
   collect,
   collectUntilAbort,
   collectUntilError,
   failure,
   startFakeServer,
-} from '../testing/provider-test-harness.js';
-import { createAnthropicModel, type AnthropicModelOptions } from './anthropic.js';
-import type { LanguageModel, ModelRequest } from './model.js';
-import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from './token-estimate.js';
+} from '../../../testing/provider-test-harness.js';
+import { createAnthropicModel, type AnthropicModelOptions } from './adapter.js';
+import type { LanguageModel, ModelRequest } from '../../model.js';
+import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from '../../token-estimate.js';
 
 const API_KEY = 'sk-ant-test-1234567890abcdef';
 const hello: ModelRequest = { messages: [{ role: 'user', content: 'Hello' }] };
