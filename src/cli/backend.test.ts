@@ -98,7 +98,10 @@ describe('the CLI and the local server it finds in the lock file', () => {
     for (const url of urls) {
       const result = await keelRuns(keelFolderNaming(url));
       expect(result.code, url).toBe(4);
-      expect(result.stderr).toContain('[server_url_not_loopback]');
+      // `keel runs --json`: the error is one JSON line with its stable code.
+      expect(JSON.parse(result.stderr)).toMatchObject({
+        error: { code: 'server_url_not_loopback', exit_code: 4 },
+      });
       expect(result.stderr).toContain('not a loopback address');
       expect(result.stderr).not.toContain(ADMIN_KEY);
     }
