@@ -111,7 +111,10 @@ export type {
   UnsupportedField,
 } from './model/model.js';
 export { contentText } from './model/content-parts.js';
-export { createOpenAICompatibleModel, type OpenAICompatibleModelOptions } from './model/providers/openai/adapter.js';
+export {
+  createOpenAICompatibleModel,
+  type OpenAICompatibleModelOptions,
+} from './model/providers/openai/adapter.js';
 export {
   createScriptedModel,
   createRuleModel,

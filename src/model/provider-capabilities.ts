@@ -57,7 +57,12 @@ export function findUnsupportedField(
     const field = request.reasoning.effort !== undefined ? 'reasoning.effort' : 'reasoning.budgetTokens';
     return { field, reason: `${label} models here take no reasoning setting` };
   }
-  if (!capabilities.parallelToolCallsOff && request.parallelToolCalls === false)
+  // Without tools there are no calls to run in parallel: nothing to honour, as the adapters do.
+  if (
+    !capabilities.parallelToolCallsOff &&
+    request.parallelToolCalls === false &&
+    (request.tools ?? []).length > 0
+  )
     return { field: 'parallelToolCalls', reason: `${label} cannot turn parallel tool calls off` };
   const cacheMarked =
     (request.tools ?? []).some((tool) => tool.cacheControl !== undefined) ||

@@ -285,6 +285,10 @@ describe('Gemini wire', () => {
       'content.image.mediaType',
       gemini,
     );
+    // Without tools there is nothing to run in parallel: the call goes, as on every provider.
+    gemini.enqueue({ text: 'ok' });
+    await geminiModel.generate({ messages: [{ role: 'user', content: 'Hi' }], parallelToolCalls: false });
+    expect(gemini.requests).toHaveLength(1);
   });
 });
 

@@ -15,6 +15,7 @@ import type {
 } from '../model/providers/anthropic/wire.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
+import { COUNT_TOKENS_FIELDS } from '../model/providers/anthropic/wire.js';
 import {
   createReplyScript,
   parseJson,
@@ -176,7 +177,17 @@ export async function createFakeAnthropicServer(
     const pathname = record.path.split('?')[0] ?? '';
     if (record.method === 'POST' && pathname === '/v1/messages/count_tokens') {
       const body = isPlainObject(record.body) ? record.body : undefined;
-      const refusal = validate(record.headers, body, { needsMaxTokens: false });
+      // As the real endpoint: a field a count does not take (max_tokens, temperature...) is refused.
+      const extra = Object.keys(body ?? {}).find((key) => !COUNT_TOKENS_FIELDS.has(key));
+      const refusal =
+        extra !== undefined
+          ? ({
+              kind: 'error',
+              status: 400,
+              message: `${extra}: Extra inputs are not permitted`,
+              type: 'invalid_request_error',
+            } as const)
+          : validate(record.headers, body, { needsMaxTokens: false });
       if (refusal !== undefined) sendError(outgoing, refusal);
       else {
         outgoing.writeHead(200, { 'content-type': 'application/json' });

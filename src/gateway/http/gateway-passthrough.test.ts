@@ -190,7 +190,7 @@ describe('an image part', () => {
     await anthropic().messages.create({ model: 'gpt', max_tokens: 100, messages });
     expect(lastBody(openaiUpstream).messages[0].content[0]).toEqual({
       type: 'file',
-      file: { file_data: `data:application/pdf;base64,${PDF}` },
+      file: { file_data: `data:application/pdf;base64,${PDF}`, filename: 'document.pdf' },
     });
   });
 });

@@ -26,6 +26,7 @@ import { parseDataUrl } from '../../content-parts.js';
 import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
 import { ANTHROPIC_CAPABILITIES } from './capabilities.js';
 import {
+  COUNT_TOKENS_FIELDS,
   countTokensResponseSchema,
   errorBodySchema,
   messageResponseSchema,
@@ -139,9 +140,11 @@ export function createAnthropicModel({
     async countTokens(request: ModelRequest, options: ModelCallOptions = {}): Promise<number> {
       check(request);
       const { signal } = options;
-      const { body } = toRequestBody({ model, request, stream: false, maxTokensDefault });
-      // The same body as a message, less what count_tokens refuses.
-      delete body.max_tokens;
+      const { body: message } = toRequestBody({ model, request, stream: false, maxTokensDefault });
+      // The same body as a message, less what count_tokens refuses (max_tokens, temperature, ...).
+      const body = Object.fromEntries(
+        Object.entries(message).filter(([key]) => COUNT_TOKENS_FIELDS.has(key)),
+      );
       const response = await http.post({ endpoint: countTokensEndpoint, body, stream: false, signal });
       const counted = await http.readJson({
         response,

@@ -232,3 +232,13 @@ export type WireChecks = [
   Fits<AnthropicMessage, z.input<typeof messageResponseSchema>>,
   Fits<AnthropicErrorBody, z.input<typeof errorBodySchema>>,
 ];
+
+/** The fields `POST /v1/messages/count_tokens` takes: a Messages body's input, nothing that shapes the answer. */
+export const COUNT_TOKENS_FIELDS: ReadonlySet<string> = new Set([
+  'model',
+  'messages',
+  'system',
+  'tools',
+  'tool_choice',
+  'thinking',
+]);

@@ -353,7 +353,8 @@ function toWirePart(part: ContentPart): Record<string, unknown> {
         type: 'file',
         file: {
           file_data: `data:${part.mediaType};base64,${part.data ?? ''}`,
-          ...(part.filename === undefined ? {} : { filename: part.filename }),
+          // OpenAI asks for a file name with file_data.
+          filename: part.filename ?? 'document.pdf',
         },
       };
   }

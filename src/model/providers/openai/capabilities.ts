@@ -8,5 +8,6 @@ export const OPENAI_CAPABILITIES: ProviderCapabilities = {
   parallelToolCallsOff: true,
   cacheControl: true,
   image: { data: true, url: true, urlNeedsMediaType: false, detail: true },
-  file: { data: true, url: false },
+  // Chat completions take PDFs as file_data; other documents come back as a 400 after sending.
+  file: { data: true, url: false, mediaTypes: ['application/pdf'] },
 };
