@@ -5,35 +5,19 @@
  * answer is a 400 naming the field (in the endpoint's error shape); a route whose first deployment
  * cannot honour a field is served by one that can. And `POST /v1/messages/count_tokens`.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../journal/open-store.js';
-import type { JournalStore } from '../../journal/store.js';
-import { createAnthropicModel } from '../../model/providers/anthropic/adapter.js';
-import { createGeminiModel } from '../../model/providers/gemini/adapter.js';
-import { createOpenAICompatibleModel } from '../../model/providers/openai/adapter.js';
+import { startThreeProviderGateway, type ThreeProviderGateway } from './__fixtures__/three-providers.js';
 import { estimateRequestTokens } from '../../model/token-estimate.js';
-import {
-  createFakeAnthropicServer,
-  fakeInputTokens,
-  type FakeAnthropicServer,
-} from '../../testing/fake-anthropic-server.js';
-import { createFakeGeminiServer, type FakeGeminiServer } from '../../testing/fake-gemini-server.js';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
-import { createApiKeys } from '../api-keys.js';
+import { fakeInputTokens } from '../../testing/fake-anthropic-server.js';
 import type { GatewayConfigInput } from '../gateway-config.js';
-import { createGateway, type KeelGateway } from '../gateway.js';
-import { createGatewayHandler } from './gateway-handler.js';
+import { createGateway } from '../gateway.js';
 
-let openaiUpstream: FakeOpenAIServer;
-let claudeUpstream: FakeAnthropicServer;
-let geminiUpstream: FakeGeminiServer;
-let store: JournalStore;
-let gateway: KeelGateway;
-let server: Server;
+let keel: ThreeProviderGateway;
+let openaiUpstream: ThreeProviderGateway['openaiUpstream'];
+let claudeUpstream: ThreeProviderGateway['claudeUpstream'];
+let geminiUpstream: ThreeProviderGateway['geminiUpstream'];
 let baseUrl: string;
 let key: string;
 let gatewayConfig: GatewayConfigInput;
@@ -42,86 +26,14 @@ const PNG = 'iVBORw0KGgo=';
 const PDF = 'JVBERi0xLjQ=';
 
 beforeAll(async () => {
-  openaiUpstream = await createFakeOpenAIServer({ handler: () => ({ content: 'from OpenAI' }) });
-  claudeUpstream = await createFakeAnthropicServer({ handler: () => ({ text: 'from Claude' }) });
-  geminiUpstream = await createFakeGeminiServer({ handler: () => ({ text: 'from Gemini' }) });
-  let client;
-  ({ store, client } = await openStore({ dataDir: 'memory://' }));
-  const apiKeys = createApiKeys({ client });
-  const config = {
-    deployments: [
-      {
-        name: 'up-openai',
-        provider: 'openai',
-        model: 'gpt-5-mini',
-        languageModel: createOpenAICompatibleModel({
-          model: 'gpt-5-mini',
-          apiKey: 'sk-up',
-          baseURL: openaiUpstream.url,
-          env: {},
-        }),
-      },
-      {
-        name: 'up-claude',
-        provider: 'anthropic',
-        model: 'claude-sonnet-4-5',
-        languageModel: createAnthropicModel({
-          model: 'claude-sonnet-4-5',
-          apiKey: 'sk-ant-up',
-          baseURL: claudeUpstream.url,
-          env: {},
-        }),
-      },
-      {
-        name: 'up-gemini',
-        provider: 'gemini',
-        model: 'gemini-2.5-flash',
-        languageModel: createGeminiModel({
-          model: 'gemini-2.5-flash',
-          apiKey: 'AIzaTestKey1234567890abcdef',
-          baseURL: geminiUpstream.url,
-          env: {},
-        }),
-      },
-    ],
-    routes: [
-      { name: 'gpt', deployments: ['up-openai'] },
-      { name: 'claude', deployments: ['up-claude'] },
-      { name: 'gemini', deployments: ['up-gemini'] },
-      // Gemini first, falling back to Claude: what Gemini cannot honour goes to Claude.
-      { name: 'gemini-then-claude', deployments: ['up-gemini'], fallbacks: ['claude'] },
-    ],
-    retry: { attemptsPerDeployment: 1 },
-  };
-  gatewayConfig = config as GatewayConfigInput;
-  gateway = createGateway({ config: gatewayConfig });
-  const handler = createGatewayHandler({ gateway, apiKeys });
-  server = createServer((request, response) => {
-    if (!handler(request, response)) {
-      response.writeHead(404);
-      response.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  key = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'] })).key;
+  keel = await startThreeProviderGateway();
+  ({ openaiUpstream, claudeUpstream, geminiUpstream, baseUrl, key } = keel);
+  gatewayConfig = keel.config;
 });
 
-afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  await gateway?.close();
-  await store?.close();
-  await openaiUpstream?.close();
-  await claudeUpstream?.close();
-  await geminiUpstream?.close();
-});
+afterAll(() => keel?.close());
 
-beforeEach(() => {
-  openaiUpstream.requests.length = 0;
-  claudeUpstream.requests.length = 0;
-  geminiUpstream.requests.length = 0;
-});
+beforeEach(() => keel.clearRequests());
 
 const openai = () => new OpenAI({ apiKey: key, baseURL: `${baseUrl}/v1`, maxRetries: 0 });
 const anthropic = () => new Anthropic({ apiKey: key, baseURL: baseUrl, maxRetries: 0 });

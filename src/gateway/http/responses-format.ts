@@ -237,6 +237,8 @@ const responsesBody = z.strictObject({
   // A routing hint for OpenAI's prompt cache: it changes no answer and no price, and caching
   // applies without it. Accepted and not forwarded, as on chat completions (docs/gateway.md).
   prompt_cache_key: z.string().nullish(),
+  // Codex's session, turn and window ids: bookkeeping that changes no answer (not forwarded).
+  client_metadata: z.record(z.string(), z.string()).nullish(),
 });
 
 type ResponsesBody = z.infer<typeof responsesBody>;

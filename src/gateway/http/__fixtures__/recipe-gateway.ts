@@ -8,7 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { openStore } from '../../../journal/open-store.js';
 import { createAnthropicModel } from '../../../model/providers/anthropic/adapter.js';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
-import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../../testing/fake-openai-server.js';
+import {
+  createFakeOpenAIServer,
+  type FakeOpenAIReply,
+  type FakeOpenAIRequest,
+  type FakeOpenAIServer,
+} from '../../../testing/fake-openai-server.js';
 import { createApiKeys } from '../../api-keys.js';
 import type { GatewayConfigInput } from '../../gateway-config.js';
 import { createGateway } from '../../gateway.js';
@@ -29,8 +34,15 @@ export interface RecipeGateway {
   close(): Promise<void>;
 }
 
-export async function startRecipeGateway(): Promise<RecipeGateway> {
-  const upstream = await createFakeOpenAIServer({ handler: () => ({ content: 'Hello from upstream' }) });
+export interface RecipeGatewayOptions {
+  /** Answers the OpenAI-wire upstream's unscripted requests; default: a fixed greeting. */
+  openAIHandler?: (request: FakeOpenAIRequest) => FakeOpenAIReply;
+}
+
+export async function startRecipeGateway(options: RecipeGatewayOptions = {}): Promise<RecipeGateway> {
+  const upstream = await createFakeOpenAIServer({
+    handler: options.openAIHandler ?? (() => ({ content: 'Hello from upstream' })),
+  });
   const claudeUpstream = await createFakeAnthropicServer({ handler: () => ({ text: 'Hello from Claude' }) });
   const { store, client } = await openStore({ dataDir: 'memory://' });
   const apiKeys = createApiKeys({ client });
