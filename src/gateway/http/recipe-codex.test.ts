@@ -12,16 +12,13 @@
  * any request bound elsewhere; the test asserts it saw none. The package is required, not
  * optional: without it the test fails.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runLauncher, startEgressCanary, type EgressCanary } from './__fixtures__/coding-cli.js';
 import type { FakeOpenAIReply, FakeOpenAIRequest } from '../../testing/fake-openai-server.js';
 import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
@@ -29,9 +26,7 @@ import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-ga
 const CODEX_VERSION = '0.171.0';
 
 let keel: RecipeGateway;
-let canary: Server;
-let canaryUrl: string;
-const outside: string[] = [];
+let canary: EgressCanary;
 const temps: string[] = [];
 let word = '';
 
@@ -71,23 +66,12 @@ function upstreamHandler(request: FakeOpenAIRequest): FakeOpenAIReply {
 beforeAll(async () => {
   keel = await startRecipeGateway({ openAIHandler: upstreamHandler });
   // A proxy that lets nothing through: any request or CONNECT reaching it would have left the machine.
-  canary = createServer((request, response) => {
-    outside.push(`${request.method} ${request.url}`);
-    response.writeHead(403).end();
-  });
-  canary.on('connect', (request: IncomingMessage, socket: Duplex) => {
-    outside.push(`CONNECT ${request.url}`);
-    socket.on('error', () => {}); // the CLI may reset the refused tunnel
-    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-  });
-  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
-  canaryUrl = `http://127.0.0.1:${(canary.address() as AddressInfo).port}`;
+  canary = await startEgressCanary();
 });
 
 afterAll(async () => {
   await keel?.close();
-  canary?.closeAllConnections();
-  await new Promise((resolve) => canary?.close(resolve));
+  await canary?.close();
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -105,32 +89,8 @@ function codexLauncher(): string {
   return join(dirname(manifest), 'bin', 'codex.js');
 }
 
-async function runCodex(
-  args: string[],
-  options: { cwd: string; env: Record<string, string> },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [codexLauncher(), ...args], {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true, // its own process group, so a hung launcher and the binary it started are both killed
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const killGroup = () => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  const timer = setTimeout(killGroup, 100_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(timer);
-  killGroup();
-  return { code, stdout, stderr };
+function runCodex(args: string[], options: { cwd: string; env: Record<string, string> }) {
+  return runLauncher(codexLauncher(), args, { ...options, timeoutMs: 100_000 });
 }
 
 /**
@@ -182,8 +142,8 @@ it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, asy
         CODEX_HOME: codexHome,
         KEEL_KEY: keel.key,
         // The test's guard: anything bound elsewhere goes to the canary.
-        HTTPS_PROXY: canaryUrl,
-        HTTP_PROXY: canaryUrl,
+        HTTPS_PROXY: canary.url,
+        HTTP_PROXY: canary.url,
         NO_PROXY: '127.0.0.1,localhost',
       },
     },
@@ -198,5 +158,5 @@ it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, asy
   expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1_0' });
   expect(JSON.stringify(toolMessage?.content)).toContain(word);
   expect(await keel.recordedEndpoints()).toEqual(['responses', 'responses']);
-  expect(outside).toEqual([]);
+  expect(canary.outside).toEqual([]);
 }, 120_000);
