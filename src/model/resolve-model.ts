@@ -36,8 +36,28 @@ export interface ResolveModelOptions {
 
 const PREFIX = /^[a-z][a-z0-9-]*$/;
 
+/**
+ * The variables each built-in provider reads its key from (for `openai-compatible`, its server's
+ * URL), the first set one winning: Gemini takes the official SDKs' order, GOOGLE_API_KEY first.
+ */
+export const PROVIDER_KEY_VARIABLES = {
+  openai: ['OPENAI_API_KEY'],
+  'openai-compatible': ['OPENAI_BASE_URL'],
+  anthropic: ['ANTHROPIC_API_KEY'],
+  gemini: ['GOOGLE_API_KEY', 'GEMINI_API_KEY'],
+} as const satisfies Readonly<Record<string, readonly string[]>>;
+
+/** The first of `names` set in `env`. */
+function readFirst(env: ModelProviderOptions['env'], names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = readEnv(env, name);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
 const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
-  const apiKey = readEnv(env, 'OPENAI_API_KEY');
+  const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.openai);
   if (apiKey === undefined) {
     throw new ModelConfigError(`Model "${reference}" needs an OpenAI API key: set OPENAI_API_KEY.`, {
       reference,
@@ -48,7 +68,7 @@ const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch })
 };
 
 const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
-  const baseURL = readEnv(env, 'OPENAI_BASE_URL');
+  const baseURL = readFirst(env, PROVIDER_KEY_VARIABLES['openai-compatible']);
   if (baseURL === undefined) {
     throw new ModelConfigError(
       `Model "${reference}" needs the server's base URL: set OPENAI_BASE_URL (e.g. http://127.0.0.1:8000/v1).`,
@@ -60,7 +80,7 @@ const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env
 };
 
 const anthropicFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
-  const apiKey = readEnv(env, 'ANTHROPIC_API_KEY');
+  const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.anthropic);
   if (apiKey === undefined) {
     throw new ModelConfigError(`Model "${reference}" needs an Anthropic API key: set ANTHROPIC_API_KEY.`, {
       reference,
@@ -71,8 +91,7 @@ const anthropicFactory: ModelProviderFactory = ({ modelId, reference, env, fetch
 };
 
 const geminiFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
-  // The official SDKs' order: GOOGLE_API_KEY wins when both are set.
-  const apiKey = readEnv(env, 'GOOGLE_API_KEY') ?? readEnv(env, 'GEMINI_API_KEY');
+  const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.gemini);
   if (apiKey === undefined) {
     throw new ModelConfigError(
       `Model "${reference}" needs a Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY).`,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { checkAgentModels } from '../../config/check-models.js';
+import { PROVIDER_KEY_VARIABLES } from '../../model/resolve-model.js';
 import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { serializeError } from '../../errors/keel-error.js';
 import { migrationStatus, type MigrationStatus } from '../../journal/migrations.js';
@@ -19,14 +20,6 @@ export interface DoctorCheck {
   status: 'ok' | 'warn' | 'fail';
   message: string;
 }
-
-/** The variable(s) holding each built-in provider's key, as the doctor reports them. */
-const KEY_VARIABLES: Readonly<Record<string, readonly string[]>> = {
-  openai: ['OPENAI_API_KEY'],
-  anthropic: ['ANTHROPIC_API_KEY'],
-  gemini: ['GOOGLE_API_KEY', 'GEMINI_API_KEY'],
-  'openai-compatible': ['OPENAI_BASE_URL'],
-};
 
 /**
  * `keel doctor`: checks what `serve` and `worker` need, without starting them: the Node version
@@ -110,7 +103,9 @@ function modelChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv): DoctorCheck[
       };
     const prefix = status.model.slice(0, status.model.indexOf(':'));
     const variables =
-      typeof loaded.agents.get(status.agent)?.model === 'string' ? KEY_VARIABLES[prefix] : undefined;
+      typeof loaded.agents.get(status.agent)?.model === 'string'
+        ? (PROVIDER_KEY_VARIABLES as Readonly<Record<string, readonly string[]>>)[prefix]
+        : undefined;
     const set = variables?.find((variable) => env[variable]?.trim());
     return { name, status: 'ok', message: set === undefined ? status.model : `${status.model} (${set} set)` };
   });
