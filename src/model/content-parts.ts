@@ -2,7 +2,7 @@
  * Helpers over a user message's content (`string | ContentPart[]`), for code that reads text:
  * guards, redaction, token estimates, scripted models.
  */
-import type { ContentPart, Message } from './model.js';
+import type { CacheControl, ContentPart, Message } from './model.js';
 
 /** The text of a message's content: the string itself, or its text parts joined with no separator. */
 export function contentText(content: string | readonly ContentPart[]): string {
@@ -39,4 +39,25 @@ export function parseDataUrl(url: string): { mediaType: string; data: string } |
   const match = /^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$/s.exec(url);
   if (match === null) return undefined;
   return { mediaType: match[1] as string, data: match[2] as string };
+}
+
+/**
+ * Parts that are all unmarked text become one string, as content was before parts existed (so a
+ * plain request hashes and is sent as it always was); anything else stays parts.
+ */
+export function compactContent(parts: ContentPart[]): string | ContentPart[] {
+  if (parts.every((part) => part.type === 'text' && part.cacheControl === undefined))
+    return contentText(parts);
+  return parts;
+}
+
+/**
+ * A wire's `cache_control` (`{type: 'ephemeral', ttl?}`, Anthropic's and the OpenRouter/LiteLLM
+ * one on chat parts) as the member a part or message carries: none when unmarked.
+ */
+export function cacheMarkOf(mark: CacheControl | undefined): { cacheControl?: CacheControl } {
+  if (mark === undefined) return {};
+  return {
+    cacheControl: mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl },
+  };
 }

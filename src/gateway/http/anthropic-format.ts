@@ -27,6 +27,7 @@ import {
   type MessagesRequest,
   type NestedBlock,
 } from '../../model/providers/anthropic/wire.js';
+import { cacheMarkOf, compactContent } from '../../model/content-parts.js';
 import type { GatewayRequest } from '../gateway-types.js';
 import {
   invalidRequest,
@@ -119,7 +120,7 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
     }
     let parts: ContentPart[] | undefined;
     const flush = () => {
-      if (parts !== undefined) messages.push({ role: 'user', content: userContentOf(parts) });
+      if (parts !== undefined) messages.push({ role: 'user', content: compactContent(parts) });
       parts = undefined;
     };
     for (const [position, part] of entry.content.entries()) {
@@ -179,13 +180,6 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
   return request;
 }
 
-/** Text-only, unmarked parts stay a plain string, as before content parts existed. */
-function userContentOf(parts: ContentPart[]): string | ContentPart[] {
-  if (parts.every((part) => part.type === 'text' && part.cacheControl === undefined))
-    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
-  return parts;
-}
-
 function imagePartOf(part: {
   source: ImageSource;
   cache_control?: AnthropicCacheControl | undefined;
@@ -215,13 +209,6 @@ function filePartOf(part: {
       ...cache,
     };
   return { type: 'file', data: source.data, mediaType: source.media_type, ...title, ...cache };
-}
-
-function cacheMarkOf(mark: AnthropicCacheControl | undefined): { cacheControl?: CacheControl } {
-  if (mark === undefined) return {};
-  return {
-    cacheControl: mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl },
-  };
 }
 
 function unsupported(type: string, param: string) {

@@ -4,11 +4,10 @@
  * zod and translated into the gateway's provider-neutral request; answers are translated back. A
  * chat body's unknown top-level field is refused (400 naming it), never silently dropped.
  */
-import { parseDataUrl } from '../../model/content-parts.js';
+import { cacheMarkOf, compactContent, parseDataUrl } from '../../model/content-parts.js';
 import {
   chatCompletionRequestSchema,
   embeddingsRequestSchema,
-  type ChatCacheControl,
   type ChatChunkDelta,
   type ChatCompletion,
   type ChatCompletionRequest,
@@ -67,7 +66,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
         return {
           role: 'system',
           content: textOf(entry.content, `messages.${index}.content`),
-          ...cacheMarkOf(entry.content),
+          ...messageCacheMarkOf(entry.content),
         };
       case 'user':
         return { role: 'user', content: userContentOf(entry.content, `messages.${index}.content`) };
@@ -75,7 +74,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
         const text = entry.content == null ? '' : textOf(entry.content, `messages.${index}.content`);
         const calls = entry.tool_calls ?? [];
         for (const call of calls) toolNames.set(call.id, call.function.name);
-        const mark = entry.content == null ? {} : cacheMarkOf(entry.content);
+        const mark = entry.content == null ? {} : messageCacheMarkOf(entry.content);
         return calls.length === 0
           ? { role: 'assistant', content: text, ...mark }
           : {
@@ -95,7 +94,7 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionCall {
           toolCallId: entry.tool_call_id,
           name: toolNames.get(entry.tool_call_id) ?? '',
           content: textOf(entry.content, `messages.${index}.content`),
-          ...cacheMarkOf(entry.content),
+          ...messageCacheMarkOf(entry.content),
         };
     }
   });
@@ -137,7 +136,7 @@ function userContentOf(value: ChatContent, param: string): string | ContentPart[
   if (typeof value === 'string') return value;
   const parts = value.map((part, index): ContentPart => {
     const where = `${param}.${index}`;
-    const cache = part.cache_control === undefined ? {} : { cacheControl: cacheMarkFrom(part.cache_control) };
+    const cache = cacheMarkOf(part.cache_control);
     if (part.type === 'text' && typeof part.text === 'string')
       return { type: 'text', text: part.text, ...cache };
     if (part.type === 'image_url' && part.image_url !== undefined) {
@@ -168,21 +167,13 @@ function userContentOf(value: ChatContent, param: string): string | ContentPart[
       'unsupported_content',
     );
   });
-  // Unmarked text only stays a plain string, as before content parts existed.
-  if (parts.every((part) => part.type === 'text' && part.cacheControl === undefined))
-    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
-  return parts;
+  return compactContent(parts);
 }
 
 /** The cache mark of a message's parts (the last marked one), as a message member. */
-function cacheMarkOf(value: ChatContent): { cacheControl?: CacheControl } {
+function messageCacheMarkOf(value: ChatContent): { cacheControl?: CacheControl } {
   if (typeof value === 'string') return {};
-  const marked = value.findLast((part) => part.cache_control !== undefined);
-  return marked?.cache_control === undefined ? {} : { cacheControl: cacheMarkFrom(marked.cache_control) };
-}
-
-function cacheMarkFrom(mark: ChatCacheControl): CacheControl {
-  return mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl };
+  return cacheMarkOf(value.findLast((part) => part.cache_control !== undefined)?.cache_control);
 }
 
 function textOf(value: ChatContent, param: string): string {

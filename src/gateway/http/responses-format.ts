@@ -18,7 +18,7 @@
  */
 import { z } from 'zod';
 import { isKeelError } from '../../errors/keel-error.js';
-import { parseDataUrl } from '../../model/content-parts.js';
+import { compactContent, parseDataUrl } from '../../model/content-parts.js';
 import type {
   ContentPart,
   Message,
@@ -498,10 +498,7 @@ function userContentOf(
     if (TEXT_PARTS.has(part.type) && typeof part.text === 'string') return { type: 'text', text: part.text };
     return { type: 'text', text: textOf(value.slice(index, index + 1), param, index) };
   });
-  // Text only stays a plain string, as before content parts existed.
-  if (parts.every((part) => part.type === 'text'))
-    return parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
-  return parts;
+  return compactContent(parts);
 }
 
 function toolOf(raw: unknown, index: number): ToolSpec {

@@ -113,7 +113,6 @@ export const chatCompletionRequestSchema = z.strictObject({
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export type ChatContent = z.infer<typeof contentSchema>;
-export type ChatCacheControl = z.infer<typeof cacheControlSchema>;
 
 export const embeddingsRequestSchema = z.object({
   model: z.string().min(1),
