@@ -92,10 +92,13 @@ describe('createJsonLogger', () => {
     ]);
   });
 
-  it('lets fields override bindings of the same name', () => {
-    const { logger, records } = capture();
-    logger.child({ attempt: 1 }).warn('retry', { attempt: 2 });
-    expect(records()[0]?.attempt).toBe(2);
+  it('writes each key once: fields override bindings, child bindings override parent ones', () => {
+    const { logger, lines, records } = capture({ bindings: { worker: 'w0' } });
+    logger.child({ attempt: 1, worker: 'w1' }).warn('retry', { attempt: 2, runId: 'run_1' });
+    // JSON.parse keeps the last of duplicate keys, so the raw line is what shows a repeat.
+    expect(lines[0]?.match(/"attempt":/g)).toHaveLength(1);
+    expect(lines[0]?.match(/"worker":/g)).toHaveLength(1);
+    expect(records()[0]).toMatchObject({ attempt: 2, worker: 'w1', runId: 'run_1' });
   });
 
   it('redacts secret keys at any depth, in fields, bindings and child bindings', () => {

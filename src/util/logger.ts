@@ -54,24 +54,31 @@ export function createJsonLogger({
     },
     write ? lineStream(write) : stderr(),
   );
-  return wrap(root.child(redactFields(bindings)));
+  return wrap(root, redactFields(bindings));
 }
 
 function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
   return redact(fields) as Record<string, unknown>;
 }
 
-function wrap(inner: PinoLogger): Logger {
+/**
+ * Bindings are kept here, not in pino children: pino writes a child's bindings and a call's fields
+ * side by side, so a name in both came out twice in one JSON line (`{"runId":"a",...,"runId":"b"}`),
+ * which most parsers resolve silently to the last one and some refuse. Merged here, each key appears
+ * once and the call's field wins over the binding of the same name.
+ */
+function wrap(inner: PinoLogger, bindings: Record<string, unknown>): Logger {
   const emit = (at: Exclude<Level, 'silent'>, message: string, fields?: Record<string, unknown>) => {
     if (!inner.isLevelEnabled(at)) return;
-    inner[at](redactFields(fields ?? {}), redact(message) as string);
+    const own = fields === undefined ? bindings : { ...bindings, ...redactFields(fields) };
+    inner[at](own, redact(message) as string);
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),
     error: (message, fields) => emit('error', message, fields),
-    child: (fields) => wrap(inner.child(redactFields(fields))),
+    child: (fields) => wrap(inner, { ...bindings, ...redactFields(fields) }),
   };
 }
 
