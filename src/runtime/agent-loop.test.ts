@@ -181,6 +181,32 @@ describe('the agent loop', () => {
     expect(flaky.calls).toHaveLength(2);
   });
 
+  it("times out a model call after the agent's modelTimeoutMs, aborts it and retries in place", async () => {
+    const inner = createScriptedModel({ replies: ['answered'] });
+    const signals: AbortSignal[] = [];
+    // The first call hangs until its signal aborts; the second answers.
+    const hangsOnce: LanguageModel = {
+      provider: 'test',
+      modelId: 'hangs-once',
+      generate: (request, options) => {
+        signals.push(options!.signal!);
+        if (signals.length > 1) return inner.generate(request, options);
+        return new Promise((_resolve, reject) => {
+          options!.signal!.addEventListener('abort', () => reject(new Error('aborted by the caller')));
+        });
+      },
+      stream: (request, options) => inner.stream(request, options),
+    };
+    const result = await run(agent({ model: hangsOnce, limits: { modelTimeoutMs: 40 } }));
+    expect(result).toMatchObject({ stopReason: 'completed', output: 'answered' });
+    expect(signals).toHaveLength(2);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toMatchObject({ code: 'model_timeout', details: { timeoutMs: 40 } });
+    const [step] = await store.loadSteps(result.id);
+    expect(step).toMatchObject({ kind: 'model', status: 'completed', attempt: 2 });
+    expect(step?.meta).toMatchObject({ attempts: 2, retries: [{ attempt: 1, code: 'model_timeout' }] });
+  });
+
   describe('a model call failing with a retryable error', () => {
     const overloaded = (retryAfterMs?: number) =>
       new ProviderError({
