@@ -47,7 +47,7 @@ function assemble(events: ModelStreamEvent[]): {
       if (event.id) call.id = event.id;
       if (event.name) call.name = event.name;
       call.arguments += event.argumentsDelta;
-    } else finish = event.response;
+    } else if (event.type === 'finish') finish = event.response;
   }
   if (!finish) throw new Error('stream ended without finish');
   return { text, toolCalls, finish };

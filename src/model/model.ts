@@ -72,17 +72,38 @@ export interface UserMessage {
   role: 'user';
   content: string | ContentPart[];
 }
+/**
+ * A block of a model's reasoning, kept so that a later turn can hand it back as it came:
+ * Anthropic refuses a tool loop with thinking on unless the assistant turn carries its thinking
+ * blocks first, signatures intact. Keel never edits one. `thinking` (its text and the signature
+ * over it) and `redacted_thinking` (encrypted `data`) are Anthropic's: the Anthropic adapter sends
+ * them back; other providers cannot read them and drop them (docs/gateway.md).
+ */
+export type ReasoningBlock =
+  { type: 'thinking'; text: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
 export interface AssistantMessage {
   role: 'assistant';
   content: string;
   toolCalls?: ToolCall[];
+  /** The reasoning that came before the text and tool calls, in order; see {@link ReasoningBlock}. */
+  reasoning?: ReasoningBlock[];
   /** A cache mark on the message's last block (Anthropic); see {@link CacheControl}. */
   cacheControl?: CacheControl;
 }
 
-/** An assistant message as adapters build it: `toolCalls` only when there are some. */
-export function toAssistantMessage(content: string, toolCalls: ToolCall[]): AssistantMessage {
-  return toolCalls.length === 0 ? { role: 'assistant', content } : { role: 'assistant', content, toolCalls };
+/** An assistant message as adapters build it: `toolCalls` and `reasoning` only when there are some. */
+export function toAssistantMessage(
+  content: string,
+  toolCalls: ToolCall[],
+  reasoning: ReasoningBlock[] = [],
+): AssistantMessage {
+  return {
+    role: 'assistant',
+    content,
+    ...(toolCalls.length === 0 ? {} : { toolCalls }),
+    ...(reasoning.length === 0 ? {} : { reasoning }),
+  };
 }
 export interface ToolMessage {
   role: 'tool';
@@ -206,10 +227,23 @@ export interface GatewayServed {
   cached: boolean;
 }
 
-/** Incremental events of a streamed call; the last one is always `finish`. */
+/**
+ * Incremental events of a streamed call; the last one is always `finish`. `reasoning-delta`
+ * streams reasoning block number `index` (of the answer's `reasoning`): its first event says the
+ * block's `kind`; `text` and `signature` pieces add up to a `thinking` block's, `data` is a
+ * `redacted_thinking` block's whole. Consumers that show no reasoning may ignore it.
+ */
 export type ModelStreamEvent =
   | { type: 'text-delta'; text: string }
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; argumentsDelta: string }
+  | {
+      type: 'reasoning-delta';
+      index: number;
+      kind?: ReasoningBlock['type'];
+      text?: string;
+      signature?: string;
+      data?: string;
+    }
   | { type: 'finish'; response: ModelResponse };
 
 /** Options of one model call, besides its request. */

@@ -9,6 +9,15 @@ export const storedModelResponseSchema = z.object({
     role: z.literal('assistant'),
     content: z.string(),
     toolCalls: z.array(z.object({ id: z.string(), name: z.string(), arguments: z.string() })).optional(),
+    // Kept whole: a later turn hands it back to the provider, which checks the signatures.
+    reasoning: z
+      .array(
+        z.discriminatedUnion('type', [
+          z.object({ type: z.literal('thinking'), text: z.string(), signature: z.string() }),
+          z.object({ type: z.literal('redacted_thinking'), data: z.string() }),
+        ]),
+      )
+      .optional(),
   }),
   finishReason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'error', 'other']),
   usage: z.object({

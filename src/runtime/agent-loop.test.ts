@@ -5,6 +5,8 @@ import { createScriptedModel } from '../model/builtin-model.js';
 import type { LanguageModel, ModelRequest, ModelResponse } from '../model/model.js';
 import { ProviderError } from '../errors/model-errors.js';
 import { createMemoryStore } from '../testing/memory-store.js';
+import { createFakeAnthropicServer, fakeSignature } from '../testing/fake-anthropic-server.js';
+import { createAnthropicModel } from '../model/providers/anthropic/adapter.js';
 import { defineTool } from '../tools/tool.js';
 import { silentLogger } from '../util/logger.js';
 import { defineAgent, type AgentOptions } from './agent.js';
@@ -205,6 +207,35 @@ describe('the agent loop', () => {
     const [step] = await store.loadSteps(result.id);
     expect(step).toMatchObject({ kind: 'model', status: 'completed', attempt: 2 });
     expect(step?.meta).toMatchObject({ attempts: 2, retries: [{ attempt: 1, code: 'model_timeout' }] });
+  });
+
+  it("hands Claude's thinking, read back from the journal, to the next turn with its signature", async () => {
+    const upstream = await createFakeAnthropicServer({ script: [] });
+    try {
+      upstream.enqueue({
+        thinking: 'Echo it.',
+        toolUses: [{ id: 'toolu_1', name: 'echo', input: { text: 'x' } }],
+      });
+      upstream.enqueue({ text: 'echoed' });
+      const claude = createAnthropicModel({
+        model: 'claude-sonnet-4-5',
+        apiKey: 'sk-ant-test',
+        baseURL: upstream.url,
+        env: {},
+      });
+      const result = await run(agent({ model: claude, tools: [echoTool] }));
+      expect(result).toMatchObject({ stopReason: 'completed', output: 'echoed' });
+      const second = upstream.requests.at(-1)?.body as { messages: { role: string; content: unknown }[] };
+      expect(second.messages[1]).toEqual({
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'Echo it.', signature: fakeSignature('Echo it.') },
+          { type: 'tool_use', id: 'toolu_1', name: 'echo', input: { text: 'x' } },
+        ],
+      });
+    } finally {
+      await upstream.close();
+    }
   });
 
   describe('a model call failing with a retryable error', () => {

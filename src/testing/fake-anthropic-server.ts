@@ -13,6 +13,7 @@ import type {
   AnthropicMessage,
   AnthropicUsage,
 } from '../model/providers/anthropic/wire.js';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
 import { COUNT_TOKENS_FIELDS } from '../model/providers/anthropic/wire.js';
@@ -278,6 +279,46 @@ function validate(
         message: '`max_tokens` must be greater than `thinking.budget_tokens`.',
       };
   }
+  const thinkingError = checkThinkingBlocks(body);
+  if (thinkingError !== undefined) return { kind: 'error', status: 400, message: thinkingError };
+  return undefined;
+}
+
+/** The fake's signature over a thinking block's text: a request must hand both back unchanged. */
+export function fakeSignature(thinking: string): string {
+  return `sig_fake_${createHash('sha256').update(thinking).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * As the real API, with thinking on: each thinking block handed back must carry its signature
+ * over its text, and an assistant turn of tool calls that the request continues must start with
+ * its thinking.
+ */
+function checkThinkingBlocks(body: Record<string, unknown>): string | undefined {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  for (const [index, message] of messages.entries()) {
+    if (!isPlainObject(message) || message.role !== 'assistant' || !Array.isArray(message.content)) continue;
+    for (const [position, block] of (message.content as unknown[]).entries()) {
+      if (!isPlainObject(block) || block.type !== 'thinking') continue;
+      if (typeof block.thinking !== 'string' || block.signature !== fakeSignature(block.thinking))
+        return `messages.${index}.content.${position}: Invalid \`signature\` in \`thinking\` block`;
+    }
+  }
+  const thinking = isPlainObject(body.thinking) ? body.thinking : undefined;
+  if (thinking?.type !== 'enabled') return undefined;
+  const lastAssistant = messages.findLastIndex(
+    (message) => isPlainObject(message) && message.role === 'assistant',
+  );
+  const turn = messages[lastAssistant];
+  if (!isPlainObject(turn) || !Array.isArray(turn.content)) return undefined;
+  const blocks = turn.content as unknown[];
+  const usesTools = blocks.some((block) => isPlainObject(block) && block.type === 'tool_use');
+  const first = blocks[0];
+  if (
+    usesTools &&
+    !(isPlainObject(first) && (first.type === 'thinking' || first.type === 'redacted_thinking'))
+  )
+    return `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${isPlainObject(first) ? String(first.type) : 'nothing'}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block.`;
   return undefined;
 }
 
@@ -464,7 +505,7 @@ type Block =
 function contentBlocks(reply: FakeAnthropicMessageReply, context: ReplyContext): Block[] {
   const blocks: Block[] = [];
   if (reply.thinking !== undefined) {
-    blocks.push({ type: 'thinking', thinking: reply.thinking, signature: `sig_fake_${context.number}` });
+    blocks.push({ type: 'thinking', thinking: reply.thinking, signature: fakeSignature(reply.thinking) });
   }
   if (reply.text !== undefined && reply.text !== '') blocks.push({ type: 'text', text: reply.text });
   for (const [position, use] of (reply.toolUses ?? []).entries()) {

@@ -55,9 +55,19 @@ function accumulate(text: string): {
       json[index] = '';
     } else if (type === 'content_block_delta') {
       expect(open.has(index)).toBe(true);
-      const delta = data.delta as { type: string; text?: string; partial_json?: string };
+      const delta = data.delta as {
+        type: string;
+        text?: string;
+        partial_json?: string;
+        thinking?: string;
+        signature?: string;
+      };
       const block = content[index]!;
       if (delta.type === 'text_delta') block.text = `${block.text as string}${delta.text}`;
+      else if (delta.type === 'thinking_delta')
+        block.thinking = `${block.thinking as string}${delta.thinking}`;
+      else if (delta.type === 'signature_delta')
+        block.signature = `${block.signature as string}${delta.signature}`;
       else json[index] += delta.partial_json ?? '';
     } else if (type === 'content_block_stop') {
       expect(open.delete(index)).toBe(true);
@@ -133,6 +143,7 @@ describe('parseMessagesRequest', () => {
               { id: 'toolu_1', name: 'weather', arguments: '{"city":"Paris"}' },
               { id: 'toolu_2', name: 'weather', arguments: '{"city":"Rome"}' },
             ],
+            reasoning: [{ type: 'thinking', text: 'two calls', signature: 'sig' }],
           },
           { role: 'tool', toolCallId: 'toolu_1', name: 'weather', content: '21°C' },
           { role: 'tool', toolCallId: 'toolu_2', name: 'weather', content: 'rain', isError: true },
@@ -299,6 +310,22 @@ describe('parseMessagesRequest', () => {
       {
         model: 'smart',
         max_tokens: 10,
+        messages: [{ role: 'user', content: [{ type: 'thinking', thinking: 'x', signature: 's' }] }],
+      },
+      'messages.0.content.0',
+    ],
+    [
+      {
+        model: 'smart',
+        max_tokens: 10,
+        messages: [{ role: 'assistant', content: [{ type: 'thinking', thinking: 'unsigned' }] }],
+      },
+      'messages.0.content.0.signature',
+    ],
+    [
+      {
+        model: 'smart',
+        max_tokens: 10,
         messages: [{ role: 'user', content: 'Hi' }],
         thinking: { type: 'adaptive' },
       },
@@ -446,6 +473,67 @@ describe('createAnthropicEventEncoder', () => {
 
   it('sends an answer that arrives only in finish', () => {
     expect(accumulate(run([{ type: 'finish', response }]))).toEqual(expected);
+  });
+
+  describe('with reasoning', () => {
+    const reasoning = [
+      { type: 'thinking' as const, text: 'Paris, then Rome.', signature: 'sig_abc' },
+      { type: 'redacted_thinking' as const, data: 'EncRypted==' },
+    ];
+    const withReasoning: ModelResponse = { ...response, message: { ...response.message, reasoning } };
+    const thinkingFirst = {
+      ...expected,
+      content: [
+        { type: 'thinking', thinking: 'Paris, then Rome.', signature: 'sig_abc' },
+        { type: 'redacted_thinking', data: 'EncRypted==' },
+        ...expected.content,
+      ],
+    };
+
+    it('streams thinking and redacted thinking blocks first, signatures intact', () => {
+      const text = run([
+        { type: 'reasoning-delta', index: 0, kind: 'thinking' },
+        { type: 'reasoning-delta', index: 0, text: 'Paris, ' },
+        { type: 'reasoning-delta', index: 0, text: 'then Rome.' },
+        { type: 'reasoning-delta', index: 0, signature: 'sig_abc' },
+        { type: 'reasoning-delta', index: 1, kind: 'redacted_thinking', data: 'EncRypted==' },
+        { type: 'text-delta', text: 'Checking.' },
+        {
+          type: 'tool-call-delta',
+          index: 0,
+          id: 'toolu_1',
+          name: 'weather',
+          argumentsDelta: '{"city":"Paris"}',
+        },
+        {
+          type: 'tool-call-delta',
+          index: 1,
+          id: 'toolu_2',
+          name: 'weather',
+          argumentsDelta: '{"city":"Rome"}',
+        },
+        { type: 'finish', response: withReasoning },
+      ]);
+      expect(accumulate(text)).toEqual(thinkingFirst);
+      expect(eventsOf(text)[1]).toEqual([
+        'content_block_start',
+        {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'thinking', thinking: '', signature: '' },
+        },
+      ]);
+    });
+
+    it('puts the reasoning of an answer that arrives only in finish first', () => {
+      expect(accumulate(run([{ type: 'finish', response: withReasoning }]))).toEqual(thinkingFirst);
+    });
+
+    it('answers with the reasoning blocks first', () => {
+      expect(toAnthropicMessage(withReasoning, { id: 'msg_1', model: 'smart' }).content).toEqual(
+        thinkingFirst.content,
+      );
+    });
   });
 
   it('ends an interrupted stream with an error event and no message_stop', () => {

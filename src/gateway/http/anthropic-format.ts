@@ -10,6 +10,7 @@ import type {
   ImagePart,
   Message,
   ModelResponse,
+  ReasoningBlock,
   ToolChoice,
   Usage,
 } from '../../model/model.js';
@@ -48,9 +49,10 @@ export interface MessagesCall {
  * become tool messages (named after the `tool_use` they answer) and its text, image and document
  * blocks a user message, in their order; `thinking` becomes the reasoning budget,
  * `tool_choice.disable_parallel_tool_use` parallel tool calls off, `cache_control` a cache mark on
- * the block's part, message or tool. `thinking` blocks of earlier turns are dropped (documented);
- * media inside tool results, server tools and unknown top-level fields are rejected with a 400
- * rather than silently ignored.
+ * the block's part, message or tool. `thinking` and `redacted_thinking` blocks of earlier turns
+ * are carried on the assistant message as they came (signatures intact) for Anthropic upstreams,
+ * which check them; media inside tool results, server tools and unknown top-level fields are
+ * rejected with a 400 rather than silently ignored.
  */
 export function parseMessagesRequest(body: unknown): MessagesCall {
   const parsed = parseRequestBody(messagesRequestSchema, body);
@@ -90,8 +92,13 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
       let text = '';
       let mark: CacheControl | undefined;
       const toolCalls: { id: string; name: string; arguments: string }[] = [];
+      const reasoning: ReasoningBlock[] = [];
       for (const [position, part] of entry.content.entries()) {
-        if (part.type === 'text') {
+        if (part.type === 'thinking')
+          reasoning.push({ type: 'thinking', text: part.thinking, signature: part.signature });
+        else if (part.type === 'redacted_thinking')
+          reasoning.push({ type: 'redacted_thinking', data: part.data });
+        else if (part.type === 'text') {
           text += part.text;
           mark = cacheMarkOf(part.cache_control).cacheControl ?? mark;
         } else if (part.type === 'tool_use') {
@@ -114,6 +121,7 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
         role: 'assistant',
         content: text,
         ...(toolCalls.length === 0 ? {} : { toolCalls }),
+        ...(reasoning.length === 0 ? {} : { reasoning }),
         ...(mark === undefined ? {} : { cacheControl: mark }),
       });
       continue;
@@ -138,9 +146,9 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
           ...(part.is_error === true ? { isError: true } : {}),
           ...cacheMarkOf(part.cache_control),
         });
-      } else if (part.type === 'tool_use')
+      } else if (part.type === 'tool_use' || part.type === 'thinking' || part.type === 'redacted_thinking')
         throw invalidRequest(
-          `${param}.${position}: tool_use blocks belong in assistant turns.`,
+          `${param}.${position}: ${part.type} blocks belong in assistant turns.`,
           `${param}.${position}`,
         );
     }
@@ -278,7 +286,7 @@ export function toAnthropicMessage(
   response: ModelResponse,
   { id, model }: { id: string; model: string },
 ): AnthropicMessage {
-  const content: AnthropicResponseBlock[] = [];
+  const content: AnthropicResponseBlock[] = (response.message.reasoning ?? []).map(reasoningBlockOf);
   if (response.message.content !== '') content.push({ type: 'text', text: response.message.content });
   for (const call of response.message.toolCalls ?? [])
     content.push({ type: 'tool_use', id: call.id, name: call.name, input: inputOf(call.arguments) });
@@ -292,6 +300,13 @@ export function toAnthropicMessage(
     stop_sequence: null,
     usage: usageOf(response.usage),
   };
+}
+
+/** A reasoning block as Anthropic writes it. */
+function reasoningBlockOf(block: ReasoningBlock): AnthropicResponseBlock {
+  return block.type === 'thinking'
+    ? { type: 'thinking', thinking: block.text, signature: block.signature }
+    : { type: 'redacted_thinking', data: block.data };
 }
 
 type PendingTool = { id?: string; name?: string; arguments: string };
@@ -312,7 +327,9 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
   let open:
     | { kind: 'text'; block: number }
     | { kind: 'tool'; block: number; index: number; arguments: string }
+    | { kind: 'reasoning'; block: number; index: number }
     | undefined;
+  let sentReasoning = false;
   const pending = new Map<number, PendingTool>();
   const seenTools = new Set<number>();
   const closedTools = new Set<number>();
@@ -359,6 +376,23 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
     if (tool.arguments !== '') text += argumentsDelta(block, tool.arguments);
     return text;
   };
+  const reasoningDeltas = (block: number, piece: { text?: string; signature?: string }): string =>
+    (piece.text ? delta(block, { type: 'thinking_delta', thinking: piece.text }) : '') +
+    (piece.signature ? delta(block, { type: 'signature_delta', signature: piece.signature }) : '');
+  const delta = (block: number, body: Record<string, unknown>): string =>
+    event('content_block_delta', { type: 'content_block_delta', index: block, delta: body });
+  const openReasoning = (index: number, block: ReasoningBlock): string => {
+    const at = nextBlock++;
+    open = { kind: 'reasoning', block: at, index };
+    sentReasoning = true;
+    const start = (contentBlock: Record<string, unknown>) =>
+      event('content_block_start', { type: 'content_block_start', index: at, content_block: contentBlock });
+    if (block.type === 'redacted_thinking') return start({ type: 'redacted_thinking', data: block.data });
+    return (
+      start({ type: 'thinking', thinking: '', signature: '' }) +
+      reasoningDeltas(at, { text: block.text, signature: block.signature })
+    );
+  };
   const argumentsDelta = (block: number, partial: string): string =>
     event('content_block_delta', {
       type: 'content_block_delta',
@@ -383,6 +417,17 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
       }),
     encode(input) {
       switch (input.type) {
+        case 'reasoning-delta': {
+          // Anthropic streams one block after another, so a block's pieces follow its start.
+          if (open?.kind === 'reasoning' && open.index === input.index && input.kind === undefined)
+            return reasoningDeltas(open.block, input);
+          if (input.kind === undefined) return '';
+          const block: ReasoningBlock =
+            input.kind === 'thinking'
+              ? { type: 'thinking', text: input.text ?? '', signature: input.signature ?? '' }
+              : { type: 'redacted_thinking', data: input.data ?? '' };
+          return close() + openReasoning(input.index, block);
+        }
         case 'text-delta': {
           if (input.text === '') return '';
           if (open?.kind === 'text')
@@ -395,7 +440,7 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
             heldText += input.text;
             return '';
           }
-          return openText(input.text);
+          return close() + openText(input.text);
         }
         case 'tool-call-delta': {
           seenTools.add(input.index);
@@ -421,6 +466,10 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
           const { response } = input;
           const calls = response.message.toolCalls ?? [];
           let text = close();
+          // An answer that streamed no reasoning (a cached one) still hands it over, first.
+          if (!sentReasoning && nextBlock === 0)
+            for (const [index, block] of (response.message.reasoning ?? []).entries())
+              text += openReasoning(index, block) + close();
           if (!sentText && heldText === '' && response.message.content !== '')
             heldText = response.message.content;
           if (heldText !== '') {

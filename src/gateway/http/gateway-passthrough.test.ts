@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startThreeProviderGateway, type ThreeProviderGateway } from './__fixtures__/three-providers.js';
 import { estimateRequestTokens } from '../../model/token-estimate.js';
-import { fakeInputTokens } from '../../testing/fake-anthropic-server.js';
+import { fakeInputTokens, fakeSignature } from '../../testing/fake-anthropic-server.js';
 import type { GatewayConfigInput } from '../gateway-config.js';
 import { createGateway } from '../gateway.js';
 
@@ -189,6 +189,37 @@ describe('thinking, cache_control and parallel tool calls from messages', () => 
       system: [{ type: 'text', text: 'Be terse.', cache_control: { type: 'ephemeral' } }],
       tool_choice: { type: 'auto', disable_parallel_tool_use: true },
     });
+  });
+
+  it('thinking blocks come back to the client and go back to Claude with their signatures, plain and streamed', async () => {
+    for (const streamed of [false, true]) {
+      claudeUpstream.enqueue({
+        thinking: 'The weather tool.',
+        toolUses: [{ id: 'toolu_1', name: 'weather', input: {} }],
+      });
+      claudeUpstream.enqueue({ text: 'Sunny.' });
+      const first = streamed
+        ? await anthropic()
+            .messages.stream({ model: 'claude', ...body })
+            .finalMessage()
+        : await anthropic().messages.create({ model: 'claude', ...body });
+      expect(first.content.map((block) => block.type)).toEqual(['thinking', 'tool_use']);
+      // The client hands the turn back as it came; the fake refuses a wrong signature or order.
+      const second = await anthropic().messages.create({
+        model: 'claude',
+        ...body,
+        messages: [
+          ...body.messages,
+          { role: 'assistant', content: first.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sun' }] },
+        ],
+      });
+      expect(second.content).toMatchObject([{ type: 'text', text: 'Sunny.' }]);
+      expect(lastBody(claudeUpstream).messages[1].content).toEqual([
+        { type: 'thinking', thinking: 'The weather tool.', signature: fakeSignature('The weather tool.') },
+        { type: 'tool_use', id: 'toolu_1', name: 'weather', input: {} },
+      ]);
+    }
   });
 
   it('reach OpenAI as reasoning_effort and parallel_tool_calls (cache marks honoured by its own caching)', async () => {

@@ -311,6 +311,9 @@ export function createChatCompletionChunkEncoder({
           if (event.text === '') return '';
           sentText = true;
           return chunk({ content: event.text });
+        case 'reasoning-delta':
+          // Chat completions has no field for reasoning blocks: not streamed (docs/gateway.md).
+          return '';
         case 'tool-call-delta':
           if (!startedCalls.has(event.index))
             return toolCallChunk(

@@ -788,6 +788,9 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
       switch (modelEvent.type) {
         case 'text-delta':
           return modelEvent.text === '' ? '' : text(modelEvent.text);
+        case 'reasoning-delta':
+          // Anthropic's thinking blocks cannot become reasoning items OpenAI would read back.
+          return '';
         case 'tool-call-delta':
           return callDelta(modelEvent.index, modelEvent.id, modelEvent.name, modelEvent.argumentsDelta);
         case 'finish': {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../../../errors/model-errors.js';
-import { createFakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
+import { createFakeAnthropicServer, fakeSignature } from '../../../testing/fake-anthropic-server.js';
 import {
   collect,
   collectUntilAbort,
@@ -9,7 +9,7 @@ import {
   startFakeServer,
 } from '../../../testing/provider-test-harness.js';
 import { createAnthropicModel, type AnthropicModelOptions } from './adapter.js';
-import type { LanguageModel, ModelRequest } from '../../model.js';
+import type { AssistantMessage, LanguageModel, ModelRequest, ModelResponse } from '../../model.js';
 import { estimateAnswerTokens, estimateRequestTokens, estimateTextTokens } from '../../token-estimate.js';
 
 const API_KEY = 'sk-ant-test-1234567890abcdef';
@@ -203,7 +203,7 @@ describe('generate', () => {
     ]);
   });
 
-  it('reads tool calls and skips thinking blocks', async () => {
+  it('reads tool calls and keeps thinking blocks with their signatures', async () => {
     server.enqueue({
       thinking: 'The user wants weather and time.',
       text: 'Let me check.',
@@ -221,7 +221,71 @@ describe('generate', () => {
         { id: 'toolu_a', name: 'get_weather', arguments: '{"city":"Paris","days":[1,2]}' },
         { id: 'toolu_b', name: 'get_time', arguments: '{}' },
       ],
+      reasoning: [
+        {
+          type: 'thinking',
+          text: 'The user wants weather and time.',
+          signature: fakeSignature('The user wants weather and time.'),
+        },
+      ],
     });
+  });
+
+  it('hands thinking back first in a tool loop with thinking on, signatures intact', async () => {
+    const thinkingOn = { ...hello, reasoning: { budgetTokens: 2048 }, maxOutputTokens: 4096 };
+    for (const streamed of [false, true]) {
+      server.enqueue({
+        thinking: 'Need the weather.',
+        toolUses: [{ id: 'toolu_w', name: 'get_weather', input: {} }],
+      });
+      server.enqueue({ text: 'Sunny.' });
+      const first = streamed
+        ? ((await collect(model().stream(thinkingOn))).at(-1) as { response: ModelResponse }).response
+        : await model().generate(thinkingOn);
+      const request = {
+        ...thinkingOn,
+        messages: [
+          ...thinkingOn.messages,
+          first.message,
+          { role: 'tool' as const, toolCallId: 'toolu_w', name: 'get_weather', content: 'sun' },
+        ],
+      };
+      // The fake refuses a changed signature, and an assistant tool turn not led by its thinking.
+      const second = await model().generate(request);
+      expect(second.message.content).toBe('Sunny.');
+      expect((lastRequestBody().messages as { content: unknown }[])[1]?.content).toEqual([
+        { type: 'thinking', thinking: 'Need the weather.', signature: fakeSignature('Need the weather.') },
+        { type: 'tool_use', id: 'toolu_w', name: 'get_weather', input: {} },
+      ]);
+      // Refused before a reply is taken: nothing to enqueue for these two.
+      const tampered = structuredClone(request);
+      (tampered.messages[1] as AssistantMessage).reasoning = [
+        { type: 'thinking', text: 'Edited.', signature: fakeSignature('Need the weather.') },
+      ];
+      await expect(model().generate(tampered)).rejects.toMatchObject({ status: 400 });
+      const dropped = structuredClone(request);
+      delete (dropped.messages[1] as AssistantMessage).reasoning;
+      await expect(model().generate(dropped)).rejects.toMatchObject({ status: 400 });
+    }
+  });
+
+  it('sends redacted thinking back as it came', async () => {
+    server.enqueue({ text: 'ok' });
+    await model().generate({
+      messages: [
+        { role: 'user', content: 'hi' },
+        {
+          role: 'assistant',
+          content: 'hello',
+          reasoning: [{ type: 'redacted_thinking', data: 'EncRypted==' }],
+        },
+        { role: 'user', content: 'again' },
+      ],
+    });
+    expect((lastRequestBody().messages as { content: unknown }[])[1]?.content).toEqual([
+      { type: 'redacted_thinking', data: 'EncRypted==' },
+      { type: 'text', text: 'hello' },
+    ]);
   });
 
   it('counts cache reads and writes into the input tokens', async () => {
@@ -359,6 +423,14 @@ describe('stream', () => {
         .join('');
     expect(JSON.parse(byIndex(0))).toEqual(first);
     expect(byIndex(1)).toBe('{}');
+    const reasoningDeltas = events.filter((event) => event.type === 'reasoning-delta');
+    expect(reasoningDeltas[0]).toEqual({ type: 'reasoning-delta', index: 0, kind: 'thinking' });
+    expect(reasoningDeltas.map((event) => event.text ?? '').join('')).toBe('Two tools.');
+    expect(reasoningDeltas.at(-1)).toEqual({
+      type: 'reasoning-delta',
+      index: 0,
+      signature: fakeSignature('Two tools.'),
+    });
     expect(toolDeltas.filter((event) => event.index === 0).length).toBeGreaterThan(10);
     expect(
       events
@@ -376,6 +448,7 @@ describe('stream', () => {
             { id: 'toolu_weather', name: 'get_weather', arguments: JSON.stringify(first) },
             { id: 'toolu_time', name: 'get_time', arguments: '{}' },
           ],
+          reasoning: [{ type: 'thinking', text: 'Two tools.', signature: fakeSignature('Two tools.') }],
         },
         finishReason: 'tool_calls',
         usage: { inputTokens: 50, outputTokens: 30, cachedInputTokens: 0, source: 'reported' },

@@ -19,6 +19,7 @@ import {
   type ModelRequest,
   type ModelResponse,
   type ModelStreamEvent,
+  type ReasoningBlock,
   type ToolCall,
 } from '../../model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from '../../json.js';
@@ -169,8 +170,13 @@ export function createAnthropicModel({
       let content = '';
       let answeredInJson = false;
       const toolCalls: ToolCall[] = [];
+      const reasoning: ReasoningBlock[] = [];
       for (const block of message.content) {
         if (block.type === 'text') content += block.text ?? '';
+        else if (block.type === 'thinking')
+          reasoning.push({ type: 'thinking', text: block.thinking ?? '', signature: block.signature ?? '' });
+        else if (block.type === 'redacted_thinking')
+          reasoning.push({ type: 'redacted_thinking', data: block.data ?? '' });
         else if (block.type === 'tool_use' && block.name === wire.jsonToolName) {
           answeredInJson = true;
           content += JSON.stringify(block.input ?? {});
@@ -181,9 +187,9 @@ export function createAnthropicModel({
             arguments: JSON.stringify(block.input ?? {}),
           });
         }
-        // Thinking, redacted thinking and server-tool blocks carry nothing Keel's message holds.
+        // Server-tool blocks carry nothing Keel's message holds.
       }
-      const answer = toAssistantMessage(content, toolCalls);
+      const answer = toAssistantMessage(content, toolCalls, reasoning);
       return {
         message: answer,
         finishReason: toFinishReason(message.stop_reason, answeredInJson && toolCalls.length === 0),
@@ -328,8 +334,14 @@ function toWireMessages(messages: Message[]): WireMessage[] {
         );
         break;
       case 'assistant': {
+        // Reasoning first, as it came: the API checks the signatures and the order.
+        const blocks: WireBlock[] = (message.reasoning ?? []).map((block) =>
+          block.type === 'thinking'
+            ? { type: 'thinking', thinking: block.text, signature: block.signature }
+            : { type: 'redacted_thinking', data: block.data },
+        );
         // The API rejects empty text blocks; an assistant turn of tool calls only has none.
-        const blocks: WireBlock[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
+        if (message.content !== '') blocks.push({ type: 'text', text: message.content });
         for (const call of message.toolCalls ?? []) {
           blocks.push({
             type: 'tool_use',
@@ -473,7 +485,13 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
   let stopReason: string | null | undefined;
   let answeredInJson = false;
   const calls: { id: string; name: string; arguments: string }[] = [];
-  const blocks = new Map<number, { kind: 'text' | 'json' | 'other' } | { kind: 'tool'; call: number }>();
+  const reasoning: ReasoningBlock[] = [];
+  const blocks = new Map<
+    number,
+    | { kind: 'text' | 'json' | 'other' }
+    | { kind: 'tool'; call: number }
+    | { kind: 'reasoning'; block: number }
+  >();
 
   const state = {
     stopped: false,
@@ -506,6 +524,23 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
               name: block.name,
               argumentsDelta: '',
             };
+          } else if (block.type === 'thinking') {
+            const text = block.thinking ?? '';
+            const signature = block.signature ?? '';
+            reasoning.push({ type: 'thinking', text, signature });
+            blocks.set(event.index, { kind: 'reasoning', block: reasoning.length - 1 });
+            yield {
+              type: 'reasoning-delta',
+              index: reasoning.length - 1,
+              kind: 'thinking',
+              ...(text === '' ? {} : { text }),
+              ...(signature === '' ? {} : { signature }),
+            };
+          } else if (block.type === 'redacted_thinking') {
+            const data = block.data ?? '';
+            reasoning.push({ type: 'redacted_thinking', data });
+            blocks.set(event.index, { kind: 'reasoning', block: reasoning.length - 1 });
+            yield { type: 'reasoning-delta', index: reasoning.length - 1, kind: 'redacted_thinking', data };
           } else blocks.set(event.index, { kind: 'other' });
           return;
         }
@@ -523,6 +558,16 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
             const call = calls[block.call];
             if (call !== undefined) call.arguments += delta.partial_json;
             yield { type: 'tool-call-delta', index: block.call, argumentsDelta: delta.partial_json };
+          } else if (block?.kind === 'reasoning') {
+            const thinking = reasoning[block.block];
+            if (thinking?.type !== 'thinking') return;
+            if (delta.type === 'thinking_delta' && delta.thinking) {
+              thinking.text += delta.thinking;
+              yield { type: 'reasoning-delta', index: block.block, text: delta.thinking };
+            } else if (delta.type === 'signature_delta' && delta.signature) {
+              thinking.signature += delta.signature;
+              yield { type: 'reasoning-delta', index: block.block, signature: delta.signature };
+            }
           }
           return;
         }
@@ -551,7 +596,11 @@ function createStreamAssembly({ model, jsonToolName }: { model: string; jsonTool
 
     finish(request: ModelRequest): ModelResponse {
       const toolCalls: ToolCall[] = calls.map((call) => ({ ...call }));
-      const message = toAssistantMessage(text, toolCalls);
+      const message = toAssistantMessage(
+        text,
+        toolCalls,
+        reasoning.map((block) => ({ ...block })),
+      );
       return {
         message,
         finishReason: toFinishReason(stopReason, answeredInJson && toolCalls.length === 0),

@@ -58,8 +58,18 @@ export const requestBlockSchema = z.discriminatedUnion('type', [
     title: z.string().nullish(),
     cache_control: cacheControlSchema.optional(),
   }),
-  // Accepted by the schema so that translation can say clearly what is not supported.
-  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking']) }),
+  // Earlier answers' reasoning, handed back as it came (the signature covers the text).
+  z.object({
+    type: z.literal('thinking'),
+    thinking: z.string(),
+    signature: z.string(),
+    cache_control: cacheControlSchema.optional(),
+  }),
+  z.object({
+    type: z.literal('redacted_thinking'),
+    data: z.string(),
+    cache_control: cacheControlSchema.optional(),
+  }),
 ]);
 
 const messagesRequestFields = {
@@ -144,6 +154,9 @@ export const blockSchema = z
     id: z.string().nullish(),
     name: z.string().nullish(),
     input: z.unknown().optional(),
+    thinking: z.string().nullish(),
+    signature: z.string().nullish(),
+    data: z.string().nullish(),
   })
   .loose();
 
@@ -164,7 +177,13 @@ export const streamEventSchema = z.discriminatedUnion('type', [
     type: z.literal('content_block_delta'),
     index: z.number(),
     delta: z
-      .object({ type: z.string(), text: z.string().nullish(), partial_json: z.string().nullish() })
+      .object({
+        type: z.string(),
+        text: z.string().nullish(),
+        partial_json: z.string().nullish(),
+        thinking: z.string().nullish(),
+        signature: z.string().nullish(),
+      })
       .loose(),
   }),
   z.object({ type: z.literal('content_block_stop'), index: z.number() }),
@@ -205,7 +224,8 @@ export type AnthropicUsage = {
 export type AnthropicResponseBlock =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
-  | { type: 'thinking'; thinking: string; signature: string };
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
 
 /** A Messages answer (`type: 'message'`). */
 export type AnthropicMessage = {
