@@ -172,6 +172,27 @@ export interface ModelRequest {
   reasoning?: ReasoningOptions;
   /** False: at most one tool call per answer. Left out, the provider's default (usually true). */
   parallelToolCalls?: boolean;
+  /** Anthropic's own fields and beta flags, for Anthropic deployments; see {@link AnthropicPassthrough}. */
+  anthropic?: AnthropicPassthrough;
+}
+
+/**
+ * What a Messages caller (Claude Code, the Anthropic SDK) sends that has no provider-neutral
+ * field: carried to Anthropic deployments as given, where it wins over what the adapter would
+ * derive (an `output_config` or `thinking` here means no thinking budget from `reasoning.effort`).
+ * Other providers never see it: what has a counterpart was translated into the neutral fields
+ * when the request was read (`output_config.effort` into `reasoning.effort`), the rest is dropped
+ * by the table in docs/gateway.md.
+ */
+export interface AnthropicPassthrough {
+  /** The `anthropic-beta` flags, sent as that header (joined by commas). */
+  betas?: string[];
+  /**
+   * Top-level Messages fields, merged into the body as given: `output_config`,
+   * `context_management`, `metadata`, and `thinking` when it is not `enabled` with a budget
+   * (e.g. `{type: 'adaptive'}`).
+   */
+  fields?: Record<string, unknown>;
 }
 
 /**

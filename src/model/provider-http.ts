@@ -86,6 +86,8 @@ export interface PostOptions {
   /** Whether an event stream is asked for (the `accept` header). */
   stream: boolean;
   signal: AbortSignal | undefined;
+  /** Headers of this request alone (e.g. `anthropic-beta`); they win over every other. */
+  headers?: Record<string, string>;
 }
 
 /** Options of {@link ProviderHttp.readText}: the answer of {@link ProviderHttp.post} and its call's signal. */
@@ -211,12 +213,13 @@ export function createProviderHttp({
   const http: ProviderHttp = {
     label,
 
-    async post({ endpoint, body, stream, signal }) {
+    async post({ endpoint, body, stream, signal, headers: callHeaders }) {
       const requestHeaders: Record<string, string> = {
         'content-type': 'application/json',
         accept: stream ? 'text/event-stream' : 'application/json',
         ...providerHeaders,
         ...lowerCaseKeys(headers),
+        ...(callHeaders === undefined ? {} : lowerCaseKeys(callHeaders)),
       };
       let response: Response;
       try {

@@ -305,7 +305,7 @@ function checkThinkingBlocks(body: Record<string, unknown>): string | undefined 
     }
   }
   const thinking = isPlainObject(body.thinking) ? body.thinking : undefined;
-  if (thinking?.type !== 'enabled') return undefined;
+  if (thinking?.type !== 'enabled' && thinking?.type !== 'adaptive') return undefined;
   const lastAssistant = messages.findLastIndex(
     (message) => isPlainObject(message) && message.role === 'assistant',
   );

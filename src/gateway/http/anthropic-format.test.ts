@@ -158,6 +158,7 @@ describe('parseMessagesRequest', () => {
         temperature: 0.5,
         topP: 0.8,
         stop: ['STOP'],
+        anthropic: { fields: { metadata: { user_id: 'u1' } } },
       },
     });
   });
@@ -259,6 +260,48 @@ describe('parseMessagesRequest', () => {
     });
   });
 
+  it("keeps Claude Code's mid-conversation system messages in place, and carries its own fields and betas", () => {
+    const call = parseMessagesRequest(
+      {
+        model: 'smart',
+        max_tokens: 64_000,
+        system: 'You are Claude Code.',
+        messages: [
+          { role: 'user', content: 'Hi' },
+          {
+            role: 'system',
+            content: [{ type: 'text', text: 'Skills: a, b', cache_control: { type: 'ephemeral' } }],
+          },
+          { role: 'system', content: 'Agents: x' },
+          { role: 'user', content: 'Go' },
+        ],
+        thinking: { type: 'adaptive' },
+        output_config: { effort: 'max' },
+        context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+        metadata: { user_id: 'user_abc_session_1' },
+      },
+      { 'anthropic-beta': 'mid-conversation-system-2026-04-07, context-management-2025-06-27' },
+    );
+    expect(call.request.messages).toEqual([
+      { role: 'system', content: 'You are Claude Code.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'system', content: 'Skills: a, b', cacheControl: { type: 'ephemeral' } },
+      { role: 'system', content: 'Agents: x' },
+      { role: 'user', content: 'Go' },
+    ]);
+    // Other providers get the effort; Anthropic gets its own fields as given.
+    expect(call.request.reasoning).toEqual({ effort: 'high' });
+    expect(call.request.anthropic).toEqual({
+      betas: ['mid-conversation-system-2026-04-07', 'context-management-2025-06-27'],
+      fields: {
+        thinking: { type: 'adaptive' },
+        output_config: { effort: 'max' },
+        context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+        metadata: { user_id: 'user_abc_session_1' },
+      },
+    });
+  });
+
   it('maps tool_choice', () => {
     const base = { model: 'smart', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] };
     expect(parseMessagesRequest({ ...base, tool_choice: { type: 'auto' } }).request.toolChoice).toBe('auto');
@@ -277,7 +320,7 @@ describe('parseMessagesRequest', () => {
   it.each([
     [{ model: 'smart', messages: [{ role: 'user', content: 'Hi' }] }, 'max_tokens'],
     [{ model: 'smart', max_tokens: 10, messages: [] }, 'messages'],
-    [{ model: 'smart', max_tokens: 10, messages: [{ role: 'system', content: 'Hi' }] }, 'messages.0.role'],
+    [{ model: 'smart', max_tokens: 10, messages: [{ role: 'tool', content: 'Hi' }] }, 'messages.0.role'],
     [{ model: 'smart', max_tokens: '10', messages: [{ role: 'user', content: 'Hi' }] }, 'max_tokens'],
     [
       { model: 'smart', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'video' }] }] },
@@ -327,9 +370,9 @@ describe('parseMessagesRequest', () => {
         model: 'smart',
         max_tokens: 10,
         messages: [{ role: 'user', content: 'Hi' }],
-        thinking: { type: 'adaptive' },
+        output_config: { effort: 'extreme' },
       },
-      'thinking.type',
+      'output_config.effort',
     ],
   ])('rejects %j at %s', (body, param) => {
     const error = rejection(() => parseMessagesRequest(body));

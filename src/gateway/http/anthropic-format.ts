@@ -11,6 +11,7 @@ import type {
   Message,
   ModelResponse,
   ReasoningBlock,
+  ReasoningEffort,
   ToolChoice,
   Usage,
 } from '../../model/model.js';
@@ -54,20 +55,34 @@ export interface MessagesCall {
  * which check them; media inside tool results, server tools and unknown top-level fields are
  * rejected with a 400 rather than silently ignored.
  */
-export function parseMessagesRequest(body: unknown): MessagesCall {
+export function parseMessagesRequest(body: unknown, headers: MessagesHeaders = {}): MessagesCall {
   const parsed = parseRequestBody(messagesRequestSchema, body);
-  return { request: translateMessages(parsed), stream: parsed.stream === true };
+  return { request: translateMessages(parsed, headers), stream: parsed.stream === true };
 }
+
+/**
+ * The request's headers (lowercased names, as Node gives them): `anthropic-beta` is carried on to
+ * Anthropic deployments.
+ */
+export type MessagesHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
  * Validates a `POST /v1/messages/count_tokens` body: a Messages body without `max_tokens` and
  * `stream`.
  */
-export function parseCountTokensRequest(body: unknown): GatewayRequest {
-  return translateMessages(parseRequestBody(countTokensRequestSchema, body));
+export function parseCountTokensRequest(body: unknown, headers: MessagesHeaders = {}): GatewayRequest {
+  return translateMessages(parseRequestBody(countTokensRequestSchema, body), headers);
 }
 
-function translateMessages(parsed: MessagesRequest): GatewayRequest {
+/** Reasoning effort for other providers from Anthropic's `output_config.effort` (`max` is `high`). */
+const EFFORT_OF: Record<string, ReasoningEffort> = {
+  low: 'low',
+  medium: 'medium',
+  high: 'high',
+  max: 'high',
+};
+
+function translateMessages(parsed: MessagesRequest, headers: MessagesHeaders): GatewayRequest {
   const messages: Message[] = [];
   if (parsed.system !== undefined) {
     if (typeof parsed.system === 'string') {
@@ -84,6 +99,14 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
   const toolNames = new Map<string, string>();
   for (const [index, entry] of parsed.messages.entries()) {
     const param = `messages.${index}.content`;
+    if (entry.role === 'system') {
+      // In place, one message per block so that each cache mark stays where it was put.
+      if (typeof entry.content === 'string') messages.push({ role: 'system', content: entry.content });
+      else
+        for (const block of entry.content)
+          messages.push({ role: 'system', content: block.text, ...cacheMarkOf(block.cache_control) });
+      continue;
+    }
     if (typeof entry.content === 'string') {
       messages.push({ role: entry.role, content: entry.content });
       continue;
@@ -179,13 +202,35 @@ function translateMessages(parsed: MessagesRequest): GatewayRequest {
     const disabled = parsed.tool_choice.disable_parallel_tool_use;
     if (disabled !== undefined) request.parallelToolCalls = !disabled;
   }
+  const anthropic: Record<string, unknown> = {};
   if (parsed.thinking?.type === 'enabled')
     request.reasoning = { budgetTokens: parsed.thinking.budget_tokens };
+  else if (parsed.thinking?.type === 'adaptive') anthropic.thinking = parsed.thinking;
+  if (parsed.output_config !== undefined) {
+    anthropic.output_config = parsed.output_config;
+    const effort = parsed.output_config.effort;
+    if (effort !== undefined) request.reasoning = { ...request.reasoning, effort: EFFORT_OF[effort] };
+  }
+  if (parsed.context_management !== undefined) anthropic.context_management = parsed.context_management;
+  if (parsed.metadata !== undefined) anthropic.metadata = parsed.metadata;
+  const betas = betaFlags(headers['anthropic-beta']);
+  if (Object.keys(anthropic).length > 0 || betas.length > 0)
+    request.anthropic = {
+      ...(betas.length === 0 ? {} : { betas }),
+      ...(Object.keys(anthropic).length === 0 ? {} : { fields: anthropic }),
+    };
   if (parsed.temperature !== undefined) request.temperature = parsed.temperature;
   if (parsed.top_p !== undefined) request.topP = parsed.top_p;
   if (parsed.stop_sequences !== undefined && parsed.stop_sequences.length > 0)
     request.stop = parsed.stop_sequences;
   return request;
+}
+
+/** `anthropic-beta` flags, from one header or several, each once and in order. */
+function betaFlags(header: string | string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const flags = (Array.isArray(header) ? header : [header]).flatMap((value) => value.split(','));
+  return [...new Set(flags.map((flag) => flag.trim()).filter((flag) => flag !== ''))];
 }
 
 function imagePartOf(part: {

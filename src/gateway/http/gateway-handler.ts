@@ -350,7 +350,7 @@ export function createGatewayRoutes({
       summary: "Messages, Anthropic's wire format (streams as server-sent events)",
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId, answerId }) {
-        const call = parseMessagesRequest(body);
+        const call = parseMessagesRequest(body, request.headers);
         const identity = { id: `msg_${answerId}`, model: call.request.model };
         return answerCall({ request, response, caller, signal, requestId }, 'messages', call, {
           body: (answer) => toAnthropicMessage(answer, identity),
@@ -367,7 +367,7 @@ export function createGatewayRoutes({
         "Counts a Messages request's input tokens, Anthropic's wire format: exact from Anthropic deployments, estimated elsewhere",
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId }) {
-        const counted = parseCountTokensRequest(body);
+        const counted = parseCountTokensRequest(body, request.headers);
         refuseHeldTenant(caller);
         const count = await gateway.countTokens(counted, optionsOf(request, caller, signal, 'messages'));
         sendJson(response, 200, { input_tokens: count.inputTokens }, requestId, {

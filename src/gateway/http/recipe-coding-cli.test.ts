@@ -107,3 +107,58 @@ it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the g
   expect(await keel.recordedEndpoints()).toEqual(['messages', 'messages']);
   expect(canary.outside).toEqual([]);
 }, 120_000);
+
+it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
+  const home = tempDir('keel-claude-home-');
+  const work = tempDir('keel-claude-work-');
+  const word = `heron-${randomBytes(4).toString('hex')}`;
+  const secret = join(work, 'secret.txt');
+  writeFileSync(secret, `the word is ${word}\n`);
+  const before = keel.claudeUpstream.requests.length;
+  keel.claudeUpstream.enqueue({
+    thinking: 'I should read the file.',
+    toolUses: [{ name: 'Read', input: { file_path: secret } }],
+  });
+  keel.claudeUpstream.enqueue({ text: `The word in secret.txt is ${word}.` });
+
+  const result = await runClaude(['-p', 'What is the word in secret.txt?', '--allowedTools', 'Read'], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      ANTHROPIC_BASE_URL: keel.url,
+      ANTHROPIC_API_KEY: keel.key,
+      ANTHROPIC_MODEL: 'claude',
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      HTTPS_PROXY: canary.url,
+      HTTP_PROXY: canary.url,
+      NO_PROXY: '127.0.0.1,localhost',
+    },
+  });
+
+  expect(result, result.stderr).toMatchObject({ code: 0 });
+  expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
+  const requests = keel.claudeUpstream.requests
+    .slice(before)
+    .map((request) => request.body as { messages: { role: string; content: unknown }[] });
+  expect(requests).toHaveLength(2);
+  // What its default mode sends, without --bare and the two variables of the first recipe.
+  const first = keel.claudeUpstream.requests[before]!;
+  expect(first.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
+  // Its betas reach the upstream (this version puts no system message mid-conversation here).
+  expect(first.headers['anthropic-beta']).toMatch(/interleaved-thinking-2025-05-14/);
+  // Its thinking went back first, signature intact (the fake refuses it otherwise).
+  const turn = requests[1]!.messages.findLast((message) => message.role === 'assistant');
+  expect((turn?.content as { type: string }[])[0]).toMatchObject({
+    type: 'thinking',
+    thinking: 'I should read the file.',
+  });
+  expect(requests[1]?.messages.at(-1)).toMatchObject({
+    role: 'user',
+    content: expect.arrayContaining([
+      expect.objectContaining({ type: 'tool_result', content: expect.stringContaining(word) as unknown }),
+    ]) as unknown,
+  });
+  expect(canary.outside).toEqual([]);
+}, 120_000);

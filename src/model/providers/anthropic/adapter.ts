@@ -20,6 +20,7 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ReasoningBlock,
+  type SystemMessage,
   type ToolCall,
 } from '../../model.js';
 import { isPlainObject, JSON_INSTRUCTION, toArgumentsObject } from '../../json.js';
@@ -146,7 +147,13 @@ export function createAnthropicModel({
       const body = Object.fromEntries(
         Object.entries(message).filter(([key]) => COUNT_TOKENS_FIELDS.has(key)),
       );
-      const response = await http.post({ endpoint: countTokensEndpoint, body, stream: false, signal });
+      const response = await http.post({
+        endpoint: countTokensEndpoint,
+        body,
+        stream: false,
+        signal,
+        headers: betaHeaders(request, headers),
+      });
       const counted = await http.readJson({
         response,
         signal,
@@ -160,7 +167,13 @@ export function createAnthropicModel({
       check(request);
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: false, maxTokensDefault });
-      const response = await http.post({ endpoint, body: wire.body, stream: false, signal });
+      const response = await http.post({
+        endpoint,
+        body: wire.body,
+        stream: false,
+        signal,
+        headers: betaHeaders(request, headers),
+      });
       const message = await http.readJson({
         response,
         signal,
@@ -202,7 +215,13 @@ export function createAnthropicModel({
       check(request);
       const { signal } = options;
       const wire = toRequestBody({ model, request, stream: true, maxTokensDefault });
-      const response = await http.post({ endpoint, body: wire.body, stream: true, signal });
+      const response = await http.post({
+        endpoint,
+        body: wire.body,
+        stream: true,
+        signal,
+        headers: betaHeaders(request, headers),
+      });
       const assembly = createStreamAssembly({ model, jsonToolName: wire.jsonToolName });
       for await (const event of http.readEvents({
         response,
@@ -224,6 +243,24 @@ export function createAnthropicModel({
 // ---------------------------------------------------------------------------------------------
 // Request translation
 
+/**
+ * The request's `anthropic-beta` flags joined with the adapter's own (its `headers` option), each
+ * once; nothing when the request has none, so the adapter's header stands alone.
+ */
+function betaHeaders(request: ModelRequest, own: Record<string, string>): Record<string, string> | undefined {
+  const betas = request.anthropic?.betas ?? [];
+  if (betas.length === 0) return undefined;
+  const configured = Object.entries(own).find(([name]) => name.toLowerCase() === 'anthropic-beta')?.[1];
+  const flags = new Set([...(configured ?? '').split(','), ...betas].map((flag) => flag.trim()));
+  flags.delete('');
+  return { 'anthropic-beta': [...flags].join(',') };
+}
+
+/** Whether system messages may stand in the middle of `messages` (Anthropic's beta for it). */
+function midConversationSystem(request: ModelRequest): boolean {
+  return (request.anthropic?.betas ?? []).some((flag) => flag.startsWith('mid-conversation-system'));
+}
+
 interface WireRequest {
   body: Record<string, unknown>;
   /** The tool that carries a JSON answer, when the response format has a schema. */
@@ -241,7 +278,14 @@ function toRequestBody({
   stream: boolean;
   maxTokensDefault: number;
 }): WireRequest {
-  const systemMessages = request.messages.filter((message) => message.role === 'system');
+  // The system messages before the conversation form `system`; later ones stay in place when the
+  // beta that allows it is on, and otherwise join `system` (the API has no system turn without it).
+  const inPlace = midConversationSystem(request);
+  const firstTurn = request.messages.findIndex((message) => message.role !== 'system');
+  const systemMessages = request.messages.filter(
+    (message, index): message is SystemMessage =>
+      message.role === 'system' && (!inPlace || firstTurn === -1 || index < firstTurn),
+  );
   const systemParts = systemMessages.map((message) => message.content);
   const tools: WireBlock[] = (request.tools ?? []).map((tool) => ({
     name: tool.name,
@@ -267,8 +311,21 @@ function toRequestBody({
     }
   }
   let maxTokens = request.maxOutputTokens ?? maxTokensDefault;
-  const body: Record<string, unknown> = { model, messages: toWireMessages(request.messages) };
-  const budget = thinkingBudgetOf(request.reasoning);
+  const body: Record<string, unknown> = {
+    model,
+    messages: toWireMessages(
+      inPlace ? request.messages.slice(firstTurn === -1 ? 0 : firstTurn) : request.messages,
+      inPlace,
+    ),
+  };
+  const own = request.anthropic?.fields ?? {};
+  // The caller's own thinking or effort settings win: no budget derived from an effort then.
+  const budget =
+    own.thinking !== undefined
+      ? undefined
+      : own.output_config !== undefined
+        ? request.reasoning?.budgetTokens
+        : thinkingBudgetOf(request.reasoning);
   if (budget !== undefined) {
     // max_tokens counts thinking too and must exceed the budget: the answer keeps its own room.
     if (budget >= maxTokens) maxTokens += budget;
@@ -293,6 +350,7 @@ function toRequestBody({
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.topP !== undefined) body.top_p = request.topP;
   if (request.stop !== undefined && request.stop.length > 0) body.stop_sequences = request.stop;
+  for (const [name, value] of Object.entries(own)) body[name] = value;
   if (stream) body.stream = true;
   return { body, jsonToolName };
 }
@@ -305,7 +363,7 @@ function toWireToolChoice(choice: ModelRequest['toolChoice']): Record<string, un
 
 type WireBlock = Record<string, unknown>;
 interface WireMessage {
-  role: 'user' | 'assistant';
+  role: 'user' | 'assistant' | 'system';
   content: string | WireBlock[];
 }
 
@@ -314,9 +372,9 @@ interface WireMessage {
  * messages of one side merge into one turn, so parallel tool results arrive as one user message
  * with a `tool_result` block each (which the API requires).
  */
-function toWireMessages(messages: Message[]): WireMessage[] {
-  const turns: { role: 'user' | 'assistant'; blocks: WireBlock[] }[] = [];
-  const append = (role: 'user' | 'assistant', blocks: WireBlock[]) => {
+function toWireMessages(messages: Message[], systemInPlace = false): WireMessage[] {
+  const turns: { role: 'user' | 'assistant' | 'system'; blocks: WireBlock[] }[] = [];
+  const append = (role: 'user' | 'assistant' | 'system', blocks: WireBlock[]) => {
     const last = turns.at(-1);
     if (last?.role === role) last.blocks.push(...blocks);
     else turns.push({ role, blocks });
@@ -324,6 +382,10 @@ function toWireMessages(messages: Message[]): WireMessage[] {
   for (const message of messages) {
     switch (message.role) {
       case 'system':
+        if (systemInPlace)
+          append('system', [
+            { type: 'text', text: message.content, ...cacheControlOf(message.cacheControl) },
+          ]);
         break;
       case 'user':
         append(

@@ -78,10 +78,14 @@ const messagesRequestFields = {
   system: z.union([z.string(), z.array(textBlockSchema)]).optional(),
   messages: z
     .array(
-      z.object({
-        role: z.enum(['user', 'assistant']),
-        content: z.union([z.string(), z.array(requestBlockSchema)]),
-      }),
+      z.union([
+        z.object({
+          role: z.enum(['user', 'assistant']),
+          content: z.union([z.string(), z.array(requestBlockSchema)]),
+        }),
+        // Anywhere in the conversation (Claude Code's beta `mid-conversation-system-*`).
+        z.object({ role: z.literal('system'), content: z.union([z.string(), z.array(textBlockSchema)]) }),
+      ]),
     )
     .min(1, 'must contain at least one message'),
   tools: z
@@ -109,13 +113,19 @@ const messagesRequestFields = {
     .discriminatedUnion('type', [
       z.object({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1024) }),
       z.object({ type: z.literal('disabled') }),
+      // The model decides how much to think (its effort from `output_config`).
+      z.looseObject({ type: z.literal('adaptive') }),
     ])
     .optional(),
+  // Passed to Anthropic as given; `effort` also becomes other providers' reasoning effort.
+  output_config: z.looseObject({ effort: z.enum(['low', 'medium', 'high', 'max']).optional() }).optional(),
+  // Anthropic's context editing (a beta): passed to Anthropic as given, dropped elsewhere.
+  context_management: z.record(z.string(), z.unknown()).optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
   stop_sequences: z.array(z.string()).optional(),
   stream: z.boolean().optional(),
-  // Accepted and ignored, harmlessly: bookkeeping that changes no answer (docs/gateway.md).
+  // Passed to Anthropic as given; elsewhere bookkeeping that changes no answer (docs/gateway.md).
   metadata: z.object({ user_id: z.string().nullish() }).optional(),
   service_tier: z.enum(['auto', 'standard_only']).optional(),
 };
