@@ -298,7 +298,7 @@ function createListenConnection({
   logger: Logger;
 }) {
   const subscribers = new Map<string, Set<(payload: string) => void>>();
-  const locks = new Set<{ key: SessionLockKey; held: boolean }>();
+  const locks = new Set<{ key: SessionLockKey; held: boolean; taking: boolean }>();
   const inUse = () => subscribers.size > 0 || locks.size > 0;
   let connection: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
@@ -327,15 +327,28 @@ function createListenConnection({
     checkTimer.unref();
   }
 
-  /** Takes the locks not held yet on `client` (the lock is reentrant: never twice). */
+  /**
+   * Takes the locks not held yet on `client`, one attempt at a time per lock: the lock is
+   * reentrant, and taken twice it would outlive one unlock.
+   */
   async function takeLocks(client: pg.Client): Promise<void> {
     for (const lock of locks) {
-      if (lock.held) continue;
-      const result = await client.query<{ held: boolean }>(SESSION_LOCK_SQL.acquire, [
-        lock.key.namespace,
-        lock.key.name,
-      ]);
-      lock.held = result.rows[0]?.held === true && connection === client && locks.has(lock);
+      if (lock.held || lock.taking) continue;
+      lock.taking = true;
+      try {
+        const result = await client.query<{ held: boolean }>(SESSION_LOCK_SQL.acquire, [
+          lock.key.namespace,
+          lock.key.name,
+        ]);
+        lock.held = result.rows[0]?.held === true && connection === client;
+        // Released while it was being taken: give it back.
+        if (lock.held && !locks.has(lock)) {
+          lock.held = false;
+          await client.query(SESSION_LOCK_SQL.release, [lock.key.namespace, lock.key.name]);
+        }
+      } finally {
+        lock.taking = false;
+      }
     }
   }
 
@@ -461,7 +474,7 @@ function createListenConnection({
 
   async function holdSessionLock(key: SessionLockKey): Promise<SessionLockHold> {
     if (closed) throw new Error('The database client is closed.');
-    const lock = { key: { ...key }, held: false };
+    const lock = { key: { ...key }, held: false, taking: false };
     locks.add(lock);
     const hold: SessionLockHold = {
       isHeld: () => lock.held,
