@@ -67,7 +67,13 @@ export type { RunTelemetry, RunReleaseReason } from './telemetry/run-telemetry.j
 export { openStore, type OpenStoreOptions } from './journal/open-store.js';
 export { createPgliteClient, type PgliteClientOptions } from './journal/pglite-client.js';
 export { createPgClient, type PgClientOptions } from './journal/pg-client.js';
-export type { SqlClient, SqlExecutor, SqlResult } from './journal/sql-client.js';
+export type {
+  SessionLockHold,
+  SessionLockKey,
+  SqlClient,
+  SqlExecutor,
+  SqlResult,
+} from './journal/sql-client.js';
 export type { JournalStore } from './journal/store.js';
 export {
   TERMINAL_STATUSES,
@@ -83,6 +89,7 @@ export {
   type StepStatus,
   type NewRun,
   type RunFilter,
+  type LivenessHold,
 } from './journal/types.js';
 
 // Models

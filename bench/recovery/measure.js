@@ -2,7 +2,8 @@
 //
 // keel: worker A (a `keel worker` process) claims a run and starts its slow tool; worker B
 // starts and idles; A gets SIGKILL. Measured from the kill: until B reclaims the run (its fencing
-// token moves) and until B writes its first journal entry. Target: at most lease + 1 s.
+// token moves) and until B writes its first journal entry. Target: at most 1 s with the default
+// 5 s lease unchanged (A's liveness lock dies with it; the lease is for stalled workers).
 //
 // dbos (context): DBOS recovers only the workflows of its own executor id, when a process with
 // that id launches. Worker A (executor worker-a) runs a workflow with a slow step and gets

@@ -112,6 +112,58 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
       await client.close();
     }
   });
+
+  it('holds a session lock on its dedicated connection, loses it with the connection and takes it again', async () => {
+    const client = open('keel_test_session_lock');
+    const key = { namespace: 7_001, name: `lock-${process.pid}-${Date.now()}` };
+    const lockHolders = async () =>
+      (
+        await admin.query<{ pid: number; application_name: string }>(
+          `SELECT activity.pid, activity.application_name
+           FROM pg_locks AS lock JOIN pg_stat_activity AS activity USING (pid)
+           WHERE lock.locktype = 'advisory' AND lock.classid = $1::int4::oid AND lock.objid = hashtext($2)::oid
+             AND lock.objsubid = 2 AND lock.granted`,
+          [key.namespace, key.name],
+        )
+      ).rows;
+    try {
+      const hold = await client.holdSessionLock!(key);
+      expect(hold.isHeld()).toBe(true);
+      const [first] = await lockHolders();
+      expect(first?.application_name).toBe('keel_test_session_lock');
+      // Another session cannot take it while it is held.
+      const other = open('keel_test_session_lock_other');
+      const refused = await other.holdSessionLock!(key);
+      expect(refused.isHeld()).toBe(false);
+      await refused.release();
+      await other.close();
+
+      // The connection dies (as it does with its process): the lock goes with it; the client
+      // reconnects and takes it again by itself, on a new backend.
+      await terminate('keel_test_session_lock');
+      await waitFor(async () => {
+        const holders = await lockHolders();
+        return holders.length === 1 && holders[0]?.pid !== first?.pid;
+      });
+      await waitFor(() => hold.isHeld());
+      expect((await lockHolders()).map((holder) => holder.application_name)).toEqual([
+        'keel_test_session_lock',
+      ]);
+
+      await hold.release();
+      expect(hold.isHeld()).toBe(false);
+      expect(await lockHolders()).toEqual([]);
+      // Nothing else used the dedicated connection: it is closed.
+      await waitFor(async () => {
+        const connections = await admin.query<{ count: number }>(
+          `SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'keel_test_session_lock'`,
+        );
+        return connections.rows[0]?.count === 0;
+      });
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe('pg connection settings', () => {

@@ -5,13 +5,14 @@ import type { CustomTypesConfig, PoolClient, PoolConfig } from 'pg';
 import { silentLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 import { isConnectionError, toDatabaseError } from './sql-client.js';
-import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
+import { SESSION_LOCK_SQL } from './sql-client.js';
+import type { SessionLockHold, SessionLockKey, SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
 
 /** Options of `createPgClient`. */
 export interface PgClientOptions {
   /** `postgres://user:password@host:port/database` (the usual `DATABASE_URL`). */
   connectionString: string;
-  /** Pool size (default 10). LISTEN uses one more, dedicated connection. */
+  /** Pool size (default 10). LISTEN and held session locks use one more, dedicated connection. */
   max?: number;
   /** How long to wait for a connection, from the server or the pool, before failing (default 10 s). */
   connectionTimeoutMillis?: number;
@@ -212,6 +213,7 @@ export function createPgClient({
     exec: executor.exec,
     transaction,
     listen: notifications.listen,
+    holdSessionLock: notifications.holdSessionLock,
     async notify(channel, payload) {
       await executor.query('SELECT pg_notify($1, $2)', [channel, payload]);
     },
@@ -279,8 +281,10 @@ function isRoundTrip(error: unknown): boolean {
 const ANSWERED_AT_ONCE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
- * The one dedicated LISTEN connection of a client. It is opened by the first subscription,
- * closed with the last one, and reopened with backoff whenever it drops in between.
+ * The one dedicated connection of a client, for LISTEN and held session locks. It is opened by
+ * the first subscription or lock, closed with the last one, and reopened with backoff whenever
+ * it drops in between; locks are taken again on the new connection (until then, and whenever
+ * another session holds the key, `isHeld()` is false and the check retries them).
  */
 function createListenConnection({
   connectionConfig,
@@ -294,6 +298,8 @@ function createListenConnection({
   logger: Logger;
 }) {
   const subscribers = new Map<string, Set<(payload: string) => void>>();
+  const locks = new Set<{ key: SessionLockKey; held: boolean; taking: boolean }>();
+  const inUse = () => subscribers.size > 0 || locks.size > 0;
   let connection: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
@@ -311,7 +317,8 @@ function createListenConnection({
       checkTimer = undefined;
       if (connection !== client) return;
       client.query('SELECT 1').then(
-        () => {
+        async () => {
+          await takeLocks(client).catch(() => {});
           if (connection === client) scheduleCheck(client);
         },
         (error: unknown) => client.emit('error', error instanceof Error ? error : new Error(String(error))),
@@ -320,11 +327,39 @@ function createListenConnection({
     checkTimer.unref();
   }
 
+  /**
+   * Takes the locks not held yet on `client`, one attempt at a time per lock: the lock is
+   * reentrant, and taken twice it would outlive one unlock.
+   */
+  async function takeLocks(client: pg.Client): Promise<void> {
+    for (const lock of locks) {
+      if (lock.held || lock.taking) continue;
+      lock.taking = true;
+      try {
+        const result = await client.query<{ held: boolean }>(SESSION_LOCK_SQL.acquire, [
+          lock.key.namespace,
+          lock.key.name,
+        ]);
+        lock.held = result.rows[0]?.held === true && connection === client;
+        // Released while it was being taken: give it back.
+        if (lock.held && !locks.has(lock)) {
+          lock.held = false;
+          await client.query(SESSION_LOCK_SQL.release, [lock.key.namespace, lock.key.name]);
+        }
+      } finally {
+        lock.taking = false;
+      }
+    }
+  }
+
   async function connect(): Promise<void> {
     const client = new pg.Client(connectionConfig);
     const dropped = (error?: Error) => {
       if (connection !== client && connection !== undefined) return;
-      if (connection === client) connection = undefined;
+      if (connection === client) {
+        connection = undefined;
+        for (const lock of locks) lock.held = false;
+      }
       client.removeAllListeners('end');
       client.end().catch(() => {});
       if (error) logger.warn('LISTEN connection lost; reconnecting', { error: error.message });
@@ -350,13 +385,19 @@ function createListenConnection({
       await client.end().catch(() => {});
       throw toDatabaseError(error);
     }
-    if (closed || subscribers.size === 0) {
+    if (closed || !inUse()) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});
       return;
     }
     connection = client;
     failedAttempts = 0;
+    try {
+      await takeLocks(client);
+    } catch (error) {
+      client.emit('error', error instanceof Error ? error : new Error(String(error)));
+      throw toDatabaseError(error);
+    }
     scheduleCheck(client);
   }
 
@@ -368,14 +409,18 @@ function createListenConnection({
   }
 
   function scheduleReconnect(): void {
-    if (closed || subscribers.size === 0 || reconnectTimer !== undefined || connecting !== undefined) return;
+    if (closed || !inUse() || reconnectTimer !== undefined || connecting !== undefined) return;
     // Full jitter keeps a fleet of workers from reconnecting in lockstep after an outage.
     const delay = Math.random() * Math.min(max, initial * 2 ** failedAttempts);
     failedAttempts++;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       ensureConnected().then(
-        () => logger.info('LISTEN connection restored', { channels: [...subscribers.keys()] }),
+        () =>
+          logger.info('LISTEN connection restored', {
+            channels: [...subscribers.keys()],
+            locksHeld: [...locks].filter((lock) => lock.held).length,
+          }),
         (error: unknown) => {
           logger.warn('LISTEN reconnect failed', {
             error: (error as Error).message,
@@ -420,11 +465,40 @@ function createListenConnection({
     if (!callbacks?.delete(onNotify) || callbacks.size > 0) return;
     subscribers.delete(channel);
     const client = connection;
-    if (subscribers.size === 0) {
+    if (!inUse()) {
       await stop();
     } else if (client !== undefined) {
       await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
     }
+  }
+
+  async function holdSessionLock(key: SessionLockKey): Promise<SessionLockHold> {
+    if (closed) throw new Error('The database client is closed.');
+    const lock = { key: { ...key }, held: false, taking: false };
+    locks.add(lock);
+    const hold: SessionLockHold = {
+      isHeld: () => lock.held,
+      async release() {
+        if (!locks.delete(lock)) return;
+        const client = connection;
+        if (lock.held && client !== undefined)
+          await client.query(SESSION_LOCK_SQL.release, [key.namespace, key.name]).catch(() => {});
+        lock.held = false;
+        if (!inUse()) await stop();
+      },
+    };
+    if (reconnectTimer !== undefined) return hold; // taken when the reconnect succeeds
+    try {
+      if (connection === undefined) await ensureConnected();
+      // A connection opened just before this lock was added did not take it.
+      else await takeLocks(connection);
+    } catch (error) {
+      logger.warn('lock connection unavailable; retrying in the background', {
+        error: (error as Error).message,
+      });
+      scheduleReconnect();
+    }
+    return hold;
   }
 
   async function stop(): Promise<void> {
@@ -443,9 +517,11 @@ function createListenConnection({
 
   return {
     listen,
+    holdSessionLock,
     async close() {
       closed = true;
       subscribers.clear();
+      locks.clear();
       await connecting?.catch(() => {});
       await stop();
     },

@@ -6,6 +6,7 @@ import { KeelError } from '../errors/keel-error.js';
 import type { Logger } from '../util/logger.js';
 import { ensurePrivateDirectory, writePrivateFile } from '../util/private-files.js';
 import { currentProcessIdentity, holderState } from '../util/process-identity.js';
+import { SESSION_LOCK_SQL } from './sql-client.js';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client.js';
 
 /** Options of `createPgliteClient`. */
@@ -82,6 +83,21 @@ export async function createPgliteClient({ dataDir, logger }: PgliteClientOption
     },
     async notify(channel, payload) {
       await database.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+    // One connection, one process: the lock lives as long as this database instance, so a
+    // process that opens the directory after the owner died finds none of the dead one's locks.
+    async holdSessionLock({ namespace, name }) {
+      const params = [namespace, name];
+      const acquired = await executor.query<{ held: boolean }>(SESSION_LOCK_SQL.acquire, params);
+      let held = acquired.rows[0]?.held === true;
+      return {
+        isHeld: () => held && !database.closed,
+        async release() {
+          if (!held) return;
+          held = false;
+          if (!database.closed) await executor.query(SESSION_LOCK_SQL.release, params);
+        },
+      };
     },
     async close() {
       try {

@@ -64,7 +64,37 @@ export interface SqlClient extends SqlExecutor {
    * wedged process (see `src/server/health.ts`). Optional: clients that cannot tell omit it.
    */
   lastRoundTripAt?(): number | undefined;
+  /**
+   * Holds the session-level advisory lock `(namespace, hashtext(name))` on a connection of its
+   * own (on `pg`, the dedicated connection LISTEN uses; on PGlite, its one connection) until
+   * released. It is taken now and again after every reconnect, so it lives exactly as long as
+   * this process's connection does: when the process dies, the database drops the connection and
+   * the lock with it, and every other session sees that in `pg_locks` at once. Resolves after the
+   * first attempt, held or not (database down, or the key held by another session). Optional:
+   * a client that cannot hold a session (one bound to a transaction) omits it.
+   */
+  holdSessionLock?(key: SessionLockKey): Promise<SessionLockHold>;
 }
+
+/** The key of a session-level advisory lock: its two-int4 form, the second `hashtext(name)`. */
+export interface SessionLockKey {
+  namespace: number;
+  name: string;
+}
+
+/** A session-level lock kept by `SqlClient.holdSessionLock`. */
+export interface SessionLockHold {
+  /** True while the lock's connection is up and the lock is this process's. */
+  isHeld(): boolean;
+  /** Unlocks it (and closes the dedicated connection if nothing else needs it). Idempotent. */
+  release(): Promise<void>;
+}
+
+/** The two statements of a session lock; `$1` the namespace, `$2` the name. */
+export const SESSION_LOCK_SQL = {
+  acquire: 'SELECT pg_try_advisory_lock($1::int4, hashtext($2::text)) AS held',
+  release: 'SELECT pg_advisory_unlock($1::int4, hashtext($2::text))',
+} as const;
 
 /** Node socket errors that mean "the database is not reachable right now". */
 const CONNECTION_ERROR_CODES = new Set([

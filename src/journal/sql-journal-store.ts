@@ -11,7 +11,7 @@ import { withSessionLock } from './session-lock.js';
 import { TRACE_ID_SQL } from './migration-0023-run-search.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
-import type { SqlClient, SqlExecutor } from './sql-client.js';
+import type { SessionLockHold, SqlClient, SqlExecutor } from './sql-client.js';
 import type { JournalStore } from './store.js';
 import {
   toApprovalRecord,
@@ -27,6 +27,7 @@ import {
 } from './sql-rows.js';
 import { fromStorableText, toStorableText } from './storable-json.js';
 import { statusForStopReason } from './types.js';
+import { livenessLockKey, OWNER_GONE_SQL } from './worker-liveness.js';
 import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
 
 /** Options of `createSqlJournalStore`. */
@@ -63,7 +64,9 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
  * Fencing: a lease is held while the run is `running` with the same owner and fence. Each
  * fenced write checks that in the statement that writes, locking the run row (`FOR SHARE`), so
  * a claim by another worker either happens before (the write is refused with `LeaseLostError`,
- * nothing written) or after (the new owner sees the write when it loads the journal).
+ * nothing written) or after (the new owner sees the write when it loads the journal). A claim
+ * takes a running run over when its lease expired, or at once when its owner's liveness lock is
+ * gone (the process died: see `worker-liveness.ts`); either way it bumps the fence.
  *
  * Append-only steps: once a step is `completed` or `failed`, it never changes. A second
  * `completeStep` for the same seq is a no-op that keeps the first record and its payload,
@@ -90,6 +93,8 @@ export function createSqlJournalStore({
   const endedChannel = `${schema}_run_ended`.slice(0, MAX_CHANNEL_LENGTH);
   const leaseInterval = (parameter: string) => `now() + ${parameter}::float8 * interval '1 millisecond'`;
   const unsubscribers = new Set<() => Promise<void>>();
+  /** The liveness locks this store holds, by lease owner (see `holdLiveness`). */
+  const liveness = new Map<string, SessionLockHold>();
 
   const heldLease = `
     lease AS (
@@ -251,7 +256,7 @@ export function createSqlJournalStore({
 
     async claimRuns({ owner, limit, leaseMs, agents, ids }) {
       if (limit <= 0 || agents?.length === 0 || ids?.length === 0) return [];
-      const params: unknown[] = [owner, leaseMs, limit];
+      const params: unknown[] = [owner, leaseMs, limit, liveness.get(owner)?.isHeld() === true];
       let filters = '';
       if (agents !== undefined) {
         params.push([...agents]);
@@ -261,12 +266,14 @@ export function createSqlJournalStore({
         params.push([...ids]);
         filters += ` AND id = ANY($${params.length}::text[])`;
       }
-      const result = await client.query<RunRow & { claimed_from: string }>(
+      const result = await client.query<RunRow & { claimed_from: string; owner_gone: boolean }>(
         // A queued run of a session waits for the earlier live runs of its session (tenant-scoped,
         // served by runs_tenant_session_created); a running one being recovered never waits, nor
-        // does a waiting one (it was claimed before), once its not-before time has come.
+        // does a waiting one (it was claimed before), once its not-before time has come. A running
+        // one is taken over when its lease expired or its owner died (its liveness lock is gone).
         `WITH candidates AS (
-           SELECT id, status AS claimed_from FROM ${runs} AS candidate
+           SELECT id, status AS claimed_from, status = 'running' AND lease_expires_at >= now() AS owner_gone
+           FROM ${runs} AS candidate
            WHERE ((status = 'queued' AND available_at <= now()
                    AND (session_id IS NULL OR NOT EXISTS (
                      SELECT 1 FROM ${runs} AS earlier
@@ -274,7 +281,7 @@ export function createSqlJournalStore({
                        AND (earlier.created_at, earlier.id) < (candidate.created_at, candidate.id)
                        AND earlier.status NOT IN ${TERMINAL_SQL})))
                   OR (status = 'waiting' AND available_at <= now())
-                  OR (status = 'running' AND lease_expires_at < now()))
+                  OR (status = 'running' AND (lease_expires_at < now() OR ${OWNER_GONE_SQL})))
              ${filters}
            ORDER BY created_at, id
            LIMIT $3
@@ -284,6 +291,7 @@ export function createSqlJournalStore({
            status = 'running',
            lease_owner = $1,
            lease_expires_at = ${leaseInterval('$2')},
+           lease_liveness = $4,
            fence = run.fence + 1,
            -- Resuming after a wait for a provider is not a new attempt at the run (a crash is).
            attempts = run.attempts + CASE WHEN run.status = 'waiting' THEN 0 ELSE 1 END,
@@ -293,12 +301,30 @@ export function createSqlJournalStore({
            updated_at = now()
          FROM candidates
          WHERE run.id = candidates.id
-         RETURNING run.*, candidates.claimed_from`,
+         RETURNING run.*, candidates.claimed_from, candidates.owner_gone`,
         params,
       );
       return result.rows
-        .map((row) => ({ ...toRunRecord(row), leaseRecovered: row.claimed_from === 'running' }))
+        .map((row) => ({
+          ...toRunRecord(row),
+          leaseRecovered: row.claimed_from === 'running',
+          ownerGone: row.owner_gone === true,
+        }))
         .sort(byCreation);
+    },
+
+    async holdLiveness(owner) {
+      if (liveness.has(owner)) throw new Error(`Liveness of ${owner} is already held by this store.`);
+      if (client.holdSessionLock === undefined) return undefined;
+      const hold = await client.holdSessionLock(livenessLockKey(owner));
+      liveness.set(owner, hold);
+      return {
+        isHeld: () => hold.isHeld(),
+        async release() {
+          if (liveness.get(owner) === hold) liveness.delete(owner);
+          await hold.release();
+        },
+      };
     },
 
     async heartbeat({ leases, leaseMs }) {
@@ -814,6 +840,8 @@ export function createSqlJournalStore({
 
     async close() {
       for (const unsubscribe of [...unsubscribers]) await unsubscribe().catch(() => {});
+      for (const hold of [...liveness.values()]) await hold.release().catch(() => {});
+      liveness.clear();
       if (closeClient) await client.close();
     },
   };

@@ -294,7 +294,7 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
       expect(afterWait).toMatchObject({ id: fresh.id, leaseRecovered: false, attempts: 2 });
       await expireLease(afterWait.id);
       const recovered = await claimOne('worker-4');
-      expect(recovered).toMatchObject({ id: fresh.id, leaseRecovered: true, attempts: 3 });
+      expect(recovered).toMatchObject({ id: fresh.id, leaseRecovered: true, ownerGone: false, attempts: 3 });
       await store.finishRun(leaseOf(recovered), {
         stopReason: 'completed',
         usage: { inputTokens: 0, outputTokens: 0 },
@@ -302,6 +302,87 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
         stepCount: 0,
       });
       expect(await store.getRun(fresh.id)).not.toHaveProperty('leaseRecovered');
+    });
+  });
+
+  describe('worker liveness', () => {
+    // Liveness locks are database-wide: owners unique to this test, whatever else runs.
+    const uniqueOwner = (name: string) => `${name}:${schema}`;
+
+    it('makes a running run claimable at once when its owner’s liveness lock is gone, and fences the owner', async () => {
+      const { run } = await store.createRun(newRun());
+      const owner = uniqueOwner('dies');
+      const liveness = await store.holdLiveness(owner);
+      expect(liveness?.isHeld()).toBe(true);
+      const [held] = await store.claimRuns({ owner, limit: 1, leaseMs: 60_000 });
+      expect(held).toMatchObject({ id: run.id, leaseOwner: owner, leaseRecovered: false, ownerGone: false });
+      await store.completeStep(leaseOf(held!), stepEnd(0));
+
+      // Alive (lock held): another worker cannot take the run before its lease expires.
+      const other = createSqlJournalStore({ client, schema });
+      expect(await other.claimRuns({ owner: uniqueOwner('other'), limit: 1, leaseMs: 60_000 })).toEqual([]);
+
+      // Gone (what the database does when the owner's process dies): claimable at once.
+      await liveness!.release();
+      expect(liveness!.isHeld()).toBe(false);
+      const [taken] = await other.claimRuns({ owner: uniqueOwner('other'), limit: 1, leaseMs: 60_000 });
+      expect(taken).toMatchObject({
+        id: run.id,
+        leaseOwner: uniqueOwner('other'),
+        fence: held!.fence + 1,
+        attempts: 2,
+        leaseRecovered: true,
+        ownerGone: true,
+      });
+      // Its lease was still running: the claim did not wait for it.
+      expect(held!.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 30_000);
+      await expectLeaseLost(store.completeStep(leaseOf(held!), stepEnd(1)));
+      expect((await store.loadSteps(run.id)).map((step) => step.seq)).toEqual([0]);
+      await other.close();
+    });
+
+    it('leaves a run claimed without a liveness lock, or while it was not held, to its lease', async () => {
+      const { run: first } = await store.createRun(newRun());
+      const { run: second } = await store.createRun(newRun());
+      // No lock at all (a worker of an earlier version): not "gone", only expired.
+      const [plain] = await store.claimRuns({ owner: uniqueOwner('plain'), limit: 1, leaseMs: 60_000 });
+      expect(plain?.id).toBe(first.id);
+      // A lock given up before the claim: the claim does not count on it.
+      const owner = uniqueOwner('released');
+      const liveness = await store.holdLiveness(owner);
+      await liveness!.release();
+      const [unheld] = await store.claimRuns({ owner, limit: 1, leaseMs: 60_000 });
+      expect(unheld?.id).toBe(second.id);
+
+      expect(await store.claimRuns({ owner: uniqueOwner('other'), limit: 2, leaseMs: 60_000 })).toEqual([]);
+      await expireLease(first.id);
+      const [recovered] = await store.claimRuns({ owner: uniqueOwner('other'), limit: 2, leaseMs: 60_000 });
+      expect(recovered).toMatchObject({ id: first.id, leaseRecovered: true, ownerGone: false });
+    });
+
+    it('keeps the runs of a live owner, however many workers poll', async () => {
+      for (let i = 0; i < 3; i++) await store.createRun(newRun());
+      const owner = uniqueOwner('alive');
+      const liveness = await store.holdLiveness(owner);
+      const claimed = await store.claimRuns({ owner, limit: 3, leaseMs: 60_000 });
+      expect(claimed).toHaveLength(3);
+      const pollers = Array.from({ length: 3 }, () => createSqlJournalStore({ client, schema }));
+      const polls = await Promise.all(
+        pollers.map((poller, index) =>
+          poller.claimRuns({ owner: uniqueOwner(`poller-${index}`), limit: 3, leaseMs: 60_000 }),
+        ),
+      );
+      expect(polls.flat()).toEqual([]);
+      // Closing the store gives its locks up.
+      await store.close();
+      const taken = await pollers[0]!.claimRuns({
+        owner: uniqueOwner('poller-0'),
+        limit: 3,
+        leaseMs: 60_000,
+      });
+      expect(taken.map((run) => run.ownerGone)).toEqual([true, true, true]);
+      expect(liveness!.isHeld()).toBe(false);
+      for (const poller of pollers) await poller.close();
     });
   });
 

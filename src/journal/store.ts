@@ -5,6 +5,7 @@ import type {
   ApprovalRecord,
   HeartbeatResult,
   Lease,
+  LivenessHold,
   NewApproval,
   NewRun,
   RunEnd,
@@ -50,7 +51,11 @@ export interface JournalStore {
    * ended: a session's messages are answered one at a time, in order.
    * `agents` restricts the claim to runs of those agents (a worker claims only what it can run);
    * `ids` to those runs (the CLI's in-process worker runs only the run it submitted).
-   * Each claimed run says whether the claim took over an expired lease (`leaseRecovered`).
+   * A running run is also claimable before its lease expires when it was claimed by an owner
+   * holding its liveness lock (see `holdLiveness`) and that lock is gone: the owner's process
+   * died. Each claimed run says whether the claim took a running run over (`leaseRecovered`),
+   * and whether it did so because its owner was gone (`ownerGone`). A claim by an owner whose
+   * liveness this store holds marks the runs it claims so.
    */
   claimRuns(options: {
     owner: string;
@@ -59,6 +64,16 @@ export interface JournalStore {
     agents?: readonly string[];
     ids?: readonly string[];
   }): Promise<ClaimedRun[]>;
+  /**
+   * Declares `owner` alive for as long as this process's connection to the database lives: on
+   * Postgres a session-level advisory lock on a dedicated connection, on PGlite one on its single
+   * connection (see `worker-liveness.ts`). Runs this store claims for `owner` while the lock is
+   * held become claimable by anyone the moment it is gone, instead of when their lease expires;
+   * a process that is merely stalled keeps its lock, and its runs their lease. Call it before
+   * claiming; release it after the last run was finished or handed back. Resolves to undefined
+   * when the client cannot hold a session (leases alone then recover the owner's runs).
+   */
+  holdLiveness(owner: string): Promise<LivenessHold | undefined>;
   /** Extends the leases still held; reports lost leases and cancellation requests. */
   heartbeat(options: { leases: readonly Lease[]; leaseMs: number }): Promise<HeartbeatResult[]>;
   /** Gives a claimed run back to the queue (drain on shutdown), runnable after `delayMs`. */

@@ -99,6 +99,19 @@ export interface ClaimedRun extends RunRecord {
    * run (new, or handed back by a draining worker) and a waiting one whose not-before time came.
    */
   leaseRecovered: boolean;
+  /**
+   * True when the claim took the run over before its lease expired, because the worker that
+   * held it had died (its liveness lock was gone; see `JournalStore.holdLiveness`).
+   */
+  ownerGone: boolean;
+}
+
+/** A worker's liveness lock (`JournalStore.holdLiveness`). */
+export interface LivenessHold {
+  /** False while the lock's connection is down (runs claimed then are covered by their lease only). */
+  isHeld(): boolean;
+  /** Gives the lock up: the owner's remaining running runs become claimable at once. Idempotent. */
+  release(): Promise<void>;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { expect, it } from 'vitest';
 import { z } from 'zod';
 import { DatabaseUnavailableError } from '../errors/storage-errors.js';
+import { openStore } from '../journal/open-store.js';
 import type { JournalStore } from '../journal/store.js';
+import { LIVENESS_LOCK_NAMESPACE } from '../journal/worker-liveness.js';
 import { createScriptedModel } from '../model/builtin-model.js';
 import { createMemoryStore } from '../testing/memory-store.js';
 import { defineTool } from '../tools/tool.js';
@@ -162,6 +164,40 @@ it('reports a recovered claim that it ends at once (a cancel request) before the
  * An agent whose one tool call runs until its execution is aborted, with a tally of the tool's
  * executions: started, running now, the most at once, and the abort codes they ended with.
  */
+it('holds its liveness lock from before its first claim until it stopped, and claims with it', async () => {
+  const { store, client } = await openStore({ dataDir: 'memory://' });
+  const livenessLocks = async () =>
+    (
+      await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int4::oid`,
+        [LIVENESS_LOCK_NAMESPACE],
+      )
+    ).rows[0]?.n;
+  const { agent, tally } = blockingAgent();
+  const { run } = await store.createRun({ agent: 'blocked', input: 'go' });
+  const worker = createWorker({
+    store,
+    agents: [agent],
+    leaseMs: 60_000,
+    pollMs: 50,
+    drainTimeoutMs: 100,
+    logger: silentLogger,
+  });
+  worker.start();
+  await waitUntil(() => tally.started === 1);
+  expect(await livenessLocks()).toBe(1);
+  const marked = await client.query<{ lease_liveness: boolean }>(
+    'SELECT lease_liveness FROM keel.runs WHERE id = $1',
+    [run.id],
+  );
+  expect(marked.rows[0]?.lease_liveness).toBe(true);
+  await worker.stop();
+  // Handed back first (drained), then the lock given up: nothing was left to take over.
+  expect(await store.getRun(run.id)).toMatchObject({ status: 'queued', leaseOwner: null });
+  expect(await livenessLocks()).toBe(0);
+  await store.close();
+}, 30_000);
+
 function blockingAgent() {
   const tally = { started: 0, running: 0, maxRunning: 0, abortCodes: [] as string[] };
   const block = defineTool({

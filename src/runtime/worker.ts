@@ -3,7 +3,7 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { ClaimedRun, Lease, RunEnd, RunRecord } from '../journal/types.js';
+import type { ClaimedRun, Lease, LivenessHold, RunEnd, RunRecord } from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -23,7 +23,11 @@ import { guardTelemetry, type RunTelemetry } from '../telemetry/run-telemetry.js
 import { createTextDeltaWriter } from './text-delta-writer.js';
 import { createWakeSignal } from './wake-signal.js';
 
-/** Default lease on a claimed run. Recovery after a worker dies takes about this long. */
+/**
+ * Default lease on a claimed run. Recovering the runs of a worker that stalled or was cut off
+ * takes about this long; those of a worker whose process died are recovered at the next poll of
+ * another worker (its liveness lock is gone, see `JournalStore.holdLiveness`).
+ */
 export const DEFAULT_LEASE_MS = 5_000;
 
 /** The options of `createWorker`: store, agents, concurrency, lease, policies, telemetry. */
@@ -35,7 +39,10 @@ export interface WorkerOptions {
   /** Lease on claimed runs. Default 5 s; heartbeats renew it every `leaseMs / 4`. */
   leaseMs?: number;
   heartbeatMs?: number;
-  /** Fallback poll when no notification arrives (also finds expired leases). Default 500 ms. */
+  /**
+   * Fallback poll when no notification arrives; it also finds the runs of workers that died
+   * (within one poll) and of expired leases. Default 500 ms.
+   */
   pollMs?: number;
   /**
    * How often this worker expires approvals past their ttl (waking their runs, which treat the
@@ -124,12 +131,23 @@ export function createWorker(options: WorkerOptions): Worker {
   let loopDone: Promise<void> | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
+  let liveness: LivenessHold | undefined;
 
   async function claimLoop(): Promise<void> {
     try {
       unsubscribe = await store.onRunnable(() => wake.notify());
     } catch (error) {
       logger.warn('cannot listen for new runs; polling only', { error: serializeError(error) });
+    }
+    // Before the first claim: runs claimed while it is held are recovered at once if we die.
+    try {
+      liveness = await store.holdLiveness(owner);
+      if (liveness?.isHeld() === false)
+        logger.warn('liveness lock not held yet; if this worker dies, its runs wait for their lease');
+    } catch (error) {
+      logger.warn('cannot hold a liveness lock; if this worker dies, its runs wait for their lease', {
+        error: serializeError(error),
+      });
     }
     let failures = 0;
     let lastSweep = Number.NEGATIVE_INFINITY;
@@ -280,6 +298,12 @@ export function createWorker(options: WorkerOptions): Worker {
         replayedSteps: steps.length,
       });
       log.debug('run claimed', { fence: run.fence, recordedSteps: steps.length });
+      if (run.leaseRecovered)
+        log.info('run recovered', {
+          from: run.ownerGone ? 'a worker that died' : 'an expired lease',
+          fence: run.fence,
+          recordedSteps: steps.length,
+        });
 
       let end: RunEnd;
       let model: LanguageModel | undefined;
@@ -468,6 +492,8 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       clearInterval(heartbeatTimer);
       await unsubscribe?.().catch(() => {});
+      // Last: every run is finished or handed back, so none is left to be taken over.
+      await liveness?.release().catch(() => {});
     },
     activeRunIds: () => [...active.keys()],
   };

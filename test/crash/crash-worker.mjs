@@ -30,7 +30,7 @@
  *
  * Stdout carries one JSON object per line for the test: `ready`, `claimed`, `crash`, `blocked`,
  * `ledger-replayed`, `write-refused` (a fenced journal write refused, with its error code) and
- * `idle-exit`. Keel's own log goes to stderr.
+ * `idle-exit`, each with `at` (this host's clock, ms). Keel's own log goes to stderr.
  */
 import { existsSync, writeSync } from 'node:fs';
 import { setImmediate, setTimeout } from 'node:timers';
@@ -87,7 +87,7 @@ if (!['before-ledger', 'after-ledger'].includes(blockAt))
 
 /** One JSON line on stdout, written synchronously so it is out before a SIGKILL. */
 function emit(event) {
-  writeSync(1, JSON.stringify({ ...event, worker: workerTag, pid: process.pid }) + '\n');
+  writeSync(1, JSON.stringify({ ...event, worker: workerTag, pid: process.pid, at: Date.now() }) + '\n');
 }
 
 function required(name) {
