@@ -22,6 +22,7 @@ import { runSearchMigration } from './migration-0023-run-search.js';
 import { evalsMigration } from './migration-0024-evals.js';
 import { gatewayPriceTableMigration } from './migration-0025-gateway-price-table.js';
 import { leaseLivenessMigration } from './migration-0026-lease-liveness.js';
+import { storageFootprintMigration } from './migration-0027-storage-footprint.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -63,7 +64,8 @@ export interface Migration {
  * - `runs` is updated often (claim, heartbeat, finish): fillfactor 80 leaves room for HOT updates
  *   (a heartbeat touches no indexed column).
  * - `runs_runnable` is a partial index on the few live runs; the claim query scans it in
- *   `created_at` order, however many terminal runs the table holds.
+ *   `created_at` order, however many terminal runs the table holds. (Migration 27 makes it
+ *   partial on `ended_at IS NULL`, so that the claim is a HOT update.)
  */
 export const migrations: readonly Migration[] = [
   {
@@ -160,6 +162,7 @@ export const migrations: readonly Migration[] = [
   evalsMigration,
   gatewayPriceTableMigration,
   leaseLivenessMigration,
+  storageFootprintMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

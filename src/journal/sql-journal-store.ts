@@ -274,7 +274,8 @@ export function createSqlJournalStore({
         `WITH candidates AS (
            SELECT id, status AS claimed_from, status = 'running' AND lease_expires_at >= now() AS owner_gone
            FROM ${runs} AS candidate
-           WHERE ((status = 'queued' AND available_at <= now()
+           -- ended_at IS NULL: the predicate of runs_runnable (migration 27), implied by the statuses.
+           WHERE ended_at IS NULL AND ((status = 'queued' AND available_at <= now()
                    AND (session_id IS NULL OR NOT EXISTS (
                      SELECT 1 FROM ${runs} AS earlier
                      WHERE earlier.tenant_id = candidate.tenant_id AND earlier.session_id = candidate.session_id
@@ -500,7 +501,9 @@ export function createSqlJournalStore({
     },
 
     async completeStep(lease, step) {
-      const payloadId = step.output === undefined ? null : `${lease.runId}:${step.seq}`;
+      // The payload's key within its run (the row has run_id): the step's seq alone, not
+      // `<run id>:<seq>` as before migration 27; reads give `outputRef` its full form (sql-rows.ts).
+      const payloadId = step.output === undefined ? null : String(step.seq);
       const body = step.output === undefined ? null : toJson(step.output);
       const usage = step.usage ?? null;
       const result = await client.query<{ held: boolean }>(

@@ -188,7 +188,7 @@ export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
     endedAt: toDateOrNull(row.ended_at),
     usage: hasUsage ? toUsage(row) : null,
     costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
-    outputRef: row.output_ref,
+    outputRef: toOutputRef(row.run_id, row.output_ref),
     error: fromStorableJson(row.error),
     meta: fromStorableJson(row.meta),
     priorExecutions: toPriorExecutions(row.prior_executions),
@@ -235,4 +235,13 @@ export function toDateOrNull(value: Date | string | null): Date | null {
  */
 export function toJson(value: unknown): string {
   return toStorableJson(value);
+}
+
+/**
+ * A step's `outputRef` as the API has always named it, `<run id>:<seq>`. Rows written since
+ * migration 27 store the payload key within its run (the seq's digits: the row already holds
+ * the run id); older rows store the full form (it always has a `:`), which passes as it is.
+ */
+function toOutputRef(runId: string, stored: string | null): string | null {
+  return stored !== null && /^\d+$/.test(stored) ? `${runId}:${stored}` : stored;
 }

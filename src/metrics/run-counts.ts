@@ -24,8 +24,8 @@ export interface RunCountReaderOptions {
 
 /**
  * Reads the run gauges for a scrape: ONE statement over the partial index `runs_runnable`
- * (queued, running and waiting runs only), so its cost follows the live runs, never the history.
- * At most one read is in flight: scrapes that arrive while it runs share it, so a slow database
+ * (runs not ended: `ended_at IS NULL`, which the three statuses imply), so its cost follows the
+ * live runs, never the history. At most one read is in flight: scrapes that arrive while it runs share it, so a slow database
  * never piles queries up. A read that fails or takes longer than `timeoutMs` answers undefined
  * (the gauges then report NaN and `keel_scrape_database_up` 0), logged once per episode.
  */
@@ -39,7 +39,7 @@ export function createRunCountReader({
   const sql = `SELECT count(*) FILTER (WHERE status = 'queued')::int8 AS queued,
       count(*) FILTER (WHERE status = 'running')::int8 AS running,
       count(*) FILTER (WHERE status = 'waiting')::int8 AS waiting
-    FROM ${schema}.runs WHERE status IN ('queued', 'running', 'waiting')`;
+    FROM ${schema}.runs WHERE ended_at IS NULL AND status IN ('queued', 'running', 'waiting')`;
   let inFlight: Promise<RunCounts> | undefined;
   let failing = false;
 
