@@ -94,8 +94,14 @@ interface ActiveRun {
   done: Promise<void>;
 }
 
+/** What `runAgent` learns from the worker it starts (not part of the public options). */
+export interface WorkerHooks {
+  /** The run as the finishing write returned it, as soon as it is committed. */
+  onRunFinished?: (run: RunRecord) => void;
+}
+
 /** Creates a worker. See `Worker`. */
-export function createWorker(options: WorkerOptions): Worker {
+export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): Worker {
   const {
     store,
     concurrency = 4,
@@ -133,10 +139,13 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     let failures = 0;
     let lastSweep = Number.NEGATIVE_INFINITY;
+    let sweeping: Promise<void> | undefined;
     while (!stopping) {
-      if (clock.now() - lastSweep >= approvalSweepMs) {
+      // Beside the claim, not before it: an approval it expires wakes its run with a
+      // notification, which brings this loop round to claim it.
+      if (sweeping === undefined && clock.now() - lastSweep >= approvalSweepMs) {
         lastSweep = clock.now();
-        await sweepApprovals();
+        sweeping = sweepApprovals().finally(() => (sweeping = undefined));
       }
       const capacity = concurrency - active.size;
       if (capacity > 0) {
@@ -164,6 +173,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       await wake.wait(pollMs);
     }
+    await sweeping;
   }
 
   /** Expires overdue approvals; their runs become runnable and this loop may claim them next. */
@@ -222,6 +232,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const log = redact ? redactingLogger(plainLog, redact) : plainLog;
     const finishEarly = async (end: RunEnd) => {
       const ended = await store.finishRun(lease, end);
+      hooks.onRunFinished?.(ended);
       await policiesEnded(ended, log);
       return ended;
     };
@@ -241,7 +252,9 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!agent) return; // not claimable by construction (claims filter by agent)
       // Reported before any early end: a claim that ends the run at once may still be a lease
       // recovery, whose dead worker's committed steps must be exported and counted.
-      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      // Fence 1 is the run's first claim ever: no lease before it, so no step can be journaled
+      // (every step write is fenced). Only a run claimed before has a journal to load.
+      const steps = run.fence === 1 ? [] : await store.loadSteps(run.id, { withOutputs: true });
       telemetry.runClaimed(run, steps, { leaseRecovered: run.leaseRecovered });
       if (run.cancelRequested) {
         telemetry.runEnded(await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON())));
@@ -305,6 +318,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);
+      hooks.onRunFinished?.(finished);
       await policiesEnded(finished, log);
       telemetry.runEnded(finished);
       onEvent?.({
