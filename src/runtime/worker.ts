@@ -139,13 +139,10 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
     }
     let failures = 0;
     let lastSweep = Number.NEGATIVE_INFINITY;
-    let sweeping: Promise<void> | undefined;
     while (!stopping) {
-      // Beside the claim, not before it: an approval it expires wakes its run with a
-      // notification, which brings this loop round to claim it.
-      if (sweeping === undefined && clock.now() - lastSweep >= approvalSweepMs) {
+      if (clock.now() - lastSweep >= approvalSweepMs) {
         lastSweep = clock.now();
-        sweeping = sweepApprovals().finally(() => (sweeping = undefined));
+        await sweepApprovals();
       }
       const capacity = concurrency - active.size;
       if (capacity > 0) {
@@ -173,7 +170,6 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
       }
       await wake.wait(pollMs);
     }
-    await sweeping;
   }
 
   /** Expires overdue approvals; their runs become runnable and this loop may claim them next. */
