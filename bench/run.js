@@ -92,11 +92,12 @@ async function benchSteps() {
     const r = results[s];
     const label = r.system ?? (s === 'keel' ? 'Keel' : s);
     const bad = problem(r);
-    if (bad) return [label, bad, '', '', '', '', ''];
+    if (bad) return [label, bad, '', '', '', '', '', ''];
     return [
       label,
       fmt(r.msPerStep),
       fmt(r.queriesPerStep, 1),
+      fmt(r.queriesPerRun0, 0),
       fmt(r.medianRunMs[0], 1),
       fmt(r.medianRunMs[10], 1),
       fmt(r.medianRunMs[50], 1),
@@ -109,7 +110,8 @@ async function benchSteps() {
     'Same agent on each system: an instant model asks for a no-op tool N times, then answers ' +
       '(2N + 1 durable steps: N + 1 model calls, N tool calls). ms per step = least-squares slope of ' +
       'run time over durable steps for N = 0, 10, 50, median over repetitions (in rounds that interleave the systems). ' +
-      'SQL round trips: node-postgres query calls per step (N = 50 minus N = 0, untimed). ' +
+      'SQL round trips: node-postgres query calls per step (N = 50 minus N = 0, over the 100 steps between them) ' +
+      'and per run at N = 0 (submit to end, one step), counted untimed. ' +
       'The floor is one autocommitted INSERT per step: when it reads well above ~0.4 ms, the machine is busy.',
     '',
     table(
@@ -117,6 +119,7 @@ async function benchSteps() {
         'system',
         'ms per durable step',
         'SQL round trips per step',
+        'SQL round trips per run, N = 0',
         'run, N = 0 (ms)',
         'run, N = 10 (ms)',
         'run, N = 50 (ms)',

@@ -23,8 +23,20 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
        WHERE application_name = $1 AND query LIKE $2 AND pid <> pg_backend_pid()`,
       [applicationName, `${queryPrefix}%`],
     );
-  const open = (applicationName: string): SqlClient =>
-    createPgClient({ connectionString, applicationName, reconnectDelayMs: { initial: 10, max: 100 } });
+  const open = (applicationName: string, options: { idleTimeoutMillis?: number } = {}): SqlClient =>
+    createPgClient({
+      connectionString,
+      applicationName,
+      reconnectDelayMs: { initial: 10, max: 100 },
+      ...options,
+    });
+  const listenBackends = async (applicationName: string) =>
+    (
+      await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+        [applicationName],
+      )
+    ).rows.map((row) => row.pid);
 
   it('parses int8 as numbers, numeric as exact strings, timestamptz as dates', async () => {
     const client = open('keel_test_types');
@@ -89,8 +101,29 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
     }
   });
 
+  it('keeps the LISTEN connection a while after the last unsubscribe: subscribing again reuses it', async () => {
+    const client = open('keel_test_linger', { idleTimeoutMillis: 60_000 });
+    const payloads: string[] = [];
+    try {
+      const first = await client.listen('keel_test_linger', (payload) => payloads.push(`first:${payload}`));
+      const [backend] = await listenBackends('keel_test_linger');
+      expect(backend).toBeDefined();
+      await first();
+      const second = await client.listen('keel_test_linger', (payload) => payloads.push(`second:${payload}`));
+      // The same backend, still listening: no new connection, and the new subscriber is told.
+      expect(await listenBackends('keel_test_linger')).toEqual([backend]);
+      await client.notify('keel_test_linger', 'x');
+      await waitFor(() => payloads.includes('second:x'));
+      expect(payloads).toEqual(['second:x']);
+      await second();
+    } finally {
+      await client.close();
+    }
+    await waitFor(async () => (await listenBackends('keel_test_linger')).length === 0);
+  });
+
   it('re-subscribes LISTEN after its connection drops', async () => {
-    const client = open('keel_test_listen');
+    const client = open('keel_test_listen', { idleTimeoutMillis: 100 });
     const payloads: string[] = [];
     try {
       const unsubscribe = await client.listen('keel_test_channel', (payload) => payloads.push(payload));
@@ -104,10 +137,8 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
         return payloads.includes('after');
       });
       await unsubscribe();
-      const listeners = await admin.query(
-        `SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'keel_test_listen' AND query LIKE 'LISTEN%'`,
-      );
-      expect(listeners.rows[0]?.count).toBe(0);
+      // Closed once it has lingered its idle time without a subscriber.
+      await waitFor(async () => (await listenBackends('keel_test_listen')).length === 0);
     } finally {
       await client.close();
     }

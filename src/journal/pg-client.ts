@@ -205,7 +205,13 @@ export function createPgClient({
     }
   }
 
-  const notifications = createListenConnection({ connectionConfig, reconnectDelayMs, listenCheckMs, logger });
+  const notifications = createListenConnection({
+    connectionConfig,
+    reconnectDelayMs,
+    listenCheckMs,
+    lingerMs: idleTimeoutMillis,
+    logger,
+  });
 
   return {
     dialect: 'postgres',
@@ -282,25 +288,33 @@ const ANSWERED_AT_ONCE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
 
 /**
  * The one dedicated connection of a client, for LISTEN and held session locks. It is opened by
- * the first subscription or lock, closed with the last one, and reopened with backoff whenever
- * it drops in between; locks are taken again on the new connection (until then, and whenever
- * another session holds the key, `isHeld()` is false and the check retries them).
+ * the first subscription or lock, and reopened with backoff whenever it drops while in use; locks
+ * are taken again on the new connection (until then, and whenever another session holds the key,
+ * `isHeld()` is false and the check retries them). After the last subscription ends it stays open
+ * `lingerMs` (the pool's idle time), still listening, so a process that subscribes and
+ * unsubscribes per run (`runAgent`'s worker) neither opens a connection nor sends LISTEN for each
+ * run; it closes once neither a subscription nor a lock uses it.
  */
 function createListenConnection({
   connectionConfig,
   reconnectDelayMs: { initial = 100, max = 5_000 },
   listenCheckMs,
+  lingerMs,
   logger,
 }: {
   connectionConfig: PoolConfig;
   reconnectDelayMs: { initial?: number; max?: number };
   listenCheckMs: number;
+  lingerMs: number;
   logger: Logger;
 }) {
   const subscribers = new Map<string, Set<(payload: string) => void>>();
   const locks = new Set<{ key: SessionLockKey; held: boolean; taking: boolean }>();
   const inUse = () => subscribers.size > 0 || locks.size > 0;
   let connection: pg.Client | undefined;
+  /** Channels the current connection LISTENs to (lingering ones included). */
+  let listened = new Set<string>();
+  let lingerTimer: NodeJS.Timeout | undefined;
   let connecting: Promise<void> | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let failedAttempts = 0;
@@ -376,9 +390,13 @@ function createListenConnection({
         }
       }
     });
+    const channels = new Set<string>();
     try {
       await client.connect();
-      for (const channel of subscribers.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      for (const channel of subscribers.keys()) {
+        await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        channels.add(channel);
+      }
     } catch (error) {
       client.removeAllListeners('end');
       client.on('error', () => {});
@@ -391,6 +409,7 @@ function createListenConnection({
       return;
     }
     connection = client;
+    listened = channels;
     failedAttempts = 0;
     try {
       await takeLocks(client);
@@ -441,13 +460,18 @@ function createListenConnection({
     callbacks.add(onNotify);
     subscribers.set(channel, callbacks);
     const unsubscribe = () => unlisten(channel, onNotify);
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
 
     if (reconnectTimer !== undefined) return unsubscribe; // subscribed when the reconnect succeeds
     try {
       if (connection === undefined) await ensureConnected();
-      // LISTEN is idempotent; repeating it covers a connection opened just before this channel.
-      if (existing === undefined && connection !== undefined) {
-        await connection.query(`LISTEN ${quoteIdentifier(channel)}`);
+      // A connection opened just before this channel was added does not listen to it yet; one
+      // lingering from an earlier subscription already does.
+      const current = connection;
+      if (current !== undefined && !listened.has(channel)) {
+        await current.query(`LISTEN ${quoteIdentifier(channel)}`);
+        if (connection === current) listened.add(channel);
       }
     } catch (error) {
       // Database down (at start or meanwhile): keep the subscription and retry in the background
@@ -465,9 +489,16 @@ function createListenConnection({
     if (!callbacks?.delete(onNotify) || callbacks.size > 0) return;
     subscribers.delete(channel);
     const client = connection;
-    if (!inUse()) {
-      await stop();
+    if (subscribers.size === 0) {
+      // Kept open a while, still listening: the next subscription costs no round trip.
+      clearTimeout(lingerTimer);
+      lingerTimer = setTimeout(() => {
+        lingerTimer = undefined;
+        if (!inUse()) void stop();
+      }, lingerMs);
+      lingerTimer.unref();
     } else if (client !== undefined) {
+      listened.delete(channel);
       await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
     }
   }
@@ -502,12 +533,15 @@ function createListenConnection({
   }
 
   async function stop(): Promise<void> {
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
     clearTimeout(reconnectTimer);
     reconnectTimer = undefined;
     clearTimeout(checkTimer);
     checkTimer = undefined;
     const client = connection;
     connection = undefined;
+    listened = new Set();
     if (client !== undefined) {
       client.removeAllListeners('end');
       client.on('error', () => {});

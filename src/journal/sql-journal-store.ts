@@ -807,6 +807,13 @@ export function createSqlJournalStore({
     },
 
     async expireApprovals({ limit = 100 } = {}) {
+      // Every worker sweeps each second and there is almost never anything to expire: one
+      // plain read (served by the partial index approvals_pending) decides whether the locking
+      // transaction (three round trips) is needed. One expiring after the read waits a sweep.
+      const due = await client.query(
+        `SELECT 1 FROM ${approvals} WHERE status = 'pending' AND expires_at <= now() LIMIT 1`,
+      );
+      if (due.rowCount === 0) return [];
       const expired = await client.transaction(async (tx) => {
         // SKIP LOCKED: a run being decided or swept by someone else is left to them.
         const locked = await tx.query<{ id: string }>(

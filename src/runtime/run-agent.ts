@@ -22,6 +22,7 @@ export async function waitForRun({
   pollMs = 200,
   signal,
   alsoOn = [],
+  sleepFirst = false,
 }: {
   store: JournalStore;
   runId: string;
@@ -30,7 +31,10 @@ export async function waitForRun({
   signal?: AbortSignal;
   /** Statuses besides the terminal ones that end the wait (a replay stops at `awaiting_approval`). */
   alsoOn?: readonly RunStatus[];
+  /** Sleep `pollMs` before the first read (the caller knows the run has not ended yet). */
+  sleepFirst?: boolean;
 }): Promise<RunRecord> {
+  if (sleepFirst) await sleep(pollMs, signal);
   for (;;) {
     const run = await store.getRun(runId, tenantId ? { tenantId } : {});
     if (!run) throw new RunNotFoundError(runId);
@@ -108,24 +112,35 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     idempotencyKey,
     tenantId,
   };
-  const { run } = await store.createRun(newRun);
+  const { run, created } = await store.createRun(newRun);
   const controller = new AbortController();
   let announceEnd: () => void = () => {};
   const ended = new Promise<void>((resolve) => (announceEnd = resolve));
-  const worker = createWorker({
-    ...workerOptions,
-    // The registry's version the run recorded is the one its loop runs.
-    ...(prompts === undefined
-      ? {}
-      : { policies: [...(workerOptions.policies ?? []), createPromptPolicy(prompts)] }),
-    store,
-    concurrency: 1,
-    runIds: [run.id],
-    onEvent: (event: RunEvent) => {
-      onEvent?.(event);
-      if (event.type === 'run-end' && event.runId === run.id) announceEnd();
+  /** The run as the local worker's finishing write returned it: no read needed after the end. */
+  let finished: RunRecord | undefined;
+  const worker = createWorker(
+    {
+      ...workerOptions,
+      // The registry's version the run recorded is the one its loop runs.
+      ...(prompts === undefined
+        ? {}
+        : { policies: [...(workerOptions.policies ?? []), createPromptPolicy(prompts)] }),
+      store,
+      concurrency: 1,
+      runIds: [run.id],
+      onEvent: (event: RunEvent) => {
+        onEvent?.(event);
+        if (event.type === 'run-end' && event.runId === run.id) announceEnd();
+      },
     },
-  });
+    {
+      onRunFinished: (ended) => {
+        if (ended.id !== run.id) return;
+        finished = ended;
+        announceEnd();
+      },
+    },
+  );
   worker.start();
   try {
     // The local worker's event ends the wait at once; polling covers a run finished elsewhere.
@@ -133,11 +148,21 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
       if (stopWaiting?.aborted) resolve();
       stopWaiting?.addEventListener('abort', () => resolve(), { once: true });
     });
+    // A run just created is queued: the first read waits a poll. An existing one (idempotency
+    // key) may have ended long ago, so it is read at once.
     await Promise.race([
       ended,
       stopped,
-      waitForRun({ store, runId: run.id, tenantId, pollMs: 1_000, signal: controller.signal }),
+      waitForRun({
+        store,
+        runId: run.id,
+        tenantId,
+        pollMs: 1_000,
+        signal: controller.signal,
+        sleepFirst: created,
+      }),
     ]);
+    if (finished) return finished;
     if (stopWaiting?.aborted) {
       const current = await store.getRun(run.id, tenantId ? { tenantId } : {});
       if (!current) throw new RunNotFoundError(run.id);

@@ -101,8 +101,14 @@ interface ActiveRun {
   done: Promise<void>;
 }
 
+/** What `runAgent` learns from the worker it starts (not part of the public options). */
+export interface WorkerHooks {
+  /** The run as the finishing write returned it, as soon as it is committed. */
+  onRunFinished?: (run: RunRecord) => void;
+}
+
 /** Creates a worker. See `Worker`. */
-export function createWorker(options: WorkerOptions): Worker {
+export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): Worker {
   const {
     store,
     concurrency = 4,
@@ -240,6 +246,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const log = redact ? redactingLogger(plainLog, redact) : plainLog;
     const finishEarly = async (end: RunEnd) => {
       const ended = await store.finishRun(lease, end);
+      hooks.onRunFinished?.(ended);
       await policiesEnded(ended, log);
       return ended;
     };
@@ -259,7 +266,9 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!agent) return; // not claimable by construction (claims filter by agent)
       // Reported before any early end: a claim that ends the run at once may still be a lease
       // recovery, whose dead worker's committed steps must be exported and counted.
-      const steps = await store.loadSteps(run.id, { withOutputs: true });
+      // Fence 1 is the run's first claim ever: no lease before it, so no step can be journaled
+      // (every step write is fenced). Only a run claimed before has a journal to load.
+      const steps = run.fence === 1 ? [] : await store.loadSteps(run.id, { withOutputs: true });
       telemetry.runClaimed(run, steps, { leaseRecovered: run.leaseRecovered });
       if (run.cancelRequested) {
         telemetry.runEnded(await finishEarly(emptyEnd('cancelled', new RunCancelledError(run.id).toJSON())));
@@ -329,6 +338,7 @@ export function createWorker(options: WorkerOptions): Worker {
       });
       await faultHook?.('before-run-end', { runId: run.id });
       const finished = await durable.finish(end);
+      hooks.onRunFinished?.(finished);
       await policiesEnded(finished, log);
       telemetry.runEnded(finished);
       onEvent?.({
