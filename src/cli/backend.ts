@@ -175,6 +175,8 @@ export interface RemoteApi extends KeyAdmin, ControlAdmin {
   ): Promise<ApprovalView>;
   /** `POST /v1/runs/{id}/cancel`: the run as it stands after the request (`run_not_found` if unknown). */
   cancelRun(id: string): Promise<RunView>;
+  /** `POST /v1/runs/{id}/retry`: the new run (`run_not_found`, `run_not_dead`, `run_already_retried`). */
+  retryRun(id: string): Promise<RunView>;
   /**
    * `GET /v1/runs/{id}/events` after `lastEventId` (sent as `Last-Event-ID`): the events as they
    * arrive, until the server ends the stream or the connection drops (the iteration then ends or
@@ -274,6 +276,7 @@ function createRemoteApi(baseUrl: string, apiKey: string | undefined): RemoteApi
       }),
     runEvents,
     cancelRun: (id) => must<RunView>(`/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+    retryRun: (id) => must<RunView>(`/v1/runs/${encodeURIComponent(id)}/retry`, { method: 'POST' }),
     eraseUser: (userId) => must(`/v1/users/${encodeURIComponent(userId)}/data`, { method: 'DELETE' }),
     submit: async (body, idempotencyKey) =>
       (await call<{ id: string; status: RunStatus }>('/v1/runs', {

@@ -57,6 +57,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   'cassette_invalid',
   'cassette_version_unsupported',
   'run_not_ended',
+  'run_not_dead',
+  'run_already_retried',
   'suite_invalid',
   'scorer_invalid',
   'baseline_invalid',

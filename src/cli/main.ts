@@ -9,7 +9,7 @@ import { eraseCommand } from './commands/erase.js';
 import { consoleCommand } from './commands/console.js';
 import { controlsCommand } from './commands/controls.js';
 import { gatewayCommand } from './commands/gateway.js';
-import { migrateCommand, runsCommand, showCommand } from './commands/inspect.js';
+import { migrateCommand, retryCommand, runsCommand, showCommand } from './commands/inspect.js';
 import { budgetsCommand } from './commands/budgets.js';
 import { exportCommand, importCommand, replayCommand } from './commands/cassettes.js';
 import { keysCommand } from './commands/keys.js';
@@ -52,7 +52,8 @@ Usage:
   keel approvals list [--run R] [--json]
   keel approvals approve|reject <approval-id> [--reason R] [--json]
   keel cancel <run-id> [--json]
-  keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--json]
+  keel runs [--limit N] [--status S] [--agent A] [--user U] [--trigger T] [--dead] [--json]
+  keel runs show|retry <run-id> [--json]
   keel show <run-id> [--json]
   keel stats [--from T] [--to T] [--agent A] [--tenant T] [--group-by agent|prompt_version|model|tenant|user|day|hour] [--json]
   keel stats --compare (--a-from T --a-to T --b-from T --b-to T | --agent A --a-version V --b-version V) [--json]
@@ -87,6 +88,7 @@ ran on from there; keel eval: below --min-pass-rate; keel doctor: a check failed
 const OPTIONS = {
   config: { type: 'string' },
   detach: { type: 'boolean', default: false },
+  dead: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   session: { type: 'string' },
   'idempotency-key': { type: 'string' },
@@ -186,7 +188,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = 
   ],
   approvals: ['run', 'reason', 'json'],
   cancel: ['json'],
-  runs: ['limit', 'status', 'agent', 'user', 'trigger', 'json'],
+  runs: ['limit', 'status', 'agent', 'user', 'trigger', 'dead', 'json'],
   show: ['json'],
   stats: [
     'from',
@@ -471,8 +473,19 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     case 'cancel':
       return cancelCommand({ runId: rest[0], json: values.json }, io);
     case 'runs':
+      if (rest[0] === 'show' || rest[0] === 'retry') {
+        const flag = tokens.find((token) => token.kind === 'option' && token.name !== 'json');
+        if (flag?.kind === 'option')
+          throw new UsageError(`keel runs ${rest[0]} does not take ${flag.rawName}.`);
+        if (rest.length > 2) throw new UsageError(`Usage: keel runs ${rest[0]} <run-id> [--json]`);
+        return rest[0] === 'show'
+          ? showCommand({ runId: rest[1], json: values.json }, io)
+          : retryCommand({ runId: rest[1], json: values.json }, io);
+      }
+      if (rest.length > 0) throw new UsageError(`Unknown runs command "${rest[0]}": use show or retry.`);
       return runsCommand(
         {
+          dead: values.dead,
           limit: values.limit,
           status: values.status,
           agent: values.agent,

@@ -16,6 +16,8 @@ const waitingRun: RunView = {
   trigger: 'cli',
   created_by: null,
   prompt_version: 'code:0123456789ab',
+  retry_of: null,
+  retried_by: null,
   attempts: 1,
   waiting: {
     reason: 'gateway_unavailable',

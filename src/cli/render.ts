@@ -65,7 +65,24 @@ export function renderRunTable(runs: RunView[]): string {
   return renderTable(['ID', 'AGENT', 'STATUS', 'STOP', 'STEPS', 'COST', 'CREATED'], rows);
 }
 
-/** A run and its journal for `keel show`. */
+/** Dead runs for `keel runs --dead`: why each died and whether it was retried. */
+export function renderDeadRunTable(runs: RunView[]): string {
+  if (runs.length === 0) return 'No dead runs.\n';
+  const rows = runs.map((run) => {
+    const error = run.error ? `${run.error.code}: ${run.error.message}` : '';
+    return [
+      run.id,
+      run.agent,
+      error.length > 60 ? `${error.slice(0, 59)}…` : error,
+      String(run.attempts),
+      run.retried_by ?? '-',
+      (run.ended_at ?? run.created_at).replace('T', ' ').slice(0, 19),
+    ];
+  });
+  return renderTable(['ID', 'AGENT', 'ERROR', 'ATTEMPTS', 'RETRIED BY', 'ENDED'], rows);
+}
+
+/** A run and its journal for `keel show` and `keel runs show`. */
 export function renderRunDetail(run: RunView, steps: StepView[]): string {
   let text = `run       ${run.id}\nagent     ${run.agent}\nstatus    ${run.status}${run.stop_reason ? ` (${run.stop_reason})` : ''}\n`;
   if (run.waiting) {
@@ -76,6 +93,8 @@ export function renderRunDetail(run: RunView, steps: StepView[]): string {
   text += `usage     ${run.usage.input_tokens} in, ${run.usage.output_tokens} out · ${dollars(run.cost_usd)}\n`;
   text += `input     ${typeof run.input === 'string' ? run.input : JSON.stringify(run.input)}\n`;
   if (run.error) text += `error     ${run.error.code}: ${run.error.message}\n`;
+  if (run.retry_of) text += `retry of  ${run.retry_of}\n`;
+  if (run.retried_by) text += `retried   by ${run.retried_by}\n`;
   text += `\nsteps\n`;
   for (const step of steps) text += `  ${String(step.seq).padStart(3)} ${renderStep(step)}`;
   if (run.output !== null && run.output !== undefined) text += `\noutput\n${renderOutput(run.output)}`;

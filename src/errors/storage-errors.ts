@@ -56,6 +56,35 @@ export class RunNotFoundError extends KeelError {
   }
 }
 
+/**
+ * A retry of a run that is not dead (HTTP 409): still live (queued, running, waiting, awaiting
+ * approval) or ended otherwise than with stop reason `error` (completed, cancelled, a limit).
+ */
+export class RunNotDeadError extends KeelError {
+  constructor(runId: string, status: string, stopReason: string | null) {
+    super({
+      code: 'run_not_dead',
+      message:
+        `Run ${runId} is ${status}${stopReason ? ` (stop reason ${stopReason})` : ''}: ` +
+        `only a run that ended with stop reason error can be retried.`,
+      fault: 'caller',
+      details: { runId, status, stopReason },
+    });
+  }
+}
+
+/** A retry of a dead run that was already retried (HTTP 409): retry the retry if it died too. */
+export class RunAlreadyRetriedError extends KeelError {
+  constructor(runId: string, retriedBy: string) {
+    super({
+      code: 'run_already_retried',
+      message: `Run ${runId} was already retried by run ${retriedBy}; retry that run if it failed too.`,
+      fault: 'caller',
+      details: { runId, retriedBy },
+    });
+  }
+}
+
 /** A step a run does not have (or a step number that cannot exist: not an integer from 0). */
 export class StepNotFoundError extends KeelError {
   constructor(runId: string, seq: string) {

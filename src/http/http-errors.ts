@@ -77,6 +77,8 @@ const BY_CODE = new Map<string, readonly [number, HttpErrorKind]>([
   ['method_not_allowed', [405, 'invalid_request']],
   ...[
     'run_not_ended',
+    'run_not_dead',
+    'run_already_retried',
     'outcome_already_recorded',
     'session_busy',
     'approval_not_pending',

@@ -23,6 +23,7 @@ import { evalsMigration } from './migration-0024-evals.js';
 import { gatewayPriceTableMigration } from './migration-0025-gateway-price-table.js';
 import { leaseLivenessMigration } from './migration-0026-lease-liveness.js';
 import { storageFootprintMigration } from './migration-0027-storage-footprint.js';
+import { runRetriesMigration } from './migration-0028-run-retries.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -163,6 +164,7 @@ export const migrations: readonly Migration[] = [
   gatewayPriceTableMigration,
   leaseLivenessMigration,
   storageFootprintMigration,
+  runRetriesMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

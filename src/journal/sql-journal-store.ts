@@ -1,6 +1,11 @@
 import { ApprovalNotFoundError, ApprovalNotPendingError } from '../errors/approval-errors.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
-import { LeaseLostError } from '../errors/storage-errors.js';
+import {
+  LeaseLostError,
+  RunAlreadyRetriedError,
+  RunNotDeadError,
+  RunNotFoundError,
+} from '../errors/storage-errors.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { createId } from '../util/ids.js';
@@ -22,6 +27,7 @@ import {
   type RunRow,
   type StepRow,
   type TextDeltaRow,
+  retriedBySql,
   toDate,
   TERMINAL_SQL,
 } from './sql-rows.js';
@@ -170,11 +176,72 @@ export function createSqlJournalStore({
 
     async getRun(runId, { tenantId } = {}) {
       const result = await client.query<RunRow>(
-        `SELECT * FROM ${runs} WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)`,
+        `SELECT run.*, ${retriedBySql(runs, 'run.id')} AS retried_by FROM ${runs} AS run
+         WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text)`,
         [runId, tenantId ?? null],
       );
       const row = result.rows[0];
       return row ? toRunRecord(row) : undefined;
+    },
+
+    async retryRun({ runId, tenantId, actor, id, createdBy, promptVersion }) {
+      const outcome = await client.transaction(async (tx) => {
+        // The row lock serializes concurrent retries of one run. The link is read by a second
+        // statement: its snapshot, taken after the lock was granted, sees a retry committed
+        // meanwhile (the unique index on retry_of would refuse a second one anyway).
+        const found = await tx.query<RunRow>(
+          `SELECT * FROM ${runs} WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text) FOR UPDATE`,
+          [runId, tenantId ?? null],
+        );
+        const dead = found.rows[0];
+        if (!dead) return { kind: 'not_found' } as const;
+        if (dead.stop_reason !== 'error') return { kind: 'not_dead', dead } as const;
+        const earlier = await tx.query<{ id: string }>(`SELECT id FROM ${runs} WHERE retry_of = $1`, [runId]);
+        const retriedBy = earlier.rows[0]?.id;
+        if (retriedBy !== undefined) return { kind: 'retried', retriedBy } as const;
+        const inserted = await tx.query<RunRow>(
+          `INSERT INTO ${runs} (id, tenant_id, agent, status, input, session_id, metadata, created_at,
+             user_id, trigger, created_by, prompt_version, retry_of)
+           SELECT $1, tenant_id, agent, 'queued', input, session_id, metadata, $2::timestamptz,
+             user_id, 'retry', $3, CASE WHEN $4::boolean THEN $5 ELSE prompt_version END, id
+           FROM ${runs} WHERE id = $6
+           RETURNING *, pg_notify($7, '')`,
+          [
+            id ?? generateId('run'),
+            new Date(clock.now()).toISOString(),
+            createdBy ?? null,
+            promptVersion !== undefined,
+            promptVersion ?? null,
+            runId,
+            channel,
+          ],
+        );
+        const retry = inserted.rows[0]!;
+        // The retry and its audit row commit together.
+        await appendAudit(
+          tx,
+          {
+            tenantId: dead.tenant_id,
+            actor,
+            action: 'run.retry',
+            target: `run:${runId}`,
+            before: { status: dead.status, stop_reason: dead.stop_reason, retried_by: null },
+            after: { retried_by: retry.id },
+            details: {
+              retry_run_id: retry.id,
+              agent: dead.agent,
+              error_code: toRunRecord(dead).error?.code ?? null,
+            },
+          },
+          { schema },
+        );
+        return { kind: 'created', retry } as const;
+      });
+      if (outcome.kind === 'not_found') throw new RunNotFoundError(runId);
+      if (outcome.kind === 'not_dead')
+        throw new RunNotDeadError(runId, outcome.dead.status, outcome.dead.stop_reason);
+      if (outcome.kind === 'retried') throw new RunAlreadyRetriedError(runId, outcome.retriedBy);
+      return toRunRecord(outcome.retry);
     },
 
     async listRuns(filter = {}) {
@@ -194,6 +261,8 @@ export function createSqlJournalStore({
       if (filter.trigger !== undefined) where((p) => `trigger = ${p}`, filter.trigger);
       if (filter.stopReason !== undefined) where((p) => `stop_reason = ${p}`, filter.stopReason);
       if (filter.promptVersion !== undefined) where((p) => `prompt_version = ${p}`, filter.promptVersion);
+      // Dead: ended with stop reason error; runs_tenant_stop_reason_created serves it.
+      if (filter.dead === true) where((p) => `stop_reason = ${p}`, 'error');
       // Each arm is an index lookup (primary key, runs_tenant_user_created, runs_tenant_trace_id);
       // the trace id arm only when the text could be one.
       if (filter.search !== undefined)
@@ -214,7 +283,8 @@ export function createSqlJournalStore({
       params.push(limit + 1);
       // The text keeps the microseconds a JS Date would drop, so the cursor is exact.
       const result = await client.query<RunRow & { cursor_created_at: string }>(
-        `SELECT *, ${cursorTime('created_at')} AS cursor_created_at FROM ${runs}
+        `SELECT run.*, ${retriedBySql(runs, 'run.id')} AS retried_by,
+           ${cursorTime('created_at')} AS cursor_created_at FROM ${runs} AS run
          ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
          ORDER BY created_at DESC, id DESC
          LIMIT $${params.length}`,

@@ -17,6 +17,14 @@ import { fromStorableJson, fromStorableText, toStorableJson } from './storable-j
 export const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
+ * The id of the run that retried run `outer` (a column reference such as `run.id`), as a scalar
+ * subquery over the unique `runs_retry_of` index: select it `AS retried_by`.
+ */
+export function retriedBySql(runs: string, outer: string): string {
+  return `(SELECT retry.id FROM ${runs} AS retry WHERE retry.retry_of = ${outer})`;
+}
+
+/**
  * Rows of the journal tables as the SQL drivers return them, and their mapping to records.
  * Kept apart from the store so the store reads as its queries.
  */
@@ -36,6 +44,10 @@ export interface RunRow {
   trigger?: string | null;
   created_by?: string | null;
   prompt_version?: string | null;
+  /** Migration 28. */
+  retry_of?: string | null;
+  /** Selected by the queries that read the link back (`retriedBySql`); absent elsewhere. */
+  retried_by?: string | null;
   idempotency_key: string | null;
   lease_owner: string | null;
   lease_expires_at: Date | string | null;
@@ -110,6 +122,8 @@ export function toRunRecord(row: RunRow): RunRecord {
     trigger: row.trigger ?? null,
     createdBy: row.created_by ?? null,
     promptVersion: row.prompt_version ?? null,
+    retryOf: row.retry_of ?? null,
+    retriedBy: row.retried_by ?? null,
     idempotencyKey: row.idempotency_key,
     leaseOwner: row.lease_owner,
     leaseExpiresAt: toDateOrNull(row.lease_expires_at),

@@ -1411,6 +1411,183 @@ function journalStoreContract(openClient: () => Promise<SqlClient>): void {
     });
   });
 
+  describe('dead runs and retries (migration 28)', () => {
+    const endAs = async (stopReason: StopReason, error: SerializedError | null = null) => {
+      const run = await claimOne();
+      return store.finishRun(leaseOf(run), {
+        stopReason,
+        error,
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        stepCount: 0,
+      });
+    };
+    const crashed: SerializedError = {
+      code: 'too_many_attempts',
+      message: 'claimed 4 times',
+      fault: 'system',
+      retryable: false,
+    };
+
+    it('lists runs that ended with stop reason error, combined with other filters and paged', async () => {
+      const dead: RunRecord[] = [];
+      for (let i = 0; i < 5; i++) {
+        await store.createRun(newRun({ agent: i % 2 === 0 ? 'support' : 'billing', tenantId: 'acme' }));
+        dead.push(await endAs('error', crashed));
+        await store.createRun(newRun({ tenantId: 'acme' }));
+        await endAs(i % 2 === 0 ? 'completed' : 'max_steps');
+      }
+      await store.createRun(newRun({ tenantId: 'other' }));
+      await endAs('error', crashed);
+      await store.createRun(newRun({ tenantId: 'acme' })); // queued: not dead
+      const newestFirst = dead.map((run) => run.id).reverse();
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listRuns({
+          tenantId: 'acme',
+          dead: true,
+          limit: 2,
+          ...(cursor ? { cursor } : {}),
+        });
+        seen.push(...page.runs.map((run) => run.id));
+        expect(
+          page.runs.every((run) => run.stopReason === 'error' && run.error?.code === 'too_many_attempts'),
+        ).toBe(true);
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(newestFirst);
+      const billing = await store.listRuns({ tenantId: 'acme', dead: true, agent: 'billing' });
+      expect(billing.runs.map((run) => run.id)).toEqual(
+        dead
+          .filter((run) => run.agent === 'billing')
+          .map((run) => run.id)
+          .reverse(),
+      );
+      expect((await store.listRuns({ dead: true, stopReason: 'completed' })).runs).toEqual([]);
+      expect((await store.listRuns({ dead: true })).runs).toHaveLength(6);
+      expect((await store.listRuns({ dead: false, tenantId: 'acme' })).runs).toHaveLength(11);
+    });
+
+    it('retries a dead run once, as a new queued run linked both ways, with an audit row', async () => {
+      await store.createRun(
+        newRun({
+          sessionId: 's1',
+          userId: 'u1',
+          metadata: { ticket: 7 },
+          promptVersion: 'code:old',
+          trigger: 'api',
+        }),
+      );
+      const dead = await endAs('error', crashed);
+      const retry = await store.retryRun({
+        runId: dead.id,
+        tenantId: 'default',
+        actor: 'key:key_1',
+        createdBy: 'key_1',
+        promptVersion: 'code:new',
+      });
+      expect(retry).toMatchObject({
+        status: 'queued',
+        agent: dead.agent,
+        input: dead.input,
+        sessionId: 's1',
+        userId: 'u1',
+        metadata: { ticket: 7 },
+        trigger: 'retry',
+        createdBy: 'key_1',
+        promptVersion: 'code:new',
+        retryOf: dead.id,
+        retriedBy: null,
+        attempts: 0,
+      });
+      expect(retry.id).not.toBe(dead.id);
+      expect(await store.getRun(dead.id)).toMatchObject({ retriedBy: retry.id, retryOf: null });
+      expect((await store.getRun(retry.id))?.retryOf).toBe(dead.id);
+      expect((await store.listRuns({ dead: true })).runs.map((run) => [run.id, run.retriedBy])).toEqual([
+        [dead.id, retry.id],
+      ]);
+      // The retry is claimable like any queued run.
+      expect((await claimOne()).id).toBe(retry.id);
+
+      const audit = await client.query<{
+        actor: string;
+        action: string;
+        target: string;
+        after: unknown;
+        details: unknown;
+      }>(`SELECT actor, action, target, after, details FROM ${schema}.audit_log WHERE action = 'run.retry'`);
+      expect(audit.rows).toEqual([
+        {
+          actor: 'key:key_1',
+          action: 'run.retry',
+          target: `run:${dead.id}`,
+          after: { retried_by: retry.id },
+          details: { retry_run_id: retry.id, agent: dead.agent, error_code: 'too_many_attempts' },
+        },
+      ]);
+      await expect(store.retryRun({ runId: dead.id, actor: 'cli:ops' })).rejects.toMatchObject({
+        code: 'run_already_retried',
+        details: { runId: dead.id, retriedBy: retry.id },
+      });
+    });
+
+    it('keeps the dead run’s prompt version when none is given', async () => {
+      await store.createRun(newRun({ promptVersion: 'code:old' }));
+      const dead = await endAs('error');
+      expect((await store.retryRun({ runId: dead.id, actor: 'cli:ops' })).promptVersion).toBe('code:old');
+    });
+
+    it('refuses runs that are not dead, unknown runs and other tenants’ runs, writing nothing', async () => {
+      const { run: queued } = await store.createRun(newRun());
+      await expect(store.retryRun({ runId: queued.id, actor: 'cli:ops' })).rejects.toMatchObject({
+        code: 'run_not_dead',
+        details: { status: 'queued', stopReason: null },
+      });
+      await claimOne();
+      await expect(store.retryRun({ runId: queued.id, actor: 'cli:ops' })).rejects.toMatchObject({
+        code: 'run_not_dead',
+        details: { status: 'running' },
+      });
+      await store.createRun(newRun());
+      const completed = await endAs('completed');
+      await expect(store.retryRun({ runId: completed.id, actor: 'cli:ops' })).rejects.toMatchObject({
+        code: 'run_not_dead',
+        details: { status: 'completed', stopReason: 'completed' },
+      });
+      await store.createRun(newRun({ tenantId: 'acme' }));
+      const dead = await endAs('error');
+      await expect(
+        store.retryRun({ runId: dead.id, tenantId: 'default', actor: 'cli:ops' }),
+      ).rejects.toMatchObject({ code: 'run_not_found' });
+      await expect(store.retryRun({ runId: 'run_nope', actor: 'cli:ops' })).rejects.toMatchObject({
+        code: 'run_not_found',
+      });
+      const written = await client.query<{ runs: number; audits: number }>(
+        `SELECT (SELECT count(*)::int FROM ${schema}.runs) AS runs,
+           (SELECT count(*)::int FROM ${schema}.audit_log) AS audits`,
+      );
+      expect(written.rows[0]).toEqual({ runs: 3, audits: 0 });
+    });
+
+    it('creates one retry when two retries race', async () => {
+      await store.createRun(newRun());
+      const dead = await endAs('error');
+      const results = await Promise.allSettled([
+        store.retryRun({ runId: dead.id, actor: 'cli:a' }),
+        store.retryRun({ runId: dead.id, actor: 'cli:b' }),
+      ]);
+      const created = results.filter((result) => result.status === 'fulfilled');
+      const refused = results.filter((result) => result.status === 'rejected');
+      expect(created).toHaveLength(1);
+      expect(refused.map((result) => (result.reason as { code: string }).code)).toEqual([
+        'run_already_retried',
+      ]);
+      expect((await store.listRuns({})).runs.filter((run) => run.retryOf === dead.id)).toHaveLength(1);
+    });
+  });
+
   describe('deleting a run', () => {
     it('deletes its steps and payloads', async () => {
       await store.createRun(newRun());

@@ -11,6 +11,7 @@ import type {
   RunEnd,
   RunFilter,
   RunRecord,
+  RunRetryInput,
   SessionRecord,
   StepEnd,
   StepRecord,
@@ -36,6 +37,17 @@ export interface JournalStore {
   getRun(runId: string, options?: { tenantId?: string }): Promise<RunRecord | undefined>;
   /** Newest first, with a cursor for the next page (undefined on the last page). */
   listRuns(filter?: RunFilter): Promise<{ runs: RunRecord[]; nextCursor?: string }>;
+
+  /**
+   * Retries a dead run (stop reason `error`, `too_many_attempts` included): creates a new queued
+   * run with its agent, input, session, metadata and user, `trigger` `retry` and `retryOf` its id,
+   * and appends a `run.retry` audit row, in one transaction. The new run has its own id, so its
+   * tool calls get new idempotency keys (`<run id>:<seq>`): nothing the dead run did is replayed.
+   * A dead run is retried once: throws `RunAlreadyRetriedError` (`run_already_retried`, naming
+   * the retry) for a second retry, `RunNotDeadError` (`run_not_dead`) for a run that is not dead
+   * and `RunNotFoundError` for an unknown run (or another tenant's). Returns the new run.
+   */
+  retryRun(input: RunRetryInput): Promise<RunRecord>;
 
   /**
    * A session of `tenantId` (default `default`) summarized from its runs, or undefined when it

@@ -64,6 +64,13 @@ export interface RunRecord {
   createdBy: string | null;
   /** The agent's prompt version when the run was created, `code:<sha256 prefix>` (see prompt-version.ts). */
   promptVersion: string | null;
+  /** The dead run this run retries (`JournalStore.retryRun`); null for a run submitted afresh. */
+  retryOf: string | null;
+  /**
+   * The run that retried this one, if any. Read by `getRun`, `listRuns` and `retryRun` (an index
+   * lookup); null in the records other methods return (claims, finishes), which need no link.
+   */
+  retriedBy: string | null;
   idempotencyKey: string | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
@@ -86,6 +93,22 @@ export interface RunRecord {
   startedAt: Date | null;
   endedAt: Date | null;
   updatedAt: Date;
+}
+
+/** What `JournalStore.retryRun` needs: the dead run, and who retries it. */
+export interface RunRetryInput {
+  /** The dead run to retry. */
+  runId: string;
+  /** Only a run of this tenant (another tenant's run is not found); any tenant when omitted. */
+  tenantId?: string;
+  /** Who retries, for the audit log: `key:<id>`, `cli:<user>`. */
+  actor: string;
+  /** Optional id of the new run; generated otherwise. */
+  id?: string;
+  /** Id of the API key that retried it over HTTP (the new run's `createdBy`). */
+  createdBy?: string | null;
+  /** The agent's prompt version now (the fix may be a new prompt); the dead run's when omitted. */
+  promptVersion?: string | null;
 }
 
 /**
@@ -224,6 +247,12 @@ export interface RunFilter {
   trigger?: string;
   stopReason?: string;
   promptVersion?: string;
+  /**
+   * Only dead runs (`true`): those that ended with stop reason `error` (the agent failed, or its
+   * worker died on every claim: `too_many_attempts`), the dead-letter queue an operator retries
+   * from. Retried ones stay listed, with `retriedBy` set.
+   */
+  dead?: boolean;
   /**
    * A run id, a trace id (32 hex digits, as exported to OpenTelemetry) or a user id, matched
    * exactly: the runs any of them names.

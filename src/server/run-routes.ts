@@ -151,6 +151,7 @@ export const runRoutes = [
    *   narrow such a search with `agent` or a time bound;
    * - `agent`, `user_id`, `session_id`, `stop_reason`, `prompt_version`: a scan of that column's
    *   `(tenant_id, column, created_at DESC, id DESC)` index, as short as the page;
+   * - `dead=true`: `stop_reason = 'error'`, the same scan as `stop_reason=error`;
    * - `q`: a BitmapOr of three exact lookups (the primary key for a run id,
    *   `runs_tenant_user_created` for a user id, `runs_tenant_trace_id` for a 32-hex trace id),
    *   then a sort of the few rows found. 1-8 ms on Postgres, 2-45 ms on PGlite.
@@ -176,6 +177,7 @@ export const runRoutes = [
         trigger: filter.trigger,
         stopReason: filter.stop_reason,
         promptVersion: filter.prompt_version,
+        dead: filter.dead === 'true',
         search: filter.q,
         createdAfter: filter.created_after === undefined ? undefined : new Date(filter.created_after),
         createdBefore: filter.created_before === undefined ? undefined : new Date(filter.created_before),
@@ -309,6 +311,58 @@ export const runRoutes = [
       if (run.status === 'cancelled' && before !== undefined && ENDS_ON_CANCEL.has(before.status))
         telemetry?.runEnded(run);
       return sendJson(response, 202, runViewFor(key, run));
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    path: '/v1/runs/:id/retry',
+    scopes: WRITE_SCOPES,
+    summary: 'Retry a dead run as a new run',
+    description:
+      'A run that ended with stop reason `error` (`too_many_attempts` included) is retried as a new queued run ' +
+      'with its agent, input, session, metadata and user, `trigger` `retry` and `retry_of` its id; the dead run ' +
+      'gets `retried_by`. The new run has its own id, so its tool calls get new idempotency keys. A dead run is ' +
+      'retried once: a second retry answers 409 `run_already_retried` (retry the retry if it died too); a run ' +
+      'that is not dead answers 409 `run_not_dead`. Audited as `run.retry`. A key without runs:read gets the ' +
+      'new run’s id and status only.',
+    responses: {
+      201: { description: 'The new run', schema: runResponse },
+      ...errorResponses(401, 403, 404, 409),
+    },
+    async handle({ response, key, params, dependencies }) {
+      const runId = runIdOf(params.id);
+      const dead = await dependencies.store.getRun(runId, { tenantId: key.tenantId });
+      if (!dead) throw new RunNotFoundError(runId);
+      // The retry is a new run of the agent: refused as a submission would be.
+      const agent = dependencies.agents.get(dead.agent);
+      if (!agent) throw new UnknownAgentError(dead.agent, [...dependencies.agents.keys()]);
+      const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
+      if (hold !== undefined) throw agentHeldError(agent.name, hold);
+      const priced = pricedModelOfAgent(agent);
+      if (priced !== undefined)
+        await dependencies.budgets?.checkPricedUnderBudgets(
+          {
+            tenantId: key.tenantId,
+            agent: agent.name,
+            apiKeyId: key.id,
+            ...(dead.userId === null ? {} : { userId: dead.userId }),
+            ...(dead.sessionId === null ? {} : { sessionId: dead.sessionId }),
+          },
+          priced,
+        );
+      const promptVersion = await resolvePromptVersion({
+        prompts: dependencies.prompts,
+        agent,
+        tenantId: key.tenantId,
+      });
+      const retry = await dependencies.store.retryRun({
+        runId,
+        tenantId: key.tenantId,
+        actor: `key:${key.id}`,
+        createdBy: key.id,
+        promptVersion,
+      });
+      return sendJson(response, 201, runViewFor(key, retry));
     },
   }),
   defineRoute({

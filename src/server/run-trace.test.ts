@@ -21,6 +21,8 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     trigger: 'api',
     createdBy: null,
     promptVersion: 'code:0123456789ab',
+    retryOf: null,
+    retriedBy: null,
     idempotencyKey: null,
     leaseOwner: null,
     leaseExpiresAt: null,

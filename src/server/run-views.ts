@@ -24,6 +24,8 @@ export function runView(run: RunRecord) {
     trigger: run.trigger,
     created_by: run.createdBy,
     prompt_version: run.promptVersion,
+    retry_of: run.retryOf,
+    retried_by: run.retriedBy,
     attempts: run.attempts,
     waiting:
       run.wait === null

@@ -84,6 +84,12 @@ export const listRunsQuery = z.object({
   trigger: text(64).optional(),
   stop_reason: text(64).optional(),
   prompt_version: text(200).optional(),
+  dead: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      '`true`: only dead runs, those that ended with stop reason `error` (`error.code` says why, e.g. `too_many_attempts`), retried or not.',
+    ),
   q: text(200)
     .optional()
     .describe(
@@ -189,6 +195,18 @@ export const runResponse = z
       .nullable()
       .describe(
         "The agent's prompt version when the run was created: `code:` and 12 hex digits of the SHA-256 of its instructions and tool specs.",
+      ),
+    retry_of: z
+      .string()
+      .nullable()
+      .describe(
+        'The dead run this run retries (`POST /v1/runs/{id}/retry`); null for a run submitted afresh.',
+      ),
+    retried_by: z
+      .string()
+      .nullable()
+      .describe(
+        'The run that retried this dead run; null while it has not been retried (a dead run is retried once).',
       ),
     attempts: z
       .number()

@@ -4,11 +4,15 @@ import { runView, type RunView } from '../../server/run-views.js';
 import { fetchRun, fetchSteps, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
-import { renderRunDetail, renderRunTable } from '../render.js';
+import { cliActor } from '../cli-actor.js';
+import { renderDeadRunTable, renderRunDetail, renderRunTable } from '../render.js';
 import { UsageError } from '../usage-error.js';
 import { checkAttributionFlags } from '../attribution-flags.js';
 
-/** `keel runs`: the most recent runs, newest first. */
+/**
+ * `keel runs`: the most recent runs, newest first. `--dead`: only dead runs (stop reason
+ * `error`), with their last error and the run that retried them, combined with the other filters.
+ */
 export async function runsCommand(
   {
     limit = '20',
@@ -16,8 +20,17 @@ export async function runsCommand(
     agent,
     user,
     trigger,
+    dead = false,
     json,
-  }: { limit?: string; status?: string; agent?: string; user?: string; trigger?: string; json: boolean },
+  }: {
+    limit?: string;
+    status?: string;
+    agent?: string;
+    user?: string;
+    trigger?: string;
+    dead?: boolean;
+    json: boolean;
+  },
   io: CliIo,
 ): Promise<number> {
   const count = Number(limit);
@@ -37,6 +50,7 @@ export async function runsCommand(
         ...(agent ? { agent } : {}),
         ...(user === undefined ? {} : { user_id: user }),
         ...(trigger === undefined ? {} : { trigger }),
+        ...(dead ? { dead: 'true' } : {}),
       });
     } else {
       const page = await backend.store.listRuns({
@@ -45,10 +59,12 @@ export async function runsCommand(
         agent,
         userId: user,
         trigger,
+        dead,
       });
       runs = page.runs.map(runView);
     }
-    io.stdout.write(json ? JSON.stringify(runs) + '\n' : renderRunTable(runs));
+    const table = dead ? renderDeadRunTable(runs) : renderRunTable(runs);
+    io.stdout.write(json ? JSON.stringify(runs) + '\n' : table);
     return EXIT.ok;
   } finally {
     await backend.close();
@@ -67,6 +83,32 @@ export async function showCommand(
     if (!run) throw new RunNotFoundError(runId);
     const steps = await fetchSteps(backend, runId, json);
     io.stdout.write(json ? JSON.stringify({ ...run, steps }) + '\n' : renderRunDetail(run, steps));
+    return EXIT.ok;
+  } finally {
+    await backend.close();
+  }
+}
+
+/**
+ * `keel runs retry <run-id>`: retries a dead run as a new run, as `POST /v1/runs/{id}/retry`
+ * does (audited as `run.retry`, by `cli:<user>` on a direct database, by the server's admin key
+ * through a running server). `run_not_found`, `run_not_dead` and `run_already_retried` exit 2.
+ */
+export async function retryCommand(
+  { runId, json }: { runId?: string; json: boolean },
+  io: CliIo,
+): Promise<number> {
+  if (!runId) throw new UsageError('Usage: keel runs retry <run-id> [--json]');
+  const backend = await openBackend({ env: io.env, cwd: io.cwd });
+  try {
+    let retry: RunView;
+    if (backend.mode === 'remote') retry = await backend.api.retryRun(runId);
+    else retry = runView(await backend.store.retryRun({ runId, actor: cliActor(io.env) }));
+    io.stdout.write(
+      json
+        ? JSON.stringify(retry) + '\n'
+        : `Run ${runId} is retried by run ${retry.id} (${retry.status}): keel runs show ${retry.id}\n`,
+    );
     return EXIT.ok;
   } finally {
     await backend.close();
