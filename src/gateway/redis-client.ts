@@ -29,6 +29,8 @@ export function createRedisClient({
 }: RedisClientOptions): Redis {
   const client = new Redis(url, {
     connectTimeout: connectTimeoutMs,
+    // A server that never answers the QUIT never closes either: destroy the socket soon.
+    disconnectTimeout: 250,
     commandTimeout: commandTimeoutMs,
     socketTimeout: Math.max(commandTimeoutMs * 4, 2_000),
     enableOfflineQueue: false,
