@@ -8,6 +8,7 @@
 // Env: KEEL_BENCH_REDIS_URL (default redis://127.0.0.1:6379), KEEL_BENCH_POSTGRES_URL,
 // KEEL_BENCH_HOT_CONCURRENCY (default 64), KEEL_BENCH_HOT_SECONDS (default 3).
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { report } from '../lib/child.js';
