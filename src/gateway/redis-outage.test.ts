@@ -1,9 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTcpProxy, type TcpProxy } from '../testing/tcp-proxy.js';
-import { describeRedis } from '../testing/redis.js';
+import { createTestKeyPrefix, deleteKeys, describeRedis } from '../testing/redis.js';
 import type { Logger } from '../util/logger.js';
 import { RateLimiterUnavailableError } from './gateway-errors.js';
+import { closeRedisClient, createRedisClient } from './redis-client.js';
 import { parseGatewayConfig } from './parse-gateway-config.js';
 import type { RedisFailure } from './redis-failures.js';
 import { openRedisStores, type RedisStores } from './redis-stores.js';
@@ -14,11 +15,11 @@ import { openRedisStores, type RedisStores } from './redis-stores.js';
  * answers (vitest's test timeout catches a hang) with the policy applied, counted and logged.
  */
 
-const redisConfig = (onError: 'open' | 'closed') =>
+const redisConfig = (onError: 'open' | 'closed', keyPrefix = 'keel_t_outage:') =>
   parseGatewayConfig({
     deployments: [{ name: 'd', provider: 'openai', model: 'm' }],
     routes: [{ name: 'r', deployments: ['d'] }],
-    redis: { onError, commandTimeoutMs: 200, connectTimeoutMs: 500, keyPrefix: 'keel_t_outage:' },
+    redis: { onError, commandTimeoutMs: 200, connectTimeoutMs: 500, keyPrefix },
   }).redis;
 
 /** A logger that keeps its warnings. */
@@ -155,9 +156,17 @@ describe('Redis down', () => {
 describeRedis('Redis going silent after it was ready', (url) => {
   let proxy: TcpProxy | undefined;
   let stores: RedisStores | undefined;
+  const prefix = createTestKeyPrefix();
   afterEach(async () => {
     await stores?.close();
     await proxy?.close();
+    const redis = createRedisClient({ url, commandTimeoutMs: 10_000 });
+    try {
+      await new Promise((resolve) => redis.once('ready', resolve));
+      await deleteKeys(redis, prefix);
+    } finally {
+      await closeRedisClient(redis);
+    }
   });
 
   for (const onError of ['closed', 'open'] as const) {
@@ -167,7 +176,7 @@ describeRedis('Redis going silent after it was ready', (url) => {
       const failures: RedisFailure[] = [];
       stores = openRedisStores({
         url: `redis://127.0.0.1:${proxy.port}`,
-        config: redisConfig(onError),
+        config: redisConfig(onError, prefix),
         logger: createRecordingLogger(),
         onFailure: (failure) => failures.push(failure),
       });
