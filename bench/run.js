@@ -2,7 +2,7 @@
 // Keel's benchmarks against its peers, run one after the other, printed as markdown tables.
 //
 //   npm run bench                      (at the root: builds Keel, then runs this)
-//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards] [evals]    (a subset; Keel must be built)
+//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards] [evals] [hot-limits]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
 // Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
@@ -17,9 +17,9 @@ import { runChild } from './lib/child.js';
 import { median } from './lib/stats.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
-const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics', 'guards', 'evals'];
+const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics', 'guards', 'evals', 'hot-limits'];
 /** Benchmarks that cannot run without the local Postgres. */
-const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api', 'analytics'];
+const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api', 'analytics', 'hot-limits'];
 /** One package per peer: when one is missing, bench/node_modules is out of date. */
 const PEER_PACKAGES = ['@dbos-inc/dbos-sdk', '@langchain/langgraph', '@portkey-ai/gateway', 'undici'];
 const ROUNDS = Number(process.env.KEEL_BENCH_ROUNDS ?? 3);
@@ -631,6 +631,46 @@ async function benchApi() {
   return { markdown: out.join('\n'), results: { ...systems, settings } };
 }
 
+async function benchHotLimits() {
+  const systems = ['floor', 'redis', 'postgres'];
+  const loadStart = loadavg()[0];
+  const results = {};
+  for (const s of systems)
+    results[s] = await runChild(join(BENCH, 'hot-limits', 'measure.js'), [s], { timeoutMs: 120_000 });
+  const loadEnd = loadavg()[0];
+  const labels = {
+    floor: 'floor: raw Redis INCR',
+    redis: 'Keel, Redis limiter',
+    postgres: 'Keel, SQL limiter (Postgres)',
+  };
+  const floor = results.floor.perSecond;
+  const rows = systems.map((s) => {
+    const r = results[s];
+    const bad = problem(r);
+    if (bad) return [labels[s], bad, ''];
+    return [labels[s], fmt(r.perSecond, 0), floor ? `${fmt(r.perSecond / floor, 2)}x` : '–'];
+  });
+  const concurrency = Object.values(results).find((r) => r.concurrency)?.concurrency ?? 64;
+  const out = [
+    '## Hot rate-limit scope: reservations per second',
+    '',
+    `One scope, ${concurrency} concurrent reserve loops in one process (one Redis connection; a pool of 10 ` +
+      'on Postgres), each reserve a request and 10 tokens, limits never reached. The floor is a raw INCR ' +
+      'on the same client at the same concurrency: one round trip, no script.',
+    '',
+    table(['system', 'reservations/s', 'vs floor'], rows),
+    '',
+  ];
+  const redis = results.redis.perSecond;
+  const postgres = results.postgres.perSecond;
+  if (typeof redis === 'number') {
+    out.push(`Redis limiter: **${fmt(redis, 0)}/s** (target ≥ 20,000/s: ${verdict(redis >= 20_000)})`);
+    if (typeof postgres === 'number') out.push('', `Redis / Postgres: **${fmt(redis / postgres, 1)}x**`);
+  }
+  out.push('', `Load average ${fmt(loadStart, 1)} → ${fmt(loadEnd, 1)} on ${cpus().length} cores.`);
+  return { markdown: out.join('\n'), results: { ...results, loadavg: { start: loadStart, end: loadEnd } } };
+}
+
 async function main() {
   const asked = process.argv.slice(2);
   const which = asked.length ? asked : ALL;
@@ -664,6 +704,7 @@ async function main() {
     analytics: benchAnalytics,
     guards: benchGuards,
     evals: benchEvals,
+    'hot-limits': benchHotLimits,
   };
   const all = {};
   const load = loadavg()[0];

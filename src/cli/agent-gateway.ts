@@ -38,7 +38,12 @@ export function openConfiguredGateway({
     client,
     env,
     logger,
-    ...(metrics === undefined ? {} : { onCall: (call) => metrics.gatewayCall(call) }),
+    ...(metrics === undefined
+      ? {}
+      : {
+          onCall: (call) => metrics.gatewayCall(call),
+          onRedisFailure: (failure) => metrics.redisFailure(failure),
+        }),
     ...(tracer === undefined ? {} : { tracer }),
     ...governance,
   });

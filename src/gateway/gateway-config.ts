@@ -125,6 +125,21 @@ export const gatewayConfigSchema = z.object({
       shared: z.boolean().default(true),
     })
     .prefault({}),
+  /**
+   * Redis for the hot paths (rate limits, shared cache), used when `REDIS_URL` is set; Postgres
+   * stays the store of record (calls, budgets). See docs/gateway.md (Redis).
+   */
+  redis: z
+    .object({
+      /** When Redis fails: `closed` refuses the call (503), `open` admits it without a limit. */
+      onError: z.enum(['open', 'closed']).default('closed'),
+      /** Longest wait for one Redis command; then `onError` applies. */
+      commandTimeoutMs: z.number().int().positive().default(500),
+      connectTimeoutMs: z.number().int().positive().default(2_000),
+      /** Prefix of every key Keel writes. */
+      keyPrefix: z.string().max(64).default('keel:'),
+    })
+    .prefault({}),
   /** Largest request body accepted over HTTP. */
   maxBodyBytes: z
     .number()

@@ -187,3 +187,23 @@ export function attachCallMeta(error: unknown, meta: CallMeta): void {
 export function callMetaOfError(error: unknown): CallMeta | undefined {
   return typeof error === 'object' && error !== null ? metaOfErrors.get(error) : undefined;
 }
+
+/**
+ * The rate limiter's store (Redis) did not answer in time or refused, and its failure policy is
+ * `closed`: the call is refused rather than made without a limit. Retryable (503, Retry-After).
+ */
+export class RateLimiterUnavailableError extends KeelError {
+  readonly retryAfterMs: number;
+
+  constructor({ cause, retryAfterMs = 1_000 }: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super({
+      code: 'rate_limiter_unavailable',
+      message: 'The rate limiter is unavailable (its Redis did not answer); retry shortly.',
+      fault: 'system',
+      retryable: true,
+      details: { retryAfterMs },
+      cause,
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}

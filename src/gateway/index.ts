@@ -24,6 +24,10 @@ export type { RateLimiter, ResponseCache, CallRecorder, CallRecord, LimitScope }
 export { createSqlRateLimiter } from './sql-rate-limiter.js';
 export { createSqlResponseCache } from './sql-response-cache.js';
 export { createSqlCallRecorder } from './sql-call-recorder.js';
+export { createRedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter.js';
+export { createRedisResponseCache, type RedisResponseCacheOptions } from './redis-response-cache.js';
+export { createRedisClient, type RedisClientOptions } from './redis-client.js';
+export type { RedisFailure, RedisFailurePolicy } from './redis-failures.js';
 export {
   createApiKeys,
   API_KEY_SCOPES,
@@ -36,6 +40,7 @@ export { createGatewayService, type GatewayService } from './http/gateway-servic
 export {
   UnknownRouteError,
   RateLimitedError,
+  RateLimiterUnavailableError,
   RequestExceedsLimitError,
   UpstreamTimeoutError,
   GatewayBudgetExhaustedError,

@@ -6,21 +6,19 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import type { FakeClock } from '../testing/fake-clock.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import type { RateLimiter, ReserveResult } from './gateway-store.js';
 import { createSqlRateLimiter, msUntilFree, RATE_WINDOW_MS } from './sql-rate-limiter.js';
 
 /** 10 seconds into a minute, so window arithmetic in the tests is easy to follow. */
 const START = Date.UTC(2030, 0, 1, 0, 0, 10);
 
 /**
- * The RateLimiter contract over every SqlClient: PGlite in memory always, a real Postgres when
- * KEEL_TEST_POSTGRES_URL is set (where concurrent reserves really race on separate connections).
+ * What only the SQL limiter does, over every SqlClient (PGlite always, Postgres when configured).
+ * The behaviour every limiter shares is in rate-limiter.contract.test.ts.
  */
-function rateLimiterContract(openClient: () => Promise<SqlClient>): void {
+function sqlRateLimiterCases(openClient: () => Promise<SqlClient>): void {
   let client: SqlClient;
   let schema: string;
   let clock: FakeClock;
-  let limiter: RateLimiter;
 
   beforeAll(async () => {
     client = await openClient();
@@ -32,179 +30,9 @@ function rateLimiterContract(openClient: () => Promise<SqlClient>): void {
     schema = createTestSchemaName();
     await migrate(client, { schema });
     clock = createFakeClock({ start: START });
-    limiter = createSqlRateLimiter({ client, schema, clock });
   });
   afterEach(async () => {
     await client.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  });
-
-  const admitted = (results: readonly ReserveResult[]) => results.filter((result) => result.ok).length;
-  const counters = async (scope: string) => {
-    const result = await client.query<{ requests: number; tokens: number }>(
-      `SELECT requests, tokens FROM ${schema}.rate_windows WHERE scope = $1`,
-      [scope],
-    );
-    return result.rows[0];
-  };
-
-  it('admits exactly rpm of 50 concurrent reserves', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => limiter.reserve([{ scope: 'deployment:a', rpm: 10 }], 0)),
-    );
-    expect(admitted(results)).toBe(10);
-    expect(await counters('deployment:a')).toEqual({ requests: 10, tokens: 0 });
-    for (const result of results.filter((result) => !result.ok)) {
-      expect(result).toMatchObject({ ok: false, scope: 'deployment:a', limit: 'rpm' });
-    }
-  });
-
-  it('admits exactly tpm worth of 50 concurrent reserves with estimates', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => limiter.reserve([{ scope: 'key:k', tpm: 1_000 }], 100)),
-    );
-    expect(admitted(results)).toBe(10);
-    expect(await counters('key:k')).toEqual({ requests: 10, tokens: 1_000 });
-  });
-
-  it('reserves all scopes or none', async () => {
-    const both = [
-      { scope: 'deployment:a', rpm: 5 },
-      { scope: 'key:k', rpm: 3 },
-    ];
-    const results = [];
-    for (let i = 0; i < 5; i++) results.push(await limiter.reserve(both, 10));
-    expect(results.map((result) => result.ok)).toEqual([true, true, true, false, false]);
-    expect(results[3]).toMatchObject({ ok: false, scope: 'key:k', limit: 'rpm' });
-    // The refused reserves took nothing from deployment:a, so two more fit there.
-    expect(await counters('deployment:a')).toEqual({ requests: 3, tokens: 30 });
-    const alone = [];
-    for (let i = 0; i < 3; i++) alone.push(await limiter.reserve([{ scope: 'deployment:a', rpm: 5 }], 0));
-    expect(alone.map((result) => result.ok)).toEqual([true, true, false]);
-  });
-
-  it('holds every limit when multi-scope reserves race in any scope order', async () => {
-    const a = { scope: 'a', rpm: 7 };
-    const b = { scope: 'b', rpm: 4 };
-    const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        limiter.reserve(i % 3 === 0 ? [a, b] : i % 3 === 1 ? [b, a] : [a], 1),
-      ),
-    );
-    const pairs = results.filter((result) => result.ok && result.reservation.scopes.length === 2).length;
-    const singles = results.filter((result) => result.ok && result.reservation.scopes.length === 1).length;
-    expect(pairs).toBeLessThanOrEqual(4);
-    expect(pairs + singles).toBe(7);
-    expect(await counters('a')).toEqual({ requests: 7, tokens: 7 });
-    expect(await counters('b')).toEqual({ requests: pairs, tokens: pairs });
-  });
-
-  it('counts token estimates against tpm', async () => {
-    const scope = [{ scope: 'key:k', tpm: 1_000 }];
-    expect((await limiter.reserve(scope, 400)).ok).toBe(true);
-    expect((await limiter.reserve(scope, 400)).ok).toBe(true);
-    const refused = await limiter.reserve(scope, 400);
-    expect(refused).toMatchObject({ ok: false, scope: 'key:k', limit: 'tpm' });
-    expect((await limiter.reserve(scope, 200)).ok).toBe(true);
-    expect(await counters('key:k')).toEqual({ requests: 3, tokens: 1_000 });
-    // Larger than the limit itself: never admitted.
-    expect(await limiter.reserve([{ scope: 'key:other', tpm: 100 }], 101)).toMatchObject({
-      ok: false,
-      limit: 'tpm',
-    });
-  });
-
-  it('settles to the tokens actually used, freeing or adding tokens', async () => {
-    const scope = [{ scope: 'key:k', tpm: 1_000 }];
-    const first = await limiter.reserve(scope, 800);
-    if (!first.ok) throw new Error('refused');
-    expect((await limiter.reserve(scope, 700)).ok).toBe(false);
-    await limiter.settle(first.reservation, 300);
-    expect(await counters('key:k')).toEqual({ requests: 1, tokens: 300 });
-    const second = await limiter.reserve(scope, 700);
-    if (!second.ok) throw new Error('refused');
-    await limiter.settle(second.reservation, 700); // equal: no-op
-    await limiter.settle(second.reservation, 750);
-    expect(await counters('key:k')).toEqual({ requests: 2, tokens: 1_050 });
-    expect((await limiter.reserve(scope, 1)).ok).toBe(false);
-  });
-
-  it('settles a reservation whose window has since rolled into the previous totals', async () => {
-    const scope = [{ scope: 'key:k', tpm: 1_000 }];
-    const first = await limiter.reserve(scope, 1_000);
-    if (!first.ok) throw new Error('refused');
-    clock.advance(RATE_WINDOW_MS); // next window, previous = 1000 tokens weighted ~5/6
-    expect((await limiter.reserve(scope, 200)).ok).toBe(false);
-    await limiter.settle(first.reservation, 100);
-    // previous is now 100: 100 * 5/6 + 200 <= 1000.
-    expect((await limiter.reserve(scope, 200)).ok).toBe(true);
-  });
-
-  it('reports retryAfterMs as the time until the request fits', async () => {
-    const scope = [{ scope: 'deployment:a', rpm: 10 }];
-    for (let i = 0; i < 10; i++) expect((await limiter.reserve(scope, 0)).ok).toBe(true);
-    const refused = await limiter.reserve(scope, 0);
-    // 10 s into the window: the window frees in 50 s, then the previous 10 requests weigh
-    // 10 * (1 - t / 60 s) until 6 s into the next one.
-    expect(refused).toEqual({ ok: false, scope: 'deployment:a', limit: 'rpm', retryAfterMs: 56_000 });
-    if (refused.ok) throw new Error('admitted');
-    clock.advance(refused.retryAfterMs - 1);
-    expect((await limiter.reserve(scope, 0)).ok).toBe(false);
-    clock.advance(1);
-    expect((await limiter.reserve(scope, 0)).ok).toBe(true);
-  });
-
-  it('weighs the previous window, so no burst of twice the limit across a minute boundary', async () => {
-    clock.set(Date.UTC(2030, 0, 1, 0, 0, 59));
-    const scope = [{ scope: 'deployment:a', rpm: 6 }];
-    const burst = async (count: number) => {
-      const results = [];
-      for (let i = 0; i < count; i++) results.push(await limiter.reserve(scope, 0));
-      return admitted(results);
-    };
-    expect(await burst(10)).toBe(6);
-    clock.set(Date.UTC(2030, 0, 1, 0, 1, 1)); // 2 s later, a new minute: 6 * 58/60 still counts
-    expect(await burst(10)).toBe(0);
-    clock.set(Date.UTC(2030, 0, 1, 0, 1, 30)); // half the previous window: 3 counts
-    expect(await burst(10)).toBe(3);
-  });
-
-  it('starts afresh once the previous window is over too', async () => {
-    const scope = [{ scope: 'deployment:a', rpm: 3, tpm: 300 }];
-    for (let i = 0; i < 3; i++) expect((await limiter.reserve(scope, 100)).ok).toBe(true);
-    expect((await limiter.reserve(scope, 100)).ok).toBe(false);
-    clock.advance(2 * RATE_WINDOW_MS);
-    const results = [];
-    for (let i = 0; i < 4; i++) results.push(await limiter.reserve(scope, 100));
-    expect(results.map((result) => result.ok)).toEqual([true, true, true, false]);
-    const first = results[0];
-    expect(first?.ok && first.reservation.windowStart).toBe(Date.UTC(2030, 0, 1, 0, 2));
-  });
-
-  it('ignores scopes without limits and merges duplicates, tighter limit winning', async () => {
-    const free = await limiter.reserve([{ scope: 'unlimited' }], 50);
-    expect(free).toMatchObject({ ok: true, reservation: { scopes: [], tokens: 50 } });
-    if (free.ok) await limiter.settle(free.reservation, 10);
-    const merged = [
-      { scope: 'a', rpm: 5 },
-      { scope: 'a', rpm: 2 },
-    ];
-    const results = [await limiter.reserve(merged, 0), await limiter.reserve(merged, 0)];
-    results.push(await limiter.reserve(merged, 0));
-    expect(results.map((result) => result.ok)).toEqual([true, true, false]);
-    const rows = await client.query(`SELECT scope FROM ${schema}.rate_windows ORDER BY scope`);
-    expect(rows.rows).toEqual([{ scope: 'a' }]);
-  });
-
-  it('uses the database clock when given none', async () => {
-    const shared = createSqlRateLimiter({ client, schema });
-    const result = await shared.reserve([{ scope: 'db-clock', rpm: 1 }], 0);
-    if (!result.ok) throw new Error('refused');
-    expect(result.reservation.windowStart % RATE_WINDOW_MS).toBe(0);
-    expect(Math.abs(result.reservation.windowStart - Date.now())).toBeLessThan(2 * RATE_WINDOW_MS);
-    const refused = await shared.reserve([{ scope: 'db-clock', rpm: 1 }], 0);
-    if (refused.ok) throw new Error('admitted');
-    expect(refused.retryAfterMs).toBeGreaterThan(0);
-    expect(refused.retryAfterMs).toBeLessThanOrEqual(2 * RATE_WINDOW_MS);
   });
 
   it('deletes scopes idle for an hour, now and then', async () => {
@@ -222,11 +50,11 @@ function rateLimiterContract(openClient: () => Promise<SqlClient>): void {
 }
 
 describe('SqlRateLimiter on PGlite', () => {
-  rateLimiterContract(() => createPgliteClient());
+  sqlRateLimiterCases(() => createPgliteClient());
 });
 
 describePostgres('SqlRateLimiter on Postgres', (connectionString) => {
-  rateLimiterContract(async () => createPgClient({ connectionString, max: 10 }));
+  sqlRateLimiterCases(async () => createPgClient({ connectionString, max: 10 }));
 });
 
 describe('msUntilFree', () => {

@@ -234,7 +234,7 @@ export function createSqlRateLimiter({
  * Drops scopes without limits (nothing to reserve) and merges duplicates (the tighter limit
  * wins); sorts by scope, the order rows are locked in.
  */
-function normalizeScopes(scopes: readonly LimitScope[]): LimitScope[] {
+export function normalizeScopes(scopes: readonly LimitScope[]): LimitScope[] {
   const byName = new Map<string, LimitScope>();
   for (const { scope, rpm, tpm } of scopes) {
     if (rpm === undefined && tpm === undefined) continue;

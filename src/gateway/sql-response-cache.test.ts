@@ -21,8 +21,11 @@ const response = (content: string): ModelResponse => ({
   modelId: 'gpt-test-2030',
 });
 
-/** The ResponseCache contract over every SqlClient (PGlite always, Postgres when configured). */
-function responseCacheContract(openClient: () => Promise<SqlClient>): void {
+/**
+ * What only the SQL cache does, over every SqlClient (PGlite always, Postgres when configured).
+ * The behaviour every cache shares is in response-cache.contract.test.ts.
+ */
+function sqlResponseCacheCases(openClient: () => Promise<SqlClient>): void {
   let client: SqlClient;
   let schema: string;
   let clock: FakeClock;
@@ -44,36 +47,6 @@ function responseCacheContract(openClient: () => Promise<SqlClient>): void {
     await client.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
-  it('returns what was set, until it expires', async () => {
-    expect(await cache.get('k1')).toBeUndefined();
-    await cache.set('k1', response('hello'), 60_000);
-    expect(await cache.get('k1')).toEqual(response('hello'));
-    clock.advance(59_999);
-    expect(await cache.get('k1')).toEqual(response('hello'));
-    clock.advance(1);
-    expect(await cache.get('k1')).toBeUndefined();
-  });
-
-  it('replaces an entry and its expiry on set', async () => {
-    await cache.set('k1', response('first'), 1_000);
-    clock.advance(900);
-    await cache.set('k1', response('second'), 1_000);
-    clock.advance(900);
-    expect(await cache.get('k1')).toEqual(response('second'));
-    expect(await cache.get('k2')).toBeUndefined();
-  });
-
-  it('ignores a non-positive ttl', async () => {
-    await cache.set('k1', response('never'), 0);
-    expect(await cache.get('k1')).toBeUndefined();
-  });
-
-  it('returns an answer with NUL and lone surrogates exactly', async () => {
-    const odd = response('nul\u0000 high\ud800 low\udc00 \ufdd0marker 😀');
-    await cache.set('k1', odd, 60_000);
-    expect(await cache.get('k1')).toEqual(odd);
-  });
-
   it('treats an entry with a damaged escape as a miss', async () => {
     await client.query(
       `INSERT INTO ${schema}.response_cache (key, response, expires_at) VALUES ('bad', $1::jsonb, 'infinity')`,
@@ -89,12 +62,6 @@ function responseCacheContract(openClient: () => Promise<SqlClient>): void {
     expect(await cache.get('bad')).toBeUndefined();
   });
 
-  it('uses the database clock when given none', async () => {
-    const shared = createSqlResponseCache({ client, schema });
-    await shared.set('k1', response('now'), 60_000);
-    expect(await shared.get('k1')).toEqual(response('now'));
-  });
-
   it('deletes expired entries now and then', async () => {
     const cleaning = createSqlResponseCache({ client, schema, clock, cleanupEvery: 2 });
     await cleaning.set('old', response('old'), 1_000);
@@ -108,9 +75,9 @@ function responseCacheContract(openClient: () => Promise<SqlClient>): void {
 }
 
 describe('SqlResponseCache on PGlite', () => {
-  responseCacheContract(() => createPgliteClient());
+  sqlResponseCacheCases(() => createPgliteClient());
 });
 
 describePostgres('SqlResponseCache on Postgres', (connectionString) => {
-  responseCacheContract(async () => createPgClient({ connectionString, max: 4 }));
+  sqlResponseCacheCases(async () => createPgClient({ connectionString, max: 4 }));
 });

@@ -96,9 +96,13 @@ const BY_CODE = new Map<string, readonly [number, HttpErrorKind]>([
     (code) => [code, [429, 'rate_limit']] as const,
   ),
   ['not_configured', [501, 'internal']],
-  ...['database_unavailable', 'budgets_unavailable', 'gateway_unavailable', 'request_timeout'].map(
-    (code) => [code, [503, 'overloaded']] as const,
-  ),
+  ...[
+    'database_unavailable',
+    'budgets_unavailable',
+    'gateway_unavailable',
+    'rate_limiter_unavailable',
+    'request_timeout',
+  ].map((code) => [code, [503, 'overloaded']] as const),
   ...TIMEOUT_CODES.map((code) => [code, [504, 'timeout']] as const),
 ]);
 

@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BreakerState, CallMeta } from '../gateway/gateway-types.js';
+import type { RedisFailure } from '../gateway/redis-failures.js';
 import type { SqlExecutor } from '../journal/sql-client.js';
 import type { RunRecord, StepRecord, StopReason } from '../journal/types.js';
 import type { RunReleaseReason, RunTelemetry } from '../telemetry/run-telemetry.js';
@@ -52,6 +53,8 @@ export interface KeelMetrics {
   watchBreakers(read: () => readonly BreakerState[]): () => void;
   /** Counts a tool call refused by a runtime control or the tool policy (`createControlPolicy`'s `onToolRefused`). */
   toolRefused(refusal: { tool: string; code: 'tool_disabled' | 'tool_not_allowed' }): void;
+  /** Counts a failed Redis operation of the gateway and what was done instead (`keel_gateway_redis_failures_total`). */
+  redisFailure(failure: RedisFailure): void;
   /** Counts a spend breaker trip (`createSpendBreakers`' `onTrip`). */
   breakerTripped(trip: { scope: 'agent' | 'tenant' }): void;
   /** The text exposition of every metric, with its content type. */
@@ -232,6 +235,12 @@ export function createKeelMetrics({
     help: 'Wall time of gateway calls, by route.',
     buckets: STEP_SECONDS,
     registry,
+  });
+  const redisFailures = new Counter({
+    name: 'keel_gateway_redis_failures_total',
+    help: 'Gateway Redis operations that failed (down, past the command timeout), by operation (reserve, settle, get, set) and outcome (admitted, refused, skipped).',
+    labelNames: ['operation', 'outcome'],
+    registers,
   });
   const breakerSources = new Set<() => readonly BreakerState[]>();
   new Gauge({
@@ -419,6 +428,10 @@ export function createKeelMetrics({
     },
     breakerTripped({ scope }) {
       breakerTrips.inc({ scope: breakerScopeLabel(scope) });
+    },
+    redisFailure({ operation, outcome }) {
+      // Both labels are small fixed sets (typed); no guard needed.
+      redisFailures.inc({ operation, outcome });
     },
     watchBreakers(read) {
       breakerSources.add(read);

@@ -74,6 +74,7 @@ export async function gatewayCommand(
       env: io.env,
       logger,
       onCall: (call) => metrics.gatewayCall(call),
+      onRedisFailure: (failure) => metrics.redisFailure(failure),
       ...(otel === undefined ? {} : { tracer: otel.gatewayTracer }),
     });
   } catch (error) {
@@ -81,6 +82,8 @@ export async function gatewayCommand(
     await backend.close();
     throw error;
   }
+  // With REDIS_URL, limits and the shared cache are on Redis: wait for it (bounded), say so.
+  await service.ready();
   const gatewayService = service;
   const { close: closeGovernance } = governance;
   metrics.watchBreakers(() => gatewayService.gateway.breakers());
@@ -119,7 +122,13 @@ export async function gatewayCommand(
   const address = server.address() as AddressInfo;
   const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   const routes = service.gateway.routes();
-  logger.info('keel gateway serving', { url, routes, config: path, store: backend.description });
+  logger.info('keel gateway serving', {
+    url,
+    routes,
+    config: path,
+    store: backend.description,
+    limits: service.hotStore.kind,
+  });
   if (json) io.stdout.write(JSON.stringify({ event: 'serving', url: `${url}/v1`, routes }) + '\n');
   else
     io.stderr.write(

@@ -114,6 +114,8 @@ export async function serveCommand(
     throw error;
   }
   const gateway = configured.service;
+  // With REDIS_URL, the gateway's limits and shared cache are on Redis: wait for it (bounded).
+  await gateway?.ready();
   const apiKeys = createApiKeys({ client: backend.client, logger });
   // The embedded database is this machine's: it gets an admin key the local CLI reads from its
   // folder. A shared Postgres gets its keys from `keel keys create` only.

@@ -11,6 +11,8 @@ import type { CallMeta } from '../gateway-types.js';
 import { createSqlCallRecorder } from '../sql-call-recorder.js';
 import { createSqlRateLimiter } from '../sql-rate-limiter.js';
 import { createSqlResponseCache } from '../sql-response-cache.js';
+import type { RedisFailure } from '../redis-failures.js';
+import { openRedisStores, type RedisStores } from '../redis-stores.js';
 import type { GatewayCallTracer } from '../../telemetry/gateway-call-spans.js';
 import { createGatewayHandler, type GatewayHandler } from './gateway-handler.js';
 
@@ -37,6 +39,8 @@ export interface GatewayServiceOptions {
   tenantHold?: (tenantId: string) => KeelError | undefined;
   /** The shared budget store: every HTTP call reserves against its caller's budgets. Absent: none apply. */
   budgets?: BudgetStore;
+  /** Told of every Redis failure (Prometheus: `KeelMetrics.redisFailure`), when `REDIS_URL` is set. */
+  onRedisFailure?: (failure: RedisFailure) => void;
 }
 
 /** A gateway wired to the shared store, with its HTTP handler. */
@@ -44,7 +48,17 @@ export interface GatewayService {
   gateway: KeelGateway;
   apiKeys: ApiKeys;
   handler: GatewayHandler;
-  /** Writes the buffered call records and releases the deployments' connections (not the client). */
+  /**
+   * Where rate limits and the shared cache live: `redis` when `REDIS_URL` is set (its URL without
+   * password as `description`), else `sql` (the journal's database).
+   */
+  hotStore: { kind: 'redis' | 'sql'; description: string };
+  /** Waits (up to the connect timeout) for Redis to connect, and logs whether it did; at once on SQL. */
+  ready(): Promise<void>;
+  /**
+   * Writes the buffered call records, releases the deployments' connections and closes the Redis
+   * client (not the SQL client).
+   */
   close(): Promise<void>;
 }
 
@@ -65,17 +79,35 @@ export function createGatewayService({
   onSpend,
   tenantHold,
   budgets,
+  onRedisFailure,
 }: GatewayServiceOptions): GatewayService {
   const config = parseGatewayConfig(input);
   const shared = schema === undefined ? { client } : { client, schema };
   const recorder = createSqlCallRecorder({ ...shared, logger });
   const apiKeys = createApiKeys({ ...shared, logger });
+  // Redis for the hot paths when REDIS_URL is set; Postgres stays the store of record.
+  const redisUrl = env.REDIS_URL?.trim();
+  const redis: RedisStores | undefined = redisUrl
+    ? openRedisStores({
+        url: redisUrl,
+        config: config.redis,
+        logger,
+        ...(onRedisFailure === undefined ? {} : { onFailure: onRedisFailure }),
+      })
+    : undefined;
+  const hotStore = redis
+    ? { kind: 'redis' as const, description: redis.description }
+    : { kind: 'sql' as const, description: 'the journal database' };
+  logger.info('gateway rate limits and shared cache', {
+    store: hotStore.kind,
+    ...(redis ? { redis: redis.description, onError: config.redis.onError } : {}),
+  });
   let gateway: KeelGateway;
   try {
     gateway = createGateway({
       config,
-      limiter: createSqlRateLimiter(shared),
-      cache: createSqlResponseCache(shared),
+      limiter: redis?.limiter ?? createSqlRateLimiter(shared),
+      cache: redis?.cache ?? createSqlResponseCache(shared),
       recorder,
       ...(onCall === undefined ? {} : { onCall }),
       ...(isDeploymentDisabled === undefined ? {} : { isDeploymentDisabled }),
@@ -86,6 +118,7 @@ export function createGatewayService({
   } catch (error) {
     // Nothing was recorded yet; a failing close must not hide the configuration error.
     void recorder.close().catch(() => {});
+    void redis?.close();
     throw error;
   }
   const handler = createGatewayHandler({
@@ -102,12 +135,26 @@ export function createGatewayService({
     gateway,
     apiKeys,
     handler,
+    hotStore,
+    async ready() {
+      if (redis === undefined) return;
+      if (await redis.ready()) logger.info('gateway redis connected', { redis: redis.description });
+      else
+        logger.warn('gateway redis not connected yet: its failure policy applies until it is', {
+          redis: redis.description,
+          onError: config.redis.onError,
+        });
+    },
     async close() {
       if (sweep !== undefined) clearInterval(sweep);
       try {
         await gateway.close();
       } finally {
-        await recorder.close();
+        try {
+          await recorder.close();
+        } finally {
+          await redis?.close();
+        }
       }
     },
   };
