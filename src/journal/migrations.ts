@@ -21,6 +21,7 @@ import { budgetReserveBatchMigration } from './migration-0022-budget-reserve-bat
 import { runSearchMigration } from './migration-0023-run-search.js';
 import { evalsMigration } from './migration-0024-evals.js';
 import { gatewayPriceTableMigration } from './migration-0025-gateway-price-table.js';
+import { agentVersionsMigration } from './migration-0029-agent-versions.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -158,6 +159,7 @@ export const migrations: readonly Migration[] = [
   runSearchMigration,
   evalsMigration,
   gatewayPriceTableMigration,
+  agentVersionsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */
