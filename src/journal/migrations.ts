@@ -24,6 +24,7 @@ import { gatewayPriceTableMigration } from './migration-0025-gateway-price-table
 import { leaseLivenessMigration } from './migration-0026-lease-liveness.js';
 import { storageFootprintMigration } from './migration-0027-storage-footprint.js';
 import { runRetriesMigration } from './migration-0028-run-retries.js';
+import { agentVersionsMigration } from './migration-0029-agent-versions.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -165,6 +166,7 @@ export const migrations: readonly Migration[] = [
   leaseLivenessMigration,
   storageFootprintMigration,
   runRetriesMigration,
+  agentVersionsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -617,6 +617,17 @@ export function createSqlJournalStore({
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
     },
 
+    async recordAgentVersion(lease, { version, change }) {
+      const recorded = await client.query<{ id: string }>(
+        `UPDATE ${runs} SET agent_version = $4::jsonb,
+           version_changes = version_changes || $5::jsonb, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND fence = $3 AND status = 'running'
+         RETURNING id`,
+        [lease.runId, lease.owner, lease.fence, toJson(version), toJson(change ? [change] : [])],
+      );
+      if (recorded.rows.length === 0) throw new LeaseLostError(lease.runId, lease.fence);
+    },
+
     async finishRun(lease, end) {
       const status = statusForStopReason(end.stopReason);
       const finished = await client.query<RunRow>(

@@ -1,6 +1,8 @@
 import type { SerializedError } from '../errors/keel-error.js';
 import type { Usage } from '../model/model.js';
 import type {
+  AgentVersion,
+  AgentVersionChange,
   PriorStepExecution,
   ApprovalRecord,
   ApprovalStatus,
@@ -64,6 +66,8 @@ export interface RunRow {
   reasoning_tokens: number | string | null;
   cost_usd: number | string;
   step_count: number;
+  agent_version?: unknown;
+  version_changes?: unknown;
   created_at: Date | string;
   started_at: Date | string | null;
   ended_at: Date | string | null;
@@ -135,6 +139,8 @@ export function toRunRecord(row: RunRow): RunRecord {
     usage: toUsage(row),
     costUsd: Number(row.cost_usd),
     stepCount: Number(row.step_count),
+    agentVersion: (fromStorableJson(row.agent_version) as AgentVersion | null | undefined) ?? null,
+    versionChanges: (fromStorableJson(row.version_changes) as AgentVersionChange[] | null | undefined) ?? [],
     createdAt: toDate(row.created_at),
     startedAt: toDateOrNull(row.started_at),
     endedAt: toDateOrNull(row.ended_at),

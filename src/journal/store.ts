@@ -9,6 +9,8 @@ import type {
   NewApproval,
   NewRun,
   RunEnd,
+  AgentVersion,
+  AgentVersionChange,
   RunFilter,
   RunRecord,
   RunRetryInput,
@@ -135,6 +137,14 @@ export interface JournalStore {
   startStep(lease: Lease, step: StepStart): Promise<void>;
   /** Records a step's end with its output payload; inserts the row if it was never started. */
   completeStep(lease: Lease, step: StepEnd): Promise<void>;
+  /**
+   * Records the agent version executing the run (fenced): sets `agentVersion` and, when `change`
+   * is given, appends it to `versionChanges`. Throws `LeaseLostError` when the lease is gone.
+   */
+  recordAgentVersion(
+    lease: Lease,
+    input: { version: AgentVersion; change?: AgentVersionChange },
+  ): Promise<void>;
   /** Ends the run with its stop reason and totals, and clears the lease. */
   finishRun(lease: Lease, end: RunEnd): Promise<RunRecord>;
 

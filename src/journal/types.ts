@@ -89,6 +89,13 @@ export interface RunRecord {
   usage: Usage;
   costUsd: number;
   stepCount: number;
+  /**
+   * The agent version whose code produced the run's journal (see `agentVersionOf`), recorded by
+   * its first execution; null before then (and for runs of before migration 29).
+   */
+  agentVersion: AgentVersion | null;
+  /** Each resume of the run by another agent version (a deploy), oldest first. */
+  versionChanges: AgentVersionChange[];
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
@@ -109,6 +116,32 @@ export interface RunRetryInput {
   createdBy?: string | null;
   /** The agent's prompt version now (the fix may be a new prompt); the dead run's when omitted. */
   promptVersion?: string | null;
+}
+
+/** An agent's version as a run records it: the hash and its readable parts. */
+export interface AgentVersion {
+  /** `agent:<sha256 prefix>` of instructions, tool specs and model. */
+  version: string;
+  /** Hash prefix of the instructions alone. */
+  instructions: string;
+  /** The tools' names, in the agent's order. */
+  tools: string[];
+  /** `provider:model`, or the model reference. */
+  model: string;
+}
+
+/** A resume of a run by another agent version than the one that recorded its journal. */
+export interface AgentVersionChange {
+  from: string;
+  to: string;
+  /** Steps before this seq were recorded by `from` and are served from the journal. */
+  atSeq: number;
+  /** ISO time of the resume. */
+  at: string;
+  instructionsChanged: boolean;
+  toolsAdded: string[];
+  toolsRemoved: string[];
+  modelChanged?: { from: string; to: string };
 }
 
 /**

@@ -82,6 +82,14 @@ export interface AgentOptions {
    * (redacted) ones.
    */
   redactFromModel?: boolean;
+  /**
+   * What a run in flight does when it is resumed by a different version of this agent (a deploy:
+   * changed instructions, tools or model; see `agentVersionOf`). `'continue'` (the default): its
+   * recorded steps are served from the journal whatever the new code would ask, new steps run on
+   * the new code, and the change is recorded on the run (`versionChanges`, shown in its trace).
+   * `'fail'`: a recorded step the new code asks for differently ends the run `nondeterminism`.
+   */
+  onCodeChange?: 'continue' | 'fail';
 }
 
 /** A validated agent definition. */
@@ -121,6 +129,9 @@ export function defineAgent(options: AgentOptions): Agent {
     }
   }
   if (options.redact !== undefined) assertRedactionRules(name, options.redact);
+  if (options.onCodeChange !== undefined && !['continue', 'fail'].includes(options.onCodeChange)) {
+    throw new InvalidAgentError(name, 'onCodeChange must be "continue" or "fail"');
+  }
   const seen = new Set<string>();
   for (const tool of tools) {
     if (!tool || typeof tool !== 'object' || !tool.spec) {

@@ -3,6 +3,8 @@ import { NondeterminismError } from '../errors/runtime-errors.js';
 import { DatabaseUnavailableError, LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
 import type {
+  AgentVersion,
+  AgentVersionChange,
   PriorStepExecution,
   ApprovalRecord,
   Lease,
@@ -91,6 +93,14 @@ export interface DurableRunOptions {
    * are redacted before they are written. What `step` returns to the code is the original.
    */
   redact?: TextRedactor;
+  /**
+   * What a recorded step that the code now asks for differently does (the agent's
+   * `onCodeChange`). `'fail'` (the default here): `NondeterminismError`. `'continue'`: a finished
+   * step of the same kind is served from the journal whatever the code asks (the run was
+   * resumed by a new deploy), and an unfinished one of the same kind and name executes on the
+   * new code; a step of another kind cannot be served and still raises `NondeterminismError`.
+   */
+  onCodeChange?: 'continue' | 'fail';
 }
 
 /**
@@ -103,6 +113,7 @@ export class DurableRun {
   private readonly recorded: Map<number, StepRecord>;
   private nextSeqValue = 0;
   private completedSteps = 0;
+  private readonly divergedSeqs: number[] = [];
 
   constructor(private readonly options: DurableRunOptions) {
     this.runId = options.run.id;
@@ -117,6 +128,11 @@ export class DurableRun {
   /** Steps of the run so far (recorded and new), for the run's totals. */
   get stepCount(): number {
     return this.completedSteps;
+  }
+
+  /** Recorded steps served from the journal although the code asked for them differently. */
+  get divergedSteps(): readonly number[] {
+    return this.divergedSeqs;
   }
 
   /** Allocates the next sequence number. Callers allocate in a deterministic order. */
@@ -153,11 +169,14 @@ export class DurableRun {
         recorded.name !== request.name ||
         recorded.inputHash !== inputHash
       ) {
-        throw new NondeterminismError(
-          this.runId,
-          { seq: recorded.seq, kind: recorded.kind, name: recorded.name, inputHash: recorded.inputHash },
-          { seq: request.seq, kind: request.kind, name: request.name, inputHash },
-        );
+        if (!this.tolerates(recorded, request)) {
+          throw new NondeterminismError(
+            this.runId,
+            { seq: recorded.seq, kind: recorded.kind, name: recorded.name, inputHash: recorded.inputHash },
+            { seq: request.seq, kind: request.kind, name: request.name, inputHash },
+          );
+        }
+        this.divergedSeqs.push(request.seq);
       }
       if (recorded.status !== 'started') {
         this.completedSteps++;
@@ -255,6 +274,16 @@ export class DurableRun {
     return { ...outcome, replayed: false, attempt: outcome.attempt ?? attempt };
   }
 
+  /**
+   * Whether a recorded step the code asks for differently may go on (see `onCodeChange`): a
+   * finished one of the same kind is served as recorded; an unfinished one executes again on the
+   * new code only when it is the same step (kind and name), as its idempotency key promises.
+   */
+  private tolerates(recorded: StepRecord, request: StepRequest): boolean {
+    if (this.options.onCodeChange !== 'continue' || recorded.kind !== request.kind) return false;
+    return recorded.status !== 'started' || recorded.name === request.name;
+  }
+
   /** The identity a step request is journaled under (for steps started outside `step`). */
   stepStart(request: StepRequest): NewApproval['step'] {
     return this.identity(request, hashCanonical(request.input));
@@ -318,6 +347,11 @@ export class DurableRun {
         message: this.options.redact ? this.options.redact(error.message) : error.message,
       }),
     );
+  }
+
+  /** Records the agent version executing the run and, on a deploy, the change (fenced, retried). */
+  recordAgentVersion(input: { version: AgentVersion; change?: AgentVersionChange }): Promise<void> {
+    return this.write(() => this.options.store.recordAgentVersion(this.options.lease, input));
   }
 
   /** Ends the run with its stop reason and totals (fenced, retried like any journal write). */

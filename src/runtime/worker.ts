@@ -3,7 +3,7 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { ClaimedRun, Lease, LivenessHold, RunEnd, RunRecord } from '../journal/types.js';
+import type { ClaimedRun, Lease, LivenessHold, RunEnd, RunRecord, StepRecord } from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -11,6 +11,7 @@ import { createId } from '../util/ids.js';
 import { createJsonLogger, type Logger } from '../util/logger.js';
 import type { Agent } from './agent.js';
 import { runAgentLoop } from './agent-loop.js';
+import { agentVersionChange, agentVersionOf } from './agent-version.js';
 import type { StepPolicy } from './step-policy.js';
 import { redactingLogger, runRedactor, type TenantRedaction } from './redaction.js';
 import { loadSessionHistory } from './session-history.js';
@@ -298,7 +299,9 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
         isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
         onStepCommitted: (step) => telemetry.stepCommitted(run, step),
         ...(redact ? { redact } : {}),
+        onCodeChange: agent.onCodeChange ?? 'continue',
       });
+      await recordAgentVersion({ durable, run, agent, steps, clock, log });
       onEvent?.({
         type: 'run-start',
         runId: run.id,
@@ -518,4 +521,37 @@ function emptyEnd(stopReason: RunEnd['stopReason'], error: RunEnd['error']): Run
     costUsd: 0,
     stepCount: 0,
   };
+}
+
+/**
+ * Records which agent version executes the run: the first execution sets it; a resume by another
+ * version (a deploy) appends the change to the run's `versionChanges`, starting at the first step
+ * the journal does not hold finished.
+ */
+async function recordAgentVersion({
+  durable,
+  run,
+  agent,
+  steps,
+  clock,
+  log,
+}: {
+  durable: DurableRun;
+  run: RunRecord;
+  agent: Agent;
+  steps: readonly StepRecord[];
+  clock: Clock;
+  log: Logger;
+}): Promise<void> {
+  const current = agentVersionOf(agent);
+  if (run.agentVersion?.version === current.version) return;
+  const started = steps.filter((step) => step.status === 'started').map((step) => step.seq);
+  const atSeq =
+    started.length > 0 ? Math.min(...started) : Math.max(-1, ...steps.map((step) => step.seq)) + 1;
+  const change =
+    run.agentVersion && steps.length > 0
+      ? agentVersionChange({ recorded: run.agentVersion, current, atSeq, at: new Date(clock.now()) })
+      : undefined;
+  await durable.recordAgentVersion({ version: current, ...(change ? { change } : {}) });
+  if (change) log.info('run resumed by another agent version', { ...change });
 }

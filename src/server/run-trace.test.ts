@@ -34,6 +34,8 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
     usage: { inputTokens: 300, outputTokens: 40 },
     costUsd: 0.5,
     stepCount: 4,
+    agentVersion: null,
+    versionChanges: [],
     createdAt: at(0),
     startedAt: at(1),
     endedAt: at(11),

@@ -76,6 +76,17 @@ export interface RunTrace {
   duration_ms: number | null;
   /** How many times a worker claimed the run. */
   attempts: number;
+  /** Each resume of the run by another agent version (a deploy), oldest first. */
+  version_changes: {
+    from: string;
+    to: string;
+    at_seq: number;
+    at: string;
+    instructions_changed: boolean;
+    tools_added: string[];
+    tools_removed: string[];
+    model_changed: { from: string; to: string } | null;
+  }[];
   steps: TraceStep[];
 }
 
@@ -113,6 +124,16 @@ export function buildRunTrace({
     total_cost_usd: totals.costUsd,
     duration_ms: run.startedAt ? Math.max(0, end.getTime() - run.startedAt.getTime()) : null,
     attempts: run.attempts,
+    version_changes: run.versionChanges.map((change) => ({
+      from: change.from,
+      to: change.to,
+      at_seq: change.atSeq,
+      at: change.at,
+      instructions_changed: change.instructionsChanged,
+      tools_added: change.toolsAdded,
+      tools_removed: change.toolsRemoved,
+      model_changed: change.modelChanged ?? null,
+    })),
     steps: steps.map(traceStep),
   };
 }

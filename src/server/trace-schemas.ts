@@ -72,6 +72,20 @@ export const traceResponse = z
     total_cost_usd: z.number(),
     duration_ms: z.number().nullable().describe('From the first start to the end (to now while running).'),
     attempts: z.number(),
+    version_changes: z
+      .array(
+        z.object({
+          from: z.string(),
+          to: z.string(),
+          at_seq: z.number(),
+          at: z.string(),
+          instructions_changed: z.boolean(),
+          tools_added: z.array(z.string()),
+          tools_removed: z.array(z.string()),
+          model_changed: z.object({ from: z.string(), to: z.string() }).nullable(),
+        }),
+      )
+      .describe('Each resume of the run by another agent version (a deploy), oldest first.'),
     steps: z.array(traceStepResponse),
   })
   .meta({ id: 'Trace' });
