@@ -244,9 +244,9 @@ const rps = (x) => (typeof x === 'number' ? Math.round(x).toLocaleString('en-US'
 async function benchGateway() {
   const seconds = Number(process.env.KEEL_BENCH_GATEWAY_SECONDS ?? 5);
   const warmup = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
-  // 18 cells (3 systems × 2 modes × 3 concurrencies) of warm-up + seconds, plus start-up.
+  // 24 cells (4 systems × 2 modes × 3 concurrencies) of warm-up + seconds, plus start-up.
   const got = await runChild(join(BENCH, 'gateway', 'measure.js'), [], {
-    timeoutMs: (18 * (seconds + warmup + 5) + 120) * 1000,
+    timeoutMs: (24 * (seconds + warmup + 5) + 120) * 1000,
   });
   if (!got.systems) {
     return {
@@ -255,7 +255,7 @@ async function benchGateway() {
     };
   }
   const { systems, concurrency } = got;
-  const keys = ['direct', 'portkey', 'keel'].filter((k) => systems[k]);
+  const keys = ['direct', 'bare', 'portkey', 'keel'].filter((k) => systems[k]);
   const direct = systems.direct;
   const cell = (key, mode, c) => systems[key]?.[mode]?.[c];
   const label = (key) => systems[key].system ?? key;
@@ -419,15 +419,36 @@ async function benchGateway() {
         const pick = mode === 'json' ? (r) => r.latency.p99 : (r) => r.ttfb.p99;
         const ka = added('keel', mode, 64, pick);
         const pa = added('portkey', mode, 64, pick);
+        const floor = mode === 'json' ? 5 : 1.5;
         out.push(
           `- Keel / Portkey throughput, ${modeName[mode]}, concurrency 64: **${fmt(ratio)}x** ` +
-            `(target ≥ 1.5x: ${verdict(ratio >= 1.5)})`,
+            `(target ≥ ${floor}x: ${verdict(ratio >= floor)})`,
           `- Keel ${mode === 'json' ? 'added p99' : 'added TTFB p99'}, ${modeName[mode]}, concurrency 64: ` +
             `**${ms(ka)} ms** vs Portkey ${ms(pa)} ms (target ≤ Portkey: ${verdict(ka <= pa)})`,
         );
       }
     } else {
       out.push(`- Keel vs Portkey at concurrency 64: ${portkey ? problem(portkey) : 'Portkey not run'}`);
+    }
+    const bare = systems.bare;
+    const kJson = c64 && cell('keel', 'json', 64);
+    const bJson = c64 && !problem(bare ?? {}) && cell('bare', 'json', 64);
+    if (kJson?.latency && bJson?.latency) {
+      const ratio = kJson.rps / bJson.rps;
+      out.push(
+        `- Keel / bare Node proxy throughput, non-streaming, concurrency 64: **${fmt(ratio)}x** ` +
+          `(target ≥ 0.6x: ${verdict(ratio >= 0.6)})`,
+      );
+    } else {
+      out.push(`- Keel / bare Node proxy, non-streaming, concurrency 64: no figure`);
+    }
+    const kStream = c64 && cell('keel', 'stream', 64);
+    if (kJson?.latency && kStream?.latency) {
+      const ratio = kStream.rps / kJson.rps;
+      out.push(
+        `- Keel streaming / Keel non-streaming throughput, concurrency 64: **${fmt(ratio)}x** ` +
+          `(target ≥ 0.8x: ${verdict(ratio >= 0.8)})`,
+      );
     }
   }
   if (got.loadavg.end > got.cpus / 2 || got.loadavg.start > got.cpus / 2) {

@@ -1,7 +1,7 @@
 // Child process of the gateway benchmark: `node gateway/measure.js` (run.js runs it).
 //
-// Starts the mock upstream (mock-upstream.js), Portkey (portkey.js) and Keel's gateway
-// (keel.js), each in a process of its own, checks that each answers the mock's reply
+// Starts the mock upstream (mock-upstream.js), the bare proxy floor (bare.js), Portkey
+// (portkey.js) and Keel's gateway (keel.js), each in a process of its own, checks that each answers the mock's reply
 // correctly, then for each mode (non-streaming, streaming) and concurrency runs a closed-loop
 // load (load.js, again a process of its own) against direct = the mock itself, then each
 // gateway, in rotating order, one cell at a time. Reports every cell's figures and the resident
@@ -11,7 +11,7 @@
 // KEEL_BENCH_GATEWAY_WARMUP (seconds before each cell's measured ones, default 1),
 // KEEL_BENCH_GATEWAY_PREWARM (untimed seconds at concurrency 64 per system and mode once every
 // system is up, default 1.5), KEEL_BENCH_GATEWAY_CONCURRENCY (default 1,64,256),
-// KEEL_BENCH_GATEWAY_SYSTEMS (default direct,portkey,keel).
+// KEEL_BENCH_GATEWAY_SYSTEMS (default direct,bare,portkey,keel).
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ const WARMUP = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
 /** Seconds of untimed load per system and mode before the first cell (JIT, pools, caches). */
 const PREWARM = Number(process.env.KEEL_BENCH_GATEWAY_PREWARM ?? 1.5);
 const CONCURRENCY = (process.env.KEEL_BENCH_GATEWAY_CONCURRENCY ?? '1,64,256').split(',').map(Number);
-const SYSTEMS = (process.env.KEEL_BENCH_GATEWAY_SYSTEMS ?? 'direct,portkey,keel').split(',');
+const SYSTEMS = (process.env.KEEL_BENCH_GATEWAY_SYSTEMS ?? 'direct,bare,portkey,keel').split(',');
 const MODES = ['json', 'stream'];
 /** What the mock answers; every system must pass it through. */
 const EXPECTED = 'The quick brown fox jumps over the lazy dog.';
