@@ -19,7 +19,13 @@ const SELF = fileURLToPath(import.meta.url);
 
 /** Starts the proxy on `port`; returns { proc, url, headers, info, close() }. */
 export function start({ port, upstreamPort }) {
-  const proc = startProcess('bare proxy', [SELF, '--port', String(port), '--upstream-port', String(upstreamPort)]);
+  const proc = startProcess('bare proxy', [
+    SELF,
+    '--port',
+    String(port),
+    '--upstream-port',
+    String(upstreamPort),
+  ]);
   return {
     proc,
     url: `http://127.0.0.1:${port}/v1/chat/completions`,

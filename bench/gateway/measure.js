@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { childMain, RESULT_PREFIX } from '../lib/child.js';
 import { requestBody } from './load.js';
 import {
+  cpuSecondsOf,
   freePort,
   killAllNow,
   memoryOf,
@@ -91,13 +92,18 @@ async function checkAnswers(system) {
 /** One load cell in a process of its own. */
 async function runCell(system, stream, concurrency, seconds = SECONDS, warmupSeconds = WARMUP) {
   const spec = { url: system.url, headers: system.headers, stream, concurrency, seconds, warmupSeconds };
+  const cpuBefore = cpuSecondsOf(system.proc.pid);
   const proc = startProcess(`load ${system.key}`, [LOAD, JSON.stringify(spec)]);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + warmupSeconds + 30) * 1000);
   await proc.done;
   clearTimeout(timer);
+  const cpuAfter = cpuSecondsOf(system.proc.pid);
   const at = proc.output.lastIndexOf(RESULT_PREFIX);
   if (at < 0) return { error: `load generator exited (${proc.code}): ${proc.tail(4)}` };
   const result = JSON.parse(proc.output.slice(at + RESULT_PREFIX.length).split('\n')[0]);
+  // The system's own CPU time per answer (the mock's, for direct), warm-up included on both sides.
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.completed > 0)
+    result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / result.completed;
   if (system.proc.exited)
     return {
       ...result,
