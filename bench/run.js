@@ -244,9 +244,11 @@ const rps = (x) => (typeof x === 'number' ? Math.round(x).toLocaleString('en-US'
 async function benchGateway() {
   const seconds = Number(process.env.KEEL_BENCH_GATEWAY_SECONDS ?? 5);
   const warmup = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
-  // 24 cells (4 systems × 2 modes × 3 concurrencies) of warm-up + seconds, plus start-up.
+  const prewarm = Number(process.env.KEEL_BENCH_GATEWAY_PREWARM ?? 1.5);
+  // 24 cells (4 systems × 2 modes × 3 concurrencies) of warm-up + seconds, 8 pre-warm cells,
+  // each with its load generator's start, plus start-up: generous, for a machine others load.
   const got = await runChild(join(BENCH, 'gateway', 'measure.js'), [], {
-    timeoutMs: (24 * (seconds + warmup + 5) + 120) * 1000,
+    timeoutMs: (24 * (seconds + warmup + 10) + 8 * (prewarm + 10) + 180) * 1000,
   });
   if (!got.systems) {
     return {
