@@ -88,6 +88,8 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
   const ttfb = new Samples();
   let errors = 0;
   let errorSample;
+  /** Answers that came back whole, warm-up included (for CPU time per request). */
+  let completed = 0;
   const start = performance.now();
   const warmEnd = start + warmupSeconds * 1000;
   const end = warmEnd + seconds * 1000;
@@ -127,6 +129,7 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
         fail(`${error.code ?? error.name}: ${error.message}`, measured);
       }
       const t1 = performance.now();
+      if (ok) completed++;
       if (measured && ok) {
         total.push(t1 - t0);
         if (stream) ttfb.push(first - t0);
@@ -145,6 +148,7 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
     concurrency,
     stream,
     requests: total.length,
+    completed,
     errors,
     errorSample,
     seconds: measuredSeconds,

@@ -1,7 +1,7 @@
 // Child process of the gateway benchmark: `node gateway/measure.js` (run.js runs it).
 //
-// Starts the mock upstream (mock-upstream.js), Portkey (portkey.js) and Keel's gateway
-// (keel.js), each in a process of its own, checks that each answers the mock's reply
+// Starts the mock upstream (mock-upstream.js), the bare proxy floor (bare.js), Portkey
+// (portkey.js) and Keel's gateway (keel.js), each in a process of its own, checks that each answers the mock's reply
 // correctly, then for each mode (non-streaming, streaming) and concurrency runs a closed-loop
 // load (load.js, again a process of its own) against direct = the mock itself, then each
 // gateway, in rotating order, one cell at a time. Reports every cell's figures and the resident
@@ -11,13 +11,14 @@
 // KEEL_BENCH_GATEWAY_WARMUP (seconds before each cell's measured ones, default 1),
 // KEEL_BENCH_GATEWAY_PREWARM (untimed seconds at concurrency 64 per system and mode once every
 // system is up, default 1.5), KEEL_BENCH_GATEWAY_CONCURRENCY (default 1,64,256),
-// KEEL_BENCH_GATEWAY_SYSTEMS (default direct,portkey,keel).
+// KEEL_BENCH_GATEWAY_SYSTEMS (default direct,bare,portkey,keel).
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { childMain, RESULT_PREFIX } from '../lib/child.js';
 import { requestBody } from './load.js';
 import {
+  cpuSecondsOf,
   freePort,
   killAllNow,
   memoryOf,
@@ -35,7 +36,7 @@ const WARMUP = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
 /** Seconds of untimed load per system and mode before the first cell (JIT, pools, caches). */
 const PREWARM = Number(process.env.KEEL_BENCH_GATEWAY_PREWARM ?? 1.5);
 const CONCURRENCY = (process.env.KEEL_BENCH_GATEWAY_CONCURRENCY ?? '1,64,256').split(',').map(Number);
-const SYSTEMS = (process.env.KEEL_BENCH_GATEWAY_SYSTEMS ?? 'direct,portkey,keel').split(',');
+const SYSTEMS = (process.env.KEEL_BENCH_GATEWAY_SYSTEMS ?? 'direct,bare,portkey,keel').split(',');
 const MODES = ['json', 'stream'];
 /** What the mock answers; every system must pass it through. */
 const EXPECTED = 'The quick brown fox jumps over the lazy dog.';
@@ -91,13 +92,18 @@ async function checkAnswers(system) {
 /** One load cell in a process of its own. */
 async function runCell(system, stream, concurrency, seconds = SECONDS, warmupSeconds = WARMUP) {
   const spec = { url: system.url, headers: system.headers, stream, concurrency, seconds, warmupSeconds };
+  const cpuBefore = cpuSecondsOf(system.proc.pid);
   const proc = startProcess(`load ${system.key}`, [LOAD, JSON.stringify(spec)]);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + warmupSeconds + 30) * 1000);
   await proc.done;
   clearTimeout(timer);
+  const cpuAfter = cpuSecondsOf(system.proc.pid);
   const at = proc.output.lastIndexOf(RESULT_PREFIX);
   if (at < 0) return { error: `load generator exited (${proc.code}): ${proc.tail(4)}` };
   const result = JSON.parse(proc.output.slice(at + RESULT_PREFIX.length).split('\n')[0]);
+  // The system's own CPU time per answer (the mock's, for direct), warm-up included on both sides.
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.completed > 0)
+    result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / result.completed;
   if (system.proc.exited)
     return {
       ...result,

@@ -156,6 +156,35 @@ export function memoryOf(pid) {
   }
 }
 
+/**
+ * CPU time (user + system, seconds) a process and its descendants used so far (Linux /proc), or
+ * undefined where /proc is missing. Unlike req/s, CPU time per request hardly moves when other
+ * work shares the cores.
+ */
+export function cpuSecondsOf(pid) {
+  try {
+    const byParent = children();
+    const pids = [pid];
+    for (let i = 0; i < pids.length; i++) pids.push(...(byParent.get(pids[i]) ?? []));
+    let ticks = 0;
+    for (const p of pids) {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // utime and stime, fields 14 and 15 of stat (11 and 12 after the state).
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return ticks / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux Node runs on. */
+const CLOCK_TICKS = 100;
+
 /** POSTs `body` to url; resolves { status, text } (never throws on HTTP errors). */
 export async function post(url, headers, body, timeoutMs = 5000) {
   const res = await request(url, {

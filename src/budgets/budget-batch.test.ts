@@ -305,4 +305,29 @@ describeOnBothBackends('budget batches', (open) => {
     clock += 1;
     expect((await deaf.reserve(request({ tenantId: 'late' }))).held).toBe(true);
   });
+
+  it('isBudgetless says what the cache knows: unknown is not budgetless, nor is a tenant once it has a budget', async () => {
+    let clock = now;
+    const cached = createBudgetStore({
+      client: { ...recording(client, statements), listen: async () => async () => {} },
+      schema,
+      clock: { now: () => clock },
+      budgetlessCacheMs: 1000,
+    });
+    expect(cached.isBudgetless?.('fresh')).toBe(false);
+    await cached.reserve(request({ tenantId: 'fresh' }));
+    expect(cached.isBudgetless?.('fresh')).toBe(true);
+    clock += 1000;
+    expect(cached.isBudgetless?.('fresh')).toBe(false);
+    await cached.create(
+      'fresh',
+      { scope: 'tenant', scopeId: 'fresh', period: 'day', limitTokens: 1000 },
+      'k',
+    );
+    await cached.reserve(request({ tenantId: 'fresh' }));
+    expect(cached.isBudgetless?.('fresh')).toBe(false);
+    // A store that asks the database every time never claims to know.
+    await store.reserve(request({ tenantId: 'other' }));
+    expect(store.isBudgetless?.('other')).toBe(false);
+  });
 });

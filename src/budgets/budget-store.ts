@@ -184,6 +184,12 @@ export interface BudgetStore {
    * resets) or `model_price_unknown` (an unpriced model under a dollar budget).
    */
   reserve(request: ReserveRequest): Promise<BudgetReservation>;
+  /**
+   * True when this process already knows that the tenant has no budget at all (what
+   * `budgetlessCacheMs` keeps), so a reservation without a run limit would hold nothing: a caller
+   * may then skip counting and pricing the call. False when it has one or is not known yet.
+   */
+  isBudgetless?(tenantId: string): boolean;
   /** Charges a reservation with what the call cost and gives back its hold. At most once. */
   settle(reservationId: string, spend: CallSpend): Promise<void>;
   /** Gives reservations back without charging them (the call was never made). */
@@ -660,6 +666,8 @@ export function createBudgetStore({
       const row = coalescer === undefined ? await reserveOne(call) : await coalescer.submit(call);
       return reservationOf(request, call, row, now);
     },
+
+    isBudgetless: (tenantId) => budgetless?.known(tenantId) === true,
 
     async settle(reservationId, spend) {
       if (settleCoalescer === undefined) await settleRows([reservationId], settleAmounts(spend));

@@ -13,6 +13,7 @@ import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { createBudgetStore, type BudgetStore } from './budget-store.js';
+import { createGatewayBudgets } from './gateway-budgets.js';
 
 /** What the fake upstream reports: 10 prompt tokens and up to 50 output tokens (gpt-4o-mini prices). */
 const REPORTED_PROMPT = 10;
@@ -200,3 +201,37 @@ function gatewayBudgetContract(
 }
 
 describeOnBothBackends('gateway budgets', gatewayBudgetContract, { poolSize: 10 });
+
+it('a tenant the store knows to be budgetless reserves nothing: no count, no price, no store call', async () => {
+  const reserved: string[] = [];
+  const asked: string[] = [];
+  const store = {
+    isBudgetless: (tenantId: string) => tenantId === 'free',
+    reserve: async (request: { tenantId: string }) => {
+      reserved.push(request.tenantId);
+      return { id: 'r1', held: false, grantedOutputTokens: 64, reservedUsd: 0, reservedTokens: 0 };
+    },
+  } as unknown as BudgetStore;
+  const gateway = {
+    routeTargets: (route: string) => {
+      asked.push(route);
+      return [];
+    },
+  };
+  const gatewayBudgets = createGatewayBudgets({ budgets: store, gateway });
+  const request = {
+    model: 'fast',
+    messages: [{ role: 'user' as const, content: 'hi' }],
+    maxOutputTokens: 64,
+  };
+  const free = await gatewayBudgets.reserve({
+    caller: { keyId: 'k1', tenantId: 'free' },
+    route: 'fast',
+    request,
+  });
+  expect(free.maxOutputTokens).toBe(64);
+  await free.settle(undefined);
+  expect({ reserved, asked }).toEqual({ reserved: [], asked: [] });
+  await gatewayBudgets.reserve({ caller: { keyId: 'k2', tenantId: 'paying' }, route: 'fast', request });
+  expect({ reserved, asked }).toEqual({ reserved: ['paying'], asked: ['fast'] });
+});

@@ -177,6 +177,34 @@ describe('createJsonLogger', () => {
   });
 });
 
+describe('the default stderr destination', () => {
+  it('writes the lines of one turn together, in order, even when an uncaught error ends that turn', () => {
+    const script = [
+      "const mod = await import('./src/util/logger.ts');",
+      'const { createJsonLogger } = mod.createJsonLogger ? mod : mod.default;',
+      'const logger = createJsonLogger();',
+      "setImmediate(() => logger.info('next turn'));",
+      "setTimeout(() => { logger.info('one'); logger.info('two'); throw new Error('boom'); }, 20);",
+    ].join('\n');
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'jiti/register', '--input-type=module', '-e', script],
+      {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, KEEL_LOG_LEVEL: '' },
+        encoding: 'utf8',
+      },
+    );
+    expect(result.status).toBe(1);
+    const messages = result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toEqual(['next turn', 'one', 'two']);
+    expect(result.stderr).toContain('boom');
+  });
+});
+
 describe('redact', () => {
   it('serializes toJSON values and leaves non-secret values alone', () => {
     expect(redact({ at: new Date(0), n: 1, s: 'plain', nil: null })).toEqual({

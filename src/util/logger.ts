@@ -16,11 +16,44 @@ function toLevel(value: string | undefined): Level {
   return value !== undefined && LEVEL_NAMES.has(value) ? (value as Level) : 'info';
 }
 
-/** One synchronous stderr destination shared by every default logger: nothing to flush on exit. */
+/** One stderr destination shared by every default logger (see {@link createTurnBuffer}). */
 let stderrDestination: DestinationStream | undefined;
 function stderr(): DestinationStream {
-  stderrDestination ??= pino.destination({ fd: 2, sync: true });
+  stderrDestination ??= createTurnBuffer(pino.destination({ fd: 2, sync: true }));
   return stderrDestination;
+}
+
+/** Buffered lines that make the buffer write at once, within the turn. */
+const TURN_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Lines logged in one turn of the event loop reach `sink` (a synchronous destination) together, in
+ * one write at the end of the turn, and whatever is left is written synchronously when the process
+ * exits (`process.exit`, an uncaught exception, the end of the loop). A server logs a line per
+ * request: one write per line was a system call per request on the gateway's hot path. What a
+ * SIGKILL or a crash of the runtime itself interrupts loses at most the current turn's lines.
+ */
+function createTurnBuffer(sink: DestinationStream): DestinationStream {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    sink.write(text);
+  };
+  process.on('exit', flush);
+  return {
+    write(chunk: string) {
+      pending += chunk;
+      if (pending.length >= TURN_BUFFER_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
 }
 
 /** Adapts a `write(line)` callback (one JSON document, no trailing newline) to a pino stream. */

@@ -28,6 +28,7 @@ import { estimateTextTokens } from '../../token-estimate.js';
 import type { usageSchema } from './wire.js';
 import {
   chatCompletionChunkSchema,
+  isPlainChatCompletionChunk,
   chatCompletionSchema,
   embeddingsResponseSchema,
   errorBodySchema,
@@ -165,6 +166,7 @@ export function createOpenAICompatibleModel({
         response,
         signal,
         schema: chatCompletionChunkSchema,
+        isPlain: isPlainChatCompletionChunk,
         itemName: 'chunk',
         isComplete: () => assembly.finishReason !== undefined,
       })) {

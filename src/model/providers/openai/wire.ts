@@ -200,6 +200,41 @@ export const chatCompletionChunkSchema = z.object({
 });
 
 export type ChatCompletionChunkRead = z.infer<typeof chatCompletionChunkSchema>;
+
+type Fields = Record<string, unknown>;
+const isFields = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isAbsentOr = (value: unknown, type: 'string' | 'number') => value == null || typeof value === type;
+const isAbsentOrFields = (value: unknown) => value == null || isFields(value);
+
+/**
+ * True for a chunk of the common shape (text deltas, a finish reason, a usage chunk) that
+ * {@link chatCompletionChunkSchema} accepts and reads the same, so it needs no schema parse; a
+ * chunk with tool calls, or anything unusual, goes through the schema. The streaming hot path: a
+ * schema parse per chunk was the largest single cost of relaying a stream.
+ */
+export function isPlainChatCompletionChunk(value: unknown): value is ChatCompletionChunkRead {
+  if (!isFields(value) || !isAbsentOr(value.model, 'string')) return false;
+  const { choices, usage } = value;
+  if (usage != null) {
+    // The schema reads any usage object (its counts are judged later) but catches odd details.
+    if (!isFields(usage)) return false;
+    if (!isAbsentOrFields(usage.prompt_tokens_details)) return false;
+    if (!isAbsentOrFields(usage.completion_tokens_details)) return false;
+  }
+  if (choices == null) return true;
+  if (!Array.isArray(choices)) return false;
+  for (const choice of choices as unknown[]) {
+    if (!isFields(choice)) return false;
+    if (!isAbsentOr(choice.index, 'number') || !isAbsentOr(choice.finish_reason, 'string')) return false;
+    const delta = choice.delta;
+    if (delta == null) continue;
+    if (!isFields(delta)) return false;
+    if (!isAbsentOr(delta.content, 'string') || !isAbsentOr(delta.refusal, 'string')) return false;
+    if (delta.tool_calls != null || delta.function_call != null) return false;
+  }
+  return true;
+}
 export type ResponseContent = z.infer<typeof responseContentSchema>;
 
 export const embeddingsResponseSchema = z.object({
