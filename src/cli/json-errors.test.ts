@@ -32,7 +32,12 @@ const CASES: Record<string, Case> = {
   run: { args: ['run', 'echo', 'hi', '--config', MISSING_CONFIG], code: 'config_not_found', exit: 3 },
   worker: { args: ['worker', '--concurrency', '0'], code: 'usage', exit: 2 },
   serve: { args: ['serve', '--port', '70000'], code: 'usage', exit: 2 },
-  gateway: { args: ['gateway', '--config', MISSING_CONFIG], code: 'config_not_found', exit: 3 },
+  // A config without a `gateway` section and no provider key in the environment: nothing to route.
+  gateway: {
+    args: ['gateway', '--config', join(ROOT, 'src/cli/__fixtures__/echo.config.ts')],
+    code: 'gateway_no_provider_keys',
+    exit: 3,
+  },
   console: { args: ['console'], code: 'usage', exit: 2 },
   keys: { args: ['keys', 'rotate'], code: 'usage', exit: 2 },
   prompts: { args: ['prompts', 'push'], code: 'usage', exit: 2 },

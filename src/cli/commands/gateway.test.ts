@@ -173,11 +173,22 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     expect(await running).toBe(0);
   });
 
-  it('refuses a config without a gateway section', async () => {
+  it('refuses a config without a gateway section when no provider key is set', async () => {
     const agentsOnly = join(directory, 'agents.mjs');
     writeFileSync(agentsOnly, 'export default { agents: [] };\n');
     const run = io();
-    expect(await main(['gateway', '--config', agentsOnly], run.io)).toBe(3);
-    expect(run.output.stderr).toContain('no "gateway" section');
+    expect(await main(['gateway', '--config', agentsOnly, '--json'], run.io)).toBe(3);
+    expect(run.output.stderr).toContain('"code":"gateway_no_provider_keys"');
+    expect(run.output.stderr).toContain('OPENAI_API_KEY');
+    // No config file at all: the same refusal, not config_not_found.
+    const empty = mkdtempSync(join(tmpdir(), 'keel-gateway-none-'));
+    try {
+      const none = io();
+      Object.assign(none.io, { cwd: empty });
+      expect(await main(['gateway'], none.io)).toBe(3);
+      expect(none.output.stderr).toContain('no provider key is set');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
