@@ -167,7 +167,13 @@ export async function gatewayCommand(
         event: 'serving',
         url: `${url}/v1`,
         routes,
-        providers: providers ?? null,
+        providers:
+          providers?.map(({ provider, route, keyVariable, baseURL }) => ({
+            provider,
+            route,
+            key_variable: keyVariable ?? null,
+            base_url: baseURL,
+          })) ?? null,
         admin_key: newAdminKey ?? null,
       }) + '\n',
     );

@@ -74,12 +74,15 @@ export async function serveCommand(
   readOtelConfig(io.env);
   const logger = createJsonLogger();
   const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
-  // Fail at load, not at run: every agent's model resolves, has its key and, under a dollar cap, a price.
-  const modelStatuses = assertAgentModels(loaded, { env: io.env });
   const { agents, path, redactByTenant } = loaded;
   // The config's `gateway` section, else routes from the provider keys in the environment.
   const resolvedGateway = gatewayConfigOf({ section: loaded.gateway, env: io.env });
   const gatewayConfig = resolvedGateway?.config;
+  // Fail at load, not at run: every agent's model resolves, has its key and, under a dollar cap, a price.
+  const modelStatuses = assertAgentModels(
+    { ...loaded, ...(gatewayConfig === undefined ? {} : { gateway: gatewayConfig }) },
+    { env: io.env },
+  );
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
   // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
