@@ -56,3 +56,8 @@ export async function ensureLocalAdminKey({
   writePrivateFile(adminKeyPath(keelDir), `${key}\n`);
   return { key, created: true };
 }
+
+/** What `keel serve` and `keel gateway` print of a local admin key they just created (shown once). */
+export function newAdminKeyNotice(keelDir: string, key: string): string {
+  return `Created a local admin API key (tenant "default"), shown once and kept in ${adminKeyPath(keelDir)}:\n  ${key}\n`;
+}

@@ -1,4 +1,5 @@
 import type { Governance } from '../governance/open-governance.js';
+import { envGatewayConfig, type EnvProviderRoute } from '../gateway/env-gateway-config.js';
 import type { GatewayConfigInput } from '../gateway/gateway-config.js';
 import { registerGatewayModels } from '../gateway/gateway-model.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
@@ -57,4 +58,20 @@ export function openConfiguredGateway({
       await service.close();
     },
   };
+}
+
+/**
+ * The gateway config a command runs: the config file's `gateway` section when it has one (the
+ * environment's keys then add nothing), else routes built from the provider keys in the
+ * environment (`providers` says which, for the start-up banner); undefined when neither.
+ */
+export function gatewayConfigOf({
+  section,
+  env,
+}: {
+  section: GatewayConfigInput | undefined;
+  env: NodeJS.ProcessEnv;
+}): { config: GatewayConfigInput; providers?: EnvProviderRoute[] } | undefined {
+  if (section !== undefined) return { config: section };
+  return envGatewayConfig(env);
 }

@@ -21,7 +21,7 @@ export const EXIT = {
    * still executing, an approval already decided).
    */
   usage: 2,
-  /** The config file is missing, broken or invalid. */
+  /** The config file is missing, broken or invalid (or `keel gateway` has nothing to route to). */
   config: 3,
   /** The database cannot be reached or is locked by another process. */
   database: 4,
@@ -70,7 +70,12 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(error: unknown): number {
   if (!isKeelError(error)) return EXIT.internal;
-  if (error.code.startsWith('config_') || error.code === 'invalid_tool' || error.code === 'invalid_agent')
+  if (
+    error.code.startsWith('config_') ||
+    error.code === 'invalid_tool' ||
+    error.code === 'invalid_agent' ||
+    error.code === 'gateway_no_provider_keys'
+  )
     return EXIT.config;
   if (error.code === 'agent_paused' || error.code === 'agent_disabled') return EXIT.agentHeld;
   if (USAGE_CODES.has(error.code)) return EXIT.usage;

@@ -3,7 +3,7 @@
  * reaches the command itself prints one line of JSON on stderr with a stable code and the exit
  * code it has without `--json`. A command added to the table without a case here fails the test.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'keel-json-errors-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const MISSING_CONFIG = join(dataDir, 'missing.config.ts');
+/** A config with no `gateway` section (plain JavaScript: it loads at once). */
+const NO_GATEWAY_CONFIG = join(dataDir, 'no-gateway.config.mjs');
+writeFileSync(NO_GATEWAY_CONFIG, 'export default { agents: [] };\n');
 /** A Postgres nobody listens on: opening it fails at once. */
 const NO_DATABASE = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:9/keel',
@@ -35,7 +38,12 @@ const CASES: Record<string, Case> = {
   run: { args: ['run', 'echo', 'hi', '--config', MISSING_CONFIG], code: 'config_not_found', exit: 3 },
   worker: { args: ['worker', '--concurrency', '0'], code: 'usage', exit: 2 },
   serve: { args: ['serve', '--port', '70000'], code: 'usage', exit: 2 },
-  gateway: { args: ['gateway', '--config', MISSING_CONFIG], code: 'config_not_found', exit: 3 },
+  // A config without a `gateway` section and no provider key in the environment: nothing to route.
+  gateway: {
+    args: ['gateway', '--config', NO_GATEWAY_CONFIG],
+    code: 'gateway_no_provider_keys',
+    exit: 3,
+  },
   console: { args: ['console'], code: 'usage', exit: 2 },
   keys: { args: ['keys', 'rotate'], code: 'usage', exit: 2 },
   prompts: { args: ['prompts', 'push'], code: 'usage', exit: 2 },

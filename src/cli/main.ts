@@ -32,6 +32,7 @@ Usage:
   keel worker [--concurrency N] [--lease-ms MS] [--metrics-port N] [--metrics-host H] [--json]
   keel serve [--port N] [--host H] [--workers N] [--no-worker] [--json]
   keel gateway [--port N] [--host H] [--json]
+      the config's gateway section; without one, routes from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY
   keel console [--json]
   keel keys create --tenant T --scopes a,b [--name N] [--rpm N] [--tpm N] [--json]
   keel keys list [--tenant T] [--json]

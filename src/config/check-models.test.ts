@@ -58,6 +58,27 @@ describe('checkAgentModels', () => {
     expect(missing!.problems[0]!.message).toMatch(/names no gateway route\. Routes: fast/);
   });
 
+  it('accepts a name a pattern route answers, priced as that name on a passthrough deployment', () => {
+    const gateway = {
+      deployments: [{ name: 'openai', provider: 'openai', model: '*' }],
+      routes: [{ name: 'gpt-*', deployments: ['openai'] }],
+    };
+    const [priced, unpriced, unmatched] = checkAgentModels(
+      configOf(
+        [
+          agent('known', 'gateway:gpt-4o-mini', { maxCostUsd: 1 }),
+          agent('unknown', 'gateway:gpt-nonexistent-9', { maxCostUsd: 1 }),
+          agent('other', 'gateway:claude-opus-4-1'),
+        ],
+        { gateway },
+      ),
+      { env: {} },
+    );
+    expect(priced).toMatchObject({ ok: true });
+    expect(unpriced!.problems.map((problem) => problem.code)).toEqual(['model_price_unknown']);
+    expect(unmatched!.problems.map((problem) => problem.code)).toEqual(['gateway_route_unknown']);
+  });
+
   it("prices a gateway model as its route's first deployment under a dollar cap", () => {
     const gateway = {
       deployments: [

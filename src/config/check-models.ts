@@ -10,6 +10,7 @@ import { isKeelError } from '../errors/keel-error.js';
 import { priceFor } from '../model/prices.js';
 import { resolveModel } from '../model/resolve-model.js';
 import type { LoadedConfig } from './load-config.js';
+import { PASSTHROUGH_MODEL, routeAnswering } from '../gateway/route-patterns.js';
 
 /** One reason an agent's model cannot be used. */
 export interface ModelProblem {
@@ -60,14 +61,17 @@ export function checkAgentModels(
       if (colon !== -1 && agent.model.slice(0, colon).trim() === GATEWAY_PREFIX) {
         const route = agent.model.slice(colon + 1).trim();
         // The agent loop prices a gateway model as its route's first deployment (gateway-model.ts).
-        const first = config.gateway?.routes.find((candidate) => candidate.name === route)?.deployments[0];
+        // An exact route, else the pattern (`claude-*`) that answers the name.
+        const matched = routeAnswering([...routes], route);
+        const first = config.gateway?.routes.find((candidate) => candidate.name === matched)?.deployments[0];
         const deployment = config.gateway?.deployments.find((candidate) => candidate.name === first);
         if (deployment !== undefined)
           pricing = {
             provider: DEPLOYMENT_PRICING_PROVIDERS[deployment.provider] ?? deployment.provider,
-            modelId: deployment.model,
+            // A passthrough deployment runs the name the agent gave.
+            modelId: deployment.model === PASSTHROUGH_MODEL ? route : deployment.model,
           };
-        if (!routes.has(route))
+        if (matched === undefined)
           problem(
             'model',
             'gateway_route_unknown',

@@ -11,6 +11,17 @@ const name = z
   .string()
   .regex(/^[a-zA-Z0-9_.:/-]{1,128}$/, 'letters, digits and _ . : / - only, 1-128 characters');
 
+/**
+ * A route's name: a model name callers send, or a pattern ending in `*` (`claude-*`, or `*` alone)
+ * that answers every name starting with what precedes the star (route-patterns.ts).
+ */
+const routeName = z
+  .string()
+  .regex(
+    /^(?=.{1,128}$)[a-zA-Z0-9_.:/-]*\*?$/,
+    'letters, digits and _ . : / - only, 1-128 characters, optionally ending in * (a pattern)',
+  );
+
 /** Per-attempt timeouts. First byte: until the first response byte (or stream event). */
 export const timeoutsSchema = z.object({
   connectMs: z.number().int().positive().default(5_000),
@@ -25,7 +36,10 @@ export const deploymentSchema = z.object({
   name,
   /** `openai`, `openai-compatible`, `azure-openai`, `anthropic`, `gemini`, or a registered one. */
   provider: z.string().min(1),
-  /** The upstream's model id. */
+  /**
+   * The upstream's model id; `*` runs the model the caller named (a passthrough deployment, for
+   * pattern routes only).
+   */
   model: z.string().min(1),
   /** Name of the environment variable holding the provider key (never the key itself). */
   apiKeyEnv: z.string().optional(),
@@ -80,13 +94,16 @@ export const routeCacheSchema = z
     typeof cache === 'boolean' ? routeCacheObjectSchema.parse({ enabled: cache }) : cache,
   );
 
-/** A name callers use (`gpt-4o-mini`, or a tier such as `fast`): where it goes and what next. */
+/**
+ * A name callers use (`gpt-4o-mini`, a tier such as `fast`, or a pattern such as `claude-*`):
+ * where it goes and what next.
+ */
 export const routeSchema = z.object({
-  name,
+  name: routeName,
   /** Deployments balanced by weight; one whose breaker is open is skipped. */
   deployments: z.array(name).min(1),
   /** Other routes tried in order when every deployment of this one failed. */
-  fallbacks: z.array(name).default([]),
+  fallbacks: z.array(routeName).default([]),
   /**
    * Cache exact repeats of requests to this route (opt-in): `true` (per tenant), or
    * `{ enabled, scope: 'tenant' | 'global', callerOptIn }`.

@@ -1,10 +1,15 @@
 /**
  * A deployment as the gateway runs it: its config resolved into models, timeouts, a rate-limit
  * scope and a circuit breaker. Built once per gateway; calls only read it.
+ *
+ * A passthrough deployment (`model: '*'`, serving pattern routes) is made for each model name a
+ * caller sends (`forModel`): the same name, limits, breaker and connection pool, so switching it
+ * off, its rpm and its breaker cover every model it runs; only the model differs.
  */
 import type { EmbeddingModel, LanguageModel } from '../model/model.js';
 import type { Clock } from '../util/clock.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
+import { createDeploymentFetch } from './deployment-fetch.js';
 import { createDeploymentModels } from './deployment-models.js';
 import {
   timeoutsSchema,
@@ -13,6 +18,7 @@ import {
   type TimeoutsConfig,
 } from './gateway-config.js';
 import type { LimitScope } from './gateway-store.js';
+import { PASSTHROUGH_MODEL } from './route-patterns.js';
 
 /** A deployment ready for calls. */
 export interface GatewayDeployment {
@@ -29,6 +35,8 @@ export interface GatewayDeployment {
   /** `deployment:{name}` with its rpm/tpm; undefined when it has neither. */
   readonly limitScope: LimitScope | undefined;
   readonly breaker: CircuitBreaker;
+  /** This deployment running `model` (a passthrough deployment); itself otherwise. */
+  forModel(model: string): GatewayDeployment;
   close(): Promise<void>;
 }
 
@@ -50,15 +58,31 @@ export function createGatewayDeployment({
   clock,
 }: GatewayDeploymentOptions): GatewayDeployment {
   const timeouts = timeoutsSchema.parse(deployment.timeouts ?? {});
-  const models = createDeploymentModels({
-    deployment,
-    timeouts,
-    env,
-    clock,
-    ...(fetch === undefined ? {} : { fetch }),
-  });
+  const passthrough = deployment.model === PASSTHROUGH_MODEL && deployment.languageModel === undefined;
+  // One pool for every model a passthrough deployment runs (built here, not per model).
+  const pool =
+    passthrough && fetch === undefined
+      ? createDeploymentFetch({ connectTimeoutMs: timeouts.connectMs })
+      : undefined;
+  const sharedFetch = pool?.fetch ?? fetch;
+  const modelsFor = (model: string) =>
+    createDeploymentModels({
+      deployment: { ...deployment, model },
+      timeouts,
+      env,
+      clock,
+      ...(sharedFetch === undefined ? {} : { fetch: sharedFetch }),
+    });
+  let models;
+  try {
+    // A passthrough deployment's models are built once at start too: a missing key fails here.
+    models = modelsFor(deployment.model);
+  } catch (error) {
+    void pool?.close();
+    throw error;
+  }
   const { name, rpm, tpm } = deployment;
-  return {
+  const built: GatewayDeployment = {
     name,
     weight: deployment.weight,
     provider: deployment.provider,
@@ -75,6 +99,25 @@ export function createGatewayDeployment({
       cooldownMs: breaker.cooldownMs,
       clock,
     }),
-    close: models.close,
+    forModel(model) {
+      if (!passthrough) return built;
+      const named = modelsFor(model);
+      const made: GatewayDeployment = {
+        ...built,
+        model,
+        pricingProvider: named.pricingProvider,
+        languageModel: named.languageModel,
+        embeddingModel: named.embeddingModel,
+        forModel: () => made,
+        // The pool is the passthrough deployment's, closed with it.
+        close: async () => {},
+      };
+      return made;
+    },
+    close: async () => {
+      await models.close();
+      await pool?.close();
+    },
   };
+  return built;
 }

@@ -27,6 +27,7 @@ import type {
 } from '../model/model.js';
 import { registerModelProvider } from '../model/resolve-model.js';
 import type { CallMeta, Gateway, GatewayCallOptions } from './gateway-types.js';
+import { routeAnswering } from './route-patterns.js';
 
 /** A cached answer cost nothing: the gateway reports 0 tokens (not an unknown count to estimate). */
 const CACHED_USAGE = { inputTokens: 0, outputTokens: 0, source: 'reported' } as const;
@@ -53,7 +54,7 @@ export interface GatewayModelOptions {
  */
 export function createGatewayModel({ gateway, route, callOptions = {} }: GatewayModelOptions): GatewayModel {
   const known = gateway.routes();
-  if (!known.includes(route)) {
+  if (routeAnswering(known, route) === undefined) {
     throw new ModelConfigError(
       `The gateway has no model "${route}". Known models: ${known.join(', ') || '(none)'}.`,
       {

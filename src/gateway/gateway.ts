@@ -126,7 +126,12 @@ export function createGateway({
     for (const built of deployments.values()) void built.close();
     throw error;
   }
-  const router = createRouter({ routes: config.routes, deployments, random });
+  const router = createRouter({
+    routes: config.routes,
+    deployments,
+    random,
+    forModel: (deployment, model) => deployment.forModel(model),
+  });
   const runner = createCallRunner({
     config,
     limiter,
@@ -328,8 +333,7 @@ export function createGateway({
     breakers: () => [...deployments.values()].map((deployment) => deployment.breaker.state()),
 
     describeRoute(route) {
-      const first = router.route(route).deployments[0] ?? '';
-      const deployment = deployments.get(first) as GatewayDeployment;
+      const deployment = router.members(route)[0] as GatewayDeployment;
       return {
         route,
         deployment: deployment.name,
@@ -340,20 +344,13 @@ export function createGateway({
     },
 
     routeTargets(route) {
-      return router.route(route).deployments.flatMap((name) => {
-        const deployment = deployments.get(name);
-        return deployment === undefined
-          ? []
-          : [
-              {
-                route,
-                deployment: deployment.name,
-                provider: deployment.provider,
-                model: deployment.model,
-                pricingProvider: deployment.pricingProvider,
-              },
-            ];
-      });
+      return router.members(route).map((deployment) => ({
+        route,
+        deployment: deployment.name,
+        provider: deployment.provider,
+        model: deployment.model,
+        pricingProvider: deployment.pricingProvider,
+      }));
     },
 
     close() {

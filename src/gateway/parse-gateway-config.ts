@@ -11,6 +11,7 @@ import {
   type GatewayConfig,
   type GatewayConfigInput,
 } from './gateway-config.js';
+import { isPatternRoute, PASSTHROUGH_MODEL } from './route-patterns.js';
 
 /**
  * Parses a user's config (defaults optional) or an already parsed one. `languageModel`, which the
@@ -41,6 +42,13 @@ export function parseGatewayConfig(input: GatewayConfigInput | GatewayConfig): G
       problems.push(`deployment "${deployment.name}" is defined twice`);
     deploymentNames.add(deployment.name);
   }
+  const passthrough = new Set(
+    deployments
+      .filter(
+        (deployment) => deployment.model === PASSTHROUGH_MODEL && deployment.languageModel === undefined,
+      )
+      .map((deployment) => deployment.name),
+  );
   const routeNames = new Set(config.routes.map((route) => route.name));
   const routes = new Map<string, GatewayConfig['routes'][number]>();
   for (const route of config.routes) {
@@ -49,11 +57,19 @@ export function parseGatewayConfig(input: GatewayConfigInput | GatewayConfig): G
     for (const deployment of route.deployments) {
       if (!deploymentNames.has(deployment)) {
         problems.push(`route "${route.name}" uses unknown deployment "${deployment}"`);
+      } else if (!isPatternRoute(route.name) && passthrough.has(deployment)) {
+        problems.push(
+          `route "${route.name}" uses deployment "${deployment}", whose model "*" only a pattern route (a name ending in *) can fill`,
+        );
       }
     }
     for (const fallback of route.fallbacks) {
       if (!routeNames.has(fallback)) {
         problems.push(`route "${route.name}" falls back to unknown route "${fallback}"`);
+      } else if (isPatternRoute(fallback)) {
+        problems.push(
+          `route "${route.name}" falls back to the pattern route "${fallback}": name an exact route`,
+        );
       }
     }
   }

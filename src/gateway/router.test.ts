@@ -110,3 +110,45 @@ describe('router', () => {
     expect(router.routes()).toEqual(['smart', 'fast']);
   });
 });
+
+describe('pattern routes', () => {
+  const made: string[] = [];
+  const patternDeployments = new Map(
+    [deployment('any'), deployment('claude'), deployment('pinned')].map((d) => [d.name, d]),
+  );
+  const router = createRouter({
+    routes: [route('*', ['any']), route('claude-*', ['claude'], ['exact']), route('exact', ['pinned'])],
+    deployments: patternDeployments,
+    random: () => 0,
+    forModel: (found, model) => {
+      made.push(`${found.name}/${model}`);
+      return { ...found, name: `${found.name}/${model}` };
+    },
+  });
+
+  it('answers a name by its exact route, else the longest pattern, made for that name', () => {
+    expect(router.plan('exact').map((d) => d.name)).toEqual(['pinned']);
+    expect(router.plan('claude-opus-4-1').map((d) => d.name)).toEqual(['claude/claude-opus-4-1', 'pinned']);
+    expect(router.plan('mistral-large').map((d) => d.name)).toEqual(['any/mistral-large']);
+    expect(router.route('claude-opus-4-1').name).toBe('claude-opus-4-1');
+    expect(router.members('claude-opus-4-1').map((d) => d.name)).toEqual(['claude/claude-opus-4-1']);
+    expect(router.has('anything')).toBe(true);
+    expect(router.routes()).toEqual(['*', 'claude-*', 'exact']);
+  });
+
+  it('makes a name once, and keeps a bounded number of names', () => {
+    made.length = 0;
+    router.plan('gpt-x');
+    router.plan('gpt-x');
+    expect(made).toEqual(['any/gpt-x']);
+    for (let index = 0; index < 1_001; index++) router.plan(`model-${index}`);
+    made.length = 0;
+    router.plan('gpt-x'); // dropped as the oldest: made again
+    expect(made).toEqual(['any/gpt-x']);
+  });
+
+  it('never takes a pattern itself as a model name', () => {
+    expect(() => router.plan('claude-*')).toThrow(/Unknown model "claude-\*"/);
+    expect(router.has('*')).toBe(false);
+  });
+});

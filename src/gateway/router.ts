@@ -13,9 +13,18 @@
  * known to be failing: that is the point of a breaker, and its cooldown probe restores traffic.
  * A deployment disabled at runtime (a kill switch, `CreateGatewayOptions.isDeploymentDisabled`)
  * is skipped the same way, at the attempt, so a switch flipped mid-call applies to its next one.
+ *
+ * A pattern route (`claude-*`, see route-patterns.ts) answers every model name it matches: the
+ * first call of a name compiles a route of that name from the pattern's, its deployments made
+ * for that model by `forModel` (a passthrough deployment runs the named model), and keeps it
+ * (up to {@link MAX_MATCHED_ROUTES} names, the oldest dropped first).
  */
 import type { RouteConfig } from './gateway-config.js';
 import { UnknownRouteError } from './gateway-errors.js';
+import { matchRoute, orderPatterns } from './route-patterns.js';
+
+/** Names answered by pattern routes kept compiled; callers choose names, so the set is bounded. */
+export const MAX_MATCHED_ROUTES = 1_000;
 
 /** What the router needs of a deployment. */
 export interface RoutableDeployment {
@@ -26,12 +35,17 @@ export interface RoutableDeployment {
 
 /** Resolves route names to plans. */
 export interface Router<D extends RoutableDeployment> {
-  /** Route names, in configuration order. */
+  /** Route names, in configuration order (patterns as written, `claude-*`). */
   routes(): string[];
-  /** True when `route` is known. */
+  /** True when `route` is known, or a pattern route matches it. */
   has(route: string): boolean;
-  /** The route's configuration; throws UnknownRouteError (code `unknown_model`) for an unknown name. */
+  /**
+   * The route's configuration (a matched pattern's, named `route`); throws UnknownRouteError
+   * (code `unknown_model`) for an unknown name.
+   */
   route(route: string): RouteConfig;
+  /** The route's own deployments in configured order, made for its model; throws like `route`. */
+  members(route: string): readonly D[];
   /** The ordered deployments to try for `route`; throws UnknownRouteError for an unknown name. */
   plan(route: string): readonly D[];
 }
@@ -42,10 +56,16 @@ export interface RouterOptions<D extends RoutableDeployment> {
   deployments: ReadonlyMap<string, D>;
   /** Uniform in [0, 1); injected so tests can seed it. */
   random: () => number;
+  /**
+   * The deployment that serves `model` through a pattern route (a passthrough deployment made
+   * for the named model). Default: the deployment itself.
+   */
+  forModel?: (deployment: D, model: string) => D;
 }
 
 interface CompiledRoute<D> {
   config: RouteConfig;
+  members: readonly D[];
   /** The route itself, then its fallbacks depth first, each once. */
   chain: { members: D[]; totalWeight: number }[];
   /** The whole plan when no step has a choice to make (one deployment per route). */
@@ -57,37 +77,51 @@ export function createRouter<D extends RoutableDeployment>({
   routes,
   deployments,
   random,
+  forModel = (deployment) => deployment,
 }: RouterOptions<D>): Router<D> {
   const byName = new Map(routes.map((route) => [route.name, route]));
-  const compiled = new Map<string, CompiledRoute<D>>();
-  for (const route of routes) {
-    const chain = fallbackChain(route.name, byName).map((name) => {
+  /** `model` set: the route answers that name through a pattern (its first step's deployments made for it). */
+  const compile = (route: RouteConfig, model?: string): CompiledRoute<D> => {
+    const chain = fallbackChain(route.name, byName).map((name, index) => {
       const members = (byName.get(name)?.deployments ?? []).map((deployment) => {
         const found = deployments.get(deployment);
         if (found === undefined) throw new Error(`route ${name} references unknown deployment ${deployment}`);
-        return found;
+        return model !== undefined && index === 0 ? forModel(found, model) : found;
       });
       return { members, totalWeight: members.reduce((sum, member) => sum + member.weight, 0) };
     });
     const fixed = chain.every((step) => step.members.length === 1);
-    compiled.set(route.name, {
-      config: route,
+    return {
+      config: model === undefined ? route : { ...route, name: model },
+      members: chain[0]?.members ?? [],
       chain,
       fixedPlan: fixed ? Object.freeze(unique(chain.flatMap((step) => step.members))) : undefined,
-    });
-  }
+    };
+  };
+  const compiled = new Map<string, CompiledRoute<D>>();
+  for (const route of routes) compiled.set(route.name, compile(route));
   const names = routes.map((route) => route.name);
+  const patterns = orderPatterns(names);
+  const matched = new Map<string, CompiledRoute<D>>();
 
   const compiledRoute = (route: string): CompiledRoute<D> => {
-    const found = compiled.get(route);
-    if (found === undefined) throw new UnknownRouteError({ route, known: names });
+    const name = matchRoute(route, { exact: compiled, patterns });
+    if (name === undefined) throw new UnknownRouteError({ route, known: names });
+    if (name === route) return compiled.get(name) as CompiledRoute<D>;
+    let found = matched.get(route);
+    if (found === undefined) {
+      found = compile(byName.get(name) as RouteConfig, route);
+      if (matched.size >= MAX_MATCHED_ROUTES) matched.delete(matched.keys().next().value as string);
+      matched.set(route, found);
+    }
     return found;
   };
 
   return {
     routes: () => [...names],
-    has: (route) => compiled.has(route),
+    has: (route) => matchRoute(route, { exact: compiled, patterns }) !== undefined,
     route: (route) => compiledRoute(route).config,
+    members: (route) => compiledRoute(route).members,
     plan(route) {
       const { chain, fixedPlan } = compiledRoute(route);
       if (fixedPlan !== undefined) return fixedPlan;

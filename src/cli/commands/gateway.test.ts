@@ -90,6 +90,8 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
 
     const controller = new AbortController();
     const served = io(controller.signal);
+    // A provider key in the environment adds no route beside a `gateway` section.
+    Object.assign(served.io.env, { OPENAI_API_KEY: 'sk-not-used' });
     const running = main(['gateway', '--port', '0', '--config', config], served.io);
     const deadline = Date.now() + 20_000;
     let baseURL: string | undefined;
@@ -98,12 +100,21 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(baseURL, served.output.stderr).toBeDefined();
+    // On the embedded database it creates the local admin key, as keel serve does, and prints it once.
+    expect(served.output.stderr).toContain(
+      `Created a local admin API key (tenant "default"), shown once and kept in ${join(directory, '.keel', 'admin-key')}:\n  ${readFileSync(join(directory, '.keel', 'admin-key'), 'utf8').trim()}\n`,
+    );
     const client = new OpenAI({ apiKey: key, baseURL, maxRetries: 0 });
     const completion = await client.chat.completions.create({
       model: 'fast',
       messages: [{ role: 'user', content: 'Hi' }],
     });
     expect(completion.choices[0]?.message.content).toBe('Hello through keel gateway');
+    expect(served.output.stderr).toContain('/v1 serving fast\n');
+    expect((await client.models.list()).data.map((model) => model.id)).toEqual(['fast']);
+    await expect(
+      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }),
+    ).rejects.toMatchObject({ status: 404 });
     expect((await fetch(`${baseURL}/../healthz`)).status).toBe(200);
     // Its Prometheus metrics on the same port, for a key with the metrics scope only.
     const metricsUrl = baseURL!.replace(/\/v1$/, '/metrics');
@@ -160,7 +171,8 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     const adminKeyFile = join(directory, '.keel', 'admin-key');
     expect(statSync(adminKeyFile).mode & 0o777).toBe(0o600);
     const adminKey = readFileSync(adminKeyFile, 'utf8').trim();
-    expect(served.output.stderr).toContain(adminKey);
+    // `keel gateway` above created (and printed) it; serve reuses it.
+    expect(served.output.stderr).not.toContain('Created a local admin API key');
     const runs = await fetch(`${url}/v1/runs`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(runs.status).toBe(200);
     const tooLarge = await fetch(`${url}/v1/runs`, {
@@ -173,11 +185,22 @@ describe('keel keys and keel gateway', { timeout: 120_000 }, () => {
     expect(await running).toBe(0);
   });
 
-  it('refuses a config without a gateway section', async () => {
+  it('refuses a config without a gateway section when no provider key is set', async () => {
     const agentsOnly = join(directory, 'agents.mjs');
     writeFileSync(agentsOnly, 'export default { agents: [] };\n');
     const run = io();
-    expect(await main(['gateway', '--config', agentsOnly], run.io)).toBe(3);
-    expect(run.output.stderr).toContain('no "gateway" section');
+    expect(await main(['gateway', '--config', agentsOnly, '--json'], run.io)).toBe(3);
+    expect(run.output.stderr).toContain('"code":"gateway_no_provider_keys"');
+    expect(run.output.stderr).toContain('OPENAI_API_KEY');
+    // No config file at all: the same refusal, not config_not_found.
+    const empty = mkdtempSync(join(tmpdir(), 'keel-gateway-none-'));
+    try {
+      const none = io();
+      Object.assign(none.io, { cwd: empty });
+      expect(await main(['gateway'], none.io)).toBe(3);
+      expect(none.output.stderr).toContain('no provider key is set');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

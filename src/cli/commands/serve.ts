@@ -20,8 +20,9 @@ import { createHealthCheck } from '../../server/health.js';
 import { createReadinessCheck } from '../../server/readiness.js';
 import { createKeelMetrics } from '../../metrics/keel-metrics.js';
 import { createJsonLogger } from '../../util/logger.js';
-import { adminKeyPath, ensureLocalAdminKey } from '../admin-key.js';
-import { openConfiguredGateway } from '../agent-gateway.js';
+import { ensureLocalAdminKey, newAdminKeyNotice } from '../admin-key.js';
+import { gatewayConfigOf, openConfiguredGateway } from '../agent-gateway.js';
+import { describeEnvRoutes } from '../../gateway/env-gateway-config.js';
 import { keelDirectory, openBackend } from '../backend.js';
 import type { CliIo } from '../cli-io.js';
 import { advertiseServer } from '../embedded-lock.js';
@@ -73,9 +74,15 @@ export async function serveCommand(
   readOtelConfig(io.env);
   const logger = createJsonLogger();
   const loaded = await loadConfig({ path: config, cwd: io.cwd, env: io.env });
+  const { agents, path, redactByTenant } = loaded;
+  // The config's `gateway` section, else routes from the provider keys in the environment.
+  const resolvedGateway = gatewayConfigOf({ section: loaded.gateway, env: io.env });
+  const gatewayConfig = resolvedGateway?.config;
   // Fail at load, not at run: every agent's model resolves, has its key and, under a dollar cap, a price.
-  const modelStatuses = assertAgentModels(loaded, { env: io.env });
-  const { agents, path, gateway: gatewayConfig, redactByTenant } = loaded;
+  const modelStatuses = assertAgentModels(
+    { ...loaded, ...(gatewayConfig === undefined ? {} : { gateway: gatewayConfig }) },
+    { env: io.env },
+  );
   const backend = await openBackend({ env: io.env, cwd: io.cwd, directOnly: true });
   if (backend.mode !== 'direct') throw new UsageError('keel serve needs direct database access');
   // One registry for the process: the server's scrape, the worker's runs and the gateway's calls.
@@ -248,12 +255,16 @@ export async function serveCommand(
       }) + '\n',
     );
   } else if (newAdminKey !== undefined)
-    io.stderr.write(
-      `Created a local admin API key (tenant "default"), shown once and kept in ${adminKeyPath(keelDirectory({ env: io.env, cwd: io.cwd }))}:\n  ${newAdminKey}\n`,
-    );
+    io.stderr.write(newAdminKeyNotice(keelDirectory({ env: io.env, cwd: io.cwd }), newAdminKey));
   if (!json)
     io.stderr.write(
       `Keel is serving ${[...agents.keys()].join(', ')} at ${url}\n  try: npx keel run ${[...agents.keys()][0] ?? '<agent>'} "…"\n`,
+    );
+  if (!json && resolvedGateway?.providers !== undefined)
+    io.stderr.write(
+      `  gateway at ${url}/v1, from the environment's keys:\n${describeEnvRoutes(resolvedGateway.providers)
+        .map((line) => `    ${line}\n`)
+        .join('')}`,
     );
   if (consoleAssets !== undefined && !json) {
     if (!consoleAssets.available)

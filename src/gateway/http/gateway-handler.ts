@@ -78,6 +78,7 @@ import {
   toModelList,
   toOpenAIError,
 } from './openai-format.js';
+import { routeAnswering } from '../route-patterns.js';
 
 /** Options of {@link createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -256,7 +257,8 @@ export function createGatewayRoutes({
       async handle({ response, path, requestId }) {
         const route = decodePathSegment(path.slice('/v1/models/'.length));
         // An undecodable segment (undefined) is reported as the model "undefined".
-        if (route === undefined || !gateway.routes().includes(route)) throw modelNotFound(String(route));
+        if (route === undefined || routeAnswering(gateway.routes(), route) === undefined)
+          throw modelNotFound(String(route));
         sendJson(response, 200, toModel(route), requestId);
       },
     },
