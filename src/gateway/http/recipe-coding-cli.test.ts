@@ -57,17 +57,30 @@ function runClaude(args: string[], options: { cwd: string; env: Record<string, s
   return runLauncher(claudeLauncher(), args, { ...options, timeoutMs: 90_000 });
 }
 
-it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the gateway`, async () => {
+/**
+ * Has Claude Code read a fresh secret file through the gateway: the upstream first answers
+ * `first` (plus a `Read` of the file), then the final text. Returns the CLI's result, the word and
+ * the upstream requests this run made.
+ */
+async function readSecretWithClaude({
+  args,
+  env = {},
+  first = {},
+}: {
+  args: string[];
+  env?: Record<string, string>;
+  first?: { thinking?: string };
+}) {
   const home = tempDir('keel-claude-home-');
   const work = tempDir('keel-claude-work-');
   const word = `pelican-${randomBytes(4).toString('hex')}`;
   const secret = join(work, 'secret.txt');
   writeFileSync(secret, `the word is ${word}\n`);
-  keel.claudeUpstream.enqueue({ toolUses: [{ name: 'Read', input: { file_path: secret } }] });
+  const before = keel.claudeUpstream.requests.length;
+  keel.claudeUpstream.enqueue({ ...first, toolUses: [{ name: 'Read', input: { file_path: secret } }] });
   keel.claudeUpstream.enqueue({ text: `The word in secret.txt is ${word}.` });
-
   const result = await runClaude(
-    ['-p', 'What is the word in secret.txt?', '--bare', '--allowedTools', 'Read'],
+    ['-p', 'What is the word in secret.txt?', ...args, '--allowedTools', 'Read'],
     {
       cwd: work,
       env: {
@@ -78,9 +91,8 @@ it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the g
         ANTHROPIC_API_KEY: keel.key,
         ANTHROPIC_MODEL: 'claude',
         ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude',
-        MAX_THINKING_TOKENS: '0',
-        CLAUDE_CODE_EFFORT_LEVEL: 'auto',
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        ...env,
         // The test's guard: anything bound elsewhere goes to the canary.
         HTTPS_PROXY: canary.url,
         HTTP_PROXY: canary.url,
@@ -88,77 +100,39 @@ it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the g
       },
     },
   );
-
   expect(result, result.stderr).toMatchObject({ code: 0 });
   expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
-  const requests = keel.claudeUpstream.requests.map((request) => request.body as { messages: unknown[] });
+  const requests = keel.claudeUpstream.requests.slice(before);
   expect(requests).toHaveLength(2);
   // The tool really ran: the file's content (only on disk) reached the upstream as the tool's result.
-  expect(requests[1]?.messages.at(-1)).toMatchObject({
-    role: 'user',
-    content: [
-      {
-        type: 'tool_result',
-        tool_use_id: 'toolu_fake_1_0',
-        content: expect.stringContaining(word) as unknown,
-      },
-    ],
-  });
-  expect(await keel.recordedEndpoints()).toEqual(['messages', 'messages']);
-  expect(canary.outside).toEqual([]);
-}, 120_000);
-
-it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
-  const home = tempDir('keel-claude-home-');
-  const work = tempDir('keel-claude-work-');
-  const word = `heron-${randomBytes(4).toString('hex')}`;
-  const secret = join(work, 'secret.txt');
-  writeFileSync(secret, `the word is ${word}\n`);
-  const before = keel.claudeUpstream.requests.length;
-  keel.claudeUpstream.enqueue({
-    thinking: 'I should read the file.',
-    toolUses: [{ name: 'Read', input: { file_path: secret } }],
-  });
-  keel.claudeUpstream.enqueue({ text: `The word in secret.txt is ${word}.` });
-
-  const result = await runClaude(['-p', 'What is the word in secret.txt?', '--allowedTools', 'Read'], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: home,
-      ANTHROPIC_BASE_URL: keel.url,
-      ANTHROPIC_API_KEY: keel.key,
-      ANTHROPIC_MODEL: 'claude',
-      ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      HTTPS_PROXY: canary.url,
-      HTTP_PROXY: canary.url,
-      NO_PROXY: '127.0.0.1,localhost',
-    },
-  });
-
-  expect(result, result.stderr).toMatchObject({ code: 0 });
-  expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
-  const requests = keel.claudeUpstream.requests
-    .slice(before)
-    .map((request) => request.body as { messages: { role: string; content: unknown }[] });
-  expect(requests).toHaveLength(2);
-  // What its default mode sends, without --bare and the two variables of the first recipe.
-  const first = keel.claudeUpstream.requests[before]!;
-  expect(first.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
-  // Its betas reach the upstream (this version puts no system message mid-conversation here).
-  expect(first.headers['anthropic-beta']).toMatch(/interleaved-thinking-2025-05-14/);
-  // Its thinking went back first, signature intact (the fake refuses it otherwise).
-  const turn = requests[1]!.messages.findLast((message) => message.role === 'assistant');
-  expect((turn?.content as { type: string }[])[0]).toMatchObject({
-    type: 'thinking',
-    thinking: 'I should read the file.',
-  });
-  expect(requests[1]?.messages.at(-1)).toMatchObject({
+  const last = (requests[1]?.body as { messages: unknown[] }).messages.at(-1);
+  expect(last).toMatchObject({
     role: 'user',
     content: expect.arrayContaining([
       expect.objectContaining({ type: 'tool_result', content: expect.stringContaining(word) as unknown }),
     ]) as unknown,
   });
   expect(canary.outside).toEqual([]);
+  return requests;
+}
+
+it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the gateway (--bare, no thinking, no effort)`, async () => {
+  await readSecretWithClaude({
+    args: ['--bare'],
+    env: { MAX_THINKING_TOKENS: '0', CLAUDE_CODE_EFFORT_LEVEL: 'auto' },
+  });
+  expect(await keel.recordedEndpoints()).toEqual(['messages', 'messages']);
+}, 120_000);
+
+it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
+  const requests = await readSecretWithClaude({ args: [], first: { thinking: 'I should read the file.' } });
+  // What its default mode sends, without --bare and the two variables of the first recipe.
+  expect(requests[0]?.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
+  // Its betas reach the upstream (this version puts no system message mid-conversation here).
+  expect(requests[0]?.headers['anthropic-beta']).toMatch(/interleaved-thinking-2025-05-14/);
+  // Its thinking went back first, signature intact (the fake refuses it otherwise).
+  const messages = (requests[1]?.body as { messages: { role: string; content: { type: string }[] }[] })
+    .messages;
+  const turn = messages.findLast((message) => message.role === 'assistant');
+  expect(turn?.content[0]).toMatchObject({ type: 'thinking', thinking: 'I should read the file.' });
 }, 120_000);
