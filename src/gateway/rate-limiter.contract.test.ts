@@ -1,13 +1,11 @@
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../journal/migrations.js';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import type { FakeClock } from '../testing/fake-clock.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { createTestKeyPrefix, deleteKeys, describeRedis } from '../testing/redis.js';
+import { describePostgres, sqlTestSchemas } from '../testing/postgres.js';
+import { createTestKeyPrefix, deleteKeys, describeRedis, redisTestPrefixes } from '../testing/redis.js';
 import type { Clock } from '../util/clock.js';
 import type { RateLimiter, ReserveResult } from './gateway-store.js';
 import { closeRedisClient, createRedisClient, whenRedisReady } from './redis-client.js';
@@ -218,23 +216,16 @@ function rateLimiterContract(backend: LimiterBackend): void {
 
 /** The SQL limiter over a client: a fresh schema per test. */
 function sqlBackend(openClient: () => Promise<SqlClient>): LimiterBackend {
-  let client: SqlClient | undefined;
-  let schema = '';
-  const sql = () => {
-    if (client === undefined) throw new Error('not open');
-    return client;
-  };
+  const sql = sqlTestSchemas(openClient);
   return {
-    async open() {
-      client = await openClient();
-    },
+    ...sql,
     async begin() {
-      schema = createTestSchemaName();
-      await migrate(sql(), { schema });
+      const schema = await sql.begin();
+      const client = sql.client();
       return {
-        create: (clock) => createSqlRateLimiter({ client: sql(), schema, ...(clock ? { clock } : {}) }),
+        create: (clock) => createSqlRateLimiter({ client, schema, ...(clock ? { clock } : {}) }),
         async counters(scope) {
-          const result = await sql().query<{ requests: number; tokens: number }>(
+          const result = await client.query<{ requests: number; tokens: number }>(
             `SELECT requests, tokens FROM ${schema}.rate_windows WHERE scope = $1`,
             [scope],
           );
@@ -244,56 +235,36 @@ function sqlBackend(openClient: () => Promise<SqlClient>): LimiterBackend {
             : { requests: Number(row.requests), tokens: Number(row.tokens) };
         },
         async scopes() {
-          const rows = await sql().query<{ scope: string }>(
+          const rows = await client.query<{ scope: string }>(
             `SELECT scope FROM ${schema}.rate_windows ORDER BY scope`,
           );
           return rows.rows.map((row) => row.scope);
         },
       };
     },
-    async end() {
-      await sql().exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    },
-    async close() {
-      await client?.close();
-    },
   };
 }
 
 /** The Redis limiter: a fresh key prefix per test, its keys deleted after. */
 function redisBackend(url: string): LimiterBackend {
-  let redis: Redis | undefined;
-  let prefix = '';
-  const client = () => {
-    if (redis === undefined) throw new Error('not open');
-    return redis;
-  };
+  const redis = redisTestPrefixes(url);
   return {
-    async open() {
-      // A generous command timeout: the machine running the tests may be busy.
-      redis = createRedisClient({ url, commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
-      if (!(await whenRedisReady(client(), 5_000))) throw new Error(`Redis at ${url} is not ready`);
-    },
+    ...redis,
     async begin() {
-      prefix = createTestKeyPrefix();
+      const prefix = redis.begin();
+      const client = redis.client();
       return {
         create: (clock) =>
-          createRedisRateLimiter({ redis: client(), keyPrefix: prefix, ...(clock ? { clock } : {}) }),
+          createRedisRateLimiter({ redis: client, keyPrefix: prefix, ...(clock ? { clock } : {}) }),
         async counters(scope) {
-          const [requests, tokens] = await client().hmget(rateLimitKey(prefix, scope), 'r', 't');
+          const [requests, tokens] = await client.hmget(rateLimitKey(prefix, scope), 'r', 't');
           return requests === null ? undefined : { requests: Number(requests), tokens: Number(tokens) };
         },
         async scopes() {
-          const keys = await client().keys(`${prefix}rate:*`);
+          const keys = await client.keys(`${prefix}rate:*`);
           return keys.map((key) => key.slice(`${prefix}rate:`.length)).sort();
         },
       };
-    },
-    async end() {
-      await deleteKeys(client(), prefix);
-    },
-    async close() {
-      if (redis !== undefined) await closeRedisClient(redis);
     },
   };
 }

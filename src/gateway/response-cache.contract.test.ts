@@ -1,14 +1,13 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../journal/migrations.js';
 import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import type { ModelResponse } from '../model/model.js';
 import { createFakeClock } from '../testing/fake-clock.js';
 import type { FakeClock } from '../testing/fake-clock.js';
-import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { createTestKeyPrefix, deleteKeys, describeRedis } from '../testing/redis.js';
+import { describePostgres, sqlTestSchemas } from '../testing/postgres.js';
+import { createTestKeyPrefix, deleteKeys, describeRedis, redisTestPrefixes } from '../testing/redis.js';
 import type { Clock } from '../util/clock.js';
 import type { ResponseCache } from './gateway-store.js';
 import { closeRedisClient, createRedisClient, whenRedisReady } from './redis-client.js';
@@ -92,53 +91,25 @@ function responseCacheContract(backend: CacheBackend): void {
 
 /** The SQL cache over a client: a fresh schema per test. */
 function sqlBackend(openClient: () => Promise<SqlClient>): CacheBackend {
-  let client: SqlClient | undefined;
-  let schema = '';
-  const sql = () => {
-    if (client === undefined) throw new Error('not open');
-    return client;
-  };
+  const sql = sqlTestSchemas(openClient);
   return {
-    async open() {
-      client = await openClient();
-    },
+    ...sql,
     async begin() {
-      schema = createTestSchemaName();
-      await migrate(sql(), { schema });
-      return (clock) => createSqlResponseCache({ client: sql(), schema, ...(clock ? { clock } : {}) });
-    },
-    async end() {
-      await sql().exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    },
-    async close() {
-      await client?.close();
+      const schema = await sql.begin();
+      return (clock) => createSqlResponseCache({ client: sql.client(), schema, ...(clock ? { clock } : {}) });
     },
   };
 }
 
 /** The Redis cache: a fresh key prefix per test, its keys deleted after. */
 function redisBackend(url: string): CacheBackend {
-  let redis: Redis | undefined;
-  let prefix = '';
-  const client = () => {
-    if (redis === undefined) throw new Error('not open');
-    return redis;
-  };
+  const redis = redisTestPrefixes(url);
   return {
-    async open() {
-      redis = createRedisClient({ url, commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
-      if (!(await whenRedisReady(client(), 5_000))) throw new Error(`Redis at ${url} is not ready`);
-    },
+    ...redis,
     async begin() {
-      prefix = createTestKeyPrefix();
+      const keyPrefix = redis.begin();
       return (clock) =>
-        createRedisResponseCache({ redis: client(), keyPrefix: prefix, ...(clock ? { clock } : {}) });
-    },
-    async end() {
-      await deleteKeys(client(), prefix);
-    },
-    async close() {
-      if (redis !== undefined) await closeRedisClient(redis);
+        createRedisResponseCache({ redis: redis.client(), keyPrefix, ...(clock ? { clock } : {}) });
     },
   };
 }

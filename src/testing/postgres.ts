@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { beforeAll, describe, it } from 'vitest';
+import { migrate } from '../journal/migrations.js';
+import type { SqlClient } from '../journal/sql-client.js';
 
 /**
  * Helpers for tests that run against a real Postgres as well as PGlite. They depend on vitest
@@ -84,4 +86,35 @@ function redactPassword(connectionString: string): string {
 function describeError(error: unknown): string {
   if (error instanceof AggregateError) return error.errors.map(describeError).join('; ');
   return error instanceof Error ? error.message || String((error as { code?: unknown }).code) : String(error);
+}
+
+/**
+ * A SQL client opened once per suite (`open`/`close`) and a fresh migrated schema per test
+ * (`begin`/`end`, dropped after): the lifecycle the contract suites over PGlite and Postgres share.
+ */
+export function sqlTestSchemas(openClient: () => Promise<SqlClient>) {
+  let opened: SqlClient | undefined;
+  let current = '';
+  const client = () => {
+    if (opened === undefined) throw new Error('not open');
+    return opened;
+  };
+  return {
+    client,
+    async open() {
+      opened = await openClient();
+    },
+    /** A fresh schema, migrated; its name. */
+    async begin(): Promise<string> {
+      current = createTestSchemaName();
+      await migrate(client(), { schema: current });
+      return current;
+    },
+    async end() {
+      await client().exec(`DROP SCHEMA IF EXISTS ${current} CASCADE`);
+    },
+    async close() {
+      await opened?.close();
+    },
+  };
 }

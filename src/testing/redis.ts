@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, it } from 'vitest';
+import { closeRedisClient, createRedisClient, whenRedisReady } from '../gateway/redis-client.js';
 
 /**
  * Helpers for tests that run against a real Redis, shaped like ./postgres.ts. They depend on
@@ -92,4 +93,36 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await client.del(...keys);
     cursor = next;
   } while (cursor !== '0');
+}
+
+/**
+ * A Redis client opened once per suite (`open`/`close`, with generous timeouts: the machine
+ * running the tests may be busy) and a fresh key prefix per test (`begin`/`end`, its keys deleted
+ * after): the lifecycle the contract suites over Redis share.
+ */
+export function redisTestPrefixes(url: string) {
+  let opened: Redis | undefined;
+  let current = '';
+  const client = () => {
+    if (opened === undefined) throw new Error('not open');
+    return opened;
+  };
+  return {
+    client,
+    async open() {
+      opened = createRedisClient({ url, commandTimeoutMs: 10_000, connectTimeoutMs: 5_000 });
+      if (!(await whenRedisReady(opened, 5_000))) throw new Error(`Redis at ${url} is not ready`);
+    },
+    /** A fresh key prefix. */
+    begin(): string {
+      current = createTestKeyPrefix();
+      return current;
+    },
+    async end() {
+      await deleteKeys(client(), current);
+    },
+    async close() {
+      if (opened !== undefined) await closeRedisClient(opened);
+    },
+  };
 }
