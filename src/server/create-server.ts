@@ -1,9 +1,4 @@
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Controls } from '../controls/controls.js';
 import type { BudgetStore } from '../budgets/budget-store.js';
 import type { ApiKeys } from '../gateway/api-keys.js';
@@ -24,7 +19,7 @@ import type { Logger } from '../util/logger.js';
 import { createApiListener } from './api-app.js';
 import { API_ROUTES } from './api-routes.js';
 import type { CorsOptions } from './cors.js';
-import { sendError } from './http-errors.js';
+import { answerErrors } from './http-errors.js';
 import { invalidRequest } from './http-io.js';
 import { createOpenApiDocument } from './openapi.js';
 import type { Analytics } from '../analytics/analytics-store.js';
@@ -185,6 +180,8 @@ export function createServer({
 }: ServerOptions): Server {
   const edges = createRequestEdges({ logger, limiter, cors, requestTimeoutMs });
   let openApi: string | undefined;
+  // The one error path of the API: the mapped answer, and a log line for a 5xx.
+  const onError = answerErrors(logger);
   const api = createApiListener({
     routes: API_ROUTES,
     dependencies: {
@@ -226,18 +223,6 @@ export function createServer({
     onError,
     wire: gatewayHandler?.wire,
   });
-  /** The one error path of the API: `toHttpError`'s answer, and a log line for a 5xx. */
-  function onError(request: IncomingMessage, response: ServerResponse, error: unknown): void {
-    const status = sendError(response, error);
-    if (status >= 500)
-      logger.error('request failed', {
-        method: request.method,
-        url: request.url,
-        status,
-        requestId: response.getHeader('x-request-id'),
-        error: error instanceof Error ? error.message : String(error),
-      });
-  }
   return createHttpServer((request, response) => {
     if (edges.preflight(request, response)) return;
     // The gateway's routes (matched on the raw path) bring their own auth/limits hook (per-key

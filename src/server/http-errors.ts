@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../util/logger.js';
 import { classifyError, retryHeaders } from '../http/http-errors.js';
 import { sendJson } from '../http/http-io.js';
 
@@ -27,4 +28,21 @@ export function sendError(response: ServerResponse, error: unknown): number {
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
   sendJson(response, status, body);
   return status;
+}
+
+/** The one error path of an API listener: {@link sendError}'s answer, and a log line for a 5xx. */
+export function answerErrors(
+  logger: Logger,
+): (request: IncomingMessage, response: ServerResponse, error: unknown) => void {
+  return (request, response, error) => {
+    const status = sendError(response, error);
+    if (status >= 500)
+      logger.error('request failed', {
+        method: request.method,
+        url: request.url,
+        status,
+        requestId: response.getHeader('x-request-id'),
+        error: error instanceof Error ? error.message : String(error),
+      });
+  };
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../util/logger.js';
 import { createId } from '../util/ids.js';
 import { echoedRequestId } from '../util/request-notes.js';
 import { createApiListener } from './api-app.js';
-import { sendError } from './http-errors.js';
+import { answerErrors } from './http-errors.js';
 import { keyRoutes } from './key-routes.js';
 import { createOpenApiDocument } from './openapi.js';
 import { createRunEndWaiter } from './run-end-waiter.js';
@@ -45,16 +45,7 @@ export function createKeyApiListener({
   logger,
   metrics,
 }: KeyApiListenerOptions): KeyApiListener {
-  const onError = (request: IncomingMessage, response: ServerResponse, error: unknown) => {
-    const status = sendError(response, error);
-    if (status >= 500)
-      logger.error('request failed', {
-        method: request.method,
-        url: request.url,
-        status,
-        error: error instanceof Error ? error.message : String(error),
-      });
-  };
+  const onError = answerErrors(logger);
   const api = createApiListener({
     routes: keyRoutes,
     dependencies: {

@@ -82,26 +82,12 @@ export const runRoutes = [
       ...errorResponses(400, 401, 403, 404, 409, 413, 422),
     },
     async handle({ request, response, url, key, body, dependencies }) {
-      const { store, agents } = dependencies;
+      const { store } = dependencies;
       const submission = await body();
-      const agent = agents.get(submission.agent);
-      if (!agent) throw new UnknownAgentError(submission.agent, [...agents.keys()]);
-      // A paused or disabled agent takes no new runs (409); a run in flight stops at its next step.
-      const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
-      if (hold !== undefined) throw agentHeldError(agent.name, hold);
-      // An unpriced model cannot run under a dollar budget: refused now rather than at its first call.
-      const priced = pricedModelOfAgent(agent);
-      if (priced !== undefined)
-        await dependencies.budgets?.checkPricedUnderBudgets(
-          {
-            tenantId: key.tenantId,
-            agent: agent.name,
-            apiKeyId: key.id,
-            ...(submission.user_id == null ? {} : { userId: submission.user_id }),
-            ...(submission.session_id == null ? {} : { sessionId: submission.session_id }),
-          },
-          priced,
-        );
+      const agent = await admitRunOf(dependencies, key, submission.agent, {
+        userId: submission.user_id,
+        sessionId: submission.session_id,
+      });
       // The input is stored as the run's redaction rules leave it (redaction.ts).
       const redact = runRedactor(agent, key.tenantId, dependencies.redactByTenant);
       const storedInput = (input: unknown) => (redact ? redactValue(input, redact) : input);
@@ -334,22 +320,10 @@ export const runRoutes = [
       const dead = await dependencies.store.getRun(runId, { tenantId: key.tenantId });
       if (!dead) throw new RunNotFoundError(runId);
       // The retry is a new run of the agent: refused as a submission would be.
-      const agent = dependencies.agents.get(dead.agent);
-      if (!agent) throw new UnknownAgentError(dead.agent, [...dependencies.agents.keys()]);
-      const hold = dependencies.controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
-      if (hold !== undefined) throw agentHeldError(agent.name, hold);
-      const priced = pricedModelOfAgent(agent);
-      if (priced !== undefined)
-        await dependencies.budgets?.checkPricedUnderBudgets(
-          {
-            tenantId: key.tenantId,
-            agent: agent.name,
-            apiKeyId: key.id,
-            ...(dead.userId === null ? {} : { userId: dead.userId }),
-            ...(dead.sessionId === null ? {} : { sessionId: dead.sessionId }),
-          },
-          priced,
-        );
+      const agent = await admitRunOf(dependencies, key, dead.agent, {
+        userId: dead.userId,
+        sessionId: dead.sessionId,
+      });
       const promptVersion = await resolvePromptVersion({
         prompts: dependencies.prompts,
         agent,
@@ -508,6 +482,37 @@ function sameSubmission(
  * status only for one that may not (a write-only key must not read a run through cancel, an
  * outcome or an idempotent replay of a submission whose key it knows).
  */
+/**
+ * The agent a new run (a submission or a retry) is for, once it may start: a 404 for an unknown
+ * agent, a 409 for a paused or disabled one, and an unpriced model under a dollar budget refused
+ * now rather than at its first call.
+ */
+async function admitRunOf(
+  { agents, controls, budgets }: RouteDependencies,
+  key: ApiKeyRecord,
+  name: string,
+  { userId, sessionId }: { userId?: string | null | undefined; sessionId?: string | null | undefined },
+) {
+  const agent = agents.get(name);
+  if (!agent) throw new UnknownAgentError(name, [...agents.keys()]);
+  // A paused or disabled agent takes no new runs (409); a run in flight stops at its next step.
+  const hold = controls?.agentHold({ agent: agent.name, tenantId: key.tenantId });
+  if (hold !== undefined) throw agentHeldError(agent.name, hold);
+  const priced = pricedModelOfAgent(agent);
+  if (priced !== undefined)
+    await budgets?.checkPricedUnderBudgets(
+      {
+        tenantId: key.tenantId,
+        agent: agent.name,
+        apiKeyId: key.id,
+        ...(userId == null ? {} : { userId }),
+        ...(sessionId == null ? {} : { sessionId }),
+      },
+      priced,
+    );
+  return agent;
+}
+
 function runViewFor(key: ApiKeyRecord, run: RunRecord) {
   return canReadRuns(key) ? runView(run) : { id: run.id, status: run.status };
 }
