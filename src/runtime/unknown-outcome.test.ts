@@ -228,6 +228,54 @@ describe('effects whose outcome is unknown', () => {
     expect(model.calls).toHaveLength(2);
   });
 
+  it('asks a destructive tool with reconcile, not a person', async () => {
+    const { agent, effects } = setup((made) => ({
+      effect: 'destructive',
+      needsApproval: false,
+      reconcile: (_args, ctx) => {
+        const done = made.find((effect) => effect.key === ctx.idempotencyKey);
+        return done ? { done: true, result: { sent: done.amount } } : undefined;
+      },
+    }));
+    const runId = await crashAfterEffect(agent);
+    const finished = await waitForRun({ store, runId, pollMs: 20 });
+    expect(finished).toMatchObject({ status: 'completed', output: 'tool said: {"sent":500}' });
+    expect(effects).toHaveLength(1);
+    expect(await store.listApprovals({ runId })).toEqual([]);
+    expect((await toolStep(runId)).meta).toMatchObject({ reconciled: true });
+  });
+
+  it('asks again after the approval the call itself needed, at the tool step, not the approval step', async () => {
+    const { agent, effects } = setup({ effect: 'destructive' });
+    const { run } = await store.createRun({ agent: agent.name, input: 'pay' });
+    const hung = new Promise<void>((resolve) => gates.push(resolve));
+    let effectDone!: () => void;
+    const reached = new Promise<void>((resolve) => (effectDone = resolve));
+    startWorker(agent, {
+      concurrency: 1,
+      leaseMs: 300,
+      heartbeatMs: 600_000,
+      faultHook: async (point) => {
+        if (point !== 'after-tool-call') return;
+        effectDone();
+        await hung;
+      },
+    });
+    await waitForStatus(run.id, 'awaiting_approval');
+    const [first] = await store.listApprovals({ runId: run.id, status: 'pending' });
+    expect(first).toMatchObject({ stepSeq: 1, arguments: { amount: 500 } });
+    await store.decideApproval({ approvalId: first!.id, decision: 'approve', decidedBy: 'alice' });
+    await reached;
+    startWorker(agent);
+    await waitForStatus(run.id, 'awaiting_approval');
+    const [second] = await store.listApprovals({ runId: run.id, status: 'pending' });
+    expect(second).toMatchObject({ stepSeq: 2, arguments: { reason: 'unknown_outcome' } });
+    await store.decideApproval({ approvalId: second!.id, decision: 'approve', decidedBy: 'alice' });
+    const finished = await waitForRun({ store, runId: run.id, pollMs: 20 });
+    expect(finished).toMatchObject({ status: 'completed', output: 'tool said: {"sent":500}' });
+    expect(effects.map((effect) => effect.key)).toEqual([`${run.id}:2`, `${run.id}:2`]);
+  });
+
   it('holds a destructive tool without reconcile for a person; reject skips it and the model carries on', async () => {
     const { agent, effects } = setup({ effect: 'destructive', needsApproval: false });
     const runId = await crashAfterEffect(agent);
