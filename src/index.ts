@@ -22,6 +22,8 @@ export {
   type ToolContext,
   type ToolEffect,
   type ApprovalPredicate,
+  type ReconcileFunction,
+  type ReconcileResult,
   type RejectionPolicy,
   type JsonSchemaObject,
   type ToolInputSchema,

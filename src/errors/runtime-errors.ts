@@ -26,10 +26,20 @@ export class NondeterminismError extends KeelError {
   }
 }
 
-/** A tool failed (threw, timed out, or was given invalid arguments). Sent back to the model. */
+/**
+ * A tool failed (threw, timed out, or was given invalid arguments), its `reconcile` threw
+ * (`tool_reconcile_failed`), or a person skipped a call whose outcome a crash left unknown
+ * (`tool_outcome_unknown`). Sent back to the model.
+ */
 export class ToolError extends KeelError {
   constructor(
-    code: 'tool_failed' | 'tool_timeout' | 'tool_invalid_arguments' | 'tool_unknown',
+    code:
+      | 'tool_failed'
+      | 'tool_timeout'
+      | 'tool_invalid_arguments'
+      | 'tool_unknown'
+      | 'tool_reconcile_failed'
+      | 'tool_outcome_unknown',
     tool: string,
     message: string,
     cause?: unknown,
@@ -37,8 +47,8 @@ export class ToolError extends KeelError {
     super({
       code,
       message,
-      fault: code === 'tool_failed' || code === 'tool_timeout' ? 'tool' : 'model',
-      retryable: code !== 'tool_unknown' && code !== 'tool_invalid_arguments',
+      fault: code === 'tool_unknown' || code === 'tool_invalid_arguments' ? 'model' : 'tool',
+      retryable: code === 'tool_failed' || code === 'tool_timeout',
       details: { tool },
       cause,
     });

@@ -85,6 +85,7 @@ const TOOL_OUTCOME_BY_CODE: Readonly<Record<string, string>> = {
   tool_disabled: 'disabled',
   tool_not_allowed: 'not_allowed',
   guard_blocked: 'blocked',
+  tool_outcome_unknown: 'outcome_unknown',
 };
 
 const GUARD_STAGES = ['input', 'tool_args', 'tool_output', 'output', 'unknown'];

@@ -38,7 +38,14 @@ import { meterModel } from './metered-model.js';
 import { createPolicyRunner } from './policy-runner.js';
 import { createLimitPolicy, limitError, type RunLimits } from './run-limits.js';
 import type { PolicyRunContext, PolicyStop, StepPolicy } from './step-policy.js';
-import { parseArguments, recordRejectedCall, runToolCall, type PlannedToolCall } from './tool-call.js';
+import {
+  parseArguments,
+  recordRejectedCall,
+  runToolCall,
+  toolStepRequest,
+  type PlannedToolCall,
+} from './tool-call.js';
+import { needsUnknownOutcomeDecision, resolveUnknownOutcomes } from './unknown-outcome.js';
 import { guardsAt, runGuardSteps, type GuardsOutcome } from './guard-steps.js';
 import type { Guard } from '../guards/guard.js';
 import { redactMessage, redactValue, type TextRedactor } from './redaction.js';
@@ -313,6 +320,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
       if (stopped) return stopped;
       const ended = await resolveTurnApprovals(turn);
       if (ended) return ended;
+      await resolveTurnUnknownOutcomes(turn);
 
       const results = await Promise.all(
         turn.map((planned) =>
@@ -501,6 +509,27 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<RunEnd> {
     });
     if (outcome.status === 'approved') return undefined;
     return end(request.stopReason as StopReason, { error: notApprovedError(error, outcome) });
+  }
+
+  /**
+   * Decisions on the turn's destructive calls whose outcome a crash left unknown (see
+   * unknown-outcome.ts); suspends the run while one is undecided, before any call of the turn runs.
+   */
+  async function resolveTurnUnknownOutcomes(turn: TurnCall[]): Promise<void> {
+    const calls = turn.flatMap((planned) => {
+      const { call, tool, args, seq, parentSeq, refusal } = planned;
+      if (!tool || !args.ok || refusal || !needsUnknownOutcomeDecision(tool, durable, seq)) return [];
+      const journaled = storedValue(args.value);
+      const request = toolStepRequest({ call, seq, parentSeq, tool, args: journaled });
+      return [{ call, tool, seq, request, args: journaled }];
+    });
+    if (calls.length === 0) return;
+    throwIfAborted(signal);
+    const outcomes = await resolveUnknownOutcomes({ calls, durable, run, ...(onEvent ? { onEvent } : {}) });
+    for (const planned of turn) {
+      const outcome = outcomes.get(planned.seq);
+      if (outcome) planned.unknownOutcome = outcome;
+    }
   }
 
   function refusedBeforeApproval(seq: number, approvalSeq: number): boolean {

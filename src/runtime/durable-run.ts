@@ -71,6 +71,8 @@ export interface StepContext {
   idempotencyKey: string;
   /** The meta of the step's `started` record, when an earlier execution journaled one. */
   recordedMeta: Record<string, unknown> | null;
+  /** True when an earlier execution crashed mid-step: its effect may or may not have happened. */
+  unknownOutcome: boolean;
 }
 
 export type StepResult = StepOutcome & { replayed: boolean; attempt: number };
@@ -143,6 +145,16 @@ export class DurableRun {
   /** True when an earlier execution started this step and may have done its effect (a crash mid-step). */
   isStarted(seq: number): boolean {
     return this.recorded.get(seq)?.status === 'started';
+  }
+
+  /**
+   * True when an earlier execution started this step and stopped without a word: a crash or a
+   * lost lease, so its effect may or may not have happened. Not a step whose execution released
+   * the run on purpose (a draining worker: meta `released`; a provider wait: meta `waited`).
+   */
+  isUnknownOutcome(seq: number): boolean {
+    const step = this.recorded.get(seq);
+    return step?.status === 'started' && step.meta?.released !== true && step.meta?.waited !== true;
   }
 
   /** True when the journal already holds a finished result for this seq. */
@@ -222,6 +234,7 @@ export class DurableRun {
       attempt,
       idempotencyKey: `${this.runId}:${request.seq}`,
       recordedMeta: recorded?.meta ?? null,
+      unknownOutcome: this.isUnknownOutcome(request.seq),
     });
     const endedAt = new Date(clock.now());
     const stored = this.stored(outcome);

@@ -3,12 +3,13 @@ import { isKeelError, type SerializedError } from '../errors/keel-error.js';
 import { ToolError } from '../errors/runtime-errors.js';
 import type { RunRecord } from '../journal/types.js';
 import type { ToolCall, ToolMessage } from '../model/model.js';
-import type { Tool } from '../tools/tool.js';
+import type { Tool, ToolContext } from '../tools/tool.js';
 import { canonicalJson } from '../util/canonical-hash.js';
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
 import { fullJitterDelay } from './backoff.js';
-import type { DurableRun, StepOutcome } from './durable-run.js';
+import type { ApprovalOutcome } from './approval-gate.js';
+import type { DurableRun, StepOutcome, StepRequest } from './durable-run.js';
 import type { FaultHook } from './fault-points.js';
 import type { RunLimits } from './run-limits.js';
 import { redactValue, type TextRedactor } from './redaction.js';
@@ -77,6 +78,37 @@ export interface PlannedToolCall {
    * run of the tool would have (its arguments), so a replay, which consults no policy, matches.
    */
   refusedByPolicy?: boolean;
+  /**
+   * A person's decision on a destructive call whose outcome a crash left unknown (see
+   * unknown-outcome.ts): approved, the call is invoked again; otherwise it is skipped.
+   */
+  unknownOutcome?: ApprovalOutcome;
+}
+
+/** The journal step of a tool call that runs, as `runToolCall` asks for it. */
+export function toolStepRequest({
+  call,
+  seq,
+  parentSeq,
+  tool,
+  args,
+}: {
+  call: ToolCall;
+  seq: number;
+  parentSeq: number;
+  tool: Tool;
+  /** The arguments as journaled (redacted when the run has rules). */
+  args: unknown;
+}): StepRequest {
+  return {
+    seq,
+    parentSeq,
+    kind: 'tool',
+    name: call.name,
+    input: { arguments: args },
+    journalStart: tool.effect !== 'none',
+    meta: { toolCallId: call.id, effect: tool.effect },
+  };
 }
 
 /**
@@ -139,22 +171,17 @@ export async function runToolCall({
       );
     } else {
       const replayed = durable.isReplay(seq);
+      const decision = planned.unknownOutcome;
       result = await durable.step(
-        {
-          seq,
-          parentSeq,
-          kind: 'tool',
-          name: call.name,
-          input: { arguments: journaled(args.value) },
-          journalStart: tool.effect !== 'none',
-          meta: { toolCallId: call.id, effect: tool.effect },
-        },
-        ({ attempt, idempotencyKey }) =>
-          executeTool({
+        toolStepRequest({ call, seq, parentSeq, tool, args: journaled(args.value) }),
+        async ({ attempt, idempotencyKey, unknownOutcome }) => {
+          if (decision && decision.status !== 'approved') return skippedCall(tool, decision);
+          const outcome = await executeTool({
             tool,
             args: parsed.data,
             attempt,
             idempotencyKey,
+            unknownOutcome,
             call,
             seq,
             limits,
@@ -162,7 +189,11 @@ export async function runToolCall({
             run,
             logger,
             faultHook,
-          }),
+          });
+          if (!decision) return outcome;
+          const unknown = { approvalId: decision.approvalId, decision: decision.status };
+          return { ...outcome, meta: { ...outcome.meta, unknownOutcome: unknown } };
+        },
       );
       if (!replayed && afterRun) {
         await afterRun(
@@ -182,11 +213,28 @@ export async function runToolCall({
       };
 }
 
+/**
+ * A call whose outcome is unknown that a person chose not to invoke again (rejected, or the
+ * approval expired): a failed step telling the model what is known, so it can carry on.
+ */
+function skippedCall(tool: Tool, decision: ApprovalOutcome): StepOutcome {
+  const message =
+    `The outcome of this ${tool.name} call is unknown: the worker running it stopped before ` +
+    `recording its result, and it was not run again (approval ${decision.approvalId} ${decision.status}` +
+    `${decision.reason ? `: ${decision.reason}` : ''}). It may or may not have taken effect.`;
+  return {
+    status: 'failed',
+    error: new ToolError('tool_outcome_unknown', tool.name, message).toJSON(),
+    meta: { unknownOutcome: { approvalId: decision.approvalId, decision: decision.status } },
+  };
+}
+
 async function executeTool({
   tool,
   args,
   attempt,
   idempotencyKey,
+  unknownOutcome,
   call,
   seq,
   limits,
@@ -199,6 +247,8 @@ async function executeTool({
   args: unknown;
   attempt: number;
   idempotencyKey: string;
+  /** An earlier execution crashed mid-call: ask `reconcile` first, if the tool has one. */
+  unknownOutcome: boolean;
   call: ToolCall;
   seq: number;
   limits: RunLimits;
@@ -208,6 +258,18 @@ async function executeTool({
   faultHook?: FaultHook;
 }): Promise<StepOutcome> {
   const timeoutMs = tool.timeoutMs ?? limits.toolTimeoutMs;
+  const context = (toolSignal: AbortSignal, toolAttempt: number) => ({
+    runId: run.id,
+    idempotencyKey,
+    signal: toolSignal,
+    toolCallId: call.id,
+    attempt: toolAttempt,
+    logger: logger.child({ runId: run.id, tool: tool.name, seq }),
+  });
+  if (unknownOutcome && tool.reconcile) {
+    const reconciled = await reconcileCall({ tool, args, signal, timeoutMs, context: context, attempt });
+    if (reconciled) return reconciled;
+  }
   let lastError: SerializedError | undefined;
   for (let retry = 0; retry <= tool.retries; retry++) {
     throwIfAborted(signal);
@@ -220,15 +282,7 @@ async function executeTool({
     });
     try {
       const output = await raceAbort(
-        async () =>
-          tool.run(args, {
-            runId: run.id,
-            idempotencyKey,
-            signal: attemptSignal.signal,
-            toolCallId: call.id,
-            attempt: attempt + retry,
-            logger: logger.child({ runId: run.id, tool: tool.name, seq }),
-          }),
+        async () => tool.run(args, context(attemptSignal.signal, attempt + retry)),
         attemptSignal.signal,
       );
       await faultHook?.('after-tool-call', { runId: run.id, seq });
@@ -253,6 +307,66 @@ async function executeTool({
     status: 'failed',
     error: lastError ?? new ToolError('tool_failed', tool.name, 'tool failed').toJSON(),
   };
+}
+
+/**
+ * Asks a tool's `reconcile` whether a crashed execution's effect happened, under the tool's
+ * timeout: the recorded outcome when it did (meta `reconciled: true`), a failed step when
+ * `reconcile` threw, undefined when it did not happen (then `run` is invoked).
+ */
+async function reconcileCall({
+  tool,
+  args,
+  signal,
+  timeoutMs,
+  context,
+  attempt,
+}: {
+  tool: Tool;
+  args: unknown;
+  signal: AbortSignal;
+  timeoutMs: number;
+  context: (signal: AbortSignal, attempt: number) => ToolContext;
+  attempt: number;
+}): Promise<StepOutcome | undefined> {
+  const reconcile = tool.reconcile!;
+  const reconcileSignal = combineSignals({
+    signals: [signal],
+    timeoutMs,
+    onTimeout: () =>
+      new ToolError(
+        'tool_timeout',
+        tool.name,
+        `Tool "${tool.name}" reconcile timed out after ${timeoutMs} ms.`,
+      ),
+  });
+  try {
+    const answer = await raceAbort(
+      async () => reconcile(args, context(reconcileSignal.signal, attempt)),
+      reconcileSignal.signal,
+    );
+    if (answer === undefined || answer === null) return undefined;
+    if (typeof answer !== 'object' || typeof answer.done !== 'boolean') {
+      throw new Error('reconcile must return { done: true, result }, { done: false } or undefined');
+    }
+    if (!answer.done) return undefined;
+    return { status: 'completed', output: toJsonValue(answer.result), meta: { reconciled: true } };
+  } catch (thrown) {
+    if (signal.aborted) throw signal.reason;
+    const error = reconcileSignal.signal.aborted ? reconcileSignal.signal.reason : thrown;
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      status: 'failed',
+      error: new ToolError(
+        'tool_reconcile_failed',
+        tool.name,
+        `Could not tell whether an interrupted ${tool.name} call took effect: ${message}`,
+      ).toJSON(),
+      meta: { reconciled: false },
+    };
+  } finally {
+    reconcileSignal.dispose();
+  }
 }
 
 /**

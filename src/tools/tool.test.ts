@@ -59,6 +59,7 @@ describe('defineTool', () => {
     ['an unknown effect', { effect: 'explosive' }, /effect/],
     ['a negative timeout', { timeoutMs: -1 }, /timeoutMs/],
     ['fractional retries', { retries: 1.5 }, /retries/],
+    ['a reconcile that is not a function', { reconcile: 'yes' }, /reconcile must be a function/],
   ])('rejects %s with invalid_tool', (_label, override, message) => {
     expect(() => defineTool({ ...base, ...override } as never)).toThrow(message);
     try {

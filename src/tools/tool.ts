@@ -28,6 +28,23 @@ export interface ToolContext {
 }
 
 /**
+ * What `reconcile` answers about an effect whose outcome is unknown: `{ done: true, result }`
+ * when the effect did happen (`result`, normally what `run` would have returned, is recorded as
+ * the step's output); `{ done: false }` or `undefined` when it did not (then `run` is invoked).
+ */
+export type ReconcileResult<Output> = { done: true; result: Output } | { done: false } | undefined;
+
+/**
+ * Finds out whether an earlier execution's effect happened. Called only after a crash (the step
+ * was journaled `started` and never finished), with the same arguments and idempotency key, before
+ * `run` would be invoked again; never on the normal path. Written as a method, like
+ * `ApprovalPredicate`, so a tool with a specific schema is still a `Tool`.
+ */
+export type ReconcileFunction<Args, Output> = {
+  reconcile(args: Args, ctx: ToolContext): Promise<ReconcileResult<Output>> | ReconcileResult<Output>;
+}['reconcile'];
+
+/**
  * Decides from a call's validated arguments whether it needs a human approval. Must be pure:
  * a replay evaluates it again and must reach the same answer. Written as a method so a tool with
  * a specific schema is still a `Tool` (method parameters are bivariant).
@@ -83,6 +100,14 @@ export interface ToolOptions<Input extends ToolInputSchema, Output> {
   onReject?: RejectionPolicy;
   /** An undecided approval expires after this long and counts as a rejection. Default: never. */
   approvalTtlMs?: number;
+  /**
+   * Asked, after a crash left this tool's step started but unfinished (its effect may or may
+   * not have happened), whether the effect happened; see `ReconcileResult`. A result is recorded
+   * as the step's output (meta `reconciled: true`) and `run` is not invoked again. Throwing fails
+   * the step like a tool error (`tool_reconcile_failed`, sent to the model). Without it, the
+   * step is re-invoked, except a `destructive` tool's, which waits for a human decision first.
+   */
+  reconcile?: ReconcileFunction<ToolArgs<Input>, unknown>;
   run(args: ToolArgs<Input>, ctx: ToolContext): Promise<Output> | Output;
 }
 
@@ -117,6 +142,7 @@ export function defineTool<Input extends ToolInputSchema, Output>(
     needsApproval,
     onReject = 'tell_model',
     approvalTtlMs,
+    reconcile,
     run,
   } = options;
   const label = typeof name === 'string' ? name : String(name);
@@ -151,6 +177,8 @@ export function defineTool<Input extends ToolInputSchema, Output>(
   if (approvalTtlMs !== undefined && !(Number.isFinite(approvalTtlMs) && approvalTtlMs > 0)) {
     throw new InvalidToolError(name, 'approvalTtlMs must be a positive number');
   }
+  if (reconcile !== undefined && typeof reconcile !== 'function')
+    throw new InvalidToolError(name, 'reconcile must be a function');
   if (typeof run !== 'function') throw new InvalidToolError(name, 'run must be a function');
 
   const { parameters, validator } =

@@ -86,15 +86,19 @@ export function assertBuilt(): void {
   }
 }
 
-/** Spawns crash-worker.mjs with `env` on top of this process's environment. */
-export function spawnWorker(tag: string, env: Record<string, string | number | undefined>): WorkerProcess {
+/** Spawns `script` (crash-worker.mjs by default) with `env` on top of this process's environment. */
+export function spawnWorker(
+  tag: string,
+  env: Record<string, string | number | undefined>,
+  script: string = CRASH_WORKER_PATH,
+): WorkerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, KEEL_LOG_LEVEL: 'warn', KEEL_WORKER_TAG: tag };
   delete childEnv.NODE_OPTIONS; // vitest's loader flags have no business in the child
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete childEnv[key];
     else childEnv[key] = String(value);
   }
-  const child = spawn(process.execPath, [CRASH_WORKER_PATH], {
+  const child = spawn(process.execPath, [script], {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -129,7 +133,7 @@ export function spawnWorker(tag: string, env: Record<string, string | number | u
       resolve(exitInfo);
     });
   });
-  if (child.pid === undefined) throw new Error(`could not spawn ${CRASH_WORKER_PATH}`);
+  if (child.pid === undefined) throw new Error(`could not spawn ${script}`);
   const pid = child.pid;
   return {
     pid,
