@@ -51,6 +51,8 @@ async function suspendOn(
   return approval!;
 }
 
+// Each CLI call opens the embedded database in-process (3-5 s under a loaded CI machine), and a
+// test makes up to ten of them: the time limits leave room for that, not for a slow feature.
 describe('keel approvals and keel cancel on the database', () => {
   let dataDir: string;
   beforeAll(() => {
@@ -115,7 +117,7 @@ describe('keel approvals and keel cancel on the database', () => {
     });
     expect((await cli(['approvals', 'approve'])).code).toBe(2);
     expect((await cli(['approvals', 'approve', id!, '--run', runId])).code).toBe(2);
-  }, 60_000);
+  }, 180_000);
 
   it('cancels a run awaiting approval (its approval is cancelled) and refuses an unknown run', async () => {
     const ran = await cli(['run', 'payer', 'pay again', '--config', PAYER, '--json']);
@@ -136,7 +138,7 @@ describe('keel approvals and keel cancel on the database', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/\[run_not_found\]/);
     expect((await cli(['cancel'])).code).toBe(2);
-  }, 60_000);
+  }, 180_000);
 
   it('approving a budget extension raises the budget, audited with the CLI user', async () => {
     const { store, client } = await openStore({ dataDir: join(dataDir, 'data') });
@@ -198,7 +200,7 @@ describe('keel approvals and keel cancel on the database', () => {
     } finally {
       await reopened.store.close();
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 /**
@@ -279,7 +281,7 @@ describe('keel approvals and keel cancel through the local server', () => {
     const unknown = await keel(['cancel', 'run_nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/\[run_not_found\]/);
-  }, 60_000);
+  }, 180_000);
   it('keel run through the server shows the approval it waits on, and finishes once it is approved', async () => {
     const worker = createWorker({ store: app.store, agents: [payer], logger: silentLogger, pollMs: 20 });
     worker.start();
@@ -314,5 +316,5 @@ describe('keel approvals and keel cancel through the local server', () => {
     } finally {
       await worker.stop();
     }
-  }, 60_000);
+  }, 180_000);
 });
