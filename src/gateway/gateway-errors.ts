@@ -60,7 +60,7 @@ export class RequestExceedsLimitError extends KeelError {
     super({
       code: 'request_exceeds_limit',
       message:
-        `This request reserves ${requestedTokens} tokens (prompt estimate plus maximum output tokens), ` +
+        `This request reserves ${requestedTokens} tokens (prompt estimate plus expected output tokens), ` +
         `more than ${what}: it can never be admitted. Lower max_tokens or shorten the prompt.`,
       fault: 'caller',
       details: { scope, limit: 'tpm', tpm, requestedTokens, route },

@@ -19,7 +19,12 @@ import type {
   Reservation,
   ResponseCache,
 } from './gateway-store.js';
-import { createGateway, type CreateGatewayOptions, type KeelGateway } from './gateway.js';
+import {
+  createGateway,
+  EXPECTED_OUTPUT_TOKENS,
+  type CreateGatewayOptions,
+  type KeelGateway,
+} from './gateway.js';
 
 // ---------------------------------------------------------------------------------------------
 // Set-up: real local upstreams (one fake OpenAI server per deployment)
@@ -709,11 +714,28 @@ describe('gateway: limits and records', () => {
       { scope: 'deployment:d0', rpm: 100, tpm: 10_000 },
       { scope: 'key:key_1', rpm: 10, tpm: 1_000 },
     ]);
-    // The estimate: the prompt's tokens plus maxOutputTokens.
+    // The estimate: the prompt's tokens plus maxOutputTokens (up to EXPECTED_OUTPUT_TOKENS).
     expect(limiter.reserved[0]?.tokens).toBeGreaterThan(50);
     expect(limiter.reserved[0]?.tokens).toBeLessThan(70);
     await waitFor(() => limiter.settled.length === 1);
     expect(limiter.settled[0]).toMatchObject({ tokens: 42 });
+  });
+
+  it("admits a coding agent's 64,000 max_tokens under a 60,000 tpm key: the answer counts as at most 4,096 until settled", async () => {
+    await upstreams(1, () => ({ content: 'ok', usage: { promptTokens: 40, completionTokens: 9_000 } }));
+    const limiter = fakeLimiter();
+    const gateway = gatewayOver(servers, {}, { limiter });
+    const caller = { keyId: 'key_dev', tenantId: 'acme', tpm: 60_000 };
+    await gateway.generate(ask('Hi', { maxOutputTokens: 64_000 }), { caller });
+    const reserved = limiter.reserved[0]?.tokens ?? 0;
+    expect(reserved).toBeGreaterThan(EXPECTED_OUTPUT_TOKENS);
+    expect(reserved).toBeLessThan(EXPECTED_OUTPUT_TOKENS + 20);
+    // Corrected by the real usage, however large.
+    await waitFor(() => limiter.settled.length === 1);
+    expect(limiter.settled[0]).toMatchObject({ tokens: 9_040 });
+    // A prompt larger than the whole window is refused at once, not told to retry.
+    const error = await rejection(gateway.generate(ask('word '.repeat(80_000)), { caller }));
+    expect(error).toMatchObject({ code: 'request_exceeds_limit', retryable: false });
   });
 
   it('makes no limiter round trip when neither the deployment nor the caller has limits', async () => {

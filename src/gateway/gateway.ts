@@ -172,8 +172,12 @@ export function createGateway({
     return { call, plan };
   };
 
+  // Rate limits admit on a realistic call, not its ceiling: the answer counts as its max tokens up
+  // to EXPECTED_OUTPUT_TOKENS, and the reservation settles to the real count after the call. A
+  // coding agent's 64,000 max_tokens would otherwise never fit a key's 60,000 tpm.
   const chatEstimate = (request: ModelRequest) => () =>
-    estimateRequestTokens(request) + (request.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS);
+    estimateRequestTokens(request) +
+    Math.min(request.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS, EXPECTED_OUTPUT_TOKENS);
 
   const failed = (call: CallState, error: unknown): unknown => {
     const cancelled = call.options.signal?.aborted === true;
@@ -369,6 +373,11 @@ export function createGateway({
 
 /** Reserved for the answer when a request names no `maxOutputTokens`. */
 const DEFAULT_OUTPUT_TOKENS = 1024;
+/**
+ * The most a call's answer counts in its rate-limit reservation (docs/gateway.md): enough for a
+ * long answer, small enough that any `max_tokens` fits a per-minute limit a person would set.
+ */
+export const EXPECTED_OUTPUT_TOKENS = 4096;
 
 function emptyStreamError(deployment: string) {
   return new ModelOutputError(`Deployment ${deployment} ended its stream before any event.`, {

@@ -26,6 +26,8 @@ let baseUrl: string;
 let smallKey: string;
 /** A key without limits. */
 let freeKey: string;
+/** A developer's key with tpm 60,000, as a team would give a coding agent. */
+let devKey: string;
 
 beforeAll(async () => {
   client = await createPgliteClient();
@@ -36,6 +38,7 @@ beforeAll(async () => {
   const apiKeys = createApiKeys({ client });
   smallKey = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'], tpm: 200 })).key;
   freeKey = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'] })).key;
+  devKey = (await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'], tpm: 60_000 })).key;
   gateway = createGateway({
     config: {
       deployments: [
@@ -107,6 +110,23 @@ function requestedOf(message: string): number {
   if (match?.[1] === undefined) throw new Error(`no requested figure in: ${message}`);
   return Number(match[1]);
 }
+
+describe("a coding agent's calls", () => {
+  it("are served under a 60,000 tpm key though each asks 64,000 max_tokens (Claude Code's)", async () => {
+    const claude = new Anthropic({ apiKey: devKey, baseURL: baseUrl, maxRetries: 0 });
+    for (let call = 0; call < 3; call++) {
+      // Streamed, as Claude Code calls (the SDK refuses such a max_tokens without a stream).
+      const answer = await claude.messages
+        .stream({
+          model: 'fast',
+          max_tokens: 64_000,
+          messages: [{ role: 'user', content: 'Read src/index.ts' }],
+        })
+        .finalMessage();
+      expect(answer.content).toMatchObject([{ type: 'text', text: 'Short.' }]);
+    }
+  });
+});
 
 describe('a request larger than a whole tpm', () => {
   it("answers 400 request_exceeds_limit naming the key's tpm, without Retry-After, every time", async () => {
