@@ -271,6 +271,8 @@ async function executeReplay({
       pollMs: 20,
       ...(resolveModel === undefined ? {} : { resolveModel }),
       maxRunAttempts: 1_000,
+      // Strict whatever the agent says: the first step the code asks differently is the divergence.
+      onCodeChange: 'fail',
       logger: silentLogger,
       onEvent: (event: RunEvent) => {
         if (event.runId !== run.id) return;

@@ -81,6 +81,11 @@ export interface WorkerOptions {
   policies?: readonly StepPolicy[];
   /** Redaction rules per tenant, applied with each agent's own (see redaction.ts). */
   redactByTenant?: TenantRedaction;
+  /**
+   * Overrides every agent's `onCodeChange`: a replay of a recording (a cassette) passes `'fail'`,
+   * since finding where the code parts from the recording is what it is for.
+   */
+  onCodeChange?: 'continue' | 'fail';
 }
 
 /** A worker: claims runnable runs, executes them durably, heartbeats, drains on stop. */
@@ -299,7 +304,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
         isLeaseValid: () => clock.now() < entry.validUntil && !controller.signal.aborted,
         onStepCommitted: (step) => telemetry.stepCommitted(run, step),
         ...(redact ? { redact } : {}),
-        onCodeChange: agent.onCodeChange ?? 'continue',
+        onCodeChange: options.onCodeChange ?? agent.onCodeChange ?? 'continue',
       });
       await recordAgentVersion({ durable, run, agent, steps, clock, log });
       onEvent?.({

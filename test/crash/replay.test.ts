@@ -86,16 +86,19 @@ function replayAgent({
   modelId = 'replay-model',
   state,
   replies = [{ toolCalls: [{ name: 'hold', arguments: {} }] }, 'finished'],
+  onCodeChange,
 }: {
   name: string;
   instructions?: string;
   modelId?: string;
   state: { holding: boolean };
   replies?: ScriptedReply[];
+  onCodeChange?: 'continue' | 'fail';
 }): Agent {
   return defineAgent({
     name,
     instructions,
+    ...(onCodeChange === undefined ? {} : { onCodeChange }),
     model: createScriptedModel({ modelId, replies }),
     tools: [createHoldTool(state), keysTool, whenTool, hostileTool],
   });
@@ -181,7 +184,9 @@ function replaySuite(openBackend: () => Promise<Backend>) {
     }
   }
 
-  it('ends a run resumed with changed instructions with nondeterminism, naming both sides', async () => {
+  // A deploy's changes are served from the journal by default (agent-deploy.test.ts); an agent
+  // that asks for strict replays keeps the check these two tests make.
+  it("with onCodeChange 'fail', ends a run resumed with changed instructions with nondeterminism, naming both sides", async () => {
     const name = nextAgentName();
     const state = { holding: true };
     const { run, steps: before } = await interruptedRun(replayAgent({ name, state }), state, 1);
@@ -190,7 +195,12 @@ function replaySuite(openBackend: () => Promise<Backend>) {
       { seq: 1, kind: 'tool', name: 'hold', status: 'started' },
     ]);
 
-    const changed = replayAgent({ name, state, instructions: 'You hold, then answer. Be brief.' });
+    const changed = replayAgent({
+      name,
+      state,
+      instructions: 'You hold, then answer. Be brief.',
+      onCodeChange: 'fail',
+    });
     const ended = await resume(run.id, changed);
 
     expect(ended).toMatchObject({ status: 'failed', stopReason: 'error', attempts: 2, output: null });
@@ -219,7 +229,7 @@ function replaySuite(openBackend: () => Promise<Backend>) {
     expect(await store.loadSteps(run.id)).toEqual(before);
   });
 
-  it('names both models when the model changed under a run', async () => {
+  it("with onCodeChange 'fail', names both models when the model changed under a run", async () => {
     const name = nextAgentName();
     const state = { holding: true };
     const { run, steps: before } = await interruptedRun(
@@ -227,7 +237,10 @@ function replaySuite(openBackend: () => Promise<Backend>) {
       state,
       1,
     );
-    const ended = await resume(run.id, replayAgent({ name, state, modelId: 'model-v2' }));
+    const ended = await resume(
+      run.id,
+      replayAgent({ name, state, modelId: 'model-v2', onCodeChange: 'fail' }),
+    );
     expect(ended).toMatchObject({ status: 'failed', stopReason: 'error' });
     expect(ended.error?.code).toBe('nondeterminism');
     expect(ended.error?.message).toContain('recorded model "builtin:model-v1"');
