@@ -223,6 +223,33 @@ async function resolveGates({
   }
   if (!undecided) return outcomes;
 
+  const waitingOn = [...stored.values()].filter((approval) => approval.status === 'pending');
+  return suspendOnApprovals({
+    durable,
+    run,
+    toRequest,
+    waitingOn: waitingOn.map((approval) => approval.id),
+    ...(onEvent ? { onEvent } : {}),
+  });
+}
+
+/**
+ * Suspends the run on approvals: requests `toRequest`, announces each one still pending, and
+ * throws `RunSuspendedError` naming them and the ones it already waits on (`waitingOn`).
+ */
+export async function suspendOnApprovals({
+  durable,
+  run,
+  toRequest,
+  waitingOn,
+  onEvent,
+}: {
+  durable: DurableRun;
+  run: RunRecord;
+  toRequest: NewApproval[];
+  waitingOn: string[];
+  onEvent?: RunEventListener;
+}): Promise<never> {
   const requested = await durable.suspendForApproval(toRequest);
   const pending = requested.filter((approval) => approval.status === 'pending');
   for (const approval of pending) {
@@ -235,11 +262,7 @@ async function resolveGates({
       expiresAt: approval.expiresAt?.toISOString() ?? null,
     });
   }
-  const waitingOn = [...stored.values()].filter((approval) => approval.status === 'pending');
-  throw new RunSuspendedError(
-    run.id,
-    [...pending, ...waitingOn].map((approval) => approval.id),
-  );
+  throw new RunSuspendedError(run.id, [...pending.map((approval) => approval.id), ...waitingOn]);
 }
 
 /** The error a call that was not approved gets instead of running. */

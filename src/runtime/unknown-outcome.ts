@@ -1,10 +1,9 @@
 import type { ApprovalRecord, NewApproval, RunRecord } from '../journal/types.js';
 import type { ToolCall } from '../model/model.js';
 import type { Tool } from '../tools/tool.js';
-import type { ApprovalOutcome } from './approval-gate.js';
+import { suspendOnApprovals, type ApprovalOutcome } from './approval-gate.js';
 import type { DurableRun, StepRequest } from './durable-run.js';
 import type { RunEventListener } from './run-events.js';
-import { RunSuspendedError } from './run-signals.js';
 
 /**
  * Effects whose outcome is unknown: a crash left a tool step `started` and unfinished, so its
@@ -96,17 +95,5 @@ export async function resolveUnknownOutcomes({
   }
   if (toRequest.length === 0 && waitingOn.length === 0) return outcomes;
 
-  const requested = await durable.suspendForApproval(toRequest);
-  const pending = requested.filter((approval) => approval.status === 'pending');
-  for (const approval of pending) {
-    onEvent?.({
-      type: 'approval-request',
-      runId: run.id,
-      approvalId: approval.id,
-      seq: approval.stepSeq,
-      tool: approval.tool,
-      expiresAt: approval.expiresAt?.toISOString() ?? null,
-    });
-  }
-  throw new RunSuspendedError(run.id, [...pending.map((approval) => approval.id), ...waitingOn]);
+  return suspendOnApprovals({ durable, run, toRequest, waitingOn, ...(onEvent ? { onEvent } : {}) });
 }
