@@ -102,7 +102,7 @@ async function time(fn) {
 }
 
 async function main() {
-  const keel = await loadKeel(['createAnalytics', 'openStore', 'resolveWindow']);
+  const keel = await loadKeel(['createAnalytics', 'openStore']);
   const url = await freshDatabase(DATABASE);
   const raw = new pg.Client({ connectionString: url });
   await raw.connect();
@@ -119,7 +119,8 @@ async function main() {
     const backfillSeconds = (Date.now() - backfillStart) / 1000;
     await raw.query('VACUUM ANALYZE');
     const analytics = keel.createAnalytics({ client: opened.client });
-    const window = keel.resolveWindow({ from: undefined, to: undefined, now: Date.now() });
+    // The API's default window: the 7 days before now.
+    const window = { from: new Date(Date.now() - 7 * 24 * 3600 * 1000), to: new Date() };
     const from = window.from.toISOString();
     const to = window.to.toISOString();
     const rows = [];
@@ -175,10 +176,12 @@ async function main() {
     );
     await measure('compare two prompt versions', undefined, () =>
       analytics.compare({
-        sides: keel.resolveCompareSides(
-          { agent: 'agent_3', a_version: 'code:0', b_version: 'code:1' },
-          Date.now(),
-        ),
+        // What GET /v1/analytics/compare?agent=agent_3&a_version=code:0&b_version=code:1 asks.
+        sides: {
+          mode: 'versions',
+          a: { window, promptVersion: 'code:0' },
+          b: { window, promptVersion: 'code:1' },
+        },
         tenantId: TENANT,
         agent: 'agent_3',
       }),

@@ -3,7 +3,15 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { ClaimedRun, Lease, LivenessHold, RunEnd, RunRecord, StepRecord } from '../journal/types.js';
+import type {
+  AgentVersion,
+  ClaimedRun,
+  Lease,
+  LivenessHold,
+  RunEnd,
+  RunRecord,
+  StepRecord,
+} from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -136,6 +144,10 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
   const telemetry = guardTelemetry(options.telemetry ?? {}, logger, () => clock.now());
   const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
   const agentNames = [...agents.keys()];
+  /** Each agent's version, computed once: the claim records it on a run's first execution. */
+  const agentVersions = Object.fromEntries(
+    options.agents.map((agent) => [agent.name, agentVersionOf(agent)]),
+  );
   const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
   const active = new Map<string, ActiveRun>();
   const wake = createWakeSignal();
@@ -177,6 +189,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
             limit: capacity,
             leaseMs,
             agents: agentNames,
+            agentVersions,
             ...(runIds ? { ids: runIds } : {}),
           });
           if (failures > 0) logger.info('claims resumed', { failedAttempts: failures });
@@ -306,7 +319,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
         ...(redact ? { redact } : {}),
         onCodeChange: options.onCodeChange ?? agent.onCodeChange ?? 'continue',
       });
-      await recordAgentVersion({ durable, run, agent, steps, clock, log });
+      await recordAgentVersion({ durable, run, current: agentVersions[agent.name]!, steps, clock, log });
       onEvent?.({
         type: 'run-start',
         runId: run.id,
@@ -529,26 +542,26 @@ function emptyEnd(stopReason: RunEnd['stopReason'], error: RunEnd['error']): Run
 }
 
 /**
- * Records which agent version executes the run: the first execution sets it; a resume by another
- * version (a deploy) appends the change to the run's `versionChanges`, starting at the first step
- * the journal does not hold finished.
+ * Records which agent version executes the run. The first execution's claim recorded it already
+ * (`agentVersions`), so this writes only when the recorded version is another: a resume by
+ * another version (a deploy) appends the change to the run's `versionChanges`, starting at the
+ * first step the journal does not hold finished.
  */
 async function recordAgentVersion({
   durable,
   run,
-  agent,
+  current,
   steps,
   clock,
   log,
 }: {
   durable: DurableRun;
   run: RunRecord;
-  agent: Agent;
+  current: AgentVersion;
   steps: readonly StepRecord[];
   clock: Clock;
   log: Logger;
 }): Promise<void> {
-  const current = agentVersionOf(agent);
   if (run.agentVersion?.version === current.version) return;
   const started = steps.filter((step) => step.status === 'started').map((step) => step.seq);
   const atSeq =
