@@ -5,9 +5,10 @@
 //   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards] [evals] [hot-limits]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
-// Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
-// is dropped afterwards. The gateway benchmark needs Postgres only for Keel's gateway store (it
-// falls back to the embedded one). Results also go to bench/results/<time>.json.
+// Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), named
+// with this run's id (lib/db.js) and dropped afterwards: runs at once keep out of each other's
+// way. The gateway benchmark needs Postgres only for Keel's gateway store (it falls back to the
+// embedded one). Results also go to bench/results/<time>.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -716,11 +717,16 @@ async function main() {
     process.exit(2);
   }
   installIfMissing();
-  const { BASE_URL, dropDatabase, listBenchDatabases } = await import('./lib/db.js');
-  let leftovers = [];
+  // This run's databases carry its id (lib/db.js), which its children inherit: a run drops its
+  // own when it ends, and at start only those of runs over an hour old whose process is gone.
+  const { BASE_URL, RUN_ID, dropDatabase, runDatabases, staleDatabases } = await import('./lib/db.js');
+  process.env.KEEL_BENCH_RUN_ID = RUN_ID;
+  let postgres = true;
+  let stale = [];
   try {
-    leftovers = await listBenchDatabases();
+    stale = await staleDatabases();
   } catch (error) {
+    postgres = false;
     const message = `Cannot reach Postgres at ${BASE_URL} (${error.message}).`;
     if (which.some((w) => NEED_POSTGRES.includes(w))) {
       console.error(`${message} Start it or set KEEL_BENCH_POSTGRES_URL.`);
@@ -728,7 +734,17 @@ async function main() {
     }
     console.error(`${message} Keel's gateway will use its embedded store.`);
   }
-  for (const db of leftovers) await dropDatabase(db);
+  for (const db of stale) await dropDatabase(db);
+  const dropOwn = async () => {
+    if (postgres) for (const db of await runDatabases()) await dropDatabase(db);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      void dropOwn()
+        .catch(() => {})
+        .finally(() => process.exit(130));
+    });
+  }
 
   const started = Date.now();
   const bench = {
@@ -758,6 +774,9 @@ async function main() {
   console.log(
     `_${((Date.now() - started) / 1000).toFixed(0)} s in all. Figures vary ±10 % run to run: compare within one run._`,
   );
+
+  // What a child could not drop (killed, crashed).
+  await dropOwn().catch((error) => console.error(`dropping this run's databases: ${error.message}`));
 
   mkdirSync(join(BENCH, 'results'), { recursive: true });
   const file = join(BENCH, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
