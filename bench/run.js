@@ -555,8 +555,9 @@ async function benchCodingSession() {
   const out = [
     title,
     '',
-    `The Messages requests of a real Claude Code ${session.claudeCode} session (\`claude -p\`, default mode: ` +
-      'adaptive thinking, effort, its betas; coding-session/session.json, re-recorded by coding-session/record.js) ' +
+    `The Messages requests of a real Claude Code ${session.claudeCode} session (\`claude -p\` in its default mode: ` +
+      'extended thinking, its betas, context management, cache_control; coding-session/session.json, re-recorded by ' +
+      'coding-session/record.js) ' +
       `fixing a bug in a small project: ${session.requests} requests of ${kib(session.requestBytes.min)} to ` +
       `${kib(session.requestBytes.max)} (system prompt, tool definitions, growing history with thinking, tool ` +
       'calls and results), each replayed with its exact body, headers and query, streamed. The fake ' +
@@ -594,7 +595,7 @@ async function benchCodingSession() {
     out.push(
       `Keel / Portkey at C = ${top}: **${fmt(k.rps / p.rps)}x** req/s` +
         (typeof k.cpuUsPerRequest === 'number' && typeof p.cpuUsPerRequest === 'number'
-          ? `, ${fmt(p.cpuUsPerRequest / k.cpuUsPerRequest)}x less CPU per request`
+          ? `; CPU per request Keel / Portkey: ${fmt(k.cpuUsPerRequest / p.cpuUsPerRequest)}x`
           : ''),
     );
   if (k?.latency && b?.latency)

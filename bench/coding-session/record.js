@@ -6,7 +6,7 @@
 //   npm run build && node bench/coding-session/record.js
 //
 // The real Claude Code (`@anthropic-ai/claude-code`, the root's devDependency) runs
-// non-interactively (`claude -p`) in its default mode (adaptive thinking, effort, its betas) in a
+// non-interactively (`claude -p`) in its default mode (extended thinking, its betas) in a
 // fresh directory holding a small project with a bug, pointed straight at Keel's Anthropic fake
 // (`createFakeAnthropicServer` of keel/testing) through a recording proxy. The fake plays a
 // plausible fix: thinking, then tool calls (Glob, two Reads at once, Grep, Edit, Bash running the
