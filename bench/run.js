@@ -514,7 +514,7 @@ async function benchCodingSession() {
   const added = (key, c, pick) => {
     const mine = cell(key, c);
     const base = cell('direct', c);
-    if (key === 'direct' || !mine?.latency || !base?.latency) return undefined;
+    if (key === 'direct' || !mine?.requests || !base?.requests) return undefined;
     return pick(mine) - pick(base);
   };
   const cpu = (r) =>
@@ -523,7 +523,14 @@ async function benchCodingSession() {
   for (const c of concurrency) {
     for (const key of keys) {
       const r = cell(key, c);
-      const bad = problem(systems[key]) ?? (!r?.latency && (r ? problem(r) : 'not measured'));
+      const bad =
+        problem(systems[key]) ??
+        (!r
+          ? 'not measured'
+          : !r.requests
+            ? (problem(r) ??
+              `no answer in the window; ${r.errors} errors: ${(r.errorSample ?? '').slice(0, 100)}`)
+            : undefined);
       if (bad) {
         rows.push([c, label(key), bad, '', '', '', '', '', '', '', '']);
         continue;
@@ -588,20 +595,20 @@ async function benchCodingSession() {
     '',
   ];
   const top = Math.max(...concurrency);
-  const k = cell('keel', top);
-  const p = cell('portkey', top);
-  const b = cell('bare', top);
-  if (k?.latency && p?.latency)
+  const measured = (key) => (cell(key, top)?.requests ? cell(key, top) : undefined);
+  const k = measured('keel');
+  const p = measured('portkey');
+  const b = measured('bare');
+  if (k && p)
     out.push(
       `Keel / Portkey at C = ${top}: **${fmt(k.rps / p.rps)}x** req/s` +
         (typeof k.cpuUsPerRequest === 'number' && typeof p.cpuUsPerRequest === 'number'
           ? `; CPU per request Keel / Portkey: ${fmt(k.cpuUsPerRequest / p.cpuUsPerRequest)}x`
           : ''),
     );
-  if (k?.latency && b?.latency)
-    out.push('', `Keel / bare proxy at C = ${top}: **${fmt(k.rps / b.rps)}x** req/s`);
+  if (k && b) out.push('', `Keel / bare proxy at C = ${top}: **${fmt(k.rps / b.rps)}x** req/s`);
+  if (out.at(-1) !== '') out.push('');
   out.push(
-    '',
     `Load average ${fmt(got.loadavg.start, 1)} → ${fmt(got.loadavg.end, 1)} on ${got.cpus} cores` +
       (got.loadavg.start > got.cpus / 2
         ? ': the machine was busy, read the CPU column rather than req/s.'

@@ -271,6 +271,8 @@ export async function runLoadCell(system, spec) {
   const result = JSON.parse(proc.output.slice(at + RESULT_PREFIX.length).split('\n')[0]);
   if (cpuBefore !== undefined && cpuAfter !== undefined && result.completed > 0)
     result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / result.completed;
+  // What the system said about its errors (the raw results keep it).
+  if (result.errors > 0) result.log = system.proc.tail(6);
   if (system.proc.exited)
     return {
       ...result,
