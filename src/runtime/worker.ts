@@ -55,7 +55,9 @@ export interface WorkerOptions {
   pollMs?: number;
   /**
    * How often this worker expires approvals past their ttl (waking their runs, which treat the
-   * call as rejected). Default 1 s; any worker may do it, several at once are harmless.
+   * call as rejected). Default 1 s, shared by the process's workers of one store (a `runAgent`
+   * per run sweeps once a second, not once a run); any worker may do it, several at once are
+   * harmless.
    */
   approvalSweepMs?: number;
   /** Time SIGTERM gives running runs to finish before they are handed back. Default 10 s. */
@@ -115,10 +117,29 @@ interface ActiveRun {
   done: Promise<void>;
 }
 
+/** When each store's approvals were last swept here, per clock: the workers of a process share it. */
+const lastSweeps = new WeakMap<JournalStore, WeakMap<Clock, number>>();
+
+/**
+ * Whether this process's workers of `store` have not swept for `everyMs` (and if so, marks the
+ * sweep as done now): a `runAgent` per run would otherwise sweep once per run.
+ */
+function sweepDue(store: JournalStore, clock: Clock, everyMs: number): boolean {
+  let byClock = lastSweeps.get(store);
+  if (byClock === undefined) lastSweeps.set(store, (byClock = new WeakMap()));
+  const last = byClock.get(clock);
+  const now = clock.now();
+  if (last !== undefined && now - last < everyMs && now >= last) return false;
+  byClock.set(clock, now);
+  return true;
+}
+
 /** What `runAgent` learns from the worker it starts (not part of the public options). */
 export interface WorkerHooks {
   /** The run as the finishing write returned it, as soon as it is committed. */
   onRunFinished?: (run: RunRecord) => void;
+  /** The liveness owner and lock to use instead of a lock of the worker's own (`sharedLiveness`). */
+  liveness?: { owner: string; hold(): Promise<LivenessHold | undefined> };
 }
 
 /** Creates a worker. See `Worker`. */
@@ -133,7 +154,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
     drainTimeoutMs = 10_000,
     maxRunAttempts = 25,
     runIds,
-    owner = `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
+    owner = hooks.liveness?.owner ?? `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
     clock = systemClock,
     onEvent,
     streamText = false,
@@ -165,7 +186,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
     }
     // Before the first claim: runs claimed while it is held are recovered at once if we die.
     try {
-      liveness = await store.holdLiveness(owner);
+      liveness = await (hooks.liveness ? hooks.liveness.hold() : store.holdLiveness(owner));
       if (liveness?.isHeld() === false)
         logger.warn('liveness lock not held yet; if this worker dies, its runs wait for their lease');
     } catch (error) {
@@ -174,12 +195,8 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
       });
     }
     let failures = 0;
-    let lastSweep = Number.NEGATIVE_INFINITY;
     while (!stopping) {
-      if (clock.now() - lastSweep >= approvalSweepMs) {
-        lastSweep = clock.now();
-        await sweepApprovals();
-      }
+      if (sweepDue(store, clock, approvalSweepMs)) await sweepApprovals();
       const capacity = concurrency - active.size;
       if (capacity > 0) {
         let claimed: ClaimedRun[];
