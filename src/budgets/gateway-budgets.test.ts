@@ -246,7 +246,7 @@ function gatewayBudgetContract(
     expect((await budgets.get('acme', budget.id))!.usage.spentTokens).toBeLessThanOrEqual(150);
     // Another developer on the same key is not stopped by it.
     expect((await claudeCall(bo, 'ses-bo-1')).status).toBe(200);
-    // A budget on one session stops that session only (Codex names its session in `session_id`).
+    // A budget on one session stops that session only (Codex names its session in `session-id`).
     await budgets.create(
       'acme',
       { scope: 'session', scopeId: 'ses-bo-1', period: 'day', limitTokens: 5 },
@@ -256,7 +256,7 @@ function gatewayBudgetContract(
     expect((await claudeCall(bo, 'ses-bo-2')).status).toBe(200);
     const codex = await fetch(`${baseUrl}/v1/responses`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', session_id: 'ses-bo-1' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'session-id': 'ses-bo-1' },
       body: JSON.stringify({ model: 'fast', input: 'hi', max_output_tokens: 20 }),
     });
     expect(codex.status).toBe(429);

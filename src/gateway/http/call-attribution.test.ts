@@ -45,12 +45,31 @@ it('puts x-keel-user and x-keel-session first, then the clients own headers, the
       body,
     ),
   ).toEqual({ userId: 'ada', sessionId: 'ticket-42' });
-  // Codex names its conversation in a session_id header; OpenAI's user field names the user.
+  // Codex names its conversation in a session-id header (session_id before); OpenAI's user field names the user.
+  expect(attributeCall({ 'session-id': SESSION }, { user: 'bo' })).toEqual({ userId: 'bo', sessionId: SESSION });
   expect(attributeCall({ session_id: SESSION }, { user: 'bo' })).toEqual({ userId: 'bo', sessionId: SESSION });
   expect(attributeCall({ 'x-keel-user': 'ada' }, { user: 'bo' })).toEqual({ userId: 'ada' });
   // Empty explicit headers name nothing.
   expect(attributeCall({ 'x-keel-user': '', 'x-keel-session': ' ' }, { user: 'bo' })).toEqual({ userId: 'bo' });
   expect(attributeCall({})).toEqual({});
+});
+
+it("reads Codex's turn metadata last: its installation as the user, its session", () => {
+  const installation = '9d7e975e-691f-4582-a4e3-d2f6df64b213';
+  const thread = '01a24c19-3847-7b20-8a1d-a8865ef1c525';
+  const metadata = JSON.stringify({ installation_id: installation, session_id: thread, turn_id: 'x' });
+  expect(attributeCall({ 'x-codex-turn-metadata': metadata })).toEqual({
+    userId: installation,
+    sessionId: thread,
+  });
+  expect(
+    attributeCall({ 'x-codex-turn-metadata': metadata, 'session-id': 'other', 'x-keel-user': 'bo' }),
+  ).toEqual({ userId: 'bo', sessionId: 'other' });
+  // Not JSON, or too large: nothing from it.
+  expect(attributeCall({ 'x-codex-turn-metadata': 'not json' })).toEqual({});
+  expect(
+    attributeCall({ 'x-codex-turn-metadata': JSON.stringify({ installation_id: 'i', pad: 'x'.repeat(9000) }) }),
+  ).toEqual({});
 });
 
 it('refuses a malformed x-keel-user or x-keel-session; ignores a client field that is no id', () => {

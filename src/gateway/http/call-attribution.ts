@@ -9,10 +9,11 @@
  *   body's own end-user field: OpenAI's `user` (or `safety_identifier`), or Anthropic's
  *   `metadata.user_id` (Claude Code's JSON `{device_id, account_uuid, session_id}` names the
  *   account, else the device; the older `user_<hash>_account_<uuid>_session_<uuid>` the same way;
- *   any other string is the user id as it is).
+ *   any other string is the user id as it is), then Codex's installation id (in its
+ *   `x-codex-turn-metadata` header).
  * - session: the `x-keel-session` header, then Claude Code's `x-claude-code-session-id`, then
- *   Codex's `session_id` header (its conversation id), then the session inside Claude Code's
- *   `metadata.user_id`.
+ *   Codex's `session-id` header (`session_id` in earlier versions: its conversation id), then the
+ *   session inside Claude Code's `metadata.user_id`, then the one in Codex's turn metadata.
  *
  * An id is 1-200 characters without whitespace or control characters (what a budget's `scope_id`
  * may be). An `x-keel-*` header that is not one is refused (400 `invalid_request`); a client's
@@ -43,13 +44,16 @@ const LEGACY_CLAUDE_USER_ID = /^user_([0-9a-f]+)_account_([0-9a-f-]*)_session_([
 /** Attributes a call; throws `invalid_request` for a malformed `x-keel-user` or `x-keel-session`. */
 export function attributeCall(headers: IncomingHttpHeaders, body: BodyAttribution = {}): CallAttribution {
   const anthropic = anthropicIdsOf(body.anthropicUserId);
+  const codex = codexIdsOf(headers['x-codex-turn-metadata']);
   const userId =
-    explicitHeader(headers, 'x-keel-user') ?? idOrUndefined(body.user) ?? anthropic.userId;
+    explicitHeader(headers, 'x-keel-user') ?? idOrUndefined(body.user) ?? anthropic.userId ?? codex.userId;
   const sessionId =
     explicitHeader(headers, 'x-keel-session') ??
     idOrUndefined(headers['x-claude-code-session-id']) ??
+    idOrUndefined(headers['session-id']) ??
     idOrUndefined(headers['session_id']) ??
-    anthropic.sessionId;
+    anthropic.sessionId ??
+    codex.sessionId;
   return {
     ...(userId === undefined ? {} : { userId }),
     ...(sessionId === undefined ? {} : { sessionId }),
@@ -73,6 +77,17 @@ function anthropicIdsOf(value: string | null | undefined): CallAttribution {
   }
   return defined(text, undefined);
 }
+
+/** Codex's `x-codex-turn-metadata` (JSON): its installation and its session. */
+function codexIdsOf(header: string | string[] | undefined): CallAttribution {
+  if (typeof header !== 'string' || header.length > MAX_TURN_METADATA) return {};
+  const fields = jsonObjectOf(header);
+  if (fields === undefined) return {};
+  return defined(idOrUndefined(fields['installation_id']), idOrUndefined(fields['session_id']));
+}
+
+/** Codex's turn metadata is a few hundred bytes; a larger header is not parsed. */
+const MAX_TURN_METADATA = 8 * 1024;
 
 function defined(userId: string | undefined, sessionId: string | undefined): CallAttribution {
   const user = idOrUndefined(userId);
