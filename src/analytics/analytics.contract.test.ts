@@ -183,11 +183,17 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
     });
     // By developer: g3 ($0.50) named no one; ada's g1 and g2 ($0.03, one error) in two sessions.
     expect(summary.gateway.by_user_truncated).toBe(false);
-    expect(summary.gateway.by_user.map((user) => [user.user_id, user.sessions, user.calls, user.errors])).toEqual([
+    expect(
+      summary.gateway.by_user.map((user) => [user.user_id, user.sessions, user.calls, user.errors]),
+    ).toEqual([
       [null, 0, 1, 0],
       ['ada', 2, 2, 1],
     ]);
-    expect(summary.gateway.by_user[1]).toMatchObject({ tenant_id: 't1', input_tokens: 200, output_tokens: 20 });
+    expect(summary.gateway.by_user[1]).toMatchObject({
+      tenant_id: 't1',
+      input_tokens: 200,
+      output_tokens: 20,
+    });
     expect(summary.gateway.by_user[1]?.cost_usd).toBeCloseTo(0.03, 12);
   });
 

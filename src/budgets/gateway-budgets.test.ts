@@ -218,7 +218,9 @@ function gatewayBudgetContract(
           model: 'fast',
           max_tokens: 20,
           messages: [{ role: 'user', content: 'Plan a day in Lyon.' }],
-          metadata: { user_id: JSON.stringify({ device_id: developer, account_uuid: '', session_id: session }) },
+          metadata: {
+            user_id: JSON.stringify({ device_id: developer, account_uuid: '', session_id: session }),
+          },
         }),
       });
     const budget = await budgets.create(
@@ -256,7 +258,11 @@ function gatewayBudgetContract(
     expect((await claudeCall(bo, 'ses-bo-2')).status).toBe(200);
     const codex = await fetch(`${baseUrl}/v1/responses`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'session-id': 'ses-bo-1' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'session-id': 'ses-bo-1',
+      },
       body: JSON.stringify({ model: 'fast', input: 'hi', max_output_tokens: 20 }),
     });
     expect(codex.status).toBe(429);

@@ -111,13 +111,28 @@ function gatewayRouteSuite(open: () => Promise<Opened>) {
       ['c6', 'tenant-a', keyIds.admin, 'spare', 'ok', 50, 9, new Date(now - 10 * 86_400_000).toISOString()],
     ];
     // Attributed (a developer's coding agent): c1 and c2 to ada in two sessions, c3 to no one.
-    const attributed: Record<string, [string, string]> = { c1: ['ada', 's1'], c2: ['ada', 's2'], c4: ['bo', 's3'] };
+    const attributed: Record<string, [string, string]> = {
+      c1: ['ada', 's1'],
+      c2: ['ada', 's2'],
+      c4: ['bo', 's3'],
+    };
     for (const [id, tenant, keyId, deployment, outcome, latency, cost, at] of rows)
       await client.query(
         `INSERT INTO ${schema}.gateway_calls (id, tenant_id, key_id, endpoint, route, deployment, provider, model,
            attempts, cached, cost_usd, latency_ms, overhead_ms, outcome, started_at, user_id, session_id)
          VALUES ($1, $2, $3, 'chat', 'any', $4, 'openai', 'gpt-4o-mini', 1, false, $5, $6, 1, $7, $8, $9, $10)`,
-        [id, tenant, keyId, deployment, cost, latency, outcome, at, attributed[id]?.[0] ?? null, attributed[id]?.[1] ?? null],
+        [
+          id,
+          tenant,
+          keyId,
+          deployment,
+          cost,
+          latency,
+          outcome,
+          at,
+          attributed[id]?.[0] ?? null,
+          attributed[id]?.[1] ?? null,
+        ],
       );
 
     const server = createServer({

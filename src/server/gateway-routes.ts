@@ -120,7 +120,9 @@ export const gatewayUsageResponse = z
           cost_usd: z.number(),
         }),
       )
-      .describe('Per end user (developer) the calls were attributed to; user_id null: calls that named none.'),
+      .describe(
+        'Per end user (developer) the calls were attributed to; user_id null: calls that named none.',
+      ),
     series: z.array(z.object({ at: z.string(), requests: z.number(), errors: z.number() })),
   })
   .meta({ id: 'GatewayUsage' });
@@ -167,7 +169,8 @@ export const gatewayRoutes = [
     method: 'GET',
     path: '/v1/gateway/usage',
     scopes: GATEWAY_READ_SCOPES,
-    summary: "The gateway's HTTP calls in a window: per deployment, per API key, per user and per time bucket",
+    summary:
+      "The gateway's HTTP calls in a window: per deployment, per API key, per user and per time bucket",
     description:
       "Aggregated in SQL over the call records of the gateway endpoints (a run's model calls are its steps, not " +
       "counted here). An admin key sees its tenant's calls, an operator key every tenant's. Buckets: 5 minutes " +

@@ -7,12 +7,14 @@ const SESSION = '2b8e4f6a-1c3d-4e5f-9a7b-8c9d0e1f2a3b';
 
 it("reads Claude Code's metadata.user_id (JSON): the account, else the device, and the session", () => {
   const json = (fields: Record<string, string>) => ({ anthropicUserId: JSON.stringify(fields) });
-  expect(
-    attributeCall({}, json({ device_id: DEVICE, account_uuid: '', session_id: SESSION })),
-  ).toEqual({ userId: DEVICE, sessionId: SESSION });
-  expect(
-    attributeCall({}, json({ device_id: DEVICE, account_uuid: ACCOUNT, session_id: SESSION })),
-  ).toEqual({ userId: ACCOUNT, sessionId: SESSION });
+  expect(attributeCall({}, json({ device_id: DEVICE, account_uuid: '', session_id: SESSION }))).toEqual({
+    userId: DEVICE,
+    sessionId: SESSION,
+  });
+  expect(attributeCall({}, json({ device_id: DEVICE, account_uuid: ACCOUNT, session_id: SESSION }))).toEqual({
+    userId: ACCOUNT,
+    sessionId: SESSION,
+  });
 });
 
 it('reads the older user_<hash>_account_<uuid>_session_<uuid> form the same way', () => {
@@ -46,11 +48,19 @@ it('puts x-keel-user and x-keel-session first, then the clients own headers, the
     ),
   ).toEqual({ userId: 'ada', sessionId: 'ticket-42' });
   // Codex names its conversation in a session-id header (session_id before); OpenAI's user field names the user.
-  expect(attributeCall({ 'session-id': SESSION }, { user: 'bo' })).toEqual({ userId: 'bo', sessionId: SESSION });
-  expect(attributeCall({ session_id: SESSION }, { user: 'bo' })).toEqual({ userId: 'bo', sessionId: SESSION });
+  expect(attributeCall({ 'session-id': SESSION }, { user: 'bo' })).toEqual({
+    userId: 'bo',
+    sessionId: SESSION,
+  });
+  expect(attributeCall({ session_id: SESSION }, { user: 'bo' })).toEqual({
+    userId: 'bo',
+    sessionId: SESSION,
+  });
   expect(attributeCall({ 'x-keel-user': 'ada' }, { user: 'bo' })).toEqual({ userId: 'ada' });
   // Empty explicit headers name nothing.
-  expect(attributeCall({ 'x-keel-user': '', 'x-keel-session': ' ' }, { user: 'bo' })).toEqual({ userId: 'bo' });
+  expect(attributeCall({ 'x-keel-user': '', 'x-keel-session': ' ' }, { user: 'bo' })).toEqual({
+    userId: 'bo',
+  });
   expect(attributeCall({})).toEqual({});
 });
 
@@ -68,7 +78,9 @@ it("reads Codex's turn metadata last: its installation as the user, its session"
   // Not JSON, or too large: nothing from it.
   expect(attributeCall({ 'x-codex-turn-metadata': 'not json' })).toEqual({});
   expect(
-    attributeCall({ 'x-codex-turn-metadata': JSON.stringify({ installation_id: 'i', pad: 'x'.repeat(9000) }) }),
+    attributeCall({
+      'x-codex-turn-metadata': JSON.stringify({ installation_id: 'i', pad: 'x'.repeat(9000) }),
+    }),
   ).toEqual({});
 });
 
@@ -86,7 +98,7 @@ it('refuses a malformed x-keel-user or x-keel-session; ignores a client field th
   });
 });
 
-it("finds metadata.user_id in a Messages body, and nothing in one without it", () => {
+it('finds metadata.user_id in a Messages body, and nothing in one without it', () => {
   expect(anthropicUserIdOf({ metadata: { user_id: 'u' } })).toBe('u');
   expect(anthropicUserIdOf({ metadata: {} })).toBeUndefined();
   expect(anthropicUserIdOf({ metadata: null })).toBeUndefined();

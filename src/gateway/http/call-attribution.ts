@@ -111,7 +111,10 @@ function jsonObjectOf(text: string): Record<string, unknown> | undefined {
 }
 
 /** A Keel header: absent or empty is nothing; present, it must be an id. */
-function explicitHeader(headers: IncomingHttpHeaders, name: 'x-keel-user' | 'x-keel-session'): string | undefined {
+function explicitHeader(
+  headers: IncomingHttpHeaders,
+  name: 'x-keel-user' | 'x-keel-session',
+): string | undefined {
   const value = headers[name];
   if (value === undefined) return undefined;
   const text = (Array.isArray(value) ? value.join(',') : value).trim();

@@ -28,7 +28,9 @@ const CODEX_RECIPE = read('./recipe-codex.test.ts');
 
 /** The fenced blocks of the page in `language`, in order. */
 function blocks(language: string): string[] {
-  return [...DOC.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1]!);
+  return [...DOC.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map(
+    (match) => match[1]!,
+  );
 }
 
 /** The `NAME=value` assignments of the page's Claude Code block (the one that runs `claude`). */
@@ -70,13 +72,16 @@ describe('docs/coding-agents.md', { timeout: 180_000 }, () => {
   });
 
   it("Codex's config.toml is the recipe test's, and the test's other settings are named", () => {
-    const documented = blocks('toml')[0]!.split('\n').filter((line) => line.trim() !== '');
+    const documented = blocks('toml')[0]!
+      .split('\n')
+      .filter((line) => line.trim() !== '');
     const tested = codexRecipeLines();
     for (const line of documented) expect(tested.map((entry) => entry.line)).toContain(line);
     for (const { line, recipe } of tested) {
       if (recipe) expect(documented).toContain(line);
       // A setting only the test uses is still named on the page, with why.
-      else if (!documented.includes(line)) expect(DOC).toContain(line.startsWith('[') ? line : line.split(' =')[0]);
+      else if (!documented.includes(line))
+        expect(DOC).toContain(line.startsWith('[') ? line : line.split(' =')[0]);
     }
     const command = blocks('sh').find((text) => text.includes('codex exec'));
     expect(command).toMatch(/^KEEL_KEY=keel_sk_… codex exec --model fast /m);

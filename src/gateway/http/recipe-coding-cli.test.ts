@@ -121,7 +121,11 @@ it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the g
   await readSecretWithClaude({
     args: ['--bare', '--session-id', session],
     // The developer named by the recipe's header (docs/coding-agents.md), for their budget.
-    env: { MAX_THINKING_TOKENS: '0', CLAUDE_CODE_EFFORT_LEVEL: 'auto', ANTHROPIC_CUSTOM_HEADERS: 'x-keel-user: ada' },
+    env: {
+      MAX_THINKING_TOKENS: '0',
+      CLAUDE_CODE_EFFORT_LEVEL: 'auto',
+      ANTHROPIC_CUSTOM_HEADERS: 'x-keel-user: ada',
+    },
   });
   // Both calls recorded, attributed to the developer and to this Claude Code session.
   expect(await keel.recordedCalls()).toEqual([
