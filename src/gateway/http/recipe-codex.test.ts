@@ -108,6 +108,7 @@ function codexConfig(gatewayUrl: string): string {
     `base_url = "${gatewayUrl}/v1"`,
     'env_key = "KEEL_KEY"',
     'wire_api = "responses"',
+    'http_headers = { "x-keel-user" = "bo" }', // the recipe: the developer, for their budget
     'supports_websockets = false',
     '[features]',
     'multi_agent = false',
@@ -157,6 +158,14 @@ it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, asy
   const toolMessage = requests[1]?.messages.find((message) => message.role === 'tool');
   expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1_0' });
   expect(JSON.stringify(toolMessage?.content)).toContain(word);
-  expect(await keel.recordedEndpoints()).toEqual(['responses', 'responses']);
+  // Both calls recorded, attributed to the developer the config names and to Codex's session
+  // (its conversation id, the same on both calls).
+  const calls = await keel.recordedCalls();
+  expect(calls.map((call) => [call.endpoint, call.userId])).toEqual([
+    ['responses', 'bo'],
+    ['responses', 'bo'],
+  ]);
+  expect(calls[0]?.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  expect(calls[1]?.sessionId).toBe(calls[0]?.sessionId);
   expect(canary.outside).toEqual([]);
 }, 120_000);

@@ -31,7 +31,16 @@ export interface RecipeGateway {
   claudeUpstream: FakeAnthropicServer;
   /** The endpoints of the calls recorded so far, oldest first. */
   recordedEndpoints(): Promise<string[]>;
+  /** The calls recorded so far, oldest first: endpoint, and the user and session attributed. */
+  recordedCalls(): Promise<RecordedCall[]>;
   close(): Promise<void>;
+}
+
+/** A recorded call, as `gateway_calls` holds it. */
+export interface RecordedCall {
+  endpoint: string;
+  userId: string | null;
+  sessionId: string | null;
 }
 
 export interface RecipeGatewayOptions {
@@ -90,18 +99,22 @@ export async function startRecipeGateway(options: RecipeGatewayOptions = {}): Pr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { key } = await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'] });
+  async function recordedCalls(): Promise<RecordedCall[]> {
+    await recorder.flush();
+    const { rows } = await client.query<{ endpoint: string; user_id: string | null; session_id: string | null }>(
+      'SELECT endpoint, user_id, session_id FROM keel.gateway_calls ORDER BY started_at',
+    );
+    return rows.map((row) => ({ endpoint: row.endpoint, userId: row.user_id, sessionId: row.session_id }));
+  }
   return {
     url,
     key,
     upstream,
     claudeUpstream,
     async recordedEndpoints() {
-      await recorder.flush();
-      const { rows } = await client.query<{ endpoint: string }>(
-        'SELECT endpoint FROM keel.gateway_calls ORDER BY started_at',
-      );
-      return rows.map((row) => row.endpoint);
+      return (await recordedCalls()).map((call) => call.endpoint);
     },
+    recordedCalls,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
