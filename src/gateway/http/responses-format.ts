@@ -1,8 +1,9 @@
 /**
  * OpenAI's Responses wire format at the gateway's edge (`POST /v1/responses`, plain and
- * streamed). Any route can be called this way: input items, instructions and function tools are
- * translated into the gateway's provider-neutral request, whichever provider serves the route,
- * and the answer comes back as a Responses object (or its event stream).
+ * streamed). Any route can be called this way: input items, instructions and tools are translated
+ * into the gateway's provider-neutral request, whichever provider serves the route, and the
+ * answer comes back as a Responses object (or its event stream). Custom and namespace tools, as
+ * the Codex CLI sends them, are mapped to function tools and back by responses-tools.ts.
  *
  * Reasoning effort, parallel tool calls, `input_image` and `input_file` parts and `strict` on
  * function tools are carried into the model request; a deployment that cannot honour one is
@@ -27,7 +28,6 @@ import type {
   ResponseFormat,
   ToolCall,
   ToolChoice,
-  ToolSpec,
   Usage,
 } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
@@ -39,7 +39,16 @@ import {
   type StreamEncoder,
 } from './gateway-http-errors.js';
 import { toOpenAIError } from './openai-format.js';
-import { parseRequestBody } from './parse-request-body.js';
+import { parseBodyPart, parseRequestBody } from './parse-request-body.js';
+import {
+  createCustomInputStream,
+  createToolCollector,
+  customArgumentsOf,
+  declaredCall,
+  flatToolName,
+  type ResponsesToolNames,
+  type ToolCollector,
+} from './responses-tools.js';
 
 /**
  * A request field the gateway cannot honour yet, and the values of it that are harmless (the
@@ -154,26 +163,45 @@ const functionCallItem = z.object({
   status: z.string().nullish(),
   call_id: z.string().min(1),
   name: z.string().min(1),
+  namespace: z.string().min(1).nullish(),
   arguments: z.string(),
 });
 
+const customToolCallItem = z.object({
+  type: z.literal('custom_tool_call'),
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  namespace: z.string().min(1).nullish(),
+  input: z.string(),
+});
+
 const functionCallOutputItem = z.object({
-  type: z.literal('function_call_output'),
+  type: z.enum(['function_call_output', 'custom_tool_call_output']),
   id: z.string().nullish(),
   status: z.string().nullish(),
   call_id: z.string().min(1),
   output: z.union([z.string(), z.array(contentPart)]),
 });
 
-const INPUT_ITEM_TYPES = ['message', 'function_call', 'function_call_output'] as const;
-
-const functionTool = z.object({
-  type: z.literal('function'),
-  name: z.string().min(1),
-  description: z.string().nullish(),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
-  strict: z.boolean().nullish(),
+/** Tools declared in the conversation (Codex's default mode): added to the request's tools. */
+const additionalToolsItem = z.object({
+  type: z.literal('additional_tools'),
+  id: z.string().nullish(),
+  role: z.string().nullish(),
+  tools: z.array(z.unknown()),
 });
+
+const INPUT_ITEM_TYPES = [
+  'message',
+  'function_call',
+  'function_call_output',
+  'custom_tool_call',
+  'custom_tool_call_output',
+  'additional_tools',
+  'reasoning',
+] as const;
 
 /** The top-level fields of the table: declared, so that their harmless values pass the schema. */
 const tableFields = Object.fromEntries(
@@ -196,7 +224,7 @@ const responsesBody = z.strictObject({
   tool_choice: z
     .union([
       z.enum(['none', 'auto', 'required']),
-      z.object({ type: z.literal('function'), name: z.string().min(1) }),
+      z.object({ type: z.enum(['function', 'custom']), name: z.string().min(1) }),
     ])
     .nullish(),
   text: z
@@ -266,11 +294,14 @@ export interface ResponsesEcho {
   user: string | null;
   parallelToolCalls: boolean;
   reasoningEffort: ReasoningEffort | null;
+  /** Each upstream tool name and the declared tool it stands for, to answer in the caller's terms. */
+  toolNames: ResponsesToolNames;
 }
 
 /**
  * Validates a Responses body and translates it. Throws a 400 `GatewayRequestError` naming the
- * field at fault: an unknown item type, a non-function tool, a file by id or URL and every field
+ * field at fault: an unknown item type, a hosted tool not dropped by `RESPONSES_TOOLS_DROPPED`,
+ * a file by id or URL and every field
  * of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
  */
 export function parseResponsesRequest(body: unknown): ResponsesCall {
@@ -280,13 +311,14 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
   const messages: Message[] = [];
   if (parsed.instructions != null && parsed.instructions !== '')
     messages.push({ role: 'system', content: parsed.instructions });
+  const tools = createToolCollector();
+  tools.add(parsed.tools ?? [], 'tools');
   if (typeof parsed.input === 'string') messages.push({ role: 'user', content: parsed.input });
-  else appendItems(messages, parsed.input);
+  else appendItems(messages, parsed.input, tools);
   if (messages.length === 0) throw invalidRequest('input: must contain at least one item.', 'input');
 
   const request: GatewayRequest = { model: parsed.model, messages };
-  const tools = (parsed.tools ?? []).map(toolOf);
-  if (tools.length > 0) request.tools = tools;
+  if (tools.specs.length > 0) request.tools = tools.specs;
   const toolChoice = toolChoiceOf(parsed.tool_choice);
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
   const responseFormat = responseFormatOf(parsed.text?.format);
@@ -315,6 +347,7 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
       user: parsed.user ?? null,
       parallelToolCalls: parsed.parallel_tool_calls ?? true,
       reasoningEffort: effort ?? null,
+      toolNames: tools.names,
     },
   };
 }
@@ -364,8 +397,14 @@ export function inResponsesTerms(error: unknown): unknown {
   });
 }
 
-/** Input items in order; a function call joins the assistant message just before it. */
-function appendItems(messages: Message[], items: unknown[]): void {
+/**
+ * Input items in order; a tool call joins the assistant message just before it. Custom tool calls
+ * become calls of their function stand-in, namespaced calls take their flattened name
+ * (responses-tools.ts). `additional_tools` items add their tools to the request's. `reasoning`
+ * items are dropped: their encrypted content is readable only by OpenAI's Responses service,
+ * which no upstream of this gateway speaks, and Keel itself returns none.
+ */
+function appendItems(messages: Message[], items: unknown[], tools: ToolCollector): void {
   const toolNames = new Map<string, string>();
   for (const [index, raw] of items.entries()) {
     const param = `input.${index}`;
@@ -378,19 +417,26 @@ function appendItems(messages: Message[], items: unknown[]): void {
       );
     if (type !== undefined && !INPUT_ITEM_TYPES.includes(type as (typeof INPUT_ITEM_TYPES)[number]))
       throw invalidRequest(
-        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call or function_call_output items.`,
+        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, additional_tools or reasoning items.`,
         `${param}.type`,
         'unsupported_item',
       );
-    if (type === 'function_call') {
-      const item = parseItem(functionCallItem, raw, param);
-      toolNames.set(item.call_id, item.name);
-      const call: ToolCall = { id: item.call_id, name: item.name, arguments: item.arguments };
+    if (type === 'reasoning') continue;
+    if (type === 'additional_tools') {
+      tools.add(parseBodyPart(additionalToolsItem, raw, param).tools, `${param}.tools`);
+      continue;
+    }
+    if (type === 'function_call' || type === 'custom_tool_call') {
+      const call: ToolCall =
+        type === 'function_call'
+          ? callOf(parseBodyPart(functionCallItem, raw, param), (item) => item.arguments)
+          : callOf(parseBodyPart(customToolCallItem, raw, param), (item) => customArgumentsOf(item.input));
+      toolNames.set(call.id, call.name);
       const last = messages.at(-1);
       if (last?.role === 'assistant') last.toolCalls = [...(last.toolCalls ?? []), call];
       else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
-    } else if (type === 'function_call_output') {
-      const item = parseItem(functionCallOutputItem, raw, param);
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      const item = parseBodyPart(functionCallOutputItem, raw, param);
       messages.push({
         role: 'tool',
         toolCallId: item.call_id,
@@ -398,7 +444,7 @@ function appendItems(messages: Message[], items: unknown[]): void {
         content: textOf(item.output, `${param}.output`),
       });
     } else {
-      const item = parseItem(messageItem, raw, param);
+      const item = parseBodyPart(messageItem, raw, param);
       if (item.role === 'user') {
         messages.push({ role: 'user', content: userContentOf(item.content, `${param}.content`) });
         continue;
@@ -410,16 +456,16 @@ function appendItems(messages: Message[], items: unknown[]): void {
   }
 }
 
-function parseItem<T>(schema: z.ZodType<T>, raw: unknown, param: string): T {
-  try {
-    return parseRequestBody(schema, raw);
-  } catch (error) {
-    if (!(error instanceof GatewayRequestError)) throw error;
-    // The field within the item, named from the request's root.
-    const path = error.param === undefined ? param : `${param}.${error.param}`;
-    const detail = error.param === undefined ? error.message : error.message.slice(error.param.length + 2);
-    throw invalidRequest(`${path}: ${detail}`, path);
-  }
+/** A tool call item as the upstream's call: the flattened name of a namespaced tool. */
+function callOf<T extends { call_id: string; name: string; namespace?: string | null | undefined }>(
+  item: T,
+  argumentsOf: (item: T) => string,
+): ToolCall {
+  return {
+    id: item.call_id,
+    name: flatToolName(item.name, item.namespace ?? undefined),
+    arguments: argumentsOf(item),
+  };
 }
 
 const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
@@ -501,23 +547,7 @@ function userContentOf(
   return compactContent(parts);
 }
 
-function toolOf(raw: unknown, index: number): ToolSpec {
-  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-  if (type !== 'function')
-    throw invalidRequest(
-      `tools.${index}.type: tools of type ${JSON.stringify(type)} are not supported by this gateway; send function tools.`,
-      `tools.${index}.type`,
-      'unsupported_tool',
-    );
-  const tool = parseItem(functionTool, raw, `tools.${index}`);
-  return {
-    name: tool.name,
-    description: tool.description ?? '',
-    parameters: tool.parameters ?? { type: 'object', properties: {} },
-    ...(tool.strict == null ? {} : { strict: tool.strict }),
-  };
-}
-
+/** A tool forced by name: a top-level function or custom tool, whose upstream name is its own. */
 function toolChoiceOf(value: ResponsesBody['tool_choice']): ToolChoice | undefined {
   if (value == null) return undefined;
   if (typeof value === 'string') return value;
@@ -568,15 +598,34 @@ function outputTextOf(text: string): Record<string, unknown> {
   return { type: 'output_text', text, annotations: [], logprobs: [] };
 }
 
-function functionCallItemOf(id: string, call: ToolCall, status: string): OutputItem {
+/**
+ * A tool call as the caller declared the tool: a `function_call` (with its `namespace` when it
+ * was declared in one) or a `custom_tool_call` with the free-form `input`.
+ */
+function toolCallItemOf(id: string, call: ToolCall, status: string, names: ResponsesToolNames): OutputItem {
+  const declared = declaredCall(call, names);
+  const done = status !== 'in_progress';
   return {
     id,
-    type: 'function_call',
+    type: declared.kind === 'custom' ? 'custom_tool_call' : 'function_call',
     status,
     call_id: call.id,
-    name: call.name,
-    arguments: status === 'in_progress' ? '' : call.arguments,
+    ...(declared.namespace === undefined ? {} : { namespace: declared.namespace }),
+    name: declared.name,
+    ...(declared.kind === 'custom'
+      ? { input: done ? declared.input : '' }
+      : { arguments: done ? declared.input : '' }),
   };
+}
+
+/** The id of a tool call's output item: `ctc_` for a custom tool's, `fc_` for a function's. */
+function toolCallItemId(
+  suffix: string,
+  index: number,
+  name: string | undefined,
+  names: ResponsesToolNames,
+): string {
+  return `${names.get(name ?? '')?.kind === 'custom' ? 'ctc' : 'fc'}_${suffix}_${index}`;
 }
 
 /** `incomplete` when the answer was cut (length or a content filter), else `completed`. */
@@ -641,8 +690,9 @@ export function toResponse(response: ModelResponse, identity: ResponseIdentity):
   const output: OutputItem[] = [];
   if (response.message.content !== '')
     output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
+  const names = identity.echo.toolNames;
   for (const [index, call] of (response.message.toolCalls ?? []).entries())
-    output.push(functionCallItemOf(`fc_${suffix}_${index}`, call, 'completed'));
+    output.push(toolCallItemOf(toolCallItemId(suffix, index, call.name, names), call, 'completed', names));
   return responseObject(identity, { ...statusOf(response), output, usage: usageOf(response.usage) });
 }
 
@@ -659,14 +709,17 @@ interface StreamedCall {
   id: string;
   call: ToolCall;
   open: boolean;
+  /** A custom tool's: its input, decoded from the arguments as they come, and how much was sent. */
+  custom?: { decode: (argumentsDelta: string) => string; sent: string };
 }
 
 /**
  * Creates the event encoder of one streamed answer, with OpenAI's Responses event types and a
  * `sequence_number` on each: `response.created` and `response.in_progress` first; text as a
  * `message` item (`output_item.added`, `content_part.added`, `output_text.delta`s, then the
- * `.done` events); each tool call as a `function_call` item with `function_call_arguments.delta`s;
- * `response.completed` (or `response.incomplete` for a cut answer) last, with the whole response.
+ * `.done` events); each tool call as a `function_call` item with `function_call_arguments.delta`s,
+ * or a call of a custom tool as a `custom_tool_call` item with `custom_tool_call_input.delta`s
+ * (its input decoded from the stand-in function's arguments as they stream); `response.completed` (or `response.incomplete` for a cut answer) last, with the whole response.
  * A `finish` carrying text or calls no delta announced (a cached answer replayed) sends them whole
  * first. An error after the first byte is an `error` event and a `response.failed`.
  */
@@ -679,11 +732,12 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
   const calls = new Map<number, StreamedCall>();
   let message: StreamedMessage | undefined;
   let messages = 0;
+  const names = identity.echo.toolNames;
 
   const itemOf = (item: StreamedMessage | StreamedCall, status: string): OutputItem =>
     item.kind === 'message'
       ? messageItemOf(item.id, item.text, status)
-      : functionCallItemOf(item.id, item.call, status);
+      : toolCallItemOf(item.id, item.call, status, names);
 
   const closeMessage = (): string => {
     if (message === undefined) return '';
@@ -741,9 +795,12 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
       streamed = {
         kind: 'call',
         outputIndex: items.length,
-        id: `fc_${suffix}_${index}`,
+        id: toolCallItemId(suffix, index, name, names),
         call: { id: id ?? `call_${suffix}_${index}`, name: name ?? '', arguments: '' },
         open: true,
+        ...(names.get(name ?? '')?.kind === 'custom'
+          ? { custom: { decode: createCustomInputStream(), sent: '' } }
+          : {}),
       };
       calls.set(index, streamed);
       items.push(streamed);
@@ -754,24 +811,35 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     }
     if (delta === '') return out;
     streamed.call.arguments += delta;
-    return (
-      out +
-      event('response.function_call_arguments.delta', {
-        item_id: streamed.id,
-        output_index: streamed.outputIndex,
-        delta,
-      })
-    );
+    const at = { item_id: streamed.id, output_index: streamed.outputIndex };
+    if (streamed.custom === undefined)
+      return out + event('response.function_call_arguments.delta', { ...at, delta });
+    const input = streamed.custom.decode(delta);
+    if (input === '') return out;
+    streamed.custom.sent += input;
+    return out + event('response.custom_tool_call_input.delta', { ...at, delta: input });
   };
   const closeCall = (streamed: StreamedCall): string => {
     streamed.open = false;
-    return (
-      event('response.function_call_arguments.done', {
-        item_id: streamed.id,
-        output_index: streamed.outputIndex,
-        name: streamed.call.name,
+    const at = { item_id: streamed.id, output_index: streamed.outputIndex };
+    const declared = declaredCall(streamed.call, names);
+    let done: string;
+    if (streamed.custom === undefined)
+      done = event('response.function_call_arguments.done', {
+        ...at,
+        name: declared.name,
         arguments: streamed.call.arguments,
-      }) +
+      });
+    else {
+      // Whatever the stream could not decode on the way (arguments of another shape) comes now.
+      const { sent } = streamed.custom;
+      const rest = declared.input.startsWith(sent) ? declared.input.slice(sent.length) : '';
+      done =
+        (rest === '' ? '' : event('response.custom_tool_call_input.delta', { ...at, delta: rest })) +
+        event('response.custom_tool_call_input.done', { ...at, input: declared.input });
+    }
+    return (
+      done +
       event('response.output_item.done', {
         output_index: streamed.outputIndex,
         item: itemOf(streamed, 'completed'),
