@@ -7,6 +7,7 @@ import {
   createResponsesEventEncoder,
   inResponsesTerms,
   parseResponsesRequest,
+  RESPONSES_FIELDS_DROPPED,
   RESPONSES_FIELDS_NOT_HONOURED,
   RESPONSES_WIRE_FIELDS,
   toResponse,
@@ -506,5 +507,27 @@ describe('custom, namespace and hosted tools (Codex)', () => {
       { type: 'response.custom_tool_call_input.delta', delta: 'x\ny' },
       { type: 'response.custom_tool_call_input.done', input: 'x\ny' },
     ]);
+  });
+});
+
+describe('what the Codex CLI sends besides its tools', () => {
+  it("accepts its default mode's body: verbosity and reasoning context dropped by the table, summary auto", () => {
+    const { request } = parseResponsesRequest({
+      model: 'gpt-6.2-sol',
+      input: 'Hi',
+      text: { verbosity: 'low' },
+      reasoning: { effort: 'low', context: 'all_turns', summary: 'auto' },
+      parallel_tool_calls: false,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+      prompt_cache_key: 'session',
+      client_metadata: { session_id: 'session' },
+    });
+    expect(request.reasoning).toEqual({ effort: 'low' });
+    expect(RESPONSES_FIELDS_DROPPED.map(({ field }) => field)).toEqual(
+      expect.arrayContaining(['text.verbosity', 'reasoning.context']),
+    );
+    expect(refusal({ text: { verbosity: 'loud' } }).param).toBe('text.verbosity');
+    expect(refusal({ reasoning: { summary: 'detailed' } }).param).toBe('reasoning.summary');
   });
 });

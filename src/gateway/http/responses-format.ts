@@ -84,7 +84,10 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
   },
   {
     field: 'reasoning.summary',
-    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
+    // `auto` leaves it to the model whether to summarize (Codex sends it for models it does not
+    // know); the gateway returns no reasoning items, so no summary, which `auto` allows.
+    harmless: (value) => value === 'auto',
+    reason: 'this gateway returns no reasoning items, so no reasoning summaries (auto is accepted).',
   },
   {
     field: 'reasoning.generate_summary',
@@ -115,11 +118,28 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
     harmless: (value) => value === 'auto' || value === 'default',
     reason: 'service tiers are not passed to providers.',
   },
+];
+
+/**
+ * Fields accepted and not passed on, each with why: the documented drops (issue 16's rule: a
+ * field without a counterpart is dropped by a table, never by accident). docs/gateway.md lists
+ * them; any other field the gateway cannot honour is refused.
+ */
+export const RESPONSES_FIELDS_DROPPED: readonly { field: string; reason: string }[] = [
   {
     field: 'text.verbosity',
-    harmless: (value) => value === 'medium',
-    reason: 'text verbosity is not passed to providers yet.',
+    reason:
+      'a style preference (low, medium, high) with no counterpart in the provider-neutral request; Codex sends low by default.',
   },
+  {
+    field: 'reasoning.context',
+    reason: "which turns' reasoning items OpenAI keeps; the gateway returns and forwards no reasoning items.",
+  },
+  {
+    field: 'prompt_cache_key',
+    reason: "a routing hint for OpenAI's prompt cache; caching applies without it.",
+  },
+  { field: 'client_metadata', reason: "Codex's session, turn and window ids: bookkeeping." },
 ];
 
 /** Refuses the first field of the table that the body sets to anything but a harmless value. */
@@ -242,7 +262,8 @@ const responsesBody = z.strictObject({
           }),
         ])
         .nullish(),
-      verbosity: z.string().nullish(),
+      // Dropped (RESPONSES_FIELDS_DROPPED).
+      verbosity: z.enum(['low', 'medium', 'high']).nullish(),
     })
     .nullish(),
   max_output_tokens: z.number().int().positive().nullish(),
@@ -253,6 +274,8 @@ const responsesBody = z.strictObject({
       effort: z.string().nullish(),
       summary: z.string().nullish(),
       generate_summary: z.string().nullish(),
+      // Dropped (RESPONSES_FIELDS_DROPPED).
+      context: z.string().nullish(),
     })
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
