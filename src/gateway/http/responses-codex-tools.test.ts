@@ -5,10 +5,12 @@
  * its call comes back as a `custom_tool_call` (plain and streamed, with
  * `custom_tool_call_input` events); `namespace` tools inside an `additional_tools` item reach it
  * flattened and come back with their namespace; `web_search` and `tool_search` are dropped and
- * other hosted tools refused with a 400 naming them.
+ * other hosted tools refused with a 400 naming them; Claude's signed thinking comes back as a
+ * reasoning item's `encrypted_content` and reaches Anthropic again on the next turn.
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fakeSignature } from '../../testing/fake-anthropic-server.js';
 import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
 let keel: RecipeGateway;
@@ -260,5 +262,90 @@ describe('hosted tools', () => {
       param: 'tools.0.type',
     });
     expect(keel.upstream.requests).toHaveLength(0);
+  });
+});
+
+describe('reasoning items (include: reasoning.encrypted_content)', () => {
+  it("carry Claude's signed thinking back to an Anthropic upstream on the next turn, streamed or not", async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      { type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} }, strict: false },
+    ];
+    for (const stream of [false, true]) {
+      keel.claudeUpstream.enqueue({
+        thinking: 'The user wants a lookup.',
+        toolUses: [{ id: 'toolu_r1', name: 'lookup', input: {} }],
+      });
+      const body = {
+        model: 'claude',
+        input: 'Look it up',
+        tools,
+        reasoning: { effort: 'low' as const },
+        store: false,
+        include: ['reasoning.encrypted_content' as const],
+      };
+      const first = stream
+        ? await openai().responses.stream(body).finalResponse()
+        : await openai().responses.create(body);
+      expect(first.output.map((item) => item.type)).toEqual(['reasoning', 'function_call']);
+      const reasoning = first.output[0] as OpenAI.Responses.ResponseReasoningItem;
+      expect(reasoning.encrypted_content).toMatch(/^keel\.reasoning\.v1\./);
+      const thinking = (keel.claudeUpstream.requests.at(-1)?.body as Body).thinking;
+      expect(thinking).toMatchObject({ type: 'enabled' });
+
+      keel.claudeUpstream.enqueue({ text: 'Found it.' });
+      await openai().responses.create({
+        ...body,
+        input: [
+          { role: 'user', content: 'Look it up' },
+          ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+          { type: 'function_call_output', call_id: 'toolu_r1', output: 'found' },
+        ],
+      });
+      const messages = lastBody(keel.claudeUpstream).messages as Body[];
+      expect(messages[1]).toEqual({
+        role: 'assistant',
+        content: [
+          {
+            type: 'thinking',
+            thinking: 'The user wants a lookup.',
+            signature: expect.any(String) as string,
+          },
+          { type: 'tool_use', id: 'toolu_r1', name: 'lookup', input: {} },
+        ],
+      });
+      // The signature is the one Anthropic gave, unchanged.
+      expect(messages[1]?.content[0].signature).toBe(fakeSignature('The user wants a lookup.'));
+    }
+  });
+
+  it('are left out of the answer without include, and stripped toward an OpenAI upstream', async () => {
+    keel.claudeUpstream.enqueue({ thinking: 'Hmm.', text: 'Hi.' });
+    const plain = await openai().responses.create({
+      model: 'claude',
+      input: 'Hi',
+      reasoning: { effort: 'low' },
+    });
+    expect(plain.output.map((item) => item.type)).toEqual(['message']);
+
+    keel.claudeUpstream.enqueue({ thinking: 'Hmm.', text: 'Hi.' });
+    const first = await openai().responses.create({
+      model: 'claude',
+      input: 'Hi',
+      include: ['reasoning.encrypted_content'],
+    });
+    keel.upstream.enqueue({ content: 'Hello again.' });
+    await openai().responses.create({
+      model: 'fast',
+      input: [
+        { role: 'user', content: 'Hi' },
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+        { role: 'user', content: 'Again' },
+      ],
+    });
+    expect(lastBody(keel.upstream).messages).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hi.' },
+      { role: 'user', content: 'Again' },
+    ]);
   });
 });

@@ -12,6 +12,7 @@ import {
   RESPONSES_WIRE_FIELDS,
   toResponse,
 } from './responses-format.js';
+import { decodeReasoning, encodeReasoning } from './responses-reasoning.js';
 import { CUSTOM_TOOL_PARAMETERS } from './responses-tools.js';
 import { classifyGatewayError } from './gateway-http-errors.js';
 
@@ -529,5 +530,64 @@ describe('what the Codex CLI sends besides its tools', () => {
     );
     expect(refusal({ text: { verbosity: 'loud' } }).param).toBe('text.verbosity');
     expect(refusal({ reasoning: { summary: 'detailed' } }).param).toBe('reasoning.summary');
+  });
+});
+
+describe('reasoning items', () => {
+  const blocks = [
+    { type: 'thinking' as const, text: 'Think.', signature: 'sig-1' },
+    { type: 'redacted_thinking' as const, data: 'opaque' },
+  ];
+
+  it("answer a model's reasoning blocks as one reasoning item when include asks, streamed in order", () => {
+    const identity = identityOf({ include: ['reasoning.encrypted_content'] });
+    const answer = { ...answerOf([], 'Done.'), finishReason: 'stop' as const };
+    answer.message.reasoning = blocks;
+    const [item] = toResponse(answer, identity).output as Array<Record<string, unknown>>;
+    expect(item).toMatchObject({ id: 'rs_abc', type: 'reasoning', summary: [] });
+    expect(decodeReasoning(item!.encrypted_content as string)).toEqual(blocks);
+    expect((toResponse(answer, identityOf({})).output as unknown[]).length).toBe(1);
+
+    const encoder = createResponsesEventEncoder(identity);
+    const events = eventsOf([
+      encoder.start(),
+      encoder.encode({ type: 'reasoning-delta', index: 0, kind: 'thinking', text: 'Thi' }),
+      encoder.encode({ type: 'reasoning-delta', index: 0, text: 'nk.' }),
+      encoder.encode({ type: 'reasoning-delta', index: 0, signature: 'sig-1' }),
+      encoder.encode({ type: 'reasoning-delta', index: 1, kind: 'redacted_thinking', data: 'opaque' }),
+      encoder.encode({ type: 'text-delta', text: 'Done.' }),
+      encoder.encode({ type: 'finish', response: answer }),
+    ]);
+    const done = events.filter((event) => event.type === 'response.output_item.done');
+    expect(done.map((event) => (event.item as { type: string }).type)).toEqual(['reasoning', 'message']);
+    expect(decodeReasoning((done[0]!.item as { encrypted_content: string }).encrypted_content)).toEqual(
+      blocks,
+    );
+  });
+
+  it("hand Keel's reasoning item back as the assistant turn's reasoning, first", () => {
+    const { request } = parseResponsesRequest({
+      model: 'claude',
+      input: [
+        { role: 'user', content: 'Hi' },
+        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: encodeReasoning(blocks) },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] },
+        { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'c1', output: 'ok' },
+      ],
+    });
+    expect(request.messages.slice(1, 2)).toEqual([
+      {
+        role: 'assistant',
+        content: 'Checking.',
+        reasoning: blocks,
+        toolCalls: [{ id: 'c1', name: 'f', arguments: '{}' }],
+      },
+    ]);
+    // Not Keel's envelope, or not blocks: dropped.
+    expect(decodeReasoning('gAAAAB')).toBeUndefined();
+    expect(
+      decodeReasoning(`keel.reasoning.v1.${Buffer.from('[{"type":"x"}]').toString('base64')}`),
+    ).toBeUndefined();
   });
 });

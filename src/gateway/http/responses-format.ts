@@ -24,10 +24,12 @@ import type {
   ContentPart,
   Message,
   ModelResponse,
+  ReasoningBlock,
   ReasoningEffort,
   ResponseFormat,
   ToolCall,
   ToolChoice,
+  ModelStreamEvent,
   Usage,
 } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
@@ -40,6 +42,7 @@ import {
 } from './gateway-http-errors.js';
 import { toOpenAIError } from './openai-format.js';
 import { parseBodyPart, parseRequestBody } from './parse-request-body.js';
+import { decodeReasoning, encodeReasoning } from './responses-reasoning.js';
 import {
   createCustomInputStream,
   createToolCollector,
@@ -98,13 +101,12 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
   { field: 'context_management', reason: 'context management is not supported by this gateway.' },
   {
     field: 'include',
-    // The gateway returns no reasoning items, so asking for their encrypted content asks nothing
-    // it does not do (Codex and the AI SDK send it with store: false).
+    // Reasoning items carry their content (a model's signed thinking) when asked for, as Codex
+    // and the AI SDK ask with store: false (responses-reasoning.ts).
     harmless: (value) =>
       emptyArray(value) ||
       (Array.isArray(value) && value.every((item) => item === 'reasoning.encrypted_content')),
-    reason:
-      'no extra output data (include) is supported by this gateway, but reasoning.encrypted_content (no reasoning items are returned).',
+    reason: 'no extra output data (include) is supported by this gateway, but reasoning.encrypted_content.',
   },
   { field: 'max_tool_calls', reason: 'max_tool_calls is not supported by this gateway.' },
   { field: 'top_logprobs', harmless: (value) => value === 0, reason: 'logprobs are not supported.' },
@@ -203,6 +205,12 @@ const functionCallOutputItem = z.object({
   status: z.string().nullish(),
   call_id: z.string().min(1),
   output: z.union([z.string(), z.array(contentPart)]),
+});
+
+const reasoningItem = z.object({
+  type: z.literal('reasoning'),
+  id: z.string().nullish(),
+  encrypted_content: z.string().nullish(),
 });
 
 /** Tools declared in the conversation (Codex's default mode): added to the request's tools. */
@@ -319,6 +327,8 @@ export interface ResponsesEcho {
   reasoningEffort: ReasoningEffort | null;
   /** Each upstream tool name and the declared tool it stands for, to answer in the caller's terms. */
   toolNames: ResponsesToolNames;
+  /** `include` asks for `reasoning.encrypted_content`: reasoning blocks come back as reasoning items. */
+  includeReasoning: boolean;
 }
 
 /**
@@ -371,8 +381,15 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
       parallelToolCalls: parsed.parallel_tool_calls ?? true,
       reasoningEffort: effort ?? null,
       toolNames: tools.names,
+      includeReasoning: includesReasoning(body),
     },
   };
+}
+
+/** Whether the body's `include` asks for reasoning items' encrypted content. */
+function includesReasoning(body: unknown): boolean {
+  const include = (body as { include?: unknown }).include;
+  return Array.isArray(include) && include.includes('reasoning.encrypted_content');
 }
 
 const EFFORTS: readonly ReasoningEffort[] = ['minimal', 'low', 'medium', 'high'];
@@ -424,8 +441,9 @@ export function inResponsesTerms(error: unknown): unknown {
  * Input items in order; a tool call joins the assistant message just before it. Custom tool calls
  * become calls of their function stand-in, namespaced calls take their flattened name
  * (responses-tools.ts). `additional_tools` items add their tools to the request's. `reasoning`
- * items are dropped: their encrypted content is readable only by OpenAI's Responses service,
- * which no upstream of this gateway speaks, and Keel itself returns none.
+ * items Keel wrote carry a model's reasoning blocks back (responses-reasoning.ts); others are
+ * dropped: their encrypted content is readable only by OpenAI's Responses service, which no
+ * upstream of this gateway speaks.
  */
 function appendItems(messages: Message[], items: unknown[], tools: ToolCollector): void {
   const toolNames = new Map<string, string>();
@@ -444,7 +462,14 @@ function appendItems(messages: Message[], items: unknown[], tools: ToolCollector
         `${param}.type`,
         'unsupported_item',
       );
-    if (type === 'reasoning') continue;
+    if (type === 'reasoning') {
+      const item = parseBodyPart(reasoningItem, raw, param);
+      // Keel's own (a model's signed thinking) opens the assistant turn it came with; anyone
+      // else's (OpenAI's encrypted content) no upstream here can read, so it is dropped.
+      const reasoning = item.encrypted_content == null ? undefined : decodeReasoning(item.encrypted_content);
+      if (reasoning !== undefined) messages.push({ role: 'assistant', content: '', reasoning });
+      continue;
+    }
     if (type === 'additional_tools') {
       tools.add(parseBodyPart(additionalToolsItem, raw, param).tools, `${param}.tools`);
       continue;
@@ -473,7 +498,11 @@ function appendItems(messages: Message[], items: unknown[], tools: ToolCollector
         continue;
       }
       const content = textOf(item.content, `${param}.content`);
+      const last = messages.at(-1);
       if (item.role === 'system' || item.role === 'developer') messages.push({ role: 'system', content });
+      // The text of a turn whose reasoning came just before.
+      else if (last?.role === 'assistant' && last.content === '' && last.toolCalls === undefined)
+        last.content = content;
       else messages.push({ role: 'assistant', content });
     }
   }
@@ -617,6 +646,16 @@ function messageItemOf(id: string, text: string, status: string): OutputItem {
   };
 }
 
+/** A reasoning item: its blocks as Keel's `encrypted_content`, no summary (none is made). */
+function reasoningItemOf(id: string, blocks: readonly ReasoningBlock[], status: string): OutputItem {
+  return {
+    id,
+    type: 'reasoning',
+    summary: [],
+    ...(status === 'in_progress' ? {} : { encrypted_content: encodeReasoning(blocks) }),
+  };
+}
+
 function outputTextOf(text: string): Record<string, unknown> {
   return { type: 'output_text', text, annotations: [], logprobs: [] };
 }
@@ -711,6 +750,8 @@ function responseObject(
 export function toResponse(response: ModelResponse, identity: ResponseIdentity): Record<string, unknown> {
   const suffix = identity.id.slice('resp_'.length);
   const output: OutputItem[] = [];
+  const reasoning = identity.echo.includeReasoning ? (response.message.reasoning ?? []) : [];
+  if (reasoning.length > 0) output.push(reasoningItemOf(`rs_${suffix}`, reasoning, 'completed'));
   if (response.message.content !== '')
     output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
   const names = identity.echo.toolNames;
@@ -719,6 +760,13 @@ export function toResponse(response: ModelResponse, identity: ResponseIdentity):
   return responseObject(identity, { ...statusOf(response), output, usage: usageOf(response.usage) });
 }
 
+interface StreamedReasoning {
+  kind: 'reasoning';
+  outputIndex: number;
+  id: string;
+  blocks: ReasoningBlock[];
+  open: boolean;
+}
 interface StreamedMessage {
   kind: 'message';
   outputIndex: number;
@@ -751,16 +799,58 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
   let sequence = 0;
   const event = (type: string, data: Record<string, unknown>): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: sequence++ })}\n\n`;
-  const items: Array<StreamedMessage | StreamedCall> = [];
+  const items: Array<StreamedReasoning | StreamedMessage | StreamedCall> = [];
+  let reasoning: StreamedReasoning | undefined;
   const calls = new Map<number, StreamedCall>();
   let message: StreamedMessage | undefined;
   let messages = 0;
   const names = identity.echo.toolNames;
 
-  const itemOf = (item: StreamedMessage | StreamedCall, status: string): OutputItem =>
-    item.kind === 'message'
-      ? messageItemOf(item.id, item.text, status)
-      : toolCallItemOf(item.id, item.call, status, names);
+  const itemOf = (item: StreamedReasoning | StreamedMessage | StreamedCall, status: string): OutputItem =>
+    item.kind === 'reasoning'
+      ? reasoningItemOf(item.id, item.blocks, status)
+      : item.kind === 'message'
+        ? messageItemOf(item.id, item.text, status)
+        : toolCallItemOf(item.id, item.call, status, names);
+
+  /** A reasoning block's pieces, gathered into one reasoning item (sent whole when it closes). */
+  const reasoningDelta = (delta: Extract<ModelStreamEvent, { type: 'reasoning-delta' }>): string => {
+    if (!identity.echo.includeReasoning) return '';
+    let out = '';
+    if (reasoning === undefined) {
+      reasoning = {
+        kind: 'reasoning',
+        outputIndex: items.length,
+        id: `rs_${suffix}`,
+        blocks: [],
+        open: true,
+      };
+      items.push(reasoning);
+      out += event('response.output_item.added', {
+        output_index: reasoning.outputIndex,
+        item: itemOf(reasoning, 'in_progress'),
+      });
+    }
+    if (!reasoning.open) return out;
+    if (delta.kind === 'thinking')
+      reasoning.blocks[delta.index] = { type: 'thinking', text: '', signature: '' };
+    else if (delta.kind === 'redacted_thinking')
+      reasoning.blocks[delta.index] = { type: 'redacted_thinking', data: '' };
+    const block = reasoning.blocks[delta.index];
+    if (block?.type === 'thinking') {
+      block.text += delta.text ?? '';
+      block.signature += delta.signature ?? '';
+    } else if (block?.type === 'redacted_thinking') block.data += delta.data ?? '';
+    return out;
+  };
+  const closeReasoning = (): string => {
+    if (reasoning?.open !== true) return '';
+    reasoning.open = false;
+    return event('response.output_item.done', {
+      output_index: reasoning.outputIndex,
+      item: itemOf(reasoning, 'completed'),
+    });
+  };
 
   const closeMessage = (): string => {
     if (message === undefined) return '';
@@ -775,7 +865,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     );
   };
   const text = (delta: string): string => {
-    let out = '';
+    let out = closeReasoning();
     if (message === undefined) {
       message = {
         kind: 'message',
@@ -814,7 +904,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     let out = '';
     let streamed = calls.get(index);
     if (streamed === undefined) {
-      out += closeMessage();
+      out += closeReasoning() + closeMessage();
       streamed = {
         kind: 'call',
         outputIndex: items.length,
@@ -880,13 +970,27 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
         case 'text-delta':
           return modelEvent.text === '' ? '' : text(modelEvent.text);
         case 'reasoning-delta':
-          // Anthropic's thinking blocks cannot become reasoning items OpenAI would read back.
-          return '';
+          return reasoningDelta(modelEvent);
         case 'tool-call-delta':
           return callDelta(modelEvent.index, modelEvent.id, modelEvent.name, modelEvent.argumentsDelta);
         case 'finish': {
           const { response } = modelEvent;
           let out = '';
+          // An answer that streamed no reasoning (a cached one) still hands it over, first.
+          if (reasoning === undefined && identity.echo.includeReasoning)
+            for (const [index, block] of (response.message.reasoning ?? []).entries())
+              out += reasoningDelta(
+                block.type === 'thinking'
+                  ? {
+                      type: 'reasoning-delta',
+                      index,
+                      kind: 'thinking',
+                      text: block.text,
+                      signature: block.signature,
+                    }
+                  : { type: 'reasoning-delta', index, kind: 'redacted_thinking', data: block.data },
+              );
+          out += closeReasoning();
           if (messages === 0 && response.message.content !== '') out += text(response.message.content);
           if (calls.size === 0)
             for (const [index, call] of (response.message.toolCalls ?? []).entries())
