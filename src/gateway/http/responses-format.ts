@@ -88,13 +88,13 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
   {
     field: 'reasoning.summary',
     // `auto` leaves it to the model whether to summarize (Codex sends it for models it does not
-    // know); the gateway returns no reasoning items, so no summary, which `auto` allows.
+    // know); the gateway makes no reasoning summaries, which `auto` allows.
     harmless: (value) => value === 'auto',
-    reason: 'this gateway returns no reasoning items, so no reasoning summaries (auto is accepted).',
+    reason: 'this gateway makes no reasoning summaries (auto is accepted).',
   },
   {
     field: 'reasoning.generate_summary',
-    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
+    reason: 'this gateway makes no reasoning summaries.',
   },
   { field: 'prompt_cache_retention', reason: 'prompt-cache retention is not passed to providers.' },
   { field: 'prompt_cache_options', reason: 'prompt-cache options are not passed to providers.' },
@@ -135,7 +135,8 @@ export const RESPONSES_FIELDS_DROPPED: readonly { field: string; reason: string 
   },
   {
     field: 'reasoning.context',
-    reason: "which turns' reasoning items OpenAI keeps; the gateway returns and forwards no reasoning items.",
+    reason:
+      "which turns' reasoning items OpenAI keeps; the caller sends back the reasoning items it wants carried.",
   },
   {
     field: 'prompt_cache_key',
