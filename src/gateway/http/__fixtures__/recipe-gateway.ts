@@ -1,6 +1,7 @@
 /**
  * A whole gateway for the client-recipe tests (docs/gateway.md): a listening server over PGlite,
- * an OpenAI-wire fake behind route `fast` and an Anthropic-wire fake behind route `claude`, and a
+ * an OpenAI-wire fake behind routes `fast` and `gpt-*` and an Anthropic-wire fake behind route
+ * `claude`, and a
  * Keel API key with the gateway scope. Only the tests use it.
  */
 import { createServer } from 'node:http';
@@ -78,6 +79,8 @@ export async function startRecipeGateway(options: RecipeGatewayOptions = {}): Pr
     ],
     routes: [
       { name: 'fast', deployments: ['fake-openai'] },
+      // The Codex CLI's own model names (its default mode runs its default model).
+      { name: 'gpt-*', deployments: ['fake-openai'] },
       { name: 'claude', deployments: ['fake-claude'] },
     ],
     retry: { attemptsPerDeployment: 1 },
