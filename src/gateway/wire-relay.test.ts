@@ -116,12 +116,21 @@ beforeAll(async () => {
         apiKeyEnv: 'UP_KEY',
       },
       { name: 'backup', provider: 'openai', model: 'gpt-4o-mini', languageModel: model(backupUrl) },
+      {
+        name: 'up-idle',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        baseURL: `${upstreamUrl}/v1`,
+        apiKeyEnv: 'UP_KEY',
+        timeouts: { idleMs: 300 },
+      },
     ],
     routes: [
       { name: 'chat', deployments: ['up'] },
       { name: 'chat-cached', deployments: ['up'], cache: true },
       { name: 'with-backup', deployments: ['up'], fallbacks: ['backup-route'] },
       { name: 'backup-route', deployments: ['backup'] },
+      { name: 'chat-idle', deployments: ['up-idle'] },
     ],
     retry: { attemptsPerDeployment: 1 },
   } as unknown as GatewayConfigInput;
@@ -335,6 +344,21 @@ describe('a relayed stream that fails', () => {
     expect(last.error.message).toContain('overloaded');
     expect(dataOf(text)).not.toContain('[DONE]');
     expect((await lastCall()).outcome).toBe('error');
+  });
+
+  it('silent past the idle timeout ends with a timeout error event, as on the event relay', async () => {
+    scripts.push({ frames: answerFrames().slice(0, 2), then: 'hang' });
+    const relayed = await post(relayBase, { model: 'chat-idle' });
+    const relayedCall = await lastCall();
+    calls.length = 0;
+    scripts.push({ frames: answerFrames().slice(0, 2), then: 'hang' });
+    const parsed = await post(eventBase, { model: 'chat-idle' });
+    const parsedCall = await lastCall();
+    expect(contentOf(relayed.text)).toBe('Hello');
+    expect(dataOf(relayed.text)).not.toContain('[DONE]');
+    expect(dataOf(relayed.text).at(-1)).toBe(dataOf(parsed.text).at(-1));
+    expect(relayedCall.error?.code).toBe('upstream_idle_timeout');
+    expect(comparable(relayedCall)).toEqual(comparable(parsedCall));
   });
 
   it('stops the upstream at once when the caller leaves, outcome cancelled', async () => {
