@@ -555,7 +555,8 @@ function pipeWire(
         }
         return more;
       },
-      drained: () => drained(response),
+      // A caller already gone never drains: the relay then reads on, and its read fails at once.
+      drained: () => (response.destroyed ? Promise.resolve() : drained(response)),
       end(answer) {
         response.end(writer.end(answer));
         resolve();
