@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/keel-error.js';
-import type { ModelRequest, ModelResponse, ModelStreamEvent, Usage } from '../model/model.js';
+import type { ModelRequest, ModelResponse, ModelStreamEvent, Usage, WireStream } from '../model/model.js';
 
 /** A model call through the gateway: the route name plus a provider-neutral request. */
 export interface GatewayRequest extends ModelRequest {
@@ -93,6 +93,38 @@ export interface GatewayStream {
   done: Promise<CallMeta>;
 }
 
+/**
+ * A streamed call whose upstream speaks the caller's wire format: its events' bytes are relayed as
+ * they are (the HTTP layer writes them, adjusting only what its answers always carry: see
+ * docs/gateway.md, "Stream relay"), while the gateway reads each one beside for usage, the
+ * complete answer and errors. Fallback, budgets, records and the cache are as for a
+ * {@link GatewayStream}.
+ */
+export interface GatewayWireStream {
+  meta: GatewayStream['meta'];
+  /** The wire format of the events' data. */
+  wire: WireStream['wire'];
+  /** Starts the relay, once: the events read before the first byte, then the rest as they come. */
+  relay(sink: WireSink): void;
+  /** Complete once the stream ended (usage, cost, latency, outcome). */
+  done: Promise<CallMeta>;
+}
+
+/** Where a relayed stream goes: the writer of the caller's answer. */
+export interface WireSink {
+  /**
+   * One upstream event: its data as sent and its JSON value. Returns false when the caller's
+   * connection is full, and the relay reads no more until `drained` settles.
+   */
+  event(data: string, value: unknown): boolean;
+  /** Settles once the caller's connection takes more (or closed). */
+  drained(): Promise<void>;
+  /** The upstream's answer is complete (its usage trusted or estimated). */
+  end(answer: ModelResponse): void;
+  /** The stream failed after its first byte, or the caller went away. */
+  fail(error: unknown): void;
+}
+
 /** An embeddings request through the gateway. */
 export interface EmbeddingRequest {
   model: string;
@@ -128,6 +160,15 @@ export interface TokenCount {
 export interface Gateway {
   generate(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayResult>;
   stream(request: GatewayRequest, options?: GatewayCallOptions): Promise<GatewayStream>;
+  /**
+   * As `stream`, but when the deployment that answers speaks `wire` the stream's bytes are
+   * relayed (a {@link GatewayWireStream}); otherwise a {@link GatewayStream} as `stream` returns.
+   */
+  streamWire?(
+    request: GatewayRequest,
+    options: GatewayCallOptions,
+    wire: WireStream['wire'],
+  ): Promise<GatewayStream | GatewayWireStream>;
   embed(request: EmbeddingRequest, options?: GatewayCallOptions): Promise<EmbeddingResult>;
   /**
    * The request's input tokens for its route, without generating: exact from the first deployment

@@ -6,11 +6,11 @@
  * The pieces, one file each: parse-gateway-config (validation), gateway-deployment (models,
  * timeouts, breaker and limits of a deployment), router (route → ordered plan), call-runner (the
  * attempt loop: breaker, limits, clocks, retry policy, budget), stream-relay (a stream after its
- * first event), response-cache-layers (LRU + shared cache). This file wires them and holds the
+ * first event), wire-relay (the same, its bytes relayed to a caller of the upstream's wire format), response-cache-layers (LRU + shared cache). This file wires them and holds the
  * three kinds of call.
  */
 import { ModelOutputError, UnsupportedFieldError } from '../errors/model-errors.js';
-import type { ModelRequest } from '../model/model.js';
+import type { ModelRequest, ModelResponse, WireStream } from '../model/model.js';
 import { estimateRequestTokens, estimateTextTokens } from '../model/token-estimate.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createId as defaultCreateId, type IdGenerator } from '../util/ids.js';
@@ -30,12 +30,14 @@ import type {
   GatewayRequest,
   GatewayResult,
   GatewayStream,
+  GatewayWireStream,
   TokenCount,
 } from './gateway-types.js';
 import { parseGatewayConfig } from './parse-gateway-config.js';
 import { cacheKeyForCall, createResponseCacheLayers } from './response-cache-layers.js';
 import { createRouter } from './router.js';
 import { cachedStreamEvents, relayStream, type OpenedStream } from './stream-relay.js';
+import { openWireAttempt, relayWire, type OpenedWire } from './wire-relay.js';
 
 /** Options of {@link createGateway}. */
 export interface CreateGatewayOptions {
@@ -206,6 +208,62 @@ export function createGateway({
   const cacheKeyFor = (request: GatewayRequest, options: GatewayCallOptions): string | undefined =>
     cacheKeyForCall({ request, policy: router.route(request.model).cache, options });
 
+  /**
+   * A streamed call: a cache hit replayed, else the plan tried until a deployment's first event
+   * arrived. A deployment whose model speaks `wire` is opened for the byte relay (`wire-relay.ts`),
+   * any other for the event relay (`stream-relay.ts`); without `wire`, always the event relay.
+   */
+  const openStream = async (
+    request: GatewayRequest,
+    options: GatewayCallOptions,
+    wire: WireStream['wire'] | undefined,
+  ): Promise<GatewayStream | GatewayWireStream> => {
+    const { call, plan } = begin({
+      route: request.model,
+      options,
+      kind: 'chat',
+      estimateTokens: chatEstimate(request),
+    });
+    try {
+      const capable = capablePlan(plan, request);
+      const key = cacheKeyFor(request, options);
+      const hit = key === undefined ? undefined : await responses.get(key);
+      if (hit !== undefined) {
+        const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
+        // No attempt was made: `attempts` is 0 and `cached` true, as the call's meta says.
+        const { route, deployment, provider, model, attempts, cached } = meta;
+        return {
+          meta: { route, deployment, provider, model, attempts, cached },
+          events: asAsync(cachedStreamEvents(hit)),
+          done: Promise.resolve(meta),
+        };
+      }
+      const attempt = await runner.open(
+        call,
+        capable,
+        async (deployment, timeouts): Promise<OpenedStream | OpenedWire> => {
+          const model = deployment.languageModel;
+          if (wire !== undefined && model.wire === wire && model.openWireStream !== undefined) {
+            const upstream = await model.openWireStream(request, { signal: timeouts.signal });
+            return openWireAttempt(upstream, timeouts.signal);
+          }
+          const upstream = model.stream(request, { signal: timeouts.signal });
+          const iterator = upstream[Symbol.asyncIterator]();
+          const first = await iterator.next();
+          if (first.done === true) throw emptyStreamError(deployment.name);
+          return { iterator, first: first.value };
+        },
+      );
+      const onAnswer =
+        key === undefined ? undefined : (response: ModelResponse) => responses.set(key, response);
+      const { value } = attempt;
+      if ('reader' in value) return relayWire({ runner, call, attempt: { ...attempt, value }, onAnswer });
+      return relayStream({ runner, call, attempt: { ...attempt, value }, onAnswer });
+    } catch (error) {
+      throw failed(call, error);
+    }
+  };
+
   return {
     async generate(request, options = {}): Promise<GatewayResult> {
       const { call, plan } = begin({
@@ -236,48 +294,9 @@ export function createGateway({
       }
     },
 
-    async stream(request, options = {}): Promise<GatewayStream> {
-      const { call, plan } = begin({
-        route: request.model,
-        options,
-        kind: 'chat',
-        estimateTokens: chatEstimate(request),
-      });
-      try {
-        const capable = capablePlan(plan, request);
-        const key = cacheKeyFor(request, options);
-        const hit = key === undefined ? undefined : await responses.get(key);
-        if (hit !== undefined) {
-          const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
-          // No attempt was made: `attempts` is 0 and `cached` true, as the call's meta says.
-          const { route, deployment, provider, model, attempts, cached } = meta;
-          return {
-            meta: { route, deployment, provider, model, attempts, cached },
-            events: asAsync(cachedStreamEvents(hit)),
-            done: Promise.resolve(meta),
-          };
-        }
-        const attempt = await runner.open(
-          call,
-          capable,
-          async (deployment, timeouts): Promise<OpenedStream> => {
-            const upstream = deployment.languageModel.stream(request, { signal: timeouts.signal });
-            const iterator = upstream[Symbol.asyncIterator]();
-            const first = await iterator.next();
-            if (first.done === true) throw emptyStreamError(deployment.name);
-            return { iterator, first: first.value };
-          },
-        );
-        return relayStream({
-          runner,
-          call,
-          attempt,
-          ...(key === undefined ? {} : { onAnswer: (response) => responses.set(key, response) }),
-        });
-      } catch (error) {
-        throw failed(call, error);
-      }
-    },
+    stream: (request, options = {}) => openStream(request, options, undefined) as Promise<GatewayStream>,
+
+    streamWire: (request, options, wire) => openStream(request, options, wire),
 
     async countTokens(request, options = {}): Promise<TokenCount> {
       const plan = capablePlan(router.plan(request.model), request);

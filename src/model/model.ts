@@ -3,6 +3,7 @@
  * `LanguageModel`; the agent loop and (later) the gateway only ever talk to this interface.
  * Messages and tool calls use a provider-neutral shape; adapters translate at their wire.
  */
+import type { ServerSentEvent } from './sse.js';
 
 /** A tool call requested by the model. `arguments` is the raw JSON text the model produced. */
 export interface ToolCall {
@@ -324,6 +325,40 @@ export interface LanguageModel {
   countTokens?(request: ModelRequest, options?: ModelCallOptions): Promise<number>;
   generate(request: ModelRequest, options?: ModelCallOptions): Promise<ModelResponse>;
   stream(request: ModelRequest, options?: ModelCallOptions): AsyncIterable<ModelStreamEvent>;
+  /** The wire format of `openWireStream`'s events; set exactly when that method is. */
+  readonly wire?: WireStream['wire'];
+  /**
+   * Opens a stream whose server-sent events a gateway may relay as they are to a caller of the
+   * same wire format, reading each one beside (see {@link WireStream}). Models without it are
+   * only streamed through `stream`. Resolves once the upstream answered 2xx with an event stream.
+   */
+  openWireStream?(request: ModelRequest, options?: ModelCallOptions): Promise<WireStream>;
+}
+
+/**
+ * A provider's event stream as its bytes, for a relay to a caller of the same wire format, with a
+ * reader that validates each event and folds it into the answer as `stream` would: what the
+ * relay must know (usage, the complete answer, errors) comes from it, the bytes from `body`.
+ */
+export interface WireStream {
+  /** The events' format: OpenAI chat-completion chunks. */
+  readonly wire: 'openai-chat';
+  /** `provider model`, the prefix of output error messages. */
+  readonly label: string;
+  /** The upstream's body as it arrives (server-sent events ending with `data: [DONE]`). */
+  readonly body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+  /**
+   * Reads one event's data. An error event is a ProviderError, bad data a ModelOutputError, as
+   * `stream` throws them. Returns the data's JSON value as sent and how many stream events it
+   * made (`stream` would have yielded), or undefined for an event passed over.
+   */
+  read(event: ServerSentEvent): { value: unknown; events: number } | undefined;
+  /** What a failure reading `body` is, as `stream` would throw it (a network failure: a retryable ProviderError). */
+  failure(thrown: unknown): unknown;
+  /** True once the answer's terminal event was read (a body may end without `[DONE]` then). */
+  isComplete(): boolean;
+  /** The complete answer, usage trusted or estimated as `stream`'s `finish` carries it. */
+  finish(): ModelResponse;
 }
 
 /** An embedding model. Like `LanguageModel`, implementations never retry on their own. */

@@ -104,14 +104,12 @@ export interface ReadJsonOptions<Schema extends z.ZodType> extends ReadResponseO
   expected: string;
 }
 
-/** Options of {@link ProviderHttp.readEvents}. */
-export interface ReadEventsOptions<Schema extends z.ZodType> extends ReadResponseOptions {
+/** How {@link ProviderHttp.readEventData} reads one event's data. */
+export interface EventReading<Schema extends z.ZodType> {
   /** Validates each event's data. */
   schema: Schema;
   /** What the provider's stream is made of, in error messages: `chunk` or `event`. */
   itemName: string;
-  /** True once the adapter saw its own terminal event, so a stream ending without `[DONE]` is complete. */
-  isComplete: () => boolean;
   /** Events passed over unread (Anthropic's pings). Default: none. */
   isIgnored?: (event: ServerSentEvent) => boolean;
   /** Data passed over after the error check, before the schema (event types the adapter does not know). Default: all known. */
@@ -122,6 +120,19 @@ export interface ReadEventsOptions<Schema extends z.ZodType> extends ReadRespons
    * relay). It must accept only data the schema accepts and reads the same. Default: none.
    */
   isPlain?: (value: unknown) => value is z.output<Schema>;
+}
+
+/** Options of {@link ProviderHttp.readEvents}. */
+export interface ReadEventsOptions<Schema extends z.ZodType>
+  extends ReadResponseOptions, EventReading<Schema> {
+  /** True once the adapter saw its own terminal event, so a stream ending without `[DONE]` is complete. */
+  isComplete: () => boolean;
+}
+
+/** One event's data as {@link ProviderHttp.readEventData} read it: the JSON value as sent, and validated. */
+export interface EventData<Parsed> {
+  raw: unknown;
+  parsed: Parsed;
 }
 
 /** Options of {@link ProviderHttp.throwIfErrorBody}. */
@@ -152,6 +163,25 @@ export interface ProviderHttp {
    * stream a ModelOutputError. Events already buffered are not yielded after an abort.
    */
   readEvents<Schema extends z.ZodType>(options: ReadEventsOptions<Schema>): AsyncGenerator<z.output<Schema>>;
+  /**
+   * What a failure while reading a stream's body is: the abort's reason, a Keel error as it is,
+   * anything else a network failure (a retryable ProviderError without status).
+   */
+  streamFailure(error: unknown, signal: AbortSignal | undefined): unknown;
+  /**
+   * The body of a streaming answer. A plain JSON answer (an error body, or a server that ignored
+   * the stream flag) is a ProviderError or a ModelOutputError, as a missing body.
+   */
+  eventStreamBody(response: Response): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Reads one server-sent event's data: an error event or error body is a ProviderError, bad JSON
+   * or data the schema refuses a ModelOutputError (`stream_chunk_invalid`); undefined for an
+   * event passed over (`isIgnored`, `isKnown`).
+   */
+  readEventData<Schema extends z.ZodType>(
+    event: ServerSentEvent,
+    reading: EventReading<Schema>,
+  ): EventData<z.output<Schema>> | undefined;
   /** Throws a ProviderError when the value is the provider's error body. */
   throwIfErrorBody(options: ThrowIfErrorBodyOptions): void;
 }
@@ -272,16 +302,23 @@ export function createProviderHttp({
       return parsed.data;
     },
 
-    async *readEvents({
-      response,
-      signal,
-      schema,
-      itemName,
-      isComplete,
-      isIgnored = () => false,
-      isKnown = () => true,
-      isPlain,
-    }) {
+    async *readEvents({ response, signal, isComplete, ...reading }) {
+      const source = await http.eventStreamBody(response);
+      try {
+        for await (const event of readEventStream({ source, signal, label, isComplete })) {
+          // Events already buffered must not reach a consumer that aborted.
+          signal?.throwIfAborted();
+          const read = http.readEventData(event, reading);
+          if (read !== undefined) yield read.parsed;
+        }
+      } catch (error) {
+        throw http.streamFailure(error, signal);
+      }
+    },
+
+    streamFailure: (error, signal) => toTransportError({ error, signal, during: 'reading the stream' }),
+
+    async eventStreamBody(response) {
       const contentType = response.headers.get('content-type') ?? '';
       if (contentType.includes('json')) {
         // An error (or a server that ignored the stream flag) answering with a plain JSON body.
@@ -295,41 +332,35 @@ export function createProviderHttp({
       if (response.body === null) {
         throw new ModelOutputError(`${label}: the streaming response has no body.`, { provider, model });
       }
-      try {
-        for await (const event of readEventStream({ source: response.body, signal, label, isComplete })) {
-          // Events already buffered must not reach a consumer that aborted.
-          signal?.throwIfAborted();
-          if (isIgnored(event)) continue;
-          const json = parseJson(event.data);
-          http.throwIfErrorBody({
-            value: json.ok ? json.value : undefined,
-            always: event.event === 'error',
-            code: 'provider_stream_error',
-          });
-          if (!json.ok) {
-            throw new ModelOutputError(`${label}: a stream ${itemName} is not valid JSON.`, {
-              provider,
-              model,
-              reason: 'stream_chunk_invalid',
-            });
-          }
-          if (!isKnown(json.value)) continue;
-          if (isPlain?.(json.value) === true) {
-            yield json.value;
-            continue;
-          }
-          const parsed = schema.safeParse(json.value);
-          if (!parsed.success) {
-            throw new ModelOutputError(
-              `${label}: a stream ${itemName} is malformed: ${z.prettifyError(parsed.error)}`,
-              { provider, model, reason: 'stream_chunk_invalid' },
-            );
-          }
-          yield parsed.data;
-        }
-      } catch (error) {
-        throw toTransportError({ error, signal, during: 'reading the stream' });
+      return response.body;
+    },
+
+    readEventData(event, { schema, itemName, isIgnored, isKnown, isPlain }) {
+      if (isIgnored?.(event) === true) return undefined;
+      const json = parseJson(event.data);
+      http.throwIfErrorBody({
+        value: json.ok ? json.value : undefined,
+        always: event.event === 'error',
+        code: 'provider_stream_error',
+      });
+      if (!json.ok) {
+        throw new ModelOutputError(`${label}: a stream ${itemName} is not valid JSON.`, {
+          provider,
+          model,
+          reason: 'stream_chunk_invalid',
+        });
       }
+      const raw = json.value;
+      if (isKnown?.(raw) === false) return undefined;
+      if (isPlain?.(raw) === true) return { raw, parsed: raw };
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        throw new ModelOutputError(
+          `${label}: a stream ${itemName} is malformed: ${z.prettifyError(parsed.error)}`,
+          { provider, model, reason: 'stream_chunk_invalid' },
+        );
+      }
+      return { raw, parsed: parsed.data };
     },
 
     throwIfErrorBody({ value, always = false, code }) {

@@ -192,8 +192,25 @@ async function* readEvents({
     if (!released) await reader.cancel(signal?.reason);
   }
   if (doneData === undefined || isComplete?.() === true) return;
+  throw streamTruncatedError({ label, eventCount, doneData });
+}
+
+/**
+ * The error of an event stream that ended before its terminal event (`doneData` or the
+ * provider's own): a ModelOutputError, `details.reason` `stream_truncated`.
+ */
+export function streamTruncatedError({
+  label,
+  eventCount,
+  doneData = '[DONE]',
+}: {
+  /** Names the stream, e.g. `openai gpt-4o-mini`. */
+  label: string | undefined;
+  eventCount: number;
+  doneData?: string;
+}): ModelOutputError {
   const prefix = label === undefined ? '' : `${label}: `;
-  throw new ModelOutputError(
+  return new ModelOutputError(
     `${prefix}the event stream was truncated: it ended after ${eventCount} event(s) without a terminal event (${doneData} or a finish reason).`,
     { reason: 'stream_truncated', eventCount },
   );
@@ -205,7 +222,7 @@ const MAX_DRAIN_BYTES = 64 * 1024;
 const MAX_DRAIN_MS = 5_000;
 
 /** One pull interface over both kinds of byte source. */
-interface ChunkReader {
+export interface ChunkReader {
   read(): Promise<IteratorResult<Uint8Array>>;
   /** Stops the source (closing its connection). Settles even when a read never will. */
   cancel(reason: unknown): Promise<void>;
@@ -213,7 +230,8 @@ interface ChunkReader {
   drain(): void;
 }
 
-function openChunkReader(source: ByteSource): ChunkReader {
+/** Reads a byte source chunk by chunk (see {@link ChunkReader}). */
+export function openChunkReader(source: ByteSource): ChunkReader {
   if (isReadableStream(source)) {
     const reader = source.getReader();
     return {

@@ -22,6 +22,7 @@ import type {
   ModelStreamEvent,
   Usage,
   UsageInvalidReason,
+  WireStream,
 } from './model.js';
 import { estimateAnswerTokens, estimateRequestTokens } from './token-estimate.js';
 
@@ -143,6 +144,20 @@ export function withTrustedUsageModel(model: LanguageModel): LanguageModel {
           : event;
       }
     },
+    // A relayed stream's answer is checked as a streamed one's.
+    ...(model.wire === undefined || model.openWireStream === undefined
+      ? {}
+      : {
+          wire: model.wire,
+          async openWireStream(request: ModelRequest, options?: ModelCallOptions): Promise<WireStream> {
+            const stream = await (model.openWireStream as NonNullable<LanguageModel['openWireStream']>)(
+              request,
+              options,
+            );
+            const finish = () => withTrustedUsage({ response: stream.finish(), request, model: modelId });
+            return { ...stream, finish };
+          },
+        }),
   };
 }
 

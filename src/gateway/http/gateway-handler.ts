@@ -28,6 +28,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { KeelError } from '../../errors/keel-error.js';
+import type { WireStream } from '../../model/model.js';
 import { ModelOutputError } from '../../errors/model-errors.js';
 import { createId, type IdGenerator } from '../../util/ids.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
@@ -47,6 +48,7 @@ import type {
   GatewayRequest,
   GatewayResult,
   GatewayStream,
+  GatewayWireStream,
 } from '../gateway-types.js';
 import {
   createAnthropicEventEncoder,
@@ -61,6 +63,7 @@ import {
   modelNotFound,
   retryHeaders,
   type StreamEncoder,
+  type WireWriter,
 } from './gateway-http-errors.js';
 import {
   createResponsesEventEncoder,
@@ -69,6 +72,7 @@ import {
   toResponse,
 } from './responses-format.js';
 import {
+  createChatChunkRelay,
   createChatCompletionChunkEncoder,
   parseChatCompletionRequest,
   parseEmbeddingsRequest,
@@ -209,7 +213,12 @@ export function createGatewayRoutes({
     endpoint: 'chat' | 'messages' | 'responses',
     call: { request: GatewayRequest; stream: boolean },
     attribution: CallAttribution,
-    wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
+    wire: {
+      body: (answer: GatewayResult['response']) => unknown;
+      encoder: () => StreamEncoder;
+      /** The caller's wire format for the byte relay, when this endpoint has one. */
+      relay?: { wire: WireStream['wire']; writer: () => WireWriter };
+    },
   ): Promise<void> {
     const options = optionsOf(request, caller, signal, endpoint, attribution);
     refuseHeldTenant(caller);
@@ -231,10 +240,15 @@ export function createGatewayRoutes({
         void hold?.settle(result.meta);
         return sendJson(response, 200, wire.body(result.response), requestId, metaHeaders(result.meta));
       }
-      const stream = await gateway.stream(sent, options);
+      const stream =
+        wire.relay !== undefined && gateway.streamWire !== undefined
+          ? await gateway.streamWire(sent, options, wire.relay.wire)
+          : await gateway.stream(sent, options);
       endWithStream(span, stream);
       settleWithStream(hold, stream);
-      return pipeStream(response, stream, wire.encoder(), requestId, signal);
+      if ('relay' in stream && wire.relay !== undefined)
+        return pipeWire(response, stream, wire.relay.writer(), requestId, signal);
+      return pipeStream(response, stream as GatewayStream, wire.encoder(), requestId, signal);
     } catch (error) {
       span?.end(callMetaOfError(error), error);
       void hold?.settle(callMetaOfError(error));
@@ -325,6 +339,10 @@ export function createGatewayRoutes({
         return answerCall({ request, response, caller, signal, requestId }, 'chat', call, attribution, {
           body: (answer) => toChatCompletion(answer, identity),
           encoder: () => createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage }),
+          relay: {
+            wire: 'openai-chat',
+            writer: () => createChatChunkRelay({ identity, includeUsage: call.includeUsage }),
+          },
         });
       },
     },
@@ -442,8 +460,11 @@ export function createGatewayRoutes({
 
 type WireFormat = 'openai' | 'anthropic';
 
+/** What a streamed call's span and budget wait for: its meta at first byte, then its end. */
+type StreamEnd = Pick<GatewayStream, 'meta' | 'done'>;
+
 /** Ends a streamed call's span when the stream ends (its usage and cost are known then). */
-function endWithStream(span: GatewayCallSpan | undefined, stream: GatewayStream): void {
+function endWithStream(span: GatewayCallSpan | undefined, stream: StreamEnd): void {
   if (span === undefined) return;
   stream.done.then(
     (meta) => span.end(meta),
@@ -452,7 +473,7 @@ function endWithStream(span: GatewayCallSpan | undefined, stream: GatewayStream)
 }
 
 /** Settles a streamed call's budget hold once the stream ended (its usage and cost are known then). */
-function settleWithStream(hold: GatewayBudgetHold | undefined, stream: GatewayStream): void {
+function settleWithStream(hold: GatewayBudgetHold | undefined, stream: StreamEnd): void {
   if (hold === undefined) return;
   stream.done.then(
     (meta) => hold.settle(meta),
@@ -469,17 +490,7 @@ async function pipeStream(
   signal: AbortSignal,
 ): Promise<void> {
   stream.done.catch(() => {});
-  // Cost and overhead are only known once the stream ended, after the headers left: the call
-  // record has them.
-  response.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-    'x-request-id': requestId,
-    'x-keel-deployment': stream.meta.deployment,
-    'x-keel-attempts': String(stream.meta.attempts),
-    'x-keel-cache': stream.meta.cached ? 'hit' : 'miss',
-  });
+  writeStreamHead(response, stream.meta, requestId);
   let unflushed = writeText(response, encoder.start());
   let finished = false;
   try {
@@ -517,6 +528,62 @@ async function pipeStream(
     }
     response.end(encoder.error(classifyGatewayError(error)));
   }
+}
+
+/**
+ * Relays a wire stream (the upstream's events in the caller's format) as server-sent events: each
+ * network read of the upstream is written as it is read, through the caller's `WireWriter`, with
+ * the same flush, back-pressure and error rules as {@link pipeStream}.
+ */
+function pipeWire(
+  response: ServerResponse,
+  stream: GatewayWireStream,
+  writer: WireWriter,
+  requestId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  stream.done.catch(() => {});
+  writeStreamHead(response, stream.meta, requestId);
+  let unflushed = 0;
+  return new Promise<void>((resolve) => {
+    stream.relay({
+      event(data, value) {
+        const text = writer.event(data, value);
+        if (text === '') return true;
+        unflushed += text.length;
+        const more = response.write(text);
+        if (unflushed >= FLUSH_BYTES) {
+          unflushed = 0;
+          flushNow(response);
+        }
+        return more;
+      },
+      // A caller already gone never drains: the relay then reads on, and its read fails at once.
+      drained: () => (response.destroyed ? Promise.resolve() : drained(response)),
+      end(answer) {
+        response.end(writer.end(answer));
+        resolve();
+      },
+      fail(error) {
+        if (signal.aborted || response.destroyed) response.destroy();
+        else response.end(writer.error(classifyGatewayError(error)));
+        resolve();
+      },
+    });
+  });
+}
+
+/** A stream's status and headers: cost and overhead are only known once it ended (the call record has them). */
+function writeStreamHead(response: ServerResponse, meta: GatewayStream['meta'], requestId: string): void {
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-request-id': requestId,
+    'x-keel-deployment': meta.deployment,
+    'x-keel-attempts': String(meta.attempts),
+    'x-keel-cache': meta.cached ? 'hit' : 'miss',
+  });
 }
 
 /**

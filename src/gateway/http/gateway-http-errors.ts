@@ -5,7 +5,7 @@
  * (OpenAI, Anthropic, Responses) turns a classification into its own error body in one function
  * of its own; nothing here or there decides a status.
  */
-import type { ModelStreamEvent } from '../../model/model.js';
+import type { ModelResponse, ModelStreamEvent } from '../../model/model.js';
 import {
   classifyError,
   HttpRequestError,
@@ -51,4 +51,17 @@ export interface StreamEncoder {
 /** The HTTP layer's classification, with the gateway's words for an unknown error. */
 export function classifyGatewayError(error: unknown): GatewayErrorClass {
   return classifyError(error, 'Internal error in the gateway.');
+}
+
+/**
+ * Writes a relayed stream (the upstream's events in the caller's own wire format) as the caller's
+ * server-sent events, adjusting only what the gateway's answers always carry.
+ */
+export interface WireWriter {
+  /** The caller's bytes for one upstream event's data and its JSON value ('' when none are due). */
+  event(data: string, value: unknown): string;
+  /** The end of a complete answer (its usage as the call recorded it, the end marker). */
+  end(answer: ModelResponse): string;
+  /** An error after the first byte: an error event, and no end-of-stream marker after it. */
+  error(errorClass: GatewayErrorClass): string;
 }

@@ -33,6 +33,7 @@ import {
   type GatewayErrorClass,
   type GatewayErrorKind,
   type StreamEncoder,
+  type WireWriter,
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
 
@@ -289,7 +290,7 @@ export function createChatCompletionChunkEncoder({
   identity: CompletionIdentity;
   includeUsage: boolean;
 }): StreamEncoder {
-  const envelope = `{"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
+  const envelope = chunkEnvelope(identity);
   const usageNull = includeUsage ? ',"usage":null' : '';
   const chunk = (delta: ChatChunkDelta, finishReason: string | null = null): string =>
     `data: ${envelope},"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}}]${usageNull}}\n\n`;
@@ -342,6 +343,89 @@ export function createChatCompletionChunkEncoder({
       }
     },
     error: (errorClass) => `data: ${JSON.stringify(toOpenAIError(errorClass))}\n\n`,
+  };
+}
+
+/** The start of every chunk the gateway sends: its answer id, `created` and the model the caller named. */
+function chunkEnvelope(identity: CompletionIdentity): string {
+  return `{"id":${JSON.stringify(identity.id)},"object":"chat.completion.chunk","created":${identity.created},"model":${JSON.stringify(identity.model)}`;
+}
+
+/** An OpenAI chunk's envelope as OpenAI (and most compatible servers) write it, first in the data. */
+/** How OpenAI ends a chunk when usage was asked for (and the chunk carries none). */
+const USAGE_NULL_END = ',"usage":null}';
+const UPSTREAM_ENVELOPE =
+  /^\{"id":"[^"\\]*","object":"chat\.completion\.chunk","created":\d+,"model":"[^"\\]*"/;
+
+/**
+ * Creates the writer of a relayed chat-completions stream (an OpenAI-wire upstream's chunks,
+ * `wire-relay.ts`). Each chunk leaves as the upstream wrote it, but for what every chunk of the
+ * gateway's carries: its envelope (`id`, `created`, and `model`, the name the caller asked for) is
+ * the gateway's, as in {@link createChatCompletionChunkEncoder}. With OpenAI's field order that is
+ * a splice of the first bytes; another order is re-serialized (same fields, envelope first).
+ * Usage is the gateway's to give: the upstream's usage chunk is held to the end and sent when the
+ * caller asked for usage and the call recorded the upstream's counts; when it recorded Keel's
+ * estimate instead (no usage, or impossible counts) the estimate is sent as the encoder sends it.
+ * A caller that did not ask gets no usage (nor `"usage": null` fields). Chunks without choices or
+ * usage (Azure's filter results) are not sent, as the encoder never sent them. The end marker and
+ * errors are the encoder's.
+ */
+export function createChatChunkRelay({
+  identity,
+  includeUsage,
+}: {
+  identity: CompletionIdentity;
+  includeUsage: boolean;
+}): WireWriter {
+  const envelope = chunkEnvelope(identity);
+  const encoder = createChatCompletionChunkEncoder({ identity, includeUsage });
+  let upstreamUsage: string | undefined;
+
+  /** The chunk's fields again, the gateway's envelope first, `usage` last (left out when undefined). */
+  const reserialize = (fields: Record<string, unknown>, usage: unknown): string => {
+    const { id: _id, object: _object, created: _created, model: _model, usage: _usage, ...rest } = fields;
+    const chunk: Record<string, unknown> = {
+      id: identity.id,
+      object: 'chat.completion.chunk',
+      created: identity.created,
+      model: identity.model,
+      ...rest,
+    };
+    if (usage !== undefined) chunk.usage = usage;
+    return JSON.stringify(chunk);
+  };
+  const withEnvelope = (data: string, fields: Record<string, unknown>, usage: unknown): string => {
+    const upstream = UPSTREAM_ENVELOPE.exec(data);
+    return upstream === null ? reserialize(fields, usage) : envelope + data.slice(upstream[0].length);
+  };
+
+  return {
+    event(data, value) {
+      const fields = value as Record<string, unknown>;
+      const { usage, choices } = fields;
+      const noChoices = !Array.isArray(choices) || choices.length === 0;
+      if (usage != null && noChoices) {
+        if (includeUsage) upstreamUsage = withEnvelope(data, fields, usage);
+        return '';
+      }
+      if (noChoices) return '';
+      // Usage inside a chunk with choices: the chunk goes without it, Keel's usage chunk ends the answer.
+      if (usage != null) return `data: ${reserialize(fields, includeUsage ? null : undefined)}\n\n`;
+      if (!includeUsage && usage === null) {
+        if (!data.endsWith(USAGE_NULL_END)) return `data: ${reserialize(fields, undefined)}\n\n`;
+        return `data: ${withEnvelope(`${data.slice(0, -USAGE_NULL_END.length)}}`, fields, undefined)}\n\n`;
+      }
+      return `data: ${withEnvelope(data, fields, usage)}\n\n`;
+    },
+    end(answer) {
+      if (!includeUsage) return 'data: [DONE]\n\n';
+      const usage =
+        upstreamUsage !== undefined && answer.usage.source === 'reported'
+          ? `data: ${upstreamUsage}\n\n`
+          : `data: ${envelope},"choices":[],"usage":${JSON.stringify(usageOf(answer.usage))}}\n\n`;
+      return `${usage}data: [DONE]\n\n`;
+    },
+    error: encoder.error,
   };
 }
 

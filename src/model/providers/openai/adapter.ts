@@ -20,6 +20,7 @@ import {
   type ModelResponse,
   type ModelStreamEvent,
   type ToolCall,
+  type WireStream,
 } from '../../model.js';
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import { OPENAI_CAPABILITIES } from './capabilities.js';
@@ -165,17 +166,51 @@ export function createOpenAICompatibleModel({
       for await (const chunk of http.readEvents({
         response,
         signal,
-        schema: chatCompletionChunkSchema,
-        isPlain: isPlainChatCompletionChunk,
-        itemName: 'chunk',
+        ...CHUNK_READING,
         isComplete: () => assembly.finishReason !== undefined,
       })) {
         yield* assembly.apply(chunk);
       }
       yield { type: 'finish', response: assembly.finish(http.label, provider, request) };
     },
+
+    wire: 'openai-chat',
+
+    async openWireStream(request: ModelRequest, options: ModelCallOptions = {}): Promise<WireStream> {
+      check(request);
+      const response = await http.post({
+        endpoint,
+        body: toRequestBody({ model, request, stream: true, maxTokensField, streamUsage }),
+        stream: true,
+        signal: options.signal,
+      });
+      const body = await http.eventStreamBody(response);
+      const assembly = createStreamAssembly(model);
+      return {
+        wire: 'openai-chat',
+        label: http.label,
+        body,
+        read(event) {
+          const read = http.readEventData(event, CHUNK_READING);
+          if (read === undefined) return undefined;
+          let events = 0;
+          for (const _ of assembly.apply(read.parsed)) events++;
+          return { value: read.raw, events };
+        },
+        failure: (thrown) => http.streamFailure(thrown, options.signal),
+        isComplete: () => assembly.finishReason !== undefined,
+        finish: () => assembly.finish(http.label, provider, request),
+      };
+    },
   };
 }
+
+/** How a chat-completion chunk is read, streamed or relayed. */
+const CHUNK_READING = {
+  schema: chatCompletionChunkSchema,
+  isPlain: isPlainChatCompletionChunk,
+  itemName: 'chunk',
+};
 
 /** Options of {@link createOpenAIEmbeddingModel}: the chat model's, without `maxTokensField` and `streamUsage`. */
 export interface OpenAIEmbeddingModelOptions extends Omit<
