@@ -100,6 +100,25 @@ const openAIUpstream: ClaudeUpstream = {
   toolResult: (word) => ({ role: 'tool', content: expect.stringContaining(word) as unknown }),
 };
 
+/** The recipe's environment, with the route as the model, a fresh home and the canary as proxy. */
+function recipeEnv({ home, route, env = {} }: { home: string; route: string; env?: Record<string, string> }) {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: home,
+    // The recipe:
+    ANTHROPIC_BASE_URL: keel.url,
+    ANTHROPIC_API_KEY: keel.key,
+    ANTHROPIC_MODEL: route,
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: route,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    ...env,
+    // The test's guard: anything bound elsewhere goes to the canary.
+    HTTPS_PROXY: canary.url,
+    HTTP_PROXY: canary.url,
+    NO_PROXY: '127.0.0.1,localhost',
+  };
+}
+
 /**
  * Has Claude Code read a fresh secret file through the gateway: the upstream first asks for a
  * `Read` of the file (after `thinking`, when given), then answers the final text. Returns the
@@ -127,21 +146,7 @@ async function readSecretWithClaude({
     ['-p', 'What is the word in secret.txt?', ...args, '--allowedTools', 'Read'],
     {
       cwd: work,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        // The recipe:
-        ANTHROPIC_BASE_URL: keel.url,
-        ANTHROPIC_API_KEY: keel.key,
-        ANTHROPIC_MODEL: upstream.route,
-        ANTHROPIC_DEFAULT_HAIKU_MODEL: upstream.route,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        ...env,
-        // The test's guard: anything bound elsewhere goes to the canary.
-        HTTPS_PROXY: canary.url,
-        HTTP_PROXY: canary.url,
-        NO_PROXY: '127.0.0.1,localhost',
-      },
+      env: recipeEnv({ home, route: upstream.route, env }),
     },
   );
   expect(result, result.stderr).toMatchObject({ code: 0 });
@@ -199,4 +204,39 @@ it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode completes a tool roun
   expect(call).toMatchObject({ tool_calls: [{ type: 'function', function: { name: 'Read' } }] });
   const id = (call?.tool_calls as { id: string }[])[0]?.id;
   expect(second?.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: id });
+}, 120_000);
+
+/** A 1×1 PNG. */
+const PIXEL_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+it(`Claude Code ${CLAUDE_CODE_VERSION} reads a PNG through the gateway: the image reaches an OpenAI-compatible upstream after the tool message`, async () => {
+  const home = tempDir('keel-claude-home-');
+  const work = tempDir('keel-claude-work-');
+  const png = join(work, 'pixel.png');
+  writeFileSync(png, Buffer.from(PIXEL_PNG, 'base64'));
+  const before = openAIUpstream.requests().length;
+  openAIUpstream.script(png, 'A single pixel.');
+  const result = await runClaude(['-p', 'What is in pixel.png?', '--allowedTools', 'Read'], {
+    cwd: work,
+    env: recipeEnv({ home, route: openAIUpstream.route }),
+  });
+  expect(result, result.stderr).toMatchObject({ code: 0 });
+  expect(result.stdout.trim()).toBe('A single pixel.');
+  const requests = openAIUpstream.requests().slice(before);
+  expect(requests).toHaveLength(2);
+  // Its Read answers with an image block in the tool_result: the tool message takes text alone on
+  // this wire, so the image follows it in a user message (the fake refuses it anywhere else).
+  const messages = (requests[1]?.body as { messages: { role: string; content: unknown }[] }).messages;
+  const tool = messages.findLastIndex((message) => message.role === 'tool');
+  expect(messages[tool + 1]).toMatchObject({
+    role: 'user',
+    content: expect.arrayContaining([
+      expect.objectContaining({
+        type: 'image_url',
+        image_url: { url: expect.stringMatching(/^data:image\/png;base64,/) as unknown },
+      }),
+    ]) as unknown,
+  });
+  expect(canary.outside).toEqual([]);
 }, 120_000);
