@@ -18,7 +18,7 @@ import { isKeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import { raceAbort } from '../util/race-abort.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { contentText, mediaParts, toolMediaCaption } from './content-parts.js';
+import { mediaParts, toolMediaCaption, toolResultText } from './content-parts.js';
 import {
   toAssistantMessage,
   type ContentPart,
@@ -417,7 +417,7 @@ function toPrompt(
         break;
       }
       case 'tool': {
-        const text = contentText(message.content);
+        const text = toolResultText(message.content);
         const part = {
           type: 'tool-result' as const,
           toolCallId: message.toolCallId,

@@ -43,6 +43,16 @@ export function toolMediaCaption({ name, toolCallId }: { name: string; toolCallI
   return `Attached to the result of ${name} (${toolCallId}):`;
 }
 
+/**
+ * A tool result's text on those wires: its text parts, or, for a result of media alone, where the
+ * media went (see {@link toolMediaCaption}).
+ */
+export function toolResultText(content: string | readonly ContentPart[]): string {
+  const text = contentText(content);
+  if (text === '' && mediaParts(content).length > 0) return 'The result is attached in the next message.';
+  return text;
+}
+
 /** A `data:` URL's media type and base64 payload; undefined for any other URL. */
 export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
   const match = /^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$/s.exec(url);

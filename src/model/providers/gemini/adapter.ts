@@ -319,7 +319,7 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
 }
 
 /** A system message given mid-conversation, as the text of a user part (Gemini has no system turn). */
-export function systemTextOf(content: string): string {
+function systemTextOf(content: string): string {
   return `<system>\n${content}\n</system>`;
 }
 

@@ -21,7 +21,7 @@ import {
   type ModelStreamEvent,
   type ToolCall,
 } from '../../model.js';
-import { contentText, mediaParts, toolMediaCaption } from '../../content-parts.js';
+import { mediaParts, toolMediaCaption, toolResultText } from '../../content-parts.js';
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import { OPENAI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
@@ -308,9 +308,6 @@ function toRequestBody({
   return body;
 }
 
-/** The content of a tool message whose result is media alone. */
-const MEDIA_NEXT = 'The result is attached in the next message.';
-
 /**
  * The messages in order, system messages where they stand. A tool message takes text alone on
  * this wire: the images and files of tool results go, in order, into one user message right after
@@ -365,8 +362,7 @@ function toWireMessage(message: Message): Record<string, unknown> {
       return {
         role: 'tool',
         tool_call_id: message.toolCallId,
-        // A result of media alone still says where it is (toWireMessages puts it there).
-        content: contentText(message.content) || (mediaParts(message.content).length > 0 ? MEDIA_NEXT : ''),
+        content: toolResultText(message.content),
       };
   }
 }
