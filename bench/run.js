@@ -2,12 +2,13 @@
 // Keel's benchmarks against its peers, run one after the other, printed as markdown tables.
 //
 //   npm run bench                      (at the root: builds Keel, then runs this)
-//   node bench/run.js [steps] [storage] [recovery] [gateway] [api] [analytics] [guards] [evals] [hot-limits]    (a subset; Keel must be built)
+//   node bench/run.js [steps] [storage] [recovery] [gateway] [coding-session] [api] [analytics] [guards] [evals] [hot-limits]    (a subset; Keel must be built)
 //
 // Each system runs in a child process of its own, in a database of its own on the local
-// Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), which
-// is dropped afterwards. The gateway benchmark needs Postgres only for Keel's gateway store (it
-// falls back to the embedded one). Results also go to bench/results/<time>.json.
+// Postgres (KEEL_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres), named
+// with this run's id (lib/db.js) and dropped afterwards: runs at once keep out of each other's
+// way. The gateway benchmarks need Postgres only for Keel's gateway store (they fall back to the
+// embedded one). Results also go to bench/results/<time>.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,18 @@ import { runChild } from './lib/child.js';
 import { median } from './lib/stats.js';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
-const ALL = ['steps', 'storage', 'recovery', 'gateway', 'api', 'analytics', 'guards', 'evals', 'hot-limits'];
+const ALL = [
+  'steps',
+  'storage',
+  'recovery',
+  'gateway',
+  'coding-session',
+  'api',
+  'analytics',
+  'guards',
+  'evals',
+  'hot-limits',
+];
 /** Benchmarks that cannot run without the local Postgres. */
 const NEED_POSTGRES = ['steps', 'storage', 'recovery', 'api', 'analytics', 'hot-limits'];
 /** One package per peer: when one is missing, bench/node_modules is out of date. */
@@ -483,6 +495,129 @@ async function benchGateway() {
   return { markdown: out.join('\n'), results: { ...systems, settings } };
 }
 
+async function benchCodingSession() {
+  const seconds = Number(process.env.KEEL_BENCH_SESSION_SECONDS ?? 5);
+  const warmup = Number(process.env.KEEL_BENCH_SESSION_WARMUP ?? 1);
+  const prewarm = Number(process.env.KEEL_BENCH_SESSION_PREWARM ?? 1.5);
+  // 8 cells (4 systems × 2 concurrencies) and 4 pre-warm cells, each with its load generator's
+  // start, plus start-up and each system's check replay: generous, for a machine others load.
+  const got = await runChild(join(BENCH, 'coding-session', 'measure.js'), [], {
+    timeoutMs: (8 * (seconds + warmup + 10) + 4 * (prewarm + 10) + 180) * 1000,
+  });
+  const title = '## Gateways under a recorded Claude Code session';
+  if (!got.systems)
+    return { markdown: `${title}\n\n${problem(got) ?? 'no result'}`, results: { measure: got } };
+  const { systems, concurrency, session } = got;
+  const keys = ['direct', 'bare', 'portkey', 'keel'].filter((k) => systems[k]);
+  const label = (key) => systems[key].system ?? key;
+  const cell = (key, c) => systems[key]?.cells?.[c];
+  const added = (key, c, pick) => {
+    const mine = cell(key, c);
+    const base = cell('direct', c);
+    if (key === 'direct' || !mine?.requests || !base?.requests) return undefined;
+    return pick(mine) - pick(base);
+  };
+  const cpu = (r) =>
+    typeof r.cpuUsPerRequest === 'number' ? Math.round(r.cpuUsPerRequest).toLocaleString('en-US') : '–';
+  const rows = [];
+  for (const c of concurrency) {
+    for (const key of keys) {
+      const r = cell(key, c);
+      const bad =
+        problem(systems[key]) ??
+        (!r
+          ? 'not measured'
+          : !r.requests
+            ? (problem(r) ??
+              `no answer in the window; ${r.errors} errors: ${(r.errorSample ?? '').slice(0, 100)}`)
+            : undefined);
+      if (bad) {
+        rows.push([c, label(key), bad, '', '', '', '', '', '', '', '']);
+        continue;
+      }
+      rows.push([
+        c,
+        label(key),
+        rps(r.rps),
+        cpu(r),
+        ms(r.ttfb.p50),
+        ms(r.latency.p50),
+        ms(r.latency.p95),
+        ms(
+          added(key, c, (x) => x.ttfb.p50),
+          true,
+        ),
+        ms(
+          added(key, c, (x) => x.latency.p50),
+          true,
+        ),
+        ms(
+          added(key, c, (x) => x.latency.p95),
+          true,
+        ),
+        r.errors ? `${r.errors}: ${(r.errorSample ?? '').slice(0, 80)}` : '0',
+      ]);
+    }
+  }
+  const out = [
+    title,
+    '',
+    `The Messages requests of a real Claude Code ${session.claudeCode} session (\`claude -p\` in its default mode: ` +
+      'extended thinking, its betas, context management, cache_control; coding-session/session.json, re-recorded by ' +
+      'coding-session/record.js) ' +
+      `fixing a bug in a small project: ${session.requests} requests of ${kib(session.requestBytes.min)} to ` +
+      `${kib(session.requestBytes.max)} (system prompt, tool definitions, growing history with thinking, tool ` +
+      'calls and results), each replayed with its exact body, headers and query, streamed. The fake ' +
+      `Anthropic upstream answers each turn with the recorded answer (${session.answerEvents} events, ` +
+      `${kib(session.answerBytes)} in all: thinking, text, tool calls). Closed loop, C keep-alive connections, ` +
+      'each walking the session round from its own starting turn, ' +
+      `${warmup} s warm-up + ${seconds} s per cell. Keel: \`keel gateway\`, \`POST /v1/messages\` to an ` +
+      'Anthropic deployment; Portkey: `/v1/messages`, provider `anthropic`; the bare proxy forwards the bytes. ' +
+      'Latency in ms to the last byte (TTFB: first body byte); added = through the gateway minus direct at the same C. ' +
+      "CPU µs/req = the system's own process CPU time over the cell, warm-up included, per answer (direct: the upstream's).",
+    '',
+    table(
+      [
+        'C',
+        'system',
+        'req/s',
+        'CPU µs/req',
+        'TTFB p50',
+        'p50',
+        'p95',
+        'added TTFB p50',
+        'added p50',
+        'added p95',
+        'errors',
+      ],
+      rows,
+    ),
+    '',
+  ];
+  const top = Math.max(...concurrency);
+  const measured = (key) => (cell(key, top)?.requests ? cell(key, top) : undefined);
+  const k = measured('keel');
+  const p = measured('portkey');
+  const b = measured('bare');
+  if (k && p)
+    out.push(
+      `Keel / Portkey at C = ${top}: **${fmt(k.rps / p.rps)}x** req/s` +
+        (typeof k.cpuUsPerRequest === 'number' && typeof p.cpuUsPerRequest === 'number'
+          ? `; CPU per request Keel / Portkey: ${fmt(k.cpuUsPerRequest / p.cpuUsPerRequest)}x`
+          : ''),
+    );
+  if (k && b) out.push('', `Keel / bare proxy at C = ${top}: **${fmt(k.rps / b.rps)}x** req/s`);
+  if (out.at(-1) !== '') out.push('');
+  out.push(
+    `Load average ${fmt(got.loadavg.start, 1)} → ${fmt(got.loadavg.end, 1)} on ${got.cpus} cores` +
+      (got.loadavg.start > got.cpus / 2
+        ? ': the machine was busy, read the CPU column rather than req/s.'
+        : '.'),
+  );
+  const settings = Object.fromEntries(Object.entries(got).filter(([key]) => key !== 'systems'));
+  return { markdown: out.join('\n'), results: { ...systems, settings } };
+}
+
 async function benchAnalytics() {
   // Seeding 100,000 runs and 1,000,000 steps takes 15-60 s, then about 7 queries × 17 runs.
   const got = await runChild(join(BENCH, 'analytics', 'measure.js'), [], { timeoutMs: 900_000 });
@@ -716,11 +851,16 @@ async function main() {
     process.exit(2);
   }
   installIfMissing();
-  const { BASE_URL, dropDatabase, listBenchDatabases } = await import('./lib/db.js');
-  let leftovers = [];
+  // This run's databases carry its id (lib/db.js), which its children inherit: a run drops its
+  // own when it ends, and at start only those of runs over an hour old whose process is gone.
+  const { BASE_URL, RUN_ID, dropDatabase, runDatabases, staleDatabases } = await import('./lib/db.js');
+  process.env.KEEL_BENCH_RUN_ID = RUN_ID;
+  let postgres = true;
+  let stale = [];
   try {
-    leftovers = await listBenchDatabases();
+    stale = await staleDatabases();
   } catch (error) {
+    postgres = false;
     const message = `Cannot reach Postgres at ${BASE_URL} (${error.message}).`;
     if (which.some((w) => NEED_POSTGRES.includes(w))) {
       console.error(`${message} Start it or set KEEL_BENCH_POSTGRES_URL.`);
@@ -728,7 +868,17 @@ async function main() {
     }
     console.error(`${message} Keel's gateway will use its embedded store.`);
   }
-  for (const db of leftovers) await dropDatabase(db);
+  for (const db of stale) await dropDatabase(db);
+  const dropOwn = async () => {
+    if (postgres) for (const db of await runDatabases()) await dropDatabase(db);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      void dropOwn()
+        .catch(() => {})
+        .finally(() => process.exit(130));
+    });
+  }
 
   const started = Date.now();
   const bench = {
@@ -736,6 +886,7 @@ async function main() {
     storage: benchStorage,
     recovery: benchRecovery,
     gateway: benchGateway,
+    'coding-session': benchCodingSession,
     api: benchApi,
     analytics: benchAnalytics,
     guards: benchGuards,
@@ -758,6 +909,9 @@ async function main() {
   console.log(
     `_${((Date.now() - started) / 1000).toFixed(0)} s in all. Figures vary ±10 % run to run: compare within one run._`,
   );
+
+  // What a child could not drop (killed, crashed).
+  await dropOwn().catch((error) => console.error(`dropping this run's databases: ${error.message}`));
 
   mkdirSync(join(BENCH, 'results'), { recursive: true });
   const file = join(BENCH, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

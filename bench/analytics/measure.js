@@ -8,20 +8,21 @@
 //
 // Settings: KEEL_BENCH_ANALYTICS_RUNS (default 100000; 10 steps each), KEEL_BENCH_ANALYTICS_REPS
 // (timed repetitions per query, default 15, after 2 untimed). The database
-// keel_bench_analytics_keel is created afresh and dropped at the end. Prints a markdown table and
+// keel_bench_analytics_keel_<run id> (lib/db.js) is created afresh and dropped at the end. Prints a markdown table and
 // the JSON result on the last line (for run.js). KEEL_BENCH_ANALYTICS_KEEP=1 keeps the database
-// (to EXPLAIN a query by hand; drop it with `dropdb keel_bench_analytics_keel`).
+// (to EXPLAIN a query by hand; its name is printed on stderr; drop it with `dropdb <name>`, or
+// a later run.js drops it once it is an hour old).
 import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { report } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { KeelUnavailableError, loadKeel } from '../lib/keel.js';
 import { median } from '../lib/stats.js';
 
 const RUNS = Number(process.env.KEEL_BENCH_ANALYTICS_RUNS ?? 100_000);
 const STEPS_PER_RUN = 10;
 const REPS = Number(process.env.KEEL_BENCH_ANALYTICS_REPS ?? 15);
-const DATABASE = 'keel_bench_analytics_keel';
+const DATABASE = benchDatabase('keel_bench_analytics_keel');
 const TENANT = 'bench';
 
 /** 100k runs over the last 7 days; 10 steps each (model, tool alternating); outcomes, feedback, gateway calls. */
@@ -102,7 +103,7 @@ async function time(fn) {
 }
 
 async function main() {
-  const keel = await loadKeel(['createAnalytics', 'openStore', 'resolveWindow']);
+  const keel = await loadKeel(['createAnalytics', 'openStore']);
   const url = await freshDatabase(DATABASE);
   const raw = new pg.Client({ connectionString: url });
   await raw.connect();
@@ -119,7 +120,8 @@ async function main() {
     const backfillSeconds = (Date.now() - backfillStart) / 1000;
     await raw.query('VACUUM ANALYZE');
     const analytics = keel.createAnalytics({ client: opened.client });
-    const window = keel.resolveWindow({ from: undefined, to: undefined, now: Date.now() });
+    // The API's default window: the 7 days before now.
+    const window = { from: new Date(Date.now() - 7 * 24 * 3600 * 1000), to: new Date() };
     const from = window.from.toISOString();
     const to = window.to.toISOString();
     const rows = [];
@@ -175,10 +177,12 @@ async function main() {
     );
     await measure('compare two prompt versions', undefined, () =>
       analytics.compare({
-        sides: keel.resolveCompareSides(
-          { agent: 'agent_3', a_version: 'code:0', b_version: 'code:1' },
-          Date.now(),
-        ),
+        // What GET /v1/analytics/compare?agent=agent_3&a_version=code:0&b_version=code:1 asks.
+        sides: {
+          mode: 'versions',
+          a: { window, promptVersion: 'code:0' },
+          b: { window, promptVersion: 'code:1' },
+        },
         tenantId: TENANT,
         agent: 'agent_3',
       }),
@@ -214,6 +218,7 @@ async function main() {
     await store?.close();
     await raw.end();
     if (process.env.KEEL_BENCH_ANALYTICS_KEEP !== '1') await dropDatabase(DATABASE);
+    else console.error(`kept the database ${DATABASE}`);
   }
 }
 

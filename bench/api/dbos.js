@@ -16,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import pg from 'pg';
 import { childMain } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { closedLoop, timesSummary } from './loop.js';
 
 export const name = 'DBOS Transact (queue)';
-const DATABASE = 'keel_bench_api_dbos';
+const DATABASE = benchDatabase('keel_bench_api_dbos');
 
 const TIMES_SQL = `
   SELECT ws.workflow_uuid AS id, ws.status, ws.created_at AS created, ws.updated_at AS ended,

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { request } from 'undici';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { KeelUnavailableError, loadKeel } from '../lib/keel.js';
 import { startProcess, stopProcess } from '../gateway/procs.js';
 
@@ -28,7 +28,7 @@ const LINKED_BIN = fileURLToPath(new URL('../node_modules/keel/bin/keel.js', imp
 const BIN =
   process.env.KEEL_BENCH_KEEL_BIN ??
   (existsSync(LINKED_BIN) ? LINKED_BIN : fileURLToPath(new URL('../../bin/keel.js', import.meta.url)));
-const DATABASE = 'keel_bench_api_keel';
+const DATABASE = benchDatabase('keel_bench_api_keel');
 
 const firstLine = (text) =>
   text

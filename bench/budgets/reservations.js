@@ -27,7 +27,7 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { report } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { KeelUnavailableError, loadKeel } from '../lib/keel.js';
 
 const CONCURRENCIES = (process.env.KEEL_BENCH_BUDGETS_CONCURRENCY ?? '1,8,32,64')
@@ -36,7 +36,7 @@ const CONCURRENCIES = (process.env.KEEL_BENCH_BUDGETS_CONCURRENCY ?? '1,8,32,64'
 const POOL = Number(process.env.KEEL_BENCH_BUDGETS_POOL ?? 32);
 const SECONDS = Number(process.env.KEEL_BENCH_BUDGETS_SECONDS ?? 3);
 const ROUNDS = Number(process.env.KEEL_BENCH_BUDGETS_ROUNDS ?? 3);
-const DATABASE = 'keel_bench_budgets_keel';
+const DATABASE = benchDatabase('keel_bench_budgets_keel');
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;

@@ -5,7 +5,7 @@
 // median. run.js runs several such rounds per system, interleaving the systems, and pools them.
 import { performance } from 'node:perf_hooks';
 import { childMain } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { installQueryCounter, queryCount } from '../lib/query-count.js';
 import { leastSquares, median } from '../lib/stats.js';
 
@@ -28,7 +28,7 @@ await childMain(async ([system]) => {
   if (!load) throw new Error(`unknown system ${system}`);
   installQueryCounter();
   const impl = await load();
-  const db = `keel_bench_steps_${system}`;
+  const db = benchDatabase(`keel_bench_steps_${system}`);
   const databaseUrl = await freshDatabase(db);
   let sut;
   try {

@@ -210,8 +210,8 @@ function summarize(result) {
 /** Where a system's child runs: a fresh Postgres database or PGlite folder, and how to remove it. */
 async function freshLocation(kind, system) {
   if (kind === 'postgres') {
-    const { freshDatabase, dropDatabase } = await import('../lib/db.js');
-    const name = `keel_bench_evals_${system}`;
+    const { benchDatabase, freshDatabase, dropDatabase } = await import('../lib/db.js');
+    const name = benchDatabase(`keel_bench_evals_${system}`);
     return { location: await freshDatabase(name), cleanup: () => dropDatabase(name) };
   }
   if (process.env.KEEL_BENCH_EVAL_PGLITE === 'memory')

@@ -1,8 +1,9 @@
-// Floor of the gateway benchmark: a bare Node proxy with no features at all. A plain node:http
-// server that forwards POST /v1/chat/completions to the mock upstream with undici (one Pool of
-// keep-alive connections) and pipes the answer back, streaming and not: no auth, no parsing,
-// no routing, no accounting, no records. What any Node gateway pays for two HTTP hops; Keel's
-// throughput is read against it.
+// Floor of the gateway benchmarks: a bare Node proxy with no features at all. A plain node:http
+// server that forwards POST /v1/chat/completions and /v1/messages (with the request's headers,
+// the hop-by-hop ones aside) to the mock upstream with undici (one Pool of keep-alive
+// connections) and pipes the answer back, streaming and not: no auth, no parsing, no routing,
+// no accounting, no records. What any Node gateway pays for two HTTP hops; Keel's throughput is
+// read against it.
 //
 //   node gateway/bare.js --port P --upstream-port U
 //
@@ -17,8 +18,11 @@ export const name = 'bare Node proxy (undici)';
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** Starts the proxy on `port`; returns { proc, url, headers, info, close() }. */
-export function start({ port, upstreamPort }) {
+/**
+ * Starts the proxy on `port`; returns { proc, url, headers, info, close() }. `path`: the endpoint
+ * the benchmark calls (default /v1/chat/completions; /v1/messages for Anthropic's format).
+ */
+export function start({ port, upstreamPort, path = '/v1/chat/completions' }) {
   const proc = startProcess('bare proxy', [
     SELF,
     '--port',
@@ -28,12 +32,16 @@ export function start({ port, upstreamPort }) {
   ]);
   return {
     proc,
-    url: `http://127.0.0.1:${port}/v1/chat/completions`,
-    headers: { authorization: 'Bearer sk-mock-bench' },
+    url: `http://127.0.0.1:${port}${path}`,
+    headers:
+      path === '/v1/messages' ? { 'x-api-key': 'sk-mock-bench' } : { authorization: 'Bearer sk-mock-bench' },
     info: { process: 'node:http + undici Pool, no features' },
     close: async () => {},
   };
 }
+
+/** The endpoints forwarded (query included, e.g. Claude Code's `/v1/messages?beta=true`). */
+const FORWARDED = /^\/v1\/(chat\/completions|messages)(\?|$)/;
 
 /** Hop-by-hop headers a proxy does not forward. */
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host']);
@@ -45,16 +53,14 @@ function serve({ port, upstreamPort }) {
     keepAliveTimeout: 60_000,
   });
   const server = http.createServer({ keepAliveTimeout: 60_000, noDelay: true }, (request, response) => {
-    if (request.method !== 'POST' || !request.url.startsWith('/v1/chat/completions')) {
+    if (request.method !== 'POST' || !FORWARDED.test(request.url)) {
       request.resume();
       response.writeHead(404, { 'content-type': 'application/json', 'content-length': 2 });
       response.end('{}');
       return;
     }
-    const headers = {
-      'content-type': request.headers['content-type'] ?? 'application/json',
-      authorization: request.headers.authorization ?? '',
-    };
+    const headers = {};
+    for (const [k, v] of Object.entries(request.headers)) if (!HOP.has(k)) headers[k] = v;
     upstream
       .request({ path: request.url, method: 'POST', headers, body: request })
       .then(({ statusCode, headers: upstreamHeaders, body }) => {

@@ -4,7 +4,7 @@
 //   node bin/keel.js gateway --port <port> --config bench/gateway/keel.config.js
 //     env: KEEL_BENCH_UPSTREAM_PORT (the mock upstream, read by the config), MOCK_API_KEY (the
 //     deployment's provider key), and a store: DATABASE_URL (a fresh Postgres database
-//     keel_bench_gateway_keel, dropped afterwards) or, when Postgres is unreachable or
+//     keel_bench_gateway_keel_<run id>, see lib/db.js, dropped afterwards) or, when Postgres is unreachable or
 //     KEEL_BENCH_GATEWAY_STORE=embedded, KEEL_DATA_DIR (a temporary folder, removed afterwards).
 //   callers: POST /v1/chat/completions, Authorization: Bearer <key>, body { model: 'gpt-4o-mini', ... }
 //
@@ -34,7 +34,6 @@ const LINKED_BIN = fileURLToPath(new URL('../node_modules/keel/bin/keel.js', imp
 const BIN =
   process.env.KEEL_BENCH_KEEL_BIN ??
   (existsSync(LINKED_BIN) ? LINKED_BIN : fileURLToPath(new URL('../../bin/keel.js', import.meta.url)));
-const DATABASE = 'keel_bench_gateway_keel';
 const PROVIDER_KEY = 'sk-mock-bench';
 
 function cli(args, env, timeoutMs = 30_000) {
@@ -53,16 +52,17 @@ const firstLine = (text) =>
     .find((l) => l.trim()) ?? '';
 
 /** The store the gateway uses: { env, description, close() }. */
-async function openStoreEnv() {
+async function openStoreEnv(database) {
   const want = process.env.KEEL_BENCH_GATEWAY_STORE ?? 'auto';
   if (want !== 'embedded') {
     try {
-      const { freshDatabase, dropDatabase } = await import('../lib/db.js');
-      const databaseUrl = await freshDatabase(DATABASE);
+      const { benchDatabase, freshDatabase, dropDatabase } = await import('../lib/db.js');
+      const name = benchDatabase(database);
+      const databaseUrl = await freshDatabase(name);
       return {
         env: { DATABASE_URL: databaseUrl },
         description: 'postgres',
-        close: () => dropDatabase(DATABASE),
+        close: () => dropDatabase(name),
       };
     } catch (error) {
       if (want === 'postgres') throw new Error(`Postgres for Keel's gateway: ${error.message}`);
@@ -119,8 +119,16 @@ export function apiKey({ help, storeEnv }) {
 /**
  * Starts `keel gateway` on `port` in front of the mock upstream. Returns
  * { proc, url, headers, info, close() }; throws KeelUnavailableError when Keel can't be run yet.
+ * The coding-session benchmark passes its own `config` (an Anthropic deployment), `path`
+ * (/v1/messages: the key then goes as `x-api-key`, as Claude Code sends it) and `database`.
  */
-export async function start({ port, upstreamPort }) {
+export async function start({
+  port,
+  upstreamPort,
+  config = CONFIG,
+  path = '/v1/chat/completions',
+  database = 'keel_bench_gateway_keel',
+}) {
   if (!process.env.KEEL_BENCH_KEEL_BIN && !existsSync(join(dirname(BIN), '..', 'dist', 'cli', 'main.js')))
     throw new KeelUnavailableError('Keel is not built: run `npm run build` at the root');
   const helpRes = cli(['--help'], {});
@@ -130,17 +138,17 @@ export async function start({ port, upstreamPort }) {
       'the built Keel has no `keel gateway` command (`keel --help` lists none): `npm run build` at the root',
     );
 
-  const store = await openStoreEnv();
+  const store = await openStoreEnv(database);
   try {
     const configEnv = { KEEL_BENCH_UPSTREAM_PORT: String(upstreamPort), MOCK_API_KEY: PROVIDER_KEY };
     const { key, source, gatewayEnv } = apiKey({ help, storeEnv: { ...store.env, ...configEnv } });
-    const proc = startProcess('Keel gateway', [BIN, 'gateway', '--port', String(port), '--config', CONFIG], {
+    const proc = startProcess('Keel gateway', [BIN, 'gateway', '--port', String(port), '--config', config], {
       env: { ...store.env, ...configEnv, ...gatewayEnv },
     });
     return {
       proc,
-      url: `http://127.0.0.1:${port}/v1/chat/completions`,
-      headers: { authorization: `Bearer ${key}` },
+      url: `http://127.0.0.1:${port}${path}`,
+      headers: path === '/v1/messages' ? { 'x-api-key': key } : { authorization: `Bearer ${key}` },
       info: { store: store.description, key: source },
       close: () => store.close(),
     };

@@ -7,7 +7,13 @@
 // each sends a request, reads the whole response, and sends the next, until the time is up.
 // Requests started during the warm-up are not recorded. Per request: the latency to the last
 // byte of the response and, streaming, to its first body byte (the first SSE event). Reports
-// (one RESULT line, see lib/child.js) requests/s and p50/p99 in ms, plus errors.
+// (one RESULT line, see lib/child.js) requests/s and p50/p95/p99 in ms, plus errors.
+//
+// With `"session": "<file>"` (a recorded Claude Code session, coding-session/session.json) the
+// workers replay its Messages requests instead of the chat request: each its exact body, headers
+// and query (the URL's path + the recorded `?beta=true`), `headers` replacing the recording's
+// credentials; worker i starts at request i and walks the session round. Streamed answers must
+// end with Anthropic's `message_stop` event.
 //
 // Loopback only: the URL's host must be 127.0.0.1, ::1 or localhost.
 import { Buffer } from 'node:buffer';
@@ -16,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { readSession, replayRequests } from '../coding-session/session.js';
 import { childMain } from '../lib/child.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -59,6 +66,7 @@ class Samples {
     for (const v of sorted) sum += v;
     return {
       p50: quantile(sorted, 0.5),
+      p95: quantile(sorted, 0.95),
       p99: quantile(sorted, 0.99),
       mean: sorted.length ? sum / sorted.length : null,
       max: sorted.length ? sorted[sorted.length - 1] : null,
@@ -67,8 +75,35 @@ class Samples {
 }
 
 const DONE = Buffer.from('[DONE]');
+const MESSAGE_STOP = Buffer.from('message_stop');
 
-export async function runLoad({ url, headers = {}, stream = false, concurrency, seconds, warmupSeconds }) {
+/** What each worker sends in turn: [{ path, headers, body }], and how a whole stream ends. */
+function workload({ path, headers, stream, session }) {
+  if (!session) {
+    const one = {
+      path,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: requestBody(stream),
+    };
+    return { requests: [one], done: DONE };
+  }
+  const requests = replayRequests(readSession(session)).map((r) => ({
+    path: path + r.query,
+    headers: { ...r.headers, ...headers },
+    body: r.body,
+  }));
+  return { requests, done: MESSAGE_STOP };
+}
+
+export async function runLoad({
+  url,
+  headers = {},
+  stream = false,
+  concurrency,
+  seconds,
+  warmupSeconds,
+  session,
+}) {
   const target = new URL(url);
   if (!LOOPBACK.has(target.hostname)) throw new Error(`refusing to load ${target.hostname}: loopback only`);
   const pool = new Pool(target.origin, {
@@ -80,9 +115,7 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
     bodyTimeout: 15_000,
     connectTimeout: 5_000,
   });
-  const body = requestBody(stream);
-  const allHeaders = { 'content-type': 'application/json', ...headers };
-  const path = target.pathname + target.search;
+  const { requests, done } = workload({ path: target.pathname + target.search, headers, stream, session });
 
   const total = new Samples();
   const ttfb = new Samples();
@@ -100,15 +133,16 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
     errorSample ??= why;
   };
 
-  async function worker() {
-    for (;;) {
+  async function worker(index) {
+    for (let next = index; ; next++) {
+      const { path, headers: sent, body } = requests[next % requests.length];
       const t0 = performance.now();
       if (t0 >= end) return;
       const measured = t0 >= warmEnd;
       let first = -1;
       let ok = true;
       try {
-        const res = await pool.request({ path, method: 'POST', headers: allHeaders, body });
+        const res = await pool.request({ path, method: 'POST', headers: sent, body });
         let prev;
         let last;
         for await (const chunk of res.body) {
@@ -120,9 +154,9 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
           ok = false;
           const text = last ? Buffer.concat(prev ? [prev, last] : [last]).toString('utf8') : '';
           fail(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`, measured);
-        } else if (stream && !(last && Buffer.concat(prev ? [prev, last] : [last]).includes(DONE))) {
+        } else if (stream && !(last && Buffer.concat(prev ? [prev, last] : [last]).includes(done))) {
           ok = false;
-          fail('stream ended without data: [DONE]', measured);
+          fail(`stream ended without ${done}`, measured);
         }
       } catch (error) {
         ok = false;
@@ -140,7 +174,7 @@ export async function runLoad({ url, headers = {}, stream = false, concurrency, 
     }
   }
 
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   await pool.destroy();
   // Requests started in [warmEnd, end) over the time until the last of them finished.
   const measuredSeconds = (Math.max(end, lastDone) - warmEnd) / 1000;

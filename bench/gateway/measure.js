@@ -13,24 +13,22 @@
 // system is up, default 1.5), KEEL_BENCH_GATEWAY_CONCURRENCY (default 1,64,256),
 // KEEL_BENCH_GATEWAY_SYSTEMS (default direct,bare,portkey,keel).
 import { cpus, loadavg } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { childMain, RESULT_PREFIX } from '../lib/child.js';
+import { childMain } from '../lib/child.js';
 import { requestBody } from './load.js';
 import {
-  cpuSecondsOf,
   freePort,
   killAllNow,
   memoryOf,
   post,
-  startProcess,
+  runLoadCell,
+  startListening,
   stopAll,
   stopProcess,
   waitForAnswer,
 } from './procs.js';
 
 const MOCK = fileURLToPath(new URL('./mock-upstream.js', import.meta.url));
-const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
 const SECONDS = Number(process.env.KEEL_BENCH_GATEWAY_SECONDS ?? 5);
 const WARMUP = Number(process.env.KEEL_BENCH_GATEWAY_WARMUP ?? 1);
 /** Seconds of untimed load per system and mode before the first cell (JIT, pools, caches). */
@@ -42,32 +40,6 @@ const MODES = ['json', 'stream'];
 const EXPECTED = 'The quick brown fox jumps over the lazy dog.';
 /** Gateways started, whose close() (their store) runs at the end, whatever happens. */
 const opened = [];
-
-/** Starts the mock upstream; resolves { proc, port } once it listens. */
-async function startMock() {
-  let gotPort;
-  const ready = new Promise((resolve) => (gotPort = resolve));
-  const proc = startProcess('mock upstream', [MOCK], {
-    onLine(line) {
-      try {
-        gotPort(JSON.parse(line).port);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  });
-  const port = await Promise.race([
-    ready,
-    proc.done.then(() => {
-      throw new Error(`mock upstream exited (${proc.code}):\n${proc.tail()}`);
-    }),
-    sleep(10_000).then(() => {
-      throw new Error('mock upstream did not start within 10 s');
-    }),
-  ]);
-  return { proc, port };
-}
 
 /** Checks one non-streaming and one streaming answer; throws with what was wrong. */
 async function checkAnswers(system) {
@@ -90,26 +62,8 @@ async function checkAnswers(system) {
 }
 
 /** One load cell in a process of its own. */
-async function runCell(system, stream, concurrency, seconds = SECONDS, warmupSeconds = WARMUP) {
-  const spec = { url: system.url, headers: system.headers, stream, concurrency, seconds, warmupSeconds };
-  const cpuBefore = cpuSecondsOf(system.proc.pid);
-  const proc = startProcess(`load ${system.key}`, [LOAD, JSON.stringify(spec)]);
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + warmupSeconds + 30) * 1000);
-  await proc.done;
-  clearTimeout(timer);
-  const cpuAfter = cpuSecondsOf(system.proc.pid);
-  const at = proc.output.lastIndexOf(RESULT_PREFIX);
-  if (at < 0) return { error: `load generator exited (${proc.code}): ${proc.tail(4)}` };
-  const result = JSON.parse(proc.output.slice(at + RESULT_PREFIX.length).split('\n')[0]);
-  // The system's own CPU time per answer (the mock's, for direct), warm-up included on both sides.
-  if (cpuBefore !== undefined && cpuAfter !== undefined && result.completed > 0)
-    result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / result.completed;
-  if (system.proc.exited)
-    return {
-      ...result,
-      error: `${system.name} exited (${system.proc.code}) during the load: ${system.proc.tail(4)}`,
-    };
-  return result;
+function runCell(system, stream, concurrency, seconds = SECONDS, warmupSeconds = WARMUP) {
+  return runLoadCell(system, { stream, concurrency, seconds, warmupSeconds });
 }
 
 function memory(system) {
@@ -122,7 +76,7 @@ async function main() {
   const loadStart = loadavg()[0];
   const results = {};
   const live = [];
-  const mock = await startMock();
+  const mock = await startListening('mock upstream', MOCK);
 
   if (SYSTEMS.includes('direct')) {
     const direct = {

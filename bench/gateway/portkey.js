@@ -17,18 +17,23 @@ function serverScript() {
   return { script: join(dirname(pkg), typeof bin === 'string' ? bin : Object.values(bin)[0]), version };
 }
 
-/** Starts the gateway on `port`; returns { proc, url, headers, version } (headers route to the mock). */
-export function start({ port, upstreamPort }) {
+/**
+ * Starts the gateway on `port`; returns { proc, url, headers, version } (headers route to the
+ * mock). `path`: the endpoint called, /v1/chat/completions (default, provider `openai`) or
+ * /v1/messages (Anthropic's format, provider `anthropic`).
+ */
+export function start({ port, upstreamPort, path = '/v1/chat/completions' }) {
   const { script, version } = serverScript();
   const proc = startProcess('Portkey', [script, `--port=${port}`, '--headless']);
   return {
     proc,
     version,
-    url: `http://127.0.0.1:${port}/v1/chat/completions`,
+    url: `http://127.0.0.1:${port}${path}`,
     headers: {
-      'x-portkey-provider': 'openai',
       'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`,
-      authorization: 'Bearer sk-mock-bench',
+      ...(path === '/v1/messages'
+        ? { 'x-portkey-provider': 'anthropic', 'x-api-key': 'sk-mock-bench' }
+        : { 'x-portkey-provider': 'openai', authorization: 'Bearer sk-mock-bench' }),
     },
     close: async () => {},
   };

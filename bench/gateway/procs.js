@@ -7,10 +7,12 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { RESULT_PREFIX } from '../lib/child.js';
 
 export const GUARD = new URL('./orphan-guard.mjs', import.meta.url).href;
+const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
 const TAIL_BYTES = 16 * 1024;
 const running = new Set();
 /** ANSI colour codes (the peers' banners). */
@@ -217,4 +219,64 @@ export async function waitForAnswer(proc, url, headers, body, timeoutMs = 30_000
       );
     await sleep(100);
   }
+}
+
+/**
+ * Starts `node script` (a fake upstream that prints `{"port": N}` once it listens); resolves
+ * { proc, port }.
+ */
+export async function startListening(label, script, { env } = {}) {
+  let gotPort;
+  const ready = new Promise((resolve) => (gotPort = resolve));
+  const proc = startProcess(label, [script], {
+    env,
+    onLine(line) {
+      try {
+        gotPort(JSON.parse(line).port);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  const port = await Promise.race([
+    ready,
+    proc.done.then(() => {
+      throw new Error(`${label} exited (${proc.code}):\n${proc.tail()}`);
+    }),
+    sleep(10_000).then(() => {
+      throw new Error(`${label} did not start within 10 s`);
+    }),
+  ]);
+  return { proc, port };
+}
+
+/**
+ * One load cell (load.js) in a process of its own against `system` ({ key, name, proc, url,
+ * headers }): `spec` = { stream, concurrency, seconds, warmupSeconds, session? }. Adds the
+ * system's own CPU time per answer (cpuUsPerRequest: the mock's, for direct; warm-up included on
+ * both sides).
+ */
+export async function runLoadCell(system, spec) {
+  const { seconds, warmupSeconds } = spec;
+  const full = { url: system.url, headers: system.headers, ...spec };
+  const cpuBefore = cpuSecondsOf(system.proc.pid);
+  const proc = startProcess(`load ${system.key}`, [LOAD, JSON.stringify(full)]);
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (seconds + warmupSeconds + 30) * 1000);
+  await proc.done;
+  clearTimeout(timer);
+  const cpuAfter = cpuSecondsOf(system.proc.pid);
+  const at = proc.output.lastIndexOf(RESULT_PREFIX);
+  if (at < 0) return { error: `load generator exited (${proc.code}): ${proc.tail(4)}` };
+  const result = JSON.parse(proc.output.slice(at + RESULT_PREFIX.length).split('\n')[0]);
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.completed > 0)
+    result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / result.completed;
+  // What the system said about its errors (the raw results keep it).
+  if (result.errors > 0) result.log = system.proc.tail(6);
+  if (system.proc.exited)
+    return {
+      ...result,
+      error: `${system.name} exited (${system.proc.code}) during the load: ${system.proc.tail(4)}`,
+    };
+  return result;
 }

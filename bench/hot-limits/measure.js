@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { report } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '../../dist');
 const REDIS_URL = process.env.KEEL_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -46,7 +46,7 @@ async function measurePostgres() {
   const { createPgClient } = await load('journal/pg-client.js');
   const { migrate } = await load('journal/migrations.js');
   const { createSqlRateLimiter } = await load('gateway/sql-rate-limiter.js');
-  const name = `keel_bench_hot_${process.pid}`;
+  const name = benchDatabase('keel_bench_hot');
   const url = await freshDatabase(name);
   const client = createPgClient({ connectionString: url, max: 10 });
   try {

@@ -1,4 +1,10 @@
-// Postgres helpers shared by the benchmarks: per-benchmark databases, table sizes.
+// Postgres helpers shared by the benchmarks: per-run databases, table sizes.
+//
+// Every database a benchmark creates is named by benchDatabase(): `keel_bench_<what>_<run id>`,
+// the run id being `<unix seconds>_<pid>` of the run.js that started it (passed to its children
+// as KEEL_BENCH_RUN_ID), or of the script itself when it runs alone. So two runs at once never
+// share or drop each other's databases: each drops its own (runDatabases) when it ends, and
+// staleDatabases() names only those of runs long gone.
 import pg from 'pg';
 
 /** Base URL of the local Postgres (trust auth). Override with KEEL_BENCH_POSTGRES_URL. */
@@ -40,11 +46,48 @@ export async function freshDatabase(name) {
   return databaseUrl(name);
 }
 
-/** Names of the leftover bench databases (keel_bench_*), for cleanup. */
-export async function listBenchDatabases() {
+/** This run's id: `<unix seconds>_<pid>`, inherited from run.js through KEEL_BENCH_RUN_ID. */
+export const RUN_ID = process.env.KEEL_BENCH_RUN_ID ?? `${Math.floor(Date.now() / 1000)}_${process.pid}`;
+
+/** The name of this run's database `base` (e.g. `keel_bench_gateway_keel`). */
+export function benchDatabase(base) {
+  return `${base}_${RUN_ID}`;
+}
+
+const RUN_NAME = /^keel_bench_.+_(\d{10})_(\d+)$/;
+
+async function listBenchDatabases() {
   return withAdmin(async (c) => {
     const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'keel\\_bench\\_%'`);
     return rows.map((r) => r.datname);
+  });
+}
+
+/** The databases of run `runId` (this run's by default), for its cleanup. */
+export async function runDatabases(runId = RUN_ID) {
+  return (await listBenchDatabases()).filter((name) => name.endsWith(`_${runId}`));
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/**
+ * Databases left by killed runs: named by a run that started over `maxAgeMs` ago (default an hour)
+ * and whose process is gone. Another run's databases, however old, are never among them while it
+ * lives; names without a run id (benchmarks of older versions, perhaps running) neither.
+ */
+export async function staleDatabases(maxAgeMs = 3_600_000) {
+  const now = Date.now();
+  return (await listBenchDatabases()).filter((name) => {
+    const m = RUN_NAME.exec(name);
+    if (!m || name.endsWith(`_${RUN_ID}`)) return false;
+    return now - Number(m[1]) * 1000 > maxAgeMs && !alive(Number(m[2]));
   });
 }
 

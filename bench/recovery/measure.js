@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { childMain } from '../lib/child.js';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, dropDatabase, freshDatabase } from '../lib/db.js';
 import { KeelUnavailableError } from '../lib/keel.js';
 
 const POLL_MS = 10;
@@ -67,7 +67,7 @@ async function waitFor(check, timeoutMs, what, procs = []) {
 
 async function measureKeel() {
   const keel = await import('./keel.js');
-  const db = 'keel_bench_recovery_keel';
+  const db = benchDatabase('keel_bench_recovery_keel');
   const databaseUrl = await freshDatabase(db);
   const procs = [];
   let k;
@@ -158,7 +158,7 @@ async function measureKeel() {
 }
 
 async function measureDbos() {
-  const db = 'keel_bench_recovery_dbos';
+  const db = benchDatabase('keel_bench_recovery_dbos');
   const databaseUrl = await freshDatabase(db);
   const worker = fileURLToPath(new URL('./dbos-worker.js', import.meta.url));
   const procs = [];

@@ -21,7 +21,8 @@ if (!SYSTEMS[system]) throw new Error(`unknown system ${system}`);
 
 const impl = await SYSTEMS[system]();
 const turns = conversation();
-// Not keel_bench_*: run.js drops those as leftovers, and other benchmarks may be running.
+// Not named by benchDatabase(): with --keep it stays for EXPLAIN, and run.js drops stale
+// keel_bench_* databases of runs long gone.
 const db = `keelstorage_breakdown_${system}`;
 const databaseUrl = await freshDatabase(db);
 try {

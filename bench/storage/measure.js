@@ -3,7 +3,7 @@
 // tables take (pg_total_relation_size: heap, TOAST and indexes), then drops the database.
 import { performance } from 'node:perf_hooks';
 import { childMain } from '../lib/child.js';
-import { databaseTableSizes, dropDatabase, freshDatabase } from '../lib/db.js';
+import { benchDatabase, databaseTableSizes, dropDatabase, freshDatabase } from '../lib/db.js';
 import { conversation, textBytes } from './conversation.js';
 
 const SYSTEMS = {
@@ -18,7 +18,7 @@ await childMain(async ([system]) => {
   if (!load) throw new Error(`unknown system ${system}`);
   const impl = await load();
   const turns = conversation();
-  const db = `keel_bench_storage_${system}`;
+  const db = benchDatabase(`keel_bench_storage_${system}`);
   const databaseUrl = await freshDatabase(db);
   let sut;
   try {

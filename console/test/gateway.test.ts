@@ -2,7 +2,8 @@
  * The Gateway page in Chromium against a real `keel serve` whose config runs a gateway in front
  * of a fake OpenAI server (at the wire): calls through the gateway's HTTP endpoint (two answered,
  * one failed, which opens the breaker) show up as the deployment's requests, error rate, breaker
- * state and the key's spend (a server without a gateway: controls.test.ts). axe, screenshots.
+ * state, the key's spend and the spend of the user one call named (a server without a gateway:
+ * controls.test.ts). axe, screenshots.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -45,13 +46,20 @@ for (const backend of consoleBackends()) {
       });
       upstream.enqueue({ content: 'Pack layers.', usage: { promptTokens: 800, completionTokens: 100 } });
       upstream.enqueue({ kind: 'error', status: 500, message: 'upstream down' });
-      const ask = (content: string) =>
+      const ask = (content: string, headers: Record<string, string> = {}) =>
         fetch(`${server.url}/v1/chat/completions`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json' },
+          headers: {
+            authorization: `Bearer ${server.adminKey}`,
+            'content-type': 'application/json',
+            ...headers,
+          },
           body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content }] }),
         });
-      expect((await ask('Weather in Lisbon?')).status).toBe(200);
+      // The first call names its developer and session, as a coding agent's recipe does.
+      expect((await ask('Weather in Lisbon?', { 'x-keel-user': 'ada', 'x-keel-session': 's1' })).status).toBe(
+        200,
+      );
       expect((await ask('What to pack?')).status).toBe(200);
       expect((await ask('And in June?')).status).toBeGreaterThanOrEqual(500);
       // Call records are written in batches: wait until the three are counted.
@@ -82,6 +90,10 @@ for (const backend of consoleBackends()) {
       const keys = page.getByRole('table').filter({ hasText: 'API key' });
       await keys.getByRole('row').filter({ hasText: 'default' }).waitFor();
       expect(await keys.getByRole('row').count()).toBe(2);
+      // Spend by user: ada's call (one session), and the two that named no one.
+      const users = page.getByRole('table').filter({ hasText: 'Sessions' });
+      await users.getByRole('row').filter({ hasText: 'ada' }).waitFor();
+      await users.getByRole('row').filter({ hasText: 'no user named' }).waitFor();
       expect(await seriousA11yViolations(page)).toEqual([]);
       await screenshot(page, `gateway-${backend}`);
       await page.getByLabel('Window', { exact: true }).selectOption('7d');

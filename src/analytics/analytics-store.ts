@@ -27,7 +27,7 @@ import {
 } from './analytics-types.js';
 import { rankSumsSql, type RankedFigure } from './compare-sql.js';
 import { mannWhitneyU, SIGNIFICANCE_ALPHA, twoProportionZTest, type TestResult } from './statistics.js';
-import { gatewaySql, LOOP_BUCKETS, summarySql } from './summary-sql.js';
+import { gatewaySql, gatewayUsersSql, LOOP_BUCKETS, summarySql } from './summary-sql.js';
 
 /** Which runs a summary covers. */
 export interface SummaryOptions {
@@ -108,6 +108,18 @@ interface GatewayRow {
   total_cost_usd: number;
 }
 
+interface GatewayUserRow {
+  tenant_id: string | null;
+  user_id: string | null;
+  calls: number;
+  errors: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  sessions: number;
+  user_count: number;
+}
+
 interface RankRow {
   name: RankedFigure;
   count_a: number;
@@ -162,11 +174,10 @@ export function createAnalytics({
   }
 
   async function gatewayOf(window: TimeWindow, tenantId: string | null): Promise<GatewayFigures> {
-    const result = await client.query<GatewayRow>(gatewaySql(schema), [
-      window.from.toISOString(),
-      window.to.toISOString(),
-      tenantId,
-      MAX_GATEWAY_KEYS,
+    const parameters = [window.from.toISOString(), window.to.toISOString(), tenantId, MAX_GATEWAY_KEYS];
+    const [result, users] = await Promise.all([
+      client.query<GatewayRow>(gatewaySql(schema), parameters),
+      client.query<GatewayUserRow>(gatewayUsersSql(schema), parameters),
     ]);
     const first = result.rows[0];
     return {
@@ -183,6 +194,17 @@ export function createAnalytics({
         output_tokens: row.output_tokens,
       })),
       by_key_truncated: (first?.key_count ?? 0) > result.rows.length,
+      by_user: users.rows.map((row) => ({
+        tenant_id: row.tenant_id,
+        user_id: row.user_id,
+        calls: row.calls,
+        errors: row.errors,
+        cost_usd: row.cost_usd,
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        sessions: row.sessions,
+      })),
+      by_user_truncated: (users.rows[0]?.user_count ?? 0) > users.rows.length,
     };
   }
 

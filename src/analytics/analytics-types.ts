@@ -84,6 +84,21 @@ export interface GatewayUsage {
   output_tokens: number;
 }
 
+/**
+ * Gateway calls made outside runs, by tenant and the end user (a developer) they were attributed
+ * to (`user_id` null: calls that named none), with how many distinct sessions they spanned.
+ */
+export interface GatewayUserUsage {
+  tenant_id: string | null;
+  user_id: string | null;
+  calls: number;
+  errors: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  sessions: number;
+}
+
 export interface GatewayFigures {
   calls: number;
   errors: number;
@@ -91,6 +106,9 @@ export interface GatewayFigures {
   /** Most costly first, at most {@link MAX_GATEWAY_KEYS}. */
   by_key: GatewayUsage[];
   by_key_truncated: boolean;
+  /** Most costly first, at most {@link MAX_GATEWAY_KEYS}. */
+  by_user: GatewayUserUsage[];
+  by_user_truncated: boolean;
 }
 
 /** What the summary covers. */
@@ -143,5 +161,5 @@ export interface AnalyticsComparison {
 
 /** Groups beyond this many (most runs first) are cut, with `groups_truncated`. */
 export const MAX_GROUPS = 500;
-/** Gateway keys beyond this many (most costly first) are cut, with `by_key_truncated`. */
+/** Gateway keys (and users) beyond this many (most costly first) are cut, with `by_key_truncated` (`by_user_truncated`). */
 export const MAX_GATEWAY_KEYS = 100;

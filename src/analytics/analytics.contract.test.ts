@@ -4,7 +4,13 @@ import { createPgClient } from '../journal/pg-client.js';
 import { createPgliteClient } from '../journal/pglite-client.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
-import { migrateBefore, SEED_NOW, SEED_WINDOW, seedAnalytics } from './__fixtures__/seed-analytics.js';
+import {
+  attributeSeedCalls,
+  migrateBefore,
+  SEED_NOW,
+  SEED_WINDOW,
+  seedAnalytics,
+} from './__fixtures__/seed-analytics.js';
 import { createAnalytics, type Analytics } from './analytics-store.js';
 import type { AnalyticsFigures, AnalyticsGroup } from './analytics-types.js';
 
@@ -40,6 +46,7 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
       await migrate(client, { schema });
       await seedAnalytics(client, schema);
     }
+    await attributeSeedCalls(client, schema);
     analytics = createAnalytics({ client, schema, clock: { now: () => SEED_NOW } });
   });
   afterAll(async () => {
@@ -174,6 +181,20 @@ function analyticsContract(openClient: () => Promise<SqlClient>, source: Source)
       input_tokens: 200,
       output_tokens: 20,
     });
+    // By developer: g3 ($0.50) named no one; ada's g1 and g2 ($0.03, one error) in two sessions.
+    expect(summary.gateway.by_user_truncated).toBe(false);
+    expect(
+      summary.gateway.by_user.map((user) => [user.user_id, user.sessions, user.calls, user.errors]),
+    ).toEqual([
+      [null, 0, 1, 0],
+      ['ada', 2, 2, 1],
+    ]);
+    expect(summary.gateway.by_user[1]).toMatchObject({
+      tenant_id: 't1',
+      input_tokens: 200,
+      output_tokens: 20,
+    });
+    expect(summary.gateway.by_user[1]?.cost_usd).toBeCloseTo(0.03, 12);
   });
 
   it('sees every tenant when no tenant is given (an operator) and filters by agent', async () => {

@@ -248,3 +248,28 @@ FROM (
 ORDER BY cost_usd DESC, calls DESC, tenant_id, key_id
 LIMIT $4`;
 }
+
+/**
+ * Gateway calls made outside runs started in [$1, $2), of tenant $3 (null: all), by tenant and
+ * the end user (developer) they were attributed to (`user_id` null: calls that named none), with
+ * their distinct sessions, most costly first; at most $4 rows, with the count of all of them.
+ */
+export function gatewayUsersSql(schema: string): string {
+  return `
+SELECT tenant_id, user_id, calls, errors, cost_usd, input_tokens, output_tokens, sessions,
+  count(*) OVER ()::int AS user_count
+FROM (
+  SELECT tenant_id, user_id, count(*)::int AS calls,
+    count(*) FILTER (WHERE outcome = 'error')::int AS errors,
+    coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
+    coalesce(sum(input_tokens), 0)::float8 AS input_tokens,
+    coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
+    count(DISTINCT session_id)::int AS sessions
+  FROM ${schema}.gateway_calls
+  WHERE run_id IS NULL AND started_at >= $1::timestamptz AND started_at < $2::timestamptz
+    AND ($3::text IS NULL OR tenant_id = $3::text)
+  GROUP BY tenant_id, user_id
+) per_user
+ORDER BY cost_usd DESC, calls DESC, tenant_id, user_id
+LIMIT $4`;
+}

@@ -71,8 +71,8 @@ export function checkBudgetDefinition(
   return out;
 }
 
-/** 1-200 characters, none of them whitespace or a control character. */
-function isScopeId(value: string): boolean {
+/** A budget's `scope_id`: 1-200 characters without whitespace or control characters. */
+export function isScopeId(value: string): boolean {
   if (value.length === 0 || value.length > 200) return false;
   for (const character of value) {
     const code = character.codePointAt(0) ?? 0;

@@ -198,6 +198,86 @@ function gatewayBudgetContract(
     expect((await chat(key, { user: 'eve' })).status).toBe(429);
     expect((await chat(key, { user: 'adam' })).status).toBe(200);
   });
+
+  it("a budget per developer stops that developer's coding agent (Claude Code's metadata.user_id), not the others; calls are recorded with their user and session", async () => {
+    const { key } = await newKey();
+    const device = (name: string) => `${name}${'0'.repeat(64 - name.length)}`;
+    const ada = device('ada');
+    const bo = device('b0');
+    /** A Messages call as Claude Code makes it: its ids in metadata.user_id and a session header. */
+    const claudeCall = (developer: string, session: string) =>
+      fetch(`${baseUrl}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': key,
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+          'x-claude-code-session-id': session,
+        },
+        body: JSON.stringify({
+          model: 'fast',
+          max_tokens: 20,
+          messages: [{ role: 'user', content: 'Plan a day in Lyon.' }],
+          metadata: {
+            user_id: JSON.stringify({ device_id: developer, account_uuid: '', session_id: session }),
+          },
+        }),
+      });
+    const budget = await budgets.create(
+      'acme',
+      { scope: 'user', scopeId: ada, period: 'day', limitTokens: 150 },
+      'key:test',
+    );
+    const statuses: number[] = [];
+    let refusal: { type: string; error: { type: string; message: string } } | undefined;
+    for (let call = 0; call < 20 && refusal === undefined; call++) {
+      const response = await claudeCall(ada, 'ses-ada-1');
+      statuses.push(response.status);
+      if (response.status === 429) refusal = (await response.json()) as NonNullable<typeof refusal>;
+      else expect(response.status, await response.text()).toBe(200);
+      // Settlement runs after the answer: the next call sees it.
+      let usage = (await budgets.get('acme', budget.id))!.usage;
+      for (let tries = 0; usage.reservedTokens > 0 && tries < 200; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        usage = (await budgets.get('acme', budget.id))!.usage;
+      }
+    }
+    // Some calls went through, then the developer's budget stopped the next one.
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(2);
+    expect(refusal?.error.message).toContain(`user "${ada}" per day`);
+    expect((await budgets.get('acme', budget.id))!.usage.spentTokens).toBeLessThanOrEqual(150);
+    // Another developer on the same key is not stopped by it.
+    expect((await claudeCall(bo, 'ses-bo-1')).status).toBe(200);
+    // A budget on one session stops that session only (Codex names its session in `session-id`).
+    await budgets.create(
+      'acme',
+      { scope: 'session', scopeId: 'ses-bo-1', period: 'day', limitTokens: 5 },
+      'key:test',
+    );
+    expect((await claudeCall(bo, 'ses-bo-1')).status).toBe(429);
+    expect((await claudeCall(bo, 'ses-bo-2')).status).toBe(200);
+    const codex = await fetch(`${baseUrl}/v1/responses`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'session-id': 'ses-bo-1',
+      },
+      body: JSON.stringify({ model: 'fast', input: 'hi', max_output_tokens: 20 }),
+    });
+    expect(codex.status).toBe(429);
+
+    await service.gateway.close();
+    const recorded = await client.query<{ user_id: string | null; session_id: string | null; n: number }>(
+      `SELECT user_id, session_id, count(*)::int AS n FROM ${schema}.gateway_calls
+       GROUP BY user_id, session_id ORDER BY user_id, session_id`,
+    );
+    expect(recorded.rows).toEqual([
+      { user_id: ada, session_id: 'ses-ada-1', n: statuses.filter((status) => status === 200).length },
+      { user_id: bo, session_id: 'ses-bo-1', n: 1 },
+      { user_id: bo, session_id: 'ses-bo-2', n: 1 },
+    ]);
+  });
 }
 
 describeOnBothBackends('gateway budgets', gatewayBudgetContract, { poolSize: 10 });

@@ -1,6 +1,7 @@
 /**
  * Budgets at the gateway's HTTP edge: a call reserves its worst case against the budgets of the
- * calling key's tenant, the key itself and the end user it names, before any provider is called,
+ * calling key's tenant, the key itself, and the end user and session it is attributed to
+ * (`gateway/http/call-attribution.ts`), before any provider is called,
  * and settles what the gateway priced after (a cache hit costs nothing). The worst case is priced
  * at the dearest deployment the route may fall back to, so a fallback cannot overspend.
  */
@@ -15,8 +16,10 @@ import type { BudgetStore, PricedModel } from './budget-store.js';
 /** One gateway call to reserve: a chat/messages request, or the inputs of an embeddings call. */
 export interface GatewayBudgetCall {
   caller: Caller;
-  /** The end user the caller names (OpenAI's `user`, or the `x-keel-user` header). */
+  /** The end user (a developer) the call is attributed to (`gateway/http/call-attribution.ts`). */
   userId?: string;
+  /** The session the call is attributed to (a coding agent's conversation). */
+  sessionId?: string;
   route: string;
   request?: ModelRequest;
   embeddingInput?: readonly string[];
@@ -78,7 +81,7 @@ export function createGatewayBudgets({
   };
 
   return {
-    async reserve({ caller, userId, route, request, embeddingInput }) {
+    async reserve({ caller, userId, sessionId, route, request, embeddingInput }) {
       // A tenant known to have no budget: nothing to hold, so nothing to count or price (the
       // token count alone was a few percent of the gateway's CPU per call).
       if (budgets.isBudgetless?.(caller.tenantId) === true)
@@ -96,6 +99,7 @@ export function createGatewayBudgets({
         tenantId: caller.tenantId,
         apiKeyId: caller.keyId,
         ...(userId === undefined ? {} : { userId }),
+        ...(sessionId === undefined ? {} : { sessionId }),
         holder: `key:${caller.keyId}`,
         model,
         promptTokens,

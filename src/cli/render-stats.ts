@@ -123,6 +123,26 @@ function renderGateway(gateway: GatewayFigures): string {
         String(key.errors),
         usd(key.cost_usd),
       ]),
+    ) +
+    renderGatewayUsers(gateway)
+  );
+}
+
+/** The gateway's calls per developer, when any call was attributed to one. */
+function renderGatewayUsers(gateway: GatewayFigures): string {
+  if (gateway.by_user.every((user) => user.user_id === null)) return '';
+  return (
+    '\nBy user:\n' +
+    renderTable(
+      ['TENANT', 'USER', 'SESSIONS', 'CALLS', 'ERRORS', 'COST'],
+      gateway.by_user.map((user) => [
+        user.tenant_id ?? '–',
+        user.user_id ?? '(none)',
+        String(user.sessions),
+        String(user.calls),
+        String(user.errors),
+        usd(user.cost_usd),
+      ]),
     )
   );
 }

@@ -16,6 +16,7 @@ export function renderTrace(trace: RunTrace): string {
     `totals    ${trace.steps.length} steps · ${tokens} tokens (${trace.total_tokens_in} in, ${trace.total_tokens_out} out) · ${dollars(trace.total_cost_usd)} · ${trace.duration_ms ?? '-'} ms\n`;
   if (trace.user_id !== null || trace.session_id !== null)
     text += `for       user ${trace.user_id ?? '-'} · session ${trace.session_id ?? '-'}\n`;
+  for (const change of trace.version_changes) text += `deploy    ${renderVersionChange(change)}\n`;
   if (trace.steps.length === 0) return text + '\n(no steps yet)\n';
 
   const seqs = new Set(trace.steps.map((step) => step.seq));
@@ -59,4 +60,18 @@ export function renderTraceStep(step: TraceStep): string {
       ? ''
       : `  ${step.verdict.stage ?? '?'}: ${step.verdict.action ?? '?'}${step.verdict.reason ? ` (${step.verdict.reason})` : ''}`;
   return `${mark} #${step.seq} ${step.type} ${name}  ${latency}${verdict}${tokens}${cost}${error}${attempts}${execution}`;
+}
+
+/**
+ * One resume of the run by another agent version: the versions, the first step the new one took
+ * (earlier steps were served from the journal) and what changed.
+ */
+export function renderVersionChange(change: RunTrace['version_changes'][number]): string {
+  const changed = [
+    ...(change.instructions_changed ? ['instructions changed'] : []),
+    ...(change.tools_added.length > 0 ? [`tools added: ${change.tools_added.join(', ')}`] : []),
+    ...(change.tools_removed.length > 0 ? [`tools removed: ${change.tools_removed.join(', ')}`] : []),
+    ...(change.model_changed ? [`model ${change.model_changed.from} → ${change.model_changed.to}`] : []),
+  ];
+  return [`${change.from} → ${change.to} from #${change.at_seq}`, ...changed].join(' · ');
 }

@@ -490,6 +490,8 @@ export function createCallRunner({
         keyId: options.caller?.keyId ?? null,
         runId: options.runId ?? null,
         stepSeq: options.stepSeq ?? null,
+        ...(options.userId === undefined ? {} : { userId: options.userId }),
+        ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
         endpoint:
           options.endpoint ?? (call.kind === 'embeddings' ? 'embeddings' : options.runId ? 'agent' : 'chat'),
         startedAt: new Date(call.startedAtEpoch),

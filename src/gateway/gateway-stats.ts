@@ -1,6 +1,6 @@
 /**
  * The gateway's traffic as an operator reads it (`GET /v1/gateway/usage`): per deployment, per
- * API key and per time bucket, aggregated by SQL over `gateway_calls` (the calls made through the
+ * API key, per user (developer) and per time bucket, aggregated by SQL over `gateway_calls` (the calls made through the
  * gateway's HTTP endpoints; a run's model calls are journal steps, not rows here). Only the
  * aggregates come back, never the rows.
  */
@@ -32,6 +32,19 @@ export interface KeyUsage {
   costUsd: number;
 }
 
+/**
+ * One end user's calls in the window (`userId` null: calls attributed to no one), with the
+ * distinct sessions they spanned: a developer behind a coding agent, as the HTTP edge attributed it.
+ */
+export interface UserUsage {
+  tenantId: string | null;
+  userId: string | null;
+  sessions: number;
+  requests: number;
+  errors: number;
+  costUsd: number;
+}
+
 /** Requests and errors of one time bucket (starting at `at`). */
 export interface UsageBucket {
   at: Date;
@@ -43,6 +56,7 @@ export interface UsageBucket {
 export interface GatewayUsage {
   deployments: DeploymentUsage[];
   keys: KeyUsage[];
+  users: UserUsage[];
   /** Every bucket of the window in order, empty ones included. */
   series: UsageBucket[];
 }
@@ -50,8 +64,9 @@ export interface GatewayUsage {
 /** Gateway traffic figures over the shared database. */
 export interface GatewayStats {
   /**
-   * Calls started in [since, until): per deployment, per key (the `maxKeys` that spent most),
-   * and per bucket of `bucketMs`. `tenantId` null: every tenant (an operator's view).
+   * Calls started in [since, until): per deployment, per key and per user (the `maxKeys` keys,
+   * and as many users, that spent most), and per bucket of `bucketMs`. `tenantId` null: every
+   * tenant (an operator's view).
    */
   usage(query: {
     tenantId: string | null;
@@ -75,7 +90,7 @@ export function createGatewayStats({
   return {
     async usage({ tenantId, since, until, bucketMs, maxKeys = 50 }) {
       const window = [since.toISOString(), until.toISOString(), tenantId];
-      const [perDeployment, perKey, perBucket] = await Promise.all([
+      const [perDeployment, perKey, perUser, perBucket] = await Promise.all([
         client.query<{
           deployment: string;
           provider: string;
@@ -112,6 +127,22 @@ export function createGatewayStats({
            ORDER BY cost_usd DESC, requests DESC, key_id LIMIT $4`,
           [...window, maxKeys],
         ),
+        client.query<{
+          tenant_id: string | null;
+          user_id: string | null;
+          sessions: number;
+          requests: number;
+          errors: number;
+          cost_usd: number;
+        }>(
+          `SELECT tenant_id, user_id, count(DISTINCT session_id)::int AS sessions, count(*)::int AS requests,
+             count(*) FILTER (WHERE outcome = 'error')::int AS errors,
+             coalesce(sum(cost_usd), 0)::float8 AS cost_usd
+           FROM ${calls} WHERE ${inWindow}
+           GROUP BY tenant_id, user_id
+           ORDER BY cost_usd DESC, requests DESC, tenant_id, user_id LIMIT $4`,
+          [...window, maxKeys],
+        ),
         client.query<{ bucket: number; requests: number; errors: number }>(
           `SELECT floor(extract(epoch FROM started_at - $1::timestamptz) * 1000 / $4)::int AS bucket,
              count(*)::int AS requests,
@@ -142,6 +173,14 @@ export function createGatewayStats({
           tenantId: row.tenant_id,
           keyId: row.key_id,
           keyName: row.name,
+          requests: Number(row.requests),
+          errors: Number(row.errors),
+          costUsd: Number(row.cost_usd),
+        })),
+        users: perUser.rows.map((row) => ({
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+          sessions: Number(row.sessions),
           requests: Number(row.requests),
           errors: Number(row.errors),
           costUsd: Number(row.cost_usd),

@@ -46,7 +46,11 @@ export interface CallRecord extends CallMeta {
   keyId: string | null;
   runId: string | null;
   stepSeq: number | null;
-  /** 'chat' | 'messages' | 'embeddings' | 'agent' */
+  /** The end user (a developer) the call was made for, when the caller named one. */
+  userId?: string;
+  /** The session (a coding agent's conversation) the call belongs to, when the caller named one. */
+  sessionId?: string;
+  /** 'chat' | 'messages' | 'responses' | 'embeddings' | 'agent' */
   endpoint: string;
   startedAt: Date;
 }

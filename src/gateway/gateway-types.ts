@@ -41,6 +41,12 @@ export interface GatewayCallOptions {
   /** The run and step this call belongs to, when an agent makes it (recorded with the call). */
   runId?: string;
   stepSeq?: number;
+  /**
+   * The end user (a developer) and the session the call is made for, recorded with the call
+   * (the HTTP edge attributes them: `http/call-attribution.ts`).
+   */
+  userId?: string;
+  sessionId?: string;
   /** The endpoint recorded with the call (`chat`, `messages`, `embeddings`, `agent`). Default: `agent` with a runId, else `chat` (`embeddings` for embed). */
   endpoint?: string;
 }

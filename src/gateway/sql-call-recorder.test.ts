@@ -109,6 +109,8 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
         keyId: null,
         runId: 'run_1',
         stepSeq: 4,
+        userId: 'ada@example.com',
+        sessionId: '0f5e2b6c-6d5e-4c1e-9a51-2a3f4b5c6d7e',
         outcome: 'error',
         error: { code: 'upstream_timeout', message: 'slow', fault: 'provider', retryable: true },
       }),
@@ -149,9 +151,13 @@ function callRecorderContract(openClient: () => Promise<SqlClient>): void {
       outcome: 'error',
       error: { code: 'upstream_timeout', message: 'slow', fault: 'provider', retryable: true },
       started_at: new Date('2030-01-01T00:00:00.123Z'),
+      user_id: 'ada@example.com',
+      session_id: '0f5e2b6c-6d5e-4c1e-9a51-2a3f4b5c6d7e',
     });
     expect(rows.rows[1]).toMatchObject({
       tenant_id: 'acme',
+      user_id: null,
+      session_id: null,
       input_tokens: null,
       cost: null,
       price_table: null,

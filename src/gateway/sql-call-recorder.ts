@@ -58,18 +58,18 @@ export function createSqlCallRecorder({
     INSERT INTO ${schema}.gateway_calls (
       id, tenant_id, key_id, run_id, step_seq, endpoint, route, deployment, provider, model, attempts, cached,
       input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, price_table,
-      latency_ms, overhead_ms, ttft_ms, outcome, error, started_at
+      latency_ms, overhead_ms, ttft_ms, outcome, error, started_at, user_id, session_id
     )
     SELECT
       id, tenant_id, key_id, run_id, step_seq, endpoint, route, deployment, provider, model, attempts, cached,
       input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, price_table,
-      latency_ms, overhead_ms, ttft_ms, outcome, error, started_at
+      latency_ms, overhead_ms, ttft_ms, outcome, error, started_at, user_id, session_id
     FROM jsonb_to_recordset($1::jsonb) AS call (
       id text, tenant_id text, key_id text, run_id text, step_seq integer, endpoint text, route text,
       deployment text, provider text, model text, attempts integer, cached boolean,
       input_tokens integer, output_tokens integer, cached_input_tokens integer, reasoning_tokens integer,
       cost_usd numeric, price_table text, latency_ms integer, overhead_ms integer, ttft_ms integer, outcome text,
-      error jsonb, started_at timestamptz
+      error jsonb, started_at timestamptz, user_id text, session_id text
     )
     ON CONFLICT (id) DO NOTHING`;
 
@@ -217,6 +217,8 @@ function toRow(call: CallRecord): CallRow {
     outcome: call.outcome,
     error: call.error ?? null,
     started_at: call.startedAt.toISOString(),
+    user_id: call.userId ?? null,
+    session_id: call.sessionId ?? null,
   };
 }
 

@@ -109,6 +109,19 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
        VALUES ('fb_given', 'run_u2_s1', 'acme', $1, 'u1', 'key:key_1', now())`,
       [SECRET],
     );
+    // Gateway calls outside runs attributed to the user (a developer's coding agent): theirs too;
+    // another user's, and the same user id's in another tenant, are kept.
+    for (const [id, tenant, user, marker] of [
+      ['gw_dev_u1', 'acme', 'u1', SECRET],
+      ['gw_dev_u2', 'acme', 'u2', 'kept-u2'],
+      ['gw_dev_globex', 'globex', 'u1', 'kept-globex'],
+    ])
+      await client.query(
+        `INSERT INTO ${schema}.gateway_calls (id, tenant_id, user_id, session_id, endpoint, route, deployment,
+           provider, model, attempts, cached, latency_ms, overhead_ms, outcome, error, started_at)
+         VALUES ($1, $2, $3, 'ses_dev', 'messages', 'r', 'd', 'p', 'm', 1, false, 1, 1, 'error', $4::jsonb, now())`,
+        [id, tenant, user, JSON.stringify({ said: marker })],
+      );
     expect(Object.values(await rowsHolding(SECRET)).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(
       0,
     );
@@ -123,7 +136,7 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
       approvals: 3,
       outcomes: 3,
       feedback: 4,
-      gateway_calls: 3,
+      gateway_calls: 4,
     });
     const left = await rowsHolding(SECRET);
     expect(Object.entries(left).filter(([, count]) => count > 0)).toEqual([]);
@@ -131,7 +144,8 @@ function erasureContract(open: () => Promise<{ client: SqlClient; schema: string
     expect(left).toHaveProperty('audit_log');
     expect((await rowsHolding('kept-u2')).runs).toBe(1);
     expect((await rowsHolding('kept-u2')).payloads).toBe(1);
-    expect((await rowsHolding('kept-globex')).gateway_calls).toBe(1);
+    expect((await rowsHolding('kept-globex')).gateway_calls).toBe(2);
+    expect((await rowsHolding('kept-u2')).gateway_calls).toBe(2);
     expect(await store.getRun('run_u1_a')).toBeUndefined();
 
     const audit = (await client.query<AuditRow>(`SELECT * FROM ${auditTable(schema)}`)).rows.map(

@@ -15,7 +15,7 @@ export interface ErasureCounts {
   outcomes: number;
   /** Feedback on the erased runs, and feedback the user gave on other runs. */
   feedback: number;
-  /** Gateway call records of the erased runs. */
+  /** Gateway call records of the erased runs, and the gateway calls attributed to the user. */
   gateway_calls: number;
 }
 
@@ -24,8 +24,9 @@ export interface UserErasure {
   /**
    * Deletes, in one transaction with its `user.erase` audit row: the user's runs (`runs.user_id`)
    * and the other runs of their sessions that name no user, with everything stored under those
-   * runs (steps, payloads, text deltas, approvals, outcomes, feedback, gateway call records), and
-   * the feedback the user gave on any run. Refuses with `user_runs_running` (nothing deleted)
+   * runs (steps, payloads, text deltas, approvals, outcomes, feedback, gateway call records), the
+   * gateway calls attributed to the user (`gateway_calls.user_id`), and the feedback the user gave
+   * on any run. Refuses with `user_runs_running` (nothing deleted)
    * while a worker executes one of those runs. Erasing a user with no data deletes nothing and
    * is still audited (the request was made).
    */
@@ -62,8 +63,13 @@ export function createUserErasure({ client, schema = DEFAULT_SCHEMA }: UserErasu
         if (running.length > 0) throw new UserRunsLiveError(userId, running);
         const ids = targets.map((run) => run.id);
         const counts = await countUnder(tx, schema, ids);
-        // Gateway call records reference their run by id only (no foreign key): deleted by hand.
+        // Gateway call records reference their run by id only (no foreign key): deleted by hand,
+        // with the gateway calls attributed to the user outside those runs (a developer's calls).
         await tx.query(`DELETE FROM ${schema}.gateway_calls WHERE run_id = ANY($1::text[])`, [ids]);
+        const attributed = await tx.query(
+          `DELETE FROM ${schema}.gateway_calls WHERE tenant_id = $1 AND user_id = $2`,
+          [tenantId, userId],
+        );
         const givenElsewhere = await tx.query(
           `DELETE FROM ${schema}.run_feedback WHERE tenant_id = $1 AND user_id = $2 AND NOT (run_id = ANY($3::text[]))`,
           [tenantId, userId, ids],
@@ -75,6 +81,7 @@ export function createUserErasure({ client, schema = DEFAULT_SCHEMA }: UserErasu
           runs: ids.length,
           sessions: new Set(targets.flatMap((run) => (run.session_id === null ? [] : [run.session_id]))).size,
           feedback: counts.feedback + givenElsewhere.rowCount,
+          gateway_calls: counts.gateway_calls + attributed.rowCount,
         };
         await appendAudit(
           tx,

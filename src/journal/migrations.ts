@@ -25,6 +25,7 @@ import { leaseLivenessMigration } from './migration-0026-lease-liveness.js';
 import { storageFootprintMigration } from './migration-0027-storage-footprint.js';
 import { runRetriesMigration } from './migration-0028-run-retries.js';
 import { agentVersionsMigration } from './migration-0029-agent-versions.js';
+import { gatewayCallAttributionMigration } from './migration-0030-gateway-call-attribution.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -167,6 +168,7 @@ export const migrations: readonly Migration[] = [
   storageFootprintMigration,
   runRetriesMigration,
   agentVersionsMigration,
+  gatewayCallAttributionMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -145,7 +145,7 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
   });
 
   it('holds a session lock on its dedicated connection, loses it with the connection and takes it again', async () => {
-    const client = open('keel_test_session_lock');
+    const client = open('keel_test_session_lock', { idleTimeoutMillis: 100 });
     const key = { namespace: 7_001, name: `lock-${process.pid}-${Date.now()}` };
     const lockHolders = async () =>
       (
@@ -184,7 +184,7 @@ describePostgres('pg client against a real Postgres', (connectionString) => {
       await hold.release();
       expect(hold.isHeld()).toBe(false);
       expect(await lockHolders()).toEqual([]);
-      // Nothing else used the dedicated connection: it is closed.
+      // Nothing else used the dedicated connection: it is closed once it lingered its idle time.
       await waitFor(async () => {
         const connections = await admin.query<{ count: number }>(
           `SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'keel_test_session_lock'`,

@@ -293,7 +293,7 @@ const ANSWERED_AT_ONCE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
  * `isHeld()` is false and the check retries them). After the last subscription ends it stays open
  * `lingerMs` (the pool's idle time), still listening, so a process that subscribes and
  * unsubscribes per run (`runAgent`'s worker) neither opens a connection nor sends LISTEN for each
- * run; it closes once neither a subscription nor a lock uses it.
+ * run; it closes `lingerMs` after neither a subscription nor a lock uses it.
  */
 function createListenConnection({
   connectionConfig,
@@ -484,19 +484,26 @@ function createListenConnection({
     return unsubscribe;
   }
 
+  /**
+   * Keeps the connection open `lingerMs` once nothing uses it, still listening: the next
+   * subscription or lock (the next `runAgent`'s worker) costs neither a connection nor a LISTEN.
+   */
+  function linger(): void {
+    clearTimeout(lingerTimer);
+    lingerTimer = setTimeout(() => {
+      lingerTimer = undefined;
+      if (!inUse()) void stop();
+    }, lingerMs);
+    lingerTimer.unref();
+  }
+
   async function unlisten(channel: string, onNotify: (payload: string) => void): Promise<void> {
     const callbacks = subscribers.get(channel);
     if (!callbacks?.delete(onNotify) || callbacks.size > 0) return;
     subscribers.delete(channel);
     const client = connection;
     if (subscribers.size === 0) {
-      // Kept open a while, still listening: the next subscription costs no round trip.
-      clearTimeout(lingerTimer);
-      lingerTimer = setTimeout(() => {
-        lingerTimer = undefined;
-        if (!inUse()) void stop();
-      }, lingerMs);
-      lingerTimer.unref();
+      if (!inUse()) linger();
     } else if (client !== undefined) {
       listened.delete(channel);
       await client.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
@@ -507,6 +514,8 @@ function createListenConnection({
     if (closed) throw new Error('The database client is closed.');
     const lock = { key: { ...key }, held: false, taking: false };
     locks.add(lock);
+    clearTimeout(lingerTimer);
+    lingerTimer = undefined;
     const hold: SessionLockHold = {
       isHeld: () => lock.held,
       async release() {
@@ -515,7 +524,7 @@ function createListenConnection({
         if (lock.held && client !== undefined)
           await client.query(SESSION_LOCK_SQL.release, [key.namespace, key.name]).catch(() => {});
         lock.held = false;
-        if (!inUse()) await stop();
+        if (!inUse()) linger();
       },
     };
     if (reconnectTimer !== undefined) return hold; // taken when the reconnect succeeds

@@ -324,9 +324,15 @@ export function createSqlJournalStore({
       };
     },
 
-    async claimRuns({ owner, limit, leaseMs, agents, ids }) {
+    async claimRuns({ owner, limit, leaseMs, agents, ids, agentVersions }) {
       if (limit <= 0 || agents?.length === 0 || ids?.length === 0) return [];
-      const params: unknown[] = [owner, leaseMs, limit, liveness.get(owner)?.isHeld() === true];
+      const params: unknown[] = [
+        owner,
+        leaseMs,
+        limit,
+        liveness.get(owner)?.isHeld() === true,
+        agentVersions === undefined ? null : toJson(agentVersions),
+      ];
       let filters = '';
       if (agents !== undefined) {
         params.push([...agents]);
@@ -363,6 +369,8 @@ export function createSqlJournalStore({
            lease_owner = $1,
            lease_expires_at = ${leaseInterval('$2')},
            lease_liveness = $4,
+           -- A first execution records the claimer's version of its agent (see recordAgentVersion).
+           agent_version = coalesce(run.agent_version, $5::jsonb -> run.agent),
            fence = run.fence + 1,
            -- Resuming after a wait for a provider is not a new attempt at the run (a crash is).
            attempts = run.attempts + CASE WHEN run.status = 'waiting' THEN 0 ELSE 1 END,

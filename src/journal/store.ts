@@ -77,6 +77,11 @@ export interface JournalStore {
     leaseMs: number;
     agents?: readonly string[];
     ids?: readonly string[];
+    /**
+     * The version of each agent the claimer runs: a run claimed with no version recorded yet
+     * (its first execution) records its agent's in the claim, saving a write per run.
+     */
+    agentVersions?: Readonly<Record<string, AgentVersion>>;
   }): Promise<ClaimedRun[]>;
   /**
    * Declares `owner` alive for as long as this process's connection to the database lives: on

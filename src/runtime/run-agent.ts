@@ -9,6 +9,7 @@ import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
+import { sharedLiveness } from './shared-liveness.js';
 import { createWorker, type WorkerOptions } from './worker.js';
 
 /**
@@ -134,6 +135,9 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
       },
     },
     {
+      // Unless the caller names an owner, runs of this store share one liveness lock (no lock
+      // taken and given back per run).
+      ...(workerOptions.owner === undefined ? { liveness: sharedLiveness(store) } : {}),
       onRunFinished: (ended) => {
         if (ended.id !== run.id) return;
         finished = ended;

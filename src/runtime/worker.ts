@@ -3,7 +3,15 @@ import { isKeelError, serializeError } from '../errors/keel-error.js';
 import { RunCancelledError } from '../errors/runtime-errors.js';
 import { LeaseLostError } from '../errors/storage-errors.js';
 import type { JournalStore } from '../journal/store.js';
-import type { ClaimedRun, Lease, LivenessHold, RunEnd, RunRecord, StepRecord } from '../journal/types.js';
+import type {
+  AgentVersion,
+  ClaimedRun,
+  Lease,
+  LivenessHold,
+  RunEnd,
+  RunRecord,
+  StepRecord,
+} from '../journal/types.js';
 import type { LanguageModel } from '../model/model.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -47,7 +55,9 @@ export interface WorkerOptions {
   pollMs?: number;
   /**
    * How often this worker expires approvals past their ttl (waking their runs, which treat the
-   * call as rejected). Default 1 s; any worker may do it, several at once are harmless.
+   * call as rejected). Default 1 s, shared by the process's workers of one store (a `runAgent`
+   * per run sweeps once a second, not once a run); any worker may do it, several at once are
+   * harmless.
    */
   approvalSweepMs?: number;
   /** Time SIGTERM gives running runs to finish before they are handed back. Default 10 s. */
@@ -107,10 +117,29 @@ interface ActiveRun {
   done: Promise<void>;
 }
 
+/** When each store's approvals were last swept here, per clock: the workers of a process share it. */
+const lastSweeps = new WeakMap<JournalStore, WeakMap<Clock, number>>();
+
+/**
+ * Whether this process's workers of `store` have not swept for `everyMs` (and if so, marks the
+ * sweep as done now): a `runAgent` per run would otherwise sweep once per run.
+ */
+function sweepDue(store: JournalStore, clock: Clock, everyMs: number): boolean {
+  let byClock = lastSweeps.get(store);
+  if (byClock === undefined) lastSweeps.set(store, (byClock = new WeakMap()));
+  const last = byClock.get(clock);
+  const now = clock.now();
+  if (last !== undefined && now - last < everyMs && now >= last) return false;
+  byClock.set(clock, now);
+  return true;
+}
+
 /** What `runAgent` learns from the worker it starts (not part of the public options). */
 export interface WorkerHooks {
   /** The run as the finishing write returned it, as soon as it is committed. */
   onRunFinished?: (run: RunRecord) => void;
+  /** The liveness owner and lock to use instead of a lock of the worker's own (`sharedLiveness`). */
+  liveness?: { owner: string; hold(): Promise<LivenessHold | undefined> };
 }
 
 /** Creates a worker. See `Worker`. */
@@ -125,7 +154,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
     drainTimeoutMs = 10_000,
     maxRunAttempts = 25,
     runIds,
-    owner = `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
+    owner = hooks.liveness?.owner ?? `${hostname()}:${process.pid}:${createId('w').slice(-8)}`,
     clock = systemClock,
     onEvent,
     streamText = false,
@@ -136,6 +165,10 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
   const telemetry = guardTelemetry(options.telemetry ?? {}, logger, () => clock.now());
   const agents = new Map(options.agents.map((agent) => [agent.name, agent]));
   const agentNames = [...agents.keys()];
+  /** Each agent's version, computed once: the claim records it on a run's first execution. */
+  const agentVersions = Object.fromEntries(
+    options.agents.map((agent) => [agent.name, agentVersionOf(agent)]),
+  );
   const toModel = options.resolveModel ?? ((reference: LanguageModel | string) => resolveModel(reference));
   const active = new Map<string, ActiveRun>();
   const wake = createWakeSignal();
@@ -153,7 +186,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
     }
     // Before the first claim: runs claimed while it is held are recovered at once if we die.
     try {
-      liveness = await store.holdLiveness(owner);
+      liveness = await (hooks.liveness ? hooks.liveness.hold() : store.holdLiveness(owner));
       if (liveness?.isHeld() === false)
         logger.warn('liveness lock not held yet; if this worker dies, its runs wait for their lease');
     } catch (error) {
@@ -162,12 +195,8 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
       });
     }
     let failures = 0;
-    let lastSweep = Number.NEGATIVE_INFINITY;
     while (!stopping) {
-      if (clock.now() - lastSweep >= approvalSweepMs) {
-        lastSweep = clock.now();
-        await sweepApprovals();
-      }
+      if (sweepDue(store, clock, approvalSweepMs)) await sweepApprovals();
       const capacity = concurrency - active.size;
       if (capacity > 0) {
         let claimed: ClaimedRun[];
@@ -177,6 +206,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
             limit: capacity,
             leaseMs,
             agents: agentNames,
+            agentVersions,
             ...(runIds ? { ids: runIds } : {}),
           });
           if (failures > 0) logger.info('claims resumed', { failedAttempts: failures });
@@ -306,7 +336,7 @@ export function createWorker(options: WorkerOptions, hooks: WorkerHooks = {}): W
         ...(redact ? { redact } : {}),
         onCodeChange: options.onCodeChange ?? agent.onCodeChange ?? 'continue',
       });
-      await recordAgentVersion({ durable, run, agent, steps, clock, log });
+      await recordAgentVersion({ durable, run, current: agentVersions[agent.name]!, steps, clock, log });
       onEvent?.({
         type: 'run-start',
         runId: run.id,
@@ -529,26 +559,26 @@ function emptyEnd(stopReason: RunEnd['stopReason'], error: RunEnd['error']): Run
 }
 
 /**
- * Records which agent version executes the run: the first execution sets it; a resume by another
- * version (a deploy) appends the change to the run's `versionChanges`, starting at the first step
- * the journal does not hold finished.
+ * Records which agent version executes the run. The first execution's claim recorded it already
+ * (`agentVersions`), so this writes only when the recorded version is another: a resume by
+ * another version (a deploy) appends the change to the run's `versionChanges`, starting at the
+ * first step the journal does not hold finished.
  */
 async function recordAgentVersion({
   durable,
   run,
-  agent,
+  current,
   steps,
   clock,
   log,
 }: {
   durable: DurableRun;
   run: RunRecord;
-  agent: Agent;
+  current: AgentVersion;
   steps: readonly StepRecord[];
   clock: Clock;
   log: Logger;
 }): Promise<void> {
-  const current = agentVersionOf(agent);
   if (run.agentVersion?.version === current.version) return;
   const started = steps.filter((step) => step.status === 'started').map((step) => step.seq);
   const atSeq =

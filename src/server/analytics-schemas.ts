@@ -128,6 +128,21 @@ const gatewayFigures = z.object({
     }),
   ),
   by_key_truncated: z.boolean(),
+  by_user: z
+    .array(
+      z.object({
+        tenant_id: z.string().nullable(),
+        user_id: z.string().nullable(),
+        calls: z.number(),
+        errors: z.number(),
+        cost_usd: z.number(),
+        input_tokens: z.number(),
+        output_tokens: z.number(),
+        sessions: z.number(),
+      }),
+    )
+    .describe('By the end user (developer) each call was attributed to; user_id null: calls naming none.'),
+  by_user_truncated: z.boolean(),
 });
 
 /** `GET /v1/analytics/summary`: the figures at the top level, or per group in `groups[]`. */
@@ -139,7 +154,7 @@ export const summaryResponse = summaryScope
       .optional()
       .describe('With `group_by`: one entry per key, most runs first (days and hours in order).'),
     groups_truncated: z.boolean().optional(),
-    gateway: gatewayFigures.describe('Gateway calls made outside runs, by tenant and API key.'),
+    gateway: gatewayFigures.describe('Gateway calls made outside runs, by tenant and API key, and by user.'),
   })
   .meta({ id: 'AnalyticsSummary' });
 

@@ -110,12 +110,29 @@ function gatewayRouteSuite(open: () => Promise<Opened>) {
       ['c5', 'tenant-a', keyIds.admin, 'spare', 'ok', 50, 1, new Date(now - 2 * 86_400_000).toISOString()],
       ['c6', 'tenant-a', keyIds.admin, 'spare', 'ok', 50, 9, new Date(now - 10 * 86_400_000).toISOString()],
     ];
+    // Attributed (a developer's coding agent): c1 and c2 to ada in two sessions, c3 to no one.
+    const attributed: Record<string, [string, string]> = {
+      c1: ['ada', 's1'],
+      c2: ['ada', 's2'],
+      c4: ['bo', 's3'],
+    };
     for (const [id, tenant, keyId, deployment, outcome, latency, cost, at] of rows)
       await client.query(
         `INSERT INTO ${schema}.gateway_calls (id, tenant_id, key_id, endpoint, route, deployment, provider, model,
-           attempts, cached, cost_usd, latency_ms, overhead_ms, outcome, started_at)
-         VALUES ($1, $2, $3, 'chat', 'any', $4, 'openai', 'gpt-4o-mini', 1, false, $5, $6, 1, $7, $8)`,
-        [id, tenant, keyId, deployment, cost, latency, outcome, at],
+           attempts, cached, cost_usd, latency_ms, overhead_ms, outcome, started_at, user_id, session_id)
+         VALUES ($1, $2, $3, 'chat', 'any', $4, 'openai', 'gpt-4o-mini', 1, false, $5, $6, 1, $7, $8, $9, $10)`,
+        [
+          id,
+          tenant,
+          keyId,
+          deployment,
+          cost,
+          latency,
+          outcome,
+          at,
+          attributed[id]?.[0] ?? null,
+          attributed[id]?.[1] ?? null,
+        ],
       );
 
     const server = createServer({
@@ -203,6 +220,10 @@ function gatewayRouteSuite(open: () => Promise<Opened>) {
         errors: 1,
         cost_usd: 0.03,
       },
+    ]);
+    expect(usage.users).toEqual([
+      { tenant_id: 'tenant-a', user_id: 'ada', sessions: 2, requests: 2, errors: 0, cost_usd: 0.03 },
+      { tenant_id: 'tenant-a', user_id: null, sessions: 0, requests: 1, errors: 1, cost_usd: 0 },
     ]);
     expect(usage.series).toHaveLength(24);
     expect(usage.series.reduce((sum, bucket) => sum + bucket.requests, 0)).toBe(3);

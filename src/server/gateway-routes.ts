@@ -109,6 +109,20 @@ export const gatewayUsageResponse = z
         cost_usd: z.number(),
       }),
     ),
+    users: z
+      .array(
+        z.object({
+          tenant_id: z.string().nullable(),
+          user_id: z.string().nullable(),
+          sessions: z.number(),
+          requests: z.number(),
+          errors: z.number(),
+          cost_usd: z.number(),
+        }),
+      )
+      .describe(
+        'Per end user (developer) the calls were attributed to; user_id null: calls that named none.',
+      ),
     series: z.array(z.object({ at: z.string(), requests: z.number(), errors: z.number() })),
   })
   .meta({ id: 'GatewayUsage' });
@@ -155,7 +169,8 @@ export const gatewayRoutes = [
     method: 'GET',
     path: '/v1/gateway/usage',
     scopes: GATEWAY_READ_SCOPES,
-    summary: "The gateway's HTTP calls in a window: per deployment, per API key and per time bucket",
+    summary:
+      "The gateway's HTTP calls in a window: per deployment, per API key, per user and per time bucket",
     description:
       "Aggregated in SQL over the call records of the gateway endpoints (a run's model calls are its steps, not " +
       "counted here). An admin key sees its tenant's calls, an operator key every tenant's. Buckets: 5 minutes " +
@@ -199,6 +214,14 @@ export const gatewayRoutes = [
           tenant_id: entry.tenantId,
           key_id: entry.keyId,
           key_name: entry.keyName,
+          requests: entry.requests,
+          errors: entry.errors,
+          cost_usd: entry.costUsd,
+        })),
+        users: usage.users.map((entry) => ({
+          tenant_id: entry.tenantId,
+          user_id: entry.userId,
+          sessions: entry.sessions,
           requests: entry.requests,
           errors: entry.errors,
           cost_usd: entry.costUsd,

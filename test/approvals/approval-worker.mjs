@@ -7,31 +7,15 @@
  * (the `entries` and `effects` tables of test/crash/support.ts), KEEL_WORKER_TAG.
  * Stdout: one JSON object per line: `ready`, `suspended` (run-suspend event), `paid`, `run-end`.
  */
-import { writeSync } from 'node:fs';
-import {
-  createEffectLedger,
-  createJsonLogger,
-  createPgClient,
-  createScriptedModel,
-  createWorker,
-  defineAgent,
-  defineTool,
-  openStore,
-  z,
-} from '../../dist/index.js';
+import { createScriptedModel, defineAgent, defineTool, z } from '../../dist/index.js';
+import { insertLedgerEntry, openWorkerStores, runWorker, workerScript } from '../crash/worker-kit.mjs';
 
-const env = process.env;
-const databaseUrl = env.DATABASE_URL;
-const schema = env.KEEL_SCHEMA;
-const ledgerSchema = env.KEEL_LEDGER_SCHEMA;
-const workerTag = env.KEEL_WORKER_TAG || 'worker';
-
-function emit(event) {
-  writeSync(1, JSON.stringify({ ...event, worker: workerTag, pid: process.pid }) + '\n');
-}
-
-const ledgerClient = createPgClient({ connectionString: databaseUrl, max: 2 });
-const ledger = createEffectLedger({ client: ledgerClient, schema: ledgerSchema });
+const script = workerScript('approval-worker');
+const { emit } = script;
+script.required('KEEL_LEDGER_SCHEMA');
+const workerTag = script.tag;
+const stores = await openWorkerStores(script);
+const { ledger } = stores;
 
 const pay = defineTool({
   name: 'pay',
@@ -40,15 +24,9 @@ const pay = defineTool({
   effect: 'write',
   needsApproval: true,
   async run({ amount }, ctx) {
-    const seq = Number(ctx.idempotencyKey.slice(ctx.idempotencyKey.lastIndexOf(':') + 1));
-    const { value } = await ledger.once(ctx.idempotencyKey, async (tx) => {
-      const inserted = await tx.query(
-        `INSERT INTO ${ledgerSchema}.entries (key, run_id, seq, entry, worker, pid)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-        [ctx.idempotencyKey, ctx.runId, seq, `pay ${amount}`, workerTag, process.pid],
-      );
-      return { entryId: Number(inserted.rows[0].id) };
-    });
+    const { value } = await ledger.once(ctx.idempotencyKey, async (tx) => ({
+      entryId: await insertLedgerEntry(tx, script, ctx, `pay ${amount}`),
+    }));
     emit({ event: 'paid', runId: ctx.runId, entryId: value.entryId });
     return { paid: amount, by: workerTag };
   },
@@ -67,15 +45,8 @@ const agent = defineAgent({
   tools: [pay],
 });
 
-const { store } = await openStore({ databaseUrl, schema, maxConnections: 4 });
-const worker = createWorker({
-  store,
+runWorker(script, stores, {
   agents: [agent],
-  owner: `${workerTag}:${process.pid}`,
-  leaseMs: 600,
-  heartbeatMs: 150,
-  pollMs: 50,
-  logger: createJsonLogger({ bindings: { tag: workerTag } }),
   onEvent: (event) => {
     if (event.type === 'run-suspend')
       emit({ event: 'suspended', runId: event.runId, approvalIds: event.approvalIds });
@@ -83,13 +54,3 @@ const worker = createWorker({
       emit({ event: 'run-end', runId: event.runId, stopReason: event.stopReason });
   },
 });
-
-process.on('SIGTERM', () => {
-  void worker
-    .stop()
-    .then(() => store.close())
-    .then(() => ledgerClient.close())
-    .then(() => process.exit(0));
-});
-worker.start();
-emit({ event: 'ready' });

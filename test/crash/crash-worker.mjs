@@ -32,20 +32,11 @@
  * `ledger-replayed`, `write-refused` (a fenced journal write refused, with its error code) and
  * `idle-exit`, each with `at` (this host's clock, ms). Keel's own log goes to stderr.
  */
-import { existsSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { setImmediate, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createEffectLedger,
-  createJsonLogger,
-  createPgClient,
-  createScriptedModel,
-  createWorker,
-  defineAgent,
-  defineTool,
-  openStore,
-  z,
-} from '../../dist/index.js';
+import { createScriptedModel, defineAgent, defineTool, z } from '../../dist/index.js';
+import { insertLedgerEntry, openWorkerStores, runWorker, seqOfKey, workerScript } from './worker-kit.mjs';
 
 const FAULT_POINTS = [
   'before-model-call',
@@ -59,19 +50,19 @@ const FAULT_POINTS = [
 
 const INSIDE_TOOL_POSITIONS = ['before-ledger', 'in-ledger-transaction', 'after-ledger'];
 
-const env = process.env;
-const databaseUrl = required('DATABASE_URL');
-const schema = required('KEEL_SCHEMA');
-const ledgerSchema = required('KEEL_LEDGER_SCHEMA');
+const script = workerScript('crash-worker');
+const { env, emit, fail } = script;
+script.required('DATABASE_URL');
+script.required('KEEL_LEDGER_SCHEMA');
 const crashPoint = env.KEEL_CRASH_POINT || undefined;
-const crashAt = integer('KEEL_CRASH_AT', 1);
+const crashAt = script.integer('KEEL_CRASH_AT', 1);
 const crashWhere = env.KEEL_CRASH_WHERE || undefined;
-const crashDelayMs = integer('KEEL_CRASH_DELAY_MS', -1);
-const leaseMs = integer('KEEL_LEASE_MS', 600);
-const heartbeatMs = integer('KEEL_HEARTBEAT_MS', 150);
-const pollMs = integer('KEEL_POLL_MS', 50);
-const concurrency = integer('KEEL_CONCURRENCY', 4);
-const workerTag = env.KEEL_WORKER_TAG || 'worker';
+const crashDelayMs = script.integer('KEEL_CRASH_DELAY_MS', -1);
+const leaseMs = script.integer('KEEL_LEASE_MS', 600);
+const heartbeatMs = script.integer('KEEL_HEARTBEAT_MS', 150);
+const pollMs = script.integer('KEEL_POLL_MS', 50);
+const concurrency = script.integer('KEEL_CONCURRENCY', 4);
+const workerTag = script.tag;
 const blockFile = env.KEEL_BLOCK_FILE || undefined;
 const blockAt = env.KEEL_BLOCK_AT || 'before-ledger';
 const exitWhenIdle = env.KEEL_EXIT_WHEN_IDLE !== '0';
@@ -84,35 +75,6 @@ if (crashWhere !== undefined && !INSIDE_TOOL_POSITIONS.includes(crashWhere)) {
 }
 if (!['before-ledger', 'after-ledger'].includes(blockAt))
   fail(`unknown KEEL_BLOCK_AT ${JSON.stringify(blockAt)}`);
-
-/** One JSON line on stdout, written synchronously so it is out before a SIGKILL. */
-function emit(event) {
-  writeSync(1, JSON.stringify({ ...event, worker: workerTag, pid: process.pid, at: Date.now() }) + '\n');
-}
-
-function required(name) {
-  const value = env[name];
-  if (!value) fail(`${name} is required`);
-  return value;
-}
-
-function integer(name, fallback) {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) fail(`${name} must be an integer, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-function fail(message) {
-  writeSync(2, `crash-worker: ${message}\n`);
-  process.exit(2);
-}
-
-process.on('unhandledRejection', (error) => {
-  writeSync(2, `crash-worker: unhandled rejection: ${error?.stack ?? String(error)}\n`);
-  process.exit(3);
-});
 
 // ---------------------------------------------------------------------------------------------
 // Fault injection
@@ -153,16 +115,8 @@ function faultHook(point, context) {
 // ---------------------------------------------------------------------------------------------
 // The agent: three tool turns (the second with parallel calls), then a final answer
 
-const ledgerClient = createPgClient({
-  connectionString: databaseUrl,
-  max: 4,
-  applicationName: `keel-crash-${workerTag}`,
-});
-const ledger = createEffectLedger({ client: ledgerClient, schema: ledgerSchema });
-
-function seqOf(idempotencyKey) {
-  return Number(idempotencyKey.slice(idempotencyKey.lastIndexOf(':') + 1));
-}
+const stores = await openWorkerStores(script, { maxConnections: 6, ledgerConnections: 4 });
+const { store, ledger } = stores;
 
 async function maybeBlock(position, runId, seq) {
   if (blockFile === undefined || blockAt !== position) return;
@@ -178,18 +132,14 @@ const append = defineTool({
   input: z.object({ entry: z.string() }),
   effect: 'write',
   async run({ entry }, ctx) {
-    const seq = seqOf(ctx.idempotencyKey);
+    const seq = seqOfKey(ctx.idempotencyKey);
     await faultHook('inside-tool', { runId: ctx.runId, seq, where: 'before-ledger' });
     await maybeBlock('before-ledger', ctx.runId, seq);
     const { value, replayed } = await ledger.once(ctx.idempotencyKey, async (tx) => {
-      const inserted = await tx.query(
-        `INSERT INTO ${ledgerSchema}.entries (key, run_id, seq, entry, worker, pid)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-        [ctx.idempotencyKey, ctx.runId, seq, entry, workerTag, process.pid],
-      );
+      const entryId = await insertLedgerEntry(tx, script, ctx, entry);
       // Dying here leaves the entry and its ledger key uncommitted: Postgres rolls both back.
       await faultHook('inside-tool', { runId: ctx.runId, seq, where: 'in-ledger-transaction' });
-      return { entryId: Number(inserted.rows[0].id) };
+      return { entryId };
     });
     if (replayed) emit({ event: 'ledger-replayed', key: ctx.idempotencyKey, attempt: ctx.attempt });
     await faultHook('inside-tool', { runId: ctx.runId, seq, where: 'after-ledger' });
@@ -232,8 +182,6 @@ const agent = defineAgent({
 // ---------------------------------------------------------------------------------------------
 // The worker
 
-const { store, client } = await openStore({ databaseUrl, schema, maxConnections: 6 });
-
 /** The store, reporting fenced writes it refuses (the fencing test reads these). */
 const reported = (method) =>
   async function (lease, ...rest) {
@@ -267,11 +215,9 @@ const instrumentedStore = {
   finishRun: reported('finishRun'),
 };
 
-const owner = `${workerTag}:${process.pid}`;
-const worker = createWorker({
+runWorker(script, stores, {
   store: instrumentedStore,
   agents: [agent],
-  owner,
   concurrency,
   leaseMs,
   heartbeatMs,
@@ -279,35 +225,7 @@ const worker = createWorker({
   // Crashes inflate claim counts on purpose; the poison-run cutoff would end runs as errors.
   maxRunAttempts: 10_000,
   faultHook,
-  logger: createJsonLogger({ bindings: { tag: workerTag } }),
+  exitWhenIdle,
+  isDying: () => dying,
+  ready: { crashPoint: crashPoint ?? null, crashAt },
 });
-
-let closing = false;
-async function shutdown(reason) {
-  if (closing) return;
-  closing = true;
-  await worker.stop();
-  await store.close();
-  await ledgerClient.close();
-  emit({ event: reason });
-  process.exit(0);
-}
-
-process.on('SIGTERM', () => void shutdown('sigterm-exit'));
-
-worker.start();
-emit({ event: 'ready', owner, crashPoint: crashPoint ?? null, crashAt });
-
-if (exitWhenIdle) {
-  for (;;) {
-    await sleep(100);
-    if (closing || dying) continue;
-    const live = await client.query(
-      `SELECT count(*)::int AS n FROM ${schema}.runs WHERE status IN ('queued', 'running', 'waiting')`,
-    );
-    if (live.rows[0].n === 0 && worker.activeRunIds().length === 0) {
-      await shutdown('idle-exit');
-      break;
-    }
-  }
-}

@@ -8,23 +8,20 @@
  * KEEL_CRASH_SEED=<seed printed in the summary> gives every worker the same crash point, hit and
  * append delay again (the timing of course differs).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openStore, type JournalStore, type RunRecord, type SqlClient } from '../../src/index.js';
-import { createTestSchemaName, describePostgres } from '../../src/testing/postgres.js';
+import { afterAll, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/index.js';
+import { describePostgres } from '../../src/testing/postgres.js';
 import {
   appendOutput,
-  assertBuilt,
-  createLedgerTables,
   CRASH_AGENT,
-  dropSchemas,
   EXPECTED_EFFECTS,
   EXPECTED_STEPS,
   FAULT_POINTS,
-  killAllWorkers,
   readEffectKeys,
   readEntries,
   seededRandom,
   spawnWorker,
+  useCrashStore,
   waitForExit,
   type CrashPoint,
   type WorkerProcess,
@@ -52,25 +49,13 @@ const MAX_HIT: Record<CrashPoint, number> = {
 const APPEND_DELAYS_MS = [-1, 0, 1, 3];
 
 describePostgres('crash recovery: workers SIGKILLed at every fault point', (databaseUrl) => {
-  const schema = createTestSchemaName();
-  const ledgerSchema = `${schema}_ledger`;
-  let store: JournalStore;
-  let client: SqlClient;
+  const test = useCrashStore(databaseUrl, { per: 'file' });
   const workers: WorkerProcess[] = [];
   /** Set when the test fails or times out, so no loop spawns a worker after cleanup. */
   let stopSpawning = false;
-
-  beforeAll(async () => {
-    assertBuilt();
-    ({ store, client } = await openStore({ databaseUrl, schema }));
-    await createLedgerTables(client, ledgerSchema);
-  });
-
-  afterAll(async () => {
+  // Registered after useCrashStore's hooks, so it runs before them (after hooks run in reverse).
+  afterAll(() => {
     stopSpawning = true;
-    await killAllWorkers();
-    if (client) await dropSchemas(client, schema, ledgerSchema);
-    await store?.close();
   });
 
   it(
@@ -79,7 +64,8 @@ describePostgres('crash recovery: workers SIGKILLed at every fault point', (data
     async () => {
       const startedAt = Date.now();
       const seed = Number(process.env.KEEL_CRASH_SEED ?? Date.now() % 1_000_000);
-      const workerEnv = { DATABASE_URL: databaseUrl, KEEL_SCHEMA: schema, KEEL_LEDGER_SCHEMA: ledgerSchema };
+      const { store, client, schema, ledgerSchema } = test;
+      const workerEnv = test.workerEnv();
       const inputs: string[] = [];
       const submit = async (count: number) => {
         for (let i = 0; i < count; i++) {

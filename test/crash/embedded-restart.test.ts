@@ -3,48 +3,33 @@
  * that dies takes the whole database with it, liveness locks included. The process that opens
  * the directory next finds its runs claimable at once, without waiting for their lease.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openStore } from '../../src/index.js';
-import { assertBuilt, waitUntil } from './support.js';
+import { spawnWorker, useScratchFolder, waitForExit, waitUntil } from './support.js';
 
 const EMBEDDED_WORKER_PATH = fileURLToPath(new URL('./embedded-worker.mjs', import.meta.url));
 
-let scratch: string;
-beforeEach(() => {
-  assertBuilt();
-  scratch = mkdtempSync(join(tmpdir(), 'keel-embedded-restart-'));
-});
-afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = useScratchFolder();
 
 it('lets the next process take over the runs of one SIGKILLed mid-tool, its lease still running', async () => {
-  const dataDir = join(scratch, 'data');
+  const keelDir = scratch.path;
+  const dataDir = join(keelDir, 'data'); // where Keel keeps the database of a Keel folder
   const created = await openStore({ dataDir });
   const { run } = await created.store.createRun({ agent: 'embedded-agent', input: 'go' });
   await created.store.close();
 
-  const env: NodeJS.ProcessEnv = { ...process.env, KEEL_DATA_DIR: dataDir };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [EMBEDDED_WORKER_PATH], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.once('close', (_code, signal) => resolve(signal)),
-  );
+  const child = spawnWorker('embedded', { KEEL_DATA_DIR: keelDir }, EMBEDDED_WORKER_PATH);
   try {
-    await waitUntil(() => output.includes('"blocked"'), {
+    await waitUntil(() => child.event('blocked'), {
       timeoutMs: 30_000,
-      message: () => `the worker never blocked: ${output}`,
+      message: () => `the worker never blocked: ${child.describe()}`,
     });
   } finally {
-    child.kill('SIGKILL');
+    child.signal('SIGKILL');
   }
-  expect(await exited).toBe('SIGKILL');
+  expect((await waitForExit(child, 10_000)).signal).toBe('SIGKILL');
 
   const restarted = await openStore({ dataDir });
   try {

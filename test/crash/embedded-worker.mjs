@@ -1,25 +1,13 @@
 /**
- * A worker on an embedded (PGlite) store for the embedded restart test: it opens KEEL_DATA_DIR,
- * claims the run with a 10 min lease and blocks for good inside its tool, having printed
- * `{"event":"blocked","owner":...}`. The test SIGKILLs it there.
+ * A worker on an embedded (PGlite) store for the embedded restart test: it opens the Keel folder
+ * KEEL_DATA_DIR, claims the run with a 10 min lease and blocks for good inside its tool, having
+ * printed `{"event":"blocked",...}`. The test SIGKILLs it there.
  */
-import { writeSync } from 'node:fs';
-import {
-  createJsonLogger,
-  createScriptedModel,
-  createWorker,
-  defineAgent,
-  defineTool,
-  openStore,
-  z,
-} from '../../dist/index.js';
+import { createScriptedModel, defineAgent, defineTool, z } from '../../dist/index.js';
+import { openWorkerStores, runWorker, workerScript } from './worker-kit.mjs';
 
-const dataDir = process.env.KEEL_DATA_DIR;
-if (!dataDir) {
-  writeSync(2, 'embedded-worker: KEEL_DATA_DIR is required\n');
-  process.exit(2);
-}
-const owner = `embedded:${process.pid}`;
+const script = workerScript('embedded-worker');
+script.required('KEEL_DATA_DIR');
 
 const wait = defineTool({
   name: 'wait',
@@ -27,7 +15,7 @@ const wait = defineTool({
   input: z.object({}),
   effect: 'write',
   run: () => {
-    writeSync(1, JSON.stringify({ event: 'blocked', owner }) + '\n');
+    script.emit({ event: 'blocked' });
     return new Promise(() => {});
   },
 });
@@ -39,11 +27,4 @@ const agent = defineAgent({
   tools: [wait],
 });
 
-const { store } = await openStore({ dataDir });
-createWorker({
-  store,
-  agents: [agent],
-  owner,
-  leaseMs: 600_000,
-  logger: createJsonLogger({ level: 'warn' }),
-}).start();
+runWorker(script, await openWorkerStores(script), { agents: [agent], leaseMs: 600_000 });

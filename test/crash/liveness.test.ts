@@ -5,103 +5,44 @@
  * waits for the lease as before, and the fence still keeps it from writing when it comes back.
  * Both workers are crash-worker.mjs processes blocked inside the run's first `append`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
-import { openStore, type JournalStore, type SqlClient } from '../../src/index.js';
+import { writeFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
 import { LIVENESS_LOCK_NAMESPACE } from '../../src/journal/worker-liveness.js';
-import { createTestSchemaName, describePostgres } from '../../src/testing/postgres.js';
+import { describePostgres } from '../../src/testing/postgres.js';
 import {
-  appendOutput,
-  assertBuilt,
-  createLedgerTables,
-  CRASH_AGENT,
-  dropSchemas,
-  EXPECTED_EFFECTS,
-  EXPECTED_STEPS,
-  killAllWorkers,
+  blockWorkerInFirstAppend,
+  expectScriptFinishedBy,
   readEntries,
   spawnWorker,
+  useCrashStore,
   waitForExit,
   waitUntil,
-  type WorkerProcess,
 } from './support.js';
 
 describePostgres(
   'liveness: a dead worker is recovered at once, a stalled one after its lease',
   (databaseUrl) => {
-    let schema: string;
-    let ledgerSchema: string;
-    let store: JournalStore;
-    let client: SqlClient;
-    let scratch: string;
-
-    beforeEach(async () => {
-      assertBuilt();
-      schema = createTestSchemaName();
-      ledgerSchema = `${schema}_ledger`;
-      ({ store, client } = await openStore({ databaseUrl, schema }));
-      await createLedgerTables(client, ledgerSchema);
-      scratch = mkdtempSync(join(tmpdir(), 'keel-liveness-'));
-    });
-
-    afterEach(async () => {
-      await killAllWorkers();
-      if (client) await dropSchemas(client, schema, ledgerSchema);
-      await store?.close();
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
-    });
-
-    afterAll(killAllWorkers);
-
-    const env = () => ({
-      DATABASE_URL: databaseUrl,
-      KEEL_SCHEMA: schema,
-      KEEL_LEDGER_SCHEMA: ledgerSchema,
-      KEEL_CONCURRENCY: 1,
-    });
-    const eventOf = (worker: WorkerProcess, name: string) =>
-      worker.events.find((event) => event.event === name);
+    const test = useCrashStore(databaseUrl);
+    const env = () => ({ ...test.workerEnv(), KEEL_CONCURRENCY: 1 });
     const holdsLivenessLock = async (owner: string) =>
       (
-        await client.query<{ held: boolean }>(
+        await test.client.query<{ held: boolean }>(
           `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int4::oid
            AND objid = hashtext($2)::oid AND objsubid = 2 AND granted) AS held`,
           [LIVENESS_LOCK_NAMESPACE, owner],
         )
       ).rows[0]?.held === true;
 
-    /** Spawns A, blocked inside the run's first `append`; returns A and the run as A holds it. */
-    async function blockedWorkerA(workerEnv: Record<string, string | number>) {
-      const { run } = await store.createRun({ agent: CRASH_AGENT, input: 'liveness' });
-      const a = spawnWorker('A', {
-        ...env(),
-        ...workerEnv,
-        KEEL_BLOCK_FILE: join(scratch, 'release'),
-        KEEL_BLOCK_AT: 'before-ledger',
-      });
-      await waitUntil(() => eventOf(a, 'blocked'), {
-        timeoutMs: 30_000,
-        message: () => `A never blocked: ${a.describe()}`,
-      });
-      const heldByA = (await store.getRun(run.id))!;
-      expect(heldByA).toMatchObject({ status: 'running', leaseOwner: `A:${a.pid}`, attempts: 1 });
-      expect(await holdsLivenessLock(`A:${a.pid}`)).toBe(true);
-      return { run, a, heldByA };
+    /** A blocked inside the run's first `append`, holding its liveness lock. */
+    async function blockedWorkerA(leaseEnv: Record<string, string | number>) {
+      const blocked = await blockWorkerInFirstAppend(test, { input: 'liveness', env: leaseEnv });
+      expect(await holdsLivenessLock(`A:${blocked.a.pid}`)).toBe(true);
+      return blocked;
     }
 
     /** B's journal is the whole script, every effect once and B's. */
     async function expectFinishedByB(runId: string) {
-      const journal = await store.loadSteps(runId, { withOutputs: true });
-      expect(journal.map((step) => ({ kind: step.kind, name: step.name, status: step.status }))).toEqual(
-        EXPECTED_STEPS.map((expected) => ({ ...expected, status: 'completed' })),
-      );
-      for (const { seq } of EXPECTED_EFFECTS) expect(appendOutput(journal[seq]!).by, `seq ${seq}`).toBe('B');
-      const entries = await readEntries(client, ledgerSchema);
-      expect(entries.map((entry) => entry.key).sort()).toEqual(
-        EXPECTED_EFFECTS.map(({ seq }) => `${runId}:${seq}`).sort(),
-      );
+      const { journal, entries } = await expectScriptFinishedBy(test, runId, 'B');
       expect(entries.every((entry) => entry.worker === 'B')).toBe(true);
       return journal;
     }
@@ -112,7 +53,7 @@ describePostgres(
       const leaseEnv = { KEEL_LEASE_MS: 30_000, KEEL_HEARTBEAT_MS: 1_000 };
       const { run, a, heldByA } = await blockedWorkerA(leaseEnv);
       const b = spawnWorker('B', { ...env(), ...leaseEnv });
-      await waitUntil(() => eventOf(b, 'ready'), {
+      await waitUntil(() => b.event('ready'), {
         timeoutMs: 30_000,
         message: () => `B never started: ${b.describe()}`,
       });
@@ -121,10 +62,13 @@ describePostgres(
       expect(await waitForExit(a, 10_000)).toEqual({ code: null, signal: 'SIGKILL' });
       expect(await waitForExit(b, 60_000), b.describe()).toEqual({ code: 0, signal: null });
 
-      expect(eventOf(b, 'claimed')?.runs).toEqual([{ id: run.id, fence: heldByA.fence + 1, attempts: 2 }]);
-      expect(await store.getRun(run.id)).toMatchObject({ status: 'completed', fence: heldByA.fence + 1 });
+      expect(b.event('claimed')?.runs).toEqual([{ id: run.id, fence: heldByA.fence + 1, attempts: 2 }]);
+      expect(await test.store.getRun(run.id)).toMatchObject({
+        status: 'completed',
+        fence: heldByA.fence + 1,
+      });
       // B claimed, ran and finished the run while A's last lease was still running (database clock).
-      const leaseStillRunning = await client.query<{ running: boolean }>(
+      const leaseStillRunning = await test.client.query<{ running: boolean }>(
         'SELECT now() < $1::timestamptz AS running',
         [heldByA.leaseExpiresAt!.toISOString()],
       );
@@ -137,7 +81,7 @@ describePostgres(
 
     it('keeps the run of a SIGSTOPped worker (its lock held) until its lease expires, then fences it out', async () => {
       // No heartbeat: A's lease ends 4 s after its claim, wherever it is frozen.
-      const { run, a, heldByA } = await blockedWorkerA({
+      const { run, a, heldByA, releaseFile } = await blockedWorkerA({
         KEEL_LEASE_MS: 4_000,
         KEEL_HEARTBEAT_MS: 3_600_000,
       });
@@ -148,16 +92,16 @@ describePostgres(
       // B polls from before the lease ends; it may take the run over only once it has.
       const b = spawnWorker('B', env());
       expect(await waitForExit(b, 60_000), b.describe()).toEqual({ code: 0, signal: null });
-      const claimedByB = eventOf(b, 'claimed');
+      const claimedByB = b.event('claimed');
       expect(claimedByB?.runs).toEqual([{ id: run.id, fence: heldByA.fence + 1, attempts: 2 }]);
       expect(claimedByB?.at as number).toBeGreaterThanOrEqual(heldByA.leaseExpiresAt!.getTime());
       expect(await holdsLivenessLock(`A:${a.pid}`)).toBe(true);
       const journalOfB = await expectFinishedByB(run.id);
-      const finishedByB = await store.getRun(run.id);
-      const entriesAfterB = await readEntries(client, ledgerSchema);
+      const finishedByB = await test.store.getRun(run.id);
+      const entriesAfterB = await readEntries(test.client, test.ledgerSchema);
 
       // Thawed, A goes on with its tool (the ledger replays B's effect) and is refused its write.
-      writeFileSync(join(scratch, 'release'), '');
+      writeFileSync(releaseFile, '');
       a.signal('SIGCONT');
       expect(await waitForExit(a, 60_000), a.describe()).toEqual({ code: 0, signal: null });
       expect(a.events.filter((event) => event.event === 'write-refused')).toEqual([
@@ -168,9 +112,9 @@ describePostgres(
           fence: heldByA.fence,
         }),
       ]);
-      expect(await store.loadSteps(run.id, { withOutputs: true })).toEqual(journalOfB);
-      expect(await store.getRun(run.id)).toEqual(finishedByB);
-      expect(await readEntries(client, ledgerSchema)).toEqual(entriesAfterB);
+      expect(await test.store.loadSteps(run.id, { withOutputs: true })).toEqual(journalOfB);
+      expect(await test.store.getRun(run.id)).toEqual(finishedByB);
+      expect(await readEntries(test.client, test.ledgerSchema)).toEqual(entriesAfterB);
     }, 120_000);
   },
 );

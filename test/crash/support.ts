@@ -1,13 +1,26 @@
 /**
- * Shared plumbing of the crash and fencing tests: worker child processes (crash-worker.mjs), the
- * external ledger's tables, and condition waits. Every child spawned here is tracked, so a test
- * can kill whatever is left in `afterAll`, even after a failure.
+ * Shared plumbing of the process tests (crash, fencing, liveness, unknown outcomes, deploys,
+ * approvals): worker child processes (scripts built on worker-kit.mjs), the journal and external
+ * ledger each test gets and drops (`useCrashStore`), and condition waits. Every child spawned here
+ * is tracked, so a test can kill whatever is left in `afterAll`, even after a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createEffectLedger, type SqlClient, type StepRecord } from '../../src/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import {
+  createEffectLedger,
+  openStore,
+  type JournalStore,
+  type RunRecord,
+  type SqlClient,
+  type StepRecord,
+} from '../../src/index.js';
+import { createTestSchemaName } from '../../src/testing/postgres.js';
+import { createTestDatabase } from '../keel-processes.js';
 
 export const CRASH_WORKER_PATH = fileURLToPath(new URL('./crash-worker.mjs', import.meta.url));
 const DIST_INDEX_PATH = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -66,6 +79,10 @@ export interface WorkerProcess {
   readonly tag: string;
   /** Parsed stdout lines, in order. */
   readonly events: WorkerEvent[];
+  /** The first event named `name`, if it came yet. */
+  event(name: string): WorkerEvent | undefined;
+  /** The events named `name` so far (of one run: those whose `runId` it is). */
+  eventsNamed(name: string, runId?: string): WorkerEvent[];
   readonly exited: Promise<WorkerExit>;
   /** The exit, once it happened. */
   exit(): WorkerExit | undefined;
@@ -139,6 +156,9 @@ export function spawnWorker(
     pid,
     tag,
     events,
+    event: (name) => events.find((event) => event.event === name),
+    eventsNamed: (name, runId) =>
+      events.filter((event) => event.event === name && (runId === undefined || event.runId === runId)),
     exited,
     exit: () => exitInfo,
     stderr: () => stderrTail,
@@ -198,6 +218,149 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${message()}`);
     await sleep(intervalMs);
   }
+}
+
+/**
+ * Registers the hooks that give each test (`per: 'test'`) or the file (`per: 'file'`) a scratch
+ * folder of its own: before, the package must be built and the folder is made; after, every
+ * worker still alive is killed and the folder removed. The answer's `path` is set once the
+ * hooks ran.
+ */
+export function useScratchFolder({ per = 'test' }: { per?: 'test' | 'file' } = {}): { path: string } {
+  const folder = { path: '' };
+  const [before, after] = per === 'test' ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(() => {
+    assertBuilt();
+    folder.path = mkdtempSync(join(tmpdir(), 'keel-process-test-'));
+  });
+  after(async () => {
+    await killAllWorkers();
+    if (folder.path) rmSync(folder.path, { recursive: true, force: true });
+  });
+  if (per === 'test') afterAll(killAllWorkers);
+  return folder;
+}
+
+/** The journal and the external ledger of a process test, as `useCrashStore` sets them up. */
+export interface CrashStore {
+  /** Postgres URL of the database (the test's own with `ownDatabase`). */
+  databaseUrl: string;
+  /** The journal's schema: `keel` in a database of the test's own, else a fresh one. */
+  schema: string;
+  /** The external ledger's schema (`createLedgerTables`). */
+  ledgerSchema: string;
+  store: JournalStore;
+  client: SqlClient;
+  /** A folder of the test's own (block files), removed after it. */
+  scratch: string;
+  /** The environment a worker script (worker-kit.mjs) finds the journal and the ledger by. */
+  workerEnv(): { DATABASE_URL: string; KEEL_SCHEMA: string; KEEL_LEDGER_SCHEMA: string };
+}
+
+/**
+ * Registers the hooks of a process test on the Postgres of `connectionString`: before each test
+ * (`per: 'test'`) or once for the file (`per: 'file'`), a fresh journal schema (migrated), the
+ * ledger's tables and a scratch folder (`useScratchFolder`); after, every worker still alive is
+ * killed, then both schemas are dropped. `ownDatabase`: the journal is the default `keel` schema
+ * of a database made for the test (so `keel` CLI processes, which use that schema, see it),
+ * dropped after it. The answer is filled in by the hooks: read its fields inside the tests.
+ */
+export function useCrashStore(
+  connectionString: string,
+  { per = 'test', ownDatabase = false }: { per?: 'test' | 'file'; ownDatabase?: boolean } = {},
+): CrashStore {
+  const [before, after] = per === 'test' ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  const folder = useScratchFolder({ per });
+  const current = {
+    workerEnv: () => ({
+      DATABASE_URL: current.databaseUrl,
+      KEEL_SCHEMA: current.schema,
+      KEEL_LEDGER_SCHEMA: current.ledgerSchema,
+    }),
+  } as CrashStore;
+  let drop: (() => Promise<void>) | undefined;
+
+  before(async () => {
+    const database = ownDatabase ? await createTestDatabase(connectionString) : undefined;
+    const databaseUrl = database?.url ?? connectionString;
+    const schema = database ? 'keel' : createTestSchemaName();
+    const ledgerSchema = database ? 'test_ledger' : `${schema}_ledger`;
+    const { store, client } = await openStore({ databaseUrl, schema });
+    drop = async () => {
+      if (!database) await dropSchemas(client, schema, ledgerSchema);
+      await store.close();
+      await database?.drop();
+    };
+    await createLedgerTables(client, ledgerSchema);
+    Object.assign(current, { databaseUrl, schema, ledgerSchema, store, client, scratch: folder.path });
+  }, 60_000);
+  // Registered after useScratchFolder's hooks, so it runs before its after hook (after hooks run
+  // in reverse): the workers die before their schemas are dropped.
+  after(async () => {
+    await killAllWorkers();
+    await drop?.();
+    drop = undefined;
+  }, 60_000);
+
+  return current;
+}
+
+/**
+ * Submits a `crash-agent` run and spawns crash worker `A` (concurrency 1, `env` on top), which
+ * claims it and blocks inside its first `append` (seq 1) at `blockAt`, until `releaseFile`
+ * exists. Answers A, the run as A holds it, and the release file.
+ */
+export async function blockWorkerInFirstAppend(
+  test: CrashStore,
+  {
+    input,
+    blockAt = 'before-ledger',
+    env = {},
+  }: { input: string; blockAt?: 'before-ledger' | 'after-ledger'; env?: Record<string, string | number> },
+): Promise<{ run: RunRecord; a: WorkerProcess; heldByA: RunRecord; releaseFile: string }> {
+  const { run } = await test.store.createRun({ agent: CRASH_AGENT, input });
+  const releaseFile = join(test.scratch, 'release');
+  const a = spawnWorker('A', {
+    ...test.workerEnv(),
+    KEEL_CONCURRENCY: 1,
+    ...env,
+    KEEL_BLOCK_FILE: releaseFile,
+    KEEL_BLOCK_AT: blockAt,
+  });
+  await waitUntil(() => a.event('blocked'), {
+    timeoutMs: 30_000,
+    message: () => `A never blocked: ${a.describe()}`,
+  });
+  const heldByA = (await test.store.getRun(run.id))!;
+  expect(heldByA).toMatchObject({ status: 'running', leaseOwner: `A:${a.pid}`, attempts: 1 });
+  expect(a.event('claimed')?.runs).toEqual([{ id: run.id, fence: heldByA.fence, attempts: 1 }]);
+  return { run, a, heldByA, releaseFile };
+}
+
+/**
+ * Checks that a `crash-agent` run's journal is the whole script, finished, with every `append`
+ * output written by `worker`, and that the ledger holds each of its effects once, under the
+ * entry its step's output names. Answers the journal and the ledger's entries.
+ */
+export async function expectScriptFinishedBy(
+  test: CrashStore,
+  runId: string,
+  worker: string,
+): Promise<{ journal: StepRecord[]; entries: LedgerEntry[] }> {
+  const journal = await test.store.loadSteps(runId, { withOutputs: true });
+  expect(journal.map((step) => ({ kind: step.kind, name: step.name, status: step.status }))).toEqual(
+    EXPECTED_STEPS.map((expected) => ({ ...expected, status: 'completed' })),
+  );
+  for (const { seq } of EXPECTED_EFFECTS) expect(appendOutput(journal[seq]!).by, `seq ${seq}`).toBe(worker);
+  const entries = await readEntries(test.client, test.ledgerSchema);
+  expect(entries.map((entry) => entry.key).sort()).toEqual(
+    EXPECTED_EFFECTS.map(({ seq }) => `${runId}:${seq}`).sort(),
+  );
+  for (const { seq } of EXPECTED_EFFECTS) {
+    const entry = entries.find((candidate) => candidate.key === `${runId}:${seq}`)!;
+    expect(appendOutput(journal[seq]!).entryId, `entry of seq ${seq}`).toBe(entry.id);
+  }
+  return { journal, entries };
 }
 
 /**

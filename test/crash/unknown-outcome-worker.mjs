@@ -15,42 +15,14 @@
  * `after-tool-call`, KEEL_WORKER_TAG. Runs until SIGTERM. Stdout carries one JSON line per event
  * (`ready`, `crash`, `effect`, `reconcile`); Keel's log goes to stderr.
  */
-import { writeSync } from 'node:fs';
-import {
-  createJsonLogger,
-  createPgClient,
-  createScriptedModel,
-  createWorker,
-  defineAgent,
-  defineTool,
-  openStore,
-  z,
-} from '../../dist/index.js';
+import { createScriptedModel, defineAgent, defineTool, z } from '../../dist/index.js';
+import { insertLedgerEntry, openWorkerStores, runWorker, workerScript } from './worker-kit.mjs';
 
-const env = process.env;
-const databaseUrl = required('DATABASE_URL');
-const schema = required('KEEL_SCHEMA');
-const ledgerSchema = required('KEEL_LEDGER_SCHEMA');
-const crash = env.KEEL_CRASH === '1';
-const workerTag = env.KEEL_WORKER_TAG || 'worker';
-
-function emit(event) {
-  writeSync(1, JSON.stringify({ ...event, worker: workerTag, pid: process.pid, at: Date.now() }) + '\n');
-}
-
-function required(name) {
-  const value = env[name];
-  if (!value) {
-    writeSync(2, `unknown-outcome-worker: ${name} is required\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
-process.on('unhandledRejection', (error) => {
-  writeSync(2, `unknown-outcome-worker: unhandled rejection: ${error?.stack ?? String(error)}\n`);
-  process.exit(3);
-});
+const script = workerScript('unknown-outcome-worker');
+const { emit } = script;
+const ledgerSchema = script.required('KEEL_LEDGER_SCHEMA');
+const crash = script.env.KEEL_CRASH === '1';
+const workerTag = script.tag;
 
 let dying = false;
 function faultHook(point, context) {
@@ -62,25 +34,11 @@ function faultHook(point, context) {
   return new Promise(() => {});
 }
 
-const ledger = createPgClient({
-  connectionString: databaseUrl,
-  max: 2,
-  applicationName: `keel-unknown-${workerTag}`,
-});
+const stores = await openWorkerStores(script);
+const ledger = stores.ledgerClient;
 
 async function insertEntry(tool, ctx, amount) {
-  await ledger.query(
-    `INSERT INTO ${ledgerSchema}.entries (key, run_id, seq, entry, worker, pid)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
-    [
-      ctx.idempotencyKey,
-      ctx.runId,
-      Number(ctx.idempotencyKey.split(':').at(-1)),
-      `${tool}:${amount}`,
-      workerTag,
-      process.pid,
-    ],
-  );
+  await insertLedgerEntry(ledger, script, ctx, `${tool}:${amount}`);
   emit({ event: 'effect', tool, key: ctx.idempotencyKey });
   return { [tool]: amount, by: workerTag };
 }
@@ -126,31 +84,11 @@ const agentOf = (name, tool) =>
     tools: [tool === 'charge' ? charge : wipe],
   });
 
-const { store } = await openStore({ databaseUrl, schema, maxConnections: 4 });
-const worker = createWorker({
-  store,
+runWorker(script, stores, {
   agents: [agentOf('reconcile-agent', 'charge'), agentOf('destructive-agent', 'wipe')],
-  owner: `${workerTag}:${process.pid}`,
   leaseMs: 1_000,
   heartbeatMs: 200,
-  pollMs: 50,
   approvalSweepMs: 100,
   faultHook,
-  logger: createJsonLogger({ bindings: { tag: workerTag } }),
+  ready: { crash },
 });
-
-let closing = false;
-process.on('SIGTERM', () => {
-  if (closing) return;
-  closing = true;
-  void (async () => {
-    await worker.stop();
-    await store.close();
-    await ledger.close();
-    emit({ event: 'sigterm-exit' });
-    process.exit(0);
-  })();
-});
-
-worker.start();
-emit({ event: 'ready', crash });

@@ -6,16 +6,13 @@
  * worker), and runs again once the approval is granted.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openStore, type JournalStore, type RunRecord, type SqlClient } from '../../src/index.js';
-import { createTestSchemaName, describePostgres } from '../../src/testing/postgres.js';
+import { expect, it } from 'vitest';
+import type { RunRecord } from '../../src/index.js';
+import { describePostgres } from '../../src/testing/postgres.js';
 import {
-  assertBuilt,
-  createLedgerTables,
-  dropSchemas,
-  killAllWorkers,
   readEntries,
   spawnWorker,
+  useCrashStore,
   waitForExit,
   waitUntil,
   type WorkerProcess,
@@ -28,43 +25,24 @@ const WAIT_MS = 30_000;
 describePostgres(
   'unknown outcomes: a worker SIGKILLed between the effect and the journal write',
   (databaseUrl) => {
-    const schema = createTestSchemaName();
-    const ledgerSchema = `${schema}_ledger`;
-    let store: JournalStore;
-    let client: SqlClient;
-
-    beforeAll(async () => {
-      assertBuilt();
-      ({ store, client } = await openStore({ databaseUrl, schema }));
-      await createLedgerTables(client, ledgerSchema);
-    });
-
-    afterAll(async () => {
-      await killAllWorkers();
-      if (client) await dropSchemas(client, schema, ledgerSchema);
-      await store?.close();
-    });
-
-    const env = (crash: boolean) => ({
-      DATABASE_URL: databaseUrl,
-      KEEL_SCHEMA: schema,
-      KEEL_LEDGER_SCHEMA: ledgerSchema,
-      KEEL_CRASH: crash ? '1' : '0',
-    });
+    const test = useCrashStore(databaseUrl, { per: 'file' });
+    const env = (crash: boolean) => ({ ...test.workerEnv(), KEEL_CRASH: crash ? '1' : '0' });
 
     /** Submits a run and lets a crashing worker die right after its tool's effect. */
     async function crashAfterEffect(agent: string, tag: string): Promise<RunRecord> {
-      const { run } = await store.createRun({ agent, input: 'go' });
+      const { run } = await test.store.createRun({ agent, input: 'go' });
       const doomed = spawnWorker(tag, env(true), WORKER);
       const exit = await waitForExit(doomed, WAIT_MS);
       expect(exit.signal, doomed.describe()).toBe('SIGKILL');
-      expect(doomed.events.find((event) => event.event === 'crash')).toMatchObject({ runId: run.id, seq: 1 });
-      const steps = await store.loadSteps(run.id);
+      expect(doomed.event('crash')).toMatchObject({ runId: run.id, seq: 1 });
+      const steps = await test.store.loadSteps(run.id);
       expect(steps.map((step) => `${step.seq}:${step.kind}:${step.status}`)).toEqual([
         '0:model:completed',
         '1:tool:started',
       ]);
-      const entries = (await readEntries(client, ledgerSchema)).filter((entry) => entry.runId === run.id);
+      const entries = (await readEntries(test.client, test.ledgerSchema)).filter(
+        (entry) => entry.runId === run.id,
+      );
       expect(entries.map((entry) => entry.key)).toEqual([`${run.id}:1`]);
       return run;
     }
@@ -72,7 +50,7 @@ describePostgres(
     async function waitForStatus(runId: string, statuses: RunRecord['status'][], worker: WorkerProcess) {
       return waitUntil(
         async () => {
-          const run = await store.getRun(runId);
+          const run = await test.store.getRun(runId);
           return run && statuses.includes(run.status) ? run : undefined;
         },
         {
@@ -95,13 +73,17 @@ describePostgres(
         const finished = await waitForStatus(run.id, ['completed', 'failed'], survivor);
         expect(finished.status, survivor.describe()).toBe('completed');
         expect(finished.output).toBe('tool said: {"by":"doomed-1","charge":7,"reconciled":true}');
-        const entries = (await readEntries(client, ledgerSchema)).filter((entry) => entry.runId === run.id);
+        const entries = (await readEntries(test.client, test.ledgerSchema)).filter(
+          (entry) => entry.runId === run.id,
+        );
         expect(entries.map((entry) => entry.worker)).toEqual(['doomed-1']);
         expect(survivor.events.filter((event) => event.event === 'reconcile')).toMatchObject([
           { key: `${run.id}:1`, found: 1 },
         ]);
         expect(survivor.events.filter((event) => event.event === 'effect')).toEqual([]);
-        const tool = (await store.loadSteps(run.id, { withOutputs: true })).find((step) => step.seq === 1)!;
+        const tool = (await test.store.loadSteps(run.id, { withOutputs: true })).find(
+          (step) => step.seq === 1,
+        )!;
         expect(tool).toMatchObject({ status: 'completed', meta: { reconciled: true } });
       } finally {
         await stop(survivor);
@@ -118,7 +100,7 @@ describePostgres(
           const waiting = await waitForStatus(run.id, ['awaiting_approval', 'completed', 'failed'], survivor);
           expect(waiting.status, survivor.describe()).toBe('awaiting_approval');
           expect(waiting.leaseOwner).toBeNull();
-          const [approval] = await store.listApprovals({ runId: run.id, status: 'pending' });
+          const [approval] = await test.store.listApprovals({ runId: run.id, status: 'pending' });
           expect(approval).toMatchObject({
             tool: 'wipe',
             stepSeq: 1,
@@ -127,7 +109,7 @@ describePostgres(
           // Nothing ran again while the run waited.
           expect(survivor.events.filter((event) => event.event === 'effect')).toEqual([]);
 
-          await store.decideApproval({
+          await test.store.decideApproval({
             approvalId: approval!.id,
             decision: 'approve',
             decidedBy: 'operator',
@@ -135,10 +117,14 @@ describePostgres(
           const finished = await waitForStatus(run.id, ['completed', 'failed'], survivor);
           expect(finished.status, survivor.describe()).toBe('completed');
           expect(finished.output).toBe('tool said: {"by":"survivor-2","wipe":7}');
-          const entries = (await readEntries(client, ledgerSchema)).filter((entry) => entry.runId === run.id);
+          const entries = (await readEntries(test.client, test.ledgerSchema)).filter(
+            (entry) => entry.runId === run.id,
+          );
           // Approve means "run it again": the operator accepted the repeat.
           expect(entries.map((entry) => entry.worker)).toEqual(['doomed-2', 'survivor-2']);
-          const tool = (await store.loadSteps(run.id, { withOutputs: true })).find((step) => step.seq === 1)!;
+          const tool = (await test.store.loadSteps(run.id, { withOutputs: true })).find(
+            (step) => step.seq === 1,
+          )!;
           expect(tool).toMatchObject({
             status: 'completed',
             meta: { unknownOutcome: { approvalId: approval!.id, decision: 'approved' } },

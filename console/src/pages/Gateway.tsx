@@ -1,7 +1,8 @@
 /**
  * Gateway: the deployments of the gateway this server runs, with their breaker state and kill
  * switch, and the traffic of the gateway's HTTP endpoints in a window (requests, errors and their
- * rate, p95 latency and spend per deployment; spend per API key; requests per time bucket), all
+ * rate, p95 latency and spend per deployment; spend per API key and per user, the developer a
+ * coding agent's calls were attributed to; requests per time bucket), all
  * aggregated by the API. Reading it needs the `admin` scope (its tenant's traffic) or `operator`.
  */
 import { useQuery } from '@tanstack/react-query';
@@ -37,6 +38,14 @@ interface GatewayUsage {
     tenant_id: string | null;
     key_id: string | null;
     key_name: string | null;
+    requests: number;
+    errors: number;
+    cost_usd: number;
+  }[];
+  users: {
+    tenant_id: string | null;
+    user_id: string | null;
+    sessions: number;
     requests: number;
     errors: number;
     cost_usd: number;
@@ -275,6 +284,46 @@ function GatewayView() {
           </div>
         )}
       </section>
+
+      {usage.data?.users.some((user) => user.user_id !== null) ? (
+        <section aria-labelledby="spend-by-user">
+          <h2 id="spend-by-user">Spend by user</h2>
+          <div className="table-wrap" tabIndex={0}>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">Tenant</th>
+                  <th scope="col" className="num">
+                    Sessions
+                  </th>
+                  <th scope="col" className="num">
+                    Requests
+                  </th>
+                  <th scope="col" className="num">
+                    Errors
+                  </th>
+                  <th scope="col" className="num">
+                    Spend
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {usage.data.users.map((user) => (
+                  <tr key={`${user.tenant_id ?? ''}/${user.user_id ?? ''}`}>
+                    <td>{user.user_id ?? <span className="muted">no user named</span>}</td>
+                    <td>{user.tenant_id ?? '–'}</td>
+                    <td className="num">{count(user.sessions)}</td>
+                    <td className="num">{count(user.requests)}</td>
+                    <td className="num">{count(user.errors)}</td>
+                    <td className="num">{usd(user.cost_usd)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ) : null}
     </>
   );
 }

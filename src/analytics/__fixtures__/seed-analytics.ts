@@ -147,6 +147,27 @@ export async function seedAnalytics(client: SqlExecutor, schema: string): Promis
 }
 
 /**
+ * Attributes the seeded gateway calls to developers and sessions (migration 30's columns, so
+ * after `migrate`): g1 and g2 to ada in two sessions, g3 to no one, g6 to bo; g4 (in a run) and
+ * g5 (outside the window) to ada, which the figures must not count.
+ */
+export async function attributeSeedCalls(client: SqlClient, schema: string): Promise<void> {
+  const attributed: Array<[string, string, string]> = [
+    ['g1', 'ada', 's1'],
+    ['g2', 'ada', 's2'],
+    ['g4', 'ada', 's1'],
+    ['g5', 'ada', 's0'],
+    ['g6', 'bo', 's3'],
+  ];
+  for (const [id, userId, sessionId] of attributed)
+    await client.query(`UPDATE ${schema}.gateway_calls SET user_id = $2, session_id = $3 WHERE id = $1`, [
+      id,
+      userId,
+      sessionId,
+    ]);
+}
+
+/**
  * Migrates `schema` as code older than migration `version` did (every migration before it), so a
  * test can write rows the way an older Keel did and then watch `migrate` bring them forward.
  */

@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_WINDOW, seedAnalytics } from '../../analytics/__fixtures__/seed-analytics.js';
+import {
+  attributeSeedCalls,
+  SEED_WINDOW,
+  seedAnalytics,
+} from '../../analytics/__fixtures__/seed-analytics.js';
 import { openStore } from '../../journal/open-store.js';
 import { compareResponse, summaryResponse } from '../../server/analytics-schemas.js';
 import { main } from '../main.js';
@@ -16,6 +20,7 @@ describe('keel stats', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'keel-stats-'));
     const { store, client } = await openStore({ dataDir: join(dataDir, 'data') });
     await seedAnalytics(client, 'keel');
+    await attributeSeedCalls(client, 'keel');
     await store.close();
   }, 120_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -53,6 +58,10 @@ describe('keel stats', () => {
     expect(table.stdout).toMatch(/^cost per committed outcome +\$0\.5250$/m);
     expect(table.stdout).toMatch(/^search +3 +2 +66\.7%$/m);
     expect(table.stdout).toMatch(/^Gateway calls outside runs: 3 \(1 errors\), \$0\.5300$/m);
+    // Per developer: the calls that named none, and ada's two sessions.
+    expect(table.stdout).toMatch(/^TENANT +USER +SESSIONS +CALLS +ERRORS +COST$/m);
+    expect(table.stdout).toMatch(/^t1 +\(none\) +0 +1 +0 +\$0\.5000$/m);
+    expect(table.stdout).toMatch(/^t1 +ada +2 +2 +1 +\$0\.0300$/m);
 
     const grouped = await stats([...WINDOW, '--tenant', 't1', '--group-by', 'agent']);
     expect(grouped.stdout).toMatch(/^AGENT +RUNS +SUCCESS/m);

@@ -79,6 +79,7 @@ import {
   toOpenAIError,
 } from './openai-format.js';
 import { routeAnswering } from '../route-patterns.js';
+import { anthropicUserIdOf, attributeCall, type CallAttribution } from './call-attribution.js';
 
 /** Options of {@link createGatewayHandler}. */
 export interface GatewayHandlerOptions {
@@ -179,8 +180,9 @@ export function createGatewayRoutes({
     caller: Caller,
     signal: AbortSignal,
     endpoint: GatewayCallOptions['endpoint'],
+    attribution: CallAttribution,
   ) => {
-    const options: GatewayCallOptions = { signal, caller, endpoint };
+    const options: GatewayCallOptions = { signal, caller, endpoint, ...attribution };
     // Per-request opt-out, or opt-in where the route allows it (`cache.callerOptIn`).
     const cacheHeader = request.headers['x-keel-cache'];
     if (cacheHeader === 'true' || cacheHeader === 'false') options.callerCache = cacheHeader === 'true';
@@ -205,16 +207,17 @@ export function createGatewayRoutes({
       requestId: string;
     },
     endpoint: 'chat' | 'messages' | 'responses',
-    call: { request: GatewayRequest; stream: boolean; user?: string },
+    call: { request: GatewayRequest; stream: boolean },
+    attribution: CallAttribution,
     wire: { body: (answer: GatewayResult['response']) => unknown; encoder: () => StreamEncoder },
   ): Promise<void> {
-    const options = optionsOf(request, caller, signal, endpoint);
+    const options = optionsOf(request, caller, signal, endpoint, attribution);
     refuseHeldTenant(caller);
     const hold = await budgets?.reserve({
       caller,
       route: call.request.model,
       request: call.request,
-      ...userOf(request, call.user),
+      ...attribution,
     });
     const sent =
       hold?.maxOutputTokens === undefined
@@ -271,16 +274,20 @@ export function createGatewayRoutes({
       body: 'json',
       async handle({ request, response, caller, body, signal, requestId }) {
         const call = parseEmbeddingsRequest(body);
+        const attribution = attributeCall(request.headers);
         refuseHeldTenant(caller);
         const hold = await budgets?.reserve({
           caller,
           route: call.request.model,
           embeddingInput: call.request.input,
-          ...userOf(request, undefined),
+          ...attribution,
         });
         let result;
         try {
-          result = await gateway.embed(call.request, optionsOf(request, caller, signal, 'embeddings'));
+          result = await gateway.embed(
+            call.request,
+            optionsOf(request, caller, signal, 'embeddings', attribution),
+          );
         } catch (error) {
           void hold?.settle(callMetaOfError(error));
           throw error;
@@ -314,7 +321,8 @@ export function createGatewayRoutes({
           created: Math.floor(now() / 1000),
           model: call.request.model,
         };
-        return answerCall({ request, response, caller, signal, requestId }, 'chat', call, {
+        const attribution = attributeCall(request.headers, { user: call.user });
+        return answerCall({ request, response, caller, signal, requestId }, 'chat', call, attribution, {
           body: (answer) => toChatCompletion(answer, identity),
           encoder: () => createChatCompletionChunkEncoder({ identity, includeUsage: call.includeUsage }),
         });
@@ -336,7 +344,8 @@ export function createGatewayRoutes({
           echo: call.echo,
         };
         // A field no deployment can honour is named in Responses terms (param), not chat's.
-        return answerCall({ request, response, caller, signal, requestId }, 'responses', call, {
+        const attribution = attributeCall(request.headers, { user: call.user });
+        return answerCall({ request, response, caller, signal, requestId }, 'responses', call, attribution, {
           body: (answer) => toResponse(answer, identity),
           encoder: () => createResponsesEventEncoder(identity),
         }).catch((error: unknown) => {
@@ -354,7 +363,8 @@ export function createGatewayRoutes({
       async handle({ request, response, caller, body, signal, requestId, answerId }) {
         const call = parseMessagesRequest(body, request.headers);
         const identity = { id: `msg_${answerId}`, model: call.request.model };
-        return answerCall({ request, response, caller, signal, requestId }, 'messages', call, {
+        const attribution = attributeCall(request.headers, { anthropicUserId: anthropicUserIdOf(body) });
+        return answerCall({ request, response, caller, signal, requestId }, 'messages', call, attribution, {
           body: (answer) => toAnthropicMessage(answer, identity),
           encoder: () => createAnthropicEventEncoder(identity),
         });
@@ -371,7 +381,7 @@ export function createGatewayRoutes({
       async handle({ request, response, caller, body, signal, requestId }) {
         const counted = parseCountTokensRequest(body, request.headers);
         refuseHeldTenant(caller);
-        const count = await gateway.countTokens(counted, optionsOf(request, caller, signal, 'messages'));
+        const count = await gateway.countTokens(counted, optionsOf(request, caller, signal, 'messages', {}));
         sendJson(response, 200, { input_tokens: count.inputTokens }, requestId, {
           'x-keel-token-count': count.source,
           'x-keel-deployment': count.deployment,
@@ -448,13 +458,6 @@ function settleWithStream(hold: GatewayBudgetHold | undefined, stream: GatewaySt
     (meta) => hold.settle(meta),
     (error: unknown) => hold.settle(callMetaOfError(error) ?? undefined),
   );
-}
-
-/** The end user a call names: the `x-keel-user` header, else OpenAI's `user` field. */
-function userOf(request: IncomingMessage, bodyUser: string | undefined): { userId?: string } {
-  const header = request.headers['x-keel-user'];
-  const userId = typeof header === 'string' && header.trim() !== '' ? header.trim() : bodyUser;
-  return userId === undefined || userId === '' ? {} : { userId };
 }
 
 /** Streams a gateway stream as server-sent events; see the module comment for the error rules. */

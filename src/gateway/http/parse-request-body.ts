@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { invalidRequest } from './gateway-http-errors.js';
+import { GatewayRequestError, invalidRequest } from './gateway-http-errors.js';
 
 /**
  * Validates a request body with its schema; the first issue becomes a 400 naming the field at
@@ -22,6 +22,21 @@ export function parseRequestBody<T>(schema: z.ZodType<T>, value: unknown): T {
   const path = issue?.path.map(String).join('.') ?? '';
   const message = issue?.message ?? 'Invalid request body.';
   throw invalidRequest(path === '' ? message : `${path}: ${message}`, path === '' ? undefined : path);
+}
+
+/**
+ * Validates one part of a body (an input item, a tool) with its schema; the 400 names the field
+ * from the body's root (`input.3.call_id`), `param` being where the part sits.
+ */
+export function parseBodyPart<T>(schema: z.ZodType<T>, raw: unknown, param: string): T {
+  try {
+    return parseRequestBody(schema, raw);
+  } catch (error) {
+    if (!(error instanceof GatewayRequestError)) throw error;
+    const path = error.param === undefined ? param : `${param}.${error.param}`;
+    const detail = error.param === undefined ? error.message : error.message.slice(error.param.length + 2);
+    throw invalidRequest(`${path}: ${detail}`, path);
+  }
 }
 
 type Issue = z.core.$ZodIssue;

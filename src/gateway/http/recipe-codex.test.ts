@@ -2,10 +2,19 @@
  * The docs/gateway.md recipe for the Codex CLI: the real `@openai/codex` (pinned in
  * devDependencies) run non-interactively (`codex exec`), pointed at the gateway's `/v1/responses`
  * by a `[model_providers.keel]` in a fresh `CODEX_HOME/config.toml` (Codex ignores
- * `OPENAI_BASE_URL`), with the route as its model. The OpenAI-wire fake behind the route first
- * asks for the command tool Codex offers (found in the request's `tools`, not assumed) to run
- * `cat secret.txt` in a fresh directory, then answers: Codex really runs the command, the file's
- * content reaches the upstream in the tool message, and the final text comes back on stdout.
+ * `OPENAI_BASE_URL`). Two ways, each to the OpenAI-wire (chat completions) fake:
+ *
+ * - **Classic function tools** (`web_search = "disabled"` and feature switches, the route `fast`
+ *   as its model): the fake asks for the command tool Codex offers (found in the request's
+ *   `tools`, not assumed) to run `cat secret.txt` in a fresh directory, then answers.
+ * - **Its default mode** (no switch that changes its tool set, its own default model, served by
+ *   the route `gpt-*`): Codex sends its tools as `namespace` tools in an `additional_tools` item,
+ *   among them the `custom` tool `exec` (JavaScript with a Lark grammar, which calls Codex's
+ *   nested tools), and declares `web_search`. The fake calls `functions__exec` (the flattened
+ *   custom tool) to run `cat secret.txt`, then again to `apply_patch` a new file, then answers.
+ *
+ * Each time Codex really runs the tools, their output reaches the upstream in the tool message,
+ * and the final text comes back on stdout; in the default mode the patched file is on disk.
  *
  * Everything stays on loopback: Codex's analytics, feedback and update checks are switched off
  * in its config, and `HTTPS_PROXY`/`HTTP_PROXY` point at a local canary that refuses and records
@@ -13,7 +22,7 @@
  * optional: without it the test fails.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,12 +51,37 @@ interface ChatBody {
 /** The names Codex has used for its command tool; the test takes whichever the request offers. */
 const COMMAND_TOOLS = ['exec_command', 'shell_command', 'shell'];
 
+/** Codex's custom tool `exec` in its namespace `functions`, as the gateway flattens it. */
+const CODE_MODE_TOOL = 'functions__exec';
+
+/** The patch the default-mode script applies: a new file holding the word. */
+const answerPatch = () => `*** Begin Patch\n*** Add File: answer.txt\n+the word was ${word}\n*** End Patch\n`;
+
 /**
- * The upstream's script: while no tool result has come back, call Codex's command tool on
- * `cat secret.txt` (in the argument shape its schema declares); afterwards, the final text.
+ * The default-mode script, through the `exec` custom tool (its input is JavaScript that calls
+ * Codex's nested tools): first `cat secret.txt`, then `apply_patch` creating answer.txt, then the
+ * final text.
+ */
+function codeModeStep(body: ChatBody): FakeOpenAIReply {
+  const results = body.messages.filter((message) => message.role === 'tool').length;
+  const exec = (input: string): FakeOpenAIReply => ({
+    toolCalls: [{ name: CODE_MODE_TOOL, arguments: { input } }],
+  });
+  if (results === 0)
+    return exec("const result = await tools.exec_command({ cmd: 'cat secret.txt' });\ntext(result.output);");
+  if (results === 1)
+    return exec(`await tools.apply_patch(${JSON.stringify(answerPatch())});\ntext('patched');`);
+  return { content: `The word in secret.txt is ${word}; answer.txt has it.` };
+}
+
+/**
+ * The upstream's script: in Codex's default mode, {@link codeModeStep}; otherwise, while no tool
+ * result has come back, call Codex's command tool on `cat secret.txt` (in the argument shape its
+ * schema declares); afterwards, the final text.
  */
 function upstreamHandler(request: FakeOpenAIRequest): FakeOpenAIReply {
   const body = request.body as ChatBody;
+  if ((body.tools ?? []).some((tool) => tool.function?.name === CODE_MODE_TOOL)) return codeModeStep(body);
   if (body.messages.some((message) => message.role === 'tool')) {
     return { content: `The word in secret.txt is ${word}.` };
   }
@@ -94,27 +128,27 @@ function runCodex(args: string[], options: { cwd: string; env: Record<string, st
 }
 
 /**
- * `CODEX_HOME/config.toml`: the recipe's provider table, plus the extras the test switches off
- * (top-level keys first, as TOML requires).
+ * `CODEX_HOME/config.toml`: the recipe's provider table, plus what the test switches off
+ * (top-level keys first, as TOML requires): update checks, plugin sync, analytics and feedback
+ * always; for the classic mode also web search and the features that change its tool set.
  */
-function codexConfig(gatewayUrl: string): string {
+function codexConfig(gatewayUrl: string, mode: 'classic' | 'default'): string {
+  const classic = mode === 'classic';
   return [
     'model_provider = "keel"', // the recipe
-    'web_search = "disabled"',
-    'model_reasoning_summary = "none"',
+    ...(classic ? ['web_search = "disabled"', 'model_reasoning_summary = "none"'] : []),
     'check_for_update_on_startup = false',
     '[model_providers.keel]', // the recipe
     'name = "Keel"',
     `base_url = "${gatewayUrl}/v1"`,
     'env_key = "KEEL_KEY"',
     'wire_api = "responses"',
+    'http_headers = { "x-keel-user" = "bo" }', // the recipe: the developer, for their budget
     'supports_websockets = false',
     '[features]',
-    'multi_agent = false',
-    'goals = false',
+    ...(classic ? ['multi_agent = false', 'goals = false', 'apps = false'] : []),
     'plugins = false',
     'remote_plugin = false',
-    'apps = false',
     '[analytics]',
     'enabled = false',
     '[feedback]',
@@ -123,30 +157,33 @@ function codexConfig(gatewayUrl: string): string {
   ].join('\n');
 }
 
+/** The environment Codex runs in: the recipe's, and the test's guard against egress. */
+function codexEnv(home: string, codexHome: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: home,
+    // The recipe:
+    CODEX_HOME: codexHome,
+    KEEL_KEY: keel.key,
+    // The test's guard: anything bound elsewhere goes to the canary.
+    HTTPS_PROXY: canary.url,
+    HTTP_PROXY: canary.url,
+    NO_PROXY: '127.0.0.1,localhost',
+  };
+}
+
 it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, async () => {
   const home = tempDir('keel-codex-home-');
   const codexHome = tempDir('keel-codex-config-');
   const work = tempDir('keel-codex-work-');
   word = `pelican-${randomBytes(4).toString('hex')}`;
   writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
-  writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url));
+  writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'classic'));
+  keel.upstream.requests.length = 0;
 
   const result = await runCodex(
     ['exec', '--skip-git-repo-check', '--model', 'fast', 'Run `cat secret.txt` and tell me the word in it.'],
-    {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        // The recipe:
-        CODEX_HOME: codexHome,
-        KEEL_KEY: keel.key,
-        // The test's guard: anything bound elsewhere goes to the canary.
-        HTTPS_PROXY: canary.url,
-        HTTP_PROXY: canary.url,
-        NO_PROXY: '127.0.0.1,localhost',
-      },
-    },
+    { cwd: work, env: codexEnv(home, codexHome) },
   );
 
   expect(result, result.stderr).toMatchObject({ code: 0 });
@@ -157,6 +194,55 @@ it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, asy
   const toolMessage = requests[1]?.messages.find((message) => message.role === 'tool');
   expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1_0' });
   expect(JSON.stringify(toolMessage?.content)).toContain(word);
-  expect(await keel.recordedEndpoints()).toEqual(['responses', 'responses']);
+  // Both calls recorded, attributed to the developer the config names and to Codex's session
+  // (its conversation id, the same on both calls).
+  const calls = await keel.recordedCalls();
+  expect(calls.map((call) => [call.endpoint, call.userId])).toEqual([
+    ['responses', 'bo'],
+    ['responses', 'bo'],
+  ]);
+  expect(calls[0]?.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  expect(calls[1]?.sessionId).toBe(calls[0]?.sessionId);
   expect(canary.outside).toEqual([]);
 }, 120_000);
+
+it(`Codex ${CODEX_VERSION} in its default mode completes custom-tool round trips through the gateway`, async () => {
+  const home = tempDir('keel-codex-home-');
+  const codexHome = tempDir('keel-codex-config-');
+  const work = tempDir('keel-codex-work-');
+  word = `heron-${randomBytes(4).toString('hex')}`;
+  writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
+  writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'default'));
+  keel.upstream.requests.length = 0;
+
+  // No --model: Codex's own default model, which the route `gpt-*` serves. The sandbox lets the
+  // patch write in the working directory (exec's default sandbox is read-only).
+  const result = await runCodex(
+    [
+      'exec',
+      '--skip-git-repo-check',
+      '--sandbox',
+      'workspace-write',
+      'Read secret.txt, then write the word into answer.txt.',
+    ],
+    { cwd: work, env: codexEnv(home, codexHome) },
+  );
+
+  expect(result, result.stderr).toMatchObject({ code: 0 });
+  expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}; answer.txt has it.`);
+  const requests = keel.upstream.requests.map((request) => request.body as ChatBody & { model: string });
+  expect(requests).toHaveLength(3);
+  // Its default tools: the custom tool exec among namespace tools, flattened; web_search dropped.
+  const names = (requests[0]?.tools ?? []).map((tool) => tool.function?.name);
+  expect(names).toContain(CODE_MODE_TOOL);
+  expect(names.some((name) => name?.startsWith('collaboration__'))).toBe(true);
+  expect(names.every((name) => name !== undefined && /^[a-zA-Z0-9_-]{1,64}$/.test(name))).toBe(true);
+  // The tools really ran: the file's content reached the upstream, then the patch's result.
+  const toolResults = requests[2]?.messages.filter((message) => message.role === 'tool') ?? [];
+  expect(toolResults).toHaveLength(2);
+  expect(JSON.stringify(toolResults[0]?.content)).toContain(word);
+  expect(JSON.stringify(toolResults[1]?.content)).toContain('patched');
+  expect(readFileSync(join(work, 'answer.txt'), 'utf8')).toBe(`the word was ${word}\n`);
+  expect(await keel.recordedEndpoints()).toEqual(expect.arrayContaining(['responses']));
+  expect(canary.outside).toEqual([]);
+}, 150_000);

@@ -12,7 +12,7 @@
  * local canary that refuses and records any request bound elsewhere; the test asserts it saw none.
  * The package is required, not optional: without it the test fails.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -161,15 +161,35 @@ async function readSecretWithClaude({
 }
 
 it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the gateway (--bare, no thinking, no effort)`, async () => {
+  const session = randomUUID();
   await readSecretWithClaude({
-    args: ['--bare'],
-    env: { MAX_THINKING_TOKENS: '0', CLAUDE_CODE_EFFORT_LEVEL: 'auto' },
+    args: ['--bare', '--session-id', session],
+    // The developer named by the recipe's header (docs/coding-agents.md), for their budget.
+    env: {
+      MAX_THINKING_TOKENS: '0',
+      CLAUDE_CODE_EFFORT_LEVEL: 'auto',
+      ANTHROPIC_CUSTOM_HEADERS: 'x-keel-user: ada',
+    },
   });
-  expect(await keel.recordedEndpoints()).toEqual(['messages', 'messages']);
+  // Both calls recorded, attributed to the developer and to this Claude Code session.
+  expect(await keel.recordedCalls()).toEqual([
+    { endpoint: 'messages', userId: 'ada', sessionId: session },
+    { endpoint: 'messages', userId: 'ada', sessionId: session },
+  ]);
 }, 120_000);
 
 it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
-  const requests = await readSecretWithClaude({ args: [], thinking: 'I should read the file.' });
+  const session = randomUUID();
+  const requests = await readSecretWithClaude({
+    args: ['--session-id', session],
+    thinking: 'I should read the file.',
+  });
+  // Without x-keel-user, its own ids attribute the calls: the device in metadata.user_id (the
+  // same on both calls) and the session it was given.
+  const calls = (await keel.recordedCalls()).slice(-2);
+  expect(calls.map((call) => call.sessionId)).toEqual([session, session]);
+  expect(calls[0]?.userId).toMatch(/^[0-9a-f]{64}$/);
+  expect(calls[1]?.userId).toBe(calls[0]?.userId);
   // What its default mode sends, without --bare and the two variables of the first recipe.
   expect(requests[0]?.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
   // Its betas reach the upstream (this version puts no system message mid-conversation here).

@@ -2,12 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { UnsupportedFieldError } from '../../errors/model-errors.js';
 import { GatewayRequestError } from './gateway-http-errors.js';
 import { toOpenAIError } from './openai-format.js';
+import type { ModelResponse, ModelStreamEvent } from '../../model/model.js';
 import {
+  createResponsesEventEncoder,
   inResponsesTerms,
   parseResponsesRequest,
+  RESPONSES_FIELDS_DROPPED,
   RESPONSES_FIELDS_NOT_HONOURED,
   RESPONSES_WIRE_FIELDS,
+  toResponse,
 } from './responses-format.js';
+import { decodeReasoning, encodeReasoning } from './responses-reasoning.js';
+import { CUSTOM_TOOL_PARAMETERS } from './responses-tools.js';
 import { classifyGatewayError } from './gateway-http-errors.js';
 
 function refusal(body: Record<string, unknown>): GatewayRequestError {
@@ -182,5 +188,406 @@ describe('parseResponsesRequest', () => {
     }
     const other = new Error('boom');
     expect(inResponsesTerms(other)).toBe(other);
+  });
+});
+
+/** Codex's apply_patch, as it declares it (abridged grammar). */
+const applyPatch = {
+  type: 'custom',
+  name: 'apply_patch',
+  description: 'Use the `apply_patch` tool to edit files.',
+  format: {
+    type: 'grammar',
+    syntax: 'lark',
+    definition: 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF',
+  },
+};
+
+/** A namespace of MCP tools inside an additional_tools item, as Codex sends them by default. */
+const additionalTools = {
+  type: 'additional_tools',
+  role: 'developer',
+  tools: [
+    {
+      type: 'namespace',
+      name: 'mcp__files__',
+      description: 'A file server',
+      tools: [
+        {
+          type: 'function',
+          name: 'read',
+          parameters: { type: 'object', properties: {} },
+          defer_loading: true,
+        },
+        applyPatch,
+      ],
+    },
+    { type: 'namespace', name: 'crm', description: 'CRM', tools: [{ type: 'function', name: 'lookup' }] },
+  ],
+};
+
+function answerOf(toolCalls: { id: string; name: string; arguments: string }[], content = ''): ModelResponse {
+  return {
+    message: { role: 'assistant', content, toolCalls },
+    finishReason: 'tool_calls',
+    usage: { inputTokens: 10, outputTokens: 5 },
+    modelId: 'm',
+  };
+}
+
+function identityOf(body: Record<string, unknown>) {
+  const { echo } = parseResponsesRequest({ model: 'fast', input: 'Hi', ...body });
+  return { id: 'resp_abc', createdAt: 1, model: 'fast', echo };
+}
+
+/** The events of a stream, parsed. */
+function eventsOf(chunks: string[]): Array<Record<string, unknown>> {
+  return chunks
+    .join('')
+    .split('\n\n')
+    .filter((block) => block !== '')
+    .map((block) => JSON.parse(block.split('\n')[1]!.slice('data: '.length)) as Record<string, unknown>);
+}
+
+describe('custom, namespace and hosted tools (Codex)', () => {
+  it('offers a custom tool upstream as a function of one string, its grammar in the description', () => {
+    const { request, echo } = parseResponsesRequest({ model: 'fast', input: 'Edit', tools: [applyPatch] });
+    expect(request.tools).toEqual([
+      {
+        name: 'apply_patch',
+        description: expect.stringContaining('Use the `apply_patch` tool to edit files.') as string,
+        parameters: CUSTOM_TOOL_PARAMETERS,
+      },
+    ]);
+    const description = request.tools![0]!.description;
+    expect(description).toContain('"input"');
+    expect(description).toContain('Lark grammar');
+    expect(description).toContain(applyPatch.format.definition);
+    // The caller's declaration is echoed as it came.
+    expect(echo.tools).toEqual([applyPatch]);
+  });
+
+  it('turns custom_tool_call and custom_tool_call_output items into a call of the stand-in and its result', () => {
+    const patch = '*** Begin Patch\n*** Add File: a.txt\n+"quoted"\n*** End Patch\n';
+    const { request } = parseResponsesRequest({
+      model: 'fast',
+      tools: [applyPatch],
+      input: [
+        { role: 'user', content: 'Create a.txt' },
+        {
+          type: 'custom_tool_call',
+          id: 'ctc_1',
+          status: 'completed',
+          call_id: 'c1',
+          name: 'apply_patch',
+          input: patch,
+        },
+        { type: 'custom_tool_call_output', call_id: 'c1', output: 'Success. Updated: A a.txt' },
+      ],
+    });
+    expect(request.messages.slice(1)).toEqual([
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [{ id: 'c1', name: 'apply_patch', arguments: JSON.stringify({ input: patch }) }],
+      },
+      { role: 'tool', toolCallId: 'c1', name: 'apply_patch', content: 'Success. Updated: A a.txt' },
+    ]);
+  });
+
+  it('flattens namespace tools of an additional_tools item, and namespaced calls, to names that map back', () => {
+    const { request, echo } = parseResponsesRequest({
+      model: 'fast',
+      input: [
+        additionalTools,
+        { role: 'user', content: 'Read it' },
+        { type: 'function_call', call_id: 'c1', namespace: 'crm', name: 'lookup', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'c1', output: 'none' },
+      ],
+    });
+    expect(request.tools?.map((tool) => tool.name)).toEqual([
+      'mcp__files__read',
+      'mcp__files__apply_patch',
+      'crm__lookup',
+    ]);
+    expect(request.messages).toEqual([
+      { role: 'user', content: 'Read it' },
+      { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'crm__lookup', arguments: '{}' }] },
+      { role: 'tool', toolCallId: 'c1', name: 'crm__lookup', content: 'none' },
+    ]);
+    expect([...echo.toolNames]).toEqual([
+      ['mcp__files__read', { kind: 'function', name: 'read', namespace: 'mcp__files__' }],
+      ['mcp__files__apply_patch', { kind: 'custom', name: 'apply_patch', namespace: 'mcp__files__' }],
+      ['crm__lookup', { kind: 'function', name: 'lookup', namespace: 'crm' }],
+    ]);
+  });
+
+  it('refuses two tools that would meet on one upstream name, naming the second', () => {
+    const error = refusal({
+      tools: [{ type: 'function', name: 'crm__lookup' }],
+      input: [
+        {
+          type: 'additional_tools',
+          tools: [{ type: 'namespace', name: 'crm', tools: [{ type: 'function', name: 'lookup' }] }],
+        },
+        { role: 'user', content: 'Hi' },
+      ],
+    });
+    expect(error).toMatchObject({
+      status: 400,
+      code: 'duplicate_tool',
+      param: 'input.0.tools.0.tools.0.name',
+    });
+  });
+
+  it('gives a long or oddly named namespaced tool a short upstream name that still maps back', () => {
+    const namespace = `mcp__${'very_long_server_name_'.repeat(4)}`;
+    const { request, echo } = parseResponsesRequest({
+      model: 'fast',
+      input: 'Hi',
+      tools: [{ type: 'namespace', name: namespace, tools: [{ type: 'function', name: 'read.file' }] }],
+    });
+    const name = request.tools![0]!.name;
+    expect(name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
+    expect(echo.toolNames.get(name)).toEqual({ kind: 'function', name: 'read.file', namespace });
+  });
+
+  it('drops web_search and tool_search by the documented table, and refuses other hosted tools by name', () => {
+    const { request, echo } = parseResponsesRequest({
+      model: 'fast',
+      input: 'Hi',
+      tools: [
+        { type: 'function', name: 'f' },
+        { type: 'web_search', external_web_access: false },
+        { type: 'tool_search', execution: 'server' },
+      ],
+    });
+    expect(request.tools?.map((tool) => tool.name)).toEqual(['f']);
+    expect(echo.tools).toHaveLength(3);
+    for (const type of ['file_search', 'code_interpreter', 'image_generation', 'local_shell']) {
+      const error = refusal({ tools: [{ type: 'function', name: 'f' }, { type }] });
+      expect(error).toMatchObject({ status: 400, code: 'unsupported_tool', param: 'tools.1.type' });
+      expect(error.message).toContain(type);
+    }
+    // A namespace holds functions and custom tools only.
+    expect(
+      refusal({ tools: [{ type: 'namespace', name: 'n', tools: [{ type: 'web_search' }] }] }).param,
+    ).toBe('tools.0.tools.0.type');
+  });
+
+  it('drops reasoning items (encrypted content only OpenAI can read) and keeps the rest of the turn', () => {
+    const { request } = parseResponsesRequest({
+      model: 'fast',
+      include: ['reasoning.encrypted_content'],
+      input: [
+        { role: 'user', content: 'Hi' },
+        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAAB...' },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello' }] },
+      ],
+    });
+    expect(request.messages).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello' },
+    ]);
+  });
+
+  it('answers calls in the terms the tools were declared in: custom_tool_call, namespaced function_call', () => {
+    const identity = identityOf({
+      tools: [applyPatch],
+      input: [additionalTools, { role: 'user', content: 'Go' }],
+    });
+    const response = toResponse(
+      answerOf([
+        { id: 'c1', name: 'apply_patch', arguments: JSON.stringify({ input: '*** Begin Patch\n' }) },
+        { id: 'c2', name: 'crm__lookup', arguments: '{"q":1}' },
+        { id: 'c3', name: 'mcp__files__apply_patch', arguments: 'not json' },
+      ]),
+      identity,
+    );
+    expect(response.output).toEqual([
+      {
+        id: 'ctc_abc_0',
+        type: 'custom_tool_call',
+        status: 'completed',
+        call_id: 'c1',
+        name: 'apply_patch',
+        input: '*** Begin Patch\n',
+      },
+      {
+        id: 'fc_abc_1',
+        type: 'function_call',
+        status: 'completed',
+        call_id: 'c2',
+        namespace: 'crm',
+        name: 'lookup',
+        arguments: '{"q":1}',
+      },
+      // Arguments not of the stand-in's shape: the model wrote the input itself.
+      {
+        id: 'ctc_abc_2',
+        type: 'custom_tool_call',
+        status: 'completed',
+        call_id: 'c3',
+        namespace: 'mcp__files__',
+        name: 'apply_patch',
+        input: 'not json',
+      },
+    ]);
+  });
+
+  it('streams a custom tool call as custom_tool_call_input deltas of the decoded input', () => {
+    const identity = identityOf({ tools: [applyPatch, { type: 'function', name: 'f' }] });
+    const encoder = createResponsesEventEncoder(identity);
+    const input = '*** Begin Patch\n+"é" \\ ünïcode 😀\n*** End Patch';
+    const argumentsText = JSON.stringify({ input });
+    const modelEvents: ModelStreamEvent[] = [];
+    // Fragments of 3 characters cut escapes (\n, \", \\, \ud83d\ude00 pairs) in the middle.
+    const escaped = argumentsText.replace(/😀/u, '\\ud83d\\ude00');
+    for (let at = 0; at < escaped.length; at += 3)
+      modelEvents.push({
+        type: 'tool-call-delta',
+        index: 0,
+        ...(at === 0 ? { id: 'c1', name: 'apply_patch' } : {}),
+        argumentsDelta: escaped.slice(at, at + 3),
+      });
+    modelEvents.push({ type: 'tool-call-delta', index: 1, id: 'c2', name: 'f', argumentsDelta: '{}' });
+    modelEvents.push({
+      type: 'finish',
+      response: answerOf([
+        { id: 'c1', name: 'apply_patch', arguments: escaped },
+        { id: 'c2', name: 'f', arguments: '{}' },
+      ]),
+    });
+    const events = eventsOf([encoder.start(), ...modelEvents.map((event) => encoder.encode(event))]);
+    const of = (type: string) => events.filter((event) => event.type === type);
+    expect(of('response.output_item.added').map((event) => event.item)).toEqual([
+      {
+        id: 'ctc_abc_0',
+        type: 'custom_tool_call',
+        status: 'in_progress',
+        call_id: 'c1',
+        name: 'apply_patch',
+        input: '',
+      },
+      {
+        id: 'fc_abc_1',
+        type: 'function_call',
+        status: 'in_progress',
+        call_id: 'c2',
+        name: 'f',
+        arguments: '',
+      },
+    ]);
+    const deltas = of('response.custom_tool_call_input.delta');
+    expect(deltas.length).toBeGreaterThan(5);
+    expect(deltas.map((event) => event.delta).join('')).toBe(input);
+    expect(deltas.every((event) => event.item_id === 'ctc_abc_0' && event.output_index === 0)).toBe(true);
+    expect(of('response.custom_tool_call_input.done')).toMatchObject([{ item_id: 'ctc_abc_0', input }]);
+    expect(of('response.function_call_arguments.done')).toMatchObject([
+      { item_id: 'fc_abc_1', name: 'f', arguments: '{}' },
+    ]);
+    const completed = of('response.completed')[0]!.response as { output: unknown[]; usage: unknown };
+    expect(completed.output[0]).toMatchObject({ type: 'custom_tool_call', input });
+    expect(completed.usage).toMatchObject({ input_tokens: 10, output_tokens: 5 });
+    // The sequence numbers run without a gap.
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+  });
+
+  it('replays a custom tool call of a cached answer whole, as one delta and its done event', () => {
+    const encoder = createResponsesEventEncoder(identityOf({ tools: [applyPatch] }));
+    const events = eventsOf([
+      encoder.start(),
+      encoder.encode({
+        type: 'finish',
+        response: answerOf([{ id: 'c1', name: 'apply_patch', arguments: '{"input":"x\\ny"}' }]),
+      }),
+    ]);
+    expect(
+      events.filter((event) => String(event.type).startsWith('response.custom_tool_call_input')),
+    ).toMatchObject([
+      { type: 'response.custom_tool_call_input.delta', delta: 'x\ny' },
+      { type: 'response.custom_tool_call_input.done', input: 'x\ny' },
+    ]);
+  });
+});
+
+describe('what the Codex CLI sends besides its tools', () => {
+  it("accepts its default mode's body: verbosity and reasoning context dropped by the table, summary auto", () => {
+    const { request } = parseResponsesRequest({
+      model: 'gpt-6.2-sol',
+      input: 'Hi',
+      text: { verbosity: 'low' },
+      reasoning: { effort: 'low', context: 'all_turns', summary: 'auto' },
+      parallel_tool_calls: false,
+      store: false,
+      include: ['reasoning.encrypted_content'],
+      prompt_cache_key: 'session',
+      client_metadata: { session_id: 'session' },
+    });
+    expect(request.reasoning).toEqual({ effort: 'low' });
+    expect(RESPONSES_FIELDS_DROPPED.map(({ field }) => field)).toEqual(
+      expect.arrayContaining(['text.verbosity', 'reasoning.context']),
+    );
+    expect(refusal({ text: { verbosity: 'loud' } }).param).toBe('text.verbosity');
+    expect(refusal({ reasoning: { summary: 'detailed' } }).param).toBe('reasoning.summary');
+  });
+});
+
+describe('reasoning items', () => {
+  const blocks = [
+    { type: 'thinking' as const, text: 'Think.', signature: 'sig-1' },
+    { type: 'redacted_thinking' as const, data: 'opaque' },
+  ];
+
+  it("answer a model's reasoning blocks as one reasoning item when include asks, streamed in order", () => {
+    const identity = identityOf({ include: ['reasoning.encrypted_content'] });
+    const answer = { ...answerOf([], 'Done.'), finishReason: 'stop' as const };
+    answer.message.reasoning = blocks;
+    const [item] = toResponse(answer, identity).output as Array<Record<string, unknown>>;
+    expect(item).toMatchObject({ id: 'rs_abc', type: 'reasoning', summary: [] });
+    expect(decodeReasoning(item!.encrypted_content as string)).toEqual(blocks);
+    expect((toResponse(answer, identityOf({})).output as unknown[]).length).toBe(1);
+
+    const encoder = createResponsesEventEncoder(identity);
+    const events = eventsOf([
+      encoder.start(),
+      encoder.encode({ type: 'reasoning-delta', index: 0, kind: 'thinking', text: 'Thi' }),
+      encoder.encode({ type: 'reasoning-delta', index: 0, text: 'nk.' }),
+      encoder.encode({ type: 'reasoning-delta', index: 0, signature: 'sig-1' }),
+      encoder.encode({ type: 'reasoning-delta', index: 1, kind: 'redacted_thinking', data: 'opaque' }),
+      encoder.encode({ type: 'text-delta', text: 'Done.' }),
+      encoder.encode({ type: 'finish', response: answer }),
+    ]);
+    const done = events.filter((event) => event.type === 'response.output_item.done');
+    expect(done.map((event) => (event.item as { type: string }).type)).toEqual(['reasoning', 'message']);
+    expect(decodeReasoning((done[0]!.item as { encrypted_content: string }).encrypted_content)).toEqual(
+      blocks,
+    );
+  });
+
+  it("hand Keel's reasoning item back as the assistant turn's reasoning, first", () => {
+    const { request } = parseResponsesRequest({
+      model: 'claude',
+      input: [
+        { role: 'user', content: 'Hi' },
+        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: encodeReasoning(blocks) },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] },
+        { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'c1', output: 'ok' },
+      ],
+    });
+    expect(request.messages.slice(1, 2)).toEqual([
+      {
+        role: 'assistant',
+        content: 'Checking.',
+        reasoning: blocks,
+        toolCalls: [{ id: 'c1', name: 'f', arguments: '{}' }],
+      },
+    ]);
+    // Not Keel's envelope, or not blocks: dropped.
+    expect(decodeReasoning('gAAAAB')).toBeUndefined();
+    expect(
+      decodeReasoning(`keel.reasoning.v1.${Buffer.from('[{"type":"x"}]').toString('base64')}`),
+    ).toBeUndefined();
   });
 });

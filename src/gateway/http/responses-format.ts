@@ -1,8 +1,9 @@
 /**
  * OpenAI's Responses wire format at the gateway's edge (`POST /v1/responses`, plain and
- * streamed). Any route can be called this way: input items, instructions and function tools are
- * translated into the gateway's provider-neutral request, whichever provider serves the route,
- * and the answer comes back as a Responses object (or its event stream).
+ * streamed). Any route can be called this way: input items, instructions and tools are translated
+ * into the gateway's provider-neutral request, whichever provider serves the route, and the
+ * answer comes back as a Responses object (or its event stream). Custom and namespace tools, as
+ * the Codex CLI sends them, are mapped to function tools and back by responses-tools.ts.
  *
  * Reasoning effort, parallel tool calls, `input_image` and `input_file` parts and `strict` on
  * function tools are carried into the model request; a deployment that cannot honour one is
@@ -23,11 +24,12 @@ import type {
   ContentPart,
   Message,
   ModelResponse,
+  ReasoningBlock,
   ReasoningEffort,
   ResponseFormat,
   ToolCall,
   ToolChoice,
-  ToolSpec,
+  ModelStreamEvent,
   Usage,
 } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
@@ -39,7 +41,17 @@ import {
   type StreamEncoder,
 } from './gateway-http-errors.js';
 import { toOpenAIError } from './openai-format.js';
-import { parseRequestBody } from './parse-request-body.js';
+import { parseBodyPart, parseRequestBody } from './parse-request-body.js';
+import { decodeReasoning, encodeReasoning } from './responses-reasoning.js';
+import {
+  createCustomInputStream,
+  createToolCollector,
+  customArgumentsOf,
+  declaredCall,
+  flatToolName,
+  type ResponsesToolNames,
+  type ToolCollector,
+} from './responses-tools.js';
 
 /**
  * A request field the gateway cannot honour yet, and the values of it that are harmless (the
@@ -75,24 +87,26 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
   },
   {
     field: 'reasoning.summary',
-    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
+    // `auto` leaves it to the model whether to summarize (Codex sends it for models it does not
+    // know); the gateway makes no reasoning summaries, which `auto` allows.
+    harmless: (value) => value === 'auto',
+    reason: 'this gateway makes no reasoning summaries (auto is accepted).',
   },
   {
     field: 'reasoning.generate_summary',
-    reason: 'this gateway returns no reasoning items, so no reasoning summaries.',
+    reason: 'this gateway makes no reasoning summaries.',
   },
   { field: 'prompt_cache_retention', reason: 'prompt-cache retention is not passed to providers.' },
   { field: 'prompt_cache_options', reason: 'prompt-cache options are not passed to providers.' },
   { field: 'context_management', reason: 'context management is not supported by this gateway.' },
   {
     field: 'include',
-    // The gateway returns no reasoning items, so asking for their encrypted content asks nothing
-    // it does not do (Codex and the AI SDK send it with store: false).
+    // Reasoning items carry their content (a model's signed thinking) when asked for, as Codex
+    // and the AI SDK ask with store: false (responses-reasoning.ts).
     harmless: (value) =>
       emptyArray(value) ||
       (Array.isArray(value) && value.every((item) => item === 'reasoning.encrypted_content')),
-    reason:
-      'no extra output data (include) is supported by this gateway, but reasoning.encrypted_content (no reasoning items are returned).',
+    reason: 'no extra output data (include) is supported by this gateway, but reasoning.encrypted_content.',
   },
   { field: 'max_tool_calls', reason: 'max_tool_calls is not supported by this gateway.' },
   { field: 'top_logprobs', harmless: (value) => value === 0, reason: 'logprobs are not supported.' },
@@ -106,11 +120,29 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
     harmless: (value) => value === 'auto' || value === 'default',
     reason: 'service tiers are not passed to providers.',
   },
+];
+
+/**
+ * Fields accepted and not passed on, each with why: the documented drops (issue 16's rule: a
+ * field without a counterpart is dropped by a table, never by accident). docs/gateway.md lists
+ * them; any other field the gateway cannot honour is refused.
+ */
+export const RESPONSES_FIELDS_DROPPED: readonly { field: string; reason: string }[] = [
   {
     field: 'text.verbosity',
-    harmless: (value) => value === 'medium',
-    reason: 'text verbosity is not passed to providers yet.',
+    reason:
+      'a style preference (low, medium, high) with no counterpart in the provider-neutral request; Codex sends low by default.',
   },
+  {
+    field: 'reasoning.context',
+    reason:
+      "which turns' reasoning items OpenAI keeps; the caller sends back the reasoning items it wants carried.",
+  },
+  {
+    field: 'prompt_cache_key',
+    reason: "a routing hint for OpenAI's prompt cache; caching applies without it.",
+  },
+  { field: 'client_metadata', reason: "Codex's session, turn and window ids: bookkeeping." },
 ];
 
 /** Refuses the first field of the table that the body sets to anything but a harmless value. */
@@ -154,26 +186,51 @@ const functionCallItem = z.object({
   status: z.string().nullish(),
   call_id: z.string().min(1),
   name: z.string().min(1),
+  namespace: z.string().min(1).nullish(),
   arguments: z.string(),
 });
 
+const customToolCallItem = z.object({
+  type: z.literal('custom_tool_call'),
+  id: z.string().nullish(),
+  status: z.string().nullish(),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  namespace: z.string().min(1).nullish(),
+  input: z.string(),
+});
+
 const functionCallOutputItem = z.object({
-  type: z.literal('function_call_output'),
+  type: z.enum(['function_call_output', 'custom_tool_call_output']),
   id: z.string().nullish(),
   status: z.string().nullish(),
   call_id: z.string().min(1),
   output: z.union([z.string(), z.array(contentPart)]),
 });
 
-const INPUT_ITEM_TYPES = ['message', 'function_call', 'function_call_output'] as const;
-
-const functionTool = z.object({
-  type: z.literal('function'),
-  name: z.string().min(1),
-  description: z.string().nullish(),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
-  strict: z.boolean().nullish(),
+const reasoningItem = z.object({
+  type: z.literal('reasoning'),
+  id: z.string().nullish(),
+  encrypted_content: z.string().nullish(),
 });
+
+/** Tools declared in the conversation (Codex's default mode): added to the request's tools. */
+const additionalToolsItem = z.object({
+  type: z.literal('additional_tools'),
+  id: z.string().nullish(),
+  role: z.string().nullish(),
+  tools: z.array(z.unknown()),
+});
+
+const INPUT_ITEM_TYPES = [
+  'message',
+  'function_call',
+  'function_call_output',
+  'custom_tool_call',
+  'custom_tool_call_output',
+  'additional_tools',
+  'reasoning',
+] as const;
 
 /** The top-level fields of the table: declared, so that their harmless values pass the schema. */
 const tableFields = Object.fromEntries(
@@ -196,7 +253,7 @@ const responsesBody = z.strictObject({
   tool_choice: z
     .union([
       z.enum(['none', 'auto', 'required']),
-      z.object({ type: z.literal('function'), name: z.string().min(1) }),
+      z.object({ type: z.enum(['function', 'custom']), name: z.string().min(1) }),
     ])
     .nullish(),
   text: z
@@ -214,7 +271,8 @@ const responsesBody = z.strictObject({
           }),
         ])
         .nullish(),
-      verbosity: z.string().nullish(),
+      // Dropped (RESPONSES_FIELDS_DROPPED).
+      verbosity: z.enum(['low', 'medium', 'high']).nullish(),
     })
     .nullish(),
   max_output_tokens: z.number().int().positive().nullish(),
@@ -225,6 +283,8 @@ const responsesBody = z.strictObject({
       effort: z.string().nullish(),
       summary: z.string().nullish(),
       generate_summary: z.string().nullish(),
+      // Dropped (RESPONSES_FIELDS_DROPPED).
+      context: z.string().nullish(),
     })
     .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
@@ -266,11 +326,16 @@ export interface ResponsesEcho {
   user: string | null;
   parallelToolCalls: boolean;
   reasoningEffort: ReasoningEffort | null;
+  /** Each upstream tool name and the declared tool it stands for, to answer in the caller's terms. */
+  toolNames: ResponsesToolNames;
+  /** `include` asks for `reasoning.encrypted_content`: reasoning blocks come back as reasoning items. */
+  includeReasoning: boolean;
 }
 
 /**
  * Validates a Responses body and translates it. Throws a 400 `GatewayRequestError` naming the
- * field at fault: an unknown item type, a non-function tool, a file by id or URL and every field
+ * field at fault: an unknown item type, a hosted tool not dropped by `RESPONSES_TOOLS_DROPPED`,
+ * a file by id or URL and every field
  * of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
  */
 export function parseResponsesRequest(body: unknown): ResponsesCall {
@@ -280,13 +345,14 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
   const messages: Message[] = [];
   if (parsed.instructions != null && parsed.instructions !== '')
     messages.push({ role: 'system', content: parsed.instructions });
+  const tools = createToolCollector();
+  tools.add(parsed.tools ?? [], 'tools');
   if (typeof parsed.input === 'string') messages.push({ role: 'user', content: parsed.input });
-  else appendItems(messages, parsed.input);
+  else appendItems(messages, parsed.input, tools);
   if (messages.length === 0) throw invalidRequest('input: must contain at least one item.', 'input');
 
   const request: GatewayRequest = { model: parsed.model, messages };
-  const tools = (parsed.tools ?? []).map(toolOf);
-  if (tools.length > 0) request.tools = tools;
+  if (tools.specs.length > 0) request.tools = tools.specs;
   const toolChoice = toolChoiceOf(parsed.tool_choice);
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
   const responseFormat = responseFormatOf(parsed.text?.format);
@@ -315,8 +381,16 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
       user: parsed.user ?? null,
       parallelToolCalls: parsed.parallel_tool_calls ?? true,
       reasoningEffort: effort ?? null,
+      toolNames: tools.names,
+      includeReasoning: includesReasoning(body),
     },
   };
+}
+
+/** Whether the body's `include` asks for reasoning items' encrypted content. */
+function includesReasoning(body: unknown): boolean {
+  const include = (body as { include?: unknown }).include;
+  return Array.isArray(include) && include.includes('reasoning.encrypted_content');
 }
 
 const EFFORTS: readonly ReasoningEffort[] = ['minimal', 'low', 'medium', 'high'];
@@ -364,8 +438,15 @@ export function inResponsesTerms(error: unknown): unknown {
   });
 }
 
-/** Input items in order; a function call joins the assistant message just before it. */
-function appendItems(messages: Message[], items: unknown[]): void {
+/**
+ * Input items in order; a tool call joins the assistant message just before it. Custom tool calls
+ * become calls of their function stand-in, namespaced calls take their flattened name
+ * (responses-tools.ts). `additional_tools` items add their tools to the request's. `reasoning`
+ * items Keel wrote carry a model's reasoning blocks back (responses-reasoning.ts); others are
+ * dropped: their encrypted content is readable only by OpenAI's Responses service, which no
+ * upstream of this gateway speaks.
+ */
+function appendItems(messages: Message[], items: unknown[], tools: ToolCollector): void {
   const toolNames = new Map<string, string>();
   for (const [index, raw] of items.entries()) {
     const param = `input.${index}`;
@@ -378,19 +459,33 @@ function appendItems(messages: Message[], items: unknown[]): void {
       );
     if (type !== undefined && !INPUT_ITEM_TYPES.includes(type as (typeof INPUT_ITEM_TYPES)[number]))
       throw invalidRequest(
-        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call or function_call_output items.`,
+        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, additional_tools or reasoning items.`,
         `${param}.type`,
         'unsupported_item',
       );
-    if (type === 'function_call') {
-      const item = parseItem(functionCallItem, raw, param);
-      toolNames.set(item.call_id, item.name);
-      const call: ToolCall = { id: item.call_id, name: item.name, arguments: item.arguments };
+    if (type === 'reasoning') {
+      const item = parseBodyPart(reasoningItem, raw, param);
+      // Keel's own (a model's signed thinking) opens the assistant turn it came with; anyone
+      // else's (OpenAI's encrypted content) no upstream here can read, so it is dropped.
+      const reasoning = item.encrypted_content == null ? undefined : decodeReasoning(item.encrypted_content);
+      if (reasoning !== undefined) messages.push({ role: 'assistant', content: '', reasoning });
+      continue;
+    }
+    if (type === 'additional_tools') {
+      tools.add(parseBodyPart(additionalToolsItem, raw, param).tools, `${param}.tools`);
+      continue;
+    }
+    if (type === 'function_call' || type === 'custom_tool_call') {
+      const call: ToolCall =
+        type === 'function_call'
+          ? callOf(parseBodyPart(functionCallItem, raw, param), (item) => item.arguments)
+          : callOf(parseBodyPart(customToolCallItem, raw, param), (item) => customArgumentsOf(item.input));
+      toolNames.set(call.id, call.name);
       const last = messages.at(-1);
       if (last?.role === 'assistant') last.toolCalls = [...(last.toolCalls ?? []), call];
       else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
-    } else if (type === 'function_call_output') {
-      const item = parseItem(functionCallOutputItem, raw, param);
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      const item = parseBodyPart(functionCallOutputItem, raw, param);
       messages.push({
         role: 'tool',
         toolCallId: item.call_id,
@@ -398,28 +493,32 @@ function appendItems(messages: Message[], items: unknown[]): void {
         content: textOf(item.output, `${param}.output`),
       });
     } else {
-      const item = parseItem(messageItem, raw, param);
+      const item = parseBodyPart(messageItem, raw, param);
       if (item.role === 'user') {
         messages.push({ role: 'user', content: userContentOf(item.content, `${param}.content`) });
         continue;
       }
       const content = textOf(item.content, `${param}.content`);
+      const last = messages.at(-1);
       if (item.role === 'system' || item.role === 'developer') messages.push({ role: 'system', content });
+      // The text of a turn whose reasoning came just before.
+      else if (last?.role === 'assistant' && last.content === '' && last.toolCalls === undefined)
+        last.content = content;
       else messages.push({ role: 'assistant', content });
     }
   }
 }
 
-function parseItem<T>(schema: z.ZodType<T>, raw: unknown, param: string): T {
-  try {
-    return parseRequestBody(schema, raw);
-  } catch (error) {
-    if (!(error instanceof GatewayRequestError)) throw error;
-    // The field within the item, named from the request's root.
-    const path = error.param === undefined ? param : `${param}.${error.param}`;
-    const detail = error.param === undefined ? error.message : error.message.slice(error.param.length + 2);
-    throw invalidRequest(`${path}: ${detail}`, path);
-  }
+/** A tool call item as the upstream's call: the flattened name of a namespaced tool. */
+function callOf<T extends { call_id: string; name: string; namespace?: string | null | undefined }>(
+  item: T,
+  argumentsOf: (item: T) => string,
+): ToolCall {
+  return {
+    id: item.call_id,
+    name: flatToolName(item.name, item.namespace ?? undefined),
+    arguments: argumentsOf(item),
+  };
 }
 
 const TEXT_PARTS = new Set(['input_text', 'output_text', 'text']);
@@ -501,23 +600,7 @@ function userContentOf(
   return compactContent(parts);
 }
 
-function toolOf(raw: unknown, index: number): ToolSpec {
-  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-  if (type !== 'function')
-    throw invalidRequest(
-      `tools.${index}.type: tools of type ${JSON.stringify(type)} are not supported by this gateway; send function tools.`,
-      `tools.${index}.type`,
-      'unsupported_tool',
-    );
-  const tool = parseItem(functionTool, raw, `tools.${index}`);
-  return {
-    name: tool.name,
-    description: tool.description ?? '',
-    parameters: tool.parameters ?? { type: 'object', properties: {} },
-    ...(tool.strict == null ? {} : { strict: tool.strict }),
-  };
-}
-
+/** A tool forced by name: a top-level function or custom tool, whose upstream name is its own. */
 function toolChoiceOf(value: ResponsesBody['tool_choice']): ToolChoice | undefined {
   if (value == null) return undefined;
   if (typeof value === 'string') return value;
@@ -564,19 +647,48 @@ function messageItemOf(id: string, text: string, status: string): OutputItem {
   };
 }
 
+/** A reasoning item: its blocks as Keel's `encrypted_content`, no summary (none is made). */
+function reasoningItemOf(id: string, blocks: readonly ReasoningBlock[], status: string): OutputItem {
+  return {
+    id,
+    type: 'reasoning',
+    summary: [],
+    ...(status === 'in_progress' ? {} : { encrypted_content: encodeReasoning(blocks) }),
+  };
+}
+
 function outputTextOf(text: string): Record<string, unknown> {
   return { type: 'output_text', text, annotations: [], logprobs: [] };
 }
 
-function functionCallItemOf(id: string, call: ToolCall, status: string): OutputItem {
+/**
+ * A tool call as the caller declared the tool: a `function_call` (with its `namespace` when it
+ * was declared in one) or a `custom_tool_call` with the free-form `input`.
+ */
+function toolCallItemOf(id: string, call: ToolCall, status: string, names: ResponsesToolNames): OutputItem {
+  const declared = declaredCall(call, names);
+  const done = status !== 'in_progress';
   return {
     id,
-    type: 'function_call',
+    type: declared.kind === 'custom' ? 'custom_tool_call' : 'function_call',
     status,
     call_id: call.id,
-    name: call.name,
-    arguments: status === 'in_progress' ? '' : call.arguments,
+    ...(declared.namespace === undefined ? {} : { namespace: declared.namespace }),
+    name: declared.name,
+    ...(declared.kind === 'custom'
+      ? { input: done ? declared.input : '' }
+      : { arguments: done ? declared.input : '' }),
   };
+}
+
+/** The id of a tool call's output item: `ctc_` for a custom tool's, `fc_` for a function's. */
+function toolCallItemId(
+  suffix: string,
+  index: number,
+  name: string | undefined,
+  names: ResponsesToolNames,
+): string {
+  return `${names.get(name ?? '')?.kind === 'custom' ? 'ctc' : 'fc'}_${suffix}_${index}`;
 }
 
 /** `incomplete` when the answer was cut (length or a content filter), else `completed`. */
@@ -639,13 +751,23 @@ function responseObject(
 export function toResponse(response: ModelResponse, identity: ResponseIdentity): Record<string, unknown> {
   const suffix = identity.id.slice('resp_'.length);
   const output: OutputItem[] = [];
+  const reasoning = identity.echo.includeReasoning ? (response.message.reasoning ?? []) : [];
+  if (reasoning.length > 0) output.push(reasoningItemOf(`rs_${suffix}`, reasoning, 'completed'));
   if (response.message.content !== '')
     output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
+  const names = identity.echo.toolNames;
   for (const [index, call] of (response.message.toolCalls ?? []).entries())
-    output.push(functionCallItemOf(`fc_${suffix}_${index}`, call, 'completed'));
+    output.push(toolCallItemOf(toolCallItemId(suffix, index, call.name, names), call, 'completed', names));
   return responseObject(identity, { ...statusOf(response), output, usage: usageOf(response.usage) });
 }
 
+interface StreamedReasoning {
+  kind: 'reasoning';
+  outputIndex: number;
+  id: string;
+  blocks: ReasoningBlock[];
+  open: boolean;
+}
 interface StreamedMessage {
   kind: 'message';
   outputIndex: number;
@@ -659,14 +781,17 @@ interface StreamedCall {
   id: string;
   call: ToolCall;
   open: boolean;
+  /** A custom tool's: its input, decoded from the arguments as they come, and how much was sent. */
+  custom?: { decode: (argumentsDelta: string) => string; sent: string };
 }
 
 /**
  * Creates the event encoder of one streamed answer, with OpenAI's Responses event types and a
  * `sequence_number` on each: `response.created` and `response.in_progress` first; text as a
  * `message` item (`output_item.added`, `content_part.added`, `output_text.delta`s, then the
- * `.done` events); each tool call as a `function_call` item with `function_call_arguments.delta`s;
- * `response.completed` (or `response.incomplete` for a cut answer) last, with the whole response.
+ * `.done` events); each tool call as a `function_call` item with `function_call_arguments.delta`s,
+ * or a call of a custom tool as a `custom_tool_call` item with `custom_tool_call_input.delta`s
+ * (its input decoded from the stand-in function's arguments as they stream); `response.completed` (or `response.incomplete` for a cut answer) last, with the whole response.
  * A `finish` carrying text or calls no delta announced (a cached answer replayed) sends them whole
  * first. An error after the first byte is an `error` event and a `response.failed`.
  */
@@ -675,15 +800,58 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
   let sequence = 0;
   const event = (type: string, data: Record<string, unknown>): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: sequence++ })}\n\n`;
-  const items: Array<StreamedMessage | StreamedCall> = [];
+  const items: Array<StreamedReasoning | StreamedMessage | StreamedCall> = [];
+  let reasoning: StreamedReasoning | undefined;
   const calls = new Map<number, StreamedCall>();
   let message: StreamedMessage | undefined;
   let messages = 0;
+  const names = identity.echo.toolNames;
 
-  const itemOf = (item: StreamedMessage | StreamedCall, status: string): OutputItem =>
-    item.kind === 'message'
-      ? messageItemOf(item.id, item.text, status)
-      : functionCallItemOf(item.id, item.call, status);
+  const itemOf = (item: StreamedReasoning | StreamedMessage | StreamedCall, status: string): OutputItem =>
+    item.kind === 'reasoning'
+      ? reasoningItemOf(item.id, item.blocks, status)
+      : item.kind === 'message'
+        ? messageItemOf(item.id, item.text, status)
+        : toolCallItemOf(item.id, item.call, status, names);
+
+  /** A reasoning block's pieces, gathered into one reasoning item (sent whole when it closes). */
+  const reasoningDelta = (delta: Extract<ModelStreamEvent, { type: 'reasoning-delta' }>): string => {
+    if (!identity.echo.includeReasoning) return '';
+    let out = '';
+    if (reasoning === undefined) {
+      reasoning = {
+        kind: 'reasoning',
+        outputIndex: items.length,
+        id: `rs_${suffix}`,
+        blocks: [],
+        open: true,
+      };
+      items.push(reasoning);
+      out += event('response.output_item.added', {
+        output_index: reasoning.outputIndex,
+        item: itemOf(reasoning, 'in_progress'),
+      });
+    }
+    if (!reasoning.open) return out;
+    if (delta.kind === 'thinking')
+      reasoning.blocks[delta.index] = { type: 'thinking', text: '', signature: '' };
+    else if (delta.kind === 'redacted_thinking')
+      reasoning.blocks[delta.index] = { type: 'redacted_thinking', data: '' };
+    const block = reasoning.blocks[delta.index];
+    if (block?.type === 'thinking') {
+      block.text += delta.text ?? '';
+      block.signature += delta.signature ?? '';
+    } else if (block?.type === 'redacted_thinking') block.data += delta.data ?? '';
+    return out;
+  };
+  const closeReasoning = (): string => {
+    if (reasoning?.open !== true) return '';
+    reasoning.open = false;
+    return event('response.output_item.done', {
+      output_index: reasoning.outputIndex,
+      item: itemOf(reasoning, 'completed'),
+    });
+  };
 
   const closeMessage = (): string => {
     if (message === undefined) return '';
@@ -698,7 +866,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     );
   };
   const text = (delta: string): string => {
-    let out = '';
+    let out = closeReasoning();
     if (message === undefined) {
       message = {
         kind: 'message',
@@ -737,13 +905,16 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     let out = '';
     let streamed = calls.get(index);
     if (streamed === undefined) {
-      out += closeMessage();
+      out += closeReasoning() + closeMessage();
       streamed = {
         kind: 'call',
         outputIndex: items.length,
-        id: `fc_${suffix}_${index}`,
+        id: toolCallItemId(suffix, index, name, names),
         call: { id: id ?? `call_${suffix}_${index}`, name: name ?? '', arguments: '' },
         open: true,
+        ...(names.get(name ?? '')?.kind === 'custom'
+          ? { custom: { decode: createCustomInputStream(), sent: '' } }
+          : {}),
       };
       calls.set(index, streamed);
       items.push(streamed);
@@ -754,24 +925,35 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     }
     if (delta === '') return out;
     streamed.call.arguments += delta;
-    return (
-      out +
-      event('response.function_call_arguments.delta', {
-        item_id: streamed.id,
-        output_index: streamed.outputIndex,
-        delta,
-      })
-    );
+    const at = { item_id: streamed.id, output_index: streamed.outputIndex };
+    if (streamed.custom === undefined)
+      return out + event('response.function_call_arguments.delta', { ...at, delta });
+    const input = streamed.custom.decode(delta);
+    if (input === '') return out;
+    streamed.custom.sent += input;
+    return out + event('response.custom_tool_call_input.delta', { ...at, delta: input });
   };
   const closeCall = (streamed: StreamedCall): string => {
     streamed.open = false;
-    return (
-      event('response.function_call_arguments.done', {
-        item_id: streamed.id,
-        output_index: streamed.outputIndex,
-        name: streamed.call.name,
+    const at = { item_id: streamed.id, output_index: streamed.outputIndex };
+    const declared = declaredCall(streamed.call, names);
+    let done: string;
+    if (streamed.custom === undefined)
+      done = event('response.function_call_arguments.done', {
+        ...at,
+        name: declared.name,
         arguments: streamed.call.arguments,
-      }) +
+      });
+    else {
+      // Whatever the stream could not decode on the way (arguments of another shape) comes now.
+      const { sent } = streamed.custom;
+      const rest = declared.input.startsWith(sent) ? declared.input.slice(sent.length) : '';
+      done =
+        (rest === '' ? '' : event('response.custom_tool_call_input.delta', { ...at, delta: rest })) +
+        event('response.custom_tool_call_input.done', { ...at, input: declared.input });
+    }
+    return (
+      done +
       event('response.output_item.done', {
         output_index: streamed.outputIndex,
         item: itemOf(streamed, 'completed'),
@@ -789,13 +971,27 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
         case 'text-delta':
           return modelEvent.text === '' ? '' : text(modelEvent.text);
         case 'reasoning-delta':
-          // Anthropic's thinking blocks cannot become reasoning items OpenAI would read back.
-          return '';
+          return reasoningDelta(modelEvent);
         case 'tool-call-delta':
           return callDelta(modelEvent.index, modelEvent.id, modelEvent.name, modelEvent.argumentsDelta);
         case 'finish': {
           const { response } = modelEvent;
           let out = '';
+          // An answer that streamed no reasoning (a cached one) still hands it over, first.
+          if (reasoning === undefined && identity.echo.includeReasoning)
+            for (const [index, block] of (response.message.reasoning ?? []).entries())
+              out += reasoningDelta(
+                block.type === 'thinking'
+                  ? {
+                      type: 'reasoning-delta',
+                      index,
+                      kind: 'thinking',
+                      text: block.text,
+                      signature: block.signature,
+                    }
+                  : { type: 'reasoning-delta', index, kind: 'redacted_thinking', data: block.data },
+              );
+          out += closeReasoning();
           if (messages === 0 && response.message.content !== '') out += text(response.message.content);
           if (calls.size === 0)
             for (const [index, call] of (response.message.toolCalls ?? []).entries())

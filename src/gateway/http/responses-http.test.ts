@@ -399,9 +399,17 @@ describe('POST /v1/responses with the official openai client', () => {
 describe('POST /v1/responses refuses what it cannot honour, naming the field', () => {
   const cases: Array<[string, Record<string, unknown>, string]> = [
     ['an unknown item type', { input: [{ type: 'computer_call_output', call_id: 'x' }] }, 'input.0.type'],
-    ['a reasoning item', { input: [{ type: 'reasoning', id: 'rs_1', summary: [] }] }, 'input.0.type'],
+    [
+      'an item only a stored response has',
+      { input: [{ type: 'web_search_call', id: 'ws_1' }] },
+      'input.0.type',
+    ],
     ['previous_response_id', { input: 'Hi', previous_response_id: 'resp_123' }, 'previous_response_id'],
-    ['a non-function tool', { input: 'Hi', tools: [{ type: 'web_search' }] }, 'tools.0.type'],
+    [
+      'a hosted tool',
+      { input: 'Hi', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] },
+      'tools.0.type',
+    ],
     [
       'a function tool without a name',
       { input: 'Hi', tools: [{ type: 'function', parameters: {} }] },

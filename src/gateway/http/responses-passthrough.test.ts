@@ -225,7 +225,7 @@ describe('reasoning.effort', () => {
     const summary = await refusal({
       model: 'gpt',
       input: 'Hi',
-      reasoning: { effort: 'low', summary: 'auto' },
+      reasoning: { effort: 'low', summary: 'concise' },
     });
     expect(summary).toMatchObject({ param: 'reasoning.summary' });
     expect(openaiUpstream.requests).toHaveLength(0);

@@ -1,6 +1,7 @@
 /**
  * A whole gateway for the client-recipe tests (docs/gateway.md): a listening server over PGlite,
- * an OpenAI-wire fake behind route `fast` and an Anthropic-wire fake behind route `claude`, and a
+ * an OpenAI-wire fake behind routes `fast` and `gpt-*` and an Anthropic-wire fake behind route
+ * `claude`, and a
  * Keel API key with the gateway scope. Only the tests use it.
  */
 import { createServer } from 'node:http';
@@ -31,7 +32,16 @@ export interface RecipeGateway {
   claudeUpstream: FakeAnthropicServer;
   /** The endpoints of the calls recorded so far, oldest first. */
   recordedEndpoints(): Promise<string[]>;
+  /** The calls recorded so far, oldest first: endpoint, and the user and session attributed. */
+  recordedCalls(): Promise<RecordedCall[]>;
   close(): Promise<void>;
+}
+
+/** A recorded call, as `gateway_calls` holds it. */
+export interface RecordedCall {
+  endpoint: string;
+  userId: string | null;
+  sessionId: string | null;
 }
 
 export interface RecipeGatewayOptions {
@@ -69,6 +79,8 @@ export async function startRecipeGateway(options: RecipeGatewayOptions = {}): Pr
     ],
     routes: [
       { name: 'fast', deployments: ['fake-openai'] },
+      // The Codex CLI's own model names (its default mode runs its default model).
+      { name: 'gpt-*', deployments: ['fake-openai'] },
       { name: 'claude', deployments: ['fake-claude'] },
     ],
     retry: { attemptsPerDeployment: 1 },
@@ -90,18 +102,22 @@ export async function startRecipeGateway(options: RecipeGatewayOptions = {}): Pr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { key } = await apiKeys.create({ tenantId: 'acme', scopes: ['gateway'] });
+  async function recordedCalls(): Promise<RecordedCall[]> {
+    await recorder.flush();
+    const { rows } = await client.query<{ endpoint: string; user_id: string | null; session_id: string | null }>(
+      'SELECT endpoint, user_id, session_id FROM keel.gateway_calls ORDER BY started_at',
+    );
+    return rows.map((row) => ({ endpoint: row.endpoint, userId: row.user_id, sessionId: row.session_id }));
+  }
   return {
     url,
     key,
     upstream,
     claudeUpstream,
     async recordedEndpoints() {
-      await recorder.flush();
-      const { rows } = await client.query<{ endpoint: string }>(
-        'SELECT endpoint FROM keel.gateway_calls ORDER BY started_at',
-      );
-      return rows.map((row) => row.endpoint);
+      return (await recordedCalls()).map((call) => call.endpoint);
     },
+    recordedCalls,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
