@@ -108,10 +108,12 @@ function recipeEnv({ home, route, env = {} }: { home: string; route: string; env
     // The recipe:
     ANTHROPIC_BASE_URL: keel.url,
     ANTHROPIC_API_KEY: keel.key,
-    ANTHROPIC_MODEL: route,
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: route,
+    ANTHROPIC_MODEL: 'claude',
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     ...env,
+    // Another route than the recipe's: the same variables name it.
+    ...(route === 'claude' ? {} : { ANTHROPIC_MODEL: route, ANTHROPIC_DEFAULT_HAIKU_MODEL: route }),
     // The test's guard: anything bound elsewhere goes to the canary.
     HTTPS_PROXY: canary.url,
     HTTP_PROXY: canary.url,
