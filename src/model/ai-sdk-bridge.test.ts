@@ -119,6 +119,39 @@ describe('fromAiSdk with @ai-sdk/openai', () => {
     });
   });
 
+  it("sends a tool result's images after the tool messages, in a user message", async () => {
+    server.enqueue({ content: 'A cat.' });
+    await model.generate({
+      messages: [
+        { role: 'user', content: 'What is on screen?' },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'call_1', name: 'screenshot', arguments: '{}' }],
+        },
+        {
+          role: 'tool',
+          toolCallId: 'call_1',
+          name: 'screenshot',
+          content: [
+            { type: 'text', text: 'screen:' },
+            { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+          ],
+        },
+      ],
+    });
+    expect((lastRequestBody().messages as unknown[]).slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 'call_1', content: 'screen:' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Attached to the result of screenshot (call_1):' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+        ],
+      },
+    ]);
+  });
+
   it('generates tool calls', async () => {
     server.enqueue({
       content: null,

@@ -18,8 +18,10 @@ import { isKeelError } from '../errors/keel-error.js';
 import { ModelConfigError, ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import { raceAbort } from '../util/race-abort.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { mediaParts, toolMediaCaption, toolResultText } from './content-parts.js';
 import {
   toAssistantMessage,
+  type ContentPart,
   type FinishReason,
   type LanguageModel,
   type Message,
@@ -364,37 +366,42 @@ function fileData(
   return typeof data === 'string' ? { type: 'data', data } : { type: 'url', url: data };
 }
 
-/** Consecutive tool results merge into one `tool` message, as the AI SDK's own prompts have them. */
+/**
+ * Consecutive tool results merge into one `tool` message, as the AI SDK's own prompts have them.
+ * A tool result's images and files follow that message in a user message (each after a text part
+ * naming its call), as the chat-completions adapter sends them: every specification takes them there.
+ */
 function toPrompt(
   messages: Message[],
   specification: AiSdkLanguageModel['specificationVersion'],
 ): PromptMessage[] {
   const prompt: PromptMessage[] = [];
+  const toParts = (content: string | ContentPart[]): PromptPart[] =>
+    typeof content === 'string'
+      ? [{ type: 'text', text: content }]
+      : content.map((part) =>
+          part.type === 'text'
+            ? { type: 'text', text: part.text }
+            : {
+                type: 'file',
+                // A URL string would be read as base64 data: the AI SDK takes URLs as URL objects.
+                data: fileData(part.url === undefined ? part.data : new URL(part.url), specification),
+                mediaType: part.mediaType ?? 'image/*',
+                ...(part.type === 'file' && part.filename !== undefined ? { filename: part.filename } : {}),
+              },
+        );
+  let media: PromptPart[] = [];
   for (const message of messages) {
+    if (message.role !== 'tool' && media.length > 0) {
+      prompt.push({ role: 'user', content: media });
+      media = [];
+    }
     switch (message.role) {
       case 'system':
         prompt.push({ role: 'system', content: message.content });
         break;
       case 'user':
-        prompt.push({
-          role: 'user',
-          content:
-            typeof message.content === 'string'
-              ? [{ type: 'text', text: message.content }]
-              : message.content.map((part) =>
-                  part.type === 'text'
-                    ? { type: 'text', text: part.text }
-                    : {
-                        type: 'file',
-                        // A URL string would be read as base64 data: the AI SDK takes URLs as URL objects.
-                        data: fileData(part.url === undefined ? part.data : new URL(part.url), specification),
-                        mediaType: part.mediaType ?? 'image/*',
-                        ...(part.type === 'file' && part.filename !== undefined
-                          ? { filename: part.filename }
-                          : {}),
-                      },
-                ),
-        });
+        prompt.push({ role: 'user', content: toParts(message.content) });
         break;
       case 'assistant': {
         const content: PromptPart[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
@@ -410,22 +417,27 @@ function toPrompt(
         break;
       }
       case 'tool': {
+        const text = toolResultText(message.content);
         const part = {
           type: 'tool-result' as const,
           toolCallId: message.toolCallId,
           toolName: message.name,
           output:
             message.isError === true
-              ? { type: 'error-text' as const, value: message.content }
-              : { type: 'text' as const, value: message.content },
+              ? { type: 'error-text' as const, value: text }
+              : { type: 'text' as const, value: text },
         };
         const last = prompt.at(-1);
         if (last?.role === 'tool') last.content.push(part);
         else prompt.push({ role: 'tool', content: [part] });
+        const files = mediaParts(message.content);
+        if (files.length > 0)
+          media.push({ type: 'text', text: toolMediaCaption(message) }, ...toParts(files));
         break;
       }
     }
   }
+  if (media.length > 0) prompt.push({ role: 'user', content: media });
   return prompt;
 }
 

@@ -328,8 +328,8 @@ function createRuleContext(request: ModelRequest): RuleContext {
     } else if (message.role === 'tool') {
       toolResults[message.name] = {
         toolCallId: message.toolCallId,
-        content: message.content,
-        value: parseJsonOrText(message.content),
+        content: contentText(message.content),
+        value: parseJsonOrText(contentText(message.content)),
         isError: message.isError === true,
         arguments: parseJsonOrText(callsById.get(message.toolCallId)?.arguments ?? ''),
       };

@@ -34,6 +34,25 @@ export function mediaParts(
   return content.filter((part): part is Exclude<ContentPart, { type: 'text' }> => part.type !== 'text');
 }
 
+/**
+ * The text part before a tool result's images and files on wires whose tool results take text
+ * alone (chat completions, the AI SDK): they follow the results in a user message, each result's
+ * media after the words naming its call.
+ */
+export function toolMediaCaption({ name, toolCallId }: { name: string; toolCallId: string }): string {
+  return `Attached to the result of ${name} (${toolCallId}):`;
+}
+
+/**
+ * A tool result's text on those wires: its text parts, or, for a result of media alone, where the
+ * media went (see {@link toolMediaCaption}).
+ */
+export function toolResultText(content: string | readonly ContentPart[]): string {
+  const text = contentText(content);
+  if (text === '' && mediaParts(content).length > 0) return 'The result is attached in the next message.';
+  return text;
+}
+
 /** A `data:` URL's media type and base64 payload; undefined for any other URL. */
 export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
   const match = /^data:([^;,]+)(?:;[^,]*)?;base64,(.*)$/s.exec(url);

@@ -111,8 +111,12 @@ export interface ToolMessage {
   toolCallId: string;
   /** Name of the tool that produced this result. */
   name: string;
-  /** The result as text (JSON for structured results). */
-  content: string;
+  /**
+   * The result as text (JSON for structured results), or as parts when it carries images or
+   * documents (a Messages `tool_result` with image blocks, e.g. Claude Code reading a PNG). Each
+   * adapter puts the media where its wire takes them (docs/gateway.md).
+   */
+  content: string | ContentPart[];
   isError?: boolean;
   cacheControl?: CacheControl;
 }

@@ -389,7 +389,9 @@ describe('the agent loop', () => {
           request.messages
             .filter((message) => message.role === 'tool')
             .map((message) =>
-              message.role === 'tool' && message.isError ? JSON.parse(message.content).error.code : 'ok',
+              message.role === 'tool' && message.isError
+                ? JSON.parse(message.content as string).error.code
+                : 'ok',
             )
             .join(','),
       ],

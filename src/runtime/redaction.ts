@@ -116,6 +116,7 @@ export function redactMessage(message: Message, redact: TextRedactor): Message {
           : {}),
       };
     case 'user':
+    case 'tool':
       return { ...message, content: mapContentText(message.content, redact) };
     default:
       return { ...message, content: redact(message.content) };

@@ -114,7 +114,8 @@ export function toolStepRequest({
 /**
  * Runs (or replays) one tool call and returns the message the model gets. A call that will not
  * run (unknown tool, bad arguments, rejected, refused) is journaled as a failed tool step, so
- * traces and counters see it and a replay returns the same result.
+ * traces and counters see it and a replay returns the same result. The result is text (JSON for
+ * structured results): media in tool results only come from gateway callers.
  */
 export async function runToolCall({
   planned,
@@ -138,7 +139,7 @@ export async function runToolCall({
   afterRun?: (outcome: { ok: boolean; errorCode?: string }) => Promise<void>;
   /** The run's redaction rules: step identities are taken from the arguments as journaled. */
   redact?: TextRedactor;
-}): Promise<ToolMessage> {
+}): Promise<ToolMessage & { content: string }> {
   const { call, seq, parentSeq, tool, args, refusal } = planned;
   const journaled = (value: unknown) => (redact ? redactValue(value, redact) : value);
   const reject = (error: SerializedError, input?: unknown) =>

@@ -152,6 +152,34 @@ describe('the fake itself', () => {
     });
   });
 
+  it('refuses a system message inside messages unless a mid-conversation-system beta allows it', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${server.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+          'x-api-key': 'k',
+          ...headers,
+        },
+        body: JSON.stringify({
+          model: 'claude-haiku-4-5',
+          max_tokens: 5,
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'system', content: 'Be brief.' },
+          ],
+        }),
+      });
+    const refused = await post({});
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: { message: "messages.1.role: Input should be 'user' or 'assistant'" },
+    });
+    server.enqueue({ text: 'ok' });
+    expect((await post({ 'anthropic-beta': 'mid-conversation-system-2026-04-07' })).status).toBe(200);
+  });
+
   it('records the outcome: finished, reset or client-closed', async () => {
     server.enqueue({ text: 'ok' });
     server.enqueue({ kind: 'reset' });

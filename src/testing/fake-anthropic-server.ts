@@ -279,6 +279,16 @@ function validate(
         message: '`max_tokens` must be greater than `thinking.budget_tokens`.',
       };
   }
+  // As the real API: system messages stand in `messages` only under the beta that allows them.
+  const betas = headers['anthropic-beta'] ?? '';
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  const system = messages.findIndex((message) => isPlainObject(message) && message.role === 'system');
+  if (system !== -1 && !betas.includes('mid-conversation-system'))
+    return {
+      kind: 'error',
+      status: 400,
+      message: `messages.${system}.role: Input should be 'user' or 'assistant'`,
+    };
   const thinkingError = checkThinkingBlocks(body);
   if (thinkingError !== undefined) return { kind: 'error', status: 400, message: thinkingError };
   return undefined;

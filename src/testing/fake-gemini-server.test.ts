@@ -92,6 +92,25 @@ describe('the fake Gemini server', () => {
     expect(withQueryKey.status).toBe(500);
   });
 
+  it('refuses a turn of another role than user or model, and a part without exactly one kind of data', async () => {
+    const send = (contents: unknown) =>
+      fetch(`${server.url}/models/gemini-2.5-flash:generateContent`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-goog-api-key': 'k' },
+        body: JSON.stringify({ contents }),
+      });
+    const system = await send([{ role: 'system', parts: [{ text: 'Be brief.' }] }]);
+    expect(system.status).toBe(400);
+    expect(await system.json()).toMatchObject({
+      error: { message: 'Please use a valid role: user, model.' },
+    });
+    const twoKinds = await send([
+      { role: 'user', parts: [{ text: 'Hi', inlineData: { mimeType: 'image/png', data: 'x' } }] },
+    ]);
+    expect(twoKinds.status).toBe(400);
+    expect(server.requests.every((request) => request.outcome === 'finished')).toBe(true);
+  });
+
   it('sends Google error bodies with RetryInfo and retry-after', async () => {
     server.enqueue({ kind: 'error', status: 429, retryDelay: '12s', retryAfter: 5 });
     const response = await post('generateContent');

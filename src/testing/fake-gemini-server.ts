@@ -39,6 +39,32 @@ export interface FakeGeminiFunctionCall {
   thoughtSignature?: string;
 }
 
+/** The data fields of a part: each part holds exactly one. */
+const PART_DATA = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse'];
+
+/**
+ * The real API's checks of `contents` and `systemInstruction`: turns are `user` or `model` (there
+ * is no system turn), and each part holds exactly one kind of data.
+ */
+function checkContents(body: Record<string, unknown>): string | undefined {
+  const contents = Array.isArray(body.contents) ? (body.contents as unknown[]) : [];
+  const turns = [...contents.entries()].map(([index, turn]) => ({ at: `contents[${index}]`, turn }));
+  if (body.systemInstruction !== undefined)
+    turns.push({ at: 'system_instruction', turn: body.systemInstruction });
+  for (const { at, turn } of turns) {
+    if (!isPlainObject(turn)) return `Invalid value at '${at}'.`;
+    if (at !== 'system_instruction' && turn.role !== 'user' && turn.role !== 'model')
+      return 'Please use a valid role: user, model.';
+    const parts = Array.isArray(turn.parts) ? (turn.parts as unknown[]) : [];
+    for (const [position, part] of parts.entries()) {
+      const data = isPlainObject(part) ? PART_DATA.filter((field) => part[field] !== undefined) : [];
+      if (data.length !== 1)
+        return `Invalid value at '${at}.parts[${position}]' (oneof field 'data' must be set exactly once).`;
+    }
+  }
+  return undefined;
+}
+
 /** Token counts of a scripted answer; missing counts are estimated from the text (4 chars a token). */
 export interface FakeGeminiUsage {
   promptTokens?: number;
@@ -195,6 +221,11 @@ export async function createFakeGeminiServer(
     }
     if (!isPlainObject(record.body)) {
       sendError(outgoing, { kind: 'error', status: 400, message: 'Invalid JSON payload received.' });
+      return;
+    }
+    const contentsError = checkContents(record.body);
+    if (contentsError !== undefined) {
+      sendError(outgoing, { kind: 'error', status: 400, message: contentsError });
       return;
     }
     // Numbered before awaiting a handler, so concurrent requests keep their own ids.

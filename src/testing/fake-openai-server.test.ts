@@ -206,6 +206,39 @@ describe('createFakeOpenAIServer', () => {
     }
   });
 
+  it('refuses messages as the API does: unknown roles, media in a tool message, tool messages answering no call', async () => {
+    const send = (messages: unknown[]) =>
+      fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages }),
+      });
+    const call = {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    };
+    const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,x' } };
+    const cases: [unknown[], string][] = [
+      [[{ role: 'model', content: 'Hi' }], 'messages[0].role'],
+      [[call, { role: 'tool', tool_call_id: 'call_1', content: [image] }], 'messages[1].content[0].type'],
+      [[{ role: 'tool', tool_call_id: 'call_1', content: 'x' }], 'messages[0].role'],
+      [[call, { role: 'user', content: 'Hi' }], 'messages'],
+    ];
+    for (const [messages, param] of cases) {
+      const response = await send(messages);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error', param } });
+    }
+    server.enqueue({ content: 'ok' });
+    const answered = await send([
+      call,
+      { role: 'tool', tool_call_id: 'call_1', content: 'x' },
+      { role: 'user', content: [image] },
+    ]);
+    expect(answered.status).toBe(200);
+  });
+
   it('records requests and answers unknown routes with an OpenAI 404', async () => {
     const response = await fetch(`${server.url}/models/x?y=1`, { headers: { 'X-Custom': 'yes' } });
     expect(response.status).toBe(404);

@@ -89,6 +89,8 @@ export interface FakeErrorReply {
   /** Default by status, e.g. `invalid_request_error`, `server_error`. */
   type?: string;
   code?: string | null;
+  /** The request field at fault. Default null. */
+  param?: string | null;
   /** The `retry-after` header: seconds or an HTTP date. */
   retryAfter?: number | string;
   /** The `retry-after-ms` header. */
@@ -212,6 +214,11 @@ export async function createFakeOpenAIServer(
       });
       return;
     }
+    const messagesError = checkMessages(completionBody.messages);
+    if (messagesError !== undefined) {
+      sendError(outgoing, { kind: 'error', status: 400, type: 'invalid_request_error', ...messagesError });
+      return;
+    }
     // Numbered before awaiting a handler, so concurrent requests keep their own ids.
     const number = ++completionCount;
     const reply = await replies.next(record);
@@ -238,6 +245,66 @@ export async function createFakeOpenAIServer(
     },
     close: server.close,
   };
+}
+
+/** Content part types each role takes, as the real API checks them. */
+const PART_TYPES: Record<string, readonly string[]> = {
+  system: ['text'],
+  developer: ['text'],
+  user: ['text', 'image_url', 'input_audio', 'file'],
+  assistant: ['text', 'refusal'],
+  tool: ['text'],
+};
+
+/**
+ * The real API's checks of `messages`: known roles, each role's content part types (a tool
+ * message takes text alone: images go in a user message), tool messages answering the tool calls
+ * of the assistant message before them, and every such call answered before the next message.
+ */
+function checkMessages(messages: unknown): { message: string; param: string } | undefined {
+  // A bare body (tests of the fake's own faults) has nothing to check.
+  if (!Array.isArray(messages)) return undefined;
+  let unanswered: string[] = [];
+  for (const [index, message] of (messages as unknown[]).entries()) {
+    if (!isPlainObject(message)) return { message: 'Invalid type for message.', param: `messages[${index}]` };
+    const role = typeof message.role === 'string' ? message.role : '';
+    const types = PART_TYPES[role];
+    if (types === undefined)
+      return {
+        message: `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        param: `messages[${index}].role`,
+      };
+    if (Array.isArray(message.content))
+      for (const [position, part] of (message.content as unknown[]).entries()) {
+        const type = isPlainObject(part) && typeof part.type === 'string' ? part.type : '';
+        if (!types.includes(type))
+          return {
+            message: `Invalid value: '${type}'. Supported values are: ${types.map((name) => `'${name}'`).join(', ')}.`,
+            param: `messages[${index}].content[${position}].type`,
+          };
+      }
+    if (role === 'tool') {
+      const id = message.tool_call_id;
+      if (typeof id !== 'string' || !unanswered.includes(id))
+        return {
+          message:
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+          param: `messages[${index}].role`,
+        };
+      unanswered = unanswered.filter((pending) => pending !== id);
+      continue;
+    }
+    if (unanswered.length > 0)
+      return {
+        message: `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${unanswered.join(', ')}`,
+        param: 'messages',
+      };
+    if (role === 'assistant' && Array.isArray(message.tool_calls))
+      unanswered = (message.tool_calls as unknown[]).map((call) =>
+        isPlainObject(call) && typeof call.id === 'string' ? call.id : '',
+      );
+  }
+  return undefined;
 }
 
 const unscripted: FakeErrorReply = {
@@ -548,7 +615,7 @@ function sendError(
     error: {
       message: reply.message ?? defaults.message,
       type: reply.type ?? defaults.type,
-      param: null,
+      param: reply.param ?? null,
       code: reply.code === undefined ? defaults.code : reply.code,
     },
   };

@@ -23,7 +23,11 @@ const toolResults = (request: ModelRequest) =>
   JSON.stringify(
     request.messages.flatMap((message) =>
       message.role === 'tool'
-        ? [message.isError ? JSON.parse(message.content).error : parseOrText(message.content)]
+        ? [
+            message.isError
+              ? JSON.parse(message.content as string).error
+              : parseOrText(message.content as string),
+          ]
         : [],
     ),
   );

@@ -137,7 +137,11 @@ describe('defineTool with a JSON Schema input', () => {
             JSON.stringify(
               request.messages.flatMap((message) =>
                 message.role === 'tool'
-                  ? [message.isError ? JSON.parse(message.content).error : JSON.parse(message.content)]
+                  ? [
+                      message.isError
+                        ? JSON.parse(message.content as string).error
+                        : JSON.parse(message.content as string),
+                    ]
                   : [],
               ),
             ),

@@ -260,6 +260,54 @@ describe('parseMessagesRequest', () => {
     });
   });
 
+  it("carries a tool_result's text, image and document blocks as the tool message's parts, and system[] block by block", () => {
+    const call = parseMessagesRequest({
+      model: 'smart',
+      max_tokens: 100,
+      system: [
+        { type: 'text', text: 'One.' },
+        { type: 'text', text: 'Two.' },
+      ],
+      messages: [
+        { role: 'user', content: 'Look.' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Read', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: [
+                { type: 'text', text: 'a.png:' },
+                { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+                { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'hi' } },
+              ],
+            },
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'plain' }] },
+          ],
+        },
+      ],
+    });
+    expect(call.request.messages.slice(0, 2)).toEqual([
+      { role: 'system', content: 'One.' },
+      { role: 'system', content: 'Two.' },
+    ]);
+    expect(call.request.messages.slice(4)).toEqual([
+      {
+        role: 'tool',
+        toolCallId: 'toolu_1',
+        name: 'Read',
+        content: [
+          { type: 'text', text: 'a.png:' },
+          { type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' },
+          { type: 'file', data: Buffer.from('hi').toString('base64'), mediaType: 'text/plain' },
+        ],
+      },
+      // Text alone stays a string, as before parts existed.
+      { role: 'tool', toolCallId: 'toolu_1', name: 'Read', content: 'plain' },
+    ]);
+  });
+
   it("keeps Claude Code's mid-conversation system messages in place, and carries its own fields and betas", () => {
     const call = parseMessagesRequest(
       {

@@ -52,8 +52,8 @@ export interface MessagesCall {
  * `tool_choice.disable_parallel_tool_use` parallel tool calls off, `cache_control` a cache mark on
  * the block's part, message or tool. `thinking` and `redacted_thinking` blocks of earlier turns
  * are carried on the assistant message as they came (signatures intact) for Anthropic upstreams,
- * which check them; media inside tool results, server tools and unknown top-level fields are
- * rejected with a 400 rather than silently ignored.
+ * which check them; a `tool_result`'s text, image and document blocks become its content parts.
+ * Server tools and unknown top-level fields are rejected with a 400 rather than silently ignored.
  */
 export function parseMessagesRequest(body: unknown, headers: MessagesHeaders = {}): MessagesCall {
   const parsed = parseRequestBody(messagesRequestSchema, body);
@@ -87,13 +87,10 @@ function translateMessages(parsed: MessagesRequest, headers: MessagesHeaders): G
   if (parsed.system !== undefined) {
     if (typeof parsed.system === 'string') {
       if (parsed.system !== '') messages.push({ role: 'system', content: parsed.system });
-    } else if (parsed.system.some((entry) => entry.cache_control !== undefined)) {
-      // One system message per block, so each cache mark stays where it was put.
+    } else {
+      // One system message per block: the blocks and their cache marks stay as they were put.
       for (const entry of parsed.system)
         messages.push({ role: 'system', content: entry.text, ...cacheMarkOf(entry.cache_control) });
-    } else {
-      const system = parsed.system.map((entry) => entry.text).join('\n');
-      if (system !== '') messages.push({ role: 'system', content: system });
     }
   }
   const toolNames = new Map<string, string>();
@@ -165,7 +162,7 @@ function translateMessages(parsed: MessagesRequest, headers: MessagesHeaders): G
           role: 'tool',
           toolCallId: part.tool_use_id,
           name: toolNames.get(part.tool_use_id) ?? '',
-          content: toolResultText(part.content, `${param}.${position}.content`),
+          content: toolResultContent(part.content),
           ...(part.is_error === true ? { isError: true } : {}),
           ...cacheMarkOf(part.cache_control),
         });
@@ -205,7 +202,8 @@ function translateMessages(parsed: MessagesRequest, headers: MessagesHeaders): G
   const anthropic: Record<string, unknown> = {};
   if (parsed.thinking?.type === 'enabled')
     request.reasoning = { budgetTokens: parsed.thinking.budget_tokens };
-  else if (parsed.thinking?.type === 'adaptive') anthropic.thinking = parsed.thinking;
+  // `adaptive` and `disabled` have no neutral counterpart: Anthropic gets them as sent.
+  else if (parsed.thinking !== undefined) anthropic.thinking = parsed.thinking;
   if (parsed.output_config !== undefined) {
     anthropic.output_config = parsed.output_config;
     const effort = parsed.output_config.effort;
@@ -264,23 +262,17 @@ function filePartOf(part: {
   return { type: 'file', data: source.data, mediaType: source.media_type, ...title, ...cache };
 }
 
-function unsupported(type: string, param: string) {
-  return invalidRequest(
-    `${param}: ${type} content inside a tool_result is not supported by this gateway yet; send text blocks only.`,
-    param,
-    'unsupported_content',
-  );
-}
-
-function toolResultText(content: string | NestedBlock[] | undefined, param: string): string {
+/** A `tool_result`'s content: its string, or its blocks as parts (plain text stays a string). */
+function toolResultContent(content: string | NestedBlock[] | undefined): string | ContentPart[] {
   if (content === undefined) return '';
   if (typeof content === 'string') return content;
-  let text = '';
-  for (const [position, part] of content.entries()) {
-    if (part.type === 'text' && typeof part.text === 'string') text += part.text;
-    else throw unsupported(part.type, `${param}.${position}`);
-  }
-  return text;
+  return compactContent(
+    content.map((block): ContentPart => {
+      if (block.type === 'image') return imagePartOf(block);
+      if (block.type === 'document') return filePartOf(block);
+      return { type: 'text', text: block.text, ...cacheMarkOf(block.cache_control) };
+    }),
+  );
 }
 
 function toolChoiceOf(choice: NonNullable<MessagesRequest['tool_choice']>): ToolChoice {

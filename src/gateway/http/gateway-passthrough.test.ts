@@ -172,67 +172,6 @@ describe('reasoning and parallel tool calls from chat completions', () => {
   });
 });
 
-describe("Claude Code's own Messages fields", () => {
-  const body = {
-    max_tokens: 64_000,
-    system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
-    messages: [
-      { role: 'user', content: 'Hi' },
-      { role: 'system', content: 'Skills: a, b' },
-      {
-        role: 'user',
-        content: [{ type: 'text', text: 'Go', cache_control: { type: 'ephemeral', ttl: '1h' } }],
-      },
-    ],
-    thinking: { type: 'adaptive' },
-    output_config: { effort: 'medium' },
-    context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
-    metadata: { user_id: 'user_abc_session_1' },
-  };
-  const betas = 'mid-conversation-system-2026-04-07,context-management-2025-06-27';
-  const send = (model: string) =>
-    fetch(`${baseUrl}/v1/messages`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-api-key': key,
-        'anthropic-version': '2023-06-01',
-        'anthropic-beta': betas,
-      },
-      body: JSON.stringify({ ...body, model }),
-    });
-
-  it('reach Claude intact: system in place, cache marks, thinking, output_config, context_management, metadata, betas', async () => {
-    expect((await send('claude')).status).toBe(200);
-    const sent = lastBody(claudeUpstream);
-    expect(sent).toMatchObject({
-      system: body.system,
-      messages: body.messages,
-      thinking: body.thinking,
-      output_config: body.output_config,
-      context_management: body.context_management,
-      metadata: body.metadata,
-      max_tokens: 64_000,
-    });
-    expect(claudeUpstream.requests.at(-1)?.headers['anthropic-beta']).toBe(betas);
-  });
-
-  it('reach OpenAI as system messages in place and reasoning_effort, the Anthropic-only fields dropped', async () => {
-    expect((await send('gpt')).status).toBe(200);
-    const sent = lastBody(openaiUpstream);
-    expect(sent.messages.map((message: { role: string }) => message.role)).toEqual([
-      'system',
-      'user',
-      'system',
-      'user',
-    ]);
-    expect(sent.reasoning_effort).toBe('medium');
-    for (const field of ['thinking', 'output_config', 'context_management', 'metadata', 'cache_control'])
-      expect(JSON.stringify(sent)).not.toContain(field);
-    expect(openaiUpstream.requests.at(-1)?.headers['anthropic-beta']).toBeUndefined();
-  });
-});
-
 describe('thinking, cache_control and parallel tool calls from messages', () => {
   const body = {
     max_tokens: 4000,

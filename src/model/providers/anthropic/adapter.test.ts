@@ -101,7 +101,11 @@ describe('generate', () => {
     expect(lastRequestBody()).toEqual({
       model: 'claude-sonnet-4-5',
       max_tokens: 256,
-      system: 'Be brief.\n\nAnswer in French.',
+      // One block per system message; a later one joins them (no mid-conversation beta here).
+      system: [
+        { type: 'text', text: 'Be brief.' },
+        { type: 'text', text: 'Answer in French.' },
+      ],
       messages: [
         { role: 'user', content: 'Weather and time in Paris?' },
         {

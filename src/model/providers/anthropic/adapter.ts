@@ -332,14 +332,15 @@ function toRequestBody({
     body.thinking = { type: 'enabled', budget_tokens: budget };
   }
   body.max_tokens = maxTokens;
-  if (systemMessages.some((message) => message.cacheControl !== undefined)) {
-    // Block form keeps each system message's cache mark where it was put.
+  if (systemParts.length > 1 || systemMessages.some((message) => message.cacheControl !== undefined)) {
+    // Block form: one block per system message (a Messages caller's `system[]` as it came), each
+    // cache mark where it was put.
     body.system = systemParts.map((text, index) => ({
       type: 'text',
       text,
       ...cacheControlOf(systemMessages[index]?.cacheControl),
     }));
-  } else if (systemParts.length > 0) body.system = systemParts.join('\n\n');
+  } else if (systemParts.length > 0) body.system = systemParts[0];
   if (tools.length > 0) body.tools = tools;
   if (tools.length > 0 && request.parallelToolCalls !== undefined)
     toolChoice = {
@@ -423,7 +424,7 @@ function toWireMessages(messages: Message[], systemInPlace = false): WireMessage
           {
             type: 'tool_result',
             tool_use_id: message.toolCallId,
-            content: message.content,
+            content: typeof message.content === 'string' ? message.content : message.content.map(toWireBlock),
             ...(message.isError === true ? { is_error: true } : {}),
             ...cacheControlOf(message.cacheControl),
           },

@@ -20,7 +20,6 @@ export const textBlockSchema = z.object({
   text: z.string(),
   cache_control: cacheControlSchema.optional(),
 });
-export const nestedBlockSchema = z.looseObject({ type: z.string(), text: z.string().optional() });
 export const imageSourceSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
   z.object({ type: z.literal('url'), url: z.string().min(1) }),
@@ -29,6 +28,24 @@ export const documentSourceSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
   z.object({ type: z.literal('url'), url: z.string().min(1) }),
   z.object({ type: z.literal('text'), media_type: z.literal('text/plain'), data: z.string() }),
+]);
+
+export const imageBlockSchema = z.object({
+  type: z.literal('image'),
+  source: imageSourceSchema,
+  cache_control: cacheControlSchema.optional(),
+});
+export const documentBlockSchema = z.object({
+  type: z.literal('document'),
+  source: documentSourceSchema,
+  title: z.string().nullish(),
+  cache_control: cacheControlSchema.optional(),
+});
+/** What a `tool_result` may hold besides a string: text, images and documents (a `Read` of a PNG). */
+export const nestedBlockSchema = z.discriminatedUnion('type', [
+  textBlockSchema,
+  imageBlockSchema,
+  documentBlockSchema,
 ]);
 
 export const requestBlockSchema = z.discriminatedUnion('type', [
@@ -47,17 +64,8 @@ export const requestBlockSchema = z.discriminatedUnion('type', [
     is_error: z.boolean().optional(),
     cache_control: cacheControlSchema.optional(),
   }),
-  z.object({
-    type: z.literal('image'),
-    source: imageSourceSchema,
-    cache_control: cacheControlSchema.optional(),
-  }),
-  z.object({
-    type: z.literal('document'),
-    source: documentSourceSchema,
-    title: z.string().nullish(),
-    cache_control: cacheControlSchema.optional(),
-  }),
+  imageBlockSchema,
+  documentBlockSchema,
   // Earlier answers' reasoning, handed back as it came (the signature covers the text).
   z.object({
     type: z.literal('thinking'),

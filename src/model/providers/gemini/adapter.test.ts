@@ -103,7 +103,7 @@ describe('generate', () => {
       seed: 42,
     });
     expect(lastRequestBody()).toEqual({
-      systemInstruction: { parts: [{ text: 'Be brief.\n\nAnswer in French.' }] },
+      systemInstruction: { parts: [{ text: 'Be brief.' }] },
       contents: [
         { role: 'user', parts: [{ text: 'Weather and time in Paris?' }] },
         {
@@ -129,6 +129,8 @@ describe('generate', () => {
               },
             },
             { text: 'Thanks.' },
+            // A system message after the first turn stays in place, marked (Gemini has no system turn).
+            { text: '<system>\nAnswer in French.\n</system>' },
           ],
         },
       ],

@@ -22,7 +22,7 @@ import {
   type ToolCall,
 } from '../../model.js';
 import { isPlainObject, JSON_INSTRUCTION, parseJsonOrText, toArgumentsObject } from '../../json.js';
-import { parseDataUrl } from '../../content-parts.js';
+import { contentText, mediaParts, parseDataUrl } from '../../content-parts.js';
 import { assertSupported, EFFORT_BUDGET_TOKENS, findUnsupportedField } from '../../provider-capabilities.js';
 import { GEMINI_CAPABILITIES } from './capabilities.js';
 import type { usageSchema } from './wire.js';
@@ -194,9 +194,11 @@ const SKIP_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 const GENERATED_ID = /^call_\d+_[0-9a-f]{12}$/;
 
 function toRequestBody(request: ModelRequest): Record<string, unknown> {
-  const systemParts = request.messages
-    .filter((message) => message.role === 'system')
-    .map((message) => message.content);
+  // The system messages before the conversation are its systemInstruction; later ones stay in
+  // place (see toContents).
+  const firstTurn = request.messages.findIndex((message) => message.role !== 'system');
+  const leading = firstTurn === -1 ? request.messages : request.messages.slice(0, firstTurn);
+  const systemParts = leading.flatMap((message) => (message.role === 'system' ? [message.content] : []));
   const tools = request.tools ?? [];
   const generationConfig: Record<string, unknown> = {};
   const format = request.responseFormat;
@@ -222,8 +224,11 @@ function toRequestBody(request: ModelRequest): Record<string, unknown> {
   }
   // cacheControl marks are not sent: Gemini caches long prompt prefixes on its own (implicit caching).
 
-  const body: Record<string, unknown> = { contents: toContents(request.messages) };
-  if (systemParts.length > 0) body.systemInstruction = { parts: [{ text: systemParts.join('\n\n') }] };
+  const body: Record<string, unknown> = {
+    contents: toContents(firstTurn === -1 ? [] : request.messages.slice(firstTurn)),
+  };
+  // One part per system message: a Messages caller's `system[]` blocks stay blocks.
+  if (systemParts.length > 0) body.systemInstruction = { parts: systemParts.map((text) => ({ text })) };
   if (tools.length > 0) {
     body.tools = [
       {
@@ -258,7 +263,9 @@ type Part = Record<string, unknown>;
 /**
  * User and tool messages become `user` turns, assistant messages `model` turns; consecutive
  * messages of one side merge, so the results of parallel calls arrive in one turn, in call order,
- * as Gemini expects.
+ * as Gemini expects. Gemini's turns have no system role: a system message in the middle of the
+ * conversation becomes, in its place, a user text part wrapped in `<system>` tags
+ * ({@link systemTextOf}), so the model reads it at the point it was given and as instructions.
  */
 function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[] }[] {
   const contents: { role: 'user' | 'model'; parts: Part[] }[] = [];
@@ -270,6 +277,7 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
   for (const message of messages) {
     switch (message.role) {
       case 'system':
+        append('user', [{ text: systemTextOf(message.content) }]);
         break;
       case 'user':
         append(
@@ -291,7 +299,7 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
         break;
       }
       case 'tool': {
-        const value = parseJsonOrText(message.content);
+        const value = parseJsonOrText(contentText(message.content));
         append('user', [
           {
             functionResponse: {
@@ -300,12 +308,19 @@ function toContents(messages: Message[]): { role: 'user' | 'model'; parts: Part[
               response: message.isError === true ? { error: value } : { result: value },
             },
           },
+          // A result's images and files follow its response in the same turn.
+          ...mediaParts(message.content).map(toGeminiPart),
         ]);
         break;
       }
     }
   }
   return contents;
+}
+
+/** A system message given mid-conversation, as the text of a user part (Gemini has no system turn). */
+function systemTextOf(content: string): string {
+  return `<system>\n${content}\n</system>`;
 }
 
 /** A user content part: text, or media as `inlineData` (base64, data URLs too) or `fileData` (a URL). */

@@ -167,6 +167,54 @@ describe('generate', () => {
     expect(Object.keys(lastRequestBody()).sort()).toEqual(['messages', 'model']);
   });
 
+  it("puts tool results' images and files in a user message after the tool messages (a tool message takes text)", async () => {
+    server.enqueue({ content: 'ok' });
+    await model().generate({
+      messages: [
+        { role: 'user', content: 'Look at both.' },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [
+            { id: 'call_a', name: 'screenshot', arguments: '{}' },
+            { id: 'call_b', name: 'read', arguments: '{}' },
+          ],
+        },
+        {
+          role: 'tool',
+          toolCallId: 'call_a',
+          name: 'screenshot',
+          content: [{ type: 'image', data: 'iVBORw0KGgo=', mediaType: 'image/png' }],
+        },
+        {
+          role: 'tool',
+          toolCallId: 'call_b',
+          name: 'read',
+          content: [
+            { type: 'text', text: 'a.pdf:' },
+            { type: 'file', data: 'JVBERi0=', mediaType: 'application/pdf', filename: 'a.pdf' },
+          ],
+        },
+        { role: 'user', content: 'Well?' },
+      ],
+    });
+    // The fake refuses a tool message with media, or any message between the calls and their results.
+    expect((lastRequestBody().messages as unknown[]).slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 'call_a', content: 'The result is attached in the next message.' },
+      { role: 'tool', tool_call_id: 'call_b', content: 'a.pdf:' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Attached to the result of screenshot (call_a):' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'text', text: 'Attached to the result of read (call_b):' },
+          { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0=', filename: 'a.pdf' } },
+        ],
+      },
+      { role: 'user', content: 'Well?' },
+    ]);
+  });
+
   it('can send max_tokens for servers that only know it', async () => {
     server.enqueue({ content: 'ok' });
     await model({ maxTokensField: 'max_tokens' }).generate({ ...hello, maxOutputTokens: 10 });

@@ -22,6 +22,7 @@ import {
   type ToolCall,
   type WireStream,
 } from '../../model.js';
+import { mediaParts, toolMediaCaption, toolResultText } from '../../content-parts.js';
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import { OPENAI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
@@ -140,7 +141,7 @@ export function createOpenAICompatibleModel({
         });
       }
       const refusal = message.refusal || undefined;
-      const content = contentText(message.content);
+      const content = responseText(message.content);
       const answer = toAssistantMessage(
         content === '' && refusal !== undefined ? refusal : content,
         toolCalls,
@@ -293,7 +294,7 @@ function toRequestBody({
   maxTokensField: 'max_completion_tokens' | 'max_tokens';
   streamUsage: boolean;
 }): Record<string, unknown> {
-  const body: Record<string, unknown> = { model, messages: request.messages.map(toWireMessage) };
+  const body: Record<string, unknown> = { model, messages: toWireMessages(request.messages) };
   if (request.tools !== undefined && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
       type: 'function',
@@ -342,6 +343,32 @@ function toRequestBody({
   return body;
 }
 
+/**
+ * The messages in order, system messages where they stand. A tool message takes text alone on
+ * this wire: the images and files of tool results go, in order, into one user message right after
+ * the run of tool messages they came in (each after a text part naming its tool call), as the
+ * API wants every tool call answered before any other message.
+ */
+function toWireMessages(messages: Message[]): Record<string, unknown>[] {
+  const wire: Record<string, unknown>[] = [];
+  let media: Record<string, unknown>[] = [];
+  const flushMedia = () => {
+    if (media.length > 0) wire.push({ role: 'user', content: media });
+    media = [];
+  };
+  for (const message of messages) {
+    if (message.role !== 'tool') flushMedia();
+    else {
+      const parts = mediaParts(message.content);
+      if (parts.length > 0)
+        media.push({ type: 'text', text: toolMediaCaption(message) }, ...parts.map(toWirePart));
+    }
+    wire.push(toWireMessage(message));
+  }
+  flushMedia();
+  return wire;
+}
+
 function toWireMessage(message: Message): Record<string, unknown> {
   switch (message.role) {
     case 'system':
@@ -367,7 +394,11 @@ function toWireMessage(message: Message): Record<string, unknown> {
     }
     case 'tool':
       // The wire has no error flag: the tool layer states failures in the content itself.
-      return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+      return {
+        role: 'tool',
+        tool_call_id: message.toolCallId,
+        content: toolResultText(message.content),
+      };
   }
 }
 
@@ -402,7 +433,7 @@ function toWirePart(part: ContentPart): Record<string, unknown> {
 
 type Chunk = ChatCompletionChunkRead;
 
-function contentText(content: ResponseContent): string {
+function responseText(content: ResponseContent): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((part) => part.text ?? '').join('');
