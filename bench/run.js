@@ -165,25 +165,53 @@ async function benchStorage() {
     const r = results[s];
     const label = r.system ?? (s === 'keel' ? 'Keel' : s);
     const bad = problem(r);
-    if (bad) return [label, bad, '', '', '', ''];
+    if (bad) return [label, bad, '', '', '', '', '', ''];
     const top = r.tables
       .slice(0, 3)
       .map((t) => `${t.table} ${size(t.bytes)}`)
       .join(', ');
-    return [label, size(r.bytes), r.bytes, `${fmt(r.bytes / r.textBytes, 1)}x`, fmt(r.seconds, 1), top];
+    const written = r.bytes - r.emptyBytes;
+    return [
+      label,
+      size(r.bytes),
+      r.bytes,
+      size(r.emptyBytes),
+      size(written),
+      `${fmt(written / r.textBytes, 1)}x`,
+      fmt(r.seconds, 1),
+      top,
+    ];
   });
   const out = [
     '## (b) Storage of a 500-turn conversation',
     '',
     `Each turn: a user message, a model call asking for one tool call, the tool result, a model reply; ` +
       `${text ? kib(text) : '293 KiB'} of text in all. Bytes = pg_total_relation_size (heap, TOAST, ` +
-      'indexes) summed over the tables the system uses, in a database of its own.',
+      'indexes) summed over the tables the system uses, in a database of its own. "Empty schema" is ' +
+      'that sum measured before the first turn (the tables, indexes and TOAST tables every database ' +
+      'of the system has, used or not: a fixed cost, not per conversation); "written" = size − empty ' +
+      'schema, what the conversation added.',
     '',
-    table(['system', 'size', 'bytes', 'vs text', 'time (s)', 'largest tables'], rows),
+    table(
+      ['system', 'size', 'bytes', 'empty schema', 'written', 'written vs text', 'time (s)', 'largest tables'],
+      rows,
+    ),
     '',
   ];
-  const lg = results.langgraph;
+  const floor = results.floor;
   const keel = results.keel;
+  if (!problem(keel) && typeof keel.bytes === 'number') {
+    const target = 1.2 * 1024 * 1024;
+    const written = keel.bytes - keel.emptyBytes;
+    out.push(
+      `Keel: ${size(keel.bytes)} in all (target ≤ 1.2 MiB: ${verdict(keel.bytes <= target)}), ` +
+        `${size(written)} written (≤ 1.2 MiB: ${verdict(written <= target)})` +
+        (typeof floor?.bytes === 'number' && !problem(floor)
+          ? `; written / the floor's written: **${fmt(written / (floor.bytes - floor.emptyBytes), 2)}x**`
+          : ''),
+    );
+  }
+  const lg = results.langgraph;
   if (typeof lg.bytes === 'number' && typeof keel.bytes === 'number') {
     const ratio = keel.bytes / lg.bytes;
     out.push(`Keel / LangGraph: **${fmt(ratio * 100, 1)} %** (target ≤ 10 %: ${verdict(ratio <= 0.1)})`);

@@ -4,7 +4,7 @@
 // map and visibility map (made by autovacuum, when it ran), and each index on its own. With --keep the database
 // (keelstorage_breakdown_<system>) stays for EXPLAIN and ad-hoc queries; otherwise it is dropped.
 import pg from 'pg';
-import { dropDatabase, freshDatabase } from '../lib/db.js';
+import { databaseTableSizes, dropDatabase, freshDatabase } from '../lib/db.js';
 import { conversation } from './conversation.js';
 
 const SYSTEMS = {
@@ -27,6 +27,8 @@ const db = `keelstorage_breakdown_${system}`;
 const databaseUrl = await freshDatabase(db);
 try {
   const sut = await impl.setup({ databaseUrl, turns });
+  // The empty schema (every table, index and TOAST table the system creates, before any turn).
+  const empty = new Map((await databaseTableSizes(databaseUrl)).tables.map((t) => [t.table, t.bytes]));
   for (let i = 0; i < turns.length; i++) await sut.runTurn(i);
   await sut.close();
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -48,17 +50,23 @@ try {
        ORDER BY pg_total_relation_size(c.oid) DESC, 1`);
     const kib = (b) => `${(Number(b) / 1024).toFixed(0)} KiB`;
     let total = 0;
-    console.log(`| table / index | rows | heap | fsm+vm | TOAST | indexes | total |`);
-    console.log(`|---|--:|--:|--:|--:|--:|--:|`);
+    let emptyTotal = 0;
+    console.log(`| table / index | rows | heap | fsm+vm | TOAST | indexes | total | empty schema |`);
+    console.log(`|---|--:|--:|--:|--:|--:|--:|--:|`);
     for (const r of rows) {
       total += Number(r.total);
+      const before = empty.get(r.table) ?? 0;
+      emptyTotal += before;
       console.log(
-        `| ${r.table} | ${r.rows} | ${kib(r.heap)} | ${kib(r.maps)} | ${kib(r.toast)} | ${kib(r.indexes)} | ${kib(r.total)} |`,
+        `| ${r.table} | ${r.rows} | ${kib(r.heap)} | ${kib(r.maps)} | ${kib(r.toast)} | ${kib(r.indexes)} | ${kib(r.total)} | ${kib(before)} |`,
       );
       for (const i of r.index_list ?? [])
-        console.log(`| &nbsp;&nbsp;${i.index} | | | | | ${kib(i.bytes)} | |`);
+        console.log(`| &nbsp;&nbsp;${i.index} | | | | | ${kib(i.bytes)} | | |`);
     }
-    console.log(`| **total** | | | | | | **${kib(total)}** (${total} bytes) |`);
+    console.log(`| **total** | | | | | | **${kib(total)}** (${total} bytes) | ${kib(emptyTotal)} |`);
+    console.log(
+      `\nWritten by the conversation (total − empty schema): ${kib(total - emptyTotal)} (${total - emptyTotal} bytes)`,
+    );
   } finally {
     await client.end();
   }

@@ -9,6 +9,7 @@ export interface ErasureCounts {
   /** Sessions the erased runs belonged to (a session is its runs: none of it is left). */
   sessions: number;
   steps: number;
+  /** Step outputs: in their step row (small ones, since migration 31) or in `payloads`. */
   payloads: number;
   text_deltas: number;
   approvals: number;
@@ -40,10 +41,13 @@ export interface UserErasureOptions {
   schema?: string;
 }
 
-/** The tables that hold rows under a run, with their cascade from `runs` (or none). */
+/**
+ * The tables that hold rows under a run, with their cascade from `runs` (or none). Payloads are
+ * counted as the steps with an output (`output_ref`): a small one is in its step row.
+ */
 const RUN_TABLES = [
   ['steps', 'steps'],
-  ['payloads', 'payloads'],
+  ['payloads', 'steps', 'output_ref IS NOT NULL'],
   ['text_deltas', 'text_deltas'],
   ['approvals', 'approvals'],
   ['outcomes', 'run_outcomes'],
@@ -130,7 +134,9 @@ async function countUnder(
   ids: readonly string[],
 ): Promise<Omit<ErasureCounts, 'runs' | 'sessions'>> {
   const selects = RUN_TABLES.map(
-    ([name, table]) => `(SELECT count(*) FROM ${schema}.${table} WHERE run_id = ANY($1::text[])) AS ${name}`,
+    ([name, table, condition]: readonly [string, string, string?]) =>
+      `(SELECT count(*) FROM ${schema}.${table} WHERE run_id = ANY($1::text[])` +
+      `${condition === undefined ? '' : ` AND ${condition}`}) AS ${name}`,
   );
   const row = (await tx.query<Record<string, number | string>>(`SELECT ${selects.join(', ')}`, [ids]))
     .rows[0]!;

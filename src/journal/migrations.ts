@@ -26,6 +26,7 @@ import { storageFootprintMigration } from './migration-0027-storage-footprint.js
 import { runRetriesMigration } from './migration-0028-run-retries.js';
 import { agentVersionsMigration } from './migration-0029-agent-versions.js';
 import { gatewayCallAttributionMigration } from './migration-0030-gateway-call-attribution.js';
+import { inlineOutputsMigration } from './migration-0031-inline-outputs.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 /** The Postgres schema Keel's tables live in unless configured otherwise. */
@@ -62,6 +63,7 @@ export interface Migration {
  * The journal's tables. Design notes:
  * - `steps` rows stay small (no payloads): outputs live in `payloads`, referenced by
  *   `output_ref`, one row per step output, so storage grows linearly with new content.
+ *   (Migration 31 keeps outputs of at most 512 bytes in the step row itself.)
  * - `payloads` has the primary key (run_id, id): it serves the join from steps and the cascade
  *   delete of a run without a second index.
  * - `runs` is updated often (claim, heartbeat, finish): fillfactor 80 leaves room for HOT updates
@@ -169,6 +171,7 @@ export const migrations: readonly Migration[] = [
   runRetriesMigration,
   agentVersionsMigration,
   gatewayCallAttributionMigration,
+  inlineOutputsMigration,
 ];
 
 /** Options of `migrate` and `migrationStatus`. */

@@ -51,7 +51,8 @@ function retentionContract(openClient: () => Promise<SqlClient>): void {
       ...step,
       status: 'completed',
       endedAt: new Date(),
-      output: { text: 'x' },
+      // Larger than INLINE_OUTPUT_MAX_BYTES: stored in payloads, whose rows must go too.
+      output: { text: 'x'.repeat(600) },
     });
     await store.finishRun(lease, {
       stopReason: 'completed',

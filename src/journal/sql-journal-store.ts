@@ -14,6 +14,7 @@ import { appendAudit } from './audit-log.js';
 import { assertSchemaName, DEFAULT_SCHEMA, migrate } from './migrations.js';
 import { withSessionLock } from './session-lock.js';
 import { TRACE_ID_SQL } from './migration-0023-run-search.js';
+import { INLINE_OUTPUT_MAX_BYTES } from './migration-0031-inline-outputs.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { setStepFactsSql, stepFactsOfRunFromSql, writeStepFactsSql } from './run-step-facts.js';
 import type { SessionLockHold, SqlClient, SqlExecutor } from './sql-client.js';
@@ -32,6 +33,7 @@ import {
   TERMINAL_SQL,
 } from './sql-rows.js';
 import { fromStorableText, toStorableText } from './storable-json.js';
+import { packStepMeta } from './step-meta-codec.js';
 import { statusForStopReason } from './types.js';
 import { livenessLockKey, OWNER_GONE_SQL } from './worker-liveness.js';
 import type { ApprovalStatus, Lease, RunRecord, StepStart } from './types.js';
@@ -508,13 +510,18 @@ export function createSqlJournalStore({
     async loadSteps(runId, { withOutputs = false, seq = null } = {}) {
       // Steps are numbered from 0: -1 takes every output.
       const fromSeq = withOutputs === false ? undefined : withOutputs === true ? -1 : withOutputs.fromSeq;
+      // An output is in its step row (migration 31: small ones) or in payloads, never both.
       const result = await client.query<StepRow>(
         fromSeq !== undefined
-          ? `SELECT step.*, payload.body AS output FROM ${steps} AS step
+          ? `SELECT ${STEP_COLUMNS.map((column) => `step.${column}`).join(', ')},
+               CASE WHEN step.seq >= $2::int THEN coalesce(step.output, payload.body) END AS output
+             FROM ${steps} AS step
              LEFT JOIN ${payloads} AS payload
                ON payload.run_id = step.run_id AND payload.id = step.output_ref AND step.seq >= $2::int
+                 AND step.output IS NULL
              WHERE step.run_id = $1 AND ($3::int IS NULL OR step.seq = $3::int) ORDER BY step.seq`
-          : `SELECT * FROM ${steps} WHERE run_id = $1 AND ($2::int IS NULL OR seq = $2::int) ORDER BY seq`,
+          : `SELECT ${STEP_COLUMNS.join(', ')} FROM ${steps}
+             WHERE run_id = $1 AND ($2::int IS NULL OR seq = $2::int) ORDER BY seq`,
         fromSeq !== undefined ? [runId, fromSeq, seq] : [runId, seq],
       );
       return result.rows.map((row) => toStepRecord(row, fromSeq !== undefined && row.seq >= fromSeq));
@@ -583,6 +590,9 @@ export function createSqlJournalStore({
       // `<run id>:<seq>` as before migration 27; reads give `outputRef` its full form (sql-rows.ts).
       const payloadId = step.output === undefined ? null : String(step.seq);
       const body = step.output === undefined ? null : toJson(step.output);
+      const bytes = body === null ? null : Buffer.byteLength(body);
+      // A small output stays in the step row (migration 31); a larger one goes to payloads.
+      const inline = bytes !== null && bytes <= INLINE_OUTPUT_MAX_BYTES;
       const usage = step.usage ?? null;
       const result = await client.query<{ held: boolean }>(
         `WITH ${heldLease}, recorded AS (
@@ -590,28 +600,32 @@ export function createSqlJournalStore({
          ), payload AS (
            INSERT INTO ${payloads} (run_id, id, body, bytes)
            SELECT id, $12::text, $13::jsonb, $14::int FROM lease
-           WHERE $12::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM recorded)
+           WHERE $12::text IS NOT NULL AND NOT $23::boolean AND NOT EXISTS (SELECT 1 FROM recorded)
            ON CONFLICT (run_id, id) DO NOTHING
          ), written AS (
            INSERT INTO ${steps} AS step (run_id, seq, parent_seq, kind, name, input_hash, status, attempt, started_at,
-             meta, ended_at, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, output_ref, error)
+             meta, ended_at, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_usd, output_ref, error,
+             output)
            SELECT id, $4::int, $5::int, $6::text, $7::text, $8::text, $15::text, $9::int, $10::timestamptz,
-             $11::jsonb, $16::timestamptz, $17::int, $18::int, $19::int, $20::int, $21::numeric, $12::text, $22::jsonb
+             $11::jsonb, $16::timestamptz, $17::int, $18::int, $19::int, $20::int, $21::numeric, $12::text, $22::jsonb,
+             CASE WHEN $23::boolean THEN $13::jsonb END
            FROM lease
            ON CONFLICT (run_id, seq) DO UPDATE SET
              status = excluded.status, attempt = excluded.attempt, meta = excluded.meta, ended_at = excluded.ended_at,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
              cached_input_tokens = excluded.cached_input_tokens, reasoning_tokens = excluded.reasoning_tokens,
-             cost_usd = excluded.cost_usd, output_ref = excluded.output_ref, error = excluded.error
+             cost_usd = excluded.cost_usd, output_ref = excluded.output_ref, error = excluded.error,
+             output = excluded.output
            WHERE step.status = 'started'
            RETURNING 1
          )
          SELECT EXISTS (SELECT 1 FROM lease) AS held`,
         [
-          ...stepIdentityParams(lease, step),
+          // A completion replaces the step's meta whole: stored packed (step-meta-codec.ts).
+          ...stepIdentityParams(lease, step, { packMeta: true }),
           payloadId,
           body,
-          body === null ? null : Buffer.byteLength(body),
+          bytes,
           step.status,
           step.endedAt.toISOString(),
           usage?.inputTokens ?? null,
@@ -620,6 +634,7 @@ export function createSqlJournalStore({
           usage?.reasoningTokens ?? null,
           step.costUsd ?? null,
           step.error == null ? null : toJson(step.error),
+          inline,
         ],
       );
       if (result.rows[0]?.held !== true) throw new LeaseLostError(lease.runId, lease.fence);
@@ -971,16 +986,43 @@ const priorExecutionsAppended = `COALESCE(step.prior_executions, '[]'::jsonb) ||
   'end', CASE WHEN step.meta @> '{"waited": true}' THEN 'waited'
     WHEN step.meta @> '{"released": true}' THEN 'released' ELSE 'abandoned' END))`;
 
+/**
+ * The columns of a step row as `loadSteps` returns them: all but the inline output (migration
+ * 31), which it reads only when outputs are asked for.
+ */
+const STEP_COLUMNS = [
+  'run_id',
+  'seq',
+  'parent_seq',
+  'kind',
+  'name',
+  'input_hash',
+  'status',
+  'attempt',
+  'started_at',
+  'ended_at',
+  'input_tokens',
+  'output_tokens',
+  'cached_input_tokens',
+  'reasoning_tokens',
+  'cost_usd',
+  'output_ref',
+  'error',
+  'meta',
+  'prior_executions',
+] as const;
+
 /** Parameters $1..$11 of the step writes: the fenced lease, then the step's identity and meta. */
-function stepIdentityParams(lease: Lease, step: StepStart): unknown[] {
-  return [lease.runId, lease.owner, lease.fence, ...stepRowParams(step)];
+function stepIdentityParams(lease: Lease, step: StepStart, options?: { packMeta: boolean }): unknown[] {
+  return [lease.runId, lease.owner, lease.fence, ...stepRowParams(step, options)];
 }
 
 /**
  * A step row's columns seq, parent_seq, kind, name, input_hash, attempt, started_at and meta, as
  * parameters: every write of a step's identity goes through here, so its text is always escaped.
+ * `packMeta` (completions only, see step-meta-codec.ts) leaves out of the meta what reads restore.
  */
-function stepRowParams(step: StepStart): unknown[] {
+function stepRowParams(step: StepStart, { packMeta = false }: { packMeta?: boolean } = {}): unknown[] {
   return [
     step.seq,
     step.parentSeq,
@@ -989,7 +1031,7 @@ function stepRowParams(step: StepStart): unknown[] {
     step.inputHash,
     step.attempt,
     step.startedAt.toISOString(),
-    step.meta == null ? null : toJson(step.meta),
+    step.meta == null ? null : packMeta ? packStepMeta(step.name, step.meta) : toJson(step.meta),
   ];
 }
 

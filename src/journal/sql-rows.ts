@@ -14,6 +14,7 @@ import type {
 } from './types.js';
 import { TERMINAL_STATUSES } from './types.js';
 import { fromStorableJson, fromStorableText, toStorableJson } from './storable-json.js';
+import { unpackStepMeta } from './step-meta-codec.js';
 
 /** The terminal statuses as a SQL list, for "still live" and "ended" checks. */
 export const TERMINAL_SQL = `(${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`;
@@ -195,12 +196,13 @@ export function toApprovalRecord(row: ApprovalRow): ApprovalRecord {
 
 export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
   const hasUsage = row.input_tokens !== null || row.output_tokens !== null;
+  const name = fromStorableText(row.name);
   const record: StepRecord = {
     runId: row.run_id,
     seq: row.seq,
     parentSeq: row.parent_seq,
     kind: row.kind,
-    name: fromStorableText(row.name),
+    name,
     inputHash: row.input_hash,
     status: row.status,
     attempt: row.attempt,
@@ -210,7 +212,7 @@ export function toStepRecord(row: StepRow, withOutputs: boolean): StepRecord {
     costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
     outputRef: toOutputRef(row.run_id, row.output_ref),
     error: fromStorableJson(row.error),
-    meta: fromStorableJson(row.meta),
+    meta: unpackStepMeta(name, row.meta),
     priorExecutions: toPriorExecutions(row.prior_executions),
   };
   // A stored JSON null is an output; "no payload" leaves the key out.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchemaName, describePostgres } from '../testing/postgres.js';
+import { INLINE_OUTPUT_MAX_BYTES } from './migration-0031-inline-outputs.js';
 import { migrations } from './migrations.js';
 import { createPgClient } from './pg-client.js';
 import { createPgliteClient } from './pglite-client.js';
@@ -92,11 +93,13 @@ function storageFootprintContract(openClient: () => Promise<SqlClient>): void {
   it("keys a new payload by its seq and still reads the step's outputRef as <run id>:<seq>", async () => {
     const { run } = await store.createRun({ id: 'run:with:colons', agent: 'support', input: 'hi' });
     const lease = await claim(run.id);
+    // Larger than INLINE_OUTPUT_MAX_BYTES, so it goes to payloads (migration 31).
+    const output = { hits: 3, text: 'x'.repeat(INLINE_OUTPUT_MAX_BYTES) };
     await store.completeStep(lease, {
       ...toolStep(0),
       status: 'completed',
       endedAt: new Date(clock.now()),
-      output: { hits: 3 },
+      output,
     });
     const stored = await client.query<{ id: string; output_ref: string }>(
       `SELECT payload.id, step.output_ref FROM ${schema}.payloads AS payload
@@ -106,7 +109,109 @@ function storageFootprintContract(openClient: () => Promise<SqlClient>): void {
     );
     expect(stored.rows).toEqual([{ id: '0', output_ref: '0' }]);
     const [step] = await store.loadSteps(run.id, { withOutputs: true });
-    expect(step).toMatchObject({ outputRef: 'run:with:colons:0', output: { hits: 3 } });
+    expect(step).toMatchObject({ outputRef: 'run:with:colons:0', output });
+  });
+
+  it('keeps an output of at most INLINE_OUTPUT_MAX_BYTES in its step row, a larger one in payloads', async () => {
+    const { run } = await store.createRun({ agent: 'support', input: 'hi' });
+    const lease = await claim(run.id);
+    // JSON text of exactly the limit (a string's quotes count); over it in bytes (é is two in
+    // UTF-8), not in characters; a JSON null.
+    const atLimit = 'a'.repeat(INLINE_OUTPUT_MAX_BYTES - 2);
+    const overLimit = 'é'.repeat(INLINE_OUTPUT_MAX_BYTES / 2);
+    const outputs: unknown[] = [atLimit, overLimit, null];
+    for (const [seq, output] of outputs.entries())
+      await store.completeStep(lease, {
+        ...toolStep(seq),
+        status: 'completed',
+        endedAt: new Date(clock.now()),
+        output,
+      });
+    await store.completeStep(lease, { ...toolStep(3), status: 'completed', endedAt: new Date(clock.now()) });
+    const rows = await client.query<{ seq: number; inline: boolean; payload: boolean }>(
+      `SELECT step.seq, step.output IS NOT NULL AS inline, payload.id IS NOT NULL AS payload
+       FROM ${schema}.steps AS step
+       LEFT JOIN ${schema}.payloads AS payload ON payload.run_id = step.run_id AND payload.id = step.output_ref
+       WHERE step.run_id = $1 ORDER BY step.seq`,
+      [run.id],
+    );
+    expect(rows.rows).toEqual([
+      { seq: 0, inline: true, payload: false },
+      { seq: 1, inline: false, payload: true },
+      { seq: 2, inline: true, payload: false },
+      { seq: 3, inline: false, payload: false },
+    ]);
+    const steps = await store.loadSteps(run.id, { withOutputs: true });
+    expect(steps.map((step) => step.output)).toEqual([atLimit, overLimit, null, undefined]);
+    expect(steps.map((step) => step.outputRef)).toEqual([`${run.id}:0`, `${run.id}:1`, `${run.id}:2`, null]);
+    // Outputs only when asked for, and only from the asked seq on, wherever they are stored.
+    expect((await store.loadSteps(run.id)).some((step) => 'output' in step)).toBe(false);
+    const from = await store.loadSteps(run.id, { withOutputs: { fromSeq: 1 } });
+    expect(from.map((step) => 'output' in step)).toEqual([false, true, true, false]);
+    // A second completion of a recorded step keeps the first record, inline output included.
+    await store.completeStep(lease, {
+      ...toolStep(0),
+      status: 'completed',
+      endedAt: new Date(clock.now()),
+      output: 'other',
+    });
+    expect((await store.loadSteps(run.id, { withOutputs: true, seq: 0 }))[0]?.output).toBe(atLimit);
+  });
+
+  it("stores a completed model step's meta packed and reads it back whole", async () => {
+    const { run } = await store.createRun({ agent: 'support', input: 'hi' });
+    const lease = await claim(run.id);
+    const meta = {
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tools: ['search'],
+      finishReason: 'stop',
+      envelope: {
+        promptVersion: null,
+        deployment: null,
+        cached: false,
+        toolCalls: [],
+        guards: [],
+        retrievedContextIds: [],
+      },
+    };
+    const step = { ...toolStep(0), kind: 'model' as const, name: 'openai:gpt-4o-mini', meta };
+    await store.startStep(lease, step);
+    expect((await store.loadSteps(run.id))[0]?.meta).toEqual(meta);
+    await store.completeStep(lease, {
+      ...step,
+      status: 'completed',
+      endedAt: new Date(clock.now()),
+      output: 'hi',
+    });
+    const stored = await client.query<{ meta: Record<string, unknown> }>(
+      `SELECT meta FROM ${schema}.steps WHERE run_id = $1`,
+      [run.id],
+    );
+    expect(stored.rows[0]?.meta).not.toHaveProperty('provider');
+    expect(stored.rows[0]?.meta).not.toHaveProperty(['envelope', 'guards']);
+    expect((await store.loadSteps(run.id))[0]?.meta).toEqual(meta);
+  });
+
+  it('drops runs_session_created (migration 31)', async () => {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'runs'`,
+      [schema],
+    );
+    const names = rows.map((row) => row.name);
+    expect(names).toContain('runs_tenant_session_created');
+    expect(names).toContain('runs_runnable');
+    expect(names).not.toContain('runs_session_created');
+    // A session's runs, newest first, as listRuns asks for them (session history, the API).
+    const plan = await client.transaction(async (tx) => {
+      await tx.exec('SET LOCAL enable_seqscan = off');
+      const explained = await tx.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT id FROM ${schema}.runs WHERE tenant_id = 'default' AND session_id = 's'
+           AND status = 'completed' ORDER BY created_at DESC, id DESC LIMIT 50`,
+      );
+      return explained.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toMatch(/runs_tenant_session_created/);
   });
 
   it('upgrades a database with data: older payload keys join, ended runs get ended_at', async () => {
@@ -142,6 +247,18 @@ function storageFootprintContract(openClient: () => Promise<SqlClient>): void {
       ]);
       const claimed = await upgraded.claimRuns({ owner: 'worker', limit: 5, leaseMs: 30_000 });
       expect(claimed.map((run) => run.id)).toEqual(['run_queued']);
+      // After the upgrade a small output is kept in its step row, next to the older payloads.
+      const lease = { runId: 'run_queued', owner: 'worker', fence: claimed[0]!.fence };
+      await upgraded.completeStep(lease, {
+        ...toolStep(0),
+        status: 'completed',
+        endedAt: new Date(clock.now()),
+        output: { hits: 1 },
+      });
+      expect((await upgraded.loadSteps('run_queued', { withOutputs: true }))[0]).toMatchObject({
+        outputRef: 'run_queued:0',
+        output: { hits: 1 },
+      });
       await upgraded.close();
     } finally {
       await client.exec(`DROP SCHEMA IF EXISTS ${old} CASCADE`);
