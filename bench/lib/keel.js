@@ -19,7 +19,8 @@ export async function loadKeel(names) {
   try {
     keel = {};
     for (const entry of ENTRIES) {
-      for (const [name, value] of Object.entries(await import(entry))) if (!(name in keel)) keel[name] = value;
+      for (const [name, value] of Object.entries(await import(entry)))
+        if (!(name in keel)) keel[name] = value;
     }
   } catch (error) {
     if (error.code === 'ERR_MODULE_NOT_FOUND' && /keel/.test(error.message)) {
