@@ -341,7 +341,11 @@ describeOnBothBackends('budget batches', (open) => {
     expect(cached.isBudgetless?.('steady')).toBe(true);
     expect(lookups()).toBe(2);
     // A budget created where it is not heard of applies at most 1 s after the last answer.
-    await store.create('steady', { scope: 'tenant', scopeId: 'steady', period: 'day', limitTokens: 1000 }, 'k');
+    await store.create(
+      'steady',
+      { scope: 'tenant', scopeId: 'steady', period: 'day', limitTokens: 1000 },
+      'k',
+    );
     clock += 500;
     await vi.waitFor(() => expect(cached.isBudgetless?.('steady')).toBe(false));
     expect((await cached.reserve(request({ tenantId: 'steady' }))).held).toBe(true);
