@@ -10,13 +10,14 @@ import { createApiKeys } from '../gateway/api-keys.js';
 import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
 import { migrate } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
+import type * as tokenEstimate from '../model/token-estimate.js';
 import { estimateRequestTokens } from '../model/token-estimate.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
 import { createBudgetStore, type BudgetStore } from './budget-store.js';
 
 vi.mock('../model/token-estimate.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../model/token-estimate.js')>();
+  const real = await importOriginal<typeof tokenEstimate>();
   return { ...real, estimateRequestTokens: vi.fn(real.estimateRequestTokens) };
 });
 const counted = vi.mocked(estimateRequestTokens);
