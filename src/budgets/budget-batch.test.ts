@@ -2,7 +2,7 @@
  * Coalesced reservations and settlements (`budget_reserve_batch`, `budget_settle_batch`): the
  * calls a process makes in one tick go to the database as one statement, decided in order.
  */
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { migrate } from '../journal/migrations.js';
 import type { SqlClient } from '../journal/sql-client.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
@@ -306,7 +306,52 @@ describeOnBothBackends('budget batches', (open) => {
     expect((await deaf.reserve(request({ tenantId: 'late' }))).held).toBe(true);
   });
 
-  it('isBudgetless says what the cache knows: unknown is not budgetless, nor is a tenant once it has a budget', async () => {
+  it('a budgetless answer is kept from its arrival, and refreshed ahead while in use, so it does not expire under steady calls', async () => {
+    let clock = now;
+    const lookups = () => statements.filter((sql) => sql.includes('SELECT EXISTS')).length;
+    const slowLookups: SqlClient = {
+      ...recording(client, statements),
+      // Notifications never arrive; each look-up takes 800 ms of the test's clock.
+      listen: async () => async () => {},
+      query: async (sql, params) => {
+        statements.push(sql);
+        const result = await client.query(sql, params);
+        if (sql.includes('SELECT EXISTS')) clock += 800;
+        return result as never;
+      },
+    };
+    const cached = createBudgetStore({
+      client: slowLookups,
+      schema,
+      clock: { now: () => clock },
+      budgetlessCacheMs: 1000,
+    });
+    expect(await cached.isBudgetless?.('steady')).toBe(true);
+    // Answered 800 ms after the look-up started: still fresh for 1 s from then.
+    clock += 400;
+    expect(cached.isBudgetless?.('steady')).toBe(true);
+    expect(lookups()).toBe(1);
+    // Half its age gone: still answered at once, and looked up again in the background.
+    clock += 200;
+    expect(cached.isBudgetless?.('steady')).toBe(true);
+    await vi.waitFor(() => expect(lookups()).toBe(2));
+    await vi.waitFor(() => expect(clock).toBe(now + 800 + 600 + 800));
+    // Past 1 s after the first answer: the refreshed one answers, no call waits for a look-up.
+    clock += 400;
+    expect(cached.isBudgetless?.('steady')).toBe(true);
+    expect(lookups()).toBe(2);
+    // A budget created where it is not heard of applies at most 1 s after the last answer.
+    await store.create(
+      'steady',
+      { scope: 'tenant', scopeId: 'steady', period: 'day', limitTokens: 1000 },
+      'k',
+    );
+    clock += 500;
+    await vi.waitFor(() => expect(cached.isBudgetless?.('steady')).toBe(false));
+    expect((await cached.reserve(request({ tenantId: 'steady' }))).held).toBe(true);
+  });
+
+  it('isBudgetless answers from the cache, else looks up: a tenant is budgetless until it has a budget', async () => {
     let clock = now;
     const cached = createBudgetStore({
       client: { ...recording(client, statements), listen: async () => async () => {} },
@@ -314,18 +359,22 @@ describeOnBothBackends('budget batches', (open) => {
       clock: { now: () => clock },
       budgetlessCacheMs: 1000,
     });
-    expect(cached.isBudgetless?.('fresh')).toBe(false);
-    await cached.reserve(request({ tenantId: 'fresh' }));
+    // Not known yet: looked up (asynchronously), then known (synchronously).
+    const asked = cached.isBudgetless?.('fresh');
+    expect(asked).toBeInstanceOf(Promise);
+    expect(await asked).toBe(true);
     expect(cached.isBudgetless?.('fresh')).toBe(true);
     clock += 1000;
-    expect(cached.isBudgetless?.('fresh')).toBe(false);
+    // Expired: looked up again.
+    const again = cached.isBudgetless?.('fresh');
+    expect(again).toBeInstanceOf(Promise);
+    expect(await again).toBe(true);
     await cached.create(
       'fresh',
       { scope: 'tenant', scopeId: 'fresh', period: 'day', limitTokens: 1000 },
       'k',
     );
-    await cached.reserve(request({ tenantId: 'fresh' }));
-    expect(cached.isBudgetless?.('fresh')).toBe(false);
+    expect(await cached.isBudgetless?.('fresh')).toBe(false);
     // A store that asks the database every time never claims to know.
     await store.reserve(request({ tenantId: 'other' }));
     expect(store.isBudgetless?.('other')).toBe(false);

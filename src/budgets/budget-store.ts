@@ -185,11 +185,13 @@ export interface BudgetStore {
    */
   reserve(request: ReserveRequest): Promise<BudgetReservation>;
   /**
-   * True when this process already knows that the tenant has no budget at all (what
-   * `budgetlessCacheMs` keeps), so a reservation without a run limit would hold nothing: a caller
-   * may then skip counting and pricing the call. False when it has one or is not known yet.
+   * True when the tenant has no budget at all, so a reservation without a run limit would hold
+   * nothing: a caller may then skip counting and pricing the call. Answered from the cache
+   * `budgetlessCacheMs` keeps when it is fresh (synchronously), else looked up (the look-up
+   * `reserve` would make, shared with it). False when the tenant has a budget, and always without
+   * the cache (`budgetlessCacheMs: 0`) or without change notifications.
    */
-  isBudgetless?(tenantId: string): boolean;
+  isBudgetless?(tenantId: string): boolean | Promise<boolean>;
   /** Charges a reservation with what the call cost and gives back its hold. At most once. */
   settle(reservationId: string, spend: CallSpend): Promise<void>;
   /** Gives reservations back without charging them (the call was never made). */
@@ -667,7 +669,8 @@ export function createBudgetStore({
       return reservationOf(request, call, row, now);
     },
 
-    isBudgetless: (tenantId) => budgetless?.known(tenantId) === true,
+    isBudgetless: (tenantId) =>
+      budgetless === undefined ? false : (budgetless.known(tenantId) ?? budgetless.has(tenantId)),
 
     async settle(reservationId, spend) {
       if (settleCoalescer === undefined) await settleRows([reservationId], settleAmounts(spend));

@@ -2,7 +2,10 @@
  * Which tenants have no budget at all, cached per process, so that a model call of such a tenant
  * (with no run limit to check either) reserves without a database round trip.
  *
- * Freshness: a tenant's answer is kept `maxAgeMs`; creating a budget (the store's `create` and
+ * Freshness: a tenant's answer is kept `maxAgeMs` from when it arrived, and looked up again in
+ * the background once it is half that old while calls keep asking, so a tenant in steady use never
+ * finds it expired (the calls of a budgetless tenant never wait for, nor count tokens for want of,
+ * an answer). Creating a budget (the store's `create` and
  * the config upsert) sends a notification in its transaction, and every process drops the
  * tenant's answer when it hears it. A look-up that overlaps a notification is not cached. So a
  * new budget governs the calls a process reserves once it heard of the budget: at once in the
@@ -68,14 +71,23 @@ export function createBudgetlessTenants({
   const lookUp = async (tenantId: string) => {
     if (!(await listen())) return false;
     const before = changes;
-    const at = clock.now();
     const found = await client.query<{ found: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${schema}.budgets WHERE tenant_id = $1) AS found`,
       [tenantId],
     );
     const budgetless = found.rows[0]?.found === false;
-    if (changes === before) answers.set(tenantId, { budgetless, at });
+    // Kept from its arrival: an answer timestamped when a slow look-up started could arrive expired.
+    if (changes === before) answers.set(tenantId, { budgetless, at: clock.now() });
     return budgetless && changes === before;
+  };
+
+  const has = (tenantId: string) => {
+    let pending = lookups.get(tenantId);
+    if (pending === undefined) {
+      pending = lookUp(tenantId).finally(() => lookups.delete(tenantId));
+      lookups.set(tenantId, pending);
+    }
+    return pending;
   };
 
   const forget = (tenantId: string) => {
@@ -96,16 +108,17 @@ export function createBudgetlessTenants({
   return {
     known(tenantId) {
       const answer = answers.get(tenantId);
-      return answer !== undefined && clock.now() - answer.at < maxAgeMs ? answer.budgetless : undefined;
+      if (answer === undefined) return undefined;
+      const age = clock.now() - answer.at;
+      if (age >= maxAgeMs) return undefined;
+      if (age >= maxAgeMs / 2 && !lookups.has(tenantId))
+        has(tenantId).catch((error: unknown) => {
+          // The answer expires as usual; the next call that finds it expired asks again.
+          logger.warn('could not refresh whether a tenant has budgets', { tenantId, error: String(error) });
+        });
+      return answer.budgetless;
     },
-    has(tenantId) {
-      let pending = lookups.get(tenantId);
-      if (pending === undefined) {
-        pending = lookUp(tenantId).finally(() => lookups.delete(tenantId));
-        lookups.set(tenantId, pending);
-      }
-      return pending;
-    },
+    has,
     forget,
   };
 }

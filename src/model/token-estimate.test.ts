@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AssistantMessage, ModelRequest } from './model.js';
 import {
+  cachedTokenCount,
   estimateAnswerTokens,
   estimateRequestTokens,
   estimateTextTokens,
@@ -119,5 +120,49 @@ describe('estimateAnswerTokens', () => {
     expect(estimateAnswerTokens({ role: 'assistant', content: text }, { model: 'gpt-4' })).toBe(
       estimateTextTokens(text, { model: 'gpt-4' }),
     );
+  });
+});
+
+describe('cachedTokenCount', () => {
+  const counting = () => {
+    const counted: string[] = [];
+    const count = (text: string) => {
+      counted.push(text);
+      return estimateTextTokens(text);
+    };
+    return { counted, count };
+  };
+
+  it('counts a long text once across calls, a short one every time, with the same figures', () => {
+    const { counted, count } = counting();
+    const cached = cachedTokenCount(count, { minChars: 10, maxChars: 1_000 });
+    const long = 'The quick brown fox jumps over the lazy dog. '.repeat(5);
+    // The same content in another string (a body parsed again on the next call).
+    const again = JSON.parse(JSON.stringify(long)) as string;
+    expect(cached(long)).toBe(estimateTextTokens(long));
+    expect(cached(again)).toBe(estimateTextTokens(long));
+    expect(cached('short')).toBe(estimateTextTokens('short'));
+    expect(cached('short')).toBe(estimateTextTokens('short'));
+    expect(counted).toEqual([long, 'short', 'short']);
+  });
+
+  it('keeps at most maxChars of texts, the least recently used going first', () => {
+    const { counted, count } = counting();
+    const cached = cachedTokenCount(count, { minChars: 1, maxChars: 30 });
+    const [a, b, c] = ['a'.repeat(10), 'b'.repeat(10), 'c'.repeat(10)];
+    cached(a);
+    cached(b);
+    cached(c);
+    cached(a); // a is now the most recently used: b goes first.
+    cached('d'.repeat(10));
+    counted.length = 0;
+    cached(a);
+    cached(c);
+    cached(b);
+    expect(counted).toEqual([b]);
+    // A text longer than the whole cache is counted, never kept.
+    cached('e'.repeat(31));
+    cached('e'.repeat(31));
+    expect(counted).toEqual([b, 'e'.repeat(31), 'e'.repeat(31)]);
   });
 });

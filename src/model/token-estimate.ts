@@ -119,6 +119,48 @@ const encodings = new Map<TokenEncodingName, (text: string) => number>();
 const requireModule = createRequire(import.meta.url);
 
 /**
+ * Texts at least this long are remembered with their count. A coding agent resends its whole
+ * conversation every turn (system prompt, tool definitions, every earlier message), so all but the
+ * newest messages of a call were counted on an earlier one: BPE-encoding them again was most of the
+ * gateway's CPU per call on a 100 KB prompt. Shorter texts cost less to count than to keep.
+ */
+export const COUNT_CACHE_MIN_CHARS = 256;
+/** The characters of remembered texts, per encoding, at most (least recently used ones go first). */
+export const COUNT_CACHE_MAX_CHARS = 8_000_000;
+
+/**
+ * A count of the tokens of texts that remembers those of long texts, keyed by the text itself (a
+ * hash look-up costs a pass over the text, against BPE merges for every word), least recently
+ * used first out. Exactly what `count` answers, so estimates do not depend on what was cached.
+ */
+export function cachedTokenCount(
+  count: (text: string) => number,
+  { minChars = COUNT_CACHE_MIN_CHARS, maxChars = COUNT_CACHE_MAX_CHARS } = {},
+): (text: string) => number {
+  const counts = new Map<string, number>();
+  let chars = 0;
+  return (text) => {
+    if (text.length < minChars || text.length > maxChars) return count(text);
+    const known = counts.get(text);
+    if (known !== undefined) {
+      // Most recently used last: a Map iterates in insertion order.
+      counts.delete(text);
+      counts.set(text, known);
+      return known;
+    }
+    const counted = count(text);
+    counts.set(text, counted);
+    chars += text.length;
+    for (const [oldest] of counts) {
+      if (chars <= maxChars) break;
+      counts.delete(oldest);
+      chars -= oldest.length;
+    }
+    return counted;
+  };
+}
+
+/**
  * Loads an encoding on first use: its rank table takes 80-150 ms to load, which a process that
  * never estimates should not pay at import, and the CommonJS build can be loaded synchronously.
  */
@@ -127,7 +169,7 @@ function encodingFor(model: string | undefined): (text: string) => number {
   let count = encodings.get(name);
   if (count === undefined) {
     const loaded = requireModule(`gpt-tokenizer/cjs/encoding/${name}`) as { countTokens: CountTokens };
-    count = (text: string) => (text === '' ? 0 : loaded.countTokens(text, plainText));
+    count = cachedTokenCount((text: string) => (text === '' ? 0 : loaded.countTokens(text, plainText)));
     encodings.set(name, count);
   }
   return count;
