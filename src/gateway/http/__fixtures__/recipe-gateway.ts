@@ -97,7 +97,7 @@ function recipeConfig({ upstream, claudeUpstream }: RecipeUpstreams): GatewayCon
       { name: 'claude', deployments: ['fake-claude'] },
     ],
     retry: { attemptsPerDeployment: 1 },
-  } as GatewayConfigInput;
+  };
 }
 
 async function closeUpstreams({ upstream, claudeUpstream }: RecipeUpstreams): Promise<void> {
