@@ -16,6 +16,11 @@
  * Each time Codex really runs the tools, their output reaches the upstream in the tool message,
  * and the final text comes back on stdout; in the default mode the patched file is on disk.
  *
+ * The gateway is a real `keel gateway` process (bin/keel.js, the build in dist/) started as a user
+ * starts it: a config file whose `gateway` section points its deployments at the fakes, a fresh
+ * Postgres database, a key made by `keel keys create --scopes gateway`; the calls it records are
+ * read from that database's `gateway_calls`. The fakes run in the test process.
+ *
  * Everything stays on loopback: Codex's analytics, feedback and update checks are switched off
  * in its config, and `HTTPS_PROXY`/`HTTP_PROXY` point at a local canary that refuses and records
  * any request bound elsewhere; the test asserts it saw none. The package is required, not
@@ -27,14 +32,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runLauncher, startEgressCanary, type EgressCanary } from './__fixtures__/coding-cli.js';
 import type { FakeOpenAIReply, FakeOpenAIRequest } from '../../testing/fake-openai-server.js';
-import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
+import { describePostgres } from '../../testing/postgres.js';
+import { runLauncher, startEgressCanary, type EgressCanary } from './__fixtures__/coding-cli.js';
+import { startRecipeGatewayProcess, type RecipeGatewayProcess } from './__fixtures__/recipe-gateway.js';
 
 /** The version the recipe is tested with (docs/gateway.md names it); package.json pins it. */
 const CODEX_VERSION = '0.171.0';
 
-let keel: RecipeGateway;
+let keel: RecipeGatewayProcess;
 let canary: EgressCanary;
 const temps: string[] = [];
 let word = '';
@@ -96,18 +102,6 @@ function upstreamHandler(request: FakeOpenAIRequest): FakeOpenAIReply {
   const command = properties[key]?.type === 'array' ? ['cat', 'secret.txt'] : 'cat secret.txt';
   return { toolCalls: [{ name: tool.function.name, arguments: { [key]: command } }] };
 }
-
-beforeAll(async () => {
-  keel = await startRecipeGateway({ openAIHandler: upstreamHandler });
-  // A proxy that lets nothing through: any request or CONNECT reaching it would have left the machine.
-  canary = await startEgressCanary();
-});
-
-afterAll(async () => {
-  await keel?.close();
-  await canary?.close();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
 
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -172,77 +166,105 @@ function codexEnv(home: string, codexHome: string): Record<string, string> {
   };
 }
 
-it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, async () => {
-  const home = tempDir('keel-codex-home-');
-  const codexHome = tempDir('keel-codex-config-');
-  const work = tempDir('keel-codex-work-');
-  word = `pelican-${randomBytes(4).toString('hex')}`;
-  writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
-  writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'classic'));
-  keel.upstream.requests.length = 0;
+describePostgres('the Codex recipe: Codex through a `keel gateway` process', (connectionString) => {
+  beforeAll(async () => {
+    // A proxy that lets nothing through: any request or CONNECT reaching it would have left the machine.
+    canary = await startEgressCanary();
+    keel = await startRecipeGatewayProcess(connectionString, {
+      directory: tempDir('keel-codex-gateway-'),
+      openAIHandler: upstreamHandler,
+    });
+  });
 
-  const result = await runCodex(
-    ['exec', '--skip-git-repo-check', '--model', 'fast', 'Run `cat secret.txt` and tell me the word in it.'],
-    { cwd: work, env: codexEnv(home, codexHome) },
-  );
+  afterAll(async () => {
+    await keel?.close();
+    await canary?.close();
+    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  });
 
-  expect(result, result.stderr).toMatchObject({ code: 0 });
-  expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
-  const requests = keel.upstream.requests.map((request) => request.body as ChatBody);
-  expect(requests).toHaveLength(2);
-  // The tool really ran: the file's content (only on disk) reached the upstream as the tool's result.
-  const toolMessage = requests[1]?.messages.find((message) => message.role === 'tool');
-  expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1_0' });
-  expect(JSON.stringify(toolMessage?.content)).toContain(word);
-  // Both calls recorded, attributed to the developer the config names and to Codex's session
-  // (its conversation id, the same on both calls).
-  const calls = await keel.recordedCalls();
-  expect(calls.map((call) => [call.endpoint, call.userId])).toEqual([
-    ['responses', 'bo'],
-    ['responses', 'bo'],
-  ]);
-  expect(calls[0]?.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  expect(calls[1]?.sessionId).toBe(calls[0]?.sessionId);
-  expect(canary.outside).toEqual([]);
-}, 120_000);
+  it(`Codex ${CODEX_VERSION} completes a tool round trip through the gateway`, async () => {
+    const home = tempDir('keel-codex-home-');
+    const codexHome = tempDir('keel-codex-config-');
+    const work = tempDir('keel-codex-work-');
+    word = `pelican-${randomBytes(4).toString('hex')}`;
+    writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
+    writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'classic'));
+    keel.upstream.requests.length = 0;
+    const since = new Date();
 
-it(`Codex ${CODEX_VERSION} in its default mode completes custom-tool round trips through the gateway`, async () => {
-  const home = tempDir('keel-codex-home-');
-  const codexHome = tempDir('keel-codex-config-');
-  const work = tempDir('keel-codex-work-');
-  word = `heron-${randomBytes(4).toString('hex')}`;
-  writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
-  writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'default'));
-  keel.upstream.requests.length = 0;
+    const prompt = 'Run `cat secret.txt` and tell me the word in it.';
+    const result = await runCodex(['exec', '--skip-git-repo-check', '--model', 'fast', prompt], {
+      cwd: work,
+      env: codexEnv(home, codexHome),
+    });
 
-  // No --model: Codex's own default model, which the route `gpt-*` serves. The sandbox lets the
-  // patch write in the working directory (exec's default sandbox is read-only).
-  const result = await runCodex(
-    [
-      'exec',
-      '--skip-git-repo-check',
-      '--sandbox',
-      'workspace-write',
-      'Read secret.txt, then write the word into answer.txt.',
-    ],
-    { cwd: work, env: codexEnv(home, codexHome) },
-  );
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
+    const requests = keel.upstream.requests.map((request) => request.body as ChatBody);
+    expect(requests).toHaveLength(2);
+    // The tool really ran: the file's content (only on disk) reached the upstream as the tool's result.
+    const toolMessage = requests[1]?.messages.find((message) => message.role === 'tool');
+    expect(toolMessage).toMatchObject({ role: 'tool', tool_call_id: 'call_1_0' });
+    expect(JSON.stringify(toolMessage?.content)).toContain(word);
+    // Both calls recorded, attributed to the developer the config names and to Codex's session
+    // (its conversation id, the same on both calls).
+    const calls = await keel.recordedCalls({ since, count: 2 });
+    expect(calls.map((call) => [call.endpoint, call.userId])).toEqual([
+      ['responses', 'bo'],
+      ['responses', 'bo'],
+    ]);
+    expect(calls[0]?.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(calls[1]?.sessionId).toBe(calls[0]?.sessionId);
+    expect(canary.outside).toEqual([]);
+  }, 120_000);
 
-  expect(result, result.stderr).toMatchObject({ code: 0 });
-  expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}; answer.txt has it.`);
-  const requests = keel.upstream.requests.map((request) => request.body as ChatBody & { model: string });
-  expect(requests).toHaveLength(3);
-  // Its default tools: the custom tool exec among namespace tools, flattened; web_search dropped.
-  const names = (requests[0]?.tools ?? []).map((tool) => tool.function?.name);
-  expect(names).toContain(CODE_MODE_TOOL);
-  expect(names.some((name) => name?.startsWith('collaboration__'))).toBe(true);
-  expect(names.every((name) => name !== undefined && /^[a-zA-Z0-9_-]{1,64}$/.test(name))).toBe(true);
-  // The tools really ran: the file's content reached the upstream, then the patch's result.
-  const toolResults = requests[2]?.messages.filter((message) => message.role === 'tool') ?? [];
-  expect(toolResults).toHaveLength(2);
-  expect(JSON.stringify(toolResults[0]?.content)).toContain(word);
-  expect(JSON.stringify(toolResults[1]?.content)).toContain('patched');
-  expect(readFileSync(join(work, 'answer.txt'), 'utf8')).toBe(`the word was ${word}\n`);
-  expect(await keel.recordedEndpoints()).toEqual(expect.arrayContaining(['responses']));
-  expect(canary.outside).toEqual([]);
-}, 150_000);
+  it(`Codex ${CODEX_VERSION} in its default mode completes custom-tool round trips through the gateway`, async () => {
+    const home = tempDir('keel-codex-home-');
+    const codexHome = tempDir('keel-codex-config-');
+    const work = tempDir('keel-codex-work-');
+    word = `heron-${randomBytes(4).toString('hex')}`;
+    writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
+    writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'default'));
+    keel.upstream.requests.length = 0;
+    const since = new Date();
+
+    // No --model: Codex's own default model, which the route `gpt-*` serves. The sandbox lets the
+    // patch write in the working directory (exec's default sandbox is read-only).
+    const result = await runCodex(
+      [
+        'exec',
+        '--skip-git-repo-check',
+        '--sandbox',
+        'workspace-write',
+        'Read secret.txt, then write the word into answer.txt.',
+      ],
+      { cwd: work, env: codexEnv(home, codexHome) },
+    );
+
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}; answer.txt has it.`);
+    const requests = keel.upstream.requests.map((request) => request.body as ChatBody & { model: string });
+    expect(requests).toHaveLength(3);
+    // Its default tools: the custom tool exec among namespace tools, flattened; web_search dropped.
+    const names = (requests[0]?.tools ?? []).map((tool) => tool.function?.name);
+    expect(names).toContain(CODE_MODE_TOOL);
+    expect(names.some((name) => name?.startsWith('collaboration__'))).toBe(true);
+    expect(names.every((name) => name !== undefined && /^[a-zA-Z0-9_-]{1,64}$/.test(name))).toBe(true);
+    // The tools really ran: the file's content reached the upstream, then the patch's result.
+    const toolResults = requests[2]?.messages.filter((message) => message.role === 'tool') ?? [];
+    expect(toolResults).toHaveLength(2);
+    expect(JSON.stringify(toolResults[0]?.content)).toContain(word);
+    expect(JSON.stringify(toolResults[1]?.content)).toContain('patched');
+    expect(readFileSync(join(work, 'answer.txt'), 'utf8')).toBe(`the word was ${word}\n`);
+    // The three calls recorded, attributed to the developer and to Codex's session.
+    const calls = await keel.recordedCalls({ since, count: 3 });
+    expect(calls.map((call) => [call.endpoint, call.userId])).toEqual([
+      ['responses', 'bo'],
+      ['responses', 'bo'],
+      ['responses', 'bo'],
+    ]);
+    expect(calls[0]?.sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(calls.map((call) => call.sessionId)).toEqual(Array(3).fill(calls[0]?.sessionId));
+    expect(canary.outside).toEqual([]);
+  }, 150_000);
+});

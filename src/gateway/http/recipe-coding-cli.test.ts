@@ -7,6 +7,11 @@
  * file, its content reaches the upstream as the tool's result, and the final text comes back on
  * the CLI's stdout.
  *
+ * The gateway is a real `keel gateway` process (bin/keel.js, the build in dist/) started as a user
+ * starts it: a config file whose `gateway` section points its deployments at the fakes, a fresh
+ * Postgres database, a key made by `keel keys create --scopes gateway`; the calls it records are
+ * read from that database's `gateway_calls`. The fakes run in the test process.
+ *
  * Everything stays on loopback: the CLI's non-essential traffic (telemetry, error reports, update
  * checks) is switched off by its documented variable, and `HTTPS_PROXY`/`HTTP_PROXY` point at a
  * local canary that refuses and records any request bound elsewhere; the test asserts it saw none.
@@ -18,27 +23,16 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describePostgres } from '../../testing/postgres.js';
 import { runLauncher, startEgressCanary, type EgressCanary } from './__fixtures__/coding-cli.js';
-import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
+import { startRecipeGatewayProcess, type RecipeGatewayProcess } from './__fixtures__/recipe-gateway.js';
 
 /** The version the recipe is tested with (docs/gateway.md names it); package.json pins it. */
 const CLAUDE_CODE_VERSION = '2.1.332';
 
-let keel: RecipeGateway;
+let keel: RecipeGatewayProcess;
 let canary: EgressCanary;
 const temps: string[] = [];
-
-beforeAll(async () => {
-  keel = await startRecipeGateway();
-  // A proxy that lets nothing through: any request or CONNECT reaching it would have left the machine.
-  canary = await startEgressCanary();
-});
-
-afterAll(async () => {
-  await keel?.close();
-  await canary?.close();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
 
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -162,103 +156,126 @@ async function readSecretWithClaude({
   return requests;
 }
 
-it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the gateway (--bare, no thinking, no effort)`, async () => {
-  const session = randomUUID();
-  await readSecretWithClaude({
-    args: ['--bare', '--session-id', session],
-    // The developer named by the recipe's header (docs/coding-agents.md), for their budget.
-    env: {
-      MAX_THINKING_TOKENS: '0',
-      CLAUDE_CODE_EFFORT_LEVEL: 'auto',
-      ANTHROPIC_CUSTOM_HEADERS: 'x-keel-user: ada',
-    },
-  });
-  // Both calls recorded, attributed to the developer and to this Claude Code session.
-  expect(await keel.recordedCalls()).toEqual([
-    { endpoint: 'messages', userId: 'ada', sessionId: session },
-    { endpoint: 'messages', userId: 'ada', sessionId: session },
-  ]);
-}, 120_000);
-
-it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
-  const session = randomUUID();
-  const requests = await readSecretWithClaude({
-    args: ['--session-id', session],
-    thinking: 'I should read the file.',
-  });
-  // Without x-keel-user, its own ids attribute the calls: the device in metadata.user_id (the
-  // same on both calls) and the session it was given.
-  const calls = (await keel.recordedCalls()).slice(-2);
-  expect(calls.map((call) => call.sessionId)).toEqual([session, session]);
-  expect(calls[0]?.userId).toMatch(/^[0-9a-f]{64}$/);
-  expect(calls[1]?.userId).toBe(calls[0]?.userId);
-  // What its default mode sends, without --bare and the two variables of the first recipe.
-  expect(requests[0]?.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
-  // Its betas reach the upstream (this version puts no system message mid-conversation here).
-  expect(requests[0]?.headers['anthropic-beta']).toMatch(/interleaved-thinking-2025-05-14/);
-  // Its thinking went back first, signature intact (the fake refuses it otherwise).
-  const messages = (requests[1]?.body as { messages: { role: string; content: { type: string }[] }[] })
-    .messages;
-  const turn = messages.findLast((message) => message.role === 'assistant');
-  expect(turn?.content[0]).toMatchObject({ type: 'thinking', thinking: 'I should read the file.' });
-}, 120_000);
-
-it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode completes a tool round trip through the gateway to an OpenAI-compatible upstream`, async () => {
-  const before = (await keel.recordedEndpoints()).length;
-  const requests = await readSecretWithClaude({ args: [], upstream: openAIUpstream });
-  expect((await keel.recordedEndpoints()).slice(before)).toEqual(['messages', 'messages']);
-  const [first, second] = requests.map(
-    (request) => request.body as Record<string, unknown> & { messages: Record<string, unknown>[] },
-  );
-  // Chat completions, nothing of Anthropic's own: its system prompt leads as a system message,
-  // its effort is the reasoning effort, its thinking, betas and cache marks are gone (docs/gateway.md).
-  expect(first?.messages[0]).toMatchObject({ role: 'system', content: expect.any(String) as unknown });
-  for (const body of [first, second]) {
-    expect(body).not.toHaveProperty('thinking');
-    expect(body).not.toHaveProperty('output_config');
-    expect(body).not.toHaveProperty('context_management');
-    expect(body).not.toHaveProperty('metadata');
-    expect(JSON.stringify(body)).not.toContain('cache_control');
-  }
-  for (const request of requests) expect(request.headers).not.toHaveProperty('anthropic-beta');
-  // The tool call went back as the assistant's tool_calls, answered by the tool message.
-  const call = second?.messages.findLast((message) => message.role === 'assistant');
-  expect(call).toMatchObject({ tool_calls: [{ type: 'function', function: { name: 'Read' } }] });
-  const id = (call?.tool_calls as { id: string }[])[0]?.id;
-  expect(second?.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: id });
-}, 120_000);
-
 /** A 1×1 PNG. */
 const PIXEL_PNG =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
-it(`Claude Code ${CLAUDE_CODE_VERSION} reads a PNG through the gateway: the image reaches an OpenAI-compatible upstream after the tool message`, async () => {
-  const home = tempDir('keel-claude-home-');
-  const work = tempDir('keel-claude-work-');
-  const png = join(work, 'pixel.png');
-  writeFileSync(png, Buffer.from(PIXEL_PNG, 'base64'));
-  const before = openAIUpstream.requests().length;
-  openAIUpstream.script(png, 'A single pixel.');
-  const result = await runClaude(['-p', 'What is in pixel.png?', '--allowedTools', 'Read'], {
-    cwd: work,
-    env: recipeEnv({ home, route: openAIUpstream.route }),
-  });
-  expect(result, result.stderr).toMatchObject({ code: 0 });
-  expect(result.stdout.trim()).toBe('A single pixel.');
-  const requests = openAIUpstream.requests().slice(before);
-  expect(requests).toHaveLength(2);
-  // Its Read answers with an image block in the tool_result: the tool message takes text alone on
-  // this wire, so the image follows it in a user message (the fake refuses it anywhere else).
-  const messages = (requests[1]?.body as { messages: { role: string; content: unknown }[] }).messages;
-  const tool = messages.findLastIndex((message) => message.role === 'tool');
-  expect(messages[tool + 1]).toMatchObject({
-    role: 'user',
-    content: expect.arrayContaining([
-      expect.objectContaining({
-        type: 'image_url',
-        image_url: { url: expect.stringMatching(/^data:image\/png;base64,/) as unknown },
-      }),
-    ]) as unknown,
-  });
-  expect(canary.outside).toEqual([]);
-}, 120_000);
+describePostgres(
+  'the coding-CLI recipe: Claude Code through a `keel gateway` process',
+  (connectionString) => {
+    beforeAll(async () => {
+      // A proxy that lets nothing through: any request or CONNECT reaching it would have left the machine.
+      canary = await startEgressCanary();
+      keel = await startRecipeGatewayProcess(connectionString, {
+        directory: tempDir('keel-claude-gateway-'),
+      });
+    });
+
+    afterAll(async () => {
+      await keel?.close();
+      await canary?.close();
+      for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it(`Claude Code ${CLAUDE_CODE_VERSION} completes a tool round trip through the gateway (--bare, no thinking, no effort)`, async () => {
+      const session = randomUUID();
+      const since = new Date();
+      await readSecretWithClaude({
+        args: ['--bare', '--session-id', session],
+        // The developer named by the recipe's header (docs/coding-agents.md), for their budget.
+        env: {
+          MAX_THINKING_TOKENS: '0',
+          CLAUDE_CODE_EFFORT_LEVEL: 'auto',
+          ANTHROPIC_CUSTOM_HEADERS: 'x-keel-user: ada',
+        },
+      });
+      // Both calls recorded, attributed to the developer and to this Claude Code session.
+      expect(await keel.recordedCalls({ since, count: 2 })).toEqual([
+        { endpoint: 'messages', userId: 'ada', sessionId: session },
+        { endpoint: 'messages', userId: 'ada', sessionId: session },
+      ]);
+    }, 120_000);
+
+    it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode (adaptive thinking, effort, betas) completes a tool round trip`, async () => {
+      const session = randomUUID();
+      const since = new Date();
+      const requests = await readSecretWithClaude({
+        args: ['--session-id', session],
+        thinking: 'I should read the file.',
+      });
+      // Without x-keel-user, its own ids attribute the calls: the device in metadata.user_id (the
+      // same on both calls) and the session it was given.
+      const calls = await keel.recordedCalls({ since, count: 2 });
+      expect(calls.map((call) => call.endpoint)).toEqual(['messages', 'messages']);
+      expect(calls.map((call) => call.sessionId)).toEqual([session, session]);
+      expect(calls[0]?.userId).toMatch(/^[0-9a-f]{64}$/);
+      expect(calls[1]?.userId).toBe(calls[0]?.userId);
+      // What its default mode sends, without --bare and the two variables of the first recipe.
+      expect(requests[0]?.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: {} });
+      // Its betas reach the upstream (this version puts no system message mid-conversation here).
+      expect(requests[0]?.headers['anthropic-beta']).toMatch(/interleaved-thinking-2025-05-14/);
+      // Its thinking went back first, signature intact (the fake refuses it otherwise).
+      const messages = (requests[1]?.body as { messages: { role: string; content: { type: string }[] }[] })
+        .messages;
+      const turn = messages.findLast((message) => message.role === 'assistant');
+      expect(turn?.content[0]).toMatchObject({ type: 'thinking', thinking: 'I should read the file.' });
+    }, 120_000);
+
+    it(`Claude Code ${CLAUDE_CODE_VERSION} in its default mode completes a tool round trip through the gateway to an OpenAI-compatible upstream`, async () => {
+      const since = new Date();
+      const requests = await readSecretWithClaude({ args: [], upstream: openAIUpstream });
+      const calls = await keel.recordedCalls({ since, count: 2 });
+      expect(calls.map((call) => call.endpoint)).toEqual(['messages', 'messages']);
+      const [first, second] = requests.map(
+        (request) => request.body as Record<string, unknown> & { messages: Record<string, unknown>[] },
+      );
+      // Chat completions, nothing of Anthropic's own: its system prompt leads as a system message,
+      // its effort is the reasoning effort, its thinking, betas and cache marks are gone (docs/gateway.md).
+      expect(first?.messages[0]).toMatchObject({ role: 'system', content: expect.any(String) as unknown });
+      for (const body of [first, second]) {
+        expect(body).not.toHaveProperty('thinking');
+        expect(body).not.toHaveProperty('output_config');
+        expect(body).not.toHaveProperty('context_management');
+        expect(body).not.toHaveProperty('metadata');
+        expect(JSON.stringify(body)).not.toContain('cache_control');
+      }
+      for (const request of requests) expect(request.headers).not.toHaveProperty('anthropic-beta');
+      // The tool call went back as the assistant's tool_calls, answered by the tool message.
+      const call = second?.messages.findLast((message) => message.role === 'assistant');
+      expect(call).toMatchObject({ tool_calls: [{ type: 'function', function: { name: 'Read' } }] });
+      const id = (call?.tool_calls as { id: string }[])[0]?.id;
+      expect(second?.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: id });
+    }, 120_000);
+
+    it(`Claude Code ${CLAUDE_CODE_VERSION} reads a PNG through the gateway: the image reaches an OpenAI-compatible upstream after the tool message`, async () => {
+      const home = tempDir('keel-claude-home-');
+      const work = tempDir('keel-claude-work-');
+      const png = join(work, 'pixel.png');
+      writeFileSync(png, Buffer.from(PIXEL_PNG, 'base64'));
+      const before = openAIUpstream.requests().length;
+      openAIUpstream.script(png, 'A single pixel.');
+      const result = await runClaude(['-p', 'What is in pixel.png?', '--allowedTools', 'Read'], {
+        cwd: work,
+        env: recipeEnv({ home, route: openAIUpstream.route }),
+      });
+      expect(result, result.stderr).toMatchObject({ code: 0 });
+      expect(result.stdout.trim()).toBe('A single pixel.');
+      const requests = openAIUpstream.requests().slice(before);
+      expect(requests).toHaveLength(2);
+      // Its Read answers with an image block in the tool_result: the tool message takes text alone on
+      // this wire, so the image follows it in a user message (the fake refuses it anywhere else).
+      const messages = (requests[1]?.body as { messages: { role: string; content: unknown }[] }).messages;
+      const tool = messages.findLastIndex((message) => message.role === 'tool');
+      expect(messages[tool + 1]).toMatchObject({
+        role: 'user',
+        content: expect.arrayContaining([
+          expect.objectContaining({
+            type: 'image_url',
+            image_url: { url: expect.stringMatching(/^data:image\/png;base64,/) as unknown },
+          }),
+        ]) as unknown,
+      });
+      expect(canary.outside).toEqual([]);
+    }, 120_000);
+  },
+);
