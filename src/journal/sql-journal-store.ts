@@ -142,8 +142,8 @@ export function createSqlJournalStore({
       const idempotencyKey = run.idempotencyKey ?? null;
       const inserted = await client.query<RunRow>(
         `INSERT INTO ${runs} (id, tenant_id, agent, status, input, session_id, metadata, idempotency_key, created_at,
-           user_id, trigger, created_by, prompt_version)
-         VALUES ($1, $2, $3, 'queued', $4::jsonb, $5, $6::jsonb, $7, $8::timestamptz, $10, $11, $12, $13)
+           user_id, trigger, created_by, prompt_version, agent_version)
+         VALUES ($1, $2, $3, 'queued', $4::jsonb, $5, $6::jsonb, $7, $8::timestamptz, $10, $11, $12, $13, $14::jsonb)
          ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *, pg_notify($9, '')`,
         [
@@ -160,6 +160,7 @@ export function createSqlJournalStore({
           run.trigger ?? null,
           run.createdBy ?? null,
           run.promptVersion ?? null,
+          run.agentVersion ? toJson(run.agentVersion) : null,
         ],
       );
       const row = inserted.rows[0];

@@ -266,6 +266,12 @@ export interface NewRun {
   trigger?: string | null;
   createdBy?: string | null;
   promptVersion?: string | null;
+  /**
+   * The version of the agent the creator knows (see `agentVersionOf`), when it is the one that
+   * runs it (`runAgent`): recorded with the row, so neither the claim nor the first execution
+   * writes it later.
+   */
+  agentVersion?: AgentVersion | null;
   /** Deduplicates submissions: a second run with the same tenant and key returns the first. */
   idempotencyKey?: string | null;
 }

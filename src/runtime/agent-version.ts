@@ -9,6 +9,15 @@ import { hashCanonical } from '../util/canonical-hash.js';
  * version change lists. The same definition gets the same version in every process.
  */
 export function agentVersionOf(agent: Pick<Agent, 'instructions' | 'tools' | 'model'>): AgentVersion {
+  // An agent is defined once and not changed after: its version is hashed once.
+  let version = versions.get(agent);
+  if (version === undefined) versions.set(agent, (version = computeAgentVersion(agent)));
+  return version;
+}
+
+const versions = new WeakMap<object, AgentVersion>();
+
+function computeAgentVersion(agent: Pick<Agent, 'instructions' | 'tools' | 'model'>): AgentVersion {
   const tools = (agent.tools ?? []).map(({ spec }) => ({
     name: spec.name,
     description: spec.description,

@@ -9,6 +9,7 @@ import { redactValue, runRedactor } from './redaction.js';
 import { assertRunAttribution } from './run-attribution.js';
 import { sleep } from '../util/sleep.js';
 import type { RunEvent } from './run-events.js';
+import { agentVersionOf } from './agent-version.js';
 import { sharedLiveness } from './shared-liveness.js';
 import { createWorker, type WorkerOptions } from './worker.js';
 
@@ -102,6 +103,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunRecord> {
     metadata,
     userId: userId ?? null,
     trigger,
+    // The local worker runs this definition: its version is recorded with the row.
+    ...(definition ? { agentVersion: agentVersionOf(definition) } : {}),
     // An agent this process does not know is refused by the worker, as before.
     promptVersion: definition
       ? await resolvePromptVersion({
