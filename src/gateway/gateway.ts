@@ -208,6 +208,21 @@ export function createGateway({
   const cacheKeyFor = (request: GatewayRequest, options: GatewayCallOptions): string | undefined =>
     cacheKeyForCall({ request, policy: router.route(request.model).cache, options });
 
+  /** Starts a chat call (plain or streamed), with its plan. */
+  const beginChat = (request: GatewayRequest, options: GatewayCallOptions) =>
+    begin({ route: request.model, options, kind: 'chat', estimateTokens: chatEstimate(request) });
+
+  /**
+   * What a chat call does before any upstream: its capable deployments (or the refusal), its
+   * cache key, and the cached answer when there is one.
+   */
+  const planChat = async (call: CallState, plan: readonly GatewayDeployment[], request: GatewayRequest) => {
+    const capable = capablePlan(plan, request);
+    const key = cacheKeyFor(request, call.options);
+    const hit = key === undefined ? undefined : await responses.get(key);
+    return { capable, key, hit };
+  };
+
   /**
    * A streamed call: a cache hit replayed, else the plan tried until a deployment's first event
    * arrived. A deployment whose model speaks `wire` is opened for the byte relay (`wire-relay.ts`),
@@ -218,16 +233,9 @@ export function createGateway({
     options: GatewayCallOptions,
     wire: WireStream['wire'] | undefined,
   ): Promise<GatewayStream | GatewayWireStream> => {
-    const { call, plan } = begin({
-      route: request.model,
-      options,
-      kind: 'chat',
-      estimateTokens: chatEstimate(request),
-    });
+    const { call, plan } = beginChat(request, options);
     try {
-      const capable = capablePlan(plan, request);
-      const key = cacheKeyFor(request, options);
-      const hit = key === undefined ? undefined : await responses.get(key);
+      const { capable, key, hit } = await planChat(call, plan, request);
       if (hit !== undefined) {
         const meta = runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0, ttftMs: 0 });
         // No attempt was made: `attempts` is 0 and `cached` true, as the call's meta says.
@@ -266,16 +274,9 @@ export function createGateway({
 
   return {
     async generate(request, options = {}): Promise<GatewayResult> {
-      const { call, plan } = begin({
-        route: request.model,
-        options,
-        kind: 'chat',
-        estimateTokens: chatEstimate(request),
-      });
+      const { call, plan } = beginChat(request, options);
       try {
-        const capable = capablePlan(plan, request);
-        const key = cacheKeyFor(request, options);
-        const hit = key === undefined ? undefined : await responses.get(key);
+        const { capable, key, hit } = await planChat(call, plan, request);
         if (hit !== undefined) {
           return { response: hit, meta: runner.finish(call, { outcome: 'ok', cached: true, costUsd: 0 }) };
         }
