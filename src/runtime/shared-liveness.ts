@@ -20,9 +20,10 @@ const sharedByStore = new WeakMap<JournalStore, Shared>();
  * One liveness owner per store for the short-lived workers `runAgent` starts, one per run: each
  * would otherwise take and give back a lock of its own (two round trips a run). They share an
  * owner (fencing is per run and lease, so two runs under one owner stay apart); the lock is taken
- * by the first and given back `SHARED_LIVENESS_LINGER_MS` after the last let go. Meanwhile a run
- * left `running` under it (a worker stopped past its drain timeout) waits that long, at most, to
- * be taken over as if its owner died; a process that dies loses the lock at once as ever.
+ * by the first and given back once no run has used it for `SHARED_LIVENESS_LINGER_MS`. A run
+ * left `running` under it (a worker stopped past its drain timeout whose hand-back failed) is
+ * taken over when the lock is given back or its lease expires, whichever comes first; a process
+ * that dies loses the lock at once as ever.
  */
 export function sharedLiveness(store: JournalStore): {
   owner: string;
@@ -45,13 +46,14 @@ export function sharedLiveness(store: JournalStore): {
       current.users++;
       clearTimeout(current.timer);
       current.timer = undefined;
-      current.lock ??= store.holdLiveness(current.owner);
+      const pending = (current.lock ??= store.holdLiveness(current.owner));
       let lock: LivenessHold | undefined;
       try {
-        lock = await current.lock;
+        lock = await pending;
       } catch (error) {
         current.users--;
-        current.lock = undefined;
+        // Only the failed attempt is forgotten, not a newer one another caller started since.
+        if (current.lock === pending) current.lock = undefined;
         throw error;
       }
       if (lock === undefined) {
