@@ -4,6 +4,8 @@
  *
  * - `openai`: the OpenAI adapter; the key from `apiKeyEnv`, else `OPENAI_API_KEY` (required).
  * - `openai-compatible`: the same adapter against `baseURL` (required); a key only if configured.
+ * - On these three, `api: 'responses'` speaks OpenAI's Responses API instead of chat completions
+ *   (responses-adapter.ts): reasoning items and hosted tools are carried.
  * - `azure-openai`: the same adapter against Azure's v1 endpoint (`baseURL` =
  *   `https://{resource}.openai.azure.com/openai/v1`, which takes the model in the body and needs no
  *   `api-version`), the key sent as `api-key`. Priced as `openai`, by the model that answered.
@@ -27,6 +29,7 @@ import {
   createOpenAIEmbeddingModel,
   DEFAULT_OPENAI_BASE_URL,
 } from '../model/providers/openai/adapter.js';
+import { createOpenAIResponsesModel } from '../model/providers/openai/responses-adapter.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { withTrustedUsageModel } from '../model/trusted-usage.js';
 import type { Clock } from '../util/clock.js';
@@ -96,6 +99,13 @@ export function createDeploymentModels({
     if (OPENAI_WIRE.has(provider)) {
       return { ...openAIWireModels({ deployment, apiKey, fetch: fetchFunction, clock }), close };
     }
+    if (deployment.api !== undefined) {
+      throw new ConfigError(
+        'config_invalid',
+        `Gateway deployment "${name}": api is supported only for openai, openai-compatible and azure-openai deployments.`,
+        { deployment: name, provider },
+      );
+    }
     if (Object.keys(headers).length > 0) {
       throw new ConfigError(
         'config_invalid',
@@ -151,7 +161,7 @@ function openAIWireModels({
   const baseURL = deployment.baseURL ?? DEFAULT_OPENAI_BASE_URL;
   const allHeaders = azure && apiKey !== undefined ? { 'api-key': apiKey, ...headers } : headers;
   const bearer = azure ? undefined : apiKey;
-  const languageModel = createOpenAICompatibleModel({
+  const connection = {
     model,
     baseURL,
     headers: allHeaders,
@@ -159,19 +169,16 @@ function openAIWireModels({
     clock,
     // No ambient OPENAI_* variables: a deployment is exactly what its config says.
     env: {},
-    ...(deployment.streamUsage === undefined ? {} : { streamUsage: deployment.streamUsage }),
     ...(bearer === undefined ? {} : { apiKey: bearer }),
     ...(fetch === undefined ? {} : { fetch }),
-  });
-  const embeddingModel = createOpenAIEmbeddingModel({
-    model,
-    baseURL,
-    headers: allHeaders,
-    provider,
-    clock,
-    env: {},
-    ...(bearer === undefined ? {} : { apiKey: bearer }),
-    ...(fetch === undefined ? {} : { fetch }),
-  });
+  };
+  const languageModel =
+    deployment.api === 'responses'
+      ? createOpenAIResponsesModel(connection)
+      : createOpenAICompatibleModel({
+          ...connection,
+          ...(deployment.streamUsage === undefined ? {} : { streamUsage: deployment.streamUsage }),
+        });
+  const embeddingModel = createOpenAIEmbeddingModel(connection);
   return { languageModel, embeddingModel, pricingProvider: azure ? 'openai' : provider };
 }

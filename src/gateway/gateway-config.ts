@@ -46,6 +46,12 @@ export const deploymentSchema = z.object({
   baseURL: z.url().optional(),
   headers: z.record(z.string(), z.string()).optional(),
   /**
+   * OpenAI-wire deployments: the API spoken upstream. `chat` (default): chat completions, which
+   * every compatible server speaks. `responses`: OpenAI's Responses API, which carries reasoning
+   * items between turns and runs hosted tools (`web_search`...) for Responses callers such as Codex.
+   */
+  api: z.enum(['chat', 'responses']).optional(),
+  /**
    * OpenAI-wire deployments: ask for the usage chunk on streams (`stream_options.include_usage`).
    * Default true; turn it off for a server that rejects the field (usage is then estimated).
    */

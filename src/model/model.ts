@@ -76,12 +76,24 @@ export interface UserMessage {
 /**
  * A block of a model's reasoning, kept so that a later turn can hand it back as it came:
  * Anthropic refuses a tool loop with thinking on unless the assistant turn carries its thinking
- * blocks first, signatures intact. Keel never edits one. `thinking` (its text and the signature
- * over it) and `redacted_thinking` (encrypted `data`) are Anthropic's: the Anthropic adapter sends
- * them back; other providers cannot read them and drop them (docs/gateway.md).
+ * blocks first, signatures intact, and OpenAI's reasoning models keep their chain of thought
+ * across a tool loop only when their reasoning items come back. Keel never edits one.
+ *
+ * - `thinking` (its text and the signature over it) and `redacted_thinking` (encrypted `data`)
+ *   are Anthropic's: the Anthropic adapter sends them back.
+ * - `openai_item` is an output item of OpenAI's Responses API that came before the answer, kept
+ *   verbatim: a `reasoning` item with its `encrypted_content`, or a hosted tool's call (a
+ *   `web_search_call`). The OpenAI Responses adapter sends it back as an input item.
+ *
+ * Every other provider cannot read them and drops them (docs/gateway.md).
  */
 export type ReasoningBlock =
-  { type: 'thinking'; text: string; signature: string } | { type: 'redacted_thinking'; data: string };
+  | { type: 'thinking'; text: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
+  | { type: 'openai_item'; item: OpenAIOutputItem };
+
+/** An output item of OpenAI's Responses API as it came (`type` and, when it has one, `id`). */
+export type OpenAIOutputItem = { type: string; id?: string } & Record<string, unknown>;
 
 export interface AssistantMessage {
   role: 'assistant';
@@ -179,6 +191,30 @@ export interface ModelRequest {
   parallelToolCalls?: boolean;
   /** Anthropic's own fields and beta flags, for Anthropic deployments; see {@link AnthropicPassthrough}. */
   anthropic?: AnthropicPassthrough;
+  /** OpenAI Responses fields and hosted tools, for OpenAI Responses deployments; see {@link OpenAIPassthrough}. */
+  openai?: OpenAIPassthrough;
+}
+
+/**
+ * What a Responses caller (Codex, the OpenAI SDK) sends that has no provider-neutral field:
+ * carried to deployments that speak OpenAI's Responses API (`openai-responses`), never seen by
+ * others. What has a counterpart was translated when the request was read.
+ */
+export interface OpenAIPassthrough {
+  /**
+   * Tools that OpenAI's Responses service runs itself (`web_search`, `tool_search`,
+   * `file_search`...), sent as declared. A provider that cannot run one drops it when it is
+   * `optional` (the model simply lacks it; the gateway's table says which are), and refuses the
+   * request otherwise (`UnsupportedField` `tools.hosted`), so the gateway routes it to a
+   * deployment that can.
+   */
+  hostedTools?: { tool: Record<string, unknown>; optional: boolean }[];
+  /**
+   * Top-level Responses fields, merged into the body as given (one level deep for objects, so
+   * `text: {verbosity}` joins the adapter's `text: {format}`): `prompt_cache_key`, `text`,
+   * `reasoning.summary`...
+   */
+  fields?: Record<string, unknown>;
 }
 
 /**
@@ -257,7 +293,8 @@ export interface GatewayServed {
  * Incremental events of a streamed call; the last one is always `finish`. `reasoning-delta`
  * streams reasoning block number `index` (of the answer's `reasoning`): its first event says the
  * block's `kind`; `text` and `signature` pieces add up to a `thinking` block's, `data` is a
- * `redacted_thinking` block's whole. Consumers that show no reasoning may ignore it.
+ * `redacted_thinking` block's whole, `item` an `openai_item` block's whole. Consumers that show
+ * no reasoning may ignore it.
  */
 export type ModelStreamEvent =
   | { type: 'text-delta'; text: string }
@@ -269,6 +306,7 @@ export type ModelStreamEvent =
       text?: string;
       signature?: string;
       data?: string;
+      item?: OpenAIOutputItem;
     }
   | { type: 'finish'; response: ModelResponse };
 

@@ -27,6 +27,15 @@ export interface ProviderCapabilities {
     /** `detail` other than `auto`. */
     detail: boolean;
   };
+  /** `stop` sequences; absent: honoured (OpenAI's Responses API has none). */
+  stop?: boolean;
+  /** `seed`; absent: honoured (OpenAI's Responses API has none). */
+  seed?: boolean;
+  /**
+   * OpenAI's hosted tools (`openai.hostedTools`): run by the provider. Absent: the optional ones
+   * are dropped (the model lacks them), any other refuses the request (`tools.hosted`).
+   */
+  hostedTools?: boolean;
   file: {
     data: boolean;
     url: boolean;
@@ -53,6 +62,18 @@ export function findUnsupportedField(
   capabilities: ProviderCapabilities,
 ): UnsupportedField | undefined {
   const { label } = capabilities;
+  if (capabilities.hostedTools !== true) {
+    const required = (request.openai?.hostedTools ?? []).filter(({ optional }) => !optional);
+    if (required.length > 0)
+      return {
+        field: 'tools.hosted',
+        reason: `${label} cannot run OpenAI's hosted tools (${required.map(({ tool }) => String(tool.type)).join(', ')}); only an OpenAI Responses deployment can`,
+      };
+  }
+  if (capabilities.stop === false && (request.stop ?? []).length > 0)
+    return { field: 'stop', reason: `${label} takes no stop sequences` };
+  if (capabilities.seed === false && request.seed !== undefined)
+    return { field: 'seed', reason: `${label} takes no seed` };
   if (!capabilities.reasoning && request.reasoning !== undefined) {
     const field = request.reasoning.effort !== undefined ? 'reasoning.effort' : 'reasoning.budgetTokens';
     return { field, reason: `${label} models here take no reasoning setting` };

@@ -426,7 +426,12 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
  */
 function mayBeErrorBody(value: unknown): boolean {
   const first = Array.isArray(value) ? (value as unknown[])[0] : value;
-  return typeof first === 'object' && first !== null && 'error' in first;
+  // `{error: ...}`, or an event of type `error` (OpenAI's Responses streams: `{type, code, message}`).
+  return (
+    typeof first === 'object' &&
+    first !== null &&
+    ('error' in first || (first as { type?: unknown }).type === 'error')
+  );
 }
 
 /** At most `length` UTF-16 units of `text`, never ending in half of a surrogate pair. */

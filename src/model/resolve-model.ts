@@ -1,7 +1,7 @@
 /**
  * Model references: `provider:model` strings such as `openai:gpt-4o-mini`, resolved to a
  * LanguageModel through a registry of provider factories. `openai`, `openai-compatible`,
- * `anthropic`, `gemini` and `builtin` are registered here; further adapters join with
+ * `openai-responses`, `anthropic`, `gemini` and `builtin` are registered here; further adapters join with
  * `registerModelProvider` without this file importing them.
  */
 import { ModelConfigError } from '../errors/model-errors.js';
@@ -10,6 +10,7 @@ import { createBuiltinModel } from './builtin-model.js';
 import { createGeminiModel } from './providers/gemini/adapter.js';
 import type { LanguageModel } from './model.js';
 import { createOpenAICompatibleModel } from './providers/openai/adapter.js';
+import { createOpenAIResponsesModel } from './providers/openai/responses-adapter.js';
 import { readEnv } from './provider-config.js';
 
 /** What a provider factory receives. */
@@ -43,6 +44,7 @@ const PREFIX = /^[a-z][a-z0-9-]*$/;
 export const PROVIDER_KEY_VARIABLES = {
   openai: ['OPENAI_API_KEY'],
   'openai-compatible': ['OPENAI_BASE_URL'],
+  'openai-responses': ['OPENAI_API_KEY'],
   anthropic: ['ANTHROPIC_API_KEY'],
   gemini: ['GOOGLE_API_KEY', 'GEMINI_API_KEY'],
 } as const satisfies Readonly<Record<string, readonly string[]>>;
@@ -79,6 +81,23 @@ const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env
   return createOpenAICompatibleModel({ model: modelId, baseURL, env, fetch, provider: 'openai-compatible' });
 };
 
+/** OpenAI through its Responses API: reported and priced as `openai`. */
+const openAIResponsesFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+  const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.openai);
+  if (apiKey === undefined) {
+    throw new ModelConfigError(`Model "${reference}" needs an OpenAI API key: set OPENAI_API_KEY.`, {
+      reference,
+      variable: 'OPENAI_API_KEY',
+    });
+  }
+  return createOpenAIResponsesModel({
+    model: modelId,
+    apiKey,
+    env,
+    ...(fetch === undefined ? {} : { fetch }),
+  });
+};
+
 const anthropicFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
   const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.anthropic);
   if (apiKey === undefined) {
@@ -112,6 +131,7 @@ const registry = ((globalThis as unknown as Record<symbol, Map<string, ModelProv
 ] ??= new Map<string, ModelProviderFactory>([
   ['openai', openAIFactory],
   ['openai-compatible', openAICompatibleFactory],
+  ['openai-responses', openAIResponsesFactory],
   ['anthropic', anthropicFactory],
   ['gemini', geminiFactory],
   ['builtin', builtinFactory],
@@ -145,7 +165,8 @@ export function registeredModelProviders(): string[] {
 
 /**
  * Resolves a model reference. A LanguageModel passes through unchanged. A string is
- * `provider:model`: `openai:<model>` (needs OPENAI_API_KEY), `openai-compatible:<model>` (needs
+ * `provider:model`: `openai:<model>` (needs OPENAI_API_KEY; `openai-responses:<model>` the same
+ * through OpenAI's Responses API), `openai-compatible:<model>` (needs
  * OPENAI_BASE_URL), `anthropic:<model>` (needs ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL optional),
  * `gemini:<model>` (needs GEMINI_API_KEY or GOOGLE_API_KEY; GEMINI_BASE_URL optional; reported as
  * provider `google`), `builtin:<name>` (the offline models of builtin-model.ts), or any registered prefix. Anything else throws

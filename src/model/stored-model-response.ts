@@ -15,6 +15,10 @@ export const storedModelResponseSchema = z.object({
         z.discriminatedUnion('type', [
           z.object({ type: z.literal('thinking'), text: z.string(), signature: z.string() }),
           z.object({ type: z.literal('redacted_thinking'), data: z.string() }),
+          z.object({
+            type: z.literal('openai_item'),
+            item: z.looseObject({ type: z.string(), id: z.string().optional() }),
+          }),
         ]),
       )
       .optional(),

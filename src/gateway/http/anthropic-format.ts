@@ -38,6 +38,7 @@ import {
   type StreamEncoder,
 } from './gateway-http-errors.js';
 import { parseRequestBody } from './parse-request-body.js';
+import { fromRedactedThinking, toMessagesReasoning } from './responses-reasoning.js';
 
 /** A Messages request as the gateway will make it. */
 export interface MessagesCall {
@@ -116,8 +117,7 @@ function translateMessages(parsed: MessagesRequest, headers: MessagesHeaders): G
       for (const [position, part] of entry.content.entries()) {
         if (part.type === 'thinking')
           reasoning.push({ type: 'thinking', text: part.thinking, signature: part.signature });
-        else if (part.type === 'redacted_thinking')
-          reasoning.push({ type: 'redacted_thinking', data: part.data });
+        else if (part.type === 'redacted_thinking') reasoning.push(fromRedactedThinking(part.data));
         else if (part.type === 'text') {
           text += part.text;
           mark = cacheMarkOf(part.cache_control).cacheControl ?? mark;
@@ -340,7 +340,8 @@ export function toAnthropicMessage(
 }
 
 /** A reasoning block as Anthropic writes it. */
-function reasoningBlockOf(block: ReasoningBlock): AnthropicResponseBlock {
+function reasoningBlockOf(reasoning: ReasoningBlock): AnthropicResponseBlock {
+  const block = toMessagesReasoning(reasoning);
   return block.type === 'thinking'
     ? { type: 'thinking', thinking: block.text, signature: block.signature }
     : { type: 'redacted_thinking', data: block.data };
@@ -418,7 +419,8 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
     (piece.signature ? delta(block, { type: 'signature_delta', signature: piece.signature }) : '');
   const delta = (block: number, body: Record<string, unknown>): string =>
     event('content_block_delta', { type: 'content_block_delta', index: block, delta: body });
-  const openReasoning = (index: number, block: ReasoningBlock): string => {
+  const openReasoning = (index: number, reasoning: ReasoningBlock): string => {
+    const block = toMessagesReasoning(reasoning);
     const at = nextBlock++;
     open = { kind: 'reasoning', block: at, index };
     sentReasoning = true;
@@ -462,7 +464,9 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
           const block: ReasoningBlock =
             input.kind === 'thinking'
               ? { type: 'thinking', text: input.text ?? '', signature: input.signature ?? '' }
-              : { type: 'redacted_thinking', data: input.data ?? '' };
+              : input.kind === 'openai_item' && input.item !== undefined
+                ? { type: 'openai_item', item: input.item }
+                : { type: 'redacted_thinking', data: input.data ?? '' };
           return close() + openReasoning(input.index, block);
         }
         case 'text-delta': {
@@ -587,4 +591,5 @@ const MESSAGES_WIRE_FIELDS: Record<string, string> = {
   'content.file': 'document',
   'content.file.url': 'document.source.url',
   'content.file.mediaType': 'document.source.media_type',
+  stop: 'stop_sequences',
 };

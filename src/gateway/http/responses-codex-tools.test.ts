@@ -259,8 +259,9 @@ describe('hosted tools', () => {
     expect((error as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
       type: 'invalid_request_error',
       code: 'unsupported_tool',
-      param: 'tools.0.type',
+      param: 'tools',
     });
+    expect((error as Error).message).toContain('code_interpreter');
     expect(keel.upstream.requests).toHaveLength(0);
   });
 });

@@ -183,7 +183,8 @@ describe('parseResponsesRequest', () => {
       const error = inResponsesTerms(refused);
       expect(error).toBeInstanceOf(GatewayRequestError);
       const { error: body } = toOpenAIError(classifyGatewayError(error));
-      expect(body).toMatchObject({ param, code: 'unsupported_field', type: 'invalid_request_error' });
+      const code = field === 'tools.hosted' ? 'unsupported_tool' : 'unsupported_field';
+      expect(body).toMatchObject({ param, code, type: 'invalid_request_error' });
       expect(body.message.startsWith(`${param}: `)).toBe(true);
     }
     const other = new Error('boom');
@@ -352,7 +353,7 @@ describe('custom, namespace and hosted tools (Codex)', () => {
     expect(echo.toolNames.get(name)).toEqual({ kind: 'function', name: 'read.file', namespace });
   });
 
-  it('drops web_search and tool_search by the documented table, and refuses other hosted tools by name', () => {
+  it('carries hosted tools for Responses deployments: web_search and tool_search optional, the others required', () => {
     const { request, echo } = parseResponsesRequest({
       model: 'fast',
       input: 'Hi',
@@ -360,34 +361,102 @@ describe('custom, namespace and hosted tools (Codex)', () => {
         { type: 'function', name: 'f' },
         { type: 'web_search', external_web_access: false },
         { type: 'tool_search', execution: 'server' },
+        { type: 'file_search', vector_store_ids: ['vs_1'] },
       ],
     });
     expect(request.tools?.map((tool) => tool.name)).toEqual(['f']);
-    expect(echo.tools).toHaveLength(3);
-    for (const type of ['file_search', 'code_interpreter', 'image_generation', 'local_shell']) {
-      const error = refusal({ tools: [{ type: 'function', name: 'f' }, { type }] });
-      expect(error).toMatchObject({ status: 400, code: 'unsupported_tool', param: 'tools.1.type' });
-      expect(error.message).toContain(type);
-    }
+    expect(request.openai?.hostedTools).toEqual([
+      { tool: { type: 'web_search', external_web_access: false }, optional: true },
+      { tool: { type: 'tool_search', execution: 'server' }, optional: true },
+      { tool: { type: 'file_search', vector_store_ids: ['vs_1'] }, optional: false },
+    ]);
+    expect(echo.tools).toHaveLength(4);
     // A namespace holds functions and custom tools only.
     expect(
       refusal({ tools: [{ type: 'namespace', name: 'n', tools: [{ type: 'web_search' }] }] }).param,
     ).toBe('tools.0.tools.0.type');
+    expect(refusal({ tools: [{ name: 'no type' }] }).param).toBe('tools.0.type');
   });
 
-  it('drops reasoning items (encrypted content only OpenAI can read) and keeps the rest of the turn', () => {
+  it("carries OpenAI's reasoning items and hosted tool calls verbatim, dropping a reasoning item without content", () => {
     const { request } = parseResponsesRequest({
       model: 'fast',
       include: ['reasoning.encrypted_content'],
       input: [
         { role: 'user', content: 'Hi' },
-        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAAB...' },
+        { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAAB...', status: null },
+        { type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'q' } },
         { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello' }] },
+        { role: 'user', content: 'Again' },
+        // Only a reference to a stored item, and nothing is stored.
+        { type: 'reasoning', id: 'rs_2', summary: [] },
+        { type: 'message', role: 'assistant', content: 'Bye' },
       ],
     });
     expect(request.messages).toEqual([
       { role: 'user', content: 'Hi' },
-      { role: 'assistant', content: 'Hello' },
+      {
+        role: 'assistant',
+        content: 'Hello',
+        reasoning: [
+          {
+            type: 'openai_item',
+            item: { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAAB...' },
+          },
+          {
+            type: 'openai_item',
+            item: {
+              type: 'web_search_call',
+              id: 'ws_1',
+              status: 'completed',
+              action: { type: 'search', query: 'q' },
+            },
+          },
+        ],
+      },
+      { role: 'user', content: 'Again' },
+      { role: 'assistant', content: 'Bye' },
+    ]);
+  });
+
+  it('passes prompt_cache_key, text.verbosity and reasoning.summary to Responses deployments by the table', () => {
+    const { request } = parseResponsesRequest({
+      model: 'fast',
+      input: 'Hi',
+      prompt_cache_key: 'k1',
+      text: { verbosity: 'low', format: { type: 'text' } },
+      reasoning: { effort: 'low', summary: 'auto', context: 'all_turns' },
+      client_metadata: { session: 's' },
+    });
+    expect(request.openai).toEqual({
+      fields: { text: { verbosity: 'low' }, reasoning: { summary: 'auto' }, prompt_cache_key: 'k1' },
+    });
+    expect(request.reasoning).toEqual({ effort: 'low' });
+  });
+
+  it("answers OpenAI's items as they came, a reasoning item's content only when include asks", () => {
+    const reasoningItem = { type: 'reasoning', id: 'rs_up', summary: [], encrypted_content: 'enc' };
+    const searchItem = { type: 'web_search_call', id: 'ws_up', status: 'completed' };
+    const answer: ModelResponse = {
+      ...answerOf([]),
+      message: {
+        role: 'assistant',
+        content: 'Done',
+        reasoning: [
+          { type: 'openai_item', item: reasoningItem },
+          { type: 'openai_item', item: searchItem },
+        ],
+      },
+    };
+    const withInclude = toResponse(
+      answer,
+      identityOf({ input: 'Hi', include: ['reasoning.encrypted_content'] }),
+    );
+    expect((withInclude.output as unknown[]).slice(0, 2)).toEqual([reasoningItem, searchItem]);
+    const without = toResponse(answer, identityOf({ input: 'Hi' }));
+    expect((without.output as unknown[]).slice(0, 2)).toEqual([
+      { type: 'reasoning', id: 'rs_up', summary: [] },
+      searchItem,
     ]);
   });
 

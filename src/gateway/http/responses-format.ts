@@ -30,6 +30,7 @@ import type {
   ToolCall,
   ToolChoice,
   ModelStreamEvent,
+  OpenAIOutputItem,
   Usage,
 } from '../../model/model.js';
 import type { GatewayRequest } from '../gateway-types.js';
@@ -123,27 +124,59 @@ export const RESPONSES_FIELDS_NOT_HONOURED: readonly FieldNotHonoured[] = [
 ];
 
 /**
- * Fields accepted and not passed on, each with why: the documented drops (issue 16's rule: a
- * field without a counterpart is dropped by a table, never by accident). docs/gateway.md lists
- * them; any other field the gateway cannot honour is refused.
+ * Fields without a provider-neutral counterpart, each with why: the documented drops (issue 16's
+ * rule: such a field is dropped by a table, never by accident). Those marked `toResponses` reach
+ * deployments that speak the Responses API as given (`ModelRequest.openai.fields`) and are
+ * dropped for the others; the rest are dropped for all. docs/gateway.md lists them; any other
+ * field the gateway cannot honour is refused.
  */
-export const RESPONSES_FIELDS_DROPPED: readonly { field: string; reason: string }[] = [
+export const RESPONSES_FIELDS_DROPPED: readonly { field: string; toResponses: boolean; reason: string }[] = [
   {
     field: 'text.verbosity',
+    toResponses: true,
     reason:
       'a style preference (low, medium, high) with no counterpart in the provider-neutral request; Codex sends low by default.',
   },
   {
+    field: 'reasoning.summary',
+    toResponses: true,
+    reason: 'reasoning summaries are made by OpenAI alone (other values than auto are refused).',
+  },
+  {
     field: 'reasoning.context',
+    toResponses: false,
     reason:
       "which turns' reasoning items OpenAI keeps; the caller sends back the reasoning items it wants carried.",
   },
   {
     field: 'prompt_cache_key',
+    toResponses: true,
     reason: "a routing hint for OpenAI's prompt cache; caching applies without it.",
   },
-  { field: 'client_metadata', reason: "Codex's session, turn and window ids: bookkeeping." },
+  {
+    field: 'client_metadata',
+    toResponses: false,
+    reason: "Codex's session, turn and window ids: bookkeeping.",
+  },
 ];
+
+/** The fields of the table marked `toResponses` that the body sets, nested as in the body. */
+function responsesFieldsOf(body: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const { field, toResponses } of RESPONSES_FIELDS_DROPPED) {
+    if (!toResponses) continue;
+    const keys = field.split('.');
+    let value: unknown = body;
+    for (const key of keys)
+      value =
+        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    if (value === undefined || value === null) continue;
+    let target = fields;
+    for (const key of keys.slice(0, -1)) target = (target[key] ??= {}) as Record<string, unknown>;
+    target[keys.at(-1) ?? field] = value;
+  }
+  return fields;
+}
 
 /** Refuses the first field of the table that the body sets to anything but a harmless value. */
 export function refuseFieldsNotHonoured(body: unknown): void {
@@ -208,11 +241,28 @@ const functionCallOutputItem = z.object({
   output: z.union([z.string(), z.array(contentPart)]),
 });
 
-const reasoningItem = z.object({
+const reasoningItem = z.looseObject({
   type: z.literal('reasoning'),
   id: z.string().nullish(),
   encrypted_content: z.string().nullish(),
 });
+
+/**
+ * Output items of OpenAI's hosted tools, sent back as the conversation goes on: carried verbatim
+ * to Responses deployments (an `openai_item` reasoning block), dropped by the others.
+ */
+const HOSTED_CALL_ITEM_TYPES = [
+  'web_search_call',
+  'file_search_call',
+  'code_interpreter_call',
+  'image_generation_call',
+  'tool_search_call',
+  'tool_search_output',
+  'mcp_call',
+  'mcp_list_tools',
+] as const;
+
+const hostedCallItem = z.looseObject({ type: z.enum(HOSTED_CALL_ITEM_TYPES), id: z.string().nullish() });
 
 /** Tools declared in the conversation (Codex's default mode): added to the request's tools. */
 const additionalToolsItem = z.object({
@@ -230,6 +280,7 @@ const INPUT_ITEM_TYPES = [
   'custom_tool_call_output',
   'additional_tools',
   'reasoning',
+  ...HOSTED_CALL_ITEM_TYPES,
 ] as const;
 
 /** The top-level fields of the table: declared, so that their harmless values pass the schema. */
@@ -363,6 +414,12 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
   const effort = effortOf(parsed.reasoning?.effort);
   if (effort !== undefined) request.reasoning = { effort };
   if (parsed.parallel_tool_calls != null) request.parallelToolCalls = parsed.parallel_tool_calls;
+  const fields = responsesFieldsOf(body);
+  if (tools.hosted.length > 0 || Object.keys(fields).length > 0)
+    request.openai = {
+      ...(tools.hosted.length === 0 ? {} : { hostedTools: tools.hosted }),
+      ...(Object.keys(fields).length === 0 ? {} : { fields }),
+    };
 
   const user = parsed.user ?? parsed.safety_identifier ?? undefined;
   return {
@@ -420,6 +477,7 @@ export const RESPONSES_WIRE_FIELDS: Readonly<Record<string, string>> = {
   'content.file': 'input_file',
   'content.file.url': 'input_file.file_data',
   'content.file.mediaType': 'input_file.file_data',
+  'tools.hosted': 'tools',
 };
 
 /**
@@ -432,7 +490,8 @@ export function inResponsesTerms(error: unknown): unknown {
   if (errorClass.field === undefined) return error;
   const param = RESPONSES_WIRE_FIELDS[errorClass.field] ?? errorClass.field;
   return new GatewayRequestError({
-    code: 'unsupported_field',
+    // A hosted tool no deployment of the route can run: refused as the tool it is.
+    code: errorClass.field === 'tools.hosted' ? 'unsupported_tool' : 'unsupported_field',
     message: `${param}: ${errorClass.message}`,
     param,
   });
@@ -459,16 +518,28 @@ function appendItems(messages: Message[], items: unknown[], tools: ToolCollector
       );
     if (type !== undefined && !INPUT_ITEM_TYPES.includes(type as (typeof INPUT_ITEM_TYPES)[number]))
       throw invalidRequest(
-        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, additional_tools or reasoning items.`,
+        `${param}.type: input items of type ${JSON.stringify(type)} are not supported; send message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, additional_tools, reasoning or hosted tool call (${HOSTED_CALL_ITEM_TYPES.join(', ')}) items.`,
         `${param}.type`,
         'unsupported_item',
       );
-    if (type === 'reasoning') {
-      const item = parseBodyPart(reasoningItem, raw, param);
-      // Keel's own (a model's signed thinking) opens the assistant turn it came with; anyone
-      // else's (OpenAI's encrypted content) no upstream here can read, so it is dropped.
-      const reasoning = item.encrypted_content == null ? undefined : decodeReasoning(item.encrypted_content);
-      if (reasoning !== undefined) messages.push({ role: 'assistant', content: '', reasoning });
+    if (type === 'reasoning' || HOSTED_CALL_ITEMS.has(type)) {
+      // Keel's own reasoning item (a model's signed thinking) stands for its blocks; anyone
+      // else's (OpenAI's encrypted content) and a hosted tool's call are carried as they came.
+      const item =
+        type === 'reasoning'
+          ? parseBodyPart(reasoningItem, raw, param)
+          : parseBodyPart(hostedCallItem, raw, param);
+      if (item.type === 'reasoning') {
+        // Without its encrypted content a reasoning item only refers to one OpenAI stored, and
+        // nothing is stored (store: false): it is dropped.
+        if (item.encrypted_content == null) continue;
+        const keels = decodeReasoning(item.encrypted_content);
+        if (keels !== undefined) {
+          appendReasoning(messages, keels);
+          continue;
+        }
+      }
+      appendReasoning(messages, [{ type: 'openai_item', item: withoutNulls(item) }]);
       continue;
     }
     if (type === 'additional_tools') {
@@ -507,6 +578,26 @@ function appendItems(messages: Message[], items: unknown[], tools: ToolCollector
       else messages.push({ role: 'assistant', content });
     }
   }
+}
+
+const HOSTED_CALL_ITEMS: ReadonlySet<unknown> = new Set(HOSTED_CALL_ITEM_TYPES);
+
+/**
+ * Reasoning blocks open the assistant turn they came with: they join the last assistant message
+ * while it has no text and no calls yet (OpenAI's items come one by one), else start one.
+ */
+function appendReasoning(messages: Message[], blocks: ReasoningBlock[]): void {
+  const last = messages.at(-1);
+  if (last?.role === 'assistant' && last.content === '' && last.toolCalls === undefined)
+    last.reasoning = [...(last.reasoning ?? []), ...blocks];
+  else messages.push({ role: 'assistant', content: '', reasoning: blocks });
+}
+
+/** An item as OpenAI would take it back: members sent as null (an SDK's unset fields) left out. */
+function withoutNulls(item: { type: string; id?: string | null | undefined }): OpenAIOutputItem {
+  const { id, ...rest } = item;
+  const kept = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null));
+  return { ...kept, type: item.type, ...(id == null ? {} : { id }) };
 }
 
 /** A tool call item as the upstream's call: the flattened name of a namespaced tool. */
@@ -747,12 +838,57 @@ function responseObject(
   };
 }
 
+/**
+ * An OpenAI item as the caller gets it back: as it came, but a reasoning item's encrypted content
+ * only when `include` asked for it (as OpenAI answers).
+ */
+function openAIItemOf(item: OpenAIOutputItem, includeReasoning: boolean): OutputItem {
+  if (item.type !== 'reasoning' || includeReasoning) return item;
+  const { encrypted_content: _content, ...rest } = item;
+  return rest;
+}
+
+/**
+ * The output items of an answer's reasoning, in order: each OpenAI item as it came, and each run
+ * of Anthropic blocks as one Keel reasoning item (when `include` asked for reasoning).
+ */
+function reasoningItemsOf(
+  blocks: readonly ReasoningBlock[],
+  suffix: string,
+  includeReasoning: boolean,
+): OutputItem[] {
+  const items: OutputItem[] = [];
+  let run: ReasoningBlock[] = [];
+  const flush = () => {
+    if (run.length > 0 && includeReasoning)
+      items.push(
+        reasoningItemOf(
+          items.length === 0 ? `rs_${suffix}` : `rs_${suffix}_${items.length}`,
+          run,
+          'completed',
+        ),
+      );
+    run = [];
+  };
+  for (const block of blocks) {
+    if (block.type !== 'openai_item') run.push(block);
+    else {
+      flush();
+      items.push(openAIItemOf(block.item, includeReasoning));
+    }
+  }
+  flush();
+  return items;
+}
+
 /** A Responses object for a gateway answer; item ids are derived from the response id. */
 export function toResponse(response: ModelResponse, identity: ResponseIdentity): Record<string, unknown> {
   const suffix = identity.id.slice('resp_'.length);
-  const output: OutputItem[] = [];
-  const reasoning = identity.echo.includeReasoning ? (response.message.reasoning ?? []) : [];
-  if (reasoning.length > 0) output.push(reasoningItemOf(`rs_${suffix}`, reasoning, 'completed'));
+  const output: OutputItem[] = reasoningItemsOf(
+    response.message.reasoning ?? [],
+    suffix,
+    identity.echo.includeReasoning,
+  );
   if (response.message.content !== '')
     output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
   const names = identity.echo.toolNames;
@@ -767,6 +903,13 @@ interface StreamedReasoning {
   id: string;
   blocks: ReasoningBlock[];
   open: boolean;
+}
+/** An OpenAI item, sent whole. */
+interface StreamedItem {
+  kind: 'item';
+  outputIndex: number;
+  item: OutputItem;
+  open: false;
 }
 interface StreamedMessage {
   kind: 'message';
@@ -800,22 +943,41 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
   let sequence = 0;
   const event = (type: string, data: Record<string, unknown>): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: sequence++ })}\n\n`;
-  const items: Array<StreamedReasoning | StreamedMessage | StreamedCall> = [];
+  const items: Array<StreamedReasoning | StreamedMessage | StreamedCall | StreamedItem> = [];
   let reasoning: StreamedReasoning | undefined;
   const calls = new Map<number, StreamedCall>();
   let message: StreamedMessage | undefined;
   let messages = 0;
   const names = identity.echo.toolNames;
 
-  const itemOf = (item: StreamedReasoning | StreamedMessage | StreamedCall, status: string): OutputItem =>
+  const itemOf = (
+    item: StreamedReasoning | StreamedMessage | StreamedCall | StreamedItem,
+    status: string,
+  ): OutputItem =>
     item.kind === 'reasoning'
       ? reasoningItemOf(item.id, item.blocks, status)
       : item.kind === 'message'
         ? messageItemOf(item.id, item.text, status)
-        : toolCallItemOf(item.id, item.call, status, names);
+        : item.kind === 'call'
+          ? toolCallItemOf(item.id, item.call, status, names)
+          : item.item;
+
+  /** An OpenAI item, whole: announced and done at once, in its place. */
+  const openAIItem = (item: OpenAIOutputItem): string => {
+    const out = closeReasoning() + closeMessage();
+    const outputIndex = items.length;
+    const sent = openAIItemOf(item, identity.echo.includeReasoning);
+    items.push({ kind: 'item', outputIndex, item: sent, open: false });
+    return (
+      out +
+      event('response.output_item.added', { output_index: outputIndex, item: sent }) +
+      event('response.output_item.done', { output_index: outputIndex, item: sent })
+    );
+  };
 
   /** A reasoning block's pieces, gathered into one reasoning item (sent whole when it closes). */
   const reasoningDelta = (delta: Extract<ModelStreamEvent, { type: 'reasoning-delta' }>): string => {
+    if (delta.kind === 'openai_item') return delta.item === undefined ? '' : openAIItem(delta.item);
     if (!identity.echo.includeReasoning) return '';
     let out = '';
     if (reasoning === undefined) {
@@ -989,7 +1151,9 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
                       text: block.text,
                       signature: block.signature,
                     }
-                  : { type: 'reasoning-delta', index, kind: 'redacted_thinking', data: block.data },
+                  : block.type === 'redacted_thinking'
+                    ? { type: 'reasoning-delta', index, kind: 'redacted_thinking', data: block.data }
+                    : { type: 'reasoning-delta', index, kind: 'openai_item', item: block.item },
               );
           out += closeReasoning();
           if (messages === 0 && response.message.content !== '') out += text(response.message.content);

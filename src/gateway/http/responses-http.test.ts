@@ -401,14 +401,14 @@ describe('POST /v1/responses refuses what it cannot honour, naming the field', (
     ['an unknown item type', { input: [{ type: 'computer_call_output', call_id: 'x' }] }, 'input.0.type'],
     [
       'an item only a stored response has',
-      { input: [{ type: 'web_search_call', id: 'ws_1' }] },
+      { input: [{ type: 'item_reference', id: 'msg_1' }] },
       'input.0.type',
     ],
     ['previous_response_id', { input: 'Hi', previous_response_id: 'resp_123' }, 'previous_response_id'],
     [
-      'a hosted tool',
+      'a hosted tool no deployment of the route can run',
       { input: 'Hi', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] },
-      'tools.0.type',
+      'tools',
     ],
     [
       'a function tool without a name',

@@ -12,10 +12,12 @@
  *   `<namespace>__<name>` (or `<namespace><name>` when the namespace already ends in `_`), and a
  *   call comes back with the child's `name` and its `namespace`. Every upstream name maps back to
  *   exactly one declared tool: two declarations that would meet on one name are a 400.
- * - Hosted tools that only OpenAI's own Responses service runs: `web_search` (and its preview)
- *   and `tool_search` are dropped by {@link RESPONSES_TOOLS_DROPPED} (Codex declares them by
- *   default, and refusing them would leave it unusable); every other hosted tool is a 400 naming
- *   it. No Keel upstream speaks the Responses API, so none could run them.
+ * - Hosted tools, which only OpenAI's own Responses service runs (`web_search`, `tool_search`,
+ *   `file_search`...), are passed as declared to deployments that speak the Responses API
+ *   (`api: 'responses'`). Elsewhere, those of {@link RESPONSES_TOOLS_DROPPED} are dropped (Codex
+ *   declares them by default, and refusing them would leave it unusable on other providers) and
+ *   any other refuses the deployment: the route's Responses deployment serves the request, and
+ *   without one the answer is a 400 naming the tool (`unsupported_tool`).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -42,14 +44,15 @@ export interface ToolDropped {
 }
 
 /**
- * Hosted tools dropped rather than refused: the Codex CLI declares them in its default mode and
- * works without them, the model simply has no web search (or sees deferred tools up front).
+ * Hosted tools dropped rather than refused by deployments that cannot run them: the Codex CLI
+ * declares them in its default mode and works without them, the model simply has no web search
+ * (or sees deferred tools up front). Responses deployments get them as declared.
  */
 export const RESPONSES_TOOLS_DROPPED: readonly ToolDropped[] = [
   {
     type: 'web_search',
     reason:
-      'OpenAI runs web search inside its Responses service; no upstream of this gateway can, so the model gets no web search tool.',
+      'OpenAI runs web search inside its Responses service; other upstreams cannot, so the model gets no web search tool.',
   },
   { type: 'web_search_preview', reason: 'as web_search.' },
   {
@@ -133,10 +136,16 @@ export interface ToolCollector {
   add(tools: readonly unknown[], param: string): void;
   specs: ToolSpec[];
   names: ResponsesToolNames;
+  /** The hosted tools as declared, `optional` for those other deployments drop. */
+  hosted: { tool: Record<string, unknown>; optional: boolean }[];
 }
+
+/** A hosted tool: any tool object with a `type` other than the ones translated above. */
+const hostedTool = z.looseObject({ type: z.string().min(1) });
 
 export function createToolCollector(): ToolCollector {
   const specs: ToolSpec[] = [];
+  const hosted: ToolCollector['hosted'] = [];
   const names = new Map<string, DeclaredTool>();
   const declare = (spec: ToolSpec, declared: DeclaredTool, param: string) => {
     if (names.has(spec.name))
@@ -177,11 +186,12 @@ export function createToolCollector(): ToolCollector {
       const group = parseBodyPart(namespaceTool, raw, param);
       for (const [index, child] of group.tools.entries())
         addOne(child, `${param}.tools.${index}`, group.name);
-    } else if (namespace === undefined && RESPONSES_TOOLS_DROPPED.some((dropped) => dropped.type === type)) {
-      // Dropped by the documented table: nothing reaches the upstream.
+    } else if (namespace === undefined && typeof type === 'string' && type !== 'namespace') {
+      const tool = parseBodyPart(hostedTool, raw, param);
+      hosted.push({ tool, optional: RESPONSES_TOOLS_DROPPED.some((dropped) => dropped.type === type) });
     } else
       throw invalidRequest(
-        `${param}.type: tools of type ${JSON.stringify(type)} are not supported by this gateway${namespace === undefined ? '' : ' inside a namespace'}; send function, custom or namespace tools (web_search and tool_search are dropped, docs/gateway.md).`,
+        `${param}.type: tools of type ${JSON.stringify(type)} are not supported${namespace === undefined ? '' : ' inside a namespace'}; send function, custom or namespace tools, or hosted tools at the top level (docs/gateway.md).`,
         `${param}.type`,
         'unsupported_tool',
       );
@@ -192,6 +202,7 @@ export function createToolCollector(): ToolCollector {
     },
     specs,
     names,
+    hosted,
   };
 }
 

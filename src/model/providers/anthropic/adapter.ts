@@ -398,11 +398,12 @@ function toWireMessages(messages: Message[], systemInPlace = false): WireMessage
         break;
       case 'assistant': {
         // Reasoning first, as it came: the API checks the signatures and the order.
-        const blocks: WireBlock[] = (message.reasoning ?? []).map((block) =>
-          block.type === 'thinking'
-            ? { type: 'thinking', thinking: block.text, signature: block.signature }
-            : { type: 'redacted_thinking', data: block.data },
-        );
+        // OpenAI's reasoning items are readable by OpenAI alone: dropped (docs/gateway.md).
+        const blocks: WireBlock[] = (message.reasoning ?? []).flatMap((block): WireBlock[] => {
+          if (block.type === 'thinking')
+            return [{ type: 'thinking', thinking: block.text, signature: block.signature }];
+          return block.type === 'redacted_thinking' ? [{ type: 'redacted_thinking', data: block.data }] : [];
+        });
         // The API rejects empty text blocks; an assistant turn of tool calls only has none.
         if (message.content !== '') blocks.push({ type: 'text', text: message.content });
         for (const call of message.toolCalls ?? []) {

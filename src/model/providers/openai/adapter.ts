@@ -48,6 +48,9 @@ import {
 /** The official API, used when neither `baseURL` nor `OPENAI_BASE_URL` is set. */
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
+/** How an OpenAI-wire model reaches its server: the options every OpenAI adapter shares. */
+export type OpenAIConnectionOptions = Omit<OpenAICompatibleModelOptions, 'maxTokensField' | 'streamUsage'>;
+
 /** Options of {@link createOpenAICompatibleModel}. */
 export interface OpenAICompatibleModelOptions {
   /** Model id sent to the server and used for pricing, e.g. `gpt-4o-mini`. */
@@ -97,7 +100,7 @@ export function createOpenAICompatibleModel({
   streamUsage = true,
   ...connection
 }: OpenAICompatibleModelOptions): LanguageModel {
-  const { provider, endpoint, http } = connect({ model, ...connection, path: 'chat/completions' });
+  const { provider, endpoint, http } = connectOpenAI({ model, ...connection, path: 'chat/completions' });
 
   const check = (request: ModelRequest) =>
     assertSupported({ request, capabilities: OPENAI_CAPABILITIES, provider, model });
@@ -233,7 +236,7 @@ export function createOpenAIEmbeddingModel({
   model,
   ...connection
 }: OpenAIEmbeddingModelOptions): EmbeddingModel {
-  const { provider, endpoint, http } = connect({ model, ...connection, path: 'embeddings' });
+  const { provider, endpoint, http } = connectOpenAI({ model, ...connection, path: 'embeddings' });
 
   return {
     provider,
@@ -549,11 +552,11 @@ function createStreamAssembly(model: string) {
 // Transport and errors
 
 /**
- * What the chat and embedding models share: the official SDK's defaults, the endpoint `path` below
+ * What the OpenAI models (chat, Responses, embeddings) share: the official SDK's defaults, the endpoint `path` below
  * the base URL, checked (ModelConfigError for an empty model id, an invalid base URL, or the
  * official API without a key), and the transport: bearer auth, OpenAI's error body, `x-request-id`.
  */
-function connect({
+export function connectOpenAI({
   model,
   path,
   env = process.env,
@@ -564,7 +567,11 @@ function connect({
   fetch = globalThis.fetch,
   provider = 'openai',
   clock = systemClock,
-}: Omit<OpenAICompatibleModelOptions, 'maxTokensField' | 'streamUsage'> & { path: string }): {
+  readErrorBody: readBody = readErrorBody,
+}: OpenAIConnectionOptions & {
+  path: string;
+  readErrorBody?: (value: unknown) => ProviderErrorBody | undefined;
+}): {
   provider: string;
   endpoint: URL;
   http: ProviderHttp;
@@ -592,14 +599,14 @@ function connect({
     // Providers echo keys back in 401s, OpenAI masked (`sk-proj-****abcd`).
     echoedKeys: [SK_KEY_PATTERN],
     clock,
-    readErrorBody,
+    readErrorBody: readBody,
     requestIdHeader: 'x-request-id',
   });
   return { provider, endpoint, http };
 }
 
 /** A body of the form `{ error: ... }` (some servers send it with 200, or mid-stream). */
-function readErrorBody(value: unknown): ProviderErrorBody | undefined {
+export function readErrorBody(value: unknown): ProviderErrorBody | undefined {
   const parsed = errorBodySchema.safeParse(value);
   return parsed.success ? { message: describeError(parsed.data.error) } : undefined;
 }
