@@ -118,12 +118,18 @@ export type {
   ReasoningOptions,
   ReasoningEffort,
   UnsupportedField,
+  OpenAIPassthrough,
+  OpenAIOutputItem,
 } from './model/model.js';
 export { contentText } from './model/content-parts.js';
 export {
   createOpenAICompatibleModel,
   type OpenAICompatibleModelOptions,
 } from './model/providers/openai/adapter.js';
+export {
+  createOpenAIResponsesModel,
+  type OpenAIResponsesModelOptions,
+} from './model/providers/openai/responses-adapter.js';
 export {
   createScriptedModel,
   createRuleModel,

@@ -80,12 +80,45 @@ function codeModeStep(body: ChatBody): FakeOpenAIReply {
   return { content: `The word in secret.txt is ${word}; answer.txt has it.` };
 }
 
+/** A Responses request as the `responses` route's upstream receives it. */
+interface ResponsesBody {
+  tools?: { type: string; name?: string }[];
+  input: { type?: string; role?: string; call_id?: string; output?: unknown; encrypted_content?: string }[];
+  include?: string[];
+}
+
+/** The encrypted reasoning the Responses upstream answers with, to be handed back by Codex. */
+const reasoningOf = () => `gAAAAB-opaque-${word}`;
+
 /**
- * The upstream's script: in Codex's default mode, {@link codeModeStep}; otherwise, while no tool
+ * The Responses upstream's script, for Codex in its default mode on the `responses` route: a
+ * reasoning item and a call of the `exec` custom tool (flattened) on `cat secret.txt`; once its
+ * output came back, the final text.
+ */
+function responsesStep(body: ResponsesBody): FakeOpenAIReply {
+  if (body.input.some((item) => item.type === 'function_call_output'))
+    return { content: `The word in secret.txt is ${word}.` };
+  return {
+    reasoning: [{ id: 'rs_codex_1', encryptedContent: reasoningOf() }],
+    toolCalls: [
+      {
+        name: CODE_MODE_TOOL,
+        arguments: {
+          input: "const result = await tools.exec_command({ cmd: 'cat secret.txt' });\ntext(result.output);",
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The upstream's script: on the Responses API, {@link responsesStep}; in Codex's default mode,
+ * {@link codeModeStep}; otherwise, while no tool
  * result has come back, call Codex's command tool on `cat secret.txt` (in the argument shape its
  * schema declares); afterwards, the final text.
  */
 function upstreamHandler(request: FakeOpenAIRequest): FakeOpenAIReply {
+  if (request.path.startsWith('/v1/responses')) return responsesStep(request.body as ResponsesBody);
   const body = request.body as ChatBody;
   if ((body.tools ?? []).some((tool) => tool.function?.name === CODE_MODE_TOOL)) return codeModeStep(body);
   if (body.messages.some((message) => message.role === 'tool')) {
@@ -126,11 +159,13 @@ function runCodex(args: string[], options: { cwd: string; env: Record<string, st
  * (top-level keys first, as TOML requires): update checks, plugin sync, analytics and feedback
  * always; for the classic mode also web search and the features that change its tool set.
  */
-function codexConfig(gatewayUrl: string, mode: 'classic' | 'default'): string {
+function codexConfig(gatewayUrl: string, mode: 'classic' | 'default' | 'responses'): string {
   const classic = mode === 'classic';
   return [
     'model_provider = "keel"', // the recipe
     ...(classic ? ['web_search = "disabled"', 'model_reasoning_summary = "none"'] : []),
+    // The route's model name is no OpenAI model Codex knows: say it reasons, as gpt-5 does.
+    ...(mode === 'responses' ? ['model_supports_reasoning_summaries = true', 'web_search = "live"'] : []),
     'check_for_update_on_startup = false',
     '[model_providers.keel]', // the recipe
     'name = "Keel"',
@@ -267,4 +302,39 @@ describePostgres('the Codex recipe: Codex through a `keel gateway` process', (co
     expect(calls.map((call) => call.sessionId)).toEqual(Array(3).fill(calls[0]?.sessionId));
     expect(canary.outside).toEqual([]);
   }, 150_000);
+
+  it(`Codex ${CODEX_VERSION} on a Responses deployment: web_search passed, OpenAI's reasoning handed back`, async () => {
+    const home = tempDir('keel-codex-home-');
+    const codexHome = tempDir('keel-codex-config-');
+    const work = tempDir('keel-codex-work-');
+    word = `ibis-${randomBytes(4).toString('hex')}`;
+    writeFileSync(join(work, 'secret.txt'), `the word is ${word}\n`);
+    writeFileSync(join(codexHome, 'config.toml'), codexConfig(keel.url, 'responses'));
+    keel.upstream.requests.length = 0;
+
+    const result = await runCodex(
+      ['exec', '--skip-git-repo-check', '--model', 'responses', 'Read secret.txt and tell me the word.'],
+      { cwd: work, env: codexEnv(home, codexHome) },
+    );
+
+    expect(result, result.stderr).toMatchObject({ code: 0 });
+    expect(result.stdout.trim()).toBe(`The word in secret.txt is ${word}.`);
+    const requests = keel.upstream.requests;
+    expect(requests.map((request) => request.path)).toEqual(['/v1/responses', '/v1/responses']);
+    const [first, second] = requests.map((request) => request.body as ResponsesBody);
+    // The hosted tool reached OpenAI's API as Codex declared it, beside the flattened tools.
+    expect(first?.tools?.some((tool) => tool.type === 'web_search')).toBe(true);
+    expect(first?.tools?.some((tool) => tool.name === CODE_MODE_TOOL)).toBe(true);
+    expect(first?.include).toEqual(['reasoning.encrypted_content']);
+    // Codex handed the reasoning item back, and it reached the upstream verbatim, before the call.
+    const types = (second?.input ?? []).map((item) => item.type ?? 'message');
+    const reasoningAt = types.indexOf('reasoning');
+    expect(reasoningAt).toBeGreaterThan(-1);
+    expect(second?.input[reasoningAt]?.encrypted_content).toBe(reasoningOf());
+    expect(types[reasoningAt + 1]).toBe('function_call');
+    // The tool really ran: the file's content reached the upstream as the call's output.
+    const output = second?.input.find((item) => item.type === 'function_call_output');
+    expect(JSON.stringify(output?.output)).toContain(word);
+    expect(canary.outside).toEqual([]);
+  }, 120_000);
 });

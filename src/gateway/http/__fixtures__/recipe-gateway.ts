@@ -1,6 +1,7 @@
 /**
  * A whole gateway for the client-recipe tests (docs/gateway.md): an OpenAI-wire fake behind
- * routes `fast` and `gpt-*` and an Anthropic-wire fake behind route `claude`, and a Keel API key
+ * routes `fast` and `gpt-*` (chat completions) and `responses` (the Responses API), an
+ * Anthropic-wire fake behind route `claude`, and a Keel API key
  * with the gateway scope. Two ways to run it over the same config:
  *
  * - {@link startRecipeGateway}: in this process (createGatewayHandler over PGlite), for the SDK
@@ -83,6 +84,15 @@ function recipeConfig({ upstream, claudeUpstream }: RecipeUpstreams): GatewayCon
         baseURL: upstream.url,
       },
       {
+        // The same fake, through OpenAI's Responses API: reasoning items and hosted tools carried.
+        name: 'fake-openai-responses',
+        provider: 'openai',
+        model: 'gpt-5-mini',
+        api: 'responses',
+        apiKeyEnv: 'FAKE_OPENAI_KEY',
+        baseURL: upstream.url,
+      },
+      {
         name: 'fake-claude',
         provider: 'anthropic',
         model: 'claude-sonnet-4-5',
@@ -95,6 +105,7 @@ function recipeConfig({ upstream, claudeUpstream }: RecipeUpstreams): GatewayCon
       // The Codex CLI's own model names (its default mode runs its default model).
       { name: 'gpt-*', deployments: ['fake-openai'] },
       { name: 'claude', deployments: ['fake-claude'] },
+      { name: 'responses', deployments: ['fake-openai-responses'] },
     ],
     retry: { attemptsPerDeployment: 1 },
   };

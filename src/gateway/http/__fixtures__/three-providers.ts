@@ -1,7 +1,9 @@
 /**
  * A gateway in front of the three provider fakes (OpenAI, Anthropic, Gemini), over HTTP, for the
  * pass-through tests of every endpoint: routes `gpt`, `claude`, `gemini`, and `gemini-then-claude`
- * (Gemini first, falling back to Claude: what Gemini cannot honour goes to Claude).
+ * (Gemini first, falling back to Claude: what Gemini cannot honour goes to Claude). The OpenAI fake
+ * also serves `gpt-responses`, through OpenAI's Responses API, and `claude-then-responses` falls
+ * back to it.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +11,7 @@ import { openStore } from '../../../journal/open-store.js';
 import { createAnthropicModel } from '../../../model/providers/anthropic/adapter.js';
 import { createGeminiModel } from '../../../model/providers/gemini/adapter.js';
 import { createOpenAICompatibleModel } from '../../../model/providers/openai/adapter.js';
+import { createOpenAIResponsesModel } from '../../../model/providers/openai/responses-adapter.js';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../../testing/fake-anthropic-server.js';
 import { createFakeGeminiServer, type FakeGeminiServer } from '../../../testing/fake-gemini-server.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../../testing/fake-openai-server.js';
@@ -52,6 +55,17 @@ export async function startThreeProviderGateway(): Promise<ThreeProviderGateway>
         }),
       },
       {
+        name: 'up-openai-responses',
+        provider: 'openai',
+        model: 'gpt-5-mini',
+        languageModel: createOpenAIResponsesModel({
+          model: 'gpt-5-mini',
+          apiKey: 'sk-up',
+          baseURL: openaiUpstream.url,
+          env: {},
+        }),
+      },
+      {
         name: 'up-claude',
         provider: 'anthropic',
         model: 'claude-sonnet-4-5',
@@ -79,6 +93,8 @@ export async function startThreeProviderGateway(): Promise<ThreeProviderGateway>
       { name: 'claude', deployments: ['up-claude'] },
       { name: 'gemini', deployments: ['up-gemini'] },
       { name: 'gemini-then-claude', deployments: ['up-gemini'], fallbacks: ['claude'] },
+      { name: 'gpt-responses', deployments: ['up-openai-responses'] },
+      { name: 'claude-then-responses', deployments: ['up-claude'], fallbacks: ['gpt-responses'] },
     ],
     retry: { attemptsPerDeployment: 1 },
   } as unknown as GatewayConfigInput;
