@@ -1,36 +1,38 @@
 /**
- * A local HTTP server that speaks OpenAI's chat-completions wire format, for tests of anything
- * that calls an OpenAI-compatible endpoint (Keel's adapter, the official `openai` client, the
- * gateway). Each request gets the next scripted reply: a completion (plain or streamed, exactly as
- * OpenAI streams it: the usage chunk only when the request asks `stream_options.include_usage`),
- * a completion with hostile usage (none at all, negative or absurd counts), or a fault (an error status with `retry-after`, malformed JSON, a stream cut
- * before `[DONE]`, a hang, a connection reset). `POST /v1/embeddings` answers with deterministic
- * vectors (or a scripted fault). Every request is recorded for assertions.
+ * A local HTTP server that speaks OpenAI's chat-completions and Responses wire formats, for tests
+ * of anything that calls an OpenAI-compatible endpoint (Keel's adapters, the official `openai`
+ * client, the gateway, the Codex CLI). Each request to `POST /v1/chat/completions` or
+ * `POST /v1/responses` gets the next scripted reply, encoded for the endpoint it came to: a
+ * completion (plain or streamed, exactly as OpenAI streams it: on chat, the usage chunk only when
+ * the request asks `stream_options.include_usage`; on Responses, the events of
+ * fake-openai-responses.ts), a completion with hostile usage (none at all, negative or absurd
+ * counts), or a fault (an error status with `retry-after`, malformed JSON, a stream cut before its
+ * end, a provider error mid-stream, a hang, a connection reset). `POST /v1/embeddings` answers
+ * with deterministic vectors (or a scripted fault). Every request is recorded for assertions.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPlainObject } from '../model/json.js';
-import type {
-  ChatChunkDelta,
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatUsage,
-  EmbeddingsResponse,
-  OpenAIErrorBody,
-} from '../model/providers/openai/wire.js';
+import type { EmbeddingsResponse, OpenAIErrorBody } from '../model/providers/openai/wire.js';
 import {
   createReplyScript,
   resetConnection,
   sendEventStream,
   sendJson,
   sendRaw,
-  splitByCodePoints,
   startFakeServer,
   type FakeExchange,
   type FakeRawReply,
   type FakeRecordedRequest,
   type FakeStreamEnding,
 } from './fake-server-kit.js';
+import { chatStream, checkMessages, completionBody } from './fake-openai-chat.js';
+import {
+  checkResponsesInput,
+  failedResponseBody,
+  responseBody,
+  responsesStream,
+} from './fake-openai-responses.js';
 
 export type { FakeRawReply } from './fake-server-kit.js';
 
@@ -55,15 +57,46 @@ export interface FakeUsage {
   reasoningTokens?: number;
 }
 
-/** A successful answer, sent as JSON or as an event stream depending on the request's `stream`. */
+/**
+ * A reasoning output item of a Responses answer. Its `encrypted_content` is sent only when the
+ * request's `include` has `reasoning.encrypted_content`, and its summary only when the request
+ * asks one (`reasoning.summary`), as OpenAI does.
+ */
+export interface FakeReasoningItem {
+  /** Default: `rs_fake_<request>_<position>`. */
+  id?: string;
+  encryptedContent: string;
+  /** Summary texts, one `summary_text` part each. */
+  summary?: string[];
+}
+
+/**
+ * A successful answer, sent as JSON or as an event stream depending on the request's `stream`,
+ * in the format of the endpoint the request came to (chat completions or Responses). On
+ * Responses, the output items come in this order: `reasoning`, `outputItems`, a `message` with the
+ * content and refusal, one `function_call` per tool call.
+ */
 export interface FakeCompletionReply {
   kind?: 'completion';
   content?: string | null;
   toolCalls?: FakeToolCall[];
-  /** A structured-outputs refusal, sent in `refusal` instead of `content`. */
+  /** A structured-outputs refusal, sent in `refusal` instead of `content` (a `refusal` part on Responses). */
   refusal?: string;
-  /** Default: `tool_calls` when there are tool calls, else `stop`. */
+  /**
+   * Default: `tool_calls` when there are tool calls, else `stop`. On Responses, `length` makes the
+   * response `incomplete` with reason `max_output_tokens`, `content_filter` with reason
+   * `content_filter`.
+   */
   finishReason?: string;
+  /** Responses only (ignored on chat completions): reasoning items, first in the output. */
+  reasoning?: FakeReasoningItem[];
+  /**
+   * Responses only (ignored on chat completions): output items of hosted tools sent as given, e.g.
+   * `{ type: 'web_search_call', id: 'ws_1', status: 'completed', action: { type: 'search', query: 'x' } }`,
+   * after the reasoning and before the message. Streamed as added (with status `in_progress`),
+   * the tool's progress events for web, file search, code interpreter and image items, and done.
+   */
+  outputItems?: Record<string, unknown>[];
   /**
    * The counts to report, or `'omit'`: no usage at all, neither a `usage` field in a JSON answer
    * nor a usage chunk on a stream, even when the request asked for one (as many
@@ -72,7 +105,7 @@ export interface FakeCompletionReply {
   usage?: FakeUsage | 'omit';
   /** The model named in the answer. Default: the requested model. */
   model?: string;
-  /** Characters per streamed content delta or arguments fragment. Default 4. */
+  /** Characters per streamed content delta, arguments or summary fragment. Default 4. */
   chunkSize?: number;
   /** Stream the fragments of parallel tool calls round-robin instead of one call after the other. */
   interleaveToolCalls?: boolean;
@@ -106,8 +139,9 @@ export interface FakeMalformedReply {
 }
 
 /**
- * A stream that ends cleanly at the HTTP level but before `[DONE]`: after `afterChunks` chunks,
- * by default just before the finish-reason chunk. On a non-streaming request, half the body.
+ * A stream that ends cleanly at the HTTP level but before its end: after `afterChunks` chunks
+ * (events on Responses), by default just before the finish-reason chunk (`response.completed` on
+ * Responses), so no terminal event comes. On a non-streaming request, half the body.
  */
 export interface FakeTruncatedReply {
   kind: 'truncated';
@@ -115,18 +149,35 @@ export interface FakeTruncatedReply {
   afterChunks?: number;
 }
 
-/** Never answers (default), or stops sending after `afterChunks` streamed chunks. Ends when the client leaves or the server closes. */
+/** Never answers (default), or stops sending after `afterChunks` streamed chunks (events on Responses). Ends when the client leaves or the server closes. */
 export interface FakeHangReply {
   kind: 'hang';
   reply?: FakeCompletionReply;
   afterChunks?: number;
 }
 
-/** Destroys the connection before answering (default), or after `afterChunks` streamed chunks. */
+/** Destroys the connection before answering (default), or after `afterChunks` streamed chunks (events on Responses). */
 export interface FakeResetReply {
   kind: 'reset';
   reply?: FakeCompletionReply;
   afterChunks?: number;
+}
+
+/**
+ * A provider error once the answer began, as OpenAI reports one mid-stream. On a stream, after
+ * `afterChunks` chunks (events on Responses; by default just before the terminal one), a
+ * `response.failed` event on Responses
+ * (its response `status: 'failed'` with `error: { code, message }` and the items done so far) or
+ * a `data: {"error": ...}` chunk on chat completions, then the stream ends. On a non-streaming
+ * request, a 200 Response with status `failed` on Responses, a 500 on chat completions.
+ */
+export interface FakeFailedReply {
+  kind: 'failed';
+  reply?: FakeCompletionReply;
+  afterChunks?: number;
+  /** Default `server_error`. */
+  code?: string;
+  message?: string;
 }
 
 /** One scripted answer. */
@@ -135,6 +186,7 @@ export type FakeOpenAIReply =
   | FakeErrorReply
   | FakeMalformedReply
   | FakeTruncatedReply
+  | FakeFailedReply
   | FakeHangReply
   | FakeResetReply
   | FakeRawReply;
@@ -145,16 +197,19 @@ export type FakeEmbeddingFault = FakeErrorReply | FakeMalformedReply | FakeHangR
 /** Length of a fake embedding when the request names no `dimensions`. */
 export const FAKE_EMBEDDING_DIMENSIONS = 8;
 
-/** A request as received (e.g. on `/v1/chat/completions`). `outcome` is updated while the answer is sent. */
+/**
+ * A request as received; `path` tells the endpoint (`/v1/chat/completions`, `/v1/responses`,
+ * `/v1/embeddings`). `outcome` is updated while the answer is sent.
+ */
 export type FakeOpenAIRequest = FakeRecordedRequest;
 
 /** Options of {@link createFakeOpenAIServer}. */
 export interface FakeOpenAIServerOptions {
-  /** Replies used in order, one per chat-completions request, before `handler`. */
+  /** Replies used in order, one per chat-completions or Responses request, before `handler`. */
   script?: FakeOpenAIReply[];
   /** Answers requests once the script is used up. Without it, an unscripted request gets a 500. */
   handler?: (request: FakeOpenAIRequest) => FakeOpenAIReply | Promise<FakeOpenAIReply>;
-  /** Epoch milliseconds for the `created` field. */
+  /** Epoch milliseconds for the `created` (`created_at` on Responses) field. */
   now?: () => number;
 }
 
@@ -194,7 +249,15 @@ export async function createFakeOpenAIServer(
       // A hang answers nothing.
       return;
     }
-    if (record.method !== 'POST' || pathname !== '/v1/chat/completions') {
+    const endpoint =
+      record.method !== 'POST'
+        ? undefined
+        : pathname === '/v1/chat/completions'
+          ? 'chat'
+          : pathname === '/v1/responses'
+            ? 'responses'
+            : undefined;
+    if (endpoint === undefined) {
       sendError(outgoing, {
         kind: 'error',
         status: 404,
@@ -204,8 +267,8 @@ export async function createFakeOpenAIServer(
       return;
     }
     // As the real API, before consuming a reply.
-    const completionBody = isPlainObject(record.body) ? record.body : {};
-    if (completionBody.parallel_tool_calls !== undefined && !Array.isArray(completionBody.tools)) {
+    const body = isPlainObject(record.body) ? record.body : {};
+    if (endpoint === 'chat' && body.parallel_tool_calls !== undefined && !Array.isArray(body.tools)) {
       sendError(outgoing, {
         kind: 'error',
         status: 400,
@@ -214,20 +277,15 @@ export async function createFakeOpenAIServer(
       });
       return;
     }
-    const messagesError = checkMessages(completionBody.messages);
-    if (messagesError !== undefined) {
-      sendError(outgoing, { kind: 'error', status: 400, type: 'invalid_request_error', ...messagesError });
+    const inputError = endpoint === 'chat' ? checkMessages(body.messages) : checkResponsesInput(body);
+    if (inputError !== undefined) {
+      sendError(outgoing, { kind: 'error', status: 400, type: 'invalid_request_error', ...inputError });
       return;
     }
     // Numbered before awaiting a handler, so concurrent requests keep their own ids.
     const number = ++completionCount;
     const reply = await replies.next(record);
-    const context: ReplyContext = {
-      record,
-      number,
-      body: isPlainObject(record.body) ? record.body : {},
-      created: Math.floor(now() / 1000),
-    };
+    const context: ReplyContext = { record, endpoint, number, body, created: Math.floor(now() / 1000) };
     await sendReply(incoming, outgoing, reply, context);
   }
 
@@ -247,64 +305,38 @@ export async function createFakeOpenAIServer(
   };
 }
 
-/** Content part types each role takes, as the real API checks them. */
-const PART_TYPES: Record<string, readonly string[]> = {
-  system: ['text'],
-  developer: ['text'],
-  user: ['text', 'image_url', 'input_audio', 'file'],
-  assistant: ['text', 'refusal'],
-  tool: ['text'],
-};
-
 /**
- * The real API's checks of `messages`: known roles, each role's content part types (a tool
- * message takes text alone: images go in a user message), tool messages answering the tool calls
- * of the assistant message before them, and every such call answered before the next message.
+ * A scripted completion with its details settled, as the encoders of each endpoint
+ * (fake-openai-chat.ts, fake-openai-responses.ts) take it.
  */
-function checkMessages(messages: unknown): { message: string; param: string } | undefined {
-  // A bare body (tests of the fake's own faults) has nothing to check.
-  if (!Array.isArray(messages)) return undefined;
-  let unanswered: string[] = [];
-  for (const [index, message] of (messages as unknown[]).entries()) {
-    if (!isPlainObject(message)) return { message: 'Invalid type for message.', param: `messages[${index}]` };
-    const role = typeof message.role === 'string' ? message.role : '';
-    const types = PART_TYPES[role];
-    if (types === undefined)
-      return {
-        message: `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
-        param: `messages[${index}].role`,
-      };
-    if (Array.isArray(message.content))
-      for (const [position, part] of (message.content as unknown[]).entries()) {
-        const type = isPlainObject(part) && typeof part.type === 'string' ? part.type : '';
-        if (!types.includes(type))
-          return {
-            message: `Invalid value: '${type}'. Supported values are: ${types.map((name) => `'${name}'`).join(', ')}.`,
-            param: `messages[${index}].content[${position}].type`,
-          };
-      }
-    if (role === 'tool') {
-      const id = message.tool_call_id;
-      if (typeof id !== 'string' || !unanswered.includes(id))
-        return {
-          message:
-            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
-          param: `messages[${index}].role`,
-        };
-      unanswered = unanswered.filter((pending) => pending !== id);
-      continue;
-    }
-    if (unanswered.length > 0)
-      return {
-        message: `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${unanswered.join(', ')}`,
-        param: 'messages',
-      };
-    if (role === 'assistant' && Array.isArray(message.tool_calls))
-      unanswered = (message.tool_calls as unknown[]).map((call) =>
-        isPlainObject(call) && typeof call.id === 'string' ? call.id : '',
-      );
-  }
-  return undefined;
+export interface FakeAnswer {
+  reply: FakeCompletionReply;
+  /** With ids and arguments text settled. */
+  toolCalls: { id: string; name: string; arguments: string }[];
+  /** Chat's finish reason, defaulted. */
+  finishReason: string;
+  /** 1-based number of the request, for ids. */
+  number: number;
+  body: Record<string, unknown>;
+  /** Epoch seconds. */
+  created: number;
+}
+
+/** A provider error reported once the answer began. */
+export interface FakeFailure {
+  code: string;
+  message: string;
+}
+
+/** A streamed answer's frames in an endpoint's format. */
+export interface FakeStreamPlan {
+  frames: string[];
+  /** Index of the frame that ends the answer (the finish-reason chunk, `response.completed`). */
+  terminal: number;
+  /** Written after a complete stream only: chat's `[DONE]`; a Responses stream has none. */
+  trailer?: string;
+  /** The frame of a provider error after the first `sent` frames. */
+  failure(sent: number, failure: FakeFailure): string;
 }
 
 const unscripted: FakeErrorReply = {
@@ -316,7 +348,9 @@ const unscripted: FakeErrorReply = {
 
 interface ReplyContext {
   record: FakeOpenAIRequest;
-  /** 1-based number of this chat-completions request, for ids. */
+  /** The format to answer in. */
+  endpoint: 'chat' | 'responses';
+  /** 1-based number of this chat-completions or Responses request, for ids. */
   number: number;
   body: Record<string, unknown>;
   created: number;
@@ -329,11 +363,12 @@ async function sendReply(
   context: ReplyContext,
 ): Promise<void> {
   const streaming = context.body.stream === true;
+  const responses = context.endpoint === 'responses';
   switch (reply.kind) {
     case undefined:
     case 'completion':
       if (streaming) await sendStream(outgoing, reply, context, {});
-      else sendJson(outgoing, 200, completionBody(reply, context), requestIdHeaders(context, reply.headers));
+      else sendJson(outgoing, 200, answerBody(reply, context), requestIdHeaders(context, reply.headers));
       return;
     case 'error':
       sendError(outgoing, reply, requestIdHeaders(context));
@@ -341,24 +376,58 @@ async function sendReply(
     case 'malformed-json':
       if (streaming) {
         outgoing.writeHead(200, streamHeaders(context));
-        outgoing.end(`data: ${reply.body ?? '{"id":"chatcmpl-broken","choices":[{"delta":{"content":'}\n\n`);
+        outgoing.end(
+          reply.body === undefined
+            ? responses
+              ? 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":\n\n'
+              : 'data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":\n\n'
+            : `data: ${reply.body}\n\n`,
+        );
       } else {
         outgoing.writeHead(200, { 'content-type': 'application/json', ...requestIdHeaders(context) });
-        outgoing.end(reply.body ?? '{"id":"chatcmpl-broken","choices":[{"message":');
+        outgoing.end(
+          reply.body ??
+            (responses
+              ? '{"id":"resp_broken","output":[{"type":'
+              : '{"id":"chatcmpl-broken","choices":[{"message":'),
+        );
       }
       return;
     case 'truncated': {
       const completion = reply.reply ?? { content: 'This answer is cut off' };
       if (streaming) {
-        const chunks = streamChunks(completion, context);
-        // By default, cut right before the finish-reason chunk: no terminal event at all.
-        const cut = reply.afterChunks ?? chunks.findIndex((chunk) => chunk.finishing);
+        // By default, cut right before the terminal chunk or event.
+        const cut = reply.afterChunks ?? streamPlan(completion, context).terminal;
         await sendStream(outgoing, completion, context, { stopAfter: cut, ending: 'end' });
       } else {
-        const body = JSON.stringify(completionBody(completion, context));
+        const body = JSON.stringify(answerBody(completion, context));
         outgoing.writeHead(200, { 'content-type': 'application/json', ...requestIdHeaders(context) });
         outgoing.end(body.slice(0, Math.floor(body.length / 2)));
       }
+      return;
+    }
+    case 'failed': {
+      const completion = reply.reply ?? { content: 'This answer fails' };
+      const failure = {
+        code: reply.code ?? 'server_error',
+        message: reply.message ?? 'The server had an error while processing your request.',
+      };
+      if (streaming) {
+        const cut = reply.afterChunks ?? streamPlan(completion, context).terminal;
+        await sendStream(outgoing, completion, context, { stopAfter: cut, ending: 'end', failure });
+      } else if (responses)
+        sendJson(
+          outgoing,
+          200,
+          failedResponseBody(answerOf(completion, context), failure),
+          requestIdHeaders(context),
+        );
+      else
+        sendError(
+          outgoing,
+          { kind: 'error', status: 500, type: 'server_error', ...failure },
+          requestIdHeaders(context),
+        );
       return;
     }
     case 'hang':
@@ -381,124 +450,45 @@ async function sendReply(
   }
 }
 
-interface StreamChunk {
-  data: ChatCompletionChunk;
-  /** The chunk that carries the finish reason. */
-  finishing: boolean;
+function streamPlan(reply: FakeCompletionReply, context: ReplyContext): FakeStreamPlan {
+  const answer = answerOf(reply, context);
+  return context.endpoint === 'responses' ? responsesStream(answer) : chatStream(answer);
 }
 
 async function sendStream(
   outgoing: ServerResponse,
   reply: FakeCompletionReply,
   context: ReplyContext,
-  { stopAfter, ending = 'end' }: { stopAfter?: number; ending?: FakeStreamEnding },
+  {
+    stopAfter,
+    ending = 'end',
+    failure,
+  }: { stopAfter?: number; ending?: FakeStreamEnding; failure?: FakeFailure },
 ): Promise<void> {
-  const chunks = streamChunks(reply, context);
+  const plan = streamPlan(reply, context);
+  // A negative stopAfter sends nothing, as "stop after that many chunks" reads.
+  const frames = plan.frames.slice(0, Math.max(0, stopAfter ?? plan.frames.length));
   await sendEventStream(outgoing, {
     record: context.record,
     headers: streamHeaders(context, reply.headers),
-    // A negative stopAfter sends nothing, as "stop after that many chunks" reads.
-    frames: chunks
-      .slice(0, Math.max(0, stopAfter ?? chunks.length))
-      .map((chunk) => `data: ${JSON.stringify(chunk.data)}\n\n`),
+    frames: failure === undefined ? frames : [...frames, plan.failure(frames.length, failure)],
     delayMs: reply.delayMs,
     ending,
     // Only a complete stream gets the terminator; a cut one must look cut.
-    trailer: stopAfter === undefined ? 'data: [DONE]\n\n' : undefined,
+    trailer: stopAfter === undefined ? plan.trailer : undefined,
   });
 }
 
-/** The chunks of a streamed answer, in OpenAI's order. */
-function streamChunks(reply: FakeCompletionReply, context: ReplyContext): StreamChunk[] {
-  const includeUsage =
-    reply.usage !== 'omit' &&
-    isPlainObject(context.body.stream_options) &&
-    context.body.stream_options.include_usage === true;
-  const model = reply.model ?? requestedModel(context);
-  const size = Math.max(1, reply.chunkSize ?? 4);
-  const chunk = (delta: ChatChunkDelta, finishReason: string | null = null): StreamChunk => ({
-    data: {
-      id: `chatcmpl-fake-${context.number}`,
-      object: 'chat.completion.chunk',
-      created: context.created,
-      model,
-      service_tier: 'default',
-      system_fingerprint: 'fp_fake',
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-      ...(includeUsage ? { usage: null } : {}),
-    },
-    finishing: finishReason !== null,
-  });
-  const content = reply.content ?? '';
-  const toolCalls = normalizeToolCalls(reply, context);
-  const chunks: StreamChunk[] = [
-    chunk({ role: 'assistant', content: content === '' ? null : '', refusal: null }),
-  ];
-  for (const piece of splitByCodePoints(content, size)) chunks.push(chunk({ content: piece }));
-  for (const piece of splitByCodePoints(reply.refusal ?? '', size)) chunks.push(chunk({ refusal: piece }));
-
-  const callChunks = toolCalls.map((call, index) => [
-    chunk({
-      tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
-    }),
-    ...splitByCodePoints(call.arguments, size).map((piece) =>
-      chunk({ tool_calls: [{ index, function: { arguments: piece } }] }),
-    ),
-  ]);
-  if (reply.interleaveToolCalls) {
-    const longest = Math.max(0, ...callChunks.map((list) => list.length));
-    for (let step = 0; step < longest; step++) {
-      for (const list of callChunks) {
-        const next = list[step];
-        if (next !== undefined) chunks.push(next);
-      }
-    }
-  } else chunks.push(...callChunks.flat());
-
-  chunks.push(chunk({}, finishReasonOf(reply, toolCalls)));
-  if (includeUsage) {
-    const { choices: _choices, ...envelope } = chunk({}).data;
-    chunks.push({
-      data: { ...envelope, choices: [], usage: usageBody(reply, context, toolCalls) },
-      finishing: false,
-    });
-  }
-  return chunks;
+/** The JSON answer in the endpoint's format. */
+function answerBody(reply: FakeCompletionReply, context: ReplyContext): unknown {
+  const answer = answerOf(reply, context);
+  return context.endpoint === 'responses' ? responseBody(answer) : completionBody(answer);
 }
 
-function completionBody(reply: FakeCompletionReply, context: ReplyContext): ChatCompletion {
+function answerOf(reply: FakeCompletionReply, context: ReplyContext): FakeAnswer {
   const toolCalls = normalizeToolCalls(reply, context);
-  return {
-    id: `chatcmpl-fake-${context.number}`,
-    object: 'chat.completion',
-    created: context.created,
-    model: reply.model ?? requestedModel(context),
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: reply.content ?? null,
-          refusal: reply.refusal ?? null,
-          annotations: [],
-          ...(toolCalls.length === 0
-            ? {}
-            : {
-                tool_calls: toolCalls.map((call) => ({
-                  id: call.id,
-                  type: 'function',
-                  function: { name: call.name, arguments: call.arguments },
-                })),
-              }),
-        },
-        logprobs: null,
-        finish_reason: finishReasonOf(reply, toolCalls),
-      },
-    ],
-    ...(reply.usage === 'omit' ? {} : { usage: usageBody(reply, context, toolCalls) }),
-    service_tier: 'default',
-    system_fingerprint: 'fp_fake',
-  };
+  const { number, body, created } = context;
+  return { reply, toolCalls, finishReason: finishReasonOf(reply, toolCalls), number, body, created };
 }
 
 function normalizeToolCalls(
@@ -514,33 +504,6 @@ function normalizeToolCalls(
 
 function finishReasonOf(reply: FakeCompletionReply, toolCalls: unknown[]): string {
   return reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
-}
-
-function usageBody(
-  reply: FakeCompletionReply,
-  context: ReplyContext,
-  toolCalls: { name: string; arguments: string }[],
-): ChatUsage {
-  const usage = reply.usage === 'omit' ? undefined : reply.usage;
-  const outputText =
-    (reply.content ?? '') +
-    (reply.refusal ?? '') +
-    toolCalls.map((call) => call.name + call.arguments).join('');
-  const promptTokens =
-    usage?.promptTokens ?? Math.ceil(JSON.stringify(context.body.messages ?? []).length / 4);
-  const completionTokens = usage?.completionTokens ?? Math.ceil(outputText.length / 4);
-  return {
-    prompt_tokens: promptTokens,
-    completion_tokens: completionTokens,
-    total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: usage?.cachedTokens ?? 0, audio_tokens: 0 },
-    completion_tokens_details: {
-      reasoning_tokens: usage?.reasoningTokens ?? 0,
-      audio_tokens: 0,
-      accepted_prediction_tokens: 0,
-      rejected_prediction_tokens: 0,
-    },
-  };
 }
 
 /**
@@ -638,8 +601,4 @@ function streamHeaders(context: ReplyContext, extra: Record<string, string> = {}
 
 function requestIdHeaders(context: ReplyContext, extra: Record<string, string> = {}): Record<string, string> {
   return { 'x-request-id': `req_fake_${context.number}`, ...extra };
-}
-
-function requestedModel(context: ReplyContext): string {
-  return typeof context.body.model === 'string' ? context.body.model : 'gpt-4o-mini';
 }

@@ -14,6 +14,8 @@ export {
   type FakeOpenAIServerOptions,
   type FakeOpenAIReply,
   type FakeOpenAIRequest,
+  type FakeReasoningItem,
+  type FakeFailedReply,
 } from './fake-openai-server.js';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { createFakeClock, type FakeClock } from './fake-clock.js';
