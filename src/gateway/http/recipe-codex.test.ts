@@ -82,7 +82,7 @@ function codeModeStep(body: ChatBody): FakeOpenAIReply {
 
 /** A Responses request as the `responses` route's upstream receives it. */
 interface ResponsesBody {
-  tools?: { type: string; name?: string }[];
+  tools?: { type: string; name?: string; parameters?: { properties?: Record<string, { type?: string }> } }[];
   input: { type?: string; role?: string; call_id?: string; output?: unknown; encrypted_content?: string }[];
   include?: string[];
 }
@@ -91,23 +91,28 @@ interface ResponsesBody {
 const reasoningOf = () => `gAAAAB-opaque-${word}`;
 
 /**
- * The Responses upstream's script, for Codex in its default mode on the `responses` route: a
- * reasoning item and a call of the `exec` custom tool (flattened) on `cat secret.txt`; once its
- * output came back, the final text.
+ * The Responses upstream's script, for Codex on the `responses` route: a reasoning item and a
+ * call of Codex's command tool (whichever the request offers: its `exec` custom tool, flattened,
+ * or a command function) on `cat secret.txt`; once its output came back, the final text.
  */
 function responsesStep(body: ResponsesBody): FakeOpenAIReply {
   if (body.input.some((item) => item.type === 'function_call_output'))
     return { content: `The word in secret.txt is ${word}.` };
+  const tools = body.tools ?? [];
+  const tool =
+    tools.find((candidate) => candidate.name === CODE_MODE_TOOL) ??
+    tools.find((candidate) => COMMAND_TOOLS.includes(candidate.name ?? ''));
+  if (tool?.name === undefined)
+    return { content: `no command tool offered: ${tools.map((t) => t.name ?? t.type).join(', ')}` };
+  const properties = tool.parameters?.properties ?? {};
+  const key = 'cmd' in properties ? 'cmd' : 'command';
+  const args =
+    tool.name === CODE_MODE_TOOL
+      ? { input: "const result = await tools.exec_command({ cmd: 'cat secret.txt' });\ntext(result.output);" }
+      : { [key]: properties[key]?.type === 'array' ? ['cat', 'secret.txt'] : 'cat secret.txt' };
   return {
     reasoning: [{ id: 'rs_codex_1', encryptedContent: reasoningOf() }],
-    toolCalls: [
-      {
-        name: CODE_MODE_TOOL,
-        arguments: {
-          input: "const result = await tools.exec_command({ cmd: 'cat secret.txt' });\ntext(result.output);",
-        },
-      },
-    ],
+    toolCalls: [{ name: tool.name, arguments: args }],
   };
 }
 
@@ -324,7 +329,6 @@ describePostgres('the Codex recipe: Codex through a `keel gateway` process', (co
     const [first, second] = requests.map((request) => request.body as ResponsesBody);
     // The hosted tool reached OpenAI's API as Codex declared it, beside the flattened tools.
     expect(first?.tools?.some((tool) => tool.type === 'web_search')).toBe(true);
-    expect(first?.tools?.some((tool) => tool.name === CODE_MODE_TOOL)).toBe(true);
     expect(first?.include).toEqual(['reasoning.encrypted_content']);
     // Codex handed the reasoning item back, and it reached the upstream verbatim, before the call.
     const types = (second?.input ?? []).map((item) => item.type ?? 'message');

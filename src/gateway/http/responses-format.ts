@@ -945,6 +945,8 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: sequence++ })}\n\n`;
   const items: Array<StreamedReasoning | StreamedMessage | StreamedCall | StreamedItem> = [];
   let reasoning: StreamedReasoning | undefined;
+  /** Whether any reasoning event came, so a `finish` does not hand the reasoning over again. */
+  let reasoningStreamed = false;
   const calls = new Map<number, StreamedCall>();
   let message: StreamedMessage | undefined;
   let messages = 0;
@@ -977,6 +979,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
 
   /** A reasoning block's pieces, gathered into one reasoning item (sent whole when it closes). */
   const reasoningDelta = (delta: Extract<ModelStreamEvent, { type: 'reasoning-delta' }>): string => {
+    reasoningStreamed = true;
     if (delta.kind === 'openai_item') return delta.item === undefined ? '' : openAIItem(delta.item);
     if (!identity.echo.includeReasoning) return '';
     let out = '';
@@ -1140,7 +1143,7 @@ export function createResponsesEventEncoder(identity: ResponseIdentity): StreamE
           const { response } = modelEvent;
           let out = '';
           // An answer that streamed no reasoning (a cached one) still hands it over, first.
-          if (reasoning === undefined && identity.echo.includeReasoning)
+          if (!reasoningStreamed)
             for (const [index, block] of (response.message.reasoning ?? []).entries())
               out += reasoningDelta(
                 block.type === 'thinking'

@@ -128,9 +128,15 @@ export function createOpenAIResponsesModel({
  * which carries no `error` field).
  */
 function readResponsesErrorBody(value: unknown): ProviderErrorBody | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if ((value as { object?: unknown }).object === 'response') {
+    // A whole Response carries `error` (null unless it failed): a failed one is the error.
+    const response = responsesObjectSchema.safeParse(value);
+    if (!response.success || response.data.status !== 'failed') return undefined;
+    return failureOf(response.data.error);
+  }
   const body = readErrorBody(value);
   if (body !== undefined) return body;
-  if (typeof value !== 'object' || value === null) return undefined;
   const { type, code, message } = value as { type?: unknown; code?: unknown; message?: unknown };
   if (type !== 'error') return undefined;
   const text = typeof message === 'string' && message !== '' ? message : 'unknown error';
@@ -454,17 +460,20 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
   return state;
 }
 
-/** A `response.failed` answer as the ProviderError its code stands for. */
-function failedError(
-  error: { code?: string | null; message?: string | null } | null | undefined,
-  provider: string,
-): ProviderError {
+type ResponseFailure = { code?: string | null; message?: string | null } | null | undefined;
+
+/** A failed response's error as an error body: its message, and the status its code stands for. */
+function failureOf(error: ResponseFailure): { message: string; status: number } {
   const code = error?.code ?? undefined;
-  return new ProviderError({
-    provider,
-    status: statusOfCode(code),
+  return {
     message: `the response failed: ${error?.message ?? 'no reason given'}${code === undefined ? '' : ` (${code})`}`,
-  });
+    status: statusOfCode(code),
+  };
+}
+
+/** A `response.failed` answer as the ProviderError its code stands for. */
+function failedError(error: ResponseFailure, provider: string): ProviderError {
+  return new ProviderError({ provider, ...failureOf(error) });
 }
 
 function finishReasonOf(answer: ResponsesObject, called: boolean, refused: boolean): FinishReason {
