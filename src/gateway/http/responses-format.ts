@@ -322,7 +322,7 @@ const responsesBody = z.strictObject({
           }),
         ])
         .nullish(),
-      // Dropped (RESPONSES_FIELDS_DROPPED).
+      // To Responses deployments only (RESPONSES_FIELDS_DROPPED).
       verbosity: z.enum(['low', 'medium', 'high']).nullish(),
     })
     .nullish(),
@@ -346,7 +346,7 @@ const responsesBody = z.strictObject({
   safety_identifier: z.string().nullish(),
   store: z.boolean().nullish(),
   // A routing hint for OpenAI's prompt cache: it changes no answer and no price, and caching
-  // applies without it. Accepted and not forwarded, as on chat completions (docs/gateway.md).
+  // applies without it. Sent to Responses deployments only (RESPONSES_FIELDS_DROPPED).
   prompt_cache_key: z.string().nullish(),
   // Codex's session, turn and window ids: bookkeeping that changes no answer (not forwarded).
   client_metadata: z.record(z.string(), z.string()).nullish(),
@@ -385,7 +385,7 @@ export interface ResponsesEcho {
 
 /**
  * Validates a Responses body and translates it. Throws a 400 `GatewayRequestError` naming the
- * field at fault: an unknown item type, a hosted tool not dropped by `RESPONSES_TOOLS_DROPPED`,
+ * field at fault: an unknown item type, a hosted tool inside a namespace,
  * a file by id or URL and every field
  * of {@link RESPONSES_FIELDS_NOT_HONOURED} are refused rather than dropped.
  */
@@ -501,9 +501,9 @@ export function inResponsesTerms(error: unknown): unknown {
  * Input items in order; a tool call joins the assistant message just before it. Custom tool calls
  * become calls of their function stand-in, namespaced calls take their flattened name
  * (responses-tools.ts). `additional_tools` items add their tools to the request's. `reasoning`
- * items Keel wrote carry a model's reasoning blocks back (responses-reasoning.ts); others are
- * dropped: their encrypted content is readable only by OpenAI's Responses service, which no
- * upstream of this gateway speaks.
+ * items Keel wrote carry a model's reasoning blocks back (responses-reasoning.ts); OpenAI's own
+ * and hosted tools' call items are carried verbatim as `openai_item` blocks, which only a
+ * Responses deployment sends on.
  */
 function appendItems(messages: Message[], items: unknown[], tools: ToolCollector): void {
   const toolNames = new Map<string, string>();
