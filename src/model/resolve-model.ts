@@ -58,7 +58,8 @@ function readFirst(env: ModelProviderOptions['env'], names: readonly string[]): 
   return undefined;
 }
 
-const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
+/** The official OpenAI API's key, or a ModelConfigError naming the variable. */
+function openAIKey(env: ModelProviderOptions['env'], reference: string): string {
   const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.openai);
   if (apiKey === undefined) {
     throw new ModelConfigError(`Model "${reference}" needs an OpenAI API key: set OPENAI_API_KEY.`, {
@@ -66,8 +67,17 @@ const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch })
       variable: 'OPENAI_API_KEY',
     });
   }
-  return createOpenAICompatibleModel({ model: modelId, apiKey, env, fetch, provider: 'openai' });
-};
+  return apiKey;
+}
+
+const openAIFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) =>
+  createOpenAICompatibleModel({
+    model: modelId,
+    apiKey: openAIKey(env, reference),
+    env,
+    fetch,
+    provider: 'openai',
+  });
 
 const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
   const baseURL = readFirst(env, PROVIDER_KEY_VARIABLES['openai-compatible']);
@@ -82,21 +92,13 @@ const openAICompatibleFactory: ModelProviderFactory = ({ modelId, reference, env
 };
 
 /** OpenAI through its Responses API: reported and priced as `openai`. */
-const openAIResponsesFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
-  const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.openai);
-  if (apiKey === undefined) {
-    throw new ModelConfigError(`Model "${reference}" needs an OpenAI API key: set OPENAI_API_KEY.`, {
-      reference,
-      variable: 'OPENAI_API_KEY',
-    });
-  }
-  return createOpenAIResponsesModel({
+const openAIResponsesFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) =>
+  createOpenAIResponsesModel({
     model: modelId,
-    apiKey,
+    apiKey: openAIKey(env, reference),
     env,
     ...(fetch === undefined ? {} : { fetch }),
   });
-};
 
 const anthropicFactory: ModelProviderFactory = ({ modelId, reference, env, fetch }) => {
   const apiKey = readFirst(env, PROVIDER_KEY_VARIABLES.anthropic);

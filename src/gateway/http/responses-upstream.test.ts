@@ -27,6 +27,23 @@ const openai = () => new OpenAI({ apiKey: keel.key, baseURL: `${keel.baseUrl}/v1
 const anthropic = () => new Anthropic({ apiKey: keel.key, baseURL: keel.baseUrl, maxRetries: 0 });
 const lastBody = () => keel.openaiUpstream.requests.at(-1)?.body as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * The second turn's input as the upstream got it: the user's message, OpenAI's items verbatim and
+ * in their place, the call and its output.
+ */
+function expectItemsHandedBack(): void {
+  const input = lastBody().input as Record<string, unknown>[];
+  expect(input.map((item) => item.type)).toEqual([
+    'message',
+    'reasoning',
+    'web_search_call',
+    'function_call',
+    'function_call_output',
+  ]);
+  expect(input[1]).toMatchObject({ id: 'rs_up1', encrypted_content: 'gAAAA-opaque-1' });
+  expect(input[2]).toMatchObject({ id: 'ws_up1', action: search.action });
+}
+
 const exec: OpenAI.Responses.FunctionTool = {
   type: 'function',
   name: 'exec',
@@ -104,16 +121,7 @@ describe('a Responses caller (Codex) on a Responses deployment', () => {
         ],
       });
       expect(second.output_text).toBe('Two files.');
-      const input = lastBody().input as Record<string, unknown>[];
-      expect(input.map((item) => item.type)).toEqual([
-        'message',
-        'reasoning',
-        'web_search_call',
-        'function_call',
-        'function_call_output',
-      ]);
-      expect(input[1]).toMatchObject({ id: 'rs_up1', encrypted_content: 'gAAAA-opaque-1' });
-      expect(input[2]).toMatchObject({ id: 'ws_up1', action: search.action });
+      expectItemsHandedBack();
     });
 
   it('without include, a reasoning item comes back without its content, as OpenAI answers', async () => {
@@ -224,15 +232,7 @@ describe('a Messages caller (Claude Code) on a Responses deployment', () => {
         ],
       });
       expect(second.content).toEqual([expect.objectContaining({ type: 'text', text: 'Two files.' })]);
-      const input = lastBody().input as Record<string, unknown>[];
-      expect(input.map((item) => item.type)).toEqual([
-        'message',
-        'reasoning',
-        'web_search_call',
-        'function_call',
-        'function_call_output',
-      ]);
-      expect(input[1]).toMatchObject({ id: 'rs_up1', encrypted_content: 'gAAAA-opaque-1' });
+      expectItemsHandedBack();
     });
 });
 
