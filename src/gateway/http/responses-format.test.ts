@@ -376,6 +376,12 @@ describe('custom, namespace and hosted tools (Codex)', () => {
       refusal({ tools: [{ type: 'namespace', name: 'n', tools: [{ type: 'web_search' }] }] }).param,
     ).toBe('tools.0.tools.0.type');
     expect(refusal({ tools: [{ name: 'no type' }] }).param).toBe('tools.0.type');
+    // Tools whose calls the client runs or answers: their items could not come back.
+    for (const type of ['local_shell', 'computer_use_preview', 'mcp', 'apply_patch']) {
+      const error = refusal({ tools: [{ type: 'function', name: 'f' }, { type }] });
+      expect(error).toMatchObject({ status: 400, code: 'unsupported_tool', param: 'tools.1.type' });
+      expect(error.message).toContain(type);
+    }
   });
 
   it("carries OpenAI's reasoning items and hosted tool calls verbatim, dropping a reasoning item without content", () => {

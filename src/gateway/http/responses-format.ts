@@ -415,6 +415,8 @@ export function parseResponsesRequest(body: unknown): ResponsesCall {
   if (effort !== undefined) request.reasoning = { effort };
   if (parsed.parallel_tool_calls != null) request.parallelToolCalls = parsed.parallel_tool_calls;
   const fields = responsesFieldsOf(body);
+  // A caller that keeps OpenAI's reasoning (Codex) asks for it whatever its effort says.
+  if (includesReasoning(body)) fields.include = ['reasoning.encrypted_content'];
   if (tools.hosted.length > 0 || Object.keys(fields).length > 0)
     request.openai = {
       ...(tools.hosted.length === 0 ? {} : { hostedTools: tools.hosted }),

@@ -12,8 +12,8 @@
  *   `<namespace>__<name>` (or `<namespace><name>` when the namespace already ends in `_`), and a
  *   call comes back with the child's `name` and its `namespace`. Every upstream name maps back to
  *   exactly one declared tool: two declarations that would meet on one name are a 400.
- * - Hosted tools, which only OpenAI's own Responses service runs (`web_search`, `tool_search`,
- *   `file_search`...), are passed as declared to deployments that speak the Responses API
+ * - Hosted tools, which only OpenAI's own Responses service runs ({@link RESPONSES_HOSTED_TOOLS}:
+ *   `web_search`, `tool_search`, `file_search`...), are passed as declared to deployments that speak the Responses API
  *   (`api: 'responses'`). Elsewhere, those of {@link RESPONSES_TOOLS_DROPPED} are dropped (Codex
  *   declares them by default, and refusing them would leave it unusable on other providers) and
  *   any other refuses the deployment: the route's Responses deployment serves the request, and
@@ -60,6 +60,21 @@ export const RESPONSES_TOOLS_DROPPED: readonly ToolDropped[] = [
     reason:
       "OpenAI's tool search loads deferred tools on demand; the gateway offers every declared tool (deferred ones included) to the upstream at once instead.",
   },
+];
+
+/**
+ * The hosted tools carried to Responses deployments: those OpenAI runs to the end itself, whose
+ * call items (`web_search_call`...) the caller can hand back. Tools whose calls the client runs
+ * (`local_shell`, `computer_use_preview`, `apply_patch`, `shell`) or answers (`mcp` approvals)
+ * would come back as items no provider-neutral turn can carry: refused.
+ */
+export const RESPONSES_HOSTED_TOOLS: readonly string[] = [
+  'web_search',
+  'web_search_preview',
+  'tool_search',
+  'file_search',
+  'code_interpreter',
+  'image_generation',
 ];
 
 /** A tool name both chat completions and Anthropic accept: at most 64 of `[a-zA-Z0-9_-]`. */
@@ -186,12 +201,12 @@ export function createToolCollector(): ToolCollector {
       const group = parseBodyPart(namespaceTool, raw, param);
       for (const [index, child] of group.tools.entries())
         addOne(child, `${param}.tools.${index}`, group.name);
-    } else if (namespace === undefined && typeof type === 'string' && type !== 'namespace') {
+    } else if (namespace === undefined && RESPONSES_HOSTED_TOOLS.includes(type as string)) {
       const tool = parseBodyPart(hostedTool, raw, param);
       hosted.push({ tool, optional: RESPONSES_TOOLS_DROPPED.some((dropped) => dropped.type === type) });
     } else
       throw invalidRequest(
-        `${param}.type: tools of type ${JSON.stringify(type)} are not supported${namespace === undefined ? '' : ' inside a namespace'}; send function, custom or namespace tools, or hosted tools at the top level (docs/gateway.md).`,
+        `${param}.type: tools of type ${JSON.stringify(type)} are not supported${namespace === undefined ? '' : ' inside a namespace'}; send function, custom or namespace tools, or at the top level the hosted tools ${RESPONSES_HOSTED_TOOLS.join(', ')} (docs/gateway.md).`,
         `${param}.type`,
         'unsupported_tool',
       );

@@ -130,6 +130,8 @@ describe('a Responses caller (Codex) on a Responses deployment', () => {
     const reasoning = answer.output[0] as OpenAI.Responses.ResponseReasoningItem;
     expect(reasoning).toMatchObject({ type: 'reasoning', id: 'rs_up1' });
     expect(reasoning.encrypted_content).toBeUndefined();
+    // The request asked for no reasoning: nor did the upstream call (OpenAI refuses it for some models).
+    expect(lastBody().include).toBeUndefined();
   });
 });
 
@@ -203,7 +205,9 @@ describe('a Messages caller (Claude Code) on a Responses deployment', () => {
       ];
       const first = {
         model: 'gpt-responses',
-        max_tokens: 1_000,
+        max_tokens: 4_000,
+        // Claude Code thinks: the request reasons, so the encrypted reasoning is asked for.
+        thinking: { type: 'enabled' as const, budget_tokens: 2_000 },
         messages: [{ role: 'user' as const, content: 'List the files' }],
         tools,
       };

@@ -149,8 +149,8 @@ describe('the request', () => {
           { type: 'input_image', image_url: 'https://x/y.png', detail: 'auto' },
         ],
       },
-      // `status` is OpenAI's on output; the rest exactly as it came.
-      reasoningItem,
+      // Exactly as it came.
+      { ...reasoningItem, status: 'completed' },
       { type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '{"q":"a"}' },
       {
         type: 'function_call_output',
@@ -167,6 +167,28 @@ describe('the request', () => {
         content: [{ type: 'output_text', text: 'Done.', annotations: [] }],
       },
       { type: 'message', role: 'user', content: 'Thanks' },
+    ]);
+  });
+
+  it('asks for encrypted reasoning only when the request reasons, and sends back only reasoning it can', async () => {
+    server.enqueue({ content: 'ok' });
+    await model().generate({
+      messages: [
+        { role: 'user', content: 'Hi' },
+        {
+          role: 'assistant',
+          content: 'Hello',
+          // Without its content, a reasoning item only refers to a stored one: not sent.
+          reasoning: [{ type: 'openai_item', item: { type: 'reasoning', id: 'rs_x', summary: [] } }],
+        },
+        { role: 'user', content: 'Again' },
+      ],
+    });
+    expect(lastBody().include).toBeUndefined();
+    expect((lastBody().input as { type: string }[]).map((item) => item.type)).toEqual([
+      'message',
+      'message',
+      'message',
     ]);
   });
 
@@ -230,7 +252,11 @@ describe('the answer', () => {
         ],
         usage: { promptTokens: 30, completionTokens: 20, reasoningTokens: 12 },
       },
-      { messages: [{ role: 'user', content: 'Look up alpha and beta' }], tools: [lookup] },
+      {
+        messages: [{ role: 'user', content: 'Look up alpha and beta' }],
+        tools: [lookup],
+        reasoning: { effort: 'low' },
+      },
     );
     for (const response of [whole, streamed]) {
       expect(response.finishReason).toBe('tool_calls');
@@ -291,6 +317,11 @@ describe('errors', () => {
   });
 
   it('a failed response, whole or mid-stream, is a ProviderError whose status follows the code', async () => {
+    server.enqueue({ kind: 'failed', code: 'invalid_prompt', message: 'Bad prompt' });
+    expect(await failure(model().generate({ messages: [{ role: 'user', content: 'Hi' }] }))).toMatchObject({
+      status: 400,
+      retryable: false,
+    });
     server.enqueue({ kind: 'failed', code: 'server_error', message: 'The server had an error' });
     const whole = await failure(model().generate({ messages: [{ role: 'user', content: 'Hi' }] }));
     expect(whole).toBeInstanceOf(ProviderError);

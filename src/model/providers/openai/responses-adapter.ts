@@ -150,9 +150,15 @@ function readResponsesErrorBody(value: unknown): ProviderErrorBody | undefined {
 function statusOfCode(code: string | null | undefined): number {
   switch (code) {
     case 'rate_limit_exceeded':
+    case 'insufficient_quota':
       return 429;
+    case 'invalid_api_key':
+      return 401;
     case 'server_error':
     case 'internal_error':
+    case undefined:
+    case null:
+      // A failure with no code is the provider's: retried, and failed over.
       return 500;
     case 'server_is_overloaded':
     case 'slow_down':
@@ -178,7 +184,8 @@ export function toResponsesBody(
     input,
     // Keel keeps the conversation; OpenAI keeps nothing, and returns the reasoning to carry.
     store: false,
-    include: ['reasoning.encrypted_content'],
+    // Asked of reasoning only: OpenAI refuses it for models that do not reason (gpt-4o, gpt-4.1).
+    ...(reasons(request) ? { include: ['reasoning.encrypted_content'] } : {}),
   };
   const tools: Record<string, unknown>[] = (request.tools ?? []).map((tool) => ({
     type: 'function',
@@ -221,6 +228,20 @@ export function toResponsesBody(
   return body;
 }
 
+/** Whether the request asks for reasoning, or carries reasoning of OpenAI's to continue. */
+function reasons(request: ModelRequest): boolean {
+  return (
+    request.reasoning !== undefined ||
+    request.messages.some(
+      (message) =>
+        message.role === 'assistant' &&
+        (message.reasoning ?? []).some(
+          (block) => block.type === 'openai_item' && block.item.type === 'reasoning' && sendable(block.item),
+        ),
+    )
+  );
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -252,7 +273,7 @@ function toInputItems(message: Message): Record<string, unknown>[] {
     case 'assistant': {
       // OpenAI's own items first, as they came; Anthropic's thinking is unreadable here.
       const items: Record<string, unknown>[] = (message.reasoning ?? []).flatMap((block) =>
-        block.type === 'openai_item' ? [inputItemOf(block.item)] : [],
+        block.type === 'openai_item' && sendable(block.item) ? [block.item] : [],
       );
       if (message.content !== '')
         items.push({
@@ -277,12 +298,11 @@ function toInputItems(message: Message): Record<string, unknown>[] {
 }
 
 /**
- * An output item sent back as input: as it came, but for `status`, which OpenAI sets on output
- * and refuses on some input item types.
+ * Whether an item can go back: a reasoning item without its encrypted content only refers to one
+ * OpenAI would have stored, and nothing is (`store: false`), so OpenAI would refuse it.
  */
-function inputItemOf(item: OpenAIOutputItem): Record<string, unknown> {
-  const { status: _status, ...input } = item;
-  return input;
+function sendable(item: OpenAIOutputItem): boolean {
+  return item.type !== 'reasoning' || typeof item.encrypted_content === 'string';
 }
 
 /** A content part as the Responses API takes it. */
@@ -387,7 +407,9 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
           else yield* appendText(part.text ?? '');
         }
       } else if (item.type === 'function_call') {
-        const known = outputIndex === undefined ? undefined : callAt.get(outputIndex);
+        const known =
+          (outputIndex === undefined ? undefined : callAt.get(outputIndex)) ??
+          (item.id == null ? undefined : callOfItem.get(item.id));
         const index = known ?? (yield* openCall(item, outputIndex));
         const call = calls[index];
         if (call === undefined) return;
