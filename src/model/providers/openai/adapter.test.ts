@@ -215,6 +215,46 @@ describe('generate', () => {
     ]);
   });
 
+  it('sends one assistant turn split in two (reasoning dropped between its calls) as one, before its results', async () => {
+    server.enqueue({ content: 'ok' });
+    await model().generate({
+      messages: [
+        { role: 'user', content: 'Look up a and b' },
+        {
+          role: 'assistant',
+          content: '',
+          reasoning: [
+            { type: 'openai_item', item: { type: 'reasoning', id: 'rs_1', encrypted_content: 'x' } },
+          ],
+          toolCalls: [{ id: 'c1', name: 'lookup', arguments: '{"q":"a"}' }],
+        },
+        {
+          role: 'assistant',
+          content: '',
+          reasoning: [
+            { type: 'openai_item', item: { type: 'reasoning', id: 'rs_2', encrypted_content: 'y' } },
+          ],
+          toolCalls: [{ id: 'c2', name: 'lookup', arguments: '{"q":"b"}' }],
+        },
+        { role: 'tool', toolCallId: 'c1', name: 'lookup', content: 'A' },
+        { role: 'tool', toolCallId: 'c2', name: 'lookup', content: 'B' },
+      ],
+    });
+    expect(lastRequestBody().messages).toEqual([
+      { role: 'user', content: 'Look up a and b' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{"q":"a"}' } },
+          { id: 'c2', type: 'function', function: { name: 'lookup', arguments: '{"q":"b"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'A' },
+      { role: 'tool', tool_call_id: 'c2', content: 'B' },
+    ]);
+  });
+
   it('can send max_tokens for servers that only know it', async () => {
     server.enqueue({ content: 'ok' });
     await model({ maxTokensField: 'max_tokens' }).generate({ ...hello, maxOutputTokens: 10 });

@@ -366,10 +366,28 @@ function toWireMessages(messages: Message[]): Record<string, unknown>[] {
       if (parts.length > 0)
         media.push({ type: 'text', text: toolMediaCaption(message) }, ...parts.map(toWirePart));
     }
-    wire.push(toWireMessage(message));
+    const last = wire.at(-1);
+    // One assistant turn split in two (a Responses caller's turn whose reasoning items came
+    // between its calls: the items are dropped here) is sent as one, its calls then answered.
+    if (message.role === 'assistant' && last?.role === 'assistant')
+      mergeAssistant(last, toWireMessage(message));
+    else wire.push(toWireMessage(message));
   }
   flushMedia();
   return wire;
+}
+
+/** Joins an assistant message into the one before it: texts one after the other, then the calls. */
+function mergeAssistant(into: Record<string, unknown>, next: Record<string, unknown>): void {
+  const text = [into.content, next.content]
+    .filter((part) => typeof part === 'string' && part !== '')
+    .join('');
+  const calls = [
+    ...((into.tool_calls as unknown[] | undefined) ?? []),
+    ...((next.tool_calls as unknown[] | undefined) ?? []),
+  ];
+  into.content = text === '' && calls.length > 0 ? null : text;
+  if (calls.length > 0) into.tool_calls = calls;
 }
 
 function toWireMessage(message: Message): Record<string, unknown> {
