@@ -90,7 +90,16 @@ export interface UserMessage {
 export type ReasoningBlock =
   | { type: 'thinking'; text: string; signature: string }
   | { type: 'redacted_thinking'; data: string }
-  | { type: 'openai_item'; item: OpenAIOutputItem };
+  | {
+      type: 'openai_item';
+      item: OpenAIOutputItem;
+      /**
+       * Its index among the answer's output items, when an adapter read it: the turn's text and
+       * calls fill the other places (turn-order.ts), so it goes back in its place. Left out (an
+       * item a caller handed back), it goes first in the turn.
+       */
+      position?: number;
+    };
 
 /** An output item of OpenAI's Responses API as it came (`type` and, when it has one, `id`). */
 export type OpenAIOutputItem = { type: string; id?: string } & Record<string, unknown>;
@@ -307,6 +316,8 @@ export type ModelStreamEvent =
       signature?: string;
       data?: string;
       item?: OpenAIOutputItem;
+      /** An `openai_item` block's position (see {@link ReasoningBlock}). */
+      position?: number;
     }
   | { type: 'finish'; response: ModelResponse };
 

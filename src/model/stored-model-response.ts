@@ -18,6 +18,7 @@ export const storedModelResponseSchema = z.object({
           z.object({
             type: z.literal('openai_item'),
             item: z.looseObject({ type: z.string(), id: z.string().optional() }),
+            position: z.number().int().nonnegative().optional(),
           }),
         ]),
       )

@@ -465,7 +465,11 @@ export function createAnthropicEventEncoder({ id, model }: { id: string; model: 
             input.kind === 'thinking'
               ? { type: 'thinking', text: input.text ?? '', signature: input.signature ?? '' }
               : input.kind === 'openai_item' && input.item !== undefined
-                ? { type: 'openai_item', item: input.item }
+                ? {
+                    type: 'openai_item',
+                    item: input.item,
+                    ...(input.position === undefined ? {} : { position: input.position }),
+                  }
                 : { type: 'redacted_thinking', data: input.data ?? '' };
           return close() + openReasoning(input.index, block);
         }

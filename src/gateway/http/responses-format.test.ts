@@ -12,7 +12,12 @@ import {
   RESPONSES_WIRE_FIELDS,
   toResponse,
 } from './responses-format.js';
-import { decodeReasoning, encodeReasoning } from './responses-reasoning.js';
+import {
+  decodeReasoning,
+  encodeReasoning,
+  fromRedactedThinking,
+  toMessagesReasoning,
+} from './responses-reasoning.js';
 import { CUSTOM_TOOL_PARAMETERS } from './responses-tools.js';
 import { classifyGatewayError } from './gateway-http-errors.js';
 
@@ -459,6 +464,23 @@ describe('custom, namespace and hosted tools (Codex)', () => {
       identityOf({ input: 'Hi', include: ['reasoning.encrypted_content'] }),
     );
     expect((withInclude.output as unknown[]).slice(0, 2)).toEqual([reasoningItem, searchItem]);
+    // An item the adapter placed after the text comes after it.
+    const placed: ModelResponse = {
+      ...answer,
+      message: {
+        ...answer.message,
+        reasoning: [
+          { type: 'openai_item', item: reasoningItem, position: 0 },
+          { type: 'openai_item', item: searchItem, position: 2 },
+        ],
+      },
+    };
+    const ordered = toResponse(placed, identityOf({ input: 'Hi', include: ['reasoning.encrypted_content'] }));
+    expect((ordered.output as { type: string }[]).map((item) => item.type)).toEqual([
+      'reasoning',
+      'message',
+      'web_search_call',
+    ]);
     const without = toResponse(answer, identityOf({ input: 'Hi' }));
     expect((without.output as unknown[]).slice(0, 2)).toEqual([
       { type: 'reasoning', id: 'rs_up', summary: [] },
@@ -664,5 +686,32 @@ describe('reasoning items', () => {
     expect(
       decodeReasoning(`keel.reasoning.v1.${Buffer.from('[{"type":"x"}]').toString('base64')}`),
     ).toBeUndefined();
+  });
+});
+
+describe("OpenAI's items through a Messages caller", () => {
+  it('go out as redacted_thinking in Keel envelope and come back as the item in its place', () => {
+    const block = {
+      type: 'openai_item' as const,
+      item: { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'e1' },
+      position: 2,
+    };
+    const sent = toMessagesReasoning(block);
+    expect(sent.type).toBe('redacted_thinking');
+    const data = sent.type === 'redacted_thinking' ? sent.data : '';
+    expect(data.startsWith('keel.openai-item.v1.')).toBe(true);
+    expect(fromRedactedThinking(data)).toEqual(block);
+    // Anthropic's own redacted thinking, and an envelope that does not decode, stay as they are.
+    expect(fromRedactedThinking('EqoBCkgIARABGAIiQ')).toEqual({
+      type: 'redacted_thinking',
+      data: 'EqoBCkgIARABGAIiQ',
+    });
+    expect(fromRedactedThinking('keel.openai-item.v1.bm90IGpzb24=')).toEqual({
+      type: 'redacted_thinking',
+      data: 'keel.openai-item.v1.bm90IGpzb24=',
+    });
+    // Anthropic's blocks pass unchanged.
+    const thinking = { type: 'thinking' as const, text: 't', signature: 's' };
+    expect(toMessagesReasoning(thinking)).toBe(thinking);
   });
 });

@@ -33,6 +33,7 @@ import type {
   OpenAIOutputItem,
   Usage,
 } from '../../model/model.js';
+import { layoutTurn, type Placed } from '../../model/turn-order.js';
 import type { GatewayRequest } from '../gateway-types.js';
 import {
   classifyGatewayError,
@@ -858,44 +859,43 @@ function reasoningItemsOf(
   blocks: readonly ReasoningBlock[],
   suffix: string,
   includeReasoning: boolean,
-): OutputItem[] {
-  const items: OutputItem[] = [];
+): Placed<OutputItem>[] {
+  const items: Placed<OutputItem>[] = [];
   let run: ReasoningBlock[] = [];
   const flush = () => {
-    if (run.length > 0 && includeReasoning)
-      items.push(
-        reasoningItemOf(
-          items.length === 0 ? `rs_${suffix}` : `rs_${suffix}_${items.length}`,
-          run,
-          'completed',
-        ),
-      );
+    if (run.length > 0 && includeReasoning) {
+      const id = items.length === 0 ? `rs_${suffix}` : `rs_${suffix}_${items.length}`;
+      items.push({ value: reasoningItemOf(id, run, 'completed') });
+    }
     run = [];
   };
   for (const block of blocks) {
     if (block.type !== 'openai_item') run.push(block);
     else {
       flush();
-      items.push(openAIItemOf(block.item, includeReasoning));
+      items.push({ position: block.position, value: openAIItemOf(block.item, includeReasoning) });
     }
   }
   flush();
   return items;
 }
 
-/** A Responses object for a gateway answer; item ids are derived from the response id. */
+/**
+ * A Responses object for a gateway answer; item ids are derived from the response id. OpenAI's
+ * items keep their places among the text and calls (turn-order.ts); Keel's come first.
+ */
 export function toResponse(response: ModelResponse, identity: ResponseIdentity): Record<string, unknown> {
   const suffix = identity.id.slice('resp_'.length);
-  const output: OutputItem[] = reasoningItemsOf(
-    response.message.reasoning ?? [],
-    suffix,
-    identity.echo.includeReasoning,
-  );
+  const rest: OutputItem[] = [];
   if (response.message.content !== '')
-    output.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
+    rest.push(messageItemOf(`msg_${suffix}`, response.message.content, 'completed'));
   const names = identity.echo.toolNames;
   for (const [index, call] of (response.message.toolCalls ?? []).entries())
-    output.push(toolCallItemOf(toolCallItemId(suffix, index, call.name, names), call, 'completed', names));
+    rest.push(toolCallItemOf(toolCallItemId(suffix, index, call.name, names), call, 'completed', names));
+  const output = layoutTurn(
+    reasoningItemsOf(response.message.reasoning ?? [], suffix, identity.echo.includeReasoning),
+    rest,
+  );
   return responseObject(identity, { ...statusOf(response), output, usage: usageOf(response.usage) });
 }
 

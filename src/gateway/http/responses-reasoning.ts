@@ -19,7 +19,7 @@
  */
 import { z } from 'zod';
 import { parseJson } from '../../model/json.js';
-import type { OpenAIOutputItem, ReasoningBlock } from '../../model/model.js';
+import type { ReasoningBlock } from '../../model/model.js';
 
 const PREFIX = 'keel.reasoning.v1.';
 
@@ -46,31 +46,35 @@ export function decodeReasoning(encrypted: string): ReasoningBlock[] | undefined
 
 const ITEM_PREFIX = 'keel.openai-item.v1.';
 
-const openAIItem = z.looseObject({ type: z.string().min(1), id: z.string().optional() });
+type OpenAIItemBlock = Extract<ReasoningBlock, { type: 'openai_item' }>;
 
-/** An OpenAI Responses item as a `redacted_thinking` block's `data`. */
-export function encodeOpenAIItem(item: OpenAIOutputItem): string {
-  return ITEM_PREFIX + Buffer.from(JSON.stringify(item)).toString('base64');
+const openAIItemEnvelope = z.object({
+  item: z.looseObject({ type: z.string().min(1), id: z.string().optional() }),
+  position: z.number().int().nonnegative().optional(),
+});
+
+/** An OpenAI Responses item (and its place in its turn) as a `redacted_thinking` block's `data`. */
+export function encodeOpenAIItem({ item, position }: OpenAIItemBlock): string {
+  return ITEM_PREFIX + Buffer.from(JSON.stringify({ item, position })).toString('base64');
 }
 
-/** The item of a `redacted_thinking` block's `data` Keel wrote, or undefined for Anthropic's own. */
-export function decodeOpenAIItem(data: string): OpenAIOutputItem | undefined {
+/** The block of a `redacted_thinking` block's `data` Keel wrote, or undefined for Anthropic's own. */
+export function decodeOpenAIItem(data: string): OpenAIItemBlock | undefined {
   if (!data.startsWith(ITEM_PREFIX)) return undefined;
   const json = parseJson(Buffer.from(data.slice(ITEM_PREFIX.length), 'base64').toString('utf8'));
   if (!json.ok) return undefined;
-  const parsed = openAIItem.safeParse(json.value);
-  return parsed.success ? parsed.data : undefined;
+  const parsed = openAIItemEnvelope.safeParse(json.value);
+  if (!parsed.success) return undefined;
+  const { item, position } = parsed.data;
+  return { type: 'openai_item', item, ...(position === undefined ? {} : { position }) };
 }
 
 /** A reasoning block as a Messages caller receives it: OpenAI's items in a `redacted_thinking` envelope. */
-export function toMessagesReasoning(block: ReasoningBlock): Exclude<ReasoningBlock, { type: 'openai_item' }> {
-  return block.type === 'openai_item'
-    ? { type: 'redacted_thinking', data: encodeOpenAIItem(block.item) }
-    : block;
+export function toMessagesReasoning(block: ReasoningBlock): Exclude<ReasoningBlock, OpenAIItemBlock> {
+  return block.type === 'openai_item' ? { type: 'redacted_thinking', data: encodeOpenAIItem(block) } : block;
 }
 
 /** A Messages `redacted_thinking` block's content as the block it stands for. */
 export function fromRedactedThinking(data: string): ReasoningBlock {
-  const item = decodeOpenAIItem(data);
-  return item === undefined ? { type: 'redacted_thinking', data } : { type: 'openai_item', item };
+  return decodeOpenAIItem(data) ?? { type: 'redacted_thinking', data };
 }

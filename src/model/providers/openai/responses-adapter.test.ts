@@ -285,6 +285,65 @@ describe('the answer', () => {
     expect(pieces.join('')).toBe('{"q":"alpha"}');
   });
 
+  it('sends a turn back in the order it came: reasoning after a preamble stays before its call', async () => {
+    const output = [
+      { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'e1' },
+      {
+        type: 'message',
+        id: 'msg_1',
+        role: 'assistant',
+        status: 'completed',
+        content: [{ type: 'output_text', text: 'Let me look.', annotations: [] }],
+      },
+      { type: 'reasoning', id: 'rs_2', summary: [], encrypted_content: 'e2' },
+      {
+        type: 'function_call',
+        id: 'fc_1',
+        call_id: 'call_1',
+        name: 'lookup',
+        arguments: '{}',
+        status: 'completed',
+      },
+    ];
+    server.enqueue({
+      kind: 'raw',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'resp_1',
+        object: 'response',
+        status: 'completed',
+        model: 'gpt-5-mini',
+        output,
+        error: null,
+      }),
+    });
+    const request: ModelRequest = {
+      messages: [{ role: 'user', content: 'Look it up' }],
+      tools: [lookup],
+      reasoning: { effort: 'low' },
+    };
+    const answer = await model().generate(request);
+    expect(answer.message.content).toBe('Let me look.');
+    server.enqueue({ content: 'Found.' });
+    await model().generate({
+      ...request,
+      messages: [
+        ...request.messages,
+        answer.message,
+        { role: 'tool', toolCallId: 'call_1', name: 'lookup', content: 'a result' },
+      ],
+    });
+    const input = lastBody().input as { type: string; id?: string }[];
+    expect(input.map((item) => item.id ?? item.type)).toEqual([
+      'message',
+      'rs_1',
+      'message',
+      'rs_2',
+      'function_call',
+      'function_call_output',
+    ]);
+  });
+
   it('reports a cut answer as length, and a refusal as content_filter', async () => {
     const cut = await bothWays(
       { content: 'Partial', finishReason: 'length' },

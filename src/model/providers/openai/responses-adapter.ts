@@ -37,6 +37,7 @@ import {
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import type { ProviderErrorBody } from '../../provider-http.js';
 import { trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
+import { layoutTurn } from '../../turn-order.js';
 import { connectOpenAI, readErrorBody, type OpenAIConnectionOptions } from './adapter.js';
 import { OPENAI_RESPONSES_CAPABILITIES } from './capabilities.js';
 import {
@@ -88,7 +89,8 @@ export function createOpenAIResponsesModel({
         expected: 'a response',
       });
       const assembly = createAssembly({ model, provider, label: http.label });
-      for (const item of answer.output ?? []) for (const _ of assembly.itemDone(item));
+      for (const [index, item] of (answer.output ?? []).entries())
+        for (const _ of assembly.itemDone(item, index));
       return assembly.finish(answer, request);
     },
 
@@ -271,19 +273,22 @@ function toInputItems(message: Message): Record<string, unknown>[] {
         },
       ];
     case 'assistant': {
-      // OpenAI's own items first, as they came; Anthropic's thinking is unreadable here.
-      const items: Record<string, unknown>[] = (message.reasoning ?? []).flatMap((block) =>
-        block.type === 'openai_item' && sendable(block.item) ? [block.item] : [],
+      // OpenAI's own items in their places, as they came; Anthropic's thinking is unreadable here.
+      const placed = (message.reasoning ?? []).flatMap((block) =>
+        block.type === 'openai_item'
+          ? [{ position: block.position, value: sendable(block.item) ? block.item : undefined }]
+          : [],
       );
+      const rest: Record<string, unknown>[] = [];
       if (message.content !== '')
-        items.push({
+        rest.push({
           type: 'message',
           role: 'assistant',
           content: [{ type: 'output_text', text: message.content, annotations: [] }],
         });
       for (const call of message.toolCalls ?? [])
-        items.push({ type: 'function_call', call_id: call.id, name: call.name, arguments: call.arguments });
-      return items;
+        rest.push({ type: 'function_call', call_id: call.id, name: call.name, arguments: call.arguments });
+      return layoutTurn<Record<string, unknown>>(placed, rest);
     }
     case 'tool':
       // The wire has no error flag: the tool layer states failures in the content itself.
@@ -420,10 +425,20 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
           yield* appendArguments(index, whole.slice(call.arguments.length));
         else call.arguments = whole;
       } else {
-        // A reasoning item or a hosted tool's call: kept as it came, for the next turn.
-        const block: ReasoningBlock = { type: 'openai_item', item: item as OpenAIOutputItem };
+        // A reasoning item or a hosted tool's call: kept as it came, in its place, for the next turn.
+        const block: ReasoningBlock = {
+          type: 'openai_item',
+          item: item as OpenAIOutputItem,
+          ...(outputIndex === undefined ? {} : { position: outputIndex }),
+        };
         reasoning.push(block);
-        yield { type: 'reasoning-delta', index: reasoning.length - 1, kind: 'openai_item', item: block.item };
+        yield {
+          type: 'reasoning-delta',
+          index: reasoning.length - 1,
+          kind: 'openai_item',
+          item: block.item,
+          ...(outputIndex === undefined ? {} : { position: outputIndex }),
+        };
       }
     },
 
