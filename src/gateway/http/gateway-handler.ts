@@ -65,12 +65,8 @@ import {
   type StreamEncoder,
   type WireWriter,
 } from './gateway-http-errors.js';
-import {
-  createResponsesEventEncoder,
-  inResponsesTerms,
-  parseResponsesRequest,
-  toResponse,
-} from './responses-format.js';
+import { inResponsesTerms, parseResponsesRequest } from './responses-format.js';
+import { createResponsesEventEncoder, toResponse } from './responses-output.js';
 import {
   createChatChunkRelay,
   createChatCompletionChunkEncoder,

@@ -3,14 +3,13 @@ import { UnsupportedFieldError } from '../../errors/model-errors.js';
 import { GatewayRequestError } from './gateway-http-errors.js';
 import { toOpenAIError } from './openai-format.js';
 import type { ModelResponse, ModelStreamEvent } from '../../model/model.js';
+import { createResponsesEventEncoder, toResponse } from './responses-output.js';
 import {
-  createResponsesEventEncoder,
   inResponsesTerms,
   parseResponsesRequest,
   RESPONSES_FIELDS_DROPPED,
   RESPONSES_FIELDS_NOT_HONOURED,
   RESPONSES_WIRE_FIELDS,
-  toResponse,
 } from './responses-format.js';
 import {
   decodeReasoning,
