@@ -6,7 +6,7 @@
  * aggregated by the API. Reading it needs the `admin` scope (its tenant's traffic) or `operator`.
  */
 import { useQuery } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../api/client';
 import { useAuth } from '../auth';
@@ -249,82 +249,96 @@ function GatewayView() {
         ) : usage.data === undefined || usage.data.keys.length === 0 ? (
           <p className="muted">No gateway call in this window.</p>
         ) : (
-          <div className="table-wrap" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">API key</th>
-                  <th scope="col">Tenant</th>
-                  <th scope="col" className="num">
-                    Requests
-                  </th>
-                  <th scope="col" className="num">
-                    Errors
-                  </th>
-                  <th scope="col" className="num">
-                    Spend
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {usage.data.keys.map((key) => (
-                  <tr key={`${key.tenant_id ?? ''}/${key.key_id ?? ''}`}>
-                    <td>
-                      {key.key_name ?? <span className="muted">unnamed</span>}{' '}
-                      <code className="muted">{key.key_id ?? 'no key'}</code>
-                    </td>
-                    <td>{key.tenant_id ?? '–'}</td>
-                    <td className="num">{count(key.requests)}</td>
-                    <td className="num">{count(key.errors)}</td>
-                    <td className="num">{usd(key.cost_usd)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <SpendTable
+            who="API key"
+            rows={usage.data.keys}
+            rowKey={(key) => `${key.tenant_id ?? ''}/${key.key_id ?? ''}`}
+            name={(key) => (
+              <>
+                {key.key_name ?? <span className="muted">unnamed</span>}{' '}
+                <code className="muted">{key.key_id ?? 'no key'}</code>
+              </>
+            )}
+          />
         )}
       </section>
 
       {usage.data?.users.some((user) => user.user_id !== null) ? (
         <section aria-labelledby="spend-by-user">
           <h2 id="spend-by-user">Spend by user</h2>
-          <div className="table-wrap" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Tenant</th>
-                  <th scope="col" className="num">
-                    Sessions
-                  </th>
-                  <th scope="col" className="num">
-                    Requests
-                  </th>
-                  <th scope="col" className="num">
-                    Errors
-                  </th>
-                  <th scope="col" className="num">
-                    Spend
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {usage.data.users.map((user) => (
-                  <tr key={`${user.tenant_id ?? ''}/${user.user_id ?? ''}`}>
-                    <td>{user.user_id ?? <span className="muted">no user named</span>}</td>
-                    <td>{user.tenant_id ?? '–'}</td>
-                    <td className="num">{count(user.sessions)}</td>
-                    <td className="num">{count(user.requests)}</td>
-                    <td className="num">{count(user.errors)}</td>
-                    <td className="num">{usd(user.cost_usd)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <SpendTable
+            who="User"
+            rows={usage.data.users}
+            rowKey={(user) => `${user.tenant_id ?? ''}/${user.user_id ?? ''}`}
+            name={(user) => user.user_id ?? <span className="muted">no user named</span>}
+            counts={[{ header: 'Sessions', value: (user) => user.sessions }]}
+          />
         </section>
       ) : null}
     </>
+  );
+}
+
+/** What every spend row has, whoever it groups the gateway's calls by. */
+interface SpendRow {
+  tenant_id: string | null;
+  requests: number;
+  errors: number;
+  cost_usd: number;
+}
+
+/**
+ * The gateway's spend grouped by one party (an API key, a user): who, the tenant, then counts.
+ * One component, so every grouping shows its requests, errors and spend alike.
+ */
+function SpendTable<Row extends SpendRow>({
+  who,
+  rows,
+  rowKey,
+  name,
+  counts = [],
+}: {
+  /** The header of the first column, naming the party. */
+  who: string;
+  rows: Row[];
+  rowKey: (row: Row) => string;
+  /** The first cell: the party. */
+  name: (row: Row) => ReactNode;
+  /** Counts of this grouping only, between the tenant and the requests. */
+  counts?: { header: string; value: (row: Row) => number }[];
+}) {
+  return (
+    <div className="table-wrap" tabIndex={0}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{who}</th>
+            <th scope="col">Tenant</th>
+            {[...counts.map((column) => column.header), 'Requests', 'Errors', 'Spend'].map((header) => (
+              <th key={header} scope="col" className="num">
+                {header}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)}>
+              <td>{name(row)}</td>
+              <td>{row.tenant_id ?? '–'}</td>
+              {counts.map((column) => (
+                <td key={column.header} className="num">
+                  {count(column.value(row))}
+                </td>
+              ))}
+              <td className="num">{count(row.requests)}</td>
+              <td className="num">{count(row.errors)}</td>
+              <td className="num">{usd(row.cost_usd)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
