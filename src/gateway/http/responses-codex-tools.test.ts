@@ -11,6 +11,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fakeSignature } from '../../testing/fake-anthropic-server.js';
+import { CODEX_APPLY_PATCH, CODEX_CRM_NAMESPACE, codexAdditionalTools } from './__fixtures__/codex-tools.js';
 import { startRecipeGateway, type RecipeGateway } from './__fixtures__/recipe-gateway.js';
 
 let keel: RecipeGateway;
@@ -30,37 +31,8 @@ const openai = () => new OpenAI({ apiKey: keel.key, baseURL: `${keel.url}/v1`, m
 
 const PATCH = '*** Begin Patch\n*** Add File: hello.txt\n+Hello, "world"\n*** End Patch\n';
 
-const applyPatch: OpenAI.Responses.CustomTool = {
-  type: 'custom',
-  name: 'apply_patch',
-  description: 'Use the `apply_patch` tool to edit files.',
-  format: {
-    type: 'grammar',
-    syntax: 'lark',
-    definition: 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF',
-  },
-};
-
 /** Codex's default mode: its tools in a namespace inside an additional_tools item. */
-const additionalTools = {
-  type: 'additional_tools',
-  role: 'developer',
-  tools: [
-    {
-      type: 'namespace',
-      name: 'crm',
-      description: 'The CRM',
-      tools: [
-        {
-          type: 'function',
-          name: 'lookup',
-          description: 'Finds a customer',
-          parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
-        },
-      ],
-    },
-  ],
-} as unknown as OpenAI.Responses.ResponseInputItem;
+const additionalTools = codexAdditionalTools(CODEX_CRM_NAMESPACE);
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const lastBody = (upstream: { requests: { body?: unknown }[] }) => upstream.requests.at(-1)?.body as Body;
@@ -73,7 +45,7 @@ describe('a custom tool (apply_patch)', () => {
     const first = await openai().responses.create({
       model: 'fast',
       input: 'Create hello.txt',
-      tools: [applyPatch, { type: 'web_search' } as OpenAI.Responses.Tool],
+      tools: [CODEX_APPLY_PATCH, { type: 'web_search' } as OpenAI.Responses.Tool],
     });
     const sent = lastBody(keel.upstream);
     // web_search is dropped; apply_patch is a function whose description carries the grammar.
@@ -82,7 +54,7 @@ describe('a custom tool (apply_patch)', () => {
         type: 'function',
         function: {
           name: 'apply_patch',
-          description: expect.stringContaining(applyPatch.format!.type === 'grammar' ? 'Lark grammar' : ''),
+          description: expect.stringContaining('Lark grammar'),
           parameters: {
             type: 'object',
             properties: { input: { type: 'string', description: expect.any(String) } },
@@ -105,7 +77,7 @@ describe('a custom tool (apply_patch)', () => {
     keel.upstream.enqueue({ content: 'Created hello.txt.' });
     const second = await openai().responses.create({
       model: 'fast',
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
       input: [
         { role: 'user', content: 'Create hello.txt' },
         ...(first.output as OpenAI.Responses.ResponseInputItem[]),
@@ -138,7 +110,7 @@ describe('a custom tool (apply_patch)', () => {
     const stream = openai().responses.stream({
       model: 'fast',
       input: 'Create hello.txt',
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
     });
     const deltas: string[] = [];
     const types = new Set<string>();
@@ -166,7 +138,7 @@ describe('a custom tool (apply_patch)', () => {
     const stream = openai().responses.stream({
       model: 'claude',
       input: 'Create hello.txt',
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
     });
     const deltas: string[] = [];
     stream.on('response.custom_tool_call_input.delta', (event) => deltas.push(event.delta));
@@ -191,7 +163,7 @@ describe('a custom tool (apply_patch)', () => {
     keel.claudeUpstream.enqueue({ text: 'Created hello.txt.' });
     const second = await openai().responses.create({
       model: 'claude',
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
       input: [
         { role: 'user', content: 'Create hello.txt' },
         ...(first.output as OpenAI.Responses.ResponseInputItem[]),

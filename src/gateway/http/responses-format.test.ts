@@ -18,6 +18,7 @@ import {
   toMessagesReasoning,
 } from './responses-reasoning.js';
 import { CUSTOM_TOOL_PARAMETERS } from './responses-tools.js';
+import { CODEX_APPLY_PATCH, CODEX_CRM_NAMESPACE, codexAdditionalTools } from './__fixtures__/codex-tools.js';
 import { classifyGatewayError } from './gateway-http-errors.js';
 
 function refusal(body: Record<string, unknown>): GatewayRequestError {
@@ -196,40 +197,24 @@ describe('parseResponsesRequest', () => {
   });
 });
 
-/** Codex's apply_patch, as it declares it (abridged grammar). */
-const applyPatch = {
-  type: 'custom',
-  name: 'apply_patch',
-  description: 'Use the `apply_patch` tool to edit files.',
-  format: {
-    type: 'grammar',
-    syntax: 'lark',
-    definition: 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF',
-  },
-};
-
 /** A namespace of MCP tools inside an additional_tools item, as Codex sends them by default. */
-const additionalTools = {
-  type: 'additional_tools',
-  role: 'developer',
-  tools: [
-    {
-      type: 'namespace',
-      name: 'mcp__files__',
-      description: 'A file server',
-      tools: [
-        {
-          type: 'function',
-          name: 'read',
-          parameters: { type: 'object', properties: {} },
-          defer_loading: true,
-        },
-        applyPatch,
-      ],
-    },
-    { type: 'namespace', name: 'crm', description: 'CRM', tools: [{ type: 'function', name: 'lookup' }] },
-  ],
-};
+const additionalTools = codexAdditionalTools(
+  {
+    type: 'namespace',
+    name: 'mcp__files__',
+    description: 'A file server',
+    tools: [
+      {
+        type: 'function',
+        name: 'read',
+        parameters: { type: 'object', properties: {} },
+        defer_loading: true,
+      },
+      CODEX_APPLY_PATCH,
+    ],
+  },
+  CODEX_CRM_NAMESPACE,
+);
 
 function answerOf(toolCalls: { id: string; name: string; arguments: string }[], content = ''): ModelResponse {
   return {
@@ -256,7 +241,11 @@ function eventsOf(chunks: string[]): Array<Record<string, unknown>> {
 
 describe('custom, namespace and hosted tools (Codex)', () => {
   it('offers a custom tool upstream as a function of one string, its grammar in the description', () => {
-    const { request, echo } = parseResponsesRequest({ model: 'fast', input: 'Edit', tools: [applyPatch] });
+    const { request, echo } = parseResponsesRequest({
+      model: 'fast',
+      input: 'Edit',
+      tools: [CODEX_APPLY_PATCH],
+    });
     expect(request.tools).toEqual([
       {
         name: 'apply_patch',
@@ -267,16 +256,16 @@ describe('custom, namespace and hosted tools (Codex)', () => {
     const description = request.tools![0]!.description;
     expect(description).toContain('"input"');
     expect(description).toContain('Lark grammar');
-    expect(description).toContain(applyPatch.format.definition);
+    expect(description).toContain(CODEX_APPLY_PATCH.format.definition);
     // The caller's declaration is echoed as it came.
-    expect(echo.tools).toEqual([applyPatch]);
+    expect(echo.tools).toEqual([CODEX_APPLY_PATCH]);
   });
 
   it('turns custom_tool_call and custom_tool_call_output items into a call of the stand-in and its result', () => {
     const patch = '*** Begin Patch\n*** Add File: a.txt\n+"quoted"\n*** End Patch\n';
     const { request } = parseResponsesRequest({
       model: 'fast',
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
       input: [
         { role: 'user', content: 'Create a.txt' },
         {
@@ -489,7 +478,7 @@ describe('custom, namespace and hosted tools (Codex)', () => {
 
   it('answers calls in the terms the tools were declared in: custom_tool_call, namespaced function_call', () => {
     const identity = identityOf({
-      tools: [applyPatch],
+      tools: [CODEX_APPLY_PATCH],
       input: [additionalTools, { role: 'user', content: 'Go' }],
     });
     const response = toResponse(
@@ -532,7 +521,7 @@ describe('custom, namespace and hosted tools (Codex)', () => {
   });
 
   it('streams a custom tool call as custom_tool_call_input deltas of the decoded input', () => {
-    const identity = identityOf({ tools: [applyPatch, { type: 'function', name: 'f' }] });
+    const identity = identityOf({ tools: [CODEX_APPLY_PATCH, { type: 'function', name: 'f' }] });
     const encoder = createResponsesEventEncoder(identity);
     const input = '*** Begin Patch\n+"é" \\ ünïcode 😀\n*** End Patch';
     const argumentsText = JSON.stringify({ input });
@@ -590,7 +579,7 @@ describe('custom, namespace and hosted tools (Codex)', () => {
   });
 
   it('replays a custom tool call of a cached answer whole, as one delta and its done event', () => {
-    const encoder = createResponsesEventEncoder(identityOf({ tools: [applyPatch] }));
+    const encoder = createResponsesEventEncoder(identityOf({ tools: [CODEX_APPLY_PATCH] }));
     const events = eventsOf([
       encoder.start(),
       encoder.encode({
