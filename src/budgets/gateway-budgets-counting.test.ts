@@ -3,17 +3,12 @@
  * gateway service over PGlite and Postgres with a real budget store, a fake OpenAI upstream at the
  * wire that reports usage, and the token estimator watched (the real one, called through).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
-import { createApiKeys } from '../gateway/api-keys.js';
-import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
-import { migrate } from '../journal/migrations.js';
-import type { SqlClient } from '../journal/sql-client.js';
 import type * as tokenEstimate from '../model/token-estimate.js';
 import { estimateRequestTokens } from '../model/token-estimate.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { describeOnBothBackends } from '../testing/sql-contract.js';
+import { startBudgetedGateway, type BudgetedGateway } from './__fixtures__/budgeted-gateway.js';
 import { createBudgetStore, type BudgetStore } from './budget-store.js';
 
 vi.mock('../model/token-estimate.js', async (importOriginal) => {
@@ -24,15 +19,8 @@ const counted = vi.mocked(estimateRequestTokens);
 
 describeOnBothBackends('gateway token counting', (open) => {
   let upstream: FakeOpenAIServer;
-  let client: SqlClient;
-  let schema: string;
-  let close: () => Promise<void>;
-  let service: GatewayService;
-  let server: Server;
-  let baseUrl: string;
+  let gateway: BudgetedGateway;
   let clock: number;
-  /** The gateway's store: notifications of budgets created elsewhere never reach it. */
-  let budgets: BudgetStore;
   /** Another process's store, where budgets are created. */
   let elsewhere: BudgetStore;
 
@@ -43,61 +31,33 @@ describeOnBothBackends('gateway token counting', (open) => {
   });
   afterAll(() => upstream.close());
   beforeEach(async () => {
-    ({ client, schema, close } = await open());
-    await migrate(client, { schema });
     clock = Date.now();
-    budgets = createBudgetStore({
-      client: {
-        dialect: client.dialect,
-        query: (sql, params) => client.query(sql, params),
-        exec: (sql) => client.exec(sql),
-        transaction: (fn) => client.transaction(fn),
-        listen: async () => async () => {},
-        notify: (channel, payload) => client.notify(channel, payload),
-        close: () => client.close(),
-      },
-      schema,
-      clock: { now: () => clock },
-    });
-    elsewhere = createBudgetStore({ client, schema, budgetlessCacheMs: 0 });
-    service = createGatewayService({
-      config: {
-        deployments: [
-          {
-            name: 'up',
-            provider: 'openai',
-            model: 'gpt-4o-mini',
-            apiKeyEnv: 'FAKE_KEY',
-            baseURL: upstream.url,
+    gateway = await startBudgetedGateway({
+      open,
+      upstreamUrl: upstream.url,
+      // The gateway's store: notifications of budgets created elsewhere never reach it.
+      budgetsOver: ({ client, schema }) =>
+        createBudgetStore({
+          client: {
+            dialect: client.dialect,
+            query: (sql, params) => client.query(sql, params),
+            exec: (sql) => client.exec(sql),
+            transaction: (fn) => client.transaction(fn),
+            listen: async () => async () => {},
+            notify: (channel, payload) => client.notify(channel, payload),
+            close: () => client.close(),
           },
-        ],
-        routes: [{ name: 'fast', deployments: ['up'] }],
-        retry: { attemptsPerDeployment: 1 },
-      },
-      client,
-      schema,
-      env: { FAKE_KEY: 'sk-fake' },
-      budgets,
+          schema,
+          clock: { now: () => clock },
+        }),
     });
-    server = createServer((request, response) => {
-      if (!service.handler(request, response)) response.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    elsewhere = createBudgetStore({ client: gateway.client, schema: gateway.schema, budgetlessCacheMs: 0 });
     counted.mockClear();
   });
-  afterEach(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await service.close();
-    await close();
-  });
+  afterEach(() => gateway.close());
 
   const chat = async (key: string) => {
-    const response = await fetch(`${baseUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'Plan a day in Lyon.' }] }),
-    });
+    const response = await gateway.chat(key);
     expect(response.status).toBe(200);
     await response.json();
   };
@@ -105,7 +65,7 @@ describeOnBothBackends('gateway token counting', (open) => {
     (await elsewhere.list('acme')).reduce((sum, budget) => sum + budget.usage.spentTokens, 0);
 
   it('a tenant without a budget: no call counts its prompt, before or after the cache expires', async () => {
-    const { key } = await createApiKeys({ client, schema }).create({ tenantId: 'acme', scopes: ['gateway'] });
+    const { key } = await gateway.newKey();
     await Promise.all([chat(key), chat(key), chat(key)]);
     clock += 5_000;
     await chat(key);
@@ -115,7 +75,7 @@ describeOnBothBackends('gateway token counting', (open) => {
   });
 
   it('a budget created while the gateway runs governs its calls at most 1 s after the last answer, notifications lost', async () => {
-    const { key } = await createApiKeys({ client, schema }).create({ tenantId: 'acme', scopes: ['gateway'] });
+    const { key } = await gateway.newKey();
     await chat(key);
     await elsewhere.create(
       'acme',

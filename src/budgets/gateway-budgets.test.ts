@@ -3,15 +3,10 @@
  * Postgres, a fake OpenAI upstream at the wire that reports usage, and one API key budget shared
  * by 100 concurrent callers.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createApiKeys } from '../gateway/api-keys.js';
-import { createGatewayService, type GatewayService } from '../gateway/http/gateway-service.js';
-import { migrate } from '../journal/migrations.js';
-import type { SqlClient } from '../journal/sql-client.js';
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
-import { describeOnBothBackends } from '../testing/sql-contract.js';
+import { describeOnBothBackends, type ContractDatabase } from '../testing/sql-contract.js';
+import { startBudgetedGateway, type BudgetedGateway } from './__fixtures__/budgeted-gateway.js';
 import { createBudgetStore, type BudgetStore } from './budget-store.js';
 import { createGatewayBudgets } from './gateway-budgets.js';
 
@@ -19,17 +14,9 @@ import { createGatewayBudgets } from './gateway-budgets.js';
 const REPORTED_PROMPT = 10;
 const REPORTED_OUTPUT = 50;
 
-function gatewayBudgetContract(
-  open: () => Promise<{ client: SqlClient; schema: string; close(): Promise<void> }>,
-) {
+function gatewayBudgetContract(open: () => Promise<ContractDatabase>) {
   let upstream: FakeOpenAIServer;
-  let client: SqlClient;
-  let schema: string;
-  let close: () => Promise<void>;
-  let service: GatewayService;
-  let server: Server;
-  let baseUrl: string;
-  let budgets: BudgetStore;
+  let gateway: BudgetedGateway;
   beforeAll(async () => {
     upstream = await createFakeOpenAIServer({
       handler: (request) => {
@@ -44,60 +31,22 @@ function gatewayBudgetContract(
   });
   afterAll(() => upstream.close());
   beforeEach(async () => {
-    ({ client, schema, close } = await open());
-    await migrate(client, { schema });
-    budgets = createBudgetStore({ client, schema });
-    service = createGatewayService({
-      config: {
-        deployments: [
-          {
-            name: 'up',
-            provider: 'openai',
-            model: 'gpt-4o-mini',
-            apiKeyEnv: 'FAKE_KEY',
-            baseURL: upstream.url,
-          },
-        ],
-        routes: [{ name: 'fast', deployments: ['up'] }],
-        retry: { attemptsPerDeployment: 1 },
-      },
-      client,
-      schema,
-      env: { FAKE_KEY: 'sk-fake' },
-      budgets,
+    gateway = await startBudgetedGateway({
+      open,
+      upstreamUrl: upstream.url,
+      budgetsOver: (database) => createBudgetStore(database),
     });
-    server = createServer((request, response) => {
-      if (!service.handler(request, response)) response.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterEach(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await service.close();
-    await close();
-  });
+  afterEach(() => gateway.close());
 
-  const newKey = async () => {
-    const created = await createApiKeys({ client, schema }).create({ tenantId: 'acme', scopes: ['gateway'] });
-    return created;
-  };
+  const newKey = () => gateway.newKey();
   const chat = (key: string, extra: Record<string, unknown> = {}) =>
-    fetch(`${baseUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'fast',
-        messages: [{ role: 'user', content: 'Plan a day in Lyon.' }],
-        max_tokens: 100,
-        ...extra,
-      }),
-    });
+    gateway.chat(key, { max_tokens: 100, ...extra });
 
   it('100 concurrent callers sharing one key budget: settled spend stays within it, the rest get 429 budget_exhausted', async () => {
     const { key, record } = await newKey();
     const limitUsd = 0.0015;
-    const budget = await budgets.create(
+    const budget = await gateway.budgets.create(
       'acme',
       { scope: 'api_key', scopeId: record.id, period: 'day', limitUsd },
       'key:test',
@@ -120,10 +69,10 @@ function gatewayBudgetContract(
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     }
     // Settlement runs after the answer: wait until no reservation is held.
-    let usage = (await budgets.get('acme', budget.id))!.usage;
+    let usage = (await gateway.budgets.get('acme', budget.id))!.usage;
     for (let tries = 0; usage.reservedUsd > 0 && tries < 200; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
-      usage = (await budgets.get('acme', budget.id))!.usage;
+      usage = (await gateway.budgets.get('acme', budget.id))!.usage;
     }
     expect(usage.reservedUsd).toBe(0);
     expect(usage.spentUsd).toBeLessThanOrEqual(limitUsd);
@@ -141,7 +90,7 @@ function gatewayBudgetContract(
     const { key, record } = await newKey();
     const before = upstream.requests.length;
     // Affords the prompt and roughly 60 output tokens.
-    const budget = await budgets.create(
+    const budget = await gateway.budgets.create(
       'acme',
       { scope: 'tenant', scopeId: 'acme', period: 'month', limitUsd: 0.00004 },
       'key:test',
@@ -153,10 +102,10 @@ function gatewayBudgetContract(
     const maxTokens = sent.max_completion_tokens ?? sent.max_tokens ?? 0;
     expect(maxTokens).toBeGreaterThan(0);
     expect(maxTokens).toBeLessThan(100);
-    let usage = (await budgets.get('acme', budget.id))!.usage;
+    let usage = (await gateway.budgets.get('acme', budget.id))!.usage;
     for (let tries = 0; usage.reservedUsd > 0 && tries < 200; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
-      usage = (await budgets.get('acme', budget.id))!.usage;
+      usage = (await gateway.budgets.get('acme', budget.id))!.usage;
     }
     expect(usage).toMatchObject({
       reservedUsd: 0,
@@ -173,12 +122,12 @@ function gatewayBudgetContract(
     expect((await chat(key, { max_tokens: undefined })).status).toBe(200);
     const sent = upstream.requests[before]!.body as Record<string, unknown>;
     expect(sent.max_completion_tokens ?? sent.max_tokens).toBeUndefined();
-    await budgets.create(
+    await gateway.budgets.create(
       'acme',
       { scope: 'user', scopeId: 'eve', period: 'hour', limitTokens: 5 },
       'key:test',
     );
-    const refused = await fetch(`${baseUrl}/v1/chat/completions`, {
+    const refused = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-keel-user': 'eve' },
       body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }] }),
@@ -186,7 +135,7 @@ function gatewayBudgetContract(
     expect(refused.status).toBe(429);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('budget_exhausted');
     // A budget that would hold a run for an approval has no one to wait for at the HTTP edge: 429.
-    await budgets.create(
+    await gateway.budgets.create(
       'acme',
       { scope: 'user', scopeId: 'zoe', period: 'hour', limitTokens: 5, onExhausted: 'approval' },
       'key:test',
@@ -206,7 +155,7 @@ function gatewayBudgetContract(
     const bo = device('b0');
     /** A Messages call as Claude Code makes it: its ids in metadata.user_id and a session header. */
     const claudeCall = (developer: string, session: string) =>
-      fetch(`${baseUrl}/v1/messages`, {
+      fetch(`${gateway.baseUrl}/v1/messages`, {
         method: 'POST',
         headers: {
           'x-api-key': key,
@@ -223,7 +172,7 @@ function gatewayBudgetContract(
           },
         }),
       });
-    const budget = await budgets.create(
+    const budget = await gateway.budgets.create(
       'acme',
       { scope: 'user', scopeId: ada, period: 'day', limitTokens: 150 },
       'key:test',
@@ -236,27 +185,27 @@ function gatewayBudgetContract(
       if (response.status === 429) refusal = (await response.json()) as NonNullable<typeof refusal>;
       else expect(response.status, await response.text()).toBe(200);
       // Settlement runs after the answer: the next call sees it.
-      let usage = (await budgets.get('acme', budget.id))!.usage;
+      let usage = (await gateway.budgets.get('acme', budget.id))!.usage;
       for (let tries = 0; usage.reservedTokens > 0 && tries < 200; tries++) {
         await new Promise((resolve) => setTimeout(resolve, 10));
-        usage = (await budgets.get('acme', budget.id))!.usage;
+        usage = (await gateway.budgets.get('acme', budget.id))!.usage;
       }
     }
     // Some calls went through, then the developer's budget stopped the next one.
     expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(2);
     expect(refusal?.error.message).toContain(`user "${ada}" per day`);
-    expect((await budgets.get('acme', budget.id))!.usage.spentTokens).toBeLessThanOrEqual(150);
+    expect((await gateway.budgets.get('acme', budget.id))!.usage.spentTokens).toBeLessThanOrEqual(150);
     // Another developer on the same key is not stopped by it.
     expect((await claudeCall(bo, 'ses-bo-1')).status).toBe(200);
     // A budget on one session stops that session only (Codex names its session in `session-id`).
-    await budgets.create(
+    await gateway.budgets.create(
       'acme',
       { scope: 'session', scopeId: 'ses-bo-1', period: 'day', limitTokens: 5 },
       'key:test',
     );
     expect((await claudeCall(bo, 'ses-bo-1')).status).toBe(429);
     expect((await claudeCall(bo, 'ses-bo-2')).status).toBe(200);
-    const codex = await fetch(`${baseUrl}/v1/responses`, {
+    const codex = await fetch(`${gateway.baseUrl}/v1/responses`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${key}`,
@@ -267,9 +216,13 @@ function gatewayBudgetContract(
     });
     expect(codex.status).toBe(429);
 
-    await service.gateway.close();
-    const recorded = await client.query<{ user_id: string | null; session_id: string | null; n: number }>(
-      `SELECT user_id, session_id, count(*)::int AS n FROM ${schema}.gateway_calls
+    await gateway.service.gateway.close();
+    const recorded = await gateway.client.query<{
+      user_id: string | null;
+      session_id: string | null;
+      n: number;
+    }>(
+      `SELECT user_id, session_id, count(*)::int AS n FROM ${gateway.schema}.gateway_calls
        GROUP BY user_id, session_id ORDER BY user_id, session_id`,
     );
     expect(recorded.rows).toEqual([
