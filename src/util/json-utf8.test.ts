@@ -176,6 +176,16 @@ describe('stringifyJsonUtf8', () => {
     }
   });
 
+  it('keeps apart remembered strings of one length, beyond the few kept per length', () => {
+    const texts = Array.from({ length: 12 }, (_, i) => `${'x'.repeat(100)}—${String(i).padStart(3, '0')}`);
+    for (let round = 0; round < 3; round++)
+      for (const text of texts) {
+        expect(stringifyJsonUtf8({ text }).equals(plainStringify({ text }))).toBe(true);
+        const bytes = Buffer.from(JSON.stringify({ text }));
+        expect(parseJsonUtf8(bytes)).toStrictEqual({ text });
+      }
+  });
+
   it('gives the same bytes for a string seen before (memoized) as for a new one', () => {
     const text = `${'long text — '.repeat(1000)}→`;
     const first = stringifyJsonUtf8({ text });

@@ -29,29 +29,43 @@ const isWellFormed = (text: string): boolean => (text as string & { isWellFormed
 
 /**
  * A memo of a pure function over strings, emptied whole when its characters exceed the bound
- * (the next calls refill it with what is still in use).
+ * (the next calls refill it with what is still in use). Entries are found by length, then
+ * compared: a `Map` keyed by the text itself would hash every fresh text in full (V8 hashes a
+ * string one character at a time, and a body's strings are new objects each request), where
+ * comparing equal flat strings is a memory compare and unequal ones stop at the first difference.
  */
 class StringMemo {
-  private readonly entries = new Map<string, string>();
+  /** Texts of one length and their values, alternating; at most `PER_LENGTH` pairs, newest last. */
+  private readonly entries = new Map<number, string[]>();
   private chars = 0;
 
   /** `compute` returns undefined for a text it cannot take (never remembered). */
   constructor(private readonly compute: (text: string) => string | undefined) {}
 
   get(text: string): string | undefined {
-    const known = this.entries.get(text);
-    if (known !== undefined) return known;
+    const same = this.entries.get(text.length);
+    if (same !== undefined)
+      for (let i = same.length - 2; i >= 0; i -= 2) if (same[i] === text) return same[i + 1];
     const value = this.compute(text);
     if (value === undefined) return undefined;
     if (this.chars + text.length + value.length > MEMO_CHARS) {
       this.entries.clear();
       this.chars = 0;
     }
-    this.entries.set(text, value);
+    const list = this.entries.get(text.length) ?? [];
+    if (list.length === 2 * PER_LENGTH) {
+      this.chars -= list[0]!.length + list[1]!.length;
+      list.splice(0, 2);
+    }
+    list.push(text, value);
+    this.entries.set(text.length, list);
     this.chars += text.length + value.length;
     return value;
   }
 }
+
+/** Texts remembered per length (the oldest goes): a few, so a miss compares with a few only. */
+const PER_LENGTH = 4;
 
 /** Byte string (one character per byte) to the text its bytes are in UTF-8. */
 const decoded = new StringMemo((bytes) => Buffer.from(bytes, 'latin1').toString('utf8'));
@@ -183,11 +197,24 @@ function writeValue(value: unknown, parts: string[], depth: number): void {
     const item = object[key];
     if (isSkipped(item)) continue;
     if (hasNonAscii(key)) throw GIVE_UP;
-    parts.push(separator, JSON.stringify(key), ':');
+    parts.push(separator, quotedKey(key));
     separator = ',';
     writeValue(item, parts, depth + 1);
   }
   parts.push(separator === '{' ? '{}' : '}');
+}
+
+/** Keys as JSON.stringify writes them, with their colon: a body repeats a few keys many times. */
+const keys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let json = keys.get(key);
+  if (json === undefined) {
+    if (keys.size >= 10_000) keys.clear();
+    json = `${JSON.stringify(key)}:`;
+    keys.set(key, json);
+  }
+  return json;
 }
 
 /** Strings at least this long have their JSON remembered (escaping is most of the work). */
