@@ -36,7 +36,24 @@ function random(seed: number): () => number {
   };
 }
 
-const PIECES = ['a', ' ', 'é', '—', '→', '🤖', '\n', '"', '\\', '\u0001', '\ud83d', '\udc00', 'ÿ', '\u0080'];
+const PIECES = [
+  'a',
+  ' ',
+  '\u007f',
+  '\u001f',
+  'é',
+  '—',
+  '→',
+  '🤖',
+  '\n',
+  '"',
+  '\\',
+  '\u0001',
+  '\ud83d',
+  '\udc00',
+  'ÿ',
+  '\u0080',
+];
 
 function randomText(next: () => number, length: number): string {
   let text = '';

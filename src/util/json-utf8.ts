@@ -147,15 +147,23 @@ function decodeStrings(value: unknown, depth: number): unknown {
  * is serialized on the plain path.
  */
 export function stringifyJsonUtf8(value: unknown): Buffer {
-  const parts: string[] = [];
+  const json: Output = { text: '' };
   try {
-    writeValue(value, parts, 0);
+    writeValue(value, json, 0);
   } catch (error) {
     if (error !== GIVE_UP) throw error;
     return Buffer.from(JSON.stringify(value));
   }
   // Only ASCII and byte characters: each character is one byte of the UTF-8.
-  return Buffer.from(parts.join(''), 'latin1');
+  return Buffer.from(json.text, 'latin1');
+}
+
+/**
+ * The JSON written so far. Appended to, not an array joined at the end: V8 keeps the appends as
+ * a rope that the final copy into bytes flattens once, about twice as fast as `join`.
+ */
+interface Output {
+  text: string;
 }
 
 /** Whether JSON.stringify leaves a property with this value out (and writes null in an array). */
@@ -163,31 +171,31 @@ const isSkipped = (value: unknown): boolean =>
   value === undefined || typeof value === 'function' || typeof value === 'symbol';
 
 /**
- * Appends the JSON of a value to `parts` as JSON.stringify writes it, strings as their UTF-8
+ * Appends the JSON of a value to `json` as JSON.stringify writes it, strings as their UTF-8
  * byte strings. Numbers, booleans, keys and short strings are JSON.stringify's own output.
  */
-function writeValue(value: unknown, parts: string[], depth: number): void {
+function writeValue(value: unknown, json: Output, depth: number): void {
   if (typeof value === 'string') {
-    parts.push(quoted(value));
+    json.text += quoted(value);
     return;
   }
   if (typeof value !== 'object' || value === null) {
     // Numbers (NaN is null), booleans, null; a BigInt throws JSON.stringify's own error.
-    parts.push(JSON.stringify(value));
+    json.text += JSON.stringify(value);
     return;
   }
   if (depth > MAX_DEPTH) throw GIVE_UP;
   const prototype: unknown = Object.getPrototypeOf(value);
   if (Array.isArray(value)) {
     if (prototype !== Array.prototype || 'toJSON' in value) throw GIVE_UP;
-    parts.push('[');
+    json.text += '[';
     for (let i = 0; i < value.length; i++) {
-      if (i > 0) parts.push(',');
+      if (i > 0) json.text += ',';
       const item: unknown = value[i];
-      if (isSkipped(item)) parts.push('null');
-      else writeValue(item, parts, depth + 1);
+      if (isSkipped(item)) json.text += 'null';
+      else writeValue(item, json, depth + 1);
     }
-    parts.push(']');
+    json.text += ']';
     return;
   }
   if ((prototype !== Object.prototype && prototype !== null) || 'toJSON' in value) throw GIVE_UP;
@@ -197,11 +205,11 @@ function writeValue(value: unknown, parts: string[], depth: number): void {
     const item = object[key];
     if (isSkipped(item)) continue;
     if (hasNonAscii(key)) throw GIVE_UP;
-    parts.push(separator, quotedKey(key));
+    json.text += separator + quotedKey(key);
     separator = ',';
-    writeValue(item, parts, depth + 1);
+    writeValue(item, json, depth + 1);
   }
-  parts.push(separator === '{' ? '{}' : '}');
+  json.text += separator === '{' ? '{}' : '}';
 }
 
 /** Keys as JSON.stringify writes them, with their colon: a body repeats a few keys many times. */
@@ -227,10 +235,16 @@ function quoted(text: string): string {
     if (json === undefined) throw GIVE_UP;
     return json;
   }
+  // Most short strings (types, ids, names) are printable ASCII without a quote or a backslash,
+  // which JSON.stringify writes as they are.
+  if (PLAIN_ASCII.test(text)) return `"${text}"`;
   const json = quote(text);
   if (json === undefined) throw GIVE_UP;
   return json;
 }
+
+/** Text JSON.stringify leaves as it is between its quotes. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7f]*$/;
 
 /** undefined for text with a lone surrogate, which JSON.stringify escapes (U+FFFD in UTF-8). */
 function quote(text: string): string | undefined {
