@@ -7,7 +7,7 @@
 //
 //   node bench/coding-session/profile.js [C=1] [S=10] [top=40]     (Keel must be built: dist/)
 //
-// Env: KEEL_BENCH_PROFILE_DIR (where the .cpuprofile goes, default a temporary folder; it is kept
+// Env: KEEL_BENCH_KEEL_BIN (another build's bin/keel.js, to compare), KEEL_BENCH_PROFILE_DIR (where the .cpuprofile goes, default a temporary folder; it is kept
 // and its path printed, to open in Chrome DevTools or to re-read with `--read <file>`).
 // `node bench/coding-session/profile.js --read <file.cpuprofile> [top] [only] [requests]` prints a
 // saved profile: the functions whose name or file contains `only` (e.g. `dist/`), per request
@@ -32,7 +32,10 @@ import { FIXTURE, readSession, replayRequests } from './session.js';
 
 const UPSTREAM = fileURLToPath(new URL('./upstream.js', import.meta.url));
 const CONFIG = fileURLToPath(new URL('./keel.config.js', import.meta.url));
-const BIN = fileURLToPath(new URL('../node_modules/keel/bin/keel.js', import.meta.url));
+// The Keel the bench links (bench/node_modules/keel), or KEEL_BENCH_KEEL_BIN (another build's bin/keel.js).
+const BIN =
+  process.env.KEEL_BENCH_KEEL_BIN ??
+  fileURLToPath(new URL('../node_modules/keel/bin/keel.js', import.meta.url));
 
 /**
  * Self and total time per function (name, file, line) of a .cpuprofile. Total counts a sample
