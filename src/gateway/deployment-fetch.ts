@@ -44,7 +44,7 @@ export function createDeploymentFetch({
       path: pathOf(input),
       method: (init.method ?? 'GET') as 'GET' | 'POST',
       headers: init.headers as Record<string, string> | undefined,
-      body: init.body as string | undefined,
+      body: init.body as string | Uint8Array | undefined,
       signal: init.signal ?? undefined,
     });
     return leanResponse({ status: statusCode, headers, body });

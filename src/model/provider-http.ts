@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { isKeelError } from '../errors/keel-error.js';
 import { ModelOutputError, ProviderError } from '../errors/model-errors.js';
 import type { Clock } from '../util/clock.js';
+import { stringifyJsonUtf8 } from '../util/json-utf8.js';
 import { parseJson } from './json.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readEventStream, type ServerSentEvent } from './sse.js';
@@ -262,7 +263,9 @@ export function createProviderHttp({
         response = await fetchFunction(endpoint, {
           method: 'POST',
           headers: requestHeaders,
-          body: JSON.stringify(body),
+          // UTF-8 bytes (json-utf8.ts): a large body with a few non-ASCII characters would
+          // otherwise be built as a two-byte string and encoded on V8's slow path.
+          body: stringifyJsonUtf8(body),
           signal,
         });
       } catch (error) {

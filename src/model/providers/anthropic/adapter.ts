@@ -31,6 +31,7 @@ import {
   COUNT_TOKENS_FIELDS,
   countTokensResponseSchema,
   errorBodySchema,
+  isPlainStreamEvent,
   messageResponseSchema,
   streamEventSchema,
   type StreamEventRead,
@@ -232,6 +233,7 @@ export function createAnthropicModel({
         isIgnored: (serverEvent) => serverEvent.event === 'ping',
         // New event types may appear at any time (Anthropic says so): skip what is not known.
         isKnown: isKnownEvent,
+        isPlain: isPlainStreamEvent,
       })) {
         yield* assembly.apply(event);
       }

@@ -216,6 +216,44 @@ export const streamEventSchema = z.discriminatedUnion('type', [
 
 export type StreamEventRead = z.infer<typeof streamEventSchema>;
 
+type Fields = Record<string, unknown>;
+const isFields = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isAbsentOrString = (value: unknown) => value == null || typeof value === 'string';
+/** `z.number()` refuses infinities, which JSON.parse makes of `1e999`. */
+const isIndex = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+
+/**
+ * True for an event of the common shapes (a content block's delta or stop, `message_stop`,
+ * `ping`) that {@link streamEventSchema} accepts and reads the same, so it needs no schema parse:
+ * an answer is mostly deltas (135 events in a recorded Claude Code turn), and a schema parse per
+ * event cost more than the rest of reading it. Anything else goes through the schema.
+ */
+export function isPlainStreamEvent(value: unknown): value is StreamEventRead {
+  if (!isFields(value)) return false;
+  switch (value.type) {
+    case 'content_block_delta': {
+      const delta = value.delta;
+      return (
+        isIndex(value.index) &&
+        isFields(delta) &&
+        typeof delta.type === 'string' &&
+        isAbsentOrString(delta.text) &&
+        isAbsentOrString(delta.partial_json) &&
+        isAbsentOrString(delta.thinking) &&
+        isAbsentOrString(delta.signature)
+      );
+    }
+    case 'content_block_stop':
+      return isIndex(value.index);
+    case 'message_stop':
+    case 'ping':
+      return true;
+    default:
+      return false;
+  }
+}
+
 export const countTokensResponseSchema = z.object({ input_tokens: z.number().int().nonnegative() });
 
 export const errorBodySchema = z.object({
