@@ -320,9 +320,10 @@ describe('gateway: time', () => {
     const error = await rejection(gateway.generate(ask()));
     const elapsed = performance.now() - started;
     expect(error).toMatchObject({ code: 'gateway_budget_exhausted', fault: 'provider', retryable: true });
-    // 6 attempts × 250 ms would be 1.5 s; the budget stops it at 600 ms.
+    // 6 attempts × 250 ms would be 1.5 s; the budget stops it at 600 ms (the upper bound leaves
+    // room for a loaded machine, and still fails if the chain ran on past the budget).
     expect(elapsed).toBeGreaterThanOrEqual(590);
-    expect(elapsed).toBeLessThan(900);
+    expect(elapsed).toBeLessThan(1_400);
     expect(error.details).toMatchObject({
       budgetMs: 600,
       attempts: 3,
