@@ -80,3 +80,22 @@ export function cacheMarkOf(mark: CacheControl | undefined): { cacheControl?: Ca
     cacheControl: mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl },
   };
 }
+
+/** File extensions of the document types providers read, for a file sent without a name. */
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'application/pdf': 'pdf',
+  'text/plain': 'txt',
+  'text/markdown': 'md',
+  'text/csv': 'csv',
+  'text/html': 'html',
+  'application/json': 'json',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+};
+
+/**
+ * The name a file goes by when its part has none: OpenAI asks for one with inline file data and
+ * reads the type from its extension, so a text file must not be called `document.pdf`.
+ */
+export function defaultFilename(mediaType: string): string {
+  return `document.${EXTENSIONS[mediaType.toLowerCase()] ?? 'bin'}`;
+}

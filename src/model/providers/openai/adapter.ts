@@ -22,7 +22,7 @@ import {
   type ToolCall,
   type WireStream,
 } from '../../model.js';
-import { mediaParts, toolMediaCaption, toolResultText } from '../../content-parts.js';
+import { defaultFilename, mediaParts, toolMediaCaption, toolResultText } from '../../content-parts.js';
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import { OPENAI_CAPABILITIES } from './capabilities.js';
 import { readEnv, resolveEndpoints } from '../../provider-config.js';
@@ -443,7 +443,7 @@ function toWirePart(part: ContentPart): Record<string, unknown> {
         file: {
           file_data: `data:${part.mediaType};base64,${part.data ?? ''}`,
           // OpenAI asks for a file name with file_data.
-          filename: part.filename ?? 'document.pdf',
+          filename: part.filename ?? defaultFilename(part.mediaType),
         },
       };
   }

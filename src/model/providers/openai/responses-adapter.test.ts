@@ -192,6 +192,28 @@ describe('the request', () => {
     ]);
   });
 
+  it('names a file sent without a name by its type (OpenAI reads the type from the extension)', async () => {
+    server.enqueue({ content: 'ok' });
+    await model().generate({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'file', data: 'aGk=', mediaType: 'text/plain' },
+            { type: 'file', data: 'JVBER', mediaType: 'application/pdf' },
+            { type: 'file', data: 'AAAA', mediaType: 'application/x-unknown' },
+          ],
+        },
+      ],
+    });
+    const [message] = lastBody().input as { content: { filename: string }[] }[];
+    expect(message?.content.map((part) => part.filename)).toEqual([
+      'document.txt',
+      'document.pdf',
+      'document.bin',
+    ]);
+  });
+
   it('refuses stop and seed before sending, and tells the gateway so', async () => {
     const before = server.requests.length;
     const request: ModelRequest = { messages: [{ role: 'user', content: 'Hi' }], stop: ['END'] };

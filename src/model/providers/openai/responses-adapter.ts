@@ -34,6 +34,7 @@ import {
   type ReasoningBlock,
   type ToolCall,
 } from '../../model.js';
+import { defaultFilename } from '../../content-parts.js';
 import { assertSupported, effortForBudget, findUnsupportedField } from '../../provider-capabilities.js';
 import type { ProviderErrorBody } from '../../provider-http.js';
 import { trustedUsage, type ReportedUsage } from '../../trusted-usage.js';
@@ -332,7 +333,7 @@ function toInputPart(part: ContentPart): Record<string, unknown> {
             type: 'input_file',
             file_data: `data:${part.mediaType};base64,${part.data}`,
             // OpenAI asks for a file name with file_data.
-            filename: part.filename ?? 'document.pdf',
+            filename: part.filename ?? defaultFilename(part.mediaType),
           };
   }
 }
