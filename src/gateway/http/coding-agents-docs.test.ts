@@ -18,7 +18,9 @@ import { createFakeAnthropicServer, type FakeAnthropicServer } from '../../testi
 import { createFakeOpenAIServer, type FakeOpenAIServer } from '../../testing/fake-openai-server.js';
 import { silentLogger } from '../../util/logger.js';
 import { createApiKeys } from '../api-keys.js';
-import type { GatewayConfigInput } from '../gateway-config.js';
+import { createDeploymentModels } from '../deployment-models.js';
+import { deploymentSchema, timeoutsSchema, type GatewayConfigInput } from '../gateway-config.js';
+import { systemClock } from '../../util/clock.js';
 import { createGatewayService } from './gateway-service.js';
 
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
@@ -86,6 +88,32 @@ describe('docs/coding-agents.md', { timeout: 180_000 }, () => {
     const command = blocks('sh').find((text) => text.includes('codex exec'));
     expect(command).toMatch(/^KEEL_KEY=keel_sk_… codex exec --model fast /m);
     expect(CODEX_RECIPE).toContain("'exec', '--skip-git-repo-check', '--model', 'fast'");
+  });
+
+  it('its Responses deployment is a deployment the gateway builds on the Responses API', async () => {
+    const snippet = blocks('ts').find((text) => text.includes("api: 'responses'"));
+    expect(snippet, "a ts block with api: 'responses'").toBeDefined();
+    const upstream = await createFakeOpenAIServer({ handler: () => ({ content: 'from Responses' }) });
+    try {
+      const parsed = deploymentSchema.parse(
+        new Function(`return (${snippet!.trim().replace(/,$/, '')});`)() as unknown,
+      );
+      const models = createDeploymentModels({
+        deployment: { ...parsed, baseURL: upstream.url },
+        timeouts: timeoutsSchema.parse({}),
+        env: { OPENAI_API_KEY: 'sk-fake' },
+        clock: systemClock,
+      });
+      try {
+        const answer = await models.languageModel.generate({ messages: [{ role: 'user', content: 'Hi' }] });
+        expect(answer.message.content).toBe('from Responses');
+        expect(upstream.requests.map((request) => request.path)).toEqual(['/v1/responses']);
+      } finally {
+        await models.close();
+      }
+    } finally {
+      await upstream.close();
+    }
   });
 
   describe('its config, with both upstreams faked', () => {
