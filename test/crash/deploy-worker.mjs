@@ -36,16 +36,27 @@ const blockFile = env.KEEL_BLOCK_FILE || undefined;
 
 const stores = await openWorkerStores(script);
 
-/** Waits for the block file; a run aborted meanwhile (a draining worker) ends the wait. */
+/**
+ * Waits for the block file; a run aborted meanwhile (a draining worker) ends the wait. `gave-up`
+ * is printed at the abort itself: the runtime races a tool against its run's signal and hands the
+ * run back at once, so a worker stopping may exit before this loop wakes again.
+ */
 async function block(ctx) {
   const seq = seqOfKey(ctx.idempotencyKey);
   emit({ event: 'blocked', runId: ctx.runId, seq });
-  while (!existsSync(blockFile)) {
-    if (ctx.signal.aborted) {
-      emit({ event: 'gave-up', runId: ctx.runId, seq });
-      throw ctx.signal.reason;
+  const gaveUp = () => emit({ event: 'gave-up', runId: ctx.runId, seq });
+  if (ctx.signal.aborted) {
+    gaveUp();
+    throw ctx.signal.reason;
+  }
+  ctx.signal.addEventListener('abort', gaveUp, { once: true });
+  try {
+    while (!existsSync(blockFile)) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      await sleep(20);
     }
-    await sleep(20);
+  } finally {
+    ctx.signal.removeEventListener('abort', gaveUp);
   }
 }
 
