@@ -61,7 +61,8 @@ describePostgres('keel run and keel approvals on Postgres', (serverUrl) => {
         env,
       });
       expect(approved).toMatchObject({ code: 0, stderr: '' });
-      expect(approved.stdout).toMatch(/^Approved .* is queued again/s);
+      // Queued again, or already taken by the keel run waiting on it (woken by the decision).
+      expect(approved.stdout).toMatch(/^Approved .* (is queued again|is running again)/s);
       expect(await exited).toBe(0);
       expect(stdout).toBe('tool said: {"done":500}\n');
       expect(stderr).toContain('waiting for the decision');

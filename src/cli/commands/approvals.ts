@@ -95,6 +95,8 @@ function nextForRun(run: RunView | undefined): string {
     return `Run ${run.id} is queued again: the keel run waiting on it, or a keel worker or keel serve, resumes it.\n`;
   if (run?.status === 'awaiting_approval')
     return `Run ${run.id} still waits on other approvals: keel approvals list --run ${run.id}\n`;
+  // The keel run waiting on it (or a worker) may have taken it already.
+  if (run?.status === 'running') return `Run ${run.id} is running again.\n`;
   return '';
 }
 
