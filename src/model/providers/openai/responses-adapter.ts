@@ -133,10 +133,11 @@ export function createOpenAIResponsesModel({
 function readResponsesErrorBody(value: unknown): ProviderErrorBody | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   if ((value as { object?: unknown }).object === 'response') {
-    // A whole Response carries `error` (null unless it failed): a failed one is the error.
+    // A whole Response carries `error` (null unless it failed): a failed one is the error. Only
+    // then is it parsed here; every answer is parsed once, by readJson's schema.
+    if ((value as { status?: unknown }).status !== 'failed') return undefined;
     const response = responsesObjectSchema.safeParse(value);
-    if (!response.success || response.data.status !== 'failed') return undefined;
-    return failureOf(response.data.error);
+    return failureOf(response.success ? response.data.error : undefined);
   }
   const body = readErrorBody(value);
   if (body !== undefined) return body;
