@@ -364,9 +364,10 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
   const callAt = new Map<number, number>();
   const callOfItem = new Map<string, number>();
 
-  const callIndex = (event: ResponsesStreamEvent): number | undefined =>
-    (event.item_id == null ? undefined : callOfItem.get(event.item_id)) ??
-    (event.output_index == null ? undefined : callAt.get(event.output_index));
+  /** The call number of a stream's function call item, by its id or its output index. */
+  const callOf = (itemId: string | null | undefined, outputIndex: number | null | undefined) =>
+    (itemId == null ? undefined : callOfItem.get(itemId)) ??
+    (outputIndex == null ? undefined : callAt.get(outputIndex));
 
   function* openCall(
     item: ResponsesOutputItem,
@@ -414,10 +415,7 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
           else yield* appendText(part.text ?? '');
         }
       } else if (item.type === 'function_call') {
-        const known =
-          (outputIndex === undefined ? undefined : callAt.get(outputIndex)) ??
-          (item.id == null ? undefined : callOfItem.get(item.id));
-        const index = known ?? (yield* openCall(item, outputIndex));
+        const index = callOf(item.id, outputIndex) ?? (yield* openCall(item, outputIndex));
         const call = calls[index];
         if (call === undefined) return;
         if (item.name && call.name === '') call.name = item.name;
@@ -456,7 +454,7 @@ function createAssembly({ model, provider, label }: AssemblyOptions) {
           yield* appendText(event.delta ?? '', event.type === 'response.refusal.delta');
           return;
         case 'response.function_call_arguments.delta': {
-          const index = callIndex(event);
+          const index = callOf(event.item_id, event.output_index);
           if (index !== undefined) yield* appendArguments(index, event.delta ?? '');
           return;
         }
