@@ -148,16 +148,21 @@ export const RESPONSES_FIELDS_DROPPED: readonly { field: string; toResponses: bo
   },
 ];
 
+/** The value of a dotted field (`text.verbosity`) in a body, or undefined. */
+function fieldAt(body: unknown, field: string): unknown {
+  let value = body;
+  for (const key of field.split('.'))
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  return value;
+}
+
 /** The fields of the table marked `toResponses` that the body sets, nested as in the body. */
 function responsesFieldsOf(body: unknown): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const { field, toResponses } of RESPONSES_FIELDS_DROPPED) {
     if (!toResponses) continue;
     const keys = field.split('.');
-    let value: unknown = body;
-    for (const key of keys)
-      value =
-        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    const value = fieldAt(body, field);
     if (value === undefined || value === null) continue;
     let target = fields;
     for (const key of keys.slice(0, -1)) target = (target[key] ??= {}) as Record<string, unknown>;
@@ -170,10 +175,7 @@ function responsesFieldsOf(body: unknown): Record<string, unknown> {
 export function refuseFieldsNotHonoured(body: unknown): void {
   if (typeof body !== 'object' || body === null) return;
   for (const { field, harmless, reason } of RESPONSES_FIELDS_NOT_HONOURED) {
-    let value: unknown = body;
-    for (const key of field.split('.'))
-      value =
-        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    const value = fieldAt(body, field);
     if (value === undefined || value === null || harmless?.(value) === true) continue;
     throw invalidRequest(`${field}: not supported: ${reason}`, field, 'unsupported_parameter');
   }
